@@ -1,0 +1,65 @@
+// AppService: the user-facing operations on apps, shared by the HTTP API and
+// anything in-process. Each operation validates first and writes one store
+// transaction (with its events), so a rejected request changes nothing.
+//
+// Thread-safety: safe from any thread; conflicting concurrent writes are retried
+// internally on kAborted a few times, then kAborted is returned.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "model/resources.h"
+#include "store/store.h"
+
+namespace skiff::controller {
+
+struct ApplyResult {
+  std::string app;
+  int64_t revision = 0;
+  bool created = false;  // false: the spec equals the current one, nothing written
+};
+
+struct AppStatus {
+  std::string state;  // the current deployment's state, or "deleting"
+  int desired = 0;
+  int running = 0;
+  int healthy = 0;
+};
+
+struct AppView {
+  model::App app;
+  AppStatus status;
+};
+
+class AppService {
+ public:
+  AppService(store::Store* store, const Clock* clock);
+
+  // Stores a new deployment revision when the spec differs from the current one.
+  // The spec must already be validated (model::ParseAppSpec).
+  // kFailedPrecondition while the app is being deleted.
+  Result<ApplyResult> Apply(const model::AppSpec& spec);
+  Result<AppView> Get(const std::string& name) const;
+  Result<std::vector<AppView>> List() const;
+  // Marks the app deleting; the reconciler stops its instances, then removes it.
+  Status Delete(const std::string& name);
+  // A new revision with replicas changed (kInvalidArgument for replicas < 0).
+  Result<ApplyResult> Scale(const std::string& name, int replicas);
+  // Replaces every instance, one at a time (rolling), keeping the revision.
+  Status Restart(const std::string& name);
+  // A new revision whose spec is `to_revision`'s; 0 = the one before the current.
+  // kNotFound for an unknown revision; kFailedPrecondition when there is none before.
+  Result<ApplyResult> Rollback(const std::string& name, int64_t to_revision);
+  Result<std::vector<model::Deployment>> Deployments(const std::string& name) const;
+  Result<std::vector<model::Instance>> Instances(const std::string& name) const;
+
+ private:
+  store::Store* store_;
+  const Clock* clock_;
+};
+
+}  // namespace skiff::controller

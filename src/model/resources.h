@@ -1,0 +1,126 @@
+// The stored resources of DESIGN.md: App, Deployment, Instance, Node, Event.
+// Every stored object carries `version`: the global store revision of its last
+// write, which is also the token for optimistic concurrency (see store/store.h).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "model/spec.h"
+
+namespace skiff::model {
+
+struct App {
+  std::string name;
+  int64_t revision = 0;  // the deployment revision that is current (what should run)
+  AppSpec spec;          // the current revision's spec
+  Time created_at;
+  Time updated_at;
+  bool deleting = false;  // delete requested: instances are being stopped
+  // Bumped by `skiff restart`: instances of an older epoch are replaced one at a
+  // time, like those of an older revision.
+  int64_t restart_epoch = 0;
+  int64_t version = 0;
+};
+
+enum class DeploymentState { kPending, kProgressing, kHealthy, kFailed, kRolledBack, kSuperseded };
+
+struct Deployment {
+  std::string app;
+  int64_t revision = 0;  // 1, 2, ... per app
+  AppSpec spec;
+  DeploymentState state = DeploymentState::kPending;
+  Time created_at;
+  Time updated_at;
+  std::string message;  // why it is in its state ("3/3 healthy", "crash loop: ...")
+  int64_t version = 0;
+};
+
+enum class InstanceState { kPending, kStarting, kRunning, kStopping, kStopped, kFailed };
+enum class Health { kUnknown, kHealthy, kUnhealthy };
+// What the control plane wants of an instance; the agent converges to it.
+enum class DesiredState { kRun, kStop };
+
+struct Instance {
+  std::string id;
+  std::string app;
+  int64_t revision = 0;
+  std::string node;  // empty while unplaced
+  DesiredState desired = DesiredState::kRun;
+  InstanceState state = InstanceState::kPending;
+  Health health = Health::kUnknown;
+  std::string address;  // host:port where it listens, once known
+  int port = 0;         // allocated on the node
+  int64_t restart_epoch = 0;  // the app's restart_epoch when it was created
+  int restarts = 0;
+  // Failures since it was last healthy; drives the backoff and crash-loop detection.
+  int crash_count = 0;
+  // Bumped by the controller to ask the agent for a fresh start of the same
+  // instance (restart after a crash); the agent reports the generation it runs.
+  int64_t generation = 1;
+  int64_t running_generation = 0;
+  std::optional<int> last_exit;  // exit code, or 128+signal
+  std::string handle;            // the driver's handle (pid + start time, container id)
+  std::string message;           // why it is in its state ("exited with 1", "no node fits: ...")
+  Time started_at;
+  Time finished_at;
+  Time restart_at;  // a failed instance is restarted no earlier than this (backoff)
+  Time created_at;
+  Time updated_at;
+  int64_t version = 0;
+};
+
+enum class NodeStatus { kReady, kDown, kDraining };
+
+struct Node {
+  std::string id;
+  std::string name;
+  std::string address;  // where its instances listen
+  std::map<std::string, std::string> labels;
+  Resources capacity;
+  Resources allocated;  // derived from placed instances; kept for display
+  NodeStatus status = NodeStatus::kReady;
+  Time last_heartbeat;
+  std::string region;
+  std::vector<std::string> drivers;  // "process", "docker"
+  // What the node can and cannot enforce ("cgroup v2 limits", "no cgroups: limits not enforced").
+  std::string notes;
+  int64_t version = 0;
+};
+
+struct Event {
+  int64_t id = 0;  // the store revision at which it was recorded
+  Time time;
+  std::string app;  // empty for cluster-wide events
+  std::string kind;  // "deployment.created", "instance.unhealthy", ...
+  std::string message;
+  std::map<std::string, std::string> details;
+};
+
+// Lowercase API spellings: "pending", "rolled_back", "least-loaded", "blue-green", ...
+std::string_view ToString(DeploymentState s);
+std::string_view ToString(InstanceState s);
+std::string_view ToString(Health h);
+std::string_view ToString(DesiredState d);
+std::string_view ToString(NodeStatus s);
+std::string_view ToString(HealthType t);
+std::string_view ToString(PlacementStrategy s);
+std::string_view ToString(UpdateStrategy s);
+// The inverses; std::nullopt for an unknown spelling.
+std::optional<DeploymentState> ParseDeploymentState(std::string_view s);
+std::optional<InstanceState> ParseInstanceState(std::string_view s);
+std::optional<Health> ParseHealth(std::string_view s);
+std::optional<DesiredState> ParseDesiredState(std::string_view s);
+std::optional<NodeStatus> ParseNodeStatus(std::string_view s);
+std::optional<HealthType> ParseHealthType(std::string_view s);
+std::optional<PlacementStrategy> ParsePlacementStrategy(std::string_view s);
+std::optional<UpdateStrategy> ParseUpdateStrategy(std::string_view s);
+
+// True for instance states in which a process may be alive on the node.
+bool IsLive(InstanceState s);
+
+}  // namespace skiff::model

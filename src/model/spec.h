@@ -1,0 +1,107 @@
+// The app spec: what a user writes (YAML or JSON) and what a deployment revision
+// freezes. Plain values with defaults; parsing and validation are in spec_parse.h.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+
+namespace skiff::model {
+
+struct RunSpec {
+  // Exactly one of command (a process) or image (a container) is set.
+  std::vector<std::string> command;
+  std::string image;
+  std::vector<std::string> args;  // for image only
+  friend bool operator==(const RunSpec&, const RunSpec&) = default;
+};
+
+struct Resources {
+  int64_t cpu_millis = 0;    // 0 = no reservation / no limit
+  int64_t memory_bytes = 0;  // 0 = no reservation / no limit
+  friend bool operator==(const Resources&, const Resources&) = default;
+};
+
+enum class HealthType { kHttp, kTcp, kNone };
+
+struct HealthCheck {
+  HealthType type = HealthType::kTcp;  // tcp when the spec gives no health block
+  std::string path = "/";
+  Duration interval = std::chrono::seconds(2);
+  Duration timeout = std::chrono::seconds(1);
+  int healthy_threshold = 1;
+  int unhealthy_threshold = 3;
+  Duration grace = std::chrono::seconds(5);
+  friend bool operator==(const HealthCheck&, const HealthCheck&) = default;
+};
+
+enum class PlacementStrategy { kSpread, kBinpack, kLeastLoaded, kRoundRobin };
+
+enum class ConstraintOp { kEquals, kNotEquals, kExists };
+
+// "zone == a", "zone != b", "compute" (label present).
+struct Constraint {
+  std::string key;
+  ConstraintOp op = ConstraintOp::kExists;
+  std::string value;
+  friend bool operator==(const Constraint&, const Constraint&) = default;
+};
+
+struct Placement {
+  PlacementStrategy strategy = PlacementStrategy::kSpread;
+  std::vector<Constraint> constraints;
+  friend bool operator==(const Placement&, const Placement&) = default;
+};
+
+enum class UpdateStrategy { kRolling, kBlueGreen, kCanary };
+
+struct UpdatePolicy {
+  UpdateStrategy strategy = UpdateStrategy::kRolling;
+  int max_surge = 1;
+  int max_unavailable = 0;
+  Duration min_healthy_time = std::chrono::seconds(2);
+  Duration healthy_deadline = std::chrono::seconds(60);
+  bool auto_revert = true;
+  friend bool operator==(const UpdatePolicy&, const UpdatePolicy&) = default;
+};
+
+struct Autoscale {
+  int min = 1;
+  int max = 10;
+  int target_cpu = 0;                 // percent of the cpu reservation; 0 = unused
+  int target_rps_per_replica = 0;     // 0 = unused
+  int max_p95_ms = 0;                 // 0 = unused
+  Duration cooldown_up = std::chrono::seconds(30);
+  Duration cooldown_down = std::chrono::seconds(120);
+  bool scale_to_zero = false;
+  friend bool operator==(const Autoscale&, const Autoscale&) = default;
+};
+
+struct RegionOverride {
+  std::optional<int> replicas;
+  std::map<std::string, std::string> env;
+  friend bool operator==(const RegionOverride&, const RegionOverride&) = default;
+};
+
+struct AppSpec {
+  std::string name;  // a DNS label
+  RunSpec run;
+  std::map<std::string, std::string> env;
+  int port = 0;  // the port an image listens on; a process gets $PORT
+  std::vector<std::string> domains;
+  int replicas = 1;
+  Resources resources;
+  HealthCheck health;
+  Placement placement;
+  UpdatePolicy update;
+  std::optional<Autoscale> autoscale;
+  std::map<std::string, RegionOverride> regions;
+  Duration stop_grace = std::chrono::seconds(10);  // SIGTERM -> SIGKILL
+  friend bool operator==(const AppSpec&, const AppSpec&) = default;
+};
+
+}  // namespace skiff::model

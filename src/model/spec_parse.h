@@ -1,0 +1,31 @@
+// Parsing and validation of user-written app specs.
+//
+// Validation is whole: all problems are collected, and the returned Error
+// (kInvalidArgument) has `field` = the first problem's path and `message` = every
+// problem as "path: reason", joined by "; ". Reasons follow DESIGN.md:
+//   replicas: must be >= 0 (got -1)
+//   health.interval: not a duration ("2 seconds"); use e.g. 500ms, 2s, 5m, 1h
+//   run: exactly one of command, image
+//   health.intervl: unknown field; did you mean "interval"?
+#pragma once
+
+#include <string_view>
+
+#include <boost/json.hpp>
+
+#include "common/result.h"
+#include "model/spec.h"
+
+namespace skiff::model {
+
+enum class SpecFormat { kYaml, kJson };
+
+// Parses text (YAML is a superset of JSON, but JSON gets exact JSON errors).
+Result<AppSpec> ParseAppSpec(std::string_view text, SpecFormat format);
+// Parses an already-decoded JSON document.
+Result<AppSpec> ParseAppSpecJson(const boost::json::value& json);
+
+// Checks a DNS label: 1-63 of [a-z0-9-], starting with a letter, not ending in '-'.
+Status ValidateName(std::string_view name, std::string_view field = "name");
+
+}  // namespace skiff::model

@@ -1,0 +1,89 @@
+// runtime::Driver: how an agent runs an instance on its node (a process, a
+// container). Drivers are blocking and thread-safe: the agent calls them from
+// its worker threads, never from an event loop.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "model/spec.h"
+
+namespace skiff::runtime {
+
+struct TaskConfig {
+  std::string instance_id;
+  std::string app;
+  int64_t revision = 0;
+  model::RunSpec run;  // ${VAR} in command/args already substituted
+  std::map<std::string, std::string> env;  // complete: PORT, HOST, SKIFF_* and the spec's env
+  std::string host;                        // node address to bind
+  int port = 0;                            // allocated port
+  model::Resources resources;              // limits (0 = none)
+  std::string log_path;                    // stdout+stderr go here
+  std::string work_dir;                    // cwd for a process; empty = the agent's
+};
+
+// Opaque, serialisable identity of a running task. For ProcessDriver
+// "pid:<pid>:<start-time-ticks>", so a restarted agent never mistakes a recycled
+// pid for its task.
+struct TaskHandle {
+  std::string id;
+  friend bool operator==(const TaskHandle&, const TaskHandle&) = default;
+};
+
+struct TaskStatus {
+  bool running = false;
+  std::optional<int> exit_code;  // when exited and known: the code, or 128 + signal
+  std::string message;           // "exited with 1", "killed by signal 9", "exit status unknown"
+  Time started_at;
+};
+
+struct ResourceSample {
+  Time at;
+  int64_t cpu_millis = 0;     // average use since the previous sample, in millicores
+  int64_t memory_bytes = 0;   // resident memory of the whole task (all its processes)
+};
+
+struct DriverInfo {
+  std::string name;                  // "process", "docker"
+  bool enforces_limits = false;      // whether cpu/memory limits are applied
+  std::string notes;                 // honest words on what is and is not enforced
+};
+
+class Driver {
+ public:
+  virtual ~Driver() = default;
+
+  virtual DriverInfo Info() const = 0;
+
+  // Starts a task. It keeps running if the agent dies. kInvalidArgument for a
+  // config this driver cannot run; kUnavailable / kInternal for a failed start
+  // (the message says why: "python3: not found").
+  virtual Result<TaskHandle> Start(const TaskConfig& config) = 0;
+
+  // Re-attaches to a task started by an earlier agent process. kNotFound when it
+  // is gone or the handle now names something else (pid reused).
+  virtual Result<TaskHandle> Recover(const TaskHandle& handle) = 0;
+
+  // Non-blocking state of the task. kNotFound for an unknown handle.
+  virtual Result<TaskStatus> Inspect(const TaskHandle& handle) = 0;
+
+  // Asks the task to stop (SIGTERM), waits up to `grace`, then kills it and
+  // everything it started (SIGKILL of the group). Blocks until it is gone.
+  // Stopping a task that is already gone succeeds.
+  virtual Status Stop(const TaskHandle& handle, Duration grace) = 0;
+
+  // Resource use now. kNotFound when the task is gone.
+  virtual Result<ResourceSample> Sample(const TaskHandle& handle) = 0;
+
+  // Forgets a stopped task's bookkeeping (after Stop or observed exit).
+  virtual void Release(const TaskHandle& handle) = 0;
+};
+
+}  // namespace skiff::runtime

@@ -1,0 +1,144 @@
+// Store: the durable state of the control plane and its change log.
+//
+// Every write goes through Commit(Txn): all of a transaction's operations apply
+// or none do. Each operation takes the next global revision (so revisions are
+// unique per change and strictly increasing); an object's `version` is the
+// revision of its last write. Optimistic concurrency: every Put/Delete states the
+// version it expects, and a transaction whose expectations do not hold writes
+// nothing. Once Commit returns, the write is durable (SqliteStore: fsynced WAL).
+//
+// The change log lets anyone replay every change after a revision, in order
+// (ChangesSince), and be told of new ones (Subscribe): the etcd / Kubernetes
+// resourceVersion model. Old entries are compacted; a reader behind the
+// compaction gets kFailedPrecondition and must re-list (GetSnapshot) first.
+//
+// Thread-safety: all methods are safe to call from any thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/result.h"
+#include "model/resources.h"
+
+namespace skiff::store {
+
+enum class Kind { kApp, kDeployment, kInstance, kNode, kEvent };
+std::string_view ToString(Kind kind);  // "app", "deployment", "instance", "node", "event"
+
+using Object = std::variant<model::App, model::Deployment, model::Instance, model::Node,
+                            model::Event>;
+
+// The key of an object within its kind: app name, "app/revision", instance id,
+// node id, event id (decimal).
+std::string KeyOf(const Object& object);
+Kind KindOf(const Object& object);
+
+// Expected versions for Put/Delete.
+inline constexpr int64_t kMustNotExist = 0;  // create
+inline constexpr int64_t kAnyVersion = -1;   // unconditional (use sparingly)
+
+class Txn {
+ public:
+  struct Op {
+    Object object;     // for a delete: only its kind and key matter
+    bool is_delete = false;
+    int64_t expected_version = kAnyVersion;
+  };
+
+  // Create (expected_version == kMustNotExist) or replace (== the current version).
+  // The object's own `version` field is ignored; the store sets it.
+  Txn& Put(Object object, int64_t expected_version);
+  // Deletes the object of object's kind and key.
+  Txn& Delete(Object object, int64_t expected_version);
+  // Appends an event (its id is set to its revision; time is kept if set, else now).
+  Txn& AddEvent(model::Event event);
+
+  const std::vector<Op>& ops() const { return ops_; }
+  bool empty() const { return ops_.empty(); }
+
+ private:
+  std::vector<Op> ops_;
+};
+
+struct Change {
+  int64_t revision = 0;
+  bool deleted = false;
+  Object object;  // the object as written (for a delete: as it was before)
+};
+
+// A consistent view of everything but events, as of `revision`.
+struct Snapshot {
+  int64_t revision = 0;
+  std::vector<model::App> apps;
+  std::vector<model::Deployment> deployments;
+  std::vector<model::Instance> instances;
+  std::vector<model::Node> nodes;
+};
+
+struct InstanceFilter {
+  std::string app;   // empty = any
+  std::string node;  // empty = any
+};
+
+struct EventFilter {
+  std::string app;       // empty = all
+  int64_t after_id = 0;  // only events with id > after_id
+  size_t limit = 1000;   // at most this many, the newest of those that match
+};
+
+// An active subscription; destroying it unsubscribes (and waits for a callback
+// that is running on another thread to return).
+class Subscription {
+ public:
+  virtual ~Subscription() = default;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Applies txn atomically. Returns the revision of its last operation.
+  // Errors (nothing written):
+  //   kAlreadyExists  a Put with kMustNotExist found the object;
+  //   kNotFound       a Put/Delete with a version found no object;
+  //   kAborted        the object's version differs from the expected one;
+  //   kInvalidArgument an empty txn or a malformed object (e.g. empty key);
+  //   kUnavailable    I/O failure.
+  virtual Result<int64_t> Commit(const Txn& txn) = 0;
+
+  // The revision of the last committed change (0 for an empty store).
+  virtual int64_t Revision() const = 0;
+
+  // kNotFound when absent.
+  virtual Result<model::App> GetApp(const std::string& name) const = 0;
+  virtual Result<std::vector<model::App>> ListApps() const = 0;  // by name
+  virtual Result<model::Deployment> GetDeployment(const std::string& app,
+                                                  int64_t revision) const = 0;
+  // Ascending by revision; empty when the app has none.
+  virtual Result<std::vector<model::Deployment>> ListDeployments(const std::string& app) const = 0;
+  virtual Result<model::Instance> GetInstance(const std::string& id) const = 0;
+  virtual Result<std::vector<model::Instance>> ListInstances(const InstanceFilter& filter) const = 0;
+  virtual Result<model::Node> GetNode(const std::string& id) const = 0;
+  virtual Result<std::vector<model::Node>> ListNodes() const = 0;
+  // Ascending by id.
+  virtual Result<std::vector<model::Event>> ListEvents(const EventFilter& filter) const = 0;
+
+  virtual Result<Snapshot> GetSnapshot() const = 0;
+
+  // Changes with revision > since, ascending, at most `limit`.
+  // kFailedPrecondition when since is older than the compacted part of the log.
+  virtual Result<std::vector<Change>> ChangesSince(int64_t since, size_t limit) const = 0;
+
+  // Calls `on_commit(revision)` after every successful Commit, on the committing
+  // thread, with no store lock held. The callback must be quick and must not
+  // destroy its own subscription; it typically wakes a waiter.
+  virtual std::unique_ptr<Subscription> Subscribe(std::function<void(int64_t)> on_commit) = 0;
+};
+
+}  // namespace skiff::store

@@ -1,0 +1,31 @@
+// Helpers shared by tests: temp dirs and polling with a deadline (never sleeps
+// to synchronise).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+namespace skiff::testing {
+
+// A fresh directory under $TMPDIR, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Calls `condition` every `every` until it returns true (-> true) or `timeout`
+// passes (-> false).
+bool PollUntil(const std::function<bool()>& condition,
+               std::chrono::milliseconds timeout = std::chrono::seconds(10),
+               std::chrono::milliseconds every = std::chrono::milliseconds(10));
+
+}  // namespace skiff::testing
