@@ -1,1 +1,94 @@
-int main() { return 0; }
+// skiff: one binary, every role (DESIGN.md, "Roles"). Wiring only: flags in,
+// the role's component started, signals turned into a graceful shutdown.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <thread>
+
+#include "cli/cli.h"
+#include "common/logging.h"
+#include "server/server.h"
+
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+// Blocks SIGINT and SIGTERM in this thread and every thread it starts later, so
+// that only WaitForSignal sees them.
+sigset_t BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+int RunServer(const skiff::server::ServerOptions& options, const std::string& log_level) {
+  skiff::InitLogging(log_level);
+  sigset_t stop_signals = BlockStopSignals();
+  skiff::server::Server server(options);
+  if (skiff::Status started = server.Start(); !started) {
+    std::cerr << "skiff server: " << started.error().message << "\n";
+    return 1;
+  }
+  std::cerr << "skiff server: ready. The admin token is in " << server.token_path()
+            << "; clients on this machine can use:\n  export SKIFF_ADDR=http://"
+            << options.listen << " SKIFF_TOKEN=$(cat " << server.token_path() << ")\n";
+  std::thread signals([&] {
+    int signal = 0;
+    sigwait(&stop_signals, &signal);
+    SKIFF_LOG_INFO("skiff server: {} received, shutting down (instances keep running)",
+                   signal == SIGINT ? "SIGINT" : "SIGTERM");
+    server.Shutdown();
+  });
+  server.Wait();
+  // If Wait returned for another reason than a signal, wake the signal thread.
+  pthread_kill(signals.native_handle(), SIGTERM);
+  signals.join();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);
+  CLI::App app{"skiff: deploy apps on your own machines and keep them running"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", kVersion);
+  app.footer(
+      "Start a server with `skiff server`; the other commands talk to it (SKIFF_ADDR, "
+      "SKIFF_TOKEN).\nEvery command has --help.");
+
+  skiff::server::ServerOptions server_options;
+  std::string log_level = "info";
+  CLI::App* server = app.add_subcommand(
+      "server",
+      "Run the control plane. Alone it is all-in-one: API, store, scheduler, reconciler and a "
+      "local agent running process apps on this machine.");
+  server->add_option("--data", server_options.data_dir,
+                     "data directory: the SQLite store, the admin token, instance logs")
+      ->capture_default_str();
+  server->add_option("--listen", server_options.listen, "address of the API (host:port)")
+      ->capture_default_str();
+  server->add_option("--node-address", server_options.node_address,
+                     "address the local agent's instances bind (their HOST)")
+      ->capture_default_str();
+  server->add_flag("--no-agent", [&](int64_t) { server_options.run_agent = false; },
+                   "run no local agent: this machine runs no instances");
+  server->add_option("--log-level", log_level, "debug, info, warn or error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->capture_default_str();
+
+  skiff::cli::Invocation invocation;
+  skiff::cli::AddClientCommands(app, &invocation);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (server->parsed()) return RunServer(server_options, log_level);
+  return skiff::cli::RunClientCommand(invocation, std::cout, std::cerr);
+}

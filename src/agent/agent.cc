@@ -1,0 +1,316 @@
+#include "agent/agent.h"
+
+#include <filesystem>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "agent/outage_log.h"
+#include "common/check.h"
+#include "common/ids.h"
+#include "common/logging.h"
+#include "runtime/process/log_rotate.h"
+
+namespace skiff::agent {
+namespace {
+
+std::string SpecKey(const std::string& app, int64_t revision) {
+  return app + "/" + std::to_string(revision);
+}
+
+}  // namespace
+
+Agent::Agent(AgentOptions options, ControlPlane* control_plane,
+             std::map<std::string, runtime::Driver*> drivers, const Clock* clock)
+    : options_(std::move(options)),
+      control_plane_(control_plane),
+      drivers_(std::move(drivers)),
+      clock_(clock),
+      state_(options_.data_dir + "/agent-state.json"),
+      ports_(options_.address, options_.port_first, options_.port_last),
+      reporter_(control_plane, options_.heartbeat_interval) {
+  if (options_.prober == nullptr) own_prober_ = NewSocketProber();
+  context_.host = options_.address;
+  context_.logs_dir = options_.data_dir + "/logs";
+  context_.drivers = drivers_;
+  context_.reporter = &reporter_;
+  context_.prober = options_.prober != nullptr ? options_.prober : own_prober_.get();
+  context_.ports = &ports_;
+  context_.state = &state_;
+  context_.clock = clock_;
+  context_.inspect_interval = options_.inspect_interval;
+}
+
+Agent::~Agent() { Stop(); }
+
+Status Agent::Start() {
+  {
+    std::lock_guard lock(mu_);
+    SKIFF_CHECK(!started_);
+    started_ = true;
+  }
+  if (options_.data_dir.empty()) return InvalidArgument("agent needs a data dir", "data_dir");
+  std::error_code ec;
+  std::filesystem::create_directories(context_.logs_dir, ec);
+  if (ec) return Internal("create " + context_.logs_dir + ": " + ec.message());
+  SKIFF_RETURN_IF_ERROR(state_.Load());
+
+  std::string node_id = options_.node_id;
+  if (node_id.empty()) node_id = state_.node_id();
+  if (node_id.empty()) node_id = NewId("node");
+  if (node_id != state_.node_id()) SKIFF_RETURN_IF_ERROR(state_.SetNodeId(node_id));
+  context_.node_id = node_id;
+
+  if (auto registered = Register(); !registered) {
+    if (registered.error().code != ErrorCode::kUnavailable) return registered;
+    SKIFF_LOG_WARN("agent: control plane unavailable, running local instances and retrying: {}",
+                   registered.error().ToString());
+  }
+  Recover();
+  reporter_.Start();
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [id, runner] : runners_) runner->Start();
+  }
+  watch_thread_ = std::thread([this] { WatchLoop(); });
+  heartbeat_thread_ = std::thread([this] { HeartbeatLoop(); });
+  sample_thread_ = std::thread([this] { SampleLoop(); });
+  return OkStatus();
+}
+
+void Agent::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (std::thread* t : {&watch_thread_, &heartbeat_thread_, &sample_thread_}) {
+    if (t->joinable()) t->join();
+  }
+  std::map<std::string, std::unique_ptr<InstanceRunner>> runners;
+  {
+    std::lock_guard lock(mu_);
+    runners.swap(runners_);
+  }
+  // Runners shut down side by side: each may be inside a stop with its own grace.
+  std::vector<std::thread> shutdowns;
+  for (auto& [id, runner] : runners) {
+    InstanceRunner* r = runner.get();
+    shutdowns.emplace_back([r] { r->Shutdown(); });
+  }
+  for (std::thread& t : shutdowns) t.join();
+  runners.clear();
+  reporter_.Stop();
+}
+
+std::string Agent::node_id() const { return context_.node_id; }
+
+size_t Agent::runner_count() const {
+  std::lock_guard lock(mu_);
+  return runners_.size();
+}
+
+Status Agent::Register() {
+  model::Node node;
+  node.id = context_.node_id;
+  node.name = options_.node_name.empty() ? context_.node_id : options_.node_name;
+  node.address = options_.address;
+  node.labels = options_.labels;
+  node.capacity = options_.capacity;
+  node.region = options_.region;
+  node.status = model::NodeStatus::kReady;
+  node.last_heartbeat = clock_->Now();
+  for (const auto& [name, driver] : drivers_) {
+    if (driver == nullptr) continue;
+    node.drivers.push_back(name);
+    runtime::DriverInfo info = driver->Info();
+    if (!info.notes.empty()) {
+      if (!node.notes.empty()) node.notes += "; ";
+      node.notes += name + ": " + info.notes;
+    }
+  }
+  SKIFF_RETURN_IF_ERROR(control_plane_->RegisterNode(node));
+  std::lock_guard lock(mu_);
+  registered_ = true;
+  return OkStatus();
+}
+
+void Agent::Recover() {
+  std::lock_guard lock(mu_);
+  for (const auto& [id, local] : state_.instances()) {
+    auto runner = std::make_unique<InstanceRunner>(&context_, id);
+    auto driver = drivers_.find(local.driver);
+    Error error{ErrorCode::kNotFound, "no " + local.driver + " driver on this node"};
+    if (driver != drivers_.end() && driver->second != nullptr) {
+      auto recovered = driver->second->Recover(runtime::TaskHandle{local.handle});
+      if (recovered) {
+        LocalInstance adopted = local;
+        adopted.handle = recovered->id;
+        ports_.Reserve(adopted.port);
+        runner->Adopt(adopted, driver->second);
+        SKIFF_LOG_INFO("agent: adopted instance {} ({})", id, adopted.handle);
+        runners_[id] = std::move(runner);
+        continue;
+      }
+      error = recovered.error();
+    }
+    // It ended while no agent watched: say so once, and never start it again
+    // for this generation (the controller decides on a restart).
+    SKIFF_LOG_WARN("agent: instance {} did not survive: {}", id, error.message);
+    runner->MarkEnded(local.generation);
+    reporter_.Report(InstanceReport{.instance_id = id,
+                                    .node_id = context_.node_id,
+                                    .generation = local.generation,
+                                    .state = model::InstanceState::kFailed,
+                                    .message = "lost while no agent watched it: " + error.message,
+                                    .finished_at = clock_->Now()});
+    (void)state_.Remove(id);
+    runners_[id] = std::move(runner);
+  }
+}
+
+void Agent::WatchLoop() {
+  OutageLog outage("watching assignments");
+  int64_t revision = 0;
+  bool need_list = true;
+  auto last_list = std::chrono::steady_clock::now();
+  while (true) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
+    if (need_list) {
+      auto assignments = control_plane_->ListAssignments(context_.node_id);
+      if (!assignments) {
+        outage.Failed(assignments.error());
+        if (!Sleep(options_.heartbeat_interval)) return;
+        continue;
+      }
+      outage.Succeeded();
+      Apply(*assignments);
+      revision = assignments->revision;
+      last_list = std::chrono::steady_clock::now();
+      need_list = false;
+    }
+    auto changed = control_plane_->WaitForChange(revision, options_.watch_timeout);
+    if (!changed) {
+      outage.Failed(changed.error());
+      need_list = true;
+      if (!Sleep(options_.heartbeat_interval)) return;
+      continue;
+    }
+    need_list = *changed != revision ||
+                std::chrono::steady_clock::now() - last_list >= options_.resync_interval;
+  }
+}
+
+void Agent::Apply(const Assignments& assignments) {
+  std::lock_guard lock(mu_);
+  if (stopping_) return;
+  ReapFinishedLocked();
+  std::set<std::string> assigned;
+  for (const model::Instance& instance : assignments.instances) {
+    auto spec = assignments.specs.find(SpecKey(instance.app, instance.revision));
+    if (spec == assignments.specs.end() && instance.desired == model::DesiredState::kRun) {
+      SKIFF_LOG_WARN("agent: no spec for {} revision {}; instance {} waits", instance.app,
+                     instance.revision, instance.id);
+      // Keep whatever runs: not knowing the spec is no reason to stop it.
+      assigned.insert(instance.id);
+      continue;
+    }
+    assigned.insert(instance.id);
+    const model::AppSpec& target_spec =
+        spec != assignments.specs.end() ? spec->second : model::AppSpec{};
+    auto& runner = runners_[instance.id];
+    if (runner && !runner->SetTarget(instance, target_spec)) {
+      // It finished (unassigned) just now and the instance came back.
+      runner->Shutdown();
+      runner.reset();
+    }
+    if (!runner) {
+      runner = std::make_unique<InstanceRunner>(&context_, instance.id);
+      runner->SetTarget(instance, target_spec);
+      runner->Start();
+    }
+  }
+  for (auto& [id, runner] : runners_) {
+    if (assigned.count(id) == 0) runner->Unassign();
+  }
+  ReapFinishedLocked();
+}
+
+void Agent::ReapFinishedLocked() {
+  for (auto it = runners_.begin(); it != runners_.end();) {
+    if (it->second->finished()) {
+      it->second->Shutdown();  // the thread has ended; this only joins it
+      it = runners_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Agent::HeartbeatLoop() {
+  OutageLog outage("heartbeat");
+  while (Sleep(options_.heartbeat_interval)) {
+    bool registered;
+    {
+      std::lock_guard lock(mu_);
+      registered = registered_;
+    }
+    Status status = registered ? control_plane_->Heartbeat(context_.node_id) : Register();
+    if (status) {
+      outage.Succeeded();
+      continue;
+    }
+    outage.Failed(status.error());
+    if (status.error().code == ErrorCode::kNotFound) {
+      // The control plane forgot the node (a new store): register it again.
+      std::lock_guard lock(mu_);
+      registered_ = false;
+    }
+  }
+}
+
+void Agent::SampleLoop() {
+  OutageLog outage("reporting samples");
+  while (Sleep(options_.sample_interval)) {
+    std::vector<std::pair<std::string, InstanceRunner::Running>> running;
+    {
+      std::lock_guard lock(mu_);
+      ReapFinishedLocked();
+      for (const auto& [id, runner] : runners_) {
+        if (auto snapshot = runner->Snapshot()) running.emplace_back(id, *snapshot);
+      }
+    }
+    std::vector<InstanceSample> samples;
+    for (const auto& [id, task] : running) {
+      if (auto sample = task.driver->Sample(task.handle)) {
+        samples.push_back(InstanceSample{id, *sample});
+      }
+      if (options_.log_rotate_bytes > 0) {
+        auto rotated = runtime::process::RotateLogIfLarger(task.log_path, options_.log_rotate_bytes,
+                                                           options_.log_keep);
+        if (!rotated) {
+          SKIFF_LOG_WARN("agent: rotating {} failed: {}", task.log_path,
+                         rotated.error().ToString());
+        }
+      }
+    }
+    if (samples.empty()) continue;
+    if (auto sent = control_plane_->ReportSamples(context_.node_id, samples); !sent) {
+      // Samples are live figures: a lost batch is not worth a retry.
+      outage.Failed(sent.error());
+    } else {
+      outage.Succeeded();
+    }
+  }
+}
+
+bool Agent::Sleep(Duration d) {
+  std::unique_lock lock(mu_);
+  return !cv_.wait_for(lock, d, [&] { return stopping_; });
+}
+
+}  // namespace skiff::agent

@@ -1,0 +1,128 @@
+// Agent: runs a node's instances. It hears what to run only through
+// ControlPlane and touches the machine only through runtime::Driver, so the
+// same code is the all-in-one server's local agent and a remote `skiff agent`.
+//
+// Threading: one thread per local instance (InstanceRunner: every operation on
+// that instance is serialised on it, and a stop that blocks for its grace
+// blocks nobody else); one watch thread (WaitForChange + ListAssignments, with
+// a periodic resync) that hands targets to the runners; one heartbeat thread
+// (also re-registers the node after an outage); one sampler thread (samples
+// and log rotation); one reporter thread delivering instance reports in order
+// and retrying them while the control plane is unavailable. Instances keep
+// running through any control-plane outage; each loop logs an outage once.
+//
+// Local state (<data>/agent-state.json) maps instance -> {driver, handle,
+// generation, port}; a restarted agent adopts running tasks (Driver::Recover)
+// and reports dead ones failed, never starting an instance twice.
+#pragma once
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "agent/control_plane.h"
+#include "agent/instance_runner.h"
+#include "agent/local_state.h"
+#include "agent/port_allocator.h"
+#include "agent/prober.h"
+#include "agent/reporter.h"
+#include "common/clock.h"
+#include "common/result.h"
+#include "model/resources.h"
+#include "runtime/driver.h"
+
+namespace skiff::agent {
+
+struct AgentOptions {
+  // Empty: the id kept in the data dir, or a new one saved there.
+  std::string node_id;
+  std::string node_name;              // empty: the node id
+  std::string address = "127.0.0.1";  // HOST for instances; what they bind
+  std::string region;
+  int port_first = 20000;  // instance ports are allocated from [port_first, port_last]
+  int port_last = 29999;
+  // Holds agent-state.json and logs/<instance>.log. Required; created if missing.
+  std::string data_dir;
+  std::map<std::string, std::string> labels;
+  model::Resources capacity;
+  Duration heartbeat_interval = std::chrono::seconds(1);
+  Duration sample_interval = std::chrono::seconds(5);
+  // A full ListAssignments at least this often, whatever the watch says.
+  Duration resync_interval = std::chrono::seconds(5);
+  // The longest single WaitForChange: it bounds how long Stop waits for the watch.
+  Duration watch_timeout = std::chrono::seconds(1);
+  // How often a runner inspects its task for an exit.
+  Duration inspect_interval = std::chrono::milliseconds(500);
+  // Instance logs larger than this are rotated (copy + truncate); 0 = never.
+  int64_t log_rotate_bytes = 64ll << 20;
+  int log_keep = 3;  // rotated files kept per instance
+  // Not owned; must outlive the agent. nullptr: the built-in socket prober.
+  Prober* prober = nullptr;
+};
+
+class Agent {
+ public:
+  // `control_plane`, the drivers (keyed "process", "docker"; absent ones are
+  // not offered) and `clock` are not owned and must outlive the agent.
+  Agent(AgentOptions options, ControlPlane* control_plane,
+        std::map<std::string, runtime::Driver*> drivers, const Clock* clock);
+  ~Agent();  // Stops.
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  // Loads local state, registers the node, adopts (or reports failed) the
+  // instances an earlier agent left, then starts the loops. An unavailable
+  // control plane is not an error (registration is retried); any other
+  // registration error is returned as is (kUnauthenticated, ...), as are
+  // kInvalidArgument for an empty data_dir and kInternal for an unreadable
+  // one. REQUIRES: not started; port_first..port_last a valid range.
+  Status Start();
+
+  // Stops every loop and joins every thread. Instances keep running. Waits for
+  // a driver call in progress (a stop may take up to its grace). Idempotent.
+  void Stop();
+
+  // The node id (valid after Start).
+  std::string node_id() const;
+  // Instance runners alive now (tests use it to wait for convergence).
+  size_t runner_count() const;
+  // Reports not yet delivered.
+  size_t pending_reports() const { return reporter_.pending(); }
+
+ private:
+  Status Register();
+  void Recover();
+  void WatchLoop();
+  void HeartbeatLoop();
+  void SampleLoop();
+  void Apply(const Assignments& assignments);
+  void ReapFinishedLocked();
+  // Waits up to `d` or until Stop; false when stopping.
+  bool Sleep(Duration d);
+
+  const AgentOptions options_;
+  ControlPlane* const control_plane_;
+  const std::map<std::string, runtime::Driver*> drivers_;
+  const Clock* const clock_;
+  std::unique_ptr<Prober> own_prober_;
+  LocalState state_;
+  PortAllocator ports_;
+  Reporter reporter_;
+  RunnerContext context_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool started_ = false;                                            // GUARDED_BY(mu_)
+  bool stopping_ = false;                                           // GUARDED_BY(mu_)
+  bool registered_ = false;                                         // GUARDED_BY(mu_)
+  std::map<std::string, std::unique_ptr<InstanceRunner>> runners_;  // GUARDED_BY(mu_)
+
+  std::thread watch_thread_;
+  std::thread heartbeat_thread_;
+  std::thread sample_thread_;
+};
+
+}  // namespace skiff::agent

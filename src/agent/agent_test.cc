@@ -1,0 +1,483 @@
+#include "agent/agent.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+
+#include "agent/fake_prober.h"
+#include "fakes/fake_control_plane.h"
+#include "fakes/testing.h"
+#include "runtime/fake/fake_driver.h"
+
+namespace skiff::agent {
+namespace {
+
+using namespace std::chrono_literals;
+using model::Health;
+using model::InstanceState;
+using skiff::testing::FakeControlPlane;
+using skiff::testing::PollUntil;
+using skiff::testing::TempDir;
+
+constexpr char kNode[] = "node-1";
+
+class AgentTest : public ::testing::Test {
+ protected:
+  AgentOptions Options() {
+    AgentOptions options;
+    options.node_id = kNode;
+    options.node_name = "one";
+    options.address = "127.0.0.1";
+    options.data_dir = dir_.path();
+    options.labels = {{"zone", "a"}};
+    options.capacity = {.cpu_millis = 2000, .memory_bytes = 1ll << 30};
+    options.heartbeat_interval = 20ms;
+    options.sample_interval = 20ms;
+    options.resync_interval = 200ms;
+    options.watch_timeout = 50ms;
+    options.inspect_interval = 10ms;
+    options.prober = &prober_;
+    return options;
+  }
+
+  std::unique_ptr<Agent> NewAgent() {
+    return std::make_unique<Agent>(Options(), &cp_,
+                                   std::map<std::string, runtime::Driver*>{{"process", &driver_}},
+                                   SystemClock::Get());
+  }
+
+  static model::AppSpec Spec() {
+    model::AppSpec spec;
+    spec.name = "hello";
+    spec.run.command = {"python3", "-m", "http.server", "${PORT}", "--bind", "${HOST}"};
+    spec.env = {{"GREETING", "hi"}, {"PORT", "1"}};
+    spec.health.type = model::HealthType::kNone;
+    spec.stop_grace = 7s;
+    return spec;
+  }
+
+  static model::Instance Instance(const std::string& id, int64_t generation = 1) {
+    model::Instance instance;
+    instance.id = id;
+    instance.app = "hello";
+    instance.revision = 3;
+    instance.node = kNode;
+    instance.generation = generation;
+    return instance;
+  }
+
+  void Place(const model::Instance& instance, const model::AppSpec& spec = Spec()) {
+    cp_.PutSpec(instance.app, instance.revision, spec);
+    cp_.PutInstance(instance);
+  }
+
+  // Replaces the stored instance with a change made by the controller.
+  template <typename F>
+  void Change(const std::string& id, F change) {
+    auto instance = cp_.instance(id);
+    ASSERT_TRUE(instance.has_value());
+    change(*instance);
+    cp_.PutInstance(*instance);
+  }
+
+  bool StateIs(const std::string& id, InstanceState state) {
+    auto instance = cp_.instance(id);
+    return instance && instance->state == state;
+  }
+
+  TempDir dir_;
+  FakeControlPlane cp_;
+  runtime::FakeDriver driver_;
+  FakeProber prober_;
+};
+
+// Verify that an assignment starts a task with the full environment, substituted
+// command and a port in range, and reports starting then running.
+TEST_F(AgentTest, StartsAssignedInstance) {
+  auto agent = NewAgent();
+  ASSERT_TRUE(agent->Start().has_value());
+  Place(Instance("i1"));
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kRunning); }));
+
+  ASSERT_EQ(driver_.started().size(), 1u);
+  const runtime::TaskConfig config = driver_.started()[0];
+  EXPECT_GE(config.port, 20000);
+  EXPECT_LE(config.port, 29999);
+  const std::string port = std::to_string(config.port);
+  EXPECT_EQ(config.env.at("PORT"), port);  // the platform's PORT wins over the spec's
+  EXPECT_EQ(config.env.at("HOST"), "127.0.0.1");
+  EXPECT_EQ(config.env.at("SKIFF_APP"), "hello");
+  EXPECT_EQ(config.env.at("SKIFF_INSTANCE"), "i1");
+  EXPECT_EQ(config.env.at("SKIFF_REVISION"), "3");
+  EXPECT_EQ(config.env.at("GREETING"), "hi");
+  EXPECT_EQ(config.run.command, (std::vector<std::string>{"python3", "-m", "http.server", port,
+                                                          "--bind", "127.0.0.1"}));
+  EXPECT_EQ(config.log_path, dir_.path() + "/logs/i1.log");
+  EXPECT_EQ(config.host, "127.0.0.1");
+
+  auto states = cp_.StatesFor("i1");
+  ASSERT_GE(states.size(), 2u);
+  EXPECT_EQ(states[0], InstanceState::kStarting);
+  EXPECT_EQ(states[1], InstanceState::kRunning);
+  auto stored = cp_.instance("i1");
+  EXPECT_EQ(stored->address, "127.0.0.1:" + port);
+  EXPECT_EQ(stored->port, config.port);
+  EXPECT_EQ(stored->handle, driver_.HandleOf("i1")->id);
+  EXPECT_EQ(stored->running_generation, 1);
+  // health type none: healthy once running.
+  ASSERT_TRUE(PollUntil([&] { return cp_.instance("i1")->health == Health::kHealthy; }));
+
+  auto node = cp_.node(kNode);
+  ASSERT_TRUE(node.has_value());
+  EXPECT_EQ(node->name, "one");
+  EXPECT_EQ(node->address, "127.0.0.1");
+  EXPECT_EQ(node->drivers, std::vector<std::string>{"process"});
+  EXPECT_EQ(node->labels.at("zone"), "a");
+  EXPECT_TRUE(PollUntil([&] { return cp_.heartbeats() >= 2; }));
+}
+
+// Verify that a task exit is reported failed with its exit code, and not restarted
+// until the controller bumps the generation.
+TEST_F(AgentTest, ExitIsReportedFailed) {
+  auto agent = NewAgent();
+  ASSERT_TRUE(agent->Start().has_value());
+  Place(Instance("i1"));
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kRunning); }));
+  ASSERT_TRUE(driver_.Exit("i1", 3));
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kFailed); }));
+  auto stored = cp_.instance("i1");
+  EXPECT_EQ(stored->last_exit, 3);
+  EXPECT_EQ(stored->message, "exited with 3");
+  // The agent sees later changes of the same generation; still a single start.
+  int lists = cp_.lists();
+  Change("i1", [](model::Instance& i) { i.message = "touched"; });
+  ASSERT_TRUE(PollUntil([&] { return cp_.lists() > lists + 2; }));
+  EXPECT_EQ(driver_.counts().start, 1);
+  EXPECT_EQ(driver_.counts().release, 1);
+
+  // The controller asks for a restart.
+  Change("i1", [](model::Instance& i) { i.generation = 2; });
+  ASSERT_TRUE(PollUntil([&] { return driver_.counts().start == 2 && driver_.IsRunning("i1"); }));
+  ASSERT_TRUE(PollUntil([&] {
+    auto i = cp_.instance("i1");
+    return i->state == InstanceState::kRunning && i->running_generation == 2;
+  }));
+}
+
+// Verify that a generation bump stops the running task before starting the new one.
+TEST_F(AgentTest, GenerationBumpRestarts) {
+  auto agent = NewAgent();
+  ASSERT_TRUE(agent->Start().has_value());
+  Place(Instance("i1"));
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kRunning); }));
+  runtime::TaskHandle first = *driver_.HandleOf("i1");
+  Change("i1", [](model::Instance& i) { i.generation = 2; });
+  ASSERT_TRUE(PollUntil([&] {
+    auto i = cp_.instance("i1");
+    return i->running_generation == 2 && i->state == InstanceState::kRunning;
+  }));
+  ASSERT_EQ(driver_.stops().size(), 1u);
+  EXPECT_EQ(driver_.stops()[0].handle, first);
+  EXPECT_EQ(driver_.stops()[0].grace, Duration(7s));
+  EXPECT_EQ(driver_.counts().start, 2);
+  EXPECT_EQ(driver_.RunningCount(), 1);
+  EXPECT_NE(*driver_.HandleOf("i1"), first);
+}
+
+// Verify that desired stop stops the task with the spec's grace and reports stopping, stopped.
+TEST_F(AgentTest, DesiredStop) {
+  auto agent = NewAgent();
+  ASSERT_TRUE(agent->Start().has_value());
+  Place(Instance("i1"));
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kRunning); }));
+  Change("i1", [](model::Instance& i) { i.desired = model::DesiredState::kStop; });
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kStopped); }));
+  ASSERT_EQ(driver_.stops().size(), 1u);
+  EXPECT_EQ(driver_.stops()[0].grace, Duration(7s));
+  EXPECT_FALSE(driver_.IsRunning("i1"));
+  auto states = cp_.StatesFor("i1");
+  ASSERT_GE(states.size(), 2u);
+  EXPECT_EQ(states[states.size() - 2], InstanceState::kStopping);
+  EXPECT_EQ(states.back(), InstanceState::kStopped);
+  EXPECT_EQ(cp_.instance("i1")->last_exit, 128 + 15);
+}
+
+// Verify that an instance no longer assigned to the node is stopped and forgotten.
+TEST_F(AgentTest, UnassignedIsStopped) {
+  auto agent = NewAgent();
+  ASSERT_TRUE(agent->Start().has_value());
+  Place(Instance("i1"));
+  Place(Instance("i2"));
+  ASSERT_TRUE(PollUntil([&] {
+    return StateIs("i1", InstanceState::kRunning) && StateIs("i2", InstanceState::kRunning);
+  }));
+  cp_.RemoveInstance("i1");
+  ASSERT_TRUE(PollUntil([&] { return agent->runner_count() == 1; }));
+  EXPECT_FALSE(driver_.IsRunning("i1"));
+  EXPECT_TRUE(driver_.IsRunning("i2"));
+  ASSERT_EQ(driver_.stops().size(), 1u);
+  EXPECT_EQ(driver_.stops()[0].instance_id, "i1");
+}
+
+// Verify that stopping the agent leaves instances running.
+TEST_F(AgentTest, AgentStopLeavesInstancesRunning) {
+  auto agent = NewAgent();
+  ASSERT_TRUE(agent->Start().has_value());
+  Place(Instance("i1"));
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kRunning); }));
+  agent->Stop();
+  EXPECT_TRUE(driver_.IsRunning("i1"));
+  EXPECT_EQ(driver_.counts().stop, 0);
+}
+
+// Verify that a restarted agent with the same data dir adopts running tasks
+// instead of starting them again, and keeps watching them.
+TEST_F(AgentTest, RestartAdopts) {
+  auto agent = NewAgent();
+  ASSERT_TRUE(agent->Start().has_value());
+  Place(Instance("i1"));
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kRunning); }));
+  const int port = cp_.instance("i1")->port;
+  agent->Stop();
+  agent.reset();
+
+  auto second = NewAgent();
+  ASSERT_TRUE(second->Start().has_value());
+  EXPECT_EQ(driver_.counts().recover, 1);
+  int lists = cp_.lists();
+  ASSERT_TRUE(PollUntil([&] { return cp_.lists() > lists + 2; }));
+  EXPECT_EQ(driver_.counts().start, 1);
+  EXPECT_EQ(second->runner_count(), 1u);
+  // The adopted task's port stays taken: a new instance gets another one.
+  Place(Instance("i2"));
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i2", InstanceState::kRunning); }));
+  EXPECT_NE(cp_.instance("i2")->port, port);
+  // It is still watched.
+  driver_.Exit("i1", 2);
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kFailed); }));
+  EXPECT_EQ(cp_.instance("i1")->last_exit, 2);
+}
+
+// Verify that a task that died while no agent ran is reported failed, never restarted.
+TEST_F(AgentTest, DeadOnRecoverIsReportedFailed) {
+  auto agent = NewAgent();
+  ASSERT_TRUE(agent->Start().has_value());
+  Place(Instance("i1"));
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kRunning); }));
+  agent->Stop();
+  agent.reset();
+  driver_.Exit("i1", 1);
+
+  auto second = NewAgent();
+  ASSERT_TRUE(second->Start().has_value());
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kFailed); }));
+  EXPECT_NE(cp_.instance("i1")->message.find("lost while no agent watched it"), std::string::npos);
+  EXPECT_EQ(driver_.counts().recover, 1);
+  int lists = cp_.lists();
+  Change("i1", [](model::Instance& i) { i.message = "touched"; });
+  ASSERT_TRUE(PollUntil([&] { return cp_.lists() > lists + 2; }));
+  EXPECT_EQ(driver_.counts().start, 1);
+}
+
+// Verify that with a wiped data dir the handle the control plane stored is
+// recovered instead of a second task being started.
+TEST_F(AgentTest, RecoversStoredHandleWithoutLocalState) {
+  auto agent = NewAgent();
+  ASSERT_TRUE(agent->Start().has_value());
+  Place(Instance("i1"));
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kRunning); }));
+  agent->Stop();
+  agent.reset();
+  ASSERT_TRUE(std::filesystem::remove(dir_.File("agent-state.json")));
+
+  auto second = NewAgent();
+  ASSERT_TRUE(second->Start().has_value());
+  ASSERT_TRUE(PollUntil([&] { return driver_.counts().recover == 1; }));
+  int lists = cp_.lists();
+  ASSERT_TRUE(PollUntil([&] { return cp_.lists() > lists + 2; }));
+  EXPECT_EQ(driver_.counts().start, 1);
+  driver_.Exit("i1", 5);
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kFailed); }));
+  EXPECT_EQ(cp_.instance("i1")->last_exit, 5);
+}
+
+// Verify that an adopted task that is no longer assigned is stopped.
+TEST_F(AgentTest, AdoptedButUnassignedIsStopped) {
+  auto agent = NewAgent();
+  ASSERT_TRUE(agent->Start().has_value());
+  Place(Instance("i1"));
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kRunning); }));
+  agent->Stop();
+  agent.reset();
+  cp_.RemoveInstance("i1");
+
+  auto second = NewAgent();
+  ASSERT_TRUE(second->Start().has_value());
+  ASSERT_TRUE(PollUntil([&] { return !driver_.IsRunning("i1") && second->runner_count() == 0; }));
+  EXPECT_EQ(driver_.counts().start, 1);
+  ASSERT_EQ(driver_.stops().size(), 1u);
+  EXPECT_EQ(driver_.stops()[0].grace, model::AppSpec{}.stop_grace);
+}
+
+// Verify that a failed start is reported failed with the driver's message.
+TEST_F(AgentTest, StartFailureIsReported) {
+  driver_.FailStart("i1", Error{ErrorCode::kUnavailable, "python3: not found"});
+  auto agent = NewAgent();
+  ASSERT_TRUE(agent->Start().has_value());
+  Place(Instance("i1"));
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kFailed); }));
+  EXPECT_EQ(cp_.instance("i1")->message, "python3: not found");
+  EXPECT_EQ(driver_.counts().start, 1);
+}
+
+// Verify that an image spec without a docker driver fails with a clear message.
+TEST_F(AgentTest, MissingDriverIsReported) {
+  auto agent = NewAgent();
+  ASSERT_TRUE(agent->Start().has_value());
+  model::AppSpec spec = Spec();
+  spec.run.command.clear();
+  spec.run.image = "hello:1";
+  Place(Instance("i1"), spec);
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kFailed); }));
+  EXPECT_EQ(cp_.instance("i1")->message, "no docker driver on this node");
+  EXPECT_EQ(driver_.counts().start, 0);
+}
+
+// Verify that a slow stop of one instance does not hold up another.
+TEST_F(AgentTest, SlowStopBlocksNobodyElse) {
+  auto agent = NewAgent();
+  ASSERT_TRUE(agent->Start().has_value());
+  model::AppSpec slow = Spec();
+  slow.stop_grace = std::chrono::hours(1);
+  Place(Instance("i1"), slow);
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kRunning); }));
+  driver_.SetStopDelay(std::chrono::hours(1));
+  Change("i1", [](model::Instance& i) { i.desired = model::DesiredState::kStop; });
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kStopping); }));
+  Place(Instance("i2"));
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i2", InstanceState::kRunning); }));
+  EXPECT_TRUE(StateIs("i1", InstanceState::kStopping));
+  driver_.ReleaseStops();
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kStopped); }));
+}
+
+// Verify health reports end to end: first determination, then only transitions,
+// with the probe's message.
+TEST_F(AgentTest, HealthTransitions) {
+  auto agent = NewAgent();
+  ASSERT_TRUE(agent->Start().has_value());
+  model::AppSpec spec = Spec();
+  spec.health = model::HealthCheck{.type = model::HealthType::kHttp,
+                                   .path = "/healthz",
+                                   .interval = 5ms,
+                                   .timeout = 100ms,
+                                   .healthy_threshold = 1,
+                                   .unhealthy_threshold = 2,
+                                   .grace = 0ms};
+  Place(Instance("i1"), spec);
+  ASSERT_TRUE(PollUntil([&] { return cp_.instance("i1")->health == Health::kHealthy; }));
+  EXPECT_EQ(prober_.last_port(), cp_.instance("i1")->port);
+  EXPECT_EQ(prober_.last_host(), "127.0.0.1");
+  EXPECT_EQ(prober_.last_check().path, "/healthz");
+
+  prober_.SetResult(false, "GET /healthz returned 503");
+  ASSERT_TRUE(PollUntil([&] { return cp_.instance("i1")->health == Health::kUnhealthy; }));
+  EXPECT_EQ(cp_.instance("i1")->message, "GET /healthz returned 503");
+  int calls = prober_.calls();
+  ASSERT_TRUE(PollUntil([&] { return prober_.calls() > calls + 5; }));
+
+  std::vector<Health> reported;
+  for (const auto& r : cp_.ReportsFor("i1")) {
+    if (r.health && *r.health != Health::kUnknown) reported.push_back(*r.health);
+  }
+  EXPECT_EQ(reported, (std::vector<Health>{Health::kHealthy, Health::kUnhealthy}));
+}
+
+// Verify that during a control-plane outage instances keep running and reports
+// are delivered once it is back.
+TEST_F(AgentTest, ControlPlaneOutage) {
+  auto agent = NewAgent();
+  ASSERT_TRUE(agent->Start().has_value());
+  Place(Instance("i1"));
+  Place(Instance("i2"));
+  ASSERT_TRUE(PollUntil([&] {
+    return StateIs("i1", InstanceState::kRunning) && StateIs("i2", InstanceState::kRunning);
+  }));
+  cp_.SetAvailable(false);
+  driver_.Exit("i1", 4);
+  ASSERT_TRUE(PollUntil([&] { return cp_.refused() > 10 && agent->pending_reports() >= 1; }));
+  EXPECT_TRUE(driver_.IsRunning("i2"));
+  EXPECT_EQ(driver_.counts().stop, 0);
+  EXPECT_TRUE(StateIs("i1", InstanceState::kRunning));  // not heard of yet
+
+  int heartbeats = cp_.heartbeats();
+  cp_.SetAvailable(true);
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kFailed); }));
+  EXPECT_EQ(cp_.instance("i1")->last_exit, 4);
+  EXPECT_TRUE(PollUntil([&] { return cp_.heartbeats() > heartbeats; }));
+  EXPECT_TRUE(driver_.IsRunning("i2"));
+}
+
+// Verify that an agent starting while the control plane is down registers later.
+TEST_F(AgentTest, StartsWhileControlPlaneDown) {
+  cp_.SetAvailable(false);
+  auto agent = NewAgent();
+  ASSERT_TRUE(agent->Start().has_value());
+  EXPECT_FALSE(cp_.node(kNode).has_value());
+  cp_.SetAvailable(true);
+  ASSERT_TRUE(PollUntil([&] { return cp_.node(kNode).has_value(); }));
+}
+
+// Verify that resource samples of running instances reach the control plane.
+TEST_F(AgentTest, SamplesAreReported) {
+  auto agent = NewAgent();
+  ASSERT_TRUE(agent->Start().has_value());
+  Place(Instance("i1"));
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kRunning); }));
+  driver_.SetSample("i1", runtime::ResourceSample{.cpu_millis = 250, .memory_bytes = 4096});
+  ASSERT_TRUE(PollUntil([&] {
+    auto samples = cp_.samples();
+    return std::any_of(samples.begin(), samples.end(), [](const InstanceSample& s) {
+      return s.instance_id == "i1" && s.sample.cpu_millis == 250 && s.sample.memory_bytes == 4096;
+    });
+  }));
+}
+
+// Verify that registration errors other than unavailability fail Start, and
+// that a data dir is required.
+TEST_F(AgentTest, StartErrors) {
+  AgentOptions options = Options();
+  options.data_dir.clear();
+  Agent no_dir(options, &cp_, {{"process", &driver_}}, SystemClock::Get());
+  auto started = no_dir.Start();
+  ASSERT_FALSE(started.has_value());
+  EXPECT_EQ(started.error().code, ErrorCode::kInvalidArgument);
+
+  cp_.SetRegisterError(Error{ErrorCode::kUnauthenticated, "bad join token"});
+  Agent refused(Options(), &cp_, {{"process", &driver_}}, SystemClock::Get());
+  started = refused.Start();
+  ASSERT_FALSE(started.has_value());
+  EXPECT_EQ(started.error().code, ErrorCode::kUnauthenticated);
+}
+
+// Verify that the node id is kept in the data dir when none is given.
+TEST_F(AgentTest, NodeIdIsKept) {
+  AgentOptions options = Options();
+  options.node_id.clear();
+  std::string first;
+  {
+    Agent agent(options, &cp_, {{"process", &driver_}}, SystemClock::Get());
+    ASSERT_TRUE(agent.Start().has_value());
+    first = agent.node_id();
+  }
+  EXPECT_FALSE(first.empty());
+  Agent agent(options, &cp_, {{"process", &driver_}}, SystemClock::Get());
+  ASSERT_TRUE(agent.Start().has_value());
+  EXPECT_EQ(agent.node_id(), first);
+}
+
+}  // namespace
+}  // namespace skiff::agent

@@ -1,0 +1,36 @@
+#include "agent/task_config.h"
+
+#include "runtime/env.h"
+
+namespace skiff::agent {
+
+std::string DriverNameFor(const model::RunSpec& run) {
+  return run.image.empty() ? "process" : "docker";
+}
+
+runtime::TaskConfig BuildTaskConfig(const model::Instance& instance, const model::AppSpec& spec,
+                                    const std::string& host, int port,
+                                    const std::string& log_path) {
+  runtime::TaskConfig config;
+  config.instance_id = instance.id;
+  config.app = instance.app;
+  config.revision = instance.revision;
+  config.host = host;
+  config.port = port;
+  config.resources = spec.resources;
+  config.log_path = log_path;
+  // The platform's variables win over the spec's: an app cannot be told a
+  // port other than the one the node allocated.
+  config.env = spec.env;
+  config.env["PORT"] = std::to_string(port);
+  config.env["HOST"] = host;
+  config.env["SKIFF_APP"] = instance.app;
+  config.env["SKIFF_INSTANCE"] = instance.id;
+  config.env["SKIFF_REVISION"] = std::to_string(instance.revision);
+  config.run = spec.run;
+  for (std::string& word : config.run.command) word = runtime::SubstituteVars(word, config.env);
+  for (std::string& word : config.run.args) word = runtime::SubstituteVars(word, config.env);
+  return config;
+}
+
+}  // namespace skiff::agent

@@ -1,0 +1,22 @@
+// How an assigned instance becomes a runtime::TaskConfig: the environment every
+// instance gets (DESIGN.md: PORT, HOST, SKIFF_APP, SKIFF_INSTANCE,
+// SKIFF_REVISION over the spec's env) and ${VAR} substitution in command/args.
+// Pure functions.
+#pragma once
+
+#include <string>
+
+#include "model/resources.h"
+#include "model/spec.h"
+#include "runtime/driver.h"
+
+namespace skiff::agent {
+
+// "docker" for an image, "process" for a command: the driver that runs `run`.
+std::string DriverNameFor(const model::RunSpec& run);
+
+// The task for `instance` of `spec` listening on host:port, logging to `log_path`.
+runtime::TaskConfig BuildTaskConfig(const model::Instance& instance, const model::AppSpec& spec,
+                                    const std::string& host, int port, const std::string& log_path);
+
+}  // namespace skiff::agent

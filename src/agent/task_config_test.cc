@@ -1,0 +1,33 @@
+#include "agent/task_config.h"
+
+#include <gtest/gtest.h>
+
+namespace skiff::agent {
+namespace {
+
+// Verify that an image task gets its args substituted and the docker driver.
+TEST(TaskConfigTest, ImageArgs) {
+  model::AppSpec spec;
+  spec.run.image = "hello:1";
+  spec.run.args = {"--listen", "${HOST}:${PORT}", "--name=${SKIFF_INSTANCE}", "${UNKNOWN}"};
+  spec.resources = {.cpu_millis = 250, .memory_bytes = 1 << 20};
+  model::Instance instance;
+  instance.id = "hello-1";
+  instance.app = "hello";
+  instance.revision = 4;
+  auto config = BuildTaskConfig(instance, spec, "127.0.0.2", 20005, "/logs/hello-1.log");
+  EXPECT_EQ(DriverNameFor(spec.run), "docker");
+  EXPECT_EQ(config.run.image, "hello:1");
+  EXPECT_EQ(config.run.args, (std::vector<std::string>{"--listen", "127.0.0.2:20005",
+                                                       "--name=hello-1", "${UNKNOWN}"}));
+  EXPECT_EQ(config.resources, spec.resources);
+  EXPECT_EQ(config.env.at("SKIFF_REVISION"), "4");
+  EXPECT_EQ(config.port, 20005);
+  EXPECT_EQ(config.log_path, "/logs/hello-1.log");
+  model::RunSpec process;
+  process.command = {"true"};
+  EXPECT_EQ(DriverNameFor(process), "process");
+}
+
+}  // namespace
+}  // namespace skiff::agent

@@ -1,0 +1,24 @@
+// The admin bearer token of a server: created once under the data directory,
+// then reused, so `skiff` clients on the same machine can read it.
+#pragma once
+
+#include <string>
+
+#include "common/result.h"
+
+namespace skiff::api {
+
+// The file name of the admin token inside the data directory.
+inline constexpr const char* kAdminTokenFile = "admin.token";
+
+// Returns the token stored in `data_dir`/admin.token, creating the file (mode
+// 0600, O_CREAT|O_EXCL so it is never readable by others, not even briefly)
+// with a fresh random token when absent. *created (optional) says which.
+// Errors: kUnavailable when the directory or file cannot be read or written;
+// kFailedPrecondition when the file exists but is empty or not private (mode
+// other than 0600/0400: the token may have leaked and must be replaced by hand).
+// Thread-safety: processes racing on first start all end up with the winner's
+// token (the file appears whole, through link(2)).
+Result<std::string> LoadOrCreateAdminToken(const std::string& data_dir, bool* created = nullptr);
+
+}  // namespace skiff::api

@@ -1,0 +1,44 @@
+// What the API handlers work on. Plain pointers: everything is owned by main
+// and outlives the ApiServer.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "api/auth.h"
+#include "api/log_source.h"
+#include "common/clock.h"
+#include "controller/app_service.h"
+#include "controller/node_service.h"
+#include "metrics/registry.h"
+#include "store/store.h"
+
+namespace skiff::api {
+
+struct ApiDeps {
+  store::Store* store = nullptr;           // required
+  controller::AppService* apps = nullptr;  // required
+  // Drain goes through it when set; otherwise the API writes the node's status itself.
+  controller::NodeService* nodes = nullptr;
+  const Clock* clock = nullptr;         // null: the system clock
+  const Authenticator* auth = nullptr;  // required; /v1 is default deny
+  // Where the logs come from; null: a FileLogSource over `log_dir`.
+  LogSource* logs = nullptr;
+  std::string log_dir;  // <data>/logs
+  // Rendered by GET /metrics and fed with request counts; null: /metrics is 404.
+  metrics::Registry* metrics = nullptr;
+  // GET /metrics needs no token by default: Prometheus scrapes without
+  // credentials unless configured otherwise, the API listens on loopback by
+  // default, and the exposition holds counts, never secrets or names of
+  // users' data beyond app names. Set to require the bearer token.
+  bool metrics_need_auth = false;
+  // Extra components for GET /health ("edge": "ok", "agent": "ok", ...); optional.
+  // Called on the I/O thread: must be quick and thread-safe.
+  std::function<std::map<std::string, std::string>()> components;
+  // How often a followed log is checked for growth.
+  std::chrono::milliseconds log_poll_interval{200};
+};
+
+}  // namespace skiff::api

@@ -1,0 +1,111 @@
+// The ApiServer behind the real net::HttpServer: the adapter, streaming and
+// authentication over a socket (port 0, loopback).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+
+#include "api/api_server.h"
+#include "fakes/testing.h"
+#include "net/http_client.h"
+#include "net/http_server.h"
+#include "net/test_util.h"
+#include "store/memory/memory_store.h"
+
+namespace skiff::api {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr const char* kToken = "tok-123";
+constexpr const char* kHelloJson = R"({"name":"hello","run":{"command":["sleep","100"]}})";
+
+class ApiHttpTest : public ::testing::Test {
+ protected:
+  ApiHttpTest() : apps_(&store_, &clock_), auth_({kToken}) {
+    ApiDeps deps;
+    deps.store = &store_;
+    deps.apps = &apps_;
+    deps.auth = &auth_;
+    deps.log_dir = dir_.path();
+    api_ = std::make_unique<ApiServer>(std::move(deps));
+    server_ = std::make_unique<net::HttpServer>(
+        io_.io(),
+        [this](const net::HttpRequest& r, net::ResponseWriter& w) { return api_->Handle(r, w); });
+    auto listened = server_->Listen("127.0.0.1:0");
+    EXPECT_TRUE(listened) << listened.error().ToString();
+    client_ =
+        std::make_unique<net::HttpClient>("http://127.0.0.1:" + std::to_string(server_->port()));
+  }
+  ~ApiHttpTest() override { server_->Stop(); }
+
+  net::HttpHeaders Auth() const { return {{"Authorization", std::string("Bearer ") + kToken}}; }
+
+  skiff::testing::TempDir dir_;
+  ManualClock clock_;
+  store::MemoryStore store_;
+  controller::AppService apps_;
+  TokenAuthenticator auth_;
+  std::unique_ptr<ApiServer> api_;
+  net::testing::IoThreads io_;
+  std::unique_ptr<net::HttpServer> server_;
+  std::unique_ptr<net::HttpClient> client_;
+};
+
+// Verify that apply over HTTP is 201 with a token and 401 without one.
+TEST_F(ApiHttpTest, ApplyOverHttp) {
+  auto refused = client_->Do("PUT", "/v1/apps/hello", kHelloJson);
+  ASSERT_TRUE(refused) << refused.error().ToString();
+  EXPECT_EQ(refused->status, 401);
+  EXPECT_THAT(std::string(refused->Header("WWW-Authenticate")), HasSubstr("Bearer"));
+  auto applied = client_->Do("PUT", "/v1/apps/hello", kHelloJson, Auth());
+  ASSERT_TRUE(applied);
+  EXPECT_EQ(applied->status, 201) << applied->body;
+  auto health = client_->Do("GET", "/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+}
+
+// Verify that a watch streams a change committed while it is open, as one NDJSON line.
+TEST_F(ApiHttpTest, WatchStreamsLiveChange) {
+  int64_t since = store_.Revision();
+  std::promise<std::string> seen;
+  std::thread watcher([&] {
+    std::string received;
+    auto status = client_->Stream(
+        "GET", "/v1/watch?since=" + std::to_string(since), Auth(),
+        [&](std::string_view chunk) {
+          received.append(chunk);
+          return received.find("\"kind\":\"app\"") == std::string::npos;
+        },
+        std::chrono::seconds(20));
+    seen.set_value(status ? received : status.error().ToString());
+  });
+  auto applied = client_->Do("PUT", "/v1/apps/hello", kHelloJson, Auth());
+  ASSERT_TRUE(applied);
+  auto result = seen.get_future();
+  ASSERT_EQ(result.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  watcher.join();
+  std::string received = result.get();
+  EXPECT_THAT(received, HasSubstr("\"kind\":\"app\""));
+  EXPECT_THAT(received, HasSubstr("\"deleted\":false"));
+}
+
+// Verify that following events streams NDJSON lines over HTTP.
+TEST_F(ApiHttpTest, EventsFollowOverHttp) {
+  ASSERT_TRUE(client_->Do("PUT", "/v1/apps/hello", kHelloJson, Auth()));
+  std::string received;
+  auto status = client_->Stream(
+      "GET", "/v1/events?follow=true", Auth(),
+      [&](std::string_view chunk) {
+        received.append(chunk);
+        return received.find('\n') == std::string::npos;
+      },
+      std::chrono::seconds(20));
+  ASSERT_TRUE(status) << status.error().ToString();
+  EXPECT_THAT(received, HasSubstr("\"app\":\"hello\""));
+}
+
+}  // namespace
+}  // namespace skiff::api

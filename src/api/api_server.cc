@@ -1,0 +1,186 @@
+#include "api/api_server.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+
+#include "api/errors.h"
+#include "api/handlers.h"
+#include "common/check.h"
+
+namespace skiff::api {
+namespace asio = boost::asio;
+namespace {
+
+// Forwards to the server's writer and remembers the status, for the metrics.
+class StatusRecorder final : public net::ResponseWriter {
+ public:
+  explicit StatusRecorder(net::ResponseWriter& inner) : inner_(inner) {}
+  int status() const { return status_; }
+
+  // net::ResponseWriter:
+  asio::awaitable<bool> Send(net::HttpResponse response) override {
+    status_ = response.status;
+    return inner_.Send(std::move(response));
+  }
+  asio::awaitable<bool> Begin(int status, net::HttpHeaders headers) override {
+    status_ = status;
+    return inner_.Begin(status, std::move(headers));
+  }
+  asio::awaitable<bool> Write(std::string_view chunk) override { return inner_.Write(chunk); }
+  asio::awaitable<bool> End() override { return inner_.End(); }
+  bool started() const override { return inner_.started(); }
+
+ private:
+  net::ResponseWriter& inner_;
+  int status_ = 500;  // what the server answers a handler that sent nothing
+};
+
+// Bounded label values: a client cannot grow the series with made-up methods.
+std::string MethodLabel(const std::string& method) {
+  for (const char* m : {"GET", "PUT", "POST", "DELETE", "HEAD", "PATCH", "OPTIONS"}) {
+    if (method == m) return method;
+  }
+  return "other";
+}
+
+// Binds a handler function to the deps: routes hold small closures.
+UnaryHandler Bind(const ApiDeps* deps,
+                  net::HttpResponse (*fn)(const ApiDeps&, const net::HttpRequest&,
+                                          const PathParams&)) {
+  return [deps, fn](const net::HttpRequest& request, const PathParams& params) {
+    return fn(*deps, request, params);
+  };
+}
+
+Handler BindStream(const ApiDeps* deps,
+                   asio::awaitable<void> (*fn)(const ApiDeps&, const net::HttpRequest&,
+                                               const PathParams&, net::ResponseWriter&)) {
+  return [deps, fn](const net::HttpRequest& request, const PathParams& params,
+                    net::ResponseWriter& writer) { return fn(*deps, request, params, writer); };
+}
+
+}  // namespace
+
+ApiServer::ApiServer(ApiDeps deps) : deps_(std::move(deps)) {
+  SKIFF_CHECK(deps_.store != nullptr);
+  SKIFF_CHECK(deps_.apps != nullptr);
+  SKIFF_CHECK(deps_.auth != nullptr);
+  if (deps_.clock == nullptr) deps_.clock = SystemClock::Get();
+  if (deps_.logs == nullptr) {
+    default_logs_ = std::make_unique<FileLogSource>(deps_.store, deps_.log_dir);
+    deps_.logs = default_logs_.get();
+  }
+  AddRoutes();
+  if (deps_.metrics != nullptr) AddMetrics();
+}
+
+ApiServer::~ApiServer() = default;
+
+void ApiServer::AddRoutes() {
+  const ApiDeps* d = &deps_;
+  Router& r = router_;
+  r.AddUnary("GET", "/health", false, Bind(d, &Health));
+  r.AddUnary("GET", "/metrics", deps_.metrics_need_auth, Bind(d, &Metrics));
+  r.AddUnary("GET", "/v1/apps", true, Bind(d, &ListApps));
+  r.AddUnary("PUT", "/v1/apps/{name}", true, Bind(d, &ApplyApp));
+  r.AddUnary("GET", "/v1/apps/{name}", true, Bind(d, &GetApp));
+  r.AddUnary("DELETE", "/v1/apps/{name}", true, Bind(d, &DeleteApp));
+  r.AddUnary("POST", "/v1/apps/{name}/scale", true, Bind(d, &ScaleApp));
+  r.AddUnary("POST", "/v1/apps/{name}/restart", true, Bind(d, &RestartApp));
+  r.AddUnary("POST", "/v1/apps/{name}/rollback", true, Bind(d, &RollbackApp));
+  r.AddUnary("GET", "/v1/apps/{name}/deployments", true, Bind(d, &ListDeployments));
+  r.AddUnary("GET", "/v1/apps/{name}/instances", true, Bind(d, &ListInstances));
+  r.Add("GET", "/v1/apps/{name}/logs", true, BindStream(d, &Logs));
+  r.Add("GET", "/v1/events", true, BindStream(d, &Events));
+  r.Add("GET", "/v1/watch", true, BindStream(d, &Watch));
+  r.AddUnary("GET", "/v1/nodes", true, Bind(d, &ListNodes));
+  r.AddUnary("POST", "/v1/nodes/{id}/drain", true, Bind(d, &DrainNode));
+}
+
+void ApiServer::AddMetrics() {
+  metrics::Registry* m = deps_.metrics;
+  requests_ = m->AddCounter("skiff_http_requests_total",
+                            "API requests answered, by method and status.", {"method", "code"});
+  durations_ = m->AddHistogram("skiff_http_request_duration_seconds",
+                               "Time to answer an API request (to the end of a stream).", {},
+                               metrics::DefaultLatencyBuckets());
+  metrics::GaugeFamily* apps = m->AddGauge("skiff_apps", "Apps stored.");
+  metrics::GaugeFamily* instances =
+      m->AddGauge("skiff_instances", "Instances stored, by state.", {"state"});
+  metrics::GaugeFamily* revision =
+      m->AddGauge("skiff_store_revision", "The store's last committed revision.");
+  metrics::GaugeFamily* nodes = m->AddGauge("skiff_nodes", "Nodes, by status.", {"status"});
+  store::Store* store = deps_.store;
+  m->AddCollectHook([store, nodes] {
+    auto list = store->ListNodes();
+    if (!list) return;
+    std::map<std::string, int> counts;
+    for (model::NodeStatus s :
+         {model::NodeStatus::kReady, model::NodeStatus::kDown, model::NodeStatus::kDraining}) {
+      counts[std::string(model::ToString(s))] = 0;
+    }
+    for (const model::Node& n : *list) ++counts[std::string(model::ToString(n.status))];
+    for (const auto& [status, n] : counts) nodes->With({status}).Set(n);
+  });
+  m->AddCollectHook([store, apps, instances, revision] {
+    revision->With().Set(static_cast<double>(store->Revision()));
+    if (auto list = store->ListApps()) apps->With().Set(static_cast<double>(list->size()));
+    if (auto list = store->ListInstances(store::InstanceFilter{})) {
+      // Every state gets a series, so a state that empties reads 0, not stale.
+      std::map<std::string, int> counts;
+      for (model::InstanceState s :
+           {model::InstanceState::kPending, model::InstanceState::kStarting,
+            model::InstanceState::kRunning, model::InstanceState::kStopping,
+            model::InstanceState::kStopped, model::InstanceState::kFailed}) {
+        counts[std::string(model::ToString(s))] = 0;
+      }
+      for (const model::Instance& i : *list) ++counts[std::string(model::ToString(i.state))];
+      for (const auto& [state, n] : counts) instances->With({state}).Set(n);
+    }
+  });
+}
+
+std::optional<net::HttpResponse> ApiServer::Refusal(const net::HttpRequest& request,
+                                                    const Router::Match& match) const {
+  if (match.route == nullptr && !match.allowed.empty()) {
+    net::HttpResponse response =
+        ErrorReply(Error{ErrorCode::kInvalidArgument,
+                         fmt::format("{} is not allowed on {}; allowed: {}", request.method,
+                                     request.path, match.allowed),
+                         ""});
+    response.status = 405;
+    response.headers.emplace_back("Allow", match.allowed);
+    return response;
+  }
+  if (match.route == nullptr) {
+    return ErrorReply(Error{ErrorCode::kNotFound,
+                            fmt::format("no API call {} {}", request.method, request.path), ""});
+  }
+  if (match.route->needs_auth) {
+    if (Status auth = deps_.auth->Authenticate(request); !auth) return ErrorReply(auth.error());
+  }
+  return std::nullopt;
+}
+
+// Kept free of braced temporaries inside co_await expressions: g++ 12
+// miscompiles those (it frees them twice).
+asio::awaitable<void> ApiServer::Handle(const net::HttpRequest& request,
+                                        net::ResponseWriter& writer) {
+  auto start = std::chrono::steady_clock::now();
+  StatusRecorder recorder(writer);
+  Router::Match match = router_.Find(request.method, request.path);
+  std::optional<net::HttpResponse> refusal = Refusal(request, match);
+  if (refusal) {
+    co_await recorder.Send(std::move(*refusal));
+  } else {
+    co_await match.route->handler(request, match.params, recorder);
+  }
+  if (requests_ != nullptr) {
+    requests_->With({MethodLabel(request.method), std::to_string(recorder.status())}).Inc();
+    durations_->With().Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+}
+
+}  // namespace skiff::api

@@ -1,0 +1,54 @@
+// ApiServer: the HTTP API of DESIGN.md ("API"), one entry point for main to
+// hand to net::HttpServer. It routes, authenticates (/v1 is default deny),
+// answers errors in the one shape, and counts requests for /metrics.
+//
+//   api::ApiServer api(deps);
+//   net::HttpServer server(io, [&api](const net::HttpRequest& r, net::ResponseWriter& w) {
+//     return api.Handle(r, w);
+//   });
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <memory>
+#include <optional>
+
+#include "api/api_deps.h"
+#include "api/router.h"
+#include "net/http.h"
+#include "net/http_server.h"
+
+namespace skiff::api {
+
+class ApiServer {
+ public:
+  // REQUIRES: deps.store, deps.apps and deps.auth set. When deps.metrics is set,
+  // registers the API's metric families on it (skiff_http_requests_total,
+  // skiff_http_request_duration_seconds, skiff_apps, skiff_instances,
+  // skiff_store_revision): one ApiServer per registry, and the registry is
+  // rendered only while this ApiServer lives.
+  explicit ApiServer(ApiDeps deps);
+  ~ApiServer();
+  ApiServer(const ApiServer&) = delete;
+  ApiServer& operator=(const ApiServer&) = delete;
+
+  // Answers one request. Runs on the connection's strand; never blocks on I/O
+  // (a followed stream waits on timers). Thread-safe: called concurrently for
+  // different connections.
+  boost::asio::awaitable<void> Handle(const net::HttpRequest& request, net::ResponseWriter& writer);
+
+ private:
+  // The answer to a request that gets no further than routing and
+  // authentication (404, 405, 401); nullopt when its handler should run.
+  std::optional<net::HttpResponse> Refusal(const net::HttpRequest& request,
+                                           const Router::Match& match) const;
+  void AddRoutes();
+  void AddMetrics();
+
+  ApiDeps deps_;
+  std::unique_ptr<LogSource> default_logs_;
+  Router router_;
+  metrics::CounterFamily* requests_ = nullptr;
+  metrics::HistogramFamily* durations_ = nullptr;
+};
+
+}  // namespace skiff::api

@@ -1,0 +1,471 @@
+#include "api/api_server.h"
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"  // g++ 12 false positive on Asio frames
+#endif
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <thread>
+
+#include "api/errors.h"
+#include "api/fake_writer_test_util.h"
+#include "fakes/testing.h"
+#include "store/memory/memory_store.h"
+
+namespace skiff::api {
+namespace {
+
+namespace json = boost::json;
+using testing::FakeWriter;
+using ::testing::HasSubstr;
+
+constexpr const char* kToken = "s3cret-token";
+constexpr const char* kHelloJson = R"({"name":"hello","run":{"command":["sleep","100"]}})";
+
+class ApiServerTest : public ::testing::Test {
+ protected:
+  explicit ApiServerTest(store::MemoryStore::Options options = {})
+      : store_(options), apps_(&store_, &clock_), nodes_(&store_, &clock_), auth_({kToken}) {}
+
+  void SetUp() override {
+    ApiDeps deps;
+    deps.store = &store_;
+    deps.apps = &apps_;
+    deps.nodes = &nodes_;
+    deps.clock = &clock_;
+    deps.auth = &auth_;
+    deps.log_dir = dir_.path();
+    deps.metrics = &registry_;
+    deps.log_poll_interval = std::chrono::milliseconds(5);
+    api_ = std::make_unique<ApiServer>(std::move(deps));
+  }
+
+  static net::HttpRequest Request(std::string method, std::string target, std::string body = {},
+                                  bool with_token = true) {
+    net::HttpRequest r;
+    r.method = std::move(method);
+    r.target = target;
+    size_t q = target.find('?');
+    r.path = target.substr(0, q);
+    if (q != std::string::npos) {
+      std::string query = target.substr(q + 1);
+      size_t i = 0;
+      while (i <= query.size()) {
+        size_t amp = query.find('&', i);
+        if (amp == std::string::npos) amp = query.size();
+        std::string kv = query.substr(i, amp - i);
+        size_t eq = kv.find('=');
+        if (!kv.empty()) {
+          r.query[kv.substr(0, eq)] = eq == std::string::npos ? "" : kv.substr(eq + 1);
+        }
+        i = amp + 1;
+      }
+    }
+    r.body = std::move(body);
+    if (with_token) r.headers.emplace_back("Authorization", std::string("Bearer ") + kToken);
+    return r;
+  }
+
+  FakeWriter Call(const net::HttpRequest& request, size_t max_chunks = 1000,
+                  std::function<void(const std::string&)> on_chunk = nullptr) {
+    FakeWriter w;
+    w.max_chunks = max_chunks;
+    w.on_chunk = std::move(on_chunk);
+    testing::RunHandler(
+        [this](const net::HttpRequest& r, FakeWriter& writer) { return api_->Handle(r, writer); },
+        request, w);
+    return w;
+  }
+
+  FakeWriter Apply(const std::string& name, const std::string& body) {
+    return Call(Request("PUT", "/v1/apps/" + name, body));
+  }
+
+  void PutInstance(const std::string& id, const std::string& app) {
+    model::Instance i;
+    i.id = id;
+    i.app = app;
+    i.revision = 1;
+    i.created_at = clock_.Now();
+    store::Txn txn;
+    txn.Put(i, store::kMustNotExist);
+    ASSERT_TRUE(store_.Commit(txn));
+  }
+
+  skiff::testing::TempDir dir_;
+  ManualClock clock_;
+  store::MemoryStore store_;
+  controller::AppService apps_;
+  controller::NodeService nodes_;
+  TokenAuthenticator auth_;
+  metrics::Registry registry_;
+  std::unique_ptr<ApiServer> api_;
+};
+
+// Verify that a /v1 call without a token is 401 with WWW-Authenticate and code unauthenticated.
+TEST_F(ApiServerTest, MissingTokenIsUnauthenticated) {
+  FakeWriter w = Call(Request("GET", "/v1/apps", "", /*with_token=*/false));
+  EXPECT_EQ(w.status, 401);
+  EXPECT_THAT(std::string(w.Header("WWW-Authenticate")), HasSubstr("Bearer"));
+  EXPECT_EQ(w.Json().at("error").at("code"), "unauthenticated");
+}
+
+// Verify that a wrong token is refused and nothing is applied with it.
+TEST_F(ApiServerTest, WrongTokenIsUnauthenticated) {
+  net::HttpRequest r = Request("PUT", "/v1/apps/hello", kHelloJson, false);
+  r.headers.emplace_back("Authorization", "Bearer not-the-token");
+  int64_t before = store_.Revision();
+  FakeWriter w = Call(r);
+  EXPECT_EQ(w.status, 401);
+  EXPECT_EQ(w.Json().at("error").at("code"), "unauthenticated");
+  EXPECT_EQ(store_.Revision(), before);
+}
+
+// Verify that the bearer scheme is case-insensitive, as RFC 7235 says.
+TEST_F(ApiServerTest, BearerSchemeCaseInsensitive) {
+  net::HttpRequest r = Request("GET", "/v1/apps", "", false);
+  r.headers.emplace_back("authorization", std::string("bearer ") + kToken);
+  EXPECT_EQ(Call(r).status, 200);
+}
+
+// Verify that /health needs no token and reports the store revision.
+TEST_F(ApiServerTest, HealthWithoutToken) {
+  Apply("hello", kHelloJson);
+  FakeWriter w = Call(Request("GET", "/health", "", false));
+  ASSERT_EQ(w.status, 200);
+  json::value v = w.Json();
+  EXPECT_EQ(v.at("status"), "ok");
+  EXPECT_EQ(v.at("revision").as_int64(), store_.Revision());
+  EXPECT_EQ(v.at("components").at("store"), "ok");
+}
+
+// Verify that applying a spec is 201 created, and applying it again is 200 unchanged.
+TEST_F(ApiServerTest, ApplyIsIdempotent) {
+  FakeWriter first = Apply("hello", kHelloJson);
+  ASSERT_EQ(first.status, 201) << first.body;
+  EXPECT_EQ(first.Json(), json::parse(R"({"app":"hello","revision":1,"created":true})"));
+  int64_t revision = store_.Revision();
+  FakeWriter second = Apply("hello", kHelloJson);
+  ASSERT_EQ(second.status, 200) << second.body;
+  EXPECT_EQ(second.Json(), json::parse(R"({"app":"hello","revision":1,"created":false})"));
+  EXPECT_EQ(store_.Revision(), revision);
+}
+
+// Verify that a YAML spec without a name takes the URL's name.
+TEST_F(ApiServerTest, ApplyYamlFillsNameFromUrl) {
+  net::HttpRequest r =
+      Request("PUT", "/v1/apps/web", "run:\n  command: [sleep, '100']\nreplicas: 2\n");
+  r.headers.emplace_back("Content-Type", "application/yaml");
+  FakeWriter w = Call(r);
+  ASSERT_EQ(w.status, 201) << w.body;
+  auto app = store_.GetApp("web");
+  ASSERT_TRUE(app);
+  EXPECT_EQ(app->spec.replicas, 2);
+}
+
+// Verify that a body without Content-Type is sniffed: YAML unless it starts like JSON.
+TEST_F(ApiServerTest, ApplyWithoutContentType) {
+  FakeWriter yaml = Apply("web", "name: web\nrun:\n  command: [sleep, '1']\n");
+  EXPECT_EQ(yaml.status, 201) << yaml.body;
+  FakeWriter json_body = Apply("hello", kHelloJson);
+  EXPECT_EQ(json_body.status, 201) << json_body.body;
+}
+
+// Verify that a spec naming another app than the URL is 400 on field name, writing nothing.
+TEST_F(ApiServerTest, ApplyNameMismatch) {
+  int64_t before = store_.Revision();
+  FakeWriter w = Apply("other", kHelloJson);
+  EXPECT_EQ(w.status, 400);
+  EXPECT_EQ(w.Json().at("error").at("code"), "invalid_argument");
+  EXPECT_EQ(w.Json().at("error").at("field"), "name");
+  EXPECT_EQ(store_.Revision(), before);
+}
+
+// Verify that an invalid spec is 400 naming the field, and the store is unchanged.
+TEST_F(ApiServerTest, ApplyInvalidSpecChangesNothing) {
+  ASSERT_EQ(Apply("hello", kHelloJson).status, 201);
+  int64_t before = store_.Revision();
+  FakeWriter w =
+      Apply("hello", R"({"name":"hello","run":{"command":["sleep","1"]},"replicas":-1})");
+  EXPECT_EQ(w.status, 400);
+  EXPECT_EQ(w.Json().at("error").at("code"), "invalid_argument");
+  EXPECT_EQ(w.Json().at("error").at("field"), "replicas");
+  EXPECT_EQ(store_.Revision(), before);
+}
+
+// Verify that a body that is not JSON is 400 and an empty one is 400 on field body.
+TEST_F(ApiServerTest, ApplyMalformedBodies) {
+  EXPECT_EQ(Apply("hello", "{not json").status, 400);
+  FakeWriter empty = Apply("hello", "");
+  EXPECT_EQ(empty.status, 400);
+  EXPECT_EQ(empty.Json().at("error").at("field"), "body");
+  EXPECT_EQ(store_.Revision(), 0);
+}
+
+// Verify that an invalid app name in the URL is 400 on field name.
+TEST_F(ApiServerTest, ApplyBadUrlName) {
+  FakeWriter w = Apply("Bad_Name", kHelloJson);
+  EXPECT_EQ(w.status, 400);
+  EXPECT_EQ(w.Json().at("error").at("field"), "name");
+}
+
+// Verify that GET of an unknown app is 404 with code not_found.
+TEST_F(ApiServerTest, UnknownAppIsNotFound) {
+  for (const char* target : {"/v1/apps/nope", "/v1/apps/nope/instances"}) {
+    FakeWriter w = Call(Request("GET", target));
+    EXPECT_EQ(w.status, 404) << target;
+    EXPECT_EQ(w.Json().at("error").at("code"), "not_found") << target;
+  }
+  EXPECT_EQ(Call(Request("POST", "/v1/apps/nope/scale", R"({"replicas":2})")).status, 404);
+}
+
+// Verify that GET /v1/apps/{name} has the DESIGN.md shape: name, revision, spec, status.
+TEST_F(ApiServerTest, GetAppShape) {
+  Apply("hello", kHelloJson);
+  FakeWriter w = Call(Request("GET", "/v1/apps/hello"));
+  ASSERT_EQ(w.status, 200) << w.body;
+  json::value v = w.Json();
+  EXPECT_EQ(v.at("name"), "hello");
+  EXPECT_EQ(v.at("revision").as_int64(), 1);
+  EXPECT_TRUE(v.at("spec").is_object());
+  EXPECT_EQ(v.at("status").at("desired").as_int64(), 1);
+  EXPECT_TRUE(v.at("status").at("state").is_string());
+
+  FakeWriter list = Call(Request("GET", "/v1/apps"));
+  ASSERT_EQ(list.status, 200);
+  EXPECT_EQ(list.Json().at("apps").as_array().size(), 1u);
+}
+
+// Verify that scale validates replicas (400 on field replicas) and makes a new revision.
+TEST_F(ApiServerTest, Scale) {
+  Apply("hello", kHelloJson);
+  for (const char* body : {R"({"replicas":-1})", R"({"replicas":"two"})", R"({})"}) {
+    FakeWriter w = Call(Request("POST", "/v1/apps/hello/scale", body));
+    EXPECT_EQ(w.status, 400) << body;
+    EXPECT_EQ(w.Json().at("error").at("field"), "replicas") << body;
+  }
+  FakeWriter ok = Call(Request("POST", "/v1/apps/hello/scale", R"({"replicas":3})"));
+  ASSERT_EQ(ok.status, 201) << ok.body;
+  EXPECT_EQ(ok.Json().at("revision").as_int64(), 2);
+  EXPECT_EQ(store_.GetApp("hello")->spec.replicas, 3);
+}
+
+// Verify that rollback without a revision returns to the previous spec, as a new revision.
+TEST_F(ApiServerTest, Rollback) {
+  Apply("hello", kHelloJson);
+  Call(Request("POST", "/v1/apps/hello/scale", R"({"replicas":3})"));
+  FakeWriter w = Call(Request("POST", "/v1/apps/hello/rollback", ""));
+  ASSERT_EQ(w.status, 201) << w.body;
+  EXPECT_EQ(w.Json().at("revision").as_int64(), 3);
+  EXPECT_EQ(store_.GetApp("hello")->spec.replicas, 1);
+  FakeWriter bad = Call(Request("POST", "/v1/apps/hello/rollback", R"({"revision":"x"})"));
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.Json().at("error").at("field"), "revision");
+}
+
+// Verify that restart and delete answer 202, and deployments lists the revisions.
+TEST_F(ApiServerTest, RestartDeleteDeployments) {
+  Apply("hello", kHelloJson);
+  EXPECT_EQ(Call(Request("POST", "/v1/apps/hello/restart")).status, 202);
+  FakeWriter d = Call(Request("GET", "/v1/apps/hello/deployments"));
+  ASSERT_EQ(d.status, 200);
+  json::array deployments = d.Json().at("deployments").as_array();
+  ASSERT_EQ(deployments.size(), 1u);
+  EXPECT_EQ(deployments[0].at("revision").as_int64(), 1);
+  EXPECT_TRUE(deployments[0].at("state").is_string());
+  EXPECT_EQ(Call(Request("DELETE", "/v1/apps/hello")).status, 202);
+  EXPECT_TRUE(store_.GetApp("hello")->deleting);
+}
+
+// Verify that an unknown path is 404 and a known path with the wrong method is 405 with Allow.
+TEST_F(ApiServerTest, RoutingErrors) {
+  FakeWriter missing = Call(Request("GET", "/v1/nothing"));
+  EXPECT_EQ(missing.status, 404);
+  FakeWriter wrong = Call(Request("POST", "/v1/apps"));
+  EXPECT_EQ(wrong.status, 405);
+  EXPECT_EQ(wrong.Header("Allow"), "GET");
+}
+
+// Verify the one ErrorCode -> HTTP status table and the error shape.
+TEST(ErrorReplyTest, MappingTable) {
+  struct Case {
+    ErrorCode code;
+    int status;
+  };
+  for (const Case& c : std::vector<Case>{{ErrorCode::kNotFound, 404},
+                                         {ErrorCode::kInvalidArgument, 400},
+                                         {ErrorCode::kAlreadyExists, 409},
+                                         {ErrorCode::kFailedPrecondition, 412},
+                                         {ErrorCode::kAborted, 409},
+                                         {ErrorCode::kUnavailable, 503},
+                                         {ErrorCode::kDeadlineExceeded, 504},
+                                         {ErrorCode::kResourceExhausted, 413},
+                                         {ErrorCode::kUnauthenticated, 401},
+                                         {ErrorCode::kPermissionDenied, 403},
+                                         {ErrorCode::kInternal, 500}}) {
+    net::HttpResponse r = ErrorReply(Error{c.code, "why", "a.field"});
+    EXPECT_EQ(r.status, c.status) << ErrorCodeName(c.code);
+    json::value v = json::parse(r.body);
+    EXPECT_EQ(v.at("error").at("code").as_string(), std::string(ErrorCodeName(c.code)));
+    EXPECT_EQ(v.at("error").at("message"), "why");
+    EXPECT_EQ(v.at("error").at("field"), "a.field");
+  }
+  net::HttpResponse gone = GoneReply(Error{ErrorCode::kFailedPrecondition, "compacted", ""});
+  EXPECT_EQ(gone.status, 410);
+  EXPECT_EQ(json::parse(gone.body).at("error").at("code"), "failed_precondition");
+}
+
+// Verify that events honour since (ids after it) and the app filter.
+TEST_F(ApiServerTest, EventsSinceAndApp) {
+  Apply("hello", kHelloJson);
+  int64_t mark = store_.Revision();
+  Apply("web", R"({"name":"web","run":{"command":["sleep","1"]}})");
+  FakeWriter all = Call(Request("GET", "/v1/events"));
+  ASSERT_EQ(all.status, 200) << all.body;
+  EXPECT_GE(all.Json().at("events").as_array().size(), 2u);
+
+  FakeWriter since = Call(Request("GET", "/v1/events?since=" + std::to_string(mark)));
+  ASSERT_EQ(since.status, 200);
+  json::array events = since.Json().at("events").as_array();
+  ASSERT_FALSE(events.empty());
+  for (const json::value& e : events) {
+    EXPECT_GT(e.at("id").as_int64(), mark);
+    EXPECT_EQ(e.at("app"), "web");
+  }
+
+  json::value hello = Call(Request("GET", "/v1/events?app=hello")).Json();
+  ASSERT_FALSE(hello.at("events").as_array().empty());
+  for (const json::value& e : hello.at("events").as_array()) EXPECT_EQ(e.at("app"), "hello");
+  EXPECT_EQ(Call(Request("GET", "/v1/events?since=abc")).status, 400);
+}
+
+// Verify that following events streams the history, then an event committed later.
+TEST_F(ApiServerTest, EventsFollow) {
+  Apply("hello", kHelloJson);
+  std::thread committer;
+  FakeWriter w =
+      Call(Request("GET", "/v1/events?follow=true"), /*max_chunks=*/2, [&](const std::string&) {
+        if (committer.joinable()) return;
+        // From another thread, as the reconciler or an agent would.
+        committer = std::thread(
+            [this] { Apply("web", R"({"name":"web","run":{"command":["sleep","1"]}})"); });
+      });
+  committer.join();
+  EXPECT_EQ(w.status, 200);
+  EXPECT_EQ(w.Header("Content-Type"), "application/x-ndjson");
+  ASSERT_EQ(w.chunks.size(), 2u);
+  EXPECT_THAT(w.chunks[0], HasSubstr("\"app\":\"hello\""));
+  EXPECT_THAT(w.chunks[1], HasSubstr("\"app\":\"web\""));
+  for (const std::string& chunk : w.chunks) EXPECT_EQ(chunk.back(), '\n');
+}
+
+// Verify that watch replays every change after `since` as NDJSON lines of the fixed shape.
+TEST_F(ApiServerTest, WatchReplaysChanges) {
+  int64_t start = store_.Revision();
+  Apply("hello", kHelloJson);
+  FakeWriter w = Call(Request("GET", "/v1/watch?since=" + std::to_string(start)), 1);
+  ASSERT_EQ(w.status, 200);
+  ASSERT_EQ(w.chunks.size(), 1u);
+  std::vector<json::value> lines;
+  std::string chunk = w.chunks[0];
+  for (size_t i = 0, nl; (nl = chunk.find('\n', i)) != std::string::npos; i = nl + 1) {
+    lines.push_back(json::parse(chunk.substr(i, nl - i)));
+  }
+  ASSERT_EQ(static_cast<int64_t>(lines.size()), store_.Revision() - start);
+  int64_t previous = start;
+  bool saw_app = false;
+  for (const json::value& line : lines) {
+    EXPECT_GT(line.at("revision").as_int64(), previous);
+    previous = line.at("revision").as_int64();
+    EXPECT_FALSE(line.at("deleted").as_bool());
+    EXPECT_TRUE(line.at("object").is_object());
+    if (line.at("kind") == "app") saw_app = true;
+  }
+  EXPECT_TRUE(saw_app);
+}
+
+class CompactingApiServerTest : public ApiServerTest {
+ protected:
+  CompactingApiServerTest() : ApiServerTest(store::MemoryStore::Options{2, 100}) {}
+};
+
+// Verify that a watch from a compacted revision is 410 Gone with code failed_precondition.
+TEST_F(CompactingApiServerTest, WatchCompactedIsGone) {
+  for (const char* name : {"a", "b", "c"}) {
+    Apply(name, std::string(R"({"name":")") + name + R"(","run":{"command":["sleep","1"]}})");
+  }
+  FakeWriter w = Call(Request("GET", "/v1/watch?since=0"));
+  EXPECT_EQ(w.status, 410);
+  EXPECT_EQ(w.Json().at("error").at("code"), "failed_precondition");
+}
+
+// Verify that nodes are listed in the DESIGN.md shape and drain sets status draining.
+TEST_F(ApiServerTest, NodesAndDrain) {
+  model::Node n;
+  n.id = "node-1";
+  n.name = "one";
+  n.address = "127.0.0.2";
+  n.capacity = {2000, 4294967296};
+  store::Txn txn;
+  txn.Put(n, store::kMustNotExist);
+  ASSERT_TRUE(store_.Commit(txn));
+  FakeWriter list = Call(Request("GET", "/v1/nodes"));
+  ASSERT_EQ(list.status, 200);
+  json::value node = list.Json().at("nodes").at(0);
+  EXPECT_EQ(node.at("id"), "node-1");
+  EXPECT_EQ(node.at("status"), "ready");
+  EXPECT_EQ(node.at("capacity").at("cpu").as_int64(), 2000);
+  FakeWriter drained = Call(Request("POST", "/v1/nodes/node-1/drain"));
+  ASSERT_EQ(drained.status, 200) << drained.body;
+  EXPECT_EQ(drained.Json().at("status"), "draining");
+  EXPECT_EQ(store_.GetNode("node-1")->status, model::NodeStatus::kDraining);
+  EXPECT_EQ(Call(Request("POST", "/v1/nodes/nope/drain")).status, 404);
+}
+
+// Verify that logs?tail=N returns each instance's last N lines, prefixed with its id.
+TEST_F(ApiServerTest, LogsTail) {
+  Apply("hello", kHelloJson);
+  PutInstance("hello-aaaa", "hello");
+  std::ofstream(dir_.File("hello-aaaa.log")) << "one\ntwo\nthree\n";
+  FakeWriter w = Call(Request("GET", "/v1/apps/hello/logs?tail=2"));
+  ASSERT_EQ(w.status, 200) << w.body;
+  EXPECT_EQ(w.body, "hello-aaaa | two\nhello-aaaa | three\n");
+  EXPECT_EQ(Call(Request("GET", "/v1/apps/nope/logs")).status, 404);
+  EXPECT_EQ(Call(Request("GET", "/v1/apps/hello/logs?tail=-1")).status, 400);
+}
+
+// Verify that following logs streams the tail, then lines appended later.
+TEST_F(ApiServerTest, LogsFollow) {
+  Apply("hello", kHelloJson);
+  PutInstance("hello-aaaa", "hello");
+  std::string path = dir_.File("hello-aaaa.log");
+  std::ofstream(path) << "old\n";
+  FakeWriter w = Call(Request("GET", "/v1/apps/hello/logs?tail=5&follow=true"), 2,
+                      [&](const std::string&) { std::ofstream(path, std::ios::app) << "new\n"; });
+  ASSERT_EQ(w.status, 200);
+  ASSERT_EQ(w.chunks.size(), 2u);
+  EXPECT_EQ(w.chunks[0], "hello-aaaa | old\n");
+  EXPECT_EQ(w.chunks[1], "hello-aaaa | new\n");
+}
+
+// Verify that /metrics needs no token and counts the requests answered.
+TEST_F(ApiServerTest, MetricsExposition) {
+  Apply("hello", kHelloJson);
+  Call(Request("GET", "/v1/apps/nope"));
+  FakeWriter w = Call(Request("GET", "/metrics", "", false));
+  ASSERT_EQ(w.status, 200);
+  EXPECT_THAT(std::string(w.Header("Content-Type")), HasSubstr("version=0.0.4"));
+  EXPECT_THAT(w.body, HasSubstr("skiff_http_requests_total{method=\"PUT\",code=\"201\"} 1\n"));
+  EXPECT_THAT(w.body, HasSubstr("skiff_http_requests_total{method=\"GET\",code=\"404\"} 1\n"));
+  EXPECT_THAT(w.body, HasSubstr("skiff_apps 1\n"));
+  EXPECT_THAT(w.body, HasSubstr("skiff_nodes{status=\"draining\"} 0\n"));
+  EXPECT_THAT(w.body, HasSubstr("skiff_instances{state=\"running\"} 0\n"));
+  EXPECT_THAT(w.body, HasSubstr("skiff_store_revision " + std::to_string(store_.Revision())));
+  EXPECT_THAT(w.body, HasSubstr("skiff_http_request_duration_seconds_count 2\n"));
+}
+
+}  // namespace
+}  // namespace skiff::api

@@ -1,0 +1,199 @@
+// Handlers of /v1/apps: apply, read, delete, scale, restart, rollback.
+#include <fmt/format.h>
+
+#include "api/errors.h"
+#include "api/handlers.h"
+#include "api/request_util.h"
+#include "model/codec.h"
+#include "model/spec_parse.h"
+#include "model/yaml_json.h"
+
+namespace skiff::api {
+namespace json = boost::json;
+namespace {
+
+// Specs are small; anything larger is a mistake (a binary uploaded by accident).
+constexpr size_t kMaxSpecBytes = 256 * 1024;
+
+// YAML when the Content-Type says so (application/yaml, text/yaml, x-yaml);
+// without a Content-Type, a body that does not start like a JSON object is
+// taken as YAML, so `curl --data-binary @app.yaml` works too.
+bool IsYaml(const net::HttpRequest& request) {
+  std::string_view type = request.Header("Content-Type");
+  if (!type.empty()) return type.find("yaml") != std::string_view::npos;
+  size_t first = request.body.find_first_not_of(" \t\r\n");
+  return first != std::string::npos && request.body[first] != '{';
+}
+
+json::value ApplyJson(const controller::ApplyResult& r) {
+  return json::object{{"app", r.app}, {"revision", r.revision}, {"created", r.created}};
+}
+
+// 201 when a revision was written, 200 when the spec was already current.
+net::HttpResponse ApplyReply(const Result<controller::ApplyResult>& r) {
+  if (!r) return ErrorReply(r.error());
+  return net::JsonResponse(r->created ? 201 : 200, ApplyJson(*r));
+}
+
+json::value AppViewJson(const controller::AppView& view) {
+  json::value v = model::ToJson(view.app);
+  v.as_object()["status"] = json::object{{"state", view.status.state},
+                                         {"desired", view.status.desired},
+                                         {"running", view.status.running},
+                                         {"healthy", view.status.healthy}};
+  return v;
+}
+
+// Whether the top level of a YAML document is a mapping without a `name` key;
+// only the structure matters here, so every scalar is kept as text.
+bool YamlLacksName(const std::string& text) {
+  auto doc = model::YamlToJson(text, [](const model::YamlPath&) { return true; });
+  return doc && doc->is_object() && !doc->as_object().contains("name");
+}
+
+bool StartsWithBlockMapping(const std::string& text) {
+  // The prepended "name:" line only joins a block mapping: not a flow mapping
+  // ("{...}"), nor a document with directives or an explicit start ("%", "---").
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t end = text.find('\n', i);
+    if (end == std::string::npos) end = text.size();
+    std::string_view line(text.data() + i, end - i);
+    size_t first = line.find_first_not_of(" \t\r");
+    if (first != std::string_view::npos && line[first] != '#') {
+      return first == 0 && line[0] != '{' && line[0] != '%' && line.substr(0, 3) != "---";
+    }
+    i = end + 1;
+  }
+  return false;
+}
+
+// Parses the body as a spec for the app named in the URL. The URL's name is
+// authoritative: a spec without `name` takes it (so one file can be applied
+// under the name in the URL, `curl -T spec.yaml .../v1/apps/hello`), a spec
+// naming another app is refused (400, field "name") rather than silently
+// applied to either name.
+Result<model::AppSpec> ParseSpecFor(const std::string& url_name, const net::HttpRequest& request) {
+  if (request.body.size() > kMaxSpecBytes) {
+    return MakeError(ErrorCode::kResourceExhausted,
+                     fmt::format("body: a spec is at most {} bytes", kMaxSpecBytes), "body");
+  }
+  if (request.body.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return InvalidArgument("body: empty; send the app spec as JSON or YAML", "body");
+  }
+  if (IsYaml(request)) {
+    if (YamlLacksName(request.body) && StartsWithBlockMapping(request.body)) {
+      return model::ParseAppSpec("name: " + url_name + "\n" + request.body,
+                                 model::SpecFormat::kYaml);
+    }
+    return model::ParseAppSpec(request.body, model::SpecFormat::kYaml);
+  }
+  boost::system::error_code ec;
+  json::value doc = json::parse(request.body, ec);
+  if (ec || !doc.is_object() || doc.as_object().contains("name")) {
+    // The parser gives the precise error (line and column) for bad JSON.
+    return model::ParseAppSpec(request.body, model::SpecFormat::kJson);
+  }
+  doc.as_object()["name"] = url_name;
+  return model::ParseAppSpecJson(doc);
+}
+
+}  // namespace
+
+net::HttpResponse ApplyApp(const ApiDeps& deps, const net::HttpRequest& request,
+                           const PathParams& params) {
+  const std::string& name = params.at("name");
+  if (Status s = model::ValidateName(name); !s) return ErrorReply(s.error());
+  Result<model::AppSpec> spec = ParseSpecFor(name, request);
+  if (!spec) return ErrorReply(spec.error());
+  if (spec->name != name) {
+    return ErrorReply(
+        Error{ErrorCode::kInvalidArgument,
+              fmt::format("name: the spec names \"{}\" but the URL names \"{}\"", spec->name, name),
+              "name"});
+  }
+  return ApplyReply(deps.apps->Apply(*spec));
+}
+
+net::HttpResponse ListApps(const ApiDeps& deps, const net::HttpRequest&, const PathParams&) {
+  auto views = deps.apps->List();
+  if (!views) return ErrorReply(views.error());
+  json::array apps;
+  for (const controller::AppView& view : *views) apps.push_back(AppViewJson(view));
+  return net::JsonResponse(200, json::object{{"apps", std::move(apps)}});
+}
+
+net::HttpResponse GetApp(const ApiDeps& deps, const net::HttpRequest&, const PathParams& params) {
+  auto view = deps.apps->Get(params.at("name"));
+  if (!view) return ErrorReply(view.error());
+  return net::JsonResponse(200, AppViewJson(*view));
+}
+
+net::HttpResponse DeleteApp(const ApiDeps& deps, const net::HttpRequest&,
+                            const PathParams& params) {
+  const std::string& name = params.at("name");
+  if (Status s = deps.apps->Delete(name); !s) return ErrorReply(s.error());
+  // 202: the instances are stopped and the app removed in the background.
+  return net::JsonResponse(202, json::object{{"app", name}, {"deleting", true}});
+}
+
+net::HttpResponse ScaleApp(const ApiDeps& deps, const net::HttpRequest& request,
+                           const PathParams& params) {
+  auto body = JsonObjectBody(request);
+  if (!body) return ErrorReply(body.error());
+  auto replicas = OptionalInt(*body, "replicas");
+  if (!replicas) return ErrorReply(replicas.error());
+  if (!*replicas) {
+    return ErrorReply(Error{ErrorCode::kInvalidArgument,
+                            "replicas: required, e.g. {\"replicas\": 3}", "replicas"});
+  }
+  int64_t n = **replicas;
+  if (n < 0 || n > 10000) {
+    return ErrorReply(Error{ErrorCode::kInvalidArgument,
+                            fmt::format("replicas: must be between 0 and 10000 (got {})", n),
+                            "replicas"});
+  }
+  return ApplyReply(deps.apps->Scale(params.at("name"), static_cast<int>(n)));
+}
+
+net::HttpResponse RestartApp(const ApiDeps& deps, const net::HttpRequest&,
+                             const PathParams& params) {
+  const std::string& name = params.at("name");
+  if (Status s = deps.apps->Restart(name); !s) return ErrorReply(s.error());
+  // 202: instances are replaced one at a time, in the background.
+  return net::JsonResponse(202, json::object{{"app", name}, {"restarting", true}});
+}
+
+net::HttpResponse RollbackApp(const ApiDeps& deps, const net::HttpRequest& request,
+                              const PathParams& params) {
+  auto body = JsonObjectBody(request);
+  if (!body) return ErrorReply(body.error());
+  auto revision = OptionalInt(*body, "revision");
+  if (!revision) return ErrorReply(revision.error());
+  int64_t to = revision->value_or(0);  // 0: the revision before the current one
+  if (to < 0) {
+    return ErrorReply(Error{ErrorCode::kInvalidArgument,
+                            fmt::format("revision: must be >= 1 (got {})", to), "revision"});
+  }
+  return ApplyReply(deps.apps->Rollback(params.at("name"), to));
+}
+
+net::HttpResponse ListDeployments(const ApiDeps& deps, const net::HttpRequest&,
+                                  const PathParams& params) {
+  auto deployments = deps.apps->Deployments(params.at("name"));
+  if (!deployments) return ErrorReply(deployments.error());
+  json::array out;
+  for (const model::Deployment& d : *deployments) out.push_back(model::ToJson(d));
+  return net::JsonResponse(200, json::object{{"deployments", std::move(out)}});
+}
+
+net::HttpResponse ListInstances(const ApiDeps& deps, const net::HttpRequest&,
+                                const PathParams& params) {
+  auto instances = deps.apps->Instances(params.at("name"));
+  if (!instances) return ErrorReply(instances.error());
+  json::array out;
+  for (const model::Instance& i : *instances) out.push_back(model::ToJson(i));
+  return net::JsonResponse(200, json::object{{"instances", std::move(out)}});
+}
+
+}  // namespace skiff::api

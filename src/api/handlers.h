@@ -1,0 +1,60 @@
+// The API's handlers: each maps one request to one response through the
+// controller services and the store ("request in, response out"); the
+// streaming ones (logs, events, watch) write through the ResponseWriter.
+// Routes are in api_server.cc; shapes are those of DESIGN.md ("API").
+//
+// Every handler validates its input before it writes anything, and answers
+// errors with the one error shape (errors.h).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include "api/api_deps.h"
+#include "api/router.h"
+#include "net/http.h"
+#include "net/http_server.h"
+
+namespace skiff::api {
+
+// Apps (app_handlers.cc).
+net::HttpResponse ApplyApp(const ApiDeps& deps, const net::HttpRequest& request,
+                           const PathParams& params);
+net::HttpResponse ListApps(const ApiDeps& deps, const net::HttpRequest& request,
+                           const PathParams& params);
+net::HttpResponse GetApp(const ApiDeps& deps, const net::HttpRequest& request,
+                         const PathParams& params);
+net::HttpResponse DeleteApp(const ApiDeps& deps, const net::HttpRequest& request,
+                            const PathParams& params);
+net::HttpResponse ScaleApp(const ApiDeps& deps, const net::HttpRequest& request,
+                           const PathParams& params);
+net::HttpResponse RestartApp(const ApiDeps& deps, const net::HttpRequest& request,
+                             const PathParams& params);
+net::HttpResponse RollbackApp(const ApiDeps& deps, const net::HttpRequest& request,
+                              const PathParams& params);
+net::HttpResponse ListDeployments(const ApiDeps& deps, const net::HttpRequest& request,
+                                  const PathParams& params);
+net::HttpResponse ListInstances(const ApiDeps& deps, const net::HttpRequest& request,
+                                const PathParams& params);
+
+// Cluster (cluster_handlers.cc).
+net::HttpResponse ListNodes(const ApiDeps& deps, const net::HttpRequest& request,
+                            const PathParams& params);
+net::HttpResponse DrainNode(const ApiDeps& deps, const net::HttpRequest& request,
+                            const PathParams& params);
+net::HttpResponse Health(const ApiDeps& deps, const net::HttpRequest& request,
+                         const PathParams& params);
+net::HttpResponse Metrics(const ApiDeps& deps, const net::HttpRequest& request,
+                          const PathParams& params);
+
+// Streams (stream_handlers.cc). Without follow=true they answer once.
+// The NDJSON ones write one JSON object per line, flushed per line.
+boost::asio::awaitable<void> Logs(const ApiDeps& deps, const net::HttpRequest& request,
+                                  const PathParams& params, net::ResponseWriter& writer);
+boost::asio::awaitable<void> Events(const ApiDeps& deps, const net::HttpRequest& request,
+                                    const PathParams& params, net::ResponseWriter& writer);
+// Always streams: {"revision","kind","deleted","object"} per change after `since`
+// (default: now), then live ones. 410 when `since` is compacted.
+boost::asio::awaitable<void> Watch(const ApiDeps& deps, const net::HttpRequest& request,
+                                   const PathParams& params, net::ResponseWriter& writer);
+
+}  // namespace skiff::api

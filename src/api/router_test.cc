@@ -1,0 +1,67 @@
+#include "api/router.h"
+
+#include <gtest/gtest.h>
+
+#include "api/auth.h"
+
+namespace skiff::api {
+namespace {
+
+Handler Noop() {
+  return [](const net::HttpRequest&, const PathParams&,
+            net::ResponseWriter&) -> asio::awaitable<void> { co_return; };
+}
+
+// Verify that placeholders capture one segment and literals must match exactly.
+TEST(RouterTest, MatchesPatterns) {
+  Router r;
+  r.Add("GET", "/v1/apps", true, Noop());
+  r.Add("GET", "/v1/apps/{name}", true, Noop());
+  r.Add("POST", "/v1/apps/{name}/scale", true, Noop());
+  Router::Match m = r.Find("GET", "/v1/apps/hello");
+  ASSERT_NE(m.route, nullptr);
+  EXPECT_EQ(m.route->pattern, "/v1/apps/{name}");
+  EXPECT_EQ(m.params.at("name"), "hello");
+  m = r.Find("POST", "/v1/apps/hello/scale");
+  ASSERT_NE(m.route, nullptr);
+  EXPECT_EQ(m.params.at("name"), "hello");
+  EXPECT_NE(r.Find("GET", "/v1/apps/").route, nullptr);  // trailing slash tolerated
+  EXPECT_EQ(r.Find("GET", "/v1/apps/hello/scale/x").route, nullptr);
+  EXPECT_EQ(r.Find("GET", "/v2/apps").route, nullptr);
+}
+
+// Verify that a path known under other methods reports them, for a 405 with Allow.
+TEST(RouterTest, ReportsAllowedMethods) {
+  Router r;
+  r.Add("GET", "/v1/apps/{name}", true, Noop());
+  r.Add("PUT", "/v1/apps/{name}", true, Noop());
+  Router::Match m = r.Find("POST", "/v1/apps/x");
+  EXPECT_EQ(m.route, nullptr);
+  EXPECT_EQ(m.allowed, "GET, PUT");
+  EXPECT_TRUE(r.Find("POST", "/nowhere").allowed.empty());
+}
+
+// Verify that SplitPath drops empty segments.
+TEST(RouterTest, SplitPath) {
+  EXPECT_EQ(SplitPath("/a//b/"), (std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(SplitPath("/").empty());
+}
+
+// Verify that only a Bearer header for a known token is accepted.
+TEST(AuthTest, TokenAuthenticator) {
+  TokenAuthenticator auth({"abc"});
+  net::HttpRequest r;
+  EXPECT_EQ(auth.Authenticate(r).error().code, ErrorCode::kUnauthenticated);
+  r.headers = {{"Authorization", "Basic abc"}};
+  EXPECT_EQ(auth.Authenticate(r).error().code, ErrorCode::kUnauthenticated);
+  r.headers = {{"Authorization", "Bearer abd"}};
+  EXPECT_EQ(auth.Authenticate(r).error().code, ErrorCode::kUnauthenticated);
+  r.headers = {{"Authorization", "Bearer abc"}};
+  EXPECT_TRUE(auth.Authenticate(r));
+  TokenAuthenticator none({});
+  EXPECT_FALSE(none.Authenticate(r));
+  EXPECT_EQ(BearerToken(r), "abc");
+}
+
+}  // namespace
+}  // namespace skiff::api

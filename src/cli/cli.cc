@@ -1,0 +1,98 @@
+#include "cli/cli.h"
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+namespace skiff::cli {
+namespace {
+
+void AddCommonOptions(CLI::App* sub, Invocation* inv) {
+  sub->add_option("--addr", inv->options.addr, "Skiff server URL")
+      ->envname("SKIFF_ADDR")
+      ->capture_default_str();
+  sub->add_option("--token", inv->options.token,
+                  "API bearer token (env SKIFF_TOKEN; when neither is given, "
+                  ".skiff/admin.token in the current directory is used if it exists)")
+      ->envname("SKIFF_TOKEN");
+  sub->add_option("-o,--output", inv->options.output, "output format")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+}
+
+CLI::App* Command(CLI::App& app, Invocation* inv, const std::string& name,
+                  const std::string& description) {
+  CLI::App* sub = app.add_subcommand(name, description);
+  AddCommonOptions(sub, inv);
+  sub->callback([inv, name] { inv->command = name; });
+  return sub;
+}
+
+}  // namespace
+
+void AddClientCommands(CLI::App& app, Invocation* inv) {
+  CLI::App* apply = Command(app, inv, "apply",
+                            "Apply an app spec (YAML or JSON) and follow the rollout until the "
+                            "new revision is healthy (exit 0) or failed (exit 1)");
+  apply->add_option("-f,--file", inv->file, "spec file (.json is JSON, anything else YAML)")
+      ->required();
+  apply->add_flag("--detach", inv->detach, "return once the revision is stored");
+  apply->add_option("--timeout", inv->timeout_seconds, "seconds to follow the rollout")
+      ->capture_default_str();
+
+  Command(app, inv, "apps", "List apps with their status");
+
+  CLI::App* status = Command(app, inv, "status", "Show an app: status, instances, deployments");
+  status->add_option("app", inv->app, "app name")->required();
+
+  CLI::App* scale = Command(app, inv, "scale", "Set an app's replica count (a new revision)");
+  scale->add_option("app", inv->app, "app name")->required();
+  scale->add_option("replicas", inv->replicas, "replicas")
+      ->required()
+      ->check(CLI::NonNegativeNumber);
+
+  CLI::App* restart =
+      Command(app, inv, "restart", "Replace every instance of an app, one at a time");
+  restart->add_option("app", inv->app, "app name")->required();
+
+  CLI::App* rollback =
+      Command(app, inv, "rollback", "Go back to an earlier revision's spec (as a new revision)");
+  rollback->add_option("app", inv->app, "app name")->required();
+  rollback->add_option("--to", inv->to_revision, "revision to go back to (default: the previous)")
+      ->check(CLI::PositiveNumber);
+
+  CLI::App* del = Command(app, inv, "delete", "Delete an app: its instances are stopped");
+  del->add_option("app", inv->app, "app name")->required();
+
+  CLI::App* logs = Command(app, inv, "logs", "Show an app's logs, merged over its instances");
+  logs->add_option("app", inv->app, "app name")->required();
+  logs->add_flag("-f,--follow", inv->follow, "keep printing new lines");
+  logs->add_option("--tail", inv->tail, "lines per instance to start with")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+
+  CLI::App* events = Command(app, inv, "events", "Show the event trail");
+  events->add_flag("-f,--follow", inv->follow, "keep printing new events");
+  events->add_option("--app", inv->event_app, "only this app's events");
+  events->add_option("--since", inv->since, "only events after this id")
+      ->check(CLI::NonNegativeNumber);
+
+  Command(app, inv, "nodes", "List nodes");
+
+  CLI::App* drain = Command(app, inv, "drain", "Drain a node: its instances move elsewhere");
+  drain->add_option("node", inv->node, "node id")->required();
+}
+
+int RunCli(int argc, char** argv) {
+  CLI::App app{"skiff: deploy and run apps"};
+  app.require_subcommand(1);
+  Invocation inv;
+  AddClientCommands(app, &inv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return RunClientCommand(inv, std::cout, std::cerr);
+}
+
+}  // namespace skiff::cli

@@ -1,0 +1,76 @@
+// The client commands of DESIGN.md (apply, apps, status, scale, restart,
+// rollback, delete, logs, events, nodes, drain) with CLI11.
+//
+// main builds one CLI::App for the whole binary and calls AddClientCommands on
+// it, so `skiff --help` lists the server roles and the client commands
+// together; after a successful parse, if inv.command is set, it returns
+// RunClientCommand(inv). RunCli is the same for a client-only program.
+//
+// Every command takes --addr (env SKIFF_ADDR, default http://127.0.0.1:7070),
+// --token (env SKIFF_TOKEN; when neither is given, ./.skiff/admin.token is
+// read if it exists) and -o table|json.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
+#include <string>
+
+#include "cli/api_client.h"
+
+namespace CLI {
+class App;
+}  // namespace CLI
+
+namespace skiff::cli {
+
+inline constexpr const char* kDefaultAddr = "http://127.0.0.1:7070";
+// Where a server started in the current directory with its default data dir
+// keeps its token.
+inline constexpr const char* kLocalTokenFile = ".skiff/admin.token";
+
+struct ClientOptions {
+  std::string addr = kDefaultAddr;
+  std::string token;
+  std::string output = "table";  // "table" | "json"
+};
+
+// A parsed client command line.
+struct Invocation {
+  std::string command;  // "apply", "apps", ...; empty when no client command was parsed
+  ClientOptions options;
+  std::string app;            // status, scale, restart, rollback, delete, logs
+  std::string file;           // apply -f
+  bool detach = false;        // apply --detach
+  int timeout_seconds = 300;  // apply: how long to follow the rollout
+  int replicas = 0;           // scale
+  int64_t to_revision = 0;    // rollback --to (0: the previous revision)
+  bool follow = false;        // logs -f, events -f
+  int tail = 100;             // logs --tail
+  std::string event_app;      // events --app
+  int64_t since = 0;          // events --since
+  std::string node;           // drain
+};
+
+// Registers the client subcommands on `app`; parsing fills *inv (which must
+// outlive `app`).
+void AddClientCommands(CLI::App& app, Invocation* inv);
+
+// Seams for tests: where requests go, and how the apply follower waits.
+struct RunEnv {
+  Transport* transport = nullptr;                        // null: HTTP to inv.options.addr
+  std::function<void(std::chrono::milliseconds)> sleep;  // null: really sleep
+  std::chrono::milliseconds poll_interval{1000};
+  std::function<std::string(const std::string&)> read_file;  // null: the filesystem
+};
+
+// Runs a parsed invocation. Returns the process exit code: 0 success, 1 the
+// command failed (message on `err`), 2 bad usage.
+int RunClientCommand(const Invocation& inv, std::ostream& out, std::ostream& err,
+                     const RunEnv& env = {});
+
+// Parses argv as a client-only command line and runs it.
+int RunCli(int argc, char** argv);
+
+}  // namespace skiff::cli

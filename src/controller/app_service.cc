@@ -1,0 +1,233 @@
+#include "controller/app_service.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "controller/template.h"
+
+namespace skiff::controller {
+namespace {
+
+// Concurrent writers are rare (one user, the reconciler); a few retries on a
+// lost optimistic-concurrency race are enough before telling the caller.
+constexpr int kMaxAttempts = 5;
+
+bool IsConflict(const Error& e) {
+  return e.code == ErrorCode::kAborted || e.code == ErrorCode::kAlreadyExists;
+}
+
+template <typename F>
+auto RetryOnConflict(F&& attempt) -> decltype(attempt()) {
+  for (int i = 1;; ++i) {
+    auto result = attempt();
+    if (result || !IsConflict(result.error()) || i == kMaxAttempts) return result;
+  }
+}
+
+model::Event MakeEvent(Time now, const std::string& app, std::string kind, std::string message) {
+  model::Event e;
+  e.time = now;
+  e.app = app;
+  e.kind = std::move(kind);
+  e.message = std::move(message);
+  return e;
+}
+
+}  // namespace
+
+AppService::AppService(store::Store* store, const Clock* clock) : store_(store), clock_(clock) {}
+
+Result<ApplyResult> AppService::Apply(const model::AppSpec& spec) {
+  return RetryOnConflict([&]() -> Result<ApplyResult> {
+    Time now = clock_->Now();
+    auto existing = store_->GetApp(spec.name);
+    if (!existing && existing.error().code != ErrorCode::kNotFound) {
+      return tl::unexpected(existing.error());
+    }
+    model::App app;
+    int64_t expected = store::kMustNotExist;
+    if (existing) {
+      app = *existing;
+      expected = app.version;
+      if (app.deleting) {
+        return FailedPrecondition(fmt::format(
+            "app {} is being deleted; wait until it is gone, then apply again", spec.name));
+      }
+      if (app.spec == spec) return ApplyResult{spec.name, app.revision, false};
+    } else {
+      app.name = spec.name;
+      app.created_at = now;
+    }
+    const int64_t previous = app.revision;
+    app.revision = previous + 1;
+    app.spec = spec;
+    app.updated_at = now;
+
+    model::Deployment d;
+    d.app = spec.name;
+    d.revision = app.revision;
+    d.spec = spec;
+    d.state = model::DeploymentState::kPending;
+    d.created_at = now;
+    d.updated_at = now;
+    d.message = previous == 0 ? "first revision" : fmt::format("replaces revision {}", previous);
+
+    store::Txn txn;
+    txn.Put(app, expected).Put(d, store::kMustNotExist);
+    txn.AddEvent(MakeEvent(now, spec.name, "deployment.created",
+                           fmt::format("revision {} created ({})", app.revision, d.message)));
+    SKIFF_RETURN_IF_ERROR(store_->Commit(txn));
+    return ApplyResult{spec.name, app.revision, true};
+  });
+}
+
+Result<AppView> AppService::Get(const std::string& name) const {
+  SKIFF_ASSIGN_OR_RETURN(model::App app, store_->GetApp(name));
+  SKIFF_ASSIGN_OR_RETURN(auto instances, store_->ListInstances({.app = name}));
+  SKIFF_ASSIGN_OR_RETURN(auto deployments, store_->ListDeployments(name));
+  return AppView{app, Summarize(app, deployments, instances)};
+}
+
+Result<std::vector<AppView>> AppService::List() const {
+  SKIFF_ASSIGN_OR_RETURN(store::Snapshot snap, store_->GetSnapshot());
+  std::vector<AppView> out;
+  out.reserve(snap.apps.size());
+  for (const auto& app : snap.apps) {
+    std::vector<model::Deployment> deployments;
+    for (const auto& d : snap.deployments) {
+      if (d.app == app.name) deployments.push_back(d);
+    }
+    std::vector<model::Instance> instances;
+    for (const auto& i : snap.instances) {
+      if (i.app == app.name) instances.push_back(i);
+    }
+    out.push_back({app, Summarize(app, deployments, instances)});
+  }
+  return out;
+}
+
+Status AppService::Delete(const std::string& name) {
+  return RetryOnConflict([&]() -> Status {
+    SKIFF_ASSIGN_OR_RETURN(model::App app, store_->GetApp(name));
+    if (app.deleting) return OkStatus();
+    const int64_t expected = app.version;
+    app.deleting = true;
+    app.updated_at = clock_->Now();
+    store::Txn txn;
+    txn.Put(app, expected);
+    txn.AddEvent(MakeEvent(app.updated_at, name, "app.deleting",
+                           "delete requested: stopping its instances"));
+    SKIFF_RETURN_IF_ERROR(store_->Commit(txn));
+    return OkStatus();
+  });
+}
+
+Result<ApplyResult> AppService::Scale(const std::string& name, int replicas) {
+  if (replicas < 0) {
+    return InvalidArgument(fmt::format("must be >= 0 (got {})", replicas), "replicas");
+  }
+  SKIFF_ASSIGN_OR_RETURN(model::App app, store_->GetApp(name));
+  model::AppSpec spec = app.spec;
+  spec.replicas = replicas;
+  return Apply(spec);
+}
+
+Status AppService::Restart(const std::string& name) {
+  return RetryOnConflict([&]() -> Status {
+    SKIFF_ASSIGN_OR_RETURN(model::App app, store_->GetApp(name));
+    if (app.deleting) return FailedPrecondition(fmt::format("app {} is being deleted", name));
+    const int64_t expected = app.version;
+    ++app.restart_epoch;
+    app.updated_at = clock_->Now();
+    store::Txn txn;
+    txn.Put(app, expected);
+    txn.AddEvent(MakeEvent(app.updated_at, name, "app.restart",
+                           "restart requested: replacing instances one at a time"));
+    SKIFF_RETURN_IF_ERROR(store_->Commit(txn));
+    return OkStatus();
+  });
+}
+
+Result<ApplyResult> AppService::Rollback(const std::string& name, int64_t to_revision) {
+  return RetryOnConflict([&]() -> Result<ApplyResult> {
+    SKIFF_ASSIGN_OR_RETURN(model::App app, store_->GetApp(name));
+    if (app.deleting) return FailedPrecondition(fmt::format("app {} is being deleted", name));
+    SKIFF_ASSIGN_OR_RETURN(auto deployments, store_->ListDeployments(name));
+    const model::Deployment* target = nullptr;
+    if (to_revision > 0) {
+      for (const auto& d : deployments) {
+        if (d.revision == to_revision) target = &d;
+      }
+      if (target == nullptr) {
+        return NotFound(fmt::format("app {} has no revision {}", name, to_revision));
+      }
+      if (to_revision == app.revision) {
+        return FailedPrecondition(
+            fmt::format("revision {} is already the current revision of {}", to_revision, name));
+      }
+    } else {
+      // The newest earlier revision that was ever healthy (healthy, or superseded
+      // after being healthy); else simply the one before.
+      for (const auto& d : deployments) {
+        if (d.revision >= app.revision) continue;
+        if (d.state == model::DeploymentState::kHealthy ||
+            d.state == model::DeploymentState::kSuperseded) {
+          target = &d;
+        }
+      }
+      if (target == nullptr) {
+        for (const auto& d : deployments) {
+          if (d.revision < app.revision) target = &d;
+        }
+      }
+      if (target == nullptr) {
+        return FailedPrecondition(
+            fmt::format("app {} has no revision before {} to roll back to", name, app.revision));
+      }
+    }
+
+    Time now = clock_->Now();
+    const int64_t expected = app.version;
+    const int64_t from = app.revision;
+    app.revision = from + 1;
+    app.spec = target->spec;
+    app.updated_at = now;
+
+    model::Deployment d;
+    d.app = name;
+    d.revision = app.revision;
+    d.spec = target->spec;
+    d.created_at = now;
+    d.updated_at = now;
+    d.message = fmt::format("rollback to revision {}", target->revision);
+
+    store::Txn txn;
+    txn.Put(app, expected).Put(d, store::kMustNotExist);
+    for (const auto& old : deployments) {
+      if (old.revision != from) continue;
+      model::Deployment rolled = old;
+      rolled.state = model::DeploymentState::kRolledBack;
+      rolled.message = fmt::format("rolled back to revision {}", target->revision);
+      rolled.updated_at = now;
+      txn.Put(rolled, old.version);
+    }
+    txn.AddEvent(MakeEvent(now, name, "deployment.rollback",
+                           fmt::format("revision {} rolls back from {} to revision {}",
+                                       app.revision, from, target->revision)));
+    SKIFF_RETURN_IF_ERROR(store_->Commit(txn));
+    return ApplyResult{name, app.revision, true};
+  });
+}
+
+Result<std::vector<model::Deployment>> AppService::Deployments(const std::string& name) const {
+  SKIFF_RETURN_IF_ERROR(store_->GetApp(name));
+  return store_->ListDeployments(name);
+}
+
+Result<std::vector<model::Instance>> AppService::Instances(const std::string& name) const {
+  SKIFF_RETURN_IF_ERROR(store_->GetApp(name));
+  return store_->ListInstances({.app = name});
+}
+
+}  // namespace skiff::controller

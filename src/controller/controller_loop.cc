@@ -1,0 +1,140 @@
+#include "controller/controller_loop.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "common/ids.h"
+#include "common/logging.h"
+#include "common/quantity.h"
+#include "controller/node_service.h"
+
+namespace skiff::controller {
+namespace {
+
+// A pass that lost a race computes again at once, but not forever in a tight
+// loop against a store that keeps moving: after this many, wait for the next
+// change or timer.
+constexpr int kMaxImmediateRetries = 8;
+
+}  // namespace
+
+ControllerLoop::ControllerLoop(store::Store* store, NodeService* nodes, const Clock* clock,
+                               ControllerLoopOptions options)
+    : store_(store), nodes_(nodes), clock_(clock), options_(std::move(options)) {
+  if (!options_.new_id) options_.new_id = [](const std::string& app) { return NewId(app); };
+  started_at_ = clock_->Now();
+}
+
+ControllerLoop::~ControllerLoop() { Stop(); }
+
+void ControllerLoop::Start() {
+  started_at_ = clock_->Now();
+  subscription_ = store_->Subscribe([this](int64_t revision) {
+    {
+      std::lock_guard lock(mu_);
+      seen_revision_ = std::max(seen_revision_, revision);
+    }
+    cv_.notify_all();
+  });
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void ControllerLoop::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  subscription_.reset();
+}
+
+int64_t ControllerLoop::passes() const {
+  std::lock_guard lock(mu_);
+  return passes_;
+}
+
+bool ControllerLoop::CheckNodes(Time now) {
+  if (nodes_ == nullptr) return false;
+  auto nodes = store_->ListNodes();
+  if (!nodes) return false;
+  bool wrote = false;
+  for (model::Node node : *nodes) {
+    if (node.status != model::NodeStatus::kReady) continue;
+    Time last = std::max(nodes_->LastHeartbeat(node.id), started_at_);
+    if (now - last <= options_.node_timeout) continue;
+    const int64_t expected = node.version;
+    node.status = model::NodeStatus::kDown;
+    node.last_heartbeat = last;
+    store::Txn txn;
+    txn.Put(node, expected);
+    model::Event event;
+    event.time = now;
+    event.kind = "node.down";
+    event.message =
+        fmt::format("node {} ({}) is down: no heartbeat for {}", node.name, node.id,
+                    FormatDuration(std::chrono::duration_cast<Duration>(now - last)));
+    event.details = {{"node", node.id}};
+    txn.AddEvent(std::move(event));
+    if (store_->Commit(txn)) {
+      SKIFF_LOG_WARN("node {} is down: no heartbeat since {}", node.id, FormatTime(last));
+      wrote = true;
+    }
+  }
+  return wrote;
+}
+
+Time ControllerLoop::NextDue(const store::Snapshot& snapshot, Time now) const {
+  Time due = now + options_.resync_interval;
+  for (const model::Instance& i : snapshot.instances) {
+    if (i.restart_at != Time{} && i.restart_at > now) due = std::min(due, i.restart_at);
+  }
+  return due;
+}
+
+Result<ApplyOutcome> ControllerLoop::RunOnce() {
+  const Time now = clock_->Now();
+  CheckNodes(now);
+  SKIFF_ASSIGN_OR_RETURN(store::Snapshot snapshot, store_->GetSnapshot());
+  ReconcilerConfig config{.new_id = options_.new_id};
+  Actions actions = Compute(snapshot, now, config);
+  for (const Action& action : actions) SKIFF_LOG_DEBUG("reconcile: {}", Describe(action));
+  auto outcome = ApplyActions(*store_, snapshot, actions, now);
+  next_due_ = NextDue(snapshot, now);
+  std::lock_guard lock(mu_);
+  ++passes_;
+  return outcome;
+}
+
+void ControllerLoop::Loop() {
+  int64_t handled = -1;  // the newest revision a pass has started from
+  int retries = 0;
+  while (true) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
+    handled = std::max(handled, store_->Revision());
+    auto outcome = RunOnce();
+    bool again = false;
+    if (!outcome) {
+      SKIFF_LOG_WARN("reconcile: {}; trying again on the next change", outcome.error().ToString());
+    } else if (outcome->conflicts > 0 && retries < kMaxImmediateRetries) {
+      again = true;  // the state moved under the pass: compute from a fresh snapshot
+    }
+    retries = again ? retries + 1 : 0;
+    if (again) continue;
+
+    // Sleep until a change newer than what the pass read, or until due. Our
+    // own writes are changes too; the pass after them finds nothing to do.
+    std::unique_lock lock(mu_);
+    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_due_ -
+                                                                            clock_->Now());
+    cv_.wait_for(lock, std::max(wait, std::chrono::milliseconds(10)),
+                 [&] { return stopping_ || seen_revision_ > handled; });
+  }
+}
+
+}  // namespace skiff::controller

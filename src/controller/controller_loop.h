@@ -1,0 +1,88 @@
+// ControllerLoop: runs the reconciler (Flow 5 of DESIGN.md) on every store
+// change, at the moment the next backed-off restart falls due, and on a resync
+// timer; applies what it computes (ApplyActions), and computes again at once
+// when a write lost a race. It also watches node heartbeats: a ready node
+// silent for longer than `node_timeout` is marked down (with an event), and
+// comes back ready when its agent registers again.
+//
+// Passes never overlap (one thread); many changes that land during a pass are
+// handled by the one pass after it.
+//
+// Thread-safety: Start/Stop from one thread; RunOnce from any thread while the
+// loop is not started (tests), never concurrently with the loop.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "controller/action_applier.h"
+#include "store/store.h"
+
+namespace skiff::controller {
+
+class NodeService;
+
+struct ControllerLoopOptions {
+  // A pass at least this often, even when nothing changed.
+  Duration resync_interval = std::chrono::seconds(5);
+  // A ready node whose last heartbeat is older than this is marked down. The
+  // loop's own start counts as a heartbeat, so nodes get this long to speak
+  // after a server restart.
+  Duration node_timeout = std::chrono::seconds(15);
+  // Fresh instance ids; null: NewId(app).
+  std::function<std::string(const std::string& app)> new_id;
+};
+
+class ControllerLoop {
+ public:
+  // store, nodes and clock are not owned and must outlive the loop. `nodes`
+  // may be null: then no node is ever marked down.
+  ControllerLoop(store::Store* store, NodeService* nodes, const Clock* clock,
+                 ControllerLoopOptions options = {});
+  ~ControllerLoop();  // Stops.
+  ControllerLoop(const ControllerLoop&) = delete;
+  ControllerLoop& operator=(const ControllerLoop&) = delete;
+
+  // Starts the loop thread. REQUIRES: not started.
+  void Start();
+  // Stops and joins the loop thread (waits for a pass in progress). Idempotent.
+  void Stop();
+
+  // One pass now: node liveness, snapshot, compute, apply. Returns what was
+  // written. Errors: the store's (kUnavailable).
+  Result<ApplyOutcome> RunOnce();
+
+  // Passes run so far (for tests and metrics).
+  int64_t passes() const;
+
+ private:
+  void Loop();
+  // Marks silent nodes down; returns whether it wrote anything.
+  bool CheckNodes(Time now);
+  // When the next pass is due at the latest: the earliest future restart_at,
+  // capped by the resync interval.
+  Time NextDue(const store::Snapshot& snapshot, Time now) const;
+
+  store::Store* const store_;
+  NodeService* const nodes_;
+  const Clock* const clock_;
+  ControllerLoopOptions options_;
+  Time started_at_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;      // GUARDED_BY(mu_)
+  int64_t seen_revision_ = 0;  // GUARDED_BY(mu_): newest revision committed
+  int64_t passes_ = 0;         // GUARDED_BY(mu_)
+  Time next_due_;              // written by the loop thread only
+  std::unique_ptr<store::Subscription> subscription_;
+  std::thread thread_;
+};
+
+}  // namespace skiff::controller

@@ -1,0 +1,207 @@
+#include "controller/controller_loop.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "controller/app_service.h"
+#include "controller/node_service.h"
+#include "store/memory/memory_store.h"
+
+namespace skiff::controller {
+namespace {
+
+using std::chrono::seconds;
+
+// The loop driven by hand (RunOnce, ManualClock) over a real MemoryStore, with
+// the agent's side played by NodeService reports.
+class ControllerLoopTest : public ::testing::Test {
+ protected:
+  ControllerLoopTest() {
+    ControllerLoopOptions options;
+    options.new_id = [this](const std::string& app) { return fmt::format("{}-{}", app, ++ids_); };
+    options.node_timeout = seconds(15);
+    loop_ = std::make_unique<ControllerLoop>(&store_, &nodes_, &clock_, options);
+    model::Node node;
+    node.id = "n1";
+    node.name = "n1";
+    node.address = "127.0.0.1";
+    EXPECT_TRUE(nodes_.Register(node));
+  }
+
+  model::AppSpec Spec(const std::string& name, int replicas) {
+    model::AppSpec spec;
+    spec.name = name;
+    spec.run.command = {"serve"};
+    spec.replicas = replicas;
+    spec.health.type = model::HealthType::kNone;
+    return spec;
+  }
+
+  // Runs passes until one writes nothing; returns how many wrote something.
+  int Converge() {
+    for (int pass = 0; pass < 20; ++pass) {
+      auto outcome = loop_->RunOnce();
+      EXPECT_TRUE(outcome) << outcome.error().ToString();
+      if (!outcome || (outcome->committed == 0 && outcome->conflicts == 0)) return pass;
+    }
+    ADD_FAILURE() << "no convergence in 20 passes";
+    return 20;
+  }
+
+  std::vector<model::Instance> Instances(const std::string& app) {
+    return store_.ListInstances({.app = app}).value();
+  }
+
+  // What the agent says once it started an instance.
+  void ReportRunning(const model::Instance& i) {
+    agent::InstanceReport r;
+    r.instance_id = i.id;
+    r.node_id = i.node;
+    r.generation = i.generation;
+    r.state = model::InstanceState::kRunning;
+    r.address = "127.0.0.1:20000";
+    ASSERT_TRUE(nodes_.Report(r));
+  }
+
+  void ReportExit(const model::Instance& i, model::InstanceState state, int code) {
+    agent::InstanceReport r;
+    r.instance_id = i.id;
+    r.node_id = i.node;
+    r.generation = i.generation;
+    r.state = state;
+    r.last_exit = code;
+    ASSERT_TRUE(nodes_.Report(r));
+  }
+
+  bool HasEvent(const std::string& kind) {
+    std::vector<model::Event> events = store_.ListEvents({}).value();
+    return std::any_of(events.begin(), events.end(),
+                       [&](const model::Event& e) { return e.kind == kind; });
+  }
+
+  store::MemoryStore store_;
+  ManualClock clock_;
+  AppService apps_{&store_, &clock_};
+  NodeService nodes_{&store_, &clock_};
+  int ids_ = 0;
+  std::unique_ptr<ControllerLoop> loop_;
+};
+
+// Verify that an applied app gets its instances created and placed on the node,
+// and that a converged state makes the next pass write nothing.
+TEST_F(ControllerLoopTest, CreatesAndPlacesInstances) {
+  ASSERT_TRUE(apps_.Apply(Spec("web", 2)));
+  Converge();
+  auto instances = Instances("web");
+  ASSERT_EQ(instances.size(), 2u);
+  for (const auto& i : instances) {
+    EXPECT_EQ(i.node, "n1");
+    EXPECT_EQ(i.desired, model::DesiredState::kRun);
+    EXPECT_EQ(i.revision, 1);
+  }
+  const int64_t revision = store_.Revision();
+  auto outcome = loop_->RunOnce();
+  ASSERT_TRUE(outcome);
+  EXPECT_EQ(outcome->committed, 0);
+  EXPECT_EQ(store_.Revision(), revision);
+}
+
+// Verify that the deployment becomes healthy once its instances run, and that a
+// crashed instance is restarted in place after its backoff, its restart counted.
+TEST_F(ControllerLoopTest, RestartsCrashedInstanceAfterBackoff) {
+  ASSERT_TRUE(apps_.Apply(Spec("web", 1)));
+  Converge();
+  ReportRunning(Instances("web")[0]);
+  Converge();
+  EXPECT_EQ(store_.GetDeployment("web", 1)->state, model::DeploymentState::kHealthy);
+
+  const model::Instance before = Instances("web")[0];
+  ReportExit(before, model::InstanceState::kFailed, 137);
+  Converge();
+  model::Instance waiting = Instances("web")[0];
+  EXPECT_EQ(waiting.state, model::InstanceState::kFailed);
+  EXPECT_NE(waiting.restart_at, Time{});
+  EXPECT_EQ(waiting.generation, before.generation);
+
+  clock_.Advance(seconds(2));
+  Converge();
+  model::Instance restarted = Instances("web")[0];
+  EXPECT_EQ(restarted.id, before.id);
+  EXPECT_EQ(restarted.generation, before.generation + 1);
+  EXPECT_EQ(restarted.restarts, 1);
+  EXPECT_EQ(restarted.state, model::InstanceState::kPending);
+  EXPECT_EQ(restarted.restart_at, Time{});
+  EXPECT_EQ(Instances("web").size(), 1u);
+}
+
+// Verify that deleting an app stops its instances and, once they stopped,
+// removes the instances, the deployments and the app.
+TEST_F(ControllerLoopTest, DeleteStopsThenRemoves) {
+  ASSERT_TRUE(apps_.Apply(Spec("web", 2)));
+  Converge();
+  for (const auto& i : Instances("web")) ReportRunning(i);
+  ASSERT_TRUE(apps_.Delete("web"));
+  Converge();
+  for (const auto& i : Instances("web")) {
+    EXPECT_EQ(i.desired, model::DesiredState::kStop);
+    ReportExit(i, model::InstanceState::kStopped, 0);
+  }
+  Converge();
+  EXPECT_EQ(store_.GetApp("web").error().code, ErrorCode::kNotFound);
+  EXPECT_TRUE(Instances("web").empty());
+  EXPECT_TRUE(store_.ListDeployments("web")->empty());
+  EXPECT_TRUE(HasEvent("app.deleted"));
+}
+
+// Verify that a node silent for longer than the timeout is marked down with an
+// event, and that its next heartbeat brings it back.
+TEST_F(ControllerLoopTest, MarksSilentNodeDownAndBack) {
+  clock_.Advance(seconds(10));
+  ASSERT_TRUE(loop_->RunOnce());
+  EXPECT_EQ(store_.GetNode("n1")->status, model::NodeStatus::kReady);
+  clock_.Advance(seconds(10));
+  ASSERT_TRUE(loop_->RunOnce());
+  EXPECT_EQ(store_.GetNode("n1")->status, model::NodeStatus::kDown);
+  EXPECT_TRUE(HasEvent("node.down"));
+
+  ASSERT_TRUE(nodes_.Heartbeat("n1"));
+  EXPECT_EQ(store_.GetNode("n1")->status, model::NodeStatus::kReady);
+  EXPECT_TRUE(HasEvent("node.ready"));
+}
+
+// Verify that a write racing with the pass (an agent report between snapshot
+// and commit) is not overwritten: the pass's transaction is refused whole.
+TEST_F(ControllerLoopTest, StaleActionsWriteNothing) {
+  ASSERT_TRUE(apps_.Apply(Spec("web", 1)));
+  Converge();
+  store::Snapshot snapshot = store_.GetSnapshot().value();
+  ReportRunning(Instances("web")[0]);  // moves the instance's version on
+  Actions actions = {StopInstance{snapshot.instances[0].id, "test",
+                                  snapshot.instances[0].version}};
+  auto outcome = ApplyActions(store_, snapshot, actions, clock_.Now());
+  ASSERT_TRUE(outcome);
+  EXPECT_EQ(outcome->committed, 0);
+  EXPECT_EQ(outcome->conflicts, 1);
+  EXPECT_EQ(Instances("web")[0].desired, model::DesiredState::kRun);
+  EXPECT_EQ(Instances("web")[0].state, model::InstanceState::kRunning);
+}
+
+// Verify that the running loop reacts to a change by itself (no RunOnce).
+TEST_F(ControllerLoopTest, LoopReactsToChanges) {
+  loop_->Start();
+  ASSERT_TRUE(apps_.Apply(Spec("web", 3)));
+  auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  while (Instances("web").size() < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  loop_->Stop();
+  EXPECT_EQ(Instances("web").size(), 3u);
+  EXPECT_GT(loop_->passes(), 0);
+}
+
+}  // namespace
+}  // namespace skiff::controller

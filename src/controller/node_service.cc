@@ -1,0 +1,225 @@
+#include "controller/node_service.h"
+
+#include <fmt/format.h>
+
+namespace skiff::controller {
+namespace {
+
+constexpr int kMaxAttempts = 5;
+
+model::Event InstanceEvent(Time now, const model::Instance& i, std::string kind,
+                           std::string message) {
+  model::Event e;
+  e.time = now;
+  e.app = i.app;
+  e.kind = std::move(kind);
+  e.message = std::move(message);
+  e.details = {{"instance", i.id}, {"node", i.node}, {"revision", std::to_string(i.revision)}};
+  return e;
+}
+
+// Applies the report's fields to `i` and appends the events its transitions
+// deserve to `txn`.
+void Merge(const agent::InstanceReport& r, Time now, model::Instance& i, store::Txn& txn) {
+  using model::InstanceState;
+  const InstanceState old_state = i.state;
+  const model::Health old_health = i.health;
+  if (r.address) i.address = *r.address;
+  if (r.port) i.port = *r.port;
+  if (r.handle) i.handle = *r.handle;
+  if (r.message) i.message = *r.message;
+  if (r.started_at) i.started_at = *r.started_at;
+  if (r.finished_at) i.finished_at = *r.finished_at;
+  if (r.last_exit) i.last_exit = *r.last_exit;
+  if (r.generation > i.running_generation) i.running_generation = r.generation;
+  if (r.state) i.state = *r.state;
+  if (r.health) i.health = *r.health;
+  i.updated_at = now;
+
+  if (i.state != old_state) {
+    switch (i.state) {
+      case InstanceState::kRunning:
+        txn.AddEvent(InstanceEvent(now, i, "instance.started",
+                                   fmt::format("{} started on {} at {}", i.id, i.node, i.address)));
+        break;
+      case InstanceState::kFailed:
+        ++i.crash_count;
+        i.health = model::Health::kUnknown;
+        txn.AddEvent(InstanceEvent(now, i, "instance.failed",
+                                   fmt::format("{} {}", i.id, i.message.empty() ? "failed" : i.message)));
+        break;
+      case InstanceState::kStopped:
+        i.health = model::Health::kUnknown;
+        txn.AddEvent(InstanceEvent(now, i, "instance.stopped", fmt::format("{} stopped", i.id)));
+        break;
+      default:
+        break;
+    }
+  }
+  if (i.health != old_health && r.health) {
+    if (i.health == model::Health::kHealthy) {
+      i.crash_count = 0;
+      txn.AddEvent(InstanceEvent(now, i, "instance.healthy", fmt::format("{} is healthy", i.id)));
+    } else if (i.health == model::Health::kUnhealthy) {
+      txn.AddEvent(InstanceEvent(
+          now, i, "instance.unhealthy",
+          fmt::format("{} is unhealthy{}", i.id, r.message ? ": " + *r.message : std::string())));
+    }
+  }
+}
+
+}  // namespace
+
+NodeService::NodeService(store::Store* store, const Clock* clock) : store_(store), clock_(clock) {}
+
+Result<model::Node> NodeService::Register(const model::Node& node) {
+  if (node.id.empty()) return InvalidArgument("a node needs an id", "id");
+  if (node.address.empty()) return InvalidArgument("a node needs an address", "address");
+  for (int attempt = 1;; ++attempt) {
+    Time now = clock_->Now();
+    auto existing = store_->GetNode(node.id);
+    if (!existing && existing.error().code != ErrorCode::kNotFound) {
+      return tl::unexpected(existing.error());
+    }
+    model::Node stored = node;
+    int64_t expected = store::kMustNotExist;
+    bool came_back = false;
+    if (existing) {
+      expected = existing->version;
+      stored.allocated = existing->allocated;
+      // Draining is the operator's decision; registering again does not undo it.
+      stored.status = existing->status == model::NodeStatus::kDraining
+                          ? model::NodeStatus::kDraining
+                          : model::NodeStatus::kReady;
+      came_back = existing->status == model::NodeStatus::kDown;
+    } else {
+      stored.status = model::NodeStatus::kReady;
+    }
+    stored.last_heartbeat = now;
+    store::Txn txn;
+    txn.Put(stored, expected);
+    if (!existing || came_back) {
+      model::Event e;
+      e.time = now;
+      e.kind = existing ? "node.ready" : "node.registered";
+      e.message = fmt::format("node {} ({}) {} at {}", stored.name, stored.id,
+                              existing ? "is back" : "registered", stored.address);
+      e.details = {{"node", stored.id}};
+      txn.AddEvent(e);
+    }
+    auto committed = store_->Commit(txn);
+    if (committed) {
+      {
+        std::lock_guard lock(mu_);
+        heartbeats_[node.id] = now;
+      }
+      return store_->GetNode(node.id);
+    }
+    if (committed.error().code != ErrorCode::kAborted &&
+        committed.error().code != ErrorCode::kAlreadyExists) {
+      return tl::unexpected(committed.error());
+    }
+    if (attempt == kMaxAttempts) return tl::unexpected(committed.error());
+  }
+}
+
+Status NodeService::Heartbeat(const std::string& node_id) {
+  SKIFF_ASSIGN_OR_RETURN(model::Node node, store_->GetNode(node_id));
+  const Time now = clock_->Now();
+  {
+    std::lock_guard lock(mu_);
+    heartbeats_[node_id] = now;
+  }
+  if (node.status != model::NodeStatus::kDown) return OkStatus();
+  // A node marked down that speaks again is back (the agent outlived a
+  // partition or a server restart); a lost race here is settled by the next beat.
+  const int64_t expected = node.version;
+  node.status = model::NodeStatus::kReady;
+  node.last_heartbeat = now;
+  model::Event e;
+  e.time = now;
+  e.kind = "node.ready";
+  e.message = fmt::format("node {} ({}) is back at {}", node.name, node.id, node.address);
+  e.details = {{"node", node.id}};
+  store::Txn txn;
+  txn.Put(node, expected).AddEvent(e);
+  auto committed = store_->Commit(txn);
+  if (!committed && committed.error().code != ErrorCode::kAborted) {
+    return tl::unexpected(committed.error());
+  }
+  return OkStatus();
+}
+
+Time NodeService::LastHeartbeat(const std::string& node_id) const {
+  std::lock_guard lock(mu_);
+  auto it = heartbeats_.find(node_id);
+  return it == heartbeats_.end() ? Time{} : it->second;
+}
+
+Result<agent::Assignments> NodeService::Assignments(const std::string& node_id) const {
+  agent::Assignments out;
+  out.revision = store_->Revision();
+  SKIFF_ASSIGN_OR_RETURN(out.instances, store_->ListInstances({.node = node_id}));
+  for (const auto& i : out.instances) {
+    std::string key = fmt::format("{}/{}", i.app, i.revision);
+    if (out.specs.count(key)) continue;
+    auto d = store_->GetDeployment(i.app, i.revision);
+    if (d) out.specs[key] = d->spec;
+  }
+  return out;
+}
+
+Status NodeService::Report(const agent::InstanceReport& report) {
+  for (int attempt = 1;; ++attempt) {
+    SKIFF_ASSIGN_OR_RETURN(model::Instance instance, store_->GetInstance(report.instance_id));
+    if (instance.node != report.node_id) {
+      return FailedPrecondition(fmt::format("instance {} is not placed on node {}",
+                                            report.instance_id, report.node_id));
+    }
+    if (report.generation < instance.generation) return OkStatus();  // stale
+    const int64_t expected = instance.version;
+    store::Txn txn;
+    Merge(report, clock_->Now(), instance, txn);
+    txn.Put(instance, expected);
+    auto committed = store_->Commit(txn);
+    if (committed) return OkStatus();
+    if (committed.error().code != ErrorCode::kAborted || attempt == kMaxAttempts) {
+      return tl::unexpected(committed.error());
+    }
+  }
+}
+
+void NodeService::RecordSamples(const std::string& /*node_id*/,
+                                const std::vector<agent::InstanceSample>& samples) {
+  std::lock_guard lock(mu_);
+  for (const auto& s : samples) samples_[s.instance_id] = s.sample;
+}
+
+std::map<std::string, runtime::ResourceSample> NodeService::LatestSamples() const {
+  std::lock_guard lock(mu_);
+  return samples_;
+}
+
+Status NodeService::Drain(const std::string& node_id) {
+  for (int attempt = 1;; ++attempt) {
+    SKIFF_ASSIGN_OR_RETURN(model::Node node, store_->GetNode(node_id));
+    if (node.status == model::NodeStatus::kDraining) return OkStatus();
+    const int64_t expected = node.version;
+    node.status = model::NodeStatus::kDraining;
+    store::Txn txn;
+    txn.Put(node, expected);
+    model::Event e;
+    e.time = clock_->Now();
+    e.kind = "node.draining";
+    e.message = fmt::format("node {} is draining: its instances move to other nodes", node.name);
+    e.details = {{"node", node.id}};
+    txn.AddEvent(e);
+    auto committed = store_->Commit(txn);
+    if (committed) return OkStatus();
+    if (committed.error().code != ErrorCode::kAborted || attempt == kMaxAttempts) {
+      return tl::unexpected(committed.error());
+    }
+  }
+}
+
+}  // namespace skiff::controller

@@ -1,0 +1,55 @@
+// NodeService: what agents call, through the HTTP API or in-process — node
+// registration and heartbeats, their assignments, and their reports on
+// instances. Reports are merged into the stored instances, and their transitions
+// become events.
+//
+// Thread-safety: safe from any thread.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "agent/control_plane.h"
+#include "common/clock.h"
+#include "common/result.h"
+#include "store/store.h"
+
+namespace skiff::controller {
+
+class NodeService {
+ public:
+  NodeService(store::Store* store, const Clock* clock);
+
+  // Creates the node (by id) or updates its name, address, labels, capacity,
+  // drivers, region and notes; a node that was down becomes ready. kInvalidArgument
+  // for an empty id or address.
+  Result<model::Node> Register(const model::Node& node);
+  // Records that the node is alive now (a node marked down becomes ready again,
+  // with an event). Heartbeats are kept in memory, not
+  // written to the store: only status changes are. kNotFound for an unknown node.
+  Status Heartbeat(const std::string& node_id);
+  // Time of the node's last heartbeat in this process; zero when none yet.
+  Time LastHeartbeat(const std::string& node_id) const;
+  // The instances placed on the node, and the specs of their revisions.
+  Result<agent::Assignments> Assignments(const std::string& node_id) const;
+  // Merges an agent's report into the instance. Reports for an older generation
+  // than the stored one are ignored (OK). kNotFound for an unknown instance;
+  // kFailedPrecondition when the instance is placed on another node.
+  Status Report(const agent::InstanceReport& report);
+  // Keeps the latest resource samples (in memory) for status and metrics.
+  void RecordSamples(const std::string& node_id, const std::vector<agent::InstanceSample>& samples);
+  std::map<std::string, runtime::ResourceSample> LatestSamples() const;
+  // Marks the node draining: it takes nothing new and its instances move away.
+  Status Drain(const std::string& node_id);
+
+ private:
+  store::Store* store_;
+  const Clock* clock_;
+  mutable std::mutex mu_;
+  std::map<std::string, Time> heartbeats_;                      // GUARDED_BY(mu_)
+  std::map<std::string, runtime::ResourceSample> samples_;      // GUARDED_BY(mu_)
+};
+
+}  // namespace skiff::controller

@@ -1,0 +1,485 @@
+#include "controller/reconciler.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <unordered_map>
+#include <utility>
+
+#include "common/check.h"
+#include "common/quantity.h"
+#include "controller/backoff.h"
+#include "scheduler/scheduler.h"
+
+namespace skiff::controller {
+namespace {
+
+using model::DeploymentState;
+using model::DesiredState;
+using model::Instance;
+using model::InstanceState;
+
+bool IsDead(InstanceState s) { return s == InstanceState::kFailed || s == InstanceState::kStopped; }
+
+bool IsAvailable(const Instance& instance, const model::AppSpec& spec) {
+  return instance.state == InstanceState::kRunning &&
+         (instance.health == model::Health::kHealthy ||
+          spec.health.type == model::HealthType::kNone);
+}
+
+bool IsUnplacedPending(const Instance& instance) {
+  return instance.node.empty() && instance.state == InstanceState::kPending;
+}
+
+// Lower sorts first: the instances that cost the least to lose.
+int Worth(const Instance& instance, const model::AppSpec& spec) {
+  if (instance.node.empty()) return 0;
+  if (IsDead(instance.state)) return 1;
+  return IsAvailable(instance, spec) ? 3 : 2;
+}
+
+std::string ExitText(const Instance& instance) {
+  if (!instance.last_exit) return "failed";
+  return fmt::format("exited with {}", *instance.last_exit);
+}
+
+// The state of one Compute() call. Apps are reconciled one after another
+// against one placement index, so that an app placed early in the pass takes
+// resources away from the apps after it.
+class Pass {
+ public:
+  Pass(const store::Snapshot& snapshot, Time now, const ReconcilerConfig& config);
+  Actions Run();
+
+ private:
+  using Key = std::pair<std::string, int64_t>;  // (app, revision)
+
+  // What one app's instances look like once this pass's removals are taken out.
+  struct Groups {
+    // Desired run, epoch E, revision R (or one differing only in replicas),
+    // not on a draining node.
+    std::vector<const Instance*> current;
+    std::vector<const Instance*> old;  // desired run, the others
+    bool any_old_left = false;         // an old record outlives this pass
+  };
+
+  const model::AppSpec& SpecOf(const Instance& instance, const model::App& app) const;
+  bool ShouldRemove(const Instance& instance) const;
+  bool IsCurrent(const Instance& instance, const model::App& app) const;
+  bool OnDrainingNode(const Instance& instance) const;
+  std::string StopReason(const Instance& instance, const model::App& app) const;
+  void Emit(Action action) { out_.push_back(std::move(action)); }
+  void EmitEvent(const std::string& app, std::string kind, std::string message,
+                 std::map<std::string, std::string> details);
+
+  void ReconcileApp(const model::App& app, const std::vector<const Instance*>& instances);
+  void ReconcileDeleting(const model::App& app, const std::vector<const Instance*>& instances,
+                         const std::vector<const Instance*>& kept);
+  void ReconcileOrphans(const std::vector<const Instance*>& instances);
+  Groups Group(const model::App& app, const std::vector<const Instance*>& kept) const;
+  void StopSurplus(const model::App& app, std::vector<const Instance*>& current);
+  void StopOld(const model::App& app, Groups& groups);
+  int CountToCreate(const model::App& app, const Groups& groups) const;
+  void PlaceAndCreate(const model::App& app, const std::vector<const Instance*>& instances,
+                      const Groups& groups, int create);
+  void Restart(const std::vector<const Instance*>& current);
+  void UpdateDeployments(const model::App& app, const Groups& groups, int created);
+  void Stop(const Instance& instance, std::string reason) {
+    Emit(StopInstance{instance.id, std::move(reason), instance.version});
+  }
+
+  const store::Snapshot& snapshot_;
+  Time now_;
+  const ReconcilerConfig& config_;
+  std::unordered_map<std::string, model::NodeStatus> node_status_;
+  std::map<Key, const model::Deployment*> deployments_;
+  std::optional<scheduler::PlacementIndex> index_;
+  mutable std::map<Key, bool> same_template_;  // revision -> differs from R only in replicas
+  Actions out_;
+};
+
+Pass::Pass(const store::Snapshot& snapshot, Time now, const ReconcilerConfig& config)
+    : snapshot_(snapshot), now_(now), config_(config) {
+  for (const model::Node& node : snapshot.nodes) node_status_[node.id] = node.status;
+  for (const model::Deployment& d : snapshot.deployments) deployments_[{d.app, d.revision}] = &d;
+  std::map<std::string, const model::App*> apps;
+  for (const model::App& app : snapshot.apps) apps[app.name] = &app;
+
+  // Resources are held by placed instances that are wanted or may still be alive.
+  index_.emplace(snapshot.nodes);
+  for (const Instance& instance : snapshot.instances) {
+    if (instance.node.empty()) continue;
+    if (instance.desired == DesiredState::kStop && IsDead(instance.state)) continue;
+    auto app = apps.find(instance.app);
+    const model::AppSpec* spec = app == apps.end() ? nullptr : &app->second->spec;
+    if (auto d = deployments_.find({instance.app, instance.revision}); d != deployments_.end()) {
+      spec = &d->second->spec;
+    }
+    index_->Reserve(instance.node, instance.app, spec ? spec->resources : model::Resources{});
+  }
+}
+
+const model::AppSpec& Pass::SpecOf(const Instance& instance, const model::App& app) const {
+  auto d = deployments_.find({instance.app, instance.revision});
+  return d != deployments_.end() ? d->second->spec : app.spec;
+}
+
+// Current: the app's epoch, and its revision or one that differs only in
+// replicas. Scaling makes a new revision; replacing every instance for it
+// would restart the whole app for nothing.
+bool Pass::IsCurrent(const Instance& instance, const model::App& app) const {
+  if (instance.restart_epoch != app.restart_epoch) return false;
+  if (instance.revision == app.revision) return true;
+  Key key{instance.app, instance.revision};
+  auto cached = same_template_.find(key);
+  if (cached != same_template_.end()) return cached->second;
+  bool same = false;
+  if (auto d = deployments_.find(key); d != deployments_.end()) {
+    model::AppSpec spec = d->second->spec;
+    spec.replicas = app.spec.replicas;
+    same = spec == app.spec;
+  }
+  same_template_.emplace(key, same);
+  return same;
+}
+
+bool Pass::OnDrainingNode(const Instance& instance) const {
+  auto it = node_status_.find(instance.node);
+  return it != node_status_.end() && it->second == model::NodeStatus::kDraining;
+}
+
+std::string Pass::StopReason(const Instance& instance, const model::App& app) const {
+  if (OnDrainingNode(instance)) return "node draining";
+  if (instance.restart_epoch != app.restart_epoch) return "restarted";
+  return fmt::format("replaced by revision {}", app.revision);
+}
+
+bool Pass::ShouldRemove(const Instance& instance) const {
+  if (!instance.node.empty() && !node_status_.contains(instance.node)) return true;
+  return instance.desired == DesiredState::kStop &&
+         (instance.node.empty() || IsDead(instance.state));
+}
+
+void Pass::EmitEvent(const std::string& app, std::string kind, std::string message,
+                     std::map<std::string, std::string> details) {
+  model::Event event;
+  event.time = now_;
+  event.app = app;
+  event.kind = std::move(kind);
+  event.message = std::move(message);
+  event.details = std::move(details);
+  Emit(controller::EmitEvent{std::move(event)});
+}
+
+Actions Pass::Run() {
+  std::map<std::string, std::vector<const Instance*>> by_app;
+  for (const Instance& instance : snapshot_.instances) by_app[instance.app].push_back(&instance);
+  for (auto& [name, list] : by_app) {
+    std::sort(list.begin(), list.end(),
+              [](const Instance* a, const Instance* b) { return a->id < b->id; });
+  }
+  std::vector<const model::App*> apps;
+  for (const model::App& app : snapshot_.apps) apps.push_back(&app);
+  std::sort(apps.begin(), apps.end(),
+            [](const model::App* a, const model::App* b) { return a->name < b->name; });
+  for (const model::App* app : apps) {
+    auto it = by_app.find(app->name);
+    ReconcileApp(*app, it == by_app.end() ? std::vector<const Instance*>{} : it->second);
+    if (it != by_app.end()) by_app.erase(it);
+  }
+  for (const auto& [name, orphans] : by_app) ReconcileOrphans(orphans);
+  return std::move(out_);
+}
+
+void Pass::ReconcileOrphans(const std::vector<const Instance*>& instances) {
+  for (const Instance* instance : instances) {
+    if (ShouldRemove(*instance)) {
+      Emit(RemoveInstance{instance->id, instance->version});
+    } else if (instance->desired == DesiredState::kRun) {
+      Stop(*instance, "app no longer exists");
+    }
+  }
+}
+
+void Pass::ReconcileApp(const model::App& app, const std::vector<const Instance*>& instances) {
+  std::vector<const Instance*> kept;
+  for (const Instance* instance : instances) {
+    if (ShouldRemove(*instance)) {
+      Emit(RemoveInstance{instance->id, instance->version});
+    } else {
+      kept.push_back(instance);
+    }
+  }
+  if (app.deleting) return ReconcileDeleting(app, instances, kept);
+
+  Groups groups = Group(app, kept);
+  StopSurplus(app, groups.current);
+  StopOld(app, groups);
+  int create = CountToCreate(app, groups);
+  PlaceAndCreate(app, instances, groups, create);
+  Restart(groups.current);
+  UpdateDeployments(app, groups, create);
+}
+
+void Pass::ReconcileDeleting(const model::App& app, const std::vector<const Instance*>& instances,
+                             const std::vector<const Instance*>& kept) {
+  for (const Instance* instance : kept) {
+    if (instance->desired == DesiredState::kRun) Stop(*instance, "app deleted");
+  }
+  // Removing the app waits for a pass that sees no instance records at all, so
+  // the loop never deletes an app while it still writes its instances.
+  if (instances.empty()) Emit(RemoveApp{app.name, app.version});
+}
+
+Pass::Groups Pass::Group(const model::App& app, const std::vector<const Instance*>& kept) const {
+  Groups groups;
+  for (const Instance* instance : kept) {
+    // An instance on a draining node is replaced like an old one: a new one
+    // comes up elsewhere before it goes, within the same rolling bounds.
+    bool current = IsCurrent(*instance, app) && !OnDrainingNode(*instance);
+    if (!current) groups.any_old_left = true;
+    if (instance->desired != DesiredState::kRun) continue;
+    (current ? groups.current : groups.old).push_back(instance);
+  }
+  return groups;
+}
+
+// Scale down: the unplaced, failed and unhealthy go first, then the newest.
+void Pass::StopSurplus(const model::App& app, std::vector<const Instance*>& current) {
+  int target = std::max(0, app.spec.replicas);
+  if (static_cast<int>(current.size()) <= target) return;
+  std::stable_sort(current.begin(), current.end(), [&](const Instance* a, const Instance* b) {
+    int wa = Worth(*a, app.spec), wb = Worth(*b, app.spec);
+    if (wa != wb) return wa < wb;
+    if (a->created_at != b->created_at) return a->created_at > b->created_at;
+    return a->id > b->id;
+  });
+  size_t surplus = current.size() - target;
+  for (size_t i = 0; i < surplus; ++i) Stop(*current[i], "scaled down");
+  current.erase(current.begin(), current.begin() + static_cast<std::ptrdiff_t>(surplus));
+  std::sort(current.begin(), current.end(),
+            [](const Instance* a, const Instance* b) { return a->id < b->id; });
+}
+
+// Old instances go as long as availability stays at replicas - max_unavailable;
+// unavailable ones cost nothing and always go.
+void Pass::StopOld(const model::App& app, Groups& groups) {
+  if (groups.old.empty()) return;
+  int target = std::max(0, app.spec.replicas);
+  int min_available = std::max(0, target - std::max(0, app.spec.update.max_unavailable));
+  int available = 0;
+  for (const Instance* instance : groups.current) available += IsAvailable(*instance, app.spec);
+  for (const Instance* instance : groups.old)
+    available += IsAvailable(*instance, SpecOf(*instance, app));
+  std::stable_sort(groups.old.begin(), groups.old.end(), [&](const Instance* a, const Instance* b) {
+    int wa = Worth(*a, SpecOf(*a, app)), wb = Worth(*b, SpecOf(*b, app));
+    if (wa != wb) return wa < wb;
+    if (a->revision != b->revision) return a->revision < b->revision;
+    if (a->created_at != b->created_at) return a->created_at < b->created_at;
+    return a->id < b->id;
+  });
+  std::vector<const Instance*> left;
+  for (const Instance* instance : groups.old) {
+    bool counts = IsAvailable(*instance, SpecOf(*instance, app));
+    if (counts && available - 1 < min_available) {
+      left.push_back(instance);
+      continue;
+    }
+    available -= counts;
+    Stop(*instance, StopReason(*instance, app));
+  }
+  groups.old = std::move(left);
+}
+
+// Up to replicas current instances, and while old ones remain, no more than
+// replicas + max_surge wanted ones in all.
+int Pass::CountToCreate(const model::App& app, const Groups& groups) const {
+  int target = std::max(0, app.spec.replicas);
+  int current = static_cast<int>(groups.current.size());
+  int want = target - current;
+  if (!groups.old.empty()) {
+    int surge = std::max(0, app.spec.update.max_surge);
+    // Without surge or unavailability a rollout could never move; allow one extra.
+    if (surge == 0 && app.spec.update.max_unavailable <= 0) surge = 1;
+    want = std::min(want, target + surge - current - static_cast<int>(groups.old.size()));
+  }
+  return std::max(0, want);
+}
+
+// Where round-robin resumes: the node of the app's newest placed instance.
+std::string LastNode(const std::vector<const Instance*>& instances) {
+  const Instance* newest = nullptr;
+  for (const Instance* instance : instances) {
+    if (instance->node.empty()) continue;
+    if (newest == nullptr || instance->created_at > newest->created_at ||
+        (instance->created_at == newest->created_at && instance->id > newest->id)) {
+      newest = instance;
+    }
+  }
+  return newest == nullptr ? "" : newest->node;
+}
+
+void Pass::PlaceAndCreate(const model::App& app, const std::vector<const Instance*>& instances,
+                          const Groups& groups, int create) {
+  std::vector<const Instance*> unplaced;
+  for (const Instance* instance : groups.current) {
+    if (IsUnplacedPending(*instance)) unplaced.push_back(instance);
+  }
+  if (unplaced.empty() && create == 0) return;
+  scheduler::PlacementRequest request;
+  request.app = app.name;
+  request.resources = app.spec.resources;
+  request.placement = app.spec.placement;
+  request.count = static_cast<int>(unplaced.size()) + create;
+  request.round_robin_after = LastNode(instances);
+  scheduler::Plan plan = scheduler::Place(*index_, request);
+  index_->Record(request, plan);
+
+  int newly_unplaced = 0;  // instances whose "no node fits" message is news
+  for (size_t i = 0; i < unplaced.size(); ++i) {
+    const Instance& instance = *unplaced[i];
+    if (!plan.nodes[i].empty()) {
+      Emit(PlaceInstance{instance.id, plan.nodes[i], instance.version});
+    } else if (instance.message != plan.failure) {
+      Emit(SetInstanceMessage{instance.id, plan.failure, instance.version});
+      ++newly_unplaced;
+    }
+  }
+  for (size_t i = unplaced.size(); i < plan.nodes.size(); ++i) {
+    Instance instance;
+    instance.id = config_.new_id(app.name);
+    instance.app = app.name;
+    instance.revision = app.revision;
+    instance.restart_epoch = app.restart_epoch;
+    instance.node = plan.nodes[i];
+    if (instance.node.empty()) {
+      instance.message = plan.failure;
+      ++newly_unplaced;
+    }
+    instance.created_at = now_;
+    instance.updated_at = now_;
+    Emit(CreateInstance{std::move(instance)});
+  }
+  if (newly_unplaced > 0) {
+    EmitEvent(app.name, "instance.unplaceable",
+              fmt::format("{} instance{} of {} cannot be placed: {}", newly_unplaced,
+                          newly_unplaced == 1 ? "" : "s", app.name, plan.failure),
+              {{"revision", std::to_string(app.revision)}});
+  }
+}
+
+// Failed instances come back where they were, after their backoff; never replaced.
+void Pass::Restart(const std::vector<const Instance*>& current) {
+  for (const Instance* instance : current) {
+    if (!IsDead(instance->state)) continue;
+    if (instance->restart_at == Time{}) {
+      Emit(ScheduleRestart{instance->id, now_ + RestartBackoff(instance->crash_count),
+                           instance->version});
+    } else if (now_ >= instance->restart_at) {
+      Emit(RestartInstance{instance->id, instance->version});
+    }
+  }
+}
+
+void Pass::UpdateDeployments(const model::App& app, const Groups& groups, int created) {
+  auto it = deployments_.find({app.name, app.revision});
+  if (it == deployments_.end()) return;
+  const model::Deployment& deployment = *it->second;
+  int target = std::max(0, app.spec.replicas);
+  int healthy = 0;
+  const Instance* looping = nullptr;
+  for (const Instance* instance : groups.current) {
+    healthy += IsAvailable(*instance, app.spec);
+    if (looping == nullptr && IsCrashLoop(instance->crash_count)) looping = instance;
+  }
+  DeploymentState state = deployment.state;
+  std::string message = deployment.message;
+  if (healthy == target && !groups.any_old_left) {
+    // Also the way out of kFailed: a failed revision that became fully healthy
+    // (the crash loop ended) is healthy again. Nothing else moves it back, so
+    // a crash-looping deployment does not flap between failed and progressing.
+    state = DeploymentState::kHealthy;
+    message = fmt::format("{}/{} healthy", healthy, target);
+  } else if (looping != nullptr && state != DeploymentState::kFailed) {
+    state = DeploymentState::kFailed;
+    message = fmt::format("crash loop: instance {} {} ({} failures in a row)", looping->id,
+                          ExitText(*looping), looping->crash_count);
+  } else if (state == DeploymentState::kFailed || state == DeploymentState::kHealthy) {
+    // Settled: a finished rollout stays healthy when an instance later crashes
+    // (the instances show it); a failed one keeps its first message (no write
+    // per further crash) and waits for full health.
+  } else if (!groups.current.empty() || created > 0) {
+    state = DeploymentState::kProgressing;
+    message = fmt::format("{}/{} healthy", healthy, target);
+  }
+  if (state == deployment.state && message == deployment.message) return;
+  Emit(SetDeploymentState{app.name, app.revision, state, message, deployment.version});
+  std::map<std::string, std::string> details = {{"revision", std::to_string(app.revision)}};
+  if (state == DeploymentState::kFailed && deployment.state != DeploymentState::kFailed) {
+    details["instance"] = looping->id;
+    EmitEvent(app.name, "deployment.failed",
+              fmt::format("revision {} failed: {}", app.revision, message), details);
+  }
+  if (state == DeploymentState::kHealthy && deployment.state != DeploymentState::kHealthy) {
+    EmitEvent(app.name, "deployment.healthy",
+              fmt::format("revision {} is healthy: {}", app.revision, message), details);
+    for (const auto& [key, other] : deployments_) {
+      if (key.first != app.name || key.second == app.revision) continue;
+      if (other->state == DeploymentState::kPending ||
+          other->state == DeploymentState::kProgressing ||
+          other->state == DeploymentState::kHealthy) {
+        Emit(SetDeploymentState{app.name, other->revision, DeploymentState::kSuperseded,
+                                fmt::format("superseded by revision {}", app.revision),
+                                other->version});
+      }
+    }
+  }
+}
+
+template <class... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+template <class... F>
+Overloaded(F...) -> Overloaded<F...>;
+
+}  // namespace
+
+Actions Compute(const store::Snapshot& snapshot, Time now, const ReconcilerConfig& config) {
+  SKIFF_CHECK(config.new_id != nullptr);
+  return Pass(snapshot, now, config).Run();
+}
+
+std::string Describe(const Action& action) {
+  return std::visit(
+      Overloaded{
+          [](const CreateInstance& a) {
+            return a.instance.node.empty()
+                       ? fmt::format("create {} unplaced ({})", a.instance.id, a.instance.message)
+                       : fmt::format("create {} on {}", a.instance.id, a.instance.node);
+          },
+          [](const PlaceInstance& a) { return fmt::format("place {} on {}", a.id, a.node); },
+          [](const StopInstance& a) { return fmt::format("stop {} ({})", a.id, a.reason); },
+          [](const RemoveInstance& a) { return fmt::format("remove {}", a.id); },
+          [](const ScheduleRestart& a) {
+            return fmt::format("schedule restart of {} at {}", a.id, FormatTime(a.restart_at));
+          },
+          [](const RestartInstance& a) { return fmt::format("restart {}", a.id); },
+          [](const SetInstanceMessage& a) {
+            return fmt::format("message {}: {}", a.id, a.message);
+          },
+          [](const SetDeploymentState& a) {
+            return fmt::format("deployment {}/{} -> {} ({})", a.app, a.revision,
+                               model::ToString(a.state), a.message);
+          },
+          [](const RemoveApp& a) { return fmt::format("remove app {}", a.name); },
+          [](const controller::EmitEvent& a) {
+            return fmt::format("event {}: {}", a.event.kind, a.event.message);
+          },
+      },
+      action);
+}
+
+}  // namespace skiff::controller

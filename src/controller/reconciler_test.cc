@@ -1,0 +1,786 @@
+#include "controller/reconciler.h"
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/quantity.h"
+#include "controller/backoff.h"
+
+namespace skiff::controller {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using ::testing::ElementsAre;
+using ::testing::ElementsAreArray;
+using ::testing::IsEmpty;
+
+constexpr int64_t kMi = 1 << 20;
+
+// A cluster held as a store::Snapshot, with what the controller loop does to it
+// (Apply) and what agents do (Settle, Crash), so that tests can run passes of
+// Compute() until the cluster converges.
+class World {
+ public:
+  store::Snapshot snapshot;
+  std::vector<model::Event> events;
+  Time now = Time(seconds(1'700'000'000));
+  int next_id = 0;
+  ReconcilerConfig config{
+      [this](const std::string& app) { return fmt::format("{}-{}", app, ++next_id); }};
+
+  model::Node& AddNode(const std::string& id, model::Resources capacity = {},
+                       std::map<std::string, std::string> labels = {}) {
+    model::Node node;
+    node.id = id;
+    node.name = id;
+    node.capacity = capacity;
+    node.labels = std::move(labels);
+    snapshot.nodes.push_back(node);
+    return snapshot.nodes.back();
+  }
+
+  // Adds app `name` at revision 1 (a pending deployment) with `replicas`.
+  model::App& AddApp(const std::string& name, int replicas,
+                     const std::function<void(model::AppSpec&)>& edit = nullptr) {
+    model::App app;
+    app.name = name;
+    app.spec.name = name;
+    app.spec.run.command = {"serve"};
+    app.spec.replicas = replicas;
+    if (edit) edit(app.spec);
+    snapshot.apps.push_back(app);
+    AddDeployment(snapshot.apps.back());
+    return snapshot.apps.back();
+  }
+
+  // A new revision of `name`: edit its spec and store a pending deployment.
+  void NewRevision(const std::string& name, const std::function<void(model::AppSpec&)>& edit) {
+    model::App& app = App(name);
+    edit(app.spec);
+    AddDeployment(app);
+  }
+
+  model::App& App(const std::string& name) {
+    auto it = std::find_if(snapshot.apps.begin(), snapshot.apps.end(),
+                           [&](const model::App& a) { return a.name == name; });
+    EXPECT_NE(it, snapshot.apps.end()) << name;
+    return *it;
+  }
+
+  model::Deployment& Deployment(const std::string& app, int64_t revision) {
+    auto it = std::find_if(
+        snapshot.deployments.begin(), snapshot.deployments.end(),
+        [&](const model::Deployment& d) { return d.app == app && d.revision == revision; });
+    EXPECT_NE(it, snapshot.deployments.end()) << app << "/" << revision;
+    return *it;
+  }
+
+  model::Instance& Instance(const std::string& id) {
+    auto it = FindInstance(id);
+    EXPECT_NE(it, snapshot.instances.end()) << id;
+    return *it;
+  }
+
+  // Adds an instance of the app's current revision, running and healthy on `node`.
+  model::Instance& AddRunning(const std::string& app, const std::string& node) {
+    model::Instance instance;
+    instance.id = config.new_id(app);
+    instance.app = app;
+    instance.revision = App(app).revision;
+    instance.restart_epoch = App(app).restart_epoch;
+    instance.node = node;
+    instance.state = model::InstanceState::kRunning;
+    instance.health = model::Health::kHealthy;
+    instance.created_at = now;
+    snapshot.instances.push_back(instance);
+    return snapshot.instances.back();
+  }
+
+  std::vector<std::string> Describe(const Actions& actions) {
+    std::vector<std::string> out;
+    for (const Action& action : actions) out.push_back(controller::Describe(action));
+    return out;
+  }
+
+  Actions Step() { return Compute(snapshot, now, config); }
+
+  // What the controller loop does with each action.
+  void Apply(const Actions& actions) {
+    for (const Action& action : actions) std::visit([this](const auto& a) { Do(a); }, action);
+  }
+
+  // One pass: compute, apply, and return the actions' descriptions.
+  std::vector<std::string> Pass() {
+    Actions actions = Step();
+    Apply(actions);
+    return Describe(actions);
+  }
+
+  // What agents do: placed wanted instances start and become healthy (their
+  // crash count resets); unwanted live ones stop.
+  void Settle() {
+    for (model::Instance& instance : snapshot.instances) {
+      if (instance.desired == model::DesiredState::kStop) {
+        if (instance.state != model::InstanceState::kFailed) {
+          instance.state = model::InstanceState::kStopped;
+        }
+      } else if (!instance.node.empty() && (instance.state == model::InstanceState::kPending ||
+                                            instance.state == model::InstanceState::kStarting)) {
+        instance.state = model::InstanceState::kRunning;
+        instance.health = model::Health::kHealthy;
+        instance.crash_count = 0;
+      }
+    }
+  }
+
+  // Placed pending instances start but are not healthy yet.
+  void StartUnhealthy() {
+    for (model::Instance& instance : snapshot.instances) {
+      if (instance.desired == model::DesiredState::kRun && !instance.node.empty() &&
+          instance.state == model::InstanceState::kPending) {
+        instance.state = model::InstanceState::kRunning;
+        instance.health = model::Health::kUnknown;
+      }
+    }
+  }
+
+  // A slower agent round than Settle: unwanted instances stop, started ones
+  // become healthy, and pending ones start (healthy only next round).
+  // Returns whether anything changed.
+  bool AgentTick() {
+    bool changed = false;
+    for (model::Instance& instance : snapshot.instances) {
+      bool live = instance.state != model::InstanceState::kStopped &&
+                  instance.state != model::InstanceState::kFailed;
+      if (instance.desired == model::DesiredState::kStop) {
+        if (live) instance.state = model::InstanceState::kStopped, changed = true;
+      } else if (instance.state == model::InstanceState::kRunning &&
+                 instance.health != model::Health::kHealthy) {
+        instance.health = model::Health::kHealthy;
+        changed = true;
+      }
+    }
+    size_t before = std::count_if(
+        snapshot.instances.begin(), snapshot.instances.end(),
+        [](const model::Instance& i) { return i.state == model::InstanceState::kPending; });
+    StartUnhealthy();
+    size_t after = std::count_if(
+        snapshot.instances.begin(), snapshot.instances.end(),
+        [](const model::Instance& i) { return i.state == model::InstanceState::kPending; });
+    return changed || before != after;
+  }
+
+  void Crash(const std::string& id, int exit_code) {
+    model::Instance& instance = Instance(id);
+    instance.state = model::InstanceState::kFailed;
+    instance.health = model::Health::kUnknown;
+    instance.last_exit = exit_code;
+    ++instance.crash_count;
+  }
+
+  // Passes (with agents settling in between) until a pass has nothing to do.
+  // Returns the number of passes that did something.
+  int Converge(int max_passes = 20) {
+    for (int i = 0; i < max_passes; ++i) {
+      if (Pass().empty()) return i;
+      Settle();
+    }
+    ADD_FAILURE() << "no convergence after " << max_passes << " passes";
+    return max_passes;
+  }
+
+  // Instances of `app` with desired run, as "id@node".
+  std::vector<std::string> Wanted(const std::string& app) {
+    std::vector<std::string> out;
+    for (const model::Instance& instance : snapshot.instances) {
+      if (instance.app == app && instance.desired == model::DesiredState::kRun) {
+        out.push_back(instance.id + "@" + instance.node);
+      }
+    }
+    return out;
+  }
+
+  int Available(const std::string& app) {
+    return static_cast<int>(std::count_if(
+        snapshot.instances.begin(), snapshot.instances.end(), [&](const model::Instance& i) {
+          return i.app == app && i.state == model::InstanceState::kRunning &&
+                 i.health == model::Health::kHealthy;
+        }));
+  }
+
+  std::vector<std::string> EventKinds() {
+    std::vector<std::string> out;
+    for (const model::Event& event : events) out.push_back(event.kind);
+    return out;
+  }
+
+ private:
+  void AddDeployment(model::App& app) {
+    model::Deployment d;
+    d.app = app.name;
+    d.revision = ++app.revision;
+    d.spec = app.spec;
+    snapshot.deployments.push_back(d);
+  }
+
+  std::vector<model::Instance>::iterator FindInstance(const std::string& id) {
+    return std::find_if(snapshot.instances.begin(), snapshot.instances.end(),
+                        [&](const model::Instance& i) { return i.id == id; });
+  }
+
+  void Do(const CreateInstance& a) {
+    EXPECT_EQ(FindInstance(a.instance.id), snapshot.instances.end()) << "created twice";
+    snapshot.instances.push_back(a.instance);
+  }
+  void Do(const PlaceInstance& a) {
+    Instance(a.id).node = a.node;
+    Instance(a.id).message.clear();
+  }
+  void Do(const StopInstance& a) {
+    EXPECT_EQ(Instance(a.id).desired, model::DesiredState::kRun) << "stopped twice";
+    Instance(a.id).desired = model::DesiredState::kStop;
+    Instance(a.id).message = a.reason;
+  }
+  void Do(const RemoveInstance& a) { snapshot.instances.erase(FindInstance(a.id)); }
+  void Do(const ScheduleRestart& a) { Instance(a.id).restart_at = a.restart_at; }
+  void Do(const RestartInstance& a) {
+    model::Instance& instance = Instance(a.id);
+    ++instance.generation;
+    ++instance.restarts;
+    instance.state = model::InstanceState::kPending;
+    instance.restart_at = Time{};
+  }
+  void Do(const SetInstanceMessage& a) { Instance(a.id).message = a.message; }
+  void Do(const SetDeploymentState& a) {
+    Deployment(a.app, a.revision).state = a.state;
+    Deployment(a.app, a.revision).message = a.message;
+  }
+  void Do(const RemoveApp& a) {
+    std::erase_if(snapshot.apps, [&](const model::App& app) { return app.name == a.name; });
+    std::erase_if(snapshot.deployments,
+                  [&](const model::Deployment& d) { return d.app == a.name; });
+  }
+  void Do(const EmitEvent& a) { events.push_back(a.event); }
+};
+
+// Verify that a fresh app gets its replicas created, placed, and its deployment progressing.
+TEST(ReconcilerTest, FreshAppCreatesPlacedInstances) {
+  World w;
+  w.AddNode("n1");
+  w.AddNode("n2");
+  w.AddApp("web", 3);
+  Actions actions = w.Step();
+  EXPECT_THAT(w.Describe(actions),
+              ElementsAre("create web-1 on n1", "create web-2 on n2", "create web-3 on n1",
+                          "deployment web/1 -> progressing (0/3 healthy)"));
+  const auto& created = std::get<CreateInstance>(actions[0]).instance;
+  EXPECT_EQ(created.app, "web");
+  EXPECT_EQ(created.revision, 1);
+  EXPECT_EQ(created.desired, model::DesiredState::kRun);
+  EXPECT_EQ(created.state, model::InstanceState::kPending);
+  EXPECT_EQ(created.created_at, w.now);
+}
+
+// Verify that once instances are healthy the deployment goes healthy, once, then nothing.
+TEST(ReconcilerTest, ConvergesToHealthyAndThenIdle) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 2);
+  w.Pass();
+  w.Settle();
+  EXPECT_THAT(w.Pass(),
+              ElementsAre("deployment web/1 -> healthy (2/2 healthy)",
+                          "event deployment.healthy: revision 1 is healthy: 2/2 healthy"));
+  EXPECT_THAT(w.Pass(), IsEmpty());
+}
+
+// Verify that a fresh app placed with the app's constraints and the instance's restart epoch.
+TEST(ReconcilerTest, CreatesWithEpochAndConstraints) {
+  World w;
+  w.AddNode("n1", {}, {{"zone", "b"}});
+  w.AddNode("n2", {}, {{"zone", "a"}});
+  w.AddApp("web", 1, [](model::AppSpec& s) {
+    s.placement.constraints = {{"zone", model::ConstraintOp::kEquals, "a"}};
+  });
+  w.App("web").restart_epoch = 4;
+  Actions actions = w.Step();
+  ASSERT_FALSE(actions.empty());
+  const auto& created = std::get<CreateInstance>(actions[0]).instance;
+  EXPECT_EQ(created.node, "n2");
+  EXPECT_EQ(created.restart_epoch, 4);
+}
+
+struct ScaleCase {
+  std::string name;
+  int from;
+  int to;
+  std::vector<std::string> want;  // actions of the first pass after the scale
+};
+
+void PrintTo(const ScaleCase& c, std::ostream* os) { *os << c.name; }
+
+class ScaleTest : public ::testing::TestWithParam<ScaleCase> {};
+
+// Verify that scaling (a revision differing only in replicas) replaces nothing.
+TEST_P(ScaleTest, AddsOrStopsWithoutReplacing) {
+  const ScaleCase& c = GetParam();
+  World w;
+  w.AddNode("n1");
+  w.AddNode("n2");
+  w.AddApp("web", c.from);
+  w.Converge();
+  w.now += seconds(1);
+  w.NewRevision("web", [&](model::AppSpec& s) { s.replicas = c.to; });
+  EXPECT_THAT(w.Pass(), ElementsAreArray(c.want));
+  w.Settle();
+  w.Converge();
+  EXPECT_EQ(w.Deployment("web", 2).state, model::DeploymentState::kHealthy);
+  EXPECT_EQ(w.Deployment("web", 1).state, model::DeploymentState::kSuperseded);
+  EXPECT_EQ(static_cast<int>(w.Wanted("web").size()), c.to);
+  EXPECT_EQ(w.Available("web"), c.to);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Scale, ScaleTest,
+    ::testing::Values(ScaleCase{"Up",
+                                2,
+                                4,
+                                {"create web-3 on n1", "create web-4 on n2",
+                                 "deployment web/2 -> progressing (2/4 healthy)"}},
+                      ScaleCase{"Down",
+                                3,
+                                1,
+                                // The newest go first (equal times: the larger id).
+                                {"stop web-3 (scaled down)", "stop web-2 (scaled down)",
+                                 "deployment web/2 -> healthy (1/1 healthy)",
+                                 "event deployment.healthy: revision 2 is healthy: 1/1 healthy",
+                                 "deployment web/1 -> superseded (superseded by revision 2)"}},
+                      ScaleCase{"ToZero",
+                                2,
+                                0,
+                                {"stop web-2 (scaled down)", "stop web-1 (scaled down)",
+                                 "deployment web/2 -> healthy (0/0 healthy)",
+                                 "event deployment.healthy: revision 2 is healthy: 0/0 healthy",
+                                 "deployment web/1 -> superseded (superseded by revision 2)"}}),
+    [](const auto& info) { return info.param.name; });
+
+// Verify that scaling down stops unhealthy and unplaced instances before healthy ones.
+TEST(ReconcilerTest, ScaleDownStopsUnhealthyFirst) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 3);
+  w.AddRunning("web", "n1");                                     // web-1
+  w.AddRunning("web", "n1").health = model::Health::kUnhealthy;  // web-2
+  w.AddRunning("web", "n1");                                     // web-3
+  w.App("web").spec.replicas = 1;
+  // Healthy at once: the one wanted instance is healthy and nothing old remains.
+  EXPECT_THAT(w.Pass(),
+              ElementsAre("stop web-2 (scaled down)", "stop web-3 (scaled down)",
+                          "deployment web/1 -> healthy (1/1 healthy)",
+                          "event deployment.healthy: revision 1 is healthy: 1/1 healthy"));
+}
+
+// Verify that a target of zero with nothing running is healthy "0/0".
+TEST(ReconcilerTest, ZeroReplicasIsHealthy) {
+  World w;
+  w.AddApp("web", 0);
+  EXPECT_THAT(w.Pass(),
+              ElementsAre("deployment web/1 -> healthy (0/0 healthy)",
+                          "event deployment.healthy: revision 1 is healthy: 0/0 healthy"));
+  EXPECT_THAT(w.Pass(), IsEmpty());
+}
+
+// Verify that a crashed instance is restarted after its backoff, in place, never duplicated.
+TEST(ReconcilerTest, CrashSchedulesThenRestarts) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 1);
+  w.Converge();
+  w.Crash("web-1", 3);
+  w.Instance("web-1").crash_count = 3;
+  EXPECT_THAT(w.Pass(),
+              ElementsAre("schedule restart of web-1 at " + FormatTime(w.now + seconds(4))));
+  EXPECT_EQ(w.Instance("web-1").restart_at, w.now + RestartBackoff(3));
+  w.now += seconds(4) - milliseconds(1);
+  EXPECT_THAT(w.Pass(), IsEmpty());
+  w.now += milliseconds(1);
+  EXPECT_THAT(w.Pass(), ElementsAre("restart web-1"));
+  EXPECT_EQ(w.Instance("web-1").state, model::InstanceState::kPending);
+  EXPECT_EQ(w.Instance("web-1").restarts, 1);
+  EXPECT_EQ(w.Instance("web-1").generation, 2);
+  w.Settle();
+  EXPECT_THAT(w.Pass(), IsEmpty());
+  EXPECT_THAT(w.Wanted("web"), ElementsAre("web-1@n1"));
+}
+
+// Verify that a crash loop fails the deployment once, stably, until fully healthy.
+TEST(ReconcilerTest, CrashLoopFailsDeploymentOnce) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 2);
+  w.Pass();
+  w.Settle();
+  w.Crash("web-2", 1);
+  w.Instance("web-2").crash_count = kCrashLoopThreshold;
+  EXPECT_THAT(w.Pass(),
+              ElementsAre("schedule restart of web-2 at " + FormatTime(w.now + seconds(16)),
+                          "deployment web/1 -> failed (crash loop: instance web-2 exited with 1 "
+                          "(5 failures in a row))",
+                          "event deployment.failed: revision 1 failed: crash loop: instance "
+                          "web-2 exited with 1 (5 failures in a row)"));
+  EXPECT_THAT(w.EventKinds(), ElementsAre("deployment.failed"));
+  EXPECT_EQ(w.events[0].details.at("instance"), "web-2");
+  EXPECT_THAT(w.Pass(), IsEmpty());
+  // Restarted and still not healthy: stays failed, says nothing more.
+  w.now += seconds(16);
+  EXPECT_THAT(w.Pass(), ElementsAre("restart web-2"));
+  // Another crash: a new backoff, but the failed deployment is not rewritten.
+  w.Crash("web-2", 2);
+  EXPECT_THAT(w.Pass(),
+              ElementsAre("schedule restart of web-2 at " + FormatTime(w.now + seconds(32))));
+  w.now += seconds(32);
+  EXPECT_THAT(w.Pass(), ElementsAre("restart web-2"));
+  w.StartUnhealthy();
+  EXPECT_THAT(w.Pass(), IsEmpty());
+  w.Instance("web-2").health = model::Health::kHealthy;
+  w.Instance("web-2").crash_count = 0;
+  EXPECT_THAT(w.Pass(),
+              ElementsAre("deployment web/1 -> healthy (2/2 healthy)",
+                          "event deployment.healthy: revision 1 is healthy: 2/2 healthy"));
+}
+
+// Verify that a crash after the rollout finished leaves a healthy deployment healthy.
+TEST(ReconcilerTest, HealthyDeploymentStaysHealthyOnCrash) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 1);
+  w.Converge();
+  w.Crash("web-1", 137);
+  EXPECT_THAT(w.Pass(),
+              ElementsAre("schedule restart of web-1 at " + FormatTime(w.now + seconds(1))));
+  EXPECT_EQ(w.Deployment("web", 1).state, model::DeploymentState::kHealthy);
+}
+
+struct RolloutCase {
+  std::string name;
+  int replicas;
+  int max_surge;
+  int max_unavailable;
+  bool new_epoch;  // a `skiff restart` rather than a new revision
+};
+
+void PrintTo(const RolloutCase& c, std::ostream* os) { *os << c.name; }
+
+class RolloutTest : public ::testing::TestWithParam<RolloutCase> {};
+
+// Verify that a rolling update replaces every instance within surge/unavailable bounds.
+TEST_P(RolloutTest, ReplacesWithinBounds) {
+  const RolloutCase& c = GetParam();
+  World w;
+  w.AddNode("n1");
+  w.AddNode("n2");
+  w.AddApp("web", c.replicas, [&](model::AppSpec& s) {
+    s.update.max_surge = c.max_surge;
+    s.update.max_unavailable = c.max_unavailable;
+  });
+  w.Converge();
+  ASSERT_EQ(w.Available("web"), c.replicas);
+  std::vector<std::string> before = w.Wanted("web");
+  int64_t revision = 1;
+  if (c.new_epoch) {
+    ++w.App("web").restart_epoch;
+  } else {
+    w.NewRevision("web", [](model::AppSpec& s) { s.env["V"] = "2"; });
+    revision = 2;
+  }
+  int passes = 0;
+  for (; passes < 50; ++passes) {
+    std::vector<std::string> done = w.Pass();
+    int wanted = static_cast<int>(w.Wanted("web").size());
+    EXPECT_LE(wanted, c.replicas + std::max(c.max_surge, 1)) << "pass " << passes;
+    bool changed = w.AgentTick();
+    EXPECT_GE(w.Available("web"), c.replicas - c.max_unavailable) << "pass " << passes;
+    if (done.empty() && !changed) break;
+  }
+  EXPECT_LT(passes, 50);
+  for (const model::Instance& instance : w.snapshot.instances) {
+    EXPECT_EQ(instance.revision, revision) << instance.id;
+    EXPECT_EQ(instance.restart_epoch, w.App("web").restart_epoch) << instance.id;
+  }
+  EXPECT_EQ(w.Available("web"), c.replicas);
+  for (const std::string& old : before) {
+    EXPECT_THAT(w.Wanted("web"), ::testing::Not(::testing::Contains(old)));
+  }
+  EXPECT_EQ(w.Deployment("web", revision).state, model::DeploymentState::kHealthy);
+  if (!c.new_epoch) {
+    EXPECT_EQ(w.Deployment("web", 1).state, model::DeploymentState::kSuperseded);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Rollouts, RolloutTest,
+                         ::testing::Values(RolloutCase{"OneAtATime", 3, 1, 0, false},
+                                           RolloutCase{"UnavailableFirst", 3, 0, 1, false},
+                                           RolloutCase{"Wide", 4, 2, 1, false},
+                                           RolloutCase{"NoSurgeNoUnavailable", 2, 0, 0, false},
+                                           RolloutCase{"RestartEpoch", 3, 1, 0, true}),
+                         [](const auto& info) { return info.param.name; });
+
+// Verify the first steps of a one-at-a-time rollout exactly.
+TEST(ReconcilerTest, RolloutStepsOneAtATime) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 2);
+  w.Converge();
+  w.NewRevision("web", [](model::AppSpec& s) { s.env["V"] = "2"; });
+  EXPECT_THAT(w.Pass(),
+              ElementsAre("create web-3 on n1", "deployment web/2 -> progressing (0/2 healthy)"));
+  w.StartUnhealthy();
+  EXPECT_THAT(w.Pass(), IsEmpty());  // web-3 not healthy yet: nothing old may go
+  w.AgentTick();
+  // web-3 healthy: one old one may go, which makes room for the next new one.
+  EXPECT_THAT(w.Pass(), ElementsAre("stop web-1 (replaced by revision 2)", "create web-4 on n1",
+                                    "deployment web/2 -> progressing (1/2 healthy)"));
+  w.AgentTick();
+  EXPECT_THAT(w.Pass(), ElementsAre("remove web-1"));  // web-4 not healthy yet
+  w.AgentTick();
+  EXPECT_THAT(w.Pass(), ElementsAre("stop web-2 (replaced by revision 2)",
+                                    "deployment web/2 -> progressing (2/2 healthy)"));
+  w.AgentTick();
+  EXPECT_THAT(w.Pass(), ElementsAre("remove web-2", "deployment web/2 -> healthy (2/2 healthy)",
+                                    "event deployment.healthy: revision 2 is healthy: 2/2 healthy",
+                                    "deployment web/1 -> superseded (superseded by revision 2)"));
+  EXPECT_THAT(w.Pass(), IsEmpty());
+}
+
+// Verify that a broken new revision never takes healthy old instances down.
+TEST(ReconcilerTest, BrokenRevisionKeepsOldInstances) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 2);
+  w.Converge();
+  w.NewRevision("web", [](model::AppSpec& s) { s.env["V"] = "broken"; });
+  w.Pass();  // creates web-3
+  for (int i = 0; i < 6; ++i) {
+    w.Crash("web-3", 1);
+    w.now += kMaxRestartBackoff;
+    w.Pass();
+    w.Pass();
+  }
+  EXPECT_THAT(w.Wanted("web"), ElementsAre("web-1@n1", "web-2@n1", "web-3@n1"));
+  EXPECT_EQ(w.Available("web"), 2);
+  EXPECT_EQ(w.Deployment("web", 2).state, model::DeploymentState::kFailed);
+  EXPECT_THAT(w.EventKinds(), ElementsAre("deployment.healthy", "deployment.failed"));
+}
+
+// Verify that deleting an app stops its instances, removes them, then the app.
+TEST(ReconcilerTest, DeleteFlow) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 2);
+  w.Converge();
+  w.App("web").deleting = true;
+  EXPECT_THAT(w.Pass(), ElementsAre("stop web-1 (app deleted)", "stop web-2 (app deleted)"));
+  EXPECT_THAT(w.Pass(), IsEmpty());  // still stopping
+  w.Settle();
+  EXPECT_THAT(w.Pass(), ElementsAre("remove web-1", "remove web-2"));
+  EXPECT_THAT(w.Pass(), ElementsAre("remove app web"));
+  EXPECT_TRUE(w.snapshot.apps.empty());
+  EXPECT_TRUE(w.snapshot.deployments.empty());
+  EXPECT_THAT(w.Pass(), IsEmpty());
+}
+
+// Verify that instances of an app that no longer exists are stopped, then removed.
+TEST(ReconcilerTest, OrphansStopThenRemove) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 1);
+  model::Instance orphan;
+  orphan.id = "ghost-1";
+  orphan.app = "ghost";
+  orphan.node = "n1";
+  orphan.state = model::InstanceState::kRunning;
+  w.snapshot.instances.push_back(orphan);
+  orphan.id = "ghost-x";
+  orphan.node.clear();
+  orphan.state = model::InstanceState::kPending;
+  w.snapshot.instances.push_back(orphan);
+  EXPECT_THAT(
+      w.Pass(),
+      ElementsAre("create web-1 on n1", "deployment web/1 -> progressing (0/1 healthy)",
+                  "stop ghost-1 (app no longer exists)", "stop ghost-x (app no longer exists)"));
+  EXPECT_THAT(w.Pass(), ElementsAre("remove ghost-x"));  // never placed: no agent to wait for
+  w.Settle();
+  EXPECT_THAT(w.Pass(), ElementsAre("deployment web/1 -> healthy (1/1 healthy)",
+                                    "event deployment.healthy: revision 1 is healthy: 1/1 healthy",
+                                    "remove ghost-1"));
+  EXPECT_THAT(w.Pass(), IsEmpty());
+}
+
+// Verify that an unplaceable instance says why, once, and is placed when a node fits.
+TEST(ReconcilerTest, UnplaceableThenPlacedWhenNodeAppears) {
+  World w;
+  w.AddNode("small", {0, 64 * kMi});
+  w.AddApp("web", 1, [](model::AppSpec& s) { s.resources.memory_bytes = 128 * kMi; });
+  const std::string reason = "no node fits: 1 node out of memory (needs 128Mi, 64Mi free)";
+  EXPECT_THAT(w.Pass(), ElementsAre("create web-1 unplaced (" + reason + ")",
+                                    "event instance.unplaceable: 1 instance of web cannot be "
+                                    "placed: " +
+                                        reason,
+                                    "deployment web/1 -> progressing (0/1 healthy)"));
+  EXPECT_EQ(w.Instance("web-1").message, reason);
+  EXPECT_THAT(w.Pass(), IsEmpty());  // same reason: no news
+  w.AddNode("big", {0, 1024 * kMi}).status = model::NodeStatus::kDraining;
+  const std::string reason2 =
+      "no node fits: 1 node out of memory (needs 128Mi, 64Mi free), 1 node draining";
+  EXPECT_THAT(w.Pass(), ElementsAre("message web-1: " + reason2,
+                                    "event instance.unplaceable: 1 instance of web cannot be "
+                                    "placed: " +
+                                        reason2));
+  w.snapshot.nodes.back().status = model::NodeStatus::kReady;
+  EXPECT_THAT(w.Pass(), ElementsAre("place web-1 on big"));
+  EXPECT_TRUE(w.Instance("web-1").message.empty());
+  w.Settle();
+  w.Converge();
+  EXPECT_EQ(w.Deployment("web", 1).state, model::DeploymentState::kHealthy);
+}
+
+// Verify that apps placed earlier in a pass take resources from later ones.
+TEST(ReconcilerTest, PlacementAccountsEarlierAppsInPass) {
+  World w;
+  w.AddNode("n1", {1000, 0});
+  w.AddApp("a", 1, [](model::AppSpec& s) { s.resources.cpu_millis = 800; });
+  w.AddApp("b", 1, [](model::AppSpec& s) { s.resources.cpu_millis = 800; });
+  EXPECT_THAT(w.Pass(),
+              ElementsAre("create a-1 on n1", "deployment a/1 -> progressing (0/1 healthy)",
+                          "create b-2 unplaced (no node fits: 1 node out of cpu (needs 800m, "
+                          "200m free))",
+                          "event instance.unplaceable: 1 instance of b cannot be placed: no node "
+                          "fits: 1 node out of cpu (needs 800m, 200m free)",
+                          "deployment b/1 -> progressing (0/1 healthy)"));
+}
+
+// Verify that instances on a node that no longer exists are removed and replaced.
+TEST(ReconcilerTest, NodeGoneReplacesInstances) {
+  World w;
+  w.AddNode("n1");
+  w.AddNode("n2");
+  w.AddApp("web", 2);
+  w.Converge();
+  std::erase_if(w.snapshot.nodes, [](const model::Node& n) { return n.id == "n2"; });
+  EXPECT_THAT(w.Pass(), ElementsAre("remove web-2", "create web-3 on n1"));
+  w.Settle();
+  EXPECT_THAT(w.Pass(), IsEmpty());
+  EXPECT_THAT(w.Wanted("web"), ElementsAre("web-1@n1", "web-3@n1"));
+}
+
+// Verify that instances on a draining node are replaced elsewhere before they stop.
+TEST(ReconcilerTest, DrainMovesInstancesWithoutDroppingAvailability) {
+  World w;
+  w.AddNode("n1");
+  w.AddNode("n2");
+  w.AddApp("web", 2);  // max_surge 1, max_unavailable 0
+  w.Converge();
+  ASSERT_THAT(w.Wanted("web"), ElementsAre("web-1@n1", "web-2@n2"));
+  w.snapshot.nodes[1].status = model::NodeStatus::kDraining;
+  EXPECT_THAT(w.Pass(), ElementsAre("create web-3 on n1"));  // healthy stays healthy
+  w.AgentTick();
+  EXPECT_EQ(w.Available("web"), 2);
+  EXPECT_THAT(w.Pass(), IsEmpty());  // web-3 not healthy yet
+  w.AgentTick();
+  EXPECT_THAT(w.Pass(), ElementsAre("stop web-2 (node draining)"));
+  w.AgentTick();
+  EXPECT_EQ(w.Available("web"), 2);
+  EXPECT_THAT(w.Pass(), ElementsAre("remove web-2"));
+  EXPECT_THAT(w.Pass(), IsEmpty());
+  EXPECT_THAT(w.Wanted("web"), ElementsAre("web-1@n1", "web-3@n1"));
+}
+
+// Verify that with health checks off a running instance counts as available.
+TEST(ReconcilerTest, HealthNoneCountsRunningAsHealthy) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 1, [](model::AppSpec& s) { s.health.type = model::HealthType::kNone; });
+  w.Pass();
+  w.StartUnhealthy();
+  EXPECT_THAT(w.Pass(),
+              ElementsAre("deployment web/1 -> healthy (1/1 healthy)",
+                          "event deployment.healthy: revision 1 is healthy: 1/1 healthy"));
+}
+
+// Verify that a failed old instance is stopped at once (it serves nothing), then removed.
+TEST(ReconcilerTest, FailedOldInstanceGoesFirst) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 2);
+  w.Converge();
+  w.Crash("web-2", 1);
+  w.NewRevision("web", [](model::AppSpec& s) { s.env["V"] = "2"; });
+  EXPECT_THAT(w.Pass(),
+              ElementsAre("stop web-2 (replaced by revision 2)", "create web-3 on n1",
+                          "create web-4 on n1", "deployment web/2 -> progressing (0/2 healthy)"));
+  EXPECT_THAT(w.Pass(), ElementsAre("remove web-2"));
+  EXPECT_EQ(w.Available("web"), 1);  // web-1 stays until a new one is healthy
+}
+
+// Verify that round-robin continues after the node of the app's newest instance.
+TEST(ReconcilerTest, RoundRobinResumesAfterNewestInstance) {
+  World w;
+  w.AddNode("n1");
+  w.AddNode("n2");
+  w.AddNode("n3");
+  w.AddApp("web", 2,
+           [](model::AppSpec& s) { s.placement.strategy = model::PlacementStrategy::kRoundRobin; });
+  w.AddRunning("web", "n3").created_at = w.now - seconds(10);
+  w.AddRunning("web", "n1");
+  w.App("web").spec.replicas = 3;
+  w.Deployment("web", 1).spec.replicas = 3;
+  EXPECT_THAT(w.Pass(),
+              ElementsAre("create web-3 on n2", "deployment web/1 -> progressing (2/3 healthy)"));
+}
+
+// Verify that older deployments become superseded only once the current one is healthy.
+TEST(ReconcilerTest, SupersedesOlderOnlyWhenHealthy) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 1);
+  w.Converge();
+  w.NewRevision("web", [](model::AppSpec& s) { s.env["V"] = "2"; });
+  w.Pass();
+  EXPECT_EQ(w.Deployment("web", 1).state, model::DeploymentState::kHealthy);
+  w.Settle();
+  w.Converge();
+  EXPECT_EQ(w.Deployment("web", 1).state, model::DeploymentState::kSuperseded);
+  EXPECT_EQ(w.Deployment("web", 1).message, "superseded by revision 2");
+  EXPECT_EQ(w.Deployment("web", 2).message, "1/1 healthy");
+}
+
+// Verify that several apps and orphans converge and then stay idle.
+TEST(ReconcilerTest, MixedClusterConvergesIdempotently) {
+  World w;
+  w.AddNode("n1", {4000, 4096 * kMi}, {{"zone", "a"}});
+  w.AddNode("n2", {4000, 4096 * kMi}, {{"zone", "b"}});
+  w.AddApp("api", 3, [](model::AppSpec& s) {
+    s.resources = {500, 256 * kMi};
+    s.placement.strategy = model::PlacementStrategy::kBinpack;
+  });
+  w.AddApp("web", 4, [](model::AppSpec& s) {
+    s.resources = {250, 128 * kMi};
+    s.placement.constraints = {{"zone", model::ConstraintOp::kEquals, "b"}};
+  });
+  w.AddApp("idle", 0);
+  w.Converge();
+  EXPECT_THAT(w.Pass(), IsEmpty());
+  EXPECT_EQ(w.Available("api"), 3);
+  EXPECT_EQ(w.Available("web"), 4);
+  for (const std::string& placed : w.Wanted("web")) EXPECT_THAT(placed, ::testing::EndsWith("@n2"));
+}
+
+}  // namespace
+}  // namespace skiff::controller

@@ -1,0 +1,24 @@
+// What makes an instance "current" for its app, shared by the reconciler and the
+// status summary so both count the same way.
+#pragma once
+
+#include <vector>
+
+#include "controller/app_service.h"
+#include "model/resources.h"
+
+namespace skiff::controller {
+
+// Two specs run the same instances when they differ at most in how many of them
+// there are (replicas, autoscale): scaling must not replace running instances.
+bool SameTemplate(const model::AppSpec& a, const model::AppSpec& b);
+
+// An instance of the app's current revision and restart epoch that should run.
+bool IsCurrent(const model::App& app, const model::Instance& instance);
+
+// The status block of DESIGN.md's app shape: the current deployment's state and
+// counts of desired / running / healthy current instances.
+AppStatus Summarize(const model::App& app, const std::vector<model::Deployment>& deployments,
+                    const std::vector<model::Instance>& instances);
+
+}  // namespace skiff::controller

@@ -1,0 +1,120 @@
+#include "model/resources.h"
+
+#include <array>
+#include <utility>
+
+namespace skiff::model {
+namespace {
+
+// One table per enum keeps ToString and Parse* exact inverses of each other.
+template <typename E, size_t N>
+using Names = std::array<std::pair<E, std::string_view>, N>;
+
+constexpr Names<DeploymentState, 6> kDeploymentStates = {{
+    {DeploymentState::kPending, "pending"},
+    {DeploymentState::kProgressing, "progressing"},
+    {DeploymentState::kHealthy, "healthy"},
+    {DeploymentState::kFailed, "failed"},
+    {DeploymentState::kRolledBack, "rolled_back"},
+    {DeploymentState::kSuperseded, "superseded"},
+}};
+constexpr Names<InstanceState, 6> kInstanceStates = {{
+    {InstanceState::kPending, "pending"},
+    {InstanceState::kStarting, "starting"},
+    {InstanceState::kRunning, "running"},
+    {InstanceState::kStopping, "stopping"},
+    {InstanceState::kStopped, "stopped"},
+    {InstanceState::kFailed, "failed"},
+}};
+constexpr Names<Health, 3> kHealths = {{
+    {Health::kUnknown, "unknown"},
+    {Health::kHealthy, "healthy"},
+    {Health::kUnhealthy, "unhealthy"},
+}};
+constexpr Names<DesiredState, 2> kDesiredStates = {{
+    {DesiredState::kRun, "run"},
+    {DesiredState::kStop, "stop"},
+}};
+constexpr Names<NodeStatus, 3> kNodeStatuses = {{
+    {NodeStatus::kReady, "ready"},
+    {NodeStatus::kDown, "down"},
+    {NodeStatus::kDraining, "draining"},
+}};
+constexpr Names<HealthType, 3> kHealthTypes = {{
+    {HealthType::kHttp, "http"},
+    {HealthType::kTcp, "tcp"},
+    {HealthType::kNone, "none"},
+}};
+constexpr Names<PlacementStrategy, 4> kPlacementStrategies = {{
+    {PlacementStrategy::kSpread, "spread"},
+    {PlacementStrategy::kBinpack, "binpack"},
+    {PlacementStrategy::kLeastLoaded, "least-loaded"},
+    {PlacementStrategy::kRoundRobin, "round-robin"},
+}};
+constexpr Names<UpdateStrategy, 3> kUpdateStrategies = {{
+    {UpdateStrategy::kRolling, "rolling"},
+    {UpdateStrategy::kBlueGreen, "blue-green"},
+    {UpdateStrategy::kCanary, "canary"},
+}};
+
+template <typename E, size_t N>
+std::string_view NameOf(const Names<E, N>& names, E value) {
+  for (const auto& [e, name] : names) {
+    if (e == value) return name;
+  }
+  return "unknown";  // unreachable for a valid enumerator
+}
+
+template <typename E, size_t N>
+std::optional<E> ValueOf(const Names<E, N>& names, std::string_view name) {
+  for (const auto& [e, n] : names) {
+    if (n == name) return e;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string_view ToString(DeploymentState s) { return NameOf(kDeploymentStates, s); }
+std::string_view ToString(InstanceState s) { return NameOf(kInstanceStates, s); }
+std::string_view ToString(Health h) { return NameOf(kHealths, h); }
+std::string_view ToString(DesiredState d) { return NameOf(kDesiredStates, d); }
+std::string_view ToString(NodeStatus s) { return NameOf(kNodeStatuses, s); }
+std::string_view ToString(HealthType t) { return NameOf(kHealthTypes, t); }
+std::string_view ToString(PlacementStrategy s) { return NameOf(kPlacementStrategies, s); }
+std::string_view ToString(UpdateStrategy s) { return NameOf(kUpdateStrategies, s); }
+
+std::optional<DeploymentState> ParseDeploymentState(std::string_view s) {
+  return ValueOf(kDeploymentStates, s);
+}
+std::optional<InstanceState> ParseInstanceState(std::string_view s) {
+  return ValueOf(kInstanceStates, s);
+}
+std::optional<Health> ParseHealth(std::string_view s) { return ValueOf(kHealths, s); }
+std::optional<DesiredState> ParseDesiredState(std::string_view s) {
+  return ValueOf(kDesiredStates, s);
+}
+std::optional<NodeStatus> ParseNodeStatus(std::string_view s) { return ValueOf(kNodeStatuses, s); }
+std::optional<HealthType> ParseHealthType(std::string_view s) { return ValueOf(kHealthTypes, s); }
+std::optional<PlacementStrategy> ParsePlacementStrategy(std::string_view s) {
+  return ValueOf(kPlacementStrategies, s);
+}
+std::optional<UpdateStrategy> ParseUpdateStrategy(std::string_view s) {
+  return ValueOf(kUpdateStrategies, s);
+}
+
+bool IsLive(InstanceState s) {
+  switch (s) {
+    case InstanceState::kStarting:
+    case InstanceState::kRunning:
+    case InstanceState::kStopping:
+      return true;
+    case InstanceState::kPending:
+    case InstanceState::kStopped:
+    case InstanceState::kFailed:
+      return false;
+  }
+  return false;
+}
+
+}  // namespace skiff::model

@@ -1,0 +1,705 @@
+#include "model/spec_parse.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <initializer_list>
+#include <limits>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/quantity.h"
+#include "model/resources.h"
+#include "model/yaml_json.h"
+
+namespace skiff::model {
+namespace json = boost::json;
+namespace {
+
+constexpr std::string_view kNameRule =
+    "must be a DNS label: 1-63 of a-z, 0-9 and '-', starting with a letter, not ending in '-'";
+
+// The reason `name` is not a DNS label, or nullopt when it is one.
+std::optional<std::string> NameProblem(std::string_view name) {
+  bool ok = !name.empty() && name.size() <= 63 && name.front() >= 'a' && name.front() <= 'z' &&
+            name.back() != '-' && std::all_of(name.begin(), name.end(), [](char c) {
+              return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+            });
+  if (ok) return std::nullopt;
+  return fmt::format("{} (got \"{}\")", kNameRule, name);
+}
+
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string_view KindOf(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::null:
+      return "null";
+    case json::kind::bool_:
+      return "a bool";
+    case json::kind::int64:
+    case json::kind::uint64:
+    case json::kind::double_:
+      return "a number";
+    case json::kind::string:
+      return "a string";
+    case json::kind::array:
+      return "a list";
+    case json::kind::object:
+      return "an object";
+  }
+  return "a value";
+}
+
+std::string Join(const std::string& prefix, std::string_view key) {
+  return prefix.empty() ? std::string(key) : fmt::format("{}.{}", prefix, key);
+}
+
+// A value as it appears in messages: strings quoted, numbers in their shortest form.
+std::string Quoted(const json::value& v) {
+  if (v.is_double()) return fmt::format("{}", v.get_double());
+  return json::serialize(v);
+}
+
+// Collects every problem of one spec; the spec is valid iff none were found.
+class Validator {
+ public:
+  void Add(std::string path, std::string reason) {
+    problems_.emplace_back(std::move(path), std::move(reason));
+  }
+  bool ok() const { return problems_.empty(); }
+  Error ToError() const {
+    std::string message;
+    for (const auto& [path, reason] : problems_) {
+      if (!message.empty()) message += "; ";
+      message += path.empty() ? reason : fmt::format("{}: {}", path, reason);
+    }
+    return Error{ErrorCode::kInvalidArgument, std::move(message), problems_.front().first};
+  }
+
+  // The object at `path`, with unknown keys reported (and the nearest known one
+  // suggested); nullptr (reported) when v is not an object.
+  const json::object* Object(const json::value& v, const std::string& path,
+                             std::initializer_list<std::string_view> known) {
+    if (!v.is_object()) {
+      Add(path, fmt::format("must be an object, not {}", KindOf(v)));
+      return nullptr;
+    }
+    for (const auto& [key, value] : v.get_object()) {
+      if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+      std::string_view best;
+      size_t best_distance = std::numeric_limits<size_t>::max();
+      for (std::string_view candidate : known) {
+        size_t d = EditDistance(key, candidate);
+        if (d < best_distance) best_distance = d, best = candidate;
+      }
+      // Close means a typo, not a different word: at most 2 edits and few for short names,
+      // or an abbreviation ("mem" for "memory").
+      bool close = best_distance <= 2 && best_distance * 3 <= best.size();
+      if (!close && key.size() >= 3) {
+        for (std::string_view candidate : known) {
+          if (candidate.starts_with(key)) {
+            best = candidate;
+            close = true;
+            break;
+          }
+        }
+      }
+      if (close) {
+        Add(Join(path, key), fmt::format("unknown field; did you mean \"{}\"?", best));
+      } else {
+        Add(Join(path, key), "unknown field");
+      }
+    }
+    return &v.get_object();
+  }
+
+  std::optional<std::string> String(const json::value& v, const std::string& path) {
+    if (v.is_string()) return std::string(v.get_string());
+    Add(path, fmt::format("must be a string, not {}", KindOf(v)));
+    return std::nullopt;
+  }
+
+  std::optional<bool> Bool(const json::value& v, const std::string& path) {
+    if (v.is_bool()) return v.get_bool();
+    Add(path, fmt::format("must be true or false, not {}", KindOf(v)));
+    return std::nullopt;
+  }
+
+  std::optional<int> Int(const json::value& v, const std::string& path, int64_t min,
+                         int64_t max = std::numeric_limits<int>::max()) {
+    std::optional<int64_t> n;
+    if (v.is_int64()) {
+      n = v.get_int64();
+    } else if (v.is_uint64()) {
+      n = v.get_uint64() > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX
+                                                            : static_cast<int64_t>(v.get_uint64());
+    } else if (v.is_double() && std::abs(v.get_double()) < 9e18 &&
+               v.get_double() == std::trunc(v.get_double())) {
+      n = static_cast<int64_t>(v.get_double());  // range checked first: the cast is defined
+    }
+    if (!n) {
+      Add(path, v.is_double() ? fmt::format("must be an integer (got {})", Quoted(v))
+                              : fmt::format("must be an integer, not {}", KindOf(v)));
+      return std::nullopt;
+    }
+    if (*n < min || *n > max) {
+      if (max != std::numeric_limits<int>::max()) {
+        Add(path, fmt::format("must be between {} and {} (got {})", min, max, *n));
+      } else if (*n < min) {
+        Add(path, fmt::format("must be >= {} (got {})", min, *n));
+      } else {
+        Add(path, fmt::format("must be <= {} (got {})", max, *n));
+      }
+      return std::nullopt;
+    }
+    return static_cast<int>(*n);
+  }
+
+  std::optional<Duration> Dur(const json::value& v, const std::string& path) {
+    if (v.is_string()) {
+      auto d = ParseDuration(v.get_string());
+      if (d) return *d;
+      Add(path, d.error().message);
+      return std::nullopt;
+    }
+    // A bare 0 is unambiguous; any other number lacks its unit.
+    if ((v.is_int64() && v.get_int64() == 0) || (v.is_uint64() && v.get_uint64() == 0)) {
+      return Duration(0);
+    }
+    Add(path, fmt::format("not a duration ({}); use e.g. 500ms, 2s, 5m, 1h", Quoted(v)));
+    return std::nullopt;
+  }
+
+  // Each item of a list of strings; nullopt (reported) when v is not a list.
+  std::optional<std::vector<std::string>> StringList(const json::value& v,
+                                                     const std::string& path) {
+    if (!v.is_array()) {
+      Add(path, fmt::format("must be a list of strings, not {}", KindOf(v)));
+      return std::nullopt;
+    }
+    std::vector<std::string> out;
+    bool ok = true;
+    const json::array& items = v.get_array();
+    for (size_t i = 0; i < items.size(); ++i) {
+      auto s = String(items[i], fmt::format("{}[{}]", path, i));
+      if (s) {
+        out.push_back(std::move(*s));
+      } else {
+        ok = false;
+      }
+    }
+    if (!ok) return std::nullopt;
+    return out;
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> problems_;
+};
+
+// A present, non-null field of obj, or nullptr. YAML writes `key:` with nothing
+// for "nothing here", so null counts as absent everywhere.
+const json::value* Field(const json::object& obj, std::string_view key) {
+  const json::value* v = obj.if_contains(key);
+  if (v == nullptr || v->is_null()) return nullptr;
+  return v;
+}
+
+template <typename T, typename F>
+void Set(const std::optional<T>& value, F&& assign) {
+  if (value) assign(*value);
+}
+
+bool IsEnvName(std::string_view key) {
+  if (key.empty() || std::isdigit(static_cast<unsigned char>(key[0]))) return false;
+  return std::all_of(key.begin(), key.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  });
+}
+
+void ReadEnv(Validator& v, const json::value& value, const std::string& path,
+             std::map<std::string, std::string>& out) {
+  if (!value.is_object())
+    return v.Add(path, fmt::format("must be an object, not {}", KindOf(value)));
+  for (const auto& [key, item] : value.get_object()) {
+    std::string item_path = Join(path, key);
+    if (!IsEnvName(key)) {
+      v.Add(item_path,
+            "not a valid variable name (letters, digits and '_', not starting with a digit)");
+      continue;
+    }
+    Set(v.String(item, item_path), [&](const std::string& s) { out[std::string(key)] = s; });
+  }
+}
+
+void ReadRun(Validator& v, const json::value& value, RunSpec& run) {
+  const json::object* obj = v.Object(value, "run", {"command", "image", "args"});
+  if (obj == nullptr) return;
+  if (const json::value* c = Field(*obj, "command")) {
+    if (auto command = v.StringList(*c, "run.command")) {
+      if (command->empty()) v.Add("run.command", "must not be empty");
+      for (size_t i = 0; i < command->size(); ++i) {
+        if ((*command)[i].empty()) v.Add(fmt::format("run.command[{}]", i), "must not be empty");
+      }
+      run.command = std::move(*command);
+    }
+  }
+  if (const json::value* i = Field(*obj, "image")) {
+    Set(v.String(*i, "run.image"), [&](const std::string& s) {
+      if (s.empty()) v.Add("run.image", "must not be empty");
+      run.image = s;
+    });
+  }
+  if (const json::value* a = Field(*obj, "args")) {
+    Set(v.StringList(*a, "run.args"),
+        [&](const std::vector<std::string>& args) { run.args = args; });
+  }
+  bool has_command = Field(*obj, "command") != nullptr;
+  bool has_image = Field(*obj, "image") != nullptr;
+  if (has_command == has_image) v.Add("run", "exactly one of command, image");
+  if (Field(*obj, "args") != nullptr && !has_image) v.Add("run.args", "only allowed with image");
+}
+
+bool IsHostLabel(std::string_view label) {
+  return !label.empty() && label.size() <= 63 && label.front() != '-' && label.back() != '-' &&
+         std::all_of(label.begin(), label.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+         });
+}
+
+// Checks "host" or "host/path/prefix"; returns it normalised (host lowercased;
+// the path is kept as written, since URL paths are case-sensitive).
+std::optional<std::string> NormaliseDomain(Validator& v, std::string_view domain,
+                                           const std::string& path) {
+  size_t slash = domain.find('/');
+  std::string host(domain.substr(0, slash));
+  std::string prefix(slash == std::string_view::npos ? "" : domain.substr(slash));
+  std::transform(host.begin(), host.end(), host.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  bool host_ok = !host.empty() && host.size() <= 253;
+  for (size_t start = 0; host_ok;) {
+    size_t dot = host.find('.', start);
+    host_ok = IsHostLabel(
+        std::string_view(host).substr(start, dot == std::string::npos ? dot : dot - start));
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  if (!host_ok) {
+    v.Add(path,
+          fmt::format("not a hostname (\"{}\"); use e.g. example.com or example.com/api", domain));
+    return std::nullopt;
+  }
+  if (!prefix.empty()) {
+    bool prefix_ok = prefix.size() > 1 && prefix.back() != '/' &&
+                     prefix.find("//") == std::string::npos &&
+                     std::all_of(prefix.begin(), prefix.end(), [](char c) {
+                       return std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '-' ||
+                              c == '_' || c == '.' || c == '~';
+                     });
+    if (!prefix_ok) {
+      v.Add(path, fmt::format("not a path prefix (\"{}\"); use e.g. example.com/api", domain));
+      return std::nullopt;
+    }
+  }
+  return host + prefix;
+}
+
+void ReadDomains(Validator& v, const json::value& value, std::vector<std::string>& out) {
+  auto domains = v.StringList(value, "domains");
+  if (!domains) return;
+  std::set<std::string> seen;
+  for (size_t i = 0; i < domains->size(); ++i) {
+    std::string path = fmt::format("domains[{}]", i);
+    auto domain = NormaliseDomain(v, (*domains)[i], path);
+    if (!domain) continue;
+    if (!seen.insert(*domain).second) {
+      v.Add(path, fmt::format("duplicate domain \"{}\"", *domain));
+      continue;
+    }
+    out.push_back(std::move(*domain));
+  }
+}
+
+void ReadResources(Validator& v, const json::value& value, Resources& out) {
+  const json::object* obj = v.Object(value, "resources", {"cpu", "memory"});
+  if (obj == nullptr) return;
+  if (const json::value* cpu = Field(*obj, "cpu")) {
+    if (cpu->is_string()) {
+      auto millis = ParseCpuMillis(cpu->get_string());
+      if (millis && *millis < 0) {  // an overflowed huge number
+        v.Add("resources.cpu", fmt::format("not a cpu quantity ({}); too large", Quoted(*cpu)));
+      } else if (millis) {
+        out.cpu_millis = *millis;
+      } else {
+        v.Add("resources.cpu", millis.error().message);
+      }
+    } else if (cpu->is_number() && cpu->to_number<double>() >= 0 &&
+               cpu->to_number<double>() < 1e6) {
+      out.cpu_millis = static_cast<int64_t>(std::llround(cpu->to_number<double>() * 1000));
+    } else {
+      v.Add("resources.cpu",
+            fmt::format("not a cpu quantity ({}); use e.g. 250m or 0.5", Quoted(*cpu)));
+    }
+  }
+  if (const json::value* memory = Field(*obj, "memory")) {
+    if (memory->is_string()) {
+      auto bytes = ParseMemoryBytes(memory->get_string());
+      if (bytes) {
+        out.memory_bytes = *bytes;
+      } else {
+        v.Add("resources.memory", bytes.error().message);
+      }
+    } else if ((memory->is_int64() && memory->get_int64() >= 0) ||
+               (memory->is_uint64() && memory->get_uint64() <= static_cast<uint64_t>(INT64_MAX))) {
+      out.memory_bytes = memory->to_number<int64_t>();
+    } else {
+      v.Add(
+          "resources.memory",
+          fmt::format("not a memory quantity ({}); use e.g. 128Mi, 1Gi or 512M", Quoted(*memory)));
+    }
+  }
+}
+
+void ReadHealth(Validator& v, const json::value& value, HealthCheck& out) {
+  const json::object* obj = v.Object(
+      value, "health",
+      {"type", "path", "interval", "timeout", "healthy_threshold", "unhealthy_threshold", "grace"});
+  if (obj == nullptr) return;
+  if (const json::value* f = Field(*obj, "type")) {
+    Set(v.String(*f, "health.type"), [&](const std::string& s) {
+      if (auto t = ParseHealthType(s)) {
+        out.type = *t;
+      } else {
+        v.Add("health.type", fmt::format("must be one of http, tcp, none (got \"{}\")", s));
+      }
+    });
+  }
+  if (const json::value* f = Field(*obj, "path")) {
+    Set(v.String(*f, "health.path"), [&](const std::string& s) {
+      if (!s.starts_with('/')) {
+        v.Add("health.path", fmt::format("must start with '/' (got \"{}\")", s));
+      }
+      out.path = s;
+    });
+  }
+  bool interval_ok = true;
+  bool timeout_ok = true;
+  if (const json::value* f = Field(*obj, "interval")) {
+    auto d = v.Dur(*f, "health.interval");
+    interval_ok = d.has_value();
+    if (d && d->count() == 0) v.Add("health.interval", "must be > 0"), interval_ok = false;
+    if (d) out.interval = *d;
+  }
+  if (const json::value* f = Field(*obj, "timeout")) {
+    auto d = v.Dur(*f, "health.timeout");
+    timeout_ok = d.has_value();
+    if (d && d->count() == 0) v.Add("health.timeout", "must be > 0"), timeout_ok = false;
+    if (d) out.timeout = *d;
+  }
+  if (interval_ok && timeout_ok && out.timeout > out.interval) {
+    v.Add("health.timeout", fmt::format("must be <= interval ({} > {})",
+                                        FormatDuration(out.timeout), FormatDuration(out.interval)));
+  }
+  if (const json::value* f = Field(*obj, "healthy_threshold")) {
+    Set(v.Int(*f, "health.healthy_threshold", 1), [&](int n) { out.healthy_threshold = n; });
+  }
+  if (const json::value* f = Field(*obj, "unhealthy_threshold")) {
+    Set(v.Int(*f, "health.unhealthy_threshold", 1), [&](int n) { out.unhealthy_threshold = n; });
+  }
+  if (const json::value* f = Field(*obj, "grace")) {
+    Set(v.Dur(*f, "health.grace"), [&](Duration d) { out.grace = d; });
+  }
+}
+
+bool IsLabelToken(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
+           c == '/';
+  });
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+std::optional<Constraint> ParseConstraint(std::string_view text) {
+  Constraint c;
+  size_t op = text.find("==");
+  c.op = ConstraintOp::kEquals;
+  if (op == std::string_view::npos) {
+    op = text.find("!=");
+    c.op = ConstraintOp::kNotEquals;
+  }
+  if (op == std::string_view::npos) {
+    c.op = ConstraintOp::kExists;
+    c.key = std::string(Trim(text));
+    if (!IsLabelToken(c.key)) return std::nullopt;
+    return c;
+  }
+  c.key = std::string(Trim(text.substr(0, op)));
+  c.value = std::string(Trim(text.substr(op + 2)));
+  if (!IsLabelToken(c.key) || !IsLabelToken(c.value)) return std::nullopt;
+  return c;
+}
+
+void ReadPlacement(Validator& v, const json::value& value, Placement& out) {
+  const json::object* obj = v.Object(value, "placement", {"strategy", "constraints"});
+  if (obj == nullptr) return;
+  if (const json::value* f = Field(*obj, "strategy")) {
+    Set(v.String(*f, "placement.strategy"), [&](const std::string& s) {
+      if (auto strategy = ParsePlacementStrategy(s)) {
+        out.strategy = *strategy;
+      } else {
+        v.Add("placement.strategy",
+              fmt::format("must be one of spread, binpack, least-loaded, round-robin (got \"{}\")",
+                          s));
+      }
+    });
+  }
+  if (const json::value* f = Field(*obj, "constraints")) {
+    auto constraints = v.StringList(*f, "placement.constraints");
+    if (!constraints) return;
+    for (size_t i = 0; i < constraints->size(); ++i) {
+      if (auto c = ParseConstraint((*constraints)[i])) {
+        out.constraints.push_back(std::move(*c));
+      } else {
+        v.Add(fmt::format("placement.constraints[{}]", i),
+              fmt::format("not a constraint (\"{}\"); use \"key == value\", \"key != value\" "
+                          "or \"key\"",
+                          (*constraints)[i]));
+      }
+    }
+  }
+}
+
+void ReadUpdate(Validator& v, const json::value& value, UpdatePolicy& out) {
+  const json::object* obj = v.Object(value, "update",
+                                     {"strategy", "max_surge", "max_unavailable",
+                                      "min_healthy_time", "healthy_deadline", "auto_revert"});
+  if (obj == nullptr) return;
+  if (const json::value* f = Field(*obj, "strategy")) {
+    Set(v.String(*f, "update.strategy"), [&](const std::string& s) {
+      if (auto strategy = ParseUpdateStrategy(s)) {
+        out.strategy = *strategy;
+      } else {
+        v.Add("update.strategy",
+              fmt::format("must be one of rolling, blue-green, canary (got \"{}\")", s));
+      }
+    });
+  }
+  bool counts_ok = true;
+  if (const json::value* f = Field(*obj, "max_surge")) {
+    auto n = v.Int(*f, "update.max_surge", 0);
+    counts_ok = counts_ok && n.has_value();
+    if (n) out.max_surge = *n;
+  }
+  if (const json::value* f = Field(*obj, "max_unavailable")) {
+    auto n = v.Int(*f, "update.max_unavailable", 0);
+    counts_ok = counts_ok && n.has_value();
+    if (n) out.max_unavailable = *n;
+  }
+  if (counts_ok && out.max_surge == 0 && out.max_unavailable == 0) {
+    v.Add("update",
+          "max_surge and max_unavailable cannot both be 0: the rollout could not "
+          "make progress");
+  }
+  if (const json::value* f = Field(*obj, "min_healthy_time")) {
+    Set(v.Dur(*f, "update.min_healthy_time"), [&](Duration d) { out.min_healthy_time = d; });
+  }
+  if (const json::value* f = Field(*obj, "healthy_deadline")) {
+    Set(v.Dur(*f, "update.healthy_deadline"), [&](Duration d) { out.healthy_deadline = d; });
+  }
+  if (const json::value* f = Field(*obj, "auto_revert")) {
+    Set(v.Bool(*f, "update.auto_revert"), [&](bool b) { out.auto_revert = b; });
+  }
+}
+
+void ReadAutoscale(Validator& v, const json::value& value, Autoscale& out) {
+  const json::object* obj =
+      v.Object(value, "autoscale",
+               {"min", "max", "target_cpu", "target_rps_per_replica", "max_p95_ms", "cooldown_up",
+                "cooldown_down", "scale_to_zero"});
+  if (obj == nullptr) return;
+  bool bounds_ok = true;
+  if (const json::value* f = Field(*obj, "min")) {
+    auto n = v.Int(*f, "autoscale.min", 0);
+    bounds_ok = bounds_ok && n.has_value();
+    if (n) out.min = *n;
+  }
+  if (const json::value* f = Field(*obj, "max")) {
+    auto n = v.Int(*f, "autoscale.max", 1);
+    bounds_ok = bounds_ok && n.has_value();
+    if (n) out.max = *n;
+  }
+  if (const json::value* f = Field(*obj, "target_cpu")) {
+    Set(v.Int(*f, "autoscale.target_cpu", 0), [&](int n) { out.target_cpu = n; });
+  }
+  if (const json::value* f = Field(*obj, "target_rps_per_replica")) {
+    Set(v.Int(*f, "autoscale.target_rps_per_replica", 0),
+        [&](int n) { out.target_rps_per_replica = n; });
+  }
+  if (const json::value* f = Field(*obj, "max_p95_ms")) {
+    Set(v.Int(*f, "autoscale.max_p95_ms", 0), [&](int n) { out.max_p95_ms = n; });
+  }
+  if (const json::value* f = Field(*obj, "cooldown_up")) {
+    Set(v.Dur(*f, "autoscale.cooldown_up"), [&](Duration d) { out.cooldown_up = d; });
+  }
+  if (const json::value* f = Field(*obj, "cooldown_down")) {
+    Set(v.Dur(*f, "autoscale.cooldown_down"), [&](Duration d) { out.cooldown_down = d; });
+  }
+  if (const json::value* f = Field(*obj, "scale_to_zero")) {
+    Set(v.Bool(*f, "autoscale.scale_to_zero"), [&](bool b) { out.scale_to_zero = b; });
+  }
+  if (bounds_ok && out.min > out.max) {
+    v.Add("autoscale.min", fmt::format("must be <= max ({} > {})", out.min, out.max));
+  }
+  if (bounds_ok && out.min == 0 && !out.scale_to_zero) {
+    v.Add("autoscale.min", "may be 0 only with scale_to_zero: true");
+  }
+}
+
+void ReadRegions(Validator& v, const json::value& value,
+                 std::map<std::string, RegionOverride>& out) {
+  if (!value.is_object()) {
+    return v.Add("regions", fmt::format("must be an object, not {}", KindOf(value)));
+  }
+  for (const auto& [key, item] : value.get_object()) {
+    std::string path = Join("regions", key);
+    if (auto problem = NameProblem(key)) v.Add(path, "region name " + *problem);
+    RegionOverride region;
+    if (!item.is_null()) {  // `fra:` with nothing overrides nothing
+      const json::object* obj = v.Object(item, path, {"replicas", "env"});
+      if (obj == nullptr) continue;
+      if (const json::value* f = Field(*obj, "replicas")) {
+        Set(v.Int(*f, path + ".replicas", 0), [&](int n) { region.replicas = n; });
+      }
+      if (const json::value* f = Field(*obj, "env")) ReadEnv(v, *f, path + ".env", region.env);
+    }
+    out[std::string(key)] = std::move(region);
+  }
+}
+
+void ReadSpec(Validator& v, const json::value& value, AppSpec& spec) {
+  const json::object* obj =
+      v.Object(value, "",
+               {"name", "run", "env", "port", "domains", "replicas", "resources", "health",
+                "placement", "update", "autoscale", "regions", "stop_grace"});
+  if (obj == nullptr) return;
+  if (const json::value* f = Field(*obj, "name")) {
+    Set(v.String(*f, "name"), [&](const std::string& name) {
+      if (auto problem = NameProblem(name)) v.Add("name", *problem);
+      spec.name = name;
+    });
+  } else {
+    v.Add("name", "required");
+  }
+  if (const json::value* f = Field(*obj, "run")) {
+    ReadRun(v, *f, spec.run);
+  } else {
+    v.Add("run", "required (command or image)");
+  }
+  if (const json::value* f = Field(*obj, "env")) ReadEnv(v, *f, "env", spec.env);
+  if (const json::value* f = Field(*obj, "port")) {
+    Set(v.Int(*f, "port", 1, 65535), [&](int n) { spec.port = n; });
+  } else if (!spec.run.image.empty()) {
+    v.Add("port", "required for an image app: the port the container listens on");
+  }
+  if (const json::value* f = Field(*obj, "domains")) ReadDomains(v, *f, spec.domains);
+  if (const json::value* f = Field(*obj, "replicas")) {
+    Set(v.Int(*f, "replicas", 0), [&](int n) { spec.replicas = n; });
+  }
+  if (const json::value* f = Field(*obj, "resources")) ReadResources(v, *f, spec.resources);
+  if (const json::value* f = Field(*obj, "health")) ReadHealth(v, *f, spec.health);
+  if (const json::value* f = Field(*obj, "placement")) ReadPlacement(v, *f, spec.placement);
+  if (const json::value* f = Field(*obj, "update")) ReadUpdate(v, *f, spec.update);
+  if (const json::value* f = Field(*obj, "autoscale")) {
+    Autoscale autoscale;
+    ReadAutoscale(v, *f, autoscale);
+    spec.autoscale = autoscale;
+  }
+  if (const json::value* f = Field(*obj, "regions")) ReadRegions(v, *f, spec.regions);
+  if (const json::value* f = Field(*obj, "stop_grace")) {
+    Set(v.Dur(*f, "stop_grace"), [&](Duration d) { spec.stop_grace = d; });
+  }
+}
+
+// 1-based line and column of byte `offset` in text.
+std::pair<size_t, size_t> LineColumn(std::string_view text, size_t offset) {
+  size_t line = 1;
+  size_t column = 1;
+  for (size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return {line, column};
+}
+
+Result<json::value> ParseJsonText(std::string_view text) {
+  json::stream_parser parser;
+  boost::system::error_code ec;
+  size_t consumed = parser.write(text.data(), text.size(), ec);
+  if (!ec) parser.finish(ec);
+  if (ec) {
+    auto [line, column] = LineColumn(text, consumed);
+    return InvalidArgument(
+        fmt::format("invalid JSON at line {}, column {}: {}", line, column, ec.message()));
+  }
+  return parser.release();
+}
+
+// Env values and command words are strings as written: `FEATURE: on` is "on",
+// `VERSION: 1.10` is "1.10", `command: [sleep, 1.50]` sleeps "1.50".
+bool KeepsYamlText(const YamlPath& path) {
+  return (path.size() == 2 && path[0] == "env") ||
+         (path.size() == 4 && path[0] == "regions" && path[2] == "env") ||
+         (path.size() == 3 && path[0] == "run" && (path[1] == "command" || path[1] == "args"));
+}
+
+}  // namespace
+
+Result<AppSpec> ParseAppSpec(std::string_view text, SpecFormat format) {
+  Result<json::value> json =
+      format == SpecFormat::kJson ? ParseJsonText(text) : YamlToJson(text, &KeepsYamlText);
+  if (!json) return tl::unexpected(json.error());
+  return ParseAppSpecJson(*json);
+}
+
+Result<AppSpec> ParseAppSpecJson(const json::value& json) {
+  Validator v;
+  AppSpec spec;
+  ReadSpec(v, json, spec);
+  if (!v.ok()) return tl::unexpected(v.ToError());
+  return spec;
+}
+
+Status ValidateName(std::string_view name, std::string_view field) {
+  if (auto problem = NameProblem(name)) {
+    return InvalidArgument(fmt::format("{}: {}", field, *problem), std::string(field));
+  }
+  return OkStatus();
+}
+
+}  // namespace skiff::model

@@ -1,0 +1,455 @@
+#include "model/spec_parse.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "model/codec.h"
+
+namespace skiff::model {
+namespace {
+
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+// The full example of DESIGN.md, verbatim.
+constexpr std::string_view kDesignSpec = R"(
+name: hello
+run:                                  # exactly one of command / image
+  command: ["python3", "-m", "http.server", "${PORT}", "--bind", "${HOST}"]
+  # image: registry.example/hello:1.4 # with args: [...]
+env: {GREETING: hi}
+port: 8080                            # the port an image listens on; a process gets $PORT
+domains: [hello.localhost]
+replicas: 2
+resources: {cpu: 250m, memory: 128Mi}
+health: {type: http, path: /, interval: 2s, timeout: 1s,
+         healthy_threshold: 1, unhealthy_threshold: 3, grace: 5s}   # type: http | tcp | none
+placement: {strategy: spread, constraints: ["zone == a", "compute"]}
+  # strategy: spread | binpack | least-loaded | round-robin
+update: {strategy: rolling, max_surge: 1, max_unavailable: 0,
+         min_healthy_time: 2s, healthy_deadline: 60s, auto_revert: true}
+  # strategy: rolling | blue-green | canary
+autoscale: {min: 1, max: 10, target_cpu: 70, target_rps_per_replica: 200,
+            max_p95_ms: 300, cooldown_up: 30s, cooldown_down: 120s, scale_to_zero: false}
+regions: {fra: {replicas: 2}, was: {replicas: 4, env: {FEATURE: on}}}
+)";
+
+AppSpec DesignSpec() {
+  AppSpec s;
+  s.name = "hello";
+  s.run.command = {"python3", "-m", "http.server", "${PORT}", "--bind", "${HOST}"};
+  s.env = {{"GREETING", "hi"}};
+  s.port = 8080;
+  s.domains = {"hello.localhost"};
+  s.replicas = 2;
+  s.resources = {250, 128 << 20};
+  s.health.type = HealthType::kHttp;
+  s.health.path = "/";
+  s.health.interval = 2s;
+  s.health.timeout = 1s;
+  s.health.healthy_threshold = 1;
+  s.health.unhealthy_threshold = 3;
+  s.health.grace = 5s;
+  s.placement.strategy = PlacementStrategy::kSpread;
+  s.placement.constraints = {{"zone", ConstraintOp::kEquals, "a"},
+                             {"compute", ConstraintOp::kExists, ""}};
+  s.update = UpdatePolicy{UpdateStrategy::kRolling, 1, 0, 2s, 60s, true};
+  s.autoscale = Autoscale{1, 10, 70, 200, 300, 30s, 120s, false};
+  s.regions["fra"].replicas = 2;
+  s.regions["was"].replicas = 4;
+  s.regions["was"].env = {{"FEATURE", "on"}};
+  return s;
+}
+
+Result<AppSpec> Yaml(std::string_view text) { return ParseAppSpec(text, SpecFormat::kYaml); }
+
+// A minimal valid YAML spec plus `extra` lines (a later `run:` replaces the default).
+std::string Minimal(std::string_view extra) {
+  std::string run =
+      extra.find("run:") == std::string_view::npos ? "run: {command: [./server]}\n" : "";
+  return "name: web\n" + run + std::string(extra);
+}
+
+// Verify that the full spec of DESIGN.md parses to exactly the values it states.
+TEST(SpecParseTest, DesignExampleParses) {
+  auto spec = Yaml(kDesignSpec);
+  ASSERT_TRUE(spec) << spec.error().ToString();
+  EXPECT_EQ(*spec, DesignSpec());
+}
+
+// Verify that the JSON form of the design example parses to the same spec.
+TEST(SpecParseTest, JsonEqualsYaml) {
+  std::string text = boost::json::serialize(SpecToJson(DesignSpec()));
+  auto spec = ParseAppSpec(text, SpecFormat::kJson);
+  ASSERT_TRUE(spec) << spec.error().ToString();
+  EXPECT_EQ(*spec, DesignSpec());
+}
+
+// Verify that a spec with only name and run gets every default of spec.h.
+TEST(SpecParseTest, DefaultsApply) {
+  auto spec = Yaml(Minimal(""));
+  ASSERT_TRUE(spec) << spec.error().ToString();
+  AppSpec expected;
+  expected.name = "web";
+  expected.run.command = {"./server"};
+  EXPECT_EQ(*spec, expected);
+  EXPECT_EQ(spec->health.type, HealthType::kTcp);
+  EXPECT_EQ(spec->stop_grace, 10s);
+  EXPECT_FALSE(spec->autoscale.has_value());
+}
+
+// Verify that SpecFromJson(SpecToJson(s)) == s for the defaults, the design
+// example and an image app, and that canonical JSON is a fixed point.
+TEST(SpecParseTest, CanonicalRoundTrip) {
+  AppSpec image;
+  image.name = "api";
+  image.run.image = "registry.example/api:2";
+  image.run.args = {"--verbose"};
+  image.port = 9000;
+  image.resources = {1500, 1000};
+  image.health.type = HealthType::kNone;
+  image.update.strategy = UpdateStrategy::kBlueGreen;
+  image.placement.strategy = PlacementStrategy::kLeastLoaded;
+  image.placement.constraints = {{"disk", ConstraintOp::kNotEquals, "hdd"}};
+  image.stop_grace = 1500ms;
+  image.autoscale = Autoscale{0, 3, 0, 50, 0, 1s, 1h, true};
+  image.regions["ams"] = RegionOverride{};
+  AppSpec minimal;
+  minimal.name = "m";
+  minimal.run.command = {"x"};
+  for (const AppSpec& s : {minimal, DesignSpec(), image}) {
+    boost::json::value canonical = SpecToJson(s);
+    auto back = SpecFromJson(canonical);
+    ASSERT_TRUE(back) << back.error().ToString() << "\n" << canonical;
+    EXPECT_EQ(*back, s) << canonical;
+    EXPECT_EQ(SpecToJson(*back), canonical);
+  }
+}
+
+// Verify the canonical spellings SpecToJson writes.
+TEST(SpecParseTest, CanonicalForm) {
+  boost::json::value j = SpecToJson(DesignSpec());
+  EXPECT_EQ(j.at("resources").at("cpu"), "250m");
+  EXPECT_EQ(j.at("resources").at("memory"), "128Mi");
+  EXPECT_EQ(j.at("health").at("interval"), "2s");
+  EXPECT_EQ(j.at("health").at("type"), "http");
+  EXPECT_EQ(j.at("update").at("healthy_deadline"), "1m");
+  EXPECT_EQ(j.at("stop_grace"), "10s");
+  EXPECT_EQ(j.at("placement").at("constraints").at(0), "zone == a");
+  EXPECT_EQ(j.at("placement").at("constraints").at(1), "compute");
+  EXPECT_EQ(j.at("regions").at("fra").at("replicas"), 2);
+  AppSpec no_autoscale = DesignSpec();
+  no_autoscale.autoscale.reset();
+  EXPECT_FALSE(SpecToJson(no_autoscale).as_object().contains("autoscale"));
+}
+
+// Verify that examples/hello.yaml is a valid spec with the documented values.
+TEST(SpecParseTest, HelloExampleParses) {
+  std::string source = __FILE__;  // .../src/model/spec_parse_test.cc
+  std::string root = source.substr(0, source.rfind("/src/model/"));
+  std::ifstream in(root + "/examples/hello.yaml");
+  ASSERT_TRUE(in) << "cannot open examples/hello.yaml under " << root;
+  std::stringstream text;
+  text << in.rdbuf();
+  auto spec = Yaml(text.str());
+  ASSERT_TRUE(spec) << spec.error().ToString();
+  EXPECT_EQ(spec->name, "hello");
+  EXPECT_EQ(spec->run.command, (std::vector<std::string>{"python3", "-m", "http.server", "${PORT}",
+                                                         "--bind", "${HOST}"}));
+  EXPECT_EQ(spec->domains, std::vector<std::string>{"hello.localhost"});
+  EXPECT_EQ(spec->replicas, 2);
+  EXPECT_EQ(spec->health.type, HealthType::kHttp);
+  EXPECT_EQ(spec->health.path, "/");
+}
+
+struct ValidCase {
+  std::string yaml;  // appended to Minimal()
+  std::function<void(const AppSpec&)> check;
+};
+
+// Verify accepted spellings: numeric quantities, YAML scalars kept as text, normalisation.
+TEST(SpecParseTest, ValidVariants) {
+  const ValidCase cases[] = {
+      {"resources: {cpu: 0.5, memory: 1048576}",
+       [](const AppSpec& s) {
+         EXPECT_EQ(s.resources, (Resources{500, 1 << 20}));
+       }},
+      {"resources: {cpu: 2, memory: 512M}",
+       [](const AppSpec& s) {
+         EXPECT_EQ(s.resources, (Resources{2000, 512'000'000}));
+       }},
+      {"resources: {cpu: \"1.5\"}",
+       [](const AppSpec& s) { EXPECT_EQ(s.resources.cpu_millis, 1500); }},
+      {"env: {A: on, B: yes, C: 1.10, D: 007, E: true, F: '', G: 0x1F}",
+       [](const AppSpec& s) {
+         EXPECT_EQ(s.env, (std::map<std::string, std::string>{{"A", "on"},
+                                                              {"B", "yes"},
+                                                              {"C", "1.10"},
+                                                              {"D", "007"},
+                                                              {"E", "true"},
+                                                              {"F", ""},
+                                                              {"G", "0x1F"}}));
+       }},
+      {"regions: {fra: {env: {X: 10}}, ams: }",
+       [](const AppSpec& s) {
+         EXPECT_EQ(s.regions.at("fra").env.at("X"), "10");
+         EXPECT_FALSE(s.regions.at("fra").replicas.has_value());
+         EXPECT_EQ(s.regions.at("ams"), RegionOverride{});
+       }},
+      {"domains: [Example.COM, example.com/api, a-b.example.org/v1/x]",
+       [](const AppSpec& s) {
+         EXPECT_EQ(s.domains, (std::vector<std::string>{"example.com", "example.com/api",
+                                                        "a-b.example.org/v1/x"}));
+       }},
+      {"placement: {strategy: round-robin, constraints: [\"zone==a\", \"disk != hdd\", "
+       "\"node.kubernetes.io/role\"]}",
+       [](const AppSpec& s) {
+         EXPECT_EQ(s.placement.strategy, PlacementStrategy::kRoundRobin);
+         EXPECT_EQ(
+             s.placement.constraints,
+             (std::vector<Constraint>{{"zone", ConstraintOp::kEquals, "a"},
+                                      {"disk", ConstraintOp::kNotEquals, "hdd"},
+                                      {"node.kubernetes.io/role", ConstraintOp::kExists, ""}}));
+       }},
+      {"update: {strategy: canary, max_surge: 0, max_unavailable: 1}",
+       [](const AppSpec& s) {
+         EXPECT_EQ(s.update.strategy, UpdateStrategy::kCanary);
+         EXPECT_EQ(s.update.max_surge, 0);
+         EXPECT_EQ(s.update.max_unavailable, 1);
+       }},
+      {"autoscale: {min: 0, max: 2, scale_to_zero: true}",
+       [](const AppSpec& s) {
+         ASSERT_TRUE(s.autoscale);
+         EXPECT_EQ(s.autoscale->min, 0);
+         EXPECT_EQ(s.autoscale->cooldown_down, 120s);
+       }},
+      {"stop_grace: 1m30s\nhealth: {grace: 0, interval: 500ms, timeout: 500ms}",
+       [](const AppSpec& s) {
+         EXPECT_EQ(s.stop_grace, 90s);
+         EXPECT_EQ(s.health.grace, 0ms);
+         EXPECT_EQ(s.health.timeout, 500ms);
+       }},
+      {"replicas: 0\nport: 65535\nenv:\nhealth: {type: none}",
+       [](const AppSpec& s) {
+         EXPECT_EQ(s.replicas, 0);
+         EXPECT_EQ(s.port, 65535);
+         EXPECT_TRUE(s.env.empty());
+         EXPECT_EQ(s.health.type, HealthType::kNone);
+       }},
+      {"replicas: !!int \"3\"", [](const AppSpec& s) { EXPECT_EQ(s.replicas, 3); }},
+      {"run: {command: [sleep, 1.50, true, 8000]}",
+       [](const AppSpec& s) {
+         EXPECT_EQ(s.run.command, (std::vector<std::string>{"sleep", "1.50", "true", "8000"}));
+       }},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.yaml);
+    auto spec = Yaml(Minimal(c.yaml + "\n"));
+    ASSERT_TRUE(spec) << spec.error().ToString();
+    c.check(*spec);
+  }
+}
+
+// Verify that an image app with args and a port parses.
+TEST(SpecParseTest, ImageApp) {
+  auto spec = Yaml(
+      "name: api\nrun: {image: 'registry.example/api:1.4', args: [--port, '80']}\n"
+      "port: 80\n");
+  ASSERT_TRUE(spec) << spec.error().ToString();
+  EXPECT_EQ(spec->run.image, "registry.example/api:1.4");
+  EXPECT_EQ(spec->run.args, (std::vector<std::string>{"--port", "80"}));
+  EXPECT_TRUE(spec->run.command.empty());
+  EXPECT_EQ(spec->port, 80);
+}
+
+struct InvalidCase {
+  std::string yaml;    // the whole document
+  std::string field;   // the expected Error::field
+  std::string reason;  // a substring of the message
+};
+
+std::string M(std::string_view extra) { return Minimal(extra); }
+
+// Verify that each invalid spec fails with kInvalidArgument naming the exact field.
+TEST(SpecParseTest, InvalidCases) {
+  const InvalidCase cases[] = {
+      {M("replicas: -1"), "replicas", "replicas: must be >= 0 (got -1)"},
+      {M("replicas: 1.5"), "replicas", "must be an integer (got 1.5)"},
+      {M("replicas: 1e20"), "replicas", "must be an integer (got 1e+20)"},
+      {M("replicas: 99999999999"), "replicas", "must be <= 2147483647 (got 99999999999)"},
+      {M("resources: {cpu: \"99999999999999999999\"}"), "resources.cpu", "not a cpu quantity"},
+      {M("resources: {cpu: 1e300}"), "resources.cpu", "not a cpu quantity"},
+      {M("replicas: two"), "replicas", "must be an integer, not a string"},
+      {M("health: {interval: 2 seconds}"), "health.interval",
+       "health.interval: not a duration (\"2 seconds\"); use e.g. 500ms, 2s, 5m, 1h"},
+      {M("health: {interval: 5}"), "health.interval", "not a duration (5)"},
+      {M("health: {interval: 1s, timeout: 2s}"), "health.timeout", "must be <= interval (2s > 1s)"},
+      {M("health: {interval: 0}"), "health.interval", "must be > 0"},
+      {M("health: {type: udp}"), "health.type", "must be one of http, tcp, none"},
+      {M("health: {path: healthz}"), "health.path", "must start with '/'"},
+      {M("health: {healthy_threshold: 0}"), "health.healthy_threshold", "must be >= 1 (got 0)"},
+      {M("health: {unhealthy_threshold: 0}"), "health.unhealthy_threshold", "must be >= 1"},
+      {M("health: {intervl: 2s}"), "health.intervl",
+       "health.intervl: unknown field; did you mean \"interval\"?"},
+      {M("health: 3"), "health", "must be an object, not a number"},
+      {"name: web\nrun: {}\n", "run", "run: exactly one of command, image"},
+      {"name: web\nrun: {command: [x], image: y}\n", "run", "exactly one of command, image"},
+      {"name: web\n", "run", "required"},
+      {"run: {command: [x]}\n", "name", "name: required"},
+      {"name: Web\nrun: {command: [x]}\n", "name", "must be a DNS label"},
+      {"name: 1web\nrun: {command: [x]}\n", "name", "must be a DNS label"},
+      {"name: web-\nrun: {command: [x]}\n", "name", "must be a DNS label"},
+      {"name: web\nrun: {command: [x, '']}\n", "run.command[1]", "must not be empty"},
+      {"name: web\nrun: {command: [x, [y]]}\n", "run.command[1]", "must be a string"},
+      {"name: web\nrun: {command: []}\n", "run.command", "must not be empty"},
+      {"name: web\nrun: {command: ./server}\n", "run.command", "must be a list of strings"},
+      {"name: web\nrun: {command: [x], args: [y]}\n", "run.args", "only allowed with image"},
+      {"name: web\nrun: {image: 'x:1'}\n", "port", "required for an image app"},
+      {"name: web\nrun: {image: 'x:1'}\nport: \"80\"\n", "port", "must be an integer"},
+      {M("port: 0"), "port", "must be between 1 and 65535 (got 0)"},
+      {M("port: 70000"), "port", "must be between 1 and 65535 (got 70000)"},
+      {M("resources: {cpu: 2 cores}"), "resources.cpu", "not a cpu quantity"},
+      {M("resources: {cpu: -1}"), "resources.cpu", "not a cpu quantity (-1)"},
+      {M("resources: {memory: 128MB}"), "resources.memory", "not a memory quantity"},
+      {M("resources: {memory: -5}"), "resources.memory", "not a memory quantity (-5)"},
+      {M("resources: {mem: 1Gi}"), "resources.mem", "did you mean \"memory\"?"},
+      {M("placement: {strategy: random}"), "placement.strategy", "must be one of spread"},
+      {M("placement: {constraints: [\"zone = a\"]}"), "placement.constraints[0]",
+       "not a constraint (\"zone = a\")"},
+      {M("placement: {constraints: [\"zone == \"]}"), "placement.constraints[0]",
+       "not a constraint"},
+      {M("update: {strategy: recreate}"), "update.strategy", "must be one of rolling"},
+      {M("update: {max_surge: 0, max_unavailable: 0}"), "update",
+       "max_surge and max_unavailable cannot both be 0"},
+      {M("update: {max_surge: -1}"), "update.max_surge", "must be >= 0 (got -1)"},
+      {M("update: {auto_revert: yes}"), "update.auto_revert", "must be true or false"},
+      {M("autoscale: {min: 5, max: 2}"), "autoscale.min", "must be <= max (5 > 2)"},
+      {M("autoscale: {min: 0}"), "autoscale.min", "may be 0 only with scale_to_zero"},
+      {M("autoscale: {min: -1}"), "autoscale.min", "must be >= 0 (got -1)"},
+      {M("autoscale: {target_cpu: -5}"), "autoscale.target_cpu", "must be >= 0"},
+      {M("domains: [\"bad_host.com\"]"), "domains[0]", "not a hostname"},
+      {M("domains: [\"-a.com\"]"), "domains[0]", "not a hostname"},
+      {M("domains: [\"a..com\"]"), "domains[0]", "not a hostname"},
+      {M("domains: [\"a.com:8080\"]"), "domains[0]", "not a hostname"},
+      {M("domains: [\"a.com/\"]"), "domains[0]", "not a path prefix"},
+      {M("domains: [a.com, A.com]"), "domains[1]", "duplicate domain \"a.com\""},
+      {M("domains: a.com"), "domains", "must be a list of strings"},
+      {M("env: {1X: a}"), "env.1X", "not a valid variable name"},
+      {M("env: {A-B: a}"), "env.A-B", "not a valid variable name"},
+      {M("env: {A: [1]}"), "env.A", "must be a string"},
+      {M("env: [A]"), "env", "must be an object"},
+      {M("regions: {fra: {replicas: -2}}"), "regions.fra.replicas", "must be >= 0 (got -2)"},
+      {M("regions: {fra: {replica: 2}}"), "regions.fra.replica", "did you mean \"replicas\"?"},
+      {M("regions: {FRA: {}}"), "regions.FRA", "region name must be a DNS label"},
+      {M("regions: {fra: {env: {9: x}}}"), "regions.fra.env.9", "not a valid variable name"},
+      {M("stop_grace: forever"), "stop_grace", "not a duration (\"forever\")"},
+      {M("replica: 2"), "replica", "unknown field; did you mean \"replicas\"?"},
+      {M("completely_different: 1"), "completely_different", "unknown field"},
+      {"- a\n- b\n", "", "must be an object, not a list"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.yaml);
+    auto spec = Yaml(c.yaml);
+    ASSERT_FALSE(spec);
+    EXPECT_EQ(spec.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ(spec.error().field, c.field);
+    EXPECT_THAT(spec.error().message, HasSubstr(c.reason));
+  }
+}
+
+// Verify that an unknown field far from every known name gets no suggestion.
+TEST(SpecParseTest, NoSuggestionWhenFar) {
+  auto spec = Yaml(M("xyz: 1"));
+  ASSERT_FALSE(spec);
+  EXPECT_EQ(spec.error().message, "xyz: unknown field");
+}
+
+// Verify that all problems are reported together, in document order, joined by "; ".
+TEST(SpecParseTest, MultipleErrorsReportedTogether) {
+  auto spec = Yaml("name: web\nrun: {}\nreplicas: -1\nhealth: {intervl: 2s, timeout: x}\n");
+  ASSERT_FALSE(spec);
+  EXPECT_EQ(spec.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(spec.error().field, "run");
+  EXPECT_EQ(spec.error().message,
+            "run: exactly one of command, image; "
+            "replicas: must be >= 0 (got -1); "
+            "health.intervl: unknown field; did you mean \"interval\"?; "
+            "health.timeout: not a duration (\"x\"); use e.g. 500ms, 2s, 5m, 1h");
+}
+
+// Verify that a quoted YAML number is a string, rejected like a JSON string.
+TEST(SpecParseTest, QuotedNumbersAreStringsInBothFormats) {
+  auto yaml = Yaml(M("replicas: \"2\""));
+  auto json =
+      ParseAppSpec(R"({"name":"web","run":{"command":["x"]},"replicas":"2"})", SpecFormat::kJson);
+  ASSERT_FALSE(yaml);
+  ASSERT_FALSE(json);
+  EXPECT_EQ(yaml.error().field, "replicas");
+  EXPECT_EQ(json.error().field, "replicas");
+  EXPECT_EQ(yaml.error().message, json.error().message);
+}
+
+// Verify that JSON env values must be strings (JSON has no "text as written").
+TEST(SpecParseTest, JsonEnvValuesMustBeStrings) {
+  auto spec =
+      ParseAppSpec(R"({"name":"web","run":{"command":["x"]},"env":{"N":5}})", SpecFormat::kJson);
+  ASSERT_FALSE(spec);
+  EXPECT_EQ(spec.error().field, "env.N");
+}
+
+// Verify that syntax errors give kInvalidArgument with the line and column.
+TEST(SpecParseTest, SyntaxErrorsHavePosition) {
+  auto yaml = Yaml("name: web\nrun: {command: [x]\n");
+  ASSERT_FALSE(yaml);
+  EXPECT_EQ(yaml.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_THAT(yaml.error().message, HasSubstr("invalid YAML at line "));
+
+  auto json = ParseAppSpec("{\"name\": \"web\",\n  \"run\": }", SpecFormat::kJson);
+  ASSERT_FALSE(json);
+  EXPECT_EQ(json.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_THAT(json.error().message, HasSubstr("invalid JSON at line 2, column 10"));
+
+  auto trailing = ParseAppSpec("{} x", SpecFormat::kJson);
+  ASSERT_FALSE(trailing);
+  EXPECT_EQ(trailing.error().code, ErrorCode::kInvalidArgument);
+}
+
+// Verify that a duplicate YAML key is rejected rather than silently resolved.
+TEST(SpecParseTest, DuplicateYamlKey) {
+  auto spec = Yaml(M("replicas: 1\nreplicas: 2\n"));
+  ASSERT_FALSE(spec);
+  EXPECT_EQ(spec.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(spec.error().field, "replicas");
+  EXPECT_THAT(spec.error().message, HasSubstr("duplicate key"));
+}
+
+// Verify that an empty document is reported as not an object.
+TEST(SpecParseTest, EmptyDocument) {
+  auto spec = Yaml("");
+  ASSERT_FALSE(spec);
+  EXPECT_EQ(spec.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_THAT(spec.error().message, HasSubstr("must be an object, not null"));
+}
+
+// Verify ValidateName's DNS-label rule and the field it reports.
+TEST(SpecParseTest, ValidateName) {
+  for (const std::string& good :
+       std::vector<std::string>{"a", "hello", "web-2", "a1", std::string(63, 'a')}) {
+    EXPECT_TRUE(ValidateName(good)) << good;
+  }
+  for (const std::string& bad : std::vector<std::string>{"", "Hello", "2web", "web-", "-web",
+                                                         "we_b", "we.b", std::string(64, 'a')}) {
+    auto status = ValidateName(bad, "regions.x");
+    ASSERT_FALSE(status) << bad;
+    EXPECT_EQ(status.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ(status.error().field, "regions.x");
+    EXPECT_THAT(status.error().message, HasSubstr("regions.x: must be a DNS label"));
+  }
+}
+
+}  // namespace
+}  // namespace skiff::model

@@ -1,0 +1,292 @@
+#include "net/http_client.h"
+
+#include <array>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/basic_stream.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/url/parse.hpp>
+#include <cctype>
+#include <exception>
+#include <optional>
+
+namespace skiff::net {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using unix_socket = asio::local::stream_protocol;
+using boost::system::error_code;
+
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+// Guards against a runaway peer; real responses are far smaller.
+constexpr uint64_t kMaxResponseBody = 256ull << 20;
+// How much of a non-2xx body Stream() keeps for the error message.
+constexpr uint64_t kMaxErrorBody = 1 << 20;
+
+// Where a base URL points.
+struct Target {
+  bool is_unix = false;
+  std::string host;         // tcp
+  std::string port;         // tcp
+  std::string socket_path;  // unix
+  std::string prefix;       // path put before every request path (tcp only)
+  std::string display;      // "127.0.0.1:7070" or "unix:///var/run/docker.sock"
+  std::string host_header;
+};
+
+Result<Target> ParseBaseUrl(const std::string& base_url) {
+  static constexpr std::string_view kUnix = "unix://";
+  Target target;
+  if (base_url.rfind(kUnix, 0) == 0) {
+    target.is_unix = true;
+    target.socket_path = base_url.substr(kUnix.size());
+    if (target.socket_path.empty()) {
+      return InvalidArgument("base URL \"" + base_url + "\" names no socket path");
+    }
+    target.display = base_url;
+    // Docker (and HTTP/1.1) insist on a Host header; any name does.
+    target.host_header = "localhost";
+    return target;
+  }
+  auto url = boost::urls::parse_uri(base_url);
+  if (!url || url->scheme() != "http" || url->host().empty()) {
+    return InvalidArgument("base URL \"" + base_url + "\" is not http://host:port or unix:///path");
+  }
+  target.host = url->host_address();
+  if (target.host.size() >= 2 && target.host.front() == '[') {
+    target.host = target.host.substr(1, target.host.size() - 2);
+  }
+  target.port = url->has_port() ? std::string(url->port()) : "80";
+  target.prefix = std::string(url->encoded_path());
+  while (!target.prefix.empty() && target.prefix.back() == '/') target.prefix.pop_back();
+  target.display = std::string(url->encoded_host_and_port());
+  if (!url->has_port()) target.display += ":80";
+  target.host_header = std::string(url->encoded_host_and_port());
+  return target;
+}
+
+std::string Lowercase(std::string text) {
+  if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+  return text;
+}
+
+// Maps a failed step ("connect", "send request", "read response") to the code
+// that tells the caller what to do.
+Error MapError(const error_code& ec, std::string_view step, const Target& target,
+               Duration timeout) {
+  if (ec == beast::error::timeout) {
+    return Error{ErrorCode::kDeadlineExceeded, std::string(step) + " to " + target.display +
+                                                   ": timed out after " +
+                                                   std::to_string(timeout.count()) + "ms"};
+  }
+  if (step == "connect") {
+    return Error{ErrorCode::kUnavailable,
+                 "cannot connect to " + target.display + ": " + Lowercase(ec.message())};
+  }
+  if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
+      ec != http::error::end_of_stream && ec != http::error::partial_message) {
+    return Error{ErrorCode::kInternal,
+                 "bad HTTP response from " + target.display + ": " + ec.message()};
+  }
+  return Error{ErrorCode::kUnavailable,
+               std::string(step) + " to " + target.display + ": " + Lowercase(ec.message())};
+}
+
+http::request<http::string_body> BuildRequest(const Target& target, std::string_view method,
+                                              std::string_view path, std::string_view body,
+                                              const HttpHeaders& headers) {
+  http::request<http::string_body> request;
+  request.version(11);
+  if (auto verb = http::string_to_verb(method); verb != http::verb::unknown) {
+    request.method(verb);
+  } else {
+    request.method_string(method);
+  }
+  std::string full_path = target.prefix + std::string(path);
+  if (full_path.empty() || full_path.front() != '/') full_path.insert(0, "/");
+  request.target(full_path);
+  request.set(http::field::host, target.host_header);
+  request.set(http::field::user_agent, "skiff");
+  for (const auto& [name, value] : headers) request.insert(name, value);
+  if (!body.empty() && FindHeader(headers, "Content-Type").empty()) {
+    request.set(http::field::content_type, "application/json");
+  }
+  request.body() = std::string(body);
+  request.keep_alive(false);
+  request.prepare_payload();
+  return request;
+}
+
+// A socket stream whose operations fail with beast::error::timeout (closing the
+// socket) once the deadline set by expires_after passes.
+template <typename Protocol>
+using Stream = beast::basic_stream<Protocol>;
+
+asio::awaitable<error_code> Connect(Stream<tcp>& stream, const Target& target) {
+  error_code ec;
+  auto address = asio::ip::make_address(target.host, ec);
+  if (!ec) {
+    unsigned long port = std::stoul(target.port);
+    auto [connect_ec] = co_await stream.async_connect(
+        tcp::endpoint(address, static_cast<uint16_t>(port)), kNoThrow);
+    co_return connect_ec;
+  }
+  // Names are rare here (the CLI mostly talks to an IP); resolving blocks, which
+  // a blocking client may do.
+  tcp::resolver resolver(stream.get_executor());
+  auto results = resolver.resolve(target.host, target.port, ec);
+  if (ec) co_return ec;
+  auto [connect_ec, endpoint] = co_await stream.async_connect(results, kNoThrow);
+  co_return connect_ec;
+}
+
+asio::awaitable<error_code> Connect(Stream<unix_socket>& stream, const Target& target) {
+  auto [ec] = co_await stream.async_connect(unix_socket::endpoint(target.socket_path), kNoThrow);
+  co_return ec;
+}
+
+template <typename Protocol>
+void Close(Stream<Protocol>& stream) {
+  error_code ec;
+  stream.socket().shutdown(Protocol::socket::shutdown_both, ec);
+  stream.close();
+}
+
+template <typename Protocol>
+asio::awaitable<Result<HttpResponse>> DoOn(const Target& target,
+                                           http::request<http::string_body> request,
+                                           Duration timeout) {
+  Stream<Protocol> stream(co_await asio::this_coro::executor);
+  // One deadline for the whole exchange.
+  stream.expires_after(timeout);
+  if (auto ec = co_await Connect(stream, target))
+    co_return tl::unexpected(MapError(ec, "connect", target, timeout));
+  auto [write_ec, written] = co_await http::async_write(stream, request, kNoThrow);
+  if (write_ec) co_return tl::unexpected(MapError(write_ec, "send request", target, timeout));
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(kMaxResponseBody);
+  if (request.method() == http::verb::head) parser.skip(true);
+  auto [read_ec, read] = co_await http::async_read(stream, buffer, parser, kNoThrow);
+  if (read_ec) co_return tl::unexpected(MapError(read_ec, "read response", target, timeout));
+  Close(stream);
+  auto& message = parser.get();
+  HttpResponse response;
+  response.status = static_cast<int>(message.result_int());
+  for (const auto& field : message) {
+    response.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
+  response.body = std::move(message.body());
+  co_return response;
+}
+
+template <typename Protocol>
+asio::awaitable<Result<int>> StreamOn(const Target& target,
+                                      http::request<http::string_body> request,
+                                      const std::function<bool(std::string_view)>& on_data,
+                                      Duration timeout) {
+  // The header phase always has a limit, even when the body has none.
+  const Duration limit = timeout == Duration::zero() ? HttpClient::kDefaultTimeout : timeout;
+  Stream<Protocol> stream(co_await asio::this_coro::executor);
+  stream.expires_after(limit);
+  if (auto ec = co_await Connect(stream, target))
+    co_return tl::unexpected(MapError(ec, "connect", target, limit));
+  auto [write_ec, written] = co_await http::async_write(stream, request, kNoThrow);
+  if (write_ec) co_return tl::unexpected(MapError(write_ec, "send request", target, limit));
+  beast::flat_buffer buffer;
+  http::response_parser<http::buffer_body> parser;
+  parser.body_limit(boost::none);
+  auto [header_ec, header_read] =
+      co_await http::async_read_header(stream, buffer, parser, kNoThrow);
+  if (header_ec) co_return tl::unexpected(MapError(header_ec, "read response", target, limit));
+  const int status = static_cast<int>(parser.get().result_int());
+  const bool success = status >= 200 && status < 300;
+
+  std::array<char, 16 << 10> chunk;
+  std::string error_body;
+  while (!parser.is_done()) {
+    parser.get().body().data = chunk.data();
+    parser.get().body().size = chunk.size();
+    if (timeout == Duration::zero() && success) {
+      stream.expires_never();
+    } else {
+      stream.expires_after(limit);
+    }
+    auto [ec, n] = co_await http::async_read_some(stream, buffer, parser, kNoThrow);
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) co_return tl::unexpected(MapError(ec, "read response", target, limit));
+    std::string_view data(chunk.data(), chunk.size() - parser.get().body().size);
+    if (data.empty()) continue;
+    if (!success) {
+      if (error_body.size() < kMaxErrorBody) error_body.append(data);
+      continue;
+    }
+    if (!on_data(data)) break;
+  }
+  Close(stream);
+  if (!success) co_return tl::unexpected(ErrorFromResponse(status, error_body));
+  co_return status;
+}
+
+// Runs `operation` to completion on a private io_context.
+template <typename T>
+Result<T> RunBlocking(asio::io_context& io, asio::awaitable<Result<T>> operation) {
+  std::optional<Result<T>> outcome;
+  asio::co_spawn(io, std::move(operation), [&outcome](std::exception_ptr error, Result<T> result) {
+    if (!error) {
+      outcome = std::move(result);
+      return;
+    }
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      outcome = Internal(std::string("http client: ") + e.what());
+    } catch (...) {
+      outcome = Internal("http client: unknown exception");
+    }
+  });
+  io.run();
+  if (!outcome) return Internal("http client: operation did not complete");
+  return std::move(*outcome);
+}
+
+}  // namespace
+
+HttpClient::HttpClient(std::string base_url) : base_url_(std::move(base_url)) {}
+
+Result<HttpResponse> HttpClient::Do(std::string_view method, std::string_view path,
+                                    std::string_view body, const HttpHeaders& headers,
+                                    Duration timeout) const {
+  SKIFF_ASSIGN_OR_RETURN(Target target, ParseBaseUrl(base_url_));
+  if (method.empty()) return InvalidArgument("empty HTTP method");
+  auto request = BuildRequest(target, method, path, body, headers);
+  asio::io_context io;
+  if (target.is_unix)
+    return RunBlocking(io, DoOn<unix_socket>(target, std::move(request), timeout));
+  return RunBlocking(io, DoOn<tcp>(target, std::move(request), timeout));
+}
+
+Result<int> HttpClient::Stream(std::string_view method, std::string_view path,
+                               const HttpHeaders& headers,
+                               const std::function<bool(std::string_view chunk)>& on_data,
+                               Duration timeout) const {
+  SKIFF_ASSIGN_OR_RETURN(Target target, ParseBaseUrl(base_url_));
+  if (method.empty()) return InvalidArgument("empty HTTP method");
+  auto request = BuildRequest(target, method, path, {}, headers);
+  asio::io_context io;
+  if (target.is_unix) {
+    return RunBlocking(io, StreamOn<unix_socket>(target, std::move(request), on_data, timeout));
+  }
+  return RunBlocking(io, StreamOn<tcp>(target, std::move(request), on_data, timeout));
+}
+
+}  // namespace skiff::net

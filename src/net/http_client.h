@@ -1,0 +1,61 @@
+// HttpClient: a small blocking HTTP/1.1 client for the CLI, agents, the Docker
+// driver and tests. Each call opens a fresh connection (TCP or unix socket),
+// runs on its own private io_context, and closes the connection when done, so
+// calls never interfere and the object can be shared between threads.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "net/http.h"
+
+namespace skiff::net {
+
+class HttpClient {
+ public:
+  static constexpr Duration kDefaultTimeout = std::chrono::seconds(30);
+
+  // `base_url` is "http://host:port" (optionally with a path prefix that is put
+  // before every request path) or "unix:///path/to/socket". A base URL that
+  // does not parse makes every call fail with kInvalidArgument.
+  explicit HttpClient(std::string base_url);
+
+  // Sends one request and reads the whole response, whatever its status (a 404
+  // is a response, not an error here; see ErrorFromResponse). `path` includes
+  // the query ("/v1/apps?x=1"). A non-empty body without a Content-Type header
+  // is sent as application/json. `timeout` bounds the whole call.
+  // Thread-safe; blocks the calling thread.
+  // Errors: kUnavailable when the server cannot be reached or drops the
+  // connection (the message names the address: "cannot connect to
+  // 127.0.0.1:7070: connection refused"), kDeadlineExceeded on timeout,
+  // kInternal for a response that is not valid HTTP, kInvalidArgument for a bad
+  // base URL or method.
+  Result<HttpResponse> Do(std::string_view method, std::string_view path,
+                          std::string_view body = {}, const HttpHeaders& headers = {},
+                          Duration timeout = kDefaultTimeout) const;
+
+  // Sends a body-less request and hands the response body to `on_data` as the
+  // bytes arrive (chunked encoding already removed; chunk boundaries are not
+  // preserved). Stops early, closing the connection, when `on_data` returns
+  // false. `timeout` bounds connecting and receiving the response header, and
+  // then each wait for more body bytes (an inactivity limit); zero means no
+  // limit once the header is in. Called on the calling thread.
+  // Returns the 2xx status once the body ended or `on_data` said stop. A
+  // non-2xx response is not streamed: its body is read and returned as the
+  // Error ErrorFromResponse makes of it (kNotFound for a 404, ...).
+  // Other errors as for Do().
+  Result<int> Stream(std::string_view method, std::string_view path, const HttpHeaders& headers,
+                     const std::function<bool(std::string_view chunk)>& on_data,
+                     Duration timeout = kDefaultTimeout) const;
+
+  const std::string& base_url() const { return base_url_; }
+
+ private:
+  std::string base_url_;
+};
+
+}  // namespace skiff::net

@@ -1,0 +1,544 @@
+#include "net/http_server.h"
+
+#include <array>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/url/parse.hpp>
+#include <charconv>
+#include <exception>
+#include <mutex>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "common/check.h"
+#include "common/logging.h"
+
+namespace skiff::net {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+constexpr size_t kReadChunk = 16 << 10;
+// After refusing a request we read and discard what the client is still
+// sending (never into memory), bounded by both, so that closing the socket with
+// unread bytes does not reset the connection before the client reads our answer.
+constexpr size_t kMaxDiscardBytes = 8 << 20;
+constexpr auto kDiscardTime = std::chrono::seconds(2);
+
+std::string EndpointString(const tcp::endpoint& endpoint) {
+  auto address = endpoint.address();
+  std::string host = address.to_string();
+  if (address.is_v6()) host = "[" + host + "]";
+  return host + ":" + std::to_string(endpoint.port());
+}
+
+std::string SizeString(size_t bytes) {
+  if (bytes % (1 << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
+  if (bytes % (1 << 10) == 0) return std::to_string(bytes >> 10) + " KiB";
+  return std::to_string(bytes) + " bytes";
+}
+
+// A violation of the HTTP grammar (as opposed to the peer going away).
+bool IsParseError(const error_code& ec) {
+  static const auto& category = http::make_error_code(http::error::bad_method).category();
+  return ec.category() == category && ec != http::error::end_of_stream &&
+         ec != http::error::partial_message && ec != http::error::need_more &&
+         ec != http::error::need_buffer;
+}
+
+Status ToHttpRequest(http::request<http::string_body>& message, std::string remote,
+                     HttpRequest& out) {
+  out.method = std::string(message.method_string());
+  out.target = std::string(message.target());
+  auto url = boost::urls::parse_origin_form(out.target);
+  if (!url) return InvalidArgument("malformed request target \"" + out.target + "\"");
+  out.path = url->path();
+  for (const auto& param : url->params()) {
+    out.query[param.key] = param.has_value ? param.value : std::string();
+  }
+  for (const auto& field : message) {
+    out.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
+  out.body = std::move(message.body());
+  out.remote_address = std::move(remote);
+  return OkStatus();
+}
+
+// One accepted connection. Everything but `stream`'s construction happens on
+// the connection's strand (the stream's executor).
+struct Connection {
+  explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
+  beast::tcp_stream stream;
+  // Cancels the session coroutine (and so the handler) when the stop grace ends.
+  asio::cancellation_signal cancel;
+  bool idle = false;      // waiting for the first byte of a request
+  bool stopping = false;  // server is stopping: no keep-alive, close when idle
+  std::string remote;
+};
+
+class ConnectionWriter final : public ResponseWriter {
+ public:
+  ConnectionWriter(Connection& connection, unsigned version, bool keep_alive, bool head,
+                   Duration write_timeout)
+      : connection_(connection),
+        version_(version),
+        keep_alive_(keep_alive),
+        head_(head),
+        write_timeout_(write_timeout) {}
+
+  asio::awaitable<bool> Send(HttpResponse response) override {
+    SKIFF_CHECK(state_ == State::kNone);
+    state_ = State::kDone;
+    http::response<http::string_body> message{static_cast<http::status>(response.status), version_};
+    for (auto& [name, value] : response.headers) message.insert(name, value);
+    message.body() = std::move(response.body);
+    message.keep_alive(KeepAlive());
+    message.prepare_payload();
+    Arm();
+    error_code ec;
+    if (head_) {
+      http::response_serializer<http::string_body> serializer(message);
+      std::tie(ec, std::ignore) =
+          co_await http::async_write_header(connection_.stream, serializer, kNoThrow);
+    } else {
+      std::tie(ec, std::ignore) = co_await http::async_write(connection_.stream, message, kNoThrow);
+    }
+    co_return Finish(ec);
+  }
+
+  asio::awaitable<bool> Begin(int status, HttpHeaders headers) override {
+    SKIFF_CHECK(state_ == State::kNone);
+    state_ = State::kStreaming;
+    // HTTP/1.0 has no chunked encoding: the body runs until the connection closes.
+    chunked_ = version_ >= 11;
+    http::response<http::empty_body> message{static_cast<http::status>(status), version_};
+    for (auto& [name, value] : headers) message.insert(name, value);
+    if (chunked_) {
+      message.chunked(true);
+      message.keep_alive(KeepAlive());
+    } else {
+      message.keep_alive(false);
+      close_after_ = true;
+    }
+    http::response_serializer<http::empty_body> serializer(message);
+    Arm();
+    auto [ec, n] = co_await http::async_write_header(connection_.stream, serializer, kNoThrow);
+    co_return Finish(ec);
+  }
+
+  asio::awaitable<bool> Write(std::string_view chunk) override {
+    SKIFF_CHECK(state_ == State::kStreaming);
+    if (failed_) co_return false;
+    // An empty chunk would be the terminator in chunked encoding.
+    if (chunk.empty()) co_return true;
+    Arm();
+    error_code ec;
+    if (chunked_) {
+      std::tie(ec, std::ignore) = co_await asio::async_write(
+          connection_.stream, http::make_chunk(asio::buffer(chunk.data(), chunk.size())), kNoThrow);
+    } else {
+      std::tie(ec, std::ignore) = co_await asio::async_write(
+          connection_.stream, asio::buffer(chunk.data(), chunk.size()), kNoThrow);
+    }
+    co_return Finish(ec);
+  }
+
+  asio::awaitable<bool> End() override {
+    SKIFF_CHECK(state_ != State::kNone);
+    if (state_ != State::kStreaming) co_return !failed_;
+    state_ = State::kDone;
+    if (failed_) co_return false;
+    if (!chunked_) co_return true;
+    Arm();
+    auto [ec, n] =
+        co_await asio::async_write(connection_.stream, http::make_chunk_last(), kNoThrow);
+    co_return Finish(ec);
+  }
+
+  bool started() const override { return state_ != State::kNone; }
+  bool streaming() const { return state_ == State::kStreaming; }
+  // Whether the connection can carry another request after this response.
+  bool reusable() const { return state_ == State::kDone && !failed_ && !close_after_; }
+  // The response cannot be completed (e.g. the handler threw mid-stream).
+  void Abandon() { failed_ = true; }
+
+ private:
+  enum class State { kNone, kStreaming, kDone };
+
+  bool KeepAlive() {
+    bool keep = keep_alive_ && !connection_.stopping;
+    if (!keep) close_after_ = true;
+    return keep;
+  }
+  void Arm() { connection_.stream.expires_after(write_timeout_); }
+  bool Finish(const error_code& ec) {
+    connection_.stream.expires_never();
+    if (ec) failed_ = true;
+    return !failed_;
+  }
+
+  Connection& connection_;
+  const unsigned version_;
+  const bool keep_alive_;
+  const bool head_;
+  const Duration write_timeout_;
+  State state_ = State::kNone;
+  bool chunked_ = false;
+  bool failed_ = false;
+  bool close_after_ = false;
+};
+
+}  // namespace
+
+class HttpServer::Impl : public std::enable_shared_from_this<Impl> {
+ public:
+  Impl(asio::io_context& io, HttpHandler handler, HttpServerOptions options)
+      : io_(io),
+        handler_(std::move(handler)),
+        options_(options),
+        acceptor_(asio::make_strand(io)),
+        grace_timer_(io) {}
+
+  Status Listen(std::string_view address);
+  void Stop(std::function<void()> on_drained);
+  uint16_t port() const { return port_.load(); }
+  size_t connection_count() const {
+    std::lock_guard lock(mu_);
+    return connections_.size();
+  }
+
+ private:
+  static asio::awaitable<void> AcceptLoop(std::shared_ptr<Impl> self);
+  static asio::awaitable<void> Session(std::shared_ptr<Impl> self,
+                                       std::shared_ptr<Connection> connection);
+  asio::awaitable<void> Serve(Connection& connection);
+  asio::awaitable<void> RunHandler(const HttpRequest& request, ConnectionWriter& writer);
+  asio::awaitable<void> RefuseAndClose(Connection& connection, unsigned version, int status,
+                                       const Error& error);
+  void Remove(const std::shared_ptr<Connection>& connection);
+
+  asio::io_context& io_;
+  const HttpHandler handler_;
+  const HttpServerOptions options_;
+  tcp::acceptor acceptor_;  // used on its own strand only
+  std::atomic<uint16_t> port_{0};
+
+  mutable std::mutex mu_;
+  std::set<std::shared_ptr<Connection>> connections_;  // guarded by mu_
+  bool stopping_ = false;                              // guarded by mu_
+  std::function<void()> on_drained_;                   // guarded by mu_
+  asio::steady_timer grace_timer_;                     // calls guarded by mu_
+};
+
+Status HttpServer::Impl::Listen(std::string_view address) {
+  size_t colon = address.rfind(':');
+  if (colon == std::string_view::npos) {
+    return InvalidArgument("listen address \"" + std::string(address) + "\" is not host:port");
+  }
+  std::string host(address.substr(0, colon));
+  std::string port_text(address.substr(colon + 1));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  unsigned port = 0;
+  auto [end, parse_ec] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (parse_ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535) {
+    return InvalidArgument("listen address \"" + std::string(address) + "\" has a bad port");
+  }
+  error_code ec;
+  tcp::endpoint endpoint;
+  if (host.empty()) {
+    endpoint = tcp::endpoint(tcp::v4(), static_cast<uint16_t>(port));
+  } else if (auto ip = asio::ip::make_address(host, ec); !ec) {
+    endpoint = tcp::endpoint(ip, static_cast<uint16_t>(port));
+  } else {
+    tcp::resolver resolver(io_);
+    auto results = resolver.resolve(host, port_text, ec);
+    if (ec || results.empty()) {
+      return InvalidArgument("cannot resolve listen host \"" + host + "\": " + ec.message());
+    }
+    endpoint = results.begin()->endpoint();
+  }
+  const std::string where = EndpointString(endpoint);
+  if (acceptor_.open(endpoint.protocol(), ec); ec) {
+    return Unavailable("cannot listen on " + where + ": " + ec.message());
+  }
+  acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (acceptor_.bind(endpoint, ec); ec) {
+    return Unavailable("cannot listen on " + where + ": " + ec.message());
+  }
+  if (acceptor_.listen(asio::socket_base::max_listen_connections, ec); ec) {
+    return Unavailable("cannot listen on " + where + ": " + ec.message());
+  }
+  port_ = acceptor_.local_endpoint(ec).port();
+  asio::co_spawn(acceptor_.get_executor(), AcceptLoop(shared_from_this()), asio::detached);
+  return OkStatus();
+}
+
+asio::awaitable<void> HttpServer::Impl::AcceptLoop(std::shared_ptr<Impl> self) {
+  for (;;) {
+    tcp::socket socket(asio::make_strand(self->io_));
+    auto [ec] = co_await self->acceptor_.async_accept(socket, kNoThrow);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) co_return;
+      // Typically out of file descriptors: back off instead of spinning.
+      SKIFF_LOG_WARN("http: accept failed: {}", ec.message());
+      asio::steady_timer pause(self->acceptor_.get_executor(), std::chrono::milliseconds(50));
+      co_await pause.async_wait(kNoThrow);
+      continue;
+    }
+    auto connection = std::make_shared<Connection>(std::move(socket));
+    {
+      std::lock_guard lock(self->mu_);
+      if (self->stopping_) continue;  // the socket closes with `connection`
+      self->connections_.insert(connection);
+    }
+    auto executor = connection->stream.get_executor();
+    auto slot = connection->cancel.slot();
+    asio::co_spawn(executor, Session(self, std::move(connection)),
+                   asio::bind_cancellation_slot(slot, asio::detached));
+  }
+}
+
+asio::awaitable<void> HttpServer::Impl::Session(std::shared_ptr<Impl> self,
+                                                std::shared_ptr<Connection> connection) {
+  try {
+    co_await self->Serve(*connection);
+  } catch (const std::exception& e) {
+    // Cancelled at the end of the stop grace, or an I/O error thrown by a
+    // handler's own awaits; either way the connection is done.
+    SKIFF_LOG_DEBUG("http: connection from {} ended: {}", connection->remote, e.what());
+  }
+  error_code ec;
+  connection->stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+  connection->stream.close();
+  self->Remove(connection);
+}
+
+asio::awaitable<void> HttpServer::Impl::Serve(Connection& connection) {
+  auto& stream = connection.stream;
+  error_code ec;
+  stream.socket().set_option(tcp::no_delay(true), ec);
+  connection.remote = EndpointString(stream.socket().remote_endpoint(ec));
+  beast::flat_buffer buffer;
+  for (;;) {
+    if (buffer.size() == 0) {
+      // Between requests the idle timeout applies, and Stop() may close us.
+      connection.idle = true;
+      if (connection.stopping) co_return;
+      stream.expires_after(options_.idle_timeout);
+      auto [read_ec, n] = co_await stream.async_read_some(buffer.prepare(kReadChunk), kNoThrow);
+      connection.idle = false;
+      if (read_ec) co_return;
+      buffer.commit(n);
+    }
+
+    // g++ 12 destroys brace-initialised temporaries inside a co_await
+    // expression twice, so refusals are built here and sent in one place.
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
+    parser.body_limit(options_.max_body_bytes);
+    int refuse_status = 0;
+    Error refusal;
+    const std::string too_large = "request body exceeds " + SizeString(options_.max_body_bytes);
+    stream.expires_after(options_.header_timeout);
+    std::tie(ec, std::ignore) = co_await http::async_read_header(stream, buffer, parser, kNoThrow);
+    if (ec == http::error::body_limit) {  // a Content-Length over the limit
+      refuse_status = 413;
+      refusal = Error{ErrorCode::kResourceExhausted, too_large};
+    } else if (ec == http::error::header_limit) {
+      refuse_status = 431;
+      refusal = Error{ErrorCode::kResourceExhausted,
+                      "request header exceeds " + SizeString(options_.max_header_bytes)};
+    } else if (IsParseError(ec)) {
+      refuse_status = 400;
+      refusal = Error{ErrorCode::kInvalidArgument, "malformed HTTP request: " + ec.message()};
+    } else if (ec) {
+      co_return;  // closed, or too slow (the stream is already closed)
+    } else if (auto length = parser.content_length(); length && *length > options_.max_body_bytes) {
+      refuse_status = 413;
+      refusal = Error{ErrorCode::kResourceExhausted, too_large};
+    } else if (!parser.is_done()) {
+      if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        stream.expires_after(options_.write_timeout);
+        std::tie(ec, std::ignore) =
+            co_await asio::async_write(stream, asio::buffer(kContinue), kNoThrow);
+        if (ec) co_return;
+      }
+      stream.expires_after(options_.body_timeout);
+      std::tie(ec, std::ignore) = co_await http::async_read(stream, buffer, parser, kNoThrow);
+      if (ec == http::error::body_limit) {
+        refuse_status = 413;
+        refusal = Error{ErrorCode::kResourceExhausted, too_large};
+      } else if (IsParseError(ec)) {
+        refuse_status = 400;
+        refusal = Error{ErrorCode::kInvalidArgument, "malformed HTTP request: " + ec.message()};
+      } else if (ec) {
+        co_return;
+      }
+    }
+    const unsigned version = parser.is_header_done() ? parser.get().version() : 11;
+    HttpRequest request;
+    if (refuse_status == 0) {
+      if (auto status = ToHttpRequest(parser.get(), connection.remote, request); !status) {
+        refuse_status = 400;
+        refusal = status.error();
+      }
+    }
+    if (refuse_status != 0) {
+      co_await RefuseAndClose(connection, version, refuse_status, refusal);
+      co_return;
+    }
+    stream.expires_never();
+
+    const bool keep_alive = parser.get().keep_alive();
+    const bool head = parser.get().method() == http::verb::head;
+    ConnectionWriter writer(connection, version, keep_alive, head, options_.write_timeout);
+    co_await RunHandler(request, writer);
+    if (!writer.reusable()) co_return;
+  }
+}
+
+asio::awaitable<void> HttpServer::Impl::RunHandler(const HttpRequest& request,
+                                                   ConnectionWriter& writer) {
+  std::string failure;
+  try {
+    co_await handler_(request, writer);
+  } catch (const std::exception& e) {
+    failure = e.what();
+  } catch (...) {
+    failure = "unknown exception";
+  }
+  if (!failure.empty()) {
+    SKIFF_LOG_ERROR("http: handler for {} {} threw: {}", request.method, request.target, failure);
+    if (!writer.started()) {
+      HttpResponse response =
+          ErrorResponse(Error{ErrorCode::kInternal, "internal error: " + failure});
+      co_await writer.Send(std::move(response));
+    } else {
+      writer.Abandon();  // a half-sent response cannot be repaired
+    }
+    co_return;
+  }
+  if (!writer.started()) {
+    SKIFF_LOG_ERROR("http: handler for {} {} sent no response", request.method, request.target);
+    HttpResponse response =
+        ErrorResponse(Error{ErrorCode::kInternal, "internal error: handler sent no response"});
+    co_await writer.Send(std::move(response));
+  } else if (writer.streaming()) {
+    co_await writer.End();
+  }
+}
+
+asio::awaitable<void> HttpServer::Impl::RefuseAndClose(Connection& connection, unsigned version,
+                                                       int status, const Error& error) {
+  auto response = ErrorResponse(error);
+  http::response<http::string_body> message{static_cast<http::status>(status), version};
+  for (auto& [name, value] : response.headers) message.insert(name, value);
+  message.body() = std::move(response.body);
+  message.keep_alive(false);
+  message.prepare_payload();
+  auto& stream = connection.stream;
+  stream.expires_after(options_.write_timeout);
+  auto [ec, n] = co_await http::async_write(stream, message, kNoThrow);
+  if (ec) co_return;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  std::array<char, 16 << 10> sink;
+  size_t discarded = 0;
+  stream.expires_after(kDiscardTime);
+  while (discarded < kMaxDiscardBytes) {
+    auto [read_ec, read] = co_await stream.async_read_some(asio::buffer(sink), kNoThrow);
+    if (read_ec) break;
+    discarded += read;
+  }
+}
+
+void HttpServer::Impl::Remove(const std::shared_ptr<Connection>& connection) {
+  std::function<void()> on_drained;
+  {
+    std::lock_guard lock(mu_);
+    connections_.erase(connection);
+    if (!stopping_ || !connections_.empty()) return;
+    grace_timer_.cancel();
+    on_drained = std::move(on_drained_);
+    on_drained_ = nullptr;
+  }
+  if (on_drained) on_drained();
+}
+
+void HttpServer::Impl::Stop(std::function<void()> on_drained) {
+  std::vector<std::shared_ptr<Connection>> connections;
+  auto self = shared_from_this();
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    connections.assign(connections_.begin(), connections_.end());
+    if (connections.empty()) {
+      if (on_drained) asio::post(io_, std::move(on_drained));
+    } else {
+      on_drained_ = std::move(on_drained);
+      grace_timer_.expires_after(options_.stop_grace);
+      grace_timer_.async_wait([self](error_code ec) {
+        if (ec) return;
+        std::vector<std::shared_ptr<Connection>> late;
+        {
+          std::lock_guard lock(self->mu_);
+          late.assign(self->connections_.begin(), self->connections_.end());
+        }
+        for (auto& connection : late) {
+          SKIFF_LOG_WARN("http: closing connection from {} at the end of the stop grace",
+                         connection->remote);
+          asio::post(connection->stream.get_executor(), [connection] {
+            connection->stream.close();
+            connection->cancel.emit(asio::cancellation_type::terminal);
+          });
+        }
+      });
+    }
+  }
+  asio::post(acceptor_.get_executor(), [self] {
+    error_code ec;
+    self->acceptor_.close(ec);
+  });
+  for (auto& connection : connections) {
+    asio::post(connection->stream.get_executor(), [connection] {
+      connection->stopping = true;
+      if (connection->idle) connection->stream.cancel();
+    });
+  }
+}
+
+HttpServer::HttpServer(asio::io_context& io, HttpHandler handler, HttpServerOptions options)
+    : impl_(std::make_shared<Impl>(io, std::move(handler), options)) {}
+
+HttpServer::~HttpServer() { impl_->Stop(nullptr); }
+
+Status HttpServer::Listen(std::string_view address) { return impl_->Listen(address); }
+
+uint16_t HttpServer::port() const { return impl_->port(); }
+
+void HttpServer::Stop(std::function<void()> on_drained) { impl_->Stop(std::move(on_drained)); }
+
+size_t HttpServer::connection_count() const { return impl_->connection_count(); }
+
+}  // namespace skiff::net

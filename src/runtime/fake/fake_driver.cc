@@ -1,0 +1,192 @@
+#include "runtime/fake/fake_driver.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace skiff::runtime {
+
+FakeDriver::FakeDriver(std::string name, const Clock* clock)
+    : name_(std::move(name)), clock_(clock) {}
+
+FakeDriver::~FakeDriver() = default;
+
+DriverInfo FakeDriver::Info() const {
+  return DriverInfo{.name = name_, .enforces_limits = false, .notes = "fake: tasks run in memory"};
+}
+
+FakeDriver::Task* FakeDriver::FindLocked(const std::string& handle_id) {
+  auto it = tasks_.find(handle_id);
+  if (it == tasks_.end() || it->second.vanished) return nullptr;
+  return &it->second;
+}
+
+const FakeDriver::Task* FakeDriver::LatestLocked(const std::string& instance_id) const {
+  auto it = latest_.find(instance_id);
+  if (it == latest_.end()) return nullptr;
+  auto task = tasks_.find(it->second);
+  if (task == tasks_.end() || task->second.vanished) return nullptr;
+  return &task->second;
+}
+
+Result<TaskHandle> FakeDriver::Start(const TaskConfig& config) {
+  std::lock_guard lock(mu_);
+  ++counts_.start;
+  started_.push_back(config);
+  if (auto it = fail_start_.find(config.instance_id); it != fail_start_.end()) {
+    return tl::unexpected(it->second);
+  }
+  if (fail_all_starts_) return tl::unexpected(*fail_all_starts_);
+  std::string id = "fake:" + config.instance_id + ":" + std::to_string(next_task_++);
+  tasks_[id] = Task{.config = config, .started_at = clock_->Now()};
+  latest_[config.instance_id] = id;
+  return TaskHandle{id};
+}
+
+Result<TaskHandle> FakeDriver::Recover(const TaskHandle& handle) {
+  std::lock_guard lock(mu_);
+  ++counts_.recover;
+  Task* task = FindLocked(handle.id);
+  // Like a process driver, an exited task that nobody waited for is gone.
+  if (task == nullptr || !task->running) return NotFound("task " + handle.id + " is gone");
+  return handle;
+}
+
+Result<TaskStatus> FakeDriver::Inspect(const TaskHandle& handle) {
+  std::lock_guard lock(mu_);
+  ++counts_.inspect;
+  Task* task = FindLocked(handle.id);
+  if (task == nullptr) return NotFound("unknown task " + handle.id);
+  return TaskStatus{.running = task->running,
+                    .exit_code = task->exit_code,
+                    .message = task->message,
+                    .started_at = task->started_at};
+}
+
+Status FakeDriver::Stop(const TaskHandle& handle, Duration grace) {
+  std::unique_lock lock(mu_);
+  ++counts_.stop;
+  Task* task = FindLocked(handle.id);
+  stops_.push_back(StopCall{handle, task ? task->config.instance_id : std::string(), grace});
+  if (task == nullptr || !task->running) return OkStatus();
+  // The task "takes" stop_delay_ to exit after SIGTERM; past the grace it is killed.
+  Duration wait = std::min(stop_delay_, grace);
+  auto deadline = std::chrono::steady_clock::now() + wait;
+  stop_cv_.wait_until(lock, deadline, [&] { return stop_delay_ == Duration(0); });
+  task = FindLocked(handle.id);
+  if (task != nullptr && task->running) {
+    task->running = false;
+    bool killed = stop_delay_ > grace;
+    task->exit_code = killed ? 128 + 9 : 128 + 15;
+    task->message = killed ? "killed by signal 9" : "killed by signal 15";
+  }
+  return OkStatus();
+}
+
+Result<ResourceSample> FakeDriver::Sample(const TaskHandle& handle) {
+  std::lock_guard lock(mu_);
+  ++counts_.sample;
+  Task* task = FindLocked(handle.id);
+  if (task == nullptr || !task->running) return NotFound("task " + handle.id + " is gone");
+  ResourceSample sample;
+  if (auto it = samples_.find(task->config.instance_id); it != samples_.end()) sample = it->second;
+  sample.at = clock_->Now();
+  return sample;
+}
+
+void FakeDriver::Release(const TaskHandle& handle) {
+  std::lock_guard lock(mu_);
+  ++counts_.release;
+  if (Task* task = FindLocked(handle.id)) task->released = true;
+}
+
+bool FakeDriver::Exit(const std::string& instance_id, int code, std::string message) {
+  std::lock_guard lock(mu_);
+  auto it = latest_.find(instance_id);
+  if (it == latest_.end()) return false;
+  Task* task = FindLocked(it->second);
+  if (task == nullptr || !task->running) return false;
+  task->running = false;
+  task->exit_code = code;
+  task->message = message.empty() ? "exited with " + std::to_string(code) : std::move(message);
+  return true;
+}
+
+bool FakeDriver::Vanish(const std::string& instance_id) {
+  std::lock_guard lock(mu_);
+  auto it = latest_.find(instance_id);
+  if (it == latest_.end()) return false;
+  Task* task = FindLocked(it->second);
+  if (task == nullptr) return false;
+  task->running = false;
+  task->vanished = true;
+  return true;
+}
+
+void FakeDriver::FailStart(const std::string& instance_id, std::optional<Error> error) {
+  std::lock_guard lock(mu_);
+  if (error) {
+    fail_start_[instance_id] = std::move(*error);
+  } else {
+    fail_start_.erase(instance_id);
+  }
+}
+
+void FakeDriver::FailAllStarts(std::optional<Error> error) {
+  std::lock_guard lock(mu_);
+  fail_all_starts_ = std::move(error);
+}
+
+void FakeDriver::SetStopDelay(Duration delay) {
+  std::lock_guard lock(mu_);
+  stop_delay_ = delay;
+}
+
+void FakeDriver::ReleaseStops() {
+  {
+    std::lock_guard lock(mu_);
+    stop_delay_ = Duration(0);
+  }
+  stop_cv_.notify_all();
+}
+
+void FakeDriver::SetSample(const std::string& instance_id, ResourceSample sample) {
+  std::lock_guard lock(mu_);
+  samples_[instance_id] = sample;
+}
+
+FakeDriver::Counts FakeDriver::counts() const {
+  std::lock_guard lock(mu_);
+  return counts_;
+}
+
+std::vector<TaskConfig> FakeDriver::started() const {
+  std::lock_guard lock(mu_);
+  return started_;
+}
+
+std::vector<FakeDriver::StopCall> FakeDriver::stops() const {
+  std::lock_guard lock(mu_);
+  return stops_;
+}
+
+bool FakeDriver::IsRunning(const std::string& instance_id) const {
+  std::lock_guard lock(mu_);
+  const Task* task = LatestLocked(instance_id);
+  return task != nullptr && task->running;
+}
+
+int FakeDriver::RunningCount() const {
+  std::lock_guard lock(mu_);
+  int n = 0;
+  for (const auto& [id, task] : tasks_) n += (task.running && !task.vanished) ? 1 : 0;
+  return n;
+}
+
+std::optional<TaskHandle> FakeDriver::HandleOf(const std::string& instance_id) const {
+  std::lock_guard lock(mu_);
+  auto it = latest_.find(instance_id);
+  if (it == latest_.end()) return std::nullopt;
+  return TaskHandle{it->second};
+}
+
+}  // namespace skiff::runtime

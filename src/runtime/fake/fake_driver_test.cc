@@ -1,0 +1,138 @@
+#include "runtime/fake/fake_driver.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+namespace skiff::runtime {
+namespace {
+
+using namespace std::chrono_literals;
+
+TaskConfig Config(const std::string& id) {
+  TaskConfig config;
+  config.instance_id = id;
+  config.app = "hello";
+  config.revision = 1;
+  config.run.command = {"sleep", "1000"};
+  return config;
+}
+
+// Verify that a started task runs until scripted to exit, then reports its code.
+TEST(FakeDriverTest, ExitIsVisibleToInspect) {
+  ManualClock clock;
+  FakeDriver driver("process", &clock);
+  auto handle = driver.Start(Config("a"));
+  ASSERT_TRUE(handle.has_value());
+  auto status = driver.Inspect(*handle);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(status->running);
+  EXPECT_EQ(status->started_at, clock.Now());
+  EXPECT_TRUE(driver.Exit("a", 3));
+  status = driver.Inspect(*handle);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_FALSE(status->running);
+  EXPECT_EQ(status->exit_code, 3);
+  EXPECT_EQ(status->message, "exited with 3");
+  EXPECT_FALSE(driver.Exit("a", 1));  // already exited
+  EXPECT_EQ(driver.RunningCount(), 0);
+}
+
+// Verify that Start failures can be scripted per instance and globally.
+TEST(FakeDriverTest, FailStart) {
+  FakeDriver driver;
+  driver.FailStart("a", Error{ErrorCode::kUnavailable, "python3: not found"});
+  auto a = driver.Start(Config("a"));
+  ASSERT_FALSE(a.has_value());
+  EXPECT_EQ(a.error().code, ErrorCode::kUnavailable);
+  EXPECT_TRUE(driver.Start(Config("b")).has_value());
+  driver.FailStart("a", std::nullopt);
+  EXPECT_TRUE(driver.Start(Config("a")).has_value());
+  driver.FailAllStarts(Error{ErrorCode::kInternal, "boom"});
+  auto c = driver.Start(Config("c"));
+  ASSERT_FALSE(c.has_value());
+  EXPECT_EQ(c.error().code, ErrorCode::kInternal);
+  EXPECT_EQ(driver.counts().start, 4);
+  EXPECT_EQ(driver.started().size(), 4u);
+  EXPECT_EQ(driver.RunningCount(), 2);
+}
+
+// Verify that Stop records its grace, stops the task and succeeds for a gone task.
+TEST(FakeDriverTest, StopRecordsGrace) {
+  FakeDriver driver;
+  auto handle = driver.Start(Config("a"));
+  ASSERT_TRUE(handle.has_value());
+  EXPECT_TRUE(driver.Stop(*handle, 7s).has_value());
+  EXPECT_FALSE(driver.IsRunning("a"));
+  EXPECT_TRUE(driver.Stop(*handle, 7s).has_value());
+  ASSERT_EQ(driver.stops().size(), 2u);
+  EXPECT_EQ(driver.stops()[0].grace, Duration(7s));
+  EXPECT_EQ(driver.stops()[0].instance_id, "a");
+  auto status = driver.Inspect(*handle);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->exit_code, 128 + 15);
+}
+
+// Verify that a scripted stop delay blocks Stop until ReleaseStops.
+TEST(FakeDriverTest, StopDelayAndRelease) {
+  FakeDriver driver;
+  auto handle = driver.Start(Config("a"));
+  ASSERT_TRUE(handle.has_value());
+  driver.SetStopDelay(std::chrono::hours(1));
+  std::thread stopper(
+      [&] { EXPECT_TRUE(driver.Stop(*handle, std::chrono::hours(2)).has_value()); });
+  // Other calls proceed while Stop blocks.
+  EXPECT_TRUE(driver.Inspect(*handle).has_value());
+  driver.ReleaseStops();
+  stopper.join();
+  EXPECT_FALSE(driver.IsRunning("a"));
+}
+
+// Verify that a stop delay longer than the grace ends in a kill.
+TEST(FakeDriverTest, StopPastGraceKills) {
+  FakeDriver driver;
+  auto handle = driver.Start(Config("a"));
+  ASSERT_TRUE(handle.has_value());
+  driver.SetStopDelay(1h);
+  EXPECT_TRUE(driver.Stop(*handle, 1ms).has_value());
+  auto status = driver.Inspect(*handle);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->exit_code, 128 + 9);
+}
+
+// Verify that Recover finds a running task and answers kNotFound for a dead one.
+TEST(FakeDriverTest, Recover) {
+  FakeDriver driver;
+  auto a = driver.Start(Config("a"));
+  auto b = driver.Start(Config("b"));
+  ASSERT_TRUE(a.has_value() && b.has_value());
+  EXPECT_TRUE(driver.Recover(*a).has_value());
+  driver.Exit("b", 1);
+  auto rb = driver.Recover(*b);
+  ASSERT_FALSE(rb.has_value());
+  EXPECT_EQ(rb.error().code, ErrorCode::kNotFound);
+  driver.Vanish("a");
+  auto ra = driver.Recover(*a);
+  ASSERT_FALSE(ra.has_value());
+  EXPECT_EQ(ra.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(driver.Inspect(*a).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(driver.counts().recover, 3);
+}
+
+// Verify that Sample returns the scripted sample and kNotFound once the task is gone.
+TEST(FakeDriverTest, Sample) {
+  FakeDriver driver;
+  auto handle = driver.Start(Config("a"));
+  ASSERT_TRUE(handle.has_value());
+  driver.SetSample("a", ResourceSample{.cpu_millis = 120, .memory_bytes = 1 << 20});
+  auto sample = driver.Sample(*handle);
+  ASSERT_TRUE(sample.has_value());
+  EXPECT_EQ(sample->cpu_millis, 120);
+  EXPECT_EQ(sample->memory_bytes, 1 << 20);
+  driver.Exit("a", 0);
+  EXPECT_EQ(driver.Sample(*handle).error().code, ErrorCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace skiff::runtime

@@ -1,0 +1,122 @@
+// ProcessDriver: runs an instance as a plain process on this machine.
+//
+// Each task is the leader of its own session and process group (setsid), so it
+// outlives the agent and Stop can signal everything it started at once. Its
+// stdout and stderr are appended to the task's log file. With a writable cgroup
+// v2 hierarchy every task also gets its own cgroup with memory.max / cpu.max;
+// without one no limit is applied, and Info() says so.
+//
+// Identity: a TaskHandle is "pid:<pid>:<start ticks>" (field 22 of
+// /proc/<pid>/stat), so a restarted agent never mistakes a recycled pid for its
+// task. Only processes this driver forked can be reaped, so only their exit
+// codes are known; a recovered task that ends reports "exit status unknown".
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "runtime/driver.h"
+#include "runtime/process/cgroup.h"
+
+namespace skiff::runtime::process {
+
+struct ProcessIdentity {
+  pid_t pid = 0;
+  uint64_t start_ticks = 0;
+  friend bool operator==(const ProcessIdentity&, const ProcessIdentity&) = default;
+};
+
+// "pid:<pid>:<start ticks>".
+std::string FormatProcessHandle(const ProcessIdentity& identity);
+// The inverse of FormatProcessHandle. kInvalidArgument for anything else.
+Result<ProcessIdentity> ParseProcessHandle(const std::string& handle_id);
+
+struct ProcessDriverOptions {
+  // A cgroup v2 directory the driver may create and own; each task gets a group
+  // inside it. Empty: never use cgroups.
+  std::string cgroup_parent = "/sys/fs/cgroup/skiff";
+  // How often Stop looks whether the task has exited.
+  Duration stop_poll = std::chrono::milliseconds(20);
+  // How long Stop waits for the task to disappear after SIGKILL.
+  Duration kill_wait = std::chrono::seconds(10);
+  // Stamps started_at and samples; must outlive the driver.
+  const Clock* clock = SystemClock::Get();
+};
+
+class ProcessDriver final : public Driver {
+ public:
+  // Probes the cgroup parent once, here.
+  explicit ProcessDriver(ProcessDriverOptions options = {});
+  ~ProcessDriver() override;  // leaves tasks running: they belong to the node, not the agent
+
+  ProcessDriver(const ProcessDriver&) = delete;
+  ProcessDriver& operator=(const ProcessDriver&) = delete;
+
+  // Driver:
+
+  DriverInfo Info() const override;
+
+  // Runs config.run.command[0] (looked up in the task's PATH when it has no '/')
+  // with exactly config.env (plus the agent's PATH when config.env has none), cwd
+  // config.work_dir, stdin /dev/null, stdout+stderr appended to config.log_path
+  // (its directories created). Returns after the exec succeeded.
+  // kInvalidArgument for an image or an empty command; kUnavailable when the
+  // program cannot be found or exec'd, the log cannot be opened or fork fails,
+  // with the reason ("python3: No such file or directory").
+  Result<TaskHandle> Start(const TaskConfig& config) override;
+
+  Result<TaskHandle> Recover(const TaskHandle& handle) override;
+  Result<TaskStatus> Inspect(const TaskHandle& handle) override;
+
+  // SIGTERM to the task's process group, up to `grace` for the leader to exit,
+  // then SIGKILL to the group (also when the leader left on its own, to take
+  // stragglers with it). A live task this driver has not seen is adopted and
+  // stopped. kInvalidArgument for a malformed handle; kDeadlineExceeded when
+  // the task survives SIGKILL for kill_wait (stuck in the kernel).
+  Status Stop(const TaskHandle& handle, Duration grace) override;
+
+  // cpu: average since the previous Sample of this handle (the first one since
+  // the task started); memory: resident bytes of the whole group (or cgroup).
+  Result<ResourceSample> Sample(const TaskHandle& handle) override;
+
+  void Release(const TaskHandle& handle) override;
+
+ private:
+  struct Task {
+    ProcessIdentity id;
+    pid_t pgid = 0;  // the group to signal; 0 when the process leads none
+    bool is_child = false;
+    Time started_at;
+    std::string cgroup;  // empty when not in a cgroup of ours
+    bool exited = false;
+    std::optional<int> exit_code;
+    std::string message;
+    bool sampled = false;
+    std::chrono::steady_clock::time_point last_sample_at;
+    int64_t last_cpu_usec = 0;
+  };
+
+  // Brings `task` up to date (reaps a child, looks at /proc otherwise).
+  void RefreshLocked(Task& task);  // REQUIRES: mu_ held
+  // A task entry for a live process named by `handle`; kNotFound when gone.
+  Result<Task> Adopt(const TaskHandle& handle) const;
+  // Whether the task (by handle) has exited, refreshing it first.
+  bool HasExited(const std::string& handle_id);
+
+  const ProcessDriverOptions options_;
+  std::optional<CgroupParent> cgroups_;  // set when cgroup v2 is usable
+  std::string cgroup_note_;              // why cgroups are or are not used
+
+  std::mutex mu_;
+  std::map<std::string, Task> tasks_;  // GUARDED_BY(mu_), by handle id
+};
+
+}  // namespace skiff::runtime::process

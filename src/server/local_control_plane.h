@@ -1,0 +1,40 @@
+// LocalControlPlane: the agent's ControlPlane inside the all-in-one server. It
+// calls the same NodeService the HTTP API's agent endpoints call, so the local
+// agent and a remote one take the same paths.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+
+#include "agent/control_plane.h"
+#include "controller/node_service.h"
+#include "store/store.h"
+
+namespace skiff::server {
+
+class LocalControlPlane final : public agent::ControlPlane {
+ public:
+  // Does not take ownership; store and nodes must outlive this object.
+  LocalControlPlane(store::Store* store, controller::NodeService* nodes);
+  ~LocalControlPlane() override;
+
+  // agent::ControlPlane
+  Result<model::Node> RegisterNode(const model::Node& node) override;
+  Status Heartbeat(const std::string& node_id) override;
+  Result<agent::Assignments> ListAssignments(const std::string& node_id) override;
+  Result<int64_t> WaitForChange(int64_t revision, Duration timeout) override;
+  Status ReportInstance(const agent::InstanceReport& report) override;
+  Status ReportSamples(const std::string& node_id,
+                       const std::vector<agent::InstanceSample>& samples) override;
+
+ private:
+  store::Store* store_;
+  controller::NodeService* nodes_;
+  std::mutex mu_;
+  std::condition_variable changed_;
+  int64_t revision_ = 0;  // GUARDED_BY(mu_)
+  std::unique_ptr<store::Subscription> subscription_;
+};
+
+}  // namespace skiff::server

@@ -1,0 +1,190 @@
+#include "server/server.h"
+
+#include <sys/stat.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "agent/agent.h"
+#include "agent/machine.h"
+#include "api/admin_token.h"
+#include "api/api_server.h"
+#include "api/auth.h"
+#include "common/logging.h"
+#include "controller/app_service.h"
+#include "controller/controller_loop.h"
+#include "controller/node_service.h"
+#include "metrics/registry.h"
+#include "net/http_server.h"
+#include "runtime/process/process_driver.h"
+#include "server/local_control_plane.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace skiff::server {
+
+namespace asio = boost::asio;
+
+class Server::Impl {
+ public:
+  explicit Impl(ServerOptions options) : options_(std::move(options)) {}
+  ~Impl() { Shutdown(); }
+
+  Status Start();
+  void Wait();
+  void Shutdown();
+
+  ServerOptions options_;
+  const Clock* clock_ = SystemClock::Get();
+  std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<controller::AppService> apps_;
+  std::unique_ptr<controller::NodeService> nodes_;
+  std::unique_ptr<controller::ControllerLoop> loop_;
+  std::unique_ptr<runtime::process::ProcessDriver> driver_;
+  std::unique_ptr<LocalControlPlane> control_plane_;
+  std::unique_ptr<agent::Agent> agent_;
+  std::unique_ptr<metrics::Registry> metrics_;
+  std::unique_ptr<api::TokenAuthenticator> auth_;
+  std::unique_ptr<api::ApiServer> api_;
+  asio::io_context io_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  std::unique_ptr<net::HttpServer> http_;
+  std::vector<std::thread> io_threads_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool started_ = false;   // GUARDED_BY(mu_)
+  bool stopping_ = false;  // GUARDED_BY(mu_)
+  bool stopped_ = false;   // GUARDED_BY(mu_)
+};
+
+Status Server::Impl::Start() {
+  {
+    std::lock_guard lock(mu_);
+    started_ = true;
+  }
+  const std::string& data = options_.data_dir;
+  std::error_code ec;
+  std::filesystem::create_directories(data, ec);
+  if (ec) return Unavailable(fmt::format("cannot create data directory {}: {}", data, ec.message()));
+  // The directory holds the admin token and the database: keep it private.
+  ::chmod(data.c_str(), 0700);
+
+  const std::string db = (std::filesystem::path(data) / "skiff.db").string();
+  SKIFF_ASSIGN_OR_RETURN(store_, store::SqliteStore::Open(db));
+  bool created = false;
+  SKIFF_ASSIGN_OR_RETURN(std::string token, api::LoadOrCreateAdminToken(data, &created));
+  if (created) {
+    SKIFF_LOG_INFO("created the admin token in {} (give it to clients as SKIFF_TOKEN)",
+                   (std::filesystem::path(data) / api::kAdminTokenFile).string());
+  }
+
+  apps_ = std::make_unique<controller::AppService>(store_.get(), clock_);
+  nodes_ = std::make_unique<controller::NodeService>(store_.get(), clock_);
+  controller::ControllerLoopOptions loop_options;
+  loop_options.resync_interval = options_.resync_interval;
+  loop_ = std::make_unique<controller::ControllerLoop>(store_.get(), nodes_.get(), clock_,
+                                                        loop_options);
+  loop_->Start();
+
+  if (options_.run_agent) {
+    runtime::process::ProcessDriverOptions driver_options;
+    driver_options.cgroup_parent = options_.cgroup_parent;
+    driver_ = std::make_unique<runtime::process::ProcessDriver>(driver_options);
+    runtime::DriverInfo info = driver_->Info();
+    if (!info.enforces_limits) SKIFF_LOG_WARN("process driver: {}", info.notes);
+    control_plane_ = std::make_unique<LocalControlPlane>(store_.get(), nodes_.get());
+    agent::AgentOptions agent_options;
+    agent_options.node_name = agent::MachineName();
+    agent_options.address = options_.node_address;
+    agent_options.data_dir = data;
+    agent_options.capacity = agent::MachineCapacity();
+    agent_options.port_first = options_.port_first;
+    agent_options.port_last = options_.port_last;
+    agent_ = std::make_unique<agent::Agent>(
+        agent_options, control_plane_.get(),
+        std::map<std::string, runtime::Driver*>{{"process", driver_.get()}}, clock_);
+    SKIFF_RETURN_IF_ERROR(agent_->Start());
+  }
+
+  metrics_ = std::make_unique<metrics::Registry>();
+  auth_ = std::make_unique<api::TokenAuthenticator>(std::vector<std::string>{token});
+  api::ApiDeps deps;
+  deps.store = store_.get();
+  deps.apps = apps_.get();
+  deps.nodes = nodes_.get();
+  deps.clock = clock_;
+  deps.auth = auth_.get();
+  deps.log_dir = (std::filesystem::path(data) / "logs").string();
+  deps.metrics = metrics_.get();
+  const bool agent_on = options_.run_agent;
+  deps.components = [agent_on] {
+    return std::map<std::string, std::string>{
+        {"store", "ok"}, {"reconciler", "ok"}, {"agent", agent_on ? "ok" : "off"}};
+  };
+  api_ = std::make_unique<api::ApiServer>(std::move(deps));
+  api::ApiServer* api = api_.get();
+  http_ = std::make_unique<net::HttpServer>(
+      io_, [api](const net::HttpRequest& r, net::ResponseWriter& w) { return api->Handle(r, w); });
+  SKIFF_RETURN_IF_ERROR(http_->Listen(options_.listen));
+  work_.emplace(io_.get_executor());
+  for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
+    io_threads_.emplace_back([this] { io_.run(); });
+  }
+  SKIFF_LOG_INFO("skiff server: API on {}, data in {}, store revision {}", options_.listen, data,
+                 store_->Revision());
+  return OkStatus();
+}
+
+void Server::Impl::Wait() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return stopped_ || !started_; });
+}
+
+void Server::Impl::Shutdown() {
+  {
+    std::unique_lock lock(mu_);
+    if (stopping_) {  // another thread is at it: wait until it is done
+      cv_.wait(lock, [&] { return stopped_; });
+      return;
+    }
+    stopping_ = true;
+  }
+  if (http_) {
+    // Requests in flight finish; then the io threads run out of work.
+    http_->Stop([this] { work_.reset(); });
+    if (io_threads_.empty()) work_.reset();
+  }
+  for (std::thread& t : io_threads_) t.join();
+  io_threads_.clear();
+  http_.reset();
+  if (agent_) agent_->Stop();
+  if (loop_) loop_->Stop();
+  {
+    std::lock_guard lock(mu_);
+    stopped_ = true;
+  }
+  cv_.notify_all();
+}
+
+Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Server::~Server() = default;
+Status Server::Start() {
+  Status status = impl_->Start();
+  if (!status) impl_->Shutdown();
+  return status;
+}
+void Server::Wait() { impl_->Wait(); }
+void Server::Shutdown() { impl_->Shutdown(); }
+uint16_t Server::port() const { return impl_->http_ ? impl_->http_->port() : 0; }
+std::string Server::token_path() const {
+  return (std::filesystem::path(impl_->options_.data_dir) / api::kAdminTokenFile).string();
+}
+
+}  // namespace skiff::server

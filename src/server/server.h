@@ -1,0 +1,67 @@
+// Server: the all-in-one control plane of `skiff server` (DESIGN.md, "Roles"):
+// the SQLite store under the data directory, the app and node services, the
+// reconciler loop, the HTTP API, and (unless turned off) a local agent with the
+// process driver that reaches the control plane through the same ControlPlane
+// contract a remote agent uses.
+//
+//   Server server(options);
+//   if (Status s = server.Start(); !s) { ... }
+//   server.Wait();   // until Shutdown() (from a signal handler thread, say)
+//
+// Thread-safety: Start, Wait and Shutdown may be called from different
+// threads; Start once.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "common/result.h"
+
+namespace skiff::server {
+
+struct ServerOptions {
+  std::string data_dir = ".skiff";           // skiff.db, admin.token, agent state, logs/
+  std::string listen = "127.0.0.1:7070";     // the API
+  std::string node_address = "127.0.0.1";    // where the local agent's instances listen
+  bool run_agent = true;                     // --no-agent turns the local agent off
+  int io_threads = 2;                        // threads serving the API
+  int port_first = 20000;                    // the local agent's instance ports
+  int port_last = 29999;
+  // Where the process driver may create cgroups; empty: never use cgroups.
+  std::string cgroup_parent = "/sys/fs/cgroup/skiff";
+  Duration resync_interval = std::chrono::seconds(5);
+};
+
+class Server {
+ public:
+  explicit Server(ServerOptions options);
+  ~Server();  // Shuts down.
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Opens the store (creating the data directory and the admin token on first
+  // start), starts the reconciler and the local agent, binds the API. Errors:
+  // kUnavailable (data directory not writable, address in use), kInvalidArgument
+  // (bad listen address), kFailedPrecondition (database of a newer version,
+  // token file not private). On error nothing keeps running.
+  Status Start();
+
+  // Blocks until Shutdown() has finished stopping everything.
+  void Wait();
+
+  // Stops the API (letting requests in flight finish), the agent and the loop.
+  // Instances keep running; the next start adopts them. Idempotent, any thread.
+  void Shutdown();
+
+  // The bound API port (after Start) and the admin token's path.
+  uint16_t port() const;
+  std::string token_path() const;
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace skiff::server

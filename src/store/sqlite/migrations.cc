@@ -1,0 +1,95 @@
+#include "store/sqlite/migrations.h"
+
+#include <array>
+#include <string>
+
+#include "store/sqlite/statement.h"
+
+namespace skiff::store::sqlite {
+namespace {
+
+// Step i (1-based) brings user_version from i - 1 to i.
+//
+// Layout, version 1:
+// - objects: apps, deployments, instances and nodes in one table keyed by
+//   (kind, key), the object as codec JSON. One table rather than one per kind
+//   because every kind is read whole or by key and filtered lists (instances by
+//   app/node) are small enough to filter after decoding; a new kind needs no
+//   schema change. `version` is a column so concurrency checks need no decode.
+// - events: apart, because they are append-only, by far the most numerous, and
+//   read by id range and app: an INTEGER PRIMARY KEY (numeric order, unlike a
+//   text key) plus an (app, id) index serve ListEvents directly.
+// - changes: the watch log, one row per revision; compaction deletes a prefix.
+// - meta: one row with the current revision and the compaction floor (the
+//   newest revision deleted from changes), kept in step with every commit.
+constexpr std::array<const char*, 1> kSteps = {
+    R"sql(
+CREATE TABLE objects (
+  kind TEXT NOT NULL,
+  key TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  data TEXT NOT NULL,
+  PRIMARY KEY (kind, key)
+) WITHOUT ROWID;
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY,
+  app TEXT NOT NULL,
+  data TEXT NOT NULL
+);
+CREATE INDEX events_by_app ON events (app, id);
+CREATE TABLE changes (
+  revision INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL,
+  key TEXT NOT NULL,
+  deleted INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  data TEXT NOT NULL
+);
+CREATE TABLE meta (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  revision INTEGER NOT NULL,
+  compacted INTEGER NOT NULL
+);
+INSERT INTO meta (id, revision, compacted) VALUES (1, 0, 0);
+)sql",
+};
+
+Result<int> UserVersion(sqlite3* db) {
+  SKIFF_ASSIGN_OR_RETURN(Statement s, Statement::Prepare(db, "PRAGMA user_version"));
+  SKIFF_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return Internal("PRAGMA user_version returned no row");
+  return static_cast<int>(s.ColumnInt64(0));
+}
+
+}  // namespace
+
+int LatestSchemaVersion() { return static_cast<int>(kSteps.size()); }
+
+Status Migrate(sqlite3* db) {
+  SKIFF_ASSIGN_OR_RETURN(int version, UserVersion(db));
+  if (version > LatestSchemaVersion()) {
+    return FailedPrecondition("database schema version " + std::to_string(version) +
+                              " is newer than this build's " +
+                              std::to_string(LatestSchemaVersion()));
+  }
+  for (int step = version + 1; step <= LatestSchemaVersion(); ++step) {
+    SKIFF_RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE"));
+    // Another process may have migrated between our read and our write lock.
+    auto now = UserVersion(db);
+    if (now && *now >= step) {
+      SKIFF_RETURN_IF_ERROR(Exec(db, "COMMIT"));
+      continue;
+    }
+    Status applied =
+        now ? Exec(db, kSteps[static_cast<size_t>(step - 1)]) : Status(tl::unexpected(now.error()));
+    if (applied) applied = Exec(db, "PRAGMA user_version = " + std::to_string(step));
+    if (applied) applied = Exec(db, "COMMIT");
+    if (!applied) {
+      (void)Exec(db, "ROLLBACK");
+      return tl::unexpected(applied.error());
+    }
+  }
+  return OkStatus();
+}
+
+}  // namespace skiff::store::sqlite

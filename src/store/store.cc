@@ -1,0 +1,75 @@
+#include "store/store.h"
+
+#include <type_traits>
+#include <utility>
+
+#include "common/clock.h"
+
+namespace skiff::store {
+
+// KindOf relies on the variant's alternatives being listed in Kind's order.
+static_assert(std::is_same_v<std::variant_alternative_t<static_cast<size_t>(Kind::kApp), Object>,
+                             model::App>);
+static_assert(
+    std::is_same_v<std::variant_alternative_t<static_cast<size_t>(Kind::kDeployment), Object>,
+                   model::Deployment>);
+static_assert(
+    std::is_same_v<std::variant_alternative_t<static_cast<size_t>(Kind::kInstance), Object>,
+                   model::Instance>);
+static_assert(std::is_same_v<std::variant_alternative_t<static_cast<size_t>(Kind::kNode), Object>,
+                             model::Node>);
+static_assert(std::is_same_v<std::variant_alternative_t<static_cast<size_t>(Kind::kEvent), Object>,
+                             model::Event>);
+
+std::string_view ToString(Kind kind) {
+  switch (kind) {
+    case Kind::kApp:
+      return "app";
+    case Kind::kDeployment:
+      return "deployment";
+    case Kind::kInstance:
+      return "instance";
+    case Kind::kNode:
+      return "node";
+    case Kind::kEvent:
+      return "event";
+  }
+  return "unknown";
+}
+
+Kind KindOf(const Object& object) { return static_cast<Kind>(object.index()); }
+
+std::string KeyOf(const Object& object) {
+  struct Visitor {
+    std::string operator()(const model::App& a) const { return a.name; }
+    std::string operator()(const model::Deployment& d) const {
+      return d.app + "/" + std::to_string(d.revision);
+    }
+    std::string operator()(const model::Instance& i) const { return i.id; }
+    std::string operator()(const model::Node& n) const { return n.id; }
+    std::string operator()(const model::Event& e) const { return std::to_string(e.id); }
+  };
+  return std::visit(Visitor{}, object);
+}
+
+Txn& Txn::Put(Object object, int64_t expected_version) {
+  ops_.push_back(Op{std::move(object), false, expected_version});
+  return *this;
+}
+
+Txn& Txn::Delete(Object object, int64_t expected_version) {
+  ops_.push_back(Op{std::move(object), true, expected_version});
+  return *this;
+}
+
+Txn& Txn::AddEvent(model::Event event) {
+  // Stamped here rather than in the store so both stores record the same thing
+  // and a caller that cares (tests, replays) can set the time itself.
+  if (event.time == Time{}) {
+    event.time = SystemClock::Get()->Now();
+  }
+  ops_.push_back(Op{std::move(event), false, kMustNotExist});
+  return *this;
+}
+
+}  // namespace skiff::store

@@ -1,0 +1,121 @@
+#include "store/txn_plan.h"
+
+#include <map>
+#include <utility>
+
+namespace skiff::store {
+namespace {
+
+Status ValidateKey(const Object& object, const std::string& key) {
+  if (const auto* d = std::get_if<model::Deployment>(&object)) {
+    if (d->app.empty()) return InvalidArgument("deployment: empty app name", "app");
+    if (d->revision <= 0) {
+      return InvalidArgument(
+          "deployment: revision must be > 0 (got " + std::to_string(d->revision) + ")", "revision");
+    }
+    return OkStatus();
+  }
+  if (key.empty()) return InvalidArgument(std::string(ToString(KindOf(object))) + ": empty key");
+  return OkStatus();
+}
+
+std::string Describe(Kind kind, const std::string& key) {
+  return std::string(ToString(kind)) + " \"" + key + "\"";
+}
+
+}  // namespace
+
+int64_t VersionOf(const Object& object) {
+  if (const auto* e = std::get_if<model::Event>(&object)) return e->id;
+  return std::visit(
+      [](const auto& o) -> int64_t {
+        if constexpr (requires { o.version; }) {
+          return o.version;
+        } else {
+          return 0;
+        }
+      },
+      object);
+}
+
+void SetVersion(Object& object, int64_t version) {
+  if (auto* e = std::get_if<model::Event>(&object)) {
+    e->id = version;
+    return;
+  }
+  std::visit(
+      [version](auto& o) {
+        if constexpr (requires { o.version; }) o.version = version;
+      },
+      object);
+}
+
+Result<std::vector<Change>> PlanTxn(const Txn& txn, int64_t base_revision,
+                                    const CurrentObjectFn& current) {
+  if (txn.empty()) return InvalidArgument("empty transaction");
+  // What earlier ops of this txn did to a key; nullopt = deleted by them.
+  std::map<std::pair<Kind, std::string>, std::optional<Object>> overlay;
+  std::vector<Change> changes;
+  changes.reserve(txn.ops().size());
+  int64_t revision = base_revision;
+  for (const Txn::Op& op : txn.ops()) {
+    ++revision;
+    const Kind kind = KindOf(op.object);
+    if (op.expected_version < kAnyVersion) {
+      return InvalidArgument("expected version must be >= -1 (got " +
+                             std::to_string(op.expected_version) + ")");
+    }
+    if (kind == Kind::kEvent) {
+      if (op.is_delete) return InvalidArgument("events are append-only and cannot be deleted");
+      if (op.expected_version > 0) {
+        return InvalidArgument("an event is appended; it has no version to expect");
+      }
+      Change change{revision, false, op.object};
+      SetVersion(change.object, revision);
+      changes.push_back(std::move(change));
+      continue;
+    }
+    std::string key = KeyOf(op.object);
+    SKIFF_RETURN_IF_ERROR(ValidateKey(op.object, key));
+    auto slot = std::make_pair(kind, key);
+    std::optional<Object> existing;
+    if (auto it = overlay.find(slot); it != overlay.end()) {
+      existing = it->second;
+    } else {
+      SKIFF_ASSIGN_OR_RETURN(existing, current(kind, key));
+    }
+
+    if (op.is_delete) {
+      if (op.expected_version == kMustNotExist) {
+        return InvalidArgument("a delete needs an expected version (or kAnyVersion)");
+      }
+      if (!existing) return NotFound(Describe(kind, key) + " not found");
+      if (op.expected_version != kAnyVersion && VersionOf(*existing) != op.expected_version) {
+        return Aborted(Describe(kind, key) + " is at version " +
+                       std::to_string(VersionOf(*existing)) + ", expected " +
+                       std::to_string(op.expected_version));
+      }
+      overlay[slot] = std::nullopt;
+      changes.push_back(Change{revision, true, std::move(*existing)});
+      continue;
+    }
+
+    if (op.expected_version == kMustNotExist) {
+      if (existing) return AlreadyExists(Describe(kind, key) + " already exists");
+    } else if (op.expected_version != kAnyVersion) {
+      if (!existing) return NotFound(Describe(kind, key) + " not found");
+      if (VersionOf(*existing) != op.expected_version) {
+        return Aborted(Describe(kind, key) + " is at version " +
+                       std::to_string(VersionOf(*existing)) + ", expected " +
+                       std::to_string(op.expected_version));
+      }
+    }
+    Change change{revision, false, op.object};
+    SetVersion(change.object, revision);
+    overlay[slot] = change.object;
+    changes.push_back(std::move(change));
+  }
+  return changes;
+}
+
+}  // namespace skiff::store

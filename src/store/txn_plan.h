@@ -1,0 +1,37 @@
+// The rules of Store::Commit that do not depend on where objects live: validation,
+// the optimistic-concurrency checks and the revision each op takes. Every store
+// plans a txn with PlanTxn and then writes the resulting changes, so all stores
+// fail the same txns with the same codes.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "store/store.h"
+
+namespace skiff::store {
+
+// Reads the committed object of (kind, key) as of before the txn; std::nullopt
+// when absent. Errors are passed through to the caller of PlanTxn.
+using CurrentObjectFn =
+    std::function<Result<std::optional<Object>>(Kind kind, const std::string& key)>;
+
+// Returns one Change per op of txn, in order, with revisions base_revision + 1,
+// base_revision + 2, ...; a put's object has version (an event: id) set to its
+// revision, a delete's object is the one it removes. Later ops see the effect of
+// earlier ops of the same txn. Errors are those of Store::Commit; on error the
+// caller must write nothing. Events are append-only: a delete of one is
+// kInvalidArgument. Does not call `current` for events.
+Result<std::vector<Change>> PlanTxn(const Txn& txn, int64_t base_revision,
+                                    const CurrentObjectFn& current);
+
+// The object's version (an event's id, which is its revision).
+int64_t VersionOf(const Object& object);
+// Sets the object's version (an event's id).
+void SetVersion(Object& object, int64_t version);
+
+}  // namespace skiff::store

@@ -1,0 +1,85 @@
+// FakeControlPlane: an in-memory agent::ControlPlane for agent tests. Tests
+// place instances and specs on it; it records every report, merges reports
+// into its instances roughly as the real node service does (stale
+// generations ignored), and can be made unavailable to simulate an outage.
+//
+// Thread-safety: every method may be called from any thread.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/control_plane.h"
+
+namespace skiff::testing {
+
+class FakeControlPlane final : public agent::ControlPlane {
+ public:
+  FakeControlPlane() = default;
+
+  // agent::ControlPlane:
+  Result<model::Node> RegisterNode(const model::Node& node) override;
+  Status Heartbeat(const std::string& node_id) override;
+  Result<agent::Assignments> ListAssignments(const std::string& node_id) override;
+  Result<int64_t> WaitForChange(int64_t revision, Duration timeout) override;
+  Status ReportInstance(const agent::InstanceReport& report) override;
+  Status ReportSamples(const std::string& node_id,
+                       const std::vector<agent::InstanceSample>& samples) override;
+
+  // --- Scripting ---
+
+  // Adds or replaces an instance (assigned to instance.node) and bumps the revision.
+  void PutInstance(const model::Instance& instance);
+  // Removes an instance (deleted) and bumps the revision.
+  void RemoveInstance(const std::string& instance_id);
+  // The spec of app/revision, handed out with assignments.
+  void PutSpec(const std::string& app, int64_t revision, const model::AppSpec& spec);
+  // While false, every call answers kUnavailable (WaitForChange at once).
+  void SetAvailable(bool available);
+  // While set, RegisterNode answers this error.
+  void SetRegisterError(std::optional<Error> error);
+
+  // --- Inspection ---
+
+  std::optional<model::Instance> instance(const std::string& instance_id) const;
+  std::optional<model::Node> node(const std::string& node_id) const;
+  // Every report accepted, in arrival order.
+  std::vector<agent::InstanceReport> reports() const;
+  // The reports for one instance, in order.
+  std::vector<agent::InstanceReport> ReportsFor(const std::string& instance_id) const;
+  // The states reported for one instance, in order (reports without a state skipped).
+  std::vector<model::InstanceState> StatesFor(const std::string& instance_id) const;
+  int heartbeats() const;
+  // ListAssignments calls answered.
+  int lists() const;
+  int registrations() const;
+  // Calls refused while unavailable.
+  int refused() const;
+  std::vector<agent::InstanceSample> samples() const;
+  int64_t revision() const;
+
+ private:
+  void BumpLocked();
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool available_ = true;                             // GUARDED_BY(mu_)
+  std::optional<Error> register_error_;               // GUARDED_BY(mu_)
+  int64_t revision_ = 1;                              // GUARDED_BY(mu_)
+  std::map<std::string, model::Instance> instances_;  // GUARDED_BY(mu_)
+  std::map<std::string, model::AppSpec> specs_;       // GUARDED_BY(mu_)
+  std::map<std::string, model::Node> nodes_;          // GUARDED_BY(mu_)
+  std::vector<agent::InstanceReport> reports_;        // GUARDED_BY(mu_)
+  std::vector<agent::InstanceSample> samples_;        // GUARDED_BY(mu_)
+  int heartbeats_ = 0;                                // GUARDED_BY(mu_)
+  int lists_ = 0;                                     // GUARDED_BY(mu_)
+  int registrations_ = 0;                             // GUARDED_BY(mu_)
+  int refused_ = 0;                                   // GUARDED_BY(mu_)
+};
+
+}  // namespace skiff::testing
