@@ -55,6 +55,7 @@ class AgentTest : public ::testing::Test {
     spec.run.command = {"python3", "-m", "http.server", "${PORT}", "--bind", "${HOST}"};
     spec.env = {{"GREETING", "hi"}, {"PORT", "1"}};
     spec.health.type = model::HealthType::kNone;
+    spec.update.min_healthy_time = 0ms;  // healthy once running
     spec.stop_grace = 7s;
     return spec;
   }
@@ -127,7 +128,7 @@ TEST_F(AgentTest, StartsAssignedInstance) {
   EXPECT_EQ(stored->port, config.port);
   EXPECT_EQ(stored->handle, driver_.HandleOf("i1")->id);
   EXPECT_EQ(stored->running_generation, 1);
-  // health type none: healthy once running.
+  // health type none, min_healthy_time 0: healthy once running.
   ASSERT_TRUE(PollUntil([&] { return cp_.instance("i1")->health == Health::kHealthy; }));
 
   auto node = cp_.node(kNode);
@@ -137,6 +138,20 @@ TEST_F(AgentTest, StartsAssignedInstance) {
   EXPECT_EQ(node->drivers, std::vector<std::string>{"process"});
   EXPECT_EQ(node->labels.at("zone"), "a");
   EXPECT_TRUE(PollUntil([&] { return cp_.heartbeats() >= 2; }));
+}
+
+// Verify that without a health check an instance is not healthy before it has
+// stayed up for update.min_healthy_time (a process that dies at once never is).
+TEST_F(AgentTest, NoCheckWaitsForMinHealthyTime) {
+  auto agent = NewAgent();
+  ASSERT_TRUE(agent->Start().has_value());
+  model::AppSpec spec = Spec();
+  spec.update.min_healthy_time = std::chrono::hours(1);
+  spec.health.interval = 10ms;
+  Place(Instance("i1"), spec);
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kRunning); }));
+  // Some 30 probe rounds (every 10ms): none of them may call it healthy.
+  EXPECT_FALSE(PollUntil([&] { return cp_.instance("i1")->health != Health::kUnknown; }, 300ms));
 }
 
 // Verify that a task exit is reported failed with its exit code, and not restarted

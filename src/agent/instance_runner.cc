@@ -347,6 +347,10 @@ void InstanceRunner::ProbeIfDue(const Target& target) {
   next_probe_ = SteadyClock::now() + std::max(check.interval, Duration(1));
   ProbeResult result;
   if (check.type == model::HealthType::kNone) {
+    // Without a check, staying up for update.min_healthy_time is what healthy
+    // means: a process that dies at once must not pass (nor end a crash loop).
+    // Until then there is nothing to observe.
+    if (context_->clock->Now() - task_->started_at < target.spec.update.min_healthy_time) return;
     result = ProbeResult{true, "running (no health check)"};
   } else {
     const std::string host =

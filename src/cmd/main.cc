@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
 #include <iostream>
 #include <thread>
 
@@ -59,7 +60,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", kVersion);
   app.footer(
       "Start a server with `skiff server`; the other commands talk to it (SKIFF_ADDR, "
-      "SKIFF_TOKEN).\nEvery command has --help.");
+      "SKIFF_TOKEN).\nEvery command has --help.\n");
 
   skiff::server::ServerOptions server_options;
   std::string log_level = "info";
@@ -75,6 +76,29 @@ int main(int argc, char** argv) {
   server->add_option("--node-address", server_options.node_address,
                      "address the local agent's instances bind (their HOST)")
       ->capture_default_str();
+  server
+      ->add_option_function<std::string>(
+          "--ports",
+          [&](const std::string& range) {
+            // FIRST-LAST; CLI11 validated the shape below.
+            auto dash = range.find('-');
+            server_options.port_first = std::stoi(range.substr(0, dash));
+            server_options.port_last = std::stoi(range.substr(dash + 1));
+          },
+          "range the local agent allocates instance ports (PORT) from")
+      ->default_str("20000-29999")
+      ->check(
+          [](const std::string& range) -> std::string {
+            int first = 0, last = 0;
+            char dash = 0, extra = 0;
+            if (std::sscanf(range.c_str(), "%d%c%d%c", &first, &dash, &last, &extra) != 3 ||
+                dash != '-' || first < 1 || last > 65535 || first > last) {
+              return "expected FIRST-LAST with 1 <= FIRST <= LAST <= 65535, got \"" +
+                     range + "\"";
+            }
+            return "";
+          },
+          "FIRST-LAST");
   server->add_flag("--no-agent", [&](int64_t) { server_options.run_agent = false; },
                    "run no local agent: this machine runs no instances");
   server->add_option("--log-level", log_level, "debug, info, warn or error")

@@ -1,6 +1,5 @@
 // Restart backoff and crash-loop detection for failed instances: pure functions
-// of an instance's consecutive failure count (model::Instance::crash_count, reset
-// when it becomes healthy).
+// of an instance's consecutive failure count (model::Instance::crash_count).
 #pragma once
 
 #include <chrono>
@@ -13,8 +12,12 @@ namespace skiff::controller {
 inline constexpr Duration kInitialRestartBackoff = std::chrono::seconds(1);
 // ...up to this, so a crash-looping instance still gets a try every minute.
 inline constexpr Duration kMaxRestartBackoff = std::chrono::seconds(60);
-// This many consecutive failures without becoming healthy make a crash loop.
+// This many consecutive failures, none after a run of kCrashCountResetAfter,
+// make a crash loop.
 inline constexpr int kCrashLoopThreshold = 5;
+// A run at least this long ends a crash count (Kubernetes resets its back-off
+// after the same time).
+inline constexpr Duration kCrashCountResetAfter = std::chrono::minutes(10);
 
 // How long to wait before restarting an instance that has failed `crash_count`
 // times in a row: 1s for the first failure (and for counts <= 1), 2s, 4s, ...,

@@ -63,6 +63,7 @@ class ControllerLoopTest : public ::testing::Test {
     r.node_id = i.node;
     r.generation = i.generation;
     r.state = model::InstanceState::kRunning;
+    r.health = model::Health::kHealthy;
     r.address = "127.0.0.1:20000";
     ASSERT_TRUE(nodes_.Report(r));
   }

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "controller/backoff.h"
+
 namespace skiff::controller {
 namespace {
 
@@ -43,7 +45,14 @@ void Merge(const agent::InstanceReport& r, Time now, model::Instance& i, store::
                                    fmt::format("{} started on {} at {}", i.id, i.node, i.address)));
         break;
       case InstanceState::kFailed:
-        ++i.crash_count;
+        // A run that lasted kCrashCountResetAfter was no crash loop: this failure
+        // starts a new count (and a short backoff). Health passing is no proof
+        // of that, since an app may pass a probe and then die a second later.
+        if (i.started_at != Time{} && i.finished_at - i.started_at >= kCrashCountResetAfter) {
+          i.crash_count = 1;
+        } else {
+          ++i.crash_count;
+        }
         i.health = model::Health::kUnknown;
         txn.AddEvent(InstanceEvent(now, i, "instance.failed",
                                    fmt::format("{} {}", i.id, i.message.empty() ? "failed" : i.message)));
@@ -58,7 +67,6 @@ void Merge(const agent::InstanceReport& r, Time now, model::Instance& i, store::
   }
   if (i.health != old_health && r.health) {
     if (i.health == model::Health::kHealthy) {
-      i.crash_count = 0;
       txn.AddEvent(InstanceEvent(now, i, "instance.healthy", fmt::format("{} is healthy", i.id)));
     } else if (i.health == model::Health::kUnhealthy) {
       txn.AddEvent(InstanceEvent(

@@ -11,6 +11,7 @@
 #include "common/check.h"
 #include "common/quantity.h"
 #include "controller/backoff.h"
+#include "controller/template.h"
 #include "scheduler/scheduler.h"
 
 namespace skiff::controller {
@@ -23,10 +24,11 @@ using model::InstanceState;
 
 bool IsDead(InstanceState s) { return s == InstanceState::kFailed || s == InstanceState::kStopped; }
 
-bool IsAvailable(const Instance& instance, const model::AppSpec& spec) {
-  return instance.state == InstanceState::kRunning &&
-         (instance.health == model::Health::kHealthy ||
-          spec.health.type == model::HealthType::kNone);
+// Running and healthy. Without a health check the agent reports an instance
+// healthy once it stayed up for update.min_healthy_time, so "running" alone
+// never counts: a process that dies at once must not make a revision healthy.
+bool IsAvailable(const Instance& instance, const model::AppSpec& /*spec*/) {
+  return instance.state == InstanceState::kRunning && instance.health == model::Health::kHealthy;
 }
 
 bool IsUnplacedPending(const Instance& instance) {
@@ -58,7 +60,7 @@ class Pass {
 
   // What one app's instances look like once this pass's removals are taken out.
   struct Groups {
-    // Desired run, epoch E, revision R (or one differing only in replicas),
+    // Desired run, epoch E, revision R (or one differing only in replicas/autoscale),
     // not on a draining node.
     std::vector<const Instance*> current;
     std::vector<const Instance*> old;  // desired run, the others
@@ -96,7 +98,7 @@ class Pass {
   std::unordered_map<std::string, model::NodeStatus> node_status_;
   std::map<Key, const model::Deployment*> deployments_;
   std::optional<scheduler::PlacementIndex> index_;
-  mutable std::map<Key, bool> same_template_;  // revision -> differs from R only in replicas
+  mutable std::map<Key, bool> same_template_;  // revision -> runs the current template
   Actions out_;
 };
 
@@ -126,23 +128,19 @@ const model::AppSpec& Pass::SpecOf(const Instance& instance, const model::App& a
   return d != deployments_.end() ? d->second->spec : app.spec;
 }
 
-// Current: the app's epoch, and its revision or one that differs only in
-// replicas. Scaling makes a new revision; replacing every instance for it
-// would restart the whole app for nothing.
+// Current: what the app asks for now (template.h). Cached per revision: many
+// instances share one, and comparing specs is the costly part.
 bool Pass::IsCurrent(const Instance& instance, const model::App& app) const {
   if (instance.restart_epoch != app.restart_epoch) return false;
   if (instance.revision == app.revision) return true;
   Key key{instance.app, instance.revision};
   auto cached = same_template_.find(key);
-  if (cached != same_template_.end()) return cached->second;
-  bool same = false;
-  if (auto d = deployments_.find(key); d != deployments_.end()) {
-    model::AppSpec spec = d->second->spec;
-    spec.replicas = app.spec.replicas;
-    same = spec == app.spec;
+  if (cached == same_template_.end()) {
+    auto d = deployments_.find(key);
+    const model::AppSpec* spec = d == deployments_.end() ? nullptr : &d->second->spec;
+    cached = same_template_.emplace(key, RunsCurrentTemplate(app, instance, spec)).first;
   }
-  same_template_.emplace(key, same);
-  return same;
+  return cached->second;
 }
 
 bool Pass::OnDrainingNode(const Instance& instance) const {

@@ -135,7 +135,6 @@ class World {
                                             instance.state == model::InstanceState::kStarting)) {
         instance.state = model::InstanceState::kRunning;
         instance.health = model::Health::kHealthy;
-        instance.crash_count = 0;
       }
     }
   }
@@ -702,13 +701,19 @@ TEST(ReconcilerTest, DrainMovesInstancesWithoutDroppingAvailability) {
   EXPECT_THAT(w.Wanted("web"), ElementsAre("web-1@n1", "web-3@n1"));
 }
 
-// Verify that with health checks off a running instance counts as available.
-TEST(ReconcilerTest, HealthNoneCountsRunningAsHealthy) {
+// Verify that with health checks off "running" alone is not available: the
+// revision waits for the agent's healthy (it reports that once the instance
+// stayed up for update.min_healthy_time), so a process that dies at once never
+// makes it healthy.
+TEST(ReconcilerTest, HealthNoneWaitsForReportedHealth) {
   World w;
   w.AddNode("n1");
   w.AddApp("web", 1, [](model::AppSpec& s) { s.health.type = model::HealthType::kNone; });
   w.Pass();
   w.StartUnhealthy();
+  EXPECT_THAT(w.Pass(), IsEmpty());
+  EXPECT_EQ(w.Deployment("web", 1).state, model::DeploymentState::kProgressing);
+  w.Instance("web-1").health = model::Health::kHealthy;
   EXPECT_THAT(w.Pass(),
               ElementsAre("deployment web/1 -> healthy (1/1 healthy)",
                           "event deployment.healthy: revision 1 is healthy: 1/1 healthy"));

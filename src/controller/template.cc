@@ -10,10 +10,11 @@ bool SameTemplate(const model::AppSpec& a, const model::AppSpec& b) {
   return x == y;
 }
 
-bool IsCurrent(const model::App& app, const model::Instance& instance) {
-  return instance.app == app.name && instance.revision == app.revision &&
-         instance.restart_epoch == app.restart_epoch &&
-         instance.desired == model::DesiredState::kRun;
+bool RunsCurrentTemplate(const model::App& app, const model::Instance& instance,
+                         const model::AppSpec* instance_spec) {
+  if (instance.app != app.name || instance.restart_epoch != app.restart_epoch) return false;
+  if (instance.revision == app.revision) return true;
+  return instance_spec != nullptr && SameTemplate(*instance_spec, app.spec);
 }
 
 AppStatus Summarize(const model::App& app, const std::vector<model::Deployment>& deployments,
@@ -26,8 +27,17 @@ AppStatus Summarize(const model::App& app, const std::vector<model::Deployment>&
     }
   }
   if (app.deleting) status.state = "deleting";
+  auto spec_of = [&](const model::Instance& i) -> const model::AppSpec* {
+    for (const auto& d : deployments) {
+      if (d.app == i.app && d.revision == i.revision) return &d.spec;
+    }
+    return nullptr;
+  };
   for (const auto& i : instances) {
-    if (!IsCurrent(app, i) || i.state != model::InstanceState::kRunning) continue;
+    if (i.desired != model::DesiredState::kRun || i.state != model::InstanceState::kRunning ||
+        !RunsCurrentTemplate(app, i, spec_of(i))) {
+      continue;
+    }
     ++status.running;
     if (i.health == model::Health::kHealthy) ++status.healthy;
   }

@@ -13,8 +13,12 @@ namespace skiff::controller {
 // there are (replicas, autoscale): scaling must not replace running instances.
 bool SameTemplate(const model::AppSpec& a, const model::AppSpec& b);
 
-// An instance of the app's current revision and restart epoch that should run.
-bool IsCurrent(const model::App& app, const model::Instance& instance);
+// Whether the instance runs what the app asks for now: the app's restart epoch,
+// and the app's revision or one whose spec is the SameTemplate (a scale makes a
+// new revision but keeps the instances). `instance_spec` is the spec of the
+// instance's revision; null when unknown (then only the app's revision counts).
+bool RunsCurrentTemplate(const model::App& app, const model::Instance& instance,
+                         const model::AppSpec* instance_spec);
 
 // The status block of DESIGN.md's app shape: the current deployment's state and
 // counts of desired / running / healthy current instances.

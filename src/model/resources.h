@@ -57,7 +57,8 @@ struct Instance {
   int port = 0;         // allocated on the node
   int64_t restart_epoch = 0;  // the app's restart_epoch when it was created
   int restarts = 0;
-  // Failures since it was last healthy; drives the backoff and crash-loop detection.
+  // Failures in a row (a run of controller::kCrashCountResetAfter ends the
+  // count); drives the backoff and crash-loop detection.
   int crash_count = 0;
   // Bumped by the controller to ask the agent for a fresh start of the same
   // instance (restart after a crash); the agent reports the generation it runs.

@@ -1,0 +1,271 @@
+// End-to-end: the `skiff` binary as a user runs it — a real server, real
+// instances of the project's test app, the CLI and the HTTP API.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+
+#include "e2e/skiff_server.h"
+
+namespace skiff::testing {
+namespace {
+
+namespace json = boost::json;
+using std::chrono::seconds;
+using ::testing::HasSubstr;
+
+// A spec running the test app with `replicas`, health-checked on /health.
+std::string TestAppSpec(const std::string& name, int replicas, const std::string& extra = "") {
+  return "name: " + name + "\nrun:\n  command: [\"" SKIFF_TESTAPP_BIN
+         "\", \"--host\", \"${HOST}\", \"--port\", \"${PORT}\"]\n"
+         "replicas: " +
+         std::to_string(replicas) +
+         "\nhealth: {type: http, path: /health, interval: 200ms, timeout: 200ms}\n" + extra;
+}
+
+std::string Str(const json::value& v, std::string_view key) {
+  const json::value* f = v.as_object().if_contains(key);
+  return f != nullptr && f->is_string() ? std::string(f->as_string()) : std::string();
+}
+
+int64_t Int(const json::value& v, std::string_view key) {
+  const json::value* f = v.as_object().if_contains(key);
+  return f != nullptr && f->is_int64() ? f->as_int64() : -1;
+}
+
+// Running, healthy instances of `app` (the API's view).
+int HealthyCount(const SkiffServer& server, const std::string& app) {
+  int n = 0;
+  for (const json::value& i : Instances(server, app)) {
+    n += Str(i, "state") == "running" && Str(i, "health") == "healthy";
+  }
+  return n;
+}
+
+class ServerE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(server_.Start()); }
+
+  // `skiff apply -f` of `spec`; asserts it reports the revision healthy.
+  void Apply(const std::string& name, const std::string& spec) {
+    CommandResult r = server_.Skiff({"apply", "-f", server_.WriteFile(name + ".yaml", spec)});
+    ASSERT_EQ(r.exit_code, 0) << r.output << "\nserver:\n" << server_.Output();
+    EXPECT_THAT(r.output, HasSubstr("is healthy"));
+  }
+
+  SkiffServer server_;
+};
+
+// Verify that apply follows the rollout until healthy, and that every instance
+// answers at its address with its own identity and the spec's env.
+TEST_F(ServerE2eTest, ApplyRunsHealthyInstancesThatAnswer) {
+  Apply("web", TestAppSpec("web", 2, "env: {GREETING: ahoy}\n"));
+  json::array instances = Instances(server_, "web");
+  ASSERT_EQ(instances.size(), 2u);
+  std::set<std::string> addresses;
+  for (const json::value& i : instances) {
+    EXPECT_EQ(Str(i, "state"), "running");
+    EXPECT_EQ(Str(i, "health"), "healthy");
+    EXPECT_EQ(Int(i, "revision"), 1);
+    const std::string address = Str(i, "address");
+    addresses.insert(address);
+    EXPECT_THAT(HttpGet(address, "/"), HasSubstr("hello from " + Str(i, "id") + " rev 1"));
+    EXPECT_EQ(HttpGet(address, "/env/GREETING"), "ahoy");
+    EXPECT_EQ(HttpGet(address, "/env/SKIFF_APP"), "web");
+  }
+  EXPECT_EQ(addresses.size(), 2u);
+
+  json::value status = server_.SkiffJson({"status", "web"});
+  ASSERT_TRUE(status.is_object());
+  const json::value& app = status.at("app");
+  EXPECT_EQ(Int(app, "revision"), 1);
+  EXPECT_EQ(Str(app.at("status"), "state"), "healthy");
+  EXPECT_EQ(Int(app.at("status"), "healthy"), 2);
+
+  // Applying the same spec again is a no-op: no new revision.
+  CommandResult again = server_.Skiff(
+      {"apply", "--detach", "-f", server_.WriteFile("web.yaml", TestAppSpec("web", 2, "env: {GREETING: ahoy}\n"))});
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_EQ(Int(server_.SkiffJson({"status", "web"}).at("app"), "revision"), 1);
+}
+
+// Verify that an instance killed with SIGKILL is restarted, healthy again, with
+// its restart counted and events saying what happened.
+TEST_F(ServerE2eTest, KilledInstanceIsRestarted) {
+  Apply("heal", TestAppSpec("heal", 1));
+  json::array before = Instances(server_, "heal");
+  ASSERT_EQ(before.size(), 1u);
+  const int pid = HandlePid(before[0]);
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        json::array now = Instances(server_, "heal");
+        return now.size() == 1 && Int(now[0], "restarts") == 1 &&
+               Str(now[0], "health") == "healthy" && HandlePid(now[0]) != pid;
+      },
+      seconds(30)))
+      << server_.Output();
+  json::array after = Instances(server_, "heal");
+  EXPECT_EQ(Str(after[0], "id"), Str(before[0], "id"));
+  EXPECT_FALSE(HttpGet(Str(after[0], "address"), "/").empty());
+  EXPECT_EQ(AppProcesses("heal").size(), 1u);
+
+  CommandResult events = server_.Skiff({"events", "--app", "heal"});
+  EXPECT_THAT(events.output, HasSubstr("instance.failed"));
+  EXPECT_THAT(events.output, HasSubstr("killed by signal 9"));
+}
+
+// Verify that a server killed with SIGKILL and started again adopts the
+// instances that kept running: the same processes, none duplicated, and an
+// acknowledged apply survives.
+TEST_F(ServerE2eTest, ServerRestartAdoptsInstances) {
+  Apply("keep", TestAppSpec("keep", 2));
+  std::vector<int> before = AppProcesses("keep");
+  std::sort(before.begin(), before.end());
+  ASSERT_EQ(before.size(), 2u);
+
+  server_.Kill();
+  EXPECT_EQ(AppProcesses("keep").size(), 2u) << "instances must outlive the server";
+  ASSERT_TRUE(server_.Start());
+
+  // Give the restarted control plane time to act: several reconcile passes and
+  // probe rounds. Whatever it did, the same two processes must be the only ones.
+  ASSERT_TRUE(PollUntil([&] { return HealthyCount(server_, "keep") == 2; }, seconds(30)))
+      << server_.Output();
+  json::value events = server_.SkiffJson({"events", "--app", "keep"});
+  std::vector<int> after = AppProcesses("keep");
+  std::sort(after.begin(), after.end());
+  EXPECT_EQ(after, before);
+  for (const json::value& i : Instances(server_, "keep")) {
+    EXPECT_EQ(Int(i, "restarts"), 0);
+    EXPECT_NE(std::find(before.begin(), before.end(), HandlePid(i)), before.end());
+  }
+  EXPECT_THAT(server_.Output(), HasSubstr("adopted instance"));
+}
+
+// Verify that a bad spec is refused with 400 naming the field, and that nothing
+// is stored: no app, no new store revision.
+TEST_F(ServerE2eTest, BadSpecIsRejectedAndChangesNothing) {
+  auto health = server_.Api("GET", "/health");
+  ASSERT_TRUE(health);
+  const int64_t revision = json::parse(health->body).at("revision").as_int64();
+
+  auto r = server_.Api("PUT", "/v1/apps/bad",
+                       "name: bad\nrun: {command: [x]}\nhealth: {interval: 2 seconds}\n", nullptr,
+                       "application/yaml");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  json::value error = json::parse(r->body).at("error");
+  EXPECT_EQ(Str(error, "code"), "invalid_argument");
+  EXPECT_EQ(Str(error, "field"), "health.interval");
+
+  CommandResult cli = server_.Skiff(
+      {"apply", "-f", server_.WriteFile("bad.yaml", "name: bad\nrun: {command: [x]}\nreplicas: -1\n")});
+  EXPECT_NE(cli.exit_code, 0);
+  EXPECT_THAT(cli.output, HasSubstr("replicas: must be >= 0 (got -1)"));
+
+  auto apps = server_.Api("GET", "/v1/apps/bad");
+  ASSERT_TRUE(apps);
+  EXPECT_EQ(apps->status, 404);
+  health = server_.Api("GET", "/health");
+  EXPECT_EQ(json::parse(health->body).at("revision").as_int64(), revision);
+}
+
+// Verify default deny (401 without or with a wrong token) and the body limit (413).
+TEST_F(ServerE2eTest, ApiRefusesUnauthenticatedAndOversized) {
+  const std::string none;
+  const std::string wrong = "not-the-token";
+  auto anonymous = server_.Api("GET", "/v1/apps", {}, &none);
+  ASSERT_TRUE(anonymous);
+  EXPECT_EQ(anonymous->status, 401);
+  auto bad = server_.Api("GET", "/v1/apps", {}, &wrong);
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 401);
+  auto huge = server_.Api("PUT", "/v1/apps/big", std::string(2 << 20, ' '));
+  ASSERT_TRUE(huge);
+  EXPECT_EQ(huge->status, 413);
+  auto unknown = server_.Api("GET", "/v1/apps/nope");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+  auto metrics = server_.Api("GET", "/metrics", {}, &none);
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_THAT(metrics->body, HasSubstr("skiff_http_requests_total"));
+}
+
+// Verify scale, restart (every instance replaced), rollback and delete through
+// the CLI, ending with no process of the app left.
+TEST_F(ServerE2eTest, ScaleRestartRollbackDelete) {
+  Apply("ops", TestAppSpec("ops", 1));
+
+  CommandResult scale = server_.Skiff({"scale", "ops", "3"});
+  ASSERT_EQ(scale.exit_code, 0) << scale.output;
+  ASSERT_TRUE(PollUntil([&] { return HealthyCount(server_, "ops") == 3; }, seconds(30)));
+  std::set<std::string> ids;
+  for (const json::value& i : Instances(server_, "ops")) ids.insert(Str(i, "id"));
+
+  CommandResult restart = server_.Skiff({"restart", "ops"});
+  ASSERT_EQ(restart.exit_code, 0) << restart.output;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        json::array now = Instances(server_, "ops");
+        int fresh = 0;
+        for (const json::value& i : now) {
+          fresh += !ids.count(Str(i, "id")) && Str(i, "health") == "healthy";
+        }
+        return now.size() == 3 && fresh == 3;
+      },
+      seconds(60)))
+      << server_.Output();
+
+  CommandResult rollback = server_.Skiff({"rollback", "ops", "--to", "1"});
+  ASSERT_EQ(rollback.exit_code, 0) << rollback.output;
+  ASSERT_TRUE(PollUntil(
+      [&] { return Instances(server_, "ops").size() == 1 && HealthyCount(server_, "ops") == 1; },
+      seconds(30)));
+  EXPECT_EQ(Int(server_.SkiffJson({"status", "ops"}).at("app"), "revision"), 3);
+
+  CommandResult del = server_.Skiff({"delete", "ops"});
+  ASSERT_EQ(del.exit_code, 0) << del.output;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        auto r = server_.Api("GET", "/v1/apps/ops");
+        return r && r->status == 404;
+      },
+      seconds(30)));
+  EXPECT_TRUE(AppProcesses("ops").empty());
+}
+
+// Verify that logs show what instances print and that a crash-looping revision
+// ends failed, with an event naming the crash loop.
+TEST_F(ServerE2eTest, LogsAndCrashLoop) {
+  Apply("talk", TestAppSpec("talk", 1));
+  json::array talk = Instances(server_, "talk");
+  ASSERT_EQ(talk.size(), 1u);
+  const std::string address = Str(talk[0], "address");
+  ASSERT_FALSE(HttpGet(address, "/").empty());
+  ASSERT_TRUE(PollUntil([&] {
+    return server_.Skiff({"logs", "talk", "--tail", "50"}).output.find("listening") !=
+           std::string::npos;
+  }));
+
+  const std::string crash = "name: crash\nrun:\n  command: [\"/bin/sh\", \"-c\", \"echo boom; exit 7\"]\n"
+                            "health: {type: none}\n";
+  CommandResult r = server_.Skiff({"apply", "-f", server_.WriteFile("crash.yaml", crash)}, 120);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.output, HasSubstr("failed"));
+  json::value app = server_.SkiffJson({"status", "crash"}).at("app");
+  EXPECT_EQ(Str(app.at("status"), "state"), "failed");
+  CommandResult events = server_.Skiff({"events", "--app", "crash"});
+  EXPECT_THAT(events.output, HasSubstr("crash loop"));
+  EXPECT_THAT(server_.Skiff({"logs", "crash"}).output, HasSubstr("boom"));
+}
+
+}  // namespace
+}  // namespace skiff::testing

@@ -1,0 +1,175 @@
+#include "e2e/skiff_server.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "net/http_client.h"
+
+namespace skiff::testing {
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Processes whose stdout is a file under `dir`: the instances a server with
+// that data dir started (the process driver sends their output to its logs).
+std::vector<int> ProcessesLoggingUnder(const std::string& dir) {
+  std::vector<int> pids;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::error_code link_ec;
+    fs::path out = fs::read_symlink(entry.path() / "fd" / "1", link_ec);
+    if (!link_ec && out.string().rfind(dir, 0) == 0) pids.push_back(std::stoi(name));
+  }
+  return pids;
+}
+
+}  // namespace
+
+SkiffServer::SkiffServer() : data_(dir_.File("data")) {
+  addr_ = "127.0.0.1:" + std::to_string(FreePort());
+  // A range of its own, so servers of tests that run side by side never race
+  // for one port.
+  const int first = 30000 + static_cast<int>(getpid() % 300) * 100;
+  ports_ = std::to_string(first) + "-" + std::to_string(first + 99);
+}
+
+SkiffServer::~SkiffServer() {
+  Kill();
+  for (int pid : ProcessesLoggingUnder(data_)) {
+    ::kill(-pid, SIGKILL);  // its process group (the driver makes one per instance)
+    ::kill(pid, SIGKILL);
+  }
+}
+
+bool SkiffServer::Start() {
+  ++starts_;
+  process_ = std::make_unique<Subprocess>(
+      std::vector<std::string>{SKIFF_BIN, "server", "--data", data_, "--listen", addr_, "--ports",
+                               ports_, "--log-level", "debug"},
+      std::map<std::string, std::string>{}, dir_.File("server.log"));
+  net::HttpClient client("http://" + addr_);
+  bool up = PollUntil(
+      [&] {
+        if (!process_->Running()) return true;
+        auto r = client.Do("GET", "/health", {}, {}, std::chrono::seconds(1));
+        return r && r->status == 200;
+      },
+      std::chrono::seconds(20), std::chrono::milliseconds(20));
+  if (!up || !process_->Running()) {
+    ADD_FAILURE() << "skiff server did not come up; its output:\n" << Output();
+    return false;
+  }
+  token_ = ReadFile(data_ + "/admin.token");
+  while (!token_.empty() && (token_.back() == '\n' || token_.back() == '\r')) token_.pop_back();
+  return !token_.empty();
+}
+
+void SkiffServer::Kill() {
+  if (process_) {
+    process_->Signal(SIGKILL);
+    process_->Wait();
+  }
+}
+
+CommandResult SkiffServer::Skiff(std::vector<std::string> args, int timeout_seconds) const {
+  args.insert(args.begin(), SKIFF_BIN);
+  return RunCommand(std::move(args),
+                    {{"SKIFF_ADDR", "http://" + addr_}, {"SKIFF_TOKEN", token_}},
+                    timeout_seconds);
+}
+
+json::value SkiffServer::SkiffJson(std::vector<std::string> args) const {
+  args.push_back("-o");
+  args.push_back("json");
+  CommandResult r = Skiff(args);
+  if (r.exit_code != 0) {
+    ADD_FAILURE() << "skiff exited " << r.exit_code << ": " << r.output;
+    return nullptr;
+  }
+  boost::system::error_code ec;
+  json::value v = json::parse(r.output, ec);
+  if (ec) ADD_FAILURE() << "not JSON: " << r.output;
+  return ec ? json::value(nullptr) : v;
+}
+
+Result<net::HttpResponse> SkiffServer::Api(std::string_view method, std::string_view path,
+                                           std::string_view body, const std::string* token,
+                                           std::string content_type) const {
+  net::HttpHeaders headers;
+  const std::string& bearer = token != nullptr ? *token : token_;
+  if (!bearer.empty()) headers.emplace_back("Authorization", "Bearer " + bearer);
+  if (!body.empty()) headers.emplace_back("Content-Type", std::move(content_type));
+  return net::HttpClient("http://" + addr_).Do(method, path, body, headers);
+}
+
+std::string SkiffServer::WriteFile(const std::string& name, const std::string& text) const {
+  std::string path = dir_.File(name);
+  std::ofstream(path) << text;
+  return path;
+}
+
+std::string SkiffServer::Output() const { return ReadFile(dir_.File("server.log")); }
+
+json::array Instances(const SkiffServer& server, const std::string& app) {
+  auto r = server.Api("GET", "/v1/apps/" + app + "/instances");
+  if (!r || r->status != 200) return {};
+  boost::system::error_code ec;
+  json::value v = json::parse(r->body, ec);
+  if (ec || !v.is_object() || !v.as_object().contains("instances")) return {};
+  return v.at("instances").as_array();
+}
+
+int HandlePid(const json::value& instance) {
+  const json::value* handle = instance.as_object().if_contains("handle");
+  if (handle == nullptr || !handle->is_string()) return 0;
+  std::string h(handle->as_string());
+  if (h.rfind("pid:", 0) != 0) return 0;
+  return std::stoi(h.substr(4, h.find(':', 4) - 4));
+}
+
+std::vector<int> AppProcesses(const std::string& app) {
+  const std::string needle = "SKIFF_APP=" + app;
+  std::vector<int> pids;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string status = ReadFile(entry.path() / "stat");
+    auto close = status.rfind(')');
+    if (close != std::string::npos && status.size() > close + 2 && status[close + 2] == 'Z') {
+      continue;  // a zombie is no longer running
+    }
+    std::string env = ReadFile(entry.path() / "environ");
+    std::stringstream vars(env);
+    std::string var;
+    while (std::getline(vars, var, '\0')) {
+      if (var == needle) {
+        pids.push_back(std::stoi(name));
+        break;
+      }
+    }
+  }
+  return pids;
+}
+
+std::string HttpGet(const std::string& address, const std::string& path) {
+  auto r = net::HttpClient("http://" + address).Do("GET", path, {}, {}, std::chrono::seconds(5));
+  return r && r->status == 200 ? r->body : std::string();
+}
+
+}  // namespace skiff::testing

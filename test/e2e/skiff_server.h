@@ -1,0 +1,65 @@
+// SkiffServer: a real `skiff server` process for end-to-end tests, in a temp
+// data directory, on a free API port and its own range of instance ports, and
+// the `skiff` client pointed at it.
+#pragma once
+
+#include <boost/json.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "e2e/subprocess.h"
+#include "fakes/testing.h"
+#include "net/http.h"
+
+namespace skiff::testing {
+
+class SkiffServer {
+ public:
+  SkiffServer();
+  ~SkiffServer();  // kills the server and every instance it started
+
+  // Starts the server (again, after Kill) on the same data dir and port, and
+  // waits until GET /health answers. Returns false (with the server's output
+  // added to the test failure) when it does not come up.
+  bool Start();
+  // SIGKILL, no chance to clean up.
+  void Kill();
+
+  // Runs `skiff ARGS...` against this server.
+  CommandResult Skiff(std::vector<std::string> args, int timeout_seconds = 120) const;
+  // Runs `skiff ARGS... -o json` and parses its output; null on failure.
+  boost::json::value SkiffJson(std::vector<std::string> args) const;
+
+  // One API request with the admin token (or `token` when given).
+  Result<net::HttpResponse> Api(std::string_view method, std::string_view path,
+                                std::string_view body = {}, const std::string* token = nullptr,
+                                std::string content_type = "application/json") const;
+
+  // Writes a spec file in the data dir's sibling and returns its path.
+  std::string WriteFile(const std::string& name, const std::string& text) const;
+
+  const std::string& addr() const { return addr_; }
+  const std::string& token() const { return token_; }
+  std::string Output() const;
+
+ private:
+  TempDir dir_;
+  std::string data_;
+  std::string addr_;
+  std::string token_;
+  std::string ports_;
+  std::unique_ptr<Subprocess> process_;
+  int starts_ = 0;
+};
+
+// The instances of `app` as the API lists them.
+boost::json::array Instances(const SkiffServer& server, const std::string& app);
+// The pid in a process driver handle "pid:<pid>:<start>"; 0 when none.
+int HandlePid(const boost::json::value& instance);
+// Live processes whose environment has SKIFF_APP=app.
+std::vector<int> AppProcesses(const std::string& app);
+// GET http://address/path; the body, or "" when it fails.
+std::string HttpGet(const std::string& address, const std::string& path);
+
+}  // namespace skiff::testing
