@@ -8,7 +8,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libexpected-dev libsqlite3-dev libssl-dev libyaml-cpp-dev
   libspdlog-dev libfmt-dev libcli11-dev
-  googletest libgtest-dev libgmock-dev libbenchmark-dev
+  googletest libgtest-dev libgmock-dev
 )
 
 missing=()

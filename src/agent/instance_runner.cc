@@ -340,6 +340,11 @@ void InstanceRunner::ForgetTask() {
   SetTask(std::nullopt);
 }
 
+Duration StartupProbeDelay(std::chrono::nanoseconds since_start, Duration interval) {
+  const auto quarter = std::chrono::duration_cast<Duration>(since_start) / 4;
+  return std::clamp(quarter, std::min(kMinStartupProbeDelay, interval), interval);
+}
+
 void InstanceRunner::ProbeIfDue(const Target& target) {
   if (!task_->reported_running || SteadyClock::now() < next_probe_) return;
   const model::HealthCheck& check = target.spec.health;
@@ -357,7 +362,13 @@ void InstanceRunner::ProbeIfDue(const Target& target) {
         context_->host.empty() || context_->host == "0.0.0.0" ? "127.0.0.1" : context_->host;
     result = context_->prober->Probe(check, host, task_->port);
   }
-  auto transition = health_->Observe(context_->clock->Now(), result.ok, result.message);
+  const Time now = context_->clock->Now();
+  auto transition = health_->Observe(now, result.ok, result.message);
+  if (!result.ok && health_->health() == model::Health::kUnknown) {
+    // Still starting up (most apps need a few ms to listen): try again soon
+    // rather than a whole interval later, backing off as start-up drags on.
+    next_probe_ = SteadyClock::now() + StartupProbeDelay(now - task_->started_at, check.interval);
+  }
   if (!transition) return;
   Send(InstanceReport{.instance_id = id_,
                       .generation = task_->generation,

@@ -52,6 +52,13 @@ struct RunnerContext {
   Duration inspect_interval = std::chrono::milliseconds(500);
 };
 
+// How long to wait before probing again an instance that has not passed its
+// first health check yet, `since_start` after it started: a quarter of that
+// (so probes thin out as start-up drags on), at least kMinStartupProbeDelay,
+// at most the check's interval.
+inline constexpr Duration kMinStartupProbeDelay = std::chrono::milliseconds(10);
+Duration StartupProbeDelay(std::chrono::nanoseconds since_start, Duration interval);
+
 class InstanceRunner {
  public:
   InstanceRunner(const RunnerContext* context, std::string instance_id);

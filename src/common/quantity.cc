@@ -78,11 +78,14 @@ Result<int64_t> ParseCpuMillis(std::string_view text) {
   std::string_view rest = text;
   double value = 0;
   if (!ParseNumber(rest, value)) return bad();
+  // A machine has no more than a few thousand cpus; far larger numbers would
+  // overflow int64 millicores.
+  constexpr double kMaxMillis = 1e15;
   if (rest == "m") {
-    if (value != std::floor(value)) return bad();
+    if (value != std::floor(value) || value > kMaxMillis) return bad();
     return static_cast<int64_t>(value);
   }
-  if (!rest.empty()) return bad();
+  if (!rest.empty() || value * 1000 > kMaxMillis) return bad();
   return static_cast<int64_t>(std::llround(value * 1000));
 }
 
@@ -151,18 +154,48 @@ std::string FormatTime(Time t) {
 
 Result<Time> ParseTime(std::string_view text) {
   if (text.empty()) return Time{};
+  auto bad = [&] {
+    return InvalidArgument(
+        fmt::format("not an RFC 3339 UTC time (\"{}\"); use e.g. 2026-11-22T08:16:17.500Z", text));
+  };
+  // YYYY-MM-DDTHH:MM:SS[.fraction]Z, every digit where the layout says.
+  auto digits = [&](size_t at, size_t n, int& out) {
+    if (at + n > text.size()) return false;
+    auto [end, ec] = std::from_chars(text.data() + at, text.data() + at + n, out);
+    return ec == std::errc() && end == text.data() + at + n;
+  };
   std::tm tm{};
-  int ms = 0;
-  std::string s(text);
-  int n = std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                      &tm.tm_hour, &tm.tm_min, &tm.tm_sec);
-  if (n != 6 || s.size() < 20 || s.back() != 'Z') {
-    return InvalidArgument(fmt::format("not an RFC 3339 UTC time (\"{}\")", text));
+  if (text.size() < 20 || !digits(0, 4, tm.tm_year) || text[4] != '-' ||
+      !digits(5, 2, tm.tm_mon) || text[7] != '-' || !digits(8, 2, tm.tm_mday) ||
+      text[10] != 'T' || !digits(11, 2, tm.tm_hour) || text[13] != ':' ||
+      !digits(14, 2, tm.tm_min) || text[16] != ':' || !digits(17, 2, tm.tm_sec) ||
+      text.back() != 'Z') {
+    return bad();
   }
-  if (s.size() > 20 && s[19] == '.') ms = std::atoi(s.substr(20, 3).c_str());
+  if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+      tm.tm_min > 59 || tm.tm_sec > 60) {
+    return bad();
+  }
+  // The fraction: any number of digits, read as a fraction of a second.
+  int64_t ms = 0;
+  std::string_view fraction = text.substr(19, text.size() - 20);
+  if (!fraction.empty()) {
+    if (fraction[0] != '.' || fraction.size() < 2) return bad();
+    int64_t scale = 100;
+    for (char c : fraction.substr(1)) {
+      if (!std::isdigit(static_cast<unsigned char>(c))) return bad();
+      ms += (c - '0') * scale;
+      scale /= 10;
+    }
+  }
+  const int mday = tm.tm_mday;
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
   std::time_t secs = timegm(&tm);
+  // timegm normalises 31 April to 1 May: a day that does not exist is an error.
+  std::tm check{};
+  gmtime_r(&secs, &check);
+  if (check.tm_mday != mday && tm.tm_sec != 60) return bad();
   return Time(std::chrono::seconds(secs)) + std::chrono::milliseconds(ms);
 }
 

@@ -171,22 +171,23 @@ TEST(QuantityTest, ParseTimeInvalid) {
 }
 
 // Verify that fractions are read as fractions and impossible fields are rejected.
-// DISABLED: known gaps of ParseTime today (".5" reads as 5ms, month 13 and trailing
-// junk before "Z" are accepted); enable when quantity.cc is fixed. FormatTime always
-// writes three fraction digits, so stored times round-trip regardless.
-TEST(QuantityTest, DISABLED_ParseTimeStrict) {
+TEST(QuantityTest, ParseTimeStrict) {
   auto half = ParseTime("2026-11-22T08:16:17.5Z");
   ASSERT_TRUE(half);
   EXPECT_EQ(*half, Time(1'795'335'377'500ms));
   for (std::string text : {"2026-13-01T00:00:00Z", "2026-11-22T25:00:00Z", "2026-11-22T08:16:17xZ",
-                           "2026-11-22T08:16:17.12aZ"}) {
+                           "2026-11-22T08:16:17.12aZ", "2026-04-31T00:00:00Z",
+                           "2026-11-22 08:16:17Z", "2026-11-22T08:16:17.Z"}) {
     EXPECT_FALSE(ParseTime(text)) << text;
   }
 }
 
 // Verify that a cpu quantity too large for int64 is rejected, not wrapped.
-// DISABLED: ParseCpuMillis("99999999999999999") returns a negative number today.
-TEST(QuantityTest, DISABLED_ParseCpuOverflow) { EXPECT_FALSE(ParseCpuMillis("99999999999999999")); }
+TEST(QuantityTest, ParseCpuOverflow) {
+  EXPECT_FALSE(ParseCpuMillis("99999999999999999"));
+  EXPECT_FALSE(ParseCpuMillis("99999999999999999999m"));
+  EXPECT_EQ(ParseCpuMillis("64").value(), 64'000);
+}
 
 }  // namespace
 }  // namespace skiff

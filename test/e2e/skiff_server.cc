@@ -40,12 +40,12 @@ std::vector<int> ProcessesLoggingUnder(const std::string& dir) {
 
 }  // namespace
 
-SkiffServer::SkiffServer() : data_(dir_.File("data")) {
+SkiffServer::SkiffServer(int port_count) : data_(dir_.File("data")) {
   addr_ = "127.0.0.1:" + std::to_string(FreePort());
   // A range of its own, so servers of tests that run side by side never race
   // for one port.
-  const int first = 30000 + static_cast<int>(getpid() % 300) * 100;
-  ports_ = std::to_string(first) + "-" + std::to_string(first + 99);
+  const int first = 30000 + static_cast<int>(getpid() % (30000 / port_count)) * port_count;
+  ports_ = std::to_string(first) + "-" + std::to_string(first + port_count - 1);
 }
 
 SkiffServer::~SkiffServer() {

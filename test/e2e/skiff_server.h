@@ -16,7 +16,8 @@ namespace skiff::testing {
 
 class SkiffServer {
  public:
-  SkiffServer();
+  // `port_count`: how many instance ports its range holds (at most 1000).
+  explicit SkiffServer(int port_count = 100);
   ~SkiffServer();  // kills the server and every instance it started
 
   // Starts the server (again, after Kill) on the same data dir and port, and
@@ -40,6 +41,7 @@ class SkiffServer {
   std::string WriteFile(const std::string& name, const std::string& text) const;
 
   const std::string& addr() const { return addr_; }
+  int pid() const { return process_ ? process_->pid() : 0; }
   const std::string& token() const { return token_; }
   std::string Output() const;
 

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "e2e/subprocess.h"
 #include "fakes/testing.h"
 #include "runtime/process/proc_stat.h"
 
@@ -27,22 +28,6 @@ namespace skiff::runtime::process {
 namespace {
 
 using ::testing::HasSubstr;
-
-// A port that was free a moment ago (bind port 0, read it back, close).
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ADD_FAILURE() << "cannot find a free port";
-  }
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 struct HttpReply {
   int status = 0;
@@ -177,7 +162,7 @@ class ProcessDriverTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  int port_ = FreePort();
+  int port_ = testing::FreePort();
   ProcessDriver driver_;
 };
 
