@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 DATA ?= .skiff
 
-.PHONY: setup configure build test run bench clean format
+.PHONY: setup configure build test check run bench clean format
 
 setup:
 	@bash scripts/setup.sh
@@ -18,6 +18,10 @@ build: configure
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
+	@bash scripts/check.sh
+
+check:
+	@bash scripts/check.sh
 
 run: build
 	bash scripts/run.sh $(BUILD)/skiff $(DATA)

@@ -55,8 +55,8 @@ double RssMb(int pid) {
 std::string Spec(const std::string& name) {
   json::object spec;
   spec["name"] = name;
-  spec["run"] = {{"command", json::array{SKIFF_TESTAPP_BIN, "--host", "${HOST}", "--port",
-                                         "${PORT}"}}};
+  spec["run"] = {
+      {"command", json::array{SKIFF_TESTAPP_BIN, "--host", "${HOST}", "--port", "${PORT}"}}};
   spec["replicas"] = 1;
   spec["health"] = {{"type", "http"}, {"path", "/health"}};
   return json::serialize(spec);
@@ -152,7 +152,8 @@ int main() {
         return healthy_apps == kIdleApps;
       },
       std::chrono::seconds(120));
-  if (!settled) std::printf("      only %d of %d apps healthy after 120s\n", healthy_apps, kIdleApps);
+  if (!settled)
+    std::printf("      only %d of %d apps healthy after 120s\n", healthy_apps, kIdleApps);
   std::this_thread::sleep_for(std::chrono::seconds(5));
   const double rss_full = RssMb(server.pid());
 
@@ -163,8 +164,10 @@ int main() {
               p50 / bare50);
   std::printf("%-44s %8.1fms %8sms %11.1fx\n", "apply -> first healthy, p99 (50 apps)", p99, "500",
               p99 / bare99);
-  std::printf("%-44s %8.1fms %10s %12s\n", "bare start -> /health answers, p50", bare50, "-", "1.0x");
-  std::printf("%-44s %8.1fms %10s %12s\n", "bare start -> /health answers, p99", bare99, "-", "1.0x");
+  std::printf("%-44s %8.1fms %10s %12s\n", "bare start -> /health answers, p50", bare50, "-",
+              "1.0x");
+  std::printf("%-44s %8.1fms %10s %12s\n", "bare start -> /health answers, p99", bare99, "-",
+              "1.0x");
   std::printf("%-44s %8.1fMB %8sMB %12s\n", "idle RSS of skiff server, 0 apps", rss_empty, "30",
               "-");
   std::printf("%-44s %8.1fMB %10s %12s\n",

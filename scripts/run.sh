@@ -12,7 +12,9 @@ export SKIFF_ADDR="http://$addr"
 mkdir -p "$data"
 "$skiff" server --data "$data" --listen "$addr" &
 server=$!
-trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null' INT TERM EXIT
+stop() { kill -TERM $server 2>/dev/null; wait $server 2>/dev/null || true; }
+trap 'stop; exit 0' INT TERM   # Ctrl-C is how `make run` ends: not an error
+trap stop EXIT
 
 for _ in $(seq 1 100); do
   curl -fsS "$SKIFF_ADDR/health" >/dev/null 2>&1 && break
@@ -24,11 +26,13 @@ export SKIFF_TOKEN=$(cat "$data/admin.token")
 "$skiff" apply -f examples/hello.yaml
 echo
 "$skiff" status hello
+address=$("$skiff" status hello -o json |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"][0]["address"])')
 cat <<MSG
 
 Skiff is running (API $SKIFF_ADDR, data in $data/).
 The example app answers at the instance addresses above, e.g.:
-  curl http://\$("$skiff" status hello -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"][0]["address"])')/
+  curl http://$address/
 Use the CLI from another terminal:
   export SKIFF_ADDR=$SKIFF_ADDR SKIFF_TOKEN=\$(cat $data/admin.token)
   $skiff apps            # list apps

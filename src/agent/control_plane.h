@@ -41,7 +41,7 @@ struct InstanceReport {
 };
 
 struct Assignments {
-  int64_t revision = 0;  // store revision the list is consistent with
+  int64_t revision = 0;                    // store revision the list is consistent with
   std::vector<model::Instance> instances;  // every instance placed on the node
   // The spec of each revision those instances run, keyed "app/revision".
   std::map<std::string, model::AppSpec> specs;

@@ -35,8 +35,8 @@ int RunServer(const skiff::server::ServerOptions& options, const std::string& lo
     return 1;
   }
   std::cerr << "skiff server: ready. The admin token is in " << server.token_path()
-            << "; clients on this machine can use:\n  export SKIFF_ADDR=http://"
-            << options.listen << " SKIFF_TOKEN=$(cat " << server.token_path() << ")\n";
+            << "; clients on this machine can use:\n  export SKIFF_ADDR=http://" << options.listen
+            << " SKIFF_TOKEN=$(cat " << server.token_path() << ")\n";
   std::thread signals([&] {
     int signal = 0;
     sigwait(&stop_signals, &signal);
@@ -68,13 +68,15 @@ int main(int argc, char** argv) {
       "server",
       "Run the control plane. Alone it is all-in-one: API, store, scheduler, reconciler and a "
       "local agent running process apps on this machine.");
-  server->add_option("--data", server_options.data_dir,
-                     "data directory: the SQLite store, the admin token, instance logs")
+  server
+      ->add_option("--data", server_options.data_dir,
+                   "data directory: the SQLite store, the admin token, instance logs")
       ->capture_default_str();
   server->add_option("--listen", server_options.listen, "address of the API (host:port)")
       ->capture_default_str();
-  server->add_option("--node-address", server_options.node_address,
-                     "address the local agent's instances bind (their HOST)")
+  server
+      ->add_option("--node-address", server_options.node_address,
+                   "address the local agent's instances bind (their HOST)")
       ->capture_default_str();
   server
       ->add_option_function<std::string>(
@@ -93,14 +95,14 @@ int main(int argc, char** argv) {
             char dash = 0, extra = 0;
             if (std::sscanf(range.c_str(), "%d%c%d%c", &first, &dash, &last, &extra) != 3 ||
                 dash != '-' || first < 1 || last > 65535 || first > last) {
-              return "expected FIRST-LAST with 1 <= FIRST <= LAST <= 65535, got \"" +
-                     range + "\"";
+              return "expected FIRST-LAST with 1 <= FIRST <= LAST <= 65535, got \"" + range + "\"";
             }
             return "";
           },
           "FIRST-LAST");
-  server->add_flag("--no-agent", [&](int64_t) { server_options.run_agent = false; },
-                   "run no local agent: this machine runs no instances");
+  server->add_flag(
+      "--no-agent", [&](int64_t) { server_options.run_agent = false; },
+      "run no local agent: this machine runs no instances");
   server->add_option("--log-level", log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();

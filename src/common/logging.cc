@@ -1,8 +1,8 @@
 #include "common/logging.h"
 
-#include <string>
-
 #include <spdlog/sinks/stdout_color_sinks.h>
+
+#include <string>
 
 namespace skiff {
 

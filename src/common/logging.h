@@ -2,9 +2,9 @@
 // SKIFF_LOG_INFO(...) etc., fmt-style; tests keep the default (warnings and up).
 #pragma once
 
-#include <string_view>
-
 #include <spdlog/spdlog.h>
+
+#include <string_view>
 
 namespace skiff {
 

@@ -1,12 +1,12 @@
 #include "common/quantity.h"
 
+#include <fmt/format.h>
+
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
-
-#include <fmt/format.h>
 
 namespace skiff {
 namespace {
@@ -31,7 +31,8 @@ bool ParseNumber(std::string_view& text, double& out) {
 
 Result<Duration> ParseDuration(std::string_view text) {
   auto bad = [&] {
-    return InvalidArgument(fmt::format("not a duration (\"{}\"); use e.g. 500ms, 2s, 5m, 1h", text));
+    return InvalidArgument(
+        fmt::format("not a duration (\"{}\"); use e.g. 500ms, 2s, 5m, 1h", text));
   };
   std::string_view rest = text;
   if (rest.empty()) return bad();
@@ -165,11 +166,10 @@ Result<Time> ParseTime(std::string_view text) {
     return ec == std::errc() && end == text.data() + at + n;
   };
   std::tm tm{};
-  if (text.size() < 20 || !digits(0, 4, tm.tm_year) || text[4] != '-' ||
-      !digits(5, 2, tm.tm_mon) || text[7] != '-' || !digits(8, 2, tm.tm_mday) ||
-      text[10] != 'T' || !digits(11, 2, tm.tm_hour) || text[13] != ':' ||
-      !digits(14, 2, tm.tm_min) || text[16] != ':' || !digits(17, 2, tm.tm_sec) ||
-      text.back() != 'Z') {
+  if (text.size() < 20 || !digits(0, 4, tm.tm_year) || text[4] != '-' || !digits(5, 2, tm.tm_mon) ||
+      text[7] != '-' || !digits(8, 2, tm.tm_mday) || text[10] != 'T' ||
+      !digits(11, 2, tm.tm_hour) || text[13] != ':' || !digits(14, 2, tm.tm_min) ||
+      text[16] != ':' || !digits(17, 2, tm.tm_sec) || text.back() != 'Z') {
     return bad();
   }
   if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||

@@ -18,9 +18,8 @@
 
 #include <string>
 #include <string_view>
-#include <utility>
-
 #include <tl/expected.hpp>
+#include <utility>
 
 namespace skiff {
 
@@ -101,17 +100,17 @@ inline Status OkStatus() { return {}; }
 
 // Evaluates a Result-returning expression; on error returns the error from the
 // enclosing function (which must return a Result of any T).
-#define SKIFF_RETURN_IF_ERROR(expr)                              \
-  do {                                                           \
-    auto skiff_status_ = (expr);                                 \
+#define SKIFF_RETURN_IF_ERROR(expr)                                   \
+  do {                                                                \
+    auto skiff_status_ = (expr);                                      \
     if (!skiff_status_) return tl::unexpected(skiff_status_.error()); \
   } while (0)
 
 #define SKIFF_CONCAT_INNER_(a, b) a##b
 #define SKIFF_CONCAT_(a, b) SKIFF_CONCAT_INNER_(a, b)
 // SKIFF_ASSIGN_OR_RETURN(auto x, Foo()); declares x from Foo()'s value or returns its error.
-#define SKIFF_ASSIGN_OR_RETURN(lhs, expr)                                     \
-  auto SKIFF_CONCAT_(skiff_result_, __LINE__) = (expr);                       \
-  if (!SKIFF_CONCAT_(skiff_result_, __LINE__))                                \
-    return tl::unexpected(SKIFF_CONCAT_(skiff_result_, __LINE__).error());    \
+#define SKIFF_ASSIGN_OR_RETURN(lhs, expr)                                  \
+  auto SKIFF_CONCAT_(skiff_result_, __LINE__) = (expr);                    \
+  if (!SKIFF_CONCAT_(skiff_result_, __LINE__))                             \
+    return tl::unexpected(SKIFF_CONCAT_(skiff_result_, __LINE__).error()); \
   lhs = std::move(*SKIFF_CONCAT_(skiff_result_, __LINE__))

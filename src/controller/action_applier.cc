@@ -32,70 +32,69 @@ class Batch {
       : snapshot_(snapshot), instances_(instances), now_(now) {}
 
   void Add(const Action& action) {
-    std::visit(
-        Overloaded{
-            [&](const CreateInstance& a) { txn_.Put(a.instance, store::kMustNotExist); },
-            [&](const PlaceInstance& a) {
-              if (model::Instance* i = Edit(a.id, a.version)) {
-                i->node = a.node;
-                i->message.clear();
-              }
-            },
-            [&](const StopInstance& a) {
-              if (model::Instance* i = Edit(a.id, a.version)) {
-                i->desired = model::DesiredState::kStop;
-                i->message = a.reason;
-              }
-            },
-            [&](const RemoveInstance& a) {
-              if (const model::Instance* i = Find(a.id)) {
-                edits_.erase(a.id);
-                txn_.Delete(*i, a.version);
-              }
-            },
-            [&](const ScheduleRestart& a) {
-              if (model::Instance* i = Edit(a.id, a.version)) i->restart_at = a.restart_at;
-            },
-            [&](const RestartInstance& a) {
-              if (model::Instance* i = Edit(a.id, a.version)) {
-                ++i->generation;
-                ++i->restarts;
-                i->state = model::InstanceState::kPending;
-                i->health = model::Health::kUnknown;
-                i->restart_at = Time{};
-                i->message = "restarting";
-              }
-            },
-            [&](const SetInstanceMessage& a) {
-              if (model::Instance* i = Edit(a.id, a.version)) i->message = a.message;
-            },
-            [&](const SetDeploymentState& a) {
-              for (const model::Deployment& d : snapshot_.deployments) {
-                if (d.app != a.app || d.revision != a.revision) continue;
-                model::Deployment copy = d;
-                copy.state = a.state;
-                copy.message = a.message;
-                copy.updated_at = now_;
-                txn_.Put(copy, a.version);
-              }
-            },
-            [&](const RemoveApp& a) {
-              for (const model::Deployment& d : snapshot_.deployments) {
-                if (d.app == a.name) txn_.Delete(d, d.version);
-              }
-              model::App app;
-              app.name = a.name;
-              txn_.Delete(app, a.version);
-              model::Event event;
-              event.time = now_;
-              event.app = a.name;
-              event.kind = "app.deleted";
-              event.message = a.name + " deleted: every instance stopped";
-              txn_.AddEvent(std::move(event));
-            },
-            [&](const EmitEvent& a) { txn_.AddEvent(a.event); },
-        },
-        action);
+    std::visit(Overloaded{
+                   [&](const CreateInstance& a) { txn_.Put(a.instance, store::kMustNotExist); },
+                   [&](const PlaceInstance& a) {
+                     if (model::Instance* i = Edit(a.id, a.version)) {
+                       i->node = a.node;
+                       i->message.clear();
+                     }
+                   },
+                   [&](const StopInstance& a) {
+                     if (model::Instance* i = Edit(a.id, a.version)) {
+                       i->desired = model::DesiredState::kStop;
+                       i->message = a.reason;
+                     }
+                   },
+                   [&](const RemoveInstance& a) {
+                     if (const model::Instance* i = Find(a.id)) {
+                       edits_.erase(a.id);
+                       txn_.Delete(*i, a.version);
+                     }
+                   },
+                   [&](const ScheduleRestart& a) {
+                     if (model::Instance* i = Edit(a.id, a.version)) i->restart_at = a.restart_at;
+                   },
+                   [&](const RestartInstance& a) {
+                     if (model::Instance* i = Edit(a.id, a.version)) {
+                       ++i->generation;
+                       ++i->restarts;
+                       i->state = model::InstanceState::kPending;
+                       i->health = model::Health::kUnknown;
+                       i->restart_at = Time{};
+                       i->message = "restarting";
+                     }
+                   },
+                   [&](const SetInstanceMessage& a) {
+                     if (model::Instance* i = Edit(a.id, a.version)) i->message = a.message;
+                   },
+                   [&](const SetDeploymentState& a) {
+                     for (const model::Deployment& d : snapshot_.deployments) {
+                       if (d.app != a.app || d.revision != a.revision) continue;
+                       model::Deployment copy = d;
+                       copy.state = a.state;
+                       copy.message = a.message;
+                       copy.updated_at = now_;
+                       txn_.Put(copy, a.version);
+                     }
+                   },
+                   [&](const RemoveApp& a) {
+                     for (const model::Deployment& d : snapshot_.deployments) {
+                       if (d.app == a.name) txn_.Delete(d, d.version);
+                     }
+                     model::App app;
+                     app.name = a.name;
+                     txn_.Delete(app, a.version);
+                     model::Event event;
+                     event.time = now_;
+                     event.app = a.name;
+                     event.kind = "app.deleted";
+                     event.message = a.name + " deleted: every instance stopped";
+                     txn_.AddEvent(std::move(event));
+                   },
+                   [&](const EmitEvent& a) { txn_.AddEvent(a.event); },
+               },
+               action);
   }
 
   store::Txn Finish() {
@@ -140,18 +139,17 @@ Result<ApplyOutcome> ApplyActions(store::Store& store, const store::Snapshot& sn
   std::unordered_map<std::string, const model::Instance*> instances;
   for (const model::Instance& i : snapshot.instances) instances[i.id] = &i;
   auto app_of = [&](const Action& action) -> std::string {
-    return std::visit(
-        Overloaded{
-            [](const CreateInstance& a) { return a.instance.app; },
-            [](const SetDeploymentState& a) { return a.app; },
-            [](const RemoveApp& a) { return a.name; },
-            [](const EmitEvent& a) { return a.event.app; },
-            [&](const auto& a) -> std::string {
-              auto it = instances.find(a.id);
-              return it == instances.end() ? std::string() : it->second->app;
-            },
-        },
-        action);
+    return std::visit(Overloaded{
+                          [](const CreateInstance& a) { return a.instance.app; },
+                          [](const SetDeploymentState& a) { return a.app; },
+                          [](const RemoveApp& a) { return a.name; },
+                          [](const EmitEvent& a) { return a.event.app; },
+                          [&](const auto& a) -> std::string {
+                            auto it = instances.find(a.id);
+                            return it == instances.end() ? std::string() : it->second->app;
+                          },
+                      },
+                      action);
   };
 
   ApplyOutcome outcome;

@@ -1,8 +1,8 @@
 #include "controller/app_service.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "controller/template.h"
 

@@ -1,8 +1,8 @@
 #include "controller/controller_loop.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "common/ids.h"
 #include "common/logging.h"
@@ -73,9 +73,8 @@ bool ControllerLoop::CheckNodes(Time now) {
     model::Event event;
     event.time = now;
     event.kind = "node.down";
-    event.message =
-        fmt::format("node {} ({}) is down: no heartbeat for {}", node.name, node.id,
-                    FormatDuration(std::chrono::duration_cast<Duration>(now - last)));
+    event.message = fmt::format("node {} ({}) is down: no heartbeat for {}", node.name, node.id,
+                                FormatDuration(std::chrono::duration_cast<Duration>(now - last)));
     event.details = {{"node", node.id}};
     txn.AddEvent(std::move(event));
     if (store_->Commit(txn)) {
@@ -130,8 +129,8 @@ void ControllerLoop::Loop() {
     // Sleep until a change newer than what the pass read, or until due. Our
     // own writes are changes too; the pass after them finds nothing to do.
     std::unique_lock lock(mu_);
-    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_due_ -
-                                                                            clock_->Now());
+    const auto wait =
+        std::chrono::duration_cast<std::chrono::milliseconds>(next_due_ - clock_->Now());
     cv_.wait_for(lock, std::max(wait, std::chrono::milliseconds(10)),
                  [&] { return stopping_ || seen_revision_ > handled; });
   }

@@ -181,8 +181,7 @@ TEST_F(ControllerLoopTest, StaleActionsWriteNothing) {
   Converge();
   store::Snapshot snapshot = store_.GetSnapshot().value();
   ReportRunning(Instances("web")[0]);  // moves the instance's version on
-  Actions actions = {StopInstance{snapshot.instances[0].id, "test",
-                                  snapshot.instances[0].version}};
+  Actions actions = {StopInstance{snapshot.instances[0].id, "test", snapshot.instances[0].version}};
   auto outcome = ApplyActions(store_, snapshot, actions, clock_.Now());
   ASSERT_TRUE(outcome);
   EXPECT_EQ(outcome->committed, 0);

@@ -54,8 +54,9 @@ void Merge(const agent::InstanceReport& r, Time now, model::Instance& i, store::
           ++i.crash_count;
         }
         i.health = model::Health::kUnknown;
-        txn.AddEvent(InstanceEvent(now, i, "instance.failed",
-                                   fmt::format("{} {}", i.id, i.message.empty() ? "failed" : i.message)));
+        txn.AddEvent(
+            InstanceEvent(now, i, "instance.failed",
+                          fmt::format("{} {}", i.id, i.message.empty() ? "failed" : i.message)));
         break;
       case InstanceState::kStopped:
         i.health = model::Health::kUnknown;
@@ -181,8 +182,8 @@ Status NodeService::Report(const agent::InstanceReport& report) {
   for (int attempt = 1;; ++attempt) {
     SKIFF_ASSIGN_OR_RETURN(model::Instance instance, store_->GetInstance(report.instance_id));
     if (instance.node != report.node_id) {
-      return FailedPrecondition(fmt::format("instance {} is not placed on node {}",
-                                            report.instance_id, report.node_id));
+      return FailedPrecondition(
+          fmt::format("instance {} is not placed on node {}", report.instance_id, report.node_id));
     }
     if (report.generation < instance.generation) return OkStatus();  // stale
     const int64_t expected = instance.version;

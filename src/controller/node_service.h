@@ -48,8 +48,8 @@ class NodeService {
   store::Store* store_;
   const Clock* clock_;
   mutable std::mutex mu_;
-  std::map<std::string, Time> heartbeats_;                      // GUARDED_BY(mu_)
-  std::map<std::string, runtime::ResourceSample> samples_;      // GUARDED_BY(mu_)
+  std::map<std::string, Time> heartbeats_;                  // GUARDED_BY(mu_)
+  std::map<std::string, runtime::ResourceSample> samples_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace skiff::controller

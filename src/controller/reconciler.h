@@ -14,11 +14,10 @@
 // from R's only in replicas or autoscale bounds (template.h: scaling makes a new
 // revision but must not replace every instance), and is not on a draining
 // node; all others are "old". The rolling update here is deliberately basic (a
-// fuller rollout planner replaces it): never more than replicas + max_surge wanted instances while old ones
-// remain, never fewer than replicas - max_unavailable available ones
-// (available = running and healthy; without a health check the agent reports
-// healthy once an instance stayed up for update.min_healthy_time).
-// Failed current instances are restarted in place after a backoff, never
+// fuller rollout planner replaces it): never more than replicas + max_surge wanted instances while
+// old ones remain, never fewer than replicas - max_unavailable available ones (available = running
+// and healthy; without a health check the agent reports healthy once an instance stayed up for
+// update.min_healthy_time). Failed current instances are restarted in place after a backoff, never
 // duplicated.
 #pragma once
 

@@ -53,8 +53,8 @@ struct Instance {
   DesiredState desired = DesiredState::kRun;
   InstanceState state = InstanceState::kPending;
   Health health = Health::kUnknown;
-  std::string address;  // host:port where it listens, once known
-  int port = 0;         // allocated on the node
+  std::string address;        // host:port where it listens, once known
+  int port = 0;               // allocated on the node
   int64_t restart_epoch = 0;  // the app's restart_epoch when it was created
   int restarts = 0;
   // Failures in a row (a run of controller::kCrashCountResetAfter ends the
@@ -96,7 +96,7 @@ struct Node {
 struct Event {
   int64_t id = 0;  // the store revision at which it was recorded
   Time time;
-  std::string app;  // empty for cluster-wide events
+  std::string app;   // empty for cluster-wide events
   std::string kind;  // "deployment.created", "instance.unhealthy", ...
   std::string message;
   std::map<std::string, std::string> details;

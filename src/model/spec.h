@@ -72,9 +72,9 @@ struct UpdatePolicy {
 struct Autoscale {
   int min = 1;
   int max = 10;
-  int target_cpu = 0;                 // percent of the cpu reservation; 0 = unused
-  int target_rps_per_replica = 0;     // 0 = unused
-  int max_p95_ms = 0;                 // 0 = unused
+  int target_cpu = 0;              // percent of the cpu reservation; 0 = unused
+  int target_rps_per_replica = 0;  // 0 = unused
+  int max_p95_ms = 0;              // 0 = unused
   Duration cooldown_up = std::chrono::seconds(30);
   Duration cooldown_down = std::chrono::seconds(120);
   bool scale_to_zero = false;

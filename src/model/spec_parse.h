@@ -9,9 +9,8 @@
 //   health.intervl: unknown field; did you mean "interval"?
 #pragma once
 
-#include <string_view>
-
 #include <boost/json.hpp>
+#include <string_view>
 
 #include "common/result.h"
 #include "model/spec.h"

@@ -20,7 +20,7 @@ struct TaskConfig {
   std::string instance_id;
   std::string app;
   int64_t revision = 0;
-  model::RunSpec run;  // ${VAR} in command/args already substituted
+  model::RunSpec run;                      // ${VAR} in command/args already substituted
   std::map<std::string, std::string> env;  // complete: PORT, HOST, SKIFF_* and the spec's env
   std::string host;                        // node address to bind
   int port = 0;                            // allocated port
@@ -46,14 +46,14 @@ struct TaskStatus {
 
 struct ResourceSample {
   Time at;
-  int64_t cpu_millis = 0;     // average use since the previous sample, in millicores
-  int64_t memory_bytes = 0;   // resident memory of the whole task (all its processes)
+  int64_t cpu_millis = 0;    // average use since the previous sample, in millicores
+  int64_t memory_bytes = 0;  // resident memory of the whole task (all its processes)
 };
 
 struct DriverInfo {
-  std::string name;                  // "process", "docker"
-  bool enforces_limits = false;      // whether cpu/memory limits are applied
-  std::string notes;                 // honest words on what is and is not enforced
+  std::string name;              // "process", "docker"
+  bool enforces_limits = false;  // whether cpu/memory limits are applied
+  std::string notes;             // honest words on what is and is not enforced
 };
 
 class Driver {

@@ -1,5 +1,6 @@
 #include "server/server.h"
 
+#include <fmt/format.h>
 #include <sys/stat.h>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -9,8 +10,6 @@
 #include <mutex>
 #include <thread>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "agent/agent.h"
 #include "agent/machine.h"
@@ -72,7 +71,8 @@ Status Server::Impl::Start() {
   const std::string& data = options_.data_dir;
   std::error_code ec;
   std::filesystem::create_directories(data, ec);
-  if (ec) return Unavailable(fmt::format("cannot create data directory {}: {}", data, ec.message()));
+  if (ec)
+    return Unavailable(fmt::format("cannot create data directory {}: {}", data, ec.message()));
   // The directory holds the admin token and the database: keep it private.
   ::chmod(data.c_str(), 0700);
 
@@ -90,7 +90,7 @@ Status Server::Impl::Start() {
   controller::ControllerLoopOptions loop_options;
   loop_options.resync_interval = options_.resync_interval;
   loop_ = std::make_unique<controller::ControllerLoop>(store_.get(), nodes_.get(), clock_,
-                                                        loop_options);
+                                                       loop_options);
   loop_->Start();
 
   if (options_.run_agent) {

@@ -21,12 +21,12 @@
 namespace skiff::server {
 
 struct ServerOptions {
-  std::string data_dir = ".skiff";           // skiff.db, admin.token, agent state, logs/
-  std::string listen = "127.0.0.1:7070";     // the API
-  std::string node_address = "127.0.0.1";    // where the local agent's instances listen
-  bool run_agent = true;                     // --no-agent turns the local agent off
-  int io_threads = 2;                        // threads serving the API
-  int port_first = 20000;                    // the local agent's instance ports
+  std::string data_dir = ".skiff";         // skiff.db, admin.token, agent state, logs/
+  std::string listen = "127.0.0.1:7070";   // the API
+  std::string node_address = "127.0.0.1";  // where the local agent's instances listen
+  bool run_agent = true;                   // --no-agent turns the local agent off
+  int io_threads = 2;                      // threads serving the API
+  int port_first = 20000;                  // the local agent's instance ports
   int port_last = 29999;
   // Where the process driver may create cgroups; empty: never use cgroups.
   std::string cgroup_parent = "/sys/fs/cgroup/skiff";

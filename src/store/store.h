@@ -31,8 +31,8 @@ namespace skiff::store {
 enum class Kind { kApp, kDeployment, kInstance, kNode, kEvent };
 std::string_view ToString(Kind kind);  // "app", "deployment", "instance", "node", "event"
 
-using Object = std::variant<model::App, model::Deployment, model::Instance, model::Node,
-                            model::Event>;
+using Object =
+    std::variant<model::App, model::Deployment, model::Instance, model::Node, model::Event>;
 
 // The key of an object within its kind: app name, "app/revision", instance id,
 // node id, event id (decimal).
@@ -46,7 +46,7 @@ inline constexpr int64_t kAnyVersion = -1;   // unconditional (use sparingly)
 class Txn {
  public:
   struct Op {
-    Object object;     // for a delete: only its kind and key matter
+    Object object;  // for a delete: only its kind and key matter
     bool is_delete = false;
     int64_t expected_version = kAnyVersion;
   };
@@ -123,7 +123,8 @@ class Store {
   // Ascending by revision; empty when the app has none.
   virtual Result<std::vector<model::Deployment>> ListDeployments(const std::string& app) const = 0;
   virtual Result<model::Instance> GetInstance(const std::string& id) const = 0;
-  virtual Result<std::vector<model::Instance>> ListInstances(const InstanceFilter& filter) const = 0;
+  virtual Result<std::vector<model::Instance>> ListInstances(
+      const InstanceFilter& filter) const = 0;
   virtual Result<model::Node> GetNode(const std::string& id) const = 0;
   virtual Result<std::vector<model::Node>> ListNodes() const = 0;
   // Ascending by id.

@@ -20,7 +20,8 @@ using ::testing::HasSubstr;
 
 // A spec running the test app with `replicas`, health-checked on /health.
 std::string TestAppSpec(const std::string& name, int replicas, const std::string& extra = "") {
-  return "name: " + name + "\nrun:\n  command: [\"" SKIFF_TESTAPP_BIN
+  return "name: " + name +
+         "\nrun:\n  command: [\"" SKIFF_TESTAPP_BIN
          "\", \"--host\", \"${HOST}\", \"--port\", \"${PORT}\"]\n"
          "replicas: " +
          std::to_string(replicas) +
@@ -88,7 +89,8 @@ TEST_F(ServerE2eTest, ApplyRunsHealthyInstancesThatAnswer) {
 
   // Applying the same spec again is a no-op: no new revision.
   CommandResult again = server_.Skiff(
-      {"apply", "--detach", "-f", server_.WriteFile("web.yaml", TestAppSpec("web", 2, "env: {GREETING: ahoy}\n"))});
+      {"apply", "--detach", "-f",
+       server_.WriteFile("web.yaml", TestAppSpec("web", 2, "env: {GREETING: ahoy}\n"))});
   EXPECT_EQ(again.exit_code, 0) << again.output;
   EXPECT_EQ(Int(server_.SkiffJson({"status", "web"}).at("app"), "revision"), 1);
 }
@@ -166,7 +168,8 @@ TEST_F(ServerE2eTest, BadSpecIsRejectedAndChangesNothing) {
   EXPECT_EQ(Str(error, "field"), "health.interval");
 
   CommandResult cli = server_.Skiff(
-      {"apply", "-f", server_.WriteFile("bad.yaml", "name: bad\nrun: {command: [x]}\nreplicas: -1\n")});
+      {"apply", "-f",
+       server_.WriteFile("bad.yaml", "name: bad\nrun: {command: [x]}\nreplicas: -1\n")});
   EXPECT_NE(cli.exit_code, 0);
   EXPECT_THAT(cli.output, HasSubstr("replicas: must be >= 0 (got -1)"));
 
@@ -255,8 +258,9 @@ TEST_F(ServerE2eTest, LogsAndCrashLoop) {
            std::string::npos;
   }));
 
-  const std::string crash = "name: crash\nrun:\n  command: [\"/bin/sh\", \"-c\", \"echo boom; exit 7\"]\n"
-                            "health: {type: none}\n";
+  const std::string crash =
+      "name: crash\nrun:\n  command: [\"/bin/sh\", \"-c\", \"echo boom; exit 7\"]\n"
+      "health: {type: none}\n";
   CommandResult r = server_.Skiff({"apply", "-f", server_.WriteFile("crash.yaml", crash)}, 120);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.output, HasSubstr("failed"));

@@ -88,8 +88,7 @@ void SkiffServer::Kill() {
 
 CommandResult SkiffServer::Skiff(std::vector<std::string> args, int timeout_seconds) const {
   args.insert(args.begin(), SKIFF_BIN);
-  return RunCommand(std::move(args),
-                    {{"SKIFF_ADDR", "http://" + addr_}, {"SKIFF_TOKEN", token_}},
+  return RunCommand(std::move(args), {{"SKIFF_ADDR", "http://" + addr_}, {"SKIFF_TOKEN", token_}},
                     timeout_seconds);
 }
 
