@@ -9,30 +9,11 @@
 
 #include "common/quantity.h"
 #include "model/spec_parse.h"
+#include "model/yaml_json.h"
 
 namespace skiff::model {
 namespace json = boost::json;
 namespace {
-
-std::string_view KindOf(const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::null:
-      return "null";
-    case json::kind::bool_:
-      return "a bool";
-    case json::kind::int64:
-    case json::kind::uint64:
-    case json::kind::double_:
-      return "a number";
-    case json::kind::string:
-      return "a string";
-    case json::kind::array:
-      return "a list";
-    case json::kind::object:
-      return "an object";
-  }
-  return "a value";
-}
 
 // Reads the fields of one JSON object into a struct, keeping the first error.
 // A missing or null field leaves the struct's default: stored objects written by
@@ -56,7 +37,8 @@ class Fields {
   void Str(std::string_view key, std::string& out) {
     const json::value* v = Get(key);
     if (v == nullptr) return;
-    if (!v->is_string()) return Fail(key, fmt::format("must be a string, not {}", KindOf(*v)));
+    if (!v->is_string())
+      return Fail(key, fmt::format("must be a string, not {}", JsonKindName(*v)));
     out = std::string(v->get_string());
   }
 
@@ -66,7 +48,7 @@ class Fields {
     if (auto n = ToInt64(*v)) {
       out = *n;
     } else {
-      Fail(key, fmt::format("must be an integer, not {}", KindOf(*v)));
+      Fail(key, fmt::format("must be an integer, not {}", JsonKindName(*v)));
     }
   }
 
@@ -82,7 +64,7 @@ class Fields {
   void Bool(std::string_view key, bool& out) {
     const json::value* v = Get(key);
     if (v == nullptr) return;
-    if (!v->is_bool()) return Fail(key, fmt::format("must be a bool, not {}", KindOf(*v)));
+    if (!v->is_bool()) return Fail(key, fmt::format("must be a bool, not {}", JsonKindName(*v)));
     out = v->get_bool();
   }
 
@@ -98,7 +80,8 @@ class Fields {
   void StrMap(std::string_view key, std::map<std::string, std::string>& out) {
     const json::value* v = Get(key);
     if (v == nullptr) return;
-    if (!v->is_object()) return Fail(key, fmt::format("must be an object, not {}", KindOf(*v)));
+    if (!v->is_object())
+      return Fail(key, fmt::format("must be an object, not {}", JsonKindName(*v)));
     out.clear();
     for (const auto& [k, item] : v->get_object()) {
       if (!item.is_string()) {
@@ -111,7 +94,7 @@ class Fields {
   void StrList(std::string_view key, std::vector<std::string>& out) {
     const json::value* v = Get(key);
     if (v == nullptr) return;
-    if (!v->is_array()) return Fail(key, fmt::format("must be a list, not {}", KindOf(*v)));
+    if (!v->is_array()) return Fail(key, fmt::format("must be a list, not {}", JsonKindName(*v)));
     out.clear();
     const json::array& items = v->get_array();
     for (size_t i = 0; i < items.size(); ++i) {
@@ -135,7 +118,8 @@ class Fields {
   void Res(std::string_view key, Resources& out) {
     const json::value* v = Get(key);
     if (v == nullptr) return;
-    if (!v->is_object()) return Fail(key, fmt::format("must be an object, not {}", KindOf(*v)));
+    if (!v->is_object())
+      return Fail(key, fmt::format("must be an object, not {}", JsonKindName(*v)));
     Fields inner(v->get_object(), prefix_ + std::string(key) + ".");
     inner.Int("cpu", out.cpu_millis);
     inner.Int("memory", out.memory_bytes);
@@ -189,7 +173,8 @@ class Fields {
 
 Result<const json::object*> AsObject(const json::value& json, std::string_view what) {
   if (!json.is_object()) {
-    return InvalidArgument(fmt::format("{} must be a JSON object, not {}", what, KindOf(json)));
+    return InvalidArgument(
+        fmt::format("{} must be a JSON object, not {}", what, JsonKindName(json)));
   }
   return &json.get_object();
 }

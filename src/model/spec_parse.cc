@@ -48,26 +48,6 @@ size_t EditDistance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
-std::string_view KindOf(const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::null:
-      return "null";
-    case json::kind::bool_:
-      return "a bool";
-    case json::kind::int64:
-    case json::kind::uint64:
-    case json::kind::double_:
-      return "a number";
-    case json::kind::string:
-      return "a string";
-    case json::kind::array:
-      return "a list";
-    case json::kind::object:
-      return "an object";
-  }
-  return "a value";
-}
-
 std::string Join(const std::string& prefix, std::string_view key) {
   return prefix.empty() ? std::string(key) : fmt::format("{}.{}", prefix, key);
 }
@@ -99,7 +79,7 @@ class Validator {
   const json::object* Object(const json::value& v, const std::string& path,
                              std::initializer_list<std::string_view> known) {
     if (!v.is_object()) {
-      Add(path, fmt::format("must be an object, not {}", KindOf(v)));
+      Add(path, fmt::format("must be an object, not {}", JsonKindName(v)));
       return nullptr;
     }
     for (const auto& [key, value] : v.get_object()) {
@@ -133,13 +113,13 @@ class Validator {
 
   std::optional<std::string> String(const json::value& v, const std::string& path) {
     if (v.is_string()) return std::string(v.get_string());
-    Add(path, fmt::format("must be a string, not {}", KindOf(v)));
+    Add(path, fmt::format("must be a string, not {}", JsonKindName(v)));
     return std::nullopt;
   }
 
   std::optional<bool> Bool(const json::value& v, const std::string& path) {
     if (v.is_bool()) return v.get_bool();
-    Add(path, fmt::format("must be true or false, not {}", KindOf(v)));
+    Add(path, fmt::format("must be true or false, not {}", JsonKindName(v)));
     return std::nullopt;
   }
 
@@ -157,7 +137,7 @@ class Validator {
     }
     if (!n) {
       Add(path, v.is_double() ? fmt::format("must be an integer (got {})", Quoted(v))
-                              : fmt::format("must be an integer, not {}", KindOf(v)));
+                              : fmt::format("must be an integer, not {}", JsonKindName(v)));
       return std::nullopt;
     }
     if (*n < min || *n > max) {
@@ -192,7 +172,7 @@ class Validator {
   std::optional<std::vector<std::string>> StringList(const json::value& v,
                                                      const std::string& path) {
     if (!v.is_array()) {
-      Add(path, fmt::format("must be a list of strings, not {}", KindOf(v)));
+      Add(path, fmt::format("must be a list of strings, not {}", JsonKindName(v)));
       return std::nullopt;
     }
     std::vector<std::string> out;
@@ -237,7 +217,7 @@ bool IsEnvName(std::string_view key) {
 void ReadEnv(Validator& v, const json::value& value, const std::string& path,
              std::map<std::string, std::string>& out) {
   if (!value.is_object())
-    return v.Add(path, fmt::format("must be an object, not {}", KindOf(value)));
+    return v.Add(path, fmt::format("must be an object, not {}", JsonKindName(value)));
   for (const auto& [key, item] : value.get_object()) {
     std::string item_path = Join(path, key);
     if (!IsEnvName(key)) {
@@ -580,7 +560,7 @@ void ReadAutoscale(Validator& v, const json::value& value, Autoscale& out) {
 void ReadRegions(Validator& v, const json::value& value,
                  std::map<std::string, RegionOverride>& out) {
   if (!value.is_object()) {
-    return v.Add("regions", fmt::format("must be an object, not {}", KindOf(value)));
+    return v.Add("regions", fmt::format("must be an object, not {}", JsonKindName(value)));
   }
   for (const auto& [key, item] : value.get_object()) {
     std::string path = Join("regions", key);

@@ -25,4 +25,8 @@ using YamlPath = std::vector<std::string>;
 Result<boost::json::value> YamlToJson(std::string_view text,
                                       const std::function<bool(const YamlPath&)>& keep_text);
 
+// "null", "a bool", "a number", "a string", "a list", "an object": how errors
+// name the kind of JSON value found where another was expected.
+std::string_view JsonKindName(const boost::json::value& v);
+
 }  // namespace skiff::model
