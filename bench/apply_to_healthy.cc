@@ -1,7 +1,7 @@
 // Benchmark: how fast an applied app is healthy, and how small the server is.
 //
-//   apply -> first healthy instance: 50 apps of the test app (1 replica, the
-//     default http health check), applied one after another through the API;
+//   apply -> first healthy instance: 50 apps of the test app (1 replica, an
+//     http health check on /health with the default timings), applied one after another through the API;
 //     the time from the PUT to the first instance the API shows healthy.
 //   bare start: the same binary started by hand (fork/exec) until its /health
 //     answers: the floor any platform pays; the ratio says what Skiff adds.

@@ -298,7 +298,8 @@ void Agent::SampleLoop() {
         }
       }
     }
-    if (samples.empty()) continue;
+    // Sent even when empty: a batch replaces the node's last one, so the
+    // figures of instances gone from the node disappear too.
     if (auto sent = control_plane_->ReportSamples(context_.node_id, samples); !sent) {
       // Samples are live figures: a lost batch is not worth a retry.
       outage.Failed(sent.error());

@@ -24,7 +24,7 @@ class ApiServer {
   // REQUIRES: deps.store, deps.apps and deps.auth set. When deps.metrics is set,
   // registers the API's metric families on it (skiff_http_requests_total,
   // skiff_http_request_duration_seconds, skiff_apps, skiff_instances,
-  // skiff_store_revision): one ApiServer per registry, and the registry is
+  // skiff_store_revision, skiff_nodes): one ApiServer per registry, and the registry is
   // rendered only while this ApiServer lives.
   explicit ApiServer(ApiDeps deps);
   ~ApiServer();

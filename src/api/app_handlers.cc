@@ -16,11 +16,14 @@ namespace {
 constexpr size_t kMaxSpecBytes = 256 * 1024;
 
 // YAML when the Content-Type says so (application/yaml, text/yaml, x-yaml);
-// without a Content-Type, a body that does not start like a JSON object is
-// taken as YAML, so `curl --data-binary @app.yaml` works too.
+// without a Content-Type, or with the form type curl sends by default, a body
+// that does not start like a JSON object is taken as YAML, so
+// `curl -X PUT --data-binary @app.yaml` works too.
 bool IsYaml(const net::HttpRequest& request) {
   std::string_view type = request.Header("Content-Type");
-  if (!type.empty()) return type.find("yaml") != std::string_view::npos;
+  if (!type.empty() && !type.starts_with("application/x-www-form-urlencoded")) {
+    return type.find("yaml") != std::string_view::npos;
+  }
   size_t first = request.body.find_first_not_of(" \t\r\n");
   return first != std::string::npos && request.body[first] != '{';
 }
@@ -172,8 +175,9 @@ net::HttpResponse RollbackApp(const ApiDeps& deps, const net::HttpRequest& reque
   if (!revision) return ErrorReply(revision.error());
   int64_t to = revision->value_or(0);  // 0: the revision before the current one
   if (to < 0) {
-    return ErrorReply(Error{ErrorCode::kInvalidArgument,
-                            fmt::format("revision: must be >= 1 (got {})", to), "revision"});
+    return ErrorReply(Error{
+        ErrorCode::kInvalidArgument,
+        fmt::format("revision: must be >= 1, or 0 for the previous one (got {})", to), "revision"});
   }
   return ApplyReply(deps.apps->Rollback(params.at("name"), to));
 }
@@ -191,8 +195,18 @@ net::HttpResponse ListInstances(const ApiDeps& deps, const net::HttpRequest&,
                                 const PathParams& params) {
   auto instances = deps.apps->Instances(params.at("name"));
   if (!instances) return ErrorReply(instances.error());
+  // The latest resource samples ride along (kept in memory, not in the store).
+  std::map<std::string, runtime::ResourceSample> samples;
+  if (deps.nodes != nullptr) samples = deps.nodes->LatestSamples();
   json::array out;
-  for (const model::Instance& i : *instances) out.push_back(model::ToJson(i));
+  for (const model::Instance& i : *instances) {
+    json::value v = model::ToJson(i);
+    if (auto it = samples.find(i.id); it != samples.end() && model::IsLive(i.state)) {
+      v.as_object()["cpu_millis"] = it->second.cpu_millis;
+      v.as_object()["memory_bytes"] = it->second.memory_bytes;
+    }
+    out.push_back(std::move(v));
+  }
   return net::JsonResponse(200, json::object{{"instances", std::move(out)}});
 }
 

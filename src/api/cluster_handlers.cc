@@ -1,8 +1,12 @@
 // Handlers of the cluster: nodes, drain, health, metrics.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <map>
+
 #include "api/errors.h"
 #include "api/handlers.h"
+#include "controller/allocation.h"
 #include "model/codec.h"
 
 namespace skiff::api {
@@ -32,13 +36,30 @@ Status DrainInStore(const ApiDeps& deps, const std::string& id) {
   }
 }
 
+// Every node as the API shows it: `allocated` derived from the placed
+// instances by the scheduler's rule, `last_heartbeat` from the NodeService's
+// memory (heartbeats are not written to the store). Keyed by id.
+Result<std::map<std::string, json::value>> NodesJson(const ApiDeps& deps) {
+  SKIFF_ASSIGN_OR_RETURN(store::Snapshot snapshot, deps.store->GetSnapshot());
+  const auto allocated = controller::AllocatedByNode(snapshot);
+  std::map<std::string, json::value> out;
+  for (model::Node& n : snapshot.nodes) {
+    auto it = allocated.find(n.id);
+    n.allocated = it == allocated.end() ? model::Resources{} : it->second;
+    if (deps.nodes != nullptr)
+      n.last_heartbeat = std::max(n.last_heartbeat, deps.nodes->LastHeartbeat(n.id));
+    out.emplace(n.id, model::ToJson(n));
+  }
+  return out;
+}
+
 }  // namespace
 
 net::HttpResponse ListNodes(const ApiDeps& deps, const net::HttpRequest&, const PathParams&) {
-  auto nodes = deps.store->ListNodes();
+  auto nodes = NodesJson(deps);
   if (!nodes) return ErrorReply(nodes.error());
   json::array out;
-  for (const model::Node& n : *nodes) out.push_back(model::ToJson(n));
+  for (auto& [id, node] : *nodes) out.push_back(std::move(node));
   return net::JsonResponse(200, json::object{{"nodes", std::move(out)}});
 }
 
@@ -47,9 +68,12 @@ net::HttpResponse DrainNode(const ApiDeps& deps, const net::HttpRequest&,
   const std::string& id = params.at("id");
   Status drained = deps.nodes != nullptr ? deps.nodes->Drain(id) : DrainInStore(deps, id);
   if (!drained) return ErrorReply(drained.error());
-  auto node = deps.store->GetNode(id);
-  if (!node) return ErrorReply(node.error());
-  return net::JsonResponse(200, model::ToJson(*node));
+  auto nodes = NodesJson(deps);
+  if (!nodes) return ErrorReply(nodes.error());
+  auto it = nodes->find(id);
+  if (it == nodes->end())
+    return ErrorReply(Error{ErrorCode::kNotFound, "node " + id + " is gone", ""});
+  return net::JsonResponse(200, std::move(it->second));
 }
 
 net::HttpResponse Health(const ApiDeps& deps, const net::HttpRequest&, const PathParams&) {

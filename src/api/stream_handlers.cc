@@ -162,7 +162,10 @@ asio::awaitable<void> Events(const ApiDeps& deps, const net::HttpRequest& reques
     if (!begun) {
       if (!co_await writer.Begin(200, StreamHeaders(kNdjson))) co_return;
       begun = true;
-      filter.limit = kBatch;  // `limit` bounds the history only
+      // `limit` bounds the history only; from here on, page forward so a burst
+      // of more than a batch is delivered whole, in order.
+      filter.limit = kBatch;
+      filter.oldest_first = true;
     }
     std::string chunk;
     for (const model::Event& e : *events) {

@@ -90,7 +90,7 @@ int RunCli(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return app.exit(e) == 0 ? 0 : 2;  // usage errors exit 2
   }
   return RunClientCommand(inv, std::cout, std::cerr);
 }

@@ -243,11 +243,15 @@ class Runner {
     out_ << fmt::format("replicas:  {} desired, {} running, {} healthy\n", Int(s, "desired"),
                         Int(s, "running"), Int(s, "healthy"));
     out_ << "\ninstances:\n";
-    Table it({"ID", "REVISION", "NODE", "STATE", "HEALTH", "ADDRESS", "RESTARTS", "MESSAGE"});
+    Table it({"ID", "REVISION", "NODE", "STATE", "HEALTH", "ADDRESS", "RESTARTS", "CPU", "MEMORY",
+              "MESSAGE"});
     for (const json::value& i : Array(instances->body, "instances")) {
+      // Resource figures appear once the agent has sampled the instance.
+      const bool sampled = i.as_object().contains("memory_bytes");
       it.AddRow({Str(i, "id"), std::to_string(Int(i, "revision")), Str(i, "node"), Str(i, "state"),
                  Str(i, "health"), Str(i, "address"), std::to_string(Int(i, "restarts")),
-                 Str(i, "message")});
+                 sampled ? fmt::format("{}m", Int(i, "cpu_millis")) : "-",
+                 sampled ? Bytes(Int(i, "memory_bytes")) : "-", Str(i, "message")});
     }
     out_ << (it.rows() == 0 ? "  (none)\n" : it.Render());
     out_ << "\ndeployments:\n";
@@ -372,6 +376,11 @@ class Runner {
                 Str(n, "region"), labels});
     }
     out_ << (t.rows() == 0 ? "no nodes\n" : t.Render());
+    // What each node can and cannot enforce, said where the operator looks.
+    for (const json::value& n : Array(reply->body, "nodes")) {
+      if (!Str(n, "notes").empty())
+        out_ << fmt::format("{}: {}\n", Str(n, "name"), Str(n, "notes"));
+    }
     return 0;
   }
 

@@ -34,9 +34,11 @@ int RunServer(const skiff::server::ServerOptions& options, const std::string& lo
     std::cerr << "skiff server: " << started.error().message << "\n";
     return 1;
   }
+  // The address as bound (port 0 in --listen picks one).
+  const std::string host = options.listen.substr(0, options.listen.rfind(':'));
   std::cerr << "skiff server: ready. The admin token is in " << server.token_path()
-            << "; clients on this machine can use:\n  export SKIFF_ADDR=http://" << options.listen
-            << " SKIFF_TOKEN=$(cat " << server.token_path() << ")\n";
+            << "; clients on this machine can use:\n  export SKIFF_ADDR=http://" << host << ":"
+            << server.port() << " SKIFF_TOKEN=$(cat " << server.token_path() << ")\n";
   std::thread signals([&] {
     int signal = 0;
     sigwait(&stop_signals, &signal);
@@ -113,7 +115,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; a usage error exits 2, as documented.
+    return app.exit(e) == 0 ? 0 : 2;
   }
   if (server->parsed()) return RunServer(server_options, log_level);
   return skiff::cli::RunClientCommand(invocation, std::cout, std::cerr);

@@ -56,6 +56,11 @@ int64_t ControllerLoop::passes() const {
   return passes_;
 }
 
+std::string ControllerLoop::health() const {
+  std::lock_guard lock(mu_);
+  return last_error_.empty() ? "ok" : last_error_;
+}
+
 bool ControllerLoop::CheckNodes(Time now) {
   if (nodes_ == nullptr) return false;
   auto nodes = store_->ListNodes();
@@ -117,6 +122,10 @@ void ControllerLoop::Loop() {
     }
     handled = std::max(handled, store_->Revision());
     auto outcome = RunOnce();
+    {
+      std::lock_guard lock(mu_);
+      last_error_ = outcome ? std::string() : outcome.error().ToString();
+    }
     bool again = false;
     if (!outcome) {
       SKIFF_LOG_WARN("reconcile: {}; trying again on the next change", outcome.error().ToString());

@@ -60,6 +60,8 @@ class ControllerLoop {
 
   // Passes run so far (for tests and metrics).
   int64_t passes() const;
+  // "ok", or why the last pass of the loop failed (for GET /health).
+  std::string health() const;
 
  private:
   void Loop();
@@ -80,6 +82,7 @@ class ControllerLoop {
   bool stopping_ = false;      // GUARDED_BY(mu_)
   int64_t seen_revision_ = 0;  // GUARDED_BY(mu_): newest revision committed
   int64_t passes_ = 0;         // GUARDED_BY(mu_)
+  std::string last_error_;     // GUARDED_BY(mu_): of the loop's last pass; empty when it worked
   Time next_due_;              // written by the loop thread only
   std::unique_ptr<store::Subscription> subscription_;
   std::thread thread_;

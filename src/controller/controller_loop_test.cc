@@ -28,6 +28,7 @@ class ControllerLoopTest : public ::testing::Test {
     model::Node node;
     node.id = "n1";
     node.name = "n1";
+    node.drivers = {"process"};
     node.address = "127.0.0.1";
     EXPECT_TRUE(nodes_.Register(node));
   }

@@ -198,15 +198,19 @@ Status NodeService::Report(const agent::InstanceReport& report) {
   }
 }
 
-void NodeService::RecordSamples(const std::string& /*node_id*/,
+void NodeService::RecordSamples(const std::string& node_id,
                                 const std::vector<agent::InstanceSample>& samples) {
+  std::map<std::string, runtime::ResourceSample> latest;
+  for (const auto& s : samples) latest[s.instance_id] = s.sample;
   std::lock_guard lock(mu_);
-  for (const auto& s : samples) samples_[s.instance_id] = s.sample;
+  samples_[node_id] = std::move(latest);
 }
 
 std::map<std::string, runtime::ResourceSample> NodeService::LatestSamples() const {
+  std::map<std::string, runtime::ResourceSample> out;
   std::lock_guard lock(mu_);
-  return samples_;
+  for (const auto& [node, samples] : samples_) out.insert(samples.begin(), samples.end());
+  return out;
 }
 
 Status NodeService::Drain(const std::string& node_id) {

@@ -38,7 +38,8 @@ class NodeService {
   // than the stored one are ignored (OK). kNotFound for an unknown instance;
   // kFailedPrecondition when the instance is placed on another node.
   Status Report(const agent::InstanceReport& report);
-  // Keeps the latest resource samples (in memory) for status and metrics.
+  // Keeps a node's latest batch of resource samples (in memory; it replaces the
+  // node's previous batch) for status and metrics.
   void RecordSamples(const std::string& node_id, const std::vector<agent::InstanceSample>& samples);
   std::map<std::string, runtime::ResourceSample> LatestSamples() const;
   // Marks the node draining: it takes nothing new and its instances move away.
@@ -48,8 +49,9 @@ class NodeService {
   store::Store* store_;
   const Clock* clock_;
   mutable std::mutex mu_;
-  std::map<std::string, Time> heartbeats_;                  // GUARDED_BY(mu_)
-  std::map<std::string, runtime::ResourceSample> samples_;  // GUARDED_BY(mu_)
+  std::map<std::string, Time> heartbeats_;  // GUARDED_BY(mu_)
+  // node id -> instance id -> its latest sample. GUARDED_BY(mu_)
+  std::map<std::string, std::map<std::string, runtime::ResourceSample>> samples_;
 };
 
 }  // namespace skiff::controller

@@ -10,6 +10,7 @@
 
 #include "common/check.h"
 #include "common/quantity.h"
+#include "controller/allocation.h"
 #include "controller/backoff.h"
 #include "controller/template.h"
 #include "scheduler/scheduler.h"
@@ -106,21 +107,10 @@ Pass::Pass(const store::Snapshot& snapshot, Time now, const ReconcilerConfig& co
     : snapshot_(snapshot), now_(now), config_(config) {
   for (const model::Node& node : snapshot.nodes) node_status_[node.id] = node.status;
   for (const model::Deployment& d : snapshot.deployments) deployments_[{d.app, d.revision}] = &d;
-  std::map<std::string, const model::App*> apps;
-  for (const model::App& app : snapshot.apps) apps[app.name] = &app;
-
-  // Resources are held by placed instances that are wanted or may still be alive.
   index_.emplace(snapshot.nodes);
-  for (const Instance& instance : snapshot.instances) {
-    if (instance.node.empty()) continue;
-    if (instance.desired == DesiredState::kStop && IsDead(instance.state)) continue;
-    auto app = apps.find(instance.app);
-    const model::AppSpec* spec = app == apps.end() ? nullptr : &app->second->spec;
-    if (auto d = deployments_.find({instance.app, instance.revision}); d != deployments_.end()) {
-      spec = &d->second->spec;
-    }
-    index_->Reserve(instance.node, instance.app, spec ? spec->resources : model::Resources{});
-  }
+  ForEachReservation(snapshot, [&](const Instance& instance, const model::Resources& resources) {
+    index_->Reserve(instance.node, instance.app, resources);
+  });
 }
 
 const model::AppSpec& Pass::SpecOf(const Instance& instance, const model::App& app) const {
@@ -330,6 +320,7 @@ void Pass::PlaceAndCreate(const model::App& app, const std::vector<const Instanc
   request.app = app.name;
   request.resources = app.spec.resources;
   request.placement = app.spec.placement;
+  request.driver = app.spec.run.image.empty() ? "process" : "docker";
   request.count = static_cast<int>(unplaced.size()) + create;
   request.round_robin_after = LastNode(instances);
   scheduler::Plan plan = scheduler::Place(*index_, request);
@@ -390,7 +381,12 @@ void Pass::UpdateDeployments(const model::App& app, const Groups& groups, int cr
   const Instance* looping = nullptr;
   for (const Instance* instance : groups.current) {
     healthy += IsAvailable(*instance, app.spec);
-    if (looping == nullptr && IsCrashLoop(instance->crash_count)) looping = instance;
+    // A count that stays high after the instance recovered (it ends only with
+    // a long run) is history, not a crash loop now.
+    if (looping == nullptr && IsCrashLoop(instance->crash_count) &&
+        !IsAvailable(*instance, app.spec)) {
+      looping = instance;
+    }
   }
   DeploymentState state = deployment.state;
   std::string message = deployment.message;

@@ -40,6 +40,7 @@ class World {
     model::Node node;
     node.id = id;
     node.name = id;
+    node.drivers = {"process"};
     node.capacity = capacity;
     node.labels = std::move(labels);
     snapshot.nodes.push_back(node);

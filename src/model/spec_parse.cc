@@ -372,6 +372,8 @@ void ReadHealth(Validator& v, const json::value& value, HealthCheck& out) {
     });
   }
   if (const json::value* f = Field(*obj, "path")) {
+    // A path says what to GET: without a type, the check is http.
+    if (Field(*obj, "type") == nullptr) out.type = HealthType::kHttp;
     Set(v.String(*f, "health.path"), [&](const std::string& s) {
       if (!s.starts_with('/')) {
         v.Add("health.path", fmt::format("must start with '/' (got \"{}\")", s));

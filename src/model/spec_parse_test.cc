@@ -184,6 +184,14 @@ TEST(SpecParseTest, ValidVariants) {
        }},
       {"resources: {cpu: \"1.5\"}",
        [](const AppSpec& s) { EXPECT_EQ(s.resources.cpu_millis, 1500); }},
+      // A path without a type means an http check; an explicit type wins.
+      {"health: {path: /ready}",
+       [](const AppSpec& s) {
+         EXPECT_EQ(s.health.type, HealthType::kHttp);
+         EXPECT_EQ(s.health.path, "/ready");
+       }},
+      {"health: {type: tcp, path: /ready}",
+       [](const AppSpec& s) { EXPECT_EQ(s.health.type, HealthType::kTcp); }},
       {"env: {A: on, B: yes, C: 1.10, D: 007, E: true, F: '', G: 0x1F}",
        [](const AppSpec& s) {
          EXPECT_EQ(s.env, (std::map<std::string, std::string>{{"A", "on"},

@@ -107,10 +107,16 @@ std::string ShortOf(std::string_view what, int count, int64_t needs, int64_t max
                      count == 1 ? "" : "at most ", format(max_free));
 }
 
+bool OffersDriver(const model::Node& node, const std::string& driver) {
+  return driver.empty() ||
+         std::find(node.drivers.begin(), node.drivers.end(), driver) != node.drivers.end();
+}
+
 }  // namespace
 
 // Why nothing fits, counted over all nodes: each node under the first reason
-// that excludes it (status, then constraints in order, then cpu, then memory).
+// that excludes it (status, driver, then constraints in order, then cpu, then
+// memory).
 // Only runs on failure, so it recounts rather than slow down the common path.
 class Explainer {
  public:
@@ -118,13 +124,15 @@ class Explainer {
                              const Scratch& scratch, const std::function<NodeView(int)>& view) {
     if (index.nodes_.empty()) return "no node fits: no nodes in the cluster";
     const auto& constraints = request.placement.constraints;
-    int draining = 0, down = 0;
+    int draining = 0, down = 0, no_driver = 0;
     std::vector<int> by_constraint(constraints.size(), 0);
     for (const model::Node& node : index.nodes_) {
       if (node.status == model::NodeStatus::kDraining) {
         ++draining;
       } else if (node.status == model::NodeStatus::kDown) {
         ++down;
+      } else if (!OffersDriver(node, request.driver)) {
+        ++no_driver;
       } else {
         for (size_t k = 0; k < constraints.size(); ++k) {
           if (!Matches(node, constraints[k])) {
@@ -135,6 +143,9 @@ class Explainer {
       }
     }
     std::vector<std::string> parts;
+    if (no_driver > 0) {
+      parts.push_back(fmt::format("{} without the {} driver", Nodes(no_driver), request.driver));
+    }
     for (size_t k = 0; k < constraints.size(); ++k) {
       if (by_constraint[k] == 0) continue;
       parts.push_back(fmt::format("{} filtered by constraint {}", Nodes(by_constraint[k]),
@@ -258,6 +269,7 @@ Plan Place(const PlacementIndex& index, const PlacementRequest& request) {
   }
   for (size_t i = 0; i < entries.size(); ++i) {
     if (!entries[i].ready) continue;
+    if (!OffersDriver(index.nodes_[i], request.driver)) continue;
     bool ok = std::all_of(masks.begin(), masks.end(), [i](const auto* m) { return (*m)[i]; });
     if (ok) scratch.candidates.push_back(static_cast<int>(i));
   }

@@ -41,7 +41,10 @@ struct PlacementRequest {
   std::string app;
   model::Resources resources;  // per instance
   model::Placement placement;  // strategy and constraints
-  int count = 1;               // instances to place
+  // The runtime driver the instances need ("process", "docker"): nodes whose
+  // agents do not offer it are infeasible. Empty: any node.
+  std::string driver;
+  int count = 1;  // instances to place
   // Round-robin only: the node chosen last for this app (empty = none yet); the
   // next choice is the first feasible node whose id sorts after it, wrapping.
   std::string round_robin_after;

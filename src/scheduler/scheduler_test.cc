@@ -254,6 +254,26 @@ INSTANTIATE_TEST_SUITE_P(
                     {""},
                     "no node fits: 1 node filtered by constraint zone, 1 node filtered by "
                     "constraint zone != a"},
+        FailureCase{"DriverMissing",
+                    {[] {
+                       model::Node n = MakeNode("a");
+                       n.drivers = {"process"};
+                       return n;
+                     }(),
+                     [] {
+                       model::Node n = MakeNode("b");
+                       n.drivers = {"process", "docker"};
+                       n.status = model::NodeStatus::kDraining;
+                       return n;
+                     }()},
+                    {},
+                    [] {
+                      PlacementRequest r = Request(S::kSpread, 1);
+                      r.driver = "docker";
+                      return r;
+                    }(),
+                    {""},
+                    "no node fits: 1 node without the docker driver, 1 node draining"},
         FailureCase{"DownAndDraining",
                     {MakeNode("a", 0, 0, {}, model::NodeStatus::kDown),
                      MakeNode("b", 0, 0, {}, model::NodeStatus::kDown),

@@ -1,5 +1,6 @@
 // LocalControlPlane: the agent's ControlPlane inside the all-in-one server. It
-// calls the same NodeService the HTTP API's agent endpoints call, so the local
+// calls NodeService, the one place agents' calls land: the HTTP endpoints for
+// remote agents (to come with `skiff agent`) are to call it too, so the local
 // agent and a remote one take the same paths.
 #pragma once
 

@@ -123,10 +123,13 @@ Status Server::Impl::Start() {
   deps.auth = auth_.get();
   deps.log_dir = (std::filesystem::path(data) / "logs").string();
   deps.metrics = metrics_.get();
+  // The API checks the store itself; these are the parts it cannot see.
+  controller::ControllerLoop* loop = loop_.get();
   const bool agent_on = options_.run_agent;
-  deps.components = [agent_on] {
-    return std::map<std::string, std::string>{
-        {"store", "ok"}, {"reconciler", "ok"}, {"agent", agent_on ? "ok" : "off"}};
+  deps.components = [loop, agent_on] {
+    std::map<std::string, std::string> components{{"reconciler", loop->health()}};
+    if (agent_on) components["agent"] = "ok";
+    return components;
   };
   api_ = std::make_unique<api::ApiServer>(std::move(deps));
   api::ApiServer* api = api_.get();
@@ -137,8 +140,8 @@ Status Server::Impl::Start() {
   for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
     io_threads_.emplace_back([this] { io_.run(); });
   }
-  SKIFF_LOG_INFO("skiff server: API on {}, data in {}, store revision {}", options_.listen, data,
-                 store_->Revision());
+  SKIFF_LOG_INFO("skiff server: API on port {} ({}), data in {}, store revision {}", http_->port(),
+                 options_.listen, data, store_->Revision());
   return OkStatus();
 }
 

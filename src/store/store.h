@@ -87,9 +87,10 @@ struct InstanceFilter {
 };
 
 struct EventFilter {
-  std::string app;       // empty = all
-  int64_t after_id = 0;  // only events with id > after_id
-  size_t limit = 1000;   // at most this many, the newest of those that match
+  std::string app;            // empty = all
+  int64_t after_id = 0;       // only events with id > after_id
+  size_t limit = 1000;        // at most this many: the newest of those that match...
+  bool oldest_first = false;  // ...or the oldest, to page forward from after_id
 };
 
 // An active subscription; destroying it unsubscribes (and waits for a callback

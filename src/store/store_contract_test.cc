@@ -463,6 +463,11 @@ TEST_P(StoreContractTest, EventsFilters) {
             (std::vector<int64_t>{2, 4, 6}));
   EXPECT_EQ(ids(store().ListEvents({.app = "none"})), (std::vector<int64_t>{}));
   EXPECT_EQ(ids(store().ListEvents({.limit = 0})), (std::vector<int64_t>{}));
+  // Paging forward takes the oldest after after_id instead of the newest.
+  EXPECT_EQ(ids(store().ListEvents({.after_id = 1, .limit = 2, .oldest_first = true})),
+            (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(ids(store().ListEvents({.app = "odd", .limit = 2, .oldest_first = true})),
+            (std::vector<int64_t>{1, 3}));
 }
 
 // Verify that a set event time is kept.

@@ -180,6 +180,25 @@ TEST_F(ServerE2eTest, BadSpecIsRejectedAndChangesNothing) {
   EXPECT_EQ(json::parse(health->body).at("revision").as_int64(), revision);
 }
 
+// Verify that an app no node can run (an image, on a node without the docker
+// driver) stays pending with the reason, instead of failing over and over.
+TEST_F(ServerE2eTest, UnplaceableAppStaysPendingWithReason) {
+  const std::string spec = "name: boxed\nrun: {image: \"registry.invalid/app:1\"}\nport: 8080\n";
+  CommandResult r =
+      server_.Skiff({"apply", "--detach", "-f", server_.WriteFile("boxed.yaml", spec)});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  ASSERT_TRUE(PollUntil([&] {
+    json::array instances = Instances(server_, "boxed");
+    return instances.size() == 1 &&
+           Str(instances[0], "message").find("without the docker driver") != std::string::npos;
+  })) << server_.Output();
+  json::array instances = Instances(server_, "boxed");
+  EXPECT_EQ(Str(instances[0], "state"), "pending");
+  EXPECT_EQ(Str(instances[0], "node"), "");
+  EXPECT_THAT(server_.Skiff({"events", "--app", "boxed"}).output,
+              HasSubstr("instance.unplaceable"));
+}
+
 // Verify default deny (401 without or with a wrong token) and the body limit (413).
 TEST_F(ServerE2eTest, ApiRefusesUnauthenticatedAndOversized) {
   const std::string none;

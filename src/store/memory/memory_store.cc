@@ -145,6 +145,13 @@ Result<std::vector<model::Node>> MemoryStore::ListNodes() const {
 Result<std::vector<model::Event>> MemoryStore::ListEvents(const EventFilter& filter) const {
   std::lock_guard lock(mu_);
   std::vector<model::Event> out;
+  if (filter.oldest_first) {
+    for (auto it = events_.upper_bound(filter.after_id);
+         it != events_.end() && out.size() < filter.limit; ++it) {
+      if (filter.app.empty() || it->second.app == filter.app) out.push_back(it->second);
+    }
+    return out;
+  }
   // Newest first until the limit, then reversed: the newest N, ascending.
   for (auto it = events_.rbegin(); it != events_.rend() && out.size() < filter.limit; ++it) {
     if (it->first <= filter.after_id) break;

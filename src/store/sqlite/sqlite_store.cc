@@ -143,6 +143,9 @@ Status SqliteStore::Prepare() {
   SKIFF_RETURN_IF_ERROR(prepare(stmts_.list_events,
                                 "SELECT id, data FROM events WHERE id > ?1 "
                                 "AND (?2 = '' OR app = ?2) ORDER BY id DESC LIMIT ?3"));
+  SKIFF_RETURN_IF_ERROR(prepare(stmts_.list_events_forward,
+                                "SELECT id, data FROM events WHERE id > ?1 "
+                                "AND (?2 = '' OR app = ?2) ORDER BY id LIMIT ?3"));
   SKIFF_RETURN_IF_ERROR(
       prepare(stmts_.trim_events,
               "DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT ?1)"));
@@ -346,7 +349,7 @@ Result<std::vector<model::Node>> SqliteStore::ListNodes() const {
 
 Result<std::vector<model::Event>> SqliteStore::ListEvents(const EventFilter& filter) const {
   std::lock_guard lock(mu_);
-  Statement& s = stmts_.list_events;
+  Statement& s = filter.oldest_first ? stmts_.list_events_forward : stmts_.list_events;
   ScopedReset reset(s);
   s.Bind(1, filter.after_id).Bind(2, filter.app).Bind(3, ClampLimit(filter.limit));
   std::vector<model::Event> out;
@@ -356,7 +359,8 @@ Result<std::vector<model::Event>> SqliteStore::ListEvents(const EventFilter& fil
     SKIFF_ASSIGN_OR_RETURN(Object object, Decode(Kind::kEvent, s.ColumnText(1), s.ColumnInt64(0)));
     out.push_back(std::get<model::Event>(std::move(object)));
   }
-  std::reverse(out.begin(), out.end());  // the query takes the newest N first
+  // The newest-N query reads backwards.
+  if (!filter.oldest_first) std::reverse(out.begin(), out.end());
   return out;
 }
 

@@ -65,15 +65,16 @@ class SqliteStore final : public Store {
     sqlite::Statement begin;
     sqlite::Statement commit;
     sqlite::Statement rollback;
-    sqlite::Statement get_object;       // (kind, key) -> version, data
-    sqlite::Statement list_kind;        // (kind) -> version, data, by key
-    sqlite::Statement list_prefix;      // (kind, lo, hi) -> version, data, lo <= key < hi
-    sqlite::Statement put_object;       // (kind, key, version, data)
-    sqlite::Statement delete_object;    // (kind, key)
-    sqlite::Statement add_event;        // (id, app, data)
-    sqlite::Statement list_events;      // (after_id, app or '', limit) -> id, data, newest first
-    sqlite::Statement trim_events;      // (count): drops the oldest count events
-    sqlite::Statement add_change;       // (revision, kind, key, deleted, version, data)
+    sqlite::Statement get_object;     // (kind, key) -> version, data
+    sqlite::Statement list_kind;      // (kind) -> version, data, by key
+    sqlite::Statement list_prefix;    // (kind, lo, hi) -> version, data, lo <= key < hi
+    sqlite::Statement put_object;     // (kind, key, version, data)
+    sqlite::Statement delete_object;  // (kind, key)
+    sqlite::Statement add_event;      // (id, app, data)
+    sqlite::Statement list_events;    // (after_id, app or '', limit) -> id, data, newest first
+    sqlite::Statement list_events_forward;  // the same, oldest first
+    sqlite::Statement trim_events;          // (count): drops the oldest count events
+    sqlite::Statement add_change;           // (revision, kind, key, deleted, version, data)
     sqlite::Statement changes_since;    // (since, limit) -> revision, kind, deleted, version, data
     sqlite::Statement compact_changes;  // (upto): drops revisions <= upto
     sqlite::Statement update_meta;      // (revision, compacted)
