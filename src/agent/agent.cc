@@ -32,6 +32,7 @@ Agent::Agent(AgentOptions options, ControlPlane* control_plane,
   if (options_.prober == nullptr) own_prober_ = NewSocketProber();
   context_.host = options_.address;
   context_.logs_dir = options_.data_dir + "/logs";
+  context_.apps_dir = options_.data_dir + "/apps";
   context_.drivers = drivers_;
   context_.reporter = &reporter_;
   context_.prober = options_.prober != nullptr ? options_.prober : own_prober_.get();
@@ -244,6 +245,8 @@ void Agent::ReapFinishedLocked() {
   for (auto it = runners_.begin(); it != runners_.end();) {
     if (it->second->finished()) {
       it->second->Shutdown();  // the thread has ended; this only joins it
+      // Its record is gone from the store, so nothing can ask for its logs.
+      runtime::process::RemoveLogs(context_.logs_dir + "/" + it->first + ".log", options_.log_keep);
       it = runners_.erase(it);
     } else {
       ++it;

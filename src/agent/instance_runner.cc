@@ -1,6 +1,7 @@
 #include "agent/instance_runner.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <utility>
 
 #include "agent/task_config.h"
@@ -251,8 +252,13 @@ void InstanceRunner::StartTask(const Target& target) {
     fail(port.error().message);
     return;
   }
+  const std::string app_dir = context_->apps_dir + "/" + instance.app;
+  if (target.spec.run.workdir.empty()) {
+    std::error_code ignored;  // a failure shows as the driver's "cannot enter work dir"
+    std::filesystem::create_directories(app_dir, ignored);
+  }
   runtime::TaskConfig config =
-      BuildTaskConfig(instance, target.spec, context_->host, *port, LogPath());
+      BuildTaskConfig(instance, target.spec, context_->host, *port, LogPath(), app_dir);
   auto handle = driver->second->Start(config);
   if (!handle) {
     context_->ports->Release(*port);

@@ -43,6 +43,7 @@ struct RunnerContext {
   std::string node_id;
   std::string host;      // node address instances bind
   std::string logs_dir;  // <data>/logs
+  std::string apps_dir;  // <data>/apps: an app's default working directory is apps_dir/<app>
   std::map<std::string, runtime::Driver*> drivers;
   Reporter* reporter = nullptr;
   Prober* prober = nullptr;

@@ -9,8 +9,8 @@ std::string DriverNameFor(const model::RunSpec& run) {
 }
 
 runtime::TaskConfig BuildTaskConfig(const model::Instance& instance, const model::AppSpec& spec,
-                                    const std::string& host, int port,
-                                    const std::string& log_path) {
+                                    const std::string& host, int port, const std::string& log_path,
+                                    const std::string& app_dir) {
   runtime::TaskConfig config;
   config.instance_id = instance.id;
   config.app = instance.app;
@@ -19,6 +19,7 @@ runtime::TaskConfig BuildTaskConfig(const model::Instance& instance, const model
   config.port = port;
   config.resources = spec.resources;
   config.log_path = log_path;
+  config.work_dir = spec.run.workdir.empty() ? app_dir : spec.run.workdir;
   // The platform's variables win over the spec's: an app cannot be told a
   // port other than the one the node allocated.
   config.env = spec.env;

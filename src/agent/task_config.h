@@ -15,8 +15,10 @@ namespace skiff::agent {
 // "docker" for an image, "process" for a command: the driver that runs `run`.
 std::string DriverNameFor(const model::RunSpec& run);
 
-// The task for `instance` of `spec` listening on host:port, logging to `log_path`.
+// The task for `instance` of `spec` listening on host:port, logging to
+// `log_path`, working in spec.run.workdir or else `app_dir`.
 runtime::TaskConfig BuildTaskConfig(const model::Instance& instance, const model::AppSpec& spec,
-                                    const std::string& host, int port, const std::string& log_path);
+                                    const std::string& host, int port, const std::string& log_path,
+                                    const std::string& app_dir);
 
 }  // namespace skiff::agent

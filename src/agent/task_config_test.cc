@@ -15,7 +15,8 @@ TEST(TaskConfigTest, ImageArgs) {
   instance.id = "hello-1";
   instance.app = "hello";
   instance.revision = 4;
-  auto config = BuildTaskConfig(instance, spec, "127.0.0.2", 20005, "/logs/hello-1.log");
+  auto config =
+      BuildTaskConfig(instance, spec, "127.0.0.2", 20005, "/logs/hello-1.log", "/apps/hello");
   EXPECT_EQ(DriverNameFor(spec.run), "docker");
   EXPECT_EQ(config.run.image, "hello:1");
   EXPECT_EQ(config.run.args, (std::vector<std::string>{"--listen", "127.0.0.2:20005",
@@ -24,6 +25,10 @@ TEST(TaskConfigTest, ImageArgs) {
   EXPECT_EQ(config.env.at("SKIFF_REVISION"), "4");
   EXPECT_EQ(config.port, 20005);
   EXPECT_EQ(config.log_path, "/logs/hello-1.log");
+  EXPECT_EQ(config.work_dir, "/apps/hello");  // the app's own directory by default
+  spec.run.workdir = "/srv/hello";
+  EXPECT_EQ(BuildTaskConfig(instance, spec, "127.0.0.2", 20005, "/l", "/apps/hello").work_dir,
+            "/srv/hello");
   model::RunSpec process;
   process.command = {"true"};
   EXPECT_EQ(DriverNameFor(process), "process");

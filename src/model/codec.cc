@@ -217,6 +217,7 @@ json::value SpecToJson(const AppSpec& spec) {
   } else {
     run["command"] = StringListToJson(spec.run.command);
   }
+  if (!spec.run.workdir.empty()) run["workdir"] = spec.run.workdir;
 
   const HealthCheck& h = spec.health;
   json::object health{

@@ -17,6 +17,9 @@ struct RunSpec {
   std::vector<std::string> command;
   std::string image;
   std::vector<std::string> args;  // for image only
+  // The working directory (absolute). Empty: a directory of the app's own on
+  // its node (<data>/apps/<app>), never the agent's, which holds its secrets.
+  std::string workdir;
   friend bool operator==(const RunSpec&, const RunSpec&) = default;
 };
 

@@ -230,7 +230,7 @@ void ReadEnv(Validator& v, const json::value& value, const std::string& path,
 }
 
 void ReadRun(Validator& v, const json::value& value, RunSpec& run) {
-  const json::object* obj = v.Object(value, "run", {"command", "image", "args"});
+  const json::object* obj = v.Object(value, "run", {"command", "image", "args", "workdir"});
   if (obj == nullptr) return;
   if (const json::value* c = Field(*obj, "command")) {
     if (auto command = v.StringList(*c, "run.command")) {
@@ -250,6 +250,14 @@ void ReadRun(Validator& v, const json::value& value, RunSpec& run) {
   if (const json::value* a = Field(*obj, "args")) {
     Set(v.StringList(*a, "run.args"),
         [&](const std::vector<std::string>& args) { run.args = args; });
+  }
+  if (const json::value* w = Field(*obj, "workdir")) {
+    Set(v.String(*w, "run.workdir"), [&](const std::string& s) {
+      if (!s.starts_with('/')) {
+        v.Add("run.workdir", fmt::format("must be an absolute path (got \"{}\")", s));
+      }
+      run.workdir = s;
+    });
   }
   bool has_command = Field(*obj, "command") != nullptr;
   bool has_image = Field(*obj, "image") != nullptr;

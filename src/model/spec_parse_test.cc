@@ -184,6 +184,8 @@ TEST(SpecParseTest, ValidVariants) {
        }},
       {"resources: {cpu: \"1.5\"}",
        [](const AppSpec& s) { EXPECT_EQ(s.resources.cpu_millis, 1500); }},
+      {"run: {command: [./server], workdir: /srv/web}",
+       [](const AppSpec& s) { EXPECT_EQ(s.run.workdir, "/srv/web"); }},
       // A path without a type means an http check; an explicit type wins.
       {"health: {path: /ready}",
        [](const AppSpec& s) {
@@ -316,6 +318,8 @@ TEST(SpecParseTest, InvalidCases) {
       {"name: web\nrun: {command: []}\n", "run.command", "must not be empty"},
       {"name: web\nrun: {command: ./server}\n", "run.command", "must be a list of strings"},
       {"name: web\nrun: {command: [x], args: [y]}\n", "run.args", "only allowed with image"},
+      {"name: web\nrun: {command: [x], workdir: srv}\n", "run.workdir",
+       "must be an absolute path (got \"srv\")"},
       {"name: web\nrun: {image: 'x:1'}\n", "port", "required for an image app"},
       {"name: web\nrun: {image: 'x:1'}\nport: \"80\"\n", "port", "must be an integer"},
       {M("port: 0"), "port", "must be between 1 and 65535 (got 0)"},

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <set>
 
 #include "e2e/skiff_server.h"
@@ -77,6 +78,9 @@ TEST_F(ServerE2eTest, ApplyRunsHealthyInstancesThatAnswer) {
     EXPECT_THAT(HttpGet(address, "/"), HasSubstr("hello from " + Str(i, "id") + " rev 1"));
     EXPECT_EQ(HttpGet(address, "/env/GREETING"), "ahoy");
     EXPECT_EQ(HttpGet(address, "/env/SKIFF_APP"), "web");
+    // Each app works in a directory of its own, away from the server's secrets.
+    EXPECT_EQ(std::filesystem::read_symlink("/proc/" + std::to_string(HandlePid(i)) + "/cwd"),
+              std::filesystem::path(server_.data_dir()) / "apps" / "web");
   }
   EXPECT_EQ(addresses.size(), 2u);
 
@@ -262,6 +266,13 @@ TEST_F(ServerE2eTest, ScaleRestartRollbackDelete) {
       },
       seconds(30)));
   EXPECT_TRUE(AppProcesses("ops").empty());
+  // Their logs go with them: nothing can ask for them any more.
+  ASSERT_TRUE(PollUntil([&] {
+    for (const auto& f : std::filesystem::directory_iterator(server_.data_dir() + "/logs")) {
+      if (f.path().filename().string().rfind("ops-", 0) == 0) return false;
+    }
+    return true;
+  }));
 }
 
 // Verify that logs show what instances print and that a crash-looping revision

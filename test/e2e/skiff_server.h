@@ -42,6 +42,7 @@ class SkiffServer {
 
   const std::string& addr() const { return addr_; }
   int pid() const { return process_ ? process_->pid() : 0; }
+  const std::string& data_dir() const { return data_; }
   const std::string& token() const { return token_; }
   std::string Output() const;
 

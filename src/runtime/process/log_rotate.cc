@@ -43,4 +43,10 @@ Result<bool> RotateLogIfLarger(const std::string& path, int64_t max_bytes, int k
   return true;
 }
 
+void RemoveLogs(const std::string& path, int keep) {
+  std::error_code ignored;
+  std::filesystem::remove(path, ignored);
+  for (int i = 1; i <= keep; ++i) std::filesystem::remove(path + "." + std::to_string(i), ignored);
+}
+
 }  // namespace skiff::runtime::process

@@ -18,4 +18,8 @@ namespace skiff::runtime::process {
 // Not safe to call concurrently for the same path. kUnavailable on I/O errors.
 Result<bool> RotateLogIfLarger(const std::string& path, int64_t max_bytes, int keep);
 
+// Deletes `path` and its rotated copies path.1 .. path.keep (those that exist),
+// once nothing will read them. Errors are ignored: a log left behind is no harm.
+void RemoveLogs(const std::string& path, int keep);
+
 }  // namespace skiff::runtime::process
