@@ -196,6 +196,22 @@ TEST_F(ApiServerTest, ApplyInvalidSpecChangesNothing) {
   EXPECT_EQ(store_.Revision(), before);
 }
 
+// Verify that a domain another app serves is refused (409, naming the field and
+// the app), writing nothing, and that the app holding it may keep re-applying it.
+TEST_F(ApiServerTest, ApplyDomainTakenByAnotherApp) {
+  ASSERT_EQ(Apply("web", "name: web\nrun: {command: [x]}\ndomains: [shop.com]\n").status, 201);
+  int64_t before = store_.Revision();
+  FakeWriter w = Apply("api", "name: api\nrun: {command: [x]}\ndomains: [api.com, Shop.com]\n");
+  EXPECT_EQ(w.status, 409) << w.body;
+  EXPECT_EQ(w.Json().at("error").at("code"), "already_exists");
+  EXPECT_EQ(w.Json().at("error").at("field"), "domains[1]");
+  EXPECT_NE(w.body.find("already served by app web"), std::string::npos) << w.body;
+  EXPECT_EQ(store_.Revision(), before);
+  EXPECT_EQ(
+      Apply("web", "name: web\nrun: {command: [x]}\ndomains: [shop.com, www.shop.com]\n").status,
+      201);
+}
+
 // Verify that a body that is not JSON is 400 and an empty one is 400 on field body.
 TEST_F(ApiServerTest, ApplyMalformedBodies) {
   EXPECT_EQ(Apply("hello", "{not json").status, 400);

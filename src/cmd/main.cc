@@ -77,6 +77,13 @@ int main(int argc, char** argv) {
   server->add_option("--listen", server_options.listen, "address of the API (host:port)")
       ->capture_default_str();
   server
+      ->add_option("--edge-listen", server_options.edge_listen,
+                   "address of the edge router that serves apps at their domains (host:port)")
+      ->capture_default_str();
+  server->add_flag(
+      "--no-edge", [&](int64_t) { server_options.run_edge = false; },
+      "run no edge router (apps are reached at their instances' addresses)");
+  server
       ->add_option("--node-address", server_options.node_address,
                    "address the local agent's instances bind (their HOST)")
       ->capture_default_str();

@@ -36,6 +36,25 @@ model::Event MakeEvent(Time now, const std::string& app, std::string kind, std::
 
 }  // namespace
 
+Status AppService::CheckDomainsFree(const model::AppSpec& spec) const {
+  if (spec.domains.empty()) return OkStatus();
+  SKIFF_ASSIGN_OR_RETURN(std::vector<model::App> apps, store_->ListApps());
+  for (const model::App& other : apps) {
+    if (other.name == spec.name) continue;
+    for (size_t i = 0; i < spec.domains.size(); ++i) {
+      const auto& theirs = other.spec.domains;
+      if (std::find(theirs.begin(), theirs.end(), spec.domains[i]) == theirs.end()) continue;
+      return MakeError(ErrorCode::kAlreadyExists,
+                       fmt::format("domains[{}]: {} is already served by app {}{}", i,
+                                   spec.domains[i], other.name,
+                                   other.deleting ? " (being deleted: try again when it is gone)"
+                                                  : "; remove it there first"),
+                       fmt::format("domains[{}]", i));
+    }
+  }
+  return OkStatus();
+}
+
 AppService::AppService(store::Store* store, const Clock* clock) : store_(store), clock_(clock) {}
 
 Result<ApplyResult> AppService::Apply(const model::AppSpec& spec) {
@@ -59,6 +78,7 @@ Result<ApplyResult> AppService::Apply(const model::AppSpec& spec) {
       app.name = spec.name;
       app.created_at = now;
     }
+    SKIFF_RETURN_IF_ERROR(CheckDomainsFree(spec));
     const int64_t previous = app.revision;
     app.revision = previous + 1;
     app.spec = spec;

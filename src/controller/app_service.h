@@ -41,7 +41,8 @@ class AppService {
 
   // Stores a new deployment revision when the spec differs from the current one.
   // The spec must already be validated (model::ParseAppSpec).
-  // kFailedPrecondition while the app is being deleted.
+  // kFailedPrecondition while the app is being deleted; kAlreadyExists (field
+  // "domains[i]") when another app serves one of its domains.
   Result<ApplyResult> Apply(const model::AppSpec& spec);
   Result<AppView> Get(const std::string& name) const;
   Result<std::vector<AppView>> List() const;
@@ -58,6 +59,9 @@ class AppService {
   Result<std::vector<model::Instance>> Instances(const std::string& name) const;
 
  private:
+  // kAlreadyExists when another app serves one of the spec's domains.
+  Status CheckDomainsFree(const model::AppSpec& spec) const;
+
   store::Store* store_;
   const Clock* clock_;
 };

@@ -281,6 +281,7 @@ json::value SpecToJson(const AppSpec& spec) {
     };
   }
   out["regions"] = std::move(regions);
+  out["edge"] = json::object{{"lb", ToString(spec.edge.lb)}};
   out["stop_grace"] = FormatDuration(spec.stop_grace);
   return out;
 }

@@ -56,6 +56,11 @@ constexpr Names<UpdateStrategy, 3> kUpdateStrategies = {{
     {UpdateStrategy::kBlueGreen, "blue-green"},
     {UpdateStrategy::kCanary, "canary"},
 }};
+constexpr Names<LoadBalancer, 3> kLoadBalancers = {{
+    {LoadBalancer::kP2c, "p2c"},
+    {LoadBalancer::kLeastRequest, "least-request"},
+    {LoadBalancer::kRoundRobin, "round-robin"},
+}};
 
 template <typename E, size_t N>
 std::string_view NameOf(const Names<E, N>& names, E value) {
@@ -101,6 +106,10 @@ std::optional<PlacementStrategy> ParsePlacementStrategy(std::string_view s) {
 }
 std::optional<UpdateStrategy> ParseUpdateStrategy(std::string_view s) {
   return ValueOf(kUpdateStrategies, s);
+}
+std::string_view ToString(LoadBalancer b) { return NameOf(kLoadBalancers, b); }
+std::optional<LoadBalancer> ParseLoadBalancer(std::string_view s) {
+  return ValueOf(kLoadBalancers, s);
 }
 
 bool IsLive(InstanceState s) {

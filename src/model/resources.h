@@ -111,6 +111,7 @@ std::string_view ToString(NodeStatus s);
 std::string_view ToString(HealthType t);
 std::string_view ToString(PlacementStrategy s);
 std::string_view ToString(UpdateStrategy s);
+std::string_view ToString(LoadBalancer b);
 // The inverses; std::nullopt for an unknown spelling.
 std::optional<DeploymentState> ParseDeploymentState(std::string_view s);
 std::optional<InstanceState> ParseInstanceState(std::string_view s);
@@ -120,6 +121,7 @@ std::optional<NodeStatus> ParseNodeStatus(std::string_view s);
 std::optional<HealthType> ParseHealthType(std::string_view s);
 std::optional<PlacementStrategy> ParsePlacementStrategy(std::string_view s);
 std::optional<UpdateStrategy> ParseUpdateStrategy(std::string_view s);
+std::optional<LoadBalancer> ParseLoadBalancer(std::string_view s);
 
 // True for instance states in which a process may be alive on the node.
 bool IsLive(InstanceState s);

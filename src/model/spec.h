@@ -54,6 +54,15 @@ struct Constraint {
   friend bool operator==(const Constraint&, const Constraint&) = default;
 };
 
+// How the edge spreads an app's requests over its instances.
+enum class LoadBalancer { kP2c, kLeastRequest, kRoundRobin };
+
+struct EdgePolicy {
+  // p2c: the better of two random instances by latency (EWMA) and load.
+  LoadBalancer lb = LoadBalancer::kP2c;
+  friend bool operator==(const EdgePolicy&, const EdgePolicy&) = default;
+};
+
 struct Placement {
   PlacementStrategy strategy = PlacementStrategy::kSpread;
   std::vector<Constraint> constraints;
@@ -103,6 +112,7 @@ struct AppSpec {
   UpdatePolicy update;
   std::optional<Autoscale> autoscale;
   std::map<std::string, RegionOverride> regions;
+  EdgePolicy edge;
   Duration stop_grace = std::chrono::seconds(10);  // SIGTERM -> SIGKILL
   friend bool operator==(const AppSpec&, const AppSpec&) = default;
 };

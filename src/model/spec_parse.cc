@@ -451,6 +451,21 @@ std::optional<Constraint> ParseConstraint(std::string_view text) {
   return c;
 }
 
+void ReadEdge(Validator& v, const json::value& value, EdgePolicy& out) {
+  const json::object* obj = v.Object(value, "edge", {"lb"});
+  if (obj == nullptr) return;
+  if (const json::value* f = Field(*obj, "lb")) {
+    Set(v.String(*f, "edge.lb"), [&](const std::string& s) {
+      if (auto lb = ParseLoadBalancer(s)) {
+        out.lb = *lb;
+      } else {
+        v.Add("edge.lb",
+              fmt::format("must be one of p2c, least-request, round-robin (got \"{}\")", s));
+      }
+    });
+  }
+}
+
 void ReadPlacement(Validator& v, const json::value& value, Placement& out) {
   const json::object* obj = v.Object(value, "placement", {"strategy", "constraints"});
   if (obj == nullptr) return;
@@ -591,7 +606,7 @@ void ReadRegions(Validator& v, const json::value& value,
 void ReadSpec(Validator& v, const json::value& value, AppSpec& spec) {
   const json::object* obj =
       v.Object(value, "",
-               {"name", "run", "env", "port", "domains", "replicas", "resources", "health",
+               {"name", "run", "env", "port", "domains", "replicas", "resources", "health", "edge",
                 "placement", "update", "autoscale", "regions", "stop_grace"});
   if (obj == nullptr) return;
   if (const json::value* f = Field(*obj, "name")) {
@@ -627,6 +642,7 @@ void ReadSpec(Validator& v, const json::value& value, AppSpec& spec) {
     spec.autoscale = autoscale;
   }
   if (const json::value* f = Field(*obj, "regions")) ReadRegions(v, *f, spec.regions);
+  if (const json::value* f = Field(*obj, "edge")) ReadEdge(v, *f, spec.edge);
   if (const json::value* f = Field(*obj, "stop_grace")) {
     Set(v.Dur(*f, "stop_grace"), [&](Duration d) { spec.stop_grace = d; });
   }

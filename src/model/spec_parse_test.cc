@@ -184,6 +184,8 @@ TEST(SpecParseTest, ValidVariants) {
        }},
       {"resources: {cpu: \"1.5\"}",
        [](const AppSpec& s) { EXPECT_EQ(s.resources.cpu_millis, 1500); }},
+      {"edge: {lb: round-robin}",
+       [](const AppSpec& s) { EXPECT_EQ(s.edge.lb, LoadBalancer::kRoundRobin); }},
       {"run: {command: [./server], workdir: /srv/web}",
        [](const AppSpec& s) { EXPECT_EQ(s.run.workdir, "/srv/web"); }},
       // A path without a type means an http check; an explicit type wins.
@@ -318,6 +320,9 @@ TEST(SpecParseTest, InvalidCases) {
       {"name: web\nrun: {command: []}\n", "run.command", "must not be empty"},
       {"name: web\nrun: {command: ./server}\n", "run.command", "must be a list of strings"},
       {"name: web\nrun: {command: [x], args: [y]}\n", "run.args", "only allowed with image"},
+      {M("edge: {lb: random}"), "edge.lb",
+       "must be one of p2c, least-request, round-robin (got \"random\")"},
+      {M("edge: {lbb: p2c}"), "edge.lbb", "edge.lbb: unknown field"},
       {"name: web\nrun: {command: [x], workdir: srv}\n", "run.workdir",
        "must be an absolute path (got \"srv\")"},
       {"name: web\nrun: {image: 'x:1'}\n", "port", "required for an image app"},

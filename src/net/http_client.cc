@@ -10,6 +10,7 @@
 #include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
 #include <cctype>
@@ -116,7 +117,14 @@ http::request<http::string_body> BuildRequest(const Target& target, std::string_
   request.target(full_path);
   request.set(http::field::host, target.host_header);
   request.set(http::field::user_agent, "skiff");
-  for (const auto& [name, value] : headers) request.insert(name, value);
+  // A caller's Host (a virtual host behind a proxy) replaces the address's.
+  for (const auto& [name, value] : headers) {
+    if (beast::iequals(name, "Host")) {
+      request.set(http::field::host, value);
+    } else {
+      request.insert(name, value);
+    }
+  }
   if (!body.empty() && FindHeader(headers, "Content-Type").empty()) {
     request.set(http::field::content_type, "application/json");
   }

@@ -25,7 +25,8 @@ class HttpClient {
   explicit HttpClient(std::string base_url);
 
   // Sends one request and reads the whole response, whatever its status (a 404
-  // is a response, not an error here; see ErrorFromResponse). `path` includes
+  // is a response, not an error here; see ErrorFromResponse). A Host among
+  // `headers` replaces the one of the base URL. `path` includes
   // the query ("/v1/apps?x=1"). A non-empty body without a Content-Type header
   // is sent as application/json. `timeout` bounds the whole call.
   // Thread-safe; blocks the calling thread.

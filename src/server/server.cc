@@ -20,8 +20,11 @@
 #include "controller/app_service.h"
 #include "controller/controller_loop.h"
 #include "controller/node_service.h"
+#include "edge/edge_proxy.h"
+#include "edge/route_watcher.h"
 #include "metrics/registry.h"
 #include "net/http_server.h"
+#include "net/upstream_pool.h"
 #include "runtime/process/process_driver.h"
 #include "server/local_control_plane.h"
 #include "store/sqlite/sqlite_store.h"
@@ -54,6 +57,10 @@ class Server::Impl {
   asio::io_context io_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::unique_ptr<net::HttpServer> http_;
+  std::unique_ptr<net::UpstreamPool> upstreams_;
+  std::unique_ptr<edge::EdgeProxy> edge_;
+  std::unique_ptr<edge::RouteWatcher> routes_;
+  std::unique_ptr<net::HttpServer> edge_http_;
   std::vector<std::thread> io_threads_;
 
   std::mutex mu_;
@@ -136,12 +143,29 @@ Status Server::Impl::Start() {
   http_ = std::make_unique<net::HttpServer>(
       io_, [api](const net::HttpRequest& r, net::ResponseWriter& w) { return api->Handle(r, w); });
   SKIFF_RETURN_IF_ERROR(http_->Listen(options_.listen));
+
+  if (options_.run_edge) {
+    upstreams_ = std::make_unique<net::UpstreamPool>(io_);
+    edge_ = std::make_unique<edge::EdgeProxy>(upstreams_.get(), metrics_.get());
+    routes_ = std::make_unique<edge::RouteWatcher>(store_.get(), edge_.get());
+    routes_->Start();
+    net::HttpServerOptions edge_options;
+    edge_options.max_body_bytes = 10 << 20;
+    edge::EdgeProxy* proxy = edge_.get();
+    edge_http_ = std::make_unique<net::HttpServer>(
+        io_,
+        [proxy](const net::HttpRequest& r, net::ResponseWriter& w) { return proxy->Handle(r, w); },
+        edge_options);
+    SKIFF_RETURN_IF_ERROR(edge_http_->Listen(options_.edge_listen));
+  }
   work_.emplace(io_.get_executor());
   for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
     io_threads_.emplace_back([this] { io_.run(); });
   }
-  SKIFF_LOG_INFO("skiff server: API on port {} ({}), data in {}, store revision {}", http_->port(),
-                 options_.listen, data, store_->Revision());
+  SKIFF_LOG_INFO("skiff server: API on port {} ({}), edge {}, data in {}, store revision {}",
+                 http_->port(), options_.listen,
+                 edge_http_ ? "on port " + std::to_string(edge_http_->port()) : std::string("off"),
+                 data, store_->Revision());
   return OkStatus();
 }
 
@@ -160,13 +184,17 @@ void Server::Impl::Shutdown() {
     stopping_ = true;
   }
   if (http_) {
-    // Requests in flight finish; then the io threads run out of work.
+    // Requests in flight finish; then the io threads run out of work. The edge
+    // stops taking requests at the same time.
+    if (edge_http_) edge_http_->Stop();
     http_->Stop([this] { work_.reset(); });
     if (io_threads_.empty()) work_.reset();
   }
   for (std::thread& t : io_threads_) t.join();
   io_threads_.clear();
+  edge_http_.reset();
   http_.reset();
+  if (routes_) routes_->Stop();
   if (agent_) agent_->Stop();
   if (loop_) loop_->Stop();
   {
@@ -186,6 +214,7 @@ Status Server::Start() {
 void Server::Wait() { impl_->Wait(); }
 void Server::Shutdown() { impl_->Shutdown(); }
 uint16_t Server::port() const { return impl_->http_ ? impl_->http_->port() : 0; }
+uint16_t Server::edge_port() const { return impl_->edge_http_ ? impl_->edge_http_->port() : 0; }
 std::string Server::token_path() const {
   return (std::filesystem::path(impl_->options_.data_dir) / api::kAdminTokenFile).string();
 }

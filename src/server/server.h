@@ -1,8 +1,9 @@
 // Server: the all-in-one control plane of `skiff server` (DESIGN.md, "Roles"):
 // the SQLite store under the data directory, the app and node services, the
-// reconciler loop, the HTTP API, and (unless turned off) a local agent with the
-// process driver that reaches the control plane through the same ControlPlane
-// contract a remote agent uses.
+// reconciler loop, the HTTP API, the edge router serving apps at their domains,
+// and a local agent with the process driver that reaches the control plane
+// through the same ControlPlane contract a remote agent uses (edge and agent can
+// be turned off).
 //
 //   Server server(options);
 //   if (Status s = server.Start(); !s) { ... }
@@ -21,12 +22,14 @@
 namespace skiff::server {
 
 struct ServerOptions {
-  std::string data_dir = ".skiff";         // skiff.db, admin.token, agent state, logs/
-  std::string listen = "127.0.0.1:7070";   // the API
-  std::string node_address = "127.0.0.1";  // where the local agent's instances listen
-  bool run_agent = true;                   // --no-agent turns the local agent off
-  int io_threads = 2;                      // threads serving the API
-  int port_first = 20000;                  // the local agent's instance ports
+  std::string data_dir = ".skiff";             // skiff.db, admin.token, agent state, logs/
+  std::string listen = "127.0.0.1:7070";       // the API
+  std::string edge_listen = "127.0.0.1:8080";  // the edge router: apps at their domains
+  bool run_edge = true;                        // --no-edge turns the edge off
+  std::string node_address = "127.0.0.1";      // where the local agent's instances listen
+  bool run_agent = true;                       // --no-agent turns the local agent off
+  int io_threads = 2;                          // threads serving the API
+  int port_first = 20000;                      // the local agent's instance ports
   int port_last = 29999;
   // Where the process driver may create cgroups; empty: never use cgroups.
   std::string cgroup_parent = "/sys/fs/cgroup/skiff";
@@ -54,8 +57,10 @@ class Server {
   // Instances keep running; the next start adopts them. Idempotent, any thread.
   void Shutdown();
 
-  // The bound API port (after Start) and the admin token's path.
+  // The bound API and edge ports (after Start; 0 when off) and the admin
+  // token's path.
   uint16_t port() const;
+  uint16_t edge_port() const;
   std::string token_path() const;
 
   class Impl;

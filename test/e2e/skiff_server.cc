@@ -42,6 +42,7 @@ std::vector<int> ProcessesLoggingUnder(const std::string& dir) {
 
 SkiffServer::SkiffServer(int port_count) : data_(dir_.File("data")) {
   addr_ = "127.0.0.1:" + std::to_string(FreePort());
+  edge_addr_ = "127.0.0.1:" + std::to_string(FreePort());
   // A range of its own, so servers of tests that run side by side never race
   // for one port.
   const int first = 30000 + static_cast<int>(getpid() % (30000 / port_count)) * port_count;
@@ -59,8 +60,9 @@ SkiffServer::~SkiffServer() {
 bool SkiffServer::Start() {
   ++starts_;
   process_ = std::make_unique<Subprocess>(
-      std::vector<std::string>{SKIFF_BIN, "server", "--data", data_, "--listen", addr_, "--ports",
-                               ports_, "--log-level", "debug"},
+      std::vector<std::string>{SKIFF_BIN, "server", "--data", data_, "--listen", addr_,
+                               "--edge-listen", edge_addr_, "--ports", ports_, "--log-level",
+                               "debug"},
       std::map<std::string, std::string>{}, dir_.File("server.log"));
   net::HttpClient client("http://" + addr_);
   bool up = PollUntil(

@@ -41,6 +41,7 @@ class SkiffServer {
   std::string WriteFile(const std::string& name, const std::string& text) const;
 
   const std::string& addr() const { return addr_; }
+  const std::string& edge_addr() const { return edge_addr_; }
   int pid() const { return process_ ? process_->pid() : 0; }
   const std::string& data_dir() const { return data_; }
   const std::string& token() const { return token_; }
@@ -50,6 +51,7 @@ class SkiffServer {
   TempDir dir_;
   std::string data_;
   std::string addr_;
+  std::string edge_addr_;
   std::string token_;
   std::string ports_;
   std::unique_ptr<Subprocess> process_;

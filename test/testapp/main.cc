@@ -9,6 +9,8 @@
 //   GET  /crash       exits with code 3
 //   GET  /env/NAME    the value of NAME (404 when unset)
 //   GET  /sleep?ms=N  answers 200 after N milliseconds
+//   GET  /headers     200, the request's header lines as received
+//   anything else     404 "not found (<SKIFF_APP>)"
 //
 // Environment: HOST, PORT (flags --host, --port win), START_DELAY_MS (wait before
 // listening), IGNORE_SIGTERM=1 (so tests can exercise the SIGKILL path).
@@ -131,8 +133,13 @@ void Serve(int fd) {
     if (query.rfind("ms=", 0) == 0) ms = std::strtol(query.c_str() + 3, nullptr, 10);
     std::this_thread::sleep_for(std::chrono::milliseconds(ms));
     Respond(fd, 200, "slept " + std::to_string(ms) + "ms\n");
+  } else if (path == "/headers") {
+    // The request's header lines as received (what a proxy passed on).
+    size_t first = head.find("\r\n");
+    size_t end = head.find("\r\n\r\n");
+    Respond(fd, 200, first == end ? "" : head.substr(first + 2, end - first - 2) + "\r\n");
   } else {
-    Respond(fd, 404, "not found\n");
+    Respond(fd, 404, "not found (" + EnvOr("SKIFF_APP", "?") + ")\n");
   }
   close(fd);
 }

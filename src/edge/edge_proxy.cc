@@ -1,0 +1,228 @@
+#include "edge/edge_proxy.h"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <random>
+#include <string_view>
+#include <vector>
+
+#include "common/ids.h"
+#include "edge/balancer.h"
+
+namespace skiff::edge {
+namespace {
+
+namespace asio = boost::asio;
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr int kMaxAttempts = 3;
+constexpr int64_t kRetryBudgetCapTenths = 100;  // at most 10 retries banked
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// Headers that describe one connection, not the message (RFC 9110 7.6.1),
+// plus the framing the server and the pool set themselves.
+bool IsHopByHop(std::string_view name) {
+  for (std::string_view h : {"connection", "keep-alive", "proxy-connection", "te", "trailer",
+                             "transfer-encoding", "upgrade", "content-length"}) {
+    if (EqualsIgnoreCase(name, h)) return true;
+  }
+  return false;
+}
+
+// The headers a Connection header names are hop-by-hop too.
+std::vector<std::string> ConnectionTokens(const net::HttpHeaders& headers) {
+  std::vector<std::string> tokens;
+  for (const auto& [name, value] : headers) {
+    if (!EqualsIgnoreCase(name, "connection")) continue;
+    size_t start = 0;
+    while (start <= value.size()) {
+      size_t comma = value.find(',', start);
+      std::string token = value.substr(start, comma == std::string::npos ? comma : comma - start);
+      token.erase(0, token.find_first_not_of(" \t"));
+      token.erase(token.find_last_not_of(" \t") + 1);
+      if (!token.empty()) tokens.push_back(token);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  return tokens;
+}
+
+net::HttpHeaders EndToEnd(const net::HttpHeaders& headers) {
+  std::vector<std::string> named = ConnectionTokens(headers);
+  net::HttpHeaders out;
+  out.reserve(headers.size() + 4);
+  for (const auto& [name, value] : headers) {
+    if (IsHopByHop(name)) continue;
+    bool listed = std::any_of(named.begin(), named.end(),
+                              [&](const std::string& t) { return EqualsIgnoreCase(name, t); });
+    if (!listed) out.emplace_back(name, value);
+  }
+  return out;
+}
+
+// "127.0.0.1:53412" -> "127.0.0.1"; "[::1]:53412" -> "::1".
+std::string ClientIp(const std::string& remote) {
+  if (!remote.empty() && remote.front() == '[') return remote.substr(1, remote.find(']') - 1);
+  return remote.substr(0, remote.rfind(':'));
+}
+
+bool IsIdempotent(std::string_view method) {
+  for (std::string_view m : {"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"}) {
+    if (method == m) return true;
+  }
+  return false;
+}
+
+uint64_t Random() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return rng();
+}
+
+net::HttpResponse Refusal(int status, std::string message) {
+  net::HttpResponse r = net::TextResponse(status, std::move(message) + "\n");
+  if (status == 503) r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
+std::string CodeClass(int status) { return std::to_string(status / 100) + "xx"; }
+
+}  // namespace
+
+EdgeProxy::EdgeProxy(net::UpstreamPool* pool, metrics::Registry* metrics)
+    : pool_(pool), table_(RoutingTable::Build(store::Snapshot{})) {
+  if (metrics == nullptr) return;
+  requests_ =
+      metrics->AddCounter("skiff_edge_requests_total",
+                          "Requests the edge answered, by app and status class.", {"app", "code"});
+  durations_ = metrics->AddHistogram("skiff_edge_request_duration_seconds",
+                                     "Time from a request's arrival to its answer, by app.",
+                                     {"app"}, metrics::DefaultLatencyBuckets());
+  in_flight_ = metrics->AddGauge("skiff_edge_in_flight", "Requests in flight, by app.", {"app"});
+  bytes_ = metrics->AddCounter("skiff_edge_response_bytes_total",
+                               "Response body bytes sent to clients, by app.", {"app"});
+  metrics::GaugeFamily* routes =
+      metrics->AddGauge("skiff_edge_routes", "Routes (domains) in the edge's routing table.");
+  metrics->AddCollectHook(
+      [this, routes] { routes->With().Set(static_cast<double>(table()->size())); });
+}
+
+void EdgeProxy::SetTable(std::shared_ptr<const RoutingTable> table) {
+  table_.store(std::move(table), std::memory_order_release);
+}
+
+std::shared_ptr<const RoutingTable> EdgeProxy::table() const {
+  return table_.load(std::memory_order_acquire);
+}
+
+bool EdgeProxy::TakeRetry() {
+  int64_t have = retry_tenths_.load(std::memory_order_relaxed);
+  while (have >= 10) {
+    if (retry_tenths_.compare_exchange_weak(have, have - 10, std::memory_order_relaxed)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+asio::awaitable<void> EdgeProxy::Handle(const net::HttpRequest& request,
+                                        net::ResponseWriter& writer) {
+  const auto start = SteadyClock::now();
+  // Every request earns a tenth of a retry, up to the cap.
+  if (retry_tenths_.load(std::memory_order_relaxed) < kRetryBudgetCapTenths) {
+    retry_tenths_.fetch_add(1, std::memory_order_relaxed);
+  }
+  std::shared_ptr<const RoutingTable> table = this->table();
+  const std::string_view host = request.Header("Host");
+  const Route* route = table->Find(host, request.path);
+  if (route == nullptr) {
+    net::HttpResponse refusal =
+        Refusal(404, "no app is served at " + NormaliseHost(host) + request.path);
+    co_await writer.Send(std::move(refusal));
+    co_return;
+  }
+  const std::string& app = route->app;
+  if (in_flight_ != nullptr) in_flight_->With({app}).Add(1);
+
+  // The request as the instance gets it.
+  net::HttpRequest upstream;
+  upstream.method = request.method;
+  upstream.target = request.target;
+  upstream.body = request.body;
+  upstream.headers = EndToEnd(request.headers);
+  std::string forwarded_for = ClientIp(request.remote_address);
+  std::string request_id;
+  for (auto it = upstream.headers.begin(); it != upstream.headers.end();) {
+    if (EqualsIgnoreCase(it->first, "X-Forwarded-For")) {
+      forwarded_for = it->second + ", " + forwarded_for;
+    } else if (EqualsIgnoreCase(it->first, "X-Request-Id")) {
+      request_id = it->second;
+    } else if (!EqualsIgnoreCase(it->first, "X-Forwarded-Proto") &&
+               !EqualsIgnoreCase(it->first, "X-Forwarded-Host")) {
+      ++it;
+      continue;
+    }
+    it = upstream.headers.erase(it);
+  }
+  if (request_id.empty()) request_id = RandomHex(16);
+  upstream.headers.emplace_back("X-Forwarded-For", forwarded_for);
+  upstream.headers.emplace_back("X-Forwarded-Proto", "http");
+  upstream.headers.emplace_back("X-Forwarded-Host", std::string(host));
+  upstream.headers.emplace_back("X-Request-Id", request_id);
+
+  const bool idempotent = IsIdempotent(request.method);
+  std::vector<int> tried;
+  Result<net::HttpResponse> result = Unavailable("no attempt");
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    int pick = PickEndpoint(*route, Random(), SteadyClock::now(), tried);
+    if (pick < 0) break;
+    tried.push_back(pick);
+    const Endpoint& endpoint = route->endpoints[pick];
+    const auto sent = SteadyClock::now();
+    endpoint.state->Begin();
+    result = co_await pool_->Send(endpoint.address, upstream, idempotent);
+    const bool failed = !result || result->status >= 500;
+    endpoint.state->End(
+        std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - sent), failed,
+        SteadyClock::now());
+    // Only a request that never reached an instance may go to another one.
+    const bool retry = !result && result.error().code == ErrorCode::kUnavailable && idempotent &&
+                       tried.size() < route->endpoints.size() && TakeRetry();
+    if (!retry) break;
+  }
+
+  net::HttpResponse response;
+  if (route->endpoints.empty()) {
+    response = Refusal(503, "app " + app + " has no healthy instance now");
+  } else if (!result) {
+    const bool timeout = result.error().code == ErrorCode::kDeadlineExceeded;
+    response = Refusal(timeout ? 504 : 502, "app " + app + ": " + result.error().message);
+  } else {
+    response.status = result->status;
+    response.headers = EndToEnd(result->headers);
+    response.body = std::move(result->body);
+  }
+  std::erase_if(response.headers,
+                [](const auto& h) { return EqualsIgnoreCase(h.first, "X-Request-Id"); });
+  response.headers.emplace_back("X-Request-Id", request_id);
+  const int status = response.status;
+  const size_t body_bytes = response.body.size();
+  co_await writer.Send(std::move(response));
+
+  if (in_flight_ != nullptr) {
+    in_flight_->With({app}).Add(-1);
+    requests_->With({app, CodeClass(status)}).Inc();
+    bytes_->With({app}).Inc(static_cast<double>(body_bytes));
+    durations_->With({app}).Observe(
+        std::chrono::duration<double>(SteadyClock::now() - start).count());
+  }
+}
+
+}  // namespace skiff::edge

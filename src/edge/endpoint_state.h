@@ -1,0 +1,66 @@
+// What the edge learns about each upstream while it sends it traffic: requests
+// in flight, a moving average of latency, and failures in a row (passive
+// outlier ejection). Shared by every routing table that names the endpoint,
+// so the learning survives a table swap. Lock-free: the request path only
+// touches atomics.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace skiff::edge {
+
+class EndpointState {
+ public:
+  using SteadyTime = std::chrono::steady_clock::time_point;
+
+  // An endpoint failing this many requests in a row (connect errors, 5xx) is
+  // ejected: it gets no traffic for kBaseEjection, doubled for each ejection in
+  // a row up to kMaxEjection, unless every endpoint of the app is ejected.
+  static constexpr int kEjectAfterFailures = 5;
+  static constexpr std::chrono::seconds kBaseEjection{5};
+  static constexpr std::chrono::seconds kMaxEjection{60};
+
+  void Begin() { in_flight_.fetch_add(1, std::memory_order_relaxed); }
+  // Ends a request Begin() started: its latency and whether it failed.
+  void End(std::chrono::microseconds latency, bool failed, SteadyTime now);
+
+  int in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
+  // Latency EWMA in microseconds; 0 before the first answer.
+  int64_t ewma_us() const { return ewma_us_.load(std::memory_order_relaxed); }
+  bool ejected(SteadyTime now) const {
+    return now.time_since_epoch().count() < ejected_until_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  std::atomic<int> in_flight_{0};
+  std::atomic<int64_t> ewma_us_{0};
+  std::atomic<int> failures_{0};
+  std::atomic<int> ejections_{0};
+  std::atomic<SteadyTime::rep> ejected_until_{0};
+};
+
+// The states of the endpoints and apps the edge knows, by address and app.
+// Used only when a routing table is built (off the request path).
+// Thread-safe.
+class EdgeStates {
+ public:
+  // The state of `address`, created on first use.
+  std::shared_ptr<EndpointState> Endpoint(const std::string& address);
+  // A round-robin cursor for `app`, created on first use.
+  std::shared_ptr<std::atomic<uint64_t>> Cursor(const std::string& app);
+  // Drops the states no routing table holds any more.
+  void Prune();
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<EndpointState>> endpoints_;        // GUARDED_BY(mu_)
+  std::map<std::string, std::shared_ptr<std::atomic<uint64_t>>> cursors_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace skiff::edge

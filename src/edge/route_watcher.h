@@ -1,0 +1,48 @@
+// RouteWatcher: keeps an EdgeProxy's routing table current inside the
+// all-in-one server. Every store commit wakes it; it rebuilds the table from a
+// snapshot and swaps it in, coalescing a burst of commits into one rebuild, so
+// a new domain or a newly healthy instance takes traffic within milliseconds.
+//
+// Thread-safety: Start and Stop from one thread.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "edge/edge_proxy.h"
+#include "edge/endpoint_state.h"
+#include "store/store.h"
+
+namespace skiff::edge {
+
+class RouteWatcher {
+ public:
+  // store and proxy are not owned and must outlive the watcher.
+  RouteWatcher(store::Store* store, EdgeProxy* proxy);
+  ~RouteWatcher();  // Stops.
+  RouteWatcher(const RouteWatcher&) = delete;
+  RouteWatcher& operator=(const RouteWatcher&) = delete;
+
+  // Builds the first table (before returning) and starts following changes.
+  void Start();
+  // Idempotent; joins the thread.
+  void Stop();
+
+ private:
+  void Rebuild();
+  void Loop();
+
+  store::Store* const store_;
+  EdgeProxy* const proxy_;
+  EdgeStates states_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int64_t seen_ = 0;       // GUARDED_BY(mu_): newest committed revision heard of
+  bool stopping_ = false;  // GUARDED_BY(mu_)
+  std::unique_ptr<store::Subscription> subscription_;
+  std::thread thread_;
+};
+
+}  // namespace skiff::edge

@@ -1,0 +1,154 @@
+#include "net/upstream_pool.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+
+namespace skiff::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+namespace {
+
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+// "127.0.0.1:20001" -> an endpoint; instance addresses are numeric.
+Result<tcp::endpoint> ParseAddress(const std::string& address) {
+  size_t colon = address.rfind(':');
+  if (colon == std::string::npos)
+    return InvalidArgument("upstream address without a port: " + address);
+  std::string host = address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  error_code ec;
+  auto ip = asio::ip::make_address(host, ec);
+  int port = 0;
+  try {
+    port = std::stoi(address.substr(colon + 1));
+  } catch (...) {
+    port = -1;
+  }
+  if (ec || port <= 0 || port > 65535) return InvalidArgument("bad upstream address: " + address);
+  return tcp::endpoint(ip, static_cast<uint16_t>(port));
+}
+
+}  // namespace
+
+class UpstreamPool::Connection {
+ public:
+  explicit Connection(asio::io_context& io) : stream(io) {}
+  beast::tcp_stream stream;
+  beast::flat_buffer buffer;
+};
+
+UpstreamPool::UpstreamPool(asio::io_context& io, UpstreamOptions options)
+    : io_(io), options_(options) {}
+
+UpstreamPool::~UpstreamPool() = default;
+
+size_t UpstreamPool::idle_count() const {
+  std::lock_guard lock(mu_);
+  size_t n = 0;
+  for (const auto& [address, list] : idle_) n += list.size();
+  return n;
+}
+
+std::unique_ptr<UpstreamPool::Connection> UpstreamPool::TakeIdle(const std::string& address) {
+  std::lock_guard lock(mu_);
+  auto it = idle_.find(address);
+  if (it == idle_.end() || it->second.empty()) return nullptr;
+  std::unique_ptr<Connection> c = std::move(it->second.back());
+  it->second.pop_back();
+  return c;
+}
+
+void UpstreamPool::GiveBack(const std::string& address, std::unique_ptr<Connection> connection) {
+  std::lock_guard lock(mu_);
+  auto& list = idle_[address];
+  if (list.size() < options_.max_idle_per_address) list.push_back(std::move(connection));
+}
+
+asio::awaitable<Result<HttpResponse>> UpstreamPool::Send(const std::string& address,
+                                                         const HttpRequest& request,
+                                                         bool idempotent) {
+  auto endpoint = ParseAddress(address);
+  if (!endpoint) co_return tl::unexpected(endpoint.error());
+
+  http::request<http::string_body> message{http::string_to_verb(request.method), request.target,
+                                           11};
+  if (message.method() == http::verb::unknown) message.method_string(request.method);
+  for (const auto& [name, value] : request.headers) message.insert(name, value);
+  message.body() = request.body;
+  if (!request.body.empty() || message.method() == http::verb::post ||
+      message.method() == http::verb::put || message.method() == http::verb::patch) {
+    message.prepare_payload();
+  }
+  const bool head = message.method() == http::verb::head;
+
+  // A pooled connection may have been closed by the upstream since (its idle
+  // timeout): that shows as an error before any response byte. Then try once
+  // more on a fresh connection, if the request may be sent twice or provably
+  // never left (the write itself failed).
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::unique_ptr<Connection> c = attempt == 0 ? TakeIdle(address) : nullptr;
+    const bool reused = c != nullptr;
+    if (!c) {
+      c = std::make_unique<Connection>(io_);
+      c->stream.expires_after(options_.connect_timeout);
+      auto [ec] = co_await c->stream.async_connect(*endpoint, kNoThrow);
+      if (ec) {
+        co_return Unavailable("cannot connect to " + address + ": " + ec.message());
+      }
+      c->stream.socket().set_option(tcp::no_delay(true), ec);
+    }
+    c->stream.expires_after(options_.response_timeout);
+    auto [write_ec, written] = co_await http::async_write(c->stream, message, kNoThrow);
+    if (write_ec) {
+      if (reused) continue;  // nothing the upstream could act on went out
+      co_return Aborted("sending to " + address + ": " + write_ec.message());
+    }
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(options_.max_response_bytes);
+    parser.skip(head);
+    auto [read_ec, read] = co_await http::async_read(c->stream, c->buffer, parser, kNoThrow);
+    if (read_ec) {
+      if (read_ec == beast::error::timeout) {
+        co_return DeadlineExceeded("no response from " + address + " in time");
+      }
+      if (read_ec == http::error::body_limit) {
+        co_return ResourceExhausted("the response of " + address + " is too large");
+      }
+      const bool nothing_back =
+          read == 0 && (read_ec == http::error::end_of_stream ||
+                        read_ec == asio::error::connection_reset || read_ec == asio::error::eof);
+      if (reused && nothing_back && idempotent) continue;
+      if (read_ec == http::error::end_of_stream || read_ec == asio::error::eof ||
+          read_ec == asio::error::connection_reset) {
+        co_return Aborted("connection to " + address + " closed: " + read_ec.message());
+      }
+      co_return Internal("bad response from " + address + ": " + read_ec.message());
+    }
+    http::response<http::string_body> reply = parser.release();
+    HttpResponse out;
+    out.status = static_cast<int>(reply.result_int());
+    for (const auto& field : reply) {
+      out.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
+    out.body = std::move(reply.body());
+    if (reply.keep_alive()) {
+      c->stream.expires_never();
+      GiveBack(address, std::move(c));
+    }
+    co_return out;
+  }
+  co_return Aborted("connection to " + address + " closed before it answered");
+}
+
+}  // namespace skiff::net

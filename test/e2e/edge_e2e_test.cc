@@ -1,0 +1,130 @@
+// End-to-end through the all-in-one server's edge router: apps answer at their
+// domains by Host header, routes follow changes without a restart.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <set>
+#include <string>
+
+#include "e2e/skiff_server.h"
+#include "net/http_client.h"
+
+namespace skiff::testing {
+namespace {
+
+using std::chrono::seconds;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+std::string Spec(const std::string& name, int replicas, const std::string& domains) {
+  return "name: " + name +
+         "\nrun:\n  command: [\"" SKIFF_TESTAPP_BIN
+         "\", \"--host\", \"${HOST}\", \"--port\", \"${PORT}\"]\n"
+         "replicas: " +
+         std::to_string(replicas) + "\ndomains: " + domains +
+         "\nhealth: {type: http, path: /health, interval: 200ms, timeout: 200ms}\n";
+}
+
+class EdgeE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(server_.Start()); }
+
+  void Apply(const std::string& name, const std::string& spec, bool detach = false) {
+    std::vector<std::string> args = {"apply", "-f", server_.WriteFile(name + ".yaml", spec)};
+    if (detach) args.insert(args.begin() + 1, "--detach");
+    CommandResult r = server_.Skiff(args);
+    ASSERT_EQ(r.exit_code, 0) << r.output << "\nserver:\n" << server_.Output();
+  }
+
+  // A request to the edge with this Host header.
+  Result<net::HttpResponse> Edge(const std::string& host, const std::string& path = "/",
+                                 net::HttpHeaders headers = {}) {
+    headers.emplace_back("Host", host);
+    return net::HttpClient("http://" + server_.edge_addr())
+        .Do("GET", path, {}, headers, std::chrono::seconds(5));
+  }
+
+  SkiffServer server_;
+};
+
+// Verify that an app answers through the edge at its domain (any case, with a
+// port), spread over its instances, with the forwarding headers set; and that
+// an unknown host gets 404.
+TEST_F(EdgeE2eTest, ServesAppsAtTheirDomains) {
+  Apply("web", Spec("web", 2, "[web.example.test]"));
+  std::set<std::string> answered_by;
+  for (int i = 0; i < 40; ++i) {
+    auto r = Edge(i % 2 ? "WEB.example.test:8080" : "web.example.test");
+    ASSERT_TRUE(r) << r.error().ToString();
+    ASSERT_EQ(r->status, 200) << r->body;
+    EXPECT_THAT(r->body, StartsWith("hello from web-"));
+    answered_by.insert(r->body);
+    EXPECT_FALSE(r->Header("X-Request-Id").empty());
+  }
+  EXPECT_EQ(answered_by.size(), 2u) << "both instances take traffic";
+
+  auto seen = Edge("web.example.test", "/headers", {{"X-Request-Id", "abc-123"}});
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->status, 200);
+  EXPECT_THAT(seen->body, HasSubstr("X-Forwarded-For: 127.0.0.1\r\n"));
+  EXPECT_THAT(seen->body, HasSubstr("X-Forwarded-Host: web.example.test\r\n"));
+  EXPECT_THAT(seen->body, HasSubstr("X-Forwarded-Proto: http\r\n"));
+  EXPECT_THAT(seen->body, HasSubstr("X-Request-Id: abc-123\r\n"));  // kept, not replaced
+  EXPECT_EQ(seen->Header("X-Request-Id"), "abc-123");
+
+  auto unknown = Edge("nobody.example.test");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+  EXPECT_THAT(unknown->body, HasSubstr("nobody.example.test"));
+}
+
+// Verify that a new domain goes live without a restart, and that an app scaled
+// to zero answers 503 with Retry-After.
+TEST_F(EdgeE2eTest, RoutesFollowChanges) {
+  Apply("api", Spec("api", 1, "[api.example.test]"));
+  auto before = Edge("new.example.test");
+  ASSERT_TRUE(before);
+  EXPECT_EQ(before->status, 404);
+
+  Apply("api", Spec("api", 1, "[api.example.test, new.example.test]"));
+  ASSERT_TRUE(PollUntil([&] {
+    auto r = Edge("new.example.test");
+    return r && r->status == 200;
+  }));
+
+  CommandResult scale = server_.Skiff({"scale", "api", "0"});
+  ASSERT_EQ(scale.exit_code, 0) << scale.output;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        auto r = Edge("api.example.test");
+        return r && r->status == 503;
+      },
+      seconds(20)));
+  auto r = Edge("api.example.test");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->Header("Retry-After"), "1");
+}
+
+// Verify that path-prefix domains route to the app with the longest matching
+// prefix, on whole path segments.
+TEST_F(EdgeE2eTest, LongestPathPrefixWins) {
+  Apply("site", Spec("site", 1, "[shop.example.test]"));
+  Apply("cart", Spec("cart", 1, "[shop.example.test/cart]"));
+  // The test app answers an unknown path with 404 "not found (<app>)".
+  auto Who = [&](const std::string& path) {
+    auto r = Edge("shop.example.test", path);
+    return r ? r->body : std::string();
+  };
+  EXPECT_THAT(Who("/"), HasSubstr("hello from site-"));
+  EXPECT_THAT(Who("/cart"), HasSubstr("(cart)"));
+  EXPECT_THAT(Who("/cart/items"), HasSubstr("(cart)"));
+  EXPECT_THAT(Who("/cartography"), HasSubstr("(site)"));
+  auto metrics = server_.Api("GET", "/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body, HasSubstr("skiff_edge_requests_total{app=\"cart\",code=\"4xx\"} 2"));
+}
+
+}  // namespace
+}  // namespace skiff::testing
