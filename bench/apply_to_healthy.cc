@@ -1,8 +1,8 @@
 // Benchmark: how fast an applied app is healthy, and how small the server is.
 //
 //   apply -> first healthy instance: 50 apps of the test app (1 replica, an
-//     http health check on /health with the default timings), applied one after another through the API;
-//     the time from the PUT to the first instance the API shows healthy.
+//     http health check on /health with the default timings), applied one after another through the
+//     API; the time from the PUT to the first instance the API shows healthy.
 //   bare start: the same binary started by hand (fork/exec) until its /health
 //     answers: the floor any platform pays; the ratio says what Skiff adds.
 //   idle RSS of `skiff server` with 0 apps and with 100 running apps.
