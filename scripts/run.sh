@@ -7,10 +7,12 @@ set -euo pipefail
 skiff=${1:-build/skiff}
 data=${2:-.skiff}
 addr=${SKIFF_LISTEN:-127.0.0.1:7070}
+edge=${SKIFF_EDGE_LISTEN:-127.0.0.1:8080}
+SKIFF_EDGE_PORT=${edge##*:}
 export SKIFF_ADDR="http://$addr"
 
 mkdir -p "$data"
-"$skiff" server --data "$data" --listen "$addr" &
+"$skiff" server --data "$data" --listen "$addr" --edge-listen "$edge" &
 server=$!
 stop() { kill -TERM $server 2>/dev/null; wait $server 2>/dev/null || true; }
 trap 'stop; exit 0' INT TERM   # Ctrl-C is how `make run` ends: not an error
@@ -31,7 +33,9 @@ address=$("$skiff" status hello -o json |
 cat <<MSG
 
 Skiff is running (API $SKIFF_ADDR, data in $data/).
-The example app answers at the instance addresses above, e.g.:
+The example app answers at its domain through the edge router, and at each
+instance's own address:
+  curl http://hello.localhost:${SKIFF_EDGE_PORT}/
   curl http://$address/
 Use the CLI from another terminal:
   export SKIFF_ADDR=$SKIFF_ADDR SKIFF_TOKEN=\$(cat $data/admin.token)

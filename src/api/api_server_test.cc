@@ -210,6 +210,11 @@ TEST_F(ApiServerTest, ApplyDomainTakenByAnotherApp) {
   EXPECT_EQ(
       Apply("web", "name: web\nrun: {command: [x]}\ndomains: [shop.com, www.shop.com]\n").status,
       201);
+  // A rollback may not take back a domain another app serves by now.
+  ASSERT_EQ(Apply("web", "name: web\nrun: {command: [x]}\n").status, 201);
+  ASSERT_EQ(Apply("api", "name: api\nrun: {command: [x]}\ndomains: [shop.com]\n").status, 201);
+  FakeWriter rollback = Call(Request("POST", "/v1/apps/web/rollback", R"({"revision":1})"));
+  EXPECT_EQ(rollback.status, 409) << rollback.body;
 }
 
 // Verify that a body that is not JSON is 400 and an empty one is 400 on field body.

@@ -13,8 +13,11 @@ namespace {
 // lost optimistic-concurrency race are enough before telling the caller.
 constexpr int kMaxAttempts = 5;
 
+// A lost race: a version moved (kAborted), or a create met one made meanwhile
+// (the store's kAlreadyExists, which names no field; a domain another app
+// serves is kAlreadyExists on a field, and final).
 bool IsConflict(const Error& e) {
-  return e.code == ErrorCode::kAborted || e.code == ErrorCode::kAlreadyExists;
+  return e.code == ErrorCode::kAborted || (e.code == ErrorCode::kAlreadyExists && e.field.empty());
 }
 
 template <typename F>
@@ -207,6 +210,8 @@ Result<ApplyResult> AppService::Rollback(const std::string& name, int64_t to_rev
       }
     }
 
+    // The old revision's domains may be another app's by now.
+    SKIFF_RETURN_IF_ERROR(CheckDomainsFree(target->spec));
     Time now = clock_->Now();
     const int64_t expected = app.version;
     const int64_t from = app.revision;

@@ -7,6 +7,9 @@ bool SameTemplate(const model::AppSpec& a, const model::AppSpec& b) {
   model::AppSpec y = b;
   x.replicas = y.replicas = 0;
   x.autoscale = y.autoscale = std::nullopt;
+  // Where the edge serves an app and how are no part of what its instances run.
+  x.domains = y.domains = {};
+  x.edge = y.edge = {};
   return x == y;
 }
 

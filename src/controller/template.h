@@ -10,7 +10,8 @@
 namespace skiff::controller {
 
 // Two specs run the same instances when they differ at most in how many of them
-// there are (replicas, autoscale): scaling must not replace running instances.
+// there are (replicas, autoscale) or in how the edge serves them (domains,
+// edge): such changes must not replace running instances.
 bool SameTemplate(const model::AppSpec& a, const model::AppSpec& b);
 
 // Whether the instance runs what the app asks for now: the app's restart epoch,

@@ -36,9 +36,9 @@ int PickEndpoint(const Route& route, uint64_t random, EndpointState::SteadyTime 
     for (int i = 0; i < n; ++i) candidates.push_back(i);
   }
   const int m = static_cast<int>(candidates.size());
-  switch (route.lb) {
+  switch (route.policy.lb) {
     case model::LoadBalancer::kRoundRobin: {
-      uint64_t turn = route.cursor->fetch_add(1, std::memory_order_relaxed);
+      uint64_t turn = route.state->cursor.fetch_add(1, std::memory_order_relaxed);
       return candidates[turn % m];
     }
     case model::LoadBalancer::kLeastRequest: {

@@ -12,8 +12,8 @@ using std::chrono::microseconds;
 Route MakeRoute(int n, model::LoadBalancer lb) {
   Route r;
   r.app = "web";
-  r.lb = lb;
-  r.cursor = std::make_shared<std::atomic<uint64_t>>(0);
+  r.policy.lb = lb;
+  r.state = std::make_shared<AppState>();
   for (int i = 0; i < n; ++i) {
     r.endpoints.push_back({"web-" + std::to_string(i), "127.0.0.1:" + std::to_string(1000 + i),
                            std::make_shared<EndpointState>()});

@@ -29,8 +29,10 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 // Headers that describe one connection, not the message (RFC 9110 7.6.1),
 // plus the framing the server and the pool set themselves.
 bool IsHopByHop(std::string_view name) {
+  // Expect too: the edge has read the whole body, so the instance must not
+  // answer "100 Continue" (which would pass for the response).
   for (std::string_view h : {"connection", "keep-alive", "proxy-connection", "te", "trailer",
-                             "transfer-encoding", "upgrade", "content-length"}) {
+                             "transfer-encoding", "upgrade", "content-length", "expect"}) {
     if (EqualsIgnoreCase(name, h)) return true;
   }
   return false;
@@ -86,11 +88,26 @@ uint64_t Random() {
   return rng();
 }
 
-net::HttpResponse Refusal(int status, std::string message) {
+net::HttpResponse Refusal(int status, std::string message, int retry_after_seconds = 1) {
   net::HttpResponse r = net::TextResponse(status, std::move(message) + "\n");
-  if (status == 503) r.headers.emplace_back("Retry-After", "1");
+  if (status == 503 || status == 429) {
+    r.headers.emplace_back("Retry-After", std::to_string(retry_after_seconds));
+  }
   return r;
 }
+
+// Decrements a counter when the scope ends, however it ends.
+class InFlight {
+ public:
+  explicit InFlight(std::atomic<int>& n) : n_(n) { n_.fetch_add(1, std::memory_order_relaxed); }
+  ~InFlight() { n_.fetch_sub(1, std::memory_order_relaxed); }
+  int value_before() const { return n_.load(std::memory_order_relaxed) - 1; }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+
+ private:
+  std::atomic<int>& n_;
+};
 
 std::string CodeClass(int status) { return std::to_string(status / 100) + "xx"; }
 
@@ -122,6 +139,13 @@ std::shared_ptr<const RoutingTable> EdgeProxy::table() const {
   return table_.load(std::memory_order_acquire);
 }
 
+size_t EdgeProxy::BodyLimit(std::string_view host, std::string_view path) const {
+  std::shared_ptr<const RoutingTable> table = this->table();
+  const Route* route = table->Find(host, path);
+  return static_cast<size_t>(route != nullptr ? route->policy.max_body
+                                              : model::EdgePolicy{}.max_body);
+}
+
 bool EdgeProxy::TakeRetry() {
   int64_t have = retry_tenths_.load(std::memory_order_relaxed);
   while (have >= 10) {
@@ -149,6 +173,27 @@ asio::awaitable<void> EdgeProxy::Handle(const net::HttpRequest& request,
     co_return;
   }
   const std::string& app = route->app;
+  const model::EdgePolicy& policy = route->policy;
+  if (policy.rate_limit) {
+    std::chrono::seconds wait{1};
+    if (!limiter_.Allow(app + '\n' + ClientIp(request.remote_address), *policy.rate_limit,
+                        SteadyClock::now(), &wait)) {
+      net::HttpResponse refusal =
+          Refusal(429, "too many requests to app " + app + " from this address", wait.count());
+      co_await writer.Send(std::move(refusal));
+      if (requests_ != nullptr) requests_->With({app, "4xx"}).Inc();
+      co_return;
+    }
+  }
+  InFlight in_flight(route->state->in_flight);
+  if (in_flight.value_before() >= policy.max_in_flight) {
+    net::HttpResponse refusal =
+        Refusal(503, "app " + app + " has too many requests in flight (edge.max_in_flight " +
+                         std::to_string(policy.max_in_flight) + ")");
+    co_await writer.Send(std::move(refusal));
+    if (requests_ != nullptr) requests_->With({app, "5xx"}).Inc();
+    co_return;
+  }
   if (in_flight_ != nullptr) in_flight_->With({app}).Add(1);
 
   // The request as the instance gets it.
@@ -157,11 +202,11 @@ asio::awaitable<void> EdgeProxy::Handle(const net::HttpRequest& request,
   upstream.target = request.target;
   upstream.body = request.body;
   upstream.headers = EndToEnd(request.headers);
-  std::string forwarded_for = ClientIp(request.remote_address);
+  std::string forwarded_for;  // what earlier proxies said, in order, then this client
   std::string request_id;
   for (auto it = upstream.headers.begin(); it != upstream.headers.end();) {
     if (EqualsIgnoreCase(it->first, "X-Forwarded-For")) {
-      forwarded_for = it->second + ", " + forwarded_for;
+      forwarded_for += it->second + ", ";
     } else if (EqualsIgnoreCase(it->first, "X-Request-Id")) {
       request_id = it->second;
     } else if (!EqualsIgnoreCase(it->first, "X-Forwarded-Proto") &&
@@ -171,6 +216,7 @@ asio::awaitable<void> EdgeProxy::Handle(const net::HttpRequest& request,
     }
     it = upstream.headers.erase(it);
   }
+  forwarded_for += ClientIp(request.remote_address);
   if (request_id.empty()) request_id = RandomHex(16);
   upstream.headers.emplace_back("X-Forwarded-For", forwarded_for);
   upstream.headers.emplace_back("X-Forwarded-Proto", "http");
@@ -192,9 +238,13 @@ asio::awaitable<void> EdgeProxy::Handle(const net::HttpRequest& request,
     endpoint.state->End(
         std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - sent), failed,
         SteadyClock::now());
-    // Only a request that never reached an instance may go to another one.
-    const bool retry = !result && result.error().code == ErrorCode::kUnavailable && idempotent &&
-                       tried.size() < route->endpoints.size() && TakeRetry();
+    // An idempotent request goes to another instance when this one could not
+    // be reached or dropped the connection before answering (it may be dying:
+    // SIGKILL races with connects); never after a timeout, which may mean it
+    // is still at work.
+    const bool lost = !result && (result.error().code == ErrorCode::kUnavailable ||
+                                  result.error().code == ErrorCode::kAborted);
+    const bool retry = lost && idempotent && tried.size() < route->endpoints.size() && TakeRetry();
     if (!retry) break;
   }
 
@@ -208,6 +258,11 @@ asio::awaitable<void> EdgeProxy::Handle(const net::HttpRequest& request,
     response.status = result->status;
     response.headers = EndToEnd(result->headers);
     response.body = std::move(result->body);
+    if (request.method == "HEAD") {
+      // The length a GET would have: the server keeps it for a HEAD answer.
+      std::string_view length = result->Header("Content-Length");
+      if (!length.empty()) response.headers.emplace_back("Content-Length", std::string(length));
+    }
   }
   std::erase_if(response.headers,
                 [](const auto& h) { return EqualsIgnoreCase(h.first, "X-Request-Id"); });

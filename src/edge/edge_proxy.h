@@ -5,12 +5,16 @@
 // the instance's response.
 //
 //   404  no app serves the host (and path)
-//   503  the app has no healthy instance now (Retry-After: 1)
+//   413  the body is larger than the app's edge.max_body (see BodyLimit)
+//   429  the client is over the app's edge.rate_limit (with Retry-After)
+//   503  the app has no healthy instance now (Retry-After: 1), or more than
+//        edge.max_in_flight of its requests are in flight (circuit breaker)
 //   502  the instance could not be reached or broke the connection
 //   504  the instance did not answer in time
 //
-// An idempotent request (GET, HEAD, OPTIONS, PUT, DELETE) whose instance could
-// not be connected to is sent to another instance, within a retry budget of
+// An idempotent request (GET, HEAD, OPTIONS, PUT, DELETE, TRACE) whose instance
+// could not be connected to, or closed the connection without an answer, is
+// sent to another instance, within a retry budget of
 // about 10 % of the requests (so retries never multiply an overload); never a
 // POST or PATCH. Connect failures and 5xx answers count toward ejecting an
 // instance (endpoint_state.h).
@@ -23,6 +27,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <memory>
 
+#include "edge/rate_limiter.h"
 #include "edge/routing_table.h"
 #include "metrics/registry.h"
 #include "net/http.h"
@@ -48,15 +53,20 @@ class EdgeProxy {
 
   boost::asio::awaitable<void> Handle(const net::HttpRequest& request, net::ResponseWriter& writer);
 
+  // The request body limit for a Host and path: the app's edge.max_body, or
+  // the default for hosts no app serves. For HttpServerOptions::body_limit.
+  size_t BodyLimit(std::string_view host, std::string_view path) const;
+
  private:
   // Whether one more retry fits the budget (and spends it).
   bool TakeRetry();
 
   net::UpstreamPool* pool_;
+  RateLimiter limiter_;
   std::atomic<std::shared_ptr<const RoutingTable>> table_;
   // The retry budget in tenths of a retry: each request adds 1 (up to a cap),
   // each retry costs 10.
-  std::atomic<int64_t> retry_tenths_{0};
+  std::atomic<int64_t> retry_tenths_{30};  // a fresh edge may retry a few at once
   metrics::CounterFamily* requests_ = nullptr;
   metrics::HistogramFamily* durations_ = nullptr;
   metrics::GaugeFamily* in_flight_ = nullptr;

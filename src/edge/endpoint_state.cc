@@ -26,24 +26,24 @@ void EndpointState::End(std::chrono::microseconds latency, bool failed, SteadyTi
                  std::memory_order_relaxed);
 }
 
-std::shared_ptr<EndpointState> EdgeStates::Endpoint(const std::string& address) {
+std::shared_ptr<EndpointState> EdgeStates::Endpoint(const std::string& key) {
   std::lock_guard lock(mu_);
-  auto& slot = endpoints_[address];
+  auto& slot = endpoints_[key];
   if (!slot) slot = std::make_shared<EndpointState>();
   return slot;
 }
 
-std::shared_ptr<std::atomic<uint64_t>> EdgeStates::Cursor(const std::string& app) {
+std::shared_ptr<AppState> EdgeStates::App(const std::string& app) {
   std::lock_guard lock(mu_);
-  auto& slot = cursors_[app];
-  if (!slot) slot = std::make_shared<std::atomic<uint64_t>>(0);
+  auto& slot = apps_[app];
+  if (!slot) slot = std::make_shared<AppState>();
   return slot;
 }
 
 void EdgeStates::Prune() {
   std::lock_guard lock(mu_);
   std::erase_if(endpoints_, [](const auto& kv) { return kv.second.use_count() == 1; });
-  std::erase_if(cursors_, [](const auto& kv) { return kv.second.use_count() == 1; });
+  std::erase_if(apps_, [](const auto& kv) { return kv.second.use_count() == 1; });
 }
 
 }  // namespace skiff::edge

@@ -45,22 +45,28 @@ class EndpointState {
   std::atomic<SteadyTime::rep> ejected_until_{0};
 };
 
+// What the edge keeps per app across routing tables.
+struct AppState {
+  std::atomic<uint64_t> cursor{0};  // round-robin position
+  std::atomic<int> in_flight{0};    // for the circuit breaker (edge.max_in_flight)
+};
+
 // The states of the endpoints and apps the edge knows, by address and app.
 // Used only when a routing table is built (off the request path).
 // Thread-safe.
 class EdgeStates {
  public:
-  // The state of `address`, created on first use.
-  std::shared_ptr<EndpointState> Endpoint(const std::string& address);
-  // A round-robin cursor for `app`, created on first use.
-  std::shared_ptr<std::atomic<uint64_t>> Cursor(const std::string& app);
+  // The state of endpoint `key` (instance@address), created on first use.
+  std::shared_ptr<EndpointState> Endpoint(const std::string& key);
+  // The state of `app`, created on first use.
+  std::shared_ptr<AppState> App(const std::string& app);
   // Drops the states no routing table holds any more.
   void Prune();
 
  private:
   std::mutex mu_;
-  std::map<std::string, std::shared_ptr<EndpointState>> endpoints_;        // GUARDED_BY(mu_)
-  std::map<std::string, std::shared_ptr<std::atomic<uint64_t>>> cursors_;  // GUARDED_BY(mu_)
+  std::map<std::string, std::shared_ptr<EndpointState>> endpoints_;  // GUARDED_BY(mu_)
+  std::map<std::string, std::shared_ptr<AppState>> apps_;            // GUARDED_BY(mu_)
 };
 
 }  // namespace skiff::edge

@@ -16,7 +16,7 @@ void RouteWatcher::Start() {
     }
     cv_.notify_one();
   });
-  Rebuild();
+  first_built_ = Rebuild();
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -31,27 +31,35 @@ void RouteWatcher::Stop() {
   subscription_.reset();
 }
 
-void RouteWatcher::Rebuild() {
+int64_t RouteWatcher::Rebuild() {
   auto snapshot = store_->GetSnapshot();
   if (!snapshot) {
     // Keep serving with the table we have; the next commit tries again.
     SKIFF_LOG_WARN("edge: cannot read routes: {}", snapshot.error().ToString());
-    return;
+    return -1;
   }
   proxy_->SetTable(RoutingTable::Build(*snapshot, &states_));
   states_.Prune();
+  return snapshot->revision;
 }
 
 void RouteWatcher::Loop() {
-  int64_t built = store_->Revision();
+  int64_t built = first_built_;
   while (true) {
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return stopping_ || seen_ > built; });
       if (stopping_) return;
-      built = seen_;
     }
-    Rebuild();
+    // The snapshot's revision, not the latest heard of: a commit that lands
+    // while the table is built wakes the next round.
+    int64_t revision = Rebuild();
+    if (revision >= 0) {
+      built = revision;
+    } else {
+      std::lock_guard lock(mu_);
+      built = seen_;  // failed: wait for the next commit rather than spin
+    }
   }
 }
 

@@ -31,7 +31,8 @@ class RouteWatcher {
   void Stop();
 
  private:
-  void Rebuild();
+  // Swaps in a table of the store now; returns its revision (-1 on failure).
+  int64_t Rebuild();
   void Loop();
 
   store::Store* const store_;
@@ -41,6 +42,7 @@ class RouteWatcher {
   std::condition_variable cv_;
   int64_t seen_ = 0;       // GUARDED_BY(mu_): newest committed revision heard of
   bool stopping_ = false;  // GUARDED_BY(mu_)
+  int64_t first_built_ = -1;
   std::unique_ptr<store::Subscription> subscription_;
   std::thread thread_;
 };

@@ -29,9 +29,10 @@ std::shared_ptr<const RoutingTable> RoutingTable::Build(const store::Snapshot& s
         i.health != model::Health::kHealthy || i.address.empty()) {
       continue;
     }
-    endpoints[i.app].push_back(
-        {i.id, i.address,
-         states != nullptr ? states->Endpoint(i.address) : std::make_shared<EndpointState>()});
+    // Keyed by instance too: a new instance on a reused port starts afresh.
+    endpoints[i.app].push_back({i.id, i.address,
+                                states != nullptr ? states->Endpoint(i.id + "@" + i.address)
+                                                  : std::make_shared<EndpointState>()});
   }
   std::vector<const model::App*> apps;
   for (const model::App& app : snapshot.apps) apps.push_back(&app);
@@ -45,9 +46,8 @@ std::shared_ptr<const RoutingTable> RoutingTable::Build(const store::Snapshot& s
       route.app = app->name;
       route.host = domain.substr(0, slash);
       route.path_prefix = slash == std::string::npos ? "" : domain.substr(slash);
-      route.lb = app->spec.edge.lb;
-      route.cursor = states != nullptr ? states->Cursor(app->name)
-                                       : std::make_shared<std::atomic<uint64_t>>(0);
+      route.policy = app->spec.edge;
+      route.state = states != nullptr ? states->App(app->name) : std::make_shared<AppState>();
       if (auto it = endpoints.find(app->name); it != endpoints.end()) {
         route.endpoints = it->second;
         std::sort(

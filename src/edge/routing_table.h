@@ -29,15 +29,15 @@ struct Route {
   // Running, healthy instances that are wanted: the ones traffic may go to.
   // Empty when the app has none (the edge answers 503).
   std::vector<Endpoint> endpoints;
-  model::LoadBalancer lb = model::LoadBalancer::kP2c;
-  std::shared_ptr<std::atomic<uint64_t>> cursor;  // round-robin position; never null
+  model::EdgePolicy policy;         // the app's spec.edge
+  std::shared_ptr<AppState> state;  // never null
 };
 
 class RoutingTable {
  public:
   // Every domain of every app that is not being deleted. A domain claimed by two
   // apps (the API refuses that, but a table must not depend on it) goes to the
-  // app whose name sorts first. Endpoint and cursor states come from `states`
+  // app whose name sorts first. Endpoint and app states come from `states`
   // (so they outlive this table), or are fresh when it is null.
   static std::shared_ptr<const RoutingTable> Build(const store::Snapshot& snapshot,
                                                    EdgeStates* states = nullptr);

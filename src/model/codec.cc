@@ -281,7 +281,14 @@ json::value SpecToJson(const AppSpec& spec) {
     };
   }
   out["regions"] = std::move(regions);
-  out["edge"] = json::object{{"lb", ToString(spec.edge.lb)}};
+  json::object edge{{"lb", ToString(spec.edge.lb)},
+                    {"max_in_flight", spec.edge.max_in_flight},
+                    {"max_body", FormatMemoryBytes(spec.edge.max_body)}};
+  if (spec.edge.rate_limit) {
+    edge["rate_limit"] = json::object{{"average", spec.edge.rate_limit->average},
+                                      {"burst", spec.edge.rate_limit->burst}};
+  }
+  out["edge"] = std::move(edge);
   out["stop_grace"] = FormatDuration(spec.stop_grace);
   return out;
 }

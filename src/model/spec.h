@@ -57,9 +57,25 @@ struct Constraint {
 // How the edge spreads an app's requests over its instances.
 enum class LoadBalancer { kP2c, kLeastRequest, kRoundRobin };
 
+// A token bucket: `average` requests a second, bursts of up to `burst`.
+struct RateLimit {
+  int average = 0;
+  int burst = 0;
+  friend bool operator==(const RateLimit&, const RateLimit&) = default;
+};
+
+// The largest request body the edge accepts for any app (it holds bodies in memory).
+inline constexpr int64_t kMaxEdgeBodyBytes = int64_t{256} << 20;
+
 struct EdgePolicy {
   // p2c: the better of two random instances by latency (EWMA) and load.
   LoadBalancer lb = LoadBalancer::kP2c;
+  // Per client address; none when unset.
+  std::optional<RateLimit> rate_limit;
+  // Circuit breaker: more requests in flight to the app than this get 503.
+  int max_in_flight = 1000;
+  // Larger request bodies get 413.
+  int64_t max_body = int64_t{10} << 20;
   friend bool operator==(const EdgePolicy&, const EdgePolicy&) = default;
 };
 

@@ -452,8 +452,39 @@ std::optional<Constraint> ParseConstraint(std::string_view text) {
 }
 
 void ReadEdge(Validator& v, const json::value& value, EdgePolicy& out) {
-  const json::object* obj = v.Object(value, "edge", {"lb"});
+  const json::object* obj =
+      v.Object(value, "edge", {"lb", "rate_limit", "max_in_flight", "max_body"});
   if (obj == nullptr) return;
+  if (const json::value* f = Field(*obj, "rate_limit")) {
+    const json::object* limit = v.Object(*f, "edge.rate_limit", {"average", "burst"});
+    if (limit != nullptr) {
+      RateLimit rate;
+      if (const json::value* a = Field(*limit, "average")) {
+        Set(v.Int(*a, "edge.rate_limit.average", 1), [&](int n) { rate.average = n; });
+      } else {
+        v.Add("edge.rate_limit.average", "required: requests per second per client");
+      }
+      rate.burst = rate.average;  // by default a second's worth
+      if (const json::value* b = Field(*limit, "burst")) {
+        Set(v.Int(*b, "edge.rate_limit.burst", 1), [&](int n) { rate.burst = n; });
+      }
+      out.rate_limit = rate;
+    }
+  }
+  if (const json::value* f = Field(*obj, "max_in_flight")) {
+    Set(v.Int(*f, "edge.max_in_flight", 1), [&](int n) { out.max_in_flight = n; });
+  }
+  if (const json::value* f = Field(*obj, "max_body")) {
+    auto bytes = f->is_string() ? ParseMemoryBytes(f->get_string())
+                                : Result<int64_t>(InvalidArgument("not a memory quantity"));
+    if (!bytes) {
+      v.Add("edge.max_body", fmt::format("not a size ({}); use e.g. 10Mi", Quoted(*f)));
+    } else if (*bytes < 1 || *bytes > kMaxEdgeBodyBytes) {
+      v.Add("edge.max_body", fmt::format("must be between 1 and 256Mi (got {})", Quoted(*f)));
+    } else {
+      out.max_body = *bytes;
+    }
+  }
   if (const json::value* f = Field(*obj, "lb")) {
     Set(v.String(*f, "edge.lb"), [&](const std::string& s) {
       if (auto lb = ParseLoadBalancer(s)) {

@@ -185,7 +185,22 @@ TEST(SpecParseTest, ValidVariants) {
       {"resources: {cpu: \"1.5\"}",
        [](const AppSpec& s) { EXPECT_EQ(s.resources.cpu_millis, 1500); }},
       {"edge: {lb: round-robin}",
-       [](const AppSpec& s) { EXPECT_EQ(s.edge.lb, LoadBalancer::kRoundRobin); }},
+       [](const AppSpec& s) {
+         EXPECT_EQ(s.edge.lb, LoadBalancer::kRoundRobin);
+         EXPECT_FALSE(s.edge.rate_limit.has_value());
+         EXPECT_EQ(s.edge.max_in_flight, 1000);
+         EXPECT_EQ(s.edge.max_body, 10 << 20);
+       }},
+      {"edge: {rate_limit: {average: 100, burst: 200}, max_in_flight: 5, max_body: 1Mi}",
+       [](const AppSpec& s) {
+         EXPECT_EQ(s.edge.rate_limit, (RateLimit{100, 200}));
+         EXPECT_EQ(s.edge.max_in_flight, 5);
+         EXPECT_EQ(s.edge.max_body, 1 << 20);
+       }},
+      {"edge: {rate_limit: {average: 7}}",
+       [](const AppSpec& s) {
+         EXPECT_EQ(s.edge.rate_limit, (RateLimit{7, 7}));
+       }},
       {"run: {command: [./server], workdir: /srv/web}",
        [](const AppSpec& s) { EXPECT_EQ(s.run.workdir, "/srv/web"); }},
       // A path without a type means an http check; an explicit type wins.
@@ -323,6 +338,11 @@ TEST(SpecParseTest, InvalidCases) {
       {M("edge: {lb: random}"), "edge.lb",
        "must be one of p2c, least-request, round-robin (got \"random\")"},
       {M("edge: {lbb: p2c}"), "edge.lbb", "edge.lbb: unknown field"},
+      {M("edge: {rate_limit: {burst: 5}}"), "edge.rate_limit.average", "required"},
+      {M("edge: {rate_limit: {average: 0}}"), "edge.rate_limit.average", "must be >= 1"},
+      {M("edge: {max_in_flight: 0}"), "edge.max_in_flight", "must be >= 1"},
+      {M("edge: {max_body: 1Gi}"), "edge.max_body", "must be between 1 and 256Mi"},
+      {M("edge: {max_body: lots}"), "edge.max_body", "not a size"},
       {"name: web\nrun: {command: [x], workdir: srv}\n", "run.workdir",
        "must be an absolute path (got \"srv\")"},
       {"name: web\nrun: {image: 'x:1'}\n", "port", "required for an image app"},

@@ -108,9 +108,12 @@ class ConnectionWriter final : public ResponseWriter {
     state_ = State::kDone;
     http::response<http::string_body> message{static_cast<http::status>(response.status), version_};
     for (auto& [name, value] : response.headers) message.insert(name, value);
+    // A HEAD answer may state the length the GET would have (a proxy passes
+    // the upstream's on): keep it rather than count the empty body.
+    const bool head_length = head_ && !FindHeader(response.headers, "Content-Length").empty();
     message.body() = std::move(response.body);
     message.keep_alive(KeepAlive());
-    message.prepare_payload();
+    if (!head_length) message.prepare_payload();
     Arm();
     error_code ec;
     if (head_) {
@@ -358,9 +361,18 @@ asio::awaitable<void> HttpServer::Impl::Serve(Connection& connection) {
     parser.body_limit(options_.max_body_bytes);
     int refuse_status = 0;
     Error refusal;
-    const std::string too_large = "request body exceeds " + SizeString(options_.max_body_bytes);
+    size_t body_limit = options_.max_body_bytes;
+    std::string too_large = "request body exceeds " + SizeString(body_limit);
     stream.expires_after(options_.header_timeout);
     std::tie(ec, std::ignore) = co_await http::async_read_header(stream, buffer, parser, kNoThrow);
+    if (!ec && options_.body_limit) {
+      // The target's own limit (the edge: its app's), now that Host and path are known.
+      const std::string_view target = parser.get().target();
+      body_limit = std::min(body_limit, options_.body_limit(parser.get()[http::field::host],
+                                                            target.substr(0, target.find('?'))));
+      parser.body_limit(body_limit);
+      too_large = "request body exceeds " + SizeString(body_limit);
+    }
     if (ec == http::error::body_limit) {  // a Content-Length over the limit
       refuse_status = 413;
       refusal = Error{ErrorCode::kResourceExhausted, too_large};
@@ -373,7 +385,7 @@ asio::awaitable<void> HttpServer::Impl::Serve(Connection& connection) {
       refusal = Error{ErrorCode::kInvalidArgument, "malformed HTTP request: " + ec.message()};
     } else if (ec) {
       co_return;  // closed, or too slow (the stream is already closed)
-    } else if (auto length = parser.content_length(); length && *length > options_.max_body_bytes) {
+    } else if (auto length = parser.content_length(); length && *length > body_limit) {
       refuse_status = 413;
       refusal = Error{ErrorCode::kResourceExhausted, too_large};
     } else if (!parser.is_done()) {

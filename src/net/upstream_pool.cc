@@ -46,6 +46,7 @@ class UpstreamPool::Connection {
   explicit Connection(asio::io_context& io) : stream(io) {}
   beast::tcp_stream stream;
   beast::flat_buffer buffer;
+  std::chrono::steady_clock::time_point idle_since;
 };
 
 UpstreamPool::UpstreamPool(asio::io_context& io, UpstreamOptions options)
@@ -61,18 +62,32 @@ size_t UpstreamPool::idle_count() const {
 }
 
 std::unique_ptr<UpstreamPool::Connection> UpstreamPool::TakeIdle(const std::string& address) {
+  const auto now = std::chrono::steady_clock::now();
   std::lock_guard lock(mu_);
   auto it = idle_.find(address);
-  if (it == idle_.end() || it->second.empty()) return nullptr;
-  std::unique_ptr<Connection> c = std::move(it->second.back());
-  it->second.pop_back();
-  return c;
+  while (it != idle_.end() && !it->second.empty()) {
+    std::unique_ptr<Connection> c = std::move(it->second.back());
+    it->second.pop_back();
+    if (now - c->idle_since < options_.idle_timeout) return c;  // else: closed here
+  }
+  return nullptr;
 }
 
 void UpstreamPool::GiveBack(const std::string& address, std::unique_ptr<Connection> connection) {
+  const auto now = std::chrono::steady_clock::now();
+  connection->idle_since = now;
   std::lock_guard lock(mu_);
   auto& list = idle_[address];
   if (list.size() < options_.max_idle_per_address) list.push_back(std::move(connection));
+  // Now and then, close what idled too long everywhere: addresses of
+  // instances that are gone are never asked for again.
+  if (now - last_prune_ < options_.idle_timeout) return;
+  last_prune_ = now;
+  for (auto entry = idle_.begin(); entry != idle_.end();) {
+    std::erase_if(entry->second,
+                  [&](const auto& c) { return now - c->idle_since >= options_.idle_timeout; });
+    entry = entry->second.empty() ? idle_.erase(entry) : std::next(entry);
+  }
 }
 
 asio::awaitable<Result<HttpResponse>> UpstreamPool::Send(const std::string& address,

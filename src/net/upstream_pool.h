@@ -31,6 +31,10 @@ struct UpstreamOptions {
   // From the request's first byte to the response's last.
   Duration response_timeout = std::chrono::seconds(60);
   size_t max_idle_per_address = 64;
+  // An idle connection older than this is closed rather than reused: shorter
+  // than the keep-alive timeout of common servers, so the edge drops it before
+  // the upstream does (and connections to instances gone stay no longer).
+  Duration idle_timeout = std::chrono::seconds(30);
   size_t max_response_bytes = 64 << 20;
 };
 
@@ -65,6 +69,7 @@ class UpstreamPool {
   const UpstreamOptions options_;
   mutable std::mutex mu_;
   std::map<std::string, std::vector<std::unique_ptr<Connection>>> idle_;  // GUARDED_BY(mu_)
+  std::chrono::steady_clock::time_point last_prune_;                      // GUARDED_BY(mu_)
 };
 
 }  // namespace skiff::net

@@ -150,8 +150,11 @@ Status Server::Impl::Start() {
     routes_ = std::make_unique<edge::RouteWatcher>(store_.get(), edge_.get());
     routes_->Start();
     net::HttpServerOptions edge_options;
-    edge_options.max_body_bytes = 10 << 20;
     edge::EdgeProxy* proxy = edge_.get();
+    edge_options.max_body_bytes = static_cast<size_t>(model::kMaxEdgeBodyBytes);
+    edge_options.body_limit = [proxy](std::string_view host, std::string_view path) {
+      return proxy->BodyLimit(host, path);
+    };
     edge_http_ = std::make_unique<net::HttpServer>(
         io_,
         [proxy](const net::HttpRequest& r, net::ResponseWriter& w) { return proxy->Handle(r, w); },
