@@ -94,6 +94,7 @@ void ApiServer::AddRoutes() {
   r.Add("GET", "/v1/apps/{name}/logs", true, BindStream(d, &Logs));
   r.Add("GET", "/v1/events", true, BindStream(d, &Events));
   r.Add("GET", "/v1/watch", true, BindStream(d, &Watch));
+  r.Add("GET", "/v1/routes", true, BindStream(d, &Routes));
   r.AddUnary("GET", "/v1/nodes", true, Bind(d, &ListNodes));
   r.AddUnary("POST", "/v1/nodes/{id}/drain", true, Bind(d, &DrainNode));
 }

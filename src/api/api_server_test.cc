@@ -217,6 +217,24 @@ TEST_F(ApiServerTest, ApplyDomainTakenByAnotherApp) {
   EXPECT_EQ(rollback.status, 409) << rollback.body;
 }
 
+// Verify the routes long poll: a document with its ETag, 304 when nothing
+// changed within the wait, the new document once routes change, and a bounded wait.
+TEST_F(ApiServerTest, RoutesLongPoll) {
+  FakeWriter first = Call(Request("GET", "/v1/routes"));
+  ASSERT_EQ(first.status, 200) << first.body;
+  const std::string tag(first.Header("ETag"));
+  ASSERT_FALSE(tag.empty());
+  EXPECT_EQ(Call(Request("GET", "/v1/routes?wait=0&unless=" + tag)).status, 304);
+  ASSERT_EQ(Apply("web", "name: web\nrun: {command: [x]}\ndomains: [web.com]\n").status, 201);
+  FakeWriter changed = Call(Request("GET", "/v1/routes?wait=0&unless=" + tag));
+  EXPECT_EQ(changed.status, 200);
+  EXPECT_NE(changed.Header("ETag"), tag);
+  EXPECT_NE(changed.body.find("web.com"), std::string::npos) << changed.body;
+  FakeWriter too_long = Call(Request("GET", "/v1/routes?wait=61"));
+  EXPECT_EQ(too_long.status, 400);
+  EXPECT_EQ(too_long.Json().at("error").at("field"), "wait");
+}
+
 // Verify that a body that is not JSON is 400 and an empty one is 400 on field body.
 TEST_F(ApiServerTest, ApplyMalformedBodies) {
   EXPECT_EQ(Apply("hello", "{not json").status, 400);

@@ -56,5 +56,9 @@ boost::asio::awaitable<void> Events(const ApiDeps& deps, const net::HttpRequest&
 // (default: now), then live ones. 410 when `since` is compacted.
 boost::asio::awaitable<void> Watch(const ApiDeps& deps, const net::HttpRequest& request,
                                    const PathParams& params, net::ResponseWriter& writer);
+// The routes document for standalone edges, long-polled: ?unless=TAG&wait=SECONDS
+// (route_handlers.cc).
+boost::asio::awaitable<void> Routes(const ApiDeps& deps, const net::HttpRequest& request,
+                                    const PathParams& params, net::ResponseWriter& writer);
 
 }  // namespace skiff::api

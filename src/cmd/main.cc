@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "common/logging.h"
+#include "edge/standalone.h"
 #include "server/server.h"
 
 namespace {
@@ -26,6 +27,22 @@ sigset_t BlockStopSignals() {
   return set;
 }
 
+// Waits for SIGINT or SIGTERM, then shuts `role` down (Wait/Shutdown).
+template <typename Role>
+void ServeUntilSignal(Role& role, sigset_t stop_signals, const char* name, const char* note) {
+  std::thread signals([&] {
+    int signal = 0;
+    sigwait(&stop_signals, &signal);
+    SKIFF_LOG_INFO("{}: {} received, shutting down{}", name,
+                   signal == SIGINT ? "SIGINT" : "SIGTERM", note);
+    role.Shutdown();
+  });
+  role.Wait();
+  // If Wait returned for another reason than a signal, wake the signal thread.
+  pthread_kill(signals.native_handle(), SIGTERM);
+  signals.join();
+}
+
 int RunServer(const skiff::server::ServerOptions& options, const std::string& log_level) {
   skiff::InitLogging(log_level);
   sigset_t stop_signals = BlockStopSignals();
@@ -39,17 +56,24 @@ int RunServer(const skiff::server::ServerOptions& options, const std::string& lo
   std::cerr << "skiff server: ready. The admin token is in " << server.token_path()
             << "; clients on this machine can use:\n  export SKIFF_ADDR=http://" << host << ":"
             << server.port() << " SKIFF_TOKEN=$(cat " << server.token_path() << ")\n";
-  std::thread signals([&] {
-    int signal = 0;
-    sigwait(&stop_signals, &signal);
-    SKIFF_LOG_INFO("skiff server: {} received, shutting down (instances keep running)",
-                   signal == SIGINT ? "SIGINT" : "SIGTERM");
-    server.Shutdown();
-  });
-  server.Wait();
-  // If Wait returned for another reason than a signal, wake the signal thread.
-  pthread_kill(signals.native_handle(), SIGTERM);
-  signals.join();
+  ServeUntilSignal(server, stop_signals, "skiff server", " (instances keep running)");
+  return 0;
+}
+
+int RunEdge(const skiff::edge::StandaloneOptions& options, const std::string& log_level) {
+  skiff::InitLogging(log_level);
+  if (options.token.empty()) {
+    std::cerr << "skiff edge: no token: set SKIFF_TOKEN or --token (the server's admin token is "
+                 "in its DATA/admin.token)\n";
+    return 2;
+  }
+  sigset_t stop_signals = BlockStopSignals();
+  skiff::edge::StandaloneEdge edge(options);
+  if (skiff::Status started = edge.Start(); !started) {
+    std::cerr << "skiff edge: " << started.error().message << "\n";
+    return 1;
+  }
+  ServeUntilSignal(edge, stop_signals, "skiff edge", "");
   return 0;
 }
 
@@ -116,6 +140,23 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
 
+  skiff::edge::StandaloneOptions edge_options;
+  CLI::App* edge = app.add_subcommand(
+      "edge",
+      "Run a standalone edge router: serve apps at their domains with routes from a Skiff "
+      "server, and keep serving the last ones when it cannot be reached.");
+  edge->add_option("--server", edge_options.server, "the Skiff server's API URL")
+      ->envname("SKIFF_ADDR")
+      ->required();
+  edge->add_option("--token", edge_options.token, "the API's bearer token")->envname("SKIFF_TOKEN");
+  edge->add_option("--listen", edge_options.listen, "address to serve on (host:port)")
+      ->capture_default_str();
+  edge->add_option("--data", edge_options.data_dir, "where the last routes are kept")
+      ->capture_default_str();
+  edge->add_option("--log-level", log_level, "debug, info, warn or error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->capture_default_str();
+
   skiff::cli::Invocation invocation;
   skiff::cli::AddClientCommands(app, &invocation);
 
@@ -126,5 +167,6 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   if (server->parsed()) return RunServer(server_options, log_level);
+  if (edge->parsed()) return RunEdge(edge_options, log_level);
   return skiff::cli::RunClientCommand(invocation, std::cout, std::cerr);
 }

@@ -3,12 +3,17 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <chrono>
+#include <map>
+#include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "e2e/skiff_server.h"
+#include "e2e/subprocess.h"
 #include "net/http_client.h"
 
 namespace skiff::testing {
@@ -124,6 +129,42 @@ TEST_F(EdgeE2eTest, LongestPathPrefixWins) {
   auto metrics = server_.Api("GET", "/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_THAT(metrics->body, HasSubstr("skiff_edge_requests_total{app=\"cart\",code=\"4xx\"} 2"));
+}
+
+// Verify that a standalone `skiff edge` serves with routes from the server,
+// follows a change, keeps serving when the server is killed, and starts while
+// the server is down from the routes it kept on disk.
+TEST_F(EdgeE2eTest, StandaloneEdgeServesThroughOutages) {
+  Apply("far", Spec("far", 1, "[far.example.test]"));
+  TempDir dir;
+  const std::string listen = "127.0.0.1:" + std::to_string(FreePort());
+  auto start_edge = [&] {
+    return std::make_unique<Subprocess>(
+        std::vector<std::string>{SKIFF_BIN, "edge", "--server", "http://" + server_.addr(),
+                                 "--listen", listen, "--data", dir.File("edge")},
+        std::map<std::string, std::string>{{"SKIFF_TOKEN", server_.token()}}, dir.File("edge.log"));
+  };
+  auto get = [&](const std::string& host) {
+    auto r = net::HttpClient("http://" + listen)
+                 .Do("GET", "/", {}, {{"Host", host}}, std::chrono::seconds(2));
+    return r ? r->status : 0;
+  };
+  auto edge = start_edge();
+  ASSERT_TRUE(PollUntil([&] { return get("far.example.test") == 200; }, seconds(20)))
+      << edge->Output();
+
+  Apply("far", Spec("far", 1, "[far.example.test, near.example.test]"));
+  ASSERT_TRUE(PollUntil([&] { return get("near.example.test") == 200; })) << edge->Output();
+
+  server_.Kill();  // the control plane is gone; the app's instance still runs
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(get("far.example.test"), 200);
+
+  edge->Signal(SIGKILL);
+  edge->Wait();
+  edge = start_edge();  // the server is still down: routes come from disk
+  ASSERT_TRUE(PollUntil([&] { return get("near.example.test") == 200; }, seconds(20)))
+      << edge->Output();
+  EXPECT_THAT(edge->Output(), HasSubstr("serving 2 routes from"));
 }
 
 }  // namespace

@@ -1,0 +1,56 @@
+// GET /v1/routes: the routes document (edge/routes_document.h) for standalone
+// edges, as a long poll. `unless=TAG` names the document the caller has; the
+// answer waits (up to `wait` seconds, at most 60) until the routes differ from
+// it, then sends the new document with its tag in ETag; 304 when the wait ran
+// out with nothing new.
+#include <boost/asio/this_coro.hpp>
+#include <chrono>
+
+#include "api/commit_waiter.h"
+#include "api/errors.h"
+#include "api/handlers.h"
+#include "api/request_util.h"
+#include "edge/routes_document.h"
+
+namespace skiff::api {
+namespace asio = boost::asio;
+
+asio::awaitable<void> Routes(const ApiDeps& deps, const net::HttpRequest& request,
+                             const PathParams&, net::ResponseWriter& writer) {
+  const std::string unless = request.QueryOr("unless");
+  auto wait = QueryInt(request, "wait", 0, 0);
+  if (!wait || *wait > 60) {
+    Error bad = wait ? Error{ErrorCode::kInvalidArgument,
+                             "wait: at most 60 seconds (got " + std::to_string(*wait) + ")", "wait"}
+                     : wait.error();
+    co_await writer.Send(ErrorReply(bad));
+    co_return;
+  }
+  // Subscribed before the first read: no commit between a read and the wait is missed.
+  CommitWaiter waiter(deps.store, co_await asio::this_coro::executor);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(*wait);
+  while (true) {
+    const int64_t seen = deps.store->Revision();
+    auto snapshot = deps.store->GetSnapshot();
+    if (!snapshot) {
+      co_await writer.Send(ErrorReply(snapshot.error()));
+      co_return;
+    }
+    std::string document = edge::RoutesDocument(*snapshot);
+    std::string tag = edge::RoutesTag(document);
+    if (tag != unless) {
+      net::HttpResponse reply = net::TextResponse(200, std::move(document), "application/json");
+      reply.headers.emplace_back("ETag", tag);
+      co_await writer.Send(std::move(reply));
+      co_return;
+    }
+    const auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero()) break;
+    co_await waiter.WaitPast(seen, std::chrono::duration_cast<Duration>(left));
+  }
+  net::HttpResponse unchanged = net::TextResponse(304, "");
+  unchanged.headers.emplace_back("ETag", unless);
+  co_await writer.Send(std::move(unchanged));
+}
+
+}  // namespace skiff::api

@@ -1,0 +1,127 @@
+#include "edge/remote_routes.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "common/logging.h"
+#include "edge/routes_document.h"
+#include "net/http_client.h"
+
+namespace skiff::edge {
+
+struct RemoteRoutes::Shared {
+  RemoteRoutesOptions options;
+  std::mutex mu;
+  std::condition_variable cv;
+  EdgeProxy* proxy = nullptr;  // GUARDED_BY(mu); null once stopped
+  EdgeStates states;           // used by the poller thread only (and LoadCache before it)
+
+  // Builds and swaps in the table of `document`; false when it does not parse.
+  bool Serve(const std::string& document) {
+    auto snapshot = SnapshotFromRoutesDocument(document);
+    if (!snapshot) {
+      SKIFF_LOG_WARN("edge: ignoring a bad routes document: {}", snapshot.error().ToString());
+      return false;
+    }
+    auto table = RoutingTable::Build(*snapshot, &states);
+    std::lock_guard lock(mu);
+    if (proxy == nullptr) return false;
+    proxy->SetTable(std::move(table));
+    return true;
+  }
+
+  // Writes the document beside the cache and renames it over: a crash leaves
+  // the old file or the new one, never half of one.
+  void Save(const std::string& document) {
+    const std::string& path = options.cache_path;
+    if (path.empty()) return;
+    const std::string temp = path + ".tmp";
+    int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    bool ok =
+        fd >= 0 &&
+        ::write(fd, document.data(), document.size()) == static_cast<ssize_t>(document.size()) &&
+        ::fsync(fd) == 0;
+    if (fd >= 0) ::close(fd);
+    ok = ok && ::rename(temp.c_str(), path.c_str()) == 0;
+    if (!ok) SKIFF_LOG_WARN("edge: cannot save the routes to {}", path);
+  }
+
+  bool Stopped() {
+    std::lock_guard lock(mu);
+    return proxy == nullptr;
+  }
+
+  void Poll() {
+    net::HttpClient client(options.server);
+    const net::HttpHeaders headers = {{"Authorization", "Bearer " + options.token}};
+    std::string tag;
+    Duration backoff = std::chrono::milliseconds(250);
+    bool failing = false;
+    while (!Stopped()) {
+      const auto wait = std::chrono::duration_cast<std::chrono::seconds>(options.wait);
+      auto reply =
+          client.Do("GET", "/v1/routes?wait=" + std::to_string(wait.count()) + "&unless=" + tag, {},
+                    headers, options.wait + std::chrono::seconds(10));
+      if (reply && (reply->status == 200 || reply->status == 304)) {
+        if (failing) SKIFF_LOG_INFO("edge: the server answers again; routes are live");
+        failing = false;
+        backoff = std::chrono::milliseconds(250);
+        if (reply->status == 200 && Serve(reply->body)) {
+          tag = std::string(reply->Header("ETag"));
+          Save(reply->body);
+        }
+        continue;
+      }
+      if (!failing) {
+        SKIFF_LOG_WARN("edge: cannot get routes from {} ({}); serving the last ones",
+                       options.server,
+                       reply ? net::ErrorFromResponse(reply->status, reply->body).ToString()
+                             : reply.error().ToString());
+      }
+      failing = true;
+      std::unique_lock lock(mu);
+      cv.wait_for(lock, backoff, [&] { return proxy == nullptr; });
+      backoff = std::min<Duration>(backoff * 2, std::chrono::seconds(5));
+    }
+  }
+};
+
+RemoteRoutes::RemoteRoutes(RemoteRoutesOptions options, EdgeProxy* proxy)
+    : shared_(std::make_shared<Shared>()) {
+  shared_->options = std::move(options);
+  shared_->proxy = proxy;
+}
+
+RemoteRoutes::~RemoteRoutes() { Stop(); }
+
+bool RemoteRoutes::LoadCache() {
+  if (shared_->options.cache_path.empty()) return false;
+  std::ifstream in(shared_->options.cache_path);
+  if (!in) return false;
+  std::stringstream text;
+  text << in.rdbuf();
+  return shared_->Serve(text.str());
+}
+
+void RemoteRoutes::Start() {
+  // Detached: the thread owns a share of the state, and after Stop it only
+  // finishes the request it is in.
+  std::thread([shared = shared_] { shared->Poll(); }).detach();
+}
+
+void RemoteRoutes::Stop() {
+  {
+    std::lock_guard lock(shared_->mu);
+    shared_->proxy = nullptr;
+  }
+  shared_->cv.notify_all();
+}
+
+}  // namespace skiff::edge

@@ -1,0 +1,50 @@
+// StandaloneEdge: `skiff edge`, the edge router on a machine that only routes.
+// It serves apps at their domains like the all-in-one server's edge, with its
+// routes from a Skiff server (RemoteRoutes) and the last ones kept on disk.
+//
+// Thread-safety: Start once; Wait and Shutdown from any thread.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+
+namespace skiff::edge {
+
+struct StandaloneOptions {
+  std::string server;  // the Skiff API, "http://10.0.0.1:7070"
+  std::string token;   // its bearer token
+  std::string listen = "127.0.0.1:8080";
+  std::string data_dir = ".skiff-edge";  // routes.json: the last routes
+  int io_threads = 2;
+};
+
+class StandaloneEdge {
+ public:
+  explicit StandaloneEdge(StandaloneOptions options);
+  ~StandaloneEdge();  // Shuts down.
+  StandaloneEdge(const StandaloneEdge&) = delete;
+  StandaloneEdge& operator=(const StandaloneEdge&) = delete;
+
+  // Serves the routes on disk at once (when there are some), binds, and starts
+  // following the server. An unreachable server is no error. Errors:
+  // kInvalidArgument / kUnavailable for the listen address, kUnavailable for a
+  // data directory that cannot be created.
+  Status Start();
+  // Blocks until Shutdown() finished.
+  void Wait();
+  // Stops taking requests, lets those in flight finish. Idempotent.
+  void Shutdown();
+
+  uint16_t port() const;
+  // Whether it started from routes on disk.
+  bool started_from_cache() const;
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace skiff::edge
