@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make bench`: runs every benchmark binary of the build (bench/*.cc), one after
-# another. They print figures; none fails on time.
+# `make bench`: runs every benchmark of the build (bench/*.cc binaries, then the
+# bench/*.sh scripts), one after another. They print figures; none fails on time.
 set -euo pipefail
 build=${1:-build}
 status=0
@@ -8,6 +8,12 @@ for b in "$build"/bench_*; do
   [ -x "$b" ] || continue
   echo "== $(basename "$b")"
   "$b" || status=1
+  echo
+done
+# Benchmarks that drive other programs (wrk, HAProxy, nginx) are scripts.
+for b in bench/*.sh; do
+  echo "== $(basename "$b")"
+  bash "$b" "$build" || status=1
   echo
 done
 exit $status

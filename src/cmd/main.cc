@@ -153,6 +153,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   edge->add_option("--data", edge_options.data_dir, "where the last routes are kept")
       ->capture_default_str();
+  edge->add_option("--threads", edge_options.io_threads, "threads serving requests")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
   edge->add_option("--log-level", log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();

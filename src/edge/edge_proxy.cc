@@ -7,7 +7,6 @@
 #include <string_view>
 #include <vector>
 
-#include "common/ids.h"
 #include "edge/balancer.h"
 
 namespace skiff::edge {
@@ -88,6 +87,17 @@ uint64_t Random() {
   return rng();
 }
 
+// A request id: 128 random bits in hex. Not a secret, so no syscall per request.
+std::string NewRequestId() {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (int half = 0; half < 2; ++half) {
+    uint64_t bits = Random();
+    for (int i = 0; i < 16; ++i, bits >>= 4) id[half * 16 + i] = kHex[bits & 15];
+  }
+  return id;
+}
+
 net::HttpResponse Refusal(int status, std::string message, int retry_after_seconds = 1) {
   net::HttpResponse r = net::TextResponse(status, std::move(message) + "\n");
   if (status == 503 || status == 429) {
@@ -108,8 +118,6 @@ class InFlight {
  private:
   std::atomic<int>& n_;
 };
-
-std::string CodeClass(int status) { return std::to_string(status / 100) + "xx"; }
 
 }  // namespace
 
@@ -137,6 +145,21 @@ void EdgeProxy::SetTable(std::shared_ptr<const RoutingTable> table) {
 
 std::shared_ptr<const RoutingTable> EdgeProxy::table() const {
   return table_.load(std::memory_order_acquire);
+}
+
+const AppMetrics* EdgeProxy::MetricsOf(const Route& route) {
+  if (requests_ == nullptr) return nullptr;
+  AppState& state = *route.state;
+  std::call_once(state.metrics_once, [&] {
+    const std::string& app = route.app;
+    state.metrics.in_flight = &in_flight_->With({app});
+    state.metrics.duration = &durations_->With({app});
+    state.metrics.bytes = &bytes_->With({app});
+    for (int c = 1; c <= 5; ++c) {
+      state.metrics.by_class[c] = &requests_->With({app, std::to_string(c) + "xx"});
+    }
+  });
+  return &state.metrics;
 }
 
 size_t EdgeProxy::BodyLimit(std::string_view host, std::string_view path) const {
@@ -181,7 +204,7 @@ asio::awaitable<void> EdgeProxy::Handle(const net::HttpRequest& request,
       net::HttpResponse refusal =
           Refusal(429, "too many requests to app " + app + " from this address", wait.count());
       co_await writer.Send(std::move(refusal));
-      if (requests_ != nullptr) requests_->With({app, "4xx"}).Inc();
+      if (const AppMetrics* m = MetricsOf(*route)) m->by_class[4]->Inc();
       co_return;
     }
   }
@@ -191,10 +214,11 @@ asio::awaitable<void> EdgeProxy::Handle(const net::HttpRequest& request,
         Refusal(503, "app " + app + " has too many requests in flight (edge.max_in_flight " +
                          std::to_string(policy.max_in_flight) + ")");
     co_await writer.Send(std::move(refusal));
-    if (requests_ != nullptr) requests_->With({app, "5xx"}).Inc();
+    if (const AppMetrics* m = MetricsOf(*route)) m->by_class[5]->Inc();
     co_return;
   }
-  if (in_flight_ != nullptr) in_flight_->With({app}).Add(1);
+  const AppMetrics* metrics = MetricsOf(*route);
+  if (metrics != nullptr) metrics->in_flight->Add(1);
 
   // The request as the instance gets it.
   net::HttpRequest upstream;
@@ -217,7 +241,7 @@ asio::awaitable<void> EdgeProxy::Handle(const net::HttpRequest& request,
     it = upstream.headers.erase(it);
   }
   forwarded_for += ClientIp(request.remote_address);
-  if (request_id.empty()) request_id = RandomHex(16);
+  if (request_id.empty()) request_id = NewRequestId();
   upstream.headers.emplace_back("X-Forwarded-For", forwarded_for);
   upstream.headers.emplace_back("X-Forwarded-Proto", "http");
   upstream.headers.emplace_back("X-Forwarded-Host", std::string(host));
@@ -271,12 +295,11 @@ asio::awaitable<void> EdgeProxy::Handle(const net::HttpRequest& request,
   const size_t body_bytes = response.body.size();
   co_await writer.Send(std::move(response));
 
-  if (in_flight_ != nullptr) {
-    in_flight_->With({app}).Add(-1);
-    requests_->With({app, CodeClass(status)}).Inc();
-    bytes_->With({app}).Inc(static_cast<double>(body_bytes));
-    durations_->With({app}).Observe(
-        std::chrono::duration<double>(SteadyClock::now() - start).count());
+  if (metrics != nullptr) {
+    metrics->in_flight->Add(-1);
+    metrics->by_class[std::clamp(status / 100, 1, 5)]->Inc();
+    metrics->bytes->Inc(static_cast<double>(body_bytes));
+    metrics->duration->Observe(std::chrono::duration<double>(SteadyClock::now() - start).count());
   }
 }
 

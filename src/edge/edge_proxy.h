@@ -60,6 +60,8 @@ class EdgeProxy {
  private:
   // Whether one more retry fits the budget (and spends it).
   bool TakeRetry();
+  // The route's app's series (cached on its AppState); null without metrics.
+  const AppMetrics* MetricsOf(const Route& route);
 
   net::UpstreamPool* pool_;
   RateLimiter limiter_;

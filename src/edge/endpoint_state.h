@@ -5,6 +5,7 @@
 // touches atomics.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -12,6 +13,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+
+#include "metrics/registry.h"
 
 namespace skiff::edge {
 
@@ -45,10 +48,21 @@ class EndpointState {
   std::atomic<SteadyTime::rep> ejected_until_{0};
 };
 
+// The app's series in the edge's metric families, looked up once (a family
+// lookup takes a lock; the request path should not).
+struct AppMetrics {
+  metrics::Gauge* in_flight = nullptr;
+  metrics::Histogram* duration = nullptr;
+  metrics::Counter* bytes = nullptr;
+  std::array<metrics::Counter*, 6> by_class{};  // requests by status class: [2] is 2xx
+};
+
 // What the edge keeps per app across routing tables.
 struct AppState {
   std::atomic<uint64_t> cursor{0};  // round-robin position
   std::atomic<int> in_flight{0};    // for the circuit breaker (edge.max_in_flight)
+  std::once_flag metrics_once;
+  AppMetrics metrics;  // set once under metrics_once
 };
 
 // The states of the endpoints and apps the edge knows, by address and app.

@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# Benchmark: Skiff's edge against HAProxy and nginx as reverse proxies, in one
+# run, on this machine, in front of the same origin: an nginx deployed as a
+# Skiff app (one replica answering a small static body). wrk drives each for
+# the same time with the same connections; every proxy gets one thread/worker
+# (Skiff's standalone edge also with 2). Prints req/s, p50 and p99 and the
+# ratios; never fails on time. Traffic stays on 127.0.0.1.
+#
+#   bench/edge_proxy.sh [BUILD_DIR]      (make bench runs it)
+#
+# Also: latency at light load (4 connections) through each proxy against a
+# direct connection, and the idle RSS of a standalone edge holding 1,000 routes.
+set -euo pipefail
+build=${1:-build}
+skiff=$(realpath "$build/skiff")
+duration=${BENCH_SECONDS:-8}
+connections=${BENCH_CONNECTIONS:-64}
+
+need=()
+for tool in wrk:wrk haproxy:haproxy nginx:nginx-light; do
+  command -v "${tool%%:*}" >/dev/null || need+=("${tool##*:}")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "[setup] installing ${need[*]}"
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  pkill -f "$work/" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+api=$(free_port); edge=$(free_port); sedge1=$(free_port); sedge2=$(free_port)
+hap=$(free_port); ngx=$(free_port)
+
+echo "[1/5] starting skiff server and the origin (nginx as a Skiff app)..."
+"$skiff" server --data "$work/data" --listen "127.0.0.1:$api" --edge-listen "127.0.0.1:$edge" \
+  --ports 41000-41999 --log-level warn >"$work/server.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$api/health" >/dev/null 2>&1 && break; sleep 0.1; done
+export SKIFF_ADDR="http://127.0.0.1:$api" SKIFF_TOKEN=$(cat "$work/data/admin.token")
+
+mkdir -p "$work/origin"
+cat >"$work/origin/nginx.conf.in" <<EOF
+worker_processes 1;
+daemon off;
+pid $work/origin/nginx-PORT.pid;
+error_log stderr error;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/origin; proxy_temp_path $work/origin;
+  fastcgi_temp_path $work/origin; uwsgi_temp_path $work/origin; scgi_temp_path $work/origin;
+  keepalive_requests 1000000;
+  server { listen HOST:PORT; location / { return 200 "hello from the origin\n"; } }
+}
+EOF
+cat >"$work/origin.yaml" <<EOF
+name: origin
+run:
+  command: ["/bin/sh", "-c", "sed -e s/HOST/\${HOST}/ -e s/PORT/\${PORT}/ $work/origin/nginx.conf.in > $work/origin/nginx-\${PORT}.conf && exec nginx -c $work/origin/nginx-\${PORT}.conf"]
+domains: [origin.bench]
+health: {type: http, path: /}
+EOF
+"$skiff" apply -f "$work/origin.yaml" >/dev/null
+origin=$("$skiff" status origin -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"][0]["address"])')
+
+echo "[2/5] starting HAProxy, nginx (proxy) and standalone Skiff edges in front of $origin..."
+cat >"$work/haproxy.cfg" <<EOF
+global
+  nbthread 1
+  maxconn 4000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  option http-keep-alive
+frontend fe
+  bind 127.0.0.1:$hap
+  default_backend be
+backend be
+  http-reuse always
+  server origin $origin
+EOF
+haproxy -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 &
+pids+=($!)
+cat >"$work/nginx-proxy.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $work/nginx-proxy.pid;
+error_log stderr error;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work; proxy_temp_path $work;
+  fastcgi_temp_path $work; uwsgi_temp_path $work; scgi_temp_path $work;
+  upstream origin { server $origin; keepalive 256; }
+  server {
+    listen 127.0.0.1:$ngx;
+    location / {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$host;
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+    }
+  }
+}
+EOF
+nginx -c "$work/nginx-proxy.conf" >"$work/nginx-proxy.log" 2>&1 &
+pids+=($!)
+"$skiff" edge --server "$SKIFF_ADDR" --listen "127.0.0.1:$sedge1" --data "$work/edge1" \
+  --threads 1 --log-level warn >"$work/edge1.log" 2>&1 &
+pids+=($!)
+"$skiff" edge --server "$SKIFF_ADDR" --listen "127.0.0.1:$sedge2" --data "$work/edge2" \
+  --threads 2 --log-level warn >"$work/edge2.log" 2>&1 &
+pids+=($!)
+for port in $hap $ngx $sedge1 $sedge2; do
+  for _ in $(seq 100); do
+    curl -fs -H 'Host: origin.bench' "http://127.0.0.1:$port/" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+done
+
+# wrk NAME PORT CONNECTIONS -> "reqs p50_ms p99_ms"
+measure() {
+  local port=$2 conns=$3
+  wrk -t1 -c"$conns" -d"${duration}s" --latency -H 'Host: origin.bench' "http://127.0.0.1:$port/" \
+    >"$work/wrk-$1-$conns.txt" 2>&1
+  python3 - "$work/wrk-$1-$conns.txt" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+def ms(v):
+    n, unit = re.match(r"([\d.]+)(\w+)", v).groups()
+    return float(n) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
+found = re.search(r"Requests/sec:\s+([\d.]+)", text)
+if not found:
+    print("0 0 0 FAILED")
+    sys.exit(0)
+rps = float(found.group(1))
+p50 = ms(re.search(r"50%\s+(\S+)", text).group(1))
+p99 = ms(re.search(r"99%\s+(\S+)", text).group(1))
+errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", text)
+print(f"{rps:.0f} {p50:.3f} {p99:.3f}" + (" ERRORS" if errors else ""))
+PY
+}
+
+echo "[3/5] wrk, ${duration}s each, $connections connections, 1 wrk thread..."
+declare -A result
+for target in "direct:${origin##*:}" "skiff-edge-1t:$sedge1" "haproxy:$hap" "nginx:$ngx" \
+              "skiff-edge-2t:$sedge2" "skiff-all-in-one:$edge"; do
+  name=${target%%:*}; port=${target##*:}
+  result[$name]=$(measure "$name" "$port" "$connections")
+  echo "      $name: ${result[$name]}"
+done
+echo "[4/5] light load (4 connections) for the added latency..."
+declare -A light
+for target in "direct:${origin##*:}" "skiff-edge-1t:$sedge1" "haproxy:$hap" "nginx:$ngx"; do
+  name=${target%%:*}; port=${target##*:}
+  light[$name]=$(measure "$name" "$port" 4)
+done
+
+echo "[5/5] idle RSS of a standalone edge with 1,000 routes..."
+python3 - "$work/many.yaml" <<'PY'
+import sys
+domains = ", ".join(f"d{i}.bench" for i in range(1000))
+open(sys.argv[1], "w").write(
+    "name: many\nrun: {command: [sleep, infinity]}\nhealth: {type: none}\n"
+    f"domains: [{domains}]\n")
+PY
+"$skiff" apply --detach -f "$work/many.yaml" >/dev/null
+ridle=$(free_port)
+"$skiff" edge --server "$SKIFF_ADDR" --listen "127.0.0.1:$ridle" --data "$work/edge-idle" \
+  --threads 2 --log-level warn >"$work/edge-idle.log" 2>&1 &
+idle_pid=$!
+pids+=($idle_pid)
+for _ in $(seq 100); do [ -s "$work/edge-idle/routes.json" ] && grep -q d999.bench "$work/edge-idle/routes.json" && break; sleep 0.1; done
+sleep 2
+rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$idle_pid/status")
+
+python3 - <<PY
+r = {k: v.split() for k, v in {
+  "direct": "${result[direct]}", "skiff-edge-1t": "${result[skiff-edge-1t]}",
+  "haproxy": "${result[haproxy]}", "nginx": "${result[nginx]}",
+  "skiff-edge-2t": "${result[skiff-edge-2t]}", "skiff-all-in-one": "${result[skiff-all-in-one]}"}.items()}
+light = {k: v.split() for k, v in {
+  "direct": "${light[direct]}", "skiff-edge-1t": "${light[skiff-edge-1t]}",
+  "haproxy": "${light[haproxy]}", "nginx": "${light[nginx]}"}.items()}
+skiff = float(r["skiff-edge-1t"][0])
+print()
+print(f"{'through':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'skiff/this':>12}")
+for name in ["direct", "skiff-edge-1t", "haproxy", "nginx", "skiff-edge-2t", "skiff-all-in-one"]:
+    rps, p50, p99 = float(r[name][0]), r[name][1], r[name][2]
+    flag = "  (errors!)" if len(r[name]) > 3 else ""
+    print(f"{name:<22}{rps:>10.0f}{p50:>10}{p99:>10}{skiff / rps:>11.2f}x{flag}")
+print()
+print("targets: skiff-edge-1t >= 1.1x haproxy and >= 1.3x nginx in req/s, p99 <= haproxy's")
+print()
+d99 = float(light["direct"][2])
+print(f"{'light load (4 conns)':<22}{'p50 ms':>10}{'p99 ms':>10}{'p99 added':>12}")
+for name in ["direct", "skiff-edge-1t", "haproxy", "nginx"]:
+    print(f"{name:<22}{light[name][1]:>10}{light[name][2]:>10}{float(light[name][2]) - d99:>11.3f}ms")
+print("target: skiff's added p99 <= 1 ms")
+print()
+print(f"idle RSS of skiff edge with 1,000 routes: {${rss_kb} / 1024:.1f} MB (target <= 15 MB)")
+PY
