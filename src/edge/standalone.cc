@@ -22,7 +22,10 @@ namespace asio = boost::asio;
 
 class StandaloneEdge::Impl {
  public:
-  explicit Impl(StandaloneOptions options) : options_(std::move(options)) {}
+  explicit Impl(StandaloneOptions options)
+      : options_(std::move(options)),
+        // One thread needs no locking inside the io_context.
+        io_(options_.io_threads == 1 ? 1 : BOOST_ASIO_CONCURRENCY_HINT_DEFAULT) {}
 
   StandaloneOptions options_;
   asio::io_context io_;
