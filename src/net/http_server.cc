@@ -25,6 +25,7 @@
 
 #include "common/check.h"
 #include "common/logging.h"
+#include "net/request_head.h"
 
 namespace skiff::net {
 namespace {
@@ -352,6 +353,29 @@ asio::awaitable<void> HttpServer::Impl::Serve(Connection& connection) {
       connection.idle = false;
       if (read_ec) co_return;
       buffer.commit(n);
+    }
+
+    // The head must pass the strict scan (request_head.h) before the parser
+    // sees it: what it refuses is what request smuggling is made of.
+    RequestHeadScan scan;
+    stream.expires_after(options_.header_timeout);
+    while (true) {
+      auto data = buffer.cdata();
+      scan = ScanRequestHead(std::string_view(static_cast<const char*>(data.data()), data.size()));
+      if (scan.state != RequestHeadScan::State::kIncomplete) break;
+      if (buffer.size() > options_.max_header_bytes) break;
+      auto [read_ec, n] = co_await stream.async_read_some(buffer.prepare(kReadChunk), kNoThrow);
+      if (read_ec) co_return;  // closed, or too slow
+      buffer.commit(n);
+    }
+    if (scan.state != RequestHeadScan::State::kComplete) {
+      const bool too_long = scan.state == RequestHeadScan::State::kIncomplete;
+      Error refused =
+          too_long ? Error{ErrorCode::kResourceExhausted,
+                           "request header exceeds " + SizeString(options_.max_header_bytes)}
+                   : Error{ErrorCode::kInvalidArgument, "malformed HTTP request: " + scan.problem};
+      co_await RefuseAndClose(connection, 11, too_long ? 431 : 400, refused);
+      co_return;
     }
 
     // g++ 12 destroys brace-initialised temporaries inside a co_await
