@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 DATA ?= .skiff
 
-.PHONY: setup configure build test check run bench clean format
+.PHONY: setup configure build test check run bench fuzz clean format
 
 setup:
 	@bash scripts/setup.sh
@@ -29,8 +29,11 @@ run: build
 bench: build
 	bash scripts/bench.sh $(BUILD)
 
+fuzz:
+	bash scripts/fuzz.sh
+
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-fuzz
