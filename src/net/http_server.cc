@@ -369,12 +369,16 @@ asio::awaitable<void> HttpServer::Impl::Serve(Connection& connection) {
       buffer.commit(n);
     }
     if (scan.state != RequestHeadScan::State::kComplete) {
-      const bool too_long = scan.state == RequestHeadScan::State::kIncomplete;
+      // Incomplete here: the whole head is over max_header_bytes.
+      const int status = scan.state == RequestHeadScan::State::kIncomplete ? 431 : scan.status;
       Error refused =
-          too_long ? Error{ErrorCode::kResourceExhausted,
-                           "request header exceeds " + SizeString(options_.max_header_bytes)}
-                   : Error{ErrorCode::kInvalidArgument, "malformed HTTP request: " + scan.problem};
-      co_await RefuseAndClose(connection, 11, too_long ? 431 : 400, refused);
+          status != 400
+              ? Error{ErrorCode::kResourceExhausted,
+                      scan.state == RequestHeadScan::State::kIncomplete
+                          ? "request header exceeds " + SizeString(options_.max_header_bytes)
+                          : scan.problem}
+              : Error{ErrorCode::kInvalidArgument, "malformed HTTP request: " + scan.problem};
+      co_await RefuseAndClose(connection, 11, status, refused);
       co_return;
     }
 

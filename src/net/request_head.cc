@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 
 namespace skiff::net {
 namespace {
@@ -46,16 +47,41 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-RequestHeadScan Bad(std::string problem) {
+RequestHeadScan Bad(std::string problem, int status = 400) {
   RequestHeadScan r;
   r.state = State::kBad;
   r.problem = std::move(problem);
+  r.status = status;
   return r;
+}
+
+// The limits, checked on the lines seen so far (the last may be partial).
+std::optional<RequestHeadScan> OverLimit(std::string_view seen, const RequestHeadLimits& limits) {
+  size_t start = 0;
+  size_t line = 0;
+  while (start < seen.size()) {
+    size_t end = seen.find("\r\n", start);
+    const size_t length = (end == std::string_view::npos ? seen.size() : end) - start;
+    if (end != std::string_view::npos && length == 0) break;  // the empty line: head done
+    if (line == 0 && length > limits.request_line) {
+      return Bad("request line longer than " + std::to_string(limits.request_line) + " bytes", 414);
+    }
+    if (line > 0 && length > limits.field_line) {
+      return Bad("header line longer than " + std::to_string(limits.field_line) + " bytes", 431);
+    }
+    if (line > limits.fields) {
+      return Bad("more than " + std::to_string(limits.fields) + " header fields", 431);
+    }
+    if (end == std::string_view::npos) break;
+    start = end + 2;
+    ++line;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
 
-RequestHeadScan ScanRequestHead(std::string_view data) {
+RequestHeadScan ScanRequestHead(std::string_view data, const RequestHeadLimits& limits) {
   // Bytes first: every LF after a CR, every CR before an LF, no NUL. A CR at
   // the very end may still get its LF.
   size_t end = std::string_view::npos;
@@ -70,6 +96,10 @@ RequestHeadScan ScanRequestHead(std::string_view data) {
       end = i + 1;
       break;
     }
+  }
+  if (auto over =
+          OverLimit(data.substr(0, end == std::string_view::npos ? data.size() : end), limits)) {
+    return *over;
   }
   if (end == std::string_view::npos) return RequestHeadScan{};
 

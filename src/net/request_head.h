@@ -17,6 +17,14 @@
 
 namespace skiff::net {
 
+// Size limits of a request head (defaults: the edge's, as nginx and HAProxy
+// use). The whole head is bounded separately (HttpServerOptions::max_header_bytes).
+struct RequestHeadLimits {
+  size_t request_line = 8 << 10;  // longer: 414
+  size_t field_line = 8 << 10;    // one header line longer: 431
+  size_t fields = 100;            // more header lines: 431
+};
+
 struct RequestHeadScan {
   enum class State {
     kIncomplete,  // no empty line yet, and nothing wrong so far: read more
@@ -26,10 +34,11 @@ struct RequestHeadScan {
   State state = State::kIncomplete;
   size_t length = 0;
   std::string problem;
+  int status = 400;  // for kBad: 400, or 414 / 431 for a limit
 };
 
 // Scans the head at the start of `data` (which may hold more: a body, or a
-// next request).
-RequestHeadScan ScanRequestHead(std::string_view data);
+// next request). A limit is refused as soon as it is passed, complete head or not.
+RequestHeadScan ScanRequestHead(std::string_view data, const RequestHeadLimits& limits = {});
 
 }  // namespace skiff::net

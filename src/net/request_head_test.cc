@@ -72,5 +72,31 @@ TEST(RequestHeadTest, RefusesWhatSmugglingIsMadeOf) {
   }
 }
 
+// Verify the size limits: a long request line is 414, a long header line or
+// too many of them 431 — as soon as the limit is passed, before the head ends.
+TEST(RequestHeadTest, LimitsAnswer414And431) {
+  const RequestHeadLimits limits{.request_line = 32, .field_line = 16, .fields = 3};
+  struct Case {
+    std::string data;
+    int status;  // 0: not refused
+  } cases[] = {
+      {"GET /" + std::string(40, 'a'), 414},  // no CRLF yet, already too long
+      {"GET /" + std::string(40, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n", 414},
+      {"GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(20, 'v'), 431},
+      {"GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n", 431},
+      {"GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n", 0},
+      {"GET / HTTP/1.1\r\nHost: 0123456789\r\n\r\n", 0},  // 16 bytes: at the limit
+  };
+  for (const Case& c : cases) {
+    RequestHeadScan scan = ScanRequestHead(c.data, limits);
+    if (c.status == 0) {
+      EXPECT_EQ(scan.state, State::kComplete) << c.data << ": " << scan.problem;
+    } else {
+      EXPECT_EQ(scan.state, State::kBad) << c.data;
+      EXPECT_EQ(scan.status, c.status) << c.data << ": " << scan.problem;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace skiff::net

@@ -180,6 +180,17 @@ const Vector kVectors[] = {
     {"ChunkedInHttp10",
      "POST / HTTP/1.0\r\nHost: web.test\r\nTransfer-Encoding: chunked\r\n\r\n"
      "0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: web.test\r\n\r\n"},
+    {"LongRequestLine", "GET /" + std::string(9000, 'a') +
+                            " HTTP/1.1\r\nHost: web.test\r\n\r\nGET /smuggled HTTP/1.1\r\n"
+                            "Host: web.test\r\n\r\n"},
+    {"LongHeaderLine", "GET / HTTP/1.1\r\nHost: web.test\r\nX-Long: " + std::string(9000, 'v') +
+                           "\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: web.test\r\n\r\n"},
+    {"TooManyHeaders",
+     [] {
+       std::string r = "GET / HTTP/1.1\r\nHost: web.test\r\n";
+       for (int i = 0; i < 120; ++i) r += "X-H" + std::to_string(i) + ": v\r\n";
+       return r + "\r\nGET /smuggled HTTP/1.1\r\nHost: web.test\r\n\r\n";
+     }()},
     {"MissingHostHttp11",
      "GET / HTTP/1.1\r\nX-Host: web.test\r\n\r\n"
      "GET /smuggled HTTP/1.1\r\nHost: web.test\r\n\r\n"},
