@@ -9,6 +9,13 @@
 
 #include "edge/balancer.h"
 
+// g++ 12 reports a mismatched operator delete for some coroutine frames of
+// Boost.Asio's awaitable (a known false positive: the frame's own operator new
+// and delete are a matching pair).
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
 namespace skiff::edge {
 namespace {
 
@@ -97,6 +104,45 @@ std::string NewRequestId() {
   }
   return id;
 }
+
+// Relays a response to the client as it arrives, when holding it whole would
+// be wrong (server-sent events, bodies without a length) or wasteful (large
+// ones); smaller responses are read whole, framed with their length.
+class RelaySink final : public net::StreamSink {
+ public:
+  static constexpr uint64_t kReadWholeUpTo = 1 << 20;
+
+  RelaySink(net::ResponseWriter& writer, std::string request_id)
+      : writer_(writer), request_id_(std::move(request_id)) {}
+
+  bool WantsStream(int /*status*/, const net::HttpHeaders& headers,
+                   std::optional<uint64_t> length) override {
+    if (!length || *length > kReadWholeUpTo) return true;
+    return net::FindHeader(headers, "Content-Type").starts_with("text/event-stream");
+  }
+
+  asio::awaitable<bool> Begin(int status, const net::HttpHeaders& headers) override {
+    net::HttpHeaders out = EndToEnd(headers);
+    std::erase_if(out, [](const auto& h) { return EqualsIgnoreCase(h.first, "X-Request-Id"); });
+    out.emplace_back("X-Request-Id", request_id_);
+    began_ = true;
+    co_return co_await writer_.Begin(status, std::move(out));
+  }
+
+  asio::awaitable<bool> Write(std::string_view piece) override {
+    bytes_ += piece.size();
+    co_return co_await writer_.Write(piece);
+  }
+
+  bool began() const { return began_; }
+  size_t bytes() const { return bytes_; }
+
+ private:
+  net::ResponseWriter& writer_;
+  const std::string request_id_;
+  bool began_ = false;
+  size_t bytes_ = 0;
+};
 
 net::HttpResponse Refusal(int status, std::string message, int retry_after_seconds = 1) {
   net::HttpResponse r = net::TextResponse(status, std::move(message) + "\n");
@@ -249,7 +295,8 @@ asio::awaitable<void> EdgeProxy::Handle(const net::HttpRequest& request,
 
   const bool idempotent = IsIdempotent(request.method);
   std::vector<int> tried;
-  Result<net::HttpResponse> result = Unavailable("no attempt");
+  RelaySink sink(writer, request_id);
+  Result<net::UpstreamReply> result = Unavailable("no attempt");
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     int pick = PickEndpoint(*route, Random(), SteadyClock::now(), tried);
     if (pick < 0) break;
@@ -257,8 +304,8 @@ asio::awaitable<void> EdgeProxy::Handle(const net::HttpRequest& request,
     const Endpoint& endpoint = route->endpoints[pick];
     const auto sent = SteadyClock::now();
     endpoint.state->Begin();
-    result = co_await pool_->Send(endpoint.address, upstream, idempotent);
-    const bool failed = !result || result->status >= 500;
+    result = co_await pool_->Send(endpoint.address, upstream, idempotent, &sink);
+    const bool failed = !result || result->response.status >= 500;
     endpoint.state->End(
         std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - sent), failed,
         SteadyClock::now());
@@ -272,28 +319,22 @@ asio::awaitable<void> EdgeProxy::Handle(const net::HttpRequest& request,
     if (!retry) break;
   }
 
-  net::HttpResponse response;
-  if (route->endpoints.empty()) {
-    response = Refusal(503, "app " + app + " has no healthy instance now");
-  } else if (!result) {
-    const bool timeout = result.error().code == ErrorCode::kDeadlineExceeded;
-    response = Refusal(timeout ? 504 : 502, "app " + app + ": " + result.error().message);
+  int status = 0;
+  size_t body_bytes = 0;
+  if (result && result->streamed) {
+    // Relayed as it came; a stream cut short just ends (its head is long sent).
+    if (sink.began()) co_await writer.End();
+    status = result->response.status;
+    body_bytes = sink.bytes();
   } else {
-    response.status = result->status;
-    response.headers = EndToEnd(result->headers);
-    response.body = std::move(result->body);
-    if (request.method == "HEAD") {
-      // The length a GET would have: the server keeps it for a HEAD answer.
-      std::string_view length = result->Header("Content-Length");
-      if (!length.empty()) response.headers.emplace_back("Content-Length", std::string(length));
-    }
+    net::HttpResponse response = Answer(route, result, request, app);
+    std::erase_if(response.headers,
+                  [](const auto& h) { return EqualsIgnoreCase(h.first, "X-Request-Id"); });
+    response.headers.emplace_back("X-Request-Id", request_id);
+    status = response.status;
+    body_bytes = response.body.size();
+    co_await writer.Send(std::move(response));
   }
-  std::erase_if(response.headers,
-                [](const auto& h) { return EqualsIgnoreCase(h.first, "X-Request-Id"); });
-  response.headers.emplace_back("X-Request-Id", request_id);
-  const int status = response.status;
-  const size_t body_bytes = response.body.size();
-  co_await writer.Send(std::move(response));
 
   if (metrics != nullptr) {
     metrics->in_flight->Add(-1);
@@ -301,6 +342,28 @@ asio::awaitable<void> EdgeProxy::Handle(const net::HttpRequest& request,
     metrics->bytes->Inc(static_cast<double>(body_bytes));
     metrics->duration->Observe(std::chrono::duration<double>(SteadyClock::now() - start).count());
   }
+}
+
+net::HttpResponse EdgeProxy::Answer(const Route* route, Result<net::UpstreamReply>& result,
+                                    const net::HttpRequest& request, const std::string& app) {
+  net::HttpResponse response;
+  if (route->endpoints.empty()) {
+    response = Refusal(503, "app " + app + " has no healthy instance now");
+  } else if (!result) {
+    const bool timeout = result.error().code == ErrorCode::kDeadlineExceeded;
+    response = Refusal(timeout ? 504 : 502, "app " + app + ": " + result.error().message);
+  } else {
+    net::HttpResponse& upstream = result->response;
+    response.status = upstream.status;
+    response.headers = EndToEnd(upstream.headers);
+    response.body = std::move(upstream.body);
+    if (request.method == "HEAD") {
+      // The length a GET would have: the server keeps it for a HEAD answer.
+      std::string_view length = upstream.Header("Content-Length");
+      if (!length.empty()) response.headers.emplace_back("Content-Length", std::string(length));
+    }
+  }
+  return response;
 }
 
 }  // namespace skiff::edge

@@ -62,6 +62,10 @@ class EdgeProxy {
   bool TakeRetry();
   // The route's app's series (cached on its AppState); null without metrics.
   const AppMetrics* MetricsOf(const Route& route);
+  // The answer to send whole: the instance's response, or the edge's refusal
+  // when there was no instance or no response.
+  static net::HttpResponse Answer(const Route* route, Result<net::UpstreamReply>& result,
+                                  const net::HttpRequest& request, const std::string& app);
 
   net::UpstreamPool* pool_;
   RateLimiter limiter_;

@@ -1,5 +1,6 @@
 #include "net/upstream_pool.h"
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -90,9 +91,9 @@ void UpstreamPool::GiveBack(const std::string& address, std::unique_ptr<Connecti
   }
 }
 
-asio::awaitable<Result<HttpResponse>> UpstreamPool::Send(const std::string& address,
-                                                         const HttpRequest& request,
-                                                         bool idempotent) {
+asio::awaitable<Result<UpstreamReply>> UpstreamPool::Send(const std::string& address,
+                                                          const HttpRequest& request,
+                                                          bool idempotent, StreamSink* sink) {
   auto endpoint = ParseAddress(address);
   if (!endpoint) co_return tl::unexpected(endpoint.error());
 
@@ -129,16 +130,14 @@ asio::awaitable<Result<HttpResponse>> UpstreamPool::Send(const std::string& addr
       if (reused) continue;  // nothing the upstream could act on went out
       co_return Aborted("sending to " + address + ": " + write_ec.message());
     }
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(options_.max_response_bytes);
+    // The head first; the body after, whole or piece by piece (buffer_body).
+    http::response_parser<http::buffer_body> parser;
+    parser.body_limit(boost::none);  // bounded below, for bodies read whole
     parser.skip(head);
-    auto [read_ec, read] = co_await http::async_read(c->stream, c->buffer, parser, kNoThrow);
+    auto [read_ec, read] = co_await http::async_read_header(c->stream, c->buffer, parser, kNoThrow);
     if (read_ec) {
       if (read_ec == beast::error::timeout) {
         co_return DeadlineExceeded("no response from " + address + " in time");
-      }
-      if (read_ec == http::error::body_limit) {
-        co_return ResourceExhausted("the response of " + address + " is too large");
       }
       const bool nothing_back =
           read == 0 && (read_ec == http::error::end_of_stream ||
@@ -150,14 +149,48 @@ asio::awaitable<Result<HttpResponse>> UpstreamPool::Send(const std::string& addr
       }
       co_return Internal("bad response from " + address + ": " + read_ec.message());
     }
-    http::response<http::string_body> reply = parser.release();
-    HttpResponse out;
-    out.status = static_cast<int>(reply.result_int());
-    for (const auto& field : reply) {
-      out.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    UpstreamReply out;
+    out.response.status = static_cast<int>(parser.get().result_int());
+    for (const auto& field : parser.get()) {
+      out.response.headers.emplace_back(std::string(field.name_string()),
+                                        std::string(field.value()));
     }
-    out.body = std::move(reply.body());
-    if (reply.keep_alive()) {
+    const auto length = parser.content_length();
+    out.streamed = sink != nullptr && !parser.is_done() &&
+                   sink->WantsStream(out.response.status, out.response.headers,
+                                     length ? std::optional<uint64_t>(*length) : std::nullopt);
+    if (out.streamed && !co_await sink->Begin(out.response.status, out.response.headers)) {
+      co_return out;  // the client is gone; the connection is dropped
+    }
+    std::array<char, 16 << 10> piece;
+    while (!parser.is_done()) {
+      parser.get().body().data = piece.data();
+      parser.get().body().size = piece.size();
+      // A stream may idle between pieces (server-sent events): the limit is
+      // per piece there, on the whole response otherwise.
+      if (out.streamed) c->stream.expires_after(options_.response_timeout);
+      auto [body_ec, unused] =
+          co_await http::async_read_some(c->stream, c->buffer, parser, kNoThrow);
+      if (body_ec == http::error::need_buffer) body_ec = {};
+      const size_t got = piece.size() - parser.get().body().size;
+      if (body_ec) {
+        if (out.streamed) co_return out;  // cut short: the client sees the stream end
+        if (body_ec == beast::error::timeout) {
+          co_return DeadlineExceeded("no complete response from " + address + " in time");
+        }
+        co_return Aborted("the response of " + address + " broke off: " + body_ec.message());
+      }
+      if (out.streamed) {
+        if (got > 0 && !co_await sink->Write(std::string_view(piece.data(), got))) co_return out;
+      } else {
+        if (out.response.body.size() + got > options_.max_response_bytes) {
+          co_return ResourceExhausted("the response of " + address + " is too large");
+        }
+        out.response.body.append(piece.data(), got);
+      }
+    }
+    out.complete = true;
+    if (parser.keep_alive()) {
       c->stream.expires_never();
       GiveBack(address, std::move(c));
     }

@@ -17,7 +17,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.h"
@@ -38,6 +40,31 @@ struct UpstreamOptions {
   size_t max_response_bytes = 64 << 20;
 };
 
+// Where a response goes when the caller wants it as it arrives (server-sent
+// events, long or unsized bodies) rather than whole. Used from the calling
+// coroutine only.
+class StreamSink {
+ public:
+  virtual ~StreamSink() = default;
+  // Once the head is in: whether to take this response's body piece by piece.
+  // `length` is its Content-Length, when it has one.
+  virtual bool WantsStream(int status, const HttpHeaders& headers,
+                           std::optional<uint64_t> length) = 0;
+  // The head, then every piece of the body; false when the receiver is gone
+  // (the rest is not read and the connection is dropped).
+  virtual boost::asio::awaitable<bool> Begin(int status, const HttpHeaders& headers) = 0;
+  virtual boost::asio::awaitable<bool> Write(std::string_view piece) = 0;
+};
+
+struct UpstreamReply {
+  // Status and headers; the body too unless streamed.
+  HttpResponse response;
+  // The body went to the StreamSink (Begin was called), whatever came of it.
+  bool streamed = false;
+  // The whole response was read (false: a stream the upstream or the client cut short).
+  bool complete = false;
+};
+
 class UpstreamPool {
  public:
   // `io` runs the connections and must outlive the pool.
@@ -47,14 +74,17 @@ class UpstreamPool {
   UpstreamPool& operator=(const UpstreamPool&) = delete;
 
   // Sends request.method / request.target / request.headers / request.body to
-  // `address` ("127.0.0.1:20001") and reads the whole response. The caller's
-  // headers go as given (the caller removes hop-by-hop ones); Host must be
-  // among them. A pooled connection the upstream closed meanwhile is replaced
-  // by a fresh one transparently when the request had not gone out yet, or
-  // when `idempotent` says sending it twice is harmless.
-  // Thread-safe: any number of concurrent calls.
-  boost::asio::awaitable<Result<HttpResponse>> Send(const std::string& address,
-                                                    const HttpRequest& request, bool idempotent);
+  // `address` ("127.0.0.1:20001") and reads the response: whole, or, when
+  // `sink` (optional) wants it, its body piece by piece into the sink. The
+  // caller's headers go as given (the caller removes hop-by-hop ones); Host
+  // must be among them. A pooled connection the upstream closed meanwhile is
+  // replaced by a fresh one transparently when the request had not gone out
+  // yet, or when `idempotent` says sending it twice is harmless. Once a
+  // stream began, its failures end the stream, not the call (see
+  // UpstreamReply::complete). Thread-safe: any number of concurrent calls.
+  boost::asio::awaitable<Result<UpstreamReply>> Send(const std::string& address,
+                                                     const HttpRequest& request, bool idempotent,
+                                                     StreamSink* sink = nullptr);
 
   // Idle connections kept now (for tests and metrics).
   size_t idle_count() const;

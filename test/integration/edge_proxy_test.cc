@@ -55,6 +55,7 @@ class EdgeProxyTest : public ::testing::Test {
       instance.state = model::InstanceState::kRunning;
       instance.health = model::Health::kHealthy;
       instance.address = "127.0.0.1:" + std::to_string(port);
+      addresses_.push_back(instance.address);
       snapshot.instances.push_back(instance);
     }
     proxy_.SetTable(RoutingTable::Build(snapshot));
@@ -88,6 +89,7 @@ class EdgeProxyTest : public ::testing::Test {
   net::UpstreamPool pool_{io_};
   EdgeProxy proxy_{&pool_, nullptr};
   std::vector<std::unique_ptr<Subprocess>> apps_;
+  std::vector<std::string> addresses_;  // of the instances, in start order
   std::unique_ptr<net::HttpServer> server_;
   std::thread thread_;
 };
@@ -202,6 +204,47 @@ TEST_F(EdgeProxyTest, ForwardsHeadersFaithfully) {
   EXPECT_EQ(head->status, 200);
   EXPECT_EQ(head->Header("Content-Length"), std::to_string(get->body.size()));
   EXPECT_TRUE(head->body.empty());
+}
+
+// Verify that a streamed response (server-sent events) reaches the client as
+// it comes: the instance sends its last piece only once told to, after the
+// client saw the first — an edge that buffered answers would never deliver it.
+TEST_F(EdgeProxyTest, StreamsResponsesAsTheyCome) {
+  Start(1);
+  std::string received;
+  bool released = false;
+  net::HttpClient edge("http://127.0.0.1:" + std::to_string(server_->port()));
+  auto status = edge.Stream(
+      "GET", "/stream", {{"Host", "web.test"}},
+      [&](std::string_view chunk) {
+        received += chunk;
+        if (!released && received.find("first\n") != std::string::npos) {
+          released = true;
+          auto r = net::HttpClient("http://" + addresses_[0])
+                       .Do("GET", "/release", {}, {}, std::chrono::seconds(5));
+          EXPECT_TRUE(r && r->status == 200);
+        }
+        return true;
+      },
+      std::chrono::seconds(10));
+  ASSERT_TRUE(status) << status.error().ToString();
+  EXPECT_EQ(*status, 200);
+  EXPECT_TRUE(released);
+  EXPECT_EQ(received, "first\nlast\n");
+}
+
+// Verify that a large sized response (relayed as it comes, not held whole)
+// arrives complete, and that a small one is still answered with its length.
+TEST_F(EdgeProxyTest, RelaysLargeResponsesWhole) {
+  Start(1);
+  auto big = Get("GET", "/big?kb=3072");
+  ASSERT_TRUE(big) << big.error().ToString();
+  EXPECT_EQ(big->status, 200);
+  EXPECT_EQ(big->body.size(), 3072u * 1024);
+  EXPECT_EQ(big->body.find_first_not_of('x'), std::string::npos);
+  auto small = Get("GET", "/big?kb=1");
+  ASSERT_TRUE(small);
+  EXPECT_EQ(small->Header("Content-Length"), "1024");
 }
 
 }  // namespace

@@ -10,6 +10,9 @@
 //   GET  /env/NAME    the value of NAME (404 when unset)
 //   GET  /sleep?ms=N  answers 200 after N milliseconds
 //   GET  /headers     200, the request's header lines as received
+//   GET  /stream      200 chunked: "first\n", then "last\n" once /release is called
+//   GET  /release     lets /stream finish
+//   GET  /big?kb=N    200, N KiB of "x" (with a Content-Length)
 //   anything else     404 "not found (<SKIFF_APP>)"
 //
 // Environment: HOST, PORT (flags --host, --port win), START_DELAY_MS (wait before
@@ -22,18 +25,25 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <thread>
 
 namespace {
 
 std::atomic<bool> g_sick{false};
+// /stream holds its last chunk until /release is called (from any connection).
+std::mutex g_release_mu;
+std::condition_variable g_release_cv;
+bool g_released = false;
 
 std::string EnvOr(const char* name, const char* fallback) {
   const char* v = std::getenv(name);
@@ -133,6 +143,26 @@ void Serve(int fd) {
     if (query.rfind("ms=", 0) == 0) ms = std::strtol(query.c_str() + 3, nullptr, 10);
     std::this_thread::sleep_for(std::chrono::milliseconds(ms));
     Respond(fd, 200, "slept " + std::to_string(ms) + "ms\n");
+  } else if (path == "/stream") {
+    // A chunked HTTP/1.1 answer: "first\n" at once, "last\n" once /release was
+    // called. A proxy that buffers answers never shows "first" before that.
+    WriteAll(fd,
+             "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+             "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n6\r\nfirst\n\r\n");
+    std::unique_lock lock(g_release_mu);
+    g_release_cv.wait_for(lock, std::chrono::seconds(30), [] { return g_released; });
+    WriteAll(fd, "5\r\nlast\n\r\n0\r\n\r\n");
+  } else if (path == "/big") {
+    long kb = 0;
+    if (query.rfind("kb=", 0) == 0) kb = std::strtol(query.c_str() + 3, nullptr, 10);
+    Respond(fd, 200, std::string(static_cast<size_t>(std::max(0L, kb)) * 1024, 'x'));
+  } else if (path == "/release") {
+    {
+      std::lock_guard lock(g_release_mu);
+      g_released = true;
+    }
+    g_release_cv.notify_all();
+    Respond(fd, 200, "released\n");
   } else if (path == "/headers") {
     // The request's header lines as received (what a proxy passed on).
     size_t first = head.find("\r\n");
