@@ -36,6 +36,11 @@
 
 namespace skiff::edge {
 
+// The edge's global connection cap: past it, new connections get a 503. Well
+// under the 20,000 open files a process may have here, leaving room for
+// upstream connections.
+inline constexpr size_t kEdgeMaxConnections = 8192;
+
 class EdgeProxy {
  public:
   // `pool` must outlive the proxy. When `metrics` is set, registers the edge's

@@ -72,6 +72,7 @@ Status StandaloneEdge::Start() {
   net::HttpServerOptions http;
   http.max_body_bytes = static_cast<size_t>(model::kMaxEdgeBodyBytes);
   http.max_header_bytes = 32 << 10;  // what nginx and HAProxy allow
+  http.max_connections = kEdgeMaxConnections;
   EdgeProxy* proxy = m.proxy_.get();
   http.body_limit = [proxy](std::string_view host, std::string_view path) {
     return proxy->BodyLimit(host, path);

@@ -310,10 +310,25 @@ asio::awaitable<void> HttpServer::Impl::AcceptLoop(std::shared_ptr<Impl> self) {
       continue;
     }
     auto connection = std::make_shared<Connection>(std::move(socket));
+    bool over_cap = false;
     {
       std::lock_guard lock(self->mu_);
       if (self->stopping_) continue;  // the socket closes with `connection`
-      self->connections_.insert(connection);
+      over_cap = self->options_.max_connections > 0 &&
+                 self->connections_.size() >= self->options_.max_connections;
+      if (!over_cap) self->connections_.insert(connection);
+    }
+    if (over_cap) {
+      // Past the cap: a short 503 (best effort, never waiting on the client),
+      // then the connection closes with `connection`.
+      static constexpr std::string_view kBusy =
+          "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n"
+          "Content-Length: 0\r\n\r\n";
+      error_code ignored;
+      connection->stream.socket().non_blocking(true, ignored);
+      connection->stream.socket().write_some(asio::buffer(kBusy), ignored);
+      connection->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      continue;
     }
     auto executor = connection->stream.get_executor();
     auto slot = connection->cancel.slot();

@@ -82,6 +82,8 @@ struct HttpServerOptions {
   Duration idle_timeout = std::chrono::seconds(60);
   // One write (a full response or one chunk) to a client that does not read.
   Duration write_timeout = std::chrono::seconds(30);
+  // Open connections at most (0: no cap); one more gets a 503 and is closed.
+  size_t max_connections = 0;
   // After Stop(), how long in-flight requests may still run before their
   // connections are closed and their handlers cancelled.
   Duration stop_grace = std::chrono::seconds(10);

@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <boost/asio/connect.hpp>
@@ -224,6 +225,30 @@ TEST_F(HttpServerTest, HeaderTooLargeIs431) {
   EXPECT_EQ(response->status, 431);
   EXPECT_EQ(ErrorFromResponse(response->status, response->body).code,
             ErrorCode::kResourceExhausted);
+}
+
+// Verify the connection cap: with max_connections open, one more gets a 503
+// with Retry-After and is closed; once one closes, new ones are served again.
+TEST_F(HttpServerTest, ConnectionCapAnswers503) {
+  HttpServerOptions options;
+  options.max_connections = 2;
+  Start(OkHandler(), options);
+  auto first = Connect();
+  auto second = Connect();
+  ASSERT_TRUE(skiff::testing::PollUntil([&] { return server_->connection_count() == 2; }));
+  auto third = Connect();
+  // Without a cap the server would wait for a request here: bound the read.
+  timeval timeout{5, 0};
+  setsockopt(third.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  beast::flat_buffer buffer;
+  auto refused = ReadResponse(third, buffer);
+  EXPECT_EQ(refused.result_int(), 503u);
+  EXPECT_EQ(refused[http::field::retry_after], "1");
+  first.close();
+  ASSERT_TRUE(skiff::testing::PollUntil([&] { return server_->connection_count() == 1; }));
+  auto response = client_->Do("GET", "/");
+  ASSERT_TRUE(response) << response.error().ToString();
+  EXPECT_EQ(response->status, 200);
 }
 
 // Verify that a client sending its header too slowly is disconnected.

@@ -153,6 +153,7 @@ Status Server::Impl::Start() {
     edge::EdgeProxy* proxy = edge_.get();
     edge_options.max_body_bytes = static_cast<size_t>(model::kMaxEdgeBodyBytes);
     edge_options.max_header_bytes = 32 << 10;  // what nginx and HAProxy allow
+    edge_options.max_connections = edge::kEdgeMaxConnections;
     edge_options.body_limit = [proxy](std::string_view host, std::string_view path) {
       return proxy->BodyLimit(host, path);
     };
