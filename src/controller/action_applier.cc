@@ -5,16 +5,10 @@
 #include <unordered_map>
 
 #include "common/logging.h"
+#include "common/overloaded.h"
 
 namespace skiff::controller {
 namespace {
-
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-Overloaded(F...) -> Overloaded<F...>;
 
 // Version conflicts and objects that vanished since the snapshot: the state
 // moved on, and the next pass sees it.

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "common/check.h"
+#include "common/overloaded.h"
 #include "common/quantity.h"
 #include "controller/allocation.h"
 #include "controller/backoff.h"
@@ -431,13 +432,6 @@ void Pass::UpdateDeployments(const model::App& app, const Groups& groups, int cr
     }
   }
 }
-
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-Overloaded(F...) -> Overloaded<F...>;
 
 }  // namespace
 

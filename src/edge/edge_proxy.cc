@@ -25,13 +25,6 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr int kMaxAttempts = 3;
 constexpr int64_t kRetryBudgetCapTenths = 100;  // at most 10 retries banked
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 // Headers that describe one connection, not the message (RFC 9110 7.6.1),
 // plus the framing the server and the pool set themselves.
 bool IsHopByHop(std::string_view name) {
@@ -39,7 +32,7 @@ bool IsHopByHop(std::string_view name) {
   // answer "100 Continue" (which would pass for the response).
   for (std::string_view h : {"connection", "keep-alive", "proxy-connection", "te", "trailer",
                              "transfer-encoding", "upgrade", "content-length", "expect"}) {
-    if (EqualsIgnoreCase(name, h)) return true;
+    if (net::EqualsIgnoreCase(name, h)) return true;
   }
   return false;
 }
@@ -48,7 +41,7 @@ bool IsHopByHop(std::string_view name) {
 std::vector<std::string> ConnectionTokens(const net::HttpHeaders& headers) {
   std::vector<std::string> tokens;
   for (const auto& [name, value] : headers) {
-    if (!EqualsIgnoreCase(name, "connection")) continue;
+    if (!net::EqualsIgnoreCase(name, "connection")) continue;
     size_t start = 0;
     while (start <= value.size()) {
       size_t comma = value.find(',', start);
@@ -70,7 +63,7 @@ net::HttpHeaders EndToEnd(const net::HttpHeaders& headers) {
   for (const auto& [name, value] : headers) {
     if (IsHopByHop(name)) continue;
     bool listed = std::any_of(named.begin(), named.end(),
-                              [&](const std::string& t) { return EqualsIgnoreCase(name, t); });
+                              [&](const std::string& t) { return net::EqualsIgnoreCase(name, t); });
     if (!listed) out.emplace_back(name, value);
   }
   return out;
@@ -123,7 +116,8 @@ class RelaySink final : public net::StreamSink {
 
   asio::awaitable<bool> Begin(int status, const net::HttpHeaders& headers) override {
     net::HttpHeaders out = EndToEnd(headers);
-    std::erase_if(out, [](const auto& h) { return EqualsIgnoreCase(h.first, "X-Request-Id"); });
+    std::erase_if(out,
+                  [](const auto& h) { return net::EqualsIgnoreCase(h.first, "X-Request-Id"); });
     out.emplace_back("X-Request-Id", request_id_);
     began_ = true;
     co_return co_await writer_.Begin(status, std::move(out));
@@ -275,12 +269,12 @@ asio::awaitable<void> EdgeProxy::Handle(const net::HttpRequest& request,
   std::string forwarded_for;  // what earlier proxies said, in order, then this client
   std::string request_id;
   for (auto it = upstream.headers.begin(); it != upstream.headers.end();) {
-    if (EqualsIgnoreCase(it->first, "X-Forwarded-For")) {
+    if (net::EqualsIgnoreCase(it->first, "X-Forwarded-For")) {
       forwarded_for += it->second + ", ";
-    } else if (EqualsIgnoreCase(it->first, "X-Request-Id")) {
+    } else if (net::EqualsIgnoreCase(it->first, "X-Request-Id")) {
       request_id = it->second;
-    } else if (!EqualsIgnoreCase(it->first, "X-Forwarded-Proto") &&
-               !EqualsIgnoreCase(it->first, "X-Forwarded-Host")) {
+    } else if (!net::EqualsIgnoreCase(it->first, "X-Forwarded-Proto") &&
+               !net::EqualsIgnoreCase(it->first, "X-Forwarded-Host")) {
       ++it;
       continue;
     }
@@ -329,7 +323,7 @@ asio::awaitable<void> EdgeProxy::Handle(const net::HttpRequest& request,
   } else {
     net::HttpResponse response = Answer(route, result, request, app);
     std::erase_if(response.headers,
-                  [](const auto& h) { return EqualsIgnoreCase(h.first, "X-Request-Id"); });
+                  [](const auto& h) { return net::EqualsIgnoreCase(h.first, "X-Request-Id"); });
     response.headers.emplace_back("X-Request-Id", request_id);
     status = response.status;
     body_bytes = response.body.size();

@@ -6,7 +6,6 @@
 #include <cctype>
 
 namespace skiff::net {
-namespace {
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -14,6 +13,8 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
                   std::tolower(static_cast<unsigned char>(y));
          });
 }
+
+namespace {
 
 // Error bodies from foreign servers can be large HTML pages; a message keeps
 // only their start.

@@ -18,6 +18,9 @@ namespace skiff::net {
 // are compared case-insensitively by the helpers below.
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
+// ASCII case-insensitive equality, as header names and tokens compare.
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+
 // The value of the first header named `name` (case-insensitive), or "" when
 // absent. The view points into `headers`.
 std::string_view FindHeader(const HttpHeaders& headers, std::string_view name);

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <optional>
 
+#include "net/http.h"
+
 namespace skiff::net {
 namespace {
 
@@ -32,13 +34,6 @@ bool IsTokenChar(unsigned char c) {
     default:
       return false;
   }
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 std::string_view Trim(std::string_view s) {

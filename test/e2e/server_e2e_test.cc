@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <set>
 
+#include "common/clock.h"
+#include "common/quantity.h"
 #include "e2e/skiff_server.h"
 
 namespace skiff::testing {
@@ -138,13 +140,21 @@ TEST_F(ServerE2eTest, ServerRestartAdoptsInstances) {
 
   server_.Kill();
   EXPECT_EQ(AppProcesses("keep").size(), 2u) << "instances must outlive the server";
+  const std::string restarted_at = FormatTime(SystemClock::Get()->Now());
   ASSERT_TRUE(server_.Start());
 
-  // Give the restarted control plane time to act: several reconcile passes and
-  // probe rounds. Whatever it did, the same two processes must be the only ones.
-  ASSERT_TRUE(PollUntil([&] { return HealthyCount(server_, "keep") == 2; }, seconds(30)))
+  // The stored state says healthy from before the kill, so wait until the new
+  // agent has taken each instance through its first probe (its report updates
+  // the instance): by then it adopted or (wrongly) restarted every one.
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        json::array now = Instances(server_, "keep");
+        return now.size() == 2 && std::all_of(now.begin(), now.end(), [&](const json::value& i) {
+                 return Str(i, "updated_at") >= restarted_at && Str(i, "health") == "healthy";
+               });
+      },
+      seconds(30)))
       << server_.Output();
-  json::value events = server_.SkiffJson({"events", "--app", "keep"});
   std::vector<int> after = AppProcesses("keep");
   std::sort(after.begin(), after.end());
   EXPECT_EQ(after, before);
