@@ -13,6 +13,7 @@
 #include "controller/app_service.h"
 #include "controller/node_service.h"
 #include "metrics/registry.h"
+#include "metrics/traffic.h"
 #include "store/store.h"
 
 namespace skiff::api {
@@ -34,6 +35,9 @@ struct ApiDeps {
   // default, and the exposition holds counts, never secrets or names of
   // users' data beyond app names. Set to require the bearer token.
   bool metrics_need_auth = false;
+  // Where edges' traffic is gathered (POST /v1/edges/{name}/traffic, GET
+  // /v1/traffic); null: those answer 404.
+  metrics::TrafficBook* traffic = nullptr;
   // Extra components for GET /health ("edge": "ok", "agent": "ok", ...); optional.
   // Called on the I/O thread: must be quick and thread-safe.
   std::function<std::map<std::string, std::string>()> components;

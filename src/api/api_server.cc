@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <memory>
+#include <set>
 
 #include "api/errors.h"
 #include "api/handlers.h"
@@ -97,6 +99,8 @@ void ApiServer::AddRoutes() {
   r.Add("GET", "/v1/routes", true, BindStream(d, &Routes));
   r.AddUnary("GET", "/v1/nodes", true, Bind(d, &ListNodes));
   r.AddUnary("POST", "/v1/nodes/{id}/drain", true, Bind(d, &DrainNode));
+  r.AddUnary("POST", "/v1/edges/{name}/traffic", true, Bind(d, &ReportTraffic));
+  r.AddUnary("GET", "/v1/traffic", true, Bind(d, &GetTraffic));
 }
 
 void ApiServer::AddMetrics() {
@@ -138,6 +142,35 @@ void ApiServer::AddMetrics() {
       }
       for (const model::Instance& i : *list) ++counts[std::string(model::ToString(i.state))];
       for (const auto& [state, n] : counts) instances->With({state}).Set(n);
+    }
+  });
+  if (deps_.traffic != nullptr) AddTrafficMetrics();
+}
+
+void ApiServer::AddTrafficMetrics() {
+  metrics::Registry* m = deps_.metrics;
+  metrics::GaugeFamily* rps = m->AddGauge(
+      "skiff_app_requests_per_second",
+      "Requests a second to the app over the last report interval, summed over the edges.",
+      {"app"});
+  metrics::GaugeFamily* latency =
+      m->AddGauge("skiff_app_request_latency_seconds",
+                  "The app's request latency quantiles at the edges over the last report interval.",
+                  {"app", "quantile"});
+  metrics::TrafficBook* book = deps_.traffic;
+  // Apps seen before read 0 once no edge reports them, rather than stale rates.
+  auto seen = std::make_shared<std::set<std::string>>();
+  m->AddCollectHook([book, rps, latency, seen] {
+    auto rates = book->Rates(std::chrono::steady_clock::now());
+    for (const std::string& app : *seen) {
+      if (rates.count(app) == 0) rates[app] = metrics::AppRates{};
+    }
+    for (const auto& [app, r] : rates) {
+      seen->insert(app);
+      rps->With({app}).Set(r.requests_per_second);
+      latency->With({app, "0.5"}).Set(r.p50);
+      latency->With({app, "0.95"}).Set(r.p95);
+      latency->With({app, "0.99"}).Set(r.p99);
     }
   });
 }

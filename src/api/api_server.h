@@ -43,6 +43,7 @@ class ApiServer {
                                            const Router::Match& match) const;
   void AddRoutes();
   void AddMetrics();
+  void AddTrafficMetrics();
 
   ApiDeps deps_;
   std::unique_ptr<LogSource> default_logs_;

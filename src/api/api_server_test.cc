@@ -39,6 +39,7 @@ class ApiServerTest : public ::testing::Test {
     deps.auth = &auth_;
     deps.log_dir = dir_.path();
     deps.metrics = &registry_;
+    deps.traffic = &traffic_;
     deps.log_poll_interval = std::chrono::milliseconds(5);
     api_ = std::make_unique<ApiServer>(std::move(deps));
   }
@@ -102,6 +103,7 @@ class ApiServerTest : public ::testing::Test {
   controller::NodeService nodes_;
   TokenAuthenticator auth_;
   metrics::Registry registry_;
+  metrics::TrafficBook traffic_;
   std::unique_ptr<ApiServer> api_;
 };
 
@@ -504,6 +506,39 @@ TEST_F(ApiServerTest, MetricsExposition) {
   EXPECT_THAT(w.body, HasSubstr("skiff_instances{state=\"running\"} 0\n"));
   EXPECT_THAT(w.body, HasSubstr("skiff_store_revision " + std::to_string(store_.Revision())));
   EXPECT_THAT(w.body, HasSubstr("skiff_http_request_duration_seconds_count 2\n"));
+}
+
+// Verify that an edge's traffic report is taken, and the rate between two
+// reports is answered by GET /v1/traffic and in /metrics.
+TEST_F(ApiServerTest, EdgeTrafficReportsBecomeRates) {
+  const std::string report =
+      R"({"apps":{"web":{"requests":{"2xx":10},"bytes":100,"in_flight":2,)"
+      R"("latency":{"bounds":[0.01,0.1],"cumulative":[10,10],"sum":0.05,"count":10}}}})";
+  FakeWriter first = Call(Request("POST", "/v1/edges/edge-a:8080/traffic", report));
+  ASSERT_EQ(first.status, 200) << first.body;
+  FakeWriter got = Call(Request("GET", "/v1/traffic"));
+  ASSERT_EQ(got.status, 200) << got.body;
+  json::value doc = json::parse(got.body);
+  EXPECT_EQ(doc.at("apps").at("web").at("in_flight").as_int64(), 2);
+  EXPECT_EQ(doc.at("edges").as_array().size(), 1u);
+  EXPECT_EQ(doc.at("edges").at(0).as_string(), "edge-a:8080");
+  FakeWriter scraped = Call(Request("GET", "/metrics"));
+  EXPECT_THAT(scraped.body, HasSubstr("skiff_app_requests_per_second{app=\"web\"} 0"));
+}
+
+// Verify that a bad report is refused with the field it gets wrong, and an
+// edge name that could not be one is refused too.
+TEST_F(ApiServerTest, BadTrafficReportsAreRefused) {
+  FakeWriter bad = Call(Request("POST", "/v1/edges/a/traffic", R"({"apps":{"web":{"bytes":-5}}})"));
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_THAT(bad.body, HasSubstr("apps.web.bytes"));
+  FakeWriter name = Call(Request("POST", "/v1/edges/a%20b/traffic", R"({"apps":{}})"));
+  EXPECT_EQ(name.status, 400) << name.body;
+  FakeWriter anonymous =
+      Call(Request("POST", "/v1/edges/a/traffic", R"({"apps":{}})", /*with_token=*/false));
+  EXPECT_EQ(anonymous.status, 401);
+  EXPECT_EQ(json::parse(Call(Request("GET", "/v1/traffic")).body).at("edges").as_array().size(),
+            0u);
 }
 
 }  // namespace

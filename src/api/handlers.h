@@ -46,6 +46,15 @@ net::HttpResponse Health(const ApiDeps& deps, const net::HttpRequest& request,
 net::HttpResponse Metrics(const ApiDeps& deps, const net::HttpRequest& request,
                           const PathParams& params);
 
+// Edge traffic (traffic_handlers.cc): POST /v1/edges/{name}/traffic takes a
+// standalone edge's counters (metrics/traffic.h); GET /v1/traffic answers each
+// app's requests a second, errors a second and latency quantiles over the
+// last interval, summed over the edges that reported.
+net::HttpResponse ReportTraffic(const ApiDeps& deps, const net::HttpRequest& request,
+                                const PathParams& params);
+net::HttpResponse GetTraffic(const ApiDeps& deps, const net::HttpRequest& request,
+                             const PathParams& params);
+
 // Streams (stream_handlers.cc). Without follow=true they answer once.
 // The NDJSON ones write one JSON object per line, flushed per line.
 boost::asio::awaitable<void> Logs(const ApiDeps& deps, const net::HttpRequest& request,

@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "common/logging.h"
+#include "common/quantity.h"
 #include "edge/standalone.h"
 #include "server/server.h"
 
@@ -108,6 +109,14 @@ int main(int argc, char** argv) {
       "--no-edge", [&](int64_t) { server_options.run_edge = false; },
       "run no edge router (apps are reached at their instances' addresses)");
   server
+      ->add_option("--edge-threads", server_options.edge_threads,
+                   "threads of the edge router, each its own event loop")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  server->add_option("--access-log", server_options.access_log,
+                     "write the edge's access log, a JSON object a line, to this file (- for "
+                     "standard output)");
+  server
       ->add_option("--node-address", server_options.node_address,
                    "address the local agent's instances bind (their HOST)")
       ->capture_default_str();
@@ -153,9 +162,36 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   edge->add_option("--data", edge_options.data_dir, "where the last routes are kept")
       ->capture_default_str();
-  edge->add_option("--threads", edge_options.io_threads, "threads serving requests")
+  edge->add_option("--threads", edge_options.io_threads,
+                   "threads serving requests, each its own event loop")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
+  edge->add_option("--metrics-listen", edge_options.metrics_listen,
+                   "also serve GET /metrics (Prometheus) and GET /health at this address "
+                   "(host:port)");
+  edge->add_option("--name", edge_options.name,
+                   "this edge's name in the server's traffic figures (default: hostname:port)");
+  edge->add_option_function<std::string>(
+          "--report-interval",
+          [&](const std::string& text) {
+            edge_options.report_interval =
+                std::chrono::duration_cast<std::chrono::milliseconds>(*skiff::ParseDuration(text));
+          },
+          "how often per-app traffic counters are posted to the server")
+      ->default_str("5s")
+      ->check(
+          [](const std::string& text) -> std::string {
+            auto d = skiff::ParseDuration(text);
+            if (!d) return d.error().message;
+            if (*d < std::chrono::milliseconds(100) || *d > std::chrono::minutes(5)) {
+              return "must be between 100ms and 5m (got " + text + ")";
+            }
+            return "";
+          },
+          "DURATION");
+  edge->add_option("--access-log", edge_options.access_log,
+                   "write an access log, a JSON object a line, to this file (- for standard "
+                   "output)");
   edge->add_option("--log-level", log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();

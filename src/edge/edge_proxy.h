@@ -1,38 +1,51 @@
-// EdgeProxy: the edge's request handler (Flow 4 of DESIGN.md). It finds the
-// route for a request's Host and path in the current routing table, picks an
-// instance (balancer.h), forwards the request over a pooled keep-alive
-// connection with the X-Forwarded-* and X-Request-Id headers, and answers with
-// the instance's response.
+// EdgeProxy: the edge router's data path (Flow 4 of DESIGN.md). It listens on
+// an address with one or more threads, each its own epoll loop
+// (event_loop.h) with its own listening socket (SO_REUSEPORT: the kernel
+// spreads connections) and its own upstream keep-alive pool. For each
+// request it finds the route for Host and path in the current routing table,
+// picks an instance (balancer.h), forwards the request with X-Forwarded-For,
+// -Proto, -Host and X-Request-Id (kept or generated), and relays the answer as
+// it arrives, never buffering a body whole.
 //
+//   400  a malformed request or one that could be smuggled (request_head.h);
+//        the connection is closed
 //   404  no app serves the host (and path)
-//   413  the body is larger than the app's edge.max_body (see BodyLimit)
+//   408  the request head or body did not arrive in time
+//   413  the body is larger than the app's edge.max_body
+//   414 / 431  request line / header lines too long or too many
 //   429  the client is over the app's edge.rate_limit (with Retry-After)
 //   503  the app has no healthy instance now (Retry-After: 1), or more than
-//        edge.max_in_flight of its requests are in flight (circuit breaker)
-//   502  the instance could not be reached or broke the connection
-//   504  the instance did not answer in time
+//        edge.max_in_flight of its requests are in flight (circuit breaker),
+//        or the edge holds max_connections already
+//   502  the instance could not be reached, broke the connection or answered
+//        something that is not HTTP
+//   504  the instance did not answer within the app's edge.timeouts.response
+//        (or could not be connected to within edge.timeouts.connect)
 //
-// An idempotent request (GET, HEAD, OPTIONS, PUT, DELETE, TRACE) whose instance
-// could not be connected to, or closed the connection without an answer, is
-// sent to another instance, within a retry budget of
-// about 10 % of the requests (so retries never multiply an overload); never a
-// POST or PATCH. Connect failures and 5xx answers count toward ejecting an
-// instance (endpoint_state.h).
+// An idempotent request (GET, HEAD, OPTIONS, PUT, DELETE, TRACE) whose
+// instance could not be connected to, or closed the connection without an
+// answer, is sent to another instance, within a retry budget of about 10 % of
+// the requests; never a POST or PATCH. Connect failures and 5xx answers count
+// toward ejecting an instance (endpoint_state.h). Responses are gzipped when
+// the client accepts it and they are worth it (gzip.h); "Upgrade" requests
+// (WebSocket) become a two-way tunnel once the instance answers 101.
 //
-// Thread-safety: Handle runs concurrently on the server's threads; SetTable
-// may be called from any thread and never blocks a request.
+// Thread-safety: all public methods may be called from any thread; SetTable
+// never blocks a request.
 #pragma once
 
 #include <atomic>
-#include <boost/asio/awaitable.hpp>
 #include <memory>
+#include <string_view>
+#include <thread>
+#include <vector>
 
-#include "edge/rate_limiter.h"
+#include "common/clock.h"
+#include "common/result.h"
+#include "edge/access_log.h"
 #include "edge/routing_table.h"
 #include "metrics/registry.h"
-#include "net/http.h"
-#include "net/http_server.h"
-#include "net/upstream_pool.h"
+#include "metrics/traffic.h"
 
 namespace skiff::edge {
 
@@ -41,13 +54,42 @@ namespace skiff::edge {
 // upstream connections.
 inline constexpr size_t kEdgeMaxConnections = 8192;
 
+struct EdgeOptions {
+  int threads = 1;
+  size_t max_connections = kEdgeMaxConnections;
+  // A request head (request line and fields) larger than this: 431.
+  size_t max_head_bytes = 32 << 10;
+  // From a request's first byte to the end of its head (slow clients): 408.
+  Duration header_timeout = std::chrono::seconds(10);
+  // Between two pieces of a request body: 408.
+  Duration body_timeout = std::chrono::seconds(60);
+  // A kept-alive client connection without a request is closed after this.
+  Duration idle_timeout = std::chrono::seconds(60);
+  // A client that reads none of a response for this long is dropped.
+  Duration write_timeout = std::chrono::seconds(30);
+  // A tunnel (WebSocket) with no traffic either way for this long is closed.
+  Duration tunnel_idle_timeout = std::chrono::hours(1);
+  // Idle upstream connections older than this are closed rather than reused:
+  // shorter than common servers' keep-alive timeouts.
+  Duration upstream_idle_timeout = std::chrono::seconds(30);
+  size_t max_idle_per_upstream = 64;
+  // After Stop(), how long requests in flight may still run.
+  Duration stop_grace = std::chrono::seconds(10);
+  // Optional: the edge's families go here (see EdgeProxy()).
+  metrics::Registry* metrics = nullptr;
+  // Optional: one JSON line per request. Must outlive the proxy.
+  AccessLog* access_log = nullptr;
+};
+
 class EdgeProxy {
  public:
-  // `pool` must outlive the proxy. When `metrics` is set, registers the edge's
-  // families on it: skiff_edge_requests_total{app,code},
-  // skiff_edge_request_duration_seconds{app}, skiff_edge_in_flight{app},
-  // skiff_edge_response_bytes_total{app}, skiff_edge_routes.
-  EdgeProxy(net::UpstreamPool* pool, metrics::Registry* metrics);
+  // When options.metrics is set, registers the edge's families on it:
+  // skiff_edge_requests_total{app,code}, skiff_edge_request_duration_seconds{app},
+  // skiff_edge_in_flight{app}, skiff_edge_response_bytes_total{app},
+  // skiff_edge_routes, skiff_edge_connections.
+  explicit EdgeProxy(EdgeOptions options = {});
+  // Stop(), then waits for the threads.
+  ~EdgeProxy();
   EdgeProxy(const EdgeProxy&) = delete;
   EdgeProxy& operator=(const EdgeProxy&) = delete;
 
@@ -56,32 +98,35 @@ class EdgeProxy {
   void SetTable(std::shared_ptr<const RoutingTable> table);
   std::shared_ptr<const RoutingTable> table() const;
 
-  boost::asio::awaitable<void> Handle(const net::HttpRequest& request, net::ResponseWriter& writer);
+  // Binds "host:port" (port 0 picks one, see port()) and starts the threads.
+  // kInvalidArgument for an address that does not parse, kUnavailable when it
+  // cannot be bound. REQUIRES: called once.
+  Status Listen(std::string_view address);
+  uint16_t port() const { return port_.load(); }
 
-  // The request body limit for a Host and path: the app's edge.max_body, or
-  // the default for hosts no app serves. For HttpServerOptions::body_limit.
-  size_t BodyLimit(std::string_view host, std::string_view path) const;
+  // Graceful: stops accepting, closes idle connections, lets requests in
+  // flight finish for up to stop_grace, then closes the rest; returns when the
+  // threads have ended. Later calls do nothing.
+  void Stop();
+
+  // Open client connections now (for tests and metrics).
+  size_t connection_count() const;
+
+  // Each app's counters so far (cumulative), for the control plane's traffic
+  // book (metrics/traffic.h). Empty without options.metrics.
+  metrics::TrafficSnapshot Traffic() const;
+
+  // The internals (proxy_shared.h, edge_worker.h).
+  struct Shared;
+  class Worker;
 
  private:
-  // Whether one more retry fits the budget (and spends it).
-  bool TakeRetry();
-  // The route's app's series (cached on its AppState); null without metrics.
-  const AppMetrics* MetricsOf(const Route& route);
-  // The answer to send whole: the instance's response, or the edge's refusal
-  // when there was no instance or no response.
-  static net::HttpResponse Answer(const Route* route, Result<net::UpstreamReply>& result,
-                                  const net::HttpRequest& request, const std::string& app);
-
-  net::UpstreamPool* pool_;
-  RateLimiter limiter_;
-  std::atomic<std::shared_ptr<const RoutingTable>> table_;
-  // The retry budget in tenths of a retry: each request adds 1 (up to a cap),
-  // each retry costs 10.
-  std::atomic<int64_t> retry_tenths_{30};  // a fresh edge may retry a few at once
-  metrics::CounterFamily* requests_ = nullptr;
-  metrics::HistogramFamily* durations_ = nullptr;
-  metrics::GaugeFamily* in_flight_ = nullptr;
-  metrics::CounterFamily* bytes_ = nullptr;
+  std::unique_ptr<Shared> shared_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::thread> threads_;
+  int listen_fd_ = -1;
+  std::atomic<uint16_t> port_{0};
+  std::atomic<bool> stopped_{false};
 };
 
 }  // namespace skiff::edge

@@ -1,7 +1,10 @@
 #include "edge/standalone.h"
 
+#include <unistd.h>
+
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/json/serialize.hpp>
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
@@ -12,30 +15,28 @@
 #include "common/logging.h"
 #include "edge/edge_proxy.h"
 #include "edge/remote_routes.h"
+#include "edge/traffic_reporter.h"
 #include "metrics/registry.h"
+#include "net/http_client.h"
 #include "net/http_server.h"
-#include "net/upstream_pool.h"
 
 namespace skiff::edge {
 
-namespace asio = boost::asio;
-
 class StandaloneEdge::Impl {
  public:
-  explicit Impl(StandaloneOptions options)
-      : options_(std::move(options)),
-        // One thread needs no locking inside the io_context.
-        io_(options_.io_threads == 1 ? 1 : BOOST_ASIO_CONCURRENCY_HINT_DEFAULT) {}
+  explicit Impl(StandaloneOptions options) : options_(std::move(options)) {}
 
   StandaloneOptions options_;
-  asio::io_context io_;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   metrics::Registry metrics_;
-  std::unique_ptr<net::UpstreamPool> pool_;
+  std::unique_ptr<AccessLog> access_log_;
   std::unique_ptr<EdgeProxy> proxy_;
   std::unique_ptr<RemoteRoutes> routes_;
-  std::unique_ptr<net::HttpServer> http_;
-  std::vector<std::thread> threads_;
+  std::unique_ptr<TrafficReporter> reporter_;
+  // The metrics listener: plain Asio, off the data path.
+  boost::asio::io_context io_{1};
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::unique_ptr<net::HttpServer> metrics_http_;
+  std::thread metrics_thread_;
   bool from_cache_ = false;
 
   std::mutex mu_;
@@ -43,6 +44,13 @@ class StandaloneEdge::Impl {
   bool stopping_ = false;  // GUARDED_BY(mu_)
   bool stopped_ = false;   // GUARDED_BY(mu_)
 };
+
+namespace {
+
+Status StartMetrics(StandaloneEdge::Impl& m);
+void StartReporting(StandaloneEdge::Impl& m);
+
+}  // namespace
 
 StandaloneEdge::StandaloneEdge(StandaloneOptions options)
     : impl_(std::make_unique<Impl>(std::move(options))) {}
@@ -56,8 +64,16 @@ Status StandaloneEdge::Start() {
   if (ec) {
     return Unavailable("cannot create data directory " + m.options_.data_dir + ": " + ec.message());
   }
-  m.pool_ = std::make_unique<net::UpstreamPool>(m.io_);
-  m.proxy_ = std::make_unique<EdgeProxy>(m.pool_.get(), &m.metrics_);
+  EdgeOptions edge;
+  edge.threads = std::max(1, m.options_.io_threads);
+  edge.metrics = &m.metrics_;
+  if (!m.options_.access_log.empty()) {
+    auto log = AccessLog::Open(m.options_.access_log);
+    if (!log) return tl::unexpected(log.error());
+    m.access_log_ = std::move(*log);
+    edge.access_log = m.access_log_.get();
+  }
+  m.proxy_ = std::make_unique<EdgeProxy>(edge);
   RemoteRoutesOptions remote;
   remote.server = m.options_.server;
   remote.token = m.options_.token;
@@ -69,28 +85,18 @@ Status StandaloneEdge::Start() {
                    m.proxy_->table()->size(), remote.cache_path);
   }
 
-  net::HttpServerOptions http;
-  http.max_body_bytes = static_cast<size_t>(model::kMaxEdgeBodyBytes);
-  http.max_header_bytes = 32 << 10;  // what nginx and HAProxy allow
-  http.max_connections = kEdgeMaxConnections;
-  EdgeProxy* proxy = m.proxy_.get();
-  http.body_limit = [proxy](std::string_view host, std::string_view path) {
-    return proxy->BodyLimit(host, path);
-  };
-  m.http_ = std::make_unique<net::HttpServer>(
-      m.io_,
-      [proxy](const net::HttpRequest& r, net::ResponseWriter& w) { return proxy->Handle(r, w); },
-      http);
-  if (Status listening = m.http_->Listen(m.options_.listen); !listening) {
+  if (Status listening = m.proxy_->Listen(m.options_.listen); !listening) {
     m.routes_->Stop();
     return listening;
   }
   m.routes_->Start();
-  m.work_.emplace(m.io_.get_executor());
-  for (int i = 0; i < std::max(1, m.options_.io_threads); ++i) {
-    m.threads_.emplace_back([&m] { m.io_.run(); });
+  if (Status served = StartMetrics(m); !served) {
+    m.routes_->Stop();
+    m.proxy_->Stop();
+    return served;
   }
-  SKIFF_LOG_INFO("skiff edge: serving on port {}, routes from {}", m.http_->port(),
+  StartReporting(m);
+  SKIFF_LOG_INFO("skiff edge: serving on port {}, routes from {}", m.proxy_->port(),
                  m.options_.server);
   return OkStatus();
 }
@@ -111,16 +117,11 @@ void StandaloneEdge::Shutdown() {
     m.stopping_ = true;
   }
   if (m.routes_) m.routes_->Stop();
-  if (m.http_) {
-    if (m.threads_.empty()) {
-      m.http_->Stop();
-    } else {
-      m.http_->Stop([&m] { m.work_.reset(); });
-    }
-  }
-  for (std::thread& t : m.threads_) t.join();
-  m.threads_.clear();
-  m.http_.reset();
+  if (m.reporter_) m.reporter_->Stop();
+  if (m.proxy_) m.proxy_->Stop();
+  if (m.metrics_http_) m.metrics_http_->Stop([&m] { m.work_.reset(); });
+  if (m.metrics_thread_.joinable()) m.metrics_thread_.join();
+  m.metrics_http_.reset();
   {
     std::lock_guard lock(m.mu_);
     m.stopped_ = true;
@@ -128,7 +129,69 @@ void StandaloneEdge::Shutdown() {
   m.cv_.notify_all();
 }
 
-uint16_t StandaloneEdge::port() const { return impl_->http_ ? impl_->http_->port() : 0; }
+uint16_t StandaloneEdge::metrics_port() const {
+  return impl_->metrics_http_ ? impl_->metrics_http_->port() : 0;
+}
+
+namespace {
+
+Status StartMetrics(StandaloneEdge::Impl& m) {
+  if (m.options_.metrics_listen.empty()) return OkStatus();
+  metrics::Registry* registry = &m.metrics_;
+  m.metrics_http_ = std::make_unique<net::HttpServer>(
+      m.io_,
+      [registry](const net::HttpRequest& request,
+                 net::ResponseWriter& writer) -> boost::asio::awaitable<void> {
+        net::HttpResponse response;
+        if (request.method == "GET" && request.path == "/metrics") {
+          response = net::TextResponse(200, registry->Render(), metrics::Registry::kContentType);
+        } else if (request.method == "GET" && request.path == "/health") {
+          response = net::TextResponse(200, "ok\n");
+        } else {
+          response = net::TextResponse(404, "only GET /metrics and GET /health are served here\n");
+        }
+        co_await writer.Send(std::move(response));
+      });
+  if (Status listening = m.metrics_http_->Listen(m.options_.metrics_listen); !listening) {
+    m.metrics_http_.reset();
+    return listening;
+  }
+  m.work_.emplace(m.io_.get_executor());
+  m.metrics_thread_ = std::thread([&m] { m.io_.run(); });
+  return OkStatus();
+}
+
+void StartReporting(StandaloneEdge::Impl& m) {
+  std::string name = m.options_.name;
+  if (name.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    name = std::string(host) + ":" + std::to_string(m.proxy_->port());
+  }
+  const std::string path = "/v1/edges/" + name + "/traffic";
+  const std::string server = m.options_.server;
+  const std::string token = m.options_.token;
+  m.reporter_ = std::make_unique<TrafficReporter>(
+      m.proxy_.get(),
+      [server, token, path](const metrics::TrafficSnapshot& snapshot) -> Status {
+        net::HttpClient client(server);
+        auto reply =
+            client.Do("POST", path, boost::json::serialize(metrics::ToJson(snapshot)),
+                      {{"Authorization", "Bearer " + token}, {"Content-Type", "application/json"}},
+                      std::chrono::seconds(5));
+        if (!reply) return tl::unexpected(reply.error());
+        if (reply->status != 200) {
+          return tl::unexpected(net::ErrorFromResponse(reply->status, reply->body));
+        }
+        return OkStatus();
+      },
+      m.options_.report_interval);
+  m.reporter_->Start();
+}
+
+}  // namespace
+
+uint16_t StandaloneEdge::port() const { return impl_->proxy_ ? impl_->proxy_->port() : 0; }
 bool StandaloneEdge::started_from_cache() const { return impl_->from_cache_; }
 
 }  // namespace skiff::edge

@@ -5,6 +5,7 @@
 // Thread-safety: Start once; Wait and Shutdown from any thread.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -17,7 +18,14 @@ struct StandaloneOptions {
   std::string token;   // its bearer token
   std::string listen = "127.0.0.1:8080";
   std::string data_dir = ".skiff-edge";  // routes.json: the last routes
-  int io_threads = 2;
+  int io_threads = 1;                    // threads serving requests, each its own event loop
+  std::string access_log;                // a JSON line per request: a file, "-" (stdout), or none
+  // Where GET /metrics (Prometheus) and GET /health are served; none when empty.
+  std::string metrics_listen;
+  // The edge's name in the server's traffic book; empty: "<hostname>:<port>".
+  std::string name;
+  // How often the per-app counters are posted to the server.
+  std::chrono::milliseconds report_interval{5000};
 };
 
 class StandaloneEdge {
@@ -38,6 +46,7 @@ class StandaloneEdge {
   void Shutdown();
 
   uint16_t port() const;
+  uint16_t metrics_port() const;  // 0 without metrics_listen
   // Whether it started from routes on disk.
   bool started_from_cache() const;
 

@@ -281,9 +281,12 @@ json::value SpecToJson(const AppSpec& spec) {
     };
   }
   out["regions"] = std::move(regions);
-  json::object edge{{"lb", ToString(spec.edge.lb)},
-                    {"max_in_flight", spec.edge.max_in_flight},
-                    {"max_body", FormatMemoryBytes(spec.edge.max_body)}};
+  json::object edge{
+      {"lb", ToString(spec.edge.lb)},
+      {"max_in_flight", spec.edge.max_in_flight},
+      {"max_body", FormatMemoryBytes(spec.edge.max_body)},
+      {"timeouts", json::object{{"connect", FormatDuration(spec.edge.connect_timeout)},
+                                {"response", FormatDuration(spec.edge.response_timeout)}}}};
   if (spec.edge.rate_limit) {
     edge["rate_limit"] = json::object{{"average", spec.edge.rate_limit->average},
                                       {"burst", spec.edge.rate_limit->burst}};

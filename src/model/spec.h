@@ -76,6 +76,11 @@ struct EdgePolicy {
   int max_in_flight = 1000;
   // Larger request bodies get 413.
   int64_t max_body = int64_t{10} << 20;
+  // Connecting to an instance (longer: it counts as unreachable, 504 when no
+  // other is left), and from the request sent to the response's head and
+  // between pieces of its body (longer: 504, or the response is cut).
+  Duration connect_timeout = std::chrono::seconds(5);
+  Duration response_timeout = std::chrono::seconds(60);
   friend bool operator==(const EdgePolicy&, const EdgePolicy&) = default;
 };
 

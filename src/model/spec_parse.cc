@@ -453,7 +453,7 @@ std::optional<Constraint> ParseConstraint(std::string_view text) {
 
 void ReadEdge(Validator& v, const json::value& value, EdgePolicy& out) {
   const json::object* obj =
-      v.Object(value, "edge", {"lb", "rate_limit", "max_in_flight", "max_body"});
+      v.Object(value, "edge", {"lb", "rate_limit", "max_in_flight", "max_body", "timeouts"});
   if (obj == nullptr) return;
   if (const json::value* f = Field(*obj, "rate_limit")) {
     const json::object* limit = v.Object(*f, "edge.rate_limit", {"average", "burst"});
@@ -483,6 +483,27 @@ void ReadEdge(Validator& v, const json::value& value, EdgePolicy& out) {
       v.Add("edge.max_body", fmt::format("must be between 1 and 256Mi (got {})", Quoted(*f)));
     } else {
       out.max_body = *bytes;
+    }
+  }
+  if (const json::value* f = Field(*obj, "timeouts")) {
+    if (const json::object* t = v.Object(*f, "edge.timeouts", {"connect", "response"})) {
+      // Bounded both ways: 0 would refuse every request, and an hour-long
+      // connect only hides an instance that is gone.
+      auto read = [&](const char* name, Duration most, Duration& to) {
+        const json::value* d = Field(*t, name);
+        if (d == nullptr) return;
+        const std::string path = std::string("edge.timeouts.") + name;
+        Set(v.Dur(*d, path), [&](Duration got) {
+          if (got <= Duration(0) || got > most) {
+            v.Add(path, fmt::format("must be more than 0 and at most {} (got {})",
+                                    FormatDuration(most), FormatDuration(got)));
+          } else {
+            to = got;
+          }
+        });
+      };
+      read("connect", std::chrono::minutes(1), out.connect_timeout);
+      read("response", std::chrono::hours(1), out.response_timeout);
     }
   }
   if (const json::value* f = Field(*obj, "lb")) {

@@ -197,6 +197,11 @@ TEST(SpecParseTest, ValidVariants) {
          EXPECT_EQ(s.edge.max_in_flight, 5);
          EXPECT_EQ(s.edge.max_body, 1 << 20);
        }},
+      {"edge: {timeouts: {connect: 250ms, response: 5m}}",
+       [](const AppSpec& s) {
+         EXPECT_EQ(s.edge.connect_timeout, std::chrono::milliseconds(250));
+         EXPECT_EQ(s.edge.response_timeout, std::chrono::minutes(5));
+       }},
       {"edge: {rate_limit: {average: 7}}",
        [](const AppSpec& s) {
          EXPECT_EQ(s.edge.rate_limit, (RateLimit{7, 7}));
@@ -343,6 +348,9 @@ TEST(SpecParseTest, InvalidCases) {
       {M("edge: {max_in_flight: 0}"), "edge.max_in_flight", "must be >= 1"},
       {M("edge: {max_body: 1Gi}"), "edge.max_body", "must be between 1 and 256Mi"},
       {M("edge: {max_body: lots}"), "edge.max_body", "not a size"},
+      {M("edge: {timeouts: {connect: 0}}"), "edge.timeouts.connect", "must be more than 0"},
+      {M("edge: {timeouts: {response: 2h}}"), "edge.timeouts.response", "at most 1h"},
+      {M("edge: {timeouts: {read: 1s}}"), "edge.timeouts.read", "unknown field"},
       {"name: web\nrun: {command: [x], workdir: srv}\n", "run.workdir",
        "must be an absolute path (got \"srv\")"},
       {"name: web\nrun: {image: 'x:1'}\n", "port", "required for an image app"},

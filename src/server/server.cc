@@ -22,9 +22,9 @@
 #include "controller/node_service.h"
 #include "edge/edge_proxy.h"
 #include "edge/route_watcher.h"
+#include "edge/traffic_reporter.h"
 #include "metrics/registry.h"
 #include "net/http_server.h"
-#include "net/upstream_pool.h"
 #include "runtime/process/process_driver.h"
 #include "server/local_control_plane.h"
 #include "store/sqlite/sqlite_store.h"
@@ -52,15 +52,16 @@ class Server::Impl {
   std::unique_ptr<LocalControlPlane> control_plane_;
   std::unique_ptr<agent::Agent> agent_;
   std::unique_ptr<metrics::Registry> metrics_;
+  metrics::TrafficBook traffic_;
   std::unique_ptr<api::TokenAuthenticator> auth_;
   std::unique_ptr<api::ApiServer> api_;
   asio::io_context io_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::unique_ptr<net::HttpServer> http_;
-  std::unique_ptr<net::UpstreamPool> upstreams_;
+  std::unique_ptr<edge::AccessLog> access_log_;
   std::unique_ptr<edge::EdgeProxy> edge_;
   std::unique_ptr<edge::RouteWatcher> routes_;
-  std::unique_ptr<net::HttpServer> edge_http_;
+  std::unique_ptr<edge::TrafficReporter> traffic_reporter_;
   std::vector<std::thread> io_threads_;
 
   std::mutex mu_;
@@ -130,6 +131,7 @@ Status Server::Impl::Start() {
   deps.auth = auth_.get();
   deps.log_dir = (std::filesystem::path(data) / "logs").string();
   deps.metrics = metrics_.get();
+  deps.traffic = &traffic_;
   // The API checks the store itself; these are the parts it cannot see.
   controller::ControllerLoop* loop = loop_.get();
   const bool agent_on = options_.run_agent;
@@ -145,23 +147,28 @@ Status Server::Impl::Start() {
   SKIFF_RETURN_IF_ERROR(http_->Listen(options_.listen));
 
   if (options_.run_edge) {
-    upstreams_ = std::make_unique<net::UpstreamPool>(io_);
-    edge_ = std::make_unique<edge::EdgeProxy>(upstreams_.get(), metrics_.get());
+    edge::EdgeOptions edge_options;
+    edge_options.threads = options_.edge_threads;
+    edge_options.metrics = metrics_.get();
+    if (!options_.access_log.empty()) {
+      auto log = edge::AccessLog::Open(options_.access_log);
+      if (!log) return tl::unexpected(log.error());
+      access_log_ = std::move(*log);
+      edge_options.access_log = access_log_.get();
+    }
+    edge_ = std::make_unique<edge::EdgeProxy>(edge_options);
     routes_ = std::make_unique<edge::RouteWatcher>(store_.get(), edge_.get());
     routes_->Start();
-    net::HttpServerOptions edge_options;
-    edge::EdgeProxy* proxy = edge_.get();
-    edge_options.max_body_bytes = static_cast<size_t>(model::kMaxEdgeBodyBytes);
-    edge_options.max_header_bytes = 32 << 10;  // what nginx and HAProxy allow
-    edge_options.max_connections = edge::kEdgeMaxConnections;
-    edge_options.body_limit = [proxy](std::string_view host, std::string_view path) {
-      return proxy->BodyLimit(host, path);
-    };
-    edge_http_ = std::make_unique<net::HttpServer>(
-        io_,
-        [proxy](const net::HttpRequest& r, net::ResponseWriter& w) { return proxy->Handle(r, w); },
-        edge_options);
-    SKIFF_RETURN_IF_ERROR(edge_http_->Listen(options_.edge_listen));
+    SKIFF_RETURN_IF_ERROR(edge_->Listen(options_.edge_listen));
+    metrics::TrafficBook* book = &traffic_;
+    traffic_reporter_ = std::make_unique<edge::TrafficReporter>(
+        edge_.get(),
+        [book](const metrics::TrafficSnapshot& snapshot) {
+          book->Record("local", snapshot, std::chrono::steady_clock::now());
+          return OkStatus();
+        },
+        options_.traffic_interval);
+    traffic_reporter_->Start();
   }
   work_.emplace(io_.get_executor());
   for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
@@ -169,8 +176,8 @@ Status Server::Impl::Start() {
   }
   SKIFF_LOG_INFO("skiff server: API on port {} ({}), edge {}, data in {}, store revision {}",
                  http_->port(), options_.listen,
-                 edge_http_ ? "on port " + std::to_string(edge_http_->port()) : std::string("off"),
-                 data, store_->Revision());
+                 edge_ ? "on port " + std::to_string(edge_->port()) : std::string("off"), data,
+                 store_->Revision());
   return OkStatus();
 }
 
@@ -191,13 +198,13 @@ void Server::Impl::Shutdown() {
   if (http_) {
     // Requests in flight finish; then the io threads run out of work. The edge
     // stops taking requests at the same time.
-    if (edge_http_) edge_http_->Stop();
+    if (traffic_reporter_) traffic_reporter_->Stop();
+    if (edge_) edge_->Stop();
     http_->Stop([this] { work_.reset(); });
     if (io_threads_.empty()) work_.reset();
   }
   for (std::thread& t : io_threads_) t.join();
   io_threads_.clear();
-  edge_http_.reset();
   http_.reset();
   if (routes_) routes_->Stop();
   if (agent_) agent_->Stop();
@@ -219,7 +226,7 @@ Status Server::Start() {
 void Server::Wait() { impl_->Wait(); }
 void Server::Shutdown() { impl_->Shutdown(); }
 uint16_t Server::port() const { return impl_->http_ ? impl_->http_->port() : 0; }
-uint16_t Server::edge_port() const { return impl_->edge_http_ ? impl_->edge_http_->port() : 0; }
+uint16_t Server::edge_port() const { return impl_->edge_ ? impl_->edge_->port() : 0; }
 std::string Server::token_path() const {
   return (std::filesystem::path(impl_->options_.data_dir) / api::kAdminTokenFile).string();
 }

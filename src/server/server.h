@@ -26,6 +26,8 @@ struct ServerOptions {
   std::string listen = "127.0.0.1:7070";       // the API
   std::string edge_listen = "127.0.0.1:8080";  // the edge router: apps at their domains
   bool run_edge = true;                        // --no-edge turns the edge off
+  int edge_threads = 1;                        // threads of the edge router
+  std::string access_log;                      // the edge's JSON access log: a file, "-", or none
   std::string node_address = "127.0.0.1";      // where the local agent's instances listen
   bool run_agent = true;                       // --no-agent turns the local agent off
   int io_threads = 2;                          // threads serving the API
@@ -34,6 +36,8 @@ struct ServerOptions {
   // Where the process driver may create cgroups; empty: never use cgroups.
   std::string cgroup_parent = "/sys/fs/cgroup/skiff";
   Duration resync_interval = std::chrono::seconds(5);
+  // How often the edge's counters go into the traffic book (GET /v1/traffic).
+  Duration traffic_interval = std::chrono::seconds(5);
 };
 
 class Server {

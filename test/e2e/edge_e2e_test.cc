@@ -167,5 +167,48 @@ TEST_F(EdgeE2eTest, StandaloneEdgeServesThroughOutages) {
   EXPECT_THAT(edge->Output(), HasSubstr("serving 2 routes from"));
 }
 
+// Verify that a standalone edge serves its own /metrics and reports its
+// per-app traffic to the server, where GET /v1/traffic shows the rate.
+TEST_F(EdgeE2eTest, StandaloneEdgeReportsTraffic) {
+  Apply("far", Spec("far", 1, "[far.example.test]"));
+  TempDir dir;
+  const std::string listen = "127.0.0.1:" + std::to_string(FreePort());
+  const std::string metrics = "127.0.0.1:" + std::to_string(FreePort());
+  Subprocess edge(
+      std::vector<std::string>{SKIFF_BIN, "edge", "--server", "http://" + server_.addr(),
+                               "--listen", listen, "--data", dir.File("edge"), "--metrics-listen",
+                               metrics, "--name", "edge-a", "--report-interval", "200ms"},
+      std::map<std::string, std::string>{{"SKIFF_TOKEN", server_.token()}}, dir.File("edge.log"));
+  net::HttpClient client("http://" + listen);
+  auto ok = [&] {
+    auto r = client.Do("GET", "/", {}, {{"Host", "far.example.test"}}, std::chrono::seconds(2));
+    return r && r->status == 200;
+  };
+  ASSERT_TRUE(PollUntil(ok, seconds(20))) << edge.Output();
+  net::HttpClient api("http://" + server_.addr());
+  const net::HttpHeaders auth = {{"Authorization", "Bearer " + server_.token()}};
+  std::string traffic;
+  // Requests keep coming while the server gathers two reports of them.
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        for (int i = 0; i < 20; ++i) EXPECT_TRUE(ok());
+        auto r = api.Do("GET", "/v1/traffic", {}, auth, std::chrono::seconds(2));
+        traffic = r ? r->body : "";
+        return traffic.find("\"edge-a\"") != std::string::npos &&
+               traffic.find("\"far\":{\"requests_per_second\":0,") == std::string::npos &&
+               traffic.find("\"far\"") != std::string::npos;
+      },
+      seconds(20)))
+      << traffic << "\n"
+      << edge.Output();
+  EXPECT_THAT(traffic, HasSubstr("\"latency_ms\""));
+  auto scraped = net::HttpClient("http://" + metrics).Do("GET", "/metrics");
+  ASSERT_TRUE(scraped);
+  EXPECT_THAT(scraped->body, HasSubstr("skiff_edge_requests_total{app=\"far\",code=\"2xx\"}"));
+  auto server_metrics = api.Do("GET", "/metrics");
+  ASSERT_TRUE(server_metrics);
+  EXPECT_THAT(server_metrics->body, HasSubstr("skiff_app_requests_per_second{app=\"far\"}"));
+}
+
 }  // namespace
 }  // namespace skiff::testing

@@ -4,11 +4,18 @@
 
 #include "edge/edge_proxy.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <zlib.h>
 
-#include <boost/asio/io_context.hpp>
+#include <fstream>
 #include <memory>
+#include <optional>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -16,8 +23,6 @@
 #include "edge/routing_table.h"
 #include "fakes/testing.h"
 #include "net/http_client.h"
-#include "net/http_server.h"
-#include "net/upstream_pool.h"
 
 namespace skiff::edge {
 namespace {
@@ -29,7 +34,7 @@ using skiff::testing::Subprocess;
 class EdgeProxyTest : public ::testing::Test {
  protected:
   // Starts `instances` test apps behind an edge serving app "web" at web.test.
-  void Start(int instances = 3, model::EdgePolicy policy = {}) {
+  void Start(int instances = 3, model::EdgePolicy policy = {}, EdgeOptions options = {}) {
     store::Snapshot snapshot;
     model::App app;
     app.name = "web";
@@ -58,40 +63,56 @@ class EdgeProxyTest : public ::testing::Test {
       addresses_.push_back(instance.address);
       snapshot.instances.push_back(instance);
     }
-    proxy_.SetTable(RoutingTable::Build(snapshot));
-    net::HttpServerOptions options;  // as skiff server sets up its edge
-    options.max_body_bytes = static_cast<size_t>(model::kMaxEdgeBodyBytes);
-    options.body_limit = [this](std::string_view host, std::string_view path) {
-      return proxy_.BodyLimit(host, path);
-    };
-    server_ = std::make_unique<net::HttpServer>(
-        io_,
-        [this](const net::HttpRequest& r, net::ResponseWriter& w) { return proxy_.Handle(r, w); },
-        options);
-    ASSERT_TRUE(server_->Listen("127.0.0.1:0"));
-    thread_ = std::thread([this] { io_.run(); });
+    proxy_.emplace(options);
+    proxy_->SetTable(RoutingTable::Build(snapshot));
+    ASSERT_TRUE(proxy_->Listen("127.0.0.1:0"));
   }
 
   void TearDown() override {
-    if (server_) server_->Stop([this] { io_.stop(); });
-    if (thread_.joinable()) thread_.join();
+    if (proxy_) proxy_->Stop();
+  }
+
+  // A raw connection to the edge (for what HttpClient cannot do).
+  int Connect() {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(proxy_->port());
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+      close(fd);
+      return -1;
+    }
+    timeval wait{5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+    return fd;
+  }
+  static void SendAll(int fd, std::string_view bytes) {
+    ASSERT_EQ(send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(bytes.size()));
+  }
+  // Reads until `until` has arrived (or the connection ends or stalls).
+  static std::string ReadUntil(int fd, std::string_view until, std::string* got) {
+    char buf[4096];
+    while (got->find(until) == std::string::npos) {
+      ssize_t n = recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      got->append(buf, static_cast<size_t>(n));
+    }
+    return *got;
   }
 
   Result<net::HttpResponse> Get(const std::string& method = "GET", const std::string& path = "/",
                                 const std::string& body = "") {
-    return net::HttpClient("http://127.0.0.1:" + std::to_string(server_->port()))
+    return net::HttpClient("http://127.0.0.1:" + std::to_string(proxy_->port()))
         .Do(method, path, method == "POST" && body.empty() ? "x" : body, {{"Host", "web.test"}},
             std::chrono::seconds(5));
   }
 
   skiff::testing::TempDir dir_;
-  boost::asio::io_context io_;
-  net::UpstreamPool pool_{io_};
-  EdgeProxy proxy_{&pool_, nullptr};
+  std::optional<EdgeProxy> proxy_;
   std::vector<std::unique_ptr<Subprocess>> apps_;
   std::vector<std::string> addresses_;  // of the instances, in start order
-  std::unique_ptr<net::HttpServer> server_;
-  std::thread thread_;
 };
 
 // Verify that killing an instance mid-traffic fails no GET, although the
@@ -144,7 +165,10 @@ TEST_F(EdgeProxyTest, RateLimitAnswers429) {
 // Verify that the circuit breaker answers 503 while the app has max_in_flight
 // requests in flight, and lets requests through again once they finished.
 TEST_F(EdgeProxyTest, CircuitBreakerAnswers503) {
-  Start(1, {.max_in_flight = 1});
+  metrics::Registry registry;
+  EdgeOptions options;
+  options.metrics = &registry;
+  Start(1, {.max_in_flight = 1}, options);
   // The slow request may itself meet one of the probes below in the slot: it
   // tries until it got in.
   std::thread slow([this] {
@@ -162,6 +186,17 @@ TEST_F(EdgeProxyTest, CircuitBreakerAnswers503) {
   auto after = Get();
   ASSERT_TRUE(after);
   EXPECT_EQ(after->status, 200);
+  // Refused requests were counted as 5xx and left nothing in flight.
+  const std::string exposition = registry.Render();
+  EXPECT_NE(exposition.find("skiff_edge_in_flight{app=\"web\"} 0\n"), std::string::npos)
+      << exposition;
+  EXPECT_NE(exposition.find("skiff_edge_requests_total{app=\"web\",code=\"5xx\"}"),
+            std::string::npos)
+      << exposition;
+  metrics::TrafficSnapshot traffic = proxy_->Traffic();
+  EXPECT_GE(traffic.apps["web"].by_class[2], 2u);
+  EXPECT_GE(traffic.apps["web"].by_class[5], 1u);
+  EXPECT_EQ(traffic.apps["web"].in_flight, 0);
 }
 
 // Verify that a body over the app's edge.max_body is refused with 413 before
@@ -181,7 +216,7 @@ TEST_F(EdgeProxyTest, BodyLimitAnswers413) {
 // answer keeps the length the GET would have.
 TEST_F(EdgeProxyTest, ForwardsHeadersFaithfully) {
   Start(1);
-  net::HttpClient client("http://127.0.0.1:" + std::to_string(server_->port()));
+  net::HttpClient client("http://127.0.0.1:" + std::to_string(proxy_->port()));
   auto seen = client.Do("GET", "/headers", {},
                         {{"Host", "web.test"},
                          {"X-Forwarded-For", "10.0.0.1"},
@@ -213,7 +248,7 @@ TEST_F(EdgeProxyTest, StreamsResponsesAsTheyCome) {
   Start(1);
   std::string received;
   bool released = false;
-  net::HttpClient edge("http://127.0.0.1:" + std::to_string(server_->port()));
+  net::HttpClient edge("http://127.0.0.1:" + std::to_string(proxy_->port()));
   auto status = edge.Stream(
       "GET", "/stream", {{"Host", "web.test"}},
       [&](std::string_view chunk) {
@@ -245,6 +280,131 @@ TEST_F(EdgeProxyTest, RelaysLargeResponsesWhole) {
   auto small = Get("GET", "/big?kb=1");
   ASSERT_TRUE(small);
   EXPECT_EQ(small->Header("Content-Length"), "1024");
+}
+
+// Verify that an Upgrade request becomes a two-way tunnel once the instance
+// answers 101: bytes sent after it come back from the instance's echo.
+TEST_F(EdgeProxyTest, UpgradeBecomesATunnel) {
+  Start(1);
+  int fd = Connect();
+  ASSERT_GE(fd, 0);
+  SendAll(fd,
+          "GET /upgrade HTTP/1.1\r\nHost: web.test\r\nConnection: Upgrade\r\n"
+          "Upgrade: echo\r\n\r\n");
+  std::string got;
+  ReadUntil(fd, "\r\n\r\n", &got);
+  EXPECT_EQ(got.substr(0, 12), "HTTP/1.1 101") << got;
+  EXPECT_NE(got.find("Upgrade: echo\r\n"), std::string::npos) << got;
+  EXPECT_NE(got.find("Connection: upgrade\r\n"), std::string::npos) << got;
+  got.clear();
+  SendAll(fd, "ping 1");
+  ReadUntil(fd, "ping 1", &got);
+  EXPECT_EQ(got, "ping 1");
+  got.clear();
+  SendAll(fd, "and ping 2");
+  ReadUntil(fd, "and ping 2", &got);
+  EXPECT_EQ(got, "and ping 2");
+  close(fd);
+}
+
+std::string Gunzip(std::string_view zipped) {
+  z_stream z{};
+  EXPECT_EQ(inflateInit2(&z, 15 + 16), Z_OK);
+  std::string out(1 << 20, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(zipped.data()));
+  z.avail_in = static_cast<uInt>(zipped.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(inflate(&z, Z_FINISH), Z_STREAM_END);
+  out.resize(z.total_out);
+  inflateEnd(&z);
+  return out;
+}
+
+// Verify that a compressible answer is gzipped for a client that accepts it
+// (and decodes to the instance's body), and not for one that does not.
+TEST_F(EdgeProxyTest, GzipsWhenTheClientAcceptsIt) {
+  Start(1);
+  net::HttpClient client("http://127.0.0.1:" + std::to_string(proxy_->port()));
+  auto zipped =
+      client.Do("GET", "/big?kb=64", {}, {{"Host", "web.test"}, {"Accept-Encoding", "gzip"}},
+                std::chrono::seconds(5));
+  ASSERT_TRUE(zipped) << zipped.error().ToString();
+  EXPECT_EQ(zipped->status, 200);
+  EXPECT_EQ(zipped->Header("Content-Encoding"), "gzip");
+  EXPECT_EQ(zipped->Header("Vary"), "Accept-Encoding");
+  EXPECT_LT(zipped->body.size(), 4096u) << "64 KiB of one letter compresses well";
+  EXPECT_EQ(Gunzip(zipped->body), std::string(64 * 1024, 'x'));
+
+  auto plain = client.Do("GET", "/big?kb=64", {}, {{"Host", "web.test"}}, std::chrono::seconds(5));
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->Header("Content-Encoding"), "");
+  EXPECT_EQ(plain->body.size(), 64u * 1024);
+}
+
+// Verify that requests pipelined on one connection are answered in order,
+// each with its own request id.
+TEST_F(EdgeProxyTest, PipelinedRequestsAnsweredInOrder) {
+  Start(1);
+  int fd = Connect();
+  ASSERT_GE(fd, 0);
+  SendAll(fd,
+          "GET /env/SKIFF_INSTANCE HTTP/1.1\r\nHost: web.test\r\nX-Request-Id: one\r\n\r\n"
+          "GET /nope HTTP/1.1\r\nHost: web.test\r\nX-Request-Id: two\r\n\r\n"
+          "GET / HTTP/1.1\r\nHost: nobody.test\r\nConnection: close\r\n\r\n");
+  std::string got;
+  ReadUntil(fd, "no app is served at nobody.test/", &got);
+  close(fd);
+  const size_t first = got.find("HTTP/1.1 200");
+  const size_t second = got.find("HTTP/1.1 404", first);
+  const size_t third = got.find("HTTP/1.1 404", second + 1);
+  ASSERT_NE(third, std::string::npos) << got;
+  EXPECT_LT(got.find("X-Request-Id: one"), second) << got;
+  EXPECT_NE(got.find("X-Request-Id: two", second), std::string::npos) << got;
+  EXPECT_NE(got.find("web-0", first), std::string::npos) << got;
+}
+
+// Verify the access log: one JSON line per request with its app, status,
+// upstream and request id.
+TEST_F(EdgeProxyTest, AccessLogHasALinePerRequest) {
+  const std::string path = dir_.File("access.log");
+  auto log = AccessLog::Open(path);
+  ASSERT_TRUE(log);
+  EdgeOptions options;
+  options.access_log = log->get();
+  Start(1, {}, options);
+  net::HttpClient client("http://127.0.0.1:" + std::to_string(proxy_->port()));
+  ASSERT_TRUE(client.Do("GET", "/?x=1", {}, {{"Host", "web.test"}, {"X-Request-Id", "r-1"}},
+                        std::chrono::seconds(5)));
+  ASSERT_TRUE(client.Do("GET", "/", {}, {{"Host", "nobody.test"}}, std::chrono::seconds(5)));
+  proxy_->Stop();
+  std::ifstream in(path);
+  std::string first, second, third;
+  std::getline(in, first);
+  std::getline(in, second);
+  EXPECT_FALSE(std::getline(in, third)) << third;
+  EXPECT_NE(first.find("\"method\":\"GET\""), std::string::npos) << first;
+  EXPECT_NE(first.find("\"target\":\"/?x=1\""), std::string::npos) << first;
+  EXPECT_NE(first.find("\"app\":\"web\""), std::string::npos) << first;
+  EXPECT_NE(first.find("\"status\":200"), std::string::npos) << first;
+  EXPECT_NE(first.find("\"upstream\":\"" + addresses_[0] + "\""), std::string::npos) << first;
+  EXPECT_NE(first.find("\"request_id\":\"r-1\""), std::string::npos) << first;
+  EXPECT_NE(second.find("\"status\":404"), std::string::npos) << second;
+  EXPECT_NE(second.find("\"host\":\"nobody.test\""), std::string::npos) << second;
+}
+
+// Verify that an instance slower than the app's edge.timeouts.response gets
+// the client a 504, and a fast one still answers.
+TEST_F(EdgeProxyTest, SlowInstanceAnswers504) {
+  model::EdgePolicy policy;
+  policy.response_timeout = std::chrono::milliseconds(300);
+  Start(1, policy);
+  auto slow = Get("GET", "/sleep?ms=3000");
+  ASSERT_TRUE(slow) << slow.error().ToString();
+  EXPECT_EQ(slow->status, 504) << slow->body;
+  auto fast = Get("GET", "/sleep?ms=1");
+  ASSERT_TRUE(fast);
+  EXPECT_EQ(fast->status, 200);
 }
 
 }  // namespace

@@ -20,7 +20,6 @@
 #include "edge/edge_proxy.h"
 #include "edge/routing_table.h"
 #include "net/http_server.h"
-#include "net/upstream_pool.h"
 
 namespace skiff::edge {
 namespace {
@@ -215,30 +214,19 @@ class EdgeSmugglingTest : public ::testing::TestWithParam<Vector> {
     instance.address = "127.0.0.1:" + std::to_string(recorder_.port());
     snapshot.instances.push_back(instance);
     proxy_.SetTable(RoutingTable::Build(snapshot));
-    server_ = std::make_unique<net::HttpServer>(
-        io_,
-        [this](const net::HttpRequest& r, net::ResponseWriter& w) { return proxy_.Handle(r, w); });
-    ASSERT_TRUE(server_->Listen("127.0.0.1:0"));
-    thread_ = std::thread([this] { io_.run(); });
+    ASSERT_TRUE(proxy_.Listen("127.0.0.1:0"));
   }
-  void TearDown() override {
-    server_->Stop([this] { io_.stop(); });
-    thread_.join();
-  }
+  void TearDown() override { proxy_.Stop(); }
 
   Recorder recorder_;
-  boost::asio::io_context io_;
-  net::UpstreamPool pool_{io_};
-  EdgeProxy proxy_{&pool_, nullptr};
-  std::unique_ptr<net::HttpServer> server_;
-  std::thread thread_;
+  EdgeProxy proxy_;
 };
 
 // Verify that the vector is refused with a 4xx, the connection is closed, and
 // the smuggled request never reaches the upstream.
 TEST_P(EdgeSmugglingTest, RefusedAndNeverForwarded) {
   const Vector& v = GetParam();
-  int fd = Connect(server_->port());
+  int fd = Connect(proxy_.port());
   ASSERT_GE(fd, 0);
   ASSERT_EQ(send(fd, v.request.data(), v.request.size(), MSG_NOSIGNAL),
             static_cast<ssize_t>(v.request.size()));

@@ -13,6 +13,7 @@
 //   GET  /stream      200 chunked: "first\n", then "last\n" once /release is called
 //   GET  /release     lets /stream finish
 //   GET  /big?kb=N    200, N KiB of "x" (with a Content-Length)
+//   GET  /upgrade     with "Upgrade: echo": 101, then echoes every byte back
 //   anything else     404 "not found (<SKIFF_APP>)"
 //
 // Environment: HOST, PORT (flags --host, --port win), START_DELAY_MS (wait before
@@ -156,6 +157,21 @@ void Serve(int fd) {
     long kb = 0;
     if (query.rfind("kb=", 0) == 0) kb = std::strtol(query.c_str() + 3, nullptr, 10);
     Respond(fd, 200, std::string(static_cast<size_t>(std::max(0L, kb)) * 1024, 'x'));
+  } else if (path == "/upgrade") {
+    // A protocol switch, as WebSocket does it: after the 101 the connection
+    // carries raw bytes, echoed back until the peer closes.
+    if (head.find("Upgrade: echo") == std::string::npos) {
+      Respond(fd, 400, "ask with Upgrade: echo\n");
+    } else {
+      WriteAll(fd,
+               "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n");
+      char buf[4096];
+      for (;;) {
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0 || !WriteAll(fd, std::string(buf, static_cast<size_t>(n)))) break;
+      }
+    }
   } else if (path == "/release") {
     {
       std::lock_guard lock(g_release_mu);

@@ -1,0 +1,71 @@
+// Handlers of edge traffic: what standalone edges report, and the per-app
+// rates the control plane (and `skiff traffic`) reads.
+#include <chrono>
+
+#include "api/errors.h"
+#include "api/handlers.h"
+#include "api/request_util.h"
+
+namespace skiff::api {
+namespace json = boost::json;
+namespace {
+
+// An edge name: what `skiff edge --name` takes (host names and ports).
+bool ValidEdgeName(const std::string& name) {
+  if (name.empty() || name.size() > 128) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '.' || c == '_' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+double Milliseconds(double seconds) { return std::round(seconds * 1e6) / 1e3; }
+
+}  // namespace
+
+net::HttpResponse ReportTraffic(const ApiDeps& deps, const net::HttpRequest& request,
+                                const PathParams& params) {
+  if (deps.traffic == nullptr) {
+    return ErrorReply(Error{ErrorCode::kNotFound, "this server keeps no traffic book"});
+  }
+  const std::string& name = params.at("name");
+  if (!ValidEdgeName(name)) {
+    return ErrorReply(
+        Error{ErrorCode::kInvalidArgument,
+              "edge name \"" + name + "\" must be 1 to 128 letters, digits, '-', '.', '_' or ':'",
+              "name"});
+  }
+  auto body = JsonObjectBody(request);
+  if (!body) return ErrorReply(body.error());
+  auto snapshot = metrics::TrafficFromJson(*body);
+  if (!snapshot) return ErrorReply(snapshot.error());
+  deps.traffic->Record(name, std::move(*snapshot), std::chrono::steady_clock::now());
+  return net::JsonResponse(200, json::object{{"edge", name}});
+}
+
+net::HttpResponse GetTraffic(const ApiDeps& deps, const net::HttpRequest&, const PathParams&) {
+  if (deps.traffic == nullptr) {
+    return ErrorReply(Error{ErrorCode::kNotFound, "this server keeps no traffic book"});
+  }
+  const auto now = std::chrono::steady_clock::now();
+  json::object apps;
+  for (const auto& [app, r] : deps.traffic->Rates(now)) {
+    apps[app] =
+        json::object{{"requests_per_second", std::round(r.requests_per_second * 1000) / 1000},
+                     {"errors_per_second", std::round(r.errors_per_second * 1000) / 1000},
+                     {"bytes_per_second", std::round(r.bytes_per_second)},
+                     {"latency_ms", json::object{{"p50", Milliseconds(r.p50)},
+                                                 {"p95", Milliseconds(r.p95)},
+                                                 {"p99", Milliseconds(r.p99)}}},
+                     {"in_flight", r.in_flight},
+                     {"edges", r.edges}};
+  }
+  json::array edges;
+  for (const std::string& e : deps.traffic->Edges(now)) edges.emplace_back(e);
+  return net::JsonResponse(200,
+                           json::object{{"apps", std::move(apps)}, {"edges", std::move(edges)}});
+}
+
+}  // namespace skiff::api

@@ -1,0 +1,538 @@
+#include "edge/proxy_session.h"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+
+#include "edge/balancer.h"
+#include "net/http.h"
+#include "net/request_head.h"
+
+namespace skiff::edge {
+namespace {
+
+constexpr int kMaxAttempts = 3;
+// After refusing a request the edge reads and drops what the client still
+// sends, bounded by both, so that closing with unread bytes does not reset
+// the connection before the client has read the answer.
+constexpr size_t kMaxLingerBytes = 8 << 20;
+constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+std::string Seconds(Duration d) {
+  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count() / 1000.0)
+             .substr(0, 4) +
+         "s";
+}
+
+}  // namespace
+
+Session::Session(EdgeProxy::Worker* worker, int fd, std::string client_ip)
+    : worker_(worker),
+      shared_(worker->shared()),
+      fd_(fd),
+      client_ip_(std::move(client_ip)),
+      buffer_(new char[kBufferBytes]) {
+  head_.fields.reserve(32);
+  response_.fields.reserve(32);
+}
+
+Session::~Session() { close(fd_); }
+
+void Session::Start() {
+  deadline_ = EdgeProxy::Worker::now() + shared_.options.idle_timeout;
+  if (!worker_->loop().Add(fd_, this)) End();
+}
+
+void Session::OnEvents(uint32_t events) {
+  if (phase_ == Phase::kEnded) return;
+  if (events & (EPOLLERR | EPOLLHUP)) {
+    End();
+    return;
+  }
+  if (events & (EPOLLIN | EPOLLRDHUP)) readable_ = true;
+  if (events & EPOLLOUT) {
+    writable_ = true;
+    if (!FlushClient()) return;
+  }
+  switch (phase_) {
+    case Phase::kHead:
+      ReadHead();
+      break;
+    case Phase::kUpstream:
+      if (!RequestBodyDone()) {
+        PumpRequestBody();
+      } else if (events & EPOLLRDHUP) {
+        client_eof_ = true;
+      }
+      break;
+    case Phase::kRelay:
+      if (events & EPOLLRDHUP) client_eof_ = true;
+      RelayBody();
+      break;
+    case Phase::kTunnel:
+      PumpTunnel();
+      break;
+    case Phase::kLinger:
+      Linger();
+      break;
+    case Phase::kEnded:
+      break;
+  }
+}
+
+// ---------------------------------------------------------------- request
+
+void Session::ReadHead() {
+  // Re-entered from a response finished within Dispatch: the loop below goes on.
+  if (in_read_head_) return;
+  in_read_head_ = true;
+  ReadHeads();
+  in_read_head_ = false;
+}
+
+void Session::ReadHeads() {
+  const EdgeOptions& options = shared_.options;
+  while (phase_ == Phase::kHead) {
+    if (begin_ < end_) {
+      net::RequestHeadScan scan =
+          net::ScanRequestHead(std::string_view(buffer_.get() + begin_, end_ - begin_));
+      if (scan.state == net::RequestHeadScan::State::kComplete) {
+        if (scan.length > options.max_head_bytes) {
+          Refuse(431,
+                 "request header exceeds " + std::to_string(options.max_head_bytes >> 10) + " KiB",
+                 true);
+          return;
+        }
+        Dispatch(scan.length);
+        continue;
+      }
+      if (scan.state == net::RequestHeadScan::State::kBad) {
+        Refuse(scan.status,
+               scan.status == 400 ? "malformed HTTP request: " + scan.problem : scan.problem, true);
+        return;
+      }
+      if (end_ - begin_ > options.max_head_bytes) {
+        Refuse(431,
+               "request header exceeds " + std::to_string(options.max_head_bytes >> 10) + " KiB",
+               true);
+        return;
+      }
+    }
+    if (stopping_ && begin_ == end_) {
+      End();
+      return;
+    }
+    if (!readable_) return;
+    CompactBuffer();
+    const bool first = begin_ == end_;
+    const ssize_t n = ReadClient();
+    if (n < 0) {
+      End();
+      return;
+    }
+    if (n == 0) return;
+    if (first) deadline_ = EdgeProxy::Worker::now() + options.header_timeout;
+  }
+}
+
+void Session::Dispatch(size_t head_length) {
+  started_ = std::chrono::steady_clock::now();
+  if (shared_.options.access_log != nullptr) started_wall_ = std::chrono::system_clock::now();
+  const std::string_view bytes(buffer_.get() + begin_, end_ - begin_);
+  problem_.clear();
+  request_id_.clear();
+  if (!http1::ParseRequestHead(bytes.substr(0, head_length), &head_, &problem_)) {
+    Refuse(400, "malformed HTTP request: " + problem_, true);
+    return;
+  }
+  shared_.EarnRetry();
+  std::string_view id = ClientRequestId(head_);
+  if (id.empty()) {
+    request_id_ = NewRequestId();
+  } else {
+    request_id_.assign(id);
+  }
+  client_keep_alive_ = head_.keep_alive && !stopping_;
+  is_head_ = head_.method == "HEAD";
+  idempotent_ = IsIdempotent(head_.method);
+  accept_encoding_.assign(FindField(head_.fields, "accept-encoding"));
+  if (shared_.options.access_log != nullptr) {
+    log_.assign(head_.method);
+    log_host_ = log_.size();
+    log_.append(head_.host);
+    log_target_ = log_.size();
+    log_.append(head_.target);
+    log_agent_ = log_.size();
+    log_.append(FindField(head_.fields, "user-agent"));
+  }
+
+  // Where the body is: whole in the buffer (the request can be sent again),
+  // or still to come (streamed once the instance is connected).
+  const size_t body_begin = begin_ + head_.length;
+  request_body_ = Source::kNone;
+  request_left_ = 0;
+  request_bytes_ = 0;
+  request_chunks_.Reset();
+  if (head_.chunked) {
+    request_body_ = Source::kChunked;
+  } else if (head_.content_length && *head_.content_length > 0) {
+    request_body_ = Source::kLength;
+    request_left_ = *head_.content_length;
+  }
+  replayable_ = request_body_ == Source::kNone ||
+                (request_body_ == Source::kLength && end_ - body_begin >= request_left_);
+  body_end_ = replayable_ ? body_begin + request_left_ : body_begin;
+
+  table_ = worker_->table();
+  route_ = table_->Find(head_.host, head_.path);
+  if (route_ == nullptr) {
+    if (shared_.unrouted != nullptr) shared_.unrouted->Inc();
+    Refuse(404, "no app is served at " + NormaliseHost(head_.host) + std::string(head_.path),
+           !replayable_);
+    return;
+  }
+  const model::EdgePolicy& policy = route_->policy;
+  const std::string& app = route_->app;
+  metrics_ = shared_.MetricsOf(*route_);
+  if (policy.rate_limit) {
+    std::chrono::seconds wait{1};
+    if (!shared_.limiter.Allow(app + '\n' + client_ip_, *policy.rate_limit,
+                               std::chrono::steady_clock::now(), &wait)) {
+      Refuse(429, "too many requests to app " + app + " from this address", !replayable_,
+             static_cast<int>(wait.count()));
+      return;
+    }
+  }
+  if (head_.content_length && *head_.content_length > static_cast<uint64_t>(policy.max_body)) {
+    Refuse(413,
+           "request body exceeds " + std::to_string(policy.max_body) + " bytes (app " + app +
+               " edge.max_body)",
+           true);
+    return;
+  }
+  const int before = route_->state->in_flight.fetch_add(1, std::memory_order_relaxed);
+  if (before >= policy.max_in_flight) {
+    route_->state->in_flight.fetch_sub(1, std::memory_order_relaxed);
+    Refuse(503,
+           "app " + app + " has too many requests in flight (edge.max_in_flight " +
+               std::to_string(policy.max_in_flight) + ")",
+           !replayable_);
+    return;
+  }
+  counted_in_flight_ = true;  // in the breaker's count and the in-flight gauge
+  if (metrics_ != nullptr) metrics_->in_flight->Add(1);
+  if (route_->endpoints.empty()) {
+    Refuse(503, "app " + app + " has no healthy instance now", !replayable_);
+    return;
+  }
+
+  up_head_.clear();
+  AppendUpstreamHead(head_, client_ip_, request_id_, &up_head_);
+  begin_ = body_begin;  // the head is consumed; its views are not used from here on
+  if (head_.expect_continue && request_body_ != Source::kNone && begin_ == end_) {
+    if (!SendClient(kContinue)) return;
+  }
+  upgrade_ = head_.upgrade;
+  tried_.clear();
+  stale_retried_ = false;
+  Attempt();
+}
+
+void Session::Attempt() {
+  const int pick = PickEndpoint(*route_, FastRandom(), EdgeProxy::Worker::now(), tried_);
+  if (pick < 0) {
+    Refuse(503, "app " + route_->app + " has no healthy instance now", !replayable_);
+    return;
+  }
+  tried_.push_back(pick);
+  endpoint_ = pick;
+  const Endpoint& endpoint = route_->endpoints[pick];
+  endpoint.state->Begin();
+  attempt_open_ = true;
+  attempt_started_ = EdgeProxy::Worker::now();
+  Result<Upstream*> upstream = worker_->TakeUpstream(endpoint.address);
+  if (!upstream) {
+    AttemptFailed(true, 502, upstream.error().message);
+    return;
+  }
+  upstream_ = *upstream;
+  upstream_->owner = this;
+  phase_ = Phase::kUpstream;
+  answered_ = false;
+  if (upstream_->connecting) {
+    deadline_ = attempt_started_ + route_->policy.connect_timeout;
+    return;  // OnUpstreamEvents sees the connect complete
+  }
+  SendRequest();
+}
+
+void Session::EndAttempt(bool failed) {
+  if (!attempt_open_) return;
+  attempt_open_ = false;
+  const auto now = EdgeProxy::Worker::now();
+  route_->endpoints[endpoint_].state->End(
+      std::chrono::duration_cast<std::chrono::microseconds>(now - attempt_started_), failed, now);
+}
+
+void Session::OnUpstreamEvents(uint32_t events) {
+  if (phase_ == Phase::kEnded || upstream_ == nullptr) return;
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) upstream_->readable = true;
+  if (events & EPOLLOUT) upstream_->writable = true;
+  if (upstream_->connecting) {
+    if (events & (EPOLLERR | EPOLLHUP)) {
+      int error = 0;
+      socklen_t size = sizeof error;
+      getsockopt(upstream_->fd, SOL_SOCKET, SO_ERROR, &error, &size);
+      AttemptFailed(true, 502,
+                    std::string("cannot connect to ") + upstream_->address + ": " +
+                        std::strerror(error != 0 ? error : ECONNREFUSED));
+      return;
+    }
+    if (!(events & EPOLLOUT)) return;
+    upstream_->connecting = false;
+    SendRequest();
+    return;
+  }
+  switch (phase_) {
+    case Phase::kUpstream:
+      if (!FlushUpstream()) return;
+      if (!RequestBodyDone()) {
+        PumpRequestBody();
+        if (phase_ != Phase::kUpstream) return;
+      }
+      if (upstream_ != nullptr && upstream_->readable) ReadResponse();
+      break;
+    case Phase::kRelay:
+      RelayBody();
+      break;
+    case Phase::kTunnel:
+      if (!FlushUpstream()) return;
+      PumpTunnel();
+      break;
+    default:
+      break;
+  }
+}
+
+void Session::SendRequest() {
+  iovec iov[2] = {{up_head_.data(), up_head_.size()}, {buffer_.get() + begin_, 0}};
+  int count = 1;
+  if (replayable_ && body_end_ > begin_) {
+    iov[1].iov_len = body_end_ - begin_;
+    count = 2;
+  }
+  up_pending_.clear();
+  if (!SendUpstream(iov, count)) {
+    // Nothing reached an instance that had closed the pooled connection.
+    AttemptFailed(true, 502, "the connection to " + upstream_->address + " broke");
+    return;
+  }
+  if (replayable_) {
+    request_left_ = 0;
+  }
+  deadline_ = EdgeProxy::Worker::now() + route_->policy.response_timeout;
+  if (!RequestBodyDone()) {
+    deadline_ = EdgeProxy::Worker::now() + shared_.options.body_timeout;
+    PumpRequestBody();
+    if (phase_ != Phase::kUpstream) return;
+  }
+  if (upstream_ != nullptr && upstream_->readable) ReadResponse();
+}
+
+bool Session::RequestBodyDone() const {
+  switch (request_body_) {
+    case Source::kLength:
+      return request_left_ == 0;
+    case Source::kChunked:
+      return request_chunks_.done();
+    default:
+      return true;
+  }
+}
+
+void Session::PumpRequestBody() {
+  const model::EdgePolicy& policy = route_->policy;
+  while (!RequestBodyDone()) {
+    if (upstream_ == nullptr || upstream_->connecting || !up_pending_.empty()) return;
+    if (begin_ < end_) {
+      std::string_view avail(buffer_.get() + begin_, end_ - begin_);
+      size_t take = 0;
+      if (request_body_ == Source::kLength) {
+        take = static_cast<size_t>(std::min<uint64_t>(avail.size(), request_left_));
+        request_left_ -= take;
+      } else {
+        take = request_chunks_.Feed(avail);
+        if (request_chunks_.bad()) {
+          EndAttempt(false);
+          ReleaseUpstream(false);
+          Refuse(400, "malformed chunked request body: " + request_chunks_.problem(), true);
+          return;
+        }
+        if (request_chunks_.payload_bytes() > static_cast<uint64_t>(policy.max_body)) {
+          EndAttempt(false);
+          ReleaseUpstream(false);
+          Refuse(413,
+                 "request body exceeds " + std::to_string(policy.max_body) + " bytes (app " +
+                     route_->app + " edge.max_body)",
+                 true);
+          return;
+        }
+      }
+      iovec iov{buffer_.get() + begin_, take};
+      begin_ += take;
+      request_bytes_ += take;
+      replayable_ = false;  // what went out is gone from the buffer
+      if (!SendUpstream(&iov, 1)) {
+        EndAttempt(true);
+        ReleaseUpstream(false);
+        Refuse(502, "app " + route_->app + ": the instance broke the connection", true);
+        return;
+      }
+      deadline_ = EdgeProxy::Worker::now() + shared_.options.body_timeout;
+      continue;
+    }
+    if (!readable_) return;
+    CompactBuffer();
+    const ssize_t n = ReadClient();
+    if (n < 0) {
+      End();  // the client left with its request half sent
+      return;
+    }
+    if (n == 0) return;
+  }
+  deadline_ = EdgeProxy::Worker::now() + policy.response_timeout;
+}
+
+// --------------------------------------------------------------- failures
+
+void Session::AttemptFailed(bool lost, int status, std::string message) {
+  const bool stale = lost && upstream_ != nullptr && upstream_->reused && !stale_retried_;
+  // A pooled connection the instance had closed says nothing about the
+  // instance: try it again on a fresh connection, once.
+  EndAttempt(!stale);
+  ReleaseUpstream(false);
+  if (lost && replayable_ && idempotent_) {
+    if (stale) {
+      stale_retried_ = true;
+      tried_.pop_back();
+      Attempt();
+      return;
+    }
+    const int left = static_cast<int>(route_->endpoints.size()) - static_cast<int>(tried_.size());
+    if (left > 0 && static_cast<int>(tried_.size()) < kMaxAttempts && shared_.TakeRetry()) {
+      Attempt();
+      return;
+    }
+  }
+  Refuse(status, "app " + route_->app + ": " + message, !replayable_);
+}
+
+void Session::Refuse(int status, std::string message, bool close, int retry_after) {
+  if (upstream_ != nullptr) ReleaseUpstream(false);
+  close = close || stopping_ || !client_keep_alive_;
+  if (request_id_.empty()) request_id_ = NewRequestId();
+  out_.clear();
+  AppendRefusal(status, message, request_id_, retry_after, close, &out_);
+  status_ = status;
+  response_bytes_ = message.size() + 1;
+  RecordEnd(status);
+  if (!SendClient(out_)) return;
+  if (close) {
+    Linger();
+    return;
+  }
+  begin_ = body_end_;  // a kept connection's request was whole in the buffer
+  phase_ = Phase::kHead;
+  deadline_ = EdgeProxy::Worker::now() + shared_.options.idle_timeout;
+  if (pending_.empty()) ReadHead();
+}
+
+void Session::Linger() {
+  if (phase_ != Phase::kLinger) {
+    phase_ = Phase::kLinger;
+    linger_shut_ = false;
+    linger_bytes_ = 0;
+    deadline_ = EdgeProxy::Worker::now() + shared_.options.write_timeout;
+  }
+  if (!pending_.empty()) return;  // FlushClient calls again once it is out
+  if (!linger_shut_) {
+    shutdown(fd_, SHUT_WR);
+    linger_shut_ = true;
+    deadline_ = EdgeProxy::Worker::now() + kLingerTime;
+  }
+  while (readable_) {
+    begin_ = end_ = 0;
+    const ssize_t n = ReadClient();
+    if (n < 0) {
+      End();
+      return;
+    }
+    linger_bytes_ += static_cast<size_t>(n);
+    if (linger_bytes_ > kMaxLingerBytes) {
+      End();
+      return;
+    }
+  }
+}
+
+void Session::Sweep(SteadyTime now) {
+  if (phase_ == Phase::kEnded || now < deadline_) return;
+  switch (phase_) {
+    case Phase::kHead:
+      if (begin_ < end_) {
+        Refuse(408, "request head not received within " + Seconds(shared_.options.header_timeout),
+               true);
+      } else {
+        End();
+      }
+      break;
+    case Phase::kUpstream:
+      if (upstream_ != nullptr && upstream_->connecting) {
+        AttemptFailed(true, 504,
+                      "no connection to " + upstream_->address + " within " +
+                          Seconds(route_->policy.connect_timeout));
+      } else if (!RequestBodyDone()) {
+        EndAttempt(false);
+        ReleaseUpstream(false);
+        Refuse(408, "request body not received in time", true);
+      } else {
+        EndAttempt(true);
+        ReleaseUpstream(false);
+        Refuse(504,
+               "app " + route_->app + " did not answer within " +
+                   Seconds(route_->policy.response_timeout),
+               true);
+      }
+      break;
+    default:
+      End();
+      break;
+  }
+}
+
+void Session::BeginStop() {
+  stopping_ = true;
+  if (phase_ == Phase::kHead && begin_ == end_ && pending_.empty()) End();
+}
+
+void Session::Abort() { End(); }
+
+void Session::End() {
+  if (phase_ == Phase::kEnded) return;
+  if (route_ != nullptr) RecordEnd(answered_ ? status_ : 499);
+  if (upstream_ != nullptr) {
+    EndAttempt(false);
+    ReleaseUpstream(false);
+  }
+  phase_ = Phase::kEnded;
+  worker_->loop().Remove(fd_, this);
+  worker_->SessionEnded(this);
+}
+
+}  // namespace skiff::edge

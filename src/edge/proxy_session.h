@@ -1,0 +1,175 @@
+// Session: one client connection of the edge and the requests it carries,
+// one at a time (a pipelined request waits in the buffer for its turn). A
+// state machine driven by readiness events of the client socket and of the
+// upstream connection it holds (internal to the edge; see edge_proxy.h for
+// what it answers when).
+#pragma once
+
+#include <sys/uio.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "edge/edge_worker.h"
+#include "edge/forwarding.h"
+#include "edge/gzip.h"
+#include "edge/http1.h"
+
+namespace skiff::edge {
+
+class Session final : public EventLoop::Handler {
+ public:
+  static constexpr size_t kBufferBytes = 48 << 10;  // a 32 KiB head and then some
+
+  Session(EdgeProxy::Worker* worker, int fd, std::string client_ip);
+  ~Session() override;
+
+  // Registers the socket and serves. Ends itself (Worker::SessionEnded) when done.
+  void Start();
+  void OnEvents(uint32_t events) override;
+  void OnUpstreamEvents(uint32_t events);
+  // Timeouts: called about every EventLoop::kSweepInterval.
+  void Sweep(SteadyTime now);
+  // The worker is stopping: close now when idle, else after this response.
+  void BeginStop();
+  // The stop grace is over: close whatever is in flight.
+  void Abort();
+
+  Session* prev = nullptr;  // the worker's intrusive list
+  Session* next = nullptr;
+
+ private:
+  enum class Phase {
+    kHead,      // reading a request head (or idle between requests)
+    kUpstream,  // connecting / sending the request / awaiting the response head
+    kRelay,     // relaying the response body
+    kTunnel,    // after 101: bytes both ways
+    kLinger,    // answered and closing: reading what the client still sends
+    kEnded,
+  };
+  enum class Source { kNone, kLength, kChunked, kUntilClose };
+
+  // --- the request ---
+  void ReadHead();
+  void ReadHeads();
+  void Dispatch(size_t head_length);
+  void Attempt();
+  // Ends the current attempt's bookkeeping on its endpoint (once).
+  void EndAttempt(bool failed);
+  void OnConnected();
+  void SendRequest();
+  void PumpRequestBody();
+  bool RequestBodyDone() const;
+  // --- the response ---
+  void ReadResponse();
+  void StartResponse();
+  void RelayBody();
+  // Sends the head (the first time) and what `bytes` holds of the body, as
+  // the client's framing wants it; *consumed is what was taken of `bytes`.
+  // `at_eof`: the instance closed (the end of a body that runs until close).
+  // True when the body is complete.
+  bool DeliverBody(std::string_view bytes, bool at_eof, size_t* consumed);
+  void FinishExchange();
+  // --- tunnel ---
+  void PumpTunnel();
+  // --- failures ---
+  // The attempt failed before any response byte: `lost` (connect error or
+  // connection closed) may go elsewhere; otherwise answer `status`.
+  void AttemptFailed(bool connect_error, int status, std::string message);
+  void Refuse(int status, std::string message, bool close, int retry_after = 1);
+  void Linger();
+  void End();
+
+  // Writes to the client; what the socket does not take waits in pending_.
+  // False when the client is gone (the session then ends).
+  bool SendClient(const iovec* iov, int count);
+  bool SendClient(std::string_view bytes) {
+    iovec v{const_cast<char*>(bytes.data()), bytes.size()};
+    return SendClient(&v, 1);
+  }
+  bool FlushClient();
+  // The same toward the upstream.
+  bool SendUpstream(const iovec* iov, int count);
+  bool FlushUpstream();
+  // Reads from the client into the buffer: >0 bytes, 0 nothing now, -1 closed.
+  ssize_t ReadClient();
+  void CompactBuffer();
+  void ReleaseUpstream(bool reusable);
+  void RecordEnd(int status);
+
+  EdgeProxy::Worker* const worker_;
+  EdgeProxy::Shared& shared_;
+  const int fd_;
+  const std::string client_ip_;
+  Phase phase_ = Phase::kHead;
+  bool readable_ = false;  // edge-triggered readiness of the client socket
+  bool writable_ = true;
+  bool client_eof_ = false;
+  bool stopping_ = false;
+  SteadyTime deadline_;
+
+  std::unique_ptr<char[]> buffer_;  // from the client
+  size_t begin_ = 0;
+  size_t end_ = 0;
+  std::string pending_;     // to the client, not yet taken by the socket
+  std::string up_pending_;  // to the upstream, not yet taken
+
+  // The request in flight.
+  http1::RequestHead head_;
+  std::string problem_;
+  std::chrono::steady_clock::time_point started_;
+  std::chrono::system_clock::time_point started_wall_;
+  std::shared_ptr<const RoutingTable> table_;
+  const Route* route_ = nullptr;
+  const AppMetrics* metrics_ = nullptr;
+  bool counted_in_flight_ = false;
+  std::string request_id_;
+  std::string up_head_;  // the head sent upstream (kept for a retry)
+  Source request_body_ = Source::kNone;
+  uint64_t request_left_ = 0;  // kLength: bytes still to forward
+  http1::ChunkedDecoder request_chunks_;
+  uint64_t request_bytes_ = 0;
+  bool replayable_ = false;  // the whole request is still at hand
+  size_t body_end_ = 0;      // with replayable_: where its body ends in buffer_
+  bool request_sent_ = false;
+  bool client_keep_alive_ = true;
+  std::vector<int> tried_;
+  int endpoint_ = -1;
+  Upstream* upstream_ = nullptr;
+  SteadyTime attempt_started_;
+  bool answered_ = false;  // response bytes went to the client
+  bool attempt_open_ = false;
+  bool stale_retried_ = false;
+  bool is_head_ = false;
+  bool idempotent_ = false;
+  bool upgrade_ = false;
+  bool in_read_head_ = false;
+  std::string accept_encoding_;
+  // For the access log: method, host, target and user agent, one after another.
+  std::string log_;
+  size_t log_host_ = 0;
+  size_t log_target_ = 0;
+  size_t log_agent_ = 0;
+
+  // The response being relayed.
+  http1::ResponseHead response_;
+  int status_ = 0;
+  Source response_body_ = Source::kNone;
+  uint64_t response_left_ = 0;
+  http1::ChunkedDecoder response_chunks_;
+  ClientFraming framing_;
+  bool verbatim_ = true;  // bytes pass as they are (no decoding or gzip)
+  std::unique_ptr<GzipEncoder> gzip_;
+  std::vector<std::string_view> pieces_;
+  std::string out_;      // the head for the client
+  std::string encoded_;  // a transformed piece of body, framed
+  std::string zipped_;   // a gzipped piece of body
+  bool head_sent_ = false;
+  bool linger_shut_ = false;
+  size_t linger_bytes_ = 0;
+  uint64_t response_bytes_ = 0;
+};
+
+}  // namespace skiff::edge

@@ -1,0 +1,52 @@
+// What the edge's threads share (internal to edge_proxy.cc and its parts):
+// the routing table, the rate limiter, the retry budget and the metric
+// families. Everything here is safe to use from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "edge/edge_proxy.h"
+#include "edge/rate_limiter.h"
+#include "edge/routing_table.h"
+
+namespace skiff::edge {
+
+struct EdgeProxy::Shared {
+  explicit Shared(EdgeOptions o);
+
+  // Installs `table`; threads notice through table_version.
+  void SetTable(std::shared_ptr<const RoutingTable> table);
+  std::shared_ptr<const RoutingTable> table() const {
+    return table_.load(std::memory_order_acquire);
+  }
+
+  // The route's app's series (cached on its AppState); null without metrics.
+  const AppMetrics* MetricsOf(const Route& route);
+
+  // Each request earns a tenth of a retry (up to a cap); a retry spends ten.
+  void EarnRetry();
+  // Whether one more retry fits the budget (and spends it).
+  bool TakeRetry();
+
+  const EdgeOptions options;
+  RateLimiter limiter;
+  // Bumped by SetTable: a thread reloads its cached table when it changes, so
+  // the request path reads one atomic instead of the shared pointer.
+  std::atomic<uint64_t> table_version{1};
+  std::atomic<size_t> connections{0};
+  std::atomic<bool> stopping{false};
+
+  metrics::CounterFamily* requests = nullptr;
+  metrics::HistogramFamily* durations = nullptr;
+  metrics::GaugeFamily* in_flight = nullptr;
+  metrics::CounterFamily* bytes = nullptr;
+  metrics::Counter* unrouted = nullptr;  // requests no app serves
+
+ private:
+  std::atomic<std::shared_ptr<const RoutingTable>> table_;
+  std::atomic<int64_t> retry_tenths_{30};  // a fresh edge may retry a few at once
+};
+
+}  // namespace skiff::edge

@@ -1,0 +1,48 @@
+// TrafficReporter: hands an edge's per-app counters (EdgeProxy::Traffic) to
+// the control plane every interval: into the server's own traffic book for
+// the all-in-one edge, or posted to POST /v1/edges/{name}/traffic by a
+// standalone edge. Runs its own thread; a failed hand-in is logged once and
+// tried again at the next interval.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "edge/edge_proxy.h"
+#include "metrics/traffic.h"
+
+namespace skiff::edge {
+
+class TrafficReporter {
+ public:
+  using Sink = std::function<Status(const metrics::TrafficSnapshot&)>;
+
+  // `proxy` must outlive the reporter.
+  TrafficReporter(const EdgeProxy* proxy, Sink sink, Duration interval);
+  // Stop().
+  ~TrafficReporter();
+  TrafficReporter(const TrafficReporter&) = delete;
+  TrafficReporter& operator=(const TrafficReporter&) = delete;
+
+  // Reports at once, then every interval. REQUIRES: called once.
+  void Start();
+  // Ends the thread (after a last report). Idempotent.
+  void Stop();
+
+ private:
+  void Run();
+
+  const EdgeProxy* const proxy_;
+  const Sink sink_;
+  const Duration interval_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+
+}  // namespace skiff::edge

@@ -1,0 +1,95 @@
+// Per-app traffic as edges see it, gathered where the control plane can use
+// it (the autoscaler scales on requests per second and p95 latency).
+//
+// Every edge (the all-in-one server's own, and each standalone `skiff edge`,
+// which posts to POST /v1/edges/{name}/traffic every few seconds) hands in a
+// TrafficSnapshot: its cumulative counters per app. The TrafficBook keeps
+// each edge's last two snapshots and turns their difference into rates, so an
+// edge that restarts (its counters start over) or stops reporting never skews
+// the sums: a counter that went down starts a new baseline, and an edge
+// silent for longer than kStaleAfter is left out.
+#pragma once
+
+#include <array>
+#include <boost/json/value.hpp>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace skiff::metrics {
+
+struct AppTraffic {
+  std::array<uint64_t, 6> by_class{};  // requests answered, by status class: [2] is 2xx
+  uint64_t bytes = 0;                  // response body bytes sent
+  int64_t in_flight = 0;               // now, not cumulative
+  // The latency histogram: bucket upper bounds in seconds, and per bound the
+  // cumulative count of requests at or under it (+Inf is `count`).
+  std::vector<double> bounds;
+  std::vector<uint64_t> cumulative;
+  double sum = 0;
+  uint64_t count = 0;
+  friend bool operator==(const AppTraffic&, const AppTraffic&) = default;
+};
+
+struct TrafficSnapshot {
+  std::map<std::string, AppTraffic> apps;
+  friend bool operator==(const TrafficSnapshot&, const TrafficSnapshot&) = default;
+};
+
+// {"apps":{"web":{"requests":{"1xx":0,"2xx":10,...},"bytes":..,"in_flight":..,
+//  "latency":{"bounds":[..],"cumulative":[..],"sum":..,"count":..}}}}
+boost::json::value ToJson(const TrafficSnapshot& snapshot);
+// kInvalidArgument naming the field when the document is not one.
+Result<TrafficSnapshot> TrafficFromJson(const boost::json::value& json);
+
+// An app's traffic over the last interval, summed over the edges.
+struct AppRates {
+  double requests_per_second = 0;
+  double errors_per_second = 0;  // 5xx answers
+  double bytes_per_second = 0;
+  // Latency quantiles in seconds over the interval (0 without requests),
+  // interpolated within histogram buckets as Prometheus' histogram_quantile does.
+  double p50 = 0;
+  double p95 = 0;
+  double p99 = 0;
+  int64_t in_flight = 0;
+  int edges = 0;  // edges that reported the app
+};
+
+// Thread-safe.
+class TrafficBook {
+ public:
+  using Time = std::chrono::steady_clock::time_point;
+  static constexpr std::chrono::seconds kStaleAfter{30};
+
+  // Takes `edge`'s snapshot taken at `at`.
+  void Record(const std::string& edge, TrafficSnapshot snapshot, Time at);
+  // Rates per app, from each fresh edge's last two snapshots.
+  std::map<std::string, AppRates> Rates(Time now) const;
+  // Edges that reported within kStaleAfter of `now`.
+  std::vector<std::string> Edges(Time now) const;
+
+ private:
+  struct Reports {
+    TrafficSnapshot previous;
+    Time previous_at{};
+    bool has_previous = false;
+    TrafficSnapshot latest;
+    Time latest_at{};
+  };
+  mutable std::mutex mu_;
+  std::map<std::string, Reports> edges_;  // GUARDED_BY(mu_)
+};
+
+// The q-quantile (0 < q < 1) of a cumulative histogram, linearly interpolated
+// within the bucket it falls in; a quantile in the +Inf bucket is the largest
+// finite bound. 0 when the histogram is empty.
+double HistogramQuantile(double q, const std::vector<double>& bounds,
+                         const std::vector<uint64_t>& cumulative, uint64_t count);
+
+}  // namespace skiff::metrics
