@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <atomic>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -405,6 +406,52 @@ TEST_F(EdgeProxyTest, SlowInstanceAnswers504) {
   auto fast = Get("GET", "/sleep?ms=1");
   ASSERT_TRUE(fast);
   EXPECT_EQ(fast->status, 200);
+}
+
+// Verify the global connection cap: past max_connections a new connection
+// gets a 503 with Retry-After and is closed, while the open ones still work.
+TEST_F(EdgeProxyTest, ConnectionCapAnswers503) {
+  EdgeOptions options;
+  options.max_connections = 2;
+  Start(1, {}, options);
+  int first = Connect();
+  int second = Connect();
+  ASSERT_GE(first, 0);
+  ASSERT_GE(second, 0);
+  ASSERT_TRUE(PollUntil([&] { return proxy_->connection_count() == 2; }));
+  int third = Connect();
+  ASSERT_GE(third, 0);
+  std::string refused;
+  ReadUntil(third, "\r\n\r\n", &refused);
+  close(third);
+  EXPECT_EQ(refused.substr(0, 12), "HTTP/1.1 503") << refused;
+  EXPECT_NE(refused.find("Retry-After: 1"), std::string::npos) << refused;
+  SendAll(first, "GET / HTTP/1.1\r\nHost: web.test\r\n\r\n");
+  std::string served;
+  ReadUntil(first, "rev", &served);
+  EXPECT_EQ(served.substr(0, 12), "HTTP/1.1 200") << served;
+  close(first);
+  close(second);
+}
+
+// Verify that the edge spreads connections over its threads and serves on
+// each of them.
+TEST_F(EdgeProxyTest, ServesOnSeveralThreads) {
+  EdgeOptions options;
+  options.threads = 3;
+  Start(2, {}, options);
+  std::vector<std::thread> clients;
+  std::atomic<int> ok{0};
+  for (int c = 0; c < 6; ++c) {
+    clients.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        auto r = Get();
+        if (r && r->status == 200) ++ok;
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  EXPECT_EQ(ok.load(), 300);
 }
 
 }  // namespace
