@@ -145,6 +145,23 @@ int main(int argc, char** argv) {
   server->add_flag(
       "--no-agent", [&](int64_t) { server_options.run_agent = false; },
       "run no local agent: this machine runs no instances");
+  server
+      ->add_option_function<std::string>(
+          "--node-ttl",
+          [&](const std::string& text) { server_options.node_ttl = *skiff::ParseDuration(text); },
+          "a node without a heartbeat for this long is down: its instances are replaced "
+          "elsewhere")
+      ->default_str("5s")
+      ->check(
+          [](const std::string& text) -> std::string {
+            auto d = skiff::ParseDuration(text);
+            if (!d) return d.error().message;
+            if (*d < std::chrono::seconds(2) || *d > std::chrono::minutes(10)) {
+              return "must be between 2s and 10m (got " + text + ")";
+            }
+            return "";
+          },
+          "DURATION");
   server->add_option("--log-level", log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();

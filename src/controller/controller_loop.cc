@@ -95,6 +95,15 @@ Time ControllerLoop::NextDue(const store::Snapshot& snapshot, Time now) const {
   for (const model::Instance& i : snapshot.instances) {
     if (i.restart_at != Time{} && i.restart_at > now) due = std::min(due, i.restart_at);
   }
+  // A node that stops beating is noticed when its time is up, not at the next resync.
+  if (nodes_ != nullptr) {
+    for (const model::Node& node : snapshot.nodes) {
+      if (node.status != model::NodeStatus::kReady) continue;
+      const Time expires = std::max(nodes_->LastHeartbeat(node.id), started_at_) +
+                           options_.node_timeout + std::chrono::milliseconds(1);
+      if (expires > now) due = std::min(due, expires);
+    }
+  }
   return due;
 }
 

@@ -34,7 +34,7 @@ struct ControllerLoopOptions {
   // A ready node whose last heartbeat is older than this is marked down. The
   // loop's own start counts as a heartbeat, so nodes get this long to speak
   // after a server restart.
-  Duration node_timeout = std::chrono::seconds(15);
+  Duration node_timeout = std::chrono::seconds(5);
   // Fresh instance ids; null: NewId(app).
   std::function<std::string(const std::string& app)> new_id;
 };

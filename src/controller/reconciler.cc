@@ -73,6 +73,7 @@ class Pass {
   bool ShouldRemove(const Instance& instance) const;
   bool IsCurrent(const Instance& instance, const model::App& app) const;
   bool OnDrainingNode(const Instance& instance) const;
+  bool OnDownNode(const Instance& instance) const;
   std::string StopReason(const Instance& instance, const model::App& app) const;
   void Emit(Action action) { out_.push_back(std::move(action)); }
   void EmitEvent(const std::string& app, std::string kind, std::string message,
@@ -82,7 +83,7 @@ class Pass {
   void ReconcileDeleting(const model::App& app, const std::vector<const Instance*>& instances,
                          const std::vector<const Instance*>& kept);
   void ReconcileOrphans(const std::vector<const Instance*>& instances);
-  Groups Group(const model::App& app, const std::vector<const Instance*>& kept) const;
+  Groups Group(const model::App& app, const std::vector<const Instance*>& kept);
   void StopSurplus(const model::App& app, std::vector<const Instance*>& current);
   void StopOld(const model::App& app, Groups& groups);
   int CountToCreate(const model::App& app, const Groups& groups) const;
@@ -98,6 +99,7 @@ class Pass {
   Time now_;
   const ReconcilerConfig& config_;
   std::unordered_map<std::string, model::NodeStatus> node_status_;
+  bool any_ready_node_ = false;
   std::map<Key, const model::Deployment*> deployments_;
   std::optional<scheduler::PlacementIndex> index_;
   mutable std::map<Key, bool> same_template_;  // revision -> runs the current template
@@ -106,7 +108,10 @@ class Pass {
 
 Pass::Pass(const store::Snapshot& snapshot, Time now, const ReconcilerConfig& config)
     : snapshot_(snapshot), now_(now), config_(config) {
-  for (const model::Node& node : snapshot.nodes) node_status_[node.id] = node.status;
+  for (const model::Node& node : snapshot.nodes) {
+    node_status_[node.id] = node.status;
+    any_ready_node_ = any_ready_node_ || node.status == model::NodeStatus::kReady;
+  }
   for (const model::Deployment& d : snapshot.deployments) deployments_[{d.app, d.revision}] = &d;
   index_.emplace(snapshot.nodes);
   ForEachReservation(snapshot, [&](const Instance& instance, const model::Resources& resources) {
@@ -139,6 +144,11 @@ bool Pass::OnDrainingNode(const Instance& instance) const {
   return it != node_status_.end() && it->second == model::NodeStatus::kDraining;
 }
 
+bool Pass::OnDownNode(const Instance& instance) const {
+  auto it = node_status_.find(instance.node);
+  return it != node_status_.end() && it->second == model::NodeStatus::kDown;
+}
+
 std::string Pass::StopReason(const Instance& instance, const model::App& app) const {
   if (OnDrainingNode(instance)) return "node draining";
   if (instance.restart_epoch != app.restart_epoch) return "restarted";
@@ -147,8 +157,10 @@ std::string Pass::StopReason(const Instance& instance, const model::App& app) co
 
 bool Pass::ShouldRemove(const Instance& instance) const {
   if (!instance.node.empty() && !node_status_.contains(instance.node)) return true;
+  // A stopped instance on a down node will not report again: its record goes
+  // (if the node comes back, its agent stops what it is no longer assigned).
   return instance.desired == DesiredState::kStop &&
-         (instance.node.empty() || IsDead(instance.state));
+         (instance.node.empty() || IsDead(instance.state) || OnDownNode(instance));
 }
 
 void Pass::EmitEvent(const std::string& app, std::string kind, std::string message,
@@ -222,9 +234,17 @@ void Pass::ReconcileDeleting(const model::App& app, const std::vector<const Inst
   if (instances.empty()) Emit(RemoveApp{app.name, app.version});
 }
 
-Pass::Groups Pass::Group(const model::App& app, const std::vector<const Instance*>& kept) const {
+Pass::Groups Pass::Group(const model::App& app, const std::vector<const Instance*>& kept) {
   Groups groups;
   for (const Instance* instance : kept) {
+    if (instance->desired == DesiredState::kRun && OnDownNode(*instance) && any_ready_node_) {
+      // Lost with its node: it counts for nothing, is replaced in this pass,
+      // and stops being routed to at once (routes take desired = run only).
+      // With no other node to go to it stays: a silent node may still serve.
+      Stop(*instance, "node down");
+      groups.any_old_left = true;
+      continue;
+    }
     // An instance on a draining node is replaced like an old one: a new one
     // comes up elsewhere before it goes, within the same rolling bounds.
     bool current = IsCurrent(*instance, app) && !OnDrainingNode(*instance);

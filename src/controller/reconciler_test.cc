@@ -702,6 +702,57 @@ TEST(ReconcilerTest, DrainMovesInstancesWithoutDroppingAvailability) {
   EXPECT_THAT(w.Wanted("web"), ElementsAre("web-1@n1", "web-3@n1"));
 }
 
+// Verify that the instances of a node that goes down are stopped at once (so
+// the edge drops them) and replaced on the other nodes in the same pass, and
+// that their records go in the next one.
+TEST(ReconcilerTest, NodeLossReplacesElsewhereAtOnce) {
+  World w;
+  w.AddNode("n1");
+  w.AddNode("n2");
+  w.AddNode("n3");
+  w.AddApp("web", 3);
+  w.Converge();
+  ASSERT_THAT(w.Wanted("web"), ElementsAre("web-1@n1", "web-2@n2", "web-3@n3"));
+  w.snapshot.nodes[1].status = model::NodeStatus::kDown;
+  Actions actions = w.Step();
+  std::vector<std::string> described = w.Describe(actions);
+  EXPECT_THAT(described, ::testing::IsSupersetOf({"stop web-2 (node down)", "create web-4 on n1"}))
+      << ::testing::PrintToString(described);
+  w.Apply(actions);
+  EXPECT_THAT(w.Pass(), ElementsAre("remove web-2"));
+  w.Settle();
+  w.Converge();
+  EXPECT_THAT(w.Wanted("web"), ElementsAre("web-1@n1", "web-3@n3", "web-4@n1"));
+  EXPECT_EQ(w.Available("web"), 3);
+}
+
+// Verify that the instances of the only node are kept when it goes silent:
+// there is nowhere to replace them, and a silent node may still serve.
+TEST(ReconcilerTest, LoneDownNodeKeepsItsInstances) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 2);
+  w.Converge();
+  w.snapshot.nodes[0].status = model::NodeStatus::kDown;
+  EXPECT_THAT(w.Pass(), IsEmpty());
+  EXPECT_THAT(w.Wanted("web"), ElementsAre("web-1@n1", "web-2@n1"));
+}
+
+// Verify that deleting an app whose instance sits on a down node finishes:
+// the record that will never report again is removed.
+TEST(ReconcilerTest, DeleteFinishesWithInstancesOnADownNode) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 1);
+  w.Converge();
+  w.snapshot.nodes[0].status = model::NodeStatus::kDown;
+  w.snapshot.apps[0].deleting = true;
+  // No Settle between passes: the node's agent is gone and reports nothing.
+  for (int i = 0; i < 5 && !w.Pass().empty();) ++i;
+  EXPECT_TRUE(w.snapshot.apps.empty());
+  EXPECT_TRUE(w.snapshot.instances.empty());
+}
+
 // Verify that with health checks off "running" alone is not available: the
 // revision waits for the agent's healthy (it reports that once the instance
 // stayed up for update.min_healthy_time), so a process that dies at once never

@@ -97,6 +97,7 @@ Status Server::Impl::Start() {
   nodes_ = std::make_unique<controller::NodeService>(store_.get(), clock_);
   controller::ControllerLoopOptions loop_options;
   loop_options.resync_interval = options_.resync_interval;
+  loop_options.node_timeout = options_.node_ttl;
   loop_ = std::make_unique<controller::ControllerLoop>(store_.get(), nodes_.get(), clock_,
                                                        loop_options);
   loop_->Start();

@@ -36,6 +36,9 @@ struct ServerOptions {
   // Where the process driver may create cgroups; empty: never use cgroups.
   std::string cgroup_parent = "/sys/fs/cgroup/skiff";
   Duration resync_interval = std::chrono::seconds(5);
+  // A node without a heartbeat for this long is down: its instances are
+  // replaced elsewhere and no longer routed to.
+  Duration node_ttl = std::chrono::seconds(5);
   // How often the edge's counters go into the traffic book (GET /v1/traffic).
   Duration traffic_interval = std::chrono::seconds(5);
 };
