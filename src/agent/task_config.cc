@@ -5,7 +5,7 @@
 namespace skiff::agent {
 
 std::string DriverNameFor(const model::RunSpec& run) {
-  return run.image.empty() ? "process" : "docker";
+  return model::IsContainer(run) ? "docker" : "process";
 }
 
 runtime::TaskConfig BuildTaskConfig(const model::Instance& instance, const model::AppSpec& spec,

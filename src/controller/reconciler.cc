@@ -321,7 +321,7 @@ void Pass::PlaceAndCreate(const model::App& app, const std::vector<const Instanc
   request.app = app.name;
   request.resources = app.spec.resources;
   request.placement = app.spec.placement;
-  request.driver = app.spec.run.image.empty() ? "process" : "docker";
+  request.driver = model::IsContainer(app.spec.run) ? "docker" : "process";
   request.count = static_cast<int>(unplaced.size()) + create;
   request.round_robin_after = LastNode(instances);
   scheduler::Plan plan = scheduler::Place(*index_, request);
