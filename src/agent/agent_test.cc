@@ -337,6 +337,32 @@ TEST_F(AgentTest, AdoptedButUnassignedIsStopped) {
   EXPECT_EQ(driver_.stops()[0].grace, model::AppSpec{}.stop_grace);
 }
 
+// Verify that after listing its assignments the agent has its drivers remove
+// the tasks of its node that belong to no instance it runs (orphans), and
+// leaves other nodes' tasks and its own instances alone.
+TEST_F(AgentTest, OrphansAreRemoved) {
+  runtime::TaskConfig orphan;
+  orphan.instance_id = "gone";
+  orphan.node_id = kNode;
+  ASSERT_TRUE(driver_.Start(orphan));
+  runtime::TaskConfig elsewhere;
+  elsewhere.instance_id = "theirs";
+  elsewhere.node_id = "node-2";
+  ASSERT_TRUE(driver_.Start(elsewhere));
+
+  auto agent = NewAgent();
+  ASSERT_TRUE(agent->Start().has_value());
+  Place(Instance("i1"));
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kRunning); }));
+  ASSERT_TRUE(PollUntil([&] { return !driver_.IsRunning("gone"); }));
+  EXPECT_TRUE(driver_.IsRunning("theirs"));
+  // The sweep runs again at the resync pace and keeps what the agent runs.
+  const int sweeps = driver_.counts().remove_orphans;
+  ASSERT_TRUE(PollUntil([&] { return driver_.counts().remove_orphans > sweeps; }));
+  EXPECT_TRUE(driver_.IsRunning("i1"));
+  EXPECT_EQ(driver_.started().back().node_id, kNode);
+}
+
 // Verify that a failed start is reported failed with the driver's message.
 TEST_F(AgentTest, StartFailureIsReported) {
   driver_.FailStart("i1", Error{ErrorCode::kUnavailable, "python3: not found"});

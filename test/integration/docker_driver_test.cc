@@ -20,6 +20,7 @@
 #include "e2e/subprocess.h"
 #include "fakes/testing.h"
 #include "net/http_client.h"
+#include "runtime/docker/build_context.h"
 
 namespace skiff::runtime::docker {
 namespace {
@@ -281,6 +282,42 @@ TEST_F(DockerDriverTest, BuildFromLocalContext) {
   EXPECT_EQ(failed.error().code, ErrorCode::kFailedPrecondition);
   EXPECT_THAT(failed.error().message, HasSubstr("build of skiff/" + config.app + ":2 failed: "));
   EXPECT_THAT(failed.error().message, HasSubstr("missing-file"));
+}
+
+// Verify that run.build with git clones the repository (a local path here),
+// checks out the ref and builds from it; a ref that does not exist fails the
+// start with git's words.
+TEST_F(DockerDriverTest, BuildFromGit) {
+  SKIFF_REQUIRE_DOCKER(host);
+  driver_ = std::make_unique<DockerDriver>(DockerDriverOptions{.host = host});
+  testing::TempDir repo;
+  std::filesystem::copy_file(SKIFF_TESTAPP_BIN, repo.File("app"));
+  std::ofstream(repo.File("Dockerfile")) << "FROM scratch\nCOPY app /app\nENTRYPOINT [\"/app\"]\n";
+  for (const std::vector<std::string>& git : std::vector<std::vector<std::string>>{
+           {"git", "-C", repo.path(), "init", "--quiet", "-b", "release"},
+           {"git", "-C", repo.path(), "add", "."},
+           {"git", "-C", repo.path(), "-c", "user.name=t", "-c", "user.email=t@t", "commit",
+            "--quiet", "-m", "app"}}) {
+    auto ran = RunCapture(git);
+    ASSERT_TRUE(ran) << ran.error().ToString();
+  }
+  TaskConfig config = Config("");
+  config.app = "dg-" + config.instance_id.substr(3);
+  config.run.image.clear();
+  config.run.build = model::BuildSpec{.git = repo.path(), .ref = "release"};
+  auto handle = driver_->Start(config);
+  ASSERT_TRUE(handle) << handle.error().ToString();
+  ASSERT_TRUE(testing::PollUntil([&] { return Status(config.port, "/health") == 200; }, 10s));
+  driver_->Release(*handle);
+
+  TaskConfig bad = config;
+  bad.instance_id = NewId("dt");
+  bad.revision = 2;
+  bad.run.build->ref = "no-such-ref";
+  auto failed = driver_->Start(bad);
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(failed.error().message, HasSubstr("git checkout no-such-ref"));
 }
 
 }  // namespace

@@ -99,6 +99,23 @@ void FakeDriver::Release(const TaskHandle& handle) {
   if (Task* task = FindLocked(handle.id)) task->released = true;
 }
 
+Result<int> FakeDriver::RemoveOrphans(const std::string& node_id,
+                                      const std::set<std::string>& keep) {
+  std::lock_guard lock(mu_);
+  ++counts_.remove_orphans;
+  int removed = 0;
+  for (auto& [id, task] : tasks_) {
+    if (!task.running || task.vanished || task.config.node_id != node_id ||
+        keep.count(task.config.instance_id)) {
+      continue;
+    }
+    task.running = false;
+    task.vanished = true;
+    ++removed;
+  }
+  return removed;
+}
+
 bool FakeDriver::Exit(const std::string& instance_id, int code, std::string message) {
   std::lock_guard lock(mu_);
   auto it = latest_.find(instance_id);

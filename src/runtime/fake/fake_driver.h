@@ -37,6 +37,9 @@ class FakeDriver final : public Driver {
   Status Stop(const TaskHandle& handle, Duration grace) override;
   Result<ResourceSample> Sample(const TaskHandle& handle) override;
   void Release(const TaskHandle& handle) override;
+  // Removes the running tasks started with config.node_id == `node_id` whose
+  // instance is not kept, as the docker driver does.
+  Result<int> RemoveOrphans(const std::string& node_id, const std::set<std::string>& keep) override;
 
   // --- Scripting ---
 
@@ -73,6 +76,7 @@ class FakeDriver final : public Driver {
     int stop = 0;
     int sample = 0;
     int release = 0;
+    int remove_orphans = 0;
   };
   Counts counts() const;
   // Every config Start was called with (including failed starts), in order.
