@@ -160,14 +160,10 @@ DockerDriver::DockerDriver(DockerDriverOptions options)
     : options_(std::move(options)), engine_(options_.host) {}
 
 DockerDriver::~DockerDriver() {
-  std::map<std::string, std::unique_ptr<Follower>> followers;
-  {
-    std::lock_guard lock(mu_);
-    followers.swap(followers_);
-  }
-  for (auto& [id, follower] : followers) follower->stop = true;
-  for (auto& [id, follower] : followers) {
-    if (follower->thread.joinable()) follower->thread.join();
+  std::lock_guard lock(mu_);
+  for (auto& [id, follower] : followers_) {
+    *follower->stop = true;
+    follower->thread.detach();
   }
 }
 
@@ -339,15 +335,18 @@ Result<ResourceSample> DockerDriver::Sample(const TaskHandle& handle) {
 }
 
 void DockerDriver::Release(const TaskHandle& handle) {
-  StopFollowing(handle.id);
+  std::unique_ptr<Follower> follower = Unfollow(handle.id);
   {
     std::lock_guard lock(mu_);
     cpu_marks_.erase(handle.id);
   }
   if (auto removed = engine_.RemoveContainer(handle.id, /*force=*/true); !removed) {
-    // Left for the orphan sweep.
+    // Left for the orphan sweep; its log stream ends with it.
     SKIFF_LOG_WARN("docker: removing container {}: {}", handle.id, removed.error().ToString());
+    if (follower) follower->thread.detach();
+    return;
   }
+  if (follower) follower->thread.join();  // its stream ended with the container
 }
 
 Result<int> DockerDriver::RemoveOrphans(const std::string& node_id,
@@ -360,8 +359,16 @@ Result<int> DockerDriver::RemoveOrphans(const std::string& node_id,
     if (instance == c.labels.end() || keep.count(instance->second)) continue;
     SKIFF_LOG_INFO("docker: removing orphan container {} (instance {}, {})", c.id.substr(0, 12),
                    instance->second, c.state);
-    StopFollowing(c.id);
-    if (auto gone = engine_.RemoveContainer(c.id, /*force=*/true); !gone) {
+    std::unique_ptr<Follower> follower = Unfollow(c.id);
+    auto gone = engine_.RemoveContainer(c.id, /*force=*/true);
+    if (follower) {
+      if (gone) {
+        follower->thread.join();
+      } else {
+        follower->thread.detach();
+      }
+    }
+    if (!gone) {
       SKIFF_LOG_WARN("docker: removing orphan {}: {}", c.id, gone.error().ToString());
       continue;
     }
@@ -370,35 +377,27 @@ Result<int> DockerDriver::RemoveOrphans(const std::string& node_id,
   return removed;
 }
 
-void DockerDriver::Follow(const std::string& id, const std::string& log_path,
-                          int64_t since_unix_nanos) {
-  std::lock_guard lock(mu_);
-  auto& follower = followers_[id];
-  if (follower) return;
-  follower = std::make_unique<Follower>();
-  const std::atomic<bool>& stop = follower->stop;
-  follower->thread = std::thread([this, id, log_path, since_unix_nanos, &stop] {
-    FollowLoop(id, log_path, since_unix_nanos, stop);
-  });
-}
+namespace {
 
-void DockerDriver::FollowLoop(const std::string& id, const std::string& log_path, int64_t since,
-                              const std::atomic<bool>& stop) {
+// Appends `id`'s log entries to `log_path` until `stop`, or the container has
+// stopped and its stream ended. Uses nothing of the driver's.
+void FollowLoop(DockerEngine engine, std::string id, std::string log_path, int64_t since,
+                Duration idle, std::shared_ptr<std::atomic<bool>> stop) {
   int64_t last = since;
-  std::string batch;
-  while (!stop) {
-    auto streamed = engine_.Logs(id, /*follow=*/true, last, options_.log_idle,
-                                 [&](LogStream, int64_t at, std::string_view line) {
-                                   // Reopening from `last` repeats the entries stamped up to then.
-                                   if (at != 0 && last != 0 && at <= last) return !stop.load();
-                                   if (at != 0) last = at;
-                                   AppendLog(log_path, line);
-                                   return !stop.load();
-                                 });
-    if (stop) return;
+  while (!*stop) {
+    auto streamed = engine.Logs(id, /*follow=*/true, last, idle,
+                                [&](LogStream, int64_t at, std::string_view line) {
+                                  if (*stop) return false;
+                                  // Reopening from `last` repeats the entries stamped up to then.
+                                  if (at != 0 && last != 0 && at <= last) return true;
+                                  if (at != 0) last = at;
+                                  AppendLog(log_path, line);
+                                  return true;
+                                });
+    if (*stop) return;
     if (streamed) {
       // The stream ends when the container stops; a restarted one streams again.
-      auto info = engine_.InspectContainer(id);
+      auto info = engine.InspectContainer(id);
       if (!info || !info->state.running) return;
       continue;
     }
@@ -408,17 +407,27 @@ void DockerDriver::FollowLoop(const std::string& id, const std::string& log_path
   }
 }
 
-void DockerDriver::StopFollowing(const std::string& id) {
+}  // namespace
+
+void DockerDriver::Follow(const std::string& id, const std::string& log_path,
+                          int64_t since_unix_nanos) {
+  std::lock_guard lock(mu_);
+  auto& follower = followers_[id];
+  if (follower) return;
+  follower = std::make_unique<Follower>();
+  follower->thread = std::thread(FollowLoop, engine_, id, log_path, since_unix_nanos,
+                                 options_.log_idle, follower->stop);
+}
+
+std::unique_ptr<DockerDriver::Follower> DockerDriver::Unfollow(const std::string& id) {
   std::unique_ptr<Follower> follower;
-  {
-    std::lock_guard lock(mu_);
-    auto it = followers_.find(id);
-    if (it == followers_.end()) return;
-    follower = std::move(it->second);
-    followers_.erase(it);
-  }
-  follower->stop = true;
-  if (follower->thread.joinable()) follower->thread.join();
+  std::lock_guard lock(mu_);
+  auto it = followers_.find(id);
+  if (it == followers_.end()) return nullptr;
+  follower = std::move(it->second);
+  followers_.erase(it);
+  *follower->stop = true;
+  return follower;
 }
 
 }  // namespace skiff::runtime::docker

@@ -15,8 +15,9 @@
 //
 // Logs: one thread per task follows the container's stdout and stderr through
 // the logs API (demultiplexed) and appends them to the task's log file; it
-// reconnects from the last entry seen when the stream goes idle, so Release and
-// the destructor never wait long for it.
+// reconnects from the last entry seen when the stream stays idle for
+// `log_idle`. Release and the orphan sweep end it by removing the container;
+// the destructor leaves it to end with its container.
 #pragma once
 
 #include <atomic>
@@ -46,8 +47,9 @@ struct DockerDriverOptions {
   std::string host = DefaultEngineHost();
   // The most processes (threads included) a container may have.
   int64_t pids_limit = 1024;
-  // How long a log stream may stay quiet before it is reopened.
-  Duration log_idle = std::chrono::seconds(1);
+  // How long a log stream may stay quiet before it is reopened (each reopening
+  // makes the engine scan the container's log file for the last entry seen).
+  Duration log_idle = std::chrono::seconds(60);
   // Stamps samples; must outlive the driver.
   const Clock* clock = SystemClock::Get();
 };
@@ -111,8 +113,10 @@ class DockerDriver final : public Driver {
   Result<int> RemoveOrphans(const std::string& node_id, const std::set<std::string>& keep) override;
 
  private:
+  // A log follower's thread owns copies of all it uses, so the destructor can
+  // detach it while its container runs on (it ends at its next entry).
   struct Follower {
-    std::atomic<bool> stop{false};
+    std::shared_ptr<std::atomic<bool>> stop = std::make_shared<std::atomic<bool>>(false);
     std::thread thread;
   };
   struct CpuMark {
@@ -125,9 +129,9 @@ class DockerDriver final : public Driver {
   Status Build(const TaskConfig& config, const std::string& tag);
   // Starts following `id`'s logs into `log_path` from `since_unix_nanos`.
   void Follow(const std::string& id, const std::string& log_path, int64_t since_unix_nanos);
-  void FollowLoop(const std::string& id, const std::string& log_path, int64_t since,
-                  const std::atomic<bool>& stop);
-  void StopFollowing(const std::string& id);
+  // Takes `id`'s follower out (nullptr when none) and tells it to stop; the
+  // caller joins it once the log stream has ended (the container gone).
+  std::unique_ptr<Follower> Unfollow(const std::string& id);
 
   const DockerDriverOptions options_;
   DockerEngine engine_;
