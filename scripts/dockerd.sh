@@ -40,6 +40,15 @@ if answers; then
 fi
 
 [ "$(id -u)" -eq 0 ] || fail "needs root to start dockerd (or start one and set its socket at $sock)"
+mkdir -p "$dir"
+# Several test processes may get here at once: one installs and starts.
+exec 9>"$dir/lock"
+flock 9
+if answers; then
+  echo "unix://$sock"
+  exit 0
+fi
+command -v curl >/dev/null || fail "needs curl"
 if ! command -v dockerd >/dev/null; then
   command -v apt-get >/dev/null || fail "dockerd is missing and there is no apt-get to install docker.io"
   echo "dockerd.sh: installing docker.io" >&2
@@ -48,22 +57,12 @@ if ! command -v dockerd >/dev/null; then
     { apt-get update -qq && apt-get install -y -qq --no-install-recommends docker.io >/dev/null; } ||
     fail "cannot install docker.io"
 fi
-command -v curl >/dev/null || fail "needs curl"
-
-mkdir -p "$dir"
-# Several test processes may get here at once: one starts the daemon.
-exec 9>"$dir/lock"
-flock 9
-if answers; then
-  echo "unix://$sock"
-  exit 0
-fi
 
 start() {
   rm -f "$sock"
   setsid dockerd --data-root "$dir/root" --exec-root "$dir/exec" --pidfile "$dir/dockerd.pid" \
     --host "unix://$sock" --iptables=false --ip6tables=false --bridge=none \
-    "$@" </dev/null >>"$log" 2>&1 &
+    "$@" </dev/null >>"$log" 2>&1 9>&- &
   local pid=$!
   for _ in $(seq 1 300); do
     answers && return 0
