@@ -212,7 +212,16 @@ Status DockerDriver::Build(const TaskConfig& config, const std::string& tag) {
 Result<std::string> DockerDriver::EnsureImage(const TaskConfig& config) {
   if (config.run.build) {
     const std::string tag = BuildTag(config.app, config.revision);
-    std::lock_guard lock(build_mu_);
+    // Instances of one revision share its image: one builds, the others wait
+    // and find it. Builds of other tags go on side by side.
+    std::shared_ptr<std::mutex> tag_mu;
+    {
+      std::lock_guard lock(mu_);
+      auto& slot = build_locks_[tag];
+      if (!slot) slot = std::make_shared<std::mutex>();
+      tag_mu = slot;
+    }
+    std::lock_guard lock(*tag_mu);
     SKIFF_ASSIGN_OR_RETURN(bool present, engine_.ImageExists(tag));
     if (!present) SKIFF_RETURN_IF_ERROR(Build(config, tag));
     return tag;

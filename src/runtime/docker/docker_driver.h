@@ -84,7 +84,7 @@ class DockerDriver final : public Driver {
   DriverInfo Info() const override;
 
   // Builds the image first for run.build (BuildImage: tagged BuildTag, once
-  // per tag at a time, the output appended to the log), pulls run.image when
+  // per tag at a time, the output appended to the log as it comes), pulls run.image when
   // missing, creates and starts the container, and starts following its logs.
   // kInvalidArgument for a command (not an image); kFailedPrecondition for an
   // image that is missing and cannot be pulled ("image X not found locally and
@@ -136,11 +136,10 @@ class DockerDriver final : public Driver {
   const DockerDriverOptions options_;
   DockerEngine engine_;
 
-  std::mutex build_mu_;  // one build at a time: instances of one revision share its image
-
   std::mutex mu_;
-  std::map<std::string, std::unique_ptr<Follower>> followers_;  // GUARDED_BY(mu_), by id
-  std::map<std::string, CpuMark> cpu_marks_;                    // GUARDED_BY(mu_), by id
+  std::map<std::string, std::unique_ptr<Follower>> followers_;      // GUARDED_BY(mu_), by id
+  std::map<std::string, CpuMark> cpu_marks_;                        // GUARDED_BY(mu_), by id
+  std::map<std::string, std::shared_ptr<std::mutex>> build_locks_;  // GUARDED_BY(mu_), by tag
 };
 
 }  // namespace skiff::runtime::docker

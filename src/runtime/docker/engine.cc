@@ -139,18 +139,33 @@ Status DockerEngine::PullImage(std::string_view name, Duration timeout) const {
 Status DockerEngine::BuildImage(std::string_view context_tar, std::string_view dockerfile,
                                 std::string_view tag,
                                 const std::function<void(std::string_view)>& on_output,
-                                Duration timeout) const {
+                                Duration idle_timeout) const {
   const std::string path = Path("/build?t=" + QueryEscape(tag) +
                                 "&dockerfile=" + QueryEscape(dockerfile) + "&rm=1&forcerm=1");
-  SKIFF_ASSIGN_OR_RETURN(
-      net::HttpResponse response,
-      client_.Do("POST", path, context_tar, {{"Content-Type", "application/x-tar"}}, timeout));
-  if (response.status < 200 || response.status >= 300) {
-    Error error = net::ErrorFromResponse(response.status, response.body);
-    error.code = ErrorCode::kFailedPrecondition;
-    return tl::unexpected(error);
+  // The output comes as JSON lines while the build runs; each is handed on whole.
+  std::string partial;
+  std::string error;
+  auto on_lines = [&](std::string_view chunk) {
+    partial.append(chunk);
+    size_t end = partial.rfind('\n');
+    if (end == std::string::npos) return true;
+    std::string found = ScanProgress(std::string_view(partial).substr(0, end + 1), on_output);
+    if (error.empty()) error = std::move(found);
+    partial.erase(0, end + 1);
+    return true;
+  };
+  auto streamed = client_.Stream("POST", path, context_tar, {{"Content-Type", "application/x-tar"}},
+                                 on_lines, idle_timeout);
+  if (!streamed) {
+    Error failed = streamed.error();
+    // The engine refused the build itself (a bad Dockerfile path, say).
+    if (failed.code != ErrorCode::kUnavailable && failed.code != ErrorCode::kDeadlineExceeded) {
+      failed.code = ErrorCode::kFailedPrecondition;
+    }
+    return tl::unexpected(failed);
   }
-  std::string error = ScanProgress(response.body, on_output);
+  std::string last = ScanProgress(partial, on_output);
+  if (error.empty()) error = std::move(last);
   if (!error.empty()) return FailedPrecondition(error);
   return OkStatus();
 }

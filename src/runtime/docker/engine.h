@@ -82,13 +82,14 @@ class DockerEngine {
 
   // Builds an image from `context_tar` (an uncompressed tar of the build
   // context) with the Dockerfile at `dockerfile` (relative to the context),
-  // tagged `tag`. Each line of the build's output (steps, the commands' own
-  // output) is handed to `on_output` once the build has ended. A failed build
-  // returns kFailedPrecondition with the build's own error ("The command '/bin/sh
-  // -c make' returned a non-zero code: 2").
+  // tagged `tag`. Each piece of the build's output (steps, the commands' own
+  // output) is handed to `on_output` as the build runs. `idle_timeout` bounds
+  // each wait for more output. A failed build returns kFailedPrecondition with
+  // the build's own error ("The command '/bin/sh -c make' returned a non-zero
+  // code: 2").
   Status BuildImage(std::string_view context_tar, std::string_view dockerfile, std::string_view tag,
                     const std::function<void(std::string_view)>& on_output,
-                    Duration timeout = std::chrono::minutes(30)) const;
+                    Duration idle_timeout = std::chrono::minutes(10)) const;
 
   // Creates a container named `name` from `body` (the API's create body) and
   // returns its id. kNotFound when the image is missing; kAborted when the name
