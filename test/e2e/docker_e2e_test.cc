@@ -113,5 +113,18 @@ TEST(DockerE2eTest, ImageAppServedKeptAndRemoved) {
       << server.Output();
 }
 
+// Verify that a server told to run the docker driver refuses to start when the
+// engine does not answer, saying where it looked.
+TEST(DockerE2eTest, RequiredDockerMissingFailsStart) {
+  TempDir dir;
+  CommandResult r = RunCommand({SKIFF_BIN, "server", "--data", dir.path(), "--listen",
+                                "127.0.0.1:" + std::to_string(FreePort()), "--no-edge", "--driver",
+                                "process,docker", "--docker-host", "unix://" + dir.File("no.sock")},
+                               {}, 30);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.output,
+              HasSubstr("docker driver: cannot connect to unix://" + dir.File("no.sock")));
+}
+
 }  // namespace
 }  // namespace skiff::testing

@@ -160,12 +160,9 @@ TEST_F(DockerDriverTest, KilledContainerReportsSignal) {
   auto handle = driver_->Start(config);
   ASSERT_TRUE(handle) << handle.error().ToString();
   ASSERT_TRUE(driver_->engine().KillContainer(handle->id, "KILL"));
-  ASSERT_TRUE(testing::PollUntil(
-      [&] {
-        auto s = driver_->Inspect(*handle);
-        return s && !s->running;
-      },
-      10s));
+  auto waited = driver_->engine().WaitContainer(handle->id, 10s);
+  ASSERT_TRUE(waited) << waited.error().ToString();
+  EXPECT_EQ(*waited, 137);
   auto status = driver_->Inspect(*handle);
   ASSERT_TRUE(status);
   EXPECT_EQ(status->exit_code, 137);

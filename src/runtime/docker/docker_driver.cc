@@ -124,6 +124,8 @@ json::object ContainerCreateBody(const TaskConfig& config, const std::string& im
     body["Cmd"] = std::move(cmd);
   }
   if (!config.run.user.empty()) body["User"] = config.run.user;
+  // A path inside the container; the node's app directory means nothing there.
+  if (!config.run.workdir.empty()) body["WorkingDir"] = config.run.workdir;
   if (!host_network) {
     const std::string port = std::to_string(config.container_port) + "/tcp";
     body["ExposedPorts"] = json::object{{port, json::object{}}};

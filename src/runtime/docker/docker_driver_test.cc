@@ -31,6 +31,8 @@ TEST(ContainerCreateBodyTest, HardenedAndLabelled) {
   config.run.user = "1000:1000";
   config.run.read_only = true;
   config.run.args = {"--flag", "x"};
+  config.run.workdir = "/srv";
+  config.work_dir = "/data/apps/web";
   config.resources = {.cpu_millis = 250, .memory_bytes = 64 << 20};
   DockerDriverOptions options;
   options.pids_limit = 99;
@@ -38,6 +40,7 @@ TEST(ContainerCreateBodyTest, HardenedAndLabelled) {
   const json::object& hc = body.at("HostConfig").as_object();
   EXPECT_EQ(body.at("Image"), "img:1");
   EXPECT_EQ(body.at("User"), "1000:1000");
+  EXPECT_EQ(body.at("WorkingDir"), "/srv");
   EXPECT_EQ(body.at("Cmd"), (json::array{"--flag", "x"}));
   EXPECT_EQ(body.at("Labels"), (json::object{{"skiff.app", "web"},
                                              {"skiff.instance", "web-1a2b"},
@@ -70,6 +73,7 @@ TEST(ContainerCreateBodyTest, BridgePublishesPort) {
   EXPECT_FALSE(hc.contains("Memory"));
   EXPECT_FALSE(body.contains("Cmd"));
   EXPECT_FALSE(body.contains("User"));
+  EXPECT_FALSE(body.contains("WorkingDir"));
 }
 
 // Verify that host networking binds the node's HOST and PORT like a process.
