@@ -45,7 +45,11 @@ int Worth(const Instance& instance, const model::AppSpec& spec) {
 }
 
 std::string ExitText(const Instance& instance) {
-  if (!instance.last_exit) return "failed";
+  // A start that failed (a missing program, an image that cannot be pulled, a
+  // failed build) has no exit code; its message says why.
+  if (!instance.last_exit) {
+    return instance.message.empty() ? "failed" : "failed: " + instance.message;
+  }
   return fmt::format("exited with {}", *instance.last_exit);
 }
 

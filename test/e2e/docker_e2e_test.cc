@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include <chrono>
+#include <fstream>
 #include <set>
 #include <string>
 
@@ -111,6 +112,32 @@ TEST(DockerE2eTest, ImageAppServedKeptAndRemoved) {
   ASSERT_EQ(deleted.exit_code, 0) << deleted.output;
   EXPECT_TRUE(PollUntil([&] { return Containers(host, app).empty(); }, 20s, 100ms))
       << server.Output();
+}
+
+// Verify that an app built from a local Dockerfile that fails to build fails
+// its deployment with the build's own error, and that the build's output is in
+// the instance log.
+TEST(DockerE2eTest, FailedBuildFailsDeployment) {
+  SKIFF_REQUIRE_DOCKER(host);
+  ASSERT_EQ(::setenv("DOCKER_HOST", host.c_str(), 1), 0);
+  SkiffServer server;
+  ASSERT_TRUE(server.Start());
+  TempDir context;
+  {
+    std::ofstream dockerfile(context.File("Dockerfile"));
+    dockerfile << "FROM scratch\nCOPY not-in-context /x\n";
+  }
+  const std::string app = "bf" + std::to_string(::getpid());
+  const std::string spec = "name: " + app + "\nrun: {build: {context: " + context.path() +
+                           "}, network: host}\nhealth: {type: http, path: /health}\n";
+  CommandResult applied =
+      server.Skiff({"apply", "-f", server.WriteFile(app + ".yaml", spec)}, /*timeout_seconds=*/90);
+  EXPECT_NE(applied.exit_code, 0) << applied.output;
+  EXPECT_THAT(applied.output, HasSubstr("build of skiff/" + app + ":1 failed: COPY failed"));
+  CommandResult logs = server.Skiff({"logs", app});
+  EXPECT_THAT(logs.output, HasSubstr("Step 2/2 : COPY not-in-context /x"));
+  EXPECT_TRUE(Containers(host, app).empty());
+  ASSERT_EQ(server.Skiff({"delete", app}).exit_code, 0);
 }
 
 // Verify that a server told to run the docker driver refuses to start when the
