@@ -146,6 +146,13 @@ void Agent::Recover() {
     Error error{ErrorCode::kNotFound, "no " + local.driver + " driver on this node"};
     if (driver != drivers_.end() && driver->second != nullptr) {
       auto recovered = driver->second->Recover(runtime::TaskHandle{local.handle});
+      if (!recovered && recovered.error().code == ErrorCode::kUnavailable) {
+        // The runtime does not answer (an engine restarting): the task may well
+        // live. Adopted as recorded; the runner's inspections tell.
+        SKIFF_LOG_WARN("agent: cannot check instance {} now, adopting it as recorded: {}", id,
+                       recovered.error().message);
+        recovered = runtime::TaskHandle{local.handle};
+      }
       if (recovered) {
         LocalInstance adopted = local;
         adopted.handle = recovered->id;

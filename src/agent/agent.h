@@ -13,7 +13,8 @@
 //
 // Local state (<data>/agent-state.json) maps instance -> {driver, handle,
 // generation, port}; a restarted agent adopts running tasks (Driver::Recover)
-// and reports dead ones failed, never starting an instance twice. After the
+// and reports dead ones failed, never starting an instance twice (a task its
+// driver cannot check now, kUnavailable, is adopted as recorded). After the
 // first listing of its assignments, and then at the resync pace, it has the
 // drivers remove their leftover tasks of instances it does not run (orphans).
 #pragma once

@@ -276,6 +276,30 @@ TEST_F(AgentTest, RestartAdopts) {
   EXPECT_EQ(cp_.instance("i1")->last_exit, 2);
 }
 
+// Verify that a task the driver cannot check at start-up (its engine does not
+// answer) is adopted as recorded, not reported lost, and watched from then on.
+TEST_F(AgentTest, UnavailableOnRecoverAdoptsAsRecorded) {
+  auto agent = NewAgent();
+  ASSERT_TRUE(agent->Start().has_value());
+  Place(Instance("i1"));
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kRunning); }));
+  agent->Stop();
+  agent.reset();
+  driver_.FailRecover(Error{ErrorCode::kUnavailable, "cannot connect to the engine"});
+
+  auto second = NewAgent();
+  ASSERT_TRUE(second->Start().has_value());
+  EXPECT_EQ(driver_.counts().recover, 1);
+  EXPECT_EQ(second->runner_count(), 1u);
+  int lists = cp_.lists();
+  ASSERT_TRUE(PollUntil([&] { return cp_.lists() > lists + 2; }));
+  EXPECT_EQ(driver_.counts().start, 1);
+  EXPECT_TRUE(StateIs("i1", InstanceState::kRunning));
+  driver_.Exit("i1", 4);
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kFailed); }));
+  EXPECT_EQ(cp_.instance("i1")->last_exit, 4);
+}
+
 // Verify that a task that died while no agent ran is reported failed, never restarted.
 TEST_F(AgentTest, DeadOnRecoverIsReportedFailed) {
   auto agent = NewAgent();

@@ -306,6 +306,18 @@ Result<TaskHandle> DockerDriver::Recover(const TaskHandle& handle) {
 
 Result<TaskStatus> DockerDriver::Inspect(const TaskHandle& handle) {
   SKIFF_ASSIGN_OR_RETURN(ContainerInfo info, engine_.InspectContainer(handle.id));
+  if (info.state.running) {
+    // Adopted while the engine did not answer: its logs are followed from now.
+    bool followed;
+    {
+      std::lock_guard lock(mu_);
+      followed = followers_.count(info.id) > 0;
+    }
+    auto log = info.labels.find(kLabelLog);
+    if (!followed && log != info.labels.end()) {
+      Follow(info.id, log->second, FileMtimeNanos(log->second));
+    }
+  }
   return StatusOf(info.state);
 }
 

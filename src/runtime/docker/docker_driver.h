@@ -96,7 +96,11 @@ class DockerDriver final : public Driver {
   // Adopts a container of Skiff's (labelled skiff.instance) by id, running or
   // not (Inspect then tells how it ended); kNotFound when it is gone or not
   // Skiff's.
+  // kUnavailable when the engine does not answer (the agent then adopts the
+  // task as recorded and inspects it later).
   Result<TaskHandle> Recover(const TaskHandle& handle) override;
+  // Also starts following the logs of a running container of Skiff's that has
+  // no follower yet (adopted while the engine did not answer).
   Result<TaskStatus> Inspect(const TaskHandle& handle) override;
 
   // The engine's stop: SIGTERM, SIGKILL after `grace`. A gone container is

@@ -45,6 +45,7 @@ Result<TaskHandle> FakeDriver::Start(const TaskConfig& config) {
 Result<TaskHandle> FakeDriver::Recover(const TaskHandle& handle) {
   std::lock_guard lock(mu_);
   ++counts_.recover;
+  if (fail_recover_) return tl::unexpected(*fail_recover_);
   Task* task = FindLocked(handle.id);
   // Like a process driver, an exited task that nobody waited for is gone.
   if (task == nullptr || !task->running) return NotFound("task " + handle.id + " is gone");
@@ -146,6 +147,11 @@ void FakeDriver::FailStart(const std::string& instance_id, std::optional<Error> 
   } else {
     fail_start_.erase(instance_id);
   }
+}
+
+void FakeDriver::FailRecover(std::optional<Error> error) {
+  std::lock_guard lock(mu_);
+  fail_recover_ = std::move(error);
 }
 
 void FakeDriver::FailAllStarts(std::optional<Error> error) {
