@@ -150,6 +150,30 @@ TEST_F(DockerDriverTest, HardenedHostConfig) {
   driver_->Release(*handle);
 }
 
+// Verify that the engine takes the bridge-network create body as meant: the
+// app's port published on the node address at the allocated port. Only
+// created, never started: tests run containers on host networking only.
+TEST_F(DockerDriverTest, BridgeCreateBodyPublishesOnNodeAddress) {
+  SKIFF_REQUIRE_DOCKER(host);
+  auto image = testing::TestAppImage(host);
+  ASSERT_TRUE(image) << image.error().ToString();
+  TaskConfig config = Config(*image);
+  config.run.network = model::NetworkMode::kBridge;
+  config.container_port = 8080;
+  DockerEngine engine(host);
+  auto id = engine.CreateContainer("skiff-" + config.instance_id,
+                                   ContainerCreateBody(config, *image, {}));
+  ASSERT_TRUE(id) << id.error().ToString();
+  auto info = engine.InspectContainer(*id);
+  ASSERT_TRUE(engine.RemoveContainer(*id));
+  ASSERT_TRUE(info) << info.error().ToString();
+  EXPECT_EQ(info->host_config.at("NetworkMode"), "bridge");
+  EXPECT_EQ(info->host_config.at("PortBindings"),
+            (json::object{{"8080/tcp",
+                           json::array{json::object{{"HostIp", "127.0.0.1"},
+                                                    {"HostPort", std::to_string(config.port)}}}}}));
+}
+
 // Verify that a container killed from outside is seen as ended by signal 9.
 TEST_F(DockerDriverTest, KilledContainerReportsSignal) {
   SKIFF_REQUIRE_DOCKER(host);
