@@ -232,7 +232,9 @@ Result<std::string> DockerDriver::EnsureImage(const TaskConfig& config) {
   SKIFF_ASSIGN_OR_RETURN(bool present, engine_.ImageExists(image));
   if (present) return image;
   AppendLog(config.log_path, fmt::format("skiff: pulling image {}\n", image));
-  if (auto pulled = engine_.PullImage(image); !pulled) {
+  auto pulled =
+      engine_.PullImage(image, [&](std::string_view line) { AppendLog(config.log_path, line); });
+  if (!pulled) {
     if (pulled.error().code == ErrorCode::kUnavailable &&
         pulled.error().message.starts_with("cannot connect")) {
       return tl::unexpected(pulled.error());  // the engine itself is gone

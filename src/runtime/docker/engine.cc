@@ -120,29 +120,11 @@ Result<bool> DockerEngine::ImageExists(std::string_view name) const {
   return tl::unexpected(image.error());
 }
 
-Status DockerEngine::PullImage(std::string_view name, Duration timeout) const {
-  auto [repo, tag] = SplitTag(name);
-  SKIFF_ASSIGN_OR_RETURN(
-      net::HttpResponse response,
-      client_.Do("POST",
-                 Path("/images/create?fromImage=" + QueryEscape(repo) + "&tag=" + QueryEscape(tag)),
-                 {}, {}, timeout));
-  if (response.status < 200 || response.status >= 300) {
-    return tl::unexpected(net::ErrorFromResponse(response.status, response.body));
-  }
-  // A pull that fails half-way still answers 200; the error is in the stream.
-  std::string error = ScanProgress(response.body, [](std::string_view) {});
-  if (!error.empty()) return Unavailable(error);
-  return OkStatus();
-}
-
-Status DockerEngine::BuildImage(std::string_view context_tar, std::string_view dockerfile,
-                                std::string_view tag,
-                                const std::function<void(std::string_view)>& on_output,
-                                Duration idle_timeout) const {
-  const std::string path = Path("/build?t=" + QueryEscape(tag) +
-                                "&dockerfile=" + QueryEscape(dockerfile) + "&rm=1&forcerm=1");
-  // The output comes as JSON lines while the build runs; each is handed on whole.
+Result<std::string> DockerEngine::Progress(std::string_view path, std::string_view body,
+                                           const net::HttpHeaders& headers,
+                                           const std::function<void(std::string_view)>& on_output,
+                                           Duration idle_timeout) const {
+  // JSON lines while the work runs; each is handed on whole.
   std::string partial;
   std::string error;
   auto on_lines = [&](std::string_view chunk) {
@@ -154,19 +136,42 @@ Status DockerEngine::BuildImage(std::string_view context_tar, std::string_view d
     partial.erase(0, end + 1);
     return true;
   };
-  auto streamed = client_.Stream("POST", path, context_tar, {{"Content-Type", "application/x-tar"}},
-                                 on_lines, idle_timeout);
-  if (!streamed) {
-    Error failed = streamed.error();
+  SKIFF_RETURN_IF_ERROR(client_.Stream("POST", path, body, headers, on_lines, idle_timeout));
+  std::string last = ScanProgress(partial, on_output);
+  if (error.empty()) error = std::move(last);
+  return error;
+}
+
+Status DockerEngine::PullImage(std::string_view name,
+                               const std::function<void(std::string_view)>& on_output,
+                               Duration idle_timeout) const {
+  auto [repo, tag] = SplitTag(name);
+  // A pull that fails half-way still answers 200; the error is in the stream.
+  SKIFF_ASSIGN_OR_RETURN(
+      std::string error,
+      Progress(Path("/images/create?fromImage=" + QueryEscape(repo) + "&tag=" + QueryEscape(tag)),
+               {}, {}, on_output, idle_timeout));
+  if (!error.empty()) return Unavailable(error);
+  return OkStatus();
+}
+
+Status DockerEngine::BuildImage(std::string_view context_tar, std::string_view dockerfile,
+                                std::string_view tag,
+                                const std::function<void(std::string_view)>& on_output,
+                                Duration idle_timeout) const {
+  const std::string path = Path("/build?t=" + QueryEscape(tag) +
+                                "&dockerfile=" + QueryEscape(dockerfile) + "&rm=1&forcerm=1");
+  auto error =
+      Progress(path, context_tar, {{"Content-Type", "application/x-tar"}}, on_output, idle_timeout);
+  if (!error) {
+    Error failed = error.error();
     // The engine refused the build itself (a bad Dockerfile path, say).
     if (failed.code != ErrorCode::kUnavailable && failed.code != ErrorCode::kDeadlineExceeded) {
       failed.code = ErrorCode::kFailedPrecondition;
     }
     return tl::unexpected(failed);
   }
-  std::string last = ScanProgress(partial, on_output);
-  if (error.empty()) error = std::move(last);
-  if (!error.empty()) return FailedPrecondition(error);
+  if (!error->empty()) return FailedPrecondition(*error);
   return OkStatus();
 }
 
@@ -362,6 +367,11 @@ std::string ScanProgress(std::string_view body,
     if (ec || !v.is_object()) continue;
     const json::object& o = v.get_object();
     if (std::string text = StringOf(o, "stream"); !text.empty()) on_output(text);
+    // Pull progress: the steps, not every tick of a download.
+    if (std::string status = StringOf(o, "status"); !status.empty() && !o.contains("progress")) {
+      const std::string id = StringOf(o, "id");
+      on_output(id.empty() ? status + "\n" : id + ": " + status + "\n");
+    }
     if (!error.empty()) continue;
     error = StringOf(o, "error");
     if (error.empty()) {

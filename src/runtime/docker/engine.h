@@ -75,10 +75,14 @@ class DockerEngine {
   // Whether the image `name` ("repo:tag", "sha256:…") is present locally.
   Result<bool> ImageExists(std::string_view name) const;
 
-  // Pulls `name` (a missing tag means "latest"). Blocks until the pull ends
-  // (up to `timeout`). Errors carry the engine's words: the registry's answer
-  // or why it could not be reached.
-  Status PullImage(std::string_view name, Duration timeout = std::chrono::minutes(10)) const;
+  // Pulls `name` (a missing tag means "latest"), handing the engine's
+  // progress lines to `on_output`. Blocks until the pull ends; `idle_timeout`
+  // bounds each wait for more progress. Errors carry the engine's words: the
+  // registry's answer or why it could not be reached.
+  Status PullImage(
+      std::string_view name,
+      const std::function<void(std::string_view)>& on_output = [](std::string_view) {},
+      Duration idle_timeout = std::chrono::minutes(5)) const;
 
   // Builds an image from `context_tar` (an uncompressed tar of the build
   // context) with the Dockerfile at `dockerfile` (relative to the context),
@@ -131,6 +135,12 @@ class DockerEngine {
                                   std::string_view body = {},
                                   Duration timeout = net::HttpClient::kDefaultTimeout) const;
   Status Call(std::string_view method, const std::string& path, Duration timeout) const;
+  // POSTs `body` to `path` and scans the JSON-lines answer as it comes
+  // (ScanProgress); returns the first error the stream reports ("" if none).
+  Result<std::string> Progress(std::string_view path, std::string_view body,
+                               const net::HttpHeaders& headers,
+                               const std::function<void(std::string_view)>& on_output,
+                               Duration idle_timeout) const;
 
   net::HttpClient client_;
 };
@@ -157,7 +167,8 @@ std::optional<int64_t> ParseUnixNanos(std::string_view text);
 
 // Splits each line of a JSON-lines progress or build stream; returns the
 // first {"error": …} or {"errorDetail": {"message": …}} found (empty if none)
-// and hands every {"stream": …} text to `on_output`.
+// and hands every {"stream": …} text, and every {"status": …} line that is not
+// a progress tick (as "id: status\n"), to `on_output`.
 std::string ScanProgress(std::string_view body,
                          const std::function<void(std::string_view)>& on_output);
 

@@ -70,7 +70,8 @@ TEST(ParseUnixNanosTest, Fractions) {
 TEST(ScanProgressTest, OutputAndError) {
   const std::string body =
       "{\"stream\":\"Step 1/2 : FROM scratch\\n\"}\n"
-      "{\"status\":\"Downloading\"}\r\n"
+      "{\"status\":\"Downloading\",\"progress\":\"[=>  ]\",\"id\":\"ab12\"}\r\n"
+      "{\"status\":\"Pull complete\",\"id\":\"ab12\"}\n"
       "not json\n"
       "{\"errorDetail\":{\"message\":\"COPY failed: no such file\"},"
       "\"error\":\"COPY failed: no such file\\n\"}\n"
@@ -78,7 +79,8 @@ TEST(ScanProgressTest, OutputAndError) {
   std::vector<std::string> output;
   EXPECT_EQ(ScanProgress(body, [&](std::string_view s) { output.emplace_back(s); }),
             "COPY failed: no such file");
-  EXPECT_EQ(output, std::vector<std::string>{"Step 1/2 : FROM scratch\n"});
+  EXPECT_EQ(output,
+            (std::vector<std::string>{"Step 1/2 : FROM scratch\n", "ab12: Pull complete\n"}));
   EXPECT_EQ(ScanProgress("{\"stream\":\"ok\"}\n", [](std::string_view) {}), "");
 }
 
