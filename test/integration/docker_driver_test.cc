@@ -150,6 +150,40 @@ TEST_F(DockerDriverTest, HardenedHostConfig) {
   driver_->Release(*handle);
 }
 
+// Verify that the memory limit is the kernel's: the cgroup says so (where the
+// engine's cgroupfs layout is known), and a container going past it is
+// reported killed for lack of memory.
+TEST_F(DockerDriverTest, MemoryLimitIsEnforced) {
+  SKIFF_REQUIRE_DOCKER(host);
+  auto image = testing::TestAppImage(host);
+  ASSERT_TRUE(image) << image.error().ToString();
+  driver_ = std::make_unique<DockerDriver>(DockerDriverOptions{.host = host});
+  TaskConfig config = Config(*image);
+  config.resources = {.cpu_millis = 250, .memory_bytes = 32 << 20};
+  auto handle = driver_->Start(config);
+  ASSERT_TRUE(handle) << handle.error().ToString();
+  ASSERT_TRUE(testing::PollUntil([&] { return Status(config.port, "/health") == 200; }, 10s));
+  // cgroup v1 (cgroupfs driver) and v2 (cgroupfs, systemd) layouts.
+  const std::string id = handle->id;
+  for (const std::string& path :
+       {"/sys/fs/cgroup/memory/docker/" + id + "/memory.limit_in_bytes",
+        "/sys/fs/cgroup/docker/" + id + "/memory.max",
+        "/sys/fs/cgroup/system.slice/docker-" + id + ".scope/memory.max"}) {
+    if (!std::filesystem::exists(path)) continue;
+    std::string limit = ReadAll(path);
+    EXPECT_EQ(std::stoll(limit), 32 << 20) << path;
+  }
+  // 64 MiB of response body in a 32 MiB container.
+  (void)Status(config.port, "/big?kb=65536");
+  auto waited = driver_->engine().WaitContainer(id, 10s);
+  ASSERT_TRUE(waited) << waited.error().ToString();
+  auto status = driver_->Inspect(*handle);
+  ASSERT_TRUE(status);
+  EXPECT_FALSE(status->running);
+  EXPECT_EQ(status->message, "killed: out of memory");
+  driver_->Release(*handle);
+}
+
 // Verify that the engine takes the bridge-network create body as meant: the
 // app's port published on the node address at the allocated port. Only
 // created, never started: tests run containers on host networking only.
