@@ -145,8 +145,15 @@ TEST_F(DockerDriverTest, HardenedHostConfig) {
   EXPECT_EQ(info->labels.at("skiff.node"), node_id_);
   EXPECT_EQ(info->labels.at("skiff.app"), "dt");
   EXPECT_EQ(info->labels.at("skiff.revision"), "1");
-  // /env/USER is not set; the uid shows in /proc/self/status, which the app
-  // cannot serve: the engine's Config.User is the proof here.
+  // What the kernel says of the container's process: its user, no new
+  // privileges, no capability in effect (a non-root user), and only the one
+  // given back (NET_BIND_SERVICE, bit 10) left in its bounding set.
+  ASSERT_GT(info->state.pid, 0);
+  const std::string proc = ReadAll("/proc/" + std::to_string(info->state.pid) + "/status");
+  EXPECT_THAT(proc, HasSubstr("\nUid:\t65534\t65534\t65534\t65534\n"));
+  EXPECT_THAT(proc, HasSubstr("\nNoNewPrivs:\t1\n"));
+  EXPECT_THAT(proc, HasSubstr("\nCapEff:\t0000000000000000\n"));
+  EXPECT_THAT(proc, HasSubstr("\nCapBnd:\t0000000000000400\n"));
   driver_->Release(*handle);
 }
 

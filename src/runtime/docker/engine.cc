@@ -239,6 +239,9 @@ Result<ContainerInfo> DockerEngine::InspectContainer(std::string_view id) const 
     if (const json::value* c = s.if_contains("ExitCode"); c && c->is_int64()) {
       info.state.exit_code = static_cast<int>(c->get_int64());
     }
+    if (const json::value* p = s.if_contains("Pid"); p && p->is_int64()) {
+      info.state.pid = static_cast<int>(p->get_int64());
+    }
     info.state.started_at = TimeOf(s, "StartedAt");
     info.state.finished_at = TimeOf(s, "FinishedAt");
   }

@@ -36,6 +36,7 @@ struct ContainerState {
   bool running = false;
   int exit_code = 0;
   bool oom_killed = false;
+  int pid = 0;         // of its first process, on the host; 0 when not running
   std::string status;  // "created", "running", "exited", ...
   std::string error;   // the engine's error for a container that could not run
   Time started_at;
