@@ -12,8 +12,10 @@ mkdir -p "$out"
 command -v clang++ >/dev/null || { echo "fuzz: needs clang++ (apt-get install clang)" >&2; exit 1; }
 for target in fuzz/*_fuzz.cc; do
   name=$(basename "$target" _fuzz.cc)
-  # The sources a target reaches; each target names them in its first include lines.
-  sources=$(grep -o '#include "net/[a-z_]*\.h"' "$target" | sed 's/#include "\(.*\)\.h"/src\/\1.cc/')
+  # The sources a target reaches; each target names them in its first include
+  # lines (net/ and edge/ headers; a header-only one has no .cc).
+  sources=$(grep -oE '#include "(net|edge)/[a-z0-9_]*\.h"' "$target" |
+    sed -E 's/#include "(.*)\.h"/src\/\1.cc/' | while read -r s; do [[ ! -f $s ]] || echo "$s"; done)
   echo "fuzz: building $name"
   clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -Isrc "$target" $sources -o "$out/$name"

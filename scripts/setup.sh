@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build make pkg-config curl ca-certificates python3 clang-format git
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libexpected-dev libsqlite3-dev libssl-dev libyaml-cpp-dev
+  libexpected-dev libsqlite3-dev libssl-dev libyaml-cpp-dev zlib1g-dev
   libspdlog-dev libfmt-dev libcli11-dev
   googletest libgtest-dev libgmock-dev
 )

@@ -20,13 +20,13 @@ struct AccessLogEntry {
   std::chrono::system_clock::time_point time;  // when the request arrived
   std::string_view client;                     // "127.0.0.1" (no port)
   std::string_view method;
-  std::string_view host;    // the Host header as sent
-  std::string_view target;  // path and query
-  std::string_view app;     // "" when no app serves the host
+  std::string_view host;      // the Host header as sent
+  std::string_view target;    // path and query
+  std::string_view app;       // "" when no app serves the host
   std::string_view upstream;  // "127.0.0.1:41000"; "" when none was tried
   int status = 0;
-  uint64_t request_bytes = 0;   // request body bytes read
-  uint64_t response_bytes = 0;  // response body bytes sent
+  uint64_t request_bytes = 0;             // request body bytes read
+  uint64_t response_bytes = 0;            // response body bytes sent
   std::chrono::microseconds duration{0};  // arrival to the last byte sent
   std::string_view request_id;
   std::string_view user_agent;
@@ -36,8 +36,12 @@ struct AccessLogEntry {
 // "method":"GET","host":"hello.localhost","target":"/x","app":"hello",
 // "upstream":"127.0.0.1:41000","status":200,"request_bytes":0,
 // "response_bytes":12,"duration_ms":0.412,"request_id":"…","user_agent":"curl/7.88.1"}
-// followed by '\n'. Strings are JSON-escaped (control characters as \u00XX,
-// bytes that are not UTF-8 as \ufffd), so a hostile header cannot forge a line.
+// followed by '\n'. Strings are JSON-escaped (control characters, DEL
+// included, as \u00XX; bytes that are not UTF-8 — overlong forms, surrogates
+// and cut sequences too — as \ufffd, one for each maximal invalid part as
+// Unicode recommends; valid UTF-8 as it is), so a hostile header cannot forge
+// a line. An unset `time` (the epoch) is written as "".
+// Appends to *out: lines of several requests can be gathered before a Write.
 void AppendAccessLogLine(const AccessLogEntry& entry, std::string* out);
 
 // Where the lines go. Thread-safe.
@@ -50,8 +54,10 @@ class AccessLog {
   AccessLog(const AccessLog&) = delete;
   AccessLog& operator=(const AccessLog&) = delete;
 
-  // Writes whole lines (one or more, each ending in '\n'); a write error is
-  // counted, never thrown, so a full disk cannot stop traffic.
+  // Writes whole lines (one or more, each ending in '\n') with write(2)
+  // under a lock, so writers never interleave; a write error is counted,
+  // never thrown, and the rest of `lines` dropped, so a full disk cannot stop
+  // traffic. Blocks while the file (or standard output) does.
   void Write(std::string_view lines);
   uint64_t write_errors() const;
 

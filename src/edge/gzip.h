@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -23,10 +24,14 @@ struct GzipDecisionInput {
 };
 
 // Whether to gzip this response: the client accepts gzip (Accept-Encoding
-// lists "gzip" or "*" with a q-value above 0; "gzip;q=0" refuses it), the
+// lists "gzip" — or its alias "x-gzip" — with a q-value above 0, or does not
+// name it and lists "*" with a q-value above 0; "gzip;q=0" refuses it, and so
+// does "identity" alone; names compare case-insensitively, an element with a
+// malformed q-value is ignored), the
 // response has a body (not HEAD, not 1xx/204/304, not a 206 range), no
 // Content-Encoding yet (or "identity"), no "Cache-Control: no-transform", a
-// compressible type (text/* except text/event-stream, application/json,
+// compressible type (by the media type, before any ';', case-insensitively:
+// text/* except text/event-stream, application/json,
 // application/javascript, application/xml, application/*+json, application/*+xml,
 // image/svg+xml, application/wasm), and either no length or at least
 // kMinGzipBytes.
@@ -37,16 +42,20 @@ bool ShouldGzip(const GzipDecisionInput& in);
 class GzipEncoder {
  public:
   // `level` 1 (fastest, nginx's default) to 9.
+  // REQUIRES: 1 <= level <= 9.
   explicit GzipEncoder(int level = 1);
   ~GzipEncoder();
   GzipEncoder(const GzipEncoder&) = delete;
   GzipEncoder& operator=(const GzipEncoder&) = delete;
 
   // Compresses `in` and appends to *out everything the decoder needs to
-  // decode `in` so far (a sync flush), so nothing is held back.
+  // decode `in` so far (a sync flush), so nothing is held back. An empty
+  // `in` appends nothing.
+  // REQUIRES: Finish has not been called.
   void Compress(std::string_view in, std::string* out);
-  // Appends the end of the stream (the final block and the trailer). No
-  // Compress after it.
+  // Appends the end of the stream (the final block and the trailer); after
+  // no Compress at all, a whole gzip stream of nothing.
+  // REQUIRES: Finish has not been called (once per encoder).
   void Finish(std::string* out);
 
  private:

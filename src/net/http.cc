@@ -7,13 +7,6 @@
 
 namespace skiff::net {
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 namespace {
 
 // Error bodies from foreign servers can be large HTML pages; a message keeps

@@ -11,15 +11,13 @@
 #include <vector>
 
 #include "common/result.h"
+#include "net/http_syntax.h"  // EqualsIgnoreCase
 
 namespace skiff::net {
 
 // Header fields in arrival (or sending) order; names keep their spelling and
 // are compared case-insensitively by the helpers below.
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
-
-// ASCII case-insensitive equality, as header names and tokens compare.
-bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 
 // The value of the first header named `name` (case-insensitive), or "" when
 // absent. The view points into `headers`.

@@ -1,46 +1,14 @@
 #include "net/request_head.h"
 
 #include <algorithm>
-#include <cctype>
 #include <optional>
 
-#include "net/http.h"
+#include "net/http_syntax.h"
 
 namespace skiff::net {
 namespace {
 
 using State = RequestHeadScan::State;
-
-// RFC 9110 tchar.
-bool IsTokenChar(unsigned char c) {
-  if (std::isalnum(c)) return true;
-  switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-      return true;
-    default:
-      return false;
-  }
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 RequestHeadScan Bad(std::string problem, int status = 400) {
   RequestHeadScan r;
@@ -119,7 +87,7 @@ RequestHeadScan ScanRequestHead(std::string_view data, const RequestHeadLimits& 
                      [](char c) { return IsTokenChar(static_cast<unsigned char>(c)); })) {
       return Bad("invalid header field name \"" + std::string(name) + "\"");
     }
-    std::string_view value = Trim(line.substr(colon + 1));
+    std::string_view value = TrimOws(line.substr(colon + 1));
     if (EqualsIgnoreCase(name, "Content-Length")) {
       ++content_lengths;
       if (value.empty() ||
