@@ -215,6 +215,35 @@ TEST_F(DockerDriverTest, BridgeCreateBodyPublishesOnNodeAddress) {
                                                     {"HostPort", std::to_string(config.port)}}}}}));
 }
 
+// Verify that a leftover container of an earlier start of the same instance
+// (never released) is replaced, and that a container the engine refuses to
+// start is removed and its error returned.
+TEST_F(DockerDriverTest, LeftoverReplacedAndRefusedStartRemoved) {
+  SKIFF_REQUIRE_DOCKER(host);
+  auto image = testing::TestAppImage(host);
+  ASSERT_TRUE(image) << image.error().ToString();
+  driver_ = std::make_unique<DockerDriver>(DockerDriverOptions{.host = host});
+  TaskConfig config = Config(*image);
+  auto leftover = driver_->engine().CreateContainer("skiff-" + config.instance_id,
+                                                    ContainerCreateBody(config, *image, {}));
+  ASSERT_TRUE(leftover) << leftover.error().ToString();
+  auto handle = driver_->Start(config);
+  ASSERT_TRUE(handle) << handle.error().ToString();
+  EXPECT_NE(handle->id, *leftover);
+  EXPECT_EQ(driver_->engine().InspectContainer(*leftover).error().code, ErrorCode::kNotFound);
+  ASSERT_TRUE(testing::PollUntil([&] { return Status(config.port, "/health") == 200; }, 10s));
+  driver_->Release(*handle);
+
+  TaskConfig refused = Config(*image);
+  refused.run.user = "no-such-user";  // the image has no /etc/passwd
+  auto failed = driver_->Start(refused);
+  ASSERT_FALSE(failed);
+  EXPECT_THAT(failed.error().message, HasSubstr("starting container skiff-" + refused.instance_id));
+  auto left = driver_->engine().ListContainers({"skiff.instance=" + refused.instance_id});
+  ASSERT_TRUE(left);
+  EXPECT_TRUE(left->empty());
+}
+
 // Verify that a container killed from outside is seen as ended by signal 9.
 TEST_F(DockerDriverTest, KilledContainerReportsSignal) {
   SKIFF_REQUIRE_DOCKER(host);
