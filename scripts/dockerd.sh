@@ -31,6 +31,8 @@ if [ "${1:-}" = stop ]; then
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   fi
+  # The daemon leaves its network namespace handle mounted.
+  umount "$dir/exec/netns/default" 2>/dev/null || true
   exit 0
 fi
 
