@@ -1,6 +1,7 @@
 #include "agent/agent.h"
 
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <utility>
 #include <vector>
@@ -145,6 +146,13 @@ void Agent::Recover() {
     Error error{ErrorCode::kNotFound, "no " + local.driver + " driver on this node"};
     if (driver != drivers_.end() && driver->second != nullptr) {
       auto recovered = driver->second->Recover(runtime::TaskHandle{local.handle});
+      if (!recovered && recovered.error().code == ErrorCode::kUnavailable) {
+        // The runtime does not answer (an engine restarting): the task may well
+        // live. Adopted as recorded; the runner's inspections tell.
+        SKIFF_LOG_WARN("agent: cannot check instance {} now, adopting it as recorded: {}", id,
+                       recovered.error().message);
+        recovered = runtime::TaskHandle{local.handle};
+      }
       if (recovered) {
         LocalInstance adopted = local;
         adopted.handle = recovered->id;
@@ -176,6 +184,7 @@ void Agent::WatchLoop() {
   int64_t revision = 0;
   bool need_list = true;
   auto last_list = std::chrono::steady_clock::now();
+  std::optional<std::chrono::steady_clock::time_point> last_sweep;
   while (true) {
     {
       std::lock_guard lock(mu_);
@@ -193,6 +202,12 @@ void Agent::WatchLoop() {
       revision = assignments->revision;
       last_list = std::chrono::steady_clock::now();
       need_list = false;
+      // Right after the first listing (so adoption happened), then at the
+      // resync pace: the engine's leftovers are removed.
+      if (!last_sweep || last_list - *last_sweep >= options_.resync_interval) {
+        RemoveOrphans();
+        last_sweep = last_list;
+      }
     }
     auto changed = control_plane_->WaitForChange(revision, options_.watch_timeout);
     if (!changed) {
@@ -239,6 +254,26 @@ void Agent::Apply(const Assignments& assignments) {
     if (assigned.count(id) == 0) runner->Unassign();
   }
   ReapFinishedLocked();
+}
+
+void Agent::RemoveOrphans() {
+  std::set<std::string> keep;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    for (const auto& [id, runner] : runners_) keep.insert(id);
+  }
+  for (const auto& [id, local] : state_.instances()) keep.insert(id);
+  for (const auto& [name, driver] : drivers_) {
+    if (driver == nullptr) continue;
+    auto removed = driver->RemoveOrphans(context_.node_id, keep);
+    if (!removed) {
+      SKIFF_LOG_WARN("agent: looking for orphans of the {} driver: {}", name,
+                     removed.error().ToString());
+    } else if (*removed > 0) {
+      SKIFF_LOG_INFO("agent: removed {} orphaned {} task(s)", *removed, name);
+    }
+  }
 }
 
 void Agent::ReapFinishedLocked() {

@@ -13,7 +13,10 @@
 //
 // Local state (<data>/agent-state.json) maps instance -> {driver, handle,
 // generation, port}; a restarted agent adopts running tasks (Driver::Recover)
-// and reports dead ones failed, never starting an instance twice.
+// and reports dead ones failed, never starting an instance twice (a task its
+// driver cannot check now, kUnavailable, is adopted as recorded). After the
+// first listing of its assignments, and then at the resync pace, it has the
+// drivers remove their leftover tasks of instances it does not run (orphans).
 #pragma once
 
 #include <condition_variable>
@@ -99,6 +102,9 @@ class Agent {
   void HeartbeatLoop();
   void SampleLoop();
   void Apply(const Assignments& assignments);
+  // Asks every driver to remove its tasks of this node that belong to no
+  // instance the agent runs (Driver::RemoveOrphans). Called on the watch thread.
+  void RemoveOrphans();
   void ReapFinishedLocked();
   // Waits up to `d` or until Stop; false when stopping.
   bool Sleep(Duration d);

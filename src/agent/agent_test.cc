@@ -276,6 +276,30 @@ TEST_F(AgentTest, RestartAdopts) {
   EXPECT_EQ(cp_.instance("i1")->last_exit, 2);
 }
 
+// Verify that a task the driver cannot check at start-up (its engine does not
+// answer) is adopted as recorded, not reported lost, and watched from then on.
+TEST_F(AgentTest, UnavailableOnRecoverAdoptsAsRecorded) {
+  auto agent = NewAgent();
+  ASSERT_TRUE(agent->Start().has_value());
+  Place(Instance("i1"));
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kRunning); }));
+  agent->Stop();
+  agent.reset();
+  driver_.FailRecover(Error{ErrorCode::kUnavailable, "cannot connect to the engine"});
+
+  auto second = NewAgent();
+  ASSERT_TRUE(second->Start().has_value());
+  EXPECT_EQ(driver_.counts().recover, 1);
+  EXPECT_EQ(second->runner_count(), 1u);
+  int lists = cp_.lists();
+  ASSERT_TRUE(PollUntil([&] { return cp_.lists() > lists + 2; }));
+  EXPECT_EQ(driver_.counts().start, 1);
+  EXPECT_TRUE(StateIs("i1", InstanceState::kRunning));
+  driver_.Exit("i1", 4);
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kFailed); }));
+  EXPECT_EQ(cp_.instance("i1")->last_exit, 4);
+}
+
 // Verify that a task that died while no agent ran is reported failed, never restarted.
 TEST_F(AgentTest, DeadOnRecoverIsReportedFailed) {
   auto agent = NewAgent();
@@ -335,6 +359,32 @@ TEST_F(AgentTest, AdoptedButUnassignedIsStopped) {
   EXPECT_EQ(driver_.counts().start, 1);
   ASSERT_EQ(driver_.stops().size(), 1u);
   EXPECT_EQ(driver_.stops()[0].grace, model::AppSpec{}.stop_grace);
+}
+
+// Verify that after listing its assignments the agent has its drivers remove
+// the tasks of its node that belong to no instance it runs (orphans), and
+// leaves other nodes' tasks and its own instances alone.
+TEST_F(AgentTest, OrphansAreRemoved) {
+  runtime::TaskConfig orphan;
+  orphan.instance_id = "gone";
+  orphan.node_id = kNode;
+  ASSERT_TRUE(driver_.Start(orphan));
+  runtime::TaskConfig elsewhere;
+  elsewhere.instance_id = "theirs";
+  elsewhere.node_id = "node-2";
+  ASSERT_TRUE(driver_.Start(elsewhere));
+
+  auto agent = NewAgent();
+  ASSERT_TRUE(agent->Start().has_value());
+  Place(Instance("i1"));
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kRunning); }));
+  ASSERT_TRUE(PollUntil([&] { return !driver_.IsRunning("gone"); }));
+  EXPECT_TRUE(driver_.IsRunning("theirs"));
+  // The sweep runs again at the resync pace and keeps what the agent runs.
+  const int sweeps = driver_.counts().remove_orphans;
+  ASSERT_TRUE(PollUntil([&] { return driver_.counts().remove_orphans > sweeps; }));
+  EXPECT_TRUE(driver_.IsRunning("i1"));
+  EXPECT_EQ(driver_.started().back().node_id, kNode);
 }
 
 // Verify that a failed start is reported failed with the driver's message.

@@ -259,6 +259,7 @@ void InstanceRunner::StartTask(const Target& target) {
   }
   runtime::TaskConfig config =
       BuildTaskConfig(instance, target.spec, context_->host, *port, LogPath(), app_dir);
+  config.node_id = context_->node_id;
   auto handle = driver->second->Start(config);
   if (!handle) {
     context_->ports->Release(*port);

@@ -5,7 +5,7 @@
 namespace skiff::agent {
 
 std::string DriverNameFor(const model::RunSpec& run) {
-  return run.image.empty() ? "process" : "docker";
+  return model::IsContainer(run) ? "docker" : "process";
 }
 
 runtime::TaskConfig BuildTaskConfig(const model::Instance& instance, const model::AppSpec& spec,
@@ -17,6 +17,7 @@ runtime::TaskConfig BuildTaskConfig(const model::Instance& instance, const model
   config.revision = instance.revision;
   config.host = host;
   config.port = port;
+  config.container_port = spec.port;
   config.resources = spec.resources;
   config.log_path = log_path;
   config.work_dir = spec.run.workdir.empty() ? app_dir : spec.run.workdir;

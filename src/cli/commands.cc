@@ -359,7 +359,7 @@ class Runner {
     auto reply = client_->Call("GET", "/v1/nodes");
     if (!reply) return Fail(reply.error());
     if (PrintedJson(*reply)) return 0;
-    Table t({"ID", "NAME", "ADDRESS", "STATUS", "CPU", "MEMORY", "REGION", "LABELS"});
+    Table t({"ID", "NAME", "ADDRESS", "STATUS", "DRIVERS", "CPU", "MEMORY", "REGION", "LABELS"});
     for (const json::value& n : Array(reply->body, "nodes")) {
       const json::value& cap = n.at("capacity");
       const json::value& alloc = n.at("allocated");
@@ -370,7 +370,13 @@ class Runner {
           labels += std::string(kv.key()) + "=" + Str(*l, kv.key());
         }
       }
-      t.AddRow({Str(n, "id"), Str(n, "name"), Str(n, "address"), Str(n, "status"),
+      std::string drivers;
+      for (const json::value& d : Array(n, "drivers")) {
+        if (!d.is_string()) continue;
+        if (!drivers.empty()) drivers += ",";
+        drivers += std::string(d.get_string());
+      }
+      t.AddRow({Str(n, "id"), Str(n, "name"), Str(n, "address"), Str(n, "status"), drivers,
                 fmt::format("{}/{}m", Int(alloc, "cpu"), Int(cap, "cpu")),
                 fmt::format("{}/{}", Bytes(Int(alloc, "memory")), Bytes(Int(cap, "memory"))),
                 Str(n, "region"), labels});

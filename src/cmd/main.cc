@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
   CLI::App* server = app.add_subcommand(
       "server",
       "Run the control plane. Alone it is all-in-one: API, store, scheduler, reconciler and a "
-      "local agent running process apps on this machine.");
+      "local agent running apps (processes, containers) on this machine.");
   server
       ->add_option("--data", server_options.data_dir,
                    "data directory: the SQLite store, the admin token, instance logs")
@@ -142,6 +142,15 @@ int main(int argc, char** argv) {
             return "";
           },
           "FIRST-LAST");
+  server
+      ->add_option("--driver", server_options.drivers,
+                   "the local agent's drivers, e.g. process,docker (default: process, and docker "
+                   "when its engine answers)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"process", "docker"}));
+  server->add_option("--docker-host", server_options.docker_host,
+                     "the Docker engine's socket, unix:///path (default: DOCKER_HOST, else "
+                     "unix:///var/run/docker.sock)");
   server->add_flag(
       "--no-agent", [&](int64_t) { server_options.run_agent = false; },
       "run no local agent: this machine runs no instances");

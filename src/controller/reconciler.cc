@@ -45,7 +45,11 @@ int Worth(const Instance& instance, const model::AppSpec& spec) {
 }
 
 std::string ExitText(const Instance& instance) {
-  if (!instance.last_exit) return "failed";
+  // A start that failed (a missing program, an image that cannot be pulled, a
+  // failed build) has no exit code; its message says why.
+  if (!instance.last_exit) {
+    return instance.message.empty() ? "failed" : "failed: " + instance.message;
+  }
   return fmt::format("exited with {}", *instance.last_exit);
 }
 
@@ -341,7 +345,7 @@ void Pass::PlaceAndCreate(const model::App& app, const std::vector<const Instanc
   request.app = app.name;
   request.resources = app.spec.resources;
   request.placement = app.spec.placement;
-  request.driver = app.spec.run.image.empty() ? "process" : "docker";
+  request.driver = model::IsContainer(app.spec.run) ? "docker" : "process";
   request.count = static_cast<int>(unplaced.size()) + create;
   request.round_robin_after = LastNode(instances);
   scheduler::Plan plan = scheduler::Place(*index_, request);

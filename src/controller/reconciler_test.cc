@@ -420,6 +420,24 @@ TEST(ReconcilerTest, CrashSchedulesThenRestarts) {
   EXPECT_THAT(w.Wanted("web"), ElementsAre("web-1@n1"));
 }
 
+// Verify that a crash loop of starts that fail (no exit code: a failed build, an
+// image that cannot be pulled) fails the deployment with the start's own error.
+TEST(ReconcilerTest, CrashLoopOfFailedStartsSaysWhy) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 1);
+  w.Pass();
+  w.Settle();
+  w.Crash("web-1", 1);
+  w.Instance("web-1").last_exit.reset();
+  w.Instance("web-1").message = "build of skiff/web:1 failed: COPY failed: no such file";
+  w.Instance("web-1").crash_count = kCrashLoopThreshold;
+  EXPECT_THAT(w.Pass(), ::testing::Contains(
+                            "event deployment.failed: revision 1 failed: crash loop: instance "
+                            "web-1 failed: build of skiff/web:1 failed: COPY failed: no such file "
+                            "(5 failures in a row)"));
+}
+
 // Verify that a crash loop fails the deployment once, stably, until fully healthy.
 TEST(ReconcilerTest, CrashLoopFailsDeploymentOnce) {
   World w;

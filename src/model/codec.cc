@@ -211,9 +211,21 @@ std::string ConstraintToString(const Constraint& c) {
 
 json::value SpecToJson(const AppSpec& spec) {
   json::object run;
-  if (!spec.run.image.empty()) {
-    run["image"] = spec.run.image;
+  if (IsContainer(spec.run)) {
+    if (!spec.run.image.empty()) run["image"] = spec.run.image;
+    if (const auto& b = spec.run.build) {
+      json::object build;
+      if (!b->context.empty()) build["context"] = b->context;
+      build["dockerfile"] = b->dockerfile;
+      if (!b->git.empty()) build["git"] = b->git;
+      if (!b->ref.empty()) build["ref"] = b->ref;
+      run["build"] = std::move(build);
+    }
     run["args"] = StringListToJson(spec.run.args);
+    run["cap_add"] = StringListToJson(spec.run.cap_add);
+    if (!spec.run.user.empty()) run["user"] = spec.run.user;
+    run["read_only"] = spec.run.read_only;
+    run["network"] = ToString(spec.run.network);
   } else {
     run["command"] = StringListToJson(spec.run.command);
   }

@@ -107,9 +107,18 @@ std::optional<PlacementStrategy> ParsePlacementStrategy(std::string_view s) {
 std::optional<UpdateStrategy> ParseUpdateStrategy(std::string_view s) {
   return ValueOf(kUpdateStrategies, s);
 }
+constexpr Names<NetworkMode, 2> kNetworkModes = {{
+    {NetworkMode::kBridge, "bridge"},
+    {NetworkMode::kHost, "host"},
+}};
+
 std::string_view ToString(LoadBalancer b) { return NameOf(kLoadBalancers, b); }
 std::optional<LoadBalancer> ParseLoadBalancer(std::string_view s) {
   return ValueOf(kLoadBalancers, s);
+}
+std::string_view ToString(NetworkMode n) { return NameOf(kNetworkModes, n); }
+std::optional<NetworkMode> ParseNetworkMode(std::string_view s) {
+  return ValueOf(kNetworkModes, s);
 }
 
 bool IsLive(InstanceState s) {

@@ -112,6 +112,7 @@ std::string_view ToString(HealthType t);
 std::string_view ToString(PlacementStrategy s);
 std::string_view ToString(UpdateStrategy s);
 std::string_view ToString(LoadBalancer b);
+std::string_view ToString(NetworkMode n);
 // The inverses; std::nullopt for an unknown spelling.
 std::optional<DeploymentState> ParseDeploymentState(std::string_view s);
 std::optional<InstanceState> ParseInstanceState(std::string_view s);
@@ -122,6 +123,7 @@ std::optional<HealthType> ParseHealthType(std::string_view s);
 std::optional<PlacementStrategy> ParsePlacementStrategy(std::string_view s);
 std::optional<UpdateStrategy> ParseUpdateStrategy(std::string_view s);
 std::optional<LoadBalancer> ParseLoadBalancer(std::string_view s);
+std::optional<NetworkMode> ParseNetworkMode(std::string_view s);
 
 // True for instance states in which a process may be alive on the node.
 bool IsLive(InstanceState s);

@@ -12,16 +12,43 @@
 
 namespace skiff::model {
 
+// How a container reaches the network (run.network).
+enum class NetworkMode {
+  kBridge,  // its own network; `port` published on the node address at the allocated port
+  kHost,    // the node's network; it binds $HOST:$PORT as a process does
+};
+
+// An image built on the node from source (run.build): exactly one of `context`
+// (a directory on the node) or `git` (anything `git clone` takes).
+struct BuildSpec {
+  std::string context;
+  std::string dockerfile = "Dockerfile";  // relative to the context
+  std::string git;
+  std::string ref;  // with git: the branch, tag or commit; empty = the default branch
+  friend bool operator==(const BuildSpec&, const BuildSpec&) = default;
+};
+
 struct RunSpec {
-  // Exactly one of command (a process) or image (a container) is set.
+  // Exactly one of command (a process), image or build (a container) is set.
   std::vector<std::string> command;
   std::string image;
-  std::vector<std::string> args;  // for image only
+  std::optional<BuildSpec> build;
+  std::vector<std::string> args;  // for containers only
   // The working directory (absolute). Empty: a directory of the app's own on
   // its node (<data>/apps/<app>), never the agent's, which holds its secrets.
   std::string workdir;
+  // Containers only. Every capability is dropped; these are given back
+  // ("NET_BIND_SERVICE", upper case, without "CAP_").
+  std::vector<std::string> cap_add;
+  std::string user;        // "uid", "uid:gid" or a name of the image; empty: the image's
+  bool read_only = false;  // a read-only root filesystem
+  NetworkMode network = NetworkMode::kBridge;
   friend bool operator==(const RunSpec&, const RunSpec&) = default;
 };
+
+// Whether `run` is a container (an image, or one built from source) rather
+// than a process: it needs a node with the docker driver.
+inline bool IsContainer(const RunSpec& run) { return !run.image.empty() || run.build.has_value(); }
 
 struct Resources {
   int64_t cpu_millis = 0;    // 0 = no reservation / no limit

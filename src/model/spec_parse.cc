@@ -229,8 +229,59 @@ void ReadEnv(Validator& v, const json::value& value, const std::string& path,
   }
 }
 
+// Linux capability names as Docker takes them: "NET_BIND_SERVICE".
+bool IsCapabilityName(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+void ReadBuild(Validator& v, const json::value& value, BuildSpec& build) {
+  const json::object* obj = v.Object(value, "run.build", {"context", "dockerfile", "git", "ref"});
+  if (obj == nullptr) return;
+  if (const json::value* c = Field(*obj, "context")) {
+    Set(v.String(*c, "run.build.context"), [&](const std::string& s) {
+      if (!s.starts_with('/')) {
+        v.Add("run.build.context", fmt::format("must be an absolute path (got \"{}\")", s));
+      }
+      build.context = s;
+    });
+  }
+  if (const json::value* d = Field(*obj, "dockerfile")) {
+    Set(v.String(*d, "run.build.dockerfile"), [&](const std::string& s) {
+      if (s.empty() || s.starts_with('/') || s.find("..") != std::string::npos) {
+        v.Add("run.build.dockerfile",
+              fmt::format("must be a path inside the context (got \"{}\")", s));
+      }
+      build.dockerfile = s;
+    });
+  }
+  if (const json::value* g = Field(*obj, "git")) {
+    Set(v.String(*g, "run.build.git"), [&](const std::string& s) {
+      if (s.empty() || s.starts_with('-')) {
+        v.Add("run.build.git", fmt::format("not a repository URL or path (got \"{}\")", s));
+      }
+      build.git = s;
+    });
+  }
+  if (const json::value* r = Field(*obj, "ref")) {
+    Set(v.String(*r, "run.build.ref"), [&](const std::string& s) {
+      if (s.empty() || s.starts_with('-')) {
+        v.Add("run.build.ref", fmt::format("not a branch, tag or commit (got \"{}\")", s));
+      }
+      build.ref = s;
+    });
+  }
+  const bool has_context = Field(*obj, "context") != nullptr;
+  const bool has_git = Field(*obj, "git") != nullptr;
+  if (has_context == has_git) v.Add("run.build", "exactly one of context, git");
+  if (Field(*obj, "ref") != nullptr && !has_git) v.Add("run.build.ref", "only allowed with git");
+}
+
 void ReadRun(Validator& v, const json::value& value, RunSpec& run) {
-  const json::object* obj = v.Object(value, "run", {"command", "image", "args", "workdir"});
+  const json::object* obj = v.Object(
+      value, "run",
+      {"command", "image", "build", "args", "workdir", "cap_add", "user", "read_only", "network"});
   if (obj == nullptr) return;
   if (const json::value* c = Field(*obj, "command")) {
     if (auto command = v.StringList(*c, "run.command")) {
@@ -247,6 +298,7 @@ void ReadRun(Validator& v, const json::value& value, RunSpec& run) {
       run.image = s;
     });
   }
+  if (const json::value* b = Field(*obj, "build")) ReadBuild(v, *b, run.build.emplace());
   if (const json::value* a = Field(*obj, "args")) {
     Set(v.StringList(*a, "run.args"),
         [&](const std::vector<std::string>& args) { run.args = args; });
@@ -259,10 +311,48 @@ void ReadRun(Validator& v, const json::value& value, RunSpec& run) {
       run.workdir = s;
     });
   }
-  bool has_command = Field(*obj, "command") != nullptr;
-  bool has_image = Field(*obj, "image") != nullptr;
-  if (has_command == has_image) v.Add("run", "exactly one of command, image");
-  if (Field(*obj, "args") != nullptr && !has_image) v.Add("run.args", "only allowed with image");
+  if (const json::value* c = Field(*obj, "cap_add")) {
+    Set(v.StringList(*c, "run.cap_add"), [&](const std::vector<std::string>& caps) {
+      for (size_t i = 0; i < caps.size(); ++i) {
+        if (!IsCapabilityName(caps[i]) || caps[i] == "ALL" || caps[i].starts_with("CAP_")) {
+          v.Add(fmt::format("run.cap_add[{}]", i),
+                fmt::format("not a capability name like NET_BIND_SERVICE (got \"{}\")", caps[i]));
+        }
+      }
+      run.cap_add = caps;
+    });
+  }
+  if (const json::value* u = Field(*obj, "user")) {
+    Set(v.String(*u, "run.user"), [&](const std::string& s) {
+      if (s.empty()) v.Add("run.user", "must not be empty");
+      run.user = s;
+    });
+  }
+  if (const json::value* r = Field(*obj, "read_only")) {
+    Set(v.Bool(*r, "run.read_only"), [&](bool b) { run.read_only = b; });
+  }
+  if (const json::value* n = Field(*obj, "network")) {
+    Set(v.String(*n, "run.network"), [&](const std::string& s) {
+      if (auto mode = ParseNetworkMode(s)) {
+        run.network = *mode;
+      } else {
+        v.Add("run.network", fmt::format("must be bridge or host (got \"{}\")", s));
+      }
+    });
+  }
+  const bool has_command = Field(*obj, "command") != nullptr;
+  const bool has_image = Field(*obj, "image") != nullptr;
+  const bool has_build = Field(*obj, "build") != nullptr;
+  if (int{has_command} + int{has_image} + int{has_build} != 1) {
+    v.Add("run", "exactly one of command, image, build");
+  }
+  if (has_command) {
+    for (std::string_view key : {"args", "cap_add", "user", "read_only", "network"}) {
+      if (Field(*obj, key) != nullptr) {
+        v.Add(fmt::format("run.{}", key), "only allowed with image or build");
+      }
+    }
+  }
 }
 
 bool IsHostLabel(std::string_view label) {
@@ -672,12 +762,12 @@ void ReadSpec(Validator& v, const json::value& value, AppSpec& spec) {
   if (const json::value* f = Field(*obj, "run")) {
     ReadRun(v, *f, spec.run);
   } else {
-    v.Add("run", "required (command or image)");
+    v.Add("run", "required (command, image or build)");
   }
   if (const json::value* f = Field(*obj, "env")) ReadEnv(v, *f, "env", spec.env);
   if (const json::value* f = Field(*obj, "port")) {
     Set(v.Int(*f, "port", 1, 65535), [&](int n) { spec.port = n; });
-  } else if (!spec.run.image.empty()) {
+  } else if (IsContainer(spec.run) && spec.run.network == NetworkMode::kBridge) {
     v.Add("port", "required for an image app: the port the container listens on");
   }
   if (const json::value* f = Field(*obj, "domains")) ReadDomains(v, *f, spec.domains);

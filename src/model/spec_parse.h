@@ -5,7 +5,7 @@
 // problem as "path: reason", joined by "; ". Reasons follow DESIGN.md:
 //   replicas: must be >= 0 (got -1)
 //   health.interval: not a duration ("2 seconds"); use e.g. 500ms, 2s, 5m, 1h
-//   run: exactly one of command, image
+//   run: exactly one of command, image, build
 //   health.intervl: unknown field; did you mean "interval"?
 #pragma once
 

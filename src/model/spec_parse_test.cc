@@ -340,6 +340,26 @@ TEST(SpecParseTest, InvalidCases) {
       {"name: web\nrun: {command: []}\n", "run.command", "must not be empty"},
       {"name: web\nrun: {command: ./server}\n", "run.command", "must be a list of strings"},
       {"name: web\nrun: {command: [x], args: [y]}\n", "run.args", "only allowed with image"},
+      {"name: web\nrun: {command: [x], user: app}\n", "run.user",
+       "only allowed with image or build"},
+      {"name: web\nrun: {image: x, build: {context: /src}}\nport: 80\n", "run",
+       "exactly one of command, image, build"},
+      {"name: web\nrun: {build: {}}\nport: 80\n", "run.build", "exactly one of context, git"},
+      {"name: web\nrun: {build: {context: src}}\nport: 80\n", "run.build.context",
+       "must be an absolute path (got \"src\")"},
+      {"name: web\nrun: {build: {context: /src, ref: main}}\nport: 80\n", "run.build.ref",
+       "only allowed with git"},
+      {"name: web\nrun: {build: {git: /r, dockerfile: ../x}}\nport: 80\n", "run.build.dockerfile",
+       "must be a path inside the context"},
+      {"name: web\nrun: {image: x, network: overlay}\nport: 80\n", "run.network",
+       "must be bridge or host (got \"overlay\")"},
+      {"name: web\nrun: {image: x, cap_add: [CAP_NET_ADMIN]}\nport: 80\n", "run.cap_add[0]",
+       "not a capability name"},
+      {"name: web\nrun: {image: x, cap_add: [ALL]}\nport: 80\n", "run.cap_add[0]",
+       "not a capability name"},
+      {"name: web\nrun: {image: x, read_only: yes please}\nport: 80\n", "run.read_only",
+       "must be true or false"},
+      {"name: web\nrun: {image: x}\n", "port", "required for an image app"},
       {M("edge: {lb: random}"), "edge.lb",
        "must be one of p2c, least-request, round-robin (got \"random\")"},
       {M("edge: {lbb: p2c}"), "edge.lbb", "edge.lbb: unknown field"},
@@ -420,7 +440,7 @@ TEST(SpecParseTest, MultipleErrorsReportedTogether) {
   EXPECT_EQ(spec.error().code, ErrorCode::kInvalidArgument);
   EXPECT_EQ(spec.error().field, "run");
   EXPECT_EQ(spec.error().message,
-            "run: exactly one of command, image; "
+            "run: exactly one of command, image, build; "
             "replicas: must be >= 0 (got -1); "
             "health.intervl: unknown field; did you mean \"interval\"?; "
             "health.timeout: not a duration (\"x\"); use e.g. 500ms, 2s, 5m, 1h");
@@ -496,5 +516,35 @@ TEST(SpecParseTest, ValidateName) {
   }
 }
 
+// Verify that the container fields of run parse, round-trip through the codec,
+// and that a host-network container needs no port.
+TEST(SpecParseTest, ContainerRunFields) {
+  auto spec = Yaml(
+      "name: web\n"
+      "run: {build: {git: /srv/repo.git, ref: main}, args: [--x], cap_add: [NET_BIND_SERVICE],\n"
+      "      user: '1000:1000', read_only: true, network: host}\n");
+  ASSERT_TRUE(spec) << spec.error().ToString();
+  EXPECT_TRUE(IsContainer(spec->run));
+  ASSERT_TRUE(spec->run.build.has_value());
+  EXPECT_EQ(spec->run.build->git, "/srv/repo.git");
+  EXPECT_EQ(spec->run.build->ref, "main");
+  EXPECT_EQ(spec->run.build->dockerfile, "Dockerfile");
+  EXPECT_EQ(spec->run.cap_add, std::vector<std::string>{"NET_BIND_SERVICE"});
+  EXPECT_EQ(spec->run.user, "1000:1000");
+  EXPECT_TRUE(spec->run.read_only);
+  EXPECT_EQ(spec->run.network, NetworkMode::kHost);
+  EXPECT_EQ(spec->port, 0);
+  auto again = SpecFromJson(SpecToJson(*spec));
+  ASSERT_TRUE(again) << again.error().ToString();
+  EXPECT_EQ(*again, *spec);
+
+  auto image = Yaml("name: web\nrun: {image: 'skiff/web:1'}\nport: 8080\n");
+  ASSERT_TRUE(image) << image.error().ToString();
+  EXPECT_EQ(image->run.network, NetworkMode::kBridge);
+  EXPECT_FALSE(image->run.read_only);
+  auto image_again = SpecFromJson(SpecToJson(*image));
+  ASSERT_TRUE(image_again) << image_again.error().ToString();
+  EXPECT_EQ(*image_again, *image);
+}
 }  // namespace
 }  // namespace skiff::model

@@ -287,9 +287,16 @@ Result<int> HttpClient::Stream(std::string_view method, std::string_view path,
                                const HttpHeaders& headers,
                                const std::function<bool(std::string_view chunk)>& on_data,
                                Duration timeout) const {
+  return Stream(method, path, {}, headers, on_data, timeout);
+}
+
+Result<int> HttpClient::Stream(std::string_view method, std::string_view path,
+                               std::string_view body, const HttpHeaders& headers,
+                               const std::function<bool(std::string_view chunk)>& on_data,
+                               Duration timeout) const {
   SKIFF_ASSIGN_OR_RETURN(Target target, ParseBaseUrl(base_url_));
   if (method.empty()) return InvalidArgument("empty HTTP method");
-  auto request = BuildRequest(target, method, path, {}, headers);
+  auto request = BuildRequest(target, method, path, body, headers);
   asio::io_context io;
   if (target.is_unix) {
     return RunBlocking(io, StreamOn<unix_socket>(target, std::move(request), on_data, timeout));

@@ -53,6 +53,13 @@ class HttpClient {
                      const std::function<bool(std::string_view chunk)>& on_data,
                      Duration timeout = kDefaultTimeout) const;
 
+  // The same with a request body (sent as for Do()): the Docker engine's build
+  // API takes a tar stream and answers with the build's output as it runs.
+  Result<int> Stream(std::string_view method, std::string_view path, std::string_view body,
+                     const HttpHeaders& headers,
+                     const std::function<bool(std::string_view chunk)>& on_data,
+                     Duration timeout = kDefaultTimeout) const;
+
   const std::string& base_url() const { return base_url_; }
 
  private:

@@ -145,6 +145,28 @@ TEST(HttpClientTest, UnixSocketStream) {
   EXPECT_EQ(all, "line1\nline2\n");
 }
 
+// Verify that Stream sends a request body with its length and content type
+// (the engine's build API takes a tar stream and streams its output back).
+TEST(HttpClientTest, UnixSocketStreamWithBody) {
+  skiff::testing::TempDir dir;
+  std::string path = dir.File("docker.sock");
+  UnixServer server(path,
+                    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    "5\r\nbuilt\r\n0\r\n\r\n");
+  HttpClient client("unix://" + path);
+  std::string all;
+  auto status = client.Stream("POST", "/build", std::string(1000, 't'),
+                              {{"Content-Type", "application/x-tar"}}, [&](std::string_view data) {
+                                all += data;
+                                return true;
+                              });
+  ASSERT_TRUE(status) << status.error().ToString();
+  EXPECT_EQ(all, "built");
+  EXPECT_THAT(server.last_request(), HasSubstr("POST /build HTTP/1.1\r\n"));
+  EXPECT_THAT(server.last_request(), HasSubstr("Content-Length: 1000\r\n"));
+  EXPECT_THAT(server.last_request(), HasSubstr("Content-Type: application/x-tar\r\n"));
+}
+
 // Verify that a missing unix socket is kUnavailable naming the socket.
 TEST(HttpClientTest, MissingUnixSocketIsUnavailable) {
   skiff::testing::TempDir dir;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,8 +23,10 @@ struct TaskConfig {
   int64_t revision = 0;
   model::RunSpec run;                      // ${VAR} in command/args already substituted
   std::map<std::string, std::string> env;  // complete: PORT, HOST, SKIFF_* and the spec's env
+  std::string node_id;                     // the node running it
   std::string host;                        // node address to bind
   int port = 0;                            // allocated port
+  int container_port = 0;                  // the spec's port: what an image listens on
   model::Resources resources;              // limits (0 = none)
   std::string log_path;                    // stdout+stderr go here
   std::string work_dir;                    // cwd for a process; empty = the agent's
@@ -84,6 +87,18 @@ class Driver {
 
   // Forgets a stopped task's bookkeeping (after Stop or observed exit).
   virtual void Release(const TaskHandle& handle) = 0;
+
+  // Removes (stopping them at once) the tasks this driver left on the machine
+  // for node `node_id` whose instance is not in `keep`: leftovers of instances
+  // that no longer exist or moved away. Tasks it did not start (other tools',
+  // other nodes') are never touched. Returns how many it removed. Drivers that
+  // cannot list their tasks (processes) remove nothing.
+  // REQUIRES: `keep` holds every instance the agent runs or is starting.
+  virtual Result<int> RemoveOrphans(const std::string& node_id, const std::set<std::string>& keep) {
+    (void)node_id;
+    (void)keep;
+    return 0;
+  }
 };
 
 }  // namespace skiff::runtime

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <condition_variable>
@@ -25,6 +26,7 @@
 #include "edge/traffic_reporter.h"
 #include "metrics/registry.h"
 #include "net/http_server.h"
+#include "runtime/docker/docker_driver.h"
 #include "runtime/process/process_driver.h"
 #include "server/local_control_plane.h"
 #include "store/sqlite/sqlite_store.h"
@@ -39,6 +41,8 @@ class Server::Impl {
   ~Impl() { Shutdown(); }
 
   Status Start();
+  // Makes the local agent's drivers (ServerOptions::drivers).
+  Status StartDrivers(std::map<std::string, runtime::Driver*>& drivers);
   void Wait();
   void Shutdown();
 
@@ -49,6 +53,7 @@ class Server::Impl {
   std::unique_ptr<controller::NodeService> nodes_;
   std::unique_ptr<controller::ControllerLoop> loop_;
   std::unique_ptr<runtime::process::ProcessDriver> driver_;
+  std::unique_ptr<runtime::docker::DockerDriver> docker_;
   std::unique_ptr<LocalControlPlane> control_plane_;
   std::unique_ptr<agent::Agent> agent_;
   std::unique_ptr<metrics::Registry> metrics_;
@@ -70,6 +75,46 @@ class Server::Impl {
   bool stopping_ = false;  // GUARDED_BY(mu_)
   bool stopped_ = false;   // GUARDED_BY(mu_)
 };
+
+Status Server::Impl::StartDrivers(std::map<std::string, runtime::Driver*>& drivers) {
+  const bool automatic = options_.drivers.empty();
+  auto wants = [&](std::string_view name) {
+    return automatic || std::find(options_.drivers.begin(), options_.drivers.end(), name) !=
+                            options_.drivers.end();
+  };
+  for (const std::string& name : options_.drivers) {
+    if (name != "process" && name != "docker") {
+      return InvalidArgument(fmt::format("unknown driver \"{}\" (process, docker)", name),
+                             "drivers");
+    }
+  }
+  if (wants("process")) {
+    runtime::process::ProcessDriverOptions driver_options;
+    driver_options.cgroup_parent = options_.cgroup_parent;
+    driver_ = std::make_unique<runtime::process::ProcessDriver>(driver_options);
+    runtime::DriverInfo info = driver_->Info();
+    if (!info.enforces_limits) SKIFF_LOG_WARN("process driver: {}", info.notes);
+    drivers["process"] = driver_.get();
+  }
+  if (wants("docker")) {
+    runtime::docker::DockerDriverOptions docker_options;
+    if (!options_.docker_host.empty()) docker_options.host = options_.docker_host;
+    docker_ = std::make_unique<runtime::docker::DockerDriver>(docker_options);
+    auto version = docker_->Probe();
+    if (version) {
+      SKIFF_LOG_INFO("docker driver: engine {} at {}", *version, docker_options.host);
+      drivers["docker"] = docker_.get();
+    } else if (automatic) {
+      SKIFF_LOG_INFO("docker driver: off ({})", version.error().message);
+      docker_.reset();
+    } else {
+      Error error = version.error();
+      error.message = "docker driver: " + error.message;
+      return tl::unexpected(error);
+    }
+  }
+  return OkStatus();
+}
 
 Status Server::Impl::Start() {
   {
@@ -103,11 +148,8 @@ Status Server::Impl::Start() {
   loop_->Start();
 
   if (options_.run_agent) {
-    runtime::process::ProcessDriverOptions driver_options;
-    driver_options.cgroup_parent = options_.cgroup_parent;
-    driver_ = std::make_unique<runtime::process::ProcessDriver>(driver_options);
-    runtime::DriverInfo info = driver_->Info();
-    if (!info.enforces_limits) SKIFF_LOG_WARN("process driver: {}", info.notes);
+    std::map<std::string, runtime::Driver*> drivers;
+    SKIFF_RETURN_IF_ERROR(StartDrivers(drivers));
     control_plane_ = std::make_unique<LocalControlPlane>(store_.get(), nodes_.get());
     agent::AgentOptions agent_options;
     agent_options.node_name = agent::MachineName();
@@ -116,9 +158,7 @@ Status Server::Impl::Start() {
     agent_options.capacity = agent::MachineCapacity();
     agent_options.port_first = options_.port_first;
     agent_options.port_last = options_.port_last;
-    agent_ = std::make_unique<agent::Agent>(
-        agent_options, control_plane_.get(),
-        std::map<std::string, runtime::Driver*>{{"process", driver_.get()}}, clock_);
+    agent_ = std::make_unique<agent::Agent>(agent_options, control_plane_.get(), drivers, clock_);
     SKIFF_RETURN_IF_ERROR(agent_->Start());
   }
 

@@ -15,6 +15,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/result.h"
@@ -33,6 +34,11 @@ struct ServerOptions {
   int io_threads = 2;                          // threads serving the API
   int port_first = 20000;                      // the local agent's instance ports
   int port_last = 29999;
+  // The local agent's drivers ("process", "docker"). Empty: process, and docker
+  // too when the engine at docker_host answers. A docker named here whose
+  // engine does not answer fails Start.
+  std::vector<std::string> drivers;
+  std::string docker_host;  // empty: DOCKER_HOST, else unix:///var/run/docker.sock
   // Where the process driver may create cgroups; empty: never use cgroups.
   std::string cgroup_parent = "/sys/fs/cgroup/skiff";
   Duration resync_interval = std::chrono::seconds(5);

@@ -45,6 +45,7 @@ Result<TaskHandle> FakeDriver::Start(const TaskConfig& config) {
 Result<TaskHandle> FakeDriver::Recover(const TaskHandle& handle) {
   std::lock_guard lock(mu_);
   ++counts_.recover;
+  if (fail_recover_) return tl::unexpected(*fail_recover_);
   Task* task = FindLocked(handle.id);
   // Like a process driver, an exited task that nobody waited for is gone.
   if (task == nullptr || !task->running) return NotFound("task " + handle.id + " is gone");
@@ -99,6 +100,23 @@ void FakeDriver::Release(const TaskHandle& handle) {
   if (Task* task = FindLocked(handle.id)) task->released = true;
 }
 
+Result<int> FakeDriver::RemoveOrphans(const std::string& node_id,
+                                      const std::set<std::string>& keep) {
+  std::lock_guard lock(mu_);
+  ++counts_.remove_orphans;
+  int removed = 0;
+  for (auto& [id, task] : tasks_) {
+    if (!task.running || task.vanished || task.config.node_id != node_id ||
+        keep.count(task.config.instance_id)) {
+      continue;
+    }
+    task.running = false;
+    task.vanished = true;
+    ++removed;
+  }
+  return removed;
+}
+
 bool FakeDriver::Exit(const std::string& instance_id, int code, std::string message) {
   std::lock_guard lock(mu_);
   auto it = latest_.find(instance_id);
@@ -129,6 +147,11 @@ void FakeDriver::FailStart(const std::string& instance_id, std::optional<Error> 
   } else {
     fail_start_.erase(instance_id);
   }
+}
+
+void FakeDriver::FailRecover(std::optional<Error> error) {
+  std::lock_guard lock(mu_);
+  fail_recover_ = std::move(error);
 }
 
 void FakeDriver::FailAllStarts(std::optional<Error> error) {

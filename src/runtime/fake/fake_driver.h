@@ -37,6 +37,9 @@ class FakeDriver final : public Driver {
   Status Stop(const TaskHandle& handle, Duration grace) override;
   Result<ResourceSample> Sample(const TaskHandle& handle) override;
   void Release(const TaskHandle& handle) override;
+  // Removes the running tasks started with config.node_id == `node_id` whose
+  // instance is not kept, as the docker driver does.
+  Result<int> RemoveOrphans(const std::string& node_id, const std::set<std::string>& keep) override;
 
   // --- Scripting ---
 
@@ -49,6 +52,9 @@ class FakeDriver final : public Driver {
   // Every later Start of `instance_id` fails with `error`, until cleared with
   // std::nullopt.
   void FailStart(const std::string& instance_id, std::optional<Error> error);
+  // Every later Recover fails with `error` (an engine that does not answer),
+  // until cleared with std::nullopt.
+  void FailRecover(std::optional<Error> error);
   // Every later Start fails with `error`, until cleared with std::nullopt.
   void FailAllStarts(std::optional<Error> error);
   // A stopped task takes `delay` to exit after SIGTERM (so Stop blocks for
@@ -73,6 +79,7 @@ class FakeDriver final : public Driver {
     int stop = 0;
     int sample = 0;
     int release = 0;
+    int remove_orphans = 0;
   };
   Counts counts() const;
   // Every config Start was called with (including failed starts), in order.
@@ -109,6 +116,7 @@ class FakeDriver final : public Driver {
   std::map<std::string, std::string> latest_;      // instance id -> handle id; GUARDED_BY(mu_)
   std::map<std::string, Error> fail_start_;        // GUARDED_BY(mu_)
   std::optional<Error> fail_all_starts_;           // GUARDED_BY(mu_)
+  std::optional<Error> fail_recover_;              // GUARDED_BY(mu_)
   std::map<std::string, ResourceSample> samples_;  // GUARDED_BY(mu_)
   Duration stop_delay_{0};                         // GUARDED_BY(mu_)
   Counts counts_;                                  // GUARDED_BY(mu_)

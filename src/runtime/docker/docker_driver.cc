@@ -1,0 +1,458 @@
+#include "runtime/docker/docker_driver.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/json/array.hpp>
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+#include "common/logging.h"
+#include "runtime/docker/build_context.h"
+
+namespace skiff::runtime::docker {
+namespace {
+
+namespace json = boost::json;
+
+// Container names allow [a-zA-Z0-9][a-zA-Z0-9_.-]*.
+std::string ContainerName(const std::string& instance_id) {
+  std::string name = "skiff-" + instance_id;
+  for (char& c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') c = '-';
+  }
+  return name;
+}
+
+// Appends to a log file opened for each write batch: the agent rotates logs by
+// copy and truncate, which O_APPEND follows.
+void AppendLog(const std::string& path, std::string_view text) {
+  if (path.empty() || text.empty()) return;
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0) return;
+  while (!text.empty()) {
+    ssize_t n = ::write(fd, text.data(), text.size());
+    if (n <= 0) break;
+    text.remove_prefix(static_cast<size_t>(n));
+  }
+  ::close(fd);
+}
+
+int64_t FileMtimeNanos(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  return int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+int64_t IntAt(const json::object& o, std::initializer_list<std::string_view> path) {
+  const json::value* v = nullptr;
+  const json::object* at = &o;
+  for (std::string_view key : path) {
+    if (at == nullptr) return 0;
+    v = at->if_contains(key);
+    if (v == nullptr) return 0;
+    at = v->if_object();
+  }
+  if (v->is_int64()) return v->get_int64();
+  if (v->is_uint64()) return static_cast<int64_t>(v->get_uint64());
+  return 0;
+}
+
+}  // namespace
+
+json::object ContainerCreateBody(const TaskConfig& config, const std::string& image,
+                                 const DockerDriverOptions& options) {
+  const bool host_network = config.run.network == model::NetworkMode::kHost;
+  std::map<std::string, std::string> env = config.env;
+  if (!host_network) {
+    // Inside its own network namespace the container listens on its `port`,
+    // on every interface; the node publishes it at the allocated port.
+    env["PORT"] = std::to_string(config.container_port);
+    env["HOST"] = "0.0.0.0";
+  }
+  json::array env_list;
+  for (const auto& [key, value] : env) env_list.emplace_back(key + "=" + value);
+
+  json::object labels{
+      {kLabelApp, config.app},
+      {kLabelInstance, config.instance_id},
+      {kLabelRevision, std::to_string(config.revision)},
+      {kLabelNode, config.node_id},
+      {kLabelLog, config.log_path},
+  };
+
+  json::array cap_add;
+  for (const std::string& cap : config.run.cap_add) cap_add.emplace_back(cap);
+
+  json::object host_config{
+      {"NetworkMode", host_network ? "host" : "bridge"},
+      {"Privileged", false},
+      {"SecurityOpt", json::array{"no-new-privileges"}},
+      {"CapDrop", json::array{"ALL"}},
+      {"CapAdd", std::move(cap_add)},
+      {"PidsLimit", options.pids_limit},
+      {"ReadonlyRootfs", config.run.read_only},
+      // No binds, volumes or devices, ever: so never the engine's own socket.
+      {"Binds", json::array{}},
+      {"RestartPolicy", json::object{{"Name", "no"}}},
+      // The engine keeps what the logs API serves; the instance log is ours.
+      {"LogConfig", json::object{{"Type", "json-file"},
+                                 {"Config", json::object{{"max-size", "10m"}, {"max-file", "2"}}}}},
+  };
+  if (config.resources.memory_bytes > 0) {
+    host_config["Memory"] = config.resources.memory_bytes;
+    host_config["MemorySwap"] = config.resources.memory_bytes;  // no swap beyond the limit
+  }
+  if (config.resources.cpu_millis > 0) {
+    host_config["NanoCpus"] = config.resources.cpu_millis * 1'000'000;
+  }
+
+  json::object body{
+      {"Image", image},        {"Env", std::move(env_list)}, {"Labels", std::move(labels)},
+      {"Tty", false},          {"OpenStdin", false},         {"AttachStdout", false},
+      {"AttachStderr", false},
+  };
+  if (!config.run.args.empty()) {
+    json::array cmd;
+    for (const std::string& arg : config.run.args) cmd.emplace_back(arg);
+    body["Cmd"] = std::move(cmd);
+  }
+  if (!config.run.user.empty()) body["User"] = config.run.user;
+  // A path inside the container; the node's app directory means nothing there.
+  if (!config.run.workdir.empty()) body["WorkingDir"] = config.run.workdir;
+  if (!host_network) {
+    const std::string port = std::to_string(config.container_port) + "/tcp";
+    body["ExposedPorts"] = json::object{{port, json::object{}}};
+    host_config["PortBindings"] =
+        json::object{{port, json::array{json::object{{"HostIp", config.host},
+                                                     {"HostPort", std::to_string(config.port)}}}}};
+  }
+  body["HostConfig"] = std::move(host_config);
+  return body;
+}
+
+std::string BuildTag(const std::string& app, int64_t revision) {
+  return fmt::format("skiff/{}:{}", app, revision);
+}
+
+TaskStatus StatusOf(const ContainerState& state) {
+  TaskStatus status;
+  status.running = state.running;
+  status.started_at = state.started_at;
+  if (state.running) return status;
+  status.exit_code = state.exit_code;
+  if (state.oom_killed) {
+    status.message = "killed: out of memory";
+  } else if (state.exit_code > 128 && state.exit_code < 128 + 65) {
+    status.message = fmt::format("killed by signal {}", state.exit_code - 128);
+  } else {
+    status.message = fmt::format("exited with {}", state.exit_code);
+  }
+  if (!state.error.empty()) status.message += ": " + state.error;
+  return status;
+}
+
+DockerDriver::DockerDriver(DockerDriverOptions options)
+    : options_(std::move(options)), engine_(options_.host) {}
+
+DockerDriver::~DockerDriver() {
+  std::lock_guard lock(mu_);
+  for (auto& [id, follower] : followers_) {
+    *follower->stop = true;
+    follower->thread.detach();
+  }
+}
+
+Result<std::string> DockerDriver::Probe() const { return engine_.Version(); }
+
+DriverInfo DockerDriver::Info() const {
+  return DriverInfo{.name = "docker", .enforces_limits = true, .notes = ""};
+}
+
+Status DockerDriver::Build(const TaskConfig& config, const std::string& tag) {
+  const model::BuildSpec& build = *config.run.build;
+  AppendLog(config.log_path, fmt::format("skiff: building {}\n", tag));
+  auto fail = [&](const std::string& why) -> Status {
+    AppendLog(config.log_path, fmt::format("skiff: build of {} failed: {}\n", tag, why));
+    return FailedPrecondition(fmt::format("build of {} failed: {}", tag, why));
+  };
+  std::string context = build.context;
+  std::string checkout_dir;
+  if (!build.git.empty()) {
+    std::string pattern = (std::filesystem::temp_directory_path() / "skiff-build-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr)
+      return fail(std::string("mkdtemp: ") + strerror(errno));
+    checkout_dir = pattern;
+    context = checkout_dir + "/src";
+    if (auto checked_out = GitCheckout(build.git, build.ref, context); !checked_out) {
+      std::error_code ignored;
+      std::filesystem::remove_all(checkout_dir, ignored);
+      return fail(checked_out.error().message);
+    }
+  }
+  auto tar = TarDirectory(context);
+  if (!checkout_dir.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(checkout_dir, ignored);
+  }
+  if (!tar) return fail(tar.error().message);
+  auto built = engine_.BuildImage(*tar, build.dockerfile, tag,
+                                  [&](std::string_view line) { AppendLog(config.log_path, line); });
+  if (!built) {
+    if (built.error().code == ErrorCode::kUnavailable) return built;  // the engine is gone
+    return fail(built.error().message);
+  }
+  return OkStatus();
+}
+
+Result<std::string> DockerDriver::EnsureImage(const TaskConfig& config) {
+  if (config.run.build) {
+    const std::string tag = BuildTag(config.app, config.revision);
+    // Instances of one revision share its image: one builds, the others wait
+    // and find it. Builds of other tags go on side by side.
+    std::shared_ptr<std::mutex> tag_mu;
+    {
+      std::lock_guard lock(mu_);
+      auto& slot = build_locks_[tag];
+      if (!slot) slot = std::make_shared<std::mutex>();
+      tag_mu = slot;
+    }
+    std::lock_guard lock(*tag_mu);
+    SKIFF_ASSIGN_OR_RETURN(bool present, engine_.ImageExists(tag));
+    if (!present) SKIFF_RETURN_IF_ERROR(Build(config, tag));
+    return tag;
+  }
+  const std::string& image = config.run.image;
+  SKIFF_ASSIGN_OR_RETURN(bool present, engine_.ImageExists(image));
+  if (present) return image;
+  AppendLog(config.log_path, fmt::format("skiff: pulling image {}\n", image));
+  auto pulled =
+      engine_.PullImage(image, [&](std::string_view line) { AppendLog(config.log_path, line); });
+  if (!pulled) {
+    if (pulled.error().code == ErrorCode::kUnavailable &&
+        pulled.error().message.starts_with("cannot connect")) {
+      return tl::unexpected(pulled.error());  // the engine itself is gone
+    }
+    return FailedPrecondition(fmt::format("image {} not found locally and pull failed: {}", image,
+                                          pulled.error().message));
+  }
+  return image;
+}
+
+Result<TaskHandle> DockerDriver::Start(const TaskConfig& config) {
+  if (!model::IsContainer(config.run)) {
+    return InvalidArgument("the docker driver runs images, not commands", "run");
+  }
+  TaskConfig task = config;
+  if (!task.log_path.empty()) {
+    // Absolute, since the label tells a later agent (maybe elsewhere) where it goes.
+    std::error_code ignored;
+    task.log_path = std::filesystem::absolute(task.log_path, ignored).string();
+    std::filesystem::create_directories(std::filesystem::path(task.log_path).parent_path(),
+                                        ignored);
+  }
+  SKIFF_ASSIGN_OR_RETURN(std::string image, EnsureImage(task));
+  const json::object body = ContainerCreateBody(task, image, options_);
+  const std::string name = ContainerName(config.instance_id);
+  auto created = engine_.CreateContainer(name, body);
+  if (!created && created.error().code == ErrorCode::kAborted) {
+    // A container of an earlier start of this instance that was never removed
+    // (the agent died before Release): it is ours to replace.
+    SKIFF_LOG_WARN("docker: replacing leftover container {}", name);
+    SKIFF_RETURN_IF_ERROR(engine_.RemoveContainer(name, /*force=*/true));
+    created = engine_.CreateContainer(name, body);
+  }
+  if (!created) {
+    Error error = created.error();
+    error.message = fmt::format("creating container {}: {}", name, error.message);
+    return tl::unexpected(error);
+  }
+  const std::string id = *created;
+  if (auto started = engine_.StartContainer(id); !started) {
+    (void)engine_.RemoveContainer(id, /*force=*/true);
+    Error error = started.error();
+    error.message = fmt::format("starting container {}: {}", name, error.message);
+    return tl::unexpected(error);
+  }
+  Follow(id, task.log_path, 0);
+  return TaskHandle{id};
+}
+
+Result<TaskHandle> DockerDriver::Recover(const TaskHandle& handle) {
+  auto info = engine_.InspectContainer(handle.id);
+  if (!info) {
+    if (info.error().code == ErrorCode::kNotFound) {
+      return NotFound("container " + handle.id + " is gone");
+    }
+    return tl::unexpected(info.error());
+  }
+  auto instance = info->labels.find(kLabelInstance);
+  if (instance == info->labels.end()) {
+    return NotFound("container " + handle.id + " is not Skiff's");
+  }
+  const std::string log_path = info->labels.count(kLabelLog) ? info->labels.at(kLabelLog) : "";
+  {
+    std::lock_guard lock(mu_);
+    if (followers_.count(info->id)) return TaskHandle{info->id};
+  }
+  // What the log file got last is where the earlier agent stopped.
+  Follow(info->id, log_path, FileMtimeNanos(log_path));
+  return TaskHandle{info->id};
+}
+
+Result<TaskStatus> DockerDriver::Inspect(const TaskHandle& handle) {
+  SKIFF_ASSIGN_OR_RETURN(ContainerInfo info, engine_.InspectContainer(handle.id));
+  if (info.state.running) {
+    // Adopted while the engine did not answer: its logs are followed from now.
+    bool followed;
+    {
+      std::lock_guard lock(mu_);
+      followed = followers_.count(info.id) > 0;
+    }
+    auto log = info.labels.find(kLabelLog);
+    if (!followed && log != info.labels.end()) {
+      Follow(info.id, log->second, FileMtimeNanos(log->second));
+    }
+  }
+  return StatusOf(info.state);
+}
+
+Status DockerDriver::Stop(const TaskHandle& handle, Duration grace) {
+  return engine_.StopContainer(handle.id, grace);
+}
+
+Result<ResourceSample> DockerDriver::Sample(const TaskHandle& handle) {
+  SKIFF_ASSIGN_OR_RETURN(json::object stats, engine_.Stats(handle.id));
+  const Time now = options_.clock->Now();
+  ResourceSample sample;
+  sample.at = now;
+  const int64_t usage = IntAt(stats, {"memory_stats", "usage"});
+  // Page cache is reclaimable: cgroup v1 reports it as total_inactive_file
+  // (or cache), v2 as inactive_file.
+  int64_t reclaimable = IntAt(stats, {"memory_stats", "stats", "total_inactive_file"});
+  if (reclaimable == 0) reclaimable = IntAt(stats, {"memory_stats", "stats", "inactive_file"});
+  sample.memory_bytes = std::max<int64_t>(0, usage - reclaimable);
+  const int64_t cpu_ns = IntAt(stats, {"cpu_stats", "cpu_usage", "total_usage"});
+  CpuMark previous;
+  {
+    std::lock_guard lock(mu_);
+    auto it = cpu_marks_.find(handle.id);
+    if (it != cpu_marks_.end()) previous = it->second;
+    cpu_marks_[handle.id] = CpuMark{cpu_ns, now};
+  }
+  if (previous.at == Time{}) {
+    // The first sample: the average since the container started.
+    auto info = engine_.InspectContainer(handle.id);
+    if (info && info->state.started_at != Time{}) previous.at = info->state.started_at;
+  }
+  const int64_t elapsed_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(now - previous.at).count();
+  if (previous.at != Time{} && elapsed_ns > 0 && cpu_ns >= previous.usage_ns) {
+    sample.cpu_millis = (cpu_ns - previous.usage_ns) * 1000 / elapsed_ns;
+  }
+  return sample;
+}
+
+void DockerDriver::Release(const TaskHandle& handle) {
+  std::unique_ptr<Follower> follower = Unfollow(handle.id);
+  {
+    std::lock_guard lock(mu_);
+    cpu_marks_.erase(handle.id);
+  }
+  if (auto removed = engine_.RemoveContainer(handle.id, /*force=*/true); !removed) {
+    // Left for the orphan sweep; its log stream ends with it.
+    SKIFF_LOG_WARN("docker: removing container {}: {}", handle.id, removed.error().ToString());
+    if (follower) follower->thread.detach();
+    return;
+  }
+  if (follower) follower->thread.join();  // its stream ended with the container
+}
+
+Result<int> DockerDriver::RemoveOrphans(const std::string& node_id,
+                                        const std::set<std::string>& keep) {
+  SKIFF_ASSIGN_OR_RETURN(std::vector<ContainerSummary> containers,
+                         engine_.ListContainers({std::string(kLabelNode) + "=" + node_id}));
+  int removed = 0;
+  for (const ContainerSummary& c : containers) {
+    auto instance = c.labels.find(kLabelInstance);
+    if (instance == c.labels.end() || keep.count(instance->second)) continue;
+    SKIFF_LOG_INFO("docker: removing orphan container {} (instance {}, {})", c.id.substr(0, 12),
+                   instance->second, c.state);
+    std::unique_ptr<Follower> follower = Unfollow(c.id);
+    auto gone = engine_.RemoveContainer(c.id, /*force=*/true);
+    if (follower) {
+      if (gone) {
+        follower->thread.join();
+      } else {
+        follower->thread.detach();
+      }
+    }
+    if (!gone) {
+      SKIFF_LOG_WARN("docker: removing orphan {}: {}", c.id, gone.error().ToString());
+      continue;
+    }
+    ++removed;
+  }
+  return removed;
+}
+
+namespace {
+
+// Appends `id`'s log entries to `log_path` until `stop`, or the container has
+// stopped and its stream ended. Uses nothing of the driver's.
+void FollowLoop(DockerEngine engine, std::string id, std::string log_path, int64_t since,
+                Duration idle, std::shared_ptr<std::atomic<bool>> stop) {
+  int64_t last = since;
+  while (!*stop) {
+    auto streamed = engine.Logs(id, /*follow=*/true, last, idle,
+                                [&](LogStream, int64_t at, std::string_view line) {
+                                  if (*stop) return false;
+                                  // Reopening from `last` repeats the entries stamped up to then.
+                                  if (at != 0 && last != 0 && at <= last) return true;
+                                  if (at != 0) last = at;
+                                  AppendLog(log_path, line);
+                                  return true;
+                                });
+    if (*stop) return;
+    if (streamed) {
+      // The stream ends when the container stops; a restarted one streams again.
+      auto info = engine.InspectContainer(id);
+      if (!info || !info->state.running) return;
+      continue;
+    }
+    if (streamed.error().code == ErrorCode::kDeadlineExceeded) continue;  // quiet: reopen
+    if (streamed.error().code == ErrorCode::kNotFound) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+}  // namespace
+
+void DockerDriver::Follow(const std::string& id, const std::string& log_path,
+                          int64_t since_unix_nanos) {
+  std::lock_guard lock(mu_);
+  auto& follower = followers_[id];
+  if (follower) return;
+  follower = std::make_unique<Follower>();
+  follower->thread = std::thread(FollowLoop, engine_, id, log_path, since_unix_nanos,
+                                 options_.log_idle, follower->stop);
+}
+
+std::unique_ptr<DockerDriver::Follower> DockerDriver::Unfollow(const std::string& id) {
+  std::unique_ptr<Follower> follower;
+  std::lock_guard lock(mu_);
+  auto it = followers_.find(id);
+  if (it == followers_.end()) return nullptr;
+  follower = std::move(it->second);
+  followers_.erase(it);
+  *follower->stop = true;
+  return follower;
+}
+
+}  // namespace skiff::runtime::docker

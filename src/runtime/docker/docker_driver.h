@@ -1,0 +1,149 @@
+// DockerDriver: runs an instance as a Docker container through the Engine API
+// (DockerEngine), never the `docker` CLI.
+//
+// Every container is created hardened: no-new-privileges, all capabilities
+// dropped but run.cap_add, a pids limit, never privileged, no mounts at all
+// (so never the engine's socket), memory and cpu limits from the resources,
+// run.user, run.read_only. It carries the labels skiff.app, skiff.instance,
+// skiff.revision, skiff.node (and skiff.log, where its log goes), which is how
+// a restarted agent adopts it and how orphans are found; containers without
+// them are never touched. Docker's own restart policy is off: the agent
+// restarts.
+//
+// Identity: a TaskHandle is the container's full id. Release removes the
+// container; Stop only stops it, so Inspect still tells how it ended.
+//
+// Logs: one thread per task follows the container's stdout and stderr through
+// the logs API (demultiplexed) and appends them to the task's log file; it
+// reconnects from the last entry seen when the stream stays idle for
+// `log_idle`. Release and the orphan sweep end it by removing the container;
+// the destructor leaves it to end with its container.
+#pragma once
+
+#include <atomic>
+#include <boost/json/object.hpp>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "runtime/docker/engine.h"
+#include "runtime/driver.h"
+
+namespace skiff::runtime::docker {
+
+inline constexpr char kLabelApp[] = "skiff.app";
+inline constexpr char kLabelInstance[] = "skiff.instance";
+inline constexpr char kLabelRevision[] = "skiff.revision";
+inline constexpr char kLabelNode[] = "skiff.node";
+inline constexpr char kLabelLog[] = "skiff.log";
+
+struct DockerDriverOptions {
+  // The engine's socket (DefaultEngineHost(): DOCKER_HOST or /var/run/docker.sock).
+  std::string host = DefaultEngineHost();
+  // The most processes (threads included) a container may have.
+  int64_t pids_limit = 1024;
+  // How long a log stream may stay quiet before it is reopened (each reopening
+  // makes the engine scan the container's log file for the last entry seen).
+  Duration log_idle = std::chrono::seconds(60);
+  // Stamps samples; must outlive the driver.
+  const Clock* clock = SystemClock::Get();
+};
+
+// The create body for `config` running `image` (pure; tested with tables).
+boost::json::object ContainerCreateBody(const TaskConfig& config, const std::string& image,
+                                        const DockerDriverOptions& options);
+
+// The image tag a build of `app` at `revision` gets: "skiff/<app>:<revision>".
+std::string BuildTag(const std::string& app, int64_t revision);
+
+// The task status of an inspected container ("exited with 1", "killed by
+// signal 9", "killed: out of memory").
+TaskStatus StatusOf(const ContainerState& state);
+
+class DockerDriver final : public Driver {
+ public:
+  explicit DockerDriver(DockerDriverOptions options = {});
+  ~DockerDriver() override;  // leaves containers running: they belong to the node
+  DockerDriver(const DockerDriver&) = delete;
+  DockerDriver& operator=(const DockerDriver&) = delete;
+
+  // Whether the engine answers ("20.10.24 (API 1.41)"); errors as
+  // DockerEngine::Version. The all-in-one server asks this to decide whether
+  // to offer the driver.
+  Result<std::string> Probe() const;
+
+  DockerEngine& engine() { return engine_; }
+
+  // Driver:
+
+  DriverInfo Info() const override;
+
+  // Builds the image first for run.build (BuildImage: tagged BuildTag, once
+  // per tag at a time, the output appended to the log as it comes), pulls run.image when
+  // missing, creates and starts the container, and starts following its logs.
+  // kInvalidArgument for a command (not an image); kFailedPrecondition for an
+  // image that is missing and cannot be pulled ("image X not found locally and
+  // pull failed: …") or a failed build (the build's error); kUnavailable when
+  // the engine does not answer; the engine's error when it refuses to create
+  // or start the container (which is then removed).
+  Result<TaskHandle> Start(const TaskConfig& config) override;
+
+  // Adopts a container of Skiff's (labelled skiff.instance) by id, running or
+  // not (Inspect then tells how it ended); kNotFound when it is gone or not
+  // Skiff's.
+  // kUnavailable when the engine does not answer (the agent then adopts the
+  // task as recorded and inspects it later).
+  Result<TaskHandle> Recover(const TaskHandle& handle) override;
+  // Also starts following the logs of a running container of Skiff's that has
+  // no follower yet (adopted while the engine did not answer).
+  Result<TaskStatus> Inspect(const TaskHandle& handle) override;
+
+  // The engine's stop: SIGTERM, SIGKILL after `grace`. A gone container is
+  // stopped.
+  Status Stop(const TaskHandle& handle, Duration grace) override;
+
+  // From the one-shot stats call: cpu averaged since the previous sample (the
+  // first since the container started), memory in use without the page cache.
+  Result<ResourceSample> Sample(const TaskHandle& handle) override;
+
+  // Stops following the logs and removes the container.
+  void Release(const TaskHandle& handle) override;
+
+  Result<int> RemoveOrphans(const std::string& node_id, const std::set<std::string>& keep) override;
+
+ private:
+  // A log follower's thread owns copies of all it uses, so the destructor can
+  // detach it while its container runs on (it ends at its next entry).
+  struct Follower {
+    std::shared_ptr<std::atomic<bool>> stop = std::make_shared<std::atomic<bool>>(false);
+    std::thread thread;
+  };
+  struct CpuMark {
+    int64_t usage_ns = 0;
+    Time at;
+  };
+
+  // The image to run: run.image (pulled when missing) or the built one.
+  Result<std::string> EnsureImage(const TaskConfig& config);
+  Status Build(const TaskConfig& config, const std::string& tag);
+  // Starts following `id`'s logs into `log_path` from `since_unix_nanos`.
+  void Follow(const std::string& id, const std::string& log_path, int64_t since_unix_nanos);
+  // Takes `id`'s follower out (nullptr when none) and tells it to stop; the
+  // caller joins it once the log stream has ended (the container gone).
+  std::unique_ptr<Follower> Unfollow(const std::string& id);
+
+  const DockerDriverOptions options_;
+  DockerEngine engine_;
+
+  std::mutex mu_;
+  std::map<std::string, std::unique_ptr<Follower>> followers_;      // GUARDED_BY(mu_), by id
+  std::map<std::string, CpuMark> cpu_marks_;                        // GUARDED_BY(mu_), by id
+  std::map<std::string, std::shared_ptr<std::mutex>> build_locks_;  // GUARDED_BY(mu_), by tag
+};
+
+}  // namespace skiff::runtime::docker

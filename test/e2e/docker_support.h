@@ -1,0 +1,39 @@
+// The Docker engine of tests: the one named by SKIFF_TEST_DOCKER_HOST, else the
+// private dockerd that scripts/dockerd.sh brings up (starting it when none
+// runs), and the test app's image built FROM scratch on it.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "common/result.h"
+
+namespace skiff::testing {
+
+struct TestEngine {
+  std::string host;   // "unix:///…/docker.sock"; empty when there is none
+  std::string error;  // why there is none
+};
+
+// Found (or brought up) once per process.
+const TestEngine& TestDockerEngine();
+
+// Whether the tests run in CI (CI=true), where a missing engine is a failure.
+bool InCi();
+
+// The image "skiff-test/testapp:latest": FROM scratch, the static test app as
+// /testapp, its entrypoint. Built once per process on `host`.
+Result<std::string> TestAppImage(const std::string& host);
+
+}  // namespace skiff::testing
+
+// In a test body: `host` names the engine, or the test skips (fails under
+// CI=true) saying why there is none.
+#define SKIFF_REQUIRE_DOCKER(host)                                                          \
+  const ::skiff::testing::TestEngine& skiff_engine_ = ::skiff::testing::TestDockerEngine(); \
+  if (skiff_engine_.host.empty()) {                                                         \
+    if (::skiff::testing::InCi()) FAIL() << "no Docker engine: " << skiff_engine_.error;    \
+    GTEST_SKIP() << "no Docker engine: " << skiff_engine_.error;                            \
+  }                                                                                         \
+  const std::string host = skiff_engine_.host
