@@ -1,6 +1,7 @@
 // Handlers of edge traffic: what standalone edges report, and the per-app
 // rates the control plane (and `skiff traffic`) reads.
 #include <chrono>
+#include <cmath>
 
 #include "api/errors.h"
 #include "api/handlers.h"
@@ -21,7 +22,15 @@ bool ValidEdgeName(const std::string& name) {
   return true;
 }
 
-double Milliseconds(double seconds) { return std::round(seconds * 1e6) / 1e3; }
+// A rate or time rounded to 3 decimals; whole ones as integers, which read
+// better than Boost.JSON's "4E0".
+json::value Rounded(double v) {
+  const double r = std::round(v * 1000) / 1000;
+  if (r == std::floor(r) && std::abs(r) < 9e15) return static_cast<int64_t>(r);
+  return r;
+}
+
+json::value Milliseconds(double seconds) { return Rounded(seconds * 1000); }
 
 }  // namespace
 

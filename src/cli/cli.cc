@@ -77,6 +77,8 @@ void AddClientCommands(CLI::App& app, Invocation* inv) {
       ->check(CLI::NonNegativeNumber);
 
   Command(app, inv, "nodes", "List nodes");
+  Command(app, inv, "traffic",
+          "Show each app's traffic at the edges: requests and errors a second, latency");
 
   CLI::App* drain = Command(app, inv, "drain", "Drain a node: its instances move elsewhere");
   drain->add_option("node", inv->node, "node id")->required();

@@ -217,6 +217,18 @@ TEST_F(CliRunTest, AppsTable) {
             "hello  3         healthy  2        2        2        hello.localhost\n");
 }
 
+// Verify that traffic shows each app's rates and latency as a table.
+TEST_F(CliRunTest, TrafficTable) {
+  transport_.Answer(200, R"({"apps":{"web":{"requests_per_second":12.5,"errors_per_second":0,)"
+                         R"("bytes_per_second":100,"latency_ms":{"p50":1.2,"p95":4,"p99":9.75},)"
+                         R"("in_flight":3,"edges":2}},"edges":["local","edge-a"]})");
+  EXPECT_EQ(Run(Inv("traffic")), 0);
+  EXPECT_EQ(transport_.calls[0].path, "/v1/traffic");
+  EXPECT_EQ(out_.str(),
+            "APP  REQ/S  5XX/S  P50    P95    P99    IN-FLIGHT  EDGES\n"
+            "web  12.5   0.0    1.2ms  4.0ms  9.8ms  3          2\n");
+}
+
 // Verify that -o json prints the server's JSON.
 TEST_F(CliRunTest, JsonOutput) {
   transport_.Answer(200, R"({"nodes":[]})");

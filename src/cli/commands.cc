@@ -87,6 +87,7 @@ class Runner {
     if (c == "logs") return Logs();
     if (c == "events") return Events();
     if (c == "nodes") return Nodes();
+    if (c == "traffic") return Traffic();
     if (c == "drain") return Drain();
     err_ << "unknown command \"" << c << "\"; see skiff --help\n";
     return 2;
@@ -387,6 +388,33 @@ class Runner {
       if (!Str(n, "notes").empty())
         out_ << fmt::format("{}: {}\n", Str(n, "name"), Str(n, "notes"));
     }
+    return 0;
+  }
+
+  int Traffic() {
+    auto reply = client_->Call("GET", "/v1/traffic");
+    if (!reply) return Fail(reply.error());
+    if (PrintedJson(*reply)) return 0;
+    const json::value& doc = reply->body;
+    Table t({"APP", "REQ/S", "5XX/S", "P50", "P95", "P99", "IN-FLIGHT", "EDGES"});
+    const json::value* apps_value =
+        doc.is_object() ? doc.get_object().if_contains("apps") : nullptr;
+    if (const json::object* apps = apps_value != nullptr ? apps_value->if_object() : nullptr) {
+      for (const auto& [name, a] : *apps) {
+        const json::value& latency = a.at("latency_ms");
+        auto number = [](const json::value& v) {
+          return v.is_double() ? v.get_double() : v.to_number<double>();
+        };
+        t.AddRow({std::string(name), fmt::format("{:.1f}", number(a.at("requests_per_second"))),
+                  fmt::format("{:.1f}", number(a.at("errors_per_second"))),
+                  fmt::format("{:.1f}ms", number(latency.at("p50"))),
+                  fmt::format("{:.1f}ms", number(latency.at("p95"))),
+                  fmt::format("{:.1f}ms", number(latency.at("p99"))),
+                  std::to_string(a.at("in_flight").to_number<int64_t>()),
+                  std::to_string(a.at("edges").to_number<int64_t>())});
+      }
+    }
+    out_ << (t.rows() == 0 ? "no traffic reported by any edge in the last 30s\n" : t.Render());
     return 0;
   }
 

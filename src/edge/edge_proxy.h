@@ -1,7 +1,7 @@
 // EdgeProxy: the edge router's data path (Flow 4 of DESIGN.md). It listens on
 // an address with one or more threads, each its own epoll loop
-// (event_loop.h) with its own listening socket (SO_REUSEPORT: the kernel
-// spreads connections) and its own upstream keep-alive pool. For each
+// (event_loop.h) watching the one listening socket (EPOLLEXCLUSIVE: a new
+// connection wakes one thread) and holding its own upstream keep-alive pool. For each
 // request it finds the route for Host and path in the current routing table,
 // picks an instance (balancer.h), forwards the request with X-Forwarded-For,
 // -Proto, -Host and X-Request-Id (kept or generated), and relays the answer as

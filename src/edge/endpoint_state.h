@@ -30,6 +30,9 @@ class EndpointState {
   static constexpr std::chrono::seconds kMaxEjection{60};
 
   void Begin() { in_flight_.fetch_add(1, std::memory_order_relaxed); }
+  // Ends a request Begin() started without judging the endpoint (the client
+  // left, or its request was refused): nothing learnt either way.
+  void Cancel() { in_flight_.fetch_sub(1, std::memory_order_relaxed); }
   // Ends a request Begin() started: its latency and whether it failed.
   void End(std::chrono::microseconds latency, bool failed, SteadyTime now);
 

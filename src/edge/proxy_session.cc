@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "common/quantity.h"
 #include "edge/balancer.h"
 #include "net/http.h"
 #include "net/request_head.h"
@@ -23,12 +24,6 @@ constexpr int kMaxAttempts = 3;
 constexpr size_t kMaxLingerBytes = 8 << 20;
 constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-
-std::string Seconds(Duration d) {
-  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count() / 1000.0)
-             .substr(0, 4) +
-         "s";
-}
 
 }  // namespace
 
@@ -188,6 +183,7 @@ void Session::Dispatch(size_t head_length) {
   replayable_ = request_body_ == Source::kNone ||
                 (request_body_ == Source::kLength && end_ - body_begin >= request_left_);
   body_end_ = replayable_ ? body_begin + request_left_ : body_begin;
+  if (replayable_) request_bytes_ = request_left_;
 
   table_ = worker_->table();
   route_ = table_->Find(head_.host, head_.path);
@@ -280,6 +276,12 @@ void Session::EndAttempt(bool failed) {
       std::chrono::duration_cast<std::chrono::microseconds>(now - attempt_started_), failed, now);
 }
 
+void Session::EndAttemptUnjudged() {
+  if (!attempt_open_) return;
+  attempt_open_ = false;
+  route_->endpoints[endpoint_].state->Cancel();
+}
+
 void Session::OnUpstreamEvents(uint32_t events) {
   if (phase_ == Phase::kEnded || upstream_ == nullptr) return;
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) upstream_->readable = true;
@@ -369,13 +371,13 @@ void Session::PumpRequestBody() {
       } else {
         take = request_chunks_.Feed(avail);
         if (request_chunks_.bad()) {
-          EndAttempt(false);
+          EndAttemptUnjudged();
           ReleaseUpstream(false);
           Refuse(400, "malformed chunked request body: " + request_chunks_.problem(), true);
           return;
         }
         if (request_chunks_.payload_bytes() > static_cast<uint64_t>(policy.max_body)) {
-          EndAttempt(false);
+          EndAttemptUnjudged();
           ReleaseUpstream(false);
           Refuse(413,
                  "request body exceeds " + std::to_string(policy.max_body) + " bytes (app " +
@@ -415,7 +417,11 @@ void Session::AttemptFailed(bool lost, int status, std::string message) {
   const bool stale = lost && upstream_ != nullptr && upstream_->reused && !stale_retried_;
   // A pooled connection the instance had closed says nothing about the
   // instance: try it again on a fresh connection, once.
-  EndAttempt(!stale);
+  if (stale) {
+    EndAttemptUnjudged();
+  } else {
+    EndAttempt(true);
+  }
   ReleaseUpstream(false);
   if (lost && replayable_ && idempotent_) {
     if (stale) {
@@ -486,7 +492,8 @@ void Session::Sweep(SteadyTime now) {
   switch (phase_) {
     case Phase::kHead:
       if (begin_ < end_) {
-        Refuse(408, "request head not received within " + Seconds(shared_.options.header_timeout),
+        Refuse(408,
+               "request head not received within " + FormatDuration(shared_.options.header_timeout),
                true);
       } else {
         End();
@@ -496,9 +503,9 @@ void Session::Sweep(SteadyTime now) {
       if (upstream_ != nullptr && upstream_->connecting) {
         AttemptFailed(true, 504,
                       "no connection to " + upstream_->address + " within " +
-                          Seconds(route_->policy.connect_timeout));
+                          FormatDuration(route_->policy.connect_timeout));
       } else if (!RequestBodyDone()) {
-        EndAttempt(false);
+        EndAttemptUnjudged();
         ReleaseUpstream(false);
         Refuse(408, "request body not received in time", true);
       } else {
@@ -506,7 +513,7 @@ void Session::Sweep(SteadyTime now) {
         ReleaseUpstream(false);
         Refuse(504,
                "app " + route_->app + " did not answer within " +
-                   Seconds(route_->policy.response_timeout),
+                   FormatDuration(route_->policy.response_timeout),
                true);
       }
       break;
@@ -527,7 +534,7 @@ void Session::End() {
   if (phase_ == Phase::kEnded) return;
   if (route_ != nullptr) RecordEnd(answered_ ? status_ : 499);
   if (upstream_ != nullptr) {
-    EndAttempt(false);
+    EndAttemptUnjudged();
     ReleaseUpstream(false);
   }
   phase_ = Phase::kEnded;

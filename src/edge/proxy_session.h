@@ -56,8 +56,11 @@ class Session final : public EventLoop::Handler {
   void ReadHeads();
   void Dispatch(size_t head_length);
   void Attempt();
-  // Ends the current attempt's bookkeeping on its endpoint (once).
+  // Ends the current attempt's bookkeeping on its endpoint (once): a success
+  // or failure of the instance, or neither (EndAttemptUnjudged) when the
+  // attempt ended for reasons of the client's.
   void EndAttempt(bool failed);
+  void EndAttemptUnjudged();
   void OnConnected();
   void SendRequest();
   void PumpRequestBody();

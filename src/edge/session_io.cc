@@ -72,7 +72,9 @@ bool Session::FlushClient() {
   }
   pending_.erase(0, static_cast<size_t>(n));
   if (!pending_.empty()) {
+    // A client that reads slowly but steadily keeps its connection.
     writable_ = false;
+    deadline_ = EdgeProxy::Worker::now() + shared_.options.write_timeout;
     return true;
   }
   if (phase_ == Phase::kLinger) {

@@ -105,7 +105,6 @@ void Session::StartResponse() {
     deadline_ = EdgeProxy::Worker::now() + shared_.options.tunnel_idle_timeout;
     if (!SendClient(out_)) return;
     head_sent_ = true;
-    if (metrics_ != nullptr) metrics_->by_class[1]->Inc();
     PumpTunnel();
     return;
   }
@@ -249,7 +248,12 @@ bool Session::DeliverBody(std::string_view bytes, bool at_eof, size_t* consumed)
     }
     if (done && framing_.body == ClientFraming::Body::kChunked) encoded_.append("0\r\n\r\n");
     if (!payload->empty()) iov[count++] = {payload->data(), payload->size()};
-    response_bytes_ += payload->size();
+    // Body bytes as the client's decoder sees them: the chunk framing aside.
+    if (gzip_) {
+      response_bytes_ += zipped_.size();
+    } else {
+      for (std::string_view piece : pieces_) response_bytes_ += piece.size();
+    }
   }
   if (count > 0 && !SendClient(iov, count)) return false;
   head_sent_ = true;

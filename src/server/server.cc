@@ -238,11 +238,11 @@ void Server::Impl::Shutdown() {
   }
   if (http_) {
     // Requests in flight finish; then the io threads run out of work. The edge
-    // stops taking requests at the same time.
-    if (traffic_reporter_) traffic_reporter_->Stop();
-    if (edge_) edge_->Stop();
+    // stops taking requests at the same time (its Stop waits for its own).
     http_->Stop([this] { work_.reset(); });
     if (io_threads_.empty()) work_.reset();
+    if (traffic_reporter_) traffic_reporter_->Stop();
+    if (edge_) edge_->Stop();
   }
   for (std::thread& t : io_threads_) t.join();
   io_threads_.clear();
