@@ -148,8 +148,8 @@ if not found:
     print("0 0 0 FAILED")
     sys.exit(0)
 rps = float(found.group(1))
-p50 = ms(re.search(r"50%\s+(\S+)", text).group(1))
-p99 = ms(re.search(r"99%\s+(\S+)", text).group(1))
+p50 = ms(re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1))
+p99 = ms(re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1))
 errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", text)
 print(f"{rps:.0f} {p50:.3f} {p99:.3f}" + (" ERRORS" if errors else ""))
 PY
