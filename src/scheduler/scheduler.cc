@@ -253,6 +253,28 @@ const std::vector<char>& PlacementIndex::MatchesOf(const model::Constraint& cons
   return *slot;
 }
 
+const std::vector<int>& PlacementIndex::CandidatesOf(
+    const std::string& driver, const std::vector<model::Constraint>& constraints) const {
+  std::string key = driver;
+  for (const model::Constraint& c : constraints) key += '\n' + FormatConstraint(c);
+  {
+    std::lock_guard lock(cache_mu_);
+    if (auto it = candidate_cache_.find(key); it != candidate_cache_.end()) return *it->second;
+  }
+  std::vector<const std::vector<char>*> masks;
+  for (const model::Constraint& c : constraints) masks.push_back(&MatchesOf(c));
+  auto candidates = std::make_unique<std::vector<int>>();
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    if (!entries_[i].ready || !OffersDriver(nodes_[i], driver)) continue;
+    bool ok = std::all_of(masks.begin(), masks.end(), [i](const auto* m) { return (*m)[i]; });
+    if (ok) candidates->push_back(static_cast<int>(i));
+  }
+  std::lock_guard lock(cache_mu_);
+  auto& slot = candidate_cache_[key];
+  if (!slot) slot = std::move(candidates);  // another thread may have been first
+  return *slot;
+}
+
 Plan Place(const PlacementIndex& index, const PlacementRequest& request) {
   Plan plan;
   plan.round_robin_after = request.round_robin_after;
@@ -262,17 +284,10 @@ Plan Place(const PlacementIndex& index, const PlacementRequest& request) {
   thread_local Scratch scratch;
   scratch.Prepare(entries.size());
 
-  // Static filters: status and constraints (through the index's cached masks).
-  std::vector<const std::vector<char>*> masks;
-  for (const model::Constraint& c : request.placement.constraints) {
-    masks.push_back(&index.MatchesOf(c));
-  }
-  for (size_t i = 0; i < entries.size(); ++i) {
-    if (!entries[i].ready) continue;
-    if (!OffersDriver(index.nodes_[i], request.driver)) continue;
-    bool ok = std::all_of(masks.begin(), masks.end(), [i](const auto* m) { return (*m)[i]; });
-    if (ok) scratch.candidates.push_back(static_cast<int>(i));
-  }
+  // Static filters: status, driver and constraints (cached per filter).
+  const std::vector<int>& candidates =
+      index.CandidatesOf(request.driver, request.placement.constraints);
+  scratch.candidates.assign(candidates.begin(), candidates.end());
   if (auto it = index.app_counts_.find(request.app); it != index.app_counts_.end()) {
     for (const auto& [entry, count] : it->second) {
       scratch.app_instances[entry] = count;
@@ -292,9 +307,15 @@ Plan Place(const PlacementIndex& index, const PlacementRequest& request) {
 
   const model::PlacementStrategy strategy = request.placement.strategy;
   const bool round_robin = strategy == model::PlacementStrategy::kRoundRobin;
+  int first_best = -1;  // the best before anything is placed, found while scoring
   if (!round_robin) {
-    for (int i : scratch.candidates) {
-      scratch.scores.push_back(ScoreOf(strategy, view(i), request.resources));
+    scratch.scores.resize(scratch.candidates.size());
+    for (size_t j = 0; j < scratch.candidates.size(); ++j) {
+      const Score score = ScoreOf(strategy, view(scratch.candidates[j]), request.resources);
+      scratch.scores[j] = score;
+      if (score.fits && (first_best < 0 || score.BetterThan(scratch.scores[first_best]))) {
+        first_best = static_cast<int>(j);
+      }
     }
   }
   for (int n = 0; n < request.count; ++n) {
@@ -309,6 +330,8 @@ Plan Place(const PlacementIndex& index, const PlacementRequest& request) {
         size_t j = (first + k) % cands.size();
         if (Fits(view(cands[j]), request.resources)) best = static_cast<int>(j);
       }
+    } else if (n == 0) {
+      best = first_best;
     } else {
       for (size_t j = 0; j < scratch.scores.size(); ++j) {
         if (scratch.scores[j].fits &&

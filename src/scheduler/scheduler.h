@@ -107,6 +107,11 @@ class PlacementIndex {
   void Add(int node_index, const std::string& app, const model::Resources& resources);
   // For each node (in entries_ order), whether it satisfies `constraint`.
   const std::vector<char>& MatchesOf(const model::Constraint& constraint) const;
+  // The nodes (entries_ indexes, ascending) that are ready, offer `driver` and
+  // satisfy every constraint: what no placement changes, so it is computed
+  // once per distinct filter rather than over every node on every call.
+  const std::vector<int>& CandidatesOf(const std::string& driver,
+                                       const std::vector<model::Constraint>& constraints) const;
 
   std::vector<model::Node> nodes_;  // sorted by id
   std::vector<NodeEntry> entries_;  // parallel to nodes_
@@ -117,6 +122,8 @@ class PlacementIndex {
   // FormatConstraint(c) -> MatchesOf(c). GUARDED_BY(cache_mu_); the vectors
   // themselves never change once inserted.
   mutable std::map<std::string, std::unique_ptr<const std::vector<char>>> constraint_cache_;
+  // Filter key -> CandidatesOf(...). GUARDED_BY(cache_mu_); never changed once inserted.
+  mutable std::map<std::string, std::unique_ptr<const std::vector<int>>> candidate_cache_;
 };
 
 // Places request.count instances, accounting the ones it places as it goes (so
