@@ -309,12 +309,22 @@ Plan Place(const PlacementIndex& index, const PlacementRequest& request) {
   const bool round_robin = strategy == model::PlacementStrategy::kRoundRobin;
   int first_best = -1;  // the best before anything is placed, found while scoring
   if (!round_robin) {
-    scratch.scores.resize(scratch.candidates.size());
+    // Nothing is placed by this call yet, so a node's view is its entry and
+    // the app's count there; one instance (the common request) needs no
+    // scores kept, only the best.
+    const bool keep_scores = request.count > 1;
+    if (keep_scores) scratch.scores.resize(scratch.candidates.size());
+    Score best_score;
     for (size_t j = 0; j < scratch.candidates.size(); ++j) {
-      const Score score = ScoreOf(strategy, view(scratch.candidates[j]), request.resources);
-      scratch.scores[j] = score;
-      if (score.fits && (first_best < 0 || score.BetterThan(scratch.scores[first_best]))) {
+      const int i = scratch.candidates[j];
+      const auto& e = entries[i];
+      const NodeView v{e.capacity,  e.cpu_weight, e.memory_weight,
+                       e.allocated, e.instances,  scratch.app_instances[i]};
+      const Score score = ScoreOf(strategy, v, request.resources);
+      if (keep_scores) scratch.scores[j] = score;
+      if (score.fits && (first_best < 0 || score.BetterThan(best_score))) {
         first_best = static_cast<int>(j);
+        best_score = score;
       }
     }
   }
@@ -351,7 +361,9 @@ Plan Place(const PlacementIndex& index, const PlacementRequest& request) {
     ++scratch.placed_count[chosen];
     ++scratch.app_instances[chosen];
     scratch.touched.push_back(chosen);
-    if (!round_robin) scratch.scores[best] = ScoreOf(strategy, view(chosen), request.resources);
+    if (!round_robin && n + 1 < request.count) {
+      scratch.scores[best] = ScoreOf(strategy, view(chosen), request.resources);
+    }
     plan.nodes.push_back(index.nodes_[chosen].id);
     plan.round_robin_after = index.nodes_[chosen].id;
   }
