@@ -454,5 +454,17 @@ TEST_F(EdgeProxyTest, ServesOnSeveralThreads) {
   EXPECT_EQ(ok.load(), 300);
 }
 
+// Verify that a body larger than the edge's buffer is streamed to the
+// instance whole (the edge holds no body in memory), within the app's limit.
+TEST_F(EdgeProxyTest, StreamsLargeRequestBodies) {
+  Start(1);
+  const std::string body(5 << 20, 'x');
+  auto r = Get("POST", "/count", body);
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->body,
+            std::to_string(body.size()) + " bytes, " + std::to_string(body.size()) + " x\n");
+}
+
 }  // namespace
 }  // namespace skiff::edge

@@ -14,6 +14,7 @@
 //   GET  /release     lets /stream finish
 //   GET  /big?kb=N    200, N KiB of "x" (with a Content-Length)
 //   GET  /upgrade     with "Upgrade: echo": 101, then echoes every byte back
+//   POST /count       reads a Content-Length body; 200 "<bytes> bytes, <x> x\n"
 //   anything else     404 "not found (<SKIFF_APP>)"
 //
 // Environment: HOST, PORT (flags --host, --port win), START_DELAY_MS (wait before
@@ -157,6 +158,24 @@ void Serve(int fd) {
     long kb = 0;
     if (query.rfind("kb=", 0) == 0) kb = std::strtol(query.c_str() + 3, nullptr, 10);
     Respond(fd, 200, std::string(static_cast<size_t>(std::max(0L, kb)) * 1024, 'x'));
+  } else if (path == "/count" && method == "POST") {
+    // Reads the whole body (what a proxy streams must all arrive) and says
+    // how much came and how many of it were 'x'.
+    size_t length_at = head.find("Content-Length: ");
+    size_t want = length_at == std::string::npos
+                      ? 0
+                      : std::strtoul(head.c_str() + length_at + 16, nullptr, 10);
+    size_t body_at = head.find("\r\n\r\n") + 4;
+    std::string body = head.substr(std::min(body_at, head.size()));
+    char buf[65536];
+    while (body.size() < want) {
+      ssize_t n = recv(fd, buf, sizeof(buf), 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      body.append(buf, static_cast<size_t>(n));
+    }
+    size_t xs = static_cast<size_t>(std::count(body.begin(), body.end(), 'x'));
+    Respond(fd, 200, std::to_string(body.size()) + " bytes, " + std::to_string(xs) + " x\n");
   } else if (path == "/upgrade") {
     // A protocol switch, as WebSocket does it: after the 101 the connection
     // carries raw bytes, echoed back until the peer closes.
