@@ -44,6 +44,7 @@ struct Upstream final : EventLoop::Handler {
   bool reused = false;       // it carried a request before this one
   bool readable = false;     // edge-triggered readiness, as last seen
   bool writable = false;
+  bool peer_closed = false;  // the instance's FIN was seen: read to the end
   SteadyTime idle_since{};
   std::unique_ptr<char[]> buffer;
   size_t begin = 0;

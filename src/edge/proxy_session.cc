@@ -51,6 +51,7 @@ void Session::OnEvents(uint32_t events) {
     return;
   }
   if (events & (EPOLLIN | EPOLLRDHUP)) readable_ = true;
+  if (events & EPOLLRDHUP) peer_closed_ = true;
   if (events & EPOLLOUT) {
     writable_ = true;
     if (!FlushClient()) return;
@@ -68,7 +69,8 @@ void Session::OnEvents(uint32_t events) {
       break;
     case Phase::kRelay:
       if (events & EPOLLRDHUP) client_eof_ = true;
-      RelayBody();
+      if (!RequestBodyDone()) PumpRequestBody();  // an instance may answer before the body ends
+      if (phase_ == Phase::kRelay) RelayBody();
       break;
     case Phase::kTunnel:
       PumpTunnel();
@@ -94,6 +96,9 @@ void Session::ReadHead() {
 void Session::ReadHeads() {
   const EdgeOptions& options = shared_.options;
   while (phase_ == Phase::kHead) {
+    // A client that pipelines without reading its answers gets no more until
+    // it does: what waits for it stays bounded (OnEvents resumes here).
+    if (!pending_.empty()) return;
     if (begin_ < end_) {
       net::RequestHeadScan scan =
           net::ScanRequestHead(std::string_view(buffer_.get() + begin_, end_ - begin_));
@@ -285,6 +290,7 @@ void Session::EndAttemptUnjudged() {
 void Session::OnUpstreamEvents(uint32_t events) {
   if (phase_ == Phase::kEnded || upstream_ == nullptr) return;
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) upstream_->readable = true;
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) upstream_->peer_closed = true;
   if (events & EPOLLOUT) upstream_->writable = true;
   if (upstream_->connecting) {
     if (events & (EPOLLERR | EPOLLHUP)) {
@@ -311,7 +317,9 @@ void Session::OnUpstreamEvents(uint32_t events) {
       if (upstream_ != nullptr && upstream_->readable) ReadResponse();
       break;
     case Phase::kRelay:
-      RelayBody();
+      if (!FlushUpstream()) return;
+      if (!RequestBodyDone()) PumpRequestBody();
+      if (phase_ == Phase::kRelay) RelayBody();
       break;
     case Phase::kTunnel:
       if (!FlushUpstream()) return;
@@ -440,6 +448,12 @@ void Session::AttemptFailed(bool lost, int status, std::string message) {
 }
 
 void Session::Refuse(int status, std::string message, bool close, int retry_after) {
+  // Once the instance's answer is on its way there is no answering again: the
+  // client can only be told by the connection ending.
+  if (phase_ == Phase::kRelay || phase_ == Phase::kTunnel) {
+    End();
+    return;
+  }
   if (upstream_ != nullptr) ReleaseUpstream(false);
   close = close || stopping_ || !client_keep_alive_;
   if (request_id_.empty()) request_id_ = NewRequestId();
@@ -455,8 +469,11 @@ void Session::Refuse(int status, std::string message, bool close, int retry_afte
   }
   begin_ = body_end_;  // a kept connection's request was whole in the buffer
   phase_ = Phase::kHead;
-  deadline_ = EdgeProxy::Worker::now() + shared_.options.idle_timeout;
-  if (pending_.empty()) ReadHead();
+  if (pending_.empty()) {  // else the write deadline SendClient set stands
+    deadline_ = EdgeProxy::Worker::now() +
+                (begin_ < end_ ? shared_.options.header_timeout : shared_.options.idle_timeout);
+    ReadHead();
+  }
 }
 
 void Session::Linger() {
@@ -504,6 +521,10 @@ void Session::Sweep(SteadyTime now) {
         AttemptFailed(true, 504,
                       "no connection to " + upstream_->address + " within " +
                           FormatDuration(route_->policy.connect_timeout));
+      } else if (!up_pending_.empty()) {
+        EndAttempt(true);  // the instance stopped reading the body
+        ReleaseUpstream(false);
+        Refuse(504, "app " + route_->app + " stopped reading the request body", true);
       } else if (!RequestBodyDone()) {
         EndAttemptUnjudged();
         ReleaseUpstream(false);
@@ -532,11 +553,10 @@ void Session::Abort() { End(); }
 
 void Session::End() {
   if (phase_ == Phase::kEnded) return;
+  // The attempt first: RecordEnd lets go of the route it points into.
+  EndAttemptUnjudged();
+  ReleaseUpstream(false);
   if (route_ != nullptr) RecordEnd(answered_ ? status_ : 499);
-  if (upstream_ != nullptr) {
-    EndAttemptUnjudged();
-    ReleaseUpstream(false);
-  }
   phase_ = Phase::kEnded;
   worker_->loop().Remove(fd_, this);
   worker_->SessionEnded(this);

@@ -110,6 +110,7 @@ class Session final : public EventLoop::Handler {
   bool readable_ = false;  // edge-triggered readiness of the client socket
   bool writable_ = true;
   bool client_eof_ = false;
+  bool peer_closed_ = false;  // the client's FIN was seen (EPOLLRDHUP): read to the end
   bool stopping_ = false;
   SteadyTime deadline_;
 

@@ -135,7 +135,7 @@ ssize_t Session::ReadClient() {
     const ssize_t n = recv(fd_, buffer_.get() + end_, room, 0);
     if (n > 0) {
       end_ += static_cast<size_t>(n);
-      if (static_cast<size_t>(n) < room) readable_ = false;
+      if (static_cast<size_t>(n) < room && !peer_closed_) readable_ = false;
       return n;
     }
     if (n == 0) {

@@ -60,7 +60,9 @@ void Session::ReadResponse() {
     const ssize_t n = recv(upstream_->fd, upstream_->buffer.get() + upstream_->end, room, 0);
     if (n > 0) {
       upstream_->end += static_cast<size_t>(n);
-      if (static_cast<size_t>(n) < room) upstream_->readable = false;
+      // A short read drained the socket; after the peer's FIN no event
+      // will come again, so keep reading until recv says 0.
+      if (static_cast<size_t>(n) < room && !upstream_->peer_closed) upstream_->readable = false;
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -144,8 +146,8 @@ void Session::StartResponse() {
       !framing_.gzip && (response_body_ == Source::kNone || response_body_ == Source::kLength ||
                          (response_body_ == Source::kChunked && !client_10) ||
                          (response_body_ == Source::kUntilClose && client_10));
-  framing_.close =
-      !client_keep_alive_ || stopping_ || framing_.body == Body::kClose || !RequestBodyDone();
+  framing_.close = !client_keep_alive_ || stopping_ || framing_.body == Body::kClose ||
+                   !RequestBodyDone() || !up_pending_.empty();
   framing_.keep_alive_10 = client_10 && !framing_.close;
   AppendClientHead(response_, framing_, request_id_, &out_);
   upstream_->Consume(response_.length);
@@ -173,7 +175,9 @@ void Session::RelayBody() {
     if (n > 0) {
       upstream_->begin = 0;
       upstream_->end = static_cast<size_t>(n);
-      if (static_cast<size_t>(n) < Upstream::kBufferBytes) upstream_->readable = false;
+      if (static_cast<size_t>(n) < Upstream::kBufferBytes && !upstream_->peer_closed) {
+        upstream_->readable = false;
+      }
       deadline_ = EdgeProxy::Worker::now() + route_->policy.response_timeout;
       continue;
     }
@@ -182,7 +186,7 @@ void Session::RelayBody() {
       return;
     }
     if (n < 0 && errno == EINTR) continue;
-    if (response_body_ == Source::kUntilClose) {
+    if (n == 0 && response_body_ == Source::kUntilClose) {
       size_t ignored = 0;
       DeliverBody({}, true, &ignored);  // the end of a body that runs until close
       if (phase_ == Phase::kRelay) FinishExchange();
@@ -261,9 +265,11 @@ bool Session::DeliverBody(std::string_view bytes, bool at_eof, size_t* consumed)
 }
 
 void Session::FinishExchange() {
+  // Reused only when both messages are whole on the wire: nothing of the
+  // request left to send, nothing of the instance's left to read.
   const bool reusable = response_body_ != Source::kUntilClose && !response_.close &&
                         upstream_->buffered() == 0 && !upstream_->readable && RequestBodyDone() &&
-                        !upgrade_;
+                        up_pending_.empty() && !upgrade_;
   ReleaseUpstream(reusable);
   RecordEnd(status_);
   if (framing_.close || client_eof_ || stopping_) {
@@ -271,9 +277,11 @@ void Session::FinishExchange() {
     return;
   }
   phase_ = Phase::kHead;
-  deadline_ = EdgeProxy::Worker::now() +
-              (begin_ < end_ ? shared_.options.header_timeout : shared_.options.idle_timeout);
-  if (pending_.empty()) ReadHead();
+  if (pending_.empty()) {  // else the write deadline SendClient set stands
+    deadline_ = EdgeProxy::Worker::now() +
+                (begin_ < end_ ? shared_.options.header_timeout : shared_.options.idle_timeout);
+    ReadHead();
+  }
 }
 
 // ----------------------------------------------------------------- tunnel

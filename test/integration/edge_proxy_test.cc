@@ -187,10 +187,13 @@ TEST_F(EdgeProxyTest, CircuitBreakerAnswers503) {
   auto after = Get();
   ASSERT_TRUE(after);
   EXPECT_EQ(after->status, 200);
-  // Refused requests were counted as 5xx and left nothing in flight.
-  const std::string exposition = registry.Render();
-  EXPECT_NE(exposition.find("skiff_edge_in_flight{app=\"web\"} 0\n"), std::string::npos)
-      << exposition;
+  // Refused requests were counted as 5xx and left nothing in flight (the edge
+  // counts a request's end just after its last byte went out: poll for it).
+  std::string exposition;
+  EXPECT_TRUE(PollUntil([&] {
+    exposition = registry.Render();
+    return exposition.find("skiff_edge_in_flight{app=\"web\"} 0\n") != std::string::npos;
+  })) << exposition;
   EXPECT_NE(exposition.find("skiff_edge_requests_total{app=\"web\",code=\"5xx\"}"),
             std::string::npos)
       << exposition;
@@ -464,6 +467,69 @@ TEST_F(EdgeProxyTest, StreamsLargeRequestBodies) {
   EXPECT_EQ(r->status, 200) << r->body;
   EXPECT_EQ(r->body,
             std::to_string(body.size()) + " bytes, " + std::to_string(body.size()) + " x\n");
+}
+
+// Verify that a client leaving mid-request (half its body sent, or reset
+// while the instance works) ends only its own connection: the edge serves on.
+TEST_F(EdgeProxyTest, ClientLeavingMidRequestEndsOnlyItself) {
+  Start(1);
+  int half = Connect();
+  ASSERT_GE(half, 0);
+  SendAll(half, "POST /count HTTP/1.1\r\nHost: web.test\r\nContent-Length: 100\r\n\r\n0123456789");
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  close(half);
+  int reset = Connect();
+  ASSERT_GE(reset, 0);
+  SendAll(reset, "GET /sleep?ms=500 HTTP/1.1\r\nHost: web.test\r\n\r\n");
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  linger abort{1, 0};  // close with a reset
+  setsockopt(reset, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+  close(reset);
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  auto after = Get();
+  ASSERT_TRUE(after) << after.error().ToString();
+  EXPECT_EQ(after->status, 200);
+  EXPECT_TRUE(PollUntil([&] { return proxy_->connection_count() == 0; }));
+}
+
+// Verify that a body without a length ends when the instance closes, at once,
+// whole and properly ended (re-chunked for an HTTP/1.1 client) — even when the
+// last data and the close arrive together.
+TEST_F(EdgeProxyTest, UnsizedBodyEndsWhenTheInstanceCloses) {
+  model::EdgePolicy policy;
+  policy.response_timeout = std::chrono::seconds(3);
+  Start(1, policy);
+  for (int i = 0; i < 10; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    auto r = Get("GET", "/unsized?kb=100");
+    ASSERT_TRUE(r) << r.error().ToString();
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body.size(), 100u * 1024) << "request " << i;
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2)) << "request " << i;
+  }
+}
+
+// Verify that a client pipelining requests without reading the answers is
+// not read further while its answers wait: the edge's memory stays bounded.
+TEST_F(EdgeProxyTest, UnreadAnswersStopTheReading) {
+  Start(1);
+  int fd = Connect();
+  ASSERT_GE(fd, 0);
+  int small = 4096;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  timeval wait{0, 200000};
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &wait, sizeof wait);
+  const std::string request =
+      "GET /" + std::string(2000, 'a') + " HTTP/1.1\r\nHost: nobody.test\r\n\r\n";
+  size_t sent = 0;
+  for (int i = 0; i < 20000; ++i) {
+    ssize_t n = send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+    if (n <= 0) break;  // the edge stopped reading: our send buffer filled
+    sent += static_cast<size_t>(n);
+  }
+  close(fd);
+  EXPECT_LT(sent, size_t{20000} * request.size()) << "the edge kept reading requests whose "
+                                                     "answers nobody read";
 }
 
 }  // namespace

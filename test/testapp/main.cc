@@ -15,6 +15,7 @@
 //   GET  /big?kb=N    200, N KiB of "x" (with a Content-Length)
 //   GET  /upgrade     with "Upgrade: echo": 101, then echoes every byte back
 //   POST /count       reads a Content-Length body; 200 "<bytes> bytes, <x> x\n"
+//   GET  /unsized?kb=N 200, N KiB of "x" with no length: the body ends at close
 //   anything else     404 "not found (<SKIFF_APP>)"
 //
 // Environment: HOST, PORT (flags --host, --port win), START_DELAY_MS (wait before
@@ -158,6 +159,13 @@ void Serve(int fd) {
     long kb = 0;
     if (query.rfind("kb=", 0) == 0) kb = std::strtol(query.c_str() + 3, nullptr, 10);
     Respond(fd, 200, std::string(static_cast<size_t>(std::max(0L, kb)) * 1024, 'x'));
+  } else if (path == "/unsized") {
+    long kb = 0;
+    if (query.rfind("kb=", 0) == 0) kb = std::strtol(query.c_str() + 3, nullptr, 10);
+    WriteAll(
+        fd,
+        "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n" +
+            std::string(static_cast<size_t>(std::max(0L, kb)) * 1024, 'x'));
   } else if (path == "/count" && method == "POST") {
     // Reads the whole body (what a proxy streams must all arrive) and says
     // how much came and how many of it were 'x'.
