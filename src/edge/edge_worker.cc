@@ -195,8 +195,8 @@ void EdgeProxy::Worker::SessionEnded(Session* session) {
   if (stopping_ && session_count_ == 0) loop_.Stop();
 }
 
-Result<Upstream*> EdgeProxy::Worker::TakeUpstream(const std::string& address) {
-  if (auto it = idle_.find(address); it != idle_.end() && !it->second.empty()) {
+Result<Upstream*> EdgeProxy::Worker::TakeUpstream(const std::string& address, bool fresh) {
+  if (auto it = idle_.find(address); !fresh && it != idle_.end() && !it->second.empty()) {
     Upstream* upstream = it->second.back();
     it->second.pop_back();
     return upstream;

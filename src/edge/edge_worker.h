@@ -67,9 +67,10 @@ class EdgeProxy::Worker {
   // The current routing table, reloaded when the shared one changed.
   const std::shared_ptr<const RoutingTable>& table();
 
-  // An idle connection to `address`, or a new one being connected; an error
-  // when no socket could be made (the instance counts as unreachable).
-  Result<Upstream*> TakeUpstream(const std::string& address);
+  // An idle connection to `address` (unless `fresh`), or a new one being
+  // connected; an error when no socket could be made (the instance counts as
+  // unreachable).
+  Result<Upstream*> TakeUpstream(const std::string& address, bool fresh = false);
   // Back to the idle pool (it must be clean: a whole response read, nothing
   // buffered), or closed when the pool is full or the worker is stopping.
   void GiveBack(Upstream* upstream);

@@ -257,7 +257,8 @@ void Session::Attempt() {
   endpoint.state->Begin();
   attempt_open_ = true;
   attempt_started_ = EdgeProxy::Worker::now();
-  Result<Upstream*> upstream = worker_->TakeUpstream(endpoint.address);
+  // After a stale pooled connection, a new one: the others may be stale too.
+  Result<Upstream*> upstream = worker_->TakeUpstream(endpoint.address, stale_retried_);
   if (!upstream) {
     AttemptFailed(true, 502, upstream.error().message);
     return;
