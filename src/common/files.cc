@@ -15,10 +15,13 @@
 
 namespace skiff {
 
-Status WriteFileAtomically(const std::string& path, std::string_view content, int mode) {
-  const std::string tmp = path + ".tmp-" + RandomHex(6);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0) return Unavailable(fmt::format("cannot create {}: {}", tmp, std::strerror(errno)));
+Status WriteNewFile(const std::string& path, std::string_view content, int mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == EEXIST) return MakeError(ErrorCode::kAlreadyExists, fmt::format("{} exists", path));
+    return Unavailable(fmt::format("cannot create {}: {}", path, std::strerror(err)));
+  }
   int err = 0;
   const char* p = content.data();
   size_t left = content.size();
@@ -32,11 +35,22 @@ Status WriteFileAtomically(const std::string& path, std::string_view content, in
     p += n;
     left -= static_cast<size_t>(n);
   }
-  // The rename must not overtake the data: a crash would leave an empty file.
+  // Durable before anyone renames or links it into place: a crash must not
+  // leave an empty file under the final name.
   if (err == 0 && ::fsync(fd) != 0) err = errno;
   if (::close(fd) != 0 && err == 0) err = errno;
-  if (err == 0 && ::rename(tmp.c_str(), path.c_str()) != 0) err = errno;
   if (err != 0) {
+    ::unlink(path.c_str());
+    return Unavailable(fmt::format("cannot write {}: {}", path, std::strerror(err)));
+  }
+  return OkStatus();
+}
+
+Status WriteFileAtomically(const std::string& path, std::string_view content, int mode) {
+  const std::string tmp = path + ".tmp-" + RandomHex(6);
+  SKIFF_RETURN_IF_ERROR(WriteNewFile(tmp, content, mode));
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
     ::unlink(tmp.c_str());
     return Unavailable(fmt::format("cannot write {}: {}", path, std::strerror(err)));
   }

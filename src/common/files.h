@@ -8,6 +8,11 @@
 
 namespace skiff {
 
+// Creates `path` (O_EXCL: it must not exist) with `mode`, writes `content`
+// and fsyncs it. Errors: kAlreadyExists when it exists; kUnavailable naming the
+// file and the system's reason otherwise (a partly written file is removed).
+Status WriteNewFile(const std::string& path, std::string_view content, int mode = 0600);
+
 // Replaces `path` with `content` atomically: written to a private temporary
 // file beside it (created with `mode`), fsynced, renamed over `path`, then the
 // directory fsynced, so a crash leaves the old file or the new one, never a

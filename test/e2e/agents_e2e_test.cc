@@ -26,12 +26,7 @@ using ::testing::StartsWith;
 namespace json = boost::json;
 
 std::string Spec(const std::string& name, int replicas, const std::string& domain) {
-  return "name: " + name +
-         "\nrun:\n  command: [\"" SKIFF_TESTAPP_BIN
-         "\", \"--host\", \"${HOST}\", \"--port\", \"${PORT}\"]\n"
-         "replicas: " +
-         std::to_string(replicas) + "\ndomains: [" + domain +
-         "]\nhealth: {type: http, path: /health, interval: 200ms, timeout: 200ms}\n";
+  return TestAppSpec(name, replicas, "[" + domain + "]");
 }
 
 class AgentsE2eTest : public ::testing::Test {

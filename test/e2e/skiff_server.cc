@@ -137,6 +137,15 @@ std::string SkiffServer::WriteFile(const std::string& name, const std::string& t
 
 std::string SkiffServer::Output() const { return ReadFile(dir_.File("server.log")); }
 
+std::string TestAppSpec(const std::string& name, int replicas, const std::string& domains) {
+  return "name: " + name +
+         "\nrun:\n  command: [\"" SKIFF_TESTAPP_BIN
+         "\", \"--host\", \"${HOST}\", \"--port\", \"${PORT}\"]\n"
+         "replicas: " +
+         std::to_string(replicas) + "\ndomains: " + domains +
+         "\nhealth: {type: http, path: /health, interval: 200ms, timeout: 200ms}\n";
+}
+
 json::array Instances(const SkiffServer& server, const std::string& app) {
   auto r = server.Api("GET", "/v1/apps/" + app + "/instances");
   if (!r || r->status != 200) return {};

@@ -96,6 +96,10 @@ class SkiffAgent {
   std::string LogPath() const;
 };
 
+// A spec of the test app (process driver, bound to $HOST:$PORT) with `replicas`
+// and `domains` (YAML, "[a.test, b.test]"), health-checked over http every 200 ms.
+std::string TestAppSpec(const std::string& name, int replicas, const std::string& domains);
+
 // The instances of `app` as the API lists them.
 boost::json::array Instances(const SkiffServer& server, const std::string& app);
 // The pid in a process driver handle "pid:<pid>:<start>"; 0 when none.
