@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/quantity.h"
 #include "e2e/skiff_server.h"
 #include "e2e/subprocess.h"
 #include "net/http_client.h"
@@ -131,6 +132,62 @@ TEST_F(AgentsE2eTest, AgentsJoinRunSpreadAndComeBack) {
   auto served = Edge("web.test");
   ASSERT_TRUE(served);
   EXPECT_EQ(served->status, 200);
+
+  // The server restarts: the node credentials it keeps still let the agents in,
+  // and their instances run on undisturbed.
+  server_.Kill();
+  const std::string restarted_at = FormatTime(std::chrono::system_clock::now());
+  ASSERT_TRUE(server_.Start());
+  // Both agents' heartbeats reach the new server process (it keeps them in memory).
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        auto r = server_.Api("GET", "/v1/nodes");
+        if (!r || r->status != 200) return false;
+        int fresh = 0;
+        const json::value nodes = json::parse(r->body);
+        for (const json::value& n : nodes.at("nodes").as_array()) {
+          if (n.at("status") == "ready" &&
+              std::string(n.at("last_heartbeat").as_string()) > restarted_at) {
+            ++fresh;
+          }
+        }
+        return fresh == 2;
+      },
+      seconds(20)))
+      << server_.Output();
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        auto healthy = Healthy("web");
+        return healthy.size() == 2 && Edge("web.test") && Edge("web.test")->status == 200;
+      },
+      seconds(20)))
+      << server_.Output();
+  for (const json::value& i : Instances(server_, "web")) {
+    EXPECT_EQ(HandlePid(i), pids[std::string(i.at("id").as_string())]);
+  }
+  EXPECT_EQ(AppProcesses("web").size(), 2u);
+  EXPECT_THAT(a.Output(), ::testing::Not(HasSubstr("not recognised")));
+}
+
+// Verify that usage errors exit 2: no address, or neither a join token nor a stored credential.
+TEST_F(AgentsE2eTest, UsageErrorsExit2) {
+  TempDir dir;
+  const std::string url = "http://" + server_.addr();
+  CommandResult help = RunCommand({SKIFF_BIN, "agent", "--help"}, {}, 30);
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_THAT(help.output, HasSubstr("--join-token"));
+  EXPECT_THAT(help.output, HasSubstr("--capacity"));
+  EXPECT_EQ(RunCommand({SKIFF_BIN, "agent", "--server", url}, {}, 30).exit_code, 2);
+  EXPECT_EQ(RunCommand({SKIFF_BIN, "agent", "--server", url, "--address", "127.0.0.2", "--capacity",
+                        "disk=1"},
+                       {}, 30)
+                .exit_code,
+            2);
+  CommandResult no_token = RunCommand(
+      {SKIFF_BIN, "agent", "--server", url, "--address", "127.0.0.2", "--data", dir.File("d")},
+      {{"SKIFF_JOIN_TOKEN", ""}}, 30);
+  EXPECT_EQ(no_token.exit_code, 2) << no_token.output;
+  EXPECT_THAT(no_token.output, HasSubstr("skiff nodes join-token"));
 }
 
 // Verify that a revoked join token no longer lets a machine join.
