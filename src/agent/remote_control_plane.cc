@@ -78,9 +78,11 @@ Result<model::Node> RemoteControlPlane::RegisterNode(const model::Node& node) {
   const bool refused = !reply && reply.error().code == ErrorCode::kUnauthenticated;
   if (refused) {
     if (options_.join_token.empty()) {
-      return Unauthenticated(held.empty()
-                                 ? "no join token and no stored node credential: give --join-token"
-                                 : reply.error().message);
+      return Unauthenticated(
+          held.empty() ? "no join token and no stored node credential: give --join-token"
+                       : "the server no longer knows this node's credential: start the agent "
+                         "with --join-token (ask the server's admin for one with `skiff nodes "
+                         "join-token`)");
     }
     reply = Call("POST", "/v1/agent/register", body, options_.join_token, options_.request_timeout);
   }

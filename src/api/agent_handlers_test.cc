@@ -298,6 +298,15 @@ TEST_F(RemoteControlPlaneTest, WrongJoinToken) {
   ASSERT_FALSE(node);
   EXPECT_EQ(node.error().code, ErrorCode::kUnauthenticated);
   EXPECT_THAT(node.error().message, HasSubstr("skiff nodes join-token"));
+
+  // A stored credential the server does not know, and no join token to fall back on.
+  agent::RemoteControlPlaneOptions stale;
+  stale.server_url = url_;
+  stale.credential = "forgotten";
+  auto again = agent::RemoteControlPlane(stale).RegisterNode(Node("node-a"));
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kUnauthenticated);
+  EXPECT_THAT(again.error().message, HasSubstr("--join-token"));
 }
 
 // Verify that every call is kUnavailable when the server cannot be reached.
