@@ -74,8 +74,24 @@ TEST_F(AgentsE2eTest, AgentsJoinRunSpreadAndComeBack) {
   ASSERT_EQ(token.size(), 64u) << token;
   SkiffAgent a(server_, "node-a", "127.0.0.2");
   SkiffAgent b(server_, "node-b", "127.0.0.3");
+  b.AddArgs({"--labels", "zone=b,disk=ssd", "--capacity", "cpu=1500m"});
   ASSERT_TRUE(a.Start(token));
   ASSERT_TRUE(b.Start(token));
+  // b's labels and cpu as given, its memory detected.
+  json::value listed = server_.SkiffJson({"nodes"});
+  ASSERT_TRUE(listed.is_object());
+  bool found_b = false;
+  for (const json::value& n : listed.at("nodes").as_array()) {
+    if (n.at("id") != b.NodeId().c_str()) continue;
+    found_b = true;
+    EXPECT_EQ(n.at("name"), "node-b");
+    EXPECT_EQ(n.at("address"), "127.0.0.3");
+    EXPECT_EQ(n.at("labels").at("zone"), "b");
+    EXPECT_EQ(n.at("labels").at("disk"), "ssd");
+    EXPECT_EQ(n.at("capacity").at("cpu").to_number<int64_t>(), 1500);
+    EXPECT_GT(n.at("capacity").at("memory").to_number<int64_t>(), 0);
+  }
+  EXPECT_TRUE(found_b) << json::serialize(listed);
 
   // A wrong token: refused at once, with what to do.
   TempDir stranger;

@@ -220,6 +220,7 @@ bool SkiffAgent::Start(const std::string& join_token) {
     argv.push_back("--join-token");
     argv.push_back(join_token);
   }
+  argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
   ++starts_;
   process_ = std::make_unique<Subprocess>(std::move(argv), std::map<std::string, std::string>{},
                                           LogPath());

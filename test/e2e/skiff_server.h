@@ -77,6 +77,10 @@ class SkiffAgent {
   bool Start(const std::string& join_token);
   // SIGTERM and wait: the agent stops, its instances keep running.
   void Stop();
+  // Flags given to `skiff agent` at every later Start ("--labels", ...).
+  void AddArgs(std::vector<std::string> args) {
+    extra_args_.insert(extra_args_.end(), args.begin(), args.end());
+  }
   // The node id the agent keeps in its data dir ("" before its first start).
   std::string NodeId() const;
   // The output of its latest start.
@@ -90,6 +94,7 @@ class SkiffAgent {
   std::string address_;
   std::string data_;
   std::string ports_;
+  std::vector<std::string> extra_args_;
   int starts_ = 0;
   std::unique_ptr<Subprocess> process_;
 
