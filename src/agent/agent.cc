@@ -303,8 +303,10 @@ void Agent::HeartbeatLoop() {
       continue;
     }
     outage.Failed(status.error());
-    if (status.error().code == ErrorCode::kNotFound) {
-      // The control plane forgot the node (a new store): register it again.
+    if (status.error().code == ErrorCode::kNotFound ||
+        status.error().code == ErrorCode::kUnauthenticated) {
+      // The control plane forgot the node (a new store) or its credential:
+      // register it again (a remote agent joins again with its join token).
       std::lock_guard lock(mu_);
       registered_ = false;
     }

@@ -1,7 +1,7 @@
 // ControlPlane: everything an agent says to and hears from the control plane.
 // The local agent of the all-in-one server uses an in-process implementation
-// over the controller's NodeService (LocalControlPlane); a remote agent will use
-// one over HTTP. Either way the agent sees one contract.
+// over the controller's NodeService (LocalControlPlane); a remote agent uses
+// one over HTTP (RemoteControlPlane). Either way the agent sees one contract.
 //
 // Thread-safety: all methods may be called from any thread. Errors: kUnavailable
 // when the control plane cannot be reached (the agent keeps its instances

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/files.h"
 #include "common/ids.h"
 
 namespace skiff::api {
@@ -57,27 +58,8 @@ Result<std::string> LoadOrCreateAdminToken(const std::string& data_dir, bool* cr
   // token, and O_EXCL with 0600 means the file is never readable by others.
   std::string token = RandomHex(kTokenBytes);
   std::string tmp = path + ".tmp-" + RandomHex(8);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return Unavailable(fmt::format("cannot create {}: {}", tmp, std::strerror(errno)));
-  }
-  std::string content = token + "\n";
-  const char* p = content.data();
-  size_t left = content.size();
-  int err = 0;
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      err = errno;
-      break;
-    }
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
-  if (err == 0 && ::fsync(fd) != 0) err = errno;
-  if (::close(fd) != 0 && err == 0) err = errno;
-  if (err == 0 && ::link(tmp.c_str(), path.c_str()) != 0) err = errno;
+  SKIFF_RETURN_IF_ERROR(WriteNewFile(tmp, token + "\n", 0600));
+  int err = ::link(tmp.c_str(), path.c_str()) != 0 ? errno : 0;
   ::unlink(tmp.c_str());
   if (err == EEXIST) return ReadToken(path);  // another process won the race
   if (err != 0) {

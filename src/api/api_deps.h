@@ -8,6 +8,7 @@
 #include <string>
 
 #include "api/auth.h"
+#include "api/join_tokens.h"
 #include "api/log_source.h"
 #include "common/clock.h"
 #include "controller/app_service.h"
@@ -25,6 +26,9 @@ struct ApiDeps {
   controller::NodeService* nodes = nullptr;
   const Clock* clock = nullptr;         // null: the system clock
   const Authenticator* auth = nullptr;  // required; /v1 is default deny
+  // Join tokens and node credentials; null: /v1/join-tokens and /v1/agent/... answer 404.
+  // The agent calls also need `nodes`.
+  JoinTokenStore* join_tokens = nullptr;
   // Where the logs come from; null: a FileLogSource over `log_dir`.
   LogSource* logs = nullptr;
   std::string log_dir;  // <data>/logs

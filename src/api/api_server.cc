@@ -101,6 +101,16 @@ void ApiServer::AddRoutes() {
   r.AddUnary("POST", "/v1/nodes/{id}/drain", true, Bind(d, &DrainNode));
   r.AddUnary("POST", "/v1/edges/{name}/traffic", true, Bind(d, &ReportTraffic));
   r.AddUnary("GET", "/v1/traffic", true, Bind(d, &GetTraffic));
+  r.AddUnary("POST", "/v1/join-tokens", true, Bind(d, &CreateJoinToken));
+  r.AddUnary("GET", "/v1/join-tokens", true, Bind(d, &ListJoinTokens));
+  r.AddUnary("DELETE", "/v1/join-tokens/{token}", true, Bind(d, &RevokeJoinToken));
+  // The agent's calls check their caller themselves (a node credential or a join token).
+  r.AddUnary("POST", "/v1/agent/register", false, Bind(d, &AgentRegister));
+  r.AddUnary("POST", "/v1/agent/nodes/{id}/heartbeat", false, Bind(d, &AgentHeartbeat));
+  r.AddUnary("GET", "/v1/agent/nodes/{id}/assignments", false, Bind(d, &AgentAssignments));
+  r.AddUnary("POST", "/v1/agent/nodes/{id}/reports", false, Bind(d, &AgentReport));
+  r.AddUnary("POST", "/v1/agent/nodes/{id}/samples", false, Bind(d, &AgentSamples));
+  r.Add("GET", "/v1/agent/wait", false, BindStream(d, &AgentWait));
 }
 
 void ApiServer::AddMetrics() {

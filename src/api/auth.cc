@@ -2,6 +2,7 @@
 
 #include <cctype>
 
+#include "api/join_tokens.h"
 #include "common/ids.h"
 
 namespace skiff::api {
@@ -19,8 +20,17 @@ std::string BearerToken(const net::HttpRequest& request) {
   return std::string(h);
 }
 
-TokenAuthenticator::TokenAuthenticator(std::vector<std::string> tokens)
-    : tokens_(std::move(tokens)) {}
+TokenAuthenticator::TokenAuthenticator(std::vector<std::string> tokens, const JoinTokenStore* nodes)
+    : tokens_(std::move(tokens)), nodes_(nodes) {}
+
+Result<Caller> TokenAuthenticator::Identify(const net::HttpRequest& request) const {
+  Status admin = Authenticate(request);
+  if (admin) return Caller{true, ""};
+  if (nodes_ != nullptr) {
+    if (auto node = nodes_->NodeForCredential(BearerToken(request))) return Caller{false, *node};
+  }
+  return tl::unexpected(admin.error());
+}
 
 Status TokenAuthenticator::Authenticate(const net::HttpRequest& request) const {
   std::string token = BearerToken(request);

@@ -9,27 +9,48 @@
 
 namespace skiff::api {
 
+class JoinTokenStore;
+
+// Who is calling: the admin, or the agent of one node (by its node credential).
+struct Caller {
+  bool admin = false;
+  std::string node_id;  // set when !admin
+
+  // Whether the caller may act for node `id`: the admin for any, a node for itself.
+  bool MayActFor(const std::string& id) const { return admin || node_id == id; }
+};
+
 class Authenticator {
  public:
   virtual ~Authenticator() = default;
 
-  // OK when the request carries an acceptable credential; kUnauthenticated
-  // (message says what was wrong, never echoes the token) otherwise.
+  // OK when the request carries an admin credential; kUnauthenticated
+  // (message says what was wrong, never echoes the token) otherwise. Every
+  // route but the agent's ones asks this.
   // Thread-safety: called concurrently from the server's threads.
   virtual Status Authenticate(const net::HttpRequest& request) const = 0;
+
+  // Who sent the request: the admin, or a node by its credential.
+  // kUnauthenticated as for Authenticate. Thread-safety: as Authenticate.
+  virtual Result<Caller> Identify(const net::HttpRequest& request) const = 0;
 };
 
-// Accepts `Authorization: Bearer <token>` for any of a fixed set of tokens,
-// compared in constant time. An empty set accepts nothing.
+// Accepts `Authorization: Bearer <token>` for any of a fixed set of admin
+// tokens, compared in constant time (an empty set accepts nothing), and, for
+// Identify, the node credentials kept by `nodes` (when not null; not owned,
+// must outlive this object).
 class TokenAuthenticator final : public Authenticator {
  public:
-  explicit TokenAuthenticator(std::vector<std::string> tokens);
+  explicit TokenAuthenticator(std::vector<std::string> tokens,
+                              const JoinTokenStore* nodes = nullptr);
 
   // Authenticator:
   Status Authenticate(const net::HttpRequest& request) const override;
+  Result<Caller> Identify(const net::HttpRequest& request) const override;
 
  private:
   const std::vector<std::string> tokens_;
+  const JoinTokenStore* const nodes_;
 };
 
 // The token of an `Authorization: Bearer <token>` header ("" when the header is

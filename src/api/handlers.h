@@ -55,6 +55,31 @@ net::HttpResponse ReportTraffic(const ApiDeps& deps, const net::HttpRequest& req
 net::HttpResponse GetTraffic(const ApiDeps& deps, const net::HttpRequest& request,
                              const PathParams& params);
 
+// Joining and remote agents (agent_handlers.cc). Join tokens are the admin's;
+// the /v1/agent/... calls identify their caller themselves (routed without the
+// admin check): a join token or a node credential (or the admin token) to
+// register, then the node's credential, which acts only on its own node (403).
+net::HttpResponse CreateJoinToken(const ApiDeps& deps, const net::HttpRequest& request,
+                                  const PathParams& params);
+net::HttpResponse ListJoinTokens(const ApiDeps& deps, const net::HttpRequest& request,
+                                 const PathParams& params);
+net::HttpResponse RevokeJoinToken(const ApiDeps& deps, const net::HttpRequest& request,
+                                  const PathParams& params);
+net::HttpResponse AgentRegister(const ApiDeps& deps, const net::HttpRequest& request,
+                                const PathParams& params);
+net::HttpResponse AgentHeartbeat(const ApiDeps& deps, const net::HttpRequest& request,
+                                 const PathParams& params);
+net::HttpResponse AgentAssignments(const ApiDeps& deps, const net::HttpRequest& request,
+                                   const PathParams& params);
+net::HttpResponse AgentReport(const ApiDeps& deps, const net::HttpRequest& request,
+                              const PathParams& params);
+net::HttpResponse AgentSamples(const ApiDeps& deps, const net::HttpRequest& request,
+                               const PathParams& params);
+// Long poll: answers {"revision":N} once the store is past ?revision, or after
+// ?timeout_ms (at most 30000) with the current revision.
+boost::asio::awaitable<void> AgentWait(const ApiDeps& deps, const net::HttpRequest& request,
+                                       const PathParams& params, net::ResponseWriter& writer);
+
 // Streams (stream_handlers.cc). Without follow=true they answer once.
 // The NDJSON ones write one JSON object per line, flushed per line.
 boost::asio::awaitable<void> Logs(const ApiDeps& deps, const net::HttpRequest& request,

@@ -76,7 +76,17 @@ void AddClientCommands(CLI::App& app, Invocation* inv) {
   events->add_option("--since", inv->since, "only events after this id")
       ->check(CLI::NonNegativeNumber);
 
-  Command(app, inv, "nodes", "List nodes");
+  CLI::App* nodes = Command(app, inv, "nodes", "List nodes");
+  // A subcommand's callback runs before its parent's: the parent keeps the
+  // more specific command.
+  nodes->callback([inv] {
+    if (inv->command.empty()) inv->command = "nodes";
+  });
+  CLI::App* join = nodes->add_subcommand(
+      "join-token",
+      "Make a join token and print it: `skiff agent --join-token T` adds a machine with it");
+  AddCommonOptions(join, inv);
+  join->callback([inv] { inv->command = "nodes join-token"; });
   Command(app, inv, "traffic",
           "Show each app's traffic at the edges: requests and errors a second, latency");
 

@@ -63,6 +63,13 @@ TEST(CliParseTest, Environment) {
   EXPECT_EQ(inv.options.token, "tok");
 }
 
+// Verify that `nodes join-token` parses as its own command and `nodes` alone lists nodes.
+TEST(CliParseTest, NodesJoinToken) {
+  EXPECT_EQ(Parse({"nodes", "join-token", "--addr", "http://127.0.0.1:9"}).command,
+            "nodes join-token");
+  EXPECT_EQ(Parse({"nodes"}).command, "nodes");
+}
+
 // Verify that bad usage is a parse error: missing arguments, bad output, negative replicas.
 TEST(CliParseTest, BadUsage) {
   EXPECT_THROW(Parse({"apply"}), CLI::ParseError);
@@ -236,6 +243,16 @@ TEST_F(CliRunTest, JsonOutput) {
   inv.options.output = "json";
   EXPECT_EQ(Run(inv), 0);
   EXPECT_EQ(out_.str(), "{\"nodes\":[]}\n");
+}
+
+// Verify that nodes join-token POSTs /v1/join-tokens and prints the token alone.
+TEST_F(CliRunTest, JoinTokenPrintsTheToken) {
+  transport_.Answer(201, R"({"token":"abc123","created_at":"2026-11-23T02:00:00.000Z"})");
+  EXPECT_EQ(Run(Inv("nodes join-token")), 0);
+  ASSERT_EQ(transport_.calls.size(), 1u);
+  EXPECT_EQ(transport_.calls[0].method, "POST");
+  EXPECT_EQ(transport_.calls[0].path, "/v1/join-tokens");
+  EXPECT_EQ(out_.str(), "abc123\n");
 }
 
 // Verify that logs streams lines whole even when chunks split them.

@@ -89,6 +89,7 @@ class Runner {
     if (c == "nodes") return Nodes();
     if (c == "traffic") return Traffic();
     if (c == "drain") return Drain();
+    if (c == "nodes join-token") return JoinToken();
     err_ << "unknown command \"" << c << "\"; see skiff --help\n";
     return 2;
   }
@@ -423,6 +424,21 @@ class Runner {
     if (!reply) return Fail(reply.error());
     if (PrintedJson(*reply)) return 0;
     out_ << fmt::format("{}: draining\n", inv_.node);
+    return 0;
+  }
+
+  // Prints the token alone, for `T=$(skiff nodes join-token)`.
+  int JoinToken() {
+    auto reply = client_->Call("POST", "/v1/join-tokens");
+    if (!reply) return Fail(reply.error());
+    if (PrintedJson(*reply)) return 0;
+    const json::object* o = reply->body.if_object();
+    const json::value* token = o != nullptr ? o->if_contains("token") : nullptr;
+    if (token == nullptr || !token->is_string()) {
+      err_ << "error: the server answered no token\n";
+      return 1;
+    }
+    out_ << token->get_string().c_str() << "\n";
     return 0;
   }
 

@@ -5,8 +5,11 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <thread>
+#include <vector>
 
+#include "agent/standalone.h"
 #include "cli/cli.h"
 #include "common/logging.h"
 #include "common/quantity.h"
@@ -59,6 +62,76 @@ int RunServer(const skiff::server::ServerOptions& options, const std::string& lo
             << server.port() << " SKIFF_TOKEN=$(cat " << server.token_path() << ")\n";
   ServeUntilSignal(server, stop_signals, "skiff server", " (instances keep running)");
   return 0;
+}
+
+int RunAgent(const skiff::agent::StandaloneAgentOptions& options, const std::string& log_level) {
+  skiff::InitLogging(log_level);
+  sigset_t stop_signals = BlockStopSignals();
+  skiff::agent::StandaloneAgent agent(options);
+  if (skiff::Status started = agent.Start(); !started) {
+    std::cerr << "skiff agent: " << started.error().message << "\n";
+    return started.error().code == skiff::ErrorCode::kInvalidArgument ? 2 : 1;
+  }
+  ServeUntilSignal(agent, stop_signals, "skiff agent", " (instances keep running)");
+  return 0;
+}
+
+// --ports FIRST-LAST into *first and *last.
+void AddPortsOption(CLI::App* cmd, const std::string& description, int* first, int* last) {
+  cmd->add_option_function<std::string>(
+         "--ports",
+         [first, last](const std::string& range) {
+           // FIRST-LAST; CLI11 validated the shape below.
+           auto dash = range.find('-');
+           *first = std::stoi(range.substr(0, dash));
+           *last = std::stoi(range.substr(dash + 1));
+         },
+         description)
+      ->default_str("20000-29999")
+      ->check(
+          [](const std::string& range) -> std::string {
+            int first = 0, last = 0;
+            char dash = 0, extra = 0;
+            if (std::sscanf(range.c_str(), "%d%c%d%c", &first, &dash, &last, &extra) != 3 ||
+                dash != '-' || first < 1 || last > 65535 || first > last) {
+              return "expected FIRST-LAST with 1 <= FIRST <= LAST <= 65535, got \"" + range + "\"";
+            }
+            return "";
+          },
+          "FIRST-LAST");
+}
+
+// "k=v,k2=v2" pieces (CLI11 split them at commas) into a map; "" when fine,
+// else what is wrong.
+std::string ParsePairs(const std::vector<std::string>& pieces,
+                       std::map<std::string, std::string>* out) {
+  for (const std::string& piece : pieces) {
+    auto eq = piece.find('=');
+    if (eq == std::string::npos || eq == 0) return "expected key=value, got \"" + piece + "\"";
+    (*out)[piece.substr(0, eq)] = piece.substr(eq + 1);
+  }
+  return "";
+}
+
+// --capacity cpu=2000m,memory=4Gi into *capacity; "" when fine.
+std::string ParseCapacity(const std::vector<std::string>& pieces,
+                          skiff::model::Resources* capacity) {
+  std::map<std::string, std::string> pairs;
+  if (std::string bad = ParsePairs(pieces, &pairs); !bad.empty()) return bad;
+  for (const auto& [key, value] : pairs) {
+    if (key == "cpu") {
+      auto cpu = skiff::ParseCpuMillis(value);
+      if (!cpu) return "cpu: " + cpu.error().message;
+      capacity->cpu_millis = *cpu;
+    } else if (key == "memory") {
+      auto memory = skiff::ParseMemoryBytes(value);
+      if (!memory) return "memory: " + memory.error().message;
+      capacity->memory_bytes = *memory;
+    } else {
+      return "unknown resource \"" + key + "\" (cpu, memory)";
+    }
+  }
+  return "";
 }
 
 int RunEdge(const skiff::edge::StandaloneOptions& options, const std::string& log_level) {
@@ -120,28 +193,8 @@ int main(int argc, char** argv) {
       ->add_option("--node-address", server_options.node_address,
                    "address the local agent's instances bind (their HOST)")
       ->capture_default_str();
-  server
-      ->add_option_function<std::string>(
-          "--ports",
-          [&](const std::string& range) {
-            // FIRST-LAST; CLI11 validated the shape below.
-            auto dash = range.find('-');
-            server_options.port_first = std::stoi(range.substr(0, dash));
-            server_options.port_last = std::stoi(range.substr(dash + 1));
-          },
-          "range the local agent allocates instance ports (PORT) from")
-      ->default_str("20000-29999")
-      ->check(
-          [](const std::string& range) -> std::string {
-            int first = 0, last = 0;
-            char dash = 0, extra = 0;
-            if (std::sscanf(range.c_str(), "%d%c%d%c", &first, &dash, &last, &extra) != 3 ||
-                dash != '-' || first < 1 || last > 65535 || first > last) {
-              return "expected FIRST-LAST with 1 <= FIRST <= LAST <= 65535, got \"" + range + "\"";
-            }
-            return "";
-          },
-          "FIRST-LAST");
+  AddPortsOption(server, "range the local agent allocates instance ports (PORT) from",
+                 &server_options.port_first, &server_options.port_last);
   server
       ->add_option("--driver", server_options.drivers,
                    "the local agent's drivers, e.g. process,docker (default: process, and docker "
@@ -222,6 +275,65 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
 
+  skiff::agent::StandaloneAgentOptions agent_options;
+  CLI::App* agent = app.add_subcommand(
+      "agent",
+      "Run a node on this machine: join a Skiff server's cluster and run the instances it "
+      "places here (processes, containers), which keep running while the server is away.");
+  agent->add_option("--server", agent_options.server, "the Skiff server's API URL")
+      ->envname("SKIFF_ADDR")
+      ->required();
+  agent
+      ->add_option("--join-token", agent_options.join_token,
+                   "a join token (`skiff nodes join-token` on the server); needed the first "
+                   "time only: the node's credential is then kept in the data directory")
+      ->envname("SKIFF_JOIN_TOKEN");
+  agent->add_option("--name", agent_options.name, "the node's name (default: the host name)");
+  agent
+      ->add_option("--address", agent_options.address,
+                   "this machine's address the server's edge can reach: instances bind it (their "
+                   "HOST)")
+      ->required();
+  std::vector<std::string> label_pieces;
+  agent->add_option("--labels", label_pieces, "the node's labels, k=v,k2=v2 (for constraints)")
+      ->delimiter(',')
+      ->check(
+          [](const std::string& piece) {
+            std::map<std::string, std::string> pairs;
+            return ParsePairs({piece}, &pairs);
+          },
+          "K=V");
+  std::vector<std::string> capacity_pieces;
+  agent
+      ->add_option("--capacity", capacity_pieces,
+                   "what the node offers, cpu=2000m,memory=4Gi (default: detected; a resource "
+                   "left out is detected)")
+      ->delimiter(',')
+      ->check(
+          [](const std::string& piece) {
+            skiff::model::Resources r;
+            return ParseCapacity({piece}, &r);
+          },
+          "cpu=C,memory=M");
+  agent
+      ->add_option("--driver", agent_options.drivers,
+                   "the drivers to offer, e.g. process,docker (default: process, and docker when "
+                   "its engine answers)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"process", "docker"}));
+  agent->add_option("--docker-host", agent_options.docker_host,
+                    "the Docker engine's socket, unix:///path (default: DOCKER_HOST, else "
+                    "unix:///var/run/docker.sock)");
+  agent
+      ->add_option("--data", agent_options.data_dir,
+                   "data directory: the node credential, the instances' state and logs")
+      ->capture_default_str();
+  AddPortsOption(agent, "range instance ports (PORT) are allocated from", &agent_options.port_first,
+                 &agent_options.port_last);
+  agent->add_option("--log-level", log_level, "debug, info, warn or error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->capture_default_str();
+
   skiff::cli::Invocation invocation;
   skiff::cli::AddClientCommands(app, &invocation);
 
@@ -233,5 +345,10 @@ int main(int argc, char** argv) {
   }
   if (server->parsed()) return RunServer(server_options, log_level);
   if (edge->parsed()) return RunEdge(edge_options, log_level);
+  if (agent->parsed()) {
+    ParsePairs(label_pieces, &agent_options.labels);  // checked while parsing
+    ParseCapacity(capacity_pieces, &agent_options.capacity);
+    return RunAgent(agent_options, log_level);
+  }
   return skiff::cli::RunClientCommand(invocation, std::cout, std::cerr);
 }

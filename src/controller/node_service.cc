@@ -116,14 +116,14 @@ Result<model::Node> NodeService::Register(const model::Node& node) {
       e.details = {{"node", stored.id}};
       txn.AddEvent(e);
     }
-    auto committed = store_->Commit(txn);
-    if (committed) {
-      {
-        std::lock_guard lock(mu_);
-        heartbeats_[node.id] = now;
-      }
-      return store_->GetNode(node.id);
+    {
+      // Before the commit: the controller loop wakes on it and must not find a
+      // new node without a heartbeat (it would declare it down at once).
+      std::lock_guard lock(mu_);
+      heartbeats_[node.id] = now;
     }
+    auto committed = store_->Commit(txn);
+    if (committed) return store_->GetNode(node.id);
     if (committed.error().code != ErrorCode::kAborted &&
         committed.error().code != ErrorCode::kAlreadyExists) {
       return tl::unexpected(committed.error());

@@ -1,7 +1,8 @@
 // LocalControlPlane: the agent's ControlPlane inside the all-in-one server. It
-// calls NodeService, the one place agents' calls land: the HTTP endpoints for
-// remote agents (to come with `skiff agent`) are to call it too, so the local
-// agent and a remote one take the same paths.
+// calls NodeService, the one place agents' calls land: the HTTP endpoints of
+// remote agents (/v1/agent/..., api/agent_handlers.cc, spoken by
+// agent::RemoteControlPlane) call it too, so the local agent and a remote one
+// take the same paths.
 #pragma once
 
 #include <condition_variable>

@@ -17,6 +17,7 @@
 #include "api/admin_token.h"
 #include "api/api_server.h"
 #include "api/auth.h"
+#include "api/join_tokens.h"
 #include "common/logging.h"
 #include "controller/app_service.h"
 #include "controller/controller_loop.h"
@@ -26,8 +27,7 @@
 #include "edge/traffic_reporter.h"
 #include "metrics/registry.h"
 #include "net/http_server.h"
-#include "runtime/docker/docker_driver.h"
-#include "runtime/process/process_driver.h"
+#include "runtime/driver_set.h"
 #include "server/local_control_plane.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -41,8 +41,6 @@ class Server::Impl {
   ~Impl() { Shutdown(); }
 
   Status Start();
-  // Makes the local agent's drivers (ServerOptions::drivers).
-  Status StartDrivers(std::map<std::string, runtime::Driver*>& drivers);
   void Wait();
   void Shutdown();
 
@@ -52,12 +50,12 @@ class Server::Impl {
   std::unique_ptr<controller::AppService> apps_;
   std::unique_ptr<controller::NodeService> nodes_;
   std::unique_ptr<controller::ControllerLoop> loop_;
-  std::unique_ptr<runtime::process::ProcessDriver> driver_;
-  std::unique_ptr<runtime::docker::DockerDriver> docker_;
+  runtime::DriverSet drivers_;
   std::unique_ptr<LocalControlPlane> control_plane_;
   std::unique_ptr<agent::Agent> agent_;
   std::unique_ptr<metrics::Registry> metrics_;
   metrics::TrafficBook traffic_;
+  std::unique_ptr<api::JoinTokenStore> join_tokens_;
   std::unique_ptr<api::TokenAuthenticator> auth_;
   std::unique_ptr<api::ApiServer> api_;
   asio::io_context io_;
@@ -75,46 +73,6 @@ class Server::Impl {
   bool stopping_ = false;  // GUARDED_BY(mu_)
   bool stopped_ = false;   // GUARDED_BY(mu_)
 };
-
-Status Server::Impl::StartDrivers(std::map<std::string, runtime::Driver*>& drivers) {
-  const bool automatic = options_.drivers.empty();
-  auto wants = [&](std::string_view name) {
-    return automatic || std::find(options_.drivers.begin(), options_.drivers.end(), name) !=
-                            options_.drivers.end();
-  };
-  for (const std::string& name : options_.drivers) {
-    if (name != "process" && name != "docker") {
-      return InvalidArgument(fmt::format("unknown driver \"{}\" (process, docker)", name),
-                             "drivers");
-    }
-  }
-  if (wants("process")) {
-    runtime::process::ProcessDriverOptions driver_options;
-    driver_options.cgroup_parent = options_.cgroup_parent;
-    driver_ = std::make_unique<runtime::process::ProcessDriver>(driver_options);
-    runtime::DriverInfo info = driver_->Info();
-    if (!info.enforces_limits) SKIFF_LOG_WARN("process driver: {}", info.notes);
-    drivers["process"] = driver_.get();
-  }
-  if (wants("docker")) {
-    runtime::docker::DockerDriverOptions docker_options;
-    if (!options_.docker_host.empty()) docker_options.host = options_.docker_host;
-    docker_ = std::make_unique<runtime::docker::DockerDriver>(docker_options);
-    auto version = docker_->Probe();
-    if (version) {
-      SKIFF_LOG_INFO("docker driver: engine {} at {}", *version, docker_options.host);
-      drivers["docker"] = docker_.get();
-    } else if (automatic) {
-      SKIFF_LOG_INFO("docker driver: off ({})", version.error().message);
-      docker_.reset();
-    } else {
-      Error error = version.error();
-      error.message = "docker driver: " + error.message;
-      return tl::unexpected(error);
-    }
-  }
-  return OkStatus();
-}
 
 Status Server::Impl::Start() {
   {
@@ -148,8 +106,11 @@ Status Server::Impl::Start() {
   loop_->Start();
 
   if (options_.run_agent) {
-    std::map<std::string, runtime::Driver*> drivers;
-    SKIFF_RETURN_IF_ERROR(StartDrivers(drivers));
+    runtime::DriverSetOptions driver_options;
+    driver_options.names = options_.drivers;
+    driver_options.docker_host = options_.docker_host;
+    driver_options.cgroup_parent = options_.cgroup_parent;
+    SKIFF_ASSIGN_OR_RETURN(drivers_, runtime::MakeDrivers(driver_options));
     control_plane_ = std::make_unique<LocalControlPlane>(store_.get(), nodes_.get());
     agent::AgentOptions agent_options;
     agent_options.node_name = agent::MachineName();
@@ -158,18 +119,22 @@ Status Server::Impl::Start() {
     agent_options.capacity = agent::MachineCapacity();
     agent_options.port_first = options_.port_first;
     agent_options.port_last = options_.port_last;
-    agent_ = std::make_unique<agent::Agent>(agent_options, control_plane_.get(), drivers, clock_);
+    agent_ = std::make_unique<agent::Agent>(agent_options, control_plane_.get(), drivers_.ByName(),
+                                            clock_);
     SKIFF_RETURN_IF_ERROR(agent_->Start());
   }
 
   metrics_ = std::make_unique<metrics::Registry>();
-  auth_ = std::make_unique<api::TokenAuthenticator>(std::vector<std::string>{token});
+  SKIFF_ASSIGN_OR_RETURN(join_tokens_, api::JoinTokenStore::Open(data, clock_));
+  auth_ = std::make_unique<api::TokenAuthenticator>(std::vector<std::string>{token},
+                                                    join_tokens_.get());
   api::ApiDeps deps;
   deps.store = store_.get();
   deps.apps = apps_.get();
   deps.nodes = nodes_.get();
   deps.clock = clock_;
   deps.auth = auth_.get();
+  deps.join_tokens = join_tokens_.get();
   deps.log_dir = (std::filesystem::path(data) / "logs").string();
   deps.metrics = metrics_.get();
   deps.traffic = &traffic_;

@@ -24,12 +24,7 @@ using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
 std::string Spec(const std::string& name, int replicas, const std::string& domains) {
-  return "name: " + name +
-         "\nrun:\n  command: [\"" SKIFF_TESTAPP_BIN
-         "\", \"--host\", \"${HOST}\", \"--port\", \"${PORT}\"]\n"
-         "replicas: " +
-         std::to_string(replicas) + "\ndomains: " + domains +
-         "\nhealth: {type: http, path: /health, interval: 200ms, timeout: 200ms}\n";
+  return TestAppSpec(name, replicas, domains);
 }
 
 class EdgeE2eTest : public ::testing::Test {

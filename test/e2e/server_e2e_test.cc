@@ -197,6 +197,10 @@ TEST_F(ServerE2eTest, BadSpecIsRejectedAndChangesNothing) {
 // Verify that an app no node can run (an image, on a node without the docker
 // driver) stays pending with the reason, instead of failing over and over.
 TEST_F(ServerE2eTest, UnplaceableAppStaysPendingWithReason) {
+  // Process only, whatever DOCKER_HOST an earlier test of this binary left set.
+  server_.Kill();
+  server_.AddArgs({"--driver", "process"});
+  ASSERT_TRUE(server_.Start());
   const std::string spec = "name: boxed\nrun: {image: \"registry.invalid/app:1\"}\nport: 8080\n";
   CommandResult r =
       server_.Skiff({"apply", "--detach", "-f", server_.WriteFile("boxed.yaml", spec)});

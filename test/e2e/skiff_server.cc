@@ -38,32 +38,43 @@ std::vector<int> ProcessesLoggingUnder(const std::string& dir) {
   return pids;
 }
 
-}  // namespace
-
-SkiffServer::SkiffServer(int port_count) : data_(dir_.File("data")) {
-  addr_ = "127.0.0.1:" + std::to_string(FreePort());
-  edge_addr_ = "127.0.0.1:" + std::to_string(FreePort());
-  // A range of its own, so servers of tests that run side by side never race
-  // for one port.
-  const int first = 30000 + static_cast<int>(getpid() % (30000 / port_count)) * port_count;
-  ports_ = std::to_string(first) + "-" + std::to_string(first + port_count - 1);
+// A range of instance ports of its own, so servers and agents of tests that
+// run side by side never race for one port; `salt` tells apart those of one test.
+std::string PortRange(int port_count, int salt) {
+  const int slots = 30000 / port_count;
+  const int first = 30000 + static_cast<int>((getpid() + salt) % slots) * port_count;
+  return std::to_string(first) + "-" + std::to_string(first + port_count - 1);
 }
 
-SkiffServer::~SkiffServer() {
-  Kill();
-  for (int pid : ProcessesLoggingUnder(data_)) {
+// Kills the instances a server or agent with data dir `data` started.
+void KillInstancesUnder(const std::string& data) {
+  for (int pid : ProcessesLoggingUnder(data)) {
     ::kill(-pid, SIGKILL);  // its process group (the driver makes one per instance)
     ::kill(pid, SIGKILL);
   }
 }
 
+}  // namespace
+
+SkiffServer::SkiffServer(int port_count) : data_(dir_.File("data")) {
+  addr_ = "127.0.0.1:" + std::to_string(FreePort());
+  edge_addr_ = "127.0.0.1:" + std::to_string(FreePort());
+  ports_ = PortRange(port_count, 0);
+}
+
+SkiffServer::~SkiffServer() {
+  Kill();
+  KillInstancesUnder(data_);
+}
+
 bool SkiffServer::Start() {
   ++starts_;
-  process_ = std::make_unique<Subprocess>(
-      std::vector<std::string>{SKIFF_BIN, "server", "--data", data_, "--listen", addr_,
-                               "--edge-listen", edge_addr_, "--ports", ports_, "--log-level",
-                               "debug"},
-      std::map<std::string, std::string>{}, dir_.File("server.log"));
+  std::vector<std::string> argv{SKIFF_BIN,  "server", "--data",        data_,
+                                "--listen", addr_,    "--edge-listen", edge_addr_,
+                                "--ports",  ports_,   "--log-level",   "debug"};
+  argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+  process_ = std::make_unique<Subprocess>(std::move(argv), std::map<std::string, std::string>{},
+                                          dir_.File("server.log"));
   net::HttpClient client("http://" + addr_);
   bool up = PollUntil(
       [&] {
@@ -126,6 +137,15 @@ std::string SkiffServer::WriteFile(const std::string& name, const std::string& t
 
 std::string SkiffServer::Output() const { return ReadFile(dir_.File("server.log")); }
 
+std::string TestAppSpec(const std::string& name, int replicas, const std::string& domains) {
+  return "name: " + name +
+         "\nrun:\n  command: [\"" SKIFF_TESTAPP_BIN
+         "\", \"--host\", \"${HOST}\", \"--port\", \"${PORT}\"]\n"
+         "replicas: " +
+         std::to_string(replicas) + "\ndomains: " + domains +
+         "\nhealth: {type: http, path: /health, interval: 200ms, timeout: 200ms}\n";
+}
+
 json::array Instances(const SkiffServer& server, const std::string& app) {
   auto r = server.Api("GET", "/v1/apps/" + app + "/instances");
   if (!r || r->status != 200) return {};
@@ -172,5 +192,81 @@ std::string HttpGet(const std::string& address, const std::string& path) {
   auto r = net::HttpClient("http://" + address).Do("GET", path, {}, {}, std::chrono::seconds(5));
   return r && r->status == 200 ? r->body : std::string();
 }
+
+SkiffAgent::SkiffAgent(const SkiffServer& server, std::string name, std::string address,
+                       int port_count)
+    : server_(server),
+      name_(std::move(name)),
+      address_(std::move(address)),
+      data_(dir_.File("data")) {
+  static int agents = 0;
+  ports_ = PortRange(port_count, ++agents * 7);
+}
+
+SkiffAgent::~SkiffAgent() {
+  if (process_) {
+    process_->Signal(SIGKILL);
+    process_->Wait();
+  }
+  KillInstancesUnder(data_);
+}
+
+bool SkiffAgent::Start(const std::string& join_token) {
+  std::vector<std::string> argv{SKIFF_BIN,     "agent", "--server",  "http://" + server_.addr(),
+                                "--name",      name_,   "--address", address_,
+                                "--data",      data_,   "--ports",   ports_,
+                                "--log-level", "debug"};
+  if (!join_token.empty()) {
+    argv.push_back("--join-token");
+    argv.push_back(join_token);
+  }
+  argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+  ++starts_;
+  process_ = std::make_unique<Subprocess>(std::move(argv), std::map<std::string, std::string>{},
+                                          LogPath());
+  bool up = PollUntil(
+      [&] {
+        if (!process_->Running()) return true;
+        // Logged once registered (with the join token or the stored credential).
+        if (Output().find("skiff agent: node ") == std::string::npos) return false;
+        const std::string id = NodeId();
+        if (id.empty()) return false;
+        auto r = server_.Api("GET", "/v1/nodes");
+        if (!r || r->status != 200) return false;
+        boost::system::error_code ec;
+        json::value v = json::parse(r->body, ec);
+        if (ec) return false;
+        for (const json::value& n : v.at("nodes").as_array()) {
+          if (n.at("id") == id.c_str() && n.at("status") == "ready") return true;
+        }
+        return false;
+      },
+      std::chrono::seconds(20), std::chrono::milliseconds(50));
+  if (!up || !process_->Running()) {
+    ADD_FAILURE() << "skiff agent " << name_ << " did not come up; its output:\n" << Output();
+    return false;
+  }
+  return true;
+}
+
+void SkiffAgent::Stop() {
+  if (!process_) return;
+  process_->Signal(SIGTERM);
+  process_->Wait();
+}
+
+std::string SkiffAgent::NodeId() const {
+  boost::system::error_code ec;
+  json::value v = json::parse(ReadFile(data_ + "/agent-state.json"), ec);
+  if (ec || !v.is_object()) return "";
+  const json::value* id = v.as_object().if_contains("node_id");
+  return id != nullptr && id->is_string() ? std::string(id->as_string()) : "";
+}
+
+std::string SkiffAgent::LogPath() const {
+  return dir_.File("agent-" + std::to_string(starts_) + ".log");
+}
+
+std::string SkiffAgent::Output() const { return ReadFile(LogPath()); }
 
 }  // namespace skiff::testing

@@ -26,6 +26,10 @@ class SkiffServer {
   bool Start();
   // SIGKILL, no chance to clean up.
   void Kill();
+  // Flags given to `skiff server` at every later Start ("--no-agent", ...).
+  void AddArgs(std::vector<std::string> args) {
+    extra_args_.insert(extra_args_.end(), args.begin(), args.end());
+  }
 
   // Runs `skiff ARGS...` against this server.
   CommandResult Skiff(std::vector<std::string> args, int timeout_seconds = 120) const;
@@ -54,9 +58,52 @@ class SkiffServer {
   std::string edge_addr_;
   std::string token_;
   std::string ports_;
+  std::vector<std::string> extra_args_;
   std::unique_ptr<Subprocess> process_;
   int starts_ = 0;
 };
+
+// SkiffAgent: a real `skiff agent` process joined to a SkiffServer, in a temp
+// data directory, its instances bound to `address` (a loopback address).
+class SkiffAgent {
+ public:
+  SkiffAgent(const SkiffServer& server, std::string name, std::string address,
+             int port_count = 100);
+  ~SkiffAgent();  // kills the agent and every instance it started
+
+  // Starts `skiff agent` (with --join-token when `join_token` is not empty)
+  // and waits until its node is ready at the server. False (with the agent's
+  // output added to the test failure) when it does not come up.
+  bool Start(const std::string& join_token);
+  // SIGTERM and wait: the agent stops, its instances keep running.
+  void Stop();
+  // Flags given to `skiff agent` at every later Start ("--labels", ...).
+  void AddArgs(std::vector<std::string> args) {
+    extra_args_.insert(extra_args_.end(), args.begin(), args.end());
+  }
+  // The node id the agent keeps in its data dir ("" before its first start).
+  std::string NodeId() const;
+  // The output of its latest start.
+  std::string Output() const;
+  const std::string& data_dir() const { return data_; }
+
+ private:
+  const SkiffServer& server_;
+  TempDir dir_;
+  std::string name_;
+  std::string address_;
+  std::string data_;
+  std::string ports_;
+  std::vector<std::string> extra_args_;
+  int starts_ = 0;
+  std::unique_ptr<Subprocess> process_;
+
+  std::string LogPath() const;
+};
+
+// A spec of the test app (process driver, bound to $HOST:$PORT) with `replicas`
+// and `domains` (YAML, "[a.test, b.test]"), health-checked over http every 200 ms.
+std::string TestAppSpec(const std::string& name, int replicas, const std::string& domains);
 
 // The instances of `app` as the API lists them.
 boost::json::array Instances(const SkiffServer& server, const std::string& app);

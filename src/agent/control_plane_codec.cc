@@ -1,0 +1,195 @@
+#include "agent/control_plane_codec.h"
+
+#include <fmt/format.h>
+
+#include <limits>
+
+#include "common/quantity.h"
+#include "model/codec.h"
+#include "model/yaml_json.h"
+
+namespace skiff::agent {
+namespace json = boost::json;
+namespace {
+
+Error BadField(std::string_view field, std::string_view reason) {
+  return Error{ErrorCode::kInvalidArgument, fmt::format("{}: {}", field, reason),
+               std::string(field)};
+}
+
+Result<const json::object*> AsObject(const json::value& v, std::string_view what) {
+  if (!v.is_object()) {
+    return tl::unexpected(
+        BadField(what, fmt::format("must be an object, not {}", model::JsonKindName(v))));
+  }
+  return &v.get_object();
+}
+
+// The member `key`, or null when absent or null.
+const json::value* Member(const json::object& obj, std::string_view key) {
+  const json::value* v = obj.if_contains(key);
+  return v == nullptr || v->is_null() ? nullptr : v;
+}
+
+Result<std::optional<std::string>> OptString(const json::object& obj, std::string_view key) {
+  const json::value* v = Member(obj, key);
+  if (v == nullptr) return std::optional<std::string>();
+  if (!v->is_string()) {
+    return tl::unexpected(
+        BadField(key, fmt::format("must be a string, not {}", model::JsonKindName(*v))));
+  }
+  return std::optional<std::string>(std::string(v->get_string()));
+}
+
+Result<std::optional<int64_t>> OptInt(const json::object& obj, std::string_view key) {
+  const json::value* v = Member(obj, key);
+  if (v == nullptr) return std::optional<int64_t>();
+  if (v->is_int64()) return std::optional<int64_t>(v->get_int64());
+  if (v->is_uint64() && v->get_uint64() <= uint64_t(std::numeric_limits<int64_t>::max())) {
+    return std::optional<int64_t>(static_cast<int64_t>(v->get_uint64()));
+  }
+  return tl::unexpected(
+      BadField(key, fmt::format("must be an integer, not {}", model::JsonKindName(*v))));
+}
+
+Result<std::optional<Time>> OptTime(const json::object& obj, std::string_view key) {
+  SKIFF_ASSIGN_OR_RETURN(std::optional<std::string> text, OptString(obj, key));
+  if (!text) return std::optional<Time>();
+  auto t = ParseTime(*text);
+  if (!t) return tl::unexpected(BadField(key, t.error().message));
+  return std::optional<Time>(*t);
+}
+
+Result<std::optional<int>> OptSmallInt(const json::object& obj, std::string_view key) {
+  SKIFF_ASSIGN_OR_RETURN(std::optional<int64_t> n, OptInt(obj, key));
+  if (!n) return std::optional<int>();
+  if (*n < std::numeric_limits<int>::min() || *n > std::numeric_limits<int>::max()) {
+    return tl::unexpected(BadField(key, fmt::format("out of range ({})", *n)));
+  }
+  return std::optional<int>(static_cast<int>(*n));
+}
+
+}  // namespace
+
+json::value ToJson(const InstanceReport& r) {
+  json::object o{{"instance", r.instance_id}, {"node", r.node_id}, {"generation", r.generation}};
+  if (r.state) o["state"] = model::ToString(*r.state);
+  if (r.health) o["health"] = model::ToString(*r.health);
+  if (r.address) o["address"] = *r.address;
+  if (r.port) o["port"] = *r.port;
+  if (r.handle) o["handle"] = *r.handle;
+  if (r.last_exit) o["last_exit"] = *r.last_exit;
+  if (r.message) o["message"] = *r.message;
+  if (r.started_at) o["started_at"] = FormatTime(*r.started_at);
+  if (r.finished_at) o["finished_at"] = FormatTime(*r.finished_at);
+  return o;
+}
+
+Result<InstanceReport> InstanceReportFromJson(const json::value& json) {
+  SKIFF_ASSIGN_OR_RETURN(const json::object* o, AsObject(json, "report"));
+  InstanceReport r;
+  SKIFF_ASSIGN_OR_RETURN(auto instance, OptString(*o, "instance"));
+  SKIFF_ASSIGN_OR_RETURN(auto node, OptString(*o, "node"));
+  if (!instance || instance->empty()) return tl::unexpected(BadField("instance", "required"));
+  r.instance_id = *instance;
+  r.node_id = node.value_or("");
+  SKIFF_ASSIGN_OR_RETURN(auto generation, OptInt(*o, "generation"));
+  r.generation = generation.value_or(0);
+  SKIFF_ASSIGN_OR_RETURN(auto state, OptString(*o, "state"));
+  if (state) {
+    r.state = model::ParseInstanceState(*state);
+    if (!r.state) return tl::unexpected(BadField("state", fmt::format("unknown \"{}\"", *state)));
+  }
+  SKIFF_ASSIGN_OR_RETURN(auto health, OptString(*o, "health"));
+  if (health) {
+    r.health = model::ParseHealth(*health);
+    if (!r.health) {
+      return tl::unexpected(BadField("health", fmt::format("unknown \"{}\"", *health)));
+    }
+  }
+  SKIFF_ASSIGN_OR_RETURN(r.address, OptString(*o, "address"));
+  SKIFF_ASSIGN_OR_RETURN(r.port, OptSmallInt(*o, "port"));
+  SKIFF_ASSIGN_OR_RETURN(r.handle, OptString(*o, "handle"));
+  SKIFF_ASSIGN_OR_RETURN(r.last_exit, OptSmallInt(*o, "last_exit"));
+  SKIFF_ASSIGN_OR_RETURN(r.message, OptString(*o, "message"));
+  SKIFF_ASSIGN_OR_RETURN(r.started_at, OptTime(*o, "started_at"));
+  SKIFF_ASSIGN_OR_RETURN(r.finished_at, OptTime(*o, "finished_at"));
+  return r;
+}
+
+json::value ToJson(const runtime::ResourceSample& s) {
+  return json::object{
+      {"at", FormatTime(s.at)}, {"cpu_millis", s.cpu_millis}, {"memory_bytes", s.memory_bytes}};
+}
+
+Result<runtime::ResourceSample> ResourceSampleFromJson(const json::value& json) {
+  SKIFF_ASSIGN_OR_RETURN(const json::object* o, AsObject(json, "sample"));
+  runtime::ResourceSample s;
+  SKIFF_ASSIGN_OR_RETURN(auto at, OptTime(*o, "at"));
+  SKIFF_ASSIGN_OR_RETURN(auto cpu, OptInt(*o, "cpu_millis"));
+  SKIFF_ASSIGN_OR_RETURN(auto memory, OptInt(*o, "memory_bytes"));
+  s.at = at.value_or(Time{});
+  s.cpu_millis = cpu.value_or(0);
+  s.memory_bytes = memory.value_or(0);
+  return s;
+}
+
+json::value SamplesToJson(const std::vector<InstanceSample>& samples) {
+  json::array list;
+  for (const InstanceSample& s : samples) {
+    json::value v = ToJson(s.sample);
+    v.get_object()["instance"] = s.instance_id;
+    list.push_back(std::move(v));
+  }
+  return json::object{{"samples", std::move(list)}};
+}
+
+Result<std::vector<InstanceSample>> SamplesFromJson(const json::value& json) {
+  SKIFF_ASSIGN_OR_RETURN(const json::object* o, AsObject(json, "body"));
+  std::vector<InstanceSample> samples;
+  const json::value* list = Member(*o, "samples");
+  if (list == nullptr) return samples;
+  if (!list->is_array()) return tl::unexpected(BadField("samples", "must be an array"));
+  for (const json::value& item : list->get_array()) {
+    SKIFF_ASSIGN_OR_RETURN(runtime::ResourceSample sample, ResourceSampleFromJson(item));
+    SKIFF_ASSIGN_OR_RETURN(auto instance, OptString(item.get_object(), "instance"));
+    if (!instance || instance->empty()) {
+      return tl::unexpected(BadField("samples.instance", "required"));
+    }
+    samples.push_back(InstanceSample{*instance, sample});
+  }
+  return samples;
+}
+
+json::value ToJson(const Assignments& a) {
+  json::array instances;
+  for (const model::Instance& i : a.instances) instances.push_back(model::ToJson(i));
+  json::object specs;
+  for (const auto& [key, spec] : a.specs) specs[key] = model::SpecToJson(spec);
+  return json::object{
+      {"revision", a.revision}, {"instances", std::move(instances)}, {"specs", std::move(specs)}};
+}
+
+Result<Assignments> AssignmentsFromJson(const json::value& json) {
+  SKIFF_ASSIGN_OR_RETURN(const json::object* o, AsObject(json, "assignments"));
+  Assignments a;
+  SKIFF_ASSIGN_OR_RETURN(auto revision, OptInt(*o, "revision"));
+  a.revision = revision.value_or(0);
+  if (const json::value* list = Member(*o, "instances")) {
+    if (!list->is_array()) return tl::unexpected(BadField("instances", "must be an array"));
+    for (const json::value& item : list->get_array()) {
+      SKIFF_ASSIGN_OR_RETURN(model::Instance instance, model::InstanceFromJson(item));
+      a.instances.push_back(std::move(instance));
+    }
+  }
+  if (const json::value* specs = Member(*o, "specs")) {
+    if (!specs->is_object()) return tl::unexpected(BadField("specs", "must be an object"));
+    for (const auto& [key, value] : specs->get_object()) {
+      SKIFF_ASSIGN_OR_RETURN(model::AppSpec spec, model::SpecFromJson(value));
+      a.specs.emplace(std::string(key), std::move(spec));
+    }
+  }
+  return a;
+}
+
+}  // namespace skiff::agent

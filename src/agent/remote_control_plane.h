@@ -1,0 +1,68 @@
+// RemoteControlPlane: the agent's ControlPlane over HTTP, for `skiff agent` on
+// a machine other than the server's. Each method is one /v1/agent/... call
+// (docs/api.md) made with net::HttpClient.
+//
+// Credentials: the first RegisterNode shows the join token and receives the
+// node's credential, handed to `save_credential` so that a restarted agent
+// authenticates without the join token; every later call shows the credential.
+// A credential the server refuses on registration is replaced by joining again
+// when a join token is at hand.
+//
+// Errors: kUnavailable when the server cannot be reached, drops the call or
+// times out (the agent keeps its instances running and retries); otherwise the
+// server's error (kUnauthenticated for a refused token, kPermissionDenied, ...).
+// Thread-safety: every method may be called from any thread.
+#pragma once
+
+#include <functional>
+#include <mutex>
+#include <string>
+
+#include "agent/control_plane.h"
+#include "net/http_client.h"
+
+namespace skiff::agent {
+
+struct RemoteControlPlaneOptions {
+  std::string server_url;  // "http://host:port"
+  std::string join_token;  // may be empty when `credential` is set
+  std::string credential;  // from an earlier join; may be empty
+  // Called with a newly issued credential before RegisterNode returns; an
+  // error fails the registration. Optional.
+  std::function<Status(const std::string& credential)> save_credential;
+  // Bounds each call but WaitForChange (which gets its own timeout plus this).
+  Duration request_timeout = std::chrono::seconds(10);
+};
+
+class RemoteControlPlane final : public ControlPlane {
+ public:
+  explicit RemoteControlPlane(RemoteControlPlaneOptions options);
+
+  // ControlPlane:
+  Result<model::Node> RegisterNode(const model::Node& node) override;
+  Status Heartbeat(const std::string& node_id) override;
+  Result<Assignments> ListAssignments(const std::string& node_id) override;
+  Result<int64_t> WaitForChange(int64_t revision, Duration timeout) override;
+  Status ReportInstance(const InstanceReport& report) override;
+  Status ReportSamples(const std::string& node_id,
+                       const std::vector<InstanceSample>& samples) override;
+
+  // The credential held now ("" before the first join).
+  std::string credential() const;
+
+ private:
+  // One call with `token` as the bearer; the parsed JSON body of a 2xx answer.
+  Result<boost::json::value> Call(std::string_view method, const std::string& path,
+                                  const std::string& body, const std::string& token,
+                                  Duration timeout) const;
+  // The same with the credential held now.
+  Result<boost::json::value> Call(std::string_view method, const std::string& path,
+                                  const std::string& body = {}) const;
+
+  const RemoteControlPlaneOptions options_;
+  const net::HttpClient client_;
+  mutable std::mutex mu_;
+  std::string credential_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace skiff::agent

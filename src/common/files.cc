@@ -1,0 +1,85 @@
+#include "common/files.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/ids.h"
+
+namespace skiff {
+
+Status WriteNewFile(const std::string& path, std::string_view content, int mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == EEXIST) return MakeError(ErrorCode::kAlreadyExists, fmt::format("{} exists", path));
+    return Unavailable(fmt::format("cannot create {}: {}", path, std::strerror(err)));
+  }
+  int err = 0;
+  const char* p = content.data();
+  size_t left = content.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      err = errno != 0 ? errno : EIO;
+      break;
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  // Durable before anyone renames or links it into place: a crash must not
+  // leave an empty file under the final name.
+  if (err == 0 && ::fsync(fd) != 0) err = errno;
+  if (::close(fd) != 0 && err == 0) err = errno;
+  if (err != 0) {
+    ::unlink(path.c_str());
+    return Unavailable(fmt::format("cannot write {}: {}", path, std::strerror(err)));
+  }
+  return OkStatus();
+}
+
+Status WriteFileAtomically(const std::string& path, std::string_view content, int mode) {
+  const std::string tmp = path + ".tmp-" + RandomHex(6);
+  SKIFF_RETURN_IF_ERROR(WriteNewFile(tmp, content, mode));
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return Unavailable(fmt::format("cannot write {}: {}", path, std::strerror(err)));
+  }
+  // The rename itself is durable once the directory is.
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  if (dir.empty()) dir = ".";
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return OkStatus();
+}
+
+Result<std::string> ReadPrivateFile(const std::string& path, bool private_only) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return NotFound(fmt::format("{} does not exist", path));
+    return Unavailable(fmt::format("cannot stat {}: {}", path, std::strerror(errno)));
+  }
+  if (private_only && (st.st_mode & 077) != 0) {
+    return FailedPrecondition(
+        fmt::format("{} is readable by others (mode {:o}); chmod 600 it", path, st.st_mode & 0777));
+  }
+  std::ifstream in(path);
+  if (!in) return Unavailable(fmt::format("cannot read {}", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace skiff

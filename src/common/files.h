@@ -1,0 +1,27 @@
+// Small file helpers for the secrets and state Skiff keeps in data directories.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+
+namespace skiff {
+
+// Creates `path` (O_EXCL: it must not exist) with `mode`, writes `content`
+// and fsyncs it. Errors: kAlreadyExists when it exists; kUnavailable naming the
+// file and the system's reason otherwise (a partly written file is removed).
+Status WriteNewFile(const std::string& path, std::string_view content, int mode = 0600);
+
+// Replaces `path` with `content` atomically: written to a private temporary
+// file beside it (created with `mode`), fsynced, renamed over `path`, then the
+// directory fsynced, so a crash leaves the old file or the new one, never a
+// torn one. Errors: kUnavailable naming the file and the system's reason.
+// Thread-safety: concurrent writers of one path must be serialised by the caller.
+Status WriteFileAtomically(const std::string& path, std::string_view content, int mode = 0600);
+
+// The whole file. kNotFound when it does not exist; kUnavailable when it cannot
+// be read; kFailedPrecondition when `private_only` and others may read it.
+Result<std::string> ReadPrivateFile(const std::string& path, bool private_only = true);
+
+}  // namespace skiff

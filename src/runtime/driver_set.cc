@@ -1,0 +1,57 @@
+#include "runtime/driver_set.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "common/logging.h"
+
+namespace skiff::runtime {
+
+std::map<std::string, Driver*> DriverSet::ByName() const {
+  std::map<std::string, Driver*> drivers;
+  if (process) drivers["process"] = process.get();
+  if (docker) drivers["docker"] = docker.get();
+  return drivers;
+}
+
+Result<DriverSet> MakeDrivers(const DriverSetOptions& options) {
+  const bool automatic = options.names.empty();
+  auto wants = [&](std::string_view name) {
+    return automatic ||
+           std::find(options.names.begin(), options.names.end(), name) != options.names.end();
+  };
+  for (const std::string& name : options.names) {
+    if (name != "process" && name != "docker") {
+      return InvalidArgument(fmt::format("unknown driver \"{}\" (process, docker)", name),
+                             "drivers");
+    }
+  }
+  DriverSet set;
+  if (wants("process")) {
+    process::ProcessDriverOptions driver_options;
+    driver_options.cgroup_parent = options.cgroup_parent;
+    set.process = std::make_unique<process::ProcessDriver>(driver_options);
+    DriverInfo info = set.process->Info();
+    if (!info.enforces_limits) SKIFF_LOG_WARN("process driver: {}", info.notes);
+  }
+  if (wants("docker")) {
+    docker::DockerDriverOptions docker_options;
+    if (!options.docker_host.empty()) docker_options.host = options.docker_host;
+    set.docker = std::make_unique<docker::DockerDriver>(docker_options);
+    auto version = set.docker->Probe();
+    if (version) {
+      SKIFF_LOG_INFO("docker driver: engine {} at {}", *version, docker_options.host);
+    } else if (automatic) {
+      SKIFF_LOG_INFO("docker driver: off ({})", version.error().message);
+      set.docker.reset();
+    } else {
+      Error error = version.error();
+      error.message = "docker driver: " + error.message;
+      return tl::unexpected(error);
+    }
+  }
+  return set;
+}
+
+}  // namespace skiff::runtime

@@ -1,0 +1,39 @@
+// DriverSet: the runtime drivers an agent offers, made from the names a user
+// gave (`--driver process,docker`): shared by the all-in-one server's local
+// agent and `skiff agent`.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "runtime/docker/docker_driver.h"
+#include "runtime/driver.h"
+#include "runtime/process/process_driver.h"
+
+namespace skiff::runtime {
+
+struct DriverSetOptions {
+  // "process", "docker". Empty: process, and docker too when its engine
+  // answers. A docker named here whose engine does not answer is an error.
+  std::vector<std::string> names;
+  std::string docker_host;  // empty: DOCKER_HOST, else unix:///var/run/docker.sock
+  std::string cgroup_parent = "/sys/fs/cgroup/skiff";
+};
+
+struct DriverSet {
+  std::unique_ptr<process::ProcessDriver> process;
+  std::unique_ptr<docker::DockerDriver> docker;
+
+  // The drivers made, by name (what agent::Agent takes); owned by this set.
+  std::map<std::string, Driver*> ByName() const;
+};
+
+// Makes the drivers and logs what each offers. Errors: kInvalidArgument for an
+// unknown name (field "drivers"); the Docker engine's error when docker was
+// named and does not answer.
+Result<DriverSet> MakeDrivers(const DriverSetOptions& options);
+
+}  // namespace skiff::runtime
