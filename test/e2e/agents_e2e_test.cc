@@ -6,6 +6,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <set>
@@ -183,6 +185,63 @@ TEST_F(AgentsE2eTest, AgentsJoinRunSpreadAndComeBack) {
   }
   EXPECT_EQ(AppProcesses("web").size(), 2u);
   EXPECT_THAT(a.Output(), ::testing::Not(HasSubstr("not recognised")));
+}
+
+// Verify node loss: an agent killed with -9 leaves its node silent; after the
+// node TTL (5 s) its instance is replaced on the other node, the edge serving
+// every request meanwhile (retries and ejection cover the lost instance); and
+// when the agent comes back, the instance it still runs — replaced elsewhere —
+// is stopped, so no duplicate is left.
+TEST_F(AgentsE2eTest, LostNodeIsReplacedAndItsStaleInstanceStopped) {
+  const std::string token = JoinToken();
+  SkiffAgent a(server_, "node-a", "127.0.0.2");
+  SkiffAgent b(server_, "node-b", "127.0.0.3");
+  ASSERT_TRUE(a.Start(token));
+  ASSERT_TRUE(b.Start(token));
+  CommandResult apply =
+      server_.Skiff({"apply", "-f", server_.WriteFile("web.yaml", Spec("web", 2, "web.test"))});
+  ASSERT_EQ(apply.exit_code, 0) << apply.output;
+  ASSERT_TRUE(PollUntil([&] { return Healthy("web").size() == 2; }, seconds(30)));
+
+  // Traffic through the edge the whole time.
+  std::atomic<bool> done{false};
+  std::atomic<int> ok{0};
+  std::atomic<int> failed{0};
+  std::thread load([&] {
+    while (!done) {
+      auto r = Edge("web.test");
+      (r && r->status == 200 ? ok : failed)++;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+
+  const auto lost_at = std::chrono::steady_clock::now();
+  b.Kill();
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        auto healthy = Healthy("web");
+        return healthy.size() == 2 && std::all_of(healthy.begin(), healthy.end(), [&](auto& kv) {
+                 return kv.second == a.NodeId();
+               });
+      },
+      seconds(30)))
+      << server_.Output();
+  const double replaced_after =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - lost_at).count();
+  EXPECT_LT(replaced_after, 15.0) << "replacement healthy within about 10 s of the loss";
+  std::printf("node loss: replacement healthy %.1f s after the agent died\n", replaced_after);
+  EXPECT_EQ(AppProcesses("web").size(), 3u) << "the lost node's instance still runs, unrouted";
+
+  // The agent comes back: what it runs was replaced, so it stops it.
+  ASSERT_TRUE(b.Start(""));
+  EXPECT_TRUE(PollUntil([&] { return AppProcesses("web").size() == 2; }, seconds(20)))
+      << b.Output();
+  done = true;
+  load.join();
+  EXPECT_EQ(failed.load(), 0) << ok.load() << " requests answered 200";
+  EXPECT_GT(ok.load(), 100);
+  auto healthy = Healthy("web");
+  EXPECT_EQ(healthy.size(), 2u);
 }
 
 // Verify that usage errors exit 2: no address, or neither a join token nor a stored credential.

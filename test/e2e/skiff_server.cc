@@ -249,6 +249,12 @@ bool SkiffAgent::Start(const std::string& join_token) {
   return true;
 }
 
+void SkiffAgent::Kill() {
+  if (!process_) return;
+  process_->Signal(SIGKILL);
+  process_->Wait();
+}
+
 void SkiffAgent::Stop() {
   if (!process_) return;
   process_->Signal(SIGTERM);

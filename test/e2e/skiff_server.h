@@ -77,6 +77,9 @@ class SkiffAgent {
   bool Start(const std::string& join_token);
   // SIGTERM and wait: the agent stops, its instances keep running.
   void Stop();
+  // SIGKILL and wait: the agent dies at once (a machine whose agent crashed);
+  // its instances keep running.
+  void Kill();
   // Flags given to `skiff agent` at every later Start ("--labels", ...).
   void AddArgs(std::vector<std::string> args) {
     extra_args_.insert(extra_args_.end(), args.begin(), args.end());
