@@ -244,6 +244,52 @@ TEST_F(AgentsE2eTest, LostNodeIsReplacedAndItsStaleInstanceStopped) {
   EXPECT_EQ(healthy.size(), 2u);
 }
 
+// Verify placement across three agents: three replicas spread one per node, a
+// constraint keeps an app on the nodes that match, and `skiff drain` moves a
+// node's instances elsewhere (replacements first) and leaves it empty.
+TEST_F(AgentsE2eTest, ThreeNodesSpreadConstrainAndDrain) {
+  const std::string token = JoinToken();
+  SkiffAgent a(server_, "node-a", "127.0.0.2");
+  SkiffAgent b(server_, "node-b", "127.0.0.3");
+  SkiffAgent c(server_, "node-c", "127.0.0.4");
+  a.AddArgs({"--labels", "disk=ssd"});
+  b.AddArgs({"--labels", "disk=ssd"});
+  c.AddArgs({"--labels", "disk=hdd"});
+  for (SkiffAgent* agent : {&a, &b, &c}) ASSERT_TRUE(agent->Start(token));
+
+  ASSERT_EQ(
+      server_.Skiff({"apply", "-f", server_.WriteFile("web.yaml", Spec("web", 3, "web.test"))})
+          .exit_code,
+      0);
+  const std::string fast =
+      TestAppSpec("fast", 4, "[fast.test]") + "placement: {constraints: [\"disk == ssd\"]}\n";
+  ASSERT_EQ(server_.Skiff({"apply", "-f", server_.WriteFile("fast.yaml", fast)}).exit_code, 0);
+  ASSERT_TRUE(PollUntil([&] { return Healthy("web").size() == 3 && Healthy("fast").size() == 4; },
+                        seconds(30)));
+  std::set<std::string> web_nodes;
+  for (const auto& [id, node] : Healthy("web")) web_nodes.insert(node);
+  EXPECT_EQ(web_nodes, (std::set<std::string>{a.NodeId(), b.NodeId(), c.NodeId()}))
+      << "spread: one replica per node";
+  for (const auto& [id, node] : Healthy("fast")) {
+    EXPECT_NE(node, c.NodeId()) << id << " placed on the hdd node against its constraint";
+  }
+
+  CommandResult drained = server_.Skiff({"drain", c.NodeId()});
+  ASSERT_EQ(drained.exit_code, 0) << drained.output;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        for (const json::value& i : Instances(server_, "web")) {
+          if (i.at("node") == c.NodeId().c_str()) return false;
+        }
+        return Healthy("web").size() == 3;
+      },
+      seconds(30)))
+      << server_.Output();
+  auto served = Edge("web.test");
+  ASSERT_TRUE(served);
+  EXPECT_EQ(served->status, 200);
+}
+
 // Verify that usage errors exit 2: no address, or neither a join token nor a stored credential.
 TEST_F(AgentsE2eTest, UsageErrorsExit2) {
   TempDir dir;
