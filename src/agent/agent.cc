@@ -1,13 +1,16 @@
 #include "agent/agent.h"
 
+#include <boost/json.hpp>
 #include <filesystem>
 #include <optional>
 #include <set>
 #include <utility>
 #include <vector>
 
+#include "agent/control_plane_codec.h"
 #include "agent/outage_log.h"
 #include "common/check.h"
+#include "common/files.h"
 #include "common/ids.h"
 #include "common/logging.h"
 #include "runtime/process/log_rotate.h"
@@ -179,10 +182,51 @@ void Agent::Recover() {
   }
 }
 
+// The last assignments, kept on disk: an agent restarted while the server
+// cannot be reached goes on with them (starting what was assigned but not yet
+// running) until the server answers.
+std::string Agent::AssignmentsPath() const { return options_.data_dir + "/assignments.json"; }
+
+void Agent::SaveAssignments(const Assignments& assignments) {
+  // Written when what the agent must run changes, not on every report's
+  // commit: the instances, their generations and what is wanted of them.
+  std::string key;
+  for (const model::Instance& i : assignments.instances) {
+    key += i.id + ':' + std::to_string(i.revision) + ':' + std::to_string(i.generation) + ':' +
+           std::string(model::ToString(i.desired)) + ';';
+  }
+  if (key == saved_key_) return;
+  Status saved =
+      WriteFileAtomically(AssignmentsPath(), boost::json::serialize(ToJson(assignments)));
+  if (!saved) {
+    SKIFF_LOG_WARN("agent: cannot keep the assignments on disk: {}", saved.error().message);
+    return;
+  }
+  saved_key_ = std::move(key);
+}
+
+bool Agent::ApplySavedAssignments() {
+  auto text = ReadPrivateFile(AssignmentsPath());
+  if (!text) return false;
+  boost::system::error_code ec;
+  boost::json::value doc = boost::json::parse(*text, ec);
+  if (ec) return false;
+  auto assignments = AssignmentsFromJson(doc);
+  if (!assignments) {
+    SKIFF_LOG_WARN("agent: ignoring {}: {}", AssignmentsPath(), assignments.error().message);
+    return false;
+  }
+  SKIFF_LOG_INFO("agent: the server does not answer; going on with the {} assignments kept on disk",
+                 assignments->instances.size());
+  Apply(*assignments);
+  return true;
+}
+
 void Agent::WatchLoop() {
   OutageLog outage("watching assignments");
   int64_t revision = 0;
   bool need_list = true;
+  bool listed_once = false;  // from the server or from disk
   auto last_list = std::chrono::steady_clock::now();
   std::optional<std::chrono::steady_clock::time_point> last_sweep;
   while (true) {
@@ -194,11 +238,16 @@ void Agent::WatchLoop() {
       auto assignments = control_plane_->ListAssignments(context_.node_id);
       if (!assignments) {
         outage.Failed(assignments.error());
+        if (!listed_once && assignments.error().code == ErrorCode::kUnavailable) {
+          listed_once = ApplySavedAssignments();
+        }
         if (!Sleep(options_.heartbeat_interval)) return;
         continue;
       }
       outage.Succeeded();
+      listed_once = true;
       Apply(*assignments);
+      SaveAssignments(*assignments);
       revision = assignments->revision;
       last_list = std::chrono::steady_clock::now();
       need_list = false;

@@ -99,6 +99,9 @@ class Agent {
   Status Register();
   void Recover();
   void WatchLoop();
+  std::string AssignmentsPath() const;
+  void SaveAssignments(const Assignments& assignments);
+  bool ApplySavedAssignments();
   void HeartbeatLoop();
   void SampleLoop();
   void Apply(const Assignments& assignments);
@@ -115,6 +118,7 @@ class Agent {
   const Clock* const clock_;
   std::unique_ptr<Prober> own_prober_;
   LocalState state_;
+  std::string saved_key_;  // what the assignments kept on disk say (WatchLoop only)
   PortAllocator ports_;
   Reporter reporter_;
   RunnerContext context_;

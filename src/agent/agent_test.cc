@@ -3,11 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
 #include <memory>
 
+#include "agent/control_plane_codec.h"
 #include "agent/fake_prober.h"
+#include "common/files.h"
 #include "fakes/fake_control_plane.h"
 #include "fakes/testing.h"
 #include "runtime/fake/fake_driver.h"
@@ -494,6 +497,31 @@ TEST_F(AgentTest, StartsWhileControlPlaneDown) {
   EXPECT_FALSE(cp_.node(kNode).has_value());
   cp_.SetAvailable(true);
   ASSERT_TRUE(PollUntil([&] { return cp_.node(kNode).has_value(); }));
+}
+
+// Verify that the assignments are kept on disk, and that an agent starting
+// while the control plane cannot be reached goes on with them: it starts what
+// was assigned (here: what a previous run listed but never started).
+TEST_F(AgentTest, KeptAssignmentsServeWhileControlPlaneDown) {
+  {
+    auto agent = NewAgent();
+    ASSERT_TRUE(agent->Start().has_value());
+    Place(Instance("i1"));
+    ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kRunning); }));
+    ASSERT_TRUE(PollUntil([&] { return std::filesystem::exists(dir_.File("assignments.json")); }));
+  }
+  // A second assignment, as if listed and saved just before a crash.
+  Assignments kept;
+  kept.revision = 99;
+  kept.instances = {Instance("i1"), Instance("i2")};
+  kept.specs["hello/3"] = Spec();
+  ASSERT_TRUE(
+      WriteFileAtomically(dir_.File("assignments.json"), boost::json::serialize(ToJson(kept))));
+  cp_.SetAvailable(false);
+  auto agent = NewAgent();
+  ASSERT_TRUE(agent->Start().has_value());
+  ASSERT_TRUE(PollUntil([&] { return driver_.IsRunning("i2"); }));
+  EXPECT_TRUE(driver_.IsRunning("i1")) << "adopted, still running";
 }
 
 // Verify that resource samples of running instances reach the control plane.
