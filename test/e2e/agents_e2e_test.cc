@@ -105,15 +105,15 @@ TEST_F(AgentsE2eTest, AgentsJoinRunSpreadAndComeBack) {
   EXPECT_THAT(refused.output, HasSubstr("join token not recognised"));
   EXPECT_THAT(refused.output, HasSubstr("skiff nodes join-token"));
 
-  CommandResult apply =
-      server_.Skiff({"apply", "-f", server_.WriteFile("web.yaml", Spec("web", 2, "web.test"))});
+  CommandResult apply = server_.Skiff(
+      {"apply", "-f", server_.WriteFile("joined.yaml", Spec("joined", 2, "joined.test"))});
   ASSERT_EQ(apply.exit_code, 0) << apply.output << "\nserver:\n"
                                 << server_.Output() << "\nagent a:\n"
                                 << a.Output();
-  ASSERT_TRUE(PollUntil([&] { return Healthy("web").size() == 2; }, seconds(30)));
+  ASSERT_TRUE(PollUntil([&] { return Healthy("joined").size() == 2; }, seconds(30)));
   std::set<std::string> nodes;
   std::map<std::string, int> pids;  // instance -> pid
-  for (const json::value& i : Instances(server_, "web")) {
+  for (const json::value& i : Instances(server_, "joined")) {
     nodes.insert(std::string(i.at("node").as_string()));
     pids[std::string(i.at("id").as_string())] = HandlePid(i);
     const std::string address(i.at("address").as_string());
@@ -125,7 +125,7 @@ TEST_F(AgentsE2eTest, AgentsJoinRunSpreadAndComeBack) {
   std::set<std::string> answered_by;
   ASSERT_TRUE(PollUntil(
       [&] {
-        auto r = Edge("web.test");
+        auto r = Edge("joined.test");
         if (r && r->status == 200) answered_by.insert(r->body);
         return answered_by.size() == 2;
       },
@@ -134,20 +134,20 @@ TEST_F(AgentsE2eTest, AgentsJoinRunSpreadAndComeBack) {
 
   // Agent a stops (its instance keeps running) and comes back without the join token.
   a.Stop();
-  EXPECT_EQ(AppProcesses("web").size(), 2u);
+  EXPECT_EQ(AppProcesses("joined").size(), 2u);
   ASSERT_TRUE(a.Start(""));
-  ASSERT_TRUE(PollUntil([&] { return Healthy("web").size() == 2; }, seconds(20)));
+  ASSERT_TRUE(PollUntil([&] { return Healthy("joined").size() == 2; }, seconds(20)));
   // Settled for a while: still the same two instances, the same processes.
   std::this_thread::sleep_for(seconds(2));  // a window for a duplicate to show; not a sync
-  json::array after = Instances(server_, "web");
+  json::array after = Instances(server_, "joined");
   ASSERT_EQ(after.size(), 2u);
   for (const json::value& i : after) {
     const std::string id(i.at("id").as_string());
     ASSERT_EQ(pids.count(id), 1u) << "no replacement: " << id;
     EXPECT_EQ(HandlePid(i), pids[id]) << "adopted, not restarted: " << id;
   }
-  EXPECT_EQ(AppProcesses("web").size(), 2u) << "no duplicate process";
-  auto served = Edge("web.test");
+  EXPECT_EQ(AppProcesses("joined").size(), 2u) << "no duplicate process";
+  auto served = Edge("joined.test");
   ASSERT_TRUE(served);
   EXPECT_EQ(served->status, 200);
 
@@ -175,15 +175,15 @@ TEST_F(AgentsE2eTest, AgentsJoinRunSpreadAndComeBack) {
       << server_.Output();
   ASSERT_TRUE(PollUntil(
       [&] {
-        auto healthy = Healthy("web");
-        return healthy.size() == 2 && Edge("web.test") && Edge("web.test")->status == 200;
+        auto healthy = Healthy("joined");
+        return healthy.size() == 2 && Edge("joined.test") && Edge("joined.test")->status == 200;
       },
       seconds(20)))
       << server_.Output();
-  for (const json::value& i : Instances(server_, "web")) {
+  for (const json::value& i : Instances(server_, "joined")) {
     EXPECT_EQ(HandlePid(i), pids[std::string(i.at("id").as_string())]);
   }
-  EXPECT_EQ(AppProcesses("web").size(), 2u);
+  EXPECT_EQ(AppProcesses("joined").size(), 2u);
   EXPECT_THAT(a.Output(), ::testing::Not(HasSubstr("not recognised")));
 }
 
@@ -199,9 +199,9 @@ TEST_F(AgentsE2eTest, LostNodeIsReplacedAndItsStaleInstanceStopped) {
   ASSERT_TRUE(a.Start(token));
   ASSERT_TRUE(b.Start(token));
   CommandResult apply =
-      server_.Skiff({"apply", "-f", server_.WriteFile("web.yaml", Spec("web", 2, "web.test"))});
+      server_.Skiff({"apply", "-f", server_.WriteFile("lost.yaml", Spec("lost", 2, "lost.test"))});
   ASSERT_EQ(apply.exit_code, 0) << apply.output;
-  ASSERT_TRUE(PollUntil([&] { return Healthy("web").size() == 2; }, seconds(30)));
+  ASSERT_TRUE(PollUntil([&] { return Healthy("lost").size() == 2; }, seconds(30)));
 
   // Traffic through the edge the whole time.
   std::atomic<bool> done{false};
@@ -209,7 +209,7 @@ TEST_F(AgentsE2eTest, LostNodeIsReplacedAndItsStaleInstanceStopped) {
   std::atomic<int> failed{0};
   std::thread load([&] {
     while (!done) {
-      auto r = Edge("web.test");
+      auto r = Edge("lost.test");
       (r && r->status == 200 ? ok : failed)++;
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
@@ -219,7 +219,7 @@ TEST_F(AgentsE2eTest, LostNodeIsReplacedAndItsStaleInstanceStopped) {
   b.Kill();
   ASSERT_TRUE(PollUntil(
       [&] {
-        auto healthy = Healthy("web");
+        auto healthy = Healthy("lost");
         return healthy.size() == 2 && std::all_of(healthy.begin(), healthy.end(), [&](auto& kv) {
                  return kv.second == a.NodeId();
                });
@@ -230,17 +230,17 @@ TEST_F(AgentsE2eTest, LostNodeIsReplacedAndItsStaleInstanceStopped) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - lost_at).count();
   EXPECT_LT(replaced_after, 15.0) << "replacement healthy within about 10 s of the loss";
   std::printf("node loss: replacement healthy %.1f s after the agent died\n", replaced_after);
-  EXPECT_EQ(AppProcesses("web").size(), 3u) << "the lost node's instance still runs, unrouted";
+  EXPECT_EQ(AppProcesses("lost").size(), 3u) << "the lost node's instance still runs, unrouted";
 
   // The agent comes back: what it runs was replaced, so it stops it.
   ASSERT_TRUE(b.Start(""));
-  EXPECT_TRUE(PollUntil([&] { return AppProcesses("web").size() == 2; }, seconds(20)))
+  EXPECT_TRUE(PollUntil([&] { return AppProcesses("lost").size() == 2; }, seconds(20)))
       << b.Output();
   done = true;
   load.join();
   EXPECT_EQ(failed.load(), 0) << ok.load() << " requests answered 200";
   EXPECT_GT(ok.load(), 100);
-  auto healthy = Healthy("web");
+  auto healthy = Healthy("lost");
   EXPECT_EQ(healthy.size(), 2u);
 }
 
@@ -257,17 +257,18 @@ TEST_F(AgentsE2eTest, ThreeNodesSpreadConstrainAndDrain) {
   c.AddArgs({"--labels", "disk=hdd"});
   for (SkiffAgent* agent : {&a, &b, &c}) ASSERT_TRUE(agent->Start(token));
 
-  ASSERT_EQ(
-      server_.Skiff({"apply", "-f", server_.WriteFile("web.yaml", Spec("web", 3, "web.test"))})
-          .exit_code,
-      0);
+  ASSERT_EQ(server_
+                .Skiff({"apply", "-f",
+                        server_.WriteFile("spread.yaml", Spec("spread", 3, "spread.test"))})
+                .exit_code,
+            0);
   const std::string fast =
       TestAppSpec("fast", 4, "[fast.test]") + "placement: {constraints: [\"disk == ssd\"]}\n";
   ASSERT_EQ(server_.Skiff({"apply", "-f", server_.WriteFile("fast.yaml", fast)}).exit_code, 0);
-  ASSERT_TRUE(PollUntil([&] { return Healthy("web").size() == 3 && Healthy("fast").size() == 4; },
-                        seconds(30)));
+  ASSERT_TRUE(PollUntil(
+      [&] { return Healthy("spread").size() == 3 && Healthy("fast").size() == 4; }, seconds(30)));
   std::set<std::string> web_nodes;
-  for (const auto& [id, node] : Healthy("web")) web_nodes.insert(node);
+  for (const auto& [id, node] : Healthy("spread")) web_nodes.insert(node);
   EXPECT_EQ(web_nodes, (std::set<std::string>{a.NodeId(), b.NodeId(), c.NodeId()}))
       << "spread: one replica per node";
   for (const auto& [id, node] : Healthy("fast")) {
@@ -278,14 +279,14 @@ TEST_F(AgentsE2eTest, ThreeNodesSpreadConstrainAndDrain) {
   ASSERT_EQ(drained.exit_code, 0) << drained.output;
   ASSERT_TRUE(PollUntil(
       [&] {
-        for (const json::value& i : Instances(server_, "web")) {
+        for (const json::value& i : Instances(server_, "spread")) {
           if (i.at("node") == c.NodeId().c_str()) return false;
         }
-        return Healthy("web").size() == 3;
+        return Healthy("spread").size() == 3;
       },
       seconds(30)))
       << server_.Output();
-  auto served = Edge("web.test");
+  auto served = Edge("spread.test");
   ASSERT_TRUE(served);
   EXPECT_EQ(served->status, 200);
 }
