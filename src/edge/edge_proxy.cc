@@ -166,7 +166,6 @@ Status EdgeProxy::Listen(std::string_view address) {
 
 void EdgeProxy::Stop() {
   if (stopped_.exchange(true)) return;
-  shared_->stopping.store(true);
   for (auto& worker : workers_) worker->Stop();
   for (std::thread& t : threads_) t.join();
   threads_.clear();

@@ -36,7 +36,6 @@ struct EdgeProxy::Shared {
   // the request path reads one atomic instead of the shared pointer.
   std::atomic<uint64_t> table_version{1};
   std::atomic<size_t> connections{0};
-  std::atomic<bool> stopping{false};
 
   metrics::CounterFamily* requests = nullptr;
   metrics::HistogramFamily* durations = nullptr;

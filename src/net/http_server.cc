@@ -404,18 +404,10 @@ asio::awaitable<void> HttpServer::Impl::Serve(Connection& connection) {
     parser.body_limit(options_.max_body_bytes);
     int refuse_status = 0;
     Error refusal;
-    size_t body_limit = options_.max_body_bytes;
-    std::string too_large = "request body exceeds " + SizeString(body_limit);
+    const size_t body_limit = options_.max_body_bytes;
+    const std::string too_large = "request body exceeds " + SizeString(body_limit);
     stream.expires_after(options_.header_timeout);
     std::tie(ec, std::ignore) = co_await http::async_read_header(stream, buffer, parser, kNoThrow);
-    if (!ec && options_.body_limit) {
-      // The target's own limit (the edge: its app's), now that Host and path are known.
-      const std::string_view target = parser.get().target();
-      body_limit = std::min(body_limit, options_.body_limit(parser.get()[http::field::host],
-                                                            target.substr(0, target.find('?'))));
-      parser.body_limit(body_limit);
-      too_large = "request body exceeds " + SizeString(body_limit);
-    }
     if (ec == http::error::body_limit) {  // a Content-Length over the limit
       refuse_status = 413;
       refusal = Error{ErrorCode::kResourceExhausted, too_large};

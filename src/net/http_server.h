@@ -68,10 +68,6 @@ using HttpHandler = std::function<asio::awaitable<void>(const HttpRequest&, Resp
 struct HttpServerOptions {
   // A larger body is refused with 413 before it is read.
   size_t max_body_bytes = 1 << 20;
-  // Optional: the body limit of one request, decided once its header is in
-  // (the edge: per app), from its Host header and path; capped by
-  // max_body_bytes. Called on the connection's strand: thread-safe and quick.
-  std::function<size_t(std::string_view host, std::string_view path)> body_limit;
   // Request line plus header fields; larger is refused with 431.
   size_t max_header_bytes = 16 << 10;
   // From the first byte of a request to the end of its header (slow clients).
