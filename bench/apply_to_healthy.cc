@@ -24,6 +24,7 @@
 #include "e2e/skiff_server.h"
 #include "e2e/subprocess.h"
 #include "net/http_client.h"
+#include "percentile.h"
 
 namespace {
 
@@ -35,12 +36,6 @@ constexpr int kTimedApps = 50;
 constexpr int kIdleApps = 100;
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-double Percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
 
 // Resident memory of a process in MB (VmRSS), 0 when unknown.
 double RssMb(int pid) {

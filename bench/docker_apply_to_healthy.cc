@@ -26,6 +26,7 @@
 #include "e2e/skiff_server.h"
 #include "e2e/subprocess.h"
 #include "net/http_client.h"
+#include "percentile.h"
 #include "runtime/docker/engine.h"
 
 namespace {
@@ -37,12 +38,6 @@ namespace json = boost::json;
 constexpr int kRuns = 20;
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-double Percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
 
 std::string Spec(const std::string& name, const std::string& image) {
   json::object spec;

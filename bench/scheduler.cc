@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "controller/reconciler.h"
+#include "percentile.h"
 
 namespace {
 
@@ -70,12 +71,6 @@ skiff::model::AppSpec MakeSpec(int app, const Shape& shape, PlacementStrategy st
     spec.placement.constraints.push_back(c);
   }
   return spec;
-}
-
-double Percentile(std::vector<double>& v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
 }
 
 struct PlacementFigures {
