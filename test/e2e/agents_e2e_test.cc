@@ -188,10 +188,10 @@ TEST_F(AgentsE2eTest, AgentsJoinRunSpreadAndComeBack) {
 }
 
 // Verify node loss: an agent killed with -9 leaves its node silent; after the
-// node TTL (5 s) its instance is replaced on the other node, the edge serving
-// every request meanwhile (retries and ejection cover the lost instance); and
-// when the agent comes back, the instance it still runs — replaced elsewhere —
-// is stopped, so no duplicate is left.
+// node TTL its instance is replaced on the other node (how fast: bench/node_loss.cc), the edge
+// serving every request meanwhile (retries and ejection cover the lost instance); and when the
+// agent comes back, the instance it still runs — replaced elsewhere — is stopped, so no duplicate
+// is left.
 TEST_F(AgentsE2eTest, LostNodeIsReplacedAndItsStaleInstanceStopped) {
   const std::string token = JoinToken();
   SkiffAgent a(server_, "node-a", "127.0.0.2");
@@ -215,7 +215,6 @@ TEST_F(AgentsE2eTest, LostNodeIsReplacedAndItsStaleInstanceStopped) {
     }
   });
 
-  const auto lost_at = std::chrono::steady_clock::now();
   b.Kill();
   ASSERT_TRUE(PollUntil(
       [&] {
@@ -226,10 +225,6 @@ TEST_F(AgentsE2eTest, LostNodeIsReplacedAndItsStaleInstanceStopped) {
       },
       seconds(30)))
       << server_.Output();
-  const double replaced_after =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - lost_at).count();
-  EXPECT_LT(replaced_after, 15.0) << "replacement healthy within about 10 s of the loss";
-  std::printf("node loss: replacement healthy %.1f s after the agent died\n", replaced_after);
   EXPECT_EQ(AppProcesses("lost").size(), 3u) << "the lost node's instance still runs, unrouted";
 
   // The agent comes back: what it runs was replaced, so it stops it.

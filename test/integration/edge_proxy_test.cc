@@ -472,40 +472,47 @@ TEST_F(EdgeProxyTest, StreamsLargeRequestBodies) {
 // Verify that a client leaving mid-request (half its body sent, or reset
 // while the instance works) ends only its own connection: the edge serves on.
 TEST_F(EdgeProxyTest, ClientLeavingMidRequestEndsOnlyItself) {
-  Start(1);
+  metrics::Registry registry;
+  EdgeOptions options;
+  options.metrics = &registry;
+  Start(1, {}, options);
+  // In flight: the edge has taken the request and is at the instance with it.
+  auto in_flight = [&] {
+    return registry.Render().find("skiff_edge_in_flight{app=\"web\"} 1\n") != std::string::npos;
+  };
   int half = Connect();
   ASSERT_GE(half, 0);
   SendAll(half, "POST /count HTTP/1.1\r\nHost: web.test\r\nContent-Length: 100\r\n\r\n0123456789");
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(PollUntil(in_flight));
   close(half);
+  ASSERT_TRUE(PollUntil([&] { return proxy_->connection_count() == 0; }));
   int reset = Connect();
   ASSERT_GE(reset, 0);
   SendAll(reset, "GET /sleep?ms=500 HTTP/1.1\r\nHost: web.test\r\n\r\n");
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(PollUntil(in_flight));
   linger abort{1, 0};  // close with a reset
   setsockopt(reset, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
   close(reset);
-  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  // The edge runs in this process: had it crashed, the test would have too.
+  ASSERT_TRUE(PollUntil([&] { return proxy_->connection_count() == 0; }));
   auto after = Get();
   ASSERT_TRUE(after) << after.error().ToString();
   EXPECT_EQ(after->status, 200);
-  EXPECT_TRUE(PollUntil([&] { return proxy_->connection_count() == 0; }));
 }
 
-// Verify that a body without a length ends when the instance closes, at once,
-// whole and properly ended (re-chunked for an HTTP/1.1 client) — even when the
+// Verify that a body without a length ends when the instance closes, whole
+// and properly ended (re-chunked for an HTTP/1.1 client) — even when the
 // last data and the close arrive together.
 TEST_F(EdgeProxyTest, UnsizedBodyEndsWhenTheInstanceCloses) {
   model::EdgePolicy policy;
   policy.response_timeout = std::chrono::seconds(3);
   Start(1, policy);
   for (int i = 0; i < 10; ++i) {
-    const auto start = std::chrono::steady_clock::now();
     auto r = Get("GET", "/unsized?kb=100");
     ASSERT_TRUE(r) << r.error().ToString();
     EXPECT_EQ(r->status, 200);
+    // Cut short at the response timeout, the body would lack its end.
     EXPECT_EQ(r->body.size(), 100u * 1024) << "request " << i;
-    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2)) << "request " << i;
   }
 }
 
