@@ -66,6 +66,13 @@ void Merge(const agent::InstanceReport& r, Time now, model::Instance& i, store::
         break;
     }
   }
+  // The rollout planner counts an instance only once it stayed healthy for
+  // update.min_healthy_time, from here.
+  if (i.health != model::Health::kHealthy) {
+    i.healthy_since = Time{};
+  } else if (old_health != model::Health::kHealthy) {
+    i.healthy_since = now;
+  }
   if (i.health != old_health && r.health) {
     if (i.health == model::Health::kHealthy) {
       txn.AddEvent(InstanceEvent(now, i, "instance.healthy", fmt::format("{} is healthy", i.id)));

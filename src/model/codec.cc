@@ -255,6 +255,10 @@ json::value SpecToJson(const AppSpec& spec) {
       {"min_healthy_time", FormatDuration(u.min_healthy_time)},
       {"healthy_deadline", FormatDuration(u.healthy_deadline)},
       {"auto_revert", u.auto_revert},
+      {"canary", u.canary},
+      {"canary_weight", u.canary_weight},
+      {"auto_promote", u.auto_promote},
+      {"keep_old", FormatDuration(u.keep_old)},
   };
 
   json::object regions;
@@ -298,7 +302,8 @@ json::value SpecToJson(const AppSpec& spec) {
       {"max_in_flight", spec.edge.max_in_flight},
       {"max_body", FormatMemoryBytes(spec.edge.max_body)},
       {"timeouts", json::object{{"connect", FormatDuration(spec.edge.connect_timeout)},
-                                {"response", FormatDuration(spec.edge.response_timeout)}}}};
+                                {"response", FormatDuration(spec.edge.response_timeout)}}},
+      {"drain_timeout", FormatDuration(spec.edge.drain_timeout)}};
   if (spec.edge.rate_limit) {
     edge["rate_limit"] = json::object{{"average", spec.edge.rate_limit->average},
                                       {"burst", spec.edge.rate_limit->burst}};
@@ -332,6 +337,10 @@ json::value ToJson(const Deployment& d) {
       {"created_at", FormatTime(d.created_at)},
       {"updated_at", FormatTime(d.updated_at)},
       {"message", d.message},
+      {"healthy", d.healthy},
+      {"progressed_at", FormatTime(d.progressed_at)},
+      {"healthy_at", FormatTime(d.healthy_at)},
+      {"promoted", d.promoted},
       {"version", d.version},
   };
 }
@@ -357,6 +366,10 @@ json::value ToJson(const Instance& i) {
       {"started_at", FormatTime(i.started_at)},
       {"finished_at", FormatTime(i.finished_at)},
       {"restart_at", FormatTime(i.restart_at)},
+      {"traffic", ToString(i.traffic)},
+      {"healthy_since", FormatTime(i.healthy_since)},
+      {"drain_until", FormatTime(i.drain_until)},
+      {"drained", i.drained},
       {"created_at", FormatTime(i.created_at)},
       {"updated_at", FormatTime(i.updated_at)},
       {"version", i.version},
@@ -420,6 +433,10 @@ Result<Deployment> DeploymentFromJson(const json::value& json) {
   f.TimeField("created_at", d.created_at);
   f.TimeField("updated_at", d.updated_at);
   f.Str("message", d.message);
+  f.Int("healthy", d.healthy);
+  f.TimeField("progressed_at", d.progressed_at);
+  f.TimeField("healthy_at", d.healthy_at);
+  f.Bool("promoted", d.promoted);
   f.Int("version", d.version);
   SKIFF_RETURN_IF_ERROR(f.status());
   return d;
@@ -453,6 +470,10 @@ Result<Instance> InstanceFromJson(const json::value& json) {
   f.TimeField("started_at", i.started_at);
   f.TimeField("finished_at", i.finished_at);
   f.TimeField("restart_at", i.restart_at);
+  f.Enum("traffic", i.traffic, &ParseTraffic);
+  f.TimeField("healthy_since", i.healthy_since);
+  f.TimeField("drain_until", i.drain_until);
+  f.Bool("drained", i.drained);
   f.TimeField("created_at", i.created_at);
   f.TimeField("updated_at", i.updated_at);
   f.Int("version", i.version);

@@ -107,6 +107,11 @@ std::optional<PlacementStrategy> ParsePlacementStrategy(std::string_view s) {
 std::optional<UpdateStrategy> ParseUpdateStrategy(std::string_view s) {
   return ValueOf(kUpdateStrategies, s);
 }
+constexpr Names<Traffic, 3> kTraffics = {{
+    {Traffic::kServe, "serve"},
+    {Traffic::kCanary, "canary"},
+    {Traffic::kHold, "hold"},
+}};
 constexpr Names<NetworkMode, 2> kNetworkModes = {{
     {NetworkMode::kBridge, "bridge"},
     {NetworkMode::kHost, "host"},
@@ -117,6 +122,8 @@ std::optional<LoadBalancer> ParseLoadBalancer(std::string_view s) {
   return ValueOf(kLoadBalancers, s);
 }
 std::string_view ToString(NetworkMode n) { return NameOf(kNetworkModes, n); }
+std::string_view ToString(Traffic t) { return NameOf(kTraffics, t); }
+std::optional<Traffic> ParseTraffic(std::string_view s) { return ValueOf(kTraffics, s); }
 std::optional<NetworkMode> ParseNetworkMode(std::string_view s) {
   return ValueOf(kNetworkModes, s);
 }

@@ -37,8 +37,19 @@ struct Deployment {
   Time created_at;
   Time updated_at;
   std::string message;  // why it is in its state ("3/3 healthy", "crash loop: ...")
+  // Rollout bookkeeping of the planner (rollout.h):
+  int healthy = 0;       // its instances available when last counted
+  Time progressed_at;    // when that count last grew (healthy_deadline counts from it)
+  Time healthy_at;       // when it first became healthy (blue-green keep_old counts from it)
+  bool promoted = false;  // canary: promoted past the canary step
   int64_t version = 0;
 };
+
+// Which share of the app's traffic an instance takes (set by the rollout planner):
+// kServe the normal share, kCanary a part of the app's update.canary_weight,
+// kHold none while any other instance can serve (blue-green's set not yet
+// switched to, or the old set kept after the switch).
+enum class Traffic { kServe, kCanary, kHold };
 
 enum class InstanceState { kPending, kStarting, kRunning, kStopping, kStopped, kFailed };
 enum class Health { kUnknown, kHealthy, kUnhealthy };
@@ -70,6 +81,12 @@ struct Instance {
   Time started_at;
   Time finished_at;
   Time restart_at;  // a failed instance is restarted no earlier than this (backoff)
+  Traffic traffic = Traffic::kServe;
+  Time healthy_since;  // when its health last turned healthy (unset while not healthy)
+  // Graceful stop: once desired = stop the agent sends SIGTERM when the edges
+  // drained it (`drained`) or at `drain_until`, whichever comes first.
+  Time drain_until;
+  bool drained = false;
   Time created_at;
   Time updated_at;
   int64_t version = 0;
@@ -113,6 +130,7 @@ std::string_view ToString(PlacementStrategy s);
 std::string_view ToString(UpdateStrategy s);
 std::string_view ToString(LoadBalancer b);
 std::string_view ToString(NetworkMode n);
+std::string_view ToString(Traffic t);
 // The inverses; std::nullopt for an unknown spelling.
 std::optional<DeploymentState> ParseDeploymentState(std::string_view s);
 std::optional<InstanceState> ParseInstanceState(std::string_view s);
@@ -124,6 +142,7 @@ std::optional<PlacementStrategy> ParsePlacementStrategy(std::string_view s);
 std::optional<UpdateStrategy> ParseUpdateStrategy(std::string_view s);
 std::optional<LoadBalancer> ParseLoadBalancer(std::string_view s);
 std::optional<NetworkMode> ParseNetworkMode(std::string_view s);
+std::optional<Traffic> ParseTraffic(std::string_view s);
 
 // True for instance states in which a process may be alive on the node.
 bool IsLive(InstanceState s);

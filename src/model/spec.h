@@ -108,6 +108,9 @@ struct EdgePolicy {
   // between pieces of its body (longer: 504, or the response is cut).
   Duration connect_timeout = std::chrono::seconds(5);
   Duration response_timeout = std::chrono::seconds(60);
+  // An instance being stopped leaves the routes first; its requests in flight
+  // get this long to finish before it is sent SIGTERM.
+  Duration drain_timeout = std::chrono::seconds(10);
   friend bool operator==(const EdgePolicy&, const EdgePolicy&) = default;
 };
 
@@ -126,6 +129,14 @@ struct UpdatePolicy {
   Duration min_healthy_time = std::chrono::seconds(2);
   Duration healthy_deadline = std::chrono::seconds(60);
   bool auto_revert = true;
+  // canary: this many instances of the new revision come up first and take
+  // canary_weight percent of the traffic until promoted (`skiff promote`, or
+  // auto_promote once they stayed healthy for min_healthy_time).
+  int canary = 1;
+  int canary_weight = 10;
+  bool auto_promote = false;
+  // blue-green: how long the old set stays up (unrouted) after the switch.
+  Duration keep_old = Duration(0);
   friend bool operator==(const UpdatePolicy&, const UpdatePolicy&) = default;
 };
 

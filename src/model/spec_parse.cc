@@ -543,7 +543,8 @@ std::optional<Constraint> ParseConstraint(std::string_view text) {
 
 void ReadEdge(Validator& v, const json::value& value, EdgePolicy& out) {
   const json::object* obj =
-      v.Object(value, "edge", {"lb", "rate_limit", "max_in_flight", "max_body", "timeouts"});
+      v.Object(value, "edge",
+               {"lb", "rate_limit", "max_in_flight", "max_body", "timeouts", "drain_timeout"});
   if (obj == nullptr) return;
   if (const json::value* f = Field(*obj, "rate_limit")) {
     const json::object* limit = v.Object(*f, "edge.rate_limit", {"average", "burst"});
@@ -596,6 +597,15 @@ void ReadEdge(Validator& v, const json::value& value, EdgePolicy& out) {
       read("response", std::chrono::hours(1), out.response_timeout);
     }
   }
+  if (const json::value* f = Field(*obj, "drain_timeout")) {
+    Set(v.Dur(*f, "edge.drain_timeout"), [&](Duration d) {
+      if (d > std::chrono::hours(1)) {
+        v.Add("edge.drain_timeout", fmt::format("must be at most 1h (got {})", FormatDuration(d)));
+      } else {
+        out.drain_timeout = d;
+      }
+    });
+  }
   if (const json::value* f = Field(*obj, "lb")) {
     Set(v.String(*f, "edge.lb"), [&](const std::string& s) {
       if (auto lb = ParseLoadBalancer(s)) {
@@ -640,8 +650,9 @@ void ReadPlacement(Validator& v, const json::value& value, Placement& out) {
 
 void ReadUpdate(Validator& v, const json::value& value, UpdatePolicy& out) {
   const json::object* obj = v.Object(value, "update",
-                                     {"strategy", "max_surge", "max_unavailable",
-                                      "min_healthy_time", "healthy_deadline", "auto_revert"});
+                                     {"strategy", "max_surge", "max_unavailable", "min_healthy_time",
+                                      "healthy_deadline", "auto_revert", "canary", "canary_weight",
+                                      "auto_promote", "keep_old"});
   if (obj == nullptr) return;
   if (const json::value* f = Field(*obj, "strategy")) {
     Set(v.String(*f, "update.strategy"), [&](const std::string& s) {
@@ -677,6 +688,24 @@ void ReadUpdate(Validator& v, const json::value& value, UpdatePolicy& out) {
   }
   if (const json::value* f = Field(*obj, "auto_revert")) {
     Set(v.Bool(*f, "update.auto_revert"), [&](bool b) { out.auto_revert = b; });
+  }
+  if (const json::value* f = Field(*obj, "canary")) {
+    Set(v.Int(*f, "update.canary", 1), [&](int n) { out.canary = n; });
+  }
+  if (const json::value* f = Field(*obj, "canary_weight")) {
+    Set(v.Int(*f, "update.canary_weight", 0), [&](int n) {
+      if (n > 100) {
+        v.Add("update.canary_weight", fmt::format("must be a percentage, 0 to 100 (got {})", n));
+      } else {
+        out.canary_weight = n;
+      }
+    });
+  }
+  if (const json::value* f = Field(*obj, "auto_promote")) {
+    Set(v.Bool(*f, "update.auto_promote"), [&](bool b) { out.auto_promote = b; });
+  }
+  if (const json::value* f = Field(*obj, "keep_old")) {
+    Set(v.Dur(*f, "update.keep_old"), [&](Duration d) { out.keep_old = d; });
   }
 }
 

@@ -252,6 +252,21 @@ TEST(SpecParseTest, ValidVariants) {
          EXPECT_EQ(s.update.strategy, UpdateStrategy::kCanary);
          EXPECT_EQ(s.update.max_surge, 0);
          EXPECT_EQ(s.update.max_unavailable, 1);
+         EXPECT_EQ(s.update.canary, 1);
+         EXPECT_EQ(s.update.canary_weight, 10);
+         EXPECT_FALSE(s.update.auto_promote);
+       }},
+      {"update: {strategy: canary, canary: 2, canary_weight: 25, auto_promote: true}",
+       [](const AppSpec& s) {
+         EXPECT_EQ(s.update.canary, 2);
+         EXPECT_EQ(s.update.canary_weight, 25);
+         EXPECT_TRUE(s.update.auto_promote);
+       }},
+      {"update: {strategy: blue-green, keep_old: 30s}\nedge: {drain_timeout: 2s}",
+       [](const AppSpec& s) {
+         EXPECT_EQ(s.update.strategy, UpdateStrategy::kBlueGreen);
+         EXPECT_EQ(s.update.keep_old, 30s);
+         EXPECT_EQ(s.edge.drain_timeout, 2s);
        }},
       {"autoscale: {min: 0, max: 2, scale_to_zero: true}",
        [](const AppSpec& s) {
@@ -392,6 +407,10 @@ TEST(SpecParseTest, InvalidCases) {
        "max_surge and max_unavailable cannot both be 0"},
       {M("update: {max_surge: -1}"), "update.max_surge", "must be >= 0 (got -1)"},
       {M("update: {auto_revert: yes}"), "update.auto_revert", "must be true or false"},
+      {M("update: {canary: 0}"), "update.canary", "must be >= 1 (got 0)"},
+      {M("update: {canary_weight: 101}"), "update.canary_weight", "must be a percentage"},
+      {M("update: {keep_old: soon}"), "update.keep_old", "not a duration"},
+      {M("edge: {drain_timeout: 2h}"), "edge.drain_timeout", "must be at most 1h"},
       {M("autoscale: {min: 5, max: 2}"), "autoscale.min", "must be <= max (5 > 2)"},
       {M("autoscale: {min: 0}"), "autoscale.min", "may be 0 only with scale_to_zero"},
       {M("autoscale: {min: -1}"), "autoscale.min", "must be >= 0 (got -1)"},
