@@ -32,6 +32,8 @@ constexpr const char* kBadCredential =
 
 // The longest WaitForChange a caller may ask for.
 constexpr int64_t kMaxWaitMillis = 30'000;
+// A draining node is never marked down; silent this long, it counts as gone.
+constexpr std::chrono::seconds kDrainingNodeGone{30};
 
 json::value TokenJson(const JoinToken& t) {
   return json::object{{"token", t.token}, {"created_at", FormatTime(t.created_at)}};
@@ -80,6 +82,32 @@ net::HttpResponse RevokeJoinToken(const ApiDeps& deps, const net::HttpRequest&,
   return net::JsonResponse(200, json::object{{"revoked", true}});
 }
 
+// A join token names no node, so joining under the id of a node that is
+// alive would hand its credential, and its instances, to whoever holds any
+// token. A node that is down (or gone) may be taken over: that is how a
+// rebuilt machine joins again under its old name.
+Status NameIsFree(const ApiDeps& deps, const model::Node& joining) {
+  auto existing = deps.store->GetNode(joining.id);
+  if (!existing) {
+    return existing.error().code == ErrorCode::kNotFound ? OkStatus()
+                                                         : tl::unexpected(existing.error());
+  }
+  if (existing->status == model::NodeStatus::kDown) return OkStatus();
+  const Clock* clock = deps.clock != nullptr ? deps.clock : SystemClock::Get();
+  const Duration silent =
+      std::chrono::duration_cast<Duration>(clock->Now() - deps.nodes->LastHeartbeat(joining.id));
+  if (existing->status == model::NodeStatus::kDraining && silent > kDrainingNodeGone) {
+    return OkStatus();
+  }
+  return tl::unexpected(Error{
+      ErrorCode::kAlreadyExists,
+      fmt::format("node {} is already registered and alive (last heartbeat {} ago): join under "
+                  "another --name, or stop that node's agent and join again once `skiff nodes` "
+                  "shows it down",
+                  joining.id, FormatDuration(silent)),
+      "id"});
+}
+
 net::HttpResponse AgentRegister(const ApiDeps& deps, const net::HttpRequest& request,
                                 const PathParams&) {
   if (deps.nodes == nullptr || deps.join_tokens == nullptr) return ErrorReply(Unconfigured());
@@ -96,6 +124,9 @@ net::HttpResponse AgentRegister(const ApiDeps& deps, const net::HttpRequest& req
           ErrorCode::kPermissionDenied,
           fmt::format("node {} may not register as node {}", caller->node_id, node->id), "id"});
     }
+  }
+  if (joining) {
+    if (Status free = NameIsFree(deps, *node); !free) return ErrorReply(free.error());
   }
   auto stored = deps.nodes->Register(*node);
   if (!stored) return ErrorReply(stored.error());

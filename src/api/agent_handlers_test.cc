@@ -8,6 +8,7 @@
 #include "api/fake_writer_test_util.h"
 #include "api/join_tokens.h"
 #include "common/files.h"
+#include "common/ids.h"
 #include "fakes/testing.h"
 #include "model/codec.h"
 #include "net/http_server.h"
@@ -26,6 +27,31 @@ using testing::FakeWriter;
 using ::testing::HasSubstr;
 
 constexpr const char* kAdmin = "admin-token";
+
+// Verify that the file keeps only a hash of each node credential (reading it
+// gives nothing that authenticates), and that a file written before hashing,
+// with a credential in the clear, still authenticates that node.
+TEST(JoinTokenStoreTest, CredentialsKeptHashed) {
+  skiff::testing::TempDir dir;
+  auto store = JoinTokenStore::Open(dir.path());
+  ASSERT_TRUE(store);
+  auto credential = (*store)->IssueCredential("node-1");
+  ASSERT_TRUE(credential);
+  auto read = ReadPrivateFile(dir.File(kJoinTokenFile));
+  ASSERT_TRUE(read);
+  const std::string& file = *read;
+  EXPECT_THAT(file, ::testing::Not(HasSubstr(*credential)));
+  EXPECT_THAT(file, HasSubstr("sha256:" + Sha256Hex(*credential)));
+
+  skiff::testing::TempDir legacy;
+  ASSERT_TRUE(WriteFileAtomically(legacy.File(kJoinTokenFile),
+                                  R"({"join_tokens":[],"node_credentials":{"node-2":"clear"}})",
+                                  0600));
+  auto old = JoinTokenStore::Open(legacy.path());
+  ASSERT_TRUE(old) << old.error().ToString();
+  EXPECT_EQ((*old)->NodeForCredential("clear"), "node-2");
+  EXPECT_FALSE((*old)->NodeForCredential(Sha256Hex("clear")));
+}
 
 // Verify that join tokens survive a reopen of the store and that a revoked one is gone.
 TEST(JoinTokenStoreTest, DurableAcrossReopenAndRevoke) {
@@ -192,6 +218,34 @@ TEST_F(AgentApiTest, CredentialActsOnItsOwnNode) {
             403);
   // Node credentials are not admin tokens.
   EXPECT_EQ(Call("GET", "/v1/apps", a).status, 401);
+}
+
+// Verify that a join token cannot take over the name of a node that is alive
+// (its credential keeps working, nothing is stored), and that a node marked
+// down may be joined again under its name, which retires its old credential.
+TEST_F(AgentApiTest, JoinTokenCannotTakeOverALiveNode) {
+  std::string first = Join("node-a");
+  FakeWriter made = Call("POST", "/v1/join-tokens", kAdmin);
+  std::string token(made.Json().at("token").as_string());
+  int64_t revision = store_.GetSnapshot()->revision;
+  FakeWriter refused = Call("POST", "/v1/agent/register", token, NodeBody("node-a"));
+  EXPECT_EQ(refused.status, 409) << refused.body;
+  EXPECT_THAT(refused.body, HasSubstr("node node-a is already registered and alive"));
+  EXPECT_THAT(refused.body, HasSubstr("--name"));
+  EXPECT_EQ(store_.GetSnapshot()->revision, revision);
+  EXPECT_EQ(Call("POST", "/v1/agent/nodes/node-a/heartbeat", first, "{}").status, 200);
+
+  auto node = store_.GetNode("node-a");
+  ASSERT_TRUE(node);
+  node->status = model::NodeStatus::kDown;
+  store::Txn txn;
+  txn.Put(*node, node->version);
+  ASSERT_TRUE(store_.Commit(txn));
+  FakeWriter rejoined = Call("POST", "/v1/agent/register", token, NodeBody("node-a"));
+  ASSERT_EQ(rejoined.status, 200) << rejoined.body;
+  std::string second(rejoined.Json().at("credential").as_string());
+  EXPECT_EQ(Call("POST", "/v1/agent/nodes/node-a/heartbeat", second, "{}").status, 200);
+  EXPECT_EQ(Call("POST", "/v1/agent/nodes/node-a/heartbeat", first, "{}").status, 401);
 }
 
 // Verify that the wait answers the current revision at once when it is past,

@@ -16,6 +16,8 @@ namespace {
 
 // 32 random bytes: 256 bits, beyond guessing.
 constexpr size_t kSecretBytes = 32;
+// How a kept credential hash is marked in the file.
+constexpr std::string_view kHashPrefix = "sha256:";
 
 Error Corrupt(const std::string& path, std::string_view why) {
   return Error{
@@ -55,7 +57,12 @@ Result<std::unique_ptr<JoinTokenStore>> JoinTokenStore::Open(const std::string& 
     if (!creds->is_object()) return tl::unexpected(Corrupt(path, "node_credentials"));
     for (const auto& [node, credential] : creds->get_object()) {
       if (!credential.is_string()) return tl::unexpected(Corrupt(path, "node_credentials"));
-      store->credentials_[std::string(node)] = std::string(credential.get_string());
+      std::string_view kept = credential.get_string();
+      // A file from before credentials were hashed holds them in the clear:
+      // they are hashed here and written hashed on the next change.
+      store->credential_hashes_[std::string(node)] =
+          kept.starts_with(kHashPrefix) ? std::string(kept.substr(kHashPrefix.size()))
+                                        : Sha256Hex(kept);
     }
   }
   return store;
@@ -67,7 +74,9 @@ Status JoinTokenStore::SaveLocked() const {
     tokens.push_back(json::object{{"token", t.token}, {"created_at", FormatTime(t.created_at)}});
   }
   json::object credentials;
-  for (const auto& [node, credential] : credentials_) credentials[node] = credential;
+  for (const auto& [node, hash] : credential_hashes_) {
+    credentials[node] = std::string(kHashPrefix) + hash;
+  }
   json::object root{{"join_tokens", std::move(tokens)},
                     {"node_credentials", std::move(credentials)}};
   return WriteFileAtomically(path_, json::serialize(root) + "\n", 0600);
@@ -118,13 +127,15 @@ Result<std::string> JoinTokenStore::IssueCredential(const std::string& node_id) 
   std::string credential = RandomHex(kSecretBytes);
   std::lock_guard lock(mu_);
   std::optional<std::string> previous;
-  if (auto it = credentials_.find(node_id); it != credentials_.end()) previous = it->second;
-  credentials_[node_id] = credential;
+  if (auto it = credential_hashes_.find(node_id); it != credential_hashes_.end()) {
+    previous = it->second;
+  }
+  credential_hashes_[node_id] = Sha256Hex(credential);
   if (Status saved = SaveLocked(); !saved) {
     if (previous) {
-      credentials_[node_id] = *previous;
+      credential_hashes_[node_id] = *previous;
     } else {
-      credentials_.erase(node_id);
+      credential_hashes_.erase(node_id);
     }
     return tl::unexpected(saved.error());
   }
@@ -133,10 +144,11 @@ Result<std::string> JoinTokenStore::IssueCredential(const std::string& node_id) 
 
 std::optional<std::string> JoinTokenStore::NodeForCredential(std::string_view credential) const {
   if (credential.empty()) return std::nullopt;
+  const std::string hash = Sha256Hex(credential);
   std::lock_guard lock(mu_);
   std::optional<std::string> node;
-  for (const auto& [id, c] : credentials_) {
-    if (SecureEquals(c, credential)) node = id;
+  for (const auto& [id, kept] : credential_hashes_) {
+    if (SecureEquals(kept, hash)) node = id;
   }
   return node;
 }

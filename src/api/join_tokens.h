@@ -1,8 +1,9 @@
 // JoinTokenStore: the secrets that let machines join a cluster. An admin makes
 // join tokens (POST /v1/join-tokens, `skiff nodes join-token`); an agent shows
 // one the first time it registers and gets a node credential back, which it
-// shows from then on. Both live in DATA/join-tokens.json (mode 0600, replaced
-// atomically on every change), so they survive a restart of the server.
+// shows from then on (the server keeps only its SHA-256). Both live in
+// DATA/join-tokens.json (mode 0600, replaced atomically on every change), so
+// they survive a restart of the server.
 //
 // Thread-safety: every method may be called from any thread.
 #pragma once
@@ -60,8 +61,9 @@ class JoinTokenStore {
   const std::string path_;
   const Clock* const clock_;
   mutable std::mutex mu_;
-  std::vector<JoinToken> tokens_;                   // GUARDED_BY(mu_)
-  std::map<std::string, std::string> credentials_;  // node id -> credential; GUARDED_BY(mu_)
+  std::vector<JoinToken> tokens_;  // GUARDED_BY(mu_)
+  // node id -> SHA-256 of its credential (the credential itself is never kept).
+  std::map<std::string, std::string> credential_hashes_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace skiff::api

@@ -1,5 +1,6 @@
 #include "common/ids.h"
 
+#include <openssl/evp.h>
 #include <sys/random.h>
 
 #include <vector>
@@ -31,6 +32,20 @@ std::string NewId(std::string_view prefix) {
   if (!id.empty()) id.push_back('-');
   id += RandomHex(4);
   return id;
+}
+
+std::string Sha256Hex(std::string_view text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  SKIFF_CHECK(EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha256(), nullptr) == 1);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(size * 2);
+  for (unsigned int i = 0; i < size; ++i) {
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 0xf]);
+  }
+  return out;
 }
 
 bool SecureEquals(std::string_view a, std::string_view b) {
