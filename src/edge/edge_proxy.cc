@@ -18,6 +18,7 @@ namespace skiff::edge {
 namespace {
 
 constexpr int64_t kRetryBudgetCapTenths = 100;  // at most 10 retries banked
+constexpr int kMinRetriesPerSecond = 10;
 
 // Binds and listens on "host:port" ("127.0.0.1:8080", "[::1]:0",
 // "localhost:8080", ":8080" for every IPv4 address).
@@ -131,7 +132,15 @@ bool EdgeProxy::Shared::TakeRetry() {
       return true;
     }
   }
-  return false;
+  const int64_t second = std::chrono::duration_cast<std::chrono::seconds>(
+                             std::chrono::steady_clock::now().time_since_epoch())
+                             .count();
+  int64_t counted = floor_second_.load(std::memory_order_relaxed);
+  if (counted != second &&
+      floor_second_.compare_exchange_strong(counted, second, std::memory_order_relaxed)) {
+    floor_used_.store(0, std::memory_order_relaxed);
+  }
+  return floor_used_.fetch_add(1, std::memory_order_relaxed) < kMinRetriesPerSecond;
 }
 
 // --------------------------------------------------------------- EdgeProxy

@@ -26,6 +26,9 @@ struct EdgeProxy::Shared {
   const AppMetrics* MetricsOf(const Route& route);
 
   // Each request earns a tenth of a retry (up to a cap); a retry spends ten.
+  // Beyond that bank, a floor of kMinRetriesPerSecond (Finagle's retry budget
+  // does the same): at low traffic an instance that dies must not cost the
+  // few requests that find it before it is ejected.
   void EarnRetry();
   // Whether one more retry fits the budget (and spends it).
   bool TakeRetry();
@@ -46,6 +49,8 @@ struct EdgeProxy::Shared {
  private:
   std::atomic<std::shared_ptr<const RoutingTable>> table_;
   std::atomic<int64_t> retry_tenths_{30};  // a fresh edge may retry a few at once
+  std::atomic<int64_t> floor_second_{0};   // the steady-clock second floor_used_ counts
+  std::atomic<int> floor_used_{0};
 };
 
 }  // namespace skiff::edge

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -237,6 +238,75 @@ TEST_F(AgentsE2eTest, LostNodeIsReplacedAndItsStaleInstanceStopped) {
   EXPECT_GT(ok.load(), 100);
   auto healthy = Healthy("lost");
   EXPECT_EQ(healthy.size(), 2u);
+}
+
+// Verify the loss of a whole machine among three: an agent and everything it
+// runs killed with -9. The edge serves every request meanwhile (retries and
+// ejection cover the dead instance until the node is down), the instance is
+// replaced on the two others, and when the agent comes back nothing of the
+// old placement is left: three processes, none on the returned node.
+TEST_F(AgentsE2eTest, MachineLostWithItsInstances) {
+  const std::string token = JoinToken();
+  SkiffAgent a(server_, "node-a", "127.0.0.2");
+  SkiffAgent b(server_, "node-b", "127.0.0.3");
+  SkiffAgent c(server_, "node-c", "127.0.0.4");
+  ASSERT_TRUE(a.Start(token));
+  ASSERT_TRUE(b.Start(token));
+  ASSERT_TRUE(c.Start(token));
+  CommandResult apply = server_.Skiff(
+      {"apply", "-f", server_.WriteFile("gone.yaml", Spec("machine-gone", 3, "gone.test"))});
+  ASSERT_EQ(apply.exit_code, 0) << apply.output;
+  ASSERT_TRUE(PollUntil([&] { return Healthy("machine-gone").size() == 3; }, seconds(30)));
+  std::set<std::string> nodes;
+  for (const auto& [id, node] : Healthy("machine-gone")) nodes.insert(node);
+  ASSERT_EQ(nodes.size(), 3u) << "spread one per node";
+
+  std::atomic<bool> done{false};
+  std::atomic<int> ok{0};
+  std::mutex failures_mu;
+  std::vector<std::string> failures;
+  std::atomic<int> failed{0};
+  std::thread load([&] {
+    while (!done) {
+      auto r = Edge("gone.test");
+      if (!(r && r->status == 200)) {
+        std::lock_guard lock(failures_mu);
+        failures.push_back(r ? std::to_string(r->status) + " " + r->body : r.error().ToString());
+      }
+      (r && r->status == 200 ? ok : failed)++;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+
+  c.KillWithInstances();
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        auto healthy = Healthy("machine-gone");
+        return healthy.size() == 3 && std::none_of(healthy.begin(), healthy.end(), [&](auto& kv) {
+                 return kv.second == c.NodeId();
+               });
+      },
+      seconds(30)))
+      << server_.Output();
+  EXPECT_EQ(AppProcesses("machine-gone").size(), 3u);
+
+  ASSERT_TRUE(c.Start(""));
+  // Back and ready, it is assigned nothing of the old placement.
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        for (const json::value& i : Instances(server_, "machine-gone")) {
+          if (i.at("node").as_string() == c.NodeId()) return false;
+        }
+        return true;
+      },
+      seconds(20)));
+  done = true;
+  load.join();
+  EXPECT_EQ(failed.load(), 0) << ok.load() << " requests answered 200; failures: "
+                              << ::testing::PrintToString(failures);
+  EXPECT_GT(ok.load(), 100);
+  EXPECT_EQ(Healthy("machine-gone").size(), 3u);
+  EXPECT_EQ(AppProcesses("machine-gone").size(), 3u);
 }
 
 // Verify placement across three agents: three replicas spread one per node, a

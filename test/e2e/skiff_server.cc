@@ -255,6 +255,11 @@ void SkiffAgent::Kill() {
   process_->Wait();
 }
 
+void SkiffAgent::KillWithInstances() {
+  Kill();
+  KillInstancesUnder(data_);
+}
+
 void SkiffAgent::Stop() {
   if (!process_) return;
   process_->Signal(SIGTERM);

@@ -80,6 +80,8 @@ class SkiffAgent {
   // SIGKILL and wait: the agent dies at once (a machine whose agent crashed);
   // its instances keep running.
   void Kill();
+  // Kill(), then SIGKILL to every instance it started: the whole machine lost.
+  void KillWithInstances();
   // Flags given to `skiff agent` at every later Start ("--labels", ...).
   void AddArgs(std::vector<std::string> args) {
     extra_args_.insert(extra_args_.end(), args.begin(), args.end());
