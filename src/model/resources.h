@@ -38,9 +38,9 @@ struct Deployment {
   Time updated_at;
   std::string message;  // why it is in its state ("3/3 healthy", "crash loop: ...")
   // Rollout bookkeeping of the planner (rollout.h):
-  int healthy = 0;       // its instances available when last counted
-  Time progressed_at;    // when that count last grew (healthy_deadline counts from it)
-  Time healthy_at;       // when it first became healthy (blue-green keep_old counts from it)
+  int healthy = 0;        // its instances available when last counted
+  Time progressed_at;     // when that count last grew (healthy_deadline counts from it)
+  Time healthy_at;        // when it first became healthy (blue-green keep_old counts from it)
   bool promoted = false;  // canary: promoted past the canary step
   int64_t version = 0;
 };

@@ -649,10 +649,10 @@ void ReadPlacement(Validator& v, const json::value& value, Placement& out) {
 }
 
 void ReadUpdate(Validator& v, const json::value& value, UpdatePolicy& out) {
-  const json::object* obj = v.Object(value, "update",
-                                     {"strategy", "max_surge", "max_unavailable", "min_healthy_time",
-                                      "healthy_deadline", "auto_revert", "canary", "canary_weight",
-                                      "auto_promote", "keep_old"});
+  const json::object* obj =
+      v.Object(value, "update",
+               {"strategy", "max_surge", "max_unavailable", "min_healthy_time", "healthy_deadline",
+                "auto_revert", "canary", "canary_weight", "auto_promote", "keep_old"});
   if (obj == nullptr) return;
   if (const json::value* f = Field(*obj, "strategy")) {
     Set(v.String(*f, "update.strategy"), [&](const std::string& s) {
