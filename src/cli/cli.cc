@@ -54,6 +54,10 @@ void AddClientCommands(CLI::App& app, Invocation* inv) {
   CLI::App* status = Command(app, inv, "status", "Show an app: status, instances, deployments");
   status->add_option("app", inv->app, "app name")->required();
 
+  CLI::App* deployments =
+      Command(app, inv, "deployments", "List an app's revisions and their rollout states");
+  deployments->add_option("app", inv->app, "app name")->required();
+
   CLI::App* scale = Command(app, inv, "scale", "Set an app's replica count (a new revision)");
   scale->add_option("app", inv->app, "app name")->required();
   scale->add_option("replicas", inv->replicas, "replicas")
@@ -81,10 +85,6 @@ void AddClientCommands(CLI::App& app, Invocation* inv) {
               "and follow it (exit 1 with an explanation when no canary waits)");
   promote->add_option("app", inv->app, "app name")->required();
   AddFollowOptions(promote, inv);
-
-  CLI::App* deployments =
-      Command(app, inv, "deployments", "List an app's revisions and their rollout states");
-  deployments->add_option("app", inv->app, "app name")->required();
 
   CLI::App* del = Command(app, inv, "delete", "Delete an app: its instances are stopped");
   del->add_option("app", inv->app, "app name")->required();

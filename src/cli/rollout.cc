@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <regex>
 #include <vector>
 
 #include "cli/json_fields.h"
@@ -60,7 +61,12 @@ std::string Progress(std::string_view app, int64_t revision, const std::string& 
   std::string line =
       fmt::format("{}: revision {} {}: {}", app, revision, state, fmt::join(parts, ", "));
   std::string message = Str(deployment, "message");
-  if ((state == "pending" || state == "progressing") && !message.empty()) line += "; " + message;
+  // A bare "1/2 healthy" repeats the counts; other messages say what it waits for.
+  static const std::regex kCountsOnly(R"(\d+/\d+ healthy)");
+  if ((state == "pending" || state == "progressing") && !message.empty() &&
+      !std::regex_match(message, kCountsOnly)) {
+    line += "; " + message;
+  }
   return line;
 }
 

@@ -22,6 +22,20 @@ TEST(RolloutViewTest, PendingUntilListed) {
   EXPECT_EQ(v.verdict, "");
 }
 
+// Verify that a message that only repeats the counts is left out, and one that
+// says what the rollout waits for is kept.
+TEST(RolloutViewTest, MessageOnlyWhenItSaysMore) {
+  auto instances = Doc(R"({"instances":[{"revision":2,"desired":"run","health":"healthy"}]})");
+  auto with = [](std::string_view message) {
+    return Doc(R"({"deployments":[{"revision":2,"state":"progressing","message":")" +
+               std::string(message) + R"(","spec":{"replicas":2}}]})");
+  };
+  EXPECT_EQ(ViewRollout("web", 2, with("1/2 healthy"), instances).progress,
+            "web: revision 2 progressing: new 1/2 healthy");
+  EXPECT_EQ(ViewRollout("web", 2, with("no node fits: 1 node full"), instances).progress,
+            "web: revision 2 progressing: new 1/2 healthy; no node fits: 1 node full");
+}
+
 // Verify that blue-green's unrouted new set and kept old set are told apart
 // from serving instances.
 TEST(RolloutViewTest, BlueGreenHeldSets) {
