@@ -27,22 +27,36 @@ CLI::App* Command(CLI::App& app, Invocation* inv, const std::string& name,
   return sub;
 }
 
+// --detach and --timeout of the commands that follow a rollout.
+void AddFollowOptions(CLI::App* sub, Invocation* inv) {
+  sub->add_flag("--detach", inv->detach,
+                "return at once instead of following the rollout (exit 0 once the server "
+                "accepted the request)");
+  sub->add_option("--timeout", inv->timeout_seconds,
+                  "seconds to follow the rollout; exit 1 if it is not healthy by then (a canary "
+                  "waiting for `skiff promote` included)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+}
+
 }  // namespace
 
 void AddClientCommands(CLI::App& app, Invocation* inv) {
-  CLI::App* apply = Command(app, inv, "apply",
-                            "Apply an app spec (YAML or JSON) and follow the rollout until the "
-                            "new revision is healthy (exit 0) or failed (exit 1)");
+  CLI::App* apply =
+      Command(app, inv, "apply",
+              "Apply an app spec (YAML or JSON) and follow the rollout until the new revision is "
+              "healthy (exit 0) or failed, rolled back or superseded (exit 1)");
   apply->add_option("-f,--file", inv->file, "spec file (.json is JSON, anything else YAML)")
       ->required();
-  apply->add_flag("--detach", inv->detach, "return once the revision is stored");
-  apply->add_option("--timeout", inv->timeout_seconds, "seconds to follow the rollout")
-      ->capture_default_str();
-
+  AddFollowOptions(apply, inv);
   Command(app, inv, "apps", "List apps with their status");
 
   CLI::App* status = Command(app, inv, "status", "Show an app: status, instances, deployments");
   status->add_option("app", inv->app, "app name")->required();
+
+  CLI::App* deployments =
+      Command(app, inv, "deployments", "List an app's revisions and their rollout states");
+  deployments->add_option("app", inv->app, "app name")->required();
 
   CLI::App* scale = Command(app, inv, "scale", "Set an app's replica count (a new revision)");
   scale->add_option("app", inv->app, "app name")->required();
@@ -55,10 +69,22 @@ void AddClientCommands(CLI::App& app, Invocation* inv) {
   restart->add_option("app", inv->app, "app name")->required();
 
   CLI::App* rollback =
-      Command(app, inv, "rollback", "Go back to an earlier revision's spec (as a new revision)");
+      Command(app, inv, "rollback",
+              "Go back to an earlier revision's spec (as a new revision) and follow that rollout");
   rollback->add_option("app", inv->app, "app name")->required();
-  rollback->add_option("--to", inv->to_revision, "revision to go back to (default: the previous)")
+  rollback
+      ->add_option("--to", inv->to_revision,
+                   "revision to go back to (default: the newest earlier one that was healthy, "
+                   "else the one before)")
       ->check(CLI::PositiveNumber);
+  AddFollowOptions(rollback, inv);
+
+  CLI::App* promote =
+      Command(app, inv, "promote",
+              "Move a canary rollout waiting at its canary step on to the rest of the instances, "
+              "and follow it (exit 1 with an explanation when no canary waits)");
+  promote->add_option("app", inv->app, "app name")->required();
+  AddFollowOptions(promote, inv);
 
   CLI::App* del = Command(app, inv, "delete", "Delete an app: its instances are stopped");
   del->add_option("app", inv->app, "app name")->required();

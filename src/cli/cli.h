@@ -1,5 +1,6 @@
-// The client commands of DESIGN.md (apply, apps, status, scale, restart,
-// rollback, delete, logs, events, nodes, drain) with CLI11.
+// The client commands of DESIGN.md (apply, apps, status, deployments, scale,
+// restart, rollback, promote, delete, logs, events, nodes, drain, traffic)
+// with CLI11.
 //
 // main builds one CLI::App for the whole binary and calls AddClientCommands on
 // it, so `skiff --help` lists the server roles and the client commands
@@ -40,10 +41,10 @@ struct ClientOptions {
 struct Invocation {
   std::string command;  // "apply", "apps", ...; empty when no client command was parsed
   ClientOptions options;
-  std::string app;            // status, scale, restart, rollback, delete, logs
+  std::string app;            // status, deployments, scale, restart, rollback, promote, ...
   std::string file;           // apply -f
-  bool detach = false;        // apply --detach
-  int timeout_seconds = 300;  // apply: how long to follow the rollout
+  bool detach = false;        // apply, rollback, promote: do not follow the rollout
+  int timeout_seconds = 300;  // apply, rollback, promote: how long to follow the rollout
   int replicas = 0;           // scale
   int64_t to_revision = 0;    // rollback --to (0: the previous revision)
   bool follow = false;        // logs -f, events -f
@@ -57,10 +58,11 @@ struct Invocation {
 // outlive `app`).
 void AddClientCommands(CLI::App& app, Invocation* inv);
 
-// Seams for tests: where requests go, and how the apply follower waits.
+// Seams for tests: where requests go, and how the rollout follower waits.
 struct RunEnv {
-  Transport* transport = nullptr;                        // null: HTTP to inv.options.addr
-  std::function<void(std::chrono::milliseconds)> sleep;  // null: really sleep
+  Transport* transport = nullptr;                              // null: HTTP to inv.options.addr
+  std::function<void(std::chrono::milliseconds)> sleep;        // null: really sleep
+  std::function<std::chrono::steady_clock::time_point()> now;  // null: steady_clock::now
   std::chrono::milliseconds poll_interval{1000};
   std::function<std::string(const std::string&)> read_file;  // null: the filesystem
 };

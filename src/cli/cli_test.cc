@@ -1,5 +1,7 @@
 #include "cli/cli.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -8,10 +10,13 @@
 #include <deque>
 #include <sstream>
 
+#include "cli/rollout.h"
+
 namespace skiff::cli {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // Parses argv (without the program name) into an Invocation.
 Invocation Parse(std::vector<std::string> args) {
@@ -50,6 +55,23 @@ TEST(CliParseTest, PositionalsAndOptions) {
   Invocation events = Parse({"events", "--app", "web", "-f"});
   EXPECT_EQ(events.event_app, "web");
   EXPECT_TRUE(events.follow);
+}
+
+// Verify that promote, deployments and rollback parse with the follow options.
+TEST(CliParseTest, RolloutCommands) {
+  Invocation promote = Parse({"promote", "web", "--timeout", "30"});
+  EXPECT_EQ(promote.command, "promote");
+  EXPECT_EQ(promote.app, "web");
+  EXPECT_EQ(promote.timeout_seconds, 30);
+  EXPECT_FALSE(promote.detach);
+  Invocation deployments = Parse({"deployments", "web", "-o", "json"});
+  EXPECT_EQ(deployments.command, "deployments");
+  EXPECT_EQ(deployments.options.output, "json");
+  Invocation rollback = Parse({"rollback", "web", "--detach"});
+  EXPECT_TRUE(rollback.detach);
+  EXPECT_EQ(rollback.to_revision, 0);
+  EXPECT_THROW(Parse({"promote"}), CLI::ParseError);
+  EXPECT_THROW(Parse({"apply", "-f", "a.yaml", "--timeout", "0"}), CLI::ParseError);
 }
 
 // Verify that SKIFF_ADDR and SKIFF_TOKEN are read from the environment.
@@ -113,12 +135,34 @@ class FakeTransport final : public Transport {
   }
 };
 
+// Bodies of GET /v1/apps/{name}/deployments and /instances.
+std::string Deployment(int revision, const std::string& state, const std::string& message,
+                       int replicas = 1, const std::string& strategy = "rolling") {
+  return fmt::format(
+      R"({{"revision":{},"state":"{}","message":"{}","spec":{{"replicas":{},)"
+      R"("update":{{"strategy":"{}","canary":1,"canary_weight":10,"auto_promote":false}}}}}})",
+      revision, state, message, replicas, strategy);
+}
+std::string Deployments(const std::vector<std::string>& ds) {
+  return fmt::format(R"({{"deployments":[{}]}})", fmt::join(ds, ","));
+}
+std::string Instance(int revision, const std::string& health, const std::string& traffic = "serve",
+                     const std::string& desired = "run") {
+  return fmt::format(R"({{"revision":{},"desired":"{}","health":"{}","traffic":"{}"}})", revision,
+                     desired, health, traffic);
+}
+std::string Instances(const std::vector<std::string>& is) {
+  return fmt::format(R"({{"instances":[{}]}})", fmt::join(is, ","));
+}
+
 class CliRunTest : public ::testing::Test {
  protected:
   int Run(const Invocation& inv) {
     RunEnv env;
     env.transport = &transport_;
-    env.sleep = [](std::chrono::milliseconds) {};
+    // Time passes only in the follower's sleeps.
+    env.sleep = [this](std::chrono::milliseconds d) { now_ += d; };
+    env.now = [this] { return now_; };
     env.read_file = [this](const std::string&) { return file_; };
     return RunClientCommand(inv, out_, err_, env);
   }
@@ -130,48 +174,271 @@ class CliRunTest : public ::testing::Test {
   }
 
   FakeTransport transport_;
+  std::chrono::steady_clock::time_point now_;
   std::string file_;
   std::ostringstream out_;
   std::ostringstream err_;
 };
 
-// Verify that apply PUTs YAML under the spec's name and follows the rollout to healthy.
+// Verify that apply PUTs YAML under the spec's name, prints a progress line each
+// time the rollout changes (new/old counts and what it waits for) and exits 0
+// once the revision is healthy.
 TEST_F(CliRunTest, ApplyFollowsToHealthy) {
   file_ = "name: hello\nrun: {command: [sleep, '1']}\nreplicas: 2\n";
   transport_.Answer(201, R"({"app":"hello","revision":3,"created":true})");
-  transport_.Answer(200,
-                    R"({"name":"hello","status":{"state":"progressing","desired":2,"healthy":1}})");
-  transport_.Answer(200, R"({"deployments":[{"revision":3,"state":"progressing"}]})");
-  transport_.Answer(200,
-                    R"({"name":"hello","status":{"state":"healthy","desired":2,"healthy":2}})");
-  transport_.Answer(200, R"({"deployments":[{"revision":3,"state":"healthy"}]})");
+  const std::string progressing = Deployments(
+      {Deployment(2, "healthy", "2/2 healthy"),
+       Deployment(3, "progressing", "waiting for hello-b to pass its health check", 2)});
+  const std::string mixed = Instances({Instance(2, "healthy"), Instance(2, "healthy"),
+                                       Instance(3, "healthy"), Instance(3, "unknown")});
+  transport_.Answer(200, progressing);
+  transport_.Answer(200, mixed);
+  transport_.Answer(200, progressing);  // unchanged: no second line
+  transport_.Answer(200, mixed);
+  transport_.Answer(200, Deployments({Deployment(2, "superseded", "superseded by revision 3"),
+                                      Deployment(3, "healthy", "2/2 healthy", 2)}));
+  transport_.Answer(200, Instances({Instance(2, "healthy", "serve", "stop"), Instance(3, "healthy"),
+                                    Instance(3, "healthy")}));
   Invocation inv = Inv("apply");
   inv.file = "hello.yaml";
   EXPECT_EQ(Run(inv), 0) << err_.str();
-  ASSERT_FALSE(transport_.calls.empty());
+  ASSERT_EQ(transport_.calls.size(), 7u);
   EXPECT_EQ(transport_.calls[0].method, "PUT");
   EXPECT_EQ(transport_.calls[0].path, "/v1/apps/hello");
   EXPECT_EQ(transport_.calls[0].content_type, "application/yaml");
   EXPECT_EQ(transport_.calls[0].auth, "Bearer tok");
+  EXPECT_EQ(transport_.calls[1].path, "/v1/apps/hello/deployments");
+  EXPECT_EQ(transport_.calls[2].path, "/v1/apps/hello/instances");
   EXPECT_EQ(out_.str(),
             "hello: revision 3 created\n"
-            "hello: 1/2 healthy (revision 3 progressing)\n"
-            "hello: 2/2 healthy (revision 3 healthy)\n"
+            "hello: revision 3 progressing: new 1/2 healthy, old 2 serving; waiting for "
+            "hello-b to pass its health check\n"
+            "hello: revision 3 healthy: new 2/2 healthy\n"
             "hello: revision 3 is healthy\n");
+  EXPECT_EQ(err_.str(), "");
 }
 
 // Verify that apply exits 1 when the revision fails, with the deployment's message.
 TEST_F(CliRunTest, ApplyFailed) {
   file_ = R"({"name":"hello","run":{"command":["false"]}})";
   transport_.Answer(201, R"({"app":"hello","revision":2,"created":true})");
-  transport_.Answer(200, R"({"name":"hello","status":{"state":"failed","desired":1,"healthy":0}})");
-  transport_.Answer(200,
-                    R"({"deployments":[{"revision":2,"state":"failed","message":"crash loop"}]})");
+  transport_.Answer(200, Deployments({Deployment(2, "failed", "crash loop")}));
+  transport_.Answer(200, Instances({Instance(2, "unhealthy")}));
   Invocation inv = Inv("apply");
   inv.file = "hello.json";
   EXPECT_EQ(Run(inv), 1);
   EXPECT_EQ(transport_.calls[0].content_type, "application/json");
-  EXPECT_THAT(err_.str(), HasSubstr("hello: revision 2 failed: crash loop"));
+  EXPECT_THAT(err_.str(), HasSubstr("hello: revision 2 failed: crash loop; see `skiff status "
+                                    "hello` and `skiff logs hello`"));
+}
+
+// Verify that a revision reverted by auto_revert exits 1 with the reason and
+// says which revision runs now (the revert's own, newer revision).
+TEST_F(CliRunTest, ApplyRolledBack) {
+  file_ = "name: web\n";
+  transport_.Answer(201, R"({"app":"web","revision":4,"created":true})");
+  transport_.Answer(200, Deployments({Deployment(3, "superseded", "superseded by revision 4"),
+                                      Deployment(4, "rolled_back", "no progress for 60s"),
+                                      Deployment(5, "progressing", "")}));
+  transport_.Answer(200, Instances({Instance(3, "healthy")}));
+  Invocation inv = Inv("apply");
+  inv.file = "web.yaml";
+  EXPECT_EQ(Run(inv), 1);
+  EXPECT_THAT(err_.str(),
+              HasSubstr("web: revision 4 rolled back: no progress for 60s; revision 5 now runs"));
+  EXPECT_THAT(out_.str(),
+              HasSubstr("web: revision 4 rolled_back: new 0/1 healthy, old 1 serving\n"));
+}
+
+// Verify that a newer revision applied while following ends the follow with exit 1.
+TEST_F(CliRunTest, ApplySuperseded) {
+  file_ = "name: web\n";
+  transport_.Answer(201, R"({"app":"web","revision":4,"created":true})");
+  // Revision 5 is stored; the reconciler has not yet marked 4 superseded.
+  transport_.Answer(200,
+                    Deployments({Deployment(4, "progressing", ""), Deployment(5, "pending", "")}));
+  transport_.Answer(200, Instances({}));
+  Invocation inv = Inv("apply");
+  inv.file = "web.yaml";
+  EXPECT_EQ(Run(inv), 1);
+  EXPECT_THAT(err_.str(), HasSubstr("web: revision 4 superseded by revision 5"));
+}
+
+// Verify that a canary waiting for promotion shows its share, prints the
+// promote hint once, and keeps following until the revision is healthy.
+TEST_F(CliRunTest, ApplyCanaryHintsPromoteOnce) {
+  file_ = "name: web\n";
+  transport_.Answer(201, R"({"app":"web","revision":4,"created":true})");
+  const std::string waiting = Deployments({Deployment(
+      4, "progressing",
+      "canary: 1/1 healthy, taking 10% of traffic; waiting for `skiff promote web`", 4, "canary")});
+  const std::string canary = Instances({Instance(4, "healthy", "canary"), Instance(3, "healthy"),
+                                        Instance(3, "healthy"), Instance(3, "healthy")});
+  for (int i = 0; i < 2; ++i) {
+    transport_.Answer(200, waiting);
+    transport_.Answer(200, canary);
+  }
+  transport_.Answer(200, Deployments({Deployment(4, "healthy", "4/4 healthy", 4, "canary")}));
+  transport_.Answer(200, Instances({Instance(4, "healthy"), Instance(4, "healthy"),
+                                    Instance(4, "healthy"), Instance(4, "healthy")}));
+  Invocation inv = Inv("apply");
+  inv.file = "web.yaml";
+  EXPECT_EQ(Run(inv), 0) << err_.str();
+  EXPECT_EQ(out_.str(),
+            "web: revision 4 created\n"
+            "web: revision 4 progressing: new 1/4 healthy (canary, 10% of traffic), old 3 "
+            "serving; canary: 1/1 healthy, taking 10% of traffic; waiting for `skiff promote "
+            "web`\n" +
+                PromoteHint("web") +
+                "\n"
+                "web: revision 4 healthy: new 4/4 healthy\n"
+                "web: revision 4 is healthy\n");
+}
+
+// Verify that following stops at --timeout with exit 1, saying the canary still
+// waits for promotion (time from the fake clock the fake sleep advances).
+TEST_F(CliRunTest, ApplyTimeoutWhileWaitingForPromotion) {
+  file_ = "name: web\n";
+  transport_.Answer(201, R"({"app":"web","revision":4,"created":true})");
+  for (int i = 0; i < 3; ++i) {
+    transport_.Answer(200, Deployments({Deployment(4, "progressing", "", 4, "canary")}));
+    transport_.Answer(200, Instances({Instance(4, "healthy", "canary"), Instance(3, "healthy")}));
+  }
+  Invocation inv = Inv("apply");
+  inv.file = "web.yaml";
+  inv.timeout_seconds = 2;  // the poll interval is 1s: three polls
+  EXPECT_EQ(Run(inv), 1);
+  EXPECT_EQ(transport_.answers.size(), 0u);
+  EXPECT_THAT(err_.str(), HasSubstr("web: revision 4 still waits for `skiff promote web` after "
+                                    "2s; the canary keeps running"));
+  EXPECT_THAT(out_.str(), HasSubstr(PromoteHint("web")));
+}
+
+// Verify that --detach returns once the revision is stored, without polling.
+TEST_F(CliRunTest, ApplyDetach) {
+  file_ = "name: web\n";
+  transport_.Answer(201, R"({"app":"web","revision":4,"created":true})");
+  Invocation inv = Inv("apply");
+  inv.file = "web.yaml";
+  inv.detach = true;
+  EXPECT_EQ(Run(inv), 0);
+  EXPECT_EQ(transport_.calls.size(), 1u);
+  EXPECT_EQ(out_.str(), "web: revision 4 created\n");
+}
+
+// Verify that rollback --to posts the revision and follows the new revision's rollout.
+TEST_F(CliRunTest, RollbackFollows) {
+  transport_.Answer(201, R"({"app":"web","revision":6,"created":true})");
+  transport_.Answer(200, Deployments({Deployment(6, "healthy", "1/1 healthy")}));
+  transport_.Answer(200, Instances({Instance(6, "healthy")}));
+  Invocation inv = Inv("rollback");
+  inv.app = "web";
+  inv.to_revision = 2;
+  EXPECT_EQ(Run(inv), 0) << err_.str();
+  EXPECT_EQ(transport_.calls[0].method, "POST");
+  EXPECT_EQ(transport_.calls[0].path, "/v1/apps/web/rollback");
+  EXPECT_EQ(transport_.calls[0].body, R"({"revision":2})");
+  EXPECT_EQ(out_.str(),
+            "web: rolling back to revision 2 as revision 6\n"
+            "web: revision 6 healthy: new 1/1 healthy\n"
+            "web: revision 6 is healthy\n");
+}
+
+// Verify that rollback --detach makes one call and promises nothing more.
+TEST_F(CliRunTest, RollbackDetach) {
+  transport_.Answer(201, R"({"app":"web","revision":6,"created":true})");
+  Invocation inv = Inv("rollback");
+  inv.app = "web";
+  inv.detach = true;
+  EXPECT_EQ(Run(inv), 0);
+  EXPECT_EQ(transport_.calls.size(), 1u);
+  EXPECT_EQ(transport_.calls[0].body, "");
+  EXPECT_EQ(out_.str(), "web: rolling back to the previous revision as revision 6\n");
+}
+
+// Verify that promote POSTs /promote and says so; -o json prints the answer.
+TEST_F(CliRunTest, Promote) {
+  transport_.Answer(200, R"({"app":"web","revision":4,"promoted":true})");
+  Invocation inv = Inv("promote");
+  inv.app = "web";
+  inv.detach = true;
+  EXPECT_EQ(Run(inv), 0) << err_.str();
+  ASSERT_EQ(transport_.calls.size(), 1u);
+  EXPECT_EQ(transport_.calls[0].method, "POST");
+  EXPECT_EQ(transport_.calls[0].path, "/v1/apps/web/promote");
+  EXPECT_EQ(out_.str(), "web: revision 4 promoted: the rest of its instances roll out now\n");
+
+  out_.str("");
+  transport_.Answer(200, R"({"app":"web","revision":4,"promoted":true})");
+  inv.options.output = "json";
+  EXPECT_EQ(Run(inv), 0);
+  EXPECT_EQ(out_.str(), "{\"app\":\"web\",\"revision\":4,\"promoted\":true}\n");
+}
+
+// Verify that promote follows the rest of the rollout unless --detach.
+TEST_F(CliRunTest, PromoteFollows) {
+  transport_.Answer(200, R"({"app":"web","revision":4,"promoted":true})");
+  transport_.Answer(200, Deployments({Deployment(4, "healthy", "2/2 healthy")}));
+  transport_.Answer(200, Instances({Instance(4, "healthy"), Instance(4, "healthy")}));
+  Invocation inv = Inv("promote");
+  inv.app = "web";
+  EXPECT_EQ(Run(inv), 0) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("web: revision 4 is healthy\n"));
+}
+
+// Verify that promoting with no canary waiting explains the error.
+TEST_F(CliRunTest, PromoteWithoutCanary) {
+  transport_.Answer(409, R"({"error":{"code":"failed_precondition",)"
+                         R"("message":"revision 4 of web is not a canary in progress"}})");
+  Invocation inv = Inv("promote");
+  inv.app = "web";
+  EXPECT_EQ(Run(inv), 1);
+  EXPECT_THAT(err_.str(),
+              HasSubstr("failed_precondition: revision 4 of web is not a canary in progress"));
+  EXPECT_THAT(err_.str(), HasSubstr("`skiff deployments web` shows the app's rollouts"));
+  EXPECT_EQ(out_.str(), "");
+}
+
+// Verify that deployments lists revisions newest first.
+TEST_F(CliRunTest, DeploymentsTable) {
+  transport_.Answer(
+      200, R"({"deployments":[{"revision":1,"state":"superseded","created_at":"T1",)"
+           R"("message":"superseded by revision 2"},)"
+           R"({"revision":2,"state":"healthy","created_at":"T2","message":"2/2 healthy"}]})");
+  Invocation inv = Inv("deployments");
+  inv.app = "web";
+  EXPECT_EQ(Run(inv), 0);
+  EXPECT_EQ(transport_.calls[0].path, "/v1/apps/web/deployments");
+  EXPECT_EQ(out_.str(),
+            "REVISION  STATE       CREATED  MESSAGE\n"
+            "2         healthy     T2       2/2 healthy\n"
+            "1         superseded  T1       superseded by revision 2\n");
+}
+
+// Verify that status shows the TRAFFIC column only while an instance is not on
+// its normal share.
+TEST_F(CliRunTest, StatusTrafficColumn) {
+  const std::string app =
+      R"({"name":"web","revision":4,"status":{"state":"progressing","desired":1,"running":2,)"
+      R"("healthy":2}})";
+  transport_.Answer(200, app);
+  transport_.Answer(200, R"({"instances":[{"id":"web-a","revision":3,"state":"running",)"
+                         R"("health":"healthy","traffic":"serve"},{"id":"web-b","revision":4,)"
+                         R"("state":"running","health":"healthy","traffic":"canary"}]})");
+  transport_.Answer(200, Deployments({Deployment(4, "progressing", "waiting")}));
+  Invocation inv = Inv("status");
+  inv.app = "web";
+  EXPECT_EQ(Run(inv), 0) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("TRAFFIC"));
+  EXPECT_THAT(out_.str(), HasSubstr("canary"));
+  EXPECT_THAT(out_.str(), HasSubstr("4         progressing"));
+
+  out_.str("");
+  transport_.Answer(200, app);
+  transport_.Answer(200, R"({"instances":[{"id":"web-a","revision":3,"traffic":"serve"}]})");
+  transport_.Answer(200, Deployments({}));
+  EXPECT_EQ(Run(inv), 0);
+  EXPECT_THAT(out_.str(), Not(HasSubstr("TRAFFIC")));
 }
 
 // Verify that an unchanged apply (200) says so and does not follow.

@@ -1,46 +1,23 @@
 // The client commands: each one a few calls and a printout.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 #include <thread>
 
 #include "cli/cli.h"
+#include "cli/json_fields.h"
+#include "cli/rollout.h"
 #include "cli/table.h"
 #include "model/yaml_json.h"
 
 namespace skiff::cli {
 namespace json = boost::json;
 namespace {
-
-std::string Str(const json::value& v, std::string_view key) {
-  const json::object* o = v.if_object();
-  if (o == nullptr) return {};
-  const json::value* f = o->if_contains(key);
-  if (f == nullptr) return {};
-  if (f->is_string()) return std::string(f->as_string());
-  if (f->is_null()) return {};
-  return json::serialize(*f);
-}
-
-int64_t Int(const json::value& v, std::string_view key) {
-  const json::object* o = v.if_object();
-  const json::value* f = o != nullptr ? o->if_contains(key) : nullptr;
-  if (f == nullptr) return 0;
-  if (f->is_int64()) return f->as_int64();
-  if (f->is_uint64()) return static_cast<int64_t>(f->as_uint64());
-  if (f->is_double()) return static_cast<int64_t>(f->as_double());
-  return 0;
-}
-
-const json::array& Array(const json::value& v, std::string_view key) {
-  static const json::array kEmpty;
-  const json::object* o = v.if_object();
-  const json::value* f = o != nullptr ? o->if_contains(key) : nullptr;
-  return f != nullptr && f->is_array() ? f->as_array() : kEmpty;
-}
 
 // "1.5Gi", "512Mi", "0" — memory for humans.
 std::string Bytes(int64_t b) {
@@ -83,6 +60,8 @@ class Runner {
     if (c == "scale") return Scale();
     if (c == "restart") return Simple("POST", "/restart", "restarting");
     if (c == "rollback") return Rollback();
+    if (c == "promote") return Promote();
+    if (c == "deployments") return Deployments();
     if (c == "delete") return Simple("DELETE", "", "deleting");
     if (c == "logs") return Logs();
     if (c == "events") return Events();
@@ -154,44 +133,50 @@ class Runner {
     return FollowRollout(*name, revision);
   }
 
-  // Polls the app and its deployment until the revision settles.
+  std::chrono::steady_clock::time_point Now() const {
+    return env_.now ? env_.now() : std::chrono::steady_clock::now();
+  }
+
+  // Polls the app's deployments and instances until revision N settles,
+  // printing a progress line whenever it changes (not for -o json). Exit code:
+  // 0 healthy; 1 failed, rolled back, superseded, or --timeout passed.
   int FollowRollout(const std::string& name, int64_t revision) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(inv_.timeout_seconds);
+    const auto deadline = Now() + std::chrono::seconds(inv_.timeout_seconds);
+    const std::string app_path = "/v1/apps/" + name;
     std::string last_line;
+    bool hinted = false;
     while (true) {
-      auto app = client_->Call("GET", "/v1/apps/" + name);
-      if (!app) return Fail(app.error());
-      auto deployments = client_->Call("GET", "/v1/apps/" + name + "/deployments");
+      auto deployments = client_->Call("GET", app_path + "/deployments");
       if (!deployments) return Fail(deployments.error());
-      std::string state = "pending";
-      std::string message;
-      for (const json::value& d : Array(deployments->body, "deployments")) {
-        if (Int(d, "revision") == revision) {
-          state = Str(d, "state");
-          message = Str(d, "message");
+      auto instances = client_->Call("GET", app_path + "/instances");
+      if (!instances) return Fail(instances.error());
+      RolloutView view = ViewRollout(name, revision, deployments->body, instances->body);
+      if (!Json() && view.progress != last_line) {
+        out_ << view.progress << "\n";
+        out_.flush();
+      }
+      last_line = view.progress;
+      if (view.outcome != RolloutOutcome::kWaiting) {
+        (view.outcome == RolloutOutcome::kHealthy ? out_ : err_) << view.verdict << "\n";
+        return ExitCode(view.outcome);
+      }
+      if (view.awaiting_promotion && !hinted && !Json()) {
+        out_ << PromoteHint(name) << "\n";
+        out_.flush();
+        hinted = true;
+      }
+      if (Now() >= deadline) {
+        if (view.awaiting_promotion) {
+          err_ << fmt::format(
+              "{}: revision {} still waits for `skiff promote {}` after {}s; the canary keeps "
+              "running\n",
+              name, revision, name, inv_.timeout_seconds);
+        } else {
+          err_ << fmt::format(
+              "{}: revision {} not healthy after {}s (still {}); see `skiff status {}` and "
+              "`skiff logs {}`\n",
+              name, revision, inv_.timeout_seconds, view.state, name, name);
         }
-      }
-      const json::value& status =
-          app->body.as_object().contains("status") ? app->body.at("status") : app->body;
-      std::string line =
-          fmt::format("{}: {}/{} healthy (revision {} {})", name, Int(status, "healthy"),
-                      Int(status, "desired"), revision, state);
-      if (line != last_line && !Json()) out_ << line << "\n";
-      last_line = line;
-      if (state == "healthy") {
-        if (!Json()) out_ << fmt::format("{}: revision {} is healthy\n", name, revision);
-        return 0;
-      }
-      if (state == "failed" || state == "rolled_back" || state == "superseded") {
-        err_ << fmt::format("{}: revision {} {}{}\n", name, revision, state,
-                            message.empty() ? "" : ": " + message);
-        return 1;
-      }
-      if (std::chrono::steady_clock::now() >= deadline) {
-        err_ << fmt::format(
-            "{}: revision {} not healthy after {}s (still {}); see `skiff status {}` and "
-            "`skiff logs {}`\n",
-            name, revision, inv_.timeout_seconds, state, name, name);
         return 1;
       }
       Sleep();
@@ -245,27 +230,35 @@ class Runner {
     out_ << fmt::format("replicas:  {} desired, {} running, {} healthy\n", Int(s, "desired"),
                         Int(s, "running"), Int(s, "healthy"));
     out_ << "\ninstances:\n";
-    Table it({"ID", "REVISION", "NODE", "STATE", "HEALTH", "ADDRESS", "RESTARTS", "CPU", "MEMORY",
-              "MESSAGE"});
-    for (const json::value& i : Array(instances->body, "instances")) {
+    const json::array& is = Array(instances->body, "instances");
+    // TRAFFIC only while a rollout gives some instance another share than normal.
+    const bool shares = std::any_of(is.begin(), is.end(), [](const json::value& i) {
+      std::string traffic = Str(i, "traffic");
+      return !traffic.empty() && traffic != "serve";
+    });
+    std::vector<std::string> headers{"ID",      "REVISION", "NODE", "STATE",  "HEALTH",
+                                     "ADDRESS", "RESTARTS", "CPU",  "MEMORY", "MESSAGE"};
+    if (shares) headers.insert(headers.begin() + 5, "TRAFFIC");
+    Table it(headers);
+    for (const json::value& i : is) {
       // Resource figures appear once the agent has sampled the instance.
       const bool sampled = i.as_object().contains("memory_bytes");
-      it.AddRow({Str(i, "id"), std::to_string(Int(i, "revision")), Str(i, "node"), Str(i, "state"),
-                 Str(i, "health"), Str(i, "address"), std::to_string(Int(i, "restarts")),
-                 sampled ? fmt::format("{}m", Int(i, "cpu_millis")) : "-",
-                 sampled ? Bytes(Int(i, "memory_bytes")) : "-", Str(i, "message")});
+      std::vector<std::string> row{Str(i, "id"),
+                                   std::to_string(Int(i, "revision")),
+                                   Str(i, "node"),
+                                   Str(i, "state"),
+                                   Str(i, "health"),
+                                   Str(i, "address"),
+                                   std::to_string(Int(i, "restarts")),
+                                   sampled ? fmt::format("{}m", Int(i, "cpu_millis")) : "-",
+                                   sampled ? Bytes(Int(i, "memory_bytes")) : "-",
+                                   Str(i, "message")};
+      if (shares) row.insert(row.begin() + 5, Str(i, "traffic"));
+      it.AddRow(std::move(row));
     }
     out_ << (it.rows() == 0 ? "  (none)\n" : it.Render());
     out_ << "\ndeployments:\n";
-    Table dt({"REVISION", "STATE", "CREATED", "MESSAGE"});
-    const json::array& ds = Array(deployments->body, "deployments");
-    // The five most recent, newest first.
-    for (size_t n = 0; n < ds.size() && n < 5; ++n) {
-      const json::value& d = ds[ds.size() - 1 - n];
-      dt.AddRow({std::to_string(Int(d, "revision")), Str(d, "state"), Str(d, "created_at"),
-                 Str(d, "message")});
-    }
-    out_ << (dt.rows() == 0 ? "  (none)\n" : dt.Render());
+    out_ << DeploymentsTable(Array(deployments->body, "deployments"), 5);
     return 0;
   }
 
@@ -288,12 +281,62 @@ class Runner {
     if (inv_.to_revision > 0) body = json::serialize(json::object{{"revision", inv_.to_revision}});
     auto reply = client_->Call("POST", AppPath() + "/rollback", body);
     if (!reply) return Fail(reply.error());
+    const int64_t revision = Int(reply->body, "revision");
+    if (!PrintedJson(*reply)) {
+      out_ << fmt::format("{}: rolling back to {} as revision {}\n", inv_.app,
+                          inv_.to_revision > 0 ? fmt::format("revision {}", inv_.to_revision)
+                                               : std::string("the previous revision"),
+                          revision);
+    }
+    if (inv_.detach) return 0;
+    return FollowRollout(inv_.app, revision);
+  }
+
+  int Promote() {
+    auto reply = client_->Call("POST", AppPath() + "/promote");
+    if (!reply) {
+      int code = Fail(reply.error());
+      if (reply.error().code == ErrorCode::kFailedPrecondition) {
+        err_ << fmt::format(
+            "`skiff promote` moves a canary rollout that waits at its canary step on to the "
+            "rest of the instances; `skiff deployments {}` shows the app's rollouts\n",
+            inv_.app);
+      }
+      return code;
+    }
+    const int64_t revision = Int(reply->body, "revision");
+    if (!PrintedJson(*reply)) {
+      out_ << fmt::format("{}: revision {} promoted: the rest of its instances roll out now\n",
+                          inv_.app, revision);
+    }
+    if (inv_.detach) return 0;
+    return FollowRollout(inv_.app, revision);
+  }
+
+  // Newest first; -o json is the server's answer (oldest first).
+  int Deployments() {
+    auto reply = client_->Call("GET", AppPath() + "/deployments");
+    if (!reply) return Fail(reply.error());
     if (PrintedJson(*reply)) return 0;
-    out_ << fmt::format("{}: rolled back to {} as revision {}\n", inv_.app,
-                        inv_.to_revision > 0 ? fmt::format("revision {}", inv_.to_revision)
-                                             : std::string("the previous revision"),
-                        Int(reply->body, "revision"));
+    const json::array& ds = Array(reply->body, "deployments");
+    out_ << (ds.empty() ? "no deployments\n" : DeploymentsTable(ds, ds.size()));
     return 0;
+  }
+
+  // The `limit` newest of `ds` (oldest first), newest first.
+  static std::string DeploymentsTable(const json::array& ds, size_t limit) {
+    std::vector<const json::value*> sorted;
+    for (const json::value& d : ds) sorted.push_back(&d);
+    std::stable_sort(sorted.begin(), sorted.end(), [](const json::value* a, const json::value* b) {
+      return Int(*a, "revision") > Int(*b, "revision");
+    });
+    Table t({"REVISION", "STATE", "CREATED", "MESSAGE"});
+    for (size_t n = 0; n < sorted.size() && n < limit; ++n) {
+      const json::value& d = *sorted[n];
+      t.AddRow({std::to_string(Int(d, "revision")), Str(d, "state"), Str(d, "created_at"),
+                Str(d, "message")});
+    }
+    return t.rows() == 0 ? "  (none)\n" : t.Render();
   }
 
   int Simple(const char* method, const std::string& suffix, const char* done) {
