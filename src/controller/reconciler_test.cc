@@ -11,6 +11,7 @@
 
 #include "common/quantity.h"
 #include "controller/backoff.h"
+#include "controller/revision.h"
 
 namespace skiff::controller {
 namespace {
@@ -247,7 +248,9 @@ class World {
     EXPECT_EQ(Instance(a.id).desired, model::DesiredState::kRun) << "stopped twice";
     Instance(a.id).desired = model::DesiredState::kStop;
     Instance(a.id).message = a.reason;
+    Instance(a.id).drain_until = a.drain_until;
   }
+  void Do(const SetTraffic& a) { Instance(a.id).traffic = a.traffic; }
   void Do(const RemoveInstance& a) { snapshot.instances.erase(FindInstance(a.id)); }
   void Do(const ScheduleRestart& a) { Instance(a.id).restart_at = a.restart_at; }
   void Do(const RestartInstance& a) {
@@ -259,8 +262,20 @@ class World {
   }
   void Do(const SetInstanceMessage& a) { Instance(a.id).message = a.message; }
   void Do(const SetDeploymentState& a) {
-    Deployment(a.app, a.revision).state = a.state;
-    Deployment(a.app, a.revision).message = a.message;
+    model::Deployment& d = Deployment(a.app, a.revision);
+    d.state = a.state;
+    d.message = a.message;
+    d.healthy = a.healthy;
+    d.progressed_at = a.progressed_at;
+    d.healthy_at = a.healthy_at;
+    d.promoted = a.promoted;
+  }
+  void Do(const RevertApp& a) {
+    model::App& app = App(a.app);
+    ASSERT_EQ(app.revision, a.failed_revision);
+    RollbackWrites writes = MakeRollback(app, Deployment(a.app, a.to_revision), now, a.reason);
+    app = writes.app;
+    snapshot.deployments.push_back(writes.deployment);
   }
   void Do(const RemoveApp& a) {
     std::erase_if(snapshot.apps, [&](const model::App& app) { return app.name == a.name; });
@@ -277,9 +292,12 @@ TEST(ReconcilerTest, FreshAppCreatesPlacedInstances) {
   w.AddNode("n2");
   w.AddApp("web", 3);
   Actions actions = w.Step();
-  EXPECT_THAT(w.Describe(actions),
-              ElementsAre("create web-1 on n1", "create web-2 on n2", "create web-3 on n1",
-                          "deployment web/1 -> progressing (0/3 healthy)"));
+  EXPECT_THAT(
+      w.Describe(actions),
+      ElementsAre(
+          "create web-1 on n1", "create web-2 on n2", "create web-3 on n1",
+          "deployment web/1 -> progressing (0/3 healthy)",
+          "event deployment.progressing: revision 1 is rolling out (rolling): 0/3 healthy"));
   const auto& created = std::get<CreateInstance>(actions[0]).instance;
   EXPECT_EQ(created.app, "web");
   EXPECT_EQ(created.revision, 1);
@@ -349,26 +367,29 @@ TEST_P(ScaleTest, AddsOrStopsWithoutReplacing) {
 
 INSTANTIATE_TEST_SUITE_P(
     Scale, ScaleTest,
-    ::testing::Values(ScaleCase{"Up",
-                                2,
-                                4,
-                                {"create web-3 on n1", "create web-4 on n2",
-                                 "deployment web/2 -> progressing (2/4 healthy)"}},
-                      ScaleCase{"Down",
-                                3,
-                                1,
-                                // The newest go first (equal times: the larger id).
-                                {"stop web-3 (scaled down)", "stop web-2 (scaled down)",
-                                 "deployment web/2 -> healthy (1/1 healthy)",
-                                 "event deployment.healthy: revision 2 is healthy: 1/1 healthy",
-                                 "deployment web/1 -> superseded (superseded by revision 2)"}},
-                      ScaleCase{"ToZero",
-                                2,
-                                0,
-                                {"stop web-2 (scaled down)", "stop web-1 (scaled down)",
-                                 "deployment web/2 -> healthy (0/0 healthy)",
-                                 "event deployment.healthy: revision 2 is healthy: 0/0 healthy",
-                                 "deployment web/1 -> superseded (superseded by revision 2)"}}),
+    ::testing::Values(
+        ScaleCase{
+            "Up",
+            2,
+            4,
+            {"create web-3 on n1", "create web-4 on n2",
+             "deployment web/2 -> progressing (2/4 healthy)",
+             "event deployment.progressing: revision 2 is rolling out (rolling): 2/4 healthy"}},
+        ScaleCase{"Down",
+                  3,
+                  1,
+                  // The newest go first (equal times: the larger id).
+                  {"stop web-3 (scaled down)", "stop web-2 (scaled down)",
+                   "deployment web/2 -> healthy (1/1 healthy)",
+                   "event deployment.healthy: revision 2 is healthy: 1/1 healthy",
+                   "deployment web/1 -> superseded (superseded by revision 2)"}},
+        ScaleCase{"ToZero",
+                  2,
+                  0,
+                  {"stop web-2 (scaled down)", "stop web-1 (scaled down)",
+                   "deployment web/2 -> healthy (0/0 healthy)",
+                   "event deployment.healthy: revision 2 is healthy: 0/0 healthy",
+                   "deployment web/1 -> superseded (superseded by revision 2)"}}),
     [](const auto& info) { return info.param.name; });
 
 // Verify that scaling down stops unhealthy and unplaced instances before healthy ones.
@@ -453,8 +474,8 @@ TEST(ReconcilerTest, CrashLoopFailsDeploymentOnce) {
                           "(5 failures in a row))",
                           "event deployment.failed: revision 1 failed: crash loop: instance "
                           "web-2 exited with 1 (5 failures in a row)"));
-  EXPECT_THAT(w.EventKinds(), ElementsAre("deployment.failed"));
-  EXPECT_EQ(w.events[0].details.at("instance"), "web-2");
+  EXPECT_THAT(w.EventKinds(), ElementsAre("deployment.progressing", "deployment.failed"));
+  EXPECT_EQ(w.events[1].details.at("instance"), "web-2");
   EXPECT_THAT(w.Pass(), IsEmpty());
   // Restarted and still not healthy: stays failed, says nothing more.
   w.now += seconds(16);
@@ -557,8 +578,11 @@ TEST(ReconcilerTest, RolloutStepsOneAtATime) {
   w.AddApp("web", 2);
   w.Converge();
   w.NewRevision("web", [](model::AppSpec& s) { s.env["V"] = "2"; });
-  EXPECT_THAT(w.Pass(),
-              ElementsAre("create web-3 on n1", "deployment web/2 -> progressing (0/2 healthy)"));
+  EXPECT_THAT(
+      w.Pass(),
+      ElementsAre(
+          "create web-3 on n1", "deployment web/2 -> progressing (0/2 healthy)",
+          "event deployment.progressing: revision 2 is rolling out (rolling): 0/2 healthy"));
   w.StartUnhealthy();
   EXPECT_THAT(w.Pass(), IsEmpty());  // web-3 not healthy yet: nothing old may go
   w.AgentTick();
@@ -577,13 +601,17 @@ TEST(ReconcilerTest, RolloutStepsOneAtATime) {
   EXPECT_THAT(w.Pass(), IsEmpty());
 }
 
-// Verify that a broken new revision never takes healthy old instances down.
+// Verify that a broken new revision without auto_revert never takes healthy old
+// instances down: it fails and the rollout stops there.
 TEST(ReconcilerTest, BrokenRevisionKeepsOldInstances) {
   World w;
   w.AddNode("n1");
   w.AddApp("web", 2);
   w.Converge();
-  w.NewRevision("web", [](model::AppSpec& s) { s.env["V"] = "broken"; });
+  w.NewRevision("web", [](model::AppSpec& s) {
+    s.env["V"] = "broken";
+    s.update.auto_revert = false;
+  });
   w.Pass();  // creates web-3
   for (int i = 0; i < 6; ++i) {
     w.Crash("web-3", 1);
@@ -594,7 +622,8 @@ TEST(ReconcilerTest, BrokenRevisionKeepsOldInstances) {
   EXPECT_THAT(w.Wanted("web"), ElementsAre("web-1@n1", "web-2@n1", "web-3@n1"));
   EXPECT_EQ(w.Available("web"), 2);
   EXPECT_EQ(w.Deployment("web", 2).state, model::DeploymentState::kFailed);
-  EXPECT_THAT(w.EventKinds(), ElementsAre("deployment.healthy", "deployment.failed"));
+  EXPECT_THAT(w.EventKinds(), ElementsAre("deployment.progressing", "deployment.healthy",
+                                          "deployment.progressing", "deployment.failed"));
 }
 
 // Verify that deleting an app stops its instances, removes them, then the app.
@@ -632,6 +661,7 @@ TEST(ReconcilerTest, OrphansStopThenRemove) {
   EXPECT_THAT(
       w.Pass(),
       ElementsAre("create web-1 on n1", "deployment web/1 -> progressing (0/1 healthy)",
+                  "event deployment.progressing: revision 1 is rolling out (rolling): 0/1 healthy",
                   "stop ghost-1 (app no longer exists)", "stop ghost-x (app no longer exists)"));
   EXPECT_THAT(w.Pass(), ElementsAre("remove ghost-x"));  // never placed: no agent to wait for
   w.Settle();
@@ -647,11 +677,15 @@ TEST(ReconcilerTest, UnplaceableThenPlacedWhenNodeAppears) {
   w.AddNode("small", {0, 64 * kMi});
   w.AddApp("web", 1, [](model::AppSpec& s) { s.resources.memory_bytes = 128 * kMi; });
   const std::string reason = "no node fits: 1 node out of memory (needs 128Mi, 64Mi free)";
-  EXPECT_THAT(w.Pass(), ElementsAre("create web-1 unplaced (" + reason + ")",
-                                    "event instance.unplaceable: 1 instance of web cannot be "
-                                    "placed: " +
-                                        reason,
-                                    "deployment web/1 -> progressing (0/1 healthy)"));
+  EXPECT_THAT(
+      w.Pass(),
+      ElementsAre(
+          "create web-1 unplaced (" + reason + ")",
+          "event instance.unplaceable: 1 instance of web cannot be "
+          "placed: " +
+              reason,
+          "deployment web/1 -> progressing (0/1 healthy)",
+          "event deployment.progressing: revision 1 is rolling out (rolling): 0/1 healthy"));
   EXPECT_EQ(w.Instance("web-1").message, reason);
   EXPECT_THAT(w.Pass(), IsEmpty());  // same reason: no news
   w.AddNode("big", {0, 1024 * kMi}).status = model::NodeStatus::kDraining;
@@ -675,13 +709,17 @@ TEST(ReconcilerTest, PlacementAccountsEarlierAppsInPass) {
   w.AddNode("n1", {1000, 0});
   w.AddApp("a", 1, [](model::AppSpec& s) { s.resources.cpu_millis = 800; });
   w.AddApp("b", 1, [](model::AppSpec& s) { s.resources.cpu_millis = 800; });
-  EXPECT_THAT(w.Pass(),
-              ElementsAre("create a-1 on n1", "deployment a/1 -> progressing (0/1 healthy)",
-                          "create b-2 unplaced (no node fits: 1 node out of cpu (needs 800m, "
-                          "200m free))",
-                          "event instance.unplaceable: 1 instance of b cannot be placed: no node "
-                          "fits: 1 node out of cpu (needs 800m, 200m free)",
-                          "deployment b/1 -> progressing (0/1 healthy)"));
+  EXPECT_THAT(
+      w.Pass(),
+      ElementsAre(
+          "create a-1 on n1", "deployment a/1 -> progressing (0/1 healthy)",
+          "event deployment.progressing: revision 1 is rolling out (rolling): 0/1 healthy",
+          "create b-2 unplaced (no node fits: 1 node out of cpu (needs 800m, "
+          "200m free))",
+          "event instance.unplaceable: 1 instance of b cannot be placed: no node "
+          "fits: 1 node out of cpu (needs 800m, 200m free)",
+          "deployment b/1 -> progressing (0/1 healthy)",
+          "event deployment.progressing: revision 1 is rolling out (rolling): 0/1 healthy"));
 }
 
 // Verify that instances on a node that no longer exists are removed and replaced.
@@ -797,9 +835,12 @@ TEST(ReconcilerTest, FailedOldInstanceGoesFirst) {
   w.Converge();
   w.Crash("web-2", 1);
   w.NewRevision("web", [](model::AppSpec& s) { s.env["V"] = "2"; });
-  EXPECT_THAT(w.Pass(),
-              ElementsAre("stop web-2 (replaced by revision 2)", "create web-3 on n1",
-                          "create web-4 on n1", "deployment web/2 -> progressing (0/2 healthy)"));
+  EXPECT_THAT(
+      w.Pass(),
+      ElementsAre(
+          "stop web-2 (replaced by revision 2)", "create web-3 on n1", "create web-4 on n1",
+          "deployment web/2 -> progressing (0/2 healthy)",
+          "event deployment.progressing: revision 2 is rolling out (rolling): 0/2 healthy"));
   EXPECT_THAT(w.Pass(), ElementsAre("remove web-2"));
   EXPECT_EQ(w.Available("web"), 1);  // web-1 stays until a new one is healthy
 }
@@ -816,8 +857,11 @@ TEST(ReconcilerTest, RoundRobinResumesAfterNewestInstance) {
   w.AddRunning("web", "n1");
   w.App("web").spec.replicas = 3;
   w.Deployment("web", 1).spec.replicas = 3;
-  EXPECT_THAT(w.Pass(),
-              ElementsAre("create web-3 on n2", "deployment web/1 -> progressing (2/3 healthy)"));
+  EXPECT_THAT(
+      w.Pass(),
+      ElementsAre(
+          "create web-3 on n2", "deployment web/1 -> progressing (2/3 healthy)",
+          "event deployment.progressing: revision 1 is rolling out (rolling): 2/3 healthy"));
 }
 
 // Verify that older deployments become superseded only once the current one is healthy.
