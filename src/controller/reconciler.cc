@@ -226,9 +226,6 @@ RolloutPlan Pass::PlanFor(const model::App& app, const Groups& groups) {
   input.old = groups.old;
   input.any_old_left = groups.any_old_left;
   input.now = now_;
-  input.spec_of = [&](const Instance& instance) -> const model::AppSpec& {
-    return SpecOf(instance, app);
-  };
   input.stop_reason = [&](const Instance& instance) { return StopReason(instance, app); };
   input.revert_blocked = [&](const model::AppSpec& spec) { return RevertBlocked(app, spec); };
   return PlanRollout(input);

@@ -268,6 +268,8 @@ bool Planner::Revert(const std::string& failure) {
   const model::Deployment* target = nullptr;
   for (const model::Deployment* other : in_.deployments) {
     if (other->revision >= app_.revision || !WasHealthy(*other)) continue;
+    // Going back to what fails already (a revert that failed too) would loop.
+    if (other->spec == spec_) continue;
     if (in_.revert_blocked && !in_.revert_blocked(other->spec).empty()) continue;
     if (target == nullptr || other->revision > target->revision) target = other;
   }

@@ -57,8 +57,6 @@ struct RolloutInput {
   std::vector<const model::Instance*> old;
   bool any_old_left = false;  // an old record of any desired state outlives this pass
   Time now;
-  // The spec an instance runs (its revision's). REQUIRES: set.
-  std::function<const model::AppSpec&(const model::Instance&)> spec_of;
   // Why an old instance goes ("replaced by revision 3", "node draining"). REQUIRES: set.
   std::function<std::string(const model::Instance&)> stop_reason;
   // Empty when the app may return to `spec`; else why not (its domains are
