@@ -307,7 +307,7 @@ TEST_F(ApiServerTest, Rollback) {
   EXPECT_EQ(bad.Json().at("error").at("field"), "revision");
 }
 
-// Verify that promote needs a canary in progress (409 naming the state; 404 for
+// Verify that promote needs a canary in progress (412 naming the state; 404 for
 // an unknown app; nothing written when refused), then sets promoted.
 TEST_F(ApiServerTest, Promote) {
   EXPECT_EQ(Call(Request("POST", "/v1/apps/nope/promote")).status, 404);
@@ -315,7 +315,8 @@ TEST_F(ApiServerTest, Promote) {
                      "update":{"strategy":"canary"}})");
   int64_t before = store_.Revision();
   FakeWriter pending = Call(Request("POST", "/v1/apps/hello/promote"));
-  EXPECT_EQ(pending.status, 409) << pending.body;
+  EXPECT_EQ(pending.status, 412) << pending.body;  // failed_precondition, as everywhere
+  EXPECT_EQ(pending.Json().at("error").at("code"), "failed_precondition");
   EXPECT_EQ(pending.Json().at("error").at("message"),
             "hello: revision 1 is not a canary in progress (state pending)");
   EXPECT_EQ(store_.Revision(), before);

@@ -182,7 +182,8 @@ net::HttpResponse RollbackApp(const ApiDeps& deps, const net::HttpRequest& reque
   return ApplyReply(deps.apps->Rollback(params.at("name"), to));
 }
 
-// 200 {"app", "revision", "promoted": true}; 409 unless a canary is in progress.
+// 200 {"app", "revision", "promoted": true}; failed_precondition (412) unless
+// the app's current revision is a canary in progress.
 net::HttpResponse PromoteApp(const ApiDeps& deps, const net::HttpRequest&,
                              const PathParams& params) {
   auto promoted = deps.apps->Promote(params.at("name"));
