@@ -131,6 +131,7 @@ class Planner {
   bool promote_now_ = false;  // auto_promote in this pass
   bool switch_now_ = false;   // blue-green switch in this pass
   const Instance* looping_ = nullptr;
+  std::string revert_blocked_;  // why the newest healthy revision cannot be gone back to
   RolloutPlan plan_;
 };
 
@@ -266,11 +267,20 @@ bool Planner::Revert(const std::string& failure) {
   const model::Deployment& d = *deployment_;
   if (!update_.auto_revert || !InRollout(d.state)) return false;
   const model::Deployment* target = nullptr;
+  int64_t blocked = 0;
   for (const model::Deployment* other : in_.deployments) {
     if (other->revision >= app_.revision || !WasHealthy(*other)) continue;
     // Going back to what fails already (a revert that failed too) would loop.
     if (other->spec == spec_) continue;
-    if (in_.revert_blocked && !in_.revert_blocked(other->spec).empty()) continue;
+    if (in_.revert_blocked) {
+      if (std::string why = in_.revert_blocked(other->spec); !why.empty()) {
+        if (other->revision > blocked) {
+          blocked = other->revision;
+          revert_blocked_ = fmt::format("cannot go back to revision {}: {}", blocked, why);
+        }
+        continue;
+      }
+    }
     if (target == nullptr || other->revision > target->revision) target = other;
   }
   if (target == nullptr) return false;
@@ -414,7 +424,9 @@ void Planner::UpdateDeployment(const std::string& failure) {
     message = failure;
     const bool had_earlier = std::any_of(in_.deployments.begin(), in_.deployments.end(),
                                          [&](const auto* o) { return o->revision < d.revision; });
-    if (update_.auto_revert && InRollout(d.state) && had_earlier) {
+    if (!revert_blocked_.empty()) {
+      message += "; " + revert_blocked_;
+    } else if (update_.auto_revert && InRollout(d.state) && had_earlier) {
       message += "; no earlier healthy revision to go back to";
     }
   } else if (state == DeploymentState::kFailed || state == DeploymentState::kHealthy) {

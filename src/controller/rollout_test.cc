@@ -183,6 +183,27 @@ TEST(RolloutTest, ProgressRestartsDeadline) {
                                  "web-2 not healthy yet; web-3 not healthy yet)"));
 }
 
+// Verify that a revision whose domain another app serves by now is not gone
+// back to, and the failure says so.
+TEST(RolloutTest, RevertSkipsRevisionWhoseDomainIsTaken) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 1, [](model::AppSpec& s) { s.domains = {"a.localhost"}; });
+  w.Converge();
+  w.NewRevision("web", [](model::AppSpec& s) {
+    ChangeEnv(s);
+    s.domains = {"b.localhost"};
+  });
+  w.AddApp("other", 0, [](model::AppSpec& s) { s.domains = {"a.localhost"}; });
+  w.Pass();
+  w.StartUnhealthy();
+  w.now += seconds(60);
+  EXPECT_THAT(w.Pass(), Contains("deployment web/2 -> failed (no progress for 1m: 0/1 healthy; "
+                                 "web-2 not healthy yet; cannot go back to revision 1: a.localhost "
+                                 "is served by app other)"));
+  EXPECT_EQ(w.App("web").revision, 2);
+}
+
 // Verify that a crash loop during a rollout reverts too.
 TEST(RolloutTest, CrashLoopReverts) {
   World w;
