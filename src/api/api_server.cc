@@ -91,6 +91,7 @@ void ApiServer::AddRoutes() {
   r.AddUnary("POST", "/v1/apps/{name}/scale", true, Bind(d, &ScaleApp));
   r.AddUnary("POST", "/v1/apps/{name}/restart", true, Bind(d, &RestartApp));
   r.AddUnary("POST", "/v1/apps/{name}/rollback", true, Bind(d, &RollbackApp));
+  r.AddUnary("POST", "/v1/apps/{name}/promote", true, Bind(d, &PromoteApp));
   r.AddUnary("GET", "/v1/apps/{name}/deployments", true, Bind(d, &ListDeployments));
   r.AddUnary("GET", "/v1/apps/{name}/instances", true, Bind(d, &ListInstances));
   r.Add("GET", "/v1/apps/{name}/logs", true, BindStream(d, &Logs));

@@ -307,6 +307,39 @@ TEST_F(ApiServerTest, Rollback) {
   EXPECT_EQ(bad.Json().at("error").at("field"), "revision");
 }
 
+// Verify that promote needs a canary in progress (412 naming the state; 404 for
+// an unknown app; nothing written when refused), then sets promoted.
+TEST_F(ApiServerTest, Promote) {
+  EXPECT_EQ(Call(Request("POST", "/v1/apps/nope/promote")).status, 404);
+  Apply("hello", R"({"name":"hello","run":{"command":["sleep","100"]},
+                     "update":{"strategy":"canary"}})");
+  int64_t before = store_.Revision();
+  FakeWriter pending = Call(Request("POST", "/v1/apps/hello/promote"));
+  EXPECT_EQ(pending.status, 412) << pending.body;  // failed_precondition, as everywhere
+  EXPECT_EQ(pending.Json().at("error").at("code"), "failed_precondition");
+  EXPECT_EQ(pending.Json().at("error").at("message"),
+            "hello: revision 1 is not a canary in progress (state pending)");
+  EXPECT_EQ(store_.Revision(), before);
+  EXPECT_EQ(Call(Request("POST", "/v1/apps/hello/promote", "", /*with_token=*/false)).status, 401);
+
+  // What the controller writes once the canary runs.
+  model::Deployment d = store_.ListDeployments("hello").value()[0];
+  const int64_t version = d.version;
+  d.state = model::DeploymentState::kProgressing;
+  store::Txn txn;
+  txn.Put(d, version);
+  ASSERT_TRUE(store_.Commit(txn));
+  clock_.Advance(std::chrono::seconds(5));
+  FakeWriter ok = Call(Request("POST", "/v1/apps/hello/promote"));
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(ok.Json().at("app"), "hello");
+  EXPECT_EQ(ok.Json().at("revision").as_int64(), 1);
+  EXPECT_EQ(ok.Json().at("promoted"), true);
+  model::Deployment promoted = store_.ListDeployments("hello").value()[0];
+  EXPECT_TRUE(promoted.promoted);
+  EXPECT_EQ(promoted.progressed_at, clock_.Now());  // the deadline counts from the promotion
+}
+
 // Verify that restart and delete answer 202, and deployments lists the revisions.
 TEST_F(ApiServerTest, RestartDeleteDeployments) {
   Apply("hello", kHelloJson);

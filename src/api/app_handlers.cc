@@ -1,4 +1,4 @@
-// Handlers of /v1/apps: apply, read, delete, scale, restart, rollback.
+// Handlers of /v1/apps: apply, read, delete, scale, restart, rollback, promote.
 #include <fmt/format.h>
 
 #include "api/errors.h"
@@ -180,6 +180,17 @@ net::HttpResponse RollbackApp(const ApiDeps& deps, const net::HttpRequest& reque
         fmt::format("revision: must be >= 1, or 0 for the previous one (got {})", to), "revision"});
   }
   return ApplyReply(deps.apps->Rollback(params.at("name"), to));
+}
+
+// 200 {"app", "revision", "promoted": true}; failed_precondition (412) unless
+// the app's current revision is a canary in progress.
+net::HttpResponse PromoteApp(const ApiDeps& deps, const net::HttpRequest&,
+                             const PathParams& params) {
+  auto promoted = deps.apps->Promote(params.at("name"));
+  if (!promoted) return ErrorReply(promoted.error());
+  return net::JsonResponse(
+      200,
+      json::object{{"app", promoted->app}, {"revision", promoted->revision}, {"promoted", true}});
 }
 
 net::HttpResponse ListDeployments(const ApiDeps& deps, const net::HttpRequest&,

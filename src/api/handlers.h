@@ -31,6 +31,8 @@ net::HttpResponse RestartApp(const ApiDeps& deps, const net::HttpRequest& reques
                              const PathParams& params);
 net::HttpResponse RollbackApp(const ApiDeps& deps, const net::HttpRequest& request,
                               const PathParams& params);
+net::HttpResponse PromoteApp(const ApiDeps& deps, const net::HttpRequest& request,
+                             const PathParams& params);
 net::HttpResponse ListDeployments(const ApiDeps& deps, const net::HttpRequest& request,
                                   const PathParams& params);
 net::HttpResponse ListInstances(const ApiDeps& deps, const net::HttpRequest& request,

@@ -6,6 +6,7 @@
 
 #include "common/logging.h"
 #include "common/overloaded.h"
+#include "controller/revision.h"
 
 namespace skiff::controller {
 namespace {
@@ -38,7 +39,12 @@ class Batch {
                      if (model::Instance* i = Edit(a.id, a.version)) {
                        i->desired = model::DesiredState::kStop;
                        i->message = a.reason;
+                       i->drain_until = a.drain_until;
+                       i->drained = false;
                      }
+                   },
+                   [&](const SetTraffic& a) {
+                     if (model::Instance* i = Edit(a.id, a.version)) i->traffic = a.traffic;
                    },
                    [&](const RemoveInstance& a) {
                      if (const model::Instance* i = Find(a.id)) {
@@ -68,10 +74,15 @@ class Batch {
                        model::Deployment copy = d;
                        copy.state = a.state;
                        copy.message = a.message;
+                       copy.healthy = a.healthy;
+                       copy.progressed_at = a.progressed_at;
+                       copy.healthy_at = a.healthy_at;
+                       copy.promoted = a.promoted;
                        copy.updated_at = now_;
                        txn_.Put(copy, a.version);
                      }
                    },
+                   [&](const RevertApp& a) { Revert(a); },
                    [&](const RemoveApp& a) {
                      for (const model::Deployment& d : snapshot_.deployments) {
                        if (d.app == a.name) txn_.Delete(d, d.version);
@@ -89,6 +100,22 @@ class Batch {
                    [&](const EmitEvent& a) { txn_.AddEvent(a.event); },
                },
                action);
+  }
+
+  // The app at a new revision running `to_revision`'s spec, in this
+  // transaction: it commits with the failed deployment's rolled_back state.
+  void Revert(const RevertApp& a) {
+    const model::App* app = nullptr;
+    const model::Deployment* target = nullptr;
+    for (const model::App& candidate : snapshot_.apps) {
+      if (candidate.name == a.app) app = &candidate;
+    }
+    for (const model::Deployment& d : snapshot_.deployments) {
+      if (d.app == a.app && d.revision == a.to_revision) target = &d;
+    }
+    if (app == nullptr || target == nullptr || app->revision != a.failed_revision) return;
+    RollbackWrites rollback = MakeRollback(*app, *target, now_, a.reason);
+    txn_.Put(rollback.app, a.version).Put(rollback.deployment, store::kMustNotExist);
   }
 
   store::Txn Finish() {
@@ -136,6 +163,7 @@ Result<ApplyOutcome> ApplyActions(store::Store& store, const store::Snapshot& sn
     return std::visit(Overloaded{
                           [](const CreateInstance& a) { return a.instance.app; },
                           [](const SetDeploymentState& a) { return a.app; },
+                          [](const RevertApp& a) { return a.app; },
                           [](const RemoveApp& a) { return a.name; },
                           [](const EmitEvent& a) { return a.event.app; },
                           [&](const auto& a) -> std::string {

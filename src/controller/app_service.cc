@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "controller/revision.h"
 #include "controller/template.h"
 
 namespace skiff::controller {
@@ -190,14 +191,9 @@ Result<ApplyResult> AppService::Rollback(const std::string& name, int64_t to_rev
             fmt::format("revision {} is already the current revision of {}", to_revision, name));
       }
     } else {
-      // The newest earlier revision that was ever healthy (healthy, or superseded
-      // after being healthy); else simply the one before.
+      // The newest earlier revision that was ever healthy; else simply the one before.
       for (const auto& d : deployments) {
-        if (d.revision >= app.revision) continue;
-        if (d.state == model::DeploymentState::kHealthy ||
-            d.state == model::DeploymentState::kSuperseded) {
-          target = &d;
-        }
+        if (d.revision < app.revision && WasHealthy(d)) target = &d;
       }
       if (target == nullptr) {
         for (const auto& d : deployments) {
@@ -215,20 +211,12 @@ Result<ApplyResult> AppService::Rollback(const std::string& name, int64_t to_rev
     Time now = clock_->Now();
     const int64_t expected = app.version;
     const int64_t from = app.revision;
-    app.revision = from + 1;
-    app.spec = target->spec;
-    app.updated_at = now;
-
-    model::Deployment d;
-    d.app = name;
-    d.revision = app.revision;
-    d.spec = target->spec;
-    d.created_at = now;
-    d.updated_at = now;
-    d.message = fmt::format("rollback to revision {}", target->revision);
+    RollbackWrites rollback =
+        MakeRollback(app, *target, now, fmt::format("rollback to revision {}", target->revision));
+    app = rollback.app;
 
     store::Txn txn;
-    txn.Put(app, expected).Put(d, store::kMustNotExist);
+    txn.Put(app, expected).Put(rollback.deployment, store::kMustNotExist);
     for (const auto& old : deployments) {
       if (old.revision != from) continue;
       model::Deployment rolled = old;
@@ -242,6 +230,40 @@ Result<ApplyResult> AppService::Rollback(const std::string& name, int64_t to_rev
                                        app.revision, from, target->revision)));
     SKIFF_RETURN_IF_ERROR(store_->Commit(txn));
     return ApplyResult{name, app.revision, true};
+  });
+}
+
+Result<PromoteResult> AppService::Promote(const std::string& name) {
+  return RetryOnConflict([&]() -> Result<PromoteResult> {
+    SKIFF_ASSIGN_OR_RETURN(model::App app, store_->GetApp(name));
+    SKIFF_ASSIGN_OR_RETURN(auto deployments, store_->ListDeployments(name));
+    auto it = std::find_if(deployments.begin(), deployments.end(),
+                           [&](const model::Deployment& d) { return d.revision == app.revision; });
+    if (it == deployments.end()) {
+      return FailedPrecondition(
+          fmt::format("{}: revision {} has no deployment", name, app.revision));
+    }
+    model::Deployment d = *it;
+    if (d.spec.update.strategy != model::UpdateStrategy::kCanary ||
+        d.state != model::DeploymentState::kProgressing) {
+      return FailedPrecondition(
+          fmt::format("{}: revision {} is not a canary in progress (state {})", name, d.revision,
+                      model::ToString(d.state)));
+    }
+    if (d.promoted) return PromoteResult{name, d.revision};
+    const int64_t expected = d.version;
+    Time now = clock_->Now();
+    d.promoted = true;
+    d.progressed_at = now;  // healthy_deadline counts from here, not from the wait for a human
+    d.updated_at = now;
+    store::Txn txn;
+    txn.Put(d, expected);
+    txn.AddEvent(MakeEvent(now, name, "deployment.promoted",
+                           fmt::format("revision {} promoted: its canaries take a full share and "
+                                       "the rollout continues",
+                                       d.revision)));
+    SKIFF_RETURN_IF_ERROR(store_->Commit(txn));
+    return PromoteResult{name, d.revision};
   });
 }
 

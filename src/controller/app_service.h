@@ -23,6 +23,11 @@ struct ApplyResult {
   bool created = false;  // false: the spec equals the current one, nothing written
 };
 
+struct PromoteResult {
+  std::string app;
+  int64_t revision = 0;
+};
+
 struct AppStatus {
   std::string state;  // the current deployment's state, or "deleting"
   int desired = 0;
@@ -55,6 +60,11 @@ class AppService {
   // A new revision whose spec is `to_revision`'s; 0 = the one before the current.
   // kNotFound for an unknown revision; kFailedPrecondition when there is none before.
   Result<ApplyResult> Rollback(const std::string& name, int64_t to_revision);
+  // Promotes the current revision's canary (update.strategy canary): its
+  // canaries take a full share and the rollout continues as rolling (rollout.h).
+  // kNotFound for an unknown app; kFailedPrecondition unless the current
+  // deployment is a canary in progress. Promoting twice is not an error.
+  Result<PromoteResult> Promote(const std::string& name);
   Result<std::vector<model::Deployment>> Deployments(const std::string& name) const;
   Result<std::vector<model::Instance>> Instances(const std::string& name) const;
 

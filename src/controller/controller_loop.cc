@@ -51,6 +51,8 @@ void ControllerLoop::Stop() {
   subscription_.reset();
 }
 
+Time ControllerLoop::next_due() const { return next_due_; }
+
 int64_t ControllerLoop::passes() const {
   std::lock_guard lock(mu_);
   return passes_;
@@ -112,10 +114,11 @@ Result<ApplyOutcome> ControllerLoop::RunOnce() {
   CheckNodes(now);
   SKIFF_ASSIGN_OR_RETURN(store::Snapshot snapshot, store_->GetSnapshot());
   ReconcilerConfig config{.new_id = options_.new_id};
-  Actions actions = Compute(snapshot, now, config);
+  Time wake;  // when time alone makes the reconciler act (a rollout's timers)
+  Actions actions = Compute(snapshot, now, config, &wake);
   for (const Action& action : actions) SKIFF_LOG_DEBUG("reconcile: {}", Describe(action));
   auto outcome = ApplyActions(*store_, snapshot, actions, now);
-  next_due_ = NextDue(snapshot, now);
+  next_due_ = std::min(NextDue(snapshot, now), wake);
   std::lock_guard lock(mu_);
   ++passes_;
   return outcome;

@@ -1,6 +1,7 @@
 // ControllerLoop: runs the reconciler (Flow 5 of DESIGN.md) on every store
-// change, at the moment the next backed-off restart falls due, and on a resync
-// timer; applies what it computes (ApplyActions), and computes again at once
+// change, at the moment the next backed-off restart or rollout timer (an
+// instance healthy for min_healthy_time, a healthy_deadline, a keep_old) falls
+// due, and on a resync timer; applies what it computes (ApplyActions), and computes again at once
 // when a write lost a race. It also watches node heartbeats: a ready node
 // silent for longer than `node_timeout` is marked down (with an event), and
 // comes back ready when its agent registers again.
@@ -58,6 +59,9 @@ class ControllerLoop {
   // written. Errors: the store's (kUnavailable).
   Result<ApplyOutcome> RunOnce();
 
+  // When the pass after the last one is due at the latest (as computed by the
+  // last pass). Only from the thread that runs passes (tests: after RunOnce).
+  Time next_due() const;
   // Passes run so far (for tests and metrics).
   int64_t passes() const;
   // "ok", or why the last pass of the loop failed (for GET /health).
@@ -67,8 +71,8 @@ class ControllerLoop {
   void Loop();
   // Marks silent nodes down; returns whether it wrote anything.
   bool CheckNodes(Time now);
-  // When the next pass is due at the latest: the earliest future restart_at,
-  // capped by the resync interval.
+  // When the next pass is due at the latest: the earliest future restart_at or
+  // node timeout, capped by the resync interval (the reconciler adds its own).
   Time NextDue(const store::Snapshot& snapshot, Time now) const;
 
   store::Store* const store_;

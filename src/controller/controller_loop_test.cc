@@ -1,10 +1,12 @@
 #include "controller/controller_loop.h"
 
 #include <fmt/format.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <thread>
 
 #include "controller/app_service.h"
@@ -189,6 +191,106 @@ TEST_F(ControllerLoopTest, StaleActionsWriteNothing) {
   EXPECT_EQ(outcome->conflicts, 1);
   EXPECT_EQ(Instances("web")[0].desired, model::DesiredState::kRun);
   EXPECT_EQ(Instances("web")[0].state, model::InstanceState::kRunning);
+}
+
+// Verify that a pass reports when a rollout's timer falls due (an instance
+// healthy for min_healthy_time), and that a pass then finishes the rollout.
+TEST_F(ControllerLoopTest, NextDueFollowsMinHealthyTime) {
+  model::AppSpec spec = Spec("web", 1);
+  spec.health.type = model::HealthType::kTcp;  // min_healthy_time counts (2s by default)
+  ASSERT_TRUE(apps_.Apply(spec));
+  Converge();
+  ReportRunning(Instances("web")[0]);
+  Converge();
+  EXPECT_EQ(store_.GetDeployment("web", 1)->state, model::DeploymentState::kProgressing);
+  EXPECT_EQ(loop_->next_due(), clock_.Now() + seconds(2));
+  clock_.Advance(seconds(2));
+  Converge();
+  EXPECT_EQ(store_.GetDeployment("web", 1)->state, model::DeploymentState::kHealthy);
+}
+
+// Verify that the running loop wakes by itself when a rollout's timer falls
+// due, long before its resync: nothing changes in the store meanwhile.
+TEST_F(ControllerLoopTest, RunningLoopWakesForRolloutTimer) {
+  ControllerLoopOptions options;
+  options.resync_interval = std::chrono::hours(1);
+  options.node_timeout = std::chrono::hours(1);
+  loop_ = std::make_unique<ControllerLoop>(&store_, &nodes_, &clock_, options);
+  model::AppSpec spec = Spec("web", 1);
+  spec.health.type = model::HealthType::kTcp;
+  spec.update.min_healthy_time = std::chrono::milliseconds(300);
+  loop_->Start();
+  ASSERT_TRUE(apps_.Apply(spec));
+  auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  auto wait_for = [&](const std::function<bool()>& done) {
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return done();
+  };
+  ASSERT_TRUE(wait_for([&] { return Instances("web").size() == 1; }));
+  ReportRunning(Instances("web")[0]);
+  const int64_t passes = loop_->passes();
+  ASSERT_TRUE(wait_for([&] { return loop_->passes() > passes; }));
+  clock_.Advance(std::chrono::milliseconds(300));
+  EXPECT_TRUE(wait_for(
+      [&] { return store_.GetDeployment("web", 1)->state == model::DeploymentState::kHealthy; }));
+  loop_->Stop();
+}
+
+// Verify that a rollout past its healthy_deadline is reverted through the
+// store (a new revision with the old spec, in the pass's transaction) and that
+// the app's status never reads failed on the way back to healthy.
+TEST_F(ControllerLoopTest, RevertsStalledRollout) {
+  ASSERT_TRUE(apps_.Apply(Spec("web", 1)));
+  Converge();
+  ReportRunning(Instances("web")[0]);
+  Converge();
+  model::AppSpec broken = Spec("web", 1);
+  broken.env["V"] = "2";
+  broken.update.healthy_deadline = seconds(10);
+  ASSERT_TRUE(apps_.Apply(broken));
+  Converge();  // its instance never reports
+  clock_.Advance(seconds(10));
+  Converge();
+  EXPECT_EQ(store_.GetApp("web")->revision, 3);
+  EXPECT_EQ(store_.GetApp("web")->spec, Spec("web", 1));
+  EXPECT_EQ(store_.GetDeployment("web", 2)->state, model::DeploymentState::kRolledBack);
+  EXPECT_THAT(store_.GetDeployment("web", 2)->message,
+              ::testing::HasSubstr("rolled back to revision 1 (as revision 3)"));
+  EXPECT_TRUE(HasEvent("deployment.rolled_back"));
+  EXPECT_NE(apps_.Get("web")->status.state, "failed");
+  for (const auto& i : Instances("web")) {
+    if (i.revision == 2) {
+      EXPECT_EQ(i.desired, model::DesiredState::kStop);
+      ReportExit(i, model::InstanceState::kStopped, 0);
+    }
+  }
+  Converge();
+  EXPECT_EQ(apps_.Get("web")->status.state, "healthy");
+  EXPECT_EQ(Instances("web").size(), 1u);
+}
+
+// Verify that stopping an instance the edge may route to sets its drain
+// deadline (edge.drain_timeout) and resets drained.
+TEST_F(ControllerLoopTest, ScaleDownDrainsRoutedInstance) {
+  model::AppSpec spec = Spec("web", 2);
+  spec.domains = {"web.localhost"};
+  spec.edge.drain_timeout = seconds(7);
+  ASSERT_TRUE(apps_.Apply(spec));
+  Converge();
+  for (const auto& i : Instances("web")) ReportRunning(i);
+  Converge();
+  ASSERT_TRUE(apps_.Scale("web", 1));
+  Converge();
+  int stopped = 0;
+  for (const auto& i : Instances("web")) {
+    if (i.desired != model::DesiredState::kStop) continue;
+    ++stopped;
+    EXPECT_EQ(i.drain_until, clock_.Now() + seconds(7));
+    EXPECT_FALSE(i.drained);
+  }
+  EXPECT_EQ(stopped, 1);
 }
 
 // Verify that the running loop reacts to a change by itself (no RunOnce).

@@ -13,44 +13,21 @@
 #include "common/quantity.h"
 #include "controller/allocation.h"
 #include "controller/backoff.h"
+#include "controller/rollout.h"
 #include "controller/template.h"
 #include "scheduler/scheduler.h"
 
 namespace skiff::controller {
 namespace {
 
-using model::DeploymentState;
 using model::DesiredState;
 using model::Instance;
 using model::InstanceState;
 
 bool IsDead(InstanceState s) { return s == InstanceState::kFailed || s == InstanceState::kStopped; }
 
-// Running and healthy. Without a health check the agent reports an instance
-// healthy once it stayed up for update.min_healthy_time, so "running" alone
-// never counts: a process that dies at once must not make a revision healthy.
-bool IsAvailable(const Instance& instance, const model::AppSpec& /*spec*/) {
-  return instance.state == InstanceState::kRunning && instance.health == model::Health::kHealthy;
-}
-
 bool IsUnplacedPending(const Instance& instance) {
   return instance.node.empty() && instance.state == InstanceState::kPending;
-}
-
-// Lower sorts first: the instances that cost the least to lose.
-int Worth(const Instance& instance, const model::AppSpec& spec) {
-  if (instance.node.empty()) return 0;
-  if (IsDead(instance.state)) return 1;
-  return IsAvailable(instance, spec) ? 3 : 2;
-}
-
-std::string ExitText(const Instance& instance) {
-  // A start that failed (a missing program, an image that cannot be pulled, a
-  // failed build) has no exit code; its message says why.
-  if (!instance.last_exit) {
-    return instance.message.empty() ? "failed" : "failed: " + instance.message;
-  }
-  return fmt::format("exited with {}", *instance.last_exit);
 }
 
 // The state of one Compute() call. Apps are reconciled one after another
@@ -60,6 +37,7 @@ class Pass {
  public:
   Pass(const store::Snapshot& snapshot, Time now, const ReconcilerConfig& config);
   Actions Run();
+  Time wake() const { return wake_; }
 
  private:
   using Key = std::pair<std::string, int64_t>;  // (app, revision)
@@ -89,15 +67,14 @@ class Pass {
   void ReconcileOrphans(const std::vector<const Instance*>& instances);
   Groups Group(const model::App& app, const std::vector<const Instance*>& kept);
   void StopSurplus(const model::App& app, std::vector<const Instance*>& current);
-  void StopOld(const model::App& app, Groups& groups);
-  int CountToCreate(const model::App& app, const Groups& groups) const;
+  RolloutPlan PlanFor(const model::App& app, const Groups& groups);
+  std::string RevertBlocked(const model::App& app, const model::AppSpec& spec) const;
   void PlaceAndCreate(const model::App& app, const std::vector<const Instance*>& instances,
-                      const Groups& groups, int create);
+                      const Groups& groups, int create, model::Traffic traffic);
   void Restart(const std::vector<const Instance*>& current);
-  void UpdateDeployments(const model::App& app, const Groups& groups, int created);
-  void Stop(const Instance& instance, std::string reason) {
-    Emit(StopInstance{instance.id, std::move(reason), instance.version});
-  }
+  // Stops an instance; one that may have had traffic (serving, the app has
+  // domains) first drains for its spec's edge.drain_timeout unless `drain` is false.
+  void Stop(const model::App* app, const Instance& instance, std::string reason, bool drain = true);
 
   const store::Snapshot& snapshot_;
   Time now_;
@@ -108,6 +85,7 @@ class Pass {
   std::optional<scheduler::PlacementIndex> index_;
   mutable std::map<Key, bool> same_template_;  // revision -> runs the current template
   Actions out_;
+  Time wake_ = Time::max();
 };
 
 Pass::Pass(const store::Snapshot& snapshot, Time now, const ReconcilerConfig& config)
@@ -167,6 +145,14 @@ bool Pass::ShouldRemove(const Instance& instance) const {
          (instance.node.empty() || IsDead(instance.state) || OnDownNode(instance));
 }
 
+void Pass::Stop(const model::App* app, const Instance& instance, std::string reason, bool drain) {
+  StopInstance stop{instance.id, std::move(reason), instance.version};
+  if (drain && app != nullptr && !app->spec.domains.empty() && IsServing(instance)) {
+    stop.drain_until = now_ + SpecOf(instance, *app).edge.drain_timeout;
+  }
+  Emit(std::move(stop));
+}
+
 void Pass::EmitEvent(const std::string& app, std::string kind, std::string message,
                      std::map<std::string, std::string> details) {
   model::Event event;
@@ -203,7 +189,7 @@ void Pass::ReconcileOrphans(const std::vector<const Instance*>& instances) {
     if (ShouldRemove(*instance)) {
       Emit(RemoveInstance{instance->id, instance->version});
     } else if (instance->desired == DesiredState::kRun) {
-      Stop(*instance, "app no longer exists");
+      Stop(nullptr, *instance, "app no longer exists");
     }
   }
 }
@@ -221,17 +207,48 @@ void Pass::ReconcileApp(const model::App& app, const std::vector<const Instance*
 
   Groups groups = Group(app, kept);
   StopSurplus(app, groups.current);
-  StopOld(app, groups);
-  int create = CountToCreate(app, groups);
-  PlaceAndCreate(app, instances, groups, create);
+  RolloutPlan plan = PlanFor(app, groups);
+  for (const RolloutPlan::Stop& stop : plan.stops) Stop(&app, *stop.instance, stop.reason);
+  for (Action& action : plan.traffic) Emit(std::move(action));
+  PlaceAndCreate(app, instances, groups, plan.create, plan.create_traffic);
   Restart(groups.current);
-  UpdateDeployments(app, groups, create);
+  for (Action& action : plan.deployment) Emit(std::move(action));
+  wake_ = std::min(wake_, plan.wake);
+}
+
+RolloutPlan Pass::PlanFor(const model::App& app, const Groups& groups) {
+  RolloutInput input;
+  input.app = &app;
+  for (const auto& [key, deployment] : deployments_) {
+    if (key.first == app.name) input.deployments.push_back(deployment);
+  }
+  input.current = groups.current;
+  input.old = groups.old;
+  input.any_old_left = groups.any_old_left;
+  input.now = now_;
+  input.stop_reason = [&](const Instance& instance) { return StopReason(instance, app); };
+  input.revert_blocked = [&](const model::AppSpec& spec) { return RevertBlocked(app, spec); };
+  return PlanRollout(input);
+}
+
+// A revision may not be returned to once another app serves one of its domains.
+std::string Pass::RevertBlocked(const model::App& app, const model::AppSpec& spec) const {
+  for (const model::App& other : snapshot_.apps) {
+    if (other.name == app.name) continue;
+    for (const std::string& domain : spec.domains) {
+      const auto& theirs = other.spec.domains;
+      if (std::find(theirs.begin(), theirs.end(), domain) != theirs.end()) {
+        return fmt::format("{} is served by app {}", domain, other.name);
+      }
+    }
+  }
+  return "";
 }
 
 void Pass::ReconcileDeleting(const model::App& app, const std::vector<const Instance*>& instances,
                              const std::vector<const Instance*>& kept) {
   for (const Instance* instance : kept) {
-    if (instance->desired == DesiredState::kRun) Stop(*instance, "app deleted");
+    if (instance->desired == DesiredState::kRun) Stop(&app, *instance, "app deleted");
   }
   // Removing the app waits for a pass that sees no instance records at all, so
   // the loop never deletes an app while it still writes its instances.
@@ -245,7 +262,7 @@ Pass::Groups Pass::Group(const model::App& app, const std::vector<const Instance
       // Lost with its node: it counts for nothing, is replaced in this pass,
       // and stops being routed to at once (routes take desired = run only).
       // With no other node to go to it stays: a silent node may still serve.
-      Stop(*instance, "node down");
+      Stop(&app, *instance, "node down", /*drain=*/false);
       groups.any_old_left = true;
       continue;
     }
@@ -264,61 +281,16 @@ void Pass::StopSurplus(const model::App& app, std::vector<const Instance*>& curr
   int target = std::max(0, app.spec.replicas);
   if (static_cast<int>(current.size()) <= target) return;
   std::stable_sort(current.begin(), current.end(), [&](const Instance* a, const Instance* b) {
-    int wa = Worth(*a, app.spec), wb = Worth(*b, app.spec);
+    int wa = StopCost(*a), wb = StopCost(*b);
     if (wa != wb) return wa < wb;
     if (a->created_at != b->created_at) return a->created_at > b->created_at;
     return a->id > b->id;
   });
   size_t surplus = current.size() - target;
-  for (size_t i = 0; i < surplus; ++i) Stop(*current[i], "scaled down");
+  for (size_t i = 0; i < surplus; ++i) Stop(&app, *current[i], "scaled down");
   current.erase(current.begin(), current.begin() + static_cast<std::ptrdiff_t>(surplus));
   std::sort(current.begin(), current.end(),
             [](const Instance* a, const Instance* b) { return a->id < b->id; });
-}
-
-// Old instances go as long as availability stays at replicas - max_unavailable;
-// unavailable ones cost nothing and always go.
-void Pass::StopOld(const model::App& app, Groups& groups) {
-  if (groups.old.empty()) return;
-  int target = std::max(0, app.spec.replicas);
-  int min_available = std::max(0, target - std::max(0, app.spec.update.max_unavailable));
-  int available = 0;
-  for (const Instance* instance : groups.current) available += IsAvailable(*instance, app.spec);
-  for (const Instance* instance : groups.old)
-    available += IsAvailable(*instance, SpecOf(*instance, app));
-  std::stable_sort(groups.old.begin(), groups.old.end(), [&](const Instance* a, const Instance* b) {
-    int wa = Worth(*a, SpecOf(*a, app)), wb = Worth(*b, SpecOf(*b, app));
-    if (wa != wb) return wa < wb;
-    if (a->revision != b->revision) return a->revision < b->revision;
-    if (a->created_at != b->created_at) return a->created_at < b->created_at;
-    return a->id < b->id;
-  });
-  std::vector<const Instance*> left;
-  for (const Instance* instance : groups.old) {
-    bool counts = IsAvailable(*instance, SpecOf(*instance, app));
-    if (counts && available - 1 < min_available) {
-      left.push_back(instance);
-      continue;
-    }
-    available -= counts;
-    Stop(*instance, StopReason(*instance, app));
-  }
-  groups.old = std::move(left);
-}
-
-// Up to replicas current instances, and while old ones remain, no more than
-// replicas + max_surge wanted ones in all.
-int Pass::CountToCreate(const model::App& app, const Groups& groups) const {
-  int target = std::max(0, app.spec.replicas);
-  int current = static_cast<int>(groups.current.size());
-  int want = target - current;
-  if (!groups.old.empty()) {
-    int surge = std::max(0, app.spec.update.max_surge);
-    // Without surge or unavailability a rollout could never move; allow one extra.
-    if (surge == 0 && app.spec.update.max_unavailable <= 0) surge = 1;
-    want = std::min(want, target + surge - current - static_cast<int>(groups.old.size()));
-  }
-  return std::max(0, want);
 }
 
 // Where round-robin resumes: the node of the app's newest placed instance.
@@ -335,7 +307,7 @@ std::string LastNode(const std::vector<const Instance*>& instances) {
 }
 
 void Pass::PlaceAndCreate(const model::App& app, const std::vector<const Instance*>& instances,
-                          const Groups& groups, int create) {
+                          const Groups& groups, int create, model::Traffic traffic) {
   std::vector<const Instance*> unplaced;
   for (const Instance* instance : groups.current) {
     if (IsUnplacedPending(*instance)) unplaced.push_back(instance);
@@ -367,6 +339,7 @@ void Pass::PlaceAndCreate(const model::App& app, const std::vector<const Instanc
     instance.app = app.name;
     instance.revision = app.revision;
     instance.restart_epoch = app.restart_epoch;
+    instance.traffic = traffic;
     instance.node = plan.nodes[i];
     if (instance.node.empty()) {
       instance.message = plan.failure;
@@ -397,71 +370,15 @@ void Pass::Restart(const std::vector<const Instance*>& current) {
   }
 }
 
-void Pass::UpdateDeployments(const model::App& app, const Groups& groups, int created) {
-  auto it = deployments_.find({app.name, app.revision});
-  if (it == deployments_.end()) return;
-  const model::Deployment& deployment = *it->second;
-  int target = std::max(0, app.spec.replicas);
-  int healthy = 0;
-  const Instance* looping = nullptr;
-  for (const Instance* instance : groups.current) {
-    healthy += IsAvailable(*instance, app.spec);
-    // A count that stays high after the instance recovered (it ends only with
-    // a long run) is history, not a crash loop now.
-    if (looping == nullptr && IsCrashLoop(instance->crash_count) &&
-        !IsAvailable(*instance, app.spec)) {
-      looping = instance;
-    }
-  }
-  DeploymentState state = deployment.state;
-  std::string message = deployment.message;
-  if (healthy == target && !groups.any_old_left) {
-    // Also the way out of kFailed: a failed revision that became fully healthy
-    // (the crash loop ended) is healthy again. Nothing else moves it back, so
-    // a crash-looping deployment does not flap between failed and progressing.
-    state = DeploymentState::kHealthy;
-    message = fmt::format("{}/{} healthy", healthy, target);
-  } else if (looping != nullptr && state != DeploymentState::kFailed) {
-    state = DeploymentState::kFailed;
-    message = fmt::format("crash loop: instance {} {} ({} failures in a row)", looping->id,
-                          ExitText(*looping), looping->crash_count);
-  } else if (state == DeploymentState::kFailed || state == DeploymentState::kHealthy) {
-    // Settled: a finished rollout stays healthy when an instance later crashes
-    // (the instances show it); a failed one keeps its first message (no write
-    // per further crash) and waits for full health.
-  } else if (!groups.current.empty() || created > 0) {
-    state = DeploymentState::kProgressing;
-    message = fmt::format("{}/{} healthy", healthy, target);
-  }
-  if (state == deployment.state && message == deployment.message) return;
-  Emit(SetDeploymentState{app.name, app.revision, state, message, deployment.version});
-  std::map<std::string, std::string> details = {{"revision", std::to_string(app.revision)}};
-  if (state == DeploymentState::kFailed && deployment.state != DeploymentState::kFailed) {
-    details["instance"] = looping->id;
-    EmitEvent(app.name, "deployment.failed",
-              fmt::format("revision {} failed: {}", app.revision, message), details);
-  }
-  if (state == DeploymentState::kHealthy && deployment.state != DeploymentState::kHealthy) {
-    EmitEvent(app.name, "deployment.healthy",
-              fmt::format("revision {} is healthy: {}", app.revision, message), details);
-    for (const auto& [key, other] : deployments_) {
-      if (key.first != app.name || key.second == app.revision) continue;
-      if (other->state == DeploymentState::kPending ||
-          other->state == DeploymentState::kProgressing ||
-          other->state == DeploymentState::kHealthy) {
-        Emit(SetDeploymentState{app.name, other->revision, DeploymentState::kSuperseded,
-                                fmt::format("superseded by revision {}", app.revision),
-                                other->version});
-      }
-    }
-  }
-}
-
 }  // namespace
 
-Actions Compute(const store::Snapshot& snapshot, Time now, const ReconcilerConfig& config) {
+Actions Compute(const store::Snapshot& snapshot, Time now, const ReconcilerConfig& config,
+                Time* wake) {
   SKIFF_CHECK(config.new_id != nullptr);
-  return Pass(snapshot, now, config).Run();
+  Pass pass(snapshot, now, config);
+  Actions actions = pass.Run();
+  if (wake != nullptr) *wake = pass.wake();
+  return actions;
 }
 
 std::string Describe(const Action& action) {
@@ -473,7 +390,17 @@ std::string Describe(const Action& action) {
                        : fmt::format("create {} on {}", a.instance.id, a.instance.node);
           },
           [](const PlaceInstance& a) { return fmt::format("place {} on {}", a.id, a.node); },
-          [](const StopInstance& a) { return fmt::format("stop {} ({})", a.id, a.reason); },
+          [](const StopInstance& a) {
+            return a.drain_until == Time{} ? fmt::format("stop {} ({})", a.id, a.reason)
+                                           : fmt::format("stop {} ({}; drain until {})", a.id,
+                                                         a.reason, FormatTime(a.drain_until));
+          },
+          [](const SetTraffic& a) {
+            return fmt::format("traffic {} -> {}", a.id, model::ToString(a.traffic));
+          },
+          [](const RevertApp& a) {
+            return fmt::format("revert app {} to revision {} ({})", a.app, a.to_revision, a.reason);
+          },
           [](const RemoveInstance& a) { return fmt::format("remove {}", a.id); },
           [](const ScheduleRestart& a) {
             return fmt::format("schedule restart of {} at {}", a.id, FormatTime(a.restart_at));

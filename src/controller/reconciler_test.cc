@@ -11,264 +11,18 @@
 
 #include "common/quantity.h"
 #include "controller/backoff.h"
+#include "controller/reconciler_test_util.h"
 
 namespace skiff::controller {
 namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using test_util::kMi;
+using test_util::World;
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 using ::testing::IsEmpty;
-
-constexpr int64_t kMi = 1 << 20;
-
-// A cluster held as a store::Snapshot, with what the controller loop does to it
-// (Apply) and what agents do (Settle, Crash), so that tests can run passes of
-// Compute() until the cluster converges.
-class World {
- public:
-  store::Snapshot snapshot;
-  std::vector<model::Event> events;
-  Time now = Time(seconds(1'700'000'000));
-  int next_id = 0;
-  ReconcilerConfig config{
-      [this](const std::string& app) { return fmt::format("{}-{}", app, ++next_id); }};
-
-  model::Node& AddNode(const std::string& id, model::Resources capacity = {},
-                       std::map<std::string, std::string> labels = {}) {
-    model::Node node;
-    node.id = id;
-    node.name = id;
-    node.drivers = {"process"};
-    node.capacity = capacity;
-    node.labels = std::move(labels);
-    snapshot.nodes.push_back(node);
-    return snapshot.nodes.back();
-  }
-
-  // Adds app `name` at revision 1 (a pending deployment) with `replicas`.
-  model::App& AddApp(const std::string& name, int replicas,
-                     const std::function<void(model::AppSpec&)>& edit = nullptr) {
-    model::App app;
-    app.name = name;
-    app.spec.name = name;
-    app.spec.run.command = {"serve"};
-    app.spec.replicas = replicas;
-    if (edit) edit(app.spec);
-    snapshot.apps.push_back(app);
-    AddDeployment(snapshot.apps.back());
-    return snapshot.apps.back();
-  }
-
-  // A new revision of `name`: edit its spec and store a pending deployment.
-  void NewRevision(const std::string& name, const std::function<void(model::AppSpec&)>& edit) {
-    model::App& app = App(name);
-    edit(app.spec);
-    AddDeployment(app);
-  }
-
-  model::App& App(const std::string& name) {
-    auto it = std::find_if(snapshot.apps.begin(), snapshot.apps.end(),
-                           [&](const model::App& a) { return a.name == name; });
-    EXPECT_NE(it, snapshot.apps.end()) << name;
-    return *it;
-  }
-
-  model::Deployment& Deployment(const std::string& app, int64_t revision) {
-    auto it = std::find_if(
-        snapshot.deployments.begin(), snapshot.deployments.end(),
-        [&](const model::Deployment& d) { return d.app == app && d.revision == revision; });
-    EXPECT_NE(it, snapshot.deployments.end()) << app << "/" << revision;
-    return *it;
-  }
-
-  model::Instance& Instance(const std::string& id) {
-    auto it = FindInstance(id);
-    EXPECT_NE(it, snapshot.instances.end()) << id;
-    return *it;
-  }
-
-  // Adds an instance of the app's current revision, running and healthy on `node`.
-  model::Instance& AddRunning(const std::string& app, const std::string& node) {
-    model::Instance instance;
-    instance.id = config.new_id(app);
-    instance.app = app;
-    instance.revision = App(app).revision;
-    instance.restart_epoch = App(app).restart_epoch;
-    instance.node = node;
-    instance.state = model::InstanceState::kRunning;
-    instance.health = model::Health::kHealthy;
-    instance.created_at = now;
-    snapshot.instances.push_back(instance);
-    return snapshot.instances.back();
-  }
-
-  std::vector<std::string> Describe(const Actions& actions) {
-    std::vector<std::string> out;
-    for (const Action& action : actions) out.push_back(controller::Describe(action));
-    return out;
-  }
-
-  Actions Step() { return Compute(snapshot, now, config); }
-
-  // What the controller loop does with each action.
-  void Apply(const Actions& actions) {
-    for (const Action& action : actions) std::visit([this](const auto& a) { Do(a); }, action);
-  }
-
-  // One pass: compute, apply, and return the actions' descriptions.
-  std::vector<std::string> Pass() {
-    Actions actions = Step();
-    Apply(actions);
-    return Describe(actions);
-  }
-
-  // What agents do: placed wanted instances start and become healthy (their
-  // crash count resets); unwanted live ones stop.
-  void Settle() {
-    for (model::Instance& instance : snapshot.instances) {
-      if (instance.desired == model::DesiredState::kStop) {
-        if (instance.state != model::InstanceState::kFailed) {
-          instance.state = model::InstanceState::kStopped;
-        }
-      } else if (!instance.node.empty() && (instance.state == model::InstanceState::kPending ||
-                                            instance.state == model::InstanceState::kStarting)) {
-        instance.state = model::InstanceState::kRunning;
-        instance.health = model::Health::kHealthy;
-      }
-    }
-  }
-
-  // Placed pending instances start but are not healthy yet.
-  void StartUnhealthy() {
-    for (model::Instance& instance : snapshot.instances) {
-      if (instance.desired == model::DesiredState::kRun && !instance.node.empty() &&
-          instance.state == model::InstanceState::kPending) {
-        instance.state = model::InstanceState::kRunning;
-        instance.health = model::Health::kUnknown;
-      }
-    }
-  }
-
-  // A slower agent round than Settle: unwanted instances stop, started ones
-  // become healthy, and pending ones start (healthy only next round).
-  // Returns whether anything changed.
-  bool AgentTick() {
-    bool changed = false;
-    for (model::Instance& instance : snapshot.instances) {
-      bool live = instance.state != model::InstanceState::kStopped &&
-                  instance.state != model::InstanceState::kFailed;
-      if (instance.desired == model::DesiredState::kStop) {
-        if (live) instance.state = model::InstanceState::kStopped, changed = true;
-      } else if (instance.state == model::InstanceState::kRunning &&
-                 instance.health != model::Health::kHealthy) {
-        instance.health = model::Health::kHealthy;
-        changed = true;
-      }
-    }
-    size_t before = std::count_if(
-        snapshot.instances.begin(), snapshot.instances.end(),
-        [](const model::Instance& i) { return i.state == model::InstanceState::kPending; });
-    StartUnhealthy();
-    size_t after = std::count_if(
-        snapshot.instances.begin(), snapshot.instances.end(),
-        [](const model::Instance& i) { return i.state == model::InstanceState::kPending; });
-    return changed || before != after;
-  }
-
-  void Crash(const std::string& id, int exit_code) {
-    model::Instance& instance = Instance(id);
-    instance.state = model::InstanceState::kFailed;
-    instance.health = model::Health::kUnknown;
-    instance.last_exit = exit_code;
-    ++instance.crash_count;
-  }
-
-  // Passes (with agents settling in between) until a pass has nothing to do.
-  // Returns the number of passes that did something.
-  int Converge(int max_passes = 20) {
-    for (int i = 0; i < max_passes; ++i) {
-      if (Pass().empty()) return i;
-      Settle();
-    }
-    ADD_FAILURE() << "no convergence after " << max_passes << " passes";
-    return max_passes;
-  }
-
-  // Instances of `app` with desired run, as "id@node".
-  std::vector<std::string> Wanted(const std::string& app) {
-    std::vector<std::string> out;
-    for (const model::Instance& instance : snapshot.instances) {
-      if (instance.app == app && instance.desired == model::DesiredState::kRun) {
-        out.push_back(instance.id + "@" + instance.node);
-      }
-    }
-    return out;
-  }
-
-  int Available(const std::string& app) {
-    return static_cast<int>(std::count_if(
-        snapshot.instances.begin(), snapshot.instances.end(), [&](const model::Instance& i) {
-          return i.app == app && i.state == model::InstanceState::kRunning &&
-                 i.health == model::Health::kHealthy;
-        }));
-  }
-
-  std::vector<std::string> EventKinds() {
-    std::vector<std::string> out;
-    for (const model::Event& event : events) out.push_back(event.kind);
-    return out;
-  }
-
- private:
-  void AddDeployment(model::App& app) {
-    model::Deployment d;
-    d.app = app.name;
-    d.revision = ++app.revision;
-    d.spec = app.spec;
-    snapshot.deployments.push_back(d);
-  }
-
-  std::vector<model::Instance>::iterator FindInstance(const std::string& id) {
-    return std::find_if(snapshot.instances.begin(), snapshot.instances.end(),
-                        [&](const model::Instance& i) { return i.id == id; });
-  }
-
-  void Do(const CreateInstance& a) {
-    EXPECT_EQ(FindInstance(a.instance.id), snapshot.instances.end()) << "created twice";
-    snapshot.instances.push_back(a.instance);
-  }
-  void Do(const PlaceInstance& a) {
-    Instance(a.id).node = a.node;
-    Instance(a.id).message.clear();
-  }
-  void Do(const StopInstance& a) {
-    EXPECT_EQ(Instance(a.id).desired, model::DesiredState::kRun) << "stopped twice";
-    Instance(a.id).desired = model::DesiredState::kStop;
-    Instance(a.id).message = a.reason;
-  }
-  void Do(const RemoveInstance& a) { snapshot.instances.erase(FindInstance(a.id)); }
-  void Do(const ScheduleRestart& a) { Instance(a.id).restart_at = a.restart_at; }
-  void Do(const RestartInstance& a) {
-    model::Instance& instance = Instance(a.id);
-    ++instance.generation;
-    ++instance.restarts;
-    instance.state = model::InstanceState::kPending;
-    instance.restart_at = Time{};
-  }
-  void Do(const SetInstanceMessage& a) { Instance(a.id).message = a.message; }
-  void Do(const SetDeploymentState& a) {
-    Deployment(a.app, a.revision).state = a.state;
-    Deployment(a.app, a.revision).message = a.message;
-  }
-  void Do(const RemoveApp& a) {
-    std::erase_if(snapshot.apps, [&](const model::App& app) { return app.name == a.name; });
-    std::erase_if(snapshot.deployments,
-                  [&](const model::Deployment& d) { return d.app == a.name; });
-  }
-  void Do(const EmitEvent& a) { events.push_back(a.event); }
-};
 
 // Verify that a fresh app gets its replicas created, placed, and its deployment progressing.
 TEST(ReconcilerTest, FreshAppCreatesPlacedInstances) {
@@ -277,9 +31,12 @@ TEST(ReconcilerTest, FreshAppCreatesPlacedInstances) {
   w.AddNode("n2");
   w.AddApp("web", 3);
   Actions actions = w.Step();
-  EXPECT_THAT(w.Describe(actions),
-              ElementsAre("create web-1 on n1", "create web-2 on n2", "create web-3 on n1",
-                          "deployment web/1 -> progressing (0/3 healthy)"));
+  EXPECT_THAT(
+      w.Describe(actions),
+      ElementsAre(
+          "create web-1 on n1", "create web-2 on n2", "create web-3 on n1",
+          "deployment web/1 -> progressing (0/3 healthy)",
+          "event deployment.progressing: revision 1 is rolling out (rolling): 0/3 healthy"));
   const auto& created = std::get<CreateInstance>(actions[0]).instance;
   EXPECT_EQ(created.app, "web");
   EXPECT_EQ(created.revision, 1);
@@ -349,26 +106,29 @@ TEST_P(ScaleTest, AddsOrStopsWithoutReplacing) {
 
 INSTANTIATE_TEST_SUITE_P(
     Scale, ScaleTest,
-    ::testing::Values(ScaleCase{"Up",
-                                2,
-                                4,
-                                {"create web-3 on n1", "create web-4 on n2",
-                                 "deployment web/2 -> progressing (2/4 healthy)"}},
-                      ScaleCase{"Down",
-                                3,
-                                1,
-                                // The newest go first (equal times: the larger id).
-                                {"stop web-3 (scaled down)", "stop web-2 (scaled down)",
-                                 "deployment web/2 -> healthy (1/1 healthy)",
-                                 "event deployment.healthy: revision 2 is healthy: 1/1 healthy",
-                                 "deployment web/1 -> superseded (superseded by revision 2)"}},
-                      ScaleCase{"ToZero",
-                                2,
-                                0,
-                                {"stop web-2 (scaled down)", "stop web-1 (scaled down)",
-                                 "deployment web/2 -> healthy (0/0 healthy)",
-                                 "event deployment.healthy: revision 2 is healthy: 0/0 healthy",
-                                 "deployment web/1 -> superseded (superseded by revision 2)"}}),
+    ::testing::Values(
+        ScaleCase{
+            "Up",
+            2,
+            4,
+            {"create web-3 on n1", "create web-4 on n2",
+             "deployment web/2 -> progressing (2/4 healthy)",
+             "event deployment.progressing: revision 2 is rolling out (rolling): 2/4 healthy"}},
+        ScaleCase{"Down",
+                  3,
+                  1,
+                  // The newest go first (equal times: the larger id).
+                  {"stop web-3 (scaled down)", "stop web-2 (scaled down)",
+                   "deployment web/2 -> healthy (1/1 healthy)",
+                   "event deployment.healthy: revision 2 is healthy: 1/1 healthy",
+                   "deployment web/1 -> superseded (superseded by revision 2)"}},
+        ScaleCase{"ToZero",
+                  2,
+                  0,
+                  {"stop web-2 (scaled down)", "stop web-1 (scaled down)",
+                   "deployment web/2 -> healthy (0/0 healthy)",
+                   "event deployment.healthy: revision 2 is healthy: 0/0 healthy",
+                   "deployment web/1 -> superseded (superseded by revision 2)"}}),
     [](const auto& info) { return info.param.name; });
 
 // Verify that scaling down stops unhealthy and unplaced instances before healthy ones.
@@ -453,8 +213,8 @@ TEST(ReconcilerTest, CrashLoopFailsDeploymentOnce) {
                           "(5 failures in a row))",
                           "event deployment.failed: revision 1 failed: crash loop: instance "
                           "web-2 exited with 1 (5 failures in a row)"));
-  EXPECT_THAT(w.EventKinds(), ElementsAre("deployment.failed"));
-  EXPECT_EQ(w.events[0].details.at("instance"), "web-2");
+  EXPECT_THAT(w.EventKinds(), ElementsAre("deployment.progressing", "deployment.failed"));
+  EXPECT_EQ(w.events[1].details.at("instance"), "web-2");
   EXPECT_THAT(w.Pass(), IsEmpty());
   // Restarted and still not healthy: stays failed, says nothing more.
   w.now += seconds(16);
@@ -557,8 +317,11 @@ TEST(ReconcilerTest, RolloutStepsOneAtATime) {
   w.AddApp("web", 2);
   w.Converge();
   w.NewRevision("web", [](model::AppSpec& s) { s.env["V"] = "2"; });
-  EXPECT_THAT(w.Pass(),
-              ElementsAre("create web-3 on n1", "deployment web/2 -> progressing (0/2 healthy)"));
+  EXPECT_THAT(
+      w.Pass(),
+      ElementsAre(
+          "create web-3 on n1", "deployment web/2 -> progressing (0/2 healthy)",
+          "event deployment.progressing: revision 2 is rolling out (rolling): 0/2 healthy"));
   w.StartUnhealthy();
   EXPECT_THAT(w.Pass(), IsEmpty());  // web-3 not healthy yet: nothing old may go
   w.AgentTick();
@@ -577,13 +340,17 @@ TEST(ReconcilerTest, RolloutStepsOneAtATime) {
   EXPECT_THAT(w.Pass(), IsEmpty());
 }
 
-// Verify that a broken new revision never takes healthy old instances down.
+// Verify that a broken new revision without auto_revert never takes healthy old
+// instances down: it fails and the rollout stops there.
 TEST(ReconcilerTest, BrokenRevisionKeepsOldInstances) {
   World w;
   w.AddNode("n1");
   w.AddApp("web", 2);
   w.Converge();
-  w.NewRevision("web", [](model::AppSpec& s) { s.env["V"] = "broken"; });
+  w.NewRevision("web", [](model::AppSpec& s) {
+    s.env["V"] = "broken";
+    s.update.auto_revert = false;
+  });
   w.Pass();  // creates web-3
   for (int i = 0; i < 6; ++i) {
     w.Crash("web-3", 1);
@@ -594,7 +361,8 @@ TEST(ReconcilerTest, BrokenRevisionKeepsOldInstances) {
   EXPECT_THAT(w.Wanted("web"), ElementsAre("web-1@n1", "web-2@n1", "web-3@n1"));
   EXPECT_EQ(w.Available("web"), 2);
   EXPECT_EQ(w.Deployment("web", 2).state, model::DeploymentState::kFailed);
-  EXPECT_THAT(w.EventKinds(), ElementsAre("deployment.healthy", "deployment.failed"));
+  EXPECT_THAT(w.EventKinds(), ElementsAre("deployment.progressing", "deployment.healthy",
+                                          "deployment.progressing", "deployment.failed"));
 }
 
 // Verify that deleting an app stops its instances, removes them, then the app.
@@ -632,6 +400,7 @@ TEST(ReconcilerTest, OrphansStopThenRemove) {
   EXPECT_THAT(
       w.Pass(),
       ElementsAre("create web-1 on n1", "deployment web/1 -> progressing (0/1 healthy)",
+                  "event deployment.progressing: revision 1 is rolling out (rolling): 0/1 healthy",
                   "stop ghost-1 (app no longer exists)", "stop ghost-x (app no longer exists)"));
   EXPECT_THAT(w.Pass(), ElementsAre("remove ghost-x"));  // never placed: no agent to wait for
   w.Settle();
@@ -647,11 +416,15 @@ TEST(ReconcilerTest, UnplaceableThenPlacedWhenNodeAppears) {
   w.AddNode("small", {0, 64 * kMi});
   w.AddApp("web", 1, [](model::AppSpec& s) { s.resources.memory_bytes = 128 * kMi; });
   const std::string reason = "no node fits: 1 node out of memory (needs 128Mi, 64Mi free)";
-  EXPECT_THAT(w.Pass(), ElementsAre("create web-1 unplaced (" + reason + ")",
-                                    "event instance.unplaceable: 1 instance of web cannot be "
-                                    "placed: " +
-                                        reason,
-                                    "deployment web/1 -> progressing (0/1 healthy)"));
+  EXPECT_THAT(
+      w.Pass(),
+      ElementsAre(
+          "create web-1 unplaced (" + reason + ")",
+          "event instance.unplaceable: 1 instance of web cannot be "
+          "placed: " +
+              reason,
+          "deployment web/1 -> progressing (0/1 healthy)",
+          "event deployment.progressing: revision 1 is rolling out (rolling): 0/1 healthy"));
   EXPECT_EQ(w.Instance("web-1").message, reason);
   EXPECT_THAT(w.Pass(), IsEmpty());  // same reason: no news
   w.AddNode("big", {0, 1024 * kMi}).status = model::NodeStatus::kDraining;
@@ -675,13 +448,17 @@ TEST(ReconcilerTest, PlacementAccountsEarlierAppsInPass) {
   w.AddNode("n1", {1000, 0});
   w.AddApp("a", 1, [](model::AppSpec& s) { s.resources.cpu_millis = 800; });
   w.AddApp("b", 1, [](model::AppSpec& s) { s.resources.cpu_millis = 800; });
-  EXPECT_THAT(w.Pass(),
-              ElementsAre("create a-1 on n1", "deployment a/1 -> progressing (0/1 healthy)",
-                          "create b-2 unplaced (no node fits: 1 node out of cpu (needs 800m, "
-                          "200m free))",
-                          "event instance.unplaceable: 1 instance of b cannot be placed: no node "
-                          "fits: 1 node out of cpu (needs 800m, 200m free)",
-                          "deployment b/1 -> progressing (0/1 healthy)"));
+  EXPECT_THAT(
+      w.Pass(),
+      ElementsAre(
+          "create a-1 on n1", "deployment a/1 -> progressing (0/1 healthy)",
+          "event deployment.progressing: revision 1 is rolling out (rolling): 0/1 healthy",
+          "create b-2 unplaced (no node fits: 1 node out of cpu (needs 800m, "
+          "200m free))",
+          "event instance.unplaceable: 1 instance of b cannot be placed: no node "
+          "fits: 1 node out of cpu (needs 800m, 200m free)",
+          "deployment b/1 -> progressing (0/1 healthy)",
+          "event deployment.progressing: revision 1 is rolling out (rolling): 0/1 healthy"));
 }
 
 // Verify that instances on a node that no longer exists are removed and replaced.
@@ -797,9 +574,12 @@ TEST(ReconcilerTest, FailedOldInstanceGoesFirst) {
   w.Converge();
   w.Crash("web-2", 1);
   w.NewRevision("web", [](model::AppSpec& s) { s.env["V"] = "2"; });
-  EXPECT_THAT(w.Pass(),
-              ElementsAre("stop web-2 (replaced by revision 2)", "create web-3 on n1",
-                          "create web-4 on n1", "deployment web/2 -> progressing (0/2 healthy)"));
+  EXPECT_THAT(
+      w.Pass(),
+      ElementsAre(
+          "stop web-2 (replaced by revision 2)", "create web-3 on n1", "create web-4 on n1",
+          "deployment web/2 -> progressing (0/2 healthy)",
+          "event deployment.progressing: revision 2 is rolling out (rolling): 0/2 healthy"));
   EXPECT_THAT(w.Pass(), ElementsAre("remove web-2"));
   EXPECT_EQ(w.Available("web"), 1);  // web-1 stays until a new one is healthy
 }
@@ -816,8 +596,11 @@ TEST(ReconcilerTest, RoundRobinResumesAfterNewestInstance) {
   w.AddRunning("web", "n1");
   w.App("web").spec.replicas = 3;
   w.Deployment("web", 1).spec.replicas = 3;
-  EXPECT_THAT(w.Pass(),
-              ElementsAre("create web-3 on n2", "deployment web/1 -> progressing (2/3 healthy)"));
+  EXPECT_THAT(
+      w.Pass(),
+      ElementsAre(
+          "create web-3 on n2", "deployment web/1 -> progressing (2/3 healthy)",
+          "event deployment.progressing: revision 1 is rolling out (rolling): 2/3 healthy"));
 }
 
 // Verify that older deployments become superseded only once the current one is healthy.

@@ -1,0 +1,27 @@
+#include "controller/revision.h"
+
+namespace skiff::controller {
+
+bool WasHealthy(const model::Deployment& d) {
+  if (d.healthy_at != Time{} || d.state == model::DeploymentState::kHealthy) return true;
+  return d.state == model::DeploymentState::kSuperseded && d.progressed_at == Time{};
+}
+
+RollbackWrites MakeRollback(const model::App& app, const model::Deployment& target, Time now,
+                            std::string message) {
+  RollbackWrites out;
+  out.app = app;
+  out.app.revision = app.revision + 1;
+  out.app.spec = target.spec;
+  out.app.updated_at = now;
+  model::Deployment& d = out.deployment;
+  d.app = app.name;
+  d.revision = out.app.revision;
+  d.spec = target.spec;
+  d.created_at = now;
+  d.updated_at = now;
+  d.message = std::move(message);
+  return out;
+}
+
+}  // namespace skiff::controller

@@ -1,0 +1,435 @@
+#include "controller/rollout.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "common/quantity.h"
+#include "controller/backoff.h"
+#include "controller/reconciler_test_util.h"
+
+namespace skiff::controller {
+namespace {
+
+using model::DeploymentState;
+using model::Traffic;
+using std::chrono::minutes;
+using std::chrono::seconds;
+using test_util::World;
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+void ChangeEnv(model::AppSpec& spec) { spec.env["V"] = "2"; }
+
+// Verify that a rolling update counts a new instance as available only once
+// it stayed healthy for min_healthy_time, and that the loop is told when.
+TEST(RolloutTest, RollingWaitsForMinHealthyTime) {
+  World w;
+  w.stamp_healthy_since = true;
+  w.AddNode("n1");
+  w.AddApp("web", 2);
+  w.Pass();
+  w.Settle();
+  EXPECT_THAT(w.Pass(), IsEmpty());  // healthy, but not for 2s yet
+  EXPECT_EQ(w.wake, w.now + seconds(2));
+  w.now += seconds(2);
+  EXPECT_THAT(w.Pass(),
+              ElementsAre("deployment web/1 -> healthy (2/2 healthy)",
+                          "event deployment.healthy: revision 1 is healthy: 2/2 healthy"));
+
+  w.NewRevision("web", ChangeEnv);
+  EXPECT_THAT(w.Pass(),
+              ElementsAre("create web-3 on n1", "deployment web/2 -> progressing (0/2 healthy)",
+                          "event deployment.progressing: revision 2 is rolling out "
+                          "(rolling): 0/2 healthy"));
+  w.Settle();
+  EXPECT_THAT(w.Pass(), IsEmpty());  // web-3 not available yet: no old one may go
+  EXPECT_EQ(w.wake, w.now + seconds(2));
+  w.now += seconds(2);
+  EXPECT_THAT(w.Pass(), ElementsAre("stop web-1 (replaced by revision 2)", "create web-4 on n1",
+                                    "deployment web/2 -> progressing (1/2 healthy)"));
+  w.Settle();
+  w.now += seconds(2);
+  w.Converge();
+  EXPECT_THAT(w.Wanted("web"), ElementsAre("web-3@n1", "web-4@n1"));
+  EXPECT_EQ(w.Deployment("web", 2).state, DeploymentState::kHealthy);
+  EXPECT_EQ(w.Deployment("web", 1).state, DeploymentState::kSuperseded);
+  EXPECT_THAT(w.Pass(), IsEmpty());
+}
+
+// Verify that with health type none the agent's own wait is enough.
+TEST(RolloutTest, HealthNoneCountsAtOnce) {
+  World w;
+  w.stamp_healthy_since = true;
+  w.AddNode("n1");
+  w.AddApp("web", 1, [](model::AppSpec& s) { s.health.type = model::HealthType::kNone; });
+  w.Pass();
+  w.Settle();
+  EXPECT_THAT(w.Pass(), Contains("deployment web/1 -> healthy (1/1 healthy)"));
+}
+
+// Verify that rolling keeps within max_surge and max_unavailable, with
+// availability counted after min_healthy_time.
+TEST(RolloutTest, RollingRespectsSurgeAndUnavailable) {
+  World w;
+  w.stamp_healthy_since = true;
+  w.AddNode("n1");
+  w.AddApp("web", 4, [](model::AppSpec& s) { s.health.type = model::HealthType::kNone; });
+  w.Converge();
+  w.NewRevision("web", [](model::AppSpec& s) {
+    ChangeEnv(s);
+    s.health.type = model::HealthType::kTcp;
+    s.update.max_surge = 2;
+    s.update.max_unavailable = 1;
+  });
+  for (int pass = 0; pass < 30; ++pass) {
+    Actions actions = w.Step();
+    w.Apply(actions);
+    int wanted = static_cast<int>(w.Wanted("web").size());
+    EXPECT_LE(wanted, 4 + 2);
+    int available = 0;
+    for (const model::Instance& i : w.snapshot.instances) {
+      const model::AppSpec& spec = w.Deployment("web", i.revision).spec;
+      available += i.desired == model::DesiredState::kRun && IsAvailable(i, spec, w.now);
+    }
+    EXPECT_GE(available, 4 - 1) << "pass " << pass;
+    w.AgentTick();
+    w.now += seconds(1);
+  }
+  EXPECT_EQ(w.Deployment("web", 2).state, DeploymentState::kHealthy);
+  EXPECT_EQ(w.Wanted("web").size(), 4u);
+}
+
+// A healthy revision 1 of two instances and a revision 2 whose instance never
+// turns healthy, one pass in.
+World StalledRollout(bool auto_revert) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 2);
+  w.Converge();
+  w.NewRevision("web", [&](model::AppSpec& s) {
+    ChangeEnv(s);
+    s.update.auto_revert = auto_revert;
+  });
+  w.Pass();  // creates web-3
+  w.StartUnhealthy();
+  return w;
+}
+
+// Verify that a rollout without progress for healthy_deadline fails and goes
+// back to the last healthy revision as a new revision, whose instances are the
+// old ones; then everything settles.
+TEST(RolloutTest, DeadlineFailsAndReverts) {
+  World w = StalledRollout(/*auto_revert=*/true);
+  EXPECT_THAT(w.Pass(), IsEmpty());
+  EXPECT_EQ(w.wake, w.now + seconds(60));
+  w.now += seconds(59);
+  EXPECT_THAT(w.Pass(), IsEmpty());
+  w.now += seconds(1);
+  const std::string why = "no progress for 1m: 0/2 healthy; web-3 not healthy yet";
+  EXPECT_THAT(w.Pass(),
+              ElementsAre("deployment web/2 -> rolled_back (" + why +
+                              "; rolled back to revision 1 (as revision 3))",
+                          "revert app web to revision 1 (auto revert to revision 1: revision 2 "
+                          "failed)",
+                          "event deployment.failed: revision 2 failed: " + why,
+                          "event deployment.rolled_back: revision 2 rolled back to revision 1 (as "
+                          "revision 3): " +
+                              why));
+  EXPECT_EQ(w.App("web").revision, 3);
+  EXPECT_EQ(w.App("web").spec, w.Deployment("web", 1).spec);
+  w.Converge();
+  EXPECT_THAT(w.Wanted("web"), ElementsAre("web-1@n1", "web-2@n1"));
+  EXPECT_EQ(w.Deployment("web", 3).state, DeploymentState::kHealthy);
+  EXPECT_EQ(w.Deployment("web", 2).state, DeploymentState::kRolledBack);
+  EXPECT_EQ(w.Deployment("web", 1).state, DeploymentState::kSuperseded);
+  EXPECT_THAT(w.Pass(), IsEmpty());
+}
+
+// Verify that without auto_revert the rollout fails and stops: the old
+// instances keep serving and nothing more is replaced.
+TEST(RolloutTest, DeadlineWithoutAutoRevertKeepsOld) {
+  World w = StalledRollout(/*auto_revert=*/false);
+  w.now += seconds(60);
+  EXPECT_THAT(w.Pass(),
+              ElementsAre("deployment web/2 -> failed (no progress for 1m: 0/2 healthy; web-3 "
+                          "not healthy yet)",
+                          "event deployment.failed: revision 2 failed: no progress for 1m: 0/2 "
+                          "healthy; web-3 not healthy yet"));
+  w.Settle();  // web-3 turns healthy late: the failed rollout still stays where it is
+  EXPECT_THAT(w.Pass(), IsEmpty());
+  EXPECT_THAT(w.Wanted("web"), ElementsAre("web-1@n1", "web-2@n1", "web-3@n1"));
+  EXPECT_EQ(w.App("web").revision, 2);
+}
+
+// Verify that each growth of the healthy count restarts the deadline.
+TEST(RolloutTest, ProgressRestartsDeadline) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 3);
+  w.Pass();
+  w.StartUnhealthy();
+  w.now += seconds(50);
+  w.Instance("web-1").health = model::Health::kHealthy;
+  EXPECT_THAT(w.Pass(), ElementsAre("deployment web/1 -> progressing (1/3 healthy)"));
+  EXPECT_EQ(w.Deployment("web", 1).progressed_at, w.now);
+  w.now += seconds(59);
+  EXPECT_THAT(w.Pass(), IsEmpty());
+  w.now += seconds(1);
+  EXPECT_THAT(w.Pass(), Contains("deployment web/1 -> failed (no progress for 1m: 1/3 healthy; "
+                                 "web-2 not healthy yet; web-3 not healthy yet)"));
+}
+
+// Verify that a revision whose domain another app serves by now is not gone
+// back to, and the failure says so.
+TEST(RolloutTest, RevertSkipsRevisionWhoseDomainIsTaken) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 1, [](model::AppSpec& s) { s.domains = {"a.localhost"}; });
+  w.Converge();
+  w.NewRevision("web", [](model::AppSpec& s) {
+    ChangeEnv(s);
+    s.domains = {"b.localhost"};
+  });
+  w.AddApp("other", 0, [](model::AppSpec& s) { s.domains = {"a.localhost"}; });
+  w.Pass();
+  w.StartUnhealthy();
+  w.now += seconds(60);
+  EXPECT_THAT(w.Pass(), Contains("deployment web/2 -> failed (no progress for 1m: 0/1 healthy; "
+                                 "web-2 not healthy yet; cannot go back to revision 1: a.localhost "
+                                 "is served by app other)"));
+  EXPECT_EQ(w.App("web").revision, 2);
+}
+
+// Verify that a crash loop during a rollout reverts too.
+TEST(RolloutTest, CrashLoopReverts) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 1);
+  w.Converge();
+  w.NewRevision("web", ChangeEnv);
+  w.Pass();
+  w.Crash("web-2", 1);
+  w.Instance("web-2").crash_count = kCrashLoopThreshold;
+  EXPECT_THAT(w.Pass(), Contains("revert app web to revision 1 (auto revert to revision 1: "
+                                 "revision 2 failed)"));
+  EXPECT_EQ(w.Deployment("web", 2).state, DeploymentState::kRolledBack);
+  w.Converge();
+  EXPECT_THAT(w.Wanted("web"), ElementsAre("web-1@n1"));
+  EXPECT_EQ(w.Deployment("web", 3).state, DeploymentState::kHealthy);
+}
+
+// Verify that blue-green brings the whole new set up held, switches traffic in
+// one pass only once all of it is available, keeps the old set for keep_old,
+// then stops it (draining: the app has domains).
+TEST(RolloutTest, BlueGreenSwitchesInOnePass) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 2, [](model::AppSpec& s) { s.domains = {"web.localhost"}; });
+  w.Converge();
+  w.NewRevision("web", [](model::AppSpec& s) {
+    ChangeEnv(s);
+    s.update.strategy = model::UpdateStrategy::kBlueGreen;
+    s.update.max_surge = 0;  // blue-green brings the whole set regardless
+    s.update.keep_old = seconds(30);
+  });
+  Actions actions = w.Step();
+  EXPECT_THAT(w.Describe(actions),
+              ElementsAre("create web-3 on n1", "create web-4 on n1",
+                          "deployment web/2 -> progressing (blue-green: 0/2 of the new set "
+                          "healthy; the old set serves until all are)",
+                          "event deployment.progressing: revision 2 is rolling out (blue-green): "
+                          "blue-green: 0/2 of the new set healthy; the old set serves until all "
+                          "are"));
+  EXPECT_EQ(std::get<CreateInstance>(actions[0]).instance.traffic, Traffic::kHold);
+  w.Apply(actions);
+  w.StartUnhealthy();
+  w.Instance("web-3").health = model::Health::kHealthy;
+  EXPECT_THAT(w.Pass(), ElementsAre("deployment web/2 -> progressing (blue-green: 1/2 of the new "
+                                    "set healthy; the old set serves until all are)"));
+  w.Instance("web-4").health = model::Health::kHealthy;
+  EXPECT_THAT(w.Pass(), ElementsAre("traffic web-3 -> serve", "traffic web-4 -> serve",
+                                    "traffic web-1 -> hold", "traffic web-2 -> hold",
+                                    "deployment web/2 -> healthy (2/2 healthy)",
+                                    "event deployment.healthy: revision 2 is healthy: 2/2 healthy",
+                                    "deployment web/1 -> superseded (superseded by revision 2)"));
+  EXPECT_EQ(w.Deployment("web", 2).healthy_at, w.now);
+  EXPECT_EQ(w.wake, w.now + seconds(30));
+  EXPECT_THAT(w.Pass(), IsEmpty());
+  w.now += seconds(30);
+  const std::string until = FormatTime(w.now + seconds(10));
+  EXPECT_THAT(w.Pass(),
+              ElementsAre("stop web-1 (replaced by revision 2; drain until " + until + ")",
+                          "stop web-2 (replaced by revision 2; drain until " + until + ")"));
+  w.Converge();
+  EXPECT_THAT(w.Wanted("web"), ElementsAre("web-3@n1", "web-4@n1"));
+  EXPECT_THAT(w.Pass(), IsEmpty());
+}
+
+// Verify that blue-green without keep_old stops the old set in the switch's pass.
+TEST(RolloutTest, BlueGreenWithoutKeepOldStopsAtSwitch) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 1);
+  w.Converge();
+  w.NewRevision("web", [](model::AppSpec& s) {
+    ChangeEnv(s);
+    s.update.strategy = model::UpdateStrategy::kBlueGreen;
+  });
+  w.Pass();
+  w.Settle();
+  EXPECT_THAT(w.Pass(),
+              ElementsAre("stop web-1 (replaced by revision 2)", "traffic web-2 -> serve",
+                          "traffic web-1 -> hold", "deployment web/2 -> healthy (1/1 healthy)",
+                          "event deployment.healthy: revision 2 is healthy: 1/1 healthy",
+                          "deployment web/1 -> superseded (superseded by revision 2)"));
+  w.Converge();
+  EXPECT_THAT(w.Wanted("web"), ElementsAre("web-2@n1"));
+}
+
+// Verify that a first deploy (nothing old serves) serves directly, whatever the strategy.
+TEST(RolloutTest, FirstDeployServesDirectly) {
+  for (auto strategy : {model::UpdateStrategy::kBlueGreen, model::UpdateStrategy::kCanary}) {
+    World w;
+    w.AddNode("n1");
+    w.AddApp("web", 2, [&](model::AppSpec& s) { s.update.strategy = strategy; });
+    Actions actions = w.Step();
+    ASSERT_GE(actions.size(), 2u);
+    EXPECT_EQ(std::get<CreateInstance>(actions[0]).instance.traffic, Traffic::kServe);
+    EXPECT_EQ(std::get<CreateInstance>(actions[1]).instance.traffic, Traffic::kServe);
+    w.Apply(actions);
+    w.Settle();
+    w.Converge();
+    EXPECT_EQ(w.Deployment("web", 1).state, DeploymentState::kHealthy);
+  }
+}
+
+World CanaryRollout(bool auto_promote) {
+  World w;
+  w.stamp_healthy_since = true;
+  w.AddNode("n1");
+  w.AddApp("web", 3);
+  w.Converge();
+  w.now += seconds(2);  // healthy for min_healthy_time
+  w.Converge();
+  EXPECT_EQ(w.Deployment("web", 1).state, DeploymentState::kHealthy);
+  w.now += minutes(1);
+  w.NewRevision("web", [&](model::AppSpec& s) {
+    ChangeEnv(s);
+    s.update.strategy = model::UpdateStrategy::kCanary;
+    s.update.auto_promote = auto_promote;
+  });
+  return w;
+}
+
+// Verify that a canary comes up beside the whole old set, waits for a human
+// (past healthy_deadline, without failing), and once promoted serves fully
+// while the rollout continues as rolling.
+TEST(RolloutTest, CanaryWaitsForPromotion) {
+  World w = CanaryRollout(/*auto_promote=*/false);
+  Actions actions = w.Step();
+  const std::string waiting = "taking 10% of traffic; waiting for `skiff promote web`";
+  EXPECT_THAT(w.Describe(actions),
+              ElementsAre("create web-4 on n1",
+                          "deployment web/2 -> progressing (canary: 0/1 healthy, " + waiting + ")",
+                          "event deployment.progressing: revision 2 is rolling out (canary): "
+                          "canary: 0/1 healthy, " +
+                              waiting));
+  EXPECT_EQ(std::get<CreateInstance>(actions[0]).instance.traffic, Traffic::kCanary);
+  w.Apply(actions);
+  w.Settle();
+  w.now += seconds(2);
+  EXPECT_THAT(w.Pass(), ElementsAre("deployment web/2 -> progressing (canary: 1/1 healthy, " +
+                                    waiting + ")"));
+  w.now += minutes(10);
+  EXPECT_THAT(w.Pass(), IsEmpty());
+  EXPECT_EQ(w.wake, Time::max());
+
+  // What AppService::Promote writes.
+  w.Deployment("web", 2).promoted = true;
+  w.Deployment("web", 2).progressed_at = w.now;
+  EXPECT_THAT(w.Pass(),
+              ElementsAre("stop web-1 (replaced by revision 2)", "traffic web-4 -> serve",
+                          "create web-5 on n1", "deployment web/2 -> progressing (1/3 healthy)"));
+  for (int i = 0; i < 10; ++i) {
+    w.Settle();
+    w.now += seconds(2);
+    if (w.Pass().empty()) break;
+  }
+  EXPECT_THAT(w.Wanted("web"), ElementsAre("web-4@n1", "web-5@n1", "web-6@n1"));
+  EXPECT_EQ(w.Deployment("web", 2).state, DeploymentState::kHealthy);
+  EXPECT_THAT(w.Pass(), IsEmpty());
+}
+
+// Verify that auto_promote promotes once every canary stayed healthy for min_healthy_time.
+TEST(RolloutTest, CanaryAutoPromotes) {
+  World w = CanaryRollout(/*auto_promote=*/true);
+  w.Pass();
+  w.Settle();
+  EXPECT_THAT(w.Pass(), IsEmpty());
+  EXPECT_EQ(w.wake, w.now + seconds(2));
+  w.now += seconds(2);
+  EXPECT_THAT(w.Pass(),
+              ElementsAre("stop web-1 (replaced by revision 2)", "traffic web-4 -> serve",
+                          "create web-5 on n1", "deployment web/2 -> progressing (1/3 healthy)",
+                          "event deployment.promoted: revision 2 promoted automatically: 1 canary "
+                          "healthy for 2s; the rollout continues"));
+  EXPECT_TRUE(w.Deployment("web", 2).promoted);
+  EXPECT_EQ(w.Deployment("web", 2).progressed_at, w.now);
+}
+
+// Verify that a canary that crash-loops is rolled back and the old set stays whole.
+TEST(RolloutTest, CanaryFailureRollsBack) {
+  World w = CanaryRollout(/*auto_promote=*/false);
+  w.Pass();
+  w.Crash("web-4", 1);
+  w.Instance("web-4").crash_count = kCrashLoopThreshold;
+  EXPECT_THAT(w.Pass(), Contains("revert app web to revision 1 (auto revert to revision 1: "
+                                 "revision 2 failed)"));
+  w.Converge();
+  EXPECT_THAT(w.Wanted("web"), ElementsAre("web-1@n1", "web-2@n1", "web-3@n1"));
+  EXPECT_EQ(w.Deployment("web", 2).state, DeploymentState::kRolledBack);
+  EXPECT_EQ(w.Deployment("web", 3).state, DeploymentState::kHealthy);
+}
+
+// Verify that stops of instances that may have had traffic drain for the
+// spec's edge.drain_timeout, and that others (not serving, no domains, lost
+// with their node) stop at once.
+TEST(RolloutTest, StopsOfRoutedInstancesDrain) {
+  World w;
+  w.AddNode("n1");
+  w.AddNode("n2");
+  w.AddApp("web", 3, [](model::AppSpec& s) {
+    s.domains = {"web.localhost"};
+    s.edge.drain_timeout = seconds(5);
+  });
+  w.AddApp("job", 2);
+  w.Converge();  // job-1, job-2, web-3, web-4, web-5
+  w.Instance("web-3").health = model::Health::kUnhealthy;
+  w.NewRevision("web", [](model::AppSpec& s) { s.replicas = 1; });
+  w.NewRevision("job", [](model::AppSpec& s) { s.replicas = 1; });
+  const std::string until = FormatTime(w.now + seconds(5));
+  std::vector<std::string> actions = w.Pass();
+  EXPECT_THAT(actions, Contains("stop web-3 (scaled down)"));
+  EXPECT_THAT(actions, Contains("stop web-5 (scaled down; drain until " + until + ")"));
+  EXPECT_THAT(actions, Contains("stop job-2 (scaled down)"));
+  w.Converge();
+  ASSERT_THAT(w.Wanted("web"), ElementsAre("web-4@n2"));
+  w.snapshot.nodes[1].status = model::NodeStatus::kDown;
+  EXPECT_THAT(w.Pass(), Contains("stop web-4 (node down)"));
+}
+
+// Verify that a newer revision supersedes older ones still in progress at once.
+TEST(RolloutTest, NewerRevisionSupersedesOlderInProgress) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 1);
+  w.NewRevision("web", ChangeEnv);
+  EXPECT_THAT(w.Pass(), Contains("deployment web/1 -> superseded (superseded by revision 2)"));
+}
+
+}  // namespace
+}  // namespace skiff::controller
