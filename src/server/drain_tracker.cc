@@ -65,21 +65,7 @@ void DrainTracker::Loop() {
 
 size_t DrainTracker::Check() {
   const Time now = clock_->Now();
-  if (const int64_t revision = store_->Revision(); revision != listed_) {
-    auto instances = store_->ListInstances({});
-    if (!instances) {
-      SKIFF_LOG_WARN("drain: cannot list instances: {}", instances.error().ToString());
-      return pending_.size();
-    }
-    listed_ = revision;
-    std::map<std::string, Pending> pending;
-    for (const model::Instance& i : *instances) {
-      if (!Drains(i, now)) continue;
-      auto known = pending_.find(i.id);
-      pending[i.id] = known != pending_.end() ? known->second : Pending{i.version, i.drain_until};
-    }
-    pending_ = std::move(pending);
-  }
+  if (store_->Revision() != listed_ && !FollowChanges(now)) Relist(now);
   std::erase_if(pending_, [&](const auto& entry) { return now >= entry.second.until; });
   if (pending_.empty()) return 0;
 
@@ -99,6 +85,42 @@ size_t DrainTracker::Check() {
     }
   }
   return pending_.size();
+}
+
+bool DrainTracker::FollowChanges(Time now) {
+  if (listed_ < 0) return false;
+  auto changes = store_->ChangesSince(listed_, kMaxChanges);
+  if (!changes || changes->size() >= kMaxChanges) return false;  // compacted, or far behind
+  for (const store::Change& change : *changes) {
+    listed_ = change.revision;
+    const auto* i = std::get_if<model::Instance>(&change.object);
+    if (i == nullptr) continue;
+    if (change.deleted || !Drains(*i, now)) {
+      pending_.erase(i->id);
+    } else {
+      pending_.try_emplace(i->id, Pending{change.revision, i->drain_until});
+    }
+  }
+  return true;
+}
+
+void DrainTracker::Relist(Time now) {
+  const int64_t revision = store_->Revision();
+  auto instances = store_->ListInstances({});
+  if (!instances) {
+    SKIFF_LOG_WARN("drain: cannot list instances: {}", instances.error().ToString());
+    return;
+  }
+  // The listing is at `revision` or later: changes after it are replayed
+  // next time (at worst twice, which changes nothing).
+  listed_ = revision;
+  std::map<std::string, Pending> pending;
+  for (const model::Instance& i : *instances) {
+    if (!Drains(i, now)) continue;
+    auto known = pending_.find(i.id);
+    pending[i.id] = known != pending_.end() ? known->second : Pending{i.version, i.drain_until};
+  }
+  pending_ = std::move(pending);
 }
 
 bool DrainTracker::EdgeDone(const metrics::EdgeRoutes& edge, const std::string& id,

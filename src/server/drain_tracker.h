@@ -5,7 +5,8 @@
 //
 // The controller, stopping an instance that may have had traffic, sets
 // desired = stop, drain_until = now + edge.drain_timeout and drained = false.
-// The tracker watches for such instances and remembers, for each, the store
+// The tracker follows the store's change log (a listing at first, or when
+// the log was compacted past it) for such instances and remembers, for each, the store
 // revision of the write it first saw it stopping in (R): every routing table
 // built at R or later leaves it out. It marks the instance drained (a store
 // transaction on the instance's version; a lost race is retried next round)
@@ -70,6 +71,11 @@ class DrainTracker {
     Time until;         // its drain_until
   };
 
+  // Brings pending_ up to date from the store's change log; false when it
+  // cannot (first round, compacted log): then Relist.
+  bool FollowChanges(Time now);
+  // Rebuilds pending_ from a listing of every instance.
+  void Relist(Time now);
   // Whether `edge` can no longer send `id` requests and has none in flight.
   bool EdgeDone(const metrics::EdgeRoutes& edge, const std::string& id, const Pending& p);
   // The tag of the routes document of the store now (cached per revision).
@@ -82,8 +88,11 @@ class DrainTracker {
   const Clock* const clock_;
   const EdgesFn edges_;
 
+  // Past this many changes since the last round, a listing is cheaper.
+  static constexpr size_t kMaxChanges = 10'000;
+
   // The tracker thread's (or the test's) state.
-  int64_t listed_ = -1;  // the store revision of the last look at the instances
+  int64_t listed_ = -1;  // the store revision the instances were followed to
   std::map<std::string, Pending> pending_;
   int64_t tag_revision_ = -1;
   std::string tag_;

@@ -119,6 +119,40 @@ TEST_F(DrainTrackerTest, CurrentRoutesTagCountsAsCaughtUp) {
   EXPECT_TRUE(Drained("web-1"));
 }
 
+// Verify that drains that begin after the first round are found through the
+// change log, that a deleted instance stops draining, and that a change log
+// compacted past the last round makes the tracker list the instances again.
+TEST_F(DrainTrackerTest, FollowsTheChangeLog) {
+  Put("web-1");
+  Put("web-2");
+  edges_["a"] = metrics::EdgeRoutes{.revision = 0};  // never caught up
+  EXPECT_EQ(tracker_.Check(), 0u);
+  Stop("web-1");
+  Stop("web-2");
+  EXPECT_EQ(tracker_.Check(), 2u);
+  store::Txn remove;
+  remove.Delete(*store_.GetInstance("web-2"), store_.GetInstance("web-2")->version);
+  ASSERT_TRUE(store_.Commit(remove));
+  EXPECT_EQ(tracker_.Check(), 1u);
+
+  store::MemoryStore small(store::MemoryStore::Options{.change_retention = 1});
+  DrainTracker tracker(&small, &clock_, [] {
+    return std::map<std::string, metrics::EdgeRoutes>{{"a", {}}};
+  });
+  EXPECT_EQ(tracker.Check(), 0u);
+  for (const char* id : {"x-1", "x-2"}) {
+    model::Instance i;
+    i.id = id;
+    i.app = "x";
+    i.desired = model::DesiredState::kStop;
+    i.drain_until = clock_.Now() + 10s;
+    store::Txn txn;
+    txn.Put(i, store::kMustNotExist);
+    ASSERT_TRUE(small.Commit(txn));
+  }
+  EXPECT_EQ(tracker.Check(), 2u) << "both found though the log kept only the last";
+}
+
 // Verify that instances without a drain, running ones and those past their
 // deadline are left alone, and that the edges are not even asked then.
 TEST_F(DrainTrackerTest, LeavesOtherInstancesAlone) {
