@@ -299,6 +299,21 @@ TEST_F(AgentTest, NoDrainWithoutDeadline) {
   EXPECT_EQ(driver_.stops().size(), 2u);
 }
 
+// Verify that an instance wanted again in the middle of its drain is reported
+// running again and never stopped.
+TEST_F(AgentTest, WantedAgainMidDrainRunsOn) {
+  ManualClock clock;
+  auto agent = RunThenStop(&clock, clock.Now() + 10s);
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kStopping); }));
+  Change("i1", [](model::Instance& i) {
+    i.desired = model::DesiredState::kRun;
+    i.drain_until = Time{};
+  });
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kRunning); }));
+  EXPECT_TRUE(StillRunningAfterSomeRounds());
+  EXPECT_EQ(driver_.counts().start, 1);
+}
+
 // Verify that an agent restarted in the middle of a drain adopts the task and
 // keeps waiting, then stops it when it is drained.
 TEST_F(AgentTest, RestartMidDrainKeepsWaiting) {

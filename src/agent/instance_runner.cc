@@ -163,6 +163,14 @@ void InstanceRunner::Step(const std::optional<Target>& target, bool unassigned) 
     return;
   }
   reported_stopped_ = false;
+  if (task_ && task_->said_draining && task_->generation == instance.generation) {
+    // Wanted again in the middle of its drain: it never stopped serving.
+    task_->said_draining = false;
+    Send(InstanceReport{.instance_id = id_,
+                        .generation = task_->generation,
+                        .state = model::InstanceState::kRunning,
+                        .message = ""});
+  }
 
   if (task_ && task_->generation < instance.generation) {
     // A fresh start was asked for: the old task goes first, never two at once.
