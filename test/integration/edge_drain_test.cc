@@ -1,9 +1,15 @@
 // A graceful stop through the real edge: an instance that gets desired = stop
 // leaves the routes at once, yet a slow request already in flight to it
-// finishes with 200, and the drain tracker marks it drained only after that.
+// finishes with 200, and the drain tracker marks it drained only after that;
+// idle pooled connections to it are closed.
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -113,6 +119,99 @@ TEST(EdgeDrainTest, RequestInFlightFinishesBeforeTheDrainEnds) {
 
   proxy.Stop();
   watcher.Stop();
+}
+
+// A keep-alive upstream on a raw socket: answers every request on a
+// connection with "ok" and counts the connections it accepted and those the
+// other side closed.
+class KeepAliveUpstream {
+ public:
+  KeepAliveUpstream() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t size = sizeof addr;
+    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&addr), size), 0);
+    EXPECT_EQ(listen(fd_, 16), 0);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &size);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] {
+      while (true) {
+        const int conn = accept(fd_, nullptr, nullptr);
+        if (conn < 0) return;
+        ++accepted;
+        serving_.emplace_back([this, conn] { Serve(conn); });
+      }
+    });
+  }
+  ~KeepAliveUpstream() {
+    shutdown(fd_, SHUT_RDWR);
+    close(fd_);
+    thread_.join();
+    for (std::thread& t : serving_) t.join();
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+  std::atomic<int> accepted{0};
+  std::atomic<int> closed{0};
+
+ private:
+  void Serve(int conn) {
+    std::string got;
+    char buf[4096];
+    while (true) {
+      const ssize_t n = recv(conn, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      got.append(buf, static_cast<size_t>(n));
+      for (size_t end; (end = got.find("\r\n\r\n")) != std::string::npos;) {
+        got.erase(0, end + 4);
+        constexpr std::string_view kOk = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        send(conn, kOk.data(), kOk.size(), MSG_NOSIGNAL);
+      }
+    }
+    ++closed;
+    close(conn);
+  }
+
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::thread thread_;
+  std::vector<std::thread> serving_;
+};
+
+// Verify that the edge keeps an idle connection to a routed instance for
+// reuse, and closes it once the instance leaves the routes.
+TEST(EdgeDrainTest, IdleConnectionsToALeavingInstanceAreClosed) {
+  KeepAliveUpstream upstream;
+  store::Snapshot snapshot;
+  model::App app;
+  app.name = app.spec.name = "web";
+  app.spec.domains = {"web.test"};
+  snapshot.apps = {app};
+  model::Instance instance;
+  instance.id = "web-1";
+  instance.app = "web";
+  instance.state = model::InstanceState::kRunning;
+  instance.health = model::Health::kHealthy;
+  instance.address = upstream.address();
+  snapshot.instances = {instance};
+  edge::EdgeProxy proxy;
+  proxy.SetTable(edge::RoutingTable::Build(snapshot));
+  ASSERT_TRUE(proxy.Listen("127.0.0.1:0"));
+  const std::string edge_url = "http://127.0.0.1:" + std::to_string(proxy.port());
+  for (int i = 0; i < 3; ++i) {
+    auto r = net::HttpClient(edge_url).Do("GET", "/", {}, {{"Host", "web.test"}}, 5s);
+    ASSERT_TRUE(r) << r.error().ToString();
+    EXPECT_EQ(r->body, "ok");
+  }
+  EXPECT_EQ(upstream.accepted, 1) << "one pooled connection, reused";
+  EXPECT_EQ(upstream.closed, 0);
+
+  snapshot.instances[0].desired = model::DesiredState::kStop;
+  proxy.SetTable(edge::RoutingTable::Build(snapshot));
+  EXPECT_TRUE(PollUntil([&] { return upstream.closed == 1; }));
+  proxy.Stop();
 }
 
 }  // namespace
