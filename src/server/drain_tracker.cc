@@ -98,7 +98,8 @@ bool DrainTracker::FollowChanges(Time now) {
     if (change.deleted || !Drains(*i, now)) {
       pending_.erase(i->id);
     } else {
-      pending_.try_emplace(i->id, Pending{change.revision, i->drain_until});
+      auto [it, added] = pending_.try_emplace(i->id, Pending{change.revision, i->drain_until});
+      if (!added) it->second.until = i->drain_until;  // the first revision stays
     }
   }
   return true;
@@ -118,7 +119,8 @@ void DrainTracker::Relist(Time now) {
   for (const model::Instance& i : *instances) {
     if (!Drains(i, now)) continue;
     auto known = pending_.find(i.id);
-    pending[i.id] = known != pending_.end() ? known->second : Pending{i.version, i.drain_until};
+    pending[i.id] =
+        Pending{known != pending_.end() ? known->second.since : i.version, i.drain_until};
   }
   pending_ = std::move(pending);
 }
