@@ -46,10 +46,9 @@ class AgentTest : public ::testing::Test {
     return options;
   }
 
-  std::unique_ptr<Agent> NewAgent() {
-    return std::make_unique<Agent>(Options(), &cp_,
-                                   std::map<std::string, runtime::Driver*>{{"process", &driver_}},
-                                   SystemClock::Get());
+  std::unique_ptr<Agent> NewAgent(const Clock* clock = SystemClock::Get()) {
+    return std::make_unique<Agent>(
+        Options(), &cp_, std::map<std::string, runtime::Driver*>{{"process", &driver_}}, clock);
   }
 
   static model::AppSpec Spec() {
@@ -90,6 +89,30 @@ class AgentTest : public ::testing::Test {
   bool StateIs(const std::string& id, InstanceState state) {
     auto instance = cp_.instance(id);
     return instance && instance->state == state;
+  }
+
+  // Starts i1 under `clock`, waits until it runs, then asks for its stop the
+  // way the controller does for an instance that had traffic: drain until
+  // `drain_until` (unset: no drain).
+  std::unique_ptr<Agent> RunThenStop(const Clock* clock, Time drain_until) {
+    auto agent = NewAgent(clock);
+    EXPECT_TRUE(agent->Start().has_value());
+    Place(Instance("i1"));
+    EXPECT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kRunning); }));
+    Change("i1", [&](model::Instance& i) {
+      i.desired = model::DesiredState::kStop;
+      i.drain_until = drain_until;
+      i.drained = false;
+    });
+    return agent;
+  }
+
+  // Whether i1 is still running after the agent has seen the latest
+  // assignments a few times over (so it had every chance to stop it).
+  bool StillRunningAfterSomeRounds() {
+    const int lists = cp_.lists();
+    if (!PollUntil([&] { return cp_.lists() > lists + 3; })) return false;
+    return driver_.IsRunning("i1") && driver_.counts().stop == 0;
   }
 
   TempDir dir_;
@@ -221,6 +244,93 @@ TEST_F(AgentTest, DesiredStop) {
   EXPECT_EQ(states[states.size() - 2], InstanceState::kStopping);
   EXPECT_EQ(states.back(), InstanceState::kStopped);
   EXPECT_EQ(cp_.instance("i1")->last_exit, 128 + 15);
+}
+
+// Verify that a stop with a drain deadline keeps the task running, reported
+// stopping ("draining"), while the edges drain it, and stops it (with the
+// spec's grace) as soon as the control plane marks it drained.
+TEST_F(AgentTest, DrainWaitsUntilDrained) {
+  ManualClock clock;
+  auto agent = RunThenStop(&clock, clock.Now() + 10s);
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kStopping); }));
+  EXPECT_EQ(cp_.instance("i1")->message, "draining: requests in flight finish first");
+  EXPECT_TRUE(StillRunningAfterSomeRounds());
+  Change("i1", [](model::Instance& i) { i.drained = true; });
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kStopped); }));
+  ASSERT_EQ(driver_.stops().size(), 1u);
+  EXPECT_EQ(driver_.stops()[0].grace, Duration(7s));
+  EXPECT_FALSE(driver_.IsRunning("i1"));
+  // "stopping" is said once, not again when the stop begins.
+  auto states = cp_.StatesFor("i1");
+  EXPECT_EQ(std::count(states.begin(), states.end(), InstanceState::kStopping), 1);
+}
+
+// Verify that an instance never marked drained is stopped once its drain
+// deadline passes.
+TEST_F(AgentTest, DrainStopsAtTheDeadline) {
+  ManualClock clock;
+  auto agent = RunThenStop(&clock, clock.Now() + 10s);
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kStopping); }));
+  clock.Advance(9s);
+  EXPECT_TRUE(StillRunningAfterSomeRounds());
+  clock.Advance(1s);
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kStopped); }));
+  EXPECT_EQ(driver_.stops().size(), 1u);
+}
+
+// Verify that without a drain deadline (or with one already past) the stop
+// is immediate, though the clock never moves.
+TEST_F(AgentTest, NoDrainWithoutDeadline) {
+  ManualClock clock;
+  auto agent = RunThenStop(&clock, Time{});
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kStopped); }));
+  EXPECT_EQ(driver_.stops().size(), 1u);
+
+  Change("i1", [&](model::Instance& i) {
+    i.desired = model::DesiredState::kRun;
+    i.generation = 2;
+  });
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kRunning); }));
+  Change("i1", [&](model::Instance& i) {
+    i.desired = model::DesiredState::kStop;
+    i.drain_until = clock.Now() - 1s;
+  });
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kStopped); }));
+  EXPECT_EQ(driver_.stops().size(), 2u);
+}
+
+// Verify that an instance wanted again in the middle of its drain is reported
+// running again and never stopped.
+TEST_F(AgentTest, WantedAgainMidDrainRunsOn) {
+  ManualClock clock;
+  auto agent = RunThenStop(&clock, clock.Now() + 10s);
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kStopping); }));
+  Change("i1", [](model::Instance& i) {
+    i.desired = model::DesiredState::kRun;
+    i.drain_until = Time{};
+  });
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kRunning); }));
+  EXPECT_TRUE(StillRunningAfterSomeRounds());
+  EXPECT_EQ(driver_.counts().start, 1);
+}
+
+// Verify that an agent restarted in the middle of a drain adopts the task and
+// keeps waiting, then stops it when it is drained.
+TEST_F(AgentTest, RestartMidDrainKeepsWaiting) {
+  ManualClock clock;
+  auto agent = RunThenStop(&clock, clock.Now() + 10s);
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kStopping); }));
+  agent->Stop();
+  agent.reset();
+
+  auto second = NewAgent(&clock);
+  ASSERT_TRUE(second->Start().has_value());
+  EXPECT_EQ(driver_.counts().recover, 1);
+  EXPECT_TRUE(StillRunningAfterSomeRounds());
+  Change("i1", [](model::Instance& i) { i.drained = true; });
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kStopped); }));
+  EXPECT_EQ(driver_.stops().size(), 1u);
+  EXPECT_EQ(driver_.counts().start, 1);
 }
 
 // Verify that an instance no longer assigned to the node is stopped and forgotten.

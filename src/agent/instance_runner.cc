@@ -114,10 +114,17 @@ void InstanceRunner::Loop() {
     }
     next = SteadyClock::now() + context_->inspect_interval;
     if (task_ && health_) next = std::min(next, next_probe_);
+    if (task_ && drain_until_ != Time{}) {
+      // Wake at the drain deadline, whatever the inspect interval.
+      const auto left = std::max<std::chrono::nanoseconds>(drain_until_ - context_->clock->Now(),
+                                                           std::chrono::nanoseconds(0));
+      next = std::min(next, SteadyClock::now() + left);
+    }
   }
 }
 
 void InstanceRunner::Step(const std::optional<Target>& target, bool unassigned) {
+  drain_until_ = Time{};
   CheckTask(target);
   if (unassigned) {
     if (task_) StopTask(target ? target->spec.stop_grace : kDefaultGrace, /*report=*/true);
@@ -128,6 +135,19 @@ void InstanceRunner::Step(const std::optional<Target>& target, bool unassigned) 
   const model::Instance& instance = target->instance;
 
   if (instance.desired == model::DesiredState::kStop) {
+    if (task_ && Draining(instance)) {
+      // The edges are still letting its requests finish: keep it serving them
+      // until they are done (drained) or the drain timeout runs out.
+      drain_until_ = instance.drain_until;
+      if (!task_->said_draining) {
+        task_->said_draining = true;
+        Send(InstanceReport{.instance_id = id_,
+                            .generation = task_->generation,
+                            .state = model::InstanceState::kStopping,
+                            .message = "draining: requests in flight finish first"});
+      }
+      return;
+    }
     if (task_) {
       StopTask(target->spec.stop_grace, /*report=*/true);
     } else if (!reported_stopped_ &&
@@ -143,6 +163,14 @@ void InstanceRunner::Step(const std::optional<Target>& target, bool unassigned) 
     return;
   }
   reported_stopped_ = false;
+  if (task_ && task_->said_draining && task_->generation == instance.generation) {
+    // Wanted again in the middle of its drain: it never stopped serving.
+    task_->said_draining = false;
+    Send(InstanceReport{.instance_id = id_,
+                        .generation = task_->generation,
+                        .state = model::InstanceState::kRunning,
+                        .message = ""});
+  }
 
   if (task_ && task_->generation < instance.generation) {
     // A fresh start was asked for: the old task goes first, never two at once.
@@ -294,8 +322,13 @@ void InstanceRunner::StartTask(const Target& target) {
   CheckTask(target);
 }
 
+bool InstanceRunner::Draining(const model::Instance& instance) const {
+  return instance.drain_until != Time{} && !instance.drained &&
+         context_->clock->Now() < instance.drain_until;
+}
+
 void InstanceRunner::StopTask(Duration grace, bool report) {
-  if (report) {
+  if (report && !task_->said_draining) {
     Send(InstanceReport{.instance_id = id_,
                         .generation = task_->generation,
                         .state = model::InstanceState::kStopping});

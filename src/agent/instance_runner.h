@@ -10,6 +10,11 @@
 //   when the controller asks, by bumping the generation); a running task of an
 //   older generation is stopped first.
 // - desired stop: report stopping, stop with spec.stop_grace, report stopped.
+//   With drain_until set (the instance may have had traffic), the task keeps
+//   running, reported stopping ("draining"), until the control plane marks it
+//   drained (no edge routes it or has requests in flight to it) or
+//   drain_until passes, whichever comes first; only then the stop. An agent
+//   restarted meanwhile picks the wait up from the same fields.
 // - unassigned (deleted, moved): stop the task, then the runner finishes.
 // - exit observed (Inspect every inspect_interval): report failed, or stopped
 //   when the stop was wanted, with the exit code and message.
@@ -115,6 +120,7 @@ class InstanceRunner {
     // Adopted from an earlier agent: confirm "running" to the control plane
     // once the first target arrives.
     bool adopted = false;
+    bool said_draining = false;  // "stopping (draining)" was reported
   };
 
   void Loop();
@@ -122,6 +128,8 @@ class InstanceRunner {
   void CheckTask(const std::optional<Target>& target);
   void StartTask(const Target& target);
   bool TryRecoverFromStore(const Target& target);
+  // Whether a desired-stop instance still waits for the edges to drain it.
+  bool Draining(const model::Instance& instance) const;
   // Stops the task; reports stopping/stopped when `report`.
   void StopTask(Duration grace, bool report);
   void Ended(const runtime::TaskStatus& status, bool wanted_stop);
@@ -142,6 +150,7 @@ class InstanceRunner {
   bool reported_stopped_ = false;  // for a desired-stop target that had no task
   std::optional<HealthTracker> health_;
   std::chrono::steady_clock::time_point next_probe_{};
+  Time drain_until_{};  // while the task waits for a drain: its deadline
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -226,6 +226,8 @@ TEST_F(ApiServerTest, RoutesLongPoll) {
   ASSERT_EQ(first.status, 200) << first.body;
   const std::string tag(first.Header("ETag"));
   ASSERT_FALSE(tag.empty());
+  // The revision the edge reports back for drains.
+  EXPECT_EQ(first.Header("X-Skiff-Revision"), std::to_string(store_.Revision()));
   EXPECT_EQ(Call(Request("GET", "/v1/routes?wait=0&unless=" + tag)).status, 304);
   ASSERT_EQ(Apply("web", "name: web\nrun: {command: [x]}\ndomains: [web.com]\n").status, 201);
   FakeWriter changed = Call(Request("GET", "/v1/routes?wait=0&unless=" + tag));
@@ -565,6 +567,10 @@ TEST_F(ApiServerTest, BadTrafficReportsAreRefused) {
   FakeWriter bad = Call(Request("POST", "/v1/edges/a/traffic", R"({"apps":{"web":{"bytes":-5}}})"));
   EXPECT_EQ(bad.status, 400);
   EXPECT_THAT(bad.body, HasSubstr("apps.web.bytes"));
+  FakeWriter routes = Call(Request("POST", "/v1/edges/a/traffic",
+                                   R"({"apps":{},"routes":{"leaving":{"web-1":"many"}}})"));
+  EXPECT_EQ(routes.status, 400);
+  EXPECT_THAT(routes.body, HasSubstr("routes.leaving.web-1"));
   FakeWriter name = Call(Request("POST", "/v1/edges/a%20b/traffic", R"({"apps":{}})"));
   EXPECT_EQ(name.status, 400) << name.body;
   FakeWriter anonymous =

@@ -2,7 +2,7 @@
 // edges, as a long poll. `unless=TAG` names the document the caller has; the
 // answer waits (up to `wait` seconds, at most 60) until the routes differ from
 // it, then sends the new document with its tag in ETag; 304 when the wait ran
-// out with nothing new.
+// out with nothing new. X-Skiff-Revision names the store revision of the document.
 #include <boost/asio/this_coro.hpp>
 #include <chrono>
 
@@ -10,6 +10,7 @@
 #include "api/errors.h"
 #include "api/handlers.h"
 #include "api/request_util.h"
+#include "edge/remote_routes.h"
 #include "edge/routes_document.h"
 
 namespace skiff::api {
@@ -41,6 +42,8 @@ asio::awaitable<void> Routes(const ApiDeps& deps, const net::HttpRequest& reques
     if (tag != unless) {
       net::HttpResponse reply = net::TextResponse(200, std::move(document), "application/json");
       reply.headers.emplace_back("ETag", tag);
+      // What the edge reports back, so that a drain knows when it has these routes.
+      reply.headers.emplace_back(edge::kRevisionHeader, std::to_string(snapshot->revision));
       co_await writer.Send(std::move(reply));
       co_return;
     }

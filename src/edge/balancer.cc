@@ -17,23 +17,45 @@ int PickEndpoint(const Route& route, uint64_t random, EndpointState::SteadyTime 
                  const std::vector<int>& exclude) {
   const int n = static_cast<int>(route.endpoints.size());
   if (n == 0) return -1;
-  // The candidates: not excluded and not ejected; failing that, not excluded;
-  // failing that, all.
+  struct Group {
+    int begin = 0;
+    int end = 0;
+  };
+  const Group serve{0, route.serve};
+  const Group canary{route.serve, route.serve + route.canary};
+  Group first{route.serve + route.canary, n};  // hold, when serve and canary are empty
+  Group second;
+  if (route.serve > 0 && route.canary > 0) {
+    const bool to_canary = static_cast<int>(random % 100) < route.canary_weight;
+    random /= 100;
+    first = to_canary ? canary : serve;
+    second = to_canary ? serve : canary;
+  } else if (route.serve > 0) {
+    first = serve;
+  } else if (route.canary > 0) {
+    first = canary;
+  }
+  // The candidates: in the group, not excluded and not ejected; failing that,
+  // in the other group; then the same without ejection; failing that, all of
+  // the group.
   std::vector<int> candidates;
-  candidates.reserve(n);
+  candidates.reserve(first.end - first.begin);
   auto excluded = [&](int i) {
     return std::find(exclude.begin(), exclude.end(), i) != exclude.end();
   };
-  for (int i = 0; i < n; ++i) {
-    if (!excluded(i) && !route.endpoints[i].state->ejected(now)) candidates.push_back(i);
-  }
-  if (candidates.empty()) {
-    for (int i = 0; i < n; ++i) {
-      if (!excluded(i)) candidates.push_back(i);
+  auto gather = [&](Group g, bool skip_ejected) {
+    for (int i = g.begin; i < g.end; ++i) {
+      if (!excluded(i) && !(skip_ejected && route.endpoints[i].state->ejected(now))) {
+        candidates.push_back(i);
+      }
     }
-  }
+  };
+  gather(first, true);
+  if (candidates.empty()) gather(second, true);
+  if (candidates.empty()) gather(first, false);
+  if (candidates.empty()) gather(second, false);
   if (candidates.empty()) {
-    for (int i = 0; i < n; ++i) candidates.push_back(i);
+    for (int i = first.begin; i < first.end; ++i) candidates.push_back(i);
   }
   const int m = static_cast<int>(candidates.size());
   switch (route.policy.lb) {

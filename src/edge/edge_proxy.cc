@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <set>
 
 #include "common/logging.h"
 #include "edge/edge_worker.h"
@@ -100,8 +101,45 @@ EdgeProxy::Shared::Shared(EdgeOptions o)
 }
 
 void EdgeProxy::Shared::SetTable(std::shared_ptr<const RoutingTable> table) {
+  std::lock_guard lock(leaving_mu_);
+  std::set<const EndpointState*> kept;
+  std::set<std::string> routed;
+  table->ForEachEndpoint([&](const Endpoint& e) {
+    kept.insert(e.state.get());
+    routed.insert(e.instance_id);
+  });
+  std::shared_ptr<const RoutingTable> old = table_.load(std::memory_order_acquire);
+  old->ForEachEndpoint([&](const Endpoint& e) {
+    if (kept.contains(e.state.get())) return;
+    auto& states = leaving_[e.instance_id];
+    const bool known = std::any_of(states.begin(), states.end(),
+                                   [&](const auto& w) { return w.lock() == e.state; });
+    if (!known) states.push_back(e.state);
+  });
+  for (auto it = leaving_.begin(); it != leaving_.end();) {
+    std::erase_if(it->second, [](const auto& w) { return w.expired(); });
+    if (it->second.empty() || routed.contains(it->first)) {
+      it = leaving_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   table_.store(std::move(table), std::memory_order_release);
   table_version.fetch_add(1, std::memory_order_acq_rel);
+}
+
+metrics::EdgeRoutes EdgeProxy::Shared::Routes() {
+  std::lock_guard lock(leaving_mu_);
+  metrics::EdgeRoutes out;
+  out.revision = table()->revision();
+  for (auto& [id, states] : leaving_) {
+    int64_t in_flight = 0;
+    for (const auto& w : states) {
+      if (auto state = w.lock()) in_flight += state->in_flight();
+    }
+    if (in_flight > 0) out.leaving[id] = in_flight;
+  }
+  return out;
 }
 
 const AppMetrics* EdgeProxy::Shared::MetricsOf(const Route& route) {
@@ -157,6 +195,8 @@ void EdgeProxy::SetTable(std::shared_ptr<const RoutingTable> table) {
 }
 
 std::shared_ptr<const RoutingTable> EdgeProxy::table() const { return shared_->table(); }
+
+metrics::EdgeRoutes EdgeProxy::Routes() const { return shared_->Routes(); }
 
 Status EdgeProxy::Listen(std::string_view address) {
   Result<int> fd = OpenListener(address);

@@ -30,6 +30,10 @@
 // the client accepts it and they are worth it (gzip.h); "Upgrade" requests
 // (WebSocket) become a two-way tunnel once the instance answers 101.
 //
+// An instance that leaves the routing table gets no new requests; those in
+// flight to it finish (each request keeps the table it started with), and
+// idle pooled connections to it are closed rather than reused.
+//
 // Thread-safety: all public methods may be called from any thread; SetTable
 // never blocks a request.
 #pragma once
@@ -97,6 +101,12 @@ class EdgeProxy {
   // table they started with.
   void SetTable(std::shared_ptr<const RoutingTable> table);
   std::shared_ptr<const RoutingTable> table() const;
+
+  // What a graceful drain waits on (server/drain_tracker.h): the revision of
+  // the current table, and the requests in flight to each instance an earlier
+  // table routed and the current one does not (only those with some). Cheap:
+  // a lock SetTable also takes, never one of the request path.
+  metrics::EdgeRoutes Routes() const;
 
   // Binds "host:port" (port 0 picks one, see port()) and starts the threads.
   // kInvalidArgument for an address that does not parse, kUnavailable when it

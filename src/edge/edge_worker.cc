@@ -227,8 +227,14 @@ Result<Upstream*> EdgeProxy::Worker::TakeUpstream(const std::string& address, bo
 }
 
 void EdgeProxy::Worker::GiveBack(Upstream* upstream) {
+  // An instance that left the routes (it is being stopped) keeps no idle
+  // connection: closing it tells the instance its work here is done.
+  if (stopping_ || !table()->Routes(upstream->address)) {
+    Discard(upstream);
+    return;
+  }
   std::vector<Upstream*>& list = idle_[upstream->address];
-  if (stopping_ || list.size() >= shared_->options.max_idle_per_upstream) {
+  if (list.size() >= shared_->options.max_idle_per_upstream) {
     Discard(upstream);
     return;
   }
@@ -267,10 +273,12 @@ void EdgeProxy::Worker::Sweep() {
     s = next;
   }
   const auto oldest = t - shared_->options.upstream_idle_timeout;
+  const RoutingTable& routes = *table();
   std::vector<Upstream*> old;
   for (auto& [address, list] : idle_) {
+    const bool routed = routes.Routes(address);
     for (Upstream* u : list) {
-      if (u->idle_since < oldest) old.push_back(u);
+      if (u->idle_since < oldest || !routed) old.push_back(u);
     }
   }
   for (Upstream* u : old) Discard(u);

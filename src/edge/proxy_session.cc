@@ -439,7 +439,7 @@ void Session::AttemptFailed(bool lost, int status, std::string message) {
       Attempt();
       return;
     }
-    const int left = static_cast<int>(route_->endpoints.size()) - static_cast<int>(tried_.size());
+    const int left = route_->routable() - static_cast<int>(tried_.size());
     if (left > 0 && static_cast<int>(tried_.size()) < kMaxAttempts && shared_.TakeRetry()) {
       Attempt();
       return;

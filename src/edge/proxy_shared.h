@@ -5,7 +5,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
 
 #include "edge/edge_proxy.h"
 #include "edge/rate_limiter.h"
@@ -16,8 +20,11 @@ namespace skiff::edge {
 struct EdgeProxy::Shared {
   explicit Shared(EdgeOptions o);
 
-  // Installs `table`; threads notice through table_version.
+  // Installs `table`; threads notice through table_version. Remembers the
+  // endpoints the old table had and the new one has not, for Routes().
   void SetTable(std::shared_ptr<const RoutingTable> table);
+  // See EdgeProxy::Routes.
+  metrics::EdgeRoutes Routes();
   std::shared_ptr<const RoutingTable> table() const {
     return table_.load(std::memory_order_acquire);
   }
@@ -48,6 +55,10 @@ struct EdgeProxy::Shared {
 
  private:
   std::atomic<std::shared_ptr<const RoutingTable>> table_;
+  std::mutex leaving_mu_;  // serialises SetTable; guards leaving_
+  // Instance id -> the states of its endpoints that left the routes; weak: a
+  // state lives on only while some request's table holds it.
+  std::map<std::string, std::vector<std::weak_ptr<EndpointState>>> leaving_;
   std::atomic<int64_t> retry_tenths_{30};  // a fresh edge may retry a few at once
   std::atomic<int64_t> floor_second_{0};   // the steady-clock second floor_used_ counts
   std::atomic<int> floor_used_{0};

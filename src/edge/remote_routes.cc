@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
@@ -21,19 +22,25 @@ struct RemoteRoutes::Shared {
   std::mutex mu;
   std::condition_variable cv;
   EdgeProxy* proxy = nullptr;  // GUARDED_BY(mu); null once stopped
+  std::string served_tag;      // GUARDED_BY(mu): of the document served
   EdgeStates states;           // used by the poller thread only (and LoadCache before it)
 
-  // Builds and swaps in the table of `document`; false when it does not parse.
-  bool Serve(const std::string& document) {
+  // Builds and swaps in the table of `document`, as of store revision
+  // `revision` (0: unknown); false when it does not parse.
+  bool Serve(const std::string& document, int64_t revision) {
     auto snapshot = SnapshotFromRoutesDocument(document);
     if (!snapshot) {
       SKIFF_LOG_WARN("edge: ignoring a bad routes document: {}", snapshot.error().ToString());
       return false;
     }
+    snapshot->revision = revision;
     auto table = RoutingTable::Build(*snapshot, &states);
     std::lock_guard lock(mu);
     if (proxy == nullptr) return false;
     proxy->SetTable(std::move(table));
+    // After the table: a reader that sees this tag sees that table or a newer one.
+    served_tag = RoutesTag(document);
+    states.Prune();
     return true;
   }
 
@@ -73,7 +80,10 @@ struct RemoteRoutes::Shared {
         if (failing) SKIFF_LOG_INFO("edge: the server answers again; routes are live");
         failing = false;
         backoff = std::chrono::milliseconds(250);
-        if (reply->status == 200 && Serve(reply->body)) {
+        int64_t revision = 0;
+        const std::string_view header = reply->Header(kRevisionHeader);
+        std::from_chars(header.data(), header.data() + header.size(), revision);
+        if (reply->status == 200 && Serve(reply->body, revision)) {
           tag = std::string(reply->Header("ETag"));
           Save(reply->body);
         }
@@ -107,7 +117,12 @@ bool RemoteRoutes::LoadCache() {
   if (!in) return false;
   std::stringstream text;
   text << in.rdbuf();
-  return shared_->Serve(text.str());
+  return shared_->Serve(text.str(), 0);
+}
+
+std::string RemoteRoutes::tag() const {
+  std::lock_guard lock(shared_->mu);
+  return shared_->served_tag;
 }
 
 void RemoteRoutes::Start() {

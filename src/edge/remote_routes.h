@@ -17,6 +17,10 @@
 
 namespace skiff::edge {
 
+// The header of GET /v1/routes answers that names the store revision the
+// document was made at.
+inline constexpr char kRevisionHeader[] = "X-Skiff-Revision";
+
 struct RemoteRoutesOptions {
   std::string server;                        // "http://127.0.0.1:7070"
   std::string token;                         // bearer token for the API
@@ -38,6 +42,9 @@ class RemoteRoutes {
   void Start();
   // Stops polling (see the thread-safety note). Idempotent.
   void Stop();
+  // The tag of the document the table was last built from ("" before one);
+  // the table is that one or newer. Any thread.
+  std::string tag() const;
 
   struct Shared;
 

@@ -42,7 +42,10 @@ std::string RoutesDocument(const store::Snapshot& snapshot) {
   }
   json::array instance_list;
   for (const model::Instance* i : instances) {
-    instance_list.push_back(json::object{{"id", i->id}, {"app", i->app}, {"address", i->address}});
+    json::object entry{{"id", i->id}, {"app", i->app}, {"address", i->address}};
+    // Only when not the default, so documents of apps without rollouts stay as they were.
+    if (i->traffic != model::Traffic::kServe) entry["traffic"] = model::ToString(i->traffic);
+    instance_list.push_back(std::move(entry));
   }
   return json::serialize(
       json::object{{"apps", std::move(app_list)}, {"instances", std::move(instance_list)}});
@@ -96,6 +99,15 @@ Result<store::Snapshot> SnapshotFromRoutesDocument(std::string_view text) {
     i.address = std::string(*address);
     i.state = model::InstanceState::kRunning;
     i.health = model::Health::kHealthy;
+    if (const json::value* t = v.as_object().if_contains("traffic")) {
+      std::optional<model::Traffic> traffic;
+      if (t->is_string()) traffic = model::ParseTraffic(t->as_string());
+      if (!traffic) {
+        return InvalidArgument("routes: traffic must be serve, canary or hold",
+                               fmt::format("instances[{}].traffic", n));
+      }
+      i.traffic = *traffic;
+    }
     snapshot.instances.push_back(std::move(i));
   }
   return snapshot;

@@ -64,6 +64,27 @@ TEST(RoutesDocumentTest, TagFollowsContent) {
   EXPECT_NE(RoutesTag(RoutesDocument(s)), tag);
 }
 
+// Verify that each instance's traffic group survives the trip (a missing
+// field reads as serve) and that an unknown group is refused naming it.
+TEST(RoutesDocumentTest, CarriesTrafficGroups) {
+  store::Snapshot s = Cluster();
+  s.instances[0].traffic = model::Traffic::kCanary;  // web-2
+  const std::string doc = RoutesDocument(s);
+  EXPECT_NE(doc.find(R"("traffic":"canary")"), std::string::npos);
+  EXPECT_EQ(doc.find(R"("traffic":"serve")"), std::string::npos) << "the default is left out";
+  auto snapshot = SnapshotFromRoutesDocument(doc);
+  ASSERT_TRUE(snapshot) << snapshot.error().ToString();
+  EXPECT_EQ(snapshot->instances[0].traffic, model::Traffic::kServe);   // web-1
+  EXPECT_EQ(snapshot->instances[1].traffic, model::Traffic::kCanary);  // web-2
+  const Route* r = RoutingTable::Build(*snapshot)->Find("web.com", "/");
+  EXPECT_EQ(r->serve, 1);
+  EXPECT_EQ(r->canary, 1);
+  auto bad = SnapshotFromRoutesDocument(
+      R"({"apps":[],"instances":[{"id":"a","app":"b","address":"c","traffic":"most"}]})");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().field, "instances[0].traffic");
+}
+
 // Verify that malformed documents are refused naming what is wrong.
 TEST(RoutesDocumentTest, RejectsMalformed) {
   EXPECT_EQ(SnapshotFromRoutesDocument("nope").error().code, ErrorCode::kInvalidArgument);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <tuple>
 
 namespace skiff::edge {
 
@@ -32,7 +33,9 @@ std::shared_ptr<const RoutingTable> RoutingTable::Build(const store::Snapshot& s
     // Keyed by instance too: a new instance on a reused port starts afresh.
     endpoints[i.app].push_back({i.id, i.address,
                                 states != nullptr ? states->Endpoint(i.id + "@" + i.address)
-                                                  : std::make_shared<EndpointState>()});
+                                                  : std::make_shared<EndpointState>(),
+                                i.traffic});
+    table->addresses_.insert(i.address);
   }
   std::vector<const model::App*> apps;
   for (const model::App& app : snapshot.apps) apps.push_back(&app);
@@ -48,11 +51,18 @@ std::shared_ptr<const RoutingTable> RoutingTable::Build(const store::Snapshot& s
       route.path_prefix = slash == std::string::npos ? "" : domain.substr(slash);
       route.policy = app->spec.edge;
       route.state = states != nullptr ? states->App(app->name) : std::make_shared<AppState>();
+      route.canary_weight = app->spec.update.canary_weight;
       if (auto it = endpoints.find(app->name); it != endpoints.end()) {
         route.endpoints = it->second;
-        std::sort(
-            route.endpoints.begin(), route.endpoints.end(),
-            [](const Endpoint& a, const Endpoint& b) { return a.instance_id < b.instance_id; });
+        // The groups in the order of model::Traffic: serve, canary, hold.
+        std::sort(route.endpoints.begin(), route.endpoints.end(),
+                  [](const Endpoint& a, const Endpoint& b) {
+                    return std::tie(a.traffic, a.instance_id) < std::tie(b.traffic, b.instance_id);
+                  });
+        for (const Endpoint& e : route.endpoints) {
+          if (e.traffic == model::Traffic::kServe) ++route.serve;
+          if (e.traffic == model::Traffic::kCanary) ++route.canary;
+        }
       }
       std::vector<Route>& routes = table->by_host_[route.host];
       bool taken = std::any_of(routes.begin(), routes.end(),

@@ -6,6 +6,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,8 +19,9 @@ namespace skiff::edge {
 
 struct Endpoint {
   std::string instance_id;
-  std::string address;                   // host:port
-  std::shared_ptr<EndpointState> state;  // never null
+  std::string address;                              // host:port
+  std::shared_ptr<EndpointState> state;             // never null
+  model::Traffic traffic = model::Traffic::kServe;  // its group (see Route)
 };
 
 struct Route {
@@ -27,10 +29,24 @@ struct Route {
   std::string host;         // lowercase, no port
   std::string path_prefix;  // "" or "/api" (no trailing slash)
   // Running, healthy instances that are wanted: the ones traffic may go to.
-  // Empty when the app has none (the edge answers 503).
+  // Empty when the app has none (the edge answers 503). In groups by the
+  // instances' traffic (set by the rollout planner), each by instance id:
+  // [0, serve) take the normal share, [serve, serve + canary) the canaries'
+  // share, the rest are held back (traffic only when the others are empty).
   std::vector<Endpoint> endpoints;
+  int serve = 0;
+  int canary = 0;
+  // Percent of requests that go to the canaries while both groups have
+  // endpoints (the app's update.canary_weight).
+  int canary_weight = 0;
   model::EdgePolicy policy;         // the app's spec.edge
   std::shared_ptr<AppState> state;  // never null
+
+  // How many endpoints a request may be sent to: the serve and canary groups,
+  // or the held ones when those are empty.
+  int routable() const {
+    return serve + canary > 0 ? serve + canary : static_cast<int>(endpoints.size());
+  }
 };
 
 class RoutingTable {
@@ -48,12 +64,28 @@ class RoutingTable {
   // "/api/x", not "/apix"). nullptr when no app serves it.
   const Route* Find(std::string_view host, std::string_view path) const;
 
+  // Whether some route sends traffic to `address` (host:port). Off the
+  // request path: the edge asks when it returns a connection to its pool.
+  bool Routes(std::string_view address) const { return addresses_.contains(address); }
+
+  // Calls `f` with every endpoint of every route (an instance serving several
+  // domains comes once per route).
+  template <typename F>
+  void ForEachEndpoint(F f) const {
+    for (const auto& [host, routes] : by_host_) {
+      for (const Route& route : routes) {
+        for (const Endpoint& e : route.endpoints) f(e);
+      }
+    }
+  }
+
   size_t size() const { return routes_; }
   int64_t revision() const { return revision_; }
 
  private:
   // host -> its routes, longest prefix first.
   std::map<std::string, std::vector<Route>, std::less<>> by_host_;
+  std::set<std::string, std::less<>> addresses_;  // of every endpoint
   size_t routes_ = 0;
   int64_t revision_ = 0;
 };

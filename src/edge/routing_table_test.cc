@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "edge/balancer.h"
+
 namespace skiff::edge {
 namespace {
 
@@ -101,6 +103,68 @@ TEST(RoutingTableTest, ConflictsAndSharedStates) {
   auto second = RoutingTable::Build(s, &states);
   EXPECT_EQ(first->Find("x.com", "/")->endpoints[0].state,
             second->Find("x.com", "/")->endpoints[0].state);
+}
+
+model::Instance WithTraffic(model::Instance i, model::Traffic traffic) {
+  i.traffic = traffic;
+  return i;
+}
+
+// Verify that endpoints come in groups (serve, canary, hold, each by id) with
+// the app's canary weight, and that every endpoint address is known.
+TEST(RoutingTableTest, EndpointsInTrafficGroups) {
+  store::Snapshot s;
+  s.apps = {App("web", {"web.com"})};
+  s.apps[0].spec.update.canary_weight = 25;
+  s.instances = {WithTraffic(Instance("web-h", "web", 1), model::Traffic::kHold),
+                 WithTraffic(Instance("web-c", "web", 2), model::Traffic::kCanary),
+                 Instance("web-b", "web", 3), Instance("web-a", "web", 4)};
+  auto table = RoutingTable::Build(s);
+  const Route* r = table->Find("web.com", "/");
+  ASSERT_NE(r, nullptr);
+  ASSERT_EQ(r->endpoints.size(), 4u);
+  std::vector<std::string> ids;
+  for (const Endpoint& e : r->endpoints) ids.push_back(e.instance_id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"web-a", "web-b", "web-c", "web-h"}));
+  EXPECT_EQ(r->serve, 2);
+  EXPECT_EQ(r->canary, 1);
+  EXPECT_EQ(r->canary_weight, 25);
+  EXPECT_EQ(r->routable(), 3);
+  EXPECT_TRUE(table->Routes("127.0.0.1:1"));
+  EXPECT_TRUE(table->Routes("127.0.0.1:4"));
+  EXPECT_FALSE(table->Routes("127.0.0.1:9"));
+}
+
+// Verify a blue-green switch between two tables: before it every pick goes to
+// the blue set while green is held; after it every pick goes to green, and
+// the endpoint states carry over between the tables.
+TEST(RoutingTableTest, GroupSwitchBetweenTables) {
+  store::Snapshot s;
+  s.apps = {App("web", {"web.com"})};
+  s.instances = {Instance("blue-1", "web", 1), Instance("blue-2", "web", 2),
+                 WithTraffic(Instance("green-1", "web", 3), model::Traffic::kHold),
+                 WithTraffic(Instance("green-2", "web", 4), model::Traffic::kHold)};
+  EdgeStates states;
+  auto before = RoutingTable::Build(s, &states);
+  for (model::Instance& i : s.instances) {
+    i.traffic = i.id.starts_with("green") ? model::Traffic::kServe : model::Traffic::kHold;
+  }
+  auto after = RoutingTable::Build(s, &states);
+  const Route* b = before->Find("web.com", "/");
+  const Route* a = after->Find("web.com", "/");
+  const auto now = EndpointState::SteadyTime(std::chrono::hours(1));
+  for (uint64_t random = 0; random < 100; ++random) {
+    EXPECT_TRUE(b->endpoints[PickEndpoint(*b, random, now)].instance_id.starts_with("blue"));
+    EXPECT_TRUE(a->endpoints[PickEndpoint(*a, random, now)].instance_id.starts_with("green"));
+  }
+  EXPECT_EQ(a->endpoints[0].instance_id, "green-1");
+  EXPECT_EQ(a->endpoints[0].state, b->endpoints[2].state);
+  // With the serve set gone, the held one is the guess that beats a 503.
+  s.instances.erase(s.instances.begin() + 2, s.instances.end());
+  auto only_held = RoutingTable::Build(s, &states);
+  const Route* h = only_held->Find("web.com", "/");
+  EXPECT_EQ(h->serve + h->canary, 0);
+  EXPECT_TRUE(h->endpoints[PickEndpoint(*h, 7, now)].instance_id.starts_with("blue"));
 }
 
 }  // namespace

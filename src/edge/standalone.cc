@@ -171,9 +171,18 @@ void StartReporting(StandaloneEdge::Impl& m) {
   const std::string path = "/v1/edges/" + name + "/traffic";
   const std::string server = m.options_.server;
   const std::string token = m.options_.token;
+  const RemoteRoutes* routes = m.routes_.get();
+  const EdgeProxy* proxy = m.proxy_.get();
+  const int64_t interval_ms = m.options_.report_interval.count();
   m.reporter_ = std::make_unique<TrafficReporter>(
       m.proxy_.get(),
-      [server, token, path](const metrics::TrafficSnapshot& snapshot) -> Status {
+      [server, token, path, routes, proxy,
+       interval_ms](metrics::TrafficSnapshot snapshot) -> Status {
+        // The tag first: the table read next is the tag's or a newer one.
+        std::string tag = routes->tag();
+        snapshot.routes = proxy->Routes();
+        snapshot.routes->tag = std::move(tag);
+        snapshot.routes->interval_ms = interval_ms;
         net::HttpClient client(server);
         auto reply =
             client.Do("POST", path, boost::json::serialize(metrics::ToJson(snapshot)),

@@ -1,5 +1,6 @@
 #include "metrics/traffic.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 
 namespace skiff::metrics {
@@ -45,8 +46,50 @@ json::value ToJson(const TrafficSnapshot& snapshot) {
                                                        {"sum", t.sum},
                                                        {"count", t.count}}}};
   }
-  return json::object{{"apps", std::move(apps)}};
+  json::object out{{"apps", std::move(apps)}};
+  if (snapshot.routes) {
+    const EdgeRoutes& r = *snapshot.routes;
+    json::object leaving;
+    for (const auto& [id, n] : r.leaving) leaving[id] = n;
+    out["routes"] = json::object{{"revision", r.revision},
+                                 {"tag", r.tag},
+                                 {"leaving", std::move(leaving)},
+                                 {"interval_ms", r.interval_ms}};
+  }
+  return out;
 }
+
+namespace {
+
+Result<EdgeRoutes> RoutesFromJson(const json::value& value) {
+  const json::object* obj = value.if_object();
+  if (obj == nullptr) return InvalidArgument("routes: not an object");
+  EdgeRoutes r;
+  auto count = [&](const json::object& o, const char* key, const std::string& path,
+                   int64_t* out) -> Status {
+    auto n = Count(o, key, path);
+    if (!n) return tl::unexpected(n.error());
+    *out = static_cast<int64_t>(*n);
+    return OkStatus();
+  };
+  SKIFF_RETURN_IF_ERROR(count(*obj, "revision", "routes", &r.revision));
+  SKIFF_RETURN_IF_ERROR(count(*obj, "interval_ms", "routes", &r.interval_ms));
+  if (const json::value* t = obj->if_contains("tag")) {
+    if (!t->is_string()) return InvalidArgument("routes.tag: not a string");
+    r.tag = std::string(t->get_string());
+  }
+  if (const json::value* l = obj->if_contains("leaving")) {
+    const json::object* leaving = l->if_object();
+    if (leaving == nullptr) return InvalidArgument("routes.leaving: not an object");
+    for (const auto& entry : *leaving) {
+      const std::string id(entry.key());
+      SKIFF_RETURN_IF_ERROR(count(*leaving, id.c_str(), "routes.leaving", &r.leaving[id]));
+    }
+  }
+  return r;
+}
+
+}  // namespace
 
 Result<TrafficSnapshot> TrafficFromJson(const json::value& doc) {
   const json::object* root = doc.if_object();
@@ -108,6 +151,11 @@ Result<TrafficSnapshot> TrafficFromJson(const json::value& doc) {
       if (const json::value* s = latency->if_contains("sum")) t.sum = std::max(0.0, Number(*s));
     }
     out.apps.emplace(std::string(key), std::move(t));
+  }
+  if (const json::value* routes = root->if_contains("routes")) {
+    auto parsed = RoutesFromJson(*routes);
+    if (!parsed) return tl::unexpected(parsed.error());
+    out.routes = std::move(*parsed);
   }
   return out;
 }
@@ -179,6 +227,18 @@ std::vector<std::string> TrafficBook::Edges(Time now) const {
   std::vector<std::string> out;
   for (const auto& [edge, r] : edges_) {
     if (now - r.latest_at <= kStaleAfter) out.push_back(edge);
+  }
+  return out;
+}
+
+std::map<std::string, EdgeRoutes> TrafficBook::Routes(Time now) const {
+  std::lock_guard lock(mu_);
+  std::map<std::string, EdgeRoutes> out;
+  for (const auto& [edge, r] : edges_) {
+    if (!r.latest.routes) continue;
+    const auto interval =
+        std::chrono::milliseconds(std::max<int64_t>(r.latest.routes->interval_ms, 1));
+    if (now - r.latest_at <= 3 * interval) out.emplace(edge, *r.latest.routes);
   }
   return out;
 }

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,13 +37,28 @@ struct AppTraffic {
   friend bool operator==(const AppTraffic&, const AppTraffic&) = default;
 };
 
+// What an edge tells of its routing table, so that an instance being stopped
+// gets its SIGTERM only once no edge can still send it requests
+// (server/drain_tracker.h).
+struct EdgeRoutes {
+  int64_t revision = 0;  // the store revision its routing table was built at (0: unknown)
+  std::string tag;       // the tag of its routes document (standalone edges), or empty
+  // Requests in flight to each instance an earlier table of the edge routed
+  // and its current one does not (absent: none).
+  std::map<std::string, int64_t> leaving;
+  int64_t interval_ms = 0;  // how often the edge reports
+  friend bool operator==(const EdgeRoutes&, const EdgeRoutes&) = default;
+};
+
 struct TrafficSnapshot {
   std::map<std::string, AppTraffic> apps;
+  std::optional<EdgeRoutes> routes;  // absent from edges of older versions
   friend bool operator==(const TrafficSnapshot&, const TrafficSnapshot&) = default;
 };
 
 // {"apps":{"web":{"requests":{"1xx":0,"2xx":10,...},"bytes":..,"in_flight":..,
-//  "latency":{"bounds":[..],"cumulative":[..],"sum":..,"count":..}}}}
+//  "latency":{"bounds":[..],"cumulative":[..],"sum":..,"count":..}}},
+//  "routes":{"revision":..,"tag":"..","leaving":{"web-1a2b":2},"interval_ms":5000}}
 boost::json::value ToJson(const TrafficSnapshot& snapshot);
 // kInvalidArgument naming the field when the document is not one.
 Result<TrafficSnapshot> TrafficFromJson(const boost::json::value& json);
@@ -73,6 +89,9 @@ class TrafficBook {
   std::map<std::string, AppRates> Rates(Time now) const;
   // Edges that reported within kStaleAfter of `now`.
   std::vector<std::string> Edges(Time now) const;
+  // The routes of each edge whose last report had them and came within three
+  // of its report intervals of `now` (an edge silent longer is not waited for).
+  std::map<std::string, EdgeRoutes> Routes(Time now) const;
 
  private:
   struct Reports {

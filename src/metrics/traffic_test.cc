@@ -30,6 +30,38 @@ TEST(TrafficTest, JsonRoundTrip) {
   EXPECT_EQ(*back, s);
 }
 
+// Verify that an edge's routes state survives JSON, and that bad counts are
+// refused naming the field.
+TEST(TrafficTest, RoutesRoundTrip) {
+  TrafficSnapshot s;
+  s.apps["web"] = Traffic(1, 0, {1, 1, 1});
+  s.routes =
+      EdgeRoutes{.revision = 42, .tag = "00ff", .leaving = {{"web-1", 2}}, .interval_ms = 500};
+  auto back = TrafficFromJson(ToJson(s));
+  ASSERT_TRUE(back) << back.error().ToString();
+  EXPECT_EQ(*back, s);
+  auto bad =
+      TrafficFromJson(boost::json::parse(R"({"apps":{},"routes":{"leaving":{"web-1":-3}}})"));
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("routes.leaving.web-1"), std::string::npos);
+}
+
+// Verify that the book hands out each edge's routes while the edge reports
+// within three of its intervals, and forgets a silent one; edges that send
+// no routes (older ones) are not listed.
+TEST(TrafficTest, RoutesOfLiveEdges) {
+  TrafficBook book;
+  const TrafficBook::Time t0{seconds(100)};
+  TrafficSnapshot with;
+  with.routes = EdgeRoutes{.revision = 7, .interval_ms = 1000};
+  book.Record("a", with, t0);
+  book.Record("old", TrafficSnapshot{}, t0);
+  auto routes = book.Routes(t0 + seconds(3));
+  ASSERT_EQ(routes.size(), 1u);
+  EXPECT_EQ(routes.at("a").revision, 7);
+  EXPECT_TRUE(book.Routes(t0 + seconds(4)).empty());
+}
+
 TEST(TrafficTest, JsonErrorsNameTheField) {
   auto parse = [](const char* text) { return TrafficFromJson(boost::json::parse(text)); };
   EXPECT_FALSE(parse(R"({})"));

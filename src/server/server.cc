@@ -28,6 +28,7 @@
 #include "metrics/registry.h"
 #include "net/http_server.h"
 #include "runtime/driver_set.h"
+#include "server/drain_tracker.h"
 #include "server/local_control_plane.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -65,6 +66,7 @@ class Server::Impl {
   std::unique_ptr<edge::EdgeProxy> edge_;
   std::unique_ptr<edge::RouteWatcher> routes_;
   std::unique_ptr<edge::TrafficReporter> traffic_reporter_;
+  std::unique_ptr<DrainTracker> drains_;
   std::vector<std::thread> io_threads_;
 
   std::mutex mu_;
@@ -176,6 +178,17 @@ Status Server::Impl::Start() {
         options_.traffic_interval);
     traffic_reporter_->Start();
   }
+  // Marks stopping instances drained once no edge routes them or has requests
+  // in flight to them: this server's edge and the standalone ones reporting.
+  edge::EdgeProxy* own_edge = edge_.get();
+  metrics::TrafficBook* book = &traffic_;
+  drains_ = std::make_unique<DrainTracker>(store_.get(), clock_, [own_edge, book] {
+    auto edges = book->Routes(std::chrono::steady_clock::now());
+    // A name no standalone edge can have (edge names take no parentheses).
+    if (own_edge != nullptr) edges["(server)"] = own_edge->Routes();
+    return edges;
+  });
+  drains_->Start();
   work_.emplace(io_.get_executor());
   for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
     io_threads_.emplace_back([this] { io_.run(); });
@@ -201,6 +214,7 @@ void Server::Impl::Shutdown() {
     }
     stopping_ = true;
   }
+  if (drains_) drains_->Stop();  // before the edge it asks
   if (http_) {
     // Requests in flight finish; then the io threads run out of work. The edge
     // stops taking requests at the same time (its Stop waits for its own).

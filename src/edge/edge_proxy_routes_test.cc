@@ -1,0 +1,72 @@
+// EdgeProxy::Routes: what the edge tells a drain, without any network.
+#include <gtest/gtest.h>
+
+#include "edge/edge_proxy.h"
+
+namespace skiff::edge {
+namespace {
+
+store::Snapshot Cluster(int64_t revision, std::vector<std::string> ids) {
+  store::Snapshot s;
+  s.revision = revision;
+  model::App app;
+  app.name = app.spec.name = "web";
+  app.spec.domains = {"web.com"};
+  s.apps = {app};
+  int port = 1;
+  for (const std::string& id : ids) {
+    model::Instance i;
+    i.id = id;
+    i.app = "web";
+    i.state = model::InstanceState::kRunning;
+    i.health = model::Health::kHealthy;
+    i.address = "127.0.0.1:" + std::to_string(port++);
+    s.instances.push_back(i);
+  }
+  return s;
+}
+
+std::shared_ptr<EndpointState> StateOf(const RoutingTable& table, const std::string& id) {
+  for (const Endpoint& e : table.Find("web.com", "/")->endpoints) {
+    if (e.instance_id == id) return e.state;
+  }
+  return nullptr;
+}
+
+// Verify that an instance that left the table is reported with the requests
+// still in flight to it, that it is no longer reported once they end or once
+// it is routed again, and that the revision is the current table's.
+TEST(EdgeProxyRoutesTest, ReportsRequestsToInstancesThatLeft) {
+  EdgeProxy proxy;
+  EdgeStates states;
+  auto first = RoutingTable::Build(Cluster(5, {"web-1", "web-2"}), &states);
+  proxy.SetTable(first);
+  EXPECT_EQ(proxy.Routes().revision, 5);
+  EXPECT_TRUE(proxy.Routes().leaving.empty());
+
+  // A request to web-1 began on the first table (and holds it), then web-1 left.
+  std::shared_ptr<EndpointState> web1 = StateOf(*first, "web-1");
+  web1->Begin();
+  web1->Begin();
+  StateOf(*first, "web-2")->Begin();  // still routed: not reported
+  proxy.SetTable(RoutingTable::Build(Cluster(7, {"web-2"}), &states));
+  metrics::EdgeRoutes routes = proxy.Routes();
+  EXPECT_EQ(routes.revision, 7);
+  EXPECT_EQ(routes.leaving, (std::map<std::string, int64_t>{{"web-1", 2}}));
+  // A later table without it keeps counting it.
+  proxy.SetTable(RoutingTable::Build(Cluster(8, {"web-2"}), &states));
+  EXPECT_EQ(proxy.Routes().leaving.at("web-1"), 2);
+
+  web1->Cancel();
+  web1->End(std::chrono::microseconds(100), false, std::chrono::steady_clock::now());
+  EXPECT_TRUE(proxy.Routes().leaving.empty());
+
+  // Back in the routes: not leaving, whatever is in flight.
+  web1->Begin();
+  proxy.SetTable(RoutingTable::Build(Cluster(9, {"web-1", "web-2"}), &states));
+  EXPECT_TRUE(proxy.Routes().leaving.empty());
+  web1->Cancel();
+}
+
+}  // namespace
+}  // namespace skiff::edge

@@ -1,0 +1,166 @@
+#include "server/drain_tracker.h"
+
+#include "common/logging.h"
+#include "edge/routes_document.h"
+
+namespace skiff::server {
+namespace {
+
+// Stopping, with a drain the edges have not finished and whose deadline has
+// not passed.
+bool Drains(const model::Instance& i, Time now) {
+  return i.desired == model::DesiredState::kStop && !i.drained && i.drain_until != Time{} &&
+         now < i.drain_until;
+}
+
+}  // namespace
+
+DrainTracker::DrainTracker(store::Store* store, const Clock* clock, EdgesFn edges)
+    : store_(store), clock_(clock), edges_(std::move(edges)) {}
+
+DrainTracker::~DrainTracker() { Stop(); }
+
+void DrainTracker::Start() {
+  subscription_ = store_->Subscribe([this](int64_t revision) {
+    {
+      std::lock_guard lock(mu_);
+      seen_ = std::max(seen_, revision);
+    }
+    cv_.notify_one();
+  });
+  {
+    std::lock_guard lock(mu_);
+    seen_ = std::max(seen_, store_->Revision());
+  }
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void DrainTracker::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+  subscription_.reset();
+}
+
+void DrainTracker::Loop() {
+  int64_t checked = -1;
+  size_t draining = 0;
+  std::unique_lock lock(mu_);
+  while (true) {
+    // Idle (nothing drains): sleep until a commit. Draining: a round every
+    // interval, since requests finishing at the edges commit nothing.
+    cv_.wait(lock, [&] { return stopping_ || seen_ > checked || draining > 0; });
+    if (stopping_) return;
+    checked = seen_;
+    lock.unlock();
+    draining = Check();
+    lock.lock();
+    cv_.wait_for(lock, kCheckInterval, [&] { return stopping_; });
+  }
+}
+
+size_t DrainTracker::Check() {
+  const Time now = clock_->Now();
+  if (store_->Revision() != listed_ && !FollowChanges(now)) Relist(now);
+  std::erase_if(pending_, [&](const auto& entry) { return now >= entry.second.until; });
+  if (pending_.empty()) return 0;
+
+  const std::map<std::string, metrics::EdgeRoutes> edges = edges_();
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    bool done = true;
+    for (const auto& [name, edge] : edges) {
+      if (!EdgeDone(edge, it->first, it->second)) {
+        done = false;
+        break;
+      }
+    }
+    if (done && MarkDrained(it->first)) {
+      it = pending_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return pending_.size();
+}
+
+bool DrainTracker::FollowChanges(Time now) {
+  if (listed_ < 0) return false;
+  auto changes = store_->ChangesSince(listed_, kMaxChanges);
+  if (!changes || changes->size() >= kMaxChanges) return false;  // compacted, or far behind
+  for (const store::Change& change : *changes) {
+    listed_ = change.revision;
+    const auto* i = std::get_if<model::Instance>(&change.object);
+    if (i == nullptr) continue;
+    if (change.deleted || !Drains(*i, now)) {
+      pending_.erase(i->id);
+    } else {
+      auto [it, added] = pending_.try_emplace(i->id, Pending{change.revision, i->drain_until});
+      if (!added) it->second.until = i->drain_until;  // the first revision stays
+    }
+  }
+  return true;
+}
+
+void DrainTracker::Relist(Time now) {
+  const int64_t revision = store_->Revision();
+  auto instances = store_->ListInstances({});
+  if (!instances) {
+    SKIFF_LOG_WARN("drain: cannot list instances: {}", instances.error().ToString());
+    return;
+  }
+  // The listing is at `revision` or later: changes after it are replayed
+  // next time (at worst twice, which changes nothing).
+  listed_ = revision;
+  std::map<std::string, Pending> pending;
+  for (const model::Instance& i : *instances) {
+    if (!Drains(i, now)) continue;
+    auto known = pending_.find(i.id);
+    pending[i.id] =
+        Pending{known != pending_.end() ? known->second.since : i.version, i.drain_until};
+  }
+  pending_ = std::move(pending);
+}
+
+bool DrainTracker::EdgeDone(const metrics::EdgeRoutes& edge, const std::string& id,
+                            const Pending& p) {
+  if (auto it = edge.leaving.find(id); it != edge.leaving.end() && it->second > 0) return false;
+  if (edge.revision >= p.since) return true;
+  return !edge.tag.empty() && edge.tag == CurrentTag();
+}
+
+const std::string& DrainTracker::CurrentTag() {
+  const int64_t revision = store_->Revision();
+  if (revision != tag_revision_) {
+    auto snapshot = store_->GetSnapshot();
+    if (!snapshot) return tag_;  // the old one: at worst an edge waits a round longer
+    tag_ = edge::RoutesTag(edge::RoutesDocument(*snapshot));
+    tag_revision_ = snapshot->revision;
+  }
+  return tag_;
+}
+
+bool DrainTracker::MarkDrained(const std::string& id) {
+  auto instance = store_->GetInstance(id);
+  if (!instance) return instance.error().code == ErrorCode::kNotFound;  // deleted: nothing to do
+  if (instance->drained || instance->desired != model::DesiredState::kStop) return true;
+  model::Instance drained = *instance;
+  drained.drained = true;
+  drained.updated_at = clock_->Now();
+  store::Txn txn;
+  txn.Put(drained, instance->version);
+  if (auto committed = store_->Commit(txn); !committed) {
+    // kAborted: the instance changed since it was read (an agent report, say).
+    if (committed.error().code != ErrorCode::kAborted) {
+      SKIFF_LOG_WARN("drain: cannot mark {} drained: {}", id, committed.error().ToString());
+    }
+    return false;
+  }
+  SKIFF_LOG_DEBUG("drain: {} is drained; its agent may stop it", id);
+  return true;
+}
+
+}  // namespace skiff::server
