@@ -67,7 +67,7 @@ run:
 env: {REV: "$1"}
 replicas: $replicas
 domains: [rolling.bench]
-health: {type: http, path: /, interval: 500ms}
+health: {type: http, path: /, interval: 500ms, timeout: 500ms}
 update: {strategy: rolling, max_surge: 1, max_unavailable: 0, min_healthy_time: 1s}
 EOF
 }
