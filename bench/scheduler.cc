@@ -127,6 +127,9 @@ double MeasureReconcile(const Shape& shape, size_t* actions) {
     d.spec = app.spec;
     d.state = skiff::model::DeploymentState::kHealthy;
     d.message = std::to_string(shape.replicas) + "/" + std::to_string(shape.replicas) + " healthy";
+    d.healthy = shape.replicas;
+    d.healthy_at = now;
+    d.progressed_at = now;
     snapshot.deployments.push_back(d);
     for (int r = 0; r < shape.replicas; ++r) {
       skiff::model::Instance i;
@@ -139,6 +142,7 @@ double MeasureReconcile(const Shape& shape, size_t* actions) {
       i.health = skiff::model::Health::kHealthy;
       i.address = "10.0.0.1:" + std::to_string(20000 + r);
       i.created_at = now;
+      i.healthy_since = now;
       snapshot.instances.push_back(std::move(i));
     }
     snapshot.apps.push_back(std::move(app));
