@@ -333,6 +333,32 @@ TEST_F(AgentTest, RestartMidDrainKeepsWaiting) {
   EXPECT_EQ(driver_.counts().start, 1);
 }
 
+// Verify that a task waiting for its drain is inspected at the inspect pace,
+// not in a busy loop once its health probe falls due (probes pause during
+// the drain).
+TEST_F(AgentTest, DrainDoesNotSpin) {
+  ManualClock clock;
+  model::AppSpec spec = Spec();
+  spec.health.interval = 20ms;
+  auto agent = NewAgent(&clock);
+  ASSERT_TRUE(agent->Start().has_value());
+  Place(Instance("i1"), spec);
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kRunning); }));
+  Change("i1", [&](model::Instance& i) {
+    i.desired = model::DesiredState::kStop;
+    i.drain_until = clock.Now() + 10s;
+  });
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kStopping); }));
+  const int inspected = driver_.counts().inspect;
+  const auto since = std::chrono::steady_clock::now();
+  EXPECT_TRUE(StillRunningAfterSomeRounds());
+  // Several probe intervals went by; at most one inspection per 10 ms
+  // inspect interval (and per wake for an assignment) is expected.
+  const auto elapsed = std::chrono::steady_clock::now() - since;
+  ASSERT_GT(elapsed, 3 * spec.health.interval);
+  EXPECT_LT(driver_.counts().inspect - inspected, 2 * (elapsed / 10ms) + 20);
+}
+
 // Verify that an instance no longer assigned to the node is stopped and forgotten.
 TEST_F(AgentTest, UnassignedIsStopped) {
   auto agent = NewAgent();

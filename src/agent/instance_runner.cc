@@ -113,7 +113,9 @@ void InstanceRunner::Loop() {
       }
     }
     next = SteadyClock::now() + context_->inspect_interval;
-    if (task_ && health_) next = std::min(next, next_probe_);
+    // No probes while draining (Step returns before them): a probe fallen due
+    // must not wake the loop again and again.
+    if (task_ && health_ && drain_until_ == Time{}) next = std::min(next, next_probe_);
     if (task_ && drain_until_ != Time{}) {
       // Wake at the drain deadline, whatever the inspect interval.
       const auto left = std::max<std::chrono::nanoseconds>(drain_until_ - context_->clock->Now(),

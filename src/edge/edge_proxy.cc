@@ -135,7 +135,7 @@ metrics::EdgeRoutes EdgeProxy::Shared::Routes() {
   for (auto& [id, states] : leaving_) {
     int64_t in_flight = 0;
     for (const auto& w : states) {
-      if (auto state = w.lock()) in_flight += state->in_flight();
+      if (auto state = w.lock()) in_flight += state->open();
     }
     if (in_flight > 0) out.leaving[id] = in_flight;
   }

@@ -104,7 +104,9 @@ class EdgeProxy {
 
   // What a graceful drain waits on (server/drain_tracker.h): the revision of
   // the current table, and the requests in flight to each instance an earlier
-  // table routed and the current one does not (only those with some). Cheap:
+  // table routed and the current one does not (only those with some; a
+  // request counts until its connection to the instance is let go, so a
+  // response body still relayed or a tunnel counts too). Cheap:
   // a lock SetTable also takes, never one of the request path.
   metrics::EdgeRoutes Routes() const;
 

@@ -46,9 +46,9 @@ TEST(EdgeProxyRoutesTest, ReportsRequestsToInstancesThatLeft) {
 
   // A request to web-1 began on the first table (and holds it), then web-1 left.
   std::shared_ptr<EndpointState> web1 = StateOf(*first, "web-1");
-  web1->Begin();
-  web1->Begin();
-  StateOf(*first, "web-2")->Begin();  // still routed: not reported
+  web1->Open();
+  web1->Open();
+  StateOf(*first, "web-2")->Open();  // still routed: not reported
   proxy.SetTable(RoutingTable::Build(Cluster(7, {"web-2"}), &states));
   metrics::EdgeRoutes routes = proxy.Routes();
   EXPECT_EQ(routes.revision, 7);
@@ -57,15 +57,16 @@ TEST(EdgeProxyRoutesTest, ReportsRequestsToInstancesThatLeft) {
   proxy.SetTable(RoutingTable::Build(Cluster(8, {"web-2"}), &states));
   EXPECT_EQ(proxy.Routes().leaving.at("web-1"), 2);
 
-  web1->Cancel();
-  web1->End(std::chrono::microseconds(100), false, std::chrono::steady_clock::now());
+  web1->Close();
+  EXPECT_EQ(proxy.Routes().leaving.at("web-1"), 1);
+  web1->Close();
   EXPECT_TRUE(proxy.Routes().leaving.empty());
 
   // Back in the routes: not leaving, whatever is in flight.
-  web1->Begin();
+  web1->Open();
   proxy.SetTable(RoutingTable::Build(Cluster(9, {"web-1", "web-2"}), &states));
   EXPECT_TRUE(proxy.Routes().leaving.empty());
-  web1->Cancel();
+  web1->Close();
 }
 
 }  // namespace

@@ -37,6 +37,13 @@ class EndpointState {
   void End(std::chrono::microseconds latency, bool failed, SteadyTime now);
 
   int in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
+
+  // Exchanges using a connection to the endpoint, from the attempt until the
+  // connection is let go: unlike in_flight, a response body still being
+  // relayed and a tunnel count. What a graceful drain waits for.
+  void Open() { open_.fetch_add(1, std::memory_order_relaxed); }
+  void Close() { open_.fetch_sub(1, std::memory_order_relaxed); }
+  int open() const { return open_.load(std::memory_order_relaxed); }
   // Latency EWMA in microseconds; 0 before the first answer.
   int64_t ewma_us() const { return ewma_us_.load(std::memory_order_relaxed); }
   bool ejected(SteadyTime now) const {
@@ -45,6 +52,7 @@ class EndpointState {
 
  private:
   std::atomic<int> in_flight_{0};
+  std::atomic<int> open_{0};
   std::atomic<int64_t> ewma_us_{0};
   std::atomic<int> failures_{0};
   std::atomic<int> ejections_{0};

@@ -255,6 +255,8 @@ void Session::Attempt() {
   endpoint_ = pick;
   const Endpoint& endpoint = route_->endpoints[pick];
   endpoint.state->Begin();
+  endpoint.state->Open();
+  open_endpoint_ = endpoint.state;
   attempt_open_ = true;
   attempt_started_ = EdgeProxy::Worker::now();
   // After a stale pooled connection, a new one: the others may be stale too.

@@ -142,6 +142,8 @@ class Session final : public EventLoop::Handler {
   std::vector<int> tried_;
   int endpoint_ = -1;
   Upstream* upstream_ = nullptr;
+  // The endpoint of the attempt, Open()ed until ReleaseUpstream.
+  std::shared_ptr<EndpointState> open_endpoint_;
   SteadyTime attempt_started_;
   bool answered_ = false;  // response bytes went to the client
   bool attempt_open_ = false;

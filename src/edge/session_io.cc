@@ -163,6 +163,10 @@ void Session::CompactBuffer() {
 }
 
 void Session::ReleaseUpstream(bool reusable) {
+  if (open_endpoint_) {
+    open_endpoint_->Close();
+    open_endpoint_.reset();
+  }
   if (upstream_ == nullptr) return;
   Upstream* upstream = upstream_;
   upstream_ = nullptr;

@@ -1,0 +1,145 @@
+// EdgeProxy::Routes through real sockets: a request whose answer is still
+// being relayed keeps its instance from counting as drained.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "edge/edge_proxy.h"
+#include "fakes/testing.h"
+
+namespace skiff::edge {
+namespace {
+
+// A loopback socket bound to an ephemeral port, listening.
+int ListenLoopback(uint16_t* port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof addr;
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), size), 0);
+  EXPECT_EQ(listen(fd, 4), 0);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &size);
+  *port = ntohs(addr.sin_port);
+  return fd;
+}
+
+// Reads from `fd` until `want` was seen; false when the connection ends first.
+bool ReadUntil(int fd, std::string_view want, std::string* got) {
+  char buf[4096];
+  while (got->find(want) == std::string::npos) {
+    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return false;
+    got->append(buf, static_cast<size_t>(n));
+  }
+  return true;
+}
+
+// An instance answering one request with a chunked body: the head and a first
+// chunk at once, the end once Release() is called.
+class StreamingUpstream {
+ public:
+  StreamingUpstream() {
+    listen_fd_ = ListenLoopback(&port_);
+    thread_ = std::thread([this] {
+      const int conn = accept(listen_fd_, nullptr, nullptr);
+      if (conn < 0) return;
+      std::string got;
+      if (ReadUntil(conn, "\r\n\r\n", &got)) {
+        constexpr std::string_view kHead =
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nfirst\n\r\n";
+        send(conn, kHead.data(), kHead.size(), MSG_NOSIGNAL);
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return released_; });
+        constexpr std::string_view kEnd = "5\r\nlast\n\r\n0\r\n\r\n";
+        send(conn, kEnd.data(), kEnd.size(), MSG_NOSIGNAL);
+      }
+      close(conn);
+    });
+  }
+  ~StreamingUpstream() {
+    Release();
+    shutdown(listen_fd_, SHUT_RDWR);
+    thread_.join();
+    close(listen_fd_);
+  }
+  void Release() {
+    {
+      std::lock_guard lock(mu_);
+      released_ = true;
+    }
+    cv_.notify_all();
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool released_ = false;
+  std::thread thread_;
+};
+
+store::Snapshot Routes(int64_t revision, const std::string& address) {
+  store::Snapshot s;
+  s.revision = revision;
+  model::App app;
+  app.name = app.spec.name = "web";
+  app.spec.domains = {"web.test"};
+  s.apps = {app};
+  if (!address.empty()) {
+    model::Instance i;
+    i.id = "web-1";
+    i.app = "web";
+    i.state = model::InstanceState::kRunning;
+    i.health = model::Health::kHealthy;
+    i.address = address;
+    s.instances = {i};
+  }
+  return s;
+}
+
+// Verify that an instance that left the routes while its answer is still being
+// relayed (the head is out, the body is not) is reported as leaving with that
+// request until the body has ended.
+TEST(EdgeProxyDrainTest, AnswerBeingRelayedCountsAsInFlight) {
+  StreamingUpstream upstream;
+  EdgeProxy proxy;
+  proxy.SetTable(RoutingTable::Build(Routes(5, upstream.address())));
+  ASSERT_TRUE(proxy.Listen("127.0.0.1:0"));
+
+  const int client = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(proxy.port()));
+  ASSERT_EQ(connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  constexpr std::string_view kRequest = "GET /stream HTTP/1.1\r\nHost: web.test\r\n\r\n";
+  ASSERT_EQ(send(client, kRequest.data(), kRequest.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(kRequest.size()));
+  std::string got;
+  ASSERT_TRUE(ReadUntil(client, "first\n", &got)) << got;
+
+  // The instance is stopped: it leaves the routes with its answer half sent.
+  proxy.SetTable(RoutingTable::Build(Routes(6, "")));
+  metrics::EdgeRoutes routes = proxy.Routes();
+  EXPECT_EQ(routes.revision, 6);
+  EXPECT_EQ(routes.leaving, (std::map<std::string, int64_t>{{"web-1", 1}}));
+
+  upstream.Release();
+  EXPECT_TRUE(ReadUntil(client, "last\n\r\n0\r\n\r\n", &got)) << got;
+  EXPECT_TRUE(testing::PollUntil([&] { return proxy.Routes().leaving.empty(); }));
+  close(client);
+  proxy.Stop();
+}
+
+}  // namespace
+}  // namespace skiff::edge
