@@ -228,7 +228,9 @@ Time Planner::ProgressedAt() const {
 std::string Planner::Failure() {
   if (deployment_ == nullptr || Complete()) return "";
   const DeploymentState state = deployment_->state;
-  if (state == DeploymentState::kFailed) return "";
+  // Only a rollout fails: a crash loop after it finished shows on the instance,
+  // and a failed one stays failed (no flapping between failed and healthy).
+  if (!InRollout(state)) return "";
   for (const Instance* instance : in_.current) {
     // A count that stays high after the instance recovered (it ends only with
     // a long run) is history, not a crash loop now.

@@ -431,5 +431,29 @@ TEST(RolloutTest, NewerRevisionSupersedesOlderInProgress) {
   EXPECT_THAT(w.Pass(), Contains("deployment web/1 -> superseded (superseded by revision 2)"));
 }
 
+// Verify that a crash loop after the rollout finished leaves the deployment
+// healthy (the instance shows it) rather than flapping between failed and
+// healthy with an event each time.
+TEST(RolloutTest, CrashLoopAfterHealthyStaysHealthy) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 2);
+  w.Converge();
+  ASSERT_EQ(w.Deployment("web", 1).state, DeploymentState::kHealthy);
+  w.events.clear();
+  for (int round = 0; round < 3; ++round) {
+    w.Crash("web-1", 1);
+    w.Instance("web-1").crash_count = kCrashLoopThreshold + round;
+    w.Pass();
+    EXPECT_EQ(w.Deployment("web", 1).state, DeploymentState::kHealthy) << round;
+    w.now += RestartBackoff(w.Instance("web-1").crash_count);
+    w.Pass();  // restarts it
+    w.Settle();
+    w.Pass();
+    EXPECT_EQ(w.Deployment("web", 1).state, DeploymentState::kHealthy) << round;
+  }
+  EXPECT_THAT(w.EventKinds(), IsEmpty());
+}
+
 }  // namespace
 }  // namespace skiff::controller
