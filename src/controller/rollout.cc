@@ -485,8 +485,12 @@ void Planner::Supersede(bool turned_healthy) {
     return a->revision < b->revision;
   });
   for (const model::Deployment* d : older) {
+    // One superseded before any pass saw it has no progressed_at yet; stamp it,
+    // or WasHealthy() would take it for a healthy one from before the planner.
+    Time progressed_at = d->progressed_at;
+    if (InRollout(d->state) && progressed_at == Time{}) progressed_at = now_;
     Write(*d, DeploymentState::kSuperseded, fmt::format("superseded by revision {}", app_.revision),
-          d->healthy, d->progressed_at, d->healthy_at, d->promoted);
+          d->healthy, progressed_at, d->healthy_at, d->promoted);
   }
 }
 

@@ -455,5 +455,22 @@ TEST(RolloutTest, CrashLoopAfterHealthyStaysHealthy) {
   EXPECT_THAT(w.EventKinds(), IsEmpty());
 }
 
+// Verify that a revision superseded before any pass saw it (two quick applies)
+// is no target of auto_revert: it was never healthy.
+TEST(RolloutTest, RevertSkipsRevisionSupersededWhilePending) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 1);
+  w.Converge();
+  w.NewRevision("web", [](model::AppSpec& s) { s.env["V"] = "2"; });
+  w.NewRevision("web", [](model::AppSpec& s) { s.env["V"] = "3"; });
+  w.Pass();  // supersedes revision 2, creates web-2
+  w.StartUnhealthy();
+  w.now += seconds(60);
+  EXPECT_THAT(w.Pass(), Contains("revert app web to revision 1 (auto revert to revision 1: "
+                                 "revision 3 failed)"));
+  EXPECT_EQ(w.App("web").spec, w.Deployment("web", 1).spec);
+}
+
 }  // namespace
 }  // namespace skiff::controller
