@@ -194,8 +194,13 @@ Planner::Mode Planner::PickMode() const {
     return Mode::kRolling;
   }
   if (update_.strategy == model::UpdateStrategy::kBlueGreen) return Mode::kBlueGreen;
+  // Current instances that are no canaries (a revert's or rollback's old set,
+  // ones promoted under the revision before a scale) are past that stage.
+  const bool all_canaries =
+      std::all_of(in_.current.begin(), in_.current.end(),
+                  [](const Instance* instance) { return instance->traffic == Traffic::kCanary; });
   if (update_.strategy == model::UpdateStrategy::kCanary && !deployment_->promoted &&
-      Canaries() > 0) {
+      Canaries() > 0 && all_canaries) {
     return Mode::kCanary;
   }
   return Mode::kRolling;

@@ -472,5 +472,69 @@ TEST(RolloutTest, RevertSkipsRevisionSupersededWhilePending) {
   EXPECT_EQ(w.App("web").spec, w.Deployment("web", 1).spec);
 }
 
+// Verify that a canary rollout that fails goes back to the old instances, which
+// serve as they are: the revert is not itself held as a canary waiting for a
+// promotion, and no instance is left taking canary traffic.
+TEST(RolloutTest, CanaryRevertIsNoCanary) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 3, [](model::AppSpec& s) {
+    s.update.strategy = model::UpdateStrategy::kCanary;
+    s.update.canary = 2;
+  });
+  w.Converge();
+  ASSERT_EQ(w.Deployment("web", 1).state, DeploymentState::kHealthy);
+  w.NewRevision("web", ChangeEnv);
+  w.Pass();  // web-4, web-5 as canaries
+  w.StartUnhealthy();
+  w.Instance("web-4").health = model::Health::kHealthy;
+  w.Instance("web-4").healthy_since = w.now;
+  w.Pass();
+  w.now += seconds(2);
+  w.Pass();  // web-4 available: progress
+  w.now += seconds(60);
+  EXPECT_THAT(w.Pass(), Contains("revert app web to revision 1 (auto revert to revision 1: "
+                                 "revision 2 failed)"));
+  for (int i = 0; i < 10; ++i) {
+    w.Settle();
+    w.now += seconds(2);
+    if (w.Pass().empty()) break;
+  }
+  EXPECT_EQ(w.Deployment("web", 3).state, DeploymentState::kHealthy);
+  EXPECT_THAT(w.Wanted("web"), ElementsAre("web-1@n1", "web-2@n1", "web-3@n1"));
+  for (const model::Instance& i : w.snapshot.instances) {
+    if (i.desired == model::DesiredState::kRun) {
+      EXPECT_EQ(i.traffic, Traffic::kServe) << i.id;
+    }
+  }
+}
+
+// Verify that a scale during a promoted canary keeps the promotion: the
+// rollout goes on as rolling without waiting for another `skiff promote`.
+TEST(RolloutTest, ScaleAfterPromotionKeepsPromotion) {
+  World w = CanaryRollout(/*auto_promote=*/false);
+  w.Pass();
+  w.Settle();
+  w.now += seconds(2);
+  w.Pass();
+  w.Deployment("web", 2).promoted = true;  // what AppService::Promote writes
+  w.Deployment("web", 2).progressed_at = w.now;
+  EXPECT_THAT(w.Pass(), Contains("traffic web-4 -> serve"));
+  w.NewRevision("web", [](model::AppSpec& s) { s.replicas = 4; });
+  for (int i = 0; i < 10; ++i) {
+    w.Settle();
+    w.now += seconds(2);
+    if (w.Pass().empty()) break;
+  }
+  EXPECT_EQ(w.Deployment("web", 3).state, DeploymentState::kHealthy);
+  EXPECT_EQ(w.Wanted("web").size(), 4u);
+  for (const model::Instance& i : w.snapshot.instances) {
+    if (i.desired == model::DesiredState::kRun) {
+      EXPECT_NE(i.revision, 1) << i.id;
+      EXPECT_EQ(i.traffic, Traffic::kServe) << i.id;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace skiff::controller
