@@ -360,7 +360,8 @@ void Planner::MoveRolling(bool frozen) {
   }
   int want = target_ - current;
   if (left > 0) {
-    int surge = std::max(0, update_.max_surge);
+    // More surge than replicas changes nothing (and would overflow below).
+    int surge = std::min(std::max(0, update_.max_surge), target_);
     // Without surge or unavailability a rollout could never move; allow one extra.
     if (surge == 0 && update_.max_unavailable <= 0) surge = 1;
     want = std::min(want, target_ + surge - current - left);
