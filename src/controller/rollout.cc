@@ -336,11 +336,21 @@ void Planner::MoveRolling(bool frozen) {
     plan_.create = std::max(0, target_ - current);
     return;
   }
-  if (frozen) return;  // a failed rollout keeps the old instances serving
   const int min_available = std::max(0, target_ - std::max(0, update_.max_unavailable));
   int available = available_;
   for (const Instance* instance : others_) available += IsServing(*instance);
-  std::vector<const Instance*> old = others_;
+  // A failed rollout keeps the older revisions' instances serving; its own
+  // revision's old ones (a restart, a draining node) are still replaced.
+  int left = 0;
+  std::vector<const Instance*> old;
+  for (const Instance* instance : others_) {
+    if (frozen && instance->revision != app_.revision) {
+      ++left;
+    } else {
+      old.push_back(instance);
+    }
+  }
+  if (old.empty()) return;
   std::stable_sort(old.begin(), old.end(), [&](const Instance* a, const Instance* b) {
     int ca = StopCost(*a), cb = StopCost(*b);
     if (ca != cb) return ca < cb;
@@ -348,7 +358,6 @@ void Planner::MoveRolling(bool frozen) {
     if (a->created_at != b->created_at) return a->created_at < b->created_at;
     return a->id < b->id;
   });
-  int left = 0;
   for (const Instance* instance : old) {
     bool counts = IsServing(*instance);
     if (counts && available - 1 < min_available) {

@@ -32,7 +32,8 @@
 // waits for its promotion does not fail). A rollout that fails goes back, with
 // auto_revert, to the newest earlier revision that was ever healthy (RevertApp:
 // a new revision, as `skiff rollback`) and becomes rolled_back; without it (or
-// with nothing to go back to) it stays failed and stops replacing old instances.
+// with nothing to go back to) it stays failed and stops replacing older
+// revisions' instances (its own are still replaced on a restart or a drain).
 // Older pending or progressing deployments become superseded at once, older
 // healthy ones when the current one turns healthy.
 #pragma once

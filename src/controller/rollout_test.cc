@@ -536,5 +536,28 @@ TEST(RolloutTest, ScaleAfterPromotionKeepsPromotion) {
   }
 }
 
+// Verify that `skiff restart` of a failed deployment replaces its instances
+// (the old revision's stay while it is failed): a crash-looping app restarted
+// by hand is not left dead, nor a failed rollout's instances unrestarted.
+TEST(RolloutTest, RestartOfFailedDeploymentReplacesItsInstances) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 1, [](model::AppSpec& s) { s.update.auto_revert = false; });
+  w.Converge();
+  w.NewRevision("web", ChangeEnv);
+  w.Pass();  // web-2
+  w.Crash("web-2", 1);
+  w.Instance("web-2").crash_count = kCrashLoopThreshold;
+  EXPECT_THAT(w.Pass(), Contains("deployment web/2 -> failed (crash loop: instance web-2 exited "
+                                 "with 1 (5 failures in a row))"));
+  ++w.App("web").restart_epoch;  // what AppService::Restart writes
+  EXPECT_THAT(w.Pass(), ElementsAre("stop web-2 (restarted)", "create web-3 on n1"));
+  w.Settle();
+  w.Converge();
+  EXPECT_THAT(w.Wanted("web"), ElementsAre("web-1@n1", "web-3@n1"));
+  EXPECT_EQ(w.Instance("web-3").revision, 2);
+  EXPECT_EQ(w.Deployment("web", 2).state, DeploymentState::kFailed);
+}
+
 }  // namespace
 }  // namespace skiff::controller
