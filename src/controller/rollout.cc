@@ -125,7 +125,7 @@ class Planner {
   const model::Deployment* deployment_ = nullptr;  // app_.revision's
   int target_ = 0;
   int available_ = 0;                    // current instances available
-  bool old_serving_ = false;             // an old instance serves (not held)
+  bool old_live_ = false;                // an old instance (not held) is placed and not dead
   std::vector<const Instance*> others_;  // old instances not held
   Mode mode_ = Mode::kRolling;
   bool promote_now_ = false;  // auto_promote in this pass
@@ -182,7 +182,9 @@ void Planner::Count() {
   for (const Instance* instance : in_.old) {
     if (instance->traffic == Traffic::kHold) continue;
     others_.push_back(instance);
-    old_serving_ = old_serving_ || IsServing(*instance);
+    // Running but failing its checks for a moment still counts: only an old
+    // set that is gone lets a blue-green or canary rollout serve directly.
+    old_live_ = old_live_ || (!instance->node.empty() && !IsDead(instance->state));
   }
 }
 
@@ -190,7 +192,7 @@ void Planner::Count() {
 // it); replacing instances of a settled deployment (a restart, a drained node)
 // is rolling.
 Planner::Mode Planner::PickMode() const {
-  if (!old_serving_ || deployment_ == nullptr || deployment_->state == DeploymentState::kHealthy) {
+  if (!old_live_ || deployment_ == nullptr || deployment_->state == DeploymentState::kHealthy) {
     return Mode::kRolling;
   }
   if (update_.strategy == model::UpdateStrategy::kBlueGreen) return Mode::kBlueGreen;

@@ -23,7 +23,7 @@
 //               stops until the deployment is promoted (skiff promote, or
 //               auto_promote once they are all available); then the canaries
 //               serve fully and the rollout continues as rolling.
-// When no old instance serves (a first deploy, a scale, all old ones dead),
+// When no old instance is placed and alive (a first deploy, a scale, all dead),
 // every strategy creates serving instances directly.
 //
 // The deployment goes pending -> progressing -> healthy, with one event per

@@ -559,5 +559,29 @@ TEST(RolloutTest, RestartOfFailedDeploymentReplacesItsInstances) {
   EXPECT_EQ(w.Deployment("web", 2).state, DeploymentState::kFailed);
 }
 
+// Verify that old instances failing their health checks for a moment (still
+// running) during a blue-green rollout neither switch the traffic to a new
+// set that is not all available nor get stopped as if dead.
+TEST(RolloutTest, BlueGreenOldSetUnhealthyForAMomentDoesNotSwitch) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 2);
+  w.Converge();
+  w.NewRevision("web", [](model::AppSpec& s) {
+    ChangeEnv(s);
+    s.update.strategy = model::UpdateStrategy::kBlueGreen;
+  });
+  w.Pass();  // web-3, web-4 held
+  w.StartUnhealthy();
+  w.Instance("web-3").health = model::Health::kHealthy;
+  w.Pass();
+  w.Instance("web-1").health = model::Health::kUnhealthy;
+  w.Instance("web-2").health = model::Health::kUnhealthy;
+  EXPECT_THAT(w.Pass(), IsEmpty());
+  EXPECT_EQ(w.Instance("web-3").traffic, Traffic::kHold);
+  EXPECT_EQ(w.Instance("web-4").traffic, Traffic::kHold);
+  EXPECT_THAT(w.Wanted("web"), ElementsAre("web-1@n1", "web-2@n1", "web-3@n1", "web-4@n1"));
+}
+
 }  // namespace
 }  // namespace skiff::controller
