@@ -221,11 +221,15 @@ bool Planner::Complete() const {
   return !in_.any_old_left;
 }
 
-// The deployment's progressed_at once this pass counted (growth is progress).
+// The deployment's progressed_at once this pass counted. Growth is progress;
+// so is a loss, from which the deadline counts anew: one that stopped counting
+// while it did not apply (all up, canaries waiting for a human) would fail a
+// rollout at the first crash.
 Time Planner::ProgressedAt() const {
   if (deployment_ == nullptr) return Time{};
   if (deployment_->state == DeploymentState::kProgressing &&
-      (available_ > deployment_->healthy || deployment_->progressed_at == Time{} || promote_now_)) {
+      (available_ != deployment_->healthy || deployment_->progressed_at == Time{} ||
+       promote_now_)) {
     return now_;
   }
   return deployment_->progressed_at;

@@ -28,7 +28,7 @@
 //
 // The deployment goes pending -> progressing -> healthy, with one event per
 // transition. It fails on a crash loop, or when its count of available
-// instances has not grown for update.healthy_deadline (a canary that only
+// instances has not changed for update.healthy_deadline (a canary that only
 // waits for its promotion does not fail). A rollout that fails goes back, with
 // auto_revert, to the newest earlier revision that was ever healthy (RevertApp:
 // a new revision, as `skiff rollback`) and becomes rolled_back; without it (or

@@ -583,5 +583,29 @@ TEST(RolloutTest, BlueGreenOldSetUnhealthyForAMomentDoesNotSwitch) {
   EXPECT_THAT(w.Wanted("web"), ElementsAre("web-1@n1", "web-2@n1", "web-3@n1", "web-4@n1"));
 }
 
+// Verify that a canary that crashes once after a long wait for its promotion
+// gets healthy_deadline to recover, counted from the crash, not from when it
+// first turned healthy.
+TEST(RolloutTest, CanaryCrashAfterLongWaitGetsItsDeadline) {
+  World w = CanaryRollout(/*auto_promote=*/false);
+  w.Pass();
+  w.Settle();
+  w.now += seconds(2);
+  w.Pass();  // web-4 available
+  w.now += minutes(10);
+  EXPECT_THAT(w.Pass(), IsEmpty());
+  w.Crash("web-4", 1);
+  w.Pass();  // schedules its restart
+  EXPECT_EQ(w.Deployment("web", 2).state, DeploymentState::kProgressing);
+  EXPECT_EQ(w.App("web").revision, 2);
+  w.now += seconds(30);
+  w.Pass();  // restarts it
+  w.Settle();
+  w.now += seconds(2);
+  w.Pass();
+  EXPECT_EQ(w.Deployment("web", 2).state, DeploymentState::kProgressing);
+  EXPECT_EQ(w.App("web").revision, 2);
+}
+
 }  // namespace
 }  // namespace skiff::controller
