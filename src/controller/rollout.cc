@@ -8,6 +8,7 @@
 #include "common/quantity.h"
 #include "controller/backoff.h"
 #include "controller/revision.h"
+#include "controller/template.h"
 
 namespace skiff::controller {
 
@@ -76,6 +77,7 @@ class Planner {
   bool Complete() const;
   Time ProgressedAt() const;
   std::string Failure();
+  bool FailedSince(const model::Deployment& d) const;
   bool Revert(const std::string& failure);
   void StopHeld();
   void MoveRolling(bool frozen);
@@ -274,6 +276,17 @@ std::string Planner::Failure() {
   return message;
 }
 
+// Whether a deployment after `d` and before the current one ran d's template
+// and failed.
+bool Planner::FailedSince(const model::Deployment& d) const {
+  return std::any_of(in_.deployments.begin(), in_.deployments.end(), [&](const auto* later) {
+    return later->revision > d.revision && later->revision < app_.revision &&
+           (later->state == DeploymentState::kFailed ||
+            later->state == DeploymentState::kRolledBack) &&
+           SameTemplate(later->spec, d.spec);
+  });
+}
+
 // auto_revert: a rollout that fails goes back to the newest earlier revision
 // that was ever healthy. Returns whether it does.
 bool Planner::Revert(const std::string& failure) {
@@ -283,8 +296,10 @@ bool Planner::Revert(const std::string& failure) {
   int64_t blocked = 0;
   for (const model::Deployment* other : in_.deployments) {
     if (other->revision >= app_.revision || !WasHealthy(*other)) continue;
-    // Going back to what fails already (a revert that failed too) would loop.
-    if (other->spec == spec_) continue;
+    // Going back to the instances that fail now (a revision differing only in
+    // replicas), or to ones that failed since (a revert that failed too), would
+    // loop.
+    if (SameTemplate(other->spec, spec_) || FailedSince(*other)) continue;
     if (in_.revert_blocked) {
       if (std::string why = in_.revert_blocked(other->spec); !why.empty()) {
         if (other->revision > blocked) {

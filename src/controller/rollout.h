@@ -30,7 +30,8 @@
 // transition. It fails on a crash loop, or when its count of available
 // instances has not changed for update.healthy_deadline (a canary that only
 // waits for its promotion does not fail). A rollout that fails goes back, with
-// auto_revert, to the newest earlier revision that was ever healthy (RevertApp:
+// auto_revert, to the newest earlier revision that was ever healthy, runs other
+// instances (template.h) and whose instances have not failed since (RevertApp:
 // a new revision, as `skiff rollback`) and becomes rolled_back; without it (or
 // with nothing to go back to) it stays failed and stops replacing older
 // revisions' instances (its own are still replaced on a restart or a drain).

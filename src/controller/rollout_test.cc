@@ -607,5 +607,50 @@ TEST(RolloutTest, CanaryCrashAfterLongWaitGetsItsDeadline) {
   EXPECT_EQ(w.App("web").revision, 2);
 }
 
+// Verify that auto_revert never goes back to a revision that runs the same
+// instances as the failing one (they differ only in replicas), nor to one
+// whose instances failed since: a crash-looping instance made a scale revert
+// back and forth between two scales of one template, a revision each pass.
+TEST(RolloutTest, RevertNeverLoopsBetweenScales) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 1);
+  w.Converge();
+  w.NewRevision("web", [](model::AppSpec& s) { s.replicas = 2; });
+  w.Converge();
+  ASSERT_EQ(w.Deployment("web", 2).state, DeploymentState::kHealthy);
+  w.Crash("web-1", 1);
+  w.Instance("web-1").crash_count = kCrashLoopThreshold;
+  w.NewRevision("web", [](model::AppSpec& s) { s.replicas = 3; });
+  for (int i = 0; i < 5; ++i) w.Pass();
+  EXPECT_EQ(w.App("web").revision, 3);
+  EXPECT_EQ(w.Deployment("web", 3).state, DeploymentState::kFailed);
+  EXPECT_THAT(w.Deployment("web", 3).message,
+              ::testing::EndsWith("no earlier healthy revision to go back to"));
+}
+
+// Verify that after a revert that failed too, the revision that failed before
+// is not gone back to: two templates that both fail now do not alternate.
+TEST(RolloutTest, RevertNeverGoesBackToATemplateThatFailedSince) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 1);
+  w.Converge();  // revision 1: template A
+  w.NewRevision("web", ChangeEnv);
+  w.Converge();  // revision 2: template B
+  w.NewRevision("web", [](model::AppSpec& s) { s.env.erase("V"); });
+  w.Pass();  // revision 3: template A again, web-3
+  w.Crash("web-3", 1);
+  w.Instance("web-3").crash_count = kCrashLoopThreshold;
+  EXPECT_THAT(w.Pass(), Contains("revert app web to revision 2 (auto revert to revision 2: "
+                                 "revision 3 failed)"));
+  // Revision 4 (template B) fails as well: A failed since revision 1.
+  w.Crash("web-2", 1);
+  w.Instance("web-2").crash_count = kCrashLoopThreshold;
+  for (int i = 0; i < 5; ++i) w.Pass();
+  EXPECT_EQ(w.App("web").revision, 4);
+  EXPECT_EQ(w.Deployment("web", 4).state, DeploymentState::kFailed);
+}
+
 }  // namespace
 }  // namespace skiff::controller
