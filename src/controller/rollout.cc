@@ -402,7 +402,13 @@ void Planner::MoveRolling(bool frozen) {
 // Canaries come up beside the old set, which stays whole until the promotion.
 void Planner::MoveCanary(bool frozen) {
   plan_.create_traffic = Traffic::kCanary;
-  if (!frozen) plan_.create = std::max(0, Canaries() - static_cast<int>(in_.current.size()));
+  if (frozen) return;
+  // Canaries replaced meanwhile (a restart, a draining node, a newer canary
+  // revision) take no share beside the current ones; the old set serves the rest.
+  for (const Instance* instance : others_) {
+    if (instance->traffic == Traffic::kCanary) Stop(*instance);
+  }
+  plan_.create = std::max(0, Canaries() - static_cast<int>(in_.current.size()));
 }
 
 // The whole new set comes up held; once all of it is available the traffic

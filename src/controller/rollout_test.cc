@@ -652,5 +652,32 @@ TEST(RolloutTest, RevertNeverGoesBackToATemplateThatFailedSince) {
   EXPECT_EQ(w.Deployment("web", 4).state, DeploymentState::kFailed);
 }
 
+// Verify that canaries replaced during the canary stage (`skiff restart`, or
+// a newer canary revision) go at once rather than staying beside the new ones
+// in the canary share until a promotion.
+TEST(RolloutTest, ReplacedCanariesGo) {
+  World w = CanaryRollout(/*auto_promote=*/false);
+  w.Pass();
+  w.Settle();
+  w.now += seconds(2);
+  w.Pass();  // web-4 is the available canary
+  ++w.App("web").restart_epoch;
+  EXPECT_THAT(w.Pass(), ::testing::IsSupersetOf({"stop web-4 (restarted)", "create web-5 on n1"}));
+  w.Settle();
+  w.now += seconds(2);
+  w.Pass();
+  w.NewRevision("web", [](model::AppSpec& s) { s.env["V"] = "3"; });
+  EXPECT_THAT(w.Pass(), Contains("stop web-5 (replaced by revision 3)"));
+  w.Settle();
+  w.now += seconds(2);
+  w.Pass();
+  int canaries = 0;
+  for (const model::Instance& i : w.snapshot.instances) {
+    canaries += i.desired == model::DesiredState::kRun && i.traffic == Traffic::kCanary;
+  }
+  EXPECT_EQ(canaries, 1);
+  EXPECT_THAT(w.Wanted("web"), ElementsAre("web-1@n1", "web-2@n1", "web-3@n1", "web-6@n1"));
+}
+
 }  // namespace
 }  // namespace skiff::controller
