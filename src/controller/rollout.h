@@ -20,9 +20,10 @@
 //               is available, one pass switches it to kServe and the old set
 //               to kHold (the deployment turns healthy then).
 //   canary      `canary` instances come up with traffic kCanary; nothing old
-//               stops until the deployment is promoted (skiff promote, or
-//               auto_promote once they are all available); then the canaries
-//               serve fully and the rollout continues as rolling.
+//               but replaced canaries stops until the deployment is
+//               promoted (skiff promote, or auto_promote once they are all
+//               available); then the canaries serve fully and the rollout
+//               continues as rolling.
 // When no old instance is placed and alive (a first deploy, a scale, all dead),
 // every strategy creates serving instances directly.
 //
