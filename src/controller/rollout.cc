@@ -404,9 +404,13 @@ void Planner::MoveCanary(bool frozen) {
   plan_.create_traffic = Traffic::kCanary;
   if (frozen) return;
   // Canaries replaced meanwhile (a restart, a draining node, a newer canary
-  // revision) take no share beside the current ones; the old set serves the rest.
+  // revision) take no share beside the current ones while the old set serves
+  // the rest (else they are what serves).
+  const bool old_set_serves = std::any_of(others_.begin(), others_.end(), [](const Instance* i) {
+    return i->traffic != Traffic::kCanary && IsServing(*i);
+  });
   for (const Instance* instance : others_) {
-    if (instance->traffic == Traffic::kCanary) Stop(*instance);
+    if (old_set_serves && instance->traffic == Traffic::kCanary) Stop(*instance);
   }
   plan_.create = std::max(0, Canaries() - static_cast<int>(in_.current.size()));
 }

@@ -679,5 +679,20 @@ TEST(RolloutTest, ReplacedCanariesGo) {
   EXPECT_THAT(w.Wanted("web"), ElementsAre("web-1@n1", "web-2@n1", "web-3@n1", "web-6@n1"));
 }
 
+// Verify that a replaced canary that is all that serves (the old set died)
+// stays until its replacement is up.
+TEST(RolloutTest, ReplacedCanaryThatAloneServesStays) {
+  World w = CanaryRollout(/*auto_promote=*/false);
+  w.Pass();
+  w.Settle();
+  w.now += seconds(2);
+  w.Pass();  // web-4 is the available canary
+  for (const char* id : {"web-1", "web-2", "web-3"}) w.Crash(id, 1);
+  ++w.App("web").restart_epoch;
+  std::vector<std::string> actions = w.Pass();
+  EXPECT_THAT(actions, ::testing::Not(Contains(::testing::StartsWith("stop web-4"))));
+  EXPECT_THAT(w.Wanted("web"), Contains("web-4@n1"));
+}
+
 }  // namespace
 }  // namespace skiff::controller
