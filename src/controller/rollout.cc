@@ -334,9 +334,12 @@ bool Planner::Revert(const std::string& failure) {
 }
 
 // Old instances held out of traffic (a blue-green set switched away from) stay
-// for keep_old after the current deployment turned healthy, then go.
+// for keep_old after the newest deployment that turned healthy did, then go.
 void Planner::StopHeld() {
-  Time healthy_at = deployment_ != nullptr ? deployment_->healthy_at : Time{};
+  // From the newest switch, which a later revision (a scale) does not restart.
+  Time healthy_at;
+  for (const model::Deployment* d : in_.deployments)
+    healthy_at = std::max(healthy_at, d->healthy_at);
   for (const Instance* instance : in_.old) {
     if (instance->traffic != Traffic::kHold) continue;
     if (healthy_at == Time{} || now_ >= healthy_at + update_.keep_old) {

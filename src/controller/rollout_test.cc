@@ -694,5 +694,30 @@ TEST(RolloutTest, ReplacedCanaryThatAloneServesStays) {
   EXPECT_THAT(w.Wanted("web"), Contains("web-4@n1"));
 }
 
+// Verify that a scale right after a blue-green switch keeps the old set for
+// keep_old all the same (an autoscaler scales often).
+TEST(RolloutTest, ScaleKeepsTheOldSetForKeepOld) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 2);
+  w.Converge();
+  w.NewRevision("web", [](model::AppSpec& s) {
+    ChangeEnv(s);
+    s.update.strategy = model::UpdateStrategy::kBlueGreen;
+    s.update.keep_old = seconds(30);
+  });
+  w.Pass();
+  w.Settle();
+  EXPECT_THAT(w.Pass(), Contains("traffic web-1 -> hold"));
+  w.now += seconds(10);
+  w.NewRevision("web", [](model::AppSpec& s) { s.replicas = 3; });
+  w.Converge();
+  EXPECT_THAT(w.Wanted("web"), Contains("web-1@n1"));
+  EXPECT_EQ(w.wake, w.now + seconds(20));
+  w.now += seconds(20);
+  EXPECT_THAT(w.Pass(), ElementsAre("stop web-1 (replaced by revision 3)",
+                                    "stop web-2 (replaced by revision 3)"));
+}
+
 }  // namespace
 }  // namespace skiff::controller
