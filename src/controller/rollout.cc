@@ -8,6 +8,7 @@
 #include "common/quantity.h"
 #include "controller/backoff.h"
 #include "controller/revision.h"
+#include "controller/template.h"
 
 namespace skiff::controller {
 
@@ -76,6 +77,7 @@ class Planner {
   bool Complete() const;
   Time ProgressedAt() const;
   std::string Failure();
+  bool FailedSince(const model::Deployment& d) const;
   bool Revert(const std::string& failure);
   void StopHeld();
   void MoveRolling(bool frozen);
@@ -125,7 +127,7 @@ class Planner {
   const model::Deployment* deployment_ = nullptr;  // app_.revision's
   int target_ = 0;
   int available_ = 0;                    // current instances available
-  bool old_serving_ = false;             // an old instance serves (not held)
+  bool old_live_ = false;                // an old instance (not held) is placed and not dead
   std::vector<const Instance*> others_;  // old instances not held
   Mode mode_ = Mode::kRolling;
   bool promote_now_ = false;  // auto_promote in this pass
@@ -182,7 +184,9 @@ void Planner::Count() {
   for (const Instance* instance : in_.old) {
     if (instance->traffic == Traffic::kHold) continue;
     others_.push_back(instance);
-    old_serving_ = old_serving_ || IsServing(*instance);
+    // Running but failing its checks for a moment still counts: only an old
+    // set that is gone lets a blue-green or canary rollout serve directly.
+    old_live_ = old_live_ || (!instance->node.empty() && !IsDead(instance->state));
   }
 }
 
@@ -190,12 +194,17 @@ void Planner::Count() {
 // it); replacing instances of a settled deployment (a restart, a drained node)
 // is rolling.
 Planner::Mode Planner::PickMode() const {
-  if (!old_serving_ || deployment_ == nullptr || deployment_->state == DeploymentState::kHealthy) {
+  if (!old_live_ || deployment_ == nullptr || deployment_->state == DeploymentState::kHealthy) {
     return Mode::kRolling;
   }
   if (update_.strategy == model::UpdateStrategy::kBlueGreen) return Mode::kBlueGreen;
+  // Current instances that are no canaries (a revert's or rollback's old set,
+  // ones promoted under the revision before a scale) are past that stage.
+  const bool all_canaries =
+      std::all_of(in_.current.begin(), in_.current.end(),
+                  [](const Instance* instance) { return instance->traffic == Traffic::kCanary; });
   if (update_.strategy == model::UpdateStrategy::kCanary && !deployment_->promoted &&
-      Canaries() > 0) {
+      Canaries() > 0 && all_canaries) {
     return Mode::kCanary;
   }
   return Mode::kRolling;
@@ -214,11 +223,15 @@ bool Planner::Complete() const {
   return !in_.any_old_left;
 }
 
-// The deployment's progressed_at once this pass counted (growth is progress).
+// The deployment's progressed_at once this pass counted. Growth is progress;
+// so is a loss, from which the deadline counts anew: one that stopped counting
+// while it did not apply (all up, canaries waiting for a human) would fail a
+// rollout at the first crash.
 Time Planner::ProgressedAt() const {
   if (deployment_ == nullptr) return Time{};
   if (deployment_->state == DeploymentState::kProgressing &&
-      (available_ > deployment_->healthy || deployment_->progressed_at == Time{} || promote_now_)) {
+      (available_ != deployment_->healthy || deployment_->progressed_at == Time{} ||
+       promote_now_)) {
     return now_;
   }
   return deployment_->progressed_at;
@@ -228,7 +241,9 @@ Time Planner::ProgressedAt() const {
 std::string Planner::Failure() {
   if (deployment_ == nullptr || Complete()) return "";
   const DeploymentState state = deployment_->state;
-  if (state == DeploymentState::kFailed) return "";
+  // Only a rollout fails: a crash loop after it finished shows on the instance,
+  // and a failed one stays failed (no flapping between failed and healthy).
+  if (!InRollout(state)) return "";
   for (const Instance* instance : in_.current) {
     // A count that stays high after the instance recovered (it ends only with
     // a long run) is history, not a crash loop now.
@@ -261,6 +276,17 @@ std::string Planner::Failure() {
   return message;
 }
 
+// Whether a deployment after `d` and before the current one ran d's template
+// and failed.
+bool Planner::FailedSince(const model::Deployment& d) const {
+  return std::any_of(in_.deployments.begin(), in_.deployments.end(), [&](const auto* later) {
+    return later->revision > d.revision && later->revision < app_.revision &&
+           (later->state == DeploymentState::kFailed ||
+            later->state == DeploymentState::kRolledBack) &&
+           SameTemplate(later->spec, d.spec);
+  });
+}
+
 // auto_revert: a rollout that fails goes back to the newest earlier revision
 // that was ever healthy. Returns whether it does.
 bool Planner::Revert(const std::string& failure) {
@@ -270,8 +296,10 @@ bool Planner::Revert(const std::string& failure) {
   int64_t blocked = 0;
   for (const model::Deployment* other : in_.deployments) {
     if (other->revision >= app_.revision || !WasHealthy(*other)) continue;
-    // Going back to what fails already (a revert that failed too) would loop.
-    if (other->spec == spec_) continue;
+    // Going back to the instances that fail now (a revision differing only in
+    // replicas), or to ones that failed since (a revert that failed too), would
+    // loop.
+    if (SameTemplate(other->spec, spec_) || FailedSince(*other)) continue;
     if (in_.revert_blocked) {
       if (std::string why = in_.revert_blocked(other->spec); !why.empty()) {
         if (other->revision > blocked) {
@@ -306,9 +334,12 @@ bool Planner::Revert(const std::string& failure) {
 }
 
 // Old instances held out of traffic (a blue-green set switched away from) stay
-// for keep_old after the current deployment turned healthy, then go.
+// for keep_old after the newest deployment that turned healthy did, then go.
 void Planner::StopHeld() {
-  Time healthy_at = deployment_ != nullptr ? deployment_->healthy_at : Time{};
+  // From the newest switch, which a later revision (a scale) does not restart.
+  Time healthy_at;
+  for (const model::Deployment* d : in_.deployments)
+    healthy_at = std::max(healthy_at, d->healthy_at);
   for (const Instance* instance : in_.old) {
     if (instance->traffic != Traffic::kHold) continue;
     if (healthy_at == Time{} || now_ >= healthy_at + update_.keep_old) {
@@ -329,11 +360,21 @@ void Planner::MoveRolling(bool frozen) {
     plan_.create = std::max(0, target_ - current);
     return;
   }
-  if (frozen) return;  // a failed rollout keeps the old instances serving
   const int min_available = std::max(0, target_ - std::max(0, update_.max_unavailable));
   int available = available_;
   for (const Instance* instance : others_) available += IsServing(*instance);
-  std::vector<const Instance*> old = others_;
+  // A failed rollout keeps the older revisions' instances serving; its own
+  // revision's old ones (a restart, a draining node) are still replaced.
+  int left = 0;
+  std::vector<const Instance*> old;
+  for (const Instance* instance : others_) {
+    if (frozen && instance->revision != app_.revision) {
+      ++left;
+    } else {
+      old.push_back(instance);
+    }
+  }
+  if (old.empty()) return;
   std::stable_sort(old.begin(), old.end(), [&](const Instance* a, const Instance* b) {
     int ca = StopCost(*a), cb = StopCost(*b);
     if (ca != cb) return ca < cb;
@@ -341,7 +382,6 @@ void Planner::MoveRolling(bool frozen) {
     if (a->created_at != b->created_at) return a->created_at < b->created_at;
     return a->id < b->id;
   });
-  int left = 0;
   for (const Instance* instance : old) {
     bool counts = IsServing(*instance);
     if (counts && available - 1 < min_available) {
@@ -353,7 +393,8 @@ void Planner::MoveRolling(bool frozen) {
   }
   int want = target_ - current;
   if (left > 0) {
-    int surge = std::max(0, update_.max_surge);
+    // More surge than replicas changes nothing (and would overflow below).
+    int surge = std::min(std::max(0, update_.max_surge), target_);
     // Without surge or unavailability a rollout could never move; allow one extra.
     if (surge == 0 && update_.max_unavailable <= 0) surge = 1;
     want = std::min(want, target_ + surge - current - left);
@@ -364,7 +405,17 @@ void Planner::MoveRolling(bool frozen) {
 // Canaries come up beside the old set, which stays whole until the promotion.
 void Planner::MoveCanary(bool frozen) {
   plan_.create_traffic = Traffic::kCanary;
-  if (!frozen) plan_.create = std::max(0, Canaries() - static_cast<int>(in_.current.size()));
+  if (frozen) return;
+  // Canaries replaced meanwhile (a restart, a draining node, a newer canary
+  // revision) take no share beside the current ones while the old set serves
+  // the rest (else they are what serves).
+  const bool old_set_serves = std::any_of(others_.begin(), others_.end(), [](const Instance* i) {
+    return i->traffic != Traffic::kCanary && IsServing(*i);
+  });
+  for (const Instance* instance : others_) {
+    if (old_set_serves && instance->traffic == Traffic::kCanary) Stop(*instance);
+  }
+  plan_.create = std::max(0, Canaries() - static_cast<int>(in_.current.size()));
 }
 
 // The whole new set comes up held; once all of it is available the traffic
@@ -483,8 +534,12 @@ void Planner::Supersede(bool turned_healthy) {
     return a->revision < b->revision;
   });
   for (const model::Deployment* d : older) {
+    // One superseded before any pass saw it has no progressed_at yet; stamp it,
+    // or WasHealthy() would take it for a healthy one from before the planner.
+    Time progressed_at = d->progressed_at;
+    if (InRollout(d->state) && progressed_at == Time{}) progressed_at = now_;
     Write(*d, DeploymentState::kSuperseded, fmt::format("superseded by revision {}", app_.revision),
-          d->healthy, d->progressed_at, d->healthy_at, d->promoted);
+          d->healthy, progressed_at, d->healthy_at, d->promoted);
   }
 }
 

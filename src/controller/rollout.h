@@ -20,19 +20,22 @@
 //               is available, one pass switches it to kServe and the old set
 //               to kHold (the deployment turns healthy then).
 //   canary      `canary` instances come up with traffic kCanary; nothing old
-//               stops until the deployment is promoted (skiff promote, or
-//               auto_promote once they are all available); then the canaries
-//               serve fully and the rollout continues as rolling.
-// When no old instance serves (a first deploy, a scale, all old ones dead),
+//               but replaced canaries stops until the deployment is
+//               promoted (skiff promote, or auto_promote once they are all
+//               available); then the canaries serve fully and the rollout
+//               continues as rolling.
+// When no old instance is placed and alive (a first deploy, a scale, all dead),
 // every strategy creates serving instances directly.
 //
 // The deployment goes pending -> progressing -> healthy, with one event per
 // transition. It fails on a crash loop, or when its count of available
-// instances has not grown for update.healthy_deadline (a canary that only
+// instances has not changed for update.healthy_deadline (a canary that only
 // waits for its promotion does not fail). A rollout that fails goes back, with
-// auto_revert, to the newest earlier revision that was ever healthy (RevertApp:
+// auto_revert, to the newest earlier revision that was ever healthy, runs other
+// instances (template.h) and whose instances have not failed since (RevertApp:
 // a new revision, as `skiff rollback`) and becomes rolled_back; without it (or
-// with nothing to go back to) it stays failed and stops replacing old instances.
+// with nothing to go back to) it stays failed and stops replacing older
+// revisions' instances (its own are still replaced on a restart or a drain).
 // Older pending or progressing deployments become superseded at once, older
 // healthy ones when the current one turns healthy.
 #pragma once

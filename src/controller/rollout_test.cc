@@ -431,5 +431,293 @@ TEST(RolloutTest, NewerRevisionSupersedesOlderInProgress) {
   EXPECT_THAT(w.Pass(), Contains("deployment web/1 -> superseded (superseded by revision 2)"));
 }
 
+// Verify that a crash loop after the rollout finished leaves the deployment
+// healthy (the instance shows it) rather than flapping between failed and
+// healthy with an event each time.
+TEST(RolloutTest, CrashLoopAfterHealthyStaysHealthy) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 2);
+  w.Converge();
+  ASSERT_EQ(w.Deployment("web", 1).state, DeploymentState::kHealthy);
+  w.events.clear();
+  for (int round = 0; round < 3; ++round) {
+    w.Crash("web-1", 1);
+    w.Instance("web-1").crash_count = kCrashLoopThreshold + round;
+    w.Pass();
+    EXPECT_EQ(w.Deployment("web", 1).state, DeploymentState::kHealthy) << round;
+    w.now += RestartBackoff(w.Instance("web-1").crash_count);
+    w.Pass();  // restarts it
+    w.Settle();
+    w.Pass();
+    EXPECT_EQ(w.Deployment("web", 1).state, DeploymentState::kHealthy) << round;
+  }
+  EXPECT_THAT(w.EventKinds(), IsEmpty());
+}
+
+// Verify that a revision superseded before any pass saw it (two quick applies)
+// is no target of auto_revert: it was never healthy.
+TEST(RolloutTest, RevertSkipsRevisionSupersededWhilePending) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 1);
+  w.Converge();
+  w.NewRevision("web", [](model::AppSpec& s) { s.env["V"] = "2"; });
+  w.NewRevision("web", [](model::AppSpec& s) { s.env["V"] = "3"; });
+  w.Pass();  // supersedes revision 2, creates web-2
+  w.StartUnhealthy();
+  w.now += seconds(60);
+  EXPECT_THAT(w.Pass(), Contains("revert app web to revision 1 (auto revert to revision 1: "
+                                 "revision 3 failed)"));
+  EXPECT_EQ(w.App("web").spec, w.Deployment("web", 1).spec);
+}
+
+// Verify that a canary rollout that fails goes back to the old instances, which
+// serve as they are: the revert is not itself held as a canary waiting for a
+// promotion, and no instance is left taking canary traffic.
+TEST(RolloutTest, CanaryRevertIsNoCanary) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 3, [](model::AppSpec& s) {
+    s.update.strategy = model::UpdateStrategy::kCanary;
+    s.update.canary = 2;
+  });
+  w.Converge();
+  ASSERT_EQ(w.Deployment("web", 1).state, DeploymentState::kHealthy);
+  w.NewRevision("web", ChangeEnv);
+  w.Pass();  // web-4, web-5 as canaries
+  w.StartUnhealthy();
+  w.Instance("web-4").health = model::Health::kHealthy;
+  w.Instance("web-4").healthy_since = w.now;
+  w.Pass();
+  w.now += seconds(2);
+  w.Pass();  // web-4 available: progress
+  w.now += seconds(60);
+  EXPECT_THAT(w.Pass(), Contains("revert app web to revision 1 (auto revert to revision 1: "
+                                 "revision 2 failed)"));
+  for (int i = 0; i < 10; ++i) {
+    w.Settle();
+    w.now += seconds(2);
+    if (w.Pass().empty()) break;
+  }
+  EXPECT_EQ(w.Deployment("web", 3).state, DeploymentState::kHealthy);
+  EXPECT_THAT(w.Wanted("web"), ElementsAre("web-1@n1", "web-2@n1", "web-3@n1"));
+  for (const model::Instance& i : w.snapshot.instances) {
+    if (i.desired == model::DesiredState::kRun) {
+      EXPECT_EQ(i.traffic, Traffic::kServe) << i.id;
+    }
+  }
+}
+
+// Verify that a scale during a promoted canary keeps the promotion: the
+// rollout goes on as rolling without waiting for another `skiff promote`.
+TEST(RolloutTest, ScaleAfterPromotionKeepsPromotion) {
+  World w = CanaryRollout(/*auto_promote=*/false);
+  w.Pass();
+  w.Settle();
+  w.now += seconds(2);
+  w.Pass();
+  w.Deployment("web", 2).promoted = true;  // what AppService::Promote writes
+  w.Deployment("web", 2).progressed_at = w.now;
+  EXPECT_THAT(w.Pass(), Contains("traffic web-4 -> serve"));
+  w.NewRevision("web", [](model::AppSpec& s) { s.replicas = 4; });
+  for (int i = 0; i < 10; ++i) {
+    w.Settle();
+    w.now += seconds(2);
+    if (w.Pass().empty()) break;
+  }
+  EXPECT_EQ(w.Deployment("web", 3).state, DeploymentState::kHealthy);
+  EXPECT_EQ(w.Wanted("web").size(), 4u);
+  for (const model::Instance& i : w.snapshot.instances) {
+    if (i.desired == model::DesiredState::kRun) {
+      EXPECT_NE(i.revision, 1) << i.id;
+      EXPECT_EQ(i.traffic, Traffic::kServe) << i.id;
+    }
+  }
+}
+
+// Verify that `skiff restart` of a failed deployment replaces its instances
+// (the old revision's stay while it is failed): a crash-looping app restarted
+// by hand is not left dead, nor a failed rollout's instances unrestarted.
+TEST(RolloutTest, RestartOfFailedDeploymentReplacesItsInstances) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 1, [](model::AppSpec& s) { s.update.auto_revert = false; });
+  w.Converge();
+  w.NewRevision("web", ChangeEnv);
+  w.Pass();  // web-2
+  w.Crash("web-2", 1);
+  w.Instance("web-2").crash_count = kCrashLoopThreshold;
+  EXPECT_THAT(w.Pass(), Contains("deployment web/2 -> failed (crash loop: instance web-2 exited "
+                                 "with 1 (5 failures in a row))"));
+  ++w.App("web").restart_epoch;  // what AppService::Restart writes
+  EXPECT_THAT(w.Pass(), ElementsAre("stop web-2 (restarted)", "create web-3 on n1"));
+  w.Settle();
+  w.Converge();
+  EXPECT_THAT(w.Wanted("web"), ElementsAre("web-1@n1", "web-3@n1"));
+  EXPECT_EQ(w.Instance("web-3").revision, 2);
+  EXPECT_EQ(w.Deployment("web", 2).state, DeploymentState::kFailed);
+}
+
+// Verify that old instances failing their health checks for a moment (still
+// running) during a blue-green rollout neither switch the traffic to a new
+// set that is not all available nor get stopped as if dead.
+TEST(RolloutTest, BlueGreenOldSetUnhealthyForAMomentDoesNotSwitch) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 2);
+  w.Converge();
+  w.NewRevision("web", [](model::AppSpec& s) {
+    ChangeEnv(s);
+    s.update.strategy = model::UpdateStrategy::kBlueGreen;
+  });
+  w.Pass();  // web-3, web-4 held
+  w.StartUnhealthy();
+  w.Instance("web-3").health = model::Health::kHealthy;
+  w.Pass();
+  w.Instance("web-1").health = model::Health::kUnhealthy;
+  w.Instance("web-2").health = model::Health::kUnhealthy;
+  EXPECT_THAT(w.Pass(), IsEmpty());
+  EXPECT_EQ(w.Instance("web-3").traffic, Traffic::kHold);
+  EXPECT_EQ(w.Instance("web-4").traffic, Traffic::kHold);
+  EXPECT_THAT(w.Wanted("web"), ElementsAre("web-1@n1", "web-2@n1", "web-3@n1", "web-4@n1"));
+}
+
+// Verify that a canary that crashes once after a long wait for its promotion
+// gets healthy_deadline to recover, counted from the crash, not from when it
+// first turned healthy.
+TEST(RolloutTest, CanaryCrashAfterLongWaitGetsItsDeadline) {
+  World w = CanaryRollout(/*auto_promote=*/false);
+  w.Pass();
+  w.Settle();
+  w.now += seconds(2);
+  w.Pass();  // web-4 available
+  w.now += minutes(10);
+  EXPECT_THAT(w.Pass(), IsEmpty());
+  w.Crash("web-4", 1);
+  w.Pass();  // schedules its restart
+  EXPECT_EQ(w.Deployment("web", 2).state, DeploymentState::kProgressing);
+  EXPECT_EQ(w.App("web").revision, 2);
+  w.now += seconds(30);
+  w.Pass();  // restarts it
+  w.Settle();
+  w.now += seconds(2);
+  w.Pass();
+  EXPECT_EQ(w.Deployment("web", 2).state, DeploymentState::kProgressing);
+  EXPECT_EQ(w.App("web").revision, 2);
+}
+
+// Verify that auto_revert never goes back to a revision that runs the same
+// instances as the failing one (they differ only in replicas), nor to one
+// whose instances failed since: a crash-looping instance made a scale revert
+// back and forth between two scales of one template, a revision each pass.
+TEST(RolloutTest, RevertNeverLoopsBetweenScales) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 1);
+  w.Converge();
+  w.NewRevision("web", [](model::AppSpec& s) { s.replicas = 2; });
+  w.Converge();
+  ASSERT_EQ(w.Deployment("web", 2).state, DeploymentState::kHealthy);
+  w.Crash("web-1", 1);
+  w.Instance("web-1").crash_count = kCrashLoopThreshold;
+  w.NewRevision("web", [](model::AppSpec& s) { s.replicas = 3; });
+  for (int i = 0; i < 5; ++i) w.Pass();
+  EXPECT_EQ(w.App("web").revision, 3);
+  EXPECT_EQ(w.Deployment("web", 3).state, DeploymentState::kFailed);
+  EXPECT_THAT(w.Deployment("web", 3).message,
+              ::testing::EndsWith("no earlier healthy revision to go back to"));
+}
+
+// Verify that after a revert that failed too, the revision that failed before
+// is not gone back to: two templates that both fail now do not alternate.
+TEST(RolloutTest, RevertNeverGoesBackToATemplateThatFailedSince) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 1);
+  w.Converge();  // revision 1: template A
+  w.NewRevision("web", ChangeEnv);
+  w.Converge();  // revision 2: template B
+  w.NewRevision("web", [](model::AppSpec& s) { s.env.erase("V"); });
+  w.Pass();  // revision 3: template A again, web-3
+  w.Crash("web-3", 1);
+  w.Instance("web-3").crash_count = kCrashLoopThreshold;
+  EXPECT_THAT(w.Pass(), Contains("revert app web to revision 2 (auto revert to revision 2: "
+                                 "revision 3 failed)"));
+  // Revision 4 (template B) fails as well: A failed since revision 1.
+  w.Crash("web-2", 1);
+  w.Instance("web-2").crash_count = kCrashLoopThreshold;
+  for (int i = 0; i < 5; ++i) w.Pass();
+  EXPECT_EQ(w.App("web").revision, 4);
+  EXPECT_EQ(w.Deployment("web", 4).state, DeploymentState::kFailed);
+}
+
+// Verify that canaries replaced during the canary stage (`skiff restart`, or
+// a newer canary revision) go at once rather than staying beside the new ones
+// in the canary share until a promotion.
+TEST(RolloutTest, ReplacedCanariesGo) {
+  World w = CanaryRollout(/*auto_promote=*/false);
+  w.Pass();
+  w.Settle();
+  w.now += seconds(2);
+  w.Pass();  // web-4 is the available canary
+  ++w.App("web").restart_epoch;
+  EXPECT_THAT(w.Pass(), ::testing::IsSupersetOf({"stop web-4 (restarted)", "create web-5 on n1"}));
+  w.Settle();
+  w.now += seconds(2);
+  w.Pass();
+  w.NewRevision("web", [](model::AppSpec& s) { s.env["V"] = "3"; });
+  EXPECT_THAT(w.Pass(), Contains("stop web-5 (replaced by revision 3)"));
+  w.Settle();
+  w.now += seconds(2);
+  w.Pass();
+  int canaries = 0;
+  for (const model::Instance& i : w.snapshot.instances) {
+    canaries += i.desired == model::DesiredState::kRun && i.traffic == Traffic::kCanary;
+  }
+  EXPECT_EQ(canaries, 1);
+  EXPECT_THAT(w.Wanted("web"), ElementsAre("web-1@n1", "web-2@n1", "web-3@n1", "web-6@n1"));
+}
+
+// Verify that a replaced canary that is all that serves (the old set died)
+// stays until its replacement is up.
+TEST(RolloutTest, ReplacedCanaryThatAloneServesStays) {
+  World w = CanaryRollout(/*auto_promote=*/false);
+  w.Pass();
+  w.Settle();
+  w.now += seconds(2);
+  w.Pass();  // web-4 is the available canary
+  for (const char* id : {"web-1", "web-2", "web-3"}) w.Crash(id, 1);
+  ++w.App("web").restart_epoch;
+  std::vector<std::string> actions = w.Pass();
+  EXPECT_THAT(actions, ::testing::Not(Contains(::testing::StartsWith("stop web-4"))));
+  EXPECT_THAT(w.Wanted("web"), Contains("web-4@n1"));
+}
+
+// Verify that a scale right after a blue-green switch keeps the old set for
+// keep_old all the same (an autoscaler scales often).
+TEST(RolloutTest, ScaleKeepsTheOldSetForKeepOld) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 2);
+  w.Converge();
+  w.NewRevision("web", [](model::AppSpec& s) {
+    ChangeEnv(s);
+    s.update.strategy = model::UpdateStrategy::kBlueGreen;
+    s.update.keep_old = seconds(30);
+  });
+  w.Pass();
+  w.Settle();
+  EXPECT_THAT(w.Pass(), Contains("traffic web-1 -> hold"));
+  w.now += seconds(10);
+  w.NewRevision("web", [](model::AppSpec& s) { s.replicas = 3; });
+  w.Converge();
+  EXPECT_THAT(w.Wanted("web"), Contains("web-1@n1"));
+  EXPECT_EQ(w.wake, w.now + seconds(20));
+  w.now += seconds(20);
+  EXPECT_THAT(w.Pass(), ElementsAre("stop web-1 (replaced by revision 3)",
+                                    "stop web-2 (replaced by revision 3)"));
+}
+
 }  // namespace
 }  // namespace skiff::controller
