@@ -111,6 +111,9 @@ class EdgeProxyTest : public ::testing::Test {
   }
 
   skiff::testing::TempDir dir_;
+  // Outlives the proxy: an edge thread may still count the last exchange
+  // while the test body returns.
+  metrics::Registry registry_;
   std::optional<EdgeProxy> proxy_;
   std::vector<std::unique_ptr<Subprocess>> apps_;
   std::vector<std::string> addresses_;  // of the instances, in start order
@@ -166,7 +169,7 @@ TEST_F(EdgeProxyTest, RateLimitAnswers429) {
 // Verify that the circuit breaker answers 503 while the app has max_in_flight
 // requests in flight, and lets requests through again once they finished.
 TEST_F(EdgeProxyTest, CircuitBreakerAnswers503) {
-  metrics::Registry registry;
+  metrics::Registry& registry = registry_;
   EdgeOptions options;
   options.metrics = &registry;
   Start(1, {.max_in_flight = 1}, options);
@@ -472,7 +475,7 @@ TEST_F(EdgeProxyTest, StreamsLargeRequestBodies) {
 // Verify that a client leaving mid-request (half its body sent, or reset
 // while the instance works) ends only its own connection: the edge serves on.
 TEST_F(EdgeProxyTest, ClientLeavingMidRequestEndsOnlyItself) {
-  metrics::Registry registry;
+  metrics::Registry& registry = registry_;
   EdgeOptions options;
   options.metrics = &registry;
   Start(1, {}, options);
