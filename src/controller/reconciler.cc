@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <optional>
 #include <unordered_map>
@@ -219,8 +220,10 @@ void Pass::ReconcileApp(const model::App& app, const std::vector<const Instance*
 RolloutPlan Pass::PlanFor(const model::App& app, const Groups& groups) {
   RolloutInput input;
   input.app = &app;
-  for (const auto& [key, deployment] : deployments_) {
-    if (key.first == app.name) input.deployments.push_back(deployment);
+  // Keyed (app, revision): the app's deployments are one run of the map.
+  for (auto it = deployments_.lower_bound({app.name, std::numeric_limits<int64_t>::min()});
+       it != deployments_.end() && it->first.first == app.name; ++it) {
+    input.deployments.push_back(it->second);
   }
   input.current = groups.current;
   input.old = groups.old;
