@@ -19,55 +19,19 @@ fixed_rate=$(realpath "$build/bench_fixed_rate")
 duration=${BENCH_SECONDS:-8}
 connections=${BENCH_CONNECTIONS:-64}
 
-need=()
-for tool in wrk:wrk haproxy:haproxy nginx:nginx-light; do
-  command -v "${tool%%:*}" >/dev/null || need+=("${tool##*:}")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  echo "[setup] installing ${need[*]}"
-  sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+source "$(dirname "$0")/lib/common.sh"
+bench_install wrk:wrk haproxy:haproxy nginx:nginx-light
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  pkill -f "$work/" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 api=$(free_port); edge=$(free_port); sedge1=$(free_port); sedge2=$(free_port)
 hap=$(free_port); ngx=$(free_port)
 
 echo "[1/5] starting skiff server and the origin (nginx as a Skiff app)..."
-"$skiff" server --data "$work/data" --listen "127.0.0.1:$api" --edge-listen "127.0.0.1:$edge" \
-  --ports 41000-41999 --log-level warn >"$work/server.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$api/health" >/dev/null 2>&1 && break; sleep 0.1; done
-export SKIFF_ADDR="http://127.0.0.1:$api" SKIFF_TOKEN=$(cat "$work/data/admin.token")
-
-mkdir -p "$work/origin"
-cat >"$work/origin/nginx.conf.in" <<EOF
-worker_processes 1;
-daemon off;
-pid $work/origin/nginx-PORT.pid;
-error_log stderr error;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $work/origin; proxy_temp_path $work/origin;
-  fastcgi_temp_path $work/origin; uwsgi_temp_path $work/origin; scgi_temp_path $work/origin;
-  keepalive_requests 1000000;
-  server { listen HOST:PORT; location / { return 200 "hello from the origin\n"; } }
-}
-EOF
+start_skiff_server "$skiff" "$api" "$edge" 41000-41999
+origin_command=$(nginx_app "$work/origin" "hello from the origin")
 cat >"$work/origin.yaml" <<EOF
 name: origin
 run:
-  command: ["/bin/sh", "-c", "sed -e s/HOST/\${HOST}/ -e s/PORT/\${PORT}/ $work/origin/nginx.conf.in > $work/origin/nginx-\${PORT}.conf && exec nginx -c $work/origin/nginx-\${PORT}.conf"]
+  command: $origin_command
 domains: [origin.bench]
 health: {type: http, path: /}
 EOF

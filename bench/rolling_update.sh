@@ -15,64 +15,28 @@ skiff=$(realpath "$build/skiff")
 connections=${BENCH_CONNECTIONS:-32}
 replicas=${BENCH_REPLICAS:-10}
 
-need=()
-for tool in wrk:wrk nginx:nginx-light; do
-  command -v "${tool%%:*}" >/dev/null || need+=("${tool##*:}")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  echo "[setup] installing ${need[*]}"
-  sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+source "$(dirname "$0")/lib/common.sh"
+bench_install wrk:wrk nginx:nginx-light
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  pkill -f "$work/" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 api=$(free_port); edge=$(free_port)
 
 echo "[1/4] starting skiff server and $replicas nginx replicas (revision 1)..."
-"$skiff" server --data "$work/data" --listen "127.0.0.1:$api" --edge-listen "127.0.0.1:$edge" \
-  --ports 42000-42999 --log-level warn >"$work/server.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$api/health" >/dev/null 2>&1 && break; sleep 0.1; done
-export SKIFF_ADDR="http://127.0.0.1:$api" SKIFF_TOKEN=$(cat "$work/data/admin.token")
-
-mkdir -p "$work/app"
-cat >"$work/app/nginx.conf.in" <<EOF
-worker_processes 1;
-daemon off;
-pid $work/app/nginx-PORT.pid;
-error_log stderr error;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $work/app; proxy_temp_path $work/app;
-  fastcgi_temp_path $work/app; uwsgi_temp_path $work/app; scgi_temp_path $work/app;
-  keepalive_requests 1000000;
-  server { listen HOST:PORT; location / { return 200 "revision REV\n"; } }
-}
-EOF
-spec() {
+start_skiff_server "$skiff" "$api" "$edge" 42000-42999
+command_1=$(nginx_app "$work/app1" "revision 1")
+command_2=$(nginx_app "$work/app2" "revision 2")
+spec() {  # spec RUN_COMMAND
   cat <<EOF
 name: rolling
 run:
-  command: ["/bin/sh", "-c", "sed -e s/HOST/\${HOST}/ -e s/PORT/\${PORT}/ -e s/REV/\${REV}/ $work/app/nginx.conf.in > $work/app/nginx-\${PORT}.conf && exec nginx -c $work/app/nginx-\${PORT}.conf"]
-env: {REV: "$1"}
+  command: $1
 replicas: $replicas
 domains: [rolling.bench]
 health: {type: http, path: /, interval: 500ms, timeout: 500ms}
 update: {strategy: rolling, max_surge: 1, max_unavailable: 0, min_healthy_time: 1s}
 EOF
 }
-spec 1 >"$work/v1.yaml"
-spec 2 >"$work/v2.yaml"
+spec "$command_1" >"$work/v1.yaml"
+spec "$command_2" >"$work/v2.yaml"
 "$skiff" apply -f "$work/v1.yaml" --timeout 120 >/dev/null
 
 echo "[2/4] wrk: 1 thread, $connections connections through the edge..."

@@ -1,0 +1,60 @@
+# Shared by the bench/*.sh scripts (sourced, not run): installing the tools a
+# benchmark drives, a work dir cleaned up on exit, free ports, an all-in-one
+# `skiff server`, and nginx deployed as a Skiff app. Traffic stays on 127.0.0.1.
+
+# bench_install TOOL:PACKAGE...: installs the packages whose tool is missing.
+bench_install() {
+  local need=() tool
+  for tool in "$@"; do
+    command -v "${tool%%:*}" >/dev/null || need+=("${tool##*:}")
+  done
+  [ ${#need[@]} -eq 0 ] && return 0
+  echo "[setup] installing ${need[*]}"
+  local sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+}
+
+# Sets $work (a fresh dir) and $pids; on exit kills $pids and everything
+# started from $work, and removes it.
+work=$(mktemp -d)
+pids=()
+bench_cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  pkill -f "$work/" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap bench_cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# start_skiff_server SKIFF API_PORT EDGE_PORT PORT_RANGE: an all-in-one server
+# with its data in $work/data; waits for it and exports SKIFF_ADDR, SKIFF_TOKEN.
+start_skiff_server() {
+  "$1" server --data "$work/data" --listen "127.0.0.1:$2" --edge-listen "127.0.0.1:$3" \
+    --ports "$4" --log-level warn >"$work/server.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$2/health" >/dev/null 2>&1 && break; sleep 0.1; done
+  export SKIFF_ADDR="http://127.0.0.1:$2" SKIFF_TOKEN=$(cat "$work/data/admin.token")
+}
+
+# nginx_app DIR BODY: writes DIR/nginx.conf.in (one worker answering every
+# request with 200 BODY; HOST and PORT are filled in per instance) and prints
+# the `run.command` that starts it as a Skiff app.
+nginx_app() {
+  mkdir -p "$1"
+  cat >"$1/nginx.conf.in" <<CONF
+worker_processes 1;
+daemon off;
+pid $1/nginx-PORT.pid;
+error_log stderr error;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $1; proxy_temp_path $1;
+  fastcgi_temp_path $1; uwsgi_temp_path $1; scgi_temp_path $1;
+  keepalive_requests 1000000;
+  server { listen HOST:PORT; location / { return 200 "$2\n"; } }
+}
+CONF
+  printf '["/bin/sh", "-c", "sed -e s/HOST/${HOST}/ -e s/PORT/${PORT}/ %s/nginx.conf.in > %s/nginx-${PORT}.conf && exec nginx -c %s/nginx-${PORT}.conf"]' "$1" "$1" "$1"
+}
