@@ -29,6 +29,7 @@
 #include "net/http_server.h"
 #include "runtime/driver_set.h"
 #include "server/drain_tracker.h"
+#include "server/edge_roster.h"
 #include "server/local_control_plane.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -66,6 +67,7 @@ class Server::Impl {
   std::unique_ptr<edge::EdgeProxy> edge_;
   std::unique_ptr<edge::RouteWatcher> routes_;
   std::unique_ptr<edge::TrafficReporter> traffic_reporter_;
+  std::unique_ptr<EdgeRoster> edge_roster_;
   std::unique_ptr<DrainTracker> drains_;
   std::vector<std::thread> io_threads_;
 
@@ -180,10 +182,15 @@ Status Server::Impl::Start() {
   }
   // Marks stopping instances drained once no edge routes them or has requests
   // in flight to them: this server's edge and the standalone ones reporting.
+  // Standalone edges that reported before a restart are waited for until they
+  // report again (edge_roster.h).
+  SKIFF_ASSIGN_OR_RETURN(edge_roster_, EdgeRoster::Open(data, std::chrono::steady_clock::now()));
   edge::EdgeProxy* own_edge = edge_.get();
   metrics::TrafficBook* book = &traffic_;
-  drains_ = std::make_unique<DrainTracker>(store_.get(), clock_, [own_edge, book] {
-    auto edges = book->Routes(std::chrono::steady_clock::now());
+  EdgeRoster* roster = edge_roster_.get();
+  drains_ = std::make_unique<DrainTracker>(store_.get(), clock_, [own_edge, book, roster] {
+    const auto now = std::chrono::steady_clock::now();
+    auto edges = roster->Merge(book->Routes(now), now);
     // A name no standalone edge can have (edge names take no parentheses).
     if (own_edge != nullptr) edges["(server)"] = own_edge->Routes();
     return edges;
