@@ -88,7 +88,57 @@ class StreamingUpstream {
   std::thread thread_;
 };
 
-store::Snapshot Routes(int64_t revision, const std::string& address) {
+// An instance that takes one request, then, once Release() is called, answers
+// `answer` (or, when empty, closes without a word).
+class OneShotUpstream {
+ public:
+  explicit OneShotUpstream(std::string answer) : answer_(std::move(answer)) {
+    listen_fd_ = ListenLoopback(&port_);
+    thread_ = std::thread([this] {
+      const int conn = accept(listen_fd_, nullptr, nullptr);
+      if (conn < 0) return;
+      std::string got;
+      const bool read = ReadUntil(conn, "\r\n\r\n", &got);
+      std::unique_lock lock(mu_);
+      got_request_ = read;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return released_; });
+      if (read && !answer_.empty()) send(conn, answer_.data(), answer_.size(), MSG_NOSIGNAL);
+      close(conn);
+    });
+  }
+  ~OneShotUpstream() {
+    Release();
+    shutdown(listen_fd_, SHUT_RDWR);
+    thread_.join();
+    close(listen_fd_);
+  }
+  bool WaitForRequest() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return got_request_; });
+  }
+  void Release() {
+    {
+      std::lock_guard lock(mu_);
+      released_ = true;
+    }
+    cv_.notify_all();
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  const std::string answer_;
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool got_request_ = false;
+  bool released_ = false;
+  std::thread thread_;
+};
+
+store::Snapshot Routes(int64_t revision, const std::string& address,
+                       const std::string& id = "web-1") {
   store::Snapshot s;
   s.revision = revision;
   model::App app;
@@ -97,7 +147,7 @@ store::Snapshot Routes(int64_t revision, const std::string& address) {
   s.apps = {app};
   if (!address.empty()) {
     model::Instance i;
-    i.id = "web-1";
+    i.id = id;
     i.app = "web";
     i.state = model::InstanceState::kRunning;
     i.health = model::Health::kHealthy;
@@ -137,6 +187,38 @@ TEST(EdgeProxyDrainTest, AnswerBeingRelayedCountsAsInFlight) {
   upstream.Release();
   EXPECT_TRUE(ReadUntil(client, "last\n\r\n0\r\n\r\n", &got)) << got;
   EXPECT_TRUE(testing::PollUntil([&] { return proxy.Routes().leaving.empty(); }));
+  close(client);
+  proxy.Stop();
+}
+
+// Verify that a retry goes by the newest routing table, not the one its
+// request started with: the only instance of the old table lost the request
+// after the table changed to another instance, which then answers it.
+TEST(EdgeProxyDrainTest, RetryGoesByTheNewestTable) {
+  OneShotUpstream leaving("");
+  OneShotUpstream arrived("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nnew");
+  arrived.Release();
+  EdgeProxy proxy;
+  EdgeStates states;  // as the edge's route watchers build tables: states shared
+  proxy.SetTable(RoutingTable::Build(Routes(5, leaving.address(), "web-1"), &states));
+  ASSERT_TRUE(proxy.Listen("127.0.0.1:0"));
+
+  const int client = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(proxy.port()));
+  ASSERT_EQ(connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  constexpr std::string_view kRequest = "GET / HTTP/1.1\r\nHost: web.test\r\n\r\n";
+  ASSERT_EQ(send(client, kRequest.data(), kRequest.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(kRequest.size()));
+  ASSERT_TRUE(leaving.WaitForRequest());
+
+  proxy.SetTable(RoutingTable::Build(Routes(6, arrived.address(), "web-2"), &states));
+  leaving.Release();  // closes without answering: the edge retries
+  std::string got;
+  EXPECT_TRUE(ReadUntil(client, "\r\n\r\nnew", &got)) << got;
+  EXPECT_EQ(got.rfind("HTTP/1.1 200", 0), 0u) << got;
   close(client);
   proxy.Stop();
 }

@@ -241,6 +241,7 @@ void Session::Dispatch(size_t head_length) {
   }
   upgrade_ = head_.upgrade;
   tried_.clear();
+  failed_attempts_ = 0;
   stale_retried_ = false;
   Attempt();
 }
@@ -274,6 +275,28 @@ void Session::Attempt() {
     return;  // OnUpstreamEvents sees the connect complete
   }
   SendRequest();
+}
+
+void Session::RefreshRoute() {
+  std::shared_ptr<const RoutingTable> latest = worker_->table();
+  if (latest == table_) return;
+  const std::string_view path =
+      route_->path_prefix.empty() ? std::string_view("/") : std::string_view(route_->path_prefix);
+  const Route* fresh = latest->Find(route_->host, path);
+  // Only the same app with the same state (the breaker's count and the
+  // metrics this request is counted in): tables built with the edge's
+  // EdgeStates share it.
+  if (fresh == nullptr || fresh->app != route_->app || fresh->state != route_->state) return;
+  std::vector<int> tried;
+  for (int i : tried_) {
+    const std::string& id = route_->endpoints[i].instance_id;
+    for (int j = 0; j < static_cast<int>(fresh->endpoints.size()); ++j) {
+      if (fresh->endpoints[j].instance_id == id) tried.push_back(j);
+    }
+  }
+  table_ = std::move(latest);
+  route_ = fresh;
+  tried_ = std::move(tried);
 }
 
 void Session::EndAttempt(bool failed) {
@@ -441,8 +464,10 @@ void Session::AttemptFailed(bool lost, int status, std::string message) {
       Attempt();
       return;
     }
+    ++failed_attempts_;
+    RefreshRoute();
     const int left = route_->routable() - static_cast<int>(tried_.size());
-    if (left > 0 && static_cast<int>(tried_.size()) < kMaxAttempts && shared_.TakeRetry()) {
+    if (left > 0 && failed_attempts_ < kMaxAttempts && shared_.TakeRetry()) {
       Attempt();
       return;
     }

@@ -56,6 +56,11 @@ class Session final : public EventLoop::Handler {
   void ReadHeads();
   void Dispatch(size_t head_length);
   void Attempt();
+  // Before a retry: moves the request to the route of the newest routing
+  // table (same app), so it never goes to an instance that left the routes
+  // since it arrived (it may be drained and stopping). `tried_` follows by
+  // instance.
+  void RefreshRoute();
   // Ends the current attempt's bookkeeping on its endpoint (once): a success
   // or failure of the instance, or neither (EndAttemptUnjudged) when the
   // attempt ended for reasons of the client's.
@@ -148,6 +153,7 @@ class Session final : public EventLoop::Handler {
   bool answered_ = false;  // response bytes went to the client
   bool attempt_open_ = false;
   bool stale_retried_ = false;
+  int failed_attempts_ = 0;  // attempts of this request that failed (kMaxAttempts)
   bool is_head_ = false;
   bool idempotent_ = false;
   bool upgrade_ = false;
