@@ -1,8 +1,6 @@
 // EdgeProxy::Routes through real sockets: a request whose answer is still
 // being relayed keeps its instance from counting as drained.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,20 +15,6 @@
 namespace skiff::edge {
 namespace {
 
-// A loopback socket bound to an ephemeral port, listening.
-int ListenLoopback(uint16_t* port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t size = sizeof addr;
-  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), size), 0);
-  EXPECT_EQ(listen(fd, 4), 0);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &size);
-  *port = ntohs(addr.sin_port);
-  return fd;
-}
-
 // Reads from `fd` until `want` was seen; false when the connection ends first.
 bool ReadUntil(int fd, std::string_view want, std::string* got) {
   char buf[4096];
@@ -42,72 +26,29 @@ bool ReadUntil(int fd, std::string_view want, std::string* got) {
   return true;
 }
 
-// An instance answering one request with a chunked body: the head and a first
-// chunk at once, the end once Release() is called.
-class StreamingUpstream {
+// An instance that takes one request: once its head arrived it sends `first`,
+// then, once Release() is called, `rest`, and closes (with both empty it
+// closes without a word).
+class ScriptedUpstream {
  public:
-  StreamingUpstream() {
-    listen_fd_ = ListenLoopback(&port_);
-    thread_ = std::thread([this] {
-      const int conn = accept(listen_fd_, nullptr, nullptr);
-      if (conn < 0) return;
-      std::string got;
-      if (ReadUntil(conn, "\r\n\r\n", &got)) {
-        constexpr std::string_view kHead =
-            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nfirst\n\r\n";
-        send(conn, kHead.data(), kHead.size(), MSG_NOSIGNAL);
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return released_; });
-        constexpr std::string_view kEnd = "5\r\nlast\n\r\n0\r\n\r\n";
-        send(conn, kEnd.data(), kEnd.size(), MSG_NOSIGNAL);
-      }
-      close(conn);
-    });
-  }
-  ~StreamingUpstream() {
-    Release();
-    shutdown(listen_fd_, SHUT_RDWR);
-    thread_.join();
-    close(listen_fd_);
-  }
-  void Release() {
-    {
-      std::lock_guard lock(mu_);
-      released_ = true;
-    }
-    cv_.notify_all();
-  }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-
- private:
-  int listen_fd_ = -1;
-  uint16_t port_ = 0;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool released_ = false;
-  std::thread thread_;
-};
-
-// An instance that takes one request, then, once Release() is called, answers
-// `answer` (or, when empty, closes without a word).
-class OneShotUpstream {
- public:
-  explicit OneShotUpstream(std::string answer) : answer_(std::move(answer)) {
-    listen_fd_ = ListenLoopback(&port_);
+  ScriptedUpstream(std::string first, std::string rest)
+      : first_(std::move(first)), rest_(std::move(rest)) {
+    listen_fd_ = testing::ListenLoopback(&port_);
     thread_ = std::thread([this] {
       const int conn = accept(listen_fd_, nullptr, nullptr);
       if (conn < 0) return;
       std::string got;
       const bool read = ReadUntil(conn, "\r\n\r\n", &got);
+      if (read) send(conn, first_.data(), first_.size(), MSG_NOSIGNAL);
       std::unique_lock lock(mu_);
       got_request_ = read;
       cv_.notify_all();
       cv_.wait(lock, [&] { return released_; });
-      if (read && !answer_.empty()) send(conn, answer_.data(), answer_.size(), MSG_NOSIGNAL);
+      if (read) send(conn, rest_.data(), rest_.size(), MSG_NOSIGNAL);
       close(conn);
     });
   }
-  ~OneShotUpstream() {
+  ~ScriptedUpstream() {
     Release();
     shutdown(listen_fd_, SHUT_RDWR);
     thread_.join();
@@ -127,15 +68,25 @@ class OneShotUpstream {
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
 
  private:
-  const std::string answer_;
+  const std::string first_;
+  const std::string rest_;
   int listen_fd_ = -1;
-  uint16_t port_ = 0;
+  int port_ = 0;
   std::mutex mu_;
   std::condition_variable cv_;
   bool got_request_ = false;
   bool released_ = false;
   std::thread thread_;
 };
+
+// A client connection to the edge that has sent `request`.
+int SendTo(const EdgeProxy& proxy, std::string_view request) {
+  const int client = testing::ConnectLoopback(proxy.port());
+  EXPECT_GE(client, 0);
+  EXPECT_EQ(send(client, request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+  return client;
+}
 
 store::Snapshot Routes(int64_t revision, const std::string& address,
                        const std::string& id = "web-1") {
@@ -161,20 +112,13 @@ store::Snapshot Routes(int64_t revision, const std::string& address,
 // relayed (the head is out, the body is not) is reported as leaving with that
 // request until the body has ended.
 TEST(EdgeProxyDrainTest, AnswerBeingRelayedCountsAsInFlight) {
-  StreamingUpstream upstream;
+  ScriptedUpstream upstream("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nfirst\n\r\n",
+                            "5\r\nlast\n\r\n0\r\n\r\n");
   EdgeProxy proxy;
   proxy.SetTable(RoutingTable::Build(Routes(5, upstream.address())));
   ASSERT_TRUE(proxy.Listen("127.0.0.1:0"));
 
-  const int client = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(proxy.port()));
-  ASSERT_EQ(connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  constexpr std::string_view kRequest = "GET /stream HTTP/1.1\r\nHost: web.test\r\n\r\n";
-  ASSERT_EQ(send(client, kRequest.data(), kRequest.size(), MSG_NOSIGNAL),
-            static_cast<ssize_t>(kRequest.size()));
+  const int client = SendTo(proxy, "GET /stream HTTP/1.1\r\nHost: web.test\r\n\r\n");
   std::string got;
   ASSERT_TRUE(ReadUntil(client, "first\n", &got)) << got;
 
@@ -195,23 +139,15 @@ TEST(EdgeProxyDrainTest, AnswerBeingRelayedCountsAsInFlight) {
 // request started with: the only instance of the old table lost the request
 // after the table changed to another instance, which then answers it.
 TEST(EdgeProxyDrainTest, RetryGoesByTheNewestTable) {
-  OneShotUpstream leaving("");
-  OneShotUpstream arrived("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nnew");
+  ScriptedUpstream leaving("", "");
+  ScriptedUpstream arrived("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nnew", "");
   arrived.Release();
   EdgeProxy proxy;
   EdgeStates states;  // as the edge's route watchers build tables: states shared
   proxy.SetTable(RoutingTable::Build(Routes(5, leaving.address(), "web-1"), &states));
   ASSERT_TRUE(proxy.Listen("127.0.0.1:0"));
 
-  const int client = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(proxy.port()));
-  ASSERT_EQ(connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  constexpr std::string_view kRequest = "GET / HTTP/1.1\r\nHost: web.test\r\n\r\n";
-  ASSERT_EQ(send(client, kRequest.data(), kRequest.size(), MSG_NOSIGNAL),
-            static_cast<ssize_t>(kRequest.size()));
+  const int client = SendTo(proxy, "GET / HTTP/1.1\r\nHost: web.test\r\n\r\n");
   ASSERT_TRUE(leaving.WaitForRequest());
 
   proxy.SetTable(RoutingTable::Build(Routes(6, arrived.address(), "web-2"), &states));

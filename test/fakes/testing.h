@@ -22,6 +22,14 @@ class TempDir {
   std::string path_;
 };
 
+// A blocking TCP socket connected to 127.0.0.1:port, its reads timing out
+// after 5 s (a test never hangs on a silent peer); -1 when it cannot connect.
+int ConnectLoopback(int port);
+
+// A TCP socket listening on 127.0.0.1 at a port the kernel picks (written to
+// `port`); -1 on failure.
+int ListenLoopback(int* port);
+
 // Calls `condition` every `every` until it returns true (-> true) or `timeout`
 // passes (-> false).
 bool PollUntil(const std::function<bool()>& condition,

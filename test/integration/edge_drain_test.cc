@@ -127,15 +127,8 @@ TEST(EdgeDrainTest, RequestInFlightFinishesBeforeTheDrainEnds) {
 class KeepAliveUpstream {
  public:
   KeepAliveUpstream() {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t size = sizeof addr;
-    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&addr), size), 0);
-    EXPECT_EQ(listen(fd_, 16), 0);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &size);
-    port_ = ntohs(addr.sin_port);
+    fd_ = testing::ListenLoopback(&port_);
+    EXPECT_GE(fd_, 0);
     thread_ = std::thread([this] {
       while (true) {
         const int conn = accept(fd_, nullptr, nullptr);
@@ -175,7 +168,7 @@ class KeepAliveUpstream {
   }
 
   int fd_ = -1;
-  uint16_t port_ = 0;
+  int port_ = 0;
   std::thread thread_;
   std::vector<std::thread> serving_;
 };

@@ -74,20 +74,7 @@ class EdgeProxyTest : public ::testing::Test {
   }
 
   // A raw connection to the edge (for what HttpClient cannot do).
-  int Connect() {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(proxy_->port());
-    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
-      close(fd);
-      return -1;
-    }
-    timeval wait{5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
-    return fd;
-  }
+  int Connect() { return skiff::testing::ConnectLoopback(proxy_->port()); }
   static void SendAll(int fd, std::string_view bytes) {
     ASSERT_EQ(send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL),
               static_cast<ssize_t>(bytes.size()));

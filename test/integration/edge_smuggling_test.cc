@@ -19,26 +19,11 @@
 
 #include "edge/edge_proxy.h"
 #include "edge/routing_table.h"
+#include "fakes/testing.h"
 #include "net/http_server.h"
 
 namespace skiff::edge {
 namespace {
-
-// A blocking socket to 127.0.0.1:port, or -1.
-int Connect(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval timeout{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 // An upstream that records the request line of everything it is sent (it
 // reads naively: every line starting with a method and ending in HTTP/1.x
@@ -46,15 +31,7 @@ int Connect(int port) {
 class Recorder {
  public:
   Recorder() {
-    listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(addr);
-    bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    listen(listen_fd_, 64);
+    listen_fd_ = skiff::testing::ListenLoopback(&port_);
     thread_ = std::thread([this] { Accept(); });
   }
   ~Recorder() {
@@ -226,7 +203,7 @@ class EdgeSmugglingTest : public ::testing::TestWithParam<Vector> {
 // the smuggled request never reaches the upstream.
 TEST_P(EdgeSmugglingTest, RefusedAndNeverForwarded) {
   const Vector& v = GetParam();
-  int fd = Connect(proxy_.port());
+  int fd = skiff::testing::ConnectLoopback(proxy_.port());
   ASSERT_GE(fd, 0);
   ASSERT_EQ(send(fd, v.request.data(), v.request.size(), MSG_NOSIGNAL),
             static_cast<ssize_t>(v.request.size()));

@@ -37,18 +37,8 @@ struct HttpReply {
 // A blocking HTTP/1.0 exchange with 127.0.0.1:port; nullopt when it fails.
 std::optional<HttpReply> Http(int port, const std::string& path,
                               const std::string& method = "GET") {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int fd = skiff::testing::ConnectLoopback(port);
   if (fd < 0) return std::nullopt;
-  timeval timeout{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return std::nullopt;
-  }
   std::string request = method + " " + path + " HTTP/1.0\r\nHost: test\r\n\r\n";
   if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
       static_cast<ssize_t>(request.size())) {
