@@ -11,6 +11,7 @@
 
 #include "controller/app_service.h"
 #include "controller/node_service.h"
+#include "fakes/testing.h"
 #include "store/memory/memory_store.h"
 
 namespace skiff::controller {
@@ -221,19 +222,12 @@ TEST_F(ControllerLoopTest, RunningLoopWakesForRolloutTimer) {
   spec.update.min_healthy_time = std::chrono::milliseconds(300);
   loop_->Start();
   ASSERT_TRUE(apps_.Apply(spec));
-  auto deadline = std::chrono::steady_clock::now() + seconds(10);
-  auto wait_for = [&](const std::function<bool()>& done) {
-    while (!done() && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return done();
-  };
-  ASSERT_TRUE(wait_for([&] { return Instances("web").size() == 1; }));
+  ASSERT_TRUE(testing::PollUntil([&] { return Instances("web").size() == 1; }));
   ReportRunning(Instances("web")[0]);
   const int64_t passes = loop_->passes();
-  ASSERT_TRUE(wait_for([&] { return loop_->passes() > passes; }));
+  ASSERT_TRUE(testing::PollUntil([&] { return loop_->passes() > passes; }));
   clock_.Advance(std::chrono::milliseconds(300));
-  EXPECT_TRUE(wait_for(
+  EXPECT_TRUE(testing::PollUntil(
       [&] { return store_.GetDeployment("web", 1)->state == model::DeploymentState::kHealthy; }));
   loop_->Stop();
 }

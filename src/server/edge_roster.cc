@@ -43,10 +43,11 @@ std::map<std::string, metrics::EdgeRoutes> EdgeRoster::Merge(
   std::lock_guard lock(mu_);
   bool changed = false;
   for (const auto& [name, routes] : reporting) {
-    reported_[name] = true;
-    int64_t& kept = interval_ms_[name];
-    if (kept != routes.interval_ms && routes.interval_ms > 0) {
-      kept = routes.interval_ms;
+    reported_.insert(name);
+    if (routes.interval_ms <= 0) continue;  // no interval to wait by: not kept
+    auto [it, added] = interval_ms_.try_emplace(name, routes.interval_ms);
+    if (added || it->second != routes.interval_ms) {
+      it->second = routes.interval_ms;
       changed = true;
     }
   }

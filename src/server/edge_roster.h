@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "common/clock.h"
@@ -53,7 +54,7 @@ class EdgeRoster {
   const metrics::TrafficBook::Time started_;
   std::mutex mu_;
   std::map<std::string, int64_t> interval_ms_;  // GUARDED_BY(mu_)
-  std::map<std::string, bool> reported_;        // GUARDED_BY(mu_): since the start
+  std::set<std::string> reported_;              // GUARDED_BY(mu_): since the start
 };
 
 }  // namespace skiff::server

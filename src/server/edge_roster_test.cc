@@ -47,10 +47,17 @@ TEST(EdgeRosterTest, RemembersEdgesAcrossARestart) {
   // roster does not bring it back (it reported since the start).
   EXPECT_TRUE((*roster)->Merge({}, start + 30s).empty());
 
+  // An edge reporting no interval is not kept: a file holding a 0 would not
+  // open again.
+  (*roster)->Merge({{"edge-a", Reporting(9, 2000)}, {"edge-c", Reporting(9, 0)}}, start + 31s);
+  auto reopened = EdgeRoster::Open(dir.path(), start);
+  ASSERT_TRUE(reopened) << reopened.error().ToString();
+
   auto file = ReadPrivateFile(dir.File(kEdgeRosterFile), false);
   ASSERT_TRUE(file);
   EXPECT_NE(file->find("edge-a"), std::string::npos);
   EXPECT_EQ(file->find("edge-b"), std::string::npos) << "forgotten";
+  EXPECT_EQ(file->find("edge-c"), std::string::npos);
 }
 
 // Verify that a damaged file is refused, saying what to do.
