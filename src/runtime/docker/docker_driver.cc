@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 
 #include "common/logging.h"
 #include "runtime/docker/build_context.h"
@@ -139,6 +140,17 @@ json::object ContainerCreateBody(const TaskConfig& config, const std::string& im
 
 std::string BuildTag(const std::string& app, int64_t revision) {
   return fmt::format("skiff/{}:{}", app, revision);
+}
+
+// How long a fresh SIGKILL exit may wait for the engine's OOM flag.
+constexpr int kOomSettleTries = 5;
+constexpr std::chrono::milliseconds kOomSettleStep{50};
+
+// A container killed by SIGKILL within the last second, not (yet) marked
+// OOM-killed.
+bool MayBeUnsettledOom(const ContainerState& state, const Clock* clock) {
+  return !state.running && state.exit_code == 128 + 9 && !state.oom_killed &&
+         clock->Now() - state.finished_at < std::chrono::seconds(1);
 }
 
 TaskStatus StatusOf(const ContainerState& state) {
@@ -308,6 +320,14 @@ Result<TaskHandle> DockerDriver::Recover(const TaskHandle& handle) {
 
 Result<TaskStatus> DockerDriver::Inspect(const TaskHandle& handle) {
   SKIFF_ASSIGN_OR_RETURN(ContainerInfo info, engine_.InspectContainer(handle.id));
+  // The engine learns of an out-of-memory kill from an event of its own that
+  // may land just after the exit: a SIGKILL that ended a moment ago is asked
+  // about again, briefly, before it is reported as a plain kill.
+  for (int again = 0; again < kOomSettleTries && MayBeUnsettledOom(info.state, options_.clock);
+       ++again) {
+    std::this_thread::sleep_for(kOomSettleStep);
+    SKIFF_ASSIGN_OR_RETURN(info, engine_.InspectContainer(handle.id));
+  }
   if (info.state.running) {
     // Adopted while the engine did not answer: its logs are followed from now.
     bool followed;
