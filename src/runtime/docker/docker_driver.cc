@@ -146,8 +146,6 @@ std::string BuildTag(const std::string& app, int64_t revision) {
 constexpr int kOomSettleTries = 5;
 constexpr std::chrono::milliseconds kOomSettleStep{50};
 
-// A container killed by SIGKILL within the last second, not (yet) marked
-// OOM-killed.
 bool MayBeUnsettledOom(const ContainerState& state, const Clock* clock) {
   return !state.running && state.exit_code == 128 + 9 && !state.oom_killed &&
          clock->Now() - state.finished_at < std::chrono::seconds(1);

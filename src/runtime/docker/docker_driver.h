@@ -64,6 +64,10 @@ std::string BuildTag(const std::string& app, int64_t revision);
 // The task status of an inspected container ("exited with 1", "killed by
 // signal 9", "killed: out of memory").
 TaskStatus StatusOf(const ContainerState& state);
+// Whether `state` is a SIGKILL exit of under a second ago not (yet) marked as
+// an out-of-memory kill: the engine may mark it a moment after the exit, so
+// Inspect asks again briefly before reporting it.
+bool MayBeUnsettledOom(const ContainerState& state, const Clock* clock);
 
 class DockerDriver final : public Driver {
  public:

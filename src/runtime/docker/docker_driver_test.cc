@@ -87,6 +87,26 @@ TEST(ContainerCreateBodyTest, HostNetworkKeepsHostAndPort) {
   EXPECT_EQ(body.at("Env"), (json::array{"GREETING=hi", "HOST=127.0.0.2", "PORT=20001"}));
 }
 
+// Verify which ended containers are asked about again for a late OOM mark:
+// only a SIGKILL exit of under a second ago not marked yet.
+TEST(StatusOfTest, LateOomMarkAwaitedOnlyForAFreshSigkill) {
+  ManualClock clock;
+  const Time now = clock.Now();
+  const ContainerState fresh_kill{.exit_code = 137,
+                                  .finished_at = now - std::chrono::milliseconds(100)};
+  EXPECT_TRUE(MayBeUnsettledOom(fresh_kill, &clock));
+  ContainerState marked = fresh_kill;
+  marked.oom_killed = true;
+  EXPECT_FALSE(MayBeUnsettledOom(marked, &clock));
+  ContainerState old_kill = fresh_kill;
+  old_kill.finished_at = now - std::chrono::seconds(5);
+  EXPECT_FALSE(MayBeUnsettledOom(old_kill, &clock));
+  ContainerState exited = fresh_kill;
+  exited.exit_code = 1;
+  EXPECT_FALSE(MayBeUnsettledOom(exited, &clock));
+  EXPECT_FALSE(MayBeUnsettledOom(ContainerState{.running = true}, &clock));
+}
+
 // Verify how an ended container is described.
 TEST(StatusOfTest, Messages) {
   EXPECT_TRUE(StatusOf(ContainerState{.running = true}).running);
