@@ -7,12 +7,12 @@
 #include <utility>
 #include <vector>
 
-#include "agent/control_plane_codec.h"
 #include "agent/outage_log.h"
 #include "common/check.h"
 #include "common/files.h"
 #include "common/ids.h"
 #include "common/logging.h"
+#include "protocol/node_codec.h"
 #include "runtime/process/log_rotate.h"
 
 namespace skiff::agent {
@@ -24,7 +24,7 @@ std::string SpecKey(const std::string& app, int64_t revision) {
 
 }  // namespace
 
-Agent::Agent(AgentOptions options, ControlPlane* control_plane,
+Agent::Agent(AgentOptions options, protocol::ControlPlane* control_plane,
              std::map<std::string, runtime::Driver*> drivers, const Clock* clock)
     : options_(std::move(options)),
       control_plane_(control_plane),
@@ -171,12 +171,13 @@ void Agent::Recover() {
     // for this generation (the controller decides on a restart).
     SKIFF_LOG_WARN("agent: instance {} did not survive: {}", id, error.message);
     runner->MarkEnded(local.generation);
-    reporter_.Report(InstanceReport{.instance_id = id,
-                                    .node_id = context_.node_id,
-                                    .generation = local.generation,
-                                    .state = model::InstanceState::kFailed,
-                                    .message = "lost while no agent watched it: " + error.message,
-                                    .finished_at = clock_->Now()});
+    reporter_.Report(
+        protocol::InstanceReport{.instance_id = id,
+                                 .node_id = context_.node_id,
+                                 .generation = local.generation,
+                                 .state = model::InstanceState::kFailed,
+                                 .message = "lost while no agent watched it: " + error.message,
+                                 .finished_at = clock_->Now()});
     (void)state_.Remove(id);
     runners_[id] = std::move(runner);
   }
@@ -187,7 +188,7 @@ void Agent::Recover() {
 // running) until the server answers.
 std::string Agent::AssignmentsPath() const { return options_.data_dir + "/assignments.json"; }
 
-void Agent::SaveAssignments(const Assignments& assignments) {
+void Agent::SaveAssignments(const protocol::Assignments& assignments) {
   // Written when what the agent must run changes, not on every report's
   // commit: the instances, their generations and what is wanted of them.
   std::string key;
@@ -211,7 +212,7 @@ bool Agent::ApplySavedAssignments() {
   boost::system::error_code ec;
   boost::json::value doc = boost::json::parse(*text, ec);
   if (ec) return false;
-  auto assignments = AssignmentsFromJson(doc);
+  auto assignments = protocol::AssignmentsFromJson(doc);
   if (!assignments) {
     SKIFF_LOG_WARN("agent: ignoring {}: {}", AssignmentsPath(), assignments.error().message);
     return false;
@@ -270,7 +271,7 @@ void Agent::WatchLoop() {
   }
 }
 
-void Agent::Apply(const Assignments& assignments) {
+void Agent::Apply(const protocol::Assignments& assignments) {
   std::lock_guard lock(mu_);
   if (stopping_) return;
   ReapFinishedLocked();
@@ -373,10 +374,10 @@ void Agent::SampleLoop() {
         if (auto snapshot = runner->Snapshot()) running.emplace_back(id, *snapshot);
       }
     }
-    std::vector<InstanceSample> samples;
+    std::vector<protocol::InstanceSample> samples;
     for (const auto& [id, task] : running) {
       if (auto sample = task.driver->Sample(task.handle)) {
-        samples.push_back(InstanceSample{id, *sample});
+        samples.push_back(protocol::InstanceSample{id, *sample});
       }
       if (options_.log_rotate_bytes > 0) {
         auto rotated = runtime::process::RotateLogIfLarger(task.log_path, options_.log_rotate_bytes,

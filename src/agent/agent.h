@@ -26,7 +26,6 @@
 #include <string>
 #include <thread>
 
-#include "agent/control_plane.h"
 #include "agent/instance_runner.h"
 #include "agent/local_state.h"
 #include "agent/port_allocator.h"
@@ -35,6 +34,7 @@
 #include "common/clock.h"
 #include "common/result.h"
 #include "model/resources.h"
+#include "protocol/control_plane.h"
 #include "runtime/driver.h"
 
 namespace skiff::agent {
@@ -70,7 +70,7 @@ class Agent {
  public:
   // `control_plane`, the drivers (keyed "process", "docker"; absent ones are
   // not offered) and `clock` are not owned and must outlive the agent.
-  Agent(AgentOptions options, ControlPlane* control_plane,
+  Agent(AgentOptions options, protocol::ControlPlane* control_plane,
         std::map<std::string, runtime::Driver*> drivers, const Clock* clock);
   ~Agent();  // Stops.
   Agent(const Agent&) = delete;
@@ -100,11 +100,11 @@ class Agent {
   void Recover();
   void WatchLoop();
   std::string AssignmentsPath() const;
-  void SaveAssignments(const Assignments& assignments);
+  void SaveAssignments(const protocol::Assignments& assignments);
   bool ApplySavedAssignments();
   void HeartbeatLoop();
   void SampleLoop();
-  void Apply(const Assignments& assignments);
+  void Apply(const protocol::Assignments& assignments);
   // Asks every driver to remove its tasks of this node that belong to no
   // instance the agent runs (Driver::RemoveOrphans). Called on the watch thread.
   void RemoveOrphans();
@@ -113,7 +113,7 @@ class Agent {
   bool Sleep(Duration d);
 
   const AgentOptions options_;
-  ControlPlane* const control_plane_;
+  protocol::ControlPlane* const control_plane_;
   const std::map<std::string, runtime::Driver*> drivers_;
   const Clock* const clock_;
   std::unique_ptr<Prober> own_prober_;

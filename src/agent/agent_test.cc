@@ -8,11 +8,11 @@
 #include <filesystem>
 #include <memory>
 
-#include "agent/control_plane_codec.h"
 #include "agent/fake_prober.h"
 #include "common/files.h"
 #include "fakes/fake_control_plane.h"
 #include "fakes/testing.h"
+#include "protocol/node_codec.h"
 #include "runtime/fake/fake_driver.h"
 
 namespace skiff::agent {
@@ -647,7 +647,7 @@ TEST_F(AgentTest, KeptAssignmentsServeWhileControlPlaneDown) {
     ASSERT_TRUE(PollUntil([&] { return std::filesystem::exists(dir_.File("assignments.json")); }));
   }
   // A second assignment, as if listed and saved just before a crash.
-  Assignments kept;
+  protocol::Assignments kept;
   kept.revision = 99;
   kept.instances = {Instance("i1"), Instance("i2")};
   kept.specs["hello/3"] = Spec();
@@ -666,10 +666,10 @@ TEST_F(AgentTest, SamplesAreReported) {
   ASSERT_TRUE(agent->Start().has_value());
   Place(Instance("i1"));
   ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kRunning); }));
-  driver_.SetSample("i1", runtime::ResourceSample{.cpu_millis = 250, .memory_bytes = 4096});
+  driver_.SetSample("i1", model::ResourceSample{.cpu_millis = 250, .memory_bytes = 4096});
   ASSERT_TRUE(PollUntil([&] {
     auto samples = cp_.samples();
-    return std::any_of(samples.begin(), samples.end(), [](const InstanceSample& s) {
+    return std::any_of(samples.begin(), samples.end(), [](const protocol::InstanceSample& s) {
       return s.instance_id == "i1" && s.sample.cpu_millis == 250 && s.sample.memory_bytes == 4096;
     });
   }));

@@ -143,10 +143,10 @@ void InstanceRunner::Step(const std::optional<Target>& target, bool unassigned) 
       drain_until_ = instance.drain_until;
       if (!task_->said_draining) {
         task_->said_draining = true;
-        Send(InstanceReport{.instance_id = id_,
-                            .generation = task_->generation,
-                            .state = model::InstanceState::kStopping,
-                            .message = "draining: requests in flight finish first"});
+        Send(protocol::InstanceReport{.instance_id = id_,
+                                      .generation = task_->generation,
+                                      .state = model::InstanceState::kStopping,
+                                      .message = "draining: requests in flight finish first"});
       }
       return;
     }
@@ -156,11 +156,11 @@ void InstanceRunner::Step(const std::optional<Target>& target, bool unassigned) 
                (MayBeAlive(instance.state) || instance.state == model::InstanceState::kPending)) {
       // Nothing runs here, but the control plane still thinks something might.
       reported_stopped_ = true;
-      Send(InstanceReport{.instance_id = id_,
-                          .generation = instance.generation,
-                          .state = model::InstanceState::kStopped,
-                          .message = "stopped",
-                          .finished_at = context_->clock->Now()});
+      Send(protocol::InstanceReport{.instance_id = id_,
+                                    .generation = instance.generation,
+                                    .state = model::InstanceState::kStopped,
+                                    .message = "stopped",
+                                    .finished_at = context_->clock->Now()});
     }
     return;
   }
@@ -168,10 +168,10 @@ void InstanceRunner::Step(const std::optional<Target>& target, bool unassigned) 
   if (task_ && task_->said_draining && task_->generation == instance.generation) {
     // Wanted again in the middle of its drain: it never stopped serving.
     task_->said_draining = false;
-    Send(InstanceReport{.instance_id = id_,
-                        .generation = task_->generation,
-                        .state = model::InstanceState::kRunning,
-                        .message = ""});
+    Send(protocol::InstanceReport{.instance_id = id_,
+                                  .generation = task_->generation,
+                                  .state = model::InstanceState::kRunning,
+                                  .message = ""});
   }
 
   if (task_ && task_->generation < instance.generation) {
@@ -184,13 +184,13 @@ void InstanceRunner::Step(const std::optional<Target>& target, bool unassigned) 
   if (task_ && task_->adopted && task_->generation == instance.generation) {
     task_->adopted = false;
     if (instance.state != model::InstanceState::kRunning) {
-      Send(InstanceReport{.instance_id = id_,
-                          .generation = task_->generation,
-                          .state = model::InstanceState::kRunning,
-                          .address = Address(task_->port),
-                          .port = task_->port,
-                          .handle = task_->handle.id,
-                          .started_at = task_->started_at});
+      Send(protocol::InstanceReport{.instance_id = id_,
+                                    .generation = task_->generation,
+                                    .state = model::InstanceState::kRunning,
+                                    .address = Address(task_->port),
+                                    .port = task_->port,
+                                    .handle = task_->handle.id,
+                                    .started_at = task_->started_at});
     }
   }
   if (task_) ProbeIfDue(*target);
@@ -213,10 +213,10 @@ void InstanceRunner::CheckTask(const std::optional<Target>& target) {
   }
   if (!task_->reported_running) {
     task_->reported_running = true;
-    Send(InstanceReport{.instance_id = id_,
-                        .generation = task_->generation,
-                        .state = model::InstanceState::kRunning,
-                        .health = model::Health::kUnknown});
+    Send(protocol::InstanceReport{.instance_id = id_,
+                                  .generation = task_->generation,
+                                  .state = model::InstanceState::kRunning,
+                                  .health = model::Health::kUnknown});
   }
 }
 
@@ -235,11 +235,12 @@ bool InstanceRunner::TryRecoverFromStore(const Target& target) {
   if (!recovered) {
     if (generation < instance.generation) return false;  // a restart is wanted anyway
     ended_generation_ = std::max(ended_generation_, generation);
-    Send(InstanceReport{.instance_id = id_,
-                        .generation = generation,
-                        .state = model::InstanceState::kFailed,
-                        .message = "lost while no agent watched it: " + recovered.error().message,
-                        .finished_at = context_->clock->Now()});
+    Send(protocol::InstanceReport{
+        .instance_id = id_,
+        .generation = generation,
+        .state = model::InstanceState::kFailed,
+        .message = "lost while no agent watched it: " + recovered.error().message,
+        .finished_at = context_->clock->Now()});
     return true;
   }
   Task task;
@@ -265,11 +266,11 @@ void InstanceRunner::StartTask(const Target& target) {
   auto fail = [&](const std::string& message) {
     ended_generation_ = std::max(ended_generation_, instance.generation);
     SKIFF_LOG_WARN("agent: instance {} failed to start: {}", id_, message);
-    Send(InstanceReport{.instance_id = id_,
-                        .generation = instance.generation,
-                        .state = model::InstanceState::kFailed,
-                        .message = message,
-                        .finished_at = context_->clock->Now()});
+    Send(protocol::InstanceReport{.instance_id = id_,
+                                  .generation = instance.generation,
+                                  .state = model::InstanceState::kFailed,
+                                  .message = message,
+                                  .finished_at = context_->clock->Now()});
   };
   const std::string driver_name = DriverNameFor(target.spec.run);
   auto driver = context_->drivers.find(driver_name);
@@ -313,14 +314,14 @@ void InstanceRunner::StartTask(const Target& target) {
   SetTask(task);
   health_.emplace(target.spec.health, task.started_at);
   next_probe_ = SteadyClock::now();
-  Send(InstanceReport{.instance_id = id_,
-                      .generation = task.generation,
-                      .state = model::InstanceState::kStarting,
-                      .health = model::Health::kUnknown,
-                      .address = Address(task.port),
-                      .port = task.port,
-                      .handle = handle->id,
-                      .started_at = task.started_at});
+  Send(protocol::InstanceReport{.instance_id = id_,
+                                .generation = task.generation,
+                                .state = model::InstanceState::kStarting,
+                                .health = model::Health::kUnknown,
+                                .address = Address(task.port),
+                                .port = task.port,
+                                .handle = handle->id,
+                                .started_at = task.started_at});
   CheckTask(target);
 }
 
@@ -331,9 +332,9 @@ bool InstanceRunner::Draining(const model::Instance& instance) const {
 
 void InstanceRunner::StopTask(Duration grace, bool report) {
   if (report && !task_->said_draining) {
-    Send(InstanceReport{.instance_id = id_,
-                        .generation = task_->generation,
-                        .state = model::InstanceState::kStopping});
+    Send(protocol::InstanceReport{.instance_id = id_,
+                                  .generation = task_->generation,
+                                  .state = model::InstanceState::kStopping});
   }
   if (auto stopped = task_->driver->Stop(task_->handle, grace); !stopped) {
     // Left as is: the next step inspects it again and retries.
@@ -363,7 +364,7 @@ void InstanceRunner::Ended(const runtime::TaskStatus& status, bool wanted_stop) 
   ForgetTask();
   // The stop is said once; a stale target must not make Step say it again.
   if (wanted_stop) reported_stopped_ = true;
-  Send(InstanceReport{
+  Send(protocol::InstanceReport{
       .instance_id = id_,
       .generation = generation,
       .state = wanted_stop ? model::InstanceState::kStopped : model::InstanceState::kFailed,
@@ -412,13 +413,13 @@ void InstanceRunner::ProbeIfDue(const Target& target) {
     next_probe_ = SteadyClock::now() + StartupProbeDelay(now - task_->started_at, check.interval);
   }
   if (!transition) return;
-  Send(InstanceReport{.instance_id = id_,
-                      .generation = task_->generation,
-                      .health = transition->health,
-                      .message = transition->message});
+  Send(protocol::InstanceReport{.instance_id = id_,
+                                .generation = task_->generation,
+                                .health = transition->health,
+                                .message = transition->message});
 }
 
-void InstanceRunner::Send(InstanceReport report) {
+void InstanceRunner::Send(protocol::InstanceReport report) {
   report.node_id = context_->node_id;
   context_->reporter->Report(std::move(report));
 }

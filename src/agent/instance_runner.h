@@ -135,7 +135,7 @@ class InstanceRunner {
   void Ended(const runtime::TaskStatus& status, bool wanted_stop);
   void ForgetTask();
   void ProbeIfDue(const Target& target);
-  void Send(InstanceReport report);
+  void Send(protocol::InstanceReport report);
   void SetTask(std::optional<Task> task);
   std::string LogPath() const;
   std::string Address(int port) const;

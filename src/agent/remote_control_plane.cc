@@ -6,8 +6,8 @@
 #include <boost/json.hpp>
 #include <cctype>
 
-#include "agent/control_plane_codec.h"
 #include "model/codec.h"
+#include "protocol/node_codec.h"
 
 namespace skiff::agent {
 namespace json = boost::json;
@@ -106,10 +106,10 @@ Status RemoteControlPlane::Heartbeat(const std::string& node_id) {
   return OkStatus();
 }
 
-Result<Assignments> RemoteControlPlane::ListAssignments(const std::string& node_id) {
+Result<protocol::Assignments> RemoteControlPlane::ListAssignments(const std::string& node_id) {
   SKIFF_ASSIGN_OR_RETURN(json::value reply,
                          Call("GET", "/v1/agent/nodes/" + PathSegment(node_id) + "/assignments"));
-  return AssignmentsFromJson(reply);
+  return protocol::AssignmentsFromJson(reply);
 }
 
 Result<int64_t> RemoteControlPlane::WaitForChange(int64_t revision, Duration timeout) {
@@ -125,16 +125,16 @@ Result<int64_t> RemoteControlPlane::WaitForChange(int64_t revision, Duration tim
   return r->get_int64();
 }
 
-Status RemoteControlPlane::ReportInstance(const InstanceReport& report) {
+Status RemoteControlPlane::ReportInstance(const protocol::InstanceReport& report) {
   SKIFF_RETURN_IF_ERROR(Call("POST", "/v1/agent/nodes/" + PathSegment(report.node_id) + "/reports",
                              json::serialize(ToJson(report))));
   return OkStatus();
 }
 
 Status RemoteControlPlane::ReportSamples(const std::string& node_id,
-                                         const std::vector<InstanceSample>& samples) {
+                                         const std::vector<protocol::InstanceSample>& samples) {
   SKIFF_RETURN_IF_ERROR(Call("POST", "/v1/agent/nodes/" + PathSegment(node_id) + "/samples",
-                             json::serialize(SamplesToJson(samples))));
+                             json::serialize(protocol::SamplesToJson(samples))));
   return OkStatus();
 }
 

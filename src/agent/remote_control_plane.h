@@ -18,8 +18,8 @@
 #include <mutex>
 #include <string>
 
-#include "agent/control_plane.h"
 #include "net/http_client.h"
+#include "protocol/control_plane.h"
 
 namespace skiff::agent {
 
@@ -34,18 +34,18 @@ struct RemoteControlPlaneOptions {
   Duration request_timeout = std::chrono::seconds(10);
 };
 
-class RemoteControlPlane final : public ControlPlane {
+class RemoteControlPlane final : public protocol::ControlPlane {
  public:
   explicit RemoteControlPlane(RemoteControlPlaneOptions options);
 
   // ControlPlane:
   Result<model::Node> RegisterNode(const model::Node& node) override;
   Status Heartbeat(const std::string& node_id) override;
-  Result<Assignments> ListAssignments(const std::string& node_id) override;
+  Result<protocol::Assignments> ListAssignments(const std::string& node_id) override;
   Result<int64_t> WaitForChange(int64_t revision, Duration timeout) override;
-  Status ReportInstance(const InstanceReport& report) override;
+  Status ReportInstance(const protocol::InstanceReport& report) override;
   Status ReportSamples(const std::string& node_id,
-                       const std::vector<InstanceSample>& samples) override;
+                       const std::vector<protocol::InstanceSample>& samples) override;
 
   // The credential held now ("" before the first join).
   std::string credential() const;

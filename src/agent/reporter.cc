@@ -7,7 +7,7 @@
 
 namespace skiff::agent {
 
-Reporter::Reporter(ControlPlane* control_plane, Duration retry)
+Reporter::Reporter(protocol::ControlPlane* control_plane, Duration retry)
     : control_plane_(control_plane), retry_(retry) {}
 
 Reporter::~Reporter() { Stop(); }
@@ -27,7 +27,7 @@ void Reporter::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Reporter::Report(InstanceReport report) {
+void Reporter::Report(protocol::InstanceReport report) {
   {
     std::lock_guard lock(mu_);
     if (queue_.size() >= kMaxQueued) {
@@ -47,7 +47,7 @@ size_t Reporter::pending() const {
 void Reporter::DrainLocked(std::unique_lock<std::mutex>& lock) {
   const auto deadline = std::chrono::steady_clock::now() + kDrainBudget;
   while (!queue_.empty() && std::chrono::steady_clock::now() < deadline) {
-    InstanceReport report = std::move(queue_.front());
+    protocol::InstanceReport report = std::move(queue_.front());
     queue_.pop_front();
     lock.unlock();
     Status sent = control_plane_->ReportInstance(report);
@@ -65,7 +65,7 @@ void Reporter::Run() {
       DrainLocked(lock);
       return;
     }
-    InstanceReport report = queue_.front();
+    protocol::InstanceReport report = queue_.front();
     in_flight_ = true;
     lock.unlock();
     Status sent = control_plane_->ReportInstance(report);

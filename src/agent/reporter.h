@@ -12,7 +12,7 @@
 #include <mutex>
 #include <thread>
 
-#include "agent/control_plane.h"
+#include "protocol/control_plane.h"
 
 namespace skiff::agent {
 
@@ -20,7 +20,7 @@ class Reporter {
  public:
   // `control_plane` must outlive the reporter. `retry` is the wait after a
   // failed delivery.
-  Reporter(ControlPlane* control_plane, Duration retry);
+  Reporter(protocol::ControlPlane* control_plane, Duration retry);
   ~Reporter();  // Stops.
 
   void Start();
@@ -30,7 +30,7 @@ class Reporter {
   void Stop();
 
   // Queues `report` for delivery. Never blocks on the control plane.
-  void Report(InstanceReport report);
+  void Report(protocol::InstanceReport report);
 
   // Reports queued and not yet delivered.
   size_t pending() const;
@@ -44,13 +44,13 @@ class Reporter {
   static constexpr size_t kMaxQueued = 10000;
   static constexpr std::chrono::milliseconds kDrainBudget{1000};
 
-  ControlPlane* const control_plane_;
+  protocol::ControlPlane* const control_plane_;
   const Duration retry_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<InstanceReport> queue_;  // GUARDED_BY(mu_)
-  bool stopping_ = false;             // GUARDED_BY(mu_)
-  bool in_flight_ = false;            // queue_.front() is being sent; GUARDED_BY(mu_)
+  std::deque<protocol::InstanceReport> queue_;  // GUARDED_BY(mu_)
+  bool stopping_ = false;                       // GUARDED_BY(mu_)
+  bool in_flight_ = false;                      // queue_.front() is being sent; GUARDED_BY(mu_)
   std::thread thread_;
 };
 

@@ -1,5 +1,5 @@
 // Handlers of joining and of remote agents: join tokens (admin), and
-// /v1/agent/..., one call per method of agent::ControlPlane. Agent calls are
+// /v1/agent/..., one call per method of protocol::ControlPlane. Agent calls are
 // routed without the admin check: each handler identifies its caller (admin
 // token, or a node credential, or, to register, a join token) and lets a node
 // act only on itself.
@@ -9,7 +9,6 @@
 #include <boost/asio/this_coro.hpp>
 #include <chrono>
 
-#include "agent/control_plane_codec.h"
 #include "api/commit_waiter.h"
 #include "api/errors.h"
 #include "api/handlers.h"
@@ -17,6 +16,7 @@
 #include "api/request_util.h"
 #include "common/quantity.h"
 #include "model/codec.h"
+#include "protocol/node_codec.h"
 
 namespace skiff::api {
 namespace asio = boost::asio;
@@ -153,7 +153,7 @@ net::HttpResponse AgentAssignments(const ApiDeps& deps, const net::HttpRequest& 
   if (auto caller = AgentCaller(deps, request, id); !caller) return ErrorReply(caller.error());
   auto assignments = deps.nodes->Assignments(id);
   if (!assignments) return ErrorReply(assignments.error());
-  return net::JsonResponse(200, agent::ToJson(*assignments));
+  return net::JsonResponse(200, protocol::ToJson(*assignments));
 }
 
 net::HttpResponse AgentReport(const ApiDeps& deps, const net::HttpRequest& request,
@@ -162,7 +162,7 @@ net::HttpResponse AgentReport(const ApiDeps& deps, const net::HttpRequest& reque
   if (auto caller = AgentCaller(deps, request, id); !caller) return ErrorReply(caller.error());
   auto body = JsonObjectBody(request);
   if (!body) return ErrorReply(body.error());
-  auto report = agent::InstanceReportFromJson(*body);
+  auto report = protocol::InstanceReportFromJson(*body);
   if (!report) return ErrorReply(report.error());
   if (report->node_id.empty()) report->node_id = id;
   if (report->node_id != id) {
@@ -180,7 +180,7 @@ net::HttpResponse AgentSamples(const ApiDeps& deps, const net::HttpRequest& requ
   if (auto caller = AgentCaller(deps, request, id); !caller) return ErrorReply(caller.error());
   auto body = JsonObjectBody(request);
   if (!body) return ErrorReply(body.error());
-  auto samples = agent::SamplesFromJson(*body);
+  auto samples = protocol::SamplesFromJson(*body);
   if (!samples) return ErrorReply(samples.error());
   deps.nodes->RecordSamples(id, *samples);
   return net::JsonResponse(200, json::object{{"samples", samples->size()}});

@@ -2,7 +2,6 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include "agent/control_plane_codec.h"
 #include "agent/remote_control_plane.h"
 #include "api/api_server.h"
 #include "api/fake_writer_test_util.h"
@@ -13,6 +12,7 @@
 #include "model/codec.h"
 #include "net/http_server.h"
 #include "net/test_util.h"
+#include "protocol/node_codec.h"
 #include "store/memory/memory_store.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -202,7 +202,7 @@ TEST_F(AgentApiTest, CredentialActsOnItsOwnNode) {
   EXPECT_EQ(Call("GET", "/v1/agent/nodes/node-b/assignments", a).status, 403);
   FakeWriter assignments = Call("GET", "/v1/agent/nodes/node-a/assignments", a);
   ASSERT_EQ(assignments.status, 200) << assignments.body;
-  auto decoded = agent::AssignmentsFromJson(assignments.Json());
+  auto decoded = protocol::AssignmentsFromJson(assignments.Json());
   ASSERT_TRUE(decoded);
   EXPECT_TRUE(decoded->instances.empty());
   EXPECT_EQ(Call("POST", "/v1/agent/register", b, NodeBody("node-a")).status, 403);
@@ -325,7 +325,7 @@ TEST_F(RemoteControlPlaneTest, JoinThenCredential) {
   ASSERT_TRUE(revision);
   EXPECT_EQ(*revision, store_.Revision());
   auto report =
-      remote.ReportInstance(agent::InstanceReport{.instance_id = "absent", .node_id = "node-a"});
+      remote.ReportInstance(protocol::InstanceReport{.instance_id = "absent", .node_id = "node-a"});
   ASSERT_FALSE(report);
   EXPECT_EQ(report.error().code, ErrorCode::kNotFound);
   auto other = remote.Heartbeat("node-b");

@@ -207,7 +207,7 @@ net::HttpResponse ListInstances(const ApiDeps& deps, const net::HttpRequest&,
   auto instances = deps.apps->Instances(params.at("name"));
   if (!instances) return ErrorReply(instances.error());
   // The latest resource samples ride along (kept in memory, not in the store).
-  std::map<std::string, runtime::ResourceSample> samples;
+  std::map<std::string, model::ResourceSample> samples;
   if (deps.nodes != nullptr) samples = deps.nodes->LatestSamples();
   json::array out;
   for (const model::Instance& i : *instances) {

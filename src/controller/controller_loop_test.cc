@@ -62,7 +62,7 @@ class ControllerLoopTest : public ::testing::Test {
 
   // What the agent says once it started an instance.
   void ReportRunning(const model::Instance& i) {
-    agent::InstanceReport r;
+    protocol::InstanceReport r;
     r.instance_id = i.id;
     r.node_id = i.node;
     r.generation = i.generation;
@@ -73,7 +73,7 @@ class ControllerLoopTest : public ::testing::Test {
   }
 
   void ReportExit(const model::Instance& i, model::InstanceState state, int code) {
-    agent::InstanceReport r;
+    protocol::InstanceReport r;
     r.instance_id = i.id;
     r.node_id = i.node;
     r.generation = i.generation;

@@ -22,7 +22,7 @@ model::Event InstanceEvent(Time now, const model::Instance& i, std::string kind,
 
 // Applies the report's fields to `i` and appends the events its transitions
 // deserve to `txn`.
-void Merge(const agent::InstanceReport& r, Time now, model::Instance& i, store::Txn& txn) {
+void Merge(const protocol::InstanceReport& r, Time now, model::Instance& i, store::Txn& txn) {
   using model::InstanceState;
   const InstanceState old_state = i.state;
   const model::Health old_health = i.health;
@@ -172,8 +172,8 @@ Time NodeService::LastHeartbeat(const std::string& node_id) const {
   return it == heartbeats_.end() ? Time{} : it->second;
 }
 
-Result<agent::Assignments> NodeService::Assignments(const std::string& node_id) const {
-  agent::Assignments out;
+Result<protocol::Assignments> NodeService::Assignments(const std::string& node_id) const {
+  protocol::Assignments out;
   out.revision = store_->Revision();
   SKIFF_ASSIGN_OR_RETURN(out.instances, store_->ListInstances({.node = node_id}));
   for (const auto& i : out.instances) {
@@ -185,7 +185,7 @@ Result<agent::Assignments> NodeService::Assignments(const std::string& node_id) 
   return out;
 }
 
-Status NodeService::Report(const agent::InstanceReport& report) {
+Status NodeService::Report(const protocol::InstanceReport& report) {
   for (int attempt = 1;; ++attempt) {
     SKIFF_ASSIGN_OR_RETURN(model::Instance instance, store_->GetInstance(report.instance_id));
     if (instance.node != report.node_id) {
@@ -206,15 +206,15 @@ Status NodeService::Report(const agent::InstanceReport& report) {
 }
 
 void NodeService::RecordSamples(const std::string& node_id,
-                                const std::vector<agent::InstanceSample>& samples) {
-  std::map<std::string, runtime::ResourceSample> latest;
+                                const std::vector<protocol::InstanceSample>& samples) {
+  std::map<std::string, model::ResourceSample> latest;
   for (const auto& s : samples) latest[s.instance_id] = s.sample;
   std::lock_guard lock(mu_);
   samples_[node_id] = std::move(latest);
 }
 
-std::map<std::string, runtime::ResourceSample> NodeService::LatestSamples() const {
-  std::map<std::string, runtime::ResourceSample> out;
+std::map<std::string, model::ResourceSample> NodeService::LatestSamples() const {
+  std::map<std::string, model::ResourceSample> out;
   std::lock_guard lock(mu_);
   for (const auto& [node, samples] : samples_) out.insert(samples.begin(), samples.end());
   return out;

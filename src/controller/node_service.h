@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "agent/control_plane.h"
 #include "common/clock.h"
 #include "common/result.h"
+#include "protocol/node.h"
 #include "store/store.h"
 
 namespace skiff::controller {
@@ -33,15 +33,16 @@ class NodeService {
   // Time of the node's last heartbeat in this process; zero when none yet.
   Time LastHeartbeat(const std::string& node_id) const;
   // The instances placed on the node, and the specs of their revisions.
-  Result<agent::Assignments> Assignments(const std::string& node_id) const;
+  Result<protocol::Assignments> Assignments(const std::string& node_id) const;
   // Merges an agent's report into the instance. Reports for an older generation
   // than the stored one are ignored (OK). kNotFound for an unknown instance;
   // kFailedPrecondition when the instance is placed on another node.
-  Status Report(const agent::InstanceReport& report);
+  Status Report(const protocol::InstanceReport& report);
   // Keeps a node's latest batch of resource samples (in memory; it replaces the
   // node's previous batch) for status and metrics.
-  void RecordSamples(const std::string& node_id, const std::vector<agent::InstanceSample>& samples);
-  std::map<std::string, runtime::ResourceSample> LatestSamples() const;
+  void RecordSamples(const std::string& node_id,
+                     const std::vector<protocol::InstanceSample>& samples);
+  std::map<std::string, model::ResourceSample> LatestSamples() const;
   // Marks the node draining: it takes nothing new and its instances move away.
   Status Drain(const std::string& node_id);
 
@@ -51,7 +52,7 @@ class NodeService {
   mutable std::mutex mu_;
   std::map<std::string, Time> heartbeats_;  // GUARDED_BY(mu_)
   // node id -> instance id -> its latest sample. GUARDED_BY(mu_)
-  std::map<std::string, std::map<std::string, runtime::ResourceSample>> samples_;
+  std::map<std::string, std::map<std::string, model::ResourceSample>> samples_;
 };
 
 }  // namespace skiff::controller

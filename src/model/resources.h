@@ -110,6 +110,13 @@ struct Node {
   int64_t version = 0;
 };
 
+// One measurement of a task's resources, taken by its node's driver.
+struct ResourceSample {
+  Time at;
+  int64_t cpu_millis = 0;    // average use since the previous sample, in millicores
+  int64_t memory_bytes = 0;  // resident memory of the whole task (all its processes)
+};
+
 struct Event {
   int64_t id = 0;  // the store revision at which it was recorded
   Time time;

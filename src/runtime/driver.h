@@ -13,6 +13,7 @@
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "model/resources.h"
 #include "model/spec.h"
 
 namespace skiff::runtime {
@@ -47,11 +48,9 @@ struct TaskStatus {
   Time started_at;
 };
 
-struct ResourceSample {
-  Time at;
-  int64_t cpu_millis = 0;    // average use since the previous sample, in millicores
-  int64_t memory_bytes = 0;  // resident memory of the whole task (all its processes)
-};
+// What a driver measures of one task (model/resources.h: the node protocol
+// carries it too).
+using model::ResourceSample;
 
 struct DriverInfo {
   std::string name;              // "process", "docker"

@@ -23,7 +23,7 @@ Status LocalControlPlane::Heartbeat(const std::string& node_id) {
   return nodes_->Heartbeat(node_id);
 }
 
-Result<agent::Assignments> LocalControlPlane::ListAssignments(const std::string& node_id) {
+Result<protocol::Assignments> LocalControlPlane::ListAssignments(const std::string& node_id) {
   return nodes_->Assignments(node_id);
 }
 
@@ -33,12 +33,12 @@ Result<int64_t> LocalControlPlane::WaitForChange(int64_t revision, Duration time
   return revision_;
 }
 
-Status LocalControlPlane::ReportInstance(const agent::InstanceReport& report) {
+Status LocalControlPlane::ReportInstance(const protocol::InstanceReport& report) {
   return nodes_->Report(report);
 }
 
 Status LocalControlPlane::ReportSamples(const std::string& node_id,
-                                        const std::vector<agent::InstanceSample>& samples) {
+                                        const std::vector<protocol::InstanceSample>& samples) {
   nodes_->RecordSamples(node_id, samples);
   return OkStatus();
 }

@@ -9,26 +9,26 @@
 #include <memory>
 #include <mutex>
 
-#include "agent/control_plane.h"
 #include "controller/node_service.h"
+#include "protocol/control_plane.h"
 #include "store/store.h"
 
 namespace skiff::server {
 
-class LocalControlPlane final : public agent::ControlPlane {
+class LocalControlPlane final : public protocol::ControlPlane {
  public:
   // Does not take ownership; store and nodes must outlive this object.
   LocalControlPlane(store::Store* store, controller::NodeService* nodes);
   ~LocalControlPlane() override;
 
-  // agent::ControlPlane
+  // protocol::ControlPlane
   Result<model::Node> RegisterNode(const model::Node& node) override;
   Status Heartbeat(const std::string& node_id) override;
-  Result<agent::Assignments> ListAssignments(const std::string& node_id) override;
+  Result<protocol::Assignments> ListAssignments(const std::string& node_id) override;
   Result<int64_t> WaitForChange(int64_t revision, Duration timeout) override;
-  Status ReportInstance(const agent::InstanceReport& report) override;
+  Status ReportInstance(const protocol::InstanceReport& report) override;
   Status ReportSamples(const std::string& node_id,
-                       const std::vector<agent::InstanceSample>& samples) override;
+                       const std::vector<protocol::InstanceSample>& samples) override;
 
  private:
   store::Store* store_;

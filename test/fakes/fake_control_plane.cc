@@ -32,11 +32,11 @@ Status FakeControlPlane::Heartbeat(const std::string& node_id) {
   return OkStatus();
 }
 
-Result<agent::Assignments> FakeControlPlane::ListAssignments(const std::string& node_id) {
+Result<protocol::Assignments> FakeControlPlane::ListAssignments(const std::string& node_id) {
   std::lock_guard lock(mu_);
   SKIFF_FAKE_REFUSE_IF_DOWN();
   ++lists_;
-  agent::Assignments out;
+  protocol::Assignments out;
   out.revision = revision_;
   for (const auto& [id, instance] : instances_) {
     if (instance.node != node_id) continue;
@@ -55,7 +55,7 @@ Result<int64_t> FakeControlPlane::WaitForChange(int64_t revision, Duration timeo
   return revision_;
 }
 
-Status FakeControlPlane::ReportInstance(const agent::InstanceReport& report) {
+Status FakeControlPlane::ReportInstance(const protocol::InstanceReport& report) {
   std::lock_guard lock(mu_);
   SKIFF_FAKE_REFUSE_IF_DOWN();
   auto it = instances_.find(report.instance_id);
@@ -80,7 +80,7 @@ Status FakeControlPlane::ReportInstance(const agent::InstanceReport& report) {
 }
 
 Status FakeControlPlane::ReportSamples(const std::string& node_id,
-                                       const std::vector<agent::InstanceSample>& samples) {
+                                       const std::vector<protocol::InstanceSample>& samples) {
   std::lock_guard lock(mu_);
   SKIFF_FAKE_REFUSE_IF_DOWN();
   (void)node_id;
@@ -134,15 +134,15 @@ std::optional<model::Node> FakeControlPlane::node(const std::string& node_id) co
   return it->second;
 }
 
-std::vector<agent::InstanceReport> FakeControlPlane::reports() const {
+std::vector<protocol::InstanceReport> FakeControlPlane::reports() const {
   std::lock_guard lock(mu_);
   return reports_;
 }
 
-std::vector<agent::InstanceReport> FakeControlPlane::ReportsFor(
+std::vector<protocol::InstanceReport> FakeControlPlane::ReportsFor(
     const std::string& instance_id) const {
   std::lock_guard lock(mu_);
-  std::vector<agent::InstanceReport> out;
+  std::vector<protocol::InstanceReport> out;
   for (const auto& r : reports_) {
     if (r.instance_id == instance_id) out.push_back(r);
   }
@@ -178,7 +178,7 @@ int FakeControlPlane::refused() const {
   return refused_;
 }
 
-std::vector<agent::InstanceSample> FakeControlPlane::samples() const {
+std::vector<protocol::InstanceSample> FakeControlPlane::samples() const {
   std::lock_guard lock(mu_);
   return samples_;
 }

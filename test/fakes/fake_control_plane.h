@@ -1,4 +1,4 @@
-// FakeControlPlane: an in-memory agent::ControlPlane for agent tests. Tests
+// FakeControlPlane: an in-memory protocol::ControlPlane for agent tests. Tests
 // place instances and specs on it; it records every report, merges reports
 // into its instances roughly as the real node service does (stale
 // generations ignored), and can be made unavailable to simulate an outage.
@@ -14,22 +14,22 @@
 #include <string>
 #include <vector>
 
-#include "agent/control_plane.h"
+#include "protocol/control_plane.h"
 
 namespace skiff::testing {
 
-class FakeControlPlane final : public agent::ControlPlane {
+class FakeControlPlane final : public protocol::ControlPlane {
  public:
   FakeControlPlane() = default;
 
-  // agent::ControlPlane:
+  // protocol::ControlPlane:
   Result<model::Node> RegisterNode(const model::Node& node) override;
   Status Heartbeat(const std::string& node_id) override;
-  Result<agent::Assignments> ListAssignments(const std::string& node_id) override;
+  Result<protocol::Assignments> ListAssignments(const std::string& node_id) override;
   Result<int64_t> WaitForChange(int64_t revision, Duration timeout) override;
-  Status ReportInstance(const agent::InstanceReport& report) override;
+  Status ReportInstance(const protocol::InstanceReport& report) override;
   Status ReportSamples(const std::string& node_id,
-                       const std::vector<agent::InstanceSample>& samples) override;
+                       const std::vector<protocol::InstanceSample>& samples) override;
 
   // --- Scripting ---
 
@@ -49,9 +49,9 @@ class FakeControlPlane final : public agent::ControlPlane {
   std::optional<model::Instance> instance(const std::string& instance_id) const;
   std::optional<model::Node> node(const std::string& node_id) const;
   // Every report accepted, in arrival order.
-  std::vector<agent::InstanceReport> reports() const;
+  std::vector<protocol::InstanceReport> reports() const;
   // The reports for one instance, in order.
-  std::vector<agent::InstanceReport> ReportsFor(const std::string& instance_id) const;
+  std::vector<protocol::InstanceReport> ReportsFor(const std::string& instance_id) const;
   // The states reported for one instance, in order (reports without a state skipped).
   std::vector<model::InstanceState> StatesFor(const std::string& instance_id) const;
   int heartbeats() const;
@@ -60,7 +60,7 @@ class FakeControlPlane final : public agent::ControlPlane {
   int registrations() const;
   // Calls refused while unavailable.
   int refused() const;
-  std::vector<agent::InstanceSample> samples() const;
+  std::vector<protocol::InstanceSample> samples() const;
   int64_t revision() const;
 
  private:
@@ -74,8 +74,8 @@ class FakeControlPlane final : public agent::ControlPlane {
   std::map<std::string, model::Instance> instances_;  // GUARDED_BY(mu_)
   std::map<std::string, model::AppSpec> specs_;       // GUARDED_BY(mu_)
   std::map<std::string, model::Node> nodes_;          // GUARDED_BY(mu_)
-  std::vector<agent::InstanceReport> reports_;        // GUARDED_BY(mu_)
-  std::vector<agent::InstanceSample> samples_;        // GUARDED_BY(mu_)
+  std::vector<protocol::InstanceReport> reports_;     // GUARDED_BY(mu_)
+  std::vector<protocol::InstanceSample> samples_;     // GUARDED_BY(mu_)
   int heartbeats_ = 0;                                // GUARDED_BY(mu_)
   int lists_ = 0;                                     // GUARDED_BY(mu_)
   int registrations_ = 0;                             // GUARDED_BY(mu_)

@@ -1,4 +1,5 @@
-// ControlPlane: everything an agent says to and hears from the control plane.
+// ControlPlane: everything an agent says to and hears from the control plane
+// (the messages are in protocol/node.h).
 // The local agent of the all-in-one server uses an in-process implementation
 // over the controller's NodeService (LocalControlPlane); a remote agent uses
 // one over HTTP (RemoteControlPlane). Either way the agent sees one contract.
@@ -10,47 +11,15 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
 #include "common/result.h"
-#include "model/resources.h"
-#include "runtime/driver.h"
+#include "protocol/node.h"
 
-namespace skiff::agent {
-
-// What an agent reports about one of its instances. Fields that are unset are
-// left as they are on the stored instance.
-struct InstanceReport {
-  std::string instance_id;
-  std::string node_id;
-  int64_t generation = 0;  // the generation the agent acted on; stale ones are ignored
-  std::optional<model::InstanceState> state;
-  std::optional<model::Health> health;
-  std::optional<std::string> address;
-  std::optional<int> port;
-  std::optional<std::string> handle;
-  std::optional<int> last_exit;
-  std::optional<std::string> message;
-  std::optional<Time> started_at;
-  std::optional<Time> finished_at;
-};
-
-struct Assignments {
-  int64_t revision = 0;                    // store revision the list is consistent with
-  std::vector<model::Instance> instances;  // every instance placed on the node
-  // The spec of each revision those instances run, keyed "app/revision".
-  std::map<std::string, model::AppSpec> specs;
-};
-
-struct InstanceSample {
-  std::string instance_id;
-  runtime::ResourceSample sample;
-};
+namespace skiff::protocol {
 
 class ControlPlane {
  public:
@@ -70,4 +39,4 @@ class ControlPlane {
                                const std::vector<InstanceSample>& samples) = 0;
 };
 
-}  // namespace skiff::agent
+}  // namespace skiff::protocol

@@ -1,5 +1,5 @@
 // JSON mapping of what an agent and the control plane exchange over HTTP
-// (agent/control_plane.h): the bodies of the /v1/agent/... calls. Decoding is
+// (protocol/node.h): the bodies of the /v1/agent/... calls. Decoding is
 // strict about types and returns kInvalidArgument naming the field; unknown
 // fields are ignored, so either side may grow new ones.
 #pragma once
@@ -7,17 +7,17 @@
 #include <boost/json.hpp>
 #include <vector>
 
-#include "agent/control_plane.h"
 #include "common/result.h"
+#include "protocol/node.h"
 
-namespace skiff::agent {
+namespace skiff::protocol {
 
 // Unset optional fields are left out (and read back unset).
 boost::json::value ToJson(const InstanceReport& report);
 Result<InstanceReport> InstanceReportFromJson(const boost::json::value& json);
 
-boost::json::value ToJson(const runtime::ResourceSample& sample);
-Result<runtime::ResourceSample> ResourceSampleFromJson(const boost::json::value& json);
+boost::json::value ToJson(const model::ResourceSample& sample);
+Result<model::ResourceSample> ResourceSampleFromJson(const boost::json::value& json);
 
 // {"samples":[{"instance":"…","at":"…","cpu_millis":N,"memory_bytes":N}]}
 boost::json::value SamplesToJson(const std::vector<InstanceSample>& samples);
@@ -28,4 +28,4 @@ Result<std::vector<InstanceSample>> SamplesFromJson(const boost::json::value& js
 boost::json::value ToJson(const Assignments& assignments);
 Result<Assignments> AssignmentsFromJson(const boost::json::value& json);
 
-}  // namespace skiff::agent
+}  // namespace skiff::protocol

@@ -1,11 +1,11 @@
-#include "agent/control_plane_codec.h"
+#include "protocol/node_codec.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "model/codec.h"
 
-namespace skiff::agent {
+namespace skiff::protocol {
 namespace {
 
 using namespace std::chrono_literals;
@@ -122,4 +122,4 @@ TEST(ControlPlaneCodecTest, AssignmentsRoundTrip) {
 }
 
 }  // namespace
-}  // namespace skiff::agent
+}  // namespace skiff::protocol

@@ -1,4 +1,4 @@
-#include "agent/control_plane_codec.h"
+#include "protocol/node_codec.h"
 
 #include <fmt/format.h>
 
@@ -8,7 +8,7 @@
 #include "model/codec.h"
 #include "model/yaml_json.h"
 
-namespace skiff::agent {
+namespace skiff::protocol {
 namespace json = boost::json;
 namespace {
 
@@ -117,14 +117,14 @@ Result<InstanceReport> InstanceReportFromJson(const json::value& json) {
   return r;
 }
 
-json::value ToJson(const runtime::ResourceSample& s) {
+json::value ToJson(const model::ResourceSample& s) {
   return json::object{
       {"at", FormatTime(s.at)}, {"cpu_millis", s.cpu_millis}, {"memory_bytes", s.memory_bytes}};
 }
 
-Result<runtime::ResourceSample> ResourceSampleFromJson(const json::value& json) {
+Result<model::ResourceSample> ResourceSampleFromJson(const json::value& json) {
   SKIFF_ASSIGN_OR_RETURN(const json::object* o, AsObject(json, "sample"));
-  runtime::ResourceSample s;
+  model::ResourceSample s;
   SKIFF_ASSIGN_OR_RETURN(auto at, OptTime(*o, "at"));
   SKIFF_ASSIGN_OR_RETURN(auto cpu, OptInt(*o, "cpu_millis"));
   SKIFF_ASSIGN_OR_RETURN(auto memory, OptInt(*o, "memory_bytes"));
@@ -151,7 +151,7 @@ Result<std::vector<InstanceSample>> SamplesFromJson(const json::value& json) {
   if (list == nullptr) return samples;
   if (!list->is_array()) return tl::unexpected(BadField("samples", "must be an array"));
   for (const json::value& item : list->get_array()) {
-    SKIFF_ASSIGN_OR_RETURN(runtime::ResourceSample sample, ResourceSampleFromJson(item));
+    SKIFF_ASSIGN_OR_RETURN(model::ResourceSample sample, ResourceSampleFromJson(item));
     SKIFF_ASSIGN_OR_RETURN(auto instance, OptString(item.get_object(), "instance"));
     if (!instance || instance->empty()) {
       return tl::unexpected(BadField("samples.instance", "required"));
@@ -192,4 +192,4 @@ Result<Assignments> AssignmentsFromJson(const json::value& json) {
   return a;
 }
 
-}  // namespace skiff::agent
+}  // namespace skiff::protocol
