@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's own checks, run by `make test` (and so by CI) after the tests:
-# every C++ file is clang-formatted (.clang-format: Google style, 100 columns).
-# `make format` fixes what this finds.
+# every C++ file is clang-formatted (.clang-format: Google style, 100 columns;
+# `make format` fixes what this finds), and each folder of src/ includes only
+# the folders its CMake target links (scripts/check_deps.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 files=$(git ls-files '*.cc' '*.h' 2>/dev/null || find src test bench -name '*.cc' -o -name '*.h')
@@ -14,3 +15,8 @@ if ! clang-format --dry-run --Werror $files 2>/tmp/skiff-format.$$; then
 fi
 rm -f /tmp/skiff-format.$$
 echo "check: formatting ok"
+python3 scripts/check_deps.py || {
+  echo "check: declare the dependency in CMakeLists.txt, or move the code to the folder that owns it" >&2
+  exit 1
+}
+echo "check: folder dependencies ok"
