@@ -490,6 +490,23 @@ TEST_P(StoreContractTest, EventRetention) {
   EXPECT_EQ((*events)[2].id, 5);
 }
 
+// Verify that the events of a failed txn do not count against the retention:
+// nothing of them was kept, so nothing older makes room for them.
+TEST_P(StoreContractTest, FailedTxnEventsDoNotCountForRetention) {
+  Recreate(Retention{.changes = 100, .events = 3});
+  MustCommit(Txn().AddEvent(MakeEvent("a", "1")).AddEvent(MakeEvent("a", "2")));
+  Txn failing;
+  for (int i = 0; i < 5; ++i) failing.AddEvent(MakeEvent("a", "lost"));
+  failing.Put(MakeApp("a"), 42);
+  EXPECT_EQ(store().Commit(failing).error().code, ErrorCode::kNotFound);
+  MustCommit(Txn().AddEvent(MakeEvent("a", "3")));
+  auto events = store().ListEvents({});
+  ASSERT_TRUE(events.has_value()) << events.error().ToString();
+  std::vector<std::string> messages;
+  for (const auto& e : *events) messages.push_back(e.message);
+  EXPECT_EQ(messages, (std::vector<std::string>{"1", "2", "3"}));
+}
+
 // Verify that ListInstances filters by app and by node.
 TEST_P(StoreContractTest, ListInstancesFilters) {
   MustCommit(Txn()
