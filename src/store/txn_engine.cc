@@ -54,6 +54,8 @@ Result<int64_t> TxnEngine::CommitLocked(const Txn& txn) {
                            PlanTxn(txn, state.revision, [this](Kind kind, const std::string& key) {
                              return backend_->ReadObject(kind, key);
                            }));
+    SKIFF_RETURN_IF_ERROR(
+        CheckDomainClaims(txn, changes, [this] { return List<model::App>(Kind::kApp); }));
     SKIFF_RETURN_IF_ERROR(backend_->Write(changes));
     state.revision = changes.back().revision;
     state.events += std::count_if(changes.begin(), changes.end(),

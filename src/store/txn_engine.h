@@ -6,7 +6,7 @@
 //
 // A commit runs, under the engine's lock: BeginWrite; the txn's plan
 // (txn_plan.h: validation, optimistic concurrency, one revision per op) and its
-// preconditions, from reads of the state as it was; the writes, the log's
+// preconditions (domain claims), from reads of the state as it was; the writes, the log's
 // compaction and the events' retention; CommitWrite. Any failure aborts the
 // write, so a failed Commit leaves nothing. Subscribers are told after the lock
 // is released.
