@@ -16,52 +16,19 @@ bool Drains(const model::Instance& i, Time now) {
 }  // namespace
 
 DrainTracker::DrainTracker(store::Store* store, const Clock* clock, EdgesFn edges)
-    : store_(store), clock_(clock), edges_(std::move(edges)) {}
+    : store_(store), clock_(clock), edges_(std::move(edges)), watcher_(store) {}
 
 DrainTracker::~DrainTracker() { Stop(); }
 
 void DrainTracker::Start() {
-  subscription_ = store_->Subscribe([this](int64_t revision) {
-    {
-      std::lock_guard lock(mu_);
-      seen_ = std::max(seen_, revision);
-    }
-    cv_.notify_one();
+  // Idle (nothing drains): a round on a commit only. Draining: a round every
+  // interval too, since requests finishing at the edges commit nothing.
+  watcher_.Start([this](int64_t) {
+    return Check() > 0 ? Duration(kCheckInterval) : store::CommitWatcher::kNoTimer;
   });
-  {
-    std::lock_guard lock(mu_);
-    seen_ = std::max(seen_, store_->Revision());
-  }
-  thread_ = std::thread([this] { Loop(); });
 }
 
-void DrainTracker::Stop() {
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_) return;
-    stopping_ = true;
-  }
-  cv_.notify_one();
-  if (thread_.joinable()) thread_.join();
-  subscription_.reset();
-}
-
-void DrainTracker::Loop() {
-  int64_t checked = -1;
-  size_t draining = 0;
-  std::unique_lock lock(mu_);
-  while (true) {
-    // Idle (nothing drains): sleep until a commit. Draining: a round every
-    // interval, since requests finishing at the edges commit nothing.
-    cv_.wait(lock, [&] { return stopping_ || seen_ > checked || draining > 0; });
-    if (stopping_) return;
-    checked = seen_;
-    lock.unlock();
-    draining = Check();
-    lock.lock();
-    cv_.wait_for(lock, kCheckInterval, [&] { return stopping_; });
-  }
-}
+void DrainTracker::Stop() { watcher_.Stop(); }
 
 size_t DrainTracker::Check() {
   const Time now = clock_->Now();

@@ -24,16 +24,13 @@
 // concurrently with a started tracker).
 #pragma once
 
-#include <condition_variable>
 #include <functional>
 #include <map>
-#include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include "common/clock.h"
 #include "metrics/traffic.h"
+#include "store/commit_watcher.h"
 #include "store/store.h"
 
 namespace skiff::server {
@@ -53,8 +50,9 @@ class DrainTracker {
   DrainTracker(const DrainTracker&) = delete;
   DrainTracker& operator=(const DrainTracker&) = delete;
 
-  // Starts the thread: a round on every store commit and every
-  // kCheckInterval while something drains. REQUIRES: called once.
+  // Starts the thread (a store::CommitWatcher's): a round at once, on every
+  // store commit, and every kCheckInterval while something drains.
+  // REQUIRES: called once.
   void Start();
   // Idempotent; joins the thread.
   void Stop();
@@ -82,7 +80,6 @@ class DrainTracker {
   const std::string& CurrentTag();
   // Sets drained on `id`; false when it changed meanwhile (tried again later).
   bool MarkDrained(const std::string& id);
-  void Loop();
 
   store::Store* const store_;
   const Clock* const clock_;
@@ -97,12 +94,8 @@ class DrainTracker {
   int64_t tag_revision_ = -1;
   std::string tag_;
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int64_t seen_ = 0;       // GUARDED_BY(mu_): newest commit heard of
-  bool stopping_ = false;  // GUARDED_BY(mu_)
-  std::unique_ptr<store::Subscription> subscription_;
-  std::thread thread_;
+  // Last: stopped (its thread joined) before the state its rounds use goes.
+  store::CommitWatcher watcher_;
 };
 
 }  // namespace skiff::server
