@@ -12,13 +12,15 @@
 // transaction on the instance's version; a lost race is retried next round)
 // once every live edge
 //   - has a routing table of revision >= R, or one built from the routes
-//     document the store gives now (same tag: a standalone edge whose
-//     document did not change since an older revision), and
+//     document the store gives now (the same tag as `routes_tag` gives for the
+//     store's snapshot: a standalone edge whose document did not change since
+//     an older revision), and
 //   - has no request in flight to it.
-// Edges are the server's own and the standalone ones that reported recently
-// (metrics::TrafficBook::Routes; one silent for three report intervals is not
-// waited for). Past drain_until the tracker lets go: the agent stops the
-// instance on its own then.
+// Which edges there are is the caller's to say (EdgesFn: in the server, its
+// own edge and the standalone ones that reported recently, see
+// server/edge_roster.h), as is the routes document's tag (RoutesTagFn), so the
+// tracker needs nothing of the server or the edge. Past drain_until the
+// tracker lets go: the agent stops the instance on its own then.
 //
 // Thread-safety: Start and Stop from one thread. Check is for tests (not
 // concurrently with a started tracker).
@@ -33,19 +35,22 @@
 #include "store/commit_watcher.h"
 #include "store/store.h"
 
-namespace skiff::server {
+namespace skiff::controller {
 
 class DrainTracker {
  public:
   // The routes of every live edge, by edge name. Called from the tracker's
   // thread, only while some instance drains; must be thread-safe.
   using EdgesFn = std::function<std::map<std::string, metrics::EdgeRoutes>()>;
+  // The tag of the routes document of `snapshot`, as standalone edges report
+  // it. Called from the tracker's thread; must be thread-safe.
+  using RoutesTagFn = std::function<std::string(const store::Snapshot& snapshot)>;
 
   // How often the edges are asked while some instance drains.
   static constexpr std::chrono::milliseconds kCheckInterval{100};
 
   // `store` and `clock` are not owned and must outlive the tracker.
-  DrainTracker(store::Store* store, const Clock* clock, EdgesFn edges);
+  DrainTracker(store::Store* store, const Clock* clock, EdgesFn edges, RoutesTagFn routes_tag);
   ~DrainTracker();  // Stops.
   DrainTracker(const DrainTracker&) = delete;
   DrainTracker& operator=(const DrainTracker&) = delete;
@@ -84,6 +89,7 @@ class DrainTracker {
   store::Store* const store_;
   const Clock* const clock_;
   const EdgesFn edges_;
+  const RoutesTagFn routes_tag_;
 
   // Past this many changes since the last round, a listing is cheaper.
   static constexpr size_t kMaxChanges = 10'000;
@@ -98,4 +104,4 @@ class DrainTracker {
   store::CommitWatcher watcher_;
 };
 
-}  // namespace skiff::server
+}  // namespace skiff::controller

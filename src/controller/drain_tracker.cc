@@ -1,9 +1,8 @@
-#include "server/drain_tracker.h"
+#include "controller/drain_tracker.h"
 
 #include "common/logging.h"
-#include "edge/routes_document.h"
 
-namespace skiff::server {
+namespace skiff::controller {
 namespace {
 
 // Stopping, with a drain the edges have not finished and whose deadline has
@@ -15,8 +14,13 @@ bool Drains(const model::Instance& i, Time now) {
 
 }  // namespace
 
-DrainTracker::DrainTracker(store::Store* store, const Clock* clock, EdgesFn edges)
-    : store_(store), clock_(clock), edges_(std::move(edges)), watcher_(store) {}
+DrainTracker::DrainTracker(store::Store* store, const Clock* clock, EdgesFn edges,
+                           RoutesTagFn routes_tag)
+    : store_(store),
+      clock_(clock),
+      edges_(std::move(edges)),
+      routes_tag_(std::move(routes_tag)),
+      watcher_(store) {}
 
 DrainTracker::~DrainTracker() { Stop(); }
 
@@ -104,7 +108,7 @@ const std::string& DrainTracker::CurrentTag() {
   if (revision != tag_revision_) {
     auto snapshot = store_->GetSnapshot();
     if (!snapshot) return tag_;  // the old one: at worst an edge waits a round longer
-    tag_ = edge::RoutesTag(edge::RoutesDocument(*snapshot));
+    tag_ = routes_tag_(*snapshot);
     tag_revision_ = snapshot->revision;
   }
   return tag_;
@@ -130,4 +134,4 @@ bool DrainTracker::MarkDrained(const std::string& id) {
   return true;
 }
 
-}  // namespace skiff::server
+}  // namespace skiff::controller
