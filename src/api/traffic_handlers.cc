@@ -1,7 +1,7 @@
 // Handlers of edge traffic: what standalone edges report, and the per-app
 // rates the control plane (and `skiff traffic`) reads. A report may carry the
 // edge's routes (revision and requests in flight to instances it no longer
-// routes), which the drain tracker waits on (server/drain_tracker.h).
+// routes), which the drain tracker waits on (controller/drain_tracker.h).
 #include <chrono>
 #include <cmath>
 

@@ -40,25 +40,6 @@ model::Event MakeEvent(Time now, const std::string& app, std::string kind, std::
 
 }  // namespace
 
-Status AppService::CheckDomainsFree(const model::AppSpec& spec) const {
-  if (spec.domains.empty()) return OkStatus();
-  SKIFF_ASSIGN_OR_RETURN(std::vector<model::App> apps, store_->ListApps());
-  for (const model::App& other : apps) {
-    if (other.name == spec.name) continue;
-    for (size_t i = 0; i < spec.domains.size(); ++i) {
-      const auto& theirs = other.spec.domains;
-      if (std::find(theirs.begin(), theirs.end(), spec.domains[i]) == theirs.end()) continue;
-      return MakeError(ErrorCode::kAlreadyExists,
-                       fmt::format("domains[{}]: {} is already served by app {}{}", i,
-                                   spec.domains[i], other.name,
-                                   other.deleting ? " (being deleted: try again when it is gone)"
-                                                  : "; remove it there first"),
-                       fmt::format("domains[{}]", i));
-    }
-  }
-  return OkStatus();
-}
-
 AppService::AppService(store::Store* store, const Clock* clock) : store_(store), clock_(clock) {}
 
 Result<ApplyResult> AppService::Apply(const model::AppSpec& spec) {
@@ -82,7 +63,6 @@ Result<ApplyResult> AppService::Apply(const model::AppSpec& spec) {
       app.name = spec.name;
       app.created_at = now;
     }
-    SKIFF_RETURN_IF_ERROR(CheckDomainsFree(spec));
     const int64_t previous = app.revision;
     app.revision = previous + 1;
     app.spec = spec;
@@ -98,7 +78,7 @@ Result<ApplyResult> AppService::Apply(const model::AppSpec& spec) {
     d.message = previous == 0 ? "first revision" : fmt::format("replaces revision {}", previous);
 
     store::Txn txn;
-    txn.Put(app, expected).Put(d, store::kMustNotExist);
+    txn.Put(app, expected).Put(d, store::kMustNotExist).ClaimDomains(spec.name, spec.domains);
     txn.AddEvent(MakeEvent(now, spec.name, "deployment.created",
                            fmt::format("revision {} created ({})", app.revision, d.message)));
     SKIFF_RETURN_IF_ERROR(store_->Commit(txn));
@@ -206,8 +186,6 @@ Result<ApplyResult> AppService::Rollback(const std::string& name, int64_t to_rev
       }
     }
 
-    // The old revision's domains may be another app's by now.
-    SKIFF_RETURN_IF_ERROR(CheckDomainsFree(target->spec));
     Time now = clock_->Now();
     const int64_t expected = app.version;
     const int64_t from = app.revision;
@@ -216,7 +194,10 @@ Result<ApplyResult> AppService::Rollback(const std::string& name, int64_t to_rev
     app = rollback.app;
 
     store::Txn txn;
-    txn.Put(app, expected).Put(rollback.deployment, store::kMustNotExist);
+    // The old revision's domains may be another app's by now.
+    txn.Put(app, expected)
+        .Put(rollback.deployment, store::kMustNotExist)
+        .ClaimDomains(name, app.spec.domains);
     for (const auto& old : deployments) {
       if (old.revision != from) continue;
       model::Deployment rolled = old;

@@ -47,7 +47,9 @@ class AppService {
   // Stores a new deployment revision when the spec differs from the current one.
   // The spec must already be validated (model::ParseAppSpec).
   // kFailedPrecondition while the app is being deleted; kAlreadyExists (field
-  // "domains[i]") when another app serves one of its domains.
+  // "domains[i]") when another app serves one of its domains: the claim is part
+  // of the commit (Txn::ClaimDomains), so of concurrent applies claiming one
+  // domain for different apps exactly one wins.
   Result<ApplyResult> Apply(const model::AppSpec& spec);
   Result<AppView> Get(const std::string& name) const;
   Result<std::vector<AppView>> List() const;
@@ -58,7 +60,8 @@ class AppService {
   // Replaces every instance, one at a time (rolling), keeping the revision.
   Status Restart(const std::string& name);
   // A new revision whose spec is `to_revision`'s; 0 = the one before the current.
-  // kNotFound for an unknown revision; kFailedPrecondition when there is none before.
+  // kNotFound for an unknown revision; kFailedPrecondition when there is none before;
+  // kAlreadyExists (field "domains[i]") when another app serves one of its domains by now.
   Result<ApplyResult> Rollback(const std::string& name, int64_t to_revision);
   // Promotes the current revision's canary (update.strategy canary): its
   // canaries take a full share and the rollout continues as rolling (rollout.h).
@@ -69,9 +72,6 @@ class AppService {
   Result<std::vector<model::Instance>> Instances(const std::string& name) const;
 
  private:
-  // kAlreadyExists when another app serves one of the spec's domains.
-  Status CheckDomainsFree(const model::AppSpec& spec) const;
-
   store::Store* store_;
   const Clock* clock_;
 };

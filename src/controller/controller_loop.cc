@@ -21,7 +21,7 @@ constexpr int kMaxImmediateRetries = 8;
 
 ControllerLoop::ControllerLoop(store::Store* store, NodeService* nodes, const Clock* clock,
                                ControllerLoopOptions options)
-    : store_(store), nodes_(nodes), clock_(clock), options_(std::move(options)) {
+    : store_(store), nodes_(nodes), clock_(clock), options_(std::move(options)), watcher_(store) {
   if (!options_.new_id) options_.new_id = [](const std::string& app) { return NewId(app); };
   started_at_ = clock_->Now();
 }
@@ -30,26 +30,10 @@ ControllerLoop::~ControllerLoop() { Stop(); }
 
 void ControllerLoop::Start() {
   started_at_ = clock_->Now();
-  subscription_ = store_->Subscribe([this](int64_t revision) {
-    {
-      std::lock_guard lock(mu_);
-      seen_revision_ = std::max(seen_revision_, revision);
-    }
-    cv_.notify_all();
-  });
-  thread_ = std::thread([this] { Loop(); });
+  watcher_.Start([this](int64_t) { return Round(); });
 }
 
-void ControllerLoop::Stop() {
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_) return;
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-  subscription_.reset();
-}
+void ControllerLoop::Stop() { watcher_.Stop(); }
 
 Time ControllerLoop::next_due() const { return next_due_; }
 
@@ -124,37 +108,23 @@ Result<ApplyOutcome> ControllerLoop::RunOnce() {
   return outcome;
 }
 
-void ControllerLoop::Loop() {
-  int64_t handled = -1;  // the newest revision a pass has started from
-  int retries = 0;
-  while (true) {
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) return;
-    }
-    handled = std::max(handled, store_->Revision());
-    auto outcome = RunOnce();
-    {
-      std::lock_guard lock(mu_);
-      last_error_ = outcome ? std::string() : outcome.error().ToString();
-    }
-    bool again = false;
-    if (!outcome) {
-      SKIFF_LOG_WARN("reconcile: {}; trying again on the next change", outcome.error().ToString());
-    } else if (outcome->conflicts > 0 && retries < kMaxImmediateRetries) {
-      again = true;  // the state moved under the pass: compute from a fresh snapshot
-    }
-    retries = again ? retries + 1 : 0;
-    if (again) continue;
-
-    // Sleep until a change newer than what the pass read, or until due. Our
-    // own writes are changes too; the pass after them finds nothing to do.
-    std::unique_lock lock(mu_);
-    const auto wait =
-        std::chrono::duration_cast<std::chrono::milliseconds>(next_due_ - clock_->Now());
-    cv_.wait_for(lock, std::max(wait, std::chrono::milliseconds(10)),
-                 [&] { return stopping_ || seen_revision_ > handled; });
+Duration ControllerLoop::Round() {
+  auto outcome = RunOnce();
+  {
+    std::lock_guard lock(mu_);
+    last_error_ = outcome ? std::string() : outcome.error().ToString();
   }
+  if (!outcome) {
+    SKIFF_LOG_WARN("reconcile: {}; trying again on the next change", outcome.error().ToString());
+  } else if (outcome->conflicts > 0 && retries_ < kMaxImmediateRetries) {
+    ++retries_;
+    return Duration(0);  // the state moved under the pass: compute from a fresh snapshot
+  }
+  retries_ = 0;
+  // Until a change newer than what the pass read, or until due. Our own writes
+  // are changes too; the pass after them finds nothing to do.
+  const auto wait = std::chrono::duration_cast<Duration>(next_due_ - clock_->Now());
+  return std::max(wait, Duration(10));
 }
 
 }  // namespace skiff::controller

@@ -6,23 +6,21 @@
 // silent for longer than `node_timeout` is marked down (with an event), and
 // comes back ready when its agent registers again.
 //
-// Passes never overlap (one thread); many changes that land during a pass are
-// handled by the one pass after it.
+// Passes run on a store::CommitWatcher's thread: they never overlap, and many
+// changes that land during a pass are handled by the one pass after it.
 //
 // Thread-safety: Start/Stop from one thread; RunOnce from any thread while the
 // loop is not started (tests), never concurrently with the loop.
 #pragma once
 
-#include <condition_variable>
 #include <functional>
-#include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include "common/clock.h"
 #include "common/result.h"
 #include "controller/action_applier.h"
+#include "store/commit_watcher.h"
 #include "store/store.h"
 
 namespace skiff::controller {
@@ -50,7 +48,8 @@ class ControllerLoop {
   ControllerLoop(const ControllerLoop&) = delete;
   ControllerLoop& operator=(const ControllerLoop&) = delete;
 
-  // Starts the loop thread. REQUIRES: not started.
+  // Starts the loop thread: a pass at once, then on every commit and when the
+  // last pass's next_due() comes. REQUIRES: not started.
   void Start();
   // Stops and joins the loop thread (waits for a pass in progress). Idempotent.
   void Stop();
@@ -68,7 +67,8 @@ class ControllerLoop {
   std::string health() const;
 
  private:
-  void Loop();
+  // One pass of the started loop; returns how long to wait for the next at most.
+  Duration Round();
   // Marks silent nodes down; returns whether it wrote anything.
   bool CheckNodes(Time now);
   // When the next pass is due at the latest: the earliest future restart_at or
@@ -82,14 +82,12 @@ class ControllerLoop {
   Time started_at_;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;      // GUARDED_BY(mu_)
-  int64_t seen_revision_ = 0;  // GUARDED_BY(mu_): newest revision committed
-  int64_t passes_ = 0;         // GUARDED_BY(mu_)
-  std::string last_error_;     // GUARDED_BY(mu_): of the loop's last pass; empty when it worked
-  Time next_due_;              // written by the loop thread only
-  std::unique_ptr<store::Subscription> subscription_;
-  std::thread thread_;
+  int64_t passes_ = 0;      // GUARDED_BY(mu_)
+  std::string last_error_;  // GUARDED_BY(mu_): of the loop's last pass; empty when it worked
+  Time next_due_;           // written by the loop thread only
+  int retries_ = 0;         // the loop thread's: immediate passes after lost races in a row
+  // Last: stopped (its thread joined) before the state its rounds use goes.
+  store::CommitWatcher watcher_;
 };
 
 }  // namespace skiff::controller

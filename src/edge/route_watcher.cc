@@ -4,32 +4,25 @@
 
 namespace skiff::edge {
 
-RouteWatcher::RouteWatcher(store::Store* store, EdgeProxy* proxy) : store_(store), proxy_(proxy) {}
+RouteWatcher::RouteWatcher(store::Store* store, EdgeProxy* proxy)
+    : store_(store), proxy_(proxy), watcher_(store) {}
 
 RouteWatcher::~RouteWatcher() { Stop(); }
 
 void RouteWatcher::Start() {
-  subscription_ = store_->Subscribe([this](int64_t revision) {
-    {
-      std::lock_guard lock(mu_);
-      seen_ = std::max(seen_, revision);
-    }
-    cv_.notify_one();
-  });
-  first_built_ = Rebuild();
-  thread_ = std::thread([this] { Loop(); });
+  // A failed rebuild (-1) is tried again at once on the watcher's thread; a
+  // later failure waits for the next commit rather than spin. A commit that
+  // lands while a table is built wakes the next round.
+  const int64_t built = Rebuild();
+  watcher_.Start(
+      [this](int64_t) {
+        Rebuild();
+        return store::CommitWatcher::kNoTimer;
+      },
+      built);
 }
 
-void RouteWatcher::Stop() {
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_) return;
-    stopping_ = true;
-  }
-  cv_.notify_one();
-  if (thread_.joinable()) thread_.join();
-  subscription_.reset();
-}
+void RouteWatcher::Stop() { watcher_.Stop(); }
 
 int64_t RouteWatcher::Rebuild() {
   auto snapshot = store_->GetSnapshot();
@@ -41,26 +34,6 @@ int64_t RouteWatcher::Rebuild() {
   proxy_->SetTable(RoutingTable::Build(*snapshot, &states_));
   states_.Prune();
   return snapshot->revision;
-}
-
-void RouteWatcher::Loop() {
-  int64_t built = first_built_;
-  while (true) {
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || seen_ > built; });
-      if (stopping_) return;
-    }
-    // The snapshot's revision, not the latest heard of: a commit that lands
-    // while the table is built wakes the next round.
-    int64_t revision = Rebuild();
-    if (revision >= 0) {
-      built = revision;
-    } else {
-      std::lock_guard lock(mu_);
-      built = seen_;  // failed: wait for the next commit rather than spin
-    }
-  }
 }
 
 }  // namespace skiff::edge

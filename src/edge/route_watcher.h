@@ -1,18 +1,15 @@
 // RouteWatcher: keeps an EdgeProxy's routing table current inside the
-// all-in-one server. Every store commit wakes it; it rebuilds the table from a
-// snapshot and swaps it in, coalescing a burst of commits into one rebuild, so
-// a new domain or a newly healthy instance takes traffic within milliseconds.
+// all-in-one server. Every store commit wakes it (a store::CommitWatcher); it
+// rebuilds the table from a snapshot and swaps it in, coalescing a burst of
+// commits into one rebuild, so a new domain or a newly healthy instance takes
+// traffic within milliseconds.
 //
 // Thread-safety: Start and Stop from one thread.
 #pragma once
 
-#include <condition_variable>
-#include <memory>
-#include <mutex>
-#include <thread>
-
 #include "edge/edge_proxy.h"
 #include "edge/endpoint_state.h"
+#include "store/commit_watcher.h"
 #include "store/store.h"
 
 namespace skiff::edge {
@@ -27,24 +24,18 @@ class RouteWatcher {
 
   // Builds the first table (before returning) and starts following changes.
   void Start();
-  // Idempotent; joins the thread.
+  // Idempotent; joins the thread (waits for a rebuild in progress).
   void Stop();
 
  private:
   // Swaps in a table of the store now; returns its revision (-1 on failure).
   int64_t Rebuild();
-  void Loop();
 
   store::Store* const store_;
   EdgeProxy* const proxy_;
-  EdgeStates states_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int64_t seen_ = 0;       // GUARDED_BY(mu_): newest committed revision heard of
-  bool stopping_ = false;  // GUARDED_BY(mu_)
-  int64_t first_built_ = -1;
-  std::unique_ptr<store::Subscription> subscription_;
-  std::thread thread_;
+  EdgeStates states_;  // Start's, then the watcher thread's
+  // Last: stopped (its thread joined) before what its rounds use goes.
+  store::CommitWatcher watcher_;
 };
 
 }  // namespace skiff::edge

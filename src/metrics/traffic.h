@@ -39,7 +39,7 @@ struct AppTraffic {
 
 // What an edge tells of its routing table, so that an instance being stopped
 // gets its SIGTERM only once no edge can still send it requests
-// (server/drain_tracker.h).
+// (controller/drain_tracker.h).
 struct EdgeRoutes {
   int64_t revision = 0;  // the store revision its routing table was built at (0: unknown)
   std::string tag;       // the tag of its routes document (standalone edges), or empty

@@ -3,8 +3,9 @@
 #include <gtest/gtest.h>
 
 #include "common/files.h"
+#include "controller/drain_tracker.h"
+#include "edge/routes_document.h"
 #include "fakes/testing.h"
-#include "server/drain_tracker.h"
 #include "store/memory/memory_store.h"
 
 namespace skiff::server {
@@ -81,7 +82,9 @@ TEST(EdgeRosterTest, RememberedEdgeHoldsADrainUntilItReports) {
   store::MemoryStore store;
   ManualClock clock;
   std::map<std::string, metrics::EdgeRoutes> reporting;
-  DrainTracker tracker(&store, &clock, [&] { return (*roster)->Merge(reporting, start + 1s); });
+  controller::DrainTracker tracker(
+      &store, &clock, [&] { return (*roster)->Merge(reporting, start + 1s); },
+      [](const store::Snapshot& s) { return edge::RoutesTag(edge::RoutesDocument(s)); });
   model::Instance i;
   i.id = "web-1";
   i.app = "web";

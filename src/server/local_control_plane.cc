@@ -3,17 +3,7 @@
 namespace skiff::server {
 
 LocalControlPlane::LocalControlPlane(store::Store* store, controller::NodeService* nodes)
-    : store_(store), nodes_(nodes), revision_(store->Revision()) {
-  subscription_ = store_->Subscribe([this](int64_t revision) {
-    {
-      std::lock_guard lock(mu_);
-      if (revision > revision_) revision_ = revision;
-    }
-    changed_.notify_all();
-  });
-}
-
-LocalControlPlane::~LocalControlPlane() { subscription_.reset(); }
+    : nodes_(nodes), watcher_(store) {}
 
 Result<model::Node> LocalControlPlane::RegisterNode(const model::Node& node) {
   return nodes_->Register(node);
@@ -28,9 +18,7 @@ Result<protocol::Assignments> LocalControlPlane::ListAssignments(const std::stri
 }
 
 Result<int64_t> LocalControlPlane::WaitForChange(int64_t revision, Duration timeout) {
-  std::unique_lock lock(mu_);
-  changed_.wait_for(lock, timeout, [&] { return revision_ > revision; });
-  return revision_;
+  return watcher_.WaitPast(revision, timeout);
 }
 
 Status LocalControlPlane::ReportInstance(const protocol::InstanceReport& report) {

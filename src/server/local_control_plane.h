@@ -5,12 +5,9 @@
 // take the same paths.
 #pragma once
 
-#include <condition_variable>
-#include <memory>
-#include <mutex>
-
 #include "controller/node_service.h"
 #include "protocol/control_plane.h"
+#include "store/commit_watcher.h"
 #include "store/store.h"
 
 namespace skiff::server {
@@ -19,7 +16,6 @@ class LocalControlPlane final : public protocol::ControlPlane {
  public:
   // Does not take ownership; store and nodes must outlive this object.
   LocalControlPlane(store::Store* store, controller::NodeService* nodes);
-  ~LocalControlPlane() override;
 
   // protocol::ControlPlane
   Result<model::Node> RegisterNode(const model::Node& node) override;
@@ -31,12 +27,8 @@ class LocalControlPlane final : public protocol::ControlPlane {
                        const std::vector<protocol::InstanceSample>& samples) override;
 
  private:
-  store::Store* store_;
   controller::NodeService* nodes_;
-  std::mutex mu_;
-  std::condition_variable changed_;
-  int64_t revision_ = 0;  // GUARDED_BY(mu_)
-  std::unique_ptr<store::Subscription> subscription_;
+  store::CommitWatcher watcher_;  // WaitForChange's
 };
 
 }  // namespace skiff::server

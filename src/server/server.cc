@@ -21,14 +21,15 @@
 #include "common/logging.h"
 #include "controller/app_service.h"
 #include "controller/controller_loop.h"
+#include "controller/drain_tracker.h"
 #include "controller/node_service.h"
 #include "edge/edge_proxy.h"
 #include "edge/route_watcher.h"
+#include "edge/routes_document.h"
 #include "edge/traffic_reporter.h"
 #include "metrics/registry.h"
 #include "net/http_server.h"
 #include "runtime/driver_set.h"
-#include "server/drain_tracker.h"
 #include "server/edge_roster.h"
 #include "server/local_control_plane.h"
 #include "store/sqlite/sqlite_store.h"
@@ -68,7 +69,7 @@ class Server::Impl {
   std::unique_ptr<edge::RouteWatcher> routes_;
   std::unique_ptr<edge::TrafficReporter> traffic_reporter_;
   std::unique_ptr<EdgeRoster> edge_roster_;
-  std::unique_ptr<DrainTracker> drains_;
+  std::unique_ptr<controller::DrainTracker> drains_;
   std::vector<std::thread> io_threads_;
 
   std::mutex mu_;
@@ -188,13 +189,18 @@ Status Server::Impl::Start() {
   edge::EdgeProxy* own_edge = edge_.get();
   metrics::TrafficBook* book = &traffic_;
   EdgeRoster* roster = edge_roster_.get();
-  drains_ = std::make_unique<DrainTracker>(store_.get(), clock_, [own_edge, book, roster] {
-    const auto now = std::chrono::steady_clock::now();
-    auto edges = roster->Merge(book->Routes(now), now);
-    // A name no standalone edge can have (edge names take no parentheses).
-    if (own_edge != nullptr) edges["(server)"] = own_edge->Routes();
-    return edges;
-  });
+  drains_ = std::make_unique<controller::DrainTracker>(
+      store_.get(), clock_,
+      [own_edge, book, roster] {
+        const auto now = std::chrono::steady_clock::now();
+        auto edges = roster->Merge(book->Routes(now), now);
+        // A name no standalone edge can have (edge names take no parentheses).
+        if (own_edge != nullptr) edges["(server)"] = own_edge->Routes();
+        return edges;
+      },
+      [](const store::Snapshot& snapshot) {
+        return edge::RoutesTag(edge::RoutesDocument(snapshot));
+      });
   drains_->Start();
   work_.emplace(io_.get_executor());
   for (int i = 0; i < std::max(1, options_.io_threads); ++i) {

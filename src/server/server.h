@@ -1,7 +1,7 @@
 // Server: the all-in-one control plane of `skiff server` (DESIGN.md, "Roles"):
 // the SQLite store under the data directory, the app and node services, the
 // reconciler loop, the HTTP API, the edge router serving apps at their domains,
-// the drain tracker (drain_tracker.h: when a stopping instance may get its
+// the drain tracker (controller/drain_tracker.h: when a stopping instance may get its
 // SIGTERM), and a local agent with the process driver that reaches the control plane
 // through the same ControlPlane contract a remote agent uses (edge and agent can
 // be turned off).

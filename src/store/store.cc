@@ -72,4 +72,9 @@ Txn& Txn::AddEvent(model::Event event) {
   return *this;
 }
 
+Txn& Txn::ClaimDomains(std::string app, std::vector<std::string> domains) {
+  claims_.push_back(DomainClaim{std::move(app), std::move(domains)});
+  return *this;
+}
+
 }  // namespace skiff::store

@@ -59,11 +59,26 @@ class Txn {
   // Appends an event (its id is set to its revision; time is kept if set, else now).
   Txn& AddEvent(model::Event event);
 
+  // A precondition: once the txn's ops are applied, no app but `app` lists any
+  // of `domains` in its spec. The store checks it atomically with the writes
+  // (no other commit comes between), so of two txns claiming one domain for
+  // different apps at most one commits. When another app lists domains[i],
+  // Commit fails with kAlreadyExists, field "domains[i]", and a message naming
+  // the domain and that app.
+  struct DomainClaim {
+    std::string app;
+    std::vector<std::string> domains;
+  };
+  Txn& ClaimDomains(std::string app, std::vector<std::string> domains);
+
   const std::vector<Op>& ops() const { return ops_; }
+  const std::vector<DomainClaim>& domain_claims() const { return claims_; }
+  // No ops (preconditions alone write nothing).
   bool empty() const { return ops_.empty(); }
 
  private:
   std::vector<Op> ops_;
+  std::vector<DomainClaim> claims_;
 };
 
 struct Change {
@@ -106,7 +121,8 @@ class Store {
 
   // Applies txn atomically. Returns the revision of its last operation.
   // Errors (nothing written):
-  //   kAlreadyExists  a Put with kMustNotExist found the object;
+  //   kAlreadyExists  a Put with kMustNotExist found the object (no field), or
+  //                   a domain claim failed (field "domains[i]");
   //   kNotFound       a Put/Delete with a version found no object;
   //   kAborted        the object's version differs from the expected one;
   //   kInvalidArgument an empty txn or a malformed object (e.g. empty key);

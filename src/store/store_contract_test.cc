@@ -490,6 +490,23 @@ TEST_P(StoreContractTest, EventRetention) {
   EXPECT_EQ((*events)[2].id, 5);
 }
 
+// Verify that the events of a failed txn do not count against the retention:
+// nothing of them was kept, so nothing older makes room for them.
+TEST_P(StoreContractTest, FailedTxnEventsDoNotCountForRetention) {
+  Recreate(Retention{.changes = 100, .events = 3});
+  MustCommit(Txn().AddEvent(MakeEvent("a", "1")).AddEvent(MakeEvent("a", "2")));
+  Txn failing;
+  for (int i = 0; i < 5; ++i) failing.AddEvent(MakeEvent("a", "lost"));
+  failing.Put(MakeApp("a"), 42);
+  EXPECT_EQ(store().Commit(failing).error().code, ErrorCode::kNotFound);
+  MustCommit(Txn().AddEvent(MakeEvent("a", "3")));
+  auto events = store().ListEvents({});
+  ASSERT_TRUE(events.has_value()) << events.error().ToString();
+  std::vector<std::string> messages;
+  for (const auto& e : *events) messages.push_back(e.message);
+  EXPECT_EQ(messages, (std::vector<std::string>{"1", "2", "3"}));
+}
+
 // Verify that ListInstances filters by app and by node.
 TEST_P(StoreContractTest, ListInstancesFilters) {
   MustCommit(Txn()
@@ -646,6 +663,83 @@ TEST_P(StoreContractTest, ConcurrentOptimisticUpdates) {
   EXPECT_EQ(store().Revision(), 1 + kThreads * kIncrements);
   auto changes = store().ChangesSince(0, 1000);
   ASSERT_EQ(changes->size(), size_t{1 + kThreads * kIncrements});
+}
+
+// Verify that a domain claim lets a txn commit only while no other app lists
+// the domain (kAlreadyExists naming domains[i] and that app, nothing written),
+// and that the claimant's own domains, a domain the same txn takes from the
+// other app, and an empty claim pass.
+TEST_P(StoreContractTest, DomainClaimIsAPrecondition) {
+  model::App web = MakeApp("web");
+  web.spec.domains = {"a.test", "b.test"};
+  web.version = MustCommit(Txn().Put(web, kMustNotExist).ClaimDomains("web", web.spec.domains));
+  const int64_t before = store().Revision();
+
+  model::App shop = MakeApp("shop");
+  shop.spec.domains = {"c.test", "b.test"};
+  auto refused = store().Commit(Txn()
+                                    .Put(shop, kMustNotExist)
+                                    .AddEvent(MakeEvent("shop", "created"))
+                                    .ClaimDomains("shop", shop.spec.domains));
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::kAlreadyExists);
+  EXPECT_EQ(refused.error().field, "domains[1]");
+  EXPECT_EQ(refused.error().message,
+            "domains[1]: b.test is already served by app web; remove it there first");
+  EXPECT_EQ(store().Revision(), before);
+  EXPECT_EQ(store().GetApp("shop").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store().ListEvents({})->size(), 0u);
+
+  // The claimant's own domains are no conflict.
+  web.spec.replicas = 3;
+  web.version = MustCommit(Txn().Put(web, web.version).ClaimDomains("web", web.spec.domains));
+  // Claims are checked against the state the txn's own ops leave.
+  web.spec.domains = {"a.test"};
+  MustCommit(
+      Txn().Put(web, web.version).Put(shop, kMustNotExist).ClaimDomains("shop", shop.spec.domains));
+  EXPECT_EQ(store().GetApp("shop")->spec.domains, shop.spec.domains);
+  MustCommit(Txn().Put(MakeApp("plain"), kMustNotExist).ClaimDomains("plain", {}));
+
+  // An app being deleted still serves its domains; the message says to wait.
+  model::App gone = *store().GetApp("web");
+  gone.deleting = true;
+  MustCommit(Txn().Put(gone, gone.version));
+  model::App blog = MakeApp("blog");
+  blog.spec.domains = {"a.test"};
+  auto waiting = store().Commit(Txn().Put(blog, kMustNotExist).ClaimDomains("blog", {"a.test"}));
+  ASSERT_FALSE(waiting.has_value());
+  EXPECT_EQ(waiting.error().code, ErrorCode::kAlreadyExists);
+  EXPECT_EQ(waiting.error().message,
+            "domains[0]: a.test is already served by app web (being deleted: try again when it "
+            "is gone)");
+}
+
+// Verify that a claim is checked atomically with the write: of many txns
+// committed at once, each creating another app that claims one domain,
+// exactly one commits and every other is refused naming domains[0].
+TEST_P(StoreContractTest, ConcurrentDomainClaimsHaveOneWinner) {
+  constexpr int kThreads = 16;
+  std::atomic<int> committed{0};
+  std::atomic<int> refused{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      model::App app = MakeApp("app" + std::to_string(t));
+      app.spec.domains = {"one.test"};
+      auto r = store().Commit(Txn().Put(app, kMustNotExist).ClaimDomains(app.name, {"one.test"}));
+      if (r) {
+        ++committed;
+      } else if (r.error().code == ErrorCode::kAlreadyExists && r.error().field == "domains[0]") {
+        ++refused;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(committed.load(), 1);
+  EXPECT_EQ(refused.load(), kThreads - 1);
+  auto apps = store().ListApps();
+  ASSERT_TRUE(apps.has_value());
+  EXPECT_EQ(apps->size(), 1u);
 }
 
 // Verify that a few hundred small commits in a row all land (a sanity run, not a

@@ -1,5 +1,8 @@
 #include "store/txn_plan.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <map>
 #include <utility>
 
@@ -116,6 +119,45 @@ Result<std::vector<Change>> PlanTxn(const Txn& txn, int64_t base_revision,
     changes.push_back(std::move(change));
   }
   return changes;
+}
+
+Status CheckDomainClaims(const Txn& txn, const std::vector<Change>& changes,
+                         const ListAppsFn& list_apps) {
+  const auto& claims = txn.domain_claims();
+  if (std::all_of(claims.begin(), claims.end(),
+                  [](const Txn::DomainClaim& c) { return c.domains.empty(); })) {
+    return OkStatus();
+  }
+  SKIFF_ASSIGN_OR_RETURN(std::vector<model::App> stored, list_apps());
+  // By name, so the first app found serving a domain is the same in every store.
+  std::map<std::string, model::App> apps;
+  for (model::App& app : stored) apps.emplace(app.name, std::move(app));
+  for (const Change& change : changes) {
+    const auto* app = std::get_if<model::App>(&change.object);
+    if (app == nullptr) continue;
+    if (change.deleted) {
+      apps.erase(app->name);
+    } else {
+      apps.insert_or_assign(app->name, *app);
+    }
+  }
+  for (const Txn::DomainClaim& claim : claims) {
+    for (size_t i = 0; i < claim.domains.size(); ++i) {
+      const std::string& domain = claim.domains[i];
+      for (const auto& [name, other] : apps) {
+        if (name == claim.app) continue;
+        const auto& theirs = other.spec.domains;
+        if (std::find(theirs.begin(), theirs.end(), domain) == theirs.end()) continue;
+        return MakeError(
+            ErrorCode::kAlreadyExists,
+            fmt::format("domains[{}]: {} is already served by app {}{}", i, domain, name,
+                        other.deleting ? " (being deleted: try again when it is gone)"
+                                       : "; remove it there first"),
+            fmt::format("domains[{}]", i));
+      }
+    }
+  }
+  return OkStatus();
 }
 
 }  // namespace skiff::store

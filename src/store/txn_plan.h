@@ -1,5 +1,6 @@
 // The rules of Store::Commit that do not depend on where objects live: validation,
-// the optimistic-concurrency checks and the revision each op takes. Every store
+// the optimistic-concurrency checks, the revision each op takes and the
+// preconditions (domain claims). Every store
 // plans a txn with PlanTxn and then writes the resulting changes, so all stores
 // fail the same txns with the same codes.
 #pragma once
@@ -28,6 +29,16 @@ using CurrentObjectFn =
 // kInvalidArgument. Does not call `current` for events.
 Result<std::vector<Change>> PlanTxn(const Txn& txn, int64_t base_revision,
                                     const CurrentObjectFn& current);
+
+// Every stored app as of before the txn. Errors are passed through.
+using ListAppsFn = std::function<Result<std::vector<model::App>>()>;
+
+// Checks txn's domain claims (Txn::ClaimDomains) against the stored apps as
+// `changes` (PlanTxn's for txn) leave them. Errors: kAlreadyExists as
+// Store::Commit says; those of `list_apps`, which is not called when the txn
+// claims no domain.
+Status CheckDomainClaims(const Txn& txn, const std::vector<Change>& changes,
+                         const ListAppsFn& list_apps);
 
 // The object's version (an event's id, which is its revision).
 int64_t VersionOf(const Object& object);

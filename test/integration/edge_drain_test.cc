@@ -15,12 +15,13 @@
 #include <thread>
 #include <vector>
 
+#include "controller/drain_tracker.h"
 #include "e2e/subprocess.h"
 #include "edge/edge_proxy.h"
 #include "edge/route_watcher.h"
+#include "edge/routes_document.h"
 #include "fakes/testing.h"
 #include "net/http_client.h"
-#include "server/drain_tracker.h"
 #include "store/memory/memory_store.h"
 
 namespace skiff {
@@ -68,9 +69,12 @@ TEST(EdgeDrainTest, RequestInFlightFinishesBeforeTheDrainEnds) {
   watcher.Start();
   ASSERT_TRUE(proxy.Listen("127.0.0.1:0"));
   ManualClock clock;
-  server::DrainTracker tracker(&store, &clock, [&] {
-    return std::map<std::string, metrics::EdgeRoutes>{{"edge", proxy.Routes()}};
-  });
+  controller::DrainTracker tracker(
+      &store, &clock,
+      [&] {
+        return std::map<std::string, metrics::EdgeRoutes>{{"edge", proxy.Routes()}};
+      },
+      [](const store::Snapshot& s) { return edge::RoutesTag(edge::RoutesDocument(s)); });
   const std::string edge_url = "http://127.0.0.1:" + std::to_string(proxy.port());
 
   // A slow request; find the instance it went to.

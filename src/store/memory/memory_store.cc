@@ -1,42 +1,43 @@
 #include "store/memory/memory_store.h"
 
 #include <algorithm>
-#include <tuple>
+#include <array>
+#include <deque>
+#include <map>
 #include <utility>
 
 #include "common/check.h"
-#include "store/txn_plan.h"
 
 namespace skiff::store {
+namespace {
 
-MemoryStore::MemoryStore() : MemoryStore(Options{}) {}
+// Objects, events and the log in maps. A write is staged and applied whole at
+// CommitWrite, so an aborted one leaves nothing.
+class MemoryBackend final : public Backend {
+ public:
+  // Backend:
+  Result<LogState> BeginWrite() override {
+    pending_ = Pending{};
+    return state_;
+  }
 
-MemoryStore::MemoryStore(Options options) : options_(options), hub_(SubscriberHub::Create()) {}
+  Status Write(const std::vector<Change>& changes) override {
+    pending_.changes.insert(pending_.changes.end(), changes.begin(), changes.end());
+    return OkStatus();
+  }
 
-MemoryStore::~MemoryStore() = default;
+  Status CompactLog(int64_t upto) override {
+    pending_.compact_upto = std::max(pending_.compact_upto, upto);
+    return OkStatus();
+  }
 
-MemoryStore::Table& MemoryStore::TableOf(Kind kind) {
-  SKIFF_CHECK(kind != Kind::kEvent);
-  return tables_[static_cast<size_t>(kind)];
-}
+  Status DropOldestEvents(int64_t count) override {
+    pending_.drop_events += count;
+    return OkStatus();
+  }
 
-const MemoryStore::Table& MemoryStore::TableOf(Kind kind) const {
-  SKIFF_CHECK(kind != Kind::kEvent);
-  return tables_[static_cast<size_t>(kind)];
-}
-
-Result<int64_t> MemoryStore::Commit(const Txn& txn) {
-  int64_t last = 0;
-  {
-    std::lock_guard lock(mu_);
-    auto current = [this](Kind kind, const std::string& key) -> Result<std::optional<Object>> {
-      const Table& table = TableOf(kind);
-      auto it = table.find(key);
-      if (it == table.end()) return std::optional<Object>();
-      return std::optional<Object>(it->second);
-    };
-    SKIFF_ASSIGN_OR_RETURN(std::vector<Change> changes, PlanTxn(txn, revision_, current));
-    for (Change& change : changes) {
+  Status CommitWrite(const LogState& state) override {
+    for (Change& change : pending_.changes) {
       const Kind kind = KindOf(change.object);
       if (kind == Kind::kEvent) {
         const auto& event = std::get<model::Event>(change.object);
@@ -48,154 +49,91 @@ Result<int64_t> MemoryStore::Commit(const Txn& txn) {
       }
       log_.push_back(std::move(change));
     }
-    last = log_.back().revision;
-    revision_ = last;
-    while (log_.size() > options_.change_retention) {
-      compacted_ = log_.front().revision;
-      log_.pop_front();
+    while (!log_.empty() && log_.front().revision <= pending_.compact_upto) log_.pop_front();
+    for (int64_t i = 0; i < pending_.drop_events && !events_.empty(); ++i) {
+      events_.erase(events_.begin());
     }
-    while (events_.size() > options_.event_retention) events_.erase(events_.begin());
+    state_ = state;
+    pending_ = Pending{};
+    return OkStatus();
   }
-  hub_->Notify(last);
-  return last;
-}
 
-int64_t MemoryStore::Revision() const {
-  std::lock_guard lock(mu_);
-  return revision_;
-}
+  void AbortWrite() override { pending_ = Pending{}; }
 
-template <typename T>
-Result<T> MemoryStore::Get(Kind kind, const std::string& key) const {
-  std::lock_guard lock(mu_);
-  const Table& table = TableOf(kind);
-  auto it = table.find(key);
-  if (it == table.end()) {
-    return NotFound(std::string(ToString(kind)) + " \"" + key + "\" not found");
+  Result<LogState> ReadLogState() override { return state_; }
+
+  Result<std::optional<Object>> ReadObject(Kind kind, const std::string& key) override {
+    const Table& table = TableOf(kind);
+    auto it = table.find(key);
+    if (it == table.end()) return std::optional<Object>();
+    return std::optional<Object>(it->second);
   }
-  return std::get<T>(it->second);
-}
 
-template <typename T>
-std::vector<T> MemoryStore::ListAll(Kind kind) const {
-  std::vector<T> out;
-  const Table& table = TableOf(kind);
-  out.reserve(table.size());
-  for (const auto& [key, object] : table) out.push_back(std::get<T>(object));
-  return out;
-}
-
-Result<model::App> MemoryStore::GetApp(const std::string& name) const {
-  return Get<model::App>(Kind::kApp, name);
-}
-
-Result<std::vector<model::App>> MemoryStore::ListApps() const {
-  std::lock_guard lock(mu_);
-  return ListAll<model::App>(Kind::kApp);
-}
-
-Result<model::Deployment> MemoryStore::GetDeployment(const std::string& app,
-                                                     int64_t revision) const {
-  return Get<model::Deployment>(Kind::kDeployment, app + "/" + std::to_string(revision));
-}
-
-Result<std::vector<model::Deployment>> MemoryStore::ListDeployments(const std::string& app) const {
-  std::vector<model::Deployment> out;
-  {
-    std::lock_guard lock(mu_);
-    const Table& table = TableOf(Kind::kDeployment);
-    const std::string prefix = app + "/";
-    for (auto it = table.lower_bound(prefix);
-         it != table.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
-      out.push_back(std::get<model::Deployment>(it->second));
-    }
-  }
-  // Keys order "10" before "9"; the contract is numeric order.
-  std::sort(out.begin(), out.end(),
-            [](const auto& a, const auto& b) { return a.revision < b.revision; });
-  return out;
-}
-
-Result<model::Instance> MemoryStore::GetInstance(const std::string& id) const {
-  return Get<model::Instance>(Kind::kInstance, id);
-}
-
-Result<std::vector<model::Instance>> MemoryStore::ListInstances(
-    const InstanceFilter& filter) const {
-  std::lock_guard lock(mu_);
-  std::vector<model::Instance> out;
-  for (const auto& [key, object] : TableOf(Kind::kInstance)) {
-    const auto& instance = std::get<model::Instance>(object);
-    if (!filter.app.empty() && instance.app != filter.app) continue;
-    if (!filter.node.empty() && instance.node != filter.node) continue;
-    out.push_back(instance);
-  }
-  return out;
-}
-
-Result<model::Node> MemoryStore::GetNode(const std::string& id) const {
-  return Get<model::Node>(Kind::kNode, id);
-}
-
-Result<std::vector<model::Node>> MemoryStore::ListNodes() const {
-  std::lock_guard lock(mu_);
-  return ListAll<model::Node>(Kind::kNode);
-}
-
-Result<std::vector<model::Event>> MemoryStore::ListEvents(const EventFilter& filter) const {
-  std::lock_guard lock(mu_);
-  std::vector<model::Event> out;
-  if (filter.oldest_first) {
-    for (auto it = events_.upper_bound(filter.after_id);
-         it != events_.end() && out.size() < filter.limit; ++it) {
-      if (filter.app.empty() || it->second.app == filter.app) out.push_back(it->second);
+  Result<std::vector<Object>> ReadObjects(Kind kind, const std::string& key_prefix) override {
+    const Table& table = TableOf(kind);
+    std::vector<Object> out;
+    for (auto it = table.lower_bound(key_prefix);
+         it != table.end() && it->first.starts_with(key_prefix); ++it) {
+      out.push_back(it->second);
     }
     return out;
   }
-  // Newest first until the limit, then reversed: the newest N, ascending.
-  for (auto it = events_.rbegin(); it != events_.rend() && out.size() < filter.limit; ++it) {
-    if (it->first <= filter.after_id) break;
-    if (!filter.app.empty() && it->second.app != filter.app) continue;
-    out.push_back(it->second);
-  }
-  std::reverse(out.begin(), out.end());
-  return out;
-}
 
-Result<Snapshot> MemoryStore::GetSnapshot() const {
-  std::lock_guard lock(mu_);
-  Snapshot snapshot;
-  snapshot.revision = revision_;
-  snapshot.apps = ListAll<model::App>(Kind::kApp);
-  snapshot.deployments = ListAll<model::Deployment>(Kind::kDeployment);
-  snapshot.instances = ListAll<model::Instance>(Kind::kInstance);
-  snapshot.nodes = ListAll<model::Node>(Kind::kNode);
-  std::sort(snapshot.deployments.begin(), snapshot.deployments.end(),
-            [](const auto& a, const auto& b) {
-              return std::tie(a.app, a.revision) < std::tie(b.app, b.revision);
-            });
-  return snapshot;
-}
-
-Result<std::vector<Change>> MemoryStore::ChangesSince(int64_t since, size_t limit) const {
-  if (since < 0) return InvalidArgument("since must be >= 0 (got " + std::to_string(since) + ")");
-  std::lock_guard lock(mu_);
-  if (since < compacted_) {
-    return FailedPrecondition("revision " + std::to_string(since) +
-                              " is compacted (oldest replayable: " + std::to_string(compacted_) +
-                              "); re-list first");
+  Result<std::vector<model::Event>> ReadEvents(const EventFilter& filter) override {
+    std::vector<model::Event> out;
+    if (filter.oldest_first) {
+      for (auto it = events_.upper_bound(filter.after_id);
+           it != events_.end() && out.size() < filter.limit; ++it) {
+        if (filter.app.empty() || it->second.app == filter.app) out.push_back(it->second);
+      }
+      return out;
+    }
+    // Newest first until the limit, then reversed: the newest N, ascending.
+    for (auto it = events_.rbegin(); it != events_.rend() && out.size() < filter.limit; ++it) {
+      if (it->first <= filter.after_id) break;
+      if (!filter.app.empty() && it->second.app != filter.app) continue;
+      out.push_back(it->second);
+    }
+    std::reverse(out.begin(), out.end());
+    return out;
   }
-  std::vector<Change> out;
-  // log_ holds every revision from compacted_ + 1 on, one per slot.
-  for (size_t i = static_cast<size_t>(since - compacted_); i < log_.size() && out.size() < limit;
-       ++i) {
-    out.push_back(log_[i]);
-  }
-  return out;
-}
 
-std::unique_ptr<Subscription> MemoryStore::Subscribe(std::function<void(int64_t)> on_commit) {
-  return hub_->Subscribe(std::move(on_commit));
-}
+  Result<std::vector<Change>> ReadChanges(int64_t since, size_t limit) override {
+    std::vector<Change> out;
+    // log_ holds every revision from state_.compacted + 1 on, one per slot.
+    for (auto i = static_cast<size_t>(since - state_.compacted);
+         i < log_.size() && out.size() < limit; ++i) {
+      out.push_back(log_[i]);
+    }
+    return out;
+  }
+
+ private:
+  // Objects of one kind by key. Events live apart: they are keyed by id.
+  using Table = std::map<std::string, Object>;
+
+  struct Pending {
+    std::vector<Change> changes;
+    int64_t compact_upto = 0;
+    int64_t drop_events = 0;
+  };
+
+  Table& TableOf(Kind kind) {
+    SKIFF_CHECK(kind != Kind::kEvent);
+    return tables_[static_cast<size_t>(kind)];
+  }
+
+  LogState state_;
+  std::array<Table, 4> tables_;  // indexed by Kind, events excluded
+  std::map<int64_t, model::Event> events_;
+  std::deque<Change> log_;  // revisions state_.compacted + 1 .. state_.revision
+  Pending pending_;
+};
+
+}  // namespace
+
+MemoryStore::MemoryStore() : MemoryStore(Options{}) {}
+
+MemoryStore::MemoryStore(Options options) : TxnEngine(std::make_unique<MemoryBackend>(), options) {}
 
 }  // namespace skiff::store

@@ -12,49 +12,52 @@
 // transaction on the instance's version; a lost race is retried next round)
 // once every live edge
 //   - has a routing table of revision >= R, or one built from the routes
-//     document the store gives now (same tag: a standalone edge whose
-//     document did not change since an older revision), and
+//     document the store gives now (the same tag as `routes_tag` gives for the
+//     store's snapshot: a standalone edge whose document did not change since
+//     an older revision), and
 //   - has no request in flight to it.
-// Edges are the server's own and the standalone ones that reported recently
-// (metrics::TrafficBook::Routes; one silent for three report intervals is not
-// waited for). Past drain_until the tracker lets go: the agent stops the
-// instance on its own then.
+// Which edges there are is the caller's to say (EdgesFn: in the server, its
+// own edge and the standalone ones that reported recently, see
+// server/edge_roster.h), as is the routes document's tag (RoutesTagFn), so the
+// tracker needs nothing of the server or the edge. Past drain_until the
+// tracker lets go: the agent stops the instance on its own then.
 //
 // Thread-safety: Start and Stop from one thread. Check is for tests (not
 // concurrently with a started tracker).
 #pragma once
 
-#include <condition_variable>
 #include <functional>
 #include <map>
-#include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include "common/clock.h"
 #include "metrics/traffic.h"
+#include "store/commit_watcher.h"
 #include "store/store.h"
 
-namespace skiff::server {
+namespace skiff::controller {
 
 class DrainTracker {
  public:
   // The routes of every live edge, by edge name. Called from the tracker's
   // thread, only while some instance drains; must be thread-safe.
   using EdgesFn = std::function<std::map<std::string, metrics::EdgeRoutes>()>;
+  // The tag of the routes document of `snapshot`, as standalone edges report
+  // it. Called from the tracker's thread; must be thread-safe.
+  using RoutesTagFn = std::function<std::string(const store::Snapshot& snapshot)>;
 
   // How often the edges are asked while some instance drains.
   static constexpr std::chrono::milliseconds kCheckInterval{100};
 
   // `store` and `clock` are not owned and must outlive the tracker.
-  DrainTracker(store::Store* store, const Clock* clock, EdgesFn edges);
+  DrainTracker(store::Store* store, const Clock* clock, EdgesFn edges, RoutesTagFn routes_tag);
   ~DrainTracker();  // Stops.
   DrainTracker(const DrainTracker&) = delete;
   DrainTracker& operator=(const DrainTracker&) = delete;
 
-  // Starts the thread: a round on every store commit and every
-  // kCheckInterval while something drains. REQUIRES: called once.
+  // Starts the thread (a store::CommitWatcher's): a round at once, on every
+  // store commit, and every kCheckInterval while something drains.
+  // REQUIRES: called once.
   void Start();
   // Idempotent; joins the thread.
   void Stop();
@@ -82,11 +85,11 @@ class DrainTracker {
   const std::string& CurrentTag();
   // Sets drained on `id`; false when it changed meanwhile (tried again later).
   bool MarkDrained(const std::string& id);
-  void Loop();
 
   store::Store* const store_;
   const Clock* const clock_;
   const EdgesFn edges_;
+  const RoutesTagFn routes_tag_;
 
   // Past this many changes since the last round, a listing is cheaper.
   static constexpr size_t kMaxChanges = 10'000;
@@ -97,12 +100,8 @@ class DrainTracker {
   int64_t tag_revision_ = -1;
   std::string tag_;
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int64_t seen_ = 0;       // GUARDED_BY(mu_): newest commit heard of
-  bool stopping_ = false;  // GUARDED_BY(mu_)
-  std::unique_ptr<store::Subscription> subscription_;
-  std::thread thread_;
+  // Last: stopped (its thread joined) before the state its rounds use goes.
+  store::CommitWatcher watcher_;
 };
 
-}  // namespace skiff::server
+}  // namespace skiff::controller

@@ -1,9 +1,8 @@
-#include "server/drain_tracker.h"
+#include "controller/drain_tracker.h"
 
 #include "common/logging.h"
-#include "edge/routes_document.h"
 
-namespace skiff::server {
+namespace skiff::controller {
 namespace {
 
 // Stopping, with a drain the edges have not finished and whose deadline has
@@ -15,53 +14,25 @@ bool Drains(const model::Instance& i, Time now) {
 
 }  // namespace
 
-DrainTracker::DrainTracker(store::Store* store, const Clock* clock, EdgesFn edges)
-    : store_(store), clock_(clock), edges_(std::move(edges)) {}
+DrainTracker::DrainTracker(store::Store* store, const Clock* clock, EdgesFn edges,
+                           RoutesTagFn routes_tag)
+    : store_(store),
+      clock_(clock),
+      edges_(std::move(edges)),
+      routes_tag_(std::move(routes_tag)),
+      watcher_(store) {}
 
 DrainTracker::~DrainTracker() { Stop(); }
 
 void DrainTracker::Start() {
-  subscription_ = store_->Subscribe([this](int64_t revision) {
-    {
-      std::lock_guard lock(mu_);
-      seen_ = std::max(seen_, revision);
-    }
-    cv_.notify_one();
+  // Idle (nothing drains): a round on a commit only. Draining: a round every
+  // interval too, since requests finishing at the edges commit nothing.
+  watcher_.Start([this](int64_t) {
+    return Check() > 0 ? Duration(kCheckInterval) : store::CommitWatcher::kNoTimer;
   });
-  {
-    std::lock_guard lock(mu_);
-    seen_ = std::max(seen_, store_->Revision());
-  }
-  thread_ = std::thread([this] { Loop(); });
 }
 
-void DrainTracker::Stop() {
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_) return;
-    stopping_ = true;
-  }
-  cv_.notify_one();
-  if (thread_.joinable()) thread_.join();
-  subscription_.reset();
-}
-
-void DrainTracker::Loop() {
-  int64_t checked = -1;
-  size_t draining = 0;
-  std::unique_lock lock(mu_);
-  while (true) {
-    // Idle (nothing drains): sleep until a commit. Draining: a round every
-    // interval, since requests finishing at the edges commit nothing.
-    cv_.wait(lock, [&] { return stopping_ || seen_ > checked || draining > 0; });
-    if (stopping_) return;
-    checked = seen_;
-    lock.unlock();
-    draining = Check();
-    lock.lock();
-    cv_.wait_for(lock, kCheckInterval, [&] { return stopping_; });
-  }
-}
+void DrainTracker::Stop() { watcher_.Stop(); }
 
 size_t DrainTracker::Check() {
   const Time now = clock_->Now();
@@ -137,7 +108,7 @@ const std::string& DrainTracker::CurrentTag() {
   if (revision != tag_revision_) {
     auto snapshot = store_->GetSnapshot();
     if (!snapshot) return tag_;  // the old one: at worst an edge waits a round longer
-    tag_ = edge::RoutesTag(edge::RoutesDocument(*snapshot));
+    tag_ = routes_tag_(*snapshot);
     tag_revision_ = snapshot->revision;
   }
   return tag_;
@@ -163,4 +134,4 @@ bool DrainTracker::MarkDrained(const std::string& id) {
   return true;
 }
 
-}  // namespace skiff::server
+}  // namespace skiff::controller

@@ -1,23 +1,35 @@
-#include "server/drain_tracker.h"
+#include "controller/drain_tracker.h"
 
 #include <gtest/gtest.h>
 
-#include "edge/routes_document.h"
 #include "fakes/testing.h"
 #include "store/memory/memory_store.h"
 
-namespace skiff::server {
+namespace skiff::controller {
 namespace {
 
 using namespace std::chrono_literals;
 
+// A routes tag that, like the routes document's, changes with the instances
+// that may take traffic and not with the revision alone.
+std::string TagOf(const store::Snapshot& snapshot) {
+  std::string tag = "routes";
+  for (const model::Instance& i : snapshot.instances) {
+    if (i.desired != model::DesiredState::kStop) tag += ":" + i.id;
+  }
+  return tag;
+}
+
 class DrainTrackerTest : public ::testing::Test {
  protected:
   DrainTrackerTest()
-      : tracker_(&store_, &clock_, [this] {
-          ++edge_calls_;
-          return edges_;
-        }) {}
+      : tracker_(
+            &store_, &clock_,
+            [this] {
+              ++edge_calls_;
+              return edges_;
+            },
+            TagOf) {}
 
   // Creates a running instance of app web; returns its version.
   int64_t Put(const std::string& id) {
@@ -114,7 +126,7 @@ TEST_F(DrainTrackerTest, CurrentRoutesTagCountsAsCaughtUp) {
   edges_["a"] = metrics::EdgeRoutes{.revision = 1, .tag = "0123456789abcdef"};
   EXPECT_EQ(tracker_.Check(), 1u);
   EXPECT_FALSE(Drained("web-1"));
-  edges_["a"].tag = edge::RoutesTag(edge::RoutesDocument(*store_.GetSnapshot()));
+  edges_["a"].tag = TagOf(*store_.GetSnapshot());
   EXPECT_EQ(tracker_.Check(), 0u);
   EXPECT_TRUE(Drained("web-1"));
 }
@@ -136,9 +148,12 @@ TEST_F(DrainTrackerTest, FollowsTheChangeLog) {
   EXPECT_EQ(tracker_.Check(), 1u);
 
   store::MemoryStore small(store::MemoryStore::Options{.change_retention = 1});
-  DrainTracker tracker(&small, &clock_, [] {
-    return std::map<std::string, metrics::EdgeRoutes>{{"a", {}}};
-  });
+  DrainTracker tracker(
+      &small, &clock_,
+      [] {
+        return std::map<std::string, metrics::EdgeRoutes>{{"a", {}}};
+      },
+      TagOf);
   EXPECT_EQ(tracker.Check(), 0u);
   for (const char* id : {"x-1", "x-2"}) {
     model::Instance i;
@@ -188,10 +203,13 @@ TEST_F(DrainTrackerTest, NoEdgesNoWait) {
 TEST_F(DrainTrackerTest, StartedTrackerMarksDrains) {
   std::mutex mu;
   metrics::EdgeRoutes edge{.revision = 0, .leaving = {{"web-1", 1}}};
-  DrainTracker tracker(&store_, &clock_, [&] {
-    std::lock_guard lock(mu);
-    return std::map<std::string, metrics::EdgeRoutes>{{"a", edge}};
-  });
+  DrainTracker tracker(
+      &store_, &clock_,
+      [&] {
+        std::lock_guard lock(mu);
+        return std::map<std::string, metrics::EdgeRoutes>{{"a", edge}};
+      },
+      TagOf);
   tracker.Start();
   Put("web-1");
   const int64_t stopped = Stop("web-1");
@@ -211,4 +229,4 @@ TEST_F(DrainTrackerTest, StartedTrackerMarksDrains) {
 }
 
 }  // namespace
-}  // namespace skiff::server
+}  // namespace skiff::controller

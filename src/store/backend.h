@@ -1,0 +1,71 @@
+// Backend: the I/O half of a store, all that a store adds to the shared
+// TxnEngine (txn_engine.h). The engine holds every rule of the Store contract
+// (validation, optimistic concurrency, preconditions, revisions, the change
+// log's compaction, event retention, snapshots, subscriptions); a backend only
+// keeps what it is given: objects by (kind, key), events by id, the change log
+// by revision, and the log state. It decides nothing.
+//
+// Thread-safety: the engine calls its backend from one thread at a time (under
+// the engine's lock), so a backend needs no locking of its own.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "store/store.h"
+
+namespace skiff::store {
+
+// The counters of the change log, persisted with every commit.
+struct LogState {
+  int64_t revision = 0;   // the last committed revision (0: none yet)
+  int64_t compacted = 0;  // the newest revision dropped from the change log (0: none)
+  int64_t events = 0;     // how many events are kept
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // --- Writes: BeginWrite, then Write / CompactLog / DropOldestEvents, then
+  // CommitWrite or AbortWrite. The engine reads (below) only before it writes.
+
+  // Starts a write transaction and returns the log state as of its start.
+  // Another writer of the same data (another process) is kept out until the
+  // write ends. kUnavailable on I/O failure.
+  virtual Result<LogState> BeginWrite() = 0;
+  // Records `changes` (consecutive revisions after the log state's): each in
+  // the change log, and its object as written (a put), gone (a delete) or
+  // appended (an event, keyed by its id).
+  virtual Status Write(const std::vector<Change>& changes) = 0;
+  // Drops the change log's entries with revision <= upto.
+  virtual Status CompactLog(int64_t upto) = 0;
+  // Drops the `count` oldest events (after the ones Write appended).
+  virtual Status DropOldestEvents(int64_t count) = 0;
+  // Makes everything written since BeginWrite durable and visible at once,
+  // with `state` as the new log state. On error nothing of it remains.
+  virtual Status CommitWrite(const LogState& state) = 0;
+  // Drops everything written since BeginWrite. Cannot fail.
+  virtual void AbortWrite() = 0;
+
+  // --- Reads of committed state. Errors: kUnavailable (I/O), kInternal (a
+  // stored row that does not decode).
+
+  virtual Result<LogState> ReadLogState() = 0;
+  // std::nullopt when absent. REQUIRES: kind is not kEvent.
+  virtual Result<std::optional<Object>> ReadObject(Kind kind, const std::string& key) = 0;
+  // The objects of `kind` whose key starts with `key_prefix` ("" = all),
+  // ascending by key (bytewise). REQUIRES: kind is not kEvent.
+  virtual Result<std::vector<Object>> ReadObjects(Kind kind, const std::string& key_prefix) = 0;
+  // As Store::ListEvents.
+  virtual Result<std::vector<model::Event>> ReadEvents(const EventFilter& filter) = 0;
+  // The change log's entries with revision > since, ascending, at most `limit`.
+  // REQUIRES: since >= the log state's `compacted`.
+  virtual Result<std::vector<Change>> ReadChanges(int64_t since, size_t limit) = 0;
+};
+
+}  // namespace skiff::store

@@ -1,0 +1,196 @@
+#include "store/txn_engine.h"
+
+#include <algorithm>
+#include <limits>
+#include <tuple>
+#include <utility>
+
+#include "common/check.h"
+#include "common/logging.h"
+#include "store/txn_plan.h"
+
+namespace skiff::store {
+namespace {
+
+// A retention as a revision or event count; "keep everything" (SIZE_MAX) must
+// not overflow when subtracted.
+int64_t AsCount(size_t retention) {
+  return static_cast<int64_t>(
+      std::min<size_t>(retention, static_cast<size_t>(std::numeric_limits<int64_t>::max() / 2)));
+}
+
+void SortDeployments(std::vector<model::Deployment>& deployments) {
+  // Keys sort "app/10" before "app/9"; the contract is numeric order.
+  std::sort(deployments.begin(), deployments.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.app, a.revision) < std::tie(b.app, b.revision);
+  });
+}
+
+}  // namespace
+
+TxnEngine::TxnEngine(std::unique_ptr<Backend> backend, EngineOptions options)
+    : options_(options), hub_(SubscriberHub::Create()), backend_(std::move(backend)) {
+  SKIFF_CHECK(backend_ != nullptr);
+}
+
+TxnEngine::~TxnEngine() = default;
+
+Result<int64_t> TxnEngine::Commit(const Txn& txn) {
+  int64_t last = 0;
+  {
+    std::lock_guard lock(mu_);
+    Result<int64_t> committed = CommitLocked(txn);
+    if (!committed) return committed;
+    revision_ = last = *committed;
+  }
+  hub_->Notify(last);
+  return last;
+}
+
+Result<int64_t> TxnEngine::CommitLocked(const Txn& txn) {
+  SKIFF_ASSIGN_OR_RETURN(LogState state, backend_->BeginWrite());
+  auto written = [&]() -> Result<int64_t> {
+    SKIFF_ASSIGN_OR_RETURN(std::vector<Change> changes,
+                           PlanTxn(txn, state.revision, [this](Kind kind, const std::string& key) {
+                             return backend_->ReadObject(kind, key);
+                           }));
+    SKIFF_RETURN_IF_ERROR(
+        CheckDomainClaims(txn, changes, [this] { return List<model::App>(Kind::kApp); }));
+    SKIFF_RETURN_IF_ERROR(backend_->Write(changes));
+    state.revision = changes.back().revision;
+    state.events += std::count_if(changes.begin(), changes.end(),
+                                  [](const Change& c) { return KindOf(c.object) == Kind::kEvent; });
+    // Revisions are contiguous, so keeping the newest N changes is a floor.
+    const int64_t floor = state.revision - AsCount(options_.change_retention);
+    if (floor > state.compacted) {
+      state.compacted = floor;
+      SKIFF_RETURN_IF_ERROR(backend_->CompactLog(floor));
+    }
+    const int64_t excess = state.events - AsCount(options_.event_retention);
+    if (excess > 0) {
+      SKIFF_RETURN_IF_ERROR(backend_->DropOldestEvents(excess));
+      state.events -= excess;
+    }
+    SKIFF_RETURN_IF_ERROR(backend_->CommitWrite(state));
+    return state.revision;
+  }();
+  if (!written) backend_->AbortWrite();
+  return written;
+}
+
+int64_t TxnEngine::Revision() const {
+  std::lock_guard lock(mu_);
+  Result<LogState> state = backend_->ReadLogState();
+  if (state) {
+    revision_ = std::max(revision_, state->revision);
+  } else {
+    // The contract has no error here; the newest revision known is the best answer.
+    SKIFF_LOG_WARN("store: cannot read the revision: {}", state.error().ToString());
+  }
+  return revision_;
+}
+
+template <typename T>
+Result<T> TxnEngine::Get(Kind kind, const std::string& key) const {
+  std::lock_guard lock(mu_);
+  SKIFF_ASSIGN_OR_RETURN(std::optional<Object> object, backend_->ReadObject(kind, key));
+  if (!object) return NotFound(std::string(ToString(kind)) + " \"" + key + "\" not found");
+  return std::get<T>(std::move(*object));
+}
+
+template <typename T>
+Result<std::vector<T>> TxnEngine::List(Kind kind, const std::string& key_prefix) const {
+  SKIFF_ASSIGN_OR_RETURN(std::vector<Object> objects, backend_->ReadObjects(kind, key_prefix));
+  std::vector<T> out;
+  out.reserve(objects.size());
+  for (Object& object : objects) out.push_back(std::get<T>(std::move(object)));
+  return out;
+}
+
+Result<model::App> TxnEngine::GetApp(const std::string& name) const {
+  return Get<model::App>(Kind::kApp, name);
+}
+
+Result<std::vector<model::App>> TxnEngine::ListApps() const {
+  std::lock_guard lock(mu_);
+  return List<model::App>(Kind::kApp);
+}
+
+Result<model::Deployment> TxnEngine::GetDeployment(const std::string& app, int64_t revision) const {
+  return Get<model::Deployment>(Kind::kDeployment, app + "/" + std::to_string(revision));
+}
+
+Result<std::vector<model::Deployment>> TxnEngine::ListDeployments(const std::string& app) const {
+  std::vector<model::Deployment> out;
+  {
+    std::lock_guard lock(mu_);
+    SKIFF_ASSIGN_OR_RETURN(out, List<model::Deployment>(Kind::kDeployment, app + "/"));
+  }
+  SortDeployments(out);
+  return out;
+}
+
+Result<model::Instance> TxnEngine::GetInstance(const std::string& id) const {
+  return Get<model::Instance>(Kind::kInstance, id);
+}
+
+Result<std::vector<model::Instance>> TxnEngine::ListInstances(const InstanceFilter& filter) const {
+  std::vector<model::Instance> out;
+  {
+    std::lock_guard lock(mu_);
+    SKIFF_ASSIGN_OR_RETURN(out, List<model::Instance>(Kind::kInstance));
+  }
+  std::erase_if(out, [&](const model::Instance& i) {
+    return (!filter.app.empty() && i.app != filter.app) ||
+           (!filter.node.empty() && i.node != filter.node);
+  });
+  return out;
+}
+
+Result<model::Node> TxnEngine::GetNode(const std::string& id) const {
+  return Get<model::Node>(Kind::kNode, id);
+}
+
+Result<std::vector<model::Node>> TxnEngine::ListNodes() const {
+  std::lock_guard lock(mu_);
+  return List<model::Node>(Kind::kNode);
+}
+
+Result<std::vector<model::Event>> TxnEngine::ListEvents(const EventFilter& filter) const {
+  std::lock_guard lock(mu_);
+  return backend_->ReadEvents(filter);
+}
+
+Result<Snapshot> TxnEngine::GetSnapshot() const {
+  Snapshot snapshot;
+  {
+    // Consistent because every write goes through this engine, under this lock.
+    std::lock_guard lock(mu_);
+    SKIFF_ASSIGN_OR_RETURN(LogState state, backend_->ReadLogState());
+    snapshot.revision = state.revision;
+    SKIFF_ASSIGN_OR_RETURN(snapshot.apps, List<model::App>(Kind::kApp));
+    SKIFF_ASSIGN_OR_RETURN(snapshot.deployments, List<model::Deployment>(Kind::kDeployment));
+    SKIFF_ASSIGN_OR_RETURN(snapshot.instances, List<model::Instance>(Kind::kInstance));
+    SKIFF_ASSIGN_OR_RETURN(snapshot.nodes, List<model::Node>(Kind::kNode));
+  }
+  SortDeployments(snapshot.deployments);
+  return snapshot;
+}
+
+Result<std::vector<Change>> TxnEngine::ChangesSince(int64_t since, size_t limit) const {
+  if (since < 0) return InvalidArgument("since must be >= 0 (got " + std::to_string(since) + ")");
+  std::lock_guard lock(mu_);
+  SKIFF_ASSIGN_OR_RETURN(LogState state, backend_->ReadLogState());
+  if (since < state.compacted) {
+    return FailedPrecondition("revision " + std::to_string(since) +
+                              " is compacted (oldest replayable: " +
+                              std::to_string(state.compacted) + "); re-list first");
+  }
+  return backend_->ReadChanges(since, limit);
+}
+
+std::unique_ptr<Subscription> TxnEngine::Subscribe(std::function<void(int64_t)> on_commit) {
+  return hub_->Subscribe(std::move(on_commit));
+}
+
+}  // namespace skiff::store

@@ -1,0 +1,79 @@
+// TxnEngine: the one implementation of the Store contract (store.h) over a
+// Backend (backend.h) that does the I/O. Every store is a TxnEngine with its
+// own backend (MemoryStore, SqliteStore), so they fail the same transactions
+// with the same codes, number revisions alike, compact the same way and notify
+// subscribers alike; a new store writes only a Backend.
+//
+// A commit runs, under the engine's lock: BeginWrite; the txn's plan
+// (txn_plan.h: validation, optimistic concurrency, one revision per op) and its
+// preconditions (domain claims), from reads of the state as it was; the writes, the log's
+// compaction and the events' retention; CommitWrite. Any failure aborts the
+// write, so a failed Commit leaves nothing. Subscribers are told after the lock
+// is released.
+//
+// Thread-safety: all methods are safe to call from any thread. One lock
+// serialises every call into the backend.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "store/backend.h"
+#include "store/store.h"
+#include "store/subscribers.h"
+
+namespace skiff::store {
+
+struct EngineOptions {
+  // How many of the newest changes ChangesSince can replay; older ones are
+  // compacted away and a reader behind them gets kFailedPrecondition.
+  size_t change_retention = 100'000;
+  // How many of the newest events are kept; older ones are dropped.
+  size_t event_retention = 10'000;
+};
+
+class TxnEngine : public Store {
+ public:
+  // REQUIRES: backend is not null.
+  TxnEngine(std::unique_ptr<Backend> backend, EngineOptions options);
+  ~TxnEngine() override;
+  TxnEngine(const TxnEngine&) = delete;
+  TxnEngine& operator=(const TxnEngine&) = delete;
+
+  // Store:
+  Result<int64_t> Commit(const Txn& txn) override;
+  int64_t Revision() const override;
+  Result<model::App> GetApp(const std::string& name) const override;
+  Result<std::vector<model::App>> ListApps() const override;
+  Result<model::Deployment> GetDeployment(const std::string& app, int64_t revision) const override;
+  Result<std::vector<model::Deployment>> ListDeployments(const std::string& app) const override;
+  Result<model::Instance> GetInstance(const std::string& id) const override;
+  Result<std::vector<model::Instance>> ListInstances(const InstanceFilter& filter) const override;
+  Result<model::Node> GetNode(const std::string& id) const override;
+  Result<std::vector<model::Node>> ListNodes() const override;
+  Result<std::vector<model::Event>> ListEvents(const EventFilter& filter) const override;
+  Result<Snapshot> GetSnapshot() const override;
+  Result<std::vector<Change>> ChangesSince(int64_t since, size_t limit) const override;
+  std::unique_ptr<Subscription> Subscribe(std::function<void(int64_t)> on_commit) override;
+
+ private:
+  // REQUIRES: mu_ held.
+  Result<int64_t> CommitLocked(const Txn& txn);
+  template <typename T>
+  Result<T> Get(Kind kind, const std::string& key) const;
+  template <typename T>
+  Result<std::vector<T>> List(Kind kind, const std::string& key_prefix = "") const;
+
+  const EngineOptions options_;
+  const std::shared_ptr<SubscriberHub> hub_;
+
+  mutable std::mutex mu_;
+  const std::unique_ptr<Backend> backend_;  // GUARDED_BY(mu_)
+  mutable int64_t revision_ = 0;            // GUARDED_BY(mu_): the newest revision read or written
+};
+
+}  // namespace skiff::store
