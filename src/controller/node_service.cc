@@ -2,87 +2,12 @@
 
 #include <fmt/format.h>
 
-#include "controller/backoff.h"
+#include "controller/report_merge.h"
 
 namespace skiff::controller {
 namespace {
 
 constexpr int kMaxAttempts = 5;
-
-model::Event InstanceEvent(Time now, const model::Instance& i, std::string kind,
-                           std::string message) {
-  model::Event e;
-  e.time = now;
-  e.app = i.app;
-  e.kind = std::move(kind);
-  e.message = std::move(message);
-  e.details = {{"instance", i.id}, {"node", i.node}, {"revision", std::to_string(i.revision)}};
-  return e;
-}
-
-// Applies the report's fields to `i` and appends the events its transitions
-// deserve to `txn`.
-void Merge(const protocol::InstanceReport& r, Time now, model::Instance& i, store::Txn& txn) {
-  using model::InstanceState;
-  const InstanceState old_state = i.state;
-  const model::Health old_health = i.health;
-  if (r.address) i.address = *r.address;
-  if (r.port) i.port = *r.port;
-  if (r.handle) i.handle = *r.handle;
-  if (r.message) i.message = *r.message;
-  if (r.started_at) i.started_at = *r.started_at;
-  if (r.finished_at) i.finished_at = *r.finished_at;
-  if (r.last_exit) i.last_exit = *r.last_exit;
-  if (r.generation > i.running_generation) i.running_generation = r.generation;
-  if (r.state) i.state = *r.state;
-  if (r.health) i.health = *r.health;
-  i.updated_at = now;
-
-  if (i.state != old_state) {
-    switch (i.state) {
-      case InstanceState::kRunning:
-        txn.AddEvent(InstanceEvent(now, i, "instance.started",
-                                   fmt::format("{} started on {} at {}", i.id, i.node, i.address)));
-        break;
-      case InstanceState::kFailed:
-        // A run that lasted kCrashCountResetAfter was no crash loop: this failure
-        // starts a new count (and a short backoff). Health passing is no proof
-        // of that, since an app may pass a probe and then die a second later.
-        if (i.started_at != Time{} && i.finished_at - i.started_at >= kCrashCountResetAfter) {
-          i.crash_count = 1;
-        } else {
-          ++i.crash_count;
-        }
-        i.health = model::Health::kUnknown;
-        txn.AddEvent(
-            InstanceEvent(now, i, "instance.failed",
-                          fmt::format("{} {}", i.id, i.message.empty() ? "failed" : i.message)));
-        break;
-      case InstanceState::kStopped:
-        i.health = model::Health::kUnknown;
-        txn.AddEvent(InstanceEvent(now, i, "instance.stopped", fmt::format("{} stopped", i.id)));
-        break;
-      default:
-        break;
-    }
-  }
-  // The rollout planner counts an instance only once it stayed healthy for
-  // update.min_healthy_time, from here.
-  if (i.health != model::Health::kHealthy) {
-    i.healthy_since = Time{};
-  } else if (old_health != model::Health::kHealthy) {
-    i.healthy_since = now;
-  }
-  if (i.health != old_health && r.health) {
-    if (i.health == model::Health::kHealthy) {
-      txn.AddEvent(InstanceEvent(now, i, "instance.healthy", fmt::format("{} is healthy", i.id)));
-    } else if (i.health == model::Health::kUnhealthy) {
-      txn.AddEvent(InstanceEvent(
-          now, i, "instance.unhealthy",
-          fmt::format("{} is unhealthy{}", i.id, r.message ? ": " + *r.message : std::string())));
-    }
-  }
-}
 
 }  // namespace
 
@@ -187,16 +112,12 @@ Result<protocol::Assignments> NodeService::Assignments(const std::string& node_i
 
 Status NodeService::Report(const protocol::InstanceReport& report) {
   for (int attempt = 1;; ++attempt) {
-    SKIFF_ASSIGN_OR_RETURN(model::Instance instance, store_->GetInstance(report.instance_id));
-    if (instance.node != report.node_id) {
-      return FailedPrecondition(
-          fmt::format("instance {} is not placed on node {}", report.instance_id, report.node_id));
-    }
-    if (report.generation < instance.generation) return OkStatus();  // stale
-    const int64_t expected = instance.version;
+    SKIFF_ASSIGN_OR_RETURN(const model::Instance stored, store_->GetInstance(report.instance_id));
+    SKIFF_ASSIGN_OR_RETURN(MergedReport merged, MergeReport(stored, report, clock_->Now()));
+    if (!merged.applied) return OkStatus();
     store::Txn txn;
-    Merge(report, clock_->Now(), instance, txn);
-    txn.Put(instance, expected);
+    txn.Put(merged.instance, stored.version);
+    for (model::Event& e : merged.events) txn.AddEvent(std::move(e));
     auto committed = store_->Commit(txn);
     if (committed) return OkStatus();
     if (committed.error().code != ErrorCode::kAborted || attempt == kMaxAttempts) {

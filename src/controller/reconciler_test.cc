@@ -175,6 +175,7 @@ TEST(ReconcilerTest, CrashSchedulesThenRestarts) {
   EXPECT_EQ(w.Instance("web-1").state, model::InstanceState::kPending);
   EXPECT_EQ(w.Instance("web-1").restarts, 1);
   EXPECT_EQ(w.Instance("web-1").generation, 2);
+  EXPECT_EQ(w.Instance("web-1").message, "restarting");
   w.Settle();
   EXPECT_THAT(w.Pass(), IsEmpty());
   EXPECT_THAT(w.Wanted("web"), ElementsAre("web-1@n1"));

@@ -1,6 +1,8 @@
 // World: a test harness for the reconciler and the rollout planner (a cluster
-// held as a snapshot, passes of Compute() applied to it, agents played by hand).
-// Shared by reconciler_test.cc and rollout_test.cc; tests only.
+// held as a snapshot, passes of Compute() applied to it by the real
+// ActionApplier on a MemoryStore, agents played by hand).
+// Shared by reconciler_test.cc, rollout_test.cc and rollout_property_test.cc;
+// tests only.
 #pragma once
 
 #include <fmt/format.h>
@@ -8,12 +10,18 @@
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <map>
+#include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "controller/action_applier.h"
 #include "controller/reconciler.h"
+#include "controller/report_merge.h"
 #include "controller/revision.h"
+#include "store/memory/memory_store.h"
 
 namespace skiff::controller::test_util {
 
@@ -24,6 +32,14 @@ constexpr int64_t kMi = 1 << 20;
 // A cluster held as a store::Snapshot, with what the controller loop does to it
 // (Apply) and what agents do (Settle, Crash), so that tests can run passes of
 // Compute() until the cluster converges.
+//
+// `snapshot` is the tests' view, and theirs to edit as agents and operators
+// would. Step() first writes it to a MemoryStore (so the edits are stored, as
+// agents' reports and API calls would store them) and reads the versions back;
+// Apply() hands the actions to controller::ApplyActions on that store, the
+// controller loop's own applier, and reads the result back into `snapshot` in
+// place: objects keep their place (and references to them stay good) unless
+// removed, new ones are appended in the order they were written.
 class World {
  public:
   store::Snapshot snapshot;
@@ -111,12 +127,23 @@ class World {
     return out;
   }
 
-  Actions Step() { return Compute(snapshot, now, config, &wake); }
+  // Stores the tests' edits of `snapshot`, then computes a pass from it.
+  Actions Step() {
+    Store();
+    return Compute(snapshot, now, config, &wake);
+  }
   Time wake;  // as the last Step() reported it
 
-  // What the controller loop does with each action.
+  // What the controller loop does with the actions of the last Step(): the
+  // real applier writes them. Since nothing else writes between Step() and
+  // Apply(), a conflict is the reconciler's own (actions that contradict each
+  // other) and fails the test.
   void Apply(const Actions& actions) {
-    for (const Action& action : actions) std::visit([this](const auto& a) { Do(a); }, action);
+    for (const Action& action : actions) Check(action);
+    auto outcome = ApplyActions(*store_, snapshot, actions, now);
+    ASSERT_TRUE(outcome) << outcome.error().ToString();
+    EXPECT_EQ(outcome->conflicts, 0) << ::testing::PrintToString(Describe(actions));
+    Load();
   }
 
   // One pass: compute, apply, and return the actions' descriptions.
@@ -181,12 +208,19 @@ class World {
     return changed || before != after;
   }
 
+  // The instance's agent reports that it exited: merged as NodeService merges
+  // it (a crash counted, health cleared).
   void Crash(const std::string& id, int exit_code) {
     model::Instance& instance = Instance(id);
-    instance.state = model::InstanceState::kFailed;
-    instance.health = model::Health::kUnknown;
-    instance.last_exit = exit_code;
-    ++instance.crash_count;
+    protocol::InstanceReport report{.instance_id = id,
+                                    .node_id = instance.node,
+                                    .generation = instance.generation,
+                                    .state = model::InstanceState::kFailed,
+                                    .last_exit = exit_code,
+                                    .finished_at = now};
+    auto merged = MergeReport(instance, report, now);
+    ASSERT_TRUE(merged) << merged.error().ToString();
+    instance = std::move(merged->instance);
   }
 
   // Passes (with agents settling in between) until a pass has nothing to do.
@@ -239,53 +273,110 @@ class World {
                         [&](const model::Instance& i) { return i.id == id; });
   }
 
-  void Do(const CreateInstance& a) {
-    EXPECT_EQ(FindInstance(a.instance.id), snapshot.instances.end()) << "created twice";
-    snapshot.instances.push_back(a.instance);
+  // What the reconciler must never ask: checked before the applier runs.
+  void Check(const Action& action) {
+    if (const auto* a = std::get_if<CreateInstance>(&action)) {
+      EXPECT_EQ(FindInstance(a->instance.id), snapshot.instances.end()) << "created twice";
+    } else if (const auto* a = std::get_if<StopInstance>(&action)) {
+      EXPECT_EQ(Instance(a->id).desired, model::DesiredState::kRun) << "stopped twice";
+    } else if (const auto* a = std::get_if<RevertApp>(&action)) {
+      EXPECT_EQ(App(a->app).revision, a->failed_revision) << "reverts a revision not current";
+    }
   }
-  void Do(const PlaceInstance& a) {
-    Instance(a.id).node = a.node;
-    Instance(a.id).message.clear();
+
+  // The key of an object among those of its kind.
+  static std::string Key(const model::App& a) { return a.name; }
+  static std::string Key(const model::Deployment& d) {
+    return fmt::format("{}/{}", d.app, d.revision);
   }
-  void Do(const StopInstance& a) {
-    EXPECT_EQ(Instance(a.id).desired, model::DesiredState::kRun) << "stopped twice";
-    Instance(a.id).desired = model::DesiredState::kStop;
-    Instance(a.id).message = a.reason;
-    Instance(a.id).drain_until = a.drain_until;
+  static std::string Key(const model::Instance& i) { return i.id; }
+  static std::string Key(const model::Node& n) { return n.id; }
+
+  // As last read from the store, by kind and key.
+  template <typename T>
+  using Stored = std::map<std::string, T>;
+
+  // Puts the objects of `mine` that differ from those stored (new ones, and
+  // those the test edited) and deletes the stored ones `mine` lacks.
+  template <typename T>
+  static void Write(const std::vector<T>& mine, const Stored<T>& stored, store::Txn& txn) {
+    std::set<std::string> keys;
+    for (const T& o : mine) {
+      const std::string& key = *keys.insert(Key(o)).first;
+      auto it = stored.find(key);
+      if (it == stored.end() || !(it->second == o)) txn.Put(o, store::kAnyVersion);
+    }
+    for (const auto& [key, o] : stored) {
+      if (!keys.count(key)) txn.Delete(o, store::kAnyVersion);
+    }
   }
-  void Do(const SetTraffic& a) { Instance(a.id).traffic = a.traffic; }
-  void Do(const RemoveInstance& a) { snapshot.instances.erase(FindInstance(a.id)); }
-  void Do(const ScheduleRestart& a) { Instance(a.id).restart_at = a.restart_at; }
-  void Do(const RestartInstance& a) {
-    model::Instance& instance = Instance(a.id);
-    ++instance.generation;
-    ++instance.restarts;
-    instance.state = model::InstanceState::kPending;
-    instance.restart_at = Time{};
+
+  // Writes the tests' edits of `snapshot`, then reads the versions back.
+  void Store() {
+    store::Txn txn;
+    Write(snapshot.apps, apps_, txn);
+    Write(snapshot.deployments, deployments_, txn);
+    Write(snapshot.instances, instances_, txn);
+    Write(snapshot.nodes, nodes_, txn);
+    if (txn.empty()) return;
+    auto committed = store_->Commit(txn);
+    ASSERT_TRUE(committed) << committed.error().ToString();
+    Load();
   }
-  void Do(const SetInstanceMessage& a) { Instance(a.id).message = a.message; }
-  void Do(const SetDeploymentState& a) {
-    model::Deployment& d = Deployment(a.app, a.revision);
-    d.state = a.state;
-    d.message = a.message;
-    d.healthy = a.healthy;
-    d.progressed_at = a.progressed_at;
-    d.healthy_at = a.healthy_at;
-    d.promoted = a.promoted;
+
+  // Applies one change read from the store to `mine` (in place, or appended
+  // when new) and to `stored`.
+  template <typename T>
+  static void Take(const store::Change& change, std::vector<T>& mine, Stored<T>& stored) {
+    const T& o = std::get<T>(change.object);
+    const std::string key = Key(o);
+    auto it = std::find_if(mine.begin(), mine.end(), [&](const T& m) { return Key(m) == key; });
+    if (change.deleted) {
+      if (it != mine.end()) mine.erase(it);
+      stored.erase(key);
+      return;
+    }
+    if (it != mine.end()) {
+      *it = o;
+    } else {
+      mine.push_back(o);
+    }
+    stored[key] = o;
   }
-  void Do(const RevertApp& a) {
-    model::App& app = App(a.app);
-    ASSERT_EQ(app.revision, a.failed_revision);
-    RollbackWrites writes = MakeRollback(app, Deployment(a.app, a.to_revision), now, a.reason);
-    app = writes.app;
-    snapshot.deployments.push_back(writes.deployment);
+
+  // Reads what the store wrote since the last read into `snapshot` (objects
+  // keep their place, new ones are appended in the order they were written)
+  // and into `events`.
+  void Load() {
+    auto changes = store_->ChangesSince(snapshot.revision, std::numeric_limits<size_t>::max());
+    ASSERT_TRUE(changes) << changes.error().ToString();
+    for (const store::Change& change : *changes) {
+      switch (store::KindOf(change.object)) {
+        case store::Kind::kApp:
+          Take(change, snapshot.apps, apps_);
+          break;
+        case store::Kind::kDeployment:
+          Take(change, snapshot.deployments, deployments_);
+          break;
+        case store::Kind::kInstance:
+          Take(change, snapshot.instances, instances_);
+          break;
+        case store::Kind::kNode:
+          Take(change, snapshot.nodes, nodes_);
+          break;
+        case store::Kind::kEvent:
+          events.push_back(std::get<model::Event>(change.object));
+          break;
+      }
+      snapshot.revision = change.revision;
+    }
   }
-  void Do(const RemoveApp& a) {
-    std::erase_if(snapshot.apps, [&](const model::App& app) { return app.name == a.name; });
-    std::erase_if(snapshot.deployments,
-                  [&](const model::Deployment& d) { return d.app == a.name; });
-  }
-  void Do(const EmitEvent& a) { events.push_back(a.event); }
+
+  std::unique_ptr<store::MemoryStore> store_ = std::make_unique<store::MemoryStore>();
+  Stored<model::App> apps_;
+  Stored<model::Deployment> deployments_;
+  Stored<model::Instance> instances_;
+  Stored<model::Node> nodes_;
 };
 
 }  // namespace skiff::controller::test_util

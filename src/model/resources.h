@@ -25,6 +25,7 @@ struct App {
   // time, like those of an older revision.
   int64_t restart_epoch = 0;
   int64_t version = 0;
+  friend bool operator==(const App&, const App&) = default;
 };
 
 enum class DeploymentState { kPending, kProgressing, kHealthy, kFailed, kRolledBack, kSuperseded };
@@ -43,6 +44,7 @@ struct Deployment {
   Time healthy_at;        // when it first became healthy (blue-green keep_old counts from it)
   bool promoted = false;  // canary: promoted past the canary step
   int64_t version = 0;
+  friend bool operator==(const Deployment&, const Deployment&) = default;
 };
 
 // Which share of the app's traffic an instance takes (set by the rollout planner):
@@ -90,6 +92,7 @@ struct Instance {
   Time created_at;
   Time updated_at;
   int64_t version = 0;
+  friend bool operator==(const Instance&, const Instance&) = default;
 };
 
 enum class NodeStatus { kReady, kDown, kDraining };
@@ -108,6 +111,7 @@ struct Node {
   // What the node can and cannot enforce ("cgroup v2 limits", "no cgroups: limits not enforced").
   std::string notes;
   int64_t version = 0;
+  friend bool operator==(const Node&, const Node&) = default;
 };
 
 // One measurement of a task's resources, taken by its node's driver.

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <utility>
 
+#include "controller/report_merge.h"
+
 namespace skiff::testing {
 
 #define SKIFF_FAKE_REFUSE_IF_DOWN()                    \
@@ -13,14 +15,24 @@ namespace skiff::testing {
     }                                                  \
   } while (0)
 
+FakeControlPlane::FakeControlPlane(const Clock* clock)
+    : clock_(clock != nullptr ? clock : &system_clock_) {}
+
 Result<model::Node> FakeControlPlane::RegisterNode(const model::Node& node) {
   std::lock_guard lock(mu_);
   SKIFF_FAKE_REFUSE_IF_DOWN();
   if (register_error_) return tl::unexpected(*register_error_);
+  // As NodeService::Register.
+  if (node.id.empty()) return InvalidArgument("a node needs an id", "id");
+  if (node.address.empty()) return InvalidArgument("a node needs an address", "address");
   ++registrations_;
-  nodes_[node.id] = node;
+  model::Node& stored = nodes_[node.id];
+  const bool draining = stored.status == model::NodeStatus::kDraining;
+  stored = node;
+  stored.status = draining ? model::NodeStatus::kDraining : model::NodeStatus::kReady;
+  stored.last_heartbeat = clock_->Now();
   BumpLocked();
-  return node;
+  return stored;
 }
 
 Status FakeControlPlane::Heartbeat(const std::string& node_id) {
@@ -60,21 +72,12 @@ Status FakeControlPlane::ReportInstance(const protocol::InstanceReport& report) 
   SKIFF_FAKE_REFUSE_IF_DOWN();
   auto it = instances_.find(report.instance_id);
   if (it == instances_.end()) return NotFound("instance " + report.instance_id);
+  SKIFF_ASSIGN_OR_RETURN(controller::MergedReport merged,
+                         controller::MergeReport(it->second, report, clock_->Now()));
   reports_.push_back(report);
-  model::Instance& instance = it->second;
-  if (report.generation < instance.generation) return OkStatus();  // stale
-  if (report.state) {
-    instance.state = *report.state;
-    instance.running_generation = report.generation;
-  }
-  if (report.health) instance.health = *report.health;
-  if (report.address) instance.address = *report.address;
-  if (report.port) instance.port = *report.port;
-  if (report.handle) instance.handle = *report.handle;
-  if (report.last_exit) instance.last_exit = *report.last_exit;
-  if (report.message) instance.message = *report.message;
-  if (report.started_at) instance.started_at = *report.started_at;
-  if (report.finished_at) instance.finished_at = *report.finished_at;
+  if (!merged.applied) return OkStatus();
+  it->second = std::move(merged.instance);
+  events_.insert(events_.end(), merged.events.begin(), merged.events.end());
   BumpLocked();
   return OkStatus();
 }
@@ -97,6 +100,12 @@ void FakeControlPlane::PutInstance(const model::Instance& instance) {
 void FakeControlPlane::RemoveInstance(const std::string& instance_id) {
   std::lock_guard lock(mu_);
   instances_.erase(instance_id);
+  BumpLocked();
+}
+
+void FakeControlPlane::RemoveNode(const std::string& node_id) {
+  std::lock_guard lock(mu_);
+  nodes_.erase(node_id);
   BumpLocked();
 }
 
@@ -181,6 +190,11 @@ int FakeControlPlane::refused() const {
 std::vector<protocol::InstanceSample> FakeControlPlane::samples() const {
   std::lock_guard lock(mu_);
   return samples_;
+}
+
+std::vector<model::Event> FakeControlPlane::events() const {
+  std::lock_guard lock(mu_);
+  return events_;
 }
 
 int64_t FakeControlPlane::revision() const {

@@ -1,7 +1,9 @@
 // FakeControlPlane: an in-memory protocol::ControlPlane for agent tests. Tests
 // place instances and specs on it; it records every report, merges reports
-// into its instances roughly as the real node service does (stale
-// generations ignored), and can be made unavailable to simulate an outage.
+// into its instances with the node service's own merge (controller/report_merge.h),
+// keeps the events the merges make, and can be made unavailable to simulate an
+// outage. The ControlPlane contract suite (test/integration) holds it to what
+// LocalControlPlane and RemoteControlPlane do.
 //
 // Thread-safety: every method may be called from any thread.
 #pragma once
@@ -20,7 +22,9 @@ namespace skiff::testing {
 
 class FakeControlPlane final : public protocol::ControlPlane {
  public:
-  FakeControlPlane() = default;
+  // `clock` stamps merged reports and registrations; nullptr means the system
+  // clock. Not owned; must outlive this object.
+  explicit FakeControlPlane(const Clock* clock = nullptr);
 
   // protocol::ControlPlane:
   Result<model::Node> RegisterNode(const model::Node& node) override;
@@ -37,6 +41,8 @@ class FakeControlPlane final : public protocol::ControlPlane {
   void PutInstance(const model::Instance& instance);
   // Removes an instance (deleted) and bumps the revision.
   void RemoveInstance(const std::string& instance_id);
+  // Forgets a registered node (heartbeats then answer kNotFound) and bumps the revision.
+  void RemoveNode(const std::string& node_id);
   // The spec of app/revision, handed out with assignments.
   void PutSpec(const std::string& app, int64_t revision, const model::AppSpec& spec);
   // While false, every call answers kUnavailable (WaitForChange at once).
@@ -48,7 +54,7 @@ class FakeControlPlane final : public protocol::ControlPlane {
 
   std::optional<model::Instance> instance(const std::string& instance_id) const;
   std::optional<model::Node> node(const std::string& node_id) const;
-  // Every report accepted, in arrival order.
+  // Every report accepted (stale ones included), in arrival order.
   std::vector<protocol::InstanceReport> reports() const;
   // The reports for one instance, in order.
   std::vector<protocol::InstanceReport> ReportsFor(const std::string& instance_id) const;
@@ -61,11 +67,15 @@ class FakeControlPlane final : public protocol::ControlPlane {
   // Calls refused while unavailable.
   int refused() const;
   std::vector<protocol::InstanceSample> samples() const;
+  // The events of the merged reports, in order.
+  std::vector<model::Event> events() const;
   int64_t revision() const;
 
  private:
   void BumpLocked();
 
+  const SystemClock system_clock_;
+  const Clock* const clock_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool available_ = true;                             // GUARDED_BY(mu_)
@@ -76,6 +86,7 @@ class FakeControlPlane final : public protocol::ControlPlane {
   std::map<std::string, model::Node> nodes_;          // GUARDED_BY(mu_)
   std::vector<protocol::InstanceReport> reports_;     // GUARDED_BY(mu_)
   std::vector<protocol::InstanceSample> samples_;     // GUARDED_BY(mu_)
+  std::vector<model::Event> events_;                  // GUARDED_BY(mu_)
   int heartbeats_ = 0;                                // GUARDED_BY(mu_)
   int lists_ = 0;                                     // GUARDED_BY(mu_)
   int registrations_ = 0;                             // GUARDED_BY(mu_)
