@@ -507,10 +507,12 @@ TEST_F(AgentTest, OrphansAreRemoved) {
   runtime::TaskConfig orphan;
   orphan.instance_id = "gone";
   orphan.node_id = kNode;
+  orphan.run.command = {"app"};
   ASSERT_TRUE(driver_.Start(orphan));
   runtime::TaskConfig elsewhere;
   elsewhere.instance_id = "theirs";
   elsewhere.node_id = "node-2";
+  elsewhere.run.command = {"app"};
   ASSERT_TRUE(driver_.Start(elsewhere));
 
   auto agent = NewAgent();

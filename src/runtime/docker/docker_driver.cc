@@ -347,6 +347,12 @@ Status DockerDriver::Stop(const TaskHandle& handle, Duration grace) {
 
 Result<ResourceSample> DockerDriver::Sample(const TaskHandle& handle) {
   SKIFF_ASSIGN_OR_RETURN(json::object stats, engine_.Stats(handle.id));
+  // A container that is not running answers zeros read at the zero time: no
+  // sample, as for a process that has exited.
+  if (const json::value* read = stats.if_contains("read");
+      read != nullptr && read->is_string() && read->get_string().starts_with("0001-01-01")) {
+    return NotFound("container " + handle.id + " is not running");
+  }
   const Time now = options_.clock->Now();
   ResourceSample sample;
   sample.at = now;

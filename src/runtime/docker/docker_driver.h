@@ -113,6 +113,7 @@ class DockerDriver final : public Driver {
 
   // From the one-shot stats call: cpu averaged since the previous sample (the
   // first since the container started), memory in use without the page cache.
+  // kNotFound when the container is gone or not running.
   Result<ResourceSample> Sample(const TaskHandle& handle) override;
 
   // Stops following the logs and removes the container.
