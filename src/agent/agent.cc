@@ -126,18 +126,13 @@ Status Agent::Register() {
   node.region = options_.region;
   node.status = model::NodeStatus::kReady;
   node.last_heartbeat = clock_->Now();
-  for (const auto& [name, driver] : drivers_) {
-    if (driver == nullptr) continue;
-    node.drivers.push_back(name);
-    runtime::DriverInfo info = driver->Info();
-    if (!info.notes.empty()) {
-      if (!node.notes.empty()) node.notes += "; ";
-      node.notes += name + ": " + info.notes;
-    }
-  }
+  const runtime::DriverOffer offer = runtime::OfferOf(drivers_);
+  node.drivers = offer.drivers;
+  node.notes = offer.notes;
   SKIFF_RETURN_IF_ERROR(control_plane_->RegisterNode(node));
   std::lock_guard lock(mu_);
   registered_ = true;
+  offered_ = offer;
   return OkStatus();
 }
 
@@ -315,7 +310,7 @@ void Agent::RemoveOrphans() {
   }
   for (const auto& [id, local] : state_.instances()) keep.insert(id);
   for (const auto& [name, driver] : drivers_) {
-    if (driver == nullptr) continue;
+    if (driver == nullptr || !driver->Info().available) continue;
     auto removed = driver->RemoveOrphans(context_.node_id, keep);
     if (!removed) {
       SKIFF_LOG_WARN("agent: looking for orphans of the {} driver: {}", name,
@@ -343,10 +338,14 @@ void Agent::HeartbeatLoop() {
   OutageLog outage("heartbeat");
   while (Sleep(options_.heartbeat_interval)) {
     bool registered;
+    runtime::DriverOffer offered;
     {
       std::lock_guard lock(mu_);
       registered = registered_;
+      offered = offered_;
     }
+    // A driver came or went (an engine started or stopped): register again.
+    if (registered && runtime::OfferOf(drivers_) != offered) registered = false;
     Status status = registered ? control_plane_->Heartbeat(context_.node_id) : Register();
     if (status) {
       outage.Succeeded();

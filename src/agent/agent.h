@@ -6,10 +6,10 @@
 // that instance is serialised on it, and a stop that blocks for its grace
 // blocks nobody else); one watch thread (WaitForChange + ListAssignments, with
 // a periodic resync) that hands targets to the runners; one heartbeat thread
-// (also re-registers the node after an outage); one sampler thread (samples
-// and log rotation); one reporter thread delivering instance reports in order
-// and retrying them while the control plane is unavailable. Instances keep
-// running through any control-plane outage; each loop logs an outage once.
+// (also re-registers the node after an outage, or when a driver came or
+// went); one sampler thread (samples and log rotation); one reporter thread delivering instance
+// reports in order and retrying them while the control plane is unavailable. Instances keep running
+// through any control-plane outage; each loop logs an outage once.
 //
 // Local state (<data>/agent-state.json) maps instance -> {driver, handle,
 // generation, port}; a restarted agent adopts running tasks (Driver::Recover)
@@ -36,6 +36,7 @@
 #include "model/resources.h"
 #include "protocol/control_plane.h"
 #include "runtime/driver.h"
+#include "runtime/offer.h"
 
 namespace skiff::agent {
 
@@ -125,9 +126,10 @@ class Agent {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  bool started_ = false;                                            // GUARDED_BY(mu_)
-  bool stopping_ = false;                                           // GUARDED_BY(mu_)
-  bool registered_ = false;                                         // GUARDED_BY(mu_)
+  bool started_ = false;          // GUARDED_BY(mu_)
+  bool stopping_ = false;         // GUARDED_BY(mu_)
+  bool registered_ = false;       // GUARDED_BY(mu_)
+  runtime::DriverOffer offered_;  // GUARDED_BY(mu_): what the last registration offered
   std::map<std::string, std::unique_ptr<InstanceRunner>> runners_;  // GUARDED_BY(mu_)
 
   std::thread watch_thread_;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "common/logging.h"
 
@@ -38,13 +39,20 @@ Result<DriverSet> MakeDrivers(const DriverSetOptions& options) {
   if (wants("docker")) {
     docker::DockerDriverOptions docker_options;
     if (!options.docker_host.empty()) docker_options.host = options.docker_host;
+    if (!options.home.empty()) {
+      std::error_code ignored;
+      docker_options.home =
+          std::filesystem::absolute(options.home, ignored).lexically_normal().string();
+    }
+    docker_options.probe_interval = options.docker_probe_interval;
     set.docker = std::make_unique<docker::DockerDriver>(docker_options);
     auto version = set.docker->Probe();
     if (version) {
       SKIFF_LOG_INFO("docker driver: engine {} at {}", *version, docker_options.host);
     } else if (automatic) {
-      SKIFF_LOG_INFO("docker driver: off ({})", version.error().message);
-      set.docker.reset();
+      // Kept: offered once the engine answers (Info asks again as the agent goes).
+      SKIFF_LOG_INFO("docker driver: not offered until the engine answers ({})",
+                     version.error().message);
     } else {
       Error error = version.error();
       error.message = "docker driver: " + error.message;

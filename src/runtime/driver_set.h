@@ -16,11 +16,17 @@
 namespace skiff::runtime {
 
 struct DriverSetOptions {
-  // "process", "docker". Empty: process, and docker too when its engine
-  // answers. A docker named here whose engine does not answer is an error.
+  // "process", "docker". Empty: process, and docker, offered whenever its
+  // engine answers (one that appears later is picked up; one that goes away
+  // is no longer offered: DockerDriver::Info). A docker named here whose
+  // engine does not answer at start is an error.
   std::vector<std::string> names;
   std::string docker_host;  // empty: DOCKER_HOST, else unix:///var/run/docker.sock
   std::string cgroup_parent = "/sys/fs/cgroup/skiff";
+  // The agent's data dir (DockerDriverOptions::home); made absolute here.
+  std::string home;
+  // How often docker's Info asks the engine whether it is there.
+  Duration docker_probe_interval = std::chrono::seconds(5);
 };
 
 struct DriverSet {
