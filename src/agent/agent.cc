@@ -13,7 +13,6 @@
 #include "common/ids.h"
 #include "common/logging.h"
 #include "protocol/node_codec.h"
-#include "runtime/process/log_rotate.h"
 
 namespace skiff::agent {
 namespace {
@@ -324,9 +323,9 @@ void Agent::RemoveOrphans() {
 void Agent::ReapFinishedLocked() {
   for (auto it = runners_.begin(); it != runners_.end();) {
     if (it->second->finished()) {
-      it->second->Shutdown();  // the thread has ended; this only joins it
-      // Its record is gone from the store, so nothing can ask for its logs.
-      runtime::process::RemoveLogs(context_.logs_dir + "/" + it->first + ".log", options_.log_keep);
+      // The thread has ended; this only joins it. Its logs go with the next
+      // orphan sweep (the drivers keep them: runtime/log_keeper.h).
+      it->second->Shutdown();
       it = runners_.erase(it);
     } else {
       ++it;
@@ -377,14 +376,6 @@ void Agent::SampleLoop() {
     for (const auto& [id, task] : running) {
       if (auto sample = task.driver->Sample(task.handle)) {
         samples.push_back(protocol::InstanceSample{id, *sample});
-      }
-      if (options_.log_rotate_bytes > 0) {
-        auto rotated = runtime::process::RotateLogIfLarger(task.log_path, options_.log_rotate_bytes,
-                                                           options_.log_keep);
-        if (!rotated) {
-          SKIFF_LOG_WARN("agent: rotating {} failed: {}", task.log_path,
-                         rotated.error().ToString());
-        }
       }
     }
     // Sent even when empty: a batch replaces the node's last one, so the

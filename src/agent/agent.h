@@ -7,16 +7,17 @@
 // blocks nobody else); one watch thread (WaitForChange + ListAssignments, with
 // a periodic resync) that hands targets to the runners; one heartbeat thread
 // (also re-registers the node after an outage, or when a driver came or
-// went); one sampler thread (samples and log rotation); one reporter thread delivering instance
-// reports in order and retrying them while the control plane is unavailable. Instances keep running
-// through any control-plane outage; each loop logs an outage once.
+// went); one sampler thread; one reporter thread delivering instance reports in order
+// and retrying them while the control plane is unavailable. Instances keep
+// running through any control-plane outage; each loop logs an outage once.
 //
 // Local state (<data>/agent-state.json) maps instance -> {driver, handle,
 // generation, port}; a restarted agent adopts running tasks (Driver::Recover)
 // and reports dead ones failed, never starting an instance twice (a task its
 // driver cannot check now, kUnavailable, is adopted as recorded). After the
 // first listing of its assignments, and then at the resync pace, it has the
-// drivers remove their leftover tasks of instances it does not run (orphans).
+// drivers remove their leftover tasks of instances it does not run (orphans),
+// and their logs. The drivers keep the logs bounded (runtime/log_keeper.h).
 #pragma once
 
 #include <condition_variable>
@@ -60,9 +61,6 @@ struct AgentOptions {
   Duration watch_timeout = std::chrono::seconds(1);
   // How often a runner inspects its task for an exit.
   Duration inspect_interval = std::chrono::milliseconds(500);
-  // Instance logs larger than this are rotated (copy + truncate); 0 = never.
-  int64_t log_rotate_bytes = 64ll << 20;
-  int log_keep = 3;  // rotated files kept per instance
   // Not owned; must outlive the agent. nullptr: the built-in socket prober.
   Prober* prober = nullptr;
 };

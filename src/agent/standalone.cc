@@ -70,6 +70,7 @@ Status StandaloneAgent::Impl::Start() {
   driver_options.names = options_.drivers;
   driver_options.docker_host = options_.docker_host;
   driver_options.home = data;
+  driver_options.logs_dir = data + "/logs";  // where the agent puts them
   SKIFF_ASSIGN_OR_RETURN(drivers_, runtime::MakeDrivers(driver_options));
 
   RemoteControlPlaneOptions remote;

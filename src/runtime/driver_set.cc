@@ -13,6 +13,9 @@ std::map<std::string, Driver*> DriverSet::ByName() const {
   std::map<std::string, Driver*> drivers;
   if (process) drivers["process"] = process.get();
   if (docker) drivers["docker"] = docker.get();
+  for (auto& [name, driver] : drivers) {
+    if (auto it = keeping.find(name); it != keeping.end()) driver = it->second.get();
+  }
   return drivers;
 }
 
@@ -57,6 +60,19 @@ Result<DriverSet> MakeDrivers(const DriverSetOptions& options) {
       Error error = version.error();
       error.message = "docker driver: " + error.message;
       return tl::unexpected(error);
+    }
+  }
+  if (!options.logs_dir.empty()) {
+    set.logs =
+        std::make_unique<LogKeeper>(LogKeeperOptions{.dir = options.logs_dir,
+                                                     .rotate_bytes = options.log_rotate_bytes,
+                                                     .keep = options.log_keep});
+    if (set.process) {
+      set.keeping["process"] =
+          std::make_unique<LogKeepingDriver>(set.process.get(), set.logs.get());
+    }
+    if (set.docker) {
+      set.keeping["docker"] = std::make_unique<LogKeepingDriver>(set.docker.get(), set.logs.get());
     }
   }
   return set;
