@@ -539,6 +539,18 @@ TEST_F(AgentTest, StartFailureIsReported) {
   EXPECT_EQ(driver_.counts().start, 1);
 }
 
+// Verify that a start the driver refuses for good (kFailedPrecondition: a
+// failed build) is reported as one that cannot start, for the rollout to fail
+// at once.
+TEST_F(AgentTest, PermanentStartFailureSaysItCannotStart) {
+  driver_.FailStart("i1", Error{ErrorCode::kFailedPrecondition, "build of skiff/hello:3 failed"});
+  auto agent = NewAgent();
+  ASSERT_TRUE(agent->Start().has_value());
+  Place(Instance("i1"));
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kFailed); }));
+  EXPECT_EQ(cp_.instance("i1")->message, "cannot start: build of skiff/hello:3 failed");
+}
+
 // Verify that an image spec without a docker driver fails with a clear message.
 TEST_F(AgentTest, MissingDriverIsReported) {
   auto agent = NewAgent();
