@@ -13,7 +13,6 @@
 #include "common/ids.h"
 #include "common/logging.h"
 #include "protocol/node_codec.h"
-#include "runtime/process/log_rotate.h"
 
 namespace skiff::agent {
 namespace {
@@ -126,18 +125,13 @@ Status Agent::Register() {
   node.region = options_.region;
   node.status = model::NodeStatus::kReady;
   node.last_heartbeat = clock_->Now();
-  for (const auto& [name, driver] : drivers_) {
-    if (driver == nullptr) continue;
-    node.drivers.push_back(name);
-    runtime::DriverInfo info = driver->Info();
-    if (!info.notes.empty()) {
-      if (!node.notes.empty()) node.notes += "; ";
-      node.notes += name + ": " + info.notes;
-    }
-  }
+  const runtime::DriverOffer offer = runtime::OfferOf(drivers_);
+  node.drivers = offer.drivers;
+  node.notes = offer.notes;
   SKIFF_RETURN_IF_ERROR(control_plane_->RegisterNode(node));
   std::lock_guard lock(mu_);
   registered_ = true;
+  offered_ = offer;
   return OkStatus();
 }
 
@@ -315,7 +309,7 @@ void Agent::RemoveOrphans() {
   }
   for (const auto& [id, local] : state_.instances()) keep.insert(id);
   for (const auto& [name, driver] : drivers_) {
-    if (driver == nullptr) continue;
+    if (driver == nullptr || !driver->Info().available) continue;
     auto removed = driver->RemoveOrphans(context_.node_id, keep);
     if (!removed) {
       SKIFF_LOG_WARN("agent: looking for orphans of the {} driver: {}", name,
@@ -329,9 +323,9 @@ void Agent::RemoveOrphans() {
 void Agent::ReapFinishedLocked() {
   for (auto it = runners_.begin(); it != runners_.end();) {
     if (it->second->finished()) {
-      it->second->Shutdown();  // the thread has ended; this only joins it
-      // Its record is gone from the store, so nothing can ask for its logs.
-      runtime::process::RemoveLogs(context_.logs_dir + "/" + it->first + ".log", options_.log_keep);
+      // The thread has ended; this only joins it. Its logs go with the next
+      // orphan sweep (the drivers keep them: runtime/log_keeper.h).
+      it->second->Shutdown();
       it = runners_.erase(it);
     } else {
       ++it;
@@ -343,10 +337,14 @@ void Agent::HeartbeatLoop() {
   OutageLog outage("heartbeat");
   while (Sleep(options_.heartbeat_interval)) {
     bool registered;
+    runtime::DriverOffer offered;
     {
       std::lock_guard lock(mu_);
       registered = registered_;
+      offered = offered_;
     }
+    // A driver came or went (an engine started or stopped): register again.
+    if (registered && runtime::OfferOf(drivers_) != offered) registered = false;
     Status status = registered ? control_plane_->Heartbeat(context_.node_id) : Register();
     if (status) {
       outage.Succeeded();
@@ -378,14 +376,6 @@ void Agent::SampleLoop() {
     for (const auto& [id, task] : running) {
       if (auto sample = task.driver->Sample(task.handle)) {
         samples.push_back(protocol::InstanceSample{id, *sample});
-      }
-      if (options_.log_rotate_bytes > 0) {
-        auto rotated = runtime::process::RotateLogIfLarger(task.log_path, options_.log_rotate_bytes,
-                                                           options_.log_keep);
-        if (!rotated) {
-          SKIFF_LOG_WARN("agent: rotating {} failed: {}", task.log_path,
-                         rotated.error().ToString());
-        }
       }
     }
     // Sent even when empty: a batch replaces the node's last one, so the

@@ -6,8 +6,8 @@
 // that instance is serialised on it, and a stop that blocks for its grace
 // blocks nobody else); one watch thread (WaitForChange + ListAssignments, with
 // a periodic resync) that hands targets to the runners; one heartbeat thread
-// (also re-registers the node after an outage); one sampler thread (samples
-// and log rotation); one reporter thread delivering instance reports in order
+// (also re-registers the node after an outage, or when a driver came or
+// went); one sampler thread; one reporter thread delivering instance reports in order
 // and retrying them while the control plane is unavailable. Instances keep
 // running through any control-plane outage; each loop logs an outage once.
 //
@@ -16,7 +16,8 @@
 // and reports dead ones failed, never starting an instance twice (a task its
 // driver cannot check now, kUnavailable, is adopted as recorded). After the
 // first listing of its assignments, and then at the resync pace, it has the
-// drivers remove their leftover tasks of instances it does not run (orphans).
+// drivers remove their leftover tasks of instances it does not run (orphans),
+// and their logs. The drivers keep the logs bounded (runtime/log_keeper.h).
 #pragma once
 
 #include <condition_variable>
@@ -36,6 +37,7 @@
 #include "model/resources.h"
 #include "protocol/control_plane.h"
 #include "runtime/driver.h"
+#include "runtime/offer.h"
 
 namespace skiff::agent {
 
@@ -59,9 +61,6 @@ struct AgentOptions {
   Duration watch_timeout = std::chrono::seconds(1);
   // How often a runner inspects its task for an exit.
   Duration inspect_interval = std::chrono::milliseconds(500);
-  // Instance logs larger than this are rotated (copy + truncate); 0 = never.
-  int64_t log_rotate_bytes = 64ll << 20;
-  int log_keep = 3;  // rotated files kept per instance
   // Not owned; must outlive the agent. nullptr: the built-in socket prober.
   Prober* prober = nullptr;
 };
@@ -125,9 +124,10 @@ class Agent {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  bool started_ = false;                                            // GUARDED_BY(mu_)
-  bool stopping_ = false;                                           // GUARDED_BY(mu_)
-  bool registered_ = false;                                         // GUARDED_BY(mu_)
+  bool started_ = false;          // GUARDED_BY(mu_)
+  bool stopping_ = false;         // GUARDED_BY(mu_)
+  bool registered_ = false;       // GUARDED_BY(mu_)
+  runtime::DriverOffer offered_;  // GUARDED_BY(mu_): what the last registration offered
   std::map<std::string, std::unique_ptr<InstanceRunner>> runners_;  // GUARDED_BY(mu_)
 
   std::thread watch_thread_;

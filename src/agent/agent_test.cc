@@ -507,10 +507,12 @@ TEST_F(AgentTest, OrphansAreRemoved) {
   runtime::TaskConfig orphan;
   orphan.instance_id = "gone";
   orphan.node_id = kNode;
+  orphan.run.command = {"app"};
   ASSERT_TRUE(driver_.Start(orphan));
   runtime::TaskConfig elsewhere;
   elsewhere.instance_id = "theirs";
   elsewhere.node_id = "node-2";
+  elsewhere.run.command = {"app"};
   ASSERT_TRUE(driver_.Start(elsewhere));
 
   auto agent = NewAgent();
@@ -535,6 +537,18 @@ TEST_F(AgentTest, StartFailureIsReported) {
   ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kFailed); }));
   EXPECT_EQ(cp_.instance("i1")->message, "python3: not found");
   EXPECT_EQ(driver_.counts().start, 1);
+}
+
+// Verify that a start the driver refuses for good (kFailedPrecondition: a
+// failed build) is reported as one that cannot start, for the rollout to fail
+// at once.
+TEST_F(AgentTest, PermanentStartFailureSaysItCannotStart) {
+  driver_.FailStart("i1", Error{ErrorCode::kFailedPrecondition, "build of skiff/hello:3 failed"});
+  auto agent = NewAgent();
+  ASSERT_TRUE(agent->Start().has_value());
+  Place(Instance("i1"));
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kFailed); }));
+  EXPECT_EQ(cp_.instance("i1")->message, "cannot start: build of skiff/hello:3 failed");
 }
 
 // Verify that an image spec without a docker driver fails with a clear message.

@@ -6,6 +6,7 @@
 
 #include "agent/task_config.h"
 #include "common/logging.h"
+#include "model/cannot_start.h"
 
 namespace skiff::agent {
 namespace {
@@ -294,7 +295,9 @@ void InstanceRunner::StartTask(const Target& target) {
   auto handle = driver->second->Start(config);
   if (!handle) {
     context_->ports->Release(*port);
-    fail(handle.error().message);
+    // kFailedPrecondition: it can never start as it stands (a failed build).
+    const bool for_good = handle.error().code == ErrorCode::kFailedPrecondition;
+    fail((for_good ? model::kCannotStartPrefix : "") + handle.error().message);
     return;
   }
   Task task;

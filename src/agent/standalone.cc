@@ -69,6 +69,8 @@ Status StandaloneAgent::Impl::Start() {
   runtime::DriverSetOptions driver_options;
   driver_options.names = options_.drivers;
   driver_options.docker_host = options_.docker_host;
+  driver_options.home = data;
+  driver_options.logs_dir = data + "/logs";  // where the agent puts them
   SKIFF_ASSIGN_OR_RETURN(drivers_, runtime::MakeDrivers(driver_options));
 
   RemoteControlPlaneOptions remote;

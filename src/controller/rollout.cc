@@ -9,6 +9,7 @@
 #include "controller/backoff.h"
 #include "controller/revision.h"
 #include "controller/template.h"
+#include "model/cannot_start.h"
 
 namespace skiff::controller {
 
@@ -247,6 +248,11 @@ std::string Planner::Failure() {
   for (const Instance* instance : in_.current) {
     // A count that stays high after the instance recovered (it ends only with
     // a long run) is history, not a crash loop now.
+    // A start that can never succeed (a failed build) is not retried into a loop.
+    if (model::CannotStart(*instance)) {
+      looping_ = instance;
+      return fmt::format("instance {} {}", instance->id, instance->message);
+    }
     if (IsCrashLoop(instance->crash_count) && !IsAvailable(*instance, spec_, now_)) {
       looping_ = instance;
       return fmt::format("crash loop: instance {} {} ({} failures in a row)", instance->id,

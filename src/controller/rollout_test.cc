@@ -222,6 +222,25 @@ TEST(RolloutTest, CrashLoopReverts) {
   EXPECT_EQ(w.Deployment("web", 3).state, DeploymentState::kHealthy);
 }
 
+// Verify that an instance whose start can never succeed (a failed image
+// build) fails its rollout at once with the build's error, before any crash
+// loop.
+TEST(RolloutTest, CannotStartFailsRolloutAtOnce) {
+  World w;
+  w.AddNode("n1");
+  w.AddApp("web", 1, [](model::AppSpec& s) { s.update.auto_revert = false; });
+  w.Converge();
+  w.NewRevision("web", ChangeEnv);
+  w.Pass();  // web-2
+  model::Instance& failed = w.Instance("web-2");
+  failed.state = model::InstanceState::kFailed;
+  failed.crash_count = 1;
+  failed.message = "cannot start: build of skiff/web:2 failed: COPY failed: missing-file";
+  EXPECT_THAT(w.Pass(), Contains("deployment web/2 -> failed (instance web-2 cannot start: build "
+                                 "of skiff/web:2 failed: COPY failed: missing-file)"));
+  EXPECT_EQ(w.Deployment("web", 2).state, DeploymentState::kFailed);
+}
+
 // Verify that blue-green brings the whole new set up held, switches traffic in
 // one pass only once all of it is available, keeps the old set for keep_old,
 // then stops it (draining: the app has domains).

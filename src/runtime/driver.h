@@ -55,13 +55,18 @@ using model::ResourceSample;
 struct DriverInfo {
   std::string name;              // "process", "docker"
   bool enforces_limits = false;  // whether cpu/memory limits are applied
-  std::string notes;             // honest words on what is and is not enforced
+  std::string notes;  // honest words on what is and is not enforced, or why it is not available
+  // Whether it can run tasks now (a Docker engine that does not answer: no).
+  // An agent offers only the drivers available, and asks again as it goes.
+  bool available = true;
 };
 
 class Driver {
  public:
   virtual ~Driver() = default;
 
+  // What the driver offers now. Cheap enough to call on every heartbeat (a
+  // driver that must ask an engine caches the answer for a while).
   virtual DriverInfo Info() const = 0;
 
   // Starts a task. It keeps running if the agent dies. kInvalidArgument for a

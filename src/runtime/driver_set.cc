@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "common/logging.h"
 
@@ -12,6 +13,9 @@ std::map<std::string, Driver*> DriverSet::ByName() const {
   std::map<std::string, Driver*> drivers;
   if (process) drivers["process"] = process.get();
   if (docker) drivers["docker"] = docker.get();
+  for (auto& [name, driver] : drivers) {
+    if (auto it = keeping.find(name); it != keeping.end()) driver = it->second.get();
+  }
   return drivers;
 }
 
@@ -38,17 +42,37 @@ Result<DriverSet> MakeDrivers(const DriverSetOptions& options) {
   if (wants("docker")) {
     docker::DockerDriverOptions docker_options;
     if (!options.docker_host.empty()) docker_options.host = options.docker_host;
+    if (!options.home.empty()) {
+      std::error_code ignored;
+      docker_options.home =
+          std::filesystem::absolute(options.home, ignored).lexically_normal().string();
+    }
+    docker_options.probe_interval = options.docker_probe_interval;
     set.docker = std::make_unique<docker::DockerDriver>(docker_options);
     auto version = set.docker->Probe();
     if (version) {
       SKIFF_LOG_INFO("docker driver: engine {} at {}", *version, docker_options.host);
     } else if (automatic) {
-      SKIFF_LOG_INFO("docker driver: off ({})", version.error().message);
-      set.docker.reset();
+      // Kept: offered once the engine answers (Info asks again as the agent goes).
+      SKIFF_LOG_INFO("docker driver: not offered until the engine answers ({})",
+                     version.error().message);
     } else {
       Error error = version.error();
       error.message = "docker driver: " + error.message;
       return tl::unexpected(error);
+    }
+  }
+  if (!options.logs_dir.empty()) {
+    set.logs =
+        std::make_unique<LogKeeper>(LogKeeperOptions{.dir = options.logs_dir,
+                                                     .rotate_bytes = options.log_rotate_bytes,
+                                                     .keep = options.log_keep});
+    if (set.process) {
+      set.keeping["process"] =
+          std::make_unique<LogKeepingDriver>(set.process.get(), set.logs.get());
+    }
+    if (set.docker) {
+      set.keeping["docker"] = std::make_unique<LogKeepingDriver>(set.docker.get(), set.logs.get());
     }
   }
   return set;

@@ -115,6 +115,8 @@ Status Server::Impl::Start() {
     driver_options.names = options_.drivers;
     driver_options.docker_host = options_.docker_host;
     driver_options.cgroup_parent = options_.cgroup_parent;
+    driver_options.home = data;
+    driver_options.logs_dir = data + "/logs";  // where the agent puts them
     SKIFF_ASSIGN_OR_RETURN(drivers_, runtime::MakeDrivers(driver_options));
     control_plane_ = std::make_unique<LocalControlPlane>(store_.get(), nodes_.get());
     agent::AgentOptions agent_options;

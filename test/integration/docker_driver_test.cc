@@ -327,6 +327,50 @@ TEST_F(DockerDriverTest, RecoverAndRemoveOrphans) {
   driver_->Release(*other_node);
 }
 
+// Verify that the orphan sweep also removes what this agent (its home) left
+// under an earlier node id unless its instance is kept (then it is adopted by
+// its handle), and never what another agent's home left.
+TEST_F(DockerDriverTest, RemovesWhatAnEarlierNodeIdLeft) {
+  SKIFF_REQUIRE_DOCKER(host);
+  auto image = testing::TestAppImage(host);
+  ASSERT_TRUE(image) << image.error().ToString();
+  const std::string earlier_id = NewId("earlier-node");
+  TaskConfig gone = Config(*image);
+  TaskConfig kept = Config(*image);
+  TaskConfig others = Config(*image);
+  for (TaskConfig* config : {&gone, &kept, &others}) config->node_id = earlier_id;
+  TaskHandle gone_handle;
+  TaskHandle kept_handle;
+  TaskHandle others_handle;
+  {
+    DockerDriver earlier(DockerDriverOptions{.host = host, .home = dir_.path()});
+    auto h1 = earlier.Start(gone);
+    ASSERT_TRUE(h1) << h1.error().ToString();
+    auto h2 = earlier.Start(kept);
+    ASSERT_TRUE(h2) << h2.error().ToString();
+    gone_handle = *h1;
+    kept_handle = *h2;
+    DockerDriver elsewhere(DockerDriverOptions{.host = host, .home = dir_.File("other-agent")});
+    auto h3 = elsewhere.Start(others);
+    ASSERT_TRUE(h3) << h3.error().ToString();
+    others_handle = *h3;
+  }
+  // The agent comes back with a new node id (its data dir was wiped).
+  driver_ = std::make_unique<DockerDriver>(DockerDriverOptions{.host = host, .home = dir_.path()});
+  auto removed = driver_->RemoveOrphans(node_id_, {kept.instance_id});
+  ASSERT_TRUE(removed) << removed.error().ToString();
+  EXPECT_EQ(*removed, 1);
+  EXPECT_EQ(driver_->engine().InspectContainer(gone_handle.id).error().code, ErrorCode::kNotFound);
+  EXPECT_TRUE(driver_->engine().InspectContainer(others_handle.id));
+  auto adopted = driver_->Recover(kept_handle);
+  ASSERT_TRUE(adopted) << adopted.error().ToString();
+  auto status = driver_->Inspect(*adopted);
+  ASSERT_TRUE(status) << status.error().ToString();
+  EXPECT_TRUE(status->running);
+  ASSERT_TRUE(driver_->engine().RemoveContainer(others_handle.id));
+  driver_->Release(kept_handle);
+}
+
 // Verify that an image that is neither present nor pullable fails the start
 // with a plain message (the registry here is a closed loopback port).
 TEST_F(DockerDriverTest, MissingImageFailsPlainly) {

@@ -10,6 +10,10 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "runtime/docker/dockerignore.h"
 
 extern char** environ;
 
@@ -85,12 +89,63 @@ Result<std::string> RunCapture(const std::vector<std::string>& argv) {
   return stdout_text;
 }
 
-Result<std::string> TarDirectory(const std::string& dir) {
+Result<std::vector<std::string>> ContextFiles(const std::string& dir, const DockerIgnore& ignore,
+                                              const std::string& dockerfile) {
+  namespace fs = std::filesystem;
+  const std::string kept_dockerfile = CleanPath(dockerfile);
+  std::vector<std::string> files;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(dir, fs::directory_options::none, ec);
+  if (ec) return Unavailable("build context " + dir + ": " + ec.message());
+  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) return Unavailable("build context " + dir + ": " + ec.message());
+    const std::string path = fs::relative(it->path(), dir, ec).generic_string();
+    if (ec) return Unavailable("build context " + dir + ": " + ec.message());
+    const bool is_dir = it->is_directory(ec) && !it->is_symlink(ec);
+    if (path == ".git") {
+      if (is_dir) it.disable_recursion_pending();
+      continue;
+    }
+    // As the Docker CLI: the Dockerfile and .dockerignore always go, whatever
+    // the patterns say (the engine needs the one, and reads the other).
+    if (path != kept_dockerfile && path != ".dockerignore" && ignore.Excludes(path)) {
+      // Nothing under an excluded directory comes back but by a "!" or as the
+      // Dockerfile.
+      if (is_dir && !ignore.has_exceptions() && !kept_dockerfile.starts_with(path + "/")) {
+        it.disable_recursion_pending();
+      }
+      continue;
+    }
+    files.push_back("./" + path);
+  }
+  return files;
+}
+
+Result<std::string> TarDirectory(const std::string& dir, const std::string& dockerfile) {
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) {
     return NotFound("build context " + dir + " is not a directory");
   }
-  return RunCapture({"tar", "-C", dir, "--exclude=./.git", "-cf", "-", "."});
+  std::ifstream ignore_file(dir + "/.dockerignore");
+  if (!ignore_file) return RunCapture({"tar", "-C", dir, "--exclude=./.git", "-cf", "-", "."});
+  std::stringstream text;
+  text << ignore_file.rdbuf();
+  SKIFF_ASSIGN_OR_RETURN(DockerIgnore ignore, DockerIgnore::Parse(text.str()));
+  SKIFF_ASSIGN_OR_RETURN(std::vector<std::string> files, ContextFiles(dir, ignore, dockerfile));
+  // The list goes to tar in a file (its stdin is /dev/null), NUL-separated so
+  // any name is safe; directories are listed, not recursed into.
+  std::string list_dir = (std::filesystem::temp_directory_path() / "skiff-tar-XXXXXX").string();
+  if (::mkdtemp(list_dir.data()) == nullptr) {
+    return Unavailable(std::string("mkdtemp: ") + strerror(errno));
+  }
+  const std::string list = list_dir + "/files";
+  {
+    std::ofstream out(list, std::ios::binary);
+    for (const std::string& file : files) out << file << '\0';
+  }
+  auto tar = RunCapture({"tar", "-C", dir, "--no-recursion", "--null", "-T", list, "-cf", "-"});
+  std::filesystem::remove_all(list_dir, ec);
+  return tar;
 }
 
 Status GitCheckout(const std::string& url, const std::string& ref, const std::string& dest) {

@@ -16,8 +16,12 @@ namespace skiff::runtime::docker {
 Result<std::string> RunCapture(const std::vector<std::string>& argv);
 
 // An uncompressed tar of the contents of `dir` (paths relative to it; .git
-// left out). kNotFound when `dir` is not a directory.
-Result<std::string> TarDirectory(const std::string& dir);
+// left out), less what `dir`/.dockerignore excludes (dockerignore.h), but
+// never `dockerfile` (relative to `dir`) or .dockerignore itself. kNotFound
+// when `dir` is not a directory; kInvalidArgument for a malformed
+// .dockerignore (its line named).
+Result<std::string> TarDirectory(const std::string& dir,
+                                 const std::string& dockerfile = "Dockerfile");
 
 // Clones `url` (anything `git clone` takes, a local path included) into the
 // new directory `dest` and checks out `ref` when not empty. kFailedPrecondition

@@ -16,6 +16,8 @@
 
 #include "common/logging.h"
 #include "runtime/docker/build_context.h"
+#include "runtime/exit_status.h"
+#include "runtime/log_append.h"
 
 namespace skiff::runtime::docker {
 namespace {
@@ -29,20 +31,6 @@ std::string ContainerName(const std::string& instance_id) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') c = '-';
   }
   return name;
-}
-
-// Appends to a log file opened for each write batch: the agent rotates logs by
-// copy and truncate, which O_APPEND follows.
-void AppendLog(const std::string& path, std::string_view text) {
-  if (path.empty() || text.empty()) return;
-  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-  if (fd < 0) return;
-  while (!text.empty()) {
-    ssize_t n = ::write(fd, text.data(), text.size());
-    if (n <= 0) break;
-    text.remove_prefix(static_cast<size_t>(n));
-  }
-  ::close(fd);
 }
 
 int64_t FileMtimeNanos(const std::string& path) {
@@ -87,6 +75,7 @@ json::object ContainerCreateBody(const TaskConfig& config, const std::string& im
       {kLabelNode, config.node_id},
       {kLabelLog, config.log_path},
   };
+  if (!options.home.empty()) labels[kLabelHome] = options.home;
 
   json::array cap_add;
   for (const std::string& cap : config.run.cap_add) cap_add.emplace_back(cap);
@@ -159,10 +148,8 @@ TaskStatus StatusOf(const ContainerState& state) {
   status.exit_code = state.exit_code;
   if (state.oom_killed) {
     status.message = "killed: out of memory";
-  } else if (state.exit_code > 128 && state.exit_code < 128 + 65) {
-    status.message = fmt::format("killed by signal {}", state.exit_code - 128);
   } else {
-    status.message = fmt::format("exited with {}", state.exit_code);
+    status.message = ExitMessage(state.exit_code);
   }
   if (!state.error.empty()) status.message += ": " + state.error;
   return status;
@@ -182,14 +169,34 @@ DockerDriver::~DockerDriver() {
 Result<std::string> DockerDriver::Probe() const { return engine_.Version(); }
 
 DriverInfo DockerDriver::Info() const {
-  return DriverInfo{.name = "docker", .enforces_limits = true, .notes = ""};
+  std::lock_guard lock(probe_mu_);
+  const auto now = std::chrono::steady_clock::now();
+  if (!probed_at_ || now - *probed_at_ >= options_.probe_interval) {
+    auto version = engine_.Version();
+    std::string error = version ? "" : version.error().message;
+    if (probed_at_ && error.empty() != probe_error_.empty()) {
+      if (error.empty()) {
+        SKIFF_LOG_INFO("docker driver: the engine at {} answers ({})", engine_.host(), *version);
+      } else {
+        SKIFF_LOG_WARN("docker driver: the engine at {} is gone: {}", engine_.host(), error);
+      }
+    }
+    probe_error_ = std::move(error);
+    probed_at_ = now;
+  }
+  DriverInfo info{.name = "docker", .enforces_limits = true};
+  if (!probe_error_.empty()) {
+    info.notes = fmt::format("engine at {} does not answer: {}", engine_.host(), probe_error_);
+    info.available = false;
+  }
+  return info;
 }
 
 Status DockerDriver::Build(const TaskConfig& config, const std::string& tag) {
   const model::BuildSpec& build = *config.run.build;
-  AppendLog(config.log_path, fmt::format("skiff: building {}\n", tag));
+  AppendToLog(config.log_path, fmt::format("skiff: building {}\n", tag));
   auto fail = [&](const std::string& why) -> Status {
-    AppendLog(config.log_path, fmt::format("skiff: build of {} failed: {}\n", tag, why));
+    AppendToLog(config.log_path, fmt::format("skiff: build of {} failed: {}\n", tag, why));
     return FailedPrecondition(fmt::format("build of {} failed: {}", tag, why));
   };
   std::string context = build.context;
@@ -206,14 +213,15 @@ Status DockerDriver::Build(const TaskConfig& config, const std::string& tag) {
       return fail(checked_out.error().message);
     }
   }
-  auto tar = TarDirectory(context);
+  auto tar = TarDirectory(context, build.dockerfile);
   if (!checkout_dir.empty()) {
     std::error_code ignored;
     std::filesystem::remove_all(checkout_dir, ignored);
   }
   if (!tar) return fail(tar.error().message);
-  auto built = engine_.BuildImage(*tar, build.dockerfile, tag,
-                                  [&](std::string_view line) { AppendLog(config.log_path, line); });
+  auto built = engine_.BuildImage(*tar, build.dockerfile, tag, [&](std::string_view line) {
+    AppendToLog(config.log_path, line);
+  });
   if (!built) {
     if (built.error().code == ErrorCode::kUnavailable) return built;  // the engine is gone
     return fail(built.error().message);
@@ -241,9 +249,9 @@ Result<std::string> DockerDriver::EnsureImage(const TaskConfig& config) {
   const std::string& image = config.run.image;
   SKIFF_ASSIGN_OR_RETURN(bool present, engine_.ImageExists(image));
   if (present) return image;
-  AppendLog(config.log_path, fmt::format("skiff: pulling image {}\n", image));
+  AppendToLog(config.log_path, fmt::format("skiff: pulling image {}\n", image));
   auto pulled =
-      engine_.PullImage(image, [&](std::string_view line) { AppendLog(config.log_path, line); });
+      engine_.PullImage(image, [&](std::string_view line) { AppendToLog(config.log_path, line); });
   if (!pulled) {
     if (pulled.error().code == ErrorCode::kUnavailable &&
         pulled.error().message.starts_with("cannot connect")) {
@@ -347,6 +355,12 @@ Status DockerDriver::Stop(const TaskHandle& handle, Duration grace) {
 
 Result<ResourceSample> DockerDriver::Sample(const TaskHandle& handle) {
   SKIFF_ASSIGN_OR_RETURN(json::object stats, engine_.Stats(handle.id));
+  // A container that is not running answers zeros read at the zero time: no
+  // sample, as for a process that has exited.
+  if (const json::value* read = stats.if_contains("read");
+      read != nullptr && read->is_string() && read->get_string().starts_with("0001-01-01")) {
+    return NotFound("container " + handle.id + " is not running");
+  }
   const Time now = options_.clock->Now();
   ResourceSample sample;
   sample.at = now;
@@ -396,12 +410,23 @@ Result<int> DockerDriver::RemoveOrphans(const std::string& node_id,
                                         const std::set<std::string>& keep) {
   SKIFF_ASSIGN_OR_RETURN(std::vector<ContainerSummary> containers,
                          engine_.ListContainers({std::string(kLabelNode) + "=" + node_id}));
+  if (!options_.home.empty()) {
+    // This agent's containers under any node id: those of an earlier one too.
+    SKIFF_ASSIGN_OR_RETURN(std::vector<ContainerSummary> home,
+                           engine_.ListContainers({std::string(kLabelHome) + "=" + options_.home}));
+    for (ContainerSummary& c : home) {
+      auto node = c.labels.find(kLabelNode);
+      if (node != c.labels.end() && node->second != node_id) containers.push_back(std::move(c));
+    }
+  }
   int removed = 0;
   for (const ContainerSummary& c : containers) {
     auto instance = c.labels.find(kLabelInstance);
     if (instance == c.labels.end() || keep.count(instance->second)) continue;
-    SKIFF_LOG_INFO("docker: removing orphan container {} (instance {}, {})", c.id.substr(0, 12),
-                   instance->second, c.state);
+    auto node = c.labels.find(kLabelNode);
+    SKIFF_LOG_INFO("docker: removing orphan container {} (instance {}, node {}, {})",
+                   c.id.substr(0, 12), instance->second,
+                   node != c.labels.end() ? node->second : "?", c.state);
     std::unique_ptr<Follower> follower = Unfollow(c.id);
     auto gone = engine_.RemoveContainer(c.id, /*force=*/true);
     if (follower) {
@@ -434,7 +459,7 @@ void FollowLoop(DockerEngine engine, std::string id, std::string log_path, int64
                                   // Reopening from `last` repeats the entries stamped up to then.
                                   if (at != 0 && last != 0 && at <= last) return true;
                                   if (at != 0) last = at;
-                                  AppendLog(log_path, line);
+                                  AppendToLog(log_path, line);
                                   return true;
                                 });
     if (*stop) return;

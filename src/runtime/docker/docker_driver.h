@@ -5,10 +5,10 @@
 // dropped but run.cap_add, a pids limit, never privileged, no mounts at all
 // (so never the engine's socket), memory and cpu limits from the resources,
 // run.user, run.read_only. It carries the labels skiff.app, skiff.instance,
-// skiff.revision, skiff.node (and skiff.log, where its log goes), which is how
-// a restarted agent adopts it and how orphans are found; containers without
-// them are never touched. Docker's own restart policy is off: the agent
-// restarts.
+// skiff.revision, skiff.node (and skiff.log, where its log goes, and
+// skiff.home, which agent's it is), which is how a restarted agent adopts it
+// and how orphans are found; containers without them are never touched. Docker's own restart policy
+// is off: the agent restarts.
 //
 // Identity: a TaskHandle is the container's full id. Release removes the
 // container; Stop only stops it, so Inspect still tells how it ended.
@@ -26,6 +26,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -41,6 +42,7 @@ inline constexpr char kLabelInstance[] = "skiff.instance";
 inline constexpr char kLabelRevision[] = "skiff.revision";
 inline constexpr char kLabelNode[] = "skiff.node";
 inline constexpr char kLabelLog[] = "skiff.log";
+inline constexpr char kLabelHome[] = "skiff.home";
 
 struct DockerDriverOptions {
   // The engine's socket (DefaultEngineHost(): DOCKER_HOST or /var/run/docker.sock).
@@ -52,6 +54,15 @@ struct DockerDriverOptions {
   Duration log_idle = std::chrono::seconds(60);
   // Stamps samples; must outlive the driver.
   const Clock* clock = SystemClock::Get();
+  // Where the agent that runs this driver keeps its data (an absolute path):
+  // labelled skiff.home on every container, it tells this agent's containers
+  // from others' on a shared engine whatever node id they name, so those left
+  // under an earlier node id (a wiped data dir, a new --node-id) are found.
+  // Empty: none.
+  std::string home;
+  // How long Info() keeps the engine's last answer to the question whether it
+  // is there.
+  Duration probe_interval = std::chrono::seconds(5);
 };
 
 // The create body for `config` running `image` (pure; tested with tables).
@@ -85,6 +96,8 @@ class DockerDriver final : public Driver {
 
   // Driver:
 
+  // Available while the engine answers (asked at most every probe_interval);
+  // otherwise the notes say why not.
   DriverInfo Info() const override;
 
   // Builds the image first for run.build (BuildImage: tagged BuildTag, once
@@ -113,11 +126,16 @@ class DockerDriver final : public Driver {
 
   // From the one-shot stats call: cpu averaged since the previous sample (the
   // first since the container started), memory in use without the page cache.
+  // kNotFound when the container is gone or not running.
   Result<ResourceSample> Sample(const TaskHandle& handle) override;
 
   // Stops following the logs and removes the container.
   void Release(const TaskHandle& handle) override;
 
+  // Also removes the containers of this driver's home (options.home) that
+  // name another node id, unless their instance is kept: what this machine
+  // left under an earlier id of its node. Kept ones stay, to be adopted by
+  // their handle (Recover takes any container of Skiff's).
   Result<int> RemoveOrphans(const std::string& node_id, const std::set<std::string>& keep) override;
 
  private:
@@ -143,6 +161,11 @@ class DockerDriver final : public Driver {
 
   const DockerDriverOptions options_;
   DockerEngine engine_;
+
+  // Info's cached answer of the engine.
+  mutable std::mutex probe_mu_;
+  mutable std::optional<std::chrono::steady_clock::time_point> probed_at_;  // GUARDED_BY(probe_mu_)
+  mutable std::string probe_error_;  // GUARDED_BY(probe_mu_); empty: it answered
 
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<Follower>> followers_;      // GUARDED_BY(mu_), by id

@@ -1,7 +1,11 @@
 #include "runtime/fake/fake_driver.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <utility>
+
+#include "runtime/exit_status.h"
+#include "runtime/log_append.h"
 
 namespace skiff::runtime {
 
@@ -36,6 +40,23 @@ Result<TaskHandle> FakeDriver::Start(const TaskConfig& config) {
     return tl::unexpected(it->second);
   }
   if (fail_all_starts_) return tl::unexpected(*fail_all_starts_);
+  // What each real driver refuses, in its words (Driver contract: kInvalidArgument).
+  if (name_ == "docker" && !model::IsContainer(config.run)) {
+    return InvalidArgument("the docker driver runs images, not commands", "run");
+  }
+  if (name_ != "docker" && !config.run.image.empty()) {
+    return InvalidArgument("the process driver cannot run an image", "run.image");
+  }
+  if (name_ != "docker" && (config.run.command.empty() || config.run.command[0].empty())) {
+    return InvalidArgument("empty command", "run.command");
+  }
+  if (!config.log_path.empty()) {
+    // As the real drivers do: the log exists (its directories made) once started.
+    std::error_code ignored;
+    std::filesystem::create_directories(std::filesystem::path(config.log_path).parent_path(),
+                                        ignored);
+    AppendToLog(config.log_path, "");
+  }
   std::string id = "fake:" + config.instance_id + ":" + std::to_string(next_task_++);
   tasks_[id] = Task{.config = config, .started_at = clock_->Now()};
   latest_[config.instance_id] = id;
@@ -56,7 +77,8 @@ Result<TaskStatus> FakeDriver::Inspect(const TaskHandle& handle) {
   std::lock_guard lock(mu_);
   ++counts_.inspect;
   Task* task = FindLocked(handle.id);
-  if (task == nullptr) return NotFound("unknown task " + handle.id);
+  // Released is forgotten, as the real drivers forget (or remove) it.
+  if (task == nullptr || task->released) return NotFound("unknown task " + handle.id);
   return TaskStatus{.running = task->running,
                     .exit_code = task->exit_code,
                     .message = task->message,
@@ -77,8 +99,8 @@ Status FakeDriver::Stop(const TaskHandle& handle, Duration grace) {
   if (task != nullptr && task->running) {
     task->running = false;
     bool killed = stop_delay_ > grace;
-    task->exit_code = killed ? 128 + 9 : 128 + 15;
-    task->message = killed ? "killed by signal 9" : "killed by signal 15";
+    task->exit_code = killed ? 128 + 9 : term_exit_code_;
+    task->message = ExitMessage(*task->exit_code);
   }
   return OkStatus();
 }
@@ -106,7 +128,8 @@ Result<int> FakeDriver::RemoveOrphans(const std::string& node_id,
   ++counts_.remove_orphans;
   int removed = 0;
   for (auto& [id, task] : tasks_) {
-    if (!task.running || task.vanished || task.config.node_id != node_id ||
+    // Like containers, exited tasks not yet released are leftovers too.
+    if (task.vanished || task.released || task.config.node_id != node_id ||
         keep.count(task.config.instance_id)) {
       continue;
     }
@@ -125,8 +148,25 @@ bool FakeDriver::Exit(const std::string& instance_id, int code, std::string mess
   if (task == nullptr || !task->running) return false;
   task->running = false;
   task->exit_code = code;
-  task->message = message.empty() ? "exited with " + std::to_string(code) : std::move(message);
+  task->message = message.empty() ? ExitMessage(code) : std::move(message);
   return true;
+}
+
+bool FakeDriver::Print(const std::string& instance_id, std::string_view text) {
+  std::string path;
+  {
+    std::lock_guard lock(mu_);
+    const Task* task = LatestLocked(instance_id);
+    if (task == nullptr || !task->running) return false;
+    path = task->config.log_path;
+  }
+  AppendToLog(path, text);
+  return true;
+}
+
+void FakeDriver::SetTermExitCode(int code) {
+  std::lock_guard lock(mu_);
+  term_exit_code_ = code;
 }
 
 bool FakeDriver::Vanish(const std::string& instance_id) {

@@ -4,6 +4,14 @@
 // samples it returns. It counts every call and remembers every config it was
 // asked to start, so tests assert on what an agent did to the machine.
 //
+// It keeps the Driver contract as the real drivers do (the contract suite,
+// test/integration/driver_contract_test.cc, runs it beside them): named
+// "docker" it runs only images and builds, otherwise only commands, refusing
+// the rest with kInvalidArgument; a started task's log file exists; exits are
+// worded by ExitMessage; a released task is unknown (kNotFound). What differs
+// by design: an exited task cannot be recovered (as a process), and limits are
+// not enforced.
+//
 // Thread-safety: every method may be called from any thread. Stop blocks for
 // the scripted stop delay (bounded by the grace it is given) without holding
 // the driver's lock, so other calls proceed meanwhile.
@@ -15,6 +23,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.h"
@@ -43,9 +52,17 @@ class FakeDriver final : public Driver {
 
   // --- Scripting ---
 
-  // The running task of `instance_id` exits with `code` (message "exited with
-  // <code>" when empty). Returns false when the instance has no running task.
+  // The running task of `instance_id` exits with `code` (message as the real
+  // drivers word it, ExitMessage, when empty). Returns false when the instance
+  // has no running task.
   bool Exit(const std::string& instance_id, int code, std::string message = {});
+  // The running task of `instance_id` writes `text` to its log (config.log_path).
+  // Returns false when the instance has no running task.
+  bool Print(const std::string& instance_id, std::string_view text);
+  // The code a task exits with when it obeys Stop's SIGTERM within the grace.
+  // Default 143 (killed by signal 15: a program without a handler); 0 is what
+  // a program that catches SIGTERM and exits cleanly reports.
+  void SetTermExitCode(int code);
   // The task of `instance_id` vanishes as if its process died while no agent
   // watched it: Recover and Inspect answer kNotFound from now on.
   bool Vanish(const std::string& instance_id);
@@ -119,6 +136,7 @@ class FakeDriver final : public Driver {
   std::optional<Error> fail_recover_;              // GUARDED_BY(mu_)
   std::map<std::string, ResourceSample> samples_;  // GUARDED_BY(mu_)
   Duration stop_delay_{0};                         // GUARDED_BY(mu_)
+  int term_exit_code_ = 128 + 15;                  // GUARDED_BY(mu_)
   Counts counts_;                                  // GUARDED_BY(mu_)
   std::vector<TaskConfig> started_;                // GUARDED_BY(mu_)
   std::vector<StopCall> stops_;                    // GUARDED_BY(mu_)

@@ -3,7 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <thread>
+
+#include "fakes/testing.h"
 
 namespace skiff::runtime {
 namespace {
@@ -132,6 +136,43 @@ TEST(FakeDriverTest, Sample) {
   EXPECT_EQ(sample->memory_bytes, 1 << 20);
   driver.Exit("a", 0);
   EXPECT_EQ(driver.Sample(*handle).error().code, ErrorCode::kNotFound);
+}
+
+// Verify that the fake keeps the Driver contract where the real drivers do:
+// it refuses the other driver's kind, words a kill as a signal, creates and
+// appends to the log, exits as scripted on SIGTERM and forgets what is released.
+TEST(FakeDriverTest, KeepsTheDriverContract) {
+  skiff::testing::TempDir dir;
+  FakeDriver process("process");
+  TaskConfig image = Config("i");
+  image.run.command.clear();
+  image.run.image = "hello:1";
+  EXPECT_EQ(process.Start(image).error().code, ErrorCode::kInvalidArgument);
+  FakeDriver docker("docker");
+  EXPECT_EQ(docker.Start(Config("c")).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(docker.Start(image).has_value());
+
+  TaskConfig config = Config("a");
+  config.log_path = dir.File("logs/a.log");
+  auto handle = process.Start(config);
+  ASSERT_TRUE(handle.has_value());
+  EXPECT_TRUE(std::ifstream(config.log_path).good());
+  EXPECT_TRUE(process.Print("a", "GET /x\n"));
+  std::stringstream log;
+  log << std::ifstream(config.log_path).rdbuf();
+  EXPECT_EQ(log.str(), "GET /x\n");
+  EXPECT_TRUE(process.Exit("a", 137));
+  EXPECT_EQ(process.Inspect(*handle)->message, "killed by signal 9");
+
+  process.SetTermExitCode(0);
+  handle = process.Start(config);
+  ASSERT_TRUE(handle.has_value());
+  ASSERT_TRUE(process.Stop(*handle, 1s).has_value());
+  EXPECT_EQ(process.Inspect(*handle)->exit_code, 0);
+  EXPECT_EQ(process.Inspect(*handle)->message, "exited with 0");
+  process.Release(*handle);
+  EXPECT_EQ(process.Inspect(*handle).error().code, ErrorCode::kNotFound);
+  EXPECT_TRUE(process.Stop(*handle, 1s).has_value());
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "runtime/process/log_rotate.h"
+#include "runtime/log_rotate.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -10,7 +10,7 @@
 
 #include "fakes/testing.h"
 
-namespace skiff::runtime::process {
+namespace skiff::runtime {
 namespace {
 
 std::string ReadAll(const std::string& path) {
@@ -71,20 +71,5 @@ TEST(RotateLogTest, KeepZeroOnlyTruncates) {
   EXPECT_FALSE(std::filesystem::exists(path + ".1"));
 }
 
-// Verify that RemoveLogs deletes the log and its rotated copies, and nothing else.
-TEST(RotateLogTest, RemoveLogsDeletesRotatedCopies) {
-  testing::TempDir dir;
-  std::string path = dir.File("app.log");
-  for (std::string name : {path, path + ".1", path + ".2", dir.File("other.log")}) {
-    std::ofstream(name) << "x";
-  }
-  RemoveLogs(path, 3);
-  EXPECT_FALSE(std::filesystem::exists(path));
-  EXPECT_FALSE(std::filesystem::exists(path + ".1"));
-  EXPECT_FALSE(std::filesystem::exists(path + ".2"));
-  EXPECT_TRUE(std::filesystem::exists(dir.File("other.log")));
-  RemoveLogs(path, 3);  // nothing left: no error
-}
-
 }  // namespace
-}  // namespace skiff::runtime::process
+}  // namespace skiff::runtime

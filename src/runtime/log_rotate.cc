@@ -1,4 +1,4 @@
-#include "runtime/process/log_rotate.h"
+#include "runtime/log_rotate.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <system_error>
 
-namespace skiff::runtime::process {
+namespace skiff::runtime {
 namespace fs = std::filesystem;
 
 namespace {
@@ -43,10 +43,4 @@ Result<bool> RotateLogIfLarger(const std::string& path, int64_t max_bytes, int k
   return true;
 }
 
-void RemoveLogs(const std::string& path, int keep) {
-  std::error_code ignored;
-  std::filesystem::remove(path, ignored);
-  for (int i = 1; i <= keep; ++i) std::filesystem::remove(path + "." + std::to_string(i), ignored);
-}
-
-}  // namespace skiff::runtime::process
+}  // namespace skiff::runtime

@@ -8,7 +8,7 @@
 
 #include "common/result.h"
 
-namespace skiff::runtime::process {
+namespace skiff::runtime {
 
 // When `path` is larger than `max_bytes`, shifts path.1 .. path.(keep-1) to
 // path.2 .. path.keep (dropping the old path.keep), copies `path` to path.1 and
@@ -18,8 +18,4 @@ namespace skiff::runtime::process {
 // Not safe to call concurrently for the same path. kUnavailable on I/O errors.
 Result<bool> RotateLogIfLarger(const std::string& path, int64_t max_bytes, int keep);
 
-// Deletes `path` and its rotated copies path.1 .. path.keep (those that exist),
-// once nothing will read them. Errors are ignored: a log left behind is no harm.
-void RemoveLogs(const std::string& path, int keep);
-
-}  // namespace skiff::runtime::process
+}  // namespace skiff::runtime
