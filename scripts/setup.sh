@@ -9,6 +9,7 @@ packages=(
   libexpected-dev libsqlite3-dev libssl-dev libyaml-cpp-dev zlib1g-dev
   libspdlog-dev libfmt-dev libcli11-dev
   googletest libgtest-dev libgmock-dev
+  prometheus  # for promtool: the end-to-end tests check /metrics with `promtool check metrics`
 )
 
 missing=()

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <limits>
+#include <map>
 #include <memory>
 #include <set>
 
@@ -164,24 +166,31 @@ void ApiServer::AddTrafficMetrics() {
       "skiff_app_requests_per_second",
       "Requests a second to the app over the last report interval, summed over the edges.",
       {"app"});
-  metrics::GaugeFamily* latency =
-      m->AddGauge("skiff_app_request_latency_seconds",
-                  "The app's request latency quantiles at the edges over the last report interval.",
-                  {"app", "quantile"});
+  metrics::SummaryFamily* latency = m->AddSummary(
+      "skiff_app_request_latency_seconds",
+      "The app's request latency at the edges: quantiles over the last report interval (NaN "
+      "without requests), sum and count since this server started.",
+      {"app"});
   metrics::TrafficBook* book = deps_.traffic;
-  // Apps seen before read 0 once no edge reports them, rather than stale rates.
+  // Apps seen before read 0 requests a second once no edge reports them, rather than stale rates.
   auto seen = std::make_shared<std::set<std::string>>();
   m->AddCollectHook([book, rps, latency, seen] {
     auto rates = book->Rates(std::chrono::steady_clock::now());
+    const std::map<std::string, metrics::LatencyTotal> totals = book->LatencyTotals();
     for (const std::string& app : *seen) {
       if (rates.count(app) == 0) rates[app] = metrics::AppRates{};
     }
     for (const auto& [app, r] : rates) {
       seen->insert(app);
       rps->With({app}).Set(r.requests_per_second);
-      latency->With({app, "0.5"}).Set(r.p50);
-      latency->With({app, "0.95"}).Set(r.p95);
-      latency->With({app, "0.99"}).Set(r.p99);
+      // A summary's quantiles over a window without observations are NaN, as the
+      // Prometheus client libraries render them: 0 would read as a fast app.
+      const bool idle = r.requests_per_second == 0;
+      auto q = [idle](double v) { return idle ? std::numeric_limits<double>::quiet_NaN() : v; };
+      auto total = totals.find(app);
+      latency->With({app}).Set({.quantiles = {{0.5, q(r.p50)}, {0.95, q(r.p95)}, {0.99, q(r.p99)}},
+                                .sum = total != totals.end() ? total->second.sum : 0,
+                                .count = total != totals.end() ? total->second.count : 0});
     }
   });
 }

@@ -544,7 +544,7 @@ TEST_F(ApiServerTest, MetricsExposition) {
 }
 
 // Verify that an edge's traffic report is taken, and the rate between two
-// reports is answered by GET /v1/traffic and in /metrics.
+// reports is answered by GET /v1/traffic and in /metrics, the latency as a summary.
 TEST_F(ApiServerTest, EdgeTrafficReportsBecomeRates) {
   const std::string report =
       R"({"apps":{"web":{"requests":{"2xx":10},"bytes":100,"in_flight":2,)"
@@ -559,6 +559,12 @@ TEST_F(ApiServerTest, EdgeTrafficReportsBecomeRates) {
   EXPECT_EQ(doc.at("edges").at(0).as_string(), "edge-a:8080");
   FakeWriter scraped = Call(Request("GET", "/metrics"));
   EXPECT_THAT(scraped.body, HasSubstr("skiff_app_requests_per_second{app=\"web\"} 0"));
+  // One report is no interval yet: no quantiles, but the observations count.
+  EXPECT_THAT(scraped.body, HasSubstr("# TYPE skiff_app_request_latency_seconds summary\n"));
+  EXPECT_THAT(scraped.body,
+              HasSubstr("skiff_app_request_latency_seconds{app=\"web\",quantile=\"0.95\"} NaN\n"));
+  EXPECT_THAT(scraped.body, HasSubstr("skiff_app_request_latency_seconds_sum{app=\"web\"} 0.05\n"));
+  EXPECT_THAT(scraped.body, HasSubstr("skiff_app_request_latency_seconds_count{app=\"web\"} 10\n"));
 }
 
 // Verify that a bad report is refused with the field it gets wrong, and an

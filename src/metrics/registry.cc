@@ -26,15 +26,17 @@ bool ValidLabelName(const std::string& name) {
   return name.rfind("__", 0) != 0;
 }
 
-void CheckLabelNames(const std::vector<std::string>& names, bool histogram) {
+// `reserved`: the label the type's exposition adds itself ("le", "quantile"), if any.
+void CheckLabelNames(const std::vector<std::string>& names, const char* reserved = nullptr) {
   for (size_t i = 0; i < names.size(); ++i) {
     SKIFF_CHECK(ValidLabelName(names[i]));
-    SKIFF_CHECK(!histogram || names[i] != "le");
+    SKIFF_CHECK(reserved == nullptr || names[i] != reserved);
     for (size_t j = 0; j < i; ++j) SKIFF_CHECK(names[i] != names[j]);
   }
 }
 
-// `{a="x",b="y"}`, with an optional extra label last (le for buckets); "" when none.
+// `{a="x",b="y"}`, with an optional extra label last (le for buckets, quantile for summaries); ""
+// when none.
 std::string LabelSet(const std::vector<std::string>& names, const LabelValues& values,
                      const std::string& extra_name = {}, const std::string& extra_value = {}) {
   if (names.empty() && extra_name.empty()) return {};
@@ -95,6 +97,21 @@ Histogram::Snapshot Histogram::Read() const {
   return s;
 }
 
+void Summary::Set(Snapshot snapshot) {
+  for (size_t i = 0; i < snapshot.quantiles.size(); ++i) {
+    const double q = snapshot.quantiles[i].first;
+    SKIFF_CHECK(q >= 0 && q <= 1);
+    SKIFF_CHECK(i == 0 || snapshot.quantiles[i - 1].first < q);
+  }
+  std::lock_guard lock(mu_);
+  value_ = std::move(snapshot);
+}
+
+Summary::Snapshot Summary::Read() const {
+  std::lock_guard lock(mu_);
+  return value_;
+}
+
 std::vector<double> DefaultLatencyBuckets() {
   return {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 }
@@ -149,7 +166,7 @@ std::string EscapeHelp(const std::string& v) {
 
 struct Registry::Entry {
   std::variant<std::unique_ptr<CounterFamily>, std::unique_ptr<GaugeFamily>,
-               std::unique_ptr<HistogramFamily>>
+               std::unique_ptr<HistogramFamily>, std::unique_ptr<SummaryFamily>>
       family;
 };
 
@@ -165,7 +182,7 @@ void Registry::Insert(const std::string& name, std::unique_ptr<Entry> entry) {
 
 CounterFamily* Registry::AddCounter(const std::string& name, const std::string& help,
                                     std::vector<std::string> label_names) {
-  CheckLabelNames(label_names, false);
+  CheckLabelNames(label_names);
   auto family = std::make_unique<CounterFamily>(name, help, std::move(label_names),
                                                 [] { return std::make_unique<Counter>(); });
   CounterFamily* raw = family.get();
@@ -175,7 +192,7 @@ CounterFamily* Registry::AddCounter(const std::string& name, const std::string& 
 
 GaugeFamily* Registry::AddGauge(const std::string& name, const std::string& help,
                                 std::vector<std::string> label_names) {
-  CheckLabelNames(label_names, false);
+  CheckLabelNames(label_names);
   auto family = std::make_unique<GaugeFamily>(name, help, std::move(label_names),
                                               [] { return std::make_unique<Gauge>(); });
   GaugeFamily* raw = family.get();
@@ -186,11 +203,21 @@ GaugeFamily* Registry::AddGauge(const std::string& name, const std::string& help
 HistogramFamily* Registry::AddHistogram(const std::string& name, const std::string& help,
                                         std::vector<std::string> label_names,
                                         std::vector<double> bounds) {
-  CheckLabelNames(label_names, true);
+  CheckLabelNames(label_names, "le");
   Histogram check(bounds);  // validates the bounds now, not at first use
   auto family = std::make_unique<HistogramFamily>(
       name, help, std::move(label_names), [bounds] { return std::make_unique<Histogram>(bounds); });
   HistogramFamily* raw = family.get();
+  Insert(name, std::make_unique<Entry>(Entry{std::move(family)}));
+  return raw;
+}
+
+SummaryFamily* Registry::AddSummary(const std::string& name, const std::string& help,
+                                    std::vector<std::string> label_names) {
+  CheckLabelNames(label_names, "quantile");
+  auto family = std::make_unique<SummaryFamily>(name, help, std::move(label_names),
+                                                [] { return std::make_unique<Summary>(); });
+  SummaryFamily* raw = family.get();
   Insert(name, std::make_unique<Entry>(Entry{std::move(family)}));
   return raw;
 }
@@ -224,6 +251,19 @@ std::string Registry::Render() const {
       Header(out, name, f.help(), "gauge");
       f.ForEach([&](const LabelValues& values, const Gauge& series) {
         out += name + LabelSet(f.label_names(), values) + " " + FormatValue(series.Value()) + "\n";
+      });
+    } else if (auto* q = std::get_if<std::unique_ptr<SummaryFamily>>(&entry->family)) {
+      const SummaryFamily& f = **q;
+      Header(out, name, f.help(), "summary");
+      f.ForEach([&](const LabelValues& values, const Summary& series) {
+        Summary::Snapshot s = series.Read();
+        for (const auto& [quantile, value] : s.quantiles) {
+          out += name + LabelSet(f.label_names(), values, "quantile", FormatValue(quantile)) + " " +
+                 FormatValue(value) + "\n";
+        }
+        std::string labels = LabelSet(f.label_names(), values);
+        out += name + "_sum" + labels + " " + FormatValue(s.sum) + "\n";
+        out += name + "_count" + labels + " " + std::to_string(s.count) + "\n";
       });
     } else {
       const HistogramFamily& f = *std::get<std::unique_ptr<HistogramFamily>>(entry->family);

@@ -1,4 +1,4 @@
-// Registry: counters, gauges and fixed-bucket histograms with labels, rendered
+// Registry: counters, gauges, fixed-bucket histograms and summaries with labels, rendered
 // in the Prometheus text exposition format 0.0.4 for GET /metrics.
 //
 // A metric family is registered once (name, help, label names) and hands out one
@@ -66,6 +66,26 @@ class Histogram {
   double sum_ = 0;                // GUARDED_BY(mu_)
 };
 
+// A summary whose quantiles are computed elsewhere (over a window the owner
+// chooses, e.g. the last report interval) and set whole, with the cumulative
+// sum and count of what was observed, so it renders as a Prometheus summary
+// (`quantile` label, `_sum`, `_count`) rather than a gauge posing as one.
+class Summary {
+ public:
+  struct Snapshot {
+    std::vector<std::pair<double, double>> quantiles;  // (q in [0, 1], value), in order of q
+    double sum = 0;
+    uint64_t count = 0;
+  };
+  // REQUIRES: the quantiles' q increase and lie in [0, 1] (checked).
+  void Set(Snapshot snapshot);
+  Snapshot Read() const;
+
+ private:
+  mutable std::mutex mu_;
+  Snapshot value_;  // GUARDED_BY(mu_)
+};
+
 // The usual latency buckets, in seconds (those of the Prometheus client libraries).
 std::vector<double> DefaultLatencyBuckets();
 
@@ -103,6 +123,7 @@ class Family {
 using CounterFamily = Family<Counter>;
 using GaugeFamily = Family<Gauge>;
 using HistogramFamily = Family<Histogram>;
+using SummaryFamily = Family<Summary>;
 
 class Registry {
  public:
@@ -112,7 +133,8 @@ class Registry {
   Registry& operator=(const Registry&) = delete;
 
   // Register a family. REQUIRES (checked): a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)
-  // not registered before, valid label names (not "le" for histograms).
+  // not registered before, valid label names (not "le" for histograms, not
+  // "quantile" for summaries).
   // The returned family lives as long as the registry.
   CounterFamily* AddCounter(const std::string& name, const std::string& help,
                             std::vector<std::string> label_names = {});
@@ -120,6 +142,8 @@ class Registry {
                         std::vector<std::string> label_names = {});
   HistogramFamily* AddHistogram(const std::string& name, const std::string& help,
                                 std::vector<std::string> label_names, std::vector<double> bounds);
+  SummaryFamily* AddSummary(const std::string& name, const std::string& help,
+                            std::vector<std::string> label_names = {});
 
   // Registers a function run at the start of every Render(), to refresh gauges
   // that mirror state kept elsewhere (app counts, store revision). It runs on the

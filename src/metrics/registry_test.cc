@@ -74,6 +74,31 @@ TEST(RegistryTest, HistogramWithoutLabels) {
             "d_count 1\n");
 }
 
+// Verify that a summary renders its quantiles with the quantile label last, then _sum and
+// _count, and a series never set reads as empty (no quantiles, zero sum and count).
+TEST(RegistryTest, SummaryExposition) {
+  Registry r;
+  SummaryFamily* f = r.AddSummary("lat_seconds", "Latency.", {"app"});
+  f->With({"web"}).Set({.quantiles = {{0.5, 0.02}, {0.99, std::nan("")}}, .sum = 1.5, .count = 30});
+  f->With({"x"});
+  SummaryFamily* bare = r.AddSummary("bare_seconds", "Bare.");
+  bare->With().Set({.quantiles = {{0.95, 0.1}}, .sum = 0.1, .count = 1});
+  EXPECT_EQ(r.Render(),
+            "# HELP bare_seconds Bare.\n"
+            "# TYPE bare_seconds summary\n"
+            "bare_seconds{quantile=\"0.95\"} 0.1\n"
+            "bare_seconds_sum 0.1\n"
+            "bare_seconds_count 1\n"
+            "# HELP lat_seconds Latency.\n"
+            "# TYPE lat_seconds summary\n"
+            "lat_seconds{app=\"web\",quantile=\"0.5\"} 0.02\n"
+            "lat_seconds{app=\"web\",quantile=\"0.99\"} NaN\n"
+            "lat_seconds_sum{app=\"web\"} 1.5\n"
+            "lat_seconds_count{app=\"web\"} 30\n"
+            "lat_seconds_sum{app=\"x\"} 0\n"
+            "lat_seconds_count{app=\"x\"} 0\n");
+}
+
 // Verify that label values escape backslash, quote and newline, and HELP escapes backslash and
 // newline.
 TEST(RegistryTest, Escaping) {
@@ -131,6 +156,10 @@ TEST(RegistryDeathTest, RejectsBadRegistrations) {
   EXPECT_DEATH(r.AddGauge("1bad", "bad"), "");
   EXPECT_DEATH(r.AddHistogram("h", "H.", {"le"}, {1}), "");
   EXPECT_DEATH(r.AddHistogram("h2", "H.", {}, {2, 1}), "");
+  EXPECT_DEATH(r.AddSummary("s", "S.", {"quantile"}), "");
+  Summary& s = r.AddSummary("s2", "S.")->With();
+  EXPECT_DEATH(s.Set({.quantiles = {{0.9, 1}, {0.5, 1}}}), "");
+  EXPECT_DEATH(s.Set({.quantiles = {{1.5, 1}}}), "");
 }
 
 }  // namespace

@@ -163,6 +163,13 @@ Result<TrafficSnapshot> TrafficFromJson(const json::value& doc) {
 void TrafficBook::Record(const std::string& edge, TrafficSnapshot snapshot, Time at) {
   std::lock_guard lock(mu_);
   Reports& r = edges_[edge];
+  for (const auto& [app, t] : snapshot.apps) {
+    auto before = r.latest.apps.find(app);
+    const bool fresh = before == r.latest.apps.end() || t.count < before->second.count;
+    LatencyTotal& total = latency_[app];
+    total.count += fresh ? t.count : t.count - before->second.count;
+    total.sum += fresh ? t.sum : std::max(0.0, t.sum - before->second.sum);
+  }
   if (r.latest_at != Time{}) {
     r.previous = std::move(r.latest);
     r.previous_at = r.latest_at;
@@ -220,6 +227,11 @@ std::map<std::string, AppRates> TrafficBook::Rates(Time now) const {
     out.emplace(app, s.rates);
   }
   return out;
+}
+
+std::map<std::string, LatencyTotal> TrafficBook::LatencyTotals() const {
+  std::lock_guard lock(mu_);
+  return latency_;
 }
 
 std::vector<std::string> TrafficBook::Edges(Time now) const {

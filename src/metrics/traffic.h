@@ -77,6 +77,13 @@ struct AppRates {
   int edges = 0;  // edges that reported the app
 };
 
+// An app's latency observations since the book was made, over every edge's
+// reports: cumulative, so that they serve as a summary's _sum and _count.
+struct LatencyTotal {
+  double sum = 0;  // seconds
+  uint64_t count = 0;
+};
+
 // Thread-safe.
 class TrafficBook {
  public:
@@ -87,6 +94,10 @@ class TrafficBook {
   void Record(const std::string& edge, TrafficSnapshot snapshot, Time at);
   // Rates per app, from each fresh edge's last two snapshots.
   std::map<std::string, AppRates> Rates(Time now) const;
+  // Per app, the latency observations of every report so far (each edge's
+  // growth between its reports; after an edge restarted, its whole count). They
+  // never go down while the book lives, even when an edge stops reporting.
+  std::map<std::string, LatencyTotal> LatencyTotals() const;
   // Edges that reported within kStaleAfter of `now`.
   std::vector<std::string> Edges(Time now) const;
   // The routes of each edge whose last report had them and came within three
@@ -102,7 +113,8 @@ class TrafficBook {
     Time latest_at{};
   };
   mutable std::mutex mu_;
-  std::map<std::string, Reports> edges_;  // GUARDED_BY(mu_)
+  std::map<std::string, Reports> edges_;         // GUARDED_BY(mu_)
+  std::map<std::string, LatencyTotal> latency_;  // GUARDED_BY(mu_)
 };
 
 // The q-quantile (0 < q < 1) of a cumulative histogram, linearly interpolated

@@ -133,5 +133,31 @@ TEST(TrafficTest, RestartedEdgeStartsANewBaseline) {
   EXPECT_LE(r.p95, 0.01);
 }
 
+// Verify that latency totals add each edge's growth between its reports, take
+// a restarted edge's whole new count, and keep what a silent edge reported.
+TEST(TrafficTest, LatencyTotalsOnlyGrow) {
+  TrafficBook book;
+  const TrafficBook::Time t0{seconds(1000)};
+  auto with = [](uint64_t count, double sum) {
+    TrafficSnapshot s;
+    s.apps["web"] = Traffic(count, 0, {count, count, count});
+    s.apps["web"].sum = sum;
+    return s;
+  };
+  book.Record("a", with(10, 1.0), t0);
+  book.Record("b", with(5, 0.5), t0);
+  book.Record("a", with(30, 2.0), t0 + seconds(5));  // +20, +1 s
+  EXPECT_EQ(book.LatencyTotals().at("web").count, 35u);
+  EXPECT_DOUBLE_EQ(book.LatencyTotals().at("web").sum, 2.5);
+  book.Record("a", with(4, 0.25), t0 + seconds(10));  // restarted: 4 new
+  EXPECT_EQ(book.LatencyTotals().at("web").count, 39u);
+  EXPECT_DOUBLE_EQ(book.LatencyTotals().at("web").sum, 2.75);
+  // b stays silent past kStaleAfter: its 5 stay counted.
+  book.Record("a", with(4, 0.25), t0 + seconds(60));
+  EXPECT_EQ(book.LatencyTotals().at("web").count, 39u);
+  EXPECT_DOUBLE_EQ(book.LatencyTotals().at("web").sum, 2.75);
+  EXPECT_EQ(book.Rates(t0 + seconds(60)).at("web").edges, 1);
+}
+
 }  // namespace
 }  // namespace skiff::metrics

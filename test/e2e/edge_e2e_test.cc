@@ -6,12 +6,15 @@
 #include <signal.h>
 
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "e2e/docker_support.h"
 #include "e2e/skiff_server.h"
 #include "e2e/subprocess.h"
 #include "net/http_client.h"
@@ -25,6 +28,37 @@ using ::testing::StartsWith;
 
 std::string Spec(const std::string& name, int replicas, const std::string& domains) {
   return TestAppSpec(name, replicas, domains);
+}
+
+// What `promtool check metrics` (Debian's prometheus package; scripts/setup.sh
+// installs it) says of an exposition: "" when it passes, else its complaints.
+std::string PromtoolComplaints(const TempDir& dir, const std::string& name,
+                               const std::string& exposition) {
+  const std::string path = dir.File(name + ".prom");
+  std::ofstream(path) << exposition;
+  CommandResult r = RunCommand({"/bin/sh", "-c", "promtool check metrics < '" + path + "'"}, {});
+  if (r.exit_code == 0) return "";
+  return "exit " + std::to_string(r.exit_code) + ": " + r.output;
+}
+
+// The families of an exposition (its # TYPE lines) that have no sample.
+std::vector<std::string> FamiliesWithoutSamples(const std::string& exposition) {
+  std::vector<std::string> empty;
+  std::istringstream lines(exposition);
+  std::string line;
+  std::string family;
+  bool sampled = true;
+  while (std::getline(lines, line)) {
+    if (line.rfind("# TYPE ", 0) == 0) {
+      if (!sampled) empty.push_back(family);
+      family = line.substr(7, line.find(' ', 7) - 7);
+      sampled = false;
+    } else if (!line.empty() && line[0] != '#' && line.rfind(family, 0) == 0) {
+      sampled = true;
+    }
+  }
+  if (!sampled) empty.push_back(family);
+  return empty;
 }
 
 class EdgeE2eTest : public ::testing::Test {
@@ -44,6 +78,17 @@ class EdgeE2eTest : public ::testing::Test {
     headers.emplace_back("Host", host);
     return net::HttpClient("http://" + server_.edge_addr())
         .Do("GET", path, {}, headers, std::chrono::seconds(5));
+  }
+
+  // A standalone `skiff edge` named edge-a serving at `listen`, its /metrics at
+  // `metrics`, reporting its traffic to the server every 200 ms.
+  std::unique_ptr<Subprocess> ReportingEdge(const TempDir& dir, const std::string& listen,
+                                            const std::string& metrics) {
+    return std::make_unique<Subprocess>(
+        std::vector<std::string>{SKIFF_BIN, "edge", "--server", "http://" + server_.addr(),
+                                 "--listen", listen, "--data", dir.File("edge"), "--metrics-listen",
+                                 metrics, "--name", "edge-a", "--report-interval", "200ms"},
+        std::map<std::string, std::string>{{"SKIFF_TOKEN", server_.token()}}, dir.File("edge.log"));
   }
 
   SkiffServer server_;
@@ -169,17 +214,13 @@ TEST_F(EdgeE2eTest, StandaloneEdgeReportsTraffic) {
   TempDir dir;
   const std::string listen = "127.0.0.1:" + std::to_string(FreePort());
   const std::string metrics = "127.0.0.1:" + std::to_string(FreePort());
-  Subprocess edge(
-      std::vector<std::string>{SKIFF_BIN, "edge", "--server", "http://" + server_.addr(),
-                               "--listen", listen, "--data", dir.File("edge"), "--metrics-listen",
-                               metrics, "--name", "edge-a", "--report-interval", "200ms"},
-      std::map<std::string, std::string>{{"SKIFF_TOKEN", server_.token()}}, dir.File("edge.log"));
+  std::unique_ptr<Subprocess> edge = ReportingEdge(dir, listen, metrics);
   net::HttpClient client("http://" + listen);
   auto ok = [&] {
     auto r = client.Do("GET", "/", {}, {{"Host", "far.example.test"}}, std::chrono::seconds(2));
     return r && r->status == 200;
   };
-  ASSERT_TRUE(PollUntil(ok, seconds(20))) << edge.Output();
+  ASSERT_TRUE(PollUntil(ok, seconds(20))) << edge->Output();
   net::HttpClient api("http://" + server_.addr());
   const net::HttpHeaders auth = {{"Authorization", "Bearer " + server_.token()}};
   std::string traffic;
@@ -195,7 +236,7 @@ TEST_F(EdgeE2eTest, StandaloneEdgeReportsTraffic) {
       },
       seconds(20)))
       << traffic << "\n"
-      << edge.Output();
+      << edge->Output();
   EXPECT_THAT(traffic, HasSubstr("\"latency_ms\""));
   auto scraped = net::HttpClient("http://" + metrics).Do("GET", "/metrics");
   ASSERT_TRUE(scraped);
@@ -203,6 +244,60 @@ TEST_F(EdgeE2eTest, StandaloneEdgeReportsTraffic) {
   auto server_metrics = api.Do("GET", "/metrics");
   ASSERT_TRUE(server_metrics);
   EXPECT_THAT(server_metrics->body, HasSubstr("skiff_app_requests_per_second{app=\"far\"}"));
+}
+
+// Verify that the server's /metrics and a standalone edge's pass `promtool check
+// metrics` (well-formed, HELP and TYPE on every family, counters ending in
+// _total, quantiles only in summaries) once traffic has flowed through both
+// edges, with a sample in every family.
+TEST_F(EdgeE2eTest, MetricsPassPromtool) {
+  if (RunCommand({"/bin/sh", "-c", "command -v promtool"}, {}).exit_code != 0) {
+    if (InCi()) FAIL() << "no promtool: scripts/setup.sh installs Debian's prometheus package";
+    GTEST_SKIP() << "no promtool (Debian package prometheus)";
+  }
+  Apply("web", Spec("web", 1, "[web.example.test]"));
+  TempDir dir;
+  const std::string listen = "127.0.0.1:" + std::to_string(FreePort());
+  const std::string metrics = "127.0.0.1:" + std::to_string(FreePort());
+  std::unique_ptr<Subprocess> edge = ReportingEdge(dir, listen, metrics);
+  net::HttpClient standalone("http://" + listen);
+  auto through_both = [&] {
+    auto far = standalone.Do("GET", "/", {}, {{"Host", "web.example.test"}}, seconds(2));
+    auto near = Edge("web.example.test");
+    return far && far->status == 200 && near && near->status == 200;
+  };
+  ASSERT_TRUE(PollUntil(through_both, seconds(20))) << edge->Output();
+  // Unrouted requests, at both edges.
+  auto unrouted = Edge("nobody.example.test");
+  ASSERT_TRUE(unrouted);
+  EXPECT_EQ(unrouted->status, 404);
+  auto far_unrouted = standalone.Do("GET", "/", {}, {{"Host", "nobody.example.test"}}, seconds(2));
+  ASSERT_TRUE(far_unrouted);
+  EXPECT_EQ(far_unrouted->status, 404);
+  // Requests keep coming until the server has the app's latency over an
+  // interval (two reports of the standalone edge): the quantiles are numbers.
+  std::string exposition;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        for (int i = 0; i < 5; ++i) EXPECT_TRUE(through_both());
+        auto r = server_.Api("GET", "/metrics");
+        exposition = r ? r->body : "";
+        return exposition.find(
+                   "skiff_app_request_latency_seconds{app=\"web\",quantile=\"0.5\"} NaN") ==
+                   std::string::npos &&
+               exposition.find("skiff_app_request_latency_seconds{app=\"web\",quantile=\"0.5\"}") !=
+                   std::string::npos;
+      },
+      seconds(20)))
+      << exposition;
+  EXPECT_EQ(PromtoolComplaints(dir, "server", exposition), "") << exposition;
+  EXPECT_THAT(FamiliesWithoutSamples(exposition), ::testing::IsEmpty()) << exposition;
+
+  auto scraped = net::HttpClient("http://" + metrics).Do("GET", "/metrics");
+  ASSERT_TRUE(scraped);
+  ASSERT_EQ(scraped->status, 200);
+  EXPECT_EQ(PromtoolComplaints(dir, "edge", scraped->body), "") << scraped->body;
+  EXPECT_THAT(FamiliesWithoutSamples(scraped->body), ::testing::IsEmpty()) << scraped->body;
 }
 
 }  // namespace
