@@ -2,7 +2,6 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include "agent/remote_control_plane.h"
 #include "api/api_server.h"
 #include "api/fake_writer_test_util.h"
 #include "api/join_tokens.h"
@@ -10,8 +9,6 @@
 #include "common/ids.h"
 #include "fakes/testing.h"
 #include "model/codec.h"
-#include "net/http_server.h"
-#include "net/test_util.h"
 #include "protocol/node_codec.h"
 #include "store/memory/memory_store.h"
 
@@ -262,120 +259,6 @@ TEST_F(AgentApiTest, WaitForChange) {
   EXPECT_EQ(timed_out.Json().at("revision").as_int64(), now);
   EXPECT_EQ(Call("GET", "/v1/agent/wait?revision=0&timeout_ms=30001", a).status, 400);
   EXPECT_EQ(Call("GET", "/v1/agent/wait?revision=0&timeout_ms=1", "").status, 401);
-}
-
-// The same API behind the real net::HttpServer (port 0, loopback), spoken to
-// by agent::RemoteControlPlane: the agent's contract over HTTP, in-process.
-class RemoteControlPlaneTest : public AgentApiTest {
- protected:
-  void SetUp() override {
-    AgentApiTest::SetUp();
-    server_ = std::make_unique<net::HttpServer>(
-        io_.io(),
-        [this](const net::HttpRequest& r, net::ResponseWriter& w) { return api_->Handle(r, w); });
-    auto listened = server_->Listen("127.0.0.1:0");
-    ASSERT_TRUE(listened) << listened.error().ToString();
-    url_ = "http://127.0.0.1:" + std::to_string(server_->port());
-  }
-  void TearDown() override { server_->Stop(); }
-
-  static model::Node Node(const std::string& id) {
-    model::Node n;
-    n.id = id;
-    n.name = id;
-    n.address = "127.0.0.2";
-    n.drivers = {"process"};
-    return n;
-  }
-
-  net::testing::IoThreads io_;
-  std::unique_ptr<net::HttpServer> server_;
-  std::string url_;
-};
-
-// Verify that an agent joins with a join token, keeps the credential it gets,
-// makes every call with it, and that a later agent with only that credential
-// registers again without the join token.
-TEST_F(RemoteControlPlaneTest, JoinThenCredential) {
-  auto token = tokens_->Create();
-  ASSERT_TRUE(token);
-  std::string saved;
-  agent::RemoteControlPlaneOptions options;
-  options.server_url = url_;
-  options.join_token = token->token;
-  options.save_credential = [&](const std::string& c) {
-    saved = c;
-    return OkStatus();
-  };
-  agent::RemoteControlPlane remote(options);
-  auto node = remote.RegisterNode(Node("node-a"));
-  ASSERT_TRUE(node) << node.error().ToString();
-  EXPECT_EQ(node->id, "node-a");
-  EXPECT_EQ(node->status, model::NodeStatus::kReady);
-  ASSERT_EQ(saved.size(), 64u);
-  EXPECT_EQ(remote.credential(), saved);
-  EXPECT_EQ(tokens_->NodeForCredential(saved), "node-a");
-
-  EXPECT_TRUE(remote.Heartbeat("node-a"));
-  auto assignments = remote.ListAssignments("node-a");
-  ASSERT_TRUE(assignments) << assignments.error().ToString();
-  EXPECT_TRUE(assignments->instances.empty());
-  EXPECT_TRUE(remote.ReportSamples("node-a", {{"i-1", {clock_.Now(), 5, 6}}}));
-  auto revision = remote.WaitForChange(0, std::chrono::seconds(10));
-  ASSERT_TRUE(revision);
-  EXPECT_EQ(*revision, store_.Revision());
-  auto report =
-      remote.ReportInstance(protocol::InstanceReport{.instance_id = "absent", .node_id = "node-a"});
-  ASSERT_FALSE(report);
-  EXPECT_EQ(report.error().code, ErrorCode::kNotFound);
-  auto other = remote.Heartbeat("node-b");
-  ASSERT_FALSE(other);
-  EXPECT_EQ(other.error().code, ErrorCode::kPermissionDenied);
-
-  ASSERT_TRUE(tokens_->Revoke(token->token));
-  agent::RemoteControlPlaneOptions later;
-  later.server_url = url_;
-  later.credential = saved;
-  agent::RemoteControlPlane restarted(later);
-  auto again = restarted.RegisterNode(Node("node-a"));
-  ASSERT_TRUE(again) << again.error().ToString();
-  EXPECT_EQ(restarted.credential(), saved);
-}
-
-// Verify that a wrong join token is kUnauthenticated with the message that says what to do.
-TEST_F(RemoteControlPlaneTest, WrongJoinToken) {
-  agent::RemoteControlPlaneOptions options;
-  options.server_url = url_;
-  options.join_token = "wrong";
-  agent::RemoteControlPlane remote(options);
-  auto node = remote.RegisterNode(Node("node-a"));
-  ASSERT_FALSE(node);
-  EXPECT_EQ(node.error().code, ErrorCode::kUnauthenticated);
-  EXPECT_THAT(node.error().message, HasSubstr("skiff nodes join-token"));
-
-  // A stored credential the server does not know, and no join token to fall back on.
-  agent::RemoteControlPlaneOptions stale;
-  stale.server_url = url_;
-  stale.credential = "forgotten";
-  auto again = agent::RemoteControlPlane(stale).RegisterNode(Node("node-a"));
-  ASSERT_FALSE(again);
-  EXPECT_EQ(again.error().code, ErrorCode::kUnauthenticated);
-  EXPECT_THAT(again.error().message, HasSubstr("--join-token"));
-}
-
-// Verify that every call is kUnavailable when the server cannot be reached.
-TEST_F(RemoteControlPlaneTest, UnreachableIsUnavailable) {
-  agent::RemoteControlPlaneOptions options;
-  options.server_url = url_;
-  options.credential = "c";
-  server_->Stop();
-  agent::RemoteControlPlane remote(options);
-  EXPECT_EQ(remote.RegisterNode(Node("node-a")).error().code, ErrorCode::kUnavailable);
-  EXPECT_EQ(remote.Heartbeat("node-a").error().code, ErrorCode::kUnavailable);
-  EXPECT_EQ(remote.ListAssignments("node-a").error().code, ErrorCode::kUnavailable);
-  EXPECT_EQ(remote.WaitForChange(0, std::chrono::milliseconds(10)).error().code,
-            ErrorCode::kUnavailable);
-  EXPECT_EQ(remote.ReportSamples("node-a", {}).error().code, ErrorCode::kUnavailable);
 }
 
 }  // namespace
