@@ -14,3 +14,12 @@ if ! clang-format --dry-run --Werror $files 2>/tmp/skiff-format.$$; then
 fi
 rm -f /tmp/skiff-format.$$
 echo "check: formatting ok"
+
+# Folders that must not reach into others (the CMake targets say the same at
+# link time; headers would still be found): the edge routes by
+# protocol::RouteSet and never sees a store.
+if grep -rln '#include "store/' src/edge; then
+  echo "check: src/edge includes store/ (build a protocol::RouteSet instead)" >&2
+  exit 1
+fi
+echo "check: layering ok"

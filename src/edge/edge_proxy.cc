@@ -74,7 +74,7 @@ uint16_t BoundPort(int fd) {
 // ------------------------------------------------------------------ Shared
 
 EdgeProxy::Shared::Shared(EdgeOptions o)
-    : options(std::move(o)), table_(RoutingTable::Build(store::Snapshot{})) {
+    : options(std::move(o)), table_(RoutingTable::Build(protocol::RouteSet{})) {
   metrics::Registry* registry = options.metrics;
   if (registry == nullptr) return;
   requests =

@@ -1,7 +1,8 @@
 #include "server/drain_tracker.h"
 
 #include "common/logging.h"
-#include "edge/routes_document.h"
+#include "controller/routes.h"
+#include "protocol/routes_codec.h"
 
 namespace skiff::server {
 namespace {
@@ -137,7 +138,7 @@ const std::string& DrainTracker::CurrentTag() {
   if (revision != tag_revision_) {
     auto snapshot = store_->GetSnapshot();
     if (!snapshot) return tag_;  // the old one: at worst an edge waits a round longer
-    tag_ = edge::RoutesTag(edge::RoutesDocument(*snapshot));
+    tag_ = protocol::RoutesTag(protocol::RoutesDocument(controller::BuildRoutes(*snapshot)));
     tag_revision_ = snapshot->revision;
   }
   return tag_;

@@ -2,8 +2,9 @@
 
 #include <gtest/gtest.h>
 
-#include "edge/routes_document.h"
+#include "controller/routes.h"
 #include "fakes/testing.h"
+#include "protocol/routes_codec.h"
 #include "store/memory/memory_store.h"
 
 namespace skiff::server {
@@ -114,7 +115,8 @@ TEST_F(DrainTrackerTest, CurrentRoutesTagCountsAsCaughtUp) {
   edges_["a"] = metrics::EdgeRoutes{.revision = 1, .tag = "0123456789abcdef"};
   EXPECT_EQ(tracker_.Check(), 1u);
   EXPECT_FALSE(Drained("web-1"));
-  edges_["a"].tag = edge::RoutesTag(edge::RoutesDocument(*store_.GetSnapshot()));
+  edges_["a"].tag =
+      protocol::RoutesTag(protocol::RoutesDocument(controller::BuildRoutes(*store_.GetSnapshot())));
   EXPECT_EQ(tracker_.Check(), 0u);
   EXPECT_TRUE(Drained("web-1"));
 }

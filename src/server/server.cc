@@ -23,7 +23,6 @@
 #include "controller/controller_loop.h"
 #include "controller/node_service.h"
 #include "edge/edge_proxy.h"
-#include "edge/route_watcher.h"
 #include "edge/traffic_reporter.h"
 #include "metrics/registry.h"
 #include "net/http_server.h"
@@ -31,6 +30,7 @@
 #include "server/drain_tracker.h"
 #include "server/edge_roster.h"
 #include "server/local_control_plane.h"
+#include "server/route_watcher.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace skiff::server {
@@ -65,7 +65,7 @@ class Server::Impl {
   std::unique_ptr<net::HttpServer> http_;
   std::unique_ptr<edge::AccessLog> access_log_;
   std::unique_ptr<edge::EdgeProxy> edge_;
-  std::unique_ptr<edge::RouteWatcher> routes_;
+  std::unique_ptr<RouteWatcher> routes_;
   std::unique_ptr<edge::TrafficReporter> traffic_reporter_;
   std::unique_ptr<EdgeRoster> edge_roster_;
   std::unique_ptr<DrainTracker> drains_;
@@ -167,7 +167,7 @@ Status Server::Impl::Start() {
       edge_options.access_log = access_log_.get();
     }
     edge_ = std::make_unique<edge::EdgeProxy>(edge_options);
-    routes_ = std::make_unique<edge::RouteWatcher>(store_.get(), edge_.get());
+    routes_ = std::make_unique<RouteWatcher>(store_.get(), edge_.get());
     routes_->Start();
     SKIFF_RETURN_IF_ERROR(edge_->Listen(options_.edge_listen));
     metrics::TrafficBook* book = &traffic_;

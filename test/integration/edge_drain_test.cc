@@ -17,10 +17,10 @@
 
 #include "e2e/subprocess.h"
 #include "edge/edge_proxy.h"
-#include "edge/route_watcher.h"
 #include "fakes/testing.h"
 #include "net/http_client.h"
 #include "server/drain_tracker.h"
+#include "server/route_watcher.h"
 #include "store/memory/memory_store.h"
 
 namespace skiff {
@@ -64,7 +64,7 @@ TEST(EdgeDrainTest, RequestInFlightFinishesBeforeTheDrainEnds) {
   ASSERT_TRUE(store.Commit(txn));
 
   edge::EdgeProxy proxy;
-  edge::RouteWatcher watcher(&store, &proxy);
+  server::RouteWatcher watcher(&store, &proxy);
   watcher.Start();
   ASSERT_TRUE(proxy.Listen("127.0.0.1:0"));
   ManualClock clock;
@@ -177,20 +177,13 @@ class KeepAliveUpstream {
 // reuse, and closes it once the instance leaves the routes.
 TEST(EdgeDrainTest, IdleConnectionsToALeavingInstanceAreClosed) {
   KeepAliveUpstream upstream;
-  store::Snapshot snapshot;
-  model::App app;
-  app.name = app.spec.name = "web";
-  app.spec.domains = {"web.test"};
-  snapshot.apps = {app};
-  model::Instance instance;
-  instance.id = "web-1";
-  instance.app = "web";
-  instance.state = model::InstanceState::kRunning;
-  instance.health = model::Health::kHealthy;
-  instance.address = upstream.address();
-  snapshot.instances = {instance};
+  protocol::AppRoutes app;
+  app.name = "web";
+  app.domains = {{"web.test", ""}};
+  app.instances = {{"web-1", upstream.address()}};
+  protocol::RouteSet routes{.apps = {app}};
   edge::EdgeProxy proxy;
-  proxy.SetTable(edge::RoutingTable::Build(snapshot));
+  proxy.SetTable(edge::RoutingTable::Build(routes));
   ASSERT_TRUE(proxy.Listen("127.0.0.1:0"));
   const std::string edge_url = "http://127.0.0.1:" + std::to_string(proxy.port());
   for (int i = 0; i < 3; ++i) {
@@ -201,8 +194,8 @@ TEST(EdgeDrainTest, IdleConnectionsToALeavingInstanceAreClosed) {
   EXPECT_EQ(upstream.accepted, 1) << "one pooled connection, reused";
   EXPECT_EQ(upstream.closed, 0);
 
-  snapshot.instances[0].desired = model::DesiredState::kStop;
-  proxy.SetTable(edge::RoutingTable::Build(snapshot));
+  routes.apps[0].instances.clear();  // it is being stopped
+  proxy.SetTable(edge::RoutingTable::Build(routes));
   EXPECT_TRUE(PollUntil([&] { return upstream.closed == 1; }));
   proxy.Stop();
 }

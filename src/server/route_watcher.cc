@@ -1,10 +1,12 @@
-#include "edge/route_watcher.h"
+#include "server/route_watcher.h"
 
 #include "common/logging.h"
+#include "controller/routes.h"
 
-namespace skiff::edge {
+namespace skiff::server {
 
-RouteWatcher::RouteWatcher(store::Store* store, EdgeProxy* proxy) : store_(store), proxy_(proxy) {}
+RouteWatcher::RouteWatcher(store::Store* store, edge::EdgeProxy* proxy)
+    : store_(store), proxy_(proxy) {}
 
 RouteWatcher::~RouteWatcher() { Stop(); }
 
@@ -38,7 +40,7 @@ int64_t RouteWatcher::Rebuild() {
     SKIFF_LOG_WARN("edge: cannot read routes: {}", snapshot.error().ToString());
     return -1;
   }
-  proxy_->SetTable(RoutingTable::Build(*snapshot, &states_));
+  proxy_->SetTable(edge::RoutingTable::Build(controller::BuildRoutes(*snapshot), &states_));
   states_.Prune();
   return snapshot->revision;
 }
@@ -63,4 +65,4 @@ void RouteWatcher::Loop() {
   }
 }
 
-}  // namespace skiff::edge
+}  // namespace skiff::server

@@ -1,7 +1,7 @@
 // RouteWatcher: keeps an EdgeProxy's routing table current inside the
-// all-in-one server. Every store commit wakes it; it rebuilds the table from a
-// snapshot and swaps it in, coalescing a burst of commits into one rebuild, so
-// a new domain or a newly healthy instance takes traffic within milliseconds.
+// all-in-one server. Every store commit wakes it; it rebuilds the table from
+// the routes of a snapshot (controller/routes.h) and swaps it in, coalescing a burst of commits
+// into one rebuild, so a new domain or a newly healthy instance takes traffic within milliseconds.
 //
 // Thread-safety: Start and Stop from one thread.
 #pragma once
@@ -15,12 +15,12 @@
 #include "edge/endpoint_state.h"
 #include "store/store.h"
 
-namespace skiff::edge {
+namespace skiff::server {
 
 class RouteWatcher {
  public:
   // store and proxy are not owned and must outlive the watcher.
-  RouteWatcher(store::Store* store, EdgeProxy* proxy);
+  RouteWatcher(store::Store* store, edge::EdgeProxy* proxy);
   ~RouteWatcher();  // Stops.
   RouteWatcher(const RouteWatcher&) = delete;
   RouteWatcher& operator=(const RouteWatcher&) = delete;
@@ -36,8 +36,8 @@ class RouteWatcher {
   void Loop();
 
   store::Store* const store_;
-  EdgeProxy* const proxy_;
-  EdgeStates states_;
+  edge::EdgeProxy* const proxy_;
+  edge::EdgeStates states_;
   std::mutex mu_;
   std::condition_variable cv_;
   int64_t seen_ = 0;       // GUARDED_BY(mu_): newest committed revision heard of
@@ -47,4 +47,4 @@ class RouteWatcher {
   std::thread thread_;
 };
 
-}  // namespace skiff::edge
+}  // namespace skiff::server
