@@ -1,4 +1,4 @@
-// GET /v1/routes: the routes document (edge/routes_document.h) for standalone
+// GET /v1/routes: the routes document (protocol/routes_codec.h) for standalone
 // edges, as a long poll. `unless=TAG` names the document the caller has; the
 // answer waits (up to `wait` seconds, at most 60) until the routes differ from
 // it, then sends the new document with its tag in ETag; 304 when the wait ran
@@ -10,8 +10,8 @@
 #include "api/errors.h"
 #include "api/handlers.h"
 #include "api/request_util.h"
-#include "edge/remote_routes.h"
-#include "edge/routes_document.h"
+#include "controller/routes.h"
+#include "protocol/routes_codec.h"
 
 namespace skiff::api {
 namespace asio = boost::asio;
@@ -37,13 +37,14 @@ asio::awaitable<void> Routes(const ApiDeps& deps, const net::HttpRequest& reques
       co_await writer.Send(ErrorReply(snapshot.error()));
       co_return;
     }
-    std::string document = edge::RoutesDocument(*snapshot);
-    std::string tag = edge::RoutesTag(document);
+    const protocol::RouteSet routes = controller::BuildRoutes(*snapshot);
+    std::string document = protocol::RoutesDocument(routes);
+    std::string tag = protocol::RoutesTag(document);
     if (tag != unless) {
       net::HttpResponse reply = net::TextResponse(200, std::move(document), "application/json");
       reply.headers.emplace_back("ETag", tag);
       // What the edge reports back, so that a drain knows when it has these routes.
-      reply.headers.emplace_back(edge::kRevisionHeader, std::to_string(snapshot->revision));
+      reply.headers.emplace_back(protocol::kRevisionHeader, std::to_string(routes.revision));
       co_await writer.Send(std::move(reply));
       co_return;
     }

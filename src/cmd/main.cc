@@ -14,6 +14,7 @@
 #include "common/logging.h"
 #include "common/quantity.h"
 #include "edge/standalone.h"
+#include "net/host_port.h"
 #include "server/server.h"
 
 namespace {
@@ -55,11 +56,12 @@ int RunServer(const skiff::server::ServerOptions& options, const std::string& lo
     std::cerr << "skiff server: " << started.error().message << "\n";
     return 1;
   }
-  // The address as bound (port 0 in --listen picks one).
-  const std::string host = options.listen.substr(0, options.listen.rfind(':'));
+  // The address as bound (port 0 in --listen picks one); Start checked it parses.
+  const std::string host = skiff::net::ParseHostPort(options.listen)->host;
   std::cerr << "skiff server: ready. The admin token is in " << server.token_path()
-            << "; clients on this machine can use:\n  export SKIFF_ADDR=http://" << host << ":"
-            << server.port() << " SKIFF_TOKEN=$(cat " << server.token_path() << ")\n";
+            << "; clients on this machine can use:\n  export SKIFF_ADDR=http://"
+            << skiff::net::JoinHostPort(host, server.port()) << " SKIFF_TOKEN=$(cat "
+            << server.token_path() << ")\n";
   ServeUntilSignal(server, stop_signals, "skiff server", " (instances keep running)");
   return 0;
 }
@@ -99,6 +101,66 @@ void AddPortsOption(CLI::App* cmd, const std::string& description, int* first, i
             return "";
           },
           "FIRST-LAST");
+}
+
+// The flags several commands share, each defined here once.
+
+// --log-level into *level.
+void AddLogLevelOption(CLI::App* cmd, std::string* level) {
+  cmd->add_option("--log-level", *level, "debug, info, warn or error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->capture_default_str();
+}
+
+// --driver and --docker-host: the runtime drivers a local agent offers.
+void AddDriverOptions(CLI::App* cmd, std::vector<std::string>* drivers, std::string* docker_host,
+                      const std::string& description) {
+  cmd->add_option("--driver", *drivers, description)
+      ->delimiter(',')
+      ->check(CLI::IsMember({"process", "docker"}));
+  cmd->add_option("--docker-host", *docker_host,
+                  "the Docker engine's socket, unix:///path (default: DOCKER_HOST, else "
+                  "unix:///var/run/docker.sock)");
+}
+
+// --server URL (or SKIFF_ADDR) into *url: the server a part works for.
+void AddServerOption(CLI::App* cmd, std::string* url) {
+  cmd->add_option("--server", *url, "the Skiff server's API URL")
+      ->envname("SKIFF_ADDR")
+      ->required();
+}
+
+// --access-log FILE into *path.
+void AddAccessLogOption(CLI::App* cmd, std::string* path, const std::string& whose) {
+  cmd->add_option("--access-log", *path,
+                  "write " + whose +
+                      " access log, a JSON object a line, to this file (- for "
+                      "standard output)");
+}
+
+// A duration flag (500ms, 5s, 1m) within [least, most] into *out.
+template <typename D>
+void AddDurationOption(CLI::App* cmd, const std::string& name, D* out, const std::string& fallback,
+                       skiff::Duration least, skiff::Duration most,
+                       const std::string& description) {
+  cmd->add_option_function<std::string>(
+         name,
+         [out](const std::string& text) {
+           *out = std::chrono::duration_cast<D>(*skiff::ParseDuration(text));
+         },
+         description)
+      ->default_str(fallback)
+      ->check(
+          [least, most](const std::string& text) -> std::string {
+            auto d = skiff::ParseDuration(text);
+            if (!d) return d.error().message;
+            if (*d < least || *d > most) {
+              return "must be between " + skiff::FormatDuration(least) + " and " +
+                     skiff::FormatDuration(most) + " (got " + text + ")";
+            }
+            return "";
+          },
+          "DURATION");
 }
 
 // "k=v,k2=v2" pieces (CLI11 split them at commas) into a map; "" when fine,
@@ -186,56 +248,31 @@ int main(int argc, char** argv) {
                    "threads of the edge router, each its own event loop")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
-  server->add_option("--access-log", server_options.access_log,
-                     "write the edge's access log, a JSON object a line, to this file (- for "
-                     "standard output)");
+  AddAccessLogOption(server, &server_options.access_log, "the edge's");
   server
       ->add_option("--node-address", server_options.node_address,
                    "address the local agent's instances bind (their HOST)")
       ->capture_default_str();
   AddPortsOption(server, "range the local agent allocates instance ports (PORT) from",
                  &server_options.port_first, &server_options.port_last);
-  server
-      ->add_option("--driver", server_options.drivers,
+  AddDriverOptions(server, &server_options.drivers, &server_options.docker_host,
                    "the local agent's drivers, e.g. process,docker (default: process, and docker "
-                   "when its engine answers)")
-      ->delimiter(',')
-      ->check(CLI::IsMember({"process", "docker"}));
-  server->add_option("--docker-host", server_options.docker_host,
-                     "the Docker engine's socket, unix:///path (default: DOCKER_HOST, else "
-                     "unix:///var/run/docker.sock)");
+                   "when its engine answers)");
   server->add_flag(
       "--no-agent", [&](int64_t) { server_options.run_agent = false; },
       "run no local agent: this machine runs no instances");
-  server
-      ->add_option_function<std::string>(
-          "--node-ttl",
-          [&](const std::string& text) { server_options.node_ttl = *skiff::ParseDuration(text); },
-          "a node without a heartbeat for this long is down: its instances are replaced "
-          "elsewhere")
-      ->default_str("5s")
-      ->check(
-          [](const std::string& text) -> std::string {
-            auto d = skiff::ParseDuration(text);
-            if (!d) return d.error().message;
-            if (*d < std::chrono::seconds(2) || *d > std::chrono::minutes(10)) {
-              return "must be between 2s and 10m (got " + text + ")";
-            }
-            return "";
-          },
-          "DURATION");
-  server->add_option("--log-level", log_level, "debug, info, warn or error")
-      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
-      ->capture_default_str();
+  AddDurationOption(server, "--node-ttl", &server_options.node_ttl, "5s", std::chrono::seconds(2),
+                    std::chrono::minutes(10),
+                    "a node without a heartbeat for this long is down: its instances are "
+                    "replaced elsewhere");
+  AddLogLevelOption(server, &log_level);
 
   skiff::edge::StandaloneOptions edge_options;
   CLI::App* edge = app.add_subcommand(
       "edge",
       "Run a standalone edge router: serve apps at their domains with routes from a Skiff "
       "server, and keep serving the last ones when it cannot be reached.");
-  edge->add_option("--server", edge_options.server, "the Skiff server's API URL")
-      ->envname("SKIFF_ADDR")
-      ->required();
+  AddServerOption(edge, &edge_options.server);
   edge->add_option("--token", edge_options.token, "the API's bearer token")->envname("SKIFF_TOKEN");
   edge->add_option("--listen", edge_options.listen, "address to serve on (host:port)")
       ->capture_default_str();
@@ -250,39 +287,18 @@ int main(int argc, char** argv) {
                    "(host:port)");
   edge->add_option("--name", edge_options.name,
                    "this edge's name in the server's traffic figures (default: hostname:port)");
-  edge->add_option_function<std::string>(
-          "--report-interval",
-          [&](const std::string& text) {
-            edge_options.report_interval =
-                std::chrono::duration_cast<std::chrono::milliseconds>(*skiff::ParseDuration(text));
-          },
-          "how often per-app traffic counters are posted to the server")
-      ->default_str("5s")
-      ->check(
-          [](const std::string& text) -> std::string {
-            auto d = skiff::ParseDuration(text);
-            if (!d) return d.error().message;
-            if (*d < std::chrono::milliseconds(100) || *d > std::chrono::minutes(5)) {
-              return "must be between 100ms and 5m (got " + text + ")";
-            }
-            return "";
-          },
-          "DURATION");
-  edge->add_option("--access-log", edge_options.access_log,
-                   "write an access log, a JSON object a line, to this file (- for standard "
-                   "output)");
-  edge->add_option("--log-level", log_level, "debug, info, warn or error")
-      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
-      ->capture_default_str();
+  AddDurationOption(edge, "--report-interval", &edge_options.report_interval, "5s",
+                    std::chrono::milliseconds(100), std::chrono::minutes(5),
+                    "how often per-app traffic counters are posted to the server");
+  AddAccessLogOption(edge, &edge_options.access_log, "an");
+  AddLogLevelOption(edge, &log_level);
 
   skiff::agent::StandaloneAgentOptions agent_options;
   CLI::App* agent = app.add_subcommand(
       "agent",
       "Run a node on this machine: join a Skiff server's cluster and run the instances it "
       "places here (processes, containers), which keep running while the server is away.");
-  agent->add_option("--server", agent_options.server, "the Skiff server's API URL")
-      ->envname("SKIFF_ADDR")
-      ->required();
+  AddServerOption(agent, &agent_options.server);
   agent
       ->add_option("--join-token", agent_options.join_token,
                    "a join token (`skiff nodes join-token` on the server); needed the first "
@@ -315,24 +331,16 @@ int main(int argc, char** argv) {
             return ParseCapacity({piece}, &r);
           },
           "cpu=C,memory=M");
-  agent
-      ->add_option("--driver", agent_options.drivers,
+  AddDriverOptions(agent, &agent_options.drivers, &agent_options.docker_host,
                    "the drivers to offer, e.g. process,docker (default: process, and docker when "
-                   "its engine answers)")
-      ->delimiter(',')
-      ->check(CLI::IsMember({"process", "docker"}));
-  agent->add_option("--docker-host", agent_options.docker_host,
-                    "the Docker engine's socket, unix:///path (default: DOCKER_HOST, else "
-                    "unix:///var/run/docker.sock)");
+                   "its engine answers)");
   agent
       ->add_option("--data", agent_options.data_dir,
                    "data directory: the node credential, the instances' state and logs")
       ->capture_default_str();
   AddPortsOption(agent, "range instance ports (PORT) are allocated from", &agent_options.port_first,
                  &agent_options.port_last);
-  agent->add_option("--log-level", log_level, "debug, info, warn or error")
-      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
-      ->capture_default_str();
+  AddLogLevelOption(agent, &log_level);
 
   skiff::cli::Invocation invocation;
   skiff::cli::AddClientCommands(app, &invocation);

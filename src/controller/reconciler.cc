@@ -25,8 +25,6 @@ using model::DesiredState;
 using model::Instance;
 using model::InstanceState;
 
-bool IsDead(InstanceState s) { return s == InstanceState::kFailed || s == InstanceState::kStopped; }
-
 bool IsUnplacedPending(const Instance& instance) {
   return instance.node.empty() && instance.state == InstanceState::kPending;
 }

@@ -30,9 +30,9 @@ bool IsAvailable(const Instance& instance, const model::AppSpec& spec, Time now)
   return now - instance.healthy_since >= spec.update.min_healthy_time;
 }
 
-namespace {
-
 bool IsDead(InstanceState s) { return s == InstanceState::kFailed || s == InstanceState::kStopped; }
+
+namespace {
 
 std::string ExitText(const Instance& instance) {
   // A start that failed (a missing program, an image that cannot be pulled, a

@@ -87,6 +87,10 @@ RolloutPlan PlanRollout(const RolloutInput& input);
 // Running and healthy: an instance that can serve.
 bool IsServing(const model::Instance& instance);
 
+// Failed or stopped: nothing runs (the reconciler restarts, replaces or
+// removes it; a rollout counts it as gone).
+bool IsDead(model::InstanceState state);
+
 // Available as a current instance of `spec` at `now`: serving, for at least
 // spec.update.min_healthy_time (see above).
 bool IsAvailable(const model::Instance& instance, const model::AppSpec& spec, Time now);

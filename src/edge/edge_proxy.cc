@@ -14,6 +14,7 @@
 #include "common/logging.h"
 #include "edge/edge_worker.h"
 #include "edge/proxy_shared.h"
+#include "net/host_port.h"
 
 namespace skiff::edge {
 namespace {
@@ -24,20 +25,9 @@ constexpr int kMinRetriesPerSecond = 10;
 // Binds and listens on "host:port" ("127.0.0.1:8080", "[::1]:0",
 // "localhost:8080", ":8080" for every IPv4 address).
 Result<int> OpenListener(std::string_view address) {
-  const size_t colon = address.rfind(':');
-  if (colon == std::string_view::npos) {
-    return InvalidArgument("listen address \"" + std::string(address) + "\" is not host:port");
-  }
-  std::string host(address.substr(0, colon));
-  const std::string port(address.substr(colon + 1));
-  unsigned number = 0;
-  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
-  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || number > 65535) {
-    return InvalidArgument("listen address \"" + std::string(address) + "\" has a bad port");
-  }
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
+  SKIFF_ASSIGN_OR_RETURN(net::HostPort where, net::ParseHostPort(address, "listen address"));
+  const std::string& host = where.host;
+  const std::string port = std::to_string(where.port);
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
@@ -74,7 +64,7 @@ uint16_t BoundPort(int fd) {
 // ------------------------------------------------------------------ Shared
 
 EdgeProxy::Shared::Shared(EdgeOptions o)
-    : options(std::move(o)), table_(RoutingTable::Build(store::Snapshot{})) {
+    : options(std::move(o)), table_(RoutingTable::Build(protocol::RouteSet{})) {
   metrics::Registry* registry = options.metrics;
   if (registry == nullptr) return;
   requests =

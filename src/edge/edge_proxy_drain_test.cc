@@ -88,24 +88,13 @@ int SendTo(const EdgeProxy& proxy, std::string_view request) {
   return client;
 }
 
-store::Snapshot Routes(int64_t revision, const std::string& address,
-                       const std::string& id = "web-1") {
-  store::Snapshot s;
-  s.revision = revision;
-  model::App app;
-  app.name = app.spec.name = "web";
-  app.spec.domains = {"web.test"};
-  s.apps = {app};
-  if (!address.empty()) {
-    model::Instance i;
-    i.id = id;
-    i.app = "web";
-    i.state = model::InstanceState::kRunning;
-    i.health = model::Health::kHealthy;
-    i.address = address;
-    s.instances = {i};
-  }
-  return s;
+protocol::RouteSet Routes(int64_t revision, const std::string& address,
+                          const std::string& id = "web-1") {
+  protocol::AppRoutes app;
+  app.name = "web";
+  app.domains = {{"web.test", ""}};
+  if (!address.empty()) app.instances = {{id, address}};
+  return {revision, {app}};
 }
 
 // Verify that an instance that left the routes while its answer is still being

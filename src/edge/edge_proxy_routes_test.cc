@@ -6,24 +6,15 @@
 namespace skiff::edge {
 namespace {
 
-store::Snapshot Cluster(int64_t revision, std::vector<std::string> ids) {
-  store::Snapshot s;
-  s.revision = revision;
-  model::App app;
-  app.name = app.spec.name = "web";
-  app.spec.domains = {"web.com"};
-  s.apps = {app};
+protocol::RouteSet Cluster(int64_t revision, std::vector<std::string> ids) {
+  protocol::AppRoutes app;
+  app.name = "web";
+  app.domains = {{"web.com", ""}};
   int port = 1;
   for (const std::string& id : ids) {
-    model::Instance i;
-    i.id = id;
-    i.app = "web";
-    i.state = model::InstanceState::kRunning;
-    i.health = model::Health::kHealthy;
-    i.address = "127.0.0.1:" + std::to_string(port++);
-    s.instances.push_back(i);
+    app.instances.push_back({id, "127.0.0.1:" + std::to_string(port++)});
   }
-  return s;
+  return {revision, {app}};
 }
 
 std::shared_ptr<EndpointState> StateOf(const RoutingTable& table, const std::string& id) {

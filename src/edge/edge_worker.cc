@@ -12,6 +12,7 @@
 
 #include "common/logging.h"
 #include "edge/proxy_session.h"
+#include "net/host_port.h"
 
 namespace skiff::edge {
 namespace {
@@ -33,29 +34,22 @@ std::string PeerIp(const sockaddr_storage& peer) {
 
 // "127.0.0.1:41000" or "[::1]:41000" -> a socket address.
 bool ParseAddress(const std::string& address, sockaddr_storage* out, socklen_t* size) {
-  const size_t colon = address.rfind(':');
-  if (colon == std::string::npos) return false;
-  std::string host = address.substr(0, colon);
-  unsigned port = 0;
-  const char* first = address.data() + colon + 1;
-  const char* last = address.data() + address.size();
-  auto [end, ec] = std::from_chars(first, last, port);
-  if (ec != std::errc() || end != last || port == 0 || port > 65535) return false;
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
+  auto parsed = net::ParseHostPort(address);
+  if (!parsed || parsed->port == 0) return false;
+  const std::string& host = parsed->host;
+  const uint16_t port = parsed->port;
   *out = {};
   auto& v4 = reinterpret_cast<sockaddr_in&>(*out);
   if (inet_pton(AF_INET, host.c_str(), &v4.sin_addr) == 1) {
     v4.sin_family = AF_INET;
-    v4.sin_port = htons(static_cast<uint16_t>(port));
+    v4.sin_port = htons(port);
     *size = sizeof v4;
     return true;
   }
   auto& v6 = reinterpret_cast<sockaddr_in6&>(*out);
   if (inet_pton(AF_INET6, host.c_str(), &v6.sin6_addr) == 1) {
     v6.sin6_family = AF_INET6;
-    v6.sin6_port = htons(static_cast<uint16_t>(port));
+    v6.sin6_port = htons(port);
     *size = sizeof v6;
     return true;
   }

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "common/quantity.h"
+#include "edge/admission.h"
 #include "edge/balancer.h"
 #include "net/http.h"
 #include "net/request_head.h"
@@ -61,14 +62,9 @@ void Session::OnEvents(uint32_t events) {
       ReadHead();
       break;
     case Phase::kUpstream:
-      if (!RequestBodyDone()) {
-        PumpRequestBody();
-      } else if (events & EPOLLRDHUP) {
-        client_eof_ = true;
-      }
+      if (!RequestBodyDone()) PumpRequestBody();
       break;
     case Phase::kRelay:
-      if (events & EPOLLRDHUP) client_eof_ = true;
       if (!RequestBodyDone()) PumpRequestBody();  // an instance may answer before the body ends
       if (phase_ == Phase::kRelay) RelayBody();
       break;
@@ -191,32 +187,24 @@ void Session::Dispatch(size_t head_length) {
   if (replayable_) request_bytes_ = request_left_;
 
   table_ = worker_->table();
-  route_ = table_->Find(head_.host, head_.path);
+  const Admission admission =
+      Admit(head_, replayable_, *table_, [&](const Route& route, std::chrono::seconds* wait) {
+        return shared_.limiter.Allow(route.app + '\n' + client_ip_, *route.policy.rate_limit,
+                                     std::chrono::steady_clock::now(), wait);
+      });
+  route_ = admission.route;
   if (route_ == nullptr) {
     if (shared_.unrouted != nullptr) shared_.unrouted->Inc();
-    Refuse(404, "no app is served at " + NormaliseHost(head_.host) + std::string(head_.path),
-           !replayable_);
+  } else {
+    metrics_ = shared_.MetricsOf(*route_);
+  }
+  if (admission.refusal) {
+    const Refusal& refusal = *admission.refusal;
+    Refuse(refusal.status, refusal.message, refusal.close, refusal.retry_after);
     return;
   }
   const model::EdgePolicy& policy = route_->policy;
   const std::string& app = route_->app;
-  metrics_ = shared_.MetricsOf(*route_);
-  if (policy.rate_limit) {
-    std::chrono::seconds wait{1};
-    if (!shared_.limiter.Allow(app + '\n' + client_ip_, *policy.rate_limit,
-                               std::chrono::steady_clock::now(), &wait)) {
-      Refuse(429, "too many requests to app " + app + " from this address", !replayable_,
-             static_cast<int>(wait.count()));
-      return;
-    }
-  }
-  if (head_.content_length && *head_.content_length > static_cast<uint64_t>(policy.max_body)) {
-    Refuse(413,
-           "request body exceeds " + std::to_string(policy.max_body) + " bytes (app " + app +
-               " edge.max_body)",
-           true);
-    return;
-  }
   const int before = route_->state->in_flight.fetch_add(1, std::memory_order_relaxed);
   if (before >= policy.max_in_flight) {
     route_->state->in_flight.fetch_sub(1, std::memory_order_relaxed);
@@ -228,10 +216,6 @@ void Session::Dispatch(size_t head_length) {
   }
   counted_in_flight_ = true;  // in the breaker's count and the in-flight gauge
   if (metrics_ != nullptr) metrics_->in_flight->Add(1);
-  if (route_->endpoints.empty()) {
-    Refuse(503, "app " + app + " has no healthy instance now", !replayable_);
-    return;
-  }
 
   up_head_.clear();
   AppendUpstreamHead(head_, client_ip_, request_id_, &up_head_);
@@ -263,7 +247,7 @@ void Session::Attempt() {
   // After a stale pooled connection, a new one: the others may be stale too.
   Result<Upstream*> upstream = worker_->TakeUpstream(endpoint.address, stale_retried_);
   if (!upstream) {
-    AttemptFailed(true, 502, upstream.error().message);
+    AttemptFailed(/*refused=*/true, 502, upstream.error().message);
     return;
   }
   upstream_ = *upstream;
@@ -323,7 +307,7 @@ void Session::OnUpstreamEvents(uint32_t events) {
       int error = 0;
       socklen_t size = sizeof error;
       getsockopt(upstream_->fd, SOL_SOCKET, SO_ERROR, &error, &size);
-      AttemptFailed(true, 502,
+      AttemptFailed(/*refused=*/true, 502,
                     std::string("cannot connect to ") + upstream_->address + ": " +
                         std::strerror(error != 0 ? error : ECONNREFUSED));
       return;
@@ -366,7 +350,7 @@ void Session::SendRequest() {
   up_pending_.clear();
   if (!SendUpstream(iov, count)) {
     // Nothing reached an instance that had closed the pooled connection.
-    AttemptFailed(true, 502, "the connection to " + upstream_->address + " broke");
+    AttemptFailed(/*refused=*/true, 502, "the connection to " + upstream_->address + " broke");
     return;
   }
   if (replayable_) {
@@ -405,18 +389,14 @@ void Session::PumpRequestBody() {
       } else {
         take = request_chunks_.Feed(avail);
         if (request_chunks_.bad()) {
-          EndAttemptUnjudged();
-          ReleaseUpstream(false);
-          Refuse(400, "malformed chunked request body: " + request_chunks_.problem(), true);
+          GiveUp(Blame::kNobody, 400,
+                 "malformed chunked request body: " + request_chunks_.problem());
           return;
         }
         if (request_chunks_.payload_bytes() > static_cast<uint64_t>(policy.max_body)) {
-          EndAttemptUnjudged();
-          ReleaseUpstream(false);
-          Refuse(413,
+          GiveUp(Blame::kNobody, 413,
                  "request body exceeds " + std::to_string(policy.max_body) + " bytes (app " +
-                     route_->app + " edge.max_body)",
-                 true);
+                     route_->app + " edge.max_body)");
           return;
         }
       }
@@ -425,9 +405,7 @@ void Session::PumpRequestBody() {
       request_bytes_ += take;
       replayable_ = false;  // what went out is gone from the buffer
       if (!SendUpstream(&iov, 1)) {
-        EndAttempt(true);
-        ReleaseUpstream(false);
-        Refuse(502, "app " + route_->app + ": the instance broke the connection", true);
+        GiveUp(Blame::kInstance, 502, "app " + route_->app + ": the instance broke the connection");
         return;
       }
       deadline_ = EdgeProxy::Worker::now() + shared_.options.body_timeout;
@@ -447,23 +425,26 @@ void Session::PumpRequestBody() {
 
 // --------------------------------------------------------------- failures
 
-void Session::AttemptFailed(bool lost, int status, std::string message) {
-  const bool stale = lost && upstream_ != nullptr && upstream_->reused && !stale_retried_;
-  // A pooled connection the instance had closed says nothing about the
-  // instance: try it again on a fresh connection, once.
+void Session::AttemptFailed(bool refused, int status, std::string message) {
+  // A kept connection the instance had closed says nothing about the
+  // instance: the request goes again on a fresh connection, once. An
+  // idempotent one whatever happened; any other only when the instance
+  // refused it outright (the write failed, or a reset came before any byte of
+  // an answer), since then it never took it.
+  const bool stale = upstream_ != nullptr && upstream_->reused && !stale_retried_;
   if (stale) {
     EndAttemptUnjudged();
   } else {
     EndAttempt(true);
   }
   ReleaseUpstream(false);
-  if (lost && replayable_ && idempotent_) {
-    if (stale) {
-      stale_retried_ = true;
-      tried_.pop_back();
-      Attempt();
-      return;
-    }
+  if (stale && replayable_ && (idempotent_ || refused)) {
+    stale_retried_ = true;
+    tried_.pop_back();
+    Attempt();
+    return;
+  }
+  if (replayable_ && idempotent_) {
     ++failed_attempts_;
     RefreshRoute();
     const int left = route_->routable() - static_cast<int>(tried_.size());
@@ -473,6 +454,15 @@ void Session::AttemptFailed(bool lost, int status, std::string message) {
     }
   }
   Refuse(status, "app " + route_->app + ": " + message, !replayable_);
+}
+
+void Session::GiveUp(Blame blame, int status, std::string message) {
+  if (blame == Blame::kInstance) {
+    EndAttempt(true);
+  } else {
+    EndAttemptUnjudged();
+  }
+  Refuse(status, std::move(message), true);  // lets go of the connection too
 }
 
 void Session::Refuse(int status, std::string message, bool close, int retry_after) {
@@ -546,24 +536,17 @@ void Session::Sweep(SteadyTime now) {
       break;
     case Phase::kUpstream:
       if (upstream_ != nullptr && upstream_->connecting) {
-        AttemptFailed(true, 504,
+        AttemptFailed(/*refused=*/true, 504,
                       "no connection to " + upstream_->address + " within " +
                           FormatDuration(route_->policy.connect_timeout));
       } else if (!up_pending_.empty()) {
-        EndAttempt(true);  // the instance stopped reading the body
-        ReleaseUpstream(false);
-        Refuse(504, "app " + route_->app + " stopped reading the request body", true);
+        GiveUp(Blame::kInstance, 504, "app " + route_->app + " stopped reading the request body");
       } else if (!RequestBodyDone()) {
-        EndAttemptUnjudged();
-        ReleaseUpstream(false);
-        Refuse(408, "request body not received in time", true);
+        GiveUp(Blame::kNobody, 408, "request body not received in time");
       } else {
-        EndAttempt(true);
-        ReleaseUpstream(false);
-        Refuse(504,
+        GiveUp(Blame::kInstance, 504,
                "app " + route_->app + " did not answer within " +
-                   FormatDuration(route_->policy.response_timeout),
-               true);
+                   FormatDuration(route_->policy.response_timeout));
       }
       break;
     default:

@@ -83,10 +83,20 @@ class Session final : public EventLoop::Handler {
   // --- tunnel ---
   void PumpTunnel();
   // --- failures ---
-  // The attempt failed before any response byte: `lost` (connect error or
-  // connection closed) may go elsewhere; otherwise answer `status`.
-  void AttemptFailed(bool connect_error, int status, std::string message);
+  // The attempt failed before any response byte: an idempotent request may go
+  // elsewhere, and after a stale kept connection any request the instance
+  // `refused` (no connection, a failed write, a reset before any answer: it
+  // never took it) goes again on a fresh one; otherwise answer `status`.
+  void AttemptFailed(bool refused, int status, std::string message);
   void Refuse(int status, std::string message, bool close, int retry_after = 1);
+  // Whose fault it was that an attempt is given up: the instance's (it counts
+  // as a failure of the instance: ejection, latency), or nobody's (the
+  // request or the client was at fault).
+  enum class Blame { kInstance, kNobody };
+  // The one way an attempt is given up once an instance has it: ends the
+  // attempt's bookkeeping, lets go of the connection and answers `status`,
+  // closing the client's connection (the request cannot be skipped).
+  void GiveUp(Blame blame, int status, std::string message);
   void Linger();
   void End();
 
@@ -114,7 +124,6 @@ class Session final : public EventLoop::Handler {
   Phase phase_ = Phase::kHead;
   bool readable_ = false;  // edge-triggered readiness of the client socket
   bool writable_ = true;
-  bool client_eof_ = false;
   bool peer_closed_ = false;  // the client's FIN was seen (EPOLLRDHUP): read to the end
   bool stopping_ = false;
   SteadyTime deadline_;

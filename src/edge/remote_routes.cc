@@ -12,8 +12,8 @@
 #include <thread>
 
 #include "common/logging.h"
-#include "edge/routes_document.h"
 #include "net/http_client.h"
+#include "protocol/routes_codec.h"
 
 namespace skiff::edge {
 
@@ -28,18 +28,18 @@ struct RemoteRoutes::Shared {
   // Builds and swaps in the table of `document`, as of store revision
   // `revision` (0: unknown); false when it does not parse.
   bool Serve(const std::string& document, int64_t revision) {
-    auto snapshot = SnapshotFromRoutesDocument(document);
-    if (!snapshot) {
-      SKIFF_LOG_WARN("edge: ignoring a bad routes document: {}", snapshot.error().ToString());
+    auto routes = protocol::ParseRoutesDocument(document);
+    if (!routes) {
+      SKIFF_LOG_WARN("edge: ignoring a bad routes document: {}", routes.error().ToString());
       return false;
     }
-    snapshot->revision = revision;
-    auto table = RoutingTable::Build(*snapshot, &states);
+    routes->revision = revision;
+    auto table = RoutingTable::Build(*routes, &states);
     std::lock_guard lock(mu);
     if (proxy == nullptr) return false;
     proxy->SetTable(std::move(table));
     // After the table: a reader that sees this tag sees that table or a newer one.
-    served_tag = RoutesTag(document);
+    served_tag = protocol::RoutesTag(document);
     states.Prune();
     return true;
   }
@@ -81,11 +81,13 @@ struct RemoteRoutes::Shared {
         failing = false;
         backoff = std::chrono::milliseconds(250);
         int64_t revision = 0;
-        const std::string_view header = reply->Header(kRevisionHeader);
+        const std::string_view header = reply->Header(protocol::kRevisionHeader);
         std::from_chars(header.data(), header.data() + header.size(), revision);
-        if (reply->status == 200 && Serve(reply->body, revision)) {
+        if (reply->status == 200) {
+          // Even a document this edge cannot read is waited past: asking again
+          // at once would only fetch the same one, as fast as the server answers.
           tag = std::string(reply->Header("ETag"));
-          Save(reply->body);
+          if (Serve(reply->body, revision)) Save(reply->body);
         }
         continue;
       }

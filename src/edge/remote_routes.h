@@ -17,10 +17,6 @@
 
 namespace skiff::edge {
 
-// The header of GET /v1/routes answers that names the store revision the
-// document was made at.
-inline constexpr char kRevisionHeader[] = "X-Skiff-Revision";
-
 struct RemoteRoutesOptions {
   std::string server;                        // "http://127.0.0.1:7070"
   std::string token;                         // bearer token for the API

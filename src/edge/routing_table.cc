@@ -20,60 +20,57 @@ std::string NormaliseHost(std::string_view host) {
   return out;
 }
 
-std::shared_ptr<const RoutingTable> RoutingTable::Build(const store::Snapshot& snapshot,
+std::shared_ptr<const RoutingTable> RoutingTable::Build(const protocol::RouteSet& routes,
                                                         EdgeStates* states) {
   auto table = std::make_shared<RoutingTable>();
-  table->revision_ = snapshot.revision;
-  std::map<std::string, std::vector<Endpoint>> endpoints;  // app -> endpoints
-  for (const model::Instance& i : snapshot.instances) {
-    if (i.desired != model::DesiredState::kRun || i.state != model::InstanceState::kRunning ||
-        i.health != model::Health::kHealthy || i.address.empty()) {
-      continue;
+  table->revision_ = routes.revision;
+  std::vector<const protocol::AppRoutes*> apps;
+  for (const protocol::AppRoutes& app : routes.apps) apps.push_back(&app);
+  std::sort(
+      apps.begin(), apps.end(),
+      [](const protocol::AppRoutes* a, const protocol::AppRoutes* b) { return a->name < b->name; });
+  for (const protocol::AppRoutes* app : apps) {
+    std::vector<Endpoint> endpoints;
+    for (const protocol::RouteInstance& i : app->instances) {
+      if (i.address.empty()) continue;
+      // Keyed by instance too: a new instance on a reused port starts afresh.
+      endpoints.push_back({i.id, i.address,
+                           states != nullptr ? states->Endpoint(i.id + "@" + i.address)
+                                             : std::make_shared<EndpointState>(),
+                           i.traffic});
+      table->addresses_.insert(i.address);
     }
-    // Keyed by instance too: a new instance on a reused port starts afresh.
-    endpoints[i.app].push_back({i.id, i.address,
-                                states != nullptr ? states->Endpoint(i.id + "@" + i.address)
-                                                  : std::make_shared<EndpointState>(),
-                                i.traffic});
-    table->addresses_.insert(i.address);
-  }
-  std::vector<const model::App*> apps;
-  for (const model::App& app : snapshot.apps) apps.push_back(&app);
-  std::sort(apps.begin(), apps.end(),
-            [](const model::App* a, const model::App* b) { return a->name < b->name; });
-  for (const model::App* app : apps) {
-    if (app->deleting) continue;
-    for (const std::string& domain : app->spec.domains) {
-      size_t slash = domain.find('/');
+    // The groups in the order of model::Traffic: serve, canary, hold.
+    std::sort(endpoints.begin(), endpoints.end(), [](const Endpoint& a, const Endpoint& b) {
+      return std::tie(a.traffic, a.instance_id) < std::tie(b.traffic, b.instance_id);
+    });
+    int serve = 0;
+    int canary = 0;
+    for (const Endpoint& e : endpoints) {
+      if (e.traffic == model::Traffic::kServe) ++serve;
+      if (e.traffic == model::Traffic::kCanary) ++canary;
+    }
+    for (const protocol::RouteDomain& domain : app->domains) {
+      std::vector<Route>& routes_of_host = table->by_host_[domain.host];
+      bool taken = std::any_of(routes_of_host.begin(), routes_of_host.end(),
+                               [&](const Route& r) { return r.path_prefix == domain.path_prefix; });
+      if (taken) continue;  // an app sorting earlier has it
       Route route;
       route.app = app->name;
-      route.host = domain.substr(0, slash);
-      route.path_prefix = slash == std::string::npos ? "" : domain.substr(slash);
-      route.policy = app->spec.edge;
+      route.host = domain.host;
+      route.path_prefix = domain.path_prefix;
+      route.endpoints = endpoints;
+      route.serve = serve;
+      route.canary = canary;
+      route.canary_weight = app->canary_weight;
+      route.policy = app->edge;
       route.state = states != nullptr ? states->App(app->name) : std::make_shared<AppState>();
-      route.canary_weight = app->spec.update.canary_weight;
-      if (auto it = endpoints.find(app->name); it != endpoints.end()) {
-        route.endpoints = it->second;
-        // The groups in the order of model::Traffic: serve, canary, hold.
-        std::sort(route.endpoints.begin(), route.endpoints.end(),
-                  [](const Endpoint& a, const Endpoint& b) {
-                    return std::tie(a.traffic, a.instance_id) < std::tie(b.traffic, b.instance_id);
-                  });
-        for (const Endpoint& e : route.endpoints) {
-          if (e.traffic == model::Traffic::kServe) ++route.serve;
-          if (e.traffic == model::Traffic::kCanary) ++route.canary;
-        }
-      }
-      std::vector<Route>& routes = table->by_host_[route.host];
-      bool taken = std::any_of(routes.begin(), routes.end(),
-                               [&](const Route& r) { return r.path_prefix == route.path_prefix; });
-      if (taken) continue;  // an app sorting earlier has it
-      routes.push_back(std::move(route));
+      routes_of_host.push_back(std::move(route));
       ++table->routes_;
     }
   }
-  for (auto& [host, routes] : table->by_host_) {
-    std::sort(routes.begin(), routes.end(), [](const Route& a, const Route& b) {
+  for (auto& [host, routes_of_host] : table->by_host_) {
+    std::sort(routes_of_host.begin(), routes_of_host.end(), [](const Route& a, const Route& b) {
       return a.path_prefix.size() > b.path_prefix.size();
     });
   }

@@ -1,7 +1,8 @@
 // The edge's routing table (Flow 4 of DESIGN.md): every app's domains mapped to
-// the instances that may take traffic now. Built whole from a store snapshot
-// and never changed after: the edge swaps in a new table when the store
-// changes, so requests read one without any lock.
+// the instances that may take traffic now. Built whole from a RouteSet
+// (protocol/routes.h: the server's own edge gets one on every store change,
+// a standalone edge from GET /v1/routes) and never changed after: the edge
+// swaps in a new table, so requests read one without any lock.
 #pragma once
 
 #include <map>
@@ -13,7 +14,7 @@
 
 #include "edge/endpoint_state.h"
 #include "model/spec.h"
-#include "store/store.h"
+#include "protocol/routes.h"
 
 namespace skiff::edge {
 
@@ -51,11 +52,12 @@ struct Route {
 
 class RoutingTable {
  public:
-  // Every domain of every app that is not being deleted. A domain claimed by two
-  // apps (the API refuses that, but a table must not depend on it) goes to the
-  // app whose name sorts first. Endpoint and app states come from `states`
-  // (so they outlive this table), or are fresh when it is null.
-  static std::shared_ptr<const RoutingTable> Build(const store::Snapshot& snapshot,
+  // Every domain of every app of `routes`, with the app's instances as
+  // endpoints. A domain claimed by two apps (the API refuses that, but a table
+  // must not depend on it) goes to the app whose name sorts first. Endpoint
+  // and app states come from `states` (so they outlive this table), or are
+  // fresh when it is null.
+  static std::shared_ptr<const RoutingTable> Build(const protocol::RouteSet& routes,
                                                    EdgeStates* states = nullptr);
 
   // The route for a request: `host` as in the Host header (any case, an

@@ -7,32 +7,30 @@
 namespace skiff::edge {
 namespace {
 
-model::App App(const std::string& name, std::vector<std::string> domains) {
-  model::App app;
+protocol::AppRoutes App(const std::string& name, std::vector<protocol::RouteDomain> domains,
+                        std::vector<protocol::RouteInstance> instances = {}) {
+  protocol::AppRoutes app;
   app.name = name;
-  app.spec.name = name;
-  app.spec.domains = std::move(domains);
+  app.domains = std::move(domains);
+  app.instances = std::move(instances);
   return app;
 }
 
-model::Instance Instance(const std::string& id, const std::string& app, int port,
-                         model::InstanceState state = model::InstanceState::kRunning,
-                         model::Health health = model::Health::kHealthy) {
-  model::Instance i;
-  i.id = id;
-  i.app = app;
-  i.state = state;
-  i.health = health;
-  i.address = "127.0.0.1:" + std::to_string(port);
-  return i;
+protocol::RouteInstance Instance(const std::string& id, int port,
+                                 model::Traffic traffic = model::Traffic::kServe) {
+  return {id, "127.0.0.1:" + std::to_string(port), traffic};
+}
+
+protocol::RouteSet Routes(std::vector<protocol::AppRoutes> apps) {
+  protocol::RouteSet routes;
+  routes.apps = std::move(apps);
+  return routes;
 }
 
 // Verify that hosts match without case, port or trailing dot, and that unknown
 // hosts find nothing.
 TEST(RoutingTableTest, MatchesHostsLoosely) {
-  store::Snapshot s;
-  s.apps = {App("web", {"web.example.com"})};
-  auto table = RoutingTable::Build(s);
+  auto table = RoutingTable::Build(Routes({App("web", {{"web.example.com", ""}})}));
   for (std::string host : {"web.example.com", "WEB.Example.COM", "web.example.com:8080",
                            "web.example.com.", "Web.Example.Com.:443"}) {
     const Route* r = table->Find(host, "/");
@@ -46,10 +44,10 @@ TEST(RoutingTableTest, MatchesHostsLoosely) {
 
 // Verify that the longest path prefix wins, on whole segments only.
 TEST(RoutingTableTest, LongestPrefixOnSegments) {
-  store::Snapshot s;
-  s.apps = {App("site", {"shop.com"}), App("api", {"shop.com/api"}),
-            App("v2", {"shop.com/api/v2"})};
-  auto table = RoutingTable::Build(s);
+  // Listed out of order: the table sorts the prefixes.
+  auto table = RoutingTable::Build(
+      Routes({App("api", {{"shop.com", "/api"}}), App("site", {{"shop.com", ""}}),
+              App("v2", {{"shop.com", "/api/v2"}})}));
   struct Case {
     std::string path;
     std::string app;
@@ -61,41 +59,40 @@ TEST(RoutingTableTest, LongestPrefixOnSegments) {
     EXPECT_EQ(r->app, c.app) << c.path;
   }
   // Without a catch-all route, a path outside every prefix finds nothing.
-  store::Snapshot only_api;
-  only_api.apps = {App("api", {"shop.com/api"})};
-  EXPECT_EQ(RoutingTable::Build(only_api)->Find("shop.com", "/"), nullptr);
+  EXPECT_EQ(
+      RoutingTable::Build(Routes({App("api", {{"shop.com", "/api"}})}))->Find("shop.com", "/"),
+      nullptr);
 }
 
-// Verify that only running, healthy, wanted instances with an address are
-// endpoints, and that deleting apps route nothing.
-TEST(RoutingTableTest, EndpointsAreHealthyRunningInstances) {
-  store::Snapshot s;
-  s.apps = {App("web", {"web.com"}), App("gone", {"gone.com"})};
-  s.apps[1].deleting = true;
-  model::Instance stopping = Instance("web-4", "web", 4);
-  stopping.desired = model::DesiredState::kStop;
-  s.instances = {
-      Instance("web-1", "web", 1),
-      Instance("web-2", "web", 2, model::InstanceState::kRunning, model::Health::kUnhealthy),
-      Instance("web-3", "web", 3, model::InstanceState::kStarting),
-      stopping,
-      Instance("web-5", "web", 5),
-      Instance("gone-1", "gone", 6)};
-  auto table = RoutingTable::Build(s);
-  const Route* r = table->Find("web.com", "/");
-  ASSERT_NE(r, nullptr);
-  ASSERT_EQ(r->endpoints.size(), 2u);
-  EXPECT_EQ(r->endpoints[0].address, "127.0.0.1:1");
-  EXPECT_EQ(r->endpoints[1].address, "127.0.0.1:5");
-  EXPECT_EQ(table->Find("gone.com", "/"), nullptr);
+// Verify that an app's domains share its endpoints and policy, that an app
+// without instances routes to none, and that an instance without an address
+// is no endpoint; the table has the set's revision.
+TEST(RoutingTableTest, EndpointsOfEveryDomain) {
+  protocol::AppRoutes web = App("web", {{"web.com", ""}, {"web.org", "/shop"}},
+                                {Instance("web-1", 1), {"web-2", "", model::Traffic::kServe}});
+  web.edge.max_in_flight = 3;
+  protocol::RouteSet routes = Routes({web, App("idle", {{"idle.com", ""}})});
+  routes.revision = 42;
+  auto table = RoutingTable::Build(routes);
+  EXPECT_EQ(table->size(), 3u);
+  EXPECT_EQ(table->revision(), 42);
+  for (const Route* r : {table->Find("web.com", "/"), table->Find("web.org", "/shop/cart")}) {
+    ASSERT_NE(r, nullptr);
+    ASSERT_EQ(r->endpoints.size(), 1u);
+    EXPECT_EQ(r->endpoints[0].instance_id, "web-1");
+    EXPECT_EQ(r->policy.max_in_flight, 3);
+  }
+  const Route* idle = table->Find("idle.com", "/");
+  ASSERT_NE(idle, nullptr);
+  EXPECT_TRUE(idle->endpoints.empty());
+  EXPECT_EQ(idle->routable(), 0);
 }
 
 // Verify that a domain two apps claim goes to the one whose name sorts first,
 // and that endpoint states are shared through EdgeStates across tables.
 TEST(RoutingTableTest, ConflictsAndSharedStates) {
-  store::Snapshot s;
-  s.apps = {App("zeta", {"x.com"}), App("alpha", {"x.com"})};
-  s.instances = {Instance("alpha-1", "alpha", 1)};
+  const protocol::RouteSet s = Routes(
+      {App("zeta", {{"x.com", ""}}), App("alpha", {{"x.com", ""}}, {Instance("alpha-1", 1)})});
   EdgeStates states;
   auto first = RoutingTable::Build(s, &states);
   EXPECT_EQ(first->Find("x.com", "/")->app, "alpha");
@@ -105,21 +102,15 @@ TEST(RoutingTableTest, ConflictsAndSharedStates) {
             second->Find("x.com", "/")->endpoints[0].state);
 }
 
-model::Instance WithTraffic(model::Instance i, model::Traffic traffic) {
-  i.traffic = traffic;
-  return i;
-}
-
 // Verify that endpoints come in groups (serve, canary, hold, each by id) with
 // the app's canary weight, and that every endpoint address is known.
 TEST(RoutingTableTest, EndpointsInTrafficGroups) {
-  store::Snapshot s;
-  s.apps = {App("web", {"web.com"})};
-  s.apps[0].spec.update.canary_weight = 25;
-  s.instances = {WithTraffic(Instance("web-h", "web", 1), model::Traffic::kHold),
-                 WithTraffic(Instance("web-c", "web", 2), model::Traffic::kCanary),
-                 Instance("web-b", "web", 3), Instance("web-a", "web", 4)};
-  auto table = RoutingTable::Build(s);
+  protocol::AppRoutes web = App(
+      "web", {{"web.com", ""}},
+      {Instance("web-h", 1, model::Traffic::kHold), Instance("web-c", 2, model::Traffic::kCanary),
+       Instance("web-b", 3), Instance("web-a", 4)});
+  web.canary_weight = 25;
+  auto table = RoutingTable::Build(Routes({web}));
   const Route* r = table->Find("web.com", "/");
   ASSERT_NE(r, nullptr);
   ASSERT_EQ(r->endpoints.size(), 4u);
@@ -139,14 +130,14 @@ TEST(RoutingTableTest, EndpointsInTrafficGroups) {
 // the blue set while green is held; after it every pick goes to green, and
 // the endpoint states carry over between the tables.
 TEST(RoutingTableTest, GroupSwitchBetweenTables) {
-  store::Snapshot s;
-  s.apps = {App("web", {"web.com"})};
-  s.instances = {Instance("blue-1", "web", 1), Instance("blue-2", "web", 2),
-                 WithTraffic(Instance("green-1", "web", 3), model::Traffic::kHold),
-                 WithTraffic(Instance("green-2", "web", 4), model::Traffic::kHold)};
+  protocol::RouteSet s = Routes({App(
+      "web", {{"web.com", ""}},
+      {Instance("blue-1", 1), Instance("blue-2", 2), Instance("green-1", 3, model::Traffic::kHold),
+       Instance("green-2", 4, model::Traffic::kHold)})});
   EdgeStates states;
   auto before = RoutingTable::Build(s, &states);
-  for (model::Instance& i : s.instances) {
+  std::vector<protocol::RouteInstance>& instances = s.apps[0].instances;
+  for (protocol::RouteInstance& i : instances) {
     i.traffic = i.id.starts_with("green") ? model::Traffic::kServe : model::Traffic::kHold;
   }
   auto after = RoutingTable::Build(s, &states);
@@ -160,7 +151,7 @@ TEST(RoutingTableTest, GroupSwitchBetweenTables) {
   EXPECT_EQ(a->endpoints[0].instance_id, "green-1");
   EXPECT_EQ(a->endpoints[0].state, b->endpoints[2].state);
   // With the serve set gone, the held one is the guess that beats a 503.
-  s.instances.erase(s.instances.begin() + 2, s.instances.end());
+  instances.erase(instances.begin() + 2, instances.end());
   auto only_held = RoutingTable::Build(s, &states);
   const Route* h = only_held->Find("web.com", "/");
   EXPECT_EQ(h->serve + h->canary, 0);

@@ -115,9 +115,7 @@ bool Session::FlushUpstream() {
       return true;
     }
     if (phase_ == Phase::kUpstream) {
-      EndAttempt(true);
-      ReleaseUpstream(false);
-      Refuse(502, "app " + route_->app + ": the instance broke the connection", true);
+      GiveUp(Blame::kInstance, 502, "app " + route_->app + ": the instance broke the connection");
     } else {
       End();
     }
@@ -138,10 +136,7 @@ ssize_t Session::ReadClient() {
       if (static_cast<size_t>(n) < room && !peer_closed_) readable_ = false;
       return n;
     }
-    if (n == 0) {
-      client_eof_ = true;
-      return -1;
-    }
+    if (n == 0) return -1;
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
       readable_ = false;

@@ -34,10 +34,8 @@ void Session::ReadResponse() {
       const http1::ParseState state = http1::ParseResponseHead(
           upstream_->data(), shared_.options.max_head_bytes, &response_, &problem_);
       if (state == http1::ParseState::kBad) {
-        EndAttempt(true);
-        ReleaseUpstream(false);
-        Refuse(502, "app " + route_->app + " answered with a malformed response: " + problem_,
-               true);
+        GiveUp(Blame::kInstance, 502,
+               "app " + route_->app + " answered with a malformed response: " + problem_);
         return;
       }
       if (state == http1::ParseState::kComplete) {
@@ -72,11 +70,16 @@ void Session::ReadResponse() {
     if (n < 0 && errno == EINTR) continue;
     // Closed (or reset) before a whole head: lost when nothing came at all.
     if (upstream_->buffered() == 0) {
-      AttemptFailed(true, 502, "the instance closed the connection without answering");
+      // A reset before any answer is a kept connection the instance had
+      // closed (its kernel refused the request); a close may follow a request
+      // it took.
+      const bool reset = n < 0 && (errno == ECONNRESET || errno == EPIPE);
+      AttemptFailed(reset, 502,
+                    reset ? "the instance reset the connection without answering"
+                          : "the instance closed the connection without answering");
     } else {
-      EndAttempt(true);
-      ReleaseUpstream(false);
-      Refuse(502, "app " + route_->app + ": the instance closed the connection mid-answer", true);
+      GiveUp(Blame::kInstance, 502,
+             "app " + route_->app + ": the instance closed the connection mid-answer");
     }
     return;
   }
@@ -95,7 +98,6 @@ void Session::StartResponse() {
   const bool client_10 = head_.minor_version == 0;
   if (status_ == 101) {
     if (!upgrade_) {
-      ReleaseUpstream(false);
       Refuse(502, "app " + route_->app + " switched protocols unasked", true);
       return;
     }
@@ -272,7 +274,10 @@ void Session::FinishExchange() {
                         up_pending_.empty() && !upgrade_;
   ReleaseUpstream(reusable);
   RecordEnd(status_);
-  if (framing_.close || client_eof_ || stopping_) {
+  // A client that half-closed after pipelining is still answered: what it
+  // sent before its FIN is read and served in turn, and the session ends
+  // when the reading reaches the end.
+  if (framing_.close || stopping_) {
     Linger();
     return;
   }

@@ -297,23 +297,28 @@ json::value SpecToJson(const AppSpec& spec) {
     };
   }
   out["regions"] = std::move(regions);
-  json::object edge{
-      {"lb", ToString(spec.edge.lb)},
-      {"max_in_flight", spec.edge.max_in_flight},
-      {"max_body", FormatMemoryBytes(spec.edge.max_body)},
-      {"timeouts", json::object{{"connect", FormatDuration(spec.edge.connect_timeout)},
-                                {"response", FormatDuration(spec.edge.response_timeout)}}},
-      {"drain_timeout", FormatDuration(spec.edge.drain_timeout)}};
-  if (spec.edge.rate_limit) {
-    edge["rate_limit"] = json::object{{"average", spec.edge.rate_limit->average},
-                                      {"burst", spec.edge.rate_limit->burst}};
-  }
-  out["edge"] = std::move(edge);
+  out["edge"] = EdgePolicyToJson(spec.edge);
   out["stop_grace"] = FormatDuration(spec.stop_grace);
   return out;
 }
 
-Result<AppSpec> SpecFromJson(const json::value& json) { return ParseAppSpecJson(json); }
+json::value EdgePolicyToJson(const EdgePolicy& edge) {
+  json::object out{{"lb", ToString(edge.lb)},
+                   {"max_in_flight", edge.max_in_flight},
+                   {"max_body", FormatMemoryBytes(edge.max_body)},
+                   {"timeouts", json::object{{"connect", FormatDuration(edge.connect_timeout)},
+                                             {"response", FormatDuration(edge.response_timeout)}}},
+                   {"drain_timeout", FormatDuration(edge.drain_timeout)}};
+  if (edge.rate_limit) {
+    out["rate_limit"] =
+        json::object{{"average", edge.rate_limit->average}, {"burst", edge.rate_limit->burst}};
+  }
+  return out;
+}
+
+Result<AppSpec> SpecFromJson(const json::value& json) {
+  return ParseAppSpecJson(json, UnknownFields::kIgnore);
+}
 
 json::value ToJson(const App& app) {
   return json::object{

@@ -15,8 +15,15 @@ namespace skiff::model {
 // The spec in canonical form: every field present, durations as "2s", cpu as
 // "250m", memory as "128Mi". Canonical JSON of equal specs is equal.
 boost::json::value SpecToJson(const AppSpec& spec);
-// Reads what SpecToJson writes (through the strict parser of spec_parse.h).
+// Reads what SpecToJson writes, through the parser of spec_parse.h: values are
+// checked as in a user's spec, but fields this version does not know are
+// ignored (a newer server's, say), so stored specs and specs sent to agents
+// stay readable one version apart.
 Result<AppSpec> SpecFromJson(const boost::json::value& json);
+
+// The spec's `edge` section as SpecToJson writes it (read back with
+// ParseEdgePolicyJson of spec_parse.h).
+boost::json::value EdgePolicyToJson(const EdgePolicy& edge);
 
 boost::json::value ToJson(const App& app);
 boost::json::value ToJson(const Deployment& d);

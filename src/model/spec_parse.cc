@@ -61,6 +61,8 @@ std::string Quoted(const json::value& v) {
 // Collects every problem of one spec; the spec is valid iff none were found.
 class Validator {
  public:
+  explicit Validator(UnknownFields unknown) : unknown_(unknown) {}
+
   void Add(std::string path, std::string reason) {
     problems_.emplace_back(std::move(path), std::move(reason));
   }
@@ -75,13 +77,14 @@ class Validator {
   }
 
   // The object at `path`, with unknown keys reported (and the nearest known one
-  // suggested); nullptr (reported) when v is not an object.
+  // suggested) unless they are ignored; nullptr (reported) when v is not an object.
   const json::object* Object(const json::value& v, const std::string& path,
                              std::initializer_list<std::string_view> known) {
     if (!v.is_object()) {
       Add(path, fmt::format("must be an object, not {}", JsonKindName(v)));
       return nullptr;
     }
+    if (unknown_ == UnknownFields::kIgnore) return &v.get_object();
     for (const auto& [key, value] : v.get_object()) {
       if (std::find(known.begin(), known.end(), key) != known.end()) continue;
       std::string_view best;
@@ -191,6 +194,7 @@ class Validator {
   }
 
  private:
+  const UnknownFields unknown_;
   std::vector<std::pair<std::string, std::string>> problems_;
 };
 
@@ -864,12 +868,27 @@ Result<AppSpec> ParseAppSpec(std::string_view text, SpecFormat format) {
   return ParseAppSpecJson(*json);
 }
 
-Result<AppSpec> ParseAppSpecJson(const json::value& json) {
-  Validator v;
-  AppSpec spec;
-  ReadSpec(v, json, spec);
+namespace {
+
+// What `read` makes of `json`, or every problem it found.
+template <typename T>
+Result<T> Read(const json::value& json, UnknownFields unknown,
+               void (*read)(Validator&, const json::value&, T&)) {
+  Validator v(unknown);
+  T out;
+  read(v, json, out);
   if (!v.ok()) return tl::unexpected(v.ToError());
-  return spec;
+  return out;
+}
+
+}  // namespace
+
+Result<AppSpec> ParseAppSpecJson(const json::value& json, UnknownFields unknown) {
+  return Read<AppSpec>(json, unknown, &ReadSpec);
+}
+
+Result<EdgePolicy> ParseEdgePolicyJson(const json::value& json, UnknownFields unknown) {
+  return Read<EdgePolicy>(json, unknown, &ReadEdge);
 }
 
 Status ValidateName(std::string_view name, std::string_view field) {

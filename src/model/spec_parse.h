@@ -19,10 +19,19 @@ namespace skiff::model {
 
 enum class SpecFormat { kYaml, kJson };
 
+// What a field the parser does not know is: a mistake in what a user wrote
+// (kReject, with the nearest known name suggested), or something a newer
+// Skiff wrote that this one may pass over (kIgnore: specs read from the store
+// or from another part of Skiff). Values of known fields are checked either way.
+enum class UnknownFields { kReject, kIgnore };
+
 // Parses text (YAML is a superset of JSON, but JSON gets exact JSON errors).
 Result<AppSpec> ParseAppSpec(std::string_view text, SpecFormat format);
 // Parses an already-decoded JSON document.
-Result<AppSpec> ParseAppSpecJson(const boost::json::value& json);
+Result<AppSpec> ParseAppSpecJson(const boost::json::value& json,
+                                 UnknownFields unknown = UnknownFields::kReject);
+// Parses the `edge` section of a spec on its own (fields named "edge.…").
+Result<EdgePolicy> ParseEdgePolicyJson(const boost::json::value& json, UnknownFields unknown);
 
 // Checks a DNS label: 1-63 of [a-z0-9-], starting with a letter, not ending in '-'.
 Status ValidateName(std::string_view name, std::string_view field = "name");

@@ -14,6 +14,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
+namespace json = boost::json;
 
 // The full example of DESIGN.md, verbatim.
 constexpr std::string_view kDesignSpec = R"(
@@ -565,5 +566,44 @@ TEST(SpecParseTest, ContainerRunFields) {
   ASSERT_TRUE(image_again) << image_again.error().ToString();
   EXPECT_EQ(*image_again, *image);
 }
+
+// Verify that specs written by a newer Skiff (fields this one does not know, at
+// the top and inside sections) read back through SpecFromJson and
+// ParseEdgePolicyJson with kIgnore, that a user's spec with the same fields is
+// still refused, and that a known field of the wrong type fails either way,
+// naming the field.
+TEST(SpecParseTest, UnknownFieldsIgnoredOnlyWhenAsked) {
+  AppSpec spec;
+  spec.name = "web";
+  spec.run.command = {"serve"};
+  spec.edge.max_in_flight = 7;
+  json::value newer = SpecToJson(spec);
+  newer.as_object()["future"] = "x";
+  newer.as_object()["edge"].as_object()["future_policy"] = json::object{{"on", true}};
+  newer.as_object()["health"].as_object()["future_probe"] = 1;
+
+  auto read = SpecFromJson(newer);
+  ASSERT_TRUE(read) << read.error().ToString();
+  EXPECT_EQ(*read, spec);
+  auto edge = ParseEdgePolicyJson(newer.at("edge"), UnknownFields::kIgnore);
+  ASSERT_TRUE(edge) << edge.error().ToString();
+  EXPECT_EQ(*edge, spec.edge);
+
+  auto strict = ParseAppSpecJson(newer);
+  ASSERT_FALSE(strict);
+  EXPECT_EQ(strict.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(strict.error().field, "future");
+  EXPECT_EQ(ParseEdgePolicyJson(newer.at("edge"), UnknownFields::kReject).error().field,
+            "edge.future_policy");
+
+  newer.as_object()["edge"].as_object()["max_in_flight"] = "many";
+  auto wrong = SpecFromJson(newer);
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(wrong.error().field, "edge.max_in_flight");
+  EXPECT_EQ(ParseEdgePolicyJson(newer.at("edge"), UnknownFields::kIgnore).error().field,
+            "edge.max_in_flight");
+}
+
 }  // namespace
 }  // namespace skiff::model

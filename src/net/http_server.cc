@@ -25,6 +25,7 @@
 
 #include "common/check.h"
 #include "common/logging.h"
+#include "net/host_port.h"
 #include "net/request_head.h"
 
 namespace skiff::net {
@@ -44,10 +45,7 @@ constexpr size_t kMaxDiscardBytes = 8 << 20;
 constexpr auto kDiscardTime = std::chrono::seconds(2);
 
 std::string EndpointString(const tcp::endpoint& endpoint) {
-  auto address = endpoint.address();
-  std::string host = address.to_string();
-  if (address.is_v6()) host = "[" + host + "]";
-  return host + ":" + std::to_string(endpoint.port());
+  return JoinHostPort(endpoint.address().to_string(), endpoint.port());
 }
 
 std::string SizeString(size_t bytes) {
@@ -252,27 +250,16 @@ class HttpServer::Impl : public std::enable_shared_from_this<Impl> {
 };
 
 Status HttpServer::Impl::Listen(std::string_view address) {
-  size_t colon = address.rfind(':');
-  if (colon == std::string_view::npos) {
-    return InvalidArgument("listen address \"" + std::string(address) + "\" is not host:port");
-  }
-  std::string host(address.substr(0, colon));
-  std::string port_text(address.substr(colon + 1));
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  unsigned port = 0;
-  auto [end, parse_ec] =
-      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (parse_ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535) {
-    return InvalidArgument("listen address \"" + std::string(address) + "\" has a bad port");
-  }
+  SKIFF_ASSIGN_OR_RETURN(HostPort parsed, ParseHostPort(address, "listen address"));
+  const std::string& host = parsed.host;
+  const uint16_t port = parsed.port;
+  const std::string port_text = std::to_string(port);
   error_code ec;
   tcp::endpoint endpoint;
   if (host.empty()) {
-    endpoint = tcp::endpoint(tcp::v4(), static_cast<uint16_t>(port));
+    endpoint = tcp::endpoint(tcp::v4(), port);
   } else if (auto ip = asio::ip::make_address(host, ec); !ec) {
-    endpoint = tcp::endpoint(ip, static_cast<uint16_t>(port));
+    endpoint = tcp::endpoint(ip, port);
   } else {
     tcp::resolver resolver(io_);
     auto results = resolver.resolve(host, port_text, ec);

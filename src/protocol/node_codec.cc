@@ -2,74 +2,12 @@
 
 #include <fmt/format.h>
 
-#include <limits>
-
 #include "common/quantity.h"
 #include "model/codec.h"
-#include "model/yaml_json.h"
+#include "protocol/json_fields.h"
 
 namespace skiff::protocol {
 namespace json = boost::json;
-namespace {
-
-Error BadField(std::string_view field, std::string_view reason) {
-  return Error{ErrorCode::kInvalidArgument, fmt::format("{}: {}", field, reason),
-               std::string(field)};
-}
-
-Result<const json::object*> AsObject(const json::value& v, std::string_view what) {
-  if (!v.is_object()) {
-    return tl::unexpected(
-        BadField(what, fmt::format("must be an object, not {}", model::JsonKindName(v))));
-  }
-  return &v.get_object();
-}
-
-// The member `key`, or null when absent or null.
-const json::value* Member(const json::object& obj, std::string_view key) {
-  const json::value* v = obj.if_contains(key);
-  return v == nullptr || v->is_null() ? nullptr : v;
-}
-
-Result<std::optional<std::string>> OptString(const json::object& obj, std::string_view key) {
-  const json::value* v = Member(obj, key);
-  if (v == nullptr) return std::optional<std::string>();
-  if (!v->is_string()) {
-    return tl::unexpected(
-        BadField(key, fmt::format("must be a string, not {}", model::JsonKindName(*v))));
-  }
-  return std::optional<std::string>(std::string(v->get_string()));
-}
-
-Result<std::optional<int64_t>> OptInt(const json::object& obj, std::string_view key) {
-  const json::value* v = Member(obj, key);
-  if (v == nullptr) return std::optional<int64_t>();
-  if (v->is_int64()) return std::optional<int64_t>(v->get_int64());
-  if (v->is_uint64() && v->get_uint64() <= uint64_t(std::numeric_limits<int64_t>::max())) {
-    return std::optional<int64_t>(static_cast<int64_t>(v->get_uint64()));
-  }
-  return tl::unexpected(
-      BadField(key, fmt::format("must be an integer, not {}", model::JsonKindName(*v))));
-}
-
-Result<std::optional<Time>> OptTime(const json::object& obj, std::string_view key) {
-  SKIFF_ASSIGN_OR_RETURN(std::optional<std::string> text, OptString(obj, key));
-  if (!text) return std::optional<Time>();
-  auto t = ParseTime(*text);
-  if (!t) return tl::unexpected(BadField(key, t.error().message));
-  return std::optional<Time>(*t);
-}
-
-Result<std::optional<int>> OptSmallInt(const json::object& obj, std::string_view key) {
-  SKIFF_ASSIGN_OR_RETURN(std::optional<int64_t> n, OptInt(obj, key));
-  if (!n) return std::optional<int>();
-  if (*n < std::numeric_limits<int>::min() || *n > std::numeric_limits<int>::max()) {
-    return tl::unexpected(BadField(key, fmt::format("out of range ({})", *n)));
-  }
-  return std::optional<int>(static_cast<int>(*n));
-}
-
-}  // namespace
 
 json::value ToJson(const InstanceReport& r) {
   json::object o{{"instance", r.instance_id}, {"node", r.node_id}, {"generation", r.generation}};
@@ -177,16 +115,23 @@ Result<Assignments> AssignmentsFromJson(const json::value& json) {
   a.revision = revision.value_or(0);
   if (const json::value* list = Member(*o, "instances")) {
     if (!list->is_array()) return tl::unexpected(BadField("instances", "must be an array"));
-    for (const json::value& item : list->get_array()) {
-      SKIFF_ASSIGN_OR_RETURN(model::Instance instance, model::InstanceFromJson(item));
-      a.instances.push_back(std::move(instance));
+    const json::array& items = list->get_array();
+    for (size_t n = 0; n < items.size(); ++n) {
+      auto instance = model::InstanceFromJson(items[n]);
+      if (!instance) {
+        return tl::unexpected(Within(fmt::format("instances[{}]", n), instance.error()));
+      }
+      a.instances.push_back(std::move(*instance));
     }
   }
   if (const json::value* specs = Member(*o, "specs")) {
     if (!specs->is_object()) return tl::unexpected(BadField("specs", "must be an object"));
     for (const auto& [key, value] : specs->get_object()) {
-      SKIFF_ASSIGN_OR_RETURN(model::AppSpec spec, model::SpecFromJson(value));
-      a.specs.emplace(std::string(key), std::move(spec));
+      // Fields a newer server's spec has and this agent does not know are
+      // ignored (model::SpecFromJson), so an agent one version behind keeps running.
+      auto spec = model::SpecFromJson(value);
+      if (!spec) return tl::unexpected(Within(fmt::format("specs.{}", key), spec.error()));
+      a.specs.emplace(std::string(key), std::move(*spec));
     }
   }
   return a;

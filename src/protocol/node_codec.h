@@ -1,7 +1,9 @@
 // JSON mapping of what an agent and the control plane exchange over HTTP
 // (protocol/node.h): the bodies of the /v1/agent/... calls. Decoding is
-// strict about types and returns kInvalidArgument naming the field; unknown
-// fields are ignored, so either side may grow new ones.
+// strict about types and returns kInvalidArgument naming the field (its path,
+// as "specs.web/3.edge.lb"); unknown fields are ignored, in the specs too, so
+// either side may grow new ones and an agent one version apart from its server
+// keeps working (protocol/json_fields.h).
 #pragma once
 
 #include <boost/json.hpp>

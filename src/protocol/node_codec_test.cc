@@ -121,5 +121,55 @@ TEST(ControlPlaneCodecTest, AssignmentsRoundTrip) {
   EXPECT_FALSE(AssignmentsFromJson(json::parse(R"({"instances":{}})")));
 }
 
+// Verify that an agent reads assignments from a server one version newer:
+// unknown fields at the top, in an instance and in a spec (an edge policy
+// field it does not know, as edge.drain_timeout once was) are ignored, and a
+// report or samples from a newer agent are read too; a known field of the
+// wrong type still fails, named by its path.
+TEST(ControlPlaneCodecTest, UnknownFieldsIgnored) {
+  Assignments a;
+  a.revision = 9;
+  model::Instance i;
+  i.id = "hello-1";
+  i.app = "hello";
+  i.revision = 2;
+  a.instances.push_back(i);
+  model::AppSpec spec;
+  spec.name = "hello";
+  spec.run.command = {"sleep", "100"};
+  a.specs["hello/2"] = spec;
+  json::value newer = ToJson(a);
+  json::object& o = newer.as_object();
+  o["leases"] = json::array{1, 2};
+  o["instances"].as_array()[0].as_object()["volume"] = "data";
+  json::object& sent = o["specs"].as_object()["hello/2"].as_object();
+  sent["volumes"] = json::array{};
+  sent["edge"].as_object()["retry_budget"] = 0.2;
+  auto back = AssignmentsFromJson(Wire(newer));
+  ASSERT_TRUE(back) << back.error().ToString();
+  EXPECT_EQ(back->revision, 9);
+  ASSERT_EQ(back->instances.size(), 1u);
+  EXPECT_EQ(back->instances[0].id, "hello-1");
+  EXPECT_EQ(back->specs.at("hello/2"), spec);
+
+  sent["edge"].as_object()["max_in_flight"] = "many";
+  auto wrong = AssignmentsFromJson(Wire(newer));
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(wrong.error().field, "specs.hello/2.edge.max_in_flight");
+  o["instances"].as_array()[0].as_object()["generation"] = "x";
+  EXPECT_EQ(AssignmentsFromJson(Wire(newer)).error().field, "instances[0].generation");
+
+  auto report = InstanceReportFromJson(
+      json::parse(R"({"instance":"hello-1","state":"running","cgroup":"/x","oom":{"n":1}})"));
+  ASSERT_TRUE(report) << report.error().ToString();
+  EXPECT_EQ(report->state, model::InstanceState::kRunning);
+  auto samples = SamplesFromJson(
+      json::parse(R"({"samples":[{"instance":"a","cpu_millis":3,"io_bytes":5}],"node_load":0.5})"));
+  ASSERT_TRUE(samples) << samples.error().ToString();
+  ASSERT_EQ(samples->size(), 1u);
+  EXPECT_EQ((*samples)[0].sample.cpu_millis, 3);
+}
+
 }  // namespace
 }  // namespace skiff::protocol

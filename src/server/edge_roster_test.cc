@@ -4,7 +4,7 @@
 
 #include "common/files.h"
 #include "controller/drain_tracker.h"
-#include "edge/routes_document.h"
+#include "controller/routes.h"
 #include "fakes/testing.h"
 #include "store/memory/memory_store.h"
 
@@ -84,7 +84,7 @@ TEST(EdgeRosterTest, RememberedEdgeHoldsADrainUntilItReports) {
   std::map<std::string, metrics::EdgeRoutes> reporting;
   controller::DrainTracker tracker(
       &store, &clock, [&] { return (*roster)->Merge(reporting, start + 1s); },
-      [](const store::Snapshot& s) { return edge::RoutesTag(edge::RoutesDocument(s)); });
+      controller::RoutesTagOf);
   model::Instance i;
   i.id = "web-1";
   i.app = "web";

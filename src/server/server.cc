@@ -23,15 +23,15 @@
 #include "controller/controller_loop.h"
 #include "controller/drain_tracker.h"
 #include "controller/node_service.h"
+#include "controller/routes.h"
 #include "edge/edge_proxy.h"
-#include "edge/route_watcher.h"
-#include "edge/routes_document.h"
 #include "edge/traffic_reporter.h"
 #include "metrics/registry.h"
 #include "net/http_server.h"
 #include "runtime/driver_set.h"
 #include "server/edge_roster.h"
 #include "server/local_control_plane.h"
+#include "server/route_watcher.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace skiff::server {
@@ -66,7 +66,7 @@ class Server::Impl {
   std::unique_ptr<net::HttpServer> http_;
   std::unique_ptr<edge::AccessLog> access_log_;
   std::unique_ptr<edge::EdgeProxy> edge_;
-  std::unique_ptr<edge::RouteWatcher> routes_;
+  std::unique_ptr<RouteWatcher> routes_;
   std::unique_ptr<edge::TrafficReporter> traffic_reporter_;
   std::unique_ptr<EdgeRoster> edge_roster_;
   std::unique_ptr<controller::DrainTracker> drains_;
@@ -170,7 +170,7 @@ Status Server::Impl::Start() {
       edge_options.access_log = access_log_.get();
     }
     edge_ = std::make_unique<edge::EdgeProxy>(edge_options);
-    routes_ = std::make_unique<edge::RouteWatcher>(store_.get(), edge_.get());
+    routes_ = std::make_unique<RouteWatcher>(store_.get(), edge_.get());
     routes_->Start();
     SKIFF_RETURN_IF_ERROR(edge_->Listen(options_.edge_listen));
     metrics::TrafficBook* book = &traffic_;
@@ -200,9 +200,7 @@ Status Server::Impl::Start() {
         if (own_edge != nullptr) edges["(server)"] = own_edge->Routes();
         return edges;
       },
-      [](const store::Snapshot& snapshot) {
-        return edge::RoutesTag(edge::RoutesDocument(snapshot));
-      });
+      controller::RoutesTagOf);
   drains_->Start();
   work_.emplace(io_.get_executor());
   for (int i = 0; i < std::max(1, options_.io_threads); ++i) {

@@ -16,12 +16,12 @@
 #include <vector>
 
 #include "controller/drain_tracker.h"
+#include "controller/routes.h"
 #include "e2e/subprocess.h"
 #include "edge/edge_proxy.h"
-#include "edge/route_watcher.h"
-#include "edge/routes_document.h"
 #include "fakes/testing.h"
 #include "net/http_client.h"
+#include "server/route_watcher.h"
 #include "store/memory/memory_store.h"
 
 namespace skiff {
@@ -65,7 +65,7 @@ TEST(EdgeDrainTest, RequestInFlightFinishesBeforeTheDrainEnds) {
   ASSERT_TRUE(store.Commit(txn));
 
   edge::EdgeProxy proxy;
-  edge::RouteWatcher watcher(&store, &proxy);
+  server::RouteWatcher watcher(&store, &proxy);
   watcher.Start();
   ASSERT_TRUE(proxy.Listen("127.0.0.1:0"));
   ManualClock clock;
@@ -74,7 +74,7 @@ TEST(EdgeDrainTest, RequestInFlightFinishesBeforeTheDrainEnds) {
       [&] {
         return std::map<std::string, metrics::EdgeRoutes>{{"edge", proxy.Routes()}};
       },
-      [](const store::Snapshot& s) { return edge::RoutesTag(edge::RoutesDocument(s)); });
+      controller::RoutesTagOf);
   const std::string edge_url = "http://127.0.0.1:" + std::to_string(proxy.port());
 
   // A slow request; find the instance it went to.
@@ -181,20 +181,13 @@ class KeepAliveUpstream {
 // reuse, and closes it once the instance leaves the routes.
 TEST(EdgeDrainTest, IdleConnectionsToALeavingInstanceAreClosed) {
   KeepAliveUpstream upstream;
-  store::Snapshot snapshot;
-  model::App app;
-  app.name = app.spec.name = "web";
-  app.spec.domains = {"web.test"};
-  snapshot.apps = {app};
-  model::Instance instance;
-  instance.id = "web-1";
-  instance.app = "web";
-  instance.state = model::InstanceState::kRunning;
-  instance.health = model::Health::kHealthy;
-  instance.address = upstream.address();
-  snapshot.instances = {instance};
+  protocol::AppRoutes app;
+  app.name = "web";
+  app.domains = {{"web.test", ""}};
+  app.instances = {{"web-1", upstream.address()}};
+  protocol::RouteSet routes{.apps = {app}};
   edge::EdgeProxy proxy;
-  proxy.SetTable(edge::RoutingTable::Build(snapshot));
+  proxy.SetTable(edge::RoutingTable::Build(routes));
   ASSERT_TRUE(proxy.Listen("127.0.0.1:0"));
   const std::string edge_url = "http://127.0.0.1:" + std::to_string(proxy.port());
   for (int i = 0; i < 3; ++i) {
@@ -205,8 +198,8 @@ TEST(EdgeDrainTest, IdleConnectionsToALeavingInstanceAreClosed) {
   EXPECT_EQ(upstream.accepted, 1) << "one pooled connection, reused";
   EXPECT_EQ(upstream.closed, 0);
 
-  snapshot.instances[0].desired = model::DesiredState::kStop;
-  proxy.SetTable(edge::RoutingTable::Build(snapshot));
+  routes.apps[0].instances.clear();  // it is being stopped
+  proxy.SetTable(edge::RoutingTable::Build(routes));
   EXPECT_TRUE(PollUntil([&] { return upstream.closed == 1; }));
   proxy.Stop();
 }

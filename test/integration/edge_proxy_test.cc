@@ -36,13 +36,10 @@ class EdgeProxyTest : public ::testing::Test {
  protected:
   // Starts `instances` test apps behind an edge serving app "web" at web.test.
   void Start(int instances = 3, model::EdgePolicy policy = {}, EdgeOptions options = {}) {
-    store::Snapshot snapshot;
-    model::App app;
+    protocol::AppRoutes app;
     app.name = "web";
-    app.spec.name = "web";
-    app.spec.domains = {"web.test"};
-    app.spec.edge = policy;
-    snapshot.apps.push_back(app);
+    app.domains = {{"web.test", ""}};
+    app.edge = policy;
     for (int i = 0; i < instances; ++i) {
       const int port = FreePort();
       apps_.push_back(std::make_unique<Subprocess>(
@@ -55,17 +52,11 @@ class EdgeProxyTest : public ::testing::Test {
         auto r = probe.Do("GET", "/health", {}, {}, std::chrono::seconds(1));
         return r && r->status == 200;
       }));
-      model::Instance instance;
-      instance.id = "web-" + std::to_string(i);
-      instance.app = "web";
-      instance.state = model::InstanceState::kRunning;
-      instance.health = model::Health::kHealthy;
-      instance.address = "127.0.0.1:" + std::to_string(port);
-      addresses_.push_back(instance.address);
-      snapshot.instances.push_back(instance);
+      addresses_.push_back("127.0.0.1:" + std::to_string(port));
+      app.instances.push_back({"web-" + std::to_string(i), addresses_.back()});
     }
     proxy_.emplace(options);
-    proxy_->SetTable(RoutingTable::Build(snapshot));
+    proxy_->SetTable(RoutingTable::Build(protocol::RouteSet{.apps = {app}}));
     ASSERT_TRUE(proxy_->Listen("127.0.0.1:0"));
   }
 

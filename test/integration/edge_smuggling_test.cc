@@ -177,20 +177,11 @@ void PrintTo(const Vector& v, std::ostream* os) { *os << v.name; }
 class EdgeSmugglingTest : public ::testing::TestWithParam<Vector> {
  protected:
   void SetUp() override {
-    store::Snapshot snapshot;
-    model::App app;
+    protocol::AppRoutes app;
     app.name = "web";
-    app.spec.name = "web";
-    app.spec.domains = {"web.test"};
-    snapshot.apps.push_back(app);
-    model::Instance instance;
-    instance.id = "web-1";
-    instance.app = "web";
-    instance.state = model::InstanceState::kRunning;
-    instance.health = model::Health::kHealthy;
-    instance.address = "127.0.0.1:" + std::to_string(recorder_.port());
-    snapshot.instances.push_back(instance);
-    proxy_.SetTable(RoutingTable::Build(snapshot));
+    app.domains = {{"web.test", ""}};
+    app.instances = {{"web-1", "127.0.0.1:" + std::to_string(recorder_.port())}};
+    proxy_.SetTable(RoutingTable::Build(protocol::RouteSet{.apps = {app}}));
     ASSERT_TRUE(proxy_.Listen("127.0.0.1:0"));
   }
   void TearDown() override { proxy_.Stop(); }

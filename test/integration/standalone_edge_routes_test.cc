@@ -1,6 +1,8 @@
-// A standalone edge tells the server what a drain waits on: against a fake
-// API, its traffic reports carry the revision the routes were answered at,
-// the routes document's tag, and its report interval.
+// A standalone edge against a fake API: it tells the server what a drain
+// waits on (its traffic reports carry the revision the routes were answered
+// at, the routes document's tag, and its report interval), and it follows a
+// server one version newer (fields it does not know; a document it cannot
+// read leaves its table as it was and is not fetched again at once).
 
 #include <gtest/gtest.h>
 
@@ -15,11 +17,12 @@
 #include <thread>
 
 #include "e2e/subprocess.h"
-#include "edge/routes_document.h"
+#include "edge/remote_routes.h"
 #include "edge/standalone.h"
 #include "fakes/testing.h"
 #include "metrics/traffic.h"
 #include "net/http_server.h"
+#include "protocol/routes_codec.h"
 
 namespace skiff {
 namespace {
@@ -28,14 +31,11 @@ using namespace std::chrono_literals;
 namespace asio = boost::asio;
 
 TEST(StandaloneEdgeRoutesTest, ReportsCarryTheRoutesRevisionAndTag) {
-  store::Snapshot snapshot;
-  model::App app;
-  app.name = app.spec.name = "web";
-  app.spec.run.command = {"serve"};
-  app.spec.domains = {"web.test"};
-  snapshot.apps = {app};
-  const std::string document = edge::RoutesDocument(snapshot);
-  const std::string tag = edge::RoutesTag(document);
+  protocol::AppRoutes app;
+  app.name = "web";
+  app.domains = {{"web.test", ""}};
+  const std::string document = protocol::RoutesDocument(protocol::RouteSet{.apps = {app}});
+  const std::string tag = protocol::RoutesTag(document);
 
   std::mutex mu;
   std::optional<metrics::TrafficSnapshot> report;  // GUARDED_BY(mu): the last one
@@ -91,6 +91,73 @@ TEST(StandaloneEdgeRoutesTest, ReportsCarryTheRoutesRevisionAndTag) {
     EXPECT_TRUE(report->routes->leaving.empty());
   }
   standalone.Shutdown();
+  api.Stop([&] { work.reset(); });
+  io_thread.join();
+}
+
+// Verify that an edge reads a newer server's document (a field it does not
+// know), that a document it cannot read keeps the table it has, and that it
+// then waits for the next change (its poll names the bad document's tag)
+// instead of fetching the same document again and again.
+TEST(StandaloneEdgeRoutesTest, FollowsANewerServer) {
+  protocol::AppRoutes app;
+  app.name = "web";
+  app.domains = {{"web.test", ""}};
+  app.instances = {{"web-1", "127.0.0.1:1"}};
+  boost::json::value newer = protocol::ToJson(protocol::RouteSet{.apps = {app}});
+  newer.as_object()["apps"].as_array()[0].as_object()["sticky_sessions"] = true;
+  const std::string good = boost::json::serialize(newer);
+  const std::string good_tag = protocol::RoutesTag(good);
+  const std::string bad = R"({"apps":[{"name":"web","canary_weight":"most"}]})";
+
+  std::mutex mu;
+  std::vector<std::string> polls;  // GUARDED_BY(mu): the `unless` of each
+  asio::io_context io;
+  net::HttpServer api(
+      io,
+      [&](const net::HttpRequest& request, net::ResponseWriter& writer) -> asio::awaitable<void> {
+        const std::string unless = request.QueryOr("unless");
+        {
+          std::lock_guard lock(mu);
+          polls.push_back(unless);
+        }
+        net::HttpResponse response = net::TextResponse(304, "");
+        if (unless.empty()) {
+          response = net::TextResponse(200, good, "application/json");
+          response.headers.emplace_back("ETag", good_tag);
+        } else if (unless == good_tag) {
+          response = net::TextResponse(200, bad, "application/json");
+          response.headers.emplace_back("ETag", "bad");
+        } else {
+          asio::steady_timer wait(co_await asio::this_coro::executor, 200ms);
+          co_await wait.async_wait(asio::use_awaitable);
+        }
+        co_await writer.Send(std::move(response));
+      });
+  ASSERT_TRUE(api.Listen("127.0.0.1:0"));
+  auto work = asio::make_work_guard(io);
+  std::thread io_thread([&] { io.run(); });
+
+  edge::EdgeProxy proxy;
+  edge::RemoteRoutes routes(
+      {.server = "http://127.0.0.1:" + std::to_string(api.port()), .token = "t", .wait = 1s},
+      &proxy);
+  routes.Start();
+  EXPECT_TRUE(testing::PollUntil([&] {
+    std::lock_guard lock(mu);
+    return polls.size() >= 3;
+  }));
+  routes.Stop();
+  {
+    std::lock_guard lock(mu);
+    ASSERT_GE(polls.size(), 3u);
+    EXPECT_EQ(polls[1], good_tag);
+    EXPECT_EQ(polls[2], "bad") << "the bad document was fetched again at once";
+  }
+  EXPECT_EQ(routes.tag(), good_tag);
+  const edge::Route* route = proxy.table()->Find("web.test", "/");
+  ASSERT_NE(route, nullptr) << "the good document's table was kept";
+  EXPECT_EQ(route->endpoints.size(), 1u);
   api.Stop([&] { work.reset(); });
   io_thread.join();
 }

@@ -1,8 +1,8 @@
 // RouteWatcher: keeps an EdgeProxy's routing table current inside the
 // all-in-one server. Every store commit wakes it (a store::CommitWatcher); it
-// rebuilds the table from a snapshot and swaps it in, coalescing a burst of
-// commits into one rebuild, so a new domain or a newly healthy instance takes
-// traffic within milliseconds.
+// rebuilds the table from the routes of a snapshot (controller/routes.h) and
+// swaps it in, coalescing a burst of commits into one rebuild, so a new domain
+// or a newly healthy instance takes traffic within milliseconds.
 //
 // Thread-safety: Start and Stop from one thread.
 #pragma once
@@ -12,12 +12,12 @@
 #include "store/commit_watcher.h"
 #include "store/store.h"
 
-namespace skiff::edge {
+namespace skiff::server {
 
 class RouteWatcher {
  public:
   // store and proxy are not owned and must outlive the watcher.
-  RouteWatcher(store::Store* store, EdgeProxy* proxy);
+  RouteWatcher(store::Store* store, edge::EdgeProxy* proxy);
   ~RouteWatcher();  // Stops.
   RouteWatcher(const RouteWatcher&) = delete;
   RouteWatcher& operator=(const RouteWatcher&) = delete;
@@ -32,10 +32,10 @@ class RouteWatcher {
   int64_t Rebuild();
 
   store::Store* const store_;
-  EdgeProxy* const proxy_;
-  EdgeStates states_;  // Start's, then the watcher thread's
+  edge::EdgeProxy* const proxy_;
+  edge::EdgeStates states_;  // Start's, then the watcher thread's
   // Last: stopped (its thread joined) before what its rounds use goes.
   store::CommitWatcher watcher_;
 };
 
-}  // namespace skiff::edge
+}  // namespace skiff::server

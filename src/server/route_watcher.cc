@@ -1,10 +1,11 @@
-#include "edge/route_watcher.h"
+#include "server/route_watcher.h"
 
 #include "common/logging.h"
+#include "controller/routes.h"
 
-namespace skiff::edge {
+namespace skiff::server {
 
-RouteWatcher::RouteWatcher(store::Store* store, EdgeProxy* proxy)
+RouteWatcher::RouteWatcher(store::Store* store, edge::EdgeProxy* proxy)
     : store_(store), proxy_(proxy), watcher_(store) {}
 
 RouteWatcher::~RouteWatcher() { Stop(); }
@@ -31,9 +32,9 @@ int64_t RouteWatcher::Rebuild() {
     SKIFF_LOG_WARN("edge: cannot read routes: {}", snapshot.error().ToString());
     return -1;
   }
-  proxy_->SetTable(RoutingTable::Build(*snapshot, &states_));
+  proxy_->SetTable(edge::RoutingTable::Build(controller::BuildRoutes(*snapshot), &states_));
   states_.Prune();
   return snapshot->revision;
 }
 
-}  // namespace skiff::edge
+}  // namespace skiff::server

@@ -1,0 +1,58 @@
+#include "controller/routes.h"
+
+#include <algorithm>
+#include <map>
+
+#include "protocol/routes_codec.h"
+
+namespace skiff::controller {
+
+namespace {
+
+bool TakesTraffic(const model::Instance& i) {
+  return i.desired == model::DesiredState::kRun && i.state == model::InstanceState::kRunning &&
+         i.health == model::Health::kHealthy && !i.address.empty();
+}
+
+// "shop.com/api" -> {shop.com, /api}; the spec's validation made the host
+// lowercase and the prefix free of a trailing slash.
+protocol::RouteDomain SplitDomain(const std::string& domain) {
+  const size_t slash = domain.find('/');
+  if (slash == std::string::npos) return {domain, ""};
+  return {domain.substr(0, slash), domain.substr(slash)};
+}
+
+}  // namespace
+
+protocol::RouteSet BuildRoutes(const store::Snapshot& snapshot) {
+  protocol::RouteSet routes;
+  routes.revision = snapshot.revision;
+  std::map<std::string, protocol::AppRoutes> apps;  // by name
+  for (const model::App& app : snapshot.apps) {
+    if (app.deleting || app.spec.domains.empty()) continue;
+    protocol::AppRoutes& out = apps[app.name];
+    out.name = app.name;
+    for (const std::string& domain : app.spec.domains) out.domains.push_back(SplitDomain(domain));
+    out.canary_weight = app.spec.update.canary_weight;
+    out.edge = app.spec.edge;
+  }
+  for (const model::Instance& i : snapshot.instances) {
+    auto app = apps.find(i.app);
+    if (app == apps.end() || !TakesTraffic(i)) continue;
+    app->second.instances.push_back({i.id, i.address, i.traffic});
+  }
+  for (auto& [name, app] : apps) {
+    std::sort(app.instances.begin(), app.instances.end(),
+              [](const protocol::RouteInstance& a, const protocol::RouteInstance& b) {
+                return a.id < b.id;
+              });
+    routes.apps.push_back(std::move(app));
+  }
+  return routes;
+}
+
+std::string RoutesTagOf(const store::Snapshot& snapshot) {
+  return protocol::RoutesTag(protocol::RoutesDocument(BuildRoutes(snapshot)));
+}
+
+}  // namespace skiff::controller

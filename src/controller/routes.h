@@ -1,0 +1,26 @@
+// The routes of a store snapshot: what every edge of this control plane routes
+// by (the server's own, through server/route_watcher.h, and the standalone
+// ones, through GET /v1/routes). A pure function, here beside the control
+// plane's other functions of a snapshot, because both the API and the
+// server's wiring use it (api/ cannot depend on server/).
+#pragma once
+
+#include <string>
+
+#include "protocol/routes.h"
+#include "store/store.h"
+
+namespace skiff::controller {
+
+// Every app that is not being deleted and has domains, by name, each domain
+// split into host and path prefix, with the instances that may take traffic
+// (wanted, running, healthy, with an address) by id; the set's revision is
+// the snapshot's. Apps claiming one domain are all listed: the routing table
+// decides between them.
+protocol::RouteSet BuildRoutes(const store::Snapshot& snapshot);
+
+// The tag of the routes document of `snapshot` (protocol/routes_codec.h): what
+// an edge routing by exactly these routes reports, so a drain can tell.
+std::string RoutesTagOf(const store::Snapshot& snapshot);
+
+}  // namespace skiff::controller

@@ -1,0 +1,101 @@
+#include "controller/routes.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace skiff::controller {
+namespace {
+
+model::App App(const std::string& name, std::vector<std::string> domains) {
+  model::App app;
+  app.name = name;
+  app.spec.name = name;
+  app.spec.domains = std::move(domains);
+  return app;
+}
+
+// A running, healthy, wanted instance with an address: one that takes traffic.
+model::Instance Serving(const std::string& id, const std::string& app, int port) {
+  model::Instance i;
+  i.id = id;
+  i.app = app;
+  i.state = model::InstanceState::kRunning;
+  i.health = model::Health::kHealthy;
+  i.address = "127.0.0.1:" + std::to_string(port);
+  return i;
+}
+
+// Verify which instances take traffic: only wanted, running, healthy ones with
+// an address, of an app that is in the routes, each in its traffic group.
+TEST(RoutesTest, InstancesThatTakeTraffic) {
+  struct Case {
+    std::string name;
+    std::function<void(model::Instance&)> change;
+    bool routed;
+  } cases[] = {
+      {"serving", [](model::Instance&) {}, true},
+      {"unhealthy", [](model::Instance& i) { i.health = model::Health::kUnhealthy; }, false},
+      {"health unknown", [](model::Instance& i) { i.health = model::Health::kUnknown; }, false},
+      {"starting", [](model::Instance& i) { i.state = model::InstanceState::kStarting; }, false},
+      {"stopping", [](model::Instance& i) { i.state = model::InstanceState::kStopping; }, false},
+      {"being stopped", [](model::Instance& i) { i.desired = model::DesiredState::kStop; }, false},
+      {"no address", [](model::Instance& i) { i.address.clear(); }, false},
+      {"of an app without domains", [](model::Instance& i) { i.app = "worker"; }, false},
+      {"of an app being deleted", [](model::Instance& i) { i.app = "gone"; }, false},
+      {"of no app", [](model::Instance& i) { i.app = "nobody"; }, false},
+      {"canary", [](model::Instance& i) { i.traffic = model::Traffic::kCanary; }, true},
+      {"held", [](model::Instance& i) { i.traffic = model::Traffic::kHold; }, true},
+  };
+  for (const Case& c : cases) {
+    store::Snapshot s;
+    s.apps = {App("web", {"web.com"}), App("worker", {}), App("gone", {"gone.com"})};
+    s.apps[2].deleting = true;
+    model::Instance i = Serving("x-1", "web", 1);
+    c.change(i);
+    s.instances = {i};
+    const protocol::RouteSet routes = BuildRoutes(s);
+    ASSERT_EQ(routes.apps.size(), 1u) << c.name;
+    const std::vector<protocol::RouteInstance>& got = routes.apps[0].instances;
+    if (!c.routed) {
+      EXPECT_TRUE(got.empty()) << c.name;
+      continue;
+    }
+    ASSERT_EQ(got.size(), 1u) << c.name;
+    EXPECT_EQ(got[0], (protocol::RouteInstance{i.id, i.address, i.traffic})) << c.name;
+  }
+}
+
+// Verify the apps of the routes: by name, each domain split into host and
+// path prefix, with the app's canary weight and edge policy, its instances
+// by id; the set has the snapshot's revision; apps claiming one domain are
+// all there (the routing table decides).
+TEST(RoutesTest, AppsWithTheirDomainsAndPolicies) {
+  store::Snapshot s;
+  s.revision = 42;
+  s.apps = {App("web", {"web.com", "shop.com/api/v2"}), App("alpha", {"web.com"})};
+  s.apps[0].spec.update.canary_weight = 30;
+  s.apps[0].spec.edge.max_in_flight = 5;
+  s.apps[0].spec.edge.lb = model::LoadBalancer::kLeastRequest;
+  s.instances = {Serving("web-b", "web", 2), Serving("alpha-1", "alpha", 3),
+                 Serving("web-a", "web", 1)};
+  const protocol::RouteSet routes = BuildRoutes(s);
+  EXPECT_EQ(routes.revision, 42);
+  ASSERT_EQ(routes.apps.size(), 2u);
+  EXPECT_EQ(routes.apps[0].name, "alpha");
+  const protocol::AppRoutes& web = routes.apps[1];
+  EXPECT_EQ(web.name, "web");
+  EXPECT_EQ(web.domains,
+            (std::vector<protocol::RouteDomain>{{"web.com", ""}, {"shop.com", "/api/v2"}}));
+  EXPECT_EQ(web.canary_weight, 30);
+  EXPECT_EQ(web.edge, s.apps[0].spec.edge);
+  ASSERT_EQ(web.instances.size(), 2u);
+  EXPECT_EQ(web.instances[0].id, "web-a");
+  EXPECT_EQ(web.instances[1].id, "web-b");
+  EXPECT_TRUE(BuildRoutes(store::Snapshot{}).apps.empty());
+}
+
+}  // namespace
+}  // namespace skiff::controller

@@ -1,0 +1,45 @@
+// Admission: the edge's first decision about a request, before any instance
+// is tried — the route that serves it, or the refusal its client gets (no
+// app: 404; over the app's rate limit: 429; a body over edge.max_body: 413;
+// no instance to send it to: 503). A function of the request head, the
+// routing table and the client, tested with tables of cases; the session
+// (proxy_session.h) carries the decision out. The circuit breaker
+// (edge.max_in_flight) is not here: it counts requests as they go.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include "edge/http1.h"
+#include "edge/routing_table.h"
+
+namespace skiff::edge {
+
+struct Refusal {
+  int status = 0;
+  std::string message;  // for the client, one line
+  // The connection ends after the answer: the request's body cannot be
+  // skipped (it is not all at hand), or it must not be read (too large).
+  bool close = false;
+  int retry_after = 1;  // seconds, for a 429
+};
+
+struct Admission {
+  // The route serving the request; set also for refusals after routing (the
+  // app's metrics count them). Null for a 404.
+  const Route* route = nullptr;
+  std::optional<Refusal> refusal;  // none: admitted
+};
+
+// Whether the client may make a request to `route`'s app now (its
+// edge.rate_limit); when not, sets *retry_after. Only asked of routes with
+// a rate limit.
+using RateCheck = std::function<bool(const Route& route, std::chrono::seconds* retry_after)>;
+
+// `whole`: the request's body (if any) is all at hand, so a refusal can keep
+// the connection.
+Admission Admit(const http1::RequestHead& head, bool whole, const RoutingTable& table,
+                const RateCheck& within_rate);
+
+}  // namespace skiff::edge
