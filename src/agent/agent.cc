@@ -32,7 +32,7 @@ Agent::Agent(AgentOptions options, protocol::ControlPlane* control_plane,
       clock_(clock),
       state_(options_.data_dir + "/agent-state.json"),
       ports_(options_.address, options_.port_first, options_.port_last),
-      reporter_(control_plane, options_.heartbeat_interval),
+      reporter_(control_plane, options_.heartbeat_interval, clock, [this] { CredentialRefused(); }),
       pool_(clock),
       exit_poller_(clock, options_.inspect_interval) {
   if (options_.prober == nullptr) own_prober_ = NewSocketProber();
@@ -342,8 +342,16 @@ void Agent::ReapFinishedLocked() {
   }
 }
 
+void Agent::CredentialRefused() {
+  std::lock_guard lock(mu_);
+  if (!registered_) return;
+  registered_ = false;
+  SKIFF_LOG_WARN("agent: the server refused this node's credential; joining it again");
+}
+
 void Agent::HeartbeatLoop() {
   OutageLog outage("heartbeat");
+  bool said_cannot_join = false;
   while (Sleep(options_.heartbeat_interval)) {
     bool registered;
     {
@@ -353,6 +361,23 @@ void Agent::HeartbeatLoop() {
     Status status = registered ? control_plane_->Heartbeat(context_.node_id) : Register();
     if (status) {
       outage.Succeeded();
+      if (said_cannot_join) {
+        SKIFF_LOG_INFO("agent: the node has joined again; its reports go through");
+        said_cannot_join = false;
+      }
+      continue;
+    }
+    if (!registered && status.error().code == ErrorCode::kUnauthenticated) {
+      // Joining again was refused too (no join token, or a bad one): only
+      // the operator can fix it, so say what to do, once, and keep trying
+      // (a server restored from a backup may know the credential again).
+      if (!said_cannot_join) {
+        said_cannot_join = true;
+        SKIFF_LOG_ERROR(
+            "agent: this node cannot join the server: {}. Its instances keep running, but the "
+            "server hears nothing of them until the agent is restarted with --join-token",
+            status.error().message);
+      }
       continue;
     }
     outage.Failed(status.error());

@@ -11,8 +11,8 @@
 // thread while stops in their grace hold the others. One watch thread
 // (WaitForChange + ListAssignments, with a periodic resync) hands targets to
 // the runners; one heartbeat thread (also re-registers the node after an
-// outage); one sampler thread (one batched Driver::SampleAll per driver per
-// interval, and log rotation);
+// outage, or re-joins it when its credential is refused); one sampler thread
+// (one batched Driver::SampleAll per driver per interval, and log rotation);
 // one reporter thread delivering instance reports in order and retrying them
 // while the control plane is unavailable. Instances keep running through any
 // control-plane outage; each loop logs an outage once. All waits are on the
@@ -115,6 +115,10 @@ class Agent {
   void SaveAssignments(const protocol::Assignments& assignments);
   bool ApplySavedAssignments();
   void HeartbeatLoop();
+  // The control plane refused the node's credential (a report said so): the
+  // heartbeat loop registers the node again (RemoteControlPlane joins again
+  // with its join token). Any thread.
+  void CredentialRefused();
   void SampleLoop();
   void Apply(const protocol::Assignments& assignments);
   // Asks every driver to remove its tasks of this node that belong to no

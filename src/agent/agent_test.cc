@@ -27,6 +27,76 @@ using skiff::testing::TempDir;
 
 constexpr char kNode[] = "node-1";
 
+// A control plane in front of a FakeControlPlane that can stop accepting the
+// node's credential for its instance reports, as a server does after losing
+// or rotating it: they are then kUnauthenticated until the node joins again
+// (RegisterNode), which succeeds only while a join token is at hand. The
+// other calls pass, so only a refused report can make the agent join again.
+class CredentialGate final : public protocol::ControlPlane {
+ public:
+  explicit CredentialGate(FakeControlPlane* inner) : inner_(inner) {}
+
+  void Revoke() {
+    std::lock_guard lock(mu_);
+    revoked_ = true;
+  }
+  void SetJoinToken(bool have) {
+    std::lock_guard lock(mu_);
+    have_join_token_ = have;
+  }
+  int refused_reports() const {
+    std::lock_guard lock(mu_);
+    return refused_reports_;
+  }
+  int joins() const {
+    std::lock_guard lock(mu_);
+    return joins_;
+  }
+
+  Result<model::Node> RegisterNode(const model::Node& node) override {
+    {
+      std::lock_guard lock(mu_);
+      if (revoked_) {
+        if (!have_join_token_) {
+          return Unauthenticated("the server no longer knows this node's credential");
+        }
+        revoked_ = false;
+        ++joins_;
+      }
+    }
+    return inner_->RegisterNode(node);
+  }
+  Status Heartbeat(const std::string& node_id) override { return inner_->Heartbeat(node_id); }
+  Result<protocol::Assignments> ListAssignments(const std::string& node_id) override {
+    return inner_->ListAssignments(node_id);
+  }
+  Result<int64_t> WaitForChange(int64_t revision, Duration timeout) override {
+    return inner_->WaitForChange(revision, timeout);
+  }
+  Status ReportInstance(const protocol::InstanceReport& report) override {
+    {
+      std::lock_guard lock(mu_);
+      if (revoked_) {
+        ++refused_reports_;
+        return Unauthenticated("unknown node credential");
+      }
+    }
+    return inner_->ReportInstance(report);
+  }
+  Status ReportSamples(const std::string& node_id,
+                       const std::vector<protocol::InstanceSample>& samples) override {
+    return inner_->ReportSamples(node_id, samples);
+  }
+
+ private:
+  FakeControlPlane* const inner_;
+  mutable std::mutex mu_;
+  bool revoked_ = false;         // GUARDED_BY(mu_)
+  bool have_join_token_ = true;  // GUARDED_BY(mu_)
+  int refused_reports_ = 0;      // GUARDED_BY(mu_)
+  int joins_ = 0;                // GUARDED_BY(mu_)
+};
+
 class AgentTest : public ::testing::Test {
  protected:
   AgentOptions Options() {
@@ -719,6 +789,70 @@ TEST_F(AgentTest, NodeIdIsKept) {
   Agent agent(options, &cp_, {{"process", &driver_}}, SystemClock::Get());
   ASSERT_TRUE(agent.Start().has_value());
   EXPECT_EQ(agent.node_id(), first);
+}
+
+// Verify that a report refused for the node's credential is kept, not
+// dropped: the node joins again (it has its join token) and the report is
+// delivered then.
+TEST_F(AgentTest, RefusedCredentialJoinsAgainAndRetriesTheReport) {
+  ManualClock clock;
+  CredentialGate gate(&cp_);
+  auto agent = NewAgent(&clock, &gate);
+  ASSERT_TRUE(agent->Start().has_value());
+  Place(Instance("i1"));
+  ASSERT_TRUE(PollUntil([&] {
+    clock.Advance(Options().inspect_interval);
+    return StateIs("i1", InstanceState::kRunning);
+  }));
+  gate.Revoke();
+  driver_.Exit("i1", 4);
+  // The exit is found (the fake's exits are polled) and its report refused.
+  ASSERT_TRUE(PollUntil([&] {
+    clock.Advance(Options().inspect_interval);
+    return gate.refused_reports() >= 1;
+  }));
+  EXPECT_TRUE(StateIs("i1", InstanceState::kRunning));
+  ASSERT_TRUE(PollUntil([&] {
+    clock.Advance(Options().heartbeat_interval);
+    return StateIs("i1", InstanceState::kFailed);
+  }));
+  EXPECT_EQ(gate.joins(), 1);
+  EXPECT_EQ(cp_.instance("i1")->last_exit, 4);
+}
+
+// Verify that an agent that cannot join again (no join token) keeps its
+// reports and its instances, and delivers them once it can join.
+TEST_F(AgentTest, CannotJoinAgainKeepsReports) {
+  ManualClock clock;
+  CredentialGate gate(&cp_);
+  auto agent = NewAgent(&clock, &gate);
+  ASSERT_TRUE(agent->Start().has_value());
+  Place(Instance("i1"));
+  Place(Instance("i2"));
+  ASSERT_TRUE(PollUntil([&] {
+    clock.Advance(Options().inspect_interval);
+    return StateIs("i1", InstanceState::kRunning) && StateIs("i2", InstanceState::kRunning);
+  }));
+  gate.SetJoinToken(false);
+  gate.Revoke();
+  driver_.Exit("i1", 4);
+  ASSERT_TRUE(PollUntil([&] {
+    clock.Advance(Options().inspect_interval);
+    return gate.refused_reports() >= 1;
+  }));
+  for (int i = 0; i < 20; ++i) clock.Advance(Options().heartbeat_interval);
+  EXPECT_EQ(gate.joins(), 0);
+  EXPECT_GE(agent->pending_reports(), 1u);
+  EXPECT_TRUE(driver_.IsRunning("i2"));
+  EXPECT_TRUE(StateIs("i1", InstanceState::kRunning));  // not heard of yet
+
+  gate.SetJoinToken(true);  // as after a restart with --join-token
+  ASSERT_TRUE(PollUntil([&] {
+    clock.Advance(Options().heartbeat_interval);
+    return StateIs("i1", InstanceState::kFailed);
+  }));
+  EXPECT_EQ(cp_.instance("i1")->last_exit, 4);
+  EXPECT_TRUE(driver_.IsRunning("i2"));
 }
 
 }  // namespace
