@@ -239,6 +239,8 @@ void Agent::WatchLoop() {
       if (stopping_) return;
     }
     if (need_list) {
+      // The resync interval counts from when the listing began.
+      const MonoTime list_started = clock_->MonotonicNow();
       auto assignments = control_plane_->ListAssignments(context_.node_id);
       if (!assignments) {
         outage.Failed(assignments.error());
@@ -253,7 +255,7 @@ void Agent::WatchLoop() {
       Apply(*assignments);
       SaveAssignments(*assignments);
       revision = assignments->revision;
-      last_list = clock_->MonotonicNow();
+      last_list = list_started;
       need_list = false;
       // Right after the first listing (so adoption happened), then at the
       // resync pace: the engine's leftovers are removed.
