@@ -59,6 +59,16 @@ bool WantsStop(const RunnerInput& in) {
   return in.target && in.target->instance.desired == model::DesiredState::kStop;
 }
 
+// Whether the task is to be stopped now: unassigned, desired stop with no
+// drain left, or an older generation than the target's.
+bool StopWanted(const RunnerState& state, const RunnerInput& in) {
+  if (in.unassigned) return true;
+  if (!in.target || !state.task) return false;
+  const model::Instance& instance = in.target->instance;
+  if (instance.desired == model::DesiredState::kStop) return !Draining(instance, in.now);
+  return state.task->generation < instance.generation;
+}
+
 RunnerAction Wait(MonoTime at) {
   return RunnerAction{.kind = RunnerAction::Kind::kWait, .wake_at = at};
 }
@@ -101,7 +111,7 @@ Duration StartupProbeDelay(std::chrono::nanoseconds since_start, Duration interv
 RunnerDecision DecideRunner(RunnerState& state, const RunnerInput& in) {
   RunnerDecision out;
   auto* reports = &out.reports;
-  if (state.task && state.task->check) {
+  if (state.task && state.task->check && !(state.task->inspect_failed && StopWanted(state, in))) {
     if (in.mono < state.task->check_at) {
       out.action = Wait(state.task->check_at);
       return out;
@@ -213,6 +223,7 @@ void OnInspected(RunnerState& state, const RunnerInput& in,
   if (!status) {
     if (status.error().code != ErrorCode::kNotFound) {
       task.check_at = in.mono + kRetryDelay;  // transient; ask again later
+      task.inspect_failed = true;
       return;
     }
     runtime::TaskStatus gone;
@@ -225,6 +236,7 @@ void OnInspected(RunnerState& state, const RunnerInput& in,
     return;
   }
   task.check = false;
+  task.inspect_failed = false;
   if (!task.reported_running) {
     task.reported_running = true;
     InstanceReport report = Report(state, task.generation);

@@ -75,6 +75,10 @@ struct RunnerTask {
   // exit watch fired. Not before `check_at` (a failed Inspect is retried).
   bool check = true;
   MonoTime check_at{};
+  // The last Inspect erred (not "gone"): only a start's or a probe's path
+  // waits for a good one; a stop goes ahead (an engine that cannot inspect
+  // one container must not keep a deleted app's task alive).
+  bool inspect_failed = false;
 };
 
 struct RunnerState {

@@ -71,6 +71,12 @@ TEST(DecideRunnerTest, Table) {
   auto as_is = [](RunnerTarget&) {};
   auto stop = [](RunnerTarget& t) { t.instance.desired = DesiredState::kStop; };
   auto with_task = [](RunnerState& s) { s.task = Task(); };
+  auto failed_inspect = [](RunnerState& s) {
+    s.task = Task();
+    s.task->check = true;
+    s.task->check_at = kMono + 1s;
+    s.task->inspect_failed = true;
+  };
   const Case cases[] = {
       {"nothing runs: start with the driver of the run spec",
        none,
@@ -131,17 +137,44 @@ TEST(DecideRunnerTest, Table) {
        Kind::kInspect,
        {},
        nullptr},
-      {"an inspection that failed waits for its retry",
-       [](RunnerState& s) {
-         s.task = Task();
-         s.task->check = true;
-         s.task->check_at = kMono + 1s;
-       },
-       as_is,
+      {"an inspection that failed: probes wait for its retry",
+       failed_inspect,
+       [](RunnerTarget& t) { t.spec.health.type = model::HealthType::kHttp; },
        false,
        Kind::kWait,
        {},
        [](auto& a, auto&, auto&) { EXPECT_EQ(a.wake_at, kMono + 1s); }},
+      {"an inspection that failed: a drain still running waits for the retry",
+       failed_inspect,
+       [](RunnerTarget& t) {
+         t.instance.desired = DesiredState::kStop;
+         t.instance.drain_until = kNow + 30s;
+       },
+       false,
+       Kind::kWait,
+       {},
+       [](auto& a, auto&, auto&) { EXPECT_EQ(a.wake_at, kMono + 1s); }},
+      {"an inspection that failed does not hold up a desired stop",
+       failed_inspect,
+       stop,
+       false,
+       Kind::kStop,
+       {},
+       [](auto& a, auto&, auto&) { EXPECT_TRUE(a.report); }},
+      {"an inspection that failed does not hold up leaving the node",
+       failed_inspect,
+       as_is,
+       true,
+       Kind::kStop,
+       {},
+       [](auto& a, auto&, auto&) { EXPECT_EQ(a.grace, 7s); }},
+      {"an inspection that failed does not hold up stopping an older generation",
+       failed_inspect,
+       [](RunnerTarget& t) { t.instance.generation = 2; },
+       false,
+       Kind::kStop,
+       {},
+       [](auto& a, auto&, auto&) { EXPECT_FALSE(a.report); }},
       {"an older generation runs: stopped first, without a report",
        with_task,
        [](RunnerTarget& t) { t.instance.generation = 2; },
@@ -407,6 +440,7 @@ TEST(RunnerResultTest, Table) {
        [](auto& s, auto&) {
          ASSERT_TRUE(s.task);
          EXPECT_TRUE(s.task->check);
+         EXPECT_TRUE(s.task->inspect_failed);
          EXPECT_EQ(s.task->check_at, kMono + kRetryDelay);
        }},
       {"first seen running: running, health unknown",
@@ -414,6 +448,7 @@ TEST(RunnerResultTest, Table) {
          s.task = Task();
          s.task->reported_running = false;
          s.task->check = true;
+         s.task->inspect_failed = true;
        },
        as_is,
        [](RunnerState& s, const RunnerInput& in, auto* r) {
@@ -424,6 +459,7 @@ TEST(RunnerResultTest, Table) {
        {InstanceState::kRunning},
        [](auto& s, auto& r) {
          EXPECT_FALSE(s.task->check);
+         EXPECT_FALSE(s.task->inspect_failed);
          EXPECT_EQ(r[0].health, Health::kUnknown);
        }},
       {"a start that failed: failed with the driver's words, not retried",
@@ -513,6 +549,39 @@ TEST(RunnerResultTest, Table) {
        [](auto& s, auto&) {
          ASSERT_TRUE(s.task);
          EXPECT_EQ(s.stop_retry_at, kMono + kRetryDelay);
+         EXPECT_TRUE(s.task->check);
+         EXPECT_EQ(s.task->check_at, kMono + kRetryDelay);
+       }},
+      {"a stored handle that lives: adopted as running at its generation, probed at once",
+       nullptr,
+       [](RunnerTarget& t) {
+         t.instance.generation = 2;
+         t.instance.port = 20005;
+         t.instance.started_at = kNow - 1h;
+       },
+       [](RunnerState& s, const RunnerInput& in, auto* r) {
+         OnRecovered(s, in,
+                     RunnerAction{.kind = Kind::kRecover, .driver = "process", .generation = 1},
+                     std::string("pid:5:6"), r);
+       },
+       {},
+       [](auto& s, auto&) {
+         ASSERT_TRUE(s.task);
+         EXPECT_EQ(s.task->handle, "pid:5:6");
+         EXPECT_EQ(s.task->generation, 1);
+         EXPECT_EQ(s.task->port, 20005);
+         EXPECT_TRUE(s.task->reported_running);
+         EXPECT_FALSE(s.task->check);
+         EXPECT_EQ(s.next_probe, kMono);
+       }},
+      {"an exit heard: the task is looked at next",
+       with_task,
+       as_is,
+       [](RunnerState& s, const RunnerInput&, auto*) { OnExitSignal(s); },
+       {},
+       [](auto& s, auto&) {
+         ASSERT_TRUE(s.task);
+         EXPECT_TRUE(s.task->check);
        }},
       {"a probe failing while starting up: probed again soon, nothing said",
        with_task,
