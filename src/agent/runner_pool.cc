@@ -51,25 +51,32 @@ void RunnerPool::SpawnLocked(bool extra) {
   }
   ended_.clear();
   ++alive_;
+  ++starting_;
   threads_.emplace_back([this, extra] { Worker(extra); });
 }
 
-void RunnerPool::ScheduleLocked(PoolJob* job, Entry& entry, MonoTime due) {
-  queue_.erase({entry.due, job});
-  entry.due = due;
-  queue_.insert({due, job});
-  ++changes_;
-  // Due now and nobody idle to take it: one more thread.
-  if (idle_ == 0 && due <= clock_->MonotonicNow() && alive_ < options_.max_threads && !stopping_) {
+void RunnerPool::MaybeSpawnLocked() {
+  // Someone must wait for the head of the queue: with every thread busy (in
+  // long stops, say), a job due meanwhile would wait for them.
+  if (!stopping_ && !queue_.empty() && idle_ + starting_ == 0 && alive_ < options_.max_threads) {
     SpawnLocked(/*extra=*/true);
   }
+}
+
+void RunnerPool::ScheduleLocked(PoolJob* job, Entry& entry, MonoTime due) {
+  queue_.erase({entry.due, entry.seq, job});
+  entry.due = due;
+  entry.seq = next_seq_++;
+  queue_.insert({due, entry.seq, job});
+  ++changes_;
 }
 
 void RunnerPool::Add(PoolJob* job) {
   {
     std::lock_guard lock(mu_);
     if (stopping_ || entries_.count(job) > 0) return;
-    ScheduleLocked(job, entries_[job], MonoTime::min());
+    ScheduleLocked(job, entries_[job], clock_->MonotonicNow());
+    MaybeSpawnLocked();
   }
   cv_.notify_one();
 }
@@ -83,7 +90,11 @@ void RunnerPool::Wake(PoolJob* job) {
       it->second.rerun = true;
       return;
     }
-    ScheduleLocked(job, it->second, MonoTime::min());
+    // Already due: it keeps its place.
+    const MonoTime now = clock_->MonotonicNow();
+    if (it->second.due <= now) return;
+    ScheduleLocked(job, it->second, now);
+    MaybeSpawnLocked();
   }
   cv_.notify_one();
 }
@@ -96,7 +107,7 @@ void RunnerPool::Remove(PoolJob* job) {
   });
   auto it = entries_.find(job);
   if (it == entries_.end()) return;
-  queue_.erase({it->second.due, job});
+  queue_.erase({it->second.due, it->second.seq, job});
   entries_.erase(it);
 }
 
@@ -107,21 +118,18 @@ int RunnerPool::threads() const {
 
 void RunnerPool::Worker(bool extra) {
   std::unique_lock lock(mu_);
+  --starting_;
   MonoTime idle_since = clock_->MonotonicNow();
   while (!stopping_) {
     const MonoTime now = clock_->MonotonicNow();
-    if (!queue_.empty() && queue_.begin()->first <= now) {
-      PoolJob* job = queue_.begin()->second;
+    if (!queue_.empty() && std::get<0>(*queue_.begin()) <= now) {
+      PoolJob* job = std::get<2>(*queue_.begin());
       queue_.erase(queue_.begin());
       Entry& entry = entries_[job];
       entry.due = MonoTime::max();
       entry.running = true;
-      // More is due and nobody is idle to take it (the others may be in long
-      // stops): one more thread.
-      if (!queue_.empty() && queue_.begin()->first <= now && idle_ == 0 &&
-          alive_ < options_.max_threads) {
-        SpawnLocked(/*extra=*/true);
-      }
+      // The rest of the queue needs a thread that is free to run it.
+      MaybeSpawnLocked();
       lock.unlock();
       const MonoTime next = job->RunOnce();
       lock.lock();
@@ -131,16 +139,20 @@ void RunnerPool::Worker(bool extra) {
         const bool rerun = it->second.rerun;
         it->second.rerun = false;
         if (rerun || next != MonoTime::max()) {
-          ScheduleLocked(job, it->second, rerun ? MonoTime::min() : next);
+          // No spawn: this thread is about to look at the queue itself.
+          ScheduleLocked(job, it->second, rerun ? clock_->MonotonicNow() : next);
         }
       }
       done_cv_.notify_all();
       idle_since = clock_->MonotonicNow();
       continue;
     }
-    if (extra && now - idle_since >= options_.idle_exit) break;
-    MonoTime until = queue_.empty() ? MonoTime::max() : queue_.begin()->first;
-    if (extra) until = std::min(until, idle_since + options_.idle_exit);
+    // An extra thread idle long enough ends, unless it is the only one left
+    // to wait for the queue's head.
+    const bool idle_long = extra && now - idle_since >= options_.idle_exit;
+    if (idle_long && (idle_ > 0 || queue_.empty())) break;
+    MonoTime until = queue_.empty() ? MonoTime::max() : std::get<0>(*queue_.begin());
+    if (extra && !idle_long) until = std::min(until, idle_since + options_.idle_exit);
     const uint64_t seen = changes_;
     ++idle_;
     clock_->WaitUntil(cv_, lock, until, [&] { return stopping_ || changes_ != seen; });
