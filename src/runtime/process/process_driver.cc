@@ -5,11 +5,13 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -192,12 +194,18 @@ Result<ProcessIdentity> ParseProcessHandle(const std::string& handle_id) {
 ProcessDriver::ProcessDriver(ProcessDriverOptions options) : options_(std::move(options)) {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (epoll_fd_ >= 0 && wake_fd_ >= 0) {
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.u64 = 0;
-    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = 0;
+  if (epoll_fd_ >= 0 && wake_fd_ >= 0 && epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) == 0) {
+    reaper_alive_ = true;
     reaper_ = std::thread([this] { ReaperLoop(); });
+  } else {
+    // Without a reaper a pidfd would never be heard: none is opened.
+    if (epoll_fd_ >= 0) close(epoll_fd_);
+    if (wake_fd_ >= 0) close(wake_fd_);
+    epoll_fd_ = -1;
+    wake_fd_ = -1;
   }
   if (options_.cgroup_parent.empty()) {
     cgroup_note_ = "cgroups disabled by configuration: cpu/memory limits are not enforced";
@@ -232,11 +240,13 @@ ProcessDriver::~ProcessDriver() {
 }
 
 void ProcessDriver::WatchPidLocked(Task& task) {
-  if (epoll_fd_ < 0 || task.exited || task.pidfd >= 0) return;
+  if (!reaper_alive_ || task.exited || task.pidfd >= 0) return;
+  if (pidfds_ >= MaxPidfds()) return;  // looked at instead: the fds are for the tasks
   const int fd = PidfdOpen(task.id.pid);
   if (fd < 0) return;  // no pidfd here: exits are found by looking
   fcntl(fd, F_SETFD, FD_CLOEXEC);
   task.pidfd = fd;
+  ++pidfds_;
   task.key = next_key_++;
   epoll_event ev{};
   ev.events = EPOLLIN;
@@ -244,6 +254,7 @@ void ProcessDriver::WatchPidLocked(Task& task) {
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
     close(fd);
     task.pidfd = -1;
+    --pidfds_;
     return;
   }
   by_key_[task.key] = FormatProcessHandle(task.id);
@@ -257,7 +268,30 @@ void ProcessDriver::ClosePidfdLocked(Task& task) {
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, task.pidfd, nullptr);
   close(task.pidfd);
   task.pidfd = -1;
+  --pidfds_;
   by_key_.erase(task.key);
+}
+
+int ProcessDriver::MaxPidfds() const {
+  if (options_.max_pidfds > 0) return options_.max_pidfds;
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 1 << 16;
+  return static_cast<int>(std::min<rlim_t>(limit.rlim_cur / 4, 1 << 20));
+}
+
+void ProcessDriver::ReaperDied() {
+  {
+    std::lock_guard lock(mu_);
+    reaper_alive_ = false;
+    for (auto& [id, task] : tasks_) {
+      ClosePidfdLocked(task);
+      // Called as if exited: the callers look, find it running, and watch
+      // again, through their poller now.
+      for (auto& on_exit : task.on_exit) due_.push_back(std::move(on_exit));
+      task.on_exit.clear();
+    }
+  }
+  RunDue();
 }
 
 void ProcessDriver::RunDue() {
@@ -275,8 +309,9 @@ void ProcessDriver::ReaperLoop() {
     const int n = epoll_wait(epoll_fd_, events, 64, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
-      SKIFF_LOG_ERROR("process driver: epoll_wait: {}; exits are no longer heard",
+      SKIFF_LOG_ERROR("process driver: epoll_wait: {}; exits are looked for instead",
                       ErrnoText(errno));
+      ReaperDied();
       return;
     }
     {
@@ -747,7 +782,8 @@ void ProcessDriver::WatchExit(const TaskHandle& handle, std::function<void()> on
         return;
       }
       if (!it->second.exited) {
-        // No pidfd (an old kernel): the caller's poller looks for the exit.
+        // No pidfd (an old kernel, past max_pidfds, no reaper): the
+        // caller's poller looks for the exit.
         poller.Watch(this, handle, std::move(on_exit));
         return;
       }

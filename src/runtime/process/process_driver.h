@@ -62,6 +62,10 @@ struct ProcessDriverOptions {
   // Stamps started_at and samples, and measures Stop's waits; must outlive
   // the driver.
   const Clock* clock = SystemClock::Get();
+  // The most pidfds held at once; past it, exits are found by looking (the
+  // caller's ExitPoller), so a thousand tasks cannot use up the process's
+  // file descriptors. 0: a quarter of the soft RLIMIT_NOFILE.
+  int max_pidfds = 0;
 };
 
 class ProcessDriver final : public Driver {
@@ -143,6 +147,11 @@ class ProcessDriver final : public Driver {
   // Calls the callbacks that fell due (without the lock).
   void RunDue();
   void ReaperLoop();
+  // The reaper cannot listen any more: close every pidfd, so that tasks are
+  // looked at again, and call the callbacks it held (their callers look).
+  void ReaperDied();
+  // How many pidfds may be open at once.
+  int MaxPidfds() const;
   // cpu and memory of `task` from `cpu_usec` and `memory` measured now;
   // updates the task's last sample (by handle id).
   ResourceSample MakeSample(const std::string& handle_id, const Task& task, int64_t cpu_usec,
@@ -154,6 +163,7 @@ class ProcessDriver final : public Driver {
   std::optional<CgroupParent> cgroups_;  // set when cgroup v2 is usable
   std::string cgroup_note_;              // why cgroups are or are not used
 
+  // Both -1 unless the reaper thread runs: no pidfd is opened without one.
   int epoll_fd_ = -1;
   int wake_fd_ = -1;  // an eventfd that ends the reaper
   std::thread reaper_;
@@ -165,6 +175,10 @@ class ProcessDriver final : public Driver {
   uint64_t next_key_ = 1;                   // GUARDED_BY(mu_); 0 is wake_fd_
   std::vector<std::function<void()>> due_;  // callbacks to call; GUARDED_BY(mu_)
   bool stopping_ = false;                   // GUARDED_BY(mu_)
+  // The reaper listens; false once it died (epoll_wait failed): every pidfd
+  // is closed then, and tasks are looked at instead.
+  bool reaper_alive_ = false;  // GUARDED_BY(mu_)
+  int pidfds_ = 0;             // pidfds open; GUARDED_BY(mu_)
 };
 
 }  // namespace skiff::runtime::process
