@@ -4,8 +4,23 @@
 
 namespace skiff::runtime {
 
+namespace {
+
+// Whether Inspect says the task is no longer running (or is gone).
+bool Gone(Driver* driver, const TaskHandle& handle) {
+  auto status = driver->Inspect(handle);
+  return status ? !status->running : status.error().code == ErrorCode::kNotFound;
+}
+
+}  // namespace
+
 void Driver::WatchExit(const TaskHandle& handle, std::function<void()> on_exit,
                        ExitPoller& poller) {
+  // A task that already exited is said at once, not a poll later.
+  if (Gone(this, handle)) {
+    on_exit();
+    return;
+  }
   poller.Watch(this, handle, std::move(on_exit));
 }
 
@@ -57,9 +72,12 @@ void ExitPoller::Run() {
     std::vector<Watched> still;
     std::vector<std::function<void()>> exited;
     for (Watched& w : watched) {
-      auto status = w.driver->Inspect(w.handle);
-      const bool gone = status ? !status->running : status.error().code == ErrorCode::kNotFound;
-      if (gone) {
+      {
+        // A pass over many slow Inspects must not hold up Stop.
+        std::lock_guard check(mu_);
+        if (stopping_) return;
+      }
+      if (Gone(w.driver, w.handle)) {
         exited.push_back(std::move(w.on_exit));
       } else {
         still.push_back(std::move(w));
