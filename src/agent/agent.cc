@@ -1,5 +1,6 @@
 #include "agent/agent.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <filesystem>
 #include <optional>
@@ -232,6 +233,7 @@ void Agent::WatchLoop() {
   bool need_list = true;
   bool listed_once = false;  // from the server or from disk
   MonoTime last_list = clock_->MonotonicNow();
+  MonoTime next_resync = last_list;
   std::optional<MonoTime> last_sweep;
   while (true) {
     {
@@ -256,6 +258,11 @@ void Agent::WatchLoop() {
       SaveAssignments(*assignments);
       revision = assignments->revision;
       last_list = list_started;
+      // The resync counts from the listing's start, but a listing slower than
+      // the interval must not be followed by another at once: some gap after
+      // its end too.
+      next_resync = std::max(list_started + options_.resync_interval,
+                             clock_->MonotonicNow() + options_.resync_interval / 2);
       need_list = false;
       // Right after the first listing (so adoption happened), then at the
       // resync pace: the engine's leftovers are removed.
@@ -271,8 +278,7 @@ void Agent::WatchLoop() {
       if (!Sleep(options_.heartbeat_interval)) return;
       continue;
     }
-    need_list =
-        *changed != revision || clock_->MonotonicNow() - last_list >= options_.resync_interval;
+    need_list = *changed != revision || clock_->MonotonicNow() >= next_resync;
   }
 }
 
