@@ -5,6 +5,7 @@
 
 #include "agent/task_config.h"
 #include "common/logging.h"
+#include "model/codec.h"
 
 namespace skiff::agent {
 
@@ -39,13 +40,18 @@ void InstanceRunner::MarkEnded(int64_t generation) {
 }
 
 bool InstanceRunner::SetTarget(const model::Instance& instance, const model::AppSpec& spec) {
+  bool changed;
   {
     std::lock_guard lock(mu_);
     if (finished_) return false;
+    // Every resync hands every runner its target again: only a change is
+    // worth a run (a thousand idle instances must cost nothing).
+    changed = !target_ || unassigned_ || !(target_->spec == spec) ||
+              model::ToJson(target_->instance) != model::ToJson(instance);
     target_ = RunnerTarget{instance, spec};
     unassigned_ = false;
   }
-  context_->pool->Wake(this);
+  if (changed) context_->pool->Wake(this);
   return true;
 }
 
@@ -83,11 +89,12 @@ MonoTime InstanceRunner::RunOnce() {
       if (shutdown_ || finished_) return MonoTime::max();
       target = target_;
       unassigned = unassigned_;
-      if (exit_signal_) {
-        exit_signal_ = false;
+      for (const std::string& handle : exits_heard_) {
+        if (watched_.empty() || handle != watched_) continue;  // a stale watch's
         watched_.clear();
         OnExitSignal(state_);
       }
+      exits_heard_.clear();
     }
     const RunnerInput in{target, unassigned, clock->Now(), clock->MonotonicNow()};
     const std::optional<RunnerTask> before = state_.task;
@@ -252,7 +259,7 @@ void InstanceRunner::Watch() {
   std::weak_ptr<ExitLink> link = exit_link_;
   driver->WatchExit(
       runtime::TaskHandle{watched_},
-      [link] {
+      [link, handle = watched_] {
         auto held = link.lock();
         if (!held) return;
         std::lock_guard lock(held->mu);
@@ -260,7 +267,7 @@ void InstanceRunner::Watch() {
         if (runner == nullptr) return;
         {
           std::lock_guard runner_lock(runner->mu_);
-          runner->exit_signal_ = true;
+          runner->exits_heard_.push_back(handle);
         }
         runner->context_->pool->Wake(runner);
       },

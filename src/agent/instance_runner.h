@@ -20,6 +20,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "agent/local_state.h"
 #include "agent/port_allocator.h"
@@ -64,7 +65,8 @@ class InstanceRunner final : public PoolJob {
   // watched; it is not started again for that generation.
   void MarkEnded(int64_t generation);
 
-  // The latest wish of the control plane for this instance. False when the
+  // The latest wish of the control plane for this instance; the runner runs
+  // only when it differs from the last one (resyncs hand it again). False when the
   // runner has already finished (the caller needs a new runner).
   bool SetTarget(const model::Instance& instance, const model::AppSpec& spec);
   // The instance is no longer this node's: stop its task, then finish.
@@ -116,10 +118,12 @@ class InstanceRunner final : public PoolJob {
   mutable std::mutex mu_;
   std::optional<RunnerTarget> target_;  // GUARDED_BY(mu_)
   bool unassigned_ = false;             // GUARDED_BY(mu_)
-  bool exit_signal_ = false;            // GUARDED_BY(mu_)
-  bool shutdown_ = false;               // GUARDED_BY(mu_)
-  bool finished_ = false;               // GUARDED_BY(mu_)
-  std::optional<Running> running_;      // GUARDED_BY(mu_)
+  // Handles whose exit watch fired; only the one watched now counts (a late
+  // callback for a released handle must not end the current watch).
+  std::vector<std::string> exits_heard_;  // GUARDED_BY(mu_)
+  bool shutdown_ = false;                 // GUARDED_BY(mu_)
+  bool finished_ = false;                 // GUARDED_BY(mu_)
+  std::optional<Running> running_;        // GUARDED_BY(mu_)
 };
 
 }  // namespace skiff::agent
