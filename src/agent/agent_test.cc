@@ -424,6 +424,7 @@ TEST_F(AgentTest, RestartMidDrainKeepsWaiting) {
 TEST_F(AgentTest, DrainDoesNotSpin) {
   ManualClock clock;
   model::AppSpec spec = Spec();
+  spec.health.type = model::HealthType::kHttp;
   spec.health.interval = 20ms;
   auto agent = NewAgent(&clock);
   ASSERT_TRUE(agent->Start().has_value());
@@ -435,10 +436,12 @@ TEST_F(AgentTest, DrainDoesNotSpin) {
   });
   ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kStopping); }));
   const int inspected = driver_.counts().inspect;
+  const int probed = prober_.calls();
   // Each round moves the clock on by a resync interval (ten probe intervals):
-  // a loop woken again and again by a probe fallen due would inspect
-  // thousands of times meanwhile; one that waits, a few times per round.
+  // a runner woken again and again by a probe fallen due would probe (or
+  // inspect) many times meanwhile; one that waits for the drain, not at all.
   EXPECT_TRUE(StillRunningAfterSomeRounds(&clock));
+  EXPECT_EQ(prober_.calls(), probed);
   EXPECT_LT(driver_.counts().inspect - inspected, 100);
 }
 
