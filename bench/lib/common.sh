@@ -27,11 +27,12 @@ trap bench_cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# start_skiff_server SKIFF API_PORT EDGE_PORT PORT_RANGE: an all-in-one server
-# with its data in $work/data; waits for it and exports SKIFF_ADDR, SKIFF_TOKEN.
+# start_skiff_server SKIFF API_PORT EDGE_PORT PORT_RANGE [FLAG...]: an
+# all-in-one server (the flags may turn parts off: --no-agent) with its data in
+# $work/data; waits for it and exports SKIFF_ADDR, SKIFF_TOKEN.
 start_skiff_server() {
   "$1" server --data "$work/data" --listen "127.0.0.1:$2" --edge-listen "127.0.0.1:$3" \
-    --ports "$4" --log-level warn >"$work/server.log" 2>&1 &
+    --ports "$4" --log-level warn "${@:5}" >"$work/server.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$2/health" >/dev/null 2>&1 && break; sleep 0.1; done
   export SKIFF_ADDR="http://127.0.0.1:$2" SKIFF_TOKEN=$(cat "$work/data/admin.token")

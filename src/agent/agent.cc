@@ -1,5 +1,6 @@
 #include "agent/agent.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <filesystem>
 #include <optional>
@@ -31,7 +32,9 @@ Agent::Agent(AgentOptions options, protocol::ControlPlane* control_plane,
       clock_(clock),
       state_(options_.data_dir + "/agent-state.json"),
       ports_(options_.address, options_.port_first, options_.port_last),
-      reporter_(control_plane, options_.heartbeat_interval) {
+      reporter_(control_plane, options_.heartbeat_interval, clock, [this] { CredentialRefused(); }),
+      pool_(clock),
+      exit_poller_(clock, options_.inspect_interval) {
   if (options_.prober == nullptr) own_prober_ = NewSocketProber();
   context_.host = options_.address;
   context_.logs_dir = options_.data_dir + "/logs";
@@ -42,7 +45,8 @@ Agent::Agent(AgentOptions options, protocol::ControlPlane* control_plane,
   context_.ports = &ports_;
   context_.state = &state_;
   context_.clock = clock_;
-  context_.inspect_interval = options_.inspect_interval;
+  context_.pool = &pool_;
+  context_.exit_poller = &exit_poller_;
 }
 
 Agent::~Agent() { Stop(); }
@@ -72,9 +76,11 @@ Status Agent::Start() {
   }
   Recover();
   reporter_.Start();
+  exit_poller_.Start();
+  pool_.Start();
   {
     std::lock_guard lock(mu_);
-    for (auto& [id, runner] : runners_) runner->Start();
+    for (auto& [id, runner] : runners_) pool_.Add(runner.get());
   }
   watch_thread_ = std::thread([this] { WatchLoop(); });
   heartbeat_thread_ = std::thread([this] { HeartbeatLoop(); });
@@ -97,13 +103,11 @@ void Agent::Stop() {
     std::lock_guard lock(mu_);
     runners.swap(runners_);
   }
-  // Runners shut down side by side: each may be inside a stop with its own grace.
-  std::vector<std::thread> shutdowns;
-  for (auto& [id, runner] : runners) {
-    InstanceRunner* r = runner.get();
-    shutdowns.emplace_back([r] { r->Shutdown(); });
-  }
-  for (std::thread& t : shutdowns) t.join();
+  // Runs end at their next step; the pool waits for those in a driver call
+  // (a stop may take up to its grace).
+  for (auto& [id, runner] : runners) runner->Shutdown();
+  pool_.Stop();
+  exit_poller_.Stop();
   runners.clear();
   reporter_.Stop();
 }
@@ -222,14 +226,17 @@ void Agent::WatchLoop() {
   int64_t revision = 0;
   bool need_list = true;
   bool listed_once = false;  // from the server or from disk
-  auto last_list = std::chrono::steady_clock::now();
-  std::optional<std::chrono::steady_clock::time_point> last_sweep;
+  MonoTime last_list = clock_->MonotonicNow();
+  MonoTime next_resync = last_list;
+  std::optional<MonoTime> last_sweep;
   while (true) {
     {
       std::lock_guard lock(mu_);
       if (stopping_) return;
     }
     if (need_list) {
+      // The resync interval counts from when the listing began.
+      const MonoTime list_started = clock_->MonotonicNow();
       auto assignments = control_plane_->ListAssignments(context_.node_id);
       if (!assignments) {
         outage.Failed(assignments.error());
@@ -244,7 +251,12 @@ void Agent::WatchLoop() {
       Apply(*assignments);
       SaveAssignments(*assignments);
       revision = assignments->revision;
-      last_list = std::chrono::steady_clock::now();
+      last_list = list_started;
+      // The resync counts from the listing's start, but a listing slower than
+      // the interval must not be followed by another at once: some gap after
+      // its end too.
+      next_resync = std::max(list_started + options_.resync_interval,
+                             clock_->MonotonicNow() + options_.resync_interval / 2);
       need_list = false;
       // Right after the first listing (so adoption happened), then at the
       // resync pace: the engine's leftovers are removed.
@@ -260,8 +272,7 @@ void Agent::WatchLoop() {
       if (!Sleep(options_.heartbeat_interval)) return;
       continue;
     }
-    need_list = *changed != revision ||
-                std::chrono::steady_clock::now() - last_list >= options_.resync_interval;
+    need_list = *changed != revision || clock_->MonotonicNow() >= next_resync;
   }
 }
 
@@ -285,13 +296,13 @@ void Agent::Apply(const protocol::Assignments& assignments) {
     auto& runner = runners_[instance.id];
     if (runner && !runner->SetTarget(instance, target_spec)) {
       // It finished (unassigned) just now and the instance came back.
-      runner->Shutdown();
+      pool_.Remove(runner.get());
       runner.reset();
     }
     if (!runner) {
       runner = std::make_unique<InstanceRunner>(&context_, instance.id);
       runner->SetTarget(instance, target_spec);
-      runner->Start();
+      pool_.Add(runner.get());
     }
   }
   for (auto& [id, runner] : runners_) {
@@ -323,9 +334,9 @@ void Agent::RemoveOrphans() {
 void Agent::ReapFinishedLocked() {
   for (auto it = runners_.begin(); it != runners_.end();) {
     if (it->second->finished()) {
-      // The thread has ended; this only joins it. Its logs go with the next
-      // orphan sweep (the drivers keep them: runtime/log_keeper.h).
-      it->second->Shutdown();
+      pool_.Remove(it->second.get());  // its last run has ended
+      // Its logs go with the next orphan sweep (the drivers keep them:
+      // runtime/log_keeper.h).
       it = runners_.erase(it);
     } else {
       ++it;
@@ -333,8 +344,16 @@ void Agent::ReapFinishedLocked() {
   }
 }
 
+void Agent::CredentialRefused() {
+  std::lock_guard lock(mu_);
+  if (!registered_) return;
+  registered_ = false;
+  SKIFF_LOG_WARN("agent: the server refused this node's credential; joining it again");
+}
+
 void Agent::HeartbeatLoop() {
   OutageLog outage("heartbeat");
+  bool said_cannot_join = false;
   while (Sleep(options_.heartbeat_interval)) {
     bool registered;
     runtime::DriverOffer offered;
@@ -348,6 +367,23 @@ void Agent::HeartbeatLoop() {
     Status status = registered ? control_plane_->Heartbeat(context_.node_id) : Register();
     if (status) {
       outage.Succeeded();
+      if (said_cannot_join) {
+        SKIFF_LOG_INFO("agent: the node has joined again; its reports go through");
+        said_cannot_join = false;
+      }
+      continue;
+    }
+    if (!registered && status.error().code == ErrorCode::kUnauthenticated) {
+      // Joining again was refused too (no join token, or a bad one): only
+      // the operator can fix it, so say what to do, once, and keep trying
+      // (a server restored from a backup may know the credential again).
+      if (!said_cannot_join) {
+        said_cannot_join = true;
+        SKIFF_LOG_ERROR(
+            "agent: this node cannot join the server: {}. Its instances keep running, but the "
+            "server hears nothing of them until the agent is restarted with --join-token",
+            status.error().message);
+      }
       continue;
     }
     outage.Failed(status.error());
@@ -372,10 +408,18 @@ void Agent::SampleLoop() {
         if (auto snapshot = runner->Snapshot()) running.emplace_back(id, *snapshot);
       }
     }
+    // One batch per driver: a driver measures all its tasks in one pass.
+    std::map<runtime::Driver*, std::vector<runtime::TaskHandle>> by_driver;
+    for (const auto& [id, task] : running) by_driver[task.driver].push_back(task.handle);
+    std::map<std::string, model::ResourceSample> measured;  // by handle id
+    for (const auto& [driver, handles] : by_driver) {
+      if (driver == nullptr) continue;
+      measured.merge(driver->SampleAll(handles));
+    }
     std::vector<protocol::InstanceSample> samples;
     for (const auto& [id, task] : running) {
-      if (auto sample = task.driver->Sample(task.handle)) {
-        samples.push_back(protocol::InstanceSample{id, *sample});
+      if (auto it = measured.find(task.handle.id); it != measured.end()) {
+        samples.push_back(protocol::InstanceSample{id, it->second});
       }
     }
     // Sent even when empty: a batch replaces the node's last one, so the
@@ -391,7 +435,7 @@ void Agent::SampleLoop() {
 
 bool Agent::Sleep(Duration d) {
   std::unique_lock lock(mu_);
-  return !cv_.wait_for(lock, d, [&] { return stopping_; });
+  return !clock_->WaitFor(cv_, lock, d, [&] { return stopping_; });
 }
 
 }  // namespace skiff::agent

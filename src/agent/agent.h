@@ -2,14 +2,21 @@
 // ControlPlane and touches the machine only through runtime::Driver, so the
 // same code is the all-in-one server's local agent and a remote `skiff agent`.
 //
-// Threading: one thread per local instance (InstanceRunner: every operation on
-// that instance is serialised on it, and a stop that blocks for its grace
-// blocks nobody else); one watch thread (WaitForChange + ListAssignments, with
-// a periodic resync) that hands targets to the runners; one heartbeat thread
-// (also re-registers the node after an outage, or when a driver came or
-// went); one sampler thread; one reporter thread delivering instance reports in order
-// and retrying them while the control plane is unavailable. Instances keep
-// running through any control-plane outage; each loop logs an outage once.
+// Threading: a fixed handful of threads, whatever the number of instances.
+// Instance runners (InstanceRunner: every operation on one instance is
+// serialised on it) are jobs of a small RunnerPool, run when their target
+// changes, when their task's exit is heard (Driver::WatchExit: a pidfd for
+// processes; polled Inspect, on one ExitPoller thread, for drivers that cannot
+// tell) or when a probe or a drain deadline falls due; the pool grows a
+// thread while stops in their grace hold the others. One watch thread
+// (WaitForChange + ListAssignments, with a periodic resync) hands targets to
+// the runners; one heartbeat thread (also re-registers the node after an
+// outage, or re-joins it when its credential is refused); one sampler thread
+// (one batched Driver::SampleAll per driver per interval, and log rotation);
+// one reporter thread delivering instance reports in order and retrying them
+// while the control plane is unavailable. Instances keep running through any
+// control-plane outage; each loop logs an outage once. All waits are on the
+// Clock, so tests drive them with a ManualClock.
 //
 // Local state (<data>/agent-state.json) maps instance -> {driver, handle,
 // generation, port}; a restarted agent adopts running tasks (Driver::Recover)
@@ -32,11 +39,13 @@
 #include "agent/port_allocator.h"
 #include "agent/prober.h"
 #include "agent/reporter.h"
+#include "agent/runner_pool.h"
 #include "common/clock.h"
 #include "common/result.h"
 #include "model/resources.h"
 #include "protocol/control_plane.h"
 #include "runtime/driver.h"
+#include "runtime/exit_poller.h"
 #include "runtime/offer.h"
 
 namespace skiff::agent {
@@ -59,7 +68,8 @@ struct AgentOptions {
   Duration resync_interval = std::chrono::seconds(5);
   // The longest single WaitForChange: it bounds how long Stop waits for the watch.
   Duration watch_timeout = std::chrono::seconds(1);
-  // How often a runner inspects its task for an exit.
+  // How often the tasks of drivers that do not announce exits (Docker) are
+  // inspected for one; process exits are heard at once.
   Duration inspect_interval = std::chrono::milliseconds(500);
   // Not owned; must outlive the agent. nullptr: the built-in socket prober.
   Prober* prober = nullptr;
@@ -91,6 +101,8 @@ class Agent {
   std::string node_id() const;
   // Instance runners alive now (tests use it to wait for convergence).
   size_t runner_count() const;
+  // Threads of the runner pool now (benchmarks, tests).
+  int runner_threads() const { return pool_.threads(); }
   // Reports not yet delivered.
   size_t pending_reports() const { return reporter_.pending(); }
 
@@ -102,6 +114,10 @@ class Agent {
   void SaveAssignments(const protocol::Assignments& assignments);
   bool ApplySavedAssignments();
   void HeartbeatLoop();
+  // The control plane refused the node's credential (a report said so): the
+  // heartbeat loop registers the node again (RemoteControlPlane joins again
+  // with its join token). Any thread.
+  void CredentialRefused();
   void SampleLoop();
   void Apply(const protocol::Assignments& assignments);
   // Asks every driver to remove its tasks of this node that belong to no
@@ -120,6 +136,8 @@ class Agent {
   std::string saved_key_;  // what the assignments kept on disk say (WatchLoop only)
   PortAllocator ports_;
   Reporter reporter_;
+  RunnerPool pool_;
+  runtime::ExitPoller exit_poller_;
   RunnerContext context_;
 
   mutable std::mutex mu_;

@@ -1,73 +1,58 @@
 #include "agent/instance_runner.h"
 
-#include <algorithm>
 #include <filesystem>
 #include <utility>
 
 #include "agent/task_config.h"
 #include "common/logging.h"
 #include "model/cannot_start.h"
+#include "model/codec.h"
 
 namespace skiff::agent {
-namespace {
-
-using SteadyClock = std::chrono::steady_clock;
-
-// The grace for stopping a task whose spec this agent never saw (adopted and
-// then unassigned before any assignment arrived): the spec default.
-const Duration kDefaultGrace = model::AppSpec{}.stop_grace;
-
-bool MayBeAlive(model::InstanceState s) {
-  return s == model::InstanceState::kStarting || s == model::InstanceState::kRunning ||
-         s == model::InstanceState::kStopping;
-}
-
-}  // namespace
 
 InstanceRunner::InstanceRunner(const RunnerContext* context, std::string instance_id)
-    : context_(context), id_(std::move(instance_id)) {}
+    : context_(context), id_(std::move(instance_id)), exit_link_(std::make_shared<ExitLink>()) {
+  exit_link_->runner = this;
+  state_.instance_id = id_;
+  state_.host = context_->host;
+}
 
-InstanceRunner::~InstanceRunner() { Shutdown(); }
+InstanceRunner::~InstanceRunner() {
+  std::lock_guard lock(exit_link_->mu);
+  exit_link_->runner = nullptr;
+}
 
 void InstanceRunner::Adopt(const LocalInstance& local, runtime::Driver* driver) {
-  Task task;
-  task.driver = driver;
-  task.driver_name = local.driver;
-  task.handle = runtime::TaskHandle{local.handle};
-  task.generation = local.generation;
-  task.port = local.port;
-  task.started_at = local.started_at;
-  task.reported_running = true;
-  task.adopted = true;
-  SetTask(std::move(task));
+  (void)driver;  // found again by name when the task is used
+  state_.task = RunnerTask{.driver = local.driver,
+                           .handle = local.handle,
+                           .generation = local.generation,
+                           .port = local.port,
+                           .started_at = local.started_at,
+                           .reported_running = true,
+                           .adopted = true};
+  state_.recover_tried = true;
+  std::lock_guard lock(mu_);
+  running_ = Running{DriverOf(local.driver), runtime::TaskHandle{local.handle}, LogPath()};
 }
 
 void InstanceRunner::MarkEnded(int64_t generation) {
-  ended_generation_ = std::max(ended_generation_, generation);
-}
-
-void InstanceRunner::Start() {
-  thread_ = std::thread([this] { Loop(); });
-}
-
-void InstanceRunner::Shutdown() {
-  {
-    std::lock_guard lock(mu_);
-    shutdown_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  state_.ended_generation = std::max(state_.ended_generation, generation);
 }
 
 bool InstanceRunner::SetTarget(const model::Instance& instance, const model::AppSpec& spec) {
+  bool changed;
   {
     std::lock_guard lock(mu_);
     if (finished_) return false;
-    target_ = Target{instance, spec};
+    // Every resync hands every runner its target again: only a change is
+    // worth a run (a thousand idle instances must cost nothing).
+    changed = !target_ || unassigned_ || !(target_->spec == spec) ||
+              model::ToJson(target_->instance) != model::ToJson(instance);
+    target_ = RunnerTarget{instance, spec};
     unassigned_ = false;
-    wake_ = true;
   }
-  cv_.notify_all();
+  if (changed) context_->pool->Wake(this);
   return true;
 }
 
@@ -76,9 +61,13 @@ void InstanceRunner::Unassign() {
     std::lock_guard lock(mu_);
     if (unassigned_) return;
     unassigned_ = true;
-    wake_ = true;
   }
-  cv_.notify_all();
+  context_->pool->Wake(this);
+}
+
+void InstanceRunner::Shutdown() {
+  std::lock_guard lock(mu_);
+  shutdown_ = true;
 }
 
 bool InstanceRunner::finished() const {
@@ -91,335 +80,201 @@ std::optional<InstanceRunner::Running> InstanceRunner::Snapshot() const {
   return running_;
 }
 
-void InstanceRunner::Loop() {
-  auto next = SteadyClock::now();
+MonoTime InstanceRunner::RunOnce() {
+  const Clock* clock = context_->clock;
   while (true) {
-    std::optional<Target> target;
-    bool unassigned = false;
+    std::optional<RunnerTarget> target;
+    bool unassigned;
     {
-      std::unique_lock lock(mu_);
-      cv_.wait_until(lock, next, [&] { return shutdown_ || wake_; });
-      if (shutdown_) return;
-      wake_ = false;
+      std::lock_guard lock(mu_);
+      if (shutdown_ || finished_) return MonoTime::max();
       target = target_;
       unassigned = unassigned_;
+      for (const std::string& handle : exits_heard_) {
+        if (watched_.empty() || handle != watched_) continue;  // a stale watch's
+        watched_.clear();
+        OnExitSignal(state_);
+      }
+      exits_heard_.clear();
     }
-    Step(target, unassigned);
-    if (unassigned && !task_) {
+    const RunnerInput in{target, unassigned, clock->Now(), clock->MonotonicNow()};
+    const std::optional<RunnerTask> before = state_.task;
+    RunnerDecision decision = DecideRunner(state_, in);
+    for (auto& report : decision.reports) Send(std::move(report));
+    const RunnerAction& action = decision.action;
+    if (action.kind == RunnerAction::Kind::kWait) {
+      Watch();
+      return action.wake_at;
+    }
+    if (action.kind == RunnerAction::Kind::kFinish) {
       std::lock_guard lock(mu_);
       // A SetTarget may have arrived meanwhile: then the instance is ours again.
       if (unassigned_) {
         finished_ = true;
-        return;
+        return MonoTime::max();
       }
+      continue;
     }
-    next = SteadyClock::now() + context_->inspect_interval;
-    // No probes while draining (Step returns before them): a probe fallen due
-    // must not wake the loop again and again.
-    if (task_ && health_ && drain_until_ == Time{}) next = std::min(next, next_probe_);
-    if (task_ && drain_until_ != Time{}) {
-      // Wake at the drain deadline, whatever the inspect interval.
-      const auto left = std::max<std::chrono::nanoseconds>(drain_until_ - context_->clock->Now(),
-                                                           std::chrono::nanoseconds(0));
-      next = std::min(next, SteadyClock::now() + left);
-    }
+    std::vector<protocol::InstanceReport> reports;
+    Carry(action, in, &reports);
+    // Results are stamped with the time they came back.
+    Follow(before, in);
+    for (auto& report : reports) Send(std::move(report));
   }
 }
 
-void InstanceRunner::Step(const std::optional<Target>& target, bool unassigned) {
-  drain_until_ = Time{};
-  CheckTask(target);
-  if (unassigned) {
-    if (task_) StopTask(target ? target->spec.stop_grace : kDefaultGrace, /*report=*/true);
-    return;
-  }
-  // An adopted task waits for the first assignment list to learn its fate.
-  if (!target) return;
-  const model::Instance& instance = target->instance;
-
-  if (instance.desired == model::DesiredState::kStop) {
-    if (task_ && Draining(instance)) {
-      // The edges are still letting its requests finish: keep it serving them
-      // until they are done (drained) or the drain timeout runs out.
-      drain_until_ = instance.drain_until;
-      if (!task_->said_draining) {
-        task_->said_draining = true;
-        Send(protocol::InstanceReport{.instance_id = id_,
-                                      .generation = task_->generation,
-                                      .state = model::InstanceState::kStopping,
-                                      .message = "draining: requests in flight finish first"});
-      }
+void InstanceRunner::Carry(const RunnerAction& action, const RunnerInput& decided,
+                           std::vector<protocol::InstanceReport>* reports) {
+  const Clock* clock = context_->clock;
+  auto now = [&] {
+    return RunnerInput{decided.target, decided.unassigned, clock->Now(), clock->MonotonicNow()};
+  };
+  switch (action.kind) {
+    case RunnerAction::Kind::kInspect: {
+      runtime::Driver* driver = DriverOf(state_.task->driver);
+      Result<runtime::TaskStatus> status =
+          driver != nullptr ? driver->Inspect(runtime::TaskHandle{state_.task->handle})
+                            : Result<runtime::TaskStatus>(tl::unexpected(Error{
+                                  ErrorCode::kNotFound, "no " + state_.task->driver + " driver"}));
+      OnInspected(state_, now(), status, reports);
       return;
     }
-    if (task_) {
-      StopTask(target->spec.stop_grace, /*report=*/true);
-    } else if (!reported_stopped_ &&
-               (MayBeAlive(instance.state) || instance.state == model::InstanceState::kPending)) {
-      // Nothing runs here, but the control plane still thinks something might.
-      reported_stopped_ = true;
-      Send(protocol::InstanceReport{.instance_id = id_,
-                                    .generation = instance.generation,
-                                    .state = model::InstanceState::kStopped,
-                                    .message = "stopped",
-                                    .finished_at = context_->clock->Now()});
+    case RunnerAction::Kind::kRecover: {
+      runtime::Driver* driver = DriverOf(action.driver);
+      if (driver == nullptr) return;  // nothing to recover with: start afresh
+      auto recovered = driver->Recover(runtime::TaskHandle{decided.target->instance.handle});
+      Result<std::string> handle = recovered
+                                       ? Result<std::string>(recovered->id)
+                                       : Result<std::string>(tl::unexpected(recovered.error()));
+      OnRecovered(state_, now(), action, handle, reports);
+      return;
     }
-    return;
+    case RunnerAction::Kind::kStart: {
+      const model::Instance& instance = decided.target->instance;
+      const model::AppSpec& spec = decided.target->spec;
+      auto fail = [&](const std::string& message) {
+        SKIFF_LOG_WARN("agent: instance {} failed to start: {}", id_, message);
+        OnStarted(state_, now(), action, tl::unexpected(Error{ErrorCode::kUnavailable, message}), 0,
+                  reports);
+      };
+      runtime::Driver* driver = DriverOf(action.driver);
+      if (driver == nullptr) return fail("no " + action.driver + " driver on this node");
+      auto port = context_->ports->Allocate();
+      if (!port) return fail(port.error().message);
+      const std::string app_dir = context_->apps_dir + "/" + instance.app;
+      if (spec.run.workdir.empty()) {
+        std::error_code ignored;  // a failure shows as the driver's "cannot enter work dir"
+        std::filesystem::create_directories(app_dir, ignored);
+      }
+      runtime::TaskConfig config =
+          BuildTaskConfig(instance, spec, context_->host, *port, LogPath(), app_dir);
+      config.node_id = context_->node_id;
+      auto handle = driver->Start(config);
+      if (!handle) {
+        context_->ports->Release(*port);
+        // kFailedPrecondition: it can never start as it stands (a failed build).
+        const bool for_good = handle.error().code == ErrorCode::kFailedPrecondition;
+        return fail((for_good ? model::kCannotStartPrefix : "") + handle.error().message);
+      }
+      OnStarted(state_, now(), action, handle->id, *port, reports);
+      return;
+    }
+    case RunnerAction::Kind::kStop: {
+      runtime::Driver* driver = DriverOf(state_.task->driver);
+      const runtime::TaskHandle handle{state_.task->handle};
+      Status stopped = OkStatus();
+      Result<runtime::TaskStatus> after = runtime::TaskStatus{};
+      if (driver != nullptr) {
+        // Said before the stop, which may take its whole grace.
+        if (action.report && !state_.task->said_draining) {
+          Send(protocol::InstanceReport{.instance_id = id_,
+                                        .generation = state_.task->generation,
+                                        .state = model::InstanceState::kStopping});
+          state_.task->said_draining = true;
+        }
+        stopped = driver->Stop(handle, action.grace);
+        if (!stopped) {
+          SKIFF_LOG_WARN("agent: stopping instance {} failed: {}", id_, stopped.error().ToString());
+        } else {
+          after = driver->Inspect(handle);
+        }
+      }
+      OnStopped(state_, now(), action, stopped, after, reports);
+      return;
+    }
+    case RunnerAction::Kind::kProbe: {
+      const model::HealthCheck& check = decided.target->spec.health;
+      const std::string host =
+          context_->host.empty() || context_->host == "0.0.0.0" ? "127.0.0.1" : context_->host;
+      ProbeResult result = context_->prober->Probe(check, host, state_.task->port);
+      OnProbed(state_, now(), result, reports);
+      return;
+    }
+    case RunnerAction::Kind::kWait:
+    case RunnerAction::Kind::kFinish:
+      return;
   }
-  reported_stopped_ = false;
-  if (task_ && task_->said_draining && task_->generation == instance.generation) {
-    // Wanted again in the middle of its drain: it never stopped serving.
-    task_->said_draining = false;
-    Send(protocol::InstanceReport{.instance_id = id_,
-                                  .generation = task_->generation,
-                                  .state = model::InstanceState::kRunning,
-                                  .message = ""});
-  }
+}
 
-  if (task_ && task_->generation < instance.generation) {
-    // A fresh start was asked for: the old task goes first, never two at once.
-    StopTask(target->spec.stop_grace, /*report=*/false);
+void InstanceRunner::Follow(const std::optional<RunnerTask>& before, const RunnerInput& in) {
+  const std::optional<RunnerTask>& after = state_.task;
+  const bool same = before && after && before->handle == after->handle;
+  if (before && !same) {
+    // It left: release what it held.
+    if (runtime::Driver* driver = DriverOf(before->driver)) {
+      driver->Release(runtime::TaskHandle{before->handle});
+    }
+    context_->ports->Release(before->port);
+    if (auto removed = context_->state->Remove(id_); !removed) {
+      SKIFF_LOG_ERROR("agent: cannot update local state for {}: {}", id_,
+                      removed.error().ToString());
+    }
+    watched_.clear();
   }
-  if (!task_ && instance.generation > ended_generation_) {
-    if (!TryRecoverFromStore(*target)) StartTask(*target);
-  }
-  if (task_ && task_->adopted && task_->generation == instance.generation) {
-    task_->adopted = false;
-    if (instance.state != model::InstanceState::kRunning) {
-      Send(protocol::InstanceReport{.instance_id = id_,
-                                    .generation = task_->generation,
-                                    .state = model::InstanceState::kRunning,
-                                    .address = Address(task_->port),
-                                    .port = task_->port,
-                                    .handle = task_->handle.id,
-                                    .started_at = task_->started_at});
+  if (after && !same) {
+    // It entered (started or recovered): recorded before anyone hears of it,
+    // so a crash right now still adopts it.
+    context_->ports->Reserve(after->port);
+    const model::Instance* instance = in.target ? &in.target->instance : nullptr;
+    if (auto saved = context_->state->Put(
+            id_, LocalInstance{after->driver, after->handle, after->generation, after->port,
+                               instance ? instance->app : "", instance ? instance->revision : 0,
+                               after->started_at});
+        !saved) {
+      SKIFF_LOG_ERROR("agent: cannot record instance {}: {}", id_, saved.error().ToString());
     }
   }
-  if (task_) ProbeIfDue(*target);
-}
-
-void InstanceRunner::CheckTask(const std::optional<Target>& target) {
-  if (!task_) return;
-  const bool wanted_stop = target && target->instance.desired == model::DesiredState::kStop;
-  auto status = task_->driver->Inspect(task_->handle);
-  if (!status) {
-    if (status.error().code != ErrorCode::kNotFound) return;  // transient; ask again later
-    runtime::TaskStatus gone;
-    gone.message = "task is gone: " + status.error().message;
-    Ended(gone, wanted_stop);
-    return;
-  }
-  if (!status->running) {
-    Ended(*status, wanted_stop);
-    return;
-  }
-  if (!task_->reported_running) {
-    task_->reported_running = true;
-    Send(protocol::InstanceReport{.instance_id = id_,
-                                  .generation = task_->generation,
-                                  .state = model::InstanceState::kRunning,
-                                  .health = model::Health::kUnknown});
+  if (!same) {
+    std::lock_guard lock(mu_);
+    if (after) {
+      running_ = Running{DriverOf(after->driver), runtime::TaskHandle{after->handle}, LogPath()};
+    } else {
+      running_.reset();
+    }
   }
 }
 
-bool InstanceRunner::TryRecoverFromStore(const Target& target) {
-  // With no local record (a wiped data dir) the stored handle is the last word
-  // on what may still run; adopting it avoids a second task.
-  const model::Instance& instance = target.instance;
-  if (recover_tried_ || instance.handle.empty() || !MayBeAlive(instance.state)) return false;
-  recover_tried_ = true;
-  const std::string driver_name = DriverNameFor(target.spec.run);
-  auto it = context_->drivers.find(driver_name);
-  if (it == context_->drivers.end()) return false;
-  const int64_t generation =
-      instance.running_generation > 0 ? instance.running_generation : instance.generation;
-  auto recovered = it->second->Recover(runtime::TaskHandle{instance.handle});
-  if (!recovered) {
-    if (generation < instance.generation) return false;  // a restart is wanted anyway
-    ended_generation_ = std::max(ended_generation_, generation);
-    Send(protocol::InstanceReport{
-        .instance_id = id_,
-        .generation = generation,
-        .state = model::InstanceState::kFailed,
-        .message = "lost while no agent watched it: " + recovered.error().message,
-        .finished_at = context_->clock->Now()});
-    return true;
-  }
-  Task task;
-  task.driver = it->second;
-  task.driver_name = driver_name;
-  task.handle = *recovered;
-  task.generation = generation;
-  task.port = instance.port;
-  task.started_at = instance.started_at;
-  task.reported_running = true;
-  context_->ports->Reserve(task.port);
-  (void)context_->state->Put(id_, LocalInstance{driver_name, task.handle.id, generation, task.port,
-                                                instance.app, instance.revision, task.started_at});
-  SetTask(std::move(task));
-  health_.emplace(target.spec.health, task_->started_at);
-  next_probe_ = SteadyClock::now();
-  // Still generation < instance.generation possible: Step stops it next round.
-  return true;
-}
-
-void InstanceRunner::StartTask(const Target& target) {
-  const model::Instance& instance = target.instance;
-  auto fail = [&](const std::string& message) {
-    ended_generation_ = std::max(ended_generation_, instance.generation);
-    SKIFF_LOG_WARN("agent: instance {} failed to start: {}", id_, message);
-    Send(protocol::InstanceReport{.instance_id = id_,
-                                  .generation = instance.generation,
-                                  .state = model::InstanceState::kFailed,
-                                  .message = message,
-                                  .finished_at = context_->clock->Now()});
-  };
-  const std::string driver_name = DriverNameFor(target.spec.run);
-  auto driver = context_->drivers.find(driver_name);
-  if (driver == context_->drivers.end() || driver->second == nullptr) {
-    fail("no " + driver_name + " driver on this node");
-    return;
-  }
-  auto port = context_->ports->Allocate();
-  if (!port) {
-    fail(port.error().message);
-    return;
-  }
-  const std::string app_dir = context_->apps_dir + "/" + instance.app;
-  if (target.spec.run.workdir.empty()) {
-    std::error_code ignored;  // a failure shows as the driver's "cannot enter work dir"
-    std::filesystem::create_directories(app_dir, ignored);
-  }
-  runtime::TaskConfig config =
-      BuildTaskConfig(instance, target.spec, context_->host, *port, LogPath(), app_dir);
-  config.node_id = context_->node_id;
-  auto handle = driver->second->Start(config);
-  if (!handle) {
-    context_->ports->Release(*port);
-    // kFailedPrecondition: it can never start as it stands (a failed build).
-    const bool for_good = handle.error().code == ErrorCode::kFailedPrecondition;
-    fail((for_good ? model::kCannotStartPrefix : "") + handle.error().message);
-    return;
-  }
-  Task task;
-  task.driver = driver->second;
-  task.driver_name = driver_name;
-  task.handle = *handle;
-  task.generation = instance.generation;
-  task.port = *port;
-  task.started_at = context_->clock->Now();
-  // Recorded before anyone hears of it, so a crash right now still adopts it.
-  if (auto saved = context_->state->Put(
-          id_, LocalInstance{driver_name, handle->id, task.generation, task.port, instance.app,
-                             instance.revision, task.started_at});
-      !saved) {
-    SKIFF_LOG_ERROR("agent: cannot record instance {}: {}", id_, saved.error().ToString());
-  }
-  SetTask(task);
-  health_.emplace(target.spec.health, task.started_at);
-  next_probe_ = SteadyClock::now();
-  Send(protocol::InstanceReport{.instance_id = id_,
-                                .generation = task.generation,
-                                .state = model::InstanceState::kStarting,
-                                .health = model::Health::kUnknown,
-                                .address = Address(task.port),
-                                .port = task.port,
-                                .handle = handle->id,
-                                .started_at = task.started_at});
-  CheckTask(target);
-}
-
-bool InstanceRunner::Draining(const model::Instance& instance) const {
-  return instance.drain_until != Time{} && !instance.drained &&
-         context_->clock->Now() < instance.drain_until;
-}
-
-void InstanceRunner::StopTask(Duration grace, bool report) {
-  if (report && !task_->said_draining) {
-    Send(protocol::InstanceReport{.instance_id = id_,
-                                  .generation = task_->generation,
-                                  .state = model::InstanceState::kStopping});
-  }
-  if (auto stopped = task_->driver->Stop(task_->handle, grace); !stopped) {
-    // Left as is: the next step inspects it again and retries.
-    SKIFF_LOG_WARN("agent: stopping instance {} failed: {}", id_, stopped.error().ToString());
-    return;
-  }
-  runtime::TaskStatus status;
-  if (auto inspected = task_->driver->Inspect(task_->handle)) status = *inspected;
-  if (status.message.empty()) status.message = "stopped";
-  status.running = false;
-  if (!report) {
-    ended_generation_ = std::max(ended_generation_, task_->generation);
-    ForgetTask();
-    return;
-  }
-  Ended(status, /*wanted_stop=*/true);
-}
-
-void InstanceRunner::Ended(const runtime::TaskStatus& status, bool wanted_stop) {
-  const int64_t generation = task_->generation;
-  ended_generation_ = std::max(ended_generation_, generation);
-  std::string message = status.message;
-  if (message.empty()) {
-    message = status.exit_code ? "exited with " + std::to_string(*status.exit_code)
-                               : "exit status unknown";
-  }
-  ForgetTask();
-  // The stop is said once; a stale target must not make Step say it again.
-  if (wanted_stop) reported_stopped_ = true;
-  Send(protocol::InstanceReport{
-      .instance_id = id_,
-      .generation = generation,
-      .state = wanted_stop ? model::InstanceState::kStopped : model::InstanceState::kFailed,
-      .last_exit = status.exit_code,
-      .message = message,
-      .finished_at = context_->clock->Now()});
-}
-
-void InstanceRunner::ForgetTask() {
-  task_->driver->Release(task_->handle);
-  context_->ports->Release(task_->port);
-  if (auto removed = context_->state->Remove(id_); !removed) {
-    SKIFF_LOG_ERROR("agent: cannot update local state for {}: {}", id_, removed.error().ToString());
-  }
-  health_.reset();
-  SetTask(std::nullopt);
-}
-
-Duration StartupProbeDelay(std::chrono::nanoseconds since_start, Duration interval) {
-  const auto quarter = std::chrono::duration_cast<Duration>(since_start) / 4;
-  return std::clamp(quarter, std::min(kMinStartupProbeDelay, interval), interval);
-}
-
-void InstanceRunner::ProbeIfDue(const Target& target) {
-  if (!task_->reported_running || SteadyClock::now() < next_probe_) return;
-  const model::HealthCheck& check = target.spec.health;
-  if (!health_) health_.emplace(check, task_->started_at);
-  next_probe_ = SteadyClock::now() + std::max(check.interval, Duration(1));
-  ProbeResult result;
-  if (check.type == model::HealthType::kNone) {
-    // Without a check, staying up for update.min_healthy_time is what healthy
-    // means: a process that dies at once must not pass (nor end a crash loop).
-    // Until then there is nothing to observe.
-    if (context_->clock->Now() - task_->started_at < target.spec.update.min_healthy_time) return;
-    result = ProbeResult{true, "running (no health check)"};
-  } else {
-    const std::string host =
-        context_->host.empty() || context_->host == "0.0.0.0" ? "127.0.0.1" : context_->host;
-    result = context_->prober->Probe(check, host, task_->port);
-  }
-  const Time now = context_->clock->Now();
-  auto transition = health_->Observe(now, result.ok, result.message);
-  if (!result.ok && health_->health() == model::Health::kUnknown) {
-    // Still starting up (most apps need a few ms to listen): try again soon
-    // rather than a whole interval later, backing off as start-up drags on.
-    next_probe_ = SteadyClock::now() + StartupProbeDelay(now - task_->started_at, check.interval);
-  }
-  if (!transition) return;
-  Send(protocol::InstanceReport{.instance_id = id_,
-                                .generation = task_->generation,
-                                .health = transition->health,
-                                .message = transition->message});
+void InstanceRunner::Watch() {
+  if (!state_.task || watched_ == state_.task->handle) return;
+  runtime::Driver* driver = DriverOf(state_.task->driver);
+  if (driver == nullptr) return;
+  watched_ = state_.task->handle;
+  std::weak_ptr<ExitLink> link = exit_link_;
+  driver->WatchExit(
+      runtime::TaskHandle{watched_},
+      [link, handle = watched_] {
+        auto held = link.lock();
+        if (!held) return;
+        std::lock_guard lock(held->mu);
+        InstanceRunner* runner = held->runner;
+        if (runner == nullptr) return;
+        {
+          std::lock_guard runner_lock(runner->mu_);
+          runner->exits_heard_.push_back(handle);
+        }
+        runner->context_->pool->Wake(runner);
+      },
+      *context_->exit_poller);
 }
 
 void InstanceRunner::Send(protocol::InstanceReport report) {
@@ -427,22 +282,11 @@ void InstanceRunner::Send(protocol::InstanceReport report) {
   context_->reporter->Report(std::move(report));
 }
 
-void InstanceRunner::SetTask(std::optional<Task> task) {
-  task_ = std::move(task);
-  // The stored handle can only name this runner's own (older) task from now on.
-  if (task_) recover_tried_ = true;
-  std::lock_guard lock(mu_);
-  if (task_) {
-    running_ = Running{task_->driver, task_->handle, LogPath()};
-  } else {
-    running_.reset();
-  }
+runtime::Driver* InstanceRunner::DriverOf(const std::string& name) const {
+  auto it = context_->drivers.find(name);
+  return it == context_->drivers.end() ? nullptr : it->second;
 }
 
 std::string InstanceRunner::LogPath() const { return context_->logs_dir + "/" + id_ + ".log"; }
-
-std::string InstanceRunner::Address(int port) const {
-  return context_->host + ":" + std::to_string(port);
-}
 
 }  // namespace skiff::agent

@@ -7,8 +7,12 @@
 
 namespace skiff::agent {
 
-Reporter::Reporter(protocol::ControlPlane* control_plane, Duration retry)
-    : control_plane_(control_plane), retry_(retry) {}
+Reporter::Reporter(protocol::ControlPlane* control_plane, Duration retry, const Clock* clock,
+                   std::function<void()> credential_refused)
+    : control_plane_(control_plane),
+      retry_(retry),
+      clock_(clock),
+      credential_refused_(std::move(credential_refused)) {}
 
 Reporter::~Reporter() { Stop(); }
 
@@ -45,14 +49,17 @@ size_t Reporter::pending() const {
 }
 
 void Reporter::DrainLocked(std::unique_lock<std::mutex>& lock) {
-  const auto deadline = std::chrono::steady_clock::now() + kDrainBudget;
-  while (!queue_.empty() && std::chrono::steady_clock::now() < deadline) {
+  const MonoTime deadline = clock_->MonotonicNow() + kDrainBudget;
+  while (!queue_.empty() && clock_->MonotonicNow() < deadline) {
     protocol::InstanceReport report = std::move(queue_.front());
     queue_.pop_front();
     lock.unlock();
     Status sent = control_plane_->ReportInstance(report);
     lock.lock();
-    if (!sent && sent.error().code == ErrorCode::kUnavailable) break;
+    if (!sent && (sent.error().code == ErrorCode::kUnavailable ||
+                  sent.error().code == ErrorCode::kUnauthenticated)) {
+      break;
+    }
   }
 }
 
@@ -82,14 +89,22 @@ void Reporter::Run() {
       queue_.pop_front();
       continue;
     }
-    if (sent.error().code != ErrorCode::kUnavailable) {
+    if (sent.error().code == ErrorCode::kUnauthenticated) {
+      // Not the report's fault: the node's credential. Kept, and sent again
+      // once the node has joined again.
+      if (credential_refused_) {
+        lock.unlock();
+        credential_refused_();
+        lock.lock();
+      }
+    } else if (sent.error().code != ErrorCode::kUnavailable) {
       SKIFF_LOG_WARN("agent: report for {} refused: {}", report.instance_id,
                      sent.error().ToString());
       queue_.pop_front();
       continue;
     }
     outage.Failed(sent.error());
-    cv_.wait_for(lock, retry_, [&] { return stopping_; });
+    clock_->WaitFor(cv_, lock, retry_, [&] { return stopping_; });
   }
 }
 

@@ -11,6 +11,7 @@
 
 #include "agent/standalone.h"
 #include "cli/cli.h"
+#include "common/fd_limit.h"
 #include "common/logging.h"
 #include "common/quantity.h"
 #include "edge/standalone.h"
@@ -32,6 +33,14 @@ sigset_t BlockStopSignals() {
   return set;
 }
 
+// Every instance costs descriptors (pidfd, logs, pipes, probes): a soft limit
+// of 1024 would fail them at about a thousand instances.
+void RaiseFileLimitOrWarn(const char* name) {
+  if (auto raised = skiff::RaiseFileLimit(); !raised) {
+    std::cerr << name << ": " << raised.error().message << "\n";
+  }
+}
+
 // Waits for SIGINT or SIGTERM, then shuts `role` down (Wait/Shutdown).
 template <typename Role>
 void ServeUntilSignal(Role& role, sigset_t stop_signals, const char* name, const char* note) {
@@ -51,6 +60,7 @@ void ServeUntilSignal(Role& role, sigset_t stop_signals, const char* name, const
 int RunServer(const skiff::server::ServerOptions& options, const std::string& log_level) {
   skiff::InitLogging(log_level);
   sigset_t stop_signals = BlockStopSignals();
+  RaiseFileLimitOrWarn("skiff server");
   skiff::server::Server server(options);
   if (skiff::Status started = server.Start(); !started) {
     std::cerr << "skiff server: " << started.error().message << "\n";
@@ -69,6 +79,7 @@ int RunServer(const skiff::server::ServerOptions& options, const std::string& lo
 int RunAgent(const skiff::agent::StandaloneAgentOptions& options, const std::string& log_level) {
   skiff::InitLogging(log_level);
   sigset_t stop_signals = BlockStopSignals();
+  RaiseFileLimitOrWarn("skiff agent");
   skiff::agent::StandaloneAgent agent(options);
   if (skiff::Status started = agent.Start(); !started) {
     std::cerr << "skiff agent: " << started.error().message << "\n";

@@ -161,7 +161,7 @@ bool EdgeProxy::Shared::TakeRetry() {
     }
   }
   const int64_t second = std::chrono::duration_cast<std::chrono::seconds>(
-                             std::chrono::steady_clock::now().time_since_epoch())
+                             options.clock->MonotonicNow().time_since_epoch())
                              .count();
   int64_t counted = floor_second_.load(std::memory_order_relaxed);
   if (counted != second &&

@@ -83,6 +83,9 @@ struct EdgeOptions {
   metrics::Registry* metrics = nullptr;
   // Optional: one JSON line per request. Must outlive the proxy.
   AccessLog* access_log = nullptr;
+  // The retry budget's per-second floor counts seconds of this clock's
+  // monotonic time. Must outlive the proxy.
+  const Clock* clock = SystemClock::Get();
 };
 
 class EdgeProxy {

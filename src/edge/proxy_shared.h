@@ -60,7 +60,7 @@ struct EdgeProxy::Shared {
   // state lives on only while some request's table holds it.
   std::map<std::string, std::vector<std::weak_ptr<EndpointState>>> leaving_;
   std::atomic<int64_t> retry_tenths_{30};  // a fresh edge may retry a few at once
-  std::atomic<int64_t> floor_second_{0};   // the steady-clock second floor_used_ counts
+  std::atomic<int64_t> floor_second_{0};   // the monotonic second floor_used_ counts
   std::atomic<int> floor_used_{0};
 };
 

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -61,6 +62,8 @@ struct DriverInfo {
   bool available = true;
 };
 
+class ExitPoller;
+
 class Driver {
  public:
   virtual ~Driver() = default;
@@ -91,6 +94,23 @@ class Driver {
 
   // Forgets a stopped task's bookkeeping (after Stop or observed exit).
   virtual void Release(const TaskHandle& handle) = 0;
+
+  // Calls `on_exit` once, soon after the task has exited or its handle has
+  // stopped naming a task (released, unknown): at once (on the calling thread)
+  // when that is already so, else from a thread of the driver's or of
+  // `poller`'s, with no lock of the driver's held. `on_exit` only says "look":
+  // the caller then asks Inspect. It must not block.
+  // The default has `poller` call Inspect at its pace (exits found by
+  // polling); drivers that hear of exits (ProcessDriver: pidfd) override it.
+  // REQUIRES: `poller` outlives the watch (it is stopped before the driver).
+  virtual void WatchExit(const TaskHandle& handle, std::function<void()> on_exit,
+                         ExitPoller& poller);
+
+  // Resource use of many tasks at once: one entry per handle (by handle id)
+  // that could be sampled; tasks gone are left out. Drivers that can measure
+  // everything in one pass (one scan of /proc) override it; the default calls
+  // Sample for each.
+  virtual std::map<std::string, ResourceSample> SampleAll(const std::vector<TaskHandle>& handles);
 
   // Removes (stopping them at once) the tasks this driver left on the machine
   // for node `node_id` whose instance is not in `keep`: leftovers of instances

@@ -68,6 +68,13 @@ Result<ResourceSample> LogKeepingDriver::Sample(const TaskHandle& handle) {
   return sample;
 }
 
+std::map<std::string, ResourceSample> LogKeepingDriver::SampleAll(
+    const std::vector<TaskHandle>& handles) {
+  auto samples = inner_->SampleAll(handles);
+  keeper_->MaybeRotate();
+  return samples;
+}
+
 Result<int> LogKeepingDriver::RemoveOrphans(const std::string& node_id,
                                             const std::set<std::string>& keep) {
   auto removed = inner_->RemoveOrphans(node_id, keep);

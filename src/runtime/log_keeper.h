@@ -64,6 +64,13 @@ class LogKeepingDriver final : public Driver {
     return inner_->Stop(handle, grace);
   }
   Result<ResourceSample> Sample(const TaskHandle& handle) override;
+  // Forwarded, so the inner driver's own exit watch (a pidfd) and one-pass
+  // sampling are kept.
+  void WatchExit(const TaskHandle& handle, std::function<void()> on_exit,
+                 ExitPoller& poller) override {
+    inner_->WatchExit(handle, std::move(on_exit), poller);
+  }
+  std::map<std::string, ResourceSample> SampleAll(const std::vector<TaskHandle>& handles) override;
   void Release(const TaskHandle& handle) override { inner_->Release(handle); }
   Result<int> RemoveOrphans(const std::string& node_id, const std::set<std::string>& keep) override;
 

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -22,6 +23,7 @@
 
 #include "e2e/subprocess.h"
 #include "fakes/testing.h"
+#include "runtime/exit_poller.h"
 #include "runtime/process/proc_stat.h"
 
 namespace skiff::runtime::process {
@@ -334,16 +336,16 @@ TEST_F(ProcessDriverTest, SecondDriverRecoversAndStops) {
   ASSERT_TRUE(sample.has_value()) << sample.error().ToString();
   EXPECT_GT(sample->memory_bytes, 0);
 
-  // Both drivers live in this process, so the task is still a child here and
-  // its exit code is known.
+  // The first agent is gone: only the second hears the exit (both drivers
+  // would, each through its own pidfd, and either could reap it first). Both
+  // live in this process, so the task is still a child here and its exit code
+  // is known.
+  driver_.Release(*handle);
   ASSERT_TRUE(second.Stop(*handle, std::chrono::seconds(10)).has_value());
   status = second.Inspect(*handle);
   ASSERT_TRUE(status.has_value());
   EXPECT_FALSE(status->running);
   EXPECT_EQ(status->exit_code, 0);
-  // The first driver can no longer reap it and says the code is unknown.
-  TaskStatus first_view = WaitExit(driver_, *handle);
-  EXPECT_FALSE(first_view.exit_code.has_value());
 }
 
 // Verify that a task that is not our child (the agent restarted) is recovered,
@@ -433,6 +435,35 @@ TEST_F(ProcessDriverTest, StopOfGoneTaskSucceeds) {
   auto malformed = other.Stop(TaskHandle{"pid:x:y"}, std::chrono::seconds(1));
   ASSERT_FALSE(malformed.has_value());
   EXPECT_EQ(malformed.error().code, ErrorCode::kInvalidArgument);
+}
+
+// Verify that past max_pidfds a task holds no pidfd (so a thousand tasks do
+// not use up the agent's file descriptors) and its exit is still heard, by the
+// caller's poller, as the exit of the task that holds one is by the reaper.
+TEST_F(ProcessDriverTest, ExitsHeardPastMaxPidfds) {
+  ProcessDriverOptions options;
+  options.cgroup_parent = "";
+  options.max_pidfds = 1;
+  ProcessDriver driver(options);
+  ExitPoller poller(SystemClock::Get(), std::chrono::milliseconds(20));
+  poller.Start();
+  TaskConfig config = Config();
+  config.run.command = {"sleep", "1000"};
+  auto first = driver.Start(config);
+  auto second = driver.Start(config);
+  ASSERT_TRUE(first.has_value()) << first.error().ToString();
+  ASSERT_TRUE(second.has_value()) << second.error().ToString();
+  std::atomic<int> heard_first{0};
+  std::atomic<int> heard_second{0};
+  driver.WatchExit(
+      *first, [&] { ++heard_first; }, poller);
+  driver.WatchExit(
+      *second, [&] { ++heard_second; }, poller);
+  EXPECT_EQ(poller.watching(), 1u);
+  ASSERT_EQ(kill(PidOf(*first), SIGKILL), 0);
+  ASSERT_EQ(kill(PidOf(*second), SIGKILL), 0);
+  EXPECT_TRUE(testing::PollUntil([&] { return heard_first == 1 && heard_second == 1; }));
+  poller.Stop();
 }
 
 }  // namespace

@@ -3,11 +3,15 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -17,6 +21,8 @@
 #include <vector>
 
 #include "common/ids.h"
+#include "common/logging.h"
+#include "runtime/exit_poller.h"
 #include "runtime/process/proc_stat.h"
 
 namespace skiff::runtime::process {
@@ -50,6 +56,20 @@ class Fd {
 };
 
 std::string ErrnoText(int err) { return std::strerror(err); }
+
+// Calls `f` when the scope ends: the driver's due exit callbacks run after
+// its lock is released.
+template <typename F>
+class AtExit {
+ public:
+  explicit AtExit(F f) : f_(std::move(f)) {}
+  ~AtExit() { f_(); }
+  AtExit(const AtExit&) = delete;
+  AtExit& operator=(const AtExit&) = delete;
+
+ private:
+  F f_;
+};
 
 std::string DescribeWaitStatus(int status, std::optional<int>* code) {
   if (WIFEXITED(status)) {
@@ -95,6 +115,13 @@ std::string CgroupName(const std::string& instance_id) {
   if (name.empty() || name[0] == '.') name.insert(0, "task");
   return name + "-" + RandomHex(4);
 }
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+// A pidfd for `pid` (readable once it has exited); -1 where the kernel has none.
+int PidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
 
 // Is the process still the one the identity names, and not finished?
 bool IsAlive(const ProcessIdentity& id) {
@@ -165,6 +192,21 @@ Result<ProcessIdentity> ParseProcessHandle(const std::string& handle_id) {
 }
 
 ProcessDriver::ProcessDriver(ProcessDriverOptions options) : options_(std::move(options)) {
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = 0;
+  if (epoll_fd_ >= 0 && wake_fd_ >= 0 && epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) == 0) {
+    reaper_alive_ = true;
+    reaper_ = std::thread([this] { ReaperLoop(); });
+  } else {
+    // Without a reaper a pidfd would never be heard: none is opened.
+    if (epoll_fd_ >= 0) close(epoll_fd_);
+    if (wake_fd_ >= 0) close(wake_fd_);
+    epoll_fd_ = -1;
+    wake_fd_ = -1;
+  }
   if (options_.cgroup_parent.empty()) {
     cgroup_note_ = "cgroups disabled by configuration: cpu/memory limits are not enforced";
     return;
@@ -180,7 +222,122 @@ ProcessDriver::ProcessDriver(ProcessDriverOptions options) : options_(std::move(
   }
 }
 
-ProcessDriver::~ProcessDriver() = default;
+ProcessDriver::~ProcessDriver() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    for (auto& [id, task] : tasks_) ClosePidfdLocked(task);
+    due_.clear();
+  }
+  if (wake_fd_ >= 0) {
+    uint64_t one = 1;
+    ssize_t ignored = write(wake_fd_, &one, sizeof(one));
+    (void)ignored;
+  }
+  if (reaper_.joinable()) reaper_.join();
+  if (wake_fd_ >= 0) close(wake_fd_);
+  if (epoll_fd_ >= 0) close(epoll_fd_);
+}
+
+void ProcessDriver::WatchPidLocked(Task& task) {
+  if (!reaper_alive_ || task.exited || task.pidfd >= 0) return;
+  if (pidfds_ >= MaxPidfds()) return;  // looked at instead: the fds are for the tasks
+  const int fd = PidfdOpen(task.id.pid);
+  if (fd < 0) return;  // no pidfd here: exits are found by looking
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  task.pidfd = fd;
+  ++pidfds_;
+  task.key = next_key_++;
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = task.key;
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    close(fd);
+    task.pidfd = -1;
+    --pidfds_;
+    return;
+  }
+  by_key_[task.key] = FormatProcessHandle(task.id);
+  // The pid may have been reused between the caller's look at /proc and the
+  // pidfd: the fd is only ours when the process still has the start time.
+  if (!task.is_child && !IsAlive(task.id)) RefreshLocked(task, /*heard=*/true);
+}
+
+void ProcessDriver::ClosePidfdLocked(Task& task) {
+  if (task.pidfd < 0) return;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, task.pidfd, nullptr);
+  close(task.pidfd);
+  task.pidfd = -1;
+  --pidfds_;
+  by_key_.erase(task.key);
+}
+
+int ProcessDriver::MaxPidfds() const {
+  if (options_.max_pidfds > 0) return options_.max_pidfds;
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 1 << 16;
+  return static_cast<int>(std::min<rlim_t>(limit.rlim_cur / 4, 1 << 20));
+}
+
+void ProcessDriver::ReaperDied() {
+  {
+    std::lock_guard lock(mu_);
+    reaper_alive_ = false;
+    for (auto& [id, task] : tasks_) {
+      ClosePidfdLocked(task);
+      // Called as if exited: the callers look, find it running, and watch
+      // again, through their poller now.
+      for (auto& on_exit : task.on_exit) due_.push_back(std::move(on_exit));
+      task.on_exit.clear();
+    }
+  }
+  RunDue();
+}
+
+void ProcessDriver::RunDue() {
+  std::vector<std::function<void()>> due;
+  {
+    std::lock_guard lock(mu_);
+    due.swap(due_);
+  }
+  for (auto& on_exit : due) on_exit();
+}
+
+void ProcessDriver::ReaperLoop() {
+  epoll_event events[64];
+  while (true) {
+    const int n = epoll_wait(epoll_fd_, events, 64, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      SKIFF_LOG_ERROR("process driver: epoll_wait: {}; exits are looked for instead",
+                      ErrnoText(errno));
+      ReaperDied();
+      return;
+    }
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      for (int i = 0; i < n; ++i) {
+        auto key = by_key_.find(events[i].data.u64);
+        if (key == by_key_.end()) continue;
+        auto it = tasks_.find(key->second);
+        if (it == tasks_.end()) continue;
+        Task& task = it->second;
+        RefreshLocked(task, /*heard=*/true);
+        if (!task.exited) {
+          // Readable means the process ended; whatever keeps it from looking
+          // ended (its reaping elsewhere), a level-triggered fd must not spin.
+          task.exited = true;
+          task.exit_code = std::nullopt;
+          task.message = "exit status unknown";
+          RefreshLocked(task, /*heard=*/true);
+        }
+      }
+    }
+    exited_cv_.notify_all();
+    RunDue();
+  }
+}
 
 DriverInfo ProcessDriver::Info() const {
   return DriverInfo{"process", cgroups_.has_value(), cgroup_note_};
@@ -297,7 +454,8 @@ Result<TaskHandle> ProcessDriver::Start(const TaskConfig& config) {
   task.cgroup = cgroup;
   TaskHandle handle{FormatProcessHandle(task.id)};
   std::lock_guard lock(mu_);
-  tasks_[handle.id] = std::move(task);
+  Task& entry = tasks_[handle.id] = std::move(task);
+  WatchPidLocked(entry);
   return handle;
 }
 
@@ -322,6 +480,7 @@ Result<ProcessDriver::Task> ProcessDriver::Adopt(const TaskHandle& handle) const
 }
 
 Result<TaskHandle> ProcessDriver::Recover(const TaskHandle& handle) {
+  AtExit run_due([this] { RunDue(); });
   {
     std::lock_guard lock(mu_);
     auto it = tasks_.find(handle.id);
@@ -339,32 +498,44 @@ Result<TaskHandle> ProcessDriver::Recover(const TaskHandle& handle) {
     return tl::unexpected(adopted.error());
   }
   std::lock_guard lock(mu_);
-  tasks_.emplace(handle.id, std::move(*adopted));
+  Task& entry = tasks_.emplace(handle.id, std::move(*adopted)).first->second;
+  WatchPidLocked(entry);
   return handle;
 }
 
-void ProcessDriver::RefreshLocked(Task& task) {
-  if (task.exited) return;
-  if (task.is_child) {
+void ProcessDriver::RefreshLocked(Task& task, bool heard) {
+  // A task whose pidfd is watched needs no look: the reaper hears its exit.
+  if (!heard && !task.exited && task.pidfd >= 0) return;
+  if (!task.exited && task.is_child) {
     int status = 0;
     pid_t r = waitpid(task.id.pid, &status, WNOHANG);
     if (r == task.id.pid) {
       task.exited = true;
       task.message = DescribeWaitStatus(status, &task.exit_code);
+    } else if (r == 0) {
       return;
+    } else {
+      // ECHILD: reaped elsewhere (SIGCHLD ignored, say); fall back to /proc.
+      task.is_child = false;
     }
-    if (r == 0) return;
-    // ECHILD: reaped elsewhere (SIGCHLD ignored, say); fall back to /proc.
-    task.is_child = false;
   }
-  if (!IsAlive(task.id)) {
+  if (!task.exited && !IsAlive(task.id)) {
     task.exited = true;
     task.exit_code = std::nullopt;
     task.message = "exit status unknown: process was not started by this agent";
   }
+  if (!task.exited) return;
+  if (task.pidfd >= 0) {
+    // Found now (a Stop may wait for it on another thread).
+    ClosePidfdLocked(task);
+    exited_cv_.notify_all();
+  }
+  for (auto& on_exit : task.on_exit) due_.push_back(std::move(on_exit));
+  task.on_exit.clear();
 }
 
 Result<TaskStatus> ProcessDriver::Inspect(const TaskHandle& handle) {
+  AtExit run_due([this] { RunDue(); });
   std::lock_guard lock(mu_);
   auto it = tasks_.find(handle.id);
   if (it == tasks_.end()) return NotFound("unknown task " + handle.id);
@@ -378,15 +549,8 @@ Result<TaskStatus> ProcessDriver::Inspect(const TaskHandle& handle) {
   return status;
 }
 
-bool ProcessDriver::HasExited(const std::string& handle_id) {
-  std::lock_guard lock(mu_);
-  auto it = tasks_.find(handle_id);
-  if (it == tasks_.end()) return true;
-  RefreshLocked(it->second);
-  return it->second.exited;
-}
-
 Status ProcessDriver::Stop(const TaskHandle& handle, Duration grace) {
+  AtExit run_due([this] { RunDue(); });
   Task task;
   {
     std::lock_guard lock(mu_);
@@ -404,7 +568,9 @@ Status ProcessDriver::Stop(const TaskHandle& handle, Duration grace) {
       return tl::unexpected(adopted.error());
     }
     std::lock_guard lock(mu_);
-    task = tasks_.emplace(handle.id, std::move(*adopted)).first->second;
+    Task& entry = tasks_.emplace(handle.id, std::move(*adopted)).first->second;
+    WatchPidLocked(entry);
+    task = entry;
   }
 
   // A pgid names our group while its leader is ours or gone: the number is not
@@ -421,13 +587,27 @@ Status ProcessDriver::Stop(const TaskHandle& handle, Duration grace) {
       kill(task.id.pid, sig);
     }
   };
+  const Clock* clock = options_.clock;
+  // Whether the task exited within `limit` of the clock. With a pidfd the
+  // reaper says when; without one, look again at the stop_poll pace.
   auto wait_exit = [&](Duration limit) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!HasExited(handle.id)) {
-      if (std::chrono::steady_clock::now() >= deadline) return false;
-      std::this_thread::sleep_for(options_.stop_poll);
+    const MonoTime deadline = clock->MonotonicNow() + limit;
+    std::unique_lock lock(mu_);
+    auto exited = [&] {
+      auto it = tasks_.find(handle.id);
+      return it == tasks_.end() || it->second.exited;
+    };
+    while (true) {
+      auto it = tasks_.find(handle.id);
+      if (it == tasks_.end()) return true;
+      RefreshLocked(it->second);
+      if (it->second.exited) return true;
+      const MonoTime now = clock->MonotonicNow();
+      if (now >= deadline) return false;
+      const MonoTime until =
+          it->second.pidfd >= 0 ? deadline : std::min(deadline, now + options_.stop_poll);
+      clock->WaitUntil(exited_cv_, lock, until, exited);
     }
-    return true;
   };
 
   if (!task.exited) {
@@ -448,11 +628,12 @@ Status ProcessDriver::Stop(const TaskHandle& handle, Duration grace) {
   if (!wait_exit(options_.kill_wait)) {
     return DeadlineExceeded("pid " + std::to_string(task.id.pid) + " survived SIGKILL");
   }
-  // Stragglers die asynchronously after SIGKILL; wait (bounded) until none runs.
+  // Stragglers die asynchronously after SIGKILL; wait (bounded) until none
+  // runs. Nothing announces their end: this looks at the kernel's pace.
   if (task.pgid > 0 && group_is_ours()) {
-    auto deadline = std::chrono::steady_clock::now() + options_.kill_wait;
+    const MonoTime deadline = clock->MonotonicNow() + options_.kill_wait;
     while (!ProcessGroupMembers(task.pgid).empty()) {
-      if (std::chrono::steady_clock::now() >= deadline) {
+      if (clock->MonotonicNow() >= deadline) {
         return DeadlineExceeded("processes of group " + std::to_string(task.pgid) +
                                 " survived SIGKILL");
       }
@@ -465,44 +646,83 @@ Status ProcessDriver::Stop(const TaskHandle& handle, Duration grace) {
 }
 
 Result<ResourceSample> ProcessDriver::Sample(const TaskHandle& handle) {
-  Task task;
+  auto samples = SampleAll({handle});
+  auto it = samples.find(handle.id);
+  if (it == samples.end()) return NotFound("task " + handle.id + " has exited");
+  return it->second;
+}
+
+std::map<std::string, ResourceSample> ProcessDriver::SampleAll(
+    const std::vector<TaskHandle>& handles) {
+  AtExit run_due([this] { RunDue(); });
+  std::vector<std::pair<std::string, Task>> tasks;
   {
     std::lock_guard lock(mu_);
-    auto it = tasks_.find(handle.id);
-    if (it == tasks_.end()) return NotFound("unknown task " + handle.id);
-    RefreshLocked(it->second);
-    if (it->second.exited) return NotFound("task " + handle.id + " has exited");
-    task = it->second;
-  }
-
-  // Scanning /proc happens without the lock: it can take a few milliseconds.
-  int64_t cpu_usec = 0;
-  int64_t memory = 0;
-  bool from_cgroup = false;
-  if (!task.cgroup.empty()) {
-    auto usage = ReadCgroupUsage(task.cgroup);
-    if (usage) {
-      cpu_usec = usage->cpu_usec;
-      memory = usage->memory_bytes;
-      from_cgroup = true;
-    }
-  }
-  if (!from_cgroup) {
-    std::vector<ProcStat> members;
-    if (task.pgid > 0) {
-      members = ProcessGroupMembers(task.pgid);
-    } else if (auto st = ReadProcStat(task.id.pid); st && !st->Finished()) {
-      members.push_back(*st);
-    }
-    if (members.empty()) return NotFound("task " + handle.id + " has exited");
-    int64_t ticks = ClockTicksPerSecond();
-    for (const ProcStat& m : members) {
-      cpu_usec += static_cast<int64_t>(m.utime_ticks + m.stime_ticks) * 1'000'000 / ticks;
-      memory += m.rss_pages * PageSizeBytes();
+    for (const TaskHandle& handle : handles) {
+      auto it = tasks_.find(handle.id);
+      if (it == tasks_.end()) continue;
+      RefreshLocked(it->second);
+      if (!it->second.exited) tasks.emplace_back(handle.id, it->second);
     }
   }
 
-  auto now = std::chrono::steady_clock::now();
+  // Measuring happens without the lock: a scan of /proc takes milliseconds.
+  struct Usage {
+    int64_t cpu_usec = 0;
+    int64_t memory = 0;
+  };
+  std::map<std::string, Usage> usage;
+  bool need_proc = false;
+  for (const auto& [id, task] : tasks) {
+    if (task.cgroup.empty()) {
+      need_proc = true;
+      continue;
+    }
+    if (auto read = ReadCgroupUsage(task.cgroup)) {
+      usage[id] = Usage{read->cpu_usec, read->memory_bytes};
+    } else {
+      need_proc = true;
+    }
+  }
+  if (need_proc) {
+    // One pass over /proc for every task measured by its process group.
+    std::map<pid_t, Usage> by_group;
+    std::map<pid_t, std::pair<uint64_t, Usage>> by_pid;  // with its start ticks
+    const int64_t ticks = ClockTicksPerSecond();
+    for (pid_t pid : ListPids()) {
+      auto st = ReadProcStat(pid);
+      if (!st || st->Finished()) continue;
+      const int64_t cpu =
+          static_cast<int64_t>(st->utime_ticks + st->stime_ticks) * 1'000'000 / ticks;
+      const int64_t memory = st->rss_pages * PageSizeBytes();
+      Usage& group = by_group[st->pgrp];
+      group.cpu_usec += cpu;
+      group.memory += memory;
+      by_pid[pid] = {st->start_ticks, Usage{cpu, memory}};
+    }
+    for (const auto& [id, task] : tasks) {
+      if (usage.count(id) > 0) continue;
+      if (task.pgid > 0) {
+        if (auto it = by_group.find(task.pgid); it != by_group.end()) usage[id] = it->second;
+      } else if (auto it = by_pid.find(task.id.pid);
+                 it != by_pid.end() && it->second.first == task.id.start_ticks) {
+        usage[id] = it->second.second;
+      }
+    }
+  }
+
+  std::map<std::string, ResourceSample> samples;
+  for (const auto& [id, task] : tasks) {
+    auto it = usage.find(id);
+    if (it == usage.end()) continue;  // gone meanwhile
+    samples[id] = MakeSample(id, task, it->second.cpu_usec, it->second.memory);
+  }
+  return samples;
+}
+
+ResourceSample ProcessDriver::MakeSample(const std::string& handle_id, const Task& task,
+                                         int64_t cpu_usec, int64_t memory) {
+  const MonoTime now = options_.clock->MonotonicNow();
   double elapsed_usec;
   int64_t used_usec;
   if (task.sampled) {
@@ -525,7 +745,7 @@ Result<ResourceSample> ProcessDriver::Sample(const TaskHandle& handle) {
           : 0;
 
   std::lock_guard lock(mu_);
-  auto it = tasks_.find(handle.id);
+  auto it = tasks_.find(handle_id);
   if (it != tasks_.end()) {
     it->second.sampled = true;
     it->second.last_sample_at = now;
@@ -535,16 +755,42 @@ Result<ResourceSample> ProcessDriver::Sample(const TaskHandle& handle) {
 }
 
 void ProcessDriver::Release(const TaskHandle& handle) {
+  AtExit run_due([this] { RunDue(); });
   std::string cgroup;
   {
     std::lock_guard lock(mu_);
     auto it = tasks_.find(handle.id);
     if (it == tasks_.end()) return;
     RefreshLocked(it->second);
+    ClosePidfdLocked(it->second);
+    for (auto& on_exit : it->second.on_exit) due_.push_back(std::move(on_exit));
     cgroup = it->second.cgroup;
     tasks_.erase(it);
   }
   if (!cgroup.empty()) RemoveCgroup(cgroup);
+}
+
+void ProcessDriver::WatchExit(const TaskHandle& handle, std::function<void()> on_exit,
+                              ExitPoller& poller) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = tasks_.find(handle.id);
+    if (it != tasks_.end()) {
+      RefreshLocked(it->second);
+      if (!it->second.exited && it->second.pidfd >= 0) {
+        it->second.on_exit.push_back(std::move(on_exit));
+        return;
+      }
+      if (!it->second.exited) {
+        // No pidfd (an old kernel, past max_pidfds, no reaper): the
+        // caller's poller looks for the exit.
+        poller.Watch(this, handle, std::move(on_exit));
+        return;
+      }
+    }
+  }
+  RunDue();
+  on_exit();
 }
 
 }  // namespace skiff::runtime::process

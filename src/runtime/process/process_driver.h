@@ -10,16 +10,27 @@
 // /proc/<pid>/stat), so a restarted agent never mistakes a recycled pid for its
 // task. Only processes this driver forked can be reaped, so only their exit
 // codes are known; a recovered task that ends reports "exit status unknown".
+//
+// Exits are heard, not polled: every task's pidfd (pidfd_open, Linux >= 5.3)
+// sits in one epoll set watched by one reaper thread, which reaps it, wakes a
+// Stop waiting for it and calls the WatchExit callbacks. Where pidfd_open is
+// missing, WatchExit falls back to the caller's ExitPoller and Stop looks at
+// the stop_poll pace. Waits are measured on options.clock, so a ManualClock
+// drives a stop's grace in tests.
 #pragma once
 
 #include <sys/types.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/result.h"
@@ -43,19 +54,27 @@ struct ProcessDriverOptions {
   // A cgroup v2 directory the driver may create and own; each task gets a group
   // inside it. Empty: never use cgroups.
   std::string cgroup_parent = "/sys/fs/cgroup/skiff";
-  // How often Stop looks whether the task has exited.
+  // How often Stop looks whether the task has exited when it has no pidfd,
+  // and whether stragglers of its group are gone after SIGKILL.
   Duration stop_poll = std::chrono::milliseconds(20);
   // How long Stop waits for the task to disappear after SIGKILL.
   Duration kill_wait = std::chrono::seconds(10);
-  // Stamps started_at and samples; must outlive the driver.
+  // Stamps started_at and samples, and measures Stop's waits; must outlive
+  // the driver.
   const Clock* clock = SystemClock::Get();
+  // The most pidfds held at once; past it, exits are found by looking (the
+  // caller's ExitPoller), so a thousand tasks cannot use up the process's
+  // file descriptors. 0: a quarter of the soft RLIMIT_NOFILE.
+  int max_pidfds = 0;
 };
 
 class ProcessDriver final : public Driver {
  public:
-  // Probes the cgroup parent once, here.
+  // Probes the cgroup parent once, and starts the reaper thread, here.
   explicit ProcessDriver(ProcessDriverOptions options = {});
-  ~ProcessDriver() override;  // leaves tasks running: they belong to the node, not the agent
+  // Stops the reaper; pending WatchExit callbacks are dropped. Leaves tasks
+  // running: they belong to the node, not the agent.
+  ~ProcessDriver() override;
 
   ProcessDriver(const ProcessDriver&) = delete;
   ProcessDriver& operator=(const ProcessDriver&) = delete;
@@ -87,7 +106,17 @@ class ProcessDriver final : public Driver {
   // the task started); memory: resident bytes of the whole group (or cgroup).
   Result<ResourceSample> Sample(const TaskHandle& handle) override;
 
+  // Releasing a task calls its pending WatchExit callbacks.
   void Release(const TaskHandle& handle) override;
+
+  // Hears of the exit through the task's pidfd (the caller's poller only
+  // where pidfd_open is missing).
+  void WatchExit(const TaskHandle& handle, std::function<void()> on_exit,
+                 ExitPoller& poller) override;
+
+  // As Sample for each, with one scan of /proc for all the tasks outside a
+  // cgroup of ours (and two small reads per task in one).
+  std::map<std::string, ResourceSample> SampleAll(const std::vector<TaskHandle>& handles) override;
 
  private:
   struct Task {
@@ -100,23 +129,56 @@ class ProcessDriver final : public Driver {
     std::optional<int> exit_code;
     std::string message;
     bool sampled = false;
-    std::chrono::steady_clock::time_point last_sample_at;
+    MonoTime last_sample_at;
     int64_t last_cpu_usec = 0;
+    int pidfd = -1;                              // in the reaper's epoll set while >= 0
+    uint64_t key = 0;                            // its epoll key (by_key_)
+    std::vector<std::function<void()>> on_exit;  // WatchExit callbacks not yet called
   };
 
-  // Brings `task` up to date (reaps a child, looks at /proc otherwise).
-  void RefreshLocked(Task& task);  // REQUIRES: mu_ held
+  // Brings `task` up to date (reaps a child, looks at /proc otherwise), unless
+  // its pidfd is watched and `heard` is false: then the reaper keeps it up to
+  // date, and looking would cost a syscall per task per call. When it has
+  // exited, its pidfd is closed and its callbacks move to due_.
+  void RefreshLocked(Task& task, bool heard = false);  // REQUIRES: mu_ held
+  // Puts a task just entered in tasks_ under its handle into the epoll set.
+  void WatchPidLocked(Task& task);    // REQUIRES: mu_ held
+  void ClosePidfdLocked(Task& task);  // REQUIRES: mu_ held
+  // Calls the callbacks that fell due (without the lock).
+  void RunDue();
+  void ReaperLoop();
+  // The reaper cannot listen any more: close every pidfd, so that tasks are
+  // looked at again, and call the callbacks it held (their callers look).
+  void ReaperDied();
+  // How many pidfds may be open at once.
+  int MaxPidfds() const;
+  // cpu and memory of `task` from `cpu_usec` and `memory` measured now;
+  // updates the task's last sample (by handle id).
+  ResourceSample MakeSample(const std::string& handle_id, const Task& task, int64_t cpu_usec,
+                            int64_t memory);
   // A task entry for a live process named by `handle`; kNotFound when gone.
   Result<Task> Adopt(const TaskHandle& handle) const;
-  // Whether the task (by handle) has exited, refreshing it first.
-  bool HasExited(const std::string& handle_id);
 
   const ProcessDriverOptions options_;
   std::optional<CgroupParent> cgroups_;  // set when cgroup v2 is usable
   std::string cgroup_note_;              // why cgroups are or are not used
 
+  // Both -1 unless the reaper thread runs: no pidfd is opened without one.
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;  // an eventfd that ends the reaper
+  std::thread reaper_;
+
   std::mutex mu_;
-  std::map<std::string, Task> tasks_;  // GUARDED_BY(mu_), by handle id
+  std::condition_variable exited_cv_;       // notified when a task is found exited
+  std::map<std::string, Task> tasks_;       // GUARDED_BY(mu_), by handle id
+  std::map<uint64_t, std::string> by_key_;  // epoll key -> handle id; GUARDED_BY(mu_)
+  uint64_t next_key_ = 1;                   // GUARDED_BY(mu_); 0 is wake_fd_
+  std::vector<std::function<void()>> due_;  // callbacks to call; GUARDED_BY(mu_)
+  bool stopping_ = false;                   // GUARDED_BY(mu_)
+  // The reaper listens; false once it died (epoll_wait failed): every pidfd
+  // is closed then, and tasks are looked at instead.
+  bool reaper_alive_ = false;  // GUARDED_BY(mu_)
+  int pidfds_ = 0;             // pidfds open; GUARDED_BY(mu_)
 };
 
 }  // namespace skiff::runtime::process

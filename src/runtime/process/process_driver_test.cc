@@ -3,11 +3,15 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "fakes/testing.h"
+#include "runtime/exit_poller.h"
 
 namespace skiff::runtime::process {
 namespace {
@@ -124,6 +128,114 @@ TEST_F(ProcessDriverUnitTest, EmptyCommandIsInvalid) {
   ASSERT_FALSE(handle.has_value());
   EXPECT_EQ(handle.error().code, ErrorCode::kInvalidArgument);
   EXPECT_EQ(handle.error().field, "run.command");
+}
+
+class ProcessDriverClockTest : public ProcessDriverUnitTest {
+ protected:
+  ManualClock clock_;
+  ProcessDriver driver_{ProcessDriverOptions{.cgroup_parent = "", .clock = &clock_}};
+};
+
+// Verify that Stop gives a task that ignores SIGTERM its whole grace on the
+// driver's clock, and kills it the moment the clock reaches the grace.
+TEST_F(ProcessDriverClockTest, StopWaitsTheGraceOnTheClock) {
+  auto handle = driver_.Start(Shell("trap '' TERM; touch ready; while :; do sleep 0.05; done"));
+  ASSERT_TRUE(handle.has_value()) << handle.error().ToString();
+  ASSERT_TRUE(testing::PollUntil([&] { return std::filesystem::exists(dir_.File("ready")); }));
+  std::atomic<bool> stopped{false};
+  Status status;
+  std::thread stopper([&] {
+    status = driver_.Stop(*handle, std::chrono::seconds(30));
+    stopped = true;
+  });
+  ASSERT_TRUE(testing::PollUntil([&] { return clock_.waiters() == 1; }));
+  clock_.Advance(std::chrono::seconds(29));
+  EXPECT_FALSE(testing::PollUntil([&] { return stopped.load(); }, std::chrono::milliseconds(100)));
+  auto running = driver_.Inspect(*handle);
+  ASSERT_TRUE(running.has_value());
+  EXPECT_TRUE(running->running);
+  clock_.Advance(std::chrono::seconds(1));
+  stopper.join();
+  EXPECT_TRUE(status.has_value()) << status.error().ToString();
+  auto inspected = driver_.Inspect(*handle);
+  ASSERT_TRUE(inspected.has_value());
+  EXPECT_FALSE(inspected->running);
+  EXPECT_EQ(inspected->exit_code, 128 + 9);
+}
+
+// Verify that a task which exits on SIGTERM ends Stop at once, though the
+// clock never moves.
+TEST_F(ProcessDriverClockTest, StopReturnsWhenTheTaskExits) {
+  auto handle = driver_.Start(Shell("touch ready; while :; do sleep 0.05; done"));
+  ASSERT_TRUE(handle.has_value()) << handle.error().ToString();
+  ASSERT_TRUE(testing::PollUntil([&] { return std::filesystem::exists(dir_.File("ready")); }));
+  Status status = driver_.Stop(*handle, std::chrono::hours(1));
+  EXPECT_TRUE(status.has_value()) << status.error().ToString();
+  auto inspected = driver_.Inspect(*handle);
+  ASSERT_TRUE(inspected.has_value());
+  EXPECT_EQ(inspected->exit_code, 128 + 15);
+}
+
+// Verify that exits are heard (pidfd), not polled: the WatchExit callback runs
+// when the process ends, though nothing inspects it and the poller would
+// look only after an hour; a watch of an exited task is called at once.
+TEST_F(ProcessDriverUnitTest, WatchExitHearsTheExit) {
+  ExitPoller poller(SystemClock::Get(), std::chrono::hours(1));
+  poller.Start();
+  auto handle = driver_.Start(Shell("while [ ! -e go ]; do sleep 0.01; done; exit 3"));
+  ASSERT_TRUE(handle.has_value()) << handle.error().ToString();
+  std::atomic<int> calls{0};
+  driver_.WatchExit(
+      *handle, [&] { ++calls; }, poller);
+  EXPECT_EQ(poller.watching(), 0u);
+  EXPECT_EQ(calls.load(), 0);
+  std::ofstream(dir_.File("go")).close();
+  ASSERT_TRUE(testing::PollUntil([&] { return calls.load() == 1; }));
+  driver_.WatchExit(
+      *handle, [&] { ++calls; }, poller);
+  EXPECT_EQ(calls.load(), 2);
+  auto inspected = driver_.Inspect(*handle);
+  ASSERT_TRUE(inspected.has_value());
+  EXPECT_EQ(inspected->exit_code, 3);
+}
+
+// Verify that a pending watch is called when its task is released.
+TEST_F(ProcessDriverUnitTest, ReleaseCallsPendingWatch) {
+  ExitPoller poller(SystemClock::Get(), std::chrono::hours(1));
+  auto handle = driver_.Start(Shell("touch ready; while :; do sleep 0.05; done"));
+  ASSERT_TRUE(handle.has_value()) << handle.error().ToString();
+  ASSERT_TRUE(testing::PollUntil([&] { return std::filesystem::exists(dir_.File("ready")); }));
+  int calls = 0;
+  driver_.WatchExit(
+      *handle, [&] { ++calls; }, poller);
+  ASSERT_TRUE(driver_.Stop(*handle, std::chrono::seconds(5)).has_value());
+  driver_.Release(*handle);
+  EXPECT_EQ(calls, 1);
+}
+
+// Verify that SampleAll measures every live task in one call, and leaves out
+// the tasks that are gone.
+TEST_F(ProcessDriverUnitTest, SampleAllMeasuresEveryLiveTask) {
+  std::vector<TaskHandle> handles;
+  for (const char* name : {"a", "b"}) {
+    auto handle = driver_.Start(Shell(std::string("touch ") + name + "; exec sleep 30"));
+    ASSERT_TRUE(handle.has_value()) << handle.error().ToString();
+    handles.push_back(*handle);
+  }
+  auto gone = driver_.Start(Shell("exit 0"));
+  ASSERT_TRUE(gone.has_value());
+  WaitExit(*gone);
+  handles.push_back(*gone);
+  ASSERT_TRUE(testing::PollUntil([&] {
+    return std::filesystem::exists(dir_.File("a")) && std::filesystem::exists(dir_.File("b"));
+  }));
+  auto samples = driver_.SampleAll(handles);
+  EXPECT_EQ(samples.size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_EQ(samples.count(handles[i].id), 1u) << i;
+    EXPECT_GT(samples[handles[i].id].memory_bytes, 0) << i;
+  }
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(driver_.Stop(handles[i], std::chrono::seconds(5)));
 }
 
 }  // namespace
