@@ -3,8 +3,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
 #include <future>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "api/api_server.h"
 #include "fakes/testing.h"
@@ -48,7 +51,8 @@ class ApiHttpTest : public ::testing::Test {
   controller::AppService apps_;
   TokenAuthenticator auth_;
   std::unique_ptr<ApiServer> api_;
-  net::testing::IoThreads io_;
+  // Enough threads for requests to run their handlers at the same time.
+  net::testing::IoThreads io_{8};
   std::unique_ptr<net::HttpServer> server_;
   std::unique_ptr<net::HttpClient> client_;
 };
@@ -105,6 +109,54 @@ TEST_F(ApiHttpTest, EventsFollowOverHttp) {
       std::chrono::seconds(20));
   ASSERT_TRUE(status) << status.error().ToString();
   EXPECT_THAT(received, HasSubstr("\"app\":\"hello\""));
+}
+
+// Verify that of 50 apps applied at once, all claiming one domain, exactly one
+// is created (201) and every other is refused with 409 naming domains[0] in the
+// error's field and message; the routes the edges get name the winner.
+TEST_F(ApiHttpTest, ConcurrentClaimsOfOneDomainHaveOneWinner) {
+  constexpr int kApps = 50;
+  constexpr const char* kDomain = "claimed.example.test";
+  std::vector<Result<net::HttpResponse>> replies(kApps);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kApps; ++i) {
+    threads.emplace_back([&, i] {
+      const std::string name = "claim" + std::to_string(i);
+      const std::string spec = R"({"name":")" + name + R"(","run":{"command":["sleep","100"]},)" +
+                               R"("domains":[")" + kDomain + R"("]})";
+      net::HttpClient client("http://127.0.0.1:" + std::to_string(server_->port()));
+      replies[i] = client.Do("PUT", "/v1/apps/" + name, spec, Auth());
+    });
+  }
+  for (auto& t : threads) t.join();
+
+  std::vector<std::string> winners;
+  int refused = 0;
+  for (int i = 0; i < kApps; ++i) {
+    ASSERT_TRUE(replies[i]) << replies[i].error().ToString();
+    if (replies[i]->status == 201) {
+      winners.push_back("claim" + std::to_string(i));
+      continue;
+    }
+    EXPECT_EQ(replies[i]->status, 409) << replies[i]->body;
+    const boost::json::value body = boost::json::parse(replies[i]->body);
+    const boost::json::value& error = body.at("error");
+    EXPECT_EQ(error.at("code").as_string(), "already_exists");
+    EXPECT_EQ(error.at("field").as_string(), "domains[0]");
+    EXPECT_THAT(
+        std::string(error.at("message").as_string()),
+        HasSubstr(std::string("domains[0]: ") + kDomain + " is already served by app claim"));
+    ++refused;
+  }
+  ASSERT_EQ(winners.size(), 1u) << ::testing::PrintToString(winners);
+  EXPECT_EQ(refused, kApps - 1);
+  EXPECT_EQ(store_.ListApps()->size(), 1u);
+
+  auto routes = client_->Do("GET", "/v1/routes", {}, Auth());
+  ASSERT_TRUE(routes) << routes.error().ToString();
+  ASSERT_EQ(routes->status, 200) << routes->body;
+  EXPECT_THAT(routes->body, HasSubstr("\"" + winners[0] + "\""));
+  EXPECT_THAT(routes->body, HasSubstr(kDomain));
 }
 
 }  // namespace
