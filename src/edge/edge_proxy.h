@@ -105,7 +105,7 @@ class EdgeProxy {
   void SetTable(std::shared_ptr<const RoutingTable> table);
   std::shared_ptr<const RoutingTable> table() const;
 
-  // What a graceful drain waits on (server/drain_tracker.h): the revision of
+  // What a graceful drain waits on (controller/drain_tracker.h): the revision of
   // the current table, and the requests in flight to each instance an earlier
   // table routed and the current one does not (only those with some; a
   // request counts until its connection to the instance is let go, so a
