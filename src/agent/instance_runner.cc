@@ -6,7 +6,6 @@
 #include "agent/task_config.h"
 #include "common/logging.h"
 #include "model/cannot_start.h"
-#include "model/codec.h"
 
 namespace skiff::agent {
 
@@ -47,8 +46,8 @@ bool InstanceRunner::SetTarget(const model::Instance& instance, const model::App
     if (finished_) return false;
     // Every resync hands every runner its target again: only a change is
     // worth a run (a thousand idle instances must cost nothing).
-    changed = !target_ || unassigned_ || !(target_->spec == spec) ||
-              model::ToJson(target_->instance) != model::ToJson(instance);
+    changed =
+        !target_ || unassigned_ || !(target_->spec == spec) || !(target_->instance == instance);
     target_ = RunnerTarget{instance, spec};
     unassigned_ = false;
   }
