@@ -27,16 +27,7 @@ hap=$(free_port); ngx=$(free_port)
 
 echo "[1/5] starting skiff server and the origin (nginx as a Skiff app)..."
 start_skiff_server "$skiff" "$api" "$edge" 41000-41999
-origin_command=$(nginx_app "$work/origin" "hello from the origin")
-cat >"$work/origin.yaml" <<EOF
-name: origin
-run:
-  command: $origin_command
-domains: [origin.bench]
-health: {type: http, path: /}
-EOF
-"$skiff" apply -f "$work/origin.yaml" >/dev/null
-origin=$("$skiff" status origin -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"][0]["address"])')
+origin=$(deploy_origin "$skiff")
 
 echo "[2/5] starting HAProxy, nginx (proxy) and standalone Skiff edges in front of $origin..."
 start_haproxy "$hap" "$origin"

@@ -14,11 +14,16 @@
 # tracepoints, counted over one more wrk run). Never fails on the figures.
 # Traffic stays on 127.0.0.1.
 #
+# When BUILD_DIR (or BENCH_SKIFF) has a skiff binary, the origin is deployed as
+# a Skiff app as in edge_proxy.sh, and a standalone `skiff edge --threads 1`
+# joins the run: the probe's CPU per request set against the edge's.
+#
 #   bench/uring_probe.sh [BUILD_DIR]
-#   BENCH_SECONDS=8 BENCH_CONNECTIONS=64 BENCH_ROUNDS=3
+#   BENCH_SECONDS=8 BENCH_CONNECTIONS=64 BENCH_ROUNDS=3 BENCH_SKIFF=SKIFF_BINARY
 set -euo pipefail
 build=${1:-build}
 probe=$(realpath "$build/bench_uring_probe")
+skiff=${BENCH_SKIFF:-$build/skiff}
 duration=${BENCH_SECONDS:-8}
 connections=${BENCH_CONNECTIONS:-64}
 rounds=${BENCH_ROUNDS:-3}
@@ -27,15 +32,26 @@ source "$(dirname "$0")/lib/common.sh"
 bench_install wrk:wrk haproxy:haproxy nginx:nginx-light
 
 echo "[1/4] load before: $(uptime)"
-origin_port=$(free_port)
-nginx_app "$work/origin" "hello from the origin" >/dev/null
-sed -e s/HOST/127.0.0.1/ -e "s/PORT/$origin_port/" "$work/origin/nginx.conf.in" >"$work/origin/nginx.conf"
-nginx -c "$work/origin/nginx.conf" >"$work/origin.log" 2>&1 &
-pids+=($!)
-origin=127.0.0.1:$origin_port
-
 names=(epoll uring uring-oneshot haproxy)
 declare -A port pid
+if [ -x "$skiff" ]; then
+  # The origin as edge_proxy.sh has it, and Skiff's own edge in the same run.
+  start_skiff_server "$skiff" "$(free_port)" "$(free_port)" 41000-41999
+  origin=$(deploy_origin "$skiff")
+  port[skiff-edge]=$(free_port)
+  "$skiff" edge --server "$SKIFF_ADDR" --listen "127.0.0.1:${port[skiff-edge]}" --data "$work/edge" \
+    --threads 1 --log-level warn >"$work/edge.log" 2>&1 &
+  pid[skiff-edge]=$!
+  pids+=($!)
+  names+=(skiff-edge)
+else
+  origin_port=$(free_port)
+  nginx_app "$work/origin" "hello from the origin" >/dev/null
+  sed -e s/HOST/127.0.0.1/ -e "s/PORT/$origin_port/" "$work/origin/nginx.conf.in" >"$work/origin/nginx.conf"
+  nginx -c "$work/origin/nginx.conf" >"$work/origin.log" 2>&1 &
+  pids+=($!)
+  origin=127.0.0.1:$origin_port
+fi
 for mode in epoll uring uring-oneshot; do
   port[$mode]=$(free_port)
   "$probe" --mode "$mode" --listen "${port[$mode]}" --origin "$origin" 2>"$work/probe-$mode.log" &
@@ -47,10 +63,11 @@ start_haproxy "${port[haproxy]}" "$origin"
 pid[haproxy]=${pids[-1]}
 for name in "${names[@]}"; do
   for _ in $(seq 100); do
-    curl -fs "http://127.0.0.1:${port[$name]}/" >/dev/null 2>&1 && break
+    curl -fs -H 'Host: origin.bench' "http://127.0.0.1:${port[$name]}/" >/dev/null 2>&1 && break
     sleep 0.1
   done
-  curl -fs "http://127.0.0.1:${port[$name]}/" >/dev/null || { echo "$name does not answer" >&2; exit 1; }
+  curl -fs -H 'Host: origin.bench' "http://127.0.0.1:${port[$name]}/" >/dev/null ||
+    { echo "$name does not answer" >&2; exit 1; }
 done
 echo "[2/4] the engines as set up:"
 for mode in epoll uring uring-oneshot; do echo "      $mode: $(sed 's/^uring_probe: //' "$work/probe-$mode.log")"; done
@@ -83,7 +100,7 @@ events+=,syscalls:sys_enter_sendmsg,syscalls:sys_enter_epoll_wait,syscalls:sys_e
 if perf stat -e "$events" -- true >/dev/null 2>&1; then
   for name in "${names[@]}"; do
     perf stat -x, -e "$events" -p "${pid[$name]}" -o "$work/perf-$name.csv" -- \
-      wrk -t1 -c"$connections" -d"${duration}s" "http://127.0.0.1:${port[$name]}/" \
+      wrk -t1 -c"$connections" -d"${duration}s" -H 'Host: origin.bench' "http://127.0.0.1:${port[$name]}/" \
       >"$work/wrk-perf-$name.txt" 2>&1
     echo "$name $(requests_of "$work/wrk-perf-$name.txt" || echo 0) $(grep -v '^#' "$work/perf-$name.csv" |
       awk -F, 'NF > 2 { printf "%s ", $1 }')" >>"$work/syscalls"
@@ -93,9 +110,9 @@ else
 fi
 echo "      load after: $(uptime)"
 
-python3 - "$work/results" "$work/syscalls" "$duration" "$connections" <<'PY'
+python3 - "$work/results" "$work/syscalls" "$duration" "$connections" "${names[@]}" <<'PY'
 import statistics, sys
-names = ["epoll", "uring", "uring-oneshot", "haproxy"]
+names = sys.argv[5:]
 rows = {}  # (round, name) -> (rps, p99, cpu_us, errors)
 for line in open(sys.argv[1]):
     f = line.split()
@@ -119,8 +136,11 @@ def ratios(a, b, field):
 
 print()
 print("ratios, paired within each round (median, then each round):")
-for a, b in [("uring", "epoll"), ("uring-oneshot", "epoll"), ("epoll", "haproxy"),
-             ("uring", "haproxy"), ("uring-oneshot", "haproxy")]:
+pairs = [("uring", "epoll"), ("uring-oneshot", "epoll"), ("epoll", "haproxy"),
+         ("uring", "haproxy"), ("uring-oneshot", "haproxy")]
+if "skiff-edge" in names:
+    pairs += [("skiff-edge", "haproxy"), ("skiff-edge", "epoll")]
+for a, b in pairs:
     for field, label in [(0, "req/s"), (1, "p99"), (2, "CPU/req")]:
         r = ratios(a, b, field)
         if r:

@@ -61,6 +61,24 @@ CONF
   printf '["/bin/sh", "-c", "sed -e s/HOST/${HOST}/ -e s/PORT/${PORT}/ %s/nginx.conf.in > %s/nginx-${PORT}.conf && exec nginx -c %s/nginx-${PORT}.conf"]' "$1" "$1" "$1"
 }
 
+# deploy_origin SKIFF: deploys the origin the proxy benchmarks share (nginx_app
+# answering "hello from the origin", one replica, domain origin.bench) on the
+# server start_skiff_server started, waits until it is healthy and prints its
+# address (HOST:PORT).
+deploy_origin() {
+  local command
+  command=$(nginx_app "$work/origin" "hello from the origin")
+  cat >"$work/origin.yaml" <<EOF
+name: origin
+run:
+  command: $command
+domains: [origin.bench]
+health: {type: http, path: /}
+EOF
+  "$1" apply -f "$work/origin.yaml" >/dev/null
+  "$1" status origin -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"][0]["address"])'
+}
+
 # start_haproxy PORT ORIGIN: HAProxy with one thread on 127.0.0.1:PORT in front
 # of ORIGIN (HOST:PORT), keep-alive on both sides and upstream connections
 # reused; its pid joins $pids.
