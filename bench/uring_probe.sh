@@ -8,11 +8,11 @@
 # the same run as HAProxy (nbthread 1); wrk drives each in turn, and the rounds
 # are interleaved (the order rotates each round) so load from elsewhere on the
 # machine falls on all of them. Prints, per proxy, req/s, p99 and the proxy's
-# CPU time per request (utime + stime from /proc/PID/stat over the wrk run),
-# their medians, the ratios uring/epoll (paired within each round) and
-# each/HAProxy; then, once, the syscalls per request of each (perf stat
-# tracepoints, counted over one more wrk run). Never fails on the figures.
-# Traffic stays on 127.0.0.1.
+# CPU time per request (utime + stime from /proc/PID/stat over the wrk run; on
+# a shared machine the steadier figure), with the origin's beside it, their
+# medians, the ratios uring/epoll (paired within each round) and each/HAProxy;
+# then, once, the syscalls per request of each (perf stat tracepoints, counted
+# over one more wrk run). Never fails on the figures. Traffic stays on 127.0.0.1.
 #
 # When BUILD_DIR (or BENCH_SKIFF) has a skiff binary, the origin is deployed as
 # a Skiff app as in edge_proxy.sh, and a standalone `skiff edge --threads 1`
@@ -74,22 +74,30 @@ for mode in epoll uring uring-oneshot; do echo "      $mode: $(sed 's/^uring_pro
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 requests_of() { grep -o '[0-9]* requests in' "$1" | grep -o '^[0-9]*'; }
+# us_per_request TICKS REQUESTS
+us_per_request() {
+  awk -v t="$1" -v hz="$tick" -v n="${2:-0}" 'BEGIN { printf "%.2f", (n > 0 ? t / hz * 1e6 / n : 0) }'
+}
 tick=$(getconf CLK_TCK)
+# The origin's one nginx worker: its CPU per request is the share of the
+# machine that no proxy can save (wrk's is another).
+origin_master=$(pgrep -f "nginx -c $work/origin/nginx" | head -1)
+origin_worker=$(pgrep -P "$origin_master" | head -1)
 
 echo "[3/4] wrk -t1 -c$connections, ${duration}s each, $rounds interleaved rounds..."
 : >"$work/results"
 for round in $(seq "$rounds"); do
   for i in "${!names[@]}"; do
     name=${names[$(( (i + round - 1) % ${#names[@]} ))]}
-    before=$(cpu_ticks "${pid[$name]}")
+    before=$(cpu_ticks "${pid[$name]}"); origin_before=$(cpu_ticks "$origin_worker")
     figures=$(wrk_measure "$name-$round" "${port[$name]}" "$connections")
-    after=$(cpu_ticks "${pid[$name]}")
+    after=$(cpu_ticks "${pid[$name]}"); origin_after=$(cpu_ticks "$origin_worker")
     requests=$(requests_of "$work/wrk-$name-$round-$connections.txt" || echo 0)
-    cpu_us=$(awk -v t=$((after - before)) -v hz="$tick" -v n="${requests:-0}" \
-      'BEGIN { printf "%.2f", (n > 0 ? t / hz * 1e6 / n : 0) }')
-    echo "$round $name $figures" | awk -v c="$cpu_us" '{ $6 = c " " ($6 == "" ? "-" : $6); print }' \
-      >>"$work/results"
-    echo "      round $round $name: $figures, ${cpu_us} us CPU/request"
+    cpu_us=$(us_per_request $((after - before)) "$requests")
+    origin_us=$(us_per_request $((origin_after - origin_before)) "$requests")
+    echo "$round $name $figures" |
+      awk -v c="$cpu_us $origin_us" '{ $6 = c " " ($6 == "" ? "-" : $6); print }' >>"$work/results"
+    echo "      round $round $name: $figures, ${cpu_us} us CPU/request (origin ${origin_us})"
   done
 done
 
@@ -116,19 +124,20 @@ names = sys.argv[5:]
 rows = {}  # (round, name) -> (rps, p99, cpu_us, errors)
 for line in open(sys.argv[1]):
     f = line.split()
-    rows[(int(f[0]), f[1])] = (float(f[2]), float(f[4]), float(f[5]), f[6] != "-")
+    rows[(int(f[0]), f[1])] = (float(f[2]), float(f[4]), float(f[5]), f[7] != "-", float(f[6]))
 rounds = sorted({r for r, _ in rows})
 med = statistics.median
 
 print()
 print(f"wrk -t1 -c{sys.argv[4]}, {sys.argv[3]} s a run, {len(rounds)} rounds; medians, then each round")
-print(f"{'proxy':<15}{'req/s':>9}{'p99 ms':>9}{'CPU us/req':>12}   req/s by round")
+print(f"{'proxy':<15}{'req/s':>9}{'p99 ms':>9}{'CPU us/req':>12}{'origin us/req':>15}   req/s by round")
 for n in names:
     rps = [rows[(r, n)][0] for r in rounds]
     p99 = [rows[(r, n)][1] for r in rounds]
     cpu = [rows[(r, n)][2] for r in rounds]
+    origin_cpu = [rows[(r, n)][4] for r in rounds]
     errors = any(rows[(r, n)][3] for r in rounds)
-    print(f"{n:<15}{med(rps):>9.0f}{med(p99):>9.2f}{med(cpu):>12.2f}   "
+    print(f"{n:<15}{med(rps):>9.0f}{med(p99):>9.2f}{med(cpu):>12.2f}{med(origin_cpu):>15.2f}   "
           + " ".join(f"{v:.0f}" for v in rps) + ("  (wrk saw errors!)" if errors else ""))
 
 def ratios(a, b, field):
