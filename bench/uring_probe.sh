@@ -22,6 +22,10 @@
 #   BENCH_SECONDS=8 BENCH_CONNECTIONS=64 BENCH_ROUNDS=3 BENCH_SKIFF=SKIFF_BINARY
 set -euo pipefail
 build=${1:-build}
+if [ ! -x "$build/bench_uring_probe" ]; then
+  echo "bench_uring_probe is not built (CMake found no liburing; scripts/setup.sh installs it): skipped"
+  exit 0
+fi
 probe=$(realpath "$build/bench_uring_probe")
 skiff=${BENCH_SKIFF:-$build/skiff}
 duration=${BENCH_SECONDS:-8}
