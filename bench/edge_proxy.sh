@@ -27,37 +27,10 @@ hap=$(free_port); ngx=$(free_port)
 
 echo "[1/5] starting skiff server and the origin (nginx as a Skiff app)..."
 start_skiff_server "$skiff" "$api" "$edge" 41000-41999
-origin_command=$(nginx_app "$work/origin" "hello from the origin")
-cat >"$work/origin.yaml" <<EOF
-name: origin
-run:
-  command: $origin_command
-domains: [origin.bench]
-health: {type: http, path: /}
-EOF
-"$skiff" apply -f "$work/origin.yaml" >/dev/null
-origin=$("$skiff" status origin -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"][0]["address"])')
+origin=$(deploy_origin "$skiff")
 
 echo "[2/5] starting HAProxy, nginx (proxy) and standalone Skiff edges in front of $origin..."
-cat >"$work/haproxy.cfg" <<EOF
-global
-  nbthread 1
-  maxconn 4000
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-  option http-keep-alive
-frontend fe
-  bind 127.0.0.1:$hap
-  default_backend be
-backend be
-  http-reuse always
-  server origin $origin
-EOF
-haproxy -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 &
-pids+=($!)
+start_haproxy "$hap" "$origin"
 cat >"$work/nginx-proxy.conf" <<EOF
 worker_processes 1;
 daemon off;
@@ -96,35 +69,12 @@ for port in $hap $ngx $sedge1 $sedge2; do
   done
 done
 
-# wrk NAME PORT CONNECTIONS -> "reqs p50_ms p99_ms"
-measure() {
-  local port=$2 conns=$3
-  wrk -t1 -c"$conns" -d"${duration}s" --latency -H 'Host: origin.bench' "http://127.0.0.1:$port/" \
-    >"$work/wrk-$1-$conns.txt" 2>&1
-  python3 - "$work/wrk-$1-$conns.txt" <<'PY'
-import re, sys
-text = open(sys.argv[1]).read()
-def ms(v):
-    n, unit = re.match(r"([\d.]+)(\w+)", v).groups()
-    return float(n) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
-found = re.search(r"Requests/sec:\s+([\d.]+)", text)
-if not found:
-    print("0 0 0 FAILED")
-    sys.exit(0)
-rps = float(found.group(1))
-p50 = ms(re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1))
-p99 = ms(re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1))
-errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", text)
-print(f"{rps:.0f} {p50:.3f} {p99:.3f}" + (" ERRORS" if errors else ""))
-PY
-}
-
 echo "[3/5] wrk, ${duration}s each, $connections connections, 1 wrk thread..."
 declare -A result
 for target in "direct:${origin##*:}" "skiff-edge-1t:$sedge1" "haproxy:$hap" "nginx:$ngx" \
               "skiff-edge-2t:$sedge2" "skiff-all-in-one:$edge"; do
   name=${target%%:*}; port=${target##*:}
-  result[$name]=$(measure "$name" "$port" "$connections")
+  result[$name]=$(wrk_measure "$name" "$port" "$connections")
   echo "      $name: ${result[$name]}"
 done
 # Half load: wrk cannot hold a rate (it waits for each answer, so stalls hide), so

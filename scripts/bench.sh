@@ -6,8 +6,8 @@ build=${1:-build}
 status=0
 for b in "$build"/bench_*; do
   [ -x "$b" ] || continue
-  # A load generator the scripts drive, not a benchmark of its own.
-  [ "$(basename "$b")" = bench_fixed_rate ] && continue
+  # A load generator and a proxy the scripts drive, not benchmarks of their own.
+  case "$(basename "$b")" in bench_fixed_rate | bench_uring_probe) continue ;; esac
   echo "== $(basename "$b")"
   "$b" || status=1
   echo

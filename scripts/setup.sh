@@ -10,6 +10,7 @@ packages=(
   libspdlog-dev libfmt-dev libcli11-dev
   googletest libgtest-dev libgmock-dev
   prometheus  # for promtool: the end-to-end tests check /metrics with `promtool check metrics`
+  liburing-dev  # for bench/uring_probe.cc only: does io_uring beat the edge's epoll loop?
 )
 
 missing=()

@@ -1,6 +1,7 @@
 # Shared by the bench/*.sh scripts (sourced, not run): installing the tools a
 # benchmark drives, a work dir cleaned up on exit, free ports, an all-in-one
-# `skiff server`, and nginx deployed as a Skiff app. Traffic stays on 127.0.0.1.
+# `skiff server`, nginx deployed as a Skiff app, HAProxy as the proxy to beat,
+# and one wrk measurement. Traffic stays on 127.0.0.1.
 
 # bench_install TOOL:PACKAGE...: installs the packages whose tool is missing.
 bench_install() {
@@ -58,4 +59,72 @@ http {
 }
 CONF
   printf '["/bin/sh", "-c", "sed -e s/HOST/${HOST}/ -e s/PORT/${PORT}/ %s/nginx.conf.in > %s/nginx-${PORT}.conf && exec nginx -c %s/nginx-${PORT}.conf"]' "$1" "$1" "$1"
+}
+
+# deploy_origin SKIFF: deploys the origin the proxy benchmarks share (nginx_app
+# answering "hello from the origin", one replica, domain origin.bench) on the
+# server start_skiff_server started, waits until it is healthy and prints its
+# address (HOST:PORT).
+deploy_origin() {
+  local command
+  command=$(nginx_app "$work/origin" "hello from the origin")
+  cat >"$work/origin.yaml" <<EOF
+name: origin
+run:
+  command: $command
+domains: [origin.bench]
+health: {type: http, path: /}
+EOF
+  "$1" apply -f "$work/origin.yaml" >/dev/null
+  "$1" status origin -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"][0]["address"])'
+}
+
+# start_haproxy PORT ORIGIN: HAProxy with one thread on 127.0.0.1:PORT in front
+# of ORIGIN (HOST:PORT), keep-alive on both sides and upstream connections
+# reused; its pid joins $pids.
+start_haproxy() {
+  cat >"$work/haproxy-$1.cfg" <<EOF
+global
+  nbthread 1
+  maxconn 4000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  option http-keep-alive
+frontend fe
+  bind 127.0.0.1:$1
+  default_backend be
+backend be
+  http-reuse always
+  server origin $2
+EOF
+  haproxy -f "$work/haproxy-$1.cfg" >"$work/haproxy-$1.log" 2>&1 &
+  pids+=($!)
+}
+
+# wrk_measure NAME PORT CONNECTIONS -> "reqs p50_ms p99_ms" (and " ERRORS" when
+# wrk saw any): one wrk thread for $duration seconds; its output stays in
+# $work/wrk-NAME-CONNECTIONS.txt.
+wrk_measure() {
+  local port=$2 conns=$3
+  wrk -t1 -c"$conns" -d"${duration}s" --latency -H 'Host: origin.bench' "http://127.0.0.1:$port/" \
+    >"$work/wrk-$1-$conns.txt" 2>&1
+  python3 - "$work/wrk-$1-$conns.txt" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+def ms(v):
+    n, unit = re.match(r"([\d.]+)(\w+)", v).groups()
+    return float(n) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
+found = re.search(r"Requests/sec:\s+([\d.]+)", text)
+if not found:
+    print("0 0 0 FAILED")
+    sys.exit(0)
+rps = float(found.group(1))
+p50 = ms(re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1))
+p99 = ms(re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1))
+errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", text)
+print(f"{rps:.0f} {p50:.3f} {p99:.3f}" + (" ERRORS" if errors else ""))
+PY
 }
