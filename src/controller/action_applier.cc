@@ -115,7 +115,12 @@ class Batch {
     }
     if (app == nullptr || target == nullptr || app->revision != a.failed_revision) return;
     RollbackWrites rollback = MakeRollback(*app, *target, now_, a.reason);
-    txn_.Put(rollback.app, a.version).Put(rollback.deployment, store::kMustNotExist);
+    // The old spec's domains are claimed in the commit, as an apply's are: one
+    // another app took since the snapshot fails it (stale), and the next pass
+    // sees the revert blocked.
+    txn_.Put(rollback.app, a.version)
+        .Put(rollback.deployment, store::kMustNotExist)
+        .ClaimDomains(a.app, rollback.app.spec.domains);
   }
 
   store::Txn Finish() {

@@ -265,6 +265,36 @@ TEST_F(ControllerLoopTest, RevertsStalledRollout) {
   EXPECT_EQ(Instances("web").size(), 1u);
 }
 
+// Verify that a revert claims the old spec's domains in its commit: when
+// another app took one of them after the pass's snapshot, the revert writes
+// nothing (a conflict, computed again) and the domain stays the other app's.
+TEST_F(ControllerLoopTest, RevertLosesToDomainClaimedSinceSnapshot) {
+  model::AppSpec first = Spec("web", 1);
+  first.domains = {"web.test", "old.test"};
+  ASSERT_TRUE(apps_.Apply(first));
+  Converge();
+  ReportRunning(Instances("web")[0]);
+  Converge();
+  model::AppSpec second = Spec("web", 1);
+  second.domains = {"web.test"};
+  second.env["V"] = "2";
+  ASSERT_TRUE(apps_.Apply(second));
+  store::Snapshot snapshot = store_.GetSnapshot().value();
+  const model::App web = store_.GetApp("web").value();
+  model::AppSpec other = Spec("other", 1);
+  other.domains = {"old.test"};
+  ASSERT_TRUE(apps_.Apply(other));  // allowed: web's revision 2 let it go
+
+  Actions actions = {RevertApp{"web", 1, web.revision, "test revert", web.version}};
+  auto outcome = ApplyActions(store_, snapshot, actions, clock_.Now());
+  ASSERT_TRUE(outcome);
+  EXPECT_EQ(outcome->committed, 0);
+  EXPECT_EQ(outcome->conflicts, 1);
+  EXPECT_EQ(store_.GetApp("web")->revision, 2);
+  EXPECT_EQ(store_.GetApp("web")->spec.domains, std::vector<std::string>{"web.test"});
+  EXPECT_EQ(store_.GetApp("other")->spec.domains, std::vector<std::string>{"old.test"});
+}
+
 // Verify that stopping an instance the edge may route to sets its drain
 // deadline (edge.drain_timeout) and resets drained.
 TEST_F(ControllerLoopTest, ScaleDownDrainsRoutedInstance) {
