@@ -1,6 +1,7 @@
 #include "agent/agent.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/json.hpp>
@@ -9,6 +10,7 @@
 #include <memory>
 
 #include "agent/fake_prober.h"
+#include "agent/local_state.h"
 #include "common/files.h"
 #include "fakes/fake_control_plane.h"
 #include "fakes/testing.h"
@@ -176,6 +178,19 @@ class AgentTest : public ::testing::Test {
       i.drain_until = drain_until;
       i.drained = false;
     });
+    return agent;
+  }
+
+  // Starts i1, waits until it runs, and has its stop block (for up to an
+  // hour: driver_.ReleaseStops() ends it).
+  std::unique_ptr<Agent> RunWithSlowStop() {
+    auto agent = NewAgent();
+    EXPECT_TRUE(agent->Start().has_value());
+    model::AppSpec slow = Spec();
+    slow.stop_grace = std::chrono::hours(1);
+    Place(Instance("i1"), slow);
+    EXPECT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kRunning); }));
+    driver_.SetStopDelay(std::chrono::hours(1));
     return agent;
   }
 
@@ -462,6 +477,69 @@ TEST_F(AgentTest, UnassignedIsStopped) {
   EXPECT_EQ(driver_.stops()[0].instance_id, "i1");
 }
 
+// Verify that a runner whose instance left the node is reaped once its task
+// is gone: neither it nor its pool job is left, and its port (the range's only
+// one, so the next instance gets it), local record and driver task are given
+// back. A runner whose task died is kept while the instance is assigned (the
+// controller may restart it) and reaped, without a stop, once it is not.
+TEST_F(AgentTest, FinishedRunnersAreReaped) {
+  int port = 0;
+  const int listener = skiff::testing::ListenLoopback(&port);
+  ASSERT_GE(listener, 0);
+  close(listener);  // a free port: the fake driver binds nothing
+  AgentOptions options = Options();
+  options.port_first = port;
+  options.port_last = port;
+  Agent agent(options, &cp_, {{"process", &driver_}}, SystemClock::Get());
+  ASSERT_TRUE(agent.Start().has_value());
+  Place(Instance("i1"));
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kRunning); }));
+  EXPECT_EQ(cp_.instance("i1")->port, port);
+  EXPECT_EQ(agent.pool_jobs(), 1u);
+
+  cp_.RemoveInstance("i1");
+  ASSERT_TRUE(PollUntil([&] { return agent.runner_count() == 0 && agent.pool_jobs() == 0; }));
+  EXPECT_FALSE(driver_.IsRunning("i1"));
+  ASSERT_EQ(driver_.stops().size(), 1u);
+  EXPECT_EQ(driver_.counts().release, 1);
+  LocalState kept(dir_.File("agent-state.json"));
+  ASSERT_TRUE(kept.Load().has_value());
+  EXPECT_EQ(kept.instances().count("i1"), 0u);
+
+  Place(Instance("i2"));
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i2", InstanceState::kRunning); }));
+  EXPECT_EQ(cp_.instance("i2")->port, port);
+
+  ASSERT_TRUE(driver_.Exit("i2", 3));
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i2", InstanceState::kFailed); }));
+  const int lists = cp_.lists();
+  ASSERT_TRUE(PollUntil([&] { return cp_.lists() > lists + 2; }));
+  EXPECT_EQ(agent.runner_count(), 1u);
+  EXPECT_EQ(agent.pool_jobs(), 1u);
+  cp_.RemoveInstance("i2");
+  ASSERT_TRUE(PollUntil([&] { return agent.runner_count() == 0 && agent.pool_jobs() == 0; }));
+  EXPECT_EQ(driver_.stops().size(), 1u);  // nothing to stop
+  EXPECT_EQ(driver_.counts().release, 2);
+}
+
+// Verify that a runner whose instance left the node is not reaped while its
+// task is still stopping (in its grace), whatever the listings meanwhile, and
+// is reaped once the stop is done.
+TEST_F(AgentTest, StoppingRunnerIsNotReaped) {
+  auto agent = RunWithSlowStop();
+  cp_.RemoveInstance("i1");
+  ASSERT_TRUE(PollUntil([&] { return driver_.stops().size() == 1; }));
+  const int lists = cp_.lists();
+  ASSERT_TRUE(PollUntil([&] { return cp_.lists() > lists + 3; }));
+  EXPECT_EQ(agent->runner_count(), 1u);
+  EXPECT_EQ(agent->pool_jobs(), 1u);
+  EXPECT_TRUE(driver_.IsRunning("i1"));
+
+  driver_.ReleaseStops();
+  ASSERT_TRUE(PollUntil([&] { return agent->runner_count() == 0 && agent->pool_jobs() == 0; }));
+  EXPECT_FALSE(driver_.IsRunning("i1"));
+}
+
 // Verify that stopping the agent leaves instances running.
 TEST_F(AgentTest, AgentStopLeavesInstancesRunning) {
   auto agent = NewAgent();
@@ -652,13 +730,7 @@ TEST_F(AgentTest, MissingDriverIsReported) {
 
 // Verify that a slow stop of one instance does not hold up another.
 TEST_F(AgentTest, SlowStopBlocksNobodyElse) {
-  auto agent = NewAgent();
-  ASSERT_TRUE(agent->Start().has_value());
-  model::AppSpec slow = Spec();
-  slow.stop_grace = std::chrono::hours(1);
-  Place(Instance("i1"), slow);
-  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kRunning); }));
-  driver_.SetStopDelay(std::chrono::hours(1));
+  auto agent = RunWithSlowStop();
   Change("i1", [](model::Instance& i) { i.desired = model::DesiredState::kStop; });
   ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kStopping); }));
   Place(Instance("i2"));
