@@ -103,6 +103,9 @@ class Agent {
   size_t runner_count() const;
   // Threads of the runner pool now (benchmarks, tests).
   int runner_threads() const { return pool_.threads(); }
+  // Runners in the runner pool now: runner_count() once finished runners are
+  // reaped (tests).
+  size_t pool_jobs() const { return pool_.jobs(); }
   // Reports not yet delivered.
   size_t pending_reports() const { return reporter_.pending(); }
 

@@ -1,14 +1,23 @@
 #include "agent/agent.h"
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "agent/fake_prober.h"
+#include "agent/local_state.h"
 #include "common/files.h"
 #include "fakes/fake_control_plane.h"
 #include "fakes/testing.h"
@@ -52,12 +61,17 @@ class CredentialGate final : public protocol::ControlPlane {
     std::lock_guard lock(mu_);
     return joins_;
   }
+  int refused_joins() const {
+    std::lock_guard lock(mu_);
+    return refused_joins_;
+  }
 
   Result<model::Node> RegisterNode(const model::Node& node) override {
     {
       std::lock_guard lock(mu_);
       if (revoked_) {
         if (!have_join_token_) {
+          ++refused_joins_;
           return Unauthenticated("the server no longer knows this node's credential");
         }
         revoked_ = false;
@@ -95,6 +109,35 @@ class CredentialGate final : public protocol::ControlPlane {
   bool have_join_token_ = true;  // GUARDED_BY(mu_)
   int refused_reports_ = 0;      // GUARDED_BY(mu_)
   int joins_ = 0;                // GUARDED_BY(mu_)
+  int refused_joins_ = 0;        // GUARDED_BY(mu_)
+};
+
+// What is logged while it lives: the default logger gets one more sink.
+// REQUIRES: made and destroyed while nothing logs (before an agent starts,
+// after it stops): a logger's list of sinks is not guarded.
+class LogCapture {
+ public:
+  LogCapture() : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(10000)) {
+    spdlog::default_logger()->sinks().push_back(sink_);
+  }
+  ~LogCapture() {
+    auto& sinks = spdlog::default_logger()->sinks();
+    sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
+  }
+  LogCapture(const LogCapture&) = delete;
+  LogCapture& operator=(const LogCapture&) = delete;
+
+  // How many messages logged so far are exactly `message`.
+  int Count(std::string_view message) const {
+    int count = 0;
+    for (const auto& logged : sink_->last_raw()) {
+      if (std::string_view(logged.payload.data(), logged.payload.size()) == message) ++count;
+    }
+    return count;
+  }
+
+ private:
+  const std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
 };
 
 class AgentTest : public ::testing::Test {
@@ -176,6 +219,19 @@ class AgentTest : public ::testing::Test {
       i.drain_until = drain_until;
       i.drained = false;
     });
+    return agent;
+  }
+
+  // Starts i1, waits until it runs, and has its stop block (for up to an
+  // hour: driver_.ReleaseStops() ends it).
+  std::unique_ptr<Agent> RunWithSlowStop() {
+    auto agent = NewAgent();
+    EXPECT_TRUE(agent->Start().has_value());
+    model::AppSpec slow = Spec();
+    slow.stop_grace = std::chrono::hours(1);
+    Place(Instance("i1"), slow);
+    EXPECT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kRunning); }));
+    driver_.SetStopDelay(std::chrono::hours(1));
     return agent;
   }
 
@@ -462,6 +518,69 @@ TEST_F(AgentTest, UnassignedIsStopped) {
   EXPECT_EQ(driver_.stops()[0].instance_id, "i1");
 }
 
+// Verify that a runner whose instance left the node is reaped once its task
+// is gone: neither it nor its pool job is left, and its port (the range's only
+// one, so the next instance gets it), local record and driver task are given
+// back. A runner whose task died is kept while the instance is assigned (the
+// controller may restart it) and reaped, without a stop, once it is not.
+TEST_F(AgentTest, FinishedRunnersAreReaped) {
+  int port = 0;
+  const int listener = skiff::testing::ListenLoopback(&port);
+  ASSERT_GE(listener, 0);
+  close(listener);  // a free port: the fake driver binds nothing
+  AgentOptions options = Options();
+  options.port_first = port;
+  options.port_last = port;
+  Agent agent(options, &cp_, {{"process", &driver_}}, SystemClock::Get());
+  ASSERT_TRUE(agent.Start().has_value());
+  Place(Instance("i1"));
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kRunning); }));
+  EXPECT_EQ(cp_.instance("i1")->port, port);
+  EXPECT_EQ(agent.pool_jobs(), 1u);
+
+  cp_.RemoveInstance("i1");
+  ASSERT_TRUE(PollUntil([&] { return agent.runner_count() == 0 && agent.pool_jobs() == 0; }));
+  EXPECT_FALSE(driver_.IsRunning("i1"));
+  ASSERT_EQ(driver_.stops().size(), 1u);
+  EXPECT_EQ(driver_.counts().release, 1);
+  LocalState kept(dir_.File("agent-state.json"));
+  ASSERT_TRUE(kept.Load().has_value());
+  EXPECT_EQ(kept.instances().count("i1"), 0u);
+
+  Place(Instance("i2"));
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i2", InstanceState::kRunning); }));
+  EXPECT_EQ(cp_.instance("i2")->port, port);
+
+  ASSERT_TRUE(driver_.Exit("i2", 3));
+  ASSERT_TRUE(PollUntil([&] { return StateIs("i2", InstanceState::kFailed); }));
+  const int lists = cp_.lists();
+  ASSERT_TRUE(PollUntil([&] { return cp_.lists() > lists + 2; }));
+  EXPECT_EQ(agent.runner_count(), 1u);
+  EXPECT_EQ(agent.pool_jobs(), 1u);
+  cp_.RemoveInstance("i2");
+  ASSERT_TRUE(PollUntil([&] { return agent.runner_count() == 0 && agent.pool_jobs() == 0; }));
+  EXPECT_EQ(driver_.stops().size(), 1u);  // nothing to stop
+  EXPECT_EQ(driver_.counts().release, 2);
+}
+
+// Verify that a runner whose instance left the node is not reaped while its
+// task is still stopping (in its grace), whatever the listings meanwhile, and
+// is reaped once the stop is done.
+TEST_F(AgentTest, StoppingRunnerIsNotReaped) {
+  auto agent = RunWithSlowStop();
+  cp_.RemoveInstance("i1");
+  ASSERT_TRUE(PollUntil([&] { return driver_.stops().size() == 1; }));
+  const int lists = cp_.lists();
+  ASSERT_TRUE(PollUntil([&] { return cp_.lists() > lists + 3; }));
+  EXPECT_EQ(agent->runner_count(), 1u);
+  EXPECT_EQ(agent->pool_jobs(), 1u);
+  EXPECT_TRUE(driver_.IsRunning("i1"));
+
+  driver_.ReleaseStops();
+  ASSERT_TRUE(PollUntil([&] { return agent->runner_count() == 0 && agent->pool_jobs() == 0; }));
+  EXPECT_FALSE(driver_.IsRunning("i1"));
+}
+
 // Verify that stopping the agent leaves instances running.
 TEST_F(AgentTest, AgentStopLeavesInstancesRunning) {
   auto agent = NewAgent();
@@ -652,13 +771,7 @@ TEST_F(AgentTest, MissingDriverIsReported) {
 
 // Verify that a slow stop of one instance does not hold up another.
 TEST_F(AgentTest, SlowStopBlocksNobodyElse) {
-  auto agent = NewAgent();
-  ASSERT_TRUE(agent->Start().has_value());
-  model::AppSpec slow = Spec();
-  slow.stop_grace = std::chrono::hours(1);
-  Place(Instance("i1"), slow);
-  ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kRunning); }));
-  driver_.SetStopDelay(std::chrono::hours(1));
+  auto agent = RunWithSlowStop();
   Change("i1", [](model::Instance& i) { i.desired = model::DesiredState::kStop; });
   ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kStopping); }));
   Place(Instance("i2"));
@@ -837,39 +950,75 @@ TEST_F(AgentTest, RefusedCredentialJoinsAgainAndRetriesTheReport) {
   EXPECT_EQ(cp_.instance("i1")->last_exit, 4);
 }
 
-// Verify that an agent that cannot join again (no join token) keeps its
-// reports and its instances, and delivers them once it can join.
+// Verify that an agent that cannot join again (no join token) says so once,
+// with what to do, keeps its instances running and every report it makes
+// meanwhile, and delivers those reports in the order made once it can join.
 TEST_F(AgentTest, CannotJoinAgainKeepsReports) {
+  LogCapture logs;  // outlives the agent
   ManualClock clock;
   CredentialGate gate(&cp_);
   auto agent = NewAgent(&clock, &gate);
   ASSERT_TRUE(agent->Start().has_value());
-  Place(Instance("i1"));
-  Place(Instance("i2"));
+  const std::vector<std::string> ids = {"i1", "i2", "i3"};
+  for (const std::string& id : ids) Place(Instance(id));
+  // Running and said healthy: nothing is left to report.
   ASSERT_TRUE(PollUntil([&] {
     clock.Advance(Options().inspect_interval);
-    return StateIs("i1", InstanceState::kRunning) && StateIs("i2", InstanceState::kRunning);
+    return std::all_of(ids.begin(), ids.end(),
+                       [&](const std::string& id) {
+                         auto i = cp_.instance(id);
+                         return i && i->state == InstanceState::kRunning &&
+                                i->health == Health::kHealthy;
+                       }) &&
+           agent->pending_reports() == 0;
   }));
+  const size_t delivered = cp_.reports().size();
+
   gate.SetJoinToken(false);
   gate.Revoke();
-  driver_.Exit("i1", 4);
+  // Two reports, made in a known order: i1's exit, then i2's.
+  ASSERT_TRUE(driver_.Exit("i1", 4));
   ASSERT_TRUE(PollUntil([&] {
     clock.Advance(Options().inspect_interval);
-    return gate.refused_reports() >= 1;
+    return agent->pending_reports() == 1;
   }));
-  for (int i = 0; i < 20; ++i) clock.Advance(Options().heartbeat_interval);
+  ASSERT_TRUE(driver_.Exit("i2", 5));
+  ASSERT_TRUE(PollUntil([&] {
+    clock.Advance(Options().inspect_interval);
+    return agent->pending_reports() == 2;
+  }));
+  // Every heartbeat tries to join, and fails; the reports are tried again.
+  ASSERT_TRUE(PollUntil([&] {
+    clock.Advance(Options().heartbeat_interval);
+    return gate.refused_joins() >= 10 && gate.refused_reports() >= 3;
+  }));
+  EXPECT_EQ(logs.Count("agent: this node cannot join the server: the server no longer knows this "
+                       "node's credential. Its instances keep running, but the server hears "
+                       "nothing of them until the agent is restarted with --join-token"),
+            1);
   EXPECT_EQ(gate.joins(), 0);
-  EXPECT_GE(agent->pending_reports(), 1u);
-  EXPECT_TRUE(driver_.IsRunning("i2"));
+  EXPECT_EQ(agent->pending_reports(), 2u);
+  EXPECT_EQ(cp_.reports().size(), delivered);
   EXPECT_TRUE(StateIs("i1", InstanceState::kRunning));  // not heard of yet
+  EXPECT_TRUE(StateIs("i2", InstanceState::kRunning));
+  EXPECT_TRUE(driver_.IsRunning("i3"));
 
   gate.SetJoinToken(true);  // as after a restart with --join-token
   ASSERT_TRUE(PollUntil([&] {
     clock.Advance(Options().heartbeat_interval);
-    return StateIs("i1", InstanceState::kFailed);
+    return agent->pending_reports() == 0 && StateIs("i2", InstanceState::kFailed);
   }));
-  EXPECT_EQ(cp_.instance("i1")->last_exit, 4);
-  EXPECT_TRUE(driver_.IsRunning("i2"));
+  EXPECT_EQ(gate.joins(), 1);
+  EXPECT_EQ(logs.Count("agent: the node has joined again; its reports go through"), 1);
+  std::vector<std::pair<std::string, std::optional<int>>> sent;
+  const std::vector<protocol::InstanceReport> reports = cp_.reports();
+  for (size_t i = delivered; i < reports.size(); ++i) {
+    sent.emplace_back(reports[i].instance_id, reports[i].last_exit);
+  }
+  EXPECT_EQ(sent, (std::vector<std::pair<std::string, std::optional<int>>>{{"i1", 4}, {"i2", 5}}));
+  EXPECT_TRUE(StateIs("i1", InstanceState::kFailed));
+  EXPECT_TRUE(driver_.IsRunning("i3"));
+  EXPECT_TRUE(StateIs("i3", InstanceState::kRunning));
 }
 
 }  // namespace

@@ -116,6 +116,11 @@ int RunnerPool::threads() const {
   return alive_;
 }
 
+size_t RunnerPool::jobs() const {
+  std::lock_guard lock(mu_);
+  return entries_.size();
+}
+
 void RunnerPool::Worker(bool extra) {
   std::unique_lock lock(mu_);
   --starting_;

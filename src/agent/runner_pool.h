@@ -19,6 +19,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -70,6 +71,8 @@ class RunnerPool {
 
   // Threads alive now (tests, benchmarks).
   int threads() const;
+  // Jobs added and not removed (tests).
+  size_t jobs() const;
 
  private:
   struct Entry {

@@ -71,6 +71,26 @@ TEST(DecideRunnerTest, Table) {
   auto as_is = [](RunnerTarget&) {};
   auto stop = [](RunnerTarget& t) { t.instance.desired = DesiredState::kStop; };
   auto with_task = [](RunnerState& s) { s.task = Task(); };
+  // Started, not yet looked at.
+  auto just_started = [](RunnerState& s) {
+    s.task = Task();
+    s.task->reported_running = false;
+    s.task->check = true;
+  };
+  // "stopping (draining)" said already.
+  auto draining = [](RunnerState& s) {
+    s.task = Task();
+    s.task->said_draining = true;
+  };
+  auto drain = [](RunnerTarget& t) {
+    t.instance.desired = DesiredState::kStop;
+    t.instance.drain_until = kNow + 10s;
+  };
+  // A stop failed; it is tried again in 500ms.
+  auto stop_failed = [](RunnerState& s) {
+    s.task = Task();
+    s.stop_retry_at = kMono + 500ms;
+  };
   auto failed_inspect = [](RunnerState& s) {
     s.task = Task();
     s.task->check = true;
@@ -117,6 +137,27 @@ TEST(DecideRunnerTest, Table) {
          EXPECT_EQ(a.generation, 2);
          EXPECT_TRUE(s.recover_tried);
        }},
+      {"a stored handle of the target's own generation is recovered at it",
+       none,
+       [](RunnerTarget& t) {
+         t.instance.handle = "pid:5:6";
+         t.instance.state = InstanceState::kStarting;
+         t.instance.generation = 3;
+       },
+       false,
+       Kind::kRecover,
+       {},
+       [](auto& a, auto&, auto&) { EXPECT_EQ(a.generation, 3); }},
+      {"a stored handle of an instance known dead is not recovered: start",
+       none,
+       [](RunnerTarget& t) {
+         t.instance.handle = "pid:5:6";
+         t.instance.state = InstanceState::kFailed;
+       },
+       false,
+       Kind::kStart,
+       {},
+       [](auto&, auto& s, auto&) { EXPECT_FALSE(s.recover_tried); }},
       {"a stored handle is recovered only once",
        [](RunnerState& s) { s.recover_tried = true; },
        [](RunnerTarget& t) {
@@ -134,6 +175,56 @@ TEST(DecideRunnerTest, Table) {
        },
        stop,
        true,
+       Kind::kInspect,
+       {},
+       nullptr},
+      {"a task just started is looked at first, though its stop is wanted already",
+       just_started,
+       stop,
+       false,
+       Kind::kInspect,
+       {},
+       nullptr},
+      {"a task just started, its drain wanted already: looked at first",
+       just_started,
+       drain,
+       false,
+       Kind::kInspect,
+       {},
+       nullptr},
+      {"an exit heard while draining: looked at, not left until the deadline",
+       [](RunnerState& s) {
+         s.task = Task();
+         s.task->said_draining = true;
+         s.task->check = true;
+       },
+       drain,
+       false,
+       Kind::kInspect,
+       {},
+       nullptr},
+      {"an exit heard while a failed stop waits for its retry: looked at with the retry",
+       [](RunnerState& s) {
+         s.task = Task();
+         s.task->said_draining = true;
+         s.task->check = true;
+         s.task->check_at = kMono + 500ms;
+         s.stop_retry_at = kMono + 500ms;
+       },
+       stop,
+       false,
+       Kind::kWait,
+       {},
+       [](auto& a, auto&, auto&) { EXPECT_EQ(a.wake_at, kMono + 500ms); }},
+      {"an inspection that failed is tried again once due",
+       [](RunnerState& s) {
+         s.task = Task();
+         s.task->check = true;
+         s.task->check_at = kMono;
+         s.task->inspect_failed = true;
+       },
+       as_is,
+       false,
        Kind::kInspect,
        {},
        nullptr},
@@ -196,21 +287,29 @@ TEST(DecideRunnerTest, Table) {
          EXPECT_EQ(a.grace, 7s);
        }},
       {"a stop that failed waits for its retry",
-       [](RunnerState& s) {
-         s.task = Task();
-         s.stop_retry_at = kMono + 500ms;
-       },
+       stop_failed,
        stop,
+       false,
+       Kind::kWait,
+       {},
+       [](auto& a, auto&, auto&) { EXPECT_EQ(a.wake_at, kMono + 500ms); }},
+      {"a stop that failed waits for its retry when leaving the node too",
+       stop_failed,
+       as_is,
+       true,
+       Kind::kWait,
+       {},
+       [](auto& a, auto&, auto&) { EXPECT_EQ(a.wake_at, kMono + 500ms); }},
+      {"a stop for a newer generation that failed waits for its retry",
+       stop_failed,
+       [](RunnerTarget& t) { t.instance.generation = 2; },
        false,
        Kind::kWait,
        {},
        [](auto& a, auto&, auto&) { EXPECT_EQ(a.wake_at, kMono + 500ms); }},
       {"desired stop while draining: keeps serving, says draining once, wakes at the deadline",
        with_task,
-       [](RunnerTarget& t) {
-         t.instance.desired = DesiredState::kStop;
-         t.instance.drain_until = kNow + 10s;
-       },
+       drain,
        false,
        Kind::kWait,
        {InstanceState::kStopping},
@@ -219,19 +318,7 @@ TEST(DecideRunnerTest, Table) {
          EXPECT_TRUE(s.task->said_draining);
          EXPECT_EQ(r[0].message, "draining: requests in flight finish first");
        }},
-      {"draining already said: not said again",
-       [](RunnerState& s) {
-         s.task = Task();
-         s.task->said_draining = true;
-       },
-       [](RunnerTarget& t) {
-         t.instance.desired = DesiredState::kStop;
-         t.instance.drain_until = kNow + 10s;
-       },
-       false,
-       Kind::kWait,
-       {},
-       nullptr},
+      {"draining already said: not said again", draining, drain, false, Kind::kWait, {}, nullptr},
       {"drained before the deadline: stopped",
        with_task,
        [](RunnerTarget& t) {
@@ -253,6 +340,38 @@ TEST(DecideRunnerTest, Table) {
        Kind::kStop,
        {},
        nullptr},
+      {"the drain deadline passed while draining: stopped, draining not said again",
+       draining,
+       [](RunnerTarget& t) {
+         t.instance.desired = DesiredState::kStop;
+         t.instance.drain_until = kNow - 1s;
+       },
+       false,
+       Kind::kStop,
+       {},
+       [](auto& a, auto& s, auto&) {
+         EXPECT_TRUE(a.report);
+         EXPECT_EQ(a.grace, 7s);
+         EXPECT_TRUE(s.task->said_draining);
+       }},
+      {"drained while draining: stopped at once, before the deadline",
+       draining,
+       [](RunnerTarget& t) {
+         t.instance.desired = DesiredState::kStop;
+         t.instance.drain_until = kNow + 10s;
+         t.instance.drained = true;
+       },
+       false,
+       Kind::kStop,
+       {},
+       [](auto& a, auto&, auto&) { EXPECT_TRUE(a.report); }},
+      {"wanted again mid-drain at a newer generation: the old task stopped, nothing said",
+       draining,
+       [](RunnerTarget& t) { t.instance.generation = 2; },
+       false,
+       Kind::kStop,
+       {},
+       [](auto& a, auto&, auto&) { EXPECT_FALSE(a.report); }},
       {"wanted again mid-drain: running again, never stopped",
        [](RunnerState& s) {
          s.task = Task();
@@ -284,6 +403,23 @@ TEST(DecideRunnerTest, Table) {
        Kind::kWait,
        {},
        nullptr},
+      {"desired stop, nothing runs, the control plane has it pending: stopped said",
+       none,
+       [](RunnerTarget& t) {
+         t.instance.desired = DesiredState::kStop;
+         t.instance.state = InstanceState::kPending;
+       },
+       false,
+       Kind::kWait,
+       {InstanceState::kStopped},
+       [](auto&, auto&, auto& r) { EXPECT_EQ(r[0].message, "stopped"); }},
+      {"wanted again after stopped was said: started, and stopped may be said again later",
+       [](RunnerState& s) { s.reported_stopped = true; },
+       as_is,
+       false,
+       Kind::kStart,
+       {},
+       [](auto&, auto& s, auto&) { EXPECT_FALSE(s.reported_stopped); }},
       {"desired stop of a failed instance: nothing to say",
        none,
        [](RunnerTarget& t) {
@@ -331,6 +467,37 @@ TEST(DecideRunnerTest, Table) {
          EXPECT_EQ(r[0].address, "127.0.0.1:20001");
          EXPECT_EQ(r[0].handle, "pid:10:20");
        }},
+      {"an adopted task the control plane has running already: nothing said",
+       [](RunnerState& s) {
+         s.task = Task();
+         s.task->adopted = true;
+         s.next_probe = MonoTime::max();
+       },
+       [](RunnerTarget& t) { t.instance.state = InstanceState::kRunning; },
+       false,
+       Kind::kWait,
+       {},
+       [](auto&, auto& s, auto&) { EXPECT_FALSE(s.task->adopted); }},
+      {"a task not yet seen running: nothing to probe",
+       [](RunnerState& s) {
+         s.task = Task();
+         s.task->reported_running = false;
+       },
+       [](RunnerTarget& t) { t.spec.health.type = model::HealthType::kHttp; },
+       false,
+       Kind::kWait,
+       {},
+       [](auto& a, auto&, auto&) { EXPECT_EQ(a.wake_at, MonoTime::max()); }},
+      {"an http check not yet due: wait for it",
+       [](RunnerState& s) {
+         s.task = Task();
+         s.next_probe = kMono + 3s;
+       },
+       [](RunnerTarget& t) { t.spec.health.type = model::HealthType::kHttp; },
+       false,
+       Kind::kWait,
+       {},
+       [](auto& a, auto&, auto&) { EXPECT_EQ(a.wake_at, kMono + 3s); }},
       {"an http check falls due: probe",
        with_task,
        [](RunnerTarget& t) { t.spec.health.type = model::HealthType::kHttp; },
@@ -419,6 +586,22 @@ TEST(RunnerResultTest, Table) {
        exited(0),
        {InstanceState::kStopped},
        [](auto& s, auto&) { EXPECT_TRUE(s.reported_stopped); }},
+      {"an exit while draining: stopped with the code, stopping not said again",
+       [](RunnerState& s) {
+         s.task = Task();
+         s.task->said_draining = true;
+       },
+       [](RunnerTarget& t) {
+         t.instance.desired = DesiredState::kStop;
+         t.instance.drain_until = kNow + 10s;
+       },
+       exited(0),
+       {InstanceState::kStopped},
+       [](auto& s, auto& r) {
+         EXPECT_FALSE(s.task);
+         EXPECT_TRUE(s.reported_stopped);
+         EXPECT_EQ(r[0].last_exit, 0);
+       }},
       {"a task the driver no longer knows: failed, gone",
        with_task,
        as_is,

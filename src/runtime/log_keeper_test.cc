@@ -5,10 +5,13 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "fakes/testing.h"
+#include "runtime/exit_poller.h"
 #include "runtime/fake/fake_driver.h"
 
 namespace skiff::runtime {
@@ -105,6 +108,51 @@ TEST(LogKeeperTest, KeepingDriverForwardsAndKeepsLogs) {
   EXPECT_EQ(counts.release, 1);
   EXPECT_EQ(counts.recover, 1);
   EXPECT_EQ(counts.remove_orphans, 1);
+}
+
+// Verify that a LogKeepingDriver hands WatchExit and SampleAll to its driver
+// (so the driver's own exit watch and one-pass sampling are kept) and gives
+// back what it answers unchanged, rotating the logs as it samples them all.
+TEST(LogKeeperTest, KeepingDriverForwardsWatchExitAndSampleAll) {
+  testing::TempDir dir;
+  ManualClock clock;
+  FakeDriver fake("process", &clock);
+  LogKeeper keeper({.dir = dir.path(), .rotate_bytes = 4, .keep = 1, .rotate_every = 0ms});
+  LogKeepingDriver driver(&fake, &keeper);
+  std::vector<TaskHandle> handles;
+  for (const char* id : {"a", "b"}) {
+    TaskConfig config;
+    config.instance_id = id;
+    config.run.command = {"app"};
+    config.log_path = dir.File(std::string(id) + ".log");
+    auto handle = driver.Start(config);
+    ASSERT_TRUE(handle.has_value());
+    handles.push_back(*handle);
+  }
+  fake.SetSample("a", ResourceSample{.cpu_millis = 250, .memory_bytes = 4096});
+  ASSERT_TRUE(fake.Exit("b", 3));  // gone: left out of the samples
+  ASSERT_TRUE(fake.Print("a", "a long line\n"));
+
+  const std::map<std::string, ResourceSample> samples = driver.SampleAll(handles);
+  EXPECT_EQ(fake.counts().sample_all, 1);
+  ASSERT_EQ(samples.size(), 1u);
+  const ResourceSample& a = samples.at(handles[0].id);
+  EXPECT_EQ(a.cpu_millis, 250);
+  EXPECT_EQ(a.memory_bytes, 4096);
+  EXPECT_EQ(a.at, clock.Now());
+  EXPECT_EQ(ReadAll(dir.File("a.log.1")), "a long line\n");
+
+  ExitPoller poller(&clock, 500ms);  // not started: only the driver's WatchExit calls back
+  int running_heard = 0;
+  int exited_heard = 0;
+  driver.WatchExit(
+      handles[0], [&] { ++running_heard; }, poller);
+  driver.WatchExit(
+      handles[1], [&] { ++exited_heard; }, poller);
+  EXPECT_EQ(fake.counts().watch_exit, 2);
+  EXPECT_EQ(running_heard, 0);
+  EXPECT_EQ(exited_heard, 1);  // it had exited: said at once
+  EXPECT_EQ(poller.watching(), 1u);
 }
 
 }  // namespace

@@ -56,6 +56,17 @@ int ListenLoopback(int* port) {
   return fd;
 }
 
+ScopedSoftFileLimit::ScopedSoftFileLimit(rlim_t soft) {
+  if (getrlimit(RLIMIT_NOFILE, &found_) != 0 || soft > found_.rlim_max) return;
+  rlimit lowered = found_;
+  lowered.rlim_cur = soft;
+  ok_ = setrlimit(RLIMIT_NOFILE, &lowered) == 0;
+}
+
+ScopedSoftFileLimit::~ScopedSoftFileLimit() {
+  if (ok_) setrlimit(RLIMIT_NOFILE, &found_);
+}
+
 bool PollUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
                std::chrono::milliseconds every) {
   auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -2,6 +2,8 @@
 // to synchronise).
 #pragma once
 
+#include <sys/resource.h>
+
 #include <chrono>
 #include <functional>
 #include <string>
@@ -29,6 +31,23 @@ int ConnectLoopback(int port);
 // A TCP socket listening on 127.0.0.1 at a port the kernel picks (written to
 // `port`); -1 on failure.
 int ListenLoopback(int* port);
+
+// Sets this process's soft limit of open files (RLIMIT_NOFILE) to `soft`
+// while it lives, and puts back the limit it found when it goes.
+class ScopedSoftFileLimit {
+ public:
+  explicit ScopedSoftFileLimit(rlim_t soft);
+  ~ScopedSoftFileLimit();
+  ScopedSoftFileLimit(const ScopedSoftFileLimit&) = delete;
+  ScopedSoftFileLimit& operator=(const ScopedSoftFileLimit&) = delete;
+  // Whether the soft limit is `soft` (false when the hard limit is lower).
+  bool ok() const { return ok_; }
+  rlim_t hard() const { return found_.rlim_max; }
+
+ private:
+  rlimit found_{};
+  bool ok_ = false;
+};
 
 // Calls `condition` every `every` until it returns true (-> true) or `timeout`
 // passes (-> false).

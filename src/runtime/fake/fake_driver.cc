@@ -122,6 +122,24 @@ void FakeDriver::Release(const TaskHandle& handle) {
   if (Task* task = FindLocked(handle.id)) task->released = true;
 }
 
+void FakeDriver::WatchExit(const TaskHandle& handle, std::function<void()> on_exit,
+                           ExitPoller& poller) {
+  {
+    std::lock_guard lock(mu_);
+    ++counts_.watch_exit;
+  }
+  Driver::WatchExit(handle, std::move(on_exit), poller);  // it calls Inspect: unlocked
+}
+
+std::map<std::string, ResourceSample> FakeDriver::SampleAll(
+    const std::vector<TaskHandle>& handles) {
+  {
+    std::lock_guard lock(mu_);
+    ++counts_.sample_all;
+  }
+  return Driver::SampleAll(handles);  // it calls Sample: unlocked
+}
+
 Result<int> FakeDriver::RemoveOrphans(const std::string& node_id,
                                       const std::set<std::string>& keep) {
   std::lock_guard lock(mu_);

@@ -19,6 +19,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -46,6 +47,11 @@ class FakeDriver final : public Driver {
   Status Stop(const TaskHandle& handle, Duration grace) override;
   Result<ResourceSample> Sample(const TaskHandle& handle) override;
   void Release(const TaskHandle& handle) override;
+  // Counted, then the default's: exits are found by `poller`.
+  void WatchExit(const TaskHandle& handle, std::function<void()> on_exit,
+                 ExitPoller& poller) override;
+  // Counted, then the default's: Sample for each.
+  std::map<std::string, ResourceSample> SampleAll(const std::vector<TaskHandle>& handles) override;
   // Removes the running tasks started with config.node_id == `node_id` whose
   // instance is not kept, as the docker driver does.
   Result<int> RemoveOrphans(const std::string& node_id, const std::set<std::string>& keep) override;
@@ -97,6 +103,8 @@ class FakeDriver final : public Driver {
     int sample = 0;
     int release = 0;
     int remove_orphans = 0;
+    int watch_exit = 0;
+    int sample_all = 0;
   };
   Counts counts() const;
   // Every config Start was called with (including failed starts), in order.

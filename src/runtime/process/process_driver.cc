@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/fd_limit.h"
 #include "common/ids.h"
 #include "common/logging.h"
 #include "runtime/exit_poller.h"
@@ -132,7 +133,7 @@ bool IsAlive(const ProcessIdentity& id) {
 // Runs in the forked child: only async-signal-safe calls until execve.
 [[noreturn]] void BecomeTask(const char* program, char* const* argv, char* const* envp,
                              const char* work_dir, int stdin_fd, int log_fd, int cgroup_procs_fd,
-                             int report_fd) {
+                             int report_fd, const rlimit* file_limit) {
   auto fail = [report_fd](ChildStage stage) {
     ChildFailure f{static_cast<int>(stage), errno};
     ssize_t ignored = write(report_fd, &f, sizeof(f));
@@ -162,6 +163,9 @@ bool IsAlive(const ProcessIdentity& id) {
   // Whatever the agent opened without O_CLOEXEC (other threads' sockets, say)
   // must not leak into the task.
   syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+  // The soft limit of open files the agent found, not the one it raised
+  // (common/fd_limit.h). Best effort, as Go does: the task runs either way.
+  if (file_limit != nullptr) setrlimit(RLIMIT_NOFILE, file_limit);
   execve(program, argv, envp);
   fail(ChildStage::kExec);
   _exit(127);  // not reached
@@ -406,11 +410,12 @@ Result<TaskHandle> ProcessDriver::Start(const TaskConfig& config) {
   Fd report_write(pipe_fds[1]);
 
   const char* work_dir = config.work_dir.empty() ? nullptr : config.work_dir.c_str();
+  const std::optional<rlimit> file_limit = FileLimitForChildren();
   pid_t pid = fork();
   if (pid < 0) return fail_before_fork("fork: " + ErrnoText(errno));
   if (pid == 0) {
     BecomeTask(program->c_str(), argv.data(), envp.data(), work_dir, stdin_fd.get(), log_fd.get(),
-               cgroup_procs.get(), report_write.get());
+               cgroup_procs.get(), report_write.get(), file_limit ? &*file_limit : nullptr);
   }
   Time started_at = options_.clock->Now();
   report_write.Reset();

@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/fd_limit.h"
 #include "fakes/testing.h"
 #include "runtime/exit_poller.h"
 
@@ -108,6 +110,21 @@ TEST_F(ProcessDriverUnitTest, AppendsToLog) {
     WaitExit(*handle);
   }
   EXPECT_EQ(ReadFile(dir_.File("log/unit.log")), "one\ntwo\n");
+}
+
+// Verify that a task gets the soft limit of open files the agent found, not
+// the one it raised (common/fd_limit.h): many programs mishandle a high one.
+TEST_F(ProcessDriverUnitTest, TaskGetsTheFileLimitFound) {
+  testing::ScopedSoftFileLimit lowered(512);
+  ASSERT_TRUE(lowered.ok()) << "the hard limit is too low to lower the soft one";
+  ASSERT_TRUE(RaiseFileLimit());
+  rlimit in_force{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &in_force), 0);
+  EXPECT_EQ(in_force.rlim_cur, lowered.hard());
+  auto handle = driver_.Start(Shell("ulimit -Sn"));
+  ASSERT_TRUE(handle.has_value()) << handle.error().ToString();
+  EXPECT_EQ(WaitExit(*handle).exit_code, 0);
+  EXPECT_EQ(ReadFile(dir_.File("log/unit.log")), "512\n");
 }
 
 // Verify that a config PATH wins over the agent's for finding the program.
