@@ -56,6 +56,11 @@ int ListenLoopback(int* port) {
   return fd;
 }
 
+bool InCi() {
+  const char* ci = std::getenv("CI");
+  return ci != nullptr && std::string(ci) == "true";
+}
+
 bool PollUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
                std::chrono::milliseconds every) {
   auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -30,6 +30,10 @@ int ConnectLoopback(int port);
 // `port`); -1 on failure.
 int ListenLoopback(int* port);
 
+// Whether the tests run in CI (CI=true), where a missing real part (a Docker
+// engine, PostgreSQL) fails a test rather than skipping it.
+bool InCi();
+
 // Calls `condition` every `every` until it returns true (-> true) or `timeout`
 // passes (-> false).
 bool PollUntil(const std::function<bool()>& condition,
