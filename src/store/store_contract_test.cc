@@ -795,8 +795,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         StoreFactory{"Memory", [](Retention r) { return std::make_unique<MemoryHarness>(r); }},
         StoreFactory{"Sqlite", [](Retention r) { return std::make_unique<SqliteHarness>(r); }},
-        StoreFactory{"Postgres",
-                     [](Retention r) { return std::make_unique<PostgresHarness>(r); }}),
+        StoreFactory{"Postgres", [](Retention r) { return std::make_unique<PostgresHarness>(r); }}),
     [](const ::testing::TestParamInfo<StoreFactory>& info) { return info.param.name; });
 
 }  // namespace

@@ -7,13 +7,16 @@
 namespace skiff::store::postgres {
 namespace {
 
-// libpq's messages end with a newline (and may span lines).
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  for (char& c : s) {
-    if (c == '\n') c = ' ';
+// libpq's messages end with a newline and may span indented lines: one line.
+std::string Trim(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    const bool space = c == '\n' || c == '\t' || c == ' ';
+    if (space && (out.empty() || out.back() == ' ')) continue;
+    out += space ? ' ' : c;
   }
-  return s;
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
 }
 
 // Error classes (the SQLSTATE's first two characters) that say "try again
@@ -59,7 +62,14 @@ void Connection::Drop() {
 Status Connection::EnsureConnected() {
   if (conn_ != nullptr && !broken_ && PQstatus(conn_) == CONNECTION_OK) return OkStatus();
   Drop();
-  conn_ = PQconnectdb(conninfo_.c_str());
+  // Defaults the connection string may override (it is expanded after them):
+  // without them a host that drops packets would hang a connect for minutes
+  // and a dead peer a statement until the kernel gives up.
+  const char* keywords[] = {
+      "connect_timeout",  "keepalives",       "keepalives_idle", "keepalives_interval",
+      "keepalives_count", "application_name", "dbname",          nullptr};
+  const char* values[] = {"10", "1", "10", "5", "3", "skiff", conninfo_.c_str(), nullptr};
+  conn_ = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
   if (conn_ == nullptr) return Unavailable("postgres: out of memory connecting");
   if (PQstatus(conn_) != CONNECTION_OK) {
     std::string message = Trim(PQerrorMessage(conn_));
@@ -69,7 +79,8 @@ Status Connection::EnsureConnected() {
   }
   // Notices ("relation already exists, skipping", a terminated session's
   // FATAL) would go to stderr; the errors that matter come back as results.
-  PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      conn_, [](void*, const char*) {}, nullptr);
   for (const Statement& s : statements_) {
     PGresult* prepared = PQprepare(conn_, s.name.c_str(), s.sql.c_str(), 0, nullptr);
     Result<Rows> checked = Check(prepared, "prepare " + s.name);
