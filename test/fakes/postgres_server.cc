@@ -81,13 +81,14 @@ Status PostgresServer::Init() {
   if (std::system(init.c_str()) != 0) {
     return Unavailable("initdb failed: " + Tail(dir_.File("initdb.log")));
   }
-  // Tests need neither durability across a machine crash nor TCP.
+  // Tests need neither durability across a machine crash nor TCP, and several
+  // test binaries may each run one at once (ctest -j): a small footprint.
   std::ofstream conf(data + "/postgresql.conf", std::ios::app);
   conf << "listen_addresses = ''\n"
        << "unix_socket_directories = '" << dir_.path() << "'\n"
        << "port = " << kPort << "\n"
        << "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
-       << "max_connections = 200\n";
+       << "max_connections = 200\nshared_buffers = 16MB\n";
   conf.close();
   if (!conf) return Unavailable("cannot write postgresql.conf");
   return Start();
