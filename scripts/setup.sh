@@ -6,9 +6,10 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build make pkg-config curl ca-certificates python3 clang-format git
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libexpected-dev libsqlite3-dev libssl-dev libyaml-cpp-dev zlib1g-dev
+  libexpected-dev libsqlite3-dev libpq-dev libssl-dev libyaml-cpp-dev zlib1g-dev
   libspdlog-dev libfmt-dev libcli11-dev
   googletest libgtest-dev libgmock-dev
+  postgresql-15  # the PostgreSQL store's tests start their own server (initdb in a temp dir)
   prometheus  # for promtool: the end-to-end tests check /metrics with `promtool check metrics`
   liburing-dev  # for bench/uring_probe.cc only: does io_uring beat the edge's epoll loop?
 )

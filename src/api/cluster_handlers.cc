@@ -81,7 +81,10 @@ net::HttpResponse Health(const ApiDeps& deps, const net::HttpRequest&, const Pat
   components["api"] = "ok";
   // The store answers a read: a broken database shows here, not only in errors.
   auto apps = deps.store->ListApps();
-  components["store"] = apps ? std::string("ok") : apps.error().ToString();
+  components["store"] = apps ? std::string("ok")
+                        : apps.error().code == ErrorCode::kUnavailable
+                            ? "unreachable: " + apps.error().message
+                            : apps.error().ToString();
   bool ok = static_cast<bool>(apps);
   if (deps.components) {
     for (const auto& [name, status] : deps.components()) {

@@ -252,6 +252,12 @@ int main(int argc, char** argv) {
       ->add_option("--data", server_options.data_dir,
                    "data directory: the SQLite store, the admin token, instance logs")
       ->capture_default_str();
+  server
+      ->add_option("--store", server_options.store,
+                   "where the state lives: sqlite (in --data), or PostgreSQL as a libpq "
+                   "connection string or URI, e.g. postgres://skiff@db.internal/skiff "
+                   "(several hosts: postgres://h1,h2/skiff?target_session_attrs=read-write)")
+      ->capture_default_str();
   server->add_option("--listen", server_options.listen, "address of the API (host:port)")
       ->capture_default_str();
   server

@@ -42,7 +42,10 @@ HttpResponse ErrorResponse(const Error& error) {
   if (!error.field.empty()) inner["field"] = error.field;
   boost::json::object outer;
   outer["error"] = std::move(inner);
-  return JsonResponse(HttpStatusFromErrorCode(error.code), outer);
+  HttpResponse response = JsonResponse(HttpStatusFromErrorCode(error.code), outer);
+  // Transient by definition (a store or peer down): say when to come back.
+  if (error.code == ErrorCode::kUnavailable) response.headers.push_back({"Retry-After", "1"});
+  return response;
 }
 
 int HttpStatusFromErrorCode(ErrorCode code) {

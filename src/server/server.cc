@@ -32,6 +32,7 @@
 #include "server/edge_roster.h"
 #include "server/local_control_plane.h"
 #include "server/route_watcher.h"
+#include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace skiff::server {
@@ -49,7 +50,7 @@ class Server::Impl {
 
   ServerOptions options_;
   const Clock* clock_ = SystemClock::Get();
-  std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<store::Store> store_;
   std::unique_ptr<controller::AppService> apps_;
   std::unique_ptr<controller::NodeService> nodes_;
   std::unique_ptr<controller::ControllerLoop> loop_;
@@ -79,6 +80,39 @@ class Server::Impl {
   bool stopped_ = false;   // GUARDED_BY(mu_)
 };
 
+namespace {
+
+// The store --store names: SQLite in the data directory, or PostgreSQL.
+Result<std::unique_ptr<store::Store>> OpenStore(const std::string& spec, const std::string& data) {
+  if (spec == "sqlite") {
+    SKIFF_ASSIGN_OR_RETURN(
+        auto sqlite, store::SqliteStore::Open((std::filesystem::path(data) / "skiff.db").string()));
+    return std::unique_ptr<store::Store>(std::move(sqlite));
+  }
+  if (!store::IsPostgresUri(spec)) {
+    return InvalidArgument(
+        "--store: \"sqlite\" or a PostgreSQL connection string "
+        "(postgres://USER@HOST/DB, or host=... dbname=...), got \"" +
+            spec + "\"",
+        "store");
+  }
+  auto postgres = store::PostgresStore::Open(spec);
+  if (!postgres) {
+    Error error = postgres.error();
+    if (error.code == ErrorCode::kUnavailable) {
+      error.message +=
+          "\n  check: the connection string (--store), that PostgreSQL runs and accepts "
+          "connections from this host (listen_addresses, pg_hba.conf), and the user's "
+          "credentials (a password in the URI, PGPASSWORD or ~/.pgpass)";
+    }
+    return tl::unexpected(std::move(error));
+  }
+  SKIFF_LOG_INFO("store: PostgreSQL");
+  return std::unique_ptr<store::Store>(std::move(*postgres));
+}
+
+}  // namespace
+
 Status Server::Impl::Start() {
   {
     std::lock_guard lock(mu_);
@@ -92,8 +126,7 @@ Status Server::Impl::Start() {
   // The directory holds the admin token and the database: keep it private.
   ::chmod(data.c_str(), 0700);
 
-  const std::string db = (std::filesystem::path(data) / "skiff.db").string();
-  SKIFF_ASSIGN_OR_RETURN(store_, store::SqliteStore::Open(db));
+  SKIFF_ASSIGN_OR_RETURN(store_, OpenStore(options_.store, data));
   bool created = false;
   SKIFF_ASSIGN_OR_RETURN(std::string token, api::LoadOrCreateAdminToken(data, &created));
   if (created) {

@@ -1,5 +1,5 @@
 // Server: the all-in-one control plane of `skiff server` (DESIGN.md, "Roles"):
-// the SQLite store under the data directory, the app and node services, the
+// the store (SQLite under the data directory, or PostgreSQL), the app and node services, the
 // reconciler loop, the HTTP API, the edge router serving apps at their domains,
 // the drain tracker (controller/drain_tracker.h: when a stopping instance may get its
 // SIGTERM), and a local agent with the process driver that reaches the control plane
@@ -24,7 +24,10 @@
 namespace skiff::server {
 
 struct ServerOptions {
-  std::string data_dir = ".skiff";             // skiff.db, admin.token, agent state, logs/
+  std::string data_dir = ".skiff";  // skiff.db, admin.token, agent state, logs/
+  // Where the state lives: "sqlite" (DATA/skiff.db) or a PostgreSQL connection
+  // string or URI (postgres://USER@HOST/DB, several hosts allowed).
+  std::string store = "sqlite";
   std::string listen = "127.0.0.1:7070";       // the API
   std::string edge_listen = "127.0.0.1:8080";  // the edge router: apps at their domains
   bool run_edge = true;                        // --no-edge turns the edge off
@@ -59,9 +62,11 @@ class Server {
 
   // Opens the store (creating the data directory and the admin token on first
   // start), starts the reconciler and the local agent, binds the API. Errors:
-  // kUnavailable (data directory not writable, address in use), kInvalidArgument
-  // (bad listen address), kFailedPrecondition (database of a newer version,
-  // token file not private). On error nothing keeps running.
+  // kUnavailable (data directory not writable, address in use, PostgreSQL not
+  // reachable or refusing the credentials: libpq's message and what to check),
+  // kInvalidArgument (bad listen address, a --store that is neither "sqlite"
+  // nor a connection string), kFailedPrecondition (database of a newer
+  // version, token file not private). On error nothing keeps running.
   Status Start();
 
   // Blocks until Shutdown() has finished stopping everything.

@@ -6,7 +6,9 @@
 // by revision, and the log state. It decides nothing.
 //
 // Thread-safety: the engine calls its backend from one thread at a time (under
-// the engine's lock), so a backend needs no locking of its own.
+// the engine's lock), so a backend needs no locking of its own. Other
+// processes (other servers) may write the same database between calls, except
+// between BeginWrite and its end, which keeps every other writer out.
 #pragma once
 
 #include <cstddef>
@@ -49,8 +51,17 @@ class Backend {
   // Makes everything written since BeginWrite durable and visible at once,
   // with `state` as the new log state. On error nothing of it remains.
   virtual Status CommitWrite(const LogState& state) = 0;
-  // Drops everything written since BeginWrite. Cannot fail.
+  // Drops everything written since BeginWrite. Cannot fail: a backend that
+  // cannot roll back logs why and drops its connection, so that the database
+  // ends the transaction and the next use starts afresh.
   virtual void AbortWrite() = 0;
+
+  // --- A consistent read: between BeginRead and EndRead, reads see one
+  // committed state, whatever other connections commit meanwhile. The default
+  // does nothing, for a backend that only this engine writes (its lock is
+  // enough). kUnavailable on I/O failure (then EndRead is not called).
+  virtual Status BeginRead() { return OkStatus(); }
+  virtual void EndRead() {}
 
   // --- Reads of committed state. Errors: kUnavailable (I/O), kInternal (a
   // stored row that does not decode).

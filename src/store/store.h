@@ -155,7 +155,11 @@ class Store {
 
   // Calls `on_commit(revision)` after every successful Commit, on the committing
   // thread, with no store lock held. The callback must be quick and must not
-  // destroy its own subscription; it typically wakes a waiter.
+  // destroy its own subscription; it typically wakes a waiter. A store that
+  // other servers write too (PostgresStore) also calls it, from a thread of its
+  // own, with the newest revision after their commits (one call may stand for
+  // several, and a revision may be told twice): a subscriber learns "something
+  // up to `revision` is committed" and reads ChangesSince for what.
   virtual std::unique_ptr<Subscription> Subscribe(std::function<void(int64_t)> on_commit) = 0;
 };
 

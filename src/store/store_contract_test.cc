@@ -10,8 +10,10 @@
 #include <thread>
 #include <vector>
 
+#include "fakes/postgres_server.h"
 #include "fakes/testing.h"
 #include "store/memory/memory_store.h"
+#include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
 #include "store/store_test_objects.h"
@@ -35,6 +37,8 @@ class Harness {
  public:
   virtual ~Harness() = default;
   virtual Store& store() = 0;
+  // Why the store cannot be had here (no PostgreSQL installed); "" when it can.
+  virtual std::string missing() const { return ""; }
 };
 
 class MemoryHarness final : public Harness {
@@ -63,6 +67,32 @@ class SqliteHarness final : public Harness {
   std::unique_ptr<SqliteStore> store_;
 };
 
+// A fresh database on the binary's one PostgreSQL (fakes/postgres_server.h).
+class PostgresHarness final : public Harness {
+ public:
+  explicit PostgresHarness(Retention r) {
+    skiff::testing::PostgresServer* server = skiff::testing::PostgresServer::Shared(&missing_);
+    if (server == nullptr) return;
+    auto database = server->CreateDatabase();
+    if (!database) {
+      ADD_FAILURE() << database.error().ToString();
+      return;
+    }
+    PostgresStore::Options options;
+    options.change_retention = r.changes;
+    options.event_retention = r.events;
+    auto opened = PostgresStore::Open(*database, options);
+    if (!opened) ADD_FAILURE() << opened.error().ToString();
+    store_ = std::move(*opened);
+  }
+  Store& store() override { return *store_; }
+  std::string missing() const override { return missing_; }
+
+ private:
+  std::string missing_;
+  std::unique_ptr<PostgresStore> store_;
+};
+
 struct StoreFactory {
   std::string name;
   std::function<std::unique_ptr<Harness>(Retention)> make;
@@ -71,7 +101,13 @@ void PrintTo(const StoreFactory& factory, std::ostream* os) { *os << factory.nam
 
 class StoreContractTest : public ::testing::TestWithParam<StoreFactory> {
  protected:
-  void SetUp() override { Recreate(Retention{}); }
+  void SetUp() override {
+    Recreate(Retention{});
+    if (const std::string missing = harness_->missing(); !missing.empty()) {
+      if (skiff::testing::InCi()) FAIL() << "no PostgreSQL: " << missing;
+      GTEST_SKIP() << "no PostgreSQL: " << missing;
+    }
+  }
   void Recreate(Retention r) {
     harness_.reset();
     harness_ = GetParam().make(r);
@@ -758,7 +794,8 @@ INSTANTIATE_TEST_SUITE_P(
     AllStores, StoreContractTest,
     ::testing::Values(
         StoreFactory{"Memory", [](Retention r) { return std::make_unique<MemoryHarness>(r); }},
-        StoreFactory{"Sqlite", [](Retention r) { return std::make_unique<SqliteHarness>(r); }}),
+        StoreFactory{"Sqlite", [](Retention r) { return std::make_unique<SqliteHarness>(r); }},
+        StoreFactory{"Postgres", [](Retention r) { return std::make_unique<PostgresHarness>(r); }}),
     [](const ::testing::TestParamInfo<StoreFactory>& info) { return info.param.name; });
 
 }  // namespace

@@ -41,15 +41,28 @@ Result<int64_t> TxnEngine::Commit(const Txn& txn) {
     std::lock_guard lock(mu_);
     Result<int64_t> committed = CommitLocked(txn);
     if (!committed) return committed;
-    revision_ = last = *committed;
+    revision_ = told_ = last = *committed;
   }
   hub_->Notify(last);
   return last;
 }
 
 Result<int64_t> TxnEngine::CommitLocked(const Txn& txn) {
+  // The log state is read inside the write (never a cached one): another
+  // engine on the same database may have committed since this one last did.
   SKIFF_ASSIGN_OR_RETURN(LogState state, backend_->BeginWrite());
-  auto written = [&]() -> Result<int64_t> {
+  // Aborts the write on every way out but a successful CommitWrite, an
+  // exception included (an allocation failing while encoding, a throwing
+  // reader): a write left open would hold the database's write lock and keep
+  // every later commit, of this server and of others, waiting.
+  struct AbortUnlessCommitted {
+    Backend& backend;
+    bool committed = false;
+    ~AbortUnlessCommitted() {
+      if (!committed) backend.AbortWrite();
+    }
+  } guard{*backend_};
+  Result<int64_t> written = [&]() -> Result<int64_t> {
     SKIFF_ASSIGN_OR_RETURN(std::vector<Change> changes,
                            PlanTxn(txn, state.revision, [this](Kind kind, const std::string& key) {
                              return backend_->ReadObject(kind, key);
@@ -74,7 +87,7 @@ Result<int64_t> TxnEngine::CommitLocked(const Txn& txn) {
     SKIFF_RETURN_IF_ERROR(backend_->CommitWrite(state));
     return state.revision;
   }();
-  if (!written) backend_->AbortWrite();
+  guard.committed = written.has_value();
   return written;
 }
 
@@ -164,10 +177,17 @@ Result<std::vector<model::Event>> TxnEngine::ListEvents(const EventFilter& filte
 Result<Snapshot> TxnEngine::GetSnapshot() const {
   Snapshot snapshot;
   {
-    // Consistent because every write goes through this engine, under this lock.
+    // One read transaction: other servers may commit between the reads, and
+    // the revision must be the one the objects are as of.
     std::lock_guard lock(mu_);
+    SKIFF_RETURN_IF_ERROR(backend_->BeginRead());
+    struct EndRead {
+      Backend& backend;
+      ~EndRead() { backend.EndRead(); }
+    } end{*backend_};
     SKIFF_ASSIGN_OR_RETURN(LogState state, backend_->ReadLogState());
     snapshot.revision = state.revision;
+    revision_ = std::max(revision_, state.revision);
     SKIFF_ASSIGN_OR_RETURN(snapshot.apps, List<model::App>(Kind::kApp));
     SKIFF_ASSIGN_OR_RETURN(snapshot.deployments, List<model::Deployment>(Kind::kDeployment));
     SKIFF_ASSIGN_OR_RETURN(snapshot.instances, List<model::Instance>(Kind::kInstance));
@@ -181,12 +201,40 @@ Result<std::vector<Change>> TxnEngine::ChangesSince(int64_t since, size_t limit)
   if (since < 0) return InvalidArgument("since must be >= 0 (got " + std::to_string(since) + ")");
   std::lock_guard lock(mu_);
   SKIFF_ASSIGN_OR_RETURN(LogState state, backend_->ReadLogState());
-  if (since < state.compacted) {
-    return FailedPrecondition("revision " + std::to_string(since) +
-                              " is compacted (oldest replayable: " +
-                              std::to_string(state.compacted) + "); re-list first");
+  if (since < state.compacted) return Compacted(since, state.compacted);
+  SKIFF_ASSIGN_OR_RETURN(std::vector<Change> changes, backend_->ReadChanges(since, limit));
+  // The log is the truth only if it has no hole: revisions are contiguous, so
+  // anything but since + 1, since + 2, ... means another server compacted past
+  // `since` between the two reads (or the log lost entries). Either way the
+  // reader must re-list rather than skip changes it never sees.
+  int64_t expected = since + 1;
+  for (const Change& change : changes) {
+    if (change.revision != expected) {
+      Result<LogState> now = backend_->ReadLogState();
+      return Compacted(since, now ? now->compacted : expected - 1);
+    }
+    ++expected;
   }
-  return backend_->ReadChanges(since, limit);
+  return changes;
+}
+
+tl::unexpected<Error> TxnEngine::Compacted(int64_t since, int64_t compacted) {
+  return FailedPrecondition("revision " + std::to_string(since) +
+                            " is compacted (oldest replayable: " + std::to_string(compacted) +
+                            "); re-list first");
+}
+
+void TxnEngine::NotifyCommitted(int64_t revision) {
+  {
+    std::lock_guard lock(mu_);
+    // This engine's own commits are told by their committing thread (told_
+    // moved past them under the lock that covered their COMMIT, so a listener
+    // that read them from the database finds them told).
+    if (revision <= told_) return;
+    told_ = revision;
+    revision_ = std::max(revision_, revision);
+  }
+  hub_->Notify(revision);
 }
 
 std::unique_ptr<Subscription> TxnEngine::Subscribe(std::function<void(int64_t)> on_commit) {

@@ -7,9 +7,15 @@
 // A commit runs, under the engine's lock: BeginWrite; the txn's plan
 // (txn_plan.h: validation, optimistic concurrency, one revision per op) and its
 // preconditions (domain claims), from reads of the state as it was; the writes, the log's
-// compaction and the events' retention; CommitWrite. Any failure aborts the
-// write, so a failed Commit leaves nothing. Subscribers are told after the lock
-// is released.
+// compaction and the events' retention; CommitWrite. Any failure (an
+// exception too) aborts the write, so a failed Commit leaves nothing.
+// Subscribers are told after the lock is released.
+//
+// Several engines may share one database (PostgreSQL, several servers): the
+// log state is read inside each write, never cached; Revision() reads it; a
+// store whose database others write calls NotifyCommitted for their commits;
+// GetSnapshot reads in one read transaction; ChangesSince never returns a
+// log with a hole.
 //
 // Thread-safety: all methods are safe to call from any thread. One lock
 // serialises every call into the backend.
@@ -60,7 +66,15 @@ class TxnEngine : public Store {
   Result<std::vector<Change>> ChangesSince(int64_t since, size_t limit) const override;
   std::unique_ptr<Subscription> Subscribe(std::function<void(int64_t)> on_commit) override;
 
+ protected:
+  // For a store whose database other servers write too: tells subscribers that
+  // `revision` (another server's commit, or the newest seen after a lost
+  // connection) is committed, unless they were told of it or a later one
+  // already. Any thread; no store lock may be held.
+  void NotifyCommitted(int64_t revision);
+
  private:
+  static tl::unexpected<Error> Compacted(int64_t since, int64_t compacted);
   // REQUIRES: mu_ held.
   Result<int64_t> CommitLocked(const Txn& txn);
   template <typename T>
@@ -74,6 +88,7 @@ class TxnEngine : public Store {
   mutable std::mutex mu_;
   const std::unique_ptr<Backend> backend_;  // GUARDED_BY(mu_)
   mutable int64_t revision_ = 0;            // GUARDED_BY(mu_): the newest revision read or written
+  int64_t told_ = 0;  // GUARDED_BY(mu_): the newest revision subscribers were told of
 };
 
 }  // namespace skiff::store

@@ -39,11 +39,6 @@ const TestEngine& TestDockerEngine() {
   return engine;
 }
 
-bool InCi() {
-  const char* ci = std::getenv("CI");
-  return ci != nullptr && std::string(ci) == "true";
-}
-
 Result<std::string> TestAppImage(const std::string& host) {
   static std::mutex mu;
   static std::string built;

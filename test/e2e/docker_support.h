@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/result.h"
+#include "fakes/testing.h"  // InCi
 
 namespace skiff::testing {
 
@@ -18,9 +19,6 @@ struct TestEngine {
 
 // Found (or brought up) once per process.
 const TestEngine& TestDockerEngine();
-
-// Whether the tests run in CI (CI=true), where a missing engine is a failure.
-bool InCi();
 
 // The image "skiff-test/testapp:latest": FROM scratch, the static test app as
 // /testapp, its entrypoint. Built once per process on `host`.

@@ -67,6 +67,11 @@ ScopedSoftFileLimit::~ScopedSoftFileLimit() {
   if (ok_) setrlimit(RLIMIT_NOFILE, &found_);
 }
 
+bool InCi() {
+  const char* ci = std::getenv("CI");
+  return ci != nullptr && std::string(ci) == "true";
+}
+
 bool PollUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
                std::chrono::milliseconds every) {
   auto deadline = std::chrono::steady_clock::now() + timeout;

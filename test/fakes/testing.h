@@ -49,6 +49,10 @@ class ScopedSoftFileLimit {
   bool ok_ = false;
 };
 
+// Whether the tests run in CI (CI=true), where a missing real part (a Docker
+// engine, PostgreSQL) fails a test rather than skipping it.
+bool InCi();
+
 // Calls `condition` every `every` until it returns true (-> true) or `timeout`
 // passes (-> false).
 bool PollUntil(const std::function<bool()>& condition,

@@ -22,7 +22,7 @@ namespace {
 // - changes: the watch log, one row per revision; compaction deletes a prefix.
 // - meta: one row with the current revision and the compaction floor (the
 //   newest revision deleted from changes), kept in step with every commit.
-constexpr std::array<const char*, 1> kSteps = {
+constexpr std::array<const char*, 2> kSteps = {
     R"sql(
 CREATE TABLE objects (
   kind TEXT NOT NULL,
@@ -51,6 +51,13 @@ CREATE TABLE meta (
   compacted INTEGER NOT NULL
 );
 INSERT INTO meta (id, revision, compacted) VALUES (1, 0, 0);
+)sql",
+    // Version 2: the events' count joins the meta row, so a write reads the
+    // whole log state inside its transaction (another connection may have
+    // written since) without counting the events table each time.
+    R"sql(
+ALTER TABLE meta ADD COLUMN events INTEGER NOT NULL DEFAULT 0;
+UPDATE meta SET events = (SELECT COUNT(*) FROM events);
 )sql",
 };
 

@@ -3,11 +3,10 @@
 #include <sqlite3.h>
 
 #include <algorithm>
-#include <boost/json.hpp>
-#include <limits>
 #include <utility>
 
-#include "model/codec.h"
+#include "common/logging.h"
+#include "store/object_codec.h"
 #include "store/sqlite/migrations.h"
 #include "store/sqlite/statement.h"
 #include "store/txn_plan.h"
@@ -18,73 +17,12 @@ namespace {
 using sqlite::ScopedReset;
 using sqlite::Statement;
 
-std::optional<Kind> ParseKind(std::string_view s) {
-  for (Kind k : {Kind::kApp, Kind::kDeployment, Kind::kInstance, Kind::kNode, Kind::kEvent}) {
-    if (ToString(k) == s) return k;
-  }
-  return std::nullopt;
-}
-
-template <typename T>
-Result<Object> AsObject(Result<T> r) {
-  if (!r) return tl::unexpected(r.error());
-  return Object(std::move(*r));
-}
-
-// The stored JSON back to an object whose version (an event's id) is `version`:
-// the column is the truth, whatever the JSON says.
-Result<Object> Decode(Kind kind, std::string_view data, int64_t version) {
-  boost::system::error_code ec;
-  boost::json::value json = boost::json::parse(data, ec);
-  if (ec) {
-    return Internal("stored " + std::string(ToString(kind)) + " is not JSON: " + ec.message());
-  }
-  Result<Object> object = [&]() -> Result<Object> {
-    switch (kind) {
-      case Kind::kApp:
-        return AsObject(model::AppFromJson(json));
-      case Kind::kDeployment:
-        return AsObject(model::DeploymentFromJson(json));
-      case Kind::kInstance:
-        return AsObject(model::InstanceFromJson(json));
-      case Kind::kNode:
-        return AsObject(model::NodeFromJson(json));
-      case Kind::kEvent:
-        return AsObject(model::EventFromJson(json));
-    }
-    return Internal("unknown kind");
-  }();
-  if (!object) {
-    return Internal("stored " + std::string(ToString(kind)) +
-                    " does not decode: " + object.error().ToString());
-  }
-  SetVersion(*object, version);
-  return object;
-}
-
-std::string Encode(const Object& object) {
-  return std::visit([](const auto& o) { return boost::json::serialize(model::ToJson(o)); }, object);
-}
-
-// SQLite's LIMIT is a signed 64-bit integer; "no limit" callers pass SIZE_MAX.
-int64_t ClampLimit(size_t limit) {
-  return static_cast<int64_t>(
-      std::min<size_t>(limit, static_cast<size_t>(std::numeric_limits<int64_t>::max())));
-}
-
 std::string KindName(Kind kind) { return std::string(ToString(kind)); }
 
-// The least string above every string that starts with `prefix`; empty when
-// there is none (a prefix of 0xff bytes only).
-std::string PrefixEnd(std::string prefix) {
-  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xff) prefix.pop_back();
-  if (!prefix.empty()) prefix.back() = static_cast<char>(prefix.back() + 1);
-  return prefix;
-}
-
-// One connection; tables as migrations.cc lays them out. The log state lives in
-// memory between commits (the store is its file's only writer) and in the meta
-// row (revision, compacted) and the events table (their count) on disk.
+// One connection; tables as migrations.cc lays them out. The log state is the
+// meta row, read inside every write transaction: another connection to the
+// same file (a second process, or a second store in this one) may have
+// committed since this one last did.
 class SqliteBackend final : public Backend {
  public:
   // Opens, switches to WAL, migrates, prepares and reads the log state.
@@ -99,14 +37,18 @@ class SqliteBackend final : public Backend {
   // Backend:
   Result<LogState> BeginWrite() override {
     SKIFF_RETURN_IF_ERROR(stmts_.begin.Run());
-    return state_;
+    // BEGIN IMMEDIATE holds the write lock, so the row read now stays true
+    // until COMMIT.
+    Result<LogState> state = ReadLogState();
+    if (!state) AbortWrite();
+    return state;
   }
 
   Status Write(const std::vector<Change>& changes) override {
     for (const Change& change : changes) {
       const Kind kind = KindOf(change.object);
       const std::string key = KeyOf(change.object);
-      const std::string data = Encode(change.object);
+      const std::string data = EncodeObject(change.object);
       if (kind == Kind::kEvent) {
         const auto& event = std::get<model::Event>(change.object);
         SKIFF_RETURN_IF_ERROR(
@@ -138,20 +80,38 @@ class SqliteBackend final : public Backend {
   }
 
   Status CommitWrite(const LogState& state) override {
-    SKIFF_RETURN_IF_ERROR(
-        stmts_.update_meta.Bind(1, state.revision).Bind(2, state.compacted).Run());
-    SKIFF_RETURN_IF_ERROR(stmts_.commit.Run());
-    state_ = state;
-    return OkStatus();
+    SKIFF_RETURN_IF_ERROR(stmts_.update_meta.Bind(1, state.revision)
+                              .Bind(2, state.compacted)
+                              .Bind(3, state.events)
+                              .Run());
+    return stmts_.commit.Run();
   }
 
   void AbortWrite() override {
-    // A failed ROLLBACK (SQLite already rolled back after an I/O error) leaves
-    // nothing either.
-    (void)stmts_.rollback.Run();
+    Status rolled_back = stmts_.rollback.Run();
+    // SQLite rolls back by itself after some I/O errors, and then ROLLBACK
+    // fails with nothing left to undo; only a transaction still open matters.
+    if (!rolled_back && sqlite3_get_autocommit(db_) == 0) {
+      SKIFF_LOG_ERROR("sqlite store: ROLLBACK failed, transaction still open: {}",
+                      rolled_back.error().ToString());
+    }
   }
 
-  Result<LogState> ReadLogState() override { return state_; }
+  // A deferred transaction reads one WAL snapshot from its first read on, so
+  // another connection's commit meanwhile is not half seen.
+  Status BeginRead() override { return stmts_.begin_read.Run(); }
+  void EndRead() override {
+    Status ended = stmts_.commit.Run();
+    if (!ended) SKIFF_LOG_WARN("sqlite store: ending a read: {}", ended.error().ToString());
+  }
+
+  Result<LogState> ReadLogState() override {
+    Statement& s = stmts_.read_meta;
+    ScopedReset reset(s);
+    SKIFF_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return Internal("sqlite store: meta row missing");
+    return LogState{s.ColumnInt64(0), s.ColumnInt64(1), s.ColumnInt64(2)};
+  }
 
   Result<std::optional<Object>> ReadObject(Kind kind, const std::string& key) override {
     Statement& s = stmts_.get_object;
@@ -159,7 +119,7 @@ class SqliteBackend final : public Backend {
     s.Bind(1, KindName(kind)).Bind(2, key);
     SKIFF_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) return std::optional<Object>();
-    SKIFF_ASSIGN_OR_RETURN(Object object, Decode(kind, s.ColumnText(1), s.ColumnInt64(0)));
+    SKIFF_ASSIGN_OR_RETURN(Object object, DecodeObject(kind, s.ColumnText(1), s.ColumnInt64(0)));
     return std::optional<Object>(std::move(object));
   }
 
@@ -173,7 +133,7 @@ class SqliteBackend final : public Backend {
     while (true) {
       SKIFF_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
-      SKIFF_ASSIGN_OR_RETURN(Object object, Decode(kind, s.ColumnText(1), s.ColumnInt64(0)));
+      SKIFF_ASSIGN_OR_RETURN(Object object, DecodeObject(kind, s.ColumnText(1), s.ColumnInt64(0)));
       out.push_back(std::move(object));
     }
     return out;
@@ -188,7 +148,7 @@ class SqliteBackend final : public Backend {
       SKIFF_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
       SKIFF_ASSIGN_OR_RETURN(Object object,
-                             Decode(Kind::kEvent, s.ColumnText(1), s.ColumnInt64(0)));
+                             DecodeObject(Kind::kEvent, s.ColumnText(1), s.ColumnInt64(0)));
       out.push_back(std::get<model::Event>(std::move(object)));
     }
     // The newest-N query reads backwards.
@@ -208,7 +168,7 @@ class SqliteBackend final : public Backend {
       if (!kind) {
         return Internal("change log: unknown kind \"" + std::string(s.ColumnText(1)) + "\"");
       }
-      SKIFF_ASSIGN_OR_RETURN(Object object, Decode(*kind, s.ColumnText(4), s.ColumnInt64(3)));
+      SKIFF_ASSIGN_OR_RETURN(Object object, DecodeObject(*kind, s.ColumnText(4), s.ColumnInt64(3)));
       out.push_back(Change{s.ColumnInt64(0), s.ColumnInt64(2) != 0, std::move(object)});
     }
     return out;
@@ -218,6 +178,7 @@ class SqliteBackend final : public Backend {
   // Every statement the backend runs, prepared once at Open.
   struct Statements {
     Statement begin;
+    Statement begin_read;
     Statement commit;
     Statement rollback;
     Statement get_object;           // (kind, key) -> version, data
@@ -232,16 +193,15 @@ class SqliteBackend final : public Backend {
     Statement add_change;           // (revision, kind, key, deleted, version, data)
     Statement changes_since;        // (since, limit) -> revision, kind, deleted, version, data
     Statement compact_changes;      // (upto): drops revisions <= upto
-    Statement update_meta;          // (revision, compacted)
+    Statement update_meta;          // (revision, compacted, events)
+    Statement read_meta;            // -> revision, compacted, events
   };
 
   explicit SqliteBackend(sqlite3* db) : db_(db) {}
   Status Prepare();
-  Status LoadLogState();
 
   sqlite3* db_;  // owned
   Statements stmts_;
-  LogState state_;  // as committed
 };
 
 Result<std::unique_ptr<SqliteBackend>> SqliteBackend::Open(const std::string& path,
@@ -265,7 +225,6 @@ Result<std::unique_ptr<SqliteBackend>> SqliteBackend::Open(const std::string& pa
   SKIFF_RETURN_IF_ERROR(sqlite::Exec(db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF"));
   SKIFF_RETURN_IF_ERROR(sqlite::Migrate(db));
   SKIFF_RETURN_IF_ERROR(backend->Prepare());
-  SKIFF_RETURN_IF_ERROR(backend->LoadLogState());
   return backend;
 }
 
@@ -275,6 +234,7 @@ Status SqliteBackend::Prepare() {
     return OkStatus();
   };
   SKIFF_RETURN_IF_ERROR(prepare(stmts_.begin, "BEGIN IMMEDIATE"));
+  SKIFF_RETURN_IF_ERROR(prepare(stmts_.begin_read, "BEGIN DEFERRED"));
   SKIFF_RETURN_IF_ERROR(prepare(stmts_.commit, "COMMIT"));
   SKIFF_RETURN_IF_ERROR(prepare(stmts_.rollback, "ROLLBACK"));
   SKIFF_RETURN_IF_ERROR(
@@ -310,22 +270,10 @@ Status SqliteBackend::Prepare() {
   SKIFF_RETURN_IF_ERROR(
       prepare(stmts_.compact_changes, "DELETE FROM changes WHERE revision <= ?1"));
   SKIFF_RETURN_IF_ERROR(
-      prepare(stmts_.update_meta, "UPDATE meta SET revision = ?1, compacted = ?2 WHERE id = 1"));
-  return OkStatus();
-}
-
-Status SqliteBackend::LoadLogState() {
-  {
-    SKIFF_ASSIGN_OR_RETURN(Statement s,
-                           Statement::Prepare(db_, "SELECT revision, compacted FROM meta"));
-    SKIFF_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) return Internal("sqlite store: meta row missing");
-    state_.revision = s.ColumnInt64(0);
-    state_.compacted = s.ColumnInt64(1);
-  }
-  SKIFF_ASSIGN_OR_RETURN(Statement s, Statement::Prepare(db_, "SELECT COUNT(*) FROM events"));
-  SKIFF_ASSIGN_OR_RETURN(bool row, s.Step());
-  state_.events = row ? s.ColumnInt64(0) : 0;
+      prepare(stmts_.update_meta,
+              "UPDATE meta SET revision = ?1, compacted = ?2, events = ?3 WHERE id = 1"));
+  SKIFF_RETURN_IF_ERROR(
+      prepare(stmts_.read_meta, "SELECT revision, compacted, events FROM meta WHERE id = 1"));
   return OkStatus();
 }
 

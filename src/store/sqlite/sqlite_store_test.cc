@@ -142,5 +142,25 @@ TEST(SqliteStoreTest, CorruptRowIsInternal) {
   EXPECT_EQ(store->GetNode("n").error().code, ErrorCode::kInternal);
 }
 
+// Verify that two stores on one file number their commits from the file, not
+// from what each last wrote: every write reads the revision inside its
+// transaction (a store that trusted its cached revision would reuse one).
+TEST(SqliteStoreTest, TwoStoresOnOneFileShareTheRevisions) {
+  skiff::testing::TempDir dir;
+  const std::string path = dir.File("skiff.db");
+  auto a = MustOpen(path);
+  auto b = MustOpen(path);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(a->Commit(Txn().Put(MakeApp("x"), kMustNotExist)).value_or(-1), 1);
+  EXPECT_EQ(b->Commit(Txn().Put(MakeApp("y"), kMustNotExist)).value_or(-1), 2);
+  EXPECT_EQ(a->Commit(Txn().AddEvent(MakeEvent("x", "e"))).value_or(-1), 3);
+  EXPECT_EQ(b->Revision(), 3);
+  auto changes = b->ChangesSince(0, 10);
+  ASSERT_TRUE(changes.has_value()) << changes.error().ToString();
+  ASSERT_EQ(changes->size(), 3u);
+  EXPECT_EQ(QueryText(path, "SELECT events FROM meta"), "1");
+}
+
 }  // namespace
 }  // namespace skiff::store

@@ -1,0 +1,86 @@
+// Connection: one libpq connection with the statements a user prepares on it,
+// reconnected on the next use after it was lost. The PostgreSQL store's
+// backend and its commit listener each own one.
+//
+// Errors: kUnavailable when the server cannot be reached, the connection is
+// lost, or the server refuses for a while (shutting down, read-only,
+// too many connections); kAborted for a serialisation failure or deadlock;
+// kInternal for anything else (a statement this build got wrong).
+//
+// Thread-safety: none; one thread at a time.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace skiff::store::postgres {
+
+// The rows of one statement's result, owned.
+class Rows {
+ public:
+  explicit Rows(PGresult* result) : result_(result, &PQclear) {}
+  int size() const { return PQntuples(result_.get()); }
+  std::string_view Text(int row, int column) const;
+  // kInternal when the value is not a decimal integer.
+  Result<int64_t> Int(int row, int column) const;
+  bool Bool(int row, int column) const { return Text(row, column) == "t"; }
+  // The command tag ("COMMIT", "ROLLBACK", "INSERT 0 1", ...).
+  std::string_view Command() const { return PQcmdStatus(result_.get()); }
+
+ private:
+  std::unique_ptr<PGresult, decltype(&PQclear)> result_;
+};
+
+class Connection {
+ public:
+  struct Statement {
+    std::string name;
+    std::string sql;
+  };
+
+  // Remembers what to connect to and what to prepare; connects on first use.
+  Connection(std::string conninfo, std::vector<Statement> statements);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Connects (and prepares every statement) unless connected and healthy.
+  // Errors: kUnavailable with libpq's message (a bad connection string,
+  // refused credentials and an unreachable server all say so).
+  // REQUIRES: no transaction open (a lost one is not silently replaced).
+  Status EnsureConnected();
+
+  // Runs `sql` (no parameters; several statements allowed).
+  Result<Rows> Exec(const std::string& sql);
+  // Runs the prepared statement `name` with text parameters.
+  Result<Rows> Run(const std::string& name, std::initializer_list<std::string> params);
+
+  // Closes the connection (the server rolls back what was open); the next
+  // EnsureConnected opens a new one.
+  void Drop();
+
+  // The connection, or null when there is none. For LISTEN's socket.
+  PGconn* raw() const { return conn_; }
+
+ private:
+  Result<Rows> Check(PGresult* result, std::string_view what);
+
+  const std::string conninfo_;
+  const std::vector<Statement> statements_;
+  PGconn* conn_ = nullptr;
+  bool broken_ = false;  // an error said the connection is no good any more
+};
+
+// The database a connection string names, for messages: its host, port,
+// dbname and user, never its password. Never fails.
+std::string DescribeConnInfo(const std::string& conninfo);
+
+}  // namespace skiff::store::postgres

@@ -1,0 +1,101 @@
+#include "store/postgres/migrations.h"
+
+#include <array>
+#include <string>
+
+namespace skiff::store::postgres {
+namespace {
+
+// Step i (1-based) brings schema_version from i - 1 to i.
+//
+// Version 1: the SQLite layout (sqlite/migrations.cc says why it is so), with
+// PostgreSQL's types:
+// - objects.key is COLLATE "C", so ORDER BY and prefix ranges are bytewise as
+//   the Backend contract wants, whatever the database's locale.
+// - data is text, not jsonb: the stored bytes are the codec's own, as in
+//   SQLite (jsonb would reorder keys and drop duplicates), and nothing queries
+//   inside them.
+// - log_state is the one row every write locks (SELECT ... FOR UPDATE) before
+//   it reads anything: that serialises writers across servers, so revisions
+//   strictly increase in commit order. It holds the events' count too, which
+//   a write must read inside its transaction.
+constexpr std::array<const char*, 1> kSteps = {
+    R"sql(
+CREATE TABLE objects (
+  kind text NOT NULL,
+  key text COLLATE "C" NOT NULL,
+  version bigint NOT NULL,
+  data text NOT NULL,
+  PRIMARY KEY (kind, key)
+);
+CREATE TABLE events (
+  id bigint PRIMARY KEY,
+  app text NOT NULL,
+  data text NOT NULL
+);
+CREATE INDEX events_by_app ON events (app, id);
+CREATE TABLE changes (
+  revision bigint PRIMARY KEY,
+  kind text NOT NULL,
+  key text NOT NULL,
+  deleted boolean NOT NULL,
+  version bigint NOT NULL,
+  data text NOT NULL
+);
+CREATE TABLE log_state (
+  id integer PRIMARY KEY CHECK (id = 1),
+  revision bigint NOT NULL,
+  compacted bigint NOT NULL,
+  events bigint NOT NULL
+);
+INSERT INTO log_state (id, revision, compacted, events) VALUES (1, 0, 0, 0);
+)sql",
+};
+
+// Any constant of our own: the key of the advisory lock migrations hold.
+constexpr const char* kMigrationLock = "7346590201";
+
+Status MigrateInTxn(Connection& c) {
+  SKIFF_RETURN_IF_ERROR(
+      c.Exec(std::string("SELECT pg_advisory_xact_lock(") + kMigrationLock + ")"));
+  SKIFF_RETURN_IF_ERROR(
+      c.Exec("CREATE TABLE IF NOT EXISTS schema_version ("
+             "id integer PRIMARY KEY CHECK (id = 1), version integer NOT NULL);"
+             "INSERT INTO schema_version (id, version) VALUES (1, 0) ON CONFLICT DO NOTHING"));
+  SKIFF_ASSIGN_OR_RETURN(Rows rows, c.Exec("SELECT version FROM schema_version WHERE id = 1"));
+  if (rows.size() != 1) return Internal("postgres: schema_version row missing");
+  SKIFF_ASSIGN_OR_RETURN(int64_t version, rows.Int(0, 0));
+  if (version > LatestSchemaVersion()) {
+    return FailedPrecondition("postgres: the database's schema version is " +
+                              std::to_string(version) + ", newer than the " +
+                              std::to_string(LatestSchemaVersion()) +
+                              " this build knows: it was written by a later Skiff; run that "
+                              "version (or a later one)");
+  }
+  for (int64_t step = version + 1; step <= LatestSchemaVersion(); ++step) {
+    SKIFF_RETURN_IF_ERROR(c.Exec(kSteps[static_cast<size_t>(step - 1)]));
+  }
+  if (version < LatestSchemaVersion()) {
+    SKIFF_RETURN_IF_ERROR(c.Exec("UPDATE schema_version SET version = " +
+                                 std::to_string(LatestSchemaVersion()) + " WHERE id = 1"));
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+int LatestSchemaVersion() { return static_cast<int>(kSteps.size()); }
+
+Status Migrate(Connection& c) {
+  SKIFF_RETURN_IF_ERROR(c.Exec("BEGIN"));
+  Status migrated = MigrateInTxn(c);
+  if (migrated) {
+    Result<Rows> committed = c.Exec("COMMIT");
+    if (!committed) return tl::unexpected(committed.error());
+    return OkStatus();
+  }
+  if (!c.Exec("ROLLBACK")) c.Drop();
+  return migrated;
+}
+
+}  // namespace skiff::store::postgres

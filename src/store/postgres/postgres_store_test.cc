@@ -1,0 +1,124 @@
+// PostgresStore beyond the shared contract (store_contract_test.cc runs that
+// against it too): opening (bad connection strings, the schema's version), a
+// lost connection, and hearing of another server's commits. On the binary's
+// one PostgreSQL (fakes/postgres_server.h), a fresh database per test.
+#include "store/postgres/postgres_store.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <string>
+
+#include "fakes/postgres_server.h"
+#include "fakes/testing.h"
+#include "store/postgres/migrations.h"
+#include "store/store_test_objects.h"
+
+namespace skiff::store {
+namespace {
+
+using skiff::testing::PollUntil;
+using skiff::testing::PostgresServer;
+using testing::MakeApp;
+using testing::MakeEvent;
+
+std::unique_ptr<PostgresStore> MustOpen(const std::string& conninfo) {
+  auto store = PostgresStore::Open(conninfo);
+  EXPECT_TRUE(store.has_value()) << store.error().ToString();
+  return store ? std::move(*store) : nullptr;
+}
+
+// Verify that a database whose schema is newer than this build's is refused,
+// naming the version found and the one known, and that the current one opens.
+TEST(PostgresStoreTest, NewerSchemaIsRefused) {
+  SKIFF_REQUIRE_POSTGRES(server);
+  auto db = server->CreateDatabase();
+  ASSERT_TRUE(db.has_value()) << db.error().ToString();
+  { ASSERT_NE(MustOpen(*db), nullptr); }
+  ASSERT_NE(MustOpen(*db), nullptr);  // migrated already: opens again
+  const std::string name = PostgresServer::DatabaseOf(*db);
+  EXPECT_EQ(server->Query(name, "SELECT version FROM schema_version").value_or(""),
+            std::to_string(postgres::LatestSchemaVersion()));
+  ASSERT_TRUE(server->Query(name, "UPDATE schema_version SET version = 99"));
+  auto opened = PostgresStore::Open(*db);
+  ASSERT_FALSE(opened.has_value());
+  EXPECT_EQ(opened.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_NE(opened.error().message.find("schema version is 99"), std::string::npos)
+      << opened.error().message;
+  EXPECT_NE(opened.error().message.find(std::to_string(postgres::LatestSchemaVersion()) +
+                                        " this build knows"),
+            std::string::npos)
+      << opened.error().message;
+}
+
+// Verify that an unreachable server, a malformed connection string and an
+// unknown user each fail Open with kUnavailable and libpq's reason.
+TEST(PostgresStoreTest, BadConnectionStringsAreUnavailable) {
+  SKIFF_REQUIRE_POSTGRES(server);
+  skiff::testing::TempDir nowhere;
+  auto unreachable = PostgresStore::Open("host=" + nowhere.path() + " dbname=skiff");
+  ASSERT_FALSE(unreachable.has_value());
+  EXPECT_EQ(unreachable.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(unreachable.error().message.find("cannot connect"), std::string::npos);
+  EXPECT_NE(unreachable.error().message.find("No such file"), std::string::npos)
+      << unreachable.error().message;
+
+  auto malformed = PostgresStore::Open("host = = nonsense");
+  ASSERT_FALSE(malformed.has_value());
+  EXPECT_EQ(malformed.error().code, ErrorCode::kUnavailable);
+
+  auto db = server->CreateDatabase();
+  ASSERT_TRUE(db.has_value()) << db.error().ToString();
+  auto stranger = PostgresStore::Open(*db + " user=nosuchuser");
+  ASSERT_FALSE(stranger.has_value());
+  EXPECT_EQ(stranger.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(stranger.error().message.find("\"nosuchuser\" does not exist"), std::string::npos)
+      << stranger.error().message;
+}
+
+// Verify that a store whose connections were terminated reconnects on its
+// next use: the commit after goes through, and nothing was half-written.
+TEST(PostgresStoreTest, ReconnectsAfterItsConnectionIsTerminated) {
+  SKIFF_REQUIRE_POSTGRES(server);
+  auto db = server->CreateDatabase();
+  ASSERT_TRUE(db.has_value()) << db.error().ToString();
+  auto store = MustOpen(*db);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Commit(Txn().Put(MakeApp("a"), kMustNotExist)));
+  auto terminated = server->TerminateConnections(PostgresServer::DatabaseOf(*db));
+  ASSERT_TRUE(terminated.has_value()) << terminated.error().ToString();
+  EXPECT_GE(*terminated, 2);  // the store's and its listener's
+  auto committed =
+      store->Commit(Txn().Put(MakeApp("b"), kMustNotExist).AddEvent(MakeEvent("b", "e")));
+  ASSERT_TRUE(committed.has_value()) << committed.error().ToString();
+  EXPECT_EQ(*committed, 3);
+  EXPECT_EQ(store->ListApps()->size(), 2u);
+  EXPECT_EQ(store->ChangesSince(0, 100)->size(), 3u);
+  EXPECT_TRUE(PollUntil([&] { return store->listener_connects() >= 2; }));
+}
+
+// Verify that a commit through one store is told to another store's
+// subscribers on the same database (two servers), through its listener.
+TEST(PostgresStoreTest, SubscribersHearOtherServersCommits) {
+  SKIFF_REQUIRE_POSTGRES(server);
+  auto db = server->CreateDatabase();
+  ASSERT_TRUE(db.has_value()) << db.error().ToString();
+  auto a = MustOpen(*db);
+  auto b = MustOpen(*db);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  std::atomic<int64_t> heard = 0;
+  auto sub = b->Subscribe([&](int64_t r) { heard = r; });
+  ASSERT_EQ(a->Commit(Txn().Put(MakeApp("a"), kMustNotExist)).value_or(-1), 1);
+  EXPECT_TRUE(PollUntil([&] { return heard.load() == 1; }));
+  ASSERT_EQ(b->Commit(Txn().Put(MakeApp("b"), kMustNotExist)).value_or(-1), 2);
+  EXPECT_EQ(heard.load(), 2);
+  EXPECT_EQ(a->Revision(), 2);
+  auto snapshot = a->GetSnapshot();
+  ASSERT_TRUE(snapshot.has_value()) << snapshot.error().ToString();
+  EXPECT_EQ(snapshot->revision, 2);
+  EXPECT_EQ(snapshot->apps.size(), 2u);
+}
+
+}  // namespace
+}  // namespace skiff::store
