@@ -14,6 +14,10 @@
 #   BENCH_COUNTS="100 500 1000" BENCH_WINDOW=20 (seconds) BENCH_SETTLE=10 (seconds)
 #   BENCH_AGENT=BINARY: run the agent as `BINARY agent ...` instead (to compare
 #   two builds' agents against one server)
+#   BENCH_DRIVER=docker: the agent runs containers instead, on the engine of
+#   BENCH_DOCKER_HOST (default: the tests' private dockerd, scripts/dockerd.sh),
+#   each the project's idle test app (an image built FROM scratch, host
+#   networking on 127.0.0.1, `health: none`)
 set -euo pipefail
 target=${1:-build}
 if [ -d "$target" ]; then skiff=$(realpath "$target/skiff"); else skiff=$(realpath "$target"); fi
@@ -22,14 +26,29 @@ window=${BENCH_WINDOW:-20}
 settle=${BENCH_SETTLE:-10}
 agent_bin=$(realpath "${BENCH_AGENT:-$skiff}")
 
+driver=${BENCH_DRIVER:-process}
 source "$(dirname "$0")/lib/common.sh"
+
+driver_flags=(--driver process)
+if [ "$driver" = docker ]; then
+  docker_host=${BENCH_DOCKER_HOST:-$(bash "$(dirname "$0")/../scripts/dockerd.sh")}
+  sock=${docker_host#unix://}
+  driver_flags=(--driver docker --docker-host "$docker_host")
+  # The image: the static test app alone, FROM scratch.
+  mkdir -p "$work/image"
+  cp "$(dirname "$skiff")/skiff-testapp" "$work/image/testapp"
+  printf 'FROM scratch\nCOPY testapp /testapp\nENTRYPOINT ["/testapp"]\n' >"$work/image/Dockerfile"
+  tar -C "$work/image" -cf "$work/image.tar" .
+  curl -fsS --unix-socket "$sock" -H 'Content-Type: application/x-tar' \
+    --data-binary @"$work/image.tar" 'http://docker/v1.41/build?t=skiff-bench/idle:1' >/dev/null
+fi
 
 api=$(free_port); edge=$(free_port)
 echo "[setup] skiff server --no-agent ($skiff) and one skiff agent ($agent_bin)"
 start_skiff_server "$skiff" "$api" "$edge" 40000-40999 --no-agent
 token=$("$skiff" nodes join-token | grep -o '[^ ]*$' | tail -1)
 "$agent_bin" agent --server "$SKIFF_ADDR" --join-token "$token" --address 127.0.0.1 \
-  --data "$work/agent" --ports 30000-33999 --driver process \
+  --data "$work/agent" --ports 30000-33999 "${driver_flags[@]}" \
   --capacity cpu=1000000m,memory=100000Gi --log-level warn >"$work/agent.log" 2>&1 &
 agent=$!
 pids+=($agent)
@@ -48,11 +67,28 @@ except ValueError:
     print(0); sys.exit()
 print(sum(1 for i in s.get("instances", []) if i["state"] == "running"))'
 }
+run_spec() {
+  if [ "$driver" = docker ]; then
+    printf '  image: skiff-bench/idle:1\n  network: host\n'
+  else
+    printf '  command: ["sleep", "86399"]\n'
+  fi
+}
+# left: the instances' tasks still on the machine.
+left() {
+  if [ "$driver" = docker ]; then
+    curl -fsS --unix-socket "$sock" \
+      'http://docker/v1.41/containers/json?filters=%7B%22label%22%3A%5B%22skiff.app%3Didle%22%5D%7D' |
+      python3 -c 'import json, sys; print(len(json.load(sys.stdin)))'
+  else
+    pgrep -c -f '^sleep 86399$' || true
+  fi
+}
 spec() {  # spec REPLICAS
   cat <<SPEC
 name: idle
 run:
-  command: ["sleep", "86399"]
+$(run_spec)
 replicas: $1
 health: {type: none}
 update: {min_healthy_time: 0s, max_surge: 1000}
@@ -90,12 +126,11 @@ done
 start=$(date +%s.%N)
 "$skiff" scale idle 0 >/dev/null
 for _ in $(seq 1800); do
-  left=$(pgrep -c -f '^sleep 86399$' || true)
-  [ "${left:-0}" -eq 0 ] && break
+  [ "$(left)" -eq 0 ] && break
   sleep 0.5
 done
 echo "stopped all in $(python3 -c "import time; print(f'{time.time() - $start:.1f}')") s" \
-  "($(pgrep -c -f "^sleep 86399$" || true) sleep processes left)"
+  "($(left) $driver tasks left)"
 # The agent writes its state as it stops: let it end before the work dir goes.
 kill "$agent" 2>/dev/null || true
 wait "$agent" 2>/dev/null || true

@@ -6,8 +6,9 @@
 // Instance runners (InstanceRunner: every operation on one instance is
 // serialised on it) are jobs of a small RunnerPool, run when their target
 // changes, when their task's exit is heard (Driver::WatchExit: a pidfd for
-// processes; polled Inspect, on one ExitPoller thread, for drivers that cannot
-// tell) or when a probe or a drain deadline falls due; the pool grows a
+// processes, the engine's event stream for containers; polled Inspect, on one
+// ExitPoller thread, for drivers that cannot tell) or when a probe or a drain
+// deadline falls due; the pool grows a
 // thread while stops in their grace hold the others. One watch thread
 // (WaitForChange + ListAssignments, with a periodic resync) hands targets to
 // the runners; one heartbeat thread (also re-registers the node after an

@@ -735,12 +735,12 @@ TEST_F(AgentTest, OrphansAreRemoved) {
 
 // Verify that a failed start is reported failed with the driver's message.
 TEST_F(AgentTest, StartFailureIsReported) {
-  driver_.FailStart("i1", Error{ErrorCode::kUnavailable, "python3: not found"});
+  driver_.FailStart("i1", Error{ErrorCode::kUnavailable, "fork: Resource temporarily unavailable"});
   auto agent = NewAgent();
   ASSERT_TRUE(agent->Start().has_value());
   Place(Instance("i1"));
   ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kFailed); }));
-  EXPECT_EQ(cp_.instance("i1")->message, "python3: not found");
+  EXPECT_EQ(cp_.instance("i1")->message, "fork: Resource temporarily unavailable");
   EXPECT_EQ(driver_.counts().start, 1);
 }
 

@@ -286,22 +286,27 @@ Result<HttpResponse> HttpClient::Do(std::string_view method, std::string_view pa
 Result<int> HttpClient::Stream(std::string_view method, std::string_view path,
                                const HttpHeaders& headers,
                                const std::function<bool(std::string_view chunk)>& on_data,
-                               Duration timeout) const {
-  return Stream(method, path, {}, headers, on_data, timeout);
+                               Duration timeout, std::stop_token stop) const {
+  return Stream(method, path, {}, headers, on_data, timeout, std::move(stop));
 }
 
 Result<int> HttpClient::Stream(std::string_view method, std::string_view path,
                                std::string_view body, const HttpHeaders& headers,
                                const std::function<bool(std::string_view chunk)>& on_data,
-                               Duration timeout) const {
+                               Duration timeout, std::stop_token stop) const {
   SKIFF_ASSIGN_OR_RETURN(Target target, ParseBaseUrl(base_url_));
   if (method.empty()) return InvalidArgument("empty HTTP method");
   auto request = BuildRequest(target, method, path, body, headers);
   asio::io_context io;
-  if (target.is_unix) {
-    return RunBlocking(io, StreamOn<unix_socket>(target, std::move(request), on_data, timeout));
-  }
-  return RunBlocking(io, StreamOn<tcp>(target, std::move(request), on_data, timeout));
+  // Stopping the context ends run() (at once if it has not begun); destroying
+  // it then destroys the unfinished coroutine, which closes the connection.
+  std::stop_callback on_stop(stop, [&io] { io.stop(); });
+  auto result =
+      target.is_unix
+          ? RunBlocking(io, StreamOn<unix_socket>(target, std::move(request), on_data, timeout))
+          : RunBlocking(io, StreamOn<tcp>(target, std::move(request), on_data, timeout));
+  if (stop.stop_requested()) return Aborted("stream to " + target.display + " cancelled");
+  return result;
 }
 
 }  // namespace skiff::net

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <functional>
+#include <stop_token>
 #include <string>
 #include <string_view>
 
@@ -48,17 +49,20 @@ class HttpClient {
   // Returns the 2xx status once the body ended or `on_data` said stop. A
   // non-2xx response is not streamed: its body is read and returned as the
   // Error ErrorFromResponse makes of it (kNotFound for a 404, ...).
+  // A stop requested on `stop` (from any thread) ends the call at once,
+  // closing the connection, with kAborted: how the owner of an endless stream
+  // (the Docker engine's events) ends it without waiting for the next byte.
   // Other errors as for Do().
   Result<int> Stream(std::string_view method, std::string_view path, const HttpHeaders& headers,
                      const std::function<bool(std::string_view chunk)>& on_data,
-                     Duration timeout = kDefaultTimeout) const;
+                     Duration timeout = kDefaultTimeout, std::stop_token stop = {}) const;
 
   // The same with a request body (sent as for Do()): the Docker engine's build
   // API takes a tar stream and answers with the build's output as it runs.
   Result<int> Stream(std::string_view method, std::string_view path, std::string_view body,
                      const HttpHeaders& headers,
                      const std::function<bool(std::string_view chunk)>& on_data,
-                     Duration timeout = kDefaultTimeout) const;
+                     Duration timeout = kDefaultTimeout, std::stop_token stop = {}) const;
 
   const std::string& base_url() const { return base_url_; }
 

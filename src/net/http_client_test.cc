@@ -11,6 +11,7 @@
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/write.hpp>
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <thread>
 
@@ -143,6 +144,53 @@ TEST(HttpClientTest, UnixSocketStream) {
   ASSERT_TRUE(status) << status.error().ToString();
   EXPECT_EQ(*status, 200);
   EXPECT_EQ(all, "line1\nline2\n");
+}
+
+// Verify that a stop requested while Stream waits on an endless, quiet body
+// ends the call at once with kAborted, and that one requested before the
+// call ends it before it begins.
+TEST(HttpClientTest, StreamEndsWhenStopIsRequested) {
+  skiff::testing::TempDir dir;
+  const std::string path = dir.File("events.sock");
+  asio::io_context io;
+  unix_socket::acceptor acceptor(io, unix_socket::endpoint(path));
+  unix_socket::socket peer(io);
+  std::thread server([&] {
+    acceptor.accept(peer);
+    std::string request;
+    asio::read_until(peer, asio::dynamic_buffer(request), "\r\n\r\n");
+    // One event, then nothing: the connection stays open.
+    asio::write(peer,
+                asio::buffer(std::string_view(
+                    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nfirst\n\r\n")));
+  });
+  HttpClient client("unix://" + path);
+  std::stop_source stop;
+  std::atomic<bool> got_first = false;
+  std::thread stopper([&] {
+    skiff::testing::PollUntil([&] { return got_first.load(); });
+    stop.request_stop();
+  });
+  auto streamed = client.Stream(
+      "GET", "/events", {},
+      [&](std::string_view data) {
+        got_first = data == "first\n";
+        return true;
+      },
+      Duration::zero(), stop.get_token());
+  stopper.join();
+  server.join();
+  EXPECT_TRUE(got_first.load());
+  ASSERT_FALSE(streamed);
+  EXPECT_EQ(streamed.error().code, ErrorCode::kAborted);
+
+  std::stop_source stopped;
+  stopped.request_stop();
+  auto never = client.Stream(
+      "GET", "/events", {}, [](std::string_view) { return true; }, Duration::zero(),
+      stopped.get_token());
+  ASSERT_FALSE(never);
+  EXPECT_EQ(never.error().code, ErrorCode::kAborted);
 }
 
 // Verify that Stream sends a request body with its length and content type

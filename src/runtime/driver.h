@@ -60,6 +60,10 @@ struct DriverInfo {
   // Whether it can run tasks now (a Docker engine that does not answer: no).
   // An agent offers only the drivers available, and asks again as it goes.
   bool available = true;
+  // Whether WatchExit hears of exits by itself (a pidfd, the engine's event
+  // stream) rather than through the caller's ExitPoller: an agent idles at no
+  // cost only with drivers that do.
+  bool hears_exits = false;
 };
 
 class ExitPoller;
@@ -72,9 +76,17 @@ class Driver {
   // driver that must ask an engine caches the answer for a while).
   virtual DriverInfo Info() const = 0;
 
-  // Starts a task. It keeps running if the agent dies. kInvalidArgument for a
-  // config this driver cannot run; kUnavailable / kInternal for a failed start
-  // (the message says why: "python3: not found").
+  // Starts a task. It keeps running if the agent dies. Once Start has
+  // succeeded, config.log_path exists (its directories made), even before the
+  // task wrote anything, so its log can be read and followed at once.
+  // Errors, the same for every driver (the message says why):
+  // kInvalidArgument for a config of another driver's kind (an image given to
+  // the process driver); kFailedPrecondition for one that can never start as
+  // it stands, however often it is tried (a program or image that does not
+  // exist or cannot be had, a failed build: the agent then reports that it
+  // "cannot start", model/cannot_start.h, and the rollout fails at once);
+  // kUnavailable / kInternal for a start that failed but may succeed later
+  // (the engine does not answer, fork or a log file failed).
   virtual Result<TaskHandle> Start(const TaskConfig& config) = 0;
 
   // Re-attaches to a task started by an earlier agent process. kNotFound when it
@@ -86,13 +98,19 @@ class Driver {
 
   // Asks the task to stop (SIGTERM), waits up to `grace`, then kills it and
   // everything it started (SIGKILL of the group). Blocks until it is gone.
-  // Stopping a task that is already gone succeeds.
+  // Stopping a task that is already gone succeeds, and so does stopping a
+  // handle that names no task (released, unknown, or not even of this
+  // driver's form), for which Inspect, Recover and Sample answer kNotFound:
+  // a caller stopping what it recorded needs no case for a handle it cannot
+  // read.
   virtual Status Stop(const TaskHandle& handle, Duration grace) = 0;
 
   // Resource use now. kNotFound when the task is gone.
   virtual Result<ResourceSample> Sample(const TaskHandle& handle) = 0;
 
-  // Forgets a stopped task's bookkeeping (after Stop or observed exit).
+  // Forgets a stopped task's bookkeeping (after Stop or observed exit): from
+  // then on its handle names no task (Inspect, Recover, Sample: kNotFound;
+  // RemoveOrphans does not count it), and WatchExit calls back for it.
   virtual void Release(const TaskHandle& handle) = 0;
 
   // Calls `on_exit` once, soon after the task has exited or its handle has
@@ -101,7 +119,9 @@ class Driver {
   // `poller`'s, with no lock of the driver's held. `on_exit` only says "look":
   // the caller then asks Inspect. It must not block.
   // The default has `poller` call Inspect at its pace (exits found by
-  // polling); drivers that hear of exits (ProcessDriver: pidfd) override it.
+  // polling); drivers that hear of exits override it and say so
+  // (DriverInfo::hears_exits; ProcessDriver: pidfd, DockerDriver: the
+  // engine's event stream).
   // REQUIRES: `poller` outlives the watch (it is stopped before the driver).
   virtual void WatchExit(const TaskHandle& handle, std::function<void()> on_exit,
                          ExitPoller& poller);

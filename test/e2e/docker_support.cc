@@ -1,9 +1,18 @@
 #include "e2e/docker_support.h"
 
+#include <signal.h>
+#include <sys/types.h>
+
+#include <cctype>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <mutex>
+#include <set>
 
 #include "fakes/testing.h"
 #include "runtime/docker/build_context.h"
@@ -12,22 +21,33 @@
 namespace skiff::testing {
 namespace fs = std::filesystem;
 
+namespace {
+
+// This file is test/e2e/docker_support.cc; the script is scripts/dockerd.sh.
+std::string DockerdScript() {
+  return (fs::path(__FILE__).parent_path().parent_path().parent_path() / "scripts" / "dockerd.sh")
+      .string();
+}
+
+std::string Trimmed(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+}  // namespace
+
 const TestEngine& TestDockerEngine() {
   static const TestEngine engine = [] {
     TestEngine e;
     if (const char* host = std::getenv("SKIFF_TEST_DOCKER_HOST"); host && *host) {
       e.host = host;
     } else {
-      // This file is test/e2e/docker_support.cc; the script is scripts/dockerd.sh.
-      const fs::path script =
-          fs::path(__FILE__).parent_path().parent_path().parent_path() / "scripts" / "dockerd.sh";
-      auto out = runtime::docker::RunCapture({"bash", script.string()});
+      auto out = runtime::docker::RunCapture({"bash", DockerdScript()});
       if (!out) {
         e.error = out.error().message;
         return e;
       }
-      e.host = *out;
-      while (!e.host.empty() && (e.host.back() == '\n' || e.host.back() == ' ')) e.host.pop_back();
+      e.host = Trimmed(*out);
     }
     auto version = runtime::docker::DockerEngine(e.host).Version();
     if (!version) {
@@ -41,9 +61,10 @@ const TestEngine& TestDockerEngine() {
 
 Result<std::string> TestAppImage(const std::string& host) {
   static std::mutex mu;
-  static std::string built;
+  static std::set<std::string> built_on;  // engines, by host
+  const std::string tag = "skiff-test/testapp:latest";
   std::lock_guard lock(mu);
-  if (!built.empty()) return built;
+  if (built_on.count(host) > 0) return tag;
   TempDir context;
   std::error_code ec;
   fs::copy_file(SKIFF_TESTAPP_BIN, context.File("testapp"), ec);
@@ -55,11 +76,56 @@ Result<std::string> TestAppImage(const std::string& host) {
     std::fclose(f);
   }
   SKIFF_ASSIGN_OR_RETURN(std::string tar, runtime::docker::TarDirectory(context.path()));
-  const std::string tag = "skiff-test/testapp:latest";
   SKIFF_RETURN_IF_ERROR(runtime::docker::DockerEngine(host).BuildImage(tar, "Dockerfile", tag,
                                                                        [](std::string_view) {}));
-  built = tag;
-  return built;
+  built_on.insert(host);
+  return tag;
+}
+
+}  // namespace skiff::testing
+
+namespace skiff::testing {
+
+PrivateEngine::~PrivateEngine() {
+  (void)runtime::docker::RunCapture(
+      {"env", "SKIFF_DOCKERD_DIR=" + dir_, "bash", DockerdScript(), "stop"});
+  // A crash leaves containerd's shims of that time behind (and their
+  // containers' file systems mounted): every process named after this
+  // engine's directory is its own.
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+    std::ifstream in(entry.path() / "cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmdline.find(dir_ + "/") != std::string::npos) ::kill(std::stoi(name), SIGKILL);
+  }
+  // dockerd mounts its data root on itself and leaves it so: unmounted, the
+  // directory can go with the test's.
+  (void)runtime::docker::RunCapture({"umount", "-R", dir_ + "/root"});
+}
+
+Result<std::string> PrivateEngine::Start() {
+  SKIFF_ASSIGN_OR_RETURN(
+      std::string out,
+      runtime::docker::RunCapture({"env", "SKIFF_DOCKERD_DIR=" + dir_, "bash", DockerdScript()}));
+  std::string host = Trimmed(out);
+  SKIFF_RETURN_IF_ERROR(runtime::docker::DockerEngine(host).Version());
+  return host;
+}
+
+Status PrivateEngine::Crash() {
+  std::ifstream pid_file(dir_ + "/dockerd.pid");
+  pid_t pid = 0;
+  if (!(pid_file >> pid) || pid <= 0) return FailedPrecondition("no dockerd.pid in " + dir_);
+  if (::kill(pid, SIGKILL) != 0) return Internal("kill dockerd: " + std::string(strerror(errno)));
+  // Gone for good, not only silent: a dockerd that finds its pid file's
+  // process alive refuses to start (and the script then falls back to another
+  // storage driver, which knows none of the images and containers).
+  if (!PollUntil([&] { return !fs::exists("/proc/" + std::to_string(pid)); })) {
+    return DeadlineExceeded("dockerd survives SIGKILL");
+  }
+  return OkStatus();
 }
 
 }  // namespace skiff::testing

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 
 #include "common/result.h"
 #include "fakes/testing.h"  // InCi
@@ -20,8 +21,29 @@ struct TestEngine {
 // Found (or brought up) once per process.
 const TestEngine& TestDockerEngine();
 
+// A dockerd of one test's own (scripts/dockerd.sh with its state in `dir`),
+// for tests that crash and restart the engine: the shared one is never
+// touched. Stopped (SIGTERM, as the script does) on destruction.
+class PrivateEngine {
+ public:
+  explicit PrivateEngine(std::string dir) : dir_(std::move(dir)) {}
+  ~PrivateEngine();
+  PrivateEngine(const PrivateEngine&) = delete;
+  PrivateEngine& operator=(const PrivateEngine&) = delete;
+
+  // Starts it (or again after Crash) and waits until it answers: its host
+  // ("unix://…"), or why it cannot run here.
+  Result<std::string> Start();
+  // Kills it at once, as a crash would (SIGKILL: no shutdown, no events),
+  // and waits until the process is gone.
+  Status Crash();
+
+ private:
+  std::string dir_;
+};
+
 // The image "skiff-test/testapp:latest": FROM scratch, the static test app as
-// /testapp, its entrypoint. Built once per process on `host`.
+// /testapp, its entrypoint. Built once per process on each engine.
 Result<std::string> TestAppImage(const std::string& host);
 
 }  // namespace skiff::testing

@@ -7,7 +7,10 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
@@ -21,6 +24,7 @@
 #include "fakes/testing.h"
 #include "net/http_client.h"
 #include "runtime/docker/build_context.h"
+#include "runtime/exit_poller.h"
 
 namespace skiff::runtime::docker {
 namespace {
@@ -61,6 +65,11 @@ class DockerDriverTest : public ::testing::Test {
                   {"SKIFF_REVISION", "1"}};
     config.log_path = dir_.File("logs/" + config.instance_id + ".log");
     return config;
+  }
+
+  // Whether the test app of `config` answers.
+  bool Serving(const TaskConfig& config) {
+    return testing::PollUntil([&] { return Status(config.port, "/health") == 200; }, 10s);
   }
 
   // Removes whatever this test's node left on the engine.
@@ -453,6 +462,109 @@ TEST_F(DockerDriverTest, BuildFromGit) {
   ASSERT_FALSE(failed);
   EXPECT_EQ(failed.error().code, ErrorCode::kFailedPrecondition);
   EXPECT_THAT(failed.error().message, HasSubstr("git checkout no-such-ref"));
+}
+
+// Verify that the event stream is opened again after the engine crashed and
+// came back, that an exit that happened while it was down (the engine sends
+// no event for it) is still reported, exactly once, and that exits are heard
+// through the new stream. The poller handed to WatchExit never runs.
+TEST_F(DockerDriverTest, ExitStreamReconnectsAfterEngineRestartAndReportsMissedExitOnce) {
+  testing::PrivateEngine engine(dir_.File("dockerd"));
+  auto host = engine.Start();
+  if (!host) {
+    if (testing::InCi()) FAIL() << "no private Docker engine: " << host.error().ToString();
+    GTEST_SKIP() << "no private Docker engine: " << host.error().ToString();
+  }
+  auto image = testing::TestAppImage(*host);
+  ASSERT_TRUE(image) << image.error().ToString();
+  DockerDriver driver({.host = *host, .events_min_backoff = 20ms, .events_max_backoff = 200ms});
+  ExitPoller poller(SystemClock::Get(), std::chrono::hours(1));  // never started
+
+  TaskConfig missed = Config(*image);
+  auto handle = driver.Start(missed);
+  ASSERT_TRUE(handle) << handle.error().ToString();
+  ASSERT_TRUE(Serving(missed));
+  std::atomic<int> missed_calls = 0;
+  driver.WatchExit(
+      *handle, [&] { ++missed_calls; }, poller);
+  ASSERT_TRUE(testing::PollUntil([&] { return driver.exit_watcher().opened() == 1; }));
+  auto info = driver.engine().InspectContainer(handle->id);
+  ASSERT_TRUE(info) << info.error().ToString();
+  ASSERT_GT(info->state.pid, 0);
+
+  ASSERT_TRUE(engine.Crash());
+  // The task dies while no engine is there to say so.
+  ASSERT_EQ(::kill(info->state.pid, SIGKILL), 0);
+  EXPECT_EQ(missed_calls.load(), 0);
+  host = engine.Start();
+  ASSERT_TRUE(host) << host.error().ToString();
+
+  ASSERT_TRUE(testing::PollUntil([&] { return missed_calls.load() == 1; }, 30s));
+  EXPECT_GE(driver.exit_watcher().opened(), 2);
+  // The engine that comes back knows the container as exited, or (dockerd
+  // 20.10 after a crash) no longer at all: ended either way.
+  auto status = driver.Inspect(*handle);
+  if (status) {
+    EXPECT_FALSE(status->running);
+  } else {
+    EXPECT_EQ(status.error().code, ErrorCode::kNotFound) << status.error().ToString();
+  }
+
+  // A later exit, heard through the stream opened again: anything more about
+  // the first would have come before it.
+  TaskConfig later = Config(*image);
+  auto later_handle = driver.Start(later);
+  ASSERT_TRUE(later_handle) << later_handle.error().ToString();
+  ASSERT_TRUE(Serving(later));
+  std::atomic<int> later_calls = 0;
+  driver.WatchExit(
+      *later_handle, [&] { ++later_calls; }, poller);
+  (void)Status(later.port, "/crash");
+  EXPECT_TRUE(testing::PollUntil([&] { return later_calls.load() == 1; }, 10s, 1ms));
+  EXPECT_EQ(missed_calls.load(), 1);
+  EXPECT_EQ(driver.exit_watcher().watching(), 0u);
+
+  driver.Release(*handle);
+  driver.Release(*later_handle);
+  EXPECT_EQ(missed_calls.load(), 1);
+  EXPECT_EQ(later_calls.load(), 1);
+}
+
+// Verify that a driver whose engine is not there yet keeps its watches, and
+// hears of an exit once the engine appears (the socket path becomes a link to
+// the engine's socket), without polling.
+TEST_F(DockerDriverTest, ExitWatchWaitsForAnEngineThatAppearsLate) {
+  SKIFF_REQUIRE_DOCKER(host);
+  ASSERT_TRUE(host.starts_with("unix://")) << host;
+  auto image = testing::TestAppImage(host);
+  ASSERT_TRUE(image) << image.error().ToString();
+  DockerDriver present({.host = host});
+  TaskConfig config = Config(*image);
+  auto handle = present.Start(config);
+  ASSERT_TRUE(handle) << handle.error().ToString();
+  ASSERT_TRUE(Serving(config));
+
+  const std::string link = dir_.File("docker.sock");
+  DockerDriver late(
+      {.host = "unix://" + link, .events_min_backoff = 20ms, .events_max_backoff = 100ms});
+  ExitPoller poller(SystemClock::Get(), std::chrono::hours(1));  // never started
+  std::atomic<int> calls = 0;
+  late.WatchExit(
+      *handle, [&] { ++calls; }, poller);
+  EXPECT_EQ(calls.load(), 0);  // no engine: nothing to say yet
+  (void)Status(config.port, "/crash");
+  ASSERT_TRUE(testing::PollUntil([&] {
+    auto status = present.Inspect(*handle);
+    return status && !status->running;
+  }));
+  EXPECT_EQ(calls.load(), 0);
+  EXPECT_EQ(late.exit_watcher().opened(), 0);
+
+  ASSERT_EQ(::symlink(host.substr(7).c_str(), link.c_str()), 0);
+  EXPECT_TRUE(testing::PollUntil([&] { return calls.load() == 1; }));
+  EXPECT_EQ(late.exit_watcher().opened(), 1);
+  present.Release(*handle);
+  EXPECT_EQ(calls.load(), 1);
 }
 
 }  // namespace

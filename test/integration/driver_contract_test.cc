@@ -10,13 +10,17 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/ids.h"
@@ -26,6 +30,7 @@
 #include "net/http_client.h"
 #include "runtime/docker/docker_driver.h"
 #include "runtime/driver.h"
+#include "runtime/exit_poller.h"
 #include "runtime/fake/fake_driver.h"
 #include "runtime/process/process_driver.h"
 
@@ -50,6 +55,15 @@ int Get(int port, const std::string& path) {
   return r ? r->status : 0;
 }
 
+// Whether the test app of `instance_id` answers at 127.0.0.1:port: the port
+// was free when it was chosen, and another process may have taken it since, so
+// the answer must name the instance.
+bool Answers(int port, const std::string& instance_id) {
+  auto r = net::HttpClient("http://127.0.0.1:" + std::to_string(port))
+               .Do("GET", "/", {}, {}, std::chrono::seconds(2));
+  return r && r->status == 200 && r->body.starts_with("hello from " + instance_id + " ");
+}
+
 // What differs between drivers by design.
 struct Traits {
   // RemoveOrphans finds the driver's leftovers (containers can be listed by
@@ -60,9 +74,6 @@ struct Traits {
   bool recovers_exited = false;
   // Sample measures the task (memory > 0); the fake returns what it is told.
   bool measures = false;
-  // The code Start fails with for a config of the right kind that cannot run
-  // (a program or an image that does not exist).
-  ErrorCode unrunnable_code = ErrorCode::kUnavailable;
 };
 
 // One driver under test, and the machine it runs on.
@@ -92,12 +103,17 @@ class Harness {
   virtual void Say(const TaskConfig& config, const std::string& marker) = 0;
   // Makes the task use more than `bytes` of memory.
   virtual void UseMemory(const TaskConfig& config, int64_t bytes) = 0;
+  // Where Sample returns what it is told (the fake): tells it what to return
+  // for `config`'s task, and returns that. nullopt where Sample measures.
+  virtual std::optional<ResourceSample> ScriptSample(const TaskConfig&) { return std::nullopt; }
 };
 
 // What the real drivers share: the test app speaking HTTP.
 class TestAppHarness : public Harness {
  public:
-  bool Serving(const TaskConfig& config) override { return Get(config.port, "/health") == 200; }
+  bool Serving(const TaskConfig& config) override {
+    return Answers(config.port, config.instance_id);
+  }
   void Crash(const TaskConfig& config, const TaskHandle&) override {
     (void)Get(config.port, "/crash");
   }
@@ -132,10 +148,7 @@ class ProcessHarness final : public TestAppHarness {
  public:
   ProcessHarness() : driver_(std::make_unique<process::ProcessDriver>()) {}
   Traits traits() const override {
-    return {.lists_tasks = false,
-            .recovers_exited = false,
-            .measures = true,
-            .unrunnable_code = ErrorCode::kUnavailable};
+    return {.lists_tasks = false, .recovers_exited = false, .measures = true};
   }
   Driver& driver() override { return *driver_; }
   Driver& Restart() override {
@@ -169,10 +182,7 @@ class DockerHarness final : public TestAppHarness {
   DockerHarness(std::string host, std::string image)
       : host_(std::move(host)), image_(std::move(image)), driver_(NewDriver()) {}
   Traits traits() const override {
-    return {.lists_tasks = true,
-            .recovers_exited = true,
-            .measures = true,
-            .unrunnable_code = ErrorCode::kFailedPrecondition};
+    return {.lists_tasks = true, .recovers_exited = true, .measures = true};
   }
   Driver& driver() override { return *driver_; }
   Driver& Restart() override {
@@ -214,10 +224,7 @@ class FakeHarness final : public Harness {
  public:
   FakeHarness() { driver_.SetTermExitCode(0); }
   Traits traits() const override {
-    return {.lists_tasks = true,
-            .recovers_exited = false,
-            .measures = false,
-            .unrunnable_code = ErrorCode::kUnavailable};
+    return {.lists_tasks = true, .recovers_exited = false, .measures = false};
   }
   Driver& driver() override { return driver_; }
   Driver& Restart() override { return driver_; }
@@ -239,8 +246,8 @@ class FakeHarness final : public Harness {
     config.run.image = "skiff-test/testapp:latest";
   }
   void MakeUnrunnable(TaskConfig& config) override {
-    driver_.FailStart(config.instance_id,
-                      Error{ErrorCode::kUnavailable, "skiff-testapp: No such file or directory"});
+    driver_.FailStart(config.instance_id, Error{ErrorCode::kFailedPrecondition,
+                                                "skiff-testapp: No such file or directory"});
   }
   bool Serving(const TaskConfig& config) override { return driver_.IsRunning(config.instance_id); }
   void Crash(const TaskConfig& config, const TaskHandle&) override {
@@ -253,6 +260,11 @@ class FakeHarness final : public Harness {
     driver_.Print(config.instance_id, "GET /" + marker + "\n");
   }
   void UseMemory(const TaskConfig&, int64_t) override {}
+  std::optional<ResourceSample> ScriptSample(const TaskConfig& config) override {
+    const ResourceSample sample{.cpu_millis = 250, .memory_bytes = 48 << 20};
+    driver_.SetSample(config.instance_id, sample);
+    return sample;
+  }
 
  private:
   FakeDriver driver_{"process"};
@@ -346,6 +358,8 @@ TEST_P(DriverContractTest, StartInspectStopRelease) {
   auto handle = Start(config);
   ASSERT_TRUE(handle) << handle.error().ToString();
   EXPECT_FALSE(handle->id.empty());
+  // The log is there before the task wrote anything.
+  EXPECT_TRUE(std::filesystem::exists(config.log_path)) << config.log_path;
   ASSERT_TRUE(Serving(config));
   auto status = driver().Inspect(*handle);
   ASSERT_TRUE(status) << status.error().ToString();
@@ -449,10 +463,13 @@ TEST_P(DriverContractTest, ErrorsHaveExactCodes) {
   harness_->MakeUnrunnable(unrunnable);
   auto failed = Start(unrunnable);
   ASSERT_FALSE(failed);
-  EXPECT_EQ(failed.error().code, traits().unrunnable_code) << failed.error().ToString();
+  // It can never start as it stands: the agent says so and the rollout fails.
+  EXPECT_EQ(failed.error().code, ErrorCode::kFailedPrecondition) << failed.error().ToString();
   EXPECT_FALSE(failed.error().message.empty());
 
+  // A handle of no form this driver knows names no task: gone, so stopped.
   const TaskHandle nothing{"no-such-task"};
+  EXPECT_TRUE(driver().Stop(nothing, 1s));
   auto inspected = driver().Inspect(nothing);
   ASSERT_FALSE(inspected);
   EXPECT_EQ(inspected.error().code, ErrorCode::kNotFound);
@@ -527,8 +544,28 @@ TEST_P(DriverContractTest, SamplesRunningTask) {
     return sample && (!traits().measures || sample->memory_bytes > 0);
   }));
   ASSERT_TRUE(sample) << sample.error().ToString();
-  EXPECT_GE(sample->cpu_millis, 0);
   EXPECT_LT(std::chrono::abs(sample->at - std::chrono::system_clock::now()), 1min);
+  if (!traits().measures) return;
+  // An idle test app: some memory, far less than a gigabyte, and less cpu
+  // than the machine has (a wrong unit fails one of these).
+  EXPECT_GT(sample->memory_bytes, 64 << 10);
+  EXPECT_LT(sample->memory_bytes, int64_t{1} << 30);
+  EXPECT_GE(sample->cpu_millis, 0);
+  EXPECT_LE(sample->cpu_millis, 1000 * static_cast<int64_t>(std::thread::hardware_concurrency()));
+}
+
+// Verify that a driver that returns what it is told (the fake) returns
+// exactly that.
+TEST_P(DriverContractTest, SampleOfScriptedTaskIsWhatItWasTold) {
+  TaskConfig config = Config();
+  std::optional<ResourceSample> scripted = harness_->ScriptSample(config);
+  if (!scripted) return;  // a real driver: SamplesRunningTask measures it
+  auto handle = Start(config);
+  ASSERT_TRUE(handle) << handle.error().ToString();
+  auto sample = driver().Sample(*handle);
+  ASSERT_TRUE(sample) << sample.error().ToString();
+  EXPECT_EQ(sample->cpu_millis, scripted->cpu_millis);
+  EXPECT_EQ(sample->memory_bytes, scripted->memory_bytes);
 }
 
 // Verify that the orphan sweep removes exactly this node's tasks that are not
@@ -579,7 +616,7 @@ TEST_P(DriverContractTest, RemoveOrphansOfItsNodeOnly) {
 TEST_P(DriverContractTest, MemoryLimitWhereEnforced) {
   const DriverInfo info = driver().Info();
   if (!info.enforces_limits) {
-    EXPECT_THAT(info.notes, ::testing::AnyOf(HasSubstr("not enforced"), HasSubstr("fake")));
+    EXPECT_THAT(info.notes, HasSubstr("limits are not enforced"));
     return;
   }
   TaskConfig config = Config();
@@ -590,6 +627,93 @@ TEST_P(DriverContractTest, MemoryLimitWhereEnforced) {
   harness_->UseMemory(config, 32 << 20);
   TaskStatus status = WaitExit(*handle);
   EXPECT_EQ(status.exit_code, 128 + SIGKILL) << status.message;
+}
+
+// Verify that a released task is forgotten everywhere, even one released
+// while it still ran: Inspect and Sample answer kNotFound, the orphan sweep
+// does not count it, stopping its handle succeeds, and once stopped nothing
+// recovers it.
+TEST_P(DriverContractTest, ReleasedTaskIsForgotten) {
+  TaskConfig config = Config();
+  auto handle = Start(config);
+  ASSERT_TRUE(handle) << handle.error().ToString();
+  ASSERT_TRUE(Serving(config));
+  driver().Release(*handle);
+
+  auto inspected = driver().Inspect(*handle);
+  ASSERT_FALSE(inspected);
+  EXPECT_EQ(inspected.error().code, ErrorCode::kNotFound);
+  auto sampled = driver().Sample(*handle);
+  ASSERT_FALSE(sampled);
+  EXPECT_EQ(sampled.error().code, ErrorCode::kNotFound);
+  auto removed = driver().RemoveOrphans(node_id_, {});
+  ASSERT_TRUE(removed) << removed.error().ToString();
+  EXPECT_EQ(*removed, 0);
+  EXPECT_TRUE(driver().Stop(*handle, 1s));
+  auto recovered = driver().Recover(*handle);
+  ASSERT_FALSE(recovered);
+  EXPECT_EQ(recovered.error().code, ErrorCode::kNotFound);
+}
+
+// Verify that WatchExit calls back once, soon after the task exits: by itself
+// for a driver that says it hears exits (its ExitPoller never runs, and
+// nothing is left on it), through the poller otherwise; at once (on the
+// calling thread) for a task that has ended or was released; and once for a
+// task released while it ran.
+TEST_P(DriverContractTest, WatchExitCallsBackOnce) {
+  const bool hears = driver().Info().hears_exits;
+  ExitPoller poller(SystemClock::Get(), 50ms);
+  if (!hears) poller.Start();
+  TaskConfig config = Config();
+  auto handle = Start(config);
+  ASSERT_TRUE(handle) << handle.error().ToString();
+  ASSERT_TRUE(Serving(config));
+
+  std::atomic<int> calls = 0;
+  driver().WatchExit(
+      *handle, [&] { ++calls; }, poller);
+  EXPECT_EQ(calls.load(), 0);
+  if (hears) {
+    EXPECT_EQ(poller.watching(), 0u);
+  }
+  const auto crashed = std::chrono::steady_clock::now();
+  harness_->Crash(config, *handle);
+  ASSERT_TRUE(testing::PollUntil([&] { return calls.load() > 0; }, 10s, 1ms));
+  const auto heard = std::chrono::steady_clock::now() - crashed;
+  RecordProperty(
+      "exit_heard_ms",
+      static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(heard).count()));
+  EXPECT_LT(heard, 2s);
+  auto status = driver().Inspect(*handle);
+  ASSERT_TRUE(status) << status.error().ToString();
+  EXPECT_FALSE(status->running);
+
+  std::atomic<int> ended = 0;
+  driver().WatchExit(
+      *handle, [&] { ++ended; }, poller);
+  EXPECT_EQ(ended.load(), 1);
+  driver().Release(*handle);
+  std::atomic<int> released = 0;
+  driver().WatchExit(
+      *handle, [&] { ++released; }, poller);
+  EXPECT_EQ(released.load(), 1);
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_EQ(ended.load(), 1);
+
+  // Released while it still ran, a watched task is called back once too (and
+  // stopping it afterwards succeeds).
+  TaskConfig second = Config();
+  auto running = Start(second);
+  ASSERT_TRUE(running) << running.error().ToString();
+  ASSERT_TRUE(Serving(second));
+  std::atomic<int> released_running = 0;
+  driver().WatchExit(
+      *running, [&] { ++released_running; }, poller);
+  driver().Release(*running);
+  EXPECT_TRUE(testing::PollUntil([&] { return released_running.load() == 1; }));
+  EXPECT_TRUE(driver().Stop(*running, 10s));
+  poller.Stop();
+  EXPECT_EQ(released_running.load(), 1);
 }
 
 std::unique_ptr<Harness> MakeDocker(std::string* why) {

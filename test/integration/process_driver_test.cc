@@ -263,20 +263,22 @@ TEST_F(ProcessDriverTest, KillNineReportsSignal) {
   EXPECT_EQ(status.message, "killed by signal 9");
 }
 
-// Verify that programs that cannot run fail Start with kUnavailable and the reason.
+// Verify that programs that cannot run fail Start with kFailedPrecondition
+// (it can never start as it stands) and the reason, and that a work dir that
+// cannot be entered is kUnavailable.
 TEST_F(ProcessDriverTest, ExecFailuresAreReported) {
   TaskConfig missing = Config();
   missing.run.command = {"skiff-no-such-program"};
   auto r1 = driver_.Start(missing);
   ASSERT_FALSE(r1.has_value());
-  EXPECT_EQ(r1.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(r1.error().code, ErrorCode::kFailedPrecondition);
   EXPECT_EQ(r1.error().message, "skiff-no-such-program: No such file or directory");
 
   TaskConfig bad_path = Config();
   bad_path.run.command = {dir_.File("nope/app")};
   auto r2 = driver_.Start(bad_path);
   ASSERT_FALSE(r2.has_value());
-  EXPECT_EQ(r2.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(r2.error().code, ErrorCode::kFailedPrecondition);
   EXPECT_THAT(r2.error().message, HasSubstr("No such file or directory"));
 
   TaskConfig not_executable = Config();
@@ -284,7 +286,7 @@ TEST_F(ProcessDriverTest, ExecFailuresAreReported) {
   not_executable.run.command = {dir_.File("plain.txt")};
   auto r3 = driver_.Start(not_executable);
   ASSERT_FALSE(r3.has_value());
-  EXPECT_EQ(r3.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(r3.error().code, ErrorCode::kFailedPrecondition);
   EXPECT_THAT(r3.error().message, HasSubstr("Permission denied"));
 
   TaskConfig bad_dir = Config();
@@ -425,7 +427,8 @@ TEST_F(ProcessDriverTest, InfoIsHonestAboutLimits) {
   EXPECT_THAT(plain.Info().notes, HasSubstr("not enforced"));
 }
 
-// Verify that stopping a handle of a process that is long gone succeeds.
+// Verify that stopping a handle of a process that is long gone succeeds, and
+// so does stopping a handle that names no process at all (Driver::Stop).
 TEST_F(ProcessDriverTest, StopOfGoneTaskSucceeds) {
   auto handle = driver_.Start(Config());
   ASSERT_TRUE(handle.has_value()) << handle.error().ToString();
@@ -433,8 +436,7 @@ TEST_F(ProcessDriverTest, StopOfGoneTaskSucceeds) {
   ProcessDriver other;
   EXPECT_TRUE(other.Stop(*handle, std::chrono::seconds(1)).has_value());
   auto malformed = other.Stop(TaskHandle{"pid:x:y"}, std::chrono::seconds(1));
-  ASSERT_FALSE(malformed.has_value());
-  EXPECT_EQ(malformed.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(malformed.has_value()) << malformed.error().ToString();
 }
 
 // Verify that past max_pidfds a task holds no pidfd (so a thousand tasks do

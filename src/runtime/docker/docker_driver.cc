@@ -156,7 +156,12 @@ TaskStatus StatusOf(const ContainerState& state) {
 }
 
 DockerDriver::DockerDriver(DockerDriverOptions options)
-    : options_(std::move(options)), engine_(options_.host) {}
+    : options_(std::move(options)),
+      engine_(options_.host),
+      exits_(engine_, ExitWatcherOptions{.labels = {kLabelInstance},
+                                         .min_backoff = options_.events_min_backoff,
+                                         .max_backoff = options_.events_max_backoff,
+                                         .clock = options_.clock}) {}
 
 DockerDriver::~DockerDriver() {
   std::lock_guard lock(mu_);
@@ -184,7 +189,7 @@ DriverInfo DockerDriver::Info() const {
     probe_error_ = std::move(error);
     probed_at_ = now;
   }
-  DriverInfo info{.name = "docker", .enforces_limits = true};
+  DriverInfo info{.name = "docker", .enforces_limits = true, .hears_exits = true};
   if (!probe_error_.empty()) {
     info.notes = fmt::format("engine at {} does not answer: {}", engine_.host(), probe_error_);
     info.available = false;
@@ -274,6 +279,9 @@ Result<TaskHandle> DockerDriver::Start(const TaskConfig& config) {
     task.log_path = std::filesystem::absolute(task.log_path, ignored).string();
     std::filesystem::create_directories(std::filesystem::path(task.log_path).parent_path(),
                                         ignored);
+    // The log exists from the start, as for every driver (Driver::Start),
+    // whether or not the container ever writes.
+    AppendToLog(task.log_path, "");
   }
   SKIFF_ASSIGN_OR_RETURN(std::string image, EnsureImage(task));
   const json::object body = ContainerCreateBody(task, image, options_);
@@ -388,6 +396,12 @@ Result<ResourceSample> DockerDriver::Sample(const TaskHandle& handle) {
   if (previous.at != Time{} && elapsed_ns > 0 && cpu_ns >= previous.usage_ns) {
     sample.cpu_millis = (cpu_ns - previous.usage_ns) * 1000 / elapsed_ns;
   }
+  // The engine counts the container's set-up (runc's init, in its cgroup)
+  // before the start time it reports, so a young container's first average
+  // can come out above what its cpus could do: no more than those.
+  if (const int64_t cpus = IntAt(stats, {"cpu_stats", "online_cpus"}); cpus > 0) {
+    sample.cpu_millis = std::min(sample.cpu_millis, cpus * 1000);
+  }
   return sample;
 }
 
@@ -401,9 +415,23 @@ void DockerDriver::Release(const TaskHandle& handle) {
     // Left for the orphan sweep; its log stream ends with it.
     SKIFF_LOG_WARN("docker: removing container {}: {}", handle.id, removed.error().ToString());
     if (follower) follower->thread.detach();
-    return;
+  } else if (follower) {
+    follower->thread.join();  // its stream ended with the container
   }
-  if (follower) follower->thread.join();  // its stream ended with the container
+  // Released, the handle names no task: its watches are over.
+  for (auto& on_exit : exits_.TakeAll(handle.id)) on_exit();
+}
+
+void DockerDriver::WatchExit(const TaskHandle& handle, std::function<void()> on_exit,
+                             ExitPoller& poller) {
+  (void)poller;
+  // Watched first, so that an exit from now on is heard; one before it is
+  // seen here.
+  const uint64_t key = exits_.Watch(handle.id, std::move(on_exit));
+  auto info = engine_.InspectContainer(handle.id);
+  const bool gone = info ? !info->state.running : info.error().code == ErrorCode::kNotFound;
+  if (!gone) return;
+  if (auto now = exits_.Take(key)) now();
 }
 
 Result<int> DockerDriver::RemoveOrphans(const std::string& node_id,
@@ -440,6 +468,7 @@ Result<int> DockerDriver::RemoveOrphans(const std::string& node_id,
       SKIFF_LOG_WARN("docker: removing orphan {}: {}", c.id, gone.error().ToString());
       continue;
     }
+    for (auto& on_exit : exits_.TakeAll(c.id)) on_exit();
     ++removed;
   }
   return removed;

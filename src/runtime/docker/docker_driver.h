@@ -13,6 +13,11 @@
 // Identity: a TaskHandle is the container's full id. Release removes the
 // container; Stop only stops it, so Inspect still tells how it ended.
 //
+// Exits are heard, not polled: one ExitWatcher per driver follows the
+// engine's event stream (die and destroy of containers labelled
+// skiff.instance) and calls the WatchExit callbacks; it survives the engine
+// going away, restarting or appearing late (exit_watcher.h).
+//
 // Logs: one thread per task follows the container's stdout and stderr through
 // the logs API (demultiplexed) and appends them to the task's log file; it
 // reconnects from the last entry seen when the stream stays idle for
@@ -33,6 +38,7 @@
 #include "common/clock.h"
 #include "common/result.h"
 #include "runtime/docker/engine.h"
+#include "runtime/docker/exit_watcher.h"
 #include "runtime/driver.h"
 
 namespace skiff::runtime::docker {
@@ -63,6 +69,10 @@ struct DockerDriverOptions {
   // How long Info() keeps the engine's last answer to the question whether it
   // is there.
   Duration probe_interval = std::chrono::seconds(5);
+  // How soon, then how seldom at most, the exit watcher tries again to reach
+  // an engine that does not answer.
+  Duration events_min_backoff = std::chrono::milliseconds(100);
+  Duration events_max_backoff = std::chrono::seconds(5);
 };
 
 // The create body for `config` running `image` (pure; tested with tables).
@@ -93,6 +103,8 @@ class DockerDriver final : public Driver {
   Result<std::string> Probe() const;
 
   DockerEngine& engine() { return engine_; }
+  // The watcher of exits (tests: how often its stream was opened).
+  const ExitWatcher& exit_watcher() const { return exits_; }
 
   // Driver:
 
@@ -125,12 +137,20 @@ class DockerDriver final : public Driver {
   Status Stop(const TaskHandle& handle, Duration grace) override;
 
   // From the one-shot stats call: cpu averaged since the previous sample (the
-  // first since the container started), memory in use without the page cache.
+  // first since the container started, at most its online cpus' worth),
+  // memory in use without the page cache.
   // kNotFound when the container is gone or not running.
   Result<ResourceSample> Sample(const TaskHandle& handle) override;
 
-  // Stops following the logs and removes the container.
+  // Stops following the logs and removes the container; its WatchExit
+  // callbacks are called.
   void Release(const TaskHandle& handle) override;
+
+  // Hears of the exit from the engine's event stream; `poller` is not used.
+  // While the engine does not answer the watch waits, and the stream's
+  // listing when it answers again tells whether the container ended.
+  void WatchExit(const TaskHandle& handle, std::function<void()> on_exit,
+                 ExitPoller& poller) override;
 
   // Also removes the containers of this driver's home (options.home) that
   // name another node id, unless their instance is kept: what this machine
@@ -161,6 +181,7 @@ class DockerDriver final : public Driver {
 
   const DockerDriverOptions options_;
   DockerEngine engine_;
+  ExitWatcher exits_;
 
   // Info's cached answer of the engine.
   mutable std::mutex probe_mu_;

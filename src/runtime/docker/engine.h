@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,6 +57,15 @@ struct ContainerSummary {
   std::string id;
   std::string state;  // "running", "exited", ...
   std::map<std::string, std::string> labels;
+};
+
+// One event of the engine's stream (GET /events) about a container.
+struct ContainerEvent {
+  std::string id;      // the container's full id
+  std::string action;  // "die", "destroy", "oom", ...
+  int64_t at_unix_nanos = 0;
+  // The container's labels, and per action more ("exitCode" for "die").
+  std::map<std::string, std::string> attributes;
 };
 
 // Which stream a log frame came from.
@@ -127,6 +137,18 @@ class DockerEngine {
               const std::function<bool(LogStream stream, int64_t at_unix_nanos,
                                        std::string_view line)>& on_entry) const;
 
+  // Streams the engine's container events whose action is one of `actions`
+  // about containers carrying every label of `labels` ("key=value", or "key"),
+  // those since `since_unix_nanos` first (the engine keeps its last 256
+  // events; 0: only new ones), each handed to `on_event` in order. It streams
+  // until `on_event` returns false, the engine ends the stream (it shut
+  // down: OK), or a stop is requested on `stop` (kAborted); it never times
+  // out while the engine is quiet.
+  Status ContainerEvents(const std::vector<std::string>& actions,
+                         const std::vector<std::string>& labels, int64_t since_unix_nanos,
+                         std::stop_token stop,
+                         const std::function<bool(const ContainerEvent&)>& on_event) const;
+
   // One sample of the container's stats (`stream=false&one-shot=true`, which
   // answers at once where the plain call takes over a second).
   Result<boost::json::object> Stats(std::string_view id) const;
@@ -161,6 +183,10 @@ class FrameDemuxer {
  private:
   std::string buffer_;
 };
+
+// The event on one line of the events stream; nullopt when the line is not
+// a container event.
+std::optional<ContainerEvent> ParseContainerEvent(std::string_view line);
 
 // Unix nanoseconds of an RFC 3339 time with any fraction
 // ("2026-11-23T00:39:23.583205805Z"); nullopt when it is not one.

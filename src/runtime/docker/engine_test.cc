@@ -93,5 +93,31 @@ TEST(DockerEngineTest, NoEngineIsUnavailable) {
   EXPECT_NE(version.error().message.find("/nonexistent/skiff-docker.sock"), std::string::npos);
 }
 
+// Verify that a line of the events stream becomes a container event with
+// its id, action, time and attributes, and that other lines do not.
+TEST(ParseContainerEventTest, ReadsWhatTheEngineSends) {
+  auto event = ParseContainerEvent(
+      R"({"status":"die","id":"577a","from":"skiff-test/testapp:latest","Type":"container",)"
+      R"("Action":"die","Actor":{"ID":"577a","Attributes":{"exitCode":"137","name":"t1",)"
+      R"("skiff.instance":"x"}},"scope":"local","time":1796556534,)"
+      R"("timeNano":1796556534947671034})");
+  ASSERT_TRUE(event.has_value());
+  EXPECT_EQ(event->id, "577a");
+  EXPECT_EQ(event->action, "die");
+  EXPECT_EQ(event->at_unix_nanos, 1796556534947671034);
+  EXPECT_EQ(event->attributes.at("exitCode"), "137");
+  EXPECT_EQ(event->attributes.at("skiff.instance"), "x");
+
+  auto seconds_only = ParseContainerEvent(
+      R"({"Type":"container","Action":"destroy","Actor":{"ID":"b"},"time":12})");
+  ASSERT_TRUE(seconds_only.has_value());
+  EXPECT_EQ(seconds_only->at_unix_nanos, 12'000'000'000);
+
+  EXPECT_FALSE(ParseContainerEvent(R"({"Type":"image","Action":"pull","Actor":{"ID":"x"}})"));
+  EXPECT_FALSE(ParseContainerEvent(R"({"Type":"container","Action":"die"})"));
+  EXPECT_FALSE(ParseContainerEvent("not json"));
+  EXPECT_FALSE(ParseContainerEvent(""));
+}
+
 }  // namespace
 }  // namespace skiff::runtime::docker

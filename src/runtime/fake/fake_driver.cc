@@ -15,12 +15,15 @@ FakeDriver::FakeDriver(std::string name, const Clock* clock)
 FakeDriver::~FakeDriver() = default;
 
 DriverInfo FakeDriver::Info() const {
-  return DriverInfo{.name = name_, .enforces_limits = false, .notes = "fake: tasks run in memory"};
+  return DriverInfo{.name = name_,
+                    .enforces_limits = false,
+                    .notes = "fake: tasks run in memory; cpu/memory limits are not enforced"};
 }
 
 FakeDriver::Task* FakeDriver::FindLocked(const std::string& handle_id) {
   auto it = tasks_.find(handle_id);
-  if (it == tasks_.end() || it->second.vanished) return nullptr;
+  // Released is forgotten, as the real drivers forget (or remove) it.
+  if (it == tasks_.end() || it->second.vanished || it->second.released) return nullptr;
   return &it->second;
 }
 
@@ -28,7 +31,7 @@ const FakeDriver::Task* FakeDriver::LatestLocked(const std::string& instance_id)
   auto it = latest_.find(instance_id);
   if (it == latest_.end()) return nullptr;
   auto task = tasks_.find(it->second);
-  if (task == tasks_.end() || task->second.vanished) return nullptr;
+  if (task == tasks_.end() || task->second.vanished || task->second.released) return nullptr;
   return &task->second;
 }
 
@@ -77,8 +80,7 @@ Result<TaskStatus> FakeDriver::Inspect(const TaskHandle& handle) {
   std::lock_guard lock(mu_);
   ++counts_.inspect;
   Task* task = FindLocked(handle.id);
-  // Released is forgotten, as the real drivers forget (or remove) it.
-  if (task == nullptr || task->released) return NotFound("unknown task " + handle.id);
+  if (task == nullptr) return NotFound("unknown task " + handle.id);
   return TaskStatus{.running = task->running,
                     .exit_code = task->exit_code,
                     .message = task->message,
@@ -259,7 +261,9 @@ bool FakeDriver::IsRunning(const std::string& instance_id) const {
 int FakeDriver::RunningCount() const {
   std::lock_guard lock(mu_);
   int n = 0;
-  for (const auto& [id, task] : tasks_) n += (task.running && !task.vanished) ? 1 : 0;
+  for (const auto& [id, task] : tasks_) {
+    n += (task.running && !task.vanished && !task.released) ? 1 : 0;
+  }
   return n;
 }
 

@@ -8,9 +8,12 @@
 // test/integration/driver_contract_test.cc, runs it beside them): named
 // "docker" it runs only images and builds, otherwise only commands, refusing
 // the rest with kInvalidArgument; a started task's log file exists; exits are
-// worded by ExitMessage; a released task is unknown (kNotFound). What differs
-// by design: an exited task cannot be recovered (as a process), and limits are
-// not enforced.
+// worded by ExitMessage; a released task is forgotten everywhere (Inspect,
+// Sample, Recover: kNotFound; Stop: gone; no longer running nor an orphan).
+// What differs by design: an exited task cannot be recovered (as a process),
+// resource limits are not enforced (Info's notes say so), Sample returns what
+// SetSample told it, and exits are found by the caller's ExitPoller
+// (hears_exits is false).
 //
 // Thread-safety: every method may be called from any thread. Stop blocks for
 // the scripted stop delay (bounded by the grace it is given) without holding

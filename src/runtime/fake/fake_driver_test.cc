@@ -175,5 +175,27 @@ TEST(FakeDriverTest, KeepsTheDriverContract) {
   EXPECT_TRUE(process.Stop(*handle, 1s).has_value());
 }
 
+// Verify that a released task is forgotten everywhere, not only by Inspect,
+// even one released while it still ran: Sample and Recover answer kNotFound,
+// it no longer counts as running, scripting it finds nothing, and a Stop of
+// its handle succeeds without stopping anything.
+TEST(FakeDriverTest, ReleasedTaskIsForgottenEverywhere) {
+  FakeDriver driver;
+  TaskConfig config = Config("a");
+  config.node_id = "n1";
+  auto handle = driver.Start(config);
+  ASSERT_TRUE(handle.has_value());
+  driver.Release(*handle);
+  EXPECT_EQ(driver.Inspect(*handle).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(driver.Sample(*handle).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(driver.Recover(*handle).error().code, ErrorCode::kNotFound);
+  EXPECT_FALSE(driver.IsRunning("a"));
+  EXPECT_EQ(driver.RunningCount(), 0);
+  EXPECT_FALSE(driver.Exit("a", 1));
+  EXPECT_FALSE(driver.Print("a", "x\n"));
+  EXPECT_TRUE(driver.Stop(*handle, 1s).has_value());
+  EXPECT_EQ(driver.RemoveOrphans("n1", {}).value(), 0);
+}
+
 }  // namespace
 }  // namespace skiff::runtime

@@ -34,6 +34,13 @@ constexpr char kDefaultPath[] = "/usr/local/bin:/usr/bin:/bin";
 // What a child reports through the exec pipe when it could not become the task.
 enum class ChildStage : int { kCgroup = 1, kChdir, kStdio, kExec };
 
+// Whether exec failed with `error` because of the program itself (missing,
+// not executable, not a format the kernel runs), not for want of resources.
+bool IsNotAProgram(int error) {
+  return error == ENOENT || error == EACCES || error == ENOEXEC || error == ENOTDIR ||
+         error == ELOOP || error == ENAMETOOLONG || error == EISDIR || error == ELIBBAD;
+}
+
 struct ChildFailure {
   int stage = 0;
   int error = 0;
@@ -344,7 +351,10 @@ void ProcessDriver::ReaperLoop() {
 }
 
 DriverInfo ProcessDriver::Info() const {
-  return DriverInfo{"process", cgroups_.has_value(), cgroup_note_};
+  return DriverInfo{.name = "process",
+                    .enforces_limits = cgroups_.has_value(),
+                    .notes = cgroup_note_,
+                    .hears_exits = reaper_alive_};
 }
 
 Result<TaskHandle> ProcessDriver::Start(const TaskConfig& config) {
@@ -364,7 +374,7 @@ Result<TaskHandle> ProcessDriver::Start(const TaskConfig& config) {
   }
   const std::string& name = config.run.command[0];
   std::optional<std::string> program = ResolveProgram(name, env["PATH"]);
-  if (!program) return Unavailable(name + ": " + ErrnoText(ENOENT));
+  if (!program) return FailedPrecondition(name + ": " + ErrnoText(ENOENT));
 
   std::vector<std::string> env_strings;
   for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
@@ -445,7 +455,12 @@ Result<TaskHandle> ProcessDriver::Start(const TaskConfig& config) {
         what = *program;
         break;
     }
-    return Unavailable(what + ": " + ErrnoText(failure.error));
+    Error error{ErrorCode::kUnavailable, what + ": " + ErrnoText(failure.error)};
+    if (static_cast<ChildStage>(failure.stage) == ChildStage::kExec &&
+        IsNotAProgram(failure.error)) {
+      error.code = ErrorCode::kFailedPrecondition;  // trying again changes nothing
+    }
+    return tl::unexpected(std::move(error));
   }
 
   // The start time is fixed at fork; a zombie's stat still holds it.
@@ -568,8 +583,12 @@ Status ProcessDriver::Stop(const TaskHandle& handle, Duration grace) {
   if (task.id.pid == 0) {
     auto adopted = Adopt(handle);
     if (!adopted) {
-      // Gone already: stopping it succeeded. A malformed handle is a caller bug.
-      if (adopted.error().code == ErrorCode::kNotFound) return OkStatus();
+      // Gone already, or a handle that names no process at all: either way
+      // there is nothing to stop (Driver::Stop).
+      if (adopted.error().code == ErrorCode::kNotFound ||
+          adopted.error().code == ErrorCode::kInvalidArgument) {
+        return OkStatus();
+      }
       return tl::unexpected(adopted.error());
     }
     std::lock_guard lock(mu_);

@@ -21,6 +21,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -87,9 +88,11 @@ class ProcessDriver final : public Driver {
   // with exactly config.env (plus the agent's PATH when config.env has none), cwd
   // config.work_dir, stdin /dev/null, stdout+stderr appended to config.log_path
   // (its directories created). Returns after the exec succeeded.
-  // kInvalidArgument for an image or an empty command; kUnavailable when the
-  // program cannot be found or exec'd, the log cannot be opened or fork fails,
-  // with the reason ("python3: No such file or directory").
+  // kInvalidArgument for an image or an empty command; kFailedPrecondition
+  // when the program cannot be found or is not one that can run (missing, not
+  // executable, not a program: "python3: No such file or directory");
+  // kUnavailable when the log or the work dir cannot be opened, fork fails or
+  // exec fails for want of resources, with the reason.
   Result<TaskHandle> Start(const TaskConfig& config) override;
 
   Result<TaskHandle> Recover(const TaskHandle& handle) override;
@@ -98,8 +101,9 @@ class ProcessDriver final : public Driver {
   // SIGTERM to the task's process group, up to `grace` for the leader to exit,
   // then SIGKILL to the group (also when the leader left on its own, to take
   // stragglers with it). A live task this driver has not seen is adopted and
-  // stopped. kInvalidArgument for a malformed handle; kDeadlineExceeded when
-  // the task survives SIGKILL for kill_wait (stuck in the kernel).
+  // stopped. A handle that is not "pid:…" names no task: stopped (OK).
+  // kDeadlineExceeded when the task survives SIGKILL for kill_wait (stuck in
+  // the kernel).
   Status Stop(const TaskHandle& handle, Duration grace) override;
 
   // cpu: average since the previous Sample of this handle (the first one since
@@ -176,9 +180,10 @@ class ProcessDriver final : public Driver {
   std::vector<std::function<void()>> due_;  // callbacks to call; GUARDED_BY(mu_)
   bool stopping_ = false;                   // GUARDED_BY(mu_)
   // The reaper listens; false once it died (epoll_wait failed): every pidfd
-  // is closed then, and tasks are looked at instead.
-  bool reaper_alive_ = false;  // GUARDED_BY(mu_)
-  int pidfds_ = 0;             // pidfds open; GUARDED_BY(mu_)
+  // is closed then, and tasks are looked at instead. Written under mu_;
+  // atomic so that Info reads it without.
+  std::atomic<bool> reaper_alive_ = false;
+  int pidfds_ = 0;  // pidfds open; GUARDED_BY(mu_)
 };
 
 }  // namespace skiff::runtime::process

@@ -133,7 +133,7 @@ TEST_F(ProcessDriverUnitTest, UsesConfigPath) {
   config.env["PATH"] = dir_.File("empty-bin");
   auto handle = driver_.Start(config);
   ASSERT_FALSE(handle.has_value());
-  EXPECT_EQ(handle.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(handle.error().code, ErrorCode::kFailedPrecondition);
   EXPECT_EQ(handle.error().message, "sh: No such file or directory");
 }
 
