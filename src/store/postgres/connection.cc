@@ -62,6 +62,11 @@ void Connection::Drop() {
 Status Connection::EnsureConnected() {
   if (conn_ != nullptr && !broken_ && PQstatus(conn_) == CONNECTION_OK) return OkStatus();
   Drop();
+  const auto now = std::chrono::steady_clock::now();
+  if (now < retry_at_) return Unavailable(connect_error_);
+  ++connect_attempts_;
+  // Set on every way out but success (cleared at its end).
+  retry_at_ = now + kConnectRetryDelay;
   // Defaults the connection string may override (it is expanded after them):
   // without them a host that drops packets would hang a connect for minutes
   // and a dead peer a statement until the kernel gives up.
@@ -70,12 +75,15 @@ Status Connection::EnsureConnected() {
       "keepalives_count", "application_name", "dbname",          nullptr};
   const char* values[] = {"10", "1", "10", "5", "3", "skiff", conninfo_.c_str(), nullptr};
   conn_ = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
-  if (conn_ == nullptr) return Unavailable("postgres: out of memory connecting");
+  if (conn_ == nullptr) {
+    connect_error_ = "postgres: out of memory connecting";
+    return Unavailable(connect_error_);
+  }
   if (PQstatus(conn_) != CONNECTION_OK) {
     std::string message = Trim(PQerrorMessage(conn_));
     Drop();
-    return Unavailable("postgres: cannot connect to " + DescribeConnInfo(conninfo_) + ": " +
-                       message);
+    connect_error_ = "postgres: cannot connect to " + DescribeConnInfo(conninfo_) + ": " + message;
+    return Unavailable(connect_error_);
   }
   // Notices ("relation already exists, skipping", a terminated session's
   // FATAL) would go to stderr; the errors that matter come back as results.
@@ -86,9 +94,11 @@ Status Connection::EnsureConnected() {
     Result<Rows> checked = Check(prepared, "prepare " + s.name);
     if (!checked) {
       Drop();
+      connect_error_ = checked.error().message;
       return tl::unexpected(checked.error());
     }
   }
+  retry_at_ = {};
   return OkStatus();
 }
 

@@ -12,6 +12,7 @@
 
 #include <libpq-fe.h>
 
+#include <chrono>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
@@ -53,6 +54,9 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   // Connects (and prepares every statement) unless connected and healthy.
+  // After a failed connect, fails fast with the same error for
+  // kConnectRetryDelay instead of trying again: it is called for every use,
+  // under the store's lock, and each try may wait out connect_timeout.
   // Errors: kUnavailable with libpq's message (a bad connection string,
   // refused credentials and an unreachable server all say so).
   // REQUIRES: no transaction open (a lost one is not silently replaced).
@@ -70,6 +74,11 @@ class Connection {
   // The connection, or null when there is none. For LISTEN's socket.
   PGconn* raw() const { return conn_; }
 
+  // How many times it tried to connect (for tests).
+  int connect_attempts() const { return connect_attempts_; }
+
+  static constexpr std::chrono::milliseconds kConnectRetryDelay{1000};
+
  private:
   Result<Rows> Check(PGresult* result, std::string_view what);
 
@@ -77,6 +86,10 @@ class Connection {
   const std::vector<Statement> statements_;
   PGconn* conn_ = nullptr;
   bool broken_ = false;  // an error said the connection is no good any more
+  int connect_attempts_ = 0;
+  // After a failed connect: no new try before retry_at_; fail with this.
+  std::chrono::steady_clock::time_point retry_at_{};
+  std::string connect_error_;
 };
 
 // The database a connection string names, for messages: its host, port,
