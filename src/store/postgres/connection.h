@@ -4,8 +4,8 @@
 //
 // Errors: kUnavailable when the server cannot be reached, the connection is
 // lost, or the server refuses for a while (shutting down, read-only,
-// too many connections); kAborted for a serialisation failure or deadlock;
-// kInternal for anything else (a statement this build got wrong).
+// too many connections, a lock not had within lock_timeout); kAborted for a serialisation failure
+// or deadlock; kInternal for anything else (a statement this build got wrong).
 //
 // Thread-safety: none; one thread at a time.
 #pragma once
@@ -48,7 +48,8 @@ class Connection {
   };
 
   // Remembers what to connect to and what to prepare; connects on first use.
-  Connection(std::string conninfo, std::vector<Statement> statements);
+  // `setup` (SQL, e.g. SETs of timeouts) runs on every new connection.
+  Connection(std::string conninfo, std::vector<Statement> statements, std::string setup = "");
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -84,6 +85,7 @@ class Connection {
 
   const std::string conninfo_;
   const std::vector<Statement> statements_;
+  const std::string setup_;
   PGconn* conn_ = nullptr;
   bool broken_ = false;  // an error said the connection is no good any more
   int connect_attempts_ = 0;
