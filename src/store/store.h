@@ -129,7 +129,10 @@ class Store {
   //   kUnavailable    I/O failure.
   virtual Result<int64_t> Commit(const Txn& txn) = 0;
 
-  // The revision of the last committed change (0 for an empty store).
+  // The newest revision this store has seen committed (0 for an empty store):
+  // its own commits, and those of other writers of the same database once it
+  // heard of them (a notification, a snapshot, ChangesSince). Does no I/O,
+  // so it is safe on an event loop; never decreases.
   virtual int64_t Revision() const = 0;
 
   // kNotFound when absent.

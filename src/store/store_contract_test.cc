@@ -39,6 +39,8 @@ class Harness {
   virtual Store& store() = 0;
   // Why the store cannot be had here (no PostgreSQL installed); "" when it can.
   virtual std::string missing() const { return ""; }
+  // Whether the store opened; store() may be called only if so.
+  virtual bool opened() const { return true; }
 };
 
 class MemoryHarness final : public Harness {
@@ -57,10 +59,14 @@ class SqliteHarness final : public Harness {
     options.change_retention = r.changes;
     options.event_retention = r.events;
     auto opened = SqliteStore::Open(dir_.File("skiff.db"), options);
-    if (!opened) ADD_FAILURE() << opened.error().ToString();
+    if (!opened) {
+      ADD_FAILURE() << opened.error().ToString();
+      return;
+    }
     store_ = std::move(*opened);
   }
   Store& store() override { return *store_; }
+  bool opened() const override { return store_ != nullptr; }
 
  private:
   skiff::testing::TempDir dir_;
@@ -82,10 +88,14 @@ class PostgresHarness final : public Harness {
     options.change_retention = r.changes;
     options.event_retention = r.events;
     auto opened = PostgresStore::Open(*database, options);
-    if (!opened) ADD_FAILURE() << opened.error().ToString();
+    if (!opened) {
+      ADD_FAILURE() << opened.error().ToString();
+      return;
+    }
     store_ = std::move(*opened);
   }
   Store& store() override { return *store_; }
+  bool opened() const override { return store_ != nullptr; }
   std::string missing() const override { return missing_; }
 
  private:
@@ -102,15 +112,19 @@ void PrintTo(const StoreFactory& factory, std::ostream* os) { *os << factory.nam
 class StoreContractTest : public ::testing::TestWithParam<StoreFactory> {
  protected:
   void SetUp() override {
-    Recreate(Retention{});
+    harness_ = GetParam().make(Retention{});
     if (const std::string missing = harness_->missing(); !missing.empty()) {
       if (skiff::testing::InCi()) FAIL() << "no PostgreSQL: " << missing;
       GTEST_SKIP() << "no PostgreSQL: " << missing;
     }
+    ASSERT_TRUE(harness_->opened()) << "the store did not open";
   }
+  // A fresh store with retention r; wrap in ASSERT_NO_FATAL_FAILURE (a store
+  // that did not open must end the test before store() is called).
   void Recreate(Retention r) {
     harness_.reset();
     harness_ = GetParam().make(r);
+    ASSERT_TRUE(harness_->opened()) << "the store did not open";
   }
   Store& store() { return harness_->store(); }
 
@@ -448,7 +462,7 @@ TEST_P(StoreContractTest, ChangesSinceOrderAndLimit) {
 // Verify that changes older than the retention are compacted and a reader behind
 // them gets kFailedPrecondition, while one at the floor still replays.
 TEST_P(StoreContractTest, ChangesSinceCompacted) {
-  Recreate(Retention{.changes = 3, .events = 100});
+  ASSERT_NO_FATAL_FAILURE(Recreate(Retention{.changes = 3, .events = 100}));
   for (int i = 0; i < 5; ++i) MustCommit(Txn().AddEvent(MakeEvent("a", std::to_string(i))));
   // Revisions 1 and 2 are gone; 3, 4, 5 remain.
   EXPECT_EQ(store().ChangesSince(0, 10).error().code, ErrorCode::kFailedPrecondition);
@@ -518,7 +532,7 @@ TEST_P(StoreContractTest, EventTimeIsKept) {
 
 // Verify that only the newest events within the retention are kept.
 TEST_P(StoreContractTest, EventRetention) {
-  Recreate(Retention{.changes = 100, .events = 3});
+  ASSERT_NO_FATAL_FAILURE(Recreate(Retention{.changes = 100, .events = 3}));
   for (int i = 0; i < 5; ++i) MustCommit(Txn().AddEvent(MakeEvent("a", std::to_string(i))));
   auto events = store().ListEvents({});
   ASSERT_EQ(events->size(), 3u);
@@ -529,7 +543,7 @@ TEST_P(StoreContractTest, EventRetention) {
 // Verify that the events of a failed txn do not count against the retention:
 // nothing of them was kept, so nothing older makes room for them.
 TEST_P(StoreContractTest, FailedTxnEventsDoNotCountForRetention) {
-  Recreate(Retention{.changes = 100, .events = 3});
+  ASSERT_NO_FATAL_FAILURE(Recreate(Retention{.changes = 100, .events = 3}));
   MustCommit(Txn().AddEvent(MakeEvent("a", "1")).AddEvent(MakeEvent("a", "2")));
   Txn failing;
   for (int i = 0; i < 5; ++i) failing.AddEvent(MakeEvent("a", "lost"));

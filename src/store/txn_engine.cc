@@ -31,6 +31,14 @@ void SortDeployments(std::vector<model::Deployment>& deployments) {
 TxnEngine::TxnEngine(std::unique_ptr<Backend> backend, EngineOptions options)
     : options_(options), hub_(SubscriberHub::Create()), backend_(std::move(backend)) {
   SKIFF_CHECK(backend_ != nullptr);
+  // The one read of the revision outside a write, snapshot or change read:
+  // Revision() does no I/O.
+  Result<LogState> state = backend_->ReadLogState();
+  if (state) {
+    revision_ = state->revision;
+  } else {
+    SKIFF_LOG_WARN("store: cannot read the revision at open: {}", state.error().ToString());
+  }
 }
 
 TxnEngine::~TxnEngine() = default;
@@ -41,7 +49,8 @@ Result<int64_t> TxnEngine::Commit(const Txn& txn) {
     std::lock_guard lock(mu_);
     Result<int64_t> committed = CommitLocked(txn);
     if (!committed) return committed;
-    revision_ = told_ = last = *committed;
+    told_ = last = *committed;
+    Saw(last);
   }
   hub_->Notify(last);
   return last;
@@ -91,16 +100,12 @@ Result<int64_t> TxnEngine::CommitLocked(const Txn& txn) {
   return written;
 }
 
-int64_t TxnEngine::Revision() const {
-  std::lock_guard lock(mu_);
-  Result<LogState> state = backend_->ReadLogState();
-  if (state) {
-    revision_ = std::max(revision_, state->revision);
-  } else {
-    // The contract has no error here; the newest revision known is the best answer.
-    SKIFF_LOG_WARN("store: cannot read the revision: {}", state.error().ToString());
+int64_t TxnEngine::Revision() const { return revision_.load(); }
+
+void TxnEngine::Saw(int64_t revision) const {
+  int64_t seen = revision_.load();
+  while (seen < revision && !revision_.compare_exchange_weak(seen, revision)) {
   }
-  return revision_;
 }
 
 template <typename T>
@@ -187,7 +192,7 @@ Result<Snapshot> TxnEngine::GetSnapshot() const {
     } end{*backend_};
     SKIFF_ASSIGN_OR_RETURN(LogState state, backend_->ReadLogState());
     snapshot.revision = state.revision;
-    revision_ = std::max(revision_, state.revision);
+    Saw(state.revision);
     SKIFF_ASSIGN_OR_RETURN(snapshot.apps, List<model::App>(Kind::kApp));
     SKIFF_ASSIGN_OR_RETURN(snapshot.deployments, List<model::Deployment>(Kind::kDeployment));
     SKIFF_ASSIGN_OR_RETURN(snapshot.instances, List<model::Instance>(Kind::kInstance));
@@ -201,6 +206,7 @@ Result<std::vector<Change>> TxnEngine::ChangesSince(int64_t since, size_t limit)
   if (since < 0) return InvalidArgument("since must be >= 0 (got " + std::to_string(since) + ")");
   std::lock_guard lock(mu_);
   SKIFF_ASSIGN_OR_RETURN(LogState state, backend_->ReadLogState());
+  Saw(state.revision);
   if (since < state.compacted) return Compacted(since, state.compacted);
   SKIFF_ASSIGN_OR_RETURN(std::vector<Change> changes, backend_->ReadChanges(since, limit));
   // The log is the truth only if it has no hole: revisions are contiguous, so
@@ -232,7 +238,7 @@ void TxnEngine::NotifyCommitted(int64_t revision) {
     // that read them from the database finds them told).
     if (revision <= told_) return;
     told_ = revision;
-    revision_ = std::max(revision_, revision);
+    Saw(revision);
   }
   hub_->Notify(revision);
 }

@@ -12,7 +12,9 @@
 // Subscribers are told after the lock is released.
 //
 // Several engines may share one database (PostgreSQL, several servers): the
-// log state is read inside each write, never cached; Revision() reads it; a
+// log state is read inside each write, never cached; Revision() is the newest
+// revision this engine has seen (its own commits, NotifyCommitted, snapshots,
+// ChangesSince), cached with no I/O because it is read on event loops; a
 // store whose database others write calls NotifyCommitted for their commits;
 // GetSnapshot reads in one read transaction; ChangesSince never returns a
 // log with a hole.
@@ -21,6 +23,7 @@
 // serialises every call into the backend.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -75,6 +78,8 @@ class TxnEngine : public Store {
 
  private:
   static tl::unexpected<Error> Compacted(int64_t since, int64_t compacted);
+  // Raises revision_ to `revision` if that is newer. Any thread, lock or not.
+  void Saw(int64_t revision) const;
   // REQUIRES: mu_ held.
   Result<int64_t> CommitLocked(const Txn& txn);
   template <typename T>
@@ -87,7 +92,9 @@ class TxnEngine : public Store {
 
   mutable std::mutex mu_;
   const std::unique_ptr<Backend> backend_;  // GUARDED_BY(mu_)
-  mutable int64_t revision_ = 0;            // GUARDED_BY(mu_): the newest revision read or written
+  // The newest revision read or written; atomic so Revision() takes no lock
+  // (a commit may hold mu_ for as long as the database takes to time out).
+  mutable std::atomic<int64_t> revision_ = 0;
   int64_t told_ = 0;  // GUARDED_BY(mu_): the newest revision subscribers were told of
 };
 

@@ -41,7 +41,10 @@ class ScriptedBackend final : public Backend {
     ++aborted;
     open = false;
   }
-  Result<LogState> ReadLogState() override { return state; }
+  Result<LogState> ReadLogState() override {
+    ++log_state_reads;
+    return state;
+  }
   Result<std::optional<Object>> ReadObject(Kind, const std::string&) override {
     return std::optional<Object>();
   }
@@ -57,7 +60,7 @@ class ScriptedBackend final : public Backend {
   std::vector<Change> changes;
   bool throw_on_write = false;
   bool open = false;
-  int begun = 0, committed = 0, aborted = 0;
+  int begun = 0, committed = 0, aborted = 0, log_state_reads = 0;
 };
 
 // The engine with NotifyCommitted in reach, as a PostgresStore's listener has it.
@@ -102,6 +105,22 @@ TEST(TxnEngineTest, RevisionComesFromTheWritesLogState) {
   f.backend->state.revision = 41;  // others committed 2..41
   EXPECT_EQ(f.engine->Commit(Txn().Put(MakeApp("b"), kMustNotExist)).value_or(-1), 42);
   EXPECT_EQ(f.engine->Revision(), 42);
+}
+
+// Verify that Revision() does no I/O (it is called on the API's event loop,
+// where a database that is down would stall every request): it answers the
+// newest revision the engine has seen, from its open, its commits and
+// NotifyCommitted.
+TEST(TxnEngineTest, RevisionIsTheNewestSeenWithoutIo) {
+  Fixture f;
+  f.backend->state.revision = 7;  // others committed after the open
+  const int reads = f.backend->log_state_reads;
+  EXPECT_EQ(f.engine->Revision(), 0);
+  f.engine->NotifyCommitted(9);
+  EXPECT_EQ(f.engine->Revision(), 9);
+  f.engine->NotifyCommitted(8);
+  EXPECT_EQ(f.engine->Revision(), 9);
+  EXPECT_EQ(f.backend->log_state_reads, reads);
 }
 
 // Verify that ChangesSince never hands out a log with a hole (another server

@@ -78,9 +78,22 @@ void CommitListener::Loop() {
     if (!revision) {
       SKIFF_LOG_WARN("store: commit listener: {}", revision.error().ToString());
       connection.Drop();
+      // Not only a lost connection: a statement that keeps failing on a
+      // live one must not spin.
+      Wait(-1, retry);
+      retry = std::min(retry * 2, kLastRetry);
       continue;
     }
+    retry = kFirstRetry;
     on_revision_(*revision);
+    // Notifications that came with the read's result (commits during it)
+    // would not wake the poll below: the read after them covers them.
+    bool pending = false;
+    while (PGnotify* n = PQnotifies(conn)) {
+      PQfreemem(n);
+      pending = true;
+    }
+    if (pending) continue;
     if (!Wait(PQsocket(conn), safety_interval_)) continue;
     if (PQconsumeInput(conn) == 0) {
       SKIFF_LOG_WARN("store: commit listener lost its connection: {}", PQerrorMessage(conn));

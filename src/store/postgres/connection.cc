@@ -48,8 +48,10 @@ Result<int64_t> Rows::Int(int row, int column) const {
   return value;
 }
 
-Connection::Connection(std::string conninfo, std::vector<Statement> statements)
-    : conninfo_(std::move(conninfo)), statements_(std::move(statements)) {}
+Connection::Connection(std::string conninfo, std::vector<Statement> statements, std::string setup)
+    : conninfo_(std::move(conninfo)),
+      statements_(std::move(statements)),
+      setup_(std::move(setup)) {}
 
 Connection::~Connection() { Drop(); }
 
@@ -62,33 +64,52 @@ void Connection::Drop() {
 Status Connection::EnsureConnected() {
   if (conn_ != nullptr && !broken_ && PQstatus(conn_) == CONNECTION_OK) return OkStatus();
   Drop();
+  const auto now = std::chrono::steady_clock::now();
+  if (now < retry_at_) return Unavailable(connect_error_);
+  ++connect_attempts_;
+  // Set on every way out but success (cleared at its end).
+  retry_at_ = now + kConnectRetryDelay;
   // Defaults the connection string may override (it is expanded after them):
   // without them a host that drops packets would hang a connect for minutes
-  // and a dead peer a statement until the kernel gives up.
-  const char* keywords[] = {
-      "connect_timeout",  "keepalives",       "keepalives_idle", "keepalives_interval",
-      "keepalives_count", "application_name", "dbname",          nullptr};
-  const char* values[] = {"10", "1", "10", "5", "3", "skiff", conninfo_.c_str(), nullptr};
+  // and a dead peer a statement until the kernel gives up (tcp_user_timeout:
+  // unacknowledged data, which keepalives do not cover).
+  const char* keywords[] = {"connect_timeout",     "keepalives",       "keepalives_idle",
+                            "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+                            "application_name",    "dbname",           nullptr};
+  const char* values[] = {"10", "1", "10", "5", "3", "30000", "skiff", conninfo_.c_str(), nullptr};
   conn_ = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
-  if (conn_ == nullptr) return Unavailable("postgres: out of memory connecting");
+  if (conn_ == nullptr) {
+    connect_error_ = "postgres: out of memory connecting";
+    return Unavailable(connect_error_);
+  }
   if (PQstatus(conn_) != CONNECTION_OK) {
     std::string message = Trim(PQerrorMessage(conn_));
     Drop();
-    return Unavailable("postgres: cannot connect to " + DescribeConnInfo(conninfo_) + ": " +
-                       message);
+    connect_error_ = "postgres: cannot connect to " + DescribeConnInfo(conninfo_) + ": " + message;
+    return Unavailable(connect_error_);
   }
   // Notices ("relation already exists, skipping", a terminated session's
   // FATAL) would go to stderr; the errors that matter come back as results.
   PQsetNoticeProcessor(
       conn_, [](void*, const char*) {}, nullptr);
+  if (!setup_.empty()) {
+    Result<Rows> set = Check(PQexec(conn_, setup_.c_str()), "session setup");
+    if (!set) {
+      Drop();
+      connect_error_ = set.error().message;
+      return tl::unexpected(set.error());
+    }
+  }
   for (const Statement& s : statements_) {
     PGresult* prepared = PQprepare(conn_, s.name.c_str(), s.sql.c_str(), 0, nullptr);
     Result<Rows> checked = Check(prepared, "prepare " + s.name);
     if (!checked) {
       Drop();
+      connect_error_ = checked.error().message;
       return tl::unexpected(checked.error());
     }
   }
+  retry_at_ = {};
   return OkStatus();
 }
 
@@ -117,6 +138,11 @@ Result<Rows> Connection::Check(PGresult* result, std::string_view what) {
       Trim(result != nullptr && *PQresultErrorMessage(result) != '\0' ? PQresultErrorMessage(result)
                                                                       : PQerrorMessage(conn_));
   message = "postgres: " + std::string(what) + ": " + message;
+  // Another session held a lock past lock_timeout: worth a retry, and the
+  // connection is fine.
+  if (sqlstate == "55P03" && PQstatus(conn_) == CONNECTION_OK) {
+    return Unavailable(std::move(message));
+  }
   if (PQstatus(conn_) != CONNECTION_OK || sqlstate.empty() || IsTransient(sqlstate)) {
     broken_ = true;
     return Unavailable(std::move(message));

@@ -4,14 +4,15 @@
 //
 // Errors: kUnavailable when the server cannot be reached, the connection is
 // lost, or the server refuses for a while (shutting down, read-only,
-// too many connections); kAborted for a serialisation failure or deadlock;
-// kInternal for anything else (a statement this build got wrong).
+// too many connections, a lock not had within lock_timeout); kAborted for a serialisation failure
+// or deadlock; kInternal for anything else (a statement this build got wrong).
 //
 // Thread-safety: none; one thread at a time.
 #pragma once
 
 #include <libpq-fe.h>
 
+#include <chrono>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
@@ -47,12 +48,16 @@ class Connection {
   };
 
   // Remembers what to connect to and what to prepare; connects on first use.
-  Connection(std::string conninfo, std::vector<Statement> statements);
+  // `setup` (SQL, e.g. SETs of timeouts) runs on every new connection.
+  Connection(std::string conninfo, std::vector<Statement> statements, std::string setup = "");
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   // Connects (and prepares every statement) unless connected and healthy.
+  // After a failed connect, fails fast with the same error for
+  // kConnectRetryDelay instead of trying again: it is called for every use,
+  // under the store's lock, and each try may wait out connect_timeout.
   // Errors: kUnavailable with libpq's message (a bad connection string,
   // refused credentials and an unreachable server all say so).
   // REQUIRES: no transaction open (a lost one is not silently replaced).
@@ -70,13 +75,23 @@ class Connection {
   // The connection, or null when there is none. For LISTEN's socket.
   PGconn* raw() const { return conn_; }
 
+  // How many times it tried to connect (for tests).
+  int connect_attempts() const { return connect_attempts_; }
+
+  static constexpr std::chrono::milliseconds kConnectRetryDelay{1000};
+
  private:
   Result<Rows> Check(PGresult* result, std::string_view what);
 
   const std::string conninfo_;
   const std::vector<Statement> statements_;
+  const std::string setup_;
   PGconn* conn_ = nullptr;
   bool broken_ = false;  // an error said the connection is no good any more
+  int connect_attempts_ = 0;
+  // After a failed connect: no new try before retry_at_; fail with this.
+  std::chrono::steady_clock::time_point retry_at_{};
+  std::string connect_error_;
 };
 
 // The database a connection string names, for messages: its host, port,

@@ -63,9 +63,20 @@ Result<LogState> ToLogState(const Rows& rows) {
   return state;
 }
 
+// The store's timeouts as the session's settings (in milliseconds).
+std::string SessionSetup(const PostgresStore::Options& options) {
+  auto ms = [](Duration d) {
+    return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+  };
+  return "SET lock_timeout = " + ms(options.lock_timeout) +
+         "; SET statement_timeout = " + ms(options.statement_timeout) +
+         "; SET idle_in_transaction_session_timeout = " + ms(options.idle_in_transaction_timeout);
+}
+
 class PostgresBackend final : public Backend {
  public:
-  explicit PostgresBackend(std::string conninfo) : conn_(std::move(conninfo), Statements()) {}
+  PostgresBackend(std::string conninfo, const PostgresStore::Options& options)
+      : conn_(std::move(conninfo), Statements(), SessionSetup(options)) {}
 
   // Migrates (on a connection of its own: the statements prepared on conn_
   // need the tables), then connects: what Open checks before the store is
@@ -257,7 +268,7 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const std::string& co
 
 Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const std::string& conninfo,
                                                            Options options) {
-  auto backend = std::make_unique<PostgresBackend>(conninfo);
+  auto backend = std::make_unique<PostgresBackend>(conninfo, options);
   SKIFF_RETURN_IF_ERROR(backend->Open(conninfo));
   std::unique_ptr<PostgresStore> store(new PostgresStore(std::move(backend), options));
   store->listener_ = std::make_unique<postgres::CommitListener>(

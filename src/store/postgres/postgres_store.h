@@ -46,6 +46,13 @@ class PostgresStore final : public TxnEngine {
     // bound on how late a watcher hears of another server's commit if a
     // notification is lost (it never misses one: the log is read).
     Duration safety_interval = std::chrono::seconds(1);
+    // Bounds on the store's own connection, so no call waits without limit
+    // under the engine's lock: a lock another server holds (kUnavailable
+    // after it), one statement, and a transaction left idle (the server ends
+    // the session).
+    Duration lock_timeout = std::chrono::seconds(5);
+    Duration statement_timeout = std::chrono::seconds(30);
+    Duration idle_in_transaction_timeout = std::chrono::seconds(60);
   };
 
   // Connects to `conninfo` (any libpq connection string or URI, several hosts

@@ -5,8 +5,11 @@
 #include "store/postgres/postgres_store.h"
 
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 
 #include <atomic>
+#include <chrono>
+#include <memory>
 #include <string>
 
 #include "fakes/postgres_server.h"
@@ -97,6 +100,42 @@ TEST(PostgresStoreTest, ReconnectsAfterItsConnectionIsTerminated) {
   EXPECT_TRUE(PollUntil([&] { return store->listener_connects() >= 2; }));
 }
 
+// Verify that a commit waiting for the log state's lock, which another
+// session holds, gives up after the lock timeout with kUnavailable (not
+// waiting under the engine's lock for as long as the other holds it) and
+// leaves nothing; the next commit goes through once the lock is released.
+TEST(PostgresStoreTest, CommitBlockedOnTheWriteLockIsUnavailable) {
+  SKIFF_REQUIRE_POSTGRES(server);
+  auto db = server->CreateDatabase();
+  ASSERT_TRUE(db.has_value()) << db.error().ToString();
+  PostgresStore::Options options;
+  options.lock_timeout = std::chrono::milliseconds(500);
+  auto opened = PostgresStore::Open(*db, options);
+  ASSERT_TRUE(opened.has_value()) << opened.error().ToString();
+  auto& store = *opened;
+  // A transaction held open, as another server's write would: libpq directly
+  // (PostgresServer::Query commits each statement).
+  std::unique_ptr<PGconn, decltype(&PQfinish)> holder(PQconnectdb(db->c_str()), &PQfinish);
+  ASSERT_EQ(PQstatus(holder.get()), CONNECTION_OK) << PQerrorMessage(holder.get());
+  auto exec = [&](const char* sql) {
+    std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(holder.get(), sql), &PQclear);
+    return PQresultStatus(r.get());
+  };
+  ASSERT_EQ(exec("BEGIN"), PGRES_COMMAND_OK);
+  ASSERT_EQ(exec("SELECT revision FROM log_state WHERE id = 1 FOR UPDATE"), PGRES_TUPLES_OK);
+
+  const auto start = std::chrono::steady_clock::now();
+  auto blocked = store->Commit(Txn().Put(MakeApp("a"), kMustNotExist));
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(blocked.has_value());
+  EXPECT_EQ(blocked.error().code, ErrorCode::kUnavailable) << blocked.error().ToString();
+  EXPECT_LT(took, std::chrono::seconds(5));
+
+  ASSERT_EQ(exec("ROLLBACK"), PGRES_COMMAND_OK);
+  EXPECT_EQ(store->ListApps().value_or(std::vector<model::App>{{}}).size(), 0u);
+  EXPECT_EQ(store->Commit(Txn().Put(MakeApp("a"), kMustNotExist)).value_or(-1), 1);
+}
+
 // Verify that a commit through one store is told to another store's
 // subscribers on the same database (two servers), through its listener.
 TEST(PostgresStoreTest, SubscribersHearOtherServersCommits) {
@@ -113,7 +152,8 @@ TEST(PostgresStoreTest, SubscribersHearOtherServersCommits) {
   EXPECT_TRUE(PollUntil([&] { return heard.load() == 1; }));
   ASSERT_EQ(b->Commit(Txn().Put(MakeApp("b"), kMustNotExist)).value_or(-1), 2);
   EXPECT_EQ(heard.load(), 2);
-  EXPECT_EQ(a->Revision(), 2);
+  // Revision() is the newest a has seen: b's commit, once a's listener heard.
+  EXPECT_TRUE(PollUntil([&] { return a->Revision() == 2; }));
   auto snapshot = a->GetSnapshot();
   ASSERT_TRUE(snapshot.has_value()) << snapshot.error().ToString();
   EXPECT_EQ(snapshot->revision, 2);
