@@ -7,7 +7,9 @@
 namespace skiff::controller {
 namespace {
 
-constexpr int kMaxAttempts = 5;
+// As AppService's kMaxAttempts: a few retries on a lost optimistic-concurrency
+// race before telling the caller.
+constexpr int kMaxCommitAttempts = 5;
 
 }  // namespace
 
@@ -60,7 +62,7 @@ Result<model::Node> NodeService::Register(const model::Node& node) {
         committed.error().code != ErrorCode::kAlreadyExists) {
       return tl::unexpected(committed.error());
     }
-    if (attempt == kMaxAttempts) return tl::unexpected(committed.error());
+    if (attempt == kMaxCommitAttempts) return tl::unexpected(committed.error());
   }
 }
 
@@ -120,7 +122,7 @@ Status NodeService::Report(const protocol::InstanceReport& report) {
     for (model::Event& e : merged.events) txn.AddEvent(std::move(e));
     auto committed = store_->Commit(txn);
     if (committed) return OkStatus();
-    if (committed.error().code != ErrorCode::kAborted || attempt == kMaxAttempts) {
+    if (committed.error().code != ErrorCode::kAborted || attempt == kMaxCommitAttempts) {
       return tl::unexpected(committed.error());
     }
   }
@@ -157,7 +159,7 @@ Status NodeService::Drain(const std::string& node_id) {
     txn.AddEvent(e);
     auto committed = store_->Commit(txn);
     if (committed) return OkStatus();
-    if (committed.error().code != ErrorCode::kAborted || attempt == kMaxAttempts) {
+    if (committed.error().code != ErrorCode::kAborted || attempt == kMaxCommitAttempts) {
       return tl::unexpected(committed.error());
     }
   }

@@ -17,6 +17,8 @@
 #include <exception>
 #include <optional>
 
+#include "net/no_throw.h"
+
 namespace skiff::net {
 namespace {
 
@@ -27,7 +29,6 @@ using tcp = asio::ip::tcp;
 using unix_socket = asio::local::stream_protocol;
 using boost::system::error_code;
 
-constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 // Guards against a runaway peer; real responses are far smaller.
 constexpr uint64_t kMaxResponseBody = 256ull << 20;
 // How much of a non-2xx body Stream() keeps for the error message.

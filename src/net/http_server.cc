@@ -26,6 +26,7 @@
 #include "common/check.h"
 #include "common/logging.h"
 #include "net/host_port.h"
+#include "net/no_throw.h"
 #include "net/request_head.h"
 
 namespace skiff::net {
@@ -36,7 +37,6 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
 
-constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 constexpr size_t kReadChunk = 16 << 10;
 // After refusing a request we read and discard what the client is still
 // sending (never into memory), bounded by both, so that closing the socket with

@@ -222,12 +222,15 @@ TEST_F(ProcessDriverUnitTest, ReleaseCallsPendingWatch) {
   auto handle = driver_.Start(Shell("touch ready; while :; do sleep 0.05; done"));
   ASSERT_TRUE(handle.has_value()) << handle.error().ToString();
   ASSERT_TRUE(testing::PollUntil([&] { return std::filesystem::exists(dir_.File("ready")); }));
-  int calls = 0;
+  // Atomic and polled: the reaper thread may have taken the exit first and call
+  // the watch outside the driver's lock, just after Release returns.
+  std::atomic<int> calls = 0;
   driver_.WatchExit(
       *handle, [&] { ++calls; }, poller);
   ASSERT_TRUE(driver_.Stop(*handle, std::chrono::seconds(5)).has_value());
   driver_.Release(*handle);
-  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(testing::PollUntil([&] { return calls.load() == 1; }));
+  EXPECT_EQ(calls.load(), 1);
 }
 
 // Verify that SampleAll measures every live task in one call, and leaves out
