@@ -54,9 +54,10 @@ TEST(PostgresStoreTest, NewerSchemaIsRefused) {
       << opened.error().message;
 }
 
-// Verify that an unreachable server, a malformed connection string and an
-// unknown user each fail Open with kUnavailable and libpq's reason.
-TEST(PostgresStoreTest, BadConnectionStringsAreUnavailable) {
+// Verify that an unreachable server and an unknown user each fail Open with
+// kUnavailable and libpq's reason, and a malformed connection string with
+// kInvalidArgument (no retry fixes it).
+TEST(PostgresStoreTest, BadConnectionStringsFailOpen) {
   SKIFF_REQUIRE_POSTGRES(server);
   skiff::testing::TempDir nowhere;
   auto unreachable = PostgresStore::Open("host=" + nowhere.path() + " dbname=skiff");
@@ -68,7 +69,9 @@ TEST(PostgresStoreTest, BadConnectionStringsAreUnavailable) {
 
   auto malformed = PostgresStore::Open("host = = nonsense");
   ASSERT_FALSE(malformed.has_value());
-  EXPECT_EQ(malformed.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(malformed.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(malformed.error().message.find("malformed connection string"), std::string::npos)
+      << malformed.error().message;
 
   auto db = server->CreateDatabase();
   ASSERT_TRUE(db.has_value()) << db.error().ToString();
