@@ -99,7 +99,11 @@ Result<std::unique_ptr<store::Store>> OpenStore(const std::string& spec, const s
   auto postgres = store::PostgresStore::Open(spec);
   if (!postgres) {
     Error error = postgres.error();
-    if (error.code == ErrorCode::kUnavailable) {
+    if (error.code == ErrorCode::kInvalidArgument) {
+      error.message +=
+          "\n  check: the connection string (--store): postgres://USER@HOST:PORT/DB or "
+          "host=... dbname=... (libpq's syntax)";
+    } else if (error.code == ErrorCode::kUnavailable) {
       error.message +=
           "\n  check: the connection string (--store), that PostgreSQL runs and accepts "
           "connections from this host (listen_addresses, pg_hba.conf), and the user's "

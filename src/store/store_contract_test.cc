@@ -43,6 +43,16 @@ class Harness {
   virtual bool opened() const { return true; }
 };
 
+// The store Open returned, or null after recording why it did not open.
+template <typename S>
+std::unique_ptr<S> OpenedOrFailure(Result<std::unique_ptr<S>> opened) {
+  if (!opened) {
+    ADD_FAILURE() << opened.error().ToString();
+    return nullptr;
+  }
+  return std::move(*opened);
+}
+
 class MemoryHarness final : public Harness {
  public:
   explicit MemoryHarness(Retention r) : store_(MemoryStore::Options{r.changes, r.events}) {}
@@ -58,12 +68,7 @@ class SqliteHarness final : public Harness {
     SqliteStore::Options options;
     options.change_retention = r.changes;
     options.event_retention = r.events;
-    auto opened = SqliteStore::Open(dir_.File("skiff.db"), options);
-    if (!opened) {
-      ADD_FAILURE() << opened.error().ToString();
-      return;
-    }
-    store_ = std::move(*opened);
+    store_ = OpenedOrFailure(SqliteStore::Open(dir_.File("skiff.db"), options));
   }
   Store& store() override { return *store_; }
   bool opened() const override { return store_ != nullptr; }
@@ -87,12 +92,7 @@ class PostgresHarness final : public Harness {
     PostgresStore::Options options;
     options.change_retention = r.changes;
     options.event_retention = r.events;
-    auto opened = PostgresStore::Open(*database, options);
-    if (!opened) {
-      ADD_FAILURE() << opened.error().ToString();
-      return;
-    }
-    store_ = std::move(*opened);
+    store_ = OpenedOrFailure(PostgresStore::Open(*database, options));
   }
   Store& store() override { return *store_; }
   bool opened() const override { return store_ != nullptr; }

@@ -1,6 +1,7 @@
 #include "store/txn_engine.h"
 
 #include <algorithm>
+#include <exception>
 #include <limits>
 #include <tuple>
 #include <utility>
@@ -57,20 +58,33 @@ Result<int64_t> TxnEngine::Commit(const Txn& txn) {
 }
 
 Result<int64_t> TxnEngine::CommitLocked(const Txn& txn) {
-  // The log state is read inside the write (never a cached one): another
-  // engine on the same database may have committed since this one last did.
-  SKIFF_ASSIGN_OR_RETURN(LogState state, backend_->BeginWrite());
   // Aborts the write on every way out but a successful CommitWrite, an
-  // exception included (an allocation failing while encoding, a throwing
-  // reader): a write left open would hold the database's write lock and keep
-  // every later commit, of this server and of others, waiting.
+  // exception included (one from BeginWrite after its BEGIN, an allocation
+  // failing while encoding, a throwing reader): a write left open would hold
+  // the database's write lock and keep every later commit, of this server and
+  // of others, waiting. AbortWrite is safe with no write open.
   struct AbortUnlessCommitted {
     Backend& backend;
-    bool committed = false;
-    ~AbortUnlessCommitted() {
-      if (!committed) backend.AbortWrite();
+    bool done = false;
+    ~AbortUnlessCommitted() noexcept {
+      if (done) return;
+      try {
+        backend.AbortWrite();
+      } catch (const std::exception& e) {
+        SKIFF_LOG_ERROR("store: aborting a write threw: {}", e.what());
+      } catch (...) {
+        SKIFF_LOG_ERROR("store: aborting a write threw");
+      }
     }
   } guard{*backend_};
+  // The log state is read inside the write (never a cached one): another
+  // engine on the same database may have committed since this one last did.
+  Result<LogState> begun = backend_->BeginWrite();
+  if (!begun) {
+    guard.done = true;  // a BeginWrite that fails ends what it started
+    return tl::unexpected(begun.error());
+  }
+  LogState state = *begun;
   Result<int64_t> written = [&]() -> Result<int64_t> {
     SKIFF_ASSIGN_OR_RETURN(std::vector<Change> changes,
                            PlanTxn(txn, state.revision, [this](Kind kind, const std::string& key) {
@@ -96,7 +110,7 @@ Result<int64_t> TxnEngine::CommitLocked(const Txn& txn) {
     SKIFF_RETURN_IF_ERROR(backend_->CommitWrite(state));
     return state.revision;
   }();
-  guard.committed = written.has_value();
+  guard.done = written.has_value();
   return written;
 }
 

@@ -23,6 +23,7 @@ class ScriptedBackend final : public Backend {
   Result<LogState> BeginWrite() override {
     ++begun;
     open = true;
+    if (throw_on_begin) throw std::runtime_error("reading the log state failed");
     return state;
   }
   Status Write(const std::vector<Change>&) override {
@@ -59,6 +60,7 @@ class ScriptedBackend final : public Backend {
   LogState state;
   std::vector<Change> changes;
   bool throw_on_write = false;
+  bool throw_on_begin = false;
   bool open = false;
   int begun = 0, committed = 0, aborted = 0, log_state_reads = 0;
 };
@@ -93,6 +95,19 @@ TEST(TxnEngineTest, ExceptionDuringAWriteAbortsIt) {
   f.backend->throw_on_write = false;
   EXPECT_EQ(f.engine->Commit(Txn().Put(MakeApp("a"), kMustNotExist)).value_or(-1), 1);
   EXPECT_EQ(f.backend->committed, 1);
+  EXPECT_EQ(f.backend->aborted, 1);
+}
+
+// Verify that an exception from BeginWrite after it began the transaction
+// aborts it too, and that the next commit goes through.
+TEST(TxnEngineTest, ExceptionFromBeginWriteAbortsIt) {
+  Fixture f;
+  f.backend->throw_on_begin = true;
+  EXPECT_THROW((void)f.engine->Commit(Txn().Put(MakeApp("a"), kMustNotExist)), std::runtime_error);
+  EXPECT_EQ(f.backend->aborted, 1);
+  EXPECT_FALSE(f.backend->open);
+  f.backend->throw_on_begin = false;
+  EXPECT_EQ(f.engine->Commit(Txn().Put(MakeApp("a"), kMustNotExist)).value_or(-1), 1);
   EXPECT_EQ(f.backend->aborted, 1);
 }
 

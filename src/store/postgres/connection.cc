@@ -64,6 +64,16 @@ void Connection::Drop() {
 Status Connection::EnsureConnected() {
   if (conn_ != nullptr && !broken_ && PQstatus(conn_) == CONNECTION_OK) return OkStatus();
   Drop();
+  // A string libpq cannot parse is the user's mistake, not the server's
+  // absence: no retry makes it work.
+  char* parse_error = nullptr;
+  PQconninfoOption* parsed = PQconninfoParse(conninfo_.c_str(), &parse_error);
+  if (parsed == nullptr) {
+    std::string why = parse_error != nullptr ? Trim(parse_error) : "out of memory";
+    if (parse_error != nullptr) PQfreemem(parse_error);
+    return InvalidArgument("postgres: malformed connection string: " + why);
+  }
+  PQconninfoFree(parsed);
   const auto now = std::chrono::steady_clock::now();
   if (now < retry_at_) return Unavailable(connect_error_);
   ++connect_attempts_;

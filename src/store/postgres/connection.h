@@ -58,8 +58,9 @@ class Connection {
   // After a failed connect, fails fast with the same error for
   // kConnectRetryDelay instead of trying again: it is called for every use,
   // under the store's lock, and each try may wait out connect_timeout.
-  // Errors: kUnavailable with libpq's message (a bad connection string,
-  // refused credentials and an unreachable server all say so).
+  // Errors: kInvalidArgument for a connection string libpq cannot parse;
+  // kUnavailable with libpq's message (refused credentials, an unreachable
+  // server).
   // REQUIRES: no transaction open (a lost one is not silently replaced).
   Status EnsureConnected();
 

@@ -57,8 +57,9 @@ class PostgresStore final : public TxnEngine {
 
   // Connects to `conninfo` (any libpq connection string or URI, several hosts
   // and target_session_attrs included) and migrates the schema.
-  // Errors: kUnavailable with libpq's message when it cannot connect (a wrong
-  // string, refused credentials, an unreachable server); kFailedPrecondition
+  // Errors: kInvalidArgument for a malformed connection string; kUnavailable
+  // with libpq's message when it cannot connect (refused credentials, an
+  // unreachable server); kFailedPrecondition
   // when the database's schema is newer than this build's, naming both.
   static Result<std::unique_ptr<PostgresStore>> Open(const std::string& conninfo);
   static Result<std::unique_ptr<PostgresStore>> Open(const std::string& conninfo, Options options);

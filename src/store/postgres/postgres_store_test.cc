@@ -54,9 +54,10 @@ TEST(PostgresStoreTest, NewerSchemaIsRefused) {
       << opened.error().message;
 }
 
-// Verify that an unreachable server, a malformed connection string and an
-// unknown user each fail Open with kUnavailable and libpq's reason.
-TEST(PostgresStoreTest, BadConnectionStringsAreUnavailable) {
+// Verify that an unreachable server and an unknown user each fail Open with
+// kUnavailable and libpq's reason, and a malformed connection string with
+// kInvalidArgument (no retry fixes it).
+TEST(PostgresStoreTest, BadConnectionStringsFailOpen) {
   SKIFF_REQUIRE_POSTGRES(server);
   skiff::testing::TempDir nowhere;
   auto unreachable = PostgresStore::Open("host=" + nowhere.path() + " dbname=skiff");
@@ -68,7 +69,9 @@ TEST(PostgresStoreTest, BadConnectionStringsAreUnavailable) {
 
   auto malformed = PostgresStore::Open("host = = nonsense");
   ASSERT_FALSE(malformed.has_value());
-  EXPECT_EQ(malformed.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(malformed.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(malformed.error().message.find("malformed connection string"), std::string::npos)
+      << malformed.error().message;
 
   auto db = server->CreateDatabase();
   ASSERT_TRUE(db.has_value()) << db.error().ToString();
@@ -142,10 +145,15 @@ TEST(PostgresStoreTest, SubscribersHearOtherServersCommits) {
   SKIFF_REQUIRE_POSTGRES(server);
   auto db = server->CreateDatabase();
   ASSERT_TRUE(db.has_value()) << db.error().ToString();
-  auto a = MustOpen(*db);
-  auto b = MustOpen(*db);
-  ASSERT_NE(a, nullptr);
-  ASSERT_NE(b, nullptr);
+  // Only a NOTIFY can wake the listeners: a broken one fails the test.
+  PostgresStore::Options options;
+  options.safety_interval = std::chrono::hours(1);
+  auto opened_a = PostgresStore::Open(*db, options);
+  auto opened_b = PostgresStore::Open(*db, options);
+  ASSERT_TRUE(opened_a.has_value()) << opened_a.error().ToString();
+  ASSERT_TRUE(opened_b.has_value()) << opened_b.error().ToString();
+  auto& a = *opened_a;
+  auto& b = *opened_b;
   std::atomic<int64_t> heard = 0;
   auto sub = b->Subscribe([&](int64_t r) { heard = r; });
   ASSERT_EQ(a->Commit(Txn().Put(MakeApp("a"), kMustNotExist)).value_or(-1), 1);
