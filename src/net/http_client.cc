@@ -274,14 +274,19 @@ HttpClient::HttpClient(std::string base_url) : base_url_(std::move(base_url)) {}
 
 Result<HttpResponse> HttpClient::Do(std::string_view method, std::string_view path,
                                     std::string_view body, const HttpHeaders& headers,
-                                    Duration timeout) const {
+                                    Duration timeout, std::stop_token stop) const {
   SKIFF_ASSIGN_OR_RETURN(Target target, ParseBaseUrl(base_url_));
   if (method.empty()) return InvalidArgument("empty HTTP method");
   auto request = BuildRequest(target, method, path, body, headers);
   asio::io_context io;
-  if (target.is_unix)
-    return RunBlocking(io, DoOn<unix_socket>(target, std::move(request), timeout));
-  return RunBlocking(io, DoOn<tcp>(target, std::move(request), timeout));
+  // As in Stream: stopping the context ends run(), and destroying the
+  // unfinished coroutine closes the connection.
+  std::stop_callback on_stop(stop, [&io] { io.stop(); });
+  auto result = target.is_unix
+                    ? RunBlocking(io, DoOn<unix_socket>(target, std::move(request), timeout))
+                    : RunBlocking(io, DoOn<tcp>(target, std::move(request), timeout));
+  if (stop.stop_requested()) return Aborted("call to " + target.display + " cancelled");
+  return result;
 }
 
 Result<int> HttpClient::Stream(std::string_view method, std::string_view path,
