@@ -81,6 +81,8 @@ std::string Lowercase(std::string text) {
   return text;
 }
 
+constexpr std::string_view kCannotConnect = "cannot connect to ";
+
 // Maps a failed step ("connect", "send request", "read response") to the code
 // that tells the caller what to do.
 Error MapError(const error_code& ec, std::string_view step, const Target& target,
@@ -92,7 +94,7 @@ Error MapError(const error_code& ec, std::string_view step, const Target& target
   }
   if (step == "connect") {
     return Error{ErrorCode::kUnavailable,
-                 "cannot connect to " + target.display + ": " + Lowercase(ec.message())};
+                 std::string(kCannotConnect) + target.display + ": " + Lowercase(ec.message())};
   }
   if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
       ec != http::error::end_of_stream && ec != http::error::partial_message) {
@@ -270,7 +272,17 @@ Result<T> RunBlocking(asio::io_context& io, asio::awaitable<Result<T>> operation
 
 }  // namespace
 
+bool NeverSent(const Error& error) {
+  // Both spellings MapError gives a failed connect: refused, and timed out.
+  return (error.code == ErrorCode::kUnavailable && error.message.starts_with(kCannotConnect)) ||
+         (error.code == ErrorCode::kDeadlineExceeded && error.message.starts_with("connect to "));
+}
+
 HttpClient::HttpClient(std::string base_url) : base_url_(std::move(base_url)) {}
+
+Status HttpClient::Check() const {
+  return ParseBaseUrl(base_url_).map([](auto&&) {});
+}
 
 Result<HttpResponse> HttpClient::Do(std::string_view method, std::string_view path,
                                     std::string_view body, const HttpHeaders& headers,

@@ -16,6 +16,11 @@
 
 namespace skiff::net {
 
+// Whether `error` (from HttpClient) says the request never left: the
+// connection could not be made, so the server did nothing of it and any
+// request, even a write, may be sent elsewhere.
+bool NeverSent(const Error& error);
+
 class HttpClient {
  public:
   static constexpr Duration kDefaultTimeout = std::chrono::seconds(30);
@@ -66,6 +71,9 @@ class HttpClient {
                      const HttpHeaders& headers,
                      const std::function<bool(std::string_view chunk)>& on_data,
                      Duration timeout = kDefaultTimeout, std::stop_token stop = {}) const;
+
+  // OK when the base URL parses; else the kInvalidArgument every call gives.
+  Status Check() const;
 
   const std::string& base_url() const { return base_url_; }
 
