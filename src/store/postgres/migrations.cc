@@ -23,7 +23,11 @@ namespace {
 // Version 2: leadership (store/leader_lease.h). `leader` is the one lease row:
 // its holder's server id ('' when released), the epoch of the current term and
 // when it expires, by the database's clock (timestamptz written from now()).
+// Fenced commits read its epoch FOR SHARE inside their transaction, so a
+// takeover's UPDATE waits for them and a commit after it sees the new epoch.
 // `servers` lists every server that sent a heartbeat (last_seen: now()).
+// changes.epoch: the term a fenced write was made in (0: not fenced), so
+// which leader wrote what can be told afterwards.
 constexpr std::array<const char*, 2> kSteps = {
     R"sql(
 CREATE TABLE objects (
@@ -69,6 +73,7 @@ CREATE TABLE servers (
   version text NOT NULL,
   last_seen timestamptz NOT NULL
 );
+ALTER TABLE changes ADD COLUMN epoch bigint NOT NULL DEFAULT 0;
 )sql",
 };
 
