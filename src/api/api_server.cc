@@ -101,6 +101,7 @@ void ApiServer::AddRoutes() {
   r.Add("GET", "/v1/watch", true, BindStream(d, &Watch));
   r.Add("GET", "/v1/routes", true, BindStream(d, &Routes));
   r.AddUnary("GET", "/v1/nodes", true, Bind(d, &ListNodes));
+  r.AddUnary("GET", "/v1/servers", true, Bind(d, &ListServers));
   r.AddUnary("POST", "/v1/nodes/{id}/drain", true, Bind(d, &DrainNode));
   r.AddUnary("POST", "/v1/edges/{name}/traffic", true, Bind(d, &ReportTraffic));
   r.AddUnary("GET", "/v1/traffic", true, Bind(d, &GetTraffic));
