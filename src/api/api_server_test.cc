@@ -7,6 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
 #include <thread>
 
@@ -44,8 +45,9 @@ class ApiServerTest : public ::testing::Test {
     deps.traffic = &traffic_;
     deps.log_poll_interval = std::chrono::milliseconds(5);
     deps.lease = &lease_;
-    deps.leadership = [] {
-      return controller::Leadership::State{.leading = true, .epoch = store::kSingleServerEpoch};
+    deps.leadership = [this] {
+      return controller::Leadership::State{.leading = leading_.load(),
+                                           .epoch = store::kSingleServerEpoch};
     };
     api_ = std::make_unique<ApiServer>(std::move(deps));
   }
@@ -102,6 +104,7 @@ class ApiServerTest : public ::testing::Test {
     ASSERT_TRUE(store_.Commit(txn));
   }
 
+  std::atomic<bool> leading_{true};
   skiff::testing::TempDir dir_;
   ManualClock clock_;
   store::MemoryStore store_;
@@ -171,6 +174,31 @@ TEST_F(ApiServerTest, HealthAndServersSayWhoLeads) {
                         R"("leader":true,"epoch":1,"last_seen":")" +
                         FormatTime(clock_.Now()) + R"(","version":"0.1.0"}]})"));
   EXPECT_EQ(Call(Request("GET", "/v1/servers", "", false)).status, 401);
+}
+
+// Verify that a server that does not lead refuses what agents and edges report
+// with 503 (so their server pool moves on to the leader), while it serves the
+// rest of the API; once it leads, they are served.
+TEST_F(ApiServerTest, AgentsAndEdgesReportToTheLeaderOnly) {
+  leading_ = false;
+  for (const auto& [method, target] :
+       std::vector<std::pair<std::string, std::string>>{{"POST", "/v1/agent/register"},
+                                                        {"POST", "/v1/agent/nodes/n1/heartbeat"},
+                                                        {"GET", "/v1/agent/nodes/n1/assignments"},
+                                                        {"POST", "/v1/agent/nodes/n1/reports"},
+                                                        {"POST", "/v1/agent/nodes/n1/samples"},
+                                                        {"GET", "/v1/agent/wait?revision=0"},
+                                                        {"POST", "/v1/edges/e1/traffic"}}) {
+    FakeWriter refused = Call(Request(method, target, "{}"));
+    EXPECT_EQ(refused.status, 503) << target;
+    EXPECT_THAT(refused.body, HasSubstr("does not lead")) << target;
+    EXPECT_EQ(refused.Header("Retry-After"), "1") << target;
+  }
+  EXPECT_EQ(Call(Request("GET", "/v1/apps")).status, 200);
+
+  leading_ = true;
+  EXPECT_NE(Call(Request("POST", "/v1/agent/register", "{}", false)).status, 503);
+  EXPECT_NE(Call(Request("POST", "/v1/edges/e1/traffic", "{}")).status, 503);
 }
 
 // Verify that applying a spec is 201 created, and applying it again is 200 unchanged.

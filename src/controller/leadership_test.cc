@@ -99,11 +99,15 @@ struct Server {
 };
 
 // Moves the clock a step at a time until `done`, for at most `limit` of it.
-bool AdvanceUntil(ManualClock& clock, const std::function<bool()>& done, Duration limit) {
+// A step is taken only once `parked` threads (two per running server: the
+// renewer and the actor) wait on the clock, so the clock never runs ahead of
+// them however slow the machine: the times they record are exact.
+bool AdvanceUntil(ManualClock& clock, const std::function<bool()>& done, Duration limit,
+                  int parked) {
   Duration moved{0};
   return PollUntil([&] {
     if (done()) return true;
-    if (moved < limit) {
+    if (moved < limit && clock.waiters() >= parked) {
       clock.Advance(kStep);
       moved += kStep;
     }
@@ -136,7 +140,7 @@ TEST_F(LeadershipTest, ElectedAndRenewing) {
   EXPECT_EQ(a.leadership->state().epoch, 1);
   // Three ttls pass: renewed about nine times, never deposed.
   ASSERT_TRUE(AdvanceUntil(
-      clock_, [&] { return lease_.renewals() >= 9; }, 3 * kTtl + kStep));
+      clock_, [&] { return lease_.renewals() >= 9; }, 3 * kTtl + kStep, 2));
   EXPECT_TRUE(a.Leading());
   const std::vector<Server::Call> calls = a.Calls();
   ASSERT_EQ(calls.size(), 1u);
@@ -152,7 +156,7 @@ TEST_F(LeadershipTest, OneLeaderAndHandOverOnStop) {
   Server& b = b_;
   ASSERT_NO_FATAL_FAILURE(StartLeaderAndFollower());
   ASSERT_TRUE(AdvanceUntil(
-      clock_, [&] { return lease_.renewals() >= 6; }, 2 * kTtl + kStep));
+      clock_, [&] { return lease_.renewals() >= 6; }, 2 * kTtl + kStep, 4));
   EXPECT_TRUE(a.Leading());
   EXPECT_FALSE(b.Leading());
   EXPECT_TRUE(b.Calls().empty());
@@ -165,7 +169,7 @@ TEST_F(LeadershipTest, OneLeaderAndHandOverOnStop) {
   // b was told when a's lease runs out; the release is noticed at its next
   // try, within ttl/3 (it waits at most that long).
   ASSERT_TRUE(AdvanceUntil(
-      clock_, [&] { return b.Leading(); }, kTtl / 3 + kStep));
+      clock_, [&] { return b.Leading(); }, kTtl / 3 + kStep, 2));
   EXPECT_EQ(b.leadership->state().epoch, 2);
   const std::vector<Server::Call> b_calls = b.Calls();
   ASSERT_FALSE(b_calls.empty());
@@ -181,11 +185,11 @@ TEST_F(LeadershipTest, CutOffLeaderStopsBeforeTakeover) {
   Server& b = b_;
   ASSERT_NO_FATAL_FAILURE(StartLeaderAndFollower());
   ASSERT_TRUE(AdvanceUntil(
-      clock_, [&] { return lease_.renewals() >= 2; }, kTtl));
+      clock_, [&] { return lease_.renewals() >= 2; }, kTtl, 4));
 
   a.lease.Cut(true);
   ASSERT_TRUE(AdvanceUntil(
-      clock_, [&] { return b.Leading(); }, 2 * kTtl));
+      clock_, [&] { return b.Leading(); }, 2 * kTtl, 4));
   const auto a_calls = a.Calls();
   ASSERT_EQ(a_calls.size(), 2u);
   const Server::Call& deposed = a_calls[1];
@@ -207,11 +211,11 @@ TEST_F(LeadershipTest, CutOffLeaderStopsBeforeTakeover) {
   a.lease.Cut(false);
   const int renewed = lease_.renewals();
   ASSERT_TRUE(AdvanceUntil(
-      clock_, [&] { return lease_.renewals() >= renewed + 3; }, kTtl + kStep));
+      clock_, [&] { return lease_.renewals() >= renewed + 3; }, kTtl + kStep, 4));
   EXPECT_FALSE(a.Leading());
   b.leadership->Stop();
   ASSERT_TRUE(AdvanceUntil(
-      clock_, [&] { return a.Leading(); }, kTtl / 3 + kStep));
+      clock_, [&] { return a.Leading(); }, kTtl / 3 + kStep, 2));
   EXPECT_EQ(a.leadership->state().epoch, 3);
   const std::vector<Server::Call> again = a.Calls();
   ASSERT_EQ(again.size(), 3u);
@@ -226,10 +230,10 @@ TEST_F(LeadershipTest, DatabaseLostAndBack) {
   ASSERT_TRUE(PollUntil([&] { return a.Leading(); }));
   lease_.SetUnavailable(true);
   ASSERT_TRUE(AdvanceUntil(
-      clock_, [&] { return !a.Leading(); }, 2 * kTtl));
+      clock_, [&] { return !a.Leading(); }, 2 * kTtl, 2));
   lease_.SetUnavailable(false);
   ASSERT_TRUE(AdvanceUntil(
-      clock_, [&] { return a.Leading(); }, kTtl));
+      clock_, [&] { return a.Leading(); }, kTtl, 2));
   EXPECT_EQ(a.leadership->state().epoch, 2);
   const auto calls = a.Calls();
   ASSERT_EQ(calls.size(), 3u);
