@@ -10,7 +10,7 @@ using postgres::Rows;
 
 std::string Ms(Duration d) { return std::to_string(d.count()); }
 
-std::vector<Connection::Statement> Statements() {
+std::vector<Connection::Statement> LeaseStatements() {
   return {
       // Takes the lease when it is free, expired or the caller's own (a new
       // term each time); the outer SELECT sees the row as it was before the
@@ -42,7 +42,7 @@ std::vector<Connection::Statement> Statements() {
   };
 }
 
-std::string Setup(const PostgresLeaderLease::Options& options) {
+std::string LeaseSessionSetup(const PostgresLeaderLease::Options& options) {
   return "SET statement_timeout = " + Ms(options.statement_timeout) +
          "; SET lock_timeout = " + Ms(options.statement_timeout);
 }
@@ -53,7 +53,8 @@ PostgresLeaderLease::PostgresLeaderLease(std::string conninfo)
     : PostgresLeaderLease(std::move(conninfo), Options{}) {}
 
 PostgresLeaderLease::PostgresLeaderLease(std::string conninfo, Options options)
-    : conn_(std::make_unique<Connection>(std::move(conninfo), Statements(), Setup(options))) {}
+    : conn_(std::make_unique<Connection>(std::move(conninfo), LeaseStatements(),
+                                         LeaseSessionSetup(options))) {}
 
 PostgresLeaderLease::~PostgresLeaderLease() = default;
 
