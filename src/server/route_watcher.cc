@@ -6,7 +6,7 @@
 namespace skiff::server {
 
 RouteWatcher::RouteWatcher(store::Store* store, edge::EdgeProxy* proxy)
-    : store_(store), proxy_(proxy), watcher_(store) {}
+    : store_(store), proxy_(proxy), cache_(store), watcher_(store) {}
 
 RouteWatcher::~RouteWatcher() { Stop(); }
 
@@ -26,15 +26,15 @@ void RouteWatcher::Start() {
 void RouteWatcher::Stop() { watcher_.Stop(); }
 
 int64_t RouteWatcher::Rebuild() {
-  auto snapshot = store_->GetSnapshot();
-  if (!snapshot) {
+  if (Status updated = cache_.Update(); !updated) {
     // Keep serving with the table we have; the next commit tries again.
-    SKIFF_LOG_WARN("edge: cannot read routes: {}", snapshot.error().ToString());
+    SKIFF_LOG_WARN("edge: cannot read routes: {}", updated.error().ToString());
     return -1;
   }
-  proxy_->SetTable(edge::RoutingTable::Build(controller::BuildRoutes(*snapshot), &states_));
+  const store::Snapshot& snapshot = cache_.snapshot();
+  proxy_->SetTable(edge::RoutingTable::Build(controller::BuildRoutes(snapshot), &states_));
   states_.Prune();
-  return snapshot->revision;
+  return snapshot.revision;
 }
 
 }  // namespace skiff::server

@@ -10,6 +10,7 @@
 #include "edge/edge_proxy.h"
 #include "edge/endpoint_state.h"
 #include "store/commit_watcher.h"
+#include "store/snapshot_cache.h"
 #include "store/store.h"
 
 namespace skiff::server {
@@ -34,6 +35,9 @@ class RouteWatcher {
   store::Store* const store_;
   edge::EdgeProxy* const proxy_;
   edge::EdgeStates states_;  // Start's, then the watcher thread's
+  // The routes' state, brought up to date from the change log at each rebuild
+  // rather than read whole; Start's, then the watcher thread's.
+  store::SnapshotCache cache_;
   // Last: stopped (its thread joined) before what its rounds use goes.
   store::CommitWatcher watcher_;
 };
