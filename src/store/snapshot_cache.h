@@ -4,9 +4,11 @@
 // each pass costs seconds at 150,000 instances (each is decoded); the cache
 // reads only the changes since its last update.
 //
-// The snapshot is always a prefix of the log: as of its `revision`, exactly
-// what GetSnapshot would have returned then (deployments in (app, revision)
-// order; the other kinds' order is unspecified, as GetSnapshot's contract).
+// After a successful Update the snapshot is exactly what GetSnapshot would
+// have returned as of its `revision` (deployments in (app, revision) order;
+// the other kinds in no particular order, as store.h allows). The database
+// going back (ChangesSince: kFailedPrecondition) makes it read everything
+// again, as a compaction past it does.
 //
 // Thread-safety: not thread-safe; one owner calls it (a loop's thread).
 #pragma once
@@ -28,8 +30,8 @@ class SnapshotCache {
   // Brings the snapshot up to the newest change the store has: the first
   // time, and when the log was compacted past the cached revision, a whole
   // GetSnapshot; otherwise the changes since. Errors: the store's
-  // (kUnavailable); the snapshot then stays as of a revision it had reached
-  // (a consistent prefix), and the next Update goes on from there.
+  // (kUnavailable); the snapshot is then not to be used (it may stand in the
+  // middle of a transaction), and the next Update goes on from where it got.
   Status Update();
 
   // The state as of the last successful Update (empty before the first).

@@ -115,6 +115,30 @@ TEST(SnapshotCacheTest, FollowsEveryChangeLikeAFreshSnapshot) {
   EXPECT_EQ(cache.full_reads(), 1);
 }
 
+// Verify that more changes than one read takes (5,000), in transactions of
+// many operations, are all applied by one Update, without a whole read.
+TEST(SnapshotCacheTest, CatchesUpOnManyChangesInBigTransactions) {
+  MemoryStore store;
+  SnapshotCache cache(&store);
+  ASSERT_TRUE(cache.Update());
+  for (int t = 0; t < 30; ++t) {
+    Txn txn;
+    for (int i = 0; i < 200; ++i) {
+      const std::string id = "i" + std::to_string(t * 200 + i);
+      if (t > 0 && i % 2 == 0) {
+        // Replace one of the previous transaction's, delete another.
+        txn.Put(MakeInstance("i" + std::to_string((t - 1) * 200 + i), "changed", "n"), kAnyVersion);
+        txn.Delete(MakeInstance("i" + std::to_string((t - 1) * 200 + i + 1), "", ""), kAnyVersion);
+      }
+      txn.Put(MakeInstance(id, "a", "n"), kMustNotExist);
+    }
+    ASSERT_TRUE(store.Commit(txn));
+  }
+  ASSERT_TRUE(cache.Update());
+  EXPECT_EQ(cache.full_reads(), 1);
+  ExpectSame(cache.snapshot(), *store.GetSnapshot());
+}
+
 // Verify that when the log was compacted past the cache's revision, Update
 // reads the whole state again and equals a fresh snapshot.
 TEST(SnapshotCacheTest, ReloadsWhenTheLogWasCompactedPastIt) {
@@ -123,8 +147,8 @@ TEST(SnapshotCacheTest, ReloadsWhenTheLogWasCompactedPastIt) {
   SnapshotCache cache(&store);
   ASSERT_TRUE(cache.Update());
   for (int i = 0; i < 50; ++i) {
-    ASSERT_TRUE(store.Commit(
-        Txn().Put(MakeInstance("i" + std::to_string(i), "a", "n"), kMustNotExist)));
+    ASSERT_TRUE(
+        store.Commit(Txn().Put(MakeInstance("i" + std::to_string(i), "a", "n"), kMustNotExist)));
   }
   ASSERT_TRUE(cache.Update());
   EXPECT_EQ(cache.full_reads(), 2);

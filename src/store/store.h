@@ -97,7 +97,9 @@ struct Change {
   Object object;  // the object as written (for a delete: as it was before)
 };
 
-// A consistent view of everything but events, as of `revision`.
+// A consistent view of everything but events, as of `revision`. Deployments
+// come in (app, revision) order; callers must not rely on the order of the
+// other kinds (a SnapshotCache keeps them in no particular order).
 struct Snapshot {
   int64_t revision = 0;
   std::vector<model::App> apps;
@@ -167,7 +169,10 @@ class Store {
   virtual Result<Snapshot> GetSnapshot() const = 0;
 
   // Changes with revision > since, ascending, at most `limit`.
-  // kFailedPrecondition when since is older than the compacted part of the log.
+  // kFailedPrecondition when since is older than the compacted part of the
+  // log, or newer than its newest revision (the database went back: a
+  // failover that lost commits, a restored backup): either way the reader
+  // must re-list (GetSnapshot) rather than wait for revisions it already saw.
   virtual Result<std::vector<Change>> ChangesSince(int64_t since, size_t limit) const = 0;
 
   // Calls `on_commit(revision)` after every successful Commit, on the committing

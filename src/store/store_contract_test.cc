@@ -431,6 +431,17 @@ TEST_P(StoreContractTest, RevisionsStrictlyIncrease) {
   }
 }
 
+// Verify that ChangesSince from a revision newer than the log's newest (the
+// database went back) is kFailedPrecondition, so a reader re-lists rather
+// than waits for revisions it already saw; from the newest, it is empty.
+TEST_P(StoreContractTest, ChangesSinceAheadOfTheLogIsFailedPrecondition) {
+  const int64_t v = MustCommit(Txn().Put(MakeApp("a"), kMustNotExist));
+  EXPECT_EQ(store().ChangesSince(v, 10)->size(), 0u);
+  auto ahead = store().ChangesSince(v + 3, 10);
+  ASSERT_FALSE(ahead.has_value());
+  EXPECT_EQ(ahead.error().code, ErrorCode::kFailedPrecondition);
+}
+
 // Verify that ChangesSince replays every change in order, with deletes carrying
 // the object as it was, honouring since and limit.
 TEST_P(StoreContractTest, ChangesSinceOrderAndLimit) {

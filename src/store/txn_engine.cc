@@ -230,6 +230,12 @@ Result<std::vector<Change>> TxnEngine::ChangesSince(int64_t since, size_t limit)
   SKIFF_ASSIGN_OR_RETURN(LogState state, backend_->ReadLogState());
   Saw(state.revision);
   if (since < state.compacted) return Compacted(since, state.compacted);
+  if (since > state.revision) {
+    return FailedPrecondition("revision " + std::to_string(since) +
+                              " is newer than the log's newest, " + std::to_string(state.revision) +
+                              ": the database went back (a failover that lost commits, a restored "
+                              "backup); re-list, then go on from the revision listed");
+  }
   SKIFF_ASSIGN_OR_RETURN(std::vector<Change> changes, backend_->ReadChanges(since, limit));
   // The log is the truth only if it has no hole: revisions are contiguous, so
   // anything but since + 1, since + 2, ... means another server compacted past

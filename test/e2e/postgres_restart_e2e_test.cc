@@ -114,6 +114,7 @@ TEST(PostgresRestartE2eTest, RestartUnderWritesLosesNothing) {
       {}, dir.File("events.ndjson"));
 
   Acknowledged acked;
+  std::atomic<int> refused = 0;  // 503s
   std::atomic<bool> done = false;
   std::mutex codes_mu;
   std::map<int, int> other_codes;  // GUARDED_BY(codes_mu): neither 201 nor 503
@@ -123,7 +124,9 @@ TEST(PostgresRestartE2eTest, RestartUnderWritesLosesNothing) {
       auto r = servers[i % 2]->Api("PUT", "/v1/apps/" + name, Spec(name, 0));
       if (r.has_value() && r->status == 201) {
         acked.Add(name);
-      } else if (r.has_value() && r->status != 503) {
+      } else if (r.has_value() && r->status == 503) {
+        ++refused;
+      } else if (r.has_value()) {
         std::lock_guard lock(codes_mu);
         ++other_codes[r->status];
       }
@@ -138,8 +141,17 @@ TEST(PostgresRestartE2eTest, RestartUnderWritesLosesNothing) {
     }
   } join{done, client};
 
-  ASSERT_TRUE(PollUntil([&] { return acked.Count() >= 20; }, std::chrono::seconds(20)));
-  ASSERT_TRUE(pg->Restart());
+  // Both streams have begun (a line each) before the database goes.
+  ASSERT_TRUE(PollUntil(
+      [&] { return acked.Count() >= 20 && !watch.Output().empty() && !events.Output().empty(); },
+      std::chrono::seconds(20)));
+  // Down long enough that the streams read the store meanwhile (each reads
+  // at least once a second) and the client is refused a few times.
+  ASSERT_TRUE(pg->Stop());
+  const int refused_before = refused;
+  ASSERT_TRUE(PollUntil([&] { return refused >= refused_before + 5; }, std::chrono::seconds(20)));
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // an outage the streams' reads span
+  ASSERT_TRUE(pg->Start());
   const size_t at_restart = acked.Count();
   ASSERT_TRUE(PollUntil([&] { return acked.Count() >= at_restart + 20; }, std::chrono::seconds(30)))
       << "writes did not resume after the restart";
@@ -189,7 +201,8 @@ TEST(PostgresRestartE2eTest, RestartUnderWritesLosesNothing) {
   }
 
   auto scaled = servers[1]->Api("PUT", "/v1/apps/after", Spec("after", 2));
-  ASSERT_TRUE(scaled.has_value() && scaled->status == 201) << scaled->body;
+  ASSERT_TRUE(scaled.has_value()) << scaled.error().ToString();
+  ASSERT_EQ(scaled->status, 201) << scaled->body;
   EXPECT_TRUE(PollUntil([&] { return Instances(*servers[0], "after").size() == 2; },
                         std::chrono::seconds(15)))
       << "the leader's controller did not act after the restart";
