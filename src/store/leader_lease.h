@@ -63,7 +63,11 @@ class LeaderLease {
 
   // Takes the lease for `holder` for `ttl` when nobody else holds it (never
   // held, released, or expired by the database's clock), starting a new term:
-  // the epoch is one more than the last term's. `holder` itself holding it
+  // the epoch is higher than the last term's and never one an earlier term
+  // had, even where the database lost the last takeovers (a failover to a
+  // standby that lacked them): PostgresLeaderLease takes it from the
+  // database's clock as well as the last epoch: epochs are not a count of
+  // terms. `holder` itself holding it
   // (a server restarted at once under the same id, or one that stopped acting
   // on its own deadline) starts a new term too, which fences the old one's
   // writes. When another server holds it, says who and for how much longer

@@ -15,9 +15,16 @@ std::vector<Connection::Statement> LeaseStatements() {
       // Takes the lease when it is free, expired or the caller's own (a new
       // term each time); the outer SELECT sees the row as it was before the
       // UPDATE (one snapshot), which says who holds it when it was not taken.
+      // The new epoch is never one a term had before, even on a primary that
+      // lacks the last takeovers (an asynchronous standby promoted): it is
+      // above the row's and at least the database's clock in milliseconds
+      // times 1024 plus a random 0..1023, so two primaries that diverged pick
+      // the same one only by a 1-in-1024 chance within the same millisecond.
       {"try_acquire",
        "WITH taken AS ("
-       "  UPDATE leader SET holder = $1, epoch = epoch + 1,"
+       "  UPDATE leader SET holder = $1,"
+       "    epoch = GREATEST(epoch + 1,"
+       "      (EXTRACT(EPOCH FROM now()) * 1000)::bigint * 1024 + floor(random() * 1024)::bigint),"
        "    expires_at = now() + $2::bigint * interval '1 millisecond'"
        "  WHERE id = 1 AND (holder = '' OR holder = $1 OR expires_at <= now())"
        "  RETURNING epoch)"
