@@ -134,9 +134,11 @@ Result<std::unique_ptr<store::Store>> OpenStore(const std::string& spec, const s
 
 // The lease of the database --store names (store/leader_lease.h): one that
 // several servers share on PostgreSQL; with SQLite this server alone leads.
-std::unique_ptr<store::LeaderLease> OpenLease(const std::string& spec, const Clock* clock) {
+std::unique_ptr<store::LeaderLease> OpenLease(const std::string& spec, const Clock* clock,
+                                              Duration leader_ttl) {
   if (spec == "sqlite") return std::make_unique<store::SingleServerLease>(clock);
-  return std::make_unique<store::PostgresLeaderLease>(spec);
+  return std::make_unique<store::PostgresLeaderLease>(
+      spec, store::PostgresLeaderLease::OptionsFor(leader_ttl));
 }
 
 }  // namespace
@@ -193,7 +195,7 @@ Status Server::Impl::Start() {
 
   apps_ = std::make_unique<controller::AppService>(store_.get(), clock_);
   nodes_ = std::make_unique<controller::NodeService>(store_.get(), clock_);
-  lease_ = OpenLease(options_.store, clock_);
+  lease_ = OpenLease(options_.store, clock_, options_.leader_ttl);
 
   if (options_.run_agent) {
     runtime::DriverSetOptions driver_options;

@@ -1,5 +1,7 @@
 #include "store/postgres/postgres_leader_lease.h"
 
+#include <algorithm>
+
 #include "store/postgres/connection.h"
 
 namespace skiff::store {
@@ -55,6 +57,10 @@ std::string LeaseSessionSetup(const PostgresLeaderLease::Options& options) {
 }
 
 }  // namespace
+
+PostgresLeaderLease::Options PostgresLeaderLease::OptionsFor(Duration ttl) {
+  return Options{.statement_timeout = std::min<Duration>(std::chrono::seconds(2), ttl / 3)};
+}
 
 PostgresLeaderLease::PostgresLeaderLease(std::string conninfo)
     : PostgresLeaderLease(std::move(conninfo), Options{}) {}

@@ -10,7 +10,8 @@
 // by its own monotonic clock before the lease can be taken. A takeover's
 // UPDATE waits for fenced commits that hold the row FOR SHARE
 // (PostgresStore's commit), and re-checks its condition against the row they
-// leave.
+// leave. Fenced commits read the row last, just before COMMIT, so a renewal
+// waits behind one for no more than a COMMIT, and at most the lock timeout.
 //
 // It has its own connection, apart from the store's: a renewal must not wait
 // behind the store's lock (a commit may wait out lock_timeout there). Its
@@ -40,9 +41,14 @@ class PostgresLeaderLease final : public LeaderLease {
  public:
   struct Options {
     // Longer than this, a lease statement fails (kUnavailable): its answer
-    // would come too late to matter.
+    // would come too late to matter. Also the lock timeout: how long a
+    // renewal waits for a fenced commit that holds the lease's row.
     Duration statement_timeout = std::chrono::seconds(2);
   };
+  // The options of a lease renewed every ttl/3: a statement (and a wait for a
+  // lock) ends by min(2 s, ttl/3), so a renewal that cannot be made in time
+  // leaves room for the next one within the ttl.
+  static Options OptionsFor(Duration ttl);
 
   // Remembers `conninfo` (a database PostgresStore::Open has migrated);
   // connects on first use.
