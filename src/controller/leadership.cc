@@ -4,13 +4,18 @@
 #include <utility>
 
 #include "common/check.h"
+#include "common/ids.h"
 #include "common/logging.h"
 
 namespace skiff::controller {
 
 Leadership::Leadership(store::LeaderLease* lease, const Clock* clock, LeadershipOptions options,
                        Callbacks callbacks)
-    : lease_(lease), clock_(clock), options_(std::move(options)), callbacks_(std::move(callbacks)) {
+    : lease_(lease),
+      clock_(clock),
+      options_(std::move(options)),
+      holder_(store::LeaseHolder(options_.server.id, RandomHex(8))),
+      callbacks_(std::move(callbacks)) {
   SKIFF_CHECK(lease_ != nullptr);
   SKIFF_CHECK(!options_.server.id.empty());
   SKIFF_CHECK(options_.ttl >= Duration(3));
@@ -37,7 +42,7 @@ void Leadership::Stop() {
     std::swap(term, term_);
   }
   if (term == 0) return;
-  if (Status released = lease_->Release(options_.server.id, term); !released) {
+  if (Status released = lease_->Release(holder_, term); !released) {
     SKIFF_LOG_WARN(
         "leadership: cannot release the lease of epoch {} (another server takes it "
         "when it expires): {}",
@@ -62,6 +67,7 @@ void Leadership::Renew() {
   const Duration ttl = options_.ttl;
   const Duration period = ttl / 3;
   const std::string& id = options_.server.id;
+  const std::string& holder = holder_;
   std::unique_lock lock(mu_);
   while (!stopping_) {
     const int64_t term = term_;
@@ -74,7 +80,7 @@ void Leadership::Renew() {
     Duration wait = period;
     lock.unlock();
     if (live) {
-      Status renewed = lease_->Renew(id, term, ttl);
+      Status renewed = lease_->Renew(holder, term, ttl);
       lock.lock();
       if (renewed) {
         if (term_ == term) deadline_ = std::max(deadline_, sent + ttl - Margin(ttl));
@@ -87,7 +93,7 @@ void Leadership::Renew() {
                        renewed.error().ToString());
       }
     } else {
-      auto acquired = lease_->TryAcquire(id, ttl);
+      auto acquired = lease_->TryAcquire(holder, ttl);
       lock.lock();
       if (!acquired) {
         SKIFF_LOG_DEBUG("leadership: cannot reach the lease: {}", acquired.error().ToString());

@@ -50,7 +50,9 @@
 namespace skiff::controller {
 
 struct LeadershipOptions {
-  store::ServerInfo server;  // this server: its id holds the lease; all of it is its heartbeat
+  // This server: its id (with a nonce of this process) holds the lease; all of
+  // it is its heartbeat.
+  store::ServerInfo server;
   Duration ttl = std::chrono::seconds(5);
 };
 
@@ -93,6 +95,10 @@ class Leadership {
   store::LeaderLease* const lease_;
   const Clock* const clock_;
   const LeadershipOptions options_;
+  // This process's holder of the lease: the server's id and a random nonce,
+  // so that a second server started under the same id does not take the
+  // lease as its own (store::LeaseHolder).
+  const std::string holder_;
   const Callbacks callbacks_;
 
   mutable std::mutex mu_;

@@ -176,6 +176,32 @@ TEST_F(LeadershipTest, OneLeaderAndHandOverOnStop) {
   EXPECT_LE(b_calls[0].at - stopped_at, kTtl / 3 + kStep);
 }
 
+// Verify that two servers started under one id (by mistake) are two holders:
+// the first leads and keeps leading, the second stays a follower and does not
+// take the lease as its own, and the servers' list shows the id leading.
+TEST_F(LeadershipTest, TwoServersUnderOneIdOneLeads) {
+  Server first("a", &lease_, &clock_);
+  Server second("a", &lease_, &clock_);
+  first.leadership->Start();
+  ASSERT_TRUE(PollUntil([&] { return first.Leading(); }));
+  const int64_t epoch = first.leadership->state().epoch;
+  second.leadership->Start();
+  ASSERT_TRUE(AdvanceUntil(
+      clock_, [&] { return lease_.renewals() >= 6; }, 2 * kTtl + kStep, 4));
+  EXPECT_TRUE(first.Leading());
+  EXPECT_EQ(first.leadership->state().epoch, epoch);
+  EXPECT_EQ(first.Calls().size(), 1u);
+  EXPECT_FALSE(second.Leading());
+  EXPECT_TRUE(second.Calls().empty());
+  EXPECT_EQ(store::ServerIdOfHolder(lease_.holder()), "a");
+  auto servers = lease_.ListServers();
+  ASSERT_TRUE(servers.has_value()) << servers.error().ToString();
+  ASSERT_EQ(servers->size(), 1u);
+  EXPECT_EQ((*servers)[0].id, "a");
+  EXPECT_TRUE((*servers)[0].leader);
+  EXPECT_EQ((*servers)[0].epoch, epoch);
+}
+
 // Verify that a leader cut off from the database stops acting before its
 // lease expires by the database's clock, that another server takes over only
 // after that expiry, within a step of it, and that the cut-off one is elected

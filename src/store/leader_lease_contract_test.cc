@@ -204,6 +204,31 @@ TEST_P(LeaderLeaseContractTest, ServersAreListed) {
   EXPECT_EQ((*servers)[1].epoch, 0);
 }
 
+// Verify that holders are told apart by their nonce (two servers under one
+// id do not share a term) and that the servers' list shows the holder's
+// server id as the leader.
+TEST_P(LeaderLeaseContractTest, HoldersOfOneIdAreTwo) {
+  const std::string first = LeaseHolder("a", "1f2e");
+  const std::string second = LeaseHolder("a", "9c0d");
+  EXPECT_EQ(ServerIdOfHolder(first), "a");
+  EXPECT_EQ(ServerIdOfHolder(LeaseHolder("a#b", "9c0d")), "a#b");
+  EXPECT_EQ(ServerIdOfHolder("a"), "a");
+  ASSERT_TRUE(lease().Heartbeat(ServerInfo{"a", "http://127.0.0.1:7070", "0.1.0"}));
+  const int64_t epoch = MustAcquire(first);
+  auto refused = lease().TryAcquire(second, ttl());
+  ASSERT_TRUE(refused.has_value()) << refused.error().ToString();
+  EXPECT_FALSE(refused->acquired);
+  EXPECT_EQ(refused->holder, first);
+  EXPECT_EQ(lease().Renew(second, epoch, ttl()).error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_TRUE(lease().Renew(first, epoch, ttl()));
+  auto servers = lease().ListServers();
+  ASSERT_TRUE(servers.has_value()) << servers.error().ToString();
+  ASSERT_EQ(servers->size(), 1u);
+  EXPECT_EQ((*servers)[0].id, "a");
+  EXPECT_TRUE((*servers)[0].leader);
+  EXPECT_EQ((*servers)[0].epoch, epoch);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Leases, LeaderLeaseContractTest,
     ::testing::Values(LeaseFactory{"Fake", [] { return std::make_unique<FakeHarness>(); }},

@@ -66,7 +66,7 @@ Result<std::vector<store::ServerRecord>> FakeLeaderLease::ListServers() {
   const Time now = db_clock_->Now();
   std::vector<store::ServerRecord> out;
   for (auto [id, r] : servers_) {
-    r.leader = holder_ == id && expires_at_ > now;
+    r.leader = store::ServerIdOfHolder(holder_) == id && expires_at_ > now;
     r.epoch = r.leader ? epoch_ : 0;
     out.push_back(std::move(r));
   }

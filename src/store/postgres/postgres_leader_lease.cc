@@ -43,10 +43,12 @@ std::vector<Connection::Statement> LeaseStatements() {
        "INSERT INTO servers (id, address, version, last_seen) VALUES ($1, $2, $3, now()) "
        "ON CONFLICT (id) DO UPDATE SET address = EXCLUDED.address, version = EXCLUDED.version,"
        " last_seen = EXCLUDED.last_seen"},
+      // Which server leads is told by ServerIdOfHolder (the holder has a
+      // nonce after the id).
       {"list_servers",
        "SELECT s.id, s.address, s.version,"
        "  (EXTRACT(EPOCH FROM s.last_seen) * 1000)::bigint,"
-       "  l.holder = s.id AND l.expires_at > now(), l.epoch "
+       "  l.holder, l.expires_at > now(), l.epoch "
        "FROM servers s CROSS JOIN leader l WHERE l.id = 1 ORDER BY s.id"},
   };
 }
@@ -127,9 +129,9 @@ Result<std::vector<ServerRecord>> PostgresLeaderLease::ListServers() {
     r.version = std::string(rows.Text(i, 2));
     SKIFF_ASSIGN_OR_RETURN(int64_t ms, rows.Int(i, 3));
     r.last_seen = Time(std::chrono::milliseconds(ms));
-    r.leader = rows.Bool(i, 4);
+    r.leader = ServerIdOfHolder(rows.Text(i, 4)) == r.id && rows.Bool(i, 5);
     if (r.leader) {
-      SKIFF_ASSIGN_OR_RETURN(r.epoch, rows.Int(i, 5));
+      SKIFF_ASSIGN_OR_RETURN(r.epoch, rows.Int(i, 6));
     }
     out.push_back(std::move(r));
   }
