@@ -67,24 +67,27 @@ PostgresLeaderLease::Options PostgresLeaderLease::OptionsFor(Duration ttl) {
 PostgresLeaderLease::PostgresLeaderLease(std::string conninfo)
     : PostgresLeaderLease(std::move(conninfo), Options{}) {}
 
-PostgresLeaderLease::PostgresLeaderLease(std::string conninfo, Options options)
-    : conn_(std::make_unique<Connection>(std::move(conninfo), LeaseStatements(),
-                                         LeaseSessionSetup(options))) {}
+PostgresLeaderLease::PostgresLeaderLease(std::string conninfo, Options options) {
+  lease_.conn =
+      std::make_unique<Connection>(conninfo, LeaseStatements(), LeaseSessionSetup(options));
+  list_.conn = std::make_unique<Connection>(std::move(conninfo), LeaseStatements(),
+                                            LeaseSessionSetup(options));
+}
 
 PostgresLeaderLease::~PostgresLeaderLease() = default;
 
 // Each statement runs on its own (autocommit): a connection lost meanwhile
 // leaves nothing half done, and the next call reconnects.
-Result<Rows> PostgresLeaderLease::Run(const std::string& name,
+Result<Rows> PostgresLeaderLease::Run(Session& session, const std::string& name,
                                       std::initializer_list<std::string> params) {
-  std::lock_guard lock(mu_);
-  SKIFF_RETURN_IF_ERROR(conn_->EnsureConnected());
-  return conn_->Run(name, params);
+  std::lock_guard lock(session.mu);
+  SKIFF_RETURN_IF_ERROR(session.conn->EnsureConnected());
+  return session.conn->Run(name, params);
 }
 
 Result<LeaderLease::Acquired> PostgresLeaderLease::TryAcquire(const std::string& holder,
                                                               Duration ttl) {
-  SKIFF_ASSIGN_OR_RETURN(Rows rows, Run("try_acquire", {holder, Ms(ttl)}));
+  SKIFF_ASSIGN_OR_RETURN(Rows rows, Run(lease_, "try_acquire", {holder, Ms(ttl)}));
   if (rows.size() != 1) return Internal("postgres: the leader row is missing");
   Acquired out;
   if (!rows.Text(0, 0).empty()) {
@@ -100,7 +103,7 @@ Result<LeaderLease::Acquired> PostgresLeaderLease::TryAcquire(const std::string&
 }
 
 Status PostgresLeaderLease::Renew(const std::string& holder, int64_t epoch, Duration ttl) {
-  SKIFF_ASSIGN_OR_RETURN(Rows rows, Run("renew", {holder, std::to_string(epoch), Ms(ttl)}));
+  SKIFF_ASSIGN_OR_RETURN(Rows rows, Run(lease_, "renew", {holder, std::to_string(epoch), Ms(ttl)}));
   if (rows.size() != 1) {
     return FailedPrecondition("the lease of " + holder + " in epoch " + std::to_string(epoch) +
                               " is over");
@@ -109,17 +112,17 @@ Status PostgresLeaderLease::Renew(const std::string& holder, int64_t epoch, Dura
 }
 
 Status PostgresLeaderLease::Release(const std::string& holder, int64_t epoch) {
-  SKIFF_RETURN_IF_ERROR(Run("release", {holder, std::to_string(epoch)}));
+  SKIFF_RETURN_IF_ERROR(Run(lease_, "release", {holder, std::to_string(epoch)}));
   return OkStatus();
 }
 
 Status PostgresLeaderLease::Heartbeat(const ServerInfo& server) {
-  SKIFF_RETURN_IF_ERROR(Run("heartbeat", {server.id, server.address, server.version}));
+  SKIFF_RETURN_IF_ERROR(Run(lease_, "heartbeat", {server.id, server.address, server.version}));
   return OkStatus();
 }
 
 Result<std::vector<ServerRecord>> PostgresLeaderLease::ListServers() {
-  SKIFF_ASSIGN_OR_RETURN(Rows rows, Run("list_servers", {}));
+  SKIFF_ASSIGN_OR_RETURN(Rows rows, Run(list_, "list_servers", {}));
   std::vector<ServerRecord> out;
   out.reserve(static_cast<size_t>(rows.size()));
   for (int i = 0; i < rows.size(); ++i) {

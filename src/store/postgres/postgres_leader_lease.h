@@ -14,12 +14,13 @@
 // waits behind one for no more than a COMMIT, and at most the lock timeout.
 //
 // It has its own connection, apart from the store's: a renewal must not wait
-// behind the store's lock (a commit may wait out lock_timeout there). Its
-// statements are bounded by `statement_timeout`, and a lost connection is
-// reopened on the next call.
+// behind the store's lock (a commit may wait out lock_timeout there). And
+// ListServers (the API's GET /v1/servers) has another one of its own: a slow
+// list must not hold up the renewer. Their statements are bounded by
+// `statement_timeout`, and a lost connection is reopened on the next call.
 //
 // Thread-safety: all methods are safe to call from any thread (one at a time
-// uses the connection).
+// uses each connection).
 #pragma once
 
 #include <initializer_list>
@@ -64,10 +65,16 @@ class PostgresLeaderLease final : public LeaderLease {
   Result<std::vector<ServerRecord>> ListServers() override;
 
  private:
-  Result<postgres::Rows> Run(const std::string& name, std::initializer_list<std::string> params);
+  // A connection and the mutex that lets one caller at a time use it.
+  struct Session {
+    std::mutex mu;
+    std::unique_ptr<postgres::Connection> conn;  // GUARDED_BY(mu)
+  };
+  static Result<postgres::Rows> Run(Session& session, const std::string& name,
+                                    std::initializer_list<std::string> params);
 
-  std::mutex mu_;
-  std::unique_ptr<postgres::Connection> conn_;  // GUARDED_BY(mu_)
+  Session lease_;  // the renewer's calls
+  Session list_;   // ListServers
 };
 
 }  // namespace skiff::store
