@@ -66,6 +66,9 @@ void Leadership::LoseTermLocked(int64_t epoch) {
 void Leadership::Renew() {
   const Duration ttl = options_.ttl;
   const Duration period = ttl / 3;
+  const Duration forget_after = options_.forget_servers_after > Duration(0)
+                                    ? options_.forget_servers_after
+                                    : ForgetServersAfter(ttl);
   const std::string& id = options_.server.id;
   const std::string& holder = holder_;
   std::unique_lock lock(mu_);
@@ -108,9 +111,17 @@ void Leadership::Renew() {
         wait = std::clamp(acquired->remaining, Duration(1), period);
       }
     }
+    const bool leading = term_ != 0;
     lock.unlock();
     if (Status beat = lease_->Heartbeat(options_.server); !beat) {
       SKIFF_LOG_DEBUG("leadership: heartbeat: {}", beat.error().ToString());
+    }
+    // Only the leader forgets servers gone for long (one server does it, and
+    // a DELETE that finds nothing costs next to nothing).
+    if (leading) {
+      if (Status pruned = lease_->PruneServers(forget_after); !pruned) {
+        SKIFF_LOG_DEBUG("leadership: pruning the servers' list: {}", pruned.error().ToString());
+      }
     }
     lock.lock();
     clock_->WaitUntil(cv_, lock, sent + wait, [&] { return stopping_; });

@@ -116,6 +116,12 @@ class LeaderLease {
 
   // Every server that has sent a heartbeat, by id, with which one leads.
   virtual Result<std::vector<ServerRecord>> ListServers() = 0;
+
+  // Forgets the servers whose last heartbeat is `unseen_for` or longer ago
+  // (by the database's clock), so that the list does not keep every server
+  // that ever ran. The leader calls it (controller/leadership.h).
+  // REQUIRES: unseen_for > 0.
+  virtual Status PruneServers(Duration unseen_for) = 0;
 };
 
 }  // namespace skiff::store

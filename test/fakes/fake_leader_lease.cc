@@ -73,6 +73,15 @@ Result<std::vector<store::ServerRecord>> FakeLeaderLease::ListServers() {
   return out;
 }
 
+Status FakeLeaderLease::PruneServers(Duration unseen_for) {
+  std::lock_guard lock(mu_);
+  SKIFF_RETURN_IF_ERROR(CheckAvailableLocked());
+  const Time now = db_clock_->Now();
+  std::erase_if(servers_,
+                [&](const auto& entry) { return entry.second.last_seen <= now - unseen_for; });
+  return OkStatus();
+}
+
 void FakeLeaderLease::SetUnavailable(bool unavailable) {
   std::lock_guard lock(mu_);
   unavailable_ = unavailable;

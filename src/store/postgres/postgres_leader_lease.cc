@@ -50,6 +50,8 @@ std::vector<Connection::Statement> LeaseStatements() {
        "  (EXTRACT(EPOCH FROM s.last_seen) * 1000)::bigint,"
        "  l.holder, l.expires_at > now(), l.epoch "
        "FROM servers s CROSS JOIN leader l WHERE l.id = 1 ORDER BY s.id"},
+      {"prune_servers",
+       "DELETE FROM servers WHERE last_seen <= now() - $1::bigint * interval '1 millisecond'"},
   };
 }
 
@@ -139,6 +141,11 @@ Result<std::vector<ServerRecord>> PostgresLeaderLease::ListServers() {
     out.push_back(std::move(r));
   }
   return out;
+}
+
+Status PostgresLeaderLease::PruneServers(Duration unseen_for) {
+  SKIFF_RETURN_IF_ERROR(Run(lease_, "prune_servers", {Ms(unseen_for)}));
+  return OkStatus();
 }
 
 }  // namespace skiff::store

@@ -63,6 +63,7 @@ class PostgresLeaderLease final : public LeaderLease {
   Status Release(const std::string& holder, int64_t epoch) override;
   Status Heartbeat(const ServerInfo& server) override;
   Result<std::vector<ServerRecord>> ListServers() override;
+  Status PruneServers(Duration unseen_for) override;
 
  private:
   // A connection and the mutex that lets one caller at a time use it.

@@ -68,5 +68,26 @@ TEST(PostgresLeaderLeaseTest, SlowListDoesNotHoldUpRenewal) {
   EXPECT_TRUE((*servers)[0].leader);
 }
 
+// Verify that PruneServers forgets the servers whose last heartbeat is that
+// old or older by the database's clock, and keeps the others.
+TEST(PostgresLeaderLeaseTest, PruneForgetsServersNotSeenForLong) {
+  SKIFF_REQUIRE_POSTGRES(server);
+  auto db = server->CreateDatabase();
+  ASSERT_TRUE(db.has_value()) << db.error().ToString();
+  auto store = PostgresStore::Open(*db);  // migrates
+  ASSERT_TRUE(store.has_value()) << store.error().ToString();
+  PostgresLeaderLease lease(*db);
+  ASSERT_TRUE(lease.Heartbeat(ServerInfo{"old", "http://127.0.0.1:7070", "0.1.0"}));
+  ASSERT_TRUE(lease.Heartbeat(ServerInfo{"new", "http://127.0.0.2:7070", "0.1.0"}));
+  const std::string name = PostgresServer::DatabaseOf(*db);
+  ASSERT_TRUE(server->Query(
+      name, "UPDATE servers SET last_seen = now() - interval '25 hours' WHERE id = 'old'"));
+  ASSERT_TRUE(lease.PruneServers(std::chrono::hours(24)));
+  auto servers = lease.ListServers();
+  ASSERT_TRUE(servers.has_value()) << servers.error().ToString();
+  ASSERT_EQ(servers->size(), 1u);
+  EXPECT_EQ((*servers)[0].id, "new");
+}
+
 }  // namespace
 }  // namespace skiff::store
