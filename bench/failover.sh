@@ -15,13 +15,17 @@
 # [0, ttl/3]) + the new loops' start and first pass (milliseconds): about 2/3
 # ttl to ttl, and p99 close to the ttl.
 #
+# A round that does not end within BENCH_DEADLINE seconds (default 60: many
+# ttls) fails the run, with the servers' last log lines.
+#
 #   bench/failover.sh [BUILD_DIR | SKIFF_BINARY]
-#   BENCH_ROUNDS=20 BENCH_TTL=5s
+#   BENCH_ROUNDS=20 BENCH_TTL=5s BENCH_DEADLINE=60
 set -euo pipefail
 target=${1:-build}
 if [ -d "$target" ]; then skiff=$(realpath "$target/skiff"); else skiff=$(realpath "$target"); fi
 rounds=${BENCH_ROUNDS:-20}
 ttl=${BENCH_TTL:-5s}
+deadline_s=${BENCH_DEADLINE:-60}
 source "$(dirname "$0")/lib/common.sh"
 
 # PostgreSQL: as root, initdb and postgres refuse to run; they run as nobody.
@@ -78,7 +82,16 @@ for round in $(seq "$rounds"); do
   kill -9 "${pid[$leader]}"
   t0=$(date +%s%N)
   api "$survivor" POST /v1/apps/bench/scale "{\"replicas\":$replicas}" >/dev/null
-  until [ "$(instances "$survivor")" -eq "$replicas" ]; do sleep 0.01; done
+  deadline=$((t0 + deadline_s * 1000000000))
+  until [ "$(instances "$survivor")" -eq "$replicas" ]; do
+    if [ "$(date +%s%N)" -gt "$deadline" ]; then
+      echo "round $round: no new leader reconciled within ${deadline_s} s of killing $leader" \
+        "(instances: $(instances "$survivor") of $replicas); the servers' logs:"
+      for id in "${ids[@]}"; do echo "--- $id"; tail -20 "$work/$id.log"; done
+      exit 1
+    fi
+    sleep 0.01
+  done
   t1=$(date +%s%N)
   ms=$(((t1 - t0) / 1000000))
   echo "$ms" >>"$work/times"

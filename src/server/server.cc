@@ -30,6 +30,7 @@
 #include "net/host_port.h"
 #include "net/http_server.h"
 #include "runtime/driver_set.h"
+#include "server/advertise.h"
 #include "server/edge_roster.h"
 #include "server/leader_loops.h"
 #include "server/local_control_plane.h"
@@ -134,9 +135,11 @@ Result<std::unique_ptr<store::Store>> OpenStore(const std::string& spec, const s
 
 // The lease of the database --store names (store/leader_lease.h): one that
 // several servers share on PostgreSQL; with SQLite this server alone leads.
-std::unique_ptr<store::LeaderLease> OpenLease(const std::string& spec, const Clock* clock) {
+std::unique_ptr<store::LeaderLease> OpenLease(const std::string& spec, const Clock* clock,
+                                              Duration leader_ttl) {
   if (spec == "sqlite") return std::make_unique<store::SingleServerLease>(clock);
-  return std::make_unique<store::PostgresLeaderLease>(spec);
+  return std::make_unique<store::PostgresLeaderLease>(
+      spec, store::PostgresLeaderLease::OptionsFor(leader_ttl));
 }
 
 }  // namespace
@@ -153,11 +156,8 @@ void Server::Impl::StartLeadership(controller::DrainTracker::EdgesFn edges) {
   leader_loops_ = std::make_unique<LeaderLoops>(std::move(loops));
   controller::LeadershipOptions leadership;
   leadership.server.id = options_.server_id.empty() ? agent::MachineName() : options_.server_id;
-  leadership.server.address = options_.advertise;
-  if (leadership.server.address.empty()) {  // the API as bound (Start checked --listen parses)
-    leadership.server.address =
-        "http://" + net::JoinHostPort(net::ParseHostPort(options_.listen)->host, http_->port());
-  }
+  leadership.server.address =
+      AdvertisedUrl(options_.advertise, options_.listen, http_->port(), agent::MachineName());
   leadership.server.version = options_.version;
   leadership.ttl = options_.leader_ttl;
   LeaderLoops* leader_loops = leader_loops_.get();
@@ -175,6 +175,10 @@ Status Server::Impl::Start() {
     std::lock_guard lock(mu_);
     started_ = true;
   }
+  // Before anything starts: a shared store's servers list must say where
+  // this one is.
+  SKIFF_RETURN_IF_ERROR(
+      CheckAdvertise(options_.advertise, options_.listen, store::IsPostgresUri(options_.store)));
   const std::string& data = options_.data_dir;
   std::error_code ec;
   std::filesystem::create_directories(data, ec);
@@ -193,7 +197,7 @@ Status Server::Impl::Start() {
 
   apps_ = std::make_unique<controller::AppService>(store_.get(), clock_);
   nodes_ = std::make_unique<controller::NodeService>(store_.get(), clock_);
-  lease_ = OpenLease(options_.store, clock_);
+  lease_ = OpenLease(options_.store, clock_, options_.leader_ttl);
 
   if (options_.run_agent) {
     runtime::DriverSetOptions driver_options;

@@ -48,10 +48,12 @@ class Backend {
   // it with each change (PostgreSQL does: which term wrote what).
   virtual Status Write(const std::vector<Change>& changes, int64_t epoch) = 0;
   // The leader lease's current epoch (store/leader_lease.h), read inside the
-  // write so that no term can begin between this read and the commit: a
-  // database several servers share holds the lease's row against a takeover
-  // until the write ends. The default is for a store one server owns: its one
-  // term, kSingleServerEpoch.
+  // write, after everything else it does and just before CommitWrite, so that
+  // no term can begin between this read and the commit: a database several
+  // servers share holds the lease's row against a takeover until the write
+  // ends (and only from this read on, so the leader's renewal of the row waits
+  // for no more than the commit). The default is for a store one server owns:
+  // its one term, kSingleServerEpoch.
   virtual Result<int64_t> ReadLeaderEpoch();
   // Drops the change log's entries with revision <= upto.
   virtual Status CompactLog(int64_t upto) = 0;

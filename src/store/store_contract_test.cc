@@ -841,6 +841,11 @@ TEST_P(StoreContractTest, FencedCommitNeedsTheCurrentEpoch) {
     ASSERT_FALSE(refused.has_value()) << "epoch " << other;
     EXPECT_EQ(refused.error().code, ErrorCode::kFailedPrecondition);
   }
+  // The fence is read last, but a stale writer is told it no longer leads
+  // even when its txn fails otherwise too ("a" exists).
+  auto conflicting = store().Commit(Txn().Put(MakeApp("a"), kMustNotExist).Fenced(epoch + 1));
+  ASSERT_FALSE(conflicting.has_value());
+  EXPECT_EQ(conflicting.error().code, ErrorCode::kFailedPrecondition);
   EXPECT_EQ(store().Revision(), before);
   EXPECT_EQ(store().GetApp("b").error().code, ErrorCode::kNotFound);
   EXPECT_EQ(store().ChangesSince(before, 10)->size(), 0u);

@@ -85,21 +85,34 @@ Result<int64_t> TxnEngine::CommitLocked(const Txn& txn) {
     return tl::unexpected(begun.error());
   }
   LogState state = *begun;
-  Result<int64_t> written = [&]() -> Result<int64_t> {
-    if (txn.fence_epoch() != 0) {
-      SKIFF_ASSIGN_OR_RETURN(int64_t current, backend_->ReadLeaderEpoch());
-      if (current != txn.fence_epoch()) {
-        return FailedPrecondition("fenced: the write is of epoch " +
-                                  std::to_string(txn.fence_epoch()) + ", the leader's is now " +
-                                  std::to_string(current) + "; this server no longer leads");
-      }
+  // The fence, read last (below): a database several servers share holds the
+  // lease's row from this read to the end of the write (a takeover waits for
+  // it), and the shorter that is, the less the leader's own renewal of the row
+  // waits behind it.
+  auto check_fence = [&]() -> Status {
+    if (txn.fence_epoch() == 0) return OkStatus();
+    SKIFF_ASSIGN_OR_RETURN(int64_t current, backend_->ReadLeaderEpoch());
+    if (current != txn.fence_epoch()) {
+      return FailedPrecondition("fenced: the write is of epoch " +
+                                std::to_string(txn.fence_epoch()) + ", the leader's is now " +
+                                std::to_string(current) + "; this server no longer leads");
     }
-    SKIFF_ASSIGN_OR_RETURN(std::vector<Change> changes,
-                           PlanTxn(txn, state.revision, [this](Kind kind, const std::string& key) {
-                             return backend_->ReadObject(kind, key);
-                           }));
-    SKIFF_RETURN_IF_ERROR(
-        CheckDomainClaims(txn, changes, [this] { return List<model::App>(Kind::kApp); }));
+    return OkStatus();
+  };
+  Result<int64_t> written = [&]() -> Result<int64_t> {
+    auto planned = PlanTxn(txn, state.revision, [this](Kind kind, const std::string& key) {
+      return backend_->ReadObject(kind, key);
+    });
+    Status claimed =
+        planned ? CheckDomainClaims(txn, *planned, [this] { return List<model::App>(Kind::kApp); })
+                : Status(tl::unexpected(planned.error()));
+    if (!claimed) {
+      // A writer that no longer leads learns that first, whatever else it got
+      // wrong (the contract's one code for "stop acting").
+      if (claimed.error().code != ErrorCode::kUnavailable) SKIFF_RETURN_IF_ERROR(check_fence());
+      return tl::unexpected(claimed.error());
+    }
+    std::vector<Change>& changes = *planned;
     SKIFF_RETURN_IF_ERROR(backend_->Write(changes, txn.fence_epoch()));
     state.revision = changes.back().revision;
     state.events += std::count_if(changes.begin(), changes.end(),
@@ -115,6 +128,7 @@ Result<int64_t> TxnEngine::CommitLocked(const Txn& txn) {
       SKIFF_RETURN_IF_ERROR(backend_->DropOldestEvents(excess));
       state.events -= excess;
     }
+    SKIFF_RETURN_IF_ERROR(check_fence());  // last, just before the commit
     SKIFF_RETURN_IF_ERROR(backend_->CommitWrite(state));
     return state.revision;
   }();

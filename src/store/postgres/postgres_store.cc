@@ -53,7 +53,9 @@ std::vector<Connection::Statement> Statements() {
       {"compact_changes", "DELETE FROM changes WHERE revision <= $1"},
       // FOR SHARE: a takeover's UPDATE of the row waits until this write ends,
       // and a write after the takeover reads the new epoch
-      // (postgres_leader_lease.h).
+      // (postgres_leader_lease.h). Read last, just before COMMIT (TxnEngine),
+      // so the lease's renewal (an UPDATE of the row) waits for no more than
+      // the COMMIT.
       {"leader_epoch", "SELECT epoch FROM leader WHERE id = 1 FOR SHARE"},
   };
 }
