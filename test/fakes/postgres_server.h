@@ -5,13 +5,21 @@
 // which then owns the temp dir.
 //
 // One server per test binary (starting one costs seconds); each test takes a
-// fresh database of its own (CreateDatabase).
+// fresh database of its own (CreateDatabase). initdb, the slow part, runs once
+// per machine and PostgreSQL version: its cluster is kept as a template in the
+// temp dir (skiff-pg-template-VERSION-UID) and each server starts on a copy.
+//
+// postgres runs as a child of the test process (not daemonised by pg_ctl) with
+// a parent-death signal (setpriv --pdeathsig KILL), so a test that crashes or
+// is killed leaves no server behind. The signal follows the thread that
+// started it: call Shared, Start and Restart from the test's main thread.
 //
 // Thread-safety: all methods may be called from any thread, but Stop/Start/
 // Restart/Kill from one at a time.
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/types.h>
 
 #include <memory>
 #include <mutex>
@@ -62,10 +70,15 @@ class PostgresServer {
   PostgresServer() = default;
   Status Init();
   Status PgCtl(const std::string& args);
+  // The template cluster's data directory, made by initdb if no test made it yet.
+  Result<std::string> Template();
+  // Waits for the postgres child to exit, once it was told to.
+  void Reap();
 
   TempDir dir_;  // the socket, the log; data/ the cluster
   std::string bin_;
   std::string as_user_;  // "runuser -u nobody -- " when root, else ""
+  pid_t pid_ = -1;       // the postgres child, while it runs
   std::mutex mu_;
   int databases_ = 0;  // GUARDED_BY(mu_)
 };
