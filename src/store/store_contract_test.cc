@@ -804,6 +804,71 @@ TEST_P(StoreContractTest, ManySmallCommits) {
   EXPECT_EQ(store().ChangesSince(0, kCommits)->size(), size_t{kCommits});
 }
 
+// Verify that records are kept by kind and key, replaced by a put, listed by
+// key, and removed by a delete, with the exact codes for absent keys.
+TEST_P(StoreContractTest, RecordsPutGetListDelete) {
+  EXPECT_EQ(store().GetRecord(RecordKind::kEdge, "e1").error().code, ErrorCode::kNotFound);
+  ASSERT_TRUE(store().PutRecord(RecordKind::kEdge, "e2", "two"));
+  ASSERT_TRUE(store().PutRecord(RecordKind::kEdge, "e1", "one"));
+  ASSERT_TRUE(store().PutRecord(RecordKind::kJoinToken, "e1", "token"));
+  EXPECT_EQ(store().GetRecord(RecordKind::kEdge, "e1").value_or(""), "one");
+  ASSERT_TRUE(store().PutRecord(RecordKind::kEdge, "e1", "uno"));
+  EXPECT_EQ(store().GetRecord(RecordKind::kEdge, "e1").value_or(""), "uno");
+  EXPECT_EQ(store().ListRecords(RecordKind::kEdge).value_or(std::vector<Record>{}),
+            (std::vector<Record>{{"e1", "uno"}, {"e2", "two"}}));
+  EXPECT_EQ(store().ListRecords(RecordKind::kJoinToken).value_or(std::vector<Record>{}),
+            (std::vector<Record>{{"e1", "token"}}));
+  EXPECT_TRUE(store().ListRecords(RecordKind::kAdminToken)->empty());
+
+  ASSERT_TRUE(store().DeleteRecord(RecordKind::kEdge, "e1"));
+  EXPECT_EQ(store().GetRecord(RecordKind::kEdge, "e1").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store().DeleteRecord(RecordKind::kEdge, "e1").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store().GetRecord(RecordKind::kJoinToken, "e1").value_or(""), "token");
+  EXPECT_EQ(store().PutRecord(RecordKind::kEdge, "", "x").error().code,
+            ErrorCode::kInvalidArgument);
+}
+
+// Verify that CreateRecord writes only an absent key, and that of several
+// writers creating one key at once exactly one wins.
+TEST_P(StoreContractTest, CreateRecordHasOneWinner) {
+  ASSERT_TRUE(store().CreateRecord(RecordKind::kAdminToken, "admin", "first"));
+  EXPECT_EQ(store().CreateRecord(RecordKind::kAdminToken, "admin", "second").error().code,
+            ErrorCode::kAlreadyExists);
+  EXPECT_EQ(store().GetRecord(RecordKind::kAdminToken, "admin").value_or(""), "first");
+
+  constexpr int kWriters = 4;
+  std::atomic<int> won = 0;
+  std::atomic<int> lost = 0;
+  std::vector<std::thread> writers;
+  for (int i = 0; i < kWriters; ++i) {
+    writers.emplace_back([&, i] {
+      Status s = store().CreateRecord(RecordKind::kEdge, "race", std::to_string(i));
+      if (s) {
+        ++won;
+      } else if (s.error().code == ErrorCode::kAlreadyExists) {
+        ++lost;
+      }
+    });
+  }
+  for (std::thread& t : writers) t.join();
+  EXPECT_EQ(won.load(), 1);
+  EXPECT_EQ(lost.load(), kWriters - 1);
+}
+
+// Verify that a record write takes no revision, wakes no subscriber and shows
+// in no change: records are outside the change log.
+TEST_P(StoreContractTest, RecordsStayOutOfTheChangeLog) {
+  const int64_t before = MustCommit(Txn().Put(MakeApp("a"), kMustNotExist));
+  std::atomic<int> told = 0;
+  auto subscription = store().Subscribe([&](int64_t) { ++told; });
+  ASSERT_TRUE(store().PutRecord(RecordKind::kNodeCredential, "hash", "node-1"));
+  ASSERT_TRUE(store().DeleteRecord(RecordKind::kNodeCredential, "hash"));
+  EXPECT_EQ(store().Revision(), before);
+  EXPECT_TRUE(store().ChangesSince(before, 10)->empty());
+  EXPECT_EQ(told.load(), 0);
+  EXPECT_EQ(MustCommit(Txn().Put(MakeApp("b"), kMustNotExist)), before + 1);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     AllStores, StoreContractTest,
     ::testing::Values(

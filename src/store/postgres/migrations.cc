@@ -19,7 +19,7 @@ namespace {
 //   it reads anything: that serialises writers across servers, so revisions
 //   strictly increase in commit order. It holds the events' count too, which
 //   a write must read inside its transaction.
-constexpr std::array<const char*, 1> kSteps = {
+constexpr std::array<const char*, 2> kSteps = {
     R"sql(
 CREATE TABLE objects (
   kind text NOT NULL,
@@ -49,6 +49,17 @@ CREATE TABLE log_state (
   events bigint NOT NULL
 );
 INSERT INTO log_state (id, revision, compacted, events) VALUES (1, 0, 0, 0);
+)sql",
+    // Version 2: records (store.h), outside the change log: their writes take
+    // no revision and never lock log_state, so they do not wait for (or hold
+    // up) other servers' commits.
+    R"sql(
+CREATE TABLE records (
+  kind text NOT NULL,
+  key text COLLATE "C" NOT NULL,
+  value text NOT NULL,
+  PRIMARY KEY (kind, key)
+);
 )sql",
 };
 
