@@ -12,6 +12,7 @@
 
 #include "common/files.h"
 #include "common/ids.h"
+#include "common/logging.h"
 
 namespace skiff::api {
 namespace {
@@ -67,6 +68,48 @@ Result<std::string> LoadOrCreateAdminToken(const std::string& data_dir, bool* cr
   }
   if (created != nullptr) *created = true;
   return token;
+}
+
+// The key of the one admin token record.
+constexpr const char* kAdminRecord = "admin";
+
+Result<std::string> LoadOrCreateClusterAdminTokenHash(store::Store* store,
+                                                      const std::string& data_dir, bool* created) {
+  if (created != nullptr) *created = false;
+  const std::string path = data_dir + "/" + kAdminTokenFile;
+  // Twice at most: a lost race to keep the first hash is settled by reading the winner's.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto kept = store->GetRecord(store::RecordKind::kAdminToken, kAdminRecord);
+    if (kept) {
+      if (::access(path.c_str(), F_OK) != 0) {
+        SKIFF_LOG_INFO(
+            "the admin token was made by another server of this database: use the "
+            "token in that server's {}",
+            kAdminTokenFile);
+        return std::move(*kept);
+      }
+      SKIFF_ASSIGN_OR_RETURN(std::string token, ReadToken(path));
+      if (!SecureEquals(Sha256Hex(token), *kept)) {
+        SKIFF_LOG_WARN(
+            "{} is not this database's admin token (another server made that one) "
+            "and is not accepted: use the token in that server's {}",
+            path, kAdminTokenFile);
+      }
+      return std::move(*kept);
+    }
+    if (kept.error().code != ErrorCode::kNotFound) return tl::unexpected(kept.error());
+    bool made = false;
+    SKIFF_ASSIGN_OR_RETURN(std::string token, LoadOrCreateAdminToken(data_dir, &made));
+    const std::string hash = Sha256Hex(token);
+    Status keep = store->CreateRecord(store::RecordKind::kAdminToken, kAdminRecord, hash);
+    if (keep) {
+      if (created != nullptr) *created = made;
+      return hash;
+    }
+    if (made) ::unlink(path.c_str());  // another server's token won
+    if (keep.error().code != ErrorCode::kAlreadyExists) return tl::unexpected(keep.error());
+  }
+  return Unavailable("the admin token in the store changed while it was read; start again");
 }
 
 }  // namespace skiff::api

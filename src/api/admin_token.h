@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/result.h"
+#include "store/store.h"
 
 namespace skiff::api {
 
@@ -20,5 +21,20 @@ inline constexpr const char* kAdminTokenFile = "admin.token";
 // Thread-safety: processes racing on first start all end up with the winner's
 // token (the file appears whole, through link(2)).
 Result<std::string> LoadOrCreateAdminToken(const std::string& data_dir, bool* created = nullptr);
+
+// The SHA-256 of the cluster's admin token, kept in the store (a record of
+// kind admin_token), so that every server of one database accepts the same
+// token. The first server to start on an empty database makes the token (as
+// LoadOrCreateAdminToken: DATA/admin.token, or the token already there from an
+// earlier version) and keeps its hash; a later one takes the kept hash and
+// writes no token file (the operator copies the first server's). Of servers
+// starting at once on an empty database one wins; the others remove the token
+// file they made and take the winner's. *created (optional): this call made
+// the token file. A token file that is not the kept token's is left alone and
+// logged (it is not accepted). Errors: as LoadOrCreateAdminToken, and the
+// store's (kUnavailable).
+Result<std::string> LoadOrCreateClusterAdminTokenHash(store::Store* store,
+                                                      const std::string& data_dir,
+                                                      bool* created = nullptr);
 
 }  // namespace skiff::api

@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <fstream>
 
+#include "common/ids.h"
 #include "fakes/testing.h"
+#include "store/memory/memory_store.h"
 
 namespace skiff::api {
 namespace {
@@ -44,6 +47,49 @@ TEST(AdminTokenTest, MissingDirectory) {
   auto token = LoadOrCreateAdminToken(dir.File("absent"));
   ASSERT_FALSE(token);
   EXPECT_EQ(token.error().code, ErrorCode::kUnavailable);
+}
+
+// Verify that the first server on an empty database makes the token file and
+// keeps the token's hash in the store; that a second server on the same store
+// takes that hash and writes no file; and that the first keeps its token
+// across a restart.
+TEST(AdminTokenTest, ClusterTokenMadeOnceAndShared) {
+  store::MemoryStore store;
+  skiff::testing::TempDir first_dir;
+  skiff::testing::TempDir second_dir;
+  bool created = false;
+  auto first = LoadOrCreateClusterAdminTokenHash(&store, first_dir.path(), &created);
+  ASSERT_TRUE(first) << first.error().ToString();
+  EXPECT_TRUE(created);
+  auto token = LoadOrCreateAdminToken(first_dir.path());
+  ASSERT_TRUE(token);
+  EXPECT_EQ(*first, Sha256Hex(*token));
+  EXPECT_EQ(store.GetRecord(store::RecordKind::kAdminToken, "admin").value_or(""), *first);
+
+  auto second = LoadOrCreateClusterAdminTokenHash(&store, second_dir.path(), &created);
+  ASSERT_TRUE(second) << second.error().ToString();
+  EXPECT_FALSE(created);
+  EXPECT_EQ(*second, *first);
+  EXPECT_FALSE(std::filesystem::exists(second_dir.File(kAdminTokenFile)));
+
+  auto again = LoadOrCreateClusterAdminTokenHash(&store, first_dir.path(), &created);
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(created);
+  EXPECT_EQ(*again, *first);
+}
+
+// Verify that a server upgraded with an admin.token from before keeps that
+// token: its hash becomes the database's.
+TEST(AdminTokenTest, ExistingTokenFileBecomesTheClusterToken) {
+  store::MemoryStore store;
+  skiff::testing::TempDir dir;
+  auto token = LoadOrCreateAdminToken(dir.path());
+  ASSERT_TRUE(token);
+  bool created = true;
+  auto hash = LoadOrCreateClusterAdminTokenHash(&store, dir.path(), &created);
+  ASSERT_TRUE(hash) << hash.error().ToString();
+  EXPECT_FALSE(created);
+  EXPECT_EQ(*hash, Sha256Hex(*token));
 }
 
 }  // namespace

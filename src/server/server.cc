@@ -132,7 +132,8 @@ Status Server::Impl::Start() {
 
   SKIFF_ASSIGN_OR_RETURN(store_, OpenStore(options_.store, data));
   bool created = false;
-  SKIFF_ASSIGN_OR_RETURN(std::string token, api::LoadOrCreateAdminToken(data, &created));
+  SKIFF_ASSIGN_OR_RETURN(std::string admin_hash,
+                         api::LoadOrCreateClusterAdminTokenHash(store_.get(), data, &created));
   if (created) {
     SKIFF_LOG_INFO("created the admin token in {} (give it to clients as SKIFF_TOKEN)",
                    (std::filesystem::path(data) / api::kAdminTokenFile).string());
@@ -169,9 +170,9 @@ Status Server::Impl::Start() {
   }
 
   metrics_ = std::make_unique<metrics::Registry>();
-  SKIFF_ASSIGN_OR_RETURN(join_tokens_, api::JoinTokenStore::Open(data, clock_));
-  auth_ = std::make_unique<api::TokenAuthenticator>(std::vector<std::string>{token},
-                                                    join_tokens_.get());
+  join_tokens_ = std::make_unique<api::JoinTokenStore>(store_.get(), clock_);
+  SKIFF_RETURN_IF_ERROR(join_tokens_->ImportFile(data));
+  auth_ = api::TokenAuthenticator::FromHashes({admin_hash}, join_tokens_.get());
   api::ApiDeps deps;
   deps.store = store_.get();
   deps.apps = apps_.get();
@@ -224,7 +225,8 @@ Status Server::Impl::Start() {
   // in flight to them: this server's edge and the standalone ones reporting.
   // Standalone edges that reported before a restart are waited for until they
   // report again (edge_roster.h).
-  SKIFF_ASSIGN_OR_RETURN(edge_roster_, EdgeRoster::Open(data, std::chrono::steady_clock::now()));
+  SKIFF_ASSIGN_OR_RETURN(edge_roster_,
+                         EdgeRoster::Open(store_.get(), data, std::chrono::steady_clock::now()));
   edge::EdgeProxy* own_edge = edge_.get();
   metrics::TrafficBook* book = &traffic_;
   EdgeRoster* roster = edge_roster_.get();
