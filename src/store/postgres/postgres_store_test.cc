@@ -168,5 +168,27 @@ TEST(PostgresStoreTest, SubscribersHearOtherServersCommits) {
   EXPECT_EQ(snapshot->apps.size(), 2u);
 }
 
+// Verify that records written through one store are read through another on
+// the same database (two servers): what one keeps (a join token's hash) the
+// other finds, what one deletes (a revocation) the other no longer finds, and
+// of two creating one key (the admin token) the second is refused.
+TEST(PostgresStoreTest, RecordsAreSharedByServers) {
+  SKIFF_REQUIRE_POSTGRES(server);
+  auto db = server->CreateDatabase();
+  ASSERT_TRUE(db.has_value()) << db.error().ToString();
+  auto a = MustOpen(*db);
+  auto b = MustOpen(*db);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  ASSERT_TRUE(a->PutRecord(RecordKind::kJoinToken, "hash", "{}"));
+  EXPECT_EQ(b->GetRecord(RecordKind::kJoinToken, "hash").value_or(""), "{}");
+  ASSERT_TRUE(b->DeleteRecord(RecordKind::kJoinToken, "hash"));
+  EXPECT_EQ(a->GetRecord(RecordKind::kJoinToken, "hash").error().code, ErrorCode::kNotFound);
+  ASSERT_TRUE(a->CreateRecord(RecordKind::kAdminToken, "admin", "one"));
+  EXPECT_EQ(b->CreateRecord(RecordKind::kAdminToken, "admin", "two").error().code,
+            ErrorCode::kAlreadyExists);
+  EXPECT_EQ(b->GetRecord(RecordKind::kAdminToken, "admin").value_or(""), "one");
+}
+
 }  // namespace
 }  // namespace skiff::store
