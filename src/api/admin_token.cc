@@ -106,8 +106,22 @@ Result<std::string> LoadOrCreateClusterAdminTokenHash(store::Store* store,
       if (created != nullptr) *created = made;
       return hash;
     }
-    if (made) ::unlink(path.c_str());  // another server's token won
+    // Never unlink on an error: the write may have landed (a lost reply), and
+    // the file is the only copy of the token.
     if (keep.error().code != ErrorCode::kAlreadyExists) return tl::unexpected(keep.error());
+    // "Exists" may be this very write, retried after its reply was lost, or a
+    // server sharing this data directory: the kept hash says whose token won.
+    auto winner = store->GetRecord(store::RecordKind::kAdminToken, kAdminRecord);
+    if (!winner) {
+      if (winner.error().code == ErrorCode::kNotFound) continue;  // deleted meanwhile
+      return tl::unexpected(winner.error());
+    }
+    if (SecureEquals(*winner, hash)) {
+      if (created != nullptr) *created = made;
+      return hash;
+    }
+    if (made) ::unlink(path.c_str());  // another server's token won
+    return std::move(*winner);
   }
   return Unavailable("the admin token in the store changed while it was read; start again");
 }

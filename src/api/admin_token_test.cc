@@ -13,6 +13,26 @@
 namespace skiff::api {
 namespace {
 
+// A store whose CreateRecord writes and then answers kAlreadyExists, as
+// PostgresStore does when it retries a create whose reply was lost.
+class LostReplyStore : public store::MemoryStore {
+ public:
+  Status CreateRecord(store::RecordKind kind, const std::string& key,
+                      const std::string& value) override {
+    SKIFF_RETURN_IF_ERROR(MemoryStore::CreateRecord(kind, key, value));
+    return AlreadyExists("the record exists (the first attempt's reply was lost)");
+  }
+};
+
+// A store whose CreateRecord fails as a lost connection does (the write may or
+// may not have landed).
+class UnreachableCreateStore : public store::MemoryStore {
+ public:
+  Status CreateRecord(store::RecordKind, const std::string&, const std::string&) override {
+    return Unavailable("connection lost");
+  }
+};
+
 // Verify that the first call creates a private 0600 token file and later calls reuse it.
 TEST(AdminTokenTest, CreatesPrivateThenReuses) {
   skiff::testing::TempDir dir;
@@ -90,6 +110,33 @@ TEST(AdminTokenTest, ExistingTokenFileBecomesTheClusterToken) {
   ASSERT_TRUE(hash) << hash.error().ToString();
   EXPECT_FALSE(created);
   EXPECT_EQ(*hash, Sha256Hex(*token));
+}
+
+// Verify that a create answered "exists" for this server's own write (a
+// retry after a lost reply) keeps the token file and its hash: deleting the
+// file would lose the only copy of the token.
+TEST(AdminTokenTest, OwnCreateReportedAsExistingKeepsTheFile) {
+  LostReplyStore store;
+  skiff::testing::TempDir dir;
+  bool created = false;
+  auto hash = LoadOrCreateClusterAdminTokenHash(&store, dir.path(), &created);
+  ASSERT_TRUE(hash) << hash.error().ToString();
+  EXPECT_TRUE(created);
+  ASSERT_TRUE(std::filesystem::exists(dir.File(kAdminTokenFile)));
+  auto token = LoadOrCreateAdminToken(dir.path());
+  ASSERT_TRUE(token);
+  EXPECT_EQ(*hash, Sha256Hex(*token));
+}
+
+// Verify that a failed create of the kept hash is returned as it is and
+// leaves the token file in place.
+TEST(AdminTokenTest, FailedCreateKeepsTheFile) {
+  UnreachableCreateStore store;
+  skiff::testing::TempDir dir;
+  auto hash = LoadOrCreateClusterAdminTokenHash(&store, dir.path());
+  ASSERT_FALSE(hash);
+  EXPECT_EQ(hash.error().code, ErrorCode::kUnavailable);
+  EXPECT_TRUE(std::filesystem::exists(dir.File(kAdminTokenFile)));
 }
 
 }  // namespace
