@@ -13,6 +13,10 @@
 namespace skiff::api {
 namespace {
 
+// A store that other servers share (PostgreSQL) and one of a single server.
+const AdminTokenOptions kShared{.shared_store = true};
+const AdminTokenOptions kLocal{.shared_store = false};
+
 // A store whose CreateRecord writes and then answers kAlreadyExists, as
 // PostgresStore does when it retries a create whose reply was lost.
 class LostReplyStore : public store::MemoryStore {
@@ -78,7 +82,7 @@ TEST(AdminTokenTest, ClusterTokenMadeOnceAndShared) {
   skiff::testing::TempDir first_dir;
   skiff::testing::TempDir second_dir;
   bool created = false;
-  auto first = LoadOrCreateClusterAdminTokenHash(&store, first_dir.path(), &created);
+  auto first = LoadOrCreateClusterAdminTokenHash(&store, first_dir.path(), kShared, &created);
   ASSERT_TRUE(first) << first.error().ToString();
   EXPECT_TRUE(created);
   auto token = LoadOrCreateAdminToken(first_dir.path());
@@ -86,13 +90,13 @@ TEST(AdminTokenTest, ClusterTokenMadeOnceAndShared) {
   EXPECT_EQ(*first, Sha256Hex(*token));
   EXPECT_EQ(store.GetRecord(store::RecordKind::kAdminToken, "admin").value_or(""), *first);
 
-  auto second = LoadOrCreateClusterAdminTokenHash(&store, second_dir.path(), &created);
+  auto second = LoadOrCreateClusterAdminTokenHash(&store, second_dir.path(), kShared, &created);
   ASSERT_TRUE(second) << second.error().ToString();
   EXPECT_FALSE(created);
   EXPECT_EQ(*second, *first);
   EXPECT_FALSE(std::filesystem::exists(second_dir.File(kAdminTokenFile)));
 
-  auto again = LoadOrCreateClusterAdminTokenHash(&store, first_dir.path(), &created);
+  auto again = LoadOrCreateClusterAdminTokenHash(&store, first_dir.path(), kShared, &created);
   ASSERT_TRUE(again);
   EXPECT_FALSE(created);
   EXPECT_EQ(*again, *first);
@@ -106,7 +110,7 @@ TEST(AdminTokenTest, ExistingTokenFileBecomesTheClusterToken) {
   auto token = LoadOrCreateAdminToken(dir.path());
   ASSERT_TRUE(token);
   bool created = true;
-  auto hash = LoadOrCreateClusterAdminTokenHash(&store, dir.path(), &created);
+  auto hash = LoadOrCreateClusterAdminTokenHash(&store, dir.path(), kShared, &created);
   ASSERT_TRUE(hash) << hash.error().ToString();
   EXPECT_FALSE(created);
   EXPECT_EQ(*hash, Sha256Hex(*token));
@@ -119,7 +123,7 @@ TEST(AdminTokenTest, OwnCreateReportedAsExistingKeepsTheFile) {
   LostReplyStore store;
   skiff::testing::TempDir dir;
   bool created = false;
-  auto hash = LoadOrCreateClusterAdminTokenHash(&store, dir.path(), &created);
+  auto hash = LoadOrCreateClusterAdminTokenHash(&store, dir.path(), kShared, &created);
   ASSERT_TRUE(hash) << hash.error().ToString();
   EXPECT_TRUE(created);
   ASSERT_TRUE(std::filesystem::exists(dir.File(kAdminTokenFile)));
@@ -133,10 +137,62 @@ TEST(AdminTokenTest, OwnCreateReportedAsExistingKeepsTheFile) {
 TEST(AdminTokenTest, FailedCreateKeepsTheFile) {
   UnreachableCreateStore store;
   skiff::testing::TempDir dir;
-  auto hash = LoadOrCreateClusterAdminTokenHash(&store, dir.path());
+  auto hash = LoadOrCreateClusterAdminTokenHash(&store, dir.path(), kShared);
   ASSERT_FALSE(hash);
   EXPECT_EQ(hash.error().code, ErrorCode::kUnavailable);
   EXPECT_TRUE(std::filesystem::exists(dir.File(kAdminTokenFile)));
+}
+
+// Verify that on a store of one server (SQLite) a deleted token file gives a
+// new token whose hash replaces the kept one, as the docs tell operators.
+TEST(AdminTokenTest, LocalStoreDeletedFileMakesANewToken) {
+  store::MemoryStore store;
+  skiff::testing::TempDir dir;
+  auto old_hash = LoadOrCreateClusterAdminTokenHash(&store, dir.path(), kLocal);
+  ASSERT_TRUE(old_hash) << old_hash.error().ToString();
+  ASSERT_TRUE(std::filesystem::remove(dir.File(kAdminTokenFile)));
+
+  bool created = false;
+  auto new_hash = LoadOrCreateClusterAdminTokenHash(&store, dir.path(), kLocal, &created);
+  ASSERT_TRUE(new_hash) << new_hash.error().ToString();
+  EXPECT_TRUE(created);
+  EXPECT_NE(*new_hash, *old_hash);
+  auto token = LoadOrCreateAdminToken(dir.path());
+  ASSERT_TRUE(token);
+  EXPECT_EQ(*new_hash, Sha256Hex(*token));
+  EXPECT_EQ(store.GetRecord(store::RecordKind::kAdminToken, "admin").value_or(""), *new_hash);
+  EXPECT_TRUE(AdminTokenFileHolds(dir.path(), *new_hash));
+  EXPECT_FALSE(AdminTokenFileHolds(dir.path(), *old_hash));
+}
+
+// Verify that on a shared store a server without the token file takes the
+// kept hash (the file is not the truth there), and that --new-admin-token
+// makes a new token file whose hash replaces the kept one.
+TEST(AdminTokenTest, SharedStoreRenewReplacesTheKeptToken) {
+  store::MemoryStore store;
+  skiff::testing::TempDir first_dir;
+  skiff::testing::TempDir second_dir;
+  auto first = LoadOrCreateClusterAdminTokenHash(&store, first_dir.path(), kShared);
+  ASSERT_TRUE(first) << first.error().ToString();
+  auto taken = LoadOrCreateClusterAdminTokenHash(&store, second_dir.path(), kShared);
+  ASSERT_TRUE(taken);
+  EXPECT_EQ(*taken, *first);
+  EXPECT_FALSE(AdminTokenFileHolds(second_dir.path(), *first));
+
+  bool created = false;
+  auto renewed = LoadOrCreateClusterAdminTokenHash(&store, second_dir.path(),
+                                                   {.shared_store = true, .renew = true}, &created);
+  ASSERT_TRUE(renewed) << renewed.error().ToString();
+  EXPECT_TRUE(created);
+  EXPECT_NE(*renewed, *first);
+  EXPECT_TRUE(AdminTokenFileHolds(second_dir.path(), *renewed));
+  EXPECT_EQ(store.GetRecord(store::RecordKind::kAdminToken, "admin").value_or(""), *renewed);
+
+  // The first server, restarted, takes the new hash and says its file is stale.
+  auto restarted = LoadOrCreateClusterAdminTokenHash(&store, first_dir.path(), kShared);
+  ASSERT_TRUE(restarted);
+  EXPECT_EQ(*restarted, *renewed);
+  EXPECT_FALSE(AdminTokenFileHolds(first_dir.path(), *renewed));
 }
 
 }  // namespace

@@ -51,6 +51,7 @@ class Server::Impl {
   ServerOptions options_;
   const Clock* clock_ = SystemClock::Get();
   std::unique_ptr<store::Store> store_;
+  bool token_here_ = false;  // DATA/admin.token holds the accepted admin token
   std::unique_ptr<controller::AppService> apps_;
   std::unique_ptr<controller::NodeService> nodes_;
   std::unique_ptr<controller::ControllerLoop> loop_;
@@ -132,8 +133,12 @@ Status Server::Impl::Start() {
 
   SKIFF_ASSIGN_OR_RETURN(store_, OpenStore(options_.store, data));
   bool created = false;
-  SKIFF_ASSIGN_OR_RETURN(std::string admin_hash,
-                         api::LoadOrCreateClusterAdminTokenHash(store_.get(), data, &created));
+  api::AdminTokenOptions token_options;
+  token_options.shared_store = options_.store != "sqlite";
+  token_options.renew = options_.new_admin_token;
+  SKIFF_ASSIGN_OR_RETURN(std::string admin_hash, api::LoadOrCreateClusterAdminTokenHash(
+                                                     store_.get(), data, token_options, &created));
+  token_here_ = api::AdminTokenFileHolds(data, admin_hash);
   if (created) {
     SKIFF_LOG_INFO("created the admin token in {} (give it to clients as SKIFF_TOKEN)",
                    (std::filesystem::path(data) / api::kAdminTokenFile).string());
@@ -300,6 +305,7 @@ void Server::Shutdown() { impl_->Shutdown(); }
 uint16_t Server::port() const { return impl_->http_ ? impl_->http_->port() : 0; }
 uint16_t Server::edge_port() const { return impl_->edge_ ? impl_->edge_->port() : 0; }
 std::string Server::token_path() const {
+  if (!impl_->token_here_) return "";
   return (std::filesystem::path(impl_->options_.data_dir) / api::kAdminTokenFile).string();
 }
 

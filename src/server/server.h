@@ -51,6 +51,9 @@ struct ServerOptions {
   Duration node_ttl = std::chrono::seconds(5);
   // How often the edge's counters go into the traffic book (GET /v1/traffic).
   Duration traffic_interval = std::chrono::seconds(5);
+  // Make a new admin token (DATA/admin.token) that replaces the database's:
+  // the old one stops working on every server.
+  bool new_admin_token = false;
 };
 
 class Server {
@@ -77,7 +80,8 @@ class Server {
   void Shutdown();
 
   // The bound API and edge ports (after Start; 0 when off) and the admin
-  // token's path.
+  // token's path: empty when this server's data directory holds no accepted
+  // token (another server of its database made it).
   uint16_t port() const;
   uint16_t edge_port() const;
   std::string token_path() const;
