@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <functional>
+#include <utility>
 
 #include "api/api_server.h"
 #include "api/fake_writer_test_util.h"
@@ -92,6 +94,53 @@ TEST(JoinTokenStoreTest, SharedThroughTheStore) {
   EXPECT_EQ(a.Revoke("short").error().code, ErrorCode::kNotFound);
   ASSERT_TRUE(a.Revoke(second->token)) << "the token itself names it too";
   EXPECT_TRUE(a.List()->empty());
+}
+
+// A store whose next PutRecord runs `after_put` once it has written, to
+// interleave another server's call; and whose DeleteRecord fails when told.
+class HookedStore : public store::MemoryStore {
+ public:
+  Status PutRecord(store::RecordKind kind, const std::string& key,
+                   const std::string& value) override {
+    SKIFF_RETURN_IF_ERROR(MemoryStore::PutRecord(kind, key, value));
+    if (auto hook = std::exchange(after_put, nullptr)) hook();
+    return OkStatus();
+  }
+  Status DeleteRecord(store::RecordKind kind, const std::string& key) override {
+    if (fail_deletes) return Unavailable("connection lost");
+    return MemoryStore::DeleteRecord(kind, key);
+  }
+  std::function<void()> after_put;
+  bool fail_deletes = false;
+};
+
+// Verify that two servers issuing a credential for one node at once leave
+// the node a working credential: neither deletes the other's new one.
+TEST(JoinTokenStoreTest, ConcurrentIssuesKeepACredential) {
+  HookedStore store;
+  JoinTokenStore a(&store);
+  JoinTokenStore b(&store);
+  ASSERT_TRUE(a.IssueCredential("node-1"));
+  std::string from_b;
+  // b issues entirely between a's put and a's deletion of the old ones.
+  store.after_put = [&] { from_b = b.IssueCredential("node-1").value_or(""); };
+  auto from_a = a.IssueCredential("node-1");
+  ASSERT_TRUE(from_a) << from_a.error().ToString();
+  ASSERT_FALSE(from_b.empty());
+  EXPECT_EQ(a.NodeForCredential(from_b).value_or(std::nullopt), "node-1");
+}
+
+// Verify that a credential kept is returned even when an old one cannot be
+// deleted (the node would otherwise lose its only valid credential).
+TEST(JoinTokenStoreTest, FailedDeleteOfOldCredentialStillIssues) {
+  HookedStore store;
+  JoinTokenStore tokens(&store);
+  auto old = tokens.IssueCredential("node-1");
+  ASSERT_TRUE(old);
+  store.fail_deletes = true;
+  auto fresh = tokens.IssueCredential("node-1");
+  ASSERT_TRUE(fresh) << fresh.error().ToString();
+  EXPECT_EQ(tokens.NodeForCredential(*fresh).value_or(std::nullopt), "node-1");
 }
 
 // Verify that an earlier version's DATA/join-tokens.json is imported once:

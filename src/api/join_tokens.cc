@@ -8,6 +8,7 @@
 
 #include "common/files.h"
 #include "common/ids.h"
+#include "common/logging.h"
 #include "common/quantity.h"
 
 namespace skiff::api {
@@ -158,18 +159,22 @@ Result<bool> JoinTokenStore::IsJoinToken(std::string_view token) const {
 }
 
 Result<std::string> JoinTokenStore::IssueCredential(const std::string& node_id) {
+  // The node's earlier credentials are those kept before the new one: listed
+  // first, so two issues racing for one node never delete each other's new one.
+  SKIFF_ASSIGN_OR_RETURN(std::vector<store::Record> records,
+                         store_->ListRecords(RecordKind::kNodeCredential));
   std::string credential = RandomHex(kSecretBytes);
   const std::string hash = Sha256Hex(credential);
   SKIFF_RETURN_IF_ERROR(store_->PutRecord(RecordKind::kNodeCredential, hash, node_id));
-  // The node's earlier credentials go after the new one is kept: a failure
-  // between leaves the old one valid a while longer, never the node without one.
-  SKIFF_ASSIGN_OR_RETURN(std::vector<store::Record> records,
-                         store_->ListRecords(RecordKind::kNodeCredential));
+  // The old ones go after the new one is kept. The new one is valid from here
+  // on, so a failure to delete an old one is logged, not returned: an old one
+  // left stays valid a while longer (until the next issue deletes it).
   for (const store::Record& record : records) {
-    if (record.value != node_id || record.key == hash) continue;
+    if (record.value != node_id) continue;
     Status deleted = store_->DeleteRecord(RecordKind::kNodeCredential, record.key);
     if (!deleted && deleted.error().code != ErrorCode::kNotFound) {
-      return tl::unexpected(deleted.error());
+      SKIFF_LOG_WARN("node {}: cannot delete an earlier credential: {}", node_id,
+                     deleted.error().ToString());
     }
   }
   return credential;

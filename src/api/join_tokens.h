@@ -66,8 +66,10 @@ class JoinTokenStore {
   // Whether `token` is a kept join token. kUnavailable as for Create.
   Result<bool> IsJoinToken(std::string_view token) const;
 
-  // A new credential for the node, replacing any earlier one (durably).
-  // kUnavailable as for Create.
+  // A new credential for the node, replacing those it had before the call
+  // (durably; a concurrent issue for the node is not undone: both stay valid
+  // until the next). kUnavailable as for Create, when the new credential could
+  // not be kept; once it is, a failure to delete an old one is only logged.
   Result<std::string> IssueCredential(const std::string& node_id);
   // The node whose credential `credential` is; nullopt when none.
   // kUnavailable as for Create.
