@@ -145,7 +145,7 @@ TEST(JoinTokenStoreTest, FailedDeleteOfOldCredentialStillIssues) {
 
 // Verify that an earlier version's DATA/join-tokens.json is imported once:
 // its tokens and credentials (hashed or in the clear) work afterwards, the
-// file is renamed, and a token revoked after the import stays revoked at the
+// file is deleted, and a token revoked after the import stays revoked at the
 // next start.
 TEST(JoinTokenStoreTest, ImportsTheFileOnce) {
   skiff::testing::TempDir dir;
@@ -167,7 +167,8 @@ TEST(JoinTokenStoreTest, ImportsTheFileOnce) {
   EXPECT_EQ((*listed)[0].prefix, "aaaaaaaa");
   EXPECT_EQ(FormatTime((*listed)[0].created_at), "2026-01-02T03:04:05.000Z");
   EXPECT_FALSE(std::filesystem::exists(dir.File(kJoinTokenFile)));
-  EXPECT_TRUE(std::filesystem::exists(dir.File(std::string(kJoinTokenFile) + kImportedSuffix)));
+  // No copy with the tokens in the clear is left in the data directory.
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
 
   ASSERT_TRUE(tokens.Revoke(token));
   ASSERT_TRUE(tokens.ImportFile(dir.path())) << "nothing left to import";

@@ -97,11 +97,13 @@ Status JoinTokenStore::ImportFile(const std::string& data_dir) {
           store_->PutRecord(RecordKind::kNodeCredential, hash, std::string(node)));
     }
   }
-  std::error_code renamed;
-  std::filesystem::rename(path, path + kImportedSuffix, renamed);
-  if (renamed) {
-    return Unavailable(fmt::format("imported {} into the store but cannot rename it: {}", path,
-                                   renamed.message()));
+  // Deleted, not kept aside: it holds join tokens and credentials in the
+  // clear, and the store now holds their hashes.
+  std::error_code removed;
+  std::filesystem::remove(path, removed);
+  if (removed) {
+    return Unavailable(fmt::format("imported {} into the store but cannot delete it: {}", path,
+                                   removed.message()));
   }
   return OkStatus();
 }

@@ -27,9 +27,8 @@
 namespace skiff::api {
 
 // The file earlier versions kept join tokens and credentials in, under the
-// data directory: imported once (ImportFile), then renamed with kImportedSuffix.
+// data directory: imported once (ImportFile), then deleted.
 inline constexpr const char* kJoinTokenFile = "join-tokens.json";
-inline constexpr const char* kImportedSuffix = ".imported";
 
 struct JoinToken {
   std::string id;      // names the token in lists and revocations
@@ -46,11 +45,11 @@ class JoinTokenStore {
 
   // Moves DATA/join-tokens.json of an earlier version into the store, once:
   // its tokens and credentials (hashed, when the file had them in the clear)
-  // become records, then the file is renamed join-tokens.json.imported so it
-  // is never read again. Nothing to do when there is no such file. Errors:
-  // kFailedPrecondition when it is readable by others or does not parse;
-  // kUnavailable when it or the store cannot be read or written (then the file
-  // stays, and the next start imports it again: importing twice keeps the same).
+  // become records, then the file is deleted (it may hold secrets in the
+  // clear; no copy is left in the data directory). Nothing to do when there is no such file.
+  // Errors: kFailedPrecondition when it is readable by others or does not parse; kUnavailable when
+  // it or the store cannot be read or written (then the file stays, and the next start imports it
+  // again: importing twice keeps the same).
   Status ImportFile(const std::string& data_dir);
 
   // A new token (32 random bytes, hex), durable before it is returned; the
