@@ -52,7 +52,8 @@ Result<Caller> AgentCaller(const ApiDeps& deps, const net::HttpRequest& request,
                            const std::string& node_id) {
   if (deps.nodes == nullptr || deps.join_tokens == nullptr) return tl::unexpected(Unconfigured());
   auto caller = deps.auth->Identify(request);
-  if (!caller && caller.error().code == ErrorCode::kUnavailable) return caller;
+  // Only a refused token is 401; a store that failed to answer says how.
+  if (!caller && caller.error().code != ErrorCode::kUnauthenticated) return caller;
   if (!caller) return Unauthenticated(kBadCredential);
   if (!node_id.empty() && !caller->MayActFor(node_id)) {
     return PermissionDenied(
@@ -126,7 +127,7 @@ net::HttpResponse AgentRegister(const ApiDeps& deps, const net::HttpRequest& req
   const bool joining = *is_join_token;
   if (!joining) {
     auto caller = deps.auth->Identify(request);
-    if (!caller && caller.error().code == ErrorCode::kUnavailable) {
+    if (!caller && caller.error().code != ErrorCode::kUnauthenticated) {
       return ErrorReply(caller.error());
     }
     if (!caller) return ErrorReply(Error{ErrorCode::kUnauthenticated, kBadJoinToken, ""});

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <utility>
 
 #include "api/api_server.h"
@@ -110,8 +111,13 @@ class HookedStore : public store::MemoryStore {
     if (fail_deletes) return Unavailable("connection lost");
     return MemoryStore::DeleteRecord(kind, key);
   }
+  Result<std::string> GetRecord(store::RecordKind kind, const std::string& key) const override {
+    if (fail_reads_of == kind) return Internal("a stored row does not decode");
+    return MemoryStore::GetRecord(kind, key);
+  }
   std::function<void()> after_put;
   bool fail_deletes = false;
+  std::optional<store::RecordKind> fail_reads_of;
 };
 
 // Verify that two servers issuing a credential for one node at once leave
@@ -247,7 +253,7 @@ class AgentApiTest : public ::testing::Test {
 
   skiff::testing::TempDir dir_;
   ManualClock clock_;
-  store::MemoryStore store_;
+  HookedStore store_;
   controller::AppService apps_;
   controller::NodeService nodes_;
   std::unique_ptr<JoinTokenStore> tokens_;
@@ -269,6 +275,17 @@ TEST_F(AgentApiTest, JoinTokensNeedAdmin) {
   EXPECT_FALSE(tokens[0].as_object().contains("token"));
   EXPECT_EQ(tokens[0].at("id").as_string().size(), 16u);
   EXPECT_EQ(tokens[0].at("prefix").as_string().size(), 8u);
+}
+
+// Verify that a store failing to look a credential up is answered with its
+// own error (500 for kInternal), not as a refused token (401).
+TEST_F(AgentApiTest, StoreErrorIsNotUnauthenticated) {
+  std::string credential = Join("node-a");
+  store_.fail_reads_of = store::RecordKind::kNodeCredential;
+  EXPECT_EQ(Call("POST", "/v1/agent/nodes/node-a/heartbeat", credential, "{}").status, 500);
+  EXPECT_EQ(Call("POST", "/v1/agent/register", credential, NodeBody("node-a")).status, 500);
+  store_.fail_reads_of.reset();
+  EXPECT_EQ(Call("POST", "/v1/agent/nodes/node-a/heartbeat", credential, "{}").status, 200);
 }
 
 // Verify that a wrong or revoked join token is 401 with the message saying what to do.
