@@ -66,7 +66,8 @@ TEST(JoinTokenStoreTest, SecretsKeptHashed) {
 // Verify that two JoinTokenStores over one store (two servers of one
 // database) share everything: a token made by one joins through the other,
 // a credential issued by one is accepted by the other, a token revoked by
-// one (by its id) is refused by both, and a re-issued credential retires the old.
+// one (by its id; the token itself does not name it) is refused by both, and a re-issued credential
+// retires the old.
 TEST(JoinTokenStoreTest, SharedThroughTheStore) {
   store::MemoryStore store;
   JoinTokenStore a(&store);
@@ -93,7 +94,9 @@ TEST(JoinTokenStoreTest, SharedThroughTheStore) {
   EXPECT_FALSE(b.IsJoinToken(first->token).value_or(true));
   EXPECT_EQ(a.Revoke(first->id).error().code, ErrorCode::kNotFound);
   EXPECT_EQ(a.Revoke("short").error().code, ErrorCode::kNotFound);
-  ASSERT_TRUE(a.Revoke(second->token)) << "the token itself names it too";
+  EXPECT_EQ(a.Revoke(second->token).error().code, ErrorCode::kNotFound)
+      << "the token itself does not name it";
+  ASSERT_TRUE(a.Revoke(second->id));
   EXPECT_TRUE(a.List()->empty());
 }
 
@@ -176,7 +179,7 @@ TEST(JoinTokenStoreTest, ImportsTheFileOnce) {
   // No copy with the tokens in the clear is left in the data directory.
   EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
 
-  ASSERT_TRUE(tokens.Revoke(token));
+  ASSERT_TRUE(tokens.Revoke((*listed)[0].id));
   ASSERT_TRUE(tokens.ImportFile(dir.path())) << "nothing left to import";
   EXPECT_FALSE(tokens.IsJoinToken(token).value_or(true));
 }
@@ -297,9 +300,12 @@ TEST_F(AgentApiTest, BadJoinTokenRefusedClearly) {
 
   FakeWriter made = Call("POST", "/v1/join-tokens", kAdmin);
   std::string token(made.Json().at("token").as_string());
-  EXPECT_EQ(Call("DELETE", "/v1/join-tokens/" + token, kAdmin).status, 200);
+  std::string id(made.Json().at("id").as_string());
+  EXPECT_EQ(Call("DELETE", "/v1/join-tokens/" + token, kAdmin).status, 404)
+      << "named by its id only: the token is not to travel in a URL";
+  EXPECT_EQ(Call("DELETE", "/v1/join-tokens/" + id, kAdmin).status, 200);
   EXPECT_EQ(Call("POST", "/v1/agent/register", token, NodeBody("node-a")).status, 401);
-  EXPECT_EQ(Call("DELETE", "/v1/join-tokens/" + token, kAdmin).status, 404);
+  EXPECT_EQ(Call("DELETE", "/v1/join-tokens/" + id, kAdmin).status, 404);
 }
 
 // Verify that a node credential acts on its own node only, the admin on any,

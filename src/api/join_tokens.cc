@@ -133,21 +133,22 @@ Result<std::vector<JoinToken>> JoinTokenStore::List() const {
   return out;
 }
 
-Status JoinTokenStore::Revoke(const std::string& id_or_token) {
-  if (id_or_token.size() < kIdChars) return NotFound("no such join token");
+Status JoinTokenStore::Revoke(const std::string& id) {
+  // By id only, never by the token: a secret in a URL path ends up in access
+  // logs and proxies' histories.
+  if (id.size() != kIdChars)
+    return NotFound("no such join token id (GET /v1/join-tokens lists them)");
   SKIFF_ASSIGN_OR_RETURN(std::vector<store::Record> records,
                          store_->ListRecords(RecordKind::kJoinToken));
-  const std::string hash = Sha256Hex(id_or_token);
   for (const store::Record& record : records) {
-    if (record.key.starts_with(id_or_token) || SecureEquals(record.key, hash)) {
-      Status deleted = store_->DeleteRecord(RecordKind::kJoinToken, record.key);
-      if (!deleted && deleted.error().code == ErrorCode::kNotFound) {
-        return NotFound("no such join token");  // another server revoked it meanwhile
-      }
-      return deleted;
+    if (!record.key.starts_with(id)) continue;
+    Status deleted = store_->DeleteRecord(RecordKind::kJoinToken, record.key);
+    if (!deleted && deleted.error().code == ErrorCode::kNotFound) {
+      return NotFound("no such join token id");  // another server revoked it meanwhile
     }
+    return deleted;
   }
-  return NotFound("no such join token");
+  return NotFound("no such join token id (GET /v1/join-tokens lists them)");
 }
 
 Result<bool> JoinTokenStore::IsJoinToken(std::string_view token) const {

@@ -58,10 +58,11 @@ class JoinTokenStore {
   Result<JoinToken> Create();
   // The tokens (without `token`), oldest first. kUnavailable as for Create.
   Result<std::vector<JoinToken>> List() const;
-  // Forgets the token named by its id (or by the token itself); nodes that
-  // joined with it keep their credentials. kNotFound for a token not kept;
-  // kUnavailable as for Create.
-  Status Revoke(const std::string& id_or_token);
+  // Forgets the token named by its id (never by the token itself: it would
+  // travel in a URL path); nodes that joined with it keep their credentials.
+  // kNotFound for an id of no kept token (or not an id); kUnavailable as for
+  // Create.
+  Status Revoke(const std::string& id);
   // Whether `token` is a kept join token. kUnavailable as for Create.
   Result<bool> IsJoinToken(std::string_view token) const;
 

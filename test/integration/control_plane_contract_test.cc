@@ -512,7 +512,7 @@ TEST_F(RemoteControlPlaneTest, JoinThenCredential) {
   ASSERT_FALSE(theirs);
   EXPECT_EQ(theirs.error().code, ErrorCode::kPermissionDenied);
 
-  ASSERT_TRUE(harness_.tokens().Revoke(token->token));
+  ASSERT_TRUE(harness_.tokens().Revoke(token->id));
   agent::RemoteControlPlaneOptions later;
   later.server_url = harness_.url();
   later.credential = saved;
