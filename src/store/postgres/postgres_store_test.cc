@@ -14,6 +14,7 @@
 
 #include "fakes/postgres_server.h"
 #include "fakes/testing.h"
+#include "store/postgres/connection.h"
 #include "store/postgres/migrations.h"
 #include "store/store_test_objects.h"
 
@@ -54,6 +55,44 @@ TEST(PostgresStoreTest, NewerSchemaIsRefused) {
       << opened.error().message;
 }
 
+// Verify that a database an older Skiff left is upgraded in order on open: a
+// fresh one taken to schema 1, then to 2 (the leader lease, as the build
+// before records made it, with a term under way), opens at the latest
+// version with its records table working and its lease row kept; and that
+// MigrateTo refuses a version it has no step for.
+TEST(PostgresStoreTest, OlderSchemasAreUpgraded) {
+  SKIFF_REQUIRE_POSTGRES(server);
+  auto db = server->CreateDatabase();
+  ASSERT_TRUE(db.has_value()) << db.error().ToString();
+  const std::string name = PostgresServer::DatabaseOf(*db);
+  auto version = [&] { return server->Query(name, "SELECT version FROM schema_version"); };
+  auto has_records = [&] {
+    return server->Query(name, "SELECT to_regclass('records') IS NOT NULL").value_or("");
+  };
+  {
+    postgres::Connection old(*db, {});
+    ASSERT_TRUE(old.EnsureConnected());
+    EXPECT_EQ(postgres::MigrateTo(old, 0).error().code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ(postgres::MigrateTo(old, postgres::LatestSchemaVersion() + 1).error().code,
+              ErrorCode::kInvalidArgument);
+    ASSERT_TRUE(postgres::MigrateTo(old, 1));
+    EXPECT_EQ(version().value_or(""), "1");
+    ASSERT_TRUE(postgres::MigrateTo(old, 2));
+    EXPECT_EQ(version().value_or(""), "2");
+  }
+  EXPECT_EQ(has_records(), "f");
+  ASSERT_TRUE(server->Query(name, "UPDATE leader SET holder = 'old', epoch = 7"));
+
+  auto store = MustOpen(*db);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(version().value_or(""), std::to_string(postgres::LatestSchemaVersion()));
+  EXPECT_EQ(has_records(), "t");
+  EXPECT_EQ(server->Query(name, "SELECT holder || ':' || epoch FROM leader").value_or(""), "old:7");
+  ASSERT_TRUE(store->CreateRecord(RecordKind::kAdminToken, "admin", "hash"));
+  EXPECT_EQ(store->GetRecord(RecordKind::kAdminToken, "admin").value_or(""), "hash");
+  EXPECT_EQ(store->Commit(Txn().Put(MakeApp("a"), kMustNotExist)).value_or(0), 1);
+}
+
 // Verify that an unreachable server and an unknown user each fail Open with
 // kUnavailable and libpq's reason, and a malformed connection string with
 // kInvalidArgument (no retry fixes it).
@@ -91,6 +130,9 @@ TEST(PostgresStoreTest, ReconnectsAfterItsConnectionIsTerminated) {
   auto store = MustOpen(*db);
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->Commit(Txn().Put(MakeApp("a"), kMustNotExist)));
+  // The listener connects on its own thread: terminated during its first
+  // connect, it would count one connect, not two.
+  ASSERT_TRUE(PollUntil([&] { return store->listener_connects() >= 1; }));
   auto terminated = server->TerminateConnections(PostgresServer::DatabaseOf(*db));
   ASSERT_TRUE(terminated.has_value()) << terminated.error().ToString();
   EXPECT_GE(*terminated, 2);  // the store's and its listener's
@@ -127,12 +169,13 @@ TEST(PostgresStoreTest, CommitBlockedOnTheWriteLockIsUnavailable) {
   ASSERT_EQ(exec("BEGIN"), PGRES_COMMAND_OK);
   ASSERT_EQ(exec("SELECT revision FROM log_state WHERE id = 1 FOR UPDATE"), PGRES_TUPLES_OK);
 
-  const auto start = std::chrono::steady_clock::now();
+  // The holder keeps its lock until released below: the commit returning at
+  // all, on the lock timeout, is the behaviour (no elapsed time asserted).
   auto blocked = store->Commit(Txn().Put(MakeApp("a"), kMustNotExist));
-  const auto took = std::chrono::steady_clock::now() - start;
   ASSERT_FALSE(blocked.has_value());
   EXPECT_EQ(blocked.error().code, ErrorCode::kUnavailable) << blocked.error().ToString();
-  EXPECT_LT(took, std::chrono::seconds(5));
+  EXPECT_NE(blocked.error().message.find("lock timeout"), std::string::npos)
+      << blocked.error().message;
 
   ASSERT_EQ(exec("ROLLBACK"), PGRES_COMMAND_OK);
   EXPECT_EQ(store->ListApps().value_or(std::vector<model::App>{{}}).size(), 0u);
