@@ -12,6 +12,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -104,14 +105,8 @@ Status PostgresServer::Init() {
     }
     as_user_ = std::string("runuser -u ") + kUnprivileged + " -- ";
   }
-  SKIFF_ASSIGN_OR_RETURN(const std::string cluster, Template());
   const std::string data = dir_.File("data");
-  // cp -a keeps the owner (nobody, when root made it) and the mode 0700.
-  const std::string copy =
-      "cp -a " + cluster + " " + data + " >> " + dir_.File("initdb.log") + " 2>&1";
-  if (std::system(copy.c_str()) != 0) {
-    return Unavailable("cannot copy the template cluster: " + Tail(dir_.File("initdb.log")));
-  }
+  SKIFF_RETURN_IF_ERROR(MakeCluster(data));
   // Tests need neither durability across a machine crash nor TCP, and several
   // test binaries may each run one at once (ctest -j): a small footprint.
   std::ofstream conf(data + "/postgresql.conf", std::ios::app);
@@ -136,40 +131,66 @@ Status PostgresServer::PgCtl(const std::string& args) {
   return OkStatus();
 }
 
-Result<std::string> PostgresServer::Template() {
+Status PostgresServer::PrivateDir(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT) return Unavailable("cannot stat " + path + ": " + std::strerror(errno));
+    // Made whole under a name no one can guess, then renamed into place: if
+    // another process (of this user, or another) made `path` meanwhile, the
+    // rename fails or replaces an empty one, and the check below judges it.
+    std::string made = path + ".XXXXXX";
+    if (::mkdtemp(made.data()) == nullptr) {
+      return Unavailable("cannot create " + made + ": " + std::strerror(errno));
+    }
+    ::chmod(made.c_str(), 0700);  // mkdtemp's 0700 less the umask
+    if (::rename(made.c_str(), path.c_str()) != 0) ::rmdir(made.c_str());
+    if (::lstat(path.c_str(), &st) != 0) {
+      return Unavailable("cannot stat " + path + ": " + std::strerror(errno));
+    }
+  }
+  if (!S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 07777) != 0700) {
+    return FailedPrecondition(path + " is not a directory of uid " + std::to_string(::geteuid()) +
+                              " with mode 0700 (someone else may have made it): not using it; "
+                              "remove it if it is not yours");
+  }
+  return OkStatus();
+}
+
+Status PostgresServer::MakeCluster(const std::string& data) {
+  const std::string log = dir_.File("initdb.log");
   const std::string version = FirstLine(bin_ + "/postgres -V");
   if (version.empty()) return Unavailable("cannot run " + bin_ + "/postgres -V");
   const char* tmp = std::getenv("TMPDIR");
   const fs::path root = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
-  const fs::path cached =
-      root / ("skiff-pg-template-" + FileNamePart(version) + "-" + std::to_string(::geteuid()));
-  // Complete once renamed into place (rename is atomic): a half-made one is
-  // never seen, and of test binaries making it at once the first rename wins.
-  if (fs::exists(cached / "data" / "PG_VERSION")) return (cached / "data").string();
-  const fs::path building = cached.string() + ".building-" + std::to_string(::getpid());
-  std::error_code ec;
-  fs::remove_all(building, ec);
-  fs::create_directories(building, ec);
-  if (ec) return Unavailable("cannot create " + building.string() + ": " + ec.message());
-  if (!as_user_.empty()) {
-    const passwd* pw = ::getpwnam(kUnprivileged);
-    if (pw == nullptr || ::chown(building.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
-      return Unavailable("cannot chown " + building.string() + " to nobody");
+  const fs::path parent = root / ("skiff-pg-" + std::to_string(::geteuid()));
+  SKIFF_RETURN_IF_ERROR(PrivateDir(parent.string()));
+  const fs::path cached = parent / FileNamePart(version);
+  // cp -a keeps the owner (nobody, when root made it) and the mode 0700.
+  if (fs::exists(cached / "data" / "PG_VERSION")) {
+    const std::string copy =
+        "cp -a " + (cached / "data").string() + " " + data + " >> " + log + " 2>&1";
+    if (std::system(copy.c_str()) != 0) {
+      return Unavailable("cannot copy the template cluster: " + Tail(log));
     }
+    return OkStatus();
   }
-  const std::string init = as_user_ + bin_ + "/initdb -D " + (building / "data").string() + " -U " +
-                           kUser + " --auth=trust -E UTF8 --locale=C --no-sync >> " +
-                           dir_.File("initdb.log") + " 2>&1";
-  if (std::system(init.c_str()) != 0) {
-    fs::remove_all(building, ec);
-    return Unavailable("initdb failed: " + Tail(dir_.File("initdb.log")));
+  // initdb runs in this server's own directory: as root it runs as nobody,
+  // who cannot enter `parent`.
+  const std::string init = as_user_ + bin_ + "/initdb -D " + data + " -U " + kUser +
+                           " --auth=trust -E UTF8 --locale=C --no-sync >> " + log + " 2>&1";
+  if (std::system(init.c_str()) != 0) return Unavailable("initdb failed: " + Tail(log));
+  // Kept whole once renamed into place (rename is atomic): a half-made one is
+  // never seen, and of test binaries making it at once the first rename wins.
+  std::string building = (parent / "building.XXXXXX").string();
+  if (::mkdtemp(building.data()) == nullptr) {
+    return Unavailable("cannot create " + building + ": " + std::strerror(errno));
   }
-  fs::rename(building, cached, ec);
-  if (ec) fs::remove_all(building, ec);  // another binary's came first: use that
-  if (!fs::exists(cached / "data" / "PG_VERSION")) {
-    return Unavailable("no template cluster in " + cached.string());
+  const std::string keep = "cp -a " + data + " " + building + "/data >> " + log + " 2>&1";
+  std::error_code ec;
+  if (std::system(keep.c_str()) != 0 || ::rename(building.c_str(), cached.c_str()) != 0) {
+    fs::remove_all(building, ec);  // another binary's came first, or none: the next one tries
   }
-  return (cached / "data").string();
+  return OkStatus();
 }
 
 Status PostgresServer::Start() {

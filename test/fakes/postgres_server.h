@@ -6,8 +6,9 @@
 //
 // One server per test binary (starting one costs seconds); each test takes a
 // fresh database of its own (CreateDatabase). initdb, the slow part, runs once
-// per machine and PostgreSQL version: its cluster is kept as a template in the
-// temp dir (skiff-pg-template-VERSION-UID) and each server starts on a copy.
+// per machine, user and PostgreSQL version: its cluster is kept as a template
+// in a directory of the user's own in the temp dir (skiff-pg-UID/VERSION, see
+// PrivateDir) and each server starts on a copy.
 //
 // postgres runs as a child of the test process (not daemonised by pg_ctl) with
 // a parent-death signal (setpriv --pdeathsig KILL), so a test that crashes or
@@ -66,12 +67,22 @@ class PostgresServer {
   // Runs `sql` on `database`; the first column of the first row, "" if none.
   Result<std::string> Query(const std::string& database, const std::string& sql);
 
+  // Makes sure `path` is a directory of this user's (the effective uid) that
+  // no one else may enter: made with mkdtemp (mode 0700) and renamed into
+  // place when absent; kFailedPrecondition, naming it, when what is there is
+  // not a directory (a symbolic link included), is another user's, or has a
+  // mode other than 0700. The template cluster is kept at a name anyone can
+  // guess: one another user planted there would start with their
+  // configuration (archive_command, preloaded libraries), as this user.
+  static Status PrivateDir(const std::string& path);
+
  private:
   PostgresServer() = default;
   Status Init();
   Status PgCtl(const std::string& args);
-  // The template cluster's data directory, made by initdb if no test made it yet.
-  Result<std::string> Template();
+  // Makes this server's cluster in `data`: a copy of the template, or initdb's
+  // when no test made the template yet (then kept as the template).
+  Status MakeCluster(const std::string& data);
   // Waits for the postgres child to exit, once it was told to.
   void Reap();
 

@@ -6,9 +6,12 @@
 
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <string>
 
@@ -231,6 +234,46 @@ TEST(PostgresStoreTest, RecordsAreSharedByServers) {
   EXPECT_EQ(b->CreateRecord(RecordKind::kAdminToken, "admin", "two").error().code,
             ErrorCode::kAlreadyExists);
   EXPECT_EQ(b->GetRecord(RecordKind::kAdminToken, "admin").value_or(""), "one");
+}
+
+// Verify that the test server keeps its template cluster only in a directory
+// of this user's with mode 0700: an absent one is made so, and one that is a
+// symbolic link, a file, too open, or another user's (checked when root) is
+// refused with kFailedPrecondition naming it.
+TEST(PostgresServerTest, TemplateDirectoryMustBeOurs) {
+  skiff::testing::TempDir tmp;
+  const std::string made = tmp.File("made");
+  ASSERT_TRUE(PostgresServer::PrivateDir(made));
+  struct stat st {};
+  ASSERT_EQ(::lstat(made.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(st.st_uid, ::geteuid());
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  EXPECT_TRUE(PostgresServer::PrivateDir(made));  // found as it was left
+
+  auto refused = [](const std::string& path) {
+    Status s = PostgresServer::PrivateDir(path);
+    if (s) return std::string("accepted");
+    EXPECT_NE(s.error().message.find(path), std::string::npos) << s.error().message;
+    return std::string(ErrorCodeName(s.error().code));
+  };
+  const std::string expected(ErrorCodeName(ErrorCode::kFailedPrecondition));
+  const std::string open = tmp.File("open");
+  ASSERT_EQ(::mkdir(open.c_str(), 0700), 0);
+  ASSERT_EQ(::chmod(open.c_str(), 0755), 0);
+  EXPECT_EQ(refused(open), expected);
+  const std::string link = tmp.File("link");
+  ASSERT_EQ(::symlink(made.c_str(), link.c_str()), 0);
+  EXPECT_EQ(refused(link), expected);
+  const std::string file = tmp.File("file");
+  std::ofstream(file) << "not a directory";
+  EXPECT_EQ(refused(file), expected);
+  if (::geteuid() == 0) {
+    const std::string theirs = tmp.File("theirs");
+    ASSERT_EQ(::mkdir(theirs.c_str(), 0700), 0);
+    ASSERT_EQ(::chown(theirs.c_str(), 65534, 65534), 0);
+    EXPECT_EQ(refused(theirs), expected);
+  }
 }
 
 }  // namespace
