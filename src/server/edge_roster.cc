@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 #include <filesystem>
+#include <optional>
 
 #include "common/files.h"
 #include "common/logging.h"
@@ -14,25 +15,36 @@ namespace {
 
 using store::RecordKind;
 
-// The interval of an edge's record, {"interval_ms":N}; nullopt when the record
-// does not decode.
-std::optional<int64_t> IntervalOf(const std::string& value) {
+// An edge's record: {"interval_ms":N,"reported_at":MS} (MS: Unix ms, the
+// wall time a server last heard it).
+struct Entry {
+  int64_t interval_ms = 0;
+  Time reported_at;
+};
+
+// nullopt when the record does not decode.
+std::optional<Entry> EntryOf(const std::string& value) {
   boost::system::error_code ec;
   json::value v = json::parse(value, ec);
   const json::object* o = ec ? nullptr : v.if_object();
   const json::value* interval = o != nullptr ? o->if_contains("interval_ms") : nullptr;
-  if (interval == nullptr || !interval->is_int64() || interval->get_int64() <= 0) {
+  const json::value* at = o != nullptr ? o->if_contains("reported_at") : nullptr;
+  if (interval == nullptr || !interval->is_int64() || interval->get_int64() <= 0 || at == nullptr ||
+      !at->is_int64()) {
     return std::nullopt;
   }
-  return interval->get_int64();
+  return Entry{interval->get_int64(), Time(std::chrono::milliseconds(at->get_int64()))};
 }
 
-std::string RecordOf(int64_t interval_ms) {
-  return json::serialize(json::object{{"interval_ms", interval_ms}});
+std::string RecordOf(int64_t interval_ms, Time reported_at) {
+  const int64_t at_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(reported_at.time_since_epoch()).count();
+  return json::serialize(json::object{{"interval_ms", interval_ms}, {"reported_at", at_ms}});
 }
 
-// Moves DATA/edges.json (name -> interval in ms) into the store, then renames it.
-Status ImportFile(store::Store* store, const std::string& data_dir) {
+// Moves DATA/edges.json (name -> interval in ms) into the store, each edge
+// heard `now` (the file kept no time), then renames it.
+Status ImportFile(store::Store* store, const std::string& data_dir, Time now) {
   const std::string path = (std::filesystem::path(data_dir) / kEdgeRosterFile).string();
   auto text = ReadPrivateFile(path, /*private_only=*/false);
   if (!text && text.error().code == ErrorCode::kNotFound) return OkStatus();
@@ -54,8 +66,8 @@ Status ImportFile(store::Store* store, const std::string& data_dir) {
     }
   }
   for (const auto& [name, interval] : *edges) {
-    SKIFF_RETURN_IF_ERROR(
-        store->PutRecord(RecordKind::kEdge, std::string(name), RecordOf(interval.get_int64())));
+    SKIFF_RETURN_IF_ERROR(store->PutRecord(RecordKind::kEdge, std::string(name),
+                                           RecordOf(interval.get_int64(), now)));
   }
   std::error_code renamed;
   std::filesystem::rename(path, path + ".imported", renamed);
@@ -68,60 +80,49 @@ Status ImportFile(store::Store* store, const std::string& data_dir) {
 
 }  // namespace
 
-Result<std::unique_ptr<EdgeRoster>> EdgeRoster::Open(store::Store* store,
-                                                     const std::string& data_dir,
-                                                     metrics::TrafficBook::Time started) {
-  SKIFF_RETURN_IF_ERROR(ImportFile(store, data_dir));
-  return std::unique_ptr<EdgeRoster>(new EdgeRoster(store, started));
+Result<std::unique_ptr<EdgeRoster>> EdgeRoster::Open(store::Store* store, const Clock* clock,
+                                                     const std::string& data_dir) {
+  SKIFF_RETURN_IF_ERROR(ImportFile(store, data_dir, clock->Now()));
+  return std::unique_ptr<EdgeRoster>(new EdgeRoster(store, clock));
 }
 
-std::map<std::string, int64_t> EdgeRoster::Remembered() const {
-  std::map<std::string, int64_t> out;
-  auto records = store_->ListRecords(RecordKind::kEdge);
-  if (!records) {
-    SKIFF_LOG_WARN("cannot read the edges that reported: {}", records.error().ToString());
-    return out;
+void EdgeRoster::Heard(const std::string& name, int64_t interval_ms) {
+  if (interval_ms <= 0) return;
+  const Time now = clock_->Now();
+  std::lock_guard lock(mu_);
+  auto it = written_.find(name);
+  if (it != written_.end() && it->second.interval_ms == interval_ms &&
+      now - it->second.at < std::chrono::milliseconds(interval_ms)) {
+    return;
   }
-  for (const store::Record& record : *records) {
-    if (auto interval = IntervalOf(record.value)) {
-      out[record.key] = *interval;
-    } else {
-      SKIFF_LOG_WARN("edge record {} does not decode: ignored", record.key);
-    }
-  }
-  return out;
-}
-
-void EdgeRoster::Remember(const std::string& name, int64_t interval_ms) {
-  if (Status kept = store_->PutRecord(RecordKind::kEdge, name, RecordOf(interval_ms)); !kept) {
+  if (Status kept = store_->PutRecord(RecordKind::kEdge, name, RecordOf(interval_ms, now)); !kept) {
     SKIFF_LOG_WARN("cannot keep edge {} in the store: {}", name, kept.error().ToString());
+    return;
   }
+  written_[name] = Written{interval_ms, now};
 }
 
 std::map<std::string, metrics::EdgeRoutes> EdgeRoster::Merge(
-    std::map<std::string, metrics::EdgeRoutes> reporting, metrics::TrafficBook::Time now) {
-  std::lock_guard lock(mu_);
-  const std::map<std::string, int64_t> remembered = Remembered();
-  for (const auto& [name, routes] : reporting) {
-    reported_.insert(name);
-    if (routes.interval_ms <= 0) continue;  // no interval to wait by: not kept
-    auto it = remembered.find(name);
-    if (it == remembered.end() || it->second != routes.interval_ms) {
-      Remember(name, routes.interval_ms);
-    }
+    std::map<std::string, metrics::EdgeRoutes> reporting) {
+  auto records = store_->ListRecords(RecordKind::kEdge);
+  if (!records) {
+    SKIFF_LOG_WARN("cannot read the edges that reported: {}", records.error().ToString());
+    return reporting;
   }
-  for (const auto& [name, interval_ms] : remembered) {
-    if (reported_.contains(name)) continue;
-    if (now - started_ > 3 * std::chrono::milliseconds(interval_ms)) {
-      SKIFF_LOG_INFO("edge {} has not reported since the server started: no longer waited for",
-                     name);
-      Status forgotten = store_->DeleteRecord(RecordKind::kEdge, name);
-      if (!forgotten && forgotten.error().code != ErrorCode::kNotFound) {
-        SKIFF_LOG_WARN("cannot forget edge {}: {}", name, forgotten.error().ToString());
-      }
+  const Time now = clock_->Now();
+  for (const store::Record& record : *records) {
+    if (reporting.contains(record.key)) continue;
+    std::optional<Entry> entry = EntryOf(record.value);
+    if (entry && now - entry->reported_at <= 3 * std::chrono::milliseconds(entry->interval_ms)) {
+      reporting.emplace(record.key, metrics::EdgeRoutes{});  // no table: caught up with nothing
       continue;
     }
-    reporting.emplace(name, metrics::EdgeRoutes{});  // no table: caught up with nothing
+    SKIFF_LOG_INFO("edge {} has not been heard for three of its intervals{}: no longer waited for",
+                   record.key, entry ? "" : " (its record does not decode)");
+    Status forgotten = store_->DeleteRecord(RecordKind::kEdge, record.key);
+    if (!forgotten && forgotten.error().code != ErrorCode::kNotFound) {
+      SKIFF_LOG_WARN("cannot forget edge {}: {}", record.key, forgotten.error().ToString());
+    }
   }
   return reporting;
 }
