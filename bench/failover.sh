@@ -53,7 +53,7 @@ start_server() {  # start_server ID
   echo "server $1 did not start:"; cat "$work/$1.log"; exit 1
 }
 api() {  # api ID METHOD PATH [BODY]
-  curl -fsS -X "$2" -H "Authorization: Bearer $(cat "$work/$1/admin.token")" \
+  curl -fsS -X "$2" -H "Authorization: Bearer $token" \
     -H 'Content-Type: application/json' "http://127.0.0.1:${port[$1]}$3" ${4:+--data "$4"}
 }
 leads() { curl -fs --max-time 1 "http://127.0.0.1:${port[$1]}/health" | grep -q '"leader":true'; }
@@ -61,6 +61,8 @@ instances() { api "$1" GET /v1/apps/bench/instances | grep -o '"id":' | wc -l; }
 
 ids=(s1 s2 s3)
 for id in "${ids[@]}"; do port[$id]=$(free_port); start_server "$id"; done
+# The first server made the admin token; the others share it (and write none).
+token=$(cat "$work/s1/admin.token")
 echo "[setup] PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}'), servers ${ids[*]}, leader ttl $ttl, $rounds rounds"
 api s1 PUT /v1/apps/bench '{"name":"bench","run":{"command":["sleep","1000"]},"replicas":0}' >/dev/null
 

@@ -44,6 +44,10 @@ struct ApiDeps {
   // Where edges' traffic is gathered (POST /v1/edges/{name}/traffic, GET
   // /v1/traffic); null: those answer 404.
   metrics::TrafficBook* traffic = nullptr;
+  // Told of each traffic report with a report interval: the edge's name and
+  // its interval in ms (server/edge_roster.h keeps them); optional. Called on
+  // the I/O thread.
+  std::function<void(const std::string& edge, int64_t interval_ms)> edge_heard;
   // The servers sharing the store and which one leads (GET /v1/servers);
   // null: that answers 404.
   store::LeaderLease* lease = nullptr;

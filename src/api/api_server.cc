@@ -141,7 +141,7 @@ void ApiServer::AddRoutes() {
   r.AddUnary("GET", "/v1/traffic", true, Bind(d, &GetTraffic));
   r.AddUnary("POST", "/v1/join-tokens", true, Bind(d, &CreateJoinToken));
   r.AddUnary("GET", "/v1/join-tokens", true, Bind(d, &ListJoinTokens));
-  r.AddUnary("DELETE", "/v1/join-tokens/{token}", true, Bind(d, &RevokeJoinToken));
+  r.AddUnary("DELETE", "/v1/join-tokens/{id}", true, Bind(d, &RevokeJoinToken));
   // The agent's calls check their caller themselves (a node credential or a
   // join token), and go to the leader only (RefuseUnlessLeading).
   r.AddUnary("POST", "/v1/agent/register", false, LeaderOnly(d, Bind(d, &AgentRegister)));

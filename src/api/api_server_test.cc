@@ -9,7 +9,11 @@
 
 #include <atomic>
 #include <fstream>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "api/errors.h"
 #include "api/fake_writer_test_util.h"
@@ -43,6 +47,10 @@ class ApiServerTest : public ::testing::Test {
     deps.log_dir = dir_.path();
     deps.metrics = &registry_;
     deps.traffic = &traffic_;
+    deps.edge_heard = [this](const std::string& edge, int64_t interval_ms) {
+      std::lock_guard lock(heard_mu_);
+      heard_.emplace_back(edge, interval_ms);
+    };
     deps.log_poll_interval = std::chrono::milliseconds(5);
     deps.lease = &lease_;
     deps.leadership = [this] {
@@ -113,6 +121,8 @@ class ApiServerTest : public ::testing::Test {
   TokenAuthenticator auth_;
   metrics::Registry registry_;
   metrics::TrafficBook traffic_;
+  std::mutex heard_mu_;
+  std::vector<std::pair<std::string, int64_t>> heard_;  // GUARDED_BY(heard_mu_)
   store::SingleServerLease lease_{&clock_};
   std::unique_ptr<ApiServer> api_;
 };
@@ -641,6 +651,22 @@ TEST_F(ApiServerTest, BadTrafficReportsAreRefused) {
   EXPECT_EQ(anonymous.status, 401);
   EXPECT_EQ(json::parse(Call(Request("GET", "/v1/traffic")).body).at("edges").as_array().size(),
             0u);
+}
+
+// Verify that a traffic report with a report interval tells edge_heard the
+// edge and its interval (the roster keeps them), and one without none.
+TEST_F(ApiServerTest, TrafficReportsTellWhichEdgeWasHeard) {
+  ASSERT_EQ(Call(Request("POST", "/v1/edges/edge-a/traffic",
+                         R"({"apps":{},"routes":{"revision":3,"interval_ms":5000}})"))
+                .status,
+            200);
+  ASSERT_EQ(Call(Request("POST", "/v1/edges/edge-b/traffic", R"({"apps":{}})")).status, 200);
+  ASSERT_EQ(Call(Request("POST", "/v1/edges/edge-c/traffic",
+                         R"({"apps":{"web":{"bytes":-5}},"routes":{"interval_ms":5000}})"))
+                .status,
+            400);
+  std::lock_guard lock(heard_mu_);
+  EXPECT_EQ(heard_, (std::vector<std::pair<std::string, int64_t>>{{"edge-a", 5000}}));
 }
 
 }  // namespace

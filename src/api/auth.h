@@ -1,6 +1,7 @@
 // Authentication of API requests: bearer tokens, default deny.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -31,7 +32,8 @@ class Authenticator {
   virtual Status Authenticate(const net::HttpRequest& request) const = 0;
 
   // Who sent the request: the admin, or a node by its credential.
-  // kUnauthenticated as for Authenticate. Thread-safety: as Authenticate.
+  // kUnauthenticated as for Authenticate; kUnavailable when the credentials
+  // cannot be read. Thread-safety: as Authenticate.
   virtual Result<Caller> Identify(const net::HttpRequest& request) const = 0;
 };
 
@@ -43,13 +45,19 @@ class TokenAuthenticator final : public Authenticator {
  public:
   explicit TokenAuthenticator(std::vector<std::string> tokens,
                               const JoinTokenStore* nodes = nullptr);
+  // The same, from the tokens' SHA-256 (hex) rather than the tokens: a server
+  // keeps only the hash of the cluster's admin token.
+  static std::unique_ptr<TokenAuthenticator> FromHashes(std::vector<std::string> hashes,
+                                                        const JoinTokenStore* nodes = nullptr);
 
   // Authenticator:
   Status Authenticate(const net::HttpRequest& request) const override;
   Result<Caller> Identify(const net::HttpRequest& request) const override;
 
  private:
-  const std::vector<std::string> tokens_;
+  TokenAuthenticator(std::vector<std::string> hashes, const JoinTokenStore* nodes, bool);
+
+  const std::vector<std::string> hashes_;  // of the admin tokens
   const JoinTokenStore* const nodes_;
 };
 

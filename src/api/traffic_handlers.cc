@@ -52,7 +52,9 @@ net::HttpResponse ReportTraffic(const ApiDeps& deps, const net::HttpRequest& req
   if (!body) return ErrorReply(body.error());
   auto snapshot = metrics::TrafficFromJson(*body);
   if (!snapshot) return ErrorReply(snapshot.error());
+  const int64_t interval_ms = snapshot->routes ? snapshot->routes->interval_ms : 0;
   deps.traffic->Record(name, std::move(*snapshot), std::chrono::steady_clock::now());
+  if (deps.edge_heard && interval_ms > 0) deps.edge_heard(name, interval_ms);
   return net::JsonResponse(200, json::object{{"edge", name}});
 }
 

@@ -59,6 +59,7 @@ class Server::Impl {
   ServerOptions options_;
   const Clock* clock_ = SystemClock::Get();
   std::unique_ptr<store::Store> store_;
+  bool token_here_ = false;  // DATA/admin.token holds the accepted admin token
   std::unique_ptr<controller::AppService> apps_;
   std::unique_ptr<controller::NodeService> nodes_;
   runtime::DriverSet drivers_;
@@ -67,6 +68,7 @@ class Server::Impl {
   std::unique_ptr<metrics::Registry> metrics_;
   metrics::TrafficBook traffic_;
   std::unique_ptr<api::JoinTokenStore> join_tokens_;
+  std::unique_ptr<EdgeRoster> edge_roster_;  // before api_: the API tells it of edges
   std::unique_ptr<api::TokenAuthenticator> auth_;
   std::unique_ptr<api::ApiServer> api_;
   asio::io_context io_;
@@ -76,7 +78,6 @@ class Server::Impl {
   std::unique_ptr<edge::EdgeProxy> edge_;
   std::unique_ptr<RouteWatcher> routes_;
   std::unique_ptr<edge::TrafficReporter> traffic_reporter_;
-  std::unique_ptr<EdgeRoster> edge_roster_;
   // Who leads (leadership.h) and the loops only the leader runs.
   std::unique_ptr<store::LeaderLease> lease_;
   std::unique_ptr<LeaderLoops> leader_loops_;
@@ -189,7 +190,12 @@ Status Server::Impl::Start() {
 
   SKIFF_ASSIGN_OR_RETURN(store_, OpenStore(options_.store, data, options_.leader_ttl));
   bool created = false;
-  SKIFF_ASSIGN_OR_RETURN(std::string token, api::LoadOrCreateAdminToken(data, &created));
+  api::AdminTokenOptions token_options;
+  token_options.shared_store = options_.store != "sqlite";
+  token_options.renew = options_.new_admin_token;
+  SKIFF_ASSIGN_OR_RETURN(std::string admin_hash, api::LoadOrCreateClusterAdminTokenHash(
+                                                     store_.get(), data, token_options, &created));
+  token_here_ = api::AdminTokenFileHolds(data, admin_hash);
   if (created) {
     SKIFF_LOG_INFO("created the admin token in {} (give it to clients as SKIFF_TOKEN)",
                    (std::filesystem::path(data) / api::kAdminTokenFile).string());
@@ -221,9 +227,13 @@ Status Server::Impl::Start() {
   }
 
   metrics_ = std::make_unique<metrics::Registry>();
-  SKIFF_ASSIGN_OR_RETURN(join_tokens_, api::JoinTokenStore::Open(data, clock_));
-  auth_ = std::make_unique<api::TokenAuthenticator>(std::vector<std::string>{token},
-                                                    join_tokens_.get());
+  join_tokens_ = std::make_unique<api::JoinTokenStore>(store_.get(), clock_);
+  SKIFF_RETURN_IF_ERROR(join_tokens_->ImportFile(data));
+  auth_ = api::TokenAuthenticator::FromHashes({admin_hash}, join_tokens_.get());
+  // The standalone edges heard, shared with the servers of the database so
+  // that each waits for them in drains (edge_roster.h).
+  SKIFF_ASSIGN_OR_RETURN(edge_roster_, EdgeRoster::Open(store_.get(), clock_, data));
+  EdgeRoster* roster = edge_roster_.get();
   api::ApiDeps deps;
   deps.store = store_.get();
   deps.apps = apps_.get();
@@ -234,6 +244,9 @@ Status Server::Impl::Start() {
   deps.log_dir = (std::filesystem::path(data) / "logs").string();
   deps.metrics = metrics_.get();
   deps.traffic = &traffic_;
+  deps.edge_heard = [roster](const std::string& edge, int64_t interval_ms) {
+    roster->Heard(edge, interval_ms);
+  };
   // The API checks the store itself; these are the parts it cannot see.
   const bool agent_on = options_.run_agent;
   deps.components = [this, agent_on] {
@@ -278,15 +291,12 @@ Status Server::Impl::Start() {
   }
   // Marks stopping instances drained once no edge routes them or has requests
   // in flight to them: this server's edge and the standalone ones reporting.
-  // Standalone edges that reported before a restart are waited for until they
-  // report again (edge_roster.h).
-  SKIFF_ASSIGN_OR_RETURN(edge_roster_, EdgeRoster::Open(data, std::chrono::steady_clock::now()));
+  // Standalone edges heard lately by any server of the store are waited for
+  // until they report here (edge_roster.h).
   edge::EdgeProxy* own_edge = edge_.get();
   metrics::TrafficBook* book = &traffic_;
-  EdgeRoster* roster = edge_roster_.get();
   controller::DrainTracker::EdgesFn edges = [own_edge, book, roster] {
-    const auto now = std::chrono::steady_clock::now();
-    auto edges = roster->Merge(book->Routes(now), now);
+    auto edges = roster->Merge(book->Routes(std::chrono::steady_clock::now()));
     // A name no standalone edge can have (edge names take no parentheses).
     if (own_edge != nullptr) edges["(server)"] = own_edge->Routes();
     return edges;
@@ -352,6 +362,7 @@ void Server::Shutdown() { impl_->Shutdown(); }
 uint16_t Server::port() const { return impl_->http_ ? impl_->http_->port() : 0; }
 uint16_t Server::edge_port() const { return impl_->edge_ ? impl_->edge_->port() : 0; }
 std::string Server::token_path() const {
+  if (!impl_->token_here_) return "";
   return (std::filesystem::path(impl_->options_.data_dir) / api::kAdminTokenFile).string();
 }
 

@@ -62,6 +62,9 @@ struct ServerOptions {
   // The leader's lease (controller/leadership.h): renewed every ttl/3; a
   // leader that cannot renew stops acting before it runs out.
   Duration leader_ttl = std::chrono::seconds(5);
+  // Make a new admin token (DATA/admin.token) that replaces the database's:
+  // the old one stops working on every server.
+  bool new_admin_token = false;
 };
 
 class Server {
@@ -88,7 +91,8 @@ class Server {
   void Shutdown();
 
   // The bound API and edge ports (after Start; 0 when off) and the admin
-  // token's path.
+  // token's path: empty when this server's data directory holds no accepted
+  // token (another server of its database made it).
   uint16_t port() const;
   uint16_t edge_port() const;
   std::string token_path() const;

@@ -38,6 +38,20 @@ std::string_view ToString(Kind kind) {
   return "unknown";
 }
 
+std::string_view ToString(RecordKind kind) {
+  switch (kind) {
+    case RecordKind::kJoinToken:
+      return "join_token";
+    case RecordKind::kNodeCredential:
+      return "node_credential";
+    case RecordKind::kAdminToken:
+      return "admin_token";
+    case RecordKind::kEdge:
+      return "edge";
+  }
+  return "unknown";
+}
+
 Kind KindOf(const Object& object) { return static_cast<Kind>(object.index()); }
 
 std::string KeyOf(const Object& object) {

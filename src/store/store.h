@@ -120,6 +120,21 @@ struct EventFilter {
   bool oldest_first = false;  // ...or the oldest, to page forward from after_id
 };
 
+// Records: small values kept beside the objects but outside the change log: a
+// record write takes no revision, wakes no subscriber and shows in no watch or
+// snapshot. They hold what every server of one database must share and nobody
+// watches: the hashes of join tokens, node credentials and the admin token
+// (never a secret in clear), and the standalone edges' last reports.
+enum class RecordKind { kJoinToken, kNodeCredential, kAdminToken, kEdge };
+// "join_token", "node_credential", "admin_token", "edge"
+std::string_view ToString(RecordKind kind);
+
+struct Record {
+  std::string key;
+  std::string value;
+  friend bool operator==(const Record&, const Record&) = default;
+};
+
 // An active subscription; destroying it unsubscribes (and waits for a callback
 // that is running on another thread to return).
 class Subscription {
@@ -174,6 +189,25 @@ class Store {
   // failover that lost commits, a restored backup): either way the reader
   // must re-list (GetSnapshot) rather than wait for revisions it already saw.
   virtual Result<std::vector<Change>> ChangesSince(int64_t since, size_t limit) const = 0;
+
+  // --- Records (above). Each call is atomic on its own and durable once it
+  // returns; concurrent writers of one key (other servers too): the last wins.
+  // Errors: kInvalidArgument for an empty key, kUnavailable on I/O failure,
+  // and as said.
+
+  // Writes `value` under (kind, key), replacing any value there.
+  virtual Status PutRecord(RecordKind kind, const std::string& key, const std::string& value) = 0;
+  // Writes `value` under (kind, key) only if the key is absent: of several
+  // servers creating one key at once exactly one succeeds; kAlreadyExists for
+  // the others (nothing written).
+  virtual Status CreateRecord(RecordKind kind, const std::string& key,
+                              const std::string& value) = 0;
+  // kNotFound when absent.
+  virtual Result<std::string> GetRecord(RecordKind kind, const std::string& key) const = 0;
+  // Every record of `kind`, ascending by key (bytewise).
+  virtual Result<std::vector<Record>> ListRecords(RecordKind kind) const = 0;
+  // Removes (kind, key); kNotFound when absent.
+  virtual Status DeleteRecord(RecordKind kind, const std::string& key) = 0;
 
   // Calls `on_commit(revision)` after every successful Commit, on the committing
   // thread, with no store lock held. The callback must be quick and must not

@@ -266,6 +266,54 @@ Result<std::vector<Change>> TxnEngine::ChangesSince(int64_t since, size_t limit)
   return changes;
 }
 
+namespace {
+
+Status CheckRecordKey(const std::string& key) {
+  if (key.empty()) return InvalidArgument("a record needs a key", "key");
+  return OkStatus();
+}
+
+std::string RecordName(RecordKind kind, const std::string& key) {
+  return std::string(ToString(kind)) + " " + key;
+}
+
+}  // namespace
+
+Status TxnEngine::PutRecord(RecordKind kind, const std::string& key, const std::string& value) {
+  SKIFF_RETURN_IF_ERROR(CheckRecordKey(key));
+  std::lock_guard lock(mu_);
+  return backend_->WriteRecord(kind, key, value, /*replace=*/true).map([](bool) {});
+}
+
+Status TxnEngine::CreateRecord(RecordKind kind, const std::string& key, const std::string& value) {
+  SKIFF_RETURN_IF_ERROR(CheckRecordKey(key));
+  std::lock_guard lock(mu_);
+  SKIFF_ASSIGN_OR_RETURN(bool wrote, backend_->WriteRecord(kind, key, value, /*replace=*/false));
+  if (!wrote) return AlreadyExists(RecordName(kind, key) + " exists");
+  return OkStatus();
+}
+
+Result<std::string> TxnEngine::GetRecord(RecordKind kind, const std::string& key) const {
+  SKIFF_RETURN_IF_ERROR(CheckRecordKey(key));
+  std::lock_guard lock(mu_);
+  SKIFF_ASSIGN_OR_RETURN(std::optional<std::string> value, backend_->ReadRecord(kind, key));
+  if (!value) return NotFound(RecordName(kind, key) + " not found");
+  return std::move(*value);
+}
+
+Result<std::vector<Record>> TxnEngine::ListRecords(RecordKind kind) const {
+  std::lock_guard lock(mu_);
+  return backend_->ReadRecords(kind);
+}
+
+Status TxnEngine::DeleteRecord(RecordKind kind, const std::string& key) {
+  SKIFF_RETURN_IF_ERROR(CheckRecordKey(key));
+  std::lock_guard lock(mu_);
+  SKIFF_ASSIGN_OR_RETURN(bool erased, backend_->EraseRecord(kind, key));
+  if (!erased) return NotFound(RecordName(kind, key) + " not found");
+  return OkStatus();
+}
+
 tl::unexpected<Error> TxnEngine::Compacted(int64_t since, int64_t compacted) {
   return FailedPrecondition("revision " + std::to_string(since) +
                             " is compacted (oldest replayable: " + std::to_string(compacted) +

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/files.h"
 #include "net/http_client.h"
 
 namespace skiff::testing {
@@ -90,6 +91,13 @@ bool SkiffServer::Start() {
   token_ = ReadFile(data_ + "/admin.token");
   while (!token_.empty() && (token_.back() == '\n' || token_.back() == '\r')) token_.pop_back();
   return !token_.empty();
+}
+
+void SkiffServer::GiveToken(const std::string& token) {
+  fs::create_directories(data_);
+  fs::permissions(data_, fs::perms::owner_all, fs::perm_options::replace);
+  Status written = WriteFileAtomically(data_ + "/admin.token", token + "\n", 0600);
+  EXPECT_TRUE(written) << written.error().ToString();
 }
 
 void SkiffServer::Kill() {

@@ -26,6 +26,10 @@ class SkiffServer {
   bool Start();
   // SIGKILL, no chance to clean up.
   void Kill();
+  // Puts `token` in its DATA/admin.token (mode 0600) before it starts, as an
+  // operator does for a server of a shared database that did not make the
+  // admin token: such a server writes none (docs/postgres.md).
+  void GiveToken(const std::string& token);
   // Flags given to `skiff server` at every later Start ("--no-agent", ...).
   void AddArgs(std::vector<std::string> args) {
     extra_args_.insert(extra_args_.end(), args.begin(), args.end());
