@@ -189,7 +189,8 @@ class FrameDemuxer {
 std::optional<ContainerEvent> ParseContainerEvent(std::string_view line);
 
 // Unix nanoseconds of an RFC 3339 time with any fraction
-// ("2026-11-23T00:39:23.583205805Z"); nullopt when it is not one.
+// ("2026-11-23T00:39:23.583205805Z"); nullopt when it is not one or int64
+// nanoseconds cannot hold it (Docker's zero time, 0001-01-01T00:00:00Z).
 std::optional<int64_t> ParseUnixNanos(std::string_view text);
 
 // Splits each line of a JSON-lines progress or build stream; returns the
