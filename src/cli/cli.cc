@@ -3,13 +3,29 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "net/server_pool.h"
+
 namespace skiff::cli {
+namespace {}  // namespace
+
+CLI::Validator ServerListValidator() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        Status checked = net::ServerPool(value).Check();
+        return checked ? std::string() : checked.error().message;
+      },
+      "URL[,URL...]");
+}
+
 namespace {
 
 void AddCommonOptions(CLI::App* sub, Invocation* inv) {
-  sub->add_option("--addr", inv->options.addr, "Skiff server URL")
+  sub->add_option("--addr", inv->options.addr,
+                  "Skiff server URL, or several servers' comma-separated (the next is asked "
+                  "when one does not answer)")
       ->envname("SKIFF_ADDR")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(ServerListValidator());
   sub->add_option("--token", inv->options.token,
                   "API bearer token (env SKIFF_TOKEN; when neither is given, "
                   ".skiff/admin.token in the current directory is used if it exists)")

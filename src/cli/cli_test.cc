@@ -100,6 +100,19 @@ TEST(CliParseTest, BadUsage) {
   EXPECT_THROW(Parse({"apps", "-o", "yaml"}), CLI::ParseError);
 }
 
+// Verify that --addr takes several servers' URLs, and that a list with an
+// entry that is no URL is bad usage whose message names the entry.
+TEST(CliParseTest, AddrTakesSeveralServers) {
+  EXPECT_EQ(Parse({"apps", "--addr", "http://127.0.0.1:9,http://127.0.0.2:9"}).options.addr,
+            "http://127.0.0.1:9,http://127.0.0.2:9");
+  try {
+    Parse({"apps", "--addr", "http://127.0.0.1:9,127.0.0.2:9"});
+    ADD_FAILURE() << "a bad entry was taken";
+  } catch (const CLI::ParseError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("\"127.0.0.2:9\""));
+  }
+}
+
 // A scripted server: answers calls in order and records them.
 class FakeTransport final : public Transport {
  public:

@@ -141,11 +141,15 @@ void AddDriverOptions(CLI::App* cmd, std::vector<std::string>* drivers, std::str
                   "unix:///var/run/docker.sock)");
 }
 
-// --server URL (or SKIFF_ADDR) into *url: the server a part works for.
+// --server URL[,URL...] (or SKIFF_ADDR) into *url: the servers a part works
+// for, any of which answers (the next is asked when one does not).
 void AddServerOption(CLI::App* cmd, std::string* url) {
-  cmd->add_option("--server", *url, "the Skiff server's API URL")
+  cmd->add_option("--server", *url,
+                  "the Skiff server's API URL, or several servers' comma-separated "
+                  "(http://a:7070,http://b:7070): the next is asked when one does not answer")
       ->envname("SKIFF_ADDR")
-      ->required();
+      ->required()
+      ->check(skiff::cli::ServerListValidator());
 }
 
 // --access-log FILE into *path.

@@ -91,6 +91,9 @@ TEST(PostgresStoreTest, ReconnectsAfterItsConnectionIsTerminated) {
   auto store = MustOpen(*db);
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->Commit(Txn().Put(MakeApp("a"), kMustNotExist)));
+  // The listener connects on its own thread: terminated during its first
+  // connect, it would count one connect, not two.
+  ASSERT_TRUE(PollUntil([&] { return store->listener_connects() >= 1; }));
   auto terminated = server->TerminateConnections(PostgresServer::DatabaseOf(*db));
   ASSERT_TRUE(terminated.has_value()) << terminated.error().ToString();
   EXPECT_GE(*terminated, 2);  // the store's and its listener's
