@@ -131,6 +131,9 @@ void AddClientCommands(CLI::App& app, Invocation* inv) {
   join->callback([inv] { inv->command = "nodes join-token"; });
   Command(app, inv, "traffic",
           "Show each app's traffic at the edges: requests and errors a second, latency");
+  Command(app, inv, "servers",
+          "List the servers sharing the control plane's store: which one leads (and its "
+          "epoch), their addresses and when each was last seen");
 
   CLI::App* drain = Command(app, inv, "drain", "Drain a node: its instances move elsewhere");
   drain->add_option("node", inv->node, "node id")->required();
