@@ -22,7 +22,7 @@ start_server() {
   "$skiff" server --data "$work/data" --listen "127.0.0.1:$port" --no-agent --no-edge \
     --log-level warn >>"$work/server.log" 2>&1 &
   pid=$!
-  pids+=("$pid")
+  pids=("$pid")  # only the live server: a killed one's pid may be reused
   for _ in $(seq 200); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && return; sleep 0.02; done
   echo "the server did not start:"; tail -20 "$work/server.log"; exit 1
 }
@@ -74,6 +74,7 @@ for round in $(seq "$rounds"); do
   # Once the client writes (its start is slow on a busy machine), a random
   # moment later.
   for _ in $(seq 500); do [ -s "$work/acked" ] && break; sleep 0.02; done
+  [ -s "$work/acked" ] || { echo "round $round: no write was acknowledged within 10 s"; tail -5 "$work/server.log"; exit 1; }
   sleep "0.$((RANDOM % 5))$((RANDOM % 10))"
   kill -9 "$pid"
   wait "$pid" 2>/dev/null || true

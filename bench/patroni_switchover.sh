@@ -85,10 +85,8 @@ chown -R postgres "$work/pg1" "$work/pg2" "$work/pg3"
 
 start_patroni() {  # start_patroni NODE
   "${as[@]}" patroni "$work/$1/patroni.yml" >>"$work/$1/patroni.log" 2>&1 &
-  patroni_pid[$1]=$!
   pids+=($!)
 }
-declare -A patroni_pid
 # cluster_role NODE: the node's role as the cluster lists it (leader,
 # sync_standby, replica), asked of any node's REST API that answers.
 cluster_role() {
@@ -98,7 +96,8 @@ cluster_role() {
 import json, sys
 for m in json.load(sys.stdin)["members"]:
     if m["name"] == sys.argv[1]:
-        print(m["role"] if m.get("state") in ("running", "streaming") else "starting")' "$1" && return
+        print(m["role"] if m.get("state") in ("running", "streaming") else "starting")' "$1" 2>/dev/null &&
+      return
   done
 }
 wait_role() {  # wait_role NODE ROLE: until the cluster lists NODE with ROLE
@@ -182,7 +181,8 @@ sleep "$pause"
 from=$(primary); to=$(sync_standby)
 t0=$(date +%s%3N)
 postmaster=$(head -1 "$work/$from/data/postmaster.pid")
-kill -9 "${patroni_pid[$from]}" "$postmaster"
+# Patroni itself, not the runuser in front of it, and its PostgreSQL.
+kill -9 $(pgrep -f "patroni $work/$from/patroni.yml") "$postmaster"
 wait_role "$to" leader
 t1=$(date +%s%3N)
 echo "$t0 $t1 failover $from->$to" >>"$work/events"

@@ -6,8 +6,8 @@
 //     HTTP) for a fixed time: applies/s.
 //   watch: commit → every server's watcher. On PostgreSQL two stores on one
 //     database stand for two servers; on SQLite, one. Each applied revision's
-//     time from before the commit until every store's subscriber has heard
-//     of it: p50/p99.
+//     time from the commit's acknowledgement until every store's subscriber
+//     has heard of it: p50/p99.
 //   reconcile: a converged cluster of 150,000 instances (1,000 apps x 150 on
 //     5,000 nodes, bench/cluster_shape.h) in the store; the controller's
 //     pass = bring its SnapshotCache up to date + Compute(): the first pass's
@@ -117,15 +117,16 @@ ApplyFigures MeasureApplies(Stores& stores, const Options& options) {
   for (int c = 0; c < options.clients; ++c) {
     clients.emplace_back([&, c] {
       for (int i = 0; !stop; ++i) {
-        const auto t0 = Clock::now();
         auto r = apps.Apply(SmallSpec("c" + std::to_string(c) + "-" + std::to_string(i)));
         if (!r) {
           ++failed;
           continue;
         }
         ++applied;
-        // The newest revision the writing store has seen: this commit's or a
-        // later client's (so the figure errs long, never short).
+        // From the commit's acknowledgement (Apply returned) until every
+        // store heard of the newest revision the writing store has seen:
+        // this commit's or a later client's (so the figure errs long).
+        const auto t0 = Clock::now();
         if (!heard.WaitAll(stores.servers[0]->Revision())) {
           ++failed;
           continue;
