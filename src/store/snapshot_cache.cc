@@ -54,12 +54,6 @@ void Erase(std::vector<T>& objects, std::unordered_map<std::string, size_t>& ind
   objects.pop_back();
 }
 
-void SortDeployments(std::vector<model::Deployment>& deployments) {
-  std::sort(deployments.begin(), deployments.end(), [](const auto& a, const auto& b) {
-    return std::tie(a.app, a.revision) < std::tie(b.app, b.revision);
-  });
-}
-
 }  // namespace
 
 SnapshotCache::SnapshotCache(const Store* store) : store_(store) {}

@@ -1,5 +1,7 @@
 #include "store/store.h"
 
+#include <algorithm>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
@@ -53,6 +55,12 @@ std::string_view ToString(RecordKind kind) {
 }
 
 Kind KindOf(const Object& object) { return static_cast<Kind>(object.index()); }
+
+void SortDeployments(std::vector<model::Deployment>& deployments) {
+  std::sort(deployments.begin(), deployments.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.app, a.revision) < std::tie(b.app, b.revision);
+  });
+}
 
 std::string KeyOf(const Object& object) {
   struct Visitor {

@@ -37,6 +37,10 @@ using Object =
 // The key of an object within its kind: app name, "app/revision", instance id,
 // node id, event id (decimal).
 std::string KeyOf(const Object& object);
+
+// Sorts deployments by (app, revision): the order every listing promises.
+// (Their keys sort "app/10" before "app/9"; the contract is numeric order.)
+void SortDeployments(std::vector<model::Deployment>& deployments);
 Kind KindOf(const Object& object);
 
 // Expected versions for Put/Delete.

@@ -20,13 +20,6 @@ int64_t AsCount(size_t retention) {
       std::min<size_t>(retention, static_cast<size_t>(std::numeric_limits<int64_t>::max() / 2)));
 }
 
-void SortDeployments(std::vector<model::Deployment>& deployments) {
-  // Keys sort "app/10" before "app/9"; the contract is numeric order.
-  std::sort(deployments.begin(), deployments.end(), [](const auto& a, const auto& b) {
-    return std::tie(a.app, a.revision) < std::tie(b.app, b.revision);
-  });
-}
-
 }  // namespace
 
 TxnEngine::TxnEngine(std::unique_ptr<Backend> backend, EngineOptions options)
