@@ -105,8 +105,8 @@ Status SnapshotCache::Update() {
     auto changes = store_->ChangesSince(snapshot_.revision, kBatch);
     if (!changes) {
       if (changes.error().code == ErrorCode::kFailedPrecondition) {
-        // Compacted past what the cache has: it cannot be brought up to date
-        // change by change.
+        // Compacted past what the cache has, or the database went back
+        // behind it: it cannot be brought up to date change by change.
         return Reload();
       }
       status = tl::unexpected(changes.error());
