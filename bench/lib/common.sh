@@ -104,6 +104,17 @@ EOF
   pids+=($!)
 }
 
+# cpu_ticks PID... -> the user and system clock ticks these processes have
+# used so far, summed ("USER SYS"); a pid that is gone counts 0.
+cpu_ticks() {
+  local pid user=0 sys=0 u s
+  for pid in "$@"; do
+    read -r u s < <(awk '{print $14, $15}' "/proc/$pid/stat" 2>/dev/null || echo 0 0)
+    user=$((user + u)); sys=$((sys + s))
+  done
+  echo "$user $sys"
+}
+
 # wrk_measure NAME PORT CONNECTIONS -> "reqs p50_ms p99_ms" (and " ERRORS" when
 # wrk saw any): one wrk thread for $duration seconds; its output stays in
 # $work/wrk-NAME-CONNECTIONS.txt.
