@@ -33,9 +33,10 @@ std::string PathSegment(const std::string& id) {
 }  // namespace
 
 RemoteControlPlane::RemoteControlPlane(RemoteControlPlaneOptions options)
-    : options_(std::move(options)),
-      client_(options_.server_url),
-      credential_(options_.credential) {}
+    : RemoteControlPlane(options, net::ServerPool(options.server_url)) {}
+
+RemoteControlPlane::RemoteControlPlane(RemoteControlPlaneOptions options, net::ServerPool servers)
+    : options_(std::move(options)), client_(std::move(servers)), credential_(options_.credential) {}
 
 std::string RemoteControlPlane::credential() const {
   std::lock_guard lock(mu_);

@@ -39,6 +39,9 @@ struct RemoteControlPlaneOptions {
 class RemoteControlPlane final : public protocol::ControlPlane {
  public:
   explicit RemoteControlPlane(RemoteControlPlaneOptions options);
+  // The same over `servers` rather than options.server_url: a pool whose list
+  // its owner replaces as servers come and go (server/peer_pool.h).
+  RemoteControlPlane(RemoteControlPlaneOptions options, net::ServerPool servers);
 
   // ControlPlane:
   Result<model::Node> RegisterNode(const model::Node& node) override;

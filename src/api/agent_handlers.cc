@@ -55,6 +55,9 @@ Result<Caller> AgentCaller(const ApiDeps& deps, const net::HttpRequest& request,
   // Only a refused token is 401; a store that failed to answer says how.
   if (!caller && caller.error().code != ErrorCode::kUnauthenticated) return caller;
   if (!caller) return Unauthenticated(kBadCredential);
+  if (!caller->admin && caller->node_id.empty()) {
+    return PermissionDenied(fmt::format("edge {} may not make an agent's calls", caller->edge));
+  }
   if (!node_id.empty() && !caller->MayActFor(node_id)) {
     return PermissionDenied(
         fmt::format("node {} may not act for node {}", caller->node_id, node_id));

@@ -209,6 +209,7 @@ class AgentApiTest : public ::testing::Test {
     deps.auth = auth_.get();
     deps.join_tokens = tokens_.get();
     deps.log_dir = dir_.path();
+    deps.traffic = &traffic_;
     api_ = std::make_unique<ApiServer>(std::move(deps));
   }
 
@@ -259,6 +260,7 @@ class AgentApiTest : public ::testing::Test {
   HookedStore store_;
   controller::AppService apps_;
   controller::NodeService nodes_;
+  metrics::TrafficBook traffic_;
   std::unique_ptr<JoinTokenStore> tokens_;
   std::unique_ptr<TokenAuthenticator> auth_;
   std::unique_ptr<ApiServer> api_;
@@ -336,6 +338,33 @@ TEST_F(AgentApiTest, CredentialActsOnItsOwnNode) {
             403);
   // Node credentials are not admin tokens.
   EXPECT_EQ(Call("GET", "/v1/apps", a).status, 401);
+}
+
+// Verify that a server's edge credential reports traffic as its own edge only,
+// that it is no node credential and no admin token, and that a new one retires
+// the edge's old one.
+TEST_F(AgentApiTest, EdgeCredentialReportsAsItsOwnEdgeOnly) {
+  auto credential = tokens_->IssueEdgeCredential("s1:8080");
+  ASSERT_TRUE(credential) << credential.error().ToString();
+  const std::string report = R"({"apps":{}})";
+  FakeWriter own = Call("POST", "/v1/edges/s1:8080/traffic", *credential, report);
+  EXPECT_EQ(own.status, 200) << own.body;
+  EXPECT_EQ(Call("POST", "/v1/edges/s2:8080/traffic", *credential, report).status, 403);
+  EXPECT_EQ(Call("POST", "/v1/edges/s1:8080/traffic", kAdmin, report).status, 200);
+  EXPECT_EQ(Call("POST", "/v1/edges/s1:8080/traffic", "forged", report).status, 401);
+  EXPECT_EQ(Call("POST", "/v1/edges/s1:8080/traffic", "", report).status, 401);
+  // Not a node's: no agent call (not even the one naming no node), no admin call.
+  EXPECT_EQ(Call("GET", "/v1/agent/wait?revision=0&timeout_ms=0", *credential).status, 403);
+  EXPECT_EQ(Call("POST", "/v1/agent/nodes/s1:8080/heartbeat", *credential, "{}").status, 403);
+  EXPECT_EQ(Call("GET", "/v1/apps", *credential).status, 401);
+  // A node's credential reports no edge's traffic.
+  std::string node = Join("node-a");
+  EXPECT_EQ(Call("POST", "/v1/edges/node-a/traffic", node, report).status, 403);
+
+  auto fresh = tokens_->IssueEdgeCredential("s1:8080");
+  ASSERT_TRUE(fresh);
+  EXPECT_EQ(Call("POST", "/v1/edges/s1:8080/traffic", *credential, report).status, 401);
+  EXPECT_EQ(Call("POST", "/v1/edges/s1:8080/traffic", *fresh, report).status, 200);
 }
 
 // Verify that a join token cannot take over the name of a node that is alive

@@ -137,7 +137,8 @@ void ApiServer::AddRoutes() {
   r.AddUnary("GET", "/v1/nodes", true, Bind(d, &ListNodes));
   r.AddUnary("GET", "/v1/servers", true, Bind(d, &ListServers));
   r.AddUnary("POST", "/v1/nodes/{id}/drain", true, Bind(d, &DrainNode));
-  r.AddUnary("POST", "/v1/edges/{name}/traffic", true, LeaderOnly(d, Bind(d, &ReportTraffic)));
+  // Checks its caller itself: the admin, or the reporting edge (its credential).
+  r.AddUnary("POST", "/v1/edges/{name}/traffic", false, LeaderOnly(d, Bind(d, &ReportTraffic)));
   r.AddUnary("GET", "/v1/traffic", true, Bind(d, &GetTraffic));
   r.AddUnary("POST", "/v1/join-tokens", true, Bind(d, &CreateJoinToken));
   r.AddUnary("GET", "/v1/join-tokens", true, Bind(d, &ListJoinTokens));

@@ -48,11 +48,15 @@ std::unique_ptr<TokenAuthenticator> TokenAuthenticator::FromHashes(std::vector<s
 
 Result<Caller> TokenAuthenticator::Identify(const net::HttpRequest& request) const {
   Status admin = Authenticate(request);
-  if (admin) return Caller{true, ""};
+  if (admin) return Caller{.admin = true};
   if (nodes_ != nullptr) {
-    auto node = nodes_->NodeForCredential(BearerToken(request));
+    const std::string token = BearerToken(request);
+    auto node = nodes_->NodeForCredential(token);
     if (!node) return tl::unexpected(node.error());  // the store did not answer
-    if (*node) return Caller{false, **node};
+    if (*node) return Caller{.node_id = **node};
+    auto edge = nodes_->EdgeForCredential(token);
+    if (!edge) return tl::unexpected(edge.error());
+    if (*edge) return Caller{.edge = **edge};
   }
   return tl::unexpected(admin.error());
 }

@@ -162,21 +162,28 @@ Result<bool> JoinTokenStore::IsJoinToken(std::string_view token) const {
 }
 
 Result<std::string> JoinTokenStore::IssueCredential(const std::string& node_id) {
-  // The node's earlier credentials are those kept before the new one: listed
-  // first, so two issues racing for one node never delete each other's new one.
-  SKIFF_ASSIGN_OR_RETURN(std::vector<store::Record> records,
-                         store_->ListRecords(RecordKind::kNodeCredential));
+  return Issue(RecordKind::kNodeCredential, node_id);
+}
+
+Result<std::string> JoinTokenStore::IssueEdgeCredential(const std::string& edge) {
+  return Issue(RecordKind::kEdgeCredential, edge);
+}
+
+Result<std::string> JoinTokenStore::Issue(RecordKind kind, const std::string& owner) {
+  // The owner's earlier credentials are those kept before the new one: listed
+  // first, so two issues racing for one owner never delete each other's new one.
+  SKIFF_ASSIGN_OR_RETURN(std::vector<store::Record> records, store_->ListRecords(kind));
   std::string credential = RandomHex(kSecretBytes);
   const std::string hash = Sha256Hex(credential);
-  SKIFF_RETURN_IF_ERROR(store_->PutRecord(RecordKind::kNodeCredential, hash, node_id));
+  SKIFF_RETURN_IF_ERROR(store_->PutRecord(kind, hash, owner));
   // The old ones go after the new one is kept. The new one is valid from here
   // on, so a failure to delete an old one is logged, not returned: an old one
   // left stays valid a while longer (until the next issue deletes it).
   for (const store::Record& record : records) {
-    if (record.value != node_id) continue;
-    Status deleted = store_->DeleteRecord(RecordKind::kNodeCredential, record.key);
+    if (record.value != owner) continue;
+    Status deleted = store_->DeleteRecord(kind, record.key);
     if (!deleted && deleted.error().code != ErrorCode::kNotFound) {
-      SKIFF_LOG_WARN("node {}: cannot delete an earlier credential: {}", node_id,
+      SKIFF_LOG_WARN("{}: cannot delete an earlier credential of {}: {}", ToString(kind), owner,
                      deleted.error().ToString());
     }
   }
@@ -185,8 +192,18 @@ Result<std::string> JoinTokenStore::IssueCredential(const std::string& node_id) 
 
 Result<std::optional<std::string>> JoinTokenStore::NodeForCredential(
     std::string_view credential) const {
+  return OwnerOf(RecordKind::kNodeCredential, credential);
+}
+
+Result<std::optional<std::string>> JoinTokenStore::EdgeForCredential(
+    std::string_view credential) const {
+  return OwnerOf(RecordKind::kEdgeCredential, credential);
+}
+
+Result<std::optional<std::string>> JoinTokenStore::OwnerOf(RecordKind kind,
+                                                           std::string_view credential) const {
   if (credential.empty()) return std::optional<std::string>();
-  auto node = store_->GetRecord(RecordKind::kNodeCredential, Sha256Hex(credential));
+  auto node = store_->GetRecord(kind, Sha256Hex(credential));
   if (node) return std::optional<std::string>(std::move(*node));
   if (node.error().code == ErrorCode::kNotFound) return std::optional<std::string>();
   return tl::unexpected(node.error());

@@ -75,7 +75,20 @@ class JoinTokenStore {
   // kUnavailable as for Create.
   Result<std::optional<std::string>> NodeForCredential(std::string_view credential) const;
 
+  // The same for a server's own edge `edge` (its name in traffic reports):
+  // the server makes it for its edge when it shares its database
+  // (docs/postgres.md), so that the edge may report its traffic, as itself
+  // only, to whichever server leads. Not made by any API call.
+  Result<std::string> IssueEdgeCredential(const std::string& edge);
+  Result<std::optional<std::string>> EdgeForCredential(std::string_view credential) const;
+
  private:
+  // A new credential of kind `kind` for `owner`, replacing the owner's earlier
+  // ones (as IssueCredential), and the owner of a credential.
+  Result<std::string> Issue(store::RecordKind kind, const std::string& owner);
+  Result<std::optional<std::string>> OwnerOf(store::RecordKind kind,
+                                             std::string_view credential) const;
+
   // Keeps a token known by its hash.
   Status Keep(const std::string& hash, const std::string& prefix, Time created_at);
 

@@ -1,5 +1,7 @@
-// Handlers of edge traffic: what standalone edges report, and the per-app
-// rates the control plane (and `skiff traffic`) reads. A report may carry the
+// Handlers of edge traffic: what standalone edges and servers' own edges
+// report, and the per-app rates the control plane (and `skiff traffic`) reads.
+// An edge reports with the admin token, or, a server's own edge, with its
+// edge credential, as itself only. A report may carry the
 // edge's routes (revision and requests in flight to instances it no longer
 // routes), which the drain tracker waits on (controller/drain_tracker.h).
 #include <chrono>
@@ -38,10 +40,16 @@ json::value Milliseconds(double seconds) { return Rounded(seconds * 1000); }
 
 net::HttpResponse ReportTraffic(const ApiDeps& deps, const net::HttpRequest& request,
                                 const PathParams& params) {
+  const std::string& name = params.at("name");
+  auto caller = deps.auth->Identify(request);
+  if (!caller) return ErrorReply(caller.error());
+  if (!caller->admin && caller->edge != name) {
+    return ErrorReply(Error{ErrorCode::kPermissionDenied,
+                            "only the admin or edge " + name + " may report its traffic", "name"});
+  }
   if (deps.traffic == nullptr) {
     return ErrorReply(Error{ErrorCode::kNotFound, "this server keeps no traffic book"});
   }
-  const std::string& name = params.at("name");
   if (!ValidEdgeName(name)) {
     return ErrorReply(
         Error{ErrorCode::kInvalidArgument,

@@ -1,5 +1,7 @@
 #include "edge/traffic_reporter.h"
 
+#include <boost/json/serialize.hpp>
+
 #include "common/logging.h"
 
 namespace skiff::edge {
@@ -40,6 +42,27 @@ void TrafficReporter::Run() {
     if (stopping) return;
     cv_.wait_for(lock, interval_, [this] { return stop_; });
   }
+}
+
+TrafficReporter::Sink PostTraffic(net::ServerPool servers, std::string token,
+                                  const std::string& name,
+                                  std::function<metrics::EdgeRoutes()> routes, Duration interval) {
+  std::string path = "/v1/edges/" + name + "/traffic";
+  return [servers = std::move(servers), token = std::move(token), path = std::move(path),
+          routes = std::move(routes), interval](const metrics::TrafficSnapshot& counted) -> Status {
+    metrics::TrafficSnapshot snapshot = counted;
+    snapshot.routes = routes();
+    snapshot.routes->interval_ms = interval.count();
+    auto reply =
+        servers.Do("POST", path, boost::json::serialize(metrics::ToJson(snapshot)),
+                   {{"Authorization", "Bearer " + token}, {"Content-Type", "application/json"}},
+                   std::chrono::seconds(5));
+    if (!reply) return tl::unexpected(reply.error());
+    if (reply->status != 200) {
+      return tl::unexpected(net::ErrorFromResponse(reply->status, reply->body));
+    }
+    return OkStatus();
+  };
 }
 
 }  // namespace skiff::edge

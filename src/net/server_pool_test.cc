@@ -178,5 +178,31 @@ TEST(ServerPoolTest, StreamsOpenOnTheNextServer) {
   EXPECT_EQ(pool.current(), good.url());
 }
 
+// Verify that a new list reaches the copies of a pool, that the server that
+// answered last stays current when the new list names it, and that the new
+// list's first becomes current when it does not.
+TEST(ServerPoolTest, NewListsReachCopiesAndKeepTheCurrentServer) {
+  CountingServer a("a", CountingServer::Mode::kAnswer);
+  CountingServer b("b", CountingServer::Mode::kAnswer);
+  ServerPool pool(ClosedUrl() + "," + a.url());
+  const ServerPool copy = pool;
+  ASSERT_TRUE(copy.Do("GET", "/").has_value());
+  EXPECT_EQ(pool.current(), a.url());
+
+  pool.SetUrls(b.url() + "," + a.url());
+  EXPECT_THAT(copy.urls(), ::testing::ElementsAre(b.url(), a.url()));
+  EXPECT_EQ(copy.current(), a.url());
+  auto kept = copy.Do("POST", "/", "{}");
+  ASSERT_TRUE(kept.has_value()) << kept.error().ToString();
+  EXPECT_EQ(kept->body, "a");
+
+  pool.SetUrls(b.url());
+  EXPECT_EQ(copy.current(), b.url());
+  auto moved = copy.Do("POST", "/", "{}");
+  ASSERT_TRUE(moved.has_value()) << moved.error().ToString();
+  EXPECT_EQ(moved->body, "b");
+  EXPECT_EQ(b.requests(), 1);
+}
+
 }  // namespace
 }  // namespace skiff::net

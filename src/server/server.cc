@@ -13,11 +13,14 @@
 #include <vector>
 
 #include "agent/agent.h"
+#include "agent/local_state.h"
 #include "agent/machine.h"
+#include "agent/remote_control_plane.h"
 #include "api/admin_token.h"
 #include "api/api_server.h"
 #include "api/auth.h"
 #include "api/join_tokens.h"
+#include "common/ids.h"
 #include "common/logging.h"
 #include "controller/app_service.h"
 #include "controller/drain_tracker.h"
@@ -34,6 +37,7 @@
 #include "server/edge_roster.h"
 #include "server/leader_loops.h"
 #include "server/local_control_plane.h"
+#include "server/peer_pool.h"
 #include "server/route_watcher.h"
 #include "store/postgres/postgres_leader_lease.h"
 #include "store/postgres/postgres_store.h"
@@ -55,6 +59,16 @@ class Server::Impl {
   // Starts seeking the lease; the loops only the leader runs start when this
   // server leads (leader_loops.h). `edges` is what the drain tracker asks.
   void StartLeadership(controller::DrainTracker::EdgesFn edges);
+  // Starts the server's own agent: in process with one server (SQLite); over
+  // HTTP to the leader, as a standalone agent, when servers share the store.
+  Status StartAgent();
+  // Starts reporting the own edge's traffic: into the traffic book with one
+  // server; to the leader, as a standalone edge, when servers share the store.
+  Status StartTrafficReports();
+  // This server's id among those sharing the store (default: the host name).
+  std::string ServerId() const;
+  // Its API's URL as the servers' list gives it.
+  std::string OwnUrl() const;
 
   ServerOptions options_;
   const Clock* clock_ = SystemClock::Get();
@@ -62,8 +76,13 @@ class Server::Impl {
   bool token_here_ = false;  // DATA/admin.token holds the accepted admin token
   std::unique_ptr<controller::AppService> apps_;
   std::unique_ptr<controller::NodeService> nodes_;
+  // The store is shared with other servers (PostgreSQL): the own agent and
+  // edge report to the leader over HTTP (docs/postgres.md).
+  bool shared_ = false;
+  // With a shared store: every server's URL, own first, for the own agent and edge.
+  std::unique_ptr<PeerPool> peers_;
   runtime::DriverSet drivers_;
-  std::unique_ptr<LocalControlPlane> control_plane_;
+  std::unique_ptr<protocol::ControlPlane> control_plane_;
   std::unique_ptr<agent::Agent> agent_;
   std::unique_ptr<metrics::Registry> metrics_;
   metrics::TrafficBook traffic_;
@@ -156,9 +175,8 @@ void Server::Impl::StartLeadership(controller::DrainTracker::EdgesFn edges) {
   loops.routes_tag = controller::RoutesTagOf;
   leader_loops_ = std::make_unique<LeaderLoops>(std::move(loops));
   controller::LeadershipOptions leadership;
-  leadership.server.id = options_.server_id.empty() ? agent::MachineName() : options_.server_id;
-  leadership.server.address =
-      AdvertisedUrl(options_.advertise, options_.listen, http_->port(), agent::MachineName());
+  leadership.server.id = ServerId();
+  leadership.server.address = OwnUrl();
   leadership.server.version = options_.version;
   leadership.ttl = options_.leader_ttl;
   LeaderLoops* leader_loops = leader_loops_.get();
@@ -169,6 +187,84 @@ void Server::Impl::StartLeadership(controller::DrainTracker::EdgesFn edges) {
           .deposed = [leader_loops] { leader_loops->Deposed(); },
       });
   leadership_->Start();
+}
+
+std::string Server::Impl::ServerId() const {
+  return options_.server_id.empty() ? agent::MachineName() : options_.server_id;
+}
+
+std::string Server::Impl::OwnUrl() const {
+  return AdvertisedUrl(options_.advertise, options_.listen, http_->port(), agent::MachineName());
+}
+
+namespace {
+
+// The id of the node the agent of data directory `data` keeps (a new one when
+// it keeps none yet: the agent keeps it from its start on).
+Result<std::string> OwnNodeId(const std::string& data) {
+  agent::LocalState state((std::filesystem::path(data) / "agent-state.json").string());
+  SKIFF_RETURN_IF_ERROR(state.Load());
+  std::string id = state.node_id();
+  return id.empty() ? NewId("node") : id;
+}
+
+}  // namespace
+
+Status Server::Impl::StartAgent() {
+  const std::string& data = options_.data_dir;
+  runtime::DriverSetOptions driver_options;
+  driver_options.names = options_.drivers;
+  driver_options.docker_host = options_.docker_host;
+  driver_options.cgroup_parent = options_.cgroup_parent;
+  driver_options.home = data;
+  driver_options.logs_dir = data + "/logs";  // where the agent puts them
+  SKIFF_ASSIGN_OR_RETURN(drivers_, runtime::MakeDrivers(driver_options));
+  agent::AgentOptions agent_options;
+  // The server's id names its node: servers sharing a store have distinct ids.
+  agent_options.node_name = ServerId();
+  agent_options.address = options_.node_address;
+  agent_options.data_dir = data;
+  agent_options.capacity = agent::MachineCapacity();
+  agent_options.port_first = options_.port_first;
+  agent_options.port_last = options_.port_last;
+  if (!shared_) {
+    control_plane_ = std::make_unique<LocalControlPlane>(store_.get(), nodes_.get());
+  } else {
+    // The leader judges the node by the heartbeats it hears, so the agent
+    // speaks to it as a standalone agent does, with a credential this server
+    // makes for its node in the store the servers share (no join token).
+    SKIFF_ASSIGN_OR_RETURN(agent_options.node_id, OwnNodeId(data));
+    agent::RemoteControlPlaneOptions remote;
+    SKIFF_ASSIGN_OR_RETURN(remote.credential, join_tokens_->IssueCredential(agent_options.node_id));
+    control_plane_ = std::make_unique<agent::RemoteControlPlane>(std::move(remote), peers_->pool());
+  }
+  agent_ = std::make_unique<agent::Agent>(agent_options, control_plane_.get(), drivers_.ByName(),
+                                          clock_);
+  return agent_->Start();
+}
+
+Status Server::Impl::StartTrafficReports() {
+  edge::TrafficReporter::Sink sink;
+  if (!shared_) {
+    metrics::TrafficBook* book = &traffic_;
+    sink = [book](const metrics::TrafficSnapshot& snapshot) {
+      book->Record("local", snapshot, std::chrono::steady_clock::now());
+      return OkStatus();
+    };
+  } else {
+    // The leader's drain tracker waits for this edge as for a standalone one
+    // (its reports, its roster entry), so it reports as one, as itself only.
+    const std::string name = ServerId() + ":" + std::to_string(edge_->port());
+    SKIFF_ASSIGN_OR_RETURN(std::string credential, join_tokens_->IssueEdgeCredential(name));
+    const edge::EdgeProxy* proxy = edge_.get();
+    sink = edge::PostTraffic(
+        peers_->pool(), std::move(credential), name, [proxy] { return proxy->Routes(); },
+        options_.traffic_interval);
+  }
+  traffic_reporter_ = std::make_unique<edge::TrafficReporter>(edge_.get(), std::move(sink),
+                                                              options_.traffic_interval);
+  traffic_reporter_->Start();
+  return OkStatus();
 }
 
 Status Server::Impl::Start() {
@@ -189,9 +285,10 @@ Status Server::Impl::Start() {
   ::chmod(data.c_str(), 0700);
 
   SKIFF_ASSIGN_OR_RETURN(store_, OpenStore(options_.store, data, options_.leader_ttl));
+  shared_ = options_.store != "sqlite";
   bool created = false;
   api::AdminTokenOptions token_options;
-  token_options.shared_store = options_.store != "sqlite";
+  token_options.shared_store = shared_;
   token_options.renew = options_.new_admin_token;
   SKIFF_ASSIGN_OR_RETURN(std::string admin_hash, api::LoadOrCreateClusterAdminTokenHash(
                                                      store_.get(), data, token_options, &created));
@@ -205,26 +302,9 @@ Status Server::Impl::Start() {
   nodes_ = std::make_unique<controller::NodeService>(store_.get(), clock_);
   lease_ = OpenLease(options_.store, clock_, options_.leader_ttl);
 
-  if (options_.run_agent) {
-    runtime::DriverSetOptions driver_options;
-    driver_options.names = options_.drivers;
-    driver_options.docker_host = options_.docker_host;
-    driver_options.cgroup_parent = options_.cgroup_parent;
-    driver_options.home = data;
-    driver_options.logs_dir = data + "/logs";  // where the agent puts them
-    SKIFF_ASSIGN_OR_RETURN(drivers_, runtime::MakeDrivers(driver_options));
-    control_plane_ = std::make_unique<LocalControlPlane>(store_.get(), nodes_.get());
-    agent::AgentOptions agent_options;
-    agent_options.node_name = agent::MachineName();
-    agent_options.address = options_.node_address;
-    agent_options.data_dir = data;
-    agent_options.capacity = agent::MachineCapacity();
-    agent_options.port_first = options_.port_first;
-    agent_options.port_last = options_.port_last;
-    agent_ = std::make_unique<agent::Agent>(agent_options, control_plane_.get(), drivers_.ByName(),
-                                            clock_);
-    SKIFF_RETURN_IF_ERROR(agent_->Start());
-  }
+  // One server: the agent in process, at once. A shared store's agent
+  // reaches the leader over HTTP, so it starts once the API serves.
+  if (options_.run_agent && !shared_) SKIFF_RETURN_IF_ERROR(StartAgent());
 
   metrics_ = std::make_unique<metrics::Registry>();
   join_tokens_ = std::make_unique<api::JoinTokenStore>(store_.get(), clock_);
@@ -264,6 +344,12 @@ Status Server::Impl::Start() {
   http_ = std::make_unique<net::HttpServer>(
       io_, [api](const net::HttpRequest& r, net::ResponseWriter& w) { return api->Handle(r, w); });
   SKIFF_RETURN_IF_ERROR(http_->Listen(options_.listen));
+  if (shared_ && (options_.run_agent || options_.run_edge)) {
+    // Refreshed every ttl; a server silent for three is no longer tried.
+    peers_ = std::make_unique<PeerPool>(lease_.get(), clock_, OwnUrl(), options_.leader_ttl,
+                                        3 * options_.leader_ttl);
+    peers_->Start();
+  }
 
   if (options_.run_edge) {
     edge::EdgeOptions edge_options;
@@ -279,21 +365,15 @@ Status Server::Impl::Start() {
     routes_ = std::make_unique<RouteWatcher>(store_.get(), edge_.get());
     routes_->Start();
     SKIFF_RETURN_IF_ERROR(edge_->Listen(options_.edge_listen));
-    metrics::TrafficBook* book = &traffic_;
-    traffic_reporter_ = std::make_unique<edge::TrafficReporter>(
-        edge_.get(),
-        [book](const metrics::TrafficSnapshot& snapshot) {
-          book->Record("local", snapshot, std::chrono::steady_clock::now());
-          return OkStatus();
-        },
-        options_.traffic_interval);
-    traffic_reporter_->Start();
+    SKIFF_RETURN_IF_ERROR(StartTrafficReports());
   }
   // Marks stopping instances drained once no edge routes them or has requests
   // in flight to them: this server's edge and the standalone ones reporting.
   // Standalone edges heard lately by any server of the store are waited for
-  // until they report here (edge_roster.h).
-  edge::EdgeProxy* own_edge = edge_.get();
+  // until they report here (edge_roster.h). With a shared store every
+  // server's edge reports to the leader, this one's too: none is asked in
+  // process.
+  edge::EdgeProxy* own_edge = shared_ ? nullptr : edge_.get();
   metrics::TrafficBook* book = &traffic_;
   controller::DrainTracker::EdgesFn edges = [own_edge, book, roster] {
     auto edges = roster->Merge(book->Routes(std::chrono::steady_clock::now()));
@@ -306,6 +386,7 @@ Status Server::Impl::Start() {
   for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
     io_threads_.emplace_back([this] { io_.run(); });
   }
+  if (options_.run_agent && shared_) SKIFF_RETURN_IF_ERROR(StartAgent());
   SKIFF_LOG_INFO("skiff server: API on port {} ({}), edge {}, data in {}, store revision {}",
                  http_->port(), options_.listen,
                  edge_ ? "on port " + std::to_string(edge_->port()) : std::string("off"), data,
@@ -343,6 +424,7 @@ void Server::Impl::Shutdown() {
   http_.reset();
   if (routes_) routes_->Stop();
   if (agent_) agent_->Stop();
+  if (peers_) peers_->Stop();
   {
     std::lock_guard lock(mu_);
     stopped_ = true;

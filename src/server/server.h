@@ -6,7 +6,10 @@
 // through the same ControlPlane contract a remote agent uses (edge and agent can
 // be turned off). Several servers may share one PostgreSQL store: each serves
 // the whole API, and the reconciler loop and the drain tracker run only on the
-// one that holds the leader's lease (server/leader_loops.h).
+// one that holds the leader's lease (server/leader_loops.h). Then the local
+// agent and the edge's traffic reports reach the leader over HTTP, as those of
+// a standalone agent and edge do (server/peer_pool.h), since the leader judges
+// nodes and drains by what it hears itself.
 //
 //   Server server(options);
 //   if (Status s = server.Start(); !s) { ... }

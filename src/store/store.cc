@@ -50,6 +50,8 @@ std::string_view ToString(RecordKind kind) {
       return "admin_token";
     case RecordKind::kEdge:
       return "edge";
+    case RecordKind::kEdgeCredential:
+      return "edge_credential";
   }
   return "unknown";
 }

@@ -128,9 +128,11 @@ struct EventFilter {
 // record write takes no revision, wakes no subscriber and shows in no watch or
 // snapshot. They hold what every server of one database must share and nobody
 // watches: the hashes of join tokens, node credentials and the admin token
-// (never a secret in clear), and the standalone edges' last reports.
-enum class RecordKind { kJoinToken, kNodeCredential, kAdminToken, kEdge };
-// "join_token", "node_credential", "admin_token", "edge"
+// and the servers' own edges' credentials (never a secret in clear), and the
+// standalone edges' last reports.
+enum class RecordKind { kJoinToken, kNodeCredential, kAdminToken, kEdge, kEdgeCredential };
+inline constexpr size_t kRecordKinds = 5;  // how many there are
+// "join_token", "node_credential", "admin_token", "edge", "edge_credential"
 std::string_view ToString(RecordKind kind);
 
 struct Record {

@@ -859,6 +859,19 @@ TEST_P(StoreContractTest, RecordsPutGetListDelete) {
             ErrorCode::kInvalidArgument);
 }
 
+// Verify that every kind of record is kept apart from the others under one key.
+TEST_P(StoreContractTest, EveryRecordKindIsKeptApart) {
+  for (size_t k = 0; k < kRecordKinds; ++k) {
+    const auto kind = static_cast<RecordKind>(k);
+    ASSERT_TRUE(store().PutRecord(kind, "key", std::string(ToString(kind)))) << ToString(kind);
+  }
+  for (size_t k = 0; k < kRecordKinds; ++k) {
+    const auto kind = static_cast<RecordKind>(k);
+    EXPECT_EQ(store().ListRecords(kind).value_or(std::vector<Record>{}),
+              (std::vector<Record>{{"key", std::string(ToString(kind))}}));
+  }
+}
+
 // Verify that CreateRecord writes only an absent key, and that of several
 // writers creating one key at once exactly one wins.
 TEST_P(StoreContractTest, CreateRecordHasOneWinner) {

@@ -154,8 +154,8 @@ class MemoryBackend final : public Backend {
   }
 
   LogState state_;
-  std::array<std::map<std::string, std::string>, 4> records_;  // indexed by RecordKind
-  std::array<Table, 4> tables_;                                // indexed by Kind, events excluded
+  std::array<std::map<std::string, std::string>, kRecordKinds> records_;  // indexed by RecordKind
+  std::array<Table, 4> tables_;  // indexed by Kind, events excluded
   std::map<int64_t, model::Event> events_;
   std::deque<Change> log_;  // revisions state_.compacted + 1 .. state_.revision
   Pending pending_;
