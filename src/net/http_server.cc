@@ -1,5 +1,7 @@
 #include "net/http_server.h"
 
+#include <sys/socket.h>
+
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -16,6 +18,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
+#include <cerrno>
 #include <charconv>
 #include <exception>
 #include <mutex>
@@ -92,6 +95,40 @@ struct Connection {
   std::string remote;
 };
 
+// What the socket watch of a streamed response found; shared with the wait's
+// completion handler, which may run after the writer is gone. Touched on the
+// connection's strand only.
+struct PeerWatch {
+  bool active = true;  // the writer still streams: the socket may be used
+  bool gone = false;   // the client closed or reset the connection
+};
+
+// Waits until the client's side of `socket` can be read and says what that
+// means: end of file or an error is a client gone; bytes are its next request
+// (pipelined), which stay in the socket for the session to read, and the watch
+// ends, since what follows them cannot be seen without reading them. Nothing
+// is ever read from the socket here (MSG_PEEK).
+// REQUIRES: on the connection's strand; `socket` lives while `watch->active`.
+void WatchPeer(std::shared_ptr<PeerWatch> watch, tcp::socket& socket) {
+  socket.async_wait(tcp::socket::wait_read, [watch, &socket](const error_code& ec) {
+    if (!watch->active) return;  // the response ended (and the wait was cancelled)
+    if (ec) {
+      // The stream's write timeout or the stop grace closed the socket.
+      watch->gone = true;
+      return;
+    }
+    char byte;
+    const ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0) {
+      watch->gone = true;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+      WatchPeer(watch, socket);  // woken without cause
+    } else if (n < 0) {
+      watch->gone = true;  // ECONNRESET and the like
+    }
+  });
+}
+
 class ConnectionWriter final : public ResponseWriter {
  public:
   ConnectionWriter(Connection& connection, unsigned version, bool keep_alive, bool head,
@@ -101,6 +138,9 @@ class ConnectionWriter final : public ResponseWriter {
         keep_alive_(keep_alive),
         head_(head),
         write_timeout_(write_timeout) {}
+  ~ConnectionWriter() override { StopWatch(); }
+  ConnectionWriter(const ConnectionWriter&) = delete;
+  ConnectionWriter& operator=(const ConnectionWriter&) = delete;
 
   asio::awaitable<bool> Send(HttpResponse response) override {
     SKIFF_CHECK(state_ == State::kNone);
@@ -142,11 +182,18 @@ class ConnectionWriter final : public ResponseWriter {
     http::response_serializer<http::empty_body> serializer(message);
     Arm();
     auto [ec, n] = co_await http::async_write_header(connection_.stream, serializer, kNoThrow);
-    co_return Finish(ec);
+    if (!Finish(ec)) co_return false;
+    // A streaming handler may go a long time without writing (a watch with
+    // nothing new): the socket is watched meanwhile so that a client that
+    // closed its connection is noticed without waiting for a write to fail.
+    watch_ = std::make_shared<PeerWatch>();
+    WatchPeer(watch_, connection_.stream.socket());
+    co_return true;
   }
 
   asio::awaitable<bool> Write(std::string_view chunk) override {
     SKIFF_CHECK(state_ == State::kStreaming);
+    if (watch_ && watch_->gone) failed_ = true;
     if (failed_) co_return false;
     // An empty chunk would be the terminator in chunked encoding.
     if (chunk.empty()) co_return true;
@@ -166,6 +213,8 @@ class ConnectionWriter final : public ResponseWriter {
     SKIFF_CHECK(state_ != State::kNone);
     if (state_ != State::kStreaming) co_return !failed_;
     state_ = State::kDone;
+    if (watch_ && watch_->gone) failed_ = true;
+    StopWatch();
     if (failed_) co_return false;
     if (!chunked_) co_return true;
     Arm();
@@ -195,6 +244,13 @@ class ConnectionWriter final : public ResponseWriter {
     if (ec) failed_ = true;
     return !failed_;
   }
+  // Ends the socket watch before the socket is written or read otherwise.
+  void StopWatch() {
+    if (!watch_ || !watch_->active) return;
+    watch_->active = false;
+    error_code ignored;
+    connection_.stream.socket().cancel(ignored);  // only the watch's wait is pending
+  }
 
   Connection& connection_;
   const unsigned version_;
@@ -205,6 +261,7 @@ class ConnectionWriter final : public ResponseWriter {
   bool chunked_ = false;
   bool failed_ = false;
   bool close_after_ = false;
+  std::shared_ptr<PeerWatch> watch_;  // while streaming
 };
 
 }  // namespace

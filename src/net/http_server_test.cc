@@ -351,6 +351,70 @@ TEST_F(HttpServerTest, StreamingHandlerSeesClientDisconnect) {
   EXPECT_TRUE(skiff::testing::PollUntil([&] { return server_->connection_count() == 0; }));
 }
 
+// Verify that a streaming handler with nothing to send learns within a bound
+// that its client closed the connection: its empty Writes report the client
+// gone, although no byte was written since the client left.
+TEST_F(HttpServerTest, IdleStreamingHandlerSeesClientClose) {
+  Start([this](const HttpRequest&, ResponseWriter& writer) -> asio::awaitable<void> {
+    co_await writer.Begin(200, {});
+    entered_ = true;
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    while (co_await writer.Write("")) {
+      timer.expires_after(std::chrono::milliseconds(5));
+      co_await timer.async_wait(asio::use_awaitable);
+    }
+    finished_ = true;
+  });
+  auto socket = Connect();
+  asio::write(socket, asio::buffer(std::string_view("GET /v1/watch HTTP/1.1\r\nHost: x\r\n\r\n")));
+  beast::flat_buffer buffer;
+  http::response_parser<http::empty_body> parser;
+  http::read_header(socket, buffer, parser);
+  EXPECT_EQ(parser.get().result_int(), 200);
+  ASSERT_TRUE(skiff::testing::PollUntil([&] { return entered_.load(); }));
+  socket.close();
+  EXPECT_TRUE(skiff::testing::PollUntil([&] { return finished_.load(); }, std::chrono::seconds(5)));
+  EXPECT_TRUE(skiff::testing::PollUntil([&] { return server_->connection_count() == 0; }));
+}
+
+// Verify that a request pipelined behind a streamed response is not taken for
+// the client going away, and is answered on the same connection once the
+// stream ends.
+TEST_F(HttpServerTest, RequestPipelinedBehindStreamIsAnswered) {
+  Start([this](const HttpRequest& request, ResponseWriter& writer) -> asio::awaitable<void> {
+    if (request.path != "/stream") {
+      co_await writer.Send(TextResponse(200, "second"));
+      co_return;
+    }
+    co_await writer.Begin(200, {});
+    co_await writer.Write("first");
+    // Released once the next request is sent; then 200 ms more of checks on
+    // the client, with that request's bytes waiting in the socket.
+    co_await testing::WaitFor(release_);
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    for (int i = 0; i < 40; ++i) {
+      if (!co_await writer.Write("")) co_return;  // taken for gone: the test fails below
+      timer.expires_after(std::chrono::milliseconds(5));
+      co_await timer.async_wait(asio::use_awaitable);
+    }
+    finished_ = true;
+    co_await writer.End();
+  });
+  auto socket = Connect();
+  asio::write(socket, asio::buffer(std::string_view("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")));
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> streamed;
+  http::read_header(socket, buffer, streamed);
+  asio::write(socket, asio::buffer(std::string_view("GET /next HTTP/1.1\r\nHost: x\r\n\r\n")));
+  release_ = true;
+  http::read(socket, buffer, streamed);
+  EXPECT_TRUE(finished_.load());
+  EXPECT_EQ(streamed.get().body(), "first");
+  auto second = ReadResponse(socket, buffer);
+  EXPECT_EQ(second.result_int(), 200);
+  EXPECT_EQ(second.body(), "second");
+}
+
 // Verify that Stop() lets an in-flight request finish, refuses new
 // connections, and reports when drained.
 TEST_F(HttpServerTest, StopLetsInFlightRequestFinish) {
