@@ -32,6 +32,17 @@ using ::testing::HasSubstr;
 constexpr const char* kToken = "s3cret-token";
 constexpr const char* kHelloJson = R"({"name":"hello","run":{"command":["sleep","100"]}})";
 
+// A memory store that counts its whole reads (GetSnapshot).
+class CountingStore : public store::MemoryStore {
+ public:
+  using MemoryStore::MemoryStore;
+  Result<store::Snapshot> GetSnapshot() const override {
+    ++whole_reads;
+    return MemoryStore::GetSnapshot();
+  }
+  mutable std::atomic<int> whole_reads{0};
+};
+
 class ApiServerTest : public ::testing::Test {
  protected:
   explicit ApiServerTest(store::MemoryStore::Options options = {})
@@ -115,7 +126,7 @@ class ApiServerTest : public ::testing::Test {
   std::atomic<bool> leading_{true};
   skiff::testing::TempDir dir_;
   ManualClock clock_;
-  store::MemoryStore store_;
+  CountingStore store_;
   controller::AppService apps_;
   controller::NodeService nodes_;
   TokenAuthenticator auth_;
@@ -566,6 +577,49 @@ TEST_F(ApiServerTest, NodesAndDrain) {
   EXPECT_EQ(drained.Json().at("status"), "draining");
   EXPECT_EQ(store_.GetNode("node-1")->status, model::NodeStatus::kDraining);
   EXPECT_EQ(Call(Request("POST", "/v1/nodes/nope/drain")).status, 404);
+}
+
+// Verify that the listings, the routes' long poll and the metrics, asked again
+// and again between commits, answer the newest state (apps by name) from one
+// whole read of the store: after it they catch up from its change log.
+TEST_F(ApiServerTest, ListingsRoutesAndMetricsReadTheWholeStateOnce) {
+  std::string tag;
+  for (int i = 0; i < 4; ++i) {
+    // Named backwards, so the listing's order is its own, not the applies'.
+    const std::string name = "app" + std::to_string(9 - i);
+    ASSERT_EQ(Apply(name, "name: " + name + "\nrun: {command: [x]}\ndomains: [" + name + ".com]\n")
+                  .status,
+              201);
+    model::Node node;
+    node.id = "node-" + std::to_string(i);
+    store::Txn txn;
+    txn.Put(node, store::kMustNotExist);
+    ASSERT_TRUE(store_.Commit(txn));
+
+    FakeWriter apps = Call(Request("GET", "/v1/apps"));
+    ASSERT_EQ(apps.status, 200) << apps.body;
+    const json::value body = apps.Json();
+    const json::array& listed = body.at("apps").as_array();
+    ASSERT_EQ(listed.size(), static_cast<size_t>(i + 1));
+    EXPECT_EQ(listed.front().at("name").as_string(), name);
+    for (size_t k = 1; k < listed.size(); ++k) {
+      EXPECT_LT(listed[k - 1].at("name").as_string(), listed[k].at("name").as_string());
+    }
+    FakeWriter nodes = Call(Request("GET", "/v1/nodes"));
+    ASSERT_EQ(nodes.status, 200) << nodes.body;
+    EXPECT_EQ(nodes.Json().at("nodes").as_array().size(), static_cast<size_t>(i + 1));
+    FakeWriter routes = Call(Request("GET", "/v1/routes?wait=1&unless=" + tag));
+    ASSERT_EQ(routes.status, 200) << routes.body;
+    EXPECT_THAT(routes.body, HasSubstr(name + ".com"));
+    EXPECT_EQ(routes.Header("X-Skiff-Revision"), std::to_string(store_.Revision()));
+    tag = std::string(routes.Header("ETag"));
+    FakeWriter metrics = Call(Request("GET", "/metrics", "", false));
+    ASSERT_EQ(metrics.status, 200);
+    EXPECT_THAT(metrics.body, HasSubstr("skiff_apps " + std::to_string(i + 1) + "\n"));
+    EXPECT_THAT(metrics.body,
+                HasSubstr("skiff_nodes{status=\"ready\"} " + std::to_string(i + 1) + "\n"));
+  }
+  EXPECT_EQ(store_.whole_reads.load(), 1);
 }
 
 // Verify that logs?tail=N returns each instance's last N lines, prefixed with its id.
