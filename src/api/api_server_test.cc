@@ -18,6 +18,7 @@
 #include "api/errors.h"
 #include "api/fake_writer_test_util.h"
 #include "common/quantity.h"
+#include "fakes/counting_store.h"
 #include "fakes/testing.h"
 #include "store/memory/memory_store.h"
 #include "store/single_server_lease.h"
@@ -31,17 +32,6 @@ using ::testing::HasSubstr;
 
 constexpr const char* kToken = "s3cret-token";
 constexpr const char* kHelloJson = R"({"name":"hello","run":{"command":["sleep","100"]}})";
-
-// A memory store that counts its whole reads (GetSnapshot).
-class CountingStore : public store::MemoryStore {
- public:
-  using MemoryStore::MemoryStore;
-  Result<store::Snapshot> GetSnapshot() const override {
-    ++whole_reads;
-    return MemoryStore::GetSnapshot();
-  }
-  mutable std::atomic<int> whole_reads{0};
-};
 
 class ApiServerTest : public ::testing::Test {
  protected:
@@ -126,7 +116,7 @@ class ApiServerTest : public ::testing::Test {
   std::atomic<bool> leading_{true};
   skiff::testing::TempDir dir_;
   ManualClock clock_;
-  CountingStore store_;
+  skiff::testing::CountingStore store_;
   controller::AppService apps_;
   controller::NodeService nodes_;
   TokenAuthenticator auth_;
@@ -619,7 +609,7 @@ TEST_F(ApiServerTest, ListingsRoutesAndMetricsReadTheWholeStateOnce) {
     EXPECT_THAT(metrics.body,
                 HasSubstr("skiff_nodes{status=\"ready\"} " + std::to_string(i + 1) + "\n"));
   }
-  EXPECT_EQ(store_.whole_reads.load(), 1);
+  EXPECT_EQ(store_.whole_reads(), 1);
 }
 
 // Verify that logs?tail=N returns each instance's last N lines, prefixed with its id.
