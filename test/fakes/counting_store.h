@@ -1,9 +1,10 @@
-// CountingStore: a MemoryStore that counts its whole reads (GetSnapshot), for
-// tests that check a reader catches up from the change log instead of
-// reading every object again.
+// CountingStore: a MemoryStore that counts its whole reads (GetSnapshot) and
+// node listings (ListNodes), for tests that check a reader catches up from the
+// change log instead of reading objects again.
 #pragma once
 
 #include <atomic>
+#include <vector>
 
 #include "store/memory/memory_store.h"
 
@@ -18,11 +19,18 @@ class CountingStore : public store::MemoryStore {
     return MemoryStore::GetSnapshot();
   }
 
-  // GetSnapshot calls so far. Thread-safe.
+  Result<std::vector<model::Node>> ListNodes() const override {
+    ++node_lists_;
+    return MemoryStore::ListNodes();
+  }
+
+  // GetSnapshot and ListNodes calls so far. Thread-safe.
   int whole_reads() const { return whole_reads_.load(); }
+  int node_lists() const { return node_lists_.load(); }
 
  private:
   mutable std::atomic<int> whole_reads_{0};
+  mutable std::atomic<int> node_lists_{0};
 };
 
 }  // namespace skiff::testing
