@@ -67,6 +67,56 @@ class HttpServerTest : public ::testing::Test {
     return response;
   }
 
+  // How long IdleStreamHandler checks on its client at most (so that a test
+  // of a close that goes unseen fails instead of hanging), and the longest a
+  // test waits for it.
+  static constexpr int kIdleStreamChecks = 1000;
+  static constexpr auto kIdleStreamBound = std::chrono::seconds(10);
+
+  // A stream with nothing to send: empty Writes every 5 ms until one reports
+  // the client gone (gone_seen_) or kIdleStreamChecks pass, then finished_.
+  // entered_ is set once it runs (and, when `wait_before_begin`, it waits for
+  // release_ before it begins the response).
+  HttpHandler IdleStreamHandler(bool wait_before_begin) {
+    return [this, wait_before_begin](const HttpRequest&,
+                                     ResponseWriter& writer) -> asio::awaitable<void> {
+      if (wait_before_begin) {
+        entered_ = true;
+        co_await testing::WaitFor(release_);
+      }
+      co_await writer.Begin(200, {});
+      entered_ = true;
+      asio::steady_timer timer(co_await asio::this_coro::executor);
+      for (int i = 0; i < kIdleStreamChecks; ++i) {
+        if (!co_await writer.Write("")) {
+          gone_seen_ = true;
+          break;
+        }
+        timer.expires_after(std::chrono::milliseconds(5));
+        co_await timer.async_wait(asio::use_awaitable);
+      }
+      finished_ = true;
+    };
+  }
+
+  // Starts the server with IdleStreamHandler and sends it a request on a new
+  // connection, which it returns.
+  tcp::socket StartIdleStream(bool wait_before_begin) {
+    Start(IdleStreamHandler(wait_before_begin));
+    auto socket = Connect();
+    asio::write(socket,
+                asio::buffer(std::string_view("GET /v1/watch HTTP/1.1\r\nHost: x\r\n\r\n")));
+    return socket;
+  }
+
+  // The idle stream ended because a Write reported its client gone, and the
+  // server dropped the connection.
+  void ExpectIdleStreamSawClientGone() {
+    EXPECT_TRUE(skiff::testing::PollUntil([&] { return finished_.load(); }, kIdleStreamBound));
+    EXPECT_TRUE(gone_seen_.load());
+    EXPECT_TRUE(skiff::testing::PollUntil([&] { return server_->connection_count() == 0; }));
+  }
+
   static HttpHandler OkHandler() {
     return [](const HttpRequest&, ResponseWriter& writer) -> asio::awaitable<void> {
       co_await writer.Send(TextResponse(200, "ok"));
@@ -77,6 +127,7 @@ class HttpServerTest : public ::testing::Test {
   std::atomic<bool> release_{false};
   std::atomic<bool> entered_{false};
   std::atomic<bool> finished_{false};
+  std::atomic<bool> gone_seen_{false};
   std::atomic<bool> drained_{false};
   std::atomic<int> calls_{0};
   std::mutex mu_;
@@ -355,26 +406,48 @@ TEST_F(HttpServerTest, StreamingHandlerSeesClientDisconnect) {
 // that its client closed the connection: its empty Writes report the client
 // gone, although no byte was written since the client left.
 TEST_F(HttpServerTest, IdleStreamingHandlerSeesClientClose) {
-  Start([this](const HttpRequest&, ResponseWriter& writer) -> asio::awaitable<void> {
-    co_await writer.Begin(200, {});
-    entered_ = true;
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    while (co_await writer.Write("")) {
-      timer.expires_after(std::chrono::milliseconds(5));
-      co_await timer.async_wait(asio::use_awaitable);
-    }
-    finished_ = true;
-  });
-  auto socket = Connect();
-  asio::write(socket, asio::buffer(std::string_view("GET /v1/watch HTTP/1.1\r\nHost: x\r\n\r\n")));
+  auto socket = StartIdleStream(/*wait_before_begin=*/false);
   beast::flat_buffer buffer;
   http::response_parser<http::empty_body> parser;
   http::read_header(socket, buffer, parser);
   EXPECT_EQ(parser.get().result_int(), 200);
   ASSERT_TRUE(skiff::testing::PollUntil([&] { return entered_.load(); }));
   socket.close();
-  EXPECT_TRUE(skiff::testing::PollUntil([&] { return finished_.load(); }, std::chrono::seconds(5)));
-  EXPECT_TRUE(skiff::testing::PollUntil([&] { return server_->connection_count() == 0; }));
+  ExpectIdleStreamSawClientGone();
+}
+
+// Verify that a client that ends its side of the connection while the handler
+// has not begun its response yet is seen gone once it does: the close came
+// while nothing watched the socket, and must not be missed for that.
+TEST_F(HttpServerTest, ClientHalfClosedBeforeBeginIsSeen) {
+  auto socket = StartIdleStream(/*wait_before_begin=*/true);
+  ASSERT_TRUE(skiff::testing::PollUntil([&] { return entered_.load(); }));
+  socket.shutdown(tcp::socket::shutdown_send);
+  release_ = true;
+  ExpectIdleStreamSawClientGone();
+}
+
+// Verify that a client that closed the connection before the handler began its
+// response is seen gone once it does, before the handler writes anything.
+TEST_F(HttpServerTest, ClientClosedBeforeBeginIsSeen) {
+  auto socket = StartIdleStream(/*wait_before_begin=*/true);
+  ASSERT_TRUE(skiff::testing::PollUntil([&] { return entered_.load(); }));
+  socket.close();
+  release_ = true;
+  ExpectIdleStreamSawClientGone();
+}
+
+// Verify that a client that resets the connection (SO_LINGER 0) during an idle
+// stream is seen gone.
+TEST_F(HttpServerTest, IdleStreamingHandlerSeesClientReset) {
+  auto socket = StartIdleStream(/*wait_before_begin=*/false);
+  beast::flat_buffer buffer;
+  http::response_parser<http::empty_body> parser;
+  http::read_header(socket, buffer, parser);
+  ASSERT_TRUE(skiff::testing::PollUntil([&] { return entered_.load(); }));
+  socket.set_option(asio::socket_base::linger(true, 0));
+  socket.close();
+  ExpectIdleStreamSawClientGone();
 }
 
 // Verify that a request pipelined behind a streamed response is not taken for
