@@ -96,19 +96,20 @@ Result<AppView> AppService::Get(const std::string& name) const {
 
 std::vector<AppView> ListAppViews(const store::Snapshot& snapshot) {
   // Each app's deployments and instances gathered in one pass (not a pass
-  // over all of them per app).
+  // over all of them per app), by pointer: this runs under the shared cache's
+  // lock, and copying every object made it as long as the state is large.
   struct Parts {
-    std::vector<model::Deployment> deployments;
-    std::vector<model::Instance> instances;
+    std::vector<const model::Deployment*> deployments;
+    std::vector<const model::Instance*> instances;
   };
   std::unordered_map<std::string, Parts> parts;
   parts.reserve(snapshot.apps.size());
   for (const model::App& app : snapshot.apps) parts[app.name];
   for (const model::Deployment& d : snapshot.deployments) {
-    if (auto it = parts.find(d.app); it != parts.end()) it->second.deployments.push_back(d);
+    if (auto it = parts.find(d.app); it != parts.end()) it->second.deployments.push_back(&d);
   }
   for (const model::Instance& i : snapshot.instances) {
-    if (auto it = parts.find(i.app); it != parts.end()) it->second.instances.push_back(i);
+    if (auto it = parts.find(i.app); it != parts.end()) it->second.instances.push_back(&i);
   }
   std::vector<AppView> out;
   out.reserve(snapshot.apps.size());

@@ -7,13 +7,17 @@
 // writes (see controller_loop.h), and every other reader would wait for the
 // pass, the edge's route rebuilds among them.
 //
-// Thread-safety: thread-safe. Calls are serialised by one mutex, held while
-// the caller's `read` runs: keep it short (a summary, no I/O), and never call
-// the cache again from inside it.
+// Thread-safety: thread-safe. The callers' `read`s run together under a
+// shared lock when the snapshot is up to date (the store's log has nothing
+// past it, asked under that lock), so a long one (a route table over every
+// instance) holds up no other reader; bringing the snapshot up to date is done
+// under an exclusive lock, one caller at a time. Keep `read` free of I/O, and
+// never call the cache again from inside it.
 #pragma once
 
 #include <cstdint>
 #include <mutex>
+#include <shared_mutex>
 #include <type_traits>
 #include <utility>
 
@@ -26,30 +30,57 @@ namespace skiff::store {
 class SharedSnapshotCache {
  public:
   // `store` is not owned and must outlive the cache.
-  explicit SharedSnapshotCache(const Store* store) : cache_(store) {}
+  explicit SharedSnapshotCache(const Store* store) : store_(store), cache_(store) {}
   SharedSnapshotCache(const SharedSnapshotCache&) = delete;
   SharedSnapshotCache& operator=(const SharedSnapshotCache&) = delete;
 
   // Brings the snapshot up to the newest change the store has
-  // (SnapshotCache::Update) and returns `read(snapshot)`, called with the
-  // snapshot under the lock (the reference must not escape it). Errors:
-  // Update's (kUnavailable); `read` is then not called.
+  // (SnapshotCache::Update, when the log has news past it) and returns
+  // `read(snapshot)`, called under the shared lock, perhaps at the same time
+  // as other readers' (the reference must not escape it). The snapshot may be
+  // newer than the store was at the call (another caller updated in between),
+  // never older. Errors: Update's (kUnavailable), also when another caller's
+  // update failed after this one's and left the snapshot half brought up to
+  // date; `read` is then not called.
   template <typename F>
   auto Read(F&& read) -> Result<std::invoke_result_t<F&, const Snapshot&>> {
-    std::lock_guard lock(mu_);
-    SKIFF_RETURN_IF_ERROR(cache_.Update());
+    {
+      std::shared_lock lock(mu_);
+      if (UpToDate()) return read(cache_.snapshot());
+    }
+    {
+      std::unique_lock lock(mu_);
+      Status updated = cache_.Update();
+      whole_ = updated.has_value();
+      SKIFF_RETURN_IF_ERROR(updated);
+    }
+    std::shared_lock lock(mu_);
+    if (!whole_) return Unavailable("the state cache is being brought up to date after a failure");
     return read(cache_.snapshot());
   }
 
   // How many whole reads the cache has done (SnapshotCache::full_reads).
   int64_t full_reads() const {
-    std::lock_guard lock(mu_);
+    std::shared_lock lock(mu_);
     return cache_.full_reads();
   }
 
  private:
-  mutable std::mutex mu_;
+  // Whether the snapshot is whole and the store's log has no change past it
+  // (a failure to ask counts as no: the caller then updates and reports it).
+  // REQUIRES: mu_ held, shared or exclusive.
+  bool UpToDate() const {
+    if (!whole_ || cache_.full_reads() == 0) return false;
+    auto news = store_->ChangesSince(cache_.snapshot().revision, 1);
+    return news.has_value() && news->empty();
+  }
+
+  const Store* const store_;
+  mutable std::shared_mutex mu_;
   SnapshotCache cache_;  // GUARDED_BY(mu_)
+  // False after a failed update: the snapshot may stand in the middle of a
+  // transaction until an update succeeds.
+  bool whole_ = true;  // GUARDED_BY(mu_)
 };
 
 }  // namespace skiff::store

@@ -7,26 +7,24 @@
 #include <thread>
 #include <vector>
 
+#include "fakes/testing.h"
 #include "store/memory/memory_store.h"
 #include "store/store_test_objects.h"
 
 namespace skiff::store {
 namespace {
 
+using testing::MakeApp;
 using testing::MakeInstance;
 
-// Verify that readers on several threads, while a writer commits, each get a
-// whole snapshot at least as new as the store was when they called (one
-// instance per commit: as many instances as commits), and that the state was
-// read whole only once.
-TEST(SharedSnapshotCacheTest, ReadersOnManyThreadsSeeWholeAndFreshSnapshots) {
-  MemoryStore store;
+// Has four threads read `store` through one cache while a writer commits one
+// instance per commit, and expects every read to be whole (as many instances
+// as commits) and at least as new as the store was when it was asked.
+void ReadWhileCommitting(MemoryStore& store, SharedSnapshotCache& cache, int commits) {
   const int64_t base = store.Revision();
-  SharedSnapshotCache cache(&store);
-  constexpr int kCommits = 400;
   std::atomic<bool> writing{true};
   std::thread writer([&] {
-    for (int i = 0; i < kCommits; ++i) {
+    for (int i = 0; i < commits; ++i) {
       Txn txn;
       txn.Put(MakeInstance("i" + std::to_string(i), "app", "n"), kMustNotExist);
       ASSERT_TRUE(store.Commit(txn));
@@ -55,8 +53,51 @@ TEST(SharedSnapshotCacheTest, ReadersOnManyThreadsSeeWholeAndFreshSnapshots) {
   EXPECT_EQ(torn.load(), 0);
   auto last = cache.Read([](const Snapshot& snapshot) { return snapshot.instances.size(); });
   ASSERT_TRUE(last);
-  EXPECT_EQ(*last, static_cast<size_t>(kCommits));
+  EXPECT_EQ(*last, static_cast<size_t>(commits));
+}
+
+// Verify that readers on several threads, while a writer commits, each get a
+// whole snapshot at least as new as the store was when they called, and that
+// the state was read whole only once.
+TEST(SharedSnapshotCacheTest, ReadersOnManyThreadsSeeWholeAndFreshSnapshots) {
+  MemoryStore store;
+  SharedSnapshotCache cache(&store);
+  ReadWhileCommitting(store, cache, 400);
   EXPECT_EQ(cache.full_reads(), 1);
+}
+
+// Verify that readers stay whole and fresh while the log is compacted under
+// them, so that updates fall behind it and read the whole state again.
+TEST(SharedSnapshotCacheTest, ReadersSeeWholeSnapshotsAcrossCompactionReloads) {
+  MemoryStore store(MemoryStore::Options{.change_retention = 2});
+  SharedSnapshotCache cache(&store);
+  ASSERT_TRUE(cache.Read([](const Snapshot&) { return 0; }));
+  // Behind the log by more than it keeps: the next read must reload.
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(store.Commit(Txn().Put(MakeApp("a" + std::to_string(i)), kMustNotExist)));
+  }
+  ReadWhileCommitting(store, cache, 400);
+  EXPECT_GE(cache.full_reads(), 2);
+}
+
+// Verify that readers run their reads at the same time: a read that waits for
+// a second one to start sees it start.
+TEST(SharedSnapshotCacheTest, ReadersReadTogether) {
+  MemoryStore store;
+  SharedSnapshotCache cache(&store);
+  std::atomic<int> inside{0};
+  auto read_with_company = [&] {
+    auto met = cache.Read([&](const Snapshot&) {
+      ++inside;
+      return skiff::testing::PollUntil([&] { return inside.load() == 2; }, std::chrono::seconds(2),
+                                       std::chrono::milliseconds(1));
+    });
+    ASSERT_TRUE(met);
+    EXPECT_TRUE(*met);
+  };
+  std::thread other(read_with_company);
+  read_with_company();
+  other.join();
 }
 
 // A memory store whose change log cannot be reached.
