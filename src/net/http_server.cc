@@ -1,5 +1,9 @@
 #include "net/http_server.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -52,6 +56,24 @@ std::string SizeString(size_t bytes) {
   if (bytes % (1 << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
   if (bytes % (1 << 10) == 0) return std::to_string(bytes >> 10) + " KiB";
   return std::to_string(bytes) + " bytes";
+}
+
+// TCP keepalive on an accepted connection, so that one whose client's machine
+// vanished (no FIN, no RST) fails after about 90 s of silence (kKeepAlive*)
+// rather than hours (the system's default waits two before the first probe):
+// a streamed response's watch then sees its client gone, and the stream gives
+// back what it holds. Best effort: a failure leaves the default.
+constexpr int kKeepAliveIdle = 60;      // s without traffic before the first probe
+constexpr int kKeepAliveInterval = 10;  // s between probes
+constexpr int kKeepAliveCount = 3;      // unanswered probes before the connection fails
+
+void SetKeepAlive(tcp::socket& socket) {
+  const int fd = socket.native_handle();
+  const int on = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &kKeepAliveIdle, sizeof kKeepAliveIdle);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &kKeepAliveInterval, sizeof kKeepAliveInterval);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &kKeepAliveCount, sizeof kKeepAliveCount);
 }
 
 // A violation of the HTTP grammar (as opposed to the peer going away).
@@ -396,6 +418,7 @@ asio::awaitable<void> HttpServer::Impl::Serve(Connection& connection) {
   auto& stream = connection.stream;
   error_code ec;
   stream.socket().set_option(tcp::no_delay(true), ec);
+  SetKeepAlive(stream.socket());
   connection.remote = EndpointString(stream.socket().remote_endpoint(ec));
   beast::flat_buffer buffer;
   for (;;) {

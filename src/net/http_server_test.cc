@@ -12,11 +12,14 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json/parse.hpp>
+#include <fstream>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "fakes/testing.h"
 #include "net/http_client.h"
@@ -486,6 +489,43 @@ TEST_F(HttpServerTest, RequestPipelinedBehindStreamIsAnswered) {
   auto second = ReadResponse(socket, buffer);
   EXPECT_EQ(second.result_int(), 200);
   EXPECT_EQ(second.body(), "second");
+}
+
+// The kernel's timer on the server's side of a loopback connection whose
+// client port is `client_port`, from /proc/net/tcp: its kind ("tr": 2 is
+// keepalive) and the clock ticks (1/100 s) to its expiry; {-1, -1} if absent.
+std::pair<int, long> ServerSideTimer(uint16_t server_port, uint16_t client_port) {
+  std::ifstream table("/proc/net/tcp");
+  std::string line;
+  std::getline(table, line);  // the header
+  while (std::getline(table, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, remote, state, queues, timer;
+    fields >> slot >> local >> remote >> state >> queues >> timer;
+    auto port_of = [](const std::string& address) {
+      return static_cast<uint16_t>(std::stoul(address.substr(address.find(':') + 1), nullptr, 16));
+    };
+    if (port_of(local) != server_port || port_of(remote) != client_port) continue;
+    const size_t colon = timer.find(':');
+    return {std::stoi(timer.substr(0, colon), nullptr, 16),
+            std::stol(timer.substr(colon + 1), nullptr, 16)};
+  }
+  return {-1, -1};
+}
+
+// Verify that an accepted connection has TCP keepalive on, with its first
+// probe after about a minute of silence (not the system's two hours), so that
+// a client whose machine vanished is found gone.
+TEST_F(HttpServerTest, AcceptedConnectionsHaveKeepAlive) {
+  Start(OkHandler());
+  auto socket = Connect();
+  beast::flat_buffer buffer;
+  asio::write(socket, asio::buffer(std::string_view("GET / HTTP/1.1\r\nHost: x\r\n\r\n")));
+  ASSERT_EQ(ReadResponse(socket, buffer).result_int(), 200);  // the options are set by now
+  const auto [kind, ticks] = ServerSideTimer(server_->port(), socket.local_endpoint().port());
+  EXPECT_EQ(kind, 2);
+  EXPECT_GT(ticks, 0);
+  EXPECT_LE(ticks, 60 * 100);
 }
 
 // Verify that Stop() lets an in-flight request finish, refuses new
