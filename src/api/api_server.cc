@@ -171,9 +171,15 @@ void ApiServer::AddMetrics() {
   metrics::GaugeFamily* revision =
       m->AddGauge("skiff_store_revision", "The store's last committed revision.");
   metrics::GaugeFamily* nodes = m->AddGauge("skiff_nodes", "Nodes, by status.", {"status"});
+  // The counts above keep their last values when the state cannot be read:
+  // this says whether they are of this scrape.
+  metrics::GaugeFamily* store_up = m->AddGauge(
+      "skiff_store_up",
+      "1 when this scrape read the state from the store, 0 when it could not (skiff_apps, "
+      "skiff_instances and skiff_nodes then hold the last values read).");
   store::Store* store = deps_.store;
   store::SharedSnapshotCache* snapshots = deps_.snapshots;
-  m->AddCollectHook([store, snapshots, apps, instances, revision, nodes] {
+  m->AddCollectHook([store, snapshots, apps, instances, revision, nodes, store_up] {
     revision->With().Set(static_cast<double>(store->Revision()));
     // Every status and state gets a series, so one that empties reads 0, not stale.
     struct Counts {
@@ -202,6 +208,7 @@ void ApiServer::AddMetrics() {
       }
       return counts;
     });
+    store_up->With().Set(counted ? 1 : 0);
     if (!counted) return;
     apps->With().Set(static_cast<double>(counted->apps));
     for (const auto& [status, n] : counted->nodes) nodes->With({status}).Set(n);

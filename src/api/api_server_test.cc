@@ -654,6 +654,25 @@ TEST_F(ApiServerTest, MetricsExposition) {
   EXPECT_THAT(w.body, HasSubstr("skiff_http_request_duration_seconds_count 2\n"));
 }
 
+// Verify that /metrics says whether its counts are of this scrape: the store
+// up while the state can be read, down (the counts as last read) when not.
+TEST_F(ApiServerTest, MetricsSayWhetherTheStoreCouldBeRead) {
+  Apply("hello", kHelloJson);
+  FakeWriter up = Call(Request("GET", "/metrics", "", false));
+  ASSERT_EQ(up.status, 200);
+  EXPECT_THAT(up.body, HasSubstr("skiff_store_up 1\n"));
+  Apply("other", R"({"name":"other","run":{"command":["sleep","100"]}})");
+  store_.set_unreachable(true);
+  FakeWriter down = Call(Request("GET", "/metrics", "", false));
+  ASSERT_EQ(down.status, 200);
+  EXPECT_THAT(down.body, HasSubstr("skiff_store_up 0\n"));
+  EXPECT_THAT(down.body, HasSubstr("skiff_apps 1\n"));
+  store_.set_unreachable(false);
+  FakeWriter again = Call(Request("GET", "/metrics", "", false));
+  EXPECT_THAT(again.body, HasSubstr("skiff_store_up 1\n"));
+  EXPECT_THAT(again.body, HasSubstr("skiff_apps 2\n"));
+}
+
 // Verify that an edge's traffic report is taken, and the rate between two
 // reports is answered by GET /v1/traffic and in /metrics, the latency as a summary.
 TEST_F(ApiServerTest, EdgeTrafficReportsBecomeRates) {
