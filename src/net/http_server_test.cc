@@ -453,6 +453,40 @@ TEST_F(HttpServerTest, IdleStreamingHandlerSeesClientReset) {
   ExpectIdleStreamSawClientGone();
 }
 
+// Verify the pipelining caveat (docs/api.md): a client that pipelines a
+// request behind a stream and then closes is not seen by the watch, which
+// ended at the request's bytes, but the handler's writes fail soon after (the
+// first may still be taken by the kernel).
+TEST_F(HttpServerTest, ClientClosingBehindAPipelinedRequestIsSeenByWrites) {
+  std::atomic<int> writes{0};
+  Start([&](const HttpRequest&, ResponseWriter& writer) -> asio::awaitable<void> {
+    co_await writer.Begin(200, {});
+    co_await testing::WaitFor(release_);
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    for (int i = 0; i < kIdleStreamChecks; ++i) {
+      if (!co_await writer.Write("x")) {
+        gone_seen_ = true;
+        break;
+      }
+      ++writes;
+      timer.expires_after(std::chrono::milliseconds(5));
+      co_await timer.async_wait(asio::use_awaitable);
+    }
+    finished_ = true;
+  });
+  auto socket = Connect();
+  asio::write(socket, asio::buffer(std::string_view("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")));
+  beast::flat_buffer buffer;
+  http::response_parser<http::empty_body> parser;
+  http::read_header(socket, buffer, parser);
+  // Sent once the stream began: it stays in the socket, where the watch sees it.
+  asio::write(socket, asio::buffer(std::string_view("GET /next HTTP/1.1\r\nHost: x\r\n\r\n")));
+  socket.close();
+  release_ = true;
+  ExpectIdleStreamSawClientGone();
+  EXPECT_LE(writes.load(), 2);
+}
+
 // Verify that a request pipelined behind a streamed response is not taken for
 // the client going away, and is answered on the same connection once the
 // stream ends.
