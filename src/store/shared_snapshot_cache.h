@@ -16,9 +16,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <type_traits>
+#include <typeindex>
+#include <typeinfo>
+#include <unordered_map>
 #include <utility>
 
 #include "common/result.h"
@@ -59,6 +63,30 @@ class SharedSnapshotCache {
     return read(cache_.snapshot());
   }
 
+  // Like Read, for a value made from the whole state that many callers ask
+  // for at once (each edge's routes document): it is made once per state of
+  // the cache and handed to the others as it is. A state is the snapshot's
+  // revision and the whole reads done so far: a revision can come again only
+  // after the database went back, which the cache meets with a whole read.
+  // `make` must give the same value for the same snapshot; each call site
+  // (the type of `make`, so a lambda per site) has its own memo. Errors:
+  // Read's.
+  template <typename F>
+  auto ReadMemo(F&& make)
+      -> Result<std::shared_ptr<const std::invoke_result_t<F&, const Snapshot&>>> {
+    using T = std::invoke_result_t<F&, const Snapshot&>;
+    return Read([&](const Snapshot& snapshot) {
+      const std::pair<int64_t, int64_t> state{cache_.full_reads(), snapshot.revision};
+      std::lock_guard lock(memo_mu_);
+      Memo& memo = memos_[std::type_index(typeid(F))];
+      if (memo.value == nullptr || memo.state != state) {
+        memo.value = std::make_shared<const T>(make(snapshot));
+        memo.state = state;
+      }
+      return std::static_pointer_cast<const T>(memo.value);
+    });
+  }
+
   // How many whole reads the cache has done (SnapshotCache::full_reads).
   int64_t full_reads() const {
     std::shared_lock lock(mu_);
@@ -75,12 +103,21 @@ class SharedSnapshotCache {
     return news.has_value() && news->empty();
   }
 
+  // One ReadMemo call site's value and the state it was made of.
+  struct Memo {
+    std::pair<int64_t, int64_t> state{-1, -1};  // whole reads, revision
+    std::shared_ptr<const void> value;
+  };
+
   const Store* const store_;
   mutable std::shared_mutex mu_;
   SnapshotCache cache_;  // GUARDED_BY(mu_)
   // False after a failed update: the snapshot may stand in the middle of a
   // transaction until an update succeeds.
   bool whole_ = true;  // GUARDED_BY(mu_)
+  // Taken under mu_ (shared): readers of one state make a memo once.
+  std::mutex memo_mu_;
+  std::unordered_map<std::type_index, Memo> memos_;  // GUARDED_BY(memo_mu_)
 };
 
 }  // namespace skiff::store

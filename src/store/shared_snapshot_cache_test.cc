@@ -100,6 +100,29 @@ TEST(SharedSnapshotCacheTest, ReadersReadTogether) {
   other.join();
 }
 
+// Verify that ReadMemo makes its value once per state of the cache, hands the
+// same one to every caller of that state, and makes a new one after a commit.
+TEST(SharedSnapshotCacheTest, ReadMemoMakesItsValueOncePerState) {
+  MemoryStore store;
+  SharedSnapshotCache cache(&store);
+  int made = 0;
+  auto count_apps = [&](const Snapshot& snapshot) {
+    ++made;
+    return snapshot.apps.size();
+  };
+  auto first = cache.ReadMemo(count_apps);
+  auto second = cache.ReadMemo(count_apps);
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(made, 1);
+  EXPECT_EQ(first->get(), second->get());
+  ASSERT_TRUE(store.Commit(Txn().Put(MakeApp("a"), kMustNotExist)));
+  auto third = cache.ReadMemo(count_apps);
+  ASSERT_TRUE(third);
+  EXPECT_EQ(made, 2);
+  EXPECT_EQ(**third, 1u);
+}
+
 // A memory store whose change log cannot be reached.
 class UnreachableLogStore : public MemoryStore {
  public:
