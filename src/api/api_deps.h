@@ -17,6 +17,7 @@
 #include "metrics/registry.h"
 #include "metrics/traffic.h"
 #include "store/leader_lease.h"
+#include "store/shared_snapshot_cache.h"
 #include "store/store.h"
 
 namespace skiff::api {
@@ -24,6 +25,11 @@ namespace skiff::api {
 struct ApiDeps {
   store::Store* store = nullptr;           // required
   controller::AppService* apps = nullptr;  // required
+  // The whole state for what needs it per request (GET /v1/apps, /v1/nodes,
+  // /v1/routes, /metrics), kept up to date from the change log and shared
+  // with the server's other readers of it; null: the ApiServer keeps its own
+  // over `store`.
+  store::SharedSnapshotCache* snapshots = nullptr;
   // Drain goes through it when set; otherwise the API writes the node's status itself.
   controller::NodeService* nodes = nullptr;
   const Clock* clock = nullptr;         // null: the system clock

@@ -18,6 +18,7 @@
 #include "api/errors.h"
 #include "api/fake_writer_test_util.h"
 #include "common/quantity.h"
+#include "fakes/counting_store.h"
 #include "fakes/testing.h"
 #include "store/memory/memory_store.h"
 #include "store/single_server_lease.h"
@@ -115,7 +116,7 @@ class ApiServerTest : public ::testing::Test {
   std::atomic<bool> leading_{true};
   skiff::testing::TempDir dir_;
   ManualClock clock_;
-  store::MemoryStore store_;
+  skiff::testing::CountingStore store_;
   controller::AppService apps_;
   controller::NodeService nodes_;
   TokenAuthenticator auth_;
@@ -568,6 +569,49 @@ TEST_F(ApiServerTest, NodesAndDrain) {
   EXPECT_EQ(Call(Request("POST", "/v1/nodes/nope/drain")).status, 404);
 }
 
+// Verify that the listings, the routes' long poll and the metrics, asked again
+// and again between commits, answer the newest state (apps by name) from one
+// whole read of the store: after it they catch up from its change log.
+TEST_F(ApiServerTest, ListingsRoutesAndMetricsReadTheWholeStateOnce) {
+  std::string tag;
+  for (int i = 0; i < 4; ++i) {
+    // Named backwards, so the listing's order is its own, not the applies'.
+    const std::string name = "app" + std::to_string(9 - i);
+    ASSERT_EQ(Apply(name, "name: " + name + "\nrun: {command: [x]}\ndomains: [" + name + ".com]\n")
+                  .status,
+              201);
+    model::Node node;
+    node.id = "node-" + std::to_string(i);
+    store::Txn txn;
+    txn.Put(node, store::kMustNotExist);
+    ASSERT_TRUE(store_.Commit(txn));
+
+    FakeWriter apps = Call(Request("GET", "/v1/apps"));
+    ASSERT_EQ(apps.status, 200) << apps.body;
+    const json::value body = apps.Json();
+    const json::array& listed = body.at("apps").as_array();
+    ASSERT_EQ(listed.size(), static_cast<size_t>(i + 1));
+    EXPECT_EQ(listed.front().at("name").as_string(), name);
+    for (size_t k = 1; k < listed.size(); ++k) {
+      EXPECT_LT(listed[k - 1].at("name").as_string(), listed[k].at("name").as_string());
+    }
+    FakeWriter nodes = Call(Request("GET", "/v1/nodes"));
+    ASSERT_EQ(nodes.status, 200) << nodes.body;
+    EXPECT_EQ(nodes.Json().at("nodes").as_array().size(), static_cast<size_t>(i + 1));
+    FakeWriter routes = Call(Request("GET", "/v1/routes?wait=1&unless=" + tag));
+    ASSERT_EQ(routes.status, 200) << routes.body;
+    EXPECT_THAT(routes.body, HasSubstr(name + ".com"));
+    EXPECT_EQ(routes.Header("X-Skiff-Revision"), std::to_string(store_.Revision()));
+    tag = std::string(routes.Header("ETag"));
+    FakeWriter metrics = Call(Request("GET", "/metrics", "", false));
+    ASSERT_EQ(metrics.status, 200);
+    EXPECT_THAT(metrics.body, HasSubstr("skiff_apps " + std::to_string(i + 1) + "\n"));
+    EXPECT_THAT(metrics.body,
+                HasSubstr("skiff_nodes{status=\"ready\"} " + std::to_string(i + 1) + "\n"));
+  }
+  EXPECT_EQ(store_.whole_reads(), 1);
+}
+
 // Verify that logs?tail=N returns each instance's last N lines, prefixed with its id.
 TEST_F(ApiServerTest, LogsTail) {
   Apply("hello", kHelloJson);
@@ -608,6 +652,25 @@ TEST_F(ApiServerTest, MetricsExposition) {
   EXPECT_THAT(w.body, HasSubstr("skiff_instances{state=\"running\"} 0\n"));
   EXPECT_THAT(w.body, HasSubstr("skiff_store_revision " + std::to_string(store_.Revision())));
   EXPECT_THAT(w.body, HasSubstr("skiff_http_request_duration_seconds_count 2\n"));
+}
+
+// Verify that /metrics says whether its counts are of this scrape: the store
+// up while the state can be read, down (the counts as last read) when not.
+TEST_F(ApiServerTest, MetricsSayWhetherTheStoreCouldBeRead) {
+  Apply("hello", kHelloJson);
+  FakeWriter up = Call(Request("GET", "/metrics", "", false));
+  ASSERT_EQ(up.status, 200);
+  EXPECT_THAT(up.body, HasSubstr("skiff_store_up 1\n"));
+  Apply("other", R"({"name":"other","run":{"command":["sleep","100"]}})");
+  store_.set_unreachable(true);
+  FakeWriter down = Call(Request("GET", "/metrics", "", false));
+  ASSERT_EQ(down.status, 200);
+  EXPECT_THAT(down.body, HasSubstr("skiff_store_up 0\n"));
+  EXPECT_THAT(down.body, HasSubstr("skiff_apps 1\n"));
+  store_.set_unreachable(false);
+  FakeWriter again = Call(Request("GET", "/metrics", "", false));
+  EXPECT_THAT(again.body, HasSubstr("skiff_store_up 1\n"));
+  EXPECT_THAT(again.body, HasSubstr("skiff_apps 2\n"));
 }
 
 // Verify that an edge's traffic report is taken, and the rate between two

@@ -52,12 +52,10 @@ std::string ControllerLoop::health() const {
   return last_error_.empty() ? "ok" : last_error_;
 }
 
-bool ControllerLoop::CheckNodes(Time now) {
+bool ControllerLoop::CheckNodes(Time now, const std::vector<model::Node>& nodes) {
   if (nodes_ == nullptr) return false;
-  auto nodes = store_->ListNodes();
-  if (!nodes) return false;
   bool wrote = false;
-  for (model::Node node : *nodes) {
+  for (model::Node node : nodes) {
     if (node.status != model::NodeStatus::kReady) continue;
     Time last = std::max(nodes_->LastHeartbeat(node.id), started_at_);
     if (now - last <= options_.node_timeout) continue;
@@ -101,8 +99,9 @@ Time ControllerLoop::NextDue(const store::Snapshot& snapshot, Time now) const {
 
 Result<ApplyOutcome> ControllerLoop::RunOnce() {
   const Time now = clock_->Now();
-  CheckNodes(now);
   SKIFF_RETURN_IF_ERROR(cache_.Update());
+  // The pass computes with the nodes it marked down (its writes read back).
+  if (CheckNodes(now, cache_.snapshot().nodes)) SKIFF_RETURN_IF_ERROR(cache_.Update());
   const store::Snapshot& snapshot = cache_.snapshot();
   ReconcilerConfig config{.new_id = options_.new_id};
   Time wake;  // when time alone makes the reconciler act (a rollout's timers)

@@ -16,6 +16,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/result.h"
@@ -75,8 +76,9 @@ class ControllerLoop {
  private:
   // One pass of the started loop; returns how long to wait for the next at most.
   Duration Round();
-  // Marks silent nodes down; returns whether it wrote anything.
-  bool CheckNodes(Time now);
+  // Marks silent nodes of `nodes` (the pass's cached state, not a listing
+  // per pass) down; returns whether it wrote anything.
+  bool CheckNodes(Time now, const std::vector<model::Node>& nodes);
   // When the next pass is due at the latest: the earliest future restart_at or
   // node timeout, capped by the resync interval (the reconciler adds its own).
   Time NextDue(const store::Snapshot& snapshot, Time now) const;

@@ -17,8 +17,8 @@ void LeaderLoops::Elected(int64_t epoch) {
   options.fence_epoch = epoch;
   auto loop =
       std::make_unique<controller::ControllerLoop>(deps_.store, deps_.nodes, deps_.clock, options);
-  auto drains = std::make_unique<controller::DrainTracker>(deps_.store, deps_.clock, deps_.edges,
-                                                           deps_.routes_tag, epoch);
+  auto drains = std::make_unique<controller::DrainTracker>(
+      deps_.store, deps_.clock, deps_.edges, deps_.routes_tag, epoch, deps_.snapshots);
   loop->Start();
   drains->Start();
   std::lock_guard lock(mu_);

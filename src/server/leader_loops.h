@@ -32,6 +32,9 @@ class LeaderLoops {
     controller::ControllerLoopOptions loop;            // its fence_epoch is set per term
     controller::DrainTracker::EdgesFn edges;           // required
     controller::DrainTracker::RoutesTagFn routes_tag;  // required
+    // The server's cache of the store's state, for the drains' routes tag;
+    // optional (null: a whole read per store revision while something drains).
+    store::SharedSnapshotCache* snapshots = nullptr;
   };
 
   // Everything in deps must outlive this.

@@ -41,6 +41,7 @@
 #include "server/route_watcher.h"
 #include "store/postgres/postgres_leader_lease.h"
 #include "store/postgres/postgres_store.h"
+#include "store/shared_snapshot_cache.h"
 #include "store/single_server_lease.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -73,6 +74,9 @@ class Server::Impl {
   ServerOptions options_;
   const Clock* clock_ = SystemClock::Get();
   std::unique_ptr<store::Store> store_;
+  // The store's state for the API, the edge's routes and the drains (one
+  // copy; the reconciler keeps its own, see shared_snapshot_cache.h).
+  std::unique_ptr<store::SharedSnapshotCache> snapshots_;
   bool token_here_ = false;  // DATA/admin.token holds the accepted admin token
   std::unique_ptr<controller::AppService> apps_;
   std::unique_ptr<controller::NodeService> nodes_;
@@ -173,6 +177,7 @@ void Server::Impl::StartLeadership(controller::DrainTracker::EdgesFn edges) {
   loops.loop.node_timeout = options_.node_ttl;
   loops.edges = std::move(edges);
   loops.routes_tag = controller::RoutesTagOf;
+  loops.snapshots = snapshots_.get();
   leader_loops_ = std::make_unique<LeaderLoops>(std::move(loops));
   controller::LeadershipOptions leadership;
   leadership.server.id = ServerId();
@@ -286,6 +291,7 @@ Status Server::Impl::Start() {
 
   SKIFF_ASSIGN_OR_RETURN(store_, OpenStore(options_.store, data, options_.leader_ttl));
   shared_ = options_.store != "sqlite";
+  snapshots_ = std::make_unique<store::SharedSnapshotCache>(store_.get());
   bool created = false;
   api::AdminTokenOptions token_options;
   token_options.shared_store = shared_;
@@ -316,6 +322,7 @@ Status Server::Impl::Start() {
   EdgeRoster* roster = edge_roster_.get();
   api::ApiDeps deps;
   deps.store = store_.get();
+  deps.snapshots = snapshots_.get();
   deps.apps = apps_.get();
   deps.nodes = nodes_.get();
   deps.clock = clock_;
@@ -362,7 +369,7 @@ Status Server::Impl::Start() {
       edge_options.access_log = access_log_.get();
     }
     edge_ = std::make_unique<edge::EdgeProxy>(edge_options);
-    routes_ = std::make_unique<RouteWatcher>(store_.get(), edge_.get());
+    routes_ = std::make_unique<RouteWatcher>(store_.get(), snapshots_.get(), edge_.get());
     routes_->Start();
     SKIFF_RETURN_IF_ERROR(edge_->Listen(options_.edge_listen));
     SKIFF_RETURN_IF_ERROR(StartTrafficReports());

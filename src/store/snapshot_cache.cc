@@ -1,7 +1,5 @@
 #include "store/snapshot_cache.h"
 
-#include <algorithm>
-#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
