@@ -125,14 +125,18 @@ std::string ServerPool::current() const {
 }
 
 std::vector<std::string> ServerPool::urls() const {
+  // Held by name: a temporary's list would die before the loop body when
+  // SetUrls replaces it meanwhile.
+  const auto [clients, first] = Load();
   std::vector<std::string> out;
-  for (const auto& client : *Load().first) out.push_back(client.base_url());
+  for (const auto& client : *clients) out.push_back(client.base_url());
   return out;
 }
 
 std::string ServerPool::ToString() const {
+  const auto [clients, first] = Load();  // held, as in urls()
   std::string out;
-  for (const auto& client : *Load().first) {
+  for (const auto& client : *clients) {
     if (!out.empty()) out += ',';
     out += client.base_url();
   }
