@@ -235,6 +235,9 @@ Status Server::Impl::StartAgent() {
     // makes for its node in the store the servers share (no join token).
     SKIFF_ASSIGN_OR_RETURN(agent_options.node_id, OwnNodeId(data));
     agent::RemoteControlPlaneOptions remote;
+    // A frozen leader must not hold a heartbeat past a third of the node TTL:
+    // the next server in the pool gets it then (the new leader, soon).
+    remote.report_timeout = options_.node_ttl / 3;
     SKIFF_ASSIGN_OR_RETURN(remote.credential, join_tokens_->IssueCredential(agent_options.node_id));
     control_plane_ = std::make_unique<agent::RemoteControlPlane>(std::move(remote), peers_->pool());
   }
@@ -345,9 +348,10 @@ Status Server::Impl::Start() {
       io_, [api](const net::HttpRequest& r, net::ResponseWriter& w) { return api->Handle(r, w); });
   SKIFF_RETURN_IF_ERROR(http_->Listen(options_.listen));
   if (shared_ && (options_.run_agent || options_.run_edge)) {
-    // Refreshed every ttl; a server silent for three is no longer tried.
+    // Refreshed every ttl; a server that missed three heartbeats (one ttl)
+    // is no longer tried, unless it still holds the lease.
     peers_ = std::make_unique<PeerPool>(lease_.get(), clock_, OwnUrl(), options_.leader_ttl,
-                                        3 * options_.leader_ttl);
+                                        options_.leader_ttl);
     peers_->Start();
   }
 
