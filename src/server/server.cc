@@ -39,6 +39,7 @@
 #include "server/local_control_plane.h"
 #include "server/peer_pool.h"
 #include "server/route_watcher.h"
+#include "server/server_id.h"
 #include "store/postgres/postgres_leader_lease.h"
 #include "store/postgres/postgres_store.h"
 #include "store/single_server_lease.h"
@@ -287,8 +288,11 @@ Status Server::Impl::Start() {
   // The directory holds the admin token and the database: keep it private.
   ::chmod(data.c_str(), 0700);
 
-  SKIFF_ASSIGN_OR_RETURN(store_, OpenStore(options_.store, data, options_.leader_ttl));
   shared_ = options_.store != "sqlite";
+  // It names the edge in the leader's reports with a shared store, the node
+  // whenever given.
+  if (shared_ || !options_.server_id.empty()) SKIFF_RETURN_IF_ERROR(CheckServerId(ServerId()));
+  SKIFF_ASSIGN_OR_RETURN(store_, OpenStore(options_.store, data, options_.leader_ttl));
   bool created = false;
   api::AdminTokenOptions token_options;
   token_options.shared_store = shared_;
