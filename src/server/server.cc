@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -20,6 +21,7 @@
 #include "api/api_server.h"
 #include "api/auth.h"
 #include "api/join_tokens.h"
+#include "common/dir_lock.h"
 #include "common/ids.h"
 #include "common/logging.h"
 #include "controller/app_service.h"
@@ -80,6 +82,8 @@ class Server::Impl {
   // The store is shared with other servers (PostgreSQL): the own agent and
   // edge report to the leader over HTTP (docs/postgres.md).
   bool shared_ = false;
+  // This server's hold on its data directory, for its whole life.
+  std::optional<DirLock> data_lock_;
   // With a shared store: every server's URL, own first, for the own agent and edge.
   std::unique_ptr<PeerPool> peers_;
   runtime::DriverSet drivers_;
@@ -287,6 +291,10 @@ Status Server::Impl::Start() {
     return Unavailable(fmt::format("cannot create data directory {}: {}", data, ec.message()));
   // The directory holds the admin token and the database: keep it private.
   ::chmod(data.c_str(), 0700);
+  // It also makes this server one node (the agent's id, its containers'
+  // labels): one server in it at a time.
+  SKIFF_ASSIGN_OR_RETURN(DirLock lock, DirLock::Acquire(data));
+  data_lock_.emplace(std::move(lock));
 
   shared_ = options_.store != "sqlite";
   // It names the edge in the leader's reports with a shared store, the node
