@@ -654,7 +654,8 @@ TEST_F(ApiServerTest, BadTrafficReportsAreRefused) {
 }
 
 // Verify that a traffic report with a report interval tells edge_heard the
-// edge and its interval (the roster keeps them), and one without none.
+// edge and its interval (the roster keeps them), bounded to 100 ms..5 min,
+// and one without none.
 TEST_F(ApiServerTest, TrafficReportsTellWhichEdgeWasHeard) {
   ASSERT_EQ(Call(Request("POST", "/v1/edges/edge-a/traffic",
                          R"({"apps":{},"routes":{"revision":3,"interval_ms":5000}})"))
@@ -665,8 +666,18 @@ TEST_F(ApiServerTest, TrafficReportsTellWhichEdgeWasHeard) {
                          R"({"apps":{"web":{"bytes":-5}},"routes":{"interval_ms":5000}})"))
                 .status,
             400);
+  // Intervals beyond 100 ms..5 min are clamped.
+  ASSERT_EQ(Call(Request("POST", "/v1/edges/edge-d/traffic",
+                         R"({"apps":{},"routes":{"interval_ms":9000000000}})"))
+                .status,
+            200);
+  ASSERT_EQ(
+      Call(Request("POST", "/v1/edges/edge-e/traffic", R"({"apps":{},"routes":{"interval_ms":1}})"))
+          .status,
+      200);
   std::lock_guard lock(heard_mu_);
-  EXPECT_EQ(heard_, (std::vector<std::pair<std::string, int64_t>>{{"edge-a", 5000}}));
+  EXPECT_EQ(heard_, (std::vector<std::pair<std::string, int64_t>>{
+                        {"edge-a", 5000}, {"edge-d", 300000}, {"edge-e", 100}}));
 }
 
 }  // namespace
