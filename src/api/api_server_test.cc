@@ -205,6 +205,8 @@ TEST_F(ApiServerTest, AgentsAndEdgesReportToTheLeaderOnly) {
     EXPECT_EQ(refused.Header("Retry-After"), "1") << target;
   }
   EXPECT_EQ(Call(Request("GET", "/v1/apps")).status, 200);
+  // A traffic report from no known caller is refused as such first.
+  EXPECT_EQ(Call(Request("POST", "/v1/edges/e1/traffic", "{}", false)).status, 401);
 
   leading_ = true;
   EXPECT_NE(Call(Request("POST", "/v1/agent/register", "{}", false)).status, 503);

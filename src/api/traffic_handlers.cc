@@ -52,6 +52,8 @@ net::HttpResponse ReportTraffic(const ApiDeps& deps, const net::HttpRequest& req
     return ErrorReply(Error{ErrorCode::kPermissionDenied,
                             "only the admin or edge " + name + " may report its traffic", "name"});
   }
+  // After the caller: a stranger learns nothing, not even who leads.
+  if (auto refused = RefuseUnlessLeading(deps)) return *refused;
   if (deps.traffic == nullptr) {
     return ErrorReply(Error{ErrorCode::kNotFound, "this server keeps no traffic book"});
   }
