@@ -65,19 +65,6 @@ Handler BindStream(const ApiDeps* deps,
                     net::ResponseWriter& writer) { return fn(*deps, request, params, writer); };
 }
 
-// Why a server that does not lead refuses what agents and edges report: the
-// leader's loops judge nodes by their heartbeats and drains by the edges'
-// reports, both kept in the memory of the server that gets them. A 503 (it did
-// nothing) sends their net::ServerPool on to the next server, until the leader.
-// Null without a leadership (one server): it always leads.
-std::optional<net::HttpResponse> RefuseUnlessLeading(const ApiDeps& deps) {
-  if (!deps.leadership || deps.leadership().leading) return std::nullopt;
-  return net::ErrorResponse(
-      Error{ErrorCode::kUnavailable,
-            "this server does not lead: agents and edges report to the leader (GET /v1/servers "
-            "names it); list every server in --server"});
-}
-
 UnaryHandler LeaderOnly(const ApiDeps* deps, UnaryHandler handler) {
   return [deps, handler = std::move(handler)](const net::HttpRequest& request,
                                               const PathParams& params) {
@@ -99,6 +86,19 @@ Handler LeaderOnly(const ApiDeps* deps, Handler handler) {
 }
 
 }  // namespace
+
+// Why a server that does not lead refuses what agents and edges report: the
+// leader's loops judge nodes by their heartbeats and drains by the edges'
+// reports, both kept in the memory of the server that gets them. A 503 (it did
+// nothing) sends their net::ServerPool on to the next server, until the leader.
+// Null without a leadership (one server): it always leads.
+std::optional<net::HttpResponse> RefuseUnlessLeading(const ApiDeps& deps) {
+  if (!deps.leadership || deps.leadership().leading) return std::nullopt;
+  return net::ErrorResponse(
+      Error{ErrorCode::kUnavailable,
+            "this server does not lead: agents and edges report to the leader (GET /v1/servers "
+            "names it); list every server in --server"});
+}
 
 ApiServer::ApiServer(ApiDeps deps) : deps_(std::move(deps)) {
   SKIFF_CHECK(deps_.store != nullptr);
@@ -142,7 +142,8 @@ void ApiServer::AddRoutes() {
   r.AddUnary("GET", "/v1/servers", true, Bind(d, &ListServers));
   r.AddUnary("POST", "/v1/nodes/{id}/drain", true, Bind(d, &DrainNode));
   // Checks its caller itself: the admin, or the reporting edge (its credential).
-  r.AddUnary("POST", "/v1/edges/{name}/traffic", false, LeaderOnly(d, Bind(d, &ReportTraffic)));
+  // Asks whether this server leads once it knows the caller.
+  r.AddUnary("POST", "/v1/edges/{name}/traffic", false, Bind(d, &ReportTraffic));
   r.AddUnary("GET", "/v1/traffic", true, Bind(d, &GetTraffic));
   r.AddUnary("POST", "/v1/join-tokens", true, Bind(d, &CreateJoinToken));
   r.AddUnary("GET", "/v1/join-tokens", true, Bind(d, &ListJoinTokens));

@@ -206,6 +206,8 @@ TEST_F(ApiServerTest, AgentsAndEdgesReportToTheLeaderOnly) {
     EXPECT_EQ(refused.Header("Retry-After"), "1") << target;
   }
   EXPECT_EQ(Call(Request("GET", "/v1/apps")).status, 200);
+  // A traffic report from no known caller is refused as such first.
+  EXPECT_EQ(Call(Request("POST", "/v1/edges/e1/traffic", "{}", false)).status, 401);
 
   leading_ = true;
   EXPECT_NE(Call(Request("POST", "/v1/agent/register", "{}", false)).status, 503);
@@ -717,7 +719,8 @@ TEST_F(ApiServerTest, BadTrafficReportsAreRefused) {
 }
 
 // Verify that a traffic report with a report interval tells edge_heard the
-// edge and its interval (the roster keeps them), and one without none.
+// edge and its interval (the roster keeps them), bounded to 100 ms..5 min,
+// and one without none.
 TEST_F(ApiServerTest, TrafficReportsTellWhichEdgeWasHeard) {
   ASSERT_EQ(Call(Request("POST", "/v1/edges/edge-a/traffic",
                          R"({"apps":{},"routes":{"revision":3,"interval_ms":5000}})"))
@@ -728,8 +731,18 @@ TEST_F(ApiServerTest, TrafficReportsTellWhichEdgeWasHeard) {
                          R"({"apps":{"web":{"bytes":-5}},"routes":{"interval_ms":5000}})"))
                 .status,
             400);
+  // Intervals beyond 100 ms..5 min are clamped.
+  ASSERT_EQ(Call(Request("POST", "/v1/edges/edge-d/traffic",
+                         R"({"apps":{},"routes":{"interval_ms":9000000000}})"))
+                .status,
+            200);
+  ASSERT_EQ(
+      Call(Request("POST", "/v1/edges/edge-e/traffic", R"({"apps":{},"routes":{"interval_ms":1}})"))
+          .status,
+      200);
   std::lock_guard lock(heard_mu_);
-  EXPECT_EQ(heard_, (std::vector<std::pair<std::string, int64_t>>{{"edge-a", 5000}}));
+  EXPECT_EQ(heard_, (std::vector<std::pair<std::string, int64_t>>{
+                        {"edge-a", 5000}, {"edge-d", 300000}, {"edge-e", 100}}));
 }
 
 }  // namespace

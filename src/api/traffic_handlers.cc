@@ -4,6 +4,7 @@
 // edge credential, as itself only. A report may carry the
 // edge's routes (revision and requests in flight to instances it no longer
 // routes), which the drain tracker waits on (controller/drain_tracker.h).
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -14,6 +15,10 @@
 namespace skiff::api {
 namespace json = boost::json;
 namespace {
+
+// The report intervals taken, in ms (longer or shorter ones are clamped).
+constexpr int64_t kMinIntervalMs = 100;
+constexpr int64_t kMaxIntervalMs = 5 * 60 * 1000;
 
 // An edge name: what `skiff edge --name` takes (host names and ports).
 bool ValidEdgeName(const std::string& name) {
@@ -47,6 +52,8 @@ net::HttpResponse ReportTraffic(const ApiDeps& deps, const net::HttpRequest& req
     return ErrorReply(Error{ErrorCode::kPermissionDenied,
                             "only the admin or edge " + name + " may report its traffic", "name"});
   }
+  // After the caller: a stranger learns nothing, not even who leads.
+  if (auto refused = RefuseUnlessLeading(deps)) return *refused;
   if (deps.traffic == nullptr) {
     return ErrorReply(Error{ErrorCode::kNotFound, "this server keeps no traffic book"});
   }
@@ -60,6 +67,12 @@ net::HttpResponse ReportTraffic(const ApiDeps& deps, const net::HttpRequest& req
   if (!body) return ErrorReply(body.error());
   auto snapshot = metrics::TrafficFromJson(*body);
   if (!snapshot) return ErrorReply(snapshot.error());
+  // An interval far outside any an edge is given would keep the edge in the
+  // roster for ever or forget it between reports: bounded to 100 ms..5 min.
+  if (snapshot->routes && snapshot->routes->interval_ms > 0) {
+    snapshot->routes->interval_ms =
+        std::clamp<int64_t>(snapshot->routes->interval_ms, kMinIntervalMs, kMaxIntervalMs);
+  }
   const int64_t interval_ms = snapshot->routes ? snapshot->routes->interval_ms : 0;
   deps.traffic->Record(name, std::move(*snapshot), std::chrono::steady_clock::now());
   if (deps.edge_heard && interval_ms > 0) deps.edge_heard(name, interval_ms);

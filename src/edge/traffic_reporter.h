@@ -50,7 +50,9 @@ class TrafficReporter {
 // A TrafficReporter::Sink posting each snapshot to POST
 // /v1/edges/{name}/traffic through `servers` (to the leader: the others answer
 // 503), with `token` as the bearer and the edge's routes (`routes`, asked at
-// each report, thread-safe) reported every `interval`. Errors: the call's
+// each report, thread-safe) reported every `interval`. Each post is bounded by
+// about one interval (1 to 5 s) and goes on to the next server after any
+// transport error. Errors: the call's
 // (kUnavailable when no server takes it), or the server's answer's.
 TrafficReporter::Sink PostTraffic(net::ServerPool servers, std::string token,
                                   const std::string& name,

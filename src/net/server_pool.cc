@@ -9,9 +9,9 @@ namespace {
 bool IsRead(std::string_view method) { return method == "GET" || method == "HEAD"; }
 
 // Whether a failed attempt may go to the next server (see the header).
-bool SendOn(std::string_view method, const Error& error) {
+bool SendOn(std::string_view method, const Error& error, ServerPool::Resend resend) {
   if (NeverSent(error)) return true;
-  return IsRead(method) &&
+  return (IsRead(method) || resend == ServerPool::Resend::kAlways) &&
          (error.code == ErrorCode::kUnavailable || error.code == ErrorCode::kDeadlineExceeded);
 }
 
@@ -58,7 +58,16 @@ std::pair<std::shared_ptr<const ServerPool::Clients>, size_t> ServerPool::Load()
 
 void ServerPool::Answered(const std::shared_ptr<const Clients>& clients, size_t at) const {
   std::lock_guard lock(state_->mu);
-  if (state_->clients == clients) state_->current = at;
+  if (state_->clients == clients) {
+    state_->current = at;
+    return;
+  }
+  // A call spanning a SetUrls still says who answers: without this, calls as
+  // long as the list's refresh period would never move the pool.
+  const std::string& url = (*clients)[at].base_url();
+  for (size_t i = 0; i < state_->clients->size(); ++i) {
+    if ((*state_->clients)[i].base_url() == url) state_->current = i;
+  }
 }
 
 Status ServerPool::Check() const {
@@ -74,14 +83,14 @@ Status ServerPool::Check() const {
 
 Result<HttpResponse> ServerPool::Do(std::string_view method, std::string_view path,
                                     std::string_view body, const HttpHeaders& headers,
-                                    Duration timeout) const {
+                                    Duration timeout, Resend resend) const {
   const auto [clients, first] = Load();
   Result<HttpResponse> result = Unavailable("no server tried");
   for (size_t i = 0; i < clients->size(); ++i) {
     const size_t at = (first + i) % clients->size();
     result = (*clients)[at].Do(method, path, body, headers, timeout);
     const bool pass_on =
-        result ? result->status == kServiceUnavailable : SendOn(method, result.error());
+        result ? result->status == kServiceUnavailable : SendOn(method, result.error(), resend);
     if (!pass_on) {
       Answered(clients, at);
       return result;
@@ -109,8 +118,8 @@ Result<int> ServerPool::Stream(std::string_view method, std::string_view path,
     // A non-2xx answer comes back as the Error it stands for (503 is
     // kUnavailable), so a stream cannot tell a 503 from a dropped connection:
     // only reads, which may go anywhere, are sent on after either.
-    const bool pass_on =
-        !streamed && !result && !stop.stop_requested() && SendOn(method, result.error());
+    const bool pass_on = !streamed && !result && !stop.stop_requested() &&
+                         SendOn(method, result.error(), Resend::kByMethod);
     if (!pass_on) {
       Answered(clients, at);
       return result;
@@ -125,14 +134,18 @@ std::string ServerPool::current() const {
 }
 
 std::vector<std::string> ServerPool::urls() const {
+  // Held by name: a temporary's list would die before the loop body when
+  // SetUrls replaces it meanwhile.
+  const auto [clients, first] = Load();
   std::vector<std::string> out;
-  for (const auto& client : *Load().first) out.push_back(client.base_url());
+  for (const auto& client : *clients) out.push_back(client.base_url());
   return out;
 }
 
 std::string ServerPool::ToString() const {
+  const auto [clients, first] = Load();  // held, as in urls()
   std::string out;
-  for (const auto& client : *Load().first) {
+  for (const auto& client : *clients) {
     if (!out.empty()) out += ',';
     out += client.base_url();
   }

@@ -6,7 +6,9 @@
 // A write is only sent on when the first server cannot have acted on it: its
 // connection was never made, or it said 503. A read (GET, HEAD) is sent on
 // after any transport error too (a dropped connection, a timeout): asking
-// again changes nothing.
+// again changes nothing. So is a write its caller calls idempotent
+// (Resend::kAlways: a heartbeat, a report that may be counted twice), so
+// that a server frozen with its port open (SIGSTOP) holds it one timeout only.
 //
 // The list may be replaced while calls go on (SetUrls): a server that serves
 // several servers of one database learns of them from the servers' list.
@@ -41,11 +43,18 @@ class ServerPool {
   // else kInvalidArgument naming the entry.
   Status Check() const;
 
+  // When a call that failed in transport goes to the next server.
+  enum class Resend {
+    kByMethod,  // a read after any transport error; a write only when never sent
+    kAlways,    // after any transport error: the caller calls it idempotent
+  };
+
   // As HttpClient::Do, sent on as the header says. When no server answers,
   // the last server's error or 503.
   Result<HttpResponse> Do(std::string_view method, std::string_view path,
                           std::string_view body = {}, const HttpHeaders& headers = {},
-                          Duration timeout = HttpClient::kDefaultTimeout) const;
+                          Duration timeout = HttpClient::kDefaultTimeout,
+                          Resend resend = Resend::kByMethod) const;
 
   // As HttpClient::Stream (body-less). Sent on only until the first bytes of
   // a body arrived; a stream that broke after that is the caller's to open
@@ -80,7 +89,8 @@ class ServerPool {
 
   // The list now and the index calls go to first.
   std::pair<std::shared_ptr<const Clients>, size_t> Load() const;
-  // Makes `at` of `clients` current, unless the list was replaced meanwhile.
+  // Makes the server at `at` of `clients` current; when the list was replaced
+  // meanwhile, the same server (by URL) in the new list, if it names it.
   void Answered(const std::shared_ptr<const Clients>& clients, size_t at) const;
 
   std::shared_ptr<State> state_ = std::make_shared<State>();

@@ -57,12 +57,13 @@ PeerPool::~PeerPool() { Stop(); }
 Status PeerPool::Refresh() {
   SKIFF_ASSIGN_OR_RETURN(std::vector<store::ServerRecord> servers, lease_->ListServers());
   const std::string urls = Join(PeerUrls(own_url_, servers, alive_));
-  pool_.SetUrls(urls);
   std::lock_guard lock(mu_);
-  if (urls != last_) {
-    SKIFF_LOG_INFO("server: this server's agent and edge reach the leader through {}", urls);
-    last_ = urls;
-  }
+  // The same list is not given again: nothing would change but the pool's
+  // list, which calls in flight then find replaced.
+  if (urls == last_) return OkStatus();
+  SKIFF_LOG_INFO("server: this server's agent and edge reach the leader through {}", urls);
+  pool_.SetUrls(urls);
+  last_ = urls;
   return OkStatus();
 }
 

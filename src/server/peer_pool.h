@@ -69,7 +69,7 @@ class PeerPool {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;  // GUARDED_BY(mu_)
-  std::string last_;       // GUARDED_BY(mu_): the list given last, to log changes once
+  std::string last_;       // GUARDED_BY(mu_): the list given last, given again only changed
   std::thread thread_;
 };
 

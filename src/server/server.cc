@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -20,6 +21,7 @@
 #include "api/api_server.h"
 #include "api/auth.h"
 #include "api/join_tokens.h"
+#include "common/dir_lock.h"
 #include "common/ids.h"
 #include "common/logging.h"
 #include "controller/app_service.h"
@@ -39,6 +41,7 @@
 #include "server/local_control_plane.h"
 #include "server/peer_pool.h"
 #include "server/route_watcher.h"
+#include "server/server_id.h"
 #include "store/postgres/postgres_leader_lease.h"
 #include "store/postgres/postgres_store.h"
 #include "store/shared_snapshot_cache.h"
@@ -83,6 +86,8 @@ class Server::Impl {
   // The store is shared with other servers (PostgreSQL): the own agent and
   // edge report to the leader over HTTP (docs/postgres.md).
   bool shared_ = false;
+  // This server's hold on its data directory, for its whole life.
+  std::optional<DirLock> data_lock_;
   // With a shared store: every server's URL, own first, for the own agent and edge.
   std::unique_ptr<PeerPool> peers_;
   runtime::DriverSet drivers_;
@@ -240,6 +245,9 @@ Status Server::Impl::StartAgent() {
     // makes for its node in the store the servers share (no join token).
     SKIFF_ASSIGN_OR_RETURN(agent_options.node_id, OwnNodeId(data));
     agent::RemoteControlPlaneOptions remote;
+    // A frozen leader must not hold a heartbeat past a third of the node TTL:
+    // the next server in the pool gets it then (the new leader, soon).
+    remote.report_timeout = options_.node_ttl / 3;
     SKIFF_ASSIGN_OR_RETURN(remote.credential, join_tokens_->IssueCredential(agent_options.node_id));
     control_plane_ = std::make_unique<agent::RemoteControlPlane>(std::move(remote), peers_->pool());
   }
@@ -288,9 +296,16 @@ Status Server::Impl::Start() {
     return Unavailable(fmt::format("cannot create data directory {}: {}", data, ec.message()));
   // The directory holds the admin token and the database: keep it private.
   ::chmod(data.c_str(), 0700);
+  // It also makes this server one node (the agent's id, its containers'
+  // labels): one server in it at a time.
+  SKIFF_ASSIGN_OR_RETURN(DirLock lock, DirLock::Acquire(data));
+  data_lock_.emplace(std::move(lock));
 
-  SKIFF_ASSIGN_OR_RETURN(store_, OpenStore(options_.store, data, options_.leader_ttl));
   shared_ = options_.store != "sqlite";
+  // It names the edge in the leader's reports with a shared store, the node
+  // whenever given.
+  if (shared_ || !options_.server_id.empty()) SKIFF_RETURN_IF_ERROR(CheckServerId(ServerId()));
+  SKIFF_ASSIGN_OR_RETURN(store_, OpenStore(options_.store, data, options_.leader_ttl));
   snapshots_ = std::make_unique<store::SharedSnapshotCache>(store_.get());
   bool created = false;
   api::AdminTokenOptions token_options;
@@ -352,9 +367,10 @@ Status Server::Impl::Start() {
       io_, [api](const net::HttpRequest& r, net::ResponseWriter& w) { return api->Handle(r, w); });
   SKIFF_RETURN_IF_ERROR(http_->Listen(options_.listen));
   if (shared_ && (options_.run_agent || options_.run_edge)) {
-    // Refreshed every ttl; a server silent for three is no longer tried.
+    // Refreshed every ttl; a server that missed three heartbeats (one ttl)
+    // is no longer tried, unless it still holds the lease.
     peers_ = std::make_unique<PeerPool>(lease_.get(), clock_, OwnUrl(), options_.leader_ttl,
-                                        3 * options_.leader_ttl);
+                                        options_.leader_ttl);
     peers_->Start();
   }
 

@@ -88,29 +88,6 @@ class LeaderE2eTest : public ::testing::Test {
     }
   }
 
-  // The index of the one server whose /health says it leads, once exactly
-  // one of those not in `skip` does; -1 when none does within `timeout`.
-  int WaitForOneLeader(std::chrono::milliseconds timeout, int skip = -1) {
-    int leader = -1;
-    PollUntil(
-        [&] {
-          int found = -1;
-          int count = 0;
-          for (int i = 0; i < static_cast<int>(servers_.size()); ++i) {
-            if (i == skip) continue;
-            if (HealthOf(*servers_[i]).leader) {
-              found = i;
-              ++count;
-            }
-          }
-          if (count != 1) return false;
-          leader = found;
-          return true;
-        },
-        timeout, std::chrono::milliseconds(20));
-    return leader;
-  }
-
   std::string Query(const std::string& sql) { return pg_->Query(database_, sql).value_or("?"); }
 
   PostgresServer* pg_ = nullptr;
@@ -124,7 +101,7 @@ class LeaderE2eTest : public ::testing::Test {
 // (creates the instances of a scale-up made through a surviving server).
 TEST_F(LeaderE2eTest, KillTheLeaderAndAnotherTakesOver) {
   ASSERT_NO_FATAL_FAILURE(StartServers(3));
-  const int leader = WaitForOneLeader(std::chrono::seconds(10));
+  const int leader = WaitForOneLeader(servers_, std::chrono::seconds(10));
   ASSERT_GE(leader, 0) << "no single leader";
   const Leading before = HealthOf(*servers_[leader]);
   const std::string leader_id = "s" + std::to_string(leader + 1);
@@ -158,7 +135,7 @@ TEST_F(LeaderE2eTest, KillTheLeaderAndAnotherTakesOver) {
                         kTtl + kTakeoverBound, std::chrono::milliseconds(20)))
       << "the new leader's controller did not act";
   const auto took = std::chrono::steady_clock::now() - killed;
-  const int next = WaitForOneLeader(std::chrono::seconds(1), leader);
+  const int next = WaitForOneLeader(servers_, std::chrono::seconds(1), leader);
   ASSERT_GE(next, 0);
   EXPECT_GT(HealthOf(*servers_[next]).epoch, before.epoch);
   std::cout << "kill -9 of the leader -> the new leader's controller acted in "
@@ -172,7 +149,7 @@ TEST_F(LeaderE2eTest, KillTheLeaderAndAnotherTakesOver) {
 // the controller busy throughout.
 TEST_F(LeaderE2eTest, FrozenLeaderIsFencedWhenItWakes) {
   ASSERT_NO_FATAL_FAILURE(StartServers(2));
-  const int old = WaitForOneLeader(std::chrono::seconds(10));
+  const int old = WaitForOneLeader(servers_, std::chrono::seconds(10));
   ASSERT_GE(old, 0) << "no single leader";
   SkiffServer& frozen = *servers_[old];
   SkiffServer& other = *servers_[1 - old];

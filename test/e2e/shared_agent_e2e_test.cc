@@ -6,6 +6,7 @@
 // survivor leads, the dead server's node goes down and its instance is
 // replaced on the survivor's node, and the survivor's edge keeps serving.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <boost/json.hpp>
@@ -27,7 +28,8 @@ namespace {
 namespace json = boost::json;
 using std::chrono::seconds;
 
-constexpr auto kNodeTtl = seconds(2);
+// Room for a loaded two-core machine: a heartbeat every second.
+constexpr auto kNodeTtl = seconds(3);
 
 // GET `path` of `server` as JSON; null when it does not answer 200.
 json::value Get(const SkiffServer& server, const std::string& path) {
@@ -36,12 +38,6 @@ json::value Get(const SkiffServer& server, const std::string& path) {
   boost::system::error_code ec;
   json::value v = json::parse(r->body, ec);
   return ec ? json::value(nullptr) : v;
-}
-
-bool Leads(const SkiffServer& server) {
-  json::value health = Get(server, "/health");
-  return health.is_object() && health.as_object().contains("leader") &&
-         health.at("leader").as_bool();
 }
 
 // The status of each node `server` lists, by node name (the server's id).
@@ -63,6 +59,21 @@ std::string NodeIdOf(const SkiffServer& server, const std::string& name) {
     if (n.at("name").as_string() == name) return std::string(n.at("id").as_string());
   }
   return "";
+}
+
+// The ids of the nodes `server`'s event trail says went down, once each time.
+std::multiset<std::string> NodesDown(const SkiffServer& server) {
+  std::multiset<std::string> down;
+  json::value events = Get(server, "/v1/events");
+  if (!events.is_object()) return down;
+  for (const json::value& e : events.at("events").as_array()) {
+    if (e.at("kind").as_string() != "node.down") continue;
+    const json::object& details = e.at("details").as_object();
+    if (const json::value* node = details.if_contains("node"); node && node->is_string()) {
+      down.insert(std::string(node->as_string()));
+    }
+  }
+  return down;
 }
 
 // The nodes of the app's running, healthy instances meant to run (one entry
@@ -118,7 +129,7 @@ class SharedAgentE2eTest : public ::testing::Test {
       // Their own agent and edge, as an all-in-one server has; instances
       // of each on an address of its own.
       server->AddArgs({"--store", uri, "--server-id", "s" + std::to_string(i), "--leader-ttl", "1s",
-                       "--node-ttl", "2s", "--node-address", "127.0.0." + std::to_string(i + 1)});
+                       "--node-ttl", "3s", "--node-address", "127.0.0." + std::to_string(i + 1)});
       if (i > 1) server->GiveToken(servers_[0]->token());
       ASSERT_TRUE(server->Start()) << "s" << i;
       servers_.push_back(std::move(server));
@@ -126,22 +137,9 @@ class SharedAgentE2eTest : public ::testing::Test {
   }
 
   // The index of the one server that leads among those not `skip`; -1 when
-  // none does within `timeout`.
+  // that is not so within `timeout`.
   int Leader(std::chrono::milliseconds timeout, int skip = -1) {
-    int leader = -1;
-    PollUntil(
-        [&] {
-          int count = 0;
-          for (int i = 0; i < static_cast<int>(servers_.size()); ++i) {
-            if (i != skip && Leads(*servers_[i])) {
-              leader = i;
-              ++count;
-            }
-          }
-          return count == 1;
-        },
-        timeout, std::chrono::milliseconds(20));
-    return leader;
+    return WaitForOneLeader(servers_, timeout, skip);
   }
 
   std::vector<std::unique_ptr<SkiffServer>> servers_;
@@ -166,7 +164,8 @@ TEST_F(SharedAgentE2eTest, OwnAgentsAndEdgesReportToTheLeader) {
 
   auto applied = other.Api("PUT", "/v1/apps/web", TestAppSpec("web", 2, "[web.test]"), nullptr,
                            "application/yaml");
-  ASSERT_TRUE(applied.has_value() && applied->status == 201) << applied->body;
+  ASSERT_TRUE(applied.has_value() && applied->status == 201)
+      << (applied ? applied->body : applied.error().ToString());
   const std::string lead_node = NodeIdOf(lead, "s" + std::to_string(leader + 1));
   const std::string other_node = NodeIdOf(lead, "s" + std::to_string(2 - leader));
   const std::multiset<std::string> spread{lead_node, other_node};
@@ -182,6 +181,9 @@ TEST_F(SharedAgentE2eTest, OwnAgentsAndEdgesReportToTheLeader) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));  // pacing, not syncing
   }
   ASSERT_EQ(Instances(lead, "web").size(), 2u);
+  // A flip between two samples would still leave its event.
+  ASSERT_EQ(NodesDown(lead), std::multiset<std::string>{})
+      << json::serialize(Get(lead, "/v1/events"));
   EXPECT_TRUE(PollUntil([&] { return EdgeServes(lead, "web.test"); }));
   EXPECT_TRUE(PollUntil([&] { return EdgeServes(other, "web.test"); }));
   // Both edges' traffic reports reach the leader (every 5 s), each edge named
@@ -218,11 +220,52 @@ TEST_F(SharedAgentE2eTest, OwnAgentsAndEdgesReportToTheLeader) {
   EXPECT_TRUE(std::any_of(instances.begin(), instances.end(), [&](const json::value& i) {
     return i.at("id").as_string() == kept && i.at("desired").as_string() == "run";
   })) << json::serialize(instances);
-  EXPECT_TRUE(EdgeServes(other, "web.test"));
+  EXPECT_TRUE(PollUntil([&] { return EdgeServes(other, "web.test"); }));
   // Its edge reports to the new leader, itself.
   EXPECT_TRUE(
       PollUntil([&] { return EdgesHeard(other).count(edge_names[1 - leader]) == 1; }, seconds(12)))
       << json::serialize(Get(other, "/v1/traffic"));
+}
+
+// Verify that when the leader is frozen (SIGSTOP: its port still takes
+// connections, nothing answers) the survivor leads and never judges its own
+// node down: its agent's heartbeats, held by the frozen server at most a third
+// of the node ttl, go on to it. The frozen server's node goes down.
+TEST_F(SharedAgentE2eTest, OwnAgentsOutliveAFrozenLeader) {
+  ASSERT_NO_FATAL_FAILURE(StartServers());
+  const int leader = Leader(std::chrono::seconds(10));
+  ASSERT_GE(leader, 0) << "no single leader";
+  SkiffServer& frozen = *servers_[leader];
+  SkiffServer& other = *servers_[1 - leader];
+  const std::map<std::string, std::string> both_ready{{"s1", "ready"}, {"s2", "ready"}};
+  ASSERT_TRUE(PollUntil([&] { return NodeStatus(frozen) == both_ready; }))
+      << frozen.Output() << other.Output();
+  const std::string frozen_name = "s" + std::to_string(leader + 1);
+  const std::string survivor_name = "s" + std::to_string(2 - leader);
+  const std::string survivor_node = NodeIdOf(frozen, survivor_name);
+  const std::string frozen_node = NodeIdOf(frozen, frozen_name);
+  ASSERT_FALSE(survivor_node.empty());
+
+  ASSERT_EQ(::kill(frozen.pid(), SIGSTOP), 0);
+  const int next = Leader(std::chrono::seconds(10), leader);
+  if (next != 1 - leader) ::kill(frozen.pid(), SIGCONT);
+  ASSERT_EQ(next, 1 - leader) << other.Output();
+  // The frozen server's node goes down (its agent is frozen with it): the new
+  // leader judged the nodes, the survivor's among them, by then.
+  const bool judged =
+      PollUntil([&] { return NodeStatus(other)[frozen_name] == "down"; }, seconds(20));
+  // Two more ttls in which the survivor's node could go down.
+  const auto until = std::chrono::steady_clock::now() + 2 * kNodeTtl;
+  while (judged && std::chrono::steady_clock::now() < until) {
+    if (NodeStatus(other)[survivor_name] != "ready") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // pacing, not syncing
+  }
+  ::kill(frozen.pid(), SIGCONT);
+  EXPECT_TRUE(judged) << json::serialize(Get(other, "/v1/nodes"));
+  EXPECT_EQ(NodeStatus(other)[survivor_name], "ready");
+  const std::multiset<std::string> down = NodesDown(other);
+  EXPECT_EQ(down.count(survivor_node), 0u) << json::serialize(Get(other, "/v1/events"));
+  EXPECT_EQ(down.count(frozen_node), 1u) << json::serialize(Get(other, "/v1/events"));
 }
 
 }  // namespace

@@ -288,4 +288,35 @@ std::string SkiffAgent::LogPath() const {
 
 std::string SkiffAgent::Output() const { return ReadFile(LogPath()); }
 
+bool Leads(const SkiffServer& server) {
+  auto r = server.Api("GET", "/health");
+  if (!r || r->status != 200) return false;
+  boost::system::error_code ec;
+  json::value v = json::parse(r->body, ec);
+  if (ec || !v.is_object()) return false;
+  const json::value* leader = v.as_object().if_contains("leader");
+  return leader != nullptr && leader->is_bool() && leader->as_bool();
+}
+
+int WaitForOneLeader(const std::vector<std::unique_ptr<SkiffServer>>& servers,
+                     std::chrono::milliseconds timeout, int skip) {
+  int leader = -1;
+  PollUntil(
+      [&] {
+        int found = -1;
+        int count = 0;
+        for (int i = 0; i < static_cast<int>(servers.size()); ++i) {
+          if (i != skip && Leads(*servers[i])) {
+            found = i;
+            ++count;
+          }
+        }
+        if (count != 1) return false;
+        leader = found;
+        return true;
+      },
+      timeout, std::chrono::milliseconds(20));
+  return leader;
+}
+
 }  // namespace skiff::testing

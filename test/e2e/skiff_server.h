@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/json.hpp>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -122,5 +123,12 @@ int HandlePid(const boost::json::value& instance);
 std::vector<int> AppProcesses(const std::string& app);
 // GET http://address/path; the body, or "" when it fails.
 std::string HttpGet(const std::string& address, const std::string& path);
+
+// Whether the server's /health says it leads (false when it does not answer).
+bool Leads(const SkiffServer& server);
+// The index in `servers` of the one server that leads, `skip` left out, once
+// exactly one does; -1 when that is not so within `timeout`.
+int WaitForOneLeader(const std::vector<std::unique_ptr<SkiffServer>>& servers,
+                     std::chrono::milliseconds timeout, int skip = -1);
 
 }  // namespace skiff::testing
