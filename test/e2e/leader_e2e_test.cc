@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "e2e/failover_cluster.h"
 #include "e2e/skiff_server.h"
 #include "fakes/postgres_server.h"
 #include "store/postgres/postgres_store.h"
@@ -36,22 +37,6 @@ constexpr auto kTakeoverBound = std::chrono::seconds(5);
 std::string Spec(const std::string& name, int replicas) {
   return R"({"name":")" + name + R"(","run":{"command":["sleep","1000"]},"replicas":)" +
          std::to_string(replicas) + "}";
-}
-
-struct Leading {
-  bool answered = false;
-  bool leader = false;
-  int64_t epoch = 0;
-};
-
-// What the server's /health says of leading.
-Leading HealthOf(const SkiffServer& server) {
-  auto r = server.Api("GET", "/health");
-  if (!r) return {};
-  boost::system::error_code ec;
-  json::value v = json::parse(r->body, ec);
-  if (ec || !v.is_object() || !v.as_object().contains("leader")) return {};
-  return Leading{true, v.at("leader").as_bool(), v.at("epoch").to_number<int64_t>()};
 }
 
 // The servers sharing the database, as `server` lists them.
@@ -88,27 +73,8 @@ class LeaderE2eTest : public ::testing::Test {
     }
   }
 
-  // The index of the one server whose /health says it leads, once exactly
-  // one of those not in `skip` does; -1 when none does within `timeout`.
   int WaitForOneLeader(std::chrono::milliseconds timeout, int skip = -1) {
-    int leader = -1;
-    PollUntil(
-        [&] {
-          int found = -1;
-          int count = 0;
-          for (int i = 0; i < static_cast<int>(servers_.size()); ++i) {
-            if (i == skip) continue;
-            if (HealthOf(*servers_[i]).leader) {
-              found = i;
-              ++count;
-            }
-          }
-          if (count != 1) return false;
-          leader = found;
-          return true;
-        },
-        timeout, std::chrono::milliseconds(20));
-    return leader;
+    return skiff::testing::WaitForOneLeader(servers_, timeout, skip);
   }
 
   std::string Query(const std::string& sql) { return pg_->Query(database_, sql).value_or("?"); }

@@ -171,9 +171,14 @@ int HandlePid(const json::value& instance) {
   return std::stoi(h.substr(4, h.find(':', 4) - 4));
 }
 
-std::vector<int> AppProcesses(const std::string& app) {
+namespace {
+
+// Live processes (not zombies) whose environment has SKIFF_APP=app, each with
+// its SKIFF_INSTANCE ("" when it has none).
+std::vector<std::pair<int, std::string>> AppProcessesWithInstances(const std::string& app) {
   const std::string needle = "SKIFF_APP=" + app;
-  std::vector<int> pids;
+  const std::string instance = "SKIFF_INSTANCE=";
+  std::vector<std::pair<int, std::string>> found;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator("/proc", ec)) {
     const std::string name = entry.path().filename();
@@ -186,14 +191,29 @@ std::vector<int> AppProcesses(const std::string& app) {
     std::string env = ReadFile(entry.path() / "environ");
     std::stringstream vars(env);
     std::string var;
+    bool of_app = false;
+    std::string id;
     while (std::getline(vars, var, '\0')) {
-      if (var == needle) {
-        pids.push_back(std::stoi(name));
-        break;
-      }
+      if (var == needle) of_app = true;
+      if (var.rfind(instance, 0) == 0) id = var.substr(instance.size());
     }
+    if (of_app) found.emplace_back(std::stoi(name), id);
   }
+  return found;
+}
+
+}  // namespace
+
+std::vector<int> AppProcesses(const std::string& app) {
+  std::vector<int> pids;
+  for (const auto& [pid, id] : AppProcessesWithInstances(app)) pids.push_back(pid);
   return pids;
+}
+
+std::vector<std::string> AppProcessInstances(const std::string& app) {
+  std::vector<std::string> ids;
+  for (const auto& [pid, id] : AppProcessesWithInstances(app)) ids.push_back(id);
+  return ids;
 }
 
 std::string HttpGet(const std::string& address, const std::string& path) {
@@ -206,6 +226,7 @@ SkiffAgent::SkiffAgent(const SkiffServer& server, std::string name, std::string 
     : server_(server),
       name_(std::move(name)),
       address_(std::move(address)),
+      servers_("http://" + server.addr()),
       data_(dir_.File("data")) {
   static int agents = 0;
   ports_ = PortRange(port_count, ++agents * 7);
@@ -220,10 +241,9 @@ SkiffAgent::~SkiffAgent() {
 }
 
 bool SkiffAgent::Start(const std::string& join_token) {
-  std::vector<std::string> argv{SKIFF_BIN,     "agent", "--server",  "http://" + server_.addr(),
-                                "--name",      name_,   "--address", address_,
-                                "--data",      data_,   "--ports",   ports_,
-                                "--log-level", "debug"};
+  std::vector<std::string> argv{SKIFF_BIN, "agent",     "--server",    servers_, "--name",
+                                name_,     "--address", address_,      "--data", data_,
+                                "--ports", ports_,      "--log-level", "debug"};
   if (!join_token.empty()) {
     argv.push_back("--join-token");
     argv.push_back(join_token);

@@ -90,6 +90,9 @@ class SkiffAgent {
   void AddArgs(std::vector<std::string> args) {
     extra_args_.insert(extra_args_.end(), args.begin(), args.end());
   }
+  // The --server list it starts with at every later Start (default: its
+  // server's URL), "http://a:1,http://b:2" for an agent of several servers.
+  void SetServers(std::string urls) { servers_ = std::move(urls); }
   // The node id the agent keeps in its data dir ("" before its first start).
   std::string NodeId() const;
   // The output of its latest start.
@@ -101,6 +104,7 @@ class SkiffAgent {
   TempDir dir_;
   std::string name_;
   std::string address_;
+  std::string servers_;
   std::string data_;
   std::string ports_;
   std::vector<std::string> extra_args_;
@@ -120,6 +124,8 @@ boost::json::array Instances(const SkiffServer& server, const std::string& app);
 int HandlePid(const boost::json::value& instance);
 // Live processes whose environment has SKIFF_APP=app.
 std::vector<int> AppProcesses(const std::string& app);
+// The SKIFF_INSTANCE of each of those processes (one entry per process).
+std::vector<std::string> AppProcessInstances(const std::string& app);
 // GET http://address/path; the body, or "" when it fails.
 std::string HttpGet(const std::string& address, const std::string& path);
 
