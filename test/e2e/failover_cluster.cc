@@ -50,6 +50,10 @@ Leading HealthOf(const SkiffServer& server) {
   return Leading{true, v.at("leader").as_bool(), v.at("epoch").to_number<int64_t>()};
 }
 
+bool IsAppAnswer(const Result<net::HttpResponse>& r) {
+  return r && r->status == 200 && r->body.rfind("hello from ", 0) == 0;
+}
+
 FailoverCluster::FailoverCluster(std::string leader_ttl) : leader_ttl_(std::move(leader_ttl)) {}
 
 FailoverCluster::~FailoverCluster() {
@@ -228,7 +232,7 @@ void EdgeProbe::Start() {
       std::string failure;
       if (!r) {
         failure = r.error().ToString();
-      } else if (r->status != 200 || r->body.rfind("hello from ", 0) != 0) {
+      } else if (!IsAppAnswer(r)) {
         failure = "status " + std::to_string(r->status) + ": " + r->body.substr(0, 200);
       }
       if (!failure.empty()) {

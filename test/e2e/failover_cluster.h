@@ -42,6 +42,9 @@ struct Leading {
 };
 Leading HealthOf(const SkiffServer& server);
 
+// Whether `r` is the test app's answer to GET /: 200 "hello from ...".
+bool IsAppAnswer(const Result<net::HttpResponse>& r);
+
 // The index of the one server of `servers` (not `skip`) whose /health says it
 // leads, once exactly one does; -1 when none does within `timeout`.
 int WaitForOneLeader(const std::vector<std::unique_ptr<SkiffServer>>& servers,
