@@ -137,6 +137,8 @@ class Bench {
     for (const std::string& l : lost) std::printf("  lost: %s\n", l.c_str());
     for (const std::string& u : unconverged) std::printf("  unconverged: %s\n", u.c_str());
     for (const std::string& f : probe.FirstFailures()) std::printf("  edge: %s\n", f.c_str());
+    for (const std::string& f : load.FirstFailures())
+      std::printf("  not acknowledged: %s\n", f.c_str());
     totals->acked += load.AckedCount();
     totals->lost += lost.size();
     totals->duplicates += duplicates;
@@ -144,10 +146,10 @@ class Bench {
     totals->edge_requests += probe.requests();
     totals->edge_failures += probe.failures();
     std::printf(
-        "round %d: %s; %zu writes acknowledged (%zu before), %zu lost, %d duplicates, %zu apps "
-        "unconverged, edge %lld/%lld failed\n",
-        round, what.c_str(), load.AckedCount(), acked_at_failure, lost.size(), duplicates,
-        unconverged.size(), static_cast<long long>(probe.failures()),
+        "round %d: %s; %zu writes acknowledged (%zu before), %zu not, %zu lost, %d duplicates, "
+        "%zu apps unconverged, edge %lld/%lld failed\n",
+        round, what.c_str(), load.AckedCount(), acked_at_failure, load.Unacknowledged(),
+        lost.size(), duplicates, unconverged.size(), static_cast<long long>(probe.failures()),
         static_cast<long long>(probe.requests()));
     std::fflush(stdout);
     return DeleteApps(round, prefix);

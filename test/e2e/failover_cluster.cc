@@ -188,17 +188,23 @@ size_t WriteLoad::AckedCount() const {
   return acked_.size();
 }
 
+std::vector<std::string> WriteLoad::FirstFailures() const {
+  std::lock_guard lock(mu_);
+  return first_failures_;
+}
+
 void WriteLoad::Run() {
   const net::ServerPool pool(urls_);
   std::mt19937 random(std::random_device{}());
-  std::vector<std::string> apps;  // those it applied (acknowledged or not)
+  int applied = 0;                // apps it applied, acknowledged or not
+  std::vector<std::string> apps;  // those acknowledged: only they are scaled
   for (int i = 0; !stop_; ++i) {
     AckedWrite write;
     Result<net::HttpResponse> r;
-    if (apps.empty() || (static_cast<int>(apps.size()) < max_apps_ && i % 2 == 0)) {
-      write.app = prefix_ + "-" + std::to_string(apps.size() + 1);
+    const bool apply = apps.empty() || (applied < max_apps_ && i % 2 == 0);
+    if (apply) {
+      write.app = prefix_ + "-" + std::to_string(++applied);
       write.replicas = 1;
-      apps.push_back(write.app);
       r = pool.Do("PUT", "/v1/apps/" + write.app, TestAppSpec(write.app, 1, "[]"),
                   Bearer(token_, "application/yaml"), kWriteTimeout);
     } else {
@@ -210,10 +216,18 @@ void WriteLoad::Run() {
     }
     if (r && r->status >= 200 && r->status < 300) {
       write.revision = RevisionOf(*r);
+      if (apply) apps.push_back(write.app);
       std::lock_guard lock(mu_);
       acked_.push_back(std::move(write));
     } else {
       ++failed_;
+      std::lock_guard lock(mu_);
+      if (first_failures_.size() < 5) {
+        first_failures_.push_back(
+            write.app + ": " +
+            (r ? "status " + std::to_string(r->status) + ": " + r->body.substr(0, 200)
+               : r.error().ToString()));
+      }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));  // pacing, not syncing
   }

@@ -111,9 +111,10 @@ struct AckedWrite {
 
 // WriteLoad: one client thread that, until stopped, applies a new app (one
 // replica of the test app, named PREFIX-N) every other write while fewer than
-// `max_apps` exist, and otherwise scales one it made to 0, 1 or 2 replicas;
-// every write goes through net::ServerPool over `urls` (sent on to the next
-// server when one cannot be reached or answers 503, as the CLI does).
+// `max_apps` were applied, and otherwise scales one whose apply was
+// acknowledged to 0, 1 or 2 replicas; every write goes through
+// net::ServerPool over `urls` (sent on to the next server when one cannot be
+// reached or answers 503, as the CLI does).
 //
 // Thread-safety: every method may be called from any thread.
 class WriteLoad {
@@ -131,6 +132,9 @@ class WriteLoad {
   size_t AckedCount() const;
   // Writes that failed (no server took them, or the answer never came).
   size_t Unacknowledged() const { return failed_; }
+  // The first few of those, "PUT /v1/apps/NAME: status 404: body" or the
+  // transport error.
+  std::vector<std::string> FirstFailures() const;
 
  private:
   void Run();
@@ -143,7 +147,8 @@ class WriteLoad {
   std::atomic<size_t> failed_ = 0;
   std::thread thread_;
   mutable std::mutex mu_;
-  std::vector<AckedWrite> acked_;  // GUARDED_BY(mu_)
+  std::vector<AckedWrite> acked_;            // GUARDED_BY(mu_)
+  std::vector<std::string> first_failures_;  // GUARDED_BY(mu_)
 };
 
 // EdgeProbe: one thread sending GET / for `host` through the cluster's edge,
