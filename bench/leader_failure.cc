@@ -70,6 +70,7 @@ struct Totals {
   int refused = 0;
   std::vector<double> first_ms;   // kill9: placed; sigstop: takeover
   std::vector<double> served_ms;  // kill9 only
+  std::vector<double> pause_ms;   // each round's longest pause between acknowledged writes
   bool failed = false;
 };
 
@@ -140,16 +141,18 @@ class Bench {
     for (const std::string& f : load.FirstFailures())
       std::printf("  not acknowledged: %s\n", f.c_str());
     totals->acked += load.AckedCount();
+    totals->pause_ms.push_back(static_cast<double>(load.LongestPause().count()));
     totals->lost += lost.size();
     totals->duplicates += duplicates;
     totals->unconverged += static_cast<int>(unconverged.size());
     totals->edge_requests += probe.requests();
     totals->edge_failures += probe.failures();
     std::printf(
-        "round %d: %s; %zu writes acknowledged (%zu before), %zu not, %zu lost, %d duplicates, "
-        "%zu apps unconverged, edge %lld/%lld failed\n",
+        "round %d: %s; %zu writes acknowledged (%zu before), %zu not, longest pause %lld ms, "
+        "%zu lost, %d duplicates, %zu apps unconverged, edge %lld/%lld failed\n",
         round, what.c_str(), load.AckedCount(), acked_at_failure, load.Unacknowledged(),
-        lost.size(), duplicates, unconverged.size(), static_cast<long long>(probe.failures()),
+        static_cast<long long>(load.LongestPause().count()), lost.size(), duplicates,
+        unconverged.size(), static_cast<long long>(probe.failures()),
         static_cast<long long>(probe.requests()));
     std::fflush(stdout);
     return DeleteApps(round, prefix);
@@ -354,6 +357,14 @@ int main(int argc, char** argv) {
                         : "failover (kill -9 -> the new leader placed an app applied after it)",
                 ttl.c_str(), Percentile(first, 0.5), Percentile(first, 0.99),
                 *std::max_element(first.begin(), first.end()));
+  }
+  if (!totals.pause_ms.empty()) {
+    std::vector<double>& pause = totals.pause_ms;
+    std::printf(
+        "a round's longest pause between acknowledged writes: p50 %.0f ms, p99 %.0f ms, "
+        "max %.0f ms\n",
+        Percentile(pause, 0.5), Percentile(pause, 0.99),
+        *std::max_element(pause.begin(), pause.end()));
   }
   if (!totals.served_ms.empty()) {
     std::vector<double>& served = totals.served_ms;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 
@@ -193,7 +194,16 @@ std::vector<std::string> WriteLoad::FirstFailures() const {
   return first_failures_;
 }
 
+std::chrono::milliseconds WriteLoad::LongestPause() const {
+  std::lock_guard lock(mu_);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(longest_pause_);
+}
+
 void WriteLoad::Run() {
+  {
+    std::lock_guard lock(mu_);
+    last_ack_ = std::chrono::steady_clock::now();
+  }
   const net::ServerPool pool(urls_);
   std::mt19937 random(std::random_device{}());
   int applied = 0;                // apps it applied, acknowledged or not
@@ -218,6 +228,9 @@ void WriteLoad::Run() {
       write.revision = RevisionOf(*r);
       if (apply) apps.push_back(write.app);
       std::lock_guard lock(mu_);
+      const auto now = std::chrono::steady_clock::now();
+      longest_pause_ = std::max(longest_pause_, now - last_ack_);
+      last_ack_ = now;
       acked_.push_back(std::move(write));
     } else {
       ++failed_;

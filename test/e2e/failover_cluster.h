@@ -135,6 +135,9 @@ class WriteLoad {
   // The first few of those, "PUT /v1/apps/NAME: status 404: body" or the
   // transport error.
   std::vector<std::string> FirstFailures() const;
+  // The longest time between two acknowledged writes in a row (from its
+  // start to its first when fewer than two were acknowledged).
+  std::chrono::milliseconds LongestPause() const;
 
  private:
   void Run();
@@ -147,8 +150,10 @@ class WriteLoad {
   std::atomic<size_t> failed_ = 0;
   std::thread thread_;
   mutable std::mutex mu_;
-  std::vector<AckedWrite> acked_;            // GUARDED_BY(mu_)
-  std::vector<std::string> first_failures_;  // GUARDED_BY(mu_)
+  std::vector<AckedWrite> acked_;                        // GUARDED_BY(mu_)
+  std::vector<std::string> first_failures_;              // GUARDED_BY(mu_)
+  std::chrono::steady_clock::time_point last_ack_;       // GUARDED_BY(mu_)
+  std::chrono::steady_clock::duration longest_pause_{};  // GUARDED_BY(mu_)
 };
 
 // EdgeProbe: one thread sending GET / for `host` through the cluster's edge,
@@ -177,7 +182,9 @@ class EdgeProbe {
   std::atomic<int64_t> failures_ = 0;
   std::thread thread_;
   mutable std::mutex mu_;
-  std::vector<std::string> first_failures_;  // GUARDED_BY(mu_)
+  std::vector<std::string> first_failures_;              // GUARDED_BY(mu_)
+  std::chrono::steady_clock::time_point last_ack_;       // GUARDED_BY(mu_)
+  std::chrono::steady_clock::duration longest_pause_{};  // GUARDED_BY(mu_)
 };
 
 // The acknowledged writes `server` does not show, one line each (empty when
