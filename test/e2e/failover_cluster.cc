@@ -282,27 +282,84 @@ std::vector<std::string> EdgeProbe::FirstFailures() const {
   return first_failures_;
 }
 
+DuplicateWatch::DuplicateWatch(std::string prefix) : prefix_(std::move(prefix)) {}
+
+DuplicateWatch::~DuplicateWatch() { Stop(); }
+
+void DuplicateWatch::Start() {
+  thread_ = std::thread([this] {
+    while (!stop_) {
+      std::map<std::string, int> per_instance;
+      for (const auto& [app, id] : AppProcessInstancesWithPrefix(prefix_)) {
+        ++per_instance[app + "/" + id];
+      }
+      ++scans_;
+      {
+        std::lock_guard lock(mu_);
+        for (const auto& [instance, count] : per_instance) {
+          if (count > 1) duplicates_[instance] = std::max(duplicates_[instance], count);
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // pacing, not syncing
+    }
+  });
+}
+
+void DuplicateWatch::Stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+std::vector<std::string> DuplicateWatch::Duplicates() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> found;
+  for (const auto& [instance, count] : duplicates_) {
+    found.push_back(instance + " in " + std::to_string(count) + " processes");
+  }
+  return found;
+}
+
 std::vector<std::string> LostWrites(const SkiffServer& server,
                                     const std::vector<AckedWrite>& acked) {
-  std::map<std::string, AckedWrite> latest;
-  for (const AckedWrite& w : acked) {
-    auto [it, added] = latest.emplace(w.app, w);
-    if (!added && w.revision >= it->second.revision) it->second = w;
-  }
   std::vector<std::string> lost;
-  for (const auto& [name, w] : latest) {
-    const std::string acknowledged = "acknowledged at revision " + std::to_string(w.revision) +
-                                     " with " + std::to_string(w.replicas) + " replicas";
-    auto app = JsonObject(server.Api("GET", "/v1/apps/" + name));
-    if (!app) {
-      lost.push_back(name + ": not found (" + acknowledged + ")");
+  // Each app's history, fetched once: revision -> replicas.
+  std::map<std::string, std::optional<std::map<int64_t, int>>> histories;
+  // The replicas first acknowledged at each (app, revision).
+  std::map<std::pair<std::string, int64_t>, int> acked_at;
+  for (const AckedWrite& w : acked) {
+    const std::string acknowledged = w.app + ": acknowledged at revision " +
+                                     std::to_string(w.revision) + " with " +
+                                     std::to_string(w.replicas) + " replicas";
+    if (w.revision <= 0) {
+      lost.push_back(acknowledged + ": the answer named no revision");
       continue;
     }
-    const int64_t revision = app->at("revision").to_number<int64_t>();
-    const int replicas = app->at("spec").at("replicas").to_number<int>();
-    if (revision < w.revision || (revision == w.revision && replicas != w.replicas)) {
-      lost.push_back(name + ": at revision " + std::to_string(revision) + " with " +
-                     std::to_string(replicas) + " replicas (" + acknowledged + ")");
+    auto [other, first] = acked_at.emplace(std::pair(w.app, w.revision), w.replicas);
+    if (!first && other->second != w.replicas) {
+      lost.push_back(acknowledged + ", and also with " + std::to_string(other->second));
+    }
+    auto it = histories.find(w.app);
+    if (it == histories.end()) {
+      std::optional<std::map<int64_t, int>> history;
+      if (auto d = JsonObject(server.Api("GET", "/v1/apps/" + w.app + "/deployments"))) {
+        history.emplace();
+        for (const json::value& r : d->at("deployments").as_array()) {
+          (*history)[r.at("revision").to_number<int64_t>()] =
+              r.at("spec").at("replicas").to_number<int>();
+        }
+      }
+      it = histories.emplace(w.app, std::move(history)).first;
+    }
+    if (!it->second) {
+      lost.push_back(acknowledged + ": the app's deployments not found");
+      continue;
+    }
+    auto revision = it->second->find(w.revision);
+    if (revision == it->second->end()) {
+      lost.push_back(acknowledged + ": no such revision in its deployments");
+    } else if (revision->second != w.replicas) {
+      lost.push_back(acknowledged + ": that revision has " + std::to_string(revision->second) +
+                     " replicas");
     }
   }
   return lost;
@@ -331,7 +388,7 @@ std::string Mismatch(const SkiffServer& server, const std::string& app, int desi
   for (const auto& [id, count] : per_id) {
     if (count > 1) {
       problems += " instance " + id + " runs in " + std::to_string(count) + " processes;";
-      extra = std::max(extra, count - 1);
+      extra += count - 1;
     }
     if (listed.count(id) == 0) problems += " a process of instance " + id + " not listed running;";
   }

@@ -20,6 +20,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -187,10 +188,40 @@ class EdgeProbe {
   std::chrono::steady_clock::duration longest_pause_{};  // GUARDED_BY(mu_)
 };
 
+// DuplicateWatch: one thread scanning /proc every 50 ms, until stopped, for
+// live processes of the apps whose names start with `prefix`, remembering
+// each instance id seen in two processes of one scan: an instance running
+// twice at any moment of a failure, not only once all converged.
+//
+// Thread-safety: every method may be called from any thread.
+class DuplicateWatch {
+ public:
+  explicit DuplicateWatch(std::string prefix);
+  ~DuplicateWatch();  // Stop()
+  DuplicateWatch(const DuplicateWatch&) = delete;
+  DuplicateWatch& operator=(const DuplicateWatch&) = delete;
+
+  void Start();
+  // Waits for the scan in progress to end.
+  void Stop();
+  int64_t scans() const { return scans_; }
+  // Each instance seen running twice, once: "APP/ID in N processes".
+  std::vector<std::string> Duplicates() const;
+
+ private:
+  std::string prefix_;
+  std::atomic<bool> stop_ = false;
+  std::atomic<int64_t> scans_ = 0;
+  std::thread thread_;
+  mutable std::mutex mu_;
+  std::map<std::string, int> duplicates_;  // GUARDED_BY(mu_): "APP/ID" -> most processes seen
+};
+
 // The acknowledged writes `server` does not show, one line each (empty when
-// none is lost). For each app, its latest acknowledged write must be there:
-// the app at that revision with those replicas, or at a later revision (a
-// later write committed, acknowledged or not).
+// none is lost). Each acknowledged write must be in its app's deployment
+// history: the revision it was acknowledged at, with the replicas it set. A
+// write acknowledged without a revision, or two acknowledged at one revision
+// of an app with different replicas, are failures too.
 std::vector<std::string> LostWrites(const SkiffServer& server,
                                     const std::vector<AckedWrite>& acked);
 

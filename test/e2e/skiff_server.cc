@@ -145,13 +145,15 @@ std::string SkiffServer::WriteFile(const std::string& name, const std::string& t
 
 std::string SkiffServer::Output() const { return ReadFile(dir_.File("server.log")); }
 
-std::string TestAppSpec(const std::string& name, int replicas, const std::string& domains) {
+std::string TestAppSpec(const std::string& name, int replicas, const std::string& domains,
+                        const std::string& health_every) {
   return "name: " + name +
          "\nrun:\n  command: [\"" SKIFF_TESTAPP_BIN
          "\", \"--host\", \"${HOST}\", \"--port\", \"${PORT}\"]\n"
          "replicas: " +
          std::to_string(replicas) + "\ndomains: " + domains +
-         "\nhealth: {type: http, path: /health, interval: 200ms, timeout: 200ms}\n";
+         "\nhealth: {type: http, path: /health, interval: " + health_every +
+         ", timeout: " + health_every + "}\n";
 }
 
 json::array Instances(const SkiffServer& server, const std::string& app) {
@@ -173,12 +175,18 @@ int HandlePid(const json::value& instance) {
 
 namespace {
 
-// Live processes (not zombies) whose environment has SKIFF_APP=app, each with
-// its SKIFF_INSTANCE ("" when it has none).
-std::vector<std::pair<int, std::string>> AppProcessesWithInstances(const std::string& app) {
+struct AppProcess {
+  int pid = 0;
+  std::string app;
+  std::string instance;  // "" when it has none
+};
+
+// Live processes (not zombies) whose environment has SKIFF_APP=app (or, when
+// `prefix`, SKIFF_APP starting with `app`), each with its SKIFF_INSTANCE.
+std::vector<AppProcess> AppProcessesWithInstances(const std::string& app, bool prefix = false) {
   const std::string needle = "SKIFF_APP=" + app;
   const std::string instance = "SKIFF_INSTANCE=";
-  std::vector<std::pair<int, std::string>> found;
+  std::vector<AppProcess> found;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator("/proc", ec)) {
     const std::string name = entry.path().filename();
@@ -192,12 +200,18 @@ std::vector<std::pair<int, std::string>> AppProcessesWithInstances(const std::st
     std::stringstream vars(env);
     std::string var;
     bool of_app = false;
-    std::string id;
+    AppProcess process;
     while (std::getline(vars, var, '\0')) {
-      if (var == needle) of_app = true;
-      if (var.rfind(instance, 0) == 0) id = var.substr(instance.size());
+      if (prefix ? var.rfind(needle, 0) == 0 : var == needle) {
+        of_app = true;
+        process.app = var.substr(std::string_view("SKIFF_APP=").size());
+      }
+      if (var.rfind(instance, 0) == 0) process.instance = var.substr(instance.size());
     }
-    if (of_app) found.emplace_back(std::stoi(name), id);
+    if (of_app) {
+      process.pid = std::stoi(name);
+      found.push_back(std::move(process));
+    }
   }
   return found;
 }
@@ -206,14 +220,23 @@ std::vector<std::pair<int, std::string>> AppProcessesWithInstances(const std::st
 
 std::vector<int> AppProcesses(const std::string& app) {
   std::vector<int> pids;
-  for (const auto& [pid, id] : AppProcessesWithInstances(app)) pids.push_back(pid);
+  for (const AppProcess& p : AppProcessesWithInstances(app)) pids.push_back(p.pid);
   return pids;
 }
 
 std::vector<std::string> AppProcessInstances(const std::string& app) {
   std::vector<std::string> ids;
-  for (const auto& [pid, id] : AppProcessesWithInstances(app)) ids.push_back(id);
+  for (const AppProcess& p : AppProcessesWithInstances(app)) ids.push_back(p.instance);
   return ids;
+}
+
+std::vector<std::pair<std::string, std::string>> AppProcessInstancesWithPrefix(
+    const std::string& prefix) {
+  std::vector<std::pair<std::string, std::string>> found;
+  for (AppProcess& p : AppProcessesWithInstances(prefix, /*prefix=*/true)) {
+    found.emplace_back(std::move(p.app), std::move(p.instance));
+  }
+  return found;
 }
 
 std::string HttpGet(const std::string& address, const std::string& path) {

@@ -115,8 +115,10 @@ class SkiffAgent {
 };
 
 // A spec of the test app (process driver, bound to $HOST:$PORT) with `replicas`
-// and `domains` (YAML, "[a.test, b.test]"), health-checked over http every 200 ms.
-std::string TestAppSpec(const std::string& name, int replicas, const std::string& domains);
+// and `domains` (YAML, "[a.test, b.test]"), health-checked over http every
+// `health_every` with that timeout (a duration, "200ms", "1s").
+std::string TestAppSpec(const std::string& name, int replicas, const std::string& domains,
+                        const std::string& health_every = "200ms");
 
 // The instances of `app` as the API lists them.
 boost::json::array Instances(const SkiffServer& server, const std::string& app);
@@ -126,6 +128,10 @@ int HandlePid(const boost::json::value& instance);
 std::vector<int> AppProcesses(const std::string& app);
 // The SKIFF_INSTANCE of each of those processes (one entry per process).
 std::vector<std::string> AppProcessInstances(const std::string& app);
+// The SKIFF_APP and SKIFF_INSTANCE of each live process whose SKIFF_APP starts
+// with `prefix` (one entry per process), in one scan of /proc.
+std::vector<std::pair<std::string, std::string>> AppProcessInstancesWithPrefix(
+    const std::string& prefix);
 // GET http://address/path; the body, or "" when it fails.
 std::string HttpGet(const std::string& address, const std::string& path);
 
