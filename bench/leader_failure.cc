@@ -83,7 +83,10 @@ class Bench {
     if (!cluster_.Start(pg)) return false;
     prefix_ = "lf" + std::to_string(getpid());
     first_ = prefix_ + "-first";
-    auto applied = cluster_.Apply(first_, t::TestAppSpec(first_, 2, "[" + first_ + ".bench]"));
+    // Health every second (as the e2e test's probed app): one slow answer of
+    // a loaded machine does not take an instance out of the edge's routes.
+    auto applied =
+        cluster_.Apply(first_, t::TestAppSpec(first_, 2, "[" + first_ + ".bench]", "1s"));
     if (!applied || applied->status != 201) {
       std::fprintf(stderr, "could not apply the first app\n");
       return false;
@@ -104,6 +107,10 @@ class Bench {
     const std::string prefix = prefix_ + "-r" + std::to_string(round);
     t::EdgeProbe probe(cluster_, first_ + ".bench");
     probe.Start();
+    // The round's apps and the first app, from before the failure until
+    // they converged.
+    t::DuplicateWatch watch(prefix_);
+    watch.Start();
     // Under kill -9 the writes go to the leader first (some are in flight
     // when it dies); a stopped leader would hold each write sent to it for
     // the client's timeout, so then they go to a survivor first.
@@ -122,9 +129,11 @@ class Bench {
     } else {
       if (!Kill(round, leader, survivor, prefix, totals, &what)) return false;
     }
-    t::PollUntil([&] { return load.AckedCount() >= acked_at_failure + 3; }, deadline_);
+    const bool wrote_on =
+        t::PollUntil([&] { return load.AckedCount() >= acked_at_failure + 3; }, deadline_);
     load.Stop();
     probe.Stop();
+    if (!wrote_on) return Fail(round, "no write acknowledged after the failure");
 
     const std::vector<std::string> lost = t::LostWrites(cluster_.server(survivor), load.Acked());
     int duplicates = 0;
@@ -134,6 +143,11 @@ class Bench {
     for (std::string& u :
          t::Unconverged(cluster_.server(survivor), first_, deadline_, &duplicates)) {
       unconverged.push_back(std::move(u));
+    }
+    watch.Stop();
+    for (const std::string& d : watch.Duplicates()) {
+      std::printf("  ran twice: %s\n", d.c_str());
+      ++duplicates;
     }
     for (const std::string& l : lost) std::printf("  lost: %s\n", l.c_str());
     for (const std::string& u : unconverged) std::printf("  unconverged: %s\n", u.c_str());

@@ -23,7 +23,7 @@
 # the database's clock (bench/failover.sh): between 2/3 of the ttl and the ttl.
 #
 #   bench/leader_kill9.sh [BUILD_DIR]
-#   ROUNDS=100 BENCH_TTL=5s BENCH_DEADLINE=60
+#   BENCH_ROUNDS=100 BENCH_TTL=5s BENCH_DEADLINE=60 (BENCH_DEADLINE: each wait's bound)
 set -euo pipefail
 build=${1:-build}
-exec "$build/bench_leader_failure" kill9 "${ROUNDS:-100}" "${BENCH_TTL:-5s}" "${BENCH_DEADLINE:-60}"
+exec "$build/bench_leader_failure" kill9 "${BENCH_ROUNDS:-${ROUNDS:-100}}" "${BENCH_TTL:-5s}" "${BENCH_DEADLINE:-60}"

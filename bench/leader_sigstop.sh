@@ -17,7 +17,7 @@
 # leader_kill9.sh fails on.
 #
 #   bench/leader_sigstop.sh [BUILD_DIR]
-#   ROUNDS=20 BENCH_TTL=5s BENCH_DEADLINE=60
+#   BENCH_ROUNDS=20 BENCH_TTL=5s BENCH_DEADLINE=60 (BENCH_DEADLINE: each wait's bound)
 set -euo pipefail
 build=${1:-build}
-exec "$build/bench_leader_failure" sigstop "${ROUNDS:-20}" "${BENCH_TTL:-5s}" "${BENCH_DEADLINE:-60}"
+exec "$build/bench_leader_failure" sigstop "${BENCH_ROUNDS:-${ROUNDS:-20}}" "${BENCH_TTL:-5s}" "${BENCH_DEADLINE:-60}"
