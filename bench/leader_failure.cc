@@ -68,6 +68,9 @@ struct Totals {
   int64_t edge_failures = 0;
   int64_t old_epoch_writes = 0;
   int refused = 0;
+  int rounds_refused = 0;  // sigstop: rounds with a fenced write refused
+  size_t failed_after_act = 0;
+  int rounds_failed_after_act = 0;
   std::vector<double> first_ms;   // kill9: placed; sigstop: takeover
   std::vector<double> served_ms;  // kill9 only
   std::vector<double> pause_ms;   // each round's longest pause between acknowledged writes
@@ -129,11 +132,19 @@ class Bench {
     } else {
       if (!Kill(round, leader, survivor, prefix, totals, &what)) return false;
     }
+    // Once the new leader acted, every write must be acknowledged: only the
+    // one in flight when the leader failed may have gone unanswered.
+    const size_t failed_at_act = load.Unacknowledged();
     const bool wrote_on =
         t::PollUntil([&] { return load.AckedCount() >= acked_at_failure + 3; }, deadline_);
     load.Stop();
     probe.Stop();
     if (!wrote_on) return Fail(round, "no write acknowledged after the failure");
+    const size_t failed_after_act = load.Unacknowledged() - failed_at_act;
+    std::string by_status;
+    for (const auto& [status, count] : load.FailuresByStatus()) {
+      by_status += (by_status.empty() ? "" : ", ") + std::to_string(count) + " " + status;
+    }
 
     const std::vector<std::string> lost = t::LostWrites(cluster_.server(survivor), load.Acked());
     int duplicates = 0;
@@ -161,10 +172,15 @@ class Bench {
     totals->unconverged += static_cast<int>(unconverged.size());
     totals->edge_requests += probe.requests();
     totals->edge_failures += probe.failures();
+    totals->failed_after_act += failed_after_act;
+    if (failed_after_act > 0) ++totals->rounds_failed_after_act;
+    if (refused_ > 0) ++totals->rounds_refused;
     std::printf(
-        "round %d: %s; %zu writes acknowledged (%zu before), %zu not, longest pause %lld ms, "
+        "round %d: %s; %zu writes acknowledged (%zu before), %zu not (%s; %zu after the new "
+        "leader acted), longest pause %lld ms, "
         "%zu lost, %d duplicates, %zu apps unconverged, edge %lld/%lld failed\n",
         round, what.c_str(), load.AckedCount(), acked_at_failure, load.Unacknowledged(),
+        by_status.empty() ? "none" : by_status.c_str(), failed_after_act,
         static_cast<long long>(load.LongestPause().count()), lost.size(), duplicates,
         unconverged.size(), static_cast<long long>(probe.failures()),
         static_cast<long long>(probe.requests()));
@@ -173,7 +189,7 @@ class Bench {
   }
 
   // Changes of the leaders' loops committed at an epoch older than one
-  // committed before them, over the whole log: a write of an old term after
+  // committed before them, over the retained change log: a write of an old term after
   // a later term's.
   std::string OldEpochAfterNewer() const {
     return cluster_.Query(
@@ -222,7 +238,12 @@ class Bench {
 
   bool Freeze(int round, int leader, Totals* totals, std::string* what) {
     t::SkiffServer& frozen = cluster_.server(leader);
-    const int64_t old_epoch = t::HealthOf(frozen).epoch;
+    const t::Leading before = t::HealthOf(frozen);
+    // Epoch 0 would count the API's unfenced writes as the old term's.
+    if (!before.answered || !before.leader || before.epoch <= 0) {
+      return Fail(round, "the leader to freeze no longer leads");
+    }
+    const int64_t old_epoch = before.epoch;
     if (::kill(frozen.pid(), SIGSTOP) != 0) return Fail(round, "SIGSTOP failed");
     const auto stopped = Clock::now();
     int next = -1;
@@ -271,6 +292,7 @@ class Bench {
     const int64_t old_count = old_writes == "?" ? 1 : std::stoll(old_writes);
     totals->old_epoch_writes += old_count;
     totals->refused += refused;
+    refused_ = refused;
     totals->first_ms.push_back(static_cast<double>(Ms(took)));
     *what = "s" + std::to_string(leader + 1) + " stopped -> s" + std::to_string(next + 1) +
             " led in " + std::to_string(Ms(took)) +
@@ -310,6 +332,7 @@ class Bench {
   }
 
   bool sigstop_;
+  int refused_ = 0;  // the last round's refused fenced writes
   seconds deadline_;
   t::FailoverCluster cluster_;
   std::string prefix_;
@@ -356,12 +379,16 @@ int main(int argc, char** argv) {
       mode.c_str(), done, totals.acked, totals.lost, totals.duplicates, totals.unconverged,
       static_cast<long long>(totals.edge_failures), static_cast<long long>(totals.edge_requests));
   if (sigstop) {
-    std::printf(", %lld commits of an old epoch after the takeover, %d fenced writes refused",
-                static_cast<long long>(totals.old_epoch_writes), totals.refused);
+    std::printf(
+        ", %lld commits of an old epoch after the takeover, %d fenced writes refused (in %d "
+        "rounds)",
+        static_cast<long long>(totals.old_epoch_writes), totals.refused, totals.rounds_refused);
   }
+  std::printf(", %zu writes not acknowledged after the new leader acted (in %d rounds)",
+              totals.failed_after_act, totals.rounds_failed_after_act);
   const std::string after_newer = bench.OldEpochAfterNewer();
   std::printf(
-      "; in the whole log, %s changes of the leaders' loops at an epoch older than one "
+      "; in the retained change log, %s changes of the leaders' loops at an epoch older than one "
       "committed before them\n",
       after_newer.c_str());
   if (!totals.first_ms.empty()) {
@@ -388,6 +415,6 @@ int main(int argc, char** argv) {
   }
   const bool bad = totals.failed || totals.lost > 0 || totals.duplicates > 0 ||
                    totals.unconverged > 0 || totals.edge_failures > 0 ||
-                   totals.old_epoch_writes > 0 || after_newer != "0";
+                   totals.old_epoch_writes > 0 || totals.failed_after_act > 0 || after_newer != "0";
   return bad ? 1 : 0;
 }

@@ -9,7 +9,7 @@
 # frozen leader: rows of `changes` with its epoch); the fenced writes it logs
 # as refused after waking are counted too. Then the checks of
 # leader_kill9.sh: nothing acknowledged lost, nothing running twice, the
-# edge answered every request. At the end, the whole log is checked for any
+# edge answered every request. At the end, the retained change log is checked for any
 # change of the leaders' loops at an epoch older than one committed before it.
 #
 # Prints a line per round, the totals and the takeover's p50/p99 (never

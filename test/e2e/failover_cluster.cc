@@ -194,6 +194,11 @@ std::vector<std::string> WriteLoad::FirstFailures() const {
   return first_failures_;
 }
 
+std::map<std::string, int> WriteLoad::FailuresByStatus() const {
+  std::lock_guard lock(mu_);
+  return failures_by_status_;
+}
+
 std::chrono::milliseconds WriteLoad::LongestPause() const {
   std::lock_guard lock(mu_);
   return std::chrono::duration_cast<std::chrono::milliseconds>(longest_pause_);
@@ -235,6 +240,7 @@ void WriteLoad::Run() {
     } else {
       ++failed_;
       std::lock_guard lock(mu_);
+      ++failures_by_status_[r ? "status " + std::to_string(r->status) : "no answer"];
       if (first_failures_.size() < 5) {
         first_failures_.push_back(
             write.app + ": " +

@@ -136,6 +136,9 @@ class WriteLoad {
   // The first few of those, "PUT /v1/apps/NAME: status 404: body" or the
   // transport error.
   std::vector<std::string> FirstFailures() const;
+  // Those writes counted by what ended them: "status 404", or "no answer"
+  // (no server could be reached, or the answer never came).
+  std::map<std::string, int> FailuresByStatus() const;
   // The longest time between two acknowledged writes in a row (from its
   // start to its first when fewer than two were acknowledged).
   std::chrono::milliseconds LongestPause() const;
@@ -153,6 +156,7 @@ class WriteLoad {
   mutable std::mutex mu_;
   std::vector<AckedWrite> acked_;                        // GUARDED_BY(mu_)
   std::vector<std::string> first_failures_;              // GUARDED_BY(mu_)
+  std::map<std::string, int> failures_by_status_;        // GUARDED_BY(mu_)
   std::chrono::steady_clock::time_point last_ack_;       // GUARDED_BY(mu_)
   std::chrono::steady_clock::duration longest_pause_{};  // GUARDED_BY(mu_)
 };
