@@ -31,6 +31,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <random>
 #include <string>
 #include <thread>
@@ -340,9 +341,7 @@ class Bench {
   std::mt19937 random_{std::random_device{}()};
 };
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int Run(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "kill9";
   if (mode != "kill9" && mode != "sigstop") {
     std::fprintf(stderr, "usage: bench_leader_failure kill9|sigstop [ROUNDS [TTL [DEADLINE_S]]]\n");
@@ -417,4 +416,17 @@ int main(int argc, char** argv) {
                    totals.unconverged > 0 || totals.edge_failures > 0 ||
                    totals.old_epoch_writes > 0 || totals.failed_after_act > 0 || after_newer != "0";
   return bad ? 1 : 0;
+}
+
+}  // namespace
+
+// Catches what the checks throw (a malformed answer) so the cluster's
+// destructors stop its processes.
+int main(int argc, char** argv) {
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_leader_failure: %s\n", e.what());
+    return 1;
+  }
 }
