@@ -20,7 +20,7 @@
 // are deleted. Prints a line per round, the totals and the times' p50/p99
 // (never judged); exits 1 when a write is lost, an instance runs twice, an
 // app does not converge, the edge failed a request, an old epoch's write
-// committed, or a round did not end within its deadline.
+// committed, or a wait of a round (each bounded by DEADLINE_S) did not end.
 //
 //   bench_leader_failure kill9|sigstop ROUNDS [TTL [DEADLINE_S]]
 //   (bench/leader_kill9.sh and bench/leader_sigstop.sh run it)

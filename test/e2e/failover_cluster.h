@@ -1,5 +1,5 @@
 // The parts of issue 13's failure tests of the leader, real and on loopback,
-// shared by test/e2e/leader_failure_e2e_test.cc and bench/leader_failure.cc:
+// shared by test/e2e/leader_kill9_e2e_test.cc and bench/leader_failure.cc:
 //
 // - FailoverCluster: a fresh database of the test's PostgreSQL, three `skiff
 //   server --no-agent --no-edge` on it, two standalone `skiff agent`s
@@ -51,6 +51,10 @@ bool IsAppAnswer(const Result<net::HttpResponse>& r);
 int WaitForOneLeader(const std::vector<std::unique_ptr<SkiffServer>>& servers,
                      std::chrono::milliseconds timeout, int skip = -1);
 
+// Thread-safety: Start() and the destructor on one thread; after Start(),
+// the const methods (Edge, Query, Apply, Urls, the servers' Api) from any
+// thread, as EdgeProbe does; Kill()/Start() of a server only from the thread
+// that owns the cluster.
 class FailoverCluster {
  public:
   // `leader_ttl`: the servers' --leader-ttl ("1s", "5s").

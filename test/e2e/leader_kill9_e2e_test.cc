@@ -41,7 +41,7 @@ constexpr auto kActBound = seconds(10);
 // an app deployed before all got its answer throughout.
 TEST(LeaderKill9E2eTest, KillTheLeaderUnderWritesLosesAndDuplicatesNothing) {
   SKIFF_REQUIRE_POSTGRES(pg);
-  FailoverCluster cluster("1s");
+  FailoverCluster cluster(std::to_string(kTtl.count()) + "s");
   ASSERT_TRUE(cluster.Start(pg));
   // Names unique on the machine: processes are counted by their app's name.
   const std::string prefix = "k9-" + std::to_string(getpid());
