@@ -21,18 +21,7 @@
 set -euo pipefail
 build=${1:-build}
 source "$(dirname "$0")/lib/common.sh"
-# Everything the bench starts lives under $work (its temp dirs: servers,
-# agents, edge, PostgreSQL, as `nobody` when root, who must enter it), so an
-# interrupted run leaves nothing: bench_cleanup kills what names $work, and
-# kill_instances the apps' instances, whose output goes to files under it.
-export TMPDIR=$work
-chmod 755 "$work"
-kill_instances() {
-  local fd target
-  for fd in /proc/[0-9]*/fd/1; do
-    target=$(readlink "$fd" 2>/dev/null) || continue
-    case $target in "$work"/*) fd=${fd#/proc/}; kill -9 "${fd%/*}" 2>/dev/null || true ;; esac
-  done
-}
-trap 'kill_instances; bench_cleanup' EXIT
+# Everything the bench starts lives under $work: an interrupted run leaves
+# nothing running.
+bench_contain_under_work
 "$build/bench_leader_failure" sigstop "${BENCH_ROUNDS:-${ROUNDS:-20}}" "${BENCH_TTL:-5s}" "${BENCH_DEADLINE:-60}"
