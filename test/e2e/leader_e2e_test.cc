@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "e2e/failover_cluster.h"
 #include "e2e/skiff_server.h"
 #include "fakes/postgres_server.h"
 #include "store/postgres/postgres_store.h"
@@ -36,22 +37,6 @@ constexpr auto kTakeoverBound = std::chrono::seconds(5);
 std::string Spec(const std::string& name, int replicas) {
   return R"({"name":")" + name + R"(","run":{"command":["sleep","1000"]},"replicas":)" +
          std::to_string(replicas) + "}";
-}
-
-struct Leading {
-  bool answered = false;
-  bool leader = false;
-  int64_t epoch = 0;
-};
-
-// What the server's /health says of leading.
-Leading HealthOf(const SkiffServer& server) {
-  auto r = server.Api("GET", "/health");
-  if (!r) return {};
-  boost::system::error_code ec;
-  json::value v = json::parse(r->body, ec);
-  if (ec || !v.is_object() || !v.as_object().contains("leader")) return {};
-  return Leading{true, v.at("leader").as_bool(), v.at("epoch").to_number<int64_t>()};
 }
 
 // The servers sharing the database, as `server` lists them.

@@ -145,13 +145,15 @@ std::string SkiffServer::WriteFile(const std::string& name, const std::string& t
 
 std::string SkiffServer::Output() const { return ReadFile(dir_.File("server.log")); }
 
-std::string TestAppSpec(const std::string& name, int replicas, const std::string& domains) {
+std::string TestAppSpec(const std::string& name, int replicas, const std::string& domains,
+                        const std::string& health_every) {
   return "name: " + name +
          "\nrun:\n  command: [\"" SKIFF_TESTAPP_BIN
          "\", \"--host\", \"${HOST}\", \"--port\", \"${PORT}\"]\n"
          "replicas: " +
          std::to_string(replicas) + "\ndomains: " + domains +
-         "\nhealth: {type: http, path: /health, interval: 200ms, timeout: 200ms}\n";
+         "\nhealth: {type: http, path: /health, interval: " + health_every +
+         ", timeout: " + health_every + "}\n";
 }
 
 json::array Instances(const SkiffServer& server, const std::string& app) {
@@ -171,9 +173,20 @@ int HandlePid(const json::value& instance) {
   return std::stoi(h.substr(4, h.find(':', 4) - 4));
 }
 
-std::vector<int> AppProcesses(const std::string& app) {
+namespace {
+
+struct AppProcess {
+  int pid = 0;
+  std::string app;
+  std::string instance;  // "" when it has none
+};
+
+// Live processes (not zombies) whose environment has SKIFF_APP=app (or, when
+// `prefix`, SKIFF_APP starting with `app`), each with its SKIFF_INSTANCE.
+std::vector<AppProcess> AppProcessesWithInstances(const std::string& app, bool prefix = false) {
   const std::string needle = "SKIFF_APP=" + app;
-  std::vector<int> pids;
+  const std::string instance = "SKIFF_INSTANCE=";
+  std::vector<AppProcess> found;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator("/proc", ec)) {
     const std::string name = entry.path().filename();
@@ -186,14 +199,44 @@ std::vector<int> AppProcesses(const std::string& app) {
     std::string env = ReadFile(entry.path() / "environ");
     std::stringstream vars(env);
     std::string var;
+    bool of_app = false;
+    AppProcess process;
     while (std::getline(vars, var, '\0')) {
-      if (var == needle) {
-        pids.push_back(std::stoi(name));
-        break;
+      if (prefix ? var.rfind(needle, 0) == 0 : var == needle) {
+        of_app = true;
+        process.app = var.substr(std::string_view("SKIFF_APP=").size());
       }
+      if (var.rfind(instance, 0) == 0) process.instance = var.substr(instance.size());
+    }
+    if (of_app) {
+      process.pid = std::stoi(name);
+      found.push_back(std::move(process));
     }
   }
+  return found;
+}
+
+}  // namespace
+
+std::vector<int> AppProcesses(const std::string& app) {
+  std::vector<int> pids;
+  for (const AppProcess& p : AppProcessesWithInstances(app)) pids.push_back(p.pid);
   return pids;
+}
+
+std::vector<std::string> AppProcessInstances(const std::string& app) {
+  std::vector<std::string> ids;
+  for (const AppProcess& p : AppProcessesWithInstances(app)) ids.push_back(p.instance);
+  return ids;
+}
+
+std::vector<std::pair<std::string, std::string>> AppProcessInstancesWithPrefix(
+    const std::string& prefix) {
+  std::vector<std::pair<std::string, std::string>> found;
+  for (AppProcess& p : AppProcessesWithInstances(prefix, /*prefix=*/true)) {
+    found.emplace_back(std::move(p.app), std::move(p.instance));
+  }
+  return found;
 }
 
 std::string HttpGet(const std::string& address, const std::string& path) {
@@ -206,6 +249,7 @@ SkiffAgent::SkiffAgent(const SkiffServer& server, std::string name, std::string 
     : server_(server),
       name_(std::move(name)),
       address_(std::move(address)),
+      servers_("http://" + server.addr()),
       data_(dir_.File("data")) {
   static int agents = 0;
   ports_ = PortRange(port_count, ++agents * 7);
@@ -220,10 +264,9 @@ SkiffAgent::~SkiffAgent() {
 }
 
 bool SkiffAgent::Start(const std::string& join_token) {
-  std::vector<std::string> argv{SKIFF_BIN,     "agent", "--server",  "http://" + server_.addr(),
-                                "--name",      name_,   "--address", address_,
-                                "--data",      data_,   "--ports",   ports_,
-                                "--log-level", "debug"};
+  std::vector<std::string> argv{SKIFF_BIN, "agent",     "--server",    servers_, "--name",
+                                name_,     "--address", address_,      "--data", data_,
+                                "--ports", ports_,      "--log-level", "debug"};
   if (!join_token.empty()) {
     argv.push_back("--join-token");
     argv.push_back(join_token);

@@ -91,6 +91,9 @@ class SkiffAgent {
   void AddArgs(std::vector<std::string> args) {
     extra_args_.insert(extra_args_.end(), args.begin(), args.end());
   }
+  // The --server list it starts with at every later Start (default: its
+  // server's URL), "http://a:1,http://b:2" for an agent of several servers.
+  void SetServers(std::string urls) { servers_ = std::move(urls); }
   // The node id the agent keeps in its data dir ("" before its first start).
   std::string NodeId() const;
   // The output of its latest start.
@@ -102,6 +105,7 @@ class SkiffAgent {
   TempDir dir_;
   std::string name_;
   std::string address_;
+  std::string servers_;
   std::string data_;
   std::string ports_;
   std::vector<std::string> extra_args_;
@@ -112,8 +116,10 @@ class SkiffAgent {
 };
 
 // A spec of the test app (process driver, bound to $HOST:$PORT) with `replicas`
-// and `domains` (YAML, "[a.test, b.test]"), health-checked over http every 200 ms.
-std::string TestAppSpec(const std::string& name, int replicas, const std::string& domains);
+// and `domains` (YAML, "[a.test, b.test]"), health-checked over http every
+// `health_every` with that timeout (a duration, "200ms", "1s").
+std::string TestAppSpec(const std::string& name, int replicas, const std::string& domains,
+                        const std::string& health_every = "200ms");
 
 // The instances of `app` as the API lists them.
 boost::json::array Instances(const SkiffServer& server, const std::string& app);
@@ -121,6 +127,12 @@ boost::json::array Instances(const SkiffServer& server, const std::string& app);
 int HandlePid(const boost::json::value& instance);
 // Live processes whose environment has SKIFF_APP=app.
 std::vector<int> AppProcesses(const std::string& app);
+// The SKIFF_INSTANCE of each of those processes (one entry per process).
+std::vector<std::string> AppProcessInstances(const std::string& app);
+// The SKIFF_APP and SKIFF_INSTANCE of each live process whose SKIFF_APP starts
+// with `prefix` (one entry per process), in one scan of /proc.
+std::vector<std::pair<std::string, std::string>> AppProcessInstancesWithPrefix(
+    const std::string& prefix);
 // GET http://address/path; the body, or "" when it fails.
 std::string HttpGet(const std::string& address, const std::string& path);
 
