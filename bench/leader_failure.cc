@@ -53,12 +53,6 @@ namespace t = skiff::testing;
 
 int64_t Ms(Clock::duration d) { return std::chrono::duration_cast<milliseconds>(d).count(); }
 
-int Count(const std::string& text, const std::string& what) {
-  int n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
-
 // Totals over the rounds.
 struct Totals {
   size_t acked = 0;
@@ -267,7 +261,7 @@ class Bench {
     // The log as the takeover left it (as leader_e2e_test's frozen leader):
     // nothing of the old term may follow.
     const std::string at_takeover = cluster_.Query("SELECT max(revision) FROM changes");
-    const int refused_before = Count(frozen.Output(), "fenced:");
+    const int refused_before = t::CountOccurrences(frozen.Output(), "fenced:");
     ::kill(frozen.pid(), SIGCONT);
     if (!took_over) return Fail(round, "no takeover while the leader was stopped");
     if (!t::PollUntil(
@@ -289,7 +283,7 @@ class Bench {
     const std::string old_writes =
         cluster_.Query("SELECT count(*) FROM changes WHERE epoch = " + std::to_string(old_epoch) +
                        " AND revision > " + at_takeover);
-    const int refused = Count(frozen.Output(), "fenced:") - refused_before;
+    const int refused = t::CountOccurrences(frozen.Output(), "fenced:") - refused_before;
     const int64_t old_count = old_writes == "?" ? 1 : std::stoll(old_writes);
     totals->old_epoch_writes += old_count;
     totals->refused += refused;

@@ -203,11 +203,7 @@ TEST_F(LeaderE2eTest, FrozenLeaderIsFencedWhenItWakes) {
   EXPECT_EQ((*store)->GetApp("stale").error().code, ErrorCode::kNotFound);
   // Whatever its loops tried on waking was refused (how many raced the
   // step-down varies: printed, not asserted).
-  const std::string log = frozen.Output();
-  size_t refused = 0;
-  for (size_t at = log.find("fenced:"); at != std::string::npos; at = log.find("fenced:", at + 1)) {
-    ++refused;
-  }
+  const int refused = CountOccurrences(frozen.Output(), "fenced:");
   std::cout << "the woken leader's refused fenced writes: " << refused << "\n";
   EXPECT_EQ(HealthOf(other).leader, true);
 }

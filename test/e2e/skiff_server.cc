@@ -331,6 +331,12 @@ std::string SkiffAgent::LogPath() const {
 
 std::string SkiffAgent::Output() const { return ReadFile(LogPath()); }
 
+int CountOccurrences(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
 bool Leads(const SkiffServer& server) {
   auto r = server.Api("GET", "/health");
   if (!r || r->status != 200) return false;

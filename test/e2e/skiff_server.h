@@ -136,6 +136,9 @@ std::vector<std::pair<std::string, std::string>> AppProcessInstancesWithPrefix(
 // GET http://address/path; the body, or "" when it fails.
 std::string HttpGet(const std::string& address, const std::string& path);
 
+// How many times `what` occurs in `text` (a server's log lines of one kind).
+int CountOccurrences(const std::string& text, const std::string& what);
+
 // Whether the server's /health says it leads (false when it does not answer).
 bool Leads(const SkiffServer& server);
 // The index in `servers` of the one server that leads, `skip` left out, once
