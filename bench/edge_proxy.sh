@@ -3,7 +3,9 @@
 # run, on this machine, in front of the same origin: an nginx deployed as a
 # Skiff app (one replica answering a small static body). wrk drives each for
 # the same time with the same connections; every proxy gets one thread/worker
-# (Skiff's standalone edge also with 2). Prints req/s, p50 and p99 and the
+# (Skiff's standalone edge also with 2, and with 1 on the io_uring engine:
+# skiff-edge-1t-uring is `--io-engine auto`, io_uring where the kernel allows
+# it; the others have the default, epoll). Prints req/s, p50 and p99 and the
 # ratios; never fails on time. Traffic stays on 127.0.0.1.
 #
 #   bench/edge_proxy.sh [BUILD_DIR]      (make bench runs it)
@@ -22,7 +24,7 @@ connections=${BENCH_CONNECTIONS:-64}
 source "$(dirname "$0")/lib/common.sh"
 bench_install wrk:wrk haproxy:haproxy nginx:nginx-light
 
-api=$(free_port); edge=$(free_port); sedge1=$(free_port); sedge2=$(free_port)
+api=$(free_port); edge=$(free_port); sedge1=$(free_port); sedge2=$(free_port); suring=$(free_port)
 hap=$(free_port); ngx=$(free_port)
 
 echo "[1/5] starting skiff server and the origin (nginx as a Skiff app)..."
@@ -62,7 +64,10 @@ pids+=($!)
 "$skiff" edge --server "$SKIFF_ADDR" --listen "127.0.0.1:$sedge2" --data "$work/edge2" \
   --threads 2 --log-level warn >"$work/edge2.log" 2>&1 &
 pids+=($!)
-for port in $hap $ngx $sedge1 $sedge2; do
+"$skiff" edge --server "$SKIFF_ADDR" --listen "127.0.0.1:$suring" --data "$work/edge-uring" \
+  --threads 1 --io-engine auto --log-level warn >"$work/edge-uring.log" 2>&1 &
+pids+=($!)
+for port in $hap $ngx $sedge1 $sedge2 $suring; do
   for _ in $(seq 100); do
     curl -fs -H 'Host: origin.bench' "http://127.0.0.1:$port/" >/dev/null 2>&1 && break
     sleep 0.1
@@ -72,7 +77,7 @@ done
 echo "[3/5] wrk, ${duration}s each, $connections connections, 1 wrk thread..."
 declare -A result
 for target in "direct:${origin##*:}" "skiff-edge-1t:$sedge1" "haproxy:$hap" "nginx:$ngx" \
-              "skiff-edge-2t:$sedge2" "skiff-all-in-one:$edge"; do
+              "skiff-edge-1t-uring:$suring" "skiff-edge-2t:$sedge2" "skiff-all-in-one:$edge"; do
   name=${target%%:*}; port=${target##*:}
   result[$name]=$(wrk_measure "$name" "$port" "$connections")
   echo "      $name: ${result[$name]}"
@@ -114,6 +119,7 @@ python3 - <<PY
 r = {k: v.split() for k, v in {
   "direct": "${result[direct]}", "skiff-edge-1t": "${result[skiff-edge-1t]}",
   "haproxy": "${result[haproxy]}", "nginx": "${result[nginx]}",
+  "skiff-edge-1t-uring": "${result[skiff-edge-1t-uring]}",
   "skiff-edge-2t": "${result[skiff-edge-2t]}", "skiff-all-in-one": "${result[skiff-all-in-one]}"}.items()}
 half = {k: v.split() for k, v in {
   "direct": "${half_load[direct]}", "skiff-edge-1t": "${half_load[skiff-edge-1t]}",
@@ -121,12 +127,16 @@ half = {k: v.split() for k, v in {
 skiff = float(r["skiff-edge-1t"][0])
 print()
 print(f"{'through':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'skiff/this':>12}")
-for name in ["direct", "skiff-edge-1t", "haproxy", "nginx", "skiff-edge-2t", "skiff-all-in-one"]:
+for name in ["direct", "skiff-edge-1t", "haproxy", "nginx", "skiff-edge-1t-uring", "skiff-edge-2t",
+             "skiff-all-in-one"]:
     rps, p50, p99 = float(r[name][0]), r[name][1], r[name][2]
     flag = "  (errors!)" if len(r[name]) > 3 else ""
     print(f"{name:<22}{rps:>10.0f}{p50:>10}{p99:>10}{skiff / rps:>11.2f}x{flag}")
 print()
 print("targets: skiff-edge-1t >= 1.1x haproxy and >= 1.3x nginx in req/s, p99 <= haproxy's")
+e = r["skiff-edge-1t-uring"]
+print(f"engines: skiff-edge-1t-uring / skiff-edge-1t (epoll): {float(e[0]) / skiff:.3f}x req/s, "
+      f"p99 {e[2]} vs {r['skiff-edge-1t'][2]} ms")
 print()
 d99 = float(half["direct"][2])
 print(f"{'half load (${half}/s)':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'p99.9 ms':>10}{'p99 added':>12}")

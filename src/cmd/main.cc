@@ -292,6 +292,7 @@ int main(int argc, char** argv) {
   AddLogLevelOption(server, &log_level);
 
   skiff::edge::StandaloneOptions edge_options;
+  std::string edge_io_engine = "epoll";
   CLI::App* edge = app.add_subcommand(
       "edge",
       "Run a standalone edge router: serve apps at their domains with routes from a Skiff "
@@ -305,6 +306,11 @@ int main(int argc, char** argv) {
   edge->add_option("--threads", edge_options.io_threads,
                    "threads serving requests, each its own event loop")
       ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  edge->add_option("--io-engine", edge_io_engine,
+                   "the threads' I/O engine: epoll, io_uring, or auto (io_uring where the "
+                   "kernel allows it, else epoll)")
+      ->check(CLI::IsMember({"auto", "io_uring", "epoll"}))
       ->capture_default_str();
   edge->add_option("--metrics-listen", edge_options.metrics_listen,
                    "also serve GET /metrics (Prometheus) and GET /health at this address "
@@ -376,7 +382,10 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   if (server->parsed()) return RunServer(server_options, log_level);
-  if (edge->parsed()) return RunEdge(edge_options, log_level);
+  if (edge->parsed()) {
+    edge_options.io_engine = *skiff::edge::ParseIoEngine(edge_io_engine);  // (IsMember checked it)
+    return RunEdge(edge_options, log_level);
+  }
   if (agent->parsed()) {
     ParsePairs(label_pieces, &agent_options.labels);  // checked while parsing
     ParseCapacity(capacity_pieces, &agent_options.capacity);

@@ -189,13 +189,24 @@ std::shared_ptr<const RoutingTable> EdgeProxy::table() const { return shared_->t
 metrics::EdgeRoutes EdgeProxy::Routes() const { return shared_->Routes(); }
 
 Status EdgeProxy::Listen(std::string_view address) {
+  const int threads = std::max(1, shared_->options.threads);
+  std::vector<std::unique_ptr<EventLoop>> loops;
+  for (int i = 0; i < threads; ++i) {
+    SKIFF_ASSIGN_OR_RETURN(std::unique_ptr<EventLoop> loop,
+                           EventLoop::Create(shared_->options.io_engine));
+    loops.push_back(std::move(loop));
+  }
   Result<int> fd = OpenListener(address);
   if (!fd) return tl::unexpected(fd.error());
   listen_fd_ = *fd;
   port_ = BoundPort(listen_fd_);
-  const int threads = std::max(1, shared_->options.threads);
-  for (int i = 0; i < threads; ++i) {
-    workers_.push_back(std::make_unique<Worker>(shared_.get(), listen_fd_));
+  engine_ = loops.front()->engine();
+  if (shared_->options.io_engine == IoEngine::kAuto && engine_ == IoEngine::kEpoll) {
+    SKIFF_LOG_INFO("edge: io_uring is not available ({}): epoll",
+                   EventLoop::UringAvailable().error().message);
+  }
+  for (auto& loop : loops) {
+    workers_.push_back(std::make_unique<Worker>(shared_.get(), listen_fd_, std::move(loop)));
   }
   for (auto& worker : workers_) {
     threads_.emplace_back([w = worker.get()] { w->Run(); });

@@ -1,7 +1,8 @@
 // EdgeProxy: the edge router's data path (Flow 4 of DESIGN.md). It listens on
-// an address with one or more threads, each its own epoll loop
-// (event_loop.h) watching the one listening socket (EPOLLEXCLUSIVE: a new
-// connection wakes one thread) and holding its own upstream keep-alive pool. For each
+// an address with one or more threads, each its own event loop
+// (event_loop.h: io_uring, or epoll where the kernel has no io_uring) accepting
+// on the one listening socket (a new connection wakes one thread) and holding
+// its own upstream keep-alive pool. For each
 // request it finds the route for Host and path in the current routing table,
 // picks an instance (balancer.h), forwards the request with X-Forwarded-For,
 // -Proto, -Host and X-Request-Id (kept or generated), and relays the answer as
@@ -47,6 +48,7 @@
 #include "common/clock.h"
 #include "common/result.h"
 #include "edge/access_log.h"
+#include "edge/event_loop.h"
 #include "edge/routing_table.h"
 #include "metrics/registry.h"
 #include "metrics/traffic.h"
@@ -60,6 +62,11 @@ inline constexpr size_t kEdgeMaxConnections = 8192;
 
 struct EdgeOptions {
   int threads = 1;
+  // Each thread's I/O engine (event_loop.h). kAuto: io_uring where the
+  // kernel allows it, else epoll. epoll by default until the io_uring engine
+  // has passed every edge test (the drain and end-to-end ones are still to run
+  // on it).
+  IoEngine io_engine = IoEngine::kEpoll;
   size_t max_connections = kEdgeMaxConnections;
   // A request head (request line and fields) larger than this: 431.
   size_t max_head_bytes = 32 << 10;
@@ -115,9 +122,12 @@ class EdgeProxy {
 
   // Binds "host:port" (port 0 picks one, see port()) and starts the threads.
   // kInvalidArgument for an address that does not parse, kUnavailable when it
-  // cannot be bound. REQUIRES: called once.
+  // cannot be bound or options.io_engine is kUring and io_uring is not
+  // available. REQUIRES: called once.
   Status Listen(std::string_view address);
   uint16_t port() const { return port_.load(); }
+  // The I/O engine the threads run (kEpoll or kUring), once listening.
+  IoEngine io_engine() const { return engine_; }
 
   // Graceful: stops accepting, closes idle connections, lets requests in
   // flight finish for up to stop_grace, then closes the rest; returns when the
@@ -141,6 +151,7 @@ class EdgeProxy {
   std::vector<std::thread> threads_;
   int listen_fd_ = -1;
   std::atomic<uint16_t> port_{0};
+  IoEngine engine_ = IoEngine::kAuto;
   std::atomic<bool> stopped_{false};
 };
 

@@ -1,53 +1,123 @@
-// EventLoop: one thread's epoll loop, the edge's own I/O engine. The edge's
-// data path does not go through Asio: a proxied request must cost four
-// syscalls (a read and a write on each side) and nothing per request beyond
-// them, so descriptors are registered once, edge-triggered, for both
-// directions, and their owners track readiness themselves.
+// EventLoop: one thread's I/O engine for the edge, the one seam between the
+// edge's sessions and the kernel. The edge's data path does not go through
+// Asio: a proxied request must cost no more than its four transfers (a read
+// and a write on each side) and nothing per request beyond them.
+//
+// Two engines implement it (IoEngine):
+//   epoll     (epoll_loop.cc) descriptors registered once, edge-triggered, for
+//             both directions; Recv and Send are recv(2) and sendmsg(2) at once.
+//             Four syscalls a request plus a share of epoll_wait.
+//   io_uring  (uring_loop.cc) a multishot recv per socket (into a provided
+//             buffer ring, or a one-shot recv where the kernel has none),
+//             sends as SQEs from buffers the engine owns until their
+//             completion, multishot accept, one io_uring_submit_and_wait a
+//             round: the syscalls per request fall with the batch size.
+// Both look the same to a handler: readiness events with epoll's bits
+// (EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLERR, EPOLLHUP), reported at least once
+// per edge (a handler tracks readiness itself and treats a short Recv as
+// "drained"), and Recv/Send that behave as recv(2)/sendmsg(2) on a
+// non-blocking socket (-1 with errno EAGAIN when nothing can be done now).
+// With io_uring, "sent" means the engine took the bytes (bounded per socket;
+// past the bound Send says EAGAIN and EPOLLOUT follows when there is room),
+// and Close lets what was taken go out before the socket closes.
 //
 // Timeouts are coarse: every kSweepInterval the loop calls the sweep hook,
 // which checks its connections' deadlines (no timer is armed or cancelled per
 // request).
 //
 // Thread-safety: Post() and Stop() may be called from any thread; everything
-// else only from the loop's own thread (the one in Run()).
+// else only from the loop's own thread (the one in Run()), or before Run().
 #pragma once
+
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <string_view>
 #include <vector>
 
 #include "common/result.h"
 
 namespace skiff::edge {
 
+enum class IoEngine {
+  kAuto,  // io_uring where the kernel allows it, else epoll
+  kEpoll,
+  kUring,
+};
+
+// "auto", "epoll", "io_uring".
+std::string_view IoEngineName(IoEngine engine);
+// The inverse of IoEngineName ("uring" too); kInvalidArgument otherwise.
+Result<IoEngine> ParseIoEngine(std::string_view name);
+
 class EventLoop {
  public:
-  // What a registered descriptor's owner implements. `events` is epoll's mask.
+  // What a registered socket's owner implements. `events` is epoll's mask.
   class Handler {
    public:
     virtual ~Handler() = default;
     virtual void OnEvents(uint32_t events) = 0;
   };
+  // What a listening socket's owner implements: `fd` is a new connection,
+  // non-blocking and close-on-exec, now the acceptor's.
+  class Acceptor {
+   public:
+    virtual ~Acceptor() = default;
+    virtual void OnAccept(int fd, const sockaddr_storage& peer) = 0;
+  };
 
   static constexpr std::chrono::milliseconds kSweepInterval{250};
 
-  EventLoop();
-  ~EventLoop();
+  // A loop with `engine`; kAuto takes io_uring when UringAvailable(). An
+  // explicit kUring where it is not: kUnavailable (with the kernel's reason).
+  static Result<std::unique_ptr<EventLoop>> Create(IoEngine engine);
+  // Whether an io_uring engine can be set up here: kUnavailable when the
+  // build has no liburing, the kernel has no io_uring or refuses it
+  // (kernel.io_uring_disabled, seccomp). Thread-safe; probes once.
+  static Status UringAvailable();
+
+  virtual ~EventLoop();
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
 
-  // Watches `fd` for input, output and peer hang-up, edge-triggered, until
-  // Remove(fd) or close. kUnavailable when epoll refuses (out of memory).
-  Status Add(int fd, Handler* handler);
-  // Watches a listening socket, level-triggered and exclusive: when several
-  // loops watch the same socket, a new connection wakes only one of them.
-  Status AddListener(int fd, Handler* handler);
-  // Stops watching `fd`. Call before closing it when events for it may still
-  // be pending in this round (the loop drops events of removed handlers).
-  void Remove(int fd, Handler* handler);
+  // kEpoll or kUring: the engine this loop is.
+  virtual IoEngine engine() const = 0;
+
+  // Watches the connected socket `fd` (non-blocking) for input, output and
+  // peer hang-up until Remove or Close. kUnavailable when the kernel refuses.
+  virtual Status Add(int fd, Handler* handler) = 0;
+  // The same for a socket whose non-blocking connect(2) is in progress:
+  // EPOLLOUT when it is connected, EPOLLERR | EPOLLHUP when it failed
+  // (SO_ERROR says why).
+  virtual Status AddConnecting(int fd, Handler* handler) = 0;
+  // Accepts on a listening socket; when several loops accept on the same
+  // socket, a new connection goes to only one of them.
+  virtual Status AddListener(int fd, Acceptor* acceptor) = 0;
+  // Stops accepting on `fd` (the caller still owns it).
+  virtual void RemoveListener(int fd, Acceptor* acceptor) = 0;
+  // Stops watching `fd`; the caller still owns it. The handler gets no event
+  // after this, not even one already pending in this round.
+  virtual void Remove(int fd, Handler* handler) = 0;
+  // Stops watching `fd` and closes it (with io_uring, once the bytes Send took
+  // are out, or have failed). The handler gets no event after this.
+  virtual void Close(int fd, Handler* handler) = 0;
+
+  // As recv(2) on a watched socket: >0 bytes, 0 at the peer's end, -1 with
+  // errno (EAGAIN: nothing now, an event follows when there is).
+  virtual ssize_t Recv(int fd, char* buffer, size_t size) = 0;
+  // As sendmsg(2) with MSG_NOSIGNAL on a watched socket: the bytes taken
+  // (maybe fewer than offered), or -1 with errno (EAGAIN: none now, EPOLLOUT
+  // follows when there is room).
+  virtual ssize_t Send(int fd, const iovec* iov, int count) = 0;
+  // shutdown(SHUT_WR) after the bytes already taken.
+  virtual void ShutdownWrite(int fd) = 0;
 
   // Runs `task` on the loop's thread soon. Thread-safe.
   void Post(std::function<void()> task);
@@ -61,24 +131,30 @@ class EventLoop {
   void SetSweep(std::function<void()> sweep) { sweep_ = std::move(sweep); }
 
   // Runs until Stop(). REQUIRES: called from one thread once.
-  void Run();
+  virtual void Run() = 0;
   // Makes Run() return after the current round. Thread-safe.
   void Stop();
 
- private:
+ protected:
+  EventLoop();
+  // Takes the wake-ups of Post() and Stop() off the wake descriptor and runs
+  // the posted tasks.
   void RunPosted();
   void RunDeferred();
+  bool stopping() const { return stop_.load(std::memory_order_relaxed); }
+  // Calls the sweep hook when its time has come; the milliseconds until the
+  // next one.
+  int SweepIfDue();
 
-  const int epoll_fd_;
   const int wake_fd_;  // eventfd: Post() and Stop() wake the loop
+
+ private:
   std::function<void()> sweep_;
+  std::chrono::steady_clock::time_point next_sweep_;
   std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::vector<std::function<void()>> posted_;  // GUARDED_BY(mu_)
-  // Handlers removed during the current round: their pending events are dropped.
-  std::vector<Handler*> removed_;
   std::vector<std::function<void()>> deferred_;
-  bool dispatching_ = false;
 };
 
 }  // namespace skiff::edge

@@ -1,12 +1,18 @@
 #include "edge/event_loop.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <memory>
+#include <string>
 #include <thread>
+
+#include "fakes/io_engines.h"
 
 namespace skiff::edge {
 namespace {
@@ -24,10 +30,23 @@ class Recorder final : public EventLoop::Handler {
   std::function<void()> on_event;
 };
 
+// Every test runs on each engine.
+class EventLoopTest : public ::testing::TestWithParam<IoEngine> {
+ protected:
+  void SetUp() override {
+    SKIFF_REQUIRE_IO_ENGINE(GetParam());
+    Result<std::unique_ptr<EventLoop>> created = EventLoop::Create(GetParam());
+    ASSERT_TRUE(created) << created.error().message;
+    loop_ = std::move(*created);
+    ASSERT_EQ(loop_->engine(), GetParam());
+  }
+  std::unique_ptr<EventLoop> loop_;
+};
+
 // Verify that a task posted from another thread runs on the loop, and Stop
 // ends Run.
-TEST(EventLoopTest, PostRunsOnTheLoopThread) {
-  EventLoop loop;
+TEST_P(EventLoopTest, PostRunsOnTheLoopThread) {
+  EventLoop& loop = *loop_;
   std::thread::id ran_on;
   std::thread runner([&] { loop.Run(); });
   std::atomic<bool> done{false};
@@ -43,10 +62,10 @@ TEST(EventLoopTest, PostRunsOnTheLoopThread) {
 
 // Verify edge-triggered readiness: data on a socket is reported once, not
 // again until more arrives.
-TEST(EventLoopTest, ReportsReadinessOncePerEdge) {
+TEST_P(EventLoopTest, ReportsReadinessOncePerEdge) {
   int fds[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
-  EventLoop loop;
+  EventLoop& loop = *loop_;
   Recorder reader;
   ASSERT_TRUE(loop.Add(fds[0], &reader));
   ASSERT_EQ(write(fds[1], "x", 1), 1);
@@ -64,11 +83,11 @@ TEST(EventLoopTest, ReportsReadinessOncePerEdge) {
 
 // Verify that a handler removed during a round gets none of the events still
 // pending for it in that round, and that deferred work runs after the round.
-TEST(EventLoopTest, RemovedHandlersGetNoMoreEvents) {
+TEST_P(EventLoopTest, RemovedHandlersGetNoMoreEvents) {
   int a[2], b[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, a), 0);
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, b), 0);
-  EventLoop loop;
+  EventLoop& loop = *loop_;
   Recorder first, second;
   bool deferred_ran = false;
   // Whichever is called first removes the other; the other must not be called.
@@ -88,6 +107,127 @@ TEST(EventLoopTest, RemovedHandlersGetNoMoreEvents) {
   EXPECT_TRUE(deferred_ran);
   for (int fd : {a[0], a[1], b[0], b[1]}) close(fd);
 }
+
+// Verify that Recv gives what arrived, then EAGAIN, and 0 once the peer has
+// closed; and that the peer's end is reported (EPOLLRDHUP).
+TEST_P(EventLoopTest, RecvSeesDataThenThePeersEnd) {
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
+  EventLoop& loop = *loop_;
+  Recorder reader;
+  std::string got;
+  bool again = false;
+  bool ended = false;
+  reader.on_event = [&] {
+    char buf[64];
+    for (;;) {
+      const ssize_t n = loop.Recv(fds[0], buf, sizeof buf);
+      if (n > 0) {
+        got.append(buf, static_cast<size_t>(n));
+        continue;
+      }
+      if (n < 0 && errno == EAGAIN) {
+        again = true;
+        close(fds[1]);  // the peer ends after its bytes were read
+        fds[1] = -1;
+      }
+      if (n == 0) {
+        ended = true;
+        EXPECT_TRUE(reader.last & EPOLLRDHUP);
+        loop.Close(fds[0], &reader);
+        loop.Stop();
+      }
+      return;
+    }
+  };
+  ASSERT_TRUE(loop.Add(fds[0], &reader));
+  ASSERT_EQ(write(fds[1], "hello", 5), 5);
+  loop.Run();
+  EXPECT_EQ(got, "hello");
+  EXPECT_TRUE(again);
+  EXPECT_TRUE(ended);
+}
+
+// Verify that the bytes Send took reach the peer even when the socket is
+// closed at once, and that the peer then sees the end.
+TEST_P(EventLoopTest, CloseAfterSendDeliversTheBytes) {
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
+  EventLoop& loop = *loop_;
+  Recorder writer;
+  const std::string message(20000, 'x');
+  writer.on_event = [&] {
+    iovec iov{const_cast<char*>(message.data()), message.size()};
+    EXPECT_EQ(loop.Send(fds[0], &iov, 1), static_cast<ssize_t>(message.size()));
+    loop.Close(fds[0], &writer);
+    loop.Stop();
+  };
+  ASSERT_TRUE(loop.Add(fds[0], &writer));
+  loop.Run();
+  std::string got;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = read(fds[1], buf, sizeof buf);
+    if (n <= 0) {
+      EXPECT_EQ(n, 0) << "the end, not an error";
+      break;
+    }
+    got.append(buf, static_cast<size_t>(n));
+  }
+  EXPECT_EQ(got, message);
+  close(fds[1]);
+}
+
+// Verify that Send stops taking bytes while the peer reads none (what waits
+// stays bounded), and reports EPOLLOUT once the peer has read.
+TEST_P(EventLoopTest, SendStopsUntilThePeerReads) {
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
+  EventLoop& loop = *loop_;
+  Recorder writer;
+  const std::string chunk(16 << 10, 'x');
+  size_t taken = 0;
+  std::thread reader;
+  bool refused = false;
+  bool resumed = false;
+  writer.on_event = [&] {
+    if (refused && (writer.last & EPOLLOUT)) {
+      resumed = true;
+      loop.Close(fds[0], &writer);
+      loop.Stop();
+      return;
+    }
+    if (refused) return;
+    for (int i = 0; i < 1000; ++i) {
+      iovec iov{const_cast<char*>(chunk.data()), chunk.size()};
+      const ssize_t n = loop.Send(fds[0], &iov, 1);
+      if (n < 0) {
+        EXPECT_EQ(errno, EAGAIN);
+        refused = true;
+        break;
+      }
+      taken += static_cast<size_t>(n);
+    }
+    ASSERT_TRUE(refused) << "16 MiB taken while the peer read nothing";
+    // The peer reads now, from another thread, until the writer is closed.
+    reader = std::thread([fd = fds[1]] {
+      char buf[65536];
+      while (read(fd, buf, sizeof buf) > 0) {
+      }
+    });
+  };
+  ASSERT_TRUE(loop.Add(fds[0], &writer));
+  ASSERT_EQ(fcntl(fds[1], F_SETFL, 0), 0);  // the reader blocks
+  loop.Run();
+  if (reader.joinable()) reader.join();
+  close(fds[1]);
+  EXPECT_TRUE(resumed);
+  EXPECT_LT(taken, size_t{4} << 20);
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, EventLoopTest,
+                         ::testing::ValuesIn(skiff::testing::EdgeIoEngines()),
+                         [](const auto& info) { return skiff::testing::IoEngineTestName(info); });
 
 }  // namespace
 }  // namespace skiff::edge

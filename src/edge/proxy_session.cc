@@ -38,7 +38,9 @@ Session::Session(EdgeProxy::Worker* worker, int fd, std::string client_ip)
   response_.fields.reserve(32);
 }
 
-Session::~Session() { close(fd_); }
+Session::~Session() {
+  if (phase_ != Phase::kEnded) worker_->loop().Close(fd_, this);  // (the worker's end)
+}
 
 void Session::Start() {
   deadline_ = EdgeProxy::Worker::now() + shared_.options.idle_timeout;
@@ -503,7 +505,7 @@ void Session::Linger() {
   }
   if (!pending_.empty()) return;  // FlushClient calls again once it is out
   if (!linger_shut_) {
-    shutdown(fd_, SHUT_WR);
+    worker_->loop().ShutdownWrite(fd_);
     linger_shut_ = true;
     deadline_ = EdgeProxy::Worker::now() + kLingerTime;
   }
@@ -569,7 +571,7 @@ void Session::End() {
   ReleaseUpstream(false);
   if (route_ != nullptr) RecordEnd(answered_ ? status_ : 499);
   phase_ = Phase::kEnded;
-  worker_->loop().Remove(fd_, this);
+  worker_->loop().Close(fd_, this);
   worker_->SessionEnded(this);
 }
 

@@ -1,0 +1,721 @@
+#include "edge/uring_loop.h"
+
+#ifdef SKIFF_HAVE_LIBURING
+
+#include <liburing.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <unordered_set>
+
+#include "common/check.h"
+#include "common/logging.h"
+
+namespace skiff::edge {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// What a CQE completes: the low three bits of its user_data (the rest is the
+// Sock or Listener it belongs to, both aligned to 8).
+enum Op : uint64_t { kIgnore = 0, kRecv = 1, kSend = 2, kConnect = 3, kAccept = 4, kWake = 5 };
+
+constexpr unsigned kQueueDepth = 1024;
+constexpr unsigned kCompletionDepth = 8192;
+// The provided buffer ring the multishot recvs fill: 256 buffers of 16 KiB.
+constexpr unsigned kRingBuffers = 256;  // a power of two
+constexpr unsigned kRingBufferBytes = 16 << 10;
+constexpr int kBufferGroup = 0;
+// A one-shot recv's landing buffer (without a buffer ring).
+constexpr size_t kLandingBytes = 16 << 10;
+// Bytes received and not yet taken by the handler, past which the socket's
+// recv stops until the handler takes them (a reader that stops reading stops
+// the engine too: memory stays bounded).
+constexpr size_t kStageCap = 64 << 10;
+// Bytes Send took and the kernel did not yet, past which Send says EAGAIN.
+constexpr size_t kSendCap = 128 << 10;
+// How long a closed socket's last sends may take before the engine gives up
+// on them (a peer that never reads).
+constexpr auto kCloseGrace = std::chrono::seconds(5);
+// After Stop(), how long the loop still waits for closed sockets to close.
+constexpr auto kStopDrain = std::chrono::seconds(2);
+
+class UringLoop final : public EventLoop {
+ public:
+  UringLoop() = default;
+  ~UringLoop() override;
+
+  // Sets the ring up, and tears it down: NewUringLoop checks with them that
+  // the kernel gives one; the loop's own is set up by the thread that first
+  // uses the loop (its single issuer), which then runs it and tears it down
+  // (see NewUringLoop).
+  Status Init();
+  void Teardown();
+  void EnsureRing() {
+    if (!ring_ready_) SKIFF_CHECK(Init());
+  }
+
+  IoEngine engine() const override { return IoEngine::kUring; }
+  Status Add(int fd, Handler* handler) override;
+  Status AddConnecting(int fd, Handler* handler) override;
+  Status AddListener(int fd, Acceptor* acceptor) override;
+  void RemoveListener(int fd, Acceptor* acceptor) override;
+  void Remove(int fd, Handler* /*handler*/) override { Detach(fd, /*close=*/false); }
+  void Close(int fd, Handler* /*handler*/) override { Detach(fd, /*close=*/true); }
+  ssize_t Recv(int fd, char* buffer, size_t size) override;
+  ssize_t Send(int fd, const iovec* iov, int count) override;
+  void ShutdownWrite(int fd) override;
+  void Run() override;
+
+ private:
+  // One watched socket. Freed (and, when the engine owns it, closed) only once
+  // no operation refers to it: the kernel may still write into it or read
+  // from it until the last CQE.
+  struct alignas(8) Sock {
+    int fd = -1;
+    Handler* handler = nullptr;
+    bool detached = false;  // Remove()d or Close()d: no more events
+    bool owns_fd = false;   // Close()d: closed when the last operation ends
+    bool forced = false;    // its last sends were given up on (kCloseGrace)
+    int inflight = 0;       // operations whose last CQE is due
+    uint32_t ready = 0;     // events gathered this round
+    bool in_ready = false;
+    bool connecting = false;
+    bool connect_armed = false;
+    Clock::time_point closed_at{};
+    // Receiving: bytes the kernel delivered and the handler has not taken.
+    bool recv_armed = false;
+    bool recv_cancelling = false;
+    bool eof = false;
+    int rx_error = 0;
+    std::string in;
+    size_t in_begin = 0;
+    std::unique_ptr<char[]> landing;  // one-shot recv
+    // Sending: `flight` is the send SQE's (stable until its CQE); `queue`
+    // gathers what Send takes meanwhile, sent in one SQE next.
+    std::string flight;
+    size_t flight_done = 0;
+    bool send_armed = false;
+    std::string queue;
+    bool in_dirty = false;
+    bool want_out = false;  // Send said EAGAIN: EPOLLOUT when there is room
+    bool shut_wanted = false;
+    int tx_error = 0;
+
+    size_t staged() const { return in.size() - in_begin; }
+    size_t unsent() const { return flight.size() - flight_done + queue.size(); }
+  };
+  struct alignas(8) Listener {
+    int fd;
+    Acceptor* acceptor;
+    bool removed = false;
+    bool armed = false;
+  };
+
+  static uint64_t Tag(const void* p, Op op) { return reinterpret_cast<uint64_t>(p) | op; }
+
+  io_uring_sqe* Sqe();
+  Sock* Find(int fd) const {
+    return fd >= 0 && static_cast<size_t>(fd) < by_fd_.size() ? by_fd_[fd] : nullptr;
+  }
+  Sock* NewSock(int fd, Handler* handler);
+  void Detach(int fd, bool close);
+  void MarkReady(Sock* s, uint32_t events);
+  void MarkDirty(Sock* s);
+  void ArmRecv(Sock* s);
+  void CancelRecv(Sock* s);
+  void SubmitSend(Sock* s);
+  void FlushSends();
+  void ArmAccept(Listener* l);
+  void ArmWake();
+  void ReturnBuffer(unsigned id);
+  // Frees `s` when nothing refers to it any more.
+  void MaybeRelease(Sock* s);
+  void GiveUpClosing(Clock::time_point now);
+  // Whether a Close()d socket is still open (its last operations are due).
+  bool ClosingSockets() const;
+
+  void Complete(io_uring_cqe* cqe);
+  void OnRecv(Sock* s, int res, unsigned flags);
+  void OnSend(Sock* s, int res);
+  void OnConnect(Sock* s, int res);
+  void OnAccept(Listener* l, int res, bool more);
+
+  io_uring ring_{};
+  bool ring_ready_ = false;
+  unsigned setup_flags_ = 0;
+  bool multishot_ = false;  // a buffer ring is registered
+  io_uring_buf_ring* buffer_ring_ = nullptr;
+  std::unique_ptr<char[]> buffers_;
+  unsigned buffers_returned_ = 0;
+  bool woken_ = false;
+  // Run() has begun and not returned: only then may SQEs be submitted (on
+  // this thread, the ring's single issuer). Outside it, a closed socket is
+  // closed when the loop goes.
+  bool running_ = false;
+  bool dispatching_ = false;
+
+  std::vector<Sock*> by_fd_;
+  std::unordered_set<Sock*> closing_;  // detached, with operations in flight
+  std::vector<Sock*> ready_;
+  std::vector<Sock*> dirty_;  // with bytes queued and no send in flight
+  std::vector<Sock*> dead_;   // freed at the end of the round
+  std::vector<std::unique_ptr<Listener>> listeners_;
+};
+
+UringLoop::~UringLoop() {
+  Teardown();                       // ends every operation in flight
+  for (Sock* s : by_fd_) delete s;  // (Remove()d or never closed: not ours)
+  for (Sock* s : closing_) {
+    if (s->owns_fd) close(s->fd);
+    delete s;
+  }
+  for (Sock* s : dead_) delete s;
+}
+
+void UringLoop::Teardown() {
+  if (ring_ready_) io_uring_queue_exit(&ring_);
+  ring_ready_ = false;
+  if (buffer_ring_ != nullptr) munmap(buffer_ring_, kRingBuffers * sizeof(io_uring_buf));
+  buffer_ring_ = nullptr;
+  buffers_.reset();
+  buffers_returned_ = 0;
+  multishot_ = false;
+}
+
+Status UringLoop::Init() {
+  // The most helpful flags first; older kernels refuse some (EINVAL).
+  const unsigned tries[] = {
+      IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+      IORING_SETUP_COOP_TASKRUN,
+      0,
+  };
+  int r = -EINVAL;
+  for (unsigned flags : tries) {
+    io_uring_params params{};
+    params.flags = flags | IORING_SETUP_CQSIZE;
+    params.cq_entries = kCompletionDepth;
+    r = io_uring_queue_init_params(kQueueDepth, &ring_, &params);
+    if (r == 0) {
+      setup_flags_ = flags;
+      break;
+    }
+    if (r != -EINVAL) break;  // no io_uring at all, or refused: no flags help
+  }
+  if (r != 0) return Unavailable(std::string("io_uring_setup: ") + std::strerror(-r));
+  ring_ready_ = true;
+
+  // liburing 2.3 has no io_uring_setup_buf_ring: map the ring and register it.
+  void* ring = mmap(nullptr, kRingBuffers * sizeof(io_uring_buf), PROT_READ | PROT_WRITE,
+                    MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (ring == MAP_FAILED) return Unavailable(std::string("mmap: ") + std::strerror(errno));
+  buffer_ring_ = static_cast<io_uring_buf_ring*>(ring);
+  io_uring_buf_ring_init(buffer_ring_);
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<uint64_t>(ring);
+  reg.ring_entries = kRingBuffers;
+  reg.bgid = kBufferGroup;
+  multishot_ = io_uring_register_buf_ring(&ring_, &reg, 0) == 0;
+  if (multishot_) {
+    buffers_ = std::make_unique<char[]>(size_t{kRingBuffers} * kRingBufferBytes);
+    for (unsigned i = 0; i < kRingBuffers; ++i) ReturnBuffer(i);
+    io_uring_buf_ring_advance(buffer_ring_, static_cast<int>(buffers_returned_));
+    buffers_returned_ = 0;
+  }
+  return OkStatus();
+}
+
+io_uring_sqe* UringLoop::Sqe() {
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  if (sqe == nullptr) {  // the queue is full: hand it to the kernel now
+    io_uring_submit(&ring_);
+    sqe = io_uring_get_sqe(&ring_);
+    SKIFF_CHECK(sqe != nullptr);
+  }
+  return sqe;
+}
+
+void UringLoop::ReturnBuffer(unsigned id) {
+  io_uring_buf_ring_add(buffer_ring_, buffers_.get() + size_t{id} * kRingBufferBytes,
+                        kRingBufferBytes, static_cast<unsigned short>(id),
+                        io_uring_buf_ring_mask(kRingBuffers), static_cast<int>(buffers_returned_));
+  ++buffers_returned_;
+}
+
+UringLoop::Sock* UringLoop::NewSock(int fd, Handler* handler) {
+  if (static_cast<size_t>(fd) >= by_fd_.size()) by_fd_.resize(static_cast<size_t>(fd) + 64);
+  SKIFF_CHECK(by_fd_[fd] == nullptr);
+  Sock* s = new Sock;
+  s->fd = fd;
+  s->handler = handler;
+  by_fd_[fd] = s;
+  return s;
+}
+
+Status UringLoop::Add(int fd, Handler* handler) {
+  EnsureRing();
+  Sock* s = NewSock(fd, handler);
+  ArmRecv(s);
+  MarkReady(s, EPOLLOUT);  // as epoll: a connected socket starts writable
+  return OkStatus();
+}
+
+Status UringLoop::AddConnecting(int fd, Handler* handler) {
+  EnsureRing();
+  Sock* s = NewSock(fd, handler);
+  s->connecting = true;
+  s->connect_armed = true;
+  io_uring_sqe* sqe = Sqe();
+  io_uring_prep_poll_add(sqe, fd, POLLOUT);
+  io_uring_sqe_set_data64(sqe, Tag(s, kConnect));
+  ++s->inflight;
+  return OkStatus();
+}
+
+Status UringLoop::AddListener(int fd, Acceptor* acceptor) {
+  EnsureRing();
+  listeners_.push_back(std::make_unique<Listener>(Listener{fd, acceptor}));
+  ArmAccept(listeners_.back().get());
+  return OkStatus();
+}
+
+void UringLoop::RemoveListener(int fd, Acceptor* acceptor) {
+  for (auto& l : listeners_) {
+    if (l->fd != fd || l->acceptor != acceptor || l->removed) continue;
+    l->removed = true;
+    if (l->armed) {
+      io_uring_sqe* sqe = Sqe();
+      io_uring_prep_cancel64(sqe, Tag(l.get(), kAccept), 0);
+      io_uring_sqe_set_data64(sqe, kIgnore);
+    }
+  }
+}
+
+void UringLoop::ArmAccept(Listener* l) {
+  // Accepts on one socket from several rings wake one of them each (the
+  // kernel waits exclusively for accept, like EPOLLEXCLUSIVE).
+  io_uring_sqe* sqe = Sqe();
+  io_uring_prep_multishot_accept(sqe, l->fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  io_uring_sqe_set_data64(sqe, Tag(l, kAccept));
+  l->armed = true;
+}
+
+void UringLoop::ArmWake() {
+  io_uring_sqe* sqe = Sqe();
+  io_uring_prep_poll_add(sqe, wake_fd_, POLLIN);
+  io_uring_sqe_set_data64(sqe, kWake);
+}
+
+void UringLoop::Detach(int fd, bool close) {
+  Sock* s = Find(fd);
+  if (s == nullptr) {
+    if (close) ::close(fd);
+    return;
+  }
+  by_fd_[fd] = nullptr;
+  s->handler = nullptr;
+  s->detached = true;
+  s->owns_fd = close;
+  s->closed_at = Clock::now();
+  closing_.insert(s);
+  if (!running_) return;  // the destructor closes it
+  CancelRecv(s);
+  if (s->connect_armed) {
+    io_uring_sqe* sqe = Sqe();
+    io_uring_prep_cancel64(sqe, Tag(s, kConnect), 0);
+    io_uring_sqe_set_data64(sqe, kIgnore);
+  }
+  if (!close && s->send_armed) {  // the caller takes the socket back: no more sends
+    io_uring_sqe* sqe = Sqe();
+    io_uring_prep_cancel64(sqe, Tag(s, kSend), 0);
+    io_uring_sqe_set_data64(sqe, kIgnore);
+  }
+  if (!close) s->queue.clear();
+  MaybeRelease(s);
+}
+
+void UringLoop::MaybeRelease(Sock* s) {
+  if (!s->detached || s->inflight > 0) return;
+  if (s->owns_fd && !s->queue.empty() && s->tx_error == 0 && !s->forced) {
+    MarkDirty(s);  // the last bytes go out first
+    return;
+  }
+  closing_.erase(s);
+  if (s->in_dirty) std::erase(dirty_, s);
+  // (During the dispatch its entry stays, skipped: it is freed after the round.)
+  if (s->in_ready && !dispatching_) std::erase(ready_, s);
+  if (s->owns_fd) close(s->fd);
+  s->fd = -1;
+  dead_.push_back(s);
+}
+
+void UringLoop::MarkReady(Sock* s, uint32_t events) {
+  if (s->detached) return;
+  s->ready |= events;
+  if (!s->in_ready) {
+    s->in_ready = true;
+    ready_.push_back(s);
+  }
+}
+
+void UringLoop::MarkDirty(Sock* s) {
+  if (!s->in_dirty) {
+    s->in_dirty = true;
+    dirty_.push_back(s);
+  }
+}
+
+void UringLoop::ArmRecv(Sock* s) {
+  if (s->recv_armed || s->detached || s->connecting || s->eof || s->rx_error != 0 ||
+      s->staged() >= kStageCap) {
+    return;
+  }
+  io_uring_sqe* sqe = Sqe();
+  if (multishot_) {
+    io_uring_prep_recv_multishot(sqe, s->fd, nullptr, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = kBufferGroup;
+  } else {
+    if (!s->landing) s->landing = std::make_unique<char[]>(kLandingBytes);
+    io_uring_prep_recv(sqe, s->fd, s->landing.get(), kLandingBytes, 0);
+  }
+  io_uring_sqe_set_data64(sqe, Tag(s, kRecv));
+  s->recv_armed = true;
+  s->recv_cancelling = false;
+  ++s->inflight;
+}
+
+void UringLoop::CancelRecv(Sock* s) {
+  if (!s->recv_armed || s->recv_cancelling) return;
+  io_uring_sqe* sqe = Sqe();
+  io_uring_prep_cancel64(sqe, Tag(s, kRecv), 0);
+  io_uring_sqe_set_data64(sqe, kIgnore);
+  s->recv_cancelling = true;
+}
+
+void UringLoop::SubmitSend(Sock* s) {
+  io_uring_sqe* sqe = Sqe();
+  io_uring_prep_send(sqe, s->fd, s->flight.data() + s->flight_done,
+                     s->flight.size() - s->flight_done, MSG_NOSIGNAL);
+  io_uring_sqe_set_data64(sqe, Tag(s, kSend));
+  s->send_armed = true;
+  ++s->inflight;
+}
+
+void UringLoop::FlushSends() {
+  for (Sock* s : dirty_) {
+    s->in_dirty = false;
+    if (s->send_armed || s->queue.empty() || s->tx_error != 0) continue;
+    s->flight.swap(s->queue);
+    s->queue.clear();
+    s->flight_done = 0;
+    SubmitSend(s);
+  }
+  dirty_.clear();
+}
+
+ssize_t UringLoop::Recv(int fd, char* buffer, size_t size) {
+  Sock* s = Find(fd);
+  if (s == nullptr) {
+    errno = EBADF;
+    return -1;
+  }
+  if (s->staged() > 0) {
+    const size_t n = std::min(size, s->staged());
+    std::memcpy(buffer, s->in.data() + s->in_begin, n);
+    s->in_begin += n;
+    if (s->in_begin == s->in.size()) {
+      s->in.clear();
+      s->in_begin = 0;
+    } else if (s->in_begin >= kStageCap / 2) {
+      s->in.erase(0, s->in_begin);
+      s->in_begin = 0;
+    }
+    ArmRecv(s);  // when it had stopped at kStageCap
+    return static_cast<ssize_t>(n);
+  }
+  if (s->rx_error != 0) {
+    errno = s->rx_error;
+    return -1;
+  }
+  if (s->eof) return 0;
+  errno = s->tx_error != 0 ? s->tx_error : EAGAIN;
+  return -1;
+}
+
+ssize_t UringLoop::Send(int fd, const iovec* iov, int count) {
+  Sock* s = Find(fd);
+  if (s == nullptr) {
+    errno = EBADF;
+    return -1;
+  }
+  if (s->tx_error != 0 || s->shut_wanted) {
+    errno = s->tx_error != 0 ? s->tx_error : EPIPE;
+    return -1;
+  }
+  if (s->unsent() >= kSendCap) {
+    s->want_out = true;
+    errno = EAGAIN;
+    return -1;
+  }
+  size_t total = 0;
+  for (int i = 0; i < count; ++i) {
+    s->queue.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
+    total += iov[i].iov_len;
+  }
+  if (!s->send_armed) MarkDirty(s);
+  return static_cast<ssize_t>(total);
+}
+
+void UringLoop::ShutdownWrite(int fd) {
+  Sock* s = Find(fd);
+  if (s == nullptr || s->unsent() == 0) {
+    shutdown(fd, SHUT_WR);
+    return;
+  }
+  s->shut_wanted = true;  // OnSend shuts it once the bytes are out
+}
+
+void UringLoop::Complete(io_uring_cqe* cqe) {
+  const uint64_t data = io_uring_cqe_get_data64(cqe);
+  const Op op = static_cast<Op>(data & 7);
+  void* p = reinterpret_cast<void*>(data & ~uint64_t{7});
+  switch (op) {
+    case kIgnore:
+      return;
+    case kWake:
+      woken_ = true;
+      return;
+    case kAccept:
+      OnAccept(static_cast<Listener*>(p), cqe->res, (cqe->flags & IORING_CQE_F_MORE) != 0);
+      return;
+    case kRecv:
+      OnRecv(static_cast<Sock*>(p), cqe->res, cqe->flags);
+      break;
+    case kSend:
+      OnSend(static_cast<Sock*>(p), cqe->res);
+      break;
+    case kConnect:
+      OnConnect(static_cast<Sock*>(p), cqe->res);
+      break;
+  }
+  MaybeRelease(static_cast<Sock*>(p));
+}
+
+void UringLoop::OnAccept(Listener* l, int res, bool more) {
+  if (!more) l->armed = false;
+  if (l->removed) {
+    if (res >= 0) close(res);
+    if (!more) std::erase_if(listeners_, [l](const auto& each) { return each.get() == l; });
+    return;
+  }
+  if (res >= 0) {
+    sockaddr_storage peer{};
+    socklen_t size = sizeof peer;
+    getpeername(res, reinterpret_cast<sockaddr*>(&peer), &size);
+    l->acceptor->OnAccept(res, peer);
+  } else if (res != -EAGAIN && res != -ECONNABORTED && res != -EINTR) {
+    SKIFF_LOG_WARN("edge: accept failed: {}", std::strerror(-res));
+  }
+  if (!more && !l->removed) ArmAccept(l);
+}
+
+void UringLoop::OnRecv(Sock* s, int res, unsigned flags) {
+  const bool more = (flags & IORING_CQE_F_MORE) != 0;
+  if ((flags & IORING_CQE_F_BUFFER) != 0) {
+    const unsigned id = flags >> IORING_CQE_BUFFER_SHIFT;
+    if (res > 0 && !s->detached) {
+      s->in.append(buffers_.get() + size_t{id} * kRingBufferBytes, static_cast<size_t>(res));
+    }
+    ReturnBuffer(id);
+  } else if (!multishot_ && res > 0 && !s->detached) {
+    s->in.append(s->landing.get(), static_cast<size_t>(res));
+  }
+  if (!more) {
+    s->recv_armed = false;
+    s->recv_cancelling = false;
+    --s->inflight;
+  }
+  if (s->detached) return;
+  if (res > 0) {
+    MarkReady(s, EPOLLIN);
+    if (s->staged() >= kStageCap) {
+      CancelRecv(s);  // Recv arms it again once the handler has taken the bytes
+    } else if (!more) {
+      ArmRecv(s);
+    }
+  } else if (res == 0) {
+    s->eof = true;
+    MarkReady(s, EPOLLIN | EPOLLRDHUP);
+  } else if (res == -ENOBUFS) {
+    if (!more) ArmRecv(s);  // the ring ran dry for a moment: refilled by the next submit
+  } else if (res == -ECANCELED) {
+    // Stopped at kStageCap; the handler may have taken the bytes meanwhile
+    // (its Recv found the recv still armed): then it starts again now.
+    ArmRecv(s);
+  } else {
+    s->rx_error = -res;
+    MarkReady(s, EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP);
+  }
+}
+
+void UringLoop::OnSend(Sock* s, int res) {
+  --s->inflight;
+  s->send_armed = false;
+  if (res < 0) {
+    s->tx_error = -res == ECANCELED ? EPIPE : -res;
+    s->flight.clear();
+    s->queue.clear();
+    MarkReady(s, EPOLLERR | EPOLLHUP);
+    return;
+  }
+  s->flight_done += static_cast<size_t>(res);
+  if (s->flight_done < s->flight.size()) {
+    SubmitSend(s);  // a short send: the rest in another SQE
+    return;
+  }
+  s->flight.clear();
+  s->flight_done = 0;
+  if (!s->queue.empty()) {
+    MarkDirty(s);
+  } else if (s->shut_wanted) {
+    shutdown(s->fd, SHUT_WR);
+  }
+  if (s->want_out && s->unsent() < kSendCap) {
+    s->want_out = false;
+    MarkReady(s, EPOLLOUT);
+  }
+}
+
+void UringLoop::OnConnect(Sock* s, int res) {
+  --s->inflight;
+  s->connect_armed = false;
+  if (s->detached) return;
+  const auto mask = static_cast<unsigned>(res);
+  if (res < 0 || (mask & (POLLERR | POLLHUP)) != 0) {
+    MarkReady(s, EPOLLERR | EPOLLHUP);
+    return;
+  }
+  s->connecting = false;
+  ArmRecv(s);
+  MarkReady(s, EPOLLOUT);
+}
+
+void UringLoop::GiveUpClosing(Clock::time_point now) {
+  for (Sock* s : closing_) {
+    if (s->forced || !s->owns_fd || now - s->closed_at < kCloseGrace) continue;
+    // A peer that does not read keeps the last sends waiting: shutting the
+    // socket down ends them (and any operation still armed) with an error.
+    s->forced = true;
+    s->queue.clear();
+    shutdown(s->fd, SHUT_RDWR);
+  }
+}
+
+bool UringLoop::ClosingSockets() const {
+  // A listener's accept too: until its last CQE the kernel holds the listening
+  // socket open (and would accept on it) after its owner closed it.
+  return std::any_of(closing_.begin(), closing_.end(), [](const Sock* s) { return s->owns_fd; }) ||
+         std::any_of(listeners_.begin(), listeners_.end(),
+                     [](const auto& l) { return l->removed && l->armed; });
+}
+
+void UringLoop::Run() {
+  EnsureRing();
+  running_ = true;
+  ArmWake();
+  Clock::time_point drain_until{};
+  for (;;) {
+    if (stopping()) {
+      // Whatever Send took goes out, and closed sockets close, before the
+      // loop ends (within a bound: a peer that reads nothing).
+      const auto now = Clock::now();
+      if (drain_until == Clock::time_point{}) drain_until = now + kStopDrain;
+      if (!ClosingSockets() || now >= drain_until) break;
+    }
+    int wait_ms = SweepIfDue();
+    GiveUpClosing(Clock::now());
+    FlushSends();
+    if (!ready_.empty()) wait_ms = 0;  // sockets added before the round
+    if (stopping()) wait_ms = std::min(wait_ms, 50);
+    __kernel_timespec timeout{};
+    timeout.tv_sec = wait_ms / 1000;
+    timeout.tv_nsec = static_cast<long long>(wait_ms % 1000) * 1000000;
+    io_uring_cqe* first = nullptr;
+    const int r = io_uring_submit_and_wait_timeout(&ring_, &first, 1, &timeout, nullptr);
+    SKIFF_CHECK(r >= 0 || r == -ETIME || r == -EINTR || r == -EAGAIN || r == -EBUSY);
+
+    unsigned head;
+    unsigned seen = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      Complete(cqe);
+      ++seen;
+    }
+    io_uring_cq_advance(&ring_, seen);
+    if (buffers_returned_ > 0) {
+      io_uring_buf_ring_advance(buffer_ring_, static_cast<int>(buffers_returned_));
+      buffers_returned_ = 0;
+    }
+    // One call per socket a round, with all it had: as epoll reports it.
+    dispatching_ = true;
+    for (size_t i = 0; i < ready_.size(); ++i) {
+      Sock* s = ready_[i];
+      const uint32_t events = s->ready;
+      s->ready = 0;
+      s->in_ready = false;
+      if (!s->detached && events != 0) s->handler->OnEvents(events);
+    }
+    ready_.clear();
+    dispatching_ = false;
+    if (woken_) {
+      woken_ = false;
+      RunPosted();
+      ArmWake();
+    }
+    RunDeferred();
+    for (Sock* s : dead_) delete s;
+    dead_.clear();
+  }
+  running_ = false;
+  Teardown();  // on this thread (see Init)
+}
+
+}  // namespace
+
+Result<std::unique_ptr<EventLoop>> NewUringLoop() {
+  auto loop = std::make_unique<UringLoop>();
+  // The kernel's teardown of a ring signals every thread that set one up or
+  // used it (task work that interrupts a blocking syscall: EINTR where a
+  // socket has a timeout), some time after. So the check runs on a thread of
+  // its own, and a loop's ring is set up, used and torn down by the loop's
+  // own thread alone.
+  Status probed;
+  std::thread([&] {
+    probed = loop->Init();
+    loop->Teardown();
+  }).join();
+  SKIFF_RETURN_IF_ERROR(probed);
+  return std::unique_ptr<EventLoop>(std::move(loop));
+}
+
+}  // namespace skiff::edge
+
+#else  // !SKIFF_HAVE_LIBURING
+
+namespace skiff::edge {
+
+Result<std::unique_ptr<EventLoop>> NewUringLoop() {
+  return Unavailable("this skiff was built without liburing (scripts/setup.sh installs it)");
+}
+
+}  // namespace skiff::edge
+
+#endif

@@ -1,0 +1,18 @@
+// The io_uring engine of EventLoop (event_loop.h): multishot accept, a
+// multishot recv per socket into a provided buffer ring (a one-shot recv into
+// the socket's own buffer where the kernel has no buffer rings), sends as SQEs
+// from buffers the engine owns until their completion, and one
+// io_uring_submit_and_wait a round.
+#pragma once
+
+#include <memory>
+
+#include "edge/event_loop.h"
+
+namespace skiff::edge {
+
+// A new io_uring loop; kUnavailable when the build has no liburing or the
+// kernel has no io_uring or refuses it (the message says why).
+Result<std::unique_ptr<EventLoop>> NewUringLoop();
+
+}  // namespace skiff::edge
