@@ -134,6 +134,13 @@ class EventLoop {
   virtual void Run() = 0;
   // Makes Run() return after the current round. Thread-safe.
   void Stop();
+  // With io_uring, which holds a closed socket's last bytes until they are
+  // out: how long they may go without progress before the engine gives up on
+  // them (a peer that stopped reading; one that reads slowly gets them however
+  // long they take), and how long Run() still lets them go out after Stop().
+  // (epoll holds none.) Before Run() only.
+  void SetCloseGrace(std::chrono::steady_clock::duration grace) { close_grace_ = grace; }
+  void SetStopDrain(std::chrono::steady_clock::duration drain) { stop_drain_ = drain; }
 
  protected:
   EventLoop();
@@ -142,6 +149,8 @@ class EventLoop {
   void RunPosted();
   void RunDeferred();
   bool stopping() const { return stop_.load(std::memory_order_relaxed); }
+  std::chrono::steady_clock::duration close_grace() const { return close_grace_; }
+  std::chrono::steady_clock::duration stop_drain() const { return stop_drain_; }
   // Calls the sweep hook when its time has come; the milliseconds until the
   // next one.
   int SweepIfDue();
@@ -152,6 +161,8 @@ class EventLoop {
   std::function<void()> sweep_;
   std::chrono::steady_clock::time_point next_sweep_;
   std::atomic<bool> stop_{false};
+  std::chrono::steady_clock::duration close_grace_ = std::chrono::seconds(5);
+  std::chrono::steady_clock::duration stop_drain_ = std::chrono::seconds(2);
   std::mutex mu_;
   std::vector<std::function<void()>> posted_;  // GUARDED_BY(mu_)
   std::vector<std::function<void()>> deferred_;

@@ -41,11 +41,6 @@ constexpr size_t kLandingBytes = 16 << 10;
 constexpr size_t kStageCap = 64 << 10;
 // Bytes Send took and the kernel did not yet, past which Send says EAGAIN.
 constexpr size_t kSendCap = 128 << 10;
-// How long a closed socket's last sends may take before the engine gives up
-// on them (a peer that never reads).
-constexpr auto kCloseGrace = std::chrono::seconds(5);
-// After Stop(), how long the loop still waits for closed sockets to close.
-constexpr auto kStopDrain = std::chrono::seconds(2);
 
 class UringLoop final : public EventLoop {
  public:
@@ -83,12 +78,13 @@ class UringLoop final : public EventLoop {
     Handler* handler = nullptr;
     bool detached = false;  // Remove()d or Close()d: no more events
     bool owns_fd = false;   // Close()d: closed when the last operation ends
-    bool forced = false;    // its last sends were given up on (kCloseGrace)
+    bool forced = false;    // its last sends were given up on (close_grace())
     int inflight = 0;       // operations whose last CQE is due
     uint32_t ready = 0;     // events gathered this round
     bool in_ready = false;
     bool connecting = false;
     bool connect_armed = false;
+    // When it was closed, then when its last send made progress.
     Clock::time_point closed_at{};
     // Receiving: bytes the kernel delivered and the handler has not taken.
     bool recv_armed = false;
@@ -577,6 +573,7 @@ void UringLoop::OnSend(Sock* s, int res) {
     return;
   }
   s->flight_done += static_cast<size_t>(res);
+  if (res > 0) s->closed_at = Clock::now();  // (for GiveUpClosing: the peer reads)
   if (s->flight_done < s->flight.size()) {
     SubmitSend(s);  // a short send: the rest in another SQE
     return;
@@ -610,7 +607,7 @@ void UringLoop::OnConnect(Sock* s, int res) {
 
 void UringLoop::GiveUpClosing(Clock::time_point now) {
   for (Sock* s : closing_) {
-    if (s->forced || !s->owns_fd || now - s->closed_at < kCloseGrace) continue;
+    if (s->forced || !s->owns_fd || now - s->closed_at < close_grace()) continue;
     // A peer that does not read keeps the last sends waiting: shutting the
     // socket down ends them (and any operation still armed) with an error.
     s->forced = true;
@@ -637,7 +634,7 @@ void UringLoop::Run() {
       // Whatever Send took goes out, and closed sockets close, before the
       // loop ends (within a bound: a peer that reads nothing).
       const auto now = Clock::now();
-      if (drain_until == Clock::time_point{}) drain_until = now + kStopDrain;
+      if (drain_until == Clock::time_point{}) drain_until = now + stop_drain();
       if (!ClosingSockets() || now >= drain_until) break;
     }
     int wait_ms = SweepIfDue();

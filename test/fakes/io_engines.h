@@ -25,6 +25,15 @@ inline std::string IoEngineTestName(const ::testing::TestParamInfo<edge::IoEngin
   return IoEngineTestName(info.param);
 }
 
+// `size` bytes whose every position differs from its neighbours' (i mod
+// 251, a prime no buffer size divides): a lost, repeated or reordered chunk
+// shows, as it would not in a run of one letter.
+inline std::string PatternedBytes(size_t size) {
+  std::string bytes(size, '\0');
+  for (size_t i = 0; i < size; ++i) bytes[i] = static_cast<char>(i % 251);
+  return bytes;
+}
+
 }  // namespace skiff::testing
 
 // In a test (or its SetUp): when `engine` cannot run here (no io_uring in the
