@@ -23,7 +23,8 @@ EventLoop::Handler* const kEpollWakeTag = reinterpret_cast<EventLoop::Handler*>(
 // A listening socket as a handler: accepts all that is pending when woken.
 class EpollLoop::Listener final : public EventLoop::Handler {
  public:
-  Listener(int fd, Acceptor* acceptor) : fd_(fd), acceptor_(acceptor) {}
+  Listener(int epoll_fd, int fd, Acceptor* acceptor)
+      : epoll_fd_(epoll_fd), fd_(fd), acceptor_(acceptor) {}
   int fd() const { return fd_; }
   Acceptor* acceptor() const { return acceptor_; }
 
@@ -35,6 +36,14 @@ class EpollLoop::Listener final : public EventLoop::Handler {
           accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &size, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         if (errno == EINTR) continue;
+        if (errno == EINVAL) {
+          // Not listening: reported ready on every wait, a busy loop. This
+          // loop stops watching it (RemoveListener still may).
+          SKIFF_LOG_ERROR("edge: cannot accept on fd {}: {}; this thread accepts no more", fd_,
+                          std::strerror(errno));
+          epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd_, nullptr);
+          return;
+        }
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED) {
           SKIFF_LOG_WARN("edge: accept failed: {}", std::strerror(errno));
         }
@@ -45,6 +54,7 @@ class EpollLoop::Listener final : public EventLoop::Handler {
   }
 
  private:
+  const int epoll_fd_;
   const int fd_;
   Acceptor* const acceptor_;
 };
@@ -70,7 +80,7 @@ Status EpollLoop::Add(int fd, Handler* handler) {
 }
 
 Status EpollLoop::AddListener(int fd, Acceptor* acceptor) {
-  auto listener = std::make_unique<Listener>(fd, acceptor);
+  auto listener = std::make_unique<Listener>(epoll_fd_, fd, acceptor);
   // Level-triggered and exclusive: when several loops watch the same socket,
   // a new connection wakes only one of them.
   epoll_event ev{};

@@ -80,7 +80,8 @@ class EventLoop {
   static Result<std::unique_ptr<EventLoop>> Create(IoEngine engine);
   // Whether an io_uring engine can be set up here: kUnavailable when the
   // build has no liburing, the kernel has no io_uring or refuses it
-  // (kernel.io_uring_disabled, seccomp). Thread-safe; probes once.
+  // (kernel.io_uring_disabled, seccomp), or is older than the engine needs
+  // (multishot recv: Linux 6.0). Thread-safe; probes once.
   static Status UringAvailable();
 
   virtual ~EventLoop();

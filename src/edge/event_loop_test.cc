@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -267,6 +269,39 @@ TEST_P(EventLoopTest, ClosedSocketsLastBytesReachASlowReader) {
   close(fds[1]);
   EXPECT_EQ(got.size(), message.size());
   EXPECT_TRUE(got == message) << "the bytes arrived altered";
+}
+
+// Verify that a socket the kernel will not accept on (bound, not listening:
+// EINVAL) does not keep the loop busy trying again.
+TEST_P(EventLoopTest, RefusedAcceptIsNotRetriedInABusyLoop) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  EventLoop& loop = *loop_;
+  class : public EventLoop::Acceptor {
+    void OnAccept(int accepted, const sockaddr_storage&) override { close(accepted); }
+  } acceptor;
+  ASSERT_TRUE(loop.AddListener(fd, &acceptor));
+  // Two sweeps: about half a second of running.
+  int sweeps = 0;
+  loop.SetSweep([&] {
+    if (++sweeps == 3) loop.Stop();
+  });
+  rusage before{};
+  ASSERT_EQ(getrusage(RUSAGE_THREAD, &before), 0);
+  loop.Run();
+  rusage after{};
+  ASSERT_EQ(getrusage(RUSAGE_THREAD, &after), 0);
+  const auto cpu = [](const rusage& r) {
+    return std::chrono::seconds(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
+           std::chrono::microseconds(r.ru_utime.tv_usec + r.ru_stime.tv_usec);
+  };
+  EXPECT_LT(cpu(after) - cpu(before), std::chrono::milliseconds(100));
+  loop.RemoveListener(fd, &acceptor);
+  close(fd);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, EventLoopTest,

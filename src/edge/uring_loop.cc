@@ -2,7 +2,9 @@
 
 #ifdef SKIFF_HAVE_LIBURING
 
+#include <arpa/inet.h>
 #include <liburing.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
@@ -14,6 +16,7 @@
 #include <string>
 #include <thread>
 #include <unordered_set>
+#include <utility>
 
 #include "common/check.h"
 #include "common/logging.h"
@@ -53,6 +56,10 @@ class UringLoop final : public EventLoop {
   // (see NewUringLoop).
   Status Init();
   void Teardown();
+  // What the probe of the opcodes cannot tell: whether multishot accept (Linux
+  // 5.19) and multishot recv (6.0) are there. Arms each once, on sockets of
+  // its own, on the ring Init set up. REQUIRES: Init() succeeded, not running.
+  Status CheckMultishot();
   void EnsureRing() {
     if (!ring_ready_) SKIFF_CHECK(Init());
   }
@@ -207,6 +214,24 @@ Status UringLoop::Init() {
   }
   if (r != 0) return Unavailable(std::string("io_uring_setup: ") + std::strerror(-r));
   ring_ready_ = true;
+  // Run() waits with a timeout argument; without it liburing would queue a
+  // timeout SQE a round (Linux 5.11).
+  if ((ring_.features & IORING_FEAT_EXT_ARG) == 0) {
+    return Unavailable("the kernel's io_uring has no IORING_FEAT_EXT_ARG (Linux 5.11)");
+  }
+  io_uring_probe* probe = io_uring_get_probe_ring(&ring_);
+  if (probe == nullptr) return Unavailable("the kernel's io_uring cannot be probed (Linux 5.6)");
+  const std::pair<int, const char*> needed[] = {
+      {IORING_OP_ACCEPT, "accept"}, {IORING_OP_RECV, "recv"},           {IORING_OP_SEND, "send"},
+      {IORING_OP_POLL_ADD, "poll"}, {IORING_OP_ASYNC_CANCEL, "cancel"},
+  };
+  for (const auto& [op, name] : needed) {
+    if (!io_uring_opcode_supported(probe, op)) {
+      io_uring_free_probe(probe);
+      return Unavailable(std::string("the kernel's io_uring has no ") + name);
+    }
+  }
+  io_uring_free_probe(probe);
 
   // liburing 2.3 has no io_uring_setup_buf_ring: map the ring and register it.
   void* ring = mmap(nullptr, kRingBuffers * sizeof(io_uring_buf), PROT_READ | PROT_WRITE,
@@ -226,6 +251,76 @@ Status UringLoop::Init() {
     buffers_returned_ = 0;
   }
   return OkStatus();
+}
+
+Status UringLoop::CheckMultishot() {
+  // A listener with a connection waiting, and a socket with a byte waiting:
+  // each arm completes at once, with EINVAL where the kernel lacks it.
+  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const int client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int pair[2] = {-1, -1};
+  const auto cleanup = [&] {
+    for (int fd : {listener, client, pair[0], pair[1]}) {
+      if (fd >= 0) close(fd);
+    }
+  };
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof address;
+  if (listener < 0 || client < 0 ||
+      socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0 ||
+      bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      listen(listener, 1) != 0 ||
+      getsockname(listener, reinterpret_cast<sockaddr*>(&address), &size) != 0 ||
+      connect(client, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      write(pair[1], "x", 1) != 1) {
+    const std::string why = std::strerror(errno);
+    cleanup();
+    return Unavailable("cannot check io_uring's multishot operations: " + why);
+  }
+  io_uring_sqe* sqe = Sqe();
+  io_uring_prep_multishot_accept(sqe, listener, nullptr, nullptr, SOCK_CLOEXEC);
+  io_uring_sqe_set_data64(sqe, kAccept);
+  int due = 1;
+  if (multishot_) {  // (without a buffer ring, recvs are one-shot)
+    sqe = Sqe();
+    io_uring_prep_recv_multishot(sqe, pair[0], nullptr, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = kBufferGroup;
+    io_uring_sqe_set_data64(sqe, kRecv);
+    ++due;
+  }
+  Status checked = OkStatus();
+  const auto deadline = Clock::now() + std::chrono::seconds(2);
+  while (due > 0 && checked && Clock::now() < deadline) {
+    __kernel_timespec timeout{.tv_sec = 0, .tv_nsec = 100000000};
+    io_uring_cqe* cqe = nullptr;
+    const int r = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &timeout, nullptr);
+    if (r < 0 && r != -ETIME && r != -EINTR) {
+      checked = Unavailable(std::string("io_uring_enter: ") + std::strerror(-r));
+      break;
+    }
+    unsigned head;
+    unsigned seen = 0;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      ++seen;
+      const uint64_t op = io_uring_cqe_get_data64(cqe);
+      if (op != kAccept && op != kRecv) continue;
+      --due;
+      if (cqe->res == -EINVAL) {
+        checked =
+            Unavailable(op == kAccept ? "the kernel's io_uring has no multishot accept (Linux 5.19)"
+                                      : "the kernel's io_uring has no multishot recv (Linux 6.0)");
+      } else if (op == kAccept && cqe->res >= 0) {
+        close(cqe->res);
+      }
+    }
+    io_uring_cq_advance(&ring_, seen);
+  }
+  if (checked && due > 0) checked = Unavailable("io_uring's multishot operations did not complete");
+  cleanup();
+  return checked;
 }
 
 io_uring_sqe* UringLoop::Sqe() {
@@ -501,6 +596,8 @@ void UringLoop::Complete(io_uring_cqe* cqe) {
     case kConnect:
       OnConnect(static_cast<Sock*>(p), cqe->res);
       break;
+    default:  // not ours (liburing's own, LIBURING_UDATA_TIMEOUT)
+      return;
   }
   MaybeRelease(static_cast<Sock*>(p));
 }
@@ -517,6 +614,12 @@ void UringLoop::OnAccept(Listener* l, int res, bool more) {
     socklen_t size = sizeof peer;
     getpeername(res, reinterpret_cast<sockaddr*>(&peer), &size);
     l->acceptor->OnAccept(res, peer);
+  } else if (res == -EINVAL) {
+    // Arming again would fail again at once, a busy loop: this loop accepts
+    // no more (NewUringLoop's check makes this a kernel that changed its mind).
+    SKIFF_LOG_ERROR("edge: io_uring refuses to accept on fd {}: {}; this thread accepts no more",
+                    l->fd, std::strerror(-res));
+    return;
   } else if (res != -EAGAIN && res != -ECONNABORTED && res != -EINTR) {
     SKIFF_LOG_WARN("edge: accept failed: {}", std::strerror(-res));
   }
@@ -697,6 +800,7 @@ Result<std::unique_ptr<EventLoop>> NewUringLoop() {
   Status probed;
   std::thread([&] {
     probed = loop->Init();
+    if (probed) probed = loop->CheckMultishot();
     loop->Teardown();
   }).join();
   SKIFF_RETURN_IF_ERROR(probed);

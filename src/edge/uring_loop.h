@@ -11,8 +11,10 @@
 
 namespace skiff::edge {
 
-// A new io_uring loop; kUnavailable when the build has no liburing or the
-// kernel has no io_uring or refuses it (the message says why).
+// A new io_uring loop; kUnavailable when the build has no liburing, the
+// kernel has no io_uring or refuses it, or lacks what the engine uses
+// (IORING_FEAT_EXT_ARG, accept/recv/send/poll/cancel, multishot accept and
+// recv: about Linux 6.0); the message says why.
 Result<std::unique_ptr<EventLoop>> NewUringLoop();
 
 }  // namespace skiff::edge
