@@ -44,6 +44,17 @@ constexpr size_t kLandingBytes = 16 << 10;
 constexpr size_t kStageCap = 64 << 10;
 // Bytes Send took and the kernel did not yet, past which Send says EAGAIN.
 constexpr size_t kSendCap = 128 << 10;
+// An emptied buffer larger than this gives its memory back: a connection
+// keeps no burst's peak for its whole life.
+constexpr size_t kKeepBytes = 16 << 10;
+
+void Empty(std::string* buffer) {
+  if (buffer->capacity() > kKeepBytes) {
+    std::string().swap(*buffer);
+  } else {
+    buffer->clear();
+  }
+}
 
 class UringLoop final : public EventLoop {
  public:
@@ -428,7 +439,7 @@ void UringLoop::Detach(int fd, bool close) {
     io_uring_prep_cancel64(sqe, Tag(s, kSend), 0);
     io_uring_sqe_set_data64(sqe, kIgnore);
   }
-  if (!close) s->queue.clear();
+  if (!close) Empty(&s->queue);
   MaybeRelease(s);
 }
 
@@ -505,7 +516,7 @@ void UringLoop::FlushSends() {
     s->in_dirty = false;
     if (s->send_armed || s->queue.empty() || s->tx_error != 0) continue;
     s->flight.swap(s->queue);
-    s->queue.clear();
+    Empty(&s->queue);
     s->flight_done = 0;
     SubmitSend(s);
   }
@@ -523,7 +534,7 @@ ssize_t UringLoop::Recv(int fd, char* buffer, size_t size) {
     std::memcpy(buffer, s->in.data() + s->in_begin, n);
     s->in_begin += n;
     if (s->in_begin == s->in.size()) {
-      s->in.clear();
+      Empty(&s->in);
       s->in_begin = 0;
     } else if (s->in_begin >= kStageCap / 2) {
       s->in.erase(0, s->in_begin);
@@ -670,8 +681,8 @@ void UringLoop::OnSend(Sock* s, int res) {
   s->send_armed = false;
   if (res < 0) {
     s->tx_error = -res == ECANCELED ? EPIPE : -res;
-    s->flight.clear();
-    s->queue.clear();
+    Empty(&s->flight);
+    Empty(&s->queue);
     MarkReady(s, EPOLLERR | EPOLLHUP);
     return;
   }
@@ -681,7 +692,7 @@ void UringLoop::OnSend(Sock* s, int res) {
     SubmitSend(s);  // a short send: the rest in another SQE
     return;
   }
-  s->flight.clear();
+  Empty(&s->flight);
   s->flight_done = 0;
   if (!s->queue.empty()) {
     MarkDirty(s);
