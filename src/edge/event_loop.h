@@ -26,7 +26,9 @@
 // request).
 //
 // Thread-safety: Post() and Stop() may be called from any thread; everything
-// else only from the loop's own thread (the one in Run()), or before Run().
+// else only from the loop's own thread: the one that runs Run(), before or
+// during it. (io_uring's ring takes submissions from one thread, the first
+// that adds a socket or runs the loop; another one is a checked failure.)
 #pragma once
 
 #include <sys/socket.h>
@@ -131,7 +133,8 @@ class EventLoop {
   // Called on the loop's thread about every kSweepInterval.
   void SetSweep(std::function<void()> sweep) { sweep_ = std::move(sweep); }
 
-  // Runs until Stop(). REQUIRES: called from one thread once.
+  // Runs until Stop(). REQUIRES: called once, from the thread that made the
+  // other calls (see above).
   virtual void Run() = 0;
   // Makes Run() return after the current round. Thread-safe.
   void Stop();

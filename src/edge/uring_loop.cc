@@ -71,8 +71,13 @@ class UringLoop final : public EventLoop {
   // 5.19) and multishot recv (6.0) are there. Arms each once, on sockets of
   // its own, on the ring Init set up. REQUIRES: Init() succeeded, not running.
   Status CheckMultishot();
+  // REQUIRES: on the thread that set the ring up (its single issuer).
   void EnsureRing() {
-    if (!ring_ready_) SKIFF_CHECK(Init());
+    if (!ring_ready_) {
+      SKIFF_CHECK(Init());
+      issuer_ = std::this_thread::get_id();
+    }
+    SKIFF_CHECK(std::this_thread::get_id() == issuer_);  // see event_loop.h
   }
 
   IoEngine engine() const override { return IoEngine::kUring; }
@@ -164,6 +169,7 @@ class UringLoop final : public EventLoop {
 
   io_uring ring_{};
   bool ring_ready_ = false;
+  std::thread::id issuer_;  // the thread that set the ring up
   unsigned setup_flags_ = 0;
   bool multishot_ = false;  // a buffer ring is registered
   io_uring_buf_ring* buffer_ring_ = nullptr;
