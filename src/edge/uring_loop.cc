@@ -445,7 +445,10 @@ void UringLoop::Detach(int fd, bool close) {
     io_uring_prep_cancel64(sqe, Tag(s, kSend), 0);
     io_uring_sqe_set_data64(sqe, kIgnore);
   }
-  if (!close) Empty(&s->queue);
+  if (!close) {  // nothing more is sent or shut down on it
+    Empty(&s->queue);
+    s->shut_wanted = false;
+  }
   MaybeRelease(s);
 }
 
@@ -690,6 +693,10 @@ void UringLoop::OnSend(Sock* s, int res) {
     Empty(&s->flight);
     Empty(&s->queue);
     MarkReady(s, EPOLLERR | EPOLLHUP);
+    return;
+  }
+  if (s->detached && !s->owns_fd) {  // Remove()d: the caller's socket now
+    Empty(&s->flight);
     return;
   }
   s->flight_done += static_cast<size_t>(res);
