@@ -183,14 +183,17 @@ TEST_P(EventLoopTest, CloseAfterSendDeliversTheBytes) {
 }
 
 // Verify that Send stops taking bytes while the peer reads none (what waits
-// stays bounded), and reports EPOLLOUT once the peer has read.
+// stays bounded), reports EPOLLOUT once the peer has read, and that what it
+// took arrives whole and in order.
 TEST_P(EventLoopTest, SendStopsUntilThePeerReads) {
   int fds[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
   EventLoop& loop = *loop_;
   Recorder writer;
-  const std::string chunk(16 << 10, 'x');
+  const std::string message = skiff::testing::PatternedBytes(16 << 20);
+  const size_t chunk = 16 << 10;
   size_t taken = 0;
+  std::string got;
   std::thread reader;
   bool refused = false;
   bool resumed = false;
@@ -203,7 +206,7 @@ TEST_P(EventLoopTest, SendStopsUntilThePeerReads) {
     }
     if (refused) return;
     for (int i = 0; i < 1000; ++i) {
-      iovec iov{const_cast<char*>(chunk.data()), chunk.size()};
+      iovec iov{const_cast<char*>(message.data()) + taken, chunk};
       const ssize_t n = loop.Send(fds[0], &iov, 1);
       if (n < 0) {
         EXPECT_EQ(errno, EAGAIN);
@@ -214,10 +217,9 @@ TEST_P(EventLoopTest, SendStopsUntilThePeerReads) {
     }
     ASSERT_TRUE(refused) << "16 MiB taken while the peer read nothing";
     // The peer reads now, from another thread, until the writer is closed.
-    reader = std::thread([fd = fds[1]] {
+    reader = std::thread([&got, fd = fds[1]] {
       char buf[65536];
-      while (read(fd, buf, sizeof buf) > 0) {
-      }
+      for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) got.append(buf, static_cast<size_t>(n));
     });
   };
   ASSERT_TRUE(loop.Add(fds[0], &writer));
@@ -227,6 +229,8 @@ TEST_P(EventLoopTest, SendStopsUntilThePeerReads) {
   close(fds[1]);
   EXPECT_TRUE(resumed);
   EXPECT_LT(taken, size_t{4} << 20);
+  EXPECT_EQ(got.size(), taken);
+  EXPECT_TRUE(got == message.substr(0, taken)) << "the bytes arrived altered";
 }
 
 // Verify that a socket closed with bytes still to go delivers them all, in
