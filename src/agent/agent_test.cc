@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
@@ -18,6 +19,7 @@
 
 #include "agent/fake_prober.h"
 #include "agent/local_state.h"
+#include "agent/runner_step.h"
 #include "common/files.h"
 #include "fakes/fake_control_plane.h"
 #include "fakes/testing.h"
@@ -499,6 +501,70 @@ TEST_F(AgentTest, DrainDoesNotSpin) {
   EXPECT_TRUE(StillRunningAfterSomeRounds(&clock));
   EXPECT_EQ(prober_.calls(), probed);
   EXPECT_LT(driver_.counts().inspect - inspected, 100);
+}
+
+// A driver that cannot tell while its Inspect fails, as the Docker driver
+// whose engine errs: WatchExit calls back at once unless Inspect says the
+// task runs. The rest is the inner driver's.
+class UnsureDriver final : public runtime::Driver {
+ public:
+  explicit UnsureDriver(runtime::Driver* inner) : inner_(inner) {}
+
+  std::atomic<bool> fail_inspect = false;
+  std::atomic<int> inspects = 0;
+
+  runtime::DriverInfo Info() const override { return inner_->Info(); }
+  Result<runtime::TaskHandle> Start(const runtime::TaskConfig& config) override {
+    return inner_->Start(config);
+  }
+  Result<runtime::TaskHandle> Recover(const runtime::TaskHandle& handle) override {
+    return inner_->Recover(handle);
+  }
+  Result<runtime::TaskStatus> Inspect(const runtime::TaskHandle& handle) override {
+    ++inspects;
+    if (fail_inspect) return Unavailable("the engine says 500");
+    return inner_->Inspect(handle);
+  }
+  Status Stop(const runtime::TaskHandle& handle, Duration grace) override {
+    return inner_->Stop(handle, grace);
+  }
+  Result<runtime::ResourceSample> Sample(const runtime::TaskHandle& handle) override {
+    return inner_->Sample(handle);
+  }
+  void Release(const runtime::TaskHandle& handle) override { inner_->Release(handle); }
+  void WatchExit(const runtime::TaskHandle& handle, std::function<void()> on_exit,
+                 runtime::ExitPoller& poller) override {
+    auto status = Inspect(handle);
+    if (status && status->running) return inner_->WatchExit(handle, std::move(on_exit), poller);
+    on_exit();
+  }
+
+ private:
+  runtime::Driver* const inner_;
+};
+
+// Verify that a runner whose Inspect failed waits for its retry without
+// watching the task meanwhile: a driver that calls a watch back at once when
+// it cannot tell would otherwise wake it again and again before the retry.
+TEST_F(AgentTest, FailedInspectIsRetriedWithoutSpinning) {
+  ManualClock clock;
+  UnsureDriver unsure(&driver_);
+  unsure.fail_inspect = true;
+  auto agent = std::make_unique<Agent>(
+      Options(), &cp_, std::map<std::string, runtime::Driver*>{{"process", &unsure}}, &clock);
+  ASSERT_TRUE(agent->Start().has_value());
+  Place(Instance("i1"));
+  ASSERT_TRUE(PollUntil([&] { return unsure.inspects.load() > 0; }));
+  // Each round moves the clock on by a resync interval: a retry falls due
+  // every few rounds (kRetryDelay), so a few inspections; a runner woken by
+  // its own watch, thousands.
+  EXPECT_TRUE(StillRunningAfterSomeRounds(&clock));
+  EXPECT_LT(unsure.inspects.load(), 20);
+  EXPECT_FALSE(StateIs("i1", InstanceState::kRunning));
+
+  unsure.fail_inspect = false;
+  clock.Advance(kRetryDelay);
+  EXPECT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kRunning); }));
 }
 
 // Verify that an instance no longer assigned to the node is stopped and forgotten.

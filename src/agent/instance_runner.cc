@@ -254,7 +254,11 @@ void InstanceRunner::Follow(const std::optional<RunnerTask>& before, const Runne
 }
 
 void InstanceRunner::Watch() {
-  if (!state_.task || watched_ == state_.task->handle) return;
+  // A task still to be looked at is watched once it was (its Inspect comes
+  // first anyway): a driver that cannot tell (Docker's, while its engine
+  // errs) calls a watch back at once, which would wake this runner again and
+  // again until its retry falls due.
+  if (!state_.task || state_.task->check || watched_ == state_.task->handle) return;
   runtime::Driver* driver = DriverOf(state_.task->driver);
   if (driver == nullptr) return;
   watched_ = state_.task->handle;

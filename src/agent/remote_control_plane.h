@@ -1,6 +1,7 @@
 // RemoteControlPlane: the agent's ControlPlane over HTTP, for `skiff agent` on
 // a machine other than the server's. Each method is one /v1/agent/... call
-// (docs/api.md) made with net::HttpClient.
+// (docs/api.md) made through net::ServerPool: to the server that answered
+// last, the next one when it cannot be reached.
 //
 // Credentials: the first RegisterNode shows the join token and receives the
 // node's credential, handed to `save_credential` so that a restarted agent
@@ -18,13 +19,14 @@
 #include <mutex>
 #include <string>
 
-#include "net/http_client.h"
+#include "net/server_pool.h"
 #include "protocol/control_plane.h"
 
 namespace skiff::agent {
 
 struct RemoteControlPlaneOptions {
-  std::string server_url;  // "http://host:port"
+  // "http://host:port", or several servers' comma-separated (net::ServerPool).
+  std::string server_url;
   std::string join_token;  // may be empty when `credential` is set
   std::string credential;  // from an earlier join; may be empty
   // Called with a newly issued credential before RegisterNode returns; an
@@ -60,7 +62,7 @@ class RemoteControlPlane final : public protocol::ControlPlane {
                                   const std::string& body = {}) const;
 
   const RemoteControlPlaneOptions options_;
-  const net::HttpClient client_;
+  const net::ServerPool client_;
   mutable std::mutex mu_;
   std::string credential_;  // GUARDED_BY(mu_)
 };

@@ -19,7 +19,8 @@ namespace skiff::agent {
 inline constexpr const char* kCredentialFile = "node.credential";
 
 struct StandaloneAgentOptions {
-  std::string server;      // the Skiff API, "http://10.0.0.1:7070"
+  // The Skiff API, "http://10.0.0.1:7070", or several servers' comma-separated.
+  std::string server;
   std::string join_token;  // may be empty once DATA/node.credential exists
   std::string name;        // the node's name; empty: the host name
   std::string address;     // HOST of its instances: what they bind, what the edge dials

@@ -12,9 +12,11 @@
 #include "api/log_source.h"
 #include "common/clock.h"
 #include "controller/app_service.h"
+#include "controller/leadership.h"
 #include "controller/node_service.h"
 #include "metrics/registry.h"
 #include "metrics/traffic.h"
+#include "store/leader_lease.h"
 #include "store/store.h"
 
 namespace skiff::api {
@@ -42,6 +44,12 @@ struct ApiDeps {
   // Where edges' traffic is gathered (POST /v1/edges/{name}/traffic, GET
   // /v1/traffic); null: those answer 404.
   metrics::TrafficBook* traffic = nullptr;
+  // The servers sharing the store and which one leads (GET /v1/servers);
+  // null: that answers 404.
+  store::LeaderLease* lease = nullptr;
+  // Whether this server leads now, and in which epoch (GET /health says);
+  // null: /health says nothing of leading. Called on the I/O thread.
+  std::function<controller::Leadership::State()> leadership;
   // Extra components for GET /health ("edge": "ok", "agent": "ok", ...); optional.
   // Called on the I/O thread: must be quick and thread-safe.
   std::function<std::map<std::string, std::string>()> components;

@@ -6,6 +6,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "api/errors.h"
@@ -64,6 +65,39 @@ Handler BindStream(const ApiDeps* deps,
                     net::ResponseWriter& writer) { return fn(*deps, request, params, writer); };
 }
 
+// Why a server that does not lead refuses what agents and edges report: the
+// leader's loops judge nodes by their heartbeats and drains by the edges'
+// reports, both kept in the memory of the server that gets them. A 503 (it did
+// nothing) sends their net::ServerPool on to the next server, until the leader.
+// Null without a leadership (one server): it always leads.
+std::optional<net::HttpResponse> RefuseUnlessLeading(const ApiDeps& deps) {
+  if (!deps.leadership || deps.leadership().leading) return std::nullopt;
+  return net::ErrorResponse(
+      Error{ErrorCode::kUnavailable,
+            "this server does not lead: agents and edges report to the leader (GET /v1/servers "
+            "names it); list every server in --server"});
+}
+
+UnaryHandler LeaderOnly(const ApiDeps* deps, UnaryHandler handler) {
+  return [deps, handler = std::move(handler)](const net::HttpRequest& request,
+                                              const PathParams& params) {
+    if (auto refused = RefuseUnlessLeading(*deps)) return *refused;
+    return handler(request, params);
+  };
+}
+
+Handler LeaderOnly(const ApiDeps* deps, Handler handler) {
+  return [deps, handler = std::move(handler)](
+             const net::HttpRequest& request, const PathParams& params,
+             net::ResponseWriter& writer) -> asio::awaitable<void> {
+    if (auto refused = RefuseUnlessLeading(*deps)) {
+      co_await writer.Send(std::move(*refused));
+      co_return;
+    }
+    co_await handler(request, params, writer);
+  };
+}
+
 }  // namespace
 
 ApiServer::ApiServer(ApiDeps deps) : deps_(std::move(deps)) {
@@ -101,19 +135,23 @@ void ApiServer::AddRoutes() {
   r.Add("GET", "/v1/watch", true, BindStream(d, &Watch));
   r.Add("GET", "/v1/routes", true, BindStream(d, &Routes));
   r.AddUnary("GET", "/v1/nodes", true, Bind(d, &ListNodes));
+  r.AddUnary("GET", "/v1/servers", true, Bind(d, &ListServers));
   r.AddUnary("POST", "/v1/nodes/{id}/drain", true, Bind(d, &DrainNode));
-  r.AddUnary("POST", "/v1/edges/{name}/traffic", true, Bind(d, &ReportTraffic));
+  r.AddUnary("POST", "/v1/edges/{name}/traffic", true, LeaderOnly(d, Bind(d, &ReportTraffic)));
   r.AddUnary("GET", "/v1/traffic", true, Bind(d, &GetTraffic));
   r.AddUnary("POST", "/v1/join-tokens", true, Bind(d, &CreateJoinToken));
   r.AddUnary("GET", "/v1/join-tokens", true, Bind(d, &ListJoinTokens));
   r.AddUnary("DELETE", "/v1/join-tokens/{token}", true, Bind(d, &RevokeJoinToken));
-  // The agent's calls check their caller themselves (a node credential or a join token).
-  r.AddUnary("POST", "/v1/agent/register", false, Bind(d, &AgentRegister));
-  r.AddUnary("POST", "/v1/agent/nodes/{id}/heartbeat", false, Bind(d, &AgentHeartbeat));
-  r.AddUnary("GET", "/v1/agent/nodes/{id}/assignments", false, Bind(d, &AgentAssignments));
-  r.AddUnary("POST", "/v1/agent/nodes/{id}/reports", false, Bind(d, &AgentReport));
-  r.AddUnary("POST", "/v1/agent/nodes/{id}/samples", false, Bind(d, &AgentSamples));
-  r.Add("GET", "/v1/agent/wait", false, BindStream(d, &AgentWait));
+  // The agent's calls check their caller themselves (a node credential or a
+  // join token), and go to the leader only (RefuseUnlessLeading).
+  r.AddUnary("POST", "/v1/agent/register", false, LeaderOnly(d, Bind(d, &AgentRegister)));
+  r.AddUnary("POST", "/v1/agent/nodes/{id}/heartbeat", false,
+             LeaderOnly(d, Bind(d, &AgentHeartbeat)));
+  r.AddUnary("GET", "/v1/agent/nodes/{id}/assignments", false,
+             LeaderOnly(d, Bind(d, &AgentAssignments)));
+  r.AddUnary("POST", "/v1/agent/nodes/{id}/reports", false, LeaderOnly(d, Bind(d, &AgentReport)));
+  r.AddUnary("POST", "/v1/agent/nodes/{id}/samples", false, LeaderOnly(d, Bind(d, &AgentSamples)));
+  r.Add("GET", "/v1/agent/wait", false, LeaderOnly(d, BindStream(d, &AgentWait)));
 }
 
 void ApiServer::AddMetrics() {

@@ -7,13 +7,16 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
 #include <thread>
 
 #include "api/errors.h"
 #include "api/fake_writer_test_util.h"
+#include "common/quantity.h"
 #include "fakes/testing.h"
 #include "store/memory/memory_store.h"
+#include "store/single_server_lease.h"
 
 namespace skiff::api {
 namespace {
@@ -41,6 +44,11 @@ class ApiServerTest : public ::testing::Test {
     deps.metrics = &registry_;
     deps.traffic = &traffic_;
     deps.log_poll_interval = std::chrono::milliseconds(5);
+    deps.lease = &lease_;
+    deps.leadership = [this] {
+      return controller::Leadership::State{.leading = leading_.load(),
+                                           .epoch = store::kSingleServerEpoch};
+    };
     api_ = std::make_unique<ApiServer>(std::move(deps));
   }
 
@@ -96,6 +104,7 @@ class ApiServerTest : public ::testing::Test {
     ASSERT_TRUE(store_.Commit(txn));
   }
 
+  std::atomic<bool> leading_{true};
   skiff::testing::TempDir dir_;
   ManualClock clock_;
   store::MemoryStore store_;
@@ -104,6 +113,7 @@ class ApiServerTest : public ::testing::Test {
   TokenAuthenticator auth_;
   metrics::Registry registry_;
   metrics::TrafficBook traffic_;
+  store::SingleServerLease lease_{&clock_};
   std::unique_ptr<ApiServer> api_;
 };
 
@@ -142,6 +152,53 @@ TEST_F(ApiServerTest, HealthWithoutToken) {
   EXPECT_EQ(v.at("status"), "ok");
   EXPECT_EQ(v.at("revision").as_int64(), store_.Revision());
   EXPECT_EQ(v.at("components").at("store"), "ok");
+}
+
+// Verify that /health says whether this server leads and its epoch, and that
+// GET /v1/servers lists the servers that sent a heartbeat, in the documented
+// shape, with the leader's epoch.
+TEST_F(ApiServerTest, HealthAndServersSayWhoLeads) {
+  FakeWriter health = Call(Request("GET", "/health", "", false));
+  ASSERT_EQ(health.status, 200);
+  EXPECT_EQ(health.Json().at("leader"), true);
+  EXPECT_EQ(health.Json().at("epoch"), 1);
+
+  FakeWriter none = Call(Request("GET", "/v1/servers"));
+  ASSERT_EQ(none.status, 200) << none.body;
+  EXPECT_EQ(none.Json(), json::parse(R"({"servers":[]})"));
+  ASSERT_TRUE(lease_.Heartbeat(store::ServerInfo{"s1", "http://127.0.0.1:7070", "0.1.0"}));
+  FakeWriter listed = Call(Request("GET", "/v1/servers"));
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  EXPECT_EQ(listed.Json(),
+            json::parse(R"({"servers":[{"id":"s1","address":"http://127.0.0.1:7070",)"
+                        R"("leader":true,"epoch":1,"last_seen":")" +
+                        FormatTime(clock_.Now()) + R"(","version":"0.1.0"}]})"));
+  EXPECT_EQ(Call(Request("GET", "/v1/servers", "", false)).status, 401);
+}
+
+// Verify that a server that does not lead refuses what agents and edges report
+// with 503 (so their server pool moves on to the leader), while it serves the
+// rest of the API; once it leads, they are served.
+TEST_F(ApiServerTest, AgentsAndEdgesReportToTheLeaderOnly) {
+  leading_ = false;
+  for (const auto& [method, target] :
+       std::vector<std::pair<std::string, std::string>>{{"POST", "/v1/agent/register"},
+                                                        {"POST", "/v1/agent/nodes/n1/heartbeat"},
+                                                        {"GET", "/v1/agent/nodes/n1/assignments"},
+                                                        {"POST", "/v1/agent/nodes/n1/reports"},
+                                                        {"POST", "/v1/agent/nodes/n1/samples"},
+                                                        {"GET", "/v1/agent/wait?revision=0"},
+                                                        {"POST", "/v1/edges/e1/traffic"}}) {
+    FakeWriter refused = Call(Request(method, target, "{}"));
+    EXPECT_EQ(refused.status, 503) << target;
+    EXPECT_THAT(refused.body, HasSubstr("does not lead")) << target;
+    EXPECT_EQ(refused.Header("Retry-After"), "1") << target;
+  }
+  EXPECT_EQ(Call(Request("GET", "/v1/apps")).status, 200);
+
+  leading_ = true;
+  EXPECT_NE(Call(Request("POST", "/v1/agent/register", "{}", false)).status, 503);
+  EXPECT_NE(Call(Request("POST", "/v1/edges/e1/traffic", "{}")).status, 503);
 }
 
 // Verify that applying a spec is 201 created, and applying it again is 200 unchanged.

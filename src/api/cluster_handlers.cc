@@ -6,6 +6,7 @@
 
 #include "api/errors.h"
 #include "api/handlers.h"
+#include "common/quantity.h"
 #include "controller/allocation.h"
 #include "model/codec.h"
 
@@ -95,8 +96,31 @@ net::HttpResponse Health(const ApiDeps& deps, const net::HttpRequest&, const Pat
   json::object body{{"status", ok ? "ok" : "degraded"},
                     {"revision", deps.store->Revision()},
                     {"components", std::move(components)}};
+  if (deps.leadership) {
+    const controller::Leadership::State state = deps.leadership();
+    body["leader"] = state.leading;
+    body["epoch"] = state.epoch;
+  }
   // 503 when degraded, so load balancers and `curl -f` notice without parsing.
   return net::JsonResponse(ok ? 200 : 503, body);
+}
+
+net::HttpResponse ListServers(const ApiDeps& deps, const net::HttpRequest&, const PathParams&) {
+  if (deps.lease == nullptr) {
+    return ErrorReply(Error{ErrorCode::kNotFound, "this server keeps no list of servers", ""});
+  }
+  auto servers = deps.lease->ListServers();
+  if (!servers) return ErrorReply(servers.error());
+  json::array out;
+  for (const store::ServerRecord& s : *servers) {
+    out.push_back(json::object{{"id", s.id},
+                               {"address", s.address},
+                               {"leader", s.leader},
+                               {"epoch", s.epoch},
+                               {"last_seen", FormatTime(s.last_seen)},
+                               {"version", s.version}});
+  }
+  return net::JsonResponse(200, json::object{{"servers", std::move(out)}});
 }
 
 net::HttpResponse Metrics(const ApiDeps& deps, const net::HttpRequest&, const PathParams&) {

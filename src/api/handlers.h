@@ -45,6 +45,9 @@ net::HttpResponse DrainNode(const ApiDeps& deps, const net::HttpRequest& request
                             const PathParams& params);
 net::HttpResponse Health(const ApiDeps& deps, const net::HttpRequest& request,
                          const PathParams& params);
+// GET /v1/servers: every server sharing the store, which leads, its epoch.
+net::HttpResponse ListServers(const ApiDeps& deps, const net::HttpRequest& request,
+                              const PathParams& params);
 net::HttpResponse Metrics(const ApiDeps& deps, const net::HttpRequest& request,
                           const PathParams& params);
 

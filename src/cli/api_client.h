@@ -11,7 +11,7 @@
 
 #include "common/result.h"
 #include "net/http.h"
-#include "net/http_client.h"
+#include "net/server_pool.h"
 
 namespace skiff::cli {
 
@@ -30,7 +30,8 @@ class Transport {
 
 class HttpTransport final : public Transport {
  public:
-  explicit HttpTransport(std::string base_url) : client_(std::move(base_url)) {}
+  // `base_urls`: one server's URL or several, comma-separated (net::ServerPool).
+  explicit HttpTransport(std::string_view base_urls) : client_(base_urls) {}
 
   // Transport:
   Result<net::HttpResponse> Do(std::string_view method, std::string_view path,
@@ -39,7 +40,7 @@ class HttpTransport final : public Transport {
                      const std::function<bool(std::string_view)>& on_data) override;
 
  private:
-  net::HttpClient client_;
+  net::ServerPool client_;
 };
 
 struct Reply {

@@ -3,13 +3,29 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "net/server_pool.h"
+
 namespace skiff::cli {
+namespace {}  // namespace
+
+CLI::Validator ServerListValidator() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        Status checked = net::ServerPool(value).Check();
+        return checked ? std::string() : checked.error().message;
+      },
+      "URL[,URL...]");
+}
+
 namespace {
 
 void AddCommonOptions(CLI::App* sub, Invocation* inv) {
-  sub->add_option("--addr", inv->options.addr, "Skiff server URL")
+  sub->add_option("--addr", inv->options.addr,
+                  "Skiff server URL, or several servers' comma-separated (the next is asked "
+                  "when one does not answer)")
       ->envname("SKIFF_ADDR")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(ServerListValidator());
   sub->add_option("--token", inv->options.token,
                   "API bearer token (env SKIFF_TOKEN; when neither is given, "
                   ".skiff/admin.token in the current directory is used if it exists)")
@@ -115,6 +131,9 @@ void AddClientCommands(CLI::App& app, Invocation* inv) {
   join->callback([inv] { inv->command = "nodes join-token"; });
   Command(app, inv, "traffic",
           "Show each app's traffic at the edges: requests and errors a second, latency");
+  Command(app, inv, "servers",
+          "List the servers sharing the control plane's store: which one leads (and its "
+          "epoch), their addresses and when each was last seen");
 
   CLI::App* drain = Command(app, inv, "drain", "Drain a node: its instances move elsewhere");
   drain->add_option("node", inv->node, "node id")->required();

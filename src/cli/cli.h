@@ -7,7 +7,8 @@
 // together; after a successful parse, if inv.command is set, it returns
 // RunClientCommand(inv). RunCli is the same for a client-only program.
 //
-// Every command takes --addr (env SKIFF_ADDR, default http://127.0.0.1:7070),
+// Every command takes --addr (env SKIFF_ADDR, default http://127.0.0.1:7070;
+// several servers' URLs comma-separated, tried in turn: net::ServerPool),
 // --token (env SKIFF_TOKEN; when neither is given, ./.skiff/admin.token is
 // read if it exists) and -o table|json.
 #pragma once
@@ -22,6 +23,7 @@
 
 namespace CLI {
 class App;
+class Validator;
 }  // namespace CLI
 
 namespace skiff::cli {
@@ -53,6 +55,10 @@ struct Invocation {
   int64_t since = 0;          // events --since
   std::string node;           // drain
 };
+
+// A CLI11 check of a server list flag (--addr, --server: one URL or several
+// comma-separated): its message is net::ServerPool::Check's.
+CLI::Validator ServerListValidator();
 
 // Registers the client subcommands on `app`; parsing fills *inv (which must
 // outlive `app`).

@@ -90,6 +90,7 @@ TEST(CliParseTest, NodesJoinToken) {
   EXPECT_EQ(Parse({"nodes", "join-token", "--addr", "http://127.0.0.1:9"}).command,
             "nodes join-token");
   EXPECT_EQ(Parse({"nodes"}).command, "nodes");
+  EXPECT_EQ(Parse({"servers"}).command, "servers");
 }
 
 // Verify that bad usage is a parse error: missing arguments, bad output, negative replicas.
@@ -98,6 +99,19 @@ TEST(CliParseTest, BadUsage) {
   EXPECT_THROW(Parse({"scale", "hello"}), CLI::ParseError);
   EXPECT_THROW(Parse({"scale", "hello", "-1"}), CLI::ParseError);
   EXPECT_THROW(Parse({"apps", "-o", "yaml"}), CLI::ParseError);
+}
+
+// Verify that --addr takes several servers' URLs, and that a list with an
+// entry that is no URL is bad usage whose message names the entry.
+TEST(CliParseTest, AddrTakesSeveralServers) {
+  EXPECT_EQ(Parse({"apps", "--addr", "http://127.0.0.1:9,http://127.0.0.2:9"}).options.addr,
+            "http://127.0.0.1:9,http://127.0.0.2:9");
+  try {
+    Parse({"apps", "--addr", "http://127.0.0.1:9,127.0.0.2:9"});
+    ADD_FAILURE() << "a bad entry was taken";
+  } catch (const CLI::ParseError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("\"127.0.0.2:9\""));
+  }
 }
 
 // A scripted server: answers calls in order and records them.
@@ -501,6 +515,28 @@ TEST_F(CliRunTest, TrafficTable) {
   EXPECT_EQ(out_.str(),
             "APP  REQ/S  5XX/S  P50    P95    P99    IN-FLIGHT  EDGES\n"
             "web  12.5   0.0    1.2ms  4.0ms  9.8ms  3          2\n");
+}
+
+// Verify that servers lists every server with which one leads and its epoch,
+// and that -o json prints the server's JSON as it came.
+TEST_F(CliRunTest, ServersTable) {
+  const std::string body =
+      R"({"servers":[{"id":"a","address":"http://127.0.0.1:7070","leader":true,"epoch":4,)"
+      R"("last_seen":"T1","version":"0.1.0"},{"id":"b","address":"http://127.0.0.2:7070",)"
+      R"("leader":false,"epoch":0,"last_seen":"T2","version":"0.1.0"}]})";
+  transport_.Answer(200, body);
+  EXPECT_EQ(Run(Inv("servers")), 0);
+  EXPECT_EQ(transport_.calls[0].path, "/v1/servers");
+  EXPECT_EQ(out_.str(),
+            "ID  ADDRESS                LEADER  EPOCH  LAST SEEN  VERSION\n"
+            "a   http://127.0.0.1:7070  yes     4      T1         0.1.0\n"
+            "b   http://127.0.0.2:7070  no      -      T2         0.1.0\n");
+  out_.str("");
+  transport_.Answer(200, body);
+  Invocation json = Inv("servers");
+  json.options.output = "json";
+  EXPECT_EQ(Run(json), 0);
+  EXPECT_EQ(out_.str(), body + "\n");
 }
 
 // Verify that -o json prints the server's JSON.

@@ -66,6 +66,7 @@ class Runner {
     if (c == "logs") return Logs();
     if (c == "events") return Events();
     if (c == "nodes") return Nodes();
+    if (c == "servers") return Servers();
     if (c == "traffic") return Traffic();
     if (c == "drain") return Drain();
     if (c == "nodes join-token") return JoinToken();
@@ -432,6 +433,21 @@ class Runner {
       if (!Str(n, "notes").empty())
         out_ << fmt::format("{}: {}\n", Str(n, "name"), Str(n, "notes"));
     }
+    return 0;
+  }
+
+  int Servers() {
+    auto reply = client_->Call("GET", "/v1/servers");
+    if (!reply) return Fail(reply.error());
+    if (PrintedJson(*reply)) return 0;
+    Table t({"ID", "ADDRESS", "LEADER", "EPOCH", "LAST SEEN", "VERSION"});
+    for (const json::value& s : Array(reply->body, "servers")) {
+      const bool leads = Bool(s, "leader");
+      t.AddRow({Str(s, "id"), Str(s, "address"), leads ? "yes" : "no",
+                leads ? std::to_string(Int(s, "epoch")) : "-", Str(s, "last_seen"),
+                Str(s, "version")});
+    }
+    out_ << (t.rows() == 0 ? "no servers\n" : t.Render());
     return 0;
   }
 

@@ -141,11 +141,15 @@ void AddDriverOptions(CLI::App* cmd, std::vector<std::string>* drivers, std::str
                   "unix:///var/run/docker.sock)");
 }
 
-// --server URL (or SKIFF_ADDR) into *url: the server a part works for.
+// --server URL[,URL...] (or SKIFF_ADDR) into *url: the servers a part works
+// for, any of which answers (the next is asked when one does not).
 void AddServerOption(CLI::App* cmd, std::string* url) {
-  cmd->add_option("--server", *url, "the Skiff server's API URL")
+  cmd->add_option("--server", *url,
+                  "the Skiff server's API URL, or several servers' comma-separated "
+                  "(http://a:7070,http://b:7070): the next is asked when one does not answer")
       ->envname("SKIFF_ADDR")
-      ->required();
+      ->required()
+      ->check(skiff::cli::ServerListValidator());
 }
 
 // --access-log FILE into *path.
@@ -289,6 +293,18 @@ int main(int argc, char** argv) {
                     std::chrono::minutes(10),
                     "a node without a heartbeat for this long is down: its instances are "
                     "replaced elsewhere");
+  server->add_option("--server-id", server_options.server_id,
+                     "this server's id among those sharing the store, unique among them "
+                     "(default: the host name)");
+  server->add_option("--advertise", server_options.advertise,
+                     "the URL other servers and clients reach this server's API at "
+                     "(default: http:// and the --listen address as bound)");
+  AddDurationOption(server, "--leader-ttl", &server_options.leader_ttl, "5s",
+                    std::chrono::milliseconds(300), std::chrono::minutes(1),
+                    "the leader's lease (servers sharing a PostgreSQL store elect one to run the "
+                    "controller): renewed every third of it; another server takes over within "
+                    "about this long after the leader dies");
+  server_options.version = kVersion;
   AddLogLevelOption(server, &log_level);
 
   skiff::edge::StandaloneOptions edge_options;

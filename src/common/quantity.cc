@@ -196,6 +196,17 @@ Result<Time> ParseTime(std::string_view text) {
   std::tm check{};
   gmtime_r(&secs, &check);
   if (check.tm_mday != mday && tm.tm_sec != 60) return bad();
+  // Time counts nanoseconds in an int64 (years 1678 to 2261): a time outside
+  // that (Docker's zero time 0001-01-01, say) would overflow the conversion.
+  // One second of margin each side leaves room for the fraction and a leap second.
+  constexpr int64_t kMaxSeconds =
+      std::chrono::duration_cast<std::chrono::seconds>(Time::duration::max()).count() - 1;
+  constexpr int64_t kMinSeconds =
+      std::chrono::duration_cast<std::chrono::seconds>(Time::duration::min()).count() + 1;
+  if (secs > kMaxSeconds || secs < kMinSeconds) {
+    return InvalidArgument(
+        fmt::format("time out of range (\"{}\"): must be between 1678 and 2261", text));
+  }
   return Time(std::chrono::seconds(secs)) + std::chrono::milliseconds(ms);
 }
 

@@ -29,7 +29,8 @@ std::string FormatMemoryBytes(int64_t bytes);
 
 // RFC 3339 in UTC with milliseconds: "2026-11-22T08:09:37.123Z". Zero time -> "".
 std::string FormatTime(Time t);
-// Accepts what FormatTime writes (and without the fraction).
+// Accepts what FormatTime writes (and without the fraction). A time Time cannot
+// hold (before 1678 or after 2261) is kInvalidArgument.
 Result<Time> ParseTime(std::string_view text);
 
 }  // namespace skiff

@@ -182,6 +182,25 @@ TEST(QuantityTest, ParseTimeStrict) {
   }
 }
 
+// Verify that a well-formed time outside what Time holds (int64 nanoseconds:
+// 1678 to 2261), such as Docker's zero time, is kInvalidArgument rather than an
+// overflowing conversion (a signed overflow UBSan reported), and that the
+// years at the edges of the range still parse.
+TEST(QuantityTest, ParseTimeOutOfRange) {
+  for (std::string text : {"0001-01-01T00:00:00Z", "1600-01-01T00:00:00Z", "2300-01-01T00:00:00Z",
+                           "9999-12-31T23:59:59.999Z"}) {
+    auto t = ParseTime(text);
+    ASSERT_FALSE(t) << text;
+    EXPECT_EQ(t.error().code, ErrorCode::kInvalidArgument) << text;
+  }
+  auto early = ParseTime("1678-01-01T00:00:00Z");
+  ASSERT_TRUE(early) << early.error().ToString();
+  EXPECT_EQ(*early, Time(std::chrono::seconds(-9'214'560'000)));
+  auto late = ParseTime("2261-12-31T23:59:59.999Z");
+  ASSERT_TRUE(late) << late.error().ToString();
+  EXPECT_EQ(*late, Time(std::chrono::seconds(9'214'646'399)) + 999ms);
+}
+
 // Verify that a cpu quantity too large for int64 is rejected, not wrapped.
 TEST(QuantityTest, ParseCpuOverflow) {
   EXPECT_FALSE(ParseCpuMillis("99999999999999999"));

@@ -161,7 +161,7 @@ class Batch {
 }  // namespace
 
 Result<ApplyOutcome> ApplyActions(store::Store& store, const store::Snapshot& snapshot,
-                                  const Actions& actions, Time now) {
+                                  const Actions& actions, Time now, int64_t fence_epoch) {
   std::unordered_map<std::string, const model::Instance*> instances;
   for (const model::Instance& i : snapshot.instances) instances[i.id] = &i;
   auto app_of = [&](const Action& action) -> std::string {
@@ -188,6 +188,7 @@ Result<ApplyOutcome> ApplyActions(store::Store& store, const store::Snapshot& sn
     for (; end < actions.size() && app_of(actions[end]) == app; ++end) batch.Add(actions[end]);
     store::Txn txn = batch.Finish();
     if (!txn.empty()) {
+      if (fence_epoch != 0) txn.Fenced(fence_epoch);
       auto committed = store.Commit(txn);
       if (committed) {
         ++outcome.committed;

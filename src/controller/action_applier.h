@@ -21,11 +21,14 @@ struct ApplyOutcome {
   int conflicts = 0;  // transactions refused for a stale version (kAborted, kNotFound, ...)
 };
 
-// Applies `actions` (as computed from `snapshot` at `now`) to `store`.
+// Applies `actions` (as computed from `snapshot` at `now`) to `store`, every
+// transaction fenced at `fence_epoch` (store::Txn::Fenced) unless it is 0.
 // Returns kUnavailable (or another store error) only when the store itself
-// fails; version conflicts are not errors (see ApplyOutcome::conflicts).
+// fails, and kFailedPrecondition (at once, writing no more) when the fence's
+// epoch is no longer the leader's; version conflicts are not errors (see
+// ApplyOutcome::conflicts).
 // Thread-safety: as the store; the snapshot is only read.
 Result<ApplyOutcome> ApplyActions(store::Store& store, const store::Snapshot& snapshot,
-                                  const Actions& actions, Time now);
+                                  const Actions& actions, Time now, int64_t fence_epoch = 0);
 
 }  // namespace skiff::controller

@@ -61,6 +61,7 @@ bool ControllerLoop::CheckNodes(Time now) {
     node.last_heartbeat = last;
     store::Txn txn;
     txn.Put(node, expected);
+    if (options_.fence_epoch != 0) txn.Fenced(options_.fence_epoch);
     model::Event event;
     event.time = now;
     event.kind = "node.down";
@@ -101,7 +102,7 @@ Result<ApplyOutcome> ControllerLoop::RunOnce() {
   Time wake;  // when time alone makes the reconciler act (a rollout's timers)
   Actions actions = Compute(snapshot, now, config, &wake);
   for (const Action& action : actions) SKIFF_LOG_DEBUG("reconcile: {}", Describe(action));
-  auto outcome = ApplyActions(*store_, snapshot, actions, now);
+  auto outcome = ApplyActions(*store_, snapshot, actions, now, options_.fence_epoch);
   next_due_ = std::min(NextDue(snapshot, now), wake);
   std::lock_guard lock(mu_);
   ++passes_;

@@ -36,6 +36,11 @@ struct ControllerLoopOptions {
   Duration node_timeout = std::chrono::seconds(5);
   // Fresh instance ids; null: NewId(app).
   std::function<std::string(const std::string& app)> new_id;
+  // The leader's term this loop runs in (controller/leadership.h): every write
+  // of the loop is fenced at it (store::Txn::Fenced), so once another server
+  // leads, nothing of this loop commits. 0: not fenced (a loop alone on its
+  // store, tests).
+  int64_t fence_epoch = 0;
 };
 
 class ControllerLoop {

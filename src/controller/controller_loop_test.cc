@@ -12,6 +12,7 @@
 #include "controller/app_service.h"
 #include "controller/node_service.h"
 #include "fakes/testing.h"
+#include "store/leader_lease.h"
 #include "store/memory/memory_store.h"
 
 namespace skiff::controller {
@@ -95,6 +96,28 @@ class ControllerLoopTest : public ::testing::Test {
   int ids_ = 0;
   std::unique_ptr<ControllerLoop> loop_;
 };
+
+// Verify that a loop fenced at the leader's epoch writes, and that a loop of a
+// term that is over (another epoch) writes nothing: its pass fails with
+// kFailedPrecondition and leaves the store as it was.
+TEST_F(ControllerLoopTest, FencedAtAnOldEpochWritesNothing) {
+  ASSERT_TRUE(apps_.Apply(Spec("web", 2)));
+  const int64_t revision = store_.Revision();
+  ControllerLoopOptions options;
+  options.fence_epoch = store::kSingleServerEpoch + 1;
+  ControllerLoop deposed(&store_, &nodes_, &clock_, options);
+  auto refused = deposed.RunOnce();
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(store_.Revision(), revision);
+  EXPECT_TRUE(Instances("web").empty());
+
+  options.fence_epoch = store::kSingleServerEpoch;
+  ControllerLoop leader(&store_, &nodes_, &clock_, options);
+  auto applied = leader.RunOnce();
+  ASSERT_TRUE(applied.has_value()) << applied.error().ToString();
+  EXPECT_EQ(Instances("web").size(), 2u);
+}
 
 // Verify that an applied app gets its instances created and placed on the node,
 // and that a converged state makes the next pass write nothing.

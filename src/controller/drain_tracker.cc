@@ -15,11 +15,12 @@ bool Drains(const model::Instance& i, Time now) {
 }  // namespace
 
 DrainTracker::DrainTracker(store::Store* store, const Clock* clock, EdgesFn edges,
-                           RoutesTagFn routes_tag)
+                           RoutesTagFn routes_tag, int64_t fence_epoch)
     : store_(store),
       clock_(clock),
       edges_(std::move(edges)),
       routes_tag_(std::move(routes_tag)),
+      fence_epoch_(fence_epoch),
       watcher_(store) {}
 
 DrainTracker::~DrainTracker() { Stop(); }
@@ -123,6 +124,7 @@ bool DrainTracker::MarkDrained(const std::string& id) {
   drained.updated_at = clock_->Now();
   store::Txn txn;
   txn.Put(drained, instance->version);
+  if (fence_epoch_ != 0) txn.Fenced(fence_epoch_);
   if (auto committed = store_->Commit(txn); !committed) {
     // kAborted: the instance changed since it was read (an agent report, say).
     if (committed.error().code != ErrorCode::kAborted) {

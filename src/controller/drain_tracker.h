@@ -49,8 +49,11 @@ class DrainTracker {
   // How often the edges are asked while some instance drains.
   static constexpr std::chrono::milliseconds kCheckInterval{100};
 
-  // `store` and `clock` are not owned and must outlive the tracker.
-  DrainTracker(store::Store* store, const Clock* clock, EdgesFn edges, RoutesTagFn routes_tag);
+  // `store` and `clock` are not owned and must outlive the tracker. Its writes
+  // are fenced at `fence_epoch` (store::Txn::Fenced: the leader's term it runs
+  // in, controller/leadership.h) unless that is 0.
+  DrainTracker(store::Store* store, const Clock* clock, EdgesFn edges, RoutesTagFn routes_tag,
+               int64_t fence_epoch = 0);
   ~DrainTracker();  // Stops.
   DrainTracker(const DrainTracker&) = delete;
   DrainTracker& operator=(const DrainTracker&) = delete;
@@ -90,6 +93,7 @@ class DrainTracker {
   const Clock* const clock_;
   const EdgesFn edges_;
   const RoutesTagFn routes_tag_;
+  const int64_t fence_epoch_;
 
   // Past this many changes since the last round, a listing is cheaper.
   static constexpr size_t kMaxChanges = 10'000;

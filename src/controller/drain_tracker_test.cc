@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "fakes/testing.h"
+#include "store/leader_lease.h"
 #include "store/memory/memory_store.h"
 
 namespace skiff::controller {
@@ -67,6 +68,23 @@ class DrainTrackerTest : public ::testing::Test {
   int edge_calls_ = 0;
   DrainTracker tracker_;
 };
+
+// Verify that a tracker of a leader's term that is over (fenced at another
+// epoch than the store's) marks nothing drained, and one of the current term
+// does.
+TEST_F(DrainTrackerTest, FencedAtAnOldEpochMarksNothing) {
+  Put("web-1");
+  const int64_t stopped = Stop("web-1");
+  edges_["a"] = metrics::EdgeRoutes{.revision = stopped};
+  auto edges = [this] { return edges_; };
+  DrainTracker deposed(&store_, &clock_, edges, TagOf, store::kSingleServerEpoch + 1);
+  EXPECT_EQ(deposed.Check(), 1u);
+  EXPECT_FALSE(Drained("web-1"));
+  EXPECT_EQ(store_.Revision(), stopped);
+  DrainTracker leader(&store_, &clock_, edges, TagOf, store::kSingleServerEpoch);
+  EXPECT_EQ(leader.Check(), 0u);
+  EXPECT_TRUE(Drained("web-1"));
+}
 
 // Verify that an instance is drained only once the edge's table is at or
 // past its stop and the edge has no request in flight to it.

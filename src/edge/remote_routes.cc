@@ -13,6 +13,7 @@
 
 #include "common/logging.h"
 #include "net/http_client.h"
+#include "net/server_pool.h"
 #include "protocol/routes_codec.h"
 
 namespace skiff::edge {
@@ -66,7 +67,7 @@ struct RemoteRoutes::Shared {
   }
 
   void Poll() {
-    net::HttpClient client(options.server);
+    const net::ServerPool client(options.server);
     const net::HttpHeaders headers = {{"Authorization", "Bearer " + options.token}};
     std::string tag;
     Duration backoff = std::chrono::milliseconds(250);

@@ -18,7 +18,7 @@
 namespace skiff::edge {
 
 struct RemoteRoutesOptions {
-  std::string server;                        // "http://127.0.0.1:7070"
+  std::string server;                        // "http://127.0.0.1:7070", or several comma-separated
   std::string token;                         // bearer token for the API
   std::string cache_path;                    // where the last document is kept; empty: none
   Duration wait = std::chrono::seconds(25);  // how long one poll may wait for a change

@@ -19,6 +19,7 @@
 #include "metrics/registry.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
+#include "net/server_pool.h"
 
 namespace skiff::edge {
 
@@ -170,7 +171,8 @@ void StartReporting(StandaloneEdge::Impl& m) {
     name = std::string(host) + ":" + std::to_string(m.proxy_->port());
   }
   const std::string path = "/v1/edges/" + name + "/traffic";
-  const std::string server = m.options_.server;
+  // One pool for every report, so they keep to the server that answered.
+  const net::ServerPool server(m.options_.server);
   const std::string token = m.options_.token;
   const RemoteRoutes* routes = m.routes_.get();
   const EdgeProxy* proxy = m.proxy_.get();
@@ -184,9 +186,8 @@ void StartReporting(StandaloneEdge::Impl& m) {
         snapshot.routes = proxy->Routes();
         snapshot.routes->tag = std::move(tag);
         snapshot.routes->interval_ms = interval_ms;
-        net::HttpClient client(server);
         auto reply =
-            client.Do("POST", path, boost::json::serialize(metrics::ToJson(snapshot)),
+            server.Do("POST", path, boost::json::serialize(metrics::ToJson(snapshot)),
                       {{"Authorization", "Bearer " + token}, {"Content-Type", "application/json"}},
                       std::chrono::seconds(5));
         if (!reply) return tl::unexpected(reply.error());

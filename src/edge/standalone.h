@@ -15,8 +15,9 @@
 namespace skiff::edge {
 
 struct StandaloneOptions {
-  std::string server;  // the Skiff API, "http://10.0.0.1:7070"
-  std::string token;   // its bearer token
+  // The Skiff API, "http://10.0.0.1:7070", or several servers' comma-separated.
+  std::string server;
+  std::string token;  // its bearer token
   std::string listen = "127.0.0.1:8080";
   std::string data_dir = ".skiff-edge";   // routes.json: the last routes
   int io_threads = 1;                     // threads serving requests, each its own event loop

@@ -81,6 +81,8 @@ std::string Lowercase(std::string text) {
   return text;
 }
 
+constexpr std::string_view kCannotConnect = "cannot connect to ";
+
 // Maps a failed step ("connect", "send request", "read response") to the code
 // that tells the caller what to do.
 Error MapError(const error_code& ec, std::string_view step, const Target& target,
@@ -92,7 +94,7 @@ Error MapError(const error_code& ec, std::string_view step, const Target& target
   }
   if (step == "connect") {
     return Error{ErrorCode::kUnavailable,
-                 "cannot connect to " + target.display + ": " + Lowercase(ec.message())};
+                 std::string(kCannotConnect) + target.display + ": " + Lowercase(ec.message())};
   }
   if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
       ec != http::error::end_of_stream && ec != http::error::partial_message) {
@@ -270,18 +272,33 @@ Result<T> RunBlocking(asio::io_context& io, asio::awaitable<Result<T>> operation
 
 }  // namespace
 
+bool NeverSent(const Error& error) {
+  // Both spellings MapError gives a failed connect: refused, and timed out.
+  return (error.code == ErrorCode::kUnavailable && error.message.starts_with(kCannotConnect)) ||
+         (error.code == ErrorCode::kDeadlineExceeded && error.message.starts_with("connect to "));
+}
+
 HttpClient::HttpClient(std::string base_url) : base_url_(std::move(base_url)) {}
+
+Status HttpClient::Check() const {
+  return ParseBaseUrl(base_url_).map([](auto&&) {});
+}
 
 Result<HttpResponse> HttpClient::Do(std::string_view method, std::string_view path,
                                     std::string_view body, const HttpHeaders& headers,
-                                    Duration timeout) const {
+                                    Duration timeout, std::stop_token stop) const {
   SKIFF_ASSIGN_OR_RETURN(Target target, ParseBaseUrl(base_url_));
   if (method.empty()) return InvalidArgument("empty HTTP method");
   auto request = BuildRequest(target, method, path, body, headers);
   asio::io_context io;
-  if (target.is_unix)
-    return RunBlocking(io, DoOn<unix_socket>(target, std::move(request), timeout));
-  return RunBlocking(io, DoOn<tcp>(target, std::move(request), timeout));
+  // As in Stream: stopping the context ends run(), and destroying the
+  // unfinished coroutine closes the connection.
+  std::stop_callback on_stop(stop, [&io] { io.stop(); });
+  auto result = target.is_unix
+                    ? RunBlocking(io, DoOn<unix_socket>(target, std::move(request), timeout))
+                    : RunBlocking(io, DoOn<tcp>(target, std::move(request), timeout));
+  if (stop.stop_requested()) return Aborted("call to " + target.display + " cancelled");
+  return result;
 }
 
 Result<int> HttpClient::Stream(std::string_view method, std::string_view path,

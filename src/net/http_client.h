@@ -16,6 +16,11 @@
 
 namespace skiff::net {
 
+// Whether `error` (from HttpClient) says the request never left: the
+// connection could not be made, so the server did nothing of it and any
+// request, even a write, may be sent elsewhere.
+bool NeverSent(const Error& error);
+
 class HttpClient {
  public:
   static constexpr Duration kDefaultTimeout = std::chrono::seconds(30);
@@ -35,10 +40,13 @@ class HttpClient {
   // connection (the message names the address: "cannot connect to
   // 127.0.0.1:7070: connection refused"), kDeadlineExceeded on timeout,
   // kInternal for a response that is not valid HTTP, kInvalidArgument for a bad
-  // base URL or method.
+  // base URL or method; kAborted when a stop is requested on `stop` (from any
+  // thread), which ends the call at once, closing the connection (the owner of
+  // a call to a peer that may hang, as the Docker engine's exit watcher, need
+  // not wait out `timeout` to shut down).
   Result<HttpResponse> Do(std::string_view method, std::string_view path,
                           std::string_view body = {}, const HttpHeaders& headers = {},
-                          Duration timeout = kDefaultTimeout) const;
+                          Duration timeout = kDefaultTimeout, std::stop_token stop = {}) const;
 
   // Sends a body-less request and hands the response body to `on_data` as the
   // bytes arrive (chunked encoding already removed; chunk boundaries are not
@@ -63,6 +71,9 @@ class HttpClient {
                      const HttpHeaders& headers,
                      const std::function<bool(std::string_view chunk)>& on_data,
                      Duration timeout = kDefaultTimeout, std::stop_token stop = {}) const;
+
+  // OK when the base URL parses; else the kInvalidArgument every call gives.
+  Status Check() const;
 
   const std::string& base_url() const { return base_url_; }
 

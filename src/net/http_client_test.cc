@@ -193,6 +193,36 @@ TEST(HttpClientTest, StreamEndsWhenStopIsRequested) {
   EXPECT_EQ(never.error().code, ErrorCode::kAborted);
 }
 
+// Verify that a stop requested while Do waits for a peer that never answers
+// ends the call at once with kAborted (not after its timeout).
+TEST(HttpClientTest, DoEndsWhenStopIsRequested) {
+  skiff::testing::TempDir dir;
+  const std::string path = dir.File("silent.sock");
+  asio::io_context io;
+  unix_socket::acceptor acceptor(io, unix_socket::endpoint(path));
+  unix_socket::socket peer(io);
+  std::atomic<bool> asked = false;
+  std::thread server([&] {
+    acceptor.accept(peer);
+    std::string request;
+    asio::read_until(peer, asio::dynamic_buffer(request), "\r\n\r\n");
+    asked = true;  // and never answers
+  });
+  std::stop_source stop;
+  std::thread stopper([&] {
+    skiff::testing::PollUntil([&] { return asked.load(); });
+    stop.request_stop();
+  });
+  HttpClient client("unix://" + path);
+  auto response =
+      client.Do("GET", "/containers/json", {}, {}, std::chrono::seconds(20), stop.get_token());
+  stopper.join();
+  server.join();
+  EXPECT_TRUE(asked.load());
+  ASSERT_FALSE(response);
+  EXPECT_EQ(response.error().code, ErrorCode::kAborted);
+}
+
 // Verify that Stream sends a request body with its length and content type
 // (the engine's build API takes a tar stream and streams its output back).
 TEST(HttpClientTest, UnixSocketStreamWithBody) {

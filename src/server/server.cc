@@ -20,19 +20,23 @@
 #include "api/join_tokens.h"
 #include "common/logging.h"
 #include "controller/app_service.h"
-#include "controller/controller_loop.h"
 #include "controller/drain_tracker.h"
+#include "controller/leadership.h"
 #include "controller/node_service.h"
 #include "controller/routes.h"
 #include "edge/edge_proxy.h"
 #include "edge/traffic_reporter.h"
 #include "metrics/registry.h"
+#include "net/host_port.h"
 #include "net/http_server.h"
 #include "runtime/driver_set.h"
 #include "server/edge_roster.h"
+#include "server/leader_loops.h"
 #include "server/local_control_plane.h"
 #include "server/route_watcher.h"
+#include "store/postgres/postgres_leader_lease.h"
 #include "store/postgres/postgres_store.h"
+#include "store/single_server_lease.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace skiff::server {
@@ -47,13 +51,15 @@ class Server::Impl {
   Status Start();
   void Wait();
   void Shutdown();
+  // Starts seeking the lease; the loops only the leader runs start when this
+  // server leads (leader_loops.h). `edges` is what the drain tracker asks.
+  void StartLeadership(controller::DrainTracker::EdgesFn edges);
 
   ServerOptions options_;
   const Clock* clock_ = SystemClock::Get();
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<controller::AppService> apps_;
   std::unique_ptr<controller::NodeService> nodes_;
-  std::unique_ptr<controller::ControllerLoop> loop_;
   runtime::DriverSet drivers_;
   std::unique_ptr<LocalControlPlane> control_plane_;
   std::unique_ptr<agent::Agent> agent_;
@@ -70,7 +76,10 @@ class Server::Impl {
   std::unique_ptr<RouteWatcher> routes_;
   std::unique_ptr<edge::TrafficReporter> traffic_reporter_;
   std::unique_ptr<EdgeRoster> edge_roster_;
-  std::unique_ptr<controller::DrainTracker> drains_;
+  // Who leads (leadership.h) and the loops only the leader runs.
+  std::unique_ptr<store::LeaderLease> lease_;
+  std::unique_ptr<LeaderLoops> leader_loops_;
+  std::unique_ptr<controller::Leadership> leadership_;
   std::vector<std::thread> io_threads_;
 
   std::mutex mu_;
@@ -82,8 +91,13 @@ class Server::Impl {
 
 namespace {
 
-// The store --store names: SQLite in the data directory, or PostgreSQL.
-Result<std::unique_ptr<store::Store>> OpenStore(const std::string& spec, const std::string& data) {
+// The store --store names: SQLite in the data directory, or PostgreSQL. A
+// transaction of this server's left idle for longer than the leader's TTL is
+// ended by PostgreSQL: its process is frozen (stopped, paused), and the locks
+// it holds would otherwise keep every other server's writes, and a takeover of
+// the lease, waiting.
+Result<std::unique_ptr<store::Store>> OpenStore(const std::string& spec, const std::string& data,
+                                                Duration leader_ttl) {
   if (spec == "sqlite") {
     SKIFF_ASSIGN_OR_RETURN(
         auto sqlite, store::SqliteStore::Open((std::filesystem::path(data) / "skiff.db").string()));
@@ -96,7 +110,10 @@ Result<std::unique_ptr<store::Store>> OpenStore(const std::string& spec, const s
             spec + "\"",
         "store");
   }
-  auto postgres = store::PostgresStore::Open(spec);
+  store::PostgresStore::Options pg;
+  pg.idle_in_transaction_timeout =
+      std::min(pg.idle_in_transaction_timeout, std::max(leader_ttl, Duration(1000)));
+  auto postgres = store::PostgresStore::Open(spec, pg);
   if (!postgres) {
     Error error = postgres.error();
     if (error.code == ErrorCode::kInvalidArgument) {
@@ -115,7 +132,43 @@ Result<std::unique_ptr<store::Store>> OpenStore(const std::string& spec, const s
   return std::unique_ptr<store::Store>(std::move(*postgres));
 }
 
+// The lease of the database --store names (store/leader_lease.h): one that
+// several servers share on PostgreSQL; with SQLite this server alone leads.
+std::unique_ptr<store::LeaderLease> OpenLease(const std::string& spec, const Clock* clock) {
+  if (spec == "sqlite") return std::make_unique<store::SingleServerLease>(clock);
+  return std::make_unique<store::PostgresLeaderLease>(spec);
+}
+
 }  // namespace
+
+void Server::Impl::StartLeadership(controller::DrainTracker::EdgesFn edges) {
+  LeaderLoops::Deps loops;
+  loops.store = store_.get();
+  loops.nodes = nodes_.get();
+  loops.clock = clock_;
+  loops.loop.resync_interval = options_.resync_interval;
+  loops.loop.node_timeout = options_.node_ttl;
+  loops.edges = std::move(edges);
+  loops.routes_tag = controller::RoutesTagOf;
+  leader_loops_ = std::make_unique<LeaderLoops>(std::move(loops));
+  controller::LeadershipOptions leadership;
+  leadership.server.id = options_.server_id.empty() ? agent::MachineName() : options_.server_id;
+  leadership.server.address = options_.advertise;
+  if (leadership.server.address.empty()) {  // the API as bound (Start checked --listen parses)
+    leadership.server.address =
+        "http://" + net::JoinHostPort(net::ParseHostPort(options_.listen)->host, http_->port());
+  }
+  leadership.server.version = options_.version;
+  leadership.ttl = options_.leader_ttl;
+  LeaderLoops* leader_loops = leader_loops_.get();
+  leadership_ = std::make_unique<controller::Leadership>(
+      lease_.get(), clock_, std::move(leadership),
+      controller::Leadership::Callbacks{
+          .elected = [leader_loops](int64_t epoch) { leader_loops->Elected(epoch); },
+          .deposed = [leader_loops] { leader_loops->Deposed(); },
+      });
+  leadership_->Start();
+}
 
 Status Server::Impl::Start() {
   {
@@ -130,7 +183,7 @@ Status Server::Impl::Start() {
   // The directory holds the admin token and the database: keep it private.
   ::chmod(data.c_str(), 0700);
 
-  SKIFF_ASSIGN_OR_RETURN(store_, OpenStore(options_.store, data));
+  SKIFF_ASSIGN_OR_RETURN(store_, OpenStore(options_.store, data, options_.leader_ttl));
   bool created = false;
   SKIFF_ASSIGN_OR_RETURN(std::string token, api::LoadOrCreateAdminToken(data, &created));
   if (created) {
@@ -140,12 +193,7 @@ Status Server::Impl::Start() {
 
   apps_ = std::make_unique<controller::AppService>(store_.get(), clock_);
   nodes_ = std::make_unique<controller::NodeService>(store_.get(), clock_);
-  controller::ControllerLoopOptions loop_options;
-  loop_options.resync_interval = options_.resync_interval;
-  loop_options.node_timeout = options_.node_ttl;
-  loop_ = std::make_unique<controller::ControllerLoop>(store_.get(), nodes_.get(), clock_,
-                                                       loop_options);
-  loop_->Start();
+  lease_ = OpenLease(options_.store, clock_);
 
   if (options_.run_agent) {
     runtime::DriverSetOptions driver_options;
@@ -183,12 +231,16 @@ Status Server::Impl::Start() {
   deps.metrics = metrics_.get();
   deps.traffic = &traffic_;
   // The API checks the store itself; these are the parts it cannot see.
-  controller::ControllerLoop* loop = loop_.get();
   const bool agent_on = options_.run_agent;
-  deps.components = [loop, agent_on] {
-    std::map<std::string, std::string> components{{"reconciler", loop->health()}};
+  deps.components = [this, agent_on] {
+    std::map<std::string, std::string> components{
+        {"reconciler", leader_loops_ ? leader_loops_->health() : "ok"}};
     if (agent_on) components["agent"] = "ok";
     return components;
+  };
+  deps.lease = lease_.get();
+  deps.leadership = [this] {
+    return leadership_ ? leadership_->state() : controller::Leadership::State{};
   };
   api_ = std::make_unique<api::ApiServer>(std::move(deps));
   api::ApiServer* api = api_.get();
@@ -228,17 +280,14 @@ Status Server::Impl::Start() {
   edge::EdgeProxy* own_edge = edge_.get();
   metrics::TrafficBook* book = &traffic_;
   EdgeRoster* roster = edge_roster_.get();
-  drains_ = std::make_unique<controller::DrainTracker>(
-      store_.get(), clock_,
-      [own_edge, book, roster] {
-        const auto now = std::chrono::steady_clock::now();
-        auto edges = roster->Merge(book->Routes(now), now);
-        // A name no standalone edge can have (edge names take no parentheses).
-        if (own_edge != nullptr) edges["(server)"] = own_edge->Routes();
-        return edges;
-      },
-      controller::RoutesTagOf);
-  drains_->Start();
+  controller::DrainTracker::EdgesFn edges = [own_edge, book, roster] {
+    const auto now = std::chrono::steady_clock::now();
+    auto edges = roster->Merge(book->Routes(now), now);
+    // A name no standalone edge can have (edge names take no parentheses).
+    if (own_edge != nullptr) edges["(server)"] = own_edge->Routes();
+    return edges;
+  };
+  StartLeadership(std::move(edges));
   work_.emplace(io_.get_executor());
   for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
     io_threads_.emplace_back([this] { io_.run(); });
@@ -264,7 +313,9 @@ void Server::Impl::Shutdown() {
     }
     stopping_ = true;
   }
-  if (drains_) drains_->Stop();  // before the edge it asks
+  // First: the leader's loops stop (the drain tracker before the edge it
+  // asks) and the lease is released, so another server leads at once.
+  if (leadership_) leadership_->Stop();
   if (http_) {
     // Requests in flight finish; then the io threads run out of work. The edge
     // stops taking requests at the same time (its Stop waits for its own).
@@ -278,7 +329,6 @@ void Server::Impl::Shutdown() {
   http_.reset();
   if (routes_) routes_->Stop();
   if (agent_) agent_->Stop();
-  if (loop_) loop_->Stop();
   {
     std::lock_guard lock(mu_);
     stopped_ = true;

@@ -4,7 +4,9 @@
 // the drain tracker (controller/drain_tracker.h: when a stopping instance may get its
 // SIGTERM), and a local agent with the process driver that reaches the control plane
 // through the same ControlPlane contract a remote agent uses (edge and agent can
-// be turned off).
+// be turned off). Several servers may share one PostgreSQL store: each serves
+// the whole API, and the reconciler loop and the drain tracker run only on the
+// one that holds the leader's lease (server/leader_loops.h).
 //
 //   Server server(options);
 //   if (Status s = server.Start(); !s) { ... }
@@ -51,6 +53,15 @@ struct ServerOptions {
   Duration node_ttl = std::chrono::seconds(5);
   // How often the edge's counters go into the traffic book (GET /v1/traffic).
   Duration traffic_interval = std::chrono::seconds(5);
+  // This server among those sharing the store (GET /v1/servers): its id (unique
+  // among them; empty: the host name), the URL others reach its API at
+  // (empty: http:// and the bound --listen address) and the build's version.
+  std::string server_id;
+  std::string advertise;
+  std::string version;
+  // The leader's lease (controller/leadership.h): renewed every ttl/3; a
+  // leader that cannot renew stops acting before it runs out.
+  Duration leader_ttl = std::chrono::seconds(5);
 };
 
 class Server {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "store/leader_lease.h"
 #include "store/store.h"
 
 namespace skiff::store {
@@ -42,8 +43,16 @@ class Backend {
   virtual Result<LogState> BeginWrite() = 0;
   // Records `changes` (consecutive revisions after the log state's): each in
   // the change log, and its object as written (a put), gone (a delete) or
-  // appended (an event, keyed by its id).
-  virtual Status Write(const std::vector<Change>& changes) = 0;
+  // appended (an event, keyed by its id). `epoch` is the leader's term the
+  // write is fenced at (Txn::Fenced), 0 when it is not: a backend may record
+  // it with each change (PostgreSQL does: which term wrote what).
+  virtual Status Write(const std::vector<Change>& changes, int64_t epoch) = 0;
+  // The leader lease's current epoch (store/leader_lease.h), read inside the
+  // write so that no term can begin between this read and the commit: a
+  // database several servers share holds the lease's row against a takeover
+  // until the write ends. The default is for a store one server owns: its one
+  // term, kSingleServerEpoch.
+  virtual Result<int64_t> ReadLeaderEpoch();
   // Drops the change log's entries with revision <= upto.
   virtual Status CompactLog(int64_t upto) = 0;
   // Drops the `count` oldest events (after the ones Write appended).
@@ -78,5 +87,7 @@ class Backend {
   // REQUIRES: since >= the log state's `compacted`.
   virtual Result<std::vector<Change>> ReadChanges(int64_t since, size_t limit) = 0;
 };
+
+inline Result<int64_t> Backend::ReadLeaderEpoch() { return kSingleServerEpoch; }
 
 }  // namespace skiff::store

@@ -3,6 +3,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "common/check.h"
 #include "common/clock.h"
 
 namespace skiff::store {
@@ -74,6 +75,12 @@ Txn& Txn::AddEvent(model::Event event) {
 
 Txn& Txn::ClaimDomains(std::string app, std::vector<std::string> domains) {
   claims_.push_back(DomainClaim{std::move(app), std::move(domains)});
+  return *this;
+}
+
+Txn& Txn::Fenced(int64_t epoch) {
+  SKIFF_CHECK(epoch > 0);
+  fence_epoch_ = epoch;
   return *this;
 }
 

@@ -71,14 +71,24 @@ class Txn {
   };
   Txn& ClaimDomains(std::string app, std::vector<std::string> domains);
 
+  // A precondition: the txn commits only while `epoch` is the leader lease's
+  // current epoch (store/leader_lease.h), checked inside the same transaction
+  // as its writes. The writes of the loops only the leader runs carry their
+  // term's epoch, so a leader deposed meanwhile (frozen past its lease, say)
+  // writes nothing: Commit fails with kFailedPrecondition. REQUIRES: epoch > 0.
+  Txn& Fenced(int64_t epoch);
+
   const std::vector<Op>& ops() const { return ops_; }
   const std::vector<DomainClaim>& domain_claims() const { return claims_; }
+  // The epoch the txn is fenced at; 0 when it is not fenced.
+  int64_t fence_epoch() const { return fence_epoch_; }
   // No ops (preconditions alone write nothing).
   bool empty() const { return ops_.empty(); }
 
  private:
   std::vector<Op> ops_;
   std::vector<DomainClaim> claims_;
+  int64_t fence_epoch_ = 0;
 };
 
 struct Change {
@@ -126,6 +136,10 @@ class Store {
   //   kNotFound       a Put/Delete with a version found no object;
   //   kAborted        the object's version differs from the expected one;
   //   kInvalidArgument an empty txn or a malformed object (e.g. empty key);
+  //   kFailedPrecondition the txn is fenced (Txn::Fenced) at an epoch that is
+  //                   not the lease's current one: its writer no longer leads
+  //                   (no other failure of Commit has this code, so a caller
+  //                   can tell: stop acting, do not retry);
   //   kUnavailable    I/O failure.
   virtual Result<int64_t> Commit(const Txn& txn) = 0;
 

@@ -13,7 +13,9 @@
 #include "fakes/postgres_server.h"
 #include "fakes/testing.h"
 #include "store/memory/memory_store.h"
+#include "store/postgres/postgres_leader_lease.h"
 #include "store/postgres/postgres_store.h"
+#include "store/single_server_lease.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
 #include "store/store_test_objects.h"
@@ -41,6 +43,8 @@ class Harness {
   virtual std::string missing() const { return ""; }
   // Whether the store opened; store() may be called only if so.
   virtual bool opened() const { return true; }
+  // The leader lease of the store's database (store/leader_lease.h).
+  virtual std::unique_ptr<LeaderLease> NewLease() { return std::make_unique<SingleServerLease>(); }
 };
 
 // The store Open returned, or null after recording why it did not open.
@@ -93,13 +97,18 @@ class PostgresHarness final : public Harness {
     options.change_retention = r.changes;
     options.event_retention = r.events;
     store_ = OpenedOrFailure(PostgresStore::Open(*database, options));
+    conninfo_ = *database;
   }
   Store& store() override { return *store_; }
   bool opened() const override { return store_ != nullptr; }
   std::string missing() const override { return missing_; }
+  std::unique_ptr<LeaderLease> NewLease() override {
+    return std::make_unique<PostgresLeaderLease>(conninfo_);
+  }
 
  private:
   std::string missing_;
+  std::string conninfo_;
   std::unique_ptr<PostgresStore> store_;
 };
 
@@ -802,6 +811,31 @@ TEST_P(StoreContractTest, ManySmallCommits) {
   }
   EXPECT_EQ(store().ListInstances({.app = "a"})->size(), size_t{kCommits});
   EXPECT_EQ(store().ChangesSince(0, kCommits)->size(), size_t{kCommits});
+}
+
+// Verify that a txn fenced at the lease's current epoch commits, and that
+// one fenced at any other epoch is kFailedPrecondition and writes nothing
+// (no object, no change, no revision, no event).
+TEST_P(StoreContractTest, FencedCommitNeedsTheCurrentEpoch) {
+  std::unique_ptr<LeaderLease> lease = harness_->NewLease();
+  auto acquired = lease->TryAcquire("a", std::chrono::seconds(30));
+  ASSERT_TRUE(acquired.has_value()) << acquired.error().ToString();
+  ASSERT_TRUE(acquired->acquired);
+  const int64_t epoch = acquired->epoch;
+  ASSERT_GT(epoch, 0);
+  const int64_t before = MustCommit(Txn().Put(MakeApp("a"), kMustNotExist).Fenced(epoch));
+  for (int64_t other : {epoch + 1, epoch + 7}) {
+    auto refused = store().Commit(
+        Txn().Put(MakeApp("b"), kMustNotExist).AddEvent(MakeEvent("b", "m")).Fenced(other));
+    ASSERT_FALSE(refused.has_value()) << "epoch " << other;
+    EXPECT_EQ(refused.error().code, ErrorCode::kFailedPrecondition);
+  }
+  EXPECT_EQ(store().Revision(), before);
+  EXPECT_EQ(store().GetApp("b").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store().ChangesSince(before, 10)->size(), 0u);
+  EXPECT_EQ(store().ListEvents({.app = "b"})->size(), 0u);
+  // An unfenced txn is not affected by the lease.
+  MustCommit(Txn().Put(MakeApp("b"), kMustNotExist));
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -86,13 +86,21 @@ Result<int64_t> TxnEngine::CommitLocked(const Txn& txn) {
   }
   LogState state = *begun;
   Result<int64_t> written = [&]() -> Result<int64_t> {
+    if (txn.fence_epoch() != 0) {
+      SKIFF_ASSIGN_OR_RETURN(int64_t current, backend_->ReadLeaderEpoch());
+      if (current != txn.fence_epoch()) {
+        return FailedPrecondition("fenced: the write is of epoch " +
+                                  std::to_string(txn.fence_epoch()) + ", the leader's is now " +
+                                  std::to_string(current) + "; this server no longer leads");
+      }
+    }
     SKIFF_ASSIGN_OR_RETURN(std::vector<Change> changes,
                            PlanTxn(txn, state.revision, [this](Kind kind, const std::string& key) {
                              return backend_->ReadObject(kind, key);
                            }));
     SKIFF_RETURN_IF_ERROR(
         CheckDomainClaims(txn, changes, [this] { return List<model::App>(Kind::kApp); }));
-    SKIFF_RETURN_IF_ERROR(backend_->Write(changes));
+    SKIFF_RETURN_IF_ERROR(backend_->Write(changes, txn.fence_epoch()));
     state.revision = changes.back().revision;
     state.events += std::count_if(changes.begin(), changes.end(),
                                   [](const Change& c) { return KindOf(c.object) == Kind::kEvent; });

@@ -6,10 +6,10 @@
 //
 // A commit runs, under the engine's lock: BeginWrite; the txn's plan
 // (txn_plan.h: validation, optimistic concurrency, one revision per op) and its
-// preconditions (domain claims), from reads of the state as it was; the writes, the log's
-// compaction and the events' retention; CommitWrite. Any failure (an
-// exception too) aborts the write, so a failed Commit leaves nothing.
-// Subscribers are told after the lock is released.
+// preconditions (the fence's epoch, domain claims), from reads of the state as it was; the writes,
+// the log's compaction and the events' retention; CommitWrite. Any failure (an exception too)
+// aborts the write, so a failed Commit leaves nothing. Subscribers are told after the lock is
+// released.
 //
 // Several engines may share one database (PostgreSQL, several servers): the
 // log state is read inside each write, never cached; Revision() is the newest

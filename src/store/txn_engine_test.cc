@@ -26,7 +26,7 @@ class ScriptedBackend final : public Backend {
     if (throw_on_begin) throw std::runtime_error("reading the log state failed");
     return state;
   }
-  Status Write(const std::vector<Change>&) override {
+  Status Write(const std::vector<Change>&, int64_t) override {
     if (throw_on_write) throw std::runtime_error("encoder failed");
     return OkStatus();
   }

@@ -530,10 +530,12 @@ TEST_F(DockerDriverTest, ExitStreamReconnectsAfterEngineRestartAndReportsMissedE
   EXPECT_EQ(later_calls.load(), 1);
 }
 
-// Verify that a driver whose engine is not there yet keeps its watches, and
-// hears of an exit once the engine appears (the socket path becomes a link to
-// the engine's socket), without polling.
-TEST_F(DockerDriverTest, ExitWatchWaitsForAnEngineThatAppearsLate) {
+// Verify that a driver whose engine is not there yet calls a watch back at
+// once (its inspect cannot say the container runs: the caller looks, and
+// looks again later), and that once the engine appears (the socket path
+// becomes a link to the engine's socket) its watcher lists, opens the stream
+// and hears of an exit, without polling.
+TEST_F(DockerDriverTest, ExitWatchWorksWithAnEngineThatAppearsLate) {
   SKIFF_REQUIRE_DOCKER(host);
   ASSERT_TRUE(host.starts_with("unix://")) << host;
   auto image = testing::TestAppImage(host);
@@ -548,23 +550,25 @@ TEST_F(DockerDriverTest, ExitWatchWaitsForAnEngineThatAppearsLate) {
   DockerDriver late(
       {.host = "unix://" + link, .events_min_backoff = 20ms, .events_max_backoff = 100ms});
   ExitPoller poller(SystemClock::Get(), std::chrono::hours(1));  // never started
-  std::atomic<int> calls = 0;
+  std::atomic<int> unsure = 0;
   late.WatchExit(
-      *handle, [&] { ++calls; }, poller);
-  EXPECT_EQ(calls.load(), 0);  // no engine: nothing to say yet
-  (void)Status(config.port, "/crash");
-  ASSERT_TRUE(testing::PollUntil([&] {
-    auto status = present.Inspect(*handle);
-    return status && !status->running;
-  }));
-  EXPECT_EQ(calls.load(), 0);
+      *handle, [&] { ++unsure; }, poller);
+  EXPECT_EQ(unsure.load(), 1);  // no engine: look
+  EXPECT_EQ(late.exit_watcher().watching(), 0u);
   EXPECT_EQ(late.exit_watcher().opened(), 0);
 
   ASSERT_EQ(::symlink(host.substr(7).c_str(), link.c_str()), 0);
+  std::atomic<int> calls = 0;
+  late.WatchExit(
+      *handle, [&] { ++calls; }, poller);
+  EXPECT_EQ(calls.load(), 0);  // it runs
+  ASSERT_TRUE(testing::PollUntil([&] { return late.exit_watcher().opened() == 1; }));
+  (void)Status(config.port, "/crash");
   EXPECT_TRUE(testing::PollUntil([&] { return calls.load() == 1; }));
   EXPECT_EQ(late.exit_watcher().opened(), 1);
   present.Release(*handle);
   EXPECT_EQ(calls.load(), 1);
+  EXPECT_EQ(unsure.load(), 1);
 }
 
 }  // namespace

@@ -161,6 +161,7 @@ DockerDriver::DockerDriver(DockerDriverOptions options)
       exits_(engine_, ExitWatcherOptions{.labels = {kLabelInstance},
                                          .min_backoff = options_.events_min_backoff,
                                          .max_backoff = options_.events_max_backoff,
+                                         .relist_interval = options_.events_relist_interval,
                                          .clock = options_.clock}) {}
 
 DockerDriver::~DockerDriver() {
@@ -428,9 +429,11 @@ void DockerDriver::WatchExit(const TaskHandle& handle, std::function<void()> on_
   // Watched first, so that an exit from now on is heard; one before it is
   // seen here.
   const uint64_t key = exits_.Watch(handle.id, std::move(on_exit));
+  // Only an engine that says it runs leaves the watch to the stream: after a
+  // failed inspect the exit may have been streamed before the watch existed,
+  // and would never be heard.
   auto info = engine_.InspectContainer(handle.id);
-  const bool gone = info ? !info->state.running : info.error().code == ErrorCode::kNotFound;
-  if (!gone) return;
+  if (info && info->state.running) return;
   if (auto now = exits_.Take(key)) now();
 }
 

@@ -73,6 +73,9 @@ struct DockerDriverOptions {
   // an engine that does not answer.
   Duration events_min_backoff = std::chrono::milliseconds(100);
   Duration events_max_backoff = std::chrono::seconds(5);
+  // How often the exit watcher lists the containers again while it watches
+  // any (ExitWatcherOptions::relist_interval).
+  Duration events_relist_interval = std::chrono::seconds(60);
 };
 
 // The create body for `config` running `image` (pure; tested with tables).
@@ -147,8 +150,11 @@ class DockerDriver final : public Driver {
   void Release(const TaskHandle& handle) override;
 
   // Hears of the exit from the engine's event stream; `poller` is not used.
-  // While the engine does not answer the watch waits, and the stream's
-  // listing when it answers again tells whether the container ended.
+  // Calls back at once unless the engine says the container runs: an inspect
+  // that failed (the engine gone, a 500, a timeout) cannot tell whether the
+  // exit came before the watch, and the callback only says "look" (the
+  // caller's Inspect fails too, and is retried). A watch left pending while
+  // the engine goes away is called back by the listing when it answers again.
   void WatchExit(const TaskHandle& handle, std::function<void()> on_exit,
                  ExitPoller& poller) override;
 

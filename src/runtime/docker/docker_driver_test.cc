@@ -2,7 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/json/serialize.hpp>
+
+#include "fakes/fake_docker_engine.h"
+#include "fakes/testing.h"
+#include "runtime/exit_poller.h"
 
 namespace skiff::runtime::docker {
 namespace {
@@ -121,6 +126,34 @@ TEST(StatusOfTest, Messages) {
 
 // Verify the tag of an image built from source.
 TEST(BuildTagTest, AppAndRevision) { EXPECT_EQ(BuildTag("web", 7), "skiff/web:7"); }
+
+// Verify that WatchExit leaves the watch to the event stream only when the
+// engine says the container runs, and calls back at once when its inspect
+// fails (a 500): the exit may have been streamed before the watch existed.
+TEST(DockerDriverWatchExitTest, FailedInspectCallsBackAtOnce) {
+  testing::TempDir dir;
+  testing::FakeDockerEngine engine(dir.File("docker.sock"));
+  engine.SetContainer("up", "running");
+  engine.SetContainer("down", "exited");
+  DockerDriver driver({.host = engine.host()});
+  ExitPoller poller(SystemClock::Get(), std::chrono::hours(1));  // never started
+  std::atomic<int> up = 0;
+  driver.WatchExit(
+      TaskHandle{"up"}, [&] { ++up; }, poller);
+  EXPECT_EQ(up.load(), 0);
+  // The stream is up and its listing is over: only WatchExit can tell now.
+  ASSERT_TRUE(testing::PollUntil([&] { return engine.streams_open() == 1; }));
+
+  engine.SetInspectStatus(500);
+  std::atomic<int> down = 0;
+  driver.WatchExit(
+      TaskHandle{"down"}, [&] { ++down; }, poller);
+  EXPECT_EQ(down.load(), 1);
+  EXPECT_EQ(engine.inspections(), 2);
+  EXPECT_EQ(up.load(), 0);
+  EXPECT_EQ(driver.exit_watcher().watching(), 1u);
+  EXPECT_EQ(poller.watching(), 0u);
+}
 
 }  // namespace
 }  // namespace skiff::runtime::docker

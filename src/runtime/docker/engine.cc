@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cstdlib>
 
+#include "common/logging.h"
 #include "common/quantity.h"
 
 namespace skiff::runtime::docker {
@@ -82,8 +83,10 @@ std::string DefaultEngineHost() {
 DockerEngine::DockerEngine(std::string host) : client_(std::move(host)) {}
 
 Result<json::value> DockerEngine::Json(std::string_view method, const std::string& path,
-                                       std::string_view body, Duration timeout) const {
-  SKIFF_ASSIGN_OR_RETURN(net::HttpResponse response, client_.Do(method, path, body, {}, timeout));
+                                       std::string_view body, Duration timeout,
+                                       std::stop_token stop) const {
+  SKIFF_ASSIGN_OR_RETURN(net::HttpResponse response,
+                         client_.Do(method, path, body, {}, timeout, std::move(stop)));
   if (response.status < 200 || response.status >= 300) {
     return tl::unexpected(net::ErrorFromResponse(response.status, response.body));
   }
@@ -271,12 +274,13 @@ Result<int> DockerEngine::WaitContainer(std::string_view id, Duration timeout) c
 }
 
 Result<std::vector<ContainerSummary>> DockerEngine::ListContainers(
-    const std::vector<std::string>& labels) const {
+    const std::vector<std::string>& labels, std::stop_token stop) const {
   json::array label_filters;
   for (const std::string& label : labels) label_filters.emplace_back(label);
   const std::string filters = json::serialize(json::object{{"label", std::move(label_filters)}});
   SKIFF_ASSIGN_OR_RETURN(
-      json::value v, Json("GET", Path("/containers/json?all=1&filters=" + QueryEscape(filters))));
+      json::value v, Json("GET", Path("/containers/json?all=1&filters=" + QueryEscape(filters)), {},
+                          net::HttpClient::kDefaultTimeout, std::move(stop)));
   if (!v.is_array()) return Internal("docker: container list is not an array");
   std::vector<ContainerSummary> out;
   for (const json::value& item : v.get_array()) {
@@ -322,18 +326,30 @@ Status DockerEngine::ContainerEvents(
   if (since_unix_nanos > 0) path += "&since=" + UnixSeconds(since_unix_nanos);
   // One JSON object a line, as each event happens.
   std::string partial;
+  bool overlong = false;
   auto on_data = [&](std::string_view chunk) {
     partial.append(chunk);
     size_t begin = 0;
     for (size_t end; (end = partial.find('\n', begin)) != std::string::npos; begin = end + 1) {
-      auto event = ParseContainerEvent(std::string_view(partial).substr(begin, end - begin));
-      if (event && !on_event(*event)) return false;
+      const std::string_view line = std::string_view(partial).substr(begin, end - begin);
+      auto event = ParseContainerEvent(line);
+      if (!event) {
+        // Not an event of ours (or not JSON): said, so a changed API shows.
+        SKIFF_LOG_DEBUG("docker: skipping an event line of {}: {:.200}", host(), line);
+        continue;
+      }
+      if (!on_event(*event)) return false;
     }
     partial.erase(0, begin);
-    return true;
+    overlong = partial.size() > kMaxEventLineBytes;
+    return !overlong;
   };
   // No inactivity limit: a quiet engine is the usual case.
   SKIFF_RETURN_IF_ERROR(client_.Stream("GET", Path(path), {}, on_data, Duration::zero(), stop));
+  if (overlong) {
+    return Unavailable(fmt::format("docker: an event line of {} passed {} bytes without ending",
+                                   host(), kMaxEventLineBytes));
+  }
   return OkStatus();
 }
 

@@ -123,9 +123,10 @@ class DockerEngine {
   // Blocks until it is not running (up to `timeout`); its exit code.
   Result<int> WaitContainer(std::string_view id, Duration timeout) const;
   // Containers (running or not) carrying every label of `labels`
-  // ("key=value", or "key" for any value).
-  Result<std::vector<ContainerSummary>> ListContainers(
-      const std::vector<std::string>& labels) const;
+  // ("key=value", or "key" for any value). A stop requested on `stop` ends
+  // the call at once with kAborted.
+  Result<std::vector<ContainerSummary>> ListContainers(const std::vector<std::string>& labels,
+                                                       std::stop_token stop = {}) const;
 
   // Streams the container's stdout and stderr since `since_unix_nanos` (0:
   // from the start), each log entry handed to `on_entry` with its stream and
@@ -143,7 +144,11 @@ class DockerEngine {
   // events; 0: only new ones), each handed to `on_event` in order. It streams
   // until `on_event` returns false, the engine ends the stream (it shut
   // down: OK), or a stop is requested on `stop` (kAborted); it never times
-  // out while the engine is quiet.
+  // out while the engine is quiet. A line that is not a container event is
+  // skipped (logged at debug level); a line that grows past
+  // kMaxEventLineBytes without ending ends the stream with kUnavailable (the
+  // engine's lines are a few hundred bytes: that is not the engine).
+  static constexpr size_t kMaxEventLineBytes = 1 << 20;
   Status ContainerEvents(const std::vector<std::string>& actions,
                          const std::vector<std::string>& labels, int64_t since_unix_nanos,
                          std::stop_token stop,
@@ -156,7 +161,8 @@ class DockerEngine {
  private:
   Result<boost::json::value> Json(std::string_view method, const std::string& path,
                                   std::string_view body = {},
-                                  Duration timeout = net::HttpClient::kDefaultTimeout) const;
+                                  Duration timeout = net::HttpClient::kDefaultTimeout,
+                                  std::stop_token stop = {}) const;
   Status Call(std::string_view method, const std::string& path, Duration timeout) const;
   // POSTs `body` to `path` and scans the JSON-lines answer as it comes
   // (ScanProgress); returns the first error the stream reports ("" if none).
@@ -189,7 +195,8 @@ class FrameDemuxer {
 std::optional<ContainerEvent> ParseContainerEvent(std::string_view line);
 
 // Unix nanoseconds of an RFC 3339 time with any fraction
-// ("2026-11-23T00:39:23.583205805Z"); nullopt when it is not one.
+// ("2026-11-23T00:39:23.583205805Z"); nullopt when it is not one or int64
+// nanoseconds cannot hold it (Docker's zero time, 0001-01-01T00:00:00Z).
 std::optional<int64_t> ParseUnixNanos(std::string_view text);
 
 // Splits each line of a JSON-lines progress or build stream; returns the

@@ -2,9 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <future>
+#include <stop_token>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "fakes/fake_docker_engine.h"
+#include "fakes/testing.h"
 
 namespace skiff::runtime::docker {
 namespace {
@@ -61,7 +67,9 @@ TEST(ParseUnixNanosTest, Fractions) {
   EXPECT_EQ(ParseUnixNanos("1970-01-01T00:00:01Z"), 1'000'000'000);
   EXPECT_EQ(ParseUnixNanos("1970-01-01T00:00:01.5Z"), 1'500'000'000);
   EXPECT_EQ(ParseUnixNanos("2026-11-23T00:39:23.583205805Z"), 1795394363583205805);
-  EXPECT_EQ(ParseUnixNanos("0001-01-01T00:00:00Z").value_or(1) < 0, true);
+  // Docker's zero time (a container never started or finished) is no time:
+  // int64 nanoseconds cannot hold it.
+  EXPECT_EQ(ParseUnixNanos("0001-01-01T00:00:00Z"), std::nullopt);
   EXPECT_EQ(ParseUnixNanos("yesterday"), std::nullopt);
   EXPECT_EQ(ParseUnixNanos("2026-11-23T00:39:23.5x3Z"), std::nullopt);
 }
@@ -117,6 +125,35 @@ TEST(ParseContainerEventTest, ReadsWhatTheEngineSends) {
   EXPECT_FALSE(ParseContainerEvent(R"({"Type":"container","Action":"die"})"));
   EXPECT_FALSE(ParseContainerEvent("not json"));
   EXPECT_FALSE(ParseContainerEvent(""));
+}
+
+// Verify that the events stream hands on the events before a line that grows
+// past kMaxEventLineBytes without ending, skips a line that is not an event,
+// and then ends with kUnavailable rather than buffering for ever.
+TEST(ContainerEventsTest, OverlongLineEndsTheStream) {
+  testing::TempDir dir;
+  testing::FakeDockerEngine fake(dir.File("docker.sock"));
+  const DockerEngine engine(fake.host());
+  std::stop_source stop;
+  std::vector<std::string> ids;
+  auto streamed = std::async(std::launch::async, [&] {
+    return engine.ContainerEvents({"die"}, {}, 0, stop.get_token(),
+                                  [&](const ContainerEvent& event) {
+                                    ids.push_back(event.id);
+                                    return true;
+                                  });
+  });
+  ASSERT_TRUE(testing::PollUntil([&] { return fake.streams_open() == 1; }));
+  fake.Send(R"({"Type":"container","Action":"die","Actor":{"ID":"a"}})"
+            "\nnot an event\n" +
+            std::string(DockerEngine::kMaxEventLineBytes + 1, 'x'));
+  const bool ended = streamed.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  stop.request_stop();  // so a stream that did not end cannot hang the test
+  const Status status = streamed.get();
+  EXPECT_TRUE(ended);
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(ids, std::vector<std::string>{"a"});
 }
 
 }  // namespace

@@ -21,7 +21,7 @@ class MemoryBackend final : public Backend {
     return state_;
   }
 
-  Status Write(const std::vector<Change>& changes) override {
+  Status Write(const std::vector<Change>& changes, int64_t /*epoch*/) override {
     pending_.changes.insert(pending_.changes.end(), changes.begin(), changes.end());
     return OkStatus();
   }

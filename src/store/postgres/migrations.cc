@@ -19,7 +19,16 @@ namespace {
 //   it reads anything: that serialises writers across servers, so revisions
 //   strictly increase in commit order. It holds the events' count too, which
 //   a write must read inside its transaction.
-constexpr std::array<const char*, 1> kSteps = {
+//
+// Version 2: leadership (store/leader_lease.h). `leader` is the one lease row:
+// its holder's server id ('' when released), the epoch of the current term and
+// when it expires, by the database's clock (timestamptz written from now()).
+// Fenced commits read its epoch FOR SHARE inside their transaction, so a
+// takeover's UPDATE waits for them and a commit after it sees the new epoch.
+// `servers` lists every server that sent a heartbeat (last_seen: now()).
+// changes.epoch: the term a fenced write was made in (0: not fenced), so
+// which leader wrote what can be told afterwards.
+constexpr std::array<const char*, 2> kSteps = {
     R"sql(
 CREATE TABLE objects (
   kind text NOT NULL,
@@ -49,6 +58,22 @@ CREATE TABLE log_state (
   events bigint NOT NULL
 );
 INSERT INTO log_state (id, revision, compacted, events) VALUES (1, 0, 0, 0);
+)sql",
+    R"sql(
+CREATE TABLE leader (
+  id integer PRIMARY KEY CHECK (id = 1),
+  holder text NOT NULL,
+  epoch bigint NOT NULL,
+  expires_at timestamptz NOT NULL
+);
+INSERT INTO leader (id, holder, epoch, expires_at) VALUES (1, '', 0, 'epoch');
+CREATE TABLE servers (
+  id text PRIMARY KEY,
+  address text NOT NULL,
+  version text NOT NULL,
+  last_seen timestamptz NOT NULL
+);
+ALTER TABLE changes ADD COLUMN epoch bigint NOT NULL DEFAULT 0;
 )sql",
 };
 

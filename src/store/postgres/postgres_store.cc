@@ -45,12 +45,16 @@ std::vector<Connection::Statement> Statements() {
       {"trim_events",
        "DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT $1)"},
       {"add_change",
-       "INSERT INTO changes (revision, kind, key, deleted, version, data) "
-       "VALUES ($1, $2, $3, $4, $5, $6)"},
+       "INSERT INTO changes (revision, kind, key, deleted, version, data, epoch) "
+       "VALUES ($1, $2, $3, $4, $5, $6, $7)"},
       {"changes_since",
        "SELECT revision, kind, deleted, version, data FROM changes WHERE revision > $1 "
        "ORDER BY revision LIMIT $2"},
       {"compact_changes", "DELETE FROM changes WHERE revision <= $1"},
+      // FOR SHARE: a takeover's UPDATE of the row waits until this write ends,
+      // and a write after the takeover reads the new epoch
+      // (postgres_leader_lease.h).
+      {"leader_epoch", "SELECT epoch FROM leader WHERE id = 1 FOR SHARE"},
   };
 }
 
@@ -100,7 +104,7 @@ class PostgresBackend final : public Backend {
     return state;
   }
 
-  Status Write(const std::vector<Change>& changes) override {
+  Status Write(const std::vector<Change>& changes, int64_t epoch) override {
     for (const Change& change : changes) {
       const Kind kind = KindOf(change.object);
       const std::string key = KeyOf(change.object);
@@ -114,11 +118,18 @@ class PostgresBackend final : public Backend {
         SKIFF_RETURN_IF_ERROR(
             conn_.Run("put_object", {KindName(kind), key, Str(change.revision), data}));
       }
-      SKIFF_RETURN_IF_ERROR(conn_.Run(
-          "add_change", {Str(change.revision), KindName(kind), key,
-                         change.deleted ? "true" : "false", Str(VersionOf(change.object)), data}));
+      SKIFF_RETURN_IF_ERROR(
+          conn_.Run("add_change",
+                    {Str(change.revision), KindName(kind), key, change.deleted ? "true" : "false",
+                     Str(VersionOf(change.object)), data, Str(epoch)}));
     }
     return OkStatus();
+  }
+
+  Result<int64_t> ReadLeaderEpoch() override {
+    SKIFF_ASSIGN_OR_RETURN(Rows rows, conn_.Run("leader_epoch", {}));
+    if (rows.size() != 1) return Internal("postgres store: the leader row is missing");
+    return rows.Int(0, 0);
   }
 
   Status CompactLog(int64_t upto) override {

@@ -10,7 +10,10 @@
 // those, and after every notification, reconnect or safety interval reads the
 // newest revision and tells this store's subscribers: every server's watchers
 // learn of every commit, and take the changes from the log (ChangesSince).
-// Snapshots read in one REPEATABLE READ transaction.
+// Snapshots read in one REPEATABLE READ transaction. A fenced write
+// (Txn::Fenced) reads the leader row's epoch FOR SHARE after it locks
+// log_state, so leadership changes wait for it (postgres_leader_lease.h); the
+// lease never locks log_state, so the two cannot deadlock.
 //
 // A lost connection fails the call in progress with kUnavailable (a write
 // leaves nothing: PostgreSQL rolls back an unfinished transaction) and is

@@ -91,6 +91,9 @@ TEST(PostgresStoreTest, ReconnectsAfterItsConnectionIsTerminated) {
   auto store = MustOpen(*db);
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->Commit(Txn().Put(MakeApp("a"), kMustNotExist)));
+  // The listener connects on its own thread: terminated during its first
+  // connect, it would count one connect, not two.
+  ASSERT_TRUE(PollUntil([&] { return store->listener_connects() >= 1; }));
   auto terminated = server->TerminateConnections(PostgresServer::DatabaseOf(*db));
   ASSERT_TRUE(terminated.has_value()) << terminated.error().ToString();
   EXPECT_GE(*terminated, 2);  // the store's and its listener's
@@ -127,12 +130,13 @@ TEST(PostgresStoreTest, CommitBlockedOnTheWriteLockIsUnavailable) {
   ASSERT_EQ(exec("BEGIN"), PGRES_COMMAND_OK);
   ASSERT_EQ(exec("SELECT revision FROM log_state WHERE id = 1 FOR UPDATE"), PGRES_TUPLES_OK);
 
-  const auto start = std::chrono::steady_clock::now();
+  // The holder keeps its lock until released below: the commit returning at
+  // all, on the lock timeout, is the behaviour (no elapsed time asserted).
   auto blocked = store->Commit(Txn().Put(MakeApp("a"), kMustNotExist));
-  const auto took = std::chrono::steady_clock::now() - start;
   ASSERT_FALSE(blocked.has_value());
   EXPECT_EQ(blocked.error().code, ErrorCode::kUnavailable) << blocked.error().ToString();
-  EXPECT_LT(took, std::chrono::seconds(5));
+  EXPECT_NE(blocked.error().message.find("lock timeout"), std::string::npos)
+      << blocked.error().message;
 
   ASSERT_EQ(exec("ROLLBACK"), PGRES_COMMAND_OK);
   EXPECT_EQ(store->ListApps().value_or(std::vector<model::App>{{}}).size(), 0u);

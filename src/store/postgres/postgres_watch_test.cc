@@ -145,6 +145,9 @@ TEST(PostgresWatchTest, EveryWatcherSeesEveryRevisionOnceInOrder) {
   constexpr int kPerWriter = 300;
   LogFollower follow_a(a->get());
   LogFollower follow_b(b->get());
+  // Counted after the first connects, so a reconnect is what moves them.
+  ASSERT_TRUE(
+      PollUntil([&] { return (*a)->listener_connects() >= 1 && (*b)->listener_connects() >= 1; }));
   const int connects_a = (*a)->listener_connects();
   const int connects_b = (*b)->listener_connects();
   {

@@ -44,7 +44,7 @@ class SqliteBackend final : public Backend {
     return state;
   }
 
-  Status Write(const std::vector<Change>& changes) override {
+  Status Write(const std::vector<Change>& changes, int64_t /*epoch*/) override {
     for (const Change& change : changes) {
       const Kind kind = KindOf(change.object);
       const std::string key = KeyOf(change.object);

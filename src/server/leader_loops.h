@@ -1,0 +1,58 @@
+// LeaderLoops: the loops of `skiff server` that must run once however many
+// servers share the store (the controller loop, the drain tracker), run only
+// while this server leads. A controller::Leadership calls Elected(epoch) when
+// this server's term starts, which builds and starts the loops fenced at the
+// term's epoch (every write of theirs: store::Txn::Fenced), and Deposed when it
+// ends, which stops and drops them; a later term builds them afresh (a loop's
+// CommitWatcher starts once). Later loops that must run once (autoscaler,
+// certificate orders) belong here.
+//
+// Thread-safety: Elected and Deposed from the Leadership's actor thread (one
+// at a time); health() from any thread.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "common/clock.h"
+#include "controller/controller_loop.h"
+#include "controller/drain_tracker.h"
+#include "store/store.h"
+
+namespace skiff::server {
+
+class LeaderLoops {
+ public:
+  struct Deps {
+    store::Store* store = nullptr;                     // required
+    controller::NodeService* nodes = nullptr;          // may be null (no node is marked down)
+    const Clock* clock = nullptr;                      // required
+    controller::ControllerLoopOptions loop;            // its fence_epoch is set per term
+    controller::DrainTracker::EdgesFn edges;           // required
+    controller::DrainTracker::RoutesTagFn routes_tag;  // required
+  };
+
+  // Everything in deps must outlive this.
+  explicit LeaderLoops(Deps deps);
+  ~LeaderLoops();  // Stops the loops.
+  LeaderLoops(const LeaderLoops&) = delete;
+  LeaderLoops& operator=(const LeaderLoops&) = delete;
+
+  // Starts the loops of the term `epoch`. REQUIRES: none running.
+  void Elected(int64_t epoch);
+  // Stops them (waiting for a pass in progress) and drops them. Idempotent.
+  void Deposed();
+
+  // For GET /health's "reconciler": the loop's health while this server leads;
+  // "ok" while it does not (another server's loop runs).
+  std::string health() const;
+
+ private:
+  const Deps deps_;
+  mutable std::mutex mu_;  // guards the pointers (health() reads the loop)
+  std::unique_ptr<controller::ControllerLoop> loop_;  // GUARDED_BY(mu_)
+  std::unique_ptr<controller::DrainTracker> drains_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace skiff::server
