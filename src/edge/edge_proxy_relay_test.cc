@@ -2,6 +2,9 @@
 // bodies: a lost, repeated or reordered chunk shows), on each I/O engine.
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <optional>
@@ -11,6 +14,7 @@
 #include "edge/edge_proxy.h"
 #include "fakes/io_engines.h"
 #include "fakes/scripted_upstream.h"
+#include "fakes/testing.h"
 #include "net/http_client.h"
 
 namespace skiff::edge {
@@ -72,6 +76,42 @@ TEST_P(EdgeProxyRelayTest, LargeRequestBodyArrivesExactly) {
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0].body.size(), body.size());
   EXPECT_TRUE(seen[0].body == body) << "the body arrived altered";
+}
+
+// Verify that a client that reads none of a large answer holds the instance
+// back: the edge stops reading from the instance (what it holds stays
+// bounded) and the instance's sends block, far short of the answer.
+TEST_P(EdgeProxyRelayTest, AClientThatReadsNothingBlocksTheInstance) {
+  const std::string body(64 << 20, 'x');
+  ScriptedUpstream upstream(
+      [&](const ScriptedUpstream::Request&) { return ScriptedUpstream::Ok(body); });
+  Start(upstream);
+  const int client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(client, 0);
+  const int small = 16 << 10;  // (before the connect: the window follows it)
+  ASSERT_EQ(setsockopt(client, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(proxy_->port());
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(client, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  const std::string request = "GET / HTTP/1.1\r\nHost: web.test\r\n\r\n";
+  ASSERT_EQ(send(client, request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+  // The instance sends until the buffers on the way are full, then blocks:
+  // its count stops moving (sampled every half second).
+  size_t last = 0;
+  EXPECT_TRUE(skiff::testing::PollUntil(
+      [&] {
+        const size_t now = upstream.sent();
+        const bool still = now > 0 && now == last;
+        last = now;
+        return still;
+      },
+      std::chrono::seconds(20), std::chrono::milliseconds(500)));
+  EXPECT_LT(upstream.sent(), body.size() / 2)
+      << "the edge took the answer from a client that read none";
+  close(client);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, EdgeProxyRelayTest,

@@ -7,8 +7,9 @@
 //   epoll     (epoll_loop.cc) descriptors registered once, edge-triggered, for
 //             both directions; Recv and Send are recv(2) and sendmsg(2) at once.
 //             Four syscalls a request plus a share of epoll_wait.
-//   io_uring  (uring_loop.cc) a multishot recv per socket (into a provided
-//             buffer ring, or a one-shot recv where the kernel has none),
+//   io_uring  (uring_loop.cc) a multishot recv per socket into a provided
+//             buffer ring (one-shot recvs of a buffer each while its
+//             handler falls behind),
 //             sends as SQEs from buffers the engine owns until their
 //             completion, multishot accept, one io_uring_submit_and_wait a
 //             round: the syscalls per request fall with the batch size.
@@ -121,6 +122,10 @@ class EventLoop {
   virtual ssize_t Send(int fd, const iovec* iov, int count) = 0;
   // shutdown(SHUT_WR) after the bytes already taken.
   virtual void ShutdownWrite(int fd) = 0;
+  // Bytes the engine received on watched sockets and Recv has not given yet,
+  // over all of them (epoll stages none; io_uring's bound a socket is
+  // kStageCap in uring_loop.cc). For tests. Loop thread only.
+  virtual size_t staged_bytes() const { return 0; }
 
   // Runs `task` on the loop's thread soon. Thread-safe.
   void Post(std::function<void()> task);

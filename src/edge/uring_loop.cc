@@ -36,11 +36,15 @@ constexpr unsigned kCompletionDepth = 8192;
 constexpr unsigned kRingBuffers = 256;  // a power of two
 constexpr unsigned kRingBufferBytes = 16 << 10;
 constexpr int kBufferGroup = 0;
-// A one-shot recv's landing buffer (without a buffer ring).
-constexpr size_t kLandingBytes = 16 << 10;
-// Bytes received and not yet taken by the handler, past which the socket's
-// recv stops until the handler takes them (a reader that stops reading stops
-// the engine too: memory stays bounded).
+// Bytes received and not yet taken by the handler: a socket's recv is armed
+// again only below half of this, and then takes one buffer at most, so a
+// handler that stops reading stops the engine too with less than this staged
+// (and the peer's sends block). A multishot recv takes what the socket holds
+// in one pass (the kernel's receive buffer at most) before its cancel can
+// land, so it is armed only with nothing staged after a recv that emptied the
+// socket (see Sock::backlog): a peer that keeps ahead of its reader meets
+// one-shot recvs alone; one that pauses and bursts may stage one pass over the
+// cap, once, and no more until the handler has taken it.
 constexpr size_t kStageCap = 64 << 10;
 // Bytes Send took and the kernel did not yet, past which Send says EAGAIN.
 constexpr size_t kSendCap = 128 << 10;
@@ -90,6 +94,11 @@ class UringLoop final : public EventLoop {
   ssize_t Recv(int fd, char* buffer, size_t size) override;
   ssize_t Send(int fd, const iovec* iov, int count) override;
   void ShutdownWrite(int fd) override;
+  size_t staged_bytes() const override {
+    size_t total = 0;
+    for (const Sock* s : by_fd_) total += s != nullptr ? s->staged() : 0;
+    return total;
+  }
   void Run() override;
 
  private:
@@ -111,12 +120,16 @@ class UringLoop final : public EventLoop {
     Clock::time_point closed_at{};
     // Receiving: bytes the kernel delivered and the handler has not taken.
     bool recv_armed = false;
+    bool recv_multishot = false;  // the armed recv is multishot
     bool recv_cancelling = false;
+    // The peer may have more queued than the handler takes: recvs take one
+    // buffer each until one comes back short (the socket's queue emptied).
+    // A new socket starts so: its peer may have sent a burst already.
+    bool backlog = true;
     bool eof = false;
     int rx_error = 0;
     std::string in;
     size_t in_begin = 0;
-    std::unique_ptr<char[]> landing;  // one-shot recv
     // Sending: `flight` is the send SQE's (stable until its CQE); `queue`
     // gathers what Send takes meanwhile, sent in one SQE next.
     std::string flight;
@@ -171,7 +184,6 @@ class UringLoop final : public EventLoop {
   bool ring_ready_ = false;
   std::thread::id issuer_;  // the thread that set the ring up
   unsigned setup_flags_ = 0;
-  bool multishot_ = false;  // a buffer ring is registered
   io_uring_buf_ring* buffer_ring_ = nullptr;
   std::unique_ptr<char[]> buffers_;
   unsigned buffers_returned_ = 0;
@@ -207,7 +219,6 @@ void UringLoop::Teardown() {
   buffer_ring_ = nullptr;
   buffers_.reset();
   buffers_returned_ = 0;
-  multishot_ = false;
 }
 
 Status UringLoop::Init() {
@@ -260,13 +271,16 @@ Status UringLoop::Init() {
   reg.ring_addr = reinterpret_cast<uint64_t>(ring);
   reg.ring_entries = kRingBuffers;
   reg.bgid = kBufferGroup;
-  multishot_ = io_uring_register_buf_ring(&ring_, &reg, 0) == 0;
-  if (multishot_) {
-    buffers_ = std::make_unique<char[]>(size_t{kRingBuffers} * kRingBufferBytes);
-    for (unsigned i = 0; i < kRingBuffers; ++i) ReturnBuffer(i);
-    io_uring_buf_ring_advance(buffer_ring_, static_cast<int>(buffers_returned_));
-    buffers_returned_ = 0;
+  if (const int e = io_uring_register_buf_ring(&ring_, &reg, 0); e != 0) {
+    return Unavailable(
+        std::string("io_uring cannot register a provided buffer ring (Linux 5.19): ") +
+        std::strerror(-e));
   }
+  // (Not zero-filled: the kernel writes each buffer before it is read.)
+  buffers_ = std::make_unique_for_overwrite<char[]>(size_t{kRingBuffers} * kRingBufferBytes);
+  for (unsigned i = 0; i < kRingBuffers; ++i) ReturnBuffer(i);
+  io_uring_buf_ring_advance(buffer_ring_, static_cast<int>(buffers_returned_));
+  buffers_returned_ = 0;
   return OkStatus();
 }
 
@@ -299,15 +313,12 @@ Status UringLoop::CheckMultishot() {
   io_uring_sqe* sqe = Sqe();
   io_uring_prep_multishot_accept(sqe, listener, nullptr, nullptr, SOCK_CLOEXEC);
   io_uring_sqe_set_data64(sqe, kAccept);
-  int due = 1;
-  if (multishot_) {  // (without a buffer ring, recvs are one-shot)
-    sqe = Sqe();
-    io_uring_prep_recv_multishot(sqe, pair[0], nullptr, 0, 0);
-    sqe->flags |= IOSQE_BUFFER_SELECT;
-    sqe->buf_group = kBufferGroup;
-    io_uring_sqe_set_data64(sqe, kRecv);
-    ++due;
-  }
+  sqe = Sqe();
+  io_uring_prep_recv_multishot(sqe, pair[0], nullptr, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = kBufferGroup;
+  io_uring_sqe_set_data64(sqe, kRecv);
+  int due = 2;
   Status checked = OkStatus();
   const auto deadline = Clock::now() + std::chrono::seconds(2);
   while (due > 0 && checked && Clock::now() < deadline) {
@@ -485,18 +496,18 @@ void UringLoop::MarkDirty(Sock* s) {
 
 void UringLoop::ArmRecv(Sock* s) {
   if (s->recv_armed || s->detached || s->connecting || s->eof || s->rx_error != 0 ||
-      s->staged() >= kStageCap) {
+      s->staged() >= kStageCap / 2) {
     return;
   }
   io_uring_sqe* sqe = Sqe();
-  if (multishot_) {
+  s->recv_multishot = s->staged() == 0 && !s->backlog;
+  if (s->recv_multishot) {
     io_uring_prep_recv_multishot(sqe, s->fd, nullptr, 0, 0);
-    sqe->flags |= IOSQE_BUFFER_SELECT;
-    sqe->buf_group = kBufferGroup;
-  } else {
-    if (!s->landing) s->landing = std::make_unique<char[]>(kLandingBytes);
-    io_uring_prep_recv(sqe, s->fd, s->landing.get(), kLandingBytes, 0);
+  } else {  // one buffer from the ring
+    io_uring_prep_recv(sqe, s->fd, nullptr, kRingBufferBytes, 0);
   }
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = kBufferGroup;
   io_uring_sqe_set_data64(sqe, Tag(s, kRecv));
   s->recv_armed = true;
   s->recv_cancelling = false;
@@ -549,7 +560,7 @@ ssize_t UringLoop::Recv(int fd, char* buffer, size_t size) {
       s->in.erase(0, s->in_begin);
       s->in_begin = 0;
     }
-    ArmRecv(s);  // when it had stopped at kStageCap
+    ArmRecv(s);  // when it had stopped at kStageCap / 2
     return static_cast<ssize_t>(n);
   }
   if (s->rx_error != 0) {
@@ -654,21 +665,26 @@ void UringLoop::OnRecv(Sock* s, int res, unsigned flags) {
       s->in.append(buffers_.get() + size_t{id} * kRingBufferBytes, static_cast<size_t>(res));
     }
     ReturnBuffer(id);
-  } else if (!multishot_ && res > 0 && !s->detached) {
-    s->in.append(s->landing.get(), static_cast<size_t>(res));
   }
+  const bool multishot = s->recv_multishot;
   if (!more) {
     s->recv_armed = false;
+    s->recv_multishot = false;
     s->recv_cancelling = false;
     --s->inflight;
   }
   if (s->detached) return;
   if (res > 0) {
     MarkReady(s, EPOLLIN);
-    if (s->staged() >= kStageCap) {
-      CancelRecv(s);  // Recv arms it again once the handler has taken the bytes
-    } else if (!more) {
-      ArmRecv(s);
+    // A one-shot recv that filled its buffer may have left more queued.
+    if (!multishot) s->backlog = static_cast<size_t>(res) == kRingBufferBytes;
+    if (s->staged() >= kStageCap / 2) {
+      // A multishot recv would take what the socket holds: one buffer at a
+      // time from now on, once the handler has taken these.
+      s->backlog = true;
+      CancelRecv(s);
+    } else if (!more && s->backlog) {
+      ArmRecv(s);  // the next buffer; else the round's end arms it (Run)
     }
   } else if (res == 0) {
     s->eof = true;
@@ -676,7 +692,7 @@ void UringLoop::OnRecv(Sock* s, int res, unsigned flags) {
   } else if (res == -ENOBUFS) {
     if (!more) ArmRecv(s);  // the ring ran dry for a moment: refilled by the next submit
   } else if (res == -ECANCELED) {
-    // Stopped at kStageCap; the handler may have taken the bytes meanwhile
+    // Stopped for the bytes staged; the handler may have taken them meanwhile
     // (its Recv found the recv still armed): then it starts again now.
     ArmRecv(s);
   } else {
@@ -796,6 +812,16 @@ void UringLoop::Run() {
       s->ready = 0;
       s->in_ready = false;
       if (!s->detached && events != 0) s->handler->OnEvents(events);
+      // A handler that left bytes staged is not keeping up: a multishot recv
+      // would go on taking what the peer sends (see Sock::backlog).
+      if (s->detached) continue;
+      if (s->recv_multishot && s->staged() > 0) {
+        s->backlog = true;
+        CancelRecv(s);
+      }
+      // A short one-shot recv emptied the socket's queue: the handler has
+      // taken the bytes (a multishot recv now) or left some (one buffer).
+      ArmRecv(s);
     }
     ready_.clear();
     dispatching_ = false;

@@ -1,6 +1,6 @@
 // The io_uring engine of EventLoop (event_loop.h): multishot accept, a
-// multishot recv per socket into a provided buffer ring (a one-shot recv into
-// the socket's own buffer where the kernel has no buffer rings), sends as SQEs
+// multishot recv per socket into a provided buffer ring (one-shot recvs of a
+// buffer each while its handler falls behind), sends as SQEs
 // from buffers the engine owns until their completion, and one
 // io_uring_submit_and_wait a round.
 #pragma once
@@ -13,8 +13,8 @@ namespace skiff::edge {
 
 // A new io_uring loop; kUnavailable when the build has no liburing, the
 // kernel has no io_uring or refuses it, or lacks what the engine uses
-// (IORING_FEAT_EXT_ARG, accept/recv/send/poll/cancel, multishot accept and
-// recv: about Linux 6.0); the message says why.
+// (IORING_FEAT_EXT_ARG, accept/recv/send/poll/cancel, provided buffer rings,
+// multishot accept and recv: about Linux 6.0); the message says why.
 Result<std::unique_ptr<EventLoop>> NewUringLoop();
 
 }  // namespace skiff::edge
