@@ -160,6 +160,20 @@ void AddAccessLogOption(CLI::App* cmd, std::string* path, const std::string& who
                       "standard output)");
 }
 
+// --io-engine (or SKIFF_IO_ENGINE) into *engine: the I/O engine of an edge's
+// threads (skiff edge's, or the one skiff server embeds).
+void AddIoEngineOption(CLI::App* cmd, skiff::edge::IoEngine* engine, const std::string& whose) {
+  cmd->add_option_function<std::string>(
+         "--io-engine",
+         [engine](const std::string& text) { *engine = *skiff::edge::ParseIoEngine(text); },
+         "the I/O engine of " + whose +
+             " threads: epoll, io_uring, or auto (io_uring where the kernel allows it, else "
+             "epoll)")
+      ->envname("SKIFF_IO_ENGINE")
+      ->check(CLI::IsMember({"auto", "io_uring", "epoll"}))
+      ->default_str(std::string(skiff::edge::IoEngineName(*engine)));
+}
+
 // A duration flag (500ms, 5s, 1m) within [least, most] into *out.
 template <typename D>
 void AddDurationOption(CLI::App* cmd, const std::string& name, D* out, const std::string& fallback,
@@ -276,6 +290,7 @@ int main(int argc, char** argv) {
                    "threads of the edge router, each its own event loop")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
+  AddIoEngineOption(server, &server_options.edge_io_engine, "the edge router's");
   AddAccessLogOption(server, &server_options.access_log, "the edge's");
   server
       ->add_option("--node-address", server_options.node_address,
@@ -308,7 +323,6 @@ int main(int argc, char** argv) {
   AddLogLevelOption(server, &log_level);
 
   skiff::edge::StandaloneOptions edge_options;
-  std::string edge_io_engine = "epoll";
   CLI::App* edge = app.add_subcommand(
       "edge",
       "Run a standalone edge router: serve apps at their domains with routes from a Skiff "
@@ -323,11 +337,7 @@ int main(int argc, char** argv) {
                    "threads serving requests, each its own event loop")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
-  edge->add_option("--io-engine", edge_io_engine,
-                   "the threads' I/O engine: epoll, io_uring, or auto (io_uring where the "
-                   "kernel allows it, else epoll)")
-      ->check(CLI::IsMember({"auto", "io_uring", "epoll"}))
-      ->capture_default_str();
+  AddIoEngineOption(edge, &edge_options.io_engine, "the");
   edge->add_option("--metrics-listen", edge_options.metrics_listen,
                    "also serve GET /metrics (Prometheus) and GET /health at this address "
                    "(host:port)");
@@ -398,10 +408,7 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   if (server->parsed()) return RunServer(server_options, log_level);
-  if (edge->parsed()) {
-    edge_options.io_engine = *skiff::edge::ParseIoEngine(edge_io_engine);  // (IsMember checked it)
-    return RunEdge(edge_options, log_level);
-  }
+  if (edge->parsed()) return RunEdge(edge_options, log_level);
   if (agent->parsed()) {
     ParsePairs(label_pieces, &agent_options.labels);  // checked while parsing
     ParseCapacity(capacity_pieces, &agent_options.capacity);

@@ -251,6 +251,7 @@ Status Server::Impl::Start() {
   if (options_.run_edge) {
     edge::EdgeOptions edge_options;
     edge_options.threads = options_.edge_threads;
+    edge_options.io_engine = options_.edge_io_engine;
     edge_options.metrics = metrics_.get();
     if (!options_.access_log.empty()) {
       auto log = edge::AccessLog::Open(options_.access_log);
