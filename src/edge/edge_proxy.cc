@@ -195,9 +195,8 @@ Status EdgeProxy::Listen(std::string_view address) {
     SKIFF_ASSIGN_OR_RETURN(std::unique_ptr<EventLoop> loop,
                            EventLoop::Create(shared_->options.io_engine));
     // A closed connection's last bytes (held by io_uring) get the time an
-    // open one's get, and the grace of the exchanges in flight at a stop.
+    // open one's get (and at a stop, what is left of the stop's grace).
     loop->SetCloseGrace(shared_->options.write_timeout);
-    loop->SetStopDrain(shared_->options.stop_grace);
     loops.push_back(std::move(loop));
   }
   Result<int> fd = OpenListener(address);

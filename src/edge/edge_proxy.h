@@ -130,8 +130,10 @@ class EdgeProxy {
   IoEngine io_engine() const { return engine_; }
 
   // Graceful: stops accepting, closes idle connections, lets requests in
-  // flight finish for up to stop_grace, then closes the rest; returns when the
-  // threads have ended. Later calls do nothing.
+  // flight finish (and closed connections' last bytes go out) for up to
+  // stop_grace, then cuts the rest (their clients get a reset); returns when
+  // the threads have ended: within stop_grace and a sweep
+  // (EventLoop::kSweepInterval). Later calls do nothing.
   void Stop();
 
   // Open client connections now (for tests and metrics).

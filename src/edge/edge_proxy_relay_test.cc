@@ -6,7 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <future>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,8 +32,7 @@ class EdgeProxyRelayTest : public ::testing::TestWithParam<IoEngine> {
     if (proxy_) proxy_->Stop();
   }
   // An edge serving app "web" at web.test from `upstream`.
-  void Start(const ScriptedUpstream& upstream) {
-    EdgeOptions options;
+  void Start(const ScriptedUpstream& upstream, EdgeOptions options = {}) {
     options.io_engine = GetParam();
     proxy_.emplace(options);
     protocol::AppRoutes app;
@@ -44,6 +45,28 @@ class EdgeProxyRelayTest : public ::testing::TestWithParam<IoEngine> {
   Result<net::HttpResponse> Do(const std::string& method, const std::string& body = "") {
     return net::HttpClient("http://127.0.0.1:" + std::to_string(proxy_->port()))
         .Do(method, "/", body, {{"Host", "web.test"}}, std::chrono::seconds(10));
+  }
+
+  // A client that has asked for / and reads nothing (a small receive buffer:
+  // the edge soon has to hold what it cannot send). -1 on failure.
+  int AskWithoutReading() {
+    const int client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int small = 16 << 10;  // (before the connect: the window follows it)
+    const timeval timeout{.tv_sec = 10, .tv_usec = 0};  // a test never hangs
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(proxy_->port());
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const std::string request = "GET / HTTP/1.1\r\nHost: web.test\r\n\r\n";
+    if (client < 0 || setsockopt(client, SOL_SOCKET, SO_RCVBUF, &small, sizeof small) != 0 ||
+        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) != 0 ||
+        connect(client, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        send(client, request.data(), request.size(), MSG_NOSIGNAL) !=
+            static_cast<ssize_t>(request.size())) {
+      if (client >= 0) close(client);
+      return -1;
+    }
+    return client;
   }
 
   std::optional<EdgeProxy> proxy_;
@@ -86,18 +109,8 @@ TEST_P(EdgeProxyRelayTest, AClientThatReadsNothingBlocksTheInstance) {
   ScriptedUpstream upstream(
       [&](const ScriptedUpstream::Request&) { return ScriptedUpstream::Ok(body); });
   Start(upstream);
-  const int client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int client = AskWithoutReading();
   ASSERT_GE(client, 0);
-  const int small = 16 << 10;  // (before the connect: the window follows it)
-  ASSERT_EQ(setsockopt(client, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(proxy_->port());
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(connect(client, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-  const std::string request = "GET / HTTP/1.1\r\nHost: web.test\r\n\r\n";
-  ASSERT_EQ(send(client, request.data(), request.size(), MSG_NOSIGNAL),
-            static_cast<ssize_t>(request.size()));
   // The instance sends until the buffers on the way are full, then blocks:
   // its count stops moving (sampled every half second).
   size_t last = 0;
@@ -111,6 +124,34 @@ TEST_P(EdgeProxyRelayTest, AClientThatReadsNothingBlocksTheInstance) {
       std::chrono::seconds(20), std::chrono::milliseconds(500)));
   EXPECT_LT(upstream.sent(), body.size() / 2)
       << "the edge took the answer from a client that read none";
+  close(client);
+}
+
+// Verify that a stop ends within its grace when a client reads none of a
+// large answer: the answer is cut at the end of the grace (the client gets a
+// reset, not an end), not drained for another grace.
+TEST_P(EdgeProxyRelayTest, StopCutsAClientThatReadsNothingAtTheGrace) {
+  const std::string body(64 << 20, 'x');
+  ScriptedUpstream upstream(
+      [&](const ScriptedUpstream::Request&) { return ScriptedUpstream::Ok(body); });
+  EdgeOptions options;
+  options.stop_grace = std::chrono::seconds(2);
+  Start(upstream, options);
+  const int client = AskWithoutReading();
+  ASSERT_GE(client, 0);
+  ASSERT_TRUE(skiff::testing::PollUntil([&] { return upstream.sent() > 0; }));
+  auto stopped = std::async(std::launch::async, [&] { proxy_->Stop(); });
+  // A deadline, not a measure: the grace and a sweep, with room to spare
+  // (it used to drain the closed socket for another grace).
+  EXPECT_EQ(stopped.wait_for(options.stop_grace + std::chrono::milliseconds(1500)),
+            std::future_status::ready);
+  stopped.wait();
+  char buf[64 << 10];
+  ssize_t n;
+  while ((n = recv(client, buf, sizeof buf, 0)) > 0) {
+  }
+  EXPECT_EQ(n, -1) << "the cut answer ended as a whole one would";
+  EXPECT_EQ(errno, ECONNRESET);
   close(client);
 }
 

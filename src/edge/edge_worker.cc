@@ -139,7 +139,7 @@ void EdgeProxy::Worker::Stop() {
       s->BeginStop();
       s = next;
     }
-    if (session_count_ == 0) loop_->Stop();
+    if (session_count_ == 0) loop_->Stop(stop_deadline_);
   });
 }
 
@@ -182,7 +182,7 @@ void EdgeProxy::Worker::SessionEnded(Session* session) {
   --session_count_;
   shared_->connections.fetch_sub(1, std::memory_order_relaxed);
   loop_->Defer([session] { delete session; });
-  if (stopping_ && session_count_ == 0) loop_->Stop();
+  if (stopping_ && session_count_ == 0) loop_->Stop(stop_deadline_);
 }
 
 Result<Upstream*> EdgeProxy::Worker::TakeUpstream(const std::string& address, bool fresh) {

@@ -116,6 +116,12 @@ void EpollLoop::Close(int fd, Handler* handler) {
   close(fd);
 }
 
+void EpollLoop::Abort(int fd, Handler* handler) {
+  Remove(fd, handler);
+  ResetOnClose(fd);
+  close(fd);
+}
+
 ssize_t EpollLoop::Recv(int fd, char* buffer, size_t size) {
   for (;;) {
     const ssize_t n = recv(fd, buffer, size, 0);

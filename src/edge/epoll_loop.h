@@ -21,6 +21,7 @@ class EpollLoop final : public EventLoop {
   void RemoveListener(int fd, Acceptor* acceptor) override;
   void Remove(int fd, Handler* handler) override;
   void Close(int fd, Handler* handler) override;
+  void Abort(int fd, Handler* handler) override;
   ssize_t Recv(int fd, char* buffer, size_t size) override;
   ssize_t Send(int fd, const iovec* iov, int count) override;
   void ShutdownWrite(int fd) override;

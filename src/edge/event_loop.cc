@@ -1,6 +1,7 @@
 #include "edge/event_loop.h"
 
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/check.h"
@@ -63,10 +64,16 @@ void EventLoop::Post(std::function<void()> task) {
   [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof one);
 }
 
-void EventLoop::Stop() {
-  stop_.store(true);
+void EventLoop::Stop(std::chrono::steady_clock::time_point drain_until) {
+  drain_until_.store(drain_until.time_since_epoch().count(), std::memory_order_relaxed);
+  stop_.store(true, std::memory_order_release);
   uint64_t one = 1;
   [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof one);
+}
+
+void EventLoop::ResetOnClose(int fd) {
+  const linger reset{.l_onoff = 1, .l_linger = 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
 }
 
 void EventLoop::RunPosted() {

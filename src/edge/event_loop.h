@@ -112,6 +112,12 @@ class EventLoop {
   // Stops watching `fd` and closes it (with io_uring, once the bytes Send took
   // are out, or have failed). The handler gets no event after this.
   virtual void Close(int fd, Handler* handler) = 0;
+  // Stops watching `fd` and closes it at once: what Send took and the peer
+  // did not is dropped, and the peer gets a reset (SO_LINGER 0), not an end
+  // that would pass a cut answer off as a whole one. For a peer given up on (a
+  // write timeout, the end of a stop's grace). The handler gets no event after
+  // this.
+  virtual void Abort(int fd, Handler* handler) = 0;
 
   // As recv(2) on a watched socket: >0 bytes, 0 at the peer's end, -1 with
   // errno (EAGAIN: nothing now, an event follows when there is).
@@ -141,15 +147,19 @@ class EventLoop {
   // Runs until Stop(). REQUIRES: called once, from the thread that made the
   // other calls (see above).
   virtual void Run() = 0;
-  // Makes Run() return after the current round. Thread-safe.
-  void Stop();
+  // Makes Run() return after the current round. With io_uring, which holds a
+  // closed socket until its last bytes are out, Run() first lets them go out,
+  // until `drain_until` at the latest; then it closes what is left with a
+  // reset (see Abort). epoll holds none and returns at once. Thread-safe.
+  void Stop(std::chrono::steady_clock::time_point drain_until);
+  // Stop(now + kStopDrain).
+  void Stop() { Stop(std::chrono::steady_clock::now() + kStopDrain); }
+  static constexpr std::chrono::seconds kStopDrain{2};
   // With io_uring, which holds a closed socket's last bytes until they are
   // out: how long they may go without progress before the engine gives up on
   // them (a peer that stopped reading; one that reads slowly gets them however
-  // long they take), and how long Run() still lets them go out after Stop().
-  // (epoll holds none.) Before Run() only.
+  // long they take). (epoll holds none.) Before Run() only.
   void SetCloseGrace(std::chrono::steady_clock::duration grace) { close_grace_ = grace; }
-  void SetStopDrain(std::chrono::steady_clock::duration drain) { stop_drain_ = drain; }
 
  protected:
   EventLoop();
@@ -157,9 +167,16 @@ class EventLoop {
   // the posted tasks.
   void RunPosted();
   void RunDeferred();
-  bool stopping() const { return stop_.load(std::memory_order_relaxed); }
+  bool stopping() const { return stop_.load(std::memory_order_acquire); }
   std::chrono::steady_clock::duration close_grace() const { return close_grace_; }
-  std::chrono::steady_clock::duration stop_drain() const { return stop_drain_; }
+  // The Stop()'s drain deadline. REQUIRES: stopping().
+  std::chrono::steady_clock::time_point drain_until() const {
+    return std::chrono::steady_clock::time_point(
+        std::chrono::steady_clock::duration(drain_until_.load(std::memory_order_relaxed)));
+  }
+  // Makes close(fd) reset the connection (SO_LINGER 0) rather than end it
+  // after the bytes the kernel still holds.
+  static void ResetOnClose(int fd);
   // Calls the sweep hook when its time has come; the milliseconds until the
   // next one.
   int SweepIfDue();
@@ -170,8 +187,8 @@ class EventLoop {
   std::function<void()> sweep_;
   std::chrono::steady_clock::time_point next_sweep_;
   std::atomic<bool> stop_{false};
+  std::atomic<std::chrono::steady_clock::rep> drain_until_{0};
   std::chrono::steady_clock::duration close_grace_ = std::chrono::seconds(5);
-  std::chrono::steady_clock::duration stop_drain_ = std::chrono::seconds(2);
   std::mutex mu_;
   std::vector<std::function<void()>> posted_;  // GUARDED_BY(mu_)
   std::vector<std::function<void()>> deferred_;

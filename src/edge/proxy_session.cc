@@ -562,16 +562,20 @@ void Session::BeginStop() {
   if (phase_ == Phase::kHead && begin_ == end_ && pending_.empty()) End();
 }
 
-void Session::Abort() { End(); }
+void Session::Abort() { End(/*abort=*/true); }
 
-void Session::End() {
+void Session::End(bool abort) {
   if (phase_ == Phase::kEnded) return;
   // The attempt first: RecordEnd lets go of the route it points into.
   EndAttemptUnjudged();
   ReleaseUpstream(false);
   if (route_ != nullptr) RecordEnd(answered_ ? status_ : 499);
   phase_ = Phase::kEnded;
-  worker_->loop().Close(fd_, this);
+  if (abort) {
+    worker_->loop().Abort(fd_, this);
+  } else {
+    worker_->loop().Close(fd_, this);
+  }
   worker_->SessionEnded(this);
 }
 

@@ -91,6 +91,7 @@ class UringLoop final : public EventLoop {
   void RemoveListener(int fd, Acceptor* acceptor) override;
   void Remove(int fd, Handler* /*handler*/) override { Detach(fd, /*close=*/false); }
   void Close(int fd, Handler* /*handler*/) override { Detach(fd, /*close=*/true); }
+  void Abort(int fd, Handler* handler) override;
   ssize_t Recv(int fd, char* buffer, size_t size) override;
   ssize_t Send(int fd, const iovec* iov, int count) override;
   void ShutdownWrite(int fd) override;
@@ -463,6 +464,17 @@ void UringLoop::Detach(int fd, bool close) {
   MaybeRelease(s);
 }
 
+void UringLoop::Abort(int fd, Handler* /*handler*/) {
+  ResetOnClose(fd);
+  if (Sock* s = Find(fd); s != nullptr) {
+    s->forced = true;  // nothing more goes out
+    Empty(&s->queue);
+    s->shut_wanted = false;
+    if (s->send_armed && running_) shutdown(fd, SHUT_RDWR);  // ends the send in flight
+  }
+  Detach(fd, /*close=*/true);
+}
+
 void UringLoop::MaybeRelease(Sock* s) {
   if (!s->detached || s->inflight > 0) return;
   if (s->owns_fd && !s->queue.empty() && s->tx_error == 0 && !s->forced) {
@@ -711,7 +723,7 @@ void UringLoop::OnSend(Sock* s, int res) {
     MarkReady(s, EPOLLERR | EPOLLHUP);
     return;
   }
-  if (s->detached && !s->owns_fd) {  // Remove()d: the caller's socket now
+  if (s->forced || (s->detached && !s->owns_fd)) {  // given up, or the caller's socket now
     Empty(&s->flight);
     return;
   }
@@ -755,6 +767,7 @@ void UringLoop::GiveUpClosing(Clock::time_point now) {
     // socket down ends them (and any operation still armed) with an error.
     s->forced = true;
     s->queue.clear();
+    ResetOnClose(s->fd);
     shutdown(s->fd, SHUT_RDWR);
   }
 }
@@ -771,15 +784,10 @@ void UringLoop::Run() {
   EnsureRing();
   running_ = true;
   ArmWake();
-  Clock::time_point drain_until{};
   for (;;) {
-    if (stopping()) {
-      // Whatever Send took goes out, and closed sockets close, before the
-      // loop ends (within a bound: a peer that reads nothing).
-      const auto now = Clock::now();
-      if (drain_until == Clock::time_point{}) drain_until = now + stop_drain();
-      if (!ClosingSockets() || now >= drain_until) break;
-    }
+    // Whatever Send took goes out, and closed sockets close, before the loop
+    // ends, until the Stop()'s deadline (a peer that reads nothing).
+    if (stopping() && (!ClosingSockets() || Clock::now() >= drain_until())) break;
     int wait_ms = SweepIfDue();
     GiveUpClosing(Clock::now());
     FlushSends();
@@ -835,6 +843,10 @@ void UringLoop::Run() {
     dead_.clear();
   }
   running_ = false;
+  // What the drain did not get out is cut: the peers see a reset, not an end.
+  for (Sock* s : closing_) {
+    if (s->owns_fd && s->unsent() > 0) ResetOnClose(s->fd);
+  }
   Teardown();  // on this thread (see Init)
 }
 
