@@ -197,6 +197,7 @@ Status EdgeProxy::Listen(std::string_view address) {
     // A closed connection's last bytes (held by io_uring) get the time an
     // open one's get (and at a stop, what is left of the stop's grace).
     loop->SetCloseGrace(shared_->options.write_timeout);
+    loop->SetClosingGauge(&shared_->closing);
     loops.push_back(std::move(loop));
   }
   Result<int> fd = OpenListener(address);

@@ -49,7 +49,7 @@ class EdgeProxyRelayTest : public ::testing::TestWithParam<IoEngine> {
 
   // A client that has asked for / and reads nothing (a small receive buffer:
   // the edge soon has to hold what it cannot send). -1 on failure.
-  int AskWithoutReading() {
+  int AskWithoutReading(const std::string& fields = "") {
     const int client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     const int small = 16 << 10;  // (before the connect: the window follows it)
     const timeval timeout{.tv_sec = 10, .tv_usec = 0};  // a test never hangs
@@ -57,7 +57,7 @@ class EdgeProxyRelayTest : public ::testing::TestWithParam<IoEngine> {
     address.sin_family = AF_INET;
     address.sin_port = htons(proxy_->port());
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    const std::string request = "GET / HTTP/1.1\r\nHost: web.test\r\n\r\n";
+    const std::string request = "GET / HTTP/1.1\r\nHost: web.test\r\n" + fields + "\r\n";
     if (client < 0 || setsockopt(client, SOL_SOCKET, SO_RCVBUF, &small, sizeof small) != 0 ||
         setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) != 0 ||
         connect(client, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||

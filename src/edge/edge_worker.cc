@@ -153,8 +153,9 @@ const std::shared_ptr<const RoutingTable>& EdgeProxy::Worker::table() {
 }
 
 void EdgeProxy::Worker::Accept(int fd, const sockaddr_storage& peer) {
-  if (stopping_ ||
-      shared_->connections.load(std::memory_order_relaxed) >= shared_->options.max_connections) {
+  if (stopping_ || shared_->connections.load(std::memory_order_relaxed) +
+                           shared_->closing.load(std::memory_order_relaxed) >=
+                       shared_->options.max_connections) {
     // Past the cap (or stopping): the short answer, straight from the
     // socket's fresh buffer, never waiting on the client.
     if (!stopping_) {

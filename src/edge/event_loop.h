@@ -160,6 +160,11 @@ class EventLoop {
   // them (a peer that stopped reading; one that reads slowly gets them however
   // long they take). (epoll holds none.) Before Run() only.
   void SetCloseGrace(std::chrono::steady_clock::duration grace) { close_grace_ = grace; }
+  // Counts in *gauge the sockets Close()d that the engine still holds open
+  // (io_uring, until their last bytes are out; epoll holds none), so that
+  // they count against a cap on connections. Before Run() only; *gauge
+  // outlives the loop and may be shared by several loops.
+  void SetClosingGauge(std::atomic<size_t>* gauge) { closing_gauge_ = gauge; }
 
  protected:
   EventLoop();
@@ -173,6 +178,10 @@ class EventLoop {
   std::chrono::steady_clock::time_point drain_until() const {
     return std::chrono::steady_clock::time_point(
         std::chrono::steady_clock::duration(drain_until_.load(std::memory_order_relaxed)));
+  }
+  // Adds `delta` to the closing gauge, if any.
+  void CountClosing(int delta) {
+    if (closing_gauge_ != nullptr) closing_gauge_->fetch_add(static_cast<size_t>(delta));
   }
   // Makes close(fd) reset the connection (SO_LINGER 0) rather than end it
   // after the bytes the kernel still holds.
@@ -189,6 +198,7 @@ class EventLoop {
   std::atomic<bool> stop_{false};
   std::atomic<std::chrono::steady_clock::rep> drain_until_{0};
   std::chrono::steady_clock::duration close_grace_ = std::chrono::seconds(5);
+  std::atomic<size_t>* closing_gauge_ = nullptr;
   std::mutex mu_;
   std::vector<std::function<void()>> posted_;  // GUARDED_BY(mu_)
   std::vector<std::function<void()>> deferred_;

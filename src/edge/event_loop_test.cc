@@ -317,6 +317,39 @@ TEST_P(EventLoopTest, ClosedSocketsLastBytesReachASlowReader) {
   EXPECT_TRUE(got == message) << "the bytes arrived altered";
 }
 
+// Verify that a closed socket the engine still holds (io_uring: its last
+// bytes wait for a peer that reads none) shows in the closing gauge (the edge
+// counts it against its connection cap), until the engine lets it go.
+TEST_P(EventLoopTest, HeldClosedSocketsShowInTheClosingGauge) {
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
+  const int small = 4096;  // the kernel takes little
+  ASSERT_EQ(setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+  EventLoop& loop = *loop_;
+  std::atomic<size_t> closing{0};
+  loop.SetClosingGauge(&closing);
+  const std::string message(100 << 10, 'x');
+  size_t held = 0;
+  Recorder writer;
+  writer.on_event = [&] {
+    iovec iov{const_cast<char*>(message.data()), message.size()};
+    loop.Send(fds[0], &iov, 1);
+    loop.Close(fds[0], &writer);
+    loop.Defer([&] {
+      held = closing.load();
+      close(fds[1]);  // the peer goes: the last sends fail, the engine lets go
+      fds[1] = -1;
+    });
+  };
+  ASSERT_TRUE(loop.Add(fds[0], &writer));
+  loop.SetSweep([&] {
+    if (fds[1] < 0 && closing.load() == 0) loop.Stop();
+  });
+  loop.Run();
+  EXPECT_EQ(held, GetParam() == IoEngine::kUring ? 1u : 0u);
+  EXPECT_EQ(closing.load(), 0u);
+}
+
 // Verify that a socket the kernel will not accept on (bound, not listening:
 // EINVAL) does not keep the loop busy trying again.
 TEST_P(EventLoopTest, RefusedAcceptIsNotRetriedInABusyLoop) {

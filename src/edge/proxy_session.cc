@@ -551,8 +551,13 @@ void Session::Sweep(SteadyTime now) {
                    FormatDuration(route_->policy.response_timeout));
       }
       break;
+    case Phase::kLinger:
+      End();  // (its answer was taken whole: its last bytes may still go out)
+      break;
     default:
-      End();
+      // A client that took nothing of what waits for it for write_timeout is
+      // cut at once: the engine does not hold those bytes for it any longer.
+      End(/*abort=*/!pending_.empty());
       break;
   }
 }

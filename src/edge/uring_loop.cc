@@ -207,7 +207,10 @@ UringLoop::~UringLoop() {
   Teardown();                       // ends every operation in flight
   for (Sock* s : by_fd_) delete s;  // (Remove()d or never closed: not ours)
   for (Sock* s : closing_) {
-    if (s->owns_fd) close(s->fd);
+    if (s->owns_fd) {
+      close(s->fd);
+      CountClosing(-1);
+    }
     delete s;
   }
   for (Sock* s : dead_) delete s;
@@ -445,6 +448,7 @@ void UringLoop::Detach(int fd, bool close) {
   s->owns_fd = close;
   s->closed_at = Clock::now();
   closing_.insert(s);
+  if (close) CountClosing(1);
   if (!running_) return;  // the destructor closes it
   CancelRecv(s);
   if (s->connect_armed) {
@@ -481,7 +485,7 @@ void UringLoop::MaybeRelease(Sock* s) {
     MarkDirty(s);  // the last bytes go out first
     return;
   }
-  closing_.erase(s);
+  if (closing_.erase(s) > 0 && s->owns_fd) CountClosing(-1);
   if (s->in_dirty) std::erase(dirty_, s);
   // (During the dispatch its entry stays, skipped: it is freed after the round.)
   if (s->in_ready && !dispatching_) std::erase(ready_, s);
