@@ -11,6 +11,10 @@
 #
 #   bench/edge_proxy.sh [BUILD_DIR]      (make bench runs it)
 #
+# With each run, the CPU time the proxy's own processes used per request (user
+# and system, from /proc): on a 2-core machine wrk and the origin share the
+# cores with the proxy, so req/s moves less than the proxy's own cost does.
+#
 # Also: the latency each proxy adds at half load (half of skiff-edge-1t's req/s,
 # the same fixed rate through every one and directly), measured open-loop by
 # bench_fixed_rate from each request's scheduled time; and the idle RSS of a
@@ -30,6 +34,7 @@ hap=$(free_port); ngx=$(free_port)
 
 echo "[1/5] starting skiff server and the origin (nginx as a Skiff app)..."
 start_skiff_server "$skiff" "$api" "$edge" 41000-41999
+server_pid=${pids[-1]}
 origin=$(deploy_origin "$skiff")
 
 echo "[2/5] starting HAProxy, nginx (proxy) and standalone Skiff edges in front of $origin..."
@@ -57,18 +62,25 @@ http {
   }
 }
 EOF
+declare -A proc  # the processes whose CPU time is the proxy's
+proc[haproxy]=${pids[-1]}
+proc[skiff-all-in-one]=$server_pid
 nginx -c "$work/nginx-proxy.conf" >"$work/nginx-proxy.log" 2>&1 &
 pids+=($!)
+proc[nginx]=$!
 "$skiff" edge --server "$SKIFF_ADDR" --listen "127.0.0.1:$sedge1" --data "$work/edge1" \
   --threads 1 --log-level warn >"$work/edge1.log" 2>&1 &
 pids+=($!)
+proc[skiff-edge-1t]=$!
 "$skiff" edge --server "$SKIFF_ADDR" --listen "127.0.0.1:$sedge2" --data "$work/edge2" \
   --threads 2 --log-level warn >"$work/edge2.log" 2>&1 &
 pids+=($!)
+proc[skiff-edge-2t]=$!
 "$skiff" edge --server "$SKIFF_ADDR" --listen "127.0.0.1:$suring" --data "$work/edge-uring" \
   --threads 1 --io-engine io_uring --log-level warn >"$work/edge-uring.log" 2>&1 &
 uring_pid=$!
 pids+=($!)
+proc[skiff-edge-1t-uring]=$!
 for port in $hap $ngx $sedge1 $sedge2 $suring; do
   for _ in $(seq 100); do
     curl -fs -H 'Host: origin.bench' "http://127.0.0.1:$port/" >/dev/null 2>&1 && break
@@ -81,13 +93,19 @@ if ! curl -fs -H 'Host: origin.bench' "http://127.0.0.1:$suring/" >/dev/null 2>&
   cat "$work/edge-uring.log" >&2
   exit 1
 fi
+proc[nginx]="${proc[nginx]} $(pgrep -P "${proc[nginx]}" | tr '\n' ' ')"  # and its worker
 
 echo "[3/5] wrk, ${duration}s each, $connections connections, 1 wrk thread..."
-declare -A result
+declare -A result cpu
+tick=$(getconf CLK_TCK)
 for target in "direct:${origin##*:}" "skiff-edge-1t:$sedge1" "haproxy:$hap" "nginx:$ngx" \
               "skiff-edge-1t-uring:$suring" "skiff-edge-2t:$sedge2" "skiff-all-in-one:$edge"; do
   name=${target%%:*}; port=${target##*:}
+  # shellcheck disable=SC2086  # proc[] holds a list of pids
+  before=$(cpu_ticks ${proc[$name]:-})
   result[$name]=$(wrk_measure "$name" "$port" "$connections")
+  cpu[$name]="$before $(cpu_ticks ${proc[$name]:-}) \
+$(awk '/requests in/ {print $1}' "$work/wrk-$name-$connections.txt")"
   echo "      $name: ${result[$name]}"
 done
 # Half load: wrk cannot hold a rate (it waits for each answer, so stalls hide), so
@@ -132,19 +150,37 @@ r = {k: v.split() for k, v in {
 half = {k: v.split() for k, v in {
   "direct": "${half_load[direct]}", "skiff-edge-1t": "${half_load[skiff-edge-1t]}",
   "haproxy": "${half_load[haproxy]}", "nginx": "${half_load[nginx]}"}.items()}
+tick = ${tick}
+cpu_runs = {k: v.split() for k, v in {
+  "skiff-edge-1t": "${cpu[skiff-edge-1t]:-}", "haproxy": "${cpu[haproxy]:-}",
+  "nginx": "${cpu[nginx]:-}", "skiff-edge-1t-uring": "${cpu[skiff-edge-1t-uring]:-}",
+  "skiff-edge-2t": "${cpu[skiff-edge-2t]:-}",
+  "skiff-all-in-one": "${cpu[skiff-all-in-one]:-}"}.items()}
+def cpu_us(name):  # the proxy's own CPU microseconds per request: (user, system)
+    fields = cpu_runs.get(name)
+    if not fields or len(fields) != 5 or int(fields[4]) == 0:
+        return None
+    u0, s0, u1, s1, reqs = map(int, fields)
+    return ((u1 - u0) / tick * 1e6 / reqs, (s1 - s0) / tick * 1e6 / reqs)
 skiff = float(r["skiff-edge-1t"][0])
+skiff_cpu = cpu_us("skiff-edge-1t")
 print()
-print(f"{'through':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'skiff/this':>12}")
+print(f"{'through':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'skiff/this':>12}"
+      f"{'cpu us/req':>12}{'(user+sys)':>12}{'this/skiff':>12}")
 for name in ["direct", "skiff-edge-1t", "haproxy", "nginx", "skiff-edge-1t-uring", "skiff-edge-2t",
              "skiff-all-in-one"]:
     rps, p50, p99 = float(r[name][0]), r[name][1], r[name][2]
     flag = "  (errors!)" if len(r[name]) > 3 else ""
-    print(f"{name:<22}{rps:>10.0f}{p50:>10}{p99:>10}{skiff / rps:>11.2f}x{flag}")
+    c = cpu_us(name)
+    cpu = f"{sum(c):>12.1f}{f'{c[0]:.1f}+{c[1]:.1f}':>12}" if c else f"{'-':>12}{'':>12}"
+    ratio = f"{sum(c) / sum(skiff_cpu):>11.2f}x" if c and skiff_cpu and sum(skiff_cpu) else f"{'-':>12}"
+    print(f"{name:<22}{rps:>10.0f}{p50:>10}{p99:>10}{skiff / rps:>11.2f}x{cpu}{ratio}{flag}")
 print()
 print("targets: skiff-edge-1t >= 1.1x haproxy and >= 1.3x nginx in req/s, p99 <= haproxy's")
 e = r["skiff-edge-1t-uring"]
 print(f"engines: skiff-edge-1t-uring / skiff-edge-1t (epoll): {float(e[0]) / skiff:.3f}x req/s, "
       f"p99 {e[2]} vs {r['skiff-edge-1t'][2]} ms")
+print("cpu us/req: the proxy's own processes (skiff-all-in-one: the whole server), from /proc")
 print()
 d99 = float(half["direct"][2])
 print(f"{'half load (${half}/s)':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'p99.9 ms':>10}{'p99 added':>12}")

@@ -15,13 +15,17 @@
 # [0, ttl/3]) + the new loops' start and first pass (milliseconds): about 2/3
 # ttl to ttl, and p99 close to the ttl.
 #
+# A round that does not end within BENCH_DEADLINE seconds (default 60: many
+# ttls) fails the run, with the servers' last log lines.
+#
 #   bench/failover.sh [BUILD_DIR | SKIFF_BINARY]
-#   BENCH_ROUNDS=20 BENCH_TTL=5s
+#   BENCH_ROUNDS=20 BENCH_TTL=5s BENCH_DEADLINE=60
 set -euo pipefail
 target=${1:-build}
 if [ -d "$target" ]; then skiff=$(realpath "$target/skiff"); else skiff=$(realpath "$target"); fi
 rounds=${BENCH_ROUNDS:-20}
 ttl=${BENCH_TTL:-5s}
+deadline_s=${BENCH_DEADLINE:-60}
 source "$(dirname "$0")/lib/common.sh"
 
 # PostgreSQL: as root, initdb and postgres refuse to run; they run as nobody.
@@ -49,7 +53,7 @@ start_server() {  # start_server ID
   echo "server $1 did not start:"; cat "$work/$1.log"; exit 1
 }
 api() {  # api ID METHOD PATH [BODY]
-  curl -fsS -X "$2" -H "Authorization: Bearer $(cat "$work/$1/admin.token")" \
+  curl -fsS -X "$2" -H "Authorization: Bearer $token" \
     -H 'Content-Type: application/json' "http://127.0.0.1:${port[$1]}$3" ${4:+--data "$4"}
 }
 leads() { curl -fs --max-time 1 "http://127.0.0.1:${port[$1]}/health" | grep -q '"leader":true'; }
@@ -57,6 +61,8 @@ instances() { api "$1" GET /v1/apps/bench/instances | grep -o '"id":' | wc -l; }
 
 ids=(s1 s2 s3)
 for id in "${ids[@]}"; do port[$id]=$(free_port); start_server "$id"; done
+# The first server made the admin token; the others share it (and write none).
+token=$(cat "$work/s1/admin.token")
 echo "[setup] PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}'), servers ${ids[*]}, leader ttl $ttl, $rounds rounds"
 api s1 PUT /v1/apps/bench '{"name":"bench","run":{"command":["sleep","1000"]},"replicas":0}' >/dev/null
 
@@ -78,7 +84,16 @@ for round in $(seq "$rounds"); do
   kill -9 "${pid[$leader]}"
   t0=$(date +%s%N)
   api "$survivor" POST /v1/apps/bench/scale "{\"replicas\":$replicas}" >/dev/null
-  until [ "$(instances "$survivor")" -eq "$replicas" ]; do sleep 0.01; done
+  deadline=$((t0 + deadline_s * 1000000000))
+  until [ "$(instances "$survivor")" -eq "$replicas" ]; do
+    if [ "$(date +%s%N)" -gt "$deadline" ]; then
+      echo "round $round: no new leader reconciled within ${deadline_s} s of killing $leader" \
+        "(instances: $(instances "$survivor") of $replicas); the servers' logs:"
+      for id in "${ids[@]}"; do echo "--- $id"; tail -20 "$work/$id.log"; done
+      exit 1
+    fi
+    sleep 0.01
+  done
   t1=$(date +%s%N)
   ms=$(((t1 - t0) / 1000000))
   echo "$ms" >>"$work/times"

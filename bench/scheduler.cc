@@ -24,54 +24,17 @@
 #include <string>
 #include <vector>
 
+#include "cluster_shape.h"
 #include "controller/reconciler.h"
 #include "percentile.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using skiff::bench::MakeNodes;
+using skiff::bench::MakeSpec;
+using skiff::bench::Shape;
 using skiff::model::PlacementStrategy;
-
-struct Shape {
-  int nodes = 5000;
-  int apps = 1000;
-  int replicas = 150;
-};
-
-std::vector<skiff::model::Node> MakeNodes(const Shape& shape) {
-  std::vector<skiff::model::Node> nodes;
-  nodes.reserve(static_cast<size_t>(shape.nodes));
-  for (int i = 0; i < shape.nodes; ++i) {
-    skiff::model::Node n;
-    n.id = "node-" + std::to_string(i);
-    n.name = n.id;
-    n.status = skiff::model::NodeStatus::kReady;
-    n.drivers = {"process"};
-    n.capacity.cpu_millis = 32'000;
-    n.capacity.memory_bytes = int64_t{128} << 30;
-    n.labels = {{"zone", "z" + std::to_string(i % 5)}};
-    nodes.push_back(std::move(n));
-  }
-  return nodes;
-}
-
-skiff::model::AppSpec MakeSpec(int app, const Shape& shape, PlacementStrategy strategy) {
-  skiff::model::AppSpec spec;
-  spec.name = "app-" + std::to_string(app);
-  spec.run.command = {"serve"};
-  spec.replicas = shape.replicas;
-  spec.resources.cpu_millis = 100;
-  spec.resources.memory_bytes = int64_t{128} << 20;
-  spec.placement.strategy = strategy;
-  if (app % 10 == 0) {
-    skiff::model::Constraint c;
-    c.key = "zone";
-    c.op = skiff::model::ConstraintOp::kEquals;
-    c.value = "z" + std::to_string(app % 5);
-    spec.placement.constraints.push_back(c);
-  }
-  return spec;
-}
 
 struct PlacementFigures {
   double per_second = 0;
@@ -109,44 +72,10 @@ PlacementFigures MeasurePlacement(const Shape& shape, PlacementStrategy strategy
   return out;
 }
 
-// The converged cluster as the store would hold it, and one reconcile pass.
+// One reconcile pass over the converged cluster.
 double MeasureReconcile(const Shape& shape, size_t* actions) {
-  skiff::store::Snapshot snapshot;
-  snapshot.nodes = MakeNodes(shape);
   const skiff::Time now = skiff::Time(std::chrono::seconds(1'700'000'000));
-  int node = 0;
-  for (int a = 0; a < shape.apps; ++a) {
-    skiff::model::App app;
-    app.spec = MakeSpec(a, shape, PlacementStrategy::kSpread);
-    app.spec.placement.constraints.clear();
-    app.name = app.spec.name;
-    app.revision = 1;
-    skiff::model::Deployment d;
-    d.app = app.name;
-    d.revision = 1;
-    d.spec = app.spec;
-    d.state = skiff::model::DeploymentState::kHealthy;
-    d.message = std::to_string(shape.replicas) + "/" + std::to_string(shape.replicas) + " healthy";
-    d.healthy = shape.replicas;
-    d.healthy_at = now;
-    d.progressed_at = now;
-    snapshot.deployments.push_back(d);
-    for (int r = 0; r < shape.replicas; ++r) {
-      skiff::model::Instance i;
-      i.id = app.name + "-" + std::to_string(r);
-      i.app = app.name;
-      i.revision = 1;
-      i.node = snapshot.nodes[static_cast<size_t>(node++ % shape.nodes)].id;
-      i.desired = skiff::model::DesiredState::kRun;
-      i.state = skiff::model::InstanceState::kRunning;
-      i.health = skiff::model::Health::kHealthy;
-      i.address = "10.0.0.1:" + std::to_string(20000 + r);
-      i.created_at = now;
-      i.healthy_since = now;
-      snapshot.instances.push_back(std::move(i));
-    }
-    snapshot.apps.push_back(std::move(app));
-  }
+  const skiff::store::Snapshot snapshot = skiff::bench::ConvergedSnapshot(shape, now);
   int next = 0;
   skiff::controller::ReconcilerConfig config{
       .new_id = [&](const std::string& app) { return app + "-new-" + std::to_string(next++); }};

@@ -6,8 +6,9 @@ build=${1:-build}
 status=0
 for b in "$build"/bench_*; do
   [ -x "$b" ] || continue
-  # A load generator and a proxy the scripts drive, not benchmarks of their own.
-  case "$(basename "$b")" in bench_fixed_rate | bench_uring_probe) continue ;; esac
+  # A load generator, a proxy and the leader's failures the scripts drive
+  # (bench/leader_kill9.sh, leader_sigstop.sh), not benchmarks of their own.
+  case "$(basename "$b")" in bench_fixed_rate | bench_uring_probe | bench_leader_failure) continue ;; esac
   echo "== $(basename "$b")"
   "$b" || status=1
   echo

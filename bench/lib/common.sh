@@ -26,6 +26,24 @@ bench_cleanup() {
 }
 trap bench_cleanup EXIT
 
+# bench_contain_under_work: for a bench binary that starts its own processes
+# in temp dirs (the tests' fakes): puts those under $work (TMPDIR; entered by
+# PostgreSQL's `nobody` when run as root) and, on exit, kills what names $work
+# (bench_cleanup) and the processes whose output goes to files under it (the
+# apps' instances the agents started).
+bench_kill_writing_under_work() {
+  local fd target
+  for fd in /proc/[0-9]*/fd/1; do
+    target=$(readlink "$fd" 2>/dev/null) || continue
+    case $target in "$work"/*) fd=${fd#/proc/}; kill -9 "${fd%%/*}" 2>/dev/null || true ;; esac
+  done
+}
+bench_contain_under_work() {
+  export TMPDIR=$work
+  chmod 755 "$work"
+  trap 'bench_kill_writing_under_work; bench_cleanup' EXIT
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # start_skiff_server SKIFF API_PORT EDGE_PORT PORT_RANGE [FLAG...]: an
@@ -102,6 +120,17 @@ backend be
 EOF
   haproxy -f "$work/haproxy-$1.cfg" >"$work/haproxy-$1.log" 2>&1 &
   pids+=($!)
+}
+
+# cpu_ticks PID... -> the user and system clock ticks these processes have
+# used so far, summed ("USER SYS"); a pid that is gone counts 0.
+cpu_ticks() {
+  local pid user=0 sys=0 u s
+  for pid in "$@"; do
+    read -r u s < <(awk '{print $14, $15}' "/proc/$pid/stat" 2>/dev/null || echo 0 0)
+    user=$((user + u)); sys=$((sys + s))
+  done
+  echo "$user $sys"
 }
 
 # wrk_measure NAME PORT CONNECTIONS -> "reqs p50_ms p99_ms" (and " ERRORS" when

@@ -33,9 +33,10 @@ std::string PathSegment(const std::string& id) {
 }  // namespace
 
 RemoteControlPlane::RemoteControlPlane(RemoteControlPlaneOptions options)
-    : options_(std::move(options)),
-      client_(options_.server_url),
-      credential_(options_.credential) {}
+    : RemoteControlPlane(options, net::ServerPool(options.server_url)) {}
+
+RemoteControlPlane::RemoteControlPlane(RemoteControlPlaneOptions options, net::ServerPool servers)
+    : options_(std::move(options)), client_(std::move(servers)), credential_(options_.credential) {}
 
 std::string RemoteControlPlane::credential() const {
   std::lock_guard lock(mu_);
@@ -44,10 +45,11 @@ std::string RemoteControlPlane::credential() const {
 
 Result<json::value> RemoteControlPlane::Call(std::string_view method, const std::string& path,
                                              const std::string& body, const std::string& token,
-                                             Duration timeout) const {
+                                             Duration timeout,
+                                             net::ServerPool::Resend resend) const {
   net::HttpHeaders headers;
   if (!token.empty()) headers.emplace_back("Authorization", "Bearer " + token);
-  auto response = client_.Do(method, path, body, headers, timeout);
+  auto response = client_.Do(method, path, body, headers, timeout, resend);
   if (!response) {
     Error error = response.error();
     // A server too slow to answer is as good as gone for now: retry later.
@@ -66,6 +68,12 @@ Result<json::value> RemoteControlPlane::Call(std::string_view method, const std:
 Result<json::value> RemoteControlPlane::Call(std::string_view method, const std::string& path,
                                              const std::string& body) const {
   return Call(method, path, body, credential(), options_.request_timeout);
+}
+
+Result<json::value> RemoteControlPlane::Report(const std::string& path,
+                                               const std::string& body) const {
+  return Call("POST", path, body, credential(), options_.report_timeout,
+              net::ServerPool::Resend::kAlways);
 }
 
 Result<model::Node> RemoteControlPlane::RegisterNode(const model::Node& node) {
@@ -101,8 +109,7 @@ Result<model::Node> RemoteControlPlane::RegisterNode(const model::Node& node) {
 }
 
 Status RemoteControlPlane::Heartbeat(const std::string& node_id) {
-  SKIFF_RETURN_IF_ERROR(
-      Call("POST", "/v1/agent/nodes/" + PathSegment(node_id) + "/heartbeat", "{}"));
+  SKIFF_RETURN_IF_ERROR(Report("/v1/agent/nodes/" + PathSegment(node_id) + "/heartbeat", "{}"));
   return OkStatus();
 }
 
@@ -133,8 +140,8 @@ Status RemoteControlPlane::ReportInstance(const protocol::InstanceReport& report
 
 Status RemoteControlPlane::ReportSamples(const std::string& node_id,
                                          const std::vector<protocol::InstanceSample>& samples) {
-  SKIFF_RETURN_IF_ERROR(Call("POST", "/v1/agent/nodes/" + PathSegment(node_id) + "/samples",
-                             json::serialize(protocol::SamplesToJson(samples))));
+  SKIFF_RETURN_IF_ERROR(Report("/v1/agent/nodes/" + PathSegment(node_id) + "/samples",
+                               json::serialize(protocol::SamplesToJson(samples))));
   return OkStatus();
 }
 

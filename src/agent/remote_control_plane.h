@@ -32,13 +32,23 @@ struct RemoteControlPlaneOptions {
   // Called with a newly issued credential before RegisterNode returns; an
   // error fails the registration. Optional.
   std::function<Status(const std::string& credential)> save_credential;
-  // Bounds each call but WaitForChange (which gets its own timeout plus this).
+  // Bounds each call but WaitForChange (which gets its own timeout plus this)
+  // and those bounded by report_timeout.
   Duration request_timeout = std::chrono::seconds(10);
+  // Bounds a heartbeat and a report of samples, which go on to the next server
+  // after any transport error (sending one twice does no harm), so that a
+  // server frozen with its port open (SIGSTOP) holds them this long only:
+  // well within the node TTL (the server's default 5 s), or the node is
+  // judged down before the leader hears it.
+  Duration report_timeout = std::chrono::milliseconds(1500);
 };
 
 class RemoteControlPlane final : public protocol::ControlPlane {
  public:
   explicit RemoteControlPlane(RemoteControlPlaneOptions options);
+  // The same over `servers` rather than options.server_url: a pool whose list
+  // its owner replaces as servers come and go (server/peer_pool.h).
+  RemoteControlPlane(RemoteControlPlaneOptions options, net::ServerPool servers);
 
   // ControlPlane:
   Result<model::Node> RegisterNode(const model::Node& node) override;
@@ -54,12 +64,15 @@ class RemoteControlPlane final : public protocol::ControlPlane {
 
  private:
   // One call with `token` as the bearer; the parsed JSON body of a 2xx answer.
-  Result<boost::json::value> Call(std::string_view method, const std::string& path,
-                                  const std::string& body, const std::string& token,
-                                  Duration timeout) const;
+  Result<boost::json::value> Call(
+      std::string_view method, const std::string& path, const std::string& body,
+      const std::string& token, Duration timeout,
+      net::ServerPool::Resend resend = net::ServerPool::Resend::kByMethod) const;
   // The same with the credential held now.
   Result<boost::json::value> Call(std::string_view method, const std::string& path,
                                   const std::string& body = {}) const;
+  // A heartbeat or a report: idempotent, bounded by report_timeout.
+  Result<boost::json::value> Report(const std::string& path, const std::string& body) const;
 
   const RemoteControlPlaneOptions options_;
   const net::ServerPool client_;

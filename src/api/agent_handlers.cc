@@ -35,8 +35,11 @@ constexpr int64_t kMaxWaitMillis = 30'000;
 // A draining node is never marked down; silent this long, it counts as gone.
 constexpr std::chrono::seconds kDrainingNodeGone{30};
 
+// The token itself only when just made: it is kept nowhere.
 json::value TokenJson(const JoinToken& t) {
-  return json::object{{"token", t.token}, {"created_at", FormatTime(t.created_at)}};
+  json::object o{{"id", t.id}, {"prefix", t.prefix}, {"created_at", FormatTime(t.created_at)}};
+  if (!t.token.empty()) o["token"] = t.token;
+  return o;
 }
 
 Error Unconfigured() {
@@ -49,7 +52,12 @@ Result<Caller> AgentCaller(const ApiDeps& deps, const net::HttpRequest& request,
                            const std::string& node_id) {
   if (deps.nodes == nullptr || deps.join_tokens == nullptr) return tl::unexpected(Unconfigured());
   auto caller = deps.auth->Identify(request);
+  // Only a refused token is 401; a store that failed to answer says how.
+  if (!caller && caller.error().code != ErrorCode::kUnauthenticated) return caller;
   if (!caller) return Unauthenticated(kBadCredential);
+  if (!caller->admin && caller->node_id.empty()) {
+    return PermissionDenied(fmt::format("edge {} may not make an agent's calls", caller->edge));
+  }
   if (!node_id.empty() && !caller->MayActFor(node_id)) {
     return PermissionDenied(
         fmt::format("node {} may not act for node {}", caller->node_id, node_id));
@@ -68,15 +76,17 @@ net::HttpResponse CreateJoinToken(const ApiDeps& deps, const net::HttpRequest&, 
 
 net::HttpResponse ListJoinTokens(const ApiDeps& deps, const net::HttpRequest&, const PathParams&) {
   if (deps.join_tokens == nullptr) return ErrorReply(Unconfigured());
+  auto tokens = deps.join_tokens->List();
+  if (!tokens) return ErrorReply(tokens.error());
   json::array list;
-  for (const JoinToken& t : deps.join_tokens->List()) list.push_back(TokenJson(t));
+  for (const JoinToken& t : *tokens) list.push_back(TokenJson(t));
   return net::JsonResponse(200, json::object{{"join_tokens", std::move(list)}});
 }
 
 net::HttpResponse RevokeJoinToken(const ApiDeps& deps, const net::HttpRequest&,
                                   const PathParams& params) {
   if (deps.join_tokens == nullptr) return ErrorReply(Unconfigured());
-  if (Status revoked = deps.join_tokens->Revoke(params.at("token")); !revoked) {
+  if (Status revoked = deps.join_tokens->Revoke(params.at("id")); !revoked) {
     return ErrorReply(revoked.error());
   }
   return net::JsonResponse(200, json::object{{"revoked", true}});
@@ -115,9 +125,14 @@ net::HttpResponse AgentRegister(const ApiDeps& deps, const net::HttpRequest& req
   if (!body) return ErrorReply(body.error());
   auto node = model::NodeFromJson(*body);
   if (!node) return ErrorReply(node.error());
-  const bool joining = deps.join_tokens->IsJoinToken(BearerToken(request));
+  auto is_join_token = deps.join_tokens->IsJoinToken(BearerToken(request));
+  if (!is_join_token) return ErrorReply(is_join_token.error());
+  const bool joining = *is_join_token;
   if (!joining) {
     auto caller = deps.auth->Identify(request);
+    if (!caller && caller.error().code != ErrorCode::kUnauthenticated) {
+      return ErrorReply(caller.error());
+    }
     if (!caller) return ErrorReply(Error{ErrorCode::kUnauthenticated, kBadJoinToken, ""});
     if (!caller->MayActFor(node->id)) {
       return ErrorReply(Error{

@@ -2,11 +2,17 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <utility>
+
 #include "api/api_server.h"
 #include "api/fake_writer_test_util.h"
 #include "api/join_tokens.h"
 #include "common/files.h"
 #include "common/ids.h"
+#include "common/quantity.h"
 #include "fakes/testing.h"
 #include "model/codec.h"
 #include "protocol/node_codec.h"
@@ -25,70 +31,167 @@ using ::testing::HasSubstr;
 
 constexpr const char* kAdmin = "admin-token";
 
-// Verify that the file keeps only a hash of each node credential (reading it
-// gives nothing that authenticates), and that a file written before hashing,
-// with a credential in the clear, still authenticates that node.
-TEST(JoinTokenStoreTest, CredentialsKeptHashed) {
-  skiff::testing::TempDir dir;
-  auto store = JoinTokenStore::Open(dir.path());
-  ASSERT_TRUE(store);
-  auto credential = (*store)->IssueCredential("node-1");
+// Verify that the store keeps only hashes: neither a join token nor a node
+// credential is in any record, List shows an id and a prefix but not the
+// token, and Create is the one place the token is shown.
+TEST(JoinTokenStoreTest, SecretsKeptHashed) {
+  store::MemoryStore store;
+  JoinTokenStore tokens(&store);
+  auto made = tokens.Create();
+  ASSERT_TRUE(made) << made.error().ToString();
+  EXPECT_EQ(made->token.size(), 64u);
+  EXPECT_EQ(made->prefix, made->token.substr(0, 8));
+  auto credential = tokens.IssueCredential("node-1");
   ASSERT_TRUE(credential);
-  auto read = ReadPrivateFile(dir.File(kJoinTokenFile));
-  ASSERT_TRUE(read);
-  const std::string& file = *read;
-  EXPECT_THAT(file, ::testing::Not(HasSubstr(*credential)));
-  EXPECT_THAT(file, HasSubstr("sha256:" + Sha256Hex(*credential)));
-
-  skiff::testing::TempDir legacy;
-  ASSERT_TRUE(WriteFileAtomically(legacy.File(kJoinTokenFile),
-                                  R"({"join_tokens":[],"node_credentials":{"node-2":"clear"}})",
-                                  0600));
-  auto old = JoinTokenStore::Open(legacy.path());
-  ASSERT_TRUE(old) << old.error().ToString();
-  EXPECT_EQ((*old)->NodeForCredential("clear"), "node-2");
-  EXPECT_FALSE((*old)->NodeForCredential(Sha256Hex("clear")));
+  for (store::RecordKind kind :
+       {store::RecordKind::kJoinToken, store::RecordKind::kNodeCredential}) {
+    auto records = store.ListRecords(kind);
+    ASSERT_TRUE(records);
+    for (const store::Record& r : *records) {
+      EXPECT_THAT(r.key + r.value, ::testing::Not(HasSubstr(made->token)));
+      EXPECT_THAT(r.key + r.value, ::testing::Not(HasSubstr(*credential)));
+    }
+  }
+  EXPECT_EQ(
+      store.GetRecord(store::RecordKind::kNodeCredential, Sha256Hex(*credential)).value_or(""),
+      "node-1");
+  auto listed = tokens.List();
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].id, made->id);
+  EXPECT_EQ((*listed)[0].prefix, made->prefix);
+  EXPECT_TRUE((*listed)[0].token.empty());
 }
 
-// Verify that join tokens survive a reopen of the store and that a revoked one is gone.
-TEST(JoinTokenStoreTest, DurableAcrossReopenAndRevoke) {
-  skiff::testing::TempDir dir;
-  auto store = JoinTokenStore::Open(dir.path());
-  ASSERT_TRUE(store) << store.error().ToString();
-  auto a = (*store)->Create();
-  auto b = (*store)->Create();
-  ASSERT_TRUE(a && b);
-  EXPECT_EQ(a->token.size(), 64u);
-  EXPECT_NE(a->token, b->token);
-  auto credential = (*store)->IssueCredential("node-1");
+// Verify that two JoinTokenStores over one store (two servers of one
+// database) share everything: a token made by one joins through the other,
+// a credential issued by one is accepted by the other, a token revoked by
+// one (by its id; the token itself does not name it) is refused by both, and a re-issued credential
+// retires the old.
+TEST(JoinTokenStoreTest, SharedThroughTheStore) {
+  store::MemoryStore store;
+  JoinTokenStore a(&store);
+  JoinTokenStore b(&store);
+  auto first = a.Create();
+  auto second = a.Create();
+  ASSERT_TRUE(first && second);
+  EXPECT_TRUE(b.IsJoinToken(first->token).value_or(false));
+  EXPECT_FALSE(b.IsJoinToken("nope").value_or(true));
+  EXPECT_FALSE(b.IsJoinToken("").value_or(true));
+  EXPECT_EQ(b.List()->size(), 2u);
+
+  auto credential = a.IssueCredential("node-1");
   ASSERT_TRUE(credential);
-  struct stat st;
-  ASSERT_EQ(::stat(dir.File(kJoinTokenFile).c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0600);
+  EXPECT_EQ(b.NodeForCredential(*credential).value_or(std::nullopt), "node-1");
+  EXPECT_EQ(b.NodeForCredential("nope").value_or("x"), std::nullopt);
+  auto reissued = b.IssueCredential("node-1");
+  ASSERT_TRUE(reissued);
+  EXPECT_EQ(a.NodeForCredential(*reissued).value_or(std::nullopt), "node-1");
+  EXPECT_EQ(a.NodeForCredential(*credential).value_or("x"), std::nullopt);
 
-  auto reopened = JoinTokenStore::Open(dir.path());
-  ASSERT_TRUE(reopened) << reopened.error().ToString();
-  EXPECT_EQ((*reopened)->List().size(), 2u);
-  EXPECT_TRUE((*reopened)->IsJoinToken(a->token));
-  EXPECT_EQ((*reopened)->NodeForCredential(*credential), "node-1");
-  EXPECT_FALSE((*reopened)->NodeForCredential("nope"));
-
-  ASSERT_TRUE((*reopened)->Revoke(a->token));
-  EXPECT_EQ((*reopened)->Revoke(a->token).error().code, ErrorCode::kNotFound);
-  auto again = JoinTokenStore::Open(dir.path());
-  ASSERT_TRUE(again);
-  EXPECT_FALSE((*again)->IsJoinToken(a->token));
-  EXPECT_TRUE((*again)->IsJoinToken(b->token));
-  EXPECT_FALSE((*again)->IsJoinToken(""));
+  ASSERT_TRUE(b.Revoke(first->id));
+  EXPECT_FALSE(a.IsJoinToken(first->token).value_or(true));
+  EXPECT_FALSE(b.IsJoinToken(first->token).value_or(true));
+  EXPECT_EQ(a.Revoke(first->id).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(a.Revoke("short").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(a.Revoke(second->token).error().code, ErrorCode::kNotFound)
+      << "the token itself does not name it";
+  ASSERT_TRUE(a.Revoke(second->id));
+  EXPECT_TRUE(a.List()->empty());
 }
 
-// Verify that a damaged file is kFailedPrecondition, not an empty store.
+// A store whose next PutRecord runs `after_put` once it has written, to
+// interleave another server's call; and whose DeleteRecord fails when told.
+class HookedStore : public store::MemoryStore {
+ public:
+  Status PutRecord(store::RecordKind kind, const std::string& key,
+                   const std::string& value) override {
+    SKIFF_RETURN_IF_ERROR(MemoryStore::PutRecord(kind, key, value));
+    if (auto hook = std::exchange(after_put, nullptr)) hook();
+    return OkStatus();
+  }
+  Status DeleteRecord(store::RecordKind kind, const std::string& key) override {
+    if (fail_deletes) return Unavailable("connection lost");
+    return MemoryStore::DeleteRecord(kind, key);
+  }
+  Result<std::string> GetRecord(store::RecordKind kind, const std::string& key) const override {
+    if (fail_reads_of == kind) return Internal("a stored row does not decode");
+    return MemoryStore::GetRecord(kind, key);
+  }
+  std::function<void()> after_put;
+  bool fail_deletes = false;
+  std::optional<store::RecordKind> fail_reads_of;
+};
+
+// Verify that two servers issuing a credential for one node at once leave
+// the node a working credential: neither deletes the other's new one.
+TEST(JoinTokenStoreTest, ConcurrentIssuesKeepACredential) {
+  HookedStore store;
+  JoinTokenStore a(&store);
+  JoinTokenStore b(&store);
+  ASSERT_TRUE(a.IssueCredential("node-1"));
+  std::string from_b;
+  // b issues entirely between a's put and a's deletion of the old ones.
+  store.after_put = [&] { from_b = b.IssueCredential("node-1").value_or(""); };
+  auto from_a = a.IssueCredential("node-1");
+  ASSERT_TRUE(from_a) << from_a.error().ToString();
+  ASSERT_FALSE(from_b.empty());
+  EXPECT_EQ(a.NodeForCredential(from_b).value_or(std::nullopt), "node-1");
+}
+
+// Verify that a credential kept is returned even when an old one cannot be
+// deleted (the node would otherwise lose its only valid credential).
+TEST(JoinTokenStoreTest, FailedDeleteOfOldCredentialStillIssues) {
+  HookedStore store;
+  JoinTokenStore tokens(&store);
+  auto old = tokens.IssueCredential("node-1");
+  ASSERT_TRUE(old);
+  store.fail_deletes = true;
+  auto fresh = tokens.IssueCredential("node-1");
+  ASSERT_TRUE(fresh) << fresh.error().ToString();
+  EXPECT_EQ(tokens.NodeForCredential(*fresh).value_or(std::nullopt), "node-1");
+}
+
+// Verify that an earlier version's DATA/join-tokens.json is imported once:
+// its tokens and credentials (hashed or in the clear) work afterwards, the
+// file is deleted, and a token revoked after the import stays revoked at the
+// next start.
+TEST(JoinTokenStoreTest, ImportsTheFileOnce) {
+  skiff::testing::TempDir dir;
+  const std::string token(64, 'a');
+  ASSERT_TRUE(WriteFileAtomically(
+      dir.File(kJoinTokenFile),
+      R"({"join_tokens":[{"token":")" + token +
+          R"(","created_at":"2026-01-02T03:04:05Z"}],"node_credentials":{"node-1":"sha256:)" +
+          Sha256Hex("one") + R"(","node-2":"clear"}})",
+      0600));
+  store::MemoryStore store;
+  JoinTokenStore tokens(&store);
+  ASSERT_TRUE(tokens.ImportFile(dir.path()));
+  EXPECT_TRUE(tokens.IsJoinToken(token).value_or(false));
+  EXPECT_EQ(tokens.NodeForCredential("one").value_or(std::nullopt), "node-1");
+  EXPECT_EQ(tokens.NodeForCredential("clear").value_or(std::nullopt), "node-2");
+  auto listed = tokens.List();
+  ASSERT_TRUE(listed && listed->size() == 1u);
+  EXPECT_EQ((*listed)[0].prefix, "aaaaaaaa");
+  EXPECT_EQ(FormatTime((*listed)[0].created_at), "2026-01-02T03:04:05.000Z");
+  EXPECT_FALSE(std::filesystem::exists(dir.File(kJoinTokenFile)));
+  // No copy with the tokens in the clear is left in the data directory.
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
+
+  ASSERT_TRUE(tokens.Revoke((*listed)[0].id));
+  ASSERT_TRUE(tokens.ImportFile(dir.path())) << "nothing left to import";
+  EXPECT_FALSE(tokens.IsJoinToken(token).value_or(true));
+}
+
+// Verify that a damaged file is kFailedPrecondition and stays for the operator.
 TEST(JoinTokenStoreTest, DamagedFileRefused) {
   skiff::testing::TempDir dir;
   ASSERT_TRUE(WriteFileAtomically(dir.File(kJoinTokenFile), "{not json", 0600));
-  auto store = JoinTokenStore::Open(dir.path());
-  ASSERT_FALSE(store);
-  EXPECT_EQ(store.error().code, ErrorCode::kFailedPrecondition);
+  store::MemoryStore store;
+  JoinTokenStore tokens(&store);
+  EXPECT_EQ(tokens.ImportFile(dir.path()).error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_TRUE(std::filesystem::exists(dir.File(kJoinTokenFile)));
 }
 
 class AgentApiTest : public ::testing::Test {
@@ -96,9 +199,7 @@ class AgentApiTest : public ::testing::Test {
   AgentApiTest() : apps_(&store_, &clock_), nodes_(&store_, &clock_) {}
 
   void SetUp() override {
-    auto tokens = JoinTokenStore::Open(dir_.path(), &clock_);
-    ASSERT_TRUE(tokens);
-    tokens_ = std::move(*tokens);
+    tokens_ = std::make_unique<JoinTokenStore>(&store_, &clock_);
     auth_ = std::make_unique<TokenAuthenticator>(std::vector<std::string>{kAdmin}, tokens_.get());
     ApiDeps deps;
     deps.store = &store_;
@@ -108,6 +209,7 @@ class AgentApiTest : public ::testing::Test {
     deps.auth = auth_.get();
     deps.join_tokens = tokens_.get();
     deps.log_dir = dir_.path();
+    deps.traffic = &traffic_;
     api_ = std::make_unique<ApiServer>(std::move(deps));
   }
 
@@ -155,9 +257,10 @@ class AgentApiTest : public ::testing::Test {
 
   skiff::testing::TempDir dir_;
   ManualClock clock_;
-  store::MemoryStore store_;
+  HookedStore store_;
   controller::AppService apps_;
   controller::NodeService nodes_;
+  metrics::TrafficBook traffic_;
   std::unique_ptr<JoinTokenStore> tokens_;
   std::unique_ptr<TokenAuthenticator> auth_;
   std::unique_ptr<ApiServer> api_;
@@ -170,7 +273,24 @@ TEST_F(AgentApiTest, JoinTokensNeedAdmin) {
   EXPECT_EQ(Call("POST", "/v1/join-tokens", credential).status, 401);
   FakeWriter list = Call("GET", "/v1/join-tokens", kAdmin);
   ASSERT_EQ(list.status, 200);
-  EXPECT_EQ(list.Json().at("join_tokens").as_array().size(), 1u);
+  const json::value body = list.Json();
+  const json::array& tokens = body.at("join_tokens").as_array();
+  ASSERT_EQ(tokens.size(), 1u);
+  // Listed by id and prefix: the token itself was shown once, when made.
+  EXPECT_FALSE(tokens[0].as_object().contains("token"));
+  EXPECT_EQ(tokens[0].at("id").as_string().size(), 16u);
+  EXPECT_EQ(tokens[0].at("prefix").as_string().size(), 8u);
+}
+
+// Verify that a store failing to look a credential up is answered with its
+// own error (500 for kInternal), not as a refused token (401).
+TEST_F(AgentApiTest, StoreErrorIsNotUnauthenticated) {
+  std::string credential = Join("node-a");
+  store_.fail_reads_of = store::RecordKind::kNodeCredential;
+  EXPECT_EQ(Call("POST", "/v1/agent/nodes/node-a/heartbeat", credential, "{}").status, 500);
+  EXPECT_EQ(Call("POST", "/v1/agent/register", credential, NodeBody("node-a")).status, 500);
+  store_.fail_reads_of.reset();
+  EXPECT_EQ(Call("POST", "/v1/agent/nodes/node-a/heartbeat", credential, "{}").status, 200);
 }
 
 // Verify that a wrong or revoked join token is 401 with the message saying what to do.
@@ -182,9 +302,12 @@ TEST_F(AgentApiTest, BadJoinTokenRefusedClearly) {
 
   FakeWriter made = Call("POST", "/v1/join-tokens", kAdmin);
   std::string token(made.Json().at("token").as_string());
-  EXPECT_EQ(Call("DELETE", "/v1/join-tokens/" + token, kAdmin).status, 200);
+  std::string id(made.Json().at("id").as_string());
+  EXPECT_EQ(Call("DELETE", "/v1/join-tokens/" + token, kAdmin).status, 404)
+      << "named by its id only: the token is not to travel in a URL";
+  EXPECT_EQ(Call("DELETE", "/v1/join-tokens/" + id, kAdmin).status, 200);
   EXPECT_EQ(Call("POST", "/v1/agent/register", token, NodeBody("node-a")).status, 401);
-  EXPECT_EQ(Call("DELETE", "/v1/join-tokens/" + token, kAdmin).status, 404);
+  EXPECT_EQ(Call("DELETE", "/v1/join-tokens/" + id, kAdmin).status, 404);
 }
 
 // Verify that a node credential acts on its own node only, the admin on any,
@@ -215,6 +338,33 @@ TEST_F(AgentApiTest, CredentialActsOnItsOwnNode) {
             403);
   // Node credentials are not admin tokens.
   EXPECT_EQ(Call("GET", "/v1/apps", a).status, 401);
+}
+
+// Verify that a server's edge credential reports traffic as its own edge only,
+// that it is no node credential and no admin token, and that a new one retires
+// the edge's old one.
+TEST_F(AgentApiTest, EdgeCredentialReportsAsItsOwnEdgeOnly) {
+  auto credential = tokens_->IssueEdgeCredential("s1:8080");
+  ASSERT_TRUE(credential) << credential.error().ToString();
+  const std::string report = R"({"apps":{}})";
+  FakeWriter own = Call("POST", "/v1/edges/s1:8080/traffic", *credential, report);
+  EXPECT_EQ(own.status, 200) << own.body;
+  EXPECT_EQ(Call("POST", "/v1/edges/s2:8080/traffic", *credential, report).status, 403);
+  EXPECT_EQ(Call("POST", "/v1/edges/s1:8080/traffic", kAdmin, report).status, 200);
+  EXPECT_EQ(Call("POST", "/v1/edges/s1:8080/traffic", "forged", report).status, 401);
+  EXPECT_EQ(Call("POST", "/v1/edges/s1:8080/traffic", "", report).status, 401);
+  // Not a node's: no agent call (not even the one naming no node), no admin call.
+  EXPECT_EQ(Call("GET", "/v1/agent/wait?revision=0&timeout_ms=0", *credential).status, 403);
+  EXPECT_EQ(Call("POST", "/v1/agent/nodes/s1:8080/heartbeat", *credential, "{}").status, 403);
+  EXPECT_EQ(Call("GET", "/v1/apps", *credential).status, 401);
+  // A node's credential reports no edge's traffic.
+  std::string node = Join("node-a");
+  EXPECT_EQ(Call("POST", "/v1/edges/node-a/traffic", node, report).status, 403);
+
+  auto fresh = tokens_->IssueEdgeCredential("s1:8080");
+  ASSERT_TRUE(fresh);
+  EXPECT_EQ(Call("POST", "/v1/edges/s1:8080/traffic", *credential, report).status, 401);
+  EXPECT_EQ(Call("POST", "/v1/edges/s1:8080/traffic", *fresh, report).status, 200);
 }
 
 // Verify that a join token cannot take over the name of a node that is alive

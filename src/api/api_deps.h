@@ -17,6 +17,7 @@
 #include "metrics/registry.h"
 #include "metrics/traffic.h"
 #include "store/leader_lease.h"
+#include "store/shared_snapshot_cache.h"
 #include "store/store.h"
 
 namespace skiff::api {
@@ -24,6 +25,11 @@ namespace skiff::api {
 struct ApiDeps {
   store::Store* store = nullptr;           // required
   controller::AppService* apps = nullptr;  // required
+  // The whole state for what needs it per request (GET /v1/apps, /v1/nodes,
+  // /v1/routes, /metrics), kept up to date from the change log and shared
+  // with the server's other readers of it; null: the ApiServer keeps its own
+  // over `store`.
+  store::SharedSnapshotCache* snapshots = nullptr;
   // Drain goes through it when set; otherwise the API writes the node's status itself.
   controller::NodeService* nodes = nullptr;
   const Clock* clock = nullptr;         // null: the system clock
@@ -44,6 +50,10 @@ struct ApiDeps {
   // Where edges' traffic is gathered (POST /v1/edges/{name}/traffic, GET
   // /v1/traffic); null: those answer 404.
   metrics::TrafficBook* traffic = nullptr;
+  // Told of each traffic report with a report interval: the edge's name and
+  // its interval in ms (server/edge_roster.h keeps them); optional. Called on
+  // the I/O thread.
+  std::function<void(const std::string& edge, int64_t interval_ms)> edge_heard;
   // The servers sharing the store and which one leads (GET /v1/servers);
   // null: that answers 404.
   store::LeaderLease* lease = nullptr;

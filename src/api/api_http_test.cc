@@ -2,7 +2,10 @@
 // authentication over a socket (port 0, loopback).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <future>
 #include <string>
@@ -23,6 +26,22 @@ using ::testing::HasSubstr;
 
 constexpr const char* kToken = "tok-123";
 constexpr const char* kHelloJson = R"({"name":"hello","run":{"command":["sleep","100"]}})";
+
+// A memory store whose change log and events can be made unreachable, as a
+// database's are while it restarts.
+class FlakyStore : public store::MemoryStore {
+ public:
+  std::atomic<bool> unreachable{false};
+
+  Result<std::vector<store::Change>> ChangesSince(int64_t since, size_t limit) const override {
+    if (unreachable) return Unavailable("the database is restarting");
+    return MemoryStore::ChangesSince(since, limit);
+  }
+  Result<std::vector<model::Event>> ListEvents(const store::EventFilter& filter) const override {
+    if (unreachable) return Unavailable("the database is restarting");
+    return MemoryStore::ListEvents(filter);
+  }
+};
 
 class ApiHttpTest : public ::testing::Test {
  protected:
@@ -47,7 +66,7 @@ class ApiHttpTest : public ::testing::Test {
 
   skiff::testing::TempDir dir_;
   ManualClock clock_;
-  store::MemoryStore store_;
+  FlakyStore store_;
   controller::AppService apps_;
   TokenAuthenticator auth_;
   std::unique_ptr<ApiServer> api_;
@@ -109,6 +128,39 @@ TEST_F(ApiHttpTest, EventsFollowOverHttp) {
       std::chrono::seconds(20));
   ASSERT_TRUE(status) << status.error().ToString();
   EXPECT_THAT(received, HasSubstr("\"app\":\"hello\""));
+}
+
+// Verify that a followed stream ends within a few seconds of its client
+// closing the connection while it has nothing to send: with nothing committed
+// (it waits for a commit) and with the store unreachable (it waits to ask
+// again). Before, it ran on, holding its store subscription, until something
+// was written.
+TEST_F(ApiHttpTest, StreamEndsSoonAfterClientCloses) {
+  for (const bool unreachable : {false, true}) {
+    for (const std::string target : {"/v1/watch", "/v1/events?follow=true"}) {
+      SCOPED_TRACE(target + (unreachable ? " (store unreachable)" : " (nothing committed)"));
+      store_.unreachable = false;
+      const int fd = skiff::testing::ConnectLoopback(server_->port());
+      ASSERT_GE(fd, 0);
+      const std::string request =
+          "GET " + target + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + kToken + "\r\n\r\n";
+      ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+                static_cast<ssize_t>(request.size()));
+      std::string head;
+      char buffer[4096];
+      while (head.find("\r\n\r\n") == std::string::npos) {
+        const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+        if (n <= 0) break;
+        head.append(buffer, static_cast<size_t>(n));
+      }
+      EXPECT_THAT(head, ::testing::StartsWith("HTTP/1.1 200"));
+      store_.unreachable = unreachable;
+      ::close(fd);
+      EXPECT_TRUE(skiff::testing::PollUntil([&] { return server_->connection_count() == 0; },
+                                            std::chrono::seconds(5)));
+    }
+  }
+  store_.unreachable = false;
 }
 
 // Verify that of 50 apps applied at once, all claiming one domain, exactly one

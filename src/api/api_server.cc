@@ -65,19 +65,6 @@ Handler BindStream(const ApiDeps* deps,
                     net::ResponseWriter& writer) { return fn(*deps, request, params, writer); };
 }
 
-// Why a server that does not lead refuses what agents and edges report: the
-// leader's loops judge nodes by their heartbeats and drains by the edges'
-// reports, both kept in the memory of the server that gets them. A 503 (it did
-// nothing) sends their net::ServerPool on to the next server, until the leader.
-// Null without a leadership (one server): it always leads.
-std::optional<net::HttpResponse> RefuseUnlessLeading(const ApiDeps& deps) {
-  if (!deps.leadership || deps.leadership().leading) return std::nullopt;
-  return net::ErrorResponse(
-      Error{ErrorCode::kUnavailable,
-            "this server does not lead: agents and edges report to the leader (GET /v1/servers "
-            "names it); list every server in --server"});
-}
-
 UnaryHandler LeaderOnly(const ApiDeps* deps, UnaryHandler handler) {
   return [deps, handler = std::move(handler)](const net::HttpRequest& request,
                                               const PathParams& params) {
@@ -100,6 +87,19 @@ Handler LeaderOnly(const ApiDeps* deps, Handler handler) {
 
 }  // namespace
 
+// Why a server that does not lead refuses what agents and edges report: the
+// leader's loops judge nodes by their heartbeats and drains by the edges'
+// reports, both kept in the memory of the server that gets them. A 503 (it did
+// nothing) sends their net::ServerPool on to the next server, until the leader.
+// Null without a leadership (one server): it always leads.
+std::optional<net::HttpResponse> RefuseUnlessLeading(const ApiDeps& deps) {
+  if (!deps.leadership || deps.leadership().leading) return std::nullopt;
+  return net::ErrorResponse(
+      Error{ErrorCode::kUnavailable,
+            "this server does not lead: agents and edges report to the leader (GET /v1/servers "
+            "names it); list every server in --server"});
+}
+
 ApiServer::ApiServer(ApiDeps deps) : deps_(std::move(deps)) {
   SKIFF_CHECK(deps_.store != nullptr);
   SKIFF_CHECK(deps_.apps != nullptr);
@@ -108,6 +108,10 @@ ApiServer::ApiServer(ApiDeps deps) : deps_(std::move(deps)) {
   if (deps_.logs == nullptr) {
     default_logs_ = std::make_unique<FileLogSource>(deps_.store, deps_.log_dir);
     deps_.logs = default_logs_.get();
+  }
+  if (deps_.snapshots == nullptr) {
+    default_snapshots_ = std::make_unique<store::SharedSnapshotCache>(deps_.store);
+    deps_.snapshots = default_snapshots_.get();
   }
   AddRoutes();
   if (deps_.metrics != nullptr) AddMetrics();
@@ -137,11 +141,13 @@ void ApiServer::AddRoutes() {
   r.AddUnary("GET", "/v1/nodes", true, Bind(d, &ListNodes));
   r.AddUnary("GET", "/v1/servers", true, Bind(d, &ListServers));
   r.AddUnary("POST", "/v1/nodes/{id}/drain", true, Bind(d, &DrainNode));
-  r.AddUnary("POST", "/v1/edges/{name}/traffic", true, LeaderOnly(d, Bind(d, &ReportTraffic)));
+  // Checks its caller itself: the admin, or the reporting edge (its credential).
+  // Asks whether this server leads once it knows the caller.
+  r.AddUnary("POST", "/v1/edges/{name}/traffic", false, Bind(d, &ReportTraffic));
   r.AddUnary("GET", "/v1/traffic", true, Bind(d, &GetTraffic));
   r.AddUnary("POST", "/v1/join-tokens", true, Bind(d, &CreateJoinToken));
   r.AddUnary("GET", "/v1/join-tokens", true, Bind(d, &ListJoinTokens));
-  r.AddUnary("DELETE", "/v1/join-tokens/{token}", true, Bind(d, &RevokeJoinToken));
+  r.AddUnary("DELETE", "/v1/join-tokens/{id}", true, Bind(d, &RevokeJoinToken));
   // The agent's calls check their caller themselves (a node credential or a
   // join token), and go to the leader only (RefuseUnlessLeading).
   r.AddUnary("POST", "/v1/agent/register", false, LeaderOnly(d, Bind(d, &AgentRegister)));
@@ -167,33 +173,48 @@ void ApiServer::AddMetrics() {
   metrics::GaugeFamily* revision =
       m->AddGauge("skiff_store_revision", "The store's last committed revision.");
   metrics::GaugeFamily* nodes = m->AddGauge("skiff_nodes", "Nodes, by status.", {"status"});
+  // The counts above keep their last values when the state cannot be read:
+  // this says whether they are of this scrape.
+  metrics::GaugeFamily* store_up = m->AddGauge(
+      "skiff_store_up",
+      "1 when this scrape read the state from the store, 0 when it could not (skiff_apps, "
+      "skiff_instances and skiff_nodes then hold the last values read).");
   store::Store* store = deps_.store;
-  m->AddCollectHook([store, nodes] {
-    auto list = store->ListNodes();
-    if (!list) return;
-    std::map<std::string, int> counts;
-    for (model::NodeStatus s :
-         {model::NodeStatus::kReady, model::NodeStatus::kDown, model::NodeStatus::kDraining}) {
-      counts[std::string(model::ToString(s))] = 0;
-    }
-    for (const model::Node& n : *list) ++counts[std::string(model::ToString(n.status))];
-    for (const auto& [status, n] : counts) nodes->With({status}).Set(n);
-  });
-  m->AddCollectHook([store, apps, instances, revision] {
+  store::SharedSnapshotCache* snapshots = deps_.snapshots;
+  m->AddCollectHook([store, snapshots, apps, instances, revision, nodes, store_up] {
     revision->With().Set(static_cast<double>(store->Revision()));
-    if (auto list = store->ListApps()) apps->With().Set(static_cast<double>(list->size()));
-    if (auto list = store->ListInstances(store::InstanceFilter{})) {
-      // Every state gets a series, so a state that empties reads 0, not stale.
-      std::map<std::string, int> counts;
+    // Every status and state gets a series, so one that empties reads 0, not stale.
+    struct Counts {
+      size_t apps = 0;
+      std::map<std::string, int> nodes;
+      std::map<std::string, int> instances;
+    };
+    auto counted = snapshots->Read([](const store::Snapshot& snapshot) {
+      Counts counts;
+      counts.apps = snapshot.apps.size();
+      for (model::NodeStatus s :
+           {model::NodeStatus::kReady, model::NodeStatus::kDown, model::NodeStatus::kDraining}) {
+        counts.nodes[std::string(model::ToString(s))] = 0;
+      }
+      for (const model::Node& n : snapshot.nodes) {
+        ++counts.nodes[std::string(model::ToString(n.status))];
+      }
       for (model::InstanceState s :
            {model::InstanceState::kPending, model::InstanceState::kStarting,
             model::InstanceState::kRunning, model::InstanceState::kStopping,
             model::InstanceState::kStopped, model::InstanceState::kFailed}) {
-        counts[std::string(model::ToString(s))] = 0;
+        counts.instances[std::string(model::ToString(s))] = 0;
       }
-      for (const model::Instance& i : *list) ++counts[std::string(model::ToString(i.state))];
-      for (const auto& [state, n] : counts) instances->With({state}).Set(n);
-    }
+      for (const model::Instance& i : snapshot.instances) {
+        ++counts.instances[std::string(model::ToString(i.state))];
+      }
+      return counts;
+    });
+    store_up->With().Set(counted ? 1 : 0);
+    if (!counted) return;
+    apps->With().Set(static_cast<double>(counted->apps));
+    for (const auto& [status, n] : counted->nodes) nodes->With({status}).Set(n);
+    for (const auto& [state, n] : counted->instances) instances->With({state}).Set(n);
   });
   if (deps_.traffic != nullptr) AddTrafficMetrics();
 }

@@ -47,6 +47,7 @@ class ApiServer {
 
   ApiDeps deps_;
   std::unique_ptr<LogSource> default_logs_;
+  std::unique_ptr<store::SharedSnapshotCache> default_snapshots_;
   Router router_;
   metrics::CounterFamily* requests_ = nullptr;
   metrics::HistogramFamily* durations_ = nullptr;

@@ -9,11 +9,16 @@
 
 #include <atomic>
 #include <fstream>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "api/errors.h"
 #include "api/fake_writer_test_util.h"
 #include "common/quantity.h"
+#include "fakes/counting_store.h"
 #include "fakes/testing.h"
 #include "store/memory/memory_store.h"
 #include "store/single_server_lease.h"
@@ -43,6 +48,10 @@ class ApiServerTest : public ::testing::Test {
     deps.log_dir = dir_.path();
     deps.metrics = &registry_;
     deps.traffic = &traffic_;
+    deps.edge_heard = [this](const std::string& edge, int64_t interval_ms) {
+      std::lock_guard lock(heard_mu_);
+      heard_.emplace_back(edge, interval_ms);
+    };
     deps.log_poll_interval = std::chrono::milliseconds(5);
     deps.lease = &lease_;
     deps.leadership = [this] {
@@ -107,12 +116,14 @@ class ApiServerTest : public ::testing::Test {
   std::atomic<bool> leading_{true};
   skiff::testing::TempDir dir_;
   ManualClock clock_;
-  store::MemoryStore store_;
+  skiff::testing::CountingStore store_;
   controller::AppService apps_;
   controller::NodeService nodes_;
   TokenAuthenticator auth_;
   metrics::Registry registry_;
   metrics::TrafficBook traffic_;
+  std::mutex heard_mu_;
+  std::vector<std::pair<std::string, int64_t>> heard_;  // GUARDED_BY(heard_mu_)
   store::SingleServerLease lease_{&clock_};
   std::unique_ptr<ApiServer> api_;
 };
@@ -195,6 +206,8 @@ TEST_F(ApiServerTest, AgentsAndEdgesReportToTheLeaderOnly) {
     EXPECT_EQ(refused.Header("Retry-After"), "1") << target;
   }
   EXPECT_EQ(Call(Request("GET", "/v1/apps")).status, 200);
+  // A traffic report from no known caller is refused as such first.
+  EXPECT_EQ(Call(Request("POST", "/v1/edges/e1/traffic", "{}", false)).status, 401);
 
   leading_ = true;
   EXPECT_NE(Call(Request("POST", "/v1/agent/register", "{}", false)).status, 503);
@@ -558,6 +571,49 @@ TEST_F(ApiServerTest, NodesAndDrain) {
   EXPECT_EQ(Call(Request("POST", "/v1/nodes/nope/drain")).status, 404);
 }
 
+// Verify that the listings, the routes' long poll and the metrics, asked again
+// and again between commits, answer the newest state (apps by name) from one
+// whole read of the store: after it they catch up from its change log.
+TEST_F(ApiServerTest, ListingsRoutesAndMetricsReadTheWholeStateOnce) {
+  std::string tag;
+  for (int i = 0; i < 4; ++i) {
+    // Named backwards, so the listing's order is its own, not the applies'.
+    const std::string name = "app" + std::to_string(9 - i);
+    ASSERT_EQ(Apply(name, "name: " + name + "\nrun: {command: [x]}\ndomains: [" + name + ".com]\n")
+                  .status,
+              201);
+    model::Node node;
+    node.id = "node-" + std::to_string(i);
+    store::Txn txn;
+    txn.Put(node, store::kMustNotExist);
+    ASSERT_TRUE(store_.Commit(txn));
+
+    FakeWriter apps = Call(Request("GET", "/v1/apps"));
+    ASSERT_EQ(apps.status, 200) << apps.body;
+    const json::value body = apps.Json();
+    const json::array& listed = body.at("apps").as_array();
+    ASSERT_EQ(listed.size(), static_cast<size_t>(i + 1));
+    EXPECT_EQ(listed.front().at("name").as_string(), name);
+    for (size_t k = 1; k < listed.size(); ++k) {
+      EXPECT_LT(listed[k - 1].at("name").as_string(), listed[k].at("name").as_string());
+    }
+    FakeWriter nodes = Call(Request("GET", "/v1/nodes"));
+    ASSERT_EQ(nodes.status, 200) << nodes.body;
+    EXPECT_EQ(nodes.Json().at("nodes").as_array().size(), static_cast<size_t>(i + 1));
+    FakeWriter routes = Call(Request("GET", "/v1/routes?wait=1&unless=" + tag));
+    ASSERT_EQ(routes.status, 200) << routes.body;
+    EXPECT_THAT(routes.body, HasSubstr(name + ".com"));
+    EXPECT_EQ(routes.Header("X-Skiff-Revision"), std::to_string(store_.Revision()));
+    tag = std::string(routes.Header("ETag"));
+    FakeWriter metrics = Call(Request("GET", "/metrics", "", false));
+    ASSERT_EQ(metrics.status, 200);
+    EXPECT_THAT(metrics.body, HasSubstr("skiff_apps " + std::to_string(i + 1) + "\n"));
+    EXPECT_THAT(metrics.body,
+                HasSubstr("skiff_nodes{status=\"ready\"} " + std::to_string(i + 1) + "\n"));
+  }
+  EXPECT_EQ(store_.whole_reads(), 1);
+}
+
 // Verify that logs?tail=N returns each instance's last N lines, prefixed with its id.
 TEST_F(ApiServerTest, LogsTail) {
   Apply("hello", kHelloJson);
@@ -598,6 +654,25 @@ TEST_F(ApiServerTest, MetricsExposition) {
   EXPECT_THAT(w.body, HasSubstr("skiff_instances{state=\"running\"} 0\n"));
   EXPECT_THAT(w.body, HasSubstr("skiff_store_revision " + std::to_string(store_.Revision())));
   EXPECT_THAT(w.body, HasSubstr("skiff_http_request_duration_seconds_count 2\n"));
+}
+
+// Verify that /metrics says whether its counts are of this scrape: the store
+// up while the state can be read, down (the counts as last read) when not.
+TEST_F(ApiServerTest, MetricsSayWhetherTheStoreCouldBeRead) {
+  Apply("hello", kHelloJson);
+  FakeWriter up = Call(Request("GET", "/metrics", "", false));
+  ASSERT_EQ(up.status, 200);
+  EXPECT_THAT(up.body, HasSubstr("skiff_store_up 1\n"));
+  Apply("other", R"({"name":"other","run":{"command":["sleep","100"]}})");
+  store_.set_unreachable(true);
+  FakeWriter down = Call(Request("GET", "/metrics", "", false));
+  ASSERT_EQ(down.status, 200);
+  EXPECT_THAT(down.body, HasSubstr("skiff_store_up 0\n"));
+  EXPECT_THAT(down.body, HasSubstr("skiff_apps 1\n"));
+  store_.set_unreachable(false);
+  FakeWriter again = Call(Request("GET", "/metrics", "", false));
+  EXPECT_THAT(again.body, HasSubstr("skiff_store_up 1\n"));
+  EXPECT_THAT(again.body, HasSubstr("skiff_apps 2\n"));
 }
 
 // Verify that an edge's traffic report is taken, and the rate between two
@@ -641,6 +716,33 @@ TEST_F(ApiServerTest, BadTrafficReportsAreRefused) {
   EXPECT_EQ(anonymous.status, 401);
   EXPECT_EQ(json::parse(Call(Request("GET", "/v1/traffic")).body).at("edges").as_array().size(),
             0u);
+}
+
+// Verify that a traffic report with a report interval tells edge_heard the
+// edge and its interval (the roster keeps them), bounded to 100 ms..5 min,
+// and one without none.
+TEST_F(ApiServerTest, TrafficReportsTellWhichEdgeWasHeard) {
+  ASSERT_EQ(Call(Request("POST", "/v1/edges/edge-a/traffic",
+                         R"({"apps":{},"routes":{"revision":3,"interval_ms":5000}})"))
+                .status,
+            200);
+  ASSERT_EQ(Call(Request("POST", "/v1/edges/edge-b/traffic", R"({"apps":{}})")).status, 200);
+  ASSERT_EQ(Call(Request("POST", "/v1/edges/edge-c/traffic",
+                         R"({"apps":{"web":{"bytes":-5}},"routes":{"interval_ms":5000}})"))
+                .status,
+            400);
+  // Intervals beyond 100 ms..5 min are clamped.
+  ASSERT_EQ(Call(Request("POST", "/v1/edges/edge-d/traffic",
+                         R"({"apps":{},"routes":{"interval_ms":9000000000}})"))
+                .status,
+            200);
+  ASSERT_EQ(
+      Call(Request("POST", "/v1/edges/edge-e/traffic", R"({"apps":{},"routes":{"interval_ms":1}})"))
+          .status,
+      200);
+  std::lock_guard lock(heard_mu_);
+  EXPECT_EQ(heard_, (std::vector<std::pair<std::string, int64_t>>{
+                        {"edge-a", 5000}, {"edge-d", 300000}, {"edge-e", 100}}));
 }
 
 }  // namespace

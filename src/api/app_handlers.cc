@@ -119,7 +119,7 @@ net::HttpResponse ApplyApp(const ApiDeps& deps, const net::HttpRequest& request,
 }
 
 net::HttpResponse ListApps(const ApiDeps& deps, const net::HttpRequest&, const PathParams&) {
-  auto views = deps.apps->List();
+  auto views = deps.snapshots->Read(controller::ListAppViews);
   if (!views) return ErrorReply(views.error());
   json::array apps;
   for (const controller::AppView& view : *views) apps.push_back(AppViewJson(view));

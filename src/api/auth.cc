@@ -20,14 +20,43 @@ std::string BearerToken(const net::HttpRequest& request) {
   return std::string(h);
 }
 
+namespace {
+
+std::vector<std::string> HashesOf(const std::vector<std::string>& tokens) {
+  std::vector<std::string> hashes;
+  for (const std::string& t : tokens) {
+    if (!t.empty()) hashes.push_back(Sha256Hex(t));
+  }
+  return hashes;
+}
+
+}  // namespace
+
 TokenAuthenticator::TokenAuthenticator(std::vector<std::string> tokens, const JoinTokenStore* nodes)
-    : tokens_(std::move(tokens)), nodes_(nodes) {}
+    : TokenAuthenticator(HashesOf(tokens), nodes, true) {}
+
+TokenAuthenticator::TokenAuthenticator(std::vector<std::string> hashes, const JoinTokenStore* nodes,
+                                       bool)
+    : hashes_(std::move(hashes)), nodes_(nodes) {}
+
+std::unique_ptr<TokenAuthenticator> TokenAuthenticator::FromHashes(std::vector<std::string> hashes,
+                                                                   const JoinTokenStore* nodes) {
+  std::erase_if(hashes, [](const std::string& h) { return h.empty(); });
+  return std::unique_ptr<TokenAuthenticator>(
+      new TokenAuthenticator(std::move(hashes), nodes, true));
+}
 
 Result<Caller> TokenAuthenticator::Identify(const net::HttpRequest& request) const {
   Status admin = Authenticate(request);
-  if (admin) return Caller{true, ""};
+  if (admin) return Caller{.admin = true};
   if (nodes_ != nullptr) {
-    if (auto node = nodes_->NodeForCredential(BearerToken(request))) return Caller{false, *node};
+    const std::string token = BearerToken(request);
+    auto node = nodes_->NodeForCredential(token);
+    if (!node) return tl::unexpected(node.error());  // the store did not answer
+    if (*node) return Caller{.node_id = **node};
+    auto edge = nodes_->EdgeForCredential(token);
+    if (!edge) return tl::unexpected(edge.error());
+    if (*edge) return Caller{.edge = **edge};
   }
   return tl::unexpected(admin.error());
 }
@@ -37,10 +66,11 @@ Status TokenAuthenticator::Authenticate(const net::HttpRequest& request) const {
   if (token.empty()) {
     return Unauthenticated("missing bearer token: send \"Authorization: Bearer <token>\"");
   }
-  // Every configured token is compared, so timing does not say which one matched.
+  // Compared by hash, every one, so timing does not say which one matched.
+  const std::string hash = Sha256Hex(token);
   bool ok = false;
-  for (const std::string& t : tokens_) {
-    if (!t.empty() && SecureEquals(token, t)) ok = true;
+  for (const std::string& h : hashes_) {
+    if (SecureEquals(hash, h)) ok = true;
   }
   if (!ok) return Unauthenticated("the bearer token was refused");
   return OkStatus();

@@ -1,6 +1,7 @@
 // Authentication of API requests: bearer tokens, default deny.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -11,13 +12,17 @@ namespace skiff::api {
 
 class JoinTokenStore;
 
-// Who is calling: the admin, or the agent of one node (by its node credential).
+// Who is calling: the admin, the agent of one node (by its node credential),
+// or a server's own edge (by its edge credential, JoinTokenStore).
 struct Caller {
   bool admin = false;
-  std::string node_id;  // set when !admin
+  std::string node_id;  // the node's, when the caller is a node
+  std::string edge;     // the edge's name, when the caller is an edge
 
   // Whether the caller may act for node `id`: the admin for any, a node for itself.
-  bool MayActFor(const std::string& id) const { return admin || node_id == id; }
+  bool MayActFor(const std::string& id) const {
+    return admin || (!node_id.empty() && node_id == id);
+  }
 };
 
 class Authenticator {
@@ -30,26 +35,33 @@ class Authenticator {
   // Thread-safety: called concurrently from the server's threads.
   virtual Status Authenticate(const net::HttpRequest& request) const = 0;
 
-  // Who sent the request: the admin, or a node by its credential.
-  // kUnauthenticated as for Authenticate. Thread-safety: as Authenticate.
+  // Who sent the request: the admin, a node or an edge by its credential.
+  // kUnauthenticated as for Authenticate; kUnavailable when the credentials
+  // cannot be read. Thread-safety: as Authenticate.
   virtual Result<Caller> Identify(const net::HttpRequest& request) const = 0;
 };
 
 // Accepts `Authorization: Bearer <token>` for any of a fixed set of admin
 // tokens, compared in constant time (an empty set accepts nothing), and, for
-// Identify, the node credentials kept by `nodes` (when not null; not owned,
-// must outlive this object).
+// Identify, the node and edge credentials kept by `nodes` (when not null; not
+// owned, must outlive this object).
 class TokenAuthenticator final : public Authenticator {
  public:
   explicit TokenAuthenticator(std::vector<std::string> tokens,
                               const JoinTokenStore* nodes = nullptr);
+  // The same, from the tokens' SHA-256 (hex) rather than the tokens: a server
+  // keeps only the hash of the cluster's admin token.
+  static std::unique_ptr<TokenAuthenticator> FromHashes(std::vector<std::string> hashes,
+                                                        const JoinTokenStore* nodes = nullptr);
 
   // Authenticator:
   Status Authenticate(const net::HttpRequest& request) const override;
   Result<Caller> Identify(const net::HttpRequest& request) const override;
 
  private:
-  const std::vector<std::string> tokens_;
+  TokenAuthenticator(std::vector<std::string> hashes, const JoinTokenStore* nodes, bool);
+
+  const std::vector<std::string> hashes_;  // of the admin tokens
   const JoinTokenStore* const nodes_;
 };
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <map>
+#include <vector>
 
 #include "api/errors.h"
 #include "api/handlers.h"
@@ -41,12 +42,18 @@ Status DrainInStore(const ApiDeps& deps, const std::string& id) {
 // instances by the scheduler's rule, `last_heartbeat` from the NodeService's
 // memory (heartbeats are not written to the store). Keyed by id.
 Result<std::map<std::string, json::value>> NodesJson(const ApiDeps& deps) {
-  SKIFF_ASSIGN_OR_RETURN(store::Snapshot snapshot, deps.store->GetSnapshot());
-  const auto allocated = controller::AllocatedByNode(snapshot);
+  SKIFF_ASSIGN_OR_RETURN(std::vector<model::Node> nodes,
+                         deps.snapshots->Read([](const store::Snapshot& snapshot) {
+                           const auto allocated = controller::AllocatedByNode(snapshot);
+                           std::vector<model::Node> nodes = snapshot.nodes;
+                           for (model::Node& n : nodes) {
+                             auto it = allocated.find(n.id);
+                             n.allocated = it == allocated.end() ? model::Resources{} : it->second;
+                           }
+                           return nodes;
+                         }));
   std::map<std::string, json::value> out;
-  for (model::Node& n : snapshot.nodes) {
-    auto it = allocated.find(n.id);
-    n.allocated = it == allocated.end() ? model::Resources{} : it->second;
+  for (model::Node& n : nodes) {
     if (deps.nodes != nullptr)
       n.last_heartbeat = std::max(n.last_heartbeat, deps.nodes->LastHeartbeat(n.id));
     out.emplace(n.id, model::ToJson(n));

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <optional>
 
 #include "api/api_deps.h"
 #include "api/router.h"
@@ -99,5 +100,10 @@ boost::asio::awaitable<void> Watch(const ApiDeps& deps, const net::HttpRequest& 
 // (route_handlers.cc).
 boost::asio::awaitable<void> Routes(const ApiDeps& deps, const net::HttpRequest& request,
                                     const PathParams& params, net::ResponseWriter& writer);
+
+// 503 (kUnavailable) when this server does not lead, for what agents and
+// edges report to the leader only (api_server.cc); nullopt when it leads or
+// is alone. Thread-safe.
+std::optional<net::HttpResponse> RefuseUnlessLeading(const ApiDeps& deps);
 
 }  // namespace skiff::api

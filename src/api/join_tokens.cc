@@ -8,15 +8,23 @@
 
 #include "common/files.h"
 #include "common/ids.h"
+#include "common/logging.h"
 #include "common/quantity.h"
 
 namespace skiff::api {
 namespace json = boost::json;
 namespace {
 
+using store::RecordKind;
+
 // 32 random bytes: 256 bits, beyond guessing.
 constexpr size_t kSecretBytes = 32;
-// How a kept credential hash is marked in the file.
+// How many of a token's characters a list shows (32 of its 256 bits).
+constexpr size_t kPrefixChars = 8;
+// A token's id: the first characters of its SHA-256 (the record's key), so
+// importing a token twice keeps one record, and the id says nothing of the token.
+constexpr size_t kIdChars = 16;
+// How a kept credential hash is marked in an earlier version's file.
 constexpr std::string_view kHashPrefix = "sha256:";
 
 Error Corrupt(const std::string& path, std::string_view why) {
@@ -26,15 +34,37 @@ Error Corrupt(const std::string& path, std::string_view why) {
       ""};
 }
 
+// The record of a token: {"prefix":"…","created_at":"…"}, keyed by its hash.
+Result<JoinToken> TokenOf(const store::Record& record) {
+  boost::system::error_code ec;
+  json::value v = json::parse(record.value, ec);
+  const json::object* o = ec ? nullptr : v.if_object();
+  const json::value* prefix = o != nullptr ? o->if_contains("prefix") : nullptr;
+  const json::value* at = o != nullptr ? o->if_contains("created_at") : nullptr;
+  if (prefix == nullptr || !prefix->is_string() || at == nullptr || !at->is_string()) {
+    return Internal("join token record " + record.key + " does not decode");
+  }
+  JoinToken token;
+  token.id = record.key.substr(0, kIdChars);
+  token.prefix = std::string(prefix->get_string());
+  if (auto parsed = ParseTime(at->get_string())) token.created_at = *parsed;
+  return token;
+}
+
 }  // namespace
 
-Result<std::unique_ptr<JoinTokenStore>> JoinTokenStore::Open(const std::string& data_dir,
-                                                             const Clock* clock) {
-  if (clock == nullptr) clock = SystemClock::Get();
+JoinTokenStore::JoinTokenStore(store::Store* store, const Clock* clock)
+    : store_(store), clock_(clock != nullptr ? clock : SystemClock::Get()) {}
+
+Status JoinTokenStore::Keep(const std::string& hash, const std::string& prefix, Time created_at) {
+  json::object value{{"prefix", prefix}, {"created_at", FormatTime(created_at)}};
+  return store_->PutRecord(RecordKind::kJoinToken, hash, json::serialize(value));
+}
+
+Status JoinTokenStore::ImportFile(const std::string& data_dir) {
   const std::string path = (std::filesystem::path(data_dir) / kJoinTokenFile).string();
-  std::unique_ptr<JoinTokenStore> store(new JoinTokenStore(path, clock));
   auto text = ReadPrivateFile(path);
-  if (!text && text.error().code == ErrorCode::kNotFound) return store;
+  if (!text && text.error().code == ErrorCode::kNotFound) return OkStatus();
   if (!text) return tl::unexpected(text.error());
   boost::system::error_code ec;
   json::value root = json::parse(*text, ec);
@@ -46,11 +76,12 @@ Result<std::unique_ptr<JoinTokenStore>> JoinTokenStore::Open(const std::string& 
       const json::value* tv = o != nullptr ? o->if_contains("token") : nullptr;
       const json::string* token = tv != nullptr ? tv->if_string() : nullptr;
       if (token == nullptr) return tl::unexpected(Corrupt(path, "join_tokens.token"));
-      JoinToken t{std::string(*token), Time{}};
+      Time created_at = clock_->Now();
       if (const json::value* at = o->if_contains("created_at"); at && at->is_string()) {
-        if (auto parsed = ParseTime(at->get_string())) t.created_at = *parsed;
+        if (auto parsed = ParseTime(at->get_string())) created_at = *parsed;
       }
-      store->tokens_.push_back(std::move(t));
+      const std::string clear(*token);
+      SKIFF_RETURN_IF_ERROR(Keep(Sha256Hex(clear), clear.substr(0, kPrefixChars), created_at));
     }
   }
   if (const json::value* creds = root.get_object().if_contains("node_credentials")) {
@@ -58,99 +89,124 @@ Result<std::unique_ptr<JoinTokenStore>> JoinTokenStore::Open(const std::string& 
     for (const auto& [node, credential] : creds->get_object()) {
       if (!credential.is_string()) return tl::unexpected(Corrupt(path, "node_credentials"));
       std::string_view kept = credential.get_string();
-      // A file from before credentials were hashed holds them in the clear:
-      // they are hashed here and written hashed on the next change.
-      store->credential_hashes_[std::string(node)] =
-          kept.starts_with(kHashPrefix) ? std::string(kept.substr(kHashPrefix.size()))
-                                        : Sha256Hex(kept);
+      // A file from before credentials were hashed holds them in the clear.
+      const std::string hash = kept.starts_with(kHashPrefix)
+                                   ? std::string(kept.substr(kHashPrefix.size()))
+                                   : Sha256Hex(kept);
+      SKIFF_RETURN_IF_ERROR(
+          store_->PutRecord(RecordKind::kNodeCredential, hash, std::string(node)));
     }
   }
-  return store;
-}
-
-Status JoinTokenStore::SaveLocked() const {
-  json::array tokens;
-  for (const JoinToken& t : tokens_) {
-    tokens.push_back(json::object{{"token", t.token}, {"created_at", FormatTime(t.created_at)}});
-  }
-  json::object credentials;
-  for (const auto& [node, hash] : credential_hashes_) {
-    credentials[node] = std::string(kHashPrefix) + hash;
-  }
-  json::object root{{"join_tokens", std::move(tokens)},
-                    {"node_credentials", std::move(credentials)}};
-  return WriteFileAtomically(path_, json::serialize(root) + "\n", 0600);
-}
-
-Result<JoinToken> JoinTokenStore::Create() {
-  JoinToken token{RandomHex(kSecretBytes), clock_->Now()};
-  std::lock_guard lock(mu_);
-  tokens_.push_back(token);
-  if (Status saved = SaveLocked(); !saved) {
-    tokens_.pop_back();
-    return tl::unexpected(saved.error());
-  }
-  return token;
-}
-
-std::vector<JoinToken> JoinTokenStore::List() const {
-  std::lock_guard lock(mu_);
-  return tokens_;
-}
-
-Status JoinTokenStore::Revoke(const std::string& token) {
-  std::lock_guard lock(mu_);
-  auto it = std::find_if(tokens_.begin(), tokens_.end(),
-                         [&](const JoinToken& t) { return SecureEquals(t.token, token); });
-  if (it == tokens_.end()) return NotFound("no such join token");
-  JoinToken removed = *it;
-  auto at = tokens_.erase(it);
-  if (Status saved = SaveLocked(); !saved) {
-    tokens_.insert(at, std::move(removed));
-    return saved;
+  // Deleted, not kept aside: it holds join tokens and credentials in the
+  // clear, and the store now holds their hashes.
+  std::error_code removed;
+  std::filesystem::remove(path, removed);
+  if (removed) {
+    return Unavailable(fmt::format("imported {} into the store but cannot delete it: {}", path,
+                                   removed.message()));
   }
   return OkStatus();
 }
 
-bool JoinTokenStore::IsJoinToken(std::string_view token) const {
-  if (token.empty()) return false;
-  std::lock_guard lock(mu_);
-  // Every token is compared, so timing does not say which one matched.
-  bool found = false;
-  for (const JoinToken& t : tokens_) {
-    if (SecureEquals(t.token, token)) found = true;
+Result<JoinToken> JoinTokenStore::Create() {
+  JoinToken token;
+  token.token = RandomHex(kSecretBytes);
+  token.prefix = token.token.substr(0, kPrefixChars);
+  token.created_at = clock_->Now();
+  const std::string hash = Sha256Hex(token.token);
+  token.id = hash.substr(0, kIdChars);
+  SKIFF_RETURN_IF_ERROR(Keep(hash, token.prefix, token.created_at));
+  return token;
+}
+
+Result<std::vector<JoinToken>> JoinTokenStore::List() const {
+  SKIFF_ASSIGN_OR_RETURN(std::vector<store::Record> records,
+                         store_->ListRecords(RecordKind::kJoinToken));
+  std::vector<JoinToken> out;
+  for (const store::Record& record : records) {
+    SKIFF_ASSIGN_OR_RETURN(JoinToken token, TokenOf(record));
+    out.push_back(std::move(token));
   }
-  return found;
+  std::stable_sort(out.begin(), out.end(), [](const JoinToken& a, const JoinToken& b) {
+    return a.created_at < b.created_at;
+  });
+  return out;
+}
+
+Status JoinTokenStore::Revoke(const std::string& id) {
+  // By id only, never by the token: a secret in a URL path ends up in access
+  // logs and proxies' histories.
+  if (id.size() != kIdChars)
+    return NotFound("no such join token id (GET /v1/join-tokens lists them)");
+  SKIFF_ASSIGN_OR_RETURN(std::vector<store::Record> records,
+                         store_->ListRecords(RecordKind::kJoinToken));
+  for (const store::Record& record : records) {
+    if (!record.key.starts_with(id)) continue;
+    Status deleted = store_->DeleteRecord(RecordKind::kJoinToken, record.key);
+    if (!deleted && deleted.error().code == ErrorCode::kNotFound) {
+      return NotFound("no such join token id");  // another server revoked it meanwhile
+    }
+    return deleted;
+  }
+  return NotFound("no such join token id (GET /v1/join-tokens lists them)");
+}
+
+Result<bool> JoinTokenStore::IsJoinToken(std::string_view token) const {
+  if (token.empty()) return false;
+  // Looked up by hash: what the lookup's timing could tell is of the hash,
+  // not of any kept token.
+  auto record = store_->GetRecord(RecordKind::kJoinToken, Sha256Hex(token));
+  if (record) return true;
+  if (record.error().code == ErrorCode::kNotFound) return false;
+  return tl::unexpected(record.error());
 }
 
 Result<std::string> JoinTokenStore::IssueCredential(const std::string& node_id) {
+  return Issue(RecordKind::kNodeCredential, node_id);
+}
+
+Result<std::string> JoinTokenStore::IssueEdgeCredential(const std::string& edge) {
+  return Issue(RecordKind::kEdgeCredential, edge);
+}
+
+Result<std::string> JoinTokenStore::Issue(RecordKind kind, const std::string& owner) {
+  // The owner's earlier credentials are those kept before the new one: listed
+  // first, so two issues racing for one owner never delete each other's new one.
+  SKIFF_ASSIGN_OR_RETURN(std::vector<store::Record> records, store_->ListRecords(kind));
   std::string credential = RandomHex(kSecretBytes);
-  std::lock_guard lock(mu_);
-  std::optional<std::string> previous;
-  if (auto it = credential_hashes_.find(node_id); it != credential_hashes_.end()) {
-    previous = it->second;
-  }
-  credential_hashes_[node_id] = Sha256Hex(credential);
-  if (Status saved = SaveLocked(); !saved) {
-    if (previous) {
-      credential_hashes_[node_id] = *previous;
-    } else {
-      credential_hashes_.erase(node_id);
+  const std::string hash = Sha256Hex(credential);
+  SKIFF_RETURN_IF_ERROR(store_->PutRecord(kind, hash, owner));
+  // The old ones go after the new one is kept. The new one is valid from here
+  // on, so a failure to delete an old one is logged, not returned: an old one
+  // left stays valid a while longer (until the next issue deletes it).
+  for (const store::Record& record : records) {
+    if (record.value != owner) continue;
+    Status deleted = store_->DeleteRecord(kind, record.key);
+    if (!deleted && deleted.error().code != ErrorCode::kNotFound) {
+      SKIFF_LOG_WARN("{}: cannot delete an earlier credential of {}: {}", ToString(kind), owner,
+                     deleted.error().ToString());
     }
-    return tl::unexpected(saved.error());
   }
   return credential;
 }
 
-std::optional<std::string> JoinTokenStore::NodeForCredential(std::string_view credential) const {
-  if (credential.empty()) return std::nullopt;
-  const std::string hash = Sha256Hex(credential);
-  std::lock_guard lock(mu_);
-  std::optional<std::string> node;
-  for (const auto& [id, kept] : credential_hashes_) {
-    if (SecureEquals(kept, hash)) node = id;
-  }
-  return node;
+Result<std::optional<std::string>> JoinTokenStore::NodeForCredential(
+    std::string_view credential) const {
+  return OwnerOf(RecordKind::kNodeCredential, credential);
+}
+
+Result<std::optional<std::string>> JoinTokenStore::EdgeForCredential(
+    std::string_view credential) const {
+  return OwnerOf(RecordKind::kEdgeCredential, credential);
+}
+
+Result<std::optional<std::string>> JoinTokenStore::OwnerOf(RecordKind kind,
+                                                           std::string_view credential) const {
+  if (credential.empty()) return std::optional<std::string>();
+  auto node = store_->GetRecord(kind, Sha256Hex(credential));
+  if (node) return std::optional<std::string>(std::move(*node));
+  if (node.error().code == ErrorCode::kNotFound) return std::optional<std::string>();
+  return tl::unexpected(node.error());
 }
 
 }  // namespace skiff::api

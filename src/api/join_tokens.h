@@ -1,16 +1,20 @@
 // JoinTokenStore: the secrets that let machines join a cluster. An admin makes
 // join tokens (POST /v1/join-tokens, `skiff nodes join-token`); an agent shows
 // one the first time it registers and gets a node credential back, which it
-// shows from then on (the server keeps only its SHA-256). Both live in
-// DATA/join-tokens.json (mode 0600, replaced atomically on every change), so
-// they survive a restart of the server.
+// shows from then on.
+//
+// Both live in the store's records (store/store.h), so every server of one
+// database knows them: a token made on one server lets an agent join through
+// another, a credential one server issued is accepted by all, and a revoked
+// token is refused by all. Neither is kept in the clear: a join token is kept
+// as its SHA-256 (keyed by it, with its first characters to recognise it by),
+// a credential likewise (keyed by its SHA-256, naming its node). The token
+// itself is shown once, when it is made.
 //
 // Thread-safety: every method may be called from any thread.
 #pragma once
 
-#include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,52 +22,78 @@
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "store/store.h"
 
 namespace skiff::api {
 
+// The file earlier versions kept join tokens and credentials in, under the
+// data directory: imported once (ImportFile), then deleted.
 inline constexpr const char* kJoinTokenFile = "join-tokens.json";
 
 struct JoinToken {
-  std::string token;
+  std::string id;      // names the token in lists and revocations
+  std::string prefix;  // the token's first characters, to recognise it by
   Time created_at;
+  std::string token;  // the token itself: only from Create (never kept)
 };
 
 class JoinTokenStore {
  public:
-  // Loads DATA/join-tokens.json, or starts empty when it does not exist.
-  // `clock` is not owned and must outlive the store (null: the system clock).
-  // Errors: kUnavailable when the file cannot be read; kFailedPrecondition when
-  // it is readable by others or does not parse.
-  static Result<std::unique_ptr<JoinTokenStore>> Open(const std::string& data_dir,
-                                                      const Clock* clock = nullptr);
+  // `store` and `clock` are not owned and must outlive this object (clock
+  // null: the system clock).
+  explicit JoinTokenStore(store::Store* store, const Clock* clock = nullptr);
 
-  // A new token (32 random bytes, hex), durable before it is returned.
-  // kUnavailable when the file cannot be written (the token is then not kept).
+  // Moves DATA/join-tokens.json of an earlier version into the store, once:
+  // its tokens and credentials (hashed, when the file had them in the clear)
+  // become records, then the file is deleted (it may hold secrets in the
+  // clear; no copy is left in the data directory). Nothing to do when there is no such file.
+  // Errors: kFailedPrecondition when it is readable by others or does not parse; kUnavailable when
+  // it or the store cannot be read or written (then the file stays, and the next start imports it
+  // again: importing twice keeps the same).
+  Status ImportFile(const std::string& data_dir);
+
+  // A new token (32 random bytes, hex), durable before it is returned; the
+  // only JoinToken with `token` set. kUnavailable when the store cannot be
+  // written (the token is then not kept).
   Result<JoinToken> Create();
-  // The tokens, oldest first.
-  std::vector<JoinToken> List() const;
-  // Forgets the token (durably); nodes that joined with it keep their
-  // credentials. kNotFound for a token not kept; kUnavailable as for Create.
-  Status Revoke(const std::string& token);
-  // Whether `token` is a kept join token (compared in constant time).
-  bool IsJoinToken(std::string_view token) const;
+  // The tokens (without `token`), oldest first. kUnavailable as for Create.
+  Result<std::vector<JoinToken>> List() const;
+  // Forgets the token named by its id (never by the token itself: it would
+  // travel in a URL path); nodes that joined with it keep their credentials.
+  // kNotFound for an id of no kept token (or not an id); kUnavailable as for
+  // Create.
+  Status Revoke(const std::string& id);
+  // Whether `token` is a kept join token. kUnavailable as for Create.
+  Result<bool> IsJoinToken(std::string_view token) const;
 
-  // A new credential for the node, replacing any earlier one (durably).
-  // kUnavailable as for Create.
+  // A new credential for the node, replacing those it had before the call
+  // (durably; a concurrent issue for the node is not undone: both stay valid
+  // until the next). kUnavailable as for Create, when the new credential could
+  // not be kept; once it is, a failure to delete an old one is only logged.
   Result<std::string> IssueCredential(const std::string& node_id);
   // The node whose credential `credential` is; nullopt when none.
-  std::optional<std::string> NodeForCredential(std::string_view credential) const;
+  // kUnavailable as for Create.
+  Result<std::optional<std::string>> NodeForCredential(std::string_view credential) const;
+
+  // The same for a server's own edge `edge` (its name in traffic reports):
+  // the server makes it for its edge when it shares its database
+  // (docs/postgres.md), so that the edge may report its traffic, as itself
+  // only, to whichever server leads. Not made by any API call.
+  Result<std::string> IssueEdgeCredential(const std::string& edge);
+  Result<std::optional<std::string>> EdgeForCredential(std::string_view credential) const;
 
  private:
-  JoinTokenStore(std::string path, const Clock* clock) : path_(std::move(path)), clock_(clock) {}
-  Status SaveLocked() const;
+  // A new credential of kind `kind` for `owner`, replacing the owner's earlier
+  // ones (as IssueCredential), and the owner of a credential.
+  Result<std::string> Issue(store::RecordKind kind, const std::string& owner);
+  Result<std::optional<std::string>> OwnerOf(store::RecordKind kind,
+                                             std::string_view credential) const;
 
-  const std::string path_;
+  // Keeps a token known by its hash.
+  Status Keep(const std::string& hash, const std::string& prefix, Time created_at);
+
+  store::Store* const store_;
   const Clock* const clock_;
-  mutable std::mutex mu_;
-  std::vector<JoinToken> tokens_;  // GUARDED_BY(mu_)
-  // node id -> SHA-256 of its credential (the credential itself is never kept).
-  std::map<std::string, std::string> credential_hashes_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace skiff::api

@@ -29,6 +29,8 @@ constexpr const char* kNdjson = "application/x-ndjson";
 constexpr size_t kBatch = 1000;
 // How long a follower sleeps without news before it checks on its client.
 constexpr Duration kIdleCheck = std::chrono::seconds(1);
+// How long a stream waits before it asks an unreachable store again.
+constexpr Duration kStoreRetry = std::chrono::milliseconds(250);
 
 net::HttpHeaders StreamHeaders(const char* content_type) {
   // no-cache and no buffering: a proxy in front must pass lines on at once.
@@ -53,6 +55,19 @@ net::HttpResponse EventsReply(const std::vector<model::Event>& events) {
   json::array out;
   for (const model::Event& e : events) out.push_back(model::ToJson(e));
   return net::JsonResponse(200, json::object{{"events", std::move(out)}});
+}
+
+// A store that cannot be reached for now (its database restarting, a
+// failover) does not end a stream that has begun: it waits and goes on from
+// where it was, so the client misses nothing and need not re-list. Returns
+// false when the client is gone meanwhile.
+asio::awaitable<bool> WaitForStore(net::ResponseWriter& writer) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  timer.expires_after(kStoreRetry);
+  boost::system::error_code ec;
+  co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  // An empty chunk still tells whether the client is gone.
+  co_return co_await writer.Write("");
 }
 
 json::value ChangeJson(const store::Change& change) {
@@ -156,6 +171,10 @@ asio::awaitable<void> Events(const ApiDeps& deps, const net::HttpRequest& reques
         co_await writer.Send(ErrorReply(events.error()));
         co_return;
       }
+      if (events.error().code == ErrorCode::kUnavailable) {
+        if (!co_await WaitForStore(writer)) co_return;
+        continue;
+      }
       co_await writer.Write(ErrorLine(events.error()));
       break;
     }
@@ -199,6 +218,10 @@ asio::awaitable<void> Watch(const ApiDeps& deps, const net::HttpRequest& request
             e.code == ErrorCode::kFailedPrecondition ? GoneReply(e) : ErrorReply(e);
         co_await writer.Send(std::move(reply));
         co_return;
+      }
+      if (e.code == ErrorCode::kUnavailable) {
+        if (!co_await WaitForStore(writer)) co_return;
+        continue;
       }
       // Fell behind the compaction while streaming: one error line, then the
       // end; the client re-lists and watches again (and would now get 410).

@@ -1,7 +1,10 @@
-// Handlers of edge traffic: what standalone edges report, and the per-app
-// rates the control plane (and `skiff traffic`) reads. A report may carry the
+// Handlers of edge traffic: what standalone edges and servers' own edges
+// report, and the per-app rates the control plane (and `skiff traffic`) reads.
+// An edge reports with the admin token, or, a server's own edge, with its
+// edge credential, as itself only. A report may carry the
 // edge's routes (revision and requests in flight to instances it no longer
 // routes), which the drain tracker waits on (controller/drain_tracker.h).
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -12,6 +15,10 @@
 namespace skiff::api {
 namespace json = boost::json;
 namespace {
+
+// The report intervals taken, in ms (longer or shorter ones are clamped).
+constexpr int64_t kMinIntervalMs = 100;
+constexpr int64_t kMaxIntervalMs = 5 * 60 * 1000;
 
 // An edge name: what `skiff edge --name` takes (host names and ports).
 bool ValidEdgeName(const std::string& name) {
@@ -38,10 +45,18 @@ json::value Milliseconds(double seconds) { return Rounded(seconds * 1000); }
 
 net::HttpResponse ReportTraffic(const ApiDeps& deps, const net::HttpRequest& request,
                                 const PathParams& params) {
+  const std::string& name = params.at("name");
+  auto caller = deps.auth->Identify(request);
+  if (!caller) return ErrorReply(caller.error());
+  if (!caller->admin && caller->edge != name) {
+    return ErrorReply(Error{ErrorCode::kPermissionDenied,
+                            "only the admin or edge " + name + " may report its traffic", "name"});
+  }
+  // After the caller: a stranger learns nothing, not even who leads.
+  if (auto refused = RefuseUnlessLeading(deps)) return *refused;
   if (deps.traffic == nullptr) {
     return ErrorReply(Error{ErrorCode::kNotFound, "this server keeps no traffic book"});
   }
-  const std::string& name = params.at("name");
   if (!ValidEdgeName(name)) {
     return ErrorReply(
         Error{ErrorCode::kInvalidArgument,
@@ -52,7 +67,15 @@ net::HttpResponse ReportTraffic(const ApiDeps& deps, const net::HttpRequest& req
   if (!body) return ErrorReply(body.error());
   auto snapshot = metrics::TrafficFromJson(*body);
   if (!snapshot) return ErrorReply(snapshot.error());
+  // An interval far outside any an edge is given would keep the edge in the
+  // roster for ever or forget it between reports: bounded to 100 ms..5 min.
+  if (snapshot->routes && snapshot->routes->interval_ms > 0) {
+    snapshot->routes->interval_ms =
+        std::clamp<int64_t>(snapshot->routes->interval_ms, kMinIntervalMs, kMaxIntervalMs);
+  }
+  const int64_t interval_ms = snapshot->routes ? snapshot->routes->interval_ms : 0;
   deps.traffic->Record(name, std::move(*snapshot), std::chrono::steady_clock::now());
+  if (deps.edge_heard && interval_ms > 0) deps.edge_heard(name, interval_ms);
   return net::JsonResponse(200, json::object{{"edge", name}});
 }
 

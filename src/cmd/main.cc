@@ -69,10 +69,17 @@ int RunServer(const skiff::server::ServerOptions& options, const std::string& lo
   }
   // The address as bound (port 0 in --listen picks one); Start checked it parses.
   const std::string host = skiff::net::ParseHostPort(options.listen)->host;
-  std::cerr << "skiff server: ready. The admin token is in " << server.token_path()
-            << "; clients on this machine can use:\n  export SKIFF_ADDR=http://"
-            << skiff::net::JoinHostPort(host, server.port()) << " SKIFF_TOKEN=$(cat "
-            << server.token_path() << ")\n";
+  const std::string addr = skiff::net::JoinHostPort(host, server.port());
+  if (!server.token_path().empty()) {
+    std::cerr << "skiff server: ready. The admin token is in " << server.token_path()
+              << "; clients on this machine can use:\n  export SKIFF_ADDR=http://" << addr
+              << " SKIFF_TOKEN=$(cat " << server.token_path() << ")\n";
+  } else {
+    std::cerr << "skiff server: ready at http://" << addr
+              << ". The admin token was made by another server of this database: it is in "
+                 "that server's DATA/admin.token (`skiff server --new-admin-token` makes a "
+                 "new one, here)\n";
+  }
   ServeUntilSignal(server, stop_signals, "skiff server", " (instances keep running)");
   return 0;
 }
@@ -308,6 +315,9 @@ int main(int argc, char** argv) {
                     std::chrono::minutes(10),
                     "a node without a heartbeat for this long is down: its instances are "
                     "replaced elsewhere");
+  server->add_flag("--new-admin-token", server_options.new_admin_token,
+                   "make a new admin token in DATA/admin.token; it replaces the database's "
+                   "(the old one stops working on every server)");
   server->add_option("--server-id", server_options.server_id,
                      "this server's id among those sharing the store, unique among them "
                      "(default: the host name)");

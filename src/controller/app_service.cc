@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <unordered_map>
 
 #include "controller/revision.h"
 #include "controller/template.h"
@@ -93,21 +94,32 @@ Result<AppView> AppService::Get(const std::string& name) const {
   return AppView{app, Summarize(app, deployments, instances)};
 }
 
-Result<std::vector<AppView>> AppService::List() const {
-  SKIFF_ASSIGN_OR_RETURN(store::Snapshot snap, store_->GetSnapshot());
-  std::vector<AppView> out;
-  out.reserve(snap.apps.size());
-  for (const auto& app : snap.apps) {
-    std::vector<model::Deployment> deployments;
-    for (const auto& d : snap.deployments) {
-      if (d.app == app.name) deployments.push_back(d);
-    }
-    std::vector<model::Instance> instances;
-    for (const auto& i : snap.instances) {
-      if (i.app == app.name) instances.push_back(i);
-    }
-    out.push_back({app, Summarize(app, deployments, instances)});
+std::vector<AppView> ListAppViews(const store::Snapshot& snapshot) {
+  // Each app's deployments and instances gathered in one pass (not a pass
+  // over all of them per app), by pointer: this runs under the shared cache's
+  // lock, and copying every object made it as long as the state is large.
+  struct Parts {
+    std::vector<const model::Deployment*> deployments;
+    std::vector<const model::Instance*> instances;
+  };
+  std::unordered_map<std::string, Parts> parts;
+  parts.reserve(snapshot.apps.size());
+  for (const model::App& app : snapshot.apps) parts[app.name];
+  for (const model::Deployment& d : snapshot.deployments) {
+    if (auto it = parts.find(d.app); it != parts.end()) it->second.deployments.push_back(&d);
   }
+  for (const model::Instance& i : snapshot.instances) {
+    if (auto it = parts.find(i.app); it != parts.end()) it->second.instances.push_back(&i);
+  }
+  std::vector<AppView> out;
+  out.reserve(snapshot.apps.size());
+  for (const model::App& app : snapshot.apps) {
+    const Parts& of = parts[app.name];
+    out.push_back({app, Summarize(app, of.deployments, of.instances)});
+  }
+  // A cached snapshot keeps apps in no particular order (store.h).
+  std::sort(out.begin(), out.end(),
+            [](const AppView& a, const AppView& b) { return a.app.name < b.app.name; });
   return out;
 }
 

@@ -40,6 +40,11 @@ struct AppView {
   AppStatus status;
 };
 
+// Every app of `snapshot` with its status, by name: one pass over the
+// snapshot, which the API takes from its store::SharedSnapshotCache rather
+// than read the whole state for each listing.
+std::vector<AppView> ListAppViews(const store::Snapshot& snapshot);
+
 class AppService {
  public:
   AppService(store::Store* store, const Clock* clock);
@@ -52,7 +57,6 @@ class AppService {
   // domain for different apps exactly one wins.
   Result<ApplyResult> Apply(const model::AppSpec& spec);
   Result<AppView> Get(const std::string& name) const;
-  Result<std::vector<AppView>> List() const;
   // Marks the app deleting; the reconciler stops its instances, then removes it.
   Status Delete(const std::string& name);
   // A new revision with replicas changed (kInvalidArgument for replicas < 0).

@@ -21,7 +21,12 @@ constexpr int kMaxImmediateRetries = 8;
 
 ControllerLoop::ControllerLoop(store::Store* store, NodeService* nodes, const Clock* clock,
                                ControllerLoopOptions options)
-    : store_(store), nodes_(nodes), clock_(clock), options_(std::move(options)), watcher_(store) {
+    : store_(store),
+      nodes_(nodes),
+      clock_(clock),
+      options_(std::move(options)),
+      cache_(store),
+      watcher_(store) {
   if (!options_.new_id) options_.new_id = [](const std::string& app) { return NewId(app); };
   started_at_ = clock_->Now();
 }
@@ -47,12 +52,10 @@ std::string ControllerLoop::health() const {
   return last_error_.empty() ? "ok" : last_error_;
 }
 
-bool ControllerLoop::CheckNodes(Time now) {
+bool ControllerLoop::CheckNodes(Time now, const std::vector<model::Node>& nodes) {
   if (nodes_ == nullptr) return false;
-  auto nodes = store_->ListNodes();
-  if (!nodes) return false;
   bool wrote = false;
-  for (model::Node node : *nodes) {
+  for (model::Node node : nodes) {
     if (node.status != model::NodeStatus::kReady) continue;
     Time last = std::max(nodes_->LastHeartbeat(node.id), started_at_);
     if (now - last <= options_.node_timeout) continue;
@@ -96,8 +99,10 @@ Time ControllerLoop::NextDue(const store::Snapshot& snapshot, Time now) const {
 
 Result<ApplyOutcome> ControllerLoop::RunOnce() {
   const Time now = clock_->Now();
-  CheckNodes(now);
-  SKIFF_ASSIGN_OR_RETURN(store::Snapshot snapshot, store_->GetSnapshot());
+  SKIFF_RETURN_IF_ERROR(cache_.Update());
+  // The pass computes with the nodes it marked down (its writes read back).
+  if (CheckNodes(now, cache_.snapshot().nodes)) SKIFF_RETURN_IF_ERROR(cache_.Update());
+  const store::Snapshot& snapshot = cache_.snapshot();
   ReconcilerConfig config{.new_id = options_.new_id};
   Time wake;  // when time alone makes the reconciler act (a rollout's timers)
   Actions actions = Compute(snapshot, now, config, &wake);

@@ -11,6 +11,7 @@
 
 #include "controller/app_service.h"
 #include "controller/node_service.h"
+#include "fakes/counting_store.h"
 #include "fakes/testing.h"
 #include "store/leader_lease.h"
 #include "store/memory/memory_store.h"
@@ -89,7 +90,7 @@ class ControllerLoopTest : public ::testing::Test {
                        [&](const model::Event& e) { return e.kind == kind; });
   }
 
-  store::MemoryStore store_;
+  skiff::testing::CountingStore store_;
   ManualClock clock_;
   AppService apps_{&store_, &clock_};
   NodeService nodes_{&store_, &clock_};
@@ -199,6 +200,21 @@ TEST_F(ControllerLoopTest, MarksSilentNodeDownAndBack) {
   ASSERT_TRUE(nodes_.Heartbeat("n1"));
   EXPECT_EQ(store_.GetNode("n1")->status, model::NodeStatus::kReady);
   EXPECT_TRUE(HasEvent("node.ready"));
+}
+
+// Verify that the loop finds silent nodes in the state it keeps, not in a
+// listing per pass: over passes that mark a node down, the store's nodes are
+// never listed and its state is read whole once.
+TEST_F(ControllerLoopTest, ChecksNodesWithoutListingThem) {
+  const int listed = store_.node_lists();
+  for (int pass = 0; pass < 3; ++pass) {
+    clock_.Advance(seconds(10));
+    ASSERT_TRUE(loop_->RunOnce());
+  }
+  EXPECT_EQ(store_.GetNode("n1")->status, model::NodeStatus::kDown);
+  EXPECT_TRUE(HasEvent("node.down"));
+  EXPECT_EQ(store_.node_lists(), listed);
+  EXPECT_EQ(store_.whole_reads(), 1);
 }
 
 // Verify that a write racing with the pass (an agent report between snapshot

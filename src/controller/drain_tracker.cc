@@ -1,5 +1,8 @@
 #include "controller/drain_tracker.h"
 
+#include <tuple>
+#include <utility>
+
 #include "common/logging.h"
 
 namespace skiff::controller {
@@ -15,12 +18,14 @@ bool Drains(const model::Instance& i, Time now) {
 }  // namespace
 
 DrainTracker::DrainTracker(store::Store* store, const Clock* clock, EdgesFn edges,
-                           RoutesTagFn routes_tag, int64_t fence_epoch)
+                           RoutesTagFn routes_tag, int64_t fence_epoch,
+                           store::SharedSnapshotCache* snapshots)
     : store_(store),
       clock_(clock),
       edges_(std::move(edges)),
       routes_tag_(std::move(routes_tag)),
       fence_epoch_(fence_epoch),
+      snapshots_(snapshots),
       watcher_(store) {}
 
 DrainTracker::~DrainTracker() { Stop(); }
@@ -107,10 +112,13 @@ bool DrainTracker::EdgeDone(const metrics::EdgeRoutes& edge, const std::string& 
 const std::string& DrainTracker::CurrentTag() {
   const int64_t revision = store_->Revision();
   if (revision != tag_revision_) {
-    auto snapshot = store_->GetSnapshot();
-    if (!snapshot) return tag_;  // the old one: at worst an edge waits a round longer
-    tag_ = routes_tag_(*snapshot);
-    tag_revision_ = snapshot->revision;
+    auto tag_of = [this](const store::Snapshot& snapshot) {
+      return std::make_pair(routes_tag_(snapshot), snapshot.revision);
+    };
+    Result<std::pair<std::string, int64_t>> tagged =
+        snapshots_ != nullptr ? snapshots_->Read(tag_of) : store_->GetSnapshot().map(tag_of);
+    if (!tagged) return tag_;  // the old one: at worst an edge waits a round longer
+    std::tie(tag_, tag_revision_) = std::move(*tagged);
   }
   return tag_;
 }

@@ -33,6 +33,7 @@
 #include "common/clock.h"
 #include "metrics/traffic.h"
 #include "store/commit_watcher.h"
+#include "store/shared_snapshot_cache.h"
 #include "store/store.h"
 
 namespace skiff::controller {
@@ -49,11 +50,14 @@ class DrainTracker {
   // How often the edges are asked while some instance drains.
   static constexpr std::chrono::milliseconds kCheckInterval{100};
 
-  // `store` and `clock` are not owned and must outlive the tracker. Its writes
-  // are fenced at `fence_epoch` (store::Txn::Fenced: the leader's term it runs
-  // in, controller/leadership.h) unless that is 0.
+  // `store`, `clock` and `snapshots` are not owned and must outlive the
+  // tracker. Its writes are fenced at `fence_epoch` (store::Txn::Fenced: the
+  // leader's term it runs in, controller/leadership.h) unless that is 0. The
+  // routes' tag is computed from `snapshots` (the server's cache, shared with
+  // its API and edge), or without it (tests) from a whole read of the store:
+  // once per store revision while something drains, every round of a rollout.
   DrainTracker(store::Store* store, const Clock* clock, EdgesFn edges, RoutesTagFn routes_tag,
-               int64_t fence_epoch = 0);
+               int64_t fence_epoch = 0, store::SharedSnapshotCache* snapshots = nullptr);
   ~DrainTracker();  // Stops.
   DrainTracker(const DrainTracker&) = delete;
   DrainTracker& operator=(const DrainTracker&) = delete;
@@ -94,6 +98,7 @@ class DrainTracker {
   const EdgesFn edges_;
   const RoutesTagFn routes_tag_;
   const int64_t fence_epoch_;
+  store::SharedSnapshotCache* const snapshots_;  // may be null
 
   // Past this many changes since the last round, a listing is cheaper.
   static constexpr size_t kMaxChanges = 10'000;

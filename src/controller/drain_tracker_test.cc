@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "fakes/counting_store.h"
 #include "fakes/testing.h"
 #include "store/leader_lease.h"
 #include "store/memory/memory_store.h"
@@ -62,7 +63,7 @@ class DrainTrackerTest : public ::testing::Test {
 
   bool Drained(const std::string& id) { return store_.GetInstance(id)->drained; }
 
-  store::MemoryStore store_;
+  skiff::testing::CountingStore store_;
   ManualClock clock_;
   std::map<std::string, metrics::EdgeRoutes> edges_;
   int edge_calls_ = 0;
@@ -147,6 +148,30 @@ TEST_F(DrainTrackerTest, CurrentRoutesTagCountsAsCaughtUp) {
   edges_["a"].tag = TagOf(*store_.GetSnapshot());
   EXPECT_EQ(tracker_.Check(), 0u);
   EXPECT_TRUE(Drained("web-1"));
+}
+
+// Verify that a tracker given the server's snapshot cache takes the routes'
+// tag from it: over rounds in which the store moves on while an instance
+// drains, nothing reads the whole state but the cache's first read, and the
+// store's current tag still counts as caught up.
+TEST_F(DrainTrackerTest, TakesTheRoutesTagFromTheSharedCache) {
+  store::SharedSnapshotCache cache(&store_);
+  DrainTracker tracker(
+      &store_, &clock_, [this] { return edges_; }, TagOf, 0, &cache);
+  Put("web-1");
+  Stop("web-1");
+  edges_["a"] = metrics::EdgeRoutes{.revision = 1, .tag = "0123456789abcdef"};
+  EXPECT_EQ(tracker.Check(), 1u);
+  EXPECT_EQ(store_.whole_reads(), 1);
+  for (int i = 2; i < 6; ++i) {
+    Put("web-" + std::to_string(i));
+    EXPECT_EQ(tracker.Check(), 1u);
+  }
+  EXPECT_EQ(store_.whole_reads(), 1);
+  edges_["a"].tag = *cache.Read(TagOf);
+  EXPECT_EQ(tracker.Check(), 0u);
+  EXPECT_TRUE(Drained("web-1"));
+  EXPECT_EQ(store_.whole_reads(), 1);
 }
 
 // Verify that drains that begin after the first round are found through the

@@ -4,13 +4,18 @@
 #include <utility>
 
 #include "common/check.h"
+#include "common/ids.h"
 #include "common/logging.h"
 
 namespace skiff::controller {
 
 Leadership::Leadership(store::LeaderLease* lease, const Clock* clock, LeadershipOptions options,
                        Callbacks callbacks)
-    : lease_(lease), clock_(clock), options_(std::move(options)), callbacks_(std::move(callbacks)) {
+    : lease_(lease),
+      clock_(clock),
+      options_(std::move(options)),
+      holder_(store::LeaseHolder(options_.server.id, RandomHex(8))),
+      callbacks_(std::move(callbacks)) {
   SKIFF_CHECK(lease_ != nullptr);
   SKIFF_CHECK(!options_.server.id.empty());
   SKIFF_CHECK(options_.ttl >= Duration(3));
@@ -37,7 +42,7 @@ void Leadership::Stop() {
     std::swap(term, term_);
   }
   if (term == 0) return;
-  if (Status released = lease_->Release(options_.server.id, term); !released) {
+  if (Status released = lease_->Release(holder_, term); !released) {
     SKIFF_LOG_WARN(
         "leadership: cannot release the lease of epoch {} (another server takes it "
         "when it expires): {}",
@@ -61,7 +66,11 @@ void Leadership::LoseTermLocked(int64_t epoch) {
 void Leadership::Renew() {
   const Duration ttl = options_.ttl;
   const Duration period = ttl / 3;
+  const Duration forget_after = options_.forget_servers_after > Duration(0)
+                                    ? options_.forget_servers_after
+                                    : ForgetServersAfter(ttl);
   const std::string& id = options_.server.id;
+  const std::string& holder = holder_;
   std::unique_lock lock(mu_);
   while (!stopping_) {
     const int64_t term = term_;
@@ -74,7 +83,7 @@ void Leadership::Renew() {
     Duration wait = period;
     lock.unlock();
     if (live) {
-      Status renewed = lease_->Renew(id, term, ttl);
+      Status renewed = lease_->Renew(holder, term, ttl);
       lock.lock();
       if (renewed) {
         if (term_ == term) deadline_ = std::max(deadline_, sent + ttl - Margin(ttl));
@@ -87,7 +96,7 @@ void Leadership::Renew() {
                        renewed.error().ToString());
       }
     } else {
-      auto acquired = lease_->TryAcquire(id, ttl);
+      auto acquired = lease_->TryAcquire(holder, ttl);
       lock.lock();
       if (!acquired) {
         SKIFF_LOG_DEBUG("leadership: cannot reach the lease: {}", acquired.error().ToString());
@@ -102,9 +111,17 @@ void Leadership::Renew() {
         wait = std::clamp(acquired->remaining, Duration(1), period);
       }
     }
+    const bool leading = term_ != 0;
     lock.unlock();
     if (Status beat = lease_->Heartbeat(options_.server); !beat) {
       SKIFF_LOG_DEBUG("leadership: heartbeat: {}", beat.error().ToString());
+    }
+    // Only the leader forgets servers gone for long (one server does it, and
+    // a DELETE that finds nothing costs next to nothing).
+    if (leading) {
+      if (Status pruned = lease_->PruneServers(forget_after); !pruned) {
+        SKIFF_LOG_DEBUG("leadership: pruning the servers' list: {}", pruned.error().ToString());
+      }
     }
     lock.lock();
     clock_->WaitUntil(cv_, lock, sent + wait, [&] { return stopping_; });

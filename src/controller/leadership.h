@@ -9,7 +9,7 @@
 //   - the renewer talks to the lease: every ttl/3 it renews the term it holds
 //     (or, holding none, tries to acquire one: at once when the holder's lease
 //     runs out sooner, as the database says), and sends this server's
-//     heartbeat;
+//     heartbeat; while leading, it also prunes the servers' list;
 //   - the actor calls Elected and Deposed. It deposes as soon as the term is
 //     lost (a renewal refused) or its local deadline passes, whatever the
 //     renewer is waiting on.
@@ -37,6 +37,7 @@
 // Elected is followed by one Deposed, by Stop at the latest).
 #pragma once
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -50,8 +51,15 @@
 namespace skiff::controller {
 
 struct LeadershipOptions {
-  store::ServerInfo server;  // this server: its id holds the lease; all of it is its heartbeat
+  // This server: its id (with a nonce of this process) holds the lease; all of
+  // it is its heartbeat.
+  store::ServerInfo server;
   Duration ttl = std::chrono::seconds(5);
+  // While leading, the servers' list forgets a server not seen for this long
+  // (LeaderLease::PruneServers). 0: the longer of 10 ttls and a day, so a
+  // server that went away stays listed, with its last heartbeat, long enough
+  // for someone to notice.
+  Duration forget_servers_after{0};
 };
 
 class Leadership {
@@ -63,6 +71,11 @@ class Leadership {
 
   // How long before its lease could expire a leader stops acting (ttl/5).
   static Duration Margin(Duration ttl) { return ttl / 5; }
+  // How long a server goes unseen before the leader forgets it, by default:
+  // the longer of 10 ttls and a day.
+  static Duration ForgetServersAfter(Duration ttl) {
+    return std::max<Duration>(10 * ttl, std::chrono::hours(24));
+  }
 
   // `lease` and `clock` are not owned and must outlive this.
   // REQUIRES: options.ttl >= 3 ms; options.server.id is not empty.
@@ -93,6 +106,10 @@ class Leadership {
   store::LeaderLease* const lease_;
   const Clock* const clock_;
   const LeadershipOptions options_;
+  // This process's holder of the lease: the server's id and a random nonce,
+  // so that a second server started under the same id does not take the
+  // lease as its own (store::LeaseHolder).
+  const std::string holder_;
   const Callbacks callbacks_;
 
   mutable std::mutex mu_;

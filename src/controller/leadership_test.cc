@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -48,6 +49,10 @@ class CutLease final : public store::LeaderLease {
     SKIFF_RETURN_IF_ERROR(Check());
     return lease_->ListServers();
   }
+  Status PruneServers(Duration unseen_for) override {
+    SKIFF_RETURN_IF_ERROR(Check());
+    return lease_->PruneServers(unseen_for);
+  }
 
  private:
   Status Check() {
@@ -71,10 +76,14 @@ struct Server {
     Time lease_expires;
   };
 
-  Server(const std::string& id, FakeLeaderLease* shared, ManualClock* clock)
+  Server(const std::string& id, FakeLeaderLease* shared, ManualClock* clock,
+         Duration forget_servers_after = Duration(0))
       : lease(shared), clock(clock), fake(shared) {
     leadership = std::make_unique<Leadership>(
-        &lease, clock, LeadershipOptions{.server = {id, "http://" + id, "test"}, .ttl = kTtl},
+        &lease, clock,
+        LeadershipOptions{.server = {id, "http://" + id, "test"},
+                          .ttl = kTtl,
+                          .forget_servers_after = forget_servers_after},
         Leadership::Callbacks{
             .elected = [this](int64_t epoch) { Record(true, epoch); },
             .deposed = [this] { Record(false, 0); },
@@ -174,6 +183,59 @@ TEST_F(LeadershipTest, OneLeaderAndHandOverOnStop) {
   const std::vector<Server::Call> b_calls = b.Calls();
   ASSERT_FALSE(b_calls.empty());
   EXPECT_LE(b_calls[0].at - stopped_at, kTtl / 3 + kStep);
+}
+
+// Verify that two servers started under one id (by mistake) are two holders:
+// the first leads and keeps leading, the second stays a follower and does not
+// take the lease as its own, and the servers' list shows the id leading.
+TEST_F(LeadershipTest, TwoServersUnderOneIdOneLeads) {
+  Server first("a", &lease_, &clock_);
+  Server second("a", &lease_, &clock_);
+  first.leadership->Start();
+  ASSERT_TRUE(PollUntil([&] { return first.Leading(); }));
+  const int64_t epoch = first.leadership->state().epoch;
+  second.leadership->Start();
+  ASSERT_TRUE(AdvanceUntil(
+      clock_, [&] { return lease_.renewals() >= 6; }, 2 * kTtl + kStep, 4));
+  EXPECT_TRUE(first.Leading());
+  EXPECT_EQ(first.leadership->state().epoch, epoch);
+  EXPECT_EQ(first.Calls().size(), 1u);
+  EXPECT_FALSE(second.Leading());
+  EXPECT_TRUE(second.Calls().empty());
+  EXPECT_EQ(store::ServerIdOfHolder(lease_.holder()), "a");
+  auto servers = lease_.ListServers();
+  ASSERT_TRUE(servers.has_value()) << servers.error().ToString();
+  ASSERT_EQ(servers->size(), 1u);
+  EXPECT_EQ((*servers)[0].id, "a");
+  EXPECT_TRUE((*servers)[0].leader);
+  EXPECT_EQ((*servers)[0].epoch, epoch);
+}
+
+// Verify that the leader forgets a server not seen for forget_servers_after
+// (and not before), and keeps the ones that send heartbeats; and that by
+// default that is the longer of 10 ttls and a day.
+TEST_F(LeadershipTest, LeaderForgetsServersGoneForLong) {
+  EXPECT_EQ(Leadership::ForgetServersAfter(kTtl), std::chrono::hours(24));
+  EXPECT_EQ(Leadership::ForgetServersAfter(std::chrono::hours(3)), std::chrono::hours(30));
+  constexpr Duration kForget = 2 * kTtl;
+  Server leader("a", &lease_, &clock_, kForget);
+  Server& gone = b_;
+  leader.leadership->Start();
+  ASSERT_TRUE(PollUntil([&] { return leader.Leading(); }));
+  gone.leadership->Start();
+  auto listed = [&](const std::string& id) {
+    auto servers = lease_.ListServers();
+    return servers && std::any_of(servers->begin(), servers->end(),
+                                  [&](const store::ServerRecord& r) { return r.id == id; });
+  };
+  ASSERT_TRUE(PollUntil([&] { return listed("b"); }));
+  gone.leadership->Stop();
+  const Time last_seen = clock_.Now();  // no heartbeat of b after Stop
+  ASSERT_TRUE(AdvanceUntil(
+      clock_, [&] { return !listed("b"); }, 2 * kForget, 2));
+  EXPECT_GE(clock_.Now() - last_seen, kForget);
+  EXPECT_LE(clock_.Now() - last_seen, kForget + kTtl / 3 + kStep);
+  EXPECT_TRUE(listed("a"));
 }
 
 // Verify that a leader cut off from the database stops acting before its

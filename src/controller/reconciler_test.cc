@@ -411,6 +411,27 @@ TEST(ReconcilerTest, OrphansStopThenRemove) {
   EXPECT_THAT(w.Pass(), IsEmpty());
 }
 
+// Verify that a pass works through orphaned apps in name order and each app's
+// instances in id order, whatever order the snapshot holds them in (a
+// snapshot's instances come in no particular order).
+TEST(ReconcilerTest, OrphansInNameOrderWhateverTheSnapshotOrder) {
+  World w;
+  w.AddNode("n1");
+  for (const char* id : {"zeta-2", "alpha-2", "zeta-1", "mid-1", "alpha-1"}) {
+    model::Instance orphan;
+    orphan.id = id;
+    orphan.app = std::string(id).substr(0, std::string(id).find('-'));
+    orphan.node = "n1";
+    orphan.state = model::InstanceState::kRunning;
+    w.snapshot.instances.push_back(orphan);
+  }
+  EXPECT_THAT(
+      w.Pass(),
+      ElementsAre("stop alpha-1 (app no longer exists)", "stop alpha-2 (app no longer exists)",
+                  "stop mid-1 (app no longer exists)", "stop zeta-1 (app no longer exists)",
+                  "stop zeta-2 (app no longer exists)"));
+}
+
 // Verify that an unplaceable instance says why, once, and is placed when a node fits.
 TEST(ReconcilerTest, UnplaceableThenPlacedWhenNodeAppears) {
   World w;

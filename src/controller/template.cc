@@ -20,23 +20,35 @@ bool RunsCurrentTemplate(const model::App& app, const model::Instance& instance,
   return instance_spec != nullptr && SameTemplate(*instance_spec, app.spec);
 }
 
-AppStatus Summarize(const model::App& app, const std::vector<model::Deployment>& deployments,
-                    const std::vector<model::Instance>& instances) {
+namespace {
+
+const model::Deployment& Deref(const model::Deployment& d) { return d; }
+const model::Deployment& Deref(const model::Deployment* d) { return *d; }
+const model::Instance& Deref(const model::Instance& i) { return i; }
+const model::Instance& Deref(const model::Instance* i) { return *i; }
+
+// Summarize over vectors of objects or of pointers to them.
+template <typename Deployments, typename Instances>
+AppStatus SummarizeOf(const model::App& app, const Deployments& deployments,
+                      const Instances& instances) {
   AppStatus status;
   status.desired = app.deleting ? 0 : app.spec.replicas;
-  for (const auto& d : deployments) {
+  for (const auto& entry : deployments) {
+    const model::Deployment& d = Deref(entry);
     if (d.app == app.name && d.revision == app.revision) {
       status.state = std::string(model::ToString(d.state));
     }
   }
   if (app.deleting) status.state = "deleting";
   auto spec_of = [&](const model::Instance& i) -> const model::AppSpec* {
-    for (const auto& d : deployments) {
+    for (const auto& entry : deployments) {
+      const model::Deployment& d = Deref(entry);
       if (d.app == i.app && d.revision == i.revision) return &d.spec;
     }
     return nullptr;
   };
-  for (const auto& i : instances) {
+  for (const auto& entry : instances) {
+    const model::Instance& i = Deref(entry);
     if (i.desired != model::DesiredState::kRun || i.state != model::InstanceState::kRunning ||
         !RunsCurrentTemplate(app, i, spec_of(i))) {
       continue;
@@ -45,6 +57,18 @@ AppStatus Summarize(const model::App& app, const std::vector<model::Deployment>&
     if (i.health == model::Health::kHealthy) ++status.healthy;
   }
   return status;
+}
+
+}  // namespace
+
+AppStatus Summarize(const model::App& app, const std::vector<model::Deployment>& deployments,
+                    const std::vector<model::Instance>& instances) {
+  return SummarizeOf(app, deployments, instances);
+}
+
+AppStatus Summarize(const model::App& app, const std::vector<const model::Deployment*>& deployments,
+                    const std::vector<const model::Instance*>& instances) {
+  return SummarizeOf(app, deployments, instances);
 }
 
 }  // namespace skiff::controller

@@ -25,5 +25,8 @@ bool RunsCurrentTemplate(const model::App& app, const model::Instance& instance,
 // counts of desired / running / healthy current instances.
 AppStatus Summarize(const model::App& app, const std::vector<model::Deployment>& deployments,
                     const std::vector<model::Instance>& instances);
+// The same over pointers into a snapshot (the objects are not copied).
+AppStatus Summarize(const model::App& app, const std::vector<const model::Deployment*>& deployments,
+                    const std::vector<const model::Instance*>& instances);
 
 }  // namespace skiff::controller

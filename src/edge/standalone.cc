@@ -4,7 +4,6 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/json/serialize.hpp>
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
@@ -17,7 +16,6 @@
 #include "edge/remote_routes.h"
 #include "edge/traffic_reporter.h"
 #include "metrics/registry.h"
-#include "net/http_client.h"
 #include "net/http_server.h"
 #include "net/server_pool.h"
 
@@ -170,32 +168,21 @@ void StartReporting(StandaloneEdge::Impl& m) {
     gethostname(host, sizeof host - 1);
     name = std::string(host) + ":" + std::to_string(m.proxy_->port());
   }
-  const std::string path = "/v1/edges/" + name + "/traffic";
-  // One pool for every report, so they keep to the server that answered.
-  const net::ServerPool server(m.options_.server);
-  const std::string token = m.options_.token;
   const RemoteRoutes* routes = m.routes_.get();
   const EdgeProxy* proxy = m.proxy_.get();
-  const int64_t interval_ms = m.options_.report_interval.count();
+  // One pool for every report, so they keep to the server that answered.
   m.reporter_ = std::make_unique<TrafficReporter>(
       m.proxy_.get(),
-      [server, token, path, routes, proxy,
-       interval_ms](metrics::TrafficSnapshot snapshot) -> Status {
-        // The tag first: the table read next is the tag's or a newer one.
-        std::string tag = routes->tag();
-        snapshot.routes = proxy->Routes();
-        snapshot.routes->tag = std::move(tag);
-        snapshot.routes->interval_ms = interval_ms;
-        auto reply =
-            server.Do("POST", path, boost::json::serialize(metrics::ToJson(snapshot)),
-                      {{"Authorization", "Bearer " + token}, {"Content-Type", "application/json"}},
-                      std::chrono::seconds(5));
-        if (!reply) return tl::unexpected(reply.error());
-        if (reply->status != 200) {
-          return tl::unexpected(net::ErrorFromResponse(reply->status, reply->body));
-        }
-        return OkStatus();
-      },
+      PostTraffic(
+          net::ServerPool(m.options_.server), m.options_.token, name,
+          [routes, proxy] {
+            // The tag first: the table read next is the tag's or a newer one.
+            std::string tag = routes->tag();
+            metrics::EdgeRoutes now = proxy->Routes();
+            now.tag = std::move(tag);
+            return now;
+          },
+          m.options_.report_interval),
       m.options_.report_interval);
   m.reporter_->Start();
 }

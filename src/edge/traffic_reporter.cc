@@ -1,5 +1,8 @@
 #include "edge/traffic_reporter.h"
 
+#include <algorithm>
+#include <boost/json/serialize.hpp>
+
 #include "common/logging.h"
 
 namespace skiff::edge {
@@ -40,6 +43,34 @@ void TrafficReporter::Run() {
     if (stopping) return;
     cv_.wait_for(lock, interval_, [this] { return stop_; });
   }
+}
+
+TrafficReporter::Sink PostTraffic(net::ServerPool servers, std::string token,
+                                  const std::string& name,
+                                  std::function<metrics::EdgeRoutes()> routes, Duration interval) {
+  std::string path = "/v1/edges/" + name + "/traffic";
+  // About one interval, so that reports keep their pace past a frozen server.
+  const Duration timeout =
+      std::clamp<Duration>(interval, std::chrono::seconds(1), std::chrono::seconds(5));
+  return [servers = std::move(servers), token = std::move(token), path = std::move(path),
+          routes = std::move(routes), interval,
+          timeout](const metrics::TrafficSnapshot& counted) -> Status {
+    metrics::TrafficSnapshot snapshot = counted;
+    snapshot.routes = routes();
+    snapshot.routes->interval_ms = interval.count();
+    // Sent on after any transport error (a server frozen with its port open
+    // holds it one timeout only), at the risk of a report counted twice by a
+    // server that was slow, not gone: the rates it feeds are estimates.
+    auto reply =
+        servers.Do("POST", path, boost::json::serialize(metrics::ToJson(snapshot)),
+                   {{"Authorization", "Bearer " + token}, {"Content-Type", "application/json"}},
+                   timeout, net::ServerPool::Resend::kAlways);
+    if (!reply) return tl::unexpected(reply.error());
+    if (reply->status != 200) {
+      return tl::unexpected(net::ErrorFromResponse(reply->status, reply->body));
+    }
+    return OkStatus();
+  };
 }
 
 }  // namespace skiff::edge

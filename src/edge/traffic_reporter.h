@@ -1,8 +1,9 @@
 // TrafficReporter: hands an edge's per-app counters (EdgeProxy::Traffic) to
 // the control plane every interval: into the server's own traffic book for
-// the all-in-one edge, or posted to POST /v1/edges/{name}/traffic by a
-// standalone edge. Runs its own thread; a failed hand-in is logged once and
-// tried again at the next interval.
+// the all-in-one edge on SQLite, or posted to POST /v1/edges/{name}/traffic
+// (PostTraffic) by a standalone edge and by a server's own edge when servers
+// share a database (the leader must hear it). Runs its own thread; a failed hand-in is logged once
+// and tried again at the next interval.
 #pragma once
 
 #include <condition_variable>
@@ -14,6 +15,7 @@
 #include "common/result.h"
 #include "edge/edge_proxy.h"
 #include "metrics/traffic.h"
+#include "net/server_pool.h"
 
 namespace skiff::edge {
 
@@ -44,5 +46,16 @@ class TrafficReporter {
   bool stop_ = false;  // GUARDED_BY(mu_)
   std::thread thread_;
 };
+
+// A TrafficReporter::Sink posting each snapshot to POST
+// /v1/edges/{name}/traffic through `servers` (to the leader: the others answer
+// 503), with `token` as the bearer and the edge's routes (`routes`, asked at
+// each report, thread-safe) reported every `interval`. Each post is bounded by
+// about one interval (1 to 5 s) and goes on to the next server after any
+// transport error. Errors: the call's
+// (kUnavailable when no server takes it), or the server's answer's.
+TrafficReporter::Sink PostTraffic(net::ServerPool servers, std::string token,
+                                  const std::string& name,
+                                  std::function<metrics::EdgeRoutes()> routes, Duration interval);
 
 }  // namespace skiff::edge

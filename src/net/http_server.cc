@@ -1,5 +1,9 @@
 #include "net/http_server.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -54,6 +58,24 @@ std::string SizeString(size_t bytes) {
   return std::to_string(bytes) + " bytes";
 }
 
+// TCP keepalive on an accepted connection, so that one whose client's machine
+// vanished (no FIN, no RST) fails after about 90 s of silence (kKeepAlive*)
+// rather than hours (the system's default waits two before the first probe):
+// a streamed response's watch then sees its client gone, and the stream gives
+// back what it holds. Best effort: a failure leaves the default.
+constexpr int kKeepAliveIdle = 60;      // s without traffic before the first probe
+constexpr int kKeepAliveInterval = 10;  // s between probes
+constexpr int kKeepAliveCount = 3;      // unanswered probes before the connection fails
+
+void SetKeepAlive(tcp::socket& socket) {
+  const int fd = socket.native_handle();
+  const int on = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &kKeepAliveIdle, sizeof kKeepAliveIdle);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &kKeepAliveInterval, sizeof kKeepAliveInterval);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &kKeepAliveCount, sizeof kKeepAliveCount);
+}
+
 // A violation of the HTTP grammar (as opposed to the peer going away).
 bool IsParseError(const error_code& ec) {
   static const auto& category = http::make_error_code(http::error::bad_method).category();
@@ -92,6 +114,39 @@ struct Connection {
   std::string remote;
 };
 
+// What the socket watch of a streamed response found; shared with the
+// receive's completion handler, which may run after the writer is gone.
+// Touched on the connection's strand only.
+struct PeerWatch {
+  bool active = true;  // the writer still streams: the socket may be used
+  bool gone = false;   // the client closed or reset the connection
+  char byte = 0;       // where the peek puts the first waiting byte
+};
+
+// Peeks at the client's side of `socket` (MSG_PEEK: nothing is taken from it)
+// and says what is there: end of file or an error is a client gone; bytes are
+// its next request (pipelined), which stay in the socket for the session to
+// read, and the watch ends, since what follows them cannot be seen without
+// reading them. A close that came before the watch began (a handler slow to
+// Begin) is seen too: the receive is tried at once, and asio's epoll reactor
+// re-arms the descriptor when it queues an operation, so the state the socket
+// is in is reported, not only its later changes (the tests close and reset
+// before Begin).
+// TODO: over TLS a close_notify alert is bytes like a request's, so the watch
+// would end at it instead of reporting the client gone; watch through the TLS
+// layer when the server gets one.
+// REQUIRES: on the connection's strand; `socket` lives while `watch->active`.
+void WatchPeer(std::shared_ptr<PeerWatch> watch, tcp::socket& socket) {
+  socket.async_receive(asio::buffer(&watch->byte, 1), tcp::socket::message_peek,
+                       [watch](const error_code& ec, size_t) {
+                         // Inactive: the response ended and cancelled the receive.
+                         if (!watch->active) return;
+                         // End of file, a reset, or the socket closed by the stream's
+                         // write timeout or the stop grace (EINTR is retried inside).
+                         if (ec) watch->gone = true;
+                       });
+}
+
 class ConnectionWriter final : public ResponseWriter {
  public:
   ConnectionWriter(Connection& connection, unsigned version, bool keep_alive, bool head,
@@ -101,6 +156,9 @@ class ConnectionWriter final : public ResponseWriter {
         keep_alive_(keep_alive),
         head_(head),
         write_timeout_(write_timeout) {}
+  ~ConnectionWriter() override { StopWatch(); }
+  ConnectionWriter(const ConnectionWriter&) = delete;
+  ConnectionWriter& operator=(const ConnectionWriter&) = delete;
 
   asio::awaitable<bool> Send(HttpResponse response) override {
     SKIFF_CHECK(state_ == State::kNone);
@@ -142,11 +200,18 @@ class ConnectionWriter final : public ResponseWriter {
     http::response_serializer<http::empty_body> serializer(message);
     Arm();
     auto [ec, n] = co_await http::async_write_header(connection_.stream, serializer, kNoThrow);
-    co_return Finish(ec);
+    if (!Finish(ec)) co_return false;
+    // A streaming handler may go a long time without writing (a watch with
+    // nothing new): the socket is watched meanwhile so that a client that
+    // closed its connection is noticed without waiting for a write to fail.
+    watch_ = std::make_shared<PeerWatch>();
+    WatchPeer(watch_, connection_.stream.socket());
+    co_return true;
   }
 
   asio::awaitable<bool> Write(std::string_view chunk) override {
     SKIFF_CHECK(state_ == State::kStreaming);
+    if (watch_ && watch_->gone) failed_ = true;
     if (failed_) co_return false;
     // An empty chunk would be the terminator in chunked encoding.
     if (chunk.empty()) co_return true;
@@ -166,6 +231,8 @@ class ConnectionWriter final : public ResponseWriter {
     SKIFF_CHECK(state_ != State::kNone);
     if (state_ != State::kStreaming) co_return !failed_;
     state_ = State::kDone;
+    if (watch_ && watch_->gone) failed_ = true;
+    StopWatch();
     if (failed_) co_return false;
     if (!chunked_) co_return true;
     Arm();
@@ -195,6 +262,13 @@ class ConnectionWriter final : public ResponseWriter {
     if (ec) failed_ = true;
     return !failed_;
   }
+  // Ends the socket watch before the socket is written or read otherwise.
+  void StopWatch() {
+    if (!watch_ || !watch_->active) return;
+    watch_->active = false;
+    error_code ignored;
+    connection_.stream.socket().cancel(ignored);  // only the watch's receive is pending
+  }
 
   Connection& connection_;
   const unsigned version_;
@@ -205,6 +279,7 @@ class ConnectionWriter final : public ResponseWriter {
   bool chunked_ = false;
   bool failed_ = false;
   bool close_after_ = false;
+  std::shared_ptr<PeerWatch> watch_;  // while streaming
 };
 
 }  // namespace
@@ -343,6 +418,7 @@ asio::awaitable<void> HttpServer::Impl::Serve(Connection& connection) {
   auto& stream = connection.stream;
   error_code ec;
   stream.socket().set_option(tcp::no_delay(true), ec);
+  SetKeepAlive(stream.socket());
   connection.remote = EndpointString(stream.socket().remote_endpoint(ec));
   beast::flat_buffer buffer;
   for (;;) {

@@ -41,8 +41,11 @@ class ResponseWriter {
 
   // Sends one chunk and flushes it at once. Returns false once the client has
   // gone away (or the server is being torn down): the handler should stop
-  // producing and return. An empty chunk is a no-op that still reports whether
-  // the connection is known to be gone.
+  // producing and return. An empty chunk sends nothing and reports whether the
+  // client is known to be gone: from Begin() on, the server watches the
+  // connection, and one the client closed or reset is known at once, so a
+  // handler with nothing to send learns it at its next empty Write. (A client
+  // that half-closes its side while it still reads counts as gone too.)
   // REQUIRES: Begin() succeeded, End() not called.
   virtual asio::awaitable<bool> Write(std::string_view chunk) = 0;
 

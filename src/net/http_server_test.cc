@@ -12,11 +12,14 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json/parse.hpp>
+#include <fstream>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "fakes/testing.h"
 #include "net/http_client.h"
@@ -67,6 +70,56 @@ class HttpServerTest : public ::testing::Test {
     return response;
   }
 
+  // How long IdleStreamHandler checks on its client at most (so that a test
+  // of a close that goes unseen fails instead of hanging), and the longest a
+  // test waits for it.
+  static constexpr int kIdleStreamChecks = 1000;
+  static constexpr auto kIdleStreamBound = std::chrono::seconds(10);
+
+  // A stream with nothing to send: empty Writes every 5 ms until one reports
+  // the client gone (gone_seen_) or kIdleStreamChecks pass, then finished_.
+  // entered_ is set once it runs (and, when `wait_before_begin`, it waits for
+  // release_ before it begins the response).
+  HttpHandler IdleStreamHandler(bool wait_before_begin) {
+    return [this, wait_before_begin](const HttpRequest&,
+                                     ResponseWriter& writer) -> asio::awaitable<void> {
+      if (wait_before_begin) {
+        entered_ = true;
+        co_await testing::WaitFor(release_);
+      }
+      co_await writer.Begin(200, {});
+      entered_ = true;
+      asio::steady_timer timer(co_await asio::this_coro::executor);
+      for (int i = 0; i < kIdleStreamChecks; ++i) {
+        if (!co_await writer.Write("")) {
+          gone_seen_ = true;
+          break;
+        }
+        timer.expires_after(std::chrono::milliseconds(5));
+        co_await timer.async_wait(asio::use_awaitable);
+      }
+      finished_ = true;
+    };
+  }
+
+  // Starts the server with IdleStreamHandler and sends it a request on a new
+  // connection, which it returns.
+  tcp::socket StartIdleStream(bool wait_before_begin) {
+    Start(IdleStreamHandler(wait_before_begin));
+    auto socket = Connect();
+    asio::write(socket,
+                asio::buffer(std::string_view("GET /v1/watch HTTP/1.1\r\nHost: x\r\n\r\n")));
+    return socket;
+  }
+
+  // The idle stream ended because a Write reported its client gone, and the
+  // server dropped the connection.
+  void ExpectIdleStreamSawClientGone() {
+    EXPECT_TRUE(skiff::testing::PollUntil([&] { return finished_.load(); }, kIdleStreamBound));
+    EXPECT_TRUE(gone_seen_.load());
+    EXPECT_TRUE(skiff::testing::PollUntil([&] { return server_->connection_count() == 0; }));
+  }
+
   static HttpHandler OkHandler() {
     return [](const HttpRequest&, ResponseWriter& writer) -> asio::awaitable<void> {
       co_await writer.Send(TextResponse(200, "ok"));
@@ -77,6 +130,7 @@ class HttpServerTest : public ::testing::Test {
   std::atomic<bool> release_{false};
   std::atomic<bool> entered_{false};
   std::atomic<bool> finished_{false};
+  std::atomic<bool> gone_seen_{false};
   std::atomic<bool> drained_{false};
   std::atomic<int> calls_{0};
   std::mutex mu_;
@@ -349,6 +403,163 @@ TEST_F(HttpServerTest, StreamingHandlerSeesClientDisconnect) {
   ASSERT_TRUE(status) << status.error().ToString();
   EXPECT_TRUE(skiff::testing::PollUntil([&] { return finished_.load(); }));
   EXPECT_TRUE(skiff::testing::PollUntil([&] { return server_->connection_count() == 0; }));
+}
+
+// Verify that a streaming handler with nothing to send learns within a bound
+// that its client closed the connection: its empty Writes report the client
+// gone, although no byte was written since the client left.
+TEST_F(HttpServerTest, IdleStreamingHandlerSeesClientClose) {
+  auto socket = StartIdleStream(/*wait_before_begin=*/false);
+  beast::flat_buffer buffer;
+  http::response_parser<http::empty_body> parser;
+  http::read_header(socket, buffer, parser);
+  EXPECT_EQ(parser.get().result_int(), 200);
+  ASSERT_TRUE(skiff::testing::PollUntil([&] { return entered_.load(); }));
+  socket.close();
+  ExpectIdleStreamSawClientGone();
+}
+
+// Verify that a client that ends its side of the connection while the handler
+// has not begun its response yet is seen gone once it does: the close came
+// while nothing watched the socket, and must not be missed for that.
+TEST_F(HttpServerTest, ClientHalfClosedBeforeBeginIsSeen) {
+  auto socket = StartIdleStream(/*wait_before_begin=*/true);
+  ASSERT_TRUE(skiff::testing::PollUntil([&] { return entered_.load(); }));
+  socket.shutdown(tcp::socket::shutdown_send);
+  release_ = true;
+  ExpectIdleStreamSawClientGone();
+}
+
+// Verify that a client that closed the connection before the handler began its
+// response is seen gone once it does, before the handler writes anything.
+TEST_F(HttpServerTest, ClientClosedBeforeBeginIsSeen) {
+  auto socket = StartIdleStream(/*wait_before_begin=*/true);
+  ASSERT_TRUE(skiff::testing::PollUntil([&] { return entered_.load(); }));
+  socket.close();
+  release_ = true;
+  ExpectIdleStreamSawClientGone();
+}
+
+// Verify that a client that resets the connection (SO_LINGER 0) during an idle
+// stream is seen gone.
+TEST_F(HttpServerTest, IdleStreamingHandlerSeesClientReset) {
+  auto socket = StartIdleStream(/*wait_before_begin=*/false);
+  beast::flat_buffer buffer;
+  http::response_parser<http::empty_body> parser;
+  http::read_header(socket, buffer, parser);
+  ASSERT_TRUE(skiff::testing::PollUntil([&] { return entered_.load(); }));
+  socket.set_option(asio::socket_base::linger(true, 0));
+  socket.close();
+  ExpectIdleStreamSawClientGone();
+}
+
+// Verify the pipelining caveat (docs/api.md): a client that pipelines a
+// request behind a stream and then closes is not seen by the watch, which
+// ended at the request's bytes, but the handler's writes fail soon after (the
+// first may still be taken by the kernel).
+TEST_F(HttpServerTest, ClientClosingBehindAPipelinedRequestIsSeenByWrites) {
+  std::atomic<int> writes{0};
+  Start([&](const HttpRequest&, ResponseWriter& writer) -> asio::awaitable<void> {
+    co_await writer.Begin(200, {});
+    co_await testing::WaitFor(release_);
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    for (int i = 0; i < kIdleStreamChecks; ++i) {
+      if (!co_await writer.Write("x")) {
+        gone_seen_ = true;
+        break;
+      }
+      ++writes;
+      timer.expires_after(std::chrono::milliseconds(5));
+      co_await timer.async_wait(asio::use_awaitable);
+    }
+    finished_ = true;
+  });
+  auto socket = Connect();
+  asio::write(socket, asio::buffer(std::string_view("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")));
+  beast::flat_buffer buffer;
+  http::response_parser<http::empty_body> parser;
+  http::read_header(socket, buffer, parser);
+  // Sent once the stream began: it stays in the socket, where the watch sees it.
+  asio::write(socket, asio::buffer(std::string_view("GET /next HTTP/1.1\r\nHost: x\r\n\r\n")));
+  socket.close();
+  release_ = true;
+  ExpectIdleStreamSawClientGone();
+  EXPECT_LE(writes.load(), 2);
+}
+
+// Verify that a request pipelined behind a streamed response is not taken for
+// the client going away, and is answered on the same connection once the
+// stream ends.
+TEST_F(HttpServerTest, RequestPipelinedBehindStreamIsAnswered) {
+  Start([this](const HttpRequest& request, ResponseWriter& writer) -> asio::awaitable<void> {
+    if (request.path != "/stream") {
+      co_await writer.Send(TextResponse(200, "second"));
+      co_return;
+    }
+    co_await writer.Begin(200, {});
+    co_await writer.Write("first");
+    // Released once the next request is sent; then 200 ms more of checks on
+    // the client, with that request's bytes waiting in the socket.
+    co_await testing::WaitFor(release_);
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    for (int i = 0; i < 40; ++i) {
+      if (!co_await writer.Write("")) co_return;  // taken for gone: the test fails below
+      timer.expires_after(std::chrono::milliseconds(5));
+      co_await timer.async_wait(asio::use_awaitable);
+    }
+    finished_ = true;
+    co_await writer.End();
+  });
+  auto socket = Connect();
+  asio::write(socket, asio::buffer(std::string_view("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")));
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> streamed;
+  http::read_header(socket, buffer, streamed);
+  asio::write(socket, asio::buffer(std::string_view("GET /next HTTP/1.1\r\nHost: x\r\n\r\n")));
+  release_ = true;
+  http::read(socket, buffer, streamed);
+  EXPECT_TRUE(finished_.load());
+  EXPECT_EQ(streamed.get().body(), "first");
+  auto second = ReadResponse(socket, buffer);
+  EXPECT_EQ(second.result_int(), 200);
+  EXPECT_EQ(second.body(), "second");
+}
+
+// The kernel's timer on the server's side of a loopback connection whose
+// client port is `client_port`, from /proc/net/tcp: its kind ("tr": 2 is
+// keepalive) and the clock ticks (1/100 s) to its expiry; {-1, -1} if absent.
+std::pair<int, long> ServerSideTimer(uint16_t server_port, uint16_t client_port) {
+  std::ifstream table("/proc/net/tcp");
+  std::string line;
+  std::getline(table, line);  // the header
+  while (std::getline(table, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, remote, state, queues, timer;
+    fields >> slot >> local >> remote >> state >> queues >> timer;
+    auto port_of = [](const std::string& address) {
+      return static_cast<uint16_t>(std::stoul(address.substr(address.find(':') + 1), nullptr, 16));
+    };
+    if (port_of(local) != server_port || port_of(remote) != client_port) continue;
+    const size_t colon = timer.find(':');
+    return {std::stoi(timer.substr(0, colon), nullptr, 16),
+            std::stol(timer.substr(colon + 1), nullptr, 16)};
+  }
+  return {-1, -1};
+}
+
+// Verify that an accepted connection has TCP keepalive on, with its first
+// probe after about a minute of silence (not the system's two hours), so that
+// a client whose machine vanished is found gone.
+TEST_F(HttpServerTest, AcceptedConnectionsHaveKeepAlive) {
+  Start(OkHandler());
+  auto socket = Connect();
+  beast::flat_buffer buffer;
+  asio::write(socket, asio::buffer(std::string_view("GET / HTTP/1.1\r\nHost: x\r\n\r\n")));
+  ASSERT_EQ(ReadResponse(socket, buffer).result_int(), 200);  // the options are set by now
+  const auto [kind, ticks] = ServerSideTimer(server_->port(), socket.local_endpoint().port());
+  EXPECT_EQ(kind, 2);
+  EXPECT_GT(ticks, 0);
+  EXPECT_LE(ticks, 60 * 100);
 }
 
 // Verify that Stop() lets an in-flight request finish, refuses new

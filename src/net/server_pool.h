@@ -6,14 +6,20 @@
 // A write is only sent on when the first server cannot have acted on it: its
 // connection was never made, or it said 503. A read (GET, HEAD) is sent on
 // after any transport error too (a dropped connection, a timeout): asking
-// again changes nothing.
+// again changes nothing. So is a write its caller calls idempotent
+// (Resend::kAlways: a heartbeat, a report that may be counted twice), so
+// that a server frozen with its port open (SIGSTOP) holds it one timeout only.
 //
-// Thread-safe: calls from several threads share which server is current.
+// The list may be replaced while calls go on (SetUrls): a server that serves
+// several servers of one database learns of them from the servers' list.
+//
+// Thread-safe: calls from several threads, and the copies of a pool, share
+// which server is current and the list.
 #pragma once
 
-#include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -37,11 +43,18 @@ class ServerPool {
   // else kInvalidArgument naming the entry.
   Status Check() const;
 
+  // When a call that failed in transport goes to the next server.
+  enum class Resend {
+    kByMethod,  // a read after any transport error; a write only when never sent
+    kAlways,    // after any transport error: the caller calls it idempotent
+  };
+
   // As HttpClient::Do, sent on as the header says. When no server answers,
   // the last server's error or 503.
   Result<HttpResponse> Do(std::string_view method, std::string_view path,
                           std::string_view body = {}, const HttpHeaders& headers = {},
-                          Duration timeout = HttpClient::kDefaultTimeout) const;
+                          Duration timeout = HttpClient::kDefaultTimeout,
+                          Resend resend = Resend::kByMethod) const;
 
   // As HttpClient::Stream (body-less). Sent on only until the first bytes of
   // a body arrived; a stream that broke after that is the caller's to open
@@ -51,17 +64,36 @@ class ServerPool {
                      Duration timeout = HttpClient::kDefaultTimeout,
                      std::stop_token stop = {}) const;
 
+  // Replaces the list, parsed as the constructor does. Calls in progress
+  // finish on the list they began with. The server that answered last stays
+  // the first to get calls when the new list names it; otherwise the new
+  // list's first does. Copies of this pool get the new list too.
+  void SetUrls(std::string_view urls);
+
   // The base URL calls go to first now.
-  const std::string& current() const;
+  std::string current() const;
   // Every base URL, in the order given.
   std::vector<std::string> urls() const;
   // The list as given, for messages ("http://a:7070,http://b:7070").
   std::string ToString() const;
 
  private:
-  std::vector<HttpClient> clients_;
-  // Shared by copies: a pool copied into a lambda still learns which answers.
-  std::shared_ptr<std::atomic<size_t>> current_ = std::make_shared<std::atomic<size_t>>(0);
+  using Clients = std::vector<HttpClient>;
+  // Shared by copies: a pool copied into a lambda still learns which answers,
+  // and the list SetUrls gives.
+  struct State {
+    std::mutex mu;
+    std::shared_ptr<const Clients> clients;  // GUARDED_BY(mu); never null, never empty
+    size_t current = 0;                      // GUARDED_BY(mu); an index into clients
+  };
+
+  // The list now and the index calls go to first.
+  std::pair<std::shared_ptr<const Clients>, size_t> Load() const;
+  // Makes the server at `at` of `clients` current; when the list was replaced
+  // meanwhile, the same server (by URL) in the new list, if it names it.
+  void Answered(const std::shared_ptr<const Clients>& clients, size_t at) const;
+
+  std::shared_ptr<State> state_ = std::make_shared<State>();
 };
 
 }  // namespace skiff::net

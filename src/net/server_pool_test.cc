@@ -8,9 +8,12 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read_until.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <string>
 #include <thread>
+
+#include "fakes/testing.h"
 
 namespace skiff::net {
 namespace {
@@ -20,10 +23,11 @@ using tcp = asio::ip::tcp;
 using ::testing::HasSubstr;
 
 // A loopback server that reads each request head, counts it, and then
-// answers 200 with its name, answers 503, or drops the connection.
+// answers 200 with its name, answers 503, or drops the connection; or, held,
+// answers 200 once Release() is called.
 class CountingServer {
  public:
-  enum class Mode { kAnswer, kUnavailable, kDrop };
+  enum class Mode { kAnswer, kUnavailable, kDrop, kHeld };
 
   CountingServer(std::string name, Mode mode)
       : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
@@ -40,6 +44,7 @@ class CountingServer {
     return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port());
   }
   int requests() const { return requests_.load(); }
+  void Release() { released_ = true; }
 
  private:
   asio::awaitable<void> Serve() {
@@ -49,8 +54,14 @@ class CountingServer {
       co_await asio::async_read_until(socket, asio::dynamic_buffer(request), "\r\n\r\n",
                                       asio::use_awaitable);
       ++requests_;
+      // Held: look again every few ms (the server's thread must stay free).
+      asio::steady_timer timer(io_);
+      while (mode_ == Mode::kHeld && !released_) {
+        timer.expires_after(std::chrono::milliseconds(5));
+        co_await timer.async_wait(asio::use_awaitable);
+      }
       std::string reply;
-      if (mode_ == Mode::kAnswer) {
+      if (mode_ == Mode::kAnswer || mode_ == Mode::kHeld) {
         reply = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(name_.size()) +
                 "\r\nConnection: close\r\n\r\n" + name_;
       } else if (mode_ == Mode::kUnavailable) {
@@ -70,7 +81,22 @@ class CountingServer {
   const std::string name_;
   const Mode mode_;
   std::atomic<int> requests_{0};
+  std::atomic<bool> released_{false};
   std::thread thread_;
+};
+
+// A loopback server frozen as by SIGSTOP: the kernel accepts connections
+// into its backlog and takes the request, but nothing ever answers.
+class FrozenServer {
+ public:
+  FrozenServer() : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {}
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port());
+  }
+
+ private:
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
 };
 
 // A loopback address where nothing listens.
@@ -176,6 +202,71 @@ TEST(ServerPoolTest, StreamsOpenOnTheNextServer) {
   EXPECT_EQ(*status, 200);
   EXPECT_EQ(body, "streamed");
   EXPECT_EQ(pool.current(), good.url());
+}
+
+// Verify that a new list reaches the copies of a pool, that the server that
+// answered last stays current when the new list names it, and that the new
+// list's first becomes current when it does not.
+TEST(ServerPoolTest, NewListsReachCopiesAndKeepTheCurrentServer) {
+  CountingServer a("a", CountingServer::Mode::kAnswer);
+  CountingServer b("b", CountingServer::Mode::kAnswer);
+  ServerPool pool(ClosedUrl() + "," + a.url());
+  const ServerPool copy = pool;
+  ASSERT_TRUE(copy.Do("GET", "/").has_value());
+  EXPECT_EQ(pool.current(), a.url());
+
+  pool.SetUrls(b.url() + "," + a.url());
+  EXPECT_THAT(copy.urls(), ::testing::ElementsAre(b.url(), a.url()));
+  EXPECT_EQ(copy.current(), a.url());
+  auto kept = copy.Do("POST", "/", "{}");
+  ASSERT_TRUE(kept.has_value()) << kept.error().ToString();
+  EXPECT_EQ(kept->body, "a");
+
+  pool.SetUrls(b.url());
+  EXPECT_EQ(copy.current(), b.url());
+  auto moved = copy.Do("POST", "/", "{}");
+  ASSERT_TRUE(moved.has_value()) << moved.error().ToString();
+  EXPECT_EQ(moved->body, "b");
+  EXPECT_EQ(b.requests(), 1);
+}
+
+// Verify that a write called idempotent (a heartbeat) goes on to the next
+// server when the first is frozen and times out, and becomes current there,
+// while a plain write is not sent on (the frozen one may act on it later).
+TEST(ServerPoolTest, IdempotentWritesGoPastAFrozenServer) {
+  FrozenServer frozen;
+  CountingServer good("g", CountingServer::Mode::kAnswer);
+  const ServerPool pool(frozen.url() + "," + good.url());
+  const Duration timeout = std::chrono::milliseconds(200);
+
+  auto plain = pool.Do("POST", "/heartbeat", "{}", {}, timeout);
+  ASSERT_FALSE(plain.has_value());
+  EXPECT_EQ(plain.error().code, ErrorCode::kDeadlineExceeded);
+  EXPECT_EQ(good.requests(), 0);
+
+  auto beat = pool.Do("POST", "/heartbeat", "{}", {}, timeout, ServerPool::Resend::kAlways);
+  ASSERT_TRUE(beat.has_value()) << beat.error().ToString();
+  EXPECT_EQ(beat->body, "g");
+  EXPECT_EQ(pool.current(), good.url());
+}
+
+// Verify that a call in flight while the list is replaced, even by the same
+// list, still makes the server that answered it current: a pool whose list is
+// refreshed more often than its calls last would otherwise never move.
+TEST(ServerPoolTest, ACallSpanningANewListMovesTheCurrentServer) {
+  CountingServer unavailable("u", CountingServer::Mode::kUnavailable);
+  CountingServer held("h", CountingServer::Mode::kHeld);
+  const std::string urls = unavailable.url() + "," + held.url();
+  ServerPool pool(urls);
+  Result<HttpResponse> answer = Unavailable("not yet");
+  std::thread call([&] { answer = pool.Do("POST", "/", "{}"); });
+  ASSERT_TRUE(skiff::testing::PollUntil([&] { return held.requests() == 1; }));
+  pool.SetUrls(urls);
+  held.Release();
+  call.join();
+  ASSERT_TRUE(answer.has_value()) << answer.error().ToString();
+  EXPECT_EQ(answer->body, "h");
+  EXPECT_EQ(pool.current(), held.url());
 }
 
 }  // namespace

@@ -17,14 +17,15 @@ void LeaderLoops::Elected(int64_t epoch) {
   options.fence_epoch = epoch;
   auto loop =
       std::make_unique<controller::ControllerLoop>(deps_.store, deps_.nodes, deps_.clock, options);
-  auto drains = std::make_unique<controller::DrainTracker>(deps_.store, deps_.clock, deps_.edges,
-                                                           deps_.routes_tag, epoch);
+  auto drains = std::make_unique<controller::DrainTracker>(
+      deps_.store, deps_.clock, deps_.edges, deps_.routes_tag, epoch, deps_.snapshots);
   loop->Start();
   drains->Start();
   std::lock_guard lock(mu_);
   SKIFF_CHECK(loop_ == nullptr);
   loop_ = std::move(loop);
   drains_ = std::move(drains);
+  epoch_ = epoch;
   SKIFF_LOG_INFO("leader loops: running for epoch {}", epoch);
 }
 
@@ -35,11 +36,17 @@ void LeaderLoops::Deposed() {
     std::lock_guard lock(mu_);
     loop = std::move(loop_);
     drains = std::move(drains_);
+    epoch_ = 0;
   }
   // Stopped outside the lock: a pass in progress may take a while to end, and
   // health() must not wait for it.
   if (drains) drains->Stop();
   if (loop) loop->Stop();
+}
+
+int64_t LeaderLoops::epoch() const {
+  std::lock_guard lock(mu_);
+  return epoch_;
 }
 
 std::string LeaderLoops::health() const {

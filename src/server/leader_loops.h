@@ -11,6 +11,7 @@
 // at a time); health() from any thread.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -31,6 +32,9 @@ class LeaderLoops {
     controller::ControllerLoopOptions loop;            // its fence_epoch is set per term
     controller::DrainTracker::EdgesFn edges;           // required
     controller::DrainTracker::RoutesTagFn routes_tag;  // required
+    // The server's cache of the store's state, for the drains' routes tag;
+    // optional (null: a whole read per store revision while something drains).
+    store::SharedSnapshotCache* snapshots = nullptr;
   };
 
   // Everything in deps must outlive this.
@@ -48,11 +52,15 @@ class LeaderLoops {
   // "ok" while it does not (another server's loop runs).
   std::string health() const;
 
+  // The epoch of the term whose loops run; 0 when none do.
+  int64_t epoch() const;
+
  private:
   const Deps deps_;
   mutable std::mutex mu_;  // guards the pointers (health() reads the loop)
   std::unique_ptr<controller::ControllerLoop> loop_;  // GUARDED_BY(mu_)
   std::unique_ptr<controller::DrainTracker> drains_;  // GUARDED_BY(mu_)
+  int64_t epoch_ = 0;                                 // GUARDED_BY(mu_)
 };
 
 }  // namespace skiff::server

@@ -5,8 +5,9 @@
 
 namespace skiff::server {
 
-RouteWatcher::RouteWatcher(store::Store* store, edge::EdgeProxy* proxy)
-    : store_(store), proxy_(proxy), watcher_(store) {}
+RouteWatcher::RouteWatcher(store::Store* store, store::SharedSnapshotCache* snapshots,
+                           edge::EdgeProxy* proxy)
+    : snapshots_(snapshots), proxy_(proxy), watcher_(store) {}
 
 RouteWatcher::~RouteWatcher() { Stop(); }
 
@@ -26,15 +27,18 @@ void RouteWatcher::Start() {
 void RouteWatcher::Stop() { watcher_.Stop(); }
 
 int64_t RouteWatcher::Rebuild() {
-  auto snapshot = store_->GetSnapshot();
-  if (!snapshot) {
+  // Only the routes are made under the cache's lock; the table outside it.
+  auto routes = snapshots_->Read(
+      [](const store::Snapshot& snapshot) { return controller::BuildRoutes(snapshot); });
+  if (!routes) {
     // Keep serving with the table we have; the next commit tries again.
-    SKIFF_LOG_WARN("edge: cannot read routes: {}", snapshot.error().ToString());
+    SKIFF_LOG_WARN("edge: cannot read routes: {}", routes.error().ToString());
     return -1;
   }
-  proxy_->SetTable(edge::RoutingTable::Build(controller::BuildRoutes(*snapshot), &states_));
+  const int64_t revision = routes->revision;
+  proxy_->SetTable(edge::RoutingTable::Build(*routes, &states_));
   states_.Prune();
-  return snapshot->revision;
+  return revision;
 }
 
 }  // namespace skiff::server

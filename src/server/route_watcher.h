@@ -10,14 +10,17 @@
 #include "edge/edge_proxy.h"
 #include "edge/endpoint_state.h"
 #include "store/commit_watcher.h"
+#include "store/shared_snapshot_cache.h"
 #include "store/store.h"
 
 namespace skiff::server {
 
 class RouteWatcher {
  public:
-  // store and proxy are not owned and must outlive the watcher.
-  RouteWatcher(store::Store* store, edge::EdgeProxy* proxy);
+  // store, snapshots and proxy are not owned and must outlive the watcher.
+  // `snapshots` is the server's cache of the store's state, shared with the
+  // API (one copy, brought up to date from the change log, not read whole).
+  RouteWatcher(store::Store* store, store::SharedSnapshotCache* snapshots, edge::EdgeProxy* proxy);
   ~RouteWatcher();  // Stops.
   RouteWatcher(const RouteWatcher&) = delete;
   RouteWatcher& operator=(const RouteWatcher&) = delete;
@@ -31,7 +34,7 @@ class RouteWatcher {
   // Swaps in a table of the store now; returns its revision (-1 on failure).
   int64_t Rebuild();
 
-  store::Store* const store_;
+  store::SharedSnapshotCache* const snapshots_;
   edge::EdgeProxy* const proxy_;
   edge::EdgeStates states_;  // Start's, then the watcher thread's
   // Last: stopped (its thread joined) before what its rounds use goes.

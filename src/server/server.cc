@@ -9,15 +9,20 @@
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include "agent/agent.h"
+#include "agent/local_state.h"
 #include "agent/machine.h"
+#include "agent/remote_control_plane.h"
 #include "api/admin_token.h"
 #include "api/api_server.h"
 #include "api/auth.h"
 #include "api/join_tokens.h"
+#include "common/dir_lock.h"
+#include "common/ids.h"
 #include "common/logging.h"
 #include "controller/app_service.h"
 #include "controller/drain_tracker.h"
@@ -30,12 +35,16 @@
 #include "net/host_port.h"
 #include "net/http_server.h"
 #include "runtime/driver_set.h"
+#include "server/advertise.h"
 #include "server/edge_roster.h"
 #include "server/leader_loops.h"
 #include "server/local_control_plane.h"
+#include "server/peer_pool.h"
 #include "server/route_watcher.h"
+#include "server/server_id.h"
 #include "store/postgres/postgres_leader_lease.h"
 #include "store/postgres/postgres_store.h"
+#include "store/shared_snapshot_cache.h"
 #include "store/single_server_lease.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -54,18 +63,40 @@ class Server::Impl {
   // Starts seeking the lease; the loops only the leader runs start when this
   // server leads (leader_loops.h). `edges` is what the drain tracker asks.
   void StartLeadership(controller::DrainTracker::EdgesFn edges);
+  // Starts the server's own agent: in process with one server (SQLite); over
+  // HTTP to the leader, as a standalone agent, when servers share the store.
+  Status StartAgent();
+  // Starts reporting the own edge's traffic: into the traffic book with one
+  // server; to the leader, as a standalone edge, when servers share the store.
+  Status StartTrafficReports();
+  // This server's id among those sharing the store (default: the host name).
+  std::string ServerId() const;
+  // Its API's URL as the servers' list gives it.
+  std::string OwnUrl() const;
 
   ServerOptions options_;
   const Clock* clock_ = SystemClock::Get();
   std::unique_ptr<store::Store> store_;
+  // The store's state for the API, the edge's routes and the drains (one
+  // copy; the reconciler keeps its own, see shared_snapshot_cache.h).
+  std::unique_ptr<store::SharedSnapshotCache> snapshots_;
+  bool token_here_ = false;  // DATA/admin.token holds the accepted admin token
   std::unique_ptr<controller::AppService> apps_;
   std::unique_ptr<controller::NodeService> nodes_;
+  // The store is shared with other servers (PostgreSQL): the own agent and
+  // edge report to the leader over HTTP (docs/postgres.md).
+  bool shared_ = false;
+  // This server's hold on its data directory, for its whole life.
+  std::optional<DirLock> data_lock_;
+  // With a shared store: every server's URL, own first, for the own agent and edge.
+  std::unique_ptr<PeerPool> peers_;
   runtime::DriverSet drivers_;
-  std::unique_ptr<LocalControlPlane> control_plane_;
+  std::unique_ptr<protocol::ControlPlane> control_plane_;
   std::unique_ptr<agent::Agent> agent_;
   std::unique_ptr<metrics::Registry> metrics_;
   metrics::TrafficBook traffic_;
   std::unique_ptr<api::JoinTokenStore> join_tokens_;
+  std::unique_ptr<EdgeRoster> edge_roster_;  // before api_: the API tells it of edges
   std::unique_ptr<api::TokenAuthenticator> auth_;
   std::unique_ptr<api::ApiServer> api_;
   asio::io_context io_;
@@ -75,7 +106,6 @@ class Server::Impl {
   std::unique_ptr<edge::EdgeProxy> edge_;
   std::unique_ptr<RouteWatcher> routes_;
   std::unique_ptr<edge::TrafficReporter> traffic_reporter_;
-  std::unique_ptr<EdgeRoster> edge_roster_;
   // Who leads (leadership.h) and the loops only the leader runs.
   std::unique_ptr<store::LeaderLease> lease_;
   std::unique_ptr<LeaderLoops> leader_loops_;
@@ -134,9 +164,11 @@ Result<std::unique_ptr<store::Store>> OpenStore(const std::string& spec, const s
 
 // The lease of the database --store names (store/leader_lease.h): one that
 // several servers share on PostgreSQL; with SQLite this server alone leads.
-std::unique_ptr<store::LeaderLease> OpenLease(const std::string& spec, const Clock* clock) {
+std::unique_ptr<store::LeaderLease> OpenLease(const std::string& spec, const Clock* clock,
+                                              Duration leader_ttl) {
   if (spec == "sqlite") return std::make_unique<store::SingleServerLease>(clock);
-  return std::make_unique<store::PostgresLeaderLease>(spec);
+  return std::make_unique<store::PostgresLeaderLease>(
+      spec, store::PostgresLeaderLease::OptionsFor(leader_ttl));
 }
 
 }  // namespace
@@ -150,14 +182,11 @@ void Server::Impl::StartLeadership(controller::DrainTracker::EdgesFn edges) {
   loops.loop.node_timeout = options_.node_ttl;
   loops.edges = std::move(edges);
   loops.routes_tag = controller::RoutesTagOf;
+  loops.snapshots = snapshots_.get();
   leader_loops_ = std::make_unique<LeaderLoops>(std::move(loops));
   controller::LeadershipOptions leadership;
-  leadership.server.id = options_.server_id.empty() ? agent::MachineName() : options_.server_id;
-  leadership.server.address = options_.advertise;
-  if (leadership.server.address.empty()) {  // the API as bound (Start checked --listen parses)
-    leadership.server.address =
-        "http://" + net::JoinHostPort(net::ParseHostPort(options_.listen)->host, http_->port());
-  }
+  leadership.server.id = ServerId();
+  leadership.server.address = OwnUrl();
   leadership.server.version = options_.version;
   leadership.ttl = options_.leader_ttl;
   LeaderLoops* leader_loops = leader_loops_.get();
@@ -170,11 +199,96 @@ void Server::Impl::StartLeadership(controller::DrainTracker::EdgesFn edges) {
   leadership_->Start();
 }
 
+std::string Server::Impl::ServerId() const {
+  return options_.server_id.empty() ? agent::MachineName() : options_.server_id;
+}
+
+std::string Server::Impl::OwnUrl() const {
+  return AdvertisedUrl(options_.advertise, options_.listen, http_->port(), agent::MachineName());
+}
+
+namespace {
+
+// The id of the node the agent of data directory `data` keeps (a new one when
+// it keeps none yet: the agent keeps it from its start on).
+Result<std::string> OwnNodeId(const std::string& data) {
+  agent::LocalState state((std::filesystem::path(data) / "agent-state.json").string());
+  SKIFF_RETURN_IF_ERROR(state.Load());
+  std::string id = state.node_id();
+  return id.empty() ? NewId("node") : id;
+}
+
+}  // namespace
+
+Status Server::Impl::StartAgent() {
+  const std::string& data = options_.data_dir;
+  runtime::DriverSetOptions driver_options;
+  driver_options.names = options_.drivers;
+  driver_options.docker_host = options_.docker_host;
+  driver_options.cgroup_parent = options_.cgroup_parent;
+  driver_options.home = data;
+  driver_options.logs_dir = data + "/logs";  // where the agent puts them
+  SKIFF_ASSIGN_OR_RETURN(drivers_, runtime::MakeDrivers(driver_options));
+  agent::AgentOptions agent_options;
+  // The server's id names its node: servers sharing a store have distinct ids.
+  agent_options.node_name = ServerId();
+  agent_options.address = options_.node_address;
+  agent_options.data_dir = data;
+  agent_options.capacity = agent::MachineCapacity();
+  agent_options.port_first = options_.port_first;
+  agent_options.port_last = options_.port_last;
+  if (!shared_) {
+    control_plane_ = std::make_unique<LocalControlPlane>(store_.get(), nodes_.get());
+  } else {
+    // The leader judges the node by the heartbeats it hears, so the agent
+    // speaks to it as a standalone agent does, with a credential this server
+    // makes for its node in the store the servers share (no join token).
+    SKIFF_ASSIGN_OR_RETURN(agent_options.node_id, OwnNodeId(data));
+    agent::RemoteControlPlaneOptions remote;
+    // A frozen leader must not hold a heartbeat past a third of the node TTL:
+    // the next server in the pool gets it then (the new leader, soon).
+    remote.report_timeout = options_.node_ttl / 3;
+    SKIFF_ASSIGN_OR_RETURN(remote.credential, join_tokens_->IssueCredential(agent_options.node_id));
+    control_plane_ = std::make_unique<agent::RemoteControlPlane>(std::move(remote), peers_->pool());
+  }
+  agent_ = std::make_unique<agent::Agent>(agent_options, control_plane_.get(), drivers_.ByName(),
+                                          clock_);
+  return agent_->Start();
+}
+
+Status Server::Impl::StartTrafficReports() {
+  edge::TrafficReporter::Sink sink;
+  if (!shared_) {
+    metrics::TrafficBook* book = &traffic_;
+    sink = [book](const metrics::TrafficSnapshot& snapshot) {
+      book->Record("local", snapshot, std::chrono::steady_clock::now());
+      return OkStatus();
+    };
+  } else {
+    // The leader's drain tracker waits for this edge as for a standalone one
+    // (its reports, its roster entry), so it reports as one, as itself only.
+    const std::string name = ServerId() + ":" + std::to_string(edge_->port());
+    SKIFF_ASSIGN_OR_RETURN(std::string credential, join_tokens_->IssueEdgeCredential(name));
+    const edge::EdgeProxy* proxy = edge_.get();
+    sink = edge::PostTraffic(
+        peers_->pool(), std::move(credential), name, [proxy] { return proxy->Routes(); },
+        options_.traffic_interval);
+  }
+  traffic_reporter_ = std::make_unique<edge::TrafficReporter>(edge_.get(), std::move(sink),
+                                                              options_.traffic_interval);
+  traffic_reporter_->Start();
+  return OkStatus();
+}
+
 Status Server::Impl::Start() {
   {
     std::lock_guard lock(mu_);
     started_ = true;
   }
+  // Before anything starts: a shared store's servers list must say where
+  // this one is.
+  SKIFF_RETURN_IF_ERROR(
+      CheckAdvertise(options_.advertise, options_.listen, store::IsPostgresUri(options_.store)));
   const std::string& data = options_.data_dir;
   std::error_code ec;
   std::filesystem::create_directories(data, ec);
@@ -182,10 +296,24 @@ Status Server::Impl::Start() {
     return Unavailable(fmt::format("cannot create data directory {}: {}", data, ec.message()));
   // The directory holds the admin token and the database: keep it private.
   ::chmod(data.c_str(), 0700);
+  // It also makes this server one node (the agent's id, its containers'
+  // labels): one server in it at a time.
+  SKIFF_ASSIGN_OR_RETURN(DirLock lock, DirLock::Acquire(data));
+  data_lock_.emplace(std::move(lock));
 
+  shared_ = options_.store != "sqlite";
+  // It names the edge in the leader's reports with a shared store, the node
+  // whenever given.
+  if (shared_ || !options_.server_id.empty()) SKIFF_RETURN_IF_ERROR(CheckServerId(ServerId()));
   SKIFF_ASSIGN_OR_RETURN(store_, OpenStore(options_.store, data, options_.leader_ttl));
+  snapshots_ = std::make_unique<store::SharedSnapshotCache>(store_.get());
   bool created = false;
-  SKIFF_ASSIGN_OR_RETURN(std::string token, api::LoadOrCreateAdminToken(data, &created));
+  api::AdminTokenOptions token_options;
+  token_options.shared_store = shared_;
+  token_options.renew = options_.new_admin_token;
+  SKIFF_ASSIGN_OR_RETURN(std::string admin_hash, api::LoadOrCreateClusterAdminTokenHash(
+                                                     store_.get(), data, token_options, &created));
+  token_here_ = api::AdminTokenFileHolds(data, admin_hash);
   if (created) {
     SKIFF_LOG_INFO("created the admin token in {} (give it to clients as SKIFF_TOKEN)",
                    (std::filesystem::path(data) / api::kAdminTokenFile).string());
@@ -193,35 +321,23 @@ Status Server::Impl::Start() {
 
   apps_ = std::make_unique<controller::AppService>(store_.get(), clock_);
   nodes_ = std::make_unique<controller::NodeService>(store_.get(), clock_);
-  lease_ = OpenLease(options_.store, clock_);
+  lease_ = OpenLease(options_.store, clock_, options_.leader_ttl);
 
-  if (options_.run_agent) {
-    runtime::DriverSetOptions driver_options;
-    driver_options.names = options_.drivers;
-    driver_options.docker_host = options_.docker_host;
-    driver_options.cgroup_parent = options_.cgroup_parent;
-    driver_options.home = data;
-    driver_options.logs_dir = data + "/logs";  // where the agent puts them
-    SKIFF_ASSIGN_OR_RETURN(drivers_, runtime::MakeDrivers(driver_options));
-    control_plane_ = std::make_unique<LocalControlPlane>(store_.get(), nodes_.get());
-    agent::AgentOptions agent_options;
-    agent_options.node_name = agent::MachineName();
-    agent_options.address = options_.node_address;
-    agent_options.data_dir = data;
-    agent_options.capacity = agent::MachineCapacity();
-    agent_options.port_first = options_.port_first;
-    agent_options.port_last = options_.port_last;
-    agent_ = std::make_unique<agent::Agent>(agent_options, control_plane_.get(), drivers_.ByName(),
-                                            clock_);
-    SKIFF_RETURN_IF_ERROR(agent_->Start());
-  }
+  // One server: the agent in process, at once. A shared store's agent
+  // reaches the leader over HTTP, so it starts once the API serves.
+  if (options_.run_agent && !shared_) SKIFF_RETURN_IF_ERROR(StartAgent());
 
   metrics_ = std::make_unique<metrics::Registry>();
-  SKIFF_ASSIGN_OR_RETURN(join_tokens_, api::JoinTokenStore::Open(data, clock_));
-  auth_ = std::make_unique<api::TokenAuthenticator>(std::vector<std::string>{token},
-                                                    join_tokens_.get());
+  join_tokens_ = std::make_unique<api::JoinTokenStore>(store_.get(), clock_);
+  SKIFF_RETURN_IF_ERROR(join_tokens_->ImportFile(data));
+  auth_ = api::TokenAuthenticator::FromHashes({admin_hash}, join_tokens_.get());
+  // The standalone edges heard, shared with the servers of the database so
+  // that each waits for them in drains (edge_roster.h).
+  SKIFF_ASSIGN_OR_RETURN(edge_roster_, EdgeRoster::Open(store_.get(), clock_, data));
+  EdgeRoster* roster = edge_roster_.get();
   api::ApiDeps deps;
   deps.store = store_.get();
+  deps.snapshots = snapshots_.get();
   deps.apps = apps_.get();
   deps.nodes = nodes_.get();
   deps.clock = clock_;
@@ -230,6 +346,9 @@ Status Server::Impl::Start() {
   deps.log_dir = (std::filesystem::path(data) / "logs").string();
   deps.metrics = metrics_.get();
   deps.traffic = &traffic_;
+  deps.edge_heard = [roster](const std::string& edge, int64_t interval_ms) {
+    roster->Heard(edge, interval_ms);
+  };
   // The API checks the store itself; these are the parts it cannot see.
   const bool agent_on = options_.run_agent;
   deps.components = [this, agent_on] {
@@ -247,6 +366,13 @@ Status Server::Impl::Start() {
   http_ = std::make_unique<net::HttpServer>(
       io_, [api](const net::HttpRequest& r, net::ResponseWriter& w) { return api->Handle(r, w); });
   SKIFF_RETURN_IF_ERROR(http_->Listen(options_.listen));
+  if (shared_ && (options_.run_agent || options_.run_edge)) {
+    // Refreshed every ttl; a server that missed three heartbeats (one ttl)
+    // is no longer tried, unless it still holds the lease.
+    peers_ = std::make_unique<PeerPool>(lease_.get(), clock_, OwnUrl(), options_.leader_ttl,
+                                        options_.leader_ttl);
+    peers_->Start();
+  }
 
   if (options_.run_edge) {
     edge::EdgeOptions edge_options;
@@ -260,30 +386,21 @@ Status Server::Impl::Start() {
       edge_options.access_log = access_log_.get();
     }
     edge_ = std::make_unique<edge::EdgeProxy>(edge_options);
-    routes_ = std::make_unique<RouteWatcher>(store_.get(), edge_.get());
+    routes_ = std::make_unique<RouteWatcher>(store_.get(), snapshots_.get(), edge_.get());
     routes_->Start();
     SKIFF_RETURN_IF_ERROR(edge_->Listen(options_.edge_listen));
-    metrics::TrafficBook* book = &traffic_;
-    traffic_reporter_ = std::make_unique<edge::TrafficReporter>(
-        edge_.get(),
-        [book](const metrics::TrafficSnapshot& snapshot) {
-          book->Record("local", snapshot, std::chrono::steady_clock::now());
-          return OkStatus();
-        },
-        options_.traffic_interval);
-    traffic_reporter_->Start();
+    SKIFF_RETURN_IF_ERROR(StartTrafficReports());
   }
   // Marks stopping instances drained once no edge routes them or has requests
   // in flight to them: this server's edge and the standalone ones reporting.
-  // Standalone edges that reported before a restart are waited for until they
-  // report again (edge_roster.h).
-  SKIFF_ASSIGN_OR_RETURN(edge_roster_, EdgeRoster::Open(data, std::chrono::steady_clock::now()));
-  edge::EdgeProxy* own_edge = edge_.get();
+  // Standalone edges heard lately by any server of the store are waited for
+  // until they report here (edge_roster.h). With a shared store every
+  // server's edge reports to the leader, this one's too: none is asked in
+  // process.
+  edge::EdgeProxy* own_edge = shared_ ? nullptr : edge_.get();
   metrics::TrafficBook* book = &traffic_;
-  EdgeRoster* roster = edge_roster_.get();
   controller::DrainTracker::EdgesFn edges = [own_edge, book, roster] {
-    const auto now = std::chrono::steady_clock::now();
-    auto edges = roster->Merge(book->Routes(now), now);
+    auto edges = roster->Merge(book->Routes(std::chrono::steady_clock::now()));
     // A name no standalone edge can have (edge names take no parentheses).
     if (own_edge != nullptr) edges["(server)"] = own_edge->Routes();
     return edges;
@@ -293,6 +410,7 @@ Status Server::Impl::Start() {
   for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
     io_threads_.emplace_back([this] { io_.run(); });
   }
+  if (options_.run_agent && shared_) SKIFF_RETURN_IF_ERROR(StartAgent());
   SKIFF_LOG_INFO("skiff server: API on port {} ({}), edge {}, data in {}, store revision {}",
                  http_->port(), options_.listen,
                  edge_ ? "on port " + std::to_string(edge_->port()) : std::string("off"), data,
@@ -330,6 +448,7 @@ void Server::Impl::Shutdown() {
   http_.reset();
   if (routes_) routes_->Stop();
   if (agent_) agent_->Stop();
+  if (peers_) peers_->Stop();
   {
     std::lock_guard lock(mu_);
     stopped_ = true;
@@ -349,6 +468,7 @@ void Server::Shutdown() { impl_->Shutdown(); }
 uint16_t Server::port() const { return impl_->http_ ? impl_->http_->port() : 0; }
 uint16_t Server::edge_port() const { return impl_->edge_ ? impl_->edge_->port() : 0; }
 std::string Server::token_path() const {
+  if (!impl_->token_here_) return "";
   return (std::filesystem::path(impl_->options_.data_dir) / api::kAdminTokenFile).string();
 }
 

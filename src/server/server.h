@@ -6,7 +6,10 @@
 // through the same ControlPlane contract a remote agent uses (edge and agent can
 // be turned off). Several servers may share one PostgreSQL store: each serves
 // the whole API, and the reconciler loop and the drain tracker run only on the
-// one that holds the leader's lease (server/leader_loops.h).
+// one that holds the leader's lease (server/leader_loops.h). Then the local
+// agent and the edge's traffic reports reach the leader over HTTP, as those of
+// a standalone agent and edge do (server/peer_pool.h), since the leader judges
+// nodes and drains by what it hears itself.
 //
 //   Server server(options);
 //   if (Status s = server.Start(); !s) { ... }
@@ -64,6 +67,9 @@ struct ServerOptions {
   // The leader's lease (controller/leadership.h): renewed every ttl/3; a
   // leader that cannot renew stops acting before it runs out.
   Duration leader_ttl = std::chrono::seconds(5);
+  // Make a new admin token (DATA/admin.token) that replaces the database's:
+  // the old one stops working on every server.
+  bool new_admin_token = false;
 };
 
 class Server {
@@ -90,7 +96,8 @@ class Server {
   void Shutdown();
 
   // The bound API and edge ports (after Start; 0 when off) and the admin
-  // token's path.
+  // token's path: empty when this server's data directory holds no accepted
+  // token (another server of its database made it).
   uint16_t port() const;
   uint16_t edge_port() const;
   std::string token_path() const;

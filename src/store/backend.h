@@ -48,10 +48,12 @@ class Backend {
   // it with each change (PostgreSQL does: which term wrote what).
   virtual Status Write(const std::vector<Change>& changes, int64_t epoch) = 0;
   // The leader lease's current epoch (store/leader_lease.h), read inside the
-  // write so that no term can begin between this read and the commit: a
-  // database several servers share holds the lease's row against a takeover
-  // until the write ends. The default is for a store one server owns: its one
-  // term, kSingleServerEpoch.
+  // write, after everything else it does and just before CommitWrite, so that
+  // no term can begin between this read and the commit: a database several
+  // servers share holds the lease's row against a takeover until the write
+  // ends (and only from this read on, so the leader's renewal of the row waits
+  // for no more than the commit). The default is for a store one server owns:
+  // its one term, kSingleServerEpoch.
   virtual Result<int64_t> ReadLeaderEpoch();
   // Drops the change log's entries with revision <= upto.
   virtual Status CompactLog(int64_t upto) = 0;
@@ -86,6 +88,21 @@ class Backend {
   // The change log's entries with revision > since, ascending, at most `limit`.
   // REQUIRES: since >= the log state's `compacted`.
   virtual Result<std::vector<Change>> ReadChanges(int64_t since, size_t limit) = 0;
+
+  // --- Records (store.h): each call is a durable transaction of its own, apart
+  // from the log (it takes no lock another writer's BeginWrite waits for).
+  // REQUIRES: no write is in progress, and the key is not empty. kUnavailable on I/O failure.
+
+  // Writes `value` under (kind, key): replacing what is there when `replace`,
+  // else only if absent. Returns whether it wrote.
+  virtual Result<bool> WriteRecord(RecordKind kind, const std::string& key,
+                                   const std::string& value, bool replace) = 0;
+  // Removes (kind, key); returns whether it was there.
+  virtual Result<bool> EraseRecord(RecordKind kind, const std::string& key) = 0;
+  virtual Result<std::optional<std::string>> ReadRecord(RecordKind kind,
+                                                        const std::string& key) = 0;
+  // Ascending by key (bytewise).
+  virtual Result<std::vector<Record>> ReadRecords(RecordKind kind) = 0;
 };
 
 inline Result<int64_t> Backend::ReadLeaderEpoch() { return kSingleServerEpoch; }

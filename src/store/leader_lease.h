@@ -29,6 +29,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.h"
@@ -39,6 +40,19 @@ namespace skiff::store {
 // The epoch of the one term of a store that one server owns (SQLite, memory):
 // that server leads from start to end, and its writes are fenced at it.
 inline constexpr int64_t kSingleServerEpoch = 1;
+
+// The lease's holder for the server `server_id` in this process: the id, '#'
+// and `nonce` (random per process; no '#' in it). The servers' list shows the
+// id alone.
+inline std::string LeaseHolder(std::string_view server_id, std::string_view nonce) {
+  return std::string(server_id) + "#" + std::string(nonce);
+}
+// The server id of a holder: what comes before its last '#' (all of it when
+// it has none).
+inline std::string_view ServerIdOfHolder(std::string_view holder) {
+  const size_t hash = holder.rfind('#');
+  return hash == std::string_view::npos ? holder : holder.substr(0, hash);
+}
 
 // What a server says of itself in the servers' list.
 struct ServerInfo {
@@ -63,13 +77,18 @@ class LeaderLease {
 
   // Takes the lease for `holder` for `ttl` when nobody else holds it (never
   // held, released, or expired by the database's clock), starting a new term:
-  // the epoch is one more than the last term's. `holder` itself holding it
+  // the epoch is higher than the last term's and never one an earlier term
+  // had, even where the database lost the last takeovers (a failover to a
+  // standby that lacked them): PostgresLeaderLease takes it from the
+  // database's clock as well as the last epoch: epochs are not a count of
+  // terms. `holder` itself holding it
   // (a server restarted at once under the same id, or one that stopped acting
   // on its own deadline) starts a new term too, which fences the old one's
   // writes. When another server holds it, says who and for how much longer
   // (by the database's clock), so a follower can try again right then.
-  // Server ids must be unique: two servers under one id take the lease from
-  // each other (safely, by epochs, but neither keeps it).
+  // A holder is a server's id and a nonce of its process (LeaseHolder), so
+  // two servers started under one id by mistake are two holders: one leads,
+  // the other follows.
   // REQUIRES: ttl > 0.
   struct Acquired {
     bool acquired = false;
@@ -97,6 +116,12 @@ class LeaderLease {
 
   // Every server that has sent a heartbeat, by id, with which one leads.
   virtual Result<std::vector<ServerRecord>> ListServers() = 0;
+
+  // Forgets the servers whose last heartbeat is `unseen_for` or longer ago
+  // (by the database's clock), so that the list does not keep every server
+  // that ever ran. The leader calls it (controller/leadership.h).
+  // REQUIRES: unseen_for > 0.
+  virtual Status PruneServers(Duration unseen_for) = 0;
 };
 
 }  // namespace skiff::store

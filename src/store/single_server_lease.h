@@ -34,6 +34,8 @@ class SingleServerLease final : public LeaderLease {
   Status Release(const std::string& holder, int64_t epoch) override;
   Status Heartbeat(const ServerInfo& server) override;
   Result<std::vector<ServerRecord>> ListServers() override;
+  // Nothing to forget: the one server is this one, alive.
+  Status PruneServers(Duration) override { return OkStatus(); }
 
  private:
   const Clock* const clock_;

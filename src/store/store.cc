@@ -1,5 +1,7 @@
 #include "store/store.h"
 
+#include <algorithm>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
@@ -38,7 +40,29 @@ std::string_view ToString(Kind kind) {
   return "unknown";
 }
 
+std::string_view ToString(RecordKind kind) {
+  switch (kind) {
+    case RecordKind::kJoinToken:
+      return "join_token";
+    case RecordKind::kNodeCredential:
+      return "node_credential";
+    case RecordKind::kAdminToken:
+      return "admin_token";
+    case RecordKind::kEdge:
+      return "edge";
+    case RecordKind::kEdgeCredential:
+      return "edge_credential";
+  }
+  return "unknown";
+}
+
 Kind KindOf(const Object& object) { return static_cast<Kind>(object.index()); }
+
+void SortDeployments(std::vector<model::Deployment>& deployments) {
+  std::sort(deployments.begin(), deployments.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.app, a.revision) < std::tie(b.app, b.revision);
+  });
+}
 
 std::string KeyOf(const Object& object) {
   struct Visitor {

@@ -37,6 +37,10 @@ using Object =
 // The key of an object within its kind: app name, "app/revision", instance id,
 // node id, event id (decimal).
 std::string KeyOf(const Object& object);
+
+// Sorts deployments by (app, revision): the order every listing promises.
+// (Their keys sort "app/10" before "app/9"; the contract is numeric order.)
+void SortDeployments(std::vector<model::Deployment>& deployments);
 Kind KindOf(const Object& object);
 
 // Expected versions for Put/Delete.
@@ -97,7 +101,9 @@ struct Change {
   Object object;  // the object as written (for a delete: as it was before)
 };
 
-// A consistent view of everything but events, as of `revision`.
+// A consistent view of everything but events, as of `revision`. Deployments
+// come in (app, revision) order; callers must not rely on the order of the
+// other kinds (a SnapshotCache keeps them in no particular order).
 struct Snapshot {
   int64_t revision = 0;
   std::vector<model::App> apps;
@@ -116,6 +122,23 @@ struct EventFilter {
   int64_t after_id = 0;       // only events with id > after_id
   size_t limit = 1000;        // at most this many: the newest of those that match...
   bool oldest_first = false;  // ...or the oldest, to page forward from after_id
+};
+
+// Records: small values kept beside the objects but outside the change log: a
+// record write takes no revision, wakes no subscriber and shows in no watch or
+// snapshot. They hold what every server of one database must share and nobody
+// watches: the hashes of join tokens, node credentials and the admin token
+// and the servers' own edges' credentials (never a secret in clear), and the
+// standalone edges' last reports.
+enum class RecordKind { kJoinToken, kNodeCredential, kAdminToken, kEdge, kEdgeCredential };
+inline constexpr size_t kRecordKinds = 5;  // how many there are
+// "join_token", "node_credential", "admin_token", "edge", "edge_credential"
+std::string_view ToString(RecordKind kind);
+
+struct Record {
+  std::string key;
+  std::string value;
+  friend bool operator==(const Record&, const Record&) = default;
 };
 
 // An active subscription; destroying it unsubscribes (and waits for a callback
@@ -167,8 +190,30 @@ class Store {
   virtual Result<Snapshot> GetSnapshot() const = 0;
 
   // Changes with revision > since, ascending, at most `limit`.
-  // kFailedPrecondition when since is older than the compacted part of the log.
+  // kFailedPrecondition when since is older than the compacted part of the
+  // log, or newer than its newest revision (the database went back: a
+  // failover that lost commits, a restored backup): either way the reader
+  // must re-list (GetSnapshot) rather than wait for revisions it already saw.
   virtual Result<std::vector<Change>> ChangesSince(int64_t since, size_t limit) const = 0;
+
+  // --- Records (above). Each call is atomic on its own and durable once it
+  // returns; concurrent writers of one key (other servers too): the last wins.
+  // Errors: kInvalidArgument for an empty key, kUnavailable on I/O failure,
+  // and as said.
+
+  // Writes `value` under (kind, key), replacing any value there.
+  virtual Status PutRecord(RecordKind kind, const std::string& key, const std::string& value) = 0;
+  // Writes `value` under (kind, key) only if the key is absent: of several
+  // servers creating one key at once exactly one succeeds; kAlreadyExists for
+  // the others (nothing written).
+  virtual Status CreateRecord(RecordKind kind, const std::string& key,
+                              const std::string& value) = 0;
+  // kNotFound when absent.
+  virtual Result<std::string> GetRecord(RecordKind kind, const std::string& key) const = 0;
+  // Every record of `kind`, ascending by key (bytewise).
+  virtual Result<std::vector<Record>> ListRecords(RecordKind kind) const = 0;
+  // Removes (kind, key); kNotFound when absent.
+  virtual Status DeleteRecord(RecordKind kind, const std::string& key) = 0;
 
   // Calls `on_commit(revision)` after every successful Commit, on the committing
   // thread, with no store lock held. The callback must be quick and must not

@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <atomic>
 #include <functional>
+#include <latch>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -45,6 +47,9 @@ class Harness {
   virtual bool opened() const { return true; }
   // The leader lease of the store's database (store/leader_lease.h).
   virtual std::unique_ptr<LeaderLease> NewLease() { return std::make_unique<SingleServerLease>(); }
+  // Another store on the same database, as a second server (or process)
+  // would open it; null when the store has no database to share (memory).
+  virtual std::unique_ptr<Store> OpenAnother() { return nullptr; }
 };
 
 // The store Open returned, or null after recording why it did not open.
@@ -76,6 +81,9 @@ class SqliteHarness final : public Harness {
   }
   Store& store() override { return *store_; }
   bool opened() const override { return store_ != nullptr; }
+  std::unique_ptr<Store> OpenAnother() override {
+    return OpenedOrFailure(SqliteStore::Open(dir_.File("skiff.db")));
+  }
 
  private:
   skiff::testing::TempDir dir_;
@@ -104,6 +112,9 @@ class PostgresHarness final : public Harness {
   std::string missing() const override { return missing_; }
   std::unique_ptr<LeaderLease> NewLease() override {
     return std::make_unique<PostgresLeaderLease>(conninfo_);
+  }
+  std::unique_ptr<Store> OpenAnother() override {
+    return OpenedOrFailure(PostgresStore::Open(conninfo_));
   }
 
  private:
@@ -431,6 +442,17 @@ TEST_P(StoreContractTest, RevisionsStrictlyIncrease) {
   }
 }
 
+// Verify that ChangesSince from a revision newer than the log's newest (the
+// database went back) is kFailedPrecondition, so a reader re-lists rather
+// than waits for revisions it already saw; from the newest, it is empty.
+TEST_P(StoreContractTest, ChangesSinceAheadOfTheLogIsFailedPrecondition) {
+  const int64_t v = MustCommit(Txn().Put(MakeApp("a"), kMustNotExist));
+  EXPECT_EQ(store().ChangesSince(v, 10)->size(), 0u);
+  auto ahead = store().ChangesSince(v + 3, 10);
+  ASSERT_FALSE(ahead.has_value());
+  EXPECT_EQ(ahead.error().code, ErrorCode::kFailedPrecondition);
+}
+
 // Verify that ChangesSince replays every change in order, with deletes carrying
 // the object as it was, honouring since and limit.
 TEST_P(StoreContractTest, ChangesSinceOrderAndLimit) {
@@ -463,7 +485,7 @@ TEST_P(StoreContractTest, ChangesSinceOrderAndLimit) {
   EXPECT_EQ((*page)[0].revision, 2);
   EXPECT_EQ((*page)[1].revision, 3);
   EXPECT_EQ(store().ChangesSince(5, 100)->size(), 0u);
-  EXPECT_EQ(store().ChangesSince(99, 100)->size(), 0u);
+  EXPECT_EQ(store().ChangesSince(99, 100).error().code, ErrorCode::kFailedPrecondition);
   EXPECT_EQ(store().ChangesSince(0, 0)->size(), 0u);
   EXPECT_EQ(store().ChangesSince(-1, 10).error().code, ErrorCode::kInvalidArgument);
 }
@@ -813,6 +835,126 @@ TEST_P(StoreContractTest, ManySmallCommits) {
   EXPECT_EQ(store().ChangesSince(0, kCommits)->size(), size_t{kCommits});
 }
 
+// Verify that records are kept by kind and key, replaced by a put, listed by
+// key, and removed by a delete, with the exact codes for absent keys.
+TEST_P(StoreContractTest, RecordsPutGetListDelete) {
+  EXPECT_EQ(store().GetRecord(RecordKind::kEdge, "e1").error().code, ErrorCode::kNotFound);
+  ASSERT_TRUE(store().PutRecord(RecordKind::kEdge, "e2", "two"));
+  ASSERT_TRUE(store().PutRecord(RecordKind::kEdge, "e1", "one"));
+  ASSERT_TRUE(store().PutRecord(RecordKind::kJoinToken, "e1", "token"));
+  EXPECT_EQ(store().GetRecord(RecordKind::kEdge, "e1").value_or(""), "one");
+  ASSERT_TRUE(store().PutRecord(RecordKind::kEdge, "e1", "uno"));
+  EXPECT_EQ(store().GetRecord(RecordKind::kEdge, "e1").value_or(""), "uno");
+  EXPECT_EQ(store().ListRecords(RecordKind::kEdge).value_or(std::vector<Record>{}),
+            (std::vector<Record>{{"e1", "uno"}, {"e2", "two"}}));
+  EXPECT_EQ(store().ListRecords(RecordKind::kJoinToken).value_or(std::vector<Record>{}),
+            (std::vector<Record>{{"e1", "token"}}));
+  EXPECT_TRUE(store().ListRecords(RecordKind::kAdminToken)->empty());
+
+  ASSERT_TRUE(store().DeleteRecord(RecordKind::kEdge, "e1"));
+  EXPECT_EQ(store().GetRecord(RecordKind::kEdge, "e1").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store().DeleteRecord(RecordKind::kEdge, "e1").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store().GetRecord(RecordKind::kJoinToken, "e1").value_or(""), "token");
+  EXPECT_EQ(store().PutRecord(RecordKind::kEdge, "", "x").error().code,
+            ErrorCode::kInvalidArgument);
+}
+
+// Verify that every kind of record is kept apart from the others under one key.
+TEST_P(StoreContractTest, EveryRecordKindIsKeptApart) {
+  for (size_t k = 0; k < kRecordKinds; ++k) {
+    const auto kind = static_cast<RecordKind>(k);
+    ASSERT_TRUE(store().PutRecord(kind, "key", std::string(ToString(kind)))) << ToString(kind);
+  }
+  for (size_t k = 0; k < kRecordKinds; ++k) {
+    const auto kind = static_cast<RecordKind>(k);
+    EXPECT_EQ(store().ListRecords(kind).value_or(std::vector<Record>{}),
+              (std::vector<Record>{{"key", std::string(ToString(kind))}}));
+  }
+}
+
+// Verify that CreateRecord writes only an absent key, and that of several
+// writers creating one key at once exactly one wins.
+TEST_P(StoreContractTest, CreateRecordHasOneWinner) {
+  ASSERT_TRUE(store().CreateRecord(RecordKind::kAdminToken, "admin", "first"));
+  EXPECT_EQ(store().CreateRecord(RecordKind::kAdminToken, "admin", "second").error().code,
+            ErrorCode::kAlreadyExists);
+  EXPECT_EQ(store().GetRecord(RecordKind::kAdminToken, "admin").value_or(""), "first");
+
+  constexpr int kWriters = 4;
+  std::atomic<int> won = 0;
+  std::atomic<int> lost = 0;
+  std::vector<std::thread> writers;
+  for (int i = 0; i < kWriters; ++i) {
+    writers.emplace_back([&, i] {
+      Status s = store().CreateRecord(RecordKind::kEdge, "race", std::to_string(i));
+      if (s) {
+        ++won;
+      } else if (s.error().code == ErrorCode::kAlreadyExists) {
+        ++lost;
+      }
+    });
+  }
+  for (std::thread& t : writers) t.join();
+  EXPECT_EQ(won.load(), 1);
+  EXPECT_EQ(lost.load(), kWriters - 1);
+}
+
+// Verify that of writers on two stores sharing one database (two servers;
+// two SQLite stores on one file) creating one key at once, exactly one wins,
+// every other gets kAlreadyExists, and both stores then read the winner's
+// value. The memory store has no database to share: its writers race on the
+// one store.
+TEST_P(StoreContractTest, CreateRecordHasOneWinnerAcrossStores) {
+  std::unique_ptr<Store> another = harness_->OpenAnother();
+  Store& second = another != nullptr ? *another : store();
+  Store* const stores[] = {&store(), &second};
+  constexpr int kRounds = 10;
+  constexpr int kWriters = 4;  // two on each store
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string key = "race-" + std::to_string(round);
+    std::latch start(kWriters);
+    std::mutex mu;
+    std::vector<std::string> winners;
+    int lost = 0;
+    std::vector<std::thread> writers;
+    for (int i = 0; i < kWriters; ++i) {
+      writers.emplace_back([&, i] {
+        const std::string value = "writer-" + std::to_string(i);
+        start.arrive_and_wait();
+        Status s = stores[i % 2]->CreateRecord(RecordKind::kEdge, key, value);
+        std::lock_guard lock(mu);
+        if (s) {
+          winners.push_back(value);
+        } else if (s.error().code == ErrorCode::kAlreadyExists) {
+          ++lost;
+        } else {
+          ADD_FAILURE() << s.error().ToString();
+        }
+      });
+    }
+    for (std::thread& t : writers) t.join();
+    ASSERT_EQ(winners.size(), 1u) << "round " << round;
+    EXPECT_EQ(lost, kWriters - 1) << "round " << round;
+    for (Store* s : stores) {
+      EXPECT_EQ(s->GetRecord(RecordKind::kEdge, key).value_or(""), winners[0]) << "round " << round;
+    }
+  }
+}
+
+// Verify that a record write takes no revision, wakes no subscriber and shows
+// in no change: records are outside the change log.
+TEST_P(StoreContractTest, RecordsStayOutOfTheChangeLog) {
+  const int64_t before = MustCommit(Txn().Put(MakeApp("a"), kMustNotExist));
+  std::atomic<int> told = 0;
+  auto subscription = store().Subscribe([&](int64_t) { ++told; });
+  ASSERT_TRUE(store().PutRecord(RecordKind::kNodeCredential, "hash", "node-1"));
+  ASSERT_TRUE(store().DeleteRecord(RecordKind::kNodeCredential, "hash"));
+  EXPECT_EQ(store().Revision(), before);
+  EXPECT_TRUE(store().ChangesSince(before, 10)->empty());
+  EXPECT_EQ(told.load(), 0);
+  EXPECT_EQ(MustCommit(Txn().Put(MakeApp("b"), kMustNotExist)), before + 1);
+}
+
 // Verify that a txn fenced at the lease's current epoch commits, and that
 // one fenced at any other epoch is kFailedPrecondition and writes nothing
 // (no object, no change, no revision, no event).
@@ -830,6 +972,11 @@ TEST_P(StoreContractTest, FencedCommitNeedsTheCurrentEpoch) {
     ASSERT_FALSE(refused.has_value()) << "epoch " << other;
     EXPECT_EQ(refused.error().code, ErrorCode::kFailedPrecondition);
   }
+  // The fence is read last, but a stale writer is told it no longer leads
+  // even when its txn fails otherwise too ("a" exists).
+  auto conflicting = store().Commit(Txn().Put(MakeApp("a"), kMustNotExist).Fenced(epoch + 1));
+  ASSERT_FALSE(conflicting.has_value());
+  EXPECT_EQ(conflicting.error().code, ErrorCode::kFailedPrecondition);
   EXPECT_EQ(store().Revision(), before);
   EXPECT_EQ(store().GetApp("b").error().code, ErrorCode::kNotFound);
   EXPECT_EQ(store().ChangesSince(before, 10)->size(), 0u);

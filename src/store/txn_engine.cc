@@ -20,13 +20,6 @@ int64_t AsCount(size_t retention) {
       std::min<size_t>(retention, static_cast<size_t>(std::numeric_limits<int64_t>::max() / 2)));
 }
 
-void SortDeployments(std::vector<model::Deployment>& deployments) {
-  // Keys sort "app/10" before "app/9"; the contract is numeric order.
-  std::sort(deployments.begin(), deployments.end(), [](const auto& a, const auto& b) {
-    return std::tie(a.app, a.revision) < std::tie(b.app, b.revision);
-  });
-}
-
 }  // namespace
 
 TxnEngine::TxnEngine(std::unique_ptr<Backend> backend, EngineOptions options)
@@ -85,21 +78,34 @@ Result<int64_t> TxnEngine::CommitLocked(const Txn& txn) {
     return tl::unexpected(begun.error());
   }
   LogState state = *begun;
-  Result<int64_t> written = [&]() -> Result<int64_t> {
-    if (txn.fence_epoch() != 0) {
-      SKIFF_ASSIGN_OR_RETURN(int64_t current, backend_->ReadLeaderEpoch());
-      if (current != txn.fence_epoch()) {
-        return FailedPrecondition("fenced: the write is of epoch " +
-                                  std::to_string(txn.fence_epoch()) + ", the leader's is now " +
-                                  std::to_string(current) + "; this server no longer leads");
-      }
+  // The fence, read last (below): a database several servers share holds the
+  // lease's row from this read to the end of the write (a takeover waits for
+  // it), and the shorter that is, the less the leader's own renewal of the row
+  // waits behind it.
+  auto check_fence = [&]() -> Status {
+    if (txn.fence_epoch() == 0) return OkStatus();
+    SKIFF_ASSIGN_OR_RETURN(int64_t current, backend_->ReadLeaderEpoch());
+    if (current != txn.fence_epoch()) {
+      return FailedPrecondition("fenced: the write is of epoch " +
+                                std::to_string(txn.fence_epoch()) + ", the leader's is now " +
+                                std::to_string(current) + "; this server no longer leads");
     }
-    SKIFF_ASSIGN_OR_RETURN(std::vector<Change> changes,
-                           PlanTxn(txn, state.revision, [this](Kind kind, const std::string& key) {
-                             return backend_->ReadObject(kind, key);
-                           }));
-    SKIFF_RETURN_IF_ERROR(
-        CheckDomainClaims(txn, changes, [this] { return List<model::App>(Kind::kApp); }));
+    return OkStatus();
+  };
+  Result<int64_t> written = [&]() -> Result<int64_t> {
+    auto planned = PlanTxn(txn, state.revision, [this](Kind kind, const std::string& key) {
+      return backend_->ReadObject(kind, key);
+    });
+    Status claimed =
+        planned ? CheckDomainClaims(txn, *planned, [this] { return List<model::App>(Kind::kApp); })
+                : Status(tl::unexpected(planned.error()));
+    if (!claimed) {
+      // A writer that no longer leads learns that first, whatever else it got
+      // wrong (the contract's one code for "stop acting").
+      if (claimed.error().code != ErrorCode::kUnavailable) SKIFF_RETURN_IF_ERROR(check_fence());
+      return tl::unexpected(claimed.error());
+    }
+    std::vector<Change>& changes = *planned;
     SKIFF_RETURN_IF_ERROR(backend_->Write(changes, txn.fence_epoch()));
     state.revision = changes.back().revision;
     state.events += std::count_if(changes.begin(), changes.end(),
@@ -115,6 +121,7 @@ Result<int64_t> TxnEngine::CommitLocked(const Txn& txn) {
       SKIFF_RETURN_IF_ERROR(backend_->DropOldestEvents(excess));
       state.events -= excess;
     }
+    SKIFF_RETURN_IF_ERROR(check_fence());  // last, just before the commit
     SKIFF_RETURN_IF_ERROR(backend_->CommitWrite(state));
     return state.revision;
   }();
@@ -230,6 +237,12 @@ Result<std::vector<Change>> TxnEngine::ChangesSince(int64_t since, size_t limit)
   SKIFF_ASSIGN_OR_RETURN(LogState state, backend_->ReadLogState());
   Saw(state.revision);
   if (since < state.compacted) return Compacted(since, state.compacted);
+  if (since > state.revision) {
+    return FailedPrecondition("revision " + std::to_string(since) +
+                              " is newer than the log's newest, " + std::to_string(state.revision) +
+                              ": the database went back (a failover that lost commits, a restored "
+                              "backup); re-list, then go on from the revision listed");
+  }
   SKIFF_ASSIGN_OR_RETURN(std::vector<Change> changes, backend_->ReadChanges(since, limit));
   // The log is the truth only if it has no hole: revisions are contiguous, so
   // anything but since + 1, since + 2, ... means another server compacted past
@@ -244,6 +257,54 @@ Result<std::vector<Change>> TxnEngine::ChangesSince(int64_t since, size_t limit)
     ++expected;
   }
   return changes;
+}
+
+namespace {
+
+Status CheckRecordKey(const std::string& key) {
+  if (key.empty()) return InvalidArgument("a record needs a key", "key");
+  return OkStatus();
+}
+
+std::string RecordName(RecordKind kind, const std::string& key) {
+  return std::string(ToString(kind)) + " " + key;
+}
+
+}  // namespace
+
+Status TxnEngine::PutRecord(RecordKind kind, const std::string& key, const std::string& value) {
+  SKIFF_RETURN_IF_ERROR(CheckRecordKey(key));
+  std::lock_guard lock(mu_);
+  return backend_->WriteRecord(kind, key, value, /*replace=*/true).map([](bool) {});
+}
+
+Status TxnEngine::CreateRecord(RecordKind kind, const std::string& key, const std::string& value) {
+  SKIFF_RETURN_IF_ERROR(CheckRecordKey(key));
+  std::lock_guard lock(mu_);
+  SKIFF_ASSIGN_OR_RETURN(bool wrote, backend_->WriteRecord(kind, key, value, /*replace=*/false));
+  if (!wrote) return AlreadyExists(RecordName(kind, key) + " exists");
+  return OkStatus();
+}
+
+Result<std::string> TxnEngine::GetRecord(RecordKind kind, const std::string& key) const {
+  SKIFF_RETURN_IF_ERROR(CheckRecordKey(key));
+  std::lock_guard lock(mu_);
+  SKIFF_ASSIGN_OR_RETURN(std::optional<std::string> value, backend_->ReadRecord(kind, key));
+  if (!value) return NotFound(RecordName(kind, key) + " not found");
+  return std::move(*value);
+}
+
+Result<std::vector<Record>> TxnEngine::ListRecords(RecordKind kind) const {
+  std::lock_guard lock(mu_);
+  return backend_->ReadRecords(kind);
+}
+
+Status TxnEngine::DeleteRecord(RecordKind kind, const std::string& key) {
+  SKIFF_RETURN_IF_ERROR(CheckRecordKey(key));
+  std::lock_guard lock(mu_);
+  SKIFF_ASSIGN_OR_RETURN(bool erased, backend_->EraseRecord(kind, key));
+  if (!erased) return NotFound(RecordName(kind, key) + " not found");
+  return OkStatus();
 }
 
 tl::unexpected<Error> TxnEngine::Compacted(int64_t since, int64_t compacted) {

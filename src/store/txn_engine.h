@@ -67,6 +67,11 @@ class TxnEngine : public Store {
   Result<std::vector<model::Event>> ListEvents(const EventFilter& filter) const override;
   Result<Snapshot> GetSnapshot() const override;
   Result<std::vector<Change>> ChangesSince(int64_t since, size_t limit) const override;
+  Status PutRecord(RecordKind kind, const std::string& key, const std::string& value) override;
+  Status CreateRecord(RecordKind kind, const std::string& key, const std::string& value) override;
+  Result<std::string> GetRecord(RecordKind kind, const std::string& key) const override;
+  Result<std::vector<Record>> ListRecords(RecordKind kind) const override;
+  Status DeleteRecord(RecordKind kind, const std::string& key) override;
   std::unique_ptr<Subscription> Subscribe(std::function<void(int64_t)> on_commit) override;
 
  protected:

@@ -56,6 +56,14 @@ class ScriptedBackend final : public Backend {
     return std::vector<model::Event>();
   }
   Result<std::vector<Change>> ReadChanges(int64_t, size_t) override { return changes; }
+  Result<bool> WriteRecord(RecordKind, const std::string&, const std::string&, bool) override {
+    return true;
+  }
+  Result<bool> EraseRecord(RecordKind, const std::string&) override { return true; }
+  Result<std::optional<std::string>> ReadRecord(RecordKind, const std::string&) override {
+    return std::optional<std::string>();
+  }
+  Result<std::vector<Record>> ReadRecords(RecordKind) override { return std::vector<Record>(); }
 
   LogState state;
   std::vector<Change> changes;

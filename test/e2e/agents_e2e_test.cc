@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/json.hpp>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -380,7 +381,18 @@ TEST_F(AgentsE2eTest, UsageErrorsExit2) {
 // Verify that a revoked join token no longer lets a machine join.
 TEST_F(AgentsE2eTest, RevokedJoinTokenRefused) {
   const std::string token = JoinToken();
-  auto revoked = server_.Api("DELETE", "/v1/join-tokens/" + token);
+  // Revoked by its id (the list shows the token's first characters beside it).
+  auto listed = server_.Api("GET", "/v1/join-tokens");
+  ASSERT_TRUE(listed);
+  const boost::json::value list = boost::json::parse(listed->body);
+  std::string id;
+  for (const boost::json::value& t : list.at("join_tokens").as_array()) {
+    if (token.starts_with(std::string(t.at("prefix").as_string()))) {
+      id = std::string(t.at("id").as_string());
+    }
+  }
+  ASSERT_FALSE(id.empty()) << listed->body;
+  auto revoked = server_.Api("DELETE", "/v1/join-tokens/" + id);
   ASSERT_TRUE(revoked);
   ASSERT_EQ(revoked->status, 200) << revoked->body;
   TempDir dir;

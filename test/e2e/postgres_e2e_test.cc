@@ -27,11 +27,11 @@ std::string Spec(const std::string& name) {
   return spec;
 }
 
-// `skiff server --store STORE` run to its exit.
-CommandResult RunServer(const std::string& store) {
+// `skiff server --store STORE --listen LISTEN` run to its exit.
+CommandResult RunServer(const std::string& store, const std::string& listen = "127.0.0.1:0") {
   TempDir dir;
   return RunCommand({SKIFF_BIN, "server", "--store", store, "--data", dir.File("data"), "--listen",
-                     "127.0.0.1:0", "--no-agent", "--no-edge"},
+                     listen, "--no-agent", "--no-edge"},
                     {}, 60);
 }
 
@@ -59,6 +59,19 @@ TEST(PostgresE2eTest, UnusableStoreStopsTheServerAtStart) {
   EXPECT_EQ(refused.exit_code, 1) << refused.output;
   EXPECT_THAT(refused.output, HasSubstr("role \"nosuchuser\" does not exist"));
   EXPECT_THAT(refused.output, HasSubstr("credentials"));
+}
+
+// Verify that a server sharing a PostgreSQL store refuses to start when it
+// listens on every address and is not told what to advertise, naming
+// --advertise (0.0.0.0 tells the other servers and clients nothing).
+TEST(PostgresE2eTest, EveryAddressNeedsAdvertise) {
+  SKIFF_REQUIRE_POSTGRES(server);
+  auto db = server->CreateDatabase();
+  ASSERT_TRUE(db.has_value()) << db.error().ToString();
+  CommandResult refused = RunServer(*db, "0.0.0.0:0");
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_THAT(refused.output, HasSubstr("--advertise"));
+  EXPECT_THAT(refused.output, HasSubstr("binds every address"));
 }
 
 // Verify that a server on PostgreSQL serves writes, answers them 503 with

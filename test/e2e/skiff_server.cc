@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/files.h"
 #include "net/http_client.h"
 
 namespace skiff::testing {
@@ -92,6 +93,13 @@ bool SkiffServer::Start() {
   return !token_.empty();
 }
 
+void SkiffServer::GiveToken(const std::string& token) {
+  fs::create_directories(data_);
+  fs::permissions(data_, fs::perms::owner_all, fs::perm_options::replace);
+  Status written = WriteFileAtomically(data_ + "/admin.token", token + "\n", 0600);
+  EXPECT_TRUE(written) << written.error().ToString();
+}
+
 void SkiffServer::Kill() {
   if (process_) {
     process_->Signal(SIGKILL);
@@ -137,13 +145,15 @@ std::string SkiffServer::WriteFile(const std::string& name, const std::string& t
 
 std::string SkiffServer::Output() const { return ReadFile(dir_.File("server.log")); }
 
-std::string TestAppSpec(const std::string& name, int replicas, const std::string& domains) {
+std::string TestAppSpec(const std::string& name, int replicas, const std::string& domains,
+                        const std::string& health_every) {
   return "name: " + name +
          "\nrun:\n  command: [\"" SKIFF_TESTAPP_BIN
          "\", \"--host\", \"${HOST}\", \"--port\", \"${PORT}\"]\n"
          "replicas: " +
          std::to_string(replicas) + "\ndomains: " + domains +
-         "\nhealth: {type: http, path: /health, interval: 200ms, timeout: 200ms}\n";
+         "\nhealth: {type: http, path: /health, interval: " + health_every +
+         ", timeout: " + health_every + "}\n";
 }
 
 json::array Instances(const SkiffServer& server, const std::string& app) {
@@ -163,9 +173,20 @@ int HandlePid(const json::value& instance) {
   return std::stoi(h.substr(4, h.find(':', 4) - 4));
 }
 
-std::vector<int> AppProcesses(const std::string& app) {
+namespace {
+
+struct AppProcess {
+  int pid = 0;
+  std::string app;
+  std::string instance;  // "" when it has none
+};
+
+// Live processes (not zombies) whose environment has SKIFF_APP=app (or, when
+// `prefix`, SKIFF_APP starting with `app`), each with its SKIFF_INSTANCE.
+std::vector<AppProcess> AppProcessesWithInstances(const std::string& app, bool prefix = false) {
   const std::string needle = "SKIFF_APP=" + app;
-  std::vector<int> pids;
+  const std::string instance = "SKIFF_INSTANCE=";
+  std::vector<AppProcess> found;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator("/proc", ec)) {
     const std::string name = entry.path().filename();
@@ -178,14 +199,44 @@ std::vector<int> AppProcesses(const std::string& app) {
     std::string env = ReadFile(entry.path() / "environ");
     std::stringstream vars(env);
     std::string var;
+    bool of_app = false;
+    AppProcess process;
     while (std::getline(vars, var, '\0')) {
-      if (var == needle) {
-        pids.push_back(std::stoi(name));
-        break;
+      if (prefix ? var.rfind(needle, 0) == 0 : var == needle) {
+        of_app = true;
+        process.app = var.substr(std::string_view("SKIFF_APP=").size());
       }
+      if (var.rfind(instance, 0) == 0) process.instance = var.substr(instance.size());
+    }
+    if (of_app) {
+      process.pid = std::stoi(name);
+      found.push_back(std::move(process));
     }
   }
+  return found;
+}
+
+}  // namespace
+
+std::vector<int> AppProcesses(const std::string& app) {
+  std::vector<int> pids;
+  for (const AppProcess& p : AppProcessesWithInstances(app)) pids.push_back(p.pid);
   return pids;
+}
+
+std::vector<std::string> AppProcessInstances(const std::string& app) {
+  std::vector<std::string> ids;
+  for (const AppProcess& p : AppProcessesWithInstances(app)) ids.push_back(p.instance);
+  return ids;
+}
+
+std::vector<std::pair<std::string, std::string>> AppProcessInstancesWithPrefix(
+    const std::string& prefix) {
+  std::vector<std::pair<std::string, std::string>> found;
+  for (AppProcess& p : AppProcessesWithInstances(prefix, /*prefix=*/true)) {
+    found.emplace_back(std::move(p.app), std::move(p.instance));
+  }
+  return found;
 }
 
 std::string HttpGet(const std::string& address, const std::string& path) {
@@ -198,6 +249,7 @@ SkiffAgent::SkiffAgent(const SkiffServer& server, std::string name, std::string 
     : server_(server),
       name_(std::move(name)),
       address_(std::move(address)),
+      servers_("http://" + server.addr()),
       data_(dir_.File("data")) {
   static int agents = 0;
   ports_ = PortRange(port_count, ++agents * 7);
@@ -212,10 +264,9 @@ SkiffAgent::~SkiffAgent() {
 }
 
 bool SkiffAgent::Start(const std::string& join_token) {
-  std::vector<std::string> argv{SKIFF_BIN,     "agent", "--server",  "http://" + server_.addr(),
-                                "--name",      name_,   "--address", address_,
-                                "--data",      data_,   "--ports",   ports_,
-                                "--log-level", "debug"};
+  std::vector<std::string> argv{SKIFF_BIN, "agent",     "--server",    servers_, "--name",
+                                name_,     "--address", address_,      "--data", data_,
+                                "--ports", ports_,      "--log-level", "debug"};
   if (!join_token.empty()) {
     argv.push_back("--join-token");
     argv.push_back(join_token);
@@ -279,5 +330,42 @@ std::string SkiffAgent::LogPath() const {
 }
 
 std::string SkiffAgent::Output() const { return ReadFile(LogPath()); }
+
+int CountOccurrences(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+bool Leads(const SkiffServer& server) {
+  auto r = server.Api("GET", "/health");
+  if (!r || r->status != 200) return false;
+  boost::system::error_code ec;
+  json::value v = json::parse(r->body, ec);
+  if (ec || !v.is_object()) return false;
+  const json::value* leader = v.as_object().if_contains("leader");
+  return leader != nullptr && leader->is_bool() && leader->as_bool();
+}
+
+int WaitForOneLeader(const std::vector<std::unique_ptr<SkiffServer>>& servers,
+                     std::chrono::milliseconds timeout, int skip) {
+  int leader = -1;
+  PollUntil(
+      [&] {
+        int found = -1;
+        int count = 0;
+        for (int i = 0; i < static_cast<int>(servers.size()); ++i) {
+          if (i != skip && Leads(*servers[i])) {
+            found = i;
+            ++count;
+          }
+        }
+        if (count != 1) return false;
+        leader = found;
+        return true;
+      },
+      timeout, std::chrono::milliseconds(20));
+  return leader;
+}
 
 }  // namespace skiff::testing

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/json.hpp>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,6 +27,10 @@ class SkiffServer {
   bool Start();
   // SIGKILL, no chance to clean up.
   void Kill();
+  // Puts `token` in its DATA/admin.token (mode 0600) before it starts, as an
+  // operator does for a server of a shared database that did not make the
+  // admin token: such a server writes none (docs/postgres.md).
+  void GiveToken(const std::string& token);
   // Flags given to `skiff server` at every later Start ("--no-agent", ...).
   void AddArgs(std::vector<std::string> args) {
     extra_args_.insert(extra_args_.end(), args.begin(), args.end());
@@ -86,6 +91,9 @@ class SkiffAgent {
   void AddArgs(std::vector<std::string> args) {
     extra_args_.insert(extra_args_.end(), args.begin(), args.end());
   }
+  // The --server list it starts with at every later Start (default: its
+  // server's URL), "http://a:1,http://b:2" for an agent of several servers.
+  void SetServers(std::string urls) { servers_ = std::move(urls); }
   // The node id the agent keeps in its data dir ("" before its first start).
   std::string NodeId() const;
   // The output of its latest start.
@@ -97,6 +105,7 @@ class SkiffAgent {
   TempDir dir_;
   std::string name_;
   std::string address_;
+  std::string servers_;
   std::string data_;
   std::string ports_;
   std::vector<std::string> extra_args_;
@@ -107,8 +116,10 @@ class SkiffAgent {
 };
 
 // A spec of the test app (process driver, bound to $HOST:$PORT) with `replicas`
-// and `domains` (YAML, "[a.test, b.test]"), health-checked over http every 200 ms.
-std::string TestAppSpec(const std::string& name, int replicas, const std::string& domains);
+// and `domains` (YAML, "[a.test, b.test]"), health-checked over http every
+// `health_every` with that timeout (a duration, "200ms", "1s").
+std::string TestAppSpec(const std::string& name, int replicas, const std::string& domains,
+                        const std::string& health_every = "200ms");
 
 // The instances of `app` as the API lists them.
 boost::json::array Instances(const SkiffServer& server, const std::string& app);
@@ -116,7 +127,23 @@ boost::json::array Instances(const SkiffServer& server, const std::string& app);
 int HandlePid(const boost::json::value& instance);
 // Live processes whose environment has SKIFF_APP=app.
 std::vector<int> AppProcesses(const std::string& app);
+// The SKIFF_INSTANCE of each of those processes (one entry per process).
+std::vector<std::string> AppProcessInstances(const std::string& app);
+// The SKIFF_APP and SKIFF_INSTANCE of each live process whose SKIFF_APP starts
+// with `prefix` (one entry per process), in one scan of /proc.
+std::vector<std::pair<std::string, std::string>> AppProcessInstancesWithPrefix(
+    const std::string& prefix);
 // GET http://address/path; the body, or "" when it fails.
 std::string HttpGet(const std::string& address, const std::string& path);
+
+// How many times `what` occurs in `text` (a server's log lines of one kind).
+int CountOccurrences(const std::string& text, const std::string& what);
+
+// Whether the server's /health says it leads (false when it does not answer).
+bool Leads(const SkiffServer& server);
+// The index in `servers` of the one server that leads, `skip` left out, once
+// exactly one does; -1 when that is not so within `timeout`.
+int WaitForOneLeader(const std::vector<std::unique_ptr<SkiffServer>>& servers,
+                     std::chrono::milliseconds timeout, int skip = -1);
 
 }  // namespace skiff::testing

@@ -66,11 +66,20 @@ Result<std::vector<store::ServerRecord>> FakeLeaderLease::ListServers() {
   const Time now = db_clock_->Now();
   std::vector<store::ServerRecord> out;
   for (auto [id, r] : servers_) {
-    r.leader = holder_ == id && expires_at_ > now;
+    r.leader = store::ServerIdOfHolder(holder_) == id && expires_at_ > now;
     r.epoch = r.leader ? epoch_ : 0;
     out.push_back(std::move(r));
   }
   return out;
+}
+
+Status FakeLeaderLease::PruneServers(Duration unseen_for) {
+  std::lock_guard lock(mu_);
+  SKIFF_RETURN_IF_ERROR(CheckAvailableLocked());
+  const Time now = db_clock_->Now();
+  std::erase_if(servers_,
+                [&](const auto& entry) { return entry.second.last_seen <= now - unseen_for; });
+  return OkStatus();
 }
 
 void FakeLeaderLease::SetUnavailable(bool unavailable) {

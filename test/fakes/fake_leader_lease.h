@@ -28,6 +28,7 @@ class FakeLeaderLease final : public store::LeaderLease {
   Status Release(const std::string& holder, int64_t epoch) override;
   Status Heartbeat(const store::ServerInfo& server) override;
   Result<std::vector<store::ServerRecord>> ListServers() override;
+  Status PruneServers(Duration unseen_for) override;
 
   // While set, every call fails with kUnavailable and changes nothing.
   void SetUnavailable(bool unavailable);

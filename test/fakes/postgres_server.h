@@ -5,13 +5,22 @@
 // which then owns the temp dir.
 //
 // One server per test binary (starting one costs seconds); each test takes a
-// fresh database of its own (CreateDatabase).
+// fresh database of its own (CreateDatabase). initdb, the slow part, runs once
+// per machine, user and PostgreSQL version: its cluster is kept as a template
+// in a directory of the user's own in the temp dir (skiff-pg-UID/VERSION, see
+// PrivateDir) and each server starts on a copy.
+//
+// postgres runs as a child of the test process (not daemonised by pg_ctl) with
+// a parent-death signal (setpriv --pdeathsig KILL), so a test that crashes or
+// is killed leaves no server behind. The signal follows the thread that
+// started it: call Shared, Start and Restart from the test's main thread.
 //
 // Thread-safety: all methods may be called from any thread, but Stop/Start/
 // Restart/Kill from one at a time.
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/types.h>
 
 #include <memory>
 #include <mutex>
@@ -58,14 +67,29 @@ class PostgresServer {
   // Runs `sql` on `database`; the first column of the first row, "" if none.
   Result<std::string> Query(const std::string& database, const std::string& sql);
 
+  // Makes sure `path` is a directory of this user's (the effective uid) that
+  // no one else may enter: made with mkdtemp (mode 0700) and renamed into
+  // place when absent; kFailedPrecondition, naming it, when what is there is
+  // not a directory (a symbolic link included), is another user's, or has a
+  // mode other than 0700. The template cluster is kept at a name anyone can
+  // guess: one another user planted there would start with their
+  // configuration (archive_command, preloaded libraries), as this user.
+  static Status PrivateDir(const std::string& path);
+
  private:
   PostgresServer() = default;
   Status Init();
   Status PgCtl(const std::string& args);
+  // Makes this server's cluster in `data`: a copy of the template, or initdb's
+  // when no test made the template yet (then kept as the template).
+  Status MakeCluster(const std::string& data);
+  // Waits for the postgres child to exit, once it was told to.
+  void Reap();
 
   TempDir dir_;  // the socket, the log; data/ the cluster
   std::string bin_;
   std::string as_user_;  // "runuser -u nobody -- " when root, else ""
+  pid_t pid_ = -1;       // the postgres child, while it runs
   std::mutex mu_;
   int databases_ = 0;  // GUARDED_BY(mu_)
 };

@@ -142,9 +142,7 @@ class LocalHarness final : public StoreHarness {
 class RemoteHarness final : public StoreHarness {
  public:
   RemoteHarness() : apps_(&store_, &clock) {
-    auto tokens = api::JoinTokenStore::Open(dir_.path(), &clock);
-    EXPECT_TRUE(tokens) << tokens.error().ToString();
-    tokens_ = std::move(*tokens);
+    tokens_ = std::make_unique<api::JoinTokenStore>(&store_, &clock);
     auth_ =
         std::make_unique<api::TokenAuthenticator>(std::vector<std::string>{kAdmin}, tokens_.get());
     api::ApiDeps deps;
@@ -504,7 +502,7 @@ TEST_F(RemoteControlPlaneTest, JoinThenCredential) {
   EXPECT_EQ(node->id, kNode);
   ASSERT_EQ(saved.size(), 64u);
   EXPECT_EQ(remote.credential(), saved);
-  EXPECT_EQ(harness_.tokens().NodeForCredential(saved), kNode);
+  EXPECT_EQ(harness_.tokens().NodeForCredential(saved).value_or(std::nullopt), kNode);
 
   EXPECT_TRUE(remote.Heartbeat(kNode));
   auto other = remote.Heartbeat("node-b");
@@ -514,7 +512,7 @@ TEST_F(RemoteControlPlaneTest, JoinThenCredential) {
   ASSERT_FALSE(theirs);
   EXPECT_EQ(theirs.error().code, ErrorCode::kPermissionDenied);
 
-  ASSERT_TRUE(harness_.tokens().Revoke(token->token));
+  ASSERT_TRUE(harness_.tokens().Revoke(token->id));
   agent::RemoteControlPlaneOptions later;
   later.server_url = harness_.url();
   later.credential = saved;

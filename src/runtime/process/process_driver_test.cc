@@ -240,7 +240,10 @@ TEST_F(ProcessDriverUnitTest, ReleaseCallsPendingWatch) {
 TEST_F(ProcessDriverUnitTest, SampleAllMeasuresEveryLiveTask) {
   std::vector<TaskHandle> handles;
   for (const char* name : {"a", "b"}) {
-    auto handle = driver_.Start(Shell(std::string("touch ") + name + "; exec sleep 30"));
+    // The shell stays (no exec after the touch): a process in the middle of an
+    // exec has no resident pages yet, and a sample taken then reads 0 bytes.
+    auto handle =
+        driver_.Start(Shell(std::string("touch ") + name + "; while sleep 1; do :; done"));
     ASSERT_TRUE(handle.has_value()) << handle.error().ToString();
     handles.push_back(*handle);
   }

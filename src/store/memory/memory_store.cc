@@ -108,6 +108,32 @@ class MemoryBackend final : public Backend {
     return out;
   }
 
+  Result<bool> WriteRecord(RecordKind kind, const std::string& key, const std::string& value,
+                           bool replace) override {
+    auto [it, added] = RecordsOf(kind).try_emplace(key, value);
+    if (added) return true;
+    if (!replace) return false;
+    it->second = value;
+    return true;
+  }
+
+  Result<bool> EraseRecord(RecordKind kind, const std::string& key) override {
+    return RecordsOf(kind).erase(key) > 0;
+  }
+
+  Result<std::optional<std::string>> ReadRecord(RecordKind kind, const std::string& key) override {
+    const auto& records = RecordsOf(kind);
+    auto it = records.find(key);
+    if (it == records.end()) return std::optional<std::string>();
+    return std::optional<std::string>(it->second);
+  }
+
+  Result<std::vector<Record>> ReadRecords(RecordKind kind) override {
+    std::vector<Record> out;
+    for (const auto& [key, value] : RecordsOf(kind)) out.push_back(Record{key, value});
+    return out;
+  }
+
  private:
   // Objects of one kind by key. Events live apart: they are keyed by id.
   using Table = std::map<std::string, Object>;
@@ -123,7 +149,12 @@ class MemoryBackend final : public Backend {
     return tables_[static_cast<size_t>(kind)];
   }
 
+  std::map<std::string, std::string>& RecordsOf(RecordKind kind) {
+    return records_[static_cast<size_t>(kind)];
+  }
+
   LogState state_;
+  std::array<std::map<std::string, std::string>, kRecordKinds> records_;  // indexed by RecordKind
   std::array<Table, 4> tables_;  // indexed by Kind, events excluded
   std::map<int64_t, model::Event> events_;
   std::deque<Change> log_;  // revisions state_.compacted + 1 .. state_.revision

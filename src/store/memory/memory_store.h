@@ -9,7 +9,8 @@
 
 namespace skiff::store {
 
-class MemoryStore final : public TxnEngine {
+// Not final: a test overrides a call to inject a fault.
+class MemoryStore : public TxnEngine {
  public:
   using Options = EngineOptions;
 

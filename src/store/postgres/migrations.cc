@@ -28,7 +28,11 @@ namespace {
 // `servers` lists every server that sent a heartbeat (last_seen: now()).
 // changes.epoch: the term a fenced write was made in (0: not fenced), so
 // which leader wrote what can be told afterwards.
-constexpr std::array<const char*, 2> kSteps = {
+//
+// Version 3: records (store.h), outside the change log: their writes take no
+// revision and never lock log_state, so they do not wait for (or hold up)
+// other servers' commits. records.key is COLLATE "C" as objects.key is.
+constexpr std::array<const char*, 3> kSteps = {
     R"sql(
 CREATE TABLE objects (
   kind text NOT NULL,
@@ -75,12 +79,20 @@ CREATE TABLE servers (
 );
 ALTER TABLE changes ADD COLUMN epoch bigint NOT NULL DEFAULT 0;
 )sql",
+    R"sql(
+CREATE TABLE records (
+  kind text NOT NULL,
+  key text COLLATE "C" NOT NULL,
+  value text NOT NULL,
+  PRIMARY KEY (kind, key)
+);
+)sql",
 };
 
 // Any constant of our own: the key of the advisory lock migrations hold.
 constexpr const char* kMigrationLock = "7346590201";
 
-Status MigrateInTxn(Connection& c) {
+Status MigrateInTxn(Connection& c, int target) {
   SKIFF_RETURN_IF_ERROR(
       c.Exec(std::string("SELECT pg_advisory_xact_lock(") + kMigrationLock + ")"));
   SKIFF_RETURN_IF_ERROR(
@@ -97,12 +109,12 @@ Status MigrateInTxn(Connection& c) {
                               " this build knows: it was written by a later Skiff; run that "
                               "version (or a later one)");
   }
-  for (int64_t step = version + 1; step <= LatestSchemaVersion(); ++step) {
+  for (int64_t step = version + 1; step <= target; ++step) {
     SKIFF_RETURN_IF_ERROR(c.Exec(kSteps[static_cast<size_t>(step - 1)]));
   }
-  if (version < LatestSchemaVersion()) {
-    SKIFF_RETURN_IF_ERROR(c.Exec("UPDATE schema_version SET version = " +
-                                 std::to_string(LatestSchemaVersion()) + " WHERE id = 1"));
+  if (version < target) {
+    SKIFF_RETURN_IF_ERROR(
+        c.Exec("UPDATE schema_version SET version = " + std::to_string(target) + " WHERE id = 1"));
   }
   return OkStatus();
 }
@@ -111,9 +123,16 @@ Status MigrateInTxn(Connection& c) {
 
 int LatestSchemaVersion() { return static_cast<int>(kSteps.size()); }
 
-Status Migrate(Connection& c) {
+Status Migrate(Connection& c) { return MigrateTo(c, LatestSchemaVersion()); }
+
+Status MigrateTo(Connection& c, int version) {
+  if (version < 1 || version > LatestSchemaVersion()) {
+    return InvalidArgument("postgres: no schema version " + std::to_string(version) +
+                           " (this build knows 1 to " + std::to_string(LatestSchemaVersion()) +
+                           ")");
+  }
   SKIFF_RETURN_IF_ERROR(c.Exec("BEGIN"));
-  Status migrated = MigrateInTxn(c);
+  Status migrated = MigrateInTxn(c, version);
   if (migrated) {
     Result<Rows> committed = c.Exec("COMMIT");
     if (!committed) return tl::unexpected(committed.error());

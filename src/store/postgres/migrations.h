@@ -20,4 +20,12 @@ int LatestSchemaVersion();
 // REQUIRES: connection connected, no transaction open.
 Status Migrate(Connection& connection);
 
+// Brings the database to `version` as this build's steps 1..version make it,
+// and no further (a database already there or past it is left as it is):
+// how a test makes the database an older Skiff left, to upgrade it.
+// kInvalidArgument for a version this build has no step for; otherwise as
+// Migrate.
+// REQUIRES: connection connected, no transaction open.
+Status MigrateTo(Connection& connection, int version);
+
 }  // namespace skiff::store::postgres

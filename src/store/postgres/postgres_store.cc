@@ -17,6 +17,7 @@ using postgres::Connection;
 using postgres::Rows;
 
 std::string KindName(Kind kind) { return std::string(ToString(kind)); }
+std::string RecordKindName(RecordKind kind) { return std::string(ToString(kind)); }
 std::string Str(int64_t n) { return std::to_string(n); }
 
 // Every statement the backend runs, prepared on each connection.
@@ -53,8 +54,21 @@ std::vector<Connection::Statement> Statements() {
       {"compact_changes", "DELETE FROM changes WHERE revision <= $1"},
       // FOR SHARE: a takeover's UPDATE of the row waits until this write ends,
       // and a write after the takeover reads the new epoch
-      // (postgres_leader_lease.h).
+      // (postgres_leader_lease.h). Read last, just before COMMIT (TxnEngine),
+      // so the lease's renewal (an UPDATE of the row) waits for no more than
+      // the COMMIT.
       {"leader_epoch", "SELECT epoch FROM leader WHERE id = 1 FOR SHARE"},
+      // Each record statement is its own transaction (autocommit); RETURNING
+      // says whether it wrote.
+      {"put_record",
+       "INSERT INTO records (kind, key, value) VALUES ($1, $2, $3) "
+       "ON CONFLICT (kind, key) DO UPDATE SET value = EXCLUDED.value RETURNING key"},
+      {"create_record",
+       "INSERT INTO records (kind, key, value) VALUES ($1, $2, $3) "
+       "ON CONFLICT (kind, key) DO NOTHING RETURNING key"},
+      {"delete_record", "DELETE FROM records WHERE kind = $1 AND key = $2 RETURNING key"},
+      {"get_record", "SELECT value FROM records WHERE kind = $1 AND key = $2"},
+      {"list_records", "SELECT key, value FROM records WHERE kind = $1 ORDER BY key"},
   };
 }
 
@@ -221,6 +235,37 @@ class PostgresBackend final : public Backend {
       SKIFF_ASSIGN_OR_RETURN(int64_t version, rows.Int(i, 3));
       SKIFF_ASSIGN_OR_RETURN(Object object, DecodeObject(*kind, rows.Text(i, 4), version));
       out.push_back(Change{revision, rows.Bool(i, 2), std::move(object)});
+    }
+    return out;
+  }
+
+  // A record write that the connection lost is retried once as a read is: a
+  // put is idempotent, and a create whose first try committed unseen answers
+  // "exists", as it would to any later caller.
+  Result<bool> WriteRecord(RecordKind kind, const std::string& key, const std::string& value,
+                           bool replace) override {
+    SKIFF_ASSIGN_OR_RETURN(Rows rows, Read(replace ? "put_record" : "create_record",
+                                           {RecordKindName(kind), key, value}));
+    return rows.size() > 0;
+  }
+
+  Result<bool> EraseRecord(RecordKind kind, const std::string& key) override {
+    SKIFF_ASSIGN_OR_RETURN(Rows rows, Read("delete_record", {RecordKindName(kind), key}));
+    return rows.size() > 0;
+  }
+
+  Result<std::optional<std::string>> ReadRecord(RecordKind kind, const std::string& key) override {
+    SKIFF_ASSIGN_OR_RETURN(Rows rows, Read("get_record", {RecordKindName(kind), key}));
+    if (rows.size() == 0) return std::optional<std::string>();
+    return std::optional<std::string>(std::string(rows.Text(0, 0)));
+  }
+
+  Result<std::vector<Record>> ReadRecords(RecordKind kind) override {
+    SKIFF_ASSIGN_OR_RETURN(Rows rows, Read("list_records", {RecordKindName(kind)}));
+    std::vector<Record> out;
+    out.reserve(static_cast<size_t>(rows.size()));
+    for (int i = 0; i < rows.size(); ++i) {
+      out.push_back(Record{std::string(rows.Text(i, 0)), std::string(rows.Text(i, 1))});
     }
     return out;
   }

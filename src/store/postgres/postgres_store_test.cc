@@ -6,14 +6,18 @@
 
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <string>
 
 #include "fakes/postgres_server.h"
 #include "fakes/testing.h"
+#include "store/postgres/connection.h"
 #include "store/postgres/migrations.h"
 #include "store/store_test_objects.h"
 
@@ -52,6 +56,44 @@ TEST(PostgresStoreTest, NewerSchemaIsRefused) {
                                         " this build knows"),
             std::string::npos)
       << opened.error().message;
+}
+
+// Verify that a database an older Skiff left is upgraded in order on open: a
+// fresh one taken to schema 1, then to 2 (the leader lease, as the build
+// before records made it, with a term under way), opens at the latest
+// version with its records table working and its lease row kept; and that
+// MigrateTo refuses a version it has no step for.
+TEST(PostgresStoreTest, OlderSchemasAreUpgraded) {
+  SKIFF_REQUIRE_POSTGRES(server);
+  auto db = server->CreateDatabase();
+  ASSERT_TRUE(db.has_value()) << db.error().ToString();
+  const std::string name = PostgresServer::DatabaseOf(*db);
+  auto version = [&] { return server->Query(name, "SELECT version FROM schema_version"); };
+  auto has_records = [&] {
+    return server->Query(name, "SELECT to_regclass('records') IS NOT NULL").value_or("");
+  };
+  {
+    postgres::Connection old(*db, {});
+    ASSERT_TRUE(old.EnsureConnected());
+    EXPECT_EQ(postgres::MigrateTo(old, 0).error().code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ(postgres::MigrateTo(old, postgres::LatestSchemaVersion() + 1).error().code,
+              ErrorCode::kInvalidArgument);
+    ASSERT_TRUE(postgres::MigrateTo(old, 1));
+    EXPECT_EQ(version().value_or(""), "1");
+    ASSERT_TRUE(postgres::MigrateTo(old, 2));
+    EXPECT_EQ(version().value_or(""), "2");
+  }
+  EXPECT_EQ(has_records(), "f");
+  ASSERT_TRUE(server->Query(name, "UPDATE leader SET holder = 'old', epoch = 7"));
+
+  auto store = MustOpen(*db);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(version().value_or(""), std::to_string(postgres::LatestSchemaVersion()));
+  EXPECT_EQ(has_records(), "t");
+  EXPECT_EQ(server->Query(name, "SELECT holder || ':' || epoch FROM leader").value_or(""), "old:7");
+  ASSERT_TRUE(store->CreateRecord(RecordKind::kAdminToken, "admin", "hash"));
+  EXPECT_EQ(store->GetRecord(RecordKind::kAdminToken, "admin").value_or(""), "hash");
+  EXPECT_EQ(store->Commit(Txn().Put(MakeApp("a"), kMustNotExist)).value_or(0), 1);
 }
 
 // Verify that an unreachable server and an unknown user each fail Open with
@@ -170,6 +212,68 @@ TEST(PostgresStoreTest, SubscribersHearOtherServersCommits) {
   ASSERT_TRUE(snapshot.has_value()) << snapshot.error().ToString();
   EXPECT_EQ(snapshot->revision, 2);
   EXPECT_EQ(snapshot->apps.size(), 2u);
+}
+
+// Verify that records written through one store are read through another on
+// the same database (two servers): what one keeps (a join token's hash) the
+// other finds, what one deletes (a revocation) the other no longer finds, and
+// of two creating one key (the admin token) the second is refused.
+TEST(PostgresStoreTest, RecordsAreSharedByServers) {
+  SKIFF_REQUIRE_POSTGRES(server);
+  auto db = server->CreateDatabase();
+  ASSERT_TRUE(db.has_value()) << db.error().ToString();
+  auto a = MustOpen(*db);
+  auto b = MustOpen(*db);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  ASSERT_TRUE(a->PutRecord(RecordKind::kJoinToken, "hash", "{}"));
+  EXPECT_EQ(b->GetRecord(RecordKind::kJoinToken, "hash").value_or(""), "{}");
+  ASSERT_TRUE(b->DeleteRecord(RecordKind::kJoinToken, "hash"));
+  EXPECT_EQ(a->GetRecord(RecordKind::kJoinToken, "hash").error().code, ErrorCode::kNotFound);
+  ASSERT_TRUE(a->CreateRecord(RecordKind::kAdminToken, "admin", "one"));
+  EXPECT_EQ(b->CreateRecord(RecordKind::kAdminToken, "admin", "two").error().code,
+            ErrorCode::kAlreadyExists);
+  EXPECT_EQ(b->GetRecord(RecordKind::kAdminToken, "admin").value_or(""), "one");
+}
+
+// Verify that the test server keeps its template cluster only in a directory
+// of this user's with mode 0700: an absent one is made so, and one that is a
+// symbolic link, a file, too open, or another user's (checked when root) is
+// refused with kFailedPrecondition naming it.
+TEST(PostgresServerTest, TemplateDirectoryMustBeOurs) {
+  skiff::testing::TempDir tmp;
+  const std::string made = tmp.File("made");
+  ASSERT_TRUE(PostgresServer::PrivateDir(made));
+  struct stat st {};
+  ASSERT_EQ(::lstat(made.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(st.st_uid, ::geteuid());
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  EXPECT_TRUE(PostgresServer::PrivateDir(made));  // found as it was left
+
+  auto refused = [](const std::string& path) {
+    Status s = PostgresServer::PrivateDir(path);
+    if (s) return std::string("accepted");
+    EXPECT_NE(s.error().message.find(path), std::string::npos) << s.error().message;
+    return std::string(ErrorCodeName(s.error().code));
+  };
+  const std::string expected(ErrorCodeName(ErrorCode::kFailedPrecondition));
+  const std::string open = tmp.File("open");
+  ASSERT_EQ(::mkdir(open.c_str(), 0700), 0);
+  ASSERT_EQ(::chmod(open.c_str(), 0755), 0);
+  EXPECT_EQ(refused(open), expected);
+  const std::string link = tmp.File("link");
+  ASSERT_EQ(::symlink(made.c_str(), link.c_str()), 0);
+  EXPECT_EQ(refused(link), expected);
+  const std::string file = tmp.File("file");
+  std::ofstream(file) << "not a directory";
+  EXPECT_EQ(refused(file), expected);
+  if (::geteuid() == 0) {
+    const std::string theirs = tmp.File("theirs");
+    ASSERT_EQ(::mkdir(theirs.c_str(), 0700), 0);
+    ASSERT_EQ(::chown(theirs.c_str(), 65534, 65534), 0);
+    EXPECT_EQ(refused(theirs), expected);
+  }
 }
 
 }  // namespace

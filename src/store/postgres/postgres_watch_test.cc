@@ -74,12 +74,18 @@ class LogFollower {
 };
 
 // Commits `count` new apps through `store`, retrying through outages; keeps
-// the revision of each commit it saw succeed.
+// the revision of each commit it saw succeed. With `hold`, waits before commit
+// number `hold_at` while *hold is true (so a fast machine cannot finish the
+// stream before the test's outage hits it).
 class Writer {
  public:
-  Writer(Store* store, std::string prefix, int count) {
-    thread_ = std::thread([this, store, prefix, count] {
+  Writer(Store* store, std::string prefix, int count, const std::atomic<bool>* hold = nullptr,
+         int hold_at = 0) {
+    thread_ = std::thread([this, store, prefix, count, hold, hold_at] {
       for (int i = 0; i < count; ++i) {
+        while (hold != nullptr && i == hold_at && hold->load()) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
         const model::App app = MakeApp(prefix + std::to_string(i));
         bool retried = false;
         while (true) {
@@ -151,8 +157,10 @@ TEST(PostgresWatchTest, EveryWatcherSeesEveryRevisionOnceInOrder) {
   const int connects_a = (*a)->listener_connects();
   const int connects_b = (*b)->listener_connects();
   {
-    Writer write_a(a->get(), "a", kPerWriter);
-    Writer write_b(b->get(), "b", kPerWriter);
+    // Held at three quarters until PostgreSQL has restarted.
+    std::atomic<bool> hold = true;
+    Writer write_a(a->get(), "a", kPerWriter, &hold, kPerWriter * 3 / 4);
+    Writer write_b(b->get(), "b", kPerWriter, &hold, kPerWriter * 3 / 4);
 
     ASSERT_TRUE(PollUntil([&] { return write_a.done() + write_b.done() >= kPerWriter / 4; },
                           std::chrono::seconds(60)));
@@ -169,7 +177,9 @@ TEST(PostgresWatchTest, EveryWatcherSeesEveryRevisionOnceInOrder) {
     EXPECT_LT(write_a.done() + write_b.done(), 2 * kPerWriter);
     const int before_restart_a = (*a)->listener_connects();
     const int before_restart_b = (*b)->listener_connects();
-    ASSERT_TRUE(server->Restart());
+    const Status restarted = server->Restart();
+    hold = false;
+    ASSERT_TRUE(restarted.has_value()) << restarted.error().ToString();
     EXPECT_TRUE(PollUntil(
         [&] {
           return (*a)->listener_connects() > before_restart_a &&

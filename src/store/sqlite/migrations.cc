@@ -22,7 +22,7 @@ namespace {
 // - changes: the watch log, one row per revision; compaction deletes a prefix.
 // - meta: one row with the current revision and the compaction floor (the
 //   newest revision deleted from changes), kept in step with every commit.
-constexpr std::array<const char*, 2> kSteps = {
+constexpr std::array<const char*, 3> kSteps = {
     R"sql(
 CREATE TABLE objects (
   kind TEXT NOT NULL,
@@ -58,6 +58,16 @@ INSERT INTO meta (id, revision, compacted) VALUES (1, 0, 0);
     R"sql(
 ALTER TABLE meta ADD COLUMN events INTEGER NOT NULL DEFAULT 0;
 UPDATE meta SET events = (SELECT COUNT(*) FROM events);
+)sql",
+    // Version 3: records (store.h), outside the change log, so none of their
+    // writes takes a revision or touches meta.
+    R"sql(
+CREATE TABLE records (
+  kind TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (kind, key)
+) WITHOUT ROWID;
 )sql",
 };
 

@@ -18,6 +18,7 @@ using sqlite::ScopedReset;
 using sqlite::Statement;
 
 std::string KindName(Kind kind) { return std::string(ToString(kind)); }
+std::string RecordKindName(RecordKind kind) { return std::string(ToString(kind)); }
 
 // One connection; tables as migrations.cc lays them out. The log state is the
 // meta row, read inside every write transaction: another connection to the
@@ -174,6 +175,40 @@ class SqliteBackend final : public Backend {
     return out;
   }
 
+  Result<bool> WriteRecord(RecordKind kind, const std::string& key, const std::string& value,
+                           bool replace) override {
+    Statement& s = replace ? stmts_.put_record : stmts_.create_record;
+    SKIFF_RETURN_IF_ERROR(s.Bind(1, RecordKindName(kind)).Bind(2, key).Bind(3, value).Run());
+    return sqlite3_changes(db_) > 0;
+  }
+
+  Result<bool> EraseRecord(RecordKind kind, const std::string& key) override {
+    SKIFF_RETURN_IF_ERROR(stmts_.delete_record.Bind(1, RecordKindName(kind)).Bind(2, key).Run());
+    return sqlite3_changes(db_) > 0;
+  }
+
+  Result<std::optional<std::string>> ReadRecord(RecordKind kind, const std::string& key) override {
+    Statement& s = stmts_.get_record;
+    ScopedReset reset(s);
+    s.Bind(1, RecordKindName(kind)).Bind(2, key);
+    SKIFF_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return std::optional<std::string>();
+    return std::optional<std::string>(std::string(s.ColumnText(0)));
+  }
+
+  Result<std::vector<Record>> ReadRecords(RecordKind kind) override {
+    Statement& s = stmts_.list_records;
+    ScopedReset reset(s);
+    s.Bind(1, RecordKindName(kind));
+    std::vector<Record> out;
+    while (true) {
+      SKIFF_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      out.push_back(Record{std::string(s.ColumnText(0)), std::string(s.ColumnText(1))});
+    }
+    return out;
+  }
+
  private:
   // Every statement the backend runs, prepared once at Open.
   struct Statements {
@@ -195,6 +230,11 @@ class SqliteBackend final : public Backend {
     Statement compact_changes;      // (upto): drops revisions <= upto
     Statement update_meta;          // (revision, compacted, events)
     Statement read_meta;            // -> revision, compacted, events
+    Statement put_record;           // (kind, key, value): insert or replace
+    Statement create_record;        // (kind, key, value): insert if absent
+    Statement delete_record;        // (kind, key)
+    Statement get_record;           // (kind, key) -> value
+    Statement list_records;         // (kind) -> key, value, by key
   };
 
   explicit SqliteBackend(sqlite3* db) : db_(db) {}
@@ -274,6 +314,18 @@ Status SqliteBackend::Prepare() {
               "UPDATE meta SET revision = ?1, compacted = ?2, events = ?3 WHERE id = 1"));
   SKIFF_RETURN_IF_ERROR(
       prepare(stmts_.read_meta, "SELECT revision, compacted, events FROM meta WHERE id = 1"));
+  SKIFF_RETURN_IF_ERROR(prepare(stmts_.put_record,
+                                "INSERT INTO records (kind, key, value) VALUES (?1, ?2, ?3) "
+                                "ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value"));
+  SKIFF_RETURN_IF_ERROR(prepare(stmts_.create_record,
+                                "INSERT INTO records (kind, key, value) VALUES (?1, ?2, ?3) "
+                                "ON CONFLICT (kind, key) DO NOTHING"));
+  SKIFF_RETURN_IF_ERROR(
+      prepare(stmts_.delete_record, "DELETE FROM records WHERE kind = ?1 AND key = ?2"));
+  SKIFF_RETURN_IF_ERROR(
+      prepare(stmts_.get_record, "SELECT value FROM records WHERE kind = ?1 AND key = ?2"));
+  SKIFF_RETURN_IF_ERROR(
+      prepare(stmts_.list_records, "SELECT key, value FROM records WHERE kind = ?1 ORDER BY key"));
   return OkStatus();
 }
 

@@ -1,0 +1,40 @@
+#include "server/advertise.h"
+
+#include <boost/asio/ip/address.hpp>
+
+#include "net/host_port.h"
+
+namespace skiff::server {
+namespace {
+
+// ":7070", "0.0.0.0:7070", "[::]:7070": every address of the machine.
+bool BindsEveryAddress(const std::string& host) {
+  if (host.empty()) return true;
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(host, ec);
+  return !ec && address.is_unspecified();
+}
+
+}  // namespace
+
+Status CheckAdvertise(const std::string& advertise, const std::string& listen, bool shared) {
+  if (!advertise.empty() || !shared) return OkStatus();
+  auto parsed = net::ParseHostPort(listen, "listen address");
+  if (!parsed) return tl::unexpected(parsed.error());
+  if (!BindsEveryAddress(parsed->host)) return OkStatus();
+  return InvalidArgument("--advertise: --listen " + listen +
+                             " binds every address, which tells the other servers and clients "
+                             "sharing the store nothing: give the URL they reach this server's "
+                             "API at (--advertise http://HOST:PORT)",
+                         "advertise");
+}
+
+std::string AdvertisedUrl(const std::string& advertise, const std::string& listen, uint16_t port,
+                          const std::string& host_name) {
+  if (!advertise.empty()) return advertise;
+  auto parsed = net::ParseHostPort(listen, "listen address");
+  const std::string host = parsed && !BindsEveryAddress(parsed->host) ? parsed->host : host_name;
+  return "http://" + net::JoinHostPort(host, port);
+}
+
+}  // namespace skiff::server
