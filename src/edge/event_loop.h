@@ -62,10 +62,15 @@ Result<IoEngine> ParseIoEngine(std::string_view name);
 
 class EventLoop {
  public:
-  // What a registered socket's owner implements. `events` is epoll's mask.
+  // What a registered socket's owner implements.
   class Handler {
    public:
     virtual ~Handler() = default;
+    // The socket's readiness since the last call, as epoll's mask (EPOLLIN,
+    // EPOLLOUT, EPOLLRDHUP, EPOLLERR, EPOLLHUP), at least once per edge and
+    // at most once a round. Called on the loop's thread; it may Recv, Send,
+    // Close or Remove this socket or others, Add new ones and Defer; it must
+    // not delete a Handler the loop may still call this round (Defer that).
     virtual void OnEvents(uint32_t events) = 0;
   };
   // What a listening socket's owner implements: `fd` is a new connection,
@@ -107,7 +112,11 @@ class EventLoop {
   // Stops accepting on `fd` (the caller still owns it).
   virtual void RemoveListener(int fd, Acceptor* acceptor) = 0;
   // Stops watching `fd`; the caller still owns it. The handler gets no event
-  // after this, not even one already pending in this round.
+  // after this, not even one already pending in this round. With io_uring
+  // what the engine received and Recv did not give is dropped, and a receive
+  // still in the kernel may take bytes until its cancel lands: the caller
+  // must not count on reading the socket itself afterwards (the edge only
+  // closes its sockets). REQUIRES: `fd` is watched, with `handler`.
   virtual void Remove(int fd, Handler* handler) = 0;
   // Stops watching `fd` and closes it (with io_uring, once the bytes Send took
   // are out, or have failed). The handler gets no event after this.
@@ -141,7 +150,9 @@ class EventLoop {
   // Loop thread only.
   void Defer(std::function<void()> task) { deferred_.push_back(std::move(task)); }
 
-  // Called on the loop's thread about every kSweepInterval.
+  // `sweep` is called on the loop's thread about every kSweepInterval, between
+  // rounds of events (for deadlines); it may do what a handler may. Before
+  // Run() only.
   void SetSweep(std::function<void()> sweep) { sweep_ = std::move(sweep); }
 
   // Runs until Stop(). REQUIRES: called once, from the thread that made the

@@ -16,7 +16,6 @@
 #include <string>
 #include <thread>
 
-#include "common/check.h"
 #include "fakes/io_engines.h"
 
 namespace skiff::edge {
@@ -381,22 +380,6 @@ TEST_P(EventLoopTest, RefusedAcceptIsNotRetriedInABusyLoop) {
   EXPECT_LT(cpu(after) - cpu(before), std::chrono::milliseconds(100));
   loop.RemoveListener(fd, &acceptor);
   close(fd);
-}
-
-// Verify that io_uring's ring, set up by the thread that first adds a socket,
-// refuses to be run by another (its single issuer): a checked failure that
-// says so, not a submission the kernel turns down (EEXIST) later.
-TEST_P(EventLoopTest, RingStaysWithTheThreadThatSetItUp) {
-  if (GetParam() != IoEngine::kUring) GTEST_SKIP() << "only io_uring has a single issuer";
-  EXPECT_DEATH(
-      {
-        int fds[2];
-        SKIFF_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds) == 0);
-        Recorder handler;
-        SKIFF_CHECK(loop_->Add(fds[0], &handler));
-        std::thread([&] { loop_->Run(); }).join();
-      },
-      "issuer_");
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, EventLoopTest,

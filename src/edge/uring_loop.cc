@@ -30,8 +30,6 @@ using Clock = std::chrono::steady_clock;
 // Sock or Listener it belongs to, both aligned to 8).
 enum Op : uint64_t { kIgnore = 0, kRecv = 1, kSend = 2, kConnect = 3, kAccept = 4, kWake = 5 };
 
-constexpr unsigned kQueueDepth = 1024;
-constexpr unsigned kCompletionDepth = 8192;
 // The provided buffer ring the multishot recvs fill: 256 buffers of 16 KiB.
 constexpr unsigned kRingBuffers = 256;  // a power of two
 constexpr unsigned kRingBufferBytes = 16 << 10;
@@ -62,7 +60,7 @@ void Empty(std::string* buffer) {
 
 class UringLoop final : public EventLoop {
  public:
-  UringLoop() = default;
+  explicit UringLoop(const UringLoopOptions& options) : options_(options) {}
   ~UringLoop() override;
 
   // Sets the ring up, and tears it down: NewUringLoop checks with them that
@@ -75,13 +73,19 @@ class UringLoop final : public EventLoop {
   // 5.19) and multishot recv (6.0) are there. Arms each once, on sockets of
   // its own, on the ring Init set up. REQUIRES: Init() succeeded, not running.
   Status CheckMultishot();
+  // Sets the ring up on first use; kUnavailable when the kernel refuses it
+  // now (NewUringLoop's check passed: memory or a limit ran out since).
   // REQUIRES: on the thread that set the ring up (its single issuer).
-  void EnsureRing() {
+  Status EnsureRing() {
     if (!ring_ready_) {
-      SKIFF_CHECK(Init());
+      if (Status ready = Init(); !ready) {
+        Teardown();
+        return ready;
+      }
       issuer_ = std::this_thread::get_id();
     }
     SKIFF_CHECK(std::this_thread::get_id() == issuer_);  // see event_loop.h
+    return OkStatus();
   }
 
   IoEngine engine() const override { return IoEngine::kUring; }
@@ -154,7 +158,15 @@ class UringLoop final : public EventLoop {
 
   static uint64_t Tag(const void* p, Op op) { return reinterpret_cast<uint64_t>(p) | op; }
 
+  // The next SQE. When the submission queue is full it hands the queue to
+  // the kernel first; when the kernel holds submissions back for completions
+  // it could not post (-EBUSY: the completion queue is full), it takes those
+  // off the ring (into completions_, handled in this round) to make room.
+  // Fails (a checked failure) only when the kernel takes none for long
+  // (memory ran out).
   io_uring_sqe* Sqe();
+  // Moves the CQEs the kernel posted into completions_. The number moved.
+  size_t TakeCompletions();
   Sock* Find(int fd) const {
     return fd >= 0 && static_cast<size_t>(fd) < by_fd_.size() ? by_fd_[fd] : nullptr;
   }
@@ -181,6 +193,7 @@ class UringLoop final : public EventLoop {
   void OnConnect(Sock* s, int res);
   void OnAccept(Listener* l, int res, bool more);
 
+  const UringLoopOptions options_;
   io_uring ring_{};
   bool ring_ready_ = false;
   std::thread::id issuer_;  // the thread that set the ring up
@@ -195,6 +208,9 @@ class UringLoop final : public EventLoop {
   bool running_ = false;
   bool dispatching_ = false;
 
+  // CQEs taken off the ring and not yet handled (copies: the ring's slots are
+  // given back at once, so a handler's submissions cannot find it full).
+  std::vector<io_uring_cqe> completions_;
   std::vector<Sock*> by_fd_;
   std::unordered_set<Sock*> closing_;  // detached, with operations in flight
   std::vector<Sock*> ready_;
@@ -236,8 +252,8 @@ Status UringLoop::Init() {
   for (unsigned flags : tries) {
     io_uring_params params{};
     params.flags = flags | IORING_SETUP_CQSIZE;
-    params.cq_entries = kCompletionDepth;
-    r = io_uring_queue_init_params(kQueueDepth, &ring_, &params);
+    params.cq_entries = options_.completion_depth;
+    r = io_uring_queue_init_params(options_.queue_depth, &ring_, &params);
     if (r == 0) {
       setup_flags_ = flags;
       break;
@@ -357,12 +373,32 @@ Status UringLoop::CheckMultishot() {
 
 io_uring_sqe* UringLoop::Sqe() {
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-  if (sqe == nullptr) {  // the queue is full: hand it to the kernel now
-    io_uring_submit(&ring_);
+  for (int tries = 0; sqe == nullptr; ++tries) {  // the queue is full: hand it to the kernel
+    const int r = io_uring_submit(&ring_);
+    if (r == -EBUSY || r == -EAGAIN) {
+      // Held back for completions it could not post, or short of memory:
+      // take what it posted (and let it post more), then try again.
+      if (TakeCompletions() == 0) io_uring_get_events(&ring_);
+      TakeCompletions();
+    } else if (r < 0 && r != -EINTR) {
+      SKIFF_LOG_ERROR("edge: io_uring_submit: {}", std::strerror(-r));
+    }
+    SKIFF_CHECK(tries < 10000);  // the kernel takes nothing: no way to go on
     sqe = io_uring_get_sqe(&ring_);
-    SKIFF_CHECK(sqe != nullptr);
   }
   return sqe;
+}
+
+size_t UringLoop::TakeCompletions() {
+  unsigned head;
+  unsigned seen = 0;
+  io_uring_cqe* cqe;
+  io_uring_for_each_cqe(&ring_, head, cqe) {
+    completions_.push_back(*cqe);
+    ++seen;
+  }
+  io_uring_cq_advance(&ring_, seen);
+  return seen;
 }
 
 void UringLoop::ReturnBuffer(unsigned id) {
@@ -383,7 +419,7 @@ UringLoop::Sock* UringLoop::NewSock(int fd, Handler* handler) {
 }
 
 Status UringLoop::Add(int fd, Handler* handler) {
-  EnsureRing();
+  SKIFF_RETURN_IF_ERROR(EnsureRing());
   Sock* s = NewSock(fd, handler);
   ArmRecv(s);
   MarkReady(s, EPOLLOUT);  // as epoll: a connected socket starts writable
@@ -391,7 +427,7 @@ Status UringLoop::Add(int fd, Handler* handler) {
 }
 
 Status UringLoop::AddConnecting(int fd, Handler* handler) {
-  EnsureRing();
+  SKIFF_RETURN_IF_ERROR(EnsureRing());
   Sock* s = NewSock(fd, handler);
   s->connecting = true;
   s->connect_armed = true;
@@ -403,7 +439,7 @@ Status UringLoop::AddConnecting(int fd, Handler* handler) {
 }
 
 Status UringLoop::AddListener(int fd, Acceptor* acceptor) {
-  EnsureRing();
+  SKIFF_RETURN_IF_ERROR(EnsureRing());
   listeners_.push_back(std::make_unique<Listener>(Listener{fd, acceptor}));
   ArmAccept(listeners_.back().get());
   return OkStatus();
@@ -413,7 +449,8 @@ void UringLoop::RemoveListener(int fd, Acceptor* acceptor) {
   for (auto& l : listeners_) {
     if (l->fd != fd || l->acceptor != acceptor || l->removed) continue;
     l->removed = true;
-    if (l->armed) {
+    // (After Run() the ring is gone, and its accept with it.)
+    if (l->armed && ring_ready_) {
       io_uring_sqe* sqe = Sqe();
       io_uring_prep_cancel64(sqe, Tag(l.get(), kAccept), 0);
       io_uring_sqe_set_data64(sqe, kIgnore);
@@ -735,15 +772,16 @@ void UringLoop::OnSend(Sock* s, int res) {
   if (res > 0) s->closed_at = Clock::now();  // (for GiveUpClosing: the peer reads)
   if (s->flight_done < s->flight.size()) {
     SubmitSend(s);  // a short send: the rest in another SQE
-    return;
+  } else {
+    Empty(&s->flight);
+    s->flight_done = 0;
+    if (!s->queue.empty()) {
+      MarkDirty(s);
+    } else if (s->shut_wanted) {
+      shutdown(s->fd, SHUT_WR);
+    }
   }
-  Empty(&s->flight);
-  s->flight_done = 0;
-  if (!s->queue.empty()) {
-    MarkDirty(s);
-  } else if (s->shut_wanted) {
-    shutdown(s->fd, SHUT_WR);
-  }
+  // (A short send may have made room too.)
   if (s->want_out && s->unsent() < kSendCap) {
     s->want_out = false;
     MarkReady(s, EPOLLOUT);
@@ -765,15 +803,21 @@ void UringLoop::OnConnect(Sock* s, int res) {
 }
 
 void UringLoop::GiveUpClosing(Clock::time_point now) {
+  std::vector<Sock*> given_up;
   for (Sock* s : closing_) {
     if (s->forced || !s->owns_fd || now - s->closed_at < close_grace()) continue;
     // A peer that does not read keeps the last sends waiting: shutting the
     // socket down ends them (and any operation still armed) with an error.
     s->forced = true;
-    s->queue.clear();
+    Empty(&s->queue);
     ResetOnClose(s->fd);
     shutdown(s->fd, SHUT_RDWR);
+    given_up.push_back(s);
   }
+  // One with nothing in flight (its bytes waited to be sent) goes now; the
+  // others when their last CQE comes. (Not while walking closing_: this
+  // erases from it.)
+  for (Sock* s : given_up) MaybeRelease(s);
 }
 
 bool UringLoop::ClosingSockets() const {
@@ -785,7 +829,11 @@ bool UringLoop::ClosingSockets() const {
 }
 
 void UringLoop::Run() {
-  EnsureRing();
+  if (Status ready = EnsureRing(); !ready) {
+    // (The edge's workers add their listener first, which says why.)
+    SKIFF_LOG_ERROR("edge: io_uring: {}", ready.error().message);
+    return;
+  }
   running_ = true;
   ArmWake();
   for (;;) {
@@ -795,7 +843,9 @@ void UringLoop::Run() {
     int wait_ms = SweepIfDue();
     GiveUpClosing(Clock::now());
     FlushSends();
-    if (!ready_.empty()) wait_ms = 0;  // sockets added before the round
+    // Sockets added before the round, or CQEs a submission took off the ring
+    // after the last round's were handled (see Sqe).
+    if (!ready_.empty() || !completions_.empty()) wait_ms = 0;
     if (stopping()) wait_ms = std::min(wait_ms, 50);
     __kernel_timespec timeout{};
     timeout.tv_sec = wait_ms / 1000;
@@ -804,14 +854,14 @@ void UringLoop::Run() {
     const int r = io_uring_submit_and_wait_timeout(&ring_, &first, 1, &timeout, nullptr);
     SKIFF_CHECK(r >= 0 || r == -ETIME || r == -EINTR || r == -EAGAIN || r == -EBUSY);
 
-    unsigned head;
-    unsigned seen = 0;
-    io_uring_cqe* cqe;
-    io_uring_for_each_cqe(&ring_, head, cqe) {
-      Complete(cqe);
-      ++seen;
+    // By index, on a copy: a handler's submission may take more CQEs off the
+    // ring (see Sqe), appending to completions_.
+    TakeCompletions();
+    for (size_t i = 0; i < completions_.size(); ++i) {
+      io_uring_cqe cqe = completions_[i];
+      Complete(&cqe);
     }
-    io_uring_cq_advance(&ring_, seen);
+    completions_.clear();
     if (buffers_returned_ > 0) {
       io_uring_buf_ring_advance(buffer_ring_, static_cast<int>(buffers_returned_));
       buffers_returned_ = 0;
@@ -856,8 +906,8 @@ void UringLoop::Run() {
 
 }  // namespace
 
-Result<std::unique_ptr<EventLoop>> NewUringLoop() {
-  auto loop = std::make_unique<UringLoop>();
+Result<std::unique_ptr<EventLoop>> NewUringLoop(const UringLoopOptions& options) {
+  auto loop = std::make_unique<UringLoop>(options);
   // The kernel's teardown of a ring signals every thread that set one up or
   // used it (task work that interrupts a blocking syscall: EINTR where a
   // socket has a timeout), some time after. So the check runs on a thread of
@@ -879,7 +929,7 @@ Result<std::unique_ptr<EventLoop>> NewUringLoop() {
 
 namespace skiff::edge {
 
-Result<std::unique_ptr<EventLoop>> NewUringLoop() {
+Result<std::unique_ptr<EventLoop>> NewUringLoop(const UringLoopOptions& /*options*/) {
   return Unavailable("this skiff was built without liburing (scripts/setup.sh installs it)");
 }
 

@@ -11,10 +11,18 @@
 
 namespace skiff::edge {
 
+struct UringLoopOptions {
+  // Submission and completion queue entries (powers of two, completions >=
+  // submissions). Past them the engine submits early and takes completions
+  // off the ring early; tests shrink them to make that happen.
+  unsigned queue_depth = 1024;
+  unsigned completion_depth = 8192;
+};
+
 // A new io_uring loop; kUnavailable when the build has no liburing, the
 // kernel has no io_uring or refuses it, or lacks what the engine uses
 // (IORING_FEAT_EXT_ARG, accept/recv/send/poll/cancel, provided buffer rings,
 // multishot accept and recv: about Linux 6.0); the message says why.
-Result<std::unique_ptr<EventLoop>> NewUringLoop();
+Result<std::unique_ptr<EventLoop>> NewUringLoop(const UringLoopOptions& options = {});
 
 }  // namespace skiff::edge
