@@ -38,7 +38,7 @@ struct ServerOptions {
   std::string edge_listen = "127.0.0.1:8080";              // the edge router: apps at their domains
   bool run_edge = true;                                    // --no-edge turns the edge off
   int edge_threads = 1;                                    // threads of the edge router
-  edge::IoEngine edge_io_engine = edge::IoEngine::kEpoll;  // their I/O engine
+  edge::IoEngine edge_io_engine = edge::IoEngine::kAuto;  // their I/O engine
   std::string access_log;                  // the edge's JSON access log: a file, "-", or none
   std::string node_address = "127.0.0.1";  // where the local agent's instances listen
   bool run_agent = true;                   // --no-agent turns the local agent off
