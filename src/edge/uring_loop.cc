@@ -233,6 +233,7 @@ UringLoop::~UringLoop() {
 }
 
 void UringLoop::Teardown() {
+  completions_.clear();  // (of the ring that goes: never of the next one)
   if (ring_ready_) io_uring_queue_exit(&ring_);
   ring_ready_ = false;
   if (buffer_ring_ != nullptr) munmap(buffer_ring_, kRingBuffers * sizeof(io_uring_buf));
