@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <future>
 #include <set>
 
 #include "common/logging.h"
@@ -189,33 +190,64 @@ std::shared_ptr<const RoutingTable> EdgeProxy::table() const { return shared_->t
 metrics::EdgeRoutes EdgeProxy::Routes() const { return shared_->Routes(); }
 
 Status EdgeProxy::Listen(std::string_view address) {
+  Result<int> fd = OpenListener(address);
+  if (!fd) return tl::unexpected(fd.error());
+  listen_fd_ = *fd;
+  port_ = BoundPort(listen_fd_);
+  const IoEngine asked = shared_->options.io_engine;
+  Status started = StartWorkers(asked);
+  if (!started && asked == IoEngine::kAuto && engine_ == IoEngine::kUring) {
+    // The kernel gave io_uring to the probe but not to a thread (memory or a
+    // limit ran out since): epoll serves as well, at more CPU a request.
+    SKIFF_LOG_WARN("edge: io_uring failed on a thread ({}); serving with epoll",
+                   started.error().message);
+    started = StartWorkers(IoEngine::kEpoll);
+  }
+  if (!started) {
+    close(listen_fd_);
+    listen_fd_ = -1;
+    port_ = 0;
+    return started;
+  }
+  if (asked == IoEngine::kAuto && engine_ == IoEngine::kEpoll && !EventLoop::UringAvailable()) {
+    SKIFF_LOG_WARN("edge: io_uring is not available ({}); serving with epoll",
+                   EventLoop::UringAvailable().error().message);
+  }
+  return OkStatus();
+}
+
+Status EdgeProxy::StartWorkers(IoEngine engine) {
   const int threads = std::max(1, shared_->options.threads);
   std::vector<std::unique_ptr<EventLoop>> loops;
   for (int i = 0; i < threads; ++i) {
-    SKIFF_ASSIGN_OR_RETURN(std::unique_ptr<EventLoop> loop,
-                           EventLoop::Create(shared_->options.io_engine));
+    SKIFF_ASSIGN_OR_RETURN(std::unique_ptr<EventLoop> loop, shared_->options.make_loop
+                                                                ? shared_->options.make_loop(engine)
+                                                                : EventLoop::Create(engine));
     // A closed connection's last bytes (held by io_uring) get the time an
     // open one's get (and at a stop, what is left of the stop's grace).
     loop->SetCloseGrace(shared_->options.write_timeout);
     loop->SetClosingGauge(&shared_->closing);
     loops.push_back(std::move(loop));
   }
-  Result<int> fd = OpenListener(address);
-  if (!fd) return tl::unexpected(fd.error());
-  listen_fd_ = *fd;
-  port_ = BoundPort(listen_fd_);
   engine_ = loops.front()->engine();
-  if (shared_->options.io_engine == IoEngine::kAuto && engine_ == IoEngine::kEpoll) {
-    SKIFF_LOG_INFO("edge: io_uring is not available ({}): epoll",
-                   EventLoop::UringAvailable().error().message);
-  }
+  std::vector<std::promise<Status>> started(loops.size());
   for (auto& loop : loops) {
     workers_.push_back(std::make_unique<Worker>(shared_.get(), listen_fd_, std::move(loop)));
   }
-  for (auto& worker : workers_) {
-    threads_.emplace_back([w = worker.get()] { w->Run(); });
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    threads_.emplace_back([w = workers_[i].get(), s = &started[i]] { w->Run(s); });
   }
-  return OkStatus();
+  Status all = OkStatus();
+  for (std::promise<Status>& each : started) {
+    Status one = each.get_future().get();
+    if (!one && all) all = std::move(one);
+  }
+  if (all) return all;
+  for (auto& worker : workers_) worker->Stop();
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+  workers_.clear();
+  return all;
 }
 
 void EdgeProxy::Stop() {

@@ -40,6 +40,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string_view>
 #include <thread>
@@ -66,6 +67,9 @@ struct EdgeOptions {
   // kernel allows it (it costs about a third less CPU a request than epoll,
   // bench/edge_proxy.sh), else epoll.
   IoEngine io_engine = IoEngine::kAuto;
+  // Makes each thread's loop (tests put failing ones in); null:
+  // EventLoop::Create.
+  std::function<Result<std::unique_ptr<EventLoop>>(IoEngine)> make_loop;
   size_t max_connections = kEdgeMaxConnections;
   // A request head (request line and fields) larger than this: 431.
   size_t max_head_bytes = 32 << 10;
@@ -119,10 +123,12 @@ class EdgeProxy {
   // a lock SetTable also takes, never one of the request path.
   metrics::EdgeRoutes Routes() const;
 
-  // Binds "host:port" (port 0 picks one, see port()) and starts the threads.
-  // kInvalidArgument for an address that does not parse, kUnavailable when it
-  // cannot be bound or options.io_engine is kUring and io_uring is not
-  // available. REQUIRES: called once.
+  // Binds "host:port" (port 0 picks one, see port()) and starts the threads;
+  // returns once each watches the socket. kInvalidArgument for an address
+  // that does not parse, kUnavailable when it cannot be bound or
+  // options.io_engine is kUring and io_uring is not available (or a thread
+  // cannot set its ring up); with kAuto such a thread makes the threads start
+  // again on epoll (logged). REQUIRES: called once.
   Status Listen(std::string_view address);
   uint16_t port() const { return port_.load(); }
   // The I/O engine the threads run (kEpoll or kUring), once listening.
@@ -147,6 +153,10 @@ class EdgeProxy {
   class Worker;
 
  private:
+  // Starts the threads with `engine` and waits until each watches the
+  // listening socket; on a failure, stops those that started and says why.
+  Status StartWorkers(IoEngine engine);
+
   std::unique_ptr<Shared> shared_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;

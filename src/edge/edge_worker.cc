@@ -105,11 +105,11 @@ EdgeProxy::Worker::~Worker() {
   }
 }
 
-void EdgeProxy::Worker::Run() {
-  if (Status added = loop_->AddListener(listen_fd_, listener_.get()); !added) {
-    SKIFF_LOG_ERROR("edge: cannot watch the listening socket: {}", added.error().message);
-    return;
-  }
+void EdgeProxy::Worker::Run(std::promise<Status>* started) {
+  Status added = loop_->AddListener(listen_fd_, listener_.get());
+  const bool ok = static_cast<bool>(added);
+  started->set_value(std::move(added));  // (*started may be gone after this)
+  if (!ok) return;
   loop_->Run();
   FlushLog();
 }

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 
 #include <chrono>
+#include <future>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -57,8 +58,10 @@ class EdgeProxy::Worker {
   Worker(Shared* shared, int listen_fd, std::unique_ptr<EventLoop> loop);
   ~Worker();
 
-  // The thread's body: serves until Stop() and every session is done.
-  void Run();
+  // The thread's body: watches the listening socket and says so, or why it
+  // cannot, through *started (then returns); serves until Stop() and every
+  // session is done.
+  void Run(std::promise<Status>* started);
   // Begins the graceful stop (any thread).
   void Stop();
 

@@ -83,8 +83,9 @@ class EventLoop {
 
   static constexpr std::chrono::milliseconds kSweepInterval{250};
 
-  // A loop with `engine`; kAuto takes io_uring when UringAvailable(). An
-  // explicit kUring where it is not: kUnavailable (with the kernel's reason).
+  // A loop with `engine`; kAuto takes io_uring when UringAvailable() and
+  // the kernel sets a ring up, else epoll. An explicit kUring where it is
+  // not: kUnavailable (with the kernel's reason).
   static Result<std::unique_ptr<EventLoop>> Create(IoEngine engine);
   // Whether an io_uring engine can be set up here: kUnavailable when the
   // build has no liburing, the kernel has no io_uring or refuses it

@@ -62,25 +62,34 @@ class Echoless final : public EventLoop::Handler {
 };
 
 // The peers, on a thread of their own: each writes `payload` and ends its
-// side, and reads until the loop's end.
-std::vector<std::string> RunPeers(const std::vector<int>& fds, const std::string& payload) {
+// side, and reads until the loop's end (which may come first). On a stall
+// (nothing moves for 10 s) it gives up and stops `loop`, failing the test.
+std::vector<std::string> RunPeers(const std::vector<int>& fds, const std::string& payload,
+                                  EventLoop* loop) {
   std::vector<std::string> got(fds.size());
   std::vector<size_t> written(fds.size(), 0);
   std::vector<bool> ended(fds.size(), false);
-  size_t open = fds.size();
-  while (open > 0) {
+  size_t open = fds.size();    // not yet at the loop's end
+  size_t unsent = fds.size();  // not yet written whole
+  while (open > 0 || unsent > 0) {
     std::vector<pollfd> polls;
     for (size_t i = 0; i < fds.size(); ++i) {
       short events = ended[i] ? 0 : POLLIN;
       if (written[i] < payload.size()) events |= POLLOUT;
       polls.push_back({fds[i], events, 0});
     }
-    if (poll(polls.data(), polls.size(), 10000) <= 0) break;  // (a stall: the test fails)
+    if (poll(polls.data(), polls.size(), 10000) <= 0) {
+      loop->Stop();
+      break;
+    }
     for (size_t i = 0; i < fds.size(); ++i) {
       if ((polls[i].revents & POLLOUT) != 0 && written[i] < payload.size()) {
         const ssize_t n = write(fds[i], payload.data() + written[i], payload.size() - written[i]);
         if (n > 0) written[i] += static_cast<size_t>(n);
-        if (written[i] == payload.size()) shutdown(fds[i], SHUT_WR);
+        if (written[i] == payload.size()) {
+          shutdown(fds[i], SHUT_WR);
+          --unsent;
+        }
       }
       if ((polls[i].revents & (POLLIN | POLLHUP)) != 0 && !ended[i]) {
         char buffer[16384];
@@ -122,7 +131,7 @@ TEST(UringLoopTest, TinyQueuesLoseNoBytes) {
     peers.push_back(fds[1]);
   }
   std::vector<std::string> peers_got;
-  std::thread peer_thread([&] { peers_got = RunPeers(peers, payload); });
+  std::thread peer_thread([&] { peers_got = RunPeers(peers, payload, &loop); });
   loop.Run();
   peer_thread.join();
   EXPECT_EQ(open, 0);

@@ -34,10 +34,10 @@ struct ServerOptions {
   // Where the state lives: "sqlite" (DATA/skiff.db) or a PostgreSQL connection
   // string or URI (postgres://USER@HOST/DB, several hosts allowed).
   std::string store = "sqlite";
-  std::string listen = "127.0.0.1:7070";                   // the API
-  std::string edge_listen = "127.0.0.1:8080";              // the edge router: apps at their domains
-  bool run_edge = true;                                    // --no-edge turns the edge off
-  int edge_threads = 1;                                    // threads of the edge router
+  std::string listen = "127.0.0.1:7070";                  // the API
+  std::string edge_listen = "127.0.0.1:8080";             // the edge router: apps at their domains
+  bool run_edge = true;                                   // --no-edge turns the edge off
+  int edge_threads = 1;                                   // threads of the edge router
   edge::IoEngine edge_io_engine = edge::IoEngine::kAuto;  // their I/O engine
   std::string access_log;                  // the edge's JSON access log: a file, "-", or none
   std::string node_address = "127.0.0.1";  // where the local agent's instances listen
