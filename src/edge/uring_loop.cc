@@ -159,11 +159,11 @@ class UringLoop final : public EventLoop {
   static uint64_t Tag(const void* p, Op op) { return reinterpret_cast<uint64_t>(p) | op; }
 
   // The next SQE. When the submission queue is full it hands the queue to
-  // the kernel first; when the kernel holds submissions back for completions
-  // it could not post (-EBUSY: the completion queue is full), it takes those
-  // off the ring (into completions_, handled in this round) to make room.
-  // Fails (a checked failure) only when the kernel takes none for long
-  // (memory ran out).
+  // the kernel first. Should the kernel hold submissions back (-EBUSY, for
+  // completions it could not post; kernels since about 5.12 keep them on an
+  // overflow list instead and never do; -EAGAIN, short of memory), it takes
+  // the posted completions off the ring (into completions_, handled in this
+  // round) and tries again, for up to about 2 s; then a checked failure.
   io_uring_sqe* Sqe();
   // Moves the CQEs the kernel posted into completions_. The number moved.
   size_t TakeCompletions();
@@ -376,15 +376,14 @@ io_uring_sqe* UringLoop::Sqe() {
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
   for (int tries = 0; sqe == nullptr; ++tries) {  // the queue is full: hand it to the kernel
     const int r = io_uring_submit(&ring_);
-    if (r == -EBUSY || r == -EAGAIN) {
-      // Held back for completions it could not post, or short of memory:
-      // take what it posted (and let it post more), then try again.
+    if (r < 0 && r != -EINTR) {
+      if (tries == 0) SKIFF_LOG_WARN("edge: io_uring_submit: {}", std::strerror(-r));
+      // Take what it posted (and let it post more), then try again soon.
       if (TakeCompletions() == 0) io_uring_get_events(&ring_);
       TakeCompletions();
-    } else if (r < 0 && r != -EINTR) {
-      SKIFF_LOG_ERROR("edge: io_uring_submit: {}", std::strerror(-r));
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-    SKIFF_CHECK(tries < 10000);  // the kernel takes nothing: no way to go on
+    SKIFF_CHECK(tries < 2000);  // the kernel takes nothing for 2 s: no way to go on
     sqe = io_uring_get_sqe(&ring_);
   }
   return sqe;
@@ -853,7 +852,13 @@ void UringLoop::Run() {
     timeout.tv_nsec = static_cast<long long>(wait_ms % 1000) * 1000000;
     io_uring_cqe* first = nullptr;
     const int r = io_uring_submit_and_wait_timeout(&ring_, &first, 1, &timeout, nullptr);
-    SKIFF_CHECK(r >= 0 || r == -ETIME || r == -EINTR || r == -EAGAIN || r == -EBUSY);
+    if (r == -EBADR) {
+      // The kernel dropped completions (no memory for its overflow list):
+      // their sockets wait for their timeouts (the sweep ends them).
+      SKIFF_LOG_ERROR("edge: io_uring lost completions (the kernel ran out of memory)");
+    } else {
+      SKIFF_CHECK(r >= 0 || r == -ETIME || r == -EINTR || r == -EAGAIN || r == -EBUSY);
+    }
 
     // By index, on a copy: a handler's submission may take more CQEs off the
     // ring (see Sqe), appending to completions_.
@@ -898,6 +903,11 @@ void UringLoop::Run() {
     dead_.clear();
   }
   running_ = false;
+  // Connections accepted in completions not handled (taken off the ring by a
+  // submission in the last round) are nobody's: close them.
+  for (const io_uring_cqe& cqe : completions_) {
+    if ((io_uring_cqe_get_data64(&cqe) & 7) == kAccept && cqe.res >= 0) close(cqe.res);
+  }
   // What the drain did not get out is cut: the peers see a reset, not an end.
   for (Sock* s : closing_) {
     if (s->owns_fd && s->unsent() > 0) ResetOnClose(s->fd);

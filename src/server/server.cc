@@ -411,10 +411,12 @@ Status Server::Impl::Start() {
     io_threads_.emplace_back([this] { io_.run(); });
   }
   if (options_.run_agent && shared_) SKIFF_RETURN_IF_ERROR(StartAgent());
-  SKIFF_LOG_INFO("skiff server: API on port {} ({}), edge {}, data in {}, store revision {}",
-                 http_->port(), options_.listen,
-                 edge_ ? "on port " + std::to_string(edge_->port()) : std::string("off"), data,
-                 store_->Revision());
+  SKIFF_LOG_INFO(
+      "skiff server: API on port {} ({}), edge {}, data in {}, store revision {}", http_->port(),
+      options_.listen,
+      edge_ ? fmt::format("on port {} ({})", edge_->port(), edge::IoEngineName(edge_->io_engine()))
+            : std::string("off"),
+      data, store_->Revision());
   return OkStatus();
 }
 
