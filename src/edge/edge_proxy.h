@@ -153,8 +153,9 @@ class EdgeProxy {
   class Worker;
 
  private:
-  // Starts the threads with `engine` and waits until each watches the
-  // listening socket; on a failure, stops those that started and says why.
+  // Starts the threads with `engine` (kEpoll or kUring): each sets its loop
+  // up, and only when all could do they accept; else they end and it says
+  // why, with nothing accepted.
   Status StartWorkers(IoEngine engine);
 
   std::unique_ptr<Shared> shared_;

@@ -7,20 +7,20 @@
 #include <string>
 
 #include "edge/edge_proxy.h"
+#include "fakes/io_engines.h"
 #include "net/http_client.h"
 
 namespace skiff::edge {
 namespace {
 
 // An io_uring loop as a thread finds it when the kernel refuses its ring
-// (memory or a limit ran out after the probe): watching the listening
-// socket fails. Nothing else is reached.
+// (memory or a limit ran out after the probe): setting it up fails. Nothing
+// else is reached.
 class RefusingUringLoop final : public EventLoop {
  public:
   IoEngine engine() const override { return IoEngine::kUring; }
-  Status AddListener(int /*fd*/, Acceptor* /*acceptor*/) override {
-    return Unavailable("io_uring_setup: Cannot allocate memory");
-  }
+  Status Prepare() override { return Unavailable("io_uring_setup: Cannot allocate memory"); }
+  Status AddListener(int /*fd*/, Acceptor* /*acceptor*/) override { return Unavailable("unused"); }
   Status Add(int /*fd*/, Handler* /*handler*/) override { return Unavailable("unused"); }
   Status AddConnecting(int /*fd*/, Handler* /*handler*/) override { return Unavailable("unused"); }
   void RemoveListener(int /*fd*/, Acceptor* /*acceptor*/) override {}
@@ -33,23 +33,29 @@ class RefusingUringLoop final : public EventLoop {
   void Run() override {}
 };
 
-// Every thread but the epoll ones gets a refusing io_uring loop.
-EdgeOptions RefusingUring(IoEngine engine, int threads) {
+// Two threads: asked for io_uring, the first gets a real one and the second
+// one that refuses; epoll loops are real. *uring_loops counts the io_uring
+// loops asked for.
+EdgeOptions SecondUringThreadRefuses(IoEngine engine, int* uring_loops) {
   EdgeOptions options;
   options.io_engine = engine;
-  options.threads = threads;
-  options.make_loop = [](IoEngine asked) -> Result<std::unique_ptr<EventLoop>> {
-    if (asked == IoEngine::kEpoll) return EventLoop::Create(IoEngine::kEpoll);
+  options.threads = 2;
+  options.make_loop = [uring_loops](IoEngine asked) -> Result<std::unique_ptr<EventLoop>> {
+    if (asked != IoEngine::kUring) return EventLoop::Create(asked);
+    if (++*uring_loops % 2 == 1) return EventLoop::Create(IoEngine::kUring);
     return std::unique_ptr<EventLoop>(new RefusingUringLoop());
   };
   return options;
 }
 
-// Verify that with the engine on auto, threads whose io_uring cannot watch
-// the listening socket start again on epoll, and the edge serves.
+// Verify that with the engine on auto, when one thread cannot set its
+// io_uring up, every thread starts again on epoll, and the edge serves.
 TEST(EdgeProxyEngineTest, AutoFallsBackToEpollWhenAThreadCannotSetUpIoUring) {
-  EdgeProxy proxy(RefusingUring(IoEngine::kAuto, 2));
+  SKIFF_REQUIRE_IO_ENGINE(IoEngine::kUring);  // (else auto never tries it)
+  int uring_loops = 0;
+  EdgeProxy proxy(SecondUringThreadRefuses(IoEngine::kAuto, &uring_loops));
   ASSERT_TRUE(proxy.Listen("127.0.0.1:0"));
+  EXPECT_EQ(uring_loops, 2);
   EXPECT_EQ(proxy.io_engine(), IoEngine::kEpoll);
   Result<net::HttpResponse> answer =
       net::HttpClient("http://127.0.0.1:" + std::to_string(proxy.port()))
@@ -61,7 +67,9 @@ TEST(EdgeProxyEngineTest, AutoFallsBackToEpollWhenAThreadCannotSetUpIoUring) {
 // Verify that io_uring asked for explicitly fails Listen with the kernel's
 // reason when a thread cannot set it up, and leaves nothing listening.
 TEST(EdgeProxyEngineTest, ExplicitIoUringFailsListenWhenAThreadCannotSetItUp) {
-  EdgeProxy proxy(RefusingUring(IoEngine::kUring, 2));
+  SKIFF_REQUIRE_IO_ENGINE(IoEngine::kUring);
+  int uring_loops = 0;
+  EdgeProxy proxy(SecondUringThreadRefuses(IoEngine::kUring, &uring_loops));
   Status listened = proxy.Listen("127.0.0.1:0");
   ASSERT_FALSE(listened);
   EXPECT_EQ(listened.error().code, ErrorCode::kUnavailable);

@@ -105,11 +105,16 @@ EdgeProxy::Worker::~Worker() {
   }
 }
 
-void EdgeProxy::Worker::Run(std::promise<Status>* started) {
-  Status added = loop_->AddListener(listen_fd_, listener_.get());
-  const bool ok = static_cast<bool>(added);
-  started->set_value(std::move(added));  // (*started may be gone after this)
-  if (!ok) return;
+void EdgeProxy::Worker::Run(std::promise<Status>* prepared, std::shared_future<bool> go) {
+  Status ready = loop_->Prepare();
+  const bool ok = static_cast<bool>(ready);
+  prepared->set_value(std::move(ready));  // (*prepared may be gone after this)
+  if (!ok || !go.get()) return;
+  if (Status added = loop_->AddListener(listen_fd_, listener_.get()); !added) {
+    // (Prepare did what could fail: not expected.)
+    SKIFF_LOG_ERROR("edge: cannot watch the listening socket: {}", added.error().message);
+    return;
+  }
   loop_->Run();
   FlushLog();
 }

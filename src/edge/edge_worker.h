@@ -58,10 +58,10 @@ class EdgeProxy::Worker {
   Worker(Shared* shared, int listen_fd, std::unique_ptr<EventLoop> loop);
   ~Worker();
 
-  // The thread's body: watches the listening socket and says so, or why it
-  // cannot, through *started (then returns); serves until Stop() and every
-  // session is done.
-  void Run(std::promise<Status>* started);
+  // The thread's body: sets its loop up and says so, or why it cannot,
+  // through *prepared; then, if `go` comes true, accepts on the listening
+  // socket and serves until Stop() and every session is done (else returns).
+  void Run(std::promise<Status>* prepared, std::shared_future<bool> go);
   // Begins the graceful stop (any thread).
   void Stop();
 

@@ -100,6 +100,12 @@ class EventLoop {
   // kEpoll or kUring: the engine this loop is.
   virtual IoEngine engine() const = 0;
 
+  // Sets the engine up on the calling thread, which becomes the loop's own
+  // (io_uring: the ring's single issuer); Add* would do it on first use.
+  // kUnavailable when the kernel refuses (a limit or memory ran out since
+  // the probe). For starting several loops all or none.
+  virtual Status Prepare() { return OkStatus(); }
+
   // Watches the connected socket `fd` (non-blocking) for input, output and
   // peer hang-up until Remove or Close. kUnavailable when the kernel refuses.
   virtual Status Add(int fd, Handler* handler) = 0;

@@ -89,6 +89,7 @@ class UringLoop final : public EventLoop {
   }
 
   IoEngine engine() const override { return IoEngine::kUring; }
+  Status Prepare() override { return EnsureRing(); }
   Status Add(int fd, Handler* handler) override;
   Status AddConnecting(int fd, Handler* handler) override;
   Status AddListener(int fd, Acceptor* acceptor) override;
@@ -376,15 +377,17 @@ io_uring_sqe* UringLoop::Sqe() {
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
   for (int tries = 0; sqe == nullptr; ++tries) {  // the queue is full: hand it to the kernel
     const int r = io_uring_submit(&ring_);
-    if (r < 0 && r != -EINTR) {
-      if (tries == 0) SKIFF_LOG_WARN("edge: io_uring_submit: {}", std::strerror(-r));
-      // Take what it posted (and let it post more), then try again soon.
-      if (TakeCompletions() == 0) io_uring_get_events(&ring_);
-      TakeCompletions();
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (r < 0 && r != -EINTR && tries == 0) {
+      SKIFF_LOG_WARN("edge: io_uring_submit: {}", std::strerror(-r));
     }
-    SKIFF_CHECK(tries < 2000);  // the kernel takes nothing for 2 s: no way to go on
     sqe = io_uring_get_sqe(&ring_);
+    if (sqe != nullptr) break;
+    // Held back: take what it posted (and let it post more), then try again
+    // soon, for about 2 s at most.
+    if (TakeCompletions() == 0) io_uring_get_events(&ring_);
+    TakeCompletions();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    SKIFF_CHECK(tries < 2000);  // the kernel takes nothing for 2 s: no way to go on
   }
   return sqe;
 }
@@ -854,7 +857,8 @@ void UringLoop::Run() {
     const int r = io_uring_submit_and_wait_timeout(&ring_, &first, 1, &timeout, nullptr);
     if (r == -EBADR) {
       // The kernel dropped completions (no memory for its overflow list):
-      // their sockets wait for their timeouts (the sweep ends them).
+      // their operations never end, so their sockets stay open (and count
+      // against the connection cap) until the edge restarts.
       SKIFF_LOG_ERROR("edge: io_uring lost completions (the kernel ran out of memory)");
     } else {
       SKIFF_CHECK(r >= 0 || r == -ETIME || r == -EINTR || r == -EAGAIN || r == -EBUSY);

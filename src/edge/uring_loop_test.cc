@@ -84,8 +84,14 @@ std::vector<std::string> RunPeers(const std::vector<int>& fds, const std::string
     }
     for (size_t i = 0; i < fds.size(); ++i) {
       if ((polls[i].revents & POLLOUT) != 0 && written[i] < payload.size()) {
-        const ssize_t n = write(fds[i], payload.data() + written[i], payload.size() - written[i]);
+        const ssize_t n =
+            send(fds[i], payload.data() + written[i], payload.size() - written[i], MSG_NOSIGNAL);
         if (n > 0) written[i] += static_cast<size_t>(n);
+        if (n < 0 && errno != EAGAIN) {  // the loop closed early: give up (the test fails)
+          written[i] = payload.size();
+          if (!ended[i]) --open;
+          ended[i] = true;
+        }
         if (written[i] == payload.size()) {
           shutdown(fds[i], SHUT_WR);
           --unsent;
