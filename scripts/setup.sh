@@ -11,7 +11,7 @@ packages=(
   googletest libgtest-dev libgmock-dev
   postgresql-15  # the PostgreSQL store's tests start their own server (initdb in a temp dir)
   prometheus  # for promtool: the end-to-end tests check /metrics with `promtool check metrics`
-  liburing-dev  # for bench/uring_probe.cc only: does io_uring beat the edge's epoll loop?
+  liburing-dev  # the edge's io_uring engine (without it, the edge has epoll alone)
 )
 
 missing=()

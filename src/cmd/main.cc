@@ -167,6 +167,20 @@ void AddAccessLogOption(CLI::App* cmd, std::string* path, const std::string& who
                       "standard output)");
 }
 
+// --io-engine (or SKIFF_IO_ENGINE) into *engine: the I/O engine of an edge's
+// threads (skiff edge's, or the one skiff server embeds).
+void AddIoEngineOption(CLI::App* cmd, skiff::edge::IoEngine* engine, const std::string& whose) {
+  cmd->add_option_function<std::string>(
+         "--io-engine",
+         [engine](const std::string& text) { *engine = *skiff::edge::ParseIoEngine(text); },
+         "the I/O engine of " + whose +
+             " threads: epoll, io_uring, or auto (io_uring where the kernel allows it, else "
+             "epoll)")
+      ->envname("SKIFF_IO_ENGINE")
+      ->check(CLI::IsMember({"auto", "io_uring", "epoll"}))
+      ->default_str(std::string(skiff::edge::IoEngineName(*engine)));
+}
+
 // A duration flag (500ms, 5s, 1m) within [least, most] into *out.
 template <typename D>
 void AddDurationOption(CLI::App* cmd, const std::string& name, D* out, const std::string& fallback,
@@ -283,6 +297,7 @@ int main(int argc, char** argv) {
                    "threads of the edge router, each its own event loop")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
+  AddIoEngineOption(server, &server_options.edge_io_engine, "the edge router's");
   AddAccessLogOption(server, &server_options.access_log, "the edge's");
   server
       ->add_option("--node-address", server_options.node_address,
@@ -332,6 +347,7 @@ int main(int argc, char** argv) {
                    "threads serving requests, each its own event loop")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
+  AddIoEngineOption(edge, &edge_options.io_engine, "the");
   edge->add_option("--metrics-listen", edge_options.metrics_listen,
                    "also serve GET /metrics (Prometheus) and GET /health at this address "
                    "(host:port)");

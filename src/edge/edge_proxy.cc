@@ -9,7 +9,9 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <future>
 #include <set>
+#include <system_error>
 
 #include "common/logging.h"
 #include "edge/edge_worker.h"
@@ -193,14 +195,74 @@ Status EdgeProxy::Listen(std::string_view address) {
   if (!fd) return tl::unexpected(fd.error());
   listen_fd_ = *fd;
   port_ = BoundPort(listen_fd_);
-  const int threads = std::max(1, shared_->options.threads);
-  for (int i = 0; i < threads; ++i) {
-    workers_.push_back(std::make_unique<Worker>(shared_.get(), listen_fd_));
+  const IoEngine asked = shared_->options.io_engine;
+  // One engine for every thread: auto is decided here, once.
+  const IoEngine engine = asked != IoEngine::kAuto      ? asked
+                          : EventLoop::UringAvailable() ? IoEngine::kUring
+                                                        : IoEngine::kEpoll;
+  Status started = StartWorkers(engine);
+  if (!started && asked == IoEngine::kAuto && engine == IoEngine::kUring) {
+    // The kernel gave io_uring to the probe but not to a thread (memory or a
+    // limit ran out since): epoll serves as well, at more CPU a request.
+    SKIFF_LOG_WARN("edge: io_uring failed on a thread ({}); serving with epoll",
+                   started.error().message);
+    started = StartWorkers(IoEngine::kEpoll);
   }
-  for (auto& worker : workers_) {
-    threads_.emplace_back([w = worker.get()] { w->Run(); });
+  if (!started) {
+    close(listen_fd_);
+    listen_fd_ = -1;
+    port_ = 0;
+    return started;
+  }
+  if (asked == IoEngine::kAuto && engine_ == IoEngine::kEpoll && !EventLoop::UringAvailable()) {
+    SKIFF_LOG_WARN("edge: io_uring is not available ({}); serving with epoll",
+                   EventLoop::UringAvailable().error().message);
   }
   return OkStatus();
+}
+
+Status EdgeProxy::StartWorkers(IoEngine engine) {
+  const int threads = std::max(1, shared_->options.threads);
+  std::vector<std::unique_ptr<EventLoop>> loops;
+  for (int i = 0; i < threads; ++i) {
+    SKIFF_ASSIGN_OR_RETURN(std::unique_ptr<EventLoop> loop, shared_->options.make_loop
+                                                                ? shared_->options.make_loop(engine)
+                                                                : EventLoop::Create(engine));
+    if (loop->engine() != engine) return Unavailable("the edge's I/O engine changed under it");
+    // A closed connection's last bytes (held by io_uring) get the time an
+    // open one's get (and at a stop, what is left of the stop's grace).
+    loop->SetCloseGrace(shared_->options.write_timeout);
+    loop->SetClosingGauge(&shared_->closing);
+    loops.push_back(std::move(loop));
+  }
+  std::vector<std::promise<Status>> prepared(loops.size());
+  std::promise<bool> go;
+  std::shared_future<bool> go_future = go.get_future().share();
+  for (auto& loop : loops) {
+    workers_.push_back(std::make_unique<Worker>(shared_.get(), listen_fd_, std::move(loop)));
+  }
+  Status all = OkStatus();
+  try {
+    for (size_t i = 0; i < workers_.size(); ++i) {
+      threads_.emplace_back(
+          [w = workers_[i].get(), p = &prepared[i], go_future] { w->Run(p, go_future); });
+    }
+  } catch (const std::system_error& e) {  // (a limit on threads)
+    all = Unavailable(std::string("cannot start the edge's threads: ") + e.what());
+  }
+  for (size_t i = 0; i < threads_.size(); ++i) {
+    Status one = prepared[i].get_future().get();
+    if (!one && all) all = std::move(one);
+  }
+  go.set_value(static_cast<bool>(all));
+  if (all) {
+    engine_ = engine;
+    return all;
+  }
+  for (std::thread& t : threads_) t.join();  // they end without accepting
+  threads_.clear();
+  workers_.clear();
+  return all;
 }
 
 void EdgeProxy::Stop() {

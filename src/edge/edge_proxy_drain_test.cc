@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "edge/edge_proxy.h"
+#include "fakes/io_engines.h"
 #include "fakes/testing.h"
 
 namespace skiff::edge {
@@ -97,13 +98,24 @@ protocol::RouteSet Routes(int64_t revision, const std::string& address,
   return {revision, {app}};
 }
 
+// Every test runs on each I/O engine.
+class EdgeProxyDrainTest : public ::testing::TestWithParam<IoEngine> {
+ protected:
+  void SetUp() override { SKIFF_REQUIRE_IO_ENGINE(GetParam()); }
+  EdgeOptions Options() const {
+    EdgeOptions options;
+    options.io_engine = GetParam();
+    return options;
+  }
+};
+
 // Verify that an instance that left the routes while its answer is still being
 // relayed (the head is out, the body is not) is reported as leaving with that
 // request until the body has ended.
-TEST(EdgeProxyDrainTest, AnswerBeingRelayedCountsAsInFlight) {
+TEST_P(EdgeProxyDrainTest, AnswerBeingRelayedCountsAsInFlight) {
   ScriptedUpstream upstream("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nfirst\n\r\n",
                             "5\r\nlast\n\r\n0\r\n\r\n");
-  EdgeProxy proxy;
+  EdgeProxy proxy(Options());
   proxy.SetTable(RoutingTable::Build(Routes(5, upstream.address())));
   ASSERT_TRUE(proxy.Listen("127.0.0.1:0"));
 
@@ -127,11 +139,11 @@ TEST(EdgeProxyDrainTest, AnswerBeingRelayedCountsAsInFlight) {
 // Verify that a retry goes by the newest routing table, not the one its
 // request started with: the only instance of the old table lost the request
 // after the table changed to another instance, which then answers it.
-TEST(EdgeProxyDrainTest, RetryGoesByTheNewestTable) {
+TEST_P(EdgeProxyDrainTest, RetryGoesByTheNewestTable) {
   ScriptedUpstream leaving("", "");
   ScriptedUpstream arrived("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nnew", "");
   arrived.Release();
-  EdgeProxy proxy;
+  EdgeProxy proxy(Options());
   EdgeStates states;  // as the edge's route watchers build tables: states shared
   proxy.SetTable(RoutingTable::Build(Routes(5, leaving.address(), "web-1"), &states));
   ASSERT_TRUE(proxy.Listen("127.0.0.1:0"));
@@ -147,6 +159,10 @@ TEST(EdgeProxyDrainTest, RetryGoesByTheNewestTable) {
   close(client);
   proxy.Stop();
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, EdgeProxyDrainTest,
+                         ::testing::ValuesIn(skiff::testing::EdgeIoEngines()),
+                         [](const auto& info) { return skiff::testing::IoEngineTestName(info); });
 
 }  // namespace
 }  // namespace skiff::edge

@@ -63,7 +63,9 @@ bool ParseAddress(const std::string& address, sockaddr_storage* out, socklen_t* 
 Upstream::Upstream(EdgeProxy::Worker* w, int f, std::string a)
     : worker(w), fd(f), address(std::move(a)), buffer(new char[kBufferBytes]) {}
 
-Upstream::~Upstream() { close(fd); }
+Upstream::~Upstream() {
+  if (!closed) worker->loop().Close(fd, this);  // (the worker's end)
+}
 
 void Upstream::OnEvents(uint32_t events) {
   if (owner != nullptr) {
@@ -75,18 +77,21 @@ void Upstream::OnEvents(uint32_t events) {
 
 // ------------------------------------------------------------------ Worker
 
-class EdgeProxy::Worker::Listener final : public EventLoop::Handler {
+class EdgeProxy::Worker::Listener final : public EventLoop::Acceptor {
  public:
   explicit Listener(Worker* worker) : worker_(worker) {}
-  void OnEvents(uint32_t /*events*/) override { worker_->Accept(); }
+  void OnAccept(int fd, const sockaddr_storage& peer) override { worker_->Accept(fd, peer); }
 
  private:
   Worker* const worker_;
 };
 
-EdgeProxy::Worker::Worker(Shared* shared, int listen_fd)
-    : shared_(shared), listen_fd_(listen_fd), listener_(std::make_unique<Listener>(this)) {
-  loop_.SetSweep([this] { Sweep(); });
+EdgeProxy::Worker::Worker(Shared* shared, int listen_fd, std::unique_ptr<EventLoop> loop)
+    : shared_(shared),
+      listen_fd_(listen_fd),
+      loop_(std::move(loop)),
+      listener_(std::make_unique<Listener>(this)) {
+  loop_->SetSweep([this] { Sweep(); });
 }
 
 EdgeProxy::Worker::~Worker() {
@@ -100,12 +105,17 @@ EdgeProxy::Worker::~Worker() {
   }
 }
 
-void EdgeProxy::Worker::Run() {
-  if (Status added = loop_.AddListener(listen_fd_, listener_.get()); !added) {
+void EdgeProxy::Worker::Run(std::promise<Status>* prepared, std::shared_future<bool> go) {
+  Status ready = loop_->Prepare();
+  const bool ok = static_cast<bool>(ready);
+  prepared->set_value(std::move(ready));  // (*prepared may be gone after this)
+  if (!ok || !go.get()) return;
+  if (Status added = loop_->AddListener(listen_fd_, listener_.get()); !added) {
+    // (Prepare did what could fail: not expected.)
     SKIFF_LOG_ERROR("edge: cannot watch the listening socket: {}", added.error().message);
     return;
   }
-  loop_.Run();
+  loop_->Run();
   FlushLog();
 }
 
@@ -121,11 +131,11 @@ void EdgeProxy::Worker::FlushLog() {
 }
 
 void EdgeProxy::Worker::Stop() {
-  loop_.Post([this] {
+  loop_->Post([this] {
     if (stopping_) return;
     stopping_ = true;
     stop_deadline_ = now() + shared_->options.stop_grace;
-    loop_.Remove(listen_fd_, listener_.get());
+    loop_->RemoveListener(listen_fd_, listener_.get());
     std::vector<Upstream*> idle;
     for (auto& [address, list] : idle_) idle.insert(idle.end(), list.begin(), list.end());
     for (Upstream* u : idle) Discard(u);  // (which edits idle_)
@@ -134,7 +144,7 @@ void EdgeProxy::Worker::Stop() {
       s->BeginStop();
       s = next;
     }
-    if (session_count_ == 0) loop_.Stop();
+    if (session_count_ == 0) loop_->Stop(stop_deadline_);
   });
 }
 
@@ -147,35 +157,27 @@ const std::shared_ptr<const RoutingTable>& EdgeProxy::Worker::table() {
   return table_;
 }
 
-void EdgeProxy::Worker::Accept() {
-  if (stopping_) return;
-  for (;;) {
-    sockaddr_storage peer{};
-    socklen_t size = sizeof peer;
-    const int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &size,
-                           SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED) {
-        SKIFF_LOG_WARN("edge: accept failed: {}", std::strerror(errno));
-      }
-      return;
-    }
-    if (shared_->connections.load(std::memory_order_relaxed) >= shared_->options.max_connections) {
+void EdgeProxy::Worker::Accept(int fd, const sockaddr_storage& peer) {
+  if (stopping_ || shared_->connections.load(std::memory_order_relaxed) +
+                           shared_->closing.load(std::memory_order_relaxed) >=
+                       shared_->options.max_connections) {
+    // Past the cap (or stopping): the short answer, straight from the
+    // socket's fresh buffer, never waiting on the client.
+    if (!stopping_) {
       [[maybe_unused]] ssize_t n = send(fd, kBusy.data(), kBusy.size(), MSG_NOSIGNAL);
-      close(fd);
-      continue;
     }
-    const int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    shared_->connections.fetch_add(1, std::memory_order_relaxed);
-    auto* session = new Session(this, fd, PeerIp(peer));
-    session->next = sessions_;
-    if (sessions_ != nullptr) sessions_->prev = session;
-    sessions_ = session;
-    ++session_count_;
-    session->Start();
+    close(fd);
+    return;
   }
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  shared_->connections.fetch_add(1, std::memory_order_relaxed);
+  auto* session = new Session(this, fd, PeerIp(peer));
+  session->next = sessions_;
+  if (sessions_ != nullptr) sessions_->prev = session;
+  sessions_ = session;
+  ++session_count_;
+  session->Start();
 }
 
 void EdgeProxy::Worker::SessionEnded(Session* session) {
@@ -185,8 +187,8 @@ void EdgeProxy::Worker::SessionEnded(Session* session) {
   session->prev = session->next = nullptr;
   --session_count_;
   shared_->connections.fetch_sub(1, std::memory_order_relaxed);
-  loop_.Defer([session] { delete session; });
-  if (stopping_ && session_count_ == 0) loop_.Stop();
+  loop_->Defer([session] { delete session; });
+  if (stopping_ && session_count_ == 0) loop_->Stop(stop_deadline_);
 }
 
 Result<Upstream*> EdgeProxy::Worker::TakeUpstream(const std::string& address, bool fresh) {
@@ -213,7 +215,8 @@ Result<Upstream*> EdgeProxy::Worker::TakeUpstream(const std::string& address, bo
   auto* upstream = new Upstream(this, fd, address);
   upstream->connecting = rc != 0;
   upstream->writable = rc == 0;
-  if (Status added = loop_.Add(fd, upstream); !added) {
+  if (Status added = rc == 0 ? loop_->Add(fd, upstream) : loop_->AddConnecting(fd, upstream);
+      !added) {
     delete upstream;
     return tl::unexpected(added.error());
   }
@@ -244,8 +247,9 @@ void EdgeProxy::Worker::Discard(Upstream* upstream) {
       if (it->second.empty()) idle_.erase(it);
     }
   }
-  loop_.Remove(upstream->fd, upstream);
-  loop_.Defer([upstream] { delete upstream; });
+  upstream->closed = true;
+  loop_->Close(upstream->fd, upstream);
+  loop_->Defer([upstream] { delete upstream; });
 }
 
 void EdgeProxy::Worker::OnIdleUpstreamEvent(Upstream* upstream, uint32_t events) {

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 
 #include <chrono>
+#include <future>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -45,6 +46,7 @@ struct Upstream final : EventLoop::Handler {
   bool readable = false;     // edge-triggered readiness, as last seen
   bool writable = false;
   bool peer_closed = false;  // the instance's FIN was seen: read to the end
+  bool closed = false;       // Discard()ed: the loop closes the socket
   SteadyTime idle_since{};
   std::unique_ptr<char[]> buffer;
   size_t begin = 0;
@@ -53,16 +55,18 @@ struct Upstream final : EventLoop::Handler {
 
 class EdgeProxy::Worker {
  public:
-  Worker(Shared* shared, int listen_fd);
+  Worker(Shared* shared, int listen_fd, std::unique_ptr<EventLoop> loop);
   ~Worker();
 
-  // The thread's body: serves until Stop() and every session is done.
-  void Run();
+  // The thread's body: sets its loop up and says so, or why it cannot,
+  // through *prepared; then, if `go` comes true, accepts on the listening
+  // socket and serves until Stop() and every session is done (else returns).
+  void Run(std::promise<Status>* prepared, std::shared_future<bool> go);
   // Begins the graceful stop (any thread).
   void Stop();
 
   Shared& shared() { return *shared_; }
-  EventLoop& loop() { return loop_; }
+  EventLoop& loop() { return *loop_; }
   static SteadyTime now() { return std::chrono::steady_clock::now(); }
   // The current routing table, reloaded when the shared one changed.
   const std::shared_ptr<const RoutingTable>& table();
@@ -88,13 +92,13 @@ class EdgeProxy::Worker {
 
  private:
   class Listener;
-  void Accept();
+  void Accept(int fd, const sockaddr_storage& peer);
   void Sweep();
   void FinishStop();
 
   Shared* const shared_;
   const int listen_fd_;
-  EventLoop loop_;
+  const std::unique_ptr<EventLoop> loop_;
   std::unique_ptr<Listener> listener_;
   uint64_t table_version_ = 0;
   std::shared_ptr<const RoutingTable> table_;

@@ -1,63 +1,66 @@
 #include "edge/event_loop.h"
 
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
-
 #include "common/check.h"
+#include "common/logging.h"
+#include "edge/epoll_loop.h"
+#include "edge/uring_loop.h"
 
 namespace skiff::edge {
-namespace {
 
-constexpr int kMaxEvents = 256;
+std::string_view IoEngineName(IoEngine engine) {
+  switch (engine) {
+    case IoEngine::kAuto:
+      return "auto";
+    case IoEngine::kEpoll:
+      return "epoll";
+    case IoEngine::kUring:
+      return "io_uring";
+  }
+  return "?";
+}
 
-// The wake descriptor's "handler": a tag that no real handler can equal.
-EventLoop::Handler* const kWakeTag = reinterpret_cast<EventLoop::Handler*>(1);
+Result<IoEngine> ParseIoEngine(std::string_view name) {
+  if (name == "auto") return IoEngine::kAuto;
+  if (name == "epoll") return IoEngine::kEpoll;
+  if (name == "io_uring" || name == "uring") return IoEngine::kUring;
+  return InvalidArgument("unknown I/O engine \"" + std::string(name) +
+                         "\" (auto, epoll or io_uring)");
+}
 
-}  // namespace
+Status EventLoop::UringAvailable() {
+  // Probed once: setting a ring up and tearing it down costs a few syscalls
+  // and the answer does not change while the process runs.
+  static const Status available = [] {
+    Result<std::unique_ptr<EventLoop>> loop = NewUringLoop();
+    return loop ? OkStatus() : Status(tl::unexpected(loop.error()));
+  }();
+  return available;
+}
+
+Result<std::unique_ptr<EventLoop>> EventLoop::Create(IoEngine engine) {
+  if (engine == IoEngine::kEpoll || (engine == IoEngine::kAuto && !UringAvailable())) {
+    return std::unique_ptr<EventLoop>(new EpollLoop());
+  }
+  Result<std::unique_ptr<EventLoop>> loop = NewUringLoop();
+  if (!loop && engine == IoEngine::kAuto) {
+    // It was there at the probe and is not now (memory, a limit): epoll.
+    SKIFF_LOG_WARN("edge: io_uring: {}; this loop runs on epoll", loop.error().message);
+    return std::unique_ptr<EventLoop>(new EpollLoop());
+  }
+  return loop;
+}
 
 EventLoop::EventLoop()
-    : epoll_fd_(epoll_create1(EPOLL_CLOEXEC)), wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
-  SKIFF_CHECK(epoll_fd_ >= 0 && wake_fd_ >= 0);
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.ptr = kWakeTag;
-  SKIFF_CHECK(epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) == 0);
+    : wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+      next_sweep_(std::chrono::steady_clock::now() + kSweepInterval) {
+  SKIFF_CHECK(wake_fd_ >= 0);
 }
 
-EventLoop::~EventLoop() {
-  close(wake_fd_);
-  close(epoll_fd_);
-}
-
-Status EventLoop::Add(int fd, Handler* handler) {
-  epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-  ev.data.ptr = handler;
-  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-    return Unavailable(std::string("epoll_ctl: ") + std::strerror(errno));
-  }
-  return OkStatus();
-}
-
-Status EventLoop::AddListener(int fd, Handler* handler) {
-  epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-  ev.data.ptr = handler;
-  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-    return Unavailable(std::string("epoll_ctl: ") + std::strerror(errno));
-  }
-  return OkStatus();
-}
-
-void EventLoop::Remove(int fd, Handler* handler) {
-  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
-  if (dispatching_) removed_.push_back(handler);
-}
+EventLoop::~EventLoop() { close(wake_fd_); }
 
 void EventLoop::Post(std::function<void()> task) {
   {
@@ -68,10 +71,16 @@ void EventLoop::Post(std::function<void()> task) {
   [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof one);
 }
 
-void EventLoop::Stop() {
-  stop_.store(true);
+void EventLoop::Stop(std::chrono::steady_clock::time_point drain_until) {
+  drain_until_.store(drain_until.time_since_epoch().count(), std::memory_order_relaxed);
+  stop_.store(true, std::memory_order_release);
   uint64_t one = 1;
   [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof one);
+}
+
+void EventLoop::ResetOnClose(int fd) {
+  const linger reset{.l_onoff = 1, .l_linger = 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
 }
 
 void EventLoop::RunPosted() {
@@ -93,42 +102,15 @@ void EventLoop::RunDeferred() {
   }
 }
 
-void EventLoop::Run() {
-  epoll_event events[kMaxEvents];
-  auto next_sweep = std::chrono::steady_clock::now() + kSweepInterval;
-  while (!stop_.load(std::memory_order_relaxed)) {
-    const auto now = std::chrono::steady_clock::now();
-    if (now >= next_sweep) {
-      if (sweep_) sweep_();
-      RunDeferred();
-      next_sweep = now + kSweepInterval;
-    }
-    const int wait_ms = static_cast<int>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(next_sweep - now).count() + 1);
-    const int n = epoll_wait(epoll_fd_, events, kMaxEvents, wait_ms);
-    if (n < 0) {
-      SKIFF_CHECK(errno == EINTR);
-      continue;
-    }
-    dispatching_ = true;
-    bool woken = false;
-    for (int i = 0; i < n; ++i) {
-      Handler* handler = static_cast<Handler*>(events[i].data.ptr);
-      if (handler == kWakeTag) {
-        woken = true;
-        continue;
-      }
-      if (!removed_.empty() &&
-          std::find(removed_.begin(), removed_.end(), handler) != removed_.end()) {
-        continue;
-      }
-      handler->OnEvents(events[i].events);
-    }
-    dispatching_ = false;
-    removed_.clear();
-    if (woken) RunPosted();
+int EventLoop::SweepIfDue() {
+  auto now = std::chrono::steady_clock::now();
+  if (now >= next_sweep_) {
+    if (sweep_) sweep_();
     RunDeferred();
+    next_sweep_ = now + kSweepInterval;
   }
+  return static_cast<int>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(next_sweep_ - now).count() + 1);
 }
 
 }  // namespace skiff::edge

@@ -38,7 +38,9 @@ Session::Session(EdgeProxy::Worker* worker, int fd, std::string client_ip)
   response_.fields.reserve(32);
 }
 
-Session::~Session() { close(fd_); }
+Session::~Session() {
+  if (phase_ != Phase::kEnded) worker_->loop().Close(fd_, this);  // (the worker's end)
+}
 
 void Session::Start() {
   deadline_ = EdgeProxy::Worker::now() + shared_.options.idle_timeout;
@@ -503,7 +505,7 @@ void Session::Linger() {
   }
   if (!pending_.empty()) return;  // FlushClient calls again once it is out
   if (!linger_shut_) {
-    shutdown(fd_, SHUT_WR);
+    worker_->loop().ShutdownWrite(fd_);
     linger_shut_ = true;
     deadline_ = EdgeProxy::Worker::now() + kLingerTime;
   }
@@ -549,8 +551,13 @@ void Session::Sweep(SteadyTime now) {
                    FormatDuration(route_->policy.response_timeout));
       }
       break;
+    case Phase::kLinger:
+      End();  // (its answer was taken whole: its last bytes may still go out)
+      break;
     default:
-      End();
+      // A client that took nothing of what waits for it for write_timeout is
+      // cut at once: the engine does not hold those bytes for it any longer.
+      End(/*abort=*/!pending_.empty());
       break;
   }
 }
@@ -560,16 +567,20 @@ void Session::BeginStop() {
   if (phase_ == Phase::kHead && begin_ == end_ && pending_.empty()) End();
 }
 
-void Session::Abort() { End(); }
+void Session::Abort() { End(/*abort=*/true); }
 
-void Session::End() {
+void Session::End(bool abort) {
   if (phase_ == Phase::kEnded) return;
   // The attempt first: RecordEnd lets go of the route it points into.
   EndAttemptUnjudged();
   ReleaseUpstream(false);
   if (route_ != nullptr) RecordEnd(answered_ ? status_ : 499);
   phase_ = Phase::kEnded;
-  worker_->loop().Remove(fd_, this);
+  if (abort) {
+    worker_->loop().Abort(fd_, this);
+  } else {
+    worker_->loop().Close(fd_, this);
+  }
   worker_->SessionEnded(this);
 }
 

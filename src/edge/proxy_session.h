@@ -34,7 +34,8 @@ class Session final : public EventLoop::Handler {
   void Sweep(SteadyTime now);
   // The worker is stopping: close now when idle, else after this response.
   void BeginStop();
-  // The stop grace is over: close whatever is in flight.
+  // The stop grace is over: cut whatever is in flight (the client gets a
+  // reset, and none of the bytes still waiting for it).
   void Abort();
 
   Session* prev = nullptr;  // the worker's intrusive list
@@ -98,7 +99,8 @@ class Session final : public EventLoop::Handler {
   // closing the client's connection (the request cannot be skipped).
   void GiveUp(Blame blame, int status, std::string message);
   void Linger();
-  void End();
+  // `abort`: EventLoop::Abort rather than Close (a client given up on).
+  void End(bool abort = false);
 
   // Writes to the client; what the socket does not take waits in pending_.
   // False when the client is gone (the session then ends).

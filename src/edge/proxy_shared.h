@@ -46,6 +46,9 @@ struct EdgeProxy::Shared {
   // the request path reads one atomic instead of the shared pointer.
   std::atomic<uint64_t> table_version{1};
   std::atomic<size_t> connections{0};
+  // Closed connections the loops still hold open (their last bytes go out):
+  // they count against max_connections too.
+  std::atomic<size_t> closing{0};
 
   metrics::CounterFamily* requests = nullptr;
   metrics::HistogramFamily* durations = nullptr;

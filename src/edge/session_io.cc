@@ -11,15 +11,6 @@
 namespace skiff::edge {
 namespace {
 
-// Sends `iov` without SIGPIPE; bytes taken, or -1 with errno.
-ssize_t SendVector(int fd, const iovec* iov, int count) {
-  if (count == 1) return send(fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
-  msghdr message{};
-  message.msg_iov = const_cast<iovec*>(iov);
-  message.msg_iovlen = static_cast<size_t>(count);
-  return sendmsg(fd, &message, MSG_NOSIGNAL);
-}
-
 // Appends what `iov` holds past its first `skip` bytes.
 void AppendUnsent(const iovec* iov, int count, size_t skip, std::string* out) {
   for (int i = 0; i < count; ++i) {
@@ -43,7 +34,7 @@ bool Session::SendClient(const iovec* iov, int count) {
   }
   size_t total = 0;
   for (int i = 0; i < count; ++i) total += iov[i].iov_len;
-  ssize_t n = writable_ ? SendVector(fd_, iov, count) : 0;
+  ssize_t n = writable_ ? worker_->loop().Send(fd_, iov, count) : 0;
   if (n < 0) {
     if (errno != EAGAIN && errno != EWOULDBLOCK) {
       End();
@@ -61,7 +52,8 @@ bool Session::SendClient(const iovec* iov, int count) {
 
 bool Session::FlushClient() {
   if (pending_.empty() || !writable_) return true;
-  const ssize_t n = send(fd_, pending_.data(), pending_.size(), MSG_NOSIGNAL);
+  const iovec pending{pending_.data(), pending_.size()};
+  const ssize_t n = worker_->loop().Send(fd_, &pending, 1);
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
       writable_ = false;
@@ -94,7 +86,7 @@ bool Session::SendUpstream(const iovec* iov, int count) {
   }
   size_t total = 0;
   for (int i = 0; i < count; ++i) total += iov[i].iov_len;
-  ssize_t n = SendVector(upstream_->fd, iov, count);
+  ssize_t n = worker_->loop().Send(upstream_->fd, iov, count);
   if (n < 0) {
     if (errno != EAGAIN && errno != EWOULDBLOCK) return false;
     n = 0;
@@ -108,7 +100,8 @@ bool Session::SendUpstream(const iovec* iov, int count) {
 
 bool Session::FlushUpstream() {
   if (up_pending_.empty() || !upstream_->writable) return true;
-  const ssize_t n = send(upstream_->fd, up_pending_.data(), up_pending_.size(), MSG_NOSIGNAL);
+  const iovec pending{up_pending_.data(), up_pending_.size()};
+  const ssize_t n = worker_->loop().Send(upstream_->fd, &pending, 1);
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
       upstream_->writable = false;
@@ -129,21 +122,18 @@ bool Session::FlushUpstream() {
 ssize_t Session::ReadClient() {
   const size_t room = kBufferBytes - end_;
   if (room == 0) return 0;
-  for (;;) {
-    const ssize_t n = recv(fd_, buffer_.get() + end_, room, 0);
-    if (n > 0) {
-      end_ += static_cast<size_t>(n);
-      if (static_cast<size_t>(n) < room && !peer_closed_) readable_ = false;
-      return n;
-    }
-    if (n == 0) return -1;
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      readable_ = false;
-      return 0;
-    }
-    return -1;
+  const ssize_t n = worker_->loop().Recv(fd_, buffer_.get() + end_, room);
+  if (n > 0) {
+    end_ += static_cast<size_t>(n);
+    if (static_cast<size_t>(n) < room && !peer_closed_) readable_ = false;
+    return n;
   }
+  if (n == 0) return -1;
+  if (errno == EAGAIN || errno == EWOULDBLOCK) {
+    readable_ = false;
+    return 0;
+  }
+  return -1;
 }
 
 void Session::CompactBuffer() {

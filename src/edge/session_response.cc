@@ -55,7 +55,8 @@ void Session::ReadResponse() {
       upstream_->begin = 0;
     }
     const size_t room = Upstream::kBufferBytes - upstream_->end;
-    const ssize_t n = recv(upstream_->fd, upstream_->buffer.get() + upstream_->end, room, 0);
+    const ssize_t n =
+        worker_->loop().Recv(upstream_->fd, upstream_->buffer.get() + upstream_->end, room);
     if (n > 0) {
       upstream_->end += static_cast<size_t>(n);
       // A short read drained the socket; after the peer's FIN no event
@@ -173,7 +174,8 @@ void Session::RelayBody() {
       if (upstream_->buffered() > 0) continue;  // the client is behind (pending_)
     }
     if (!upstream_->readable) return;
-    const ssize_t n = recv(upstream_->fd, upstream_->buffer.get(), Upstream::kBufferBytes, 0);
+    const ssize_t n =
+        worker_->loop().Recv(upstream_->fd, upstream_->buffer.get(), Upstream::kBufferBytes);
     if (n > 0) {
       upstream_->begin = 0;
       upstream_->end = static_cast<size_t>(n);
@@ -319,7 +321,8 @@ void Session::PumpTunnel() {
         upstream_->Consume(upstream_->buffered());
         progress = true;
       } else if (upstream_->readable) {
-        const ssize_t n = recv(upstream_->fd, upstream_->buffer.get(), Upstream::kBufferBytes, 0);
+        const ssize_t n =
+            worker_->loop().Recv(upstream_->fd, upstream_->buffer.get(), Upstream::kBufferBytes);
         if (n > 0) {
           upstream_->begin = 0;
           upstream_->end = static_cast<size_t>(n);

@@ -65,6 +65,7 @@ Status StandaloneEdge::Start() {
   }
   EdgeOptions edge;
   edge.threads = std::max(1, m.options_.io_threads);
+  edge.io_engine = m.options_.io_engine;
   edge.metrics = &m.metrics_;
   if (!m.options_.access_log.empty()) {
     auto log = AccessLog::Open(m.options_.access_log);
@@ -95,8 +96,8 @@ Status StandaloneEdge::Start() {
     return served;
   }
   StartReporting(m);
-  SKIFF_LOG_INFO("skiff edge: serving on port {}, routes from {}", m.proxy_->port(),
-                 m.options_.server);
+  SKIFF_LOG_INFO("skiff edge: serving on port {} ({}), routes from {}", m.proxy_->port(),
+                 IoEngineName(m.proxy_->io_engine()), m.options_.server);
   return OkStatus();
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/result.h"
+#include "edge/event_loop.h"
 
 namespace skiff::edge {
 
@@ -20,6 +21,7 @@ struct StandaloneOptions {
   std::string listen = "127.0.0.1:8080";
   std::string data_dir = ".skiff-edge";  // routes.json: the last routes
   int io_threads = 1;                    // threads serving requests, each its own event loop
+  IoEngine io_engine = IoEngine::kAuto;  // their I/O engine (event_loop.h)
   std::string access_log;                // a JSON line per request: a file, "-" (stdout), or none
   // Where GET /metrics (Prometheus) and GET /health are served; none when empty.
   std::string metrics_listen;

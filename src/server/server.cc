@@ -377,6 +377,7 @@ Status Server::Impl::Start() {
   if (options_.run_edge) {
     edge::EdgeOptions edge_options;
     edge_options.threads = options_.edge_threads;
+    edge_options.io_engine = options_.edge_io_engine;
     edge_options.metrics = metrics_.get();
     if (!options_.access_log.empty()) {
       auto log = edge::AccessLog::Open(options_.access_log);
@@ -410,10 +411,12 @@ Status Server::Impl::Start() {
     io_threads_.emplace_back([this] { io_.run(); });
   }
   if (options_.run_agent && shared_) SKIFF_RETURN_IF_ERROR(StartAgent());
-  SKIFF_LOG_INFO("skiff server: API on port {} ({}), edge {}, data in {}, store revision {}",
-                 http_->port(), options_.listen,
-                 edge_ ? "on port " + std::to_string(edge_->port()) : std::string("off"), data,
-                 store_->Revision());
+  SKIFF_LOG_INFO(
+      "skiff server: API on port {} ({}), edge {}, data in {}, store revision {}", http_->port(),
+      options_.listen,
+      edge_ ? fmt::format("on port {} ({})", edge_->port(), edge::IoEngineName(edge_->io_engine()))
+            : std::string("off"),
+      data, store_->Revision());
   return OkStatus();
 }
 

@@ -25,6 +25,7 @@
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "edge/event_loop.h"
 
 namespace skiff::server {
 
@@ -33,15 +34,16 @@ struct ServerOptions {
   // Where the state lives: "sqlite" (DATA/skiff.db) or a PostgreSQL connection
   // string or URI (postgres://USER@HOST/DB, several hosts allowed).
   std::string store = "sqlite";
-  std::string listen = "127.0.0.1:7070";       // the API
-  std::string edge_listen = "127.0.0.1:8080";  // the edge router: apps at their domains
-  bool run_edge = true;                        // --no-edge turns the edge off
-  int edge_threads = 1;                        // threads of the edge router
-  std::string access_log;                      // the edge's JSON access log: a file, "-", or none
-  std::string node_address = "127.0.0.1";      // where the local agent's instances listen
-  bool run_agent = true;                       // --no-agent turns the local agent off
-  int io_threads = 2;                          // threads serving the API
-  int port_first = 20000;                      // the local agent's instance ports
+  std::string listen = "127.0.0.1:7070";                  // the API
+  std::string edge_listen = "127.0.0.1:8080";             // the edge router: apps at their domains
+  bool run_edge = true;                                   // --no-edge turns the edge off
+  int edge_threads = 1;                                   // threads of the edge router
+  edge::IoEngine edge_io_engine = edge::IoEngine::kAuto;  // their I/O engine
+  std::string access_log;                  // the edge's JSON access log: a file, "-", or none
+  std::string node_address = "127.0.0.1";  // where the local agent's instances listen
+  bool run_agent = true;                   // --no-agent turns the local agent off
+  int io_threads = 2;                      // threads serving the API
+  int port_first = 20000;                  // the local agent's instance ports
   int port_last = 29999;
   // The local agent's drivers ("process", "docker"). Empty: process, and docker
   // too when the engine at docker_host answers. A docker named here whose

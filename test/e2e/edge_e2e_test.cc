@@ -17,6 +17,7 @@
 #include "e2e/docker_support.h"
 #include "e2e/skiff_server.h"
 #include "e2e/subprocess.h"
+#include "fakes/io_engines.h"
 #include "net/http_client.h"
 
 namespace skiff::testing {
@@ -83,15 +84,28 @@ class EdgeE2eTest : public ::testing::Test {
   // A standalone `skiff edge` named edge-a serving at `listen`, its /metrics at
   // `metrics`, reporting its traffic to the server every 200 ms.
   std::unique_ptr<Subprocess> ReportingEdge(const TempDir& dir, const std::string& listen,
-                                            const std::string& metrics) {
+                                            const std::string& metrics,
+                                            edge::IoEngine engine = edge::IoEngine::kEpoll) {
     return std::make_unique<Subprocess>(
         std::vector<std::string>{SKIFF_BIN, "edge", "--server", "http://" + server_.addr(),
                                  "--listen", listen, "--data", dir.File("edge"), "--metrics-listen",
-                                 metrics, "--name", "edge-a", "--report-interval", "200ms"},
+                                 metrics, "--name", "edge-a", "--report-interval", "200ms",
+                                 "--io-engine", std::string(edge::IoEngineName(engine))},
         std::map<std::string, std::string>{{"SKIFF_TOKEN", server_.token()}}, dir.File("edge.log"));
   }
 
   SkiffServer server_;
+};
+
+// The standalone edge's tests run on each I/O engine (`skiff edge --io-engine`).
+class StandaloneEdgeE2eTest : public EdgeE2eTest,
+                              public ::testing::WithParamInterface<edge::IoEngine> {
+ protected:
+  void SetUp() override {
+    SKIFF_REQUIRE_IO_ENGINE(GetParam());
+    EdgeE2eTest::SetUp();
+  }
+  std::string Engine() const { return std::string(edge::IoEngineName(GetParam())); }
 };
 
 // Verify that an app answers through the edge at its domain (any case, with a
@@ -174,14 +188,15 @@ TEST_F(EdgeE2eTest, LongestPathPrefixWins) {
 // Verify that a standalone `skiff edge` serves with routes from the server,
 // follows a change, keeps serving when the server is killed, and starts while
 // the server is down from the routes it kept on disk.
-TEST_F(EdgeE2eTest, StandaloneEdgeServesThroughOutages) {
+TEST_P(StandaloneEdgeE2eTest, ServesThroughOutages) {
   Apply("far", Spec("far", 1, "[far.example.test]"));
   TempDir dir;
   const std::string listen = "127.0.0.1:" + std::to_string(FreePort());
   auto start_edge = [&] {
     return std::make_unique<Subprocess>(
         std::vector<std::string>{SKIFF_BIN, "edge", "--server", "http://" + server_.addr(),
-                                 "--listen", listen, "--data", dir.File("edge")},
+                                 "--listen", listen, "--data", dir.File("edge"), "--io-engine",
+                                 Engine()},
         std::map<std::string, std::string>{{"SKIFF_TOKEN", server_.token()}}, dir.File("edge.log"));
   };
   auto get = [&](const std::string& host) {
@@ -209,12 +224,12 @@ TEST_F(EdgeE2eTest, StandaloneEdgeServesThroughOutages) {
 
 // Verify that a standalone edge serves its own /metrics and reports its
 // per-app traffic to the server, where GET /v1/traffic shows the rate.
-TEST_F(EdgeE2eTest, StandaloneEdgeReportsTraffic) {
+TEST_P(StandaloneEdgeE2eTest, ReportsTraffic) {
   Apply("far", Spec("far", 1, "[far.example.test]"));
   TempDir dir;
   const std::string listen = "127.0.0.1:" + std::to_string(FreePort());
   const std::string metrics = "127.0.0.1:" + std::to_string(FreePort());
-  std::unique_ptr<Subprocess> edge = ReportingEdge(dir, listen, metrics);
+  std::unique_ptr<Subprocess> edge = ReportingEdge(dir, listen, metrics, GetParam());
   net::HttpClient client("http://" + listen);
   auto ok = [&] {
     auto r = client.Do("GET", "/", {}, {{"Host", "far.example.test"}}, std::chrono::seconds(2));
@@ -245,6 +260,10 @@ TEST_F(EdgeE2eTest, StandaloneEdgeReportsTraffic) {
   ASSERT_TRUE(server_metrics);
   EXPECT_THAT(server_metrics->body, HasSubstr("skiff_app_requests_per_second{app=\"far\"}"));
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, StandaloneEdgeE2eTest,
+                         ::testing::ValuesIn(skiff::testing::EdgeIoEngines()),
+                         [](const auto& info) { return skiff::testing::IoEngineTestName(info); });
 
 // Verify that the server's /metrics and a standalone edge's pass `promtool check
 // metrics` (well-formed, HELP and TYPE on every family, counters ending in

@@ -98,7 +98,13 @@ void ScriptedUpstream::Serve(int conn, int connection) {
       close(conn);
       return;
     }
-    send(conn, action.answer.data(), action.answer.size(), MSG_NOSIGNAL);
+    for (size_t done = 0; done < action.answer.size();) {
+      const size_t piece = std::min(action.answer.size() - done, size_t{64} << 10);
+      const ssize_t n = send(conn, action.answer.data() + done, piece, MSG_NOSIGNAL);
+      if (n <= 0) break;  // closed: the next recv fails and ends the connection
+      done += static_cast<size_t>(n);
+      sent_ += static_cast<size_t>(n);
+    }
   }
 }
 

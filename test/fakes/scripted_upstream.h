@@ -42,6 +42,10 @@ class ScriptedUpstream {
   // The requests seen so far, in order of arrival.
   std::vector<Request> requests() const;
   int accepted() const { return accepted_.load(); }
+  // The bytes of answers the kernel has taken so far, over all connections
+  // (an answer goes out in pieces: a client that reads none of it holds the
+  // rest back).
+  size_t sent() const { return sent_.load(); }
 
   // A 200 answer with `body`.
   static Action Ok(const std::string& body);
@@ -53,6 +57,7 @@ class ScriptedUpstream {
   int listen_fd_ = -1;
   int port_ = 0;
   std::atomic<int> accepted_{0};
+  std::atomic<size_t> sent_{0};
   mutable std::mutex mu_;
   std::vector<Request> requests_;  // GUARDED_BY(mu_)
   std::vector<int> open_;          // GUARDED_BY(mu_): connections being served

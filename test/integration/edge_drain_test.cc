@@ -19,6 +19,7 @@
 #include "controller/routes.h"
 #include "e2e/subprocess.h"
 #include "edge/edge_proxy.h"
+#include "fakes/io_engines.h"
 #include "fakes/testing.h"
 #include "net/http_client.h"
 #include "server/route_watcher.h"
@@ -33,7 +34,18 @@ using testing::FreePort;
 using testing::PollUntil;
 using testing::Subprocess;
 
-TEST(EdgeDrainTest, RequestInFlightFinishesBeforeTheDrainEnds) {
+// Every test runs on each I/O engine.
+class EdgeDrainTest : public ::testing::TestWithParam<edge::IoEngine> {
+ protected:
+  void SetUp() override { SKIFF_REQUIRE_IO_ENGINE(GetParam()); }
+  edge::EdgeOptions Options() const {
+    edge::EdgeOptions options;
+    options.io_engine = GetParam();
+    return options;
+  }
+};
+
+TEST_P(EdgeDrainTest, RequestInFlightFinishesBeforeTheDrainEnds) {
   testing::TempDir dir;
   store::MemoryStore store;
   store::Txn txn;
@@ -65,7 +77,7 @@ TEST(EdgeDrainTest, RequestInFlightFinishesBeforeTheDrainEnds) {
   }
   ASSERT_TRUE(store.Commit(txn));
 
-  edge::EdgeProxy proxy;
+  edge::EdgeProxy proxy(Options());
   store::SharedSnapshotCache snapshots(&store);
   server::RouteWatcher watcher(&store, &snapshots, &proxy);
   watcher.Start();
@@ -183,14 +195,14 @@ class KeepAliveUpstream {
 
 // Verify that the edge keeps an idle connection to a routed instance for
 // reuse, and closes it once the instance leaves the routes.
-TEST(EdgeDrainTest, IdleConnectionsToALeavingInstanceAreClosed) {
+TEST_P(EdgeDrainTest, IdleConnectionsToALeavingInstanceAreClosed) {
   KeepAliveUpstream upstream;
   protocol::AppRoutes app;
   app.name = "web";
   app.domains = {{"web.test", ""}};
   app.instances = {{"web-1", upstream.address()}};
   protocol::RouteSet routes{.apps = {app}};
-  edge::EdgeProxy proxy;
+  edge::EdgeProxy proxy(Options());
   proxy.SetTable(edge::RoutingTable::Build(routes));
   ASSERT_TRUE(proxy.Listen("127.0.0.1:0"));
   const std::string edge_url = "http://127.0.0.1:" + std::to_string(proxy.port());
@@ -207,6 +219,10 @@ TEST(EdgeDrainTest, IdleConnectionsToALeavingInstanceAreClosed) {
   EXPECT_TRUE(PollUntil([&] { return upstream.closed == 1; }));
   proxy.Stop();
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, EdgeDrainTest,
+                         ::testing::ValuesIn(skiff::testing::EdgeIoEngines()),
+                         [](const auto& info) { return skiff::testing::IoEngineTestName(info); });
 
 }  // namespace
 }  // namespace skiff

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "edge/edge_proxy.h"
+#include "fakes/io_engines.h"
 #include "fakes/scripted_upstream.h"
 #include "fakes/testing.h"
 #include "net/http_client.h"
@@ -43,8 +44,16 @@ class Gate {
   bool open_ = false;
 };
 
-class EdgeExchangeTest : public ::testing::Test {
+// Every test runs on each I/O engine.
+class EdgeExchangeTest : public ::testing::TestWithParam<IoEngine> {
  protected:
+  EdgeExchangeTest() : proxy_(Options(GetParam())) {}
+  void SetUp() override { SKIFF_REQUIRE_IO_ENGINE(GetParam()); }
+  static EdgeOptions Options(IoEngine engine) {
+    EdgeOptions options;
+    options.io_engine = engine;
+    return options;
+  }
   // An edge serving app "web" at web.test from `upstream`.
   void Start(const ScriptedUpstream& upstream) {
     protocol::AppRoutes app;
@@ -67,7 +76,7 @@ class EdgeExchangeTest : public ::testing::Test {
 // Verify that requests a client pipelined before it half-closed its side are
 // all answered: the end of its input arriving while the first is at the
 // instance does not drop the one waiting in the buffer.
-TEST_F(EdgeExchangeTest, PipelinedRequestsBeforeAHalfCloseAreAnswered) {
+TEST_P(EdgeExchangeTest, PipelinedRequestsBeforeAHalfCloseAreAnswered) {
   Gate first_answer;
   ScriptedUpstream upstream([&](const ScriptedUpstream::Request& r) {
     if (r.line.starts_with("GET /a ")) first_answer.Wait();
@@ -99,7 +108,7 @@ TEST_F(EdgeExchangeTest, PipelinedRequestsBeforeAHalfCloseAreAnswered) {
 // Verify that a POST sent on a kept connection that the instance resets
 // before any byte of an answer (it never took the request) is sent again,
 // once, on a fresh connection, and answered.
-TEST_F(EdgeExchangeTest, PostResetOnAStaleKeptConnectionIsSentAgain) {
+TEST_P(EdgeExchangeTest, PostResetOnAStaleKeptConnectionIsSentAgain) {
   ScriptedUpstream upstream([](const ScriptedUpstream::Request& r) {
     if (r.connection == 0 && r.index == 1) return ScriptedUpstream::Action{.reset = true};
     return ScriptedUpstream::Ok(r.body.empty() ? "first" : "got " + r.body);
@@ -123,7 +132,7 @@ TEST_F(EdgeExchangeTest, PostResetOnAStaleKeptConnectionIsSentAgain) {
 
 // Verify that a POST on a fresh connection that the instance resets is not
 // sent again (the instance may have taken it): 502.
-TEST_F(EdgeExchangeTest, PostResetOnAFreshConnectionIsNotSentAgain) {
+TEST_P(EdgeExchangeTest, PostResetOnAFreshConnectionIsNotSentAgain) {
   ScriptedUpstream upstream(
       [](const ScriptedUpstream::Request&) { return ScriptedUpstream::Action{.reset = true}; });
   Start(upstream);
@@ -132,6 +141,10 @@ TEST_F(EdgeExchangeTest, PostResetOnAFreshConnectionIsNotSentAgain) {
   EXPECT_EQ(post->status, 502);
   EXPECT_EQ(upstream.requests().size(), 1u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, EdgeExchangeTest,
+                         ::testing::ValuesIn(skiff::testing::EdgeIoEngines()),
+                         [](const auto& info) { return skiff::testing::IoEngineTestName(info); });
 
 }  // namespace
 }  // namespace skiff::edge

@@ -22,6 +22,7 @@
 
 #include "e2e/subprocess.h"
 #include "edge/routing_table.h"
+#include "fakes/io_engines.h"
 #include "fakes/testing.h"
 #include "net/http_client.h"
 
@@ -32,8 +33,10 @@ using skiff::testing::FreePort;
 using skiff::testing::PollUntil;
 using skiff::testing::Subprocess;
 
-class EdgeProxyTest : public ::testing::Test {
+// Every test runs on each I/O engine.
+class EdgeProxyTest : public ::testing::TestWithParam<IoEngine> {
  protected:
+  void SetUp() override { SKIFF_REQUIRE_IO_ENGINE(GetParam()); }
   // Starts `instances` test apps behind an edge serving app "web" at web.test.
   void Start(int instances = 3, model::EdgePolicy policy = {}, EdgeOptions options = {}) {
     protocol::AppRoutes app;
@@ -55,6 +58,7 @@ class EdgeProxyTest : public ::testing::Test {
       addresses_.push_back("127.0.0.1:" + std::to_string(port));
       app.instances.push_back({"web-" + std::to_string(i), addresses_.back()});
     }
+    options.io_engine = GetParam();
     proxy_.emplace(options);
     proxy_->SetTable(RoutingTable::Build(protocol::RouteSet{.apps = {app}}));
     ASSERT_TRUE(proxy_->Listen("127.0.0.1:0"));
@@ -100,7 +104,7 @@ class EdgeProxyTest : public ::testing::Test {
 // Verify that killing an instance mid-traffic fails no GET, although the
 // routes still name it: connect failures are retried elsewhere and the dead
 // instance is ejected.
-TEST_F(EdgeProxyTest, KilledInstanceCostsGetsNothing) {
+TEST_P(EdgeProxyTest, KilledInstanceCostsGetsNothing) {
   Start();
   int failures = 0;
   for (int i = 0; i < 300; ++i) {
@@ -117,7 +121,7 @@ TEST_F(EdgeProxyTest, KilledInstanceCostsGetsNothing) {
 
 // Verify that a POST is never retried: with every instance gone, it fails with
 // 502 after exactly one attempt (the others are not tried).
-TEST_F(EdgeProxyTest, PostIsNeverRetried) {
+TEST_P(EdgeProxyTest, PostIsNeverRetried) {
   Start();
   for (auto& app : apps_) app->Signal(SIGKILL);
   for (auto& app : apps_) app->Wait();
@@ -131,7 +135,7 @@ TEST_F(EdgeProxyTest, PostIsNeverRetried) {
 
 // Verify that a client over the app's rate limit gets 429 with Retry-After,
 // after its burst went through.
-TEST_F(EdgeProxyTest, RateLimitAnswers429) {
+TEST_P(EdgeProxyTest, RateLimitAnswers429) {
   Start(1, {.rate_limit = model::RateLimit{.average = 1, .burst = 3}});
   for (int i = 0; i < 3; ++i) {
     auto r = Get();
@@ -146,7 +150,7 @@ TEST_F(EdgeProxyTest, RateLimitAnswers429) {
 
 // Verify that the circuit breaker answers 503 while the app has max_in_flight
 // requests in flight, and lets requests through again once they finished.
-TEST_F(EdgeProxyTest, CircuitBreakerAnswers503) {
+TEST_P(EdgeProxyTest, CircuitBreakerAnswers503) {
   metrics::Registry& registry = registry_;
   EdgeOptions options;
   options.metrics = &registry;
@@ -186,7 +190,7 @@ TEST_F(EdgeProxyTest, CircuitBreakerAnswers503) {
 
 // Verify that a body over the app's edge.max_body is refused with 413 before
 // it reaches an instance, and one within it goes through.
-TEST_F(EdgeProxyTest, BodyLimitAnswers413) {
+TEST_P(EdgeProxyTest, BodyLimitAnswers413) {
   Start(1, {.max_body = 1024});
   auto big = Get("POST", "/", std::string(2048, 'x'));
   ASSERT_TRUE(big);
@@ -199,7 +203,7 @@ TEST_F(EdgeProxyTest, BodyLimitAnswers413) {
 // Verify what the instance is told: X-Forwarded-For keeps earlier proxies in
 // order and adds the client, no Expect or hop-by-hop header passes, and a HEAD
 // answer keeps the length the GET would have.
-TEST_F(EdgeProxyTest, ForwardsHeadersFaithfully) {
+TEST_P(EdgeProxyTest, ForwardsHeadersFaithfully) {
   Start(1);
   net::HttpClient client("http://127.0.0.1:" + std::to_string(proxy_->port()));
   auto seen = client.Do("GET", "/headers", {},
@@ -229,7 +233,7 @@ TEST_F(EdgeProxyTest, ForwardsHeadersFaithfully) {
 // Verify that a streamed response (server-sent events) reaches the client as
 // it comes: the instance sends its last piece only once told to, after the
 // client saw the first — an edge that buffered answers would never deliver it.
-TEST_F(EdgeProxyTest, StreamsResponsesAsTheyCome) {
+TEST_P(EdgeProxyTest, StreamsResponsesAsTheyCome) {
   Start(1);
   std::string received;
   bool released = false;
@@ -255,7 +259,7 @@ TEST_F(EdgeProxyTest, StreamsResponsesAsTheyCome) {
 
 // Verify that a large sized response (relayed as it comes, not held whole)
 // arrives complete, and that a small one is still answered with its length.
-TEST_F(EdgeProxyTest, RelaysLargeResponsesWhole) {
+TEST_P(EdgeProxyTest, RelaysLargeResponsesWhole) {
   Start(1);
   auto big = Get("GET", "/big?kb=3072");
   ASSERT_TRUE(big) << big.error().ToString();
@@ -269,7 +273,7 @@ TEST_F(EdgeProxyTest, RelaysLargeResponsesWhole) {
 
 // Verify that an Upgrade request becomes a two-way tunnel once the instance
 // answers 101: bytes sent after it come back from the instance's echo.
-TEST_F(EdgeProxyTest, UpgradeBecomesATunnel) {
+TEST_P(EdgeProxyTest, UpgradeBecomesATunnel) {
   Start(1);
   int fd = Connect();
   ASSERT_GE(fd, 0);
@@ -308,7 +312,7 @@ std::string Gunzip(std::string_view zipped) {
 
 // Verify that a compressible answer is gzipped for a client that accepts it
 // (and decodes to the instance's body), and not for one that does not.
-TEST_F(EdgeProxyTest, GzipsWhenTheClientAcceptsIt) {
+TEST_P(EdgeProxyTest, GzipsWhenTheClientAcceptsIt) {
   Start(1);
   net::HttpClient client("http://127.0.0.1:" + std::to_string(proxy_->port()));
   auto zipped =
@@ -329,7 +333,7 @@ TEST_F(EdgeProxyTest, GzipsWhenTheClientAcceptsIt) {
 
 // Verify that requests pipelined on one connection are answered in order,
 // each with its own request id.
-TEST_F(EdgeProxyTest, PipelinedRequestsAnsweredInOrder) {
+TEST_P(EdgeProxyTest, PipelinedRequestsAnsweredInOrder) {
   Start(1);
   int fd = Connect();
   ASSERT_GE(fd, 0);
@@ -351,7 +355,7 @@ TEST_F(EdgeProxyTest, PipelinedRequestsAnsweredInOrder) {
 
 // Verify the access log: one JSON line per request with its app, status,
 // upstream and request id.
-TEST_F(EdgeProxyTest, AccessLogHasALinePerRequest) {
+TEST_P(EdgeProxyTest, AccessLogHasALinePerRequest) {
   const std::string path = dir_.File("access.log");
   auto log = AccessLog::Open(path);
   ASSERT_TRUE(log);
@@ -380,7 +384,7 @@ TEST_F(EdgeProxyTest, AccessLogHasALinePerRequest) {
 
 // Verify that an instance slower than the app's edge.timeouts.response gets
 // the client a 504, and a fast one still answers.
-TEST_F(EdgeProxyTest, SlowInstanceAnswers504) {
+TEST_P(EdgeProxyTest, SlowInstanceAnswers504) {
   model::EdgePolicy policy;
   policy.response_timeout = std::chrono::milliseconds(300);
   Start(1, policy);
@@ -394,7 +398,7 @@ TEST_F(EdgeProxyTest, SlowInstanceAnswers504) {
 
 // Verify the global connection cap: past max_connections a new connection
 // gets a 503 with Retry-After and is closed, while the open ones still work.
-TEST_F(EdgeProxyTest, ConnectionCapAnswers503) {
+TEST_P(EdgeProxyTest, ConnectionCapAnswers503) {
   EdgeOptions options;
   options.max_connections = 2;
   Start(1, {}, options);
@@ -420,7 +424,7 @@ TEST_F(EdgeProxyTest, ConnectionCapAnswers503) {
 
 // Verify that the edge spreads connections over its threads and serves on
 // each of them.
-TEST_F(EdgeProxyTest, ServesOnSeveralThreads) {
+TEST_P(EdgeProxyTest, ServesOnSeveralThreads) {
   EdgeOptions options;
   options.threads = 3;
   Start(2, {}, options);
@@ -440,7 +444,7 @@ TEST_F(EdgeProxyTest, ServesOnSeveralThreads) {
 
 // Verify that a body larger than the edge's buffer is streamed to the
 // instance whole (the edge holds no body in memory), within the app's limit.
-TEST_F(EdgeProxyTest, StreamsLargeRequestBodies) {
+TEST_P(EdgeProxyTest, StreamsLargeRequestBodies) {
   Start(1);
   const std::string body(5 << 20, 'x');
   auto r = Get("POST", "/count", body);
@@ -452,7 +456,7 @@ TEST_F(EdgeProxyTest, StreamsLargeRequestBodies) {
 
 // Verify that a client leaving mid-request (half its body sent, or reset
 // while the instance works) ends only its own connection: the edge serves on.
-TEST_F(EdgeProxyTest, ClientLeavingMidRequestEndsOnlyItself) {
+TEST_P(EdgeProxyTest, ClientLeavingMidRequestEndsOnlyItself) {
   metrics::Registry& registry = registry_;
   EdgeOptions options;
   options.metrics = &registry;
@@ -484,7 +488,7 @@ TEST_F(EdgeProxyTest, ClientLeavingMidRequestEndsOnlyItself) {
 // Verify that a body without a length ends when the instance closes, whole
 // and properly ended (re-chunked for an HTTP/1.1 client) — even when the
 // last data and the close arrive together.
-TEST_F(EdgeProxyTest, UnsizedBodyEndsWhenTheInstanceCloses) {
+TEST_P(EdgeProxyTest, UnsizedBodyEndsWhenTheInstanceCloses) {
   model::EdgePolicy policy;
   policy.response_timeout = std::chrono::seconds(3);
   Start(1, policy);
@@ -499,7 +503,7 @@ TEST_F(EdgeProxyTest, UnsizedBodyEndsWhenTheInstanceCloses) {
 
 // Verify that a client pipelining requests without reading the answers is
 // not read further while its answers wait: the edge's memory stays bounded.
-TEST_F(EdgeProxyTest, UnreadAnswersStopTheReading) {
+TEST_P(EdgeProxyTest, UnreadAnswersStopTheReading) {
   Start(1);
   int fd = Connect();
   ASSERT_GE(fd, 0);
@@ -519,6 +523,10 @@ TEST_F(EdgeProxyTest, UnreadAnswersStopTheReading) {
   EXPECT_LT(sent, size_t{20000} * request.size()) << "the edge kept reading requests whose "
                                                      "answers nobody read";
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, EdgeProxyTest,
+                         ::testing::ValuesIn(skiff::testing::EdgeIoEngines()),
+                         [](const auto& info) { return skiff::testing::IoEngineTestName(info); });
 
 }  // namespace
 }  // namespace skiff::edge

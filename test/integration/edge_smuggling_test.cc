@@ -19,6 +19,7 @@
 
 #include "edge/edge_proxy.h"
 #include "edge/routing_table.h"
+#include "fakes/io_engines.h"
 #include "fakes/testing.h"
 #include "net/http_server.h"
 
@@ -174,9 +175,17 @@ const Vector kVectors[] = {
 
 void PrintTo(const Vector& v, std::ostream* os) { *os << v.name; }
 
-class EdgeSmugglingTest : public ::testing::TestWithParam<Vector> {
+// Each vector on each I/O engine.
+class EdgeSmugglingTest : public ::testing::TestWithParam<std::tuple<Vector, IoEngine>> {
  protected:
+  EdgeSmugglingTest() : proxy_(Options(std::get<1>(GetParam()))) {}
+  static EdgeOptions Options(IoEngine engine) {
+    EdgeOptions options;
+    options.io_engine = engine;
+    return options;
+  }
   void SetUp() override {
+    SKIFF_REQUIRE_IO_ENGINE(std::get<1>(GetParam()));
     protocol::AppRoutes app;
     app.name = "web";
     app.domains = {{"web.test", ""}};
@@ -193,7 +202,7 @@ class EdgeSmugglingTest : public ::testing::TestWithParam<Vector> {
 // Verify that the vector is refused with a 4xx, the connection is closed, and
 // the smuggled request never reaches the upstream.
 TEST_P(EdgeSmugglingTest, RefusedAndNeverForwarded) {
-  const Vector& v = GetParam();
+  const Vector& v = std::get<0>(GetParam());
   int fd = skiff::testing::ConnectLoopback(proxy_.port());
   ASSERT_GE(fd, 0);
   ASSERT_EQ(send(fd, v.request.data(), v.request.size(), MSG_NOSIGNAL),
@@ -214,8 +223,13 @@ TEST_P(EdgeSmugglingTest, RefusedAndNeverForwarded) {
   EXPECT_EQ(recorder_.Seen().find("/smuggled"), std::string::npos) << recorder_.Seen();
 }
 
-INSTANTIATE_TEST_SUITE_P(Vectors, EdgeSmugglingTest, ::testing::ValuesIn(kVectors),
-                         [](const auto& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Vectors, EdgeSmugglingTest,
+                         ::testing::Combine(::testing::ValuesIn(kVectors),
+                                            ::testing::ValuesIn(skiff::testing::EdgeIoEngines())),
+                         [](const auto& info) {
+                           return std::string(std::get<0>(info.param).name) +
+                                  skiff::testing::IoEngineTestName(std::get<1>(info.param));
+                         });
 
 }  // namespace
 }  // namespace skiff::edge
