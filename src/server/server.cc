@@ -42,6 +42,7 @@
 #include "server/peer_pool.h"
 #include "server/route_watcher.h"
 #include "server/server_id.h"
+#include "server/takeover.h"
 #include "store/postgres/postgres_leader_lease.h"
 #include "store/postgres/postgres_store.h"
 #include "store/shared_snapshot_cache.h"
@@ -73,6 +74,10 @@ class Server::Impl {
   std::string ServerId() const;
   // Its API's URL as the servers' list gives it.
   std::string OwnUrl() const;
+  // With a shared store, before this server writes anything as itself:
+  // kAlreadyExists when another live server has its id or its data
+  // directory's node (takeover.h). Sets own_node_id_ when the agent runs.
+  Status RefuseTakeover();
 
   ServerOptions options_;
   const Clock* clock_ = SystemClock::Get();
@@ -90,6 +95,8 @@ class Server::Impl {
   std::optional<DirLock> data_lock_;
   // With a shared store: every server's URL, own first, for the own agent and edge.
   std::unique_ptr<PeerPool> peers_;
+  // With a shared store: the own agent's node (its data directory's).
+  std::string own_node_id_;
   runtime::DriverSet drivers_;
   std::unique_ptr<protocol::ControlPlane> control_plane_;
   std::unique_ptr<agent::Agent> agent_;
@@ -220,6 +227,22 @@ Result<std::string> OwnNodeId(const std::string& data) {
 
 }  // namespace
 
+Status Server::Impl::RefuseTakeover() {
+  SKIFF_ASSIGN_OR_RETURN(std::vector<store::ServerRecord> servers, lease_->ListServers());
+  std::optional<model::Node> node;
+  if (options_.run_agent) {
+    SKIFF_ASSIGN_OR_RETURN(own_node_id_, OwnNodeId(options_.data_dir));
+    auto stored = store_->GetNode(own_node_id_);
+    if (stored) {
+      node = std::move(*stored);
+    } else if (stored.error().code != ErrorCode::kNotFound) {
+      return tl::unexpected(stored.error());
+    }
+  }
+  // Alive: heard within one leader TTL, as the peers' pool judges it.
+  return CheckNoTakeover(StartingServer{ServerId(), OwnUrl()}, node, servers, options_.leader_ttl);
+}
+
 Status Server::Impl::StartAgent() {
   const std::string& data = options_.data_dir;
   runtime::DriverSetOptions driver_options;
@@ -243,7 +266,7 @@ Status Server::Impl::StartAgent() {
     // The leader judges the node by the heartbeats it hears, so the agent
     // speaks to it as a standalone agent does, with a credential this server
     // makes for its node in the store the servers share (no join token).
-    SKIFF_ASSIGN_OR_RETURN(agent_options.node_id, OwnNodeId(data));
+    agent_options.node_id = own_node_id_;  // RefuseTakeover found it
     agent::RemoteControlPlaneOptions remote;
     // A frozen leader must not hold a heartbeat past a third of the node TTL:
     // the next server in the pool gets it then (the new leader, soon).
@@ -366,6 +389,9 @@ Status Server::Impl::Start() {
   http_ = std::make_unique<net::HttpServer>(
       io_, [api](const net::HttpRequest& r, net::ResponseWriter& w) { return api->Handle(r, w); });
   SKIFF_RETURN_IF_ERROR(http_->Listen(options_.listen));
+  // Before anything is written as this server (its servers' list entry, its
+  // node's and its edge's credentials), with its URL now known.
+  if (shared_) SKIFF_RETURN_IF_ERROR(RefuseTakeover());
   if (shared_ && (options_.run_agent || options_.run_edge)) {
     // Refreshed every ttl; a server that missed three heartbeats (one ttl)
     // is no longer tried, unless it still holds the lease.
