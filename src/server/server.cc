@@ -33,12 +33,15 @@
 #include "edge/traffic_reporter.h"
 #include "metrics/registry.h"
 #include "net/host_port.h"
+#include "net/http.h"
 #include "net/http_server.h"
+#include "net/server_pool.h"
 #include "runtime/driver_set.h"
 #include "server/advertise.h"
 #include "server/edge_roster.h"
 #include "server/leader_loops.h"
 #include "server/local_control_plane.h"
+#include "server/own_edge.h"
 #include "server/peer_pool.h"
 #include "server/route_watcher.h"
 #include "server/server_id.h"
@@ -112,6 +115,9 @@ class Server::Impl {
   std::unique_ptr<edge::AccessLog> access_log_;
   std::unique_ptr<edge::EdgeProxy> edge_;
   std::unique_ptr<RouteWatcher> routes_;
+  // With a shared store: the own edge's name and credential (before the
+  // reporter, which calls its sink).
+  std::unique_ptr<OwnEdge> own_edge_;
   std::unique_ptr<edge::TrafficReporter> traffic_reporter_;
   // Who leads (leadership.h) and the loops only the leader runs.
   std::unique_ptr<store::LeaderLease> lease_;
@@ -290,12 +296,34 @@ Status Server::Impl::StartTrafficReports() {
   } else {
     // The leader's drain tracker waits for this edge as for a standalone one
     // (its reports, its roster entry), so it reports as one, as itself only.
-    const std::string name = ServerId() + ":" + std::to_string(edge_->port());
-    SKIFF_ASSIGN_OR_RETURN(std::string credential, join_tokens_->IssueEdgeCredential(name));
+    OwnEdge::Deps own;
+    own.tokens = join_tokens_.get();
+    own.server_id = ServerId();
+    const std::string name = OwnEdge::NameOf(own.server_id);
+    const net::ServerPool& pool = peers_->pool();
     const edge::EdgeProxy* proxy = edge_.get();
-    sink = edge::PostTraffic(
-        peers_->pool(), std::move(credential), name, [proxy] { return proxy->Routes(); },
-        options_.traffic_interval);
+    const Duration interval = options_.traffic_interval;
+    own.post = [pool, name, proxy, interval](const std::string& credential) {
+      return edge::PostTraffic(
+          pool, credential, name, [proxy] { return proxy->Routes(); }, interval);
+    };
+    own.leave = [pool, name](const std::string& credential) -> Status {
+      // Idempotent: sent on past a server that does not answer, each asked
+      // for a second at most (this runs in Shutdown).
+      auto reply =
+          pool.Do("DELETE", "/v1/edges/" + name, {}, {{"Authorization", "Bearer " + credential}},
+                  std::chrono::seconds(1), net::ServerPool::Resend::kAlways);
+      if (!reply) return tl::unexpected(reply.error());
+      if (reply->status != 200) {
+        return tl::unexpected(net::ErrorFromResponse(reply->status, reply->body));
+      }
+      return OkStatus();
+    };
+    EdgeRoster* roster = edge_roster_.get();
+    own.forget = [roster, name] { return roster->Forget(name); };
+    own_edge_ = std::make_unique<OwnEdge>(std::move(own));
+    SKIFF_RETURN_IF_ERROR(own_edge_->Start());
+    sink = own_edge_->sink();
   }
   traffic_reporter_ = std::make_unique<edge::TrafficReporter>(edge_.get(), std::move(sink),
                                                               options_.traffic_interval);
@@ -372,6 +400,7 @@ Status Server::Impl::Start() {
   deps.edge_heard = [roster](const std::string& edge, int64_t interval_ms) {
     roster->Heard(edge, interval_ms);
   };
+  deps.edge_gone = [roster](const std::string& edge) { return roster->Forget(edge); };
   // The API checks the store itself; these are the parts it cannot see.
   const bool agent_on = options_.run_agent;
   deps.components = [this, agent_on] {
@@ -467,6 +496,9 @@ void Server::Impl::Shutdown() {
     if (io_threads_.empty()) work_.reset();
     if (traffic_reporter_) traffic_reporter_->Stop();
     if (edge_) edge_->Stop();
+    // Once it has no request in flight: the leader's drains need not wait
+    // for it any longer.
+    if (own_edge_) own_edge_->Leave();
   }
   for (std::thread& t : io_threads_) t.join();
   io_threads_.clear();
