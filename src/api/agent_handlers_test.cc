@@ -362,6 +362,10 @@ TEST_F(AgentApiTest, EdgeCredentialReportsAsItsOwnEdgeOnly) {
   EXPECT_EQ(Call("GET", "/v1/agent/wait?revision=0&timeout_ms=0", *credential).status, 403);
   EXPECT_EQ(Call("POST", "/v1/agent/nodes/s1:8080/heartbeat", *credential, "{}").status, 403);
   EXPECT_EQ(Call("GET", "/v1/apps", *credential).status, 401);
+  // Nor does it poll the routes (a server's edge reads them in process): no
+  // poll of /v1/routes ever rests on an edge credential or the roster.
+  EXPECT_EQ(Call("GET", "/v1/routes?wait=0", *credential).status, 401);
+  EXPECT_EQ(Call("GET", "/v1/routes?wait=0", kAdmin).status, 200);
   // A node's credential reports no edge's traffic.
   std::string node = Join("node-a");
   EXPECT_EQ(Call("POST", "/v1/edges/node-a/traffic", node, report).status, 403);
