@@ -36,8 +36,11 @@ Status OwnEdge::Report(const metrics::TrafficSnapshot& snapshot) {
 void OwnEdge::Leave() {
   std::lock_guard lock(mu_);
   if (credential_.empty()) return;  // never started
+  // Not told when this server led (it released the lease first) or no
+  // other leads yet: then no leader holds a report of it, and the roster
+  // entry goes below all the same.
   if (Status told = deps_.leave(credential_); !told) {
-    SKIFF_LOG_WARN("edge {}: cannot tell the leader it leaves: {}", name_, told.error().ToString());
+    SKIFF_LOG_INFO("edge {}: no leader told that it leaves: {}", name_, told.error().ToString());
   }
   if (Status forgotten = deps_.forget(); !forgotten) {
     SKIFF_LOG_WARN("edge {}: cannot leave the edge roster: {}", name_,
