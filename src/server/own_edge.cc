@@ -33,13 +33,14 @@ Status OwnEdge::Report(const metrics::TrafficSnapshot& snapshot) {
   return post_(snapshot);
 }
 
-void OwnEdge::Leave() {
+void OwnEdge::Leave(bool tell_leader) {
   std::lock_guard lock(mu_);
   if (credential_.empty()) return;  // never started
-  // Not told when this server led (it released the lease first) or no
-  // other leads yet: then no leader holds a report of it, and the roster
-  // entry goes below all the same.
-  if (Status told = deps_.leave(credential_); !told) {
+  // Not told when no other leads yet: then no leader holds a report of it,
+  // and the roster entry goes below all the same.
+  if (!tell_leader) {
+    // (This server led: nobody else holds its reports.)
+  } else if (Status told = deps_.leave(credential_); !told) {
     SKIFF_LOG_INFO("edge {}: no leader told that it leaves: {}", name_, told.error().ToString());
   }
   if (Status forgotten = deps_.forget(); !forgotten) {

@@ -65,10 +65,12 @@ class OwnEdge {
   // errors are those of the post, or of the issue.
   Sink sink();
 
-  // Says the edge left, removes it from the roster and deletes its
-  // credentials; failures are logged (the roster forgets a silent edge after
-  // three intervals anyway). REQUIRES: the reporter stopped.
-  void Leave();
+  // Says the edge left (to the leader, when `tell_leader`: false when this
+  // server led, as then no leader holds a report of it), removes it from the
+  // roster and deletes its credentials; failures are logged (the roster
+  // forgets a silent edge after three intervals anyway). REQUIRES: the
+  // reporter stopped.
+  void Leave(bool tell_leader = true);
 
  private:
   // The sink for a new credential. REQUIRES: mu_ held.

@@ -358,6 +358,17 @@ Status Server::Impl::Start() {
   if (shared_ || !options_.server_id.empty()) SKIFF_RETURN_IF_ERROR(CheckServerId(ServerId()));
   SKIFF_ASSIGN_OR_RETURN(store_, OpenStore(options_.store, data, options_.leader_ttl));
   snapshots_ = std::make_unique<store::SharedSnapshotCache>(store_.get());
+  lease_ = OpenLease(options_.store, clock_, options_.leader_ttl);
+  // The API's socket first: the takeover check needs this server's URL.
+  // Nothing is served before the io threads start (below), with api_ set.
+  http_ = std::make_unique<net::HttpServer>(
+      io_,
+      [this](const net::HttpRequest& r, net::ResponseWriter& w) { return api_->Handle(r, w); });
+  SKIFF_RETURN_IF_ERROR(http_->Listen(options_.listen));
+  // Before anything is written as this server: the admin token it may
+  // renew, the join tokens it imports, its servers' list entry, its node's
+  // and its edge's credentials.
+  if (shared_) SKIFF_RETURN_IF_ERROR(RefuseTakeover());
   bool created = false;
   api::AdminTokenOptions token_options;
   token_options.shared_store = shared_;
@@ -372,7 +383,6 @@ Status Server::Impl::Start() {
 
   apps_ = std::make_unique<controller::AppService>(store_.get(), clock_);
   nodes_ = std::make_unique<controller::NodeService>(store_.get(), clock_);
-  lease_ = OpenLease(options_.store, clock_, options_.leader_ttl);
 
   // One server: the agent in process, at once. A shared store's agent
   // reaches the leader over HTTP, so it starts once the API serves.
@@ -414,13 +424,6 @@ Status Server::Impl::Start() {
     return leadership_ ? leadership_->state() : controller::Leadership::State{};
   };
   api_ = std::make_unique<api::ApiServer>(std::move(deps));
-  api::ApiServer* api = api_.get();
-  http_ = std::make_unique<net::HttpServer>(
-      io_, [api](const net::HttpRequest& r, net::ResponseWriter& w) { return api->Handle(r, w); });
-  SKIFF_RETURN_IF_ERROR(http_->Listen(options_.listen));
-  // Before anything is written as this server (its servers' list entry, its
-  // node's and its edge's credentials), with its URL now known.
-  if (shared_) SKIFF_RETURN_IF_ERROR(RefuseTakeover());
   if (shared_ && (options_.run_agent || options_.run_edge)) {
     // Refreshed every ttl; a server that missed three heartbeats (one ttl)
     // is no longer tried, unless it still holds the lease.
@@ -488,6 +491,8 @@ void Server::Impl::Shutdown() {
   }
   // First: the leader's loops stop (the drain tracker before the edge it
   // asks) and the lease is released, so another server leads at once.
+  // (A leader's edge then tells no leader it leaves: none holds its reports.)
+  const bool led = leadership_ && leadership_->state().leading;
   if (leadership_) leadership_->Stop();
   if (http_) {
     // Requests in flight finish; then the io threads run out of work. The edge
@@ -498,7 +503,7 @@ void Server::Impl::Shutdown() {
     if (edge_) edge_->Stop();
     // Once it has no request in flight: the leader's drains need not wait
     // for it any longer.
-    if (own_edge_) own_edge_->Leave();
+    if (own_edge_) own_edge_->Leave(/*tell_leader=*/!led);
   }
   for (std::thread& t : io_threads_) t.join();
   io_threads_.clear();

@@ -65,8 +65,9 @@ class ServerSharedTest : public ::testing::Test {
 
 // Verify that a server on a copy of a live server's data directory, or under
 // a live server's id, refuses to start with kAlreadyExists naming the node or
-// the id and changes no credential; and that the live server itself, once
-// stopped, starts again at once on its own directory and URL.
+// the id and changes no credential, not even the admin token it was told to
+// renew; and that the live server itself, once stopped, starts again at once
+// on its own directory and URL.
 TEST_F(ServerSharedTest, RefusesToTakeOverALiveServer) {
   SKIFF_REQUIRE_POSTGRES(pg);
   ASSERT_NO_FATAL_FAILURE(OpenDatabase(pg));
@@ -84,10 +85,15 @@ TEST_F(ServerSharedTest, RefusesToTakeOverALiveServer) {
       std::chrono::seconds(30)));
   auto credentials = store_->ListRecords(store::RecordKind::kNodeCredential);
   ASSERT_TRUE(credentials.has_value());
+  auto admin_tokens = store_->ListRecords(store::RecordKind::kAdminToken);
+  ASSERT_TRUE(admin_tokens.has_value());
+  ASSERT_FALSE(admin_tokens->empty());
 
   fs::create_directories(dir_.File("b"));
   fs::copy_file(dir_.File("a") + "/agent-state.json", dir_.File("b") + "/agent-state.json");
-  Server copy(OptionsFor("b", dir_.File("b")));
+  ServerOptions copy_options = OptionsFor("b", dir_.File("b"));
+  copy_options.new_admin_token = true;
+  Server copy(copy_options);
   Status refused = copy.Start();
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, ErrorCode::kAlreadyExists);
@@ -105,6 +111,9 @@ TEST_F(ServerSharedTest, RefusesToTakeOverALiveServer) {
   EXPECT_EQ(store_->ListRecords(store::RecordKind::kNodeCredential)
                 .value_or(std::vector<store::Record>{}),
             *credentials);
+  EXPECT_EQ(
+      store_->ListRecords(store::RecordKind::kAdminToken).value_or(std::vector<store::Record>{}),
+      *admin_tokens);
   auto nodes = store_->ListNodes();
   ASSERT_TRUE(nodes.has_value());
   EXPECT_EQ(nodes->size(), 1u);
