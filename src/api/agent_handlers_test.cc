@@ -210,6 +210,10 @@ class AgentApiTest : public ::testing::Test {
     deps.join_tokens = tokens_.get();
     deps.log_dir = dir_.path();
     deps.traffic = &traffic_;
+    deps.edge_gone = [this](const std::string& edge) {
+      gone_.push_back(edge);
+      return OkStatus();
+    };
     api_ = std::make_unique<ApiServer>(std::move(deps));
   }
 
@@ -261,6 +265,7 @@ class AgentApiTest : public ::testing::Test {
   controller::AppService apps_;
   controller::NodeService nodes_;
   metrics::TrafficBook traffic_;
+  std::vector<std::string> gone_;  // the edges edge_gone was told of
   std::unique_ptr<JoinTokenStore> tokens_;
   std::unique_ptr<TokenAuthenticator> auth_;
   std::unique_ptr<ApiServer> api_;
@@ -342,9 +347,9 @@ TEST_F(AgentApiTest, CredentialActsOnItsOwnNode) {
 
 // Verify that a server's edge credential reports traffic as its own edge only,
 // that it is no node credential and no admin token, and that a new one retires
-// the edge's old one.
+// the edge's old one, and those of its server's edges under other names.
 TEST_F(AgentApiTest, EdgeCredentialReportsAsItsOwnEdgeOnly) {
-  auto credential = tokens_->IssueEdgeCredential("s1:8080");
+  auto credential = tokens_->IssueEdgeCredential("s1:8080", "s1:");
   ASSERT_TRUE(credential) << credential.error().ToString();
   const std::string report = R"({"apps":{}})";
   FakeWriter own = Call("POST", "/v1/edges/s1:8080/traffic", *credential, report);
@@ -357,14 +362,53 @@ TEST_F(AgentApiTest, EdgeCredentialReportsAsItsOwnEdgeOnly) {
   EXPECT_EQ(Call("GET", "/v1/agent/wait?revision=0&timeout_ms=0", *credential).status, 403);
   EXPECT_EQ(Call("POST", "/v1/agent/nodes/s1:8080/heartbeat", *credential, "{}").status, 403);
   EXPECT_EQ(Call("GET", "/v1/apps", *credential).status, 401);
+  // Nor does it poll the routes (a server's edge reads them in process): no
+  // poll of /v1/routes ever rests on an edge credential or the roster.
+  EXPECT_EQ(Call("GET", "/v1/routes?wait=0", *credential).status, 401);
+  EXPECT_EQ(Call("GET", "/v1/routes?wait=0", kAdmin).status, 200);
   // A node's credential reports no edge's traffic.
   std::string node = Join("node-a");
   EXPECT_EQ(Call("POST", "/v1/edges/node-a/traffic", node, report).status, 403);
 
-  auto fresh = tokens_->IssueEdgeCredential("s1:8080");
+  auto fresh = tokens_->IssueEdgeCredential("s1:8080", "s1:");
   ASSERT_TRUE(fresh);
   EXPECT_EQ(Call("POST", "/v1/edges/s1:8080/traffic", *credential, report).status, 401);
   EXPECT_EQ(Call("POST", "/v1/edges/s1:8080/traffic", *fresh, report).status, 200);
+  // Another server's edge keeps its own; a new name of s1's edge retires the old name's.
+  auto other = tokens_->IssueEdgeCredential("s10:edge", "s10:");
+  ASSERT_TRUE(other);
+  auto renamed = tokens_->IssueEdgeCredential("s1:edge", "s1:");
+  ASSERT_TRUE(renamed);
+  EXPECT_EQ(Call("POST", "/v1/edges/s1:8080/traffic", *fresh, report).status, 401);
+  EXPECT_EQ(Call("POST", "/v1/edges/s1:edge/traffic", *renamed, report).status, 200);
+  EXPECT_EQ(Call("POST", "/v1/edges/s10:edge/traffic", *other, report).status, 200);
+  ASSERT_TRUE(tokens_->RevokeEdgeCredentials("s1:"));
+  EXPECT_EQ(Call("POST", "/v1/edges/s1:edge/traffic", *renamed, report).status, 401);
+  EXPECT_EQ(Call("POST", "/v1/edges/s10:edge/traffic", *other, report).status, 200);
+}
+
+// Verify that an edge that leaves (DELETE /v1/edges/{name}, with its own
+// credential or the admin's) is forgotten at once: its routes no longer count
+// and the roster is told; another edge's credential and none are refused.
+TEST_F(AgentApiTest, EdgeThatLeavesIsForgotten) {
+  auto credential = tokens_->IssueEdgeCredential("s1:edge", "s1:");
+  ASSERT_TRUE(credential);
+  const std::string report = R"({"apps":{},"routes":{"revision":3,"interval_ms":5000}})";
+  ASSERT_EQ(Call("POST", "/v1/edges/s1:edge/traffic", *credential, report).status, 200);
+  ASSERT_EQ(Call("POST", "/v1/edges/s2:edge/traffic", kAdmin, report).status, 200);
+  ASSERT_EQ(traffic_.Routes(std::chrono::steady_clock::now()).size(), 2u);
+
+  EXPECT_EQ(Call("DELETE", "/v1/edges/s2:edge", *credential).status, 403);
+  EXPECT_EQ(Call("DELETE", "/v1/edges/s1:edge", "").status, 401);
+  EXPECT_TRUE(gone_.empty());
+  FakeWriter left = Call("DELETE", "/v1/edges/s1:edge", *credential);
+  EXPECT_EQ(left.status, 200) << left.body;
+  EXPECT_EQ(gone_, std::vector<std::string>{"s1:edge"});
+  auto routes = traffic_.Routes(std::chrono::steady_clock::now());
+  EXPECT_FALSE(routes.contains("s1:edge"));
+  EXPECT_TRUE(routes.contains("s2:edge"));
+  EXPECT_EQ(Call("DELETE", "/v1/edges/s2:edge", kAdmin).status, 200);
+  EXPECT_TRUE(traffic_.Routes(std::chrono::steady_clock::now()).empty());
 }
 
 // Verify that a join token cannot take over the name of a node that is alive

@@ -54,6 +54,10 @@ struct ApiDeps {
   // its interval in ms (server/edge_roster.h keeps them); optional. Called on
   // the I/O thread.
   std::function<void(const std::string& edge, int64_t interval_ms)> edge_heard;
+  // Told of an edge that left (DELETE /v1/edges/{name}): forgets it as
+  // edge_heard's keeper would after three intervals of silence. Errors are
+  // the answer's. Optional; called on the I/O thread.
+  std::function<Status(const std::string& edge)> edge_gone;
   // The servers sharing the store and which one leads (GET /v1/servers);
   // null: that answers 404.
   store::LeaderLease* lease = nullptr;

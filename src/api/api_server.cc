@@ -144,6 +144,7 @@ void ApiServer::AddRoutes() {
   // Checks its caller itself: the admin, or the reporting edge (its credential).
   // Asks whether this server leads once it knows the caller.
   r.AddUnary("POST", "/v1/edges/{name}/traffic", false, Bind(d, &ReportTraffic));
+  r.AddUnary("DELETE", "/v1/edges/{name}", false, Bind(d, &ForgetEdge));
   r.AddUnary("GET", "/v1/traffic", true, Bind(d, &GetTraffic));
   r.AddUnary("POST", "/v1/join-tokens", true, Bind(d, &CreateJoinToken));
   r.AddUnary("GET", "/v1/join-tokens", true, Bind(d, &ListJoinTokens));

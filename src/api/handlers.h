@@ -55,9 +55,12 @@ net::HttpResponse Metrics(const ApiDeps& deps, const net::HttpRequest& request,
 // Edge traffic (traffic_handlers.cc): POST /v1/edges/{name}/traffic takes a
 // standalone edge's counters (metrics/traffic.h); GET /v1/traffic answers each
 // app's requests a second, errors a second and latency quantiles over the
-// last interval, summed over the edges that reported.
+// last interval, summed over the edges that reported; DELETE
+// /v1/edges/{name} forgets an edge that left.
 net::HttpResponse ReportTraffic(const ApiDeps& deps, const net::HttpRequest& request,
                                 const PathParams& params);
+net::HttpResponse ForgetEdge(const ApiDeps& deps, const net::HttpRequest& request,
+                             const PathParams& params);
 net::HttpResponse GetTraffic(const ApiDeps& deps, const net::HttpRequest& request,
                              const PathParams& params);
 

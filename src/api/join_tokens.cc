@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <filesystem>
 
+#include "common/check.h"
 #include "common/files.h"
 #include "common/ids.h"
 #include "common/logging.h"
@@ -162,14 +163,30 @@ Result<bool> JoinTokenStore::IsJoinToken(std::string_view token) const {
 }
 
 Result<std::string> JoinTokenStore::IssueCredential(const std::string& node_id) {
-  return Issue(RecordKind::kNodeCredential, node_id);
+  return Issue(RecordKind::kNodeCredential, node_id,
+               [&node_id](const std::string& owner) { return owner == node_id; });
 }
 
-Result<std::string> JoinTokenStore::IssueEdgeCredential(const std::string& edge) {
-  return Issue(RecordKind::kEdgeCredential, edge);
+Result<std::string> JoinTokenStore::IssueEdgeCredential(const std::string& edge,
+                                                        std::string_view family) {
+  SKIFF_CHECK(edge.starts_with(family));
+  return Issue(RecordKind::kEdgeCredential, edge,
+               [family](const std::string& owner) { return owner.starts_with(family); });
 }
 
-Result<std::string> JoinTokenStore::Issue(RecordKind kind, const std::string& owner) {
+Status JoinTokenStore::RevokeEdgeCredentials(std::string_view family) {
+  SKIFF_ASSIGN_OR_RETURN(std::vector<store::Record> records,
+                         store_->ListRecords(RecordKind::kEdgeCredential));
+  for (const store::Record& record : records) {
+    if (!record.value.starts_with(family)) continue;
+    Status deleted = store_->DeleteRecord(RecordKind::kEdgeCredential, record.key);
+    if (!deleted && deleted.error().code != ErrorCode::kNotFound) return deleted;
+  }
+  return OkStatus();
+}
+
+Result<std::string> JoinTokenStore::Issue(RecordKind kind, const std::string& owner,
+                                          const std::function<bool(const std::string&)>& replaced) {
   // The owner's earlier credentials are those kept before the new one: listed
   // first, so two issues racing for one owner never delete each other's new one.
   SKIFF_ASSIGN_OR_RETURN(std::vector<store::Record> records, store_->ListRecords(kind));
@@ -180,7 +197,7 @@ Result<std::string> JoinTokenStore::Issue(RecordKind kind, const std::string& ow
   // on, so a failure to delete an old one is logged, not returned: an old one
   // left stays valid a while longer (until the next issue deletes it).
   for (const store::Record& record : records) {
-    if (record.value != owner) continue;
+    if (!replaced(record.value)) continue;
     Status deleted = store_->DeleteRecord(kind, record.key);
     if (!deleted && deleted.error().code != ErrorCode::kNotFound) {
       SKIFF_LOG_WARN("{}: cannot delete an earlier credential of {}: {}", ToString(kind), owner,

@@ -14,6 +14,7 @@
 // Thread-safety: every method may be called from any thread.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -78,14 +79,23 @@ class JoinTokenStore {
   // The same for a server's own edge `edge` (its name in traffic reports):
   // the server makes it for its edge when it shares its database
   // (docs/postgres.md), so that the edge may report its traffic, as itself
-  // only, to whichever server leads. Not made by any API call.
-  Result<std::string> IssueEdgeCredential(const std::string& edge);
+  // only, to whichever server leads. Not made by any API call. It replaces
+  // the credentials of every edge whose name starts with `family` (the
+  // server's edges under any name it gave them before: "<server-id>:").
+  // REQUIRES: `edge` starts with `family`.
+  Result<std::string> IssueEdgeCredential(const std::string& edge, std::string_view family);
   Result<std::optional<std::string>> EdgeForCredential(std::string_view credential) const;
+  // Deletes the credentials of every edge whose name starts with `family`
+  // (a server's edge that leaves). kUnavailable as for Create, when some
+  // could not be deleted.
+  Status RevokeEdgeCredentials(std::string_view family);
 
  private:
-  // A new credential of kind `kind` for `owner`, replacing the owner's earlier
-  // ones (as IssueCredential), and the owner of a credential.
-  Result<std::string> Issue(store::RecordKind kind, const std::string& owner);
+  // A new credential of kind `kind` for `owner`, replacing the earlier ones
+  // of the owners `replaced` says (as IssueCredential), and the owner of a
+  // credential.
+  Result<std::string> Issue(store::RecordKind kind, const std::string& owner,
+                            const std::function<bool(const std::string&)>& replaced);
   Result<std::optional<std::string>> OwnerOf(store::RecordKind kind,
                                              std::string_view credential) const;
 

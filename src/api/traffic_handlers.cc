@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
+#include <string_view>
 
 #include "api/errors.h"
 #include "api/handlers.h"
@@ -41,19 +43,32 @@ json::value Rounded(double v) {
 
 json::value Milliseconds(double seconds) { return Rounded(seconds * 1000); }
 
+// The answer to a call edge `name` makes about itself (`what`: a report, a
+// goodbye) from anyone but that edge or the admin, or to a server that does
+// not lead; nullopt when it may go on.
+std::optional<net::HttpResponse> RefuseUnlessEdgeAtLeader(const ApiDeps& deps,
+                                                          const net::HttpRequest& request,
+                                                          const std::string& name,
+                                                          std::string_view what) {
+  auto caller = deps.auth->Identify(request);
+  if (!caller) return ErrorReply(caller.error());
+  if (!caller->admin && caller->edge != name) {
+    return ErrorReply(Error{ErrorCode::kPermissionDenied,
+                            "only the admin or edge " + name + " may " + std::string(what),
+                            "name"});
+  }
+  // After the caller: a stranger learns nothing, not even who leads.
+  return RefuseUnlessLeading(deps);
+}
+
 }  // namespace
 
 net::HttpResponse ReportTraffic(const ApiDeps& deps, const net::HttpRequest& request,
                                 const PathParams& params) {
   const std::string& name = params.at("name");
-  auto caller = deps.auth->Identify(request);
-  if (!caller) return ErrorReply(caller.error());
-  if (!caller->admin && caller->edge != name) {
-    return ErrorReply(Error{ErrorCode::kPermissionDenied,
-                            "only the admin or edge " + name + " may report its traffic", "name"});
+  if (auto refused = RefuseUnlessEdgeAtLeader(deps, request, name, "report its traffic")) {
+    return *refused;
   }
-  // After the caller: a stranger learns nothing, not even who leads.
-  if (auto refused = RefuseUnlessLeading(deps)) return *refused;
   if (deps.traffic == nullptr) {
     return ErrorReply(Error{ErrorCode::kNotFound, "this server keeps no traffic book"});
   }
@@ -77,6 +92,21 @@ net::HttpResponse ReportTraffic(const ApiDeps& deps, const net::HttpRequest& req
   deps.traffic->Record(name, std::move(*snapshot), std::chrono::steady_clock::now());
   if (deps.edge_heard && interval_ms > 0) deps.edge_heard(name, interval_ms);
   return net::JsonResponse(200, json::object{{"edge", name}});
+}
+
+// An edge that leaves (a server's own edge, on a clean shutdown) says so, so
+// that the leader's drains stop waiting for it at once rather than three of
+// its report intervals later. Only the leader holds the traffic book the
+// drains read, so only it forgets.
+net::HttpResponse ForgetEdge(const ApiDeps& deps, const net::HttpRequest& request,
+                             const PathParams& params) {
+  const std::string& name = params.at("name");
+  if (auto refused = RefuseUnlessEdgeAtLeader(deps, request, name, "say it left")) return *refused;
+  if (deps.traffic != nullptr) deps.traffic->Forget(name);
+  if (deps.edge_gone) {
+    if (Status gone = deps.edge_gone(name); !gone) return ErrorReply(gone.error());
+  }
+  return net::JsonResponse(200, json::object{{"edge", name}, {"forgotten", true}});
 }
 
 net::HttpResponse GetTraffic(const ApiDeps& deps, const net::HttpRequest&, const PathParams&) {

@@ -234,6 +234,11 @@ std::map<std::string, LatencyTotal> TrafficBook::LatencyTotals() const {
   return latency_;
 }
 
+void TrafficBook::Forget(const std::string& edge) {
+  std::lock_guard lock(mu_);
+  edges_.erase(edge);
+}
+
 std::vector<std::string> TrafficBook::Edges(Time now) const {
   std::lock_guard lock(mu_);
   std::vector<std::string> out;

@@ -92,6 +92,9 @@ class TrafficBook {
 
   // Takes `edge`'s snapshot taken at `at`.
   void Record(const std::string& edge, TrafficSnapshot snapshot, Time at);
+  // Forgets `edge`'s snapshots (it left): neither its rates nor its routes
+  // count from now on; the latency totals keep what it reported.
+  void Forget(const std::string& edge);
   // Rates per app, from each fresh edge's last two snapshots.
   std::map<std::string, AppRates> Rates(Time now) const;
   // Per app, the latency observations of every report so far (each edge's

@@ -142,12 +142,13 @@ std::vector<std::string> ServerPool::urls() const {
   return out;
 }
 
-std::string ServerPool::ToString() const {
-  const auto [clients, first] = Load();  // held, as in urls()
+std::string ServerPool::ToString() const { return JoinUrls(urls()); }
+
+std::string JoinUrls(const std::vector<std::string>& urls) {
   std::string out;
-  for (const auto& client : *clients) {
+  for (const std::string& url : urls) {
     if (!out.empty()) out += ',';
-    out += client.base_url();
+    out += url;
   }
   return out;
 }

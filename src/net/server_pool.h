@@ -31,6 +31,10 @@
 
 namespace skiff::net {
 
+// Base URLs as one list, the form ServerPool takes and ToString gives:
+// comma-separated ("http://a:7070,http://b:7070").
+std::string JoinUrls(const std::vector<std::string>& urls);
+
 class ServerPool {
  public:
   // `urls`: one base URL or several separated by commas

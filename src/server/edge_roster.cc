@@ -102,6 +102,14 @@ void EdgeRoster::Heard(const std::string& name, int64_t interval_ms) {
   written_[name] = Written{interval_ms, now};
 }
 
+Status EdgeRoster::Forget(const std::string& name) {
+  std::lock_guard lock(mu_);
+  written_.erase(name);
+  Status forgotten = store_->DeleteRecord(RecordKind::kEdge, name);
+  if (!forgotten && forgotten.error().code == ErrorCode::kNotFound) return OkStatus();
+  return forgotten;
+}
+
 std::map<std::string, metrics::EdgeRoutes> EdgeRoster::Merge(
     std::map<std::string, metrics::EdgeRoutes> reporting) {
   auto records = store_->ListRecords(RecordKind::kEdge);

@@ -65,6 +65,11 @@ class EdgeRoster {
   std::map<std::string, metrics::EdgeRoutes> Merge(
       std::map<std::string, metrics::EdgeRoutes> reporting);
 
+  // Edge `name` left (it said so): removes it from the roster at once. OK
+  // when it was not there; kUnavailable (the store's error) when it cannot
+  // be removed.
+  Status Forget(const std::string& name);
+
  private:
   EdgeRoster(store::Store* store, const Clock* clock) : store_(store), clock_(clock) {}
 

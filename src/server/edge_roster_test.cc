@@ -26,6 +26,26 @@ std::unique_ptr<EdgeRoster> MustOpen(store::Store* store, const Clock* clock,
   return roster ? std::move(*roster) : nullptr;
 }
 
+// Verify that an edge that left is no longer waited for at once, in the store
+// too (another server's roster forgets it), and that forgetting one unknown
+// is OK; heard again, it is written again at once.
+TEST(EdgeRosterTest, ForgetsAnEdgeThatLeft) {
+  skiff::testing::TempDir dir;
+  store::MemoryStore store;
+  ManualClock clock;
+  auto roster = MustOpen(&store, &clock, dir.path());
+  auto other = MustOpen(&store, &clock, dir.path());
+  ASSERT_NE(roster, nullptr);
+  ASSERT_NE(other, nullptr);
+  roster->Heard("s1:edge", 5000);
+  ASSERT_EQ(other->Merge({}).size(), 1u);
+  ASSERT_TRUE(roster->Forget("s1:edge"));
+  EXPECT_TRUE(other->Merge({}).empty());
+  EXPECT_TRUE(roster->Forget("s1:edge"));
+  roster->Heard("s1:edge", 5000);
+  EXPECT_EQ(other->Merge({}).size(), 1u);
+}
+
 // Verify that an edge heard before a restart is waited for after it (an
 // entry with no table) until it reports again, and that one not heard for
 // three of its intervals is forgotten, in the store too.

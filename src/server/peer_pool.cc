@@ -30,19 +30,6 @@ std::vector<std::string> PeerUrls(const std::string& own,
   return urls;
 }
 
-namespace {
-
-std::string Join(const std::vector<std::string>& urls) {
-  std::string out;
-  for (const std::string& url : urls) {
-    if (!out.empty()) out += ',';
-    out += url;
-  }
-  return out;
-}
-
-}  // namespace
-
 PeerPool::PeerPool(store::LeaderLease* lease, const Clock* clock, std::string own_url,
                    Duration interval, Duration alive)
     : lease_(lease),
@@ -56,7 +43,7 @@ PeerPool::~PeerPool() { Stop(); }
 
 Status PeerPool::Refresh() {
   SKIFF_ASSIGN_OR_RETURN(std::vector<store::ServerRecord> servers, lease_->ListServers());
-  const std::string urls = Join(PeerUrls(own_url_, servers, alive_));
+  const std::string urls = net::JoinUrls(PeerUrls(own_url_, servers, alive_));
   std::lock_guard lock(mu_);
   // The same list is not given again: nothing would change but the pool's
   // list, which calls in flight then find replaced.

@@ -33,15 +33,19 @@
 #include "edge/traffic_reporter.h"
 #include "metrics/registry.h"
 #include "net/host_port.h"
+#include "net/http.h"
 #include "net/http_server.h"
+#include "net/server_pool.h"
 #include "runtime/driver_set.h"
 #include "server/advertise.h"
 #include "server/edge_roster.h"
 #include "server/leader_loops.h"
 #include "server/local_control_plane.h"
+#include "server/own_edge.h"
 #include "server/peer_pool.h"
 #include "server/route_watcher.h"
 #include "server/server_id.h"
+#include "server/takeover.h"
 #include "store/postgres/postgres_leader_lease.h"
 #include "store/postgres/postgres_store.h"
 #include "store/shared_snapshot_cache.h"
@@ -73,6 +77,10 @@ class Server::Impl {
   std::string ServerId() const;
   // Its API's URL as the servers' list gives it.
   std::string OwnUrl() const;
+  // With a shared store, before this server writes anything as itself:
+  // kAlreadyExists when another live server has its id or its data
+  // directory's node (takeover.h). Sets own_node_id_ when the agent runs.
+  Status RefuseTakeover();
 
   ServerOptions options_;
   const Clock* clock_ = SystemClock::Get();
@@ -90,6 +98,8 @@ class Server::Impl {
   std::optional<DirLock> data_lock_;
   // With a shared store: every server's URL, own first, for the own agent and edge.
   std::unique_ptr<PeerPool> peers_;
+  // With a shared store: the own agent's node (its data directory's).
+  std::string own_node_id_;
   runtime::DriverSet drivers_;
   std::unique_ptr<protocol::ControlPlane> control_plane_;
   std::unique_ptr<agent::Agent> agent_;
@@ -105,6 +115,9 @@ class Server::Impl {
   std::unique_ptr<edge::AccessLog> access_log_;
   std::unique_ptr<edge::EdgeProxy> edge_;
   std::unique_ptr<RouteWatcher> routes_;
+  // With a shared store: the own edge's name and credential (before the
+  // reporter, which calls its sink).
+  std::unique_ptr<OwnEdge> own_edge_;
   std::unique_ptr<edge::TrafficReporter> traffic_reporter_;
   // Who leads (leadership.h) and the loops only the leader runs.
   std::unique_ptr<store::LeaderLease> lease_;
@@ -220,6 +233,22 @@ Result<std::string> OwnNodeId(const std::string& data) {
 
 }  // namespace
 
+Status Server::Impl::RefuseTakeover() {
+  SKIFF_ASSIGN_OR_RETURN(std::vector<store::ServerRecord> servers, lease_->ListServers());
+  std::optional<model::Node> node;
+  if (options_.run_agent) {
+    SKIFF_ASSIGN_OR_RETURN(own_node_id_, OwnNodeId(options_.data_dir));
+    auto stored = store_->GetNode(own_node_id_);
+    if (stored) {
+      node = std::move(*stored);
+    } else if (stored.error().code != ErrorCode::kNotFound) {
+      return tl::unexpected(stored.error());
+    }
+  }
+  // Alive: heard within one leader TTL, as the peers' pool judges it.
+  return CheckNoTakeover(StartingServer{ServerId(), OwnUrl()}, node, servers, options_.leader_ttl);
+}
+
 Status Server::Impl::StartAgent() {
   const std::string& data = options_.data_dir;
   runtime::DriverSetOptions driver_options;
@@ -243,7 +272,7 @@ Status Server::Impl::StartAgent() {
     // The leader judges the node by the heartbeats it hears, so the agent
     // speaks to it as a standalone agent does, with a credential this server
     // makes for its node in the store the servers share (no join token).
-    SKIFF_ASSIGN_OR_RETURN(agent_options.node_id, OwnNodeId(data));
+    agent_options.node_id = own_node_id_;  // RefuseTakeover found it
     agent::RemoteControlPlaneOptions remote;
     // A frozen leader must not hold a heartbeat past a third of the node TTL:
     // the next server in the pool gets it then (the new leader, soon).
@@ -267,12 +296,34 @@ Status Server::Impl::StartTrafficReports() {
   } else {
     // The leader's drain tracker waits for this edge as for a standalone one
     // (its reports, its roster entry), so it reports as one, as itself only.
-    const std::string name = ServerId() + ":" + std::to_string(edge_->port());
-    SKIFF_ASSIGN_OR_RETURN(std::string credential, join_tokens_->IssueEdgeCredential(name));
+    OwnEdge::Deps own;
+    own.tokens = join_tokens_.get();
+    own.server_id = ServerId();
+    const std::string name = OwnEdge::NameOf(own.server_id);
+    const net::ServerPool& pool = peers_->pool();
     const edge::EdgeProxy* proxy = edge_.get();
-    sink = edge::PostTraffic(
-        peers_->pool(), std::move(credential), name, [proxy] { return proxy->Routes(); },
-        options_.traffic_interval);
+    const Duration interval = options_.traffic_interval;
+    own.post = [pool, name, proxy, interval](const std::string& credential) {
+      return edge::PostTraffic(
+          pool, credential, name, [proxy] { return proxy->Routes(); }, interval);
+    };
+    own.leave = [pool, name](const std::string& credential) -> Status {
+      // Idempotent: sent on past a server that does not answer, each asked
+      // for a second at most (this runs in Shutdown).
+      auto reply =
+          pool.Do("DELETE", "/v1/edges/" + name, {}, {{"Authorization", "Bearer " + credential}},
+                  std::chrono::seconds(1), net::ServerPool::Resend::kAlways);
+      if (!reply) return tl::unexpected(reply.error());
+      if (reply->status != 200) {
+        return tl::unexpected(net::ErrorFromResponse(reply->status, reply->body));
+      }
+      return OkStatus();
+    };
+    EdgeRoster* roster = edge_roster_.get();
+    own.forget = [roster, name] { return roster->Forget(name); };
+    own_edge_ = std::make_unique<OwnEdge>(std::move(own));
+    SKIFF_RETURN_IF_ERROR(own_edge_->Start());
+    sink = own_edge_->sink();
   }
   traffic_reporter_ = std::make_unique<edge::TrafficReporter>(edge_.get(), std::move(sink),
                                                               options_.traffic_interval);
@@ -307,6 +358,17 @@ Status Server::Impl::Start() {
   if (shared_ || !options_.server_id.empty()) SKIFF_RETURN_IF_ERROR(CheckServerId(ServerId()));
   SKIFF_ASSIGN_OR_RETURN(store_, OpenStore(options_.store, data, options_.leader_ttl));
   snapshots_ = std::make_unique<store::SharedSnapshotCache>(store_.get());
+  lease_ = OpenLease(options_.store, clock_, options_.leader_ttl);
+  // The API's socket first: the takeover check needs this server's URL.
+  // Nothing is served before the io threads start (below), with api_ set.
+  http_ = std::make_unique<net::HttpServer>(
+      io_,
+      [this](const net::HttpRequest& r, net::ResponseWriter& w) { return api_->Handle(r, w); });
+  SKIFF_RETURN_IF_ERROR(http_->Listen(options_.listen));
+  // Before anything is written as this server: the admin token it may
+  // renew, the join tokens it imports, its servers' list entry, its node's
+  // and its edge's credentials.
+  if (shared_) SKIFF_RETURN_IF_ERROR(RefuseTakeover());
   bool created = false;
   api::AdminTokenOptions token_options;
   token_options.shared_store = shared_;
@@ -321,7 +383,6 @@ Status Server::Impl::Start() {
 
   apps_ = std::make_unique<controller::AppService>(store_.get(), clock_);
   nodes_ = std::make_unique<controller::NodeService>(store_.get(), clock_);
-  lease_ = OpenLease(options_.store, clock_, options_.leader_ttl);
 
   // One server: the agent in process, at once. A shared store's agent
   // reaches the leader over HTTP, so it starts once the API serves.
@@ -349,6 +410,7 @@ Status Server::Impl::Start() {
   deps.edge_heard = [roster](const std::string& edge, int64_t interval_ms) {
     roster->Heard(edge, interval_ms);
   };
+  deps.edge_gone = [roster](const std::string& edge) { return roster->Forget(edge); };
   // The API checks the store itself; these are the parts it cannot see.
   const bool agent_on = options_.run_agent;
   deps.components = [this, agent_on] {
@@ -362,10 +424,6 @@ Status Server::Impl::Start() {
     return leadership_ ? leadership_->state() : controller::Leadership::State{};
   };
   api_ = std::make_unique<api::ApiServer>(std::move(deps));
-  api::ApiServer* api = api_.get();
-  http_ = std::make_unique<net::HttpServer>(
-      io_, [api](const net::HttpRequest& r, net::ResponseWriter& w) { return api->Handle(r, w); });
-  SKIFF_RETURN_IF_ERROR(http_->Listen(options_.listen));
   if (shared_ && (options_.run_agent || options_.run_edge)) {
     // Refreshed every ttl; a server that missed three heartbeats (one ttl)
     // is no longer tried, unless it still holds the lease.
@@ -436,6 +494,8 @@ void Server::Impl::Shutdown() {
   }
   // First: the leader's loops stop (the drain tracker before the edge it
   // asks) and the lease is released, so another server leads at once.
+  // (A leader's edge then tells no leader it leaves: none holds its reports.)
+  const bool led = leadership_ && leadership_->state().leading;
   if (leadership_) leadership_->Stop();
   if (http_) {
     // Requests in flight finish; then the io threads run out of work. The edge
@@ -444,6 +504,9 @@ void Server::Impl::Shutdown() {
     if (io_threads_.empty()) work_.reset();
     if (traffic_reporter_) traffic_reporter_->Stop();
     if (edge_) edge_->Stop();
+    // Once it has no request in flight: the leader's drains need not wait
+    // for it any longer.
+    if (own_edge_) own_edge_->Leave(/*tell_leader=*/!led);
   }
   for (std::thread& t : io_threads_) t.join();
   io_threads_.clear();

@@ -5,7 +5,7 @@
 namespace skiff::server {
 
 Status CheckServerId(const std::string& id) {
-  // 100 leaves room for ":<port>" within an edge name's 128 characters.
+  // 100 leaves room for ":edge" within an edge name's 128 characters.
   bool ok = !id.empty() && id.size() <= 100;
   for (char c : id) {
     ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||

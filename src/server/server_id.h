@@ -1,6 +1,6 @@
 // A server's id (--server-id, default the host name) names it in the servers'
 // list, names its node, and with a shared store is the first part of its
-// edge's name in traffic reports (`<server-id>:<edge port>`), which the API
+// edge's name in traffic reports (`<server-id>:edge`), which the API
 // takes only in letters, digits, '-', '.' and '_' (docs/api.md): an id outside
 // those would leave the edge unable to report, so it is refused at start.
 #pragma once

@@ -66,7 +66,10 @@ struct ServerRecord {
   std::string id;
   std::string address;
   std::string version;
-  Time last_seen;       // its last heartbeat, by the database's clock
+  Time last_seen;  // its last heartbeat, by the database's clock
+  // How long ago that was when the list was read, by the database's clock
+  // too: whether a server is alive is judged without any clock of this machine.
+  Duration silent{0};
   bool leader = false;  // holds the lease now (by the database's clock)
   int64_t epoch = 0;    // the epoch of its term when it leads; 0 otherwise
 };

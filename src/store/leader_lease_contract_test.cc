@@ -204,6 +204,23 @@ TEST_P(LeaderLeaseContractTest, ServersAreListed) {
   EXPECT_EQ((*servers)[1].epoch, 0);
 }
 
+// Verify that the list says how long each server has been silent, by the
+// database's clock: at least as long as a lease that ran out since its
+// heartbeat, and less again after its next one.
+TEST_P(LeaderLeaseContractTest, ServersSayHowLongTheyWereSilent) {
+  ASSERT_TRUE(lease().Heartbeat(ServerInfo{"a", "http://127.0.0.1:7070", "0.1.0"}));
+  MustAcquire("b", harness_->short_ttl());
+  harness_->LetExpire();
+  auto servers = lease().ListServers();
+  ASSERT_TRUE(servers.has_value()) << servers.error().ToString();
+  ASSERT_EQ(servers->size(), 1u);
+  EXPECT_GE((*servers)[0].silent, harness_->short_ttl());
+  ASSERT_TRUE(lease().Heartbeat(ServerInfo{"a", "http://127.0.0.1:7070", "0.1.0"}));
+  servers = lease().ListServers();
+  ASSERT_TRUE(servers.has_value()) << servers.error().ToString();
+  EXPECT_LT((*servers)[0].silent, harness_->short_ttl());
+}
+
 // Verify that holders are told apart by their nonce (two servers under one
 // id do not share a term) and that the servers' list shows the holder's
 // server id as the leader.

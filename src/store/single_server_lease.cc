@@ -1,5 +1,7 @@
 #include "store/single_server_lease.h"
 
+#include <algorithm>
+
 namespace skiff::store {
 
 SingleServerLease::SingleServerLease(const Clock* clock)
@@ -34,7 +36,10 @@ Status SingleServerLease::Heartbeat(const ServerInfo& server) {
 Result<std::vector<ServerRecord>> SingleServerLease::ListServers() {
   std::lock_guard lock(mu_);
   if (!seen_) return std::vector<ServerRecord>{};
-  return std::vector<ServerRecord>{server_};
+  ServerRecord server = server_;
+  server.silent =
+      std::max(Duration(0), std::chrono::duration_cast<Duration>(clock_->Now() - server.last_seen));
+  return std::vector<ServerRecord>{server};
 }
 
 }  // namespace skiff::store

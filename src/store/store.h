@@ -132,6 +132,8 @@ struct EventFilter {
 // standalone edges' last reports.
 enum class RecordKind { kJoinToken, kNodeCredential, kAdminToken, kEdge, kEdgeCredential };
 inline constexpr size_t kRecordKinds = 5;  // how many there are
+static_assert(kRecordKinds == static_cast<size_t>(RecordKind::kEdgeCredential) + 1,
+              "kRecordKinds must count RecordKind: a kind added last changes both");
 // "join_token", "node_credential", "admin_token", "edge", "edge_credential"
 std::string_view ToString(RecordKind kind);
 

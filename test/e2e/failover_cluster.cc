@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <random>
@@ -40,16 +41,25 @@ int64_t RevisionOf(const net::HttpResponse& r) {
   return v.at("revision").to_number<int64_t>();
 }
 
-}  // namespace
-
-Leading HealthOf(const SkiffServer& server) {
-  auto r = server.Api("GET", "/health");
-  if (!r) return {};
-  boost::system::error_code ec;
-  json::value v = json::parse(r->body, ec);
-  if (ec || !v.is_object() || !v.as_object().contains("leader")) return {};
-  return Leading{true, v.at("leader").as_bool(), v.at("epoch").to_number<int64_t>()};
+// The port `process` says it listens on, in the log line starting with
+// `marker` and ending with the port; 0 when it does not say so within 20 s
+// or exits.
+int PollForListenedPort(Subprocess& process, const std::string& marker) {
+  int port = 0;
+  PollUntil(
+      [&] {
+        const std::string output = process.Output();
+        if (const size_t at = output.find(marker); at != std::string::npos) {
+          port = std::atoi(output.c_str() + at + marker.size());
+          return true;
+        }
+        return !process.Running();
+      },
+      std::chrono::seconds(20), std::chrono::milliseconds(20));
+  return port;
 }
+
+}  // namespace
 
 bool IsAppAnswer(const Result<net::HttpResponse>& r) {
   return r && r->status == 200 && r->body.rfind("hello from ", 0) == 0;
@@ -99,13 +109,17 @@ bool FailoverCluster::Start(PostgresServer* pg) {
     if (!agent->Start(join_token)) return false;
     agents_.push_back(std::move(agent));
   }
-  edge_addr_ = "127.0.0.1:" + std::to_string(FreePort());
+  // Port 0, read back from its log: a port picked free beforehand could be
+  // taken by another test before the edge binds it.
   edge_ = std::make_unique<Subprocess>(
-      std::vector<std::string>{SKIFF_BIN, "edge", "--server", Urls(), "--listen", edge_addr_,
+      std::vector<std::string>{SKIFF_BIN, "edge", "--server", Urls(), "--listen", "127.0.0.1:0",
                                "--data", edge_dir_.File("edge"), "--log-level", "debug"},
       std::map<std::string, std::string>{{"SKIFF_TOKEN", token()}}, edge_dir_.File("edge.log"));
+  const int port = PollForListenedPort(*edge_, "skiff edge: serving on port ");
+  if (port > 0) edge_addr_ = "127.0.0.1:" + std::to_string(port);
   // Up once it answers (404: it knows no route for that host).
-  if (!PollUntil([&] { return Edge("nobody.test").has_value() || !edge_->Running(); },
+  if (port <= 0 ||
+      !PollUntil([&] { return Edge("nobody.test").has_value() || !edge_->Running(); },
                  std::chrono::seconds(20), std::chrono::milliseconds(20)) ||
       !edge_->Running()) {
     ADD_FAILURE() << "skiff edge did not come up; its output:\n" << EdgeOutput();

@@ -35,14 +35,6 @@
 
 namespace skiff::testing {
 
-// What a server's /health says of leading.
-struct Leading {
-  bool answered = false;
-  bool leader = false;
-  int64_t epoch = 0;
-};
-Leading HealthOf(const SkiffServer& server);
-
 // Whether `r` is the test app's answer to GET /: 200 "hello from ...".
 bool IsAppAnswer(const Result<net::HttpResponse>& r);
 

@@ -337,15 +337,19 @@ int CountOccurrences(const std::string& text, const std::string& what) {
   return n;
 }
 
-bool Leads(const SkiffServer& server) {
+Leading HealthOf(const SkiffServer& server) {
   auto r = server.Api("GET", "/health");
-  if (!r || r->status != 200) return false;
+  if (!r) return {};
   boost::system::error_code ec;
   json::value v = json::parse(r->body, ec);
-  if (ec || !v.is_object()) return false;
+  if (ec || !v.is_object()) return {};
   const json::value* leader = v.as_object().if_contains("leader");
-  return leader != nullptr && leader->is_bool() && leader->as_bool();
+  const json::value* epoch = v.as_object().if_contains("epoch");
+  if (leader == nullptr || !leader->is_bool() || epoch == nullptr || !epoch->is_number()) return {};
+  return Leading{true, leader->as_bool(), epoch->to_number<int64_t>()};
 }
+
+bool Leads(const SkiffServer& server) { return HealthOf(server).leader; }
 
 int WaitForOneLeader(const std::vector<std::unique_ptr<SkiffServer>>& servers,
                      std::chrono::milliseconds timeout, int skip) {

@@ -139,6 +139,14 @@ std::string HttpGet(const std::string& address, const std::string& path);
 // How many times `what` occurs in `text` (a server's log lines of one kind).
 int CountOccurrences(const std::string& text, const std::string& what);
 
+// What a server's /health says of leading: `answered` when it answered with
+// the fields of a server of a shared store (or of one alone).
+struct Leading {
+  bool answered = false;
+  bool leader = false;
+  int64_t epoch = 0;
+};
+Leading HealthOf(const SkiffServer& server);
 // Whether the server's /health says it leads (false when it does not answer).
 bool Leads(const SkiffServer& server);
 // The index in `servers` of the one server that leads, `skip` left out, once

@@ -68,6 +68,7 @@ Result<std::vector<store::ServerRecord>> FakeLeaderLease::ListServers() {
   for (auto [id, r] : servers_) {
     r.leader = store::ServerIdOfHolder(holder_) == id && expires_at_ > now;
     r.epoch = r.leader ? epoch_ : 0;
+    r.silent = std::chrono::duration_cast<Duration>(now - r.last_seen);
     out.push_back(std::move(r));
   }
   return out;

@@ -48,7 +48,8 @@ std::vector<Connection::Statement> LeaseStatements() {
       {"list_servers",
        "SELECT s.id, s.address, s.version,"
        "  (EXTRACT(EPOCH FROM s.last_seen) * 1000)::bigint,"
-       "  l.holder, l.expires_at > now(), l.epoch "
+       "  l.holder, l.expires_at > now(), l.epoch,"
+       "  GREATEST(0, (EXTRACT(EPOCH FROM (now() - s.last_seen)) * 1000)::bigint) "
        "FROM servers s CROSS JOIN leader l WHERE l.id = 1 ORDER BY s.id"},
       {"prune_servers",
        "DELETE FROM servers WHERE last_seen <= now() - $1::bigint * interval '1 millisecond'"},
@@ -134,6 +135,8 @@ Result<std::vector<ServerRecord>> PostgresLeaderLease::ListServers() {
     r.version = std::string(rows.Text(i, 2));
     SKIFF_ASSIGN_OR_RETURN(int64_t ms, rows.Int(i, 3));
     r.last_seen = Time(std::chrono::milliseconds(ms));
+    SKIFF_ASSIGN_OR_RETURN(int64_t silent_ms, rows.Int(i, 7));
+    r.silent = Duration(silent_ms);
     r.leader = ServerIdOfHolder(rows.Text(i, 4)) == r.id && rows.Bool(i, 5);
     if (r.leader) {
       SKIFF_ASSIGN_OR_RETURN(r.epoch, rows.Int(i, 6));
