@@ -235,7 +235,9 @@ Status EdgeProxy::StartWorkers(IoEngine engine) {
     loop->SetClosingGauge(&shared_->closing);
     loops.push_back(std::move(loop));
   }
-  std::vector<std::promise<Status>> prepared(loops.size());
+  // Shared with the threads: a thread may still be inside set_value when its
+  // waiter here has woken and moved on.
+  auto prepared = std::make_shared<std::vector<std::promise<Status>>>(loops.size());
   std::promise<bool> go;
   std::shared_future<bool> go_future = go.get_future().share();
   for (auto& loop : loops) {
@@ -243,15 +245,16 @@ Status EdgeProxy::StartWorkers(IoEngine engine) {
   }
   Status all = OkStatus();
   try {
+    threads_.reserve(workers_.size());
     for (size_t i = 0; i < workers_.size(); ++i) {
       threads_.emplace_back(
-          [w = workers_[i].get(), p = &prepared[i], go_future] { w->Run(p, go_future); });
+          [w = workers_[i].get(), prepared, i, go_future] { w->Run(&(*prepared)[i], go_future); });
     }
-  } catch (const std::system_error& e) {  // (a limit on threads)
+  } catch (const std::exception& e) {  // (a limit on threads, or memory)
     all = Unavailable(std::string("cannot start the edge's threads: ") + e.what());
   }
   for (size_t i = 0; i < threads_.size(); ++i) {
-    Status one = prepared[i].get_future().get();
+    Status one = (*prepared)[i].get_future().get();
     if (!one && all) all = std::move(one);
   }
   go.set_value(static_cast<bool>(all));

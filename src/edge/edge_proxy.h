@@ -124,11 +124,11 @@ class EdgeProxy {
   metrics::EdgeRoutes Routes() const;
 
   // Binds "host:port" (port 0 picks one, see port()) and starts the threads;
-  // returns once each watches the socket. kInvalidArgument for an address
-  // that does not parse, kUnavailable when it cannot be bound or
-  // options.io_engine is kUring and io_uring is not available (or a thread
-  // cannot set its ring up); with kAuto such a thread makes the threads start
-  // again on epoll (logged). REQUIRES: called once.
+  // returns once each has set its engine up (they accept from then on).
+  // kInvalidArgument for an address that does not parse, kUnavailable when it
+  // cannot be bound or options.io_engine is kUring and io_uring is not
+  // available (or a thread cannot set its ring up); with kAuto such a thread
+  // makes the threads start again on epoll (logged). REQUIRES: called once.
   Status Listen(std::string_view address);
   uint16_t port() const { return port_.load(); }
   // The I/O engine the threads run (kEpoll or kUring), once listening.

@@ -106,7 +106,12 @@ EdgeProxy::Worker::~Worker() {
 }
 
 void EdgeProxy::Worker::Run(std::promise<Status>* prepared, std::shared_future<bool> go) {
-  Status ready = loop_->Prepare();
+  Status ready = OkStatus();
+  try {
+    ready = loop_->Prepare();
+  } catch (const std::exception& e) {  // (memory): the start fails, it does not hang
+    ready = Unavailable(std::string("cannot set the edge's loop up: ") + e.what());
+  }
   const bool ok = static_cast<bool>(ready);
   prepared->set_value(std::move(ready));  // (*prepared may be gone after this)
   if (!ok || !go.get()) return;

@@ -496,6 +496,9 @@ void Server::Impl::Shutdown() {
   // asks) and the lease is released, so another server leads at once.
   // (A leader's edge then tells no leader it leaves: none holds its reports.)
   const bool led = leadership_ && leadership_->state().leading;
+  // Its last report goes to itself while it still leads: then no other
+  // server can hold one (see the Leave below).
+  if (led && traffic_reporter_) traffic_reporter_->Stop();
   if (leadership_) leadership_->Stop();
   if (http_) {
     // Requests in flight finish; then the io threads run out of work. The edge
