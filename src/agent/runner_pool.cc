@@ -39,8 +39,9 @@ void RunnerPool::Stop() {
   queue_.clear();
 }
 
-void RunnerPool::SpawnLocked(bool extra) {
-  // Threads that ended on their own are joined here, so they hold nothing.
+void RunnerPool::JoinEndedLocked() {
+  // Each pushed its id with mu_ held and only returns after: the join waits
+  // for no more than its exit.
   for (std::thread::id id : ended_) {
     auto it = std::find_if(threads_.begin(), threads_.end(),
                            [&](const std::thread& t) { return t.get_id() == id; });
@@ -50,6 +51,10 @@ void RunnerPool::SpawnLocked(bool extra) {
     }
   }
   ended_.clear();
+}
+
+void RunnerPool::SpawnLocked(bool extra) {
+  JoinEndedLocked();
   ++alive_;
   ++starting_;
   threads_.emplace_back([this, extra] { Worker(extra); });
@@ -116,6 +121,11 @@ int RunnerPool::threads() const {
   return alive_;
 }
 
+size_t RunnerPool::unjoined_threads() const {
+  std::lock_guard lock(mu_);
+  return threads_.size();
+}
+
 size_t RunnerPool::jobs() const {
   std::lock_guard lock(mu_);
   return entries_.size();
@@ -126,6 +136,7 @@ void RunnerPool::Worker(bool extra) {
   --starting_;
   MonoTime idle_since = clock_->MonotonicNow();
   while (!stopping_) {
+    if (!ended_.empty()) JoinEndedLocked();
     const MonoTime now = clock_->MonotonicNow();
     if (!queue_.empty() && std::get<0>(*queue_.begin()) <= now) {
       PoolJob* job = std::get<2>(*queue_.begin());
@@ -164,7 +175,13 @@ void RunnerPool::Worker(bool extra) {
     --idle_;
   }
   --alive_;
-  if (!stopping_) ended_.push_back(std::this_thread::get_id());
+  if (!stopping_) {
+    ended_.push_back(std::this_thread::get_id());
+    // A thread that stays joins this one (else its stack stays mapped until
+    // the next burst).
+    ++changes_;
+    cv_.notify_one();
+  }
 }
 
 }  // namespace skiff::agent

@@ -183,7 +183,7 @@ TEST(RunnerPoolTest, DueTimeKeptWhileAllThreadsBlock) {
 
 // Verify that blocked runs do not hold up others however many there are (a
 // thousand instances in their stop grace at once), and that the threads
-// started for them end once idle.
+// started for them end once idle and are joined.
 TEST(RunnerPoolTest, ManyBlockedRunsAtOnceThenBackToFew) {
   RunnerPool pool(SystemClock::Get(), RunnerPoolOptions{.min_threads = 2, .idle_exit = 10ms});
   pool.Start();
@@ -198,6 +198,9 @@ TEST(RunnerPoolTest, ManyBlockedRunsAtOnceThenBackToFew) {
   for (auto& job : jobs) job->Open();
   for (auto& job : jobs) pool.Remove(job.get());
   EXPECT_TRUE(PollUntil([&] { return pool.threads() == 2; }));
+  // And are joined, their stacks given back, with no new thread started.
+  EXPECT_TRUE(PollUntil([&] { return pool.unjoined_threads() == 2; }))
+      << pool.unjoined_threads() << " threads not joined";
 }
 
 // Verify that a wake queues behind a job already due (first in, first out):
