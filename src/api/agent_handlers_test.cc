@@ -395,10 +395,10 @@ TEST_F(AgentApiTest, EdgeThatLeavesIsForgotten) {
   ASSERT_TRUE(credential);
   const std::string report = R"({"apps":{},"routes":{"revision":3,"interval_ms":5000}})";
   ASSERT_EQ(Call("POST", "/v1/edges/s1:edge/traffic", *credential, report).status, 200);
-  ASSERT_EQ(Call("POST", "/v1/edges/s2:edge/traffic", kAdmin, report).status, 200);
+  ASSERT_EQ(Call("POST", "/v1/edges/edge-2/traffic", kAdmin, report).status, 200);
   ASSERT_EQ(traffic_.Routes(std::chrono::steady_clock::now()).size(), 2u);
 
-  EXPECT_EQ(Call("DELETE", "/v1/edges/s2:edge", *credential).status, 403);
+  EXPECT_EQ(Call("DELETE", "/v1/edges/edge-2", *credential).status, 403);
   EXPECT_EQ(Call("DELETE", "/v1/edges/s1:edge", "").status, 401);
   EXPECT_TRUE(gone_.empty());
   FakeWriter left = Call("DELETE", "/v1/edges/s1:edge", *credential);
@@ -406,9 +406,25 @@ TEST_F(AgentApiTest, EdgeThatLeavesIsForgotten) {
   EXPECT_EQ(gone_, std::vector<std::string>{"s1:edge"});
   auto routes = traffic_.Routes(std::chrono::steady_clock::now());
   EXPECT_FALSE(routes.contains("s1:edge"));
-  EXPECT_TRUE(routes.contains("s2:edge"));
-  EXPECT_EQ(Call("DELETE", "/v1/edges/s2:edge", kAdmin).status, 200);
+  EXPECT_TRUE(routes.contains("edge-2"));
+  EXPECT_EQ(Call("DELETE", "/v1/edges/edge-2", kAdmin).status, 200);
   EXPECT_TRUE(traffic_.Routes(std::chrono::steady_clock::now()).empty());
+  EXPECT_EQ(Call("DELETE", "/v1/edges/bad%20name", kAdmin).status, 400);
+}
+
+// Verify that a name ending in ":edge" (a server's own edge's) is refused to
+// any reporter but that edge, naming the field and what to do, and that
+// nothing is recorded.
+TEST_F(AgentApiTest, ServersEdgeNamesAreTheirsAlone) {
+  const std::string report = R"({"apps":{},"routes":{"revision":3,"interval_ms":5000}})";
+  FakeWriter taken = Call("POST", "/v1/edges/s1:edge/traffic", kAdmin, report);
+  EXPECT_EQ(taken.status, 400);
+  EXPECT_THAT(taken.body, ::testing::HasSubstr("another --name"));
+  EXPECT_TRUE(traffic_.Routes(std::chrono::steady_clock::now()).empty());
+  auto credential = tokens_->IssueEdgeCredential("s1:edge", "s1:");
+  ASSERT_TRUE(credential);
+  EXPECT_EQ(Call("POST", "/v1/edges/s1:edge/traffic", *credential, report).status, 200);
+  EXPECT_EQ(Call("POST", "/v1/edges/s1:8080/traffic", kAdmin, report).status, 200);
 }
 
 // Verify that a join token cannot take over the name of a node that is alive

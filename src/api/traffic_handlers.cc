@@ -43,6 +43,18 @@ json::value Rounded(double v) {
 
 json::value Milliseconds(double seconds) { return Rounded(seconds * 1000); }
 
+// The answer to an edge name that does not parse; nullopt when it does.
+std::optional<net::HttpResponse> RefuseBadEdgeName(const std::string& name) {
+  if (ValidEdgeName(name)) return std::nullopt;
+  return ErrorReply(Error{
+      ErrorCode::kInvalidArgument,
+      "edge name \"" + name + "\" must be 1 to 128 letters, digits, '-', '.', '_' or ':'", "name"});
+}
+
+// Whether `name` is a server's own edge's (`<server-id>:edge`), which only
+// that edge's credential reports under.
+bool IsServersEdgeName(std::string_view name) { return name.ends_with(":edge"); }
+
 // The answer to a call edge `name` makes about itself (`what`: a report, a
 // goodbye) from anyone but that edge or the admin, or to a server that does
 // not lead; nullopt when it may go on.
@@ -72,11 +84,18 @@ net::HttpResponse ReportTraffic(const ApiDeps& deps, const net::HttpRequest& req
   if (deps.traffic == nullptr) {
     return ErrorReply(Error{ErrorCode::kNotFound, "this server keeps no traffic book"});
   }
-  if (!ValidEdgeName(name)) {
-    return ErrorReply(
-        Error{ErrorCode::kInvalidArgument,
-              "edge name \"" + name + "\" must be 1 to 128 letters, digits, '-', '.', '_' or ':'",
-              "name"});
+  if (auto refused = RefuseBadEdgeName(name)) return *refused;
+  if (IsServersEdgeName(name)) {
+    // A standalone edge (admin token) under a server's edge name would be
+    // forgotten when that server shuts down.
+    auto caller = deps.auth->Identify(request);
+    if (caller && caller->edge != name) {
+      return ErrorReply(Error{ErrorCode::kInvalidArgument,
+                              "edge name \"" + name +
+                                  "\" ends in \":edge\", which names a server's own edge: give "
+                                  "this edge another --name",
+                              "name"});
+    }
   }
   auto body = JsonObjectBody(request);
   if (!body) return ErrorReply(body.error());
@@ -102,6 +121,7 @@ net::HttpResponse ForgetEdge(const ApiDeps& deps, const net::HttpRequest& reques
                              const PathParams& params) {
   const std::string& name = params.at("name");
   if (auto refused = RefuseUnlessEdgeAtLeader(deps, request, name, "say it left")) return *refused;
+  if (auto refused = RefuseBadEdgeName(name)) return *refused;
   if (deps.traffic != nullptr) deps.traffic->Forget(name);
   if (deps.edge_gone) {
     if (Status gone = deps.edge_gone(name); !gone) return ErrorReply(gone.error());

@@ -352,7 +352,13 @@ int main(int argc, char** argv) {
                    "also serve GET /metrics (Prometheus) and GET /health at this address "
                    "(host:port)");
   edge->add_option("--name", edge_options.name,
-                   "this edge's name in the server's traffic figures (default: hostname:port)");
+                   "this edge's name in the server's traffic figures (default: hostname:port)")
+      ->check([](const std::string& name) -> std::string {
+        // (Servers' own edges are "<server-id>:edge".)
+        return name.ends_with(":edge") ? "ends in \":edge\", which names a server's own edge; "
+                                         "choose another name"
+                                       : "";
+      });
   AddDurationOption(edge, "--report-interval", &edge_options.report_interval, "5s",
                     std::chrono::milliseconds(100), std::chrono::minutes(5),
                     "how often per-app traffic counters are posted to the server");
