@@ -57,13 +57,15 @@ bool IsServersEdgeName(std::string_view name) { return name.ends_with(":edge"); 
 
 // The answer to a call edge `name` makes about itself (`what`: a report, a
 // goodbye) from anyone but that edge or the admin, or to a server that does
-// not lead; nullopt when it may go on.
+// not lead; nullopt when it may go on, with *admin saying whether the caller
+// was the admin (rather than the edge itself).
 std::optional<net::HttpResponse> RefuseUnlessEdgeAtLeader(const ApiDeps& deps,
                                                           const net::HttpRequest& request,
                                                           const std::string& name,
-                                                          std::string_view what) {
+                                                          std::string_view what, bool* admin) {
   auto caller = deps.auth->Identify(request);
   if (!caller) return ErrorReply(caller.error());
+  *admin = caller->admin && caller->edge != name;
   if (!caller->admin && caller->edge != name) {
     return ErrorReply(Error{ErrorCode::kPermissionDenied,
                             "only the admin or edge " + name + " may " + std::string(what),
@@ -78,24 +80,22 @@ std::optional<net::HttpResponse> RefuseUnlessEdgeAtLeader(const ApiDeps& deps,
 net::HttpResponse ReportTraffic(const ApiDeps& deps, const net::HttpRequest& request,
                                 const PathParams& params) {
   const std::string& name = params.at("name");
-  if (auto refused = RefuseUnlessEdgeAtLeader(deps, request, name, "report its traffic")) {
+  bool admin = false;
+  if (auto refused = RefuseUnlessEdgeAtLeader(deps, request, name, "report its traffic", &admin)) {
     return *refused;
   }
   if (deps.traffic == nullptr) {
     return ErrorReply(Error{ErrorCode::kNotFound, "this server keeps no traffic book"});
   }
   if (auto refused = RefuseBadEdgeName(name)) return *refused;
-  if (IsServersEdgeName(name)) {
+  if (IsServersEdgeName(name) && admin) {
     // A standalone edge (admin token) under a server's edge name would be
     // forgotten when that server shuts down.
-    auto caller = deps.auth->Identify(request);
-    if (caller && caller->edge != name) {
-      return ErrorReply(Error{ErrorCode::kInvalidArgument,
-                              "edge name \"" + name +
-                                  "\" ends in \":edge\", which names a server's own edge: give "
-                                  "this edge another --name",
-                              "name"});
-    }
+    return ErrorReply(Error{ErrorCode::kInvalidArgument,
+                            "edge name \"" + name +
+                                "\" ends in \":edge\", which names a server's own edge: give "
+                                "this edge another --name",
+                            "name"});
   }
   auto body = JsonObjectBody(request);
   if (!body) return ErrorReply(body.error());
@@ -120,7 +120,10 @@ net::HttpResponse ReportTraffic(const ApiDeps& deps, const net::HttpRequest& req
 net::HttpResponse ForgetEdge(const ApiDeps& deps, const net::HttpRequest& request,
                              const PathParams& params) {
   const std::string& name = params.at("name");
-  if (auto refused = RefuseUnlessEdgeAtLeader(deps, request, name, "say it left")) return *refused;
+  bool admin = false;
+  if (auto refused = RefuseUnlessEdgeAtLeader(deps, request, name, "say it left", &admin)) {
+    return *refused;
+  }
   if (auto refused = RefuseBadEdgeName(name)) return *refused;
   if (deps.traffic != nullptr) deps.traffic->Forget(name);
   if (deps.edge_gone) {

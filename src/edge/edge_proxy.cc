@@ -228,7 +228,6 @@ Status EdgeProxy::StartWorkers(IoEngine engine) {
     SKIFF_ASSIGN_OR_RETURN(std::unique_ptr<EventLoop> loop, shared_->options.make_loop
                                                                 ? shared_->options.make_loop(engine)
                                                                 : EventLoop::Create(engine));
-    if (loop->engine() != engine) return Unavailable("the edge's I/O engine changed under it");
     // A closed connection's last bytes (held by io_uring) get the time an
     // open one's get (and at a stop, what is left of the stop's grace).
     loop->SetCloseGrace(shared_->options.write_timeout);

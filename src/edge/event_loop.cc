@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include "common/check.h"
-#include "common/logging.h"
 #include "edge/epoll_loop.h"
 #include "edge/uring_loop.h"
 
@@ -45,13 +44,7 @@ Result<std::unique_ptr<EventLoop>> EventLoop::Create(IoEngine engine) {
   if (engine == IoEngine::kEpoll || (engine == IoEngine::kAuto && !UringAvailable())) {
     return std::unique_ptr<EventLoop>(new EpollLoop());
   }
-  Result<std::unique_ptr<EventLoop>> loop = NewUringLoop();
-  if (!loop && engine == IoEngine::kAuto) {
-    // It was there at the probe and is not now (memory, a limit): epoll.
-    SKIFF_LOG_WARN("edge: io_uring: {}; this loop runs on epoll", loop.error().message);
-    return std::unique_ptr<EventLoop>(new EpollLoop());
-  }
-  return loop;
+  return NewUringLoop();
 }
 
 EventLoop::EventLoop()

@@ -83,9 +83,10 @@ class EventLoop {
 
   static constexpr std::chrono::milliseconds kSweepInterval{250};
 
-  // A loop with `engine`; kAuto takes io_uring when UringAvailable() and
-  // the kernel sets a ring up, else epoll. An explicit kUring where it is
-  // not: kUnavailable (with the kernel's reason).
+  // A loop with `engine`; kAuto takes io_uring when UringAvailable(), else
+  // epoll. kUring where it is not available: kUnavailable (with the kernel's
+  // reason). (EdgeProxy::Listen falls back to epoll for every thread when
+  // io_uring fails after the probe passed.)
   static Result<std::unique_ptr<EventLoop>> Create(IoEngine engine);
   // Whether an io_uring engine can be set up here: kUnavailable when the
   // build has no liburing, the kernel has no io_uring or refuses it

@@ -37,11 +37,12 @@ void OwnEdge::Leave(bool tell_leader) {
   std::lock_guard lock(mu_);
   if (credential_.empty()) return;  // never started
   // Not told when no other leads yet: then no leader holds a report of it,
-  // and the roster entry goes below all the same.
-  if (!tell_leader) {
-    // (This server led: nobody else holds its reports.)
-  } else if (Status told = deps_.leave(credential_); !told) {
-    SKIFF_LOG_INFO("edge {}: no leader told that it leaves: {}", name_, told.error().ToString());
+  // and the roster entry goes below all the same (a second delete after the
+  // leader's is a no-op, and clears this server's own note of it).
+  if (tell_leader) {
+    if (Status told = deps_.leave(credential_); !told) {
+      SKIFF_LOG_INFO("edge {}: no leader told that it leaves: {}", name_, told.error().ToString());
+    }
   }
   if (Status forgotten = deps_.forget(); !forgotten) {
     SKIFF_LOG_WARN("edge {}: cannot leave the edge roster: {}", name_,
