@@ -96,6 +96,7 @@ void EventLoop::RunDeferred() {
 }
 
 int EventLoop::SweepIfDue() {
+  ++rounds_;
   auto now = std::chrono::steady_clock::now();
   if (now >= next_sweep_) {
     if (sweep_) sweep_();

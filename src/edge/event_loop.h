@@ -149,6 +149,9 @@ class EventLoop {
   // over all of them (epoll stages none; io_uring's bound a socket is
   // kStageCap in uring_loop.cc). For tests. Loop thread only.
   virtual size_t staged_bytes() const { return 0; }
+  // Rounds run so far (each waits for events or for the next sweep): an idle
+  // loop runs about one a sweep interval. For tests. Loop thread only.
+  uint64_t rounds() const { return rounds_; }
 
   // Runs `task` on the loop's thread soon. Thread-safe.
   void Post(std::function<void()> task);
@@ -206,7 +209,7 @@ class EventLoop {
   // after the bytes the kernel still holds.
   static void ResetOnClose(int fd);
   // Calls the sweep hook when its time has come; the milliseconds until the
-  // next one.
+  // next one. Called once a round (it counts them).
   int SweepIfDue();
 
   const int wake_fd_;  // eventfd: Post() and Stop() wake the loop
@@ -214,6 +217,7 @@ class EventLoop {
  private:
   std::function<void()> sweep_;
   std::chrono::steady_clock::time_point next_sweep_;
+  uint64_t rounds_ = 0;
   std::atomic<bool> stop_{false};
   std::atomic<std::chrono::steady_clock::rep> drain_until_{0};
   std::chrono::steady_clock::duration close_grace_ = std::chrono::seconds(5);
