@@ -43,12 +43,36 @@ struct AppRoutes {
   friend bool operator==(const AppRoutes&, const AppRoutes&) = default;
 };
 
+// A certificate the edges serve over TLS, with its private key in clear:
+// it travels only over the authenticated channel the routes take (TLS off
+// loopback) and is kept on the edge's disk 0600. The edge picks it by SNI.
+struct RouteCertificate {
+  // The names it serves, lowercase: "web.com", or "*.web.com" for one label
+  // under web.com. The certificate itself (its SANs) is the authority; this
+  // list is what the control plane validated it for.
+  std::vector<std::string> domains;
+  std::string cert_pem;  // the leaf first, then the chain
+  std::string key_pem;   // PKCS#8 or traditional PEM
+  friend bool operator==(const RouteCertificate&, const RouteCertificate&) = default;
+};
+
+// A pending ACME HTTP-01 challenge: every edge answers
+// GET /.well-known/acme-challenge/<token> on its plain listener, for any
+// host, with `key_authorization` (RFC 8555 §8.3).
+struct AcmeChallenge {
+  std::string token;
+  std::string key_authorization;
+  friend bool operator==(const AcmeChallenge&, const AcmeChallenge&) = default;
+};
+
 struct RouteSet {
   // What the routes were made from, as a store revision (0: unknown). It is
   // not part of the JSON (equal routes make equal documents whatever the
   // revision); GET /v1/routes sends it beside the document.
   int64_t revision = 0;
   std::vector<AppRoutes> apps;
+  std::vector<RouteCertificate> certificates;
+  std::vector<AcmeChallenge> challenges;
   friend bool operator==(const RouteSet&, const RouteSet&) = default;
 };
 

@@ -87,27 +87,56 @@ Result<AppRoutes> AppFromJson(const json::value& v) {
   return app;
 }
 
+Result<RouteCertificate> CertificateFromJson(const json::value& v) {
+  SKIFF_ASSIGN_OR_RETURN(const json::object* o, AsObject(v, ""));
+  RouteCertificate cert;
+  SKIFF_ASSIGN_OR_RETURN(const json::array* domains, List(*o, "domains"));
+  for (size_t n = 0; n < domains->size(); ++n) {
+    const json::value& d = (*domains)[n];
+    if (!d.is_string() || d.get_string().empty()) {
+      return tl::unexpected(BadField(fmt::format("domains[{}]", n), "must be a domain name"));
+    }
+    cert.domains.emplace_back(d.get_string());
+  }
+  if (cert.domains.empty()) return tl::unexpected(BadField("domains", "required"));
+  SKIFF_ASSIGN_OR_RETURN(cert.cert_pem, Required(*o, "cert"));
+  SKIFF_ASSIGN_OR_RETURN(cert.key_pem, Required(*o, "key"));
+  return cert;
+}
+
+Result<AcmeChallenge> ChallengeFromJson(const json::value& v) {
+  SKIFF_ASSIGN_OR_RETURN(const json::object* o, AsObject(v, ""));
+  AcmeChallenge challenge;
+  SKIFF_ASSIGN_OR_RETURN(challenge.token, Required(*o, "token"));
+  SKIFF_ASSIGN_OR_RETURN(challenge.key_authorization, Required(*o, "key_authorization"));
+  return challenge;
+}
+
+// Pointers to `items` sorted by `key`.
+template <typename T, typename K>
+std::vector<const T*> SortedBy(const std::vector<T>& items, K key) {
+  std::vector<const T*> sorted;
+  for (const T& item : items) sorted.push_back(&item);
+  std::sort(sorted.begin(), sorted.end(),
+            [&](const T* a, const T* b) { return key(*a) < key(*b); });
+  return sorted;
+}
+
 }  // namespace
 
 json::value ToJson(const RouteSet& routes) {
-  std::vector<const AppRoutes*> apps;
-  for (const AppRoutes& app : routes.apps) apps.push_back(&app);
-  std::sort(apps.begin(), apps.end(),
-            [](const AppRoutes* a, const AppRoutes* b) { return a->name < b->name; });
   json::array app_list;
-  for (const AppRoutes* app : apps) {
+  for (const AppRoutes* app :
+       SortedBy(routes.apps, [](const AppRoutes& a) -> const std::string& { return a.name; })) {
     json::array domains;
     for (const RouteDomain& d : app->domains) {
       json::object domain{{"host", d.host}};
       if (!d.path_prefix.empty()) domain["path"] = d.path_prefix;
       domains.push_back(std::move(domain));
     }
-    std::vector<const RouteInstance*> sorted;
-    for (const RouteInstance& i : app->instances) sorted.push_back(&i);
-    std::sort(sorted.begin(), sorted.end(),
-              [](const RouteInstance* a, const RouteInstance* b) { return a->id < b->id; });
     json::array instances;
-    for (const RouteInstance* i : sorted) {
+    for (const RouteInstance* i : SortedBy(
+             app->instances, [](const RouteInstance& i) -> const std::string& { return i.id; })) {
       json::object instance{{"id", i->id}, {"address", i->address}};
       if (i->traffic != model::Traffic::kServe) instance["traffic"] = model::ToString(i->traffic);
       instances.push_back(std::move(instance));
@@ -118,7 +147,30 @@ json::value ToJson(const RouteSet& routes) {
                                     {"edge", model::EdgePolicyToJson(app->edge)},
                                     {"instances", std::move(instances)}});
   }
-  return json::object{{"apps", std::move(app_list)}};
+  json::object doc{{"apps", std::move(app_list)}};
+  if (!routes.certificates.empty()) {
+    json::array certs;
+    for (const RouteCertificate* c : SortedBy(routes.certificates, [](const RouteCertificate& c) {
+           return c.domains.empty() ? std::string() : c.domains.front();
+         })) {
+      json::array domains;
+      for (const std::string& d : c->domains) domains.emplace_back(d);
+      certs.push_back(json::object{
+          {"domains", std::move(domains)}, {"cert", c->cert_pem}, {"key", c->key_pem}});
+    }
+    doc["certificates"] = std::move(certs);
+  }
+  if (!routes.challenges.empty()) {
+    json::array challenges;
+    for (const AcmeChallenge* c :
+         SortedBy(routes.challenges,
+                  [](const AcmeChallenge& c) -> const std::string& { return c.token; })) {
+      challenges.push_back(
+          json::object{{"token", c->token}, {"key_authorization", c->key_authorization}});
+    }
+    doc["challenges"] = std::move(challenges);
+  }
+  return doc;
 }
 
 Result<RouteSet> RouteSetFromJson(const json::value& json) {
@@ -129,6 +181,10 @@ Result<RouteSet> RouteSetFromJson(const json::value& json) {
   }
   RouteSet routes;
   SKIFF_RETURN_IF_ERROR(ReadEach(apps->get_array(), "apps", AppFromJson, routes.apps));
+  SKIFF_ASSIGN_OR_RETURN(const json::array* certs, List(*o, "certificates"));
+  SKIFF_RETURN_IF_ERROR(ReadEach(*certs, "certificates", CertificateFromJson, routes.certificates));
+  SKIFF_ASSIGN_OR_RETURN(const json::array* challenges, List(*o, "challenges"));
+  SKIFF_RETURN_IF_ERROR(ReadEach(*challenges, "challenges", ChallengeFromJson, routes.challenges));
   return routes;
 }
 

@@ -7,16 +7,18 @@
 //             "canary_weight":10,
 //             "edge":{"lb":"p2c","max_in_flight":1000,...},
 //             "instances":[{"id":"web-1a2b","address":"127.0.0.1:20001"},
-//                          {"id":"web-3c4d","address":"127.0.0.1:20002","traffic":"canary"}]}]}
+//                          {"id":"web-3c4d","address":"127.0.0.1:20002","traffic":"canary"}]}],
+//    "certificates":[{"domains":["web.com"],"cert":"-----BEGIN...","key":"-----BEGIN..."}],
+//    "challenges":[{"token":"abc","key_authorization":"abc.thumbprint"}]}
 //
-// `edge` is the app's spec.edge as model::EdgePolicyToJson writes it; `path`
-// is there only for a path prefix and `traffic` only when not "serve".
-// Written canonically (apps by name, instances by id), so equal route sets
-// give byte-equal documents and a hash of the text tells whether anything
-// changed. Read forward-compatibly: fields this version does not know, at any
-// level (the edge policy's too), are ignored, so an edge one version apart
-// from its server keeps routing; a known field of the wrong type or value is
-// kInvalidArgument naming it ("apps[0].instances[1].traffic").
+// `certificates` and `challenges` are left out when empty. `edge` is the app's spec.edge as
+// model::EdgePolicyToJson writes it; `path` is there only for a path prefix and `traffic` only when
+// not "serve". Written canonically (apps by name, instances by id, certificates by their first
+// domain, challenges by token), so equal route sets give byte-equal documents and a hash of the
+// text tells whether anything changed. Read forward-compatibly: fields this version does not know,
+// at any level (the edge policy's too), are ignored, so an edge one version apart from its server
+// keeps routing; a known field of the wrong type or value is kInvalidArgument naming it
+// ("apps[0].instances[1].traffic").
 #pragma once
 
 #include <boost/json/value.hpp>

@@ -25,7 +25,11 @@ RouteSet Sample() {
   AppRoutes api;
   api.name = "api";
   api.domains = {{"api.com", ""}};
-  return {7, {web, api}};
+  RouteSet set{7, {web, api}};
+  set.certificates = {{{"web.com", "*.web.com"}, "WEB-CERT", "WEB-KEY"},
+                      {{"api.com"}, "API-CERT", "API-KEY"}};
+  set.challenges = {{"tok2", "tok2.thumb"}, {"tok1", "tok1.thumb"}};
+  return set;
 }
 
 // The same set in canonical order, as a reader gives it back (no revision).
@@ -35,6 +39,8 @@ RouteSet Canonical() {
   std::swap(s.apps[0], s.apps[1]);
   std::vector<RouteInstance>& i = s.apps[1].instances;
   std::swap(i[0], i[1]);
+  std::swap(s.certificates[0], s.certificates[1]);
+  std::swap(s.challenges[0], s.challenges[1]);
   return s;
 }
 
@@ -52,6 +58,8 @@ TEST(RoutesCodecTest, RoundTrips) {
   EXPECT_EQ(doc.find(R"("traffic":"serve")"), std::string::npos) << "the default is left out";
   EXPECT_NE(doc.find(R"({"host":"web.com"})"), std::string::npos) << "no path: none written";
   EXPECT_EQ(doc.find("revision"), std::string::npos);
+  EXPECT_EQ(RoutesDocument(RouteSet{}), R"({"apps":[]})")
+      << "no certificates or challenges: left out";
 }
 
 // Verify that the tag follows the content: equal for equal routes in any
@@ -131,6 +139,13 @@ TEST(RoutesCodecTest, RejectsMalformedNamingTheField) {
        "apps[0].instances[0].id"},
       {R"({"apps":[{"name":"a","instances":[{"id":"a-1","address":"h:1","traffic":"most"}]}]})",
        "apps[0].instances[0].traffic"},
+      {R"({"apps":[],"certificates":{}})", "certificates"},
+      {R"({"apps":[],"certificates":[{"cert":"c","key":"k"}]})", "certificates[0].domains"},
+      {R"({"apps":[],"certificates":[{"domains":[""],"cert":"c","key":"k"}]})",
+       "certificates[0].domains[0]"},
+      {R"({"apps":[],"certificates":[{"domains":["a.com"],"key":"k"}]})", "certificates[0].cert"},
+      {R"({"apps":[],"certificates":[{"domains":["a.com"],"cert":"c"}]})", "certificates[0].key"},
+      {R"({"apps":[],"challenges":[{"token":"t"}]})", "challenges[0].key_authorization"},
   };
   for (const Case& c : cases) {
     auto routes = ParseRoutesDocument(c.text);
