@@ -1,5 +1,9 @@
 #include "crypto/authority.h"
 
+#include <openssl/x509v3.h>
+
+#include <boost/asio/ip/address.hpp>
+
 #include "crypto/x509.h"
 
 namespace skiff::crypto {
@@ -39,6 +43,31 @@ Result<CertifiedKey> IssueServerCertificate(const CertifiedKey& ca,
                          IssueCertificate(request, key.get(), ca_cert.get(), ca_key.get()));
   return CertifiedKey{CertificatePem(cert.get()) + CertificatePem(ca_cert.get()),
                       PrivateKeyPem(key.get())};
+}
+
+bool ServerCertificateFits(const std::string& ca_cert_pem, const std::string& cert_pem,
+                           const std::vector<std::string>& names,
+                           std::chrono::system_clock::time_point now, std::chrono::hours min_left) {
+  auto ca = ParseCertificatePem(ca_cert_pem);
+  auto leaf = ParseCertificatePem(cert_pem);
+  if (!ca || !leaf) return false;
+  EVP_PKEY* ca_key = X509_get0_pubkey(ca->get());
+  if (ca_key == nullptr || X509_verify(leaf->get(), ca_key) != 1) {
+    TakeOpensslErrors();
+    return false;
+  }
+  const time_t until = std::chrono::system_clock::to_time_t(now + min_left);
+  if (X509_cmp_time(X509_get0_notAfter(leaf->get()), const_cast<time_t*>(&until)) <= 0) {
+    return false;
+  }
+  for (const std::string& name : names) {
+    boost::system::error_code ec;
+    boost::asio::ip::make_address(name, ec);
+    const int fits = !ec ? X509_check_ip_asc(leaf->get(), name.c_str(), 0)
+                         : X509_check_host(leaf->get(), name.c_str(), name.size(), 0, nullptr);
+    if (fits != 1) return false;
+  }
+  return true;
 }
 
 }  // namespace skiff::crypto

@@ -38,3 +38,14 @@ Result<CertifiedKey> IssueServerCertificate(const CertifiedKey& ca,
                                             std::chrono::hours lifetime);
 
 }  // namespace skiff::crypto
+
+namespace skiff::crypto {
+
+// Whether `cert_pem` (a server certificate's chain, leaf first) is still good
+// to serve: its leaf was signed by `ca_cert_pem`, names every one of `names`
+// and stays valid past `now + min_left`. False when either does not parse.
+bool ServerCertificateFits(const std::string& ca_cert_pem, const std::string& cert_pem,
+                           const std::vector<std::string>& names,
+                           std::chrono::system_clock::time_point now, std::chrono::hours min_left);
+
+}  // namespace skiff::crypto
