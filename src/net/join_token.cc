@@ -63,6 +63,11 @@ Result<TlsTrust> TrustForSecrets(std::string_view servers, const std::string& ca
     }
   }
   if (!ca_file.empty()) return TlsTrust::FromCaFile(ca_file);
+  if (!ca_fingerprint.empty() &&
+      (ca_fingerprint.size() != kFingerprintChars || !IsLowerHex(ca_fingerprint))) {
+    return InvalidArgument("CA fingerprint \"" + ca_fingerprint +
+                           "\" is not a SHA-256 in 64 lowercase hex digits");
+  }
   return TlsTrust{.ca_fingerprint = ca_fingerprint};
 }
 

@@ -37,7 +37,8 @@ bool IsLoopbackHost(std::string_view host);
 // trust, no server of the list may be plain http:// off loopback: the secret
 // would cross the network in clear.
 // Errors: kFailedPrecondition naming the URL sent in clear; kInvalidArgument
-// for a CA file that cannot be read (TlsTrust::FromCaFile).
+// for a CA file that cannot be read (TlsTrust::FromCaFile) or a fingerprint
+// that is not 64 lowercase hex digits.
 Result<TlsTrust> TrustForSecrets(std::string_view servers, const std::string& ca_file,
                                  const std::string& ca_fingerprint);
 

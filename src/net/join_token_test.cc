@@ -40,6 +40,12 @@ TEST(JoinTokenTest, TrustForSecretsRefusesClearTextOffLoopback) {
   auto missing = TrustForSecrets("https://10.0.0.1:7070", "/nonexistent/ca.crt", "");
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, ErrorCode::kInvalidArgument);
+  for (const std::string& bad :
+       {std::string(64, 'C'), std::string(63, 'c'), std::string("ab:cd")}) {
+    auto refused_pin = TrustForSecrets("https://10.0.0.1:7070", "", bad);
+    ASSERT_FALSE(refused_pin) << bad;
+    EXPECT_EQ(refused_pin.error().code, ErrorCode::kInvalidArgument) << bad;
+  }
 }
 
 }  // namespace
