@@ -33,7 +33,7 @@ std::string PathSegment(const std::string& id) {
 }  // namespace
 
 RemoteControlPlane::RemoteControlPlane(RemoteControlPlaneOptions options)
-    : RemoteControlPlane(options, net::ServerPool(options.server_url)) {}
+    : RemoteControlPlane(options, net::ServerPool(options.server_url, options.trust)) {}
 
 RemoteControlPlane::RemoteControlPlane(RemoteControlPlaneOptions options, net::ServerPool servers)
     : options_(std::move(options)), client_(std::move(servers)), credential_(options_.credential) {}
@@ -83,7 +83,10 @@ Result<model::Node> RemoteControlPlane::RegisterNode(const model::Node& node) {
   if (!held.empty()) {
     reply = Call("POST", "/v1/agent/register", body, held, options_.request_timeout);
   }
-  const bool refused = !reply && reply.error().code == ErrorCode::kUnauthenticated;
+  // A server the agent does not trust (net::NeverSent: nothing went to it)
+  // did not refuse the credential: the join token must not go to it either.
+  const bool refused =
+      !reply && reply.error().code == ErrorCode::kUnauthenticated && !net::NeverSent(reply.error());
   if (refused) {
     if (options_.join_token.empty()) {
       return Unauthenticated(

@@ -11,7 +11,10 @@
 //
 // Errors: kUnavailable when the server cannot be reached, drops the call or
 // times out (the agent keeps its instances running and retries); otherwise the
-// server's error (kUnauthenticated for a refused token, kPermissionDenied, ...).
+// server's error (kUnauthenticated for a refused token, kPermissionDenied, ...),
+// or kUnauthenticated "cannot trust the server at ..." for an https:// server
+// that is not the one `trust` names: nothing, neither the credential nor the
+// join token, was sent to it.
 // Thread-safety: every method may be called from any thread.
 #pragma once
 
@@ -27,6 +30,8 @@ namespace skiff::agent {
 struct RemoteControlPlaneOptions {
   // "http://host:port", or several servers' comma-separated (net::ServerPool).
   std::string server_url;
+  // Whom https:// servers must be (the CA pinned by the join token, --ca).
+  net::TlsTrust trust;
   std::string join_token;  // may be empty when `credential` is set
   std::string credential;  // from an earlier join; may be empty
   // Called with a newly issued credential before RegisterNode returns; an

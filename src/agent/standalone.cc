@@ -12,6 +12,7 @@
 #include "agent/remote_control_plane.h"
 #include "common/files.h"
 #include "common/logging.h"
+#include "net/join_token.h"
 #include "runtime/driver_set.h"
 
 namespace skiff::agent {
@@ -73,11 +74,29 @@ Status StandaloneAgent::Impl::Start() {
   driver_options.logs_dir = data + "/logs";  // where the agent puts them
   SKIFF_ASSIGN_OR_RETURN(drivers_, runtime::MakeDrivers(driver_options));
 
+  // Whom the server must be, checked before the token or credential goes out.
+  const std::string pin_path = (std::filesystem::path(data) / kServerCaFile).string();
+  std::string pin = net::ParseJoinToken(options_.join_token).ca_fingerprint;
+  const bool new_pin = !pin.empty();
+  if (!new_pin) {
+    if (auto kept = ReadPrivateFile(pin_path)) {
+      pin = *kept;
+      while (!pin.empty() && (pin.back() == '\n' || pin.back() == ' ')) pin.pop_back();
+    }
+  }
+  SKIFF_ASSIGN_OR_RETURN(net::TlsTrust trust,
+                         net::TrustForSecrets(options_.server, options_.ca_file, pin));
+
   RemoteControlPlaneOptions remote;
   remote.server_url = options_.server;
+  remote.trust = std::move(trust);
   remote.join_token = options_.join_token;
   remote.credential = credential;
-  remote.save_credential = [credential_path](const std::string& issued) {
+  remote.save_credential = [credential_path, pin_path, pin,
+                            new_pin](const std::string& issued) -> Status {
+    // The pin with the credential it got: a later start shows the credential
+    // to that server only.
+    if (new_pin) SKIFF_RETURN_IF_ERROR(WriteFileAtomically(pin_path, pin + "\n", 0600));
     return WriteFileAtomically(credential_path, issued + "\n", 0600);
   };
   control_plane_ = std::make_unique<RemoteControlPlane>(std::move(remote));

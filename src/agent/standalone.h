@@ -17,13 +17,20 @@
 namespace skiff::agent {
 
 inline constexpr const char* kCredentialFile = "node.credential";
+// The server CA's fingerprint the join token pinned, kept beside the
+// credential: later starts (with no token) verify the server by it.
+inline constexpr const char* kServerCaFile = "server-ca.sha256";
 
 struct StandaloneAgentOptions {
   // The Skiff API, "http://10.0.0.1:7070", or several servers' comma-separated.
   std::string server;
   std::string join_token;  // may be empty once DATA/node.credential exists
-  std::string name;        // the node's name; empty: the host name
-  std::string address;     // HOST of its instances: what they bind, what the edge dials
+  // A PEM file of the CA(s) an https:// server must chain to (--ca); empty:
+  // the CA the join token pins (net/join_token.h), else the one kept in
+  // DATA/server-ca.sha256, else the system's roots.
+  std::string ca_file;
+  std::string name;     // the node's name; empty: the host name
+  std::string address;  // HOST of its instances: what they bind, what the edge dials
   std::map<std::string, std::string> labels;
   // Zero fields are detected (online cpus, physical memory).
   model::Resources capacity;
@@ -44,9 +51,12 @@ class StandaloneAgent {
   // Makes the data directory and the drivers, registers the node and starts
   // the agent. An unreachable server is no error (the agent retries).
   // Errors: kInvalidArgument without an address, or without a join token and
-  // a stored credential, or for an unknown driver; kUnauthenticated when the
-  // server refuses the join token or the credential (its message says what to
-  // do); kUnavailable for a data directory that cannot be made or read.
+  // a stored credential, or for an unknown driver or an unreadable --ca;
+  // kFailedPrecondition for an http:// server off loopback (the token would
+  // go in clear); kUnauthenticated when the server refuses the join token or
+  // the credential (its message says what to do), or is not the one the join
+  // token names (its CA's fingerprint differs: nothing was sent to it);
+  // kUnavailable for a data directory that cannot be made or read.
   Status Start();
   // Blocks until Shutdown() finished.
   void Wait();

@@ -31,6 +31,26 @@ using ::testing::HasSubstr;
 
 constexpr const char* kAdmin = "admin-token";
 
+// Verify that a store given the CA's fingerprint makes SKIFF1 tokens that
+// carry it, and that the token is recognised whole, by its secret alone (an
+// earlier version's bare token), and under any other fingerprint (the agent,
+// not the server, checks that).
+TEST(JoinTokenStoreTest, TokensCarryTheCaFingerprint) {
+  store::MemoryStore store;
+  const std::string fingerprint(64, 'f');
+  JoinTokenStore tokens(&store, nullptr, fingerprint);
+  auto made = tokens.Create();
+  ASSERT_TRUE(made) << made.error().ToString();
+  EXPECT_TRUE(made->token.starts_with("SKIFF1-" + fingerprint + "-")) << made->token;
+  const std::string secret = made->token.substr(made->token.rfind('-') + 1);
+  EXPECT_EQ(secret.size(), 64u);
+  EXPECT_EQ(made->prefix, secret.substr(0, 8));
+  EXPECT_TRUE(tokens.IsJoinToken(made->token).value_or(false));
+  EXPECT_TRUE(tokens.IsJoinToken(secret).value_or(false));
+  EXPECT_TRUE(tokens.IsJoinToken("SKIFF1-" + std::string(64, 'a') + "-" + secret).value_or(false));
+  EXPECT_FALSE(tokens.IsJoinToken("SKIFF1-" + fingerprint + "-nope").value_or(true));
+}
+
 // Verify that the store keeps only hashes: neither a join token nor a node
 // credential is in any record, List shows an id and a prefix but not the
 // token, and Create is the one place the token is shown.

@@ -11,6 +11,7 @@
 #include "common/ids.h"
 #include "common/logging.h"
 #include "common/quantity.h"
+#include "net/join_token.h"
 
 namespace skiff::api {
 namespace json = boost::json;
@@ -54,8 +55,10 @@ Result<JoinToken> TokenOf(const store::Record& record) {
 
 }  // namespace
 
-JoinTokenStore::JoinTokenStore(store::Store* store, const Clock* clock)
-    : store_(store), clock_(clock != nullptr ? clock : SystemClock::Get()) {}
+JoinTokenStore::JoinTokenStore(store::Store* store, const Clock* clock, std::string ca_fingerprint)
+    : store_(store),
+      clock_(clock != nullptr ? clock : SystemClock::Get()),
+      ca_fingerprint_(std::move(ca_fingerprint)) {}
 
 Status JoinTokenStore::Keep(const std::string& hash, const std::string& prefix, Time created_at) {
   json::object value{{"prefix", prefix}, {"created_at", FormatTime(created_at)}};
@@ -111,10 +114,12 @@ Status JoinTokenStore::ImportFile(const std::string& data_dir) {
 
 Result<JoinToken> JoinTokenStore::Create() {
   JoinToken token;
-  token.token = RandomHex(kSecretBytes);
-  token.prefix = token.token.substr(0, kPrefixChars);
+  const std::string secret = RandomHex(kSecretBytes);
+  token.token = net::FormatJoinToken(ca_fingerprint_, secret);
+  token.prefix = secret.substr(0, kPrefixChars);
   token.created_at = clock_->Now();
-  const std::string hash = Sha256Hex(token.token);
+  // The secret alone is kept (hashed): the fingerprint is public.
+  const std::string hash = Sha256Hex(secret);
   token.id = hash.substr(0, kIdChars);
   SKIFF_RETURN_IF_ERROR(Keep(hash, token.prefix, token.created_at));
   return token;
@@ -156,7 +161,8 @@ Result<bool> JoinTokenStore::IsJoinToken(std::string_view token) const {
   if (token.empty()) return false;
   // Looked up by hash: what the lookup's timing could tell is of the hash,
   // not of any kept token.
-  auto record = store_->GetRecord(RecordKind::kJoinToken, Sha256Hex(token));
+  const std::string secret = net::ParseJoinToken(token).secret;
+  auto record = store_->GetRecord(RecordKind::kJoinToken, Sha256Hex(secret));
   if (record) return true;
   if (record.error().code == ErrorCode::kNotFound) return false;
   return tl::unexpected(record.error());

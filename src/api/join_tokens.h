@@ -41,8 +41,11 @@ struct JoinToken {
 class JoinTokenStore {
  public:
   // `store` and `clock` are not owned and must outlive this object (clock
-  // null: the system clock).
-  explicit JoinTokenStore(store::Store* store, const Clock* clock = nullptr);
+  // null: the system clock). Tokens made carry `ca_fingerprint`, the server
+  // CA's (net/join_token.h: "SKIFF1-<fingerprint>-<secret>"); empty: bare
+  // secrets, as earlier versions made.
+  explicit JoinTokenStore(store::Store* store, const Clock* clock = nullptr,
+                          std::string ca_fingerprint = "");
 
   // Moves DATA/join-tokens.json of an earlier version into the store, once:
   // its tokens and credentials (hashed, when the file had them in the clear)
@@ -53,8 +56,9 @@ class JoinTokenStore {
   // again: importing twice keeps the same).
   Status ImportFile(const std::string& data_dir);
 
-  // A new token (32 random bytes, hex), durable before it is returned; the
-  // only JoinToken with `token` set. kUnavailable when the store cannot be
+  // A new token (32 random bytes, hex, after the CA's fingerprint), durable
+  // before it is returned; the only JoinToken with `token` set. Only its
+  // secret is kept (hashed) and checked. kUnavailable when the store cannot be
   // written (the token is then not kept).
   Result<JoinToken> Create();
   // The tokens (without `token`), oldest first. kUnavailable as for Create.
@@ -64,7 +68,9 @@ class JoinTokenStore {
   // kNotFound for an id of no kept token (or not an id); kUnavailable as for
   // Create.
   Status Revoke(const std::string& id);
-  // Whether `token` is a kept join token. kUnavailable as for Create.
+  // Whether `token` is a kept join token: its secret is kept, whatever
+  // fingerprint it carries (the agent verified the server by it), and a bare
+  // secret of an earlier version is one too. kUnavailable as for Create.
   Result<bool> IsJoinToken(std::string_view token) const;
 
   // A new credential for the node, replacing those it had before the call
@@ -104,6 +110,7 @@ class JoinTokenStore {
 
   store::Store* const store_;
   const Clock* const clock_;
+  const std::string ca_fingerprint_;
 };
 
 }  // namespace skiff::api

@@ -31,7 +31,9 @@ class Transport {
 class HttpTransport final : public Transport {
  public:
   // `base_urls`: one server's URL or several, comma-separated (net::ServerPool).
-  explicit HttpTransport(std::string_view base_urls) : client_(base_urls) {}
+  // https:// servers are trusted as `trust` says.
+  explicit HttpTransport(std::string_view base_urls, net::TlsTrust trust = {})
+      : client_(base_urls, std::move(trust)) {}
 
   // Transport:
   Result<net::HttpResponse> Do(std::string_view method, std::string_view path,

@@ -30,6 +30,11 @@ void AddCommonOptions(CLI::App* sub, Invocation* inv) {
                   "API bearer token (env SKIFF_TOKEN; when neither is given, "
                   ".skiff/admin.token in the current directory is used if it exists)")
       ->envname("SKIFF_TOKEN");
+  sub->add_option("--ca", inv->options.ca,
+                  "PEM file of the CA an https:// server chains to (env SKIFF_CA; when neither "
+                  "is given, .skiff/ca.crt in the current directory is used if it exists, else "
+                  "the system's roots)")
+      ->envname("SKIFF_CA");
   sub->add_option("-o,--output", inv->options.output, "output format")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();

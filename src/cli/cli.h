@@ -32,10 +32,13 @@ inline constexpr const char* kDefaultAddr = "http://127.0.0.1:7070";
 // Where a server started in the current directory with its default data dir
 // keeps its token.
 inline constexpr const char* kLocalTokenFile = ".skiff/admin.token";
+// The server's CA beside it (server/server_tls.h), trusted when no --ca is given.
+inline constexpr const char* kLocalCaFile = ".skiff/ca.crt";
 
 struct ClientOptions {
   std::string addr = kDefaultAddr;
   std::string token;
+  std::string ca;                // --ca / SKIFF_CA: PEM file of the CA https:// servers chain to
   std::string output = "table";  // "table" | "json"
 };
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -524,7 +525,19 @@ int RunClientCommand(const Invocation& inv, std::ostream& out, std::ostream& err
   std::unique_ptr<Transport> owned;
   Transport* transport = env.transport;
   if (transport == nullptr) {
-    owned = std::make_unique<HttpTransport>(inv.options.addr);
+    // --ca, else the CA of a server whose data directory is here.
+    std::string ca = inv.options.ca;
+    if (ca.empty() && std::filesystem::exists(kLocalCaFile)) ca = kLocalCaFile;
+    net::TlsTrust trust;
+    if (!ca.empty()) {
+      auto read = net::TlsTrust::FromCaFile(ca);
+      if (!read) {
+        err << "skiff: " << read.error().message << "\n";
+        return 2;
+      }
+      trust = std::move(*read);
+    }
+    owned = std::make_unique<HttpTransport>(inv.options.addr, std::move(trust));
     transport = owned.get();
   }
   ApiClient client(transport, token);

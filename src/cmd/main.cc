@@ -67,15 +67,15 @@ int RunServer(const skiff::server::ServerOptions& options, const std::string& lo
     std::cerr << "skiff server: " << started.error().message << "\n";
     return 1;
   }
-  // The address as bound (port 0 in --listen picks one); Start checked it parses.
-  const std::string host = skiff::net::ParseHostPort(options.listen)->host;
-  const std::string addr = skiff::net::JoinHostPort(host, server.port());
+  // The URL as bound (port 0 in --listen picks one), https:// when the API serves TLS.
+  const std::string url = server.url();
+  const std::string ca = url.starts_with("https://") ? " SKIFF_CA=" + server.ca_path() : "";
   if (!server.token_path().empty()) {
     std::cerr << "skiff server: ready. The admin token is in " << server.token_path()
-              << "; clients on this machine can use:\n  export SKIFF_ADDR=http://" << addr
-              << " SKIFF_TOKEN=$(cat " << server.token_path() << ")\n";
+              << "; clients on this machine can use:\n  export SKIFF_ADDR=" << url
+              << " SKIFF_TOKEN=$(cat " << server.token_path() << ")" << ca << "\n";
   } else {
-    std::cerr << "skiff server: ready at http://" << addr
+    std::cerr << "skiff server: ready at " << url
               << ". The admin token was made by another server of this database: it is in "
                  "that server's DATA/admin.token (`skiff server --new-admin-token` makes a "
                  "new one, here)\n";
@@ -283,8 +283,16 @@ int main(int argc, char** argv) {
                    "connection string or URI, e.g. postgres://skiff@db.internal/skiff "
                    "(several hosts: postgres://h1,h2/skiff?target_session_attrs=read-write)")
       ->capture_default_str();
-  server->add_option("--listen", server_options.listen, "address of the API (host:port)")
+  server
+      ->add_option("--listen", server_options.listen,
+                   "address of the API (host:port): HTTPS with the server's own CA "
+                   "(DATA/ca.crt) unless it is a loopback address")
       ->capture_default_str();
+  server->add_flag("--https", server_options.https,
+                   "serve the API over HTTPS on a loopback --listen too");
+  server->add_flag("--insecure-http", server_options.insecure_http,
+                   "serve the API over plain HTTP off loopback (only where TLS ends in front of "
+                   "it: tokens and credentials would otherwise cross the network in clear)");
   server
       ->add_option("--edge-listen", server_options.edge_listen,
                    "address of the edge router that serves apps at their domains (host:port)")
@@ -339,6 +347,13 @@ int main(int argc, char** argv) {
       "server, and keep serving the last ones when it cannot be reached.");
   AddServerOption(edge, &edge_options.server);
   edge->add_option("--token", edge_options.token, "the API's bearer token")->envname("SKIFF_TOKEN");
+  edge->add_option("--ca", edge_options.ca_file,
+                   "PEM file of the CA an https:// server must chain to (the server's DATA/ca.crt)")
+      ->envname("SKIFF_CA");
+  edge->add_option("--ca-fingerprint", edge_options.ca_fingerprint,
+                   "the server CA's SHA-256 fingerprint (hex, as in a join token), when --ca is "
+                   "not given")
+      ->envname("SKIFF_CA_FINGERPRINT");
   edge->add_option("--listen", edge_options.listen, "address to serve on (host:port)")
       ->capture_default_str();
   edge->add_option("--data", edge_options.data_dir, "where the last routes are kept")
@@ -376,6 +391,11 @@ int main(int argc, char** argv) {
                    "a join token (`skiff nodes join-token` on the server); needed the first "
                    "time only: the node's credential is then kept in the data directory")
       ->envname("SKIFF_JOIN_TOKEN");
+  agent
+      ->add_option("--ca", agent_options.ca_file,
+                   "PEM file of the CA an https:// server must chain to (default: the CA the "
+                   "join token names, then the one remembered from the join)")
+      ->envname("SKIFF_CA");
   agent->add_option("--name", agent_options.name, "the node's name (default: the host name)");
   agent
       ->add_option("--address", agent_options.address,

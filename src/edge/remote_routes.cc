@@ -67,7 +67,7 @@ struct RemoteRoutes::Shared {
   }
 
   void Poll() {
-    const net::ServerPool client(options.server);
+    const net::ServerPool client(options.server, options.trust);
     const net::HttpHeaders headers = {{"Authorization", "Bearer " + options.token}};
     std::string tag;
     Duration backoff = std::chrono::milliseconds(250);

@@ -14,12 +14,14 @@
 
 #include "common/clock.h"
 #include "edge/edge_proxy.h"
+#include "net/tls.h"
 
 namespace skiff::edge {
 
 struct RemoteRoutesOptions {
   std::string server;                        // "http://127.0.0.1:7070", or several comma-separated
   std::string token;                         // bearer token for the API
+  net::TlsTrust trust;                       // whom https:// servers must be
   std::string cache_path;                    // where the last document is kept; empty: none
   Duration wait = std::chrono::seconds(25);  // how long one poll may wait for a change
 };

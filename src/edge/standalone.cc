@@ -17,6 +17,7 @@
 #include "edge/traffic_reporter.h"
 #include "metrics/registry.h"
 #include "net/http_server.h"
+#include "net/join_token.h"
 #include "net/server_pool.h"
 
 namespace skiff::edge {
@@ -38,6 +39,7 @@ class StandaloneEdge::Impl {
   std::thread metrics_thread_;
   bool from_cache_ = false;
 
+  net::TlsTrust trust_;  // whom the servers must be (Start)
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;  // GUARDED_BY(mu_)
@@ -58,6 +60,8 @@ StandaloneEdge::~StandaloneEdge() { Shutdown(); }
 
 Status StandaloneEdge::Start() {
   Impl& m = *impl_;
+  SKIFF_ASSIGN_OR_RETURN(m.trust_, net::TrustForSecrets(m.options_.server, m.options_.ca_file,
+                                                        m.options_.ca_fingerprint));
   std::error_code ec;
   std::filesystem::create_directories(m.options_.data_dir, ec);
   if (ec) {
@@ -77,6 +81,7 @@ Status StandaloneEdge::Start() {
   RemoteRoutesOptions remote;
   remote.server = m.options_.server;
   remote.token = m.options_.token;
+  remote.trust = m.trust_;
   remote.cache_path = (std::filesystem::path(m.options_.data_dir) / "routes.json").string();
   m.routes_ = std::make_unique<RemoteRoutes>(remote, m.proxy_.get());
   m.from_cache_ = m.routes_->LoadCache();
@@ -174,7 +179,7 @@ void StartReporting(StandaloneEdge::Impl& m) {
   m.reporter_ = std::make_unique<TrafficReporter>(
       m.proxy_.get(),
       PostTraffic(
-          net::ServerPool(m.options_.server), m.options_.token, name,
+          net::ServerPool(m.options_.server, m.trust_), m.options_.token, name,
           [routes, proxy] {
             // The tag first: the table read next is the tag's or a newer one.
             std::string tag = routes->tag();

@@ -18,6 +18,12 @@ struct StandaloneOptions {
   // The Skiff API, "http://10.0.0.1:7070", or several servers' comma-separated.
   std::string server;
   std::string token;  // its bearer token
+  // Whom an https:// server must be: the CAs in `ca_file` (--ca), else the
+  // CA of fingerprint `ca_fingerprint` (--ca-fingerprint, as a join token
+  // carries it), else the system's roots. An http:// server off loopback is
+  // refused (the token would go in clear).
+  std::string ca_file;
+  std::string ca_fingerprint;
   std::string listen = "127.0.0.1:8080";
   std::string data_dir = ".skiff-edge";  // routes.json: the last routes
   int io_threads = 1;                    // threads serving requests, each its own event loop

@@ -19,7 +19,7 @@ constexpr int kServiceUnavailable = 503;
 
 // The clients of a comma-separated list; one whose empty URL fails every call
 // when it names none (as the header documents).
-std::vector<HttpClient> Parse(std::string_view urls) {
+std::vector<HttpClient> Parse(std::string_view urls, const TlsTrust& trust) {
   std::vector<HttpClient> clients;
   size_t start = 0;
   while (start <= urls.size()) {
@@ -27,7 +27,7 @@ std::vector<HttpClient> Parse(std::string_view urls) {
     if (comma == std::string_view::npos) comma = urls.size();
     std::string_view entry = TrimOws(urls.substr(start, comma - start));
     start = comma + 1;
-    if (!entry.empty()) clients.emplace_back(std::string(entry));
+    if (!entry.empty()) clients.emplace_back(std::string(entry), trust);
   }
   if (clients.empty()) clients.emplace_back("");
   return clients;
@@ -35,12 +35,13 @@ std::vector<HttpClient> Parse(std::string_view urls) {
 
 }  // namespace
 
-ServerPool::ServerPool(std::string_view urls) {
-  state_->clients = std::make_shared<const Clients>(Parse(urls));
+ServerPool::ServerPool(std::string_view urls, TlsTrust trust) {
+  state_->trust = std::move(trust);
+  state_->clients = std::make_shared<const Clients>(Parse(urls, state_->trust));
 }
 
 void ServerPool::SetUrls(std::string_view urls) {
-  auto clients = std::make_shared<const Clients>(Parse(urls));
+  auto clients = std::make_shared<const Clients>(Parse(urls, state_->trust));
   std::lock_guard lock(state_->mu);
   const std::string& current = (*state_->clients)[state_->current].base_url();
   size_t at = 0;

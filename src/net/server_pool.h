@@ -40,8 +40,9 @@ class ServerPool {
   // `urls`: one base URL or several separated by commas
   // ("http://a:7070,http://b:7070"), as HttpClient takes them. As with
   // HttpClient, a list that does not parse makes every call fail with
-  // kInvalidArgument; Check() says so up front.
-  explicit ServerPool(std::string_view urls);
+  // kInvalidArgument; Check() says so up front. https:// servers are trusted
+  // as `trust` says (HttpClient), for this list and those SetUrls gives.
+  explicit ServerPool(std::string_view urls, TlsTrust trust = {});
 
   // OK when the list names at least one server and each entry is a base URL;
   // else kInvalidArgument naming the entry.
@@ -89,6 +90,7 @@ class ServerPool {
     std::mutex mu;
     std::shared_ptr<const Clients> clients;  // GUARDED_BY(mu); never null, never empty
     size_t current = 0;                      // GUARDED_BY(mu); an index into clients
+    TlsTrust trust;                          // set at construction only
   };
 
   // The list now and the index calls go to first.

@@ -30,11 +30,11 @@ Status CheckAdvertise(const std::string& advertise, const std::string& listen, b
 }
 
 std::string AdvertisedUrl(const std::string& advertise, const std::string& listen, uint16_t port,
-                          const std::string& host_name) {
+                          const std::string& host_name, bool tls) {
   if (!advertise.empty()) return advertise;
   auto parsed = net::ParseHostPort(listen, "listen address");
   const std::string host = parsed && !BindsEveryAddress(parsed->host) ? parsed->host : host_name;
-  return "http://" + net::JoinHostPort(host, port);
+  return (tls ? "https://" : "http://") + net::JoinHostPort(host, port);
 }
 
 }  // namespace skiff::server

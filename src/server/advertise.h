@@ -19,10 +19,10 @@ namespace skiff::server {
 // server owns, the host name stands in (AdvertisedUrl).
 Status CheckAdvertise(const std::string& advertise, const std::string& listen, bool shared);
 
-// The URL to advertise: `advertise` when set, else http:// and the host of
-// `listen` with the bound `port`, or `host_name` in place of an address that
-// binds every address. REQUIRES: `listen` is valid.
+// The URL to advertise: `advertise` when set, else http:// (https:// with
+// `tls`) and the host of `listen` with the bound `port`, or `host_name` in
+// place of an address that binds every address. REQUIRES: `listen` is valid.
 std::string AdvertisedUrl(const std::string& advertise, const std::string& listen, uint16_t port,
-                          const std::string& host_name);
+                          const std::string& host_name, bool tls = false);
 
 }  // namespace skiff::server

@@ -31,13 +31,13 @@ std::vector<std::string> PeerUrls(const std::string& own,
 }
 
 PeerPool::PeerPool(store::LeaderLease* lease, const Clock* clock, std::string own_url,
-                   Duration interval, Duration alive)
+                   Duration interval, Duration alive, net::TlsTrust trust)
     : lease_(lease),
       clock_(clock),
       own_url_(std::move(own_url)),
       interval_(interval),
       alive_(alive),
-      pool_(own_url_) {}
+      pool_(own_url_, std::move(trust)) {}
 
 PeerPool::~PeerPool() { Stop(); }
 

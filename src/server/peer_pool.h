@@ -36,9 +36,10 @@ class PeerPool {
  public:
   // `lease` and `clock` are not owned and must outlive the pool. `own_url`:
   // this server's advertised URL; `interval`: how often the list is read
-  // again; servers not seen for `alive` are left out (PeerUrls).
+  // again; servers not seen for `alive` are left out (PeerUrls); https://
+  // peers are trusted as `trust` says (the servers' shared CA).
   PeerPool(store::LeaderLease* lease, const Clock* clock, std::string own_url, Duration interval,
-           Duration alive);
+           Duration alive, net::TlsTrust trust = {});
   ~PeerPool();  // Stops.
   PeerPool(const PeerPool&) = delete;
   PeerPool& operator=(const PeerPool&) = delete;

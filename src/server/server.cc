@@ -36,6 +36,7 @@
 #include "net/http.h"
 #include "net/http_server.h"
 #include "net/server_pool.h"
+#include "net/tls.h"
 #include "runtime/driver_set.h"
 #include "server/advertise.h"
 #include "server/edge_roster.h"
@@ -45,6 +46,7 @@
 #include "server/peer_pool.h"
 #include "server/route_watcher.h"
 #include "server/server_id.h"
+#include "server/server_tls.h"
 #include "server/takeover.h"
 #include "store/postgres/postgres_leader_lease.h"
 #include "store/postgres/postgres_store.h"
@@ -89,6 +91,8 @@ class Server::Impl {
   // copy; the reconciler keeps its own, see shared_snapshot_cache.h).
   std::unique_ptr<store::SharedSnapshotCache> snapshots_;
   bool token_here_ = false;  // DATA/admin.token holds the accepted admin token
+  ServerTls tls_;            // the data directory's CA and the API's certificate
+  bool serves_tls_ = false;  // the API is HTTPS
   std::unique_ptr<controller::AppService> apps_;
   std::unique_ptr<controller::NodeService> nodes_;
   // The store is shared with other servers (PostgreSQL): the own agent and
@@ -217,7 +221,8 @@ std::string Server::Impl::ServerId() const {
 }
 
 std::string Server::Impl::OwnUrl() const {
-  return AdvertisedUrl(options_.advertise, options_.listen, http_->port(), agent::MachineName());
+  return AdvertisedUrl(options_.advertise, options_.listen, http_->port(), agent::MachineName(),
+                       serves_tls_);
 }
 
 namespace {
@@ -359,11 +364,31 @@ Status Server::Impl::Start() {
   SKIFF_ASSIGN_OR_RETURN(store_, OpenStore(options_.store, data, options_.leader_ttl));
   snapshots_ = std::make_unique<store::SharedSnapshotCache>(store_.get());
   lease_ = OpenLease(options_.store, clock_, options_.leader_ttl);
+  // The CA, whether the API serves TLS or not: join tokens carry its
+  // fingerprint, and a later start with TLS keeps it.
+  SKIFF_ASSIGN_OR_RETURN(
+      tls_, LoadOrCreateServerTls(data, ServerCertificateNames(options_.listen, options_.advertise),
+                                  std::chrono::system_clock::now()));
+  if (tls_.ca_created) {
+    SKIFF_LOG_INFO("created the server's CA in {} (fingerprint {})",
+                   (std::filesystem::path(data) / kCaCertFile).string(), tls_.ca_fingerprint);
+  }
+  serves_tls_ = ServesTls(options_.listen, options_.https, options_.insecure_http);
+  net::HttpServerOptions http_options;
+  if (serves_tls_) {
+    SKIFF_ASSIGN_OR_RETURN(http_options.tls,
+                           net::MakeServerTlsContext(tls_.server.cert_pem, tls_.server.key_pem));
+  } else if (!ServesTls(options_.listen, false, false)) {
+    SKIFF_LOG_WARN(
+        "the API serves plain HTTP on {} (--insecure-http): tokens and credentials cross the "
+        "network in clear unless TLS ends in front of it",
+        options_.listen);
+  }
   // The API's socket first: the takeover check needs this server's URL.
   // Nothing is served before the io threads start (below), with api_ set.
   http_ = std::make_unique<net::HttpServer>(
-      io_,
-      [this](const net::HttpRequest& r, net::ResponseWriter& w) { return api_->Handle(r, w); });
+      io_, [this](const net::HttpRequest& r, net::ResponseWriter& w) { return api_->Handle(r, w); },
+      http_options);
   SKIFF_RETURN_IF_ERROR(http_->Listen(options_.listen));
   // Before anything is written as this server: the admin token it may
   // renew, the join tokens it imports, its servers' list entry, its node's
@@ -389,7 +414,7 @@ Status Server::Impl::Start() {
   if (options_.run_agent && !shared_) SKIFF_RETURN_IF_ERROR(StartAgent());
 
   metrics_ = std::make_unique<metrics::Registry>();
-  join_tokens_ = std::make_unique<api::JoinTokenStore>(store_.get(), clock_);
+  join_tokens_ = std::make_unique<api::JoinTokenStore>(store_.get(), clock_, tls_.ca_fingerprint);
   SKIFF_RETURN_IF_ERROR(join_tokens_->ImportFile(data));
   auth_ = api::TokenAuthenticator::FromHashes({admin_hash}, join_tokens_.get());
   // The standalone edges heard, shared with the servers of the database so
@@ -427,8 +452,9 @@ Status Server::Impl::Start() {
   if (shared_ && (options_.run_agent || options_.run_edge)) {
     // Refreshed every ttl; a server that missed three heartbeats (one ttl)
     // is no longer tried, unless it still holds the lease.
-    peers_ = std::make_unique<PeerPool>(lease_.get(), clock_, OwnUrl(), options_.leader_ttl,
-                                        options_.leader_ttl);
+    peers_ =
+        std::make_unique<PeerPool>(lease_.get(), clock_, OwnUrl(), options_.leader_ttl,
+                                   options_.leader_ttl, net::TlsTrust{.ca_pem = tls_.ca_cert_pem});
     peers_->Start();
   }
 
@@ -535,6 +561,10 @@ void Server::Wait() { impl_->Wait(); }
 void Server::Shutdown() { impl_->Shutdown(); }
 uint16_t Server::port() const { return impl_->http_ ? impl_->http_->port() : 0; }
 uint16_t Server::edge_port() const { return impl_->edge_ ? impl_->edge_->port() : 0; }
+std::string Server::url() const { return impl_->OwnUrl(); }
+std::string Server::ca_path() const {
+  return (std::filesystem::path(impl_->options_.data_dir) / kCaCertFile).string();
+}
 std::string Server::token_path() const {
   if (!impl_->token_here_) return "";
   return (std::filesystem::path(impl_->options_.data_dir) / api::kAdminTokenFile).string();

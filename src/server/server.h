@@ -34,7 +34,12 @@ struct ServerOptions {
   // Where the state lives: "sqlite" (DATA/skiff.db) or a PostgreSQL connection
   // string or URI (postgres://USER@HOST/DB, several hosts allowed).
   std::string store = "sqlite";
-  std::string listen = "127.0.0.1:7070";                  // the API
+  std::string listen = "127.0.0.1:7070";  // the API
+  // The API serves HTTPS (server/server_tls.h: the data directory's CA) when
+  // --listen is not a loopback address, or with `https` on loopback too;
+  // `insecure_http` keeps plain HTTP off loopback (TLS ends in front of it).
+  bool https = false;
+  bool insecure_http = false;
   std::string edge_listen = "127.0.0.1:8080";             // the edge router: apps at their domains
   bool run_edge = true;                                   // --no-edge turns the edge off
   int edge_threads = 1;                                   // threads of the edge router
@@ -85,7 +90,8 @@ class Server {
   // reachable or refusing the credentials: libpq's message and what to check),
   // kInvalidArgument (bad listen address, a --store that is neither "sqlite"
   // nor a connection string), kFailedPrecondition (database of a newer
-  // version, token file not private). On error nothing keeps running.
+  // version, token file not private, the data directory's CA half there
+  // or not parsing: server/server_tls.h). On error nothing keeps running.
   Status Start();
 
   // Blocks until Shutdown() has finished stopping everything.
@@ -101,6 +107,10 @@ class Server {
   uint16_t port() const;
   uint16_t edge_port() const;
   std::string token_path() const;
+  // The URL of this server's API (https:// when it serves TLS) and the path
+  // of its CA's certificate (DATA/ca.crt). After Start.
+  std::string url() const;
+  std::string ca_path() const;
 
   class Impl;
 

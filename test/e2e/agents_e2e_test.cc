@@ -21,6 +21,7 @@
 #include "e2e/skiff_server.h"
 #include "e2e/subprocess.h"
 #include "net/http_client.h"
+#include "net/join_token.h"
 
 namespace skiff::testing {
 namespace {
@@ -41,13 +42,7 @@ class AgentsE2eTest : public ::testing::Test {
     ASSERT_TRUE(server_.Start());
   }
 
-  std::string JoinToken() {
-    CommandResult r = server_.Skiff({"nodes", "join-token"});
-    EXPECT_EQ(r.exit_code, 0) << r.output;
-    std::string token = r.output;
-    while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
-    return token;
-  }
+  std::string JoinToken() { return server_.JoinToken(); }
 
   // Instance id -> its node id, for the app's running, healthy instances.
   std::map<std::string, std::string> Healthy(const std::string& app) {
@@ -75,7 +70,8 @@ class AgentsE2eTest : public ::testing::Test {
 // adopts its instance (same process, no duplicate).
 TEST_F(AgentsE2eTest, AgentsJoinRunSpreadAndComeBack) {
   const std::string token = JoinToken();
-  ASSERT_EQ(token.size(), 64u) << token;
+  // SKIFF1-<CA fingerprint>-<secret>: the agents (on loopback, plain HTTP) join with it whole.
+  ASSERT_EQ(net::ParseJoinToken(token).secret.size(), 64u) << token;
   SkiffAgent a(server_, "node-a", "127.0.0.2");
   SkiffAgent b(server_, "node-b", "127.0.0.3");
   b.AddArgs({"--labels", "zone=b,disk=ssd", "--capacity", "cpu=1500m"});
@@ -387,7 +383,8 @@ TEST_F(AgentsE2eTest, RevokedJoinTokenRefused) {
   const boost::json::value list = boost::json::parse(listed->body);
   std::string id;
   for (const boost::json::value& t : list.at("join_tokens").as_array()) {
-    if (token.starts_with(std::string(t.at("prefix").as_string()))) {
+    // The prefix is of the token's secret (after "SKIFF1-<CA fingerprint>-").
+    if (net::ParseJoinToken(token).secret.starts_with(std::string(t.at("prefix").as_string()))) {
       id = std::string(t.at("id").as_string());
     }
   }

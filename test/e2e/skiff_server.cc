@@ -76,11 +76,11 @@ bool SkiffServer::Start() {
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
   process_ = std::make_unique<Subprocess>(std::move(argv), std::map<std::string, std::string>{},
                                           dir_.File("server.log"));
-  net::HttpClient client("http://" + addr_);
   bool up = PollUntil(
       [&] {
         if (!process_->Running()) return true;
-        auto r = client.Do("GET", "/health", {}, {}, std::chrono::seconds(1));
+        // Made anew each time: over HTTPS the CA appears once the server made it.
+        auto r = Client().Do("GET", "/health", {}, {}, std::chrono::seconds(1));
         return r && r->status == 200;
       },
       std::chrono::seconds(20), std::chrono::milliseconds(20));
@@ -91,6 +91,12 @@ bool SkiffServer::Start() {
   token_ = ReadFile(data_ + "/admin.token");
   while (!token_.empty() && (token_.back() == '\n' || token_.back() == '\r')) token_.pop_back();
   return !token_.empty();
+}
+
+net::HttpClient SkiffServer::Client() const {
+  if (!https_) return net::HttpClient(url());
+  auto trust = net::TlsTrust::FromCaFile(data_ + "/ca.crt");
+  return net::HttpClient(url(), trust ? *trust : net::TlsTrust{});
 }
 
 void SkiffServer::GiveToken(const std::string& token) {
@@ -109,8 +115,17 @@ void SkiffServer::Kill() {
 
 CommandResult SkiffServer::Skiff(std::vector<std::string> args, int timeout_seconds) const {
   args.insert(args.begin(), SKIFF_BIN);
-  return RunCommand(std::move(args), {{"SKIFF_ADDR", "http://" + addr_}, {"SKIFF_TOKEN", token_}},
-                    timeout_seconds);
+  std::map<std::string, std::string> env{{"SKIFF_ADDR", url()}, {"SKIFF_TOKEN", token_}};
+  if (https_) env["SKIFF_CA"] = data_ + "/ca.crt";
+  return RunCommand(std::move(args), std::move(env), timeout_seconds);
+}
+
+std::string SkiffServer::JoinToken() const {
+  CommandResult r = Skiff({"nodes", "join-token"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  std::string token = r.output;
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+  return token;
 }
 
 json::value SkiffServer::SkiffJson(std::vector<std::string> args) const {
@@ -134,7 +149,7 @@ Result<net::HttpResponse> SkiffServer::Api(std::string_view method, std::string_
   const std::string& bearer = token != nullptr ? *token : token_;
   if (!bearer.empty()) headers.emplace_back("Authorization", "Bearer " + bearer);
   if (!body.empty()) headers.emplace_back("Content-Type", std::move(content_type));
-  return net::HttpClient("http://" + addr_).Do(method, path, body, headers);
+  return Client().Do(method, path, body, headers);
 }
 
 std::string SkiffServer::WriteFile(const std::string& name, const std::string& text) const {
@@ -249,7 +264,7 @@ SkiffAgent::SkiffAgent(const SkiffServer& server, std::string name, std::string 
     : server_(server),
       name_(std::move(name)),
       address_(std::move(address)),
-      servers_("http://" + server.addr()),
+      servers_(server.url()),
       data_(dir_.File("data")) {
   static int agents = 0;
   ports_ = PortRange(port_count, ++agents * 7);

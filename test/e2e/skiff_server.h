@@ -12,6 +12,7 @@
 #include "e2e/subprocess.h"
 #include "fakes/testing.h"
 #include "net/http.h"
+#include "net/http_client.h"
 
 namespace skiff::testing {
 
@@ -35,6 +36,20 @@ class SkiffServer {
   void AddArgs(std::vector<std::string> args) {
     extra_args_.insert(extra_args_.end(), args.begin(), args.end());
   }
+  // Serve the API over HTTPS (--https) from the next Start on: clients here
+  // trust the CA the server keeps in its data directory.
+  void UseHttps() {
+    https_ = true;
+    AddArgs({"--https"});
+  }
+  // The API's URL: http:// or https://, and addr().
+  std::string url() const { return (https_ ? "https://" : "http://") + addr_; }
+  // A client of the API (trusting DATA/ca.crt over HTTPS).
+  net::HttpClient Client() const;
+
+  // A new join token (`skiff nodes join-token`); "" (and a test failure) when
+  // it cannot be made.
+  std::string JoinToken() const;
 
   // Runs `skiff ARGS...` against this server.
   CommandResult Skiff(std::vector<std::string> args, int timeout_seconds = 120) const;
@@ -66,6 +81,7 @@ class SkiffServer {
   std::vector<std::string> extra_args_;
   std::unique_ptr<Subprocess> process_;
   int starts_ = 0;
+  bool https_ = false;
 };
 
 // SkiffAgent: a real `skiff agent` process joined to a SkiffServer, in a temp
