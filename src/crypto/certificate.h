@@ -1,0 +1,45 @@
+// What a certificate given to Skiff (`skiff certs add`, or got by ACME) must
+// be before it is kept and sent to the edges: a chain that parses, a key that
+// parses and is the leaf's, a leaf still valid, and a leaf that names the
+// domain it is for. The checks are made once, when it is given, so that a
+// mistake is an answer to the one who made it (400 naming what is wrong), not
+// a handshake failure at an edge later.
+//
+// Thread-safety: free functions over values.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/result.h"
+
+namespace skiff::crypto {
+
+// What Skiff shows of a certificate (`skiff certs`).
+struct CertificateInfo {
+  std::string domain;              // lowercase, as validated
+  std::vector<std::string> names;  // the leaf's DNS subjectAltNames, lowercase
+  std::string issuer;              // the issuer's CN and O: "R3, Let's Encrypt"
+  Time not_after;
+  std::string fingerprint;  // the leaf's SHA-256, lowercase hex
+};
+
+// `domain` lowercased when it is a hostname ("web.com") or a wildcard of one
+// label under one ("*.web.com"). Errors: kInvalidArgument, field "domain".
+Result<std::string> NormaliseCertificateDomain(std::string_view domain);
+
+// Checks `chain_pem` (the leaf first, then its chain) and `key_pem` for
+// `domain` as of `now`. Errors, all kInvalidArgument with the field named
+// (the message says the rest, without the field):
+//   "domain" not a hostname or wildcard;
+//   "cert"   no certificate, or one that does not parse (which one);
+//   "key"    no private key, or one that does not parse;
+//   "key"    "the key does not match the certificate";
+//   "cert"   expired (naming its not-after date) or not yet valid;
+//   "domain" not among the leaf's names (naming them).
+Result<CertificateInfo> ValidateCertificate(std::string_view chain_pem, std::string_view key_pem,
+                                            std::string_view domain, Time now);
+
+}  // namespace skiff::crypto
