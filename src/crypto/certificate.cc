@@ -112,13 +112,13 @@ Result<CertificateInfo> ValidateCertificate(std::string_view chain_pem, std::str
     TakeOpensslErrors();
     return InvalidArgument("the key does not match the certificate", "key");
   }
-  SKIFF_ASSIGN_OR_RETURN(const Time not_before, ToTime(X509_get0_notBefore(leaf)));
+  SKIFF_ASSIGN_OR_RETURN(info.not_before, ToTime(X509_get0_notBefore(leaf)));
   SKIFF_ASSIGN_OR_RETURN(info.not_after, ToTime(X509_get0_notAfter(leaf)));
   if (info.not_after <= now) {
     return InvalidArgument(fmt::format("expired on {}", FormatTime(info.not_after)), "cert");
   }
-  if (not_before > now) {
-    return InvalidArgument(fmt::format("not valid before {}", FormatTime(not_before)), "cert");
+  if (info.not_before > now) {
+    return InvalidArgument(fmt::format("not valid before {}", FormatTime(info.not_before)), "cert");
   }
   info.names = DnsNames(leaf);
   // A wildcard domain needs the wildcard itself; a name, itself or a wildcard over it.

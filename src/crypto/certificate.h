@@ -22,6 +22,7 @@ struct CertificateInfo {
   std::string domain;              // lowercase, as validated
   std::vector<std::string> names;  // the leaf's DNS subjectAltNames, lowercase
   std::string issuer;              // the issuer's CN and O: "R3, Let's Encrypt"
+  Time not_before;
   Time not_after;
   std::string fingerprint;  // the leaf's SHA-256, lowercase hex
 };
