@@ -10,6 +10,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/files.h"
+#include "crypto/keyring.h"
 #include "crypto/x509.h"
 #include "e2e/skiff_server.h"
 
@@ -124,6 +126,44 @@ TEST(CertsE2eTest, AddSurvivesKill9SealedAndReachesTheRoutes) {
   routes = server.Api("GET", "/v1/routes");
   ASSERT_TRUE(routes.has_value());
   EXPECT_EQ(routes->body.find("certificates"), std::string::npos) << routes->body;
+}
+
+// Verify that a server refuses to start, saying why, on a keyring others may
+// read, and on one that lacks the key a kept certificate was sealed under (a
+// server of a shared database given no copy of the others' keyring).
+TEST(CertsE2eTest, ServerRefusesAKeyringItCannotUse) {
+  SkiffServer server;
+  server.AddArgs({"--no-agent", "--no-edge"});
+  ASSERT_TRUE(server.Start());
+  const Pem web = SelfSigned({"web.com"});
+  CommandResult added = server.Skiff({"certs", "add", "--domain", "web.com", "--cert",
+                                      server.WriteFile("web.crt", web.cert), "--key",
+                                      server.WriteFile("web.key", web.key)});
+  ASSERT_EQ(added.exit_code, 0) << added.output;
+  server.Kill();
+  const std::string keyring = (std::filesystem::path(server.data_dir()) / "keyring.json").string();
+  const std::vector<std::string> start = {SKIFF_BIN,         "server",   "--data",
+                                          server.data_dir(), "--listen", "127.0.0.1:0",
+                                          "--no-agent",      "--no-edge"};
+
+  ASSERT_EQ(::chmod(keyring.c_str(), 0640), 0);
+  CommandResult readable = RunCommand(start, {}, 60);
+  EXPECT_NE(readable.exit_code, 0) << readable.output;
+  EXPECT_THAT(readable.output, HasSubstr("keyring.json is readable by others"));
+
+  const std::string kept_id = crypto::Keyring::FromFile([&] {
+                                std::ifstream in(keyring);
+                                std::stringstream ss;
+                                ss << in.rdbuf();
+                                return ss.str();
+                              }())
+                                  ->active_id();
+  ASSERT_EQ(::unlink(keyring.c_str()), 0);
+  ASSERT_TRUE(WriteNewFile(keyring, crypto::Keyring::Generate().ToFile(), 0600));
+  CommandResult lacking = RunCommand(start, {}, 60);
+  EXPECT_NE(lacking.exit_code, 0) << lacking.output;
+  EXPECT_THAT(lacking.output, HasSubstr("certificate for web.com"));
+  EXPECT_THAT(lacking.output, HasSubstr("sealed under key " + kept_id));
 }
 
 }  // namespace
