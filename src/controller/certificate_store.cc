@@ -87,7 +87,7 @@ Result<StoredCertificate> CertificateStore::Put(std::string_view domain, std::st
                          crypto::ValidateCertificate(cert_pem, key_pem, domain, now));
   StoredCertificate c;
   c.domain = info.domain;
-  c.cert_pem = std::string(cert_pem);
+  c.cert_pem = std::move(info.chain_pem);  // re-encoded: nothing but the certificates
   // Bound to its domain: a sealed key copied to another domain's record does not open.
   SKIFF_ASSIGN_OR_RETURN(c.sealed_key, keyring_->Seal(key_pem, c.domain));
   c.issuer = info.issuer;

@@ -99,6 +99,7 @@ TEST_F(CertificateStoreTest, BadInputKeepsNothing) {
       {"mismatched key", "web.com", good.cert, other.key, "key"},
       {"expired", "web.com", expired.cert, expired.key, "cert"},
       {"uncovered domain", "shop.com", good.cert, good.key, "domain"},
+      {"a combined file as the chain", "web.com", good.cert + good.key, good.key, "cert"},
   };
   for (const Case& c : cases) {
     auto kept = certs_.Put(c.domain, c.cert, c.key, CertificateSource::kManual);
@@ -108,6 +109,18 @@ TEST_F(CertificateStoreTest, BadInputKeepsNothing) {
   }
   EXPECT_TRUE(Listed().empty());
   EXPECT_TRUE(Events().empty());
+}
+
+// Verify that what is kept of the chain is its certificates re-encoded, not
+// whatever else the given text held (it is stored in clear).
+TEST_F(CertificateStoreTest, KeepsOnlyTheCertificates) {
+  const Pem pem = SelfSigned({"web.com"}, Now() - hours(1), Now() + hours(24));
+  const std::string given = "Bag Attributes\n    friendlyName: web\n" + pem.cert + "trailer\n";
+  ASSERT_TRUE(certs_.Put("web.com", given, pem.key, CertificateSource::kManual));
+  EXPECT_EQ(Listed().at(0).cert_pem, pem.cert);
+  auto raw = store_.GetRecord(store::RecordKind::kCertificate, "web.com");
+  ASSERT_TRUE(raw);
+  EXPECT_EQ(raw->find("friendlyName"), std::string::npos) << *raw;
 }
 
 // Verify that removing forgets the certificate (by its domain in any case)

@@ -103,6 +103,12 @@ Result<CertificateInfo> ValidateCertificate(std::string_view chain_pem, std::str
                                             std::string_view domain, Time now) {
   CertificateInfo info;
   SKIFF_ASSIGN_OR_RETURN(info.domain, NormaliseCertificateDomain(domain));
+  // A combined file (chain and key) given as the chain: refused rather than
+  // kept, since the chain is stored in clear.
+  if (chain_pem.find("PRIVATE KEY-----") != std::string_view::npos) {
+    return InvalidArgument(
+        "it holds a private key; give the certificate chain alone here and the key as key", "cert");
+  }
   auto chain = ParseCertificateChainPem(chain_pem);
   if (!chain) return About("cert", chain.error());
   auto key = ParsePrivateKeyPem(key_pem);
@@ -136,6 +142,7 @@ Result<CertificateInfo> ValidateCertificate(std::string_view chain_pem, std::str
   const std::string org = NameEntry(issuer, NID_organizationName);
   info.issuer = cn.empty() || org.empty() ? cn + org : cn + ", " + org;
   info.fingerprint = CertificateFingerprint(leaf);
+  for (const X509Ptr& cert : *chain) info.chain_pem += CertificatePem(cert.get());
   return info;
 }
 

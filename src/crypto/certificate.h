@@ -25,6 +25,10 @@ struct CertificateInfo {
   Time not_before;
   Time not_after;
   std::string fingerprint;  // the leaf's SHA-256, lowercase hex
+  // The chain as parsed, re-encoded (one PEM block per certificate): what is
+  // kept, so that nothing else the given text held (a key pasted with it,
+  // comments) is stored in clear.
+  std::string chain_pem;
 };
 
 // `domain` lowercased when it is a hostname ("web.com") or a wildcard of one
@@ -35,6 +39,7 @@ Result<std::string> NormaliseCertificateDomain(std::string_view domain);
 // `domain` as of `now`. Errors, all kInvalidArgument with the field named
 // (the message says the rest, without the field):
 //   "domain" not a hostname or wildcard;
+//   "cert"   it holds a private key (a combined file given as the chain);
 //   "cert"   no certificate, or one that does not parse (which one);
 //   "key"    no private key, or one that does not parse;
 //   "key"    "the key does not match the certificate";
