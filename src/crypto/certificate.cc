@@ -85,6 +85,59 @@ tl::unexpected<Error> About(std::string field, const Error& error) {
   return InvalidArgument(error.message, std::move(field));
 }
 
+// "certificate 2 (CN=R3)", for messages about one certificate of a chain.
+std::string Named(const std::vector<X509Ptr>& chain, size_t at) {
+  const std::string cn = NameEntry(X509_get_subject_name(chain[at].get()), NID_commonName);
+  return fmt::format("certificate {} ({})", at + 1, cn.empty() ? "no CN" : "CN=" + cn);
+}
+
+// The key must be the first certificate's: an edge serves the chain as given,
+// the leaf first. Errors: kInvalidArgument, "key" when no certificate of the
+// chain is the key's, "cert" naming where the key's is when it is not first.
+Status CheckKeyIsTheLeafs(const std::vector<X509Ptr>& chain, EVP_PKEY* key) {
+  for (size_t i = 0; i < chain.size(); ++i) {
+    if (X509_check_private_key(chain[i].get(), key) != 1) continue;
+    if (i == 0) return OkStatus();
+    return InvalidArgument(
+        fmt::format("the certificate for the key must come first (it is number {})", i + 1),
+        "cert");
+  }
+  TakeOpensslErrors();
+  return InvalidArgument("the key does not match the certificate", "key");
+}
+
+// Each certificate after the leaf must be the issuer of the one before it
+// (named and signed by it) and valid now: a browser given a chain out of
+// order, or an expired intermediate, refuses the site. The leaf's own
+// validity is checked by the caller. Errors: kInvalidArgument, "cert",
+// naming the certificate.
+Status CheckIssuance(const std::vector<X509Ptr>& chain, Time now) {
+  for (size_t i = 0; i + 1 < chain.size(); ++i) {
+    X509* subject = chain[i].get();
+    X509* issuer = chain[i + 1].get();
+    if (X509_check_issued(issuer, subject) != X509_V_OK ||
+        X509_verify(subject, X509_get0_pubkey(issuer)) != 1) {
+      TakeOpensslErrors();
+      return InvalidArgument(
+          fmt::format("{} is not issued by {}: give the leaf first, then each issuer in order",
+                      Named(chain, i), Named(chain, i + 1)),
+          "cert");
+    }
+    SKIFF_ASSIGN_OR_RETURN(Time not_before, ToTime(X509_get0_notBefore(issuer)));
+    SKIFF_ASSIGN_OR_RETURN(Time not_after, ToTime(X509_get0_notAfter(issuer)));
+    if (not_after <= now) {
+      return InvalidArgument(
+          fmt::format("{} expired on {}", Named(chain, i + 1), FormatTime(not_after)), "cert");
+    }
+    if (not_before > now) {
+      return InvalidArgument(
+          fmt::format("{} is not valid before {}", Named(chain, i + 1), FormatTime(not_before)),
+          "cert");
+    }
+  }
+  return OkStatus();
+}
+
 }  // namespace
 
 Result<std::string> NormaliseCertificateDomain(std::string_view domain) {
@@ -114,10 +167,8 @@ Result<CertificateInfo> ValidateCertificate(std::string_view chain_pem, std::str
   auto key = ParsePrivateKeyPem(key_pem);
   if (!key) return About("key", key.error());
   X509* leaf = chain->front().get();
-  if (X509_check_private_key(leaf, key->get()) != 1) {
-    TakeOpensslErrors();
-    return InvalidArgument("the key does not match the certificate", "key");
-  }
+  SKIFF_RETURN_IF_ERROR(CheckKeyIsTheLeafs(*chain, key->get()));
+  SKIFF_RETURN_IF_ERROR(CheckIssuance(*chain, now));
   SKIFF_ASSIGN_OR_RETURN(info.not_before, ToTime(X509_get0_notBefore(leaf)));
   SKIFF_ASSIGN_OR_RETURN(info.not_after, ToTime(X509_get0_notAfter(leaf)));
   if (info.not_after <= now) {

@@ -42,8 +42,11 @@ Result<std::string> NormaliseCertificateDomain(std::string_view domain);
 //   "cert"   it holds a private key (a combined file given as the chain);
 //   "cert"   no certificate, or one that does not parse (which one);
 //   "key"    no private key, or one that does not parse;
-//   "key"    "the key does not match the certificate";
-//   "cert"   expired (naming its not-after date) or not yet valid;
+//   "key"    "the key does not match the certificate" (none of the chain's);
+//   "cert"   the key's certificate is not first (naming where it is);
+//   "cert"   a certificate not issued by the next one, or one after the leaf
+//            expired or not yet valid (naming it: number and CN);
+//   "cert"   the leaf expired (naming its not-after date) or not yet valid;
 //   "domain" not among the leaf's names (naming them).
 Result<CertificateInfo> ValidateCertificate(std::string_view chain_pem, std::string_view key_pem,
                                             std::string_view domain, Time now);

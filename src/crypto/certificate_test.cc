@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include "common/quantity.h"
 #include "crypto/x509.h"
 
@@ -16,17 +18,23 @@ struct Issued {
   std::string chain;  // leaf then CA
   std::string key;
   Time not_after;
+  std::string leaf;  // the leaf alone
+  std::string ca;    // the CA alone
 };
 
-Issued Issue(std::vector<std::string> names, Time not_before, Time not_after) {
+// The CA is valid an hour either side of the leaf unless `ca_not_after` is given.
+Issued Issue(std::vector<std::string> names, Time not_before, Time not_after,
+             std::optional<Time> ca_not_after = std::nullopt) {
   auto ca_key = GenerateP256Key();
-  CertificateRequest ca_request{"Test CA", {}, not_before - hours(1), not_after + hours(1), true};
+  CertificateRequest ca_request{
+      "Test CA", {}, not_before - hours(1), ca_not_after.value_or(not_after + hours(1)), true};
   auto ca = IssueCertificate(ca_request, ca_key->get(), nullptr, ca_key->get());
   auto key = GenerateP256Key();
   CertificateRequest request{"leaf", std::move(names), not_before, not_after, false};
   auto leaf = IssueCertificate(request, key->get(), ca->get(), ca_key->get());
-  return {CertificatePem(leaf->get()) + CertificatePem(ca->get()), PrivateKeyPem(key->get()),
-          not_after};
+  const std::string leaf_pem = CertificatePem(leaf->get());
+  const std::string ca_pem = CertificatePem(ca->get());
+  return {leaf_pem + ca_pem, PrivateKeyPem(key->get()), not_after, leaf_pem, ca_pem};
 }
 
 // Verify that a good chain is accepted for its names (exact and under a
@@ -53,6 +61,7 @@ TEST(CertificateTest, RefusesBadInput) {
   const Issued other = Issue({"web.com"}, now - hours(1), now + hours(48));
   const Issued expired = Issue({"web.com"}, now - hours(48), now - hours(24));
   const Issued future = Issue({"web.com"}, now + hours(24), now + hours(48));
+  const Issued old_ca = Issue({"web.com"}, now - hours(48), now + hours(48), now - hours(24));
   struct Case {
     std::string name;
     std::string chain;
@@ -78,6 +87,14 @@ TEST(CertificateTest, RefusesBadInput) {
       {"a cert for a key", good.chain, good.chain, "web.com", "key", "no PEM private key"},
       {"mismatched key", good.chain, other.key, "web.com", "key",
        "the key does not match the certificate"},
+      {"leaf not first", good.ca + good.leaf, good.key, "web.com", "cert",
+       "the certificate for the key must come first (it is number 2)"},
+      {"another CA's certificate after the leaf", good.leaf + other.ca, good.key, "web.com", "cert",
+       "certificate 1 (CN=leaf) is not issued by certificate 2 (CN=Test CA)"},
+      {"another CA after the CA", good.chain + other.ca, good.key, "web.com", "cert",
+       "certificate 2 (CN=Test CA) is not issued by certificate 3"},
+      {"expired intermediate", old_ca.chain, old_ca.key, "web.com", "cert",
+       "certificate 2 (CN=Test CA) expired on"},
       {"expired", expired.chain, expired.key, "web.com", "cert",
        "expired on " + FormatTime(expired.not_after).substr(0, 10)},
       {"not yet valid", future.chain, future.key, "web.com", "cert", "not valid before"},
