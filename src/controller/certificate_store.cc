@@ -7,6 +7,7 @@
 #include "common/logging.h"
 #include "common/quantity.h"
 #include "crypto/certificate.h"
+#include "crypto/x509.h"
 
 namespace skiff::controller {
 namespace json = boost::json;
@@ -69,6 +70,13 @@ Result<StoredCertificate> ParseRecord(const store::Record& record) {
   return c;
 }
 
+// What a certificate's sealed key is bound to: its domain and the leaf it is
+// the key of, so that it opens neither in another domain's record nor beside
+// another certificate.
+std::string KeyBinding(std::string_view domain, std::string_view fingerprint) {
+  return crypto::AssociatedData("certificate-key", {domain, fingerprint});
+}
+
 }  // namespace
 
 std::string_view ToString(CertificateSource source) {
@@ -88,8 +96,8 @@ Result<StoredCertificate> CertificateStore::Put(std::string_view domain, std::st
   StoredCertificate c;
   c.domain = info.domain;
   c.cert_pem = std::move(info.chain_pem);  // re-encoded: nothing but the certificates
-  // Bound to its domain: a sealed key copied to another domain's record does not open.
-  SKIFF_ASSIGN_OR_RETURN(c.sealed_key, keyring_->Seal(key_pem, c.domain));
+  SKIFF_ASSIGN_OR_RETURN(c.sealed_key,
+                         keyring_->Seal(key_pem, KeyBinding(c.domain, info.fingerprint)));
   c.issuer = info.issuer;
   c.names = info.names;
   c.fingerprint = info.fingerprint;
@@ -154,7 +162,16 @@ Result<std::vector<protocol::RouteCertificate>> CertificateStore::ForEdges() con
   std::vector<protocol::RouteCertificate> out;
   out.reserve(kept.size());
   for (StoredCertificate& c : kept) {
-    auto key = keyring_->Open(c.sealed_key, c.domain);
+    // Bound to the leaf kept beside it, not to the record's fingerprint
+    // field: a record whose certificate was swapped does not open.
+    auto leaf = crypto::ParseCertificatePem(c.cert_pem);
+    if (!leaf) {
+      SKIFF_LOG_ERROR("certificate for {} not sent to the edges: it does not parse: {}", c.domain,
+                      leaf.error().message);
+      continue;
+    }
+    auto key = keyring_->Open(c.sealed_key,
+                              KeyBinding(c.domain, crypto::CertificateFingerprint(leaf->get())));
     if (!key) {
       SKIFF_LOG_ERROR("certificate for {} not sent to the edges: its key does not open: {}",
                       c.domain, key.error().message);

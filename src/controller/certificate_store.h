@@ -5,8 +5,9 @@
 //
 // They live in the store's records (store/store.h, kind "certificate", keyed
 // by domain), so every server of one database has them; the private key is
-// sealed under the server's keyring (crypto/keyring.h) with the domain as
-// associated data, so the database never holds it in clear. Records take no
+// sealed under the server's keyring (crypto/keyring.h) bound to the domain
+// and the leaf's fingerprint, so the database never holds it in clear and a
+// sealed key opens beside no other domain or certificate. Records take no
 // revision, so every write also commits an event (certificate.added /
 // certificate.removed): that wakes the edges' routes (the routes document
 // carries the certificates, controller/routes.h) as any other change does.

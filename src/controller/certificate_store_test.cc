@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
+
 #include "crypto/x509.h"
 #include "store/memory/memory_store.h"
 
@@ -121,6 +123,25 @@ TEST_F(CertificateStoreTest, KeepsOnlyTheCertificates) {
   auto raw = store_.GetRecord(store::RecordKind::kCertificate, "web.com");
   ASSERT_TRUE(raw);
   EXPECT_EQ(raw->find("friendlyName"), std::string::npos) << *raw;
+}
+
+// Verify that a sealed key opens only beside the certificate it was kept
+// with: a record whose certificate was swapped for another of the same
+// domain is left out of what the edges get.
+TEST_F(CertificateStoreTest, SealedKeyIsBoundToItsCertificate) {
+  const Pem pem = SelfSigned({"web.com"}, Now() - hours(1), Now() + hours(24));
+  const Pem other = SelfSigned({"web.com"}, Now() - hours(1), Now() + hours(24));
+  ASSERT_TRUE(certs_.Put("web.com", pem.cert, pem.key, CertificateSource::kManual));
+  auto raw = store_.GetRecord(store::RecordKind::kCertificate, "web.com");
+  ASSERT_TRUE(raw);
+  boost::json::object record = boost::json::parse(*raw).as_object();
+  record["cert"] = other.cert;
+  ASSERT_TRUE(
+      store_.PutRecord(store::RecordKind::kCertificate, "web.com", boost::json::serialize(record)));
+  ASSERT_EQ(Listed().size(), 1u);
+  auto edges = certs_.ForEdges();
+  ASSERT_TRUE(edges) << edges.error().ToString();
+  EXPECT_TRUE(edges->empty());
 }
 
 // Verify that removing forgets the certificate (by its domain in any case)

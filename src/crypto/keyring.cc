@@ -138,6 +138,13 @@ Result<Parsed> ParseEnvelope(std::string_view envelope) {
 
 }  // namespace
 
+std::string AssociatedData(std::string_view kind, std::initializer_list<std::string_view> owner) {
+  SKIFF_CHECK(!kind.empty());
+  std::string out = fmt::format("{}:{}", kind.size(), kind);
+  for (std::string_view part : owner) out += fmt::format("{}:{}", part.size(), part);
+  return out;
+}
+
 Keyring::Keyring(std::vector<Key> keys, std::string active)
     : keys_(std::move(keys)), active_(std::move(active)) {
   SKIFF_CHECK(Find(active_) != nullptr);
@@ -161,6 +168,7 @@ bool Keyring::Has(std::string_view key_id) const { return Find(key_id) != nullpt
 
 Result<std::string> Keyring::Seal(std::string_view plaintext,
                                   std::string_view associated_data) const {
+  SKIFF_CHECK(!associated_data.empty());  // a secret bound to nothing could be moved anywhere
   const Key* key = Find(active_);
   const std::string nonce = RandomBytes(kNonceBytes);
   SKIFF_ASSIGN_OR_RETURN(std::string sealed,
@@ -170,6 +178,7 @@ Result<std::string> Keyring::Seal(std::string_view plaintext,
 
 Result<std::string> Keyring::Open(std::string_view envelope,
                                   std::string_view associated_data) const {
+  SKIFF_CHECK(!associated_data.empty());
   SKIFF_ASSIGN_OR_RETURN(Parsed parsed, ParseEnvelope(envelope));
   const Key* key = Find(parsed.key_id);
   if (key == nullptr) {

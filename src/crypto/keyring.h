@@ -15,13 +15,15 @@
 //
 // An envelope is text, so that it fits in a JSON value:
 //   "skiff-aes256gcm:<key id>:<base64(12-byte nonce | ciphertext | 16-byte tag)>"
-// The associated data (what the secret belongs to, such as its domain) is
-// authenticated, not stored: an envelope moved to another owner does not open.
+// The associated data (what the secret belongs to: its kind, and the names
+// of its owner, made by AssociatedData) is authenticated, not stored: an
+// envelope moved to another owner does not open.
 //
 // Thread-safety: a Keyring is immutable once loaded; its methods may be
 // called from any thread.
 #pragma once
 
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +34,12 @@ namespace skiff::crypto {
 
 // The keyring's file name in the data directory.
 inline constexpr const char* kKeyringFile = "keyring.json";
+
+// The associated data binding a secret to its owner: `kind` (what sort of
+// secret: "certificate-key") then `owner`'s parts (a domain, a fingerprint),
+// each length-prefixed ("15:certificate-key7:web.com…"), so that no two
+// different lists give the same bytes. REQUIRES: `kind` is not empty.
+std::string AssociatedData(std::string_view kind, std::initializer_list<std::string_view> owner);
 
 class Keyring {
  public:
@@ -56,10 +64,12 @@ class Keyring {
   static Keyring Generate();
 
   // Seals `plaintext` under the active key with a fresh random nonce,
-  // binding `associated_data`. Errors: kInternal when OpenSSL fails.
+  // binding `associated_data` (AssociatedData's). REQUIRES: it is not empty.
+  // Errors: kInternal when OpenSSL fails.
   Result<std::string> Seal(std::string_view plaintext, std::string_view associated_data) const;
 
-  // The plaintext `envelope` sealed with `associated_data`. Errors:
+  // The plaintext `envelope` sealed with `associated_data`. REQUIRES: it is
+  // not empty. Errors:
   // kFailedPrecondition naming the key id when this keyring lacks it;
   // kInvalidArgument when the envelope is not one, or does not authenticate
   // (tampered, or sealed with other associated data or another key of that id).

@@ -24,6 +24,19 @@ TEST(KeyringTest, SealOpens) {
   EXPECT_EQ(keyring.Open(*keyring.Seal("", "x"), "x").value_or("?"), "");
 }
 
+// Verify that associated data is each part length-prefixed after the kind,
+// so that lists splitting the same text differently bind differently.
+TEST(KeyringTest, AssociatedDataIsLengthPrefixed) {
+  EXPECT_EQ(AssociatedData("certificate-key", {"web.com", "ab12"}),
+            "15:certificate-key7:web.com4:ab12");
+  EXPECT_NE(AssociatedData("k", {"ab", "c"}), AssociatedData("k", {"a", "bc"}));
+  EXPECT_NE(AssociatedData("k", {"a"}), AssociatedData("k1", {}));
+  const Keyring keyring = Keyring::Generate();
+  const std::string sealed = *keyring.Seal("secret", AssociatedData("k", {"ab", "c"}));
+  EXPECT_EQ(keyring.Open(sealed, AssociatedData("k", {"a", "bc"})).error().code,
+            ErrorCode::kInvalidArgument);
+}
+
 // Verify that a tampered envelope, other associated data or something that is
 // no envelope is kInvalidArgument, and a key id the keyring lacks is
 // kFailedPrecondition naming the id.
