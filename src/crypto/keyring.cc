@@ -241,7 +241,9 @@ Result<Keyring> Keyring::LoadOrCreate(const std::string& data_dir) {
   auto text = ReadPrivateFile(path);
   if (!text && text.error().code == ErrorCode::kNotFound) {
     Keyring made = Generate();
-    Status written = WriteNewFile(path, made.ToFile(), 0600);
+    // Whole or absent after a crash (an empty keyring.json would stop the
+    // server), and never over one another process made meanwhile.
+    Status written = WriteNewFileAtomically(path, made.ToFile(), 0600);
     if (written) return made;
     // Another process made it first: read theirs.
     if (written.error().code != ErrorCode::kAlreadyExists) return tl::unexpected(written.error());

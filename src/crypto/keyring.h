@@ -48,11 +48,11 @@ class Keyring {
     std::string bytes;  // 32 raw bytes
   };
 
-  // The keyring of DATA/keyring.json; made (0600, a first key, fsynced) when
-  // the file does not exist. Errors: kFailedPrecondition when the file is
-  // readable by its group or others (naming it and its mode: the keys must be
-  // private) or does not parse (naming what is wrong); kUnavailable when it
-  // cannot be read or written.
+  // The keyring of DATA/keyring.json; made (0600, a first key, written
+  // atomically and durably, never over a file another process made first:
+  // then that one is read) when the file does not exist. Errors: kFailedPrecondition when the file
+  // is readable by its group or others (naming it and its mode: the keys must be private) or does
+  // not parse (naming what is wrong); kUnavailable when it cannot be read or written.
   static Result<Keyring> LoadOrCreate(const std::string& data_dir);
 
   // A keyring of `keys` with `active` the sealing one, for tests and for
