@@ -173,8 +173,10 @@ Result<std::vector<protocol::RouteCertificate>> CertificateStore::ForEdges() con
     auto key = keyring_->Open(c.sealed_key,
                               KeyBinding(c.domain, crypto::CertificateFingerprint(leaf->get())));
     if (!key) {
-      SKIFF_LOG_ERROR("certificate for {} not sent to the edges: its key does not open: {}",
-                      c.domain, key.error().message);
+      SKIFF_LOG_ERROR(
+          "certificate for {} not sent to the edges: the sealed key of its record does not open: "
+          "{}",
+          c.domain, key.error().message);
       continue;
     }
     out.push_back({{c.domain}, std::move(c.cert_pem), std::move(*key)});

@@ -182,6 +182,13 @@ Result<CertificateInfo> ValidateCertificate(std::string_view chain_pem, std::str
   const bool covered = std::any_of(info.names.begin(), info.names.end(), [&](const std::string& n) {
     return info.domain.starts_with("*.") ? n == info.domain : DomainCovers(n, info.domain);
   });
+  if (info.names.empty()) {
+    return InvalidArgument(
+        fmt::format("the certificate has no DNS subjectAltName; browsers ignore the CN; reissue "
+                    "it with -addext subjectAltName=DNS:{}",
+                    info.domain),
+        "cert");
+  }
   if (!covered) {
     return InvalidArgument(
         fmt::format("{} is not among the certificate's names ({})", info.domain,

@@ -61,6 +61,7 @@ TEST(CertificateTest, RefusesBadInput) {
   const Issued other = Issue({"web.com"}, now - hours(1), now + hours(48));
   const Issued expired = Issue({"web.com"}, now - hours(48), now - hours(24));
   const Issued future = Issue({"web.com"}, now + hours(24), now + hours(48));
+  const Issued cn_only = Issue({}, now - hours(1), now + hours(48));
   const Issued old_ca = Issue({"web.com"}, now - hours(48), now + hours(48), now - hours(24));
   struct Case {
     std::string name;
@@ -98,6 +99,9 @@ TEST(CertificateTest, RefusesBadInput) {
       {"expired", expired.chain, expired.key, "web.com", "cert",
        "expired on " + FormatTime(expired.not_after).substr(0, 10)},
       {"not yet valid", future.chain, future.key, "web.com", "cert", "not valid before"},
+      {"a CN alone", cn_only.chain, cn_only.key, "web.com", "cert",
+       "the certificate has no DNS subjectAltName; browsers ignore the CN; reissue it with "
+       "-addext subjectAltName=DNS:web.com"},
       {"uncovered domain", good.chain, good.key, "other.com", "domain", "web.com, *.apps.com"},
       {"two labels under a wildcard", good.chain, good.key, "a.b.apps.com", "domain", "not among"},
       {"a wildcard the cert lacks", good.chain, good.key, "*.web.com", "domain", "not among"},

@@ -56,9 +56,12 @@ bool Unbase64(std::string_view text, std::string& raw) {
   return Base64(raw) == text;
 }
 
-std::string RandomBytes(size_t n) {
+// `n` random bytes. Errors: kInternal when OpenSSL's generator fails.
+Result<std::string> RandomBytes(size_t n) {
   std::string out(n, '\0');
-  SKIFF_CHECK(RAND_bytes(Bytes(out), static_cast<int>(n)) == 1);
+  if (RAND_bytes(Bytes(out), static_cast<int>(n)) != 1) {
+    return Internal("RAND_bytes: " + TakeOpensslErrors());
+  }
   return out;
 }
 
@@ -96,7 +99,9 @@ Result<std::string> Gcm(bool seal, const std::string& key, std::string_view nonc
   if (EVP_CipherFinal_ex(ctx.get(), Bytes(out) + size, &n) != 1) {
     TakeOpensslErrors();
     if (!seal) {
-      return InvalidArgument(
+      // Not the caller's mistake: what was kept is wrong (changed, or moved
+      // from what it was sealed for), and only putting it back mends it.
+      return FailedPrecondition(
           "the sealed secret does not authenticate: it was changed, or belongs to something "
           "else");
     }
@@ -152,7 +157,10 @@ Keyring::Keyring(std::vector<Key> keys, std::string active)
 }
 
 Keyring Keyring::Generate() {
-  Key key{RandomHex(8), RandomBytes(kKeyBytes)};
+  auto bytes = RandomBytes(kKeyBytes);
+  // No keyring can be made without randomness; nothing sensible can go on.
+  SKIFF_CHECK(bytes.has_value());
+  Key key{RandomHex(8), std::move(*bytes)};
   std::string id = key.id;
   return Keyring({std::move(key)}, std::move(id));
 }
@@ -170,7 +178,7 @@ Result<std::string> Keyring::Seal(std::string_view plaintext,
                                   std::string_view associated_data) const {
   SKIFF_CHECK(!associated_data.empty());  // a secret bound to nothing could be moved anywhere
   const Key* key = Find(active_);
-  const std::string nonce = RandomBytes(kNonceBytes);
+  SKIFF_ASSIGN_OR_RETURN(const std::string nonce, RandomBytes(kNonceBytes));
   SKIFF_ASSIGN_OR_RETURN(std::string sealed,
                          Gcm(true, key->bytes, nonce, plaintext, associated_data));
   return fmt::format("{}:{}:{}", kScheme, key->id, Base64(nonce + sealed));

@@ -60,19 +60,21 @@ class Keyring {
   // is 32 bytes.
   Keyring(std::vector<Key> keys, std::string active);
 
-  // A keyring with one new random key.
+  // A keyring with one new random key. Aborts when OpenSSL's random
+  // generator fails (nothing can be sealed safely then).
   static Keyring Generate();
 
   // Seals `plaintext` under the active key with a fresh random nonce,
   // binding `associated_data` (AssociatedData's). REQUIRES: it is not empty.
-  // Errors: kInternal when OpenSSL fails.
+  // Errors: kInternal when OpenSSL fails (its random generator included).
   Result<std::string> Seal(std::string_view plaintext, std::string_view associated_data) const;
 
   // The plaintext `envelope` sealed with `associated_data`. REQUIRES: it is
-  // not empty. Errors:
-  // kFailedPrecondition naming the key id when this keyring lacks it;
-  // kInvalidArgument when the envelope is not one, or does not authenticate
-  // (tampered, or sealed with other associated data or another key of that id).
+  // not empty. Errors: kInvalidArgument when the envelope is not one;
+  // kFailedPrecondition naming the key id when this keyring lacks it, and
+  // when the envelope does not authenticate (tampered, or sealed with other
+  // associated data or another key of that id): what was kept is wrong, and
+  // the caller names the record it came from.
   Result<std::string> Open(std::string_view envelope, std::string_view associated_data) const;
 
   // The key id an envelope names. kInvalidArgument when it is not an envelope.

@@ -34,21 +34,22 @@ TEST(KeyringTest, AssociatedDataIsLengthPrefixed) {
   const Keyring keyring = Keyring::Generate();
   const std::string sealed = *keyring.Seal("secret", AssociatedData("k", {"ab", "c"}));
   EXPECT_EQ(keyring.Open(sealed, AssociatedData("k", {"a", "bc"})).error().code,
-            ErrorCode::kInvalidArgument);
+            ErrorCode::kFailedPrecondition);
 }
 
-// Verify that a tampered envelope, other associated data or something that is
-// no envelope is kInvalidArgument, and a key id the keyring lacks is
-// kFailedPrecondition naming the id.
+// Verify that something that is no envelope is kInvalidArgument, while a
+// tampered envelope or other associated data is kFailedPrecondition (what was
+// kept is wrong, not the caller's argument), as is a key id the keyring lacks,
+// naming the id.
 TEST(KeyringTest, OpenRefuses) {
   const Keyring keyring = Keyring::Generate();
   const std::string sealed = *keyring.Seal("secret", "web.com");
-  EXPECT_EQ(keyring.Open(sealed, "other.com").error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(keyring.Open(sealed, "other.com").error().code, ErrorCode::kFailedPrecondition);
 
   std::string tampered = sealed;
   char& c = tampered[tampered.size() - 6];
   c = c == 'A' ? 'B' : 'A';
-  EXPECT_EQ(keyring.Open(tampered, "web.com").error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(keyring.Open(tampered, "web.com").error().code, ErrorCode::kFailedPrecondition);
   for (const char* bad :
        {"", "secret", "skiff-aes256gcm:k:", "skiff-aes256gcm::AAAA",
         "other:k:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "skiff-aes256gcm:k:AAAA"}) {
