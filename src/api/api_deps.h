@@ -12,6 +12,7 @@
 #include "api/log_source.h"
 #include "common/clock.h"
 #include "controller/app_service.h"
+#include "controller/certificate_store.h"
 #include "controller/leadership.h"
 #include "controller/node_service.h"
 #include "metrics/registry.h"
@@ -37,6 +38,9 @@ struct ApiDeps {
   // Join tokens and node credentials; null: /v1/join-tokens and /v1/agent/... answer 404.
   // The agent calls also need `nodes`.
   JoinTokenStore* join_tokens = nullptr;
+  // The edges' TLS certificates (/v1/certificates), also sent in the routes
+  // document; null: /v1/certificates answers 404 and the routes carry none.
+  controller::CertificateStore* certificates = nullptr;
   // Where the logs come from; null: a FileLogSource over `log_dir`.
   LogSource* logs = nullptr;
   std::string log_dir;  // <data>/logs

@@ -146,6 +146,9 @@ void ApiServer::AddRoutes() {
   r.AddUnary("POST", "/v1/edges/{name}/traffic", false, Bind(d, &ReportTraffic));
   r.AddUnary("DELETE", "/v1/edges/{name}", false, Bind(d, &ForgetEdge));
   r.AddUnary("GET", "/v1/traffic", true, Bind(d, &GetTraffic));
+  r.AddUnary("POST", "/v1/certificates", true, Bind(d, &AddCertificate));
+  r.AddUnary("GET", "/v1/certificates", true, Bind(d, &ListCertificates));
+  r.AddUnary("DELETE", "/v1/certificates/{domain}", true, Bind(d, &RemoveCertificate));
   r.AddUnary("POST", "/v1/join-tokens", true, Bind(d, &CreateJoinToken));
   r.AddUnary("GET", "/v1/join-tokens", true, Bind(d, &ListJoinTokens));
   r.AddUnary("DELETE", "/v1/join-tokens/{id}", true, Bind(d, &RevokeJoinToken));

@@ -18,6 +18,7 @@
 #include "api/errors.h"
 #include "api/fake_writer_test_util.h"
 #include "common/quantity.h"
+#include "crypto/x509.h"
 #include "fakes/counting_store.h"
 #include "fakes/testing.h"
 #include "store/memory/memory_store.h"
@@ -45,6 +46,7 @@ class ApiServerTest : public ::testing::Test {
     deps.nodes = &nodes_;
     deps.clock = &clock_;
     deps.auth = &auth_;
+    deps.certificates = &certificates_;
     deps.log_dir = dir_.path();
     deps.metrics = &registry_;
     deps.traffic = &traffic_;
@@ -125,6 +127,8 @@ class ApiServerTest : public ::testing::Test {
   std::mutex heard_mu_;
   std::vector<std::pair<std::string, int64_t>> heard_;  // GUARDED_BY(heard_mu_)
   store::SingleServerLease lease_{&clock_};
+  crypto::Keyring keyring_ = crypto::Keyring::Generate();
+  controller::CertificateStore certificates_{&store_, &keyring_, &clock_};
   std::unique_ptr<ApiServer> api_;
 };
 
@@ -743,6 +747,124 @@ TEST_F(ApiServerTest, TrafficReportsTellWhichEdgeWasHeard) {
   std::lock_guard lock(heard_mu_);
   EXPECT_EQ(heard_, (std::vector<std::pair<std::string, int64_t>>{
                         {"edge-a", 5000}, {"edge-d", 300000}, {"edge-e", 100}}));
+}
+
+// A self-signed certificate and its key for `names`, as the JSON body of
+// POST /v1/certificates for `domain`, valid from an hour before `now` to
+// `valid_for` after it.
+json::object CertificateBody(const std::string& domain, std::vector<std::string> names, Time now,
+                             Duration valid_for = std::chrono::hours(24)) {
+  auto key = crypto::GenerateP256Key();
+  crypto::CertificateRequest request{"Test CA", std::move(names), now - std::chrono::hours(1),
+                                     now + valid_for, false};
+  auto cert = crypto::IssueCertificate(request, key->get(), nullptr, key->get());
+  return {{"domain", domain},
+          {"cert", crypto::CertificatePem(cert->get())},
+          {"key", crypto::PrivateKeyPem(key->get())}};
+}
+
+// Verify that POST /v1/certificates keeps a good certificate (201 with what
+// the listing shows), GET lists it without any key, and DELETE forgets it;
+// all three are the admin's.
+TEST_F(ApiServerTest, CertificatesAddListRemove) {
+  const json::object body = CertificateBody("*.web.com", {"*.web.com"}, clock_.Now());
+  FakeWriter added = Call(Request("POST", "/v1/certificates", json::serialize(body)));
+  ASSERT_EQ(added.status, 201) << added.body;
+  EXPECT_EQ(added.Json().at("domain"), "*.web.com");
+  EXPECT_EQ(added.Json().at("issuer"), "Test CA");
+  EXPECT_EQ(added.Json().at("source"), "manual");
+
+  FakeWriter listed = Call(Request("GET", "/v1/certificates"));
+  ASSERT_EQ(listed.status, 200);
+  const json::value listing = listed.Json();
+  const json::array& list = listing.at("certificates").as_array();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].at("domain"), "*.web.com");
+  EXPECT_EQ(list[0].at("not_after").as_string(), FormatTime(clock_.Now() + std::chrono::hours(24)));
+  EXPECT_EQ(listed.body.find("PRIVATE KEY"), std::string::npos);
+  EXPECT_EQ(listed.body.find("skiff-aes256gcm"), std::string::npos) << listed.body;
+  EXPECT_EQ(list[0].as_object().if_contains("key"), nullptr);
+
+  EXPECT_EQ(Call(Request("GET", "/v1/certificates", "", false)).status, 401);
+  EXPECT_EQ(Call(Request("POST", "/v1/certificates", json::serialize(body), false)).status, 401);
+  EXPECT_EQ(Call(Request("DELETE", "/v1/certificates/*.web.com", "", false)).status, 401);
+  EXPECT_EQ(Call(Request("DELETE", "/v1/certificates/*.web.com")).status, 200);
+  EXPECT_TRUE(
+      Call(Request("GET", "/v1/certificates")).Json().at("certificates").as_array().empty());
+  FakeWriter again = Call(Request("DELETE", "/v1/certificates/*.web.com"));
+  EXPECT_EQ(again.status, 404);
+  EXPECT_EQ(again.Json().at("error").at("code"), "not_found");
+}
+
+// Verify that bad input to POST /v1/certificates (a malformed certificate or
+// key, a key that does not match, an expired certificate, a domain it does
+// not cover, a missing field) is 400 naming what is wrong, and nothing is kept.
+TEST_F(ApiServerTest, CertificateBadInputIs400AndKeepsNothing) {
+  const Time now = clock_.Now();
+  const json::object good = CertificateBody("web.com", {"web.com"}, now);
+  const json::object other = CertificateBody("web.com", {"web.com"}, now);
+  json::object malformed_cert = good;
+  malformed_cert["cert"] = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+  json::object malformed_key = good;
+  malformed_key["key"] = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+  json::object mismatched = good;
+  mismatched["key"] = other.at("key");
+  // Expired an hour ago: made valid for a negative time from two hours back.
+  json::object expired =
+      CertificateBody("web.com", {"web.com"}, now - std::chrono::hours(2), std::chrono::hours(1));
+  json::object uncovered = good;
+  uncovered["domain"] = "shop.com";
+  json::object no_key = good;
+  no_key.erase("key");
+  struct Case {
+    const char* name;
+    json::object body;
+    std::string field;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {"malformed cert", malformed_cert, "cert", "no PEM certificate"},
+      {"malformed key", malformed_key, "key", "no PEM private key"},
+      {"mismatched key", mismatched, "key", "the key does not match the certificate"},
+      {"expired", expired, "cert", "expired on "},
+      {"uncovered domain", uncovered, "domain", "not among the certificate's names (web.com)"},
+      {"no key", no_key, "key", "required"},
+  };
+  for (const Case& c : cases) {
+    FakeWriter w = Call(Request("POST", "/v1/certificates", json::serialize(c.body)));
+    EXPECT_EQ(w.status, 400) << c.name << ": " << w.body;
+    EXPECT_EQ(w.Json().at("error").at("code"), "invalid_argument") << c.name;
+    EXPECT_EQ(w.Json().at("error").at("field").as_string(), c.field) << c.name << ": " << w.body;
+    EXPECT_THAT(std::string(w.Json().at("error").at("message").as_string()), HasSubstr(c.says))
+        << c.name;
+  }
+  EXPECT_EQ(Call(Request("POST", "/v1/certificates", "not json")).status, 400);
+  EXPECT_TRUE(
+      Call(Request("GET", "/v1/certificates")).Json().at("certificates").as_array().empty());
+  EXPECT_TRUE(store_.ListRecords(store::RecordKind::kCertificate)->empty());
+}
+
+// Verify that the routes document carries, key included, the certificate of a
+// domain an app serves and not that of a domain none serves, and that adding
+// one wakes a waiting poll (its event is a commit).
+TEST_F(ApiServerTest, RoutesCarryCertificatesOfServedDomains) {
+  ASSERT_EQ(Apply("web", "name: web\nrun: {command: [x]}\ndomains: [web.com]\n").status, 201);
+  FakeWriter first = Call(Request("GET", "/v1/routes"));
+  const std::string tag(first.Header("ETag"));
+  const json::object served = CertificateBody("web.com", {"web.com"}, clock_.Now());
+  const json::object unserved = CertificateBody("shop.com", {"shop.com"}, clock_.Now());
+  ASSERT_EQ(Call(Request("POST", "/v1/certificates", json::serialize(served))).status, 201);
+  ASSERT_EQ(Call(Request("POST", "/v1/certificates", json::serialize(unserved))).status, 201);
+
+  FakeWriter routes = Call(Request("GET", "/v1/routes?wait=5&unless=" + tag));
+  ASSERT_EQ(routes.status, 200) << routes.body;
+  const json::value document = routes.Json();
+  const json::array& certificates = document.at("certificates").as_array();
+  ASSERT_EQ(certificates.size(), 1u) << routes.body;
+  EXPECT_EQ(certificates[0].at("domains"), json::array{"web.com"});
+  EXPECT_EQ(certificates[0].at("cert"), served.at("cert"));
+  EXPECT_EQ(certificates[0].at("key"), served.at("key"));
+  EXPECT_EQ(routes.body.find("shop.com"), std::string::npos) << routes.body;
 }
 
 }  // namespace

@@ -64,6 +64,17 @@ net::HttpResponse ForgetEdge(const ApiDeps& deps, const net::HttpRequest& reques
 net::HttpResponse GetTraffic(const ApiDeps& deps, const net::HttpRequest& request,
                              const PathParams& params);
 
+// The edges' TLS certificates (certificate_handlers.cc): POST /v1/certificates
+// {domain, cert, key} checks and keeps one (400 naming what is wrong, nothing
+// kept), GET lists them (never a key), DELETE /v1/certificates/{domain}
+// forgets one. 404 when the server keeps none (ApiDeps::certificates null).
+net::HttpResponse AddCertificate(const ApiDeps& deps, const net::HttpRequest& request,
+                                 const PathParams& params);
+net::HttpResponse ListCertificates(const ApiDeps& deps, const net::HttpRequest& request,
+                                   const PathParams& params);
+net::HttpResponse RemoveCertificate(const ApiDeps& deps, const net::HttpRequest& request,
+                                    const PathParams& params);
+
 // Joining and remote agents (agent_handlers.cc). Join tokens are the admin's;
 // the /v1/agent/... calls identify their caller themselves (routed without the
 // admin check): a join token or a node credential (or the admin token) to

@@ -46,9 +46,12 @@ asio::awaitable<void> Routes(const ApiDeps& deps, const net::HttpRequest& reques
     // From the shared cache, made once per state for every edge: each edge's
     // poll wakes on every commit, and reading the whole state each time cost
     // seconds at 150,000 instances.
-    auto built = deps.snapshots->ReadMemo([](const store::Snapshot& snapshot) {
+    auto built = deps.snapshots->ReadMemo([&deps](const store::Snapshot& snapshot) {
       RoutesReply reply;
-      const protocol::RouteSet routes = controller::BuildRoutes(snapshot);
+      // Read after the snapshot: a certificate kept before the event that
+      // made the snapshot's revision is in it (certificate_store.h).
+      const protocol::RouteSet routes =
+          controller::BuildRoutes(snapshot, controller::CertificatesForRoutes(deps.certificates));
       reply.revision = routes.revision;
       reply.document = protocol::RoutesDocument(routes);
       reply.tag = protocol::RoutesTag(reply.document);

@@ -140,6 +140,29 @@ void AddClientCommands(CLI::App& app, Invocation* inv) {
           "List the servers sharing the control plane's store: which one leads (and its "
           "epoch), their addresses and when each was last seen");
 
+  CLI::App* certs = Command(app, inv, "certs",
+                            "List the TLS certificates the edges serve: domain, issuer, "
+                            "not-after, source (manual or acme) and the last renewal error");
+  certs->callback([inv] {
+    if (inv->command.empty()) inv->command = "certs";
+  });
+  CLI::App* certs_add = certs->add_subcommand(
+      "add",
+      "Keep a certificate and its key for a domain (wildcards allowed: '*.example.com'); the "
+      "server checks them (the key matches, not expired, the domain among its names) and the "
+      "edges serve it for the apps at that domain");
+  AddCommonOptions(certs_add, inv);
+  certs_add->add_option("--domain", inv->domain, "the domain: web.com or '*.web.com'")->required();
+  certs_add->add_option("--cert", inv->cert_file, "PEM file: the certificate, then its chain")
+      ->required();
+  certs_add->add_option("--key", inv->key_file, "PEM file: its private key")->required();
+  certs_add->callback([inv] { inv->command = "certs add"; });
+  CLI::App* certs_remove = certs->add_subcommand(
+      "remove", "Forget the certificate of a domain: the edges stop serving it");
+  AddCommonOptions(certs_remove, inv);
+  certs_remove->add_option("domain", inv->domain, "its domain, as listed")->required();
+  certs_remove->callback([inv] { inv->command = "certs remove"; });
+
   CLI::App* drain = Command(app, inv, "drain", "Drain a node: its instances move elsewhere");
   drain->add_option("node", inv->node, "node id")->required();
 }

@@ -1,6 +1,6 @@
 // The client commands of DESIGN.md (apply, apps, status, deployments, scale,
-// restart, rollback, promote, delete, logs, events, nodes, drain, traffic)
-// with CLI11.
+// restart, rollback, promote, delete, logs, events, nodes, drain, traffic,
+// certs) with CLI11.
 //
 // main builds one CLI::App for the whole binary and calls AddClientCommands on
 // it, so `skiff --help` lists the server roles and the client commands
@@ -57,6 +57,9 @@ struct Invocation {
   std::string event_app;      // events --app
   int64_t since = 0;          // events --since
   std::string node;           // drain
+  std::string domain;         // certs add, certs remove
+  std::string cert_file;      // certs add --cert
+  std::string key_file;       // certs add --key
 };
 
 // A CLI11 check of a server list flag (--addr, --server: one URL or several

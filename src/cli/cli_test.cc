@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <deque>
+#include <map>
 #include <sstream>
 
 #include "cli/rollout.h"
@@ -91,6 +92,24 @@ TEST(CliParseTest, NodesJoinToken) {
             "nodes join-token");
   EXPECT_EQ(Parse({"nodes"}).command, "nodes");
   EXPECT_EQ(Parse({"servers"}).command, "servers");
+}
+
+// Verify that `certs` lists, `certs add` takes its three options (all
+// required) and `certs remove` its domain.
+TEST(CliParseTest, Certs) {
+  EXPECT_EQ(Parse({"certs"}).command, "certs");
+  const Invocation add =
+      Parse({"certs", "add", "--domain", "*.web.com", "--cert", "c.pem", "--key", "k.pem"});
+  EXPECT_EQ(add.command, "certs add");
+  EXPECT_EQ(add.domain, "*.web.com");
+  EXPECT_EQ(add.cert_file, "c.pem");
+  EXPECT_EQ(add.key_file, "k.pem");
+  EXPECT_THROW(Parse({"certs", "add", "--domain", "web.com", "--cert", "c.pem"}), CLI::ParseError);
+  const Invocation remove = Parse({"certs", "remove", "web.com", "-o", "json"});
+  EXPECT_EQ(remove.command, "certs remove");
+  EXPECT_EQ(remove.domain, "web.com");
+  EXPECT_EQ(remove.options.output, "json");
+  EXPECT_THROW(Parse({"certs", "remove"}), CLI::ParseError);
 }
 
 // Verify that bad usage is a parse error: missing arguments, bad output, negative replicas.
@@ -177,7 +196,10 @@ class CliRunTest : public ::testing::Test {
     // Time passes only in the follower's sleeps.
     env.sleep = [this](std::chrono::milliseconds d) { now_ += d; };
     env.now = [this] { return now_; };
-    env.read_file = [this](const std::string&) { return file_; };
+    env.read_file = [this](const std::string& path) {
+      auto named = files_.find(path);
+      return named != files_.end() ? named->second : file_;
+    };
     return RunClientCommand(inv, out_, err_, env);
   }
   Invocation Inv(std::string command) {
@@ -189,7 +211,8 @@ class CliRunTest : public ::testing::Test {
 
   FakeTransport transport_;
   std::chrono::steady_clock::time_point now_;
-  std::string file_;
+  std::string file_;                          // every file's text...
+  std::map<std::string, std::string> files_;  // ...but these
   std::ostringstream out_;
   std::ostringstream err_;
 };
@@ -568,6 +591,59 @@ TEST_F(CliRunTest, LogsStreamLines) {
   EXPECT_EQ(Run(inv), 0);
   EXPECT_EQ(transport_.calls[0].path, "/v1/apps/hello/logs?tail=7&follow=true");
   EXPECT_EQ(out_.str(), "hello-1 | first line\nhello-1 | second\n");
+}
+
+// Verify that certs add sends the domain and both files' text, and says what
+// the server kept.
+TEST_F(CliRunTest, CertsAddSendsTheFiles) {
+  files_ = {{"c.pem", "CERT PEM"}, {"k.pem", "KEY PEM"}};
+  transport_.Answer(201, R"({"domain":"web.com","issuer":"R3, Let's Encrypt",)"
+                         R"("not_after":"2027-03-01T00:00:00.000Z","source":"manual"})");
+  Invocation inv = Inv("certs add");
+  inv.domain = "web.com";
+  inv.cert_file = "c.pem";
+  inv.key_file = "k.pem";
+  EXPECT_EQ(Run(inv), 0) << err_.str();
+  ASSERT_EQ(transport_.calls.size(), 1u);
+  EXPECT_EQ(transport_.calls[0].method, "POST");
+  EXPECT_EQ(transport_.calls[0].path, "/v1/certificates");
+  EXPECT_EQ(boost::json::parse(transport_.calls[0].body),
+            (boost::json::value{{"domain", "web.com"}, {"cert", "CERT PEM"}, {"key", "KEY PEM"}}));
+  EXPECT_EQ(out_.str(),
+            "web.com: certificate kept (issuer R3, Let's Encrypt, valid until "
+            "2027-03-01T00:00:00.000Z)\n");
+}
+
+// Verify that a refused certificate exits 1 with the server's reason and field.
+TEST_F(CliRunTest, CertsAddRefused) {
+  transport_.Answer(400,
+                    R"({"error":{"code":"invalid_argument",)"
+                    R"("message":"key: the key does not match the certificate","field":"key"}})");
+  Invocation inv = Inv("certs add");
+  inv.domain = "web.com";
+  EXPECT_EQ(Run(inv), 1);
+  EXPECT_THAT(err_.str(), HasSubstr("the key does not match the certificate"));
+}
+
+// Verify that certs prints domain, issuer, not-after, source and last error,
+// and certs remove DELETEs the domain.
+TEST_F(CliRunTest, CertsTableAndRemove) {
+  transport_.Answer(200, R"({"certificates":[{"domain":"*.web.com","issuer":"Test CA",)"
+                         R"("not_after":"2027-03-01T00:00:00.000Z","source":"acme",)"
+                         R"("last_error":"rate limited"}]})");
+  EXPECT_EQ(Run(Inv("certs")), 0);
+  EXPECT_EQ(transport_.calls[0].path, "/v1/certificates");
+  EXPECT_EQ(out_.str(),
+            "DOMAIN     ISSUER   NOT AFTER                 SOURCE  LAST ERROR\n"
+            "*.web.com  Test CA  2027-03-01T00:00:00.000Z  acme    rate limited\n");
+  out_.str("");
+  transport_.Answer(200, R"({"removed":true})");
+  Invocation remove = Inv("certs remove");
+  remove.domain = "*.web.com";
+  EXPECT_EQ(Run(remove), 0);
+  EXPECT_EQ(transport_.calls[1].method, "DELETE");
+  EXPECT_EQ(transport_.calls[1].path, "/v1/certificates/*.web.com");
+  EXPECT_EQ(out_.str(), "*.web.com: certificate removed\n");
 }
 
 }  // namespace

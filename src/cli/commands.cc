@@ -71,6 +71,9 @@ class Runner {
     if (c == "traffic") return Traffic();
     if (c == "drain") return Drain();
     if (c == "nodes join-token") return JoinToken();
+    if (c == "certs") return Certs();
+    if (c == "certs add") return AddCert();
+    if (c == "certs remove") return RemoveCert();
     err_ << "unknown command \"" << c << "\"; see skiff --help\n";
     return 2;
   }
@@ -99,20 +102,26 @@ class Runner {
     }
   }
 
+  // The file's text; false (said on err_) when it cannot be read.
+  bool ReadFile(const std::string& path, std::string& text) {
+    if (env_.read_file) {
+      text = env_.read_file(path);
+      return true;
+    }
+    std::ifstream in(path);
+    if (!in) {
+      err_ << "error: cannot read " << path << "\n";
+      return false;
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+    return true;
+  }
+
   int Apply() {
     std::string text;
-    if (env_.read_file) {
-      text = env_.read_file(inv_.file);
-    } else {
-      std::ifstream in(inv_.file);
-      if (!in) {
-        err_ << "error: cannot read " << inv_.file << "\n";
-        return 1;
-      }
-      std::stringstream ss;
-      ss << in.rdbuf();
-      text = ss.str();
-    }
+    if (!ReadFile(inv_.file, text)) return 1;
     bool is_json = inv_.file.size() >= 5 && inv_.file.substr(inv_.file.size() - 5) == ".json";
     auto name = SpecName(text, is_json, inv_.file);
     if (!name) {
@@ -499,6 +508,43 @@ class Runner {
       return 1;
     }
     out_ << token->get_string().c_str() << "\n";
+    return 0;
+  }
+
+  int Certs() {
+    auto reply = client_->Call("GET", "/v1/certificates");
+    if (!reply) return Fail(reply.error());
+    if (PrintedJson(*reply)) return 0;
+    Table t({"DOMAIN", "ISSUER", "NOT AFTER", "SOURCE", "LAST ERROR"});
+    for (const json::value& c : Array(reply->body, "certificates")) {
+      t.AddRow({Str(c, "domain"), Str(c, "issuer"), Str(c, "not_after"), Str(c, "source"),
+                Str(c, "last_error")});
+    }
+    out_ << (t.rows() == 0 ? "no certificates\n" : t.Render());
+    return 0;
+  }
+
+  // The files are read here and sent in the body: the server need not see
+  // the client's disk (the key travels as the API's traffic does).
+  int AddCert() {
+    std::string cert;
+    std::string key;
+    if (!ReadFile(inv_.cert_file, cert) || !ReadFile(inv_.key_file, key)) return 1;
+    const json::object body{{"domain", inv_.domain}, {"cert", cert}, {"key", key}};
+    auto reply = client_->Call("POST", "/v1/certificates", json::serialize(body));
+    if (!reply) return Fail(reply.error());
+    if (PrintedJson(*reply)) return 0;
+    out_ << fmt::format("{}: certificate kept (issuer {}, valid until {})\n",
+                        Str(reply->body, "domain"), Str(reply->body, "issuer"),
+                        Str(reply->body, "not_after"));
+    return 0;
+  }
+
+  int RemoveCert() {
+    auto reply = client_->Call("DELETE", "/v1/certificates/" + inv_.domain);
+    if (!reply) return Fail(reply.error());
+    if (PrintedJson(*reply)) return 0;
+    out_ << fmt::format("{}: certificate removed\n", inv_.domain);
     return 0;
   }
 

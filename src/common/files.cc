@@ -46,6 +46,21 @@ Status WriteNewFile(const std::string& path, std::string_view content, int mode)
   return OkStatus();
 }
 
+namespace {
+
+// A rename or link into `path`'s directory is durable once the directory is.
+void SyncDirectoryOf(const std::string& path) {
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  if (dir.empty()) dir = ".";
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+}  // namespace
+
 Status WriteFileAtomically(const std::string& path, std::string_view content, int mode) {
   const std::string tmp = path + ".tmp-" + RandomHex(6);
   SKIFF_RETURN_IF_ERROR(WriteNewFile(tmp, content, mode));
@@ -54,14 +69,22 @@ Status WriteFileAtomically(const std::string& path, std::string_view content, in
     ::unlink(tmp.c_str());
     return Unavailable(fmt::format("cannot write {}: {}", path, std::strerror(err)));
   }
-  // The rename itself is durable once the directory is.
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
+  SyncDirectoryOf(path);
+  return OkStatus();
+}
+
+Status WriteNewFileAtomically(const std::string& path, std::string_view content, int mode) {
+  const std::string tmp = path + ".tmp-" + RandomHex(6);
+  SKIFF_RETURN_IF_ERROR(WriteNewFile(tmp, content, mode));
+  // link(), unlike rename(), never replaces what is at `path`.
+  const int linked = ::link(tmp.c_str(), path.c_str());
+  const int err = errno;
+  ::unlink(tmp.c_str());
+  if (linked != 0) {
+    if (err == EEXIST) return MakeError(ErrorCode::kAlreadyExists, fmt::format("{} exists", path));
+    return Unavailable(fmt::format("cannot create {}: {}", path, std::strerror(err)));
   }
+  SyncDirectoryOf(path);
   return OkStatus();
 }
 

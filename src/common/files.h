@@ -20,6 +20,15 @@ Status WriteNewFile(const std::string& path, std::string_view content, int mode 
 // Thread-safety: concurrent writers of one path must be serialised by the caller.
 Status WriteFileAtomically(const std::string& path, std::string_view content, int mode = 0600);
 
+// Creates `path` with `content`, atomically and only if it does not exist:
+// written to a private temporary file beside it (created with `mode`),
+// fsynced, linked to `path` (which fails rather than replace a file another
+// process made first), the temporary name removed and the directory fsynced.
+// A crash leaves no file or the whole one, never an empty or torn one.
+// Errors: kAlreadyExists when `path` exists (left as it is); kUnavailable
+// naming the file and the system's reason otherwise.
+Status WriteNewFileAtomically(const std::string& path, std::string_view content, int mode = 0600);
+
 // The whole file. kNotFound when it does not exist; kUnavailable when it cannot
 // be read; kFailedPrecondition when `private_only` and others may read it.
 Result<std::string> ReadPrivateFile(const std::string& path, bool private_only = true);

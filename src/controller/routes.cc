@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "crypto/domain_name.h"
 #include "protocol/routes_codec.h"
 
 namespace skiff::controller {
@@ -24,7 +25,8 @@ protocol::RouteDomain SplitDomain(const std::string& domain) {
 
 }  // namespace
 
-protocol::RouteSet BuildRoutes(const store::Snapshot& snapshot) {
+protocol::RouteSet BuildRoutes(const store::Snapshot& snapshot,
+                               const std::vector<protocol::RouteCertificate>& certificates) {
   protocol::RouteSet routes;
   routes.revision = snapshot.revision;
   std::map<std::string, protocol::AppRoutes> apps;  // by name
@@ -48,11 +50,24 @@ protocol::RouteSet BuildRoutes(const store::Snapshot& snapshot) {
               });
     routes.apps.push_back(std::move(app));
   }
+  for (const protocol::RouteCertificate& certificate : certificates) {
+    const auto served = [&](const std::string& name) {
+      return std::any_of(routes.apps.begin(), routes.apps.end(), [&](const protocol::AppRoutes& a) {
+        return std::any_of(a.domains.begin(), a.domains.end(), [&](const protocol::RouteDomain& d) {
+          return crypto::DomainCovers(name, d.host);
+        });
+      });
+    };
+    if (std::any_of(certificate.domains.begin(), certificate.domains.end(), served)) {
+      routes.certificates.push_back(certificate);
+    }
+  }
   return routes;
 }
 
-std::string RoutesTagOf(const store::Snapshot& snapshot) {
-  return protocol::RoutesTag(protocol::RoutesDocument(BuildRoutes(snapshot)));
+std::string RoutesTagOf(const store::Snapshot& snapshot,
+                        const std::vector<protocol::RouteCertificate>& certificates) {
+  return protocol::RoutesTag(protocol::RoutesDocument(BuildRoutes(snapshot, certificates)));
 }
 
 }  // namespace skiff::controller

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "protocol/routes.h"
 #include "store/store.h"
@@ -16,11 +17,17 @@ namespace skiff::controller {
 // split into host and path prefix, with the instances that may take traffic
 // (wanted, running, healthy, with an address) by id; the set's revision is
 // the snapshot's. Apps claiming one domain are all listed: the routing table
-// decides between them.
-protocol::RouteSet BuildRoutes(const store::Snapshot& snapshot);
+// decides between them. Of `certificates` (CertificateStore::ForEdges: every
+// kept one, its key opened), those whose domain covers a host some listed app
+// serves (exactly, or one label under a wildcard), so that an edge holds the
+// keys of no domain it does not serve.
+protocol::RouteSet BuildRoutes(const store::Snapshot& snapshot,
+                               const std::vector<protocol::RouteCertificate>& certificates = {});
 
-// The tag of the routes document of `snapshot` (protocol/routes_codec.h): what
-// an edge routing by exactly these routes reports, so a drain can tell.
-std::string RoutesTagOf(const store::Snapshot& snapshot);
+// The tag of the routes document of `snapshot` and `certificates`
+// (protocol/routes_codec.h): what an edge routing by exactly these routes
+// reports, so a drain can tell.
+std::string RoutesTagOf(const store::Snapshot& snapshot,
+                        const std::vector<protocol::RouteCertificate>& certificates = {});
 
 }  // namespace skiff::controller

@@ -97,5 +97,23 @@ TEST(RoutesTest, AppsWithTheirDomainsAndPolicies) {
   EXPECT_TRUE(BuildRoutes(store::Snapshot{}).apps.empty());
 }
 
+// Verify that the routes carry the certificates of the domains some app
+// serves (exactly or under a wildcard), and not those of a domain no app
+// serves, nor of an app being deleted.
+TEST(RoutesTest, CertificatesOfServedDomainsOnly) {
+  store::Snapshot s;
+  s.apps = {App("web", {"web.com", "a.shop.com/api"}), App("gone", {"gone.com"})};
+  s.apps[1].deleting = true;
+  const std::vector<protocol::RouteCertificate> kept = {{{"*.shop.com"}, "cert-shop", "key-shop"},
+                                                        {{"gone.com"}, "cert-gone", "key-gone"},
+                                                        {{"other.com"}, "cert-other", "key-other"},
+                                                        {{"web.com"}, "cert-web", "key-web"},
+                                                        {{"*.web.com"}, "cert-wild", "key-wild"}};
+  const protocol::RouteSet routes = BuildRoutes(s, kept);
+  EXPECT_EQ(routes.certificates, (std::vector<protocol::RouteCertificate>{kept[0], kept[3]}));
+  EXPECT_NE(RoutesTagOf(s, kept), RoutesTagOf(s));
+  EXPECT_TRUE(BuildRoutes(s).certificates.empty());
+}
+
 }  // namespace
 }  // namespace skiff::controller

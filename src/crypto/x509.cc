@@ -156,9 +156,22 @@ std::string CertificatePem(X509* cert) {
 
 Result<PKeyPtr> ParsePrivateKeyPem(std::string_view pem) {
   BioPtr bio = ReadBio(pem);
-  PKeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  // Without a callback OpenSSL asks for an encrypted key's passphrase on the
+  // terminal, which would stall a server (or the CLI) on a prompt: this one
+  // notes that a passphrase was wanted and gives none.
+  bool encrypted = false;
+  const auto no_passphrase = [](char*, int, int, void* asked) {
+    *static_cast<bool*>(asked) = true;
+    return -1;
+  };
+  PKeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, &encrypted));
   if (!key) {
     TakeOpensslErrors();
+    if (encrypted) {
+      return InvalidArgument(
+          "the key is encrypted; decrypt it first (openssl pkey -in key.pem -out plain.pem) and "
+          "give the plain key");
+    }
     return InvalidArgument("no PEM private key (\"-----BEGIN PRIVATE KEY-----\") could be read");
   }
   return key;

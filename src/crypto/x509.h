@@ -54,8 +54,9 @@ Result<X509Ptr> IssueCertificate(const CertificateRequest& request, EVP_PKEY* su
 std::string PrivateKeyPem(EVP_PKEY* key);
 std::string CertificatePem(X509* cert);
 
-// The first private key / certificate in `pem`.
-// Errors: kInvalidArgument naming what was expected ("no PEM private key").
+// The first private key / certificate in `pem`. An encrypted key is never
+// prompted for. Errors: kInvalidArgument naming what was expected ("no PEM
+// private key"), or saying that the key is encrypted and how to decrypt it.
 Result<PKeyPtr> ParsePrivateKeyPem(std::string_view pem);
 Result<X509Ptr> ParseCertificatePem(std::string_view pem);
 

@@ -1,6 +1,7 @@
 #include "crypto/x509.h"
 
 #include <gtest/gtest.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 namespace skiff::crypto {
@@ -90,6 +91,38 @@ TEST(X509Test, RefusesBadRequests) {
   r.not_after = r.not_before;
   EXPECT_EQ(IssueCertificate(r, key->get(), nullptr, key->get()).error().code,
             ErrorCode::kInvalidArgument);
+}
+
+// Verify that an encrypted key (PKCS#8 or traditional) is refused saying so
+// and how to decrypt it, without asking for a passphrase.
+TEST(X509Test, EncryptedKeyIsRefusedWithoutAPrompt) {
+  auto key = GenerateP256Key();
+  ASSERT_TRUE(key);
+  char passphrase[] = "secret";
+  const auto encrypted = [&](bool pkcs8) {
+    BIO* bio = BIO_new(BIO_s_mem());
+    const int ok = pkcs8 ? PEM_write_bio_PKCS8PrivateKey(bio, key->get(), EVP_aes_256_cbc(),
+                                                         passphrase, 6, nullptr, nullptr)
+                         : PEM_write_bio_PrivateKey_traditional(
+                               bio, key->get(), EVP_aes_256_cbc(),
+                               reinterpret_cast<unsigned char*>(passphrase), 6, nullptr, nullptr);
+    EXPECT_EQ(ok, 1);
+    char* data = nullptr;
+    const long size = BIO_get_mem_data(bio, &data);
+    std::string pem(data, static_cast<size_t>(size));
+    BIO_free(bio);
+    return pem;
+  };
+  for (bool pkcs8 : {true, false}) {
+    const std::string pem = encrypted(pkcs8);
+    ASSERT_NE(pem.find("ENCRYPTED"), std::string::npos) << pem;
+    auto parsed = ParsePrivateKeyPem(pem);
+    ASSERT_FALSE(parsed) << pkcs8;
+    EXPECT_EQ(parsed.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(parsed.error().message.find("the key is encrypted"), std::string::npos)
+        << parsed.error().message;
+    EXPECT_NE(parsed.error().message.find("openssl pkey"), std::string::npos);
+  }
 }
 
 }  // namespace

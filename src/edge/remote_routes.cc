@@ -1,8 +1,5 @@
 #include "edge/remote_routes.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <charconv>
 #include <condition_variable>
@@ -11,6 +8,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/files.h"
 #include "common/logging.h"
 #include "net/http_client.h"
 #include "net/server_pool.h"
@@ -45,20 +43,15 @@ struct RemoteRoutes::Shared {
     return true;
   }
 
-  // Writes the document beside the cache and renames it over: a crash leaves
-  // the old file or the new one, never half of one.
+  // Replaces the cache atomically (a crash leaves the old file or the new one,
+  // never half of one), readable by the edge's user alone: the document
+  // carries the certificates' private keys.
   void Save(const std::string& document) {
     const std::string& path = options.cache_path;
     if (path.empty()) return;
-    const std::string temp = path + ".tmp";
-    int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    bool ok =
-        fd >= 0 &&
-        ::write(fd, document.data(), document.size()) == static_cast<ssize_t>(document.size()) &&
-        ::fsync(fd) == 0;
-    if (fd >= 0) ::close(fd);
-    ok = ok && ::rename(temp.c_str(), path.c_str()) == 0;
-    if (!ok) SKIFF_LOG_WARN("edge: cannot save the routes to {}", path);
+    if (Status saved = WriteFileAtomically(path, document, 0600); !saved) {
+      SKIFF_LOG_WARN("edge: cannot save the routes: {}", saved.error().message);
+    }
   }
 
   bool Stopped() {

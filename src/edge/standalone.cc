@@ -1,5 +1,6 @@
 #include "edge/standalone.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -67,6 +68,8 @@ Status StandaloneEdge::Start() {
   if (ec) {
     return Unavailable("cannot create data directory " + m.options_.data_dir + ": " + ec.message());
   }
+  // It keeps the routes document, certificate keys included: private.
+  ::chmod(m.options_.data_dir.c_str(), 0700);
   EdgeOptions edge;
   edge.threads = std::max(1, m.options_.io_threads);
   edge.io_engine = m.options_.io_engine;

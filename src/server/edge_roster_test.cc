@@ -162,7 +162,8 @@ TEST(EdgeRosterTest, RememberedEdgeHoldsADrainUntilItReports) {
   ASSERT_NE(roster, nullptr);
   std::map<std::string, metrics::EdgeRoutes> reporting;
   controller::DrainTracker tracker(
-      &store, &clock, [&] { return roster->Merge(reporting); }, controller::RoutesTagOf);
+      &store, &clock, [&] { return roster->Merge(reporting); },
+      [](const store::Snapshot& s) { return controller::RoutesTagOf(s); });
   model::Instance i;
   i.id = "web-1";
   i.app = "web";

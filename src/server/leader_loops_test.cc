@@ -34,7 +34,7 @@ class LeaderLoopsTest : public ::testing::Test {
             .store = &store_,
             .clock = &clock_,
             .edges = [] { return std::map<std::string, metrics::EdgeRoutes>{}; },
-            .routes_tag = controller::RoutesTagOf,
+            .routes_tag = [](const store::Snapshot& s) { return controller::RoutesTagOf(s); },
         }),
         leadership_(&lease_, &clock_,
                     controller::LeadershipOptions{.server = {"a", "http://a", "test"}, .ttl = kTtl},

@@ -6,8 +6,8 @@
 namespace skiff::server {
 
 RouteWatcher::RouteWatcher(store::Store* store, store::SharedSnapshotCache* snapshots,
-                           edge::EdgeProxy* proxy)
-    : snapshots_(snapshots), proxy_(proxy), watcher_(store) {}
+                           edge::EdgeProxy* proxy, const controller::CertificateStore* certificates)
+    : snapshots_(snapshots), proxy_(proxy), certificates_(certificates), watcher_(store) {}
 
 RouteWatcher::~RouteWatcher() { Stop(); }
 
@@ -28,8 +28,10 @@ void RouteWatcher::Stop() { watcher_.Stop(); }
 
 int64_t RouteWatcher::Rebuild() {
   // Only the routes are made under the cache's lock; the table outside it.
-  auto routes = snapshots_->Read(
-      [](const store::Snapshot& snapshot) { return controller::BuildRoutes(snapshot); });
+  // The certificates are read after the snapshot (CertificatesForRoutes says why).
+  auto routes = snapshots_->Read([this](const store::Snapshot& snapshot) {
+    return controller::BuildRoutes(snapshot, controller::CertificatesForRoutes(certificates_));
+  });
   if (!routes) {
     // Keep serving with the table we have; the next commit tries again.
     SKIFF_LOG_WARN("edge: cannot read routes: {}", routes.error().ToString());

@@ -7,6 +7,7 @@
 // Thread-safety: Start and Stop from one thread.
 #pragma once
 
+#include "controller/certificate_store.h"
 #include "edge/edge_proxy.h"
 #include "edge/endpoint_state.h"
 #include "store/commit_watcher.h"
@@ -17,10 +18,13 @@ namespace skiff::server {
 
 class RouteWatcher {
  public:
-  // store, snapshots and proxy are not owned and must outlive the watcher.
-  // `snapshots` is the server's cache of the store's state, shared with the
-  // API (one copy, brought up to date from the change log, not read whole).
-  RouteWatcher(store::Store* store, store::SharedSnapshotCache* snapshots, edge::EdgeProxy* proxy);
+  // store, snapshots, proxy and certificates are not owned and must outlive
+  // the watcher. `snapshots` is the server's cache of the store's state,
+  // shared with the API (one copy, brought up to date from the change log,
+  // not read whole). `certificates` (null: none) are the TLS certificates the
+  // routes carry (controller/certificate_store.h).
+  RouteWatcher(store::Store* store, store::SharedSnapshotCache* snapshots, edge::EdgeProxy* proxy,
+               const controller::CertificateStore* certificates = nullptr);
   ~RouteWatcher();  // Stops.
   RouteWatcher(const RouteWatcher&) = delete;
   RouteWatcher& operator=(const RouteWatcher&) = delete;
@@ -36,6 +40,7 @@ class RouteWatcher {
 
   store::SharedSnapshotCache* const snapshots_;
   edge::EdgeProxy* const proxy_;
+  const controller::CertificateStore* const certificates_;
   edge::EdgeStates states_;  // Start's, then the watcher thread's
   // Last: stopped (its thread joined) before what its rounds use goes.
   store::CommitWatcher watcher_;

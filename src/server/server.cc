@@ -25,10 +25,12 @@
 #include "common/ids.h"
 #include "common/logging.h"
 #include "controller/app_service.h"
+#include "controller/certificate_store.h"
 #include "controller/drain_tracker.h"
 #include "controller/leadership.h"
 #include "controller/node_service.h"
 #include "controller/routes.h"
+#include "crypto/keyring.h"
 #include "edge/edge_proxy.h"
 #include "edge/traffic_reporter.h"
 #include "metrics/registry.h"
@@ -110,6 +112,10 @@ class Server::Impl {
   std::unique_ptr<metrics::Registry> metrics_;
   metrics::TrafficBook traffic_;
   std::unique_ptr<api::JoinTokenStore> join_tokens_;
+  // The keys that seal certificate keys at rest (DATA/keyring.json), and the
+  // certificates the edges serve.
+  std::optional<crypto::Keyring> keyring_;
+  std::unique_ptr<controller::CertificateStore> certificates_;
   std::unique_ptr<EdgeRoster> edge_roster_;  // before api_: the API tells it of edges
   std::unique_ptr<api::TokenAuthenticator> auth_;
   std::unique_ptr<api::ApiServer> api_;
@@ -198,7 +204,11 @@ void Server::Impl::StartLeadership(controller::DrainTracker::EdgesFn edges) {
   loops.loop.resync_interval = options_.resync_interval;
   loops.loop.node_timeout = options_.node_ttl;
   loops.edges = std::move(edges);
-  loops.routes_tag = controller::RoutesTagOf;
+  // The tag of what the edges route by, certificates included (read after
+  // the snapshot, as the edges' routes are).
+  loops.routes_tag = [certificates = certificates_.get()](const store::Snapshot& snapshot) {
+    return controller::RoutesTagOf(snapshot, controller::CertificatesForRoutes(certificates));
+  };
   loops.snapshots = snapshots_.get();
   leader_loops_ = std::make_unique<LeaderLoops>(std::move(loops));
   controller::LeadershipOptions leadership;
@@ -356,6 +366,9 @@ Status Server::Impl::Start() {
   // labels): one server in it at a time.
   SKIFF_ASSIGN_OR_RETURN(DirLock lock, DirLock::Acquire(data));
   data_lock_.emplace(std::move(lock));
+  // Refused when others may read it: it opens every certificate key.
+  SKIFF_ASSIGN_OR_RETURN(crypto::Keyring keyring, crypto::Keyring::LoadOrCreate(data));
+  keyring_.emplace(std::move(keyring));
 
   shared_ = options_.store != "sqlite";
   // It names the edge in the leader's reports with a shared store, the node
@@ -408,6 +421,11 @@ Status Server::Impl::Start() {
 
   apps_ = std::make_unique<controller::AppService>(store_.get(), clock_);
   nodes_ = std::make_unique<controller::NodeService>(store_.get(), clock_);
+  certificates_ = std::make_unique<controller::CertificateStore>(store_.get(), &*keyring_, clock_);
+  // A server of a shared database without the others' keyring could not
+  // send their certificates to its edges: it says so rather than serve
+  // without them.
+  SKIFF_RETURN_IF_ERROR(certificates_->CheckKeys());
 
   // One server: the agent in process, at once. A shared store's agent
   // reaches the leader over HTTP, so it starts once the API serves.
@@ -429,6 +447,7 @@ Status Server::Impl::Start() {
   deps.clock = clock_;
   deps.auth = auth_.get();
   deps.join_tokens = join_tokens_.get();
+  deps.certificates = certificates_.get();
   deps.log_dir = (std::filesystem::path(data) / "logs").string();
   deps.metrics = metrics_.get();
   deps.traffic = &traffic_;
@@ -470,7 +489,8 @@ Status Server::Impl::Start() {
       edge_options.access_log = access_log_.get();
     }
     edge_ = std::make_unique<edge::EdgeProxy>(edge_options);
-    routes_ = std::make_unique<RouteWatcher>(store_.get(), snapshots_.get(), edge_.get());
+    routes_ = std::make_unique<RouteWatcher>(store_.get(), snapshots_.get(), edge_.get(),
+                                             certificates_.get());
     routes_->Start();
     SKIFF_RETURN_IF_ERROR(edge_->Listen(options_.edge_listen));
     SKIFF_RETURN_IF_ERROR(StartTrafficReports());

@@ -52,6 +52,8 @@ std::string_view ToString(RecordKind kind) {
       return "edge";
     case RecordKind::kEdgeCredential:
       return "edge_credential";
+    case RecordKind::kCertificate:
+      return "certificate";
   }
   return "unknown";
 }

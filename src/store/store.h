@@ -128,13 +128,22 @@ struct EventFilter {
 // record write takes no revision, wakes no subscriber and shows in no watch or
 // snapshot. They hold what every server of one database must share and nobody
 // watches: the hashes of join tokens, node credentials and the admin token
-// and the servers' own edges' credentials (never a secret in clear), and the
-// standalone edges' last reports.
-enum class RecordKind { kJoinToken, kNodeCredential, kAdminToken, kEdge, kEdgeCredential };
-inline constexpr size_t kRecordKinds = 5;  // how many there are
-static_assert(kRecordKinds == static_cast<size_t>(RecordKind::kEdgeCredential) + 1,
+// and the servers' own edges' credentials (never a secret in clear), the
+// standalone edges' last reports, and the edges' TLS certificates (their keys
+// sealed, controller/certificate_store.h; their writes commit an event so that
+// the edges hear of them).
+enum class RecordKind {
+  kJoinToken,
+  kNodeCredential,
+  kAdminToken,
+  kEdge,
+  kEdgeCredential,
+  kCertificate
+};
+inline constexpr size_t kRecordKinds = 6;  // how many there are
+static_assert(kRecordKinds == static_cast<size_t>(RecordKind::kCertificate) + 1,
               "kRecordKinds must count RecordKind: a kind added last changes both");
-// "join_token", "node_credential", "admin_token", "edge", "edge_credential"
+// "join_token", "node_credential", "admin_token", "edge", "edge_credential", "certificate"
 std::string_view ToString(RecordKind kind);
 
 struct Record {

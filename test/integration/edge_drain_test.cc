@@ -88,7 +88,7 @@ TEST_P(EdgeDrainTest, RequestInFlightFinishesBeforeTheDrainEnds) {
       [&] {
         return std::map<std::string, metrics::EdgeRoutes>{{"edge", proxy.Routes()}};
       },
-      controller::RoutesTagOf, 0, &snapshots);
+      [](const store::Snapshot& s) { return controller::RoutesTagOf(s); }, 0, &snapshots);
   const std::string edge_url = "http://127.0.0.1:" + std::to_string(proxy.port());
 
   // A slow request; find the instance it went to.

@@ -5,6 +5,7 @@
 // read leaves its table as it was and is not fetched again at once).
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -30,6 +31,9 @@ namespace {
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 
+// Verify that the edge's reports carry the revision and tag of the routes it
+// serves, and that it keeps the document readable by its user alone (0600 in
+// a 0700 directory).
 TEST(StandaloneEdgeRoutesTest, ReportsCarryTheRoutesRevisionAndTag) {
   protocol::AppRoutes app;
   app.name = "web";
@@ -90,6 +94,14 @@ TEST(StandaloneEdgeRoutesTest, ReportsCarryTheRoutesRevisionAndTag) {
     EXPECT_EQ(report->routes->interval_ms, 50);
     EXPECT_TRUE(report->routes->leaving.empty());
   }
+  // The document it keeps may carry certificate keys: its own user's alone.
+  struct stat file;
+  ASSERT_TRUE(
+      testing::PollUntil([&] { return ::stat(dir.File("edge/routes.json").c_str(), &file) == 0; }));
+  EXPECT_EQ(file.st_mode & 0777, 0600u);
+  struct stat folder;
+  ASSERT_EQ(::stat(dir.File("edge").c_str(), &folder), 0);
+  EXPECT_EQ(folder.st_mode & 0777, 0700u);
   standalone.Shutdown();
   api.Stop([&] { work.reset(); });
   io_thread.join();

@@ -1,0 +1,52 @@
+#include "common/files.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "fakes/testing.h"
+
+namespace skiff {
+namespace {
+
+// The names in `dir`, for checking that no temporary file is left behind.
+std::vector<std::string> Names(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    out.push_back(entry.path().filename().string());
+  }
+  return out;
+}
+
+// Verify that a new file is made whole with its mode and no temporary file
+// left beside it, and that an existing file is kAlreadyExists and kept as it was.
+TEST(FilesTest, WriteNewFileAtomicallyNeverReplaces) {
+  testing::TempDir dir;
+  const std::string path = dir.File("keyring.json");
+  ASSERT_TRUE(WriteNewFileAtomically(path, "first", 0600));
+  EXPECT_EQ(ReadPrivateFile(path).value_or(""), "first");
+  struct stat st;
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(st.st_nlink, 1u);  // the temporary name is gone
+
+  Status again = WriteNewFileAtomically(path, "second", 0600);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kAlreadyExists);
+  EXPECT_EQ(ReadPrivateFile(path).value_or(""), "first");
+  EXPECT_EQ(Names(dir.path()), std::vector<std::string>{"keyring.json"});
+}
+
+// Verify that a directory that is not there is kUnavailable naming the file.
+TEST(FilesTest, WriteNewFileAtomicallyReportsFailure) {
+  testing::TempDir dir;
+  const std::string path = dir.File("missing/keyring.json");
+  Status written = WriteNewFileAtomically(path, "x", 0600);
+  ASSERT_FALSE(written);
+  EXPECT_EQ(written.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(written.error().message.find("keyring.json"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace skiff

@@ -1,0 +1,231 @@
+#include "controller/certificate_store.h"
+
+#include <spdlog/fmt/fmt.h>
+
+#include <boost/json.hpp>
+
+#include "common/logging.h"
+#include "common/quantity.h"
+#include "crypto/certificate.h"
+#include "crypto/x509.h"
+
+namespace skiff::controller {
+namespace json = boost::json;
+using store::RecordKind;
+
+namespace {
+
+std::string RecordOf(const StoredCertificate& c) {
+  json::array names;
+  for (const std::string& name : c.names) names.emplace_back(name);
+  return json::serialize(json::object{
+      {"domain", c.domain},
+      {"cert", c.cert_pem},
+      {"sealed_key", c.sealed_key},
+      {"issuer", c.issuer},
+      {"names", std::move(names)},
+      {"fingerprint", c.fingerprint},
+      {"not_before", FormatTime(c.not_before)},
+      {"not_after", FormatTime(c.not_after)},
+      {"source", ToString(c.source)},
+      {"last_error", c.last_error},
+      {"updated", FormatTime(c.updated)},
+  });
+}
+
+Result<StoredCertificate> ParseRecord(const store::Record& record) {
+  const auto bad = [&](std::string_view what) {
+    return Internal(
+        fmt::format("the certificate record of {} does not parse: {}", record.key, what));
+  };
+  boost::system::error_code ec;
+  json::value doc = json::parse(record.value, ec);
+  if (ec || !doc.is_object()) return bad("not a JSON object");
+  const json::object& o = doc.as_object();
+  const auto text = [&](const char* key) -> std::string {
+    const json::value* v = o.if_contains(key);
+    return v && v->is_string() ? std::string(v->as_string()) : "";
+  };
+  StoredCertificate c;
+  c.domain = text("domain");
+  c.cert_pem = text("cert");
+  c.sealed_key = text("sealed_key");
+  c.issuer = text("issuer");
+  c.fingerprint = text("fingerprint");
+  c.last_error = text("last_error");
+  if (c.domain != record.key || c.cert_pem.empty() || c.sealed_key.empty()) {
+    return bad("no domain, cert or sealed_key");
+  }
+  if (const json::value* names = o.if_contains("names"); names && names->is_array()) {
+    for (const json::value& n : names->as_array()) {
+      if (n.is_string()) c.names.emplace_back(n.as_string());
+    }
+  }
+  auto not_after = ParseTime(text("not_after"));
+  if (!not_after) return bad("not_after");
+  c.not_after = *not_after;
+  c.not_before = ParseTime(text("not_before")).value_or(Time{});
+  c.updated = ParseTime(text("updated")).value_or(Time{});
+  c.source = text("source") == "acme" ? CertificateSource::kAcme : CertificateSource::kManual;
+  return c;
+}
+
+// What a certificate's sealed key is bound to: its domain and the leaf it is
+// the key of, so that it opens neither in another domain's record nor beside
+// another certificate.
+std::string KeyBinding(std::string_view domain, std::string_view fingerprint) {
+  return crypto::AssociatedData("certificate-key", {domain, fingerprint});
+}
+
+}  // namespace
+
+std::string_view ToString(CertificateSource source) {
+  return source == CertificateSource::kAcme ? "acme" : "manual";
+}
+
+CertificateStore::CertificateStore(store::Store* store, const crypto::Keyring* keyring,
+                                   const Clock* clock)
+    : store_(store), keyring_(keyring), clock_(clock != nullptr ? clock : SystemClock::Get()) {}
+
+Result<StoredCertificate> CertificateStore::Put(std::string_view domain, std::string_view cert_pem,
+                                                std::string_view key_pem,
+                                                CertificateSource source) {
+  const Time now = clock_->Now();
+  SKIFF_ASSIGN_OR_RETURN(crypto::CertificateInfo info,
+                         crypto::ValidateCertificate(cert_pem, key_pem, domain, now));
+  StoredCertificate c;
+  c.domain = info.domain;
+  c.cert_pem = std::move(info.chain_pem);  // re-encoded: nothing but the certificates
+  SKIFF_ASSIGN_OR_RETURN(c.sealed_key,
+                         keyring_->Seal(key_pem, KeyBinding(c.domain, info.fingerprint)));
+  c.issuer = info.issuer;
+  c.names = info.names;
+  c.fingerprint = info.fingerprint;
+  c.not_before = info.not_before;
+  c.not_after = info.not_after;
+  c.source = source;
+  c.updated = now;
+  SKIFF_RETURN_IF_ERROR(store_->PutRecord(RecordKind::kCertificate, c.domain, RecordOf(c)));
+  // Kept: the event tells the edges (and the trail); its failure leaves the
+  // certificate kept, to reach the edges with the next change.
+  (void)Announce(
+      "certificate.added",
+      fmt::format("certificate for {} ({}) from {}, valid until {}", c.domain, ToString(source),
+                  c.issuer.empty() ? "an unnamed issuer" : c.issuer, FormatTime(c.not_after)),
+      c.domain);
+  return c;
+}
+
+Result<std::vector<StoredCertificate>> CertificateStore::List() const {
+  SKIFF_ASSIGN_OR_RETURN(std::vector<store::Record> records,
+                         store_->ListRecords(RecordKind::kCertificate));
+  std::vector<StoredCertificate> out;
+  out.reserve(records.size());
+  for (const store::Record& record : records) {
+    SKIFF_ASSIGN_OR_RETURN(StoredCertificate c, ParseRecord(record));
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+Status CertificateStore::Remove(std::string_view domain) {
+  // Named as it was kept: lowercase.
+  auto normal = crypto::NormaliseCertificateDomain(domain);
+  const std::string key = normal ? *normal : std::string(domain);
+  Status removed = store_->DeleteRecord(RecordKind::kCertificate, key);
+  if (!removed) {
+    if (removed.error().code == ErrorCode::kNotFound) {
+      return NotFound(fmt::format("no certificate for {}", domain));
+    }
+    return removed;
+  }
+  (void)Announce("certificate.removed", fmt::format("certificate for {} removed", key), key);
+  return OkStatus();
+}
+
+Status CertificateStore::SetLastError(std::string_view domain, std::string_view error) {
+  auto value = store_->GetRecord(RecordKind::kCertificate, std::string(domain));
+  if (!value) {
+    if (value.error().code == ErrorCode::kNotFound) {
+      return NotFound(fmt::format("no certificate for {}", domain));
+    }
+    return tl::unexpected(value.error());
+  }
+  SKIFF_ASSIGN_OR_RETURN(StoredCertificate c, ParseRecord({std::string(domain), *value}));
+  c.last_error = std::string(error);
+  c.updated = clock_->Now();
+  return store_->PutRecord(RecordKind::kCertificate, c.domain, RecordOf(c));
+}
+
+Result<std::vector<protocol::RouteCertificate>> CertificateStore::ForEdges() const {
+  SKIFF_ASSIGN_OR_RETURN(std::vector<StoredCertificate> kept, List());
+  std::vector<protocol::RouteCertificate> out;
+  out.reserve(kept.size());
+  for (StoredCertificate& c : kept) {
+    // Bound to the leaf kept beside it, not to the record's fingerprint
+    // field: a record whose certificate was swapped does not open.
+    auto leaf = crypto::ParseCertificatePem(c.cert_pem);
+    if (!leaf) {
+      SKIFF_LOG_ERROR("certificate for {} not sent to the edges: it does not parse: {}", c.domain,
+                      leaf.error().message);
+      continue;
+    }
+    auto key = keyring_->Open(c.sealed_key,
+                              KeyBinding(c.domain, crypto::CertificateFingerprint(leaf->get())));
+    if (!key) {
+      SKIFF_LOG_ERROR(
+          "certificate for {} not sent to the edges: the sealed key of its record does not open: "
+          "{}",
+          c.domain, key.error().message);
+      continue;
+    }
+    out.push_back({{c.domain}, std::move(c.cert_pem), std::move(*key)});
+  }
+  return out;
+}
+
+Status CertificateStore::CheckKeys() const {
+  SKIFF_ASSIGN_OR_RETURN(std::vector<StoredCertificate> kept, List());
+  for (const StoredCertificate& c : kept) {
+    auto id = crypto::Keyring::KeyIdOf(c.sealed_key);
+    if (!id) return Internal(fmt::format("certificate for {}: {}", c.domain, id.error().message));
+    if (!keyring_->Has(*id)) {
+      return FailedPrecondition(fmt::format(
+          "the store holds a certificate for {} whose key is sealed under key {}, which this "
+          "server's keyring ({} in its data directory) lacks: copy that file from a server of this "
+          "database",
+          c.domain, *id, crypto::kKeyringFile));
+    }
+  }
+  return OkStatus();
+}
+
+std::vector<protocol::RouteCertificate> CertificatesForRoutes(
+    const CertificateStore* certificates) {
+  if (certificates == nullptr) return {};
+  auto opened = certificates->ForEdges();
+  if (!opened) {
+    SKIFF_LOG_WARN("routes: cannot read the certificates: {}", opened.error().ToString());
+    return {};
+  }
+  return std::move(*opened);
+}
+
+Status CertificateStore::Announce(std::string kind, std::string message, std::string_view domain) {
+  model::Event event;
+  event.time = clock_->Now();
+  event.kind = std::move(kind);
+  event.message = std::move(message);
+  event.details["domain"] = std::string(domain);
+  store::Txn txn;
+  txn.AddEvent(std::move(event));
+  auto committed = store_->Commit(txn);
+  if (!committed) {
+    SKIFF_LOG_WARN("certificate for {}: the change is kept but its event could not be: {}", domain,
+                   committed.error().ToString());
+    return tl::unexpected(committed.error());
+  }
+  return OkStatus();
+}
+
+}  // namespace skiff::controller

@@ -1,0 +1,191 @@
+#include "controller/certificate_store.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "crypto/x509.h"
+#include "store/memory/memory_store.h"
+
+namespace skiff::controller {
+namespace {
+
+using std::chrono::hours;
+
+struct Pem {
+  std::string cert;
+  std::string key;
+};
+
+// A self-signed certificate for `names`, valid `from`..`to`.
+Pem SelfSigned(std::vector<std::string> names, Time from, Time to) {
+  auto key = crypto::GenerateP256Key();
+  crypto::CertificateRequest request{"Skiff Test", std::move(names), from, to, false};
+  auto cert = crypto::IssueCertificate(request, key->get(), nullptr, key->get());
+  return {crypto::CertificatePem(cert->get()), crypto::PrivateKeyPem(key->get())};
+}
+
+class CertificateStoreTest : public ::testing::Test {
+ protected:
+  Time Now() const { return clock_.Now(); }
+  std::vector<StoredCertificate> Listed() const {
+    auto listed = certs_.List();
+    EXPECT_TRUE(listed) << listed.error().ToString();
+    return listed.value_or(std::vector<StoredCertificate>{});
+  }
+  std::vector<model::Event> Events() const {
+    return store_.ListEvents({}).value_or(std::vector<model::Event>{});
+  }
+
+  ManualClock clock_;
+  store::MemoryStore store_;
+  crypto::Keyring keyring_ = crypto::Keyring::Generate();
+  CertificateStore certs_{&store_, &keyring_, &clock_};
+};
+
+// Verify that a kept certificate lists with what `skiff certs` shows, keeps
+// its key sealed in the store (not the PEM), opens for the edges, and is
+// announced by an event that names no key.
+TEST_F(CertificateStoreTest, KeepsSealedAndOpensForEdges) {
+  const Pem pem = SelfSigned({"web.com", "*.web.com"}, Now() - hours(1), Now() + hours(90 * 24));
+  auto kept = certs_.Put("Web.com", pem.cert, pem.key, CertificateSource::kManual);
+  ASSERT_TRUE(kept) << kept.error().ToString();
+  EXPECT_EQ(kept->domain, "web.com");
+
+  const std::vector<StoredCertificate> listed = Listed();
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].domain, "web.com");
+  EXPECT_EQ(listed[0].issuer, "Skiff Test");
+  EXPECT_EQ(listed[0].source, CertificateSource::kManual);
+  EXPECT_EQ(listed[0].updated, Now());
+  EXPECT_EQ(listed[0].cert_pem, pem.cert);
+
+  auto raw = store_.GetRecord(store::RecordKind::kCertificate, "web.com");
+  ASSERT_TRUE(raw);
+  EXPECT_EQ(raw->find("PRIVATE KEY"), std::string::npos) << *raw;
+  EXPECT_EQ(raw->find(pem.key.substr(28, 40)), std::string::npos);
+
+  auto edges = certs_.ForEdges();
+  ASSERT_TRUE(edges) << edges.error().ToString();
+  ASSERT_EQ(edges->size(), 1u);
+  EXPECT_EQ((*edges)[0], (protocol::RouteCertificate{{"web.com"}, pem.cert, pem.key}));
+
+  const std::vector<model::Event> events = Events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, "certificate.added");
+  EXPECT_EQ(events[0].details.at("domain"), "web.com");
+  EXPECT_EQ(events[0].message.find("PRIVATE"), std::string::npos);
+
+  // A second one for the domain replaces the first.
+  const Pem next = SelfSigned({"web.com"}, Now() - hours(1), Now() + hours(24));
+  ASSERT_TRUE(certs_.Put("web.com", next.cert, next.key, CertificateSource::kAcme));
+  ASSERT_EQ(Listed().size(), 1u);
+  EXPECT_EQ(Listed()[0].source, CertificateSource::kAcme);
+  EXPECT_EQ(certs_.ForEdges()->at(0).key_pem, next.key);
+}
+
+// Verify that bad input is kInvalidArgument naming its field, and nothing is
+// kept or announced.
+TEST_F(CertificateStoreTest, BadInputKeepsNothing) {
+  const Pem good = SelfSigned({"web.com"}, Now() - hours(1), Now() + hours(24));
+  const Pem other = SelfSigned({"web.com"}, Now() - hours(1), Now() + hours(24));
+  const Pem expired = SelfSigned({"web.com"}, Now() - hours(48), Now() - hours(1));
+  struct Case {
+    const char* name;
+    std::string domain, cert, key, field;
+  };
+  const std::vector<Case> cases = {
+      {"malformed cert", "web.com",
+       "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", good.key, "cert"},
+      {"malformed key", "web.com", good.cert, "not a key", "key"},
+      {"mismatched key", "web.com", good.cert, other.key, "key"},
+      {"expired", "web.com", expired.cert, expired.key, "cert"},
+      {"uncovered domain", "shop.com", good.cert, good.key, "domain"},
+      {"a combined file as the chain", "web.com", good.cert + good.key, good.key, "cert"},
+  };
+  for (const Case& c : cases) {
+    auto kept = certs_.Put(c.domain, c.cert, c.key, CertificateSource::kManual);
+    ASSERT_FALSE(kept) << c.name;
+    EXPECT_EQ(kept.error().code, ErrorCode::kInvalidArgument) << c.name;
+    EXPECT_EQ(kept.error().field, c.field) << c.name << ": " << kept.error().message;
+  }
+  EXPECT_TRUE(Listed().empty());
+  EXPECT_TRUE(Events().empty());
+}
+
+// Verify that what is kept of the chain is its certificates re-encoded, not
+// whatever else the given text held (it is stored in clear).
+TEST_F(CertificateStoreTest, KeepsOnlyTheCertificates) {
+  const Pem pem = SelfSigned({"web.com"}, Now() - hours(1), Now() + hours(24));
+  const std::string given = "Bag Attributes\n    friendlyName: web\n" + pem.cert + "trailer\n";
+  ASSERT_TRUE(certs_.Put("web.com", given, pem.key, CertificateSource::kManual));
+  EXPECT_EQ(Listed().at(0).cert_pem, pem.cert);
+  auto raw = store_.GetRecord(store::RecordKind::kCertificate, "web.com");
+  ASSERT_TRUE(raw);
+  EXPECT_EQ(raw->find("friendlyName"), std::string::npos) << *raw;
+}
+
+// Verify that a sealed key opens only beside the certificate it was kept
+// with: a record whose certificate was swapped for another of the same
+// domain is left out of what the edges get.
+TEST_F(CertificateStoreTest, SealedKeyIsBoundToItsCertificate) {
+  const Pem pem = SelfSigned({"web.com"}, Now() - hours(1), Now() + hours(24));
+  const Pem other = SelfSigned({"web.com"}, Now() - hours(1), Now() + hours(24));
+  ASSERT_TRUE(certs_.Put("web.com", pem.cert, pem.key, CertificateSource::kManual));
+  auto raw = store_.GetRecord(store::RecordKind::kCertificate, "web.com");
+  ASSERT_TRUE(raw);
+  boost::json::object record = boost::json::parse(*raw).as_object();
+  record["cert"] = other.cert;
+  ASSERT_TRUE(
+      store_.PutRecord(store::RecordKind::kCertificate, "web.com", boost::json::serialize(record)));
+  ASSERT_EQ(Listed().size(), 1u);
+  auto edges = certs_.ForEdges();
+  ASSERT_TRUE(edges) << edges.error().ToString();
+  EXPECT_TRUE(edges->empty());
+}
+
+// Verify that removing forgets the certificate (by its domain in any case)
+// and announces it; a domain with none is kNotFound.
+TEST_F(CertificateStoreTest, Remove) {
+  const Pem pem = SelfSigned({"*.web.com"}, Now() - hours(1), Now() + hours(24));
+  ASSERT_TRUE(certs_.Put("*.web.com", pem.cert, pem.key, CertificateSource::kManual));
+  ASSERT_TRUE(certs_.Remove("*.WEB.com"));
+  EXPECT_TRUE(Listed().empty());
+  EXPECT_EQ(Events().back().kind, "certificate.removed");
+  EXPECT_EQ(certs_.Remove("*.web.com").error().code, ErrorCode::kNotFound);
+}
+
+// Verify that a renewal error is kept for `skiff certs` and cleared again.
+TEST_F(CertificateStoreTest, LastError) {
+  const Pem pem = SelfSigned({"web.com"}, Now() - hours(1), Now() + hours(24));
+  ASSERT_TRUE(certs_.Put("web.com", pem.cert, pem.key, CertificateSource::kAcme));
+  ASSERT_TRUE(certs_.SetLastError("web.com", "urn:ietf:params:acme:error:connection"));
+  EXPECT_EQ(Listed()[0].last_error, "urn:ietf:params:acme:error:connection");
+  ASSERT_TRUE(certs_.SetLastError("web.com", ""));
+  EXPECT_EQ(Listed()[0].last_error, "");
+  EXPECT_EQ(certs_.SetLastError("shop.com", "x").error().code, ErrorCode::kNotFound);
+}
+
+// Verify that a server whose keyring lacks the key a certificate was sealed
+// under is told which (kFailedPrecondition naming the domain and the key id),
+// and its edges get none of what it cannot open.
+TEST_F(CertificateStoreTest, KeyringWithoutTheKey) {
+  const Pem pem = SelfSigned({"web.com"}, Now() - hours(1), Now() + hours(24));
+  ASSERT_TRUE(certs_.Put("web.com", pem.cert, pem.key, CertificateSource::kManual));
+  EXPECT_TRUE(certs_.CheckKeys());
+
+  const crypto::Keyring other = crypto::Keyring::Generate();
+  const CertificateStore elsewhere(&store_, &other, &clock_);
+  Status checked = elsewhere.CheckKeys();
+  ASSERT_FALSE(checked);
+  EXPECT_EQ(checked.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_NE(checked.error().message.find("web.com"), std::string::npos);
+  EXPECT_NE(checked.error().message.find(keyring_.active_id()), std::string::npos)
+      << checked.error().message;
+  auto edges = elsewhere.ForEdges();
+  ASSERT_TRUE(edges);
+  EXPECT_TRUE(edges->empty());
+}
+
+}  // namespace
+}  // namespace skiff::controller
