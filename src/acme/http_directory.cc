@@ -21,6 +21,13 @@ std::optional<Duration> RetryAfterOf(const net::HttpResponse& response) {
   return ParseRetryAfter(response.Header("Retry-After"), std::chrono::system_clock::now());
 }
 
+// `parsed` (an order or authorization) with the answer's Retry-After.
+template <typename T>
+Result<T> WithRetryAfter(Result<T> parsed, const net::HttpResponse& response) {
+  if (parsed) parsed->retry_after = RetryAfterOf(response);
+  return parsed;
+}
+
 }  // namespace
 
 HttpAcmeDirectory::HttpAcmeDirectory(std::string directory_url, net::TlsTrust trust,
@@ -143,26 +150,20 @@ Result<Order> HttpAcmeDirectory::NewOrder(const AccountKey& account,
            "new order for " + names));
   const std::string url(response.Header("Location"));
   if (url.empty()) return InvalidArgument("the ACME server sent an order without its URL");
-  SKIFF_ASSIGN_OR_RETURN(Order order, ParseOrder(response.body, url));
-  order.retry_after = RetryAfterOf(response);
-  return order;
+  return WithRetryAfter(ParseOrder(response.body, url), response);
 }
 
 Result<Order> HttpAcmeDirectory::GetOrder(const AccountKey& account, const std::string& url) {
   SKIFF_ASSIGN_OR_RETURN(net::HttpResponse response,
                          Post(account.key, account.url, url, "", "reading the order " + url));
-  SKIFF_ASSIGN_OR_RETURN(Order order, ParseOrder(response.body, url));
-  order.retry_after = RetryAfterOf(response);
-  return order;
+  return WithRetryAfter(ParseOrder(response.body, url), response);
 }
 
 Result<Authorization> HttpAcmeDirectory::GetAuthorization(const AccountKey& account,
                                                           const std::string& url) {
   SKIFF_ASSIGN_OR_RETURN(net::HttpResponse response, Post(account.key, account.url, url, "",
                                                           "reading the authorization " + url));
-  SKIFF_ASSIGN_OR_RETURN(Authorization authz, ParseAuthorization(response.body, url));
-  authz.retry_after = RetryAfterOf(response);
-  return authz;
+  return WithRetryAfter(ParseAuthorization(response.body, url), response);
 }
 
 Result<Challenge> HttpAcmeDirectory::RespondToChallenge(const AccountKey& account,
@@ -178,9 +179,7 @@ Result<Order> HttpAcmeDirectory::Finalize(const AccountKey& account, const Order
                          Post(account.key, account.url, order.finalize,
                               json::serialize(json::object{{"csr", Base64UrlEncode(csr_der)}}),
                               "finalizing the order " + order.url));
-  SKIFF_ASSIGN_OR_RETURN(Order finalized, ParseOrder(response.body, order.url));
-  finalized.retry_after = RetryAfterOf(response);
-  return finalized;
+  return WithRetryAfter(ParseOrder(response.body, order.url), response);
 }
 
 Result<std::string> HttpAcmeDirectory::DownloadCertificate(const AccountKey& account,
