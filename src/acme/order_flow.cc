@@ -108,10 +108,11 @@ class Flow {
       const protocol::AcmeChallenge published{challenge.token,
                                               KeyAuthorization(challenge.token, thumbprint)};
       SKIFF_RETURN_IF_ERROR(publisher.publish(authz.domain, published));
+      // Withdrawn however the authorization ends (authz is reassigned below).
       struct Withdraw {
         const ChallengePublisher& publisher;
-        const std::string& domain;
-        const std::string& token;
+        const std::string domain;
+        const std::string token;
         ~Withdraw() { publisher.withdraw(domain, token); }
       } withdraw{publisher, authz.domain, challenge.token};
       Report(OrderStep::kChallengePublished, challenge.token);

@@ -53,13 +53,3 @@ class PebbleServer {
 };
 
 }  // namespace skiff::testing
-
-// In a test body: `pebble` is a started PebbleServer validating on
-// `http01_port`, or the test skips (fails under CI=true) saying why not.
-#define SKIFF_REQUIRE_PEBBLE(pebble, http01_port)                                           \
-  auto skiff_pebble_ = ::skiff::testing::PebbleServer::Start(http01_port);                  \
-  if (!skiff_pebble_) {                                                                     \
-    if (::skiff::testing::InCi()) FAIL() << "no Pebble: " << skiff_pebble_.error().message; \
-    GTEST_SKIP() << "no Pebble: " << skiff_pebble_.error().message;                         \
-  }                                                                                         \
-  ::skiff::testing::PebbleServer* pebble = skiff_pebble_->get()
