@@ -107,14 +107,15 @@ class Flow {
       SKIFF_ASSIGN_OR_RETURN(std::string thumbprint, JwkThumbprint(account.key));
       const protocol::AcmeChallenge published{challenge.token,
                                               KeyAuthorization(challenge.token, thumbprint)};
-      SKIFF_RETURN_IF_ERROR(publisher.publish(authz.domain, published));
-      // Withdrawn however the authorization ends (authz is reassigned below).
+      // Withdrawn however the authorization ends, a failed publish included
+      // (some edges may serve it already); authz is reassigned below.
       struct Withdraw {
         const ChallengePublisher& publisher;
         const std::string domain;
         const std::string token;
         ~Withdraw() { publisher.withdraw(domain, token); }
       } withdraw{publisher, authz.domain, challenge.token};
+      SKIFF_RETURN_IF_ERROR(publisher.publish(authz.domain, published));
       Report(OrderStep::kChallengePublished, challenge.token);
       if (challenge.status == "pending") {
         SKIFF_RETURN_IF_ERROR(directory_.RespondToChallenge(account, challenge.url));

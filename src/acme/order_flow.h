@@ -69,7 +69,9 @@ using ProgressCallback = std::function<void(const OrderProgress&)>;
 // How the caller gets a challenge answered. `publish` returns once every
 // edge serves `challenge` at /.well-known/acme-challenge/<token> for `domain`
 // (its error ends the order with that error); `withdraw` is called once the
-// authorization is decided, whatever happened.
+// authorization is decided, whatever happened, and also after a failed
+// `publish` (some edges may have taken it): it must accept a challenge that
+// was never or only partly published.
 struct ChallengePublisher {
   std::function<Status(const std::string& domain, const protocol::AcmeChallenge& challenge)>
       publish;

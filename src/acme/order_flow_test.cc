@@ -150,7 +150,8 @@ TEST_F(OrderFlowTest, ValidationFailureKeepsTheServersWords) {
 }
 
 // Verify that a publisher's error ends the order before the server is told
-// to validate, and a server's error on a step comes back as it said it.
+// to validate, the challenge is withdrawn all the same (some edges may have
+// taken it), and a server's error on a step comes back as it said it.
 TEST_F(OrderFlowTest, PublisherAndServerErrors) {
   edges_.Refuse();
   auto issued = Obtain();
@@ -158,6 +159,7 @@ TEST_F(OrderFlowTest, PublisherAndServerErrors) {
   EXPECT_EQ(issued.error().code, ErrorCode::kUnavailable);
   EXPECT_EQ(issued.error().message, "no edge took the challenge");
   EXPECT_EQ(fake_.calls("respond"), 0);
+  EXPECT_EQ(edges_.log(), (std::vector<std::string>{"withdraw web.skiff.test"}));
 
   Problem limited;
   limited.type = "urn:ietf:params:acme:error:rateLimited";
