@@ -36,12 +36,8 @@ Result<std::string> MakeCsrDer(const std::vector<std::string>& domains, EVP_PKEY
   }
   ReqPtr req(X509_REQ_new());
   if (!req || X509_REQ_set_version(req.get(), 0) != 1) return OpensslFailed("X509_REQ_new");
-  X509_NAME* name = X509_REQ_get_subject_name(req.get());
-  if (X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                                 reinterpret_cast<const unsigned char*>(domains[0].c_str()), -1, -1,
-                                 0) != 1) {
-    return OpensslFailed("subject");
-  }
+  // No subject: a CN holds at most 64 bytes and a DNS name up to 253, and
+  // ACME servers take the names from the subjectAltName (RFC 8555 §7.4).
   if (X509_REQ_set_pubkey(req.get(), key) != 1) return OpensslFailed("public key");
   std::unique_ptr<STACK_OF(X509_EXTENSION), ExtensionsFree> exts(sk_X509_EXTENSION_new_null());
   X509_EXTENSION* san = X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, sans.c_str());

@@ -16,8 +16,8 @@
 
 namespace skiff::acme {
 
-// The DER of a CSR for `domains` (the first is also the subject's CN),
-// SHA-256 signed by `key`.
+// The DER of a CSR for `domains` (as subjectAltNames; the subject is empty,
+// so names longer than a CN's 64 bytes work), SHA-256 signed by `key`.
 // Errors: kInvalidArgument when `domains` is empty or a name is not a DNS
 // name; kInternal when OpenSSL fails.
 Result<std::string> MakeCsrDer(const std::vector<std::string>& domains, EVP_PKEY* key);

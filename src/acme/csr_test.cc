@@ -1,6 +1,7 @@
 #include "acme/csr.h"
 
 #include <gtest/gtest.h>
+#include <openssl/x509.h>
 
 #include "fakes/testing.h"
 
@@ -26,6 +27,24 @@ TEST(Csr, CarriesTheDomainsAndVerifies) {
   const std::string cmd = "openssl req -inform DER -in " + dir.File("req.der") +
                           " -verify -noout -subject > " + dir.File("out") + " 2>&1";
   EXPECT_EQ(std::system(cmd.c_str()), 0);
+}
+
+// Verify that a name longer than a CN may be (64 bytes) still makes a CSR:
+// the subject is left empty, the subjectAltName is what counts.
+TEST(Csr, LongNameHasNoCommonName) {
+  crypto::PKeyPtr key = crypto::GenerateP256Key().value();
+  const std::string domain = std::string(55, 'x') + ".web.skiff.test";
+  ASSERT_EQ(domain.size(), 70u);
+  auto der = MakeCsrDer({domain}, key.get());
+  ASSERT_TRUE(der) << der.error().ToString();
+  auto info = ParseCsrDer(*der);
+  ASSERT_TRUE(info) << info.error().ToString();
+  EXPECT_EQ(info->dns_names, (std::vector<std::string>{domain}));
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(der->data());
+  X509_REQ* req = d2i_X509_REQ(nullptr, &p, static_cast<long>(der->size()));
+  ASSERT_NE(req, nullptr);
+  EXPECT_EQ(X509_NAME_entry_count(X509_REQ_get_subject_name(req)), 0);
+  X509_REQ_free(req);
 }
 
 // Verify that no domain, a name that is not a DNS name, and bytes that are

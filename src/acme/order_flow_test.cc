@@ -106,6 +106,17 @@ TEST_F(OrderFlowTest, IssuesACertificate) {
   EXPECT_EQ(edges_.served(), 0u);
 }
 
+// Verify that a domain of 70 characters, longer than a certificate's CN may
+// be, is issued all the same (the subjectAltName names it).
+TEST_F(OrderFlowTest, IssuesALongName) {
+  request_.domain = std::string(55, 'x') + ".web.skiff.test";
+  ASSERT_EQ(request_.domain.size(), 70u);
+  auto issued = Obtain();
+  ASSERT_TRUE(issued) << issued.error().ToString();
+  auto chain = crypto::ParseCertificateChainPem(issued->chain_pem).value();
+  EXPECT_EQ(X509_check_host(chain[0].get(), request_.domain.c_str(), 0, 0, nullptr), 1);
+}
+
 // Verify that a known account URL is looked up (onlyReturnExisting) and not
 // registered again, and that an account the server forgot is registered anew.
 TEST_F(OrderFlowTest, KeepsTheAccount) {

@@ -111,9 +111,11 @@ Result<X509Ptr> IssueCertificate(const CertificateRequest& request, EVP_PKEY* su
   ASN1_TIME_set(X509_getm_notBefore(cert.get()), seconds(request.not_before));
   ASN1_TIME_set(X509_getm_notAfter(cert.get()), seconds(request.not_after));
   X509_NAME* name = X509_get_subject_name(cert.get());
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                             reinterpret_cast<const unsigned char*>(request.common_name.c_str()),
-                             -1, -1, 0);
+  if (!request.common_name.empty()) {
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                               reinterpret_cast<const unsigned char*>(request.common_name.c_str()),
+                               -1, -1, 0);
+  }
   X509_set_issuer_name(cert.get(), issuer != nullptr ? X509_get_subject_name(issuer) : name);
   if (X509_set_pubkey(cert.get(), subject_key) != 1) return OpensslFailed("X509_set_pubkey");
   X509* issuer_cert = issuer != nullptr ? issuer : cert.get();

@@ -33,7 +33,7 @@ Result<PKeyPtr> GenerateP256Key();
 
 // What IssueCertificate puts in a certificate.
 struct CertificateRequest {
-  std::string common_name;
+  std::string common_name;  // "" leaves the subject empty (the names say who it is)
   // subjectAltNames: DNS names ("web.com", "*.web.com") and IP addresses
   // ("127.0.0.1", "::1"), told apart by their syntax.
   std::vector<std::string> names;

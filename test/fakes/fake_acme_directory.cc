@@ -288,7 +288,7 @@ Result<acme::Order> FakeAcmeDirectory::Finalize(const acme::AccountKey& account,
     return Fail("badCSR", "the CSR's names differ from the order's identifiers", 400, what);
   }
   crypto::CertificateRequest request;
-  request.common_name = ordered.front();
+  // No CN, as the CSR has none: a name may be longer than a CN's 64 bytes.
   request.names = ordered;
   request.not_before = std::chrono::system_clock::now() - std::chrono::minutes(1);
   request.not_after = request.not_before + std::chrono::hours(24 * 90);
