@@ -183,7 +183,8 @@ std::optional<Duration> ParseRetryAfter(std::string_view value, Time now) {
   if (value.empty()) return std::nullopt;
   int64_t seconds = 0;
   auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
-  if (ec == std::errc() && end == value.data() + value.size() && seconds >= 0) {
+  if (ec == std::errc() && end == value.data() + value.size()) {
+    if (seconds < 0 || seconds > kMaxRetryAfter.count()) return std::nullopt;
     return std::chrono::seconds(seconds);
   }
   // An IMF-fixdate: "Wed, 21 Oct 2015 07:28:00 GMT".
@@ -193,6 +194,7 @@ std::optional<Duration> ParseRetryAfter(std::string_view value, Time now) {
   if (rest == nullptr || *rest != '\0') return std::nullopt;
   const Time at = std::chrono::system_clock::from_time_t(::timegm(&tm));
   if (at <= now) return Duration::zero();
+  if (at - now > kMaxRetryAfter) return std::nullopt;
   return std::chrono::duration_cast<Duration>(at - now);
 }
 

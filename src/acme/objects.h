@@ -69,8 +69,13 @@ Result<Order> ParseOrder(std::string_view json, std::string url);
 Result<Authorization> ParseAuthorization(std::string_view json, std::string url);
 Result<Challenge> ParseChallenge(std::string_view json);
 
+// The longest Retry-After taken; beyond it the header is ignored (no server
+// means it, and a huge number would overflow a Duration).
+inline constexpr std::chrono::seconds kMaxRetryAfter = std::chrono::hours(24);
+
 // A Retry-After header's value: delay-seconds, or an HTTP date (taken
-// relative to `now`); unset when empty or neither.
+// relative to `now`; zero when past); unset when empty, neither, or beyond
+// kMaxRetryAfter.
 std::optional<Duration> ParseRetryAfter(std::string_view value, Time now);
 
 }  // namespace skiff::acme

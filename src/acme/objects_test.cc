@@ -133,5 +133,17 @@ TEST(Objects, RetryAfter) {
   EXPECT_EQ(ParseRetryAfter("soon", now), std::nullopt);
 }
 
+// Verify that an absurd Retry-After (beyond a day, or too large for a
+// Duration) is ignored rather than overflowing into a negative wait.
+TEST(Objects, RetryAfterRefusesAbsurdValues) {
+  const Time now = std::chrono::system_clock::from_time_t(1445412480);  // 07:28:00 GMT
+  EXPECT_EQ(ParseRetryAfter("86400", now), std::chrono::hours(24));
+  EXPECT_EQ(ParseRetryAfter("86401", now), std::nullopt);
+  EXPECT_EQ(ParseRetryAfter("9223372036854775807", now), std::nullopt);
+  EXPECT_EQ(ParseRetryAfter("99999999999999999999", now), std::nullopt);
+  EXPECT_EQ(ParseRetryAfter("Thu, 22 Oct 2015 07:28:00 GMT", now), std::chrono::hours(24));
+  EXPECT_EQ(ParseRetryAfter("Fri, 21 Oct 2095 07:28:00 GMT", now), std::nullopt);
+}
+
 }  // namespace
 }  // namespace skiff::acme

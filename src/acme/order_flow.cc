@@ -43,13 +43,15 @@ class Flow {
   }
 
   // Waits before the next poll of something still `status`: its Retry-After
-  // or the poll interval, at most max_poll_interval.
+  // or the poll interval, clamped to [poll_interval, max_poll_interval] (a
+  // Retry-After of 0 or a past date must not make the polls spin).
   // Errors: kDeadlineExceeded when the order's deadline comes first, kAborted
   // on a stop.
   Status Pause(std::optional<Duration> retry_after, std::string_view what,
                const std::string& status) {
-    Duration wait =
-        std::min(retry_after.value_or(request_.poll_interval), request_.max_poll_interval);
+    const Duration wait =
+        std::clamp(retry_after.value_or(request_.poll_interval), request_.poll_interval,
+                   std::max(request_.poll_interval, request_.max_poll_interval));
     if (clock_.MonotonicNow() + wait > deadline_) {
       return DeadlineExceeded(std::string(what) + " for " + request_.domain + " is still " +
                               status + " after the order's " +

@@ -35,8 +35,8 @@ struct OrderRequest {
   std::string account_url;
   // Bounds the whole order, from the account to the download.
   Duration timeout = std::chrono::minutes(5);
-  // How long to wait between polls when the server gives no Retry-After,
-  // and at most whatever it gives.
+  // How long to wait between polls when the server gives no Retry-After;
+  // whatever it gives is clamped to [poll_interval, max_poll_interval].
   Duration poll_interval = std::chrono::seconds(1);
   Duration max_poll_interval = std::chrono::seconds(30);
 };

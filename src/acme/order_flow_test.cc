@@ -213,6 +213,29 @@ TEST_F(OrderFlowTest, PollsAfterRetryAfter) {
   ASSERT_TRUE(issued) << issued.error().ToString();
 }
 
+// Verify that a Retry-After of 0 (or a date already past) does not make the
+// polls spin: each still waits the poll interval.
+TEST_F(OrderFlowTest, PollsNoFasterThanTheInterval) {
+  ManualClock clock;
+  fake_.SetProcessing(2, Duration::zero());
+  request_.poll_interval = std::chrono::seconds(2);
+  Result<IssuedCertificate> issued = Internal("not run");
+  std::thread run(
+      [&] { issued = ObtainCertificate(fake_, clock, request_, edges_.Publisher(), {}); });
+  for (int wait = 0; wait < 3; ++wait) {
+    ASSERT_TRUE(testing::PollUntil([&] { return clock.waiters() == 1; }));
+    const int polls = fake_.calls("get_authorization") + fake_.calls("get_order");
+    clock.Advance(std::chrono::milliseconds(1999));
+    EXPECT_EQ(clock.waiters(), 1);
+    EXPECT_EQ(fake_.calls("get_authorization") + fake_.calls("get_order"), polls);
+    clock.Advance(std::chrono::milliseconds(1));
+    ASSERT_TRUE(testing::PollUntil(
+        [&] { return fake_.calls("get_authorization") + fake_.calls("get_order") > polls; }));
+  }
+  run.join();
+  ASSERT_TRUE(issued) << issued.error().ToString();
+}
+
 // Verify that an authorization that never settles ends the order with
 // kDeadlineExceeded at its timeout, and a stop ends it with kAborted.
 TEST_F(OrderFlowTest, DeadlineAndStop) {
