@@ -38,15 +38,6 @@ bool IsIpAddress(const std::string& name) {
   return inet_pton(AF_INET, name.c_str(), buf) == 1 || inet_pton(AF_INET6, name.c_str(), buf) == 1;
 }
 
-bool IsDnsName(std::string_view name) {
-  if (name.starts_with("*.")) name.remove_prefix(2);
-  if (name.empty() || name.size() > 253) return false;
-  for (char c : name) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.')) return false;
-  }
-  return name.front() != '.' && name.back() != '.';
-}
-
 // Adds extension `nid` = `value` (OpenSSL's config syntax) to `cert`.
 Status AddExtension(X509* cert, X509* issuer, int nid, const std::string& value) {
   X509V3_CTX ctx;
@@ -61,6 +52,15 @@ Status AddExtension(X509* cert, X509* issuer, int nid, const std::string& value)
 }
 
 }  // namespace
+
+bool IsDnsName(std::string_view name) {
+  if (name.starts_with("*.")) name.remove_prefix(2);
+  if (name.empty() || name.size() > 253) return false;
+  for (char c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.')) return false;
+  }
+  return name.front() != '.' && name.back() != '.';
+}
 
 std::string TakeOpensslErrors() {
   std::string out;
@@ -111,9 +111,11 @@ Result<X509Ptr> IssueCertificate(const CertificateRequest& request, EVP_PKEY* su
   ASN1_TIME_set(X509_getm_notBefore(cert.get()), seconds(request.not_before));
   ASN1_TIME_set(X509_getm_notAfter(cert.get()), seconds(request.not_after));
   X509_NAME* name = X509_get_subject_name(cert.get());
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                             reinterpret_cast<const unsigned char*>(request.common_name.c_str()),
-                             -1, -1, 0);
+  if (!request.common_name.empty()) {
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                               reinterpret_cast<const unsigned char*>(request.common_name.c_str()),
+                               -1, -1, 0);
+  }
   X509_set_issuer_name(cert.get(), issuer != nullptr ? X509_get_subject_name(issuer) : name);
   if (X509_set_pubkey(cert.get(), subject_key) != 1) return OpensslFailed("X509_set_pubkey");
   X509* issuer_cert = issuer != nullptr ? issuer : cert.get();

@@ -33,7 +33,7 @@ Result<PKeyPtr> GenerateP256Key();
 
 // What IssueCertificate puts in a certificate.
 struct CertificateRequest {
-  std::string common_name;
+  std::string common_name;  // "" leaves the subject empty (the names say who it is)
   // subjectAltNames: DNS names ("web.com", "*.web.com") and IP addresses
   // ("127.0.0.1", "::1"), told apart by their syntax.
   std::vector<std::string> names;
@@ -49,6 +49,10 @@ struct CertificateRequest {
 // address, or not_after not after not_before; kInternal when OpenSSL fails.
 Result<X509Ptr> IssueCertificate(const CertificateRequest& request, EVP_PKEY* subject_key,
                                  X509* issuer, EVP_PKEY* issuer_key);
+
+// Whether `name` is a DNS name a certificate may carry: letters, digits, '-'
+// and '.', no leading or trailing dot, optionally after a "*." wildcard.
+bool IsDnsName(std::string_view name);
 
 // PEM text of a private key (PKCS#8, unencrypted) and of a certificate.
 std::string PrivateKeyPem(EVP_PKEY* key);
