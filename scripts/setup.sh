@@ -12,6 +12,7 @@ packages=(
   postgresql-15  # the PostgreSQL store's tests start their own server (initdb in a temp dir)
   prometheus  # for promtool: the end-to-end tests check /metrics with `promtool check metrics`
   liburing-dev  # the edge's io_uring engine (without it, the edge has epoll alone)
+  pebble  # a real ACME server (with pebble-challtestsrv as its DNS) for the ACME client's tests
 )
 
 missing=()

@@ -38,15 +38,6 @@ bool IsIpAddress(const std::string& name) {
   return inet_pton(AF_INET, name.c_str(), buf) == 1 || inet_pton(AF_INET6, name.c_str(), buf) == 1;
 }
 
-bool IsDnsName(std::string_view name) {
-  if (name.starts_with("*.")) name.remove_prefix(2);
-  if (name.empty() || name.size() > 253) return false;
-  for (char c : name) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.')) return false;
-  }
-  return name.front() != '.' && name.back() != '.';
-}
-
 // Adds extension `nid` = `value` (OpenSSL's config syntax) to `cert`.
 Status AddExtension(X509* cert, X509* issuer, int nid, const std::string& value) {
   X509V3_CTX ctx;
@@ -61,6 +52,15 @@ Status AddExtension(X509* cert, X509* issuer, int nid, const std::string& value)
 }
 
 }  // namespace
+
+bool IsDnsName(std::string_view name) {
+  if (name.starts_with("*.")) name.remove_prefix(2);
+  if (name.empty() || name.size() > 253) return false;
+  for (char c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.')) return false;
+  }
+  return name.front() != '.' && name.back() != '.';
+}
 
 std::string TakeOpensslErrors() {
   std::string out;

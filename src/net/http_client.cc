@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/core/error.hpp>
@@ -20,6 +21,12 @@
 #include "net/no_throw.h"
 
 namespace skiff::net {
+
+struct HttpClient::TlsSetup {
+  std::shared_ptr<boost::asio::ssl::context> context;
+  std::string ca_fingerprint;  // empty: OpenSSL verified the chain in the handshake
+};
+
 namespace {
 
 namespace asio = boost::asio;
@@ -37,6 +44,7 @@ constexpr uint64_t kMaxErrorBody = 1 << 20;
 // Where a base URL points.
 struct Target {
   bool is_unix = false;
+  bool is_tls = false;      // https://
   std::string host;         // tcp
   std::string port;         // tcp
   std::string socket_path;  // unix
@@ -60,18 +68,21 @@ Result<Target> ParseBaseUrl(const std::string& base_url) {
     return target;
   }
   auto url = boost::urls::parse_uri(base_url);
-  if (!url || url->scheme() != "http" || url->host().empty()) {
-    return InvalidArgument("base URL \"" + base_url + "\" is not http://host:port or unix:///path");
+  if (!url || (url->scheme() != "http" && url->scheme() != "https") || url->host().empty()) {
+    return InvalidArgument("base URL \"" + base_url +
+                           "\" is not http://host:port, https://host:port or unix:///path");
   }
+  target.is_tls = url->scheme() == "https";
+  const std::string default_port = target.is_tls ? "443" : "80";
   target.host = url->host_address();
   if (target.host.size() >= 2 && target.host.front() == '[') {
     target.host = target.host.substr(1, target.host.size() - 2);
   }
-  target.port = url->has_port() ? std::string(url->port()) : "80";
+  target.port = url->has_port() ? std::string(url->port()) : default_port;
   target.prefix = std::string(url->encoded_path());
   while (!target.prefix.empty() && target.prefix.back() == '/') target.prefix.pop_back();
   target.display = std::string(url->encoded_host_and_port());
-  if (!url->has_port()) target.display += ":80";
+  if (!url->has_port()) target.display += ":" + default_port;
   target.host_header = std::string(url->encoded_host_and_port());
   return target;
 }
@@ -172,22 +183,20 @@ void Close(Stream<Protocol>& stream) {
   stream.close();
 }
 
-template <typename Protocol>
-asio::awaitable<Result<HttpResponse>> DoOn(const Target& target,
-                                           http::request<http::string_body> request,
-                                           Duration timeout) {
-  Stream<Protocol> stream(co_await asio::this_coro::executor);
-  // One deadline for the whole exchange.
-  stream.expires_after(timeout);
-  if (auto ec = co_await Connect(stream, target))
-    co_return tl::unexpected(MapError(ec, "connect", target, timeout));
-  auto [write_ec, written] = co_await http::async_write(stream, request, kNoThrow);
+// Sends `request` on `io` (the connection, or the TLS stream over it) and
+// reads the whole response; `stream` is the socket's stream under it.
+template <typename IoStream, typename Protocol>
+asio::awaitable<Result<HttpResponse>> Exchange(IoStream& io, Stream<Protocol>& stream,
+                                               const Target& target,
+                                               http::request<http::string_body>& request,
+                                               Duration timeout) {
+  auto [write_ec, written] = co_await http::async_write(io, request, kNoThrow);
   if (write_ec) co_return tl::unexpected(MapError(write_ec, "send request", target, timeout));
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(kMaxResponseBody);
   if (request.method() == http::verb::head) parser.skip(true);
-  auto [read_ec, read] = co_await http::async_read(stream, buffer, parser, kNoThrow);
+  auto [read_ec, read] = co_await http::async_read(io, buffer, parser, kNoThrow);
   if (read_ec) co_return tl::unexpected(MapError(read_ec, "read response", target, timeout));
   Close(stream);
   auto& message = parser.get();
@@ -200,24 +209,21 @@ asio::awaitable<Result<HttpResponse>> DoOn(const Target& target,
   co_return response;
 }
 
-template <typename Protocol>
-asio::awaitable<Result<int>> StreamOn(const Target& target,
-                                      http::request<http::string_body> request,
-                                      const std::function<bool(std::string_view)>& on_data,
-                                      Duration timeout) {
-  // The header phase always has a limit, even when the body has none.
-  const Duration limit = timeout == Duration::zero() ? HttpClient::kDefaultTimeout : timeout;
-  Stream<Protocol> stream(co_await asio::this_coro::executor);
-  stream.expires_after(limit);
-  if (auto ec = co_await Connect(stream, target))
-    co_return tl::unexpected(MapError(ec, "connect", target, limit));
-  auto [write_ec, written] = co_await http::async_write(stream, request, kNoThrow);
+// Sends `request` on `io` and streams the response to `on_data` (see
+// HttpClient::Stream); `stream` is the socket's stream under `io`, whose
+// deadline is `limit` until the header is in.
+template <typename IoStream, typename Protocol>
+asio::awaitable<Result<int>> StreamExchange(IoStream& io, Stream<Protocol>& stream,
+                                            const Target& target,
+                                            http::request<http::string_body>& request,
+                                            const std::function<bool(std::string_view)>& on_data,
+                                            Duration timeout, Duration limit) {
+  auto [write_ec, written] = co_await http::async_write(io, request, kNoThrow);
   if (write_ec) co_return tl::unexpected(MapError(write_ec, "send request", target, limit));
   beast::flat_buffer buffer;
   http::response_parser<http::buffer_body> parser;
   parser.body_limit(boost::none);
-  auto [header_ec, header_read] =
-      co_await http::async_read_header(stream, buffer, parser, kNoThrow);
+  auto [header_ec, header_read] = co_await http::async_read_header(io, buffer, parser, kNoThrow);
   if (header_ec) co_return tl::unexpected(MapError(header_ec, "read response", target, limit));
   const int status = static_cast<int>(parser.get().result_int());
   const bool success = status >= 200 && status < 300;
@@ -232,7 +238,7 @@ asio::awaitable<Result<int>> StreamOn(const Target& target,
     } else {
       stream.expires_after(limit);
     }
-    auto [ec, n] = co_await http::async_read_some(stream, buffer, parser, kNoThrow);
+    auto [ec, n] = co_await http::async_read_some(io, buffer, parser, kNoThrow);
     if (ec == http::error::need_buffer) ec = {};
     if (ec) co_return tl::unexpected(MapError(ec, "read response", target, limit));
     std::string_view data(chunk.data(), chunk.size() - parser.get().body().size);
@@ -246,6 +252,69 @@ asio::awaitable<Result<int>> StreamOn(const Target& target,
   Close(stream);
   if (!success) co_return tl::unexpected(ErrorFromResponse(status, error_body));
   co_return status;
+}
+
+// The TLS handshake on `secure`, then the pinned CA's check when there is
+// one: all before anything is sent.
+template <typename SecureStream>
+asio::awaitable<Status> Handshake(SecureStream& secure, const Target& target,
+                                  const HttpClient::TlsSetup& tls, Duration timeout) {
+  SSL* ssl = secure.native_handle();
+  if (auto named = SetPeerName(ssl, target.host); !named) co_return named;
+  auto [ec] = co_await secure.async_handshake(asio::ssl::stream_base::client, kNoThrow);
+  if (ec) {
+    if (ec == beast::error::timeout)
+      co_return tl::unexpected(MapError(ec, "connect", target, timeout));
+    if (auto verified = HandshakeVerifyError(ssl, target.display); !verified) co_return verified;
+    co_return tl::unexpected(
+        Error{ErrorCode::kUnavailable, std::string(kCannotConnect) + target.display +
+                                           ": TLS handshake failed: " + Lowercase(ec.message())});
+  }
+  if (!tls.ca_fingerprint.empty()) {
+    TlsPeerCheck check{target.display, target.host, tls.ca_fingerprint};
+    co_return VerifyPinnedPeer(ssl, check);
+  }
+  co_return OkStatus();
+}
+
+template <typename Protocol>
+asio::awaitable<Result<HttpResponse>> DoOn(const Target& target, const HttpClient::TlsSetup* tls,
+                                           http::request<http::string_body> request,
+                                           Duration timeout) {
+  Stream<Protocol> stream(co_await asio::this_coro::executor);
+  // One deadline for the whole exchange.
+  stream.expires_after(timeout);
+  if (auto ec = co_await Connect(stream, target))
+    co_return tl::unexpected(MapError(ec, "connect", target, timeout));
+  if (tls != nullptr) {
+    asio::ssl::stream<Stream<Protocol>&> secure(stream, *tls->context);
+    if (auto status = co_await Handshake(secure, target, *tls, timeout); !status) {
+      co_return tl::unexpected(status.error());
+    }
+    co_return co_await Exchange(secure, stream, target, request, timeout);
+  }
+  co_return co_await Exchange(stream, stream, target, request, timeout);
+}
+
+template <typename Protocol>
+asio::awaitable<Result<int>> StreamOn(const Target& target, const HttpClient::TlsSetup* tls,
+                                      http::request<http::string_body> request,
+                                      const std::function<bool(std::string_view)>& on_data,
+                                      Duration timeout) {
+  // The header phase always has a limit, even when the body has none.
+  const Duration limit = timeout == Duration::zero() ? HttpClient::kDefaultTimeout : timeout;
+  Stream<Protocol> stream(co_await asio::this_coro::executor);
+  stream.expires_after(limit);
+  if (auto ec = co_await Connect(stream, target))
+    co_return tl::unexpected(MapError(ec, "connect", target, limit));
+  if (tls != nullptr) {
+    asio::ssl::stream<Stream<Protocol>&> secure(stream, *tls->context);
+    if (auto status = co_await Handshake(secure, target, *tls, limit); !status) {
+      co_return tl::unexpected(status.error());
+    }
+    co_return co_await StreamExchange(secure, stream, target, request, on_data, timeout, limit);
+  }
+  co_return co_await StreamExchange(stream, stream, target, request, on_data, timeout, limit);
 }
 
 // Runs `operation` to completion on a private io_context.
@@ -275,18 +344,31 @@ Result<T> RunBlocking(asio::io_context& io, asio::awaitable<Result<T>> operation
 bool NeverSent(const Error& error) {
   // Both spellings MapError gives a failed connect: refused, and timed out.
   return (error.code == ErrorCode::kUnavailable && error.message.starts_with(kCannotConnect)) ||
-         (error.code == ErrorCode::kDeadlineExceeded && error.message.starts_with("connect to "));
+         (error.code == ErrorCode::kDeadlineExceeded && error.message.starts_with("connect to ")) ||
+         (error.code == ErrorCode::kUnauthenticated && error.message.starts_with(kCannotTrust));
 }
 
-HttpClient::HttpClient(std::string base_url) : base_url_(std::move(base_url)) {}
+HttpClient::HttpClient(std::string base_url, TlsTrust trust) : base_url_(std::move(base_url)) {
+  auto target = ParseBaseUrl(base_url_);
+  if (!target || !target->is_tls) return;
+  auto context = MakeClientTlsContext(trust);
+  if (!context) {
+    tls_error_ = context.error();
+    return;
+  }
+  tls_ = std::make_shared<const TlsSetup>(TlsSetup{*context, std::move(trust.ca_fingerprint)});
+}
 
 Status HttpClient::Check() const {
-  return ParseBaseUrl(base_url_).map([](auto&&) {});
+  SKIFF_ASSIGN_OR_RETURN(Target target, ParseBaseUrl(base_url_));
+  if (tls_error_) return tl::unexpected(*tls_error_);
+  return OkStatus();
 }
 
 Result<HttpResponse> HttpClient::Do(std::string_view method, std::string_view path,
                                     std::string_view body, const HttpHeaders& headers,
                                     Duration timeout, std::stop_token stop) const {
+  SKIFF_RETURN_IF_ERROR(Check());
   SKIFF_ASSIGN_OR_RETURN(Target target, ParseBaseUrl(base_url_));
   if (method.empty()) return InvalidArgument("empty HTTP method");
   auto request = BuildRequest(target, method, path, body, headers);
@@ -294,9 +376,10 @@ Result<HttpResponse> HttpClient::Do(std::string_view method, std::string_view pa
   // As in Stream: stopping the context ends run(), and destroying the
   // unfinished coroutine closes the connection.
   std::stop_callback on_stop(stop, [&io] { io.stop(); });
-  auto result = target.is_unix
-                    ? RunBlocking(io, DoOn<unix_socket>(target, std::move(request), timeout))
-                    : RunBlocking(io, DoOn<tcp>(target, std::move(request), timeout));
+  auto result =
+      target.is_unix
+          ? RunBlocking(io, DoOn<unix_socket>(target, nullptr, std::move(request), timeout))
+          : RunBlocking(io, DoOn<tcp>(target, tls_.get(), std::move(request), timeout));
   if (stop.stop_requested()) return Aborted("call to " + target.display + " cancelled");
   return result;
 }
@@ -312,6 +395,7 @@ Result<int> HttpClient::Stream(std::string_view method, std::string_view path,
                                std::string_view body, const HttpHeaders& headers,
                                const std::function<bool(std::string_view chunk)>& on_data,
                                Duration timeout, std::stop_token stop) const {
+  SKIFF_RETURN_IF_ERROR(Check());
   SKIFF_ASSIGN_OR_RETURN(Target target, ParseBaseUrl(base_url_));
   if (method.empty()) return InvalidArgument("empty HTTP method");
   auto request = BuildRequest(target, method, path, body, headers);
@@ -321,8 +405,10 @@ Result<int> HttpClient::Stream(std::string_view method, std::string_view path,
   std::stop_callback on_stop(stop, [&io] { io.stop(); });
   auto result =
       target.is_unix
-          ? RunBlocking(io, StreamOn<unix_socket>(target, std::move(request), on_data, timeout))
-          : RunBlocking(io, StreamOn<tcp>(target, std::move(request), on_data, timeout));
+          ? RunBlocking(
+                io, StreamOn<unix_socket>(target, nullptr, std::move(request), on_data, timeout))
+          : RunBlocking(io,
+                        StreamOn<tcp>(target, tls_.get(), std::move(request), on_data, timeout));
   if (stop.stop_requested()) return Aborted("stream to " + target.display + " cancelled");
   return result;
 }

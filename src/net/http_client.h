@@ -6,6 +6,8 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -13,22 +15,27 @@
 #include "common/clock.h"
 #include "common/result.h"
 #include "net/http.h"
+#include "net/tls.h"
 
 namespace skiff::net {
 
 // Whether `error` (from HttpClient) says the request never left: the
-// connection could not be made, so the server did nothing of it and any
-// request, even a write, may be sent elsewhere.
+// connection could not be made, or the server's certificate was not trusted,
+// so the server did nothing of it and any request, even a write, may be sent
+// elsewhere.
 bool NeverSent(const Error& error);
 
 class HttpClient {
  public:
   static constexpr Duration kDefaultTimeout = std::chrono::seconds(30);
 
-  // `base_url` is "http://host:port" (optionally with a path prefix that is put
-  // before every request path) or "unix:///path/to/socket". A base URL that
-  // does not parse makes every call fail with kInvalidArgument.
-  explicit HttpClient(std::string base_url);
+  // `base_url` is "http://host:port" or "https://host:port" (optionally with a
+  // path prefix that is put before every request path) or
+  // "unix:///path/to/socket". An https:// server is trusted as `trust` says
+  // (the system's roots by default) and its certificate must name the URL's
+  // host (or IP); TLS 1.2 at least. A base URL that does not parse, or a
+  // `trust` that does not, makes every call fail with kInvalidArgument.
+  explicit HttpClient(std::string base_url, TlsTrust trust = {});
 
   // Sends one request and reads the whole response, whatever its status (a 404
   // is a response, not an error here; see ErrorFromResponse). A Host among
@@ -40,7 +47,11 @@ class HttpClient {
   // connection (the message names the address: "cannot connect to
   // 127.0.0.1:7070: connection refused"), kDeadlineExceeded on timeout,
   // kInternal for a response that is not valid HTTP, kInvalidArgument for a bad
-  // base URL or method; kAborted when a stop is requested on `stop` (from any
+  // base URL or method; kUnauthenticated, the message starting "cannot trust
+  // the server at ADDR", when an https:// server's certificate does not verify
+  // (or its chain has no CA with the pinned fingerprint: the message gives the
+  // one it sent and the one expected), checked before anything is sent;
+  // kAborted when a stop is requested on `stop` (from any
   // thread), which ends the call at once, closing the connection (the owner of
   // a call to a peer that may hang, as the Docker engine's exit watcher, need
   // not wait out `timeout` to shut down).
@@ -77,8 +88,16 @@ class HttpClient {
 
   const std::string& base_url() const { return base_url_; }
 
+  // What a TLS connection needs, made once per client (OpenSSL's contexts are
+  // shareable between threads once set up).
+  struct TlsSetup;
+
  private:
   std::string base_url_;
+  // Set for an https:// base URL whose trust parses; else tls_error_ may say
+  // why not.
+  std::shared_ptr<const TlsSetup> tls_;
+  std::optional<Error> tls_error_;
 };
 
 }  // namespace skiff::net

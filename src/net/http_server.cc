@@ -12,6 +12,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -23,6 +24,7 @@
 #include <charconv>
 #include <exception>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <utility>
 #include <vector>
@@ -102,11 +104,70 @@ Status ToHttpRequest(http::request<http::string_body>& message, std::string remo
   return OkStatus();
 }
 
+// A connection's byte stream: plain TCP, or TLS over it. Deadlines, the socket
+// and closing are the TCP stream's (a deadline that passes closes the socket,
+// failing a TLS operation too); reads and writes go through TLS when there is
+// one. An AsyncReadStream and AsyncWriteStream, for Beast and Asio's
+// algorithms. Not movable: the TLS stream refers to the TCP one.
+class ConnectionStream {
+ public:
+  using executor_type = beast::tcp_stream::executor_type;
+  using TlsStream = asio::ssl::stream<beast::tcp_stream&>;
+
+  // `tls` null: plain HTTP.
+  ConnectionStream(tcp::socket socket, asio::ssl::context* tls) : tcp_(std::move(socket)) {
+    if (tls != nullptr) tls_.emplace(tcp_, *tls);
+  }
+  ConnectionStream(const ConnectionStream&) = delete;
+  ConnectionStream& operator=(const ConnectionStream&) = delete;
+
+  executor_type get_executor() { return tcp_.get_executor(); }
+  tcp::socket& socket() { return tcp_.socket(); }
+  template <typename Rep, typename Period>
+  void expires_after(std::chrono::duration<Rep, Period> after) {
+    tcp_.expires_after(after);
+  }
+  void expires_never() { tcp_.expires_never(); }
+  void cancel() { tcp_.cancel(); }
+  void close() { tcp_.close(); }
+  TlsStream* tls() { return tls_ ? &*tls_ : nullptr; }
+
+  template <typename Buffers, typename Token>
+  auto async_read_some(const Buffers& buffers, Token&& token) {
+    return asio::async_initiate<Token, void(error_code, size_t)>(
+        [this](auto handler, const Buffers& data) {
+          if (tls_) {
+            tls_->async_read_some(data, std::move(handler));
+          } else {
+            tcp_.async_read_some(data, std::move(handler));
+          }
+        },
+        token, buffers);
+  }
+
+  template <typename Buffers, typename Token>
+  auto async_write_some(const Buffers& buffers, Token&& token) {
+    return asio::async_initiate<Token, void(error_code, size_t)>(
+        [this](auto handler, const Buffers& data) {
+          if (tls_) {
+            tls_->async_write_some(data, std::move(handler));
+          } else {
+            tcp_.async_write_some(data, std::move(handler));
+          }
+        },
+        token, buffers);
+  }
+
+ private:
+  beast::tcp_stream tcp_;
+  std::optional<TlsStream> tls_;
+};
+
 // One accepted connection. Everything but `stream`'s construction happens on
 // the connection's strand (the stream's executor).
 struct Connection {
-  explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
-  beast::tcp_stream stream;
+  Connection(tcp::socket socket, asio::ssl::context* tls) : stream(std::move(socket), tls) {}
+  ConnectionStream stream;
   // Cancels the session coroutine (and so the handler) when the stop grace ends.
   asio::cancellation_signal cancel;
   bool idle = false;      // waiting for the first byte of a request
@@ -132,9 +193,10 @@ struct PeerWatch {
 // re-arms the descriptor when it queues an operation, so the state the socket
 // is in is reported, not only its later changes (the tests close and reset
 // before Begin).
-// TODO: over TLS a close_notify alert is bytes like a request's, so the watch
-// would end at it instead of reporting the client gone; watch through the TLS
-// layer when the server gets one.
+// Over TLS the socket is watched the same way: a client that closes or resets
+// its connection is seen; one that sends a close_notify alert first is not
+// (the alert is bytes like a request's, so the watch ends at it) and is
+// noticed at the next write instead. TODO: watch through the TLS layer.
 // REQUIRES: on the connection's strand; `socket` lives while `watch->active`.
 void WatchPeer(std::shared_ptr<PeerWatch> watch, tcp::socket& socket) {
   socket.async_receive(asio::buffer(&watch->byte, 1), tcp::socket::message_peek,
@@ -371,7 +433,7 @@ asio::awaitable<void> HttpServer::Impl::AcceptLoop(std::shared_ptr<Impl> self) {
       co_await pause.async_wait(kNoThrow);
       continue;
     }
-    auto connection = std::make_shared<Connection>(std::move(socket));
+    auto connection = std::make_shared<Connection>(std::move(socket), self->options_.tls.get());
     bool over_cap = false;
     {
       std::lock_guard lock(self->mu_);
@@ -379,6 +441,10 @@ asio::awaitable<void> HttpServer::Impl::AcceptLoop(std::shared_ptr<Impl> self) {
       over_cap = self->options_.max_connections > 0 &&
                  self->connections_.size() >= self->options_.max_connections;
       if (!over_cap) self->connections_.insert(connection);
+    }
+    if (over_cap && self->options_.tls) {
+      // Past the cap over TLS: no handshake for a 503; the client sees the close.
+      continue;
     }
     if (over_cap) {
       // Past the cap: a short 503 (best effort, never waiting on the client),
@@ -420,6 +486,16 @@ asio::awaitable<void> HttpServer::Impl::Serve(Connection& connection) {
   stream.socket().set_option(tcp::no_delay(true), ec);
   SetKeepAlive(stream.socket());
   connection.remote = EndpointString(stream.socket().remote_endpoint(ec));
+  if (auto* tls = stream.tls()) {
+    // The handshake is bounded like a request's header (a slow client).
+    stream.expires_after(options_.header_timeout);
+    auto [handshake_ec] = co_await tls->async_handshake(asio::ssl::stream_base::server, kNoThrow);
+    if (handshake_ec) {
+      SKIFF_LOG_DEBUG("http: TLS handshake with {} failed: {}", connection.remote,
+                      handshake_ec.message());
+      co_return;
+    }
+  }
   beast::flat_buffer buffer;
   for (;;) {
     if (buffer.size() == 0) {

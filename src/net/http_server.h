@@ -6,6 +6,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -86,6 +87,11 @@ struct HttpServerOptions {
   // After Stop(), how long in-flight requests may still run before their
   // connections are closed and their handlers cancelled.
   Duration stop_grace = std::chrono::seconds(10);
+  // Serve HTTPS with this context (net::MakeServerTlsContext: the
+  // certificate and key; TLS 1.2 at least), the handshake bounded by
+  // header_timeout; null serves plain HTTP. Everything else (keep-alive,
+  // streamed responses, limits, Stop) works the same over both.
+  std::shared_ptr<asio::ssl::context> tls;
 };
 
 class HttpServer {

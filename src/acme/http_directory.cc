@@ -1,0 +1,194 @@
+#include "acme/http_directory.h"
+
+#include <boost/json/serialize.hpp>
+#include <boost/url/parse.hpp>
+#include <utility>
+
+#include "acme/base64url.h"
+#include "acme/jws.h"
+#include "acme/problem.h"
+
+namespace skiff::acme {
+namespace {
+
+namespace json = boost::json;
+
+bool Ok(const net::HttpResponse& response) {
+  return response.status >= 200 && response.status < 300;
+}
+
+std::optional<Duration> RetryAfterOf(const net::HttpResponse& response) {
+  return ParseRetryAfter(response.Header("Retry-After"), std::chrono::system_clock::now());
+}
+
+// `parsed` (an order or authorization) with the answer's Retry-After.
+template <typename T>
+Result<T> WithRetryAfter(Result<T> parsed, const net::HttpResponse& response) {
+  if (parsed) parsed->retry_after = RetryAfterOf(response);
+  return parsed;
+}
+
+}  // namespace
+
+HttpAcmeDirectory::HttpAcmeDirectory(std::string directory_url, net::TlsTrust trust,
+                                     Duration timeout)
+    : directory_url_(std::move(directory_url)), trust_(std::move(trust)), timeout_(timeout) {}
+
+HttpAcmeDirectory::~HttpAcmeDirectory() = default;
+
+Result<net::HttpResponse> HttpAcmeDirectory::Exchange(std::string_view method,
+                                                      const std::string& url, std::string_view body,
+                                                      const net::HttpHeaders& headers) {
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed || parsed->host().empty()) {
+    return InvalidArgument("the ACME server sent a URL that does not parse: \"" + url + "\"");
+  }
+  const std::string origin =
+      std::string(parsed->scheme()) + "://" + std::string(parsed->encoded_host_and_port());
+  std::string target(parsed->encoded_target());
+  if (target.empty()) target = "/";
+  std::shared_ptr<net::HttpClient> client;
+  {
+    std::lock_guard lock(mu_);
+    auto& kept = clients_[origin];
+    if (!kept) kept = std::make_shared<net::HttpClient>(origin, trust_);
+    client = kept;
+  }
+  return client->Do(method, target, body, headers, timeout_);
+}
+
+Result<Directory> HttpAcmeDirectory::GetDirectory() {
+  {
+    std::lock_guard lock(mu_);
+    if (directory_) return *directory_;
+  }
+  SKIFF_ASSIGN_OR_RETURN(net::HttpResponse response, Exchange("GET", directory_url_, {}, {}));
+  if (!Ok(response)) {
+    return tl::unexpected(ProblemError(ProblemFromResponse(response.status, response.body),
+                                       "reading the ACME directory " + directory_url_));
+  }
+  SKIFF_ASSIGN_OR_RETURN(Directory directory, ParseDirectory(response.body));
+  std::lock_guard lock(mu_);
+  directory_ = directory;
+  return directory;
+}
+
+Result<std::string> HttpAcmeDirectory::TakeNonce() {
+  {
+    std::lock_guard lock(mu_);
+    if (!nonce_.empty()) return std::exchange(nonce_, std::string());
+  }
+  SKIFF_ASSIGN_OR_RETURN(Directory directory, GetDirectory());
+  SKIFF_ASSIGN_OR_RETURN(net::HttpResponse response, Exchange("HEAD", directory.new_nonce, {}, {}));
+  const std::string nonce(response.Header("Replay-Nonce"));
+  if (!Ok(response) || nonce.empty()) {
+    return Unavailable("the ACME server gave no nonce at " + directory.new_nonce + " (HTTP " +
+                       std::to_string(response.status) + ")");
+  }
+  return nonce;
+}
+
+void HttpAcmeDirectory::KeepNonce(const net::HttpResponse& response) {
+  std::string_view nonce = response.Header("Replay-Nonce");
+  if (nonce.empty()) return;
+  std::lock_guard lock(mu_);
+  nonce_ = std::string(nonce);
+}
+
+Result<net::HttpResponse> HttpAcmeDirectory::Post(EVP_PKEY* key, const std::string& kid,
+                                                  const std::string& url, std::string_view payload,
+                                                  std::string_view what, net::HttpHeaders headers) {
+  headers.emplace_back("Content-Type", "application/jose+json");
+  for (int attempt = 0;; ++attempt) {
+    SKIFF_ASSIGN_OR_RETURN(std::string nonce, TakeNonce());
+    SKIFF_ASSIGN_OR_RETURN(std::string jws, SignJws(key, JwsHeader{url, nonce, kid}, payload));
+    SKIFF_ASSIGN_OR_RETURN(net::HttpResponse response, Exchange("POST", url, jws, headers));
+    KeepNonce(response);
+    if (Ok(response)) return response;
+    Problem problem = ProblemFromResponse(response.status, response.body);
+    // RFC 8555 §6.5: a badNonce refusal carries a fresh nonce; try again with it.
+    if (problem.ShortType() == "badNonce" && attempt < kBadNonceRetries) continue;
+    return tl::unexpected(ProblemError(problem, what));
+  }
+}
+
+Result<Account> HttpAcmeDirectory::NewAccount(EVP_PKEY* key,
+                                              const std::vector<std::string>& contact,
+                                              bool only_return_existing) {
+  SKIFF_ASSIGN_OR_RETURN(Directory directory, GetDirectory());
+  json::object payload;
+  if (only_return_existing) {
+    payload["onlyReturnExisting"] = true;
+  } else {
+    payload["termsOfServiceAgreed"] = true;
+    json::array contacts;
+    for (const std::string& c : contact) contacts.emplace_back(c);
+    payload["contact"] = std::move(contacts);
+  }
+  SKIFF_ASSIGN_OR_RETURN(
+      net::HttpResponse response,
+      Post(key, "", directory.new_account, json::serialize(payload),
+           only_return_existing ? "looking up the ACME account" : "registering an ACME account"));
+  const std::string url(response.Header("Location"));
+  if (url.empty()) return InvalidArgument("the ACME server sent an account without its URL");
+  return ParseAccount(response.body, url);
+}
+
+Result<Order> HttpAcmeDirectory::NewOrder(const AccountKey& account,
+                                          const std::vector<std::string>& domains) {
+  SKIFF_ASSIGN_OR_RETURN(Directory directory, GetDirectory());
+  json::array identifiers;
+  std::string names;
+  for (const std::string& domain : domains) {
+    identifiers.push_back(json::object{{"type", "dns"}, {"value", domain}});
+    names += (names.empty() ? "" : ", ") + domain;
+  }
+  SKIFF_ASSIGN_OR_RETURN(
+      net::HttpResponse response,
+      Post(account.key, account.url, directory.new_order,
+           json::serialize(json::object{{"identifiers", std::move(identifiers)}}),
+           "new order for " + names));
+  const std::string url(response.Header("Location"));
+  if (url.empty()) return InvalidArgument("the ACME server sent an order without its URL");
+  return WithRetryAfter(ParseOrder(response.body, url), response);
+}
+
+Result<Order> HttpAcmeDirectory::GetOrder(const AccountKey& account, const std::string& url) {
+  SKIFF_ASSIGN_OR_RETURN(net::HttpResponse response,
+                         Post(account.key, account.url, url, "", "reading the order " + url));
+  return WithRetryAfter(ParseOrder(response.body, url), response);
+}
+
+Result<Authorization> HttpAcmeDirectory::GetAuthorization(const AccountKey& account,
+                                                          const std::string& url) {
+  SKIFF_ASSIGN_OR_RETURN(net::HttpResponse response, Post(account.key, account.url, url, "",
+                                                          "reading the authorization " + url));
+  return WithRetryAfter(ParseAuthorization(response.body, url), response);
+}
+
+Result<Challenge> HttpAcmeDirectory::RespondToChallenge(const AccountKey& account,
+                                                        const std::string& url) {
+  SKIFF_ASSIGN_OR_RETURN(net::HttpResponse response, Post(account.key, account.url, url, "{}",
+                                                          "answering the challenge " + url));
+  return ParseChallenge(response.body);
+}
+
+Result<Order> HttpAcmeDirectory::Finalize(const AccountKey& account, const Order& order,
+                                          std::string_view csr_der) {
+  SKIFF_ASSIGN_OR_RETURN(net::HttpResponse response,
+                         Post(account.key, account.url, order.finalize,
+                              json::serialize(json::object{{"csr", Base64UrlEncode(csr_der)}}),
+                              "finalizing the order " + order.url));
+  return WithRetryAfter(ParseOrder(response.body, order.url), response);
+}
+
+Result<std::string> HttpAcmeDirectory::DownloadCertificate(const AccountKey& account,
+                                                           const std::string& url) {
+  SKIFF_ASSIGN_OR_RETURN(
+      net::HttpResponse response,
+      Post(account.key, account.url, url, "", "downloading the certificate " + url,
+           {{"Accept", "application/pem-certificate-chain"}}));
+  return std::move(response.body);
+}
+
+}  // namespace skiff::acme

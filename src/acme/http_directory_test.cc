@@ -1,0 +1,119 @@
+#include "acme/http_directory.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+#include <mutex>
+#include <vector>
+
+#include "acme/base64url.h"
+#include "common/check.h"
+#include "crypto/x509.h"
+#include "net/http_server.h"
+#include "net/test_util.h"
+
+namespace skiff::acme {
+namespace {
+
+namespace asio = boost::asio;
+
+// An ACME server that refuses the first `bad_nonces` newAccount POSTs with
+// badNonce (each refusal carrying a fresh nonce, as RFC 8555 §6.5 asks) and
+// records the nonce each POST was signed with. Plain HTTP: the client's
+// HTTPS is net::HttpClient's and tested there.
+class NonceServer {
+ public:
+  explicit NonceServer(int bad_nonces)
+      : bad_nonces_(bad_nonces),
+        server_(io_.io(),
+                [this](const net::HttpRequest& request,
+                       net::ResponseWriter& writer) -> asio::awaitable<void> {
+                  net::HttpResponse response = Answer(request);
+                  co_await writer.Send(std::move(response));
+                }) {
+    SKIFF_CHECK(server_.Listen("127.0.0.1:0"));
+  }
+  std::string base() const { return "http://127.0.0.1:" + std::to_string(server_.port()); }
+  std::vector<std::string> nonces() {
+    std::lock_guard lock(mu_);
+    return nonces_;
+  }
+
+ private:
+  net::HttpResponse Answer(const net::HttpRequest& request) {
+    std::lock_guard lock(mu_);
+    const std::string nonce = "nonce-" + std::to_string(++issued_);
+    net::HttpResponse response;
+    if (request.path == "/dir") {
+      response =
+          net::TextResponse(200,
+                            R"({"newNonce":")" + base() + R"(/nonce","newAccount":")" + base() +
+                                R"(/account","newOrder":")" + base() + R"(/order"})",
+                            "application/json");
+    } else if (request.path == "/nonce") {
+      response.status = 200;
+    } else if (request.path == "/account") {
+      auto jws = boost::json::parse(request.body).as_object();
+      auto header =
+          boost::json::parse(Base64UrlDecode(std::string(jws.at("protected").as_string())).value());
+      nonces_.emplace_back(header.as_object().at("nonce").as_string());
+      if (static_cast<int>(nonces_.size()) <= bad_nonces_) {
+        response = net::TextResponse(
+            400,
+            R"({"type":"urn:ietf:params:acme:error:badNonce","detail":"JWS has an invalid anti-replay nonce: \")" +
+                nonces_.back() + R"(\""})",
+            "application/problem+json");
+      } else {
+        response = net::TextResponse(201, R"({"status":"valid"})", "application/json");
+        response.headers.emplace_back("Location", base() + "/account/1");
+      }
+    } else {
+      response = net::TextResponse(404, "no");
+    }
+    response.headers.emplace_back("Replay-Nonce", nonce);
+    return response;
+  }
+
+  const int bad_nonces_;
+  net::testing::IoThreads io_{1};
+  net::HttpServer server_;
+  std::mutex mu_;
+  int issued_ = 0;                   // GUARDED_BY(mu_)
+  std::vector<std::string> nonces_;  // GUARDED_BY(mu_)
+};
+
+// Verify that a request refused with badNonce is sent again signed with the
+// nonce the refusal carried, and the account comes back.
+TEST(HttpAcmeDirectory, RetriesBadNonceWithTheRefusalsNonce) {
+  NonceServer server(2);
+  HttpAcmeDirectory directory(server.base() + "/dir");
+  crypto::PKeyPtr key = crypto::GenerateP256Key().value();
+  auto account = directory.NewAccount(key.get(), {"mailto:ops@skiff.test"}, false);
+  ASSERT_TRUE(account) << account.error().ToString();
+  EXPECT_EQ(account->url, server.base() + "/account/1");
+  // Every answer carries the next nonce: the directory's nonce-1, newNonce's
+  // nonce-2 for the first POST, then each retry the refusal's.
+  auto nonces = server.nonces();
+  ASSERT_EQ(nonces.size(), 3u);
+  EXPECT_EQ(nonces[0], "nonce-2");
+  EXPECT_EQ(nonces[1], "nonce-3");
+  EXPECT_EQ(nonces[2], "nonce-4");
+}
+
+// Verify that a server that refuses every nonce ends the call after the
+// retries with kAborted and its own words.
+TEST(HttpAcmeDirectory, GivesUpOnEndlessBadNonces) {
+  NonceServer server(1000);
+  HttpAcmeDirectory directory(server.base() + "/dir");
+  crypto::PKeyPtr key = crypto::GenerateP256Key().value();
+  auto account = directory.NewAccount(key.get(), {}, false);
+  ASSERT_FALSE(account);
+  EXPECT_EQ(account.error().code, ErrorCode::kAborted);
+  EXPECT_EQ(server.nonces().size(), static_cast<size_t>(HttpAcmeDirectory::kBadNonceRetries + 1));
+  EXPECT_TRUE(account.error().message.starts_with(
+      "registering an ACME account: ACME server said: JWS has an invalid anti-replay nonce"))
+      << account.error().message;
+}
+
+}  // namespace
+}  // namespace skiff::acme

@@ -1,0 +1,55 @@
+// PebbleServer: a real ACME server for tests (Debian's pebble, installed by
+// scripts/setup.sh), with pebble-challtestsrv as its DNS server pointing
+// every name at 127.0.0.1, so Pebble validates HTTP-01 for real against
+// 127.0.0.1:<http01 port>, where the test serves the challenges.
+//
+// The test makes Pebble's TLS certificate itself (crypto::MakeAuthority, the
+// package ships none); Pebble's own issuing root is read from its
+// management interface. Everything listens on 127.0.0.1 only; challtestsrv
+// runs its DNS and management listeners and none of its challenge servers.
+// Both run as children with a parent-death signal (setpriv --pdeathsig
+// KILL): a test that crashes leaves none behind. PEBBLE_VA_NOSLEEP=1, never
+// PEBBLE_VA_ALWAYS_VALID; Pebble's default 5 % of refused nonces stays on,
+// so badNonce retries are exercised.
+//
+// Thread-safety: the accessors may be called from any thread.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+#include "e2e/subprocess.h"
+#include "fakes/testing.h"
+#include "net/tls.h"
+
+namespace skiff::testing {
+
+class PebbleServer {
+ public:
+  // Starts challtestsrv and Pebble, validating HTTP-01 on 127.0.0.1:`http01_port`,
+  // and waits until both answer.
+  // Errors: kUnavailable saying why (not installed: run scripts/setup.sh; did
+  // not come up: the end of its output).
+  static Result<std::unique_ptr<PebbleServer>> Start(int http01_port);
+  ~PebbleServer();
+
+  // https://127.0.0.1:PORT/dir
+  std::string directory_url() const;
+  // Whom to trust for directory_url() (Pebble's TLS certificate's CA).
+  const net::TlsTrust& trust() const { return trust_; }
+  // The root Pebble issues under (GET https://<management>/roots/0), PEM.
+  Result<std::string> IssuingRoot() const;
+
+ private:
+  PebbleServer() = default;
+
+  TempDir dir_;
+  net::TlsTrust trust_;
+  int acme_port_ = 0;
+  int management_port_ = 0;
+  std::unique_ptr<Subprocess> challtestsrv_;
+  std::unique_ptr<Subprocess> pebble_;
+};
+
+}  // namespace skiff::testing
