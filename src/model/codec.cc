@@ -309,6 +309,9 @@ json::value EdgePolicyToJson(const EdgePolicy& edge) {
                    {"timeouts", json::object{{"connect", FormatDuration(edge.connect_timeout)},
                                              {"response", FormatDuration(edge.response_timeout)}}},
                    {"drain_timeout", FormatDuration(edge.drain_timeout)}};
+  out["tls"] = ToString(edge.tls);
+  out["https_redirect"] = edge.https_redirect;
+  if (edge.hsts) out["hsts"] = FormatDuration(*edge.hsts);
   if (edge.rate_limit) {
     out["rate_limit"] =
         json::object{{"average", edge.rate_limit->average}, {"burst", edge.rate_limit->burst}};

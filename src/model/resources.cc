@@ -61,6 +61,11 @@ constexpr Names<LoadBalancer, 3> kLoadBalancers = {{
     {LoadBalancer::kLeastRequest, "least-request"},
     {LoadBalancer::kRoundRobin, "round-robin"},
 }};
+constexpr Names<EdgeTls, 3> kEdgeTls = {{
+    {EdgeTls::kAuto, "auto"},
+    {EdgeTls::kManual, "manual"},
+    {EdgeTls::kOff, "off"},
+}};
 
 template <typename E, size_t N>
 std::string_view NameOf(const Names<E, N>& names, E value) {
@@ -121,6 +126,8 @@ std::string_view ToString(LoadBalancer b) { return NameOf(kLoadBalancers, b); }
 std::optional<LoadBalancer> ParseLoadBalancer(std::string_view s) {
   return ValueOf(kLoadBalancers, s);
 }
+std::string_view ToString(EdgeTls t) { return NameOf(kEdgeTls, t); }
+std::optional<EdgeTls> ParseEdgeTls(std::string_view s) { return ValueOf(kEdgeTls, s); }
 std::string_view ToString(NetworkMode n) { return NameOf(kNetworkModes, n); }
 std::string_view ToString(Traffic t) { return NameOf(kTraffics, t); }
 std::optional<Traffic> ParseTraffic(std::string_view s) { return ValueOf(kTraffics, s); }

@@ -140,6 +140,7 @@ std::string_view ToString(HealthType t);
 std::string_view ToString(PlacementStrategy s);
 std::string_view ToString(UpdateStrategy s);
 std::string_view ToString(LoadBalancer b);
+std::string_view ToString(EdgeTls t);
 std::string_view ToString(NetworkMode n);
 std::string_view ToString(Traffic t);
 // The inverses; std::nullopt for an unknown spelling.
@@ -152,6 +153,7 @@ std::optional<HealthType> ParseHealthType(std::string_view s);
 std::optional<PlacementStrategy> ParsePlacementStrategy(std::string_view s);
 std::optional<UpdateStrategy> ParseUpdateStrategy(std::string_view s);
 std::optional<LoadBalancer> ParseLoadBalancer(std::string_view s);
+std::optional<EdgeTls> ParseEdgeTls(std::string_view s);
 std::optional<NetworkMode> ParseNetworkMode(std::string_view s);
 std::optional<Traffic> ParseTraffic(std::string_view s);
 

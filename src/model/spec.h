@@ -83,6 +83,10 @@ struct Constraint {
 
 // How the edge spreads an app's requests over its instances.
 enum class LoadBalancer { kP2c, kLeastRequest, kRoundRobin };
+// How an app is served on the edge's TLS listener: auto (a certificate from
+// ACME when the server has it, else what was added by hand, else the edge's
+// fallback), manual (only a certificate added by hand), off (not at all).
+enum class EdgeTls { kAuto, kManual, kOff };
 
 // A token bucket: `average` requests a second, bursts of up to `burst`.
 struct RateLimit {
@@ -111,6 +115,12 @@ struct EdgePolicy {
   // An instance being stopped leaves the routes first; its requests in flight
   // get this long to finish before it is sent SIGTERM.
   Duration drain_timeout = std::chrono::seconds(10);
+  EdgeTls tls = EdgeTls::kAuto;
+  // A request on the plain listener gets 301 to https:// (the ACME challenge
+  // path excepted), when the edge has a TLS listener.
+  bool https_redirect = false;
+  // Responses over TLS carry Strict-Transport-Security: max-age of this.
+  std::optional<Duration> hsts;
   friend bool operator==(const EdgePolicy&, const EdgePolicy&) = default;
 };
 

@@ -546,10 +546,33 @@ std::optional<Constraint> ParseConstraint(std::string_view text) {
 }
 
 void ReadEdge(Validator& v, const json::value& value, EdgePolicy& out) {
-  const json::object* obj =
-      v.Object(value, "edge",
-               {"lb", "rate_limit", "max_in_flight", "max_body", "timeouts", "drain_timeout"});
+  const json::object* obj = v.Object(value, "edge",
+                                     {"lb", "rate_limit", "max_in_flight", "max_body", "timeouts",
+                                      "drain_timeout", "tls", "https_redirect", "hsts"});
   if (obj == nullptr) return;
+  if (const json::value* f = Field(*obj, "tls")) {
+    Set(v.String(*f, "edge.tls"), [&](const std::string& s) {
+      if (auto tls = ParseEdgeTls(s)) {
+        out.tls = *tls;
+      } else {
+        v.Add("edge.tls", fmt::format("must be one of auto, manual, off (got \"{}\")", s));
+      }
+    });
+  }
+  if (const json::value* f = Field(*obj, "https_redirect")) {
+    Set(v.Bool(*f, "edge.https_redirect"), [&](bool b) { out.https_redirect = b; });
+  }
+  if (const json::value* f = Field(*obj, "hsts")) {
+    Set(v.Dur(*f, "edge.hsts"), [&](Duration d) {
+      // At least a second (max-age counts seconds), at most two years.
+      if (d < std::chrono::seconds(1) || d > std::chrono::hours(24 * 730)) {
+        v.Add("edge.hsts",
+              fmt::format("must be between 1s and 17520h (got {})", FormatDuration(d)));
+      } else {
+        out.hsts = d;
+      }
+    });
+  }
   if (const json::value* f = Field(*obj, "rate_limit")) {
     const json::object* limit = v.Object(*f, "edge.rate_limit", {"average", "burst"});
     if (limit != nullptr) {

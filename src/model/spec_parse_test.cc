@@ -191,7 +191,17 @@ TEST(SpecParseTest, ValidVariants) {
          EXPECT_FALSE(s.edge.rate_limit.has_value());
          EXPECT_EQ(s.edge.max_in_flight, 1000);
          EXPECT_EQ(s.edge.max_body, 10 << 20);
+         EXPECT_EQ(s.edge.tls, EdgeTls::kAuto);
+         EXPECT_FALSE(s.edge.https_redirect);
+         EXPECT_FALSE(s.edge.hsts.has_value());
        }},
+      {"edge: {tls: off, https_redirect: true, hsts: 24h}",
+       [](const AppSpec& s) {
+         EXPECT_EQ(s.edge.tls, EdgeTls::kOff);
+         EXPECT_TRUE(s.edge.https_redirect);
+         EXPECT_EQ(s.edge.hsts, std::chrono::hours(24));
+       }},
+      {"edge: {tls: manual}", [](const AppSpec& s) { EXPECT_EQ(s.edge.tls, EdgeTls::kManual); }},
       {"edge: {rate_limit: {average: 100, burst: 200}, max_in_flight: 5, max_body: 1Mi}",
        [](const AppSpec& s) {
          EXPECT_EQ(s.edge.rate_limit, (RateLimit{100, 200}));
@@ -412,6 +422,10 @@ TEST(SpecParseTest, InvalidCases) {
       {M("update: {canary_weight: 101}"), "update.canary_weight", "must be a percentage"},
       {M("update: {keep_old: soon}"), "update.keep_old", "not a duration"},
       {M("edge: {drain_timeout: 2h}"), "edge.drain_timeout", "must be at most 1h"},
+      {M("edge: {tls: on}"), "edge.tls", "must be one of auto, manual, off (got \"on\")"},
+      {M("edge: {https_redirect: yes}"), "edge.https_redirect", "must be true or false"},
+      {M("edge: {hsts: forever}"), "edge.hsts", "not a duration"},
+      {M("edge: {hsts: 500ms}"), "edge.hsts", "must be between 1s and 17520h"},
       {M("autoscale: {min: 5, max: 2}"), "autoscale.min", "must be <= max (5 > 2)"},
       {M("autoscale: {min: 0}"), "autoscale.min", "may be 0 only with scale_to_zero"},
       {M("autoscale: {min: -1}"), "autoscale.min", "must be >= 0 (got -1)"},
@@ -577,6 +591,9 @@ TEST(SpecParseTest, UnknownFieldsIgnoredOnlyWhenAsked) {
   spec.name = "web";
   spec.run.command = {"serve"};
   spec.edge.max_in_flight = 7;
+  spec.edge.tls = EdgeTls::kManual;
+  spec.edge.https_redirect = true;
+  spec.edge.hsts = std::chrono::hours(1);
   json::value newer = SpecToJson(spec);
   newer.as_object()["future"] = "x";
   newer.as_object()["edge"].as_object()["future_policy"] = json::object{{"on", true}};
