@@ -1,0 +1,133 @@
+#include "controller/certificate_plan.h"
+
+#include <gtest/gtest.h>
+
+namespace skiff::controller {
+namespace {
+
+using std::chrono::hours;
+using std::chrono::minutes;
+constexpr auto kDay = hours(24);
+
+const Time kNow = Time{} + kDay * 20000;
+
+KeptCertificate Acme(std::string domain, Time not_before, Time not_after) {
+  return {std::move(domain), false, not_before, not_after, 0, {}};
+}
+KeptCertificate Failed(std::string domain, int failures, Time last_failure) {
+  return {std::move(domain), false, {}, {}, failures, last_failure};
+}
+KeptCertificate Manual(std::string domain, Time not_after) {
+  return {std::move(domain), true, kNow - kDay, not_after, 0, {}};
+}
+
+// Verify the back-off doubles from two minutes and stops at an hour, and
+// renewal falls at two thirds of the lifetime.
+TEST(CertificatePlanTest, BackoffAndRenewalTime) {
+  EXPECT_EQ(OrderRetryBackoff(1), minutes(2));
+  EXPECT_EQ(OrderRetryBackoff(2), minutes(4));
+  EXPECT_EQ(OrderRetryBackoff(5), minutes(32));
+  EXPECT_EQ(OrderRetryBackoff(6), hours(1));
+  EXPECT_EQ(OrderRetryBackoff(1000), hours(1));
+  EXPECT_EQ(RenewalTime(kNow, kNow + kDay * 90), kNow + kDay * 60);
+}
+
+// Verify each case of the plan: what is ordered, what is pending, and when
+// the plan changes next by time alone.
+TEST(CertificatePlanTest, Cases) {
+  struct Case {
+    std::string name;
+    std::vector<std::string> wanted;
+    std::vector<KeptCertificate> kept;
+    std::vector<CertificateOrder> orders;
+    std::vector<std::string> pending;
+    Time next_change;
+  } cases[] = {
+      {"nothing kept: a new order",
+       {"a.com"},
+       {},
+       {{"a.com", OrderReason::kNew}},
+       {"a.com"},
+       Time::max()},
+      {"named twice: one order",
+       {"a.com", "a.com"},
+       {},
+       {{"a.com", OrderReason::kNew}},
+       {"a.com"},
+       Time::max()},
+      {"valid, before two thirds: nothing until then",
+       {"a.com"},
+       {Acme("a.com", kNow - kDay * 10, kNow + kDay * 80)},
+       {},
+       {},
+       kNow + kDay * 50},
+      {"past two thirds: renew, still served",
+       {"a.com"},
+       {Acme("a.com", kNow - kDay * 70, kNow + kDay * 20)},
+       {{"a.com", OrderReason::kRenew}},
+       {},
+       kNow + kDay * 20},
+      {"expired: renew, and pending",
+       {"a.com"},
+       {Acme("a.com", kNow - kDay * 91, kNow - hours(1))},
+       {{"a.com", OrderReason::kRenew}},
+       {"a.com"},
+       Time::max()},
+      {"first order failed a minute ago: wait",
+       {"a.com"},
+       {Failed("a.com", 1, kNow - minutes(1))},
+       {},
+       {"a.com"},
+       kNow + minutes(1)},
+      {"first order failed, back-off over: retry",
+       {"a.com"},
+       {Failed("a.com", 1, kNow - minutes(3))},
+       {{"a.com", OrderReason::kRetry}},
+       {"a.com"},
+       Time::max()},
+      {"renewal failing: wait out the back-off, still served",
+       {"a.com"},
+       [] {
+         KeptCertificate c = Acme("a.com", kNow - kDay * 70, kNow + kDay * 20);
+         c.failures = 2;
+         c.last_failure = kNow - minutes(1);
+         return std::vector{c};
+       }(),
+       {},
+       {},
+       kNow + minutes(3)},
+      {"a valid manual wildcard covers it",
+       {"x.a.com"},
+       {Manual("*.a.com", kNow + kDay)},
+       {},
+       {},
+       kNow + kDay},
+      {"a manual certificate that expired is passed over",
+       {"a.com"},
+       {Manual("a.com", kNow - hours(1))},
+       {{"a.com", OrderReason::kNew}},
+       {"a.com"},
+       Time::max()},
+      {"a wildcard covers one label only",
+       {"a.com", "x.y.a.com"},
+       {Manual("*.a.com", kNow + kDay)},
+       {{"a.com", OrderReason::kNew}, {"x.y.a.com", OrderReason::kNew}},
+       {"a.com", "x.y.a.com"},
+       Time::max()},
+      {"another domain's certificate is not this one's",
+       {"b.com"},
+       {Acme("a.com", kNow - kDay, kNow + kDay * 89)},
+       {{"b.com", OrderReason::kNew}},
+       {"b.com"},
+       Time::max()},
+  };
+  for (const Case& c : cases) {
+    CertificatePlan plan = PlanCertificates(c.wanted, c.kept, kNow);
+    EXPECT_EQ(plan.orders, c.orders) << c.name;
+    EXPECT_EQ(plan.pending, c.pending) << c.name;
+    EXPECT_EQ(plan.next_change, c.next_change) << c.name;
+  }
+}
+
+}  // namespace
+}  // namespace skiff::controller
