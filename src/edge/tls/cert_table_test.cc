@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "crypto/domain_name.h"
 #include "fakes/tls_client.h"
 
 namespace skiff::edge::tls {
@@ -77,6 +78,20 @@ TEST_F(CertTableTest, BrokenCertificatesAreLeftOut) {
   EXPECT_EQ(table_->Find("bad.test"), nullptr);
   EXPECT_EQ(table_->Find("junk.test"), nullptr);
   EXPECT_EQ(Served("web.test"), FingerprintOf(web_));
+}
+
+// Verify that the table's lookup (a map by name, then by "*." and the
+// parent) serves exactly the names crypto::DomainCovers, the rule the store
+// and the orderer share, says its domains cover.
+TEST_F(CertTableTest, AgreesWithDomainCovers) {
+  const std::vector<std::string> patterns = {"web.test", "*.shop.test"};
+  for (const std::string host :
+       {"web.test", "WEB.TEST", "a.web.test", "shop.test", "a.shop.test", "A.Shop.Test",
+        "a.b.shop.test", ".shop.test", "xshop.test", "test", "other.test"}) {
+    bool covered = false;
+    for (const std::string& pattern : patterns) covered |= crypto::DomainCovers(pattern, host);
+    EXPECT_EQ(table_->Find(host) != nullptr, covered) << host;
+  }
 }
 
 // Verify that the chain after the leaf is kept for the handshake.
