@@ -97,9 +97,10 @@ EOF
   "$1" status origin -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"][0]["address"])'
 }
 
-# start_haproxy PORT ORIGIN: HAProxy with one thread on 127.0.0.1:PORT in front
-# of ORIGIN (HOST:PORT), keep-alive on both sides and upstream connections
-# reused; its pid joins $pids.
+# start_haproxy PORT ORIGIN [BIND_OPTION...]: HAProxy with one thread on
+# 127.0.0.1:PORT in front of ORIGIN (HOST:PORT), keep-alive on both sides and
+# upstream connections reused; the options go on its bind line (TLS: ssl crt
+# FILE ...); its pid joins $pids.
 start_haproxy() {
   cat >"$work/haproxy-$1.cfg" <<EOF
 global
@@ -112,7 +113,7 @@ defaults
   timeout server 60s
   option http-keep-alive
 frontend fe
-  bind 127.0.0.1:$1
+  bind 127.0.0.1:$1 ${*:3}
   default_backend be
 backend be
   http-reuse always

@@ -297,6 +297,10 @@ int main(int argc, char** argv) {
       ->add_option("--edge-listen", server_options.edge_listen,
                    "address of the edge router that serves apps at their domains (host:port)")
       ->capture_default_str();
+  server->add_option("--edge-tls-listen", server_options.edge_tls_listen,
+                     "address where the edge router serves apps over TLS (HTTPS; host:port, "
+                     "e.g. :443): TLS 1.2 and 1.3, the certificate by SNI, HTTP/1.1 only "
+                     "(no HTTP/2 yet); none by default");
   server->add_flag(
       "--no-edge", [&](int64_t) { server_options.run_edge = false; },
       "run no edge router (apps are reached at their instances' addresses)");
@@ -356,6 +360,9 @@ int main(int argc, char** argv) {
       ->envname("SKIFF_CA_FINGERPRINT");
   edge->add_option("--listen", edge_options.listen, "address to serve on (host:port)")
       ->capture_default_str();
+  edge->add_option("--tls-listen", edge_options.tls_listen,
+                   "address to serve on over TLS (HTTPS; host:port, e.g. :443): TLS 1.2 and "
+                   "1.3, the certificate by SNI, HTTP/1.1 only (no HTTP/2 yet); none by default");
   edge->add_option("--data", edge_options.data_dir, "where the last routes are kept")
       ->capture_default_str();
   edge->add_option("--threads", edge_options.io_threads,

@@ -180,6 +180,7 @@ EdgeProxy::EdgeProxy(EdgeOptions options) : shared_(std::make_unique<Shared>(std
 EdgeProxy::~EdgeProxy() {
   Stop();
   if (listen_fd_ >= 0) close(listen_fd_);
+  if (tls_listen_fd_ >= 0) close(tls_listen_fd_);
 }
 
 void EdgeProxy::SetTable(std::shared_ptr<const RoutingTable> table) {
@@ -190,9 +191,20 @@ std::shared_ptr<const RoutingTable> EdgeProxy::table() const { return shared_->t
 
 metrics::EdgeRoutes EdgeProxy::Routes() const { return shared_->Routes(); }
 
-Status EdgeProxy::Listen(std::string_view address) {
+Status EdgeProxy::Listen(std::string_view address, std::string_view tls_address) {
+  if (!tls_address.empty()) {
+    SKIFF_ASSIGN_OR_RETURN(shared_->tls, tls::TlsContext::Create(shared_->options.tls));
+    Result<int> fd = OpenListener(tls_address);
+    if (!fd) return tl::unexpected(fd.error());
+    tls_listen_fd_ = *fd;
+    tls_port_ = BoundPort(tls_listen_fd_);
+    shared_->tls_port = tls_port_;
+  }
   Result<int> fd = OpenListener(address);
-  if (!fd) return tl::unexpected(fd.error());
+  if (!fd) {
+    CloseListeners();
+    return tl::unexpected(fd.error());
+  }
   listen_fd_ = *fd;
   port_ = BoundPort(listen_fd_);
   const IoEngine asked = shared_->options.io_engine;
@@ -209,9 +221,7 @@ Status EdgeProxy::Listen(std::string_view address) {
     started = StartWorkers(IoEngine::kEpoll);
   }
   if (!started) {
-    close(listen_fd_);
-    listen_fd_ = -1;
-    port_ = 0;
+    CloseListeners();
     return started;
   }
   if (asked == IoEngine::kAuto && engine_ == IoEngine::kEpoll && !EventLoop::UringAvailable()) {
@@ -240,7 +250,8 @@ Status EdgeProxy::StartWorkers(IoEngine engine) {
   std::promise<bool> go;
   std::shared_future<bool> go_future = go.get_future().share();
   for (auto& loop : loops) {
-    workers_.push_back(std::make_unique<Worker>(shared_.get(), listen_fd_, std::move(loop)));
+    workers_.push_back(
+        std::make_unique<Worker>(shared_.get(), listen_fd_, tls_listen_fd_, std::move(loop)));
   }
   Status all = OkStatus();
   try {
@@ -265,6 +276,16 @@ Status EdgeProxy::StartWorkers(IoEngine engine) {
   threads_.clear();
   workers_.clear();
   return all;
+}
+
+void EdgeProxy::CloseListeners() {
+  for (int* fd : {&listen_fd_, &tls_listen_fd_}) {
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
+  }
+  port_ = 0;
+  tls_port_ = 0;
+  shared_->tls_port = 0;
 }
 
 void EdgeProxy::Stop() {

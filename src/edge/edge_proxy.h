@@ -35,6 +35,11 @@
 // flight to it finish (each request keeps the table it started with), and
 // idle pooled connections to it are closed rather than reused.
 //
+// Plain HTTP only: a request on the plain listener for
+// /.well-known/acme-challenge/TOKEN (any host) is answered, before routing,
+// from the routing table's pending ACME challenges (200 with the key
+// authorization, 404 for an unknown token).
+//
 // Thread-safety: all public methods may be called from any thread; SetTable
 // never blocks a request.
 #pragma once
@@ -51,6 +56,7 @@
 #include "edge/access_log.h"
 #include "edge/event_loop.h"
 #include "edge/routing_table.h"
+#include "edge/tls/tls_context.h"
 #include "metrics/registry.h"
 #include "metrics/traffic.h"
 
@@ -96,6 +102,9 @@ struct EdgeOptions {
   // The retry budget's per-second floor counts seconds of this clock's
   // monotonic time. Must outlive the proxy.
   const Clock* clock = SystemClock::Get();
+  // With a TLS listener: its session tickets' key rotation (tls_context.h;
+  // its clock is tests').
+  tls::TlsOptions tls;
 };
 
 class EdgeProxy {
@@ -129,8 +138,18 @@ class EdgeProxy {
   // cannot be bound or options.io_engine is kUring and io_uring is not
   // available (or a thread cannot set its ring up); with kAuto such a thread
   // makes the threads start again on epoll (logged). REQUIRES: called once.
-  Status Listen(std::string_view address);
+  //
+  // With `tls_address`, the threads also accept TLS on it (tls/tls_context.h:
+  // TLS 1.2 and 1.3, the certificate by SNI from the routing table's
+  // certificates, else a self-signed fallback); everything else is served
+  // alike. The plain listener then redirects the apps that ask for it
+  // (edge.https_redirect) and the TLS listener refuses those with
+  // edge.tls: off (421). Errors as for `address`, and kInternal when the TLS
+  // context cannot be made.
+  Status Listen(std::string_view address, std::string_view tls_address = {});
   uint16_t port() const { return port_.load(); }
+  // The TLS listener's port; 0 without one.
+  uint16_t tls_port() const { return tls_port_.load(); }
   // The I/O engine the threads run (kEpoll or kUring), once listening.
   IoEngine io_engine() const { return engine_; }
 
@@ -157,12 +176,15 @@ class EdgeProxy {
   // up, and only when all could do they accept; else they end and it says
   // why, with nothing accepted.
   Status StartWorkers(IoEngine engine);
+  void CloseListeners();
 
   std::unique_ptr<Shared> shared_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   int listen_fd_ = -1;
+  int tls_listen_fd_ = -1;
   std::atomic<uint16_t> port_{0};
+  std::atomic<uint16_t> tls_port_{0};
   IoEngine engine_ = IoEngine::kAuto;
   std::atomic<bool> stopped_{false};
 };

@@ -79,18 +79,22 @@ void Upstream::OnEvents(uint32_t events) {
 
 class EdgeProxy::Worker::Listener final : public EventLoop::Acceptor {
  public:
-  explicit Listener(Worker* worker) : worker_(worker) {}
-  void OnAccept(int fd, const sockaddr_storage& peer) override { worker_->Accept(fd, peer); }
+  Listener(Worker* worker, bool tls) : worker_(worker), tls_(tls) {}
+  void OnAccept(int fd, const sockaddr_storage& peer) override { worker_->Accept(fd, peer, tls_); }
 
  private:
   Worker* const worker_;
+  const bool tls_;
 };
 
-EdgeProxy::Worker::Worker(Shared* shared, int listen_fd, std::unique_ptr<EventLoop> loop)
+EdgeProxy::Worker::Worker(Shared* shared, int listen_fd, int tls_listen_fd,
+                          std::unique_ptr<EventLoop> loop)
     : shared_(shared),
       listen_fd_(listen_fd),
+      tls_listen_fd_(tls_listen_fd),
       loop_(std::move(loop)),
-      listener_(std::make_unique<Listener>(this)) {
+      listener_(std::make_unique<Listener>(this, false)),
+      tls_listener_(std::make_unique<Listener>(this, true)) {
   loop_->SetSweep([this] { Sweep(); });
 }
 
@@ -115,7 +119,9 @@ void EdgeProxy::Worker::Run(std::promise<Status>* prepared, std::shared_future<b
   const bool ok = static_cast<bool>(ready);
   prepared->set_value(std::move(ready));  // (*prepared may be gone after this)
   if (!ok || !go.get()) return;
-  if (Status added = loop_->AddListener(listen_fd_, listener_.get()); !added) {
+  Status added = loop_->AddListener(listen_fd_, listener_.get());
+  if (added && tls_listen_fd_ >= 0) added = loop_->AddListener(tls_listen_fd_, tls_listener_.get());
+  if (!added) {
     // (Prepare did what could fail: not expected.)
     SKIFF_LOG_ERROR("edge: cannot watch the listening socket: {}", added.error().message);
     return;
@@ -141,6 +147,7 @@ void EdgeProxy::Worker::Stop() {
     stopping_ = true;
     stop_deadline_ = now() + shared_->options.stop_grace;
     loop_->RemoveListener(listen_fd_, listener_.get());
+    if (tls_listen_fd_ >= 0) loop_->RemoveListener(tls_listen_fd_, tls_listener_.get());
     std::vector<Upstream*> idle;
     for (auto& [address, list] : idle_) idle.insert(idle.end(), list.begin(), list.end());
     for (Upstream* u : idle) Discard(u);  // (which edits idle_)
@@ -162,13 +169,13 @@ const std::shared_ptr<const RoutingTable>& EdgeProxy::Worker::table() {
   return table_;
 }
 
-void EdgeProxy::Worker::Accept(int fd, const sockaddr_storage& peer) {
+void EdgeProxy::Worker::Accept(int fd, const sockaddr_storage& peer, bool tls) {
   if (stopping_ || shared_->connections.load(std::memory_order_relaxed) +
                            shared_->closing.load(std::memory_order_relaxed) >=
                        shared_->options.max_connections) {
     // Past the cap (or stopping): the short answer, straight from the
     // socket's fresh buffer, never waiting on the client.
-    if (!stopping_) {
+    if (!stopping_ && !tls) {  // (a TLS client could not read it)
       [[maybe_unused]] ssize_t n = send(fd, kBusy.data(), kBusy.size(), MSG_NOSIGNAL);
     }
     close(fd);
@@ -177,7 +184,7 @@ void EdgeProxy::Worker::Accept(int fd, const sockaddr_storage& peer) {
   const int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   shared_->connections.fetch_add(1, std::memory_order_relaxed);
-  auto* session = new Session(this, fd, PeerIp(peer));
+  auto* session = new Session(this, fd, PeerIp(peer), tls);
   session->next = sessions_;
   if (sessions_ != nullptr) sessions_->prev = session;
   sessions_ = session;

@@ -55,7 +55,8 @@ struct Upstream final : EventLoop::Handler {
 
 class EdgeProxy::Worker {
  public:
-  Worker(Shared* shared, int listen_fd, std::unique_ptr<EventLoop> loop);
+  // `tls_listen_fd`: the TLS listener's socket, or -1.
+  Worker(Shared* shared, int listen_fd, int tls_listen_fd, std::unique_ptr<EventLoop> loop);
   ~Worker();
 
   // The thread's body: sets its loop up and says so, or why it cannot,
@@ -92,14 +93,16 @@ class EdgeProxy::Worker {
 
  private:
   class Listener;
-  void Accept(int fd, const sockaddr_storage& peer);
+  void Accept(int fd, const sockaddr_storage& peer, bool tls);
   void Sweep();
   void FinishStop();
 
   Shared* const shared_;
   const int listen_fd_;
+  const int tls_listen_fd_;
   const std::unique_ptr<EventLoop> loop_;
   std::unique_ptr<Listener> listener_;
+  std::unique_ptr<Listener> tls_listener_;
   uint64_t table_version_ = 0;
   std::shared_ptr<const RoutingTable> table_;
   Session* sessions_ = nullptr;  // intrusive list of live sessions

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "edge/tls/cert_table.h"
+
 namespace skiff::edge {
 
 void EndpointState::End(std::chrono::microseconds latency, bool failed, SteadyTime now) {
@@ -38,6 +40,16 @@ std::shared_ptr<AppState> EdgeStates::App(const std::string& app) {
   auto& slot = apps_[app];
   if (!slot) slot = std::make_shared<AppState>();
   return slot;
+}
+
+std::shared_ptr<const tls::CertTable> EdgeStates::Certificates(
+    const std::vector<protocol::RouteCertificate>& certificates) {
+  std::lock_guard lock(mu_);
+  if (!certificate_table_ || certificates != certificates_) {
+    certificate_table_ = tls::CertTable::Build(certificates);
+    certificates_ = certificates;
+  }
+  return certificate_table_;
 }
 
 void EdgeStates::Prune() {

@@ -15,8 +15,12 @@
 #include <string>
 
 #include "metrics/registry.h"
+#include "protocol/routes.h"
 
 namespace skiff::edge {
+namespace tls {
+class CertTable;
+}
 
 class EndpointState {
  public:
@@ -85,11 +89,18 @@ class EdgeStates {
   std::shared_ptr<EndpointState> Endpoint(const std::string& key);
   // The state of `app`, created on first use.
   std::shared_ptr<AppState> App(const std::string& app);
+  // The certificate table of `certificates`: the last one made when they
+  // are the same as last time (a table is built on every change of the
+  // routes; parsing every certificate each time would not do).
+  std::shared_ptr<const tls::CertTable> Certificates(
+      const std::vector<protocol::RouteCertificate>& certificates);
   // Drops the states no routing table holds any more.
   void Prune();
 
  private:
   std::mutex mu_;
+  std::vector<protocol::RouteCertificate> certificates_;             // GUARDED_BY(mu_)
+  std::shared_ptr<const tls::CertTable> certificate_table_;          // GUARDED_BY(mu_)
   std::map<std::string, std::shared_ptr<EndpointState>> endpoints_;  // GUARDED_BY(mu_)
   std::map<std::string, std::shared_ptr<AppState>> apps_;            // GUARDED_BY(mu_)
 };

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <random>
 
+#include "edge/routing_table.h"
 #include "net/http.h"
 
 namespace skiff::edge {
@@ -118,7 +119,7 @@ std::string NewRequestId() {
 }
 
 void AppendUpstreamHead(const http1::RequestHead& request, std::string_view client_ip,
-                        std::string_view request_id, std::string* out) {
+                        std::string_view request_id, bool tls, std::string* out) {
   out->append(request.method);
   out->push_back(' ');
   out->append(request.target);
@@ -159,14 +160,15 @@ void AppendUpstreamHead(const http1::RequestHead& request, std::string_view clie
   out->append("X-Forwarded-For: ");
   out->append(forwarded_for);
   out->append(client_ip);
-  out->append("\r\nX-Forwarded-Proto: http\r\n");
+  out->append(tls ? "\r\nX-Forwarded-Proto: https\r\n" : "\r\nX-Forwarded-Proto: http\r\n");
   AppendField("X-Forwarded-Host", request.host, out);
   AppendField("X-Request-Id", request_id, out);
   out->append("\r\n");
 }
 
 void AppendClientHead(const http1::ResponseHead& response, const ClientFraming& framing,
-                      std::string_view request_id, std::string* out) {
+                      std::string_view request_id, std::string* out,
+                      std::string_view extra_fields) {
   out->append("HTTP/1.1 ");
   AppendNumber(static_cast<uint64_t>(response.status), out);
   out->push_back(' ');
@@ -228,29 +230,58 @@ void AppendClientHead(const http1::ResponseHead& response, const ClientFraming& 
   } else if (framing.keep_alive_10) {
     out->append("Connection: keep-alive\r\n");
   }
+  out->append(extra_fields);
   AppendField("X-Request-Id", request_id, out);
   out->append("\r\n");
 }
 
 void AppendRefusal(int status, std::string_view message, std::string_view request_id,
                    int retry_after_seconds, bool close, std::string* out) {
+  std::string extra;
+  if (status == 429 || status == 503) {
+    extra.append("Retry-After: ");
+    AppendNumber(static_cast<uint64_t>(retry_after_seconds), &extra);
+    extra.append("\r\n");
+  }
+  std::string body(message);
+  body.push_back('\n');
+  AppendOwnAnswer(status, body, extra, request_id, close, out);
+}
+
+void AppendOwnAnswer(int status, std::string_view body, std::string_view extra_fields,
+                     std::string_view request_id, bool close, std::string* out) {
   out->append("HTTP/1.1 ");
   AppendNumber(static_cast<uint64_t>(status), out);
   out->push_back(' ');
   out->append(net::HttpReasonPhrase(status));
   out->append("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ");
-  AppendNumber(message.size() + 1, out);
+  AppendNumber(body.size(), out);
   out->append("\r\n");
-  if (status == 429 || status == 503) {
-    out->append("Retry-After: ");
-    AppendNumber(static_cast<uint64_t>(retry_after_seconds), out);
-    out->append("\r\n");
-  }
+  out->append(extra_fields);
   if (close) out->append("Connection: close\r\n");
   if (!request_id.empty()) AppendField("X-Request-Id", request_id, out);
   out->append("\r\n");
-  out->append(message);
-  out->push_back('\n');
+  out->append(body);
+}
+
+void AppendRedirect(const http1::RequestHead& request, uint16_t https_port,
+                    std::string_view request_id, bool close, std::string* out) {
+  std::string location = "Location: https://" + NormaliseHost(request.host);
+  if (https_port != 443) {
+    location.push_back(':');
+    AppendNumber(https_port, &location);
+  }
+  // (An absolute-form target's own host is not repeated: the path only.)
+  std::string_view target = request.target;
+  if (!target.starts_with('/')) {
+    const size_t scheme = target.find("://");
+    const size_t path =
+        scheme == std::string_view::npos ? target.npos : target.find('/', scheme + 3);
+    target = path == std::string_view::npos ? std::string_view("/") : target.substr(path);
+  }
+  location.append(target);
+  location.append("\r\n");
+  AppendOwnAnswer(301, "", location, request_id, close, out);
 }
 
 std::string_view FindField(const std::vector<http1::Field>& fields, std::string_view name) {

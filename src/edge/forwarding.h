@@ -29,10 +29,11 @@ std::string NewRequestId();
 // fields, the body's framing as the client sent it (Content-Length or
 // Transfer-Encoding: chunked), "Connection: upgrade" and Upgrade when the
 // client asked to switch protocols, then X-Forwarded-For (earlier proxies'
-// list, then `client_ip`), X-Forwarded-Proto, X-Forwarded-Host and
-// X-Request-Id. Expect is dropped: the edge answers "100 Continue" itself.
+// list, then `client_ip`), X-Forwarded-Proto (https when `tls`),
+// X-Forwarded-Host and X-Request-Id. Expect is dropped: the edge answers
+// "100 Continue" itself.
 void AppendUpstreamHead(const http1::RequestHead& request, std::string_view client_ip,
-                        std::string_view request_id, std::string* out);
+                        std::string_view request_id, bool tls, std::string* out);
 
 // How the edge frames a response toward the client.
 struct ClientFraming {
@@ -51,15 +52,28 @@ struct ClientFraming {
 
 // The head to send the client for the instance's `response`: "HTTP/1.1",
 // its status and reason, its end-to-end fields, X-Request-Id set to
-// `request_id`, and the framing of `framing`.
+// `request_id`, the framing of `framing`, and `extra_fields` (whole lines,
+// "Name: value\r\n" each: the edge's own, such as HSTS).
 void AppendClientHead(const http1::ResponseHead& response, const ClientFraming& framing,
-                      std::string_view request_id, std::string* out);
+                      std::string_view request_id, std::string* out,
+                      std::string_view extra_fields = {});
 
 // A whole answer of the edge's own (404, 503, ...): a text/plain body of
 // `message` and a newline, X-Request-Id, Retry-After for 429 and 503, and
 // "Connection: close" when `close`.
 void AppendRefusal(int status, std::string_view message, std::string_view request_id,
                    int retry_after_seconds, bool close, std::string* out);
+
+// A whole answer of the edge's own: `status`, a text/plain `body`,
+// `extra_fields` (whole lines), X-Request-Id (unless empty) and
+// "Connection: close" when `close`.
+void AppendOwnAnswer(int status, std::string_view body, std::string_view extra_fields,
+                     std::string_view request_id, bool close, std::string* out);
+
+// 301 to the same host and target over https (`https_port` named unless 443),
+// with an empty body.
+void AppendRedirect(const http1::RequestHead& request, uint16_t https_port,
+                    std::string_view request_id, bool close, std::string* out);
 
 // The value of the first field named `name` (any case), "" when none.
 std::string_view FindField(const std::vector<http1::Field>& fields, std::string_view name);

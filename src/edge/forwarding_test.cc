@@ -31,7 +31,7 @@ TEST(ForwardingTest, UpstreamHeadKeepsOnlyEndToEndFields) {
                                   {"X-Request-Id", "abc"},
                                   {"Accept", "*/*"}});
   std::string out;
-  AppendUpstreamHead(r, "127.0.0.1", "abc", &out);
+  AppendUpstreamHead(r, "127.0.0.1", "abc", false, &out);
   EXPECT_EQ(out,
             "GET /a?b=1 HTTP/1.1\r\n"
             "Host: web.test\r\n"
@@ -51,7 +51,7 @@ TEST(ForwardingTest, UpstreamHeadFramingAndUpgrade) {
   r.content_length = 5;
   r.upgrade = true;
   std::string out;
-  AppendUpstreamHead(r, "::1", "id", &out);
+  AppendUpstreamHead(r, "::1", "id", false, &out);
   EXPECT_NE(out.find("Content-Length: 5\r\n"), std::string::npos) << out;
   EXPECT_NE(out.find("Connection: upgrade\r\nUpgrade: websocket\r\n"), std::string::npos) << out;
   EXPECT_NE(out.find("X-Forwarded-For: ::1\r\n"), std::string::npos) << out;
@@ -61,7 +61,7 @@ TEST(ForwardingTest, UpstreamHeadFramingAndUpgrade) {
   r.chunked = true;
   r.fields = {{"Host", "web.test"}, {"Transfer-Encoding", "chunked"}, {"Upgrade", "h2c"}};
   out.clear();
-  AppendUpstreamHead(r, "127.0.0.1", "id", &out);
+  AppendUpstreamHead(r, "127.0.0.1", "id", false, &out);
   EXPECT_NE(out.find("Transfer-Encoding: chunked\r\n"), std::string::npos) << out;
   EXPECT_EQ(out.find("Upgrade"), std::string::npos) << "no upgrade without Connection: upgrade";
 }

@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "common/logging.h"
 #include "common/quantity.h"
 #include "edge/admission.h"
 #include "edge/balancer.h"
@@ -28,11 +29,12 @@ constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 }  // namespace
 
-Session::Session(EdgeProxy::Worker* worker, int fd, std::string client_ip)
+Session::Session(EdgeProxy::Worker* worker, int fd, std::string client_ip, bool tls)
     : worker_(worker),
       shared_(worker->shared()),
       fd_(fd),
       client_ip_(std::move(client_ip)),
+      tls_listener_(tls),
       buffer_(new char[kBufferBytes]) {
   head_.fields.reserve(32);
   response_.fields.reserve(32);
@@ -44,6 +46,18 @@ Session::~Session() {
 
 void Session::Start() {
   deadline_ = EdgeProxy::Worker::now() + shared_.options.idle_timeout;
+  if (tls_listener_) {
+    // The handshake gets the time a request head gets.
+    deadline_ = EdgeProxy::Worker::now() + shared_.options.header_timeout;
+    Result<std::unique_ptr<tls::TlsConnection>> tls = tls::TlsConnection::Create(
+        *shared_.tls, worker_->table()->certificates_ptr(), &worker_->loop(), fd_);
+    if (!tls) {
+      SKIFF_LOG_WARN("edge: {}", tls.error().message);
+      End();
+      return;
+    }
+    tls_ = std::move(*tls);
+  }
   if (!worker_->loop().Add(fd_, this)) End();
 }
 
@@ -188,6 +202,7 @@ void Session::Dispatch(size_t head_length) {
   body_end_ = replayable_ ? body_begin + request_left_ : body_begin;
   if (replayable_) request_bytes_ = request_left_;
 
+  if (!tls_listener_ && AnswerPlain()) return;
   table_ = worker_->table();
   const Admission admission =
       Admit(head_, replayable_, *table_, [&](const Route& route, std::chrono::seconds* wait) {
@@ -207,6 +222,20 @@ void Session::Dispatch(size_t head_length) {
   }
   const model::EdgePolicy& policy = route_->policy;
   const std::string& app = route_->app;
+  if (tls_listener_ && policy.tls == model::EdgeTls::kOff) {
+    // Not 404: the app exists, only not here (RFC 9110 15.5.20).
+    Refuse(421, "app " + app + " is not served over HTTPS (edge.tls: off)", !replayable_);
+    return;
+  }
+  if (!tls_listener_ && policy.https_redirect && shared_.tls_port != 0 &&
+      policy.tls != model::EdgeTls::kOff) {
+    const bool close = !replayable_ || stopping_ || !client_keep_alive_;
+    out_.clear();
+    AppendRedirect(head_, shared_.tls_port, request_id_, close, &out_);
+    response_bytes_ = 0;
+    Answer(301, close);
+    return;
+  }
   const int before = route_->state->in_flight.fetch_add(1, std::memory_order_relaxed);
   if (before >= policy.max_in_flight) {
     route_->state->in_flight.fetch_sub(1, std::memory_order_relaxed);
@@ -220,7 +249,7 @@ void Session::Dispatch(size_t head_length) {
   if (metrics_ != nullptr) metrics_->in_flight->Add(1);
 
   up_head_.clear();
-  AppendUpstreamHead(head_, client_ip_, request_id_, &up_head_);
+  AppendUpstreamHead(head_, client_ip_, request_id_, tls_listener_, &up_head_);
   begin_ = body_begin;  // the head is consumed; its views are not used from here on
   if (head_.expect_continue && request_body_ != Source::kNone && begin_ == end_) {
     if (!SendClient(kContinue)) return;
@@ -474,13 +503,17 @@ void Session::Refuse(int status, std::string message, bool close, int retry_afte
     End();
     return;
   }
-  if (upstream_ != nullptr) ReleaseUpstream(false);
   close = close || stopping_ || !client_keep_alive_;
   if (request_id_.empty()) request_id_ = NewRequestId();
   out_.clear();
   AppendRefusal(status, message, request_id_, retry_after, close, &out_);
-  status_ = status;
   response_bytes_ = message.size() + 1;
+  Answer(status, close);
+}
+
+void Session::Answer(int status, bool close) {
+  if (upstream_ != nullptr) ReleaseUpstream(false);
+  status_ = status;
   RecordEnd(status);
   if (!SendClient(out_)) return;
   if (close) {
@@ -496,6 +529,31 @@ void Session::Refuse(int status, std::string message, bool close, int retry_afte
   }
 }
 
+bool Session::AnswerPlain() {
+  constexpr std::string_view kChallenges = "/.well-known/acme-challenge/";
+  const std::string_view target = head_.target;
+  if (!target.starts_with(kChallenges) || (head_.method != "GET" && head_.method != "HEAD")) {
+    return false;
+  }
+  // For any host, before routing: the ACME server asks for a domain no app
+  // may serve yet.
+  std::string_view token = target.substr(kChallenges.size());
+  token = token.substr(0, token.find('?'));
+  const std::string* key_authorization = worker_->table()->Challenge(token);
+  if (request_id_.empty()) request_id_ = NewRequestId();
+  if (key_authorization == nullptr) {
+    Refuse(404, "no pending ACME challenge has this token", !replayable_);
+    return true;
+  }
+  const bool close = !replayable_ || stopping_ || !client_keep_alive_;
+  out_.clear();
+  AppendOwnAnswer(200, *key_authorization, {}, request_id_, close, &out_);
+  if (is_head_) out_.resize(out_.size() - key_authorization->size());
+  response_bytes_ = key_authorization->size();
+  Answer(200, close);
+  return true;
+}
+
 void Session::Linger() {
   if (phase_ != Phase::kLinger) {
     phase_ = Phase::kLinger;
@@ -505,6 +563,13 @@ void Session::Linger() {
   }
   if (!pending_.empty()) return;  // FlushClient calls again once it is out
   if (!linger_shut_) {
+    if (tls_ != nullptr) {
+      tls_->Shutdown();  // close_notify: the answer ended where it says
+      if (!tls_->out().empty()) {
+        if (!SendCiphertext()) return;
+        if (!pending_.empty()) return;  // FlushClient calls again once it is out
+      }
+    }
     worker_->loop().ShutdownWrite(fd_);
     linger_shut_ = true;
     deadline_ = EdgeProxy::Worker::now() + kLingerTime;

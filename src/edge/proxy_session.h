@@ -16,6 +16,7 @@
 #include "edge/forwarding.h"
 #include "edge/gzip.h"
 #include "edge/http1.h"
+#include "edge/tls/tls_connection.h"
 
 namespace skiff::edge {
 
@@ -23,7 +24,9 @@ class Session final : public EventLoop::Handler {
  public:
   static constexpr size_t kBufferBytes = 48 << 10;  // a 32 KiB head and then some
 
-  Session(EdgeProxy::Worker* worker, int fd, std::string client_ip);
+  // `tls`: the connection came in on the TLS listener (its bytes go through
+  // a TlsConnection).
+  Session(EdgeProxy::Worker* worker, int fd, std::string client_ip, bool tls);
   ~Session() override;
 
   // Registers the socket and serves. Ends itself (Worker::SessionEnded) when done.
@@ -90,6 +93,9 @@ class Session final : public EventLoop::Handler {
   // never took it) goes again on a fresh one; otherwise answer `status`.
   void AttemptFailed(bool refused, int status, std::string message);
   void Refuse(int status, std::string message, bool close, int retry_after = 1);
+  // Sends out_ (an answer of the edge's own, whole, with `status`) and goes on
+  // with the next request, or lingers and closes when `close`.
+  void Answer(int status, bool close);
   // Whose fault it was that an attempt is given up: the instance's (it counts
   // as a failure of the instance: ejection, latency), or nobody's (the
   // request or the client was at fault).
@@ -110,6 +116,16 @@ class Session final : public EventLoop::Handler {
     return SendClient(&v, 1);
   }
   bool FlushClient();
+  // Hands bytes to the socket as they are (ciphertext over TLS), parking what
+  // it does not take in pending_. False when the client is gone.
+  bool SendRaw(const iovec* iov, int count);
+  // Sends what the TLS connection wrote (handshake, records, alerts).
+  bool SendCiphertext();
+  // ReadClient over TLS.
+  ssize_t ReadTls();
+  // The plain listener's own answers before routing (ACME HTTP-01
+  // challenges, the redirect to https): true when it answered.
+  bool AnswerPlain();
   // The same toward the upstream.
   bool SendUpstream(const iovec* iov, int count);
   bool FlushUpstream();
@@ -123,6 +139,8 @@ class Session final : public EventLoop::Handler {
   EdgeProxy::Shared& shared_;
   const int fd_;
   const std::string client_ip_;
+  const bool tls_listener_;
+  std::unique_ptr<tls::TlsConnection> tls_;  // over TLS, once started
   Phase phase_ = Phase::kHead;
   bool readable_ = false;  // edge-triggered readiness of the client socket
   bool writable_ = true;

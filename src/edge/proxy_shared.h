@@ -14,6 +14,7 @@
 #include "edge/edge_proxy.h"
 #include "edge/rate_limiter.h"
 #include "edge/routing_table.h"
+#include "edge/tls/tls_context.h"
 
 namespace skiff::edge {
 
@@ -41,6 +42,10 @@ struct EdgeProxy::Shared {
   bool TakeRetry();
 
   const EdgeOptions options;
+  // With a TLS listener: what its connections share, and its port (for the
+  // redirect to https); null and 0 without.
+  std::unique_ptr<tls::TlsContext> tls;
+  uint16_t tls_port = 0;
   RateLimiter limiter;
   // Bumped by SetTable: a thread reloads its cached table when it changes, so
   // the request path reads one atomic instead of the shared pointer.

@@ -24,6 +24,11 @@ std::shared_ptr<const RoutingTable> RoutingTable::Build(const protocol::RouteSet
                                                         EdgeStates* states) {
   auto table = std::make_shared<RoutingTable>();
   table->revision_ = routes.revision;
+  table->certificates_ = states != nullptr ? states->Certificates(routes.certificates)
+                                           : tls::CertTable::Build(routes.certificates);
+  for (const protocol::AcmeChallenge& c : routes.challenges) {
+    table->challenges_.emplace(c.token, c.key_authorization);
+  }
   std::vector<const protocol::AppRoutes*> apps;
   for (const protocol::AppRoutes& app : routes.apps) apps.push_back(&app);
   std::sort(
@@ -64,6 +69,13 @@ std::shared_ptr<const RoutingTable> RoutingTable::Build(const protocol::RouteSet
       route.canary = canary;
       route.canary_weight = app->canary_weight;
       route.policy = app->edge;
+      if (app->edge.hsts) {
+        route.hsts_field =
+            "Strict-Transport-Security: max-age=" +
+            std::to_string(
+                std::chrono::duration_cast<std::chrono::seconds>(*app->edge.hsts).count()) +
+            "\r\n";
+      }
       route.state = states != nullptr ? states->App(app->name) : std::make_shared<AppState>();
       routes_of_host.push_back(std::move(route));
       ++table->routes_;

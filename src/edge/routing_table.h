@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "edge/endpoint_state.h"
+#include "edge/tls/cert_table.h"
 #include "model/spec.h"
 #include "protocol/routes.h"
 
@@ -40,7 +41,9 @@ struct Route {
   // Percent of requests that go to the canaries while both groups have
   // endpoints (the app's update.canary_weight).
   int canary_weight = 0;
-  model::EdgePolicy policy;         // the app's spec.edge
+  model::EdgePolicy policy;  // the app's spec.edge
+  // "Strict-Transport-Security: max-age=N\r\n" with policy.hsts, else "".
+  std::string hsts_field;
   std::shared_ptr<AppState> state;  // never null
 
   // How many endpoints a request may be sent to: the serve and canary groups,
@@ -81,6 +84,16 @@ class RoutingTable {
     }
   }
 
+  // The certificates served by SNI (never null), published with the routes.
+  const tls::CertTable& certificates() const { return *certificates_; }
+  const std::shared_ptr<const tls::CertTable>& certificates_ptr() const { return certificates_; }
+  // The key authorization of a pending ACME HTTP-01 challenge's `token`,
+  // null when none is pending.
+  const std::string* Challenge(std::string_view token) const {
+    auto it = challenges_.find(token);
+    return it == challenges_.end() ? nullptr : &it->second;
+  }
+
   size_t size() const { return routes_; }
   int64_t revision() const { return revision_; }
 
@@ -90,6 +103,8 @@ class RoutingTable {
   std::set<std::string, std::less<>> addresses_;  // of every endpoint
   size_t routes_ = 0;
   int64_t revision_ = 0;
+  std::shared_ptr<const tls::CertTable> certificates_;
+  std::map<std::string, std::string, std::less<>> challenges_;  // token -> key authorization
 };
 
 // "Example.COM:8080." -> "example.com": what route hosts are compared with.

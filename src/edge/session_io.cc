@@ -28,6 +28,26 @@ void AppendUnsent(const iovec* iov, int count, size_t skip, std::string* out) {
 // -------------------------------------------------------------------- I/O
 
 bool Session::SendClient(const iovec* iov, int count) {
+  if (tls_ != nullptr) {
+    if (!tls_->Write(iov, count)) {
+      End();
+      return false;
+    }
+    return SendCiphertext();
+  }
+  return SendRaw(iov, count);
+}
+
+bool Session::SendCiphertext() {
+  std::string& out = tls_->out();
+  if (out.empty()) return true;
+  const iovec v{out.data(), out.size()};
+  const bool sent = SendRaw(&v, 1);
+  out.clear();
+  return sent;
+}
+
+bool Session::SendRaw(const iovec* iov, int count) {
   if (!pending_.empty()) {
     AppendUnsent(iov, count, 0, &pending_);
     return true;
@@ -120,6 +140,8 @@ bool Session::FlushUpstream() {
 }
 
 ssize_t Session::ReadClient() {
+  // (Once close_notify is sent, what the client still sends is only drained.)
+  if (tls_ != nullptr && !linger_shut_) return ReadTls();
   const size_t room = kBufferBytes - end_;
   if (room == 0) return 0;
   const ssize_t n = worker_->loop().Recv(fd_, buffer_.get() + end_, room);
@@ -130,6 +152,26 @@ ssize_t Session::ReadClient() {
   }
   if (n == 0) return -1;
   if (errno == EAGAIN || errno == EWOULDBLOCK) {
+    readable_ = false;
+    return 0;
+  }
+  return -1;
+}
+
+ssize_t Session::ReadTls() {
+  const size_t room = kBufferBytes - end_;
+  if (room == 0) return 0;
+  const ssize_t n = tls_->Read(buffer_.get() + end_, room);
+  const int error = errno;
+  // Handshake messages, or an alert before the end: best effort.
+  if (!SendCiphertext()) return -1;
+  if (n > 0) {
+    end_ += static_cast<size_t>(n);
+    // OpenSSL may hold the rest of what came: no event would say so.
+    if (!tls_->more() && !peer_closed_) readable_ = false;
+    return n;
+  }
+  if (n < 0 && error == EAGAIN) {
     readable_ = false;
     return 0;
   }

@@ -104,7 +104,8 @@ void Session::StartResponse() {
     }
     framing_.body = ClientFraming::Body::kNone;
     framing_.upgrade = true;
-    AppendClientHead(response_, framing_, request_id_, &out_);
+    AppendClientHead(response_, framing_, request_id_, &out_,
+                     tls_listener_ ? std::string_view(route_->hsts_field) : std::string_view());
     upstream_->Consume(response_.length);
     phase_ = Phase::kTunnel;
     deadline_ = EdgeProxy::Worker::now() + shared_.options.tunnel_idle_timeout;
@@ -152,7 +153,8 @@ void Session::StartResponse() {
   framing_.close = !client_keep_alive_ || stopping_ || framing_.body == Body::kClose ||
                    !RequestBodyDone() || !up_pending_.empty();
   framing_.keep_alive_10 = client_10 && !framing_.close;
-  AppendClientHead(response_, framing_, request_id_, &out_);
+  AppendClientHead(response_, framing_, request_id_, &out_,
+                   tls_listener_ ? std::string_view(route_->hsts_field) : std::string_view());
   upstream_->Consume(response_.length);
   phase_ = Phase::kRelay;
   deadline_ = EdgeProxy::Worker::now() + route_->policy.response_timeout;

@@ -93,7 +93,7 @@ Status StandaloneEdge::Start() {
                    m.proxy_->table()->size(), remote.cache_path);
   }
 
-  if (Status listening = m.proxy_->Listen(m.options_.listen); !listening) {
+  if (Status listening = m.proxy_->Listen(m.options_.listen, m.options_.tls_listen); !listening) {
     m.routes_->Stop();
     return listening;
   }
@@ -104,7 +104,9 @@ Status StandaloneEdge::Start() {
     return served;
   }
   StartReporting(m);
-  SKIFF_LOG_INFO("skiff edge: serving on port {} ({}), routes from {}", m.proxy_->port(),
+  SKIFF_LOG_INFO("skiff edge: serving on port {}{} ({}), routes from {}", m.proxy_->port(),
+                 m.proxy_->tls_port() != 0 ? ", TLS on port " + std::to_string(m.proxy_->tls_port())
+                                           : std::string(),
                  IoEngineName(m.proxy_->io_engine()), m.options_.server);
   return OkStatus();
 }
@@ -198,6 +200,7 @@ void StartReporting(StandaloneEdge::Impl& m) {
 }  // namespace
 
 uint16_t StandaloneEdge::port() const { return impl_->proxy_ ? impl_->proxy_->port() : 0; }
+uint16_t StandaloneEdge::tls_port() const { return impl_->proxy_ ? impl_->proxy_->tls_port() : 0; }
 bool StandaloneEdge::started_from_cache() const { return impl_->from_cache_; }
 
 }  // namespace skiff::edge

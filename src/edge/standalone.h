@@ -25,6 +25,8 @@ struct StandaloneOptions {
   std::string ca_file;
   std::string ca_fingerprint;
   std::string listen = "127.0.0.1:8080";
+  // Where apps are served over TLS (HTTPS); none when empty.
+  std::string tls_listen;
   std::string data_dir = ".skiff-edge";  // routes.json: the last routes
   int io_threads = 1;                    // threads serving requests, each its own event loop
   IoEngine io_engine = IoEngine::kAuto;  // their I/O engine (event_loop.h)
@@ -55,6 +57,7 @@ class StandaloneEdge {
   void Shutdown();
 
   uint16_t port() const;
+  uint16_t tls_port() const;      // 0 without tls_listen
   uint16_t metrics_port() const;  // 0 without metrics_listen
   // Whether it started from routes on disk.
   bool started_from_cache() const;

@@ -492,7 +492,7 @@ Status Server::Impl::Start() {
     routes_ = std::make_unique<RouteWatcher>(store_.get(), snapshots_.get(), edge_.get(),
                                              certificates_.get());
     routes_->Start();
-    SKIFF_RETURN_IF_ERROR(edge_->Listen(options_.edge_listen));
+    SKIFF_RETURN_IF_ERROR(edge_->Listen(options_.edge_listen, options_.edge_tls_listen));
     SKIFF_RETURN_IF_ERROR(StartTrafficReports());
   }
   // Marks stopping instances drained once no edge routes them or has requests
@@ -515,12 +515,15 @@ Status Server::Impl::Start() {
     io_threads_.emplace_back([this] { io_.run(); });
   }
   if (options_.run_agent && shared_) SKIFF_RETURN_IF_ERROR(StartAgent());
-  SKIFF_LOG_INFO(
-      "skiff server: API on port {} ({}), edge {}, data in {}, store revision {}", http_->port(),
-      options_.listen,
-      edge_ ? fmt::format("on port {} ({})", edge_->port(), edge::IoEngineName(edge_->io_engine()))
-            : std::string("off"),
-      data, store_->Revision());
+  SKIFF_LOG_INFO("skiff server: API on port {} ({}), edge {}, data in {}, store revision {}",
+                 http_->port(), options_.listen,
+                 edge_ ? fmt::format("on port {}{} ({})", edge_->port(),
+                                     edge_->tls_port() != 0
+                                         ? fmt::format(", TLS on port {}", edge_->tls_port())
+                                         : std::string(),
+                                     edge::IoEngineName(edge_->io_engine()))
+                       : std::string("off"),
+                 data, store_->Revision());
   return OkStatus();
 }
 
@@ -585,6 +588,7 @@ std::string Server::url() const { return impl_->OwnUrl(); }
 std::string Server::ca_path() const {
   return (std::filesystem::path(impl_->options_.data_dir) / kCaCertFile).string();
 }
+uint16_t Server::edge_tls_port() const { return impl_->edge_ ? impl_->edge_->tls_port() : 0; }
 std::string Server::token_path() const {
   if (!impl_->token_here_) return "";
   return (std::filesystem::path(impl_->options_.data_dir) / api::kAdminTokenFile).string();

@@ -41,6 +41,7 @@ struct ServerOptions {
   bool https = false;
   bool insecure_http = false;
   std::string edge_listen = "127.0.0.1:8080";             // the edge router: apps at their domains
+  std::string edge_tls_listen;                            // and over TLS (HTTPS); none when empty
   bool run_edge = true;                                   // --no-edge turns the edge off
   int edge_threads = 1;                                   // threads of the edge router
   edge::IoEngine edge_io_engine = edge::IoEngine::kAuto;  // their I/O engine
@@ -106,6 +107,7 @@ class Server {
   // token (another server of its database made it).
   uint16_t port() const;
   uint16_t edge_port() const;
+  uint16_t edge_tls_port() const;  // 0 without edge_tls_listen
   std::string token_path() const;
   // The URL of this server's API (https:// when it serves TLS) and the path
   // of its CA's certificate (DATA/ca.crt). After Start.
