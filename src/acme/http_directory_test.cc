@@ -115,5 +115,18 @@ TEST(HttpAcmeDirectory, GivesUpOnEndlessBadNonces) {
       << account.error().message;
 }
 
+// Verify that a call whose AccountKey::timeout is spent ends with
+// kDeadlineExceeded before anything is posted.
+TEST(HttpAcmeDirectory, CallEndsWithTheCallersTime) {
+  NonceServer server(0);
+  HttpAcmeDirectory directory(server.base() + "/dir");
+  crypto::PKeyPtr key = crypto::GenerateP256Key().value();
+  const AccountKey spent{key.get(), server.base() + "/account/1", Duration::zero()};
+  auto order = directory.NewOrder(spent, {"web.skiff.test"});
+  ASSERT_FALSE(order);
+  EXPECT_EQ(order.error().code, ErrorCode::kDeadlineExceeded);
+  EXPECT_EQ(order.error().message, "new order for web.skiff.test: out of the order's time");
+}
+
 }  // namespace
 }  // namespace skiff::acme

@@ -82,6 +82,11 @@ std::optional<Error> FakeAcmeDirectory::Enter(const std::string& call, std::stri
   return error;
 }
 
+std::vector<std::optional<Duration>> FakeAcmeDirectory::timeouts() const {
+  std::lock_guard lock(mu_);
+  return timeouts_;
+}
+
 Status FakeAcmeDirectory::Owned(const acme::AccountKey& account, const std::string& owner,
                                 const std::string& url) const {
   if (account.url != owner) {
@@ -115,6 +120,7 @@ Result<acme::Order> FakeAcmeDirectory::NewOrder(const acme::AccountKey& account,
                                                 const std::vector<std::string>& domains) {
   std::lock_guard lock(mu_);
   const std::string what = "new order";
+  timeouts_.push_back(account.timeout);
   if (auto failed = Enter("new_order", what)) return tl::unexpected(*failed);
   if (domains.empty()) return Fail("malformed", "order includes no identifiers", 400, what);
   OrderState state;
@@ -165,6 +171,7 @@ void FakeAcmeDirectory::RefreshOrder(OrderState& state) {
 Result<acme::Order> FakeAcmeDirectory::GetOrder(const acme::AccountKey& account,
                                                 const std::string& url) {
   std::lock_guard lock(mu_);
+  timeouts_.push_back(account.timeout);
   if (auto failed = Enter("get_order", url)) return tl::unexpected(*failed);
   auto it = orders_.find(url);
   if (it == orders_.end()) return Fail("malformed", "no order " + url, 404, url);
@@ -182,6 +189,7 @@ Result<acme::Order> FakeAcmeDirectory::GetOrder(const acme::AccountKey& account,
 Result<acme::Authorization> FakeAcmeDirectory::GetAuthorization(const acme::AccountKey& account,
                                                                 const std::string& url) {
   std::lock_guard lock(mu_);
+  timeouts_.push_back(account.timeout);
   if (auto failed = Enter("get_authorization", url)) return tl::unexpected(*failed);
   auto it = authzs_.find(url);
   if (it == authzs_.end()) return Fail("malformed", "no authorization " + url, 404, url);
@@ -216,6 +224,7 @@ Result<acme::Challenge> FakeAcmeDirectory::RespondToChallenge(const acme::Accoun
   bool unresolvable = false;
   {
     std::lock_guard lock(mu_);
+    timeouts_.push_back(account.timeout);
     if (auto failed = Enter("respond", url)) return tl::unexpected(*failed);
     auto it = challenge_authz_.find(url);
     if (it == challenge_authz_.end()) return Fail("malformed", "no challenge " + url, 404, url);
@@ -267,6 +276,7 @@ Result<acme::Order> FakeAcmeDirectory::Finalize(const acme::AccountKey& account,
                                                 std::string_view csr_der) {
   std::lock_guard lock(mu_);
   const std::string what = "finalize " + order.url;
+  timeouts_.push_back(account.timeout);
   if (auto failed = Enter("finalize", what)) return tl::unexpected(*failed);
   auto it = orders_.find(order.url);
   if (it == orders_.end()) return Fail("malformed", "no order " + order.url, 404, what);
@@ -309,8 +319,8 @@ Result<acme::Order> FakeAcmeDirectory::Finalize(const acme::AccountKey& account,
 
 Result<std::string> FakeAcmeDirectory::DownloadCertificate(const acme::AccountKey& account,
                                                            const std::string& url) {
-  (void)account;
   std::lock_guard lock(mu_);
+  timeouts_.push_back(account.timeout);
   if (auto failed = Enter("download", url)) return tl::unexpected(*failed);
   auto it = certificates_.find(url);
   if (it == certificates_.end()) return Fail("malformed", "no certificate " + url, 404, url);
