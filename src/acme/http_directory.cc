@@ -68,6 +68,11 @@ Result<net::HttpResponse> HttpAcmeDirectory::Exchange(std::string_view method,
   if (!parsed || parsed->host().empty()) {
     return InvalidArgument("the ACME server sent a URL that does not parse: \"" + url + "\"");
   }
+  // RFC 8555 §6.1: HTTPS only, unless the directory itself is plain (a
+  // test's server).
+  if (parsed->scheme() != "https" && !directory_url_.starts_with("http://")) {
+    return InvalidArgument("the ACME server sent a URL that is not https: \"" + url + "\"");
+  }
   const std::string origin =
       std::string(parsed->scheme()) + "://" + std::string(parsed->encoded_host_and_port());
   std::string target(parsed->encoded_target());

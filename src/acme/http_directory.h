@@ -55,6 +55,8 @@ class HttpAcmeDirectory final : public AcmeDirectory {
 
  private:
   // One exchange with the absolute `url`, within `timeout`.
+  // Errors: kInvalidArgument for a URL that does not parse, or is not https
+  // while the directory is.
   Result<net::HttpResponse> Exchange(std::string_view method, const std::string& url,
                                      std::string_view body, const net::HttpHeaders& headers,
                                      Duration timeout);
