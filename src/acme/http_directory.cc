@@ -144,7 +144,16 @@ Result<net::HttpResponse> HttpAcmeDirectory::Post(EVP_PKEY* key, const std::stri
     Problem problem = ProblemFromResponse(response.status, response.body);
     // RFC 8555 §6.5: a badNonce refusal carries a fresh nonce; try again with it.
     if (problem.ShortType() == "badNonce" && attempt < kBadNonceRetries) continue;
-    return tl::unexpected(ProblemError(problem, what));
+    Error error = ProblemError(problem, what);
+    // A rate limit or an outage says when to come back (RFC 8555 §6.6).
+    if (response.status == 429 || response.status == 503) {
+      if (std::optional<Duration> after = RetryAfterOf(response)) {
+        error.message += "; retry after " +
+                         std::to_string(std::chrono::ceil<std::chrono::seconds>(*after).count()) +
+                         " s";
+      }
+    }
+    return tl::unexpected(std::move(error));
   }
 }
 

@@ -3,7 +3,8 @@
 // POST (POST-as-GET for reads) signed with the account key; it keeps the
 // last Replay-Nonce the server gave for the next request, fetches one (HEAD
 // newNonce) when it has none, and retries a request the server refused with
-// badNonce with the nonce that refusal carried.
+// badNonce with the nonce that refusal carried. A refusal with 429 or 503
+// and a Retry-After ends its error's message with "; retry after N s".
 //
 // Thread-safety: thread-safe; calls block the calling thread. Requests of
 // several threads may race for the kept nonce; a loser is refused with

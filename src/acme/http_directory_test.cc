@@ -74,6 +74,12 @@ class NonceServer {
         response = net::TextResponse(201, R"({"status":"valid"})", "application/json");
         response.headers.emplace_back("Location", base() + "/account/1");
       }
+    } else if (request.path == "/order") {
+      response = net::TextResponse(
+          429,
+          R"({"type":"urn:ietf:params:acme:error:rateLimited","detail":"too many new orders"})",
+          "application/problem+json");
+      response.headers.emplace_back("Retry-After", "120");
     } else {
       response = net::TextResponse(404, "no");
     }
@@ -126,6 +132,20 @@ TEST(HttpAcmeDirectory, GivesUpOnEndlessBadNonces) {
   EXPECT_TRUE(account.error().message.starts_with(
       "registering an ACME account: ACME server said: JWS has an invalid anti-replay nonce"))
       << account.error().message;
+}
+
+// Verify that a rate limit's Retry-After is kept in the error's words.
+TEST(HttpAcmeDirectory, RateLimitSaysWhenToRetry) {
+  NonceServer server(0);
+  HttpAcmeDirectory directory(server.base() + "/dir");
+  crypto::PKeyPtr key = crypto::GenerateP256Key().value();
+  auto order =
+      directory.NewOrder(AccountKey{key.get(), server.base() + "/account/1"}, {"web.skiff.test"});
+  ASSERT_FALSE(order);
+  EXPECT_EQ(order.error().code, ErrorCode::kResourceExhausted);
+  EXPECT_EQ(order.error().message,
+            "new order for web.skiff.test: ACME server said: too many new orders (rateLimited); "
+            "retry after 120 s");
 }
 
 // Verify that a call whose AccountKey::timeout is spent ends with
