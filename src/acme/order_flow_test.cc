@@ -193,7 +193,8 @@ TEST_F(OrderFlowTest, PublisherAndServerErrors) {
   ASSERT_FALSE(issued);
   EXPECT_EQ(issued.error().code, ErrorCode::kResourceExhausted);
   EXPECT_EQ(issued.error().message,
-            "new order: ACME server said: too many certificates already issued for skiff.test "
+            "new order for web.skiff.test: ACME server said: too many certificates already issued "
+            "for skiff.test "
             "(rateLimited)");
 }
 
