@@ -17,6 +17,7 @@
 
 #include <openssl/evp.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,10 +27,15 @@
 
 namespace skiff::acme {
 
-// Who signs a request: the account key and, once registered, its URL.
+// Who signs a request: the account key and, once registered, its URL; and
+// how long the caller can wait for this call.
 struct AccountKey {
   EVP_PKEY* key = nullptr;  // not owned; a P-256 key
   std::string url;          // the account URL ("kid")
+  // The time left to the caller (the order's deadline): a call taking longer,
+  // badNonce retries included, fails with kDeadlineExceeded. Unset: each
+  // exchange is bounded by the directory's own timeout only.
+  std::optional<Duration> timeout;
 };
 
 class AcmeDirectory {

@@ -28,6 +28,30 @@ Result<T> WithRetryAfter(Result<T> parsed, const net::HttpResponse& response) {
   return parsed;
 }
 
+// When a call must be done by: AccountKey::timeout from its start, on the
+// steady clock the exchanges run on.
+class Budget {
+ public:
+  explicit Budget(std::optional<Duration> timeout) {
+    if (timeout) give_up_ = std::chrono::steady_clock::now() + *timeout;
+  }
+  // How long the next exchange may take: `cap`, or less when the budget
+  // ends first.
+  // Errors: kDeadlineExceeded once it has ended, `what` saying what was cut.
+  Result<Duration> Next(Duration cap, std::string_view what) const {
+    if (!give_up_) return cap;
+    const auto left =
+        std::chrono::duration_cast<Duration>(*give_up_ - std::chrono::steady_clock::now());
+    if (left <= Duration::zero()) {
+      return DeadlineExceeded(std::string(what) + ": out of the order's time");
+    }
+    return std::min(cap, left);
+  }
+
+ private:
+  std::optional<std::chrono::steady_clock::time_point> give_up_;
+};
+
 }  // namespace
 
 HttpAcmeDirectory::HttpAcmeDirectory(std::string directory_url, net::TlsTrust trust,
@@ -38,10 +62,16 @@ HttpAcmeDirectory::~HttpAcmeDirectory() = default;
 
 Result<net::HttpResponse> HttpAcmeDirectory::Exchange(std::string_view method,
                                                       const std::string& url, std::string_view body,
-                                                      const net::HttpHeaders& headers) {
+                                                      const net::HttpHeaders& headers,
+                                                      Duration timeout) {
   auto parsed = boost::urls::parse_uri(url);
   if (!parsed || parsed->host().empty()) {
     return InvalidArgument("the ACME server sent a URL that does not parse: \"" + url + "\"");
+  }
+  // RFC 8555 §6.1: HTTPS only, unless the directory itself is plain (a
+  // test's server).
+  if (parsed->scheme() != "https" && !directory_url_.starts_with("http://")) {
+    return InvalidArgument("the ACME server sent a URL that is not https: \"" + url + "\"");
   }
   const std::string origin =
       std::string(parsed->scheme()) + "://" + std::string(parsed->encoded_host_and_port());
@@ -54,7 +84,7 @@ Result<net::HttpResponse> HttpAcmeDirectory::Exchange(std::string_view method,
     if (!kept) kept = std::make_shared<net::HttpClient>(origin, trust_);
     client = kept;
   }
-  return client->Do(method, target, body, headers, timeout_);
+  return client->Do(method, target, body, headers, timeout);
 }
 
 Result<Directory> HttpAcmeDirectory::GetDirectory() {
@@ -62,7 +92,8 @@ Result<Directory> HttpAcmeDirectory::GetDirectory() {
     std::lock_guard lock(mu_);
     if (directory_) return *directory_;
   }
-  SKIFF_ASSIGN_OR_RETURN(net::HttpResponse response, Exchange("GET", directory_url_, {}, {}));
+  SKIFF_ASSIGN_OR_RETURN(net::HttpResponse response,
+                         Exchange("GET", directory_url_, {}, {}, timeout_));
   if (!Ok(response)) {
     return tl::unexpected(ProblemError(ProblemFromResponse(response.status, response.body),
                                        "reading the ACME directory " + directory_url_));
@@ -73,13 +104,14 @@ Result<Directory> HttpAcmeDirectory::GetDirectory() {
   return directory;
 }
 
-Result<std::string> HttpAcmeDirectory::TakeNonce() {
+Result<std::string> HttpAcmeDirectory::TakeNonce(Duration timeout) {
   {
     std::lock_guard lock(mu_);
     if (!nonce_.empty()) return std::exchange(nonce_, std::string());
   }
   SKIFF_ASSIGN_OR_RETURN(Directory directory, GetDirectory());
-  SKIFF_ASSIGN_OR_RETURN(net::HttpResponse response, Exchange("HEAD", directory.new_nonce, {}, {}));
+  SKIFF_ASSIGN_OR_RETURN(net::HttpResponse response,
+                         Exchange("HEAD", directory.new_nonce, {}, {}, timeout));
   const std::string nonce(response.Header("Replay-Nonce"));
   if (!Ok(response) || nonce.empty()) {
     return Unavailable("the ACME server gave no nonce at " + directory.new_nonce + " (HTTP " +
@@ -96,19 +128,32 @@ void HttpAcmeDirectory::KeepNonce(const net::HttpResponse& response) {
 }
 
 Result<net::HttpResponse> HttpAcmeDirectory::Post(EVP_PKEY* key, const std::string& kid,
+                                                  std::optional<Duration> timeout,
                                                   const std::string& url, std::string_view payload,
                                                   std::string_view what, net::HttpHeaders headers) {
   headers.emplace_back("Content-Type", "application/jose+json");
+  const Budget budget(timeout);
   for (int attempt = 0;; ++attempt) {
-    SKIFF_ASSIGN_OR_RETURN(std::string nonce, TakeNonce());
+    SKIFF_ASSIGN_OR_RETURN(Duration left, budget.Next(timeout_, what));
+    SKIFF_ASSIGN_OR_RETURN(std::string nonce, TakeNonce(left));
     SKIFF_ASSIGN_OR_RETURN(std::string jws, SignJws(key, JwsHeader{url, nonce, kid}, payload));
-    SKIFF_ASSIGN_OR_RETURN(net::HttpResponse response, Exchange("POST", url, jws, headers));
+    SKIFF_ASSIGN_OR_RETURN(left, budget.Next(timeout_, what));
+    SKIFF_ASSIGN_OR_RETURN(net::HttpResponse response, Exchange("POST", url, jws, headers, left));
     KeepNonce(response);
     if (Ok(response)) return response;
     Problem problem = ProblemFromResponse(response.status, response.body);
     // RFC 8555 §6.5: a badNonce refusal carries a fresh nonce; try again with it.
     if (problem.ShortType() == "badNonce" && attempt < kBadNonceRetries) continue;
-    return tl::unexpected(ProblemError(problem, what));
+    Error error = ProblemError(problem, what);
+    // A rate limit or an outage says when to come back (RFC 8555 §6.6).
+    if (response.status == 429 || response.status == 503) {
+      if (std::optional<Duration> after = RetryAfterOf(response)) {
+        error.message += "; retry after " +
+                         std::to_string(std::chrono::ceil<std::chrono::seconds>(*after).count()) +
+                         " s";
+      }
+    }
+    return tl::unexpected(std::move(error));
   }
 }
 
@@ -127,7 +172,7 @@ Result<Account> HttpAcmeDirectory::NewAccount(EVP_PKEY* key,
   }
   SKIFF_ASSIGN_OR_RETURN(
       net::HttpResponse response,
-      Post(key, "", directory.new_account, json::serialize(payload),
+      Post(key, "", std::nullopt, directory.new_account, json::serialize(payload),
            only_return_existing ? "looking up the ACME account" : "registering an ACME account"));
   const std::string url(response.Header("Location"));
   if (url.empty()) return InvalidArgument("the ACME server sent an account without its URL");
@@ -145,7 +190,7 @@ Result<Order> HttpAcmeDirectory::NewOrder(const AccountKey& account,
   }
   SKIFF_ASSIGN_OR_RETURN(
       net::HttpResponse response,
-      Post(account.key, account.url, directory.new_order,
+      Post(account.key, account.url, account.timeout, directory.new_order,
            json::serialize(json::object{{"identifiers", std::move(identifiers)}}),
            "new order for " + names));
   const std::string url(response.Header("Location"));
@@ -154,29 +199,31 @@ Result<Order> HttpAcmeDirectory::NewOrder(const AccountKey& account,
 }
 
 Result<Order> HttpAcmeDirectory::GetOrder(const AccountKey& account, const std::string& url) {
-  SKIFF_ASSIGN_OR_RETURN(net::HttpResponse response,
-                         Post(account.key, account.url, url, "", "reading the order " + url));
+  SKIFF_ASSIGN_OR_RETURN(net::HttpResponse response, Post(account.key, account.url, account.timeout,
+                                                          url, "", "reading the order " + url));
   return WithRetryAfter(ParseOrder(response.body, url), response);
 }
 
 Result<Authorization> HttpAcmeDirectory::GetAuthorization(const AccountKey& account,
                                                           const std::string& url) {
-  SKIFF_ASSIGN_OR_RETURN(net::HttpResponse response, Post(account.key, account.url, url, "",
-                                                          "reading the authorization " + url));
+  SKIFF_ASSIGN_OR_RETURN(
+      net::HttpResponse response,
+      Post(account.key, account.url, account.timeout, url, "", "reading the authorization " + url));
   return WithRetryAfter(ParseAuthorization(response.body, url), response);
 }
 
 Result<Challenge> HttpAcmeDirectory::RespondToChallenge(const AccountKey& account,
                                                         const std::string& url) {
-  SKIFF_ASSIGN_OR_RETURN(net::HttpResponse response, Post(account.key, account.url, url, "{}",
-                                                          "answering the challenge " + url));
+  SKIFF_ASSIGN_OR_RETURN(
+      net::HttpResponse response,
+      Post(account.key, account.url, account.timeout, url, "{}", "answering the challenge " + url));
   return ParseChallenge(response.body);
 }
 
 Result<Order> HttpAcmeDirectory::Finalize(const AccountKey& account, const Order& order,
                                           std::string_view csr_der) {
   SKIFF_ASSIGN_OR_RETURN(net::HttpResponse response,
-                         Post(account.key, account.url, order.finalize,
+                         Post(account.key, account.url, account.timeout, order.finalize,
                               json::serialize(json::object{{"csr", Base64UrlEncode(csr_der)}}),
                               "finalizing the order " + order.url));
   return WithRetryAfter(ParseOrder(response.body, order.url), response);
@@ -186,7 +233,7 @@ Result<std::string> HttpAcmeDirectory::DownloadCertificate(const AccountKey& acc
                                                            const std::string& url) {
   SKIFF_ASSIGN_OR_RETURN(
       net::HttpResponse response,
-      Post(account.key, account.url, url, "", "downloading the certificate " + url,
+      Post(account.key, account.url, account.timeout, url, "", "downloading the certificate " + url,
            {{"Accept", "application/pem-certificate-chain"}}));
   return std::move(response.body);
 }

@@ -3,7 +3,8 @@
 // POST (POST-as-GET for reads) signed with the account key; it keeps the
 // last Replay-Nonce the server gave for the next request, fetches one (HEAD
 // newNonce) when it has none, and retries a request the server refused with
-// badNonce with the nonce that refusal carried.
+// badNonce with the nonce that refusal carried. A refusal with 429 or 503
+// and a Retry-After ends its error's message with "; retry after N s".
 //
 // Thread-safety: thread-safe; calls block the calling thread. Requests of
 // several threads may race for the kept nonce; a loser is refused with
@@ -29,7 +30,8 @@ class HttpAcmeDirectory final : public AcmeDirectory {
 
   // `directory_url` is the server's directory ("https://acme-v02.../directory");
   // its servers are trusted as `trust` says (`--acme-ca-cert`, or the
-  // system's roots). `timeout` bounds each HTTP exchange.
+  // system's roots). `timeout` bounds each HTTP exchange (and a call's
+  // AccountKey::timeout, when set, the whole call).
   explicit HttpAcmeDirectory(std::string directory_url, net::TlsTrust trust = {},
                              Duration timeout = std::chrono::seconds(30));
   ~HttpAcmeDirectory() override;
@@ -53,16 +55,21 @@ class HttpAcmeDirectory final : public AcmeDirectory {
                                           const std::string& url) override;
 
  private:
-  // One exchange with the absolute `url`.
+  // One exchange with the absolute `url`, within `timeout`.
+  // Errors: kInvalidArgument for a URL that does not parse, or is not https
+  // while the directory is.
   Result<net::HttpResponse> Exchange(std::string_view method, const std::string& url,
-                                     std::string_view body, const net::HttpHeaders& headers);
+                                     std::string_view body, const net::HttpHeaders& headers,
+                                     Duration timeout);
   // A JWS POST of `payload` to `url` ("" = POST-as-GET), signed by `key` with
-  // `kid` (empty: the jwk). A non-2xx answer is its problem's error, `what`
-  // saying what was being done.
-  Result<net::HttpResponse> Post(EVP_PKEY* key, const std::string& kid, const std::string& url,
+  // `kid` (empty: the jwk), badNonce retries included within `timeout` (unset:
+  // each exchange within the directory's own). A non-2xx answer is its
+  // problem's error, `what` saying what was being done.
+  Result<net::HttpResponse> Post(EVP_PKEY* key, const std::string& kid,
+                                 std::optional<Duration> timeout, const std::string& url,
                                  std::string_view payload, std::string_view what,
                                  net::HttpHeaders headers = {});
-  Result<std::string> TakeNonce();
+  Result<std::string> TakeNonce(Duration timeout);
   void KeepNonce(const net::HttpResponse& response);
 
   const std::string directory_url_;

@@ -75,6 +75,23 @@ TEST(Jws, Es256IsRawRAndS) {
   EXPECT_FALSE(VerifyEs256(key.get(), "eyJhbGciOiJFUzI1NiJ9.aGVsbG9", *signature));
 }
 
+// Verify that r and s are padded to 32 bytes each when they are shorter
+// (about one signature in 64 has a leading zero byte in r or s): every one
+// of 2,000 signatures is 64 bytes and verifies, some of them padded.
+TEST(Jws, Es256PadsShortRAndS) {
+  crypto::PKeyPtr key = crypto::GenerateP256Key().value();
+  int padded = 0;
+  for (int i = 0; i < 2000; ++i) {
+    const std::string input = "input " + std::to_string(i);
+    auto signature = SignEs256(key.get(), input);
+    ASSERT_TRUE(signature) << signature.error().ToString();
+    ASSERT_EQ(signature->size(), 64u) << i;
+    ASSERT_TRUE(VerifyEs256(key.get(), input, *signature)) << i;
+    if ((*signature)[0] == '\0' || (*signature)[32] == '\0') ++padded;
+  }
+  EXPECT_GT(padded, 0);
+}
+
 // Verify that a JWS carries alg, nonce, url and the jwk (newAccount) or the
 // kid (every later request), the payload base64url'd ("" for POST-as-GET),
 // and a signature over protected.payload.

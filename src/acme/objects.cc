@@ -5,6 +5,7 @@
 #include <ctime>
 #include <utility>
 
+#include "acme/base64url.h"
 #include "protocol/json_fields.h"
 
 namespace skiff::acme {
@@ -69,6 +70,12 @@ Result<Challenge> ChallengeOf(const json::value& value) {
   SKIFF_ASSIGN_OR_RETURN(challenge.url, Required(*obj, "url"));
   SKIFF_ASSIGN_OR_RETURN(challenge.status, Required(*obj, "status"));
   SKIFF_ASSIGN_OR_RETURN(auto token, OptString(*obj, "token"));
+  // The token goes into a URL path the edges serve (RFC 8555 §8.3: base64url,
+  // unpadded): anything else ("../", "?") is refused before it gets there.
+  if (token &&
+      (token->empty() || token->find('=') != std::string::npos || !Base64UrlDecode(*token))) {
+    return InvalidArgument("token: not base64url");
+  }
   challenge.token = token.value_or("");
   SKIFF_ASSIGN_OR_RETURN(challenge.error, OptProblem(*obj));
   return challenge;

@@ -45,6 +45,12 @@ TEST(Objects, RefusesBadObjects) {
        "ACME server sent a bad authorization: identifier: missing"},
       {ok(ParseChallenge(R"({"type":"http-01","status":"pending"})")),
        "ACME server sent a bad challenge: url: missing"},
+      {ok(ParseChallenge(R"({"type":"http-01","url":"u","status":"pending","token":"../a/b"})")),
+       "ACME server sent a bad challenge: token: not base64url"},
+      {ok(ParseChallenge(R"({"type":"http-01","url":"u","status":"pending","token":"YQ=="})")),
+       "ACME server sent a bad challenge: token: not base64url"},
+      {ok(ParseChallenge(R"({"type":"http-01","url":"u","status":"pending","token":""})")),
+       "ACME server sent a bad challenge: token: not base64url"},
       {ok(ParseAccount(R"({"status":7})", "u")), "ACME server sent a bad account: status"},
   };
   for (const Case& c : cases) {
@@ -106,7 +112,7 @@ TEST(Objects, AuthorizationAndChallenges) {
   EXPECT_EQ(authz->Find("tls-alpn-01"), nullptr);
 
   auto challenge = ParseChallenge(
-      R"({"type":"http-01","url":"https://x/c/1","status":"processing","token":"t"})");
+      R"({"type":"http-01","url":"https://x/c/1","status":"processing","token":"tok"})");
   ASSERT_TRUE(challenge);
   EXPECT_EQ(challenge->status, "processing");
 }

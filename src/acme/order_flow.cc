@@ -28,7 +28,37 @@ class Flow {
         stop_(std::move(stop)),
         deadline_(clock.MonotonicNow() + request.timeout) {}
 
+  // Whether the order may take its next step (`next`, e.g. "finalizing"):
+  // checked before each one, so a stop or the deadline is not noticed only
+  // between polls.
+  // Errors: kAborted on a stop; kDeadlineExceeded once the deadline passed.
+  Status Check(std::string_view next) {
+    if (stop_.stop_requested()) return Aborted("the order for " + request_.domain + " was stopped");
+    if (clock_.MonotonicNow() >= deadline_) {
+      return DeadlineExceeded("the order for " + request_.domain + " ran out of its " +
+                              std::to_string(request_.timeout.count() / 1000) + " s before " +
+                              std::string(next));
+    }
+    return OkStatus();
+  }
+
+  // The time left to the deadline.
+  Duration Left() const {
+    return std::chrono::duration_cast<Duration>(deadline_ - clock_.MonotonicNow());
+  }
+
+  // `account` bounded by the time left, once Check(next) allows the step.
+  Result<AccountKey> Signer(const AccountKey& account, std::string_view next) {
+    SKIFF_RETURN_IF_ERROR(Check(next));
+    AccountKey signer = account;
+    signer.timeout = Left();
+    return signer;
+  }
+
+  // The seam's NewAccount takes no time bound; each exchange has the
+  // directory's own.
   Result<Account> EnsureAccount() {
+    SKIFF_RETURN_IF_ERROR(Check("the account"));
     if (!request_.account_url.empty()) {
       Result<Account> found = directory_.NewAccount(request_.account_key, request_.contact,
                                                     /*only_return_existing=*/true);
@@ -64,17 +94,16 @@ class Flow {
       cv.notify_all();
     });
     std::unique_lock lock(mu);
-    if (clock_.WaitFor(cv, lock, wait, [&] { return stop_.stop_requested(); })) {
-      return Aborted("the order for " + request_.domain + " was stopped");
-    }
-    return OkStatus();
+    clock_.WaitFor(cv, lock, wait, [&] { return stop_.stop_requested(); });
+    return Check("polling " + std::string(what));
   }
 
   // Polls `url` until it is no longer pending or processing.
   Result<Authorization> SettleAuthorization(const AccountKey& account, Authorization authz) {
     while (Unsettled(authz.status)) {
       SKIFF_RETURN_IF_ERROR(Pause(authz.retry_after, "the authorization", authz.status));
-      SKIFF_ASSIGN_OR_RETURN(authz, directory_.GetAuthorization(account, authz.url));
+      SKIFF_ASSIGN_OR_RETURN(AccountKey signer, Signer(account, "reading the authorization"));
+      SKIFF_ASSIGN_OR_RETURN(authz, directory_.GetAuthorization(signer, authz.url));
     }
     return authz;
   }
@@ -87,7 +116,8 @@ class Flow {
     };
     while (waits(order.status)) {
       SKIFF_RETURN_IF_ERROR(Pause(order.retry_after, "the order", order.status));
-      SKIFF_ASSIGN_OR_RETURN(order, directory_.GetOrder(account, order.url));
+      SKIFF_ASSIGN_OR_RETURN(AccountKey signer, Signer(account, "reading the order"));
+      SKIFF_ASSIGN_OR_RETURN(order, directory_.GetOrder(signer, order.url));
     }
     return order;
   }
@@ -95,7 +125,8 @@ class Flow {
   // Answers one authorization's http-01 challenge, through the publisher.
   Status Authorize(const AccountKey& account, const std::string& url,
                    const ChallengePublisher& publisher) {
-    SKIFF_ASSIGN_OR_RETURN(Authorization authz, directory_.GetAuthorization(account, url));
+    SKIFF_ASSIGN_OR_RETURN(AccountKey signer, Signer(account, "reading the authorization"));
+    SKIFF_ASSIGN_OR_RETURN(Authorization authz, directory_.GetAuthorization(signer, url));
     if (authz.status == "valid") {
       Report(OrderStep::kValidated, authz.url + " (already valid)");
       return OkStatus();
@@ -117,13 +148,16 @@ class Flow {
         const std::string token;
         ~Withdraw() { publisher.withdraw(domain, token); }
       } withdraw{publisher, authz.domain, challenge.token};
-      SKIFF_RETURN_IF_ERROR(publisher.publish(authz.domain, published));
+      SKIFF_RETURN_IF_ERROR(Check("publishing the challenge"));
+      SKIFF_RETURN_IF_ERROR(publisher.publish(authz.domain, published, Left()));
       Report(OrderStep::kChallengePublished, challenge.token);
       if (challenge.status == "pending") {
-        SKIFF_RETURN_IF_ERROR(directory_.RespondToChallenge(account, challenge.url));
+        SKIFF_ASSIGN_OR_RETURN(signer, Signer(account, "answering the challenge"));
+        SKIFF_RETURN_IF_ERROR(directory_.RespondToChallenge(signer, challenge.url));
       }
       Report(OrderStep::kChallengeAccepted, challenge.url);
-      SKIFF_ASSIGN_OR_RETURN(authz, directory_.GetAuthorization(account, authz.url));
+      SKIFF_ASSIGN_OR_RETURN(signer, Signer(account, "reading the authorization"));
+      SKIFF_ASSIGN_OR_RETURN(authz, directory_.GetAuthorization(signer, authz.url));
       SKIFF_ASSIGN_OR_RETURN(authz, SettleAuthorization(account, std::move(authz)));
     }
     if (authz.status == "valid") {
@@ -142,19 +176,22 @@ class Flow {
     SKIFF_ASSIGN_OR_RETURN(Account registered, EnsureAccount());
     const AccountKey account{request_.account_key, registered.url};
     Report(OrderStep::kAccount, account.url);
-    SKIFF_ASSIGN_OR_RETURN(Order order, directory_.NewOrder(account, {request_.domain}));
+    SKIFF_ASSIGN_OR_RETURN(AccountKey signer, Signer(account, "the new order"));
+    SKIFF_ASSIGN_OR_RETURN(Order order, directory_.NewOrder(signer, {request_.domain}));
     Report(OrderStep::kOrdered, order.url);
     for (const std::string& url : order.authorizations) {
       SKIFF_RETURN_IF_ERROR(Authorize(account, url, publisher));
     }
     // The order as it is now that its authorizations are decided.
-    SKIFF_ASSIGN_OR_RETURN(order, directory_.GetOrder(account, order.url));
+    SKIFF_ASSIGN_OR_RETURN(signer, Signer(account, "reading the order"));
+    SKIFF_ASSIGN_OR_RETURN(order, directory_.GetOrder(signer, order.url));
     SKIFF_ASSIGN_OR_RETURN(order, SettleOrder(account, std::move(order), {"pending"}));
     if (order.status == "ready") {
       SKIFF_ASSIGN_OR_RETURN(crypto::PKeyPtr key, crypto::GenerateP256Key());
       SKIFF_ASSIGN_OR_RETURN(std::string csr, MakeCsrDer({request_.domain}, key.get()));
       key_pem_ = crypto::PrivateKeyPem(key.get());
-      SKIFF_ASSIGN_OR_RETURN(order, directory_.Finalize(account, order, csr));
+      SKIFF_ASSIGN_OR_RETURN(signer, Signer(account, "finalizing"));
+      SKIFF_ASSIGN_OR_RETURN(order, directory_.Finalize(signer, order, csr));
       Report(OrderStep::kFinalizing, order.url);
       SKIFF_ASSIGN_OR_RETURN(order,
                              SettleOrder(account, std::move(order), {"processing", "ready"}));
@@ -165,8 +202,9 @@ class Flow {
       return FailedPrecondition("the order for " + request_.domain + " is " + order.status +
                                 " and the ACME server says no more");
     }
+    SKIFF_ASSIGN_OR_RETURN(signer, Signer(account, "downloading the certificate"));
     SKIFF_ASSIGN_OR_RETURN(std::string chain,
-                           directory_.DownloadCertificate(account, order.certificate));
+                           directory_.DownloadCertificate(signer, order.certificate));
     SKIFF_RETURN_IF_ERROR(crypto::ParseCertificateChainPem(chain));
     Report(OrderStep::kIssued, order.certificate);
     return IssuedCertificate{std::move(chain), key_pem_, account.url};

@@ -68,12 +68,14 @@ using ProgressCallback = std::function<void(const OrderProgress&)>;
 
 // How the caller gets a challenge answered. `publish` returns once every
 // edge serves `challenge` at /.well-known/acme-challenge/<token> for `domain`
-// (its error ends the order with that error); `withdraw` is called once the
+// (its error ends the order with that error), within `timeout` (the time
+// left to the order's deadline, on the flow's clock); `withdraw` is called once the
 // authorization is decided, whatever happened, and also after a failed
 // `publish` (some edges may have taken it): it must accept a challenge that
 // was never or only partly published.
 struct ChallengePublisher {
-  std::function<Status(const std::string& domain, const protocol::AcmeChallenge& challenge)>
+  std::function<Status(const std::string& domain, const protocol::AcmeChallenge& challenge,
+                       Duration timeout)>
       publish;
   std::function<void(const std::string& domain, const std::string& token)> withdraw;
 };
@@ -85,7 +87,9 @@ struct ChallengePublisher {
 // when the authorization offers no http-01 challenge, or an order or
 // authorization turns invalid without saying why; kDeadlineExceeded when
 // `request.timeout` passes, naming what was still awaited; kAborted when a
-// stop is requested on `stop`; the publisher's error.
+// stop is requested on `stop`; the publisher's error. A stop and the deadline
+// are checked before every step and during each wait; each directory call
+// gets the time left (AccountKey::timeout), the publisher too.
 // REQUIRES: request.account_key is a P-256 key; publisher.publish and
 // publisher.withdraw set.
 Result<IssuedCertificate> ObtainCertificate(AcmeDirectory& directory, const Clock& clock,

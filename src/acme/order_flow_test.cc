@@ -4,6 +4,7 @@
 #include <openssl/x509v3.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -24,8 +25,11 @@ class Edges {
  public:
   ChallengePublisher Publisher() {
     return ChallengePublisher{
-        [this](const std::string& domain, const protocol::AcmeChallenge& challenge) -> Status {
+        [this](const std::string& domain, const protocol::AcmeChallenge& challenge,
+               Duration timeout) -> Status {
+          if (on_publish_) on_publish_();
           std::lock_guard lock(mu_);
+          timeouts_.push_back(timeout);
           if (refuse_) return Unavailable("no edge took the challenge");
           served_[challenge.token] = challenge.key_authorization;
           log_.push_back("publish " + domain);
@@ -46,6 +50,12 @@ class Edges {
     };
   }
   void Refuse() { refuse_ = true; }
+  // Runs in each publish, before it takes the challenge.
+  void OnPublish(std::function<void()> hook) { on_publish_ = std::move(hook); }
+  std::vector<Duration> timeouts() {
+    std::lock_guard lock(mu_);
+    return timeouts_;
+  }
   std::vector<std::string> log() {
     std::lock_guard lock(mu_);
     return log_;
@@ -59,7 +69,9 @@ class Edges {
   std::mutex mu_;
   std::map<std::string, std::string> served_;
   std::vector<std::string> log_;
+  std::vector<Duration> timeouts_;
   bool refuse_ = false;
+  std::function<void()> on_publish_;
 };
 
 class OrderFlowTest : public ::testing::Test {
@@ -181,7 +193,8 @@ TEST_F(OrderFlowTest, PublisherAndServerErrors) {
   ASSERT_FALSE(issued);
   EXPECT_EQ(issued.error().code, ErrorCode::kResourceExhausted);
   EXPECT_EQ(issued.error().message,
-            "new order: ACME server said: too many certificates already issued for skiff.test "
+            "new order for web.skiff.test: ACME server said: too many certificates already issued "
+            "for skiff.test "
             "(rateLimited)");
 }
 
@@ -234,6 +247,47 @@ TEST_F(OrderFlowTest, PollsNoFasterThanTheInterval) {
   }
   run.join();
   ASSERT_TRUE(issued) << issued.error().ToString();
+}
+
+// Verify that the publisher and every directory call get the time left to
+// the order's deadline (all of it on a clock that does not move).
+TEST_F(OrderFlowTest, PassesTheTimeLeft) {
+  ManualClock clock;
+  request_.timeout = std::chrono::seconds(42);
+  auto issued = ObtainCertificate(fake_, clock, request_, edges_.Publisher(), {});
+  ASSERT_TRUE(issued) << issued.error().ToString();
+  EXPECT_EQ(edges_.timeouts(), std::vector<Duration>{std::chrono::seconds(42)});
+  const std::vector<std::optional<Duration>> timeouts = fake_.timeouts();
+  ASSERT_FALSE(timeouts.empty());
+  for (const std::optional<Duration>& timeout : timeouts) {
+    EXPECT_EQ(timeout, std::optional<Duration>(std::chrono::seconds(42)));
+  }
+}
+
+// Verify that a stop or the deadline coming while the challenge is published
+// ends the order before the server is told to validate (not at the next
+// poll), and the challenge is withdrawn.
+TEST_F(OrderFlowTest, StopAndDeadlineBeforeEachStep) {
+  std::stop_source stop;
+  edges_.OnPublish([&] { stop.request_stop(); });
+  auto issued = ObtainCertificate(fake_, *SystemClock::Get(), request_, edges_.Publisher(), {},
+                                  stop.get_token());
+  ASSERT_FALSE(issued);
+  EXPECT_EQ(issued.error().code, ErrorCode::kAborted);
+  EXPECT_EQ(issued.error().message, "the order for web.skiff.test was stopped");
+  EXPECT_EQ(fake_.calls("respond"), 0);
+  EXPECT_EQ(edges_.served(), 0u);
+
+  ManualClock clock;
+  request_.timeout = std::chrono::seconds(25);
+  edges_.OnPublish([&] { clock.Advance(std::chrono::seconds(25)); });
+  issued = ObtainCertificate(fake_, clock, request_, edges_.Publisher(), {});
+  ASSERT_FALSE(issued);
+  EXPECT_EQ(issued.error().code, ErrorCode::kDeadlineExceeded);
+  EXPECT_EQ(issued.error().message,
+            "the order for web.skiff.test ran out of its 25 s before answering the challenge");
+  EXPECT_EQ(fake_.calls("respond"), 0);
+  EXPECT_EQ(edges_.served(), 0u);
 }
 
 // Verify that an authorization that never settles ends the order with

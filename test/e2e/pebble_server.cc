@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "crypto/authority.h"
 #include "net/http_client.h"
@@ -45,6 +46,21 @@ Status AwaitUp(const net::HttpClient& client, const std::string& path, Subproces
   return OkStatus();
 }
 
+// How many times Start picks fresh ports when a child exits at once (a
+// port FreePort gave was taken before the child bound it).
+constexpr int kStartAttempts = 3;
+
+// Pebble's behaviour, set whatever this process's environment says: real
+// validation without its random sleeps, no authorization reused, and its
+// default 5 % of nonces refused so badNonce retries are exercised.
+const std::map<std::string, std::string>& PebbleEnv() {
+  static const std::map<std::string, std::string> env{{"PEBBLE_VA_NOSLEEP", "1"},
+                                                      {"PEBBLE_VA_ALWAYS_VALID", "0"},
+                                                      {"PEBBLE_AUTHZREUSE", "0"},
+                                                      {"PEBBLE_WFE_NONCEREJECT", "5"}};
+  return env;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<PebbleServer>> PebbleServer::Start(int http01_port) {
@@ -53,6 +69,16 @@ Result<std::unique_ptr<PebbleServer>> PebbleServer::Start(int http01_port) {
       return Unavailable(std::string(bin) + " is missing (Debian's pebble: scripts/setup.sh)");
     }
   }
+  Result<std::unique_ptr<PebbleServer>> started = Unavailable("not started");
+  for (int attempt = 0; attempt < kStartAttempts; ++attempt) {
+    bool exited = false;
+    started = StartOnce(http01_port, &exited);
+    if (started || !exited) break;
+  }
+  return started;
+}
+
+Result<std::unique_ptr<PebbleServer>> PebbleServer::StartOnce(int http01_port, bool* exited) {
   std::unique_ptr<PebbleServer> server(new PebbleServer());
   const auto now = std::chrono::system_clock::now();
   SKIFF_ASSIGN_OR_RETURN(crypto::CertifiedKey ca,
@@ -93,7 +119,7 @@ Result<std::unique_ptr<PebbleServer>> PebbleServer::Start(int http01_port) {
         std::vector<std::string>{kSetpriv, "--pdeathsig", "KILL", "--", kPebble, "-config",
                                  dir.File("pebble.json"), "-dnsserver",
                                  loopback + std::to_string(dns_port)},
-        std::map<std::string, std::string>{{"PEBBLE_VA_NOSLEEP", "1"}}, dir.File("pebble.log"));
+        PebbleEnv(), dir.File("pebble.log"));
   } catch (const std::exception& e) {
     return Unavailable(std::string("cannot start Pebble: ") + e.what());
   }
@@ -108,12 +134,16 @@ Result<std::unique_ptr<PebbleServer>> PebbleServer::Start(int http01_port) {
       },
       std::chrono::seconds(20), std::chrono::milliseconds(50));
   if (!dns_up || !server->challtestsrv_->Running()) {
+    *exited = !server->challtestsrv_->Running();
     return Unavailable("pebble-challtestsrv did not come up: " +
                        Tail(server->challtestsrv_->Output()));
   }
   net::HttpClient pebble("https://" + loopback + std::to_string(server->acme_port_),
                          server->trust_);
-  SKIFF_RETURN_IF_ERROR(AwaitUp(pebble, "/dir", *server->pebble_, "pebble"));
+  if (Status up = AwaitUp(pebble, "/dir", *server->pebble_, "pebble"); !up) {
+    *exited = !server->pebble_->Running();
+    return tl::unexpected(up.error());
+  }
   return server;
 }
 

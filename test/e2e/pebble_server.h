@@ -8,9 +8,10 @@
 // management interface. Everything listens on 127.0.0.1 only; challtestsrv
 // runs its DNS and management listeners and none of its challenge servers.
 // Both run as children with a parent-death signal (setpriv --pdeathsig
-// KILL): a test that crashes leaves none behind. PEBBLE_VA_NOSLEEP=1, never
-// PEBBLE_VA_ALWAYS_VALID; Pebble's default 5 % of refused nonces stays on,
-// so badNonce retries are exercised.
+// KILL): a test that crashes leaves none behind. Pebble's settings are set
+// explicitly, whatever the test's environment holds: PEBBLE_VA_NOSLEEP=1,
+// PEBBLE_VA_ALWAYS_VALID=0, PEBBLE_AUTHZREUSE=0, PEBBLE_WFE_NONCEREJECT=5 (so
+// badNonce retries are exercised).
 //
 // Thread-safety: the accessors may be called from any thread.
 #pragma once
@@ -28,7 +29,8 @@ namespace skiff::testing {
 class PebbleServer {
  public:
   // Starts challtestsrv and Pebble, validating HTTP-01 on 127.0.0.1:`http01_port`,
-  // and waits until both answer.
+  // and waits until both answer; a child that exits at once (a port taken
+  // meanwhile) is started again on fresh ports, up to three times.
   // Errors: kUnavailable saying why (not installed: run scripts/setup.sh; did
   // not come up: the end of its output).
   static Result<std::unique_ptr<PebbleServer>> Start(int http01_port);
@@ -43,6 +45,8 @@ class PebbleServer {
 
  private:
   PebbleServer() = default;
+  // One try on fresh ports; `*exited` says whether a child exited early.
+  static Result<std::unique_ptr<PebbleServer>> StartOnce(int http01_port, bool* exited);
 
   TempDir dir_;
   net::TlsTrust trust_;

@@ -82,6 +82,11 @@ std::optional<Error> FakeAcmeDirectory::Enter(const std::string& call, std::stri
   return error;
 }
 
+std::vector<std::optional<Duration>> FakeAcmeDirectory::timeouts() const {
+  std::lock_guard lock(mu_);
+  return timeouts_;
+}
+
 Status FakeAcmeDirectory::Owned(const acme::AccountKey& account, const std::string& owner,
                                 const std::string& url) const {
   if (account.url != owner) {
@@ -97,13 +102,15 @@ Result<acme::Account> FakeAcmeDirectory::NewAccount(EVP_PKEY* key,
   (void)contact;
   SKIFF_ASSIGN_OR_RETURN(std::string thumbprint, acme::JwkThumbprint(key));
   std::lock_guard lock(mu_);
-  if (auto failed = Enter("new_account", "new account")) return tl::unexpected(*failed);
+  // Each call's errors say what was being done in HttpAcmeDirectory's words.
+  const std::string what =
+      only_return_existing ? "looking up the ACME account" : "registering an ACME account";
+  if (auto failed = Enter("new_account", what)) return tl::unexpected(*failed);
   auto it = accounts_.find(thumbprint);
   if (it == accounts_.end()) {
     if (only_return_existing) {
       return Fail("accountDoesNotExist",
-                  "unable to find existing account for only-return-existing request", 400,
-                  "new account");
+                  "unable to find existing account for only-return-existing request", 400, what);
     }
     it = accounts_.emplace(thumbprint, std::string(kBase) + "acct/" + std::to_string(next_id_++))
              .first;
@@ -114,7 +121,9 @@ Result<acme::Account> FakeAcmeDirectory::NewAccount(EVP_PKEY* key,
 Result<acme::Order> FakeAcmeDirectory::NewOrder(const acme::AccountKey& account,
                                                 const std::vector<std::string>& domains) {
   std::lock_guard lock(mu_);
-  const std::string what = "new order";
+  std::string what = "new order for ";
+  for (size_t i = 0; i < domains.size(); ++i) what += (i == 0 ? "" : ", ") + domains[i];
+  timeouts_.push_back(account.timeout);
   if (auto failed = Enter("new_order", what)) return tl::unexpected(*failed);
   if (domains.empty()) return Fail("malformed", "order includes no identifiers", 400, what);
   OrderState state;
@@ -165,7 +174,8 @@ void FakeAcmeDirectory::RefreshOrder(OrderState& state) {
 Result<acme::Order> FakeAcmeDirectory::GetOrder(const acme::AccountKey& account,
                                                 const std::string& url) {
   std::lock_guard lock(mu_);
-  if (auto failed = Enter("get_order", url)) return tl::unexpected(*failed);
+  timeouts_.push_back(account.timeout);
+  if (auto failed = Enter("get_order", "reading the order " + url)) return tl::unexpected(*failed);
   auto it = orders_.find(url);
   if (it == orders_.end()) return Fail("malformed", "no order " + url, 404, url);
   SKIFF_RETURN_IF_ERROR(Owned(account, it->second.account, url));
@@ -182,7 +192,10 @@ Result<acme::Order> FakeAcmeDirectory::GetOrder(const acme::AccountKey& account,
 Result<acme::Authorization> FakeAcmeDirectory::GetAuthorization(const acme::AccountKey& account,
                                                                 const std::string& url) {
   std::lock_guard lock(mu_);
-  if (auto failed = Enter("get_authorization", url)) return tl::unexpected(*failed);
+  timeouts_.push_back(account.timeout);
+  if (auto failed = Enter("get_authorization", "reading the authorization " + url)) {
+    return tl::unexpected(*failed);
+  }
   auto it = authzs_.find(url);
   if (it == authzs_.end()) return Fail("malformed", "no authorization " + url, 404, url);
   SKIFF_RETURN_IF_ERROR(Owned(account, it->second.account, url));
@@ -216,7 +229,10 @@ Result<acme::Challenge> FakeAcmeDirectory::RespondToChallenge(const acme::Accoun
   bool unresolvable = false;
   {
     std::lock_guard lock(mu_);
-    if (auto failed = Enter("respond", url)) return tl::unexpected(*failed);
+    timeouts_.push_back(account.timeout);
+    if (auto failed = Enter("respond", "answering the challenge " + url)) {
+      return tl::unexpected(*failed);
+    }
     auto it = challenge_authz_.find(url);
     if (it == challenge_authz_.end()) return Fail("malformed", "no challenge " + url, 404, url);
     AuthzState& state = authzs_.at(it->second);
@@ -266,7 +282,8 @@ Result<acme::Order> FakeAcmeDirectory::Finalize(const acme::AccountKey& account,
                                                 const acme::Order& order,
                                                 std::string_view csr_der) {
   std::lock_guard lock(mu_);
-  const std::string what = "finalize " + order.url;
+  const std::string what = "finalizing the order " + order.url;
+  timeouts_.push_back(account.timeout);
   if (auto failed = Enter("finalize", what)) return tl::unexpected(*failed);
   auto it = orders_.find(order.url);
   if (it == orders_.end()) return Fail("malformed", "no order " + order.url, 404, what);
@@ -309,9 +326,11 @@ Result<acme::Order> FakeAcmeDirectory::Finalize(const acme::AccountKey& account,
 
 Result<std::string> FakeAcmeDirectory::DownloadCertificate(const acme::AccountKey& account,
                                                            const std::string& url) {
-  (void)account;
   std::lock_guard lock(mu_);
-  if (auto failed = Enter("download", url)) return tl::unexpected(*failed);
+  timeouts_.push_back(account.timeout);
+  if (auto failed = Enter("download", "downloading the certificate " + url)) {
+    return tl::unexpected(*failed);
+  }
   auto it = certificates_.find(url);
   if (it == certificates_.end()) return Fail("malformed", "no certificate " + url, 404, url);
   return it->second;

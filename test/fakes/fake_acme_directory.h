@@ -55,6 +55,8 @@ class FakeAcmeDirectory final : public acme::AcmeDirectory {
   std::string root_pem() const;
   int calls(const std::string& call) const;
   int accounts() const;
+  // The AccountKey::timeout of each call that took an account, in order.
+  std::vector<std::optional<Duration>> timeouts() const;
 
   // AcmeDirectory
   Result<acme::Account> NewAccount(EVP_PKEY* key, const std::vector<std::string>& contact,
@@ -106,6 +108,7 @@ class FakeAcmeDirectory final : public acme::AcmeDirectory {
   std::map<std::string, OrderState> orders_;            // by URL; GUARDED_BY(mu_)
   std::map<std::string, std::string> challenge_authz_;  // challenge -> authz; GUARDED_BY(mu_)
   std::map<std::string, std::string> certificates_;     // URL -> chain; GUARDED_BY(mu_)
+  std::vector<std::optional<Duration>> timeouts_;       // GUARDED_BY(mu_)
   int next_id_ = 1;                                     // GUARDED_BY(mu_)
 };
 

@@ -40,7 +40,7 @@ class ChallengeServer {
   int port() const { return server_.port(); }
   ChallengePublisher Publisher() {
     return ChallengePublisher{
-        [this](const std::string&, const protocol::AcmeChallenge& challenge) -> Status {
+        [this](const std::string&, const protocol::AcmeChallenge& challenge, Duration) -> Status {
           std::lock_guard lock(mu_);
           served_[challenge.token] = challenge.key_authorization;
           return OkStatus();
@@ -173,9 +173,9 @@ TEST_P(AcmeDirectoryContract, AccountsByKey) {
 // Verify that a challenge nobody serves fails the order with the ACME
 // server's own words about the failed validation.
 TEST_P(AcmeDirectoryContract, UnservedChallengeFailsWithTheServersWords) {
-  ChallengePublisher silent{
-      [](const std::string&, const protocol::AcmeChallenge&) -> Status { return OkStatus(); },
-      [](const std::string&, const std::string&) {}};
+  ChallengePublisher silent{[](const std::string&, const protocol::AcmeChallenge&,
+                               Duration) -> Status { return OkStatus(); },
+                            [](const std::string&, const std::string&) {}};
   auto issued = Obtain("unserved.skiff.test", silent);
   ASSERT_FALSE(issued);
   EXPECT_EQ(issued.error().code, ErrorCode::kPermissionDenied) << issued.error().ToString();
