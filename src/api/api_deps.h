@@ -11,6 +11,7 @@
 #include "api/join_tokens.h"
 #include "api/log_source.h"
 #include "common/clock.h"
+#include "controller/acme_challenges.h"
 #include "controller/app_service.h"
 #include "controller/certificate_store.h"
 #include "controller/leadership.h"
@@ -41,6 +42,8 @@ struct ApiDeps {
   // The edges' TLS certificates (/v1/certificates), also sent in the routes
   // document; null: /v1/certificates answers 404 and the routes carry none.
   controller::CertificateStore* certificates = nullptr;
+  // The ACME challenges the routes document carries; null: none.
+  controller::AcmeChallengeStore* challenges = nullptr;
   // Where the logs come from; null: a FileLogSource over `log_dir`.
   LogSource* logs = nullptr;
   std::string log_dir;  // <data>/logs

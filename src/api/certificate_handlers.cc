@@ -27,6 +27,7 @@ json::object CertificateJson(const controller::StoredCertificate& c) {
       {"not_after", FormatTime(c.not_after)},
       {"source", controller::ToString(c.source)},
       {"last_error", c.last_error},
+      {"failures", c.failures},
       {"updated", FormatTime(c.updated)},
   };
 }

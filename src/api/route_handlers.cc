@@ -51,7 +51,8 @@ asio::awaitable<void> Routes(const ApiDeps& deps, const net::HttpRequest& reques
       // Read after the snapshot: a certificate kept before the event that
       // made the snapshot's revision is in it (certificate_store.h).
       const protocol::RouteSet routes =
-          controller::BuildRoutes(snapshot, controller::CertificatesForRoutes(deps.certificates));
+          controller::BuildRoutes(snapshot, controller::CertificatesForRoutes(deps.certificates),
+                                  controller::ChallengesForRoutes(deps.challenges));
       reply.revision = routes.revision;
       reply.document = protocol::RoutesDocument(routes);
       reply.tag = protocol::RoutesTag(reply.document);

@@ -341,6 +341,15 @@ int main(int argc, char** argv) {
                     "the leader's lease (servers sharing a PostgreSQL store elect one to run the "
                     "controller): renewed every third of it; another server takes over within "
                     "about this long after the leader dies");
+  server->add_option("--acme-directory", server_options.acme_directory,
+                     "order certificates for the domains of apps with edge.tls auto from this ACME "
+                     "directory (https:// URL, e.g. Let's Encrypt's); without it none is ordered "
+                     "and such a domain is served with a manual certificate or the fallback");
+  server->add_option("--acme-email", server_options.acme_email,
+                     "the ACME account's contact address (needed with --acme-directory)");
+  server->add_option("--acme-ca-cert", server_options.acme_ca_cert,
+                     "PEM file of the CAs to trust for the ACME directory's HTTPS (default: the "
+                     "system's roots)");
   server_options.version = kVersion;
   AddLogLevelOption(server, &log_level);
 

@@ -29,6 +29,8 @@ std::string RecordOf(const StoredCertificate& c) {
       {"not_after", FormatTime(c.not_after)},
       {"source", ToString(c.source)},
       {"last_error", c.last_error},
+      {"failures", c.failures},
+      {"last_failure", FormatTime(c.last_failure)},
       {"updated", FormatTime(c.updated)},
   });
 }
@@ -53,7 +55,13 @@ Result<StoredCertificate> ParseRecord(const store::Record& record) {
   c.issuer = text("issuer");
   c.fingerprint = text("fingerprint");
   c.last_error = text("last_error");
-  if (c.domain != record.key || c.cert_pem.empty() || c.sealed_key.empty()) {
+  if (const json::value* failures = o.if_contains("failures"); failures && failures->is_int64()) {
+    c.failures = static_cast<int>(failures->as_int64());
+  }
+  c.last_failure = ParseTime(text("last_failure")).value_or(Time{});
+  // A record with no certificate is one whose first ACME orders failed.
+  if (c.domain != record.key || c.cert_pem.empty() != c.sealed_key.empty() ||
+      (c.cert_pem.empty() && c.failures == 0)) {
     return bad("no domain, cert or sealed_key");
   }
   if (const json::value* names = o.if_contains("names"); names && names->is_array()) {
@@ -62,8 +70,8 @@ Result<StoredCertificate> ParseRecord(const store::Record& record) {
     }
   }
   auto not_after = ParseTime(text("not_after"));
-  if (!not_after) return bad("not_after");
-  c.not_after = *not_after;
+  if (!not_after && c.has_certificate()) return bad("not_after");
+  c.not_after = not_after.value_or(Time{});
   c.not_before = ParseTime(text("not_before")).value_or(Time{});
   c.updated = ParseTime(text("updated")).value_or(Time{});
   c.source = text("source") == "acme" ? CertificateSource::kAcme : CertificateSource::kManual;
@@ -87,9 +95,9 @@ CertificateStore::CertificateStore(store::Store* store, const crypto::Keyring* k
                                    const Clock* clock)
     : store_(store), keyring_(keyring), clock_(clock != nullptr ? clock : SystemClock::Get()) {}
 
-Result<StoredCertificate> CertificateStore::Put(std::string_view domain, std::string_view cert_pem,
-                                                std::string_view key_pem,
-                                                CertificateSource source) {
+Result<StoredCertificate> CertificateStore::Make(std::string_view domain, std::string_view cert_pem,
+                                                 std::string_view key_pem,
+                                                 CertificateSource source) {
   const Time now = clock_->Now();
   SKIFF_ASSIGN_OR_RETURN(crypto::CertificateInfo info,
                          crypto::ValidateCertificate(cert_pem, key_pem, domain, now));
@@ -105,6 +113,13 @@ Result<StoredCertificate> CertificateStore::Put(std::string_view domain, std::st
   c.not_after = info.not_after;
   c.source = source;
   c.updated = now;
+  return c;
+}
+
+Result<StoredCertificate> CertificateStore::Put(std::string_view domain, std::string_view cert_pem,
+                                                std::string_view key_pem,
+                                                CertificateSource source) {
+  SKIFF_ASSIGN_OR_RETURN(StoredCertificate c, Make(domain, cert_pem, key_pem, source));
   SKIFF_RETURN_IF_ERROR(store_->PutRecord(RecordKind::kCertificate, c.domain, RecordOf(c)));
   // Kept: the event tells the edges (and the trail); its failure leaves the
   // certificate kept, to reach the edges with the next change.
@@ -116,12 +131,71 @@ Result<StoredCertificate> CertificateStore::Put(std::string_view domain, std::st
   return c;
 }
 
+Result<std::optional<StoredCertificate>> CertificateStore::Get(const std::string& domain) const {
+  auto value = store_->GetRecord(RecordKind::kCertificate, domain);
+  if (!value) {
+    if (value.error().code == ErrorCode::kNotFound) return std::optional<StoredCertificate>();
+    return tl::unexpected(value.error());
+  }
+  SKIFF_ASSIGN_OR_RETURN(StoredCertificate c, ParseRecord({domain, *value}));
+  return std::optional<StoredCertificate>(std::move(c));
+}
+
+Result<StoredCertificate> CertificateStore::PutIssued(std::string_view domain,
+                                                      std::string_view chain_pem,
+                                                      std::string_view key_pem,
+                                                      int64_t fence_epoch) {
+  SKIFF_ASSIGN_OR_RETURN(StoredCertificate c,
+                         Make(domain, chain_pem, key_pem, CertificateSource::kAcme));
+  SKIFF_ASSIGN_OR_RETURN(std::optional<StoredCertificate> before, Get(c.domain));
+  const bool renewed = before && before->has_certificate();
+  SKIFF_RETURN_IF_ERROR(store_->PutRecord(RecordKind::kCertificate, c.domain, RecordOf(c)));
+  SKIFF_RETURN_IF_ERROR(Announce(
+      renewed ? "certificate.renewed" : "certificate.issued",
+      fmt::format("certificate for {} {} by {}, valid until {}", c.domain,
+                  renewed ? "renewed" : "issued", c.issuer.empty() ? "an unnamed issuer" : c.issuer,
+                  FormatTime(c.not_after)),
+      c.domain, fence_epoch, {{"not_after", FormatTime(c.not_after)}}));
+  return c;
+}
+
+Status CertificateStore::RecordFailure(std::string_view domain, std::string_view error,
+                                       int64_t fence_epoch) {
+  const Time now = clock_->Now();
+  SKIFF_ASSIGN_OR_RETURN(std::optional<StoredCertificate> kept, Get(std::string(domain)));
+  StoredCertificate c;
+  if (kept) {
+    c = std::move(*kept);
+  } else {
+    c.domain = std::string(domain);
+    c.source = CertificateSource::kAcme;
+  }
+  c.failures += 1;
+  c.last_failure = now;
+  c.last_error = std::string(error);
+  c.updated = now;
+  SKIFF_RETURN_IF_ERROR(store_->PutRecord(RecordKind::kCertificate, c.domain, RecordOf(c)));
+  return Announce(
+      "certificate.failed",
+      fmt::format("certificate order for {} failed ({} in a row): {}", c.domain, c.failures, error),
+      c.domain, fence_epoch, {{"error", std::string(error)}});
+}
+
+Status CertificateStore::AnnouncePending(std::string_view domain, int64_t fence_epoch) {
+  return Announce("certificate.pending",
+                  fmt::format("no valid certificate for {} yet: the edges answer with the fallback "
+                              "certificate until one is issued",
+                              domain),
+                  domain, fence_epoch);
+}
+
 Result<std::vector<StoredCertificate>> CertificateStore::List() const {
   SKIFF_ASSIGN_OR_RETURN(std::vector<store::Record> records,
                          store_->ListRecords(RecordKind::kCertificate));
   std::vector<StoredCertificate> out;
   out.reserve(records.size());
   for (const store::Record& record : records) {
+    if (record.key.find(':') != std::string::npos) continue;  // the ACME account, challenges
     SKIFF_ASSIGN_OR_RETURN(StoredCertificate c, ParseRecord(record));
     out.push_back(std::move(c));
   }
@@ -132,6 +206,9 @@ Status CertificateStore::Remove(std::string_view domain) {
   // Named as it was kept: lowercase.
   auto normal = crypto::NormaliseCertificateDomain(domain);
   const std::string key = normal ? *normal : std::string(domain);
+  // The ACME account and challenges are no certificate to remove.
+  if (key.find(':') != std::string::npos)
+    return NotFound(fmt::format("no certificate for {}", domain));
   Status removed = store_->DeleteRecord(RecordKind::kCertificate, key);
   if (!removed) {
     if (removed.error().code == ErrorCode::kNotFound) {
@@ -162,6 +239,7 @@ Result<std::vector<protocol::RouteCertificate>> CertificateStore::ForEdges() con
   std::vector<protocol::RouteCertificate> out;
   out.reserve(kept.size());
   for (StoredCertificate& c : kept) {
+    if (!c.has_certificate()) continue;
     // Bound to the leaf kept beside it, not to the record's fingerprint
     // field: a record whose certificate was swapped does not open.
     auto leaf = crypto::ParseCertificatePem(c.cert_pem);
@@ -187,6 +265,7 @@ Result<std::vector<protocol::RouteCertificate>> CertificateStore::ForEdges() con
 Status CertificateStore::CheckKeys() const {
   SKIFF_ASSIGN_OR_RETURN(std::vector<StoredCertificate> kept, List());
   for (const StoredCertificate& c : kept) {
+    if (!c.has_certificate()) continue;
     auto id = crypto::Keyring::KeyIdOf(c.sealed_key);
     if (!id) return Internal(fmt::format("certificate for {}: {}", c.domain, id.error().message));
     if (!keyring_->Has(*id)) {
@@ -211,14 +290,17 @@ std::vector<protocol::RouteCertificate> CertificatesForRoutes(
   return std::move(*opened);
 }
 
-Status CertificateStore::Announce(std::string kind, std::string message, std::string_view domain) {
+Status CertificateStore::Announce(std::string kind, std::string message, std::string_view domain,
+                                  int64_t fence_epoch, std::map<std::string, std::string> details) {
   model::Event event;
   event.time = clock_->Now();
   event.kind = std::move(kind);
   event.message = std::move(message);
+  event.details = std::move(details);
   event.details["domain"] = std::string(domain);
   store::Txn txn;
   txn.AddEvent(std::move(event));
+  if (fence_epoch > 0) txn.Fenced(fence_epoch);
   auto committed = store_->Commit(txn);
   if (!committed) {
     SKIFF_LOG_WARN("certificate for {}: the change is kept but its event could not be: {}", domain,

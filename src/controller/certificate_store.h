@@ -4,10 +4,12 @@
 // (crypto/certificate.h), so what the edges receive is known good.
 //
 // They live in the store's records (store/store.h, kind "certificate", keyed
-// by domain), so every server of one database has them; the private key is
-// sealed under the server's keyring (crypto/keyring.h) bound to the domain
-// and the leaf's fingerprint, so the database never holds it in clear and a
-// sealed key opens beside no other domain or certificate. Records take no
+// by domain; the ACME account and challenges share the kind under keys no
+// domain has, kAcmeAccountPrefix and kAcmeChallengePrefix, which List skips), so
+// every server of one database has them; the private key is sealed under the
+// server's keyring (crypto/keyring.h) bound to the domain and the leaf's
+// fingerprint, so the database never holds it in clear and a sealed key opens
+// beside no other domain or certificate. Records take no
 // revision, so every write also commits an event (certificate.added /
 // certificate.removed): that wakes the edges' routes (the routes document
 // carries the certificates, controller/routes.h) as any other change does.
@@ -15,6 +17,8 @@
 // Thread-safety: every method may be called from any thread.
 #pragma once
 
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +30,12 @@
 #include "store/store.h"
 
 namespace skiff::controller {
+
+// Keys of the certificate records that hold no certificate: ':' is in no
+// domain. (A record kind of their own would change store/store.h, which
+// nearly every file includes.)
+inline constexpr std::string_view kAcmeAccountPrefix = "acme-account:";
+inline constexpr std::string_view kAcmeChallengePrefix = "acme-challenge:";
 
 enum class CertificateSource { kManual, kAcme };
 std::string_view ToString(CertificateSource source);  // "manual", "acme"
@@ -41,8 +51,15 @@ struct StoredCertificate {
   Time not_before;  // the leaf's validity (renewal is planned from it)
   Time not_after;
   CertificateSource source = CertificateSource::kManual;
-  std::string last_error;  // the last renewal's failure (ACME); "" when none
+  std::string last_error;  // the last order's failure (ACME, the server's words); "" when none
+  // ACME orders that failed in a row since the last issued certificate, and
+  // when the last of them ended. A record of an ACME domain whose first orders
+  // failed holds no certificate yet (cert_pem and sealed_key empty).
+  int failures = 0;
+  Time last_failure{};
   Time updated;
+
+  bool has_certificate() const { return !cert_pem.empty(); }
 };
 
 class CertificateStore {
@@ -59,7 +76,30 @@ class CertificateStore {
   Result<StoredCertificate> Put(std::string_view domain, std::string_view cert_pem,
                                 std::string_view key_pem, CertificateSource source);
 
-  // Every kept certificate, by domain. kUnavailable when the store cannot be
+  // Keeps a certificate ACME issued for `domain` as Put does (source acme,
+  // failures cleared), replacing the record's certificate in one write, and
+  // commits certificate.issued (certificate.renewed when the record held one)
+  // fenced at `fence_epoch` (store::Txn::Fenced, unless 0). Records are not
+  // fenced by the store: a deposed leader's certificate is kept, but its
+  // event is refused (kFailedPrecondition, returned so the caller stops).
+  // Errors: as Put; the event's commit error after the certificate is kept.
+  Result<StoredCertificate> PutIssued(std::string_view domain, std::string_view chain_pem,
+                                      std::string_view key_pem, int64_t fence_epoch);
+
+  // Notes a failed ACME order for `domain` (lowercase): failures + 1,
+  // last_failure now, last_error `error`, on its record (made, with no
+  // certificate, when there is none), then commits certificate.failed
+  // fenced as PutIssued's event. kUnavailable when the store cannot be
+  // written; kFailedPrecondition when the fence refuses the event.
+  Status RecordFailure(std::string_view domain, std::string_view error, int64_t fence_epoch);
+
+  // Commits certificate.pending for `domain`: served with edge.tls auto and
+  // no valid certificate, so the edges answer with the fallback. Fenced as
+  // PutIssued's event.
+  Status AnnouncePending(std::string_view domain, int64_t fence_epoch);
+
+  // Every kept certificate, by domain (records with no certificate yet too).
+  // kUnavailable when the store cannot be
   // read; kInternal for a record that does not parse.
   Result<std::vector<StoredCertificate>> List() const;
 
@@ -83,7 +123,13 @@ class CertificateStore {
   Status CheckKeys() const;
 
  private:
-  Status Announce(std::string kind, std::string message, std::string_view domain);
+  Status Announce(std::string kind, std::string message, std::string_view domain,
+                  int64_t fence_epoch = 0, std::map<std::string, std::string> details = {});
+  // Checks and seals a certificate into a record (not written).
+  Result<StoredCertificate> Make(std::string_view domain, std::string_view cert_pem,
+                                 std::string_view key_pem, CertificateSource source);
+  // The record of `domain`; std::nullopt when there is none.
+  Result<std::optional<StoredCertificate>> Get(const std::string& domain) const;
 
   store::Store* const store_;
   const crypto::Keyring* const keyring_;

@@ -26,7 +26,8 @@ protocol::RouteDomain SplitDomain(const std::string& domain) {
 }  // namespace
 
 protocol::RouteSet BuildRoutes(const store::Snapshot& snapshot,
-                               const std::vector<protocol::RouteCertificate>& certificates) {
+                               const std::vector<protocol::RouteCertificate>& certificates,
+                               const std::vector<protocol::AcmeChallenge>& challenges) {
   protocol::RouteSet routes;
   routes.revision = snapshot.revision;
   std::map<std::string, protocol::AppRoutes> apps;  // by name
@@ -62,12 +63,20 @@ protocol::RouteSet BuildRoutes(const store::Snapshot& snapshot,
       routes.certificates.push_back(certificate);
     }
   }
+  routes.challenges = challenges;
+  // By token: the document's tag must not depend on the order they were listed in.
+  std::sort(routes.challenges.begin(), routes.challenges.end(),
+            [](const protocol::AcmeChallenge& a, const protocol::AcmeChallenge& b) {
+              return a.token < b.token;
+            });
   return routes;
 }
 
 std::string RoutesTagOf(const store::Snapshot& snapshot,
-                        const std::vector<protocol::RouteCertificate>& certificates) {
-  return protocol::RoutesTag(protocol::RoutesDocument(BuildRoutes(snapshot, certificates)));
+                        const std::vector<protocol::RouteCertificate>& certificates,
+                        const std::vector<protocol::AcmeChallenge>& challenges) {
+  return protocol::RoutesTag(
+      protocol::RoutesDocument(BuildRoutes(snapshot, certificates, challenges)));
 }
 
 }  // namespace skiff::controller

@@ -20,14 +20,18 @@ namespace skiff::controller {
 // decides between them. Of `certificates` (CertificateStore::ForEdges: every
 // kept one, its key opened), those whose domain covers a host some listed app
 // serves (exactly, or one label under a wildcard), so that an edge holds the
-// keys of no domain it does not serve.
+// keys of no domain it does not serve. `challenges` (AcmeChallengeStore::
+// List: the HTTP-01 challenges the leader's orders wait on) are carried as
+// they are: every edge answers them on its plain listener.
 protocol::RouteSet BuildRoutes(const store::Snapshot& snapshot,
-                               const std::vector<protocol::RouteCertificate>& certificates = {});
+                               const std::vector<protocol::RouteCertificate>& certificates = {},
+                               const std::vector<protocol::AcmeChallenge>& challenges = {});
 
-// The tag of the routes document of `snapshot` and `certificates`
+// The tag of the routes document of `snapshot`, `certificates` and `challenges`
 // (protocol/routes_codec.h): what an edge routing by exactly these routes
 // reports, so a drain can tell.
 std::string RoutesTagOf(const store::Snapshot& snapshot,
-                        const std::vector<protocol::RouteCertificate>& certificates = {});
+                        const std::vector<protocol::RouteCertificate>& certificates = {},
+                        const std::vector<protocol::AcmeChallenge>& challenges = {});
 
 }  // namespace skiff::controller

@@ -115,5 +115,18 @@ TEST(RoutesTest, CertificatesOfServedDomainsOnly) {
   EXPECT_TRUE(BuildRoutes(s).certificates.empty());
 }
 
+// Verify that the routes carry every pending ACME challenge, by token
+// whatever order they were listed in, and that they change the tag.
+TEST(RoutesTest, ChallengesByToken) {
+  store::Snapshot s;
+  s.apps = {App("web", {"web.com"})};
+  const std::vector<protocol::AcmeChallenge> listed = {{"tok-b", "tok-b.thumb"},
+                                                       {"tok-a", "tok-a.thumb"}};
+  const protocol::RouteSet routes = BuildRoutes(s, {}, listed);
+  EXPECT_EQ(routes.challenges, (std::vector<protocol::AcmeChallenge>{listed[1], listed[0]}));
+  EXPECT_EQ(RoutesTagOf(s, {}, listed), RoutesTagOf(s, {}, {listed[1], listed[0]}));
+  EXPECT_NE(RoutesTagOf(s, {}, listed), RoutesTagOf(s));
+}
+
 }  // namespace
 }  // namespace skiff::controller

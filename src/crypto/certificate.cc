@@ -32,8 +32,9 @@ bool IsDnsLabel(std::string_view label) {
   });
 }
 
-// Whether every dot-separated label of `name` (lowercase) is one.
-bool IsDnsName(std::string_view name) {
+// Whether every dot-separated label of `name` (lowercase) is one: stricter
+// than crypto::IsDnsName (x509.h), which a CSR or a test certificate uses.
+bool IsStrictDnsName(std::string_view name) {
   if (name.empty() || name.size() > 253) return false;
   for (size_t start = 0;;) {
     const size_t dot = name.find('.', start);
@@ -144,7 +145,7 @@ Result<std::string> NormaliseCertificateDomain(std::string_view domain) {
   std::string lower = Lower(domain);
   const std::string_view host =
       std::string_view(lower).starts_with("*.") ? std::string_view(lower).substr(2) : lower;
-  if (!IsDnsName(host)) {
+  if (!IsStrictDnsName(host)) {
     return InvalidArgument(
         fmt::format("not a hostname or wildcard (\"{}\"); use e.g. web.com or *.web.com", domain),
         "domain");

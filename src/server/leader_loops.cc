@@ -19,12 +19,16 @@ void LeaderLoops::Elected(int64_t epoch) {
       std::make_unique<controller::ControllerLoop>(deps_.store, deps_.nodes, deps_.clock, options);
   auto drains = std::make_unique<controller::DrainTracker>(
       deps_.store, deps_.clock, deps_.edges, deps_.routes_tag, epoch, deps_.snapshots);
+  std::unique_ptr<controller::CertificateOrderer> certificates;
+  if (deps_.certificates) certificates = deps_.certificates(epoch);
   loop->Start();
   drains->Start();
+  if (certificates) certificates->Start();
   std::lock_guard lock(mu_);
   SKIFF_CHECK(loop_ == nullptr);
   loop_ = std::move(loop);
   drains_ = std::move(drains);
+  certificates_ = std::move(certificates);
   epoch_ = epoch;
   SKIFF_LOG_INFO("leader loops: running for epoch {}", epoch);
 }
@@ -32,14 +36,17 @@ void LeaderLoops::Elected(int64_t epoch) {
 void LeaderLoops::Deposed() {
   std::unique_ptr<controller::ControllerLoop> loop;
   std::unique_ptr<controller::DrainTracker> drains;
+  std::unique_ptr<controller::CertificateOrderer> certificates;
   {
     std::lock_guard lock(mu_);
     loop = std::move(loop_);
     drains = std::move(drains_);
+    certificates = std::move(certificates_);
     epoch_ = 0;
   }
   // Stopped outside the lock: a pass in progress may take a while to end, and
   // health() must not wait for it.
+  if (certificates) certificates->Stop();
   if (drains) drains->Stop();
   if (loop) loop->Stop();
 }

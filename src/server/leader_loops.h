@@ -4,19 +4,22 @@
 // this server's term starts, which builds and starts the loops fenced at the
 // term's epoch (every write of theirs: store::Txn::Fenced), and Deposed when it
 // ends, which stops and drops them; a later term builds them afresh (a loop's
-// CommitWatcher starts once). Later loops that must run once (autoscaler,
-// certificate orders) belong here.
+// CommitWatcher starts once). The certificate orderer (ACME, when the server
+// has a directory) runs here too. Later loops that must run once (the
+// autoscaler) belong here.
 //
 // Thread-safety: Elected and Deposed from the Leadership's actor thread (one
 // at a time); health() from any thread.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 
 #include "common/clock.h"
+#include "controller/certificate_orderer.h"
 #include "controller/controller_loop.h"
 #include "controller/drain_tracker.h"
 #include "store/store.h"
@@ -35,6 +38,10 @@ class LeaderLoops {
     // The server's cache of the store's state, for the drains' routes tag;
     // optional (null: a whole read per store revision while something drains).
     store::SharedSnapshotCache* snapshots = nullptr;
+    // Makes the certificate orderer of the term `epoch` (fenced at it), not
+    // yet started; empty when the server orders no certificate (no ACME
+    // directory).
+    std::function<std::unique_ptr<controller::CertificateOrderer>(int64_t epoch)> certificates;
   };
 
   // Everything in deps must outlive this.
@@ -58,9 +65,10 @@ class LeaderLoops {
  private:
   const Deps deps_;
   mutable std::mutex mu_;  // guards the pointers (health() reads the loop)
-  std::unique_ptr<controller::ControllerLoop> loop_;  // GUARDED_BY(mu_)
-  std::unique_ptr<controller::DrainTracker> drains_;  // GUARDED_BY(mu_)
-  int64_t epoch_ = 0;                                 // GUARDED_BY(mu_)
+  std::unique_ptr<controller::ControllerLoop> loop_;              // GUARDED_BY(mu_)
+  std::unique_ptr<controller::DrainTracker> drains_;              // GUARDED_BY(mu_)
+  std::unique_ptr<controller::CertificateOrderer> certificates_;  // GUARDED_BY(mu_)
+  int64_t epoch_ = 0;                                             // GUARDED_BY(mu_)
 };
 
 }  // namespace skiff::server

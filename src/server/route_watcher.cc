@@ -6,8 +6,13 @@
 namespace skiff::server {
 
 RouteWatcher::RouteWatcher(store::Store* store, store::SharedSnapshotCache* snapshots,
-                           edge::EdgeProxy* proxy, const controller::CertificateStore* certificates)
-    : snapshots_(snapshots), proxy_(proxy), certificates_(certificates), watcher_(store) {}
+                           edge::EdgeProxy* proxy, const controller::CertificateStore* certificates,
+                           const controller::AcmeChallengeStore* challenges)
+    : snapshots_(snapshots),
+      proxy_(proxy),
+      certificates_(certificates),
+      challenges_(challenges),
+      watcher_(store) {}
 
 RouteWatcher::~RouteWatcher() { Stop(); }
 
@@ -30,7 +35,8 @@ int64_t RouteWatcher::Rebuild() {
   // Only the routes are made under the cache's lock; the table outside it.
   // The certificates are read after the snapshot (CertificatesForRoutes says why).
   auto routes = snapshots_->Read([this](const store::Snapshot& snapshot) {
-    return controller::BuildRoutes(snapshot, controller::CertificatesForRoutes(certificates_));
+    return controller::BuildRoutes(snapshot, controller::CertificatesForRoutes(certificates_),
+                                   controller::ChallengesForRoutes(challenges_));
   });
   if (!routes) {
     // Keep serving with the table we have; the next commit tries again.

@@ -7,6 +7,7 @@
 // Thread-safety: Start and Stop from one thread.
 #pragma once
 
+#include "controller/acme_challenges.h"
 #include "controller/certificate_store.h"
 #include "edge/edge_proxy.h"
 #include "edge/endpoint_state.h"
@@ -22,9 +23,11 @@ class RouteWatcher {
   // the watcher. `snapshots` is the server's cache of the store's state,
   // shared with the API (one copy, brought up to date from the change log,
   // not read whole). `certificates` (null: none) are the TLS certificates the
-  // routes carry (controller/certificate_store.h).
+  // routes carry (controller/certificate_store.h), `challenges` (null: none)
+  // the ACME challenges they carry (controller/acme_challenges.h).
   RouteWatcher(store::Store* store, store::SharedSnapshotCache* snapshots, edge::EdgeProxy* proxy,
-               const controller::CertificateStore* certificates = nullptr);
+               const controller::CertificateStore* certificates = nullptr,
+               const controller::AcmeChallengeStore* challenges = nullptr);
   ~RouteWatcher();  // Stops.
   RouteWatcher(const RouteWatcher&) = delete;
   RouteWatcher& operator=(const RouteWatcher&) = delete;
@@ -41,6 +44,7 @@ class RouteWatcher {
   store::SharedSnapshotCache* const snapshots_;
   edge::EdgeProxy* const proxy_;
   const controller::CertificateStore* const certificates_;
+  const controller::AcmeChallengeStore* const challenges_;
   edge::EdgeStates states_;  // Start's, then the watcher thread's
   // Last: stopped (its thread joined) before what its rounds use goes.
   store::CommitWatcher watcher_;

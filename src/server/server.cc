@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "acme/http_directory.h"
 #include "agent/agent.h"
 #include "agent/local_state.h"
 #include "agent/machine.h"
@@ -24,6 +25,8 @@
 #include "common/dir_lock.h"
 #include "common/ids.h"
 #include "common/logging.h"
+#include "controller/acme_account.h"
+#include "controller/acme_challenges.h"
 #include "controller/app_service.h"
 #include "controller/certificate_store.h"
 #include "controller/drain_tracker.h"
@@ -41,6 +44,7 @@
 #include "net/tls.h"
 #include "runtime/driver_set.h"
 #include "server/advertise.h"
+#include "server/challenge_publisher.h"
 #include "server/edge_roster.h"
 #include "server/leader_loops.h"
 #include "server/local_control_plane.h"
@@ -116,6 +120,11 @@ class Server::Impl {
   // certificates the edges serve.
   std::optional<crypto::Keyring> keyring_;
   std::unique_ptr<controller::CertificateStore> certificates_;
+  // The ACME challenges the routes carry; the directory and account certificates
+  // are ordered with, when --acme-directory is given.
+  std::unique_ptr<controller::AcmeChallengeStore> challenges_;
+  std::unique_ptr<acme::AcmeDirectory> acme_directory_;
+  std::unique_ptr<controller::AcmeAccountStore> acme_account_;
   std::unique_ptr<EdgeRoster> edge_roster_;  // before api_: the API tells it of edges
   std::unique_ptr<api::TokenAuthenticator> auth_;
   std::unique_ptr<api::ApiServer> api_;
@@ -194,6 +203,28 @@ std::unique_ptr<store::LeaderLease> OpenLease(const std::string& spec, const Clo
       spec, store::PostgresLeaderLease::OptionsFor(leader_ttl));
 }
 
+// The --acme-* flags, refused before anything starts.
+Status CheckAcmeOptions(const ServerOptions& o) {
+  if (o.acme_directory.empty()) {
+    if (!o.acme_email.empty() || !o.acme_ca_cert.empty()) {
+      return InvalidArgument("--acme-email and --acme-ca-cert need --acme-directory");
+    }
+    return OkStatus();
+  }
+  if (!o.acme_directory.starts_with("https://")) {
+    return InvalidArgument("--acme-directory: an https:// URL (got \"" + o.acme_directory + "\")");
+  }
+  const size_t at = o.acme_email.find('@');
+  if (at == std::string::npos || at == 0 || at + 1 == o.acme_email.size() ||
+      o.acme_email.find_first_of(" ,<>\"") != std::string::npos) {
+    return InvalidArgument(o.acme_email.empty()
+                               ? "--acme-email: needed with --acme-directory (the ACME account's "
+                                 "contact address)"
+                               : "--acme-email: not an e-mail address (\"" + o.acme_email + "\")");
+  }
+  return OkStatus();
+}
+
 }  // namespace
 
 void Server::Impl::StartLeadership(controller::DrainTracker::EdgesFn edges) {
@@ -204,12 +235,29 @@ void Server::Impl::StartLeadership(controller::DrainTracker::EdgesFn edges) {
   loops.loop.resync_interval = options_.resync_interval;
   loops.loop.node_timeout = options_.node_ttl;
   loops.edges = std::move(edges);
-  // The tag of what the edges route by, certificates included (read after
-  // the snapshot, as the edges' routes are).
-  loops.routes_tag = [certificates = certificates_.get()](const store::Snapshot& snapshot) {
-    return controller::RoutesTagOf(snapshot, controller::CertificatesForRoutes(certificates));
+  // The tag of what the edges route by, certificates and challenges included
+  // (read after the snapshot, as the edges' routes are).
+  loops.routes_tag = [certificates = certificates_.get(),
+                      challenges = challenges_.get()](const store::Snapshot& snapshot) {
+    return controller::RoutesTagOf(snapshot, controller::CertificatesForRoutes(certificates),
+                                   controller::ChallengesForRoutes(challenges));
   };
   loops.snapshots = snapshots_.get();
+  if (acme_directory_) {
+    controller::CertificateOrdererOptions orders;
+    orders.contact = {"mailto:" + options_.acme_email};
+    loops.certificates = [this, orders, edges = loops.edges,
+                          tag = loops.routes_tag](int64_t epoch) mutable {
+      orders.fence_epoch = epoch;
+      store::SharedSnapshotCache* snapshots = snapshots_.get();
+      auto current_tag = [snapshots, tag] {
+        return snapshots->Read([&](const store::Snapshot& s) { return tag(s); }).value_or("");
+      };
+      return std::make_unique<controller::CertificateOrderer>(
+          store_.get(), certificates_.get(), acme_account_.get(), acme_directory_.get(), clock_,
+          MakeChallengePublisher(challenges_.get(), edges, current_tag, clock_, epoch), orders);
+    };
+  }
   leader_loops_ = std::make_unique<LeaderLoops>(std::move(loops));
   controller::LeadershipOptions leadership;
   leadership.server.id = ServerId();
@@ -351,6 +399,7 @@ Status Server::Impl::Start() {
     std::lock_guard lock(mu_);
     started_ = true;
   }
+  SKIFF_RETURN_IF_ERROR(CheckAcmeOptions(options_));
   // Before anything starts: a shared store's servers list must say where
   // this one is.
   SKIFF_RETURN_IF_ERROR(
@@ -426,6 +475,16 @@ Status Server::Impl::Start() {
   // send their certificates to its edges: it says so rather than serve
   // without them.
   SKIFF_RETURN_IF_ERROR(certificates_->CheckKeys());
+  challenges_ = std::make_unique<controller::AcmeChallengeStore>(store_.get(), clock_);
+  if (!options_.acme_directory.empty()) {
+    net::TlsTrust trust;
+    if (!options_.acme_ca_cert.empty()) {
+      SKIFF_ASSIGN_OR_RETURN(trust, net::TlsTrust::FromCaFile(options_.acme_ca_cert));
+    }
+    acme_directory_ = std::make_unique<acme::HttpAcmeDirectory>(options_.acme_directory, trust);
+    acme_account_ = std::make_unique<controller::AcmeAccountStore>(store_.get(), &*keyring_,
+                                                                   options_.acme_directory);
+  }
 
   // One server: the agent in process, at once. A shared store's agent
   // reaches the leader over HTTP, so it starts once the API serves.
@@ -448,6 +507,7 @@ Status Server::Impl::Start() {
   deps.auth = auth_.get();
   deps.join_tokens = join_tokens_.get();
   deps.certificates = certificates_.get();
+  deps.challenges = challenges_.get();
   deps.log_dir = (std::filesystem::path(data) / "logs").string();
   deps.metrics = metrics_.get();
   deps.traffic = &traffic_;
@@ -490,7 +550,7 @@ Status Server::Impl::Start() {
     }
     edge_ = std::make_unique<edge::EdgeProxy>(edge_options);
     routes_ = std::make_unique<RouteWatcher>(store_.get(), snapshots_.get(), edge_.get(),
-                                             certificates_.get());
+                                             certificates_.get(), challenges_.get());
     routes_->Start();
     SKIFF_RETURN_IF_ERROR(edge_->Listen(options_.edge_listen, options_.edge_tls_listen));
     SKIFF_RETURN_IF_ERROR(StartTrafficReports());

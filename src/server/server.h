@@ -76,6 +76,13 @@ struct ServerOptions {
   // Make a new admin token (DATA/admin.token) that replaces the database's:
   // the old one stops working on every server.
   bool new_admin_token = false;
+  // ACME (RFC 8555): the directory URL certificates are ordered from (empty:
+  // none is ordered; edge.tls auto then serves a manual certificate or the
+  // fallback), the account's contact address, and a PEM file of CAs to trust
+  // for the directory's HTTPS (empty: the system's roots).
+  std::string acme_directory;
+  std::string acme_email;
+  std::string acme_ca_cert;
 };
 
 class Server {

@@ -1,0 +1,101 @@
+// CertificateOrderer: the leader's certificate loop (DESIGN.md: the loops
+// that must run once per cluster; server/leader_loops.h runs it per term).
+// On every store commit, and when the plan next changes, it plans
+// (PlanCertificates) over the domains wanted, every host of an app not being
+// deleted with edge.tls auto, and the kept certificate records, and starts
+// an order (acme::ObtainCertificate, a thread each) for every planned domain
+// that has none in flight, at most `max_concurrent` at once. An order's end
+// is kept on the domain's record (CertificateStore::PutIssued or
+// RecordFailure, with their events), which commits and so makes the next
+// pass. A domain newly served with no valid certificate gets one
+// certificate.pending event.
+//
+// Every event it commits is fenced at `fence_epoch`: once the store refuses
+// one (kFailedPrecondition: another server leads) it starts no more orders.
+//
+// Thread-safety: Start and Stop from one thread; Pass and in_flight from
+// any (tests call Pass with a ManualClock instead of Start).
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "acme/directory.h"
+#include "acme/order_flow.h"
+#include "common/clock.h"
+#include "controller/acme_account.h"
+#include "controller/certificate_plan.h"
+#include "controller/certificate_store.h"
+#include "store/commit_watcher.h"
+#include "store/store.h"
+
+namespace skiff::controller {
+
+struct CertificateOrdererOptions {
+  std::vector<std::string> contact;  // "mailto:ops@example.com"
+  int64_t fence_epoch = 0;           // 0: not fenced (tests)
+  size_t max_concurrent = 4;         // orders at once, for different domains
+  Duration order_timeout = std::chrono::minutes(5);
+  Duration poll_interval = std::chrono::seconds(1);
+};
+
+class CertificateOrderer {
+ public:
+  // Not owned; each must outlive the orderer. `publisher` answers the
+  // challenges (the server's: through the store and the edges' routes).
+  CertificateOrderer(store::Store* store, CertificateStore* certificates, AcmeAccountStore* account,
+                     acme::AcmeDirectory* directory, const Clock* clock,
+                     acme::ChallengePublisher publisher, CertificateOrdererOptions options);
+  ~CertificateOrderer();  // Stops.
+  CertificateOrderer(const CertificateOrderer&) = delete;
+  CertificateOrderer& operator=(const CertificateOrderer&) = delete;
+
+  // Starts the pass thread (a store::CommitWatcher's). REQUIRES: called once.
+  void Start();
+  // Stops the passes, asks every order in flight to stop and joins them.
+  // Idempotent.
+  void Stop();
+
+  // One pass: reads the store, plans, starts the orders due. Returns when the
+  // plan next changes (Time::max(): never). A pass that cannot read the store
+  // logs and tries again in a few seconds.
+  Time Pass();
+
+  // How many orders are in flight now.
+  size_t in_flight() const;
+  // Whether the store refused a fenced write (this server no longer leads).
+  bool deposed() const { return deposed_.load(); }
+
+ private:
+  // The domains served with edge.tls auto, lowercase, each once.
+  static std::vector<std::string> Wanted(const store::Snapshot& snapshot);
+  void Order(const std::string& domain, std::stop_token stop);
+  // Notes a refused fenced write.
+  void Fenced(const Status& status);
+
+  store::Store* const store_;
+  CertificateStore* const certificates_;
+  AcmeAccountStore* const account_;
+  acme::AcmeDirectory* const directory_;
+  const Clock* const clock_;
+  const acme::ChallengePublisher publisher_;
+  const CertificateOrdererOptions options_;
+
+  std::atomic<bool> deposed_{false};
+  mutable std::mutex mu_;
+  std::map<std::string, std::jthread> orders_;  // GUARDED_BY(mu_): by domain
+  std::set<std::string> finished_;              // GUARDED_BY(mu_): orders to join
+  std::set<std::string> announced_pending_;     // GUARDED_BY(mu_)
+  bool stopping_ = false;                       // GUARDED_BY(mu_)
+
+  // Last: stopped (its thread joined) before the state its passes use goes.
+  store::CommitWatcher watcher_;
+};
+
+}  // namespace skiff::controller

@@ -1,0 +1,63 @@
+#include "server/challenge_publisher.h"
+
+#include <spdlog/fmt/fmt.h>
+
+#include <condition_variable>
+#include <mutex>
+
+#include "common/logging.h"
+
+namespace skiff::server {
+
+namespace {
+
+// How often the edges' reports are looked at while a challenge waits.
+constexpr Duration kLook = std::chrono::milliseconds(50);
+
+}  // namespace
+
+acme::ChallengePublisher MakeChallengePublisher(controller::AcmeChallengeStore* challenges,
+                                                controller::DrainTracker::EdgesFn edges,
+                                                std::function<std::string()> current_tag,
+                                                const Clock* clock, int64_t fence_epoch,
+                                                Duration wait) {
+  acme::ChallengePublisher publisher;
+  publisher.publish = [=](const std::string& domain,
+                          const protocol::AcmeChallenge& challenge) -> Status {
+    SKIFF_ASSIGN_OR_RETURN(int64_t revision, challenges->Publish(domain, challenge, fence_epoch));
+    const MonoTime deadline = clock->MonotonicNow() + wait;
+    std::mutex mu;
+    std::condition_variable cv;
+    for (;;) {
+      std::string behind;
+      std::string tag;  // read once a standalone edge needs it
+      for (const auto& [name, routes] : edges()) {
+        if (routes.revision >= revision) continue;
+        if (!routes.tag.empty()) {
+          if (tag.empty()) tag = current_tag();
+          if (routes.tag == tag) continue;
+        }
+        behind += (behind.empty() ? "" : ", ") + name;
+      }
+      if (behind.empty()) return OkStatus();
+      if (clock->MonotonicNow() >= deadline) {
+        return DeadlineExceeded(
+            fmt::format("the edges did not take the challenge for {} within {} ms: {} still "
+                        "route by older routes than revision {}",
+                        domain, wait.count(), behind, revision));
+      }
+      std::unique_lock lock(mu);
+      clock->WaitUntil(cv, lock, std::min(deadline, clock->MonotonicNow() + kLook),
+                       [] { return false; });
+    }
+  };
+  publisher.withdraw = [challenges](const std::string& domain, const std::string& token) {
+    if (Status gone = challenges->Withdraw(token); !gone) {
+      SKIFF_LOG_WARN("certificates: the challenge for {} is not withdrawn: {}", domain,
+                     gone.error().ToString());
+    }
+  };
+  return publisher;
+}
+
+}  // namespace skiff::server
