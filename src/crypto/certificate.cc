@@ -177,6 +177,16 @@ Result<CertificateInfo> ValidateCertificate(std::string_view chain_pem, std::str
   if (info.not_before > now) {
     return InvalidArgument(fmt::format("not valid before {}", FormatTime(info.not_before)), "cert");
   }
+  // Its keyUsage and extendedKeyUsage must allow a TLS server: a client
+  // or CA-only certificate would fail every handshake. (CA:TRUE alone is no
+  // reason to refuse: some private CAs issue such leaves.)
+  if (X509_check_purpose(leaf, X509_PURPOSE_SSL_SERVER, 0) != 1) {
+    TakeOpensslErrors();
+    return InvalidArgument(
+        "the certificate is not for TLS servers: its keyUsage or extendedKeyUsage leaves "
+        "serverAuth out",
+        "cert");
+  }
   info.names = DnsNames(leaf);
   // A wildcard domain needs the wildcard itself; a name, itself or a wildcard over it.
   const bool covered = std::any_of(info.names.begin(), info.names.end(), [&](const std::string& n) {
