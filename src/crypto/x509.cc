@@ -9,6 +9,7 @@
 
 #include "common/check.h"
 #include "common/ids.h"
+#include "crypto/domain_name.h"
 
 namespace skiff::crypto {
 namespace {
@@ -36,15 +37,6 @@ tl::unexpected<Error> OpensslFailed(std::string_view what) {
 bool IsIpAddress(const std::string& name) {
   unsigned char buf[16];
   return inet_pton(AF_INET, name.c_str(), buf) == 1 || inet_pton(AF_INET6, name.c_str(), buf) == 1;
-}
-
-bool IsDnsName(std::string_view name) {
-  if (name.starts_with("*.")) name.remove_prefix(2);
-  if (name.empty() || name.size() > 253) return false;
-  for (char c : name) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.')) return false;
-  }
-  return name.front() != '.' && name.back() != '.';
 }
 
 // Adds extension `nid` = `value` (OpenSSL's config syntax) to `cert`.
