@@ -5,6 +5,8 @@
 
 #include <memory>
 
+#include "crypto/domain_name.h"
+
 namespace skiff::acme {
 namespace {
 

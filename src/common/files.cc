@@ -8,8 +8,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "common/ids.h"
 
@@ -89,20 +87,49 @@ Status WriteNewFileAtomically(const std::string& path, std::string_view content,
 }
 
 Result<std::string> ReadPrivateFile(const std::string& path, bool private_only) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return NotFound(fmt::format("{} does not exist", path));
-    return Unavailable(fmt::format("cannot stat {}: {}", path, std::strerror(errno)));
+  // Checked on the descriptor that is read, not on the name (which a link
+  // could point elsewhere between a stat and an open); a private file may not
+  // be a symbolic link.
+  const int flags = O_RDONLY | O_CLOEXEC | (private_only ? O_NOFOLLOW : 0);
+  const int fd = ::open(path.c_str(), flags);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ENOENT) return NotFound(fmt::format("{} does not exist", path));
+    if (err == ELOOP) {
+      return FailedPrecondition(fmt::format(
+          "{} is a symbolic link; give the file itself, readable by its owner alone", path));
+    }
+    return Unavailable(fmt::format("cannot open {}: {}", path, std::strerror(err)));
   }
-  if (private_only && (st.st_mode & 077) != 0) {
-    return FailedPrecondition(
+  std::string out;
+  struct stat st;
+  Status checked = OkStatus();
+  if (::fstat(fd, &st) != 0) {
+    checked = Unavailable(fmt::format("cannot stat {}: {}", path, std::strerror(errno)));
+  } else if (private_only && !S_ISREG(st.st_mode)) {
+    checked = FailedPrecondition(fmt::format("{} is not a regular file", path));
+  } else if (private_only && st.st_uid != ::geteuid()) {
+    checked = FailedPrecondition(
+        fmt::format("{} belongs to user {}, not to this process's user {}; chown it", path,
+                    st.st_uid, ::geteuid()));
+  } else if (private_only && (st.st_mode & 077) != 0) {
+    checked = FailedPrecondition(
         fmt::format("{} is readable by others (mode {:o}); chmod 600 it", path, st.st_mode & 0777));
   }
-  std::ifstream in(path);
-  if (!in) return Unavailable(fmt::format("cannot read {}", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  while (checked) {
+    char buf[8192];
+    const ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      checked = Unavailable(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
+      break;
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  if (!checked) return tl::unexpected(checked.error());
+  return out;
 }
 
 }  // namespace skiff

@@ -30,7 +30,9 @@ Status WriteFileAtomically(const std::string& path, std::string_view content, in
 Status WriteNewFileAtomically(const std::string& path, std::string_view content, int mode = 0600);
 
 // The whole file. kNotFound when it does not exist; kUnavailable when it cannot
-// be read; kFailedPrecondition when `private_only` and others may read it.
+// be read; kFailedPrecondition when `private_only` and it is a symbolic link,
+// not a regular file, not this process's user's, or others may read it (each
+// checked on the open descriptor that is then read).
 Result<std::string> ReadPrivateFile(const std::string& path, bool private_only = true);
 
 }  // namespace skiff

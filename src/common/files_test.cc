@@ -48,5 +48,30 @@ TEST(FilesTest, WriteNewFileAtomicallyReportsFailure) {
   EXPECT_NE(written.error().message.find("keyring.json"), std::string::npos);
 }
 
+// Verify that a private file is refused (kFailedPrecondition naming it) when
+// others may read it, when it is a symbolic link (even to a private file) or
+// a directory, and read whole when it is private.
+TEST(FilesTest, ReadPrivateFileChecksTheFileItself) {
+  testing::TempDir dir;
+  const std::string path = dir.File("secret");
+  ASSERT_TRUE(WriteNewFile(path, "key", 0600));
+  EXPECT_EQ(ReadPrivateFile(path).value_or(""), "key");
+
+  const std::string link = dir.File("link");
+  ASSERT_EQ(::symlink(path.c_str(), link.c_str()), 0);
+  const std::string open = dir.File("open");
+  ASSERT_TRUE(WriteNewFile(open, "key", 0644));
+  ASSERT_EQ(::chmod(open.c_str(), 0644), 0);
+  for (const std::string& bad : {link, open, dir.path()}) {
+    auto read = ReadPrivateFile(bad);
+    ASSERT_FALSE(read) << bad;
+    EXPECT_EQ(read.error().code, ErrorCode::kFailedPrecondition) << bad;
+    EXPECT_NE(read.error().message.find(bad), std::string::npos) << read.error().message;
+  }
+  // Not private: a link is followed.
+  EXPECT_EQ(ReadPrivateFile(link, false).value_or(""), "key");
+  EXPECT_EQ(ReadPrivateFile(dir.File("none")).error().code, ErrorCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace skiff

@@ -236,10 +236,19 @@ Status CertificateStore::SetLastError(std::string_view domain, std::string_view 
 
 Result<std::vector<protocol::RouteCertificate>> CertificateStore::ForEdges() const {
   SKIFF_ASSIGN_OR_RETURN(std::vector<StoredCertificate> kept, List());
+  const Time now = clock_->Now();
   std::vector<protocol::RouteCertificate> out;
   out.reserve(kept.size());
   for (StoredCertificate& c : kept) {
     if (!c.has_certificate()) continue;
+    // An expired certificate only fails handshakes: its domain gets the
+    // edges' fallback instead, and `skiff certs` still lists it with its
+    // not-after date, for whoever replaces it.
+    if (c.not_after <= now) {
+      SKIFF_LOG_WARN("certificate for {} not sent to the edges: it expired on {}", c.domain,
+                     FormatTime(c.not_after));
+      continue;
+    }
     // Bound to the leaf kept beside it, not to the record's fingerprint
     // field: a record whose certificate was swapped does not open.
     auto leaf = crypto::ParseCertificatePem(c.cert_pem);

@@ -112,8 +112,9 @@ class CertificateStore {
   Status SetLastError(std::string_view domain, std::string_view error);
 
   // Every kept certificate with its key opened, for the routes (one domain
-  // each). A certificate whose key does not open is left out and logged (its
-  // domain gets the edges' fallback rather than no routes at all).
+  // each). An expired certificate, or one whose key does not open, is left
+  // out and logged (its domain gets the edges' fallback rather than no
+  // routes at all).
   Result<std::vector<protocol::RouteCertificate>> ForEdges() const;
 
   // Whether this server's keyring opens every kept key: kFailedPrecondition

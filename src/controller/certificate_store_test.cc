@@ -144,6 +144,19 @@ TEST_F(CertificateStoreTest, SealedKeyIsBoundToItsCertificate) {
   EXPECT_TRUE(edges->empty());
 }
 
+// Verify that a certificate that has expired since it was kept is still
+// listed but no longer sent to the edges.
+TEST_F(CertificateStoreTest, ExpiredIsNotSentToEdges) {
+  const Pem pem = SelfSigned({"web.com"}, Now() - hours(1), Now() + hours(24));
+  ASSERT_TRUE(certs_.Put("web.com", pem.cert, pem.key, CertificateSource::kManual));
+  ASSERT_EQ(certs_.ForEdges()->size(), 1u);
+  clock_.Advance(hours(25));
+  EXPECT_EQ(Listed().size(), 1u);
+  auto edges = certs_.ForEdges();
+  ASSERT_TRUE(edges) << edges.error().ToString();
+  EXPECT_TRUE(edges->empty());
+}
+
 // Verify that removing forgets the certificate (by its domain in any case)
 // and announces it; a domain with none is kNotFound.
 TEST_F(CertificateStoreTest, Remove) {

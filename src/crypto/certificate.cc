@@ -22,30 +22,6 @@ std::string Lower(std::string_view text) {
   return out;
 }
 
-// One DNS label: letters, digits and inner hyphens, at most 63.
-bool IsDnsLabel(std::string_view label) {
-  if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
-    return false;
-  }
-  return std::all_of(label.begin(), label.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-  });
-}
-
-// Whether every dot-separated label of `name` (lowercase) is one: stricter
-// than crypto::IsDnsName (x509.h), which a CSR or a test certificate uses.
-bool IsStrictDnsName(std::string_view name) {
-  if (name.empty() || name.size() > 253) return false;
-  for (size_t start = 0;;) {
-    const size_t dot = name.find('.', start);
-    if (!IsDnsLabel(name.substr(start, dot == std::string_view::npos ? dot : dot - start))) {
-      return false;
-    }
-    if (dot == std::string_view::npos) return true;
-    start = dot + 1;
-  }
-}
-
 std::string NameEntry(X509_NAME* name, int nid) {
   const int at = X509_NAME_get_index_by_NID(name, nid, -1);
   if (at < 0) return "";
@@ -143,9 +119,7 @@ Status CheckIssuance(const std::vector<X509Ptr>& chain, Time now) {
 
 Result<std::string> NormaliseCertificateDomain(std::string_view domain) {
   std::string lower = Lower(domain);
-  const std::string_view host =
-      std::string_view(lower).starts_with("*.") ? std::string_view(lower).substr(2) : lower;
-  if (!IsStrictDnsName(host)) {
+  if (!IsDnsName(lower)) {
     return InvalidArgument(
         fmt::format("not a hostname or wildcard (\"{}\"); use e.g. web.com or *.web.com", domain),
         "domain");
@@ -177,6 +151,16 @@ Result<CertificateInfo> ValidateCertificate(std::string_view chain_pem, std::str
   }
   if (info.not_before > now) {
     return InvalidArgument(fmt::format("not valid before {}", FormatTime(info.not_before)), "cert");
+  }
+  // Its keyUsage and extendedKeyUsage must allow a TLS server: a client
+  // or CA-only certificate would fail every handshake. (CA:TRUE alone is no
+  // reason to refuse: some private CAs issue such leaves.)
+  if (X509_check_purpose(leaf, X509_PURPOSE_SSL_SERVER, 0) != 1) {
+    TakeOpensslErrors();
+    return InvalidArgument(
+        "the certificate is not for TLS servers: its keyUsage or extendedKeyUsage leaves "
+        "serverAuth out",
+        "cert");
   }
   info.names = DnsNames(leaf);
   // A wildcard domain needs the wildcard itself; a name, itself or a wildcard over it.

@@ -47,6 +47,7 @@ Result<std::string> NormaliseCertificateDomain(std::string_view domain);
 //   "cert"   a certificate not issued by the next one, or one after the leaf
 //            expired or not yet valid (naming it: number and CN);
 //   "cert"   the leaf expired (naming its not-after date) or not yet valid;
+//   "cert"   the leaf is not for TLS servers (keyUsage, extendedKeyUsage);
 //   "cert"   the leaf has no DNS subjectAltName (a CN alone, which browsers
 //            ignore; saying how to reissue it);
 //   "domain" not among the leaf's names (naming them).

@@ -61,6 +61,12 @@ TEST(CertificateTest, RefusesBadInput) {
   const Issued other = Issue({"web.com"}, now - hours(1), now + hours(48));
   const Issued expired = Issue({"web.com"}, now - hours(48), now - hours(24));
   const Issued future = Issue({"web.com"}, now + hours(24), now + hours(48));
+  // A CA's certificate (keyUsage keyCertSign and cRLSign) given as a leaf.
+  auto ca_key = GenerateP256Key();
+  CertificateRequest ca_request{"web.com", {"web.com"}, now - hours(1), now + hours(48), true};
+  auto ca = IssueCertificate(ca_request, ca_key->get(), nullptr, ca_key->get());
+  const std::string ca_pem = CertificatePem(ca->get());
+  const std::string ca_key_pem = PrivateKeyPem(ca_key->get());
   const Issued cn_only = Issue({}, now - hours(1), now + hours(48));
   const Issued old_ca = Issue({"web.com"}, now - hours(48), now + hours(48), now - hours(24));
   struct Case {
@@ -99,6 +105,8 @@ TEST(CertificateTest, RefusesBadInput) {
       {"expired", expired.chain, expired.key, "web.com", "cert",
        "expired on " + FormatTime(expired.not_after).substr(0, 10)},
       {"not yet valid", future.chain, future.key, "web.com", "cert", "not valid before"},
+      {"a CA's certificate as the leaf", ca_pem, ca_key_pem, "web.com", "cert",
+       "the certificate is not for TLS servers"},
       {"a CN alone", cn_only.chain, cn_only.key, "web.com", "cert",
        "the certificate has no DNS subjectAltName; browsers ignore the CN; reissue it with "
        "-addext subjectAltName=DNS:web.com"},

@@ -31,5 +31,24 @@ TEST(DomainNameTest, Covers) {
   }
 }
 
+// Verify what a hostname and a DNS name (a hostname or a one-label
+// wildcard over one) are.
+TEST(DomainNameTest, Hostnames) {
+  for (const char* good : {"web.com", "WEB.com", "a-b.c0m", "localhost", "x1"}) {
+    EXPECT_TRUE(IsHostname(good)) << good;
+    EXPECT_TRUE(IsDnsName(good)) << good;
+  }
+  for (const char* bad : {"", "web com", "a..b", "-a.com", "a-.com", "web.com.", ".web.com",
+                          "a_b.com", "*.web.com"}) {
+    EXPECT_FALSE(IsHostname(bad)) << bad;
+  }
+  EXPECT_FALSE(IsHostname(std::string(64, 'a') + ".com"));
+  EXPECT_TRUE(IsHostname(std::string(63, 'a') + ".com"));
+  EXPECT_TRUE(IsDnsName("*.web.com"));
+  for (const char* bad : {"*", "*.", "a.*.com", "**.web.com", "*web.com"}) {
+    EXPECT_FALSE(IsDnsName(bad)) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace skiff::crypto

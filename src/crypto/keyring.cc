@@ -4,11 +4,13 @@
 #include <openssl/rand.h>
 #include <spdlog/fmt/fmt.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <filesystem>
 #include <memory>
 
 #include "common/check.h"
+#include "common/dir_lock.h"
 #include "common/files.h"
 #include "common/ids.h"
 #include "crypto/x509.h"
@@ -117,6 +119,13 @@ Result<std::string> Gcm(bool seal, const std::string& key, std::string_view nonc
   }
   out.resize(size);
   return out;
+}
+
+// Whether `id` is a key id as Generate makes them: 16 lowercase hex digits.
+bool IsKeyId(std::string_view id) {
+  return id.size() == 16 && std::all_of(id.begin(), id.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
 }
 
 struct Parsed {
@@ -232,6 +241,14 @@ Result<Keyring> Keyring::FromFile(std::string_view text) {
       return bad("a key without an \"id\" and a \"key\"");
     }
     Key parsed{std::string(id->as_string()), {}};
+    // Ids name keys in envelopes kept in the store: each must be one
+    // Generate could have made, and name one key only.
+    if (!IsKeyId(parsed.id)) {
+      return bad(fmt::format("key id \"{}\" is not 16 lowercase hex digits", parsed.id));
+    }
+    for (const Key& seen : out) {
+      if (seen.id == parsed.id) return bad(fmt::format("key id {} is there twice", parsed.id));
+    }
     if (!Unbase64(bytes->as_string(), parsed.bytes) || parsed.bytes.size() != kKeyBytes) {
       return bad(fmt::format("key {} is not 32 bytes of base64", parsed.id));
     }
@@ -275,7 +292,12 @@ Result<Keyring> Keyring::LoadOrCreate(const std::string& data_dir) {
 }
 
 Result<Keyring> RotateKeyringFile(const std::string& data_dir) {
+  // The data directory's lock: no server runs on it (it would keep sealing
+  // under the old key) and no other rotation rewrites the file meanwhile.
   const std::string path = (std::filesystem::path(data_dir) / kKeyringFile).string();
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return NotFound(fmt::format("{} does not exist", path));
+  SKIFF_ASSIGN_OR_RETURN(DirLock lock, DirLock::Acquire(data_dir));
   SKIFF_ASSIGN_OR_RETURN(std::string text, ReadPrivateFile(path));
   auto old = Keyring::FromFile(text);
   if (!old) return FailedPrecondition(fmt::format("{}: {}", path, old.error().message));

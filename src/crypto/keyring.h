@@ -86,7 +86,8 @@ class Keyring {
 
   // The file's text (JSON; the keys in base64).
   std::string ToFile() const;
-  // Parses ToFile's text. kFailedPrecondition naming what is wrong.
+  // Parses ToFile's text. kFailedPrecondition naming what is wrong (key ids
+  // must be unique, of 16 lowercase hex digits).
   static Result<Keyring> FromFile(std::string_view text);
 
  private:
@@ -97,10 +98,13 @@ class Keyring {
 };
 
 // Adds a new key to DATA/keyring.json and makes it active (the file replaced
-// atomically, 0600); the old keys stay for what they sealed. Running servers
-// keep the keyring they loaded: restart them (every server of a shared
-// database, with the new file copied to each) to seal under the new key.
-// Errors: as LoadOrCreate, and kNotFound when there is no keyring yet.
+// atomically, 0600); the old keys stay for what they sealed. It holds the
+// data directory's lock (common/dir_lock.h) meanwhile, so the server of that
+// directory must be stopped: a running server keeps the keyring it loaded.
+// Start it again (and every server of a shared database, with the new file
+// copied to each) to seal under the new key.
+// Errors: as LoadOrCreate; kFailedPrecondition when the directory is locked
+// (a server runs on it); kNotFound when there is no keyring yet.
 Result<Keyring> RotateKeyringFile(const std::string& data_dir);
 
 }  // namespace skiff::crypto

@@ -5,6 +5,7 @@
 
 #include <fstream>
 
+#include "common/dir_lock.h"
 #include "fakes/testing.h"
 
 namespace skiff::crypto {
@@ -95,7 +96,11 @@ TEST(KeyringTest, BrokenFileIsRefused) {
       const char* text :
       {"not json", R"({"active":"a","keys":[]})",
        R"({"active":"a","keys":[{"id":"a","key":"AAAA"}]})",
-       R"({"active":"b","keys":[{"id":"a","key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}]})"}) {
+       R"({"active":"b","keys":[{"id":"a","key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}]})",
+       // An id that is not 16 lowercase hex digits, and one given twice.
+       R"({"active":"a","keys":[{"id":"a","key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}]})",
+       R"({"active":"00112233AABBCCDD","keys":[{"id":"00112233AABBCCDD","key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}]})",
+       R"({"active":"00112233aabbccdd","keys":[{"id":"00112233aabbccdd","key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="},{"id":"00112233aabbccdd","key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}]})"}) {
     {
       std::ofstream out(dir.File(kKeyringFile));
       out << text;
@@ -128,6 +133,26 @@ TEST(KeyringTest, RotationKeepsOldKeys) {
   EXPECT_EQ(Keyring::KeyIdOf(new_sealed).value_or(""), rotated->active_id());
   EXPECT_EQ(first->Open(new_sealed, "d").error().code, ErrorCode::kFailedPrecondition);
   EXPECT_EQ(RotateKeyringFile(dir.File("none")).error().code, ErrorCode::kNotFound);
+  struct stat st;
+  ASSERT_EQ(::stat(dir.File(kKeyringFile).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+// Verify that a rotation is refused while the data directory is locked (its
+// server runs), leaving the keyring as it was.
+TEST(KeyringTest, RotationNeedsTheDirectoryLock) {
+  testing::TempDir dir;
+  auto first = Keyring::LoadOrCreate(dir.path());
+  ASSERT_TRUE(first);
+  auto lock = DirLock::Acquire(dir.path());
+  ASSERT_TRUE(lock) << lock.error().ToString();
+  auto rotated = RotateKeyringFile(dir.path());
+  ASSERT_FALSE(rotated);
+  EXPECT_EQ(rotated.error().code, ErrorCode::kFailedPrecondition);
+  auto loaded = Keyring::LoadOrCreate(dir.path());
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(loaded->keys().size(), 1u);
+  EXPECT_EQ(loaded->active_id(), first->active_id());
 }
 
 }  // namespace

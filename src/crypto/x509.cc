@@ -9,6 +9,7 @@
 
 #include "common/check.h"
 #include "common/ids.h"
+#include "crypto/domain_name.h"
 
 namespace skiff::crypto {
 namespace {
@@ -52,15 +53,6 @@ Status AddExtension(X509* cert, X509* issuer, int nid, const std::string& value)
 }
 
 }  // namespace
-
-bool IsDnsName(std::string_view name) {
-  if (name.starts_with("*.")) name.remove_prefix(2);
-  if (name.empty() || name.size() > 253) return false;
-  for (char c : name) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.')) return false;
-  }
-  return name.front() != '.' && name.back() != '.';
-}
 
 std::string TakeOpensslErrors() {
   std::string out;

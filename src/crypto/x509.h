@@ -50,10 +50,6 @@ struct CertificateRequest {
 Result<X509Ptr> IssueCertificate(const CertificateRequest& request, EVP_PKEY* subject_key,
                                  X509* issuer, EVP_PKEY* issuer_key);
 
-// Whether `name` is a DNS name a certificate may carry: letters, digits, '-'
-// and '.', no leading or trailing dot, optionally after a "*." wildcard.
-bool IsDnsName(std::string_view name);
-
 // PEM text of a private key (PKCS#8, unencrypted) and of a certificate.
 std::string PrivateKeyPem(EVP_PKEY* key);
 std::string CertificatePem(X509* cert);

@@ -84,9 +84,11 @@ TEST(X509Test, ChainParsing) {
 TEST(X509Test, RefusesBadRequests) {
   auto key = GenerateP256Key();
   ASSERT_TRUE(key);
-  auto bad_name = IssueCertificate(Request("x", {"a b"}), key->get(), nullptr, key->get());
-  ASSERT_FALSE(bad_name);
-  EXPECT_EQ(bad_name.error().code, ErrorCode::kInvalidArgument);
+  for (const char* name : {"a b", "a..b.com", "-a.com", "a-.com", "*.", "a.*.com"}) {
+    auto bad_name = IssueCertificate(Request("x", {name}), key->get(), nullptr, key->get());
+    ASSERT_FALSE(bad_name) << name;
+    EXPECT_EQ(bad_name.error().code, ErrorCode::kInvalidArgument) << name;
+  }
   CertificateRequest r = Request("x", {});
   r.not_after = r.not_before;
   EXPECT_EQ(IssueCertificate(r, key->get(), nullptr, key->get()).error().code,
