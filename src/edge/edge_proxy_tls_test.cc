@@ -239,7 +239,8 @@ TEST_P(EdgeProxyTlsTest, StopDrainsARequestInFlight) {
 // Verify that with https_redirect the plain listener answers 301 to the same
 // host, path and query over https (the TLS port named), that HSTS comes with
 // answers over TLS only, and that an ACME challenge is answered for any host
-// before routing (404 for an unknown token), redirect or not.
+// before routing, redirect or not, while an unknown token is routed as any
+// request (an app's own certbot gets its challenges).
 TEST_P(EdgeProxyTlsTest, RedirectHstsAndChallenges) {
   ScriptedUpstream upstream(
       [](const ScriptedUpstream::Request&) { return ScriptedUpstream::Ok("app"); });
@@ -265,10 +266,20 @@ TEST_P(EdgeProxyTlsTest, RedirectHstsAndChallenges) {
     ASSERT_TRUE(challenge) << challenge.error().ToString();
     EXPECT_EQ(challenge->status, 200) << host;
     EXPECT_EQ(challenge->body, "tok-1.thumbprint");
-    auto unknown = PlainGet("/.well-known/acme-challenge/tok-2", host);
-    ASSERT_TRUE(unknown) << unknown.error().ToString();
-    EXPECT_EQ(unknown->status, 404) << host;
   }
+  auto unknown = PlainGet("/.well-known/acme-challenge/tok-2", "a.shop.test");
+  ASSERT_TRUE(unknown) << unknown.error().ToString();
+  EXPECT_EQ(unknown->status, 200);
+  EXPECT_EQ(unknown->body, "app");
+  ASSERT_EQ(upstream.requests().size(), 2u);
+  EXPECT_EQ(upstream.requests()[1].line, "GET /.well-known/acme-challenge/tok-2 HTTP/1.1");
+  auto redirected_unknown = PlainGet("/.well-known/acme-challenge/tok-2", "web.test");
+  ASSERT_TRUE(redirected_unknown) << redirected_unknown.error().ToString();
+  EXPECT_EQ(redirected_unknown->status, 301);
+  auto unrouted = PlainGet("/.well-known/acme-challenge/tok-2", "unknown.test");
+  ASSERT_TRUE(unrouted) << unrouted.error().ToString();
+  EXPECT_EQ(unrouted->status, 404);
+  EXPECT_EQ(unrouted->body, "no app is served at unknown.test/.well-known/acme-challenge/tok-2\n");
 
   auto client = Connect();
   ASSERT_TRUE(client) << client.error().ToString();
