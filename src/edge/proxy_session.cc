@@ -137,7 +137,7 @@ void Session::ReadHeads() {
       }
     }
     if (stopping_ && begin_ == end_) {
-      End();
+      EndCleanly();
       return;
     }
     if (!readable_) return;
@@ -597,7 +597,7 @@ void Session::Sweep(SteadyTime now) {
                "request head not received within " + FormatDuration(shared_.options.header_timeout),
                true);
       } else {
-        End();
+        EndCleanly();  // idle for idle_timeout
       }
       break;
     case Phase::kUpstream:
@@ -628,7 +628,18 @@ void Session::Sweep(SteadyTime now) {
 
 void Session::BeginStop() {
   stopping_ = true;
-  if (phase_ == Phase::kHead && begin_ == end_ && pending_.empty()) End();
+  if (phase_ == Phase::kHead && begin_ == end_ && pending_.empty()) EndCleanly();
+}
+
+void Session::EndCleanly() {
+  // Over TLS the end is said with close_notify: a bare TCP end may be a cut
+  // the client cannot tell from a complete exchange. Best effort: what the
+  // socket does not take now is not waited for.
+  if (tls_ != nullptr && pending_.empty()) {
+    tls_->Shutdown();
+    if (!SendCiphertext()) return;  // (it ended the session)
+  }
+  End();
 }
 
 void Session::Abort() { End(/*abort=*/true); }
