@@ -38,7 +38,8 @@
 // Plain HTTP only: a request on the plain listener for
 // /.well-known/acme-challenge/TOKEN (any host) is answered, before routing,
 // from the routing table's pending ACME challenges (200 with the key
-// authorization, 404 for an unknown token).
+// authorization); a token the table does not know is routed as any other
+// request, so an app's own ACME client keeps working.
 //
 // Thread-safety: all public methods may be called from any thread; SetTable
 // never blocks a request.

@@ -53,7 +53,7 @@ class EdgeProxyTlsTest : public ::testing::TestWithParam<IoEngine> {
   // and TLS listeners.
   void Start(const ScriptedUpstream& upstream, model::EdgePolicy web_policy = {},
              std::vector<protocol::AcmeChallenge> challenges = {}) {
-    EdgeOptions options;
+    EdgeOptions options = options_;
     options.io_engine = GetParam();
     proxy_.emplace(options);
     protocol::AppRoutes web;
@@ -82,6 +82,7 @@ class EdgeProxyTlsTest : public ::testing::TestWithParam<IoEngine> {
         .Do("GET", target, "", {{"Host", host}}, std::chrono::seconds(10));
   }
 
+  EdgeOptions options_;  // Start's, but for the engine
   TestCa ca_;
   std::optional<EdgeProxy> proxy_;
 };
@@ -154,6 +155,84 @@ TEST_P(EdgeProxyTlsTest, KeepAliveAndResumption) {
   ASSERT_TRUE(again) << again.error().ToString();
   EXPECT_TRUE((*again)->resumed());
   EXPECT_EQ(StatusOf((*again)->Exchange(kGet)), 200);
+}
+
+// Verify that a client held to TLS 1.2 is served on a kept connection and
+// resumes its session with the ticket it was given.
+TEST_P(EdgeProxyTlsTest, Tls12RequestAndResumption) {
+  ScriptedUpstream upstream(
+      [](const ScriptedUpstream::Request&) { return ScriptedUpstream::Ok("twelve"); });
+  Start(upstream);
+  TlsClient::Options options{.sni = "web.test", .ca_pem = ca_.pem(), .max_version = TLS1_2_VERSION};
+  auto client = TlsClient::Connect(proxy_->tls_port(), options);
+  ASSERT_TRUE(client) << client.error().ToString();
+  EXPECT_EQ((*client)->version(), "TLSv1.2");
+  EXPECT_EQ(BodyOf((*client)->Exchange(kGet)), "twelve");
+  EXPECT_EQ(BodyOf((*client)->Exchange(kGet)), "twelve");
+  SSL_SESSION* session = (*client)->TakeSession();
+  ASSERT_NE(session, nullptr);
+  options.resume = session;
+  auto again = TlsClient::Connect(proxy_->tls_port(), options);
+  SSL_SESSION_free(session);
+  ASSERT_TRUE(again) << again.error().ToString();
+  EXPECT_TRUE((*again)->resumed());
+  EXPECT_EQ(BodyOf((*again)->Exchange(kGet)), "twelve");
+}
+
+// Verify that a client that sends part of a ClientHello and no more has its
+// connection closed once the head's time (the handshake's) has passed.
+TEST_P(EdgeProxyTlsTest, PartialClientHelloTimesOut) {
+  ScriptedUpstream upstream(
+      [](const ScriptedUpstream::Request&) { return ScriptedUpstream::Ok("ok"); });
+  options_.header_timeout = std::chrono::milliseconds(300);
+  Start(upstream);
+  const int fd = skiff::testing::ConnectLoopback(proxy_->tls_port());
+  ASSERT_GE(fd, 0);
+  // A handshake record announcing 512 bytes, of which 4 come.
+  const std::string partial("\x16\x03\x01\x02\x00\x01\x00\x01", 8);
+  ASSERT_EQ(send(fd, partial.data(), partial.size(), MSG_NOSIGNAL), 8);
+  const auto sent = std::chrono::steady_clock::now();
+  char byte;
+  // (ConnectLoopback's reads give up after 5 s: -1 with EAGAIN then.)
+  const ssize_t n = recv(fd, &byte, 1, 0);
+  const int error = errno;
+  close(fd);
+  EXPECT_TRUE(n == 0 || (n < 0 && error == ECONNRESET)) << n << " " << error;
+  EXPECT_LT(std::chrono::steady_clock::now() - sent, std::chrono::seconds(3));
+}
+
+// Verify that once its handshake is over a connection may wait the idle time
+// for its first request, not only the head's time the handshake had.
+TEST_P(EdgeProxyTlsTest, HandshakenConnectionGetsTheIdleTime) {
+  ScriptedUpstream upstream(
+      [](const ScriptedUpstream::Request&) { return ScriptedUpstream::Ok("late"); });
+  options_.header_timeout = std::chrono::milliseconds(300);
+  Start(upstream);
+  auto client = Connect();
+  ASSERT_TRUE(client) << client.error().ToString();
+  // Past the head's time and two sweeps: the test is that time passes.
+  std::this_thread::sleep_for(options_.header_timeout + 2 * EventLoop::kSweepInterval +
+                              std::chrono::milliseconds(200));
+  EXPECT_EQ(BodyOf((*client)->Exchange(kGet)), "late");
+}
+
+// Verify that a kept connection ended by the edge with nothing owed (its
+// idle time over, the edge stopping) hears close_notify, not a bare TCP end.
+TEST_P(EdgeProxyTlsTest, CleanEndsSendCloseNotify) {
+  ScriptedUpstream upstream(
+      [](const ScriptedUpstream::Request&) { return ScriptedUpstream::Ok("ok"); });
+  options_.idle_timeout = std::chrono::milliseconds(300);
+  Start(upstream);
+  auto idle = Connect();
+  ASSERT_TRUE(idle) << idle.error().ToString();
+  EXPECT_EQ(BodyOf((*idle)->Exchange(kGet)), "ok");
+  EXPECT_TRUE((*idle)->ReadsCloseNotify());  // (within the idle time and a sweep)
+
+  auto kept = Connect();
+  ASSERT_TRUE(kept) << kept.error().ToString();
+  EXPECT_EQ(BodyOf((*kept)->Exchange(kGet)), "ok");
+  proxy_->Stop();
+  EXPECT_TRUE((*kept)->ReadsCloseNotify());
 }
 
 // Verify that a large answer and a large request body cross TLS exactly.
@@ -239,7 +318,8 @@ TEST_P(EdgeProxyTlsTest, StopDrainsARequestInFlight) {
 // Verify that with https_redirect the plain listener answers 301 to the same
 // host, path and query over https (the TLS port named), that HSTS comes with
 // answers over TLS only, and that an ACME challenge is answered for any host
-// before routing (404 for an unknown token), redirect or not.
+// before routing, redirect or not, while an unknown token is routed as any
+// request (an app's own certbot gets its challenges).
 TEST_P(EdgeProxyTlsTest, RedirectHstsAndChallenges) {
   ScriptedUpstream upstream(
       [](const ScriptedUpstream::Request&) { return ScriptedUpstream::Ok("app"); });
@@ -265,10 +345,20 @@ TEST_P(EdgeProxyTlsTest, RedirectHstsAndChallenges) {
     ASSERT_TRUE(challenge) << challenge.error().ToString();
     EXPECT_EQ(challenge->status, 200) << host;
     EXPECT_EQ(challenge->body, "tok-1.thumbprint");
-    auto unknown = PlainGet("/.well-known/acme-challenge/tok-2", host);
-    ASSERT_TRUE(unknown) << unknown.error().ToString();
-    EXPECT_EQ(unknown->status, 404) << host;
   }
+  auto unknown = PlainGet("/.well-known/acme-challenge/tok-2", "a.shop.test");
+  ASSERT_TRUE(unknown) << unknown.error().ToString();
+  EXPECT_EQ(unknown->status, 200);
+  EXPECT_EQ(unknown->body, "app");
+  ASSERT_EQ(upstream.requests().size(), 2u);
+  EXPECT_EQ(upstream.requests()[1].line, "GET /.well-known/acme-challenge/tok-2 HTTP/1.1");
+  auto redirected_unknown = PlainGet("/.well-known/acme-challenge/tok-2", "web.test");
+  ASSERT_TRUE(redirected_unknown) << redirected_unknown.error().ToString();
+  EXPECT_EQ(redirected_unknown->status, 301);
+  auto unrouted = PlainGet("/.well-known/acme-challenge/tok-2", "unknown.test");
+  ASSERT_TRUE(unrouted) << unrouted.error().ToString();
+  EXPECT_EQ(unrouted->status, 404);
+  EXPECT_EQ(unrouted->body, "no app is served at unknown.test/.well-known/acme-challenge/tok-2\n");
 
   auto client = Connect();
   ASSERT_TRUE(client) << client.error().ToString();
@@ -325,8 +415,9 @@ TEST_P(EdgeProxyTlsTest, GarbageClosesThatConnectionOnly) {
 }
 
 // Verify that the ticket keys rotate: a ticket made before a rotation still
-// resumes (for a ticket lifetime after its key stopped making tickets), and
-// one older than that gets a full handshake.
+// resumes (for a ticket lifetime after its key was due to stop making
+// tickets, however late the next ticket came), and one older than that gets
+// a full handshake.
 TEST_P(EdgeProxyTlsTest, TicketKeysRotate) {
   ScriptedUpstream upstream(
       [](const ScriptedUpstream::Request&) { return ScriptedUpstream::Ok("ok"); });
@@ -364,11 +455,15 @@ TEST_P(EdgeProxyTlsTest, TicketKeysRotate) {
   SSL_SESSION* first = session_now();
   ASSERT_NE(first, nullptr);
   EXPECT_TRUE(resumes(first));
-  clock.Advance(std::chrono::hours(13));  // a new key; the first still taken
+  // 20 h: a new key (the first was due at 12 h); the first still taken.
+  clock.Advance(std::chrono::hours(20));
   EXPECT_TRUE(resumes(first));
   SSL_SESSION* second = session_now();
-  clock.Advance(std::chrono::hours(13));  // the first key is gone, the second still taken
+  // 25 h: the first key retired at 12 h, not at 20 h: gone.
+  clock.Advance(std::chrono::hours(5));
   EXPECT_FALSE(resumes(first));
+  EXPECT_TRUE(resumes(second));
+  clock.Advance(std::chrono::hours(13));  // 38 h: a third key, the second still taken
   EXPECT_TRUE(resumes(second));
   SSL_SESSION_free(first);
   SSL_SESSION_free(second);

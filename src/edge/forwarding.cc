@@ -264,8 +264,8 @@ void AppendOwnAnswer(int status, std::string_view body, std::string_view extra_f
   out->append(body);
 }
 
-void AppendRedirect(const http1::RequestHead& request, uint16_t https_port,
-                    std::string_view request_id, bool close, std::string* out) {
+int AppendRedirect(const http1::RequestHead& request, uint16_t https_port,
+                   std::string_view request_id, bool close, std::string* out) {
   std::string location = "Location: https://" + NormaliseHost(request.host);
   if (https_port != 443) {
     location.push_back(':');
@@ -281,7 +281,9 @@ void AppendRedirect(const http1::RequestHead& request, uint16_t https_port,
   }
   location.append(target);
   location.append("\r\n");
-  AppendOwnAnswer(301, "", location, request_id, close, out);
+  const int status = request.method == "GET" || request.method == "HEAD" ? 301 : 308;
+  AppendOwnAnswer(status, "", location, request_id, close, out);
+  return status;
 }
 
 std::string_view FindField(const std::vector<http1::Field>& fields, std::string_view name) {

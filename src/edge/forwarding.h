@@ -70,10 +70,12 @@ void AppendRefusal(int status, std::string_view message, std::string_view reques
 void AppendOwnAnswer(int status, std::string_view body, std::string_view extra_fields,
                      std::string_view request_id, bool close, std::string* out);
 
-// 301 to the same host and target over https (`https_port` named unless 443),
-// with an empty body.
-void AppendRedirect(const http1::RequestHead& request, uint16_t https_port,
-                    std::string_view request_id, bool close, std::string* out);
+// A redirect to the same host and target over https (`https_port` named
+// unless 443), with an empty body: 301 for GET and HEAD, 308 for other methods
+// (with 301 clients may repeat a POST as a GET, losing its body). Returns the
+// status.
+int AppendRedirect(const http1::RequestHead& request, uint16_t https_port,
+                   std::string_view request_id, bool close, std::string* out);
 
 // The value of the first field named `name` (any case), "" when none.
 std::string_view FindField(const std::vector<http1::Field>& fields, std::string_view name);

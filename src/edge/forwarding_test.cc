@@ -157,6 +157,26 @@ TEST(ForwardingTest, Refusal) {
             "Content-Length: 4\r\nConnection: close\r\n\r\nbad\n");
 }
 
+// Verify that a redirect to https keeps host and target, is 301 for GET and
+// HEAD and 308 for other methods (so a POST is repeated as a POST).
+TEST(ForwardingTest, RedirectStatusByMethod) {
+  http1::RequestHead r = Request({});
+  std::string out;
+  EXPECT_EQ(AppendRedirect(r, 8443, "", false, &out), 301);
+  EXPECT_TRUE(out.starts_with("HTTP/1.1 301 Moved Permanently\r\n")) << out;
+  EXPECT_NE(out.find("\r\nLocation: https://web.test:8443/a?b=1\r\n"), std::string::npos) << out;
+  r.method = "HEAD";
+  out.clear();
+  EXPECT_EQ(AppendRedirect(r, 443, "", false, &out), 301);
+  for (const char* method : {"POST", "PUT", "DELETE"}) {
+    r.method = method;
+    out.clear();
+    EXPECT_EQ(AppendRedirect(r, 443, "", true, &out), 308) << method;
+    EXPECT_TRUE(out.starts_with("HTTP/1.1 308 Permanent Redirect\r\n")) << out;
+    EXPECT_NE(out.find("\r\nLocation: https://web.test/a?b=1\r\n"), std::string::npos) << out;
+  }
+}
+
 TEST(ForwardingTest, Idempotent) {
   EXPECT_TRUE(IsIdempotent("GET"));
   EXPECT_TRUE(IsIdempotent("DELETE"));

@@ -137,7 +137,7 @@ void Session::ReadHeads() {
       }
     }
     if (stopping_ && begin_ == end_) {
-      End();
+      EndCleanly();
       return;
     }
     if (!readable_) return;
@@ -231,9 +231,9 @@ void Session::Dispatch(size_t head_length) {
       policy.tls != model::EdgeTls::kOff) {
     const bool close = !replayable_ || stopping_ || !client_keep_alive_;
     out_.clear();
-    AppendRedirect(head_, shared_.tls_port, request_id_, close, &out_);
+    const int status = AppendRedirect(head_, shared_.tls_port, request_id_, close, &out_);
     response_bytes_ = 0;
-    Answer(301, close);
+    Answer(status, close);
     return;
   }
   const int before = route_->state->in_flight.fetch_add(1, std::memory_order_relaxed);
@@ -536,15 +536,14 @@ bool Session::AnswerPlain() {
     return false;
   }
   // For any host, before routing: the ACME server asks for a domain no app
-  // may serve yet.
+  // may serve yet. A token the table does not know is routed as any request,
+  // so an app validating its own certificates (tls: off, its own certbot)
+  // still gets its challenges.
   std::string_view token = target.substr(kChallenges.size());
   token = token.substr(0, token.find('?'));
   const std::string* key_authorization = worker_->table()->Challenge(token);
+  if (key_authorization == nullptr) return false;
   if (request_id_.empty()) request_id_ = NewRequestId();
-  if (key_authorization == nullptr) {
-    Refuse(404, "no pending ACME challenge has this token", !replayable_);
-    return true;
-  }
   const bool close = !replayable_ || stopping_ || !client_keep_alive_;
   out_.clear();
   AppendOwnAnswer(200, *key_authorization, {}, request_id_, close, &out_);
@@ -598,7 +597,7 @@ void Session::Sweep(SteadyTime now) {
                "request head not received within " + FormatDuration(shared_.options.header_timeout),
                true);
       } else {
-        End();
+        EndCleanly();  // idle for idle_timeout
       }
       break;
     case Phase::kUpstream:
@@ -629,7 +628,18 @@ void Session::Sweep(SteadyTime now) {
 
 void Session::BeginStop() {
   stopping_ = true;
-  if (phase_ == Phase::kHead && begin_ == end_ && pending_.empty()) End();
+  if (phase_ == Phase::kHead && begin_ == end_ && pending_.empty()) EndCleanly();
+}
+
+void Session::EndCleanly() {
+  // Over TLS the end is said with close_notify: a bare TCP end may be a cut
+  // the client cannot tell from a complete exchange. Best effort: what the
+  // socket does not take now is not waited for.
+  if (tls_ != nullptr && pending_.empty()) {
+    tls_->Shutdown();
+    if (!SendCiphertext()) return;  // (it ended the session)
+  }
+  End();
 }
 
 void Session::Abort() { End(/*abort=*/true); }

@@ -105,6 +105,9 @@ class Session final : public EventLoop::Handler {
   // closing the client's connection (the request cannot be skipped).
   void GiveUp(Blame blame, int status, std::string message);
   void Linger();
+  // Ends a connection with nothing owed to the client (idle, stopping, a
+  // tunnel the instance ended), over TLS with close_notify first.
+  void EndCleanly();
   // `abort`: EventLoop::Abort rather than Close (a client given up on).
   void End(bool abort = false);
 
@@ -117,8 +120,10 @@ class Session final : public EventLoop::Handler {
   }
   bool FlushClient();
   // Hands bytes to the socket as they are (ciphertext over TLS), parking what
-  // it does not take in pending_. False when the client is gone.
-  bool SendRaw(const iovec* iov, int count);
+  // it does not take in pending_. False when the client is gone. When
+  // `owner` is the one buffer `iov` points into, its unsent bytes are moved
+  // into pending_ (its memory swapped in) rather than copied.
+  bool SendRaw(const iovec* iov, int count, std::string* owner = nullptr);
   // Sends what the TLS connection wrote (handshake, records, alerts).
   bool SendCiphertext();
   // ReadClient over TLS.
@@ -141,6 +146,7 @@ class Session final : public EventLoop::Handler {
   const std::string client_ip_;
   const bool tls_listener_;
   std::unique_ptr<tls::TlsConnection> tls_;  // over TLS, once started
+  bool handshake_done_ = false;              // over TLS: its deadline was made idle
   Phase phase_ = Phase::kHead;
   bool readable_ = false;  // edge-triggered readiness of the client socket
   bool writable_ = true;

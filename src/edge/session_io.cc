@@ -42,12 +42,12 @@ bool Session::SendCiphertext() {
   std::string& out = tls_->out();
   if (out.empty()) return true;
   const iovec v{out.data(), out.size()};
-  const bool sent = SendRaw(&v, 1);
-  out.clear();
+  const bool sent = SendRaw(&v, 1, &out);
+  tls_->ClearOut();
   return sent;
 }
 
-bool Session::SendRaw(const iovec* iov, int count) {
+bool Session::SendRaw(const iovec* iov, int count, std::string* owner) {
   if (!pending_.empty()) {
     AppendUnsent(iov, count, 0, &pending_);
     return true;
@@ -63,7 +63,12 @@ bool Session::SendRaw(const iovec* iov, int count) {
     n = 0;
   }
   if (static_cast<size_t>(n) < total) {
-    AppendUnsent(iov, count, static_cast<size_t>(n), &pending_);
+    if (owner != nullptr) {  // its buffer becomes pending_: no second copy
+      owner->erase(0, static_cast<size_t>(n));
+      pending_.swap(*owner);
+    } else {
+      AppendUnsent(iov, count, static_cast<size_t>(n), &pending_);
+    }
     writable_ = false;
     deadline_ = EdgeProxy::Worker::now() + shared_.options.write_timeout;
   }
@@ -83,6 +88,7 @@ bool Session::FlushClient() {
     return false;
   }
   pending_.erase(0, static_cast<size_t>(n));
+  if (pending_.empty()) EmptyBuffer(&pending_);  // no burst's peak kept while idle
   if (!pending_.empty()) {
     // A client that reads slowly but steadily keeps its connection.
     writable_ = false;
@@ -165,6 +171,12 @@ ssize_t Session::ReadTls() {
   const int error = errno;
   // Handshake messages, or an alert before the end: best effort.
   if (!SendCiphertext()) return -1;
+  if (!handshake_done_ && phase_ == Phase::kHead && tls_->handshake_done()) {
+    // The handshake had the head's time; a kept connection's wait is idle time
+    // (the first bytes of a request start the head's time again).
+    handshake_done_ = true;
+    if (begin_ == end_) deadline_ = EdgeProxy::Worker::now() + shared_.options.idle_timeout;
+  }
   if (n > 0) {
     end_ += static_cast<size_t>(n);
     // OpenSSL may hold the rest of what came: no event would say so.

@@ -332,7 +332,7 @@ void Session::PumpTunnel() {
         } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
           upstream_->readable = false;
         } else if (!(n < 0 && errno == EINTR)) {
-          End();  // the instance closed its side: the tunnel is over
+          EndCleanly();  // the instance closed its side: the tunnel is over
           return;
         }
       }

@@ -20,6 +20,7 @@
 
 #include "common/check.h"
 #include "common/logging.h"
+#include "edge/buffers.h"
 
 namespace skiff::edge {
 namespace {
@@ -46,17 +47,6 @@ constexpr int kBufferGroup = 0;
 constexpr size_t kStageCap = 64 << 10;
 // Bytes Send took and the kernel did not yet, past which Send says EAGAIN.
 constexpr size_t kSendCap = 128 << 10;
-// An emptied buffer larger than this gives its memory back: a connection
-// keeps no burst's peak for its whole life.
-constexpr size_t kKeepBytes = 16 << 10;
-
-void Empty(std::string* buffer) {
-  if (buffer->capacity() > kKeepBytes) {
-    std::string().swap(*buffer);
-  } else {
-    buffer->clear();
-  }
-}
 
 class UringLoop final : public EventLoop {
  public:
@@ -502,7 +492,7 @@ void UringLoop::Detach(int fd, bool close) {
     io_uring_sqe_set_data64(sqe, kIgnore);
   }
   if (!close) {  // nothing more is sent or shut down on it
-    Empty(&s->queue);
+    EmptyBuffer(&s->queue);
     s->shut_wanted = false;
   }
   MaybeRelease(s);
@@ -512,7 +502,7 @@ void UringLoop::Abort(int fd, Handler* /*handler*/) {
   ResetOnClose(fd);
   if (Sock* s = Find(fd); s != nullptr) {
     s->forced = true;  // nothing more goes out
-    Empty(&s->queue);
+    EmptyBuffer(&s->queue);
     s->shut_wanted = false;
     if (s->send_armed && running_) shutdown(fd, SHUT_RDWR);  // ends the send in flight
   }
@@ -592,7 +582,7 @@ void UringLoop::FlushSends() {
     s->in_dirty = false;
     if (s->send_armed || s->queue.empty() || s->tx_error != 0) continue;
     s->flight.swap(s->queue);
-    Empty(&s->queue);
+    EmptyBuffer(&s->queue);
     s->flight_done = 0;
     SubmitSend(s);
   }
@@ -610,7 +600,7 @@ ssize_t UringLoop::Recv(int fd, char* buffer, size_t size) {
     std::memcpy(buffer, s->in.data() + s->in_begin, n);
     s->in_begin += n;
     if (s->in_begin == s->in.size()) {
-      Empty(&s->in);
+      EmptyBuffer(&s->in);
       s->in_begin = 0;
     } else if (s->in_begin >= kStageCap / 2) {
       s->in.erase(0, s->in_begin);
@@ -762,13 +752,13 @@ void UringLoop::OnSend(Sock* s, int res) {
   s->send_armed = false;
   if (res < 0) {
     s->tx_error = -res == ECANCELED ? EPIPE : -res;
-    Empty(&s->flight);
-    Empty(&s->queue);
+    EmptyBuffer(&s->flight);
+    EmptyBuffer(&s->queue);
     MarkReady(s, EPOLLERR | EPOLLHUP);
     return;
   }
   if (s->forced || (s->detached && !s->owns_fd)) {  // given up, or the caller's socket now
-    Empty(&s->flight);
+    EmptyBuffer(&s->flight);
     return;
   }
   s->flight_done += static_cast<size_t>(res);
@@ -776,7 +766,7 @@ void UringLoop::OnSend(Sock* s, int res) {
   if (s->flight_done < s->flight.size()) {
     SubmitSend(s);  // a short send: the rest in another SQE
   } else {
-    Empty(&s->flight);
+    EmptyBuffer(&s->flight);
     s->flight_done = 0;
     if (!s->queue.empty()) {
       MarkDirty(s);
@@ -812,7 +802,7 @@ void UringLoop::GiveUpClosing(Clock::time_point now) {
     // A peer that does not read keeps the last sends waiting: shutting the
     // socket down ends them (and any operation still armed) with an error.
     s->forced = true;
-    Empty(&s->queue);
+    EmptyBuffer(&s->queue);
     ResetOnClose(s->fd);
     shutdown(s->fd, SHUT_RDWR);
     given_up.push_back(s);

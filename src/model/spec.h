@@ -116,8 +116,8 @@ struct EdgePolicy {
   // get this long to finish before it is sent SIGTERM.
   Duration drain_timeout = std::chrono::seconds(10);
   EdgeTls tls = EdgeTls::kAuto;
-  // A request on the plain listener gets 301 to https:// (the ACME challenge
-  // path excepted), when the edge has a TLS listener.
+  // A plain listener's request gets 301 (308 but for GET, HEAD) to https://
+  // (a pending ACME challenge excepted), when the edge has a TLS listener.
   bool https_redirect = false;
   // Responses over TLS carry Strict-Transport-Security: max-age of this.
   std::optional<Duration> hsts;

@@ -160,6 +160,8 @@ std::string_view HttpReasonPhrase(int status) {
       return "No Content";
     case 301:
       return "Moved Permanently";
+    case 308:
+      return "Permanent Redirect";
     case 302:
       return "Found";
     case 304:

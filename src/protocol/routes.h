@@ -45,7 +45,15 @@ struct AppRoutes {
 
 // A certificate the edges serve over TLS, with its private key in clear:
 // it travels only over the authenticated channel the routes take (TLS off
-// loopback) and is kept on the edge's disk 0600. The edge picks it by SNI.
+// loopback) and is kept on the edge's disk 0600. The edge picks it by SNI
+// alone (edge/tls/cert_table.h): the exact name, else the one-label wildcard
+// over it, and of two certificates listing one name the first; which app
+// routes the host plays no part. So the edge serves no app another app's
+// certificate only because the sender guarantees, and the edge does not check,
+// that: a name is listed by one certificate at most, and a certificate lists
+// only names of the app it was ordered for, a wildcard "*.web.com" only when
+// every host one label under web.com that any app routes is that app's or has
+// its own exact certificate (found before the wildcard).
 struct RouteCertificate {
   // The names it serves, lowercase: "web.com", or "*.web.com" for one label
   // under web.com. The certificate itself (its SANs) is the authority; this

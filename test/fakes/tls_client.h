@@ -69,6 +69,7 @@ class TlsClient {
     std::string ca_pem;  // verify the chain against it when set
     std::vector<std::string> alpn;
     SSL_SESSION* resume = nullptr;  // offer this session (not owned)
+    int max_version = 0;            // TLS1_2_VERSION: at most TLS 1.2; 0: any
   };
 
   // Connects and handshakes. Errors: kUnavailable naming what failed.
@@ -80,6 +81,7 @@ class TlsClient {
       X509_STORE_add_cert(store, crypto::ParseCertificatePem(options.ca_pem)->get());
       SSL_CTX_set_verify(c->ctx_, SSL_VERIFY_PEER, nullptr);
     }
+    if (options.max_version != 0) SSL_CTX_set_max_proto_version(c->ctx_, options.max_version);
     if (!options.alpn.empty()) {
       std::string wire;
       for (const std::string& p : options.alpn) {
@@ -145,6 +147,14 @@ class TlsClient {
     if (SSL_read_ex(ssl_, out.data(), size, &got) != 1) return "";
     out.resize(got);
     return out;
+  }
+  // Whether the server's next word is close_notify (not bytes, not a bare
+  // TCP end).
+  bool ReadsCloseNotify() {
+    char byte;
+    size_t got = 0;
+    const int rc = SSL_read_ex(ssl_, &byte, 1, &got);
+    return rc != 1 && SSL_get_error(ssl_, rc) == SSL_ERROR_ZERO_RETURN;
   }
   // One whole response: the head and a body framed by Content-Length or
   // chunked (ended by its last chunk), or none (HEAD-like, 1xx, 204, 304,

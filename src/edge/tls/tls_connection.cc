@@ -12,23 +12,20 @@ namespace {
 // A record carries at most 16 KiB: pieces up to that are gathered into one.
 constexpr size_t kGatherBytes = 16 << 10;
 
-long BioControl(BIO*, int command, long, void*) {
-  return command == BIO_CTRL_FLUSH ? 1 : 0;  // (out() is flushed by its owner)
-}
-
 int BioCreate(BIO* bio) {
   BIO_set_init(bio, 1);
   return 1;
 }
 
 BIO_METHOD* LoopBioMethod(int (*read)(BIO*, char*, size_t, size_t*),
-                          int (*write)(BIO*, const char*, size_t, size_t*)) {
+                          int (*write)(BIO*, const char*, size_t, size_t*),
+                          long (*control)(BIO*, int, long, void*)) {
   static BIO_METHOD* method = [&] {
     BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "skiff edge loop");
     if (m != nullptr) {
       BIO_meth_set_read_ex(m, read);
       BIO_meth_set_write_ex(m, write);
-      BIO_meth_set_ctrl(m, BioControl);
+      BIO_meth_set_ctrl(m, control);
       BIO_meth_set_create(m, BioCreate);
     }
     return m;
@@ -49,7 +46,7 @@ Result<std::unique_ptr<TlsConnection>> TlsConnection::Create(
     const TlsContext& context, std::shared_ptr<const CertTable> certificates, EventLoop* loop,
     int fd) {
   std::unique_ptr<TlsConnection> c(new TlsConnection(std::move(certificates), loop, fd));
-  BIO_METHOD* method = LoopBioMethod(BioRead, BioWrite);
+  BIO_METHOD* method = LoopBioMethod(BioRead, BioWrite, BioControl);
   c->ssl_ = SSL_new(context.ctx());
   BIO* bio = method != nullptr && c->ssl_ != nullptr ? BIO_new(method) : nullptr;
   if (bio == nullptr) {
@@ -76,8 +73,24 @@ int TlsConnection::BioRead(BIO* bio, char* data, size_t size, size_t* got) {
     BIO_set_retry_read(bio);
   } else if (n < 0) {
     self->error_ = errno;
+  } else {
+    self->eof_ = true;  // BIO_CTRL_EOF says so
   }
-  return 0;  // (n == 0: the end, which OpenSSL hears as close_notify)
+  return 0;
+}
+
+long TlsConnection::BioControl(BIO* bio, int command, long, void*) {
+  switch (command) {
+    case BIO_CTRL_FLUSH:
+      return 1;  // (out() is flushed by its owner)
+    case BIO_CTRL_EOF:
+      // What OpenSSL asks when a read gave nothing: with
+      // SSL_OP_IGNORE_UNEXPECTED_EOF a TCP end without close_notify is then
+      // an end (Read gives 0), not an error.
+      return static_cast<TlsConnection*>(BIO_get_data(bio))->eof_ ? 1 : 0;
+    default:
+      return 0;
+  }
 }
 
 int TlsConnection::BioWrite(BIO* bio, const char* data, size_t size, size_t* put) {
@@ -117,7 +130,9 @@ bool TlsConnection::Write(const iovec* iov, int count) {
     for (int i = 0; i < count; ++i) {
       gather_.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
     }
-    return SSL_write_ex(ssl_, gather_.data(), gather_.size(), &put) == 1;
+    const bool written = SSL_write_ex(ssl_, gather_.data(), gather_.size(), &put) == 1;
+    EmptyBuffer(&gather_);
+    return written;
   }
   for (int i = 0; i < count; ++i) {
     if (iov[i].iov_len == 0) continue;

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "common/result.h"
+#include "edge/buffers.h"
 #include "edge/event_loop.h"
 #include "edge/tls/cert_table.h"
 #include "edge/tls/tls_context.h"
@@ -47,6 +48,8 @@ class TlsConnection {
   // handshake, a forged record: the connection is done), or the socket's error.
   // Afterwards out() may hold bytes to send (handshake messages, an alert).
   ssize_t Read(char* buffer, size_t size);
+  // Whether the handshake is over (a Read finished it).
+  bool handshake_done() const { return SSL_is_init_finished(ssl_) == 1; }
   // Whether a Read may give bytes without a new event on the socket.
   bool more() const { return !drained_ || SSL_has_pending(ssl_) == 1; }
   // Encrypts the bytes of `iov` into out(). False when TLS failed (the
@@ -55,8 +58,11 @@ class TlsConnection {
   // Queues close_notify in out() (once).
   void Shutdown();
 
-  // Ciphertext not yet handed to the socket; the caller sends and clears it.
+  // Ciphertext not yet handed to the socket; the caller sends it (it may
+  // swap the bytes out) and then calls ClearOut.
   std::string& out() { return out_; }
+  // Empties out(), giving a large one's memory back.
+  void ClearOut() { EmptyBuffer(&out_); }
   const CertTable& certificates() const { return *certificates_; }
   // The negotiated version ("TLSv1.3"), and whether the session was resumed.
   const char* version() const { return SSL_get_version(ssl_); }
@@ -66,6 +72,7 @@ class TlsConnection {
   TlsConnection(std::shared_ptr<const CertTable> certificates, EventLoop* loop, int fd);
   static int BioRead(BIO* bio, char* data, size_t size, size_t* got);
   static int BioWrite(BIO* bio, const char* data, size_t size, size_t* put);
+  static long BioControl(BIO* bio, int command, long, void*);
 
   const std::shared_ptr<const CertTable> certificates_;
   EventLoop* const loop_;
@@ -75,7 +82,8 @@ class TlsConnection {
   std::string gather_;    // a response's pieces made one record
   bool drained_ = false;  // the last receive was short: the socket is empty
   bool shut_ = false;
-  int error_ = 0;  // errno of a failed receive
+  bool eof_ = false;  // a receive gave the TCP end
+  int error_ = 0;     // errno of a failed receive
 };
 
 }  // namespace skiff::edge::tls

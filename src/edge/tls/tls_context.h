@@ -13,7 +13,9 @@
 //   Resumption by session tickets (no server-side session cache, so no lock
 //   shared by the threads): the keys rotate every ticket_key_rotation, and
 //   tickets made with an older key are still taken (and renewed) for
-//   ticket_lifetime after it stopped making new ones.
+//   ticket_lifetime after it was due to stop making new ones. The keys are
+//   this process's own (random, never stored or shared): a ticket from
+//   another edge, or from before a restart, gets a full handshake.
 //
 // Thread-safety: after Create, any thread; the ticket keys are read without
 // a lock (one atomic load a ticket) and replaced under a mutex when due.
@@ -71,6 +73,9 @@ class TlsContext {
 
   explicit TlsContext(TlsOptions options);
   Status Init();
+  // Whether tickets made with `key` are no longer taken: ticket_lifetime has
+  // passed since it was due to be replaced.
+  bool Expired(const TicketKey& key, MonoTime now) const;
   // The keys, with a new one first when the newest is due for rotation.
   std::shared_ptr<const TicketKeys> CurrentKeys();
   static int OnTicket(SSL* ssl, unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX* cipher,
