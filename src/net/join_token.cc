@@ -46,6 +46,11 @@ bool IsLoopbackHost(std::string_view host) {
   return !ec && address.is_loopback();
 }
 
+bool SendsInClear(std::string_view url) {
+  auto parsed = boost::urls::parse_uri(TrimOws(url));
+  return parsed && parsed->scheme() == "http" && !IsLoopbackHost(parsed->host_address());
+}
+
 Result<TlsTrust> TrustForSecrets(std::string_view servers, const std::string& ca_file,
                                  const std::string& ca_fingerprint) {
   size_t start = 0;
@@ -54,8 +59,7 @@ Result<TlsTrust> TrustForSecrets(std::string_view servers, const std::string& ca
     if (comma == std::string_view::npos) comma = servers.size();
     std::string_view entry = TrimOws(servers.substr(start, comma - start));
     start = comma + 1;
-    auto url = boost::urls::parse_uri(entry);
-    if (url && url->scheme() == "http" && !IsLoopbackHost(url->host_address())) {
+    if (SendsInClear(entry)) {
       return FailedPrecondition(
           "refusing to send a token or credential in clear to " + std::string(entry) +
           ": use the server's https:// URL (it serves HTTPS off loopback unless started with "

@@ -31,6 +31,10 @@ std::string FormatJoinToken(std::string_view ca_fingerprint, std::string_view se
 // "localhost", 127.0.0.0/8, ::1.
 bool IsLoopbackHost(std::string_view host);
 
+// Whether a secret sent to base URL `url` would cross the network in clear:
+// http:// to a host that is not loopback (IsLoopbackHost).
+bool SendsInClear(std::string_view url);
+
 // Whom a part that sends a secret (a join token, a node credential, a token)
 // to `servers` trusts: the CAs in `ca_file` when given, else the pinned
 // `ca_fingerprint` when given, else the system's roots. And, whatever the

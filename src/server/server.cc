@@ -343,8 +343,9 @@ Status Server::Impl::Start() {
   }
   // Before anything starts: a shared store's servers list must say where
   // this one is.
-  SKIFF_RETURN_IF_ERROR(
-      CheckAdvertise(options_.advertise, options_.listen, store::IsPostgresUri(options_.store)));
+  serves_tls_ = ServesTls(options_.listen, options_.https, options_.insecure_http);
+  SKIFF_RETURN_IF_ERROR(CheckAdvertise(options_.advertise, options_.listen,
+                                       store::IsPostgresUri(options_.store), serves_tls_));
   const std::string& data = options_.data_dir;
   std::error_code ec;
   std::filesystem::create_directories(data, ec);
@@ -373,7 +374,6 @@ Status Server::Impl::Start() {
     SKIFF_LOG_INFO("created the server's CA in {} (fingerprint {})",
                    (std::filesystem::path(data) / kCaCertFile).string(), tls_.ca_fingerprint);
   }
-  serves_tls_ = ServesTls(options_.listen, options_.https, options_.insecure_http);
   net::HttpServerOptions http_options;
   if (serves_tls_) {
     SKIFF_ASSIGN_OR_RETURN(http_options.tls,
