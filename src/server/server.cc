@@ -378,7 +378,7 @@ Status Server::Impl::Start() {
   if (serves_tls_) {
     SKIFF_ASSIGN_OR_RETURN(http_options.tls,
                            net::MakeServerTlsContext(tls_.server.cert_pem, tls_.server.key_pem));
-  } else if (!ServesTls(options_.listen, false, false)) {
+  } else if (ServesClearOffLoopback(options_.listen, serves_tls_)) {
     SKIFF_LOG_WARN(
         "the API serves plain HTTP on {} (--insecure-http): tokens and credentials cross the "
         "network in clear unless TLS ends in front of it",

@@ -121,4 +121,8 @@ bool ServesTls(const std::string& listen, bool https, bool insecure_http) {
   return !loopback && !insecure_http;
 }
 
+bool ServesClearOffLoopback(const std::string& listen, bool serves_tls) {
+  return !serves_tls && ServesTls(listen, /*https=*/false, /*insecure_http=*/false);
+}
+
 }  // namespace skiff::server

@@ -60,4 +60,9 @@ std::vector<std::string> ServerCertificateNames(const std::string& listen,
 // a loopback address and plain HTTP was not asked for (`insecure_http`).
 bool ServesTls(const std::string& listen, bool https, bool insecure_http);
 
+// Whether tokens and credentials cross the network in clear: the API serves
+// plain HTTP (`serves_tls` false, --insecure-http) on a `listen` address
+// that is not loopback. The server warns then.
+bool ServesClearOffLoopback(const std::string& listen, bool serves_tls);
+
 }  // namespace skiff::server

@@ -28,6 +28,17 @@ TEST(ServerTlsTest, ServesTls) {
   EXPECT_TRUE(ServesTls("127.0.0.1:7070", true, false));
 }
 
+// Verify that the plain-HTTP warning is for --insecure-http off loopback
+// only: not for loopback's plain HTTP, nor for HTTPS.
+TEST(ServerTlsTest, ClearOffLoopbackOnlyWithoutTlsOffLoopback) {
+  EXPECT_TRUE(ServesClearOffLoopback("0.0.0.0:7070", /*serves_tls=*/false));
+  EXPECT_TRUE(ServesClearOffLoopback("10.0.0.5:7070", false));
+  EXPECT_FALSE(ServesClearOffLoopback("127.0.0.1:7070", false));
+  EXPECT_FALSE(ServesClearOffLoopback("[::1]:7070", false));
+  EXPECT_FALSE(ServesClearOffLoopback("0.0.0.0:7070", /*serves_tls=*/true));
+  EXPECT_FALSE(ServesClearOffLoopback("127.0.0.1:7070", true));
+}
+
 // Verify that the certificate names the listen and advertised hosts and the
 // loopback names, once each, and never an address binding every address.
 TEST(ServerTlsTest, CertificateNames) {
