@@ -5,17 +5,12 @@
 #include "net/host_port.h"
 
 namespace skiff::server {
-namespace {
-
-// ":7070", "0.0.0.0:7070", "[::]:7070": every address of the machine.
 bool BindsEveryAddress(const std::string& host) {
   if (host.empty()) return true;
   boost::system::error_code ec;
   const auto address = boost::asio::ip::make_address(host, ec);
   return !ec && address.is_unspecified();
 }
-
-}  // namespace
 
 Status CheckAdvertise(const std::string& advertise, const std::string& listen, bool shared,
                       bool tls) {

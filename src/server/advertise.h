@@ -12,6 +12,10 @@
 
 namespace skiff::server {
 
+// Whether a listen host binds every address of the machine: "" (":7070"),
+// 0.0.0.0 or ::.
+bool BindsEveryAddress(const std::string& host);
+
 // Checks, before anything starts, that an address can be advertised:
 // kInvalidArgument (field "advertise"), naming --advertise, when `advertise`
 // is empty, `listen` ("host:port", already valid) binds every address and the

@@ -368,7 +368,9 @@ Status Server::Impl::Start() {
   // The CA, whether the API serves TLS or not: join tokens carry its
   // fingerprint, and a later start with TLS keeps it.
   SKIFF_ASSIGN_OR_RETURN(
-      tls_, LoadOrCreateServerTls(data, ServerCertificateNames(options_.listen, options_.advertise),
+      tls_, LoadOrCreateServerTls(data,
+                                  ServerCertificateNames(options_.listen, options_.advertise,
+                                                         options_.tls_names, MachineNames()),
                                   std::chrono::system_clock::now()));
   if (tls_.ca_created) {
     SKIFF_LOG_INFO("created the server's CA in {} (fingerprint {})",

@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+
+#include "agent/machine.h"
 #include "common/files.h"
 #include "fakes/testing.h"
 
@@ -48,6 +51,25 @@ TEST(ServerTlsTest, CertificateNames) {
               ElementsAre("localhost", "127.0.0.1", "::1"));
   EXPECT_THAT(ServerCertificateNames("127.0.0.1:7070", "https://[fd00::1]:7070"),
               ElementsAre("127.0.0.1", "fd00::1", "localhost", "::1"));
+}
+
+// Verify that a server listening on every address names the machine (its
+// host name and interface addresses: what remote agents dial) and the
+// --tls-name names, and that a specific listen address names no machine
+// names but still the --tls-name ones.
+TEST(ServerTlsTest, CertificateNamesTheMachineWhenListeningEverywhere) {
+  const std::vector<std::string> machine = {"s1", "10.0.0.5", "fd00::5"};
+  EXPECT_THAT(
+      ServerCertificateNames("0.0.0.0:7070", "", {"api.example.com"}, machine),
+      ElementsAre("api.example.com", "s1", "10.0.0.5", "fd00::5", "localhost", "127.0.0.1", "::1"));
+  EXPECT_THAT(ServerCertificateNames("[::]:7070", "", {}, machine),
+              ElementsAre("s1", "10.0.0.5", "fd00::5", "localhost", "127.0.0.1", "::1"));
+  EXPECT_THAT(ServerCertificateNames("10.0.0.9:7070", "", {"api.example.com"}, machine),
+              ElementsAre("10.0.0.9", "api.example.com", "localhost", "127.0.0.1", "::1"));
+  const std::vector<std::string> here = MachineNames();
+  ASSERT_FALSE(here.empty());
+  EXPECT_EQ(here.front(), agent::MachineName());
+  EXPECT_NE(std::find(here.begin(), here.end(), "127.0.0.1"), here.end());
 }
 
 // Verify that the CA is made once (keys 0600) and kept, and the server
