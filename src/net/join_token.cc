@@ -38,6 +38,10 @@ std::string FormatJoinToken(std::string_view ca_fingerprint, std::string_view se
          std::string(secret);
 }
 
+bool IsCaFingerprint(std::string_view text) {
+  return text.size() == kFingerprintChars && IsLowerHex(text);
+}
+
 bool IsLoopbackHost(std::string_view host) {
   if (host == "localhost") return true;
   if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
@@ -67,8 +71,7 @@ Result<TlsTrust> TrustForSecrets(std::string_view servers, const std::string& ca
     }
   }
   if (!ca_file.empty()) return TlsTrust::FromCaFile(ca_file);
-  if (!ca_fingerprint.empty() &&
-      (ca_fingerprint.size() != kFingerprintChars || !IsLowerHex(ca_fingerprint))) {
+  if (!ca_fingerprint.empty() && !IsCaFingerprint(ca_fingerprint)) {
     return InvalidArgument("CA fingerprint \"" + ca_fingerprint +
                            "\" is not a SHA-256 in 64 lowercase hex digits");
   }

@@ -27,6 +27,10 @@ ParsedJoinToken ParseJoinToken(std::string_view token);
 // is empty.
 std::string FormatJoinToken(std::string_view ca_fingerprint, std::string_view secret);
 
+// Whether `text` is a CA fingerprint as tokens carry it: 64 lowercase hex
+// digits (a SHA-256).
+bool IsCaFingerprint(std::string_view text);
+
 // Whether `host` (a name or IP, no port) is this machine's loopback:
 // "localhost", 127.0.0.0/8, ::1.
 bool IsLoopbackHost(std::string_view host);
