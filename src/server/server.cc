@@ -343,6 +343,7 @@ Status Server::Impl::Start() {
   }
   // Before anything starts: a shared store's servers list must say where
   // this one is.
+  SKIFF_RETURN_IF_ERROR(CheckTlsFlags(options_.https, options_.insecure_http));
   serves_tls_ = ServesTls(options_.listen, options_.https, options_.insecure_http);
   SKIFF_RETURN_IF_ERROR(CheckAdvertise(options_.advertise, options_.listen,
                                        store::IsPostgresUri(options_.store), serves_tls_));

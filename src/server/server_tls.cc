@@ -158,6 +158,14 @@ bool ServesTls(const std::string& listen, bool https, bool insecure_http) {
   return !loopback && !insecure_http;
 }
 
+Status CheckTlsFlags(bool https, bool insecure_http) {
+  if (!https || !insecure_http) return OkStatus();
+  return InvalidArgument(
+      "--https and --insecure-http ask for opposite things: give one (--https serves HTTPS on "
+      "loopback too; --insecure-http serves plain HTTP off loopback)",
+      "https");
+}
+
 bool ServesClearOffLoopback(const std::string& listen, bool serves_tls) {
   return !serves_tls && ServesTls(listen, /*https=*/false, /*insecure_http=*/false);
 }

@@ -69,6 +69,10 @@ std::vector<std::string> MachineNames();
 // a loopback address and plain HTTP was not asked for (`insecure_http`).
 bool ServesTls(const std::string& listen, bool https, bool insecure_http);
 
+// kInvalidArgument (field "https") when both --https and --insecure-http are
+// given: they ask for opposite things, and one used to win silently.
+Status CheckTlsFlags(bool https, bool insecure_http);
+
 // Whether tokens and credentials cross the network in clear: the API serves
 // plain HTTP (`serves_tls` false, --insecure-http) on a `listen` address
 // that is not loopback. The server warns then.

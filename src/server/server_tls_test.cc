@@ -31,6 +31,19 @@ TEST(ServerTlsTest, ServesTls) {
   EXPECT_TRUE(ServesTls("127.0.0.1:7070", true, false));
 }
 
+// Verify that --https with --insecure-http is refused, naming both, and that
+// either alone or neither is fine.
+TEST(ServerTlsTest, HttpsAndInsecureHttpRefusedTogether) {
+  Status refused = CheckTlsFlags(/*https=*/true, /*insecure_http=*/true);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(refused.error().field, "https");
+  EXPECT_NE(refused.error().message.find("--https and --insecure-http"), std::string::npos);
+  EXPECT_TRUE(CheckTlsFlags(true, false));
+  EXPECT_TRUE(CheckTlsFlags(false, true));
+  EXPECT_TRUE(CheckTlsFlags(false, false));
+}
+
 // Verify that the plain-HTTP warning is for --insecure-http off loopback
 // only: not for loopback's plain HTTP, nor for HTTPS.
 TEST(ServerTlsTest, ClearOffLoopbackOnlyWithoutTlsOffLoopback) {
