@@ -108,6 +108,7 @@ Result<model::Node> RemoteControlPlane::RegisterNode(const model::Node& node) {
     std::lock_guard lock(mu_);
     credential_ = std::move(issued);
   }
+  if (options_.registered) SKIFF_RETURN_IF_ERROR(options_.registered());
   return result;
 }
 

@@ -37,6 +37,10 @@ struct RemoteControlPlaneOptions {
   // Called with a newly issued credential before RegisterNode returns; an
   // error fails the registration. Optional.
   std::function<Status(const std::string& credential)> save_credential;
+  // Called after every registration the server answered (over https://, one
+  // whose chain was verified), whether or not it issued a credential, after
+  // save_credential; an error fails the registration. Optional.
+  std::function<Status()> registered;
   // Bounds each call but WaitForChange (which gets its own timeout plus this)
   // and those bounded by report_timeout.
   Duration request_timeout = std::chrono::seconds(10);

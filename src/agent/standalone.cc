@@ -79,9 +79,19 @@ Status StandaloneAgent::Impl::Start() {
   std::string pin = net::ParseJoinToken(options_.join_token).ca_fingerprint;
   const bool new_pin = !pin.empty();
   if (!new_pin) {
-    if (auto kept = ReadPrivateFile(pin_path)) {
+    // A fingerprint is no secret: others may read it. Any error but a
+    // missing file fails the start, where it fell back to the system's roots.
+    auto kept = ReadPrivateFile(pin_path, /*private_only=*/false);
+    if (kept) {
       pin = *kept;
       while (!pin.empty() && (pin.back() == '\n' || pin.back() == ' ')) pin.pop_back();
+      if (!net::IsCaFingerprint(pin)) {
+        return FailedPrecondition(pin_path +
+                                  " holds no CA fingerprint (64 lowercase hex digits): remove it "
+                                  "and start the agent with a SKIFF1 join token, or pass --ca");
+      }
+    } else if (kept.error().code != ErrorCode::kNotFound) {
+      return tl::unexpected(kept.error());
     }
   }
   SKIFF_ASSIGN_OR_RETURN(net::TlsTrust trust,
@@ -92,13 +102,17 @@ Status StandaloneAgent::Impl::Start() {
   remote.trust = std::move(trust);
   remote.join_token = options_.join_token;
   remote.credential = credential;
-  remote.save_credential = [credential_path, pin_path, pin,
-                            new_pin](const std::string& issued) -> Status {
-    // The pin with the credential it got: a later start shows the credential
-    // to that server only.
-    if (new_pin) SKIFF_RETURN_IF_ERROR(WriteFileAtomically(pin_path, pin + "\n", 0600));
+  remote.save_credential = [credential_path](const std::string& issued) -> Status {
     return WriteFileAtomically(credential_path, issued + "\n", 0600);
   };
+  // The token's pin once a server it names answered a registration, whether
+  // it issued a credential or took the one held: a later start shows the
+  // credential to that server only.
+  if (new_pin) {
+    remote.registered = [pin_path, pin]() -> Status {
+      return WriteFileAtomically(pin_path, pin + "\n", 0600);
+    };
+  }
   control_plane_ = std::make_unique<RemoteControlPlane>(std::move(remote));
 
   AgentOptions agent_options;

@@ -217,6 +217,23 @@ class CliRunTest : public ::testing::Test {
   std::ostringstream err_;
 };
 
+// Verify that the CLI refuses to send a token to a plain http:// server off
+// loopback (it would cross the network in clear): exit 2 before any request,
+// naming https:// as the fix; loopback http:// and https:// are asked.
+TEST_F(CliRunTest, RefusesTokenInClearOffLoopback) {
+  Invocation inv = Inv("servers");
+  inv.options.addr = "https://10.0.0.1:7070,http://10.0.0.2:7070";
+  EXPECT_EQ(Run(inv), 2);
+  EXPECT_THAT(err_.str(), HasSubstr("http://10.0.0.2:7070"));
+  EXPECT_THAT(err_.str(), HasSubstr("https://"));
+  EXPECT_TRUE(transport_.calls.empty());
+  for (const char* addr : {"http://127.0.0.1:7070", "https://10.0.0.1:7070"}) {
+    transport_.Answer(200, R"({"servers":[]})");
+    inv.options.addr = addr;
+    EXPECT_EQ(Run(inv), 0) << addr << err_.str();
+  }
+}
+
 // Verify that apply PUTs YAML under the spec's name, prints a progress line each
 // time the rollout changes (new/old counts and what it waits for) and exits 0
 // once the revision is healthy.

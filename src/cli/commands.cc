@@ -15,6 +15,7 @@
 #include "cli/rollout.h"
 #include "cli/table.h"
 #include "model/yaml_json.h"
+#include "net/join_token.h"
 
 namespace skiff::cli {
 namespace json = boost::json;
@@ -568,6 +569,14 @@ std::string ReadLocalToken() {
 int RunClientCommand(const Invocation& inv, std::ostream& out, std::ostream& err,
                      const RunEnv& env) {
   std::string token = inv.options.token.empty() ? ReadLocalToken() : inv.options.token;
+  // The token would cross the network in clear to an http:// server off
+  // loopback: refuse before anything is sent.
+  if (!token.empty()) {
+    if (auto checked = net::TrustForSecrets(inv.options.addr, "", ""); !checked) {
+      err << "skiff: " << checked.error().message << " (--addr, SKIFF_ADDR)\n";
+      return 2;
+    }
+  }
   std::unique_ptr<Transport> owned;
   Transport* transport = env.transport;
   if (transport == nullptr) {

@@ -290,6 +290,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   server->add_flag("--https", server_options.https,
                    "serve the API over HTTPS on a loopback --listen too");
+  server->add_option("--tls-name", server_options.tls_names,
+                     "a DNS name or IP the API's certificate names besides the --listen and "
+                     "--advertise hosts (and, listening on every address, the machine's name "
+                     "and addresses); repeatable");
   server->add_flag("--insecure-http", server_options.insecure_http,
                    "serve the API over plain HTTP off loopback (only where TLS ends in front of "
                    "it: tokens and credentials would otherwise cross the network in clear)");

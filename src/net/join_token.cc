@@ -38,12 +38,21 @@ std::string FormatJoinToken(std::string_view ca_fingerprint, std::string_view se
          std::string(secret);
 }
 
+bool IsCaFingerprint(std::string_view text) {
+  return text.size() == kFingerprintChars && IsLowerHex(text);
+}
+
 bool IsLoopbackHost(std::string_view host) {
   if (host == "localhost") return true;
   if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
   boost::system::error_code ec;
   const auto address = boost::asio::ip::make_address(std::string(host), ec);
   return !ec && address.is_loopback();
+}
+
+bool SendsInClear(std::string_view url) {
+  auto parsed = boost::urls::parse_uri(TrimOws(url));
+  return parsed && parsed->scheme() == "http" && !IsLoopbackHost(parsed->host_address());
 }
 
 Result<TlsTrust> TrustForSecrets(std::string_view servers, const std::string& ca_file,
@@ -54,8 +63,7 @@ Result<TlsTrust> TrustForSecrets(std::string_view servers, const std::string& ca
     if (comma == std::string_view::npos) comma = servers.size();
     std::string_view entry = TrimOws(servers.substr(start, comma - start));
     start = comma + 1;
-    auto url = boost::urls::parse_uri(entry);
-    if (url && url->scheme() == "http" && !IsLoopbackHost(url->host_address())) {
+    if (SendsInClear(entry)) {
       return FailedPrecondition(
           "refusing to send a token or credential in clear to " + std::string(entry) +
           ": use the server's https:// URL (it serves HTTPS off loopback unless started with "
@@ -63,8 +71,7 @@ Result<TlsTrust> TrustForSecrets(std::string_view servers, const std::string& ca
     }
   }
   if (!ca_file.empty()) return TlsTrust::FromCaFile(ca_file);
-  if (!ca_fingerprint.empty() &&
-      (ca_fingerprint.size() != kFingerprintChars || !IsLowerHex(ca_fingerprint))) {
+  if (!ca_fingerprint.empty() && !IsCaFingerprint(ca_fingerprint)) {
     return InvalidArgument("CA fingerprint \"" + ca_fingerprint +
                            "\" is not a SHA-256 in 64 lowercase hex digits");
   }

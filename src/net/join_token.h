@@ -27,9 +27,17 @@ ParsedJoinToken ParseJoinToken(std::string_view token);
 // is empty.
 std::string FormatJoinToken(std::string_view ca_fingerprint, std::string_view secret);
 
+// Whether `text` is a CA fingerprint as tokens carry it: 64 lowercase hex
+// digits (a SHA-256).
+bool IsCaFingerprint(std::string_view text);
+
 // Whether `host` (a name or IP, no port) is this machine's loopback:
 // "localhost", 127.0.0.0/8, ::1.
 bool IsLoopbackHost(std::string_view host);
+
+// Whether a secret sent to base URL `url` would cross the network in clear:
+// http:// to a host that is not loopback (IsLoopbackHost).
+bool SendsInClear(std::string_view url);
 
 // Whom a part that sends a secret (a join token, a node credential, a token)
 // to `servers` trusts: the CAs in `ca_file` when given, else the pinned

@@ -5,9 +5,6 @@
 #include "net/host_port.h"
 
 namespace skiff::server {
-namespace {
-
-// ":7070", "0.0.0.0:7070", "[::]:7070": every address of the machine.
 bool BindsEveryAddress(const std::string& host) {
   if (host.empty()) return true;
   boost::system::error_code ec;
@@ -15,9 +12,15 @@ bool BindsEveryAddress(const std::string& host) {
   return !ec && address.is_unspecified();
 }
 
-}  // namespace
-
-Status CheckAdvertise(const std::string& advertise, const std::string& listen, bool shared) {
+Status CheckAdvertise(const std::string& advertise, const std::string& listen, bool shared,
+                      bool tls) {
+  if (tls && advertise.starts_with("http://")) {
+    return InvalidArgument("--advertise " + advertise +
+                               ": the API serves HTTPS (it listens off loopback, or --https), so "
+                               "its URL is https://; give --advertise https://HOST:PORT, or "
+                               "--insecure-http to serve plain HTTP (credentials in clear)",
+                           "advertise");
+  }
   if (!advertise.empty() || !shared) return OkStatus();
   auto parsed = net::ParseHostPort(listen, "listen address");
   if (!parsed) return tl::unexpected(parsed.error());
@@ -25,7 +28,7 @@ Status CheckAdvertise(const std::string& advertise, const std::string& listen, b
   return InvalidArgument("--advertise: --listen " + listen +
                              " binds every address, which tells the other servers and clients "
                              "sharing the store nothing: give the URL they reach this server's "
-                             "API at (--advertise http://HOST:PORT)",
+                             "API at (--advertise https://HOST:PORT)",
                          "advertise");
 }
 

@@ -12,12 +12,20 @@
 
 namespace skiff::server {
 
+// Whether a listen host binds every address of the machine: "" (":7070"),
+// 0.0.0.0 or ::.
+bool BindsEveryAddress(const std::string& host);
+
 // Checks, before anything starts, that an address can be advertised:
 // kInvalidArgument (field "advertise"), naming --advertise, when `advertise`
 // is empty, `listen` ("host:port", already valid) binds every address and the
-// store is shared by several servers (`shared`: PostgreSQL). With a store one
-// server owns, the host name stands in (AdvertisedUrl).
-Status CheckAdvertise(const std::string& advertise, const std::string& listen, bool shared);
+// store is shared by several servers (`shared`: PostgreSQL), or when the API
+// serves HTTPS (`tls`) and `advertise` is an http:// URL (agents, edges and
+// other servers would send their credentials there in clear, and find no
+// plain HTTP). With a store one server owns, the host name stands in
+// (AdvertisedUrl).
+Status CheckAdvertise(const std::string& advertise, const std::string& listen, bool shared,
+                      bool tls);
 
 // The URL to advertise: `advertise` when set, else http:// (https:// with
 // `tls`) and the host of `listen` with the bound `port`, or `host_name` in

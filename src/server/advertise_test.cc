@@ -11,16 +11,30 @@ namespace {
 // fine.
 TEST(AdvertiseTest, SharedStoreNeedsAnAddressToAdvertise) {
   for (const char* listen : {"0.0.0.0:7070", "[::]:7070", ":7070"}) {
-    Status refused = CheckAdvertise("", listen, /*shared=*/true);
+    Status refused = CheckAdvertise("", listen, /*shared=*/true, /*tls=*/true);
     ASSERT_FALSE(refused.has_value()) << listen;
     EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
     EXPECT_EQ(refused.error().field, "advertise");
     EXPECT_NE(refused.error().message.find("--advertise"), std::string::npos);
   }
-  EXPECT_TRUE(CheckAdvertise("http://10.0.0.1:7070", "0.0.0.0:7070", true));
-  EXPECT_TRUE(CheckAdvertise("", "10.0.0.1:7070", true));
-  EXPECT_TRUE(CheckAdvertise("", "[::1]:7070", true));
-  EXPECT_TRUE(CheckAdvertise("", "0.0.0.0:7070", /*shared=*/false));
+  EXPECT_TRUE(CheckAdvertise("https://10.0.0.1:7070", "0.0.0.0:7070", true, true));
+  EXPECT_TRUE(CheckAdvertise("", "10.0.0.1:7070", true, true));
+  EXPECT_TRUE(CheckAdvertise("", "[::1]:7070", true, false));
+  EXPECT_TRUE(CheckAdvertise("", "0.0.0.0:7070", /*shared=*/false, true));
+}
+
+// Verify that a server serving HTTPS refuses to advertise an http:// URL
+// (its peers would send credentials there in clear), naming --advertise and
+// the https:// form, and that --insecure-http (no TLS) may advertise one.
+TEST(AdvertiseTest, HttpsServerRefusesHttpAdvertise) {
+  for (bool shared : {true, false}) {
+    Status refused = CheckAdvertise("http://10.0.0.1:7070", "0.0.0.0:7070", shared, /*tls=*/true);
+    ASSERT_FALSE(refused.has_value()) << shared;
+    EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ(refused.error().field, "advertise");
+    EXPECT_NE(refused.error().message.find("--advertise https://"), std::string::npos);
+  }
+  EXPECT_TRUE(CheckAdvertise("http://10.0.0.1:7070", "0.0.0.0:7070", true, /*tls=*/false));
 }
 
 // Verify the URL advertised: --advertise as given, else the listen address

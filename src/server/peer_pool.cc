@@ -3,11 +3,14 @@
 #include <algorithm>
 
 #include "common/logging.h"
+#include "net/join_token.h"
 
 namespace skiff::server {
 
 std::vector<std::string> PeerUrls(const std::string& own,
-                                  const std::vector<store::ServerRecord>& servers, Duration alive) {
+                                  const std::vector<store::ServerRecord>& servers, Duration alive,
+                                  std::vector<std::string>* in_clear) {
+  const bool own_tls = own.starts_with("https://");
   Time newest{};
   for (const store::ServerRecord& s : servers) newest = std::max(newest, s.last_seen);
   std::vector<const store::ServerRecord*> others;
@@ -25,6 +28,10 @@ std::vector<std::string> PeerUrls(const std::string& own,
   for (const store::ServerRecord* s : others) {
     if (s->address.empty()) continue;
     if (std::find(urls.begin(), urls.end(), s->address) != urls.end()) continue;
+    if (own_tls && net::SendsInClear(s->address)) {
+      if (in_clear != nullptr) in_clear->push_back(s->id + " (" + s->address + ")");
+      continue;
+    }
     urls.push_back(s->address);
   }
   return urls;
@@ -43,11 +50,19 @@ PeerPool::~PeerPool() { Stop(); }
 
 Status PeerPool::Refresh() {
   SKIFF_ASSIGN_OR_RETURN(std::vector<store::ServerRecord> servers, lease_->ListServers());
-  const std::string urls = net::JoinUrls(PeerUrls(own_url_, servers, alive_));
+  std::vector<std::string> in_clear;
+  const std::string urls = net::JoinUrls(PeerUrls(own_url_, servers, alive_, &in_clear));
   std::lock_guard lock(mu_);
   // The same list is not given again: nothing would change but the pool's
   // list, which calls in flight then find replaced.
   if (urls == last_) return OkStatus();
+  for (const std::string& server : in_clear) {
+    SKIFF_LOG_WARN(
+        "server: this server's agent and edge do not reach server {}: it advertises plain "
+        "http:// off loopback, where their credentials would cross the network in clear (give "
+        "it an https:// --advertise)",
+        server);
+  }
   SKIFF_LOG_INFO("server: this server's agent and edge reach the leader through {}", urls);
   pool_.SetUrls(urls);
   last_ = urls;

@@ -28,9 +28,14 @@ namespace skiff::server {
 // The base URLs in the order the pool tries them: `own` first, then the
 // leader's, then the others whose last heartbeat is within `alive` of the
 // newest one listed (all by the database's clock: no clock of this machine
-// enters), by id. Servers without an address and repeats are left out.
+// enters), by id. Servers without an address and repeats are left out, and
+// so, when `own` is https:// (this server serves TLS), is a server
+// advertising plain http:// off loopback (net::SendsInClear): the agent's and
+// the edge's credentials would cross the network in clear. Those left out so
+// are added to `in_clear` when given, as "<id> (<address>)".
 std::vector<std::string> PeerUrls(const std::string& own,
-                                  const std::vector<store::ServerRecord>& servers, Duration alive);
+                                  const std::vector<store::ServerRecord>& servers, Duration alive,
+                                  std::vector<std::string>* in_clear = nullptr);
 
 class PeerPool {
  public:

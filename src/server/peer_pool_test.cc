@@ -57,6 +57,23 @@ TEST(PeerUrlsTest, OwnFirstThenTheLeaderThenTheLiving) {
   }
 }
 
+// Verify that a server serving HTTPS leaves out the peers that advertise
+// plain http:// off loopback (its agent's credential would cross the network
+// in clear) and names them, keeping https:// and loopback http:// peers; a
+// plain-HTTP server (--insecure-http) keeps them all.
+TEST(PeerUrlsTest, HttpsServerLeavesOutPeersInClear) {
+  const std::vector<store::ServerRecord> servers = {Record("a", "http://10.0.0.2:7070", 0, true),
+                                                    Record("b", "https://10.0.0.3:7070", 0),
+                                                    Record("c", "http://127.0.0.1:7071", 0)};
+  std::vector<std::string> in_clear;
+  EXPECT_THAT(PeerUrls("https://me:7070", servers, kAlive, &in_clear),
+              ElementsAre("https://me:7070", "https://10.0.0.3:7070", "http://127.0.0.1:7071"));
+  EXPECT_THAT(in_clear, ElementsAre("a (http://10.0.0.2:7070)"));
+  EXPECT_THAT(PeerUrls("http://me:7070", servers, kAlive),
+              ElementsAre("http://me:7070", "http://10.0.0.2:7070", "https://10.0.0.3:7070",
+                          "http://127.0.0.1:7071"));
+}
+
 // Verify that the pool starts with the list read at Start, own URL first, and
 // learns of a server that joins at the next read, one interval later.
 TEST(PeerPoolTest, ReadsTheServersListAtStartAndEveryInterval) {

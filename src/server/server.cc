@@ -402,8 +402,10 @@ Status Server::Impl::Start() {
   SKIFF_RETURN_IF_ERROR(CheckAcmeOptions(options_));
   // Before anything starts: a shared store's servers list must say where
   // this one is.
-  SKIFF_RETURN_IF_ERROR(
-      CheckAdvertise(options_.advertise, options_.listen, store::IsPostgresUri(options_.store)));
+  SKIFF_RETURN_IF_ERROR(CheckTlsFlags(options_.https, options_.insecure_http));
+  serves_tls_ = ServesTls(options_.listen, options_.https, options_.insecure_http);
+  SKIFF_RETURN_IF_ERROR(CheckAdvertise(options_.advertise, options_.listen,
+                                       store::IsPostgresUri(options_.store), serves_tls_));
   const std::string& data = options_.data_dir;
   std::error_code ec;
   std::filesystem::create_directories(data, ec);
@@ -429,18 +431,19 @@ Status Server::Impl::Start() {
   // The CA, whether the API serves TLS or not: join tokens carry its
   // fingerprint, and a later start with TLS keeps it.
   SKIFF_ASSIGN_OR_RETURN(
-      tls_, LoadOrCreateServerTls(data, ServerCertificateNames(options_.listen, options_.advertise),
+      tls_, LoadOrCreateServerTls(data,
+                                  ServerCertificateNames(options_.listen, options_.advertise,
+                                                         options_.tls_names, MachineNames()),
                                   std::chrono::system_clock::now()));
   if (tls_.ca_created) {
     SKIFF_LOG_INFO("created the server's CA in {} (fingerprint {})",
                    (std::filesystem::path(data) / kCaCertFile).string(), tls_.ca_fingerprint);
   }
-  serves_tls_ = ServesTls(options_.listen, options_.https, options_.insecure_http);
   net::HttpServerOptions http_options;
   if (serves_tls_) {
     SKIFF_ASSIGN_OR_RETURN(http_options.tls,
                            net::MakeServerTlsContext(tls_.server.cert_pem, tls_.server.key_pem));
-  } else if (!ServesTls(options_.listen, false, false)) {
+  } else if (ServesClearOffLoopback(options_.listen, serves_tls_)) {
     SKIFF_LOG_WARN(
         "the API serves plain HTTP on {} (--insecure-http): tokens and credentials cross the "
         "network in clear unless TLS ends in front of it",

@@ -40,6 +40,9 @@ struct ServerOptions {
   // `insecure_http` keeps plain HTTP off loopback (TLS ends in front of it).
   bool https = false;
   bool insecure_http = false;
+  // More names (DNS names or IPs) for the API's certificate (--tls-name): a
+  // name clients dial that neither --listen nor --advertise gives.
+  std::vector<std::string> tls_names;
   std::string edge_listen = "127.0.0.1:8080";             // the edge router: apps at their domains
   std::string edge_tls_listen;                            // and over TLS (HTTPS); none when empty
   bool run_edge = true;                                   // --no-edge turns the edge off

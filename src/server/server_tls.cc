@@ -1,15 +1,21 @@
 #include "server/server_tls.h"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
 #include <boost/url/parse.hpp>
 #include <filesystem>
 
+#include "agent/machine.h"
 #include "common/files.h"
 #include "common/logging.h"
 #include "crypto/x509.h"
 #include "net/host_port.h"
 #include "net/join_token.h"
+#include "server/advertise.h"
 
 namespace skiff::server {
 namespace {
@@ -97,20 +103,51 @@ Result<ServerTls> LoadOrCreateServerTls(const std::string& data_dir,
 }
 
 std::vector<std::string> ServerCertificateNames(const std::string& listen,
-                                                const std::string& advertise) {
+                                                const std::string& advertise,
+                                                const std::vector<std::string>& extra,
+                                                const std::vector<std::string>& machine) {
   std::vector<std::string> names;
   auto add = [&names](const std::string& name) {
     if (Nameable(name) && std::find(names.begin(), names.end(), name) == names.end()) {
       names.push_back(name);
     }
   };
-  if (auto parsed = net::ParseHostPort(listen, "listen address")) add(parsed->host);
+  auto parsed = net::ParseHostPort(listen, "listen address");
+  if (parsed) add(parsed->host);
   if (auto url = boost::urls::parse_uri(advertise)) {
     std::string host = url->host_address();
     if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
     add(host);
   }
+  for (const std::string& name : extra) add(name);
+  if (parsed && BindsEveryAddress(parsed->host)) {
+    for (const std::string& name : machine) add(name);
+  }
   for (const char* loopback : {"localhost", "127.0.0.1", "::1"}) add(loopback);
+  return names;
+}
+
+std::vector<std::string> MachineNames() {
+  std::vector<std::string> names{agent::MachineName()};
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return names;
+  for (ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr) continue;
+    char text[INET6_ADDRSTRLEN] = {};
+    if (i->ifa_addr->sa_family == AF_INET) {
+      ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, text,
+                  sizeof text);
+    } else if (i->ifa_addr->sa_family == AF_INET6) {
+      const in6_addr& address = reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr;
+      // A link-local address needs its interface: no URL names it alone.
+      if (IN6_IS_ADDR_LINKLOCAL(&address)) continue;
+      ::inet_ntop(AF_INET6, &address, text, sizeof text);
+    } else {
+      continue;
+    }
+    if (text[0] != '\0') names.emplace_back(text);
+  }
+  ::freeifaddrs(list);
   return names;
 }
 
@@ -119,6 +156,18 @@ bool ServesTls(const std::string& listen, bool https, bool insecure_http) {
   auto parsed = net::ParseHostPort(listen, "listen address");
   const bool loopback = parsed && net::IsLoopbackHost(parsed->host);
   return !loopback && !insecure_http;
+}
+
+Status CheckTlsFlags(bool https, bool insecure_http) {
+  if (!https || !insecure_http) return OkStatus();
+  return InvalidArgument(
+      "--https and --insecure-http ask for opposite things: give one (--https serves HTTPS on "
+      "loopback too; --insecure-http serves plain HTTP off loopback)",
+      "https");
+}
+
+bool ServesClearOffLoopback(const std::string& listen, bool serves_tls) {
+  return !serves_tls && ServesTls(listen, /*https=*/false, /*insecure_http=*/false);
 }
 
 }  // namespace skiff::server

@@ -52,12 +52,30 @@ Result<ServerTls> LoadOrCreateServerTls(const std::string& data_dir,
 
 // The names the API's certificate must carry: the hosts of `listen` and
 // `advertise` (a URL; either may be empty or bind every address, then left
-// out), localhost, 127.0.0.1 and ::1.
+// out), `extra` (--tls-name), and, when `listen` binds every address,
+// `machine` (MachineNames: what agents on other machines dial), then
+// localhost, 127.0.0.1 and ::1. Once each.
 std::vector<std::string> ServerCertificateNames(const std::string& listen,
-                                                const std::string& advertise);
+                                                const std::string& advertise,
+                                                const std::vector<std::string>& extra = {},
+                                                const std::vector<std::string>& machine = {});
+
+// This machine's host name (agent::MachineName, which a server listening on
+// every address advertises) and its interfaces' addresses but link-local
+// IPv6 ones (getifaddrs; none when it fails).
+std::vector<std::string> MachineNames();
 
 // Whether the API serves HTTPS: when asked (`https`), or when `listen` is not
 // a loopback address and plain HTTP was not asked for (`insecure_http`).
 bool ServesTls(const std::string& listen, bool https, bool insecure_http);
+
+// kInvalidArgument (field "https") when both --https and --insecure-http are
+// given: they ask for opposite things, and one used to win silently.
+Status CheckTlsFlags(bool https, bool insecure_http);
+
+// Whether tokens and credentials cross the network in clear: the API serves
+// plain HTTP (`serves_tls` false, --insecure-http) on a `listen` address
+// that is not loopback. The server warns then.
+bool ServesClearOffLoopback(const std::string& listen, bool serves_tls);
 
 }  // namespace skiff::server

@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+
+#include "agent/machine.h"
 #include "common/files.h"
 #include "fakes/testing.h"
 
@@ -28,6 +31,30 @@ TEST(ServerTlsTest, ServesTls) {
   EXPECT_TRUE(ServesTls("127.0.0.1:7070", true, false));
 }
 
+// Verify that --https with --insecure-http is refused, naming both, and that
+// either alone or neither is fine.
+TEST(ServerTlsTest, HttpsAndInsecureHttpRefusedTogether) {
+  Status refused = CheckTlsFlags(/*https=*/true, /*insecure_http=*/true);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(refused.error().field, "https");
+  EXPECT_NE(refused.error().message.find("--https and --insecure-http"), std::string::npos);
+  EXPECT_TRUE(CheckTlsFlags(true, false));
+  EXPECT_TRUE(CheckTlsFlags(false, true));
+  EXPECT_TRUE(CheckTlsFlags(false, false));
+}
+
+// Verify that the plain-HTTP warning is for --insecure-http off loopback
+// only: not for loopback's plain HTTP, nor for HTTPS.
+TEST(ServerTlsTest, ClearOffLoopbackOnlyWithoutTlsOffLoopback) {
+  EXPECT_TRUE(ServesClearOffLoopback("0.0.0.0:7070", /*serves_tls=*/false));
+  EXPECT_TRUE(ServesClearOffLoopback("10.0.0.5:7070", false));
+  EXPECT_FALSE(ServesClearOffLoopback("127.0.0.1:7070", false));
+  EXPECT_FALSE(ServesClearOffLoopback("[::1]:7070", false));
+  EXPECT_FALSE(ServesClearOffLoopback("0.0.0.0:7070", /*serves_tls=*/true));
+  EXPECT_FALSE(ServesClearOffLoopback("127.0.0.1:7070", true));
+}
+
 // Verify that the certificate names the listen and advertised hosts and the
 // loopback names, once each, and never an address binding every address.
 TEST(ServerTlsTest, CertificateNames) {
@@ -37,6 +64,25 @@ TEST(ServerTlsTest, CertificateNames) {
               ElementsAre("localhost", "127.0.0.1", "::1"));
   EXPECT_THAT(ServerCertificateNames("127.0.0.1:7070", "https://[fd00::1]:7070"),
               ElementsAre("127.0.0.1", "fd00::1", "localhost", "::1"));
+}
+
+// Verify that a server listening on every address names the machine (its
+// host name and interface addresses: what remote agents dial) and the
+// --tls-name names, and that a specific listen address names no machine
+// names but still the --tls-name ones.
+TEST(ServerTlsTest, CertificateNamesTheMachineWhenListeningEverywhere) {
+  const std::vector<std::string> machine = {"s1", "10.0.0.5", "fd00::5"};
+  EXPECT_THAT(
+      ServerCertificateNames("0.0.0.0:7070", "", {"api.example.com"}, machine),
+      ElementsAre("api.example.com", "s1", "10.0.0.5", "fd00::5", "localhost", "127.0.0.1", "::1"));
+  EXPECT_THAT(ServerCertificateNames("[::]:7070", "", {}, machine),
+              ElementsAre("s1", "10.0.0.5", "fd00::5", "localhost", "127.0.0.1", "::1"));
+  EXPECT_THAT(ServerCertificateNames("10.0.0.9:7070", "", {"api.example.com"}, machine),
+              ElementsAre("10.0.0.9", "api.example.com", "localhost", "127.0.0.1", "::1"));
+  const std::vector<std::string> here = MachineNames();
+  ASSERT_FALSE(here.empty());
+  EXPECT_EQ(here.front(), agent::MachineName());
+  EXPECT_NE(std::find(here.begin(), here.end(), "127.0.0.1"), here.end());
 }
 
 // Verify that the CA is made once (keys 0600) and kept, and the server

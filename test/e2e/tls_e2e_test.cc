@@ -6,10 +6,12 @@
 #include <gtest/gtest.h>
 #include <openssl/x509v3.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 
+#include "agent/standalone.h"
 #include "crypto/x509.h"
 #include "e2e/skiff_server.h"
 #include "e2e/subprocess.h"
@@ -98,6 +100,33 @@ TEST_F(TlsE2eTest, AgentRefusesAServerItsJoinTokenDoesNotName) {
   // Restarted without the token: the pin kept beside its credential is used.
   agent.Stop();
   ASSERT_TRUE(agent.Start(""));
+}
+
+// Verify that an agent keeps the token's pin after any verified
+// registration, also one where the server took the credential it held (it
+// joined before with a bare token, so kept no pin): a later start without
+// the token trusts the server through that pin.
+TEST_F(TlsE2eTest, PinKeptWhenTheHeldCredentialIsTaken) {
+  const std::string token = JoinToken();
+  SkiffAgent agent(server_, "pin-node", "127.0.0.4");
+  ASSERT_TRUE(agent.Start(token));
+  agent.Stop();
+  const std::filesystem::path pin = std::filesystem::path(agent.data_dir()) / agent::kServerCaFile;
+  ASSERT_TRUE(std::filesystem::remove(pin));
+  ASSERT_TRUE(agent.Start(token));
+  agent.Stop();
+  EXPECT_TRUE(std::filesystem::exists(pin));
+  ASSERT_TRUE(agent.Start(""));
+  agent.Stop();
+
+  // A pin file that holds no fingerprint fails the start, naming the file,
+  // where the agent fell back to the system's roots.
+  { std::ofstream(pin) << "not a fingerprint\n"; }
+  CommandResult r = RunCommand({SKIFF_BIN, "agent", "--server", server_.url(), "--address",
+                                "127.0.0.4", "--data", agent.data_dir(), "--driver", "process"},
+                               {}, 30);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr(pin.string() + " holds no CA fingerprint"));
 }
 
 }  // namespace
