@@ -20,7 +20,7 @@ class Edges {
  public:
   acme::ChallengePublisher Publisher() {
     return acme::ChallengePublisher{
-        [this](const std::string&, const protocol::AcmeChallenge& challenge) -> Status {
+        [this](const std::string&, const protocol::AcmeChallenge& challenge, Duration) -> Status {
           std::lock_guard lock(mu_);
           served_[challenge.token] = challenge.key_authorization;
           return OkStatus();

@@ -85,6 +85,20 @@ std::string KeyBinding(std::string_view domain, std::string_view fingerprint) {
   return crypto::AssociatedData("certificate-key", {domain, fingerprint});
 }
 
+// Whether `kept` is a manual certificate valid at `now`: ACME never writes
+// over one (one added while an order ran stays as it was given).
+bool ValidManual(const std::optional<StoredCertificate>& kept, Time now) {
+  return kept && kept->source == CertificateSource::kManual && kept->has_certificate() &&
+         now < kept->not_after;
+}
+
+tl::unexpected<Error> ManualKept(std::string_view domain) {
+  return Aborted(fmt::format(
+      "a manual certificate for {} was added while the order ran: it is kept, and the order's "
+      "outcome dropped",
+      domain));
+}
+
 }  // namespace
 
 std::string_view ToString(CertificateSource source) {
@@ -148,6 +162,7 @@ Result<StoredCertificate> CertificateStore::PutIssued(std::string_view domain,
   SKIFF_ASSIGN_OR_RETURN(StoredCertificate c,
                          Make(domain, chain_pem, key_pem, CertificateSource::kAcme));
   SKIFF_ASSIGN_OR_RETURN(std::optional<StoredCertificate> before, Get(c.domain));
+  if (ValidManual(before, clock_->Now())) return ManualKept(c.domain);
   const bool renewed = before && before->has_certificate();
   SKIFF_RETURN_IF_ERROR(store_->PutRecord(RecordKind::kCertificate, c.domain, RecordOf(c)));
   SKIFF_RETURN_IF_ERROR(Announce(
@@ -163,6 +178,7 @@ Status CertificateStore::RecordFailure(std::string_view domain, std::string_view
                                        int64_t fence_epoch) {
   const Time now = clock_->Now();
   SKIFF_ASSIGN_OR_RETURN(std::optional<StoredCertificate> kept, Get(std::string(domain)));
+  if (ValidManual(kept, now)) return ManualKept(domain);
   StoredCertificate c;
   if (kept) {
     c = std::move(*kept);

@@ -22,10 +22,11 @@ acme::ChallengePublisher MakeChallengePublisher(controller::AcmeChallengeStore* 
                                                 const Clock* clock, int64_t fence_epoch,
                                                 Duration wait) {
   acme::ChallengePublisher publisher;
-  publisher.publish = [=](const std::string& domain,
-                          const protocol::AcmeChallenge& challenge) -> Status {
+  publisher.publish = [=](const std::string& domain, const protocol::AcmeChallenge& challenge,
+                          Duration time_left) -> Status {
     SKIFF_ASSIGN_OR_RETURN(int64_t revision, challenges->Publish(domain, challenge, fence_epoch));
-    const MonoTime deadline = clock->MonotonicNow() + wait;
+    const Duration limit = std::min(wait, time_left);
+    const MonoTime deadline = clock->MonotonicNow() + limit;
     std::mutex mu;
     std::condition_variable cv;
     for (;;) {
@@ -41,10 +42,13 @@ acme::ChallengePublisher MakeChallengePublisher(controller::AcmeChallengeStore* 
       }
       if (behind.empty()) return OkStatus();
       if (clock->MonotonicNow() >= deadline) {
+        // Withdrawn here too, not only by the flow: a challenge no order
+        // waits for must not stay in every edge's routes.
+        (void)challenges->Withdraw(challenge.token);
         return DeadlineExceeded(
             fmt::format("the edges did not take the challenge for {} within {} ms: {} still "
                         "route by older routes than revision {}",
-                        domain, wait.count(), behind, revision));
+                        domain, limit.count(), behind, revision));
       }
       std::unique_lock lock(mu);
       clock->WaitUntil(cv, lock, std::min(deadline, clock->MonotonicNow() + kLook),
@@ -52,7 +56,9 @@ acme::ChallengePublisher MakeChallengePublisher(controller::AcmeChallengeStore* 
     }
   };
   publisher.withdraw = [challenges](const std::string& domain, const std::string& token) {
-    if (Status gone = challenges->Withdraw(token); !gone) {
+    // Called after a failed publish too: a challenge already gone is fine.
+    if (Status gone = challenges->Withdraw(token);
+        !gone && gone.error().code != ErrorCode::kNotFound) {
       SKIFF_LOG_WARN("certificates: the challenge for {} is not withdrawn: {}", domain,
                      gone.error().ToString());
     }

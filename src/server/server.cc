@@ -249,6 +249,11 @@ void Server::Impl::StartLeadership(controller::DrainTracker::EdgesFn edges) {
     loops.certificates = [this, orders, edges = loops.edges,
                           tag = loops.routes_tag](int64_t epoch) mutable {
       orders.fence_epoch = epoch;
+      // A term starts with no order of its own in flight: challenges still
+      // kept are of orders a crash or a deposition cut short.
+      if (auto stale = challenges_->List()) {
+        for (const protocol::AcmeChallenge& c : *stale) (void)challenges_->Withdraw(c.token);
+      }
       store::SharedSnapshotCache* snapshots = snapshots_.get();
       auto current_tag = [snapshots, tag] {
         return snapshots->Read([&](const store::Snapshot& s) { return tag(s); }).value_or("");

@@ -5,6 +5,7 @@
 #include "acme/csr.h"
 #include "acme/jws.h"
 #include "common/check.h"
+#include "crypto/domain_name.h"
 #include "net/http_client.h"
 
 namespace skiff::testing {
