@@ -201,7 +201,10 @@ void CertificateOrderer::Order(const std::string& domain, std::stop_token stop) 
   }
   auto put =
       certificates_->PutIssued(domain, issued->chain_pem, issued->key_pem, options_.fence_epoch);
-  if (!put && put.error().code != ErrorCode::kFailedPrecondition) {
+  if (!put && put.error().code == ErrorCode::kAborted) {
+    // A manual certificate came meanwhile: not a failure of the order.
+    SKIFF_LOG_INFO("certificates: {}", put.error().message);
+  } else if (!put && put.error().code != ErrorCode::kFailedPrecondition) {
     Fenced(certificates_->RecordFailure(
         domain, "the issued certificate is not kept: " + put.error().message,
         options_.fence_epoch));

@@ -251,11 +251,25 @@ Status CertificateStore::SetLastError(std::string_view domain, std::string_view 
 }
 
 Result<std::vector<protocol::RouteCertificate>> CertificateStore::ForEdges() const {
-  SKIFF_ASSIGN_OR_RETURN(std::vector<StoredCertificate> kept, List());
+  auto records = store_->ListRecords(RecordKind::kCertificate);
+  if (!records) {
+    std::lock_guard lock(last_mu_);
+    if (!last_for_edges_) return tl::unexpected(records.error());
+    SKIFF_LOG_WARN("routes: cannot read the certificates ({}): the last ones read stay",
+                   records.error().ToString());
+    return *last_for_edges_;
+  }
   const Time now = clock_->Now();
   std::vector<protocol::RouteCertificate> out;
-  out.reserve(kept.size());
-  for (StoredCertificate& c : kept) {
+  for (const store::Record& record : *records) {
+    if (record.key.find(':') != std::string::npos) continue;  // the ACME account, challenges
+    auto parsed = ParseRecord(record);
+    if (!parsed) {
+      SKIFF_LOG_ERROR("certificate record {} not sent to the edges: {}", record.key,
+                      parsed.error().message);
+      continue;
+    }
+    StoredCertificate& c = *parsed;
     if (!c.has_certificate()) continue;
     // An expired certificate only fails handshakes: its domain gets the
     // edges' fallback instead, and `skiff certs` still lists it with its
@@ -284,6 +298,8 @@ Result<std::vector<protocol::RouteCertificate>> CertificateStore::ForEdges() con
     }
     out.push_back({{c.domain}, std::move(c.cert_pem), std::move(*key)});
   }
+  std::lock_guard lock(last_mu_);
+  last_for_edges_ = out;
   return out;
 }
 

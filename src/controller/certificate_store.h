@@ -18,6 +18,7 @@
 #pragma once
 
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -115,6 +116,11 @@ class CertificateStore {
   // each). An expired certificate, or one whose key does not open, is left
   // out and logged (its domain gets the edges' fallback rather than no
   // routes at all).
+  // A read that fails gives the last set that did not (kept here), so a
+  // store that stops answering for a moment does not take every
+  // certificate away from the edges; a record that does not parse is left
+  // out and logged, not a failure of all. kUnavailable only before any read
+  // succeeded.
   Result<std::vector<protocol::RouteCertificate>> ForEdges() const;
 
   // Whether this server's keyring opens every kept key: kFailedPrecondition
@@ -135,11 +141,15 @@ class CertificateStore {
   store::Store* const store_;
   const crypto::Keyring* const keyring_;
   const Clock* const clock_;
+  mutable std::mutex last_mu_;
+  // ForEdges' last answer from a read that succeeded.
+  mutable std::optional<std::vector<protocol::RouteCertificate>>
+      last_for_edges_;  // GUARDED_BY(last_mu_)
 };
 
-// What the routes carry (controller/routes.h): `certificates`' ForEdges, or
-// none when it is null or cannot be read (logged: the routes go on without
-// them, the edges keep what they serve until the store answers again). Read
+// What the routes carry (controller/routes.h): `certificates`' ForEdges
+// (its last good answer when the store does not answer), or none when it is
+// null or no read has succeeded yet (logged). Read
 // it after the snapshot the routes are built of: a certificate kept before
 // the event that made the snapshot's revision is then in it.
 std::vector<protocol::RouteCertificate> CertificatesForRoutes(const CertificateStore* certificates);

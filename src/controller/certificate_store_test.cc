@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "crypto/x509.h"
+#include "fakes/counting_store.h"
 #include "store/memory/memory_store.h"
 
 namespace skiff::controller {
@@ -42,6 +43,33 @@ class CertificateStoreTest : public ::testing::Test {
   crypto::Keyring keyring_ = crypto::Keyring::Generate();
   CertificateStore certs_{&store_, &keyring_, &clock_};
 };
+
+// Verify that the edges keep their certificates through a store that stops
+// answering (the last good set is given), and that one record that does not
+// parse leaves out that record only, not every certificate.
+TEST(CertificateStoreEdgesTest, ReadFailuresKeepTheLastSetAndABadRecordIsSkipped) {
+  ManualClock clock;
+  testing::CountingStore store;
+  const crypto::Keyring keyring = crypto::Keyring::Generate();
+  CertificateStore certs(&store, &keyring, &clock);
+  store.set_unreachable(true);
+  EXPECT_EQ(certs.ForEdges().error().code, ErrorCode::kUnavailable) << "nothing read yet";
+  store.set_unreachable(false);
+
+  const Pem pem = SelfSigned({"web.com"}, clock.Now() - hours(1), clock.Now() + hours(24));
+  ASSERT_TRUE(certs.Put("web.com", pem.cert, pem.key, CertificateSource::kManual));
+  ASSERT_TRUE(store.PutRecord(store::RecordKind::kCertificate, "broken.com", "{not json"));
+  auto first = certs.ForEdges();
+  ASSERT_TRUE(first) << first.error().ToString();
+  ASSERT_EQ(first->size(), 1u);
+  EXPECT_EQ((*first)[0].domains, std::vector<std::string>{"web.com"});
+
+  store.set_unreachable(true);
+  auto during = certs.ForEdges();
+  ASSERT_TRUE(during) << during.error().ToString();
+  EXPECT_EQ(*during, *first);
+  EXPECT_EQ(CertificatesForRoutes(&certs), *first);
+}
 
 // Verify that a kept certificate lists with what `skiff certs` shows, keeps
 // its key sealed in the store (not the PEM), opens for the edges, and is

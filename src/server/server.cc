@@ -253,6 +253,9 @@ void Server::Impl::StartLeadership(controller::DrainTracker::EdgesFn edges) {
       // kept are of orders a crash or a deposition cut short.
       if (auto stale = challenges_->List()) {
         for (const protocol::AcmeChallenge& c : *stale) (void)challenges_->Withdraw(c.token);
+      } else {
+        SKIFF_LOG_WARN("certificates: challenges left by an earlier term stay for now: {}",
+                       stale.error().ToString());
       }
       store::SharedSnapshotCache* snapshots = snapshots_.get();
       auto current_tag = [snapshots, tag] {

@@ -31,8 +31,13 @@ class CountingStore : public store::MemoryStore {
     return MemoryStore::ChangesSince(revision, limit);
   }
 
-  // While true, whole reads and the change log answer kUnavailable (the
-  // database cannot be reached). Thread-safe.
+  Result<std::vector<store::Record>> ListRecords(store::RecordKind kind) const override {
+    if (unreachable_) return Unavailable("the database is restarting");
+    return MemoryStore::ListRecords(kind);
+  }
+
+  // While true, whole reads, record listings and the change log answer
+  // kUnavailable (the database cannot be reached). Thread-safe.
   void set_unreachable(bool unreachable) { unreachable_ = unreachable; }
 
   // GetSnapshot and ListNodes calls so far. Thread-safe.
