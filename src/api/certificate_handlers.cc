@@ -11,7 +11,7 @@ namespace skiff::api {
 namespace json = boost::json;
 namespace {
 
-Error Unconfigured() {
+Error NoCertificateStore() {
   return Error{ErrorCode::kNotFound, "this server keeps no certificates", ""};
 }
 
@@ -45,7 +45,7 @@ Result<std::string> RequiredString(const json::object& body, const char* key) {
 
 net::HttpResponse AddCertificate(const ApiDeps& deps, const net::HttpRequest& request,
                                  const PathParams&) {
-  if (deps.certificates == nullptr) return ErrorReply(Unconfigured());
+  if (deps.certificates == nullptr) return ErrorReply(NoCertificateStore());
   auto body = JsonObjectBody(request);
   if (!body) return ErrorReply(body.error());
   Result<std::string> fields[] = {RequiredString(*body, "domain"), RequiredString(*body, "cert"),
@@ -61,7 +61,7 @@ net::HttpResponse AddCertificate(const ApiDeps& deps, const net::HttpRequest& re
 
 net::HttpResponse ListCertificates(const ApiDeps& deps, const net::HttpRequest&,
                                    const PathParams&) {
-  if (deps.certificates == nullptr) return ErrorReply(Unconfigured());
+  if (deps.certificates == nullptr) return ErrorReply(NoCertificateStore());
   auto kept = deps.certificates->List();
   if (!kept) return ErrorReply(kept.error());
   json::array list;
@@ -71,7 +71,7 @@ net::HttpResponse ListCertificates(const ApiDeps& deps, const net::HttpRequest&,
 
 net::HttpResponse RemoveCertificate(const ApiDeps& deps, const net::HttpRequest&,
                                     const PathParams& params) {
-  if (deps.certificates == nullptr) return ErrorReply(Unconfigured());
+  if (deps.certificates == nullptr) return ErrorReply(NoCertificateStore());
   if (Status removed = deps.certificates->Remove(params.at("domain")); !removed) {
     return ErrorReply(removed.error());
   }
