@@ -44,6 +44,7 @@ conninfo="host=$work/pg user=skiff dbname=skiff"
 
 declare -A port pid
 start_server() {  # start_server ID
+  [ "$1" = s1 ] || share_trust "$work/s1" "$work/$1"
   "$skiff" server --store "$conninfo" --data "$work/$1" --listen "127.0.0.1:${port[$1]}" \
     --no-agent --no-edge --server-id "$1" --leader-ttl "$ttl" --log-level warn \
     >>"$work/$1.log" 2>&1 &

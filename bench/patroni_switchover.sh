@@ -129,6 +129,7 @@ declare -A port
 servers=(s1 s2)
 for s in "${servers[@]}"; do
   port[$s]=$(free_port)
+  [ "$s" = s1 ] || share_trust "$work/s1" "$work/$s"
   "$skiff" server --store "$conninfo" --data "$work/$s" --listen "127.0.0.1:${port[$s]}" \
     --advertise "http://127.0.0.1:${port[$s]}" --no-agent --no-edge --server-id "$s" \
     --log-level warn >>"$work/$s.log" 2>&1 &

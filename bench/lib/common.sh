@@ -44,6 +44,14 @@ bench_contain_under_work() {
   trap 'bench_kill_writing_under_work; bench_cleanup' EXIT
 }
 
+# share_trust FROM_DATA TO_DATA: what servers of one database must hold alike
+# (docs/postgres.md): the first server's CA and keyring, copied (0600) into
+# another's data directory before it starts.
+share_trust() {
+  mkdir -p "$2" && chmod 700 "$2"
+  local f
+  for f in ca.crt ca.key keyring.json; do install -m 600 "$1/$f" "$2/$f"; done
+}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # start_skiff_server SKIFF API_PORT EDGE_PORT PORT_RANGE [FLAG...]: an

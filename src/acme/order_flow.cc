@@ -72,16 +72,18 @@ class Flow {
     if (progress_) progress_(OrderProgress{step, request_.domain, std::move(detail)});
   }
 
-  // Waits before the next poll of something still `status`: its Retry-After
-  // or the poll interval, clamped to [poll_interval, max_poll_interval] (a
-  // Retry-After of 0 or a past date must not make the polls spin).
+  // Waits before poll number `poll` (from 0) of something still `status`:
+  // its Retry-After clamped to [poll_interval, max_poll_interval] (a
+  // Retry-After of 0 or a past date must not make the polls spin), else
+  // poll_interval / 4, then / 2, then poll_interval.
   // Errors: kDeadlineExceeded when the order's deadline comes first, kAborted
   // on a stop.
-  Status Pause(std::optional<Duration> retry_after, std::string_view what,
+  Status Pause(int poll, std::optional<Duration> retry_after, std::string_view what,
                const std::string& status) {
     const Duration wait =
-        std::clamp(retry_after.value_or(request_.poll_interval), request_.poll_interval,
-                   std::max(request_.poll_interval, request_.max_poll_interval));
+        retry_after ? std::clamp(*retry_after, request_.poll_interval,
+                                 std::max(request_.poll_interval, request_.max_poll_interval))
+                    : request_.poll_interval / (poll >= 2 ? 1 : 4 >> poll);
     if (clock_.MonotonicNow() + wait > deadline_) {
       return DeadlineExceeded(std::string(what) + " for " + request_.domain + " is still " +
                               status + " after the order's " +
@@ -100,8 +102,8 @@ class Flow {
 
   // Polls `url` until it is no longer pending or processing.
   Result<Authorization> SettleAuthorization(const AccountKey& account, Authorization authz) {
-    while (Unsettled(authz.status)) {
-      SKIFF_RETURN_IF_ERROR(Pause(authz.retry_after, "the authorization", authz.status));
+    for (int poll = 0; Unsettled(authz.status); ++poll) {
+      SKIFF_RETURN_IF_ERROR(Pause(poll, authz.retry_after, "the authorization", authz.status));
       SKIFF_ASSIGN_OR_RETURN(AccountKey signer, Signer(account, "reading the authorization"));
       SKIFF_ASSIGN_OR_RETURN(authz, directory_.GetAuthorization(signer, authz.url));
     }
@@ -114,8 +116,8 @@ class Flow {
     auto waits = [&](const std::string& status) {
       return std::find(waiting.begin(), waiting.end(), status) != waiting.end();
     };
-    while (waits(order.status)) {
-      SKIFF_RETURN_IF_ERROR(Pause(order.retry_after, "the order", order.status));
+    for (int poll = 0; waits(order.status); ++poll) {
+      SKIFF_RETURN_IF_ERROR(Pause(poll, order.retry_after, "the order", order.status));
       SKIFF_ASSIGN_OR_RETURN(AccountKey signer, Signer(account, "reading the order"));
       SKIFF_ASSIGN_OR_RETURN(order, directory_.GetOrder(signer, order.url));
     }
@@ -149,7 +151,7 @@ class Flow {
         ~Withdraw() { publisher.withdraw(domain, token); }
       } withdraw{publisher, authz.domain, challenge.token};
       SKIFF_RETURN_IF_ERROR(Check("publishing the challenge"));
-      SKIFF_RETURN_IF_ERROR(publisher.publish(authz.domain, published, Left()));
+      SKIFF_RETURN_IF_ERROR(publisher.publish(authz.domain, published, Left(), stop_));
       Report(OrderStep::kChallengePublished, challenge.token);
       if (challenge.status == "pending") {
         SKIFF_ASSIGN_OR_RETURN(signer, Signer(account, "answering the challenge"));

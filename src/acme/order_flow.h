@@ -35,8 +35,10 @@ struct OrderRequest {
   std::string account_url;
   // Bounds the whole order, from the account to the download.
   Duration timeout = std::chrono::minutes(5);
-  // How long to wait between polls when the server gives no Retry-After;
-  // whatever it gives is clamped to [poll_interval, max_poll_interval].
+  // How long to wait between polls when the server gives no Retry-After
+  // (the first polls of each wait sooner: a quarter of it, then a half, as
+  // validation and issuance often take well under a second); whatever
+  // Retry-After it gives is clamped to [poll_interval, max_poll_interval].
   Duration poll_interval = std::chrono::seconds(1);
   Duration max_poll_interval = std::chrono::seconds(30);
 };
@@ -69,13 +71,14 @@ using ProgressCallback = std::function<void(const OrderProgress&)>;
 // How the caller gets a challenge answered. `publish` returns once every
 // edge serves `challenge` at /.well-known/acme-challenge/<token> for `domain`
 // (its error ends the order with that error), within `timeout` (the time
-// left to the order's deadline, on the flow's clock); `withdraw` is called once the
+// left to the order's deadline, on the flow's clock), or soon after a stop is
+// requested on `stop` (kAborted); `withdraw` is called once the
 // authorization is decided, whatever happened, and also after a failed
 // `publish` (some edges may have taken it): it must accept a challenge that
 // was never or only partly published.
 struct ChallengePublisher {
   std::function<Status(const std::string& domain, const protocol::AcmeChallenge& challenge,
-                       Duration timeout)>
+                       Duration timeout, std::stop_token stop)>
       publish;
   std::function<void(const std::string& domain, const std::string& token)> withdraw;
 };

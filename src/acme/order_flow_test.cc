@@ -12,67 +12,13 @@
 #include "acme/jws.h"
 #include "crypto/x509.h"
 #include "fakes/fake_acme_directory.h"
+#include "fakes/fake_challenge_edges.h"
 #include "fakes/testing.h"
 
 namespace skiff::acme {
 namespace {
 
 using testing::FakeAcmeDirectory;
-
-// What the edges would serve: the challenges the flow published, and a log
-// of publish/withdraw calls.
-class Edges {
- public:
-  ChallengePublisher Publisher() {
-    return ChallengePublisher{
-        [this](const std::string& domain, const protocol::AcmeChallenge& challenge,
-               Duration timeout) -> Status {
-          if (on_publish_) on_publish_();
-          std::lock_guard lock(mu_);
-          timeouts_.push_back(timeout);
-          if (refuse_) return Unavailable("no edge took the challenge");
-          served_[challenge.token] = challenge.key_authorization;
-          log_.push_back("publish " + domain);
-          return OkStatus();
-        },
-        [this](const std::string& domain, const std::string& token) {
-          std::lock_guard lock(mu_);
-          served_.erase(token);
-          log_.push_back("withdraw " + domain);
-        }};
-  }
-  FakeAcmeDirectory::Validator Validator() {
-    return [this](const std::string&, const std::string& token) -> Result<std::string> {
-      std::lock_guard lock(mu_);
-      auto it = served_.find(token);
-      if (it == served_.end()) return NotFound("404 for " + token);
-      return it->second;
-    };
-  }
-  void Refuse() { refuse_ = true; }
-  // Runs in each publish, before it takes the challenge.
-  void OnPublish(std::function<void()> hook) { on_publish_ = std::move(hook); }
-  std::vector<Duration> timeouts() {
-    std::lock_guard lock(mu_);
-    return timeouts_;
-  }
-  std::vector<std::string> log() {
-    std::lock_guard lock(mu_);
-    return log_;
-  }
-  size_t served() {
-    std::lock_guard lock(mu_);
-    return served_.size();
-  }
-
- private:
-  std::mutex mu_;
-  std::map<std::string, std::string> served_;
-  std::vector<std::string> log_;
-  std::vector<Duration> timeouts_;
-  bool refuse_ = false;
-  std::function<void()> on_publish_;
-};
 
 class OrderFlowTest : public ::testing::Test {
  protected:
@@ -90,7 +36,7 @@ class OrderFlowTest : public ::testing::Test {
   }
 
   FakeAcmeDirectory fake_;
-  Edges edges_;
+  testing::FakeChallengeEdges edges_;
   crypto::PKeyPtr key_;
   OrderRequest request_;
   std::vector<std::string> steps_;
@@ -245,6 +191,40 @@ TEST_F(OrderFlowTest, PollsNoFasterThanTheInterval) {
     ASSERT_TRUE(testing::PollUntil(
         [&] { return fake_.calls("get_authorization") + fake_.calls("get_order") > polls; }));
   }
+  run.join();
+  ASSERT_TRUE(issued) << issued.error().ToString();
+}
+
+// Verify that with no Retry-After the first polls come sooner: after a
+// quarter of the poll interval, then a half, then the whole interval.
+TEST_F(OrderFlowTest, FirstPollsWithoutRetryAfterComeSooner) {
+  ManualClock clock;
+  // The authorization stays processing for three polls after the GET that
+  // follows the answer: three waits before it is valid.
+  fake_.SetProcessing(4, std::nullopt);
+  request_.poll_interval = std::chrono::seconds(4);
+  Result<IssuedCertificate> issued = Internal("not run");
+  std::atomic<bool> done{false};
+  std::thread run([&] {
+    issued = ObtainCertificate(fake_, clock, request_, edges_.Publisher(), {});
+    done = true;
+  });
+  for (const Duration wait :
+       {std::chrono::seconds(1), std::chrono::seconds(2), std::chrono::seconds(4)}) {
+    ASSERT_TRUE(testing::PollUntil([&] { return clock.waiters() == 1; }));
+    const int polls = fake_.calls("get_authorization");
+    clock.Advance(wait - std::chrono::milliseconds(1));
+    EXPECT_EQ(clock.waiters(), 1);
+    EXPECT_EQ(fake_.calls("get_authorization"), polls);
+    clock.Advance(std::chrono::milliseconds(1));
+    ASSERT_TRUE(testing::PollUntil([&] { return fake_.calls("get_authorization") > polls; }));
+  }
+  // The order's polls after finalize: moved on until it is issued.
+  ASSERT_TRUE(testing::PollUntil([&] {
+    if (done) return true;
+    if (clock.waiters() > 0) clock.Advance(std::chrono::seconds(4));
+    return false;
+  }));
   run.join();
   ASSERT_TRUE(issued) << issued.error().ToString();
 }

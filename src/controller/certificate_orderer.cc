@@ -31,8 +31,10 @@ KeptCertificate ForPlan(const StoredCertificate& c) {
 CertificateOrderer::CertificateOrderer(store::Store* store, CertificateStore* certificates,
                                        AcmeAccountStore* account, acme::AcmeDirectory* directory,
                                        const Clock* clock, acme::ChallengePublisher publisher,
-                                       CertificateOrdererOptions options)
+                                       CertificateOrdererOptions options,
+                                       store::SharedSnapshotCache* snapshots)
     : store_(store),
+      snapshots_(snapshots),
       certificates_(certificates),
       account_(account),
       directory_(directory),
@@ -81,7 +83,7 @@ std::vector<std::string> CertificateOrderer::Wanted(const store::Snapshot& snaps
       std::string host = domain.substr(0, domain.find('/'));
       std::transform(host.begin(), host.end(), host.begin(),
                      [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      wanted.insert(std::move(host));
+      if (AcmeCanOrder(host)) wanted.insert(std::move(host));
     }
   }
   return {wanted.begin(), wanted.end()};
@@ -103,17 +105,21 @@ Time CertificateOrderer::Pass() {
   ended.clear();
   const Time now = clock_->Now();
   if (deposed_) return Time::max();
-  auto snapshot = store_->GetSnapshot();
+  Result<std::vector<std::string>> wanted =
+      snapshots_ != nullptr
+          ? snapshots_->Read([](const store::Snapshot& s) { return Wanted(s); })
+          : store_->GetSnapshot().map([](const store::Snapshot& s) { return Wanted(s); });
   auto kept = certificates_->List();
-  if (!snapshot || !kept) {
+  if (!wanted || !kept) {
     SKIFF_LOG_WARN("certificates: cannot read the store: {}",
-                   (!snapshot ? snapshot.error() : kept.error()).ToString());
+                   (!wanted ? wanted.error() : kept.error()).ToString());
     return now + kRetryPass;
   }
   std::vector<KeptCertificate> for_plan;
   for_plan.reserve(kept->size());
   for (const StoredCertificate& c : *kept) for_plan.push_back(ForPlan(c));
-  const CertificatePlan plan = PlanCertificates(Wanted(*snapshot), for_plan, now);
+  const CertificatePlan plan = PlanCertificates(*wanted, for_plan, now);
+  ForgetUnserved(*wanted, *kept, now);
 
   std::vector<std::string> newly_pending;
   {
@@ -151,6 +157,26 @@ Time CertificateOrderer::Pass() {
     }
   }
   return held_back ? std::min(plan.next_change, now + kRetryPass) : plan.next_change;
+}
+
+void CertificateOrderer::ForgetUnserved(const std::vector<std::string>& wanted,
+                                        const std::vector<StoredCertificate>& kept, Time now) {
+  for (const StoredCertificate& c : kept) {
+    if (c.source != CertificateSource::kAcme || (c.has_certificate() && now < c.not_after))
+      continue;
+    if (std::binary_search(wanted.begin(), wanted.end(), c.domain)) continue;
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_ || orders_.contains(c.domain)) continue;
+    }
+    auto forgotten = certificates_->ForgetStale(c.domain, now);
+    if (!forgotten) {
+      SKIFF_LOG_WARN("certificates: the record of {} (no app serves it) stays for now: {}",
+                     c.domain, forgotten.error().ToString());
+    } else if (*forgotten) {
+      SKIFF_LOG_INFO("certificates: forgot {}: no app serves it", c.domain);
+    }
+  }
 }
 
 void CertificateOrderer::Fenced(const Status& status) {

@@ -2,13 +2,17 @@
 // that must run once per cluster; server/leader_loops.h runs it per term).
 // On every store commit, and when the plan next changes, it plans
 // (PlanCertificates) over the domains wanted, every host of an app not being
-// deleted with edge.tls auto, and the kept certificate records, and starts
+// deleted with edge.tls auto that an ACME CA can issue for (AcmeCanOrder),
+// and the kept certificate records, and starts
 // an order (acme::ObtainCertificate, a thread each) for every planned domain
 // that has none in flight, at most `max_concurrent` at once. An order's end
 // is kept on the domain's record (CertificateStore::PutIssued or
 // RecordFailure, with their events), which commits and so makes the next
 // pass. A domain newly served with no valid certificate gets one
-// certificate.pending event.
+// certificate.pending event. An ACME record of a domain no app serves any
+// more is forgotten once it holds no valid certificate (CertificateStore::
+// ForgetStale); a valid one stays until it expires, in case the domain
+// comes back.
 //
 // Every event it commits is fenced at `fence_epoch`: once the store refuses
 // one (kFailedPrecondition: another server leads) it starts no more orders.
@@ -33,6 +37,7 @@
 #include "controller/certificate_plan.h"
 #include "controller/certificate_store.h"
 #include "store/commit_watcher.h"
+#include "store/shared_snapshot_cache.h"
 #include "store/store.h"
 
 namespace skiff::controller {
@@ -49,9 +54,12 @@ class CertificateOrderer {
  public:
   // Not owned; each must outlive the orderer. `publisher` answers the
   // challenges (the server's: through the store and the edges' routes).
+  // `snapshots` (may be null: the store is read whole each pass) is the
+  // server's cache of the state, which the routes and the drains read too.
   CertificateOrderer(store::Store* store, CertificateStore* certificates, AcmeAccountStore* account,
                      acme::AcmeDirectory* directory, const Clock* clock,
-                     acme::ChallengePublisher publisher, CertificateOrdererOptions options);
+                     acme::ChallengePublisher publisher, CertificateOrdererOptions options,
+                     store::SharedSnapshotCache* snapshots = nullptr);
   ~CertificateOrderer();  // Stops.
   CertificateOrderer(const CertificateOrderer&) = delete;
   CertificateOrderer& operator=(const CertificateOrderer&) = delete;
@@ -76,10 +84,15 @@ class CertificateOrderer {
   // The domains served with edge.tls auto, lowercase, each once.
   static std::vector<std::string> Wanted(const store::Snapshot& snapshot);
   void Order(const std::string& domain, std::stop_token stop);
+  // Forgets the ACME records (failures only, or an expired certificate) of
+  // domains not in `wanted` (sorted) with no order in flight.
+  void ForgetUnserved(const std::vector<std::string>& wanted,
+                      const std::vector<StoredCertificate>& kept, Time now);
   // Notes a refused fenced write.
   void Fenced(const Status& status);
 
   store::Store* const store_;
+  store::SharedSnapshotCache* const snapshots_;  // may be null
   CertificateStore* const certificates_;
   AcmeAccountStore* const account_;
   acme::AcmeDirectory* const directory_;

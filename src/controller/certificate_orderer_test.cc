@@ -4,6 +4,7 @@
 
 #include "crypto/x509.h"
 #include "fakes/fake_acme_directory.h"
+#include "fakes/fake_challenge_edges.h"
 #include "fakes/testing.h"
 #include "store/leader_lease.h"
 #include "store/memory/memory_store.h"
@@ -15,41 +16,6 @@ using std::chrono::hours;
 using std::chrono::minutes;
 using testing::FakeAcmeDirectory;
 
-// What the edges would serve: the challenges the orderer published.
-class Edges {
- public:
-  acme::ChallengePublisher Publisher() {
-    return acme::ChallengePublisher{
-        [this](const std::string&, const protocol::AcmeChallenge& challenge, Duration) -> Status {
-          std::lock_guard lock(mu_);
-          served_[challenge.token] = challenge.key_authorization;
-          return OkStatus();
-        },
-        [this](const std::string&, const std::string& token) {
-          std::lock_guard lock(mu_);
-          served_.erase(token);
-        }};
-  }
-  FakeAcmeDirectory::Validator Validator() {
-    return [this](const std::string&, const std::string& token) -> Result<std::string> {
-      std::lock_guard lock(mu_);
-      if (broken_) return NotFound("the edge answered 404 for " + token);
-      auto it = served_.find(token);
-      if (it == served_.end()) return NotFound("404 for " + token);
-      return it->second;
-    };
-  }
-  void SetBroken(bool broken) {
-    std::lock_guard lock(mu_);
-    broken_ = broken;
-  }
-
- private:
-  std::mutex mu_;
-  std::map<std::string, std::string> served_;
-  bool broken_ = false;
-};
-
 class CertificateOrdererTest : public ::testing::Test {
  protected:
   // The fake CA issues by the real time: the manual clock starts there.
@@ -57,12 +23,13 @@ class CertificateOrdererTest : public ::testing::Test {
     directory_.SetValidator(edges_.Validator());
   }
 
-  std::unique_ptr<CertificateOrderer> Orderer(int64_t epoch = store::kSingleServerEpoch) {
+  std::unique_ptr<CertificateOrderer> Orderer(int64_t epoch = store::kSingleServerEpoch,
+                                              store::SharedSnapshotCache* snapshots = nullptr) {
     CertificateOrdererOptions options;
     options.contact = {"mailto:ops@skiff.test"};
     options.fence_epoch = epoch;
     return std::make_unique<CertificateOrderer>(&store_, &certs_, &account_, &directory_, &clock_,
-                                                edges_.Publisher(), options);
+                                                edges_.Publisher(), options, snapshots);
   }
 
   void AddApp(const std::string& name, std::vector<std::string> domains,
@@ -89,6 +56,14 @@ class CertificateOrdererTest : public ::testing::Test {
     }));
   }
 
+  void RemoveApp(const std::string& name) {
+    model::App app;
+    app.name = name;
+    store::Txn txn;
+    txn.Delete(app, store::kAnyVersion);
+    ASSERT_TRUE(store_.Commit(txn));
+  }
+
   std::optional<StoredCertificate> Kept(const std::string& domain) {
     std::vector<StoredCertificate> kept = certs_.List().value();
     for (StoredCertificate& c : kept) {
@@ -110,7 +85,7 @@ class CertificateOrdererTest : public ::testing::Test {
   crypto::Keyring keyring_ = crypto::Keyring::Generate();
   CertificateStore certs_{&store_, &keyring_, &clock_};
   AcmeAccountStore account_{&store_, &keyring_, "https://acme.test/dir"};
-  Edges edges_;
+  testing::FakeChallengeEdges edges_;
   FakeAcmeDirectory directory_;
 };
 
@@ -204,6 +179,62 @@ TEST_F(CertificateOrdererTest, RenewsAtTwoThirds) {
   ASSERT_TRUE(renewed.has_value());
   EXPECT_NE(renewed->fingerprint, first->fingerprint);
   EXPECT_EQ(EventKinds().back(), "certificate.renewed");
+}
+
+// Verify that an orderer reading through the server's shared state cache
+// sees apps added after the cache was last read.
+TEST_F(CertificateOrdererTest, ReadsThroughTheSharedCache) {
+  store::SharedSnapshotCache snapshots(&store_);
+  AddApp("web", {"web.skiff.test"});
+  auto orderer = Orderer(store::kSingleServerEpoch, &snapshots);
+  PassAndWait(*orderer);
+  AddApp("api", {"api.skiff.test"});
+  PassAndWait(*orderer);
+  EXPECT_EQ(directory_.calls("new_order"), 2);
+  EXPECT_TRUE(Kept("api.skiff.test").has_value());
+}
+
+// Verify that once no app serves a domain, its ACME record is forgotten when
+// it holds only failures or an expired certificate, and kept while its
+// certificate is valid (the domain may come back); manual ones are kept.
+TEST_F(CertificateOrdererTest, ForgetsRecordsOfDomainsNoAppServes) {
+  AddApp("api", {"api.skiff.test"});
+  auto orderer = Orderer();
+  PassAndWait(*orderer);
+  ASSERT_TRUE(Kept("api.skiff.test").has_value() && Kept("api.skiff.test")->has_certificate());
+  edges_.SetBroken(true);
+  AddApp("web", {"web.skiff.test"});
+  PassAndWait(*orderer);
+  ASSERT_TRUE(Kept("web.skiff.test").has_value());
+  auto key = crypto::GenerateP256Key();
+  crypto::CertificateRequest request{
+      "Manual", {"spare.skiff.test"}, clock_.Now() - hours(1), clock_.Now() + hours(24), false};
+  auto cert = crypto::IssueCertificate(request, key->get(), nullptr, key->get());
+  ASSERT_TRUE(certs_.Put("spare.skiff.test", crypto::CertificatePem(cert->get()),
+                         crypto::PrivateKeyPem(key->get()), CertificateSource::kManual));
+
+  RemoveApp("api");
+  RemoveApp("web");
+  PassAndWait(*orderer);
+  EXPECT_FALSE(Kept("web.skiff.test").has_value());
+  ASSERT_TRUE(Kept("api.skiff.test").has_value());
+  EXPECT_EQ(EventKinds().back(), "certificate.removed");
+
+  clock_.Set(Kept("api.skiff.test")->not_after);
+  PassAndWait(*orderer);
+  EXPECT_FALSE(Kept("api.skiff.test").has_value());
+  EXPECT_TRUE(Kept("spare.skiff.test").has_value());
+}
+
+// Verify that names no ACME CA issues for (localhost names, IP addresses,
+// single labels) are neither ordered nor announced pending.
+TEST_F(CertificateOrdererTest, NamesNoCaIssuesForAreNotOrdered) {
+  AddApp("hello", {"hello.localhost", "127.0.0.1", "intranet"});
+  auto orderer = Orderer();
+  PassAndWait(*orderer);
+  EXPECT_EQ(directory_.calls("new_order"), 0);
+  EXPECT_TRUE(certs_.List()->empty());
+  EXPECT_TRUE(EventKinds().empty());
 }
 
 // Verify that a valid manual certificate covering a domain (by wildcard)

@@ -1,6 +1,8 @@
 #include "controller/certificate_plan.h"
 
 #include <algorithm>
+#include <cctype>
+#include <string>
 
 #include "crypto/domain_name.h"
 
@@ -10,6 +12,21 @@ Duration OrderRetryBackoff(int failures) {
   Duration wait = kFirstOrderRetry;
   for (int i = 1; i < failures && wait < kMaxOrderRetry; ++i) wait *= 2;
   return std::min(wait, kMaxOrderRetry);
+}
+
+bool AcmeCanOrder(std::string_view domain) {
+  if (!crypto::IsHostname(domain)) return false;
+  const size_t dot = domain.rfind('.');
+  if (dot == std::string_view::npos) return false;
+  const std::string_view last = domain.substr(dot + 1);
+  if (std::all_of(last.begin(), last.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return false;
+  }
+  // IsHostname allows any case: compared lowercase.
+  std::string lower(last);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return lower != "localhost";
 }
 
 Time RenewalTime(Time not_before, Time not_after) {

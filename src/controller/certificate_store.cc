@@ -236,6 +236,23 @@ Status CertificateStore::Remove(std::string_view domain) {
   return OkStatus();
 }
 
+Result<bool> CertificateStore::ForgetStale(std::string_view domain, Time now) {
+  SKIFF_ASSIGN_OR_RETURN(std::optional<StoredCertificate> kept, Get(std::string(domain)));
+  if (!kept || kept->source != CertificateSource::kAcme) return false;
+  if (kept->has_certificate() && now < kept->not_after) return false;
+  Status removed = store_->DeleteRecord(RecordKind::kCertificate, kept->domain);
+  if (!removed) {
+    if (removed.error().code == ErrorCode::kNotFound) return false;
+    return tl::unexpected(removed.error());
+  }
+  (void)Announce("certificate.removed",
+                 fmt::format("certificate record for {} removed: no app serves it and it holds "
+                             "no valid certificate",
+                             kept->domain),
+                 kept->domain);
+  return true;
+}
+
 Status CertificateStore::SetLastError(std::string_view domain, std::string_view error) {
   auto value = store_->GetRecord(RecordKind::kCertificate, std::string(domain));
   if (!value) {
@@ -261,8 +278,19 @@ Result<std::vector<protocol::RouteCertificate>> CertificateStore::ForEdges() con
   }
   const Time now = clock_->Now();
   std::vector<protocol::RouteCertificate> out;
+  std::lock_guard opened_lock(opened_mu_);
+  std::map<std::string, Opened> opened;  // what the next call may reuse
   for (const store::Record& record : *records) {
     if (record.key.find(':') != std::string::npos) continue;  // the ACME account, challenges
+    // A record as it was at the last call was opened then: routes are built
+    // on every commit, and parsing and opening every key each time would
+    // cost a large server most of its time.
+    if (auto was = opened_.find(record.key);
+        was != opened_.end() && was->second.record == record.value && now < was->second.not_after) {
+      out.push_back(was->second.certificate);
+      opened.insert(opened_.extract(was));
+      continue;
+    }
     auto parsed = ParseRecord(record);
     if (!parsed) {
       SKIFF_LOG_ERROR("certificate record {} not sent to the edges: {}", record.key,
@@ -297,7 +325,9 @@ Result<std::vector<protocol::RouteCertificate>> CertificateStore::ForEdges() con
       continue;
     }
     out.push_back({{c.domain}, std::move(c.cert_pem), std::move(*key)});
+    opened[record.key] = Opened{record.value, c.not_after, out.back()};
   }
+  opened_ = std::move(opened);
   std::lock_guard lock(last_mu_);
   last_for_edges_ = out;
   return out;

@@ -5,7 +5,9 @@
 //
 // They live in the store's records (store/store.h, kind "certificate", keyed
 // by domain; the ACME account and challenges share the kind under keys no
-// domain has, kAcmeAccountPrefix and kAcmeChallengePrefix, which List skips), so
+// domain has, kAcmeAccountPrefix and kAcmeChallengePrefix, as do the shared
+// CA and keyring checks (server/shared_trust.h): List skips every key with a
+// ':'), so
 // every server of one database has them; the private key is sealed under the
 // server's keyring (crypto/keyring.h) bound to the domain and the leaf's
 // fingerprint, so the database never holds it in clear and a sealed key opens
@@ -108,6 +110,15 @@ class CertificateStore {
   // kUnavailable as for Put.
   Status Remove(std::string_view domain);
 
+  // Forgets the record of `domain` (lowercase) when it is ACME's and holds
+  // no certificate valid at `now` (only failures, or an expired one): the
+  // orderer's cleanup of domains no app serves any more, which would stay
+  // in `skiff certs` forever. Read again just before it is deleted, so a
+  // manual certificate put meanwhile is kept (a put in the moment between
+  // that read and the delete is not). Returns whether it was forgotten;
+  // kUnavailable when the store cannot be read or written.
+  Result<bool> ForgetStale(std::string_view domain, Time now);
+
   // Notes why the certificate of `domain` could not be renewed ("" clears
   // it), for `skiff certs`. kNotFound when there is none; kUnavailable as for Put.
   Status SetLastError(std::string_view domain, std::string_view error);
@@ -141,6 +152,15 @@ class CertificateStore {
   store::Store* const store_;
   const crypto::Keyring* const keyring_;
   const Clock* const clock_;
+  // ForEdges' certificates opened at its last call, by record key, with the
+  // record they were opened from: reused while the record is unchanged.
+  struct Opened {
+    std::string record;
+    Time not_after;
+    protocol::RouteCertificate certificate;
+  };
+  mutable std::mutex opened_mu_;
+  mutable std::map<std::string, Opened> opened_;  // GUARDED_BY(opened_mu_)
   mutable std::mutex last_mu_;
   // ForEdges' last answer from a read that succeeded.
   mutable std::optional<std::vector<protocol::RouteCertificate>>

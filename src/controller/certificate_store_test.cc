@@ -155,11 +155,13 @@ TEST_F(CertificateStoreTest, KeepsOnlyTheCertificates) {
 
 // Verify that a sealed key opens only beside the certificate it was kept
 // with: a record whose certificate was swapped for another of the same
-// domain is left out of what the edges get.
+// domain is left out of what the edges get (also after the record was
+// opened once as it was).
 TEST_F(CertificateStoreTest, SealedKeyIsBoundToItsCertificate) {
   const Pem pem = SelfSigned({"web.com"}, Now() - hours(1), Now() + hours(24));
   const Pem other = SelfSigned({"web.com"}, Now() - hours(1), Now() + hours(24));
   ASSERT_TRUE(certs_.Put("web.com", pem.cert, pem.key, CertificateSource::kManual));
+  ASSERT_EQ(certs_.ForEdges()->size(), 1u);
   auto raw = store_.GetRecord(store::RecordKind::kCertificate, "web.com");
   ASSERT_TRUE(raw);
   boost::json::object record = boost::json::parse(*raw).as_object();
@@ -183,6 +185,43 @@ TEST_F(CertificateStoreTest, ExpiredIsNotSentToEdges) {
   auto edges = certs_.ForEdges();
   ASSERT_TRUE(edges) << edges.error().ToString();
   EXPECT_TRUE(edges->empty());
+}
+
+// Verify that the edges get a certificate replaced under its domain, not the
+// one opened before, and lose one removed.
+TEST_F(CertificateStoreTest, EdgesGetWhatReplacedTheCertificate) {
+  const Pem first = SelfSigned({"web.com"}, Now() - hours(1), Now() + hours(24));
+  const Pem second = SelfSigned({"web.com"}, Now() - hours(1), Now() + hours(48));
+  ASSERT_TRUE(certs_.Put("web.com", first.cert, first.key, CertificateSource::kManual));
+  ASSERT_EQ(certs_.ForEdges()->size(), 1u);
+  ASSERT_EQ(certs_.ForEdges()->at(0).key_pem, first.key);
+  ASSERT_TRUE(certs_.Put("web.com", second.cert, second.key, CertificateSource::kManual));
+  auto edges = certs_.ForEdges();
+  ASSERT_TRUE(edges && edges->size() == 1u);
+  EXPECT_EQ(edges->at(0).cert_pem, second.cert);
+  EXPECT_EQ(edges->at(0).key_pem, second.key);
+  ASSERT_TRUE(certs_.Remove("web.com"));
+  EXPECT_TRUE(certs_.ForEdges()->empty());
+}
+
+// Verify that ForgetStale forgets an ACME record with only failures or an
+// expired certificate, and keeps a valid ACME certificate and a manual one.
+TEST_F(CertificateStoreTest, ForgetStale) {
+  ASSERT_TRUE(certs_.RecordFailure("failed.com", "no", 0));
+  const Pem acme = SelfSigned({"acme.com"}, Now() - hours(1), Now() + hours(24));
+  ASSERT_TRUE(certs_.PutIssued("acme.com", acme.cert, acme.key, 0));
+  const Pem manual = SelfSigned({"manual.com"}, Now() - hours(1), Now() + hours(24));
+  ASSERT_TRUE(certs_.Put("manual.com", manual.cert, manual.key, CertificateSource::kManual));
+
+  EXPECT_EQ(certs_.ForgetStale("failed.com", Now()), true);
+  EXPECT_EQ(certs_.ForgetStale("acme.com", Now()), false);
+  EXPECT_EQ(certs_.ForgetStale("manual.com", Now() + hours(48)), false);
+  EXPECT_EQ(certs_.ForgetStale("none.com", Now()), false);
+  EXPECT_EQ(Listed().size(), 2u);
+  EXPECT_EQ(certs_.ForgetStale("acme.com", Now() + hours(24)), true);
+  ASSERT_EQ(Listed().size(), 1u);
+  EXPECT_EQ(Listed()[0].domain, "manual.com");
+  EXPECT_EQ(Events().back().kind, "certificate.removed");
 }
 
 // Verify that removing forgets the certificate (by its domain in any case)

@@ -23,7 +23,7 @@ acme::ChallengePublisher MakeChallengePublisher(controller::AcmeChallengeStore* 
                                                 Duration wait) {
   acme::ChallengePublisher publisher;
   publisher.publish = [=](const std::string& domain, const protocol::AcmeChallenge& challenge,
-                          Duration time_left) -> Status {
+                          Duration time_left, std::stop_token stop) -> Status {
     SKIFF_ASSIGN_OR_RETURN(int64_t revision, challenges->Publish(domain, challenge, fence_epoch));
     const Duration limit = std::min(wait, time_left);
     const MonoTime deadline = clock->MonotonicNow() + limit;
@@ -41,6 +41,10 @@ acme::ChallengePublisher MakeChallengePublisher(controller::AcmeChallengeStore* 
         behind += (behind.empty() ? "" : ", ") + name;
       }
       if (behind.empty()) return OkStatus();
+      if (stop.stop_requested()) {
+        (void)challenges->Withdraw(challenge.token);
+        return Aborted("the order for " + domain + " was stopped");
+      }
       if (clock->MonotonicNow() >= deadline) {
         // Withdrawn here too, not only by the flow: a challenge no order
         // waits for must not stay in every edge's routes.
@@ -52,7 +56,7 @@ acme::ChallengePublisher MakeChallengePublisher(controller::AcmeChallengeStore* 
       }
       std::unique_lock lock(mu);
       clock->WaitUntil(cv, lock, std::min(deadline, clock->MonotonicNow() + kLook),
-                       [] { return false; });
+                       [&] { return stop.stop_requested(); });
     }
   };
   publisher.withdraw = [challenges](const std::string& domain, const std::string& token) {

@@ -53,6 +53,7 @@
 #include "server/route_watcher.h"
 #include "server/server_id.h"
 #include "server/server_tls.h"
+#include "server/shared_trust.h"
 #include "server/takeover.h"
 #include "store/postgres/postgres_leader_lease.h"
 #include "store/postgres/postgres_store.h"
@@ -263,7 +264,8 @@ void Server::Impl::StartLeadership(controller::DrainTracker::EdgesFn edges) {
       };
       return std::make_unique<controller::CertificateOrderer>(
           store_.get(), certificates_.get(), acme_account_.get(), acme_directory_.get(), clock_,
-          MakeChallengePublisher(challenges_.get(), edges, current_tag, clock_, epoch), orders);
+          MakeChallengePublisher(challenges_.get(), edges, current_tag, clock_, epoch), orders,
+          snapshots);
     };
   }
   leader_loops_ = std::make_unique<LeaderLoops>(std::move(loops));
@@ -467,6 +469,11 @@ Status Server::Impl::Start() {
   // renew, the join tokens it imports, its servers' list entry, its node's
   // and its edge's credentials.
   if (shared_) SKIFF_RETURN_IF_ERROR(RefuseTakeover());
+  // Servers of one database must share the CA and the keyring: one that
+  // does not stops here, saying which files to copy.
+  if (shared_) {
+    SKIFF_RETURN_IF_ERROR(CheckSharedTrust(store_.get(), *keyring_, tls_.ca_fingerprint, data));
+  }
   bool created = false;
   api::AdminTokenOptions token_options;
   token_options.shared_store = shared_;

@@ -58,6 +58,18 @@ class ServerSharedTest : public ::testing::Test {
     store_ = std::move(*opened);
   }
 
+  // What docs/postgres.md has an operator copy before another server's first
+  // start: the first one's CA and keyring.
+  static void ShareTrust(const std::string& from, const std::string& to) {
+    fs::create_directories(to);
+    fs::permissions(to, fs::perms::owner_all, fs::perm_options::replace);
+    for (const char* file : {"ca.crt", "ca.key", "keyring.json"}) {
+      fs::copy_file(from + "/" + file, to + "/" + file, fs::copy_options::overwrite_existing);
+      fs::permissions(to + "/" + file, fs::perms::owner_read | fs::perms::owner_write,
+                      fs::perm_options::replace);
+    }
+  }
+
   std::string uri_;
   std::unique_ptr<store::PostgresStore> store_;  // the test's look at the database
   TempDir dir_;
@@ -124,6 +136,39 @@ TEST_F(ServerSharedTest, RefusesToTakeOverALiveServer) {
   EXPECT_TRUE(again.Start());
 }
 
+// Verify that a server whose data directory holds another CA, or another
+// keyring, than the first server of its database refuses to start, saying
+// which files to copy, and that with them copied it starts.
+TEST_F(ServerSharedTest, RefusesAnotherCaOrKeyring) {
+  SKIFF_REQUIRE_POSTGRES(pg);
+  ASSERT_NO_FATAL_FAILURE(OpenDatabase(pg));
+  ServerOptions first_options = OptionsFor("a", dir_.File("a"));
+  first_options.run_agent = false;
+  Server first(first_options);
+  ASSERT_TRUE(first.Start());
+
+  ServerOptions options = OptionsFor("b", dir_.File("b"));
+  options.run_agent = false;
+  Status refused = Server(options).Start();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(refused.error().message, HasSubstr("copy ca.crt and ca.key"));
+
+  ShareTrust(dir_.File("a"), dir_.File("b"));
+  fs::remove(dir_.File("b") + "/keyring.json");
+  fs::remove(dir_.File("b") + "/server.crt");
+  fs::remove(dir_.File("b") + "/server.key");
+  refused = Server(options).Start();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(refused.error().message, HasSubstr("copy keyring.json"));
+
+  ShareTrust(dir_.File("a"), dir_.File("b"));
+  Server second(options);
+  const Status started = second.Start();
+  EXPECT_TRUE(started) << started.error().ToString();
+}
+
 // The edges whose reports the server at `port` holds (GET /v1/traffic).
 std::vector<std::string> EdgesHeard(uint16_t port, const std::string& token) {
   auto r = net::HttpClient("http://127.0.0.1:" + std::to_string(port))
@@ -158,6 +203,7 @@ TEST_F(ServerSharedTest, OwnEdgeSaysGoodbyeOnShutdown) {
     return r && r->body.find("\"leader\":true") != std::string::npos;
   }));
 
+  ShareTrust(dir_.File("a"), dir_.File("b"));
   ServerOptions options = OptionsFor("b", dir_.File("b"));
   options.run_agent = false;
   options.run_edge = true;

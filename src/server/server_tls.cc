@@ -47,7 +47,17 @@ Result<crypto::CertifiedKey> LoadOrCreateCa(const std::string& data_dir,
   const std::string key_path = PathIn(data_dir, kCaKeyFile);
   SKIFF_ASSIGN_OR_RETURN(std::string cert, ReadIfThere(cert_path, /*private_only=*/false));
   SKIFF_ASSIGN_OR_RETURN(std::string key, ReadIfThere(key_path, /*private_only=*/true));
-  if (cert.empty() && key.empty()) {
+  // A key with no certificate and no API certificate yet is a first start
+  // cut short between the two writes (kill -9, power loss): no one can have
+  // trusted a CA certificate that was never written, so it is made anew.
+  // Once the API certificate exists, the CA was whole and may be trusted.
+  bool first_start_cut_short = false;
+  if (cert.empty() && !key.empty()) {
+    SKIFF_ASSIGN_OR_RETURN(std::string issued,
+                           ReadIfThere(PathIn(data_dir, kServerCertFile), /*private_only=*/false));
+    first_start_cut_short = issued.empty();
+  }
+  if (cert.empty() && (key.empty() || first_start_cut_short)) {
     SKIFF_ASSIGN_OR_RETURN(crypto::CertifiedKey ca,
                            crypto::MakeAuthority("skiff server CA", now, kCaLifetime));
     // The key first: a CA certificate without its key would stop the next start.

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "agent/machine.h"
 #include "common/files.h"
@@ -129,6 +130,26 @@ TEST(ServerTlsTest, HalfACaIsFailedPrecondition) {
   auto broken = LoadOrCreateServerTls(dir.path(), {"127.0.0.1"}, system_clock::now());
   ASSERT_FALSE(broken);
   EXPECT_EQ(broken.error().code, ErrorCode::kFailedPrecondition);
+}
+
+// Verify that a first start cut short between writing the CA's key and its
+// certificate (no API certificate issued yet) makes a whole CA on the next
+// start, where a later loss of the certificate is still refused.
+TEST(ServerTlsTest, FirstStartCutShortMakesTheCaAgain) {
+  testing::TempDir dir;
+  ASSERT_TRUE(LoadOrCreateServerTls(dir.path(), {"127.0.0.1"}, system_clock::now()));
+  ASSERT_EQ(::unlink(dir.File(kCaCertFile).c_str()), 0);
+  auto lost = LoadOrCreateServerTls(dir.path(), {"127.0.0.1"}, system_clock::now());
+  ASSERT_FALSE(lost);
+  EXPECT_EQ(lost.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_NE(lost.error().message.find("put it back"), std::string::npos) << lost.error().message;
+
+  ASSERT_EQ(::unlink(dir.File(kServerCertFile).c_str()), 0);
+  ASSERT_EQ(::unlink(dir.File(kServerKeyFile).c_str()), 0);
+  auto again = LoadOrCreateServerTls(dir.path(), {"127.0.0.1"}, system_clock::now());
+  ASSERT_TRUE(again) << again.error().ToString();
+  EXPECT_TRUE(again->ca_created);
+  EXPECT_TRUE(std::filesystem::exists(dir.File(kCaCertFile)));
 }
 
 }  // namespace

@@ -85,8 +85,8 @@ bool FailoverCluster::Start(PostgresServer* pg) {
     auto server = std::make_unique<SkiffServer>();
     server->AddArgs({"--store", pg_->Uri(database_), "--no-agent", "--no-edge", "--server-id",
                      "s" + std::to_string(i), "--leader-ttl", leader_ttl_});
-    // The first server makes the admin token; the others accept it.
-    if (i > 1) server->GiveToken(servers_[0]->token());
+    // The first server makes the admin token, CA and keyring; the others share them.
+    if (i > 1) server->JoinClusterOf(*servers_[0]);
     if (!server->Start()) return false;
     servers_.push_back(std::move(server));
   }

@@ -66,8 +66,8 @@ class LeaderE2eTest : public ::testing::Test {
       auto server = std::make_unique<SkiffServer>();
       server->AddArgs({"--store", pg_->Uri(database_), "--no-agent", "--no-edge", "--server-id",
                        "s" + std::to_string(i), "--leader-ttl", "1s"});
-      // The first server makes the admin token; the others accept it.
-      if (i > 1) server->GiveToken(servers_[0]->token());
+      // The first server makes the admin token, CA and keyring; the others share them.
+      if (i > 1) server->JoinClusterOf(*servers_[0]);
       ASSERT_TRUE(server->Start()) << "s" << i;
       servers_.push_back(std::move(server));
     }

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "crypto/authority.h"
+#include "fakes/tls_client.h"
 #include "net/http_client.h"
 
 namespace skiff::testing {
@@ -63,7 +64,8 @@ const std::map<std::string, std::string>& PebbleEnv() {
 
 }  // namespace
 
-Result<std::unique_ptr<PebbleServer>> PebbleServer::Start(int http01_port) {
+Result<std::unique_ptr<PebbleServer>> PebbleServer::Start(int http01_port,
+                                                          std::chrono::seconds validity) {
   for (const char* bin : {kPebble, kChalltestsrv, kSetpriv}) {
     if (!std::filesystem::exists(bin)) {
       return Unavailable(std::string(bin) + " is missing (Debian's pebble: scripts/setup.sh)");
@@ -72,13 +74,15 @@ Result<std::unique_ptr<PebbleServer>> PebbleServer::Start(int http01_port) {
   Result<std::unique_ptr<PebbleServer>> started = Unavailable("not started");
   for (int attempt = 0; attempt < kStartAttempts; ++attempt) {
     bool exited = false;
-    started = StartOnce(http01_port, &exited);
+    started = StartOnce(http01_port, validity, &exited);
     if (started || !exited) break;
   }
   return started;
 }
 
-Result<std::unique_ptr<PebbleServer>> PebbleServer::StartOnce(int http01_port, bool* exited) {
+Result<std::unique_ptr<PebbleServer>> PebbleServer::StartOnce(int http01_port,
+                                                              std::chrono::seconds validity,
+                                                              bool* exited) {
   std::unique_ptr<PebbleServer> server(new PebbleServer());
   const auto now = std::chrono::system_clock::now();
   SKIFF_ASSIGN_OR_RETURN(crypto::CertifiedKey ca,
@@ -104,7 +108,11 @@ Result<std::unique_ptr<PebbleServer>> PebbleServer::StartOnce(int http01_port, b
       R"(", "certificate": ")" + dir.File("cert.pem") + R"(", "privateKey": ")" +
       dir.File("key.pem") + R"(", "httpPort": )" + std::to_string(http01_port) +
       R"(, "tlsPort": )" + std::to_string(FreePort()) +
-      R"(, "ocspResponderURL": "", "externalAccountBindingRequired": false}})";
+      R"(, "ocspResponderURL": "", "externalAccountBindingRequired": false)" +
+      (validity.count() > 0
+           ? R"(, "certificateValidityPeriod": )" + std::to_string(validity.count())
+           : std::string()) +
+      "}}";
   SKIFF_RETURN_IF_ERROR(WriteFile(dir.File("pebble.json"), config));
 
   try {
@@ -160,6 +168,13 @@ Result<std::string> PebbleServer::IssuingRoot() const {
     return Unavailable("Pebble's /roots/0 answered " + std::to_string(response.status));
   }
   return response.body;
+}
+
+Result<std::string> PebbleServer::ServedFingerprint(int port, const std::string& sni) const {
+  SKIFF_ASSIGN_OR_RETURN(std::string root, IssuingRoot());
+  SKIFF_ASSIGN_OR_RETURN(std::unique_ptr<TlsClient> client,
+                         TlsClient::Connect(port, {.sni = sni, .ca_pem = root}));
+  return client->PeerFingerprint();
 }
 
 }  // namespace skiff::testing

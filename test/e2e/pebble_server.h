@@ -16,6 +16,7 @@
 // Thread-safety: the accessors may be called from any thread.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -31,9 +32,13 @@ class PebbleServer {
   // Starts challtestsrv and Pebble, validating HTTP-01 on 127.0.0.1:`http01_port`,
   // and waits until both answer; a child that exits at once (a port taken
   // meanwhile) is started again on fresh ports, up to three times.
+  // `validity`: how long the certificates it issues are valid (Pebble's
+  // certificateValidityPeriod; zero: Pebble's default, five years), short
+  // for a test that waits for a renewal.
   // Errors: kUnavailable saying why (not installed: run scripts/setup.sh; did
   // not come up: the end of its output).
-  static Result<std::unique_ptr<PebbleServer>> Start(int http01_port);
+  static Result<std::unique_ptr<PebbleServer>> Start(
+      int http01_port, std::chrono::seconds validity = std::chrono::seconds(0));
   ~PebbleServer();
 
   // https://127.0.0.1:PORT/dir
@@ -42,11 +47,17 @@ class PebbleServer {
   const net::TlsTrust& trust() const { return trust_; }
   // The root Pebble issues under (GET https://<management>/roots/0), PEM.
   Result<std::string> IssuingRoot() const;
+  // The SHA-256 fingerprint (hex) of the leaf a TLS listener on
+  // 127.0.0.1:`port` serves for `sni`, its chain verified against
+  // IssuingRoot(); kUnavailable when the handshake or that check fails.
+  Result<std::string> ServedFingerprint(int port, const std::string& sni) const;
 
  private:
   PebbleServer() = default;
   // One try on fresh ports; `*exited` says whether a child exited early.
-  static Result<std::unique_ptr<PebbleServer>> StartOnce(int http01_port, bool* exited);
+  static Result<std::unique_ptr<PebbleServer>> StartOnce(int http01_port,
+                                                         std::chrono::seconds validity,
+                                                         bool* exited);
 
   TempDir dir_;
   net::TlsTrust trust_;

@@ -98,8 +98,8 @@ TEST(PostgresRestartE2eTest, RestartUnderWritesLosesNothing) {
     auto server = std::make_unique<SkiffServer>();
     server->AddArgs({"--store", pg->Uri(database), "--no-agent", "--no-edge", "--server-id",
                      "s" + std::to_string(i), "--leader-ttl", "1s"});
-    // The first server makes the admin token; the other accepts it.
-    if (i > 1) server->GiveToken(servers[0]->token());
+    // The first server makes the admin token, CA and keyring; the other shares them.
+    if (i > 1) server->JoinClusterOf(*servers[0]);
     ASSERT_TRUE(server->Start()) << "s" << i;
     servers.push_back(std::move(server));
   }

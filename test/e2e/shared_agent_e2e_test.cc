@@ -130,7 +130,7 @@ class SharedAgentE2eTest : public ::testing::Test {
       // of each on an address of its own.
       server->AddArgs({"--store", uri, "--server-id", "s" + std::to_string(i), "--leader-ttl", "1s",
                        "--node-ttl", "3s", "--node-address", "127.0.0." + std::to_string(i + 1)});
-      if (i > 1) server->GiveToken(servers_[0]->token());
+      if (i > 1) server->JoinClusterOf(*servers_[0]);
       ASSERT_TRUE(server->Start()) << "s" << i;
       servers_.push_back(std::move(server));
     }

@@ -106,6 +106,18 @@ void SkiffServer::GiveToken(const std::string& token) {
   EXPECT_TRUE(written) << written.error().ToString();
 }
 
+void SkiffServer::JoinClusterOf(const SkiffServer& first) {
+  GiveToken(first.token());
+  for (const char* file : {"ca.crt", "ca.key", "keyring.json"}) {
+    std::ifstream in(first.data_dir() + "/" + file);
+    std::stringstream text;
+    text << in.rdbuf();
+    EXPECT_TRUE(in.good() || in.eof()) << "cannot read " << first.data_dir() << "/" << file;
+    Status written = WriteFileAtomically(data_ + "/" + file, text.str(), 0600);
+    EXPECT_TRUE(written) << written.error().ToString();
+  }
+}
+
 void SkiffServer::Kill() {
   if (process_) {
     process_->Signal(SIGKILL);

@@ -32,6 +32,10 @@ class SkiffServer {
   // operator does for a server of a shared database that did not make the
   // admin token: such a server writes none (docs/postgres.md).
   void GiveToken(const std::string& token);
+  // Makes this server one more of `first`'s database, as docs/postgres.md
+  // says: `first`'s admin token (GiveToken), CA and keyring copied into its
+  // data directory before it starts. REQUIRES: `first` has started.
+  void JoinClusterOf(const SkiffServer& first);
   // Flags given to `skiff server` at every later Start ("--no-agent", ...).
   void AddArgs(std::vector<std::string> args) {
     extra_args_.insert(extra_args_.end(), args.begin(), args.end());

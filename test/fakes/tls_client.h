@@ -200,6 +200,11 @@ class TlsClient {
     X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, name, sizeof name);
     return name;
   }
+  // The SHA-256 fingerprint (hex) of the server's certificate; "" when none.
+  std::string PeerFingerprint() const {
+    X509* peer = SSL_get0_peer_certificate(ssl_);
+    return peer == nullptr ? "" : crypto::CertificateFingerprint(peer);
+  }
   std::string Alpn() const {
     const unsigned char* data = nullptr;
     unsigned int size = 0;

@@ -17,6 +17,7 @@
 #include "crypto/x509.h"
 #include "e2e/pebble_server.h"
 #include "fakes/fake_acme_directory.h"
+#include "fakes/fake_challenge_edges.h"
 #include "net/http_server.h"
 #include "net/test_util.h"
 
@@ -38,34 +39,21 @@ class ChallengeServer {
     SKIFF_CHECK(server_.Listen("127.0.0.1:0"));
   }
   int port() const { return server_.port(); }
-  ChallengePublisher Publisher() {
-    return ChallengePublisher{
-        [this](const std::string&, const protocol::AcmeChallenge& challenge, Duration) -> Status {
-          std::lock_guard lock(mu_);
-          served_[challenge.token] = challenge.key_authorization;
-          return OkStatus();
-        },
-        [this](const std::string&, const std::string& token) {
-          std::lock_guard lock(mu_);
-          served_.erase(token);
-        }};
-  }
+  ChallengePublisher Publisher() { return edges_.Publisher(); }
 
  private:
   net::HttpResponse Answer(const net::HttpRequest& request) {
     constexpr std::string_view kPrefix = "/.well-known/acme-challenge/";
-    std::lock_guard lock(mu_);
     if (request.path.starts_with(kPrefix)) {
-      auto it = served_.find(request.path.substr(kPrefix.size()));
-      if (it != served_.end()) return net::TextResponse(200, it->second, "text/plain");
+      std::optional<std::string> answer = edges_.Answer(request.path.substr(kPrefix.size()));
+      if (answer) return net::TextResponse(200, *answer, "text/plain");
     }
     return net::TextResponse(404, "no such challenge");
   }
 
+  testing::FakeChallengeEdges edges_;  // first: the server's threads read it until they stop
   net::testing::IoThreads io_{1};
   net::HttpServer server_;
-  std::mutex mu_;
-  std::map<std::string, std::string> served_;  // GUARDED_BY(mu_)
 };
 
 // One implementation under test, with the root its certificates chain to.
@@ -173,8 +161,8 @@ TEST_P(AcmeDirectoryContract, AccountsByKey) {
 // Verify that a challenge nobody serves fails the order with the ACME
 // server's own words about the failed validation.
 TEST_P(AcmeDirectoryContract, UnservedChallengeFailsWithTheServersWords) {
-  ChallengePublisher silent{[](const std::string&, const protocol::AcmeChallenge&,
-                               Duration) -> Status { return OkStatus(); },
+  ChallengePublisher silent{[](const std::string&, const protocol::AcmeChallenge&, Duration,
+                               std::stop_token) -> Status { return OkStatus(); },
                             [](const std::string&, const std::string&) {}};
   auto issued = Obtain("unserved.skiff.test", silent);
   ASSERT_FALSE(issued);

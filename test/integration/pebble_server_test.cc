@@ -30,8 +30,8 @@ TEST(PebbleServer, IgnoresTheTestsEnvironment) {
   request.account_key = key.get();
   request.timeout = std::chrono::seconds(60);
   request.poll_interval = std::chrono::milliseconds(100);
-  acme::ChallengePublisher silent{[](const std::string&, const protocol::AcmeChallenge&,
-                                     Duration) -> Status { return OkStatus(); },
+  acme::ChallengePublisher silent{[](const std::string&, const protocol::AcmeChallenge&, Duration,
+                                     std::stop_token) -> Status { return OkStatus(); },
                                   [](const std::string&, const std::string&) {}};
   auto issued = acme::ObtainCertificate(directory, *SystemClock::Get(), request, silent, {});
   ASSERT_FALSE(issued);
