@@ -73,17 +73,17 @@ class Flow {
   }
 
   // Waits before poll number `poll` (from 0) of something still `status`:
-  // its Retry-After clamped to [poll_interval, max_poll_interval] (a
-  // Retry-After of 0 or a past date must not make the polls spin), else
-  // poll_interval / 4, then / 2, then poll_interval.
+  // poll_interval / 4, then / 2, then poll_interval, or the Retry-After when
+  // longer (up to max_poll_interval): a Retry-After of 0 or a past date must
+  // not make the polls spin.
   // Errors: kDeadlineExceeded when the order's deadline comes first, kAborted
   // on a stop.
   Status Pause(int poll, std::optional<Duration> retry_after, std::string_view what,
                const std::string& status) {
+    const Duration least = request_.poll_interval / (poll >= 2 ? 1 : 4 >> poll);
     const Duration wait =
-        retry_after ? std::clamp(*retry_after, request_.poll_interval,
-                                 std::max(request_.poll_interval, request_.max_poll_interval))
-                    : request_.poll_interval / (poll >= 2 ? 1 : 4 >> poll);
+        retry_after ? std::clamp(*retry_after, least, std::max(least, request_.max_poll_interval))
+                    : least;
     if (clock_.MonotonicNow() + wait > deadline_) {
       return DeadlineExceeded(std::string(what) + " for " + request_.domain + " is still " +
                               status + " after the order's " +

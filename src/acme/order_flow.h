@@ -35,10 +35,9 @@ struct OrderRequest {
   std::string account_url;
   // Bounds the whole order, from the account to the download.
   Duration timeout = std::chrono::minutes(5);
-  // How long to wait between polls when the server gives no Retry-After
-  // (the first polls of each wait sooner: a quarter of it, then a half, as
-  // validation and issuance often take well under a second); whatever
-  // Retry-After it gives is clamped to [poll_interval, max_poll_interval].
+  // How long to wait between polls (the first polls of each wait sooner: a
+  // quarter of it, then a half, as validation and issuance often take well
+  // under a second); a longer Retry-After is waited, up to max_poll_interval.
   Duration poll_interval = std::chrono::seconds(1);
   Duration max_poll_interval = std::chrono::seconds(30);
 };

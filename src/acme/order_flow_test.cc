@@ -173,18 +173,21 @@ TEST_F(OrderFlowTest, PollsAfterRetryAfter) {
 }
 
 // Verify that a Retry-After of 0 (or a date already past) does not make the
-// polls spin: each still waits the poll interval.
-TEST_F(OrderFlowTest, PollsNoFasterThanTheInterval) {
+// polls spin: each still waits what it would with none (a quarter of the
+// poll interval: the authorization's one wait and the order's first; then
+// a half: the order's second).
+TEST_F(OrderFlowTest, PollsNoFasterThanWithoutRetryAfter) {
   ManualClock clock;
   fake_.SetProcessing(2, Duration::zero());
-  request_.poll_interval = std::chrono::seconds(2);
+  request_.poll_interval = std::chrono::seconds(4);
   Result<IssuedCertificate> issued = Internal("not run");
   std::thread run(
       [&] { issued = ObtainCertificate(fake_, clock, request_, edges_.Publisher(), {}); });
-  for (int wait = 0; wait < 3; ++wait) {
+  for (const Duration wait :
+       {std::chrono::seconds(1), std::chrono::seconds(1), std::chrono::seconds(2)}) {
     ASSERT_TRUE(testing::PollUntil([&] { return clock.waiters() == 1; }));
     const int polls = fake_.calls("get_authorization") + fake_.calls("get_order");
-    clock.Advance(std::chrono::milliseconds(1999));
+    clock.Advance(wait - std::chrono::milliseconds(1));
     EXPECT_EQ(clock.waiters(), 1);
     EXPECT_EQ(fake_.calls("get_authorization") + fake_.calls("get_order"), polls);
     clock.Advance(std::chrono::milliseconds(1));

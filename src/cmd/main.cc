@@ -334,6 +334,10 @@ int main(int argc, char** argv) {
   server->add_flag("--new-admin-token", server_options.new_admin_token,
                    "make a new admin token in DATA/admin.token; it replaces the database's "
                    "(the old one stops working on every server)");
+  server->add_flag("--new-shared-trust", server_options.new_shared_trust,
+                   "with a shared database: record this server's CA and keyring as the ones "
+                   "every server must hold (after replacing the CA on purpose); copy its ca.crt, "
+                   "ca.key and keyring.json to the others");
   server->add_option("--server-id", server_options.server_id,
                      "this server's id among those sharing the store, unique among them "
                      "(default: the host name)");

@@ -75,18 +75,35 @@ size_t CertificateOrderer::in_flight() const {
   return orders_.size() - finished_.size();
 }
 
-std::vector<std::string> CertificateOrderer::Wanted(const store::Snapshot& snapshot) {
+CertificateOrderer::Hosts CertificateOrderer::Wanted(const store::Snapshot& snapshot) {
   std::set<std::string> wanted;
+  std::set<std::string> passed_over;
   for (const model::App& app : snapshot.apps) {
     if (app.deleting || app.spec.edge.tls != model::EdgeTls::kAuto) continue;
     for (const std::string& domain : app.spec.domains) {
       std::string host = domain.substr(0, domain.find('/'));
       std::transform(host.begin(), host.end(), host.begin(),
                      [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      if (AcmeCanOrder(host)) wanted.insert(std::move(host));
+      (AcmeCanOrder(host) ? wanted : passed_over).insert(std::move(host));
     }
   }
-  return {wanted.begin(), wanted.end()};
+  return {{wanted.begin(), wanted.end()}, {passed_over.begin(), passed_over.end()}};
+}
+
+void CertificateOrderer::NotePassedOver(const std::vector<std::string>& hosts) {
+  std::vector<std::string> first_seen;
+  {
+    std::lock_guard lock(mu_);
+    for (const std::string& host : hosts) {
+      if (passed_over_.insert(host).second) first_seen.push_back(host);
+    }
+  }
+  for (const std::string& host : first_seen) {
+    SKIFF_LOG_INFO(
+        "certificates: {} is not ordered: no ACME CA may validate localhost names or IP "
+        "addresses; it is served with a manual certificate that covers it, else the fallback",
+        host);
+  }
 }
 
 Time CertificateOrderer::Pass() {
@@ -105,21 +122,23 @@ Time CertificateOrderer::Pass() {
   ended.clear();
   const Time now = clock_->Now();
   if (deposed_) return Time::max();
-  Result<std::vector<std::string>> wanted =
+  Result<Hosts> hosts =
       snapshots_ != nullptr
           ? snapshots_->Read([](const store::Snapshot& s) { return Wanted(s); })
           : store_->GetSnapshot().map([](const store::Snapshot& s) { return Wanted(s); });
   auto kept = certificates_->List();
-  if (!wanted || !kept) {
+  if (!hosts || !kept) {
     SKIFF_LOG_WARN("certificates: cannot read the store: {}",
-                   (!wanted ? wanted.error() : kept.error()).ToString());
+                   (!hosts ? hosts.error() : kept.error()).ToString());
     return now + kRetryPass;
   }
+  NotePassedOver(hosts->passed_over);
+  const std::vector<std::string>& wanted = hosts->wanted;
   std::vector<KeptCertificate> for_plan;
   for_plan.reserve(kept->size());
   for (const StoredCertificate& c : *kept) for_plan.push_back(ForPlan(c));
-  const CertificatePlan plan = PlanCertificates(*wanted, for_plan, now);
-  ForgetUnserved(*wanted, *kept, now);
+  const CertificatePlan plan = PlanCertificates(wanted, for_plan, now);
+  ForgetUnserved(wanted, *kept, now);
 
   std::vector<std::string> newly_pending;
   {
@@ -169,8 +188,11 @@ void CertificateOrderer::ForgetUnserved(const std::vector<std::string>& wanted,
       std::lock_guard lock(mu_);
       if (stopping_ || orders_.contains(c.domain)) continue;
     }
-    auto forgotten = certificates_->ForgetStale(c.domain, now);
-    if (!forgotten) {
+    auto forgotten = certificates_->ForgetStale(c.domain, now, options_.fence_epoch);
+    if (!forgotten && forgotten.error().code == ErrorCode::kFailedPrecondition) {
+      Fenced(tl::unexpected(forgotten.error()));
+      return;
+    } else if (!forgotten) {
       SKIFF_LOG_WARN("certificates: the record of {} (no app serves it) stays for now: {}",
                      c.domain, forgotten.error().ToString());
     } else if (*forgotten) {

@@ -81,8 +81,15 @@ class CertificateOrderer {
   bool deposed() const { return deposed_.load(); }
 
  private:
-  // The domains served with edge.tls auto, lowercase, each once.
-  static std::vector<std::string> Wanted(const store::Snapshot& snapshot);
+  // The hosts served with edge.tls auto, lowercase, each once, sorted: those
+  // to order, and those no CA may validate (AcmeCanOrder).
+  struct Hosts {
+    std::vector<std::string> wanted;
+    std::vector<std::string> passed_over;
+  };
+  static Hosts Wanted(const store::Snapshot& snapshot);
+  // Logs each host passed over the first time it is.
+  void NotePassedOver(const std::vector<std::string>& hosts);
   void Order(const std::string& domain, std::stop_token stop);
   // Forgets the ACME records (failures only, or an expired certificate) of
   // domains not in `wanted` (sorted) with no order in flight.
@@ -105,6 +112,7 @@ class CertificateOrderer {
   std::map<std::string, std::jthread> orders_;  // GUARDED_BY(mu_): by domain
   std::set<std::string> finished_;              // GUARDED_BY(mu_): orders to join
   std::set<std::string> announced_pending_;     // GUARDED_BY(mu_)
+  std::set<std::string> passed_over_;           // GUARDED_BY(mu_): logged already
   bool stopping_ = false;                       // GUARDED_BY(mu_)
 
   // Last: stopped (its thread joined) before the state its passes use goes.

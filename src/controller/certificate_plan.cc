@@ -17,8 +17,7 @@ Duration OrderRetryBackoff(int failures) {
 bool AcmeCanOrder(std::string_view domain) {
   if (!crypto::IsHostname(domain)) return false;
   const size_t dot = domain.rfind('.');
-  if (dot == std::string_view::npos) return false;
-  const std::string_view last = domain.substr(dot + 1);
+  const std::string_view last = dot == std::string_view::npos ? domain : domain.substr(dot + 1);
   if (std::all_of(last.begin(), last.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     return false;
   }

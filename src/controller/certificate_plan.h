@@ -25,11 +25,12 @@ Duration OrderRetryBackoff(int failures);
 // two thirds of its lifetime (Let's Encrypt's advice: day 60 of 90).
 Time RenewalTime(Time not_before, Time not_after);
 
-// Whether an ACME CA can issue for `domain` through HTTP-01: a hostname of
-// two labels or more (no wildcard: HTTP-01 cannot prove one), not an IP
-// address (its last label all digits), not localhost nor under .localhost
-// (RFC 6761: never public). Such domains are served with the fallback
-// certificate, or a manual one, and never ordered.
+// Whether an ACME CA can issue for `domain` through HTTP-01: a hostname (no
+// wildcard: HTTP-01 cannot prove one), not an IP address (its last label all
+// digits), not localhost nor under .localhost (RFC 6761: no CA may validate
+// them). Single labels ("intranet") pass: a private ACME CA may issue them.
+// Other domains are served with the fallback certificate, or a manual one,
+// and never ordered.
 bool AcmeCanOrder(std::string_view domain);
 
 // A certificate the store keeps, as far as ordering goes.

@@ -129,15 +129,14 @@ TEST(CertificatePlanTest, Cases) {
   }
 }
 
-// Verify which names an ACME CA is asked for: public-looking hostnames only,
-// never localhost names, IP addresses, single labels or wildcards.
+// Verify which names an ACME CA is asked for: hostnames (single labels too,
+// for private CAs), never localhost names, IP addresses or wildcards.
 TEST(AcmeCanOrderTest, OnlyNamesACaCanValidate) {
-  for (const char* name : {"web.com", "a.b.skiff.test", "WEB.Example.org", "x1.io"}) {
+  for (const char* name : {"web.com", "a.b.skiff.test", "WEB.Example.org", "x1.io", "intranet"}) {
     EXPECT_TRUE(AcmeCanOrder(name)) << name;
   }
-  for (const char* name :
-       {"localhost", "hello.localhost", "Hello.LOCALHOST", "127.0.0.1", "10.1.2.3", "intranet",
-        "*.web.com", "", "web.com.", "::1", "web_app.com"}) {
+  for (const char* name : {"localhost", "hello.localhost", "Hello.LOCALHOST", "127.0.0.1",
+                           "10.1.2.3", "42", "*.web.com", "", "web.com.", "::1", "web_app.com"}) {
     EXPECT_FALSE(AcmeCanOrder(name)) << name;
   }
 }

@@ -236,7 +236,7 @@ Status CertificateStore::Remove(std::string_view domain) {
   return OkStatus();
 }
 
-Result<bool> CertificateStore::ForgetStale(std::string_view domain, Time now) {
+Result<bool> CertificateStore::ForgetStale(std::string_view domain, Time now, int64_t fence_epoch) {
   SKIFF_ASSIGN_OR_RETURN(std::optional<StoredCertificate> kept, Get(std::string(domain)));
   if (!kept || kept->source != CertificateSource::kAcme) return false;
   if (kept->has_certificate() && now < kept->not_after) return false;
@@ -245,11 +245,11 @@ Result<bool> CertificateStore::ForgetStale(std::string_view domain, Time now) {
     if (removed.error().code == ErrorCode::kNotFound) return false;
     return tl::unexpected(removed.error());
   }
-  (void)Announce("certificate.removed",
-                 fmt::format("certificate record for {} removed: no app serves it and it holds "
-                             "no valid certificate",
-                             kept->domain),
-                 kept->domain);
+  SKIFF_RETURN_IF_ERROR(Announce("certificate.removed",
+                                 fmt::format("certificate record for {} removed: no app serves it "
+                                             "and it holds no valid certificate",
+                                             kept->domain),
+                                 kept->domain, fence_epoch));
   return true;
 }
 

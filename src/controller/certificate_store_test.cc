@@ -213,12 +213,12 @@ TEST_F(CertificateStoreTest, ForgetStale) {
   const Pem manual = SelfSigned({"manual.com"}, Now() - hours(1), Now() + hours(24));
   ASSERT_TRUE(certs_.Put("manual.com", manual.cert, manual.key, CertificateSource::kManual));
 
-  EXPECT_EQ(certs_.ForgetStale("failed.com", Now()), true);
-  EXPECT_EQ(certs_.ForgetStale("acme.com", Now()), false);
-  EXPECT_EQ(certs_.ForgetStale("manual.com", Now() + hours(48)), false);
-  EXPECT_EQ(certs_.ForgetStale("none.com", Now()), false);
+  EXPECT_EQ(certs_.ForgetStale("failed.com", Now(), 0), true);
+  EXPECT_EQ(certs_.ForgetStale("acme.com", Now(), 0), false);
+  EXPECT_EQ(certs_.ForgetStale("manual.com", Now() + hours(48), 0), false);
+  EXPECT_EQ(certs_.ForgetStale("none.com", Now(), 0), false);
   EXPECT_EQ(Listed().size(), 2u);
-  EXPECT_EQ(certs_.ForgetStale("acme.com", Now() + hours(24)), true);
+  EXPECT_EQ(certs_.ForgetStale("acme.com", Now() + hours(24), 0), true);
   ASSERT_EQ(Listed().size(), 1u);
   EXPECT_EQ(Listed()[0].domain, "manual.com");
   EXPECT_EQ(Events().back().kind, "certificate.removed");

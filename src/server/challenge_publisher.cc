@@ -3,6 +3,7 @@
 #include <spdlog/fmt/fmt.h>
 
 #include <condition_variable>
+#include <map>
 #include <mutex>
 
 #include "common/logging.h"
@@ -32,7 +33,11 @@ acme::ChallengePublisher MakeChallengePublisher(controller::AcmeChallengeStore* 
     for (;;) {
       std::string behind;
       std::string tag;  // read once a standalone edge needs it
-      for (const auto& [name, routes] : edges()) {
+      const std::map<std::string, metrics::EdgeRoutes> known = edges();
+      // No edge at all could answer the validation: one that starts now
+      // (a standalone edge before its first report) is waited for.
+      if (known.empty()) behind = "(none)";
+      for (const auto& [name, routes] : known) {
         if (routes.revision >= revision) continue;
         if (!routes.tag.empty()) {
           if (tag.empty()) tag = current_tag();
@@ -49,6 +54,12 @@ acme::ChallengePublisher MakeChallengePublisher(controller::AcmeChallengeStore* 
         // Withdrawn here too, not only by the flow: a challenge no order
         // waits for must not stay in every edge's routes.
         (void)challenges->Withdraw(challenge.token);
+        if (known.empty()) {
+          return DeadlineExceeded(fmt::format(
+              "no edge has reported to this server within {} ms, so no edge could answer the "
+              "challenge for {}: run the server's own edge or a standalone `skiff edge`",
+              limit.count(), domain));
+        }
         return DeadlineExceeded(
             fmt::format("the edges did not take the challenge for {} within {} ms: {} still "
                         "route by older routes than revision {}",

@@ -4,9 +4,10 @@
 // the drains know of (server/edge_roster.h, the own edge) routes by routes at
 // least that new, the way the drain tracker tells: a routing table of that
 // revision or later, or a standalone edge's document tag equal to the one the
-// store gives now. Past `wait` it gives up with kDeadlineExceeded naming the
-// edges behind (the order fails and is retried after its back-off); on a stop
-// it gives up within 50 ms (kAborted). Either way it withdraws the challenge.
+// store gives now; with no edge known yet, until one is and does. Past `wait`
+// it gives up with kDeadlineExceeded naming the edges behind (the order fails and is retried after
+// its back-off); on a stop it gives up within 50 ms (kAborted). Either way it withdraws the
+// challenge.
 #pragma once
 
 #include <functional>

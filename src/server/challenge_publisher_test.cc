@@ -3,9 +3,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <mutex>
 #include <thread>
 
+#include "fakes/testing.h"
 #include "store/memory/memory_store.h"
 
 namespace skiff::server {
@@ -46,15 +48,19 @@ TEST_F(ChallengePublisherTest, ReturnsOnceEveryEdgeRoutesByTheChallenge) {
   Report("own", 0);
   Report("far", 0, "tag-before");
   acme::ChallengePublisher publisher = Publisher(std::chrono::seconds(30));
+  std::atomic<bool> caught_up{false};
   std::thread edges([&] {
-    // Each edge catches up a little later, as their routes are rebuilt.
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    // The edges catch up once the challenge is kept, one after the other,
+    // as their routes are rebuilt.
+    EXPECT_TRUE(testing::PollUntil([&] { return Kept() == 1; }));
     Report("own", store_.Revision());
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::this_thread::yield();
+    caught_up = true;
     Report("far", 0, "tag-now");
   });
   const Status published =
       publisher.publish("web.skiff.test", challenge_, std::chrono::seconds(30), std::stop_token());
+  EXPECT_TRUE(caught_up) << "publish returned before every edge took the challenge";
   edges.join();
   ASSERT_TRUE(published) << published.error().ToString();
   EXPECT_EQ(Kept(), 1u);
@@ -76,6 +82,27 @@ TEST_F(ChallengePublisherTest, EdgeBehindPastTheWaitFailsNamingIt) {
   EXPECT_THAT(published.error().message, HasSubstr("web.skiff.test"));
   EXPECT_THAT(published.error().message, HasSubstr("own still route by older routes"));
   EXPECT_EQ(Kept(), 0u);
+}
+
+// Verify that with no edge known (a standalone edge that has not reported
+// yet) publish waits for one rather than let the validation fail.
+TEST_F(ChallengePublisherTest, NoEdgeYetIsWaitedFor) {
+  acme::ChallengePublisher publisher = Publisher(std::chrono::seconds(30));
+  const Status alone = publisher.publish("web.skiff.test", challenge_,
+                                         std::chrono::milliseconds(200), std::stop_token());
+  ASSERT_FALSE(alone);
+  EXPECT_EQ(alone.error().code, ErrorCode::kDeadlineExceeded);
+  EXPECT_THAT(alone.error().message,
+              HasSubstr("no edge has reported to this server within 200 ms"));
+
+  std::thread edge([&] {
+    EXPECT_TRUE(testing::PollUntil([&] { return Kept() == 1; }));
+    Report("far", 0, "tag-now");
+  });
+  const Status published =
+      publisher.publish("web.skiff.test", challenge_, std::chrono::seconds(30), std::stop_token());
+  edge.join();
+  EXPECT_TRUE(published) << published.error().ToString();
 }
 
 // Verify that a stop ends a publish waiting for an edge (long before its

@@ -472,7 +472,14 @@ Status Server::Impl::Start() {
   // Servers of one database must share the CA and the keyring: one that
   // does not stops here, saying which files to copy.
   if (shared_) {
-    SKIFF_RETURN_IF_ERROR(CheckSharedTrust(store_.get(), *keyring_, tls_.ca_fingerprint, data));
+    SKIFF_RETURN_IF_ERROR(CheckSharedTrust(store_.get(), *keyring_, tls_.ca_fingerprint, data,
+                                           options_.new_shared_trust));
+    if (options_.new_shared_trust) {
+      SKIFF_LOG_WARN(
+          "recorded this server's CA (fingerprint {}) and keyring as the ones every server of "
+          "this database must hold: copy its ca.crt, ca.key and keyring.json to the others",
+          tls_.ca_fingerprint);
+    }
   }
   bool created = false;
   api::AdminTokenOptions token_options;

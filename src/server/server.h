@@ -79,6 +79,9 @@ struct ServerOptions {
   // Make a new admin token (DATA/admin.token) that replaces the database's:
   // the old one stops working on every server.
   bool new_admin_token = false;
+  // Record this server's CA and keyring as the ones every server of the
+  // shared database must hold (server/shared_trust.h), over what was recorded.
+  bool new_shared_trust = false;
   // ACME (RFC 8555): the directory URL certificates are ordered from (empty:
   // none is ordered; edge.tls auto then serves a manual certificate or the
   // fallback), the account's contact address, and a PEM file of CAs to trust

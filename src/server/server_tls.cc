@@ -47,25 +47,27 @@ Result<crypto::CertifiedKey> LoadOrCreateCa(const std::string& data_dir,
   const std::string key_path = PathIn(data_dir, kCaKeyFile);
   SKIFF_ASSIGN_OR_RETURN(std::string cert, ReadIfThere(cert_path, /*private_only=*/false));
   SKIFF_ASSIGN_OR_RETURN(std::string key, ReadIfThere(key_path, /*private_only=*/true));
-  // A key with no certificate and no API certificate yet is a first start
-  // cut short between the two writes (kill -9, power loss): no one can have
-  // trusted a CA certificate that was never written, so it is made anew.
-  // Once the API certificate exists, the CA was whole and may be trusted.
-  bool first_start_cut_short = false;
-  if (cert.empty() && !key.empty()) {
-    SKIFF_ASSIGN_OR_RETURN(std::string issued,
-                           ReadIfThere(PathIn(data_dir, kServerCertFile), /*private_only=*/false));
-    first_start_cut_short = issued.empty();
-  }
-  if (cert.empty() && (key.empty() || first_start_cut_short)) {
+  // The CA is made under a marker, written before its key and removed after
+  // its certificate: a key alone beside the marker is a making cut short
+  // (kill -9, power loss), whose certificate no one can have trusted, so it
+  // is made anew; a key alone without it is a CA that lost its certificate,
+  // which is refused below rather than replaced.
+  const std::string marker_path = PathIn(data_dir, kCaMakingFile);
+  std::error_code ec;
+  const bool making = std::filesystem::exists(marker_path, ec);
+  if (cert.empty() && (key.empty() || making)) {
     SKIFF_ASSIGN_OR_RETURN(crypto::CertifiedKey ca,
                            crypto::MakeAuthority("skiff server CA", now, kCaLifetime));
+    SKIFF_RETURN_IF_ERROR(
+        WriteFileAtomically(marker_path, "skiff: the server's CA is being made\n", 0600));
     // The key first: a CA certificate without its key would stop the next start.
     SKIFF_RETURN_IF_ERROR(WriteFileAtomically(key_path, ca.key_pem, 0600));
     SKIFF_RETURN_IF_ERROR(WriteFileAtomically(cert_path, ca.cert_pem, 0644));
+    std::filesystem::remove(marker_path, ec);  // left behind: harmless, the CA is whole
     *created = true;
     return ca;
   }
+  if (making && !cert.empty() && !key.empty()) std::filesystem::remove(marker_path, ec);
   if (cert.empty() || key.empty()) {
     return FailedPrecondition(
         "the server's CA is half there: " + (cert.empty() ? cert_path : key_path) +

@@ -24,6 +24,9 @@ inline constexpr const char* kCaCertFile = "ca.crt";
 inline constexpr const char* kCaKeyFile = "ca.key";
 inline constexpr const char* kServerCertFile = "server.crt";
 inline constexpr const char* kServerKeyFile = "server.key";
+// Present while the CA is being made (LoadOrCreateServerTls): a start that
+// finds it beside a CA key with no certificate makes the CA again.
+inline constexpr const char* kCaMakingFile = "ca.making";
 
 // The CA lives ten years; the API's certificate one, reissued within its
 // last thirty days.
@@ -42,8 +45,9 @@ struct ServerTls {
 // Loads `data_dir`'s CA, making it when neither of its files exists, and the
 // API certificate for `names` (DNS names and IPs), issuing it again when it is
 // missing or does not fit (crypto::ServerCertificateFits with kReissueBefore).
-// Errors: kFailedPrecondition when only one of the CA's files exists, they do
-// not parse or a key file is readable by others; kUnavailable when a file
+// Errors: kFailedPrecondition when only one of the CA's files exists (but a
+// key left by a making cut short: the CA is made again), they do not parse
+// or a key file is readable by others; kUnavailable when a file
 // cannot be read or written; kInvalidArgument for a name that is neither a
 // DNS name nor an IP.
 Result<ServerTls> LoadOrCreateServerTls(const std::string& data_dir,

@@ -132,24 +132,29 @@ TEST(ServerTlsTest, HalfACaIsFailedPrecondition) {
   EXPECT_EQ(broken.error().code, ErrorCode::kFailedPrecondition);
 }
 
-// Verify that a first start cut short between writing the CA's key and its
-// certificate (no API certificate issued yet) makes a whole CA on the next
-// start, where a later loss of the certificate is still refused.
-TEST(ServerTlsTest, FirstStartCutShortMakesTheCaAgain) {
+// Verify that a making of the CA cut short between its key and its
+// certificate (the marker still there) makes a whole CA on the next start,
+// where a CA that lost its certificate (no marker; even with no API
+// certificate either) is refused and its key kept.
+TEST(ServerTlsTest, MakingCutShortMakesTheCaAgain) {
   testing::TempDir dir;
   ASSERT_TRUE(LoadOrCreateServerTls(dir.path(), {"127.0.0.1"}, system_clock::now()));
+  EXPECT_FALSE(std::filesystem::exists(dir.File(kCaMakingFile)));
+  const std::string key = ReadPrivateFile(dir.File(kCaKeyFile)).value_or("");
   ASSERT_EQ(::unlink(dir.File(kCaCertFile).c_str()), 0);
+  ASSERT_EQ(::unlink(dir.File(kServerCertFile).c_str()), 0);
   auto lost = LoadOrCreateServerTls(dir.path(), {"127.0.0.1"}, system_clock::now());
   ASSERT_FALSE(lost);
   EXPECT_EQ(lost.error().code, ErrorCode::kFailedPrecondition);
   EXPECT_NE(lost.error().message.find("put it back"), std::string::npos) << lost.error().message;
+  EXPECT_EQ(ReadPrivateFile(dir.File(kCaKeyFile)).value_or(""), key);
 
-  ASSERT_EQ(::unlink(dir.File(kServerCertFile).c_str()), 0);
-  ASSERT_EQ(::unlink(dir.File(kServerKeyFile).c_str()), 0);
+  ASSERT_TRUE(WriteFileAtomically(dir.File(kCaMakingFile), "", 0600));
   auto again = LoadOrCreateServerTls(dir.path(), {"127.0.0.1"}, system_clock::now());
   ASSERT_TRUE(again) << again.error().ToString();
   EXPECT_TRUE(again->ca_created);
   EXPECT_TRUE(std::filesystem::exists(dir.File(kCaCertFile)));
+  EXPECT_FALSE(std::filesystem::exists(dir.File(kCaMakingFile)));
 }
 
 }  // namespace

@@ -1,11 +1,13 @@
 #include "server/shared_trust.h"
 
+#include <boost/json.hpp>
 #include <filesystem>
 
 namespace skiff::server {
 
 namespace {
 
+namespace json = boost::json;
 using store::RecordKind;
 
 // What the keyring check seals: nothing secret, only whether it opens.
@@ -13,49 +15,84 @@ constexpr std::string_view kCheckText = "skiff keyring check";
 
 std::string CheckData() { return crypto::AssociatedData("keyring-check", {"cluster"}); }
 
-// The record `key` holds, made `made` when there is none (a concurrent
-// first start may make it first: then theirs is read).
-Result<std::string> GetOrCreate(store::Store* store, std::string_view key,
-                                const std::string& made) {
+struct SharedTrust {
+  std::string ca_fingerprint;
+  std::string keyring_check;  // kCheckText sealed under the recording server's keyring
+};
+
+std::string Encode(const SharedTrust& trust) {
+  return json::serialize(json::object{{"ca_fingerprint", trust.ca_fingerprint},
+                                      {"keyring_check", trust.keyring_check}});
+}
+
+Result<SharedTrust> Decode(const std::string& value) {
+  boost::system::error_code ec;
+  const json::value doc = json::parse(value, ec);
+  const json::object* o = ec ? nullptr : doc.if_object();
+  const json::value* ca = o ? o->if_contains("ca_fingerprint") : nullptr;
+  const json::value* check = o ? o->if_contains("keyring_check") : nullptr;
+  if (!ca || !ca->is_string() || !check || !check->is_string()) {
+    return Internal("the store's record " + std::string(kSharedTrustRecord) +
+                    " does not parse; start one server with --new-shared-trust to write it anew");
+  }
+  return SharedTrust{std::string(ca->as_string()), std::string(check->as_string())};
+}
+
+// The record, made from `own` when there is none (a concurrent first start
+// may make it first: then theirs is read).
+Result<SharedTrust> GetOrCreate(store::Store* store, const SharedTrust& own) {
+  const std::string key(kSharedTrustRecord);
   for (int attempt = 0; attempt < 2; ++attempt) {
-    auto kept = store->GetRecord(RecordKind::kCertificate, std::string(key));
-    if (kept) return *kept;
+    auto kept = store->GetRecord(RecordKind::kCertificate, key);
+    if (kept) return Decode(*kept);
     if (kept.error().code != ErrorCode::kNotFound) return tl::unexpected(kept.error());
-    Status created = store->CreateRecord(RecordKind::kCertificate, std::string(key), made);
-    if (created) return made;
+    Status created = store->CreateRecord(RecordKind::kCertificate, key, Encode(own));
+    if (created) return own;
     if (created.error().code != ErrorCode::kAlreadyExists) return tl::unexpected(created.error());
   }
-  return Unavailable("the record " + std::string(key) + " keeps changing: try the start again");
+  return Unavailable("the record " + key + " keeps changing: try the start again");
 }
 
 }  // namespace
 
 Status CheckSharedTrust(store::Store* store, const crypto::Keyring& keyring,
-                        const std::string& ca_fingerprint, const std::string& data_dir) {
+                        const std::string& ca_fingerprint, const std::string& data_dir,
+                        bool replace) {
   const auto in_data = [&](const char* file) {
     return (std::filesystem::path(data_dir) / file).string();
   };
-  SKIFF_ASSIGN_OR_RETURN(std::string shared_ca,
-                         GetOrCreate(store, kSharedCaRecord, ca_fingerprint));
-  if (shared_ca != ca_fingerprint) {
+  SharedTrust own{ca_fingerprint, ""};
+  SKIFF_ASSIGN_OR_RETURN(own.keyring_check, keyring.Seal(kCheckText, CheckData()));
+  if (replace) {
+    return store->PutRecord(RecordKind::kCertificate, std::string(kSharedTrustRecord), Encode(own));
+  }
+  SKIFF_ASSIGN_OR_RETURN(SharedTrust shared, GetOrCreate(store, own));
+  constexpr std::string_view kOrReplace =
+      " (or, to make this server's the ones every server must hold, start it once with "
+      "--new-shared-trust and copy its files to the others; docs/postgres.md)";
+  if (shared.ca_fingerprint != ca_fingerprint) {
     return FailedPrecondition(
         "this server's CA (" + in_data("ca.crt") + ", fingerprint " + ca_fingerprint +
-        ") is not the CA of the other servers of this database (fingerprint " + shared_ca +
+        ") is not the CA of the other servers of this database (fingerprint " +
+        shared.ca_fingerprint +
         "): agents and edges joined to them would refuse this one. Stop it, copy ca.crt and "
         "ca.key from another server's data directory into " +
-        data_dir + ", remove its server.crt and server.key, and start it again (docs/postgres.md)");
+        data_dir + ", remove its server.crt and server.key, and start it again" +
+        std::string(kOrReplace));
   }
-  SKIFF_ASSIGN_OR_RETURN(std::string check, keyring.Seal(kCheckText, CheckData()));
-  SKIFF_ASSIGN_OR_RETURN(std::string shared_check, GetOrCreate(store, kSharedKeyringRecord, check));
-  auto opened = keyring.Open(shared_check, CheckData());
+  auto opened = keyring.Open(shared.keyring_check, CheckData());
   if (!opened || *opened != kCheckText) {
-    const auto key_id = crypto::Keyring::KeyIdOf(shared_check);
-    return FailedPrecondition(
-        "this server's keyring (" + in_data("keyring.json") + ") lacks the key " +
-        (key_id ? *key_id : std::string("(unreadable)")) +
-        " the other servers of this database seal with: it could not open their certificates' "
-        "keys. Stop it, copy keyring.json from another server's data directory into " +
-        data_dir + " (mode 0600), and start it again (docs/postgres.md)");
+    const auto key_id = crypto::Keyring::KeyIdOf(shared.keyring_check);
+    const std::string problem =
+        key_id && !keyring.Has(*key_id)
+            ? "lacks the key " + *key_id + " the database's keyring check was sealed with"
+            : "does not open the database's keyring check (its key " +
+                  (key_id ? *key_id : std::string("(unreadable)")) + " differs)";
+    return FailedPrecondition("this server's keyring (" + in_data("keyring.json") + ") " + problem +
+                              ": it could not open the keys the other servers sealed. Stop it, "
+                              "copy keyring.json from another server's data directory into " +
+                              data_dir + " (mode 0600), and start it again" +
+                              std::string(kOrReplace));
   }
   return OkStatus();
 }

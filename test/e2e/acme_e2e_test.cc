@@ -128,7 +128,9 @@ TEST_F(AcmeE2eTest, NearExpiryCertificateIsReplaced) {
   ASSERT_NO_FATAL_FAILURE(Apply("renew.skiff.test"));
   const std::string first = AwaitServed(tls_port, "renew.skiff.test", seconds(60));
   ASSERT_NE(first, "");
-  const std::string renewed = AwaitServed(tls_port, "renew.skiff.test", seconds(60), first);
+  // Due after 20 s; the wait allows one failed renewal and its 2-minute
+  // back-off on a loaded machine.
+  const std::string renewed = AwaitServed(tls_port, "renew.skiff.test", seconds(160), first);
   ASSERT_NE(renewed, "");
   EXPECT_EQ(StatusOver(tls_port, "renew.skiff.test"), "HTTP/1.1 200 OK");
   const CommandResult events = server_.Skiff({"events"});
@@ -136,7 +138,8 @@ TEST_F(AcmeE2eTest, NearExpiryCertificateIsReplaced) {
 }
 
 // Verify that a standalone `skiff edge` answers Pebble's HTTP-01 validation
-// (the server runs no edge: only the standalone one can), serves the issued
+// (the server runs no edge: only the standalone one can; the app is applied
+// as the edge starts, before it reported, so the order waits for it), serves the issued
 // certificate on its TLS listener with the app behind it, and, the server
 // killed and the edge restarted, still serves that same certificate from
 // what it kept on disk (mode 0600: it holds the key).
@@ -150,7 +153,8 @@ TEST_F(AcmeE2eTest, StandaloneEdgeAnswersTheChallengeAndServesTheCertificate) {
         std::vector<std::string>{SKIFF_BIN, "edge", "--server", server_.url(), "--listen",
                                  "127.0.0.1:" + std::to_string(plain_port), "--tls-listen",
                                  "127.0.0.1:" + std::to_string(tls_port), "--data",
-                                 dir.File("edge")},
+                                 dir.File("edge"), "--name", "edge-a", "--report-interval",
+                                 "200ms"},
         std::map<std::string, std::string>{{"SKIFF_TOKEN", server_.token()}}, dir.File("edge.log"));
   };
   auto edge = start_edge();
