@@ -86,7 +86,7 @@ class Flow {
                     : least;
     if (clock_.MonotonicNow() + wait > deadline_) {
       return DeadlineExceeded(std::string(what) + " for " + request_.domain + " is still " +
-                              status + " after the order's " +
+                              status + ", and its next poll would come after the order's " +
                               std::to_string(request_.timeout.count() / 1000) + " s");
     }
     std::mutex mu;

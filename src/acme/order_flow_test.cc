@@ -292,7 +292,8 @@ TEST_F(OrderFlowTest, DeadlineAndStop) {
   ASSERT_FALSE(issued);
   EXPECT_EQ(issued.error().code, ErrorCode::kDeadlineExceeded);
   EXPECT_EQ(issued.error().message,
-            "the authorization for web.skiff.test is still pending after the order's 25 s");
+            "the authorization for web.skiff.test is still pending, and its next poll would come "
+            "after the order's 25 s");
   EXPECT_EQ(edges_.served(), 0u);
 
   std::stop_source stop;

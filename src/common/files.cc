@@ -59,6 +59,15 @@ void SyncDirectoryOf(const std::string& path) {
 
 }  // namespace
 
+Status RemoveFileDurably(const std::string& path) {
+  if (::unlink(path.c_str()) != 0) {
+    if (errno == ENOENT) return OkStatus();
+    return Unavailable("cannot remove " + path + ": " + std::strerror(errno));
+  }
+  SyncDirectoryOf(path);
+  return OkStatus();
+}
+
 Status WriteFileAtomically(const std::string& path, std::string_view content, int mode) {
   const std::string tmp = path + ".tmp-" + RandomHex(6);
   SKIFF_RETURN_IF_ERROR(WriteNewFile(tmp, content, mode));

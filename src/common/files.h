@@ -29,6 +29,11 @@ Status WriteFileAtomically(const std::string& path, std::string_view content, in
 // naming the file and the system's reason otherwise.
 Status WriteNewFileAtomically(const std::string& path, std::string_view content, int mode = 0600);
 
+// Removes `path` and fsyncs its directory, so the removal survives a crash.
+// A file that is not there is fine. Errors: kUnavailable naming the file and
+// the system's reason.
+Status RemoveFileDurably(const std::string& path);
+
 // The whole file. kNotFound when it does not exist; kUnavailable when it cannot
 // be read; kFailedPrecondition when `private_only` and it is a symbolic link,
 // not a regular file, not this process's user's, or others may read it (each

@@ -19,6 +19,21 @@ std::vector<std::string> Names(const std::string& dir) {
   return out;
 }
 
+// Verify that RemoveFileDurably removes a file, accepts one already gone,
+// and names what it could not remove.
+TEST(FilesTest, RemoveFileDurably) {
+  testing::TempDir dir;
+  ASSERT_TRUE(WriteFileAtomically(dir.File("marker"), "x"));
+  ASSERT_TRUE(RemoveFileDurably(dir.File("marker")));
+  EXPECT_FALSE(std::filesystem::exists(dir.File("marker")));
+  EXPECT_TRUE(RemoveFileDurably(dir.File("marker")));
+  std::filesystem::create_directory(dir.File("a-dir"));
+  const Status refused = RemoveFileDurably(dir.File("a-dir"));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(refused.error().message.find("a-dir"), std::string::npos);
+}
+
 // Verify that a new file is made whole with its mode and no temporary file
 // left beside it, and that an existing file is kAlreadyExists and kept as it was.
 TEST(FilesTest, WriteNewFileAtomicallyNeverReplaces) {

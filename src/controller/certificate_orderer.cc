@@ -75,7 +75,8 @@ size_t CertificateOrderer::in_flight() const {
   return orders_.size() - finished_.size();
 }
 
-CertificateOrderer::Hosts CertificateOrderer::Wanted(const store::Snapshot& snapshot) {
+CertificateOrderer::Hosts CertificateOrderer::Wanted(const store::Snapshot& snapshot,
+                                                     bool private_ca) {
   std::set<std::string> wanted;
   std::set<std::string> passed_over;
   for (const model::App& app : snapshot.apps) {
@@ -84,7 +85,7 @@ CertificateOrderer::Hosts CertificateOrderer::Wanted(const store::Snapshot& snap
       std::string host = domain.substr(0, domain.find('/'));
       std::transform(host.begin(), host.end(), host.begin(),
                      [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      (AcmeCanOrder(host) ? wanted : passed_over).insert(std::move(host));
+      (AcmeCanOrder(host, private_ca) ? wanted : passed_over).insert(std::move(host));
     }
   }
   return {{wanted.begin(), wanted.end()}, {passed_over.begin(), passed_over.end()}};
@@ -100,8 +101,9 @@ void CertificateOrderer::NotePassedOver(const std::vector<std::string>& hosts) {
   }
   for (const std::string& host : first_seen) {
     SKIFF_LOG_INFO(
-        "certificates: {} is not ordered: no ACME CA may validate localhost names or IP "
-        "addresses; it is served with a manual certificate that covers it, else the fallback",
+        "certificates: {} is not ordered (Skiff orders no localhost names, IP addresses, or "
+        "single labels from a public CA); it is served with a manual certificate that covers "
+        "it, else the fallback",
         host);
   }
 }
@@ -122,10 +124,13 @@ Time CertificateOrderer::Pass() {
   ended.clear();
   const Time now = clock_->Now();
   if (deposed_) return Time::max();
-  Result<Hosts> hosts =
-      snapshots_ != nullptr
-          ? snapshots_->Read([](const store::Snapshot& s) { return Wanted(s); })
-          : store_->GetSnapshot().map([](const store::Snapshot& s) { return Wanted(s); });
+  Result<Hosts> hosts = snapshots_ != nullptr
+                            ? snapshots_->Read([&](const store::Snapshot& s) {
+                                return Wanted(s, options_.private_ca);
+                              })
+                            : store_->GetSnapshot().map([&](const store::Snapshot& s) {
+                                return Wanted(s, options_.private_ca);
+                              });
   auto kept = certificates_->List();
   if (!hosts || !kept) {
     SKIFF_LOG_WARN("certificates: cannot read the store: {}",

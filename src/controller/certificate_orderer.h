@@ -48,6 +48,9 @@ struct CertificateOrdererOptions {
   size_t max_concurrent = 4;         // orders at once, for different domains
   Duration order_timeout = std::chrono::minutes(5);
   Duration poll_interval = std::chrono::seconds(1);
+  // The directory is a private CA (--acme-ca-cert): single-label hosts are
+  // ordered too (AcmeCanOrder).
+  bool private_ca = false;
 };
 
 class CertificateOrderer {
@@ -87,7 +90,7 @@ class CertificateOrderer {
     std::vector<std::string> wanted;
     std::vector<std::string> passed_over;
   };
-  static Hosts Wanted(const store::Snapshot& snapshot);
+  static Hosts Wanted(const store::Snapshot& snapshot, bool private_ca);
   // Logs each host passed over the first time it is.
   void NotePassedOver(const std::vector<std::string>& hosts);
   void Order(const std::string& domain, std::stop_token stop);

@@ -230,10 +230,10 @@ TEST_F(CertificateOrdererTest, ForgetsRecordsOfDomainsNoAppServes) {
   EXPECT_TRUE(Kept("spare.skiff.test").has_value());
 }
 
-// Verify that names no ACME CA issues for (localhost names, IP addresses)
-// are neither ordered nor announced pending.
+// Verify that names Skiff does not order (localhost names, IP addresses, a
+// single label from a public CA) are neither ordered nor announced pending.
 TEST_F(CertificateOrdererTest, NamesNoCaIssuesForAreNotOrdered) {
-  AddApp("hello", {"hello.localhost", "127.0.0.1", "localhost"});
+  AddApp("hello", {"hello.localhost", "127.0.0.1", "localhost", "intranet"});
   auto orderer = Orderer();
   PassAndWait(*orderer);
   EXPECT_EQ(directory_.calls("new_order"), 0);

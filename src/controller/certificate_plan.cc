@@ -14,9 +14,10 @@ Duration OrderRetryBackoff(int failures) {
   return std::min(wait, kMaxOrderRetry);
 }
 
-bool AcmeCanOrder(std::string_view domain) {
+bool AcmeCanOrder(std::string_view domain, bool private_ca) {
   if (!crypto::IsHostname(domain)) return false;
   const size_t dot = domain.rfind('.');
+  if (dot == std::string_view::npos && !private_ca) return false;
   const std::string_view last = dot == std::string_view::npos ? domain : domain.substr(dot + 1);
   if (std::all_of(last.begin(), last.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     return false;

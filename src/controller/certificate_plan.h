@@ -25,13 +25,14 @@ Duration OrderRetryBackoff(int failures);
 // two thirds of its lifetime (Let's Encrypt's advice: day 60 of 90).
 Time RenewalTime(Time not_before, Time not_after);
 
-// Whether an ACME CA can issue for `domain` through HTTP-01: a hostname (no
-// wildcard: HTTP-01 cannot prove one), not an IP address (its last label all
-// digits), not localhost nor under .localhost (RFC 6761: no CA may validate
-// them). Single labels ("intranet") pass: a private ACME CA may issue them.
-// Other domains are served with the fallback certificate, or a manual one,
-// and never ordered.
-bool AcmeCanOrder(std::string_view domain);
+// Whether Skiff orders a certificate for `domain` through HTTP-01: a
+// hostname (no wildcard: HTTP-01 cannot prove one), not an IP address (its
+// last label all digits: Skiff orders DNS names only), not localhost nor
+// under .localhost (RFC 6761: no CA may validate them), and of two labels or
+// more unless `private_ca` (public CAs refuse "intranet" at every order; a
+// private one, trusted with --acme-ca-cert, may issue it). Other domains are
+// served with the fallback certificate, or a manual one, and never ordered.
+bool AcmeCanOrder(std::string_view domain, bool private_ca = false);
 
 // A certificate the store keeps, as far as ordering goes.
 struct KeptCertificate {

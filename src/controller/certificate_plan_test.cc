@@ -129,12 +129,17 @@ TEST(CertificatePlanTest, Cases) {
   }
 }
 
-// Verify which names an ACME CA is asked for: hostnames (single labels too,
-// for private CAs), never localhost names, IP addresses or wildcards.
+// Verify which names an ACME CA is asked for: hostnames (single labels only
+// of a private CA), never localhost names, IP addresses or wildcards.
 TEST(AcmeCanOrderTest, OnlyNamesACaCanValidate) {
-  for (const char* name : {"web.com", "a.b.skiff.test", "WEB.Example.org", "x1.io", "intranet"}) {
+  for (const char* name : {"web.com", "a.b.skiff.test", "WEB.Example.org", "x1.io"}) {
     EXPECT_TRUE(AcmeCanOrder(name)) << name;
+    EXPECT_TRUE(AcmeCanOrder(name, /*private_ca=*/true)) << name;
   }
+  EXPECT_FALSE(AcmeCanOrder("intranet"));
+  EXPECT_TRUE(AcmeCanOrder("intranet", /*private_ca=*/true));
+  EXPECT_FALSE(AcmeCanOrder("localhost", /*private_ca=*/true));
+  EXPECT_FALSE(AcmeCanOrder("42", /*private_ca=*/true));
   for (const char* name : {"localhost", "hello.localhost", "Hello.LOCALHOST", "127.0.0.1",
                            "10.1.2.3", "42", "*.web.com", "", "web.com.", "::1", "web_app.com"}) {
     EXPECT_FALSE(AcmeCanOrder(name)) << name;

@@ -245,11 +245,16 @@ Result<bool> CertificateStore::ForgetStale(std::string_view domain, Time now, in
     if (removed.error().code == ErrorCode::kNotFound) return false;
     return tl::unexpected(removed.error());
   }
-  SKIFF_RETURN_IF_ERROR(Announce("certificate.removed",
-                                 fmt::format("certificate record for {} removed: no app serves it "
-                                             "and it holds no valid certificate",
-                                             kept->domain),
-                                 kept->domain, fence_epoch));
+  Status announced = Announce("certificate.removed",
+                              fmt::format("certificate record for {} removed: no app serves it "
+                                          "and it holds no valid certificate",
+                                          kept->domain),
+                              kept->domain, fence_epoch);
+  // Only a refused fence is the caller's business; another failure leaves a
+  // removal without its event, which nothing waits for.
+  if (!announced && announced.error().code == ErrorCode::kFailedPrecondition) {
+    return tl::unexpected(announced.error());
+  }
   return true;
 }
 

@@ -116,9 +116,10 @@ class CertificateStore {
   // in `skiff certs` forever. Read again just before it is deleted, so a
   // manual certificate put meanwhile is kept (a put in the moment between
   // that read and the delete is not: records have no conditional delete).
-  // Commits certificate.removed fenced as PutIssued's event. Returns whether
-  // it was forgotten; kUnavailable when the store cannot be read or written;
-  // kFailedPrecondition when the fence refuses the event (the record is gone).
+  // Commits certificate.removed fenced as PutIssued's event (another failure
+  // of that event is logged, not returned). Returns whether it was forgotten;
+  // kUnavailable when the store cannot be read or written; kFailedPrecondition
+  // when the fence refuses the event (the record is gone).
   Result<bool> ForgetStale(std::string_view domain, Time now, int64_t fence_epoch);
 
   // Notes why the certificate of `domain` could not be renewed ("" clears

@@ -247,6 +247,7 @@ void Server::Impl::StartLeadership(controller::DrainTracker::EdgesFn edges) {
   if (acme_directory_) {
     controller::CertificateOrdererOptions orders;
     orders.contact = {"mailto:" + options_.acme_email};
+    orders.private_ca = !options_.acme_ca_cert.empty();
     loops.certificates = [this, orders, edges = loops.edges,
                           tag = loops.routes_tag](int64_t epoch) mutable {
       orders.fence_epoch = epoch;
@@ -413,6 +414,11 @@ Status Server::Impl::Start() {
   // Before anything starts: a shared store's servers list must say where
   // this one is.
   SKIFF_RETURN_IF_ERROR(CheckTlsFlags(options_.https, options_.insecure_http));
+  if (options_.new_shared_trust && options_.store == "sqlite") {
+    return InvalidArgument(
+        "--new-shared-trust: only with a shared database (--store postgres://...); a server on "
+        "SQLite has no other servers to agree with");
+  }
   serves_tls_ = ServesTls(options_.listen, options_.https, options_.insecure_http);
   SKIFF_RETURN_IF_ERROR(CheckAdvertise(options_.advertise, options_.listen,
                                        store::IsPostgresUri(options_.store), serves_tls_));
@@ -470,16 +476,11 @@ Status Server::Impl::Start() {
   // and its edge's credentials.
   if (shared_) SKIFF_RETURN_IF_ERROR(RefuseTakeover());
   // Servers of one database must share the CA and the keyring: one that
-  // does not stops here, saying which files to copy.
-  if (shared_) {
-    SKIFF_RETURN_IF_ERROR(CheckSharedTrust(store_.get(), *keyring_, tls_.ca_fingerprint, data,
-                                           options_.new_shared_trust));
-    if (options_.new_shared_trust) {
-      SKIFF_LOG_WARN(
-          "recorded this server's CA (fingerprint {}) and keyring as the ones every server of "
-          "this database must hold: copy its ca.crt, ca.key and keyring.json to the others",
-          tls_.ca_fingerprint);
-    }
+  // does not stops here, saying which files to copy. (--new-shared-trust
+  // records this server's instead, below, once its keyring is known to open
+  // every sealed key.)
+  if (shared_ && !options_.new_shared_trust) {
+    SKIFF_RETURN_IF_ERROR(CheckSharedTrust(store_.get(), *keyring_, tls_.ca_fingerprint, data));
   }
   bool created = false;
   api::AdminTokenOptions token_options;
@@ -500,6 +501,17 @@ Status Server::Impl::Start() {
   // send their certificates to its edges: it says so rather than serve
   // without them.
   SKIFF_RETURN_IF_ERROR(certificates_->CheckKeys());
+  if (options_.new_shared_trust) {
+    SKIFF_ASSIGN_OR_RETURN(std::vector<store::ServerRecord> servers, lease_->ListServers());
+    SKIFF_RETURN_IF_ERROR(RefuseReplaceWhileOthersRun(servers, ServerId(), options_.leader_ttl));
+    SKIFF_RETURN_IF_ERROR(CheckSharedTrust(store_.get(), *keyring_, tls_.ca_fingerprint, data,
+                                           /*replace=*/true));
+    SKIFF_LOG_WARN(
+        "recorded this server's CA (fingerprint {}) and keyring as the ones every server of this "
+        "database must hold: copy its ca.crt, ca.key and keyring.json to the others before they "
+        "start",
+        tls_.ca_fingerprint);
+  }
   challenges_ = std::make_unique<controller::AcmeChallengeStore>(store_.get(), clock_);
   if (!options_.acme_directory.empty()) {
     net::TlsTrust trust;

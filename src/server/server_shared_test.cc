@@ -169,6 +169,49 @@ TEST_F(ServerSharedTest, RefusesAnotherCaOrKeyring) {
   EXPECT_TRUE(started) << started.error().ToString();
 }
 
+// Verify that --new-shared-trust is refused while another server runs, and
+// once it is stopped records the new CA, which the old server's is then
+// refused against.
+TEST_F(ServerSharedTest, NewSharedTrustReplacesTheCaOnceTheOthersStop) {
+  SKIFF_REQUIRE_POSTGRES(pg);
+  ASSERT_NO_FATAL_FAILURE(OpenDatabase(pg));
+  ServerOptions first_options = OptionsFor("a", dir_.File("a"));
+  first_options.run_agent = false;
+  auto first = std::make_unique<Server>(first_options);
+  ASSERT_TRUE(first->Start());
+
+  // The keyring is kept (it opens what is sealed); the CA is new.
+  ShareTrust(dir_.File("a"), dir_.File("b"));
+  fs::remove(dir_.File("b") + "/ca.crt");
+  fs::remove(dir_.File("b") + "/ca.key");
+  ServerOptions options = OptionsFor("b", dir_.File("b"));
+  options.run_agent = false;
+  options.new_shared_trust = true;
+  Status refused = Server(options).Start();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(refused.error().message, HasSubstr("other servers of this database are running (a"));
+
+  first->Shutdown();
+  first.reset();
+  // Heard no more within the leader TTL (3 s) once it stopped.
+  Status started = Internal("not started");
+  std::unique_ptr<Server> second;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        second = std::make_unique<Server>(options);
+        started = second->Start();
+        return started.has_value();
+      },
+      std::chrono::seconds(20), std::chrono::milliseconds(500)))
+      << started.error().ToString();
+  second->Shutdown();
+  second.reset();
+  refused = Server(first_options).Start();
+  ASSERT_FALSE(refused);
+  EXPECT_THAT(refused.error().message, HasSubstr("is not the CA of the other servers"));
+}
+
 // The edges whose reports the server at `port` holds (GET /v1/traffic).
 std::vector<std::string> EdgesHeard(uint16_t port, const std::string& token) {
   auto r = net::HttpClient("http://127.0.0.1:" + std::to_string(port))

@@ -63,11 +63,16 @@ Result<crypto::CertifiedKey> LoadOrCreateCa(const std::string& data_dir,
     // The key first: a CA certificate without its key would stop the next start.
     SKIFF_RETURN_IF_ERROR(WriteFileAtomically(key_path, ca.key_pem, 0600));
     SKIFF_RETURN_IF_ERROR(WriteFileAtomically(cert_path, ca.cert_pem, 0644));
-    std::filesystem::remove(marker_path, ec);  // left behind: harmless, the CA is whole
+    // A marker left beside a whole CA would let a later loss of ca.crt
+    // replace the CA: its removal must last, or the start stops.
+    SKIFF_RETURN_IF_ERROR(RemoveFileDurably(marker_path));
     *created = true;
     return ca;
   }
-  if (making && !cert.empty() && !key.empty()) std::filesystem::remove(marker_path, ec);
+  // A making cut short after the certificate was written: the CA is whole.
+  if (making && !cert.empty() && !key.empty()) {
+    SKIFF_RETURN_IF_ERROR(RemoveFileDurably(marker_path));
+  }
   if (cert.empty() || key.empty()) {
     return FailedPrecondition(
         "the server's CA is half there: " + (cert.empty() ? cert_path : key_path) +

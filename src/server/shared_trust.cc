@@ -63,13 +63,15 @@ Status CheckSharedTrust(store::Store* store, const crypto::Keyring& keyring,
   };
   SharedTrust own{ca_fingerprint, ""};
   SKIFF_ASSIGN_OR_RETURN(own.keyring_check, keyring.Seal(kCheckText, CheckData()));
+  SKIFF_ASSIGN_OR_RETURN(SharedTrust shared, GetOrCreate(store, own));
+  const auto opens = [&](const std::string& check) {
+    auto opened = keyring.Open(check, CheckData());
+    return opened && *opened == kCheckText;
+  };
   if (replace) {
+    if (shared.ca_fingerprint == ca_fingerprint && opens(shared.keyring_check)) return OkStatus();
     return store->PutRecord(RecordKind::kCertificate, std::string(kSharedTrustRecord), Encode(own));
   }
-  SKIFF_ASSIGN_OR_RETURN(SharedTrust shared, GetOrCreate(store, own));
-  constexpr std::string_view kOrReplace =
-      " (or, to make this server's the ones every server must hold, start it once with "
-      "--new-shared-trust and copy its files to the others; docs/postgres.md)";
   if (shared.ca_fingerprint != ca_fingerprint) {
     return FailedPrecondition(
         "this server's CA (" + in_data("ca.crt") + ", fingerprint " + ca_fingerprint +
@@ -77,11 +79,9 @@ Status CheckSharedTrust(store::Store* store, const crypto::Keyring& keyring,
         shared.ca_fingerprint +
         "): agents and edges joined to them would refuse this one. Stop it, copy ca.crt and "
         "ca.key from another server's data directory into " +
-        data_dir + ", remove its server.crt and server.key, and start it again" +
-        std::string(kOrReplace));
+        data_dir + ", remove its server.crt and server.key, and start it again (docs/postgres.md)");
   }
-  auto opened = keyring.Open(shared.keyring_check, CheckData());
-  if (!opened || *opened != kCheckText) {
+  if (!opens(shared.keyring_check)) {
     const auto key_id = crypto::Keyring::KeyIdOf(shared.keyring_check);
     const std::string problem =
         key_id && !keyring.Has(*key_id)
@@ -91,10 +91,24 @@ Status CheckSharedTrust(store::Store* store, const crypto::Keyring& keyring,
     return FailedPrecondition("this server's keyring (" + in_data("keyring.json") + ") " + problem +
                               ": it could not open the keys the other servers sealed. Stop it, "
                               "copy keyring.json from another server's data directory into " +
-                              data_dir + " (mode 0600), and start it again" +
-                              std::string(kOrReplace));
+                              data_dir + " (mode 0600), and start it again (docs/postgres.md)");
   }
   return OkStatus();
+}
+
+Status RefuseReplaceWhileOthersRun(const std::vector<store::ServerRecord>& servers,
+                                   const std::string& own_id, Duration ttl) {
+  std::string running;
+  for (const store::ServerRecord& s : servers) {
+    if (s.id == own_id || s.silent >= ttl) continue;
+    running += (running.empty() ? "" : ", ") + s.id + " at " + s.address;
+  }
+  if (running.empty()) return OkStatus();
+  return FailedPrecondition("--new-shared-trust: other servers of this database are running (" +
+                            running +
+                            ") with the CA and keyring recorded now; stop them first, then copy "
+                            "this server's ca.crt, ca.key and keyring.json to them before they "
+                            "start again");
 }
 
 }  // namespace skiff::server

@@ -10,7 +10,8 @@
 // (docs/postgres.md), instead of handing out join tokens the others' agents
 // refuse, or failing later on a key it cannot open. `skiff server
 // --new-shared-trust` records the starting server's own instead (a CA
-// replaced on purpose, a lone server that lost its data directory).
+// replaced on purpose), once every other server is stopped and this one's
+// keyring opens every sealed key the store holds.
 //
 // Thread-safety: a free function; servers may run it at once (the first
 // record made wins, the others compare against it).
@@ -18,9 +19,12 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "common/clock.h"
 #include "common/result.h"
 #include "crypto/keyring.h"
+#include "store/leader_lease.h"
 #include "store/store.h"
 
 namespace skiff::server {
@@ -28,14 +32,19 @@ namespace skiff::server {
 inline constexpr std::string_view kSharedTrustRecord = "cluster:trust";
 
 // Records `ca_fingerprint` and a check sealed under `keyring` when the store
-// holds none yet (or `replace`: over what it holds), else compares. `data_dir`
-// is named in the errors.
+// holds none yet (or `replace`: over what it holds, unless that is this
+// server's already), else compares. `data_dir` is named in the errors.
 // Errors: kFailedPrecondition naming the file that differs (ca.crt and
-// ca.key, or keyring.json), where to copy it from, and --new-shared-trust;
-// kUnavailable when the store cannot be read or written; kInternal when the
-// record does not parse.
+// ca.key, or keyring.json) and where to copy it from; kUnavailable when the
+// store cannot be read or written; kInternal when the record does not parse.
 Status CheckSharedTrust(store::Store* store, const crypto::Keyring& keyring,
                         const std::string& ca_fingerprint, const std::string& data_dir,
                         bool replace = false);
+
+// Whether --new-shared-trust may replace the record now: kFailedPrecondition
+// naming the servers of `servers` other than `own_id` heard within `ttl`
+// (alive: they hold the old CA and keyring), which must be stopped first.
+Status RefuseReplaceWhileOthersRun(const std::vector<store::ServerRecord>& servers,
+                                   const std::string& own_id, Duration ttl);
 
 }  // namespace skiff::server

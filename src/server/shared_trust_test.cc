@@ -34,8 +34,9 @@ TEST(SharedTrustTest, SameCaAndKeyringPass) {
   EXPECT_EQ(Kept(store), record);
 }
 
-// Verify that a server with another CA is refused, naming both fingerprints,
-// the files to copy and the way out, and changes nothing.
+// Verify that a server with another CA is refused, naming both fingerprints
+// and the files to copy (not the flag that would override the others'), and
+// changes nothing.
 TEST(SharedTrustTest, AnotherCaIsRefused) {
   store::MemoryStore store;
   const crypto::Keyring keyring = crypto::Keyring::Generate();
@@ -47,7 +48,7 @@ TEST(SharedTrustTest, AnotherCaIsRefused) {
   EXPECT_THAT(other.error().message, HasSubstr("/data/two/ca.crt, fingerprint " + kCaB));
   EXPECT_THAT(other.error().message, HasSubstr("(fingerprint " + kCaA + ")"));
   EXPECT_THAT(other.error().message, HasSubstr("copy ca.crt and ca.key"));
-  EXPECT_THAT(other.error().message, HasSubstr("--new-shared-trust"));
+  EXPECT_THAT(other.error().message, Not(HasSubstr("--new-shared-trust")));
   EXPECT_EQ(Kept(store), record);
 }
 
@@ -66,7 +67,8 @@ TEST(SharedTrustTest, AnotherKeyringIsRefused) {
 }
 
 // Verify that replacing records the starting server's CA and keyring over
-// the others', which then pass where the old ones are refused.
+// the others', which then pass where the old ones are refused; and that
+// replacing with what is recorded already writes nothing.
 TEST(SharedTrustTest, ReplaceRecordsThisServers) {
   store::MemoryStore store;
   const crypto::Keyring old_keyring = crypto::Keyring::Generate();
@@ -75,6 +77,30 @@ TEST(SharedTrustTest, ReplaceRecordsThisServers) {
   ASSERT_TRUE(CheckSharedTrust(&store, new_keyring, kCaB, "/data/two", /*replace=*/true));
   EXPECT_TRUE(CheckSharedTrust(&store, new_keyring, kCaB, "/data/three"));
   EXPECT_FALSE(CheckSharedTrust(&store, old_keyring, kCaA, "/data/one"));
+  const std::string record = Kept(store);
+  ASSERT_TRUE(CheckSharedTrust(&store, new_keyring, kCaB, "/data/two", /*replace=*/true));
+  EXPECT_EQ(Kept(store), record);  // a fresh seal would differ: nothing was written
+}
+
+// Verify that replacing is refused while another server was heard within
+// the TTL, naming it, and allowed when only this one or silent ones are.
+TEST(SharedTrustTest, ReplaceWaitsForTheOthersToStop) {
+  const Duration ttl = std::chrono::seconds(5);
+  std::vector<store::ServerRecord> servers(3);
+  servers[0].id = "s1";
+  servers[0].address = "https://10.0.0.1:7070";
+  servers[0].silent = std::chrono::seconds(1);
+  servers[1].id = "s2";
+  servers[1].silent = std::chrono::seconds(1);
+  servers[2].id = "s3";
+  servers[2].silent = std::chrono::minutes(5);
+  const Status refused = RefuseReplaceWhileOthersRun(servers, "s2", ttl);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(refused.error().message, HasSubstr("s1 at https://10.0.0.1:7070"));
+  EXPECT_THAT(refused.error().message, Not(HasSubstr("s3")));
+  servers[0].silent = std::chrono::seconds(6);
+  EXPECT_TRUE(RefuseReplaceWhileOthersRun(servers, "s2", ttl));
 }
 
 // Verify that a record that does not parse is kInternal saying how to

@@ -130,7 +130,7 @@ TEST_F(AcmeE2eTest, NearExpiryCertificateIsReplaced) {
   ASSERT_NE(first, "");
   // Due after 20 s; the wait allows one failed renewal and its 2-minute
   // back-off on a loaded machine.
-  const std::string renewed = AwaitServed(tls_port, "renew.skiff.test", seconds(160), first);
+  const std::string renewed = AwaitServed(tls_port, "renew.skiff.test", seconds(200), first);
   ASSERT_NE(renewed, "");
   EXPECT_EQ(StatusOver(tls_port, "renew.skiff.test"), "HTTP/1.1 200 OK");
   const CommandResult events = server_.Skiff({"events"});
