@@ -89,6 +89,18 @@ class AcmeE2eTest : public ::testing::Test {
     return response.substr(0, response.find("\r\n"));
   }
 
+  // A standalone `skiff edge` named edge-a of the server, its data in `dir`,
+  // reporting every 200 ms.
+  std::unique_ptr<Subprocess> StartEdge(const TempDir& dir, int plain_port, int tls_port) const {
+    return std::make_unique<Subprocess>(
+        std::vector<std::string>{SKIFF_BIN, "edge", "--server", server_.url(), "--listen",
+                                 "127.0.0.1:" + std::to_string(plain_port), "--tls-listen",
+                                 "127.0.0.1:" + std::to_string(tls_port), "--data",
+                                 dir.File("edge"), "--name", "edge-a", "--report-interval",
+                                 "200ms"},
+        std::map<std::string, std::string>{{"SKIFF_TOKEN", server_.token()}}, dir.File("edge.log"));
+  }
+
   SkiffServer server_;
   std::unique_ptr<PebbleServer> pebble_;
 };
@@ -148,16 +160,7 @@ TEST_F(AcmeE2eTest, StandaloneEdgeAnswersTheChallengeAndServesTheCertificate) {
   const int plain_port = FreePort();
   const int tls_port = FreePort();
   ASSERT_NO_FATAL_FAILURE(StartWithPebble(plain_port, seconds(0), {"--no-edge"}));
-  auto start_edge = [&] {
-    return std::make_unique<Subprocess>(
-        std::vector<std::string>{SKIFF_BIN, "edge", "--server", server_.url(), "--listen",
-                                 "127.0.0.1:" + std::to_string(plain_port), "--tls-listen",
-                                 "127.0.0.1:" + std::to_string(tls_port), "--data",
-                                 dir.File("edge"), "--name", "edge-a", "--report-interval",
-                                 "200ms"},
-        std::map<std::string, std::string>{{"SKIFF_TOKEN", server_.token()}}, dir.File("edge.log"));
-  };
-  auto edge = start_edge();
+  auto edge = StartEdge(dir, plain_port, tls_port);
   ASSERT_NO_FATAL_FAILURE(Apply("far.skiff.test"));
   const std::string served = AwaitServed(tls_port, "far.skiff.test", seconds(60));
   ASSERT_NE(served, "") << edge->Output();
@@ -171,9 +174,38 @@ TEST_F(AcmeE2eTest, StandaloneEdgeAnswersTheChallengeAndServesTheCertificate) {
   server_.Kill();  // the control plane is gone; the app's instance still runs
   edge->Signal(SIGKILL);
   edge->Wait();
-  edge = start_edge();  // its routes and certificates come from disk
+  edge = StartEdge(dir, plain_port, tls_port);  // its routes and certificates come from disk
   EXPECT_EQ(AwaitServed(tls_port, "far.skiff.test", seconds(20)), served) << edge->Output();
   EXPECT_EQ(StatusOver(tls_port, "far.skiff.test"), "HTTP/1.1 200 OK");
+}
+
+// Verify that the server's own edge and a standalone edge serve the same
+// certificate for a domain: one order for the cluster, validated here
+// through the standalone edge (Pebble validates on its plain port only).
+TEST_F(AcmeE2eTest, OwnAndStandaloneEdgesServeTheSameCertificate) {
+  TempDir dir;
+  const int plain_port = FreePort();
+  const int tls_port = FreePort();
+  const int own_tls_port = FreePort();
+  ASSERT_NO_FATAL_FAILURE(StartWithPebble(
+      plain_port, seconds(0), {"--edge-tls-listen", "127.0.0.1:" + std::to_string(own_tls_port)}));
+  auto edge = StartEdge(dir, plain_port, tls_port);
+  // Known to the server before the order, so the challenge waits for it too.
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        auto traffic = server_.Api("GET", "/v1/traffic");
+        return traffic && traffic->body.find("\"edge-a\"") != std::string::npos;
+      },
+      seconds(20)))
+      << edge->Output();
+  ASSERT_NO_FATAL_FAILURE(Apply("both.skiff.test"));
+  const std::string served = AwaitServed(tls_port, "both.skiff.test", seconds(60));
+  ASSERT_NE(served, "") << edge->Output();
+  EXPECT_EQ(AwaitServed(own_tls_port, "both.skiff.test", seconds(10)), served);
+  EXPECT_EQ(StatusOver(own_tls_port, "both.skiff.test"), "HTTP/1.1 200 OK");
+  EXPECT_EQ(StatusOver(tls_port, "both.skiff.test"), "HTTP/1.1 200 OK");
+  const CommandResult events = server_.Skiff({"events"});
+  EXPECT_EQ(CountOccurrences(events.output, "certificate.issued"), 1) << events.output;
 }
 
 }  // namespace
