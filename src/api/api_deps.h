@@ -8,6 +8,7 @@
 #include <string>
 
 #include "api/auth.h"
+#include "api/auth_failure_limiter.h"
 #include "api/join_tokens.h"
 #include "api/log_source.h"
 #include "common/clock.h"
@@ -36,6 +37,9 @@ struct ApiDeps {
   controller::NodeService* nodes = nullptr;
   const Clock* clock = nullptr;         // null: the system clock
   const Authenticator* auth = nullptr;  // required; /v1 is default deny
+  // Failed authentications (401s) per source address: past its burst, an
+  // address gets 429 for everything but GET /health. Null: not limited.
+  AuthFailureLimiter* auth_failures = nullptr;
   // Join tokens and node credentials; null: /v1/join-tokens and /v1/agent/... answer 404.
   // The agent calls also need `nodes`.
   JoinTokenStore* join_tokens = nullptr;

@@ -258,6 +258,23 @@ void ApiServer::AddTrafficMetrics() {
   });
 }
 
+std::optional<net::HttpResponse> ApiServer::Throttled(const net::HttpRequest& request,
+                                                      const std::string& peer) const {
+  if (deps_.auth_failures == nullptr || request.path == "/health") return std::nullopt;
+  std::chrono::seconds retry_after{0};
+  if (deps_.auth_failures->MayTry(peer, std::chrono::steady_clock::now(), &retry_after)) {
+    return std::nullopt;
+  }
+  net::HttpResponse response =
+      ErrorReply(Error{ErrorCode::kResourceExhausted,
+                       fmt::format("too many failed authentications from {}: try again in {} s",
+                                   peer, retry_after.count()),
+                       ""});
+  response.status = 429;
+  response.headers.emplace_back("Retry-After", std::to_string(retry_after.count()));
+  return response;
+}
+
 std::optional<net::HttpResponse> ApiServer::Refusal(const net::HttpRequest& request,
                                                     const Router::Match& match) const {
   if (match.route == nullptr && !match.allowed.empty()) {
@@ -286,12 +303,20 @@ asio::awaitable<void> ApiServer::Handle(const net::HttpRequest& request,
                                         net::ResponseWriter& writer) {
   auto start = std::chrono::steady_clock::now();
   StatusRecorder recorder(writer);
-  Router::Match match = router_.Find(request.method, request.path);
-  std::optional<net::HttpResponse> refusal = Refusal(request, match);
+  const std::string peer = PeerHost(request.remote_address);
+  std::optional<net::HttpResponse> refusal = Throttled(request, peer);
+  Router::Match match;
+  if (!refusal) {
+    match = router_.Find(request.method, request.path);
+    refusal = Refusal(request, match);
+  }
   if (refusal) {
     co_await recorder.Send(std::move(*refusal));
   } else {
     co_await match.route->handler(request, match.params, recorder);
+  }
+  if (recorder.status() == 401 && deps_.auth_failures != nullptr) {
+    deps_.auth_failures->NoteFailure(peer, std::chrono::steady_clock::now());
   }
   if (requests_ != nullptr) {
     requests_->With({MethodLabel(request.method), std::to_string(recorder.status())}).Inc();

@@ -46,6 +46,7 @@ class ApiServerTest : public ::testing::Test {
     deps.nodes = &nodes_;
     deps.clock = &clock_;
     deps.auth = &auth_;
+    deps.auth_failures = &auth_failures_;
     deps.certificates = &certificates_;
     deps.log_dir = dir_.path();
     deps.metrics = &registry_;
@@ -122,6 +123,7 @@ class ApiServerTest : public ::testing::Test {
   controller::AppService apps_;
   controller::NodeService nodes_;
   TokenAuthenticator auth_;
+  AuthFailureLimiter auth_failures_{{.burst = 5, .per_failure = std::chrono::seconds(60)}};
   metrics::Registry registry_;
   metrics::TrafficBook traffic_;
   std::mutex heard_mu_;
@@ -149,6 +151,34 @@ TEST_F(ApiServerTest, WrongTokenIsUnauthenticated) {
   EXPECT_EQ(w.status, 401);
   EXPECT_EQ(w.Json().at("error").at("code"), "unauthenticated");
   EXPECT_EQ(store_.Revision(), before);
+}
+
+// Verify that failed authentications are limited per source address: past
+// the burst, every request from it but GET /health is 429 with Retry-After,
+// before its token is looked at (the right one too); 401s of the routes
+// that identify their caller themselves (edges, agents) count; another
+// address is not affected.
+TEST_F(ApiServerTest, FailedAuthenticationsAreLimitedPerAddress) {
+  auto from = [](net::HttpRequest r, const std::string& address) {
+    r.remote_address = address;
+    return r;
+  };
+  net::HttpRequest wrong = Request("GET", "/v1/apps", "", false);
+  wrong.headers.emplace_back("Authorization", "Bearer not-the-token");
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(Call(from(wrong, "10.0.0.1:4000")).status, 401) << i;
+  net::HttpRequest edge = Request("POST", "/v1/edges/e1/traffic", "{}", false);
+  edge.headers.emplace_back("Authorization", "Bearer not-a-credential");
+  EXPECT_EQ(Call(from(edge, "10.0.0.1:4001")).status, 401);
+
+  const FakeWriter blocked = Call(from(Request("GET", "/v1/apps"), "10.0.0.1:4002"));
+  EXPECT_EQ(blocked.status, 429);
+  EXPECT_EQ(blocked.Header("Retry-After"), "60");
+  EXPECT_EQ(blocked.Json().at("error").at("code"), "resource_exhausted");
+  EXPECT_THAT(blocked.Json().at("error").at("message").as_string().c_str(),
+              HasSubstr("too many failed authentications from 10.0.0.1"));
+  EXPECT_EQ(Call(from(Request("GET", "/health", "", false), "10.0.0.1:4003")).status, 200);
+  EXPECT_EQ(Call(from(Request("GET", "/v1/apps"), "10.0.0.2:4000")).status, 200);
+  EXPECT_EQ(Call(from(Request("GET", "/v1/apps"), "[::1]:4000")).status, 200);
 }
 
 // Verify that the bearer scheme is case-insensitive, as RFC 7235 says.

@@ -128,6 +128,7 @@ class Server::Impl {
   std::unique_ptr<controller::AcmeAccountStore> acme_account_;
   std::unique_ptr<EdgeRoster> edge_roster_;  // before api_: the API tells it of edges
   std::unique_ptr<api::TokenAuthenticator> auth_;
+  api::AuthFailureLimiter auth_failures_;
   std::unique_ptr<api::ApiServer> api_;
   asio::io_context io_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
@@ -542,6 +543,7 @@ Status Server::Impl::Start() {
   deps.nodes = nodes_.get();
   deps.clock = clock_;
   deps.auth = auth_.get();
+  deps.auth_failures = &auth_failures_;
   deps.join_tokens = join_tokens_.get();
   deps.certificates = certificates_.get();
   deps.challenges = challenges_.get();

@@ -315,5 +315,27 @@ TEST_F(ServerE2eTest, LogsAndCrashLoop) {
   EXPECT_THAT(server_.Skiff({"logs", "crash"}).output, HasSubstr("boom"));
 }
 
+// Verify that a server limits failed authentications per source address:
+// ten wrong tokens are 401, then even the right one is 429 with Retry-After
+// (the CLI says so), while /health still answers.
+TEST_F(ServerE2eTest, GuessingTheTokenIsCutShort) {
+  const std::string wrong = "wrong-token";
+  for (int i = 0; i < 10; ++i) {
+    auto r = server_.Api("GET", "/v1/apps", {}, &wrong);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401) << i;
+  }
+  auto blocked = server_.Api("GET", "/v1/apps");
+  ASSERT_TRUE(blocked);
+  EXPECT_EQ(blocked->status, 429);
+  EXPECT_NE(blocked->Header("Retry-After"), "");
+  const CommandResult cli = server_.Skiff({"apps"});
+  EXPECT_NE(cli.exit_code, 0);
+  EXPECT_THAT(cli.output, HasSubstr("too many failed authentications"));
+  auto health = net::HttpClient("http://" + server_.addr()).Do("GET", "/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+}
+
 }  // namespace
 }  // namespace skiff::testing
