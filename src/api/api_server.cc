@@ -122,46 +122,51 @@ ApiServer::~ApiServer() = default;
 void ApiServer::AddRoutes() {
   const ApiDeps* d = &deps_;
   Router& r = router_;
-  r.AddUnary("GET", "/health", false, Bind(d, &Health));
-  r.AddUnary("GET", "/metrics", deps_.metrics_need_auth, Bind(d, &Metrics));
-  r.AddUnary("GET", "/v1/apps", true, Bind(d, &ListApps));
-  r.AddUnary("PUT", "/v1/apps/{name}", true, Bind(d, &ApplyApp));
-  r.AddUnary("GET", "/v1/apps/{name}", true, Bind(d, &GetApp));
-  r.AddUnary("DELETE", "/v1/apps/{name}", true, Bind(d, &DeleteApp));
-  r.AddUnary("POST", "/v1/apps/{name}/scale", true, Bind(d, &ScaleApp));
-  r.AddUnary("POST", "/v1/apps/{name}/restart", true, Bind(d, &RestartApp));
-  r.AddUnary("POST", "/v1/apps/{name}/rollback", true, Bind(d, &RollbackApp));
-  r.AddUnary("POST", "/v1/apps/{name}/promote", true, Bind(d, &PromoteApp));
-  r.AddUnary("GET", "/v1/apps/{name}/deployments", true, Bind(d, &ListDeployments));
-  r.AddUnary("GET", "/v1/apps/{name}/instances", true, Bind(d, &ListInstances));
-  r.Add("GET", "/v1/apps/{name}/logs", true, BindStream(d, &Logs));
-  r.Add("GET", "/v1/events", true, BindStream(d, &Events));
-  r.Add("GET", "/v1/watch", true, BindStream(d, &Watch));
-  r.Add("GET", "/v1/routes", true, BindStream(d, &Routes));
-  r.AddUnary("GET", "/v1/nodes", true, Bind(d, &ListNodes));
-  r.AddUnary("GET", "/v1/servers", true, Bind(d, &ListServers));
-  r.AddUnary("POST", "/v1/nodes/{id}/drain", true, Bind(d, &DrainNode));
+  r.AddUnary("GET", "/health", Permission::kPublic, Bind(d, &Health));
+  r.AddUnary("GET", "/metrics", Permission::kMetrics, Bind(d, &Metrics));
+  r.AddUnary("GET", "/v1/apps", Permission::kAppsRead, Bind(d, &ListApps));
+  r.AddUnary("PUT", "/v1/apps/{name}", Permission::kAppsWrite, Bind(d, &ApplyApp));
+  r.AddUnary("GET", "/v1/apps/{name}", Permission::kAppsRead, Bind(d, &GetApp));
+  r.AddUnary("DELETE", "/v1/apps/{name}", Permission::kAppsWrite, Bind(d, &DeleteApp));
+  r.AddUnary("POST", "/v1/apps/{name}/scale", Permission::kAppsWrite, Bind(d, &ScaleApp));
+  r.AddUnary("POST", "/v1/apps/{name}/restart", Permission::kAppsWrite, Bind(d, &RestartApp));
+  r.AddUnary("POST", "/v1/apps/{name}/rollback", Permission::kAppsWrite, Bind(d, &RollbackApp));
+  r.AddUnary("POST", "/v1/apps/{name}/promote", Permission::kAppsWrite, Bind(d, &PromoteApp));
+  r.AddUnary("GET", "/v1/apps/{name}/deployments", Permission::kAppsRead,
+             Bind(d, &ListDeployments));
+  r.AddUnary("GET", "/v1/apps/{name}/instances", Permission::kAppsRead, Bind(d, &ListInstances));
+  r.Add("GET", "/v1/apps/{name}/logs", Permission::kAppLogs, BindStream(d, &Logs));
+  r.Add("GET", "/v1/events", Permission::kAppsRead, BindStream(d, &Events));
+  r.Add("GET", "/v1/watch", Permission::kAppsRead, BindStream(d, &Watch));
+  r.Add("GET", "/v1/routes", Permission::kRoutes, BindStream(d, &Routes));
+  r.AddUnary("GET", "/v1/nodes", Permission::kCluster, Bind(d, &ListNodes));
+  r.AddUnary("GET", "/v1/servers", Permission::kCluster, Bind(d, &ListServers));
+  r.AddUnary("POST", "/v1/nodes/{id}/drain", Permission::kCluster, Bind(d, &DrainNode));
   // Checks its caller itself: the admin, or the reporting edge (its credential).
   // Asks whether this server leads once it knows the caller.
-  r.AddUnary("POST", "/v1/edges/{name}/traffic", false, Bind(d, &ReportTraffic));
-  r.AddUnary("DELETE", "/v1/edges/{name}", false, Bind(d, &ForgetEdge));
-  r.AddUnary("GET", "/v1/traffic", true, Bind(d, &GetTraffic));
-  r.AddUnary("POST", "/v1/certificates", true, Bind(d, &AddCertificate));
-  r.AddUnary("GET", "/v1/certificates", true, Bind(d, &ListCertificates));
-  r.AddUnary("DELETE", "/v1/certificates/{domain}", true, Bind(d, &RemoveCertificate));
-  r.AddUnary("POST", "/v1/join-tokens", true, Bind(d, &CreateJoinToken));
-  r.AddUnary("GET", "/v1/join-tokens", true, Bind(d, &ListJoinTokens));
-  r.AddUnary("DELETE", "/v1/join-tokens/{id}", true, Bind(d, &RevokeJoinToken));
+  r.AddUnary("POST", "/v1/edges/{name}/traffic", Permission::kEdgeSelf, Bind(d, &ReportTraffic));
+  r.AddUnary("DELETE", "/v1/edges/{name}", Permission::kEdgeSelf, Bind(d, &ForgetEdge));
+  r.AddUnary("GET", "/v1/traffic", Permission::kAppsRead, Bind(d, &GetTraffic));
+  r.AddUnary("POST", "/v1/certificates", Permission::kCluster, Bind(d, &AddCertificate));
+  r.AddUnary("GET", "/v1/certificates", Permission::kCluster, Bind(d, &ListCertificates));
+  r.AddUnary("DELETE", "/v1/certificates/{domain}", Permission::kCluster,
+             Bind(d, &RemoveCertificate));
+  r.AddUnary("POST", "/v1/join-tokens", Permission::kCluster, Bind(d, &CreateJoinToken));
+  r.AddUnary("GET", "/v1/join-tokens", Permission::kCluster, Bind(d, &ListJoinTokens));
+  r.AddUnary("DELETE", "/v1/join-tokens/{id}", Permission::kCluster, Bind(d, &RevokeJoinToken));
   // The agent's calls check their caller themselves (a node credential or a
   // join token), and go to the leader only (RefuseUnlessLeading).
-  r.AddUnary("POST", "/v1/agent/register", false, LeaderOnly(d, Bind(d, &AgentRegister)));
-  r.AddUnary("POST", "/v1/agent/nodes/{id}/heartbeat", false,
+  r.AddUnary("POST", "/v1/agent/register", Permission::kNodeSelf,
+             LeaderOnly(d, Bind(d, &AgentRegister)));
+  r.AddUnary("POST", "/v1/agent/nodes/{id}/heartbeat", Permission::kNodeSelf,
              LeaderOnly(d, Bind(d, &AgentHeartbeat)));
-  r.AddUnary("GET", "/v1/agent/nodes/{id}/assignments", false,
+  r.AddUnary("GET", "/v1/agent/nodes/{id}/assignments", Permission::kNodeSelf,
              LeaderOnly(d, Bind(d, &AgentAssignments)));
-  r.AddUnary("POST", "/v1/agent/nodes/{id}/reports", false, LeaderOnly(d, Bind(d, &AgentReport)));
-  r.AddUnary("POST", "/v1/agent/nodes/{id}/samples", false, LeaderOnly(d, Bind(d, &AgentSamples)));
-  r.Add("GET", "/v1/agent/wait", false, LeaderOnly(d, BindStream(d, &AgentWait)));
+  r.AddUnary("POST", "/v1/agent/nodes/{id}/reports", Permission::kNodeSelf,
+             LeaderOnly(d, Bind(d, &AgentReport)));
+  r.AddUnary("POST", "/v1/agent/nodes/{id}/samples", Permission::kNodeSelf,
+             LeaderOnly(d, Bind(d, &AgentSamples)));
+  r.Add("GET", "/v1/agent/wait", Permission::kNodeSelf, LeaderOnly(d, BindStream(d, &AgentWait)));
 }
 
 void ApiServer::AddMetrics() {
@@ -291,7 +296,12 @@ std::optional<net::HttpResponse> ApiServer::Refusal(const net::HttpRequest& requ
     return ErrorReply(Error{ErrorCode::kNotFound,
                             fmt::format("no API call {} {}", request.method, request.path), ""});
   }
-  if (match.route->needs_auth) {
+  const Permission needed = match.route->permission;
+  const bool public_route =
+      needed == Permission::kPublic || (needed == Permission::kMetrics && !deps_.metrics_need_auth);
+  // Default deny: everything else needs the admin token, but the calls
+  // whose handlers identify an edge or a node themselves.
+  if (!public_route && !CheckedByHandler(needed)) {
     if (Status auth = deps_.auth->Authenticate(request); !auth) return ErrorReply(auth.error());
   }
   return std::nullopt;

@@ -36,6 +36,9 @@ class ApiServer {
   // different connections.
   boost::asio::awaitable<void> Handle(const net::HttpRequest& request, net::ResponseWriter& writer);
 
+  // Every route with the permission it needs (tests walk it).
+  const std::vector<Route>& routes() const { return router_.routes(); }
+
  private:
   // The answer to a request that gets no further than routing and
   // authentication (404, 405, 401); nullopt when its handler should run.

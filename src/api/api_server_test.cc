@@ -9,7 +9,9 @@
 
 #include <atomic>
 #include <fstream>
+#include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -48,6 +50,7 @@ class ApiServerTest : public ::testing::Test {
     deps.auth = &auth_;
     deps.auth_failures = &auth_failures_;
     deps.certificates = &certificates_;
+    deps.join_tokens = &join_tokens_;
     deps.log_dir = dir_.path();
     deps.metrics = &registry_;
     deps.traffic = &traffic_;
@@ -131,7 +134,9 @@ class ApiServerTest : public ::testing::Test {
   store::SingleServerLease lease_{&clock_};
   crypto::Keyring keyring_ = crypto::Keyring::Generate();
   controller::CertificateStore certificates_{&store_, &keyring_, &clock_};
+  JoinTokenStore join_tokens_{&store_, &clock_};
   std::unique_ptr<ApiServer> api_;
+  int served_ = 0;  // requests sent from addresses of their own
 };
 
 // Verify that a /v1 call without a token is 401 with WWW-Authenticate and code unauthenticated.
@@ -179,6 +184,107 @@ TEST_F(ApiServerTest, FailedAuthenticationsAreLimitedPerAddress) {
   EXPECT_EQ(Call(from(Request("GET", "/health", "", false), "10.0.0.1:4003")).status, 200);
   EXPECT_EQ(Call(from(Request("GET", "/v1/apps"), "10.0.0.2:4000")).status, 200);
   EXPECT_EQ(Call(from(Request("GET", "/v1/apps"), "[::1]:4000")).status, 200);
+}
+
+// The permission each route must declare. A route added without its row
+// here, or declaring another permission, fails EveryRouteDeclaresItsPermission:
+// say what it needs before it is served.
+const std::map<std::pair<std::string, std::string>, Permission>& ExpectedPermissions() {
+  using P = Permission;
+  static const std::map<std::pair<std::string, std::string>, Permission> expected{
+      {{"GET", "/health"}, P::kPublic},
+      {{"GET", "/metrics"}, P::kMetrics},
+      {{"GET", "/v1/apps"}, P::kAppsRead},
+      {{"PUT", "/v1/apps/{name}"}, P::kAppsWrite},
+      {{"GET", "/v1/apps/{name}"}, P::kAppsRead},
+      {{"DELETE", "/v1/apps/{name}"}, P::kAppsWrite},
+      {{"POST", "/v1/apps/{name}/scale"}, P::kAppsWrite},
+      {{"POST", "/v1/apps/{name}/restart"}, P::kAppsWrite},
+      {{"POST", "/v1/apps/{name}/rollback"}, P::kAppsWrite},
+      {{"POST", "/v1/apps/{name}/promote"}, P::kAppsWrite},
+      {{"GET", "/v1/apps/{name}/deployments"}, P::kAppsRead},
+      {{"GET", "/v1/apps/{name}/instances"}, P::kAppsRead},
+      {{"GET", "/v1/apps/{name}/logs"}, P::kAppLogs},
+      {{"GET", "/v1/events"}, P::kAppsRead},
+      {{"GET", "/v1/watch"}, P::kAppsRead},
+      {{"GET", "/v1/routes"}, P::kRoutes},
+      {{"GET", "/v1/nodes"}, P::kCluster},
+      {{"GET", "/v1/servers"}, P::kCluster},
+      {{"POST", "/v1/nodes/{id}/drain"}, P::kCluster},
+      {{"POST", "/v1/edges/{name}/traffic"}, P::kEdgeSelf},
+      {{"DELETE", "/v1/edges/{name}"}, P::kEdgeSelf},
+      {{"GET", "/v1/traffic"}, P::kAppsRead},
+      {{"POST", "/v1/certificates"}, P::kCluster},
+      {{"GET", "/v1/certificates"}, P::kCluster},
+      {{"DELETE", "/v1/certificates/{domain}"}, P::kCluster},
+      {{"POST", "/v1/join-tokens"}, P::kCluster},
+      {{"GET", "/v1/join-tokens"}, P::kCluster},
+      {{"DELETE", "/v1/join-tokens/{id}"}, P::kCluster},
+      {{"POST", "/v1/agent/register"}, P::kNodeSelf},
+      {{"POST", "/v1/agent/nodes/{id}/heartbeat"}, P::kNodeSelf},
+      {{"GET", "/v1/agent/nodes/{id}/assignments"}, P::kNodeSelf},
+      {{"POST", "/v1/agent/nodes/{id}/reports"}, P::kNodeSelf},
+      {{"POST", "/v1/agent/nodes/{id}/samples"}, P::kNodeSelf},
+      {{"GET", "/v1/agent/wait"}, P::kNodeSelf},
+  };
+  return expected;
+}
+
+// A concrete path for `pattern`: each {placeholder} filled with "x".
+std::string PathFor(const std::string& pattern) {
+  std::string path;
+  for (const std::string& segment : SplitPath(pattern)) {
+    path += "/" + (segment.front() == '{' ? std::string("x") : segment);
+  }
+  return path;
+}
+
+// Verify that every route the API serves declares the permission its row in
+// ExpectedPermissions says, and that every row has its route.
+TEST_F(ApiServerTest, EveryRouteDeclaresItsPermission) {
+  const auto& expected = ExpectedPermissions();
+  std::set<std::pair<std::string, std::string>> served;
+  for (const Route& route : api_->routes()) {
+    const std::pair<std::string, std::string> key{route.method, route.pattern};
+    served.insert(key);
+    auto it = expected.find(key);
+    if (it == expected.end()) {
+      ADD_FAILURE() << route.method << " " << route.pattern
+                    << " has no row in ExpectedPermissions: add the permission it needs";
+      continue;
+    }
+    EXPECT_EQ(PermissionName(route.permission), PermissionName(it->second))
+        << route.method << " " << route.pattern;
+  }
+  for (const auto& [key, permission] : expected) {
+    EXPECT_TRUE(served.contains(key)) << key.first << " " << key.second << " is not served";
+  }
+}
+
+// Verify default deny, route by route from the router's own list: with no
+// token and with a wrong one, every route but the public ones is 401 (those
+// whose handlers identify an edge or a node too), and never runs.
+TEST_F(ApiServerTest, EveryGuardedRouteRefusesAMissingOrWrongToken) {
+  int64_t before = store_.Revision();
+  for (const Route& route : api_->routes()) {
+    const bool open = route.permission == Permission::kPublic ||
+                      route.permission == Permission::kMetrics;  // metrics_need_auth is off here
+    const std::string path = PathFor(route.pattern);
+    for (const bool wrong : {false, true}) {
+      net::HttpRequest r = Request(route.method, path, "{}", /*with_token=*/false);
+      if (wrong) r.headers.emplace_back("Authorization", "Bearer not-the-token");
+      // From an address of its own each time: the failed-authentication
+      // limit is tested on its own.
+      r.remote_address = "10.1." + std::to_string(served_++) + ".1:4000";
+      const int status = Call(r).status;
+      if (open) {
+        EXPECT_NE(status, 401) << route.method << " " << path;
+      } else {
+        EXPECT_EQ(status, 401) << route.method << " " << path << (wrong ? " (wrong token)" : "");
+      }
+    }
+  }
+  EXPECT_EQ(store_.Revision(), before);
 }
 
 // Verify that the bearer scheme is case-insensitive, as RFC 7235 says.

@@ -43,18 +43,18 @@ std::vector<std::string> SplitPath(const std::string& path) {
   return out;
 }
 
-void Router::Add(std::string method, std::string pattern, bool needs_auth, Handler handler) {
+void Router::Add(std::string method, std::string pattern, Permission permission, Handler handler) {
   SKIFF_CHECK(!pattern.empty() && pattern.front() == '/');
   for (const Route& r : routes_) SKIFF_CHECK(!(r.method == method && r.pattern == pattern));
-  routes_.push_back(Route{std::move(method), std::move(pattern), needs_auth, std::move(handler)});
+  routes_.push_back(Route{std::move(method), std::move(pattern), permission, std::move(handler)});
 }
 
-void Router::AddUnary(std::string method, std::string pattern, bool needs_auth,
+void Router::AddUnary(std::string method, std::string pattern, Permission permission,
                       UnaryHandler handler) {
   // The Route owns `handler`; the coroutine refers to it, and routes live as
   // long as the router (longer than any request).
   auto shared = std::make_shared<UnaryHandler>(std::move(handler));
-  Add(std::move(method), std::move(pattern), needs_auth,
+  Add(std::move(method), std::move(pattern), permission,
       [shared](const net::HttpRequest& request, const PathParams& params,
                net::ResponseWriter& sink) { return SendUnary(*shared, request, params, sink); });
 }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "api/permission.h"
 #include "net/http.h"
 #include "net/http_server.h"
 
@@ -26,15 +27,19 @@ using UnaryHandler = std::function<net::HttpResponse(const net::HttpRequest&, co
 struct Route {
   std::string method;
   std::string pattern;
-  bool needs_auth = true;
+  Permission permission;  // what the caller needs (api/permission.h)
   Handler handler;
 };
 
 class Router {
  public:
   // REQUIRES (checked): a pattern starting with '/', no duplicate (method, pattern).
-  void Add(std::string method, std::string pattern, bool needs_auth, Handler handler);
-  void AddUnary(std::string method, std::string pattern, bool needs_auth, UnaryHandler handler);
+  void Add(std::string method, std::string pattern, Permission permission, Handler handler);
+  void AddUnary(std::string method, std::string pattern, Permission permission,
+                UnaryHandler handler);
+
+  // Every route, in the order added.
+  const std::vector<Route>& routes() const { return routes_; }
 
   struct Match {
     const Route* route = nullptr;  // null: no route matched

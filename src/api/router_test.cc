@@ -15,9 +15,9 @@ Handler Noop() {
 // Verify that placeholders capture one segment and literals must match exactly.
 TEST(RouterTest, MatchesPatterns) {
   Router r;
-  r.Add("GET", "/v1/apps", true, Noop());
-  r.Add("GET", "/v1/apps/{name}", true, Noop());
-  r.Add("POST", "/v1/apps/{name}/scale", true, Noop());
+  r.Add("GET", "/v1/apps", Permission::kAppsRead, Noop());
+  r.Add("GET", "/v1/apps/{name}", Permission::kAppsRead, Noop());
+  r.Add("POST", "/v1/apps/{name}/scale", Permission::kAppsRead, Noop());
   Router::Match m = r.Find("GET", "/v1/apps/hello");
   ASSERT_NE(m.route, nullptr);
   EXPECT_EQ(m.route->pattern, "/v1/apps/{name}");
@@ -33,8 +33,8 @@ TEST(RouterTest, MatchesPatterns) {
 // Verify that a path known under other methods reports them, for a 405 with Allow.
 TEST(RouterTest, ReportsAllowedMethods) {
   Router r;
-  r.Add("GET", "/v1/apps/{name}", true, Noop());
-  r.Add("PUT", "/v1/apps/{name}", true, Noop());
+  r.Add("GET", "/v1/apps/{name}", Permission::kAppsRead, Noop());
+  r.Add("PUT", "/v1/apps/{name}", Permission::kAppsRead, Noop());
   Router::Match m = r.Find("POST", "/v1/apps/x");
   EXPECT_EQ(m.route, nullptr);
   EXPECT_EQ(m.allowed, "GET, PUT");
