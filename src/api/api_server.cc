@@ -41,6 +41,34 @@ class StatusRecorder final : public net::ResponseWriter {
   int status_ = 500;  // what the server answers a handler that sent nothing
 };
 
+// Ends an AuthFailureLimiter admission when it goes: with what the response
+// said of the token once the request completed, with nothing learned when
+// it did not (an exception, a dropped connection).
+struct AdmissionGuard {
+  AdmissionGuard(AuthFailureLimiter* limiter, std::string address, const Clock* clock,
+                 const StatusRecorder* recorder)
+      : limiter(limiter), address(std::move(address)), clock(clock), recorder(recorder) {}
+  AdmissionGuard(const AdmissionGuard&) = delete;
+  AdmissionGuard& operator=(const AdmissionGuard&) = delete;
+  ~AdmissionGuard() {
+    if (!admission.admitted) return;
+    using Outcome = AuthFailureLimiter::Outcome;
+    const int status = recorder->status();
+    const Outcome outcome = !completed                      ? Outcome::kNeither
+                            : status == 401                 ? Outcome::kRefused
+                            : status >= 200 && status < 400 ? Outcome::kAuthenticated
+                                                            : Outcome::kNeither;
+    limiter->Finish(address, admission, outcome, clock->MonotonicNow());
+  }
+
+  AuthFailureLimiter* const limiter;
+  const std::string address;
+  const Clock* const clock;
+  const StatusRecorder* const recorder;
+  AuthFailureLimiter::Admission admission;
+  bool completed = false;
+};
+
 // Bounded label values: a client cannot grow the series with made-up methods.
 std::string MethodLabel(const std::string& method) {
   for (const char* m : {"GET", "PUT", "POST", "DELETE", "HEAD", "PATCH", "OPTIONS"}) {
@@ -263,22 +291,26 @@ void ApiServer::AddTrafficMetrics() {
   });
 }
 
-std::optional<net::HttpResponse> ApiServer::Throttled(const net::HttpRequest& request,
-                                                      const std::string& peer) const {
-  if (deps_.auth_failures == nullptr || request.path == "/health") return std::nullopt;
-  std::chrono::seconds retry_after{0};
-  if (deps_.auth_failures->MayTry(peer, std::chrono::steady_clock::now(), &retry_after)) {
-    return std::nullopt;
-  }
+bool ApiServer::IsPublic(const Route& route) const {
+  return route.permission == Permission::kPublic ||
+         (route.permission == Permission::kMetrics && !deps_.metrics_need_auth);
+}
+
+namespace {
+
+// 429 for an address past its failed authentications.
+net::HttpResponse Throttled(const std::string& address, std::chrono::seconds retry_after) {
   net::HttpResponse response =
       ErrorReply(Error{ErrorCode::kResourceExhausted,
                        fmt::format("too many failed authentications from {}: try again in {} s",
-                                   peer, retry_after.count()),
+                                   address, retry_after.count()),
                        ""});
   response.status = 429;
   response.headers.emplace_back("Retry-After", std::to_string(retry_after.count()));
   return response;
 }
+
+}  // namespace
 
 std::optional<net::HttpResponse> ApiServer::Refusal(const net::HttpRequest& request,
                                                     const Router::Match& match) const {
@@ -296,12 +328,9 @@ std::optional<net::HttpResponse> ApiServer::Refusal(const net::HttpRequest& requ
     return ErrorReply(Error{ErrorCode::kNotFound,
                             fmt::format("no API call {} {}", request.method, request.path), ""});
   }
-  const Permission needed = match.route->permission;
-  const bool public_route =
-      needed == Permission::kPublic || (needed == Permission::kMetrics && !deps_.metrics_need_auth);
   // Default deny: everything else needs the admin token, but the calls
   // whose handlers identify an edge or a node themselves.
-  if (!public_route && !CheckedByHandler(needed)) {
+  if (!IsPublic(*match.route) && !CheckedByHandler(match.route->permission)) {
     if (Status auth = deps_.auth->Authenticate(request); !auth) return ErrorReply(auth.error());
   }
   return std::nullopt;
@@ -313,21 +342,30 @@ asio::awaitable<void> ApiServer::Handle(const net::HttpRequest& request,
                                         net::ResponseWriter& writer) {
   auto start = std::chrono::steady_clock::now();
   StatusRecorder recorder(writer);
-  const std::string peer = PeerHost(request.remote_address);
-  std::optional<net::HttpResponse> refusal = Throttled(request, peer);
-  Router::Match match;
-  if (!refusal) {
-    match = router_.Find(request.method, request.path);
-    refusal = Refusal(request, match);
+  Router::Match match = router_.Find(request.method, request.path);
+  std::optional<net::HttpResponse> refusal;
+  // Routes that take a credential are limited by their failed ones
+  // (AuthFailureLimiter); the guard ends the admission however the
+  // handler ends, an exception included.
+  std::optional<AdmissionGuard> admitted;
+  if (deps_.auth_failures != nullptr && match.route != nullptr && !IsPublic(*match.route)) {
+    admitted.emplace(deps_.auth_failures, AddressKey(request.remote_address), deps_.clock,
+                     &recorder);
+    admitted->admission = deps_.auth_failures->Admit(admitted->address, BearerToken(request),
+                                                     deps_.clock->MonotonicNow());
+    if (!admitted->admission.admitted) {
+      refusal = Throttled(admitted->address, admitted->admission.retry_after);
+      admitted.reset();
+    }
   }
+  if (!refusal) refusal = Refusal(request, match);
   if (refusal) {
     co_await recorder.Send(std::move(*refusal));
   } else {
     co_await match.route->handler(request, match.params, recorder);
   }
-  if (recorder.status() == 401 && deps_.auth_failures != nullptr) {
-    deps_.auth_failures->NoteFailure(peer, std::chrono::steady_clock::now());
-  }
+  if (admitted) admitted->completed = true;
+  admitted.reset();
   if (requests_ != nullptr) {
     requests_->With({MethodLabel(request.method), std::to_string(recorder.status())}).Inc();
     durations_->With().Observe(

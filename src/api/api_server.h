@@ -44,10 +44,9 @@ class ApiServer {
   // authentication (404, 405, 401); nullopt when its handler should run.
   std::optional<net::HttpResponse> Refusal(const net::HttpRequest& request,
                                            const Router::Match& match) const;
-  // 429 for an address past its failed authentications (deps.auth_failures);
-  // nullopt otherwise.
-  std::optional<net::HttpResponse> Throttled(const net::HttpRequest& request,
-                                             const std::string& peer) const;
+  // Whether `route` takes no credential (GET /health; /metrics unless
+  // deps.metrics_need_auth).
+  bool IsPublic(const Route& route) const;
   void AddRoutes();
   void AddMetrics();
   void AddTrafficMetrics();

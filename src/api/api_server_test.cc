@@ -159,31 +159,40 @@ TEST_F(ApiServerTest, WrongTokenIsUnauthenticated) {
 }
 
 // Verify that failed authentications are limited per source address: past
-// the burst, every request from it but GET /health is 429 with Retry-After,
-// before its token is looked at (the right one too); 401s of the routes
-// that identify their caller themselves (edges, agents) count; another
-// address is not affected.
+// the burst of distinct wrong tokens, a request from it is 429 with
+// Retry-After before its token is looked at, but for a token that
+// authenticated lately; 401s of the routes that identify their caller
+// themselves (edges, agents) count; public routes and other addresses are not
+// affected.
 TEST_F(ApiServerTest, FailedAuthenticationsAreLimitedPerAddress) {
-  auto from = [](net::HttpRequest r, const std::string& address) {
+  auto from = [](net::HttpRequest r, const std::string& address, const std::string& token) {
     r.remote_address = address;
+    if (!token.empty()) r.headers.emplace_back("Authorization", "Bearer " + token);
     return r;
   };
-  net::HttpRequest wrong = Request("GET", "/v1/apps", "", false);
-  wrong.headers.emplace_back("Authorization", "Bearer not-the-token");
-  for (int i = 0; i < 4; ++i) EXPECT_EQ(Call(from(wrong, "10.0.0.1:4000")).status, 401) << i;
-  net::HttpRequest edge = Request("POST", "/v1/edges/e1/traffic", "{}", false);
-  edge.headers.emplace_back("Authorization", "Bearer not-a-credential");
-  EXPECT_EQ(Call(from(edge, "10.0.0.1:4001")).status, 401);
+  const net::HttpRequest apps = Request("GET", "/v1/apps", "", false);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(Call(from(apps, "10.0.0.1:4000", "guess-" + std::to_string(i))).status, 401) << i;
+  }
+  // The same wrong token again, and no token at all, count nothing more.
+  EXPECT_EQ(Call(from(apps, "10.0.0.1:4000", "guess-0")).status, 401);
+  EXPECT_EQ(Call(from(apps, "10.0.0.1:4000", "")).status, 401);
+  const net::HttpRequest edge = Request("POST", "/v1/edges/e1/traffic", "{}", false);
+  EXPECT_EQ(Call(from(edge, "10.0.0.1:4001", "not-a-credential")).status, 401);
 
-  const FakeWriter blocked = Call(from(Request("GET", "/v1/apps"), "10.0.0.1:4002"));
+  const FakeWriter blocked = Call(from(apps, "10.0.0.1:4002", "guess-5"));
   EXPECT_EQ(blocked.status, 429);
   EXPECT_EQ(blocked.Header("Retry-After"), "60");
   EXPECT_EQ(blocked.Json().at("error").at("code"), "resource_exhausted");
   EXPECT_THAT(blocked.Json().at("error").at("message").as_string().c_str(),
               HasSubstr("too many failed authentications from 10.0.0.1"));
-  EXPECT_EQ(Call(from(Request("GET", "/health", "", false), "10.0.0.1:4003")).status, 200);
-  EXPECT_EQ(Call(from(Request("GET", "/v1/apps"), "10.0.0.2:4000")).status, 200);
-  EXPECT_EQ(Call(from(Request("GET", "/v1/apps"), "[::1]:4000")).status, 200);
+  // The right token that has not authenticated lately waits too...
+  EXPECT_EQ(Call(from(apps, "10.0.0.1:4003", kToken)).status, 429);
+  // ...until it did from elsewhere: then it passes.
+  EXPECT_EQ(Call(from(apps, "10.0.0.2:4000", kToken)).status, 200);
+  EXPECT_EQ(Call(from(apps, "10.0.0.1:4004", kToken)).status, 200);
+  EXPECT_EQ(Call(from(Request("GET", "/health", "", false), "10.0.0.1:4005", "")).status, 200);
+  EXPECT_EQ(Call(from(apps, "[::1]:4000", "guess-0")).status, 401);
 }
 
 // The permission each route must declare. A route added without its row

@@ -5,62 +5,127 @@
 namespace skiff::api {
 namespace {
 
+using Outcome = AuthFailureLimiter::Outcome;
 using std::chrono::seconds;
 
-// Verify that an address may fail `burst` times, is then refused with the
-// wait until one failure drained, may try again after it, and that other
-// addresses are not affected.
-TEST(AuthFailureLimiterTest, BurstThenOneEveryInterval) {
-  AuthFailureLimiter limiter({.burst = 3, .per_failure = seconds(10)});
-  const auto t0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
-  seconds retry_after{0};
-  for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(limiter.MayTry("10.0.0.1", t0, &retry_after)) << i;
-    limiter.NoteFailure("10.0.0.1", t0);
+class AuthFailureLimiterTest : public ::testing::Test {
+ protected:
+  // One request from `address` with `token`, ended with `outcome`; whether
+  // it was admitted.
+  bool Try(const std::string& address, const std::string& token, Outcome outcome, MonoTime at) {
+    const AuthFailureLimiter::Admission admission = limiter_.Admit(address, token, at);
+    if (!admission.admitted) {
+      retry_after_ = admission.retry_after;
+      return false;
+    }
+    limiter_.Finish(address, admission, outcome, at);
+    return true;
   }
-  EXPECT_FALSE(limiter.MayTry("10.0.0.1", t0, &retry_after));
-  EXPECT_EQ(retry_after, seconds(10));
-  EXPECT_FALSE(limiter.MayTry("10.0.0.1", t0 + seconds(4), &retry_after));
-  EXPECT_EQ(retry_after, seconds(6));
-  EXPECT_TRUE(limiter.MayTry("10.0.0.2", t0, &retry_after));
 
-  EXPECT_TRUE(limiter.MayTry("10.0.0.1", t0 + seconds(10), &retry_after));
-  limiter.NoteFailure("10.0.0.1", t0 + seconds(10));
-  EXPECT_FALSE(limiter.MayTry("10.0.0.1", t0 + seconds(10), &retry_after));
-  // Fully drained after burst intervals.
-  EXPECT_TRUE(limiter.MayTry("10.0.0.1", t0 + seconds(40), &retry_after));
+  const MonoTime t0_ = MonoTime{} + std::chrono::hours(1);
+  AuthFailureLimiter limiter_{{.burst = 3, .per_failure = seconds(10)}};
+  seconds retry_after_{0};
+};
+
+// Verify that an address may fail `burst` times with distinct tokens, is then
+// refused with the wait until one failure drained, may try again after it,
+// and that other addresses are not affected.
+TEST_F(AuthFailureLimiterTest, BurstThenOneEveryInterval) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(Try("10.0.0.1", "guess-" + std::to_string(i), Outcome::kRefused, t0_)) << i;
+  }
+  EXPECT_FALSE(Try("10.0.0.1", "guess-3", Outcome::kRefused, t0_));
+  EXPECT_EQ(retry_after_, seconds(10));
+  EXPECT_FALSE(Try("10.0.0.1", "guess-3", Outcome::kRefused, t0_ + seconds(4)));
+  EXPECT_EQ(retry_after_, seconds(6));
+  EXPECT_TRUE(Try("10.0.0.2", "guess-0", Outcome::kRefused, t0_));
+
+  EXPECT_TRUE(Try("10.0.0.1", "guess-3", Outcome::kRefused, t0_ + seconds(10)));
+  EXPECT_FALSE(Try("10.0.0.1", "guess-4", Outcome::kRefused, t0_ + seconds(10)));
+  EXPECT_TRUE(Try("10.0.0.1", "guess-5", Outcome::kRefused, t0_ + seconds(40)));
+}
+
+// Verify that a refused token retried (a stale credential) counts once, and a
+// request with no token not at all.
+TEST_F(AuthFailureLimiterTest, RetriesAndMissingTokensDoNotCount) {
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(Try("10.0.0.1", "stale-credential", Outcome::kRefused, t0_)) << i;
+    ASSERT_TRUE(Try("10.0.0.1", "", Outcome::kRefused, t0_)) << i;
+  }
+  EXPECT_TRUE(Try("10.0.0.1", "guess-1", Outcome::kRefused, t0_));
+  EXPECT_TRUE(Try("10.0.0.1", "guess-2", Outcome::kRefused, t0_));
+  EXPECT_FALSE(Try("10.0.0.1", "guess-3", Outcome::kRefused, t0_));
+}
+
+// Verify that a blocked address still lets through a token that
+// authenticated lately (from any address), and only for `good_for`.
+TEST_F(AuthFailureLimiterTest, GoodTokensPassABlockedAddress) {
+  for (int i = 0; i < 3; ++i) Try("10.0.0.1", "guess-" + std::to_string(i), Outcome::kRefused, t0_);
+  EXPECT_FALSE(Try("10.0.0.1", "the-admin-token", Outcome::kAuthenticated, t0_));
+  ASSERT_TRUE(Try("10.0.0.9", "the-admin-token", Outcome::kAuthenticated, t0_));
+  EXPECT_TRUE(Try("10.0.0.1", "the-admin-token", Outcome::kAuthenticated, t0_ + seconds(1)));
+  EXPECT_FALSE(Try("10.0.0.1", "guess-3", Outcome::kRefused, t0_ + seconds(1)));
+  // Unused for an hour, it passes a block no more.
+  const MonoTime later = t0_ + seconds(2) + std::chrono::hours(1);
+  for (int i = 10; i < 13; ++i) {
+    ASSERT_TRUE(Try("10.0.0.1", "guess-" + std::to_string(i), Outcome::kRefused, later)) << i;
+  }
+  EXPECT_FALSE(Try("10.0.0.1", "the-admin-token", Outcome::kAuthenticated, later));
+}
+
+// Verify that requests in flight hold room: parallel guesses cannot all be
+// admitted before the first fails.
+TEST_F(AuthFailureLimiterTest, RequestsInFlightHoldRoom) {
+  std::vector<AuthFailureLimiter::Admission> in_flight;
+  for (int i = 0; i < 3; ++i) {
+    in_flight.push_back(limiter_.Admit("10.0.0.1", "guess-" + std::to_string(i), t0_));
+    ASSERT_TRUE(in_flight.back().admitted) << i;
+  }
+  EXPECT_FALSE(limiter_.Admit("10.0.0.1", "guess-3", t0_).admitted);
+  // One turns out good: its room is given back.
+  limiter_.Finish("10.0.0.1", in_flight[0], Outcome::kNeither, t0_);
+  EXPECT_TRUE(limiter_.Admit("10.0.0.1", "guess-4", t0_).admitted);
 }
 
 // Verify that a Retry-After is never 0 (whole seconds, rounded up).
-TEST(AuthFailureLimiterTest, RetryAfterIsAtLeastOneSecond) {
+TEST(AuthFailureLimiterRoundingTest, RetryAfterIsAtLeastOneSecond) {
   AuthFailureLimiter limiter({.burst = 1, .per_failure = std::chrono::milliseconds(300)});
-  const auto t0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
-  limiter.NoteFailure("a", t0);
-  seconds retry_after{0};
-  ASSERT_FALSE(limiter.MayTry("a", t0, &retry_after));
-  EXPECT_EQ(retry_after, seconds(1));
+  const MonoTime t0 = MonoTime{} + std::chrono::hours(1);
+  limiter.Finish("a", limiter.Admit("a", "guess", t0), Outcome::kRefused, t0);
+  const AuthFailureLimiter::Admission refused = limiter.Admit("a", "other", t0);
+  ASSERT_FALSE(refused.admitted);
+  EXPECT_EQ(refused.retry_after, seconds(1));
 }
 
-// Verify that past max_addresses the drained buckets are dropped, and the
-// ones still holding failures kept.
-TEST(AuthFailureLimiterTest, DrainedAddressesAreDropped) {
-  AuthFailureLimiter limiter({.burst = 2, .per_failure = seconds(1), .max_addresses = 3});
-  const auto t0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
-  limiter.NoteFailure("a", t0);
-  limiter.NoteFailure("b", t0);
-  limiter.NoteFailure("c", t0 + seconds(5));
+// Verify that the table of addresses is bounded: past max_addresses the
+// drained buckets go, then the emptiest.
+TEST(AuthFailureLimiterBoundsTest, AddressesAreBounded) {
+  AuthFailureLimiter limiter({.burst = 5, .per_failure = seconds(1), .max_addresses = 3});
+  const MonoTime t0 = MonoTime{} + std::chrono::hours(1);
+  auto fail = [&](const std::string& address, MonoTime at) {
+    limiter.Finish(address, limiter.Admit(address, "guess-" + address, at), Outcome::kRefused, at);
+  };
+  fail("a", t0);
+  fail("b", t0);
+  fail("c", t0 + seconds(5));
   EXPECT_EQ(limiter.size(), 3u);
-  limiter.NoteFailure("d", t0 + seconds(5));
-  EXPECT_EQ(limiter.size(), 2u);  // c and d
+  fail("d", t0 + seconds(5));
+  EXPECT_EQ(limiter.size(), 2u);  // a and b drained
+  fail("e", t0 + seconds(5));
+  fail("f", t0 + seconds(5));
+  EXPECT_EQ(limiter.size(), 3u);  // never more
 }
 
-// Verify the host taken from a peer address.
-TEST(AuthFailureLimiterTest, PeerHost) {
-  EXPECT_EQ(PeerHost("127.0.0.1:53412"), "127.0.0.1");
-  EXPECT_EQ(PeerHost("[::1]:8080"), "::1");
-  EXPECT_EQ(PeerHost("::1"), "::1");
-  EXPECT_EQ(PeerHost("10.0.0.1"), "10.0.0.1");
-  EXPECT_EQ(PeerHost(""), "");
+// Verify the key an address is limited by.
+TEST(AddressKeyTest, HostsAndPrefixes) {
+  EXPECT_EQ(AddressKey("127.0.0.1:53412"), "127.0.0.1");
+  EXPECT_EQ(AddressKey("[::1]:8080"), "::/64");
+  EXPECT_EQ(AddressKey("[::ffff:10.1.2.3]:80"), "10.1.2.3");
+  EXPECT_EQ(AddressKey("[2001:db8:1:2::7]:80"), "2001:db8:1:2::/64");
+  EXPECT_EQ(AddressKey("[2001:db8:1:2:aaaa:bbbb:cccc:dddd]:80"), "2001:db8:1:2::/64");
+  EXPECT_EQ(AddressKey("10.0.0.1"), "10.0.0.1");
+  EXPECT_EQ(AddressKey("not-an-ip:80"), "not-an-ip");
+  EXPECT_EQ(AddressKey(""), "");
 }
 
 }  // namespace

@@ -334,6 +334,9 @@ int main(int argc, char** argv) {
   server->add_flag("--new-admin-token", server_options.new_admin_token,
                    "make a new admin token in DATA/admin.token; it replaces the database's "
                    "(the old one stops working on every server)");
+  server->add_option("--metrics-listen", server_options.metrics_listen,
+                     "also serve GET /metrics (and GET /health) with no token at this host:port, "
+                     "for Prometheus; the API's /metrics needs the admin token");
   server->add_flag("--new-shared-trust", server_options.new_shared_trust,
                    "with a shared database: record this server's CA and keyring as the ones "
                    "every server must hold (after replacing the CA on purpose); copy its ca.crt, "

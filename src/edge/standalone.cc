@@ -17,6 +17,7 @@
 #include "edge/remote_routes.h"
 #include "edge/traffic_reporter.h"
 #include "metrics/registry.h"
+#include "metrics/scrape_endpoint.h"
 #include "net/http_server.h"
 #include "net/join_token.h"
 #include "net/server_pool.h"
@@ -147,21 +148,7 @@ namespace {
 
 Status StartMetrics(StandaloneEdge::Impl& m) {
   if (m.options_.metrics_listen.empty()) return OkStatus();
-  metrics::Registry* registry = &m.metrics_;
-  m.metrics_http_ = std::make_unique<net::HttpServer>(
-      m.io_,
-      [registry](const net::HttpRequest& request,
-                 net::ResponseWriter& writer) -> boost::asio::awaitable<void> {
-        net::HttpResponse response;
-        if (request.method == "GET" && request.path == "/metrics") {
-          response = net::TextResponse(200, registry->Render(), metrics::Registry::kContentType);
-        } else if (request.method == "GET" && request.path == "/health") {
-          response = net::TextResponse(200, "ok\n");
-        } else {
-          response = net::TextResponse(404, "only GET /metrics and GET /health are served here\n");
-        }
-        co_await writer.Send(std::move(response));
-      });
+  m.metrics_http_ = std::make_unique<net::HttpServer>(m.io_, metrics::ScrapeHandler(&m.metrics_));
   if (Status listening = m.metrics_http_->Listen(m.options_.metrics_listen); !listening) {
     m.metrics_http_.reset();
     return listening;

@@ -37,9 +37,11 @@
 #include "edge/edge_proxy.h"
 #include "edge/traffic_reporter.h"
 #include "metrics/registry.h"
+#include "metrics/scrape_endpoint.h"
 #include "net/host_port.h"
 #include "net/http.h"
 #include "net/http_server.h"
+#include "net/join_token.h"
 #include "net/server_pool.h"
 #include "net/tls.h"
 #include "runtime/driver_set.h"
@@ -133,6 +135,7 @@ class Server::Impl {
   asio::io_context io_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::unique_ptr<net::HttpServer> http_;
+  std::unique_ptr<net::HttpServer> metrics_http_;  // --metrics-listen
   std::unique_ptr<edge::AccessLog> access_log_;
   std::unique_ptr<edge::EdgeProxy> edge_;
   std::unique_ptr<RouteWatcher> routes_;
@@ -566,7 +569,24 @@ Status Server::Impl::Start() {
   deps.leadership = [this] {
     return leadership_ ? leadership_->state() : controller::Leadership::State{};
   };
+  // /metrics on the API needs a token: a scraper without one is given its
+  // own listener (--metrics-listen).
+  deps.metrics_need_auth = true;
   api_ = std::make_unique<api::ApiServer>(std::move(deps));
+  if (!options_.metrics_listen.empty()) {
+    metrics_http_ = std::make_unique<net::HttpServer>(io_, metrics::ScrapeHandler(metrics_.get()));
+    if (Status listening = metrics_http_->Listen(options_.metrics_listen); !listening) {
+      return InvalidArgument("--metrics-listen " + options_.metrics_listen + ": " +
+                             listening.error().message);
+    }
+    auto where = net::ParseHostPort(options_.metrics_listen, "--metrics-listen");
+    if (!where || !net::IsLoopbackHost(where->host)) {
+      SKIFF_LOG_WARN(
+          "/metrics is served with no token on {}: every app's name and traffic can "
+          "be read there by whoever reaches it",
+          options_.metrics_listen);
+    }
+  }
   if (shared_ && (options_.run_agent || options_.run_edge)) {
     // Refreshed every ttl; a server that missed three heartbeats (one ttl)
     // is no longer tried, unless it still holds the lease.

@@ -35,6 +35,9 @@ struct ServerOptions {
   // string or URI (postgres://USER@HOST/DB, several hosts allowed).
   std::string store = "sqlite";
   std::string listen = "127.0.0.1:7070";  // the API
+  // Where GET /metrics is also served with no token, for Prometheus ("":
+  // nowhere; the API's /metrics needs the admin token).
+  std::string metrics_listen;
   // The API serves HTTPS (server/server_tls.h: the data directory's CA) when
   // --listen is not a loopback address, or with `https` on loopback too;
   // `insecure_http` keeps plain HTTP off loopback (TLS ends in front of it).

@@ -256,7 +256,7 @@ TEST_P(StandaloneEdgeE2eTest, ReportsTraffic) {
   auto scraped = net::HttpClient("http://" + metrics).Do("GET", "/metrics");
   ASSERT_TRUE(scraped);
   EXPECT_THAT(scraped->body, HasSubstr("skiff_edge_requests_total{app=\"far\",code=\"2xx\"}"));
-  auto server_metrics = api.Do("GET", "/metrics");
+  auto server_metrics = api.Do("GET", "/metrics", {}, auth);
   ASSERT_TRUE(server_metrics);
   EXPECT_THAT(server_metrics->body, HasSubstr("skiff_app_requests_per_second{app=\"far\"}"));
 }

@@ -217,7 +217,8 @@ TEST_F(ServerE2eTest, UnplaceableAppStaysPendingWithReason) {
               HasSubstr("instance.unplaceable"));
 }
 
-// Verify default deny (401 without or with a wrong token) and the body limit (413).
+// Verify default deny (401 without or with a wrong token; /metrics too) and
+// the body limit (413).
 TEST_F(ServerE2eTest, ApiRefusesUnauthenticatedAndOversized) {
   const std::string none;
   const std::string wrong = "not-the-token";
@@ -233,10 +234,30 @@ TEST_F(ServerE2eTest, ApiRefusesUnauthenticatedAndOversized) {
   auto unknown = server_.Api("GET", "/v1/apps/nope");
   ASSERT_TRUE(unknown);
   EXPECT_EQ(unknown->status, 404);
-  auto metrics = server_.Api("GET", "/metrics", {}, &none);
+  auto anonymous_metrics = server_.Api("GET", "/metrics", {}, &none);
+  ASSERT_TRUE(anonymous_metrics);
+  EXPECT_EQ(anonymous_metrics->status, 401);
+  auto metrics = server_.Api("GET", "/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_EQ(metrics->status, 200);
   EXPECT_THAT(metrics->body, HasSubstr("skiff_http_requests_total"));
+}
+
+// Verify that --metrics-listen serves the server's /metrics with no token on
+// an address of its own, and nothing else there.
+TEST(ServerMetricsE2eTest, MetricsListenServesWithoutAToken) {
+  SkiffServer server;
+  const std::string metrics = "127.0.0.1:" + std::to_string(FreePort());
+  server.AddArgs({"--metrics-listen", metrics});
+  ASSERT_TRUE(server.Start());
+  net::HttpClient scraper("http://" + metrics);
+  auto scraped = scraper.Do("GET", "/metrics");
+  ASSERT_TRUE(scraped) << scraped.error().ToString();
+  EXPECT_EQ(scraped->status, 200);
+  EXPECT_THAT(scraped->body, HasSubstr("skiff_apps"));
+  auto api = scraper.Do("GET", "/v1/apps");
+  ASSERT_TRUE(api);
+  EXPECT_EQ(api->status, 404);
 }
 
 // Verify scale, restart (every instance replaced), rollback and delete through
@@ -316,22 +337,25 @@ TEST_F(ServerE2eTest, LogsAndCrashLoop) {
 }
 
 // Verify that a server limits failed authentications per source address:
-// ten wrong tokens are 401, then even the right one is 429 with Retry-After
-// (the CLI says so), while /health still answers.
+// ten distinct wrong tokens are 401, the next is 429 with Retry-After, while
+// the admin token, which authenticated lately, still works through the CLI,
+// and /health still answers.
 TEST_F(ServerE2eTest, GuessingTheTokenIsCutShort) {
-  const std::string wrong = "wrong-token";
+  ASSERT_EQ(server_.Skiff({"apps"}).exit_code, 0);
   for (int i = 0; i < 10; ++i) {
+    const std::string wrong = "wrong-token-" + std::to_string(i);
     auto r = server_.Api("GET", "/v1/apps", {}, &wrong);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 401) << i;
   }
-  auto blocked = server_.Api("GET", "/v1/apps");
+  const std::string another = "wrong-token-10";
+  auto blocked = server_.Api("GET", "/v1/apps", {}, &another);
   ASSERT_TRUE(blocked);
   EXPECT_EQ(blocked->status, 429);
   EXPECT_NE(blocked->Header("Retry-After"), "");
+  EXPECT_THAT(blocked->body, HasSubstr("too many failed authentications"));
   const CommandResult cli = server_.Skiff({"apps"});
-  EXPECT_NE(cli.exit_code, 0);
-  EXPECT_THAT(cli.output, HasSubstr("too many failed authentications"));
+  EXPECT_EQ(cli.exit_code, 0) << cli.output;
   auto health = net::HttpClient("http://" + server_.addr()).Do("GET", "/health");
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);
