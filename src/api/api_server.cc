@@ -3,11 +3,13 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
+#include <utility>
 
 #include "api/errors.h"
 #include "api/handlers.h"
@@ -22,14 +24,17 @@ class StatusRecorder final : public net::ResponseWriter {
  public:
   explicit StatusRecorder(net::ResponseWriter& inner) : inner_(inner) {}
   int status() const { return status_; }
+  // Called with the status once, when the response starts: a stream's at its
+  // beginning, not when it ends.
+  void OnStatus(std::function<void(int)> on_status) { on_status_ = std::move(on_status); }
 
   // net::ResponseWriter:
   asio::awaitable<bool> Send(net::HttpResponse response) override {
-    status_ = response.status;
+    Record(response.status);
     return inner_.Send(std::move(response));
   }
   asio::awaitable<bool> Begin(int status, net::HttpHeaders headers) override {
-    status_ = status;
+    Record(status);
     return inner_.Begin(status, std::move(headers));
   }
   asio::awaitable<bool> Write(std::string_view chunk) override { return inner_.Write(chunk); }
@@ -37,36 +42,52 @@ class StatusRecorder final : public net::ResponseWriter {
   bool started() const override { return inner_.started(); }
 
  private:
+  void Record(int status) {
+    status_ = status;
+    if (on_status_) std::exchange(on_status_, nullptr)(status);
+  }
+
   net::ResponseWriter& inner_;
   int status_ = 500;  // what the server answers a handler that sent nothing
+  std::function<void(int)> on_status_;
 };
 
-// Ends an AuthFailureLimiter admission when it goes: with what the response
-// said of the token once the request completed, with nothing learned when
-// it did not (an exception, a dropped connection).
+// Ends an AuthFailureLimiter admission once, as soon as the response
+// starts (a stream holds no room for its whole life): with what the status
+// says of the token, or, when the router authenticated it already, as good.
+// A request that ends with no response (an exception, a dropped connection)
+// ends it with nothing learned.
 struct AdmissionGuard {
-  AdmissionGuard(AuthFailureLimiter* limiter, std::string address, const Clock* clock,
-                 const StatusRecorder* recorder)
-      : limiter(limiter), address(std::move(address)), clock(clock), recorder(recorder) {}
+  AdmissionGuard(AuthFailureLimiter* limiter, std::string address, const Clock* clock)
+      : limiter(limiter), address(std::move(address)), clock(clock) {}
   AdmissionGuard(const AdmissionGuard&) = delete;
   AdmissionGuard& operator=(const AdmissionGuard&) = delete;
   ~AdmissionGuard() {
-    if (!admission.admitted) return;
+    try {
+      End(AuthFailureLimiter::Outcome::kNeither);
+    } catch (...) {  // a destructor must not throw (an allocation failing)
+    }
+  }
+
+  void Ended(int status) {
     using Outcome = AuthFailureLimiter::Outcome;
-    const int status = recorder->status();
-    const Outcome outcome = !completed                      ? Outcome::kNeither
-                            : status == 401                 ? Outcome::kRefused
-                            : status >= 200 && status < 400 ? Outcome::kAuthenticated
-                                                            : Outcome::kNeither;
+    End(authenticated                   ? Outcome::kAuthenticated
+        : status == 401                 ? Outcome::kRefused
+        : status >= 200 && status < 400 ? Outcome::kAuthenticated
+                                        : Outcome::kNeither);
+  }
+  void End(AuthFailureLimiter::Outcome outcome) {
+    if (ended || !admission.admitted) return;
+    ended = true;
     limiter->Finish(address, admission, outcome, clock->MonotonicNow());
   }
 
   AuthFailureLimiter* const limiter;
   const std::string address;
   const Clock* const clock;
-  const StatusRecorder* const recorder;
   AuthFailureLimiter::Admission admission;
-  bool completed = false;
+  bool authenticated = false;  // the router checked the token: it is good
+  bool ended = false;
 };
 
 // Bounded label values: a client cannot grow the series with made-up methods.
@@ -349,22 +370,30 @@ asio::awaitable<void> ApiServer::Handle(const net::HttpRequest& request,
   // handler ends, an exception included.
   std::optional<AdmissionGuard> admitted;
   if (deps_.auth_failures != nullptr && match.route != nullptr && !IsPublic(*match.route)) {
-    admitted.emplace(deps_.auth_failures, AddressKey(request.remote_address), deps_.clock,
-                     &recorder);
+    admitted.emplace(deps_.auth_failures, AddressKey(request.remote_address), deps_.clock);
     admitted->admission = deps_.auth_failures->Admit(admitted->address, BearerToken(request),
                                                      deps_.clock->MonotonicNow());
     if (!admitted->admission.admitted) {
       refusal = Throttled(admitted->address, admitted->admission.retry_after);
       admitted.reset();
+    } else {
+      AdmissionGuard* guard = &*admitted;
+      recorder.OnStatus([guard](int status) { guard->Ended(status); });
     }
   }
-  if (!refusal) refusal = Refusal(request, match);
+  if (!refusal) {
+    refusal = Refusal(request, match);
+    // Past the router's check with a token of its own: the token is good.
+    if (!refusal && admitted && !CheckedByHandler(match.route->permission)) {
+      admitted->authenticated = true;
+    }
+  }
   if (refusal) {
     co_await recorder.Send(std::move(*refusal));
   } else {
     co_await match.route->handler(request, match.params, recorder);
   }
-  if (admitted) admitted->completed = true;
+  recorder.OnStatus(nullptr);
   admitted.reset();
   if (requests_ != nullptr) {
     requests_->With({MethodLabel(request.method), std::to_string(recorder.status())}).Inc();

@@ -49,23 +49,31 @@ double AuthFailureLimiter::LevelAt(const Bucket& bucket, MonoTime now) const {
   return std::max(0.0, bucket.failures - std::max(0.0, drained));
 }
 
-AuthFailureLimiter::Bucket& AuthFailureLimiter::BucketOf(const std::string& key, MonoTime now) {
-  if (auto it = buckets_.find(key); it != buckets_.end()) return it->second;
+AuthFailureLimiter::Bucket* AuthFailureLimiter::BucketOf(const std::string& key, MonoTime now) {
+  if (auto it = buckets_.find(key); it != buckets_.end()) return &it->second;
   if (buckets_.size() >= options_.max_addresses) {
-    // Drained buckets are the same as none; past them, the emptiest goes.
+    // Drained buckets are the same as none; past them, the emptiest idle one
+    // goes (a bucket with requests in flight is never dropped: its room
+    // would be lost).
     std::erase_if(buckets_, [&](const auto& entry) {
       return entry.second.in_flight == 0 && LevelAt(entry.second, now) <= 0;
     });
     if (buckets_.size() >= options_.max_addresses) {
-      auto emptiest = std::min_element(buckets_.begin(), buckets_.end(), [&](auto& a, auto& b) {
-        return LevelAt(a.second, now) < LevelAt(b.second, now);
-      });
+      auto emptiest = buckets_.end();
+      for (auto it = buckets_.begin(); it != buckets_.end(); ++it) {
+        if (it->second.in_flight > 0) continue;
+        if (emptiest == buckets_.end() ||
+            LevelAt(it->second, now) < LevelAt(emptiest->second, now)) {
+          emptiest = it;
+        }
+      }
+      if (emptiest == buckets_.end()) return nullptr;  // every one busy
       buckets_.erase(emptiest);
     }
   }
   Bucket& bucket = buckets_[key];
   bucket.at = now;
-  return bucket;
+  return &bucket;
 }
 
 bool AuthFailureLimiter::GoodLately(const std::string& digest, MonoTime now) const {
@@ -84,19 +92,26 @@ AuthFailureLimiter::Admission AuthFailureLimiter::Admit(const std::string& addre
   const bool repeat =
       it != buckets_.end() && std::find(it->second.tried.begin(), it->second.tried.end(),
                                         admission.digest) != it->second.tried.end();
-  const double level = it == buckets_.end() ? 0 : LevelAt(it->second, now) + it->second.in_flight;
-  const double over = level + 1 - options_.burst;
-  if (over > 0) {
+  const double level = it == buckets_.end() ? 0 : LevelAt(it->second, now);
+  const int in_flight = it == buckets_.end() ? 0 : it->second.in_flight;
+  const auto refuse = [&](double wait_seconds) {
     admission.admitted = false;
     // Rounded up to whole seconds, less a hair of floating-point noise.
-    const double wait = over * std::chrono::duration<double>(options_.per_failure).count();
-    admission.retry_after =
-        std::chrono::seconds(std::max<int64_t>(1, static_cast<int64_t>(std::ceil(wait - 1e-6))));
+    admission.retry_after = std::chrono::seconds(
+        std::max<int64_t>(1, static_cast<int64_t>(std::ceil(wait_seconds - 1e-6))));
     return admission;
+  };
+  if (level + in_flight + 1 > options_.burst) {
+    // Room held by requests in flight comes back as they end, in moments.
+    const double over = level + 1 - options_.burst;
+    return refuse(over > 0 ? over * std::chrono::duration<double>(options_.per_failure).count()
+                           : 1);
   }
   // A token refused here before cannot count again: it holds no room.
   if (!repeat) {
-    BucketOf(address, now).in_flight++;
+    Bucket* bucket = BucketOf(address, now);
+    if (bucket == nullptr) return refuse(1);  // every address busy: a table full of guessers
+    bucket->in_flight++;
     admission.holds_room = true;
   }
   return admission;
@@ -114,10 +129,14 @@ void AuthFailureLimiter::Finish(const std::string& address, const Admission& adm
     }
     good_[admission.digest] = now;
   }
-  if (!admission.holds_room && outcome != Outcome::kRefused) return;
-  Bucket& bucket = BucketOf(address, now);
-  if (admission.holds_room) bucket.in_flight = std::max(0, bucket.in_flight - 1);
+  auto it = buckets_.find(address);
+  if (it != buckets_.end() && admission.holds_room && it->second.in_flight > 0) {
+    it->second.in_flight--;
+  }
   if (outcome != Outcome::kRefused) return;
+  Bucket* found = it != buckets_.end() ? &it->second : BucketOf(address, now);
+  if (found == nullptr) return;
+  Bucket& bucket = *found;
   if (std::find(bucket.tried.begin(), bucket.tried.end(), admission.digest) != bucket.tried.end()) {
     return;
   }

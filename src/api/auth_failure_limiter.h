@@ -43,6 +43,7 @@ class AuthFailureLimiter {
   };
 
   AuthFailureLimiter() : AuthFailureLimiter(Options{}) {}
+  // REQUIRES: options.max_addresses >= 1.
   explicit AuthFailureLimiter(Options options) : options_(options) {}
 
   // What a finished request tells of its token.
@@ -80,8 +81,9 @@ class AuthFailureLimiter {
     std::deque<std::string> tried;  // digests of the last tokens refused here
   };
   double LevelAt(const Bucket& bucket, MonoTime now) const;
-  // The bucket of `key`, made (evicting the emptiest when full) if needed.
-  Bucket& BucketOf(const std::string& key, MonoTime now);
+  // The bucket of `key`, made (evicting the emptiest idle one when full) if
+  // needed; null when the table is full of buckets with requests in flight.
+  Bucket* BucketOf(const std::string& key, MonoTime now);
   bool GoodLately(const std::string& digest, MonoTime now) const;
 
   const Options options_;

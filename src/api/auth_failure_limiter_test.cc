@@ -81,8 +81,10 @@ TEST_F(AuthFailureLimiterTest, RequestsInFlightHoldRoom) {
     in_flight.push_back(limiter_.Admit("10.0.0.1", "guess-" + std::to_string(i), t0_));
     ASSERT_TRUE(in_flight.back().admitted) << i;
   }
-  EXPECT_FALSE(limiter_.Admit("10.0.0.1", "guess-3", t0_).admitted);
-  // One turns out good: its room is given back.
+  const AuthFailureLimiter::Admission busy = limiter_.Admit("10.0.0.1", "guess-3", t0_);
+  EXPECT_FALSE(busy.admitted);
+  EXPECT_EQ(busy.retry_after, seconds(1));  // room comes back as requests end
+  // One ends with nothing learned of its token (a 404): its room comes back.
   limiter_.Finish("10.0.0.1", in_flight[0], Outcome::kNeither, t0_);
   EXPECT_TRUE(limiter_.Admit("10.0.0.1", "guess-4", t0_).admitted);
 }
@@ -114,6 +116,24 @@ TEST(AuthFailureLimiterBoundsTest, AddressesAreBounded) {
   fail("e", t0 + seconds(5));
   fail("f", t0 + seconds(5));
   EXPECT_EQ(limiter.size(), 3u);  // never more
+}
+
+// Verify that a bucket with requests in flight is never evicted, and that a
+// new address is refused when every bucket is busy.
+TEST(AuthFailureLimiterBoundsTest, BusyBucketsAreKept) {
+  AuthFailureLimiter limiter({.burst = 5, .per_failure = seconds(1), .max_addresses = 2});
+  const MonoTime t0 = MonoTime{} + std::chrono::hours(1);
+  const AuthFailureLimiter::Admission a = limiter.Admit("a", "guess", t0);
+  const AuthFailureLimiter::Admission b = limiter.Admit("b", "guess", t0);
+  ASSERT_TRUE(a.admitted && b.admitted);
+  const AuthFailureLimiter::Admission c = limiter.Admit("c", "guess", t0);
+  EXPECT_FALSE(c.admitted);
+  limiter.Finish("a", a, Outcome::kNeither, t0);
+  EXPECT_TRUE(limiter.Admit("c", "guess", t0).admitted);  // a, idle and empty, went
+  EXPECT_EQ(limiter.size(), 2u);
+  // b's room is still held: b may have four more in flight, not five.
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(limiter.Admit("b", "g" + std::to_string(i), t0).admitted);
+  EXPECT_FALSE(limiter.Admit("b", "g4", t0).admitted);
 }
 
 // Verify the key an address is limited by.

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <condition_variable>
@@ -671,7 +672,14 @@ void Server::Impl::Shutdown() {
   if (http_) {
     // Requests in flight finish; then the io threads run out of work. The edge
     // stops taking requests at the same time (its Stop waits for its own).
-    http_->Stop([this] { work_.reset(); });
+    // The io threads run out of work once the API and the metrics listener
+    // (--metrics-listen) have both drained.
+    auto listening = std::make_shared<std::atomic<int>>(metrics_http_ ? 2 : 1);
+    auto drained = [this, listening] {
+      if (--*listening == 0) work_.reset();
+    };
+    http_->Stop(drained);
+    if (metrics_http_) metrics_http_->Stop(drained);
     if (io_threads_.empty()) work_.reset();
     if (traffic_reporter_) traffic_reporter_->Stop();
     if (edge_) edge_->Stop();
@@ -681,6 +689,7 @@ void Server::Impl::Shutdown() {
   }
   for (std::thread& t : io_threads_) t.join();
   io_threads_.clear();
+  metrics_http_.reset();
   http_.reset();
   if (routes_) routes_->Stop();
   if (agent_) agent_->Stop();

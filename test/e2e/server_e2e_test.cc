@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "common/clock.h"
@@ -258,6 +259,21 @@ TEST(ServerMetricsE2eTest, MetricsListenServesWithoutAToken) {
   auto api = scraper.Do("GET", "/v1/apps");
   ASSERT_TRUE(api);
   EXPECT_EQ(api->status, 404);
+
+  // A server with a metrics listener still shuts down on SIGTERM (both
+  // listeners drain), its instances left running.
+  ASSERT_EQ(::kill(server.pid(), SIGTERM), 0);
+  const std::string stat = "/proc/" + std::to_string(server.pid()) + "/stat";
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        std::ifstream in(stat);
+        std::string pid, comm, state;
+        in >> pid >> comm >> state;
+        return !in || state == "Z";  // gone, or exited and not yet reaped
+      },
+      seconds(20)))
+      << "the server did not exit on SIGTERM:\n"
+      << server.Output();
 }
 
 // Verify scale, restart (every instance replaced), rollback and delete through
