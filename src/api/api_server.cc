@@ -52,9 +52,9 @@ class StatusRecorder final : public net::ResponseWriter {
   std::function<void(int)> on_status_;
 };
 
-// Ends an AuthFailureLimiter admission once, as soon as the response
-// starts (a stream holds no room for its whole life): with what the status
-// says of the token, or, when the router authenticated it already, as good.
+// Ends an AuthFailureLimiter admission once: as good when the router has
+// checked the token, else as soon as the response starts (a stream holds no
+// room for its whole life), with what the status says of the token.
 // A request that ends with no response (an exception, a dropped connection)
 // ends it with nothing learned.
 struct AdmissionGuard {
@@ -71,22 +71,20 @@ struct AdmissionGuard {
 
   void Ended(int status) {
     using Outcome = AuthFailureLimiter::Outcome;
-    End(authenticated                   ? Outcome::kAuthenticated
-        : status == 401                 ? Outcome::kRefused
+    End(status == 401                   ? Outcome::kRefused
         : status >= 200 && status < 400 ? Outcome::kAuthenticated
                                         : Outcome::kNeither);
   }
   void End(AuthFailureLimiter::Outcome outcome) {
     if (ended || !admission.admitted) return;
-    ended = true;
     limiter->Finish(address, admission, outcome, clock->MonotonicNow());
+    ended = true;
   }
 
   AuthFailureLimiter* const limiter;
   const std::string address;
   const Clock* const clock;
   AuthFailureLimiter::Admission admission;
-  bool authenticated = false;  // the router checked the token: it is good
   bool ended = false;
 };
 
@@ -320,14 +318,18 @@ bool ApiServer::IsPublic(const Route& route) const {
 namespace {
 
 // 429 for an address past its failed authentications.
-net::HttpResponse Throttled(const std::string& address, std::chrono::seconds retry_after) {
-  net::HttpResponse response =
-      ErrorReply(Error{ErrorCode::kResourceExhausted,
-                       fmt::format("too many failed authentications from {}: try again in {} s",
-                                   address, retry_after.count()),
-                       ""});
+net::HttpResponse Throttled(const std::string& address,
+                            const AuthFailureLimiter::Admission& admission) {
+  const int64_t wait = admission.retry_after.count();
+  net::HttpResponse response = ErrorReply(Error{
+      ErrorCode::kResourceExhausted,
+      admission.table_full
+          ? fmt::format("too many addresses are authenticating at once: try again in {} s", wait)
+          : fmt::format("too many failed authentications from {}: try again in {} s", address,
+                        wait),
+      ""});
   response.status = 429;
-  response.headers.emplace_back("Retry-After", std::to_string(retry_after.count()));
+  response.headers.emplace_back("Retry-After", std::to_string(wait));
   return response;
 }
 
@@ -374,7 +376,7 @@ asio::awaitable<void> ApiServer::Handle(const net::HttpRequest& request,
     admitted->admission = deps_.auth_failures->Admit(admitted->address, BearerToken(request),
                                                      deps_.clock->MonotonicNow());
     if (!admitted->admission.admitted) {
-      refusal = Throttled(admitted->address, admitted->admission.retry_after);
+      refusal = Throttled(admitted->address, admitted->admission);
       admitted.reset();
     } else {
       AdmissionGuard* guard = &*admitted;
@@ -383,9 +385,10 @@ asio::awaitable<void> ApiServer::Handle(const net::HttpRequest& request,
   }
   if (!refusal) {
     refusal = Refusal(request, match);
-    // Past the router's check with a token of its own: the token is good.
+    // Past the router's check with a token of its own: the token is good,
+    // and its room is given back now, not when a long poll answers.
     if (!refusal && admitted && !CheckedByHandler(match.route->permission)) {
-      admitted->authenticated = true;
+      admitted->End(AuthFailureLimiter::Outcome::kAuthenticated);
     }
   }
   if (refusal) {

@@ -110,7 +110,10 @@ AuthFailureLimiter::Admission AuthFailureLimiter::Admit(const std::string& addre
   // A token refused here before cannot count again: it holds no room.
   if (!repeat) {
     Bucket* bucket = BucketOf(address, now);
-    if (bucket == nullptr) return refuse(1);  // every address busy: a table full of guessers
+    if (bucket == nullptr) {  // every address busy: a table full of guessers
+      admission.table_full = true;
+      return refuse(1);
+    }
     bucket->in_flight++;
     admission.holds_room = true;
   }

@@ -56,6 +56,9 @@ class AuthFailureLimiter {
   struct Admission {
     bool admitted = true;
     std::chrono::seconds retry_after{0};  // when refused: whole seconds, at least 1
+    // Refused because the table of addresses is full of ones with requests
+    // in flight, not for this address's failures.
+    bool table_full = false;
     // What Finish needs: the token's digest ("" for none) and whether the
     // request holds room in the bucket.
     std::string digest;

@@ -128,6 +128,7 @@ TEST(AuthFailureLimiterBoundsTest, BusyBucketsAreKept) {
   ASSERT_TRUE(a.admitted && b.admitted);
   const AuthFailureLimiter::Admission c = limiter.Admit("c", "guess", t0);
   EXPECT_FALSE(c.admitted);
+  EXPECT_TRUE(c.table_full);
   limiter.Finish("a", a, Outcome::kNeither, t0);
   EXPECT_TRUE(limiter.Admit("c", "guess", t0).admitted);  // a, idle and empty, went
   EXPECT_EQ(limiter.size(), 2u);
