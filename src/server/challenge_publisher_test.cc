@@ -52,7 +52,8 @@ TEST_F(ChallengePublisherTest, ReturnsOnceEveryEdgeRoutesByTheChallenge) {
   std::thread edges([&] {
     // The edges catch up once the challenge is kept, one after the other,
     // as their routes are rebuilt.
-    EXPECT_TRUE(testing::PollUntil([&] { return Kept() == 1; }));
+    // Kept, and its event committed: the revision the routes must reach.
+    EXPECT_TRUE(testing::PollUntil([&] { return Kept() == 1 && store_.Revision() > 0; }));
     Report("own", store_.Revision());
     // Time for a publish that ignored the standalone edge to return (not
     // a synchronisation: the check below holds however long this is).
