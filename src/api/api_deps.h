@@ -53,11 +53,10 @@ struct ApiDeps {
   std::string log_dir;  // <data>/logs
   // Rendered by GET /metrics and fed with request counts; null: /metrics is 404.
   metrics::Registry* metrics = nullptr;
-  // GET /metrics needs no token by default: Prometheus scrapes without
-  // credentials unless configured otherwise, the API listens on loopback by
-  // default, and the exposition holds counts, never secrets or names of
-  // users' data beyond app names. Set to require the bearer token.
-  bool metrics_need_auth = false;
+  // GET /metrics needs the admin token: it names every app and its traffic.
+  // Prometheus, which scrapes without one, is given its own listener instead
+  // (skiff server --metrics-listen). Clear to serve it with no token.
+  bool metrics_need_auth = true;
   // Where edges' traffic is gathered (POST /v1/edges/{name}/traffic, GET
   // /v1/traffic); null: those answer 404.
   metrics::TrafficBook* traffic = nullptr;

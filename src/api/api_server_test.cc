@@ -278,8 +278,7 @@ TEST_F(ApiServerTest, EveryRouteDeclaresItsPermission) {
 TEST_F(ApiServerTest, EveryGuardedRouteRefusesAMissingOrWrongToken) {
   int64_t before = store_.Revision();
   for (const Route& route : api_->routes()) {
-    const bool open = route.permission == Permission::kPublic ||
-                      route.permission == Permission::kMetrics;  // metrics_need_auth is off here
+    const bool open = route.permission == Permission::kPublic;
     const std::string path = PathFor(route.pattern);
     for (const bool wrong : {false, true}) {
       net::HttpRequest r = Request(route.method, path, "{}", /*with_token=*/false);
@@ -756,7 +755,7 @@ TEST_F(ApiServerTest, ListingsRoutesAndMetricsReadTheWholeStateOnce) {
     EXPECT_THAT(routes.body, HasSubstr(name + ".com"));
     EXPECT_EQ(routes.Header("X-Skiff-Revision"), std::to_string(store_.Revision()));
     tag = std::string(routes.Header("ETag"));
-    FakeWriter metrics = Call(Request("GET", "/metrics", "", false));
+    FakeWriter metrics = Call(Request("GET", "/metrics"));
     ASSERT_EQ(metrics.status, 200);
     EXPECT_THAT(metrics.body, HasSubstr("skiff_apps " + std::to_string(i + 1) + "\n"));
     EXPECT_THAT(metrics.body,
@@ -795,7 +794,7 @@ TEST_F(ApiServerTest, LogsFollow) {
 TEST_F(ApiServerTest, MetricsExposition) {
   Apply("hello", kHelloJson);
   Call(Request("GET", "/v1/apps/nope"));
-  FakeWriter w = Call(Request("GET", "/metrics", "", false));
+  FakeWriter w = Call(Request("GET", "/metrics"));
   ASSERT_EQ(w.status, 200);
   EXPECT_THAT(std::string(w.Header("Content-Type")), HasSubstr("version=0.0.4"));
   EXPECT_THAT(w.body, HasSubstr("skiff_http_requests_total{method=\"PUT\",code=\"201\"} 1\n"));
@@ -811,17 +810,17 @@ TEST_F(ApiServerTest, MetricsExposition) {
 // up while the state can be read, down (the counts as last read) when not.
 TEST_F(ApiServerTest, MetricsSayWhetherTheStoreCouldBeRead) {
   Apply("hello", kHelloJson);
-  FakeWriter up = Call(Request("GET", "/metrics", "", false));
+  FakeWriter up = Call(Request("GET", "/metrics"));
   ASSERT_EQ(up.status, 200);
   EXPECT_THAT(up.body, HasSubstr("skiff_store_up 1\n"));
   Apply("other", R"({"name":"other","run":{"command":["sleep","100"]}})");
   store_.set_unreachable(true);
-  FakeWriter down = Call(Request("GET", "/metrics", "", false));
+  FakeWriter down = Call(Request("GET", "/metrics"));
   ASSERT_EQ(down.status, 200);
   EXPECT_THAT(down.body, HasSubstr("skiff_store_up 0\n"));
   EXPECT_THAT(down.body, HasSubstr("skiff_apps 1\n"));
   store_.set_unreachable(false);
-  FakeWriter again = Call(Request("GET", "/metrics", "", false));
+  FakeWriter again = Call(Request("GET", "/metrics"));
   EXPECT_THAT(again.body, HasSubstr("skiff_store_up 1\n"));
   EXPECT_THAT(again.body, HasSubstr("skiff_apps 2\n"));
 }

@@ -570,9 +570,6 @@ Status Server::Impl::Start() {
   deps.leadership = [this] {
     return leadership_ ? leadership_->state() : controller::Leadership::State{};
   };
-  // /metrics on the API needs a token: a scraper without one is given its
-  // own listener (--metrics-listen).
-  deps.metrics_need_auth = true;
   api_ = std::make_unique<api::ApiServer>(std::move(deps));
   if (!options_.metrics_listen.empty()) {
     metrics_http_ = std::make_unique<net::HttpServer>(io_, metrics::ScrapeHandler(metrics_.get()));

@@ -162,12 +162,15 @@ std::string PebbleServer::directory_url() const {
 }
 
 Result<std::string> PebbleServer::IssuingRoot() const {
+  std::lock_guard lock(root_mu_);
+  if (!root_.empty()) return root_;
   net::HttpClient management("https://127.0.0.1:" + std::to_string(management_port_), trust_);
   SKIFF_ASSIGN_OR_RETURN(net::HttpResponse response, management.Do("GET", "/roots/0"));
   if (response.status != 200) {
     return Unavailable("Pebble's /roots/0 answered " + std::to_string(response.status));
   }
-  return response.body;
+  root_ = response.body;
+  return root_;
 }
 
 Result<std::string> PebbleServer::ServedFingerprint(int port, const std::string& sni) const {

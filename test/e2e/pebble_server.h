@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "common/result.h"
@@ -45,7 +46,8 @@ class PebbleServer {
   std::string directory_url() const;
   // Whom to trust for directory_url() (Pebble's TLS certificate's CA).
   const net::TlsTrust& trust() const { return trust_; }
-  // The root Pebble issues under (GET https://<management>/roots/0), PEM.
+  // The root Pebble issues under (GET https://<management>/roots/0), PEM;
+  // asked once (it is Pebble's for its life), then given from memory.
   Result<std::string> IssuingRoot() const;
   // The SHA-256 fingerprint (hex) of the leaf a TLS listener on
   // 127.0.0.1:`port` serves for `sni`, its chain verified against
@@ -60,6 +62,8 @@ class PebbleServer {
                                                          bool* exited);
 
   TempDir dir_;
+  mutable std::mutex root_mu_;
+  mutable std::string root_;  // GUARDED_BY(root_mu_): IssuingRoot's, once asked
   net::TlsTrust trust_;
   int acme_port_ = 0;
   int management_port_ = 0;
