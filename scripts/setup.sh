@@ -8,6 +8,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libexpected-dev libsqlite3-dev libpq-dev libssl-dev libyaml-cpp-dev zlib1g-dev
   libspdlog-dev libfmt-dev libcli11-dev
+  libargon2-dev  # users' passwords are hashed with Argon2id
   googletest libgtest-dev libgmock-dev
   postgresql-15  # the PostgreSQL store's tests start their own server (initdb in a temp dir)
   prometheus  # for promtool: the end-to-end tests check /metrics with `promtool check metrics`

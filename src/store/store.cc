@@ -54,6 +54,18 @@ std::string_view ToString(RecordKind kind) {
       return "edge_credential";
     case RecordKind::kCertificate:
       return "certificate";
+    case RecordKind::kApiToken:
+      return "api_token";
+    case RecordKind::kApiTokenUse:
+      return "api_token_use";
+    case RecordKind::kProject:
+      return "project";
+    case RecordKind::kUser:
+      return "user";
+    case RecordKind::kSession:
+      return "session";
+    case RecordKind::kSecret:
+      return "secret";
   }
   return "unknown";
 }

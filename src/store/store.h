@@ -131,19 +131,28 @@ struct EventFilter {
 // and the servers' own edges' credentials (never a secret in clear), the
 // standalone edges' last reports, and the edges' TLS certificates (their keys
 // sealed, controller/certificate_store.h; their writes commit an event so that
-// the edges hear of them).
+// the edges hear of them); and what says who may do what (src/auth/): API
+// tokens (hashed) and when each was last used, projects, users (their
+// passwords hashed) and their sessions (hashed), and apps' secrets (sealed).
 enum class RecordKind {
   kJoinToken,
   kNodeCredential,
   kAdminToken,
   kEdge,
   kEdgeCredential,
-  kCertificate
+  kCertificate,
+  kApiToken,
+  kApiTokenUse,
+  kProject,
+  kUser,
+  kSession,
+  kSecret
 };
-inline constexpr size_t kRecordKinds = 6;  // how many there are
-static_assert(kRecordKinds == static_cast<size_t>(RecordKind::kCertificate) + 1,
+inline constexpr size_t kRecordKinds = 12;  // how many there are
+static_assert(kRecordKinds == static_cast<size_t>(RecordKind::kSecret) + 1,
               "kRecordKinds must count RecordKind: a kind added last changes both");
-// "join_token", "node_credential", "admin_token", "edge", "edge_credential", "certificate"
+// "join_token", "node_credential", "admin_token", "edge", "edge_credential",
+// "certificate", "api_token", "api_token_use", "project", "user", "session", "secret"
 std::string_view ToString(RecordKind kind);
 
 struct Record {
