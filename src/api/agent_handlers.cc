@@ -55,12 +55,12 @@ Result<Caller> AgentCaller(const ApiDeps& deps, const net::HttpRequest& request,
   // Only a refused token is 401; a store that failed to answer says how.
   if (!caller && caller.error().code != ErrorCode::kUnauthenticated) return caller;
   if (!caller) return Unauthenticated(kBadCredential);
-  if (!caller->admin && caller->node_id.empty()) {
-    return PermissionDenied(fmt::format("edge {} may not make an agent's calls", caller->edge));
+  if (!caller->admin() && caller->role != auth::Role::kNode) {
+    return PermissionDenied(fmt::format("{} {} may not make an agent's calls",
+                                        auth::ToString(caller->role), caller->name));
   }
-  if (!node_id.empty() && !caller->MayActFor(node_id)) {
-    return PermissionDenied(
-        fmt::format("node {} may not act for node {}", caller->node_id, node_id));
+  if (!node_id.empty() && !MayActForNode(*caller, node_id)) {
+    return PermissionDenied(fmt::format("node {} may not act for node {}", caller->name, node_id));
   }
   return caller;
 }
@@ -134,10 +134,11 @@ net::HttpResponse AgentRegister(const ApiDeps& deps, const net::HttpRequest& req
       return ErrorReply(caller.error());
     }
     if (!caller) return ErrorReply(Error{ErrorCode::kUnauthenticated, kBadJoinToken, ""});
-    if (!caller->MayActFor(node->id)) {
-      return ErrorReply(Error{
-          ErrorCode::kPermissionDenied,
-          fmt::format("node {} may not register as node {}", caller->node_id, node->id), "id"});
+    if (!MayActForNode(*caller, node->id)) {
+      return ErrorReply(Error{ErrorCode::kPermissionDenied,
+                              fmt::format("{} {} may not register as node {}",
+                                          auth::ToString(caller->role), caller->name, node->id),
+                              "id"});
     }
   }
   if (joining) {

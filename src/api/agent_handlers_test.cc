@@ -295,7 +295,7 @@ class AgentApiTest : public ::testing::Test {
 TEST_F(AgentApiTest, JoinTokensNeedAdmin) {
   std::string credential = Join("node-a");
   EXPECT_EQ(Call("POST", "/v1/join-tokens", "").status, 401);
-  EXPECT_EQ(Call("POST", "/v1/join-tokens", credential).status, 401);
+  EXPECT_EQ(Call("POST", "/v1/join-tokens", credential).status, 403);
   FakeWriter list = Call("GET", "/v1/join-tokens", kAdmin);
   ASSERT_EQ(list.status, 200);
   const json::value body = list.Json();
@@ -361,8 +361,8 @@ TEST_F(AgentApiTest, CredentialActsOnItsOwnNode) {
                  R"({"instance":"i-1","node":"node-b","generation":1})")
                 .status,
             403);
-  // Node credentials are not admin tokens.
-  EXPECT_EQ(Call("GET", "/v1/apps", a).status, 401);
+  // Node credentials are not admin tokens: known, but not allowed.
+  EXPECT_EQ(Call("GET", "/v1/apps", a).status, 403);
 }
 
 // Verify that a server's edge credential reports traffic as its own edge only,
@@ -381,10 +381,10 @@ TEST_F(AgentApiTest, EdgeCredentialReportsAsItsOwnEdgeOnly) {
   // Not a node's: no agent call (not even the one naming no node), no admin call.
   EXPECT_EQ(Call("GET", "/v1/agent/wait?revision=0&timeout_ms=0", *credential).status, 403);
   EXPECT_EQ(Call("POST", "/v1/agent/nodes/s1:8080/heartbeat", *credential, "{}").status, 403);
-  EXPECT_EQ(Call("GET", "/v1/apps", *credential).status, 401);
+  EXPECT_EQ(Call("GET", "/v1/apps", *credential).status, 403);
   // Nor does it poll the routes (a server's edge reads them in process): no
   // poll of /v1/routes ever rests on an edge credential or the roster.
-  EXPECT_EQ(Call("GET", "/v1/routes?wait=0", *credential).status, 401);
+  EXPECT_EQ(Call("GET", "/v1/routes?wait=0", *credential).status, 403);
   EXPECT_EQ(Call("GET", "/v1/routes?wait=0", kAdmin).status, 200);
   // A node's credential reports no edge's traffic.
   std::string node = Join("node-a");

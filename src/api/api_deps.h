@@ -11,6 +11,8 @@
 #include "api/auth_failure_limiter.h"
 #include "api/join_tokens.h"
 #include "api/log_source.h"
+#include "auth/api_tokens.h"
+#include "auth/projects.h"
 #include "common/clock.h"
 #include "controller/acme_challenges.h"
 #include "controller/app_service.h"
@@ -40,6 +42,11 @@ struct ApiDeps {
   // Failed authentications (401s) per source address: past its burst, an
   // address gets 429 for everything but GET /health. Null: not limited.
   AuthFailureLimiter* auth_failures = nullptr;
+  // API tokens (/v1/tokens) and projects (/v1/projects, and the projects
+  // specs name); null: those routes answer 404, and any project a spec names
+  // is taken as existing.
+  auth::ApiTokenStore* tokens = nullptr;
+  auth::ProjectStore* projects = nullptr;
   // Join tokens and node credentials; null: /v1/join-tokens and /v1/agent/... answer 404.
   // The agent calls also need `nodes`.
   JoinTokenStore* join_tokens = nullptr;

@@ -96,39 +96,58 @@ std::string MethodLabel(const std::string& method) {
   return "other";
 }
 
-// Binds a handler function to the deps: routes hold small closures.
+// Binds a handler function to the deps: routes hold small closures. Most
+// handlers need not know their caller (the router checked it); those that
+// filter by it or check a spec's project take it.
 UnaryHandler Bind(const ApiDeps* deps,
                   net::HttpResponse (*fn)(const ApiDeps&, const net::HttpRequest&,
                                           const PathParams&)) {
-  return [deps, fn](const net::HttpRequest& request, const PathParams& params) {
+  return [deps, fn](const net::HttpRequest& request, const PathParams& params, const Caller&) {
     return fn(*deps, request, params);
   };
+}
+
+UnaryHandler Bind(const ApiDeps* deps,
+                  net::HttpResponse (*fn)(const ApiDeps&, const net::HttpRequest&,
+                                          const PathParams&, const Caller&)) {
+  return [deps, fn](const net::HttpRequest& request, const PathParams& params,
+                    const Caller& caller) { return fn(*deps, request, params, caller); };
 }
 
 Handler BindStream(const ApiDeps* deps,
                    asio::awaitable<void> (*fn)(const ApiDeps&, const net::HttpRequest&,
                                                const PathParams&, net::ResponseWriter&)) {
-  return [deps, fn](const net::HttpRequest& request, const PathParams& params,
+  return [deps, fn](const net::HttpRequest& request, const PathParams& params, const Caller&,
                     net::ResponseWriter& writer) { return fn(*deps, request, params, writer); };
+}
+
+Handler BindStream(const ApiDeps* deps,
+                   asio::awaitable<void> (*fn)(const ApiDeps&, const net::HttpRequest&,
+                                               const PathParams&, const Caller&,
+                                               net::ResponseWriter&)) {
+  return [deps, fn](const net::HttpRequest& request, const PathParams& params, const Caller& caller,
+                    net::ResponseWriter& writer) {
+    return fn(*deps, request, params, caller, writer);
+  };
 }
 
 UnaryHandler LeaderOnly(const ApiDeps* deps, UnaryHandler handler) {
   return [deps, handler = std::move(handler)](const net::HttpRequest& request,
-                                              const PathParams& params) {
+                                              const PathParams& params, const Caller& caller) {
     if (auto refused = RefuseUnlessLeading(*deps)) return *refused;
-    return handler(request, params);
+    return handler(request, params, caller);
   };
 }
 
 Handler LeaderOnly(const ApiDeps* deps, Handler handler) {
   return [deps, handler = std::move(handler)](
-             const net::HttpRequest& request, const PathParams& params,
+             const net::HttpRequest& request, const PathParams& params, const Caller& caller,
              net::ResponseWriter& writer) -> asio::awaitable<void> {
     if (auto refused = RefuseUnlessLeading(*deps)) {
       co_await writer.Send(std::move(*refused));
       co_return;
     }
-    co_await handler(request, params, writer);
+    co_await handler(request, params, caller, writer);
   };
 }
 
@@ -184,7 +203,8 @@ void ApiServer::AddRoutes() {
   r.AddUnary("GET", "/v1/apps/{name}/instances", Permission::kAppsRead, Bind(d, &ListInstances));
   r.Add("GET", "/v1/apps/{name}/logs", Permission::kAppLogs, BindStream(d, &Logs));
   r.Add("GET", "/v1/events", Permission::kAppsRead, BindStream(d, &Events));
-  r.Add("GET", "/v1/watch", Permission::kAppsRead, BindStream(d, &Watch));
+  // Every change of every app and node: the admin's (the others' lists are filtered).
+  r.Add("GET", "/v1/watch", Permission::kCluster, BindStream(d, &Watch));
   r.Add("GET", "/v1/routes", Permission::kRoutes, BindStream(d, &Routes));
   r.AddUnary("GET", "/v1/nodes", Permission::kCluster, Bind(d, &ListNodes));
   r.AddUnary("GET", "/v1/servers", Permission::kCluster, Bind(d, &ListServers));
@@ -198,6 +218,12 @@ void ApiServer::AddRoutes() {
   r.AddUnary("GET", "/v1/certificates", Permission::kCluster, Bind(d, &ListCertificates));
   r.AddUnary("DELETE", "/v1/certificates/{domain}", Permission::kCluster,
              Bind(d, &RemoveCertificate));
+  r.AddUnary("POST", "/v1/tokens", Permission::kCluster, Bind(d, &CreateApiToken));
+  r.AddUnary("GET", "/v1/tokens", Permission::kCluster, Bind(d, &ListApiTokens));
+  r.AddUnary("DELETE", "/v1/tokens/{name}", Permission::kCluster, Bind(d, &RevokeApiToken));
+  r.AddUnary("GET", "/v1/projects", Permission::kAppsRead, Bind(d, &ListProjects));
+  r.AddUnary("POST", "/v1/projects", Permission::kCluster, Bind(d, &CreateProject));
+  r.AddUnary("DELETE", "/v1/projects/{name}", Permission::kCluster, Bind(d, &DeleteProject));
   r.AddUnary("POST", "/v1/join-tokens", Permission::kCluster, Bind(d, &CreateJoinToken));
   r.AddUnary("GET", "/v1/join-tokens", Permission::kCluster, Bind(d, &ListJoinTokens));
   r.AddUnary("DELETE", "/v1/join-tokens/{id}", Permission::kCluster, Bind(d, &RevokeJoinToken));
@@ -317,6 +343,11 @@ bool ApiServer::IsPublic(const Route& route) const {
 
 namespace {
 
+// Who calls a public route, or one whose handler identifies its caller.
+Caller AnonymousCaller() {
+  return Caller{.role = auth::Role::kViewer, .name = "anonymous", .credential = "none"};
+}
+
 // 429 for an address past its failed authentications.
 net::HttpResponse Throttled(const std::string& address,
                             const AuthFailureLimiter::Admission& admission) {
@@ -336,7 +367,9 @@ net::HttpResponse Throttled(const std::string& address,
 }  // namespace
 
 std::optional<net::HttpResponse> ApiServer::Refusal(const net::HttpRequest& request,
-                                                    const Router::Match& match) const {
+                                                    const Router::Match& match, Caller* caller,
+                                                    bool* identified) const {
+  *identified = false;
   if (match.route == nullptr && !match.allowed.empty()) {
     net::HttpResponse response =
         ErrorReply(Error{ErrorCode::kInvalidArgument,
@@ -351,10 +384,53 @@ std::optional<net::HttpResponse> ApiServer::Refusal(const net::HttpRequest& requ
     return ErrorReply(Error{ErrorCode::kNotFound,
                             fmt::format("no API call {} {}", request.method, request.path), ""});
   }
-  // Default deny: everything else needs the admin token, but the calls
-  // whose handlers identify an edge or a node themselves.
-  if (!IsPublic(*match.route) && !CheckedByHandler(match.route->permission)) {
-    if (Status auth = deps_.auth->Authenticate(request); !auth) return ErrorReply(auth.error());
+  // Default deny: every other route needs a caller whose role allows it, but
+  // the calls whose handlers identify their caller themselves.
+  if (IsPublic(*match.route) || CheckedByHandler(match.route->permission)) return std::nullopt;
+  Result<Caller> identity = deps_.auth->Identify(request);
+  if (!identity) return ErrorReply(identity.error());
+  *identified = true;
+  if (!Allows(*identity, match.route->permission)) {
+    return ErrorReply(
+        Error{ErrorCode::kPermissionDenied,
+              fmt::format("{} {} ({}) may not call {} {}", identity->credential, identity->name,
+                          auth::ToString(identity->role), request.method, match.route->pattern),
+              ""});
+  }
+  *caller = std::move(*identity);
+  return AppScopeRefusal(match, *caller, request.method);
+}
+
+std::optional<net::HttpResponse> ApiServer::AppScopeRefusal(const Router::Match& match,
+                                                            const Caller& caller,
+                                                            const std::string& method) const {
+  constexpr std::string_view kAppRoute = "/v1/apps/{name}";
+  if (caller.admin() || !match.route->pattern.starts_with(kAppRoute)) return std::nullopt;
+  const std::string& name = match.params.at("name");
+  const bool apply = method == "PUT" && match.route->pattern == kAppRoute;
+  auto app = deps_.store->GetApp(name);
+  if (!app && app.error().code != ErrorCode::kNotFound) return ErrorReply(app.error());
+  if (!app) {
+    if (apply) return std::nullopt;  // a new app: ApplyApp checks its spec's project
+    return ErrorReply(Error{ErrorCode::kNotFound, fmt::format("app {} not found", name), ""});
+  }
+  const std::string& project = app->spec.project;
+  if (!caller.MayRead(project)) {
+    // The same answer as for no app at all, so that names do not leak; but
+    // names are unique across projects, so an apply can only say it is taken.
+    if (apply) {
+      return ErrorReply(Error{ErrorCode::kAlreadyExists,
+                              fmt::format("the app name {} is taken: choose another", name),
+                              "name"});
+    }
+    return ErrorReply(Error{ErrorCode::kNotFound, fmt::format("app {} not found", name), ""});
+  }
+  if (match.route->permission == Permission::kAppsWrite && !caller.MayWrite(project)) {
+    return ErrorReply(
+        Error{ErrorCode::kPermissionDenied,
+              fmt::format("{} {} ({}) may not change the apps of project {}", caller.credential,
+                          caller.name, auth::ToString(caller.role), project),
+              ""});
   }
   return std::nullopt;
 }
@@ -383,18 +459,18 @@ asio::awaitable<void> ApiServer::Handle(const net::HttpRequest& request,
       recorder.OnStatus([guard](int status) { guard->Ended(status); });
     }
   }
+  Caller caller = AnonymousCaller();
   if (!refusal) {
-    refusal = Refusal(request, match);
+    bool identified = false;
+    refusal = Refusal(request, match, &caller, &identified);
     // Past the router's check with a token of its own: the token is good,
     // and its room is given back now, not when a long poll answers.
-    if (!refusal && admitted && !CheckedByHandler(match.route->permission)) {
-      admitted->End(AuthFailureLimiter::Outcome::kAuthenticated);
-    }
+    if (identified && admitted) admitted->End(AuthFailureLimiter::Outcome::kAuthenticated);
   }
   if (refusal) {
     co_await recorder.Send(std::move(*refusal));
   } else {
-    co_await match.route->handler(request, match.params, recorder);
+    co_await match.route->handler(request, match.params, caller, recorder);
   }
   recorder.OnStatus(nullptr);
   admitted.reset();

@@ -41,9 +41,18 @@ class ApiServer {
 
  private:
   // The answer to a request that gets no further than routing and
-  // authentication (404, 405, 401); nullopt when its handler should run.
+  // authentication (404, 405, 401, 403, and 404 for an app of a project the
+  // caller has no role in); nullopt when its handler should run, with
+  // *caller who it is (anonymous for a public route or one whose handler
+  // checks its caller) and *identified whether the router checked a token.
   std::optional<net::HttpResponse> Refusal(const net::HttpRequest& request,
-                                           const Router::Match& match) const;
+                                           const Router::Match& match, Caller* caller,
+                                           bool* identified) const;
+  // For a route of one app (/v1/apps/{name}...), the refusal of a caller
+  // below admin that may not see it (404) or change it (403); nullopt
+  // otherwise.
+  std::optional<net::HttpResponse> AppScopeRefusal(const Router::Match& match, const Caller& caller,
+                                                   const std::string& method) const;
   // Whether `route` takes no credential (GET /health; /metrics unless
   // deps.metrics_need_auth).
   bool IsPublic(const Route& route) const;

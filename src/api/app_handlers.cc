@@ -101,10 +101,41 @@ Result<model::AppSpec> ParseSpecFor(const std::string& url_name, const net::Http
   return model::ParseAppSpecJson(doc);
 }
 
+// Whether `caller` may put an app into the project `spec` names (and out of
+// the one it is in: ApiServer::AppScopeRefusal checked that), and whether
+// that project exists.
+Status CheckProject(const ApiDeps& deps, const Caller& caller, const model::AppSpec& spec) {
+  const std::string& project = spec.project;
+  if (!caller.MayRead(project)) {  // as for a project that does not exist
+    return tl::unexpected(Error{ErrorCode::kNotFound,
+                                fmt::format("project: no project {} (skiff projects lists "
+                                            "those you may use)",
+                                            project),
+                                "project"});
+  }
+  if (!caller.MayWrite(project)) {
+    return tl::unexpected(
+        Error{ErrorCode::kPermissionDenied,
+              fmt::format("{} {} ({}) may not deploy to project {}", caller.credential, caller.name,
+                          auth::ToString(caller.role), project),
+              "project"});
+  }
+  if (deps.projects == nullptr) return OkStatus();
+  SKIFF_ASSIGN_OR_RETURN(bool exists, deps.projects->Exists(project));
+  if (!exists) {
+    return tl::unexpected(
+        Error{ErrorCode::kNotFound,
+              fmt::format("project: no project {}: create it first (skiff projects create {})",
+                          project, project),
+              "project"});
+  }
+  return OkStatus();
+}
+
 }  // namespace
 
 net::HttpResponse ApplyApp(const ApiDeps& deps, const net::HttpRequest& request,
-                           const PathParams& params) {
+                           const PathParams& params, const Caller& caller) {
   const std::string& name = params.at("name");
   if (Status s = model::ValidateName(name); !s) return ErrorReply(s.error());
   Result<model::AppSpec> spec = ParseSpecFor(name, request);
@@ -115,14 +146,20 @@ net::HttpResponse ApplyApp(const ApiDeps& deps, const net::HttpRequest& request,
               fmt::format("name: the spec names \"{}\" but the URL names \"{}\"", spec->name, name),
               "name"});
   }
+  if (Status allowed = CheckProject(deps, caller, *spec); !allowed) {
+    return ErrorReply(allowed.error());
+  }
   return ApplyReply(deps.apps->Apply(*spec));
 }
 
-net::HttpResponse ListApps(const ApiDeps& deps, const net::HttpRequest&, const PathParams&) {
+net::HttpResponse ListApps(const ApiDeps& deps, const net::HttpRequest&, const PathParams&,
+                           const Caller& caller) {
   auto views = deps.snapshots->Read(controller::ListAppViews);
   if (!views) return ErrorReply(views.error());
   json::array apps;
-  for (const controller::AppView& view : *views) apps.push_back(AppViewJson(view));
+  for (const controller::AppView& view : *views) {
+    if (caller.MayRead(view.app.spec.project)) apps.push_back(AppViewJson(view));
+  }
   return net::JsonResponse(200, json::object{{"apps", std::move(apps)}});
 }
 

@@ -32,48 +32,47 @@ std::vector<std::string> HashesOf(const std::vector<std::string>& tokens) {
 
 }  // namespace
 
-TokenAuthenticator::TokenAuthenticator(std::vector<std::string> tokens, const JoinTokenStore* nodes)
-    : TokenAuthenticator(HashesOf(tokens), nodes, true) {}
+TokenAuthenticator::TokenAuthenticator(std::vector<std::string> tokens, const JoinTokenStore* nodes,
+                                       const auth::ApiTokenStore* api_tokens)
+    : TokenAuthenticator(HashesOf(tokens), nodes, api_tokens, true) {}
 
 TokenAuthenticator::TokenAuthenticator(std::vector<std::string> hashes, const JoinTokenStore* nodes,
-                                       bool)
-    : hashes_(std::move(hashes)), nodes_(nodes) {}
+                                       const auth::ApiTokenStore* api_tokens, bool)
+    : hashes_(std::move(hashes)), nodes_(nodes), api_tokens_(api_tokens) {}
 
-std::unique_ptr<TokenAuthenticator> TokenAuthenticator::FromHashes(std::vector<std::string> hashes,
-                                                                   const JoinTokenStore* nodes) {
+std::unique_ptr<TokenAuthenticator> TokenAuthenticator::FromHashes(
+    std::vector<std::string> hashes, const JoinTokenStore* nodes,
+    const auth::ApiTokenStore* api_tokens) {
   std::erase_if(hashes, [](const std::string& h) { return h.empty(); });
   return std::unique_ptr<TokenAuthenticator>(
-      new TokenAuthenticator(std::move(hashes), nodes, true));
+      new TokenAuthenticator(std::move(hashes), nodes, api_tokens, true));
 }
 
 Result<Caller> TokenAuthenticator::Identify(const net::HttpRequest& request) const {
-  Status admin = Authenticate(request);
-  if (admin) return Caller{.admin = true};
-  if (nodes_ != nullptr) {
-    const std::string token = BearerToken(request);
-    auto node = nodes_->NodeForCredential(token);
-    if (!node) return tl::unexpected(node.error());  // the store did not answer
-    if (*node) return Caller{.node_id = **node};
-    auto edge = nodes_->EdgeForCredential(token);
-    if (!edge) return tl::unexpected(edge.error());
-    if (*edge) return Caller{.edge = **edge};
-  }
-  return tl::unexpected(admin.error());
-}
-
-Status TokenAuthenticator::Authenticate(const net::HttpRequest& request) const {
-  std::string token = BearerToken(request);
+  const std::string token = BearerToken(request);
   if (token.empty()) {
     return Unauthenticated("missing bearer token: send \"Authorization: Bearer <token>\"");
   }
   // Compared by hash, every one, so timing does not say which one matched.
   const std::string hash = Sha256Hex(token);
-  bool ok = false;
+  bool admin = false;
   for (const std::string& h : hashes_) {
-    if (SecureEquals(hash, h)) ok = true;
+    if (SecureEquals(hash, h)) admin = true;
   }
-  if (!ok) return Unauthenticated("the bearer token was refused");
-  return OkStatus();
+  if (admin)
+    return Caller{.role = auth::Role::kAdmin, .name = "admin", .credential = "admin-token"};
+  if (api_tokens_ != nullptr && token.starts_with(auth::kApiTokenPrefix)) {
+    return api_tokens_->Authenticate(token);
+  }
+  if (nodes_ != nullptr) {
+    auto node = nodes_->NodeForCredential(token);
+    if (!node) return tl::unexpected(node.error());  // the store did not answer
+    if (*node) return Caller{.role = auth::Role::kNode, .name = **node, .credential = "node"};
+    auto edge = nodes_->EdgeForCredential(token);
+    if (!edge) return tl::unexpected(edge.error());
+    if (*edge) return Caller{.role = auth::Role::kEdge, .name = **edge, .credential = "edge"};
+  }
+  return Unauthenticated("the bearer token was refused");
 }
 
 }  // namespace skiff::api

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "auth/api_tokens.h"
+#include "auth/identity.h"
 #include "common/result.h"
 #include "net/http.h"
 
@@ -12,57 +14,51 @@ namespace skiff::api {
 
 class JoinTokenStore;
 
-// Who is calling: the admin, the agent of one node (by its node credential),
-// or a server's own edge (by its edge credential, JoinTokenStore).
-struct Caller {
-  bool admin = false;
-  std::string node_id;  // the node's, when the caller is a node
-  std::string edge;     // the edge's name, when the caller is an edge
+// Who is calling: a person or tool (admin, deployer, viewer), a node by its
+// credential, an edge by its own (auth/identity.h).
+using Caller = auth::Identity;
 
-  // Whether the caller may act for node `id`: the admin for any, a node for itself.
-  bool MayActFor(const std::string& id) const {
-    return admin || (!node_id.empty() && node_id == id);
-  }
-};
+// Whether `caller` may act for node `id`: the admin for any, a node for itself.
+inline bool MayActForNode(const Caller& caller, const std::string& id) {
+  return caller.admin() || (caller.role == auth::Role::kNode && caller.name == id);
+}
 
 class Authenticator {
  public:
   virtual ~Authenticator() = default;
 
-  // OK when the request carries an admin credential; kUnauthenticated
-  // (message says what was wrong, never echoes the token) otherwise. Every
-  // route but the agent's ones asks this.
+  // Who sent the request, by its bearer token. kUnauthenticated (the message
+  // says what was wrong, never echoes the token) without a token or with one
+  // that is not live; kUnavailable when the credentials cannot be read.
   // Thread-safety: called concurrently from the server's threads.
-  virtual Status Authenticate(const net::HttpRequest& request) const = 0;
-
-  // Who sent the request: the admin, a node or an edge by its credential.
-  // kUnauthenticated as for Authenticate; kUnavailable when the credentials
-  // cannot be read. Thread-safety: as Authenticate.
   virtual Result<Caller> Identify(const net::HttpRequest& request) const = 0;
 };
 
-// Accepts `Authorization: Bearer <token>` for any of a fixed set of admin
-// tokens, compared in constant time (an empty set accepts nothing), and, for
-// Identify, the node and edge credentials kept by `nodes` (when not null; not
-// owned, must outlive this object).
+// Identifies callers by `Authorization: Bearer <token>`: any of a fixed set of
+// admin tokens, compared in constant time (an empty set accepts nothing); the
+// API tokens of `api_tokens` and the node and edge credentials kept by
+// `nodes`, each when not null (not owned, must outlive this object).
 class TokenAuthenticator final : public Authenticator {
  public:
   explicit TokenAuthenticator(std::vector<std::string> tokens,
-                              const JoinTokenStore* nodes = nullptr);
+                              const JoinTokenStore* nodes = nullptr,
+                              const auth::ApiTokenStore* api_tokens = nullptr);
   // The same, from the tokens' SHA-256 (hex) rather than the tokens: a server
   // keeps only the hash of the cluster's admin token.
-  static std::unique_ptr<TokenAuthenticator> FromHashes(std::vector<std::string> hashes,
-                                                        const JoinTokenStore* nodes = nullptr);
+  static std::unique_ptr<TokenAuthenticator> FromHashes(
+      std::vector<std::string> hashes, const JoinTokenStore* nodes = nullptr,
+      const auth::ApiTokenStore* api_tokens = nullptr);
 
   // Authenticator:
-  Status Authenticate(const net::HttpRequest& request) const override;
   Result<Caller> Identify(const net::HttpRequest& request) const override;
 
  private:
-  TokenAuthenticator(std::vector<std::string> hashes, const JoinTokenStore* nodes, bool);
+  TokenAuthenticator(std::vector<std::string> hashes, const JoinTokenStore* nodes,
+                     const auth::ApiTokenStore* api_tokens, bool);
 
   const std::vector<std::string> hashes_;  // of the admin tokens
   const JoinTokenStore* const nodes_;
+  const auth::ApiTokenStore* const api_tokens_;
 };
 
 // The token of an `Authorization: Bearer <token>` header ("" when the header is

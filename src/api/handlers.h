@@ -18,10 +18,13 @@
 namespace skiff::api {
 
 // Apps (app_handlers.cc).
+// Apply checks the spec's project: the caller's to deploy to (404 for one it
+// has no role in, 403 for a viewer's), and existing (404). Lists hold only
+// what the caller may read (api/visibility.h).
 net::HttpResponse ApplyApp(const ApiDeps& deps, const net::HttpRequest& request,
-                           const PathParams& params);
+                           const PathParams& params, const Caller& caller);
 net::HttpResponse ListApps(const ApiDeps& deps, const net::HttpRequest& request,
-                           const PathParams& params);
+                           const PathParams& params, const Caller& caller);
 net::HttpResponse GetApp(const ApiDeps& deps, const net::HttpRequest& request,
                          const PathParams& params);
 net::HttpResponse DeleteApp(const ApiDeps& deps, const net::HttpRequest& request,
@@ -62,7 +65,7 @@ net::HttpResponse ReportTraffic(const ApiDeps& deps, const net::HttpRequest& req
 net::HttpResponse ForgetEdge(const ApiDeps& deps, const net::HttpRequest& request,
                              const PathParams& params);
 net::HttpResponse GetTraffic(const ApiDeps& deps, const net::HttpRequest& request,
-                             const PathParams& params);
+                             const PathParams& params, const Caller& caller);
 
 // The edges' TLS certificates (certificate_handlers.cc): POST /v1/certificates
 // {domain, cert, key} checks and keeps one (400 naming what is wrong, nothing
@@ -105,7 +108,8 @@ boost::asio::awaitable<void> AgentWait(const ApiDeps& deps, const net::HttpReque
 boost::asio::awaitable<void> Logs(const ApiDeps& deps, const net::HttpRequest& request,
                                   const PathParams& params, net::ResponseWriter& writer);
 boost::asio::awaitable<void> Events(const ApiDeps& deps, const net::HttpRequest& request,
-                                    const PathParams& params, net::ResponseWriter& writer);
+                                    const PathParams& params, const Caller& caller,
+                                    net::ResponseWriter& writer);
 // Always streams: {"revision","kind","deleted","object"} per change after `since`
 // (default: now), then live ones. 410 when `since` is compacted.
 boost::asio::awaitable<void> Watch(const ApiDeps& deps, const net::HttpRequest& request,
@@ -114,6 +118,27 @@ boost::asio::awaitable<void> Watch(const ApiDeps& deps, const net::HttpRequest& 
 // (route_handlers.cc).
 boost::asio::awaitable<void> Routes(const ApiDeps& deps, const net::HttpRequest& request,
                                     const PathParams& params, net::ResponseWriter& writer);
+
+// API tokens (token_handlers.cc), the admin's: POST /v1/tokens {name, role,
+// projects, expires} answers the token once (201); GET lists them (never a
+// token); DELETE /v1/tokens/{name} revokes one. 404 when the server keeps
+// none (ApiDeps::tokens null).
+net::HttpResponse CreateApiToken(const ApiDeps& deps, const net::HttpRequest& request,
+                                 const PathParams& params);
+net::HttpResponse ListApiTokens(const ApiDeps& deps, const net::HttpRequest& request,
+                                const PathParams& params);
+net::HttpResponse RevokeApiToken(const ApiDeps& deps, const net::HttpRequest& request,
+                                 const PathParams& params);
+
+// Projects (project_handlers.cc): GET /v1/projects lists those the caller has
+// a role in (every one for the admin); POST {name} and DELETE
+// /v1/projects/{name} are the admin's.
+net::HttpResponse ListProjects(const ApiDeps& deps, const net::HttpRequest& request,
+                               const PathParams& params, const Caller& caller);
+net::HttpResponse CreateProject(const ApiDeps& deps, const net::HttpRequest& request,
+                                const PathParams& params);
+net::HttpResponse DeleteProject(const ApiDeps& deps, const net::HttpRequest& request,
+                                const PathParams& params);
 
 // 503 (kUnavailable) when this server does not lead, for what agents and
 // edges report to the leader only (api_server.cc); nullopt when it leads or

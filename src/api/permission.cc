@@ -26,4 +26,33 @@ std::string_view PermissionName(Permission permission) {
   return "unknown";
 }
 
+bool RoleAllows(auth::Role role, Permission permission) {
+  using auth::Role;
+  switch (permission) {
+    case Permission::kPublic:
+      return true;
+    case Permission::kAppsRead:
+    case Permission::kAppLogs:
+      return role == Role::kAdmin || role == Role::kDeployer || role == Role::kViewer;
+    case Permission::kAppsWrite:
+      return role == Role::kAdmin || role == Role::kDeployer;
+    case Permission::kRoutes:
+    case Permission::kEdgeSelf:
+      return role == Role::kAdmin || role == Role::kEdge;
+    case Permission::kNodeSelf:
+      return role == Role::kAdmin || role == Role::kNode;
+    case Permission::kMetrics:
+    case Permission::kCluster:
+      return role == Role::kAdmin;
+  }
+  return false;
+}
+
+bool Allows(const auth::Identity& caller, Permission permission) {
+  if (caller.role == auth::Role::kEdge && caller.credential != "token") {
+    return permission == Permission::kPublic || permission == Permission::kEdgeSelf;
+  }
+  return RoleAllows(caller.role, permission);
+}
+
 }  // namespace skiff::api

@@ -25,8 +25,9 @@ bool MatchPattern(const std::vector<std::string>& pattern, const std::vector<std
 }
 
 asio::awaitable<void> SendUnary(const UnaryHandler& handler, const net::HttpRequest& request,
-                                const PathParams& params, net::ResponseWriter& sink) {
-  co_await sink.Send(handler(request, params));
+                                const PathParams& params, const auth::Identity& caller,
+                                net::ResponseWriter& sink) {
+  co_await sink.Send(handler(request, params, caller));
 }
 
 }  // namespace
@@ -56,7 +57,9 @@ void Router::AddUnary(std::string method, std::string pattern, Permission permis
   auto shared = std::make_shared<UnaryHandler>(std::move(handler));
   Add(std::move(method), std::move(pattern), permission,
       [shared](const net::HttpRequest& request, const PathParams& params,
-               net::ResponseWriter& sink) { return SendUnary(*shared, request, params, sink); });
+               const auth::Identity& caller, net::ResponseWriter& sink) {
+        return SendUnary(*shared, request, params, caller, sink);
+      });
 }
 
 Router::Match Router::Find(const std::string& method, const std::string& path) const {

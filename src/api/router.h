@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "api/permission.h"
+#include "auth/identity.h"
 #include "net/http.h"
 #include "net/http_server.h"
 
@@ -18,11 +19,16 @@ namespace asio = boost::asio;
 
 using PathParams = std::map<std::string, std::string>;
 
-// A handler answers through the sink; most answer with one Send.
-using Handler = std::function<asio::awaitable<void>(const net::HttpRequest&, const PathParams&,
-                                                    net::ResponseWriter&)>;
+// A handler answers through the sink; most answer with one Send. `caller` is
+// who the router identified: for a public route and for one whose handler
+// checks its caller itself (CheckedByHandler), an anonymous viewer of no
+// project.
+using Handler =
+    std::function<asio::awaitable<void>(const net::HttpRequest&, const PathParams&,
+                                        const auth::Identity& caller, net::ResponseWriter&)>;
 // "Request in, response out": the common case, wrapped into a Handler by Router.
-using UnaryHandler = std::function<net::HttpResponse(const net::HttpRequest&, const PathParams&)>;
+using UnaryHandler = std::function<net::HttpResponse(const net::HttpRequest&, const PathParams&,
+                                                     const auth::Identity& caller)>;
 
 struct Route {
   std::string method;

@@ -8,7 +8,7 @@ namespace skiff::api {
 namespace {
 
 Handler Noop() {
-  return [](const net::HttpRequest&, const PathParams&,
+  return [](const net::HttpRequest&, const PathParams&, const auth::Identity&,
             net::ResponseWriter&) -> asio::awaitable<void> { co_return; };
 }
 
@@ -51,15 +51,16 @@ TEST(RouterTest, SplitPath) {
 TEST(AuthTest, TokenAuthenticator) {
   TokenAuthenticator auth({"abc"});
   net::HttpRequest r;
-  EXPECT_EQ(auth.Authenticate(r).error().code, ErrorCode::kUnauthenticated);
+  EXPECT_EQ(auth.Identify(r).error().code, ErrorCode::kUnauthenticated);
   r.headers = {{"Authorization", "Basic abc"}};
-  EXPECT_EQ(auth.Authenticate(r).error().code, ErrorCode::kUnauthenticated);
+  EXPECT_EQ(auth.Identify(r).error().code, ErrorCode::kUnauthenticated);
   r.headers = {{"Authorization", "Bearer abd"}};
-  EXPECT_EQ(auth.Authenticate(r).error().code, ErrorCode::kUnauthenticated);
+  EXPECT_EQ(auth.Identify(r).error().code, ErrorCode::kUnauthenticated);
   r.headers = {{"Authorization", "Bearer abc"}};
-  EXPECT_TRUE(auth.Authenticate(r));
+  ASSERT_TRUE(auth.Identify(r));
+  EXPECT_TRUE(auth.Identify(r)->admin());
   TokenAuthenticator none({});
-  EXPECT_FALSE(none.Authenticate(r));
+  EXPECT_FALSE(none.Identify(r));
   EXPECT_EQ(BearerToken(r), "abc");
 }
 

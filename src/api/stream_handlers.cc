@@ -17,6 +17,7 @@
 #include "api/errors.h"
 #include "api/handlers.h"
 #include "api/request_util.h"
+#include "api/visibility.h"
 #include "model/codec.h"
 
 namespace skiff::api {
@@ -133,7 +134,7 @@ asio::awaitable<void> Logs(const ApiDeps& deps, const net::HttpRequest& request,
 }
 
 asio::awaitable<void> Events(const ApiDeps& deps, const net::HttpRequest& request,
-                             const PathParams&, net::ResponseWriter& writer) {
+                             const PathParams&, const Caller& caller, net::ResponseWriter& writer) {
   std::string app = request.QueryOr("app");
   auto since = QueryInt(request, "since", 0, 0);
   auto limit = QueryInt(request, "limit", static_cast<int64_t>(kBatch), 1);
@@ -150,12 +151,33 @@ asio::awaitable<void> Events(const ApiDeps& deps, const net::HttpRequest& reques
   filter.app = app;
   filter.after_id = *since;
   filter.limit = std::min<size_t>(static_cast<size_t>(*limit), kBatch);
+  // A caller below admin sees the events of its projects' apps only (read
+  // again for each batch: apps come and go); an app it may not see is
+  // answered as one that does not exist.
+  auto visible = VisibleApps(deps, caller);
+  if (visible && *visible && !app.empty() && (*visible)->count(app) == 0) {
+    // Built outside the co_await: g++ 12 frees braced temporaries there twice.
+    net::HttpResponse unknown =
+        ErrorReply(Error{ErrorCode::kNotFound, fmt::format("app {} not found", app), "app"});
+    co_await writer.Send(std::move(unknown));
+    co_return;
+  }
+  if (!visible) {
+    co_await writer.Send(ErrorReply(visible.error()));
+    co_return;
+  }
+  auto hide = [](std::vector<model::Event>& events,
+                 const std::optional<std::set<std::string>>& shown) {
+    if (!shown) return;
+    std::erase_if(events, [&shown](const model::Event& e) { return shown->count(e.app) == 0; });
+  };
   if (!*follow) {
     auto events = deps.store->ListEvents(filter);
     if (!events) {
       co_await writer.Send(ErrorReply(events.error()));
       co_return;
     }
+    hide(*events, *visible);
     co_await writer.Send(EventsReply(*events));
     co_return;
   }
@@ -186,13 +208,24 @@ asio::awaitable<void> Events(const ApiDeps& deps, const net::HttpRequest& reques
       filter.limit = kBatch;
       filter.oldest_first = true;
     }
-    std::string chunk;
-    for (const model::Event& e : *events) {
-      chunk += Line(model::ToJson(e));
-      filter.after_id = std::max(filter.after_id, e.id);
+    if (!caller.admin()) {
+      visible = VisibleApps(deps, caller);
+      if (!visible) {  // read this batch again once the state can be
+        if (!begun) {
+          co_await writer.Send(ErrorReply(visible.error()));
+          co_return;
+        }
+        if (!co_await WaitForStore(writer)) co_return;
+        continue;
+      }
     }
+    const size_t got = events->size();
+    for (const model::Event& e : *events) filter.after_id = std::max(filter.after_id, e.id);
+    hide(*events, *visible);
+    std::string chunk;
+    for (const model::Event& e : *events) chunk += Line(model::ToJson(e));
     if (!co_await writer.Write(chunk)) co_return;
-    if (events->size() == kBatch) continue;  // more may be waiting
+    if (got == kBatch) continue;  // more may be waiting
     co_await waiter.WaitPast(std::max(seen, filter.after_id), kIdleCheck);
   }
   co_await writer.End();

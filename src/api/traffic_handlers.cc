@@ -13,6 +13,7 @@
 #include "api/errors.h"
 #include "api/handlers.h"
 #include "api/request_util.h"
+#include "api/visibility.h"
 
 namespace skiff::api {
 namespace json = boost::json;
@@ -65,8 +66,13 @@ std::optional<net::HttpResponse> RefuseUnlessEdgeAtLeader(const ApiDeps& deps,
                                                           std::string_view what, bool* admin) {
   auto caller = deps.auth->Identify(request);
   if (!caller) return ErrorReply(caller.error());
-  *admin = caller->admin && caller->edge != name;
-  if (!caller->admin && caller->edge != name) {
+  // An edge's own credential (a server's edge) speaks for that edge; an edge
+  // token (`skiff edges token`, a standalone edge) for any standalone edge.
+  const bool edge =
+      caller->role == auth::Role::kEdge &&
+      (caller->name == name || (caller->credential == "token" && !IsServersEdgeName(name)));
+  *admin = caller->admin();
+  if (!caller->admin() && !edge) {
     return ErrorReply(Error{ErrorCode::kPermissionDenied,
                             "only the admin or edge " + name + " may " + std::string(what),
                             "name"});
@@ -132,13 +138,17 @@ net::HttpResponse ForgetEdge(const ApiDeps& deps, const net::HttpRequest& reques
   return net::JsonResponse(200, json::object{{"edge", name}, {"forgotten", true}});
 }
 
-net::HttpResponse GetTraffic(const ApiDeps& deps, const net::HttpRequest&, const PathParams&) {
+net::HttpResponse GetTraffic(const ApiDeps& deps, const net::HttpRequest&, const PathParams&,
+                             const Caller& caller) {
   if (deps.traffic == nullptr) {
     return ErrorReply(Error{ErrorCode::kNotFound, "this server keeps no traffic book"});
   }
+  auto visible = VisibleApps(deps, caller);
+  if (!visible) return ErrorReply(visible.error());
   const auto now = std::chrono::steady_clock::now();
   json::object apps;
   for (const auto& [app, r] : deps.traffic->Rates(now)) {
+    if (*visible && (*visible)->count(app) == 0) continue;
     apps[app] =
         json::object{{"requests_per_second", std::round(r.requests_per_second * 1000) / 1000},
                      {"errors_per_second", std::round(r.errors_per_second * 1000) / 1000},
@@ -149,8 +159,11 @@ net::HttpResponse GetTraffic(const ApiDeps& deps, const net::HttpRequest&, const
                      {"in_flight", r.in_flight},
                      {"edges", r.edges}};
   }
+  // Which edges report is the cluster's, not a project's.
   json::array edges;
-  for (const std::string& e : deps.traffic->Edges(now)) edges.emplace_back(e);
+  if (caller.admin()) {
+    for (const std::string& e : deps.traffic->Edges(now)) edges.emplace_back(e);
+  }
   return net::JsonResponse(200,
                            json::object{{"apps", std::move(apps)}, {"edges", std::move(edges)}});
 }

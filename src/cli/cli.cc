@@ -163,6 +163,58 @@ void AddClientCommands(CLI::App& app, Invocation* inv) {
   certs_remove->add_option("domain", inv->domain, "its domain, as listed")->required();
   certs_remove->callback([inv] { inv->command = "certs remove"; });
 
+  CLI::App* tokens = Command(app, inv, "tokens",
+                             "List the API tokens: name, role, projects, created, expires, last "
+                             "used (never the tokens themselves)");
+  tokens->callback([inv] {
+    if (inv->command.empty()) inv->command = "tokens";
+  });
+  CLI::App* tokens_create = tokens->add_subcommand(
+      "create",
+      "Make an API token and print it (shown once: only its hash is kept). Roles: admin "
+      "(everything), deployer (apply, scale, restart, rollback, promote, delete, logs and "
+      "secrets in its projects), viewer (read and logs in its projects)");
+  AddCommonOptions(tokens_create, inv);
+  tokens_create->add_option("name", inv->name, "the token's name (a DNS label)")->required();
+  tokens_create->add_option("--role", inv->role, "admin, deployer or viewer")->required();
+  tokens_create->add_option("--project", inv->projects,
+                            "a project it acts in (deployer, viewer; repeat for several)");
+  tokens_create->add_option("--expires", inv->expires,
+                            "its lifetime, e.g. 90d or 12h (default: it does not expire)");
+  tokens_create->callback([inv] { inv->command = "tokens create"; });
+  CLI::App* tokens_revoke =
+      tokens->add_subcommand("revoke", "Revoke an API token: every server refuses it from then on");
+  AddCommonOptions(tokens_revoke, inv);
+  tokens_revoke->add_option("name", inv->name, "the token's name, as listed")->required();
+  tokens_revoke->callback([inv] { inv->command = "tokens revoke"; });
+
+  CLI::App* projects = Command(app, inv, "projects",
+                               "List the projects (those you have a role in); every app is in "
+                               "one (`project:` in its spec, default \"default\")");
+  projects->callback([inv] {
+    if (inv->command.empty()) inv->command = "projects";
+  });
+  CLI::App* projects_create = projects->add_subcommand("create", "Make a project (admin)");
+  AddCommonOptions(projects_create, inv);
+  projects_create->add_option("name", inv->name, "the project's name (a DNS label)")->required();
+  projects_create->callback([inv] { inv->command = "projects create"; });
+  CLI::App* projects_delete = projects->add_subcommand("delete", "Delete an empty project (admin)");
+  AddCommonOptions(projects_delete, inv);
+  projects_delete->add_option("name", inv->name, "the project's name")->required();
+  projects_delete->callback([inv] { inv->command = "projects delete"; });
+
+  CLI::App* edges = app.add_subcommand("edges", "Standalone edges' credentials");
+  edges->require_subcommand(1);
+  CLI::App* edges_token = edges->add_subcommand(
+      "token",
+      "Make an edge token and print it: `skiff edge --token T` routes with it (routes, "
+      "certificates, traffic reports; nothing else)");
+  AddCommonOptions(edges_token, inv);
+  edges_token->add_option("name", inv->name, "the token's name (a DNS label)")->required();
+  edges_token->add_option("--expires", inv->expires,
+                          "its lifetime, e.g. 365d (default: it does not expire)");
+  edges_token->callback([inv] { inv->command = "edges token"; });
+
   CLI::App* drain = Command(app, inv, "drain", "Drain a node: its instances move elsewhere");
   drain->add_option("node", inv->node, "node id")->required();
 }

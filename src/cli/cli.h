@@ -18,6 +18,7 @@
 #include <functional>
 #include <iosfwd>
 #include <string>
+#include <vector>
 
 #include "cli/api_client.h"
 
@@ -46,20 +47,24 @@ struct ClientOptions {
 struct Invocation {
   std::string command;  // "apply", "apps", ...; empty when no client command was parsed
   ClientOptions options;
-  std::string app;            // status, deployments, scale, restart, rollback, promote, ...
-  std::string file;           // apply -f
-  bool detach = false;        // apply, rollback, promote: do not follow the rollout
-  int timeout_seconds = 300;  // apply, rollback, promote: how long to follow the rollout
-  int replicas = 0;           // scale
-  int64_t to_revision = 0;    // rollback --to (0: the previous revision)
-  bool follow = false;        // logs -f, events -f
-  int tail = 100;             // logs --tail
-  std::string event_app;      // events --app
-  int64_t since = 0;          // events --since
-  std::string node;           // drain
-  std::string domain;         // certs add, certs remove
-  std::string cert_file;      // certs add --cert
-  std::string key_file;       // certs add --key
+  std::string app;                    // status, deployments, scale, restart, rollback, promote, ...
+  std::string file;                   // apply -f
+  bool detach = false;                // apply, rollback, promote: do not follow the rollout
+  int timeout_seconds = 300;          // apply, rollback, promote: how long to follow the rollout
+  int replicas = 0;                   // scale
+  int64_t to_revision = 0;            // rollback --to (0: the previous revision)
+  bool follow = false;                // logs -f, events -f
+  int tail = 100;                     // logs --tail
+  std::string event_app;              // events --app
+  int64_t since = 0;                  // events --since
+  std::string node;                   // drain
+  std::string domain;                 // certs add, certs remove
+  std::string cert_file;              // certs add --cert
+  std::string key_file;               // certs add --key
+  std::string name;                   // tokens create/revoke, projects create/delete, edges token
+  std::string role;                   // tokens create --role
+  std::vector<std::string> projects;  // tokens create --project
+  std::string expires;                // tokens create, edges token --expires ("90d"; "": never)
 };
 
 // A CLI11 check of a server list flag (--addr, --server: one URL or several

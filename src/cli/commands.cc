@@ -75,6 +75,13 @@ class Runner {
     if (c == "certs") return Certs();
     if (c == "certs add") return AddCert();
     if (c == "certs remove") return RemoveCert();
+    if (c == "tokens") return Tokens();
+    if (c == "tokens create") return CreateToken(inv_.role, inv_.projects);
+    if (c == "tokens revoke") return RevokeToken();
+    if (c == "edges token") return CreateToken("edge", {});
+    if (c == "projects") return Projects();
+    if (c == "projects create") return CreateProject();
+    if (c == "projects delete") return DeleteProject();
     err_ << "unknown command \"" << c << "\"; see skiff --help\n";
     return 2;
   }
@@ -547,6 +554,84 @@ class Runner {
     if (PrintedJson(*reply)) return 0;
     out_ << fmt::format("{}: certificate removed\n", inv_.domain);
     return 0;
+  }
+
+  int Tokens() {
+    auto reply = client_->Call("GET", "/v1/tokens");
+    if (!reply) return Fail(reply.error());
+    if (PrintedJson(*reply)) return 0;
+    Table t({"NAME", "ROLE", "PROJECTS", "CREATED", "EXPIRES", "LAST USED"});
+    for (const json::value& token : Array(reply->body, "tokens")) {
+      std::string projects;
+      for (const json::value& p : Array(token, "projects")) {
+        projects += (projects.empty() ? "" : ",") + std::string(p.as_string());
+      }
+      t.AddRow({Str(token, "name"), Str(token, "role"), projects.empty() ? "*" : projects,
+                Str(token, "created_at"), Or(Str(token, "expires_at"), "never"),
+                Or(Str(token, "last_used_at"), "never")});
+    }
+    out_ << (t.rows() == 0 ? "no tokens\n" : t.Render());
+    return 0;
+  }
+
+  // Prints the token alone, for `T=$(skiff tokens create ...)`: it is shown once.
+  int CreateToken(const std::string& role, const std::vector<std::string>& projects) {
+    json::object body{{"name", inv_.name}, {"role", role}};
+    json::array list;
+    for (const std::string& p : projects) list.emplace_back(p);
+    body["projects"] = std::move(list);
+    if (!inv_.expires.empty()) body["expires"] = inv_.expires;
+    auto reply = client_->Call("POST", "/v1/tokens", json::serialize(body));
+    if (!reply) return Fail(reply.error());
+    if (PrintedJson(*reply)) return 0;
+    const std::string token = Str(reply->body, "token");
+    if (token.empty()) {
+      err_ << "error: the server answered no token\n";
+      return 1;
+    }
+    out_ << token << "\n";
+    return 0;
+  }
+
+  int RevokeToken() {
+    auto reply = client_->Call("DELETE", "/v1/tokens/" + inv_.name);
+    if (!reply) return Fail(reply.error());
+    if (PrintedJson(*reply)) return 0;
+    out_ << fmt::format("{}: revoked\n", inv_.name);
+    return 0;
+  }
+
+  int Projects() {
+    auto reply = client_->Call("GET", "/v1/projects");
+    if (!reply) return Fail(reply.error());
+    if (PrintedJson(*reply)) return 0;
+    Table t({"NAME", "CREATED"});
+    for (const json::value& p : Array(reply->body, "projects")) {
+      t.AddRow({Str(p, "name"), Str(p, "created_at")});
+    }
+    out_ << (t.rows() == 0 ? "no projects you have a role in\n" : t.Render());
+    return 0;
+  }
+
+  int CreateProject() {
+    const json::object body{{"name", inv_.name}};
+    auto reply = client_->Call("POST", "/v1/projects", json::serialize(body));
+    if (!reply) return Fail(reply.error());
+    if (PrintedJson(*reply)) return 0;
+    out_ << fmt::format("{}: created\n", inv_.name);
+    return 0;
+  }
+
+  int DeleteProject() {
+    auto reply = client_->Call("DELETE", "/v1/projects/" + inv_.name);
+    if (!reply) return Fail(reply.error());
+    if (PrintedJson(*reply)) return 0;
+    out_ << fmt::format("{}: deleted\n", inv_.name);
+    return 0;
+  }
+
+  static std::string Or(const std::string& value, const char* fallback) {
+    return value.empty() ? fallback : value;
   }
 
   const Invocation& inv_;

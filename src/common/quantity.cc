@@ -32,7 +32,7 @@ bool ParseNumber(std::string_view& text, double& out) {
 Result<Duration> ParseDuration(std::string_view text) {
   auto bad = [&] {
     return InvalidArgument(
-        fmt::format("not a duration (\"{}\"); use e.g. 500ms, 2s, 5m, 1h", text));
+        fmt::format("not a duration (\"{}\"); use e.g. 500ms, 2s, 5m, 1h, 90d", text));
   };
   std::string_view rest = text;
   if (rest.empty()) return bad();
@@ -55,6 +55,8 @@ Result<Duration> ParseDuration(std::string_view text) {
       total_ms += value * 60'000;
     } else if (unit == "h") {
       total_ms += value * 3'600'000;
+    } else if (unit == "d") {  // token lifetimes, retention: "90d"
+      total_ms += value * 86'400'000;
     } else {
       return bad();
     }

@@ -271,6 +271,7 @@ json::value SpecToJson(const AppSpec& spec) {
 
   json::object out;
   out["name"] = spec.name;
+  out["project"] = spec.project;
   out["run"] = std::move(run);
   out["env"] = StringMapToJson(spec.env);
   // Port 0 means "none" (a process gets $PORT); the validator wants 1..65535 when present.

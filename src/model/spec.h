@@ -168,8 +168,15 @@ struct RegionOverride {
   friend bool operator==(const RegionOverride&, const RegionOverride&) = default;
 };
 
+// The project every app belongs to unless its spec names another.
+inline constexpr const char* kDefaultProject = "default";
+
 struct AppSpec {
-  std::string name;  // a DNS label
+  std::string name;  // a DNS label, unique across the platform
+  // The project the app belongs to (a DNS label): who may see and change it
+  // (auth/identity.h). It must exist when the app is applied (`skiff projects
+  // create`), but the default project, which always does.
+  std::string project = kDefaultProject;
   RunSpec run;
   std::map<std::string, std::string> env;
   int port = 0;  // the port an image listens on; a process gets $PORT

@@ -804,8 +804,8 @@ void ReadRegions(Validator& v, const json::value& value,
 void ReadSpec(Validator& v, const json::value& value, AppSpec& spec) {
   const json::object* obj =
       v.Object(value, "",
-               {"name", "run", "env", "port", "domains", "replicas", "resources", "health", "edge",
-                "placement", "update", "autoscale", "regions", "stop_grace"});
+               {"name", "project", "run", "env", "port", "domains", "replicas", "resources",
+                "health", "edge", "placement", "update", "autoscale", "regions", "stop_grace"});
   if (obj == nullptr) return;
   if (const json::value* f = Field(*obj, "name")) {
     Set(v.String(*f, "name"), [&](const std::string& name) {
@@ -814,6 +814,12 @@ void ReadSpec(Validator& v, const json::value& value, AppSpec& spec) {
     });
   } else {
     v.Add("name", "required");
+  }
+  if (const json::value* f = Field(*obj, "project")) {
+    Set(v.String(*f, "project"), [&](const std::string& project) {
+      if (auto problem = NameProblem(project)) v.Add("project", *problem);
+      spec.project = project;
+    });
   }
   if (const json::value* f = Field(*obj, "run")) {
     ReadRun(v, *f, spec.run);

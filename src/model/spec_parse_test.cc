@@ -477,7 +477,7 @@ TEST(SpecParseTest, MultipleErrorsReportedTogether) {
             "run: exactly one of command, image, build; "
             "replicas: must be >= 0 (got -1); "
             "health.intervl: unknown field; did you mean \"interval\"?; "
-            "health.timeout: not a duration (\"x\"); use e.g. 500ms, 2s, 5m, 1h");
+            "health.timeout: not a duration (\"x\"); use e.g. 500ms, 2s, 5m, 1h, 90d");
 }
 
 // Verify that a quoted YAML number is a string, rejected like a JSON string.

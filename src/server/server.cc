@@ -120,6 +120,8 @@ class Server::Impl {
   std::unique_ptr<metrics::Registry> metrics_;
   metrics::TrafficBook traffic_;
   std::unique_ptr<api::JoinTokenStore> join_tokens_;
+  std::unique_ptr<auth::ApiTokenStore> api_tokens_;
+  std::unique_ptr<auth::ProjectStore> projects_;
   // The keys that seal certificate keys at rest (DATA/keyring.json), and the
   // certificates the edges serve.
   std::optional<crypto::Keyring> keyring_;
@@ -535,7 +537,9 @@ Status Server::Impl::Start() {
   metrics_ = std::make_unique<metrics::Registry>();
   join_tokens_ = std::make_unique<api::JoinTokenStore>(store_.get(), clock_, tls_.ca_fingerprint);
   SKIFF_RETURN_IF_ERROR(join_tokens_->ImportFile(data));
-  auth_ = api::TokenAuthenticator::FromHashes({admin_hash}, join_tokens_.get());
+  api_tokens_ = std::make_unique<auth::ApiTokenStore>(store_.get(), clock_);
+  projects_ = std::make_unique<auth::ProjectStore>(store_.get(), clock_);
+  auth_ = api::TokenAuthenticator::FromHashes({admin_hash}, join_tokens_.get(), api_tokens_.get());
   // The standalone edges heard, shared with the servers of the database so
   // that each waits for them in drains (edge_roster.h).
   SKIFF_ASSIGN_OR_RETURN(edge_roster_, EdgeRoster::Open(store_.get(), clock_, data));
@@ -549,6 +553,8 @@ Status Server::Impl::Start() {
   deps.auth = auth_.get();
   deps.auth_failures = &auth_failures_;
   deps.join_tokens = join_tokens_.get();
+  deps.tokens = api_tokens_.get();
+  deps.projects = projects_.get();
   deps.certificates = certificates_.get();
   deps.challenges = challenges_.get();
   deps.log_dir = (std::filesystem::path(data) / "logs").string();
