@@ -3,7 +3,7 @@
 // (validation, optimistic concurrency, preconditions, revisions, the change
 // log's compaction, event retention, snapshots, subscriptions); a backend only
 // keeps what it is given: objects by (kind, key), events by id, the change log
-// by revision, and the log state. It decides nothing.
+// by revision, the log state, records and audit entries. It decides nothing.
 //
 // Thread-safety: the engine calls its backend from one thread at a time (under
 // the engine's lock), so a backend needs no locking of its own. Other
@@ -28,6 +28,7 @@ struct LogState {
   int64_t revision = 0;   // the last committed revision (0: none yet)
   int64_t compacted = 0;  // the newest revision dropped from the change log (0: none)
   int64_t events = 0;     // how many events are kept
+  friend bool operator==(const LogState&, const LogState&) = default;
 };
 
 class Backend {
@@ -60,7 +61,9 @@ class Backend {
   // Drops the `count` oldest events (after the ones Write appended).
   virtual Status DropOldestEvents(int64_t count) = 0;
   // Makes everything written since BeginWrite durable and visible at once,
-  // with `state` as the new log state. On error nothing of it remains.
+  // with `state` as the new log state. On error nothing of it remains. A
+  // `state` equal to the one BeginWrite returned means the write changed no
+  // object (records and audit entries only): nobody need be told of it.
   virtual Status CommitWrite(const LogState& state) = 0;
   // Drops everything written since BeginWrite. Cannot fail: a backend that
   // cannot roll back logs why and drops its connection, so that the database
@@ -89,9 +92,12 @@ class Backend {
   // REQUIRES: since >= the log state's `compacted`.
   virtual Result<std::vector<Change>> ReadChanges(int64_t since, size_t limit) = 0;
 
-  // --- Records (store.h): each call is a durable transaction of its own, apart
-  // from the log (it takes no lock another writer's BeginWrite waits for).
-  // REQUIRES: no write is in progress, and the key is not empty. kUnavailable on I/O failure.
+  // --- Records (store.h). Outside a write, each call is a durable
+  // transaction of its own, apart from the log (it takes no lock another
+  // writer's BeginWrite waits for). Between BeginWrite and its end, the calls
+  // but ReadRecords are part of that write: later calls of it see their
+  // effect, and it is kept only if CommitWrite succeeds.
+  // REQUIRES: the key is not empty. kUnavailable on I/O failure.
 
   // Writes `value` under (kind, key): replacing what is there when `replace`,
   // else only if absent. Returns whether it wrote.
@@ -101,8 +107,33 @@ class Backend {
   virtual Result<bool> EraseRecord(RecordKind kind, const std::string& key) = 0;
   virtual Result<std::optional<std::string>> ReadRecord(RecordKind kind,
                                                         const std::string& key) = 0;
-  // Ascending by key (bytewise).
+  // Ascending by key (bytewise). REQUIRES: no write is in progress.
   virtual Result<std::vector<Record>> ReadRecords(RecordKind kind) = 0;
+  // Whether (kind, key) is present, as the write in progress left it, and
+  // keeps it so until the write ends: no other writer (another server's
+  // record call included) changes or removes it meanwhile.
+  // REQUIRES: a write is in progress.
+  virtual Result<bool> HoldRecord(RecordKind kind, const std::string& key) = 0;
+
+  // --- The audit trail (store/audit.h). Outside a write, each call is a
+  // durable transaction of its own that takes no lock another writer's
+  // BeginWrite waits for; AppendAudit between BeginWrite and its end is part
+  // of that write. kUnavailable on I/O failure.
+
+  // Appends `entry` as given, but for its id, which the backend sets: unique
+  // and never reused (after a prune too), increasing in the order ids are
+  // taken. Returns the id.
+  virtual Result<int64_t> AppendAudit(const AuditEntry& entry) = 0;
+  // Sets `code` on the entries of `request_id` whose code is 0; returns how
+  // many. REQUIRES: no write is in progress.
+  virtual Result<int64_t> SetAuditCode(const std::string& request_id, int code) = 0;
+  // As Store::ListAudit; entry times compare at millisecond precision, and
+  // filter.since is a whole millisecond (the engine rounds). REQUIRES: no
+  // write is in progress.
+  virtual Result<std::vector<AuditEntry>> ReadAudit(const AuditFilter& filter) = 0;
+  // Removes the entries with time < before (a whole millisecond); returns
+  // how many. REQUIRES: no write is in progress.
+  virtual Result<int64_t> PruneAudit(Time before) = 0;
 };
 
 inline Result<int64_t> Backend::ReadLeaderEpoch() { return kSingleServerEpoch; }

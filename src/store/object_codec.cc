@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <chrono>
 #include <limits>
 #include <utility>
 
@@ -68,6 +69,17 @@ std::string PrefixEnd(std::string prefix) {
 int64_t ClampLimit(size_t limit) {
   return static_cast<int64_t>(
       std::min<size_t>(limit, static_cast<size_t>(std::numeric_limits<int64_t>::max())));
+}
+
+int64_t ToMillis(Time t) {
+  return std::chrono::floor<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+Time FromMillis(int64_t ms) { return Time(std::chrono::milliseconds(ms)); }
+
+int64_t SinceMillis(const AuditFilter& filter) {
+  if (filter.since == Time{}) return std::numeric_limits<int64_t>::min();
+  return ToMillis(filter.since);
 }
 
 }  // namespace skiff::store

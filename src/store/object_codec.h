@@ -32,4 +32,16 @@ std::string PrefixEnd(std::string prefix);
 // A limit as SQL's signed 64-bit LIMIT; "no limit" callers pass SIZE_MAX.
 int64_t ClampLimit(size_t limit);
 
+// Audit entries (store/audit.h) are rows of plain columns, their time in
+// milliseconds since the epoch (the engine keeps whole milliseconds). The
+// columns every read selects, in this order.
+inline constexpr const char* kAuditColumns =
+    "id, time_ms, who, role, credential, source, method, path, project, app, request_id, code, "
+    "revision";
+int64_t ToMillis(Time t);
+Time FromMillis(int64_t ms);
+// filter.since in milliseconds; the least int64_t when it is unset (Time{}),
+// so that "time_ms >= since" holds for every row.
+int64_t SinceMillis(const AuditFilter& filter);
+
 }  // namespace skiff::store

@@ -116,8 +116,42 @@ Txn& Txn::ClaimDomains(std::string app, std::vector<std::string> domains) {
   return *this;
 }
 
+Txn& Txn::PutRecord(RecordKind kind, std::string key, std::string value) {
+  record_ops_.push_back(RecordOp{RecordOp::Type::kPut, kind, std::move(key), std::move(value)});
+  return *this;
+}
+
+Txn& Txn::CreateRecord(RecordKind kind, std::string key, std::string value) {
+  record_ops_.push_back(RecordOp{RecordOp::Type::kCreate, kind, std::move(key), std::move(value)});
+  return *this;
+}
+
+Txn& Txn::DeleteRecord(RecordKind kind, std::string key) {
+  record_ops_.push_back(RecordOp{RecordOp::Type::kDelete, kind, std::move(key), {}});
+  return *this;
+}
+
+Txn& Txn::RequireRecord(RecordKind kind, std::string key) {
+  required_records_.push_back(RecordRequirement{kind, std::move(key)});
+  return *this;
+}
+
+Txn& Txn::RequireNoApp(std::string what, std::function<bool(const model::App&)> matches) {
+  SKIFF_CHECK(matches != nullptr);
+  // A fenced txn's kFailedPrecondition must keep meaning "deposed" alone.
+  SKIFF_CHECK(fence_epoch_ == 0);
+  app_exclusions_.push_back(AppExclusion{std::move(what), std::move(matches)});
+  return *this;
+}
+
+Txn& Txn::Audit(AuditEntry entry) {
+  audit_.push_back(std::move(entry));
+  return *this;
+}
+
 Txn& Txn::Fenced(int64_t epoch) {
   SKIFF_CHECK(epoch > 0);
+  SKIFF_CHECK(app_exclusions_.empty());  // as RequireNoApp says
   fence_epoch_ = epoch;
   return *this;
 }

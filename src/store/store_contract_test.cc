@@ -205,6 +205,28 @@ TEST(StoreTypesTest, TxnBuildsOps) {
   EXPECT_EQ(std::get<model::Event>(txn.ops()[3].object).time, Time(std::chrono::seconds(5)));
 }
 
+// Verify that a txn with record ops or audit entries is not empty but has no
+// changes, and that preconditions alone leave it empty.
+TEST(StoreTypesTest, TxnEmptyAndChanges) {
+  Txn preconditions;
+  preconditions.RequireRecord(RecordKind::kProject, "p")
+      .RequireNoApp("x", [](const model::App&) { return true; })
+      .ClaimDomains("a", {"d"});
+  EXPECT_TRUE(preconditions.empty());
+  EXPECT_FALSE(preconditions.has_changes());
+  Txn records;
+  records.PutRecord(RecordKind::kProject, "p", "v")
+      .CreateRecord(RecordKind::kUser, "u", "w")
+      .DeleteRecord(RecordKind::kSecret, "s");
+  EXPECT_FALSE(records.empty());
+  EXPECT_FALSE(records.has_changes());
+  ASSERT_EQ(records.record_ops().size(), 3u);
+  EXPECT_EQ(records.record_ops()[1].type, Txn::RecordOp::Type::kCreate);
+  EXPECT_EQ(records.record_ops()[2].type, Txn::RecordOp::Type::kDelete);
+  EXPECT_FALSE(Txn().Audit(AuditEntry{}).empty());
+  EXPECT_TRUE(Txn().AddEvent(MakeEvent("a", "m")).has_changes());
+}
+
 // Verify that an empty store is at revision 0 with nothing in it.
 TEST_P(StoreContractTest, EmptyStore) {
   EXPECT_EQ(store().Revision(), 0);
@@ -983,6 +1005,415 @@ TEST_P(StoreContractTest, FencedCommitNeedsTheCurrentEpoch) {
   EXPECT_EQ(store().ListEvents({.app = "b"})->size(), 0u);
   // An unfenced txn is not affected by the lease.
   MustCommit(Txn().Put(MakeApp("b"), kMustNotExist));
+}
+
+// An app in project `project`, as far as these tests tell (a spec's env).
+model::App AppInProject(const std::string& name, const std::string& project) {
+  model::App app = MakeApp(name);
+  app.spec.env["PROJECT"] = project;
+  return app;
+}
+
+std::function<bool(const model::App&)> InProject(const std::string& project) {
+  return [project](const model::App& app) {
+    auto it = app.spec.env.find("PROJECT");
+    return it != app.spec.env.end() && it->second == project;
+  };
+}
+
+// Verify that a txn's record ops commit with its objects, take no revision of
+// their own and show in no change.
+TEST_P(StoreContractTest, RecordOpsCommitWithObjects) {
+  ASSERT_TRUE(store().PutRecord(RecordKind::kApiToken, "old", "x"));
+  const int64_t r = MustCommit(Txn()
+                                   .Put(MakeApp("a"), kMustNotExist)
+                                   .PutRecord(RecordKind::kProject, "p", "v1")
+                                   .CreateRecord(RecordKind::kSecret, "a/db", "sealed")
+                                   .DeleteRecord(RecordKind::kApiToken, "old"));
+  EXPECT_EQ(r, 1);
+  EXPECT_EQ(store().Revision(), 1);
+  EXPECT_EQ(store().GetRecord(RecordKind::kProject, "p").value_or(""), "v1");
+  EXPECT_EQ(store().GetRecord(RecordKind::kSecret, "a/db").value_or(""), "sealed");
+  EXPECT_EQ(store().GetRecord(RecordKind::kApiToken, "old").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store().ChangesSince(0, 10)->size(), 1u);
+  // A put replaces.
+  MustCommit(Txn().PutRecord(RecordKind::kProject, "p", "v2"));
+  EXPECT_EQ(store().GetRecord(RecordKind::kProject, "p").value_or(""), "v2");
+}
+
+// Verify that a txn whose object op fails writes none of its record ops.
+TEST_P(StoreContractTest, FailedObjectOpLeavesRecordsUntouched) {
+  const int64_t v = MustCommit(Txn().Put(MakeApp("a"), kMustNotExist));
+  ASSERT_TRUE(store().PutRecord(RecordKind::kProject, "p", "v1"));
+  ASSERT_TRUE(store().PutRecord(RecordKind::kProject, "gone", "g"));
+  auto r = store().Commit(Txn()
+                              .PutRecord(RecordKind::kProject, "p", "v2")
+                              .CreateRecord(RecordKind::kProject, "new", "n")
+                              .DeleteRecord(RecordKind::kProject, "gone")
+                              .Put(MakeApp("a", 2), v + 5));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, ErrorCode::kAborted) << r.error().ToString();
+  EXPECT_EQ(store().GetRecord(RecordKind::kProject, "p").value_or(""), "v1");
+  EXPECT_EQ(store().GetRecord(RecordKind::kProject, "new").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store().GetRecord(RecordKind::kProject, "gone").value_or(""), "g");
+  EXPECT_EQ(store().Revision(), v);
+}
+
+// Verify that a record op that fails (a create of a present key, a delete of
+// an absent one) fails the whole txn, with the code and a message naming the
+// kind and key, and writes none of its objects, events or other records.
+TEST_P(StoreContractTest, FailedRecordOpLeavesObjectsUntouched) {
+  const int64_t v = MustCommit(Txn().Put(MakeApp("a"), kMustNotExist));
+  ASSERT_TRUE(store().PutRecord(RecordKind::kProject, "p", "v1"));
+  struct Case {
+    Txn txn;
+    ErrorCode code;
+    std::string names;
+  };
+  std::vector<Case> cases;
+  cases.push_back({Txn()
+                       .Put(MakeApp("b"), kMustNotExist)
+                       .AddEvent(MakeEvent("b", "created"))
+                       .PutRecord(RecordKind::kSecret, "b/x", "s")
+                       .CreateRecord(RecordKind::kProject, "p", "v2"),
+                   ErrorCode::kAlreadyExists, "project p"});
+  cases.push_back({Txn()
+                       .Put(MakeApp("b"), kMustNotExist)
+                       .PutRecord(RecordKind::kSecret, "b/x", "s")
+                       .DeleteRecord(RecordKind::kUser, "nobody"),
+                   ErrorCode::kNotFound, "user nobody"});
+  cases.push_back({Txn().Put(MakeApp("b"), kMustNotExist).PutRecord(RecordKind::kSecret, "", "s"),
+                   ErrorCode::kInvalidArgument, "key"});
+  for (size_t i = 0; i < cases.size(); ++i) {
+    SCOPED_TRACE("case " + std::to_string(i));
+    auto r = store().Commit(cases[i].txn);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code, cases[i].code) << r.error().ToString();
+    EXPECT_NE(r.error().ToString().find(cases[i].names), std::string::npos) << r.error().ToString();
+    EXPECT_EQ(store().Revision(), v);
+    EXPECT_EQ(store().GetApp("b").error().code, ErrorCode::kNotFound);
+    EXPECT_EQ(store().ListEvents({})->size(), 0u);
+    EXPECT_EQ(store().ChangesSince(v, 10)->size(), 0u);
+    EXPECT_EQ(store().GetRecord(RecordKind::kSecret, "b/x").error().code, ErrorCode::kNotFound);
+    EXPECT_EQ(store().GetRecord(RecordKind::kProject, "p").value_or(""), "v1");
+  }
+  EXPECT_EQ(MustCommit(Txn().Put(MakeApp("b"), kMustNotExist)), v + 1);
+}
+
+// Verify that later record ops of a txn see the earlier ones on the same key.
+TEST_P(StoreContractTest, RecordOpsInTxnSeeEarlierOps) {
+  MustCommit(Txn()
+                 .CreateRecord(RecordKind::kUser, "u", "1")
+                 .DeleteRecord(RecordKind::kUser, "u")
+                 .CreateRecord(RecordKind::kUser, "u", "2"));
+  EXPECT_EQ(store().GetRecord(RecordKind::kUser, "u").value_or(""), "2");
+  EXPECT_EQ(
+      store()
+          .Commit(Txn().DeleteRecord(RecordKind::kUser, "u").DeleteRecord(RecordKind::kUser, "u"))
+          .error()
+          .code,
+      ErrorCode::kNotFound);
+  EXPECT_EQ(store()
+                .Commit(Txn()
+                            .CreateRecord(RecordKind::kUser, "v", "1")
+                            .CreateRecord(RecordKind::kUser, "v", "2"))
+                .error()
+                .code,
+            ErrorCode::kAlreadyExists);
+  EXPECT_EQ(store().GetRecord(RecordKind::kUser, "u").value_or(""), "2");
+  EXPECT_EQ(store().GetRecord(RecordKind::kUser, "v").error().code, ErrorCode::kNotFound);
+}
+
+// Verify that a txn of record ops and audit entries alone commits without a
+// revision: it returns the current one, which does not move, no subscriber
+// is told and no change is logged; preconditions alone are still an empty txn.
+TEST_P(StoreContractTest, RecordOnlyTxnTakesNoRevision) {
+  const int64_t before = MustCommit(Txn().Put(MakeApp("a"), kMustNotExist));
+  std::atomic<int> told = 0;
+  auto subscription = store().Subscribe([&](int64_t) { ++told; });
+  EXPECT_EQ(MustCommit(Txn().PutRecord(RecordKind::kProject, "p", "v")), before);
+  EXPECT_EQ(MustCommit(Txn().Audit(AuditEntry{.who = "alice"})), before);
+  EXPECT_EQ(MustCommit(Txn()
+                           .DeleteRecord(RecordKind::kProject, "p")
+                           .Audit(AuditEntry{.who = "alice"})
+                           .RequireNoApp("nothing", [](const model::App&) { return false; })),
+            before);
+  EXPECT_EQ(store().Revision(), before);
+  EXPECT_TRUE(store().ChangesSince(before, 10)->empty());
+  EXPECT_EQ(told.load(), 0);
+  EXPECT_EQ(store()
+                .Commit(Txn().RequireRecord(RecordKind::kProject, "p").ClaimDomains("a", {"x"}))
+                .error()
+                .code,
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(MustCommit(Txn().Put(MakeApp("b"), kMustNotExist)), before + 1);
+  EXPECT_EQ(told.load(), 1);
+}
+
+// Verify that RequireRecord lets a txn commit only when the record is
+// present once the txn's own ops applied, else kNotFound naming kind and key
+// with nothing written.
+TEST_P(StoreContractTest, RequireRecordIsAPrecondition) {
+  ASSERT_TRUE(store().PutRecord(RecordKind::kProject, "p", "v"));
+  EXPECT_EQ(
+      MustCommit(Txn().Put(MakeApp("a"), kMustNotExist).RequireRecord(RecordKind::kProject, "p")),
+      1);
+  auto absent = store().Commit(Txn()
+                                   .Put(MakeApp("b"), kMustNotExist)
+                                   .PutRecord(RecordKind::kSecret, "b/x", "s")
+                                   .RequireRecord(RecordKind::kProject, "q"));
+  ASSERT_FALSE(absent.has_value());
+  EXPECT_EQ(absent.error().code, ErrorCode::kNotFound);
+  EXPECT_NE(absent.error().message.find("project q"), std::string::npos) << absent.error().message;
+  EXPECT_EQ(store().GetApp("b").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store().GetRecord(RecordKind::kSecret, "b/x").error().code, ErrorCode::kNotFound);
+  // Deleted by the txn itself: absent at commit time.
+  EXPECT_EQ(store()
+                .Commit(Txn()
+                            .DeleteRecord(RecordKind::kProject, "p")
+                            .RequireRecord(RecordKind::kProject, "p"))
+                .error()
+                .code,
+            ErrorCode::kNotFound);
+  EXPECT_EQ(store().GetRecord(RecordKind::kProject, "p").value_or(""), "v");
+  // Created by the txn itself: present.
+  EXPECT_EQ(MustCommit(Txn()
+                           .CreateRecord(RecordKind::kProject, "q", "w")
+                           .Put(MakeApp("b"), kMustNotExist)
+                           .RequireRecord(RecordKind::kProject, "q")),
+            2);
+  EXPECT_EQ(store().Revision(), 2);
+}
+
+// Verify that RequireNoApp fails a txn with kFailedPrecondition naming the
+// first matching app while any app matches once the txn's own ops applied,
+// and lets it commit otherwise.
+TEST_P(StoreContractTest, RequireNoAppIsAPrecondition) {
+  const int64_t v = MustCommit(Txn()
+                                   .Put(AppInProject("b", "p"), kMustNotExist)
+                                   .Put(AppInProject("a", "p"), kMustNotExist)
+                                   .Put(AppInProject("c", "q"), kMustNotExist)
+                                   .PutRecord(RecordKind::kProject, "p", "P")
+                                   .PutRecord(RecordKind::kProject, "q", "Q"));
+  auto in_use = store().Commit(Txn()
+                                   .DeleteRecord(RecordKind::kProject, "p")
+                                   .Audit(AuditEntry{.who = "alice"})
+                                   .RequireNoApp("project p is in use", InProject("p")));
+  ASSERT_FALSE(in_use.has_value());
+  EXPECT_EQ(in_use.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(in_use.error().message, "project p is in use: app a");
+  EXPECT_EQ(store().GetRecord(RecordKind::kProject, "p").value_or(""), "P");
+  EXPECT_TRUE(store().ListAudit({})->empty());
+  // An app the txn itself moves into the project counts too.
+  EXPECT_EQ(store()
+                .Commit(Txn()
+                            .Put(AppInProject("c", "p"), v)
+                            .DeleteRecord(RecordKind::kProject, "q")
+                            .RequireNoApp("project q", InProject("q"))
+                            .RequireNoApp("project p",
+                                          [](const model::App& app) {
+                                            return app.name == "c" && InProject("p")(app);
+                                          }))
+                .error()
+                .code,
+            ErrorCode::kFailedPrecondition);
+  // Once the txn's own ops removed its apps, the project may go.
+  const int64_t r = MustCommit(Txn()
+                                   .Delete(MakeApp("a"), kAnyVersion)
+                                   .Delete(MakeApp("b"), kAnyVersion)
+                                   .DeleteRecord(RecordKind::kProject, "p")
+                                   .RequireNoApp("project p is in use", InProject("p")));
+  EXPECT_EQ(r, v + 2);
+  EXPECT_EQ(store().GetRecord(RecordKind::kProject, "p").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store().GetApp("c")->version, v);
+}
+
+// Verify that a fenced txn at a stale epoch writes none of its record ops or
+// audit entries: kFailedPrecondition, whatever else it got wrong.
+TEST_P(StoreContractTest, StaleFencedTxnWritesNoRecords) {
+  std::unique_ptr<LeaderLease> lease = harness_->NewLease();
+  auto acquired = lease->TryAcquire("a", std::chrono::seconds(30));
+  ASSERT_TRUE(acquired.has_value()) << acquired.error().ToString();
+  ASSERT_TRUE(acquired->acquired);
+  ASSERT_TRUE(store().PutRecord(RecordKind::kProject, "p", "v"));
+  for (Txn txn : {Txn().PutRecord(RecordKind::kProject, "p", "w").Audit(AuditEntry{}),
+                  Txn().CreateRecord(RecordKind::kProject, "p", "w")}) {
+    auto refused = store().Commit(txn.Fenced(acquired->epoch + 1));
+    ASSERT_FALSE(refused.has_value());
+    EXPECT_EQ(refused.error().code, ErrorCode::kFailedPrecondition) << refused.error().ToString();
+  }
+  EXPECT_EQ(store().GetRecord(RecordKind::kProject, "p").value_or(""), "v");
+  EXPECT_TRUE(store().ListAudit({})->empty());
+}
+
+// An entry with every field set, at `time`.
+AuditEntry MakeAudit(const std::string& who, const std::string& app, Time time,
+                     const std::string& request_id = "req") {
+  return AuditEntry{.time = time,
+                    .who = who,
+                    .role = "deployer",
+                    .credential = "token:abc",
+                    .source = "127.0.0.1",
+                    .method = "PUT",
+                    .path = "/v1/apps/" + app,
+                    .project = "p",
+                    .app = app,
+                    .request_id = request_id};
+}
+
+const Time kAuditT0 = Time(std::chrono::seconds(1'700'000'000));
+
+// Verify that an audit entry in a txn is written with it, every field kept
+// (time to the millisecond), its revision the txn's last; 0 in a txn without
+// object ops; and that a failed txn leaves no entry.
+TEST_P(StoreContractTest, AuditInTxnTakesTheTxnsRevision) {
+  const Time t = kAuditT0 + std::chrono::milliseconds(123) + std::chrono::microseconds(456);
+  AuditEntry entry = MakeAudit("alice", "a", t, "r1");
+  entry.id = 99;        // ignored
+  entry.revision = 77;  // set by the store
+  const int64_t r = MustCommit(
+      Txn().Put(MakeApp("a"), kMustNotExist).AddEvent(MakeEvent("a", "applied")).Audit(entry));
+  ASSERT_EQ(r, 2);
+  auto failed =
+      store().Commit(Txn().Put(MakeApp("a"), kMustNotExist).Audit(MakeAudit("bob", "a", t)));
+  ASSERT_FALSE(failed.has_value());
+  EXPECT_EQ(failed.error().code, ErrorCode::kAlreadyExists);
+  MustCommit(Txn().PutRecord(RecordKind::kProject, "p", "v").Audit(MakeAudit("carol", "", t)));
+
+  auto listed = store().ListAudit({});
+  ASSERT_TRUE(listed.has_value()) << listed.error().ToString();
+  ASSERT_EQ(listed->size(), 2u);
+  AuditEntry want = entry;
+  want.id = (*listed)[0].id;
+  want.time = kAuditT0 + std::chrono::milliseconds(123);
+  want.revision = 2;
+  EXPECT_EQ((*listed)[0], want);
+  EXPECT_GT((*listed)[0].id, 0);
+  EXPECT_EQ((*listed)[1].who, "carol");
+  EXPECT_EQ((*listed)[1].revision, 0);
+  EXPECT_GT((*listed)[1].id, (*listed)[0].id);
+}
+
+// Verify that AppendAudit gives increasing ids, ListAudit filters by since,
+// who, app and after_id, and its limit keeps the newest (or, oldest_first,
+// the oldest) of those that match, ascending by id either way.
+TEST_P(StoreContractTest, AuditAppendAndListFilters) {
+  std::vector<int64_t> ids;
+  const char* whos[] = {"alice", "bob", "alice", "bob", "alice"};
+  const char* apps[] = {"a", "a", "b", "b", "a"};
+  for (int i = 0; i < 5; ++i) {
+    auto id = store().AppendAudit(
+        MakeAudit(whos[i], apps[i], kAuditT0 + std::chrono::seconds(i), "r" + std::to_string(i)));
+    ASSERT_TRUE(id.has_value()) << id.error().ToString();
+    if (!ids.empty()) {
+      EXPECT_GT(*id, ids.back());
+    }
+    ids.push_back(*id);
+  }
+  auto ids_of = [](const Result<std::vector<AuditEntry>>& listed) {
+    std::vector<int64_t> out;
+    if (!listed) {
+      ADD_FAILURE() << listed.error().ToString();
+      return out;
+    }
+    for (const AuditEntry& e : *listed) out.push_back(e.id);
+    return out;
+  };
+  using V = std::vector<int64_t>;
+  EXPECT_EQ(ids_of(store().ListAudit({})), ids);
+  EXPECT_EQ(ids_of(store().ListAudit({.who = "alice"})), (V{ids[0], ids[2], ids[4]}));
+  EXPECT_EQ(ids_of(store().ListAudit({.app = "b"})), (V{ids[2], ids[3]}));
+  EXPECT_EQ(ids_of(store().ListAudit({.who = "alice", .app = "a"})), (V{ids[0], ids[4]}));
+  EXPECT_EQ(ids_of(store().ListAudit({.since = kAuditT0 + std::chrono::seconds(3)})),
+            (V{ids[3], ids[4]}));
+  // A bound between milliseconds: an entry at .000 is before .000001.
+  EXPECT_EQ(ids_of(store().ListAudit(
+                {.since = kAuditT0 + std::chrono::seconds(3) + std::chrono::microseconds(1)})),
+            (V{ids[4]}));
+  EXPECT_EQ(ids_of(store().ListAudit({.after_id = ids[2]})), (V{ids[3], ids[4]}));
+  EXPECT_EQ(ids_of(store().ListAudit({.limit = 2})), (V{ids[3], ids[4]}));
+  EXPECT_EQ(ids_of(store().ListAudit({.who = "alice", .limit = 2})), (V{ids[2], ids[4]}));
+  EXPECT_EQ(ids_of(store().ListAudit({.limit = 2, .oldest_first = true})), (V{ids[0], ids[1]}));
+  EXPECT_EQ(ids_of(store().ListAudit({.after_id = ids[0], .limit = 2, .oldest_first = true})),
+            (V{ids[1], ids[2]}));
+  EXPECT_TRUE(ids_of(store().ListAudit({.who = "nobody"})).empty());
+  EXPECT_EQ(store().Revision(), 0);
+}
+
+// Verify that SetAuditCode sets the code of every entry of the request that
+// has none yet, and is kNotFound when there is none (so a second call is).
+TEST_P(StoreContractTest, SetAuditCodeFillsTheUnknownCodes) {
+  MustCommit(Txn().Put(MakeApp("a"), kMustNotExist).Audit(MakeAudit("alice", "a", kAuditT0, "r1")));
+  ASSERT_TRUE(store().AppendAudit(MakeAudit("alice", "a", kAuditT0, "r1")));
+  AuditEntry answered = MakeAudit("alice", "a", kAuditT0, "r1");
+  answered.code = 403;
+  ASSERT_TRUE(store().AppendAudit(answered));
+  ASSERT_TRUE(store().AppendAudit(MakeAudit("bob", "a", kAuditT0, "r2")));
+
+  ASSERT_TRUE(store().SetAuditCode("r1", 201));
+  auto listed = store().ListAudit({});
+  ASSERT_TRUE(listed.has_value()) << listed.error().ToString();
+  ASSERT_EQ(listed->size(), 4u);
+  EXPECT_EQ((*listed)[0].code, 201);
+  EXPECT_EQ((*listed)[1].code, 201);
+  EXPECT_EQ((*listed)[2].code, 403);
+  EXPECT_EQ((*listed)[3].code, 0);
+  EXPECT_EQ(store().SetAuditCode("r1", 500).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store().SetAuditCode("nope", 200).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store().SetAuditCode("", 200).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(store().SetAuditCode("r2", 0).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(store().ListAudit({})->at(0).code, 201);
+}
+
+// Verify that PruneAudit removes the entries older than its bound and says
+// how many, and that ids are not given again once the newest were pruned.
+TEST_P(StoreContractTest, PruneAuditRemovesOlderEntries) {
+  int64_t last = 0;
+  for (int i = 0; i < 3; ++i) {
+    auto id = store().AppendAudit(MakeAudit("alice", "a", kAuditT0 + std::chrono::seconds(i)));
+    ASSERT_TRUE(id.has_value()) << id.error().ToString();
+    last = *id;
+  }
+  EXPECT_EQ(store().PruneAudit(kAuditT0).value_or(-1), 0);
+  EXPECT_EQ(store().PruneAudit(kAuditT0 + std::chrono::seconds(1)).value_or(-1), 1);
+  auto left = store().ListAudit({});
+  ASSERT_TRUE(left.has_value()) << left.error().ToString();
+  ASSERT_EQ(left->size(), 2u);
+  EXPECT_EQ((*left)[0].time, kAuditT0 + std::chrono::seconds(1));
+  EXPECT_EQ(store().PruneAudit(kAuditT0 + std::chrono::hours(1)).value_or(-1), 2);
+  EXPECT_TRUE(store().ListAudit({})->empty());
+  auto next = store().AppendAudit(MakeAudit("alice", "a", kAuditT0));
+  ASSERT_TRUE(next.has_value()) << next.error().ToString();
+  EXPECT_GT(*next, last);
+}
+
+// Verify that entries appended at once on two stores of one database (two
+// servers) all land with distinct ids.
+TEST_P(StoreContractTest, ConcurrentAuditIdsAreUnique) {
+  std::unique_ptr<Store> another = harness_->OpenAnother();
+  Store& second = another != nullptr ? *another : store();
+  Store* const stores[] = {&store(), &second};
+  constexpr int kWriters = 4;
+  constexpr int kEach = 20;
+  std::latch start(kWriters);
+  std::vector<std::thread> writers;
+  for (int i = 0; i < kWriters; ++i) {
+    writers.emplace_back([&, i] {
+      start.arrive_and_wait();
+      for (int j = 0; j < kEach; ++j) {
+        Result<int64_t> id = j % 2 == 0 ? stores[i % 2]->AppendAudit(MakeAudit("w", "a", kAuditT0))
+                                        : stores[i % 2]
+                                              ->Commit(Txn().Audit(MakeAudit("w", "a", kAuditT0)))
+                                              .map([](int64_t) { return int64_t{0}; });
+        if (!id) ADD_FAILURE() << id.error().ToString();
+      }
+    });
+  }
+  for (std::thread& t : writers) t.join();
+  auto listed = store().ListAudit({.limit = 1000});
+  ASSERT_TRUE(listed.has_value()) << listed.error().ToString();
+  ASSERT_EQ(listed->size(), size_t{kWriters * kEach});
+  for (size_t i = 1; i < listed->size(); ++i) EXPECT_GT((*listed)[i].id, (*listed)[i - 1].id);
 }
 
 INSTANTIATE_TEST_SUITE_P(

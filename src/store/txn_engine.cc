@@ -20,6 +20,14 @@ int64_t AsCount(size_t retention) {
       std::min<size_t>(retention, static_cast<size_t>(std::numeric_limits<int64_t>::max() / 2)));
 }
 
+// An audit entry's time as every store keeps it: whole milliseconds, as
+// events' times are kept (their JSON), so all stores answer alike.
+Time StoredAuditTime(Time t) { return std::chrono::floor<std::chrono::milliseconds>(t); }
+
+// A bound on stored (whole-millisecond) times: t >= bound and t < bound hold
+// exactly when they hold against the bound rounded up to a millisecond.
+Time AuditBound(Time t) { return std::chrono::ceil<std::chrono::milliseconds>(t); }
+
 }  // namespace
 
 TxnEngine::TxnEngine(std::unique_ptr<Backend> backend, EngineOptions options)
@@ -38,19 +46,20 @@ TxnEngine::TxnEngine(std::unique_ptr<Backend> backend, EngineOptions options)
 TxnEngine::~TxnEngine() = default;
 
 Result<int64_t> TxnEngine::Commit(const Txn& txn) {
-  int64_t last = 0;
+  Committed committed;
   {
     std::lock_guard lock(mu_);
-    Result<int64_t> committed = CommitLocked(txn);
-    if (!committed) return committed;
-    told_ = last = *committed;
-    Saw(last);
+    SKIFF_ASSIGN_OR_RETURN(committed, CommitLocked(txn));
+    Saw(committed.revision);
+    // Records and audit entries alone: no revision to tell.
+    if (!committed.changed) return committed.revision;
+    told_ = committed.revision;
   }
-  hub_->Notify(last);
-  return last;
+  hub_->Notify(committed.revision);
+  return committed.revision;
 }
 
-Result<int64_t> TxnEngine::CommitLocked(const Txn& txn) {
+Result<TxnEngine::Committed> TxnEngine::CommitLocked(const Txn& txn) {
   // Aborts the write on every way out but a successful CommitWrite, an
   // exception included (one from BeginWrite after its BEGIN, an allocation
   // failing while encoding, a throwing reader): a write left open would hold
@@ -92,24 +101,35 @@ Result<int64_t> TxnEngine::CommitLocked(const Txn& txn) {
     }
     return OkStatus();
   };
-  Result<int64_t> written = [&]() -> Result<int64_t> {
+  Result<Committed> written = [&]() -> Result<Committed> {
     auto planned = PlanTxn(txn, state.revision, [this](Kind kind, const std::string& key) {
       return backend_->ReadObject(kind, key);
     });
-    Status claimed =
-        planned ? CheckDomainClaims(txn, *planned, [this] { return List<model::App>(Kind::kApp); })
-                : Status(tl::unexpected(planned.error()));
-    if (!claimed) {
+    Status checked = planned ? CheckAppPreconditions(
+                                   txn, *planned, [this] { return List<model::App>(Kind::kApp); })
+                             : Status(tl::unexpected(planned.error()));
+    // Record ops write as they check (a create is an insert that may find its
+    // key), so they come after the checks that write nothing.
+    if (checked) checked = ApplyRecordOps(txn, *backend_);
+    if (!checked) {
       // A writer that no longer leads learns that first, whatever else it got
       // wrong (the contract's one code for "stop acting").
-      if (claimed.error().code != ErrorCode::kUnavailable) SKIFF_RETURN_IF_ERROR(check_fence());
-      return tl::unexpected(claimed.error());
+      if (checked.error().code != ErrorCode::kUnavailable) SKIFF_RETURN_IF_ERROR(check_fence());
+      return tl::unexpected(checked.error());
     }
-    std::vector<Change>& changes = *planned;
-    SKIFF_RETURN_IF_ERROR(backend_->Write(changes, txn.fence_epoch()));
-    state.revision = changes.back().revision;
-    state.events += std::count_if(changes.begin(), changes.end(),
-                                  [](const Change& c) { return KindOf(c.object) == Kind::kEvent; });
+    const std::vector<Change>& changes = *planned;
+    if (!changes.empty()) {
+      SKIFF_RETURN_IF_ERROR(backend_->Write(changes, txn.fence_epoch()));
+      state.revision = changes.back().revision;
+      state.events += std::count_if(changes.begin(), changes.end(), [](const Change& c) {
+        return KindOf(c.object) == Kind::kEvent;
+      });
+    }
+    for (AuditEntry entry : txn.audit_entries()) {
+      entry.time = StoredAuditTime(entry.time);
+      entry.revision = changes.empty() ? 0 : state.revision;
+      SKIFF_RETURN_IF_ERROR(backend_->AppendAudit(entry));
+    }
     // Revisions are contiguous, so keeping the newest N changes is a floor.
     const int64_t floor = state.revision - AsCount(options_.change_retention);
     if (floor > state.compacted) {
@@ -123,7 +143,7 @@ Result<int64_t> TxnEngine::CommitLocked(const Txn& txn) {
     }
     SKIFF_RETURN_IF_ERROR(check_fence());  // last, just before the commit
     SKIFF_RETURN_IF_ERROR(backend_->CommitWrite(state));
-    return state.revision;
+    return Committed{state.revision, !changes.empty()};
   }();
   guard.done = written.has_value();
   return written;
@@ -259,19 +279,6 @@ Result<std::vector<Change>> TxnEngine::ChangesSince(int64_t since, size_t limit)
   return changes;
 }
 
-namespace {
-
-Status CheckRecordKey(const std::string& key) {
-  if (key.empty()) return InvalidArgument("a record needs a key", "key");
-  return OkStatus();
-}
-
-std::string RecordName(RecordKind kind, const std::string& key) {
-  return std::string(ToString(kind)) + " " + key;
-}
-
-}  // namespace
-
 Status TxnEngine::PutRecord(RecordKind kind, const std::string& key, const std::string& value) {
   SKIFF_RETURN_IF_ERROR(CheckRecordKey(key));
   std::lock_guard lock(mu_);
@@ -282,7 +289,7 @@ Status TxnEngine::CreateRecord(RecordKind kind, const std::string& key, const st
   SKIFF_RETURN_IF_ERROR(CheckRecordKey(key));
   std::lock_guard lock(mu_);
   SKIFF_ASSIGN_OR_RETURN(bool wrote, backend_->WriteRecord(kind, key, value, /*replace=*/false));
-  if (!wrote) return AlreadyExists(RecordName(kind, key) + " exists");
+  if (!wrote) return AlreadyExists(DescribeRecord(kind, key) + " exists");
   return OkStatus();
 }
 
@@ -290,7 +297,7 @@ Result<std::string> TxnEngine::GetRecord(RecordKind kind, const std::string& key
   SKIFF_RETURN_IF_ERROR(CheckRecordKey(key));
   std::lock_guard lock(mu_);
   SKIFF_ASSIGN_OR_RETURN(std::optional<std::string> value, backend_->ReadRecord(kind, key));
-  if (!value) return NotFound(RecordName(kind, key) + " not found");
+  if (!value) return NotFound(DescribeRecord(kind, key) + " not found");
   return std::move(*value);
 }
 
@@ -303,8 +310,37 @@ Status TxnEngine::DeleteRecord(RecordKind kind, const std::string& key) {
   SKIFF_RETURN_IF_ERROR(CheckRecordKey(key));
   std::lock_guard lock(mu_);
   SKIFF_ASSIGN_OR_RETURN(bool erased, backend_->EraseRecord(kind, key));
-  if (!erased) return NotFound(RecordName(kind, key) + " not found");
+  if (!erased) return NotFound(DescribeRecord(kind, key) + " not found");
   return OkStatus();
+}
+
+Result<int64_t> TxnEngine::AppendAudit(AuditEntry entry) {
+  entry.time = StoredAuditTime(entry.time);
+  std::lock_guard lock(mu_);
+  return backend_->AppendAudit(entry);
+}
+
+Status TxnEngine::SetAuditCode(const std::string& request_id, int code) {
+  if (request_id.empty()) return InvalidArgument("an audit code needs a request id", "request_id");
+  if (code <= 0) {
+    return InvalidArgument("an audit code must be > 0 (got " + std::to_string(code) + ")", "code");
+  }
+  std::lock_guard lock(mu_);
+  SKIFF_ASSIGN_OR_RETURN(int64_t set, backend_->SetAuditCode(request_id, code));
+  if (set == 0) return NotFound("no audit entry of request " + request_id + " awaits its code");
+  return OkStatus();
+}
+
+Result<std::vector<AuditEntry>> TxnEngine::ListAudit(const AuditFilter& filter) const {
+  AuditFilter bounded = filter;
+  bounded.since = AuditBound(filter.since);
+  std::lock_guard lock(mu_);
+  return backend_->ReadAudit(bounded);
+}
+
+Result<int64_t> TxnEngine::PruneAudit(Time before) {
+  std::lock_guard lock(mu_);
+  return backend_->PruneAudit(AuditBound(before));
 }
 
 tl::unexpected<Error> TxnEngine::Compacted(int64_t since, int64_t compacted) {

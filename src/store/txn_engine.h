@@ -5,11 +5,14 @@
 // subscribers alike; a new store writes only a Backend.
 //
 // A commit runs, under the engine's lock: BeginWrite; the txn's plan
-// (txn_plan.h: validation, optimistic concurrency, one revision per op) and its
-// preconditions (the fence's epoch, domain claims), from reads of the state as it was; the writes,
-// the log's compaction and the events' retention; CommitWrite. Any failure (an exception too)
-// aborts the write, so a failed Commit leaves nothing. Subscribers are told after the lock is
-// released.
+// (txn_plan.h: validation, optimistic concurrency, one revision per op) and
+// its preconditions (the fence's epoch, domain claims, app exclusions), from
+// reads of the state as it was; its record ops and required records; the
+// writes, the audit entries, the log's compaction and the events' retention;
+// CommitWrite. A txn without object ops or events (records and audit entries
+// alone) takes no revision and tells no subscriber. Any failure (an exception
+// too) aborts the write, so a failed Commit leaves nothing. Subscribers are
+// told after the lock is released.
 //
 // Several engines may share one database (PostgreSQL, several servers): the
 // log state is read inside each write, never cached; Revision() is the newest
@@ -72,6 +75,10 @@ class TxnEngine : public Store {
   Result<std::string> GetRecord(RecordKind kind, const std::string& key) const override;
   Result<std::vector<Record>> ListRecords(RecordKind kind) const override;
   Status DeleteRecord(RecordKind kind, const std::string& key) override;
+  Result<int64_t> AppendAudit(AuditEntry entry) override;
+  Status SetAuditCode(const std::string& request_id, int code) override;
+  Result<std::vector<AuditEntry>> ListAudit(const AuditFilter& filter) const override;
+  Result<int64_t> PruneAudit(Time before) override;
   std::unique_ptr<Subscription> Subscribe(std::function<void(int64_t)> on_commit) override;
 
  protected:
@@ -85,8 +92,12 @@ class TxnEngine : public Store {
   static tl::unexpected<Error> Compacted(int64_t since, int64_t compacted);
   // Raises revision_ to `revision` if that is newer. Any thread, lock or not.
   void Saw(int64_t revision) const;
+  struct Committed {
+    int64_t revision = 0;  // the txn's last, or the current one when it has no changes
+    bool changed = false;  // it took revisions (Txn::has_changes)
+  };
   // REQUIRES: mu_ held.
-  Result<int64_t> CommitLocked(const Txn& txn);
+  Result<Committed> CommitLocked(const Txn& txn);
   template <typename T>
   Result<T> Get(Kind kind, const std::string& key) const;
   template <typename T>

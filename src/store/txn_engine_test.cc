@@ -64,9 +64,26 @@ class ScriptedBackend final : public Backend {
     return std::optional<std::string>();
   }
   Result<std::vector<Record>> ReadRecords(RecordKind) override { return std::vector<Record>(); }
+  Result<bool> HoldRecord(RecordKind, const std::string&) override { return true; }
+  Result<int64_t> AppendAudit(const AuditEntry& entry) override {
+    appended.push_back(entry);
+    return static_cast<int64_t>(appended.size());
+  }
+  Result<int64_t> SetAuditCode(const std::string&, int) override { return 0; }
+  Result<std::vector<AuditEntry>> ReadAudit(const AuditFilter& filter) override {
+    audit_filters.push_back(filter);
+    return std::vector<AuditEntry>();
+  }
+  Result<int64_t> PruneAudit(Time before) override {
+    prune_bounds.push_back(before);
+    return 0;
+  }
 
   LogState state;
   std::vector<Change> changes;
+  std::vector<AuditEntry> appended;
+  std::vector<AuditFilter> audit_filters;
+  std::vector<Time> prune_bounds;
   bool throw_on_write = false;
   bool throw_on_begin = false;
   bool open = false;
@@ -179,6 +196,59 @@ TEST(TxnEngineTest, NotifyCommittedTellsOnlyNews) {
   f.engine->NotifyCommitted(5);  // older than told
   EXPECT_EQ(seen, (std::vector<int64_t>{1, 7}));
   EXPECT_EQ(f.engine->Revision(), 7);  // the newest known, though this backend lags
+}
+
+// Verify that a txn of records and audit entries alone ends its write with
+// the log state it began with (a backend tells nobody of it), tells no
+// subscriber, returns the current revision, and hands its audit entry over
+// with revision 0 and its time to the millisecond.
+TEST(TxnEngineTest, RecordOnlyTxnLeavesTheLogState) {
+  Fixture f;
+  f.backend->state = LogState{.revision = 5, .compacted = 0, .events = 2};
+  std::vector<int64_t> seen;
+  auto sub = f.engine->Subscribe([&](int64_t r) { seen.push_back(r); });
+  const Time t = Time(std::chrono::seconds(100)) + std::chrono::microseconds(1'999);
+  auto r = f.engine->Commit(Txn()
+                                .PutRecord(RecordKind::kProject, "p", "v")
+                                .Audit(AuditEntry{.time = t, .who = "alice", .revision = 9}));
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(*r, 5);
+  EXPECT_EQ(f.backend->committed, 1);
+  EXPECT_EQ(f.backend->state, (LogState{.revision = 5, .compacted = 0, .events = 2}));
+  EXPECT_TRUE(seen.empty());
+  ASSERT_EQ(f.backend->appended.size(), 1u);
+  EXPECT_EQ(f.backend->appended[0].revision, 0);
+  EXPECT_EQ(f.backend->appended[0].time,
+            Time(std::chrono::seconds(100)) + std::chrono::milliseconds(1));
+}
+
+// Verify that an audit entry of a txn with object ops takes the txn's last
+// revision.
+TEST(TxnEngineTest, AuditEntryTakesTheLastRevision) {
+  Fixture f;
+  f.backend->state.revision = 10;
+  auto r = f.engine->Commit(
+      Txn().Put(MakeApp("a"), kMustNotExist).Put(MakeApp("b"), kMustNotExist).Audit(AuditEntry{}));
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(*r, 12);
+  ASSERT_EQ(f.backend->appended.size(), 1u);
+  EXPECT_EQ(f.backend->appended[0].revision, 12);
+}
+
+// Verify that the audit trail's time bounds reach the backend rounded up to a
+// whole millisecond (stored times are whole milliseconds, so "t >= since" and
+// "t < before" mean the same), and an unset since stays unset.
+TEST(TxnEngineTest, AuditBoundsAreRoundedUp) {
+  Fixture f;
+  const Time t = Time(std::chrono::seconds(100)) + std::chrono::microseconds(1);
+  ASSERT_TRUE(f.engine->ListAudit({.since = t}).has_value());
+  ASSERT_TRUE(f.engine->ListAudit({}).has_value());
+  ASSERT_TRUE(f.engine->PruneAudit(t).has_value());
+  const Time up = Time(std::chrono::seconds(100)) + std::chrono::milliseconds(1);
+  ASSERT_EQ(f.backend->audit_filters.size(), 2u);
+  EXPECT_EQ(f.backend->audit_filters[0].since, up);
+  EXPECT_EQ(f.backend->audit_filters[1].since, Time{});
+  EXPECT_EQ(f.backend->prune_bounds, std::vector<Time>{up});
 }
 
 }  // namespace

@@ -121,10 +121,11 @@ Result<std::vector<Change>> PlanTxn(const Txn& txn, int64_t base_revision,
   return changes;
 }
 
-Status CheckDomainClaims(const Txn& txn, const std::vector<Change>& changes,
-                         const ListAppsFn& list_apps) {
+Status CheckAppPreconditions(const Txn& txn, const std::vector<Change>& changes,
+                             const ListAppsFn& list_apps) {
   const auto& claims = txn.domain_claims();
-  if (std::all_of(claims.begin(), claims.end(),
+  if (txn.app_exclusions().empty() &&
+      std::all_of(claims.begin(), claims.end(),
                   [](const Txn::DomainClaim& c) { return c.domains.empty(); })) {
     return OkStatus();
   }
@@ -157,6 +158,49 @@ Status CheckDomainClaims(const Txn& txn, const std::vector<Change>& changes,
       }
     }
   }
+  for (const Txn::AppExclusion& exclusion : txn.app_exclusions()) {
+    for (const auto& [name, app] : apps) {
+      if (exclusion.matches(app)) {
+        return FailedPrecondition(fmt::format("{}: app {}", exclusion.what, name));
+      }
+    }
+  }
+  return OkStatus();
+}
+
+Status ApplyRecordOps(const Txn& txn, Backend& backend) {
+  for (const Txn::RecordOp& op : txn.record_ops()) {
+    SKIFF_RETURN_IF_ERROR(CheckRecordKey(op.key));
+  }
+  for (const Txn::RecordRequirement& required : txn.required_records()) {
+    SKIFF_RETURN_IF_ERROR(CheckRecordKey(required.key));
+  }
+  for (const Txn::RecordOp& op : txn.record_ops()) {
+    using Type = Txn::RecordOp::Type;
+    if (op.type == Type::kDelete) {
+      SKIFF_ASSIGN_OR_RETURN(bool erased, backend.EraseRecord(op.kind, op.key));
+      if (!erased) return NotFound(DescribeRecord(op.kind, op.key) + " not found");
+      continue;
+    }
+    SKIFF_ASSIGN_OR_RETURN(bool wrote, backend.WriteRecord(op.kind, op.key, op.value,
+                                                           /*replace=*/op.type == Type::kPut));
+    if (!wrote) return AlreadyExists(DescribeRecord(op.kind, op.key) + " exists");
+  }
+  for (const Txn::RecordRequirement& required : txn.required_records()) {
+    SKIFF_ASSIGN_OR_RETURN(bool present, backend.HoldRecord(required.kind, required.key));
+    if (!present) {
+      return NotFound(DescribeRecord(required.kind, required.key) + " not found (required)");
+    }
+  }
+  return OkStatus();
+}
+
+std::string DescribeRecord(RecordKind kind, const std::string& key) {
+  return std::string(ToString(kind)) + " " + key;
+}
+
+Status CheckRecordKey(const std::string& key) {
+  if (key.empty()) return InvalidArgument("a record needs a key", "key");
   return OkStatus();
 }
 

@@ -11,13 +11,14 @@
 namespace skiff::store {
 namespace {
 
-// Objects, events and the log in maps. A write is staged and applied whole at
-// CommitWrite, so an aborted one leaves nothing.
+// Objects, events, the log, records and audit entries in maps. A write is
+// staged and applied whole at CommitWrite, so an aborted one leaves nothing.
 class MemoryBackend final : public Backend {
  public:
   // Backend:
   Result<LogState> BeginWrite() override {
     pending_ = Pending{};
+    writing_ = true;
     return state_;
   }
 
@@ -53,12 +54,25 @@ class MemoryBackend final : public Backend {
     for (int64_t i = 0; i < pending_.drop_events && !events_.empty(); ++i) {
       events_.erase(events_.begin());
     }
+    for (auto& [slot, value] : pending_.records) {
+      auto& records = RecordsOf(slot.first);
+      if (value) {
+        records[slot.second] = std::move(*value);
+      } else {
+        records.erase(slot.second);
+      }
+    }
+    for (AuditEntry& entry : pending_.audit) audit_.emplace(entry.id, std::move(entry));
     state_ = state;
     pending_ = Pending{};
+    writing_ = false;
     return OkStatus();
   }
 
-  void AbortWrite() override { pending_ = Pending{}; }
+  void AbortWrite() override {
+    pending_ = Pending{};
+    writing_ = false;
+  }
 
   Result<LogState> ReadLogState() override { return state_; }
 
@@ -108,30 +122,92 @@ class MemoryBackend final : public Backend {
     return out;
   }
 
+  // Inside a write, record writes are staged in pending_.records, and reads
+  // see them there first.
   Result<bool> WriteRecord(RecordKind kind, const std::string& key, const std::string& value,
                            bool replace) override {
-    auto [it, added] = RecordsOf(kind).try_emplace(key, value);
-    if (added) return true;
-    if (!replace) return false;
-    it->second = value;
+    if (!replace && Current(kind, key)) return false;
+    if (writing_) {
+      pending_.records[{kind, key}] = value;
+    } else {
+      RecordsOf(kind)[key] = value;
+    }
     return true;
   }
 
   Result<bool> EraseRecord(RecordKind kind, const std::string& key) override {
-    return RecordsOf(kind).erase(key) > 0;
+    if (!Current(kind, key)) return false;
+    if (writing_) {
+      pending_.records[{kind, key}] = std::nullopt;
+    } else {
+      RecordsOf(kind).erase(key);
+    }
+    return true;
   }
 
   Result<std::optional<std::string>> ReadRecord(RecordKind kind, const std::string& key) override {
-    const auto& records = RecordsOf(kind);
-    auto it = records.find(key);
-    if (it == records.end()) return std::optional<std::string>();
-    return std::optional<std::string>(it->second);
+    return Current(kind, key);
   }
 
   Result<std::vector<Record>> ReadRecords(RecordKind kind) override {
     std::vector<Record> out;
     for (const auto& [key, value] : RecordsOf(kind)) out.push_back(Record{key, value});
     return out;
+  }
+
+  // Nothing else writes this backend while the engine's lock is held.
+  Result<bool> HoldRecord(RecordKind kind, const std::string& key) override {
+    return Current(kind, key).has_value();
+  }
+
+  Result<int64_t> AppendAudit(const AuditEntry& entry) override {
+    // An id taken by a write that aborts is not given again: ids only grow.
+    AuditEntry kept = entry;
+    kept.id = ++last_audit_id_;
+    if (writing_) {
+      pending_.audit.push_back(kept);
+    } else {
+      audit_.emplace(kept.id, kept);
+    }
+    return kept.id;
+  }
+
+  Result<int64_t> SetAuditCode(const std::string& request_id, int code) override {
+    int64_t set = 0;
+    for (auto& [id, entry] : audit_) {
+      if (entry.request_id != request_id || entry.code != 0) continue;
+      entry.code = code;
+      ++set;
+    }
+    return set;
+  }
+
+  Result<std::vector<AuditEntry>> ReadAudit(const AuditFilter& filter) override {
+    auto matches = [&](const AuditEntry& e) {
+      return (filter.since == Time{} || e.time >= filter.since) &&
+             (filter.who.empty() || e.who == filter.who) &&
+             (filter.app.empty() || e.app == filter.app);
+    };
+    std::vector<AuditEntry> out;
+    if (filter.oldest_first) {
+      for (auto it = audit_.upper_bound(filter.after_id);
+           it != audit_.end() && out.size() < filter.limit; ++it) {
+        if (matches(it->second)) out.push_back(it->second);
+      }
+      return out;
+    }
+    // Newest first until the limit, then reversed: the newest N, ascending.
+    for (auto it = audit_.rbegin(); it != audit_.rend() && out.size() < filter.limit; ++it) {
+      if (it->first <= filter.after_id) break;
+      if (matches(it->second)) out.push_back(it->second);
+    }
+    std::reverse(out.begin(), out.end());
+    return out;
+  }
+
+  Result<int64_t> PruneAudit(Time before) override {
+    return static_cast<int64_t>(
+        std::erase_if(audit_, [&](const auto& kv) { return kv.second.time < before; }));
   }
 
  private:
@@ -142,7 +218,23 @@ class MemoryBackend final : public Backend {
     std::vector<Change> changes;
     int64_t compact_upto = 0;
     int64_t drop_events = 0;
+    // Record writes by (kind, key), the last one of each; nullopt = erased.
+    std::map<std::pair<RecordKind, std::string>, std::optional<std::string>> records;
+    std::vector<AuditEntry> audit;
   };
+
+  // The record's value as the write in progress (if any) left it.
+  std::optional<std::string> Current(RecordKind kind, const std::string& key) {
+    if (writing_) {
+      if (auto it = pending_.records.find({kind, key}); it != pending_.records.end()) {
+        return it->second;
+      }
+    }
+    const auto& records = RecordsOf(kind);
+    auto it = records.find(key);
+    if (it == records.end()) return std::nullopt;
+    return it->second;
+  }
 
   Table& TableOf(Kind kind) {
     SKIFF_CHECK(kind != Kind::kEvent);
@@ -157,8 +249,11 @@ class MemoryBackend final : public Backend {
   std::array<std::map<std::string, std::string>, kRecordKinds> records_;  // indexed by RecordKind
   std::array<Table, 4> tables_;  // indexed by Kind, events excluded
   std::map<int64_t, model::Event> events_;
-  std::deque<Change> log_;  // revisions state_.compacted + 1 .. state_.revision
+  std::deque<Change> log_;               // revisions state_.compacted + 1 .. state_.revision
+  std::map<int64_t, AuditEntry> audit_;  // by id
+  int64_t last_audit_id_ = 0;
   Pending pending_;
+  bool writing_ = false;  // between BeginWrite and its end
 };
 
 }  // namespace

@@ -32,7 +32,14 @@ namespace {
 // Version 3: records (store.h), outside the change log: their writes take no
 // revision and never lock log_state, so they do not wait for (or hold up)
 // other servers' commits. records.key is COLLATE "C" as objects.key is.
-constexpr std::array<const char*, 3> kSteps = {
+//
+// Version 4: the audit trail (store/audit.h; sqlite/migrations.cc says why a
+// table of its own and why these indexes). Ids come from the table's
+// sequence, which every server shares and which never gives a value twice
+// (a rolled-back write's included); an entry written by a Commit is part of
+// its transaction. Ids increase in the order servers take them, which under
+// concurrency may differ from the order their transactions commit by a few.
+constexpr std::array<const char*, 4> kSteps = {
     R"sql(
 CREATE TABLE objects (
   kind text NOT NULL,
@@ -86,6 +93,25 @@ CREATE TABLE records (
   value text NOT NULL,
   PRIMARY KEY (kind, key)
 );
+)sql",
+    R"sql(
+CREATE TABLE audit (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  time_ms bigint NOT NULL,
+  who text NOT NULL,
+  role text NOT NULL,
+  credential text NOT NULL,
+  source text NOT NULL,
+  method text NOT NULL,
+  path text NOT NULL,
+  project text NOT NULL,
+  app text NOT NULL,
+  request_id text NOT NULL,
+  code integer NOT NULL,
+  revision bigint NOT NULL
+);
+CREATE INDEX audit_by_time ON audit (time_ms);
+CREATE INDEX audit_awaiting_code ON audit (request_id) WHERE code = 0;
 )sql",
 };
 

@@ -20,6 +20,15 @@ std::string KindName(Kind kind) { return std::string(ToString(kind)); }
 std::string RecordKindName(RecordKind kind) { return std::string(ToString(kind)); }
 std::string Str(int64_t n) { return std::to_string(n); }
 
+// The audit entries after $1, at or after time $2, of who $3 and app $4 (each
+// when not ''), ordered and limited by `order`.
+std::string AuditQuery(const std::string& order) {
+  return std::string("SELECT ") + kAuditColumns +
+         " FROM audit WHERE id > $1 AND time_ms >= $2 AND ($3 = '' OR who = $3) "
+         "AND ($4 = '' OR app = $4) " +
+         order;
+}
+
 // Every statement the backend runs, prepared on each connection.
 std::vector<Connection::Statement> Statements() {
   return {
@@ -69,6 +78,21 @@ std::vector<Connection::Statement> Statements() {
       {"delete_record", "DELETE FROM records WHERE kind = $1 AND key = $2 RETURNING key"},
       {"get_record", "SELECT value FROM records WHERE kind = $1 AND key = $2"},
       {"list_records", "SELECT key, value FROM records WHERE kind = $1 ORDER BY key"},
+      // Inside a write: FOR SHARE holds the row until it ends, so no other
+      // server's record call removes or changes it meanwhile.
+      {"hold_record", "SELECT 1 FROM records WHERE kind = $1 AND key = $2 FOR SHARE"},
+      {"add_audit",
+       "INSERT INTO audit (time_ms, who, role, credential, source, method, path, project, app, "
+       "request_id, code, revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
+       "RETURNING id"},
+      // These two answer how many rows they changed.
+      {"set_audit_code",
+       "WITH s AS (UPDATE audit SET code = $2 WHERE request_id = $1 AND code = 0 RETURNING 1) "
+       "SELECT count(*) FROM s"},
+      {"list_audit", AuditQuery("ORDER BY id DESC LIMIT $5")},
+      {"list_audit_forward", AuditQuery("ORDER BY id LIMIT $5")},
+      {"prune_audit",
+       "WITH d AS (DELETE FROM audit WHERE time_ms < $1 RETURNING 1) SELECT count(*) FROM d"},
   };
 }
 
@@ -79,6 +103,12 @@ Result<LogState> ToLogState(const Rows& rows) {
   SKIFF_ASSIGN_OR_RETURN(state.compacted, rows.Int(0, 1));
   SKIFF_ASSIGN_OR_RETURN(state.events, rows.Int(0, 2));
   return state;
+}
+
+// The answer of a "SELECT count(*)".
+Result<int64_t> Count(const Rows& rows) {
+  if (rows.size() != 1) return Internal("postgres store: a count returned no row");
+  return rows.Int(0, 0);
 }
 
 // The store's timeouts as the session's settings (in milliseconds).
@@ -115,6 +145,7 @@ class PostgresBackend final : public Backend {
     Result<Rows> rows = conn_.Run("lock_state", {});
     Result<LogState> state = rows ? ToLogState(*rows) : tl::unexpected(rows.error());
     if (!state) AbortWrite();
+    if (state) begun_ = *state;
     return state;
   }
 
@@ -155,10 +186,14 @@ class PostgresBackend final : public Backend {
   }
 
   Status CommitWrite(const LogState& state) override {
-    SKIFF_RETURN_IF_ERROR(
-        conn_.Run("update_state", {Str(state.revision), Str(state.compacted), Str(state.events)}));
-    // Delivered to listeners only if, and when, the transaction commits.
-    SKIFF_RETURN_IF_ERROR(conn_.Run("notify", {Str(state.revision)}));
+    // A write of records and audit entries alone leaves the log as it was:
+    // no other server's listener need wake for it.
+    if (!(state == begun_)) {
+      SKIFF_RETURN_IF_ERROR(conn_.Run(
+          "update_state", {Str(state.revision), Str(state.compacted), Str(state.events)}));
+      // Delivered to listeners only if, and when, the transaction commits.
+      SKIFF_RETURN_IF_ERROR(conn_.Run("notify", {Str(state.revision)}));
+    }
     Result<Rows> committed = conn_.Exec("COMMIT");
     if (!committed) {
       // The engine aborts next; with the connection gone the outcome is unknown.
@@ -270,6 +305,57 @@ class PostgresBackend final : public Backend {
     return out;
   }
 
+  Result<bool> HoldRecord(RecordKind kind, const std::string& key) override {
+    SKIFF_ASSIGN_OR_RETURN(Rows rows, conn_.Run("hold_record", {RecordKindName(kind), key}));
+    return rows.size() > 0;
+  }
+
+  // Outside a write, retried once on a lost connection as a record write is:
+  // should the first try have committed unseen, the entry is there twice,
+  // which an audit trail tolerates better than a gap.
+  Result<int64_t> AppendAudit(const AuditEntry& e) override {
+    SKIFF_ASSIGN_OR_RETURN(
+        Rows rows,
+        Read("add_audit", {Str(ToMillis(e.time)), e.who, e.role, e.credential, e.source, e.method,
+                           e.path, e.project, e.app, e.request_id, Str(e.code), Str(e.revision)}));
+    if (rows.size() != 1) return Internal("postgres store: an audit insert returned no id");
+    return rows.Int(0, 0);
+  }
+
+  Result<int64_t> SetAuditCode(const std::string& request_id, int code) override {
+    SKIFF_ASSIGN_OR_RETURN(Rows rows, Read("set_audit_code", {request_id, Str(code)}));
+    return Count(rows);
+  }
+
+  Result<std::vector<AuditEntry>> ReadAudit(const AuditFilter& filter) override {
+    SKIFF_ASSIGN_OR_RETURN(
+        Rows rows, Read(filter.oldest_first ? "list_audit_forward" : "list_audit",
+                        {Str(filter.after_id), Str(SinceMillis(filter)), filter.who, filter.app,
+                         Str(ClampLimit(filter.limit))}));
+    std::vector<AuditEntry> out;
+    out.reserve(static_cast<size_t>(rows.size()));
+    for (int i = 0; i < rows.size(); ++i) {
+      AuditEntry& e = out.emplace_back();
+      SKIFF_ASSIGN_OR_RETURN(e.id, rows.Int(i, 0));
+      SKIFF_ASSIGN_OR_RETURN(int64_t ms, rows.Int(i, 1));
+      e.time = FromMillis(ms);
+      std::string* texts[] = {&e.who,  &e.role,    &e.credential, &e.source,    &e.method,
+                              &e.path, &e.project, &e.app,        &e.request_id};
+      for (int c = 0; c < 9; ++c) *texts[c] = std::string(rows.Text(i, 2 + c));
+      SKIFF_ASSIGN_OR_RETURN(int64_t code, rows.Int(i, 11));
+      e.code = static_cast<int>(code);
+      SKIFF_ASSIGN_OR_RETURN(e.revision, rows.Int(i, 12));
+    }
+    // The newest-N query reads backwards.
+    if (!filter.oldest_first) std::reverse(out.begin(), out.end());
+    return out;
+  }
+
+  Result<int64_t> PruneAudit(Time before) override {
+    SKIFF_ASSIGN_OR_RETURN(Rows rows, Read("prune_audit", {Str(ToMillis(before))}));
+    return Count(rows);
+  }
+
  private:
   // Runs a read. Inside a transaction a lost connection fails it (the
   // transaction is gone, not to be replaced); outside one the read is retried
@@ -314,6 +400,7 @@ class PostgresBackend final : public Backend {
 
   Connection conn_;
   bool in_txn_ = false;
+  LogState begun_;  // as the write in progress found it
 };
 
 }  // namespace

@@ -22,7 +22,7 @@ namespace {
 // - changes: the watch log, one row per revision; compaction deletes a prefix.
 // - meta: one row with the current revision and the compaction floor (the
 //   newest revision deleted from changes), kept in step with every commit.
-constexpr std::array<const char*, 3> kSteps = {
+constexpr std::array<const char*, 4> kSteps = {
     R"sql(
 CREATE TABLE objects (
   kind TEXT NOT NULL,
@@ -68,6 +68,32 @@ CREATE TABLE records (
   value TEXT NOT NULL,
   PRIMARY KEY (kind, key)
 ) WITHOUT ROWID;
+)sql",
+    // Version 4: the audit trail (store/audit.h), a table of its own: neither
+    // records (it is appended to and read by time and id, not by key) nor
+    // events (no count bounds it, only PruneAudit by time). AUTOINCREMENT so
+    // that an id is never given again, not even once the newest entries were
+    // pruned: readers page by id. Times in milliseconds, as events keep them.
+    // request_id is indexed only where the code is not yet known, the rows
+    // SetAuditCode looks for.
+    R"sql(
+CREATE TABLE audit (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  time_ms INTEGER NOT NULL,
+  who TEXT NOT NULL,
+  role TEXT NOT NULL,
+  credential TEXT NOT NULL,
+  source TEXT NOT NULL,
+  method TEXT NOT NULL,
+  path TEXT NOT NULL,
+  project TEXT NOT NULL,
+  app TEXT NOT NULL,
+  request_id TEXT NOT NULL,
+  code INTEGER NOT NULL,
+  revision INTEGER NOT NULL
+);
+CREATE INDEX audit_by_time ON audit (time_ms);
+CREATE INDEX audit_awaiting_code ON audit (request_id) WHERE code = 0;
 )sql",
 };
 

@@ -37,15 +37,18 @@ bool WriteAll(int fd, const void* data, size_t size) {
   return true;
 }
 
-// The child: txn i creates app-i (revision 2i+1) and an event (revision 2i+2) and
-// reports 2i+2 once Commit has returned. Never returns.
+// The child: txn i creates app-i (revision 2i+1) and an event (revision 2i+2),
+// with a record and an audit entry of request app-i, and reports 2i+2 once
+// Commit has returned. Never returns.
 [[noreturn]] void RunChild(const std::string& path, int ack_fd) {
   auto store = SqliteStore::Open(path);
   if (!store) _exit(2);
   for (int64_t i = 0; i < kMaxTxns; ++i) {
     Txn txn;
     txn.Put(testing::MakeApp(AppName(i)), kMustNotExist)
-        .AddEvent(testing::MakeEvent(AppName(i), "committed"));
+        .AddEvent(testing::MakeEvent(AppName(i), "committed"))
+        .PutRecord(RecordKind::kProject, AppName(i), "p")
+        .Audit(AuditEntry{.who = "admin", .app = AppName(i), .request_id = AppName(i)});
     auto revision = (*store)->Commit(txn);
     if (!revision) _exit(3);
     if (!WriteAll(ack_fd, &*revision, sizeof(*revision))) _exit(4);
@@ -53,7 +56,8 @@ bool WriteAll(int fd, const void* data, size_t size) {
   _exit(0);
 }
 
-// Verify that every revision acknowledged before a SIGKILL is in the store after reopening.
+// Verify that every revision acknowledged before a SIGKILL is in the store
+// after reopening, with the records and audit entries of its txn.
 TEST(SqliteDurabilityTest, AcknowledgedCommitsSurviveSigkill) {
   skiff::testing::TempDir dir;
   const std::string path = dir.File("skiff.db");
@@ -105,6 +109,16 @@ TEST(SqliteDurabilityTest, AcknowledgedCommitsSurviveSigkill) {
     auto app = store.GetApp(AppName(static_cast<int64_t>(i)));
     ASSERT_TRUE(app.has_value()) << app.error().ToString();
     EXPECT_EQ(app->version, acked[i] - 1);
+  }
+  auto audit = store.ListAudit({.limit = acked.size() + 10, .oldest_first = true});
+  ASSERT_TRUE(audit.has_value()) << audit.error().ToString();
+  ASSERT_GE(audit->size(), acked.size());
+  for (size_t i = 0; i < acked.size(); ++i) {
+    SCOPED_TRACE("txn " + std::to_string(i));
+    EXPECT_EQ((*audit)[i].request_id, AppName(static_cast<int64_t>(i)));
+    EXPECT_EQ((*audit)[i].revision, acked[i]);
+    EXPECT_EQ(store.GetRecord(RecordKind::kProject, AppName(static_cast<int64_t>(i))).value_or(""),
+              "p");
   }
   auto events = store.ListEvents({.limit = acked.size() + 10});
   ASSERT_TRUE(events.has_value());

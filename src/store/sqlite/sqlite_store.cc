@@ -196,6 +196,65 @@ class SqliteBackend final : public Backend {
     return std::optional<std::string>(std::string(s.ColumnText(0)));
   }
 
+  // BEGIN IMMEDIATE keeps every other writer of the file out until COMMIT.
+  Result<bool> HoldRecord(RecordKind kind, const std::string& key) override {
+    SKIFF_ASSIGN_OR_RETURN(std::optional<std::string> value, ReadRecord(kind, key));
+    return value.has_value();
+  }
+
+  Result<int64_t> AppendAudit(const AuditEntry& e) override {
+    SKIFF_RETURN_IF_ERROR(stmts_.add_audit.Bind(1, ToMillis(e.time))
+                              .Bind(2, e.who)
+                              .Bind(3, e.role)
+                              .Bind(4, e.credential)
+                              .Bind(5, e.source)
+                              .Bind(6, e.method)
+                              .Bind(7, e.path)
+                              .Bind(8, e.project)
+                              .Bind(9, e.app)
+                              .Bind(10, e.request_id)
+                              .Bind(11, int64_t{e.code})
+                              .Bind(12, e.revision)
+                              .Run());
+    return sqlite3_last_insert_rowid(db_);
+  }
+
+  Result<int64_t> SetAuditCode(const std::string& request_id, int code) override {
+    SKIFF_RETURN_IF_ERROR(stmts_.set_audit_code.Bind(1, request_id).Bind(2, int64_t{code}).Run());
+    return sqlite3_changes(db_);
+  }
+
+  Result<std::vector<AuditEntry>> ReadAudit(const AuditFilter& filter) override {
+    Statement& s = filter.oldest_first ? stmts_.list_audit_forward : stmts_.list_audit;
+    ScopedReset reset(s);
+    s.Bind(1, filter.after_id)
+        .Bind(2, SinceMillis(filter))
+        .Bind(3, filter.who)
+        .Bind(4, filter.app)
+        .Bind(5, ClampLimit(filter.limit));
+    std::vector<AuditEntry> out;
+    while (true) {
+      SKIFF_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      AuditEntry& e = out.emplace_back();
+      e.id = s.ColumnInt64(0);
+      e.time = FromMillis(s.ColumnInt64(1));
+      std::string* texts[] = {&e.who,  &e.role,    &e.credential, &e.source,    &e.method,
+                              &e.path, &e.project, &e.app,        &e.request_id};
+      for (int i = 0; i < 9; ++i) *texts[i] = std::string(s.ColumnText(2 + i));
+      e.code = static_cast<int>(s.ColumnInt64(11));
+      e.revision = s.ColumnInt64(12);
+    }
+    // The newest-N query reads backwards.
+    if (!filter.oldest_first) std::reverse(out.begin(), out.end());
+    return out;
+  }
+
+  Result<int64_t> PruneAudit(Time before) override {
+    SKIFF_RETURN_IF_ERROR(stmts_.prune_audit.Bind(1, ToMillis(before)).Run());
+    return sqlite3_changes(db_);
+  }
+
   Result<std::vector<Record>> ReadRecords(RecordKind kind) override {
     Statement& s = stmts_.list_records;
     ScopedReset reset(s);
@@ -235,6 +294,12 @@ class SqliteBackend final : public Backend {
     Statement delete_record;        // (kind, key)
     Statement get_record;           // (kind, key) -> value
     Statement list_records;         // (kind) -> key, value, by key
+    Statement add_audit;            // (time_ms, who, ..., request_id, code, revision)
+    Statement set_audit_code;       // (request_id, code): where code = 0
+    Statement list_audit;           // (after_id, since_ms, who or '', app or '', limit)
+                                    // -> kAuditColumns, newest first
+    Statement list_audit_forward;   // the same, oldest first
+    Statement prune_audit;          // (before_ms)
   };
 
   explicit SqliteBackend(sqlite3* db) : db_(db) {}
@@ -326,6 +391,18 @@ Status SqliteBackend::Prepare() {
       prepare(stmts_.get_record, "SELECT value FROM records WHERE kind = ?1 AND key = ?2"));
   SKIFF_RETURN_IF_ERROR(
       prepare(stmts_.list_records, "SELECT key, value FROM records WHERE kind = ?1 ORDER BY key"));
+  SKIFF_RETURN_IF_ERROR(prepare(stmts_.add_audit,
+                                "INSERT INTO audit (time_ms, who, role, credential, source, "
+                                "method, path, project, app, request_id, code, revision) "
+                                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"));
+  SKIFF_RETURN_IF_ERROR(prepare(stmts_.set_audit_code,
+                                "UPDATE audit SET code = ?2 WHERE request_id = ?1 AND code = 0"));
+  const std::string list_audit = std::string("SELECT ") + kAuditColumns +
+                                 " FROM audit WHERE id > ?1 AND time_ms >= ?2 "
+                                 "AND (?3 = '' OR who = ?3) AND (?4 = '' OR app = ?4) ";
+  SKIFF_RETURN_IF_ERROR(prepare(stmts_.list_audit, list_audit + "ORDER BY id DESC LIMIT ?5"));
+  SKIFF_RETURN_IF_ERROR(prepare(stmts_.list_audit_forward, list_audit + "ORDER BY id LIMIT ?5"));
+  SKIFF_RETURN_IF_ERROR(prepare(stmts_.prune_audit, "DELETE FROM audit WHERE time_ms < ?1"));
   return OkStatus();
 }
 
