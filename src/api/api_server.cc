@@ -345,7 +345,7 @@ namespace {
 
 // Who calls a public route, or one whose handler identifies its caller.
 Caller AnonymousCaller() {
-  return Caller{.role = auth::Role::kViewer, .name = "anonymous", .credential = "none"};
+  return Caller{.role = auth::Role::kAnonymous, .name = "anonymous", .credential = "none"};
 }
 
 // 429 for an address past its failed authentications.

@@ -132,6 +132,18 @@ Status CheckProject(const ApiDeps& deps, const Caller& caller, const model::AppS
   return OkStatus();
 }
 
+// A domain another app serves, said to a caller below admin without naming
+// that app (it may be of a project the caller has no role in).
+Error WithoutOtherApps(Error error) {
+  const size_t by = error.message.find(" by app ");
+  if (error.code == ErrorCode::kAlreadyExists && error.field.starts_with("domains") &&
+      by != std::string::npos) {
+    error.message =
+        error.message.substr(0, by) + " by another app; remove it there first, or ask an admin";
+  }
+  return error;
+}
+
 }  // namespace
 
 net::HttpResponse ApplyApp(const ApiDeps& deps, const net::HttpRequest& request,
@@ -149,7 +161,25 @@ net::HttpResponse ApplyApp(const ApiDeps& deps, const net::HttpRequest& request,
   if (Status allowed = CheckProject(deps, caller, *spec); !allowed) {
     return ErrorReply(allowed.error());
   }
-  return ApplyReply(deps.apps->Apply(*spec));
+  // Asked again of the app the commit replaces (the router's check read it
+  // earlier: it may have been made or moved since).
+  auto may_replace = [&caller](const model::App* existing) -> Status {
+    if (existing == nullptr || caller.admin()) return OkStatus();
+    if (!caller.MayRead(existing->spec.project)) {
+      return tl::unexpected(
+          Error{ErrorCode::kAlreadyExists,
+                fmt::format("the app name {} is taken: choose another", existing->name), "name"});
+    }
+    if (!caller.MayWrite(existing->spec.project)) {
+      return PermissionDenied(fmt::format("{} {} ({}) may not change the apps of project {}",
+                                          caller.credential, caller.name,
+                                          auth::ToString(caller.role), existing->spec.project));
+    }
+    return OkStatus();
+  };
+  Result<controller::ApplyResult> applied = deps.apps->Apply(*spec, may_replace);
+  if (!applied && !caller.admin()) return ErrorReply(WithoutOtherApps(applied.error()));
+  return ApplyReply(applied);
 }
 
 net::HttpResponse ListApps(const ApiDeps& deps, const net::HttpRequest&, const PathParams&,

@@ -40,16 +40,46 @@ enum class Who {
   kAdmin,
   kNode,
   kEdge,
+  // Beyond the issue's twelve: the cluster's own admin token, and a server's
+  // own edge (its edge credential), which reports its traffic only.
+  kClusterAdmin,
+  kServerEdge,
 };
-constexpr Who kEveryone[] = {Who::kNone,     Who::kMalformed,   Who::kUnknown,       Who::kExpired,
-                             Who::kRevoked,  Who::kOtherViewer, Who::kOtherDeployer, Who::kViewer,
-                             Who::kDeployer, Who::kAdmin,       Who::kNode,          Who::kEdge};
+constexpr Who kEveryone[] = {
+    Who::kNone,        Who::kMalformed,     Who::kUnknown,      Who::kExpired,   Who::kRevoked,
+    Who::kOtherViewer, Who::kOtherDeployer, Who::kViewer,       Who::kDeployer,  Who::kAdmin,
+    Who::kNode,        Who::kEdge,          Who::kClusterAdmin, Who::kServerEdge};
 
 const char* Name(Who who) {
-  constexpr const char* kNames[] = {"none",     "malformed",    "unknown",        "expired",
-                                    "revoked",  "other-viewer", "other-deployer", "viewer",
-                                    "deployer", "admin",        "node",           "edge"};
+  constexpr const char* kNames[] = {
+      "none",   "malformed", "unknown", "expired", "revoked", "other-viewer",  "other-deployer",
+      "viewer", "deployer",  "admin",   "node",    "edge",    "cluster-admin", "server-edge"};
   return kNames[static_cast<int>(who)];
+}
+
+// Who may call a route of each permission at all, written out here rather
+// than asked of the server's own RoleAllows, so that a grant changed there
+// fails this test.
+const std::map<Permission, std::set<Who>>& Grants() {
+  const std::set<Who> admins = {Who::kAdmin, Who::kClusterAdmin};
+  auto with = [&admins](std::set<Who> more) {
+    more.insert(admins.begin(), admins.end());
+    return more;
+  };
+  static const std::map<Permission, std::set<Who>> grants{
+      {Permission::kMetrics, admins},
+      {Permission::kAppsRead,
+       with({Who::kViewer, Who::kDeployer, Who::kOtherViewer, Who::kOtherDeployer})},
+      {Permission::kAppLogs,
+       with({Who::kViewer, Who::kDeployer, Who::kOtherViewer, Who::kOtherDeployer})},
+      {Permission::kAppsWrite, with({Who::kDeployer, Who::kOtherDeployer})},
+      {Permission::kRoutes, with({Who::kEdge})},
+      {Permission::kCluster, admins},
+      // The rules report as e1:8080, a standalone edge: not the server's edge.
+      {Permission::kEdgeSelf, with({Who::kEdge})},
+      {Permission::kNodeSelf, with({Who::kNode})},
+  };
+  return grants;
 }
 
 // A request that succeeds on each route for a caller allowed to make it, and
@@ -158,6 +188,10 @@ class World {
     auto node_credential = join_tokens_.IssueCredential("n1");
     EXPECT_TRUE(node_credential);
     tokens_[Who::kNode] = node_credential ? *node_credential : "";
+    auto edge_credential = join_tokens_.IssueEdgeCredential("s1:edge", "s1:");
+    EXPECT_TRUE(edge_credential);
+    tokens_[Who::kServerEdge] = edge_credential ? *edge_credential : "";
+    tokens_[Who::kClusterAdmin] = kAdminToken;
     clock_.Advance(std::chrono::hours(2));
     // Both apps have traffic, so that the traffic list has something to filter.
     const auto now = std::chrono::steady_clock::now();
@@ -247,41 +281,27 @@ class World {
   std::unique_ptr<ApiServer> api_;
 };
 
-Role RoleOf(Who who) {
-  switch (who) {
-    case Who::kOtherViewer:
-    case Who::kViewer:
-      return Role::kViewer;
-    case Who::kOtherDeployer:
-    case Who::kDeployer:
-      return Role::kDeployer;
-    case Who::kNode:
-      return Role::kNode;
-    case Who::kEdge:
-      return Role::kEdge;
-    default:
-      return Role::kAdmin;
-  }
-}
-
 // What `who` must get from `route`, by the rules of docs/security.md.
 int Expected(const Route& route, const Rule& rule, Who who) {
   if (route.permission == Permission::kPublic) return rule.status;
   if (who <= Who::kRevoked) return 401;
-  const Role role = RoleOf(who);
-  if (!RoleAllows(role, route.permission)) return 403;
+  auto grant = Grants().find(route.permission);
+  if (grant == Grants().end()) {
+    ADD_FAILURE() << "no grants for permission " << PermissionName(route.permission);
+    return 0;
+  }
+  if (grant->second.count(who) == 0) return 403;
   if (route.pattern.starts_with("/v1/apps/{name}")) {
     const bool other = who == Who::kOtherViewer || who == Who::kOtherDeployer;
     // "web" is in a project they have no role in: as if it did not exist,
     // but an apply, which can only say the name is taken.
     if (other) return route.method == "PUT" ? 409 : 404;
-    if (route.permission == Permission::kAppsWrite && role == Role::kViewer) return 403;
   }
   return rule.status;
 }
 
-// Verify that every route answers each of the twelve identities as the rules
-// say, and that every route has a rule.
+// Verify that every route answers each of the fourteen identities as the
+// rules say, and that every route has a rule.
 TEST(AuthorizationMatrixTest, EveryRouteByEveryIdentity) {
   // The routes, from a server's own list.
   store::MemoryStore store;
@@ -351,6 +371,39 @@ TEST(AuthorizationMatrixTest, ListsHoldOnlyTheCallersProjects) {
     FakeWriter events = world.Call("GET", Rule{"/v1/events?app=side", "", 200}, c.who);
     EXPECT_EQ(events.status, c.sees_side ? 200 : 404) << Name(c.who);
   }
+}
+
+// Verify that a project must exist to be deployed to, that a project with
+// an app is not deleted, and that a rollback keeps the app's project: a
+// deployer rolling back to a revision of another project does not move the
+// app into it.
+TEST(AuthorizationMatrixTest, ProjectsHoldTheirApps) {
+  World world;
+  FakeWriter missing = world.Call(
+      "PUT", Rule{"/v1/apps/new", R"({"project":"nope","run":{"command":["sleep","1"]}})", 0},
+      Who::kAdmin);
+  EXPECT_EQ(missing.status, 404) << missing.body;
+  EXPECT_NE(missing.body.find("\"field\":\"project\""), std::string::npos) << missing.body;
+  EXPECT_NE(missing.body.find("skiff projects create nope"), std::string::npos) << missing.body;
+
+  FakeWriter busy = world.Call("DELETE", Rule{"/v1/projects/alpha", "", 0}, Who::kAdmin);
+  EXPECT_EQ(busy.status, 412) << busy.body;
+  EXPECT_NE(busy.body.find("web"), std::string::npos) << busy.body;
+
+  // The admin moves web to project other (revision 3); other's deployer rolls
+  // back to revision 1, of project alpha: web stays in other.
+  FakeWriter moved = world.Call(
+      "PUT", Rule{"/v1/apps/web", R"({"project":"other","run":{"command":["sleep","1"]}})", 0},
+      Who::kAdmin);
+  ASSERT_EQ(moved.status, 201) << moved.body;
+  EXPECT_EQ(world.Call("GET", Rule{"/v1/apps/web", "", 0}, Who::kDeployer).status, 404);
+  FakeWriter back = world.Call("POST", Rule{"/v1/apps/web/rollback", R"({"revision":1})", 0},
+                               Who::kOtherDeployer);
+  ASSERT_EQ(back.status, 201) << back.body;
+  FakeWriter app = world.Call("GET", Rule{"/v1/apps/web", "", 0}, Who::kOtherViewer);
+  ASSERT_EQ(app.status, 200) << app.body;
+  EXPECT_EQ(app.Json().at("spec").at("project"), "other");
+  EXPECT_EQ(world.Call("GET", Rule{"/v1/apps/web", "", 0}, Who::kViewer).status, 404);
 }
 
 }  // namespace

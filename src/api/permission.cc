@@ -1,5 +1,7 @@
 #include "api/permission.h"
 
+#include <vector>
+
 namespace skiff::api {
 
 std::string_view PermissionName(Permission permission) {
@@ -46,6 +48,24 @@ bool RoleAllows(auth::Role role, Permission permission) {
       return role == Role::kAdmin;
   }
   return false;
+}
+
+std::string WhoMay(Permission permission) {
+  using auth::Role;
+  std::vector<std::string> names;
+  for (Role role : {Role::kAdmin, Role::kDeployer, Role::kViewer, Role::kNode, Role::kEdge}) {
+    if (!RoleAllows(role, permission)) continue;
+    names.push_back(std::string(role == Role::kAdmin ? "an " : "a ") +
+                    std::string(auth::ToString(role)) +
+                    (role == Role::kEdge   ? " token"
+                     : role == Role::kNode ? " credential"
+                                           : ""));
+  }
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    out += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+  }
+  return out.empty() ? "nobody" : out;
 }
 
 bool Allows(const auth::Identity& caller, Permission permission) {

@@ -8,6 +8,7 @@
 // for an app of another project (names do not leak; docs/security.md).
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "auth/identity.h"
@@ -35,6 +36,10 @@ std::string_view PermissionName(Permission permission);
 // Whether a caller of `role` may call a route needing `permission` at all.
 // Not asked for the routes whose handlers check their callers (CheckedByHandler).
 bool RoleAllows(auth::Role role, Permission permission);
+
+// Who may call a route needing `permission`, for messages: "an admin", "an
+// admin, a deployer or a viewer", ...
+std::string WhoMay(Permission permission);
 
 // Whether `caller` may call a route needing `permission` at all: as its
 // role allows, but that a server's own edge (its edge credential, not an

@@ -32,6 +32,9 @@ constexpr size_t kBatch = 1000;
 constexpr Duration kIdleCheck = std::chrono::seconds(1);
 // How long a stream waits before it asks an unreachable store again.
 constexpr Duration kStoreRetry = std::chrono::milliseconds(250);
+// How often a followed log asks again whether its caller may still read it
+// (a token revoked or expired, the app moved to another project).
+constexpr auto kRecheckCaller = std::chrono::seconds(5);
 
 net::HttpHeaders StreamHeaders(const char* content_type) {
   // no-cache and no buffering: a proxy in front must pass lines on at once.
@@ -116,10 +119,18 @@ asio::awaitable<void> Logs(const ApiDeps& deps, const net::HttpRequest& request,
   if (!co_await writer.Begin(200, StreamHeaders("text/plain; charset=utf-8"))) co_return;
   if (!text.empty() && !co_await writer.Write(text)) co_return;
   asio::steady_timer timer(co_await asio::this_coro::executor);
+  auto next_check = std::chrono::steady_clock::now() + kRecheckCaller;
   while (true) {
     timer.expires_after(deps.log_poll_interval);
     boost::system::error_code ec;
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (std::chrono::steady_clock::now() >= next_check) {
+      next_check = std::chrono::steady_clock::now() + kRecheckCaller;
+      if (Status allowed = StillAllowed(deps, request, app); !allowed) {
+        co_await writer.Write(fmt::format("error: {}\n", allowed.error().ToString()));
+        break;
+      }
+    }
     auto fresh = cursor->Poll();
     if (!fresh) {
       co_await writer.Write(fmt::format("error: {}\n", fresh.error().ToString()));
@@ -227,6 +238,10 @@ asio::awaitable<void> Events(const ApiDeps& deps, const net::HttpRequest& reques
     if (!co_await writer.Write(chunk)) co_return;
     if (got == kBatch) continue;  // more may be waiting
     co_await waiter.WaitPast(std::max(seen, filter.after_id), kIdleCheck);
+    if (Status allowed = StillAllowed(deps, request, app); !allowed) {
+      co_await writer.Write(ErrorLine(allowed.error()));
+      break;
+    }
   }
   co_await writer.End();
 }

@@ -18,4 +18,12 @@ namespace skiff::api {
 // nodes' events). kUnavailable when the state cannot be read.
 Result<std::optional<std::set<std::string>>> VisibleApps(const ApiDeps& deps, const Caller& caller);
 
+// Whether the caller of a followed stream (`request`'s) may still read it:
+// its credential still live (not revoked, not expired) and, when `app` is
+// not empty, that app still in one of its projects. The streams that follow
+// ask every few seconds and end when it says no. kUnauthenticated or
+// kNotFound as for a new request; a store that cannot be read is no reason
+// to end a stream (OK then).
+Status StillAllowed(const ApiDeps& deps, const net::HttpRequest& request, const std::string& app);
+
 }  // namespace skiff::api

@@ -16,6 +16,9 @@ namespace {
 
 constexpr size_t kSecretBytes = 32;
 constexpr auto kUseNoteInterval = std::chrono::minutes(1);
+// Ten years: far enough for "never" to be asked for as no expiry, near enough
+// that the expiry time cannot overflow.
+constexpr auto kLongestLifetime = std::chrono::hours(24 * 3650);
 
 Error Invalid(std::string field, std::string message) {
   return Error{ErrorCode::kInvalidArgument, std::move(message), std::move(field)};
@@ -23,6 +26,10 @@ Error Invalid(std::string field, std::string message) {
 
 Status CheckRequest(const NewApiToken& r) {
   SKIFF_RETURN_IF_ERROR(model::ValidateName(r.name, "name"));
+  if (r.name == "admin") {  // the cluster's admin token, in the audit trail
+    return tl::unexpected(
+        Invalid("name", "name: \"admin\" names the cluster's admin token; choose another"));
+  }
   const bool scoped = r.role == Role::kDeployer || r.role == Role::kViewer;
   if (r.role == Role::kNode) {
     return tl::unexpected(Invalid(
@@ -41,8 +48,11 @@ Status CheckRequest(const NewApiToken& r) {
   for (size_t i = 0; i < r.projects.size(); ++i) {
     SKIFF_RETURN_IF_ERROR(model::ValidateName(r.projects[i], fmt::format("projects[{}]", i)));
   }
-  if (r.lifetime && r.lifetime->count() <= 0) {
-    return tl::unexpected(Invalid("expires", "expires: must be a positive duration, e.g. 90d"));
+  if (r.lifetime && (r.lifetime->count() <= 0 || *r.lifetime > kLongestLifetime)) {
+    return tl::unexpected(
+        Invalid("expires",
+                "expires: must be a positive duration of at most 3650d, e.g. 90d; leave it "
+                "out for a token that does not expire"));
   }
   return OkStatus();
 }

@@ -49,7 +49,9 @@ TEST_F(ApiTokenStoreTest, RefusesWhatIsNotLive) {
             ErrorCode::kUnauthenticated);
   EXPECT_EQ(tokens_.Authenticate("skiff-token.").error().code, ErrorCode::kUnauthenticated);
   EXPECT_EQ(tokens_.Authenticate("SKIFF1-abc").error().code, ErrorCode::kNotFound);
-  clock_.Advance(std::chrono::hours(1));
+  clock_.Advance(std::chrono::hours(1) - std::chrono::milliseconds(1));
+  EXPECT_TRUE(tokens_.Authenticate(made->token));  // its last millisecond
+  clock_.Advance(std::chrono::milliseconds(1));
   auto expired = tokens_.Authenticate(made->token);
   ASSERT_FALSE(expired);
   EXPECT_EQ(expired.error().code, ErrorCode::kUnauthenticated);
@@ -77,6 +79,8 @@ TEST_F(ApiTokenStoreTest, BadRequestsNameTheField) {
       {{.name = "e", .role = Role::kEdge, .projects = {"x"}}, "projects"},
       {{.name = "d", .role = Role::kDeployer, .projects = {"Not A Label"}}, "projects[0]"},
       {{.name = "t", .role = Role::kAdmin, .lifetime = Duration(0)}, "expires"},
+      {{.name = "t", .role = Role::kAdmin, .lifetime = std::chrono::hours(24 * 3651)}, "expires"},
+      {{.name = "admin", .role = Role::kAdmin}, "name"},
   };
   for (const Case& c : cases) {
     auto made = tokens_.Create(c.request);

@@ -16,6 +16,8 @@ std::string_view ToString(Role role) {
       return "node";
     case Role::kEdge:
       return "edge";
+    case Role::kAnonymous:
+      return "anonymous";
   }
   return "unknown";
 }

@@ -18,9 +18,12 @@
 
 namespace skiff::auth {
 
-enum class Role { kAdmin, kDeployer, kViewer, kNode, kEdge };
+// kAnonymous: a caller the router did not identify (a public route, or one
+// whose handler identifies its caller itself); it may do nothing a role is
+// needed for.
+enum class Role { kAdmin, kDeployer, kViewer, kNode, kEdge, kAnonymous };
 
-// "admin", "deployer", "viewer", "node", "edge".
+// "admin", "deployer", "viewer", "node", "edge", "anonymous".
 std::string_view ToString(Role role);
 // The role a person or a tool may be given (admin, deployer, viewer; edge for
 // `skiff edges token`). kInvalidArgument naming the choices otherwise.

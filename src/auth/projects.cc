@@ -59,19 +59,17 @@ Status ProjectStore::Delete(const std::string& name) {
   }
   SKIFF_ASSIGN_OR_RETURN(bool exists, Exists(name));
   if (!exists) return NotFound(fmt::format("project {} not found", name));
-  // INTERIM (until Txn::RequireNoApp lands): checked, then deleted.
-  SKIFF_ASSIGN_OR_RETURN(std::vector<model::App> apps, store_->ListApps());
-  for (const model::App& app : apps) {
-    if (app.spec.project == name) {
-      return FailedPrecondition(fmt::format(
-          "project {} is not empty: delete or move its apps first: app {}", name, app.name));
-    }
-  }
-  Status deleted = store_->DeleteRecord(RecordKind::kProject, name);
-  if (!deleted && deleted.error().code == ErrorCode::kNotFound) {
+  // The emptiness check commits with the delete: an app applied into the
+  // project meanwhile keeps it.
+  store::Txn txn;
+  txn.RequireNoApp(fmt::format("project {} is not empty: delete or move its apps first", name),
+                   [name](const model::App& app) { return app.spec.project == name; });
+  txn.DeleteRecord(RecordKind::kProject, name);
+  Result<int64_t> committed = store_->Commit(txn);
+  if (!committed && committed.error().code == ErrorCode::kNotFound) {
     return NotFound(fmt::format("project {} not found", name));  // deleted meanwhile
   }
-  SKIFF_RETURN_IF_ERROR(deleted);
+  SKIFF_RETURN_IF_ERROR(committed);
   return OkStatus();
 }
 

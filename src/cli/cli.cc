@@ -176,7 +176,9 @@ void AddClientCommands(CLI::App& app, Invocation* inv) {
       "secrets in its projects), viewer (read and logs in its projects)");
   AddCommonOptions(tokens_create, inv);
   tokens_create->add_option("name", inv->name, "the token's name (a DNS label)")->required();
-  tokens_create->add_option("--role", inv->role, "admin, deployer or viewer")->required();
+  tokens_create
+      ->add_option("--role", inv->role, "admin, deployer or viewer (an edge's: skiff edges token)")
+      ->required();
   tokens_create->add_option("--project", inv->projects,
                             "a project it acts in (deployer, viewer; repeat for several)");
   tokens_create->add_option("--expires", inv->expires,

@@ -566,9 +566,10 @@ class Runner {
       for (const json::value& p : Array(token, "projects")) {
         projects += (projects.empty() ? "" : ",") + std::string(p.as_string());
       }
-      t.AddRow({Str(token, "name"), Str(token, "role"), projects.empty() ? "*" : projects,
-                Str(token, "created_at"), Or(Str(token, "expires_at"), "never"),
-                Or(Str(token, "last_used_at"), "never")});
+      const std::string role = Str(token, "role");
+      if (projects.empty()) projects = role == "admin" ? "*" : "-";
+      t.AddRow({Str(token, "name"), role, projects, Str(token, "created_at"),
+                Or(Str(token, "expires_at"), "never"), Or(Str(token, "last_used_at"), "never")});
     }
     out_ << (t.rows() == 0 ? "no tokens\n" : t.Render());
     return 0;

@@ -43,13 +43,14 @@ model::Event MakeEvent(Time now, const std::string& app, std::string kind, std::
 
 AppService::AppService(store::Store* store, const Clock* clock) : store_(store), clock_(clock) {}
 
-Result<ApplyResult> AppService::Apply(const model::AppSpec& spec) {
+Result<ApplyResult> AppService::Apply(const model::AppSpec& spec, const ApplyCheck& may_replace) {
   return RetryOnConflict([&]() -> Result<ApplyResult> {
     Time now = clock_->Now();
     auto existing = store_->GetApp(spec.name);
     if (!existing && existing.error().code != ErrorCode::kNotFound) {
       return tl::unexpected(existing.error());
     }
+    if (may_replace) SKIFF_RETURN_IF_ERROR(may_replace(existing ? &*existing : nullptr));
     model::App app;
     int64_t expected = store::kMustNotExist;
     if (existing) {
@@ -80,9 +81,24 @@ Result<ApplyResult> AppService::Apply(const model::AppSpec& spec) {
 
     store::Txn txn;
     txn.Put(app, expected).Put(d, store::kMustNotExist).ClaimDomains(spec.name, spec.domains);
+    // The project must exist when the revision commits (auth/projects.h: a
+    // project is deleted only while no app is in it, checked in its commit).
+    if (spec.project != model::kDefaultProject) {
+      txn.RequireRecord(store::RecordKind::kProject, spec.project);
+    }
     txn.AddEvent(MakeEvent(now, spec.name, "deployment.created",
                            fmt::format("revision {} created ({})", app.revision, d.message)));
-    SKIFF_RETURN_IF_ERROR(store_->Commit(txn));
+    Result<int64_t> committed = store_->Commit(txn);
+    if (!committed && committed.error().code == ErrorCode::kNotFound &&
+        spec.project != model::kDefaultProject &&
+        !store_->GetRecord(store::RecordKind::kProject, spec.project)) {
+      return tl::unexpected(
+          Error{ErrorCode::kNotFound,
+                fmt::format("project: no project {}: create it first (skiff projects create {})",
+                            spec.project, spec.project),
+                "project"});
+    }
+    SKIFF_RETURN_IF_ERROR(committed);
     return ApplyResult{spec.name, app.revision, true};
   });
 }

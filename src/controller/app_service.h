@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -51,11 +52,19 @@ class AppService {
 
   // Stores a new deployment revision when the spec differs from the current one.
   // The spec must already be validated (model::ParseAppSpec).
-  // kFailedPrecondition while the app is being deleted; kAlreadyExists (field
+  // kFailedPrecondition while the app is being deleted; kNotFound (field
+  // "project") when the project the spec names does not exist (checked in
+  // the commit; the default project always does); kAlreadyExists (field
   // "domains[i]") when another app serves one of its domains: the claim is part
   // of the commit (Txn::ClaimDomains), so of concurrent applies claiming one
   // domain for different apps exactly one wins.
-  Result<ApplyResult> Apply(const model::AppSpec& spec);
+  // `may_replace` (optional) is asked, with the app as stored (null: none),
+  // before each attempt; its error is Apply's. The commit holds only while
+  // the app is as it was shown (its version is expected), so what the check
+  // allowed is what is replaced: the API asks whether the caller may change
+  // the app that is there (its project).
+  using ApplyCheck = std::function<Status(const model::App* existing)>;
+  Result<ApplyResult> Apply(const model::AppSpec& spec, const ApplyCheck& may_replace = nullptr);
   Result<AppView> Get(const std::string& name) const;
   // Marks the app deleting; the reconciler stops its instances, then removes it.
   Status Delete(const std::string& name);

@@ -13,11 +13,15 @@ RollbackWrites MakeRollback(const model::App& app, const model::Deployment& targ
   out.app = app;
   out.app.revision = app.revision + 1;
   out.app.spec = target.spec;
+  // The project says who owns the app, not how it runs: a rollback restores
+  // the old revision's settings, never its owner (a deployer of the current
+  // project could otherwise move the app into one it has no role in).
+  out.app.spec.project = app.spec.project;
   out.app.updated_at = now;
   model::Deployment& d = out.deployment;
   d.app = app.name;
   d.revision = out.app.revision;
-  d.spec = target.spec;
+  d.spec = out.app.spec;
   d.created_at = now;
   d.updated_at = now;
   d.message = std::move(message);
