@@ -1,8 +1,11 @@
 #include "api/auth.h"
 
+#include <fmt/format.h>
+
 #include <cctype>
 
 #include "api/join_tokens.h"
+#include "auth/users.h"
 #include "common/ids.h"
 
 namespace skiff::api {
@@ -32,18 +35,20 @@ std::vector<std::string> HashesOf(const std::vector<std::string>& tokens) {
 
 }  // namespace
 
-TokenAuthenticator::TokenAuthenticator(std::vector<std::string> tokens, const JoinTokenStore* nodes)
-    : TokenAuthenticator(HashesOf(tokens), nodes, true) {}
+TokenAuthenticator::TokenAuthenticator(std::vector<std::string> tokens, const JoinTokenStore* nodes,
+                                       const auth::UserStore* users)
+    : TokenAuthenticator(HashesOf(tokens), nodes, users, true) {}
 
 TokenAuthenticator::TokenAuthenticator(std::vector<std::string> hashes, const JoinTokenStore* nodes,
-                                       bool)
-    : hashes_(std::move(hashes)), nodes_(nodes) {}
+                                       const auth::UserStore* users, bool)
+    : hashes_(std::move(hashes)), nodes_(nodes), users_(users) {}
 
 std::unique_ptr<TokenAuthenticator> TokenAuthenticator::FromHashes(std::vector<std::string> hashes,
-                                                                   const JoinTokenStore* nodes) {
+                                                                   const JoinTokenStore* nodes,
+                                                                   const auth::UserStore* users) {
   std::erase_if(hashes, [](const std::string& h) { return h.empty(); });
   return std::unique_ptr<TokenAuthenticator>(
-      new TokenAuthenticator(std::move(hashes), nodes, true));
+      new TokenAuthenticator(std::move(hashes), nodes, users, true));
 }
 
 Result<Caller> TokenAuthenticator::Identify(const net::HttpRequest& request) const {
@@ -65,6 +70,14 @@ Status TokenAuthenticator::Authenticate(const net::HttpRequest& request) const {
   std::string token = BearerToken(request);
   if (token.empty()) {
     return Unauthenticated("missing bearer token: send \"Authorization: Bearer <token>\"");
+  }
+  if (users_ != nullptr && token.starts_with(auth::kSessionPrefix)) {
+    SKIFF_ASSIGN_OR_RETURN(auth::Identity who, users_->Authenticate(token));
+    if (!who.admin()) {
+      return PermissionDenied(fmt::format("{} is a {}: only an admin may call this today", who.name,
+                                          auth::ToString(who.role)));
+    }
+    return OkStatus();
   }
   // Compared by hash, every one, so timing does not say which one matched.
   const std::string hash = Sha256Hex(token);

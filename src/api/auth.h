@@ -8,6 +8,10 @@
 #include "common/result.h"
 #include "net/http.h"
 
+namespace skiff::auth {
+class UserStore;
+}  // namespace skiff::auth
+
 namespace skiff::api {
 
 class JoinTokenStore;
@@ -44,25 +48,32 @@ class Authenticator {
 // Accepts `Authorization: Bearer <token>` for any of a fixed set of admin
 // tokens, compared in constant time (an empty set accepts nothing), and, for
 // Identify, the node and edge credentials kept by `nodes` (when not null; not
-// owned, must outlive this object).
+// owned, must outlive this object). With `users` (likewise), a live session
+// of a user whose role is admin is the admin too (auth/users.h; a session
+// token starts with auth::kSessionPrefix); a session of another role is
+// kPermissionDenied, as the routes today are the admin's.
 class TokenAuthenticator final : public Authenticator {
  public:
   explicit TokenAuthenticator(std::vector<std::string> tokens,
-                              const JoinTokenStore* nodes = nullptr);
+                              const JoinTokenStore* nodes = nullptr,
+                              const auth::UserStore* users = nullptr);
   // The same, from the tokens' SHA-256 (hex) rather than the tokens: a server
   // keeps only the hash of the cluster's admin token.
   static std::unique_ptr<TokenAuthenticator> FromHashes(std::vector<std::string> hashes,
-                                                        const JoinTokenStore* nodes = nullptr);
+                                                        const JoinTokenStore* nodes = nullptr,
+                                                        const auth::UserStore* users = nullptr);
 
   // Authenticator:
   Status Authenticate(const net::HttpRequest& request) const override;
   Result<Caller> Identify(const net::HttpRequest& request) const override;
 
  private:
-  TokenAuthenticator(std::vector<std::string> hashes, const JoinTokenStore* nodes, bool);
+  TokenAuthenticator(std::vector<std::string> hashes, const JoinTokenStore* nodes,
+                     const auth::UserStore* users, bool);
 
   const std::vector<std::string> hashes_;  // of the admin tokens
   const JoinTokenStore* const nodes_;
+  const auth::UserStore* const users_;
 };
 
 // The token of an `Authorization: Bearer <token>` header ("" when the header is

@@ -22,6 +22,8 @@ std::string_view PermissionName(Permission permission) {
       return "edge:self";
     case Permission::kNodeSelf:
       return "node:self";
+    case Permission::kLogin:
+      return "login";
   }
   return "unknown";
 }

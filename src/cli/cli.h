@@ -9,8 +9,9 @@
 //
 // Every command takes --addr (env SKIFF_ADDR, default http://127.0.0.1:7070;
 // several servers' URLs comma-separated, tried in turn: net::ServerPool),
-// --token (env SKIFF_TOKEN; when neither is given, ./.skiff/admin.token is
-// read if it exists) and -o table|json.
+// --token (env SKIFF_TOKEN; when neither is given, the session `skiff login`
+// keeps (credentials.h: SessionFilePath) is used, else ./.skiff/admin.token if
+// it exists) and -o table|json.
 #pragma once
 
 #include <chrono>
@@ -18,6 +19,8 @@
 #include <functional>
 #include <iosfwd>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "cli/api_client.h"
 
@@ -46,20 +49,23 @@ struct ClientOptions {
 struct Invocation {
   std::string command;  // "apply", "apps", ...; empty when no client command was parsed
   ClientOptions options;
-  std::string app;            // status, deployments, scale, restart, rollback, promote, ...
-  std::string file;           // apply -f
-  bool detach = false;        // apply, rollback, promote: do not follow the rollout
-  int timeout_seconds = 300;  // apply, rollback, promote: how long to follow the rollout
-  int replicas = 0;           // scale
-  int64_t to_revision = 0;    // rollback --to (0: the previous revision)
-  bool follow = false;        // logs -f, events -f
-  int tail = 100;             // logs --tail
-  std::string event_app;      // events --app
-  int64_t since = 0;          // events --since
-  std::string node;           // drain
-  std::string domain;         // certs add, certs remove
-  std::string cert_file;      // certs add --cert
-  std::string key_file;       // certs add --key
+  std::string app;                    // status, deployments, scale, restart, rollback, promote, ...
+  std::string file;                   // apply -f
+  bool detach = false;                // apply, rollback, promote: do not follow the rollout
+  int timeout_seconds = 300;          // apply, rollback, promote: how long to follow the rollout
+  int replicas = 0;                   // scale
+  int64_t to_revision = 0;            // rollback --to (0: the previous revision)
+  bool follow = false;                // logs -f, events -f
+  int tail = 100;                     // logs --tail
+  std::string event_app;              // events --app
+  int64_t since = 0;                  // events --since
+  std::string node;                   // drain
+  std::string domain;                 // certs add, certs remove
+  std::string cert_file;              // certs add --cert
+  std::string key_file;               // certs add --key
+  std::string user;                   // users add, users remove, login
+  std::string role;                   // users add --role
+  std::vector<std::string> projects;  // users add --project
 };
 
 // A CLI11 check of a server list flag (--addr, --server: one URL or several
@@ -69,6 +75,11 @@ CLI::Validator ServerListValidator();
 // Registers the client subcommands on `app`; parsing fills *inv (which must
 // outlive `app`).
 void AddClientCommands(CLI::App& app, Invocation* inv);
+// The options every client command takes (--addr, --token, --ca, -o).
+void AddCommonOptions(CLI::App* sub, Invocation* inv);
+// The people's commands: users, users add, users remove, login, logout
+// (user_commands.cc).
+void AddUserCommands(CLI::App& app, Invocation* inv);
 
 // Seams for tests: where requests go, and how the rollout follower waits.
 struct RunEnv {
@@ -77,6 +88,9 @@ struct RunEnv {
   std::function<std::chrono::steady_clock::time_point()> now;  // null: steady_clock::now
   std::chrono::milliseconds poll_interval{1000};
   std::function<std::string(const std::string&)> read_file;  // null: the filesystem
+  // Asks for a password (credentials.h: ReadPassword's contract); null: ReadPassword.
+  std::function<Result<std::string>(std::string_view prompt, bool confirm)> read_password;
+  std::string session_file;  // where `skiff login` keeps the session; "": SessionFilePath()
 };
 
 // Runs a parsed invocation. Returns the process exit code: 0 success, 1 the

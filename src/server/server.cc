@@ -23,6 +23,7 @@
 #include "api/api_server.h"
 #include "api/auth.h"
 #include "api/join_tokens.h"
+#include "auth/users.h"
 #include "common/dir_lock.h"
 #include "common/ids.h"
 #include "common/logging.h"
@@ -130,6 +131,8 @@ class Server::Impl {
   std::unique_ptr<acme::AcmeDirectory> acme_directory_;
   std::unique_ptr<controller::AcmeAccountStore> acme_account_;
   std::unique_ptr<EdgeRoster> edge_roster_;  // before api_: the API tells it of edges
+  // People's users and sessions (before auth_, which asks it of sessions).
+  std::unique_ptr<auth::UserStore> users_;
   std::unique_ptr<api::TokenAuthenticator> auth_;
   api::AuthFailureLimiter auth_failures_;
   std::unique_ptr<api::ApiServer> api_;
@@ -535,7 +538,12 @@ Status Server::Impl::Start() {
   metrics_ = std::make_unique<metrics::Registry>();
   join_tokens_ = std::make_unique<api::JoinTokenStore>(store_.get(), clock_, tls_.ca_fingerprint);
   SKIFF_RETURN_IF_ERROR(join_tokens_->ImportFile(data));
-  auth_ = api::TokenAuthenticator::FromHashes({admin_hash}, join_tokens_.get());
+  users_ = std::make_unique<auth::UserStore>(store_.get(), clock_);
+  // Logins drop expired sessions too; these are those of a server that was down.
+  if (auto dropped = users_->DropExpiredSessions(); !dropped) {
+    SKIFF_LOG_WARN("cannot drop expired sessions: {}", dropped.error().ToString());
+  }
+  auth_ = api::TokenAuthenticator::FromHashes({admin_hash}, join_tokens_.get(), users_.get());
   // The standalone edges heard, shared with the servers of the database so
   // that each waits for them in drains (edge_roster.h).
   SKIFF_ASSIGN_OR_RETURN(edge_roster_, EdgeRoster::Open(store_.get(), clock_, data));
@@ -549,6 +557,7 @@ Status Server::Impl::Start() {
   deps.auth = auth_.get();
   deps.auth_failures = &auth_failures_;
   deps.join_tokens = join_tokens_.get();
+  deps.users = users_.get();
   deps.certificates = certificates_.get();
   deps.challenges = challenges_.get();
   deps.log_dir = (std::filesystem::path(data) / "logs").string();
