@@ -49,20 +49,22 @@ struct ClientOptions {
 struct Invocation {
   std::string command;  // "apply", "apps", ...; empty when no client command was parsed
   ClientOptions options;
-  std::string app;                    // status, deployments, scale, restart, rollback, promote, ...
-  std::string file;                   // apply -f
-  bool detach = false;                // apply, rollback, promote: do not follow the rollout
-  int timeout_seconds = 300;          // apply, rollback, promote: how long to follow the rollout
-  int replicas = 0;                   // scale
-  int64_t to_revision = 0;            // rollback --to (0: the previous revision)
-  bool follow = false;                // logs -f, events -f
-  int tail = 100;                     // logs --tail
-  std::string event_app;              // events --app
-  int64_t since = 0;                  // events --since
-  std::string node;                   // drain
-  std::string domain;                 // certs add, certs remove
-  std::string cert_file;              // certs add --cert
-  std::string key_file;               // certs add --key
+  std::string app;            // status, deployments, scale, restart, rollback, promote, ...
+  std::string file;           // apply -f
+  bool detach = false;        // apply, rollback, promote: do not follow the rollout
+  int timeout_seconds = 300;  // apply, rollback, promote: how long to follow the rollout
+  int replicas = 0;           // scale
+  int64_t to_revision = 0;    // rollback --to (0: the previous revision)
+  bool follow = false;        // logs -f, events -f
+  int tail = 100;             // logs --tail
+  std::string event_app;      // events --app
+  int64_t since = 0;          // events --since
+  std::string node;           // drain
+  std::string domain;         // certs add, certs remove
+  std::string cert_file;      // certs add --cert
+  std::string key_file;       // certs add --key
+
+  // The people's commands (user_commands.h).
   std::string user;                   // users add, users remove, login
   std::string role;                   // users add --role
   std::vector<std::string> projects;  // users add --project
