@@ -13,6 +13,7 @@
 #include "api/log_source.h"
 #include "auth/api_tokens.h"
 #include "auth/projects.h"
+#include "auth/users.h"
 #include "common/clock.h"
 #include "controller/acme_challenges.h"
 #include "controller/app_service.h"
@@ -50,6 +51,8 @@ struct ApiDeps {
   // Join tokens and node credentials; null: /v1/join-tokens and /v1/agent/... answer 404.
   // The agent calls also need `nodes`.
   JoinTokenStore* join_tokens = nullptr;
+  // People's users and sessions; null: /v1/login, /v1/logout and /v1/users answer 404.
+  auth::UserStore* users = nullptr;
   // The edges' TLS certificates (/v1/certificates), also sent in the routes
   // document; null: /v1/certificates answers 404 and the routes carry none.
   controller::CertificateStore* certificates = nullptr;

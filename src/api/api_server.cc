@@ -227,6 +227,12 @@ void ApiServer::AddRoutes() {
   r.AddUnary("POST", "/v1/join-tokens", Permission::kCluster, Bind(d, &CreateJoinToken));
   r.AddUnary("GET", "/v1/join-tokens", Permission::kCluster, Bind(d, &ListJoinTokens));
   r.AddUnary("DELETE", "/v1/join-tokens/{id}", Permission::kCluster, Bind(d, &RevokeJoinToken));
+  // People: login and logout check the password or the session themselves.
+  r.AddUnary("POST", "/v1/login", Permission::kLogin, Bind(d, &Login));
+  r.AddUnary("POST", "/v1/logout", Permission::kLogin, Bind(d, &Logout));
+  r.AddUnary("POST", "/v1/users", Permission::kCluster, Bind(d, &AddUser));
+  r.AddUnary("GET", "/v1/users", Permission::kCluster, Bind(d, &ListUsers));
+  r.AddUnary("DELETE", "/v1/users/{name}", Permission::kCluster, Bind(d, &RemoveUser));
   // The agent's calls check their caller themselves (a node credential or a
   // join token), and go to the leader only (RefuseUnlessLeading).
   r.AddUnary("POST", "/v1/agent/register", Permission::kNodeSelf,
@@ -449,8 +455,11 @@ asio::awaitable<void> ApiServer::Handle(const net::HttpRequest& request,
   std::optional<AdmissionGuard> admitted;
   if (deps_.auth_failures != nullptr && match.route != nullptr && !IsPublic(*match.route)) {
     admitted.emplace(deps_.auth_failures, AddressKey(request.remote_address), deps_.clock);
-    admitted->admission = deps_.auth_failures->Admit(admitted->address, BearerToken(request),
-                                                     deps_.clock->MonotonicNow());
+    const std::string credential = match.route->permission == Permission::kLogin
+                                       ? LoginAttemptKey(request)
+                                       : BearerToken(request);
+    admitted->admission =
+        deps_.auth_failures->Admit(admitted->address, credential, deps_.clock->MonotonicNow());
     if (!admitted->admission.admitted) {
       refusal = Throttled(admitted->address, admitted->admission);
       admitted.reset();

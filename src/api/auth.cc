@@ -1,8 +1,11 @@
 #include "api/auth.h"
 
+#include <fmt/format.h>
+
 #include <cctype>
 
 #include "api/join_tokens.h"
+#include "auth/users.h"
 #include "common/ids.h"
 
 namespace skiff::api {
@@ -33,25 +36,30 @@ std::vector<std::string> HashesOf(const std::vector<std::string>& tokens) {
 }  // namespace
 
 TokenAuthenticator::TokenAuthenticator(std::vector<std::string> tokens, const JoinTokenStore* nodes,
-                                       const auth::ApiTokenStore* api_tokens)
-    : TokenAuthenticator(HashesOf(tokens), nodes, api_tokens, true) {}
+                                       const auth::ApiTokenStore* api_tokens,
+                                       const auth::UserStore* users)
+    : TokenAuthenticator(HashesOf(tokens), nodes, api_tokens, users, true) {}
 
 TokenAuthenticator::TokenAuthenticator(std::vector<std::string> hashes, const JoinTokenStore* nodes,
-                                       const auth::ApiTokenStore* api_tokens, bool)
-    : hashes_(std::move(hashes)), nodes_(nodes), api_tokens_(api_tokens) {}
+                                       const auth::ApiTokenStore* api_tokens,
+                                       const auth::UserStore* users, bool)
+    : hashes_(std::move(hashes)), nodes_(nodes), api_tokens_(api_tokens), users_(users) {}
 
 std::unique_ptr<TokenAuthenticator> TokenAuthenticator::FromHashes(
     std::vector<std::string> hashes, const JoinTokenStore* nodes,
-    const auth::ApiTokenStore* api_tokens) {
+    const auth::ApiTokenStore* api_tokens, const auth::UserStore* users) {
   std::erase_if(hashes, [](const std::string& h) { return h.empty(); });
   return std::unique_ptr<TokenAuthenticator>(
-      new TokenAuthenticator(std::move(hashes), nodes, api_tokens, true));
+      new TokenAuthenticator(std::move(hashes), nodes, api_tokens, users, true));
 }
 
 Result<Caller> TokenAuthenticator::Identify(const net::HttpRequest& request) const {
   const std::string token = BearerToken(request);
   if (token.empty()) {
     return Unauthenticated("missing bearer token: send \"Authorization: Bearer <token>\"");
+  }
+  if (users_ != nullptr && token.starts_with(auth::kSessionPrefix)) {
+    return users_->Authenticate(token);
   }
   // Compared by hash, every one, so timing does not say which one matched.
   const std::string hash = Sha256Hex(token);

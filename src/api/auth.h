@@ -10,6 +10,10 @@
 #include "common/result.h"
 #include "net/http.h"
 
+namespace skiff::auth {
+class UserStore;
+}  // namespace skiff::auth
+
 namespace skiff::api {
 
 class JoinTokenStore;
@@ -36,29 +40,32 @@ class Authenticator {
 
 // Identifies callers by `Authorization: Bearer <token>`: any of a fixed set of
 // admin tokens, compared in constant time (an empty set accepts nothing); the
-// API tokens of `api_tokens` and the node and edge credentials kept by
+// API tokens of `api_tokens` (auth::kApiTokenPrefix), the sessions of
+// `users` (auth::kSessionPrefix), and the node and edge credentials kept by
 // `nodes`, each when not null (not owned, must outlive this object).
 class TokenAuthenticator final : public Authenticator {
  public:
   explicit TokenAuthenticator(std::vector<std::string> tokens,
                               const JoinTokenStore* nodes = nullptr,
-                              const auth::ApiTokenStore* api_tokens = nullptr);
+                              const auth::ApiTokenStore* api_tokens = nullptr,
+                              const auth::UserStore* users = nullptr);
   // The same, from the tokens' SHA-256 (hex) rather than the tokens: a server
   // keeps only the hash of the cluster's admin token.
   static std::unique_ptr<TokenAuthenticator> FromHashes(
       std::vector<std::string> hashes, const JoinTokenStore* nodes = nullptr,
-      const auth::ApiTokenStore* api_tokens = nullptr);
+      const auth::ApiTokenStore* api_tokens = nullptr, const auth::UserStore* users = nullptr);
 
   // Authenticator:
   Result<Caller> Identify(const net::HttpRequest& request) const override;
 
  private:
   TokenAuthenticator(std::vector<std::string> hashes, const JoinTokenStore* nodes,
-                     const auth::ApiTokenStore* api_tokens, bool);
+                     const auth::ApiTokenStore* api_tokens, const auth::UserStore* users, bool);
 
   const std::vector<std::string> hashes_;  // of the admin tokens
   const JoinTokenStore* const nodes_;
   const auth::ApiTokenStore* const api_tokens_;
+  const auth::UserStore* const users_;
 };
 
 // The token of an `Authorization: Bearer <token>` header ("" when the header is

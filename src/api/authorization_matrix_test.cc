@@ -13,6 +13,7 @@
 #include "api/api_server.h"
 #include "api/fake_writer_test_util.h"
 #include "api/permission.h"
+#include "auth/users.h"
 #include "fakes/testing.h"
 #include "model/spec_parse.h"
 #include "store/memory/memory_store.h"
@@ -78,6 +79,7 @@ const std::map<Permission, std::set<Who>>& Grants() {
       // The rules report as e1:8080, a standalone edge: not the server's edge.
       {Permission::kEdgeSelf, with({Who::kEdge})},
       {Permission::kNodeSelf, with({Who::kNode})},
+      {Permission::kLogin, {}},  // the handler's: see Expected
   };
   return grants;
 }
@@ -143,8 +145,33 @@ const std::map<std::pair<std::string, std::string>, Rule>& Rules() {
       {{"POST", "/v1/agent/nodes/{id}/samples"},
        {"/v1/agent/nodes/n1/samples", R"({"samples":[]})", 200}},
       {{"GET", "/v1/agent/wait"}, {"/v1/agent/wait?revision=0&timeout_ms=0", "", 200}},
+      // Login takes a password, whatever bearer token comes with it; logout
+      // a session, which none of the identities is.
+      {{"POST", "/v1/login"}, {"/v1/login", R"({"name":"ann","password":"correct horse battery"})", 200}},
+      {{"POST", "/v1/logout"}, {"/v1/logout", "", 401}},
+      {{"POST", "/v1/users"},
+       {"/v1/users",
+        R"({"name":"bob","role":"viewer","projects":["alpha"],"password":"another long password"})",
+        201}},
+      {{"GET", "/v1/users"}, {"/v1/users", "", 200}},
+      {{"DELETE", "/v1/users/{name}"}, {"/v1/users/ann", "", 204}},
   };
   return rules;
+}
+
+// User ann's record (her password hashed), made once: Argon2id is slow by
+// design, and every world needs her.
+const std::string& AnnRecord() {
+  static const std::string record = [] {
+    store::MemoryStore store;
+    ManualClock clock;
+    auth::UserStore users(&store, &clock);
+    EXPECT_TRUE(users.Add("ann", Role::kViewer, {"alpha"}, "correct horse battery"));
+    auto kept = store.GetRecord(store::RecordKind::kUser, "ann");
+    EXPECT_TRUE(kept);
+    return kept ? *kept : std::string();
+  }();
+  return record;
 }
 
 // One world per call: mutating routes change nothing the next call sees.
@@ -154,6 +181,7 @@ class World {
     EXPECT_TRUE(projects_.Create("alpha"));
     EXPECT_TRUE(projects_.Create("other"));
     EXPECT_TRUE(projects_.Create("empty"));
+    EXPECT_TRUE(store_.PutRecord(store::RecordKind::kUser, "ann", AnnRecord()));
     Apply(R"({"name":"web","project":"alpha","run":{"command":["sleep","1"]}})");
     Apply(R"({"name":"web","project":"alpha","replicas":2,"run":{"command":["sleep","1"]}})");
     Apply(R"({"name":"side","project":"other","run":{"command":["sleep","1"]}})");
@@ -212,6 +240,7 @@ class World {
     deps.auth = &auth_;
     deps.tokens = &api_tokens_;
     deps.projects = &projects_;
+    deps.users = &users_;
     deps.certificates = &certificates_;
     deps.join_tokens = &join_tokens_;
     deps.log_dir = dir_.path();
@@ -271,7 +300,8 @@ class World {
   JoinTokenStore join_tokens_{&store_, &clock_};
   auth::ApiTokenStore api_tokens_{&store_, &clock_};
   auth::ProjectStore projects_{&store_, &clock_};
-  TokenAuthenticator auth_{{kAdminToken}, &join_tokens_, &api_tokens_};
+  auth::UserStore users_{&store_, &clock_};
+  TokenAuthenticator auth_{{kAdminToken}, &join_tokens_, &api_tokens_, &users_};
   crypto::Keyring keyring_ = crypto::Keyring::Generate();
   controller::CertificateStore certificates_{&store_, &keyring_, &clock_};
   metrics::Registry registry_;
@@ -283,7 +313,10 @@ class World {
 
 // What `who` must get from `route`, by the rules of docs/security.md.
 int Expected(const Route& route, const Rule& rule, Who who) {
-  if (route.permission == Permission::kPublic) return rule.status;
+  // Public, or what the handler checks whoever calls (a password, a session).
+  if (route.permission == Permission::kPublic || route.permission == Permission::kLogin) {
+    return rule.status;
+  }
   if (who <= Who::kRevoked) return 401;
   auto grant = Grants().find(route.permission);
   if (grant == Grants().end()) {

@@ -103,6 +103,28 @@ net::HttpResponse AgentSamples(const ApiDeps& deps, const net::HttpRequest& requ
 boost::asio::awaitable<void> AgentWait(const ApiDeps& deps, const net::HttpRequest& request,
                                        const PathParams& params, net::ResponseWriter& writer);
 
+// People (user_handlers.cc). POST /v1/login {"name","password"} answers a
+// session {"token","expires_at","user","role","projects"} (401 for a wrong
+// name or password alike); POST /v1/logout ends the session of the bearer
+// token (204). Both identify their caller themselves (Permission::kLogin).
+// POST /v1/users {"name","role","projects","password"} adds a user (201),
+// GET /v1/users lists them (never a hash), DELETE /v1/users/{name} removes
+// one and ends their sessions (204). 404 when ApiDeps::users is null.
+net::HttpResponse Login(const ApiDeps& deps, const net::HttpRequest& request,
+                        const PathParams& params);
+net::HttpResponse Logout(const ApiDeps& deps, const net::HttpRequest& request,
+                         const PathParams& params);
+net::HttpResponse AddUser(const ApiDeps& deps, const net::HttpRequest& request,
+                          const PathParams& params);
+net::HttpResponse ListUsers(const ApiDeps& deps, const net::HttpRequest& request,
+                            const PathParams& params);
+net::HttpResponse RemoveUser(const ApiDeps& deps, const net::HttpRequest& request,
+                             const PathParams& params);
+// What the failed-authentication limit (AuthFailureLimiter) counts a login
+// or logout by: its credentials are in the body (and the bearer token), not
+// in the bearer token alone. "" when there are none.
+std::string LoginAttemptKey(const net::HttpRequest& request);
+
 // Streams (stream_handlers.cc). Without follow=true they answer once.
 // The NDJSON ones write one JSON object per line, flushed per line.
 boost::asio::awaitable<void> Logs(const ApiDeps& deps, const net::HttpRequest& request,

@@ -24,6 +24,8 @@ std::string_view PermissionName(Permission permission) {
       return "edge:self";
     case Permission::kNodeSelf:
       return "node:self";
+    case Permission::kLogin:
+      return "login";
   }
   return "unknown";
 }
@@ -32,6 +34,7 @@ bool RoleAllows(auth::Role role, Permission permission) {
   using auth::Role;
   switch (permission) {
     case Permission::kPublic:
+    case Permission::kLogin:  // the handler checks a password or a session
       return true;
     case Permission::kAppsRead:
     case Permission::kAppLogs:

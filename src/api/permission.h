@@ -28,6 +28,7 @@ enum class Permission {
                // tokens, projects, the change stream (GET /v1/watch)
   kEdgeSelf,   // an edge's own reports and goodbye: the handler identifies the edge
   kNodeSelf,   // the agents' calls: the handler identifies the node or join token
+  kLogin,      // a person's login and logout: the handler checks the password or session
 };
 
 // "public", "metrics", "apps:read", ...: as tests and docs name them.
@@ -47,9 +48,11 @@ std::string WhoMay(Permission permission);
 bool Allows(const auth::Identity& caller, Permission permission);
 
 // Whether the handler identifies its caller itself (an edge or a node
-// credential, a join token), so routing asks for no admin token.
+// credential, a join token, a password, a session), so routing asks for no
+// admin token.
 inline bool CheckedByHandler(Permission permission) {
-  return permission == Permission::kEdgeSelf || permission == Permission::kNodeSelf;
+  return permission == Permission::kEdgeSelf || permission == Permission::kNodeSelf ||
+         permission == Permission::kLogin;
 }
 
 }  // namespace skiff::api

@@ -77,8 +77,10 @@ std::string Explain(const Error& error, const std::string& addr) {
           "set SKIFF_ADDR to point elsewhere",
           addr, error.message);
     case ErrorCode::kUnauthenticated:
-      return "401: the token was refused — set SKIFF_TOKEN or --token (the server wrote it to "
-             "DATA/admin.token)";
+      return fmt::format(
+          "401: the token was refused — set SKIFF_TOKEN or --token (the server wrote it to "
+          "DATA/admin.token), or `skiff login`{}",
+          error.message.empty() ? "" : " (" + error.message + ")");
     case ErrorCode::kPermissionDenied:
       return fmt::format("403: not allowed: {}", error.message);
     case ErrorCode::kDeadlineExceeded:

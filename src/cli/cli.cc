@@ -17,8 +17,6 @@ CLI::Validator ServerListValidator() {
       "URL[,URL...]");
 }
 
-namespace {
-
 void AddCommonOptions(CLI::App* sub, Invocation* inv) {
   sub->add_option("--addr", inv->options.addr,
                   "Skiff server URL, or several servers' comma-separated (the next is asked "
@@ -27,8 +25,10 @@ void AddCommonOptions(CLI::App* sub, Invocation* inv) {
       ->capture_default_str()
       ->check(ServerListValidator());
   sub->add_option("--token", inv->options.token,
-                  "API bearer token (env SKIFF_TOKEN; when neither is given, "
-                  ".skiff/admin.token in the current directory is used if it exists)")
+                  "API bearer token (env SKIFF_TOKEN; when neither is given, the session of "
+                  "`skiff login` ($XDG_CONFIG_HOME/skiff/session, else ~/.config/skiff/session) "
+                  "is used if there is one, else .skiff/admin.token in the current directory if "
+                  "it exists)")
       ->envname("SKIFF_TOKEN");
   sub->add_option("--ca", inv->options.ca,
                   "PEM file of the CA an https:// server chains to (env SKIFF_CA; when neither "
@@ -39,6 +39,8 @@ void AddCommonOptions(CLI::App* sub, Invocation* inv) {
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
 }
+
+namespace {
 
 CLI::App* Command(CLI::App& app, Invocation* inv, const std::string& name,
                   const std::string& description) {
@@ -219,6 +221,7 @@ void AddClientCommands(CLI::App& app, Invocation* inv) {
 
   CLI::App* drain = Command(app, inv, "drain", "Drain a node: its instances move elsewhere");
   drain->add_option("node", inv->node, "node id")->required();
+  AddUserCommands(app, inv);
 }
 
 int RunCli(int argc, char** argv) {

@@ -9,8 +9,9 @@
 //
 // Every command takes --addr (env SKIFF_ADDR, default http://127.0.0.1:7070;
 // several servers' URLs comma-separated, tried in turn: net::ServerPool),
-// --token (env SKIFF_TOKEN; when neither is given, ./.skiff/admin.token is
-// read if it exists) and -o table|json.
+// --token (env SKIFF_TOKEN; when neither is given, the session `skiff login`
+// keeps (credentials.h: SessionFilePath) is used, else ./.skiff/admin.token if
+// it exists) and -o table|json.
 #pragma once
 
 #include <chrono>
@@ -18,6 +19,7 @@
 #include <functional>
 #include <iosfwd>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cli/api_client.h"
@@ -62,9 +64,12 @@ struct Invocation {
   std::string cert_file;              // certs add --cert
   std::string key_file;               // certs add --key
   std::string name;                   // tokens create/revoke, projects create/delete, edges token
-  std::string role;                   // tokens create --role
-  std::vector<std::string> projects;  // tokens create --project
+  std::string role;                   // tokens create --role, users add --role
+  std::vector<std::string> projects;  // tokens create, users add --project
   std::string expires;                // tokens create, edges token --expires ("90d"; "": never)
+
+  // The people's commands (user_commands.h).
+  std::string user;                   // users add, users remove, login
 };
 
 // A CLI11 check of a server list flag (--addr, --server: one URL or several
@@ -74,6 +79,11 @@ CLI::Validator ServerListValidator();
 // Registers the client subcommands on `app`; parsing fills *inv (which must
 // outlive `app`).
 void AddClientCommands(CLI::App& app, Invocation* inv);
+// The options every client command takes (--addr, --token, --ca, -o).
+void AddCommonOptions(CLI::App* sub, Invocation* inv);
+// The people's commands: users, users add, users remove, login, logout
+// (user_commands.cc).
+void AddUserCommands(CLI::App& app, Invocation* inv);
 
 // Seams for tests: where requests go, and how the rollout follower waits.
 struct RunEnv {
@@ -82,6 +92,9 @@ struct RunEnv {
   std::function<std::chrono::steady_clock::time_point()> now;  // null: steady_clock::now
   std::chrono::milliseconds poll_interval{1000};
   std::function<std::string(const std::string&)> read_file;  // null: the filesystem
+  // Asks for a password (credentials.h: ReadPassword's contract); null: ReadPassword.
+  std::function<Result<std::string>(std::string_view prompt, bool confirm)> read_password;
+  std::string session_file;  // where `skiff login` keeps the session; "": SessionFilePath()
 };
 
 // Runs a parsed invocation. Returns the process exit code: 0 success, 1 the

@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
@@ -11,7 +12,9 @@
 #include <map>
 #include <sstream>
 
+#include "cli/credentials.h"
 #include "cli/rollout.h"
+#include "fakes/testing.h"
 
 namespace skiff::cli {
 namespace {
@@ -200,6 +203,12 @@ class CliRunTest : public ::testing::Test {
       auto named = files_.find(path);
       return named != files_.end() ? named->second : file_;
     };
+    env.session_file = session_file_;
+    env.read_password = [this](std::string_view prompt, bool confirm) -> Result<std::string> {
+      prompts_.emplace_back(std::string(prompt) + (confirm ? " (confirm)" : ""));
+      if (password_.empty()) return InvalidArgument("no password", "password");
+      return password_;
+    };
     return RunClientCommand(inv, out_, err_, env);
   }
   Invocation Inv(std::string command) {
@@ -215,6 +224,11 @@ class CliRunTest : public ::testing::Test {
   std::map<std::string, std::string> files_;  // ...but these
   std::ostringstream out_;
   std::ostringstream err_;
+  skiff::testing::TempDir dir_;
+  // Never the user's own: every test keeps its session in its temp dir.
+  std::string session_file_ = dir_.path() + "/config/skiff/session";
+  std::string password_ = "correct horse battery";  // what read_password answers
+  std::vector<std::string> prompts_;
 };
 
 // Verify that the CLI refuses to send a token to a plain http:// server off
@@ -661,6 +675,182 @@ TEST_F(CliRunTest, CertsTableAndRemove) {
   EXPECT_EQ(transport_.calls[1].method, "DELETE");
   EXPECT_EQ(transport_.calls[1].path, "/v1/certificates/*.web.com");
   EXPECT_EQ(out_.str(), "*.web.com: certificate removed\n");
+}
+
+// Verify that the people's commands parse: users (list), users add with its
+// role and repeated projects, users remove, login NAME, logout; a role that
+// is not a person's is bad usage.
+TEST(CliParseTest, Users) {
+  EXPECT_EQ(Parse({"users"}).command, "users");
+  EXPECT_EQ(Parse({"users", "-o", "json"}).options.output, "json");
+  const Invocation add = Parse(
+      {"users", "add", "alice", "--role", "deployer", "--project", "web", "--project", "api"});
+  EXPECT_EQ(add.command, "users add");
+  EXPECT_EQ(add.user, "alice");
+  EXPECT_EQ(add.role, "deployer");
+  EXPECT_EQ(add.projects, (std::vector<std::string>{"web", "api"}));
+  EXPECT_THROW(Parse({"users", "add", "alice", "--role", "edge"}), CLI::ParseError);
+  EXPECT_THROW(Parse({"users", "add", "alice"}), CLI::ParseError);
+  const Invocation remove = Parse({"users", "remove", "alice"});
+  EXPECT_EQ(remove.command, "users remove");
+  EXPECT_EQ(remove.user, "alice");
+  const Invocation login = Parse({"login", "alice", "--addr", "http://127.0.0.1:9"});
+  EXPECT_EQ(login.command, "login");
+  EXPECT_EQ(login.user, "alice");
+  EXPECT_THROW(Parse({"login"}), CLI::ParseError);
+  EXPECT_EQ(Parse({"logout"}).command, "logout");
+}
+
+// Verify that the help of --token says that the session of `skiff login` is
+// used, before .skiff/admin.token.
+TEST(CliParseTest, TokenHelpNamesTheSession) {
+  CLI::App app{"test"};
+  Invocation inv;
+  AddClientCommands(app, &inv);
+  const std::string help = app.get_subcommand("apps")->help();
+  EXPECT_THAT(help, HasSubstr("~/.config/skiff/session"));
+  EXPECT_THAT(help, HasSubstr(".skiff/admin.token"));
+}
+
+// Verify that users add asks for the password with confirmation and POSTs
+// the user with role and projects.
+TEST_F(CliRunTest, UsersAdd) {
+  transport_.Answer(
+      201, R"({"name":"alice","role":"deployer","projects":["api","web"],"created_at":"t"})");
+  Invocation inv = Inv("users add");
+  inv.user = "alice";
+  inv.role = "deployer";
+  inv.projects = {"web", "api"};
+  EXPECT_EQ(Run(inv), 0) << err_.str();
+  EXPECT_EQ(prompts_, (std::vector<std::string>{"password for alice:  (confirm)"}));
+  ASSERT_EQ(transport_.calls.size(), 1u);
+  EXPECT_EQ(transport_.calls[0].method, "POST");
+  EXPECT_EQ(transport_.calls[0].path, "/v1/users");
+  EXPECT_EQ(boost::json::parse(transport_.calls[0].body),
+            boost::json::parse(R"({"name":"alice","role":"deployer","projects":["web","api"],)"
+                               R"("password":"correct horse battery"})"));
+  EXPECT_EQ(out_.str(), "alice: added (deployer in api,web)\n");
+}
+
+// Verify that users add with no password sends nothing and fails.
+TEST_F(CliRunTest, UsersAddWithoutPassword) {
+  password_.clear();
+  Invocation inv = Inv("users add");
+  inv.user = "alice";
+  inv.role = "admin";
+  EXPECT_EQ(Run(inv), 1);
+  EXPECT_TRUE(transport_.calls.empty());
+  EXPECT_THAT(err_.str(), HasSubstr("no password"));
+}
+
+// Verify that users lists a table (or the server's JSON) and that users
+// remove DELETEs the user.
+TEST_F(CliRunTest, UsersListAndRemove) {
+  const std::string users =
+      R"({"users":[{"name":"alice","role":"admin","projects":[],"created_at":"t1"},)"
+      R"({"name":"bob","role":"viewer","projects":["web"],"created_at":"t2"}]})";
+  transport_.Answer(200, users);
+  EXPECT_EQ(Run(Inv("users")), 0);
+  EXPECT_THAT(out_.str(), HasSubstr("NAME"));
+  EXPECT_THAT(out_.str(), HasSubstr("bob    viewer  web"));
+  transport_.Answer(200, users);
+  Invocation json_inv = Inv("users");
+  json_inv.options.output = "json";
+  out_.str("");
+  EXPECT_EQ(Run(json_inv), 0);
+  EXPECT_EQ(boost::json::parse(out_.str()), boost::json::parse(users));
+
+  transport_.answers.push_back(net::HttpResponse{204, {}, ""});
+  Invocation remove = Inv("users remove");
+  remove.user = "bob";
+  out_.str("");
+  EXPECT_EQ(Run(remove), 0);
+  EXPECT_EQ(transport_.calls.back().method, "DELETE");
+  EXPECT_EQ(transport_.calls.back().path, "/v1/users/bob");
+  EXPECT_EQ(out_.str(), "bob: removed; their sessions ended\n");
+}
+
+// Verify that login sends the password with no bearer token, keeps the
+// session in the session file (mode 0600, directory 0700) without printing
+// it, that later commands bear it when no --token is given (and --token
+// wins), and that logout ends it and forgets the file.
+TEST_F(CliRunTest, LoginKeepsTheSessionAndLogoutEndsIt) {
+  const std::string token = "skiff-session-" + std::string(64, 'a');
+  transport_.Answer(200, R"({"token":")" + token +
+                             R"(","expires_at":"2026-01-01T12:00:00Z","user":"alice",)"
+                             R"("role":"admin","projects":[]})");
+  Invocation login = Inv("login");
+  login.options.token.clear();
+  login.user = "alice";
+  EXPECT_EQ(Run(login), 0) << err_.str();
+  ASSERT_EQ(transport_.calls.size(), 1u);
+  EXPECT_EQ(transport_.calls[0].path, "/v1/login");
+  EXPECT_EQ(transport_.calls[0].auth, "");
+  EXPECT_EQ(boost::json::parse(transport_.calls[0].body),
+            boost::json::parse(R"({"name":"alice","password":"correct horse battery"})"));
+  EXPECT_THAT(out_.str(), HasSubstr("logged in as alice (admin) until 2026-01-01T12:00:00Z"));
+  EXPECT_THAT(out_.str(), Not(HasSubstr(token)));
+  EXPECT_EQ(ReadSessionFile(session_file_).value(), token);
+  struct stat st {};
+  ASSERT_EQ(::stat(session_file_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(::stat((dir_.path() + "/config/skiff").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+
+  transport_.Answer(200, R"({"apps":[]})");
+  Invocation apps = Inv("apps");
+  apps.options.token.clear();
+  EXPECT_EQ(Run(apps), 0);
+  EXPECT_EQ(transport_.calls.back().auth, "Bearer " + token);
+  transport_.Answer(200, R"({"apps":[]})");
+  EXPECT_EQ(Run(Inv("apps")), 0);
+  EXPECT_EQ(transport_.calls.back().auth, "Bearer tok");
+
+  transport_.answers.push_back(net::HttpResponse{204, {}, ""});
+  Invocation logout = Inv("logout");
+  logout.options.token.clear();
+  out_.str("");
+  EXPECT_EQ(Run(logout), 0) << err_.str();
+  EXPECT_EQ(transport_.calls.back().path, "/v1/logout");
+  EXPECT_EQ(transport_.calls.back().auth, "Bearer " + token);
+  EXPECT_EQ(out_.str(), "logged out\n");
+  EXPECT_EQ(ReadSessionFile(session_file_).value(), "");
+  err_.str("");
+  EXPECT_EQ(Run(logout), 1);
+  EXPECT_THAT(err_.str(), HasSubstr("not logged in"));
+}
+
+// Verify that a refused login says so, keeps no session, and that -o json
+// shows the session without its token.
+TEST_F(CliRunTest, LoginRefusedAndJson) {
+  transport_.Answer(
+      401, R"({"error":{"code":"unauthenticated","message":"wrong user name or password"}})");
+  Invocation login = Inv("login");
+  login.user = "alice";
+  EXPECT_EQ(Run(login), 1);
+  EXPECT_EQ(err_.str(), "error: wrong user name or password\n");
+  EXPECT_EQ(ReadSessionFile(session_file_).value(), "");
+
+  transport_.Answer(200, R"({"token":"skiff-session-b","expires_at":"e","user":"alice",)"
+                         R"("role":"viewer","projects":["web"]})");
+  login.options.output = "json";
+  EXPECT_EQ(Run(login), 0);
+  const boost::json::value shown = boost::json::parse(out_.str());
+  EXPECT_FALSE(shown.as_object().contains("token"));
+  EXPECT_EQ(shown.at("session_file"), boost::json::value(session_file_));
+  EXPECT_EQ(shown.at("role"), "viewer");
+  EXPECT_EQ(ReadSessionFile(session_file_).value(), "skiff-session-b");
+}
+
+// Verify that logout of a session the server no longer knows still forgets it here.
+TEST_F(CliRunTest, LogoutOfAnEndedSession) {
+  ASSERT_TRUE(WriteSessionFile(session_file_, "skiff-session-old"));
+  transport_.Answer(401, R"({"error":{"code":"unauthenticated","message":"unknown session"}})");
+  Invocation logout = Inv("logout");
+  logout.options.token.clear();
+  EXPECT_EQ(Run(logout), 0) << err_.str();
+  EXPECT_EQ(out_.str(), "logged out (the session had already ended)\n");
+  EXPECT_EQ(ReadSessionFile(session_file_).value(), "");
 }
 
 }  // namespace

@@ -11,9 +11,11 @@
 #include <thread>
 
 #include "cli/cli.h"
+#include "cli/credentials.h"
 #include "cli/json_fields.h"
 #include "cli/rollout.h"
 #include "cli/table.h"
+#include "cli/user_commands.h"
 #include "model/yaml_json.h"
 #include "net/join_token.h"
 
@@ -642,7 +644,16 @@ class Runner {
   ApiClient* client_;
 };
 
-std::string ReadLocalToken() {
+// The session of `skiff login`, else the admin token of a server whose data
+// directory is here.
+std::string ReadLocalToken(const RunEnv& env, std::ostream& err) {
+  const std::string session_file = env.session_file.empty() ? SessionFilePath() : env.session_file;
+  auto session = ReadSessionFile(session_file);
+  if (!session) {
+    err << "skiff: not using the session of `skiff login`: " << session.error().message << "\n";
+  } else if (!session->empty()) {
+    return *session;
+  }
   std::ifstream in(kLocalTokenFile);
   std::string token;
   if (in) std::getline(in, token);
@@ -654,10 +665,12 @@ std::string ReadLocalToken() {
 
 int RunClientCommand(const Invocation& inv, std::ostream& out, std::ostream& err,
                      const RunEnv& env) {
-  std::string token = inv.options.token.empty() ? ReadLocalToken() : inv.options.token;
-  // The token would cross the network in clear to an http:// server off
-  // loopback: refuse before anything is sent.
-  if (!token.empty()) {
+  std::string token = inv.options.token.empty() ? ReadLocalToken(env, err) : inv.options.token;
+  // A login shows a password, not a token.
+  if (inv.command == "login") token.clear();
+  // The token (or password) would cross the network in clear to an http://
+  // server off loopback: refuse before anything is sent.
+  if (!token.empty() || inv.command == "login") {
     if (auto checked = net::TrustForSecrets(inv.options.addr, "", ""); !checked) {
       err << "skiff: " << checked.error().message << " (--addr, SKIFF_ADDR)\n";
       return 2;
@@ -682,6 +695,7 @@ int RunClientCommand(const Invocation& inv, std::ostream& out, std::ostream& err
     transport = owned.get();
   }
   ApiClient client(transport, token);
+  if (IsUserCommand(inv.command)) return RunUserCommand(inv, out, err, env, client, token);
   return Runner(inv, out, err, env, &client).Run();
 }
 

@@ -23,6 +23,7 @@
 #include "api/api_server.h"
 #include "api/auth.h"
 #include "api/join_tokens.h"
+#include "auth/users.h"
 #include "common/dir_lock.h"
 #include "common/ids.h"
 #include "common/logging.h"
@@ -132,6 +133,8 @@ class Server::Impl {
   std::unique_ptr<acme::AcmeDirectory> acme_directory_;
   std::unique_ptr<controller::AcmeAccountStore> acme_account_;
   std::unique_ptr<EdgeRoster> edge_roster_;  // before api_: the API tells it of edges
+  // People's users and sessions (before auth_, which asks it of sessions).
+  std::unique_ptr<auth::UserStore> users_;
   std::unique_ptr<api::TokenAuthenticator> auth_;
   api::AuthFailureLimiter auth_failures_;
   std::unique_ptr<api::ApiServer> api_;
@@ -539,7 +542,15 @@ Status Server::Impl::Start() {
   SKIFF_RETURN_IF_ERROR(join_tokens_->ImportFile(data));
   api_tokens_ = std::make_unique<auth::ApiTokenStore>(store_.get(), clock_);
   projects_ = std::make_unique<auth::ProjectStore>(store_.get(), clock_);
-  auth_ = api::TokenAuthenticator::FromHashes({admin_hash}, join_tokens_.get(), api_tokens_.get());
+  
+  users_ = std::make_unique<auth::UserStore>(store_.get(), clock_);
+  // Logins drop expired sessions too; these are those of a server that was down.
+  if (auto dropped = users_->DropExpiredSessions(); !dropped) {
+    SKIFF_LOG_WARN("cannot drop expired sessions: {}", dropped.error().ToString());
+  }
+  
+  auth_ = api::TokenAuthenticator::FromHashes({admin_hash}, join_tokens_.get(), api_tokens_.get(),
+                                                users_.get());
   // The standalone edges heard, shared with the servers of the database so
   // that each waits for them in drains (edge_roster.h).
   SKIFF_ASSIGN_OR_RETURN(edge_roster_, EdgeRoster::Open(store_.get(), clock_, data));
@@ -555,6 +566,7 @@ Status Server::Impl::Start() {
   deps.join_tokens = join_tokens_.get();
   deps.tokens = api_tokens_.get();
   deps.projects = projects_.get();
+  deps.users = users_.get();
   deps.certificates = certificates_.get();
   deps.challenges = challenges_.get();
   deps.log_dir = (std::filesystem::path(data) / "logs").string();
