@@ -11,6 +11,7 @@
 #include "api/auth_failure_limiter.h"
 #include "api/join_tokens.h"
 #include "api/log_source.h"
+#include "auth/secrets.h"
 #include "common/clock.h"
 #include "controller/acme_challenges.h"
 #include "controller/app_service.h"
@@ -48,6 +49,9 @@ struct ApiDeps {
   controller::CertificateStore* certificates = nullptr;
   // The ACME challenges the routes document carries; null: none.
   controller::AcmeChallengeStore* challenges = nullptr;
+  // Apps' secrets (/v1/apps/{name}/secrets), also given to agents with their
+  // assignments; null: those routes answer 404 and agents get no secrets.
+  auth::SecretStore* secrets = nullptr;
   // Where the logs come from; null: a FileLogSource over `log_dir`.
   LogSource* logs = nullptr;
   std::string log_dir;  // <data>/logs

@@ -182,6 +182,10 @@ void ApiServer::AddRoutes() {
   r.AddUnary("GET", "/v1/apps/{name}/deployments", Permission::kAppsRead,
              Bind(d, &ListDeployments));
   r.AddUnary("GET", "/v1/apps/{name}/instances", Permission::kAppsRead, Bind(d, &ListInstances));
+  r.AddUnary("GET", "/v1/apps/{name}/secrets", Permission::kAppsRead, Bind(d, &ListSecrets));
+  r.AddUnary("PUT", "/v1/apps/{name}/secrets/{key}", Permission::kAppsWrite, Bind(d, &SetSecret));
+  r.AddUnary("DELETE", "/v1/apps/{name}/secrets/{key}", Permission::kAppsWrite,
+             Bind(d, &UnsetSecret));
   r.Add("GET", "/v1/apps/{name}/logs", Permission::kAppLogs, BindStream(d, &Logs));
   r.Add("GET", "/v1/events", Permission::kAppsRead, BindStream(d, &Events));
   r.Add("GET", "/v1/watch", Permission::kAppsRead, BindStream(d, &Watch));

@@ -39,6 +39,18 @@ net::HttpResponse ListDeployments(const ApiDeps& deps, const net::HttpRequest& r
 net::HttpResponse ListInstances(const ApiDeps& deps, const net::HttpRequest& request,
                                 const PathParams& params);
 
+// Secrets (secret_handlers.cc): PUT /v1/apps/{name}/secrets/{key} (the body
+// is the value), GET /v1/apps/{name}/secrets (never values), DELETE
+// /v1/apps/{name}/secrets/{key}; 404 when ApiDeps::secrets is null.
+net::HttpResponse SetSecret(const ApiDeps& deps, const net::HttpRequest& request,
+                            const PathParams& params);
+net::HttpResponse ListSecrets(const ApiDeps& deps, const net::HttpRequest& request,
+                              const PathParams& params);
+net::HttpResponse UnsetSecret(const ApiDeps& deps, const net::HttpRequest& request,
+                              const PathParams& params);
+// Forgets the secrets of `app`, being deleted (logged when it cannot).
+void RemoveAppSecrets(const ApiDeps& deps, const std::string& app);
+
 // Cluster (cluster_handlers.cc).
 net::HttpResponse ListNodes(const ApiDeps& deps, const net::HttpRequest& request,
                             const PathParams& params);

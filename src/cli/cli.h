@@ -1,6 +1,6 @@
 // The client commands of DESIGN.md (apply, apps, status, deployments, scale,
 // restart, rollback, promote, delete, logs, events, nodes, drain, traffic,
-// certs) with CLI11.
+// certs, secrets) with CLI11.
 //
 // main builds one CLI::App for the whole binary and calls AddClientCommands on
 // it, so `skiff --help` lists the server roles and the client commands
@@ -60,6 +60,8 @@ struct Invocation {
   std::string domain;         // certs add, certs remove
   std::string cert_file;      // certs add --cert
   std::string key_file;       // certs add --key
+  std::string secret_key;     // secrets set, secrets unset
+  std::string from_file;      // secrets set --from-file (else the value is read from stdin)
 };
 
 // A CLI11 check of a server list flag (--addr, --server: one URL or several
@@ -77,6 +79,7 @@ struct RunEnv {
   std::function<std::chrono::steady_clock::time_point()> now;  // null: steady_clock::now
   std::chrono::milliseconds poll_interval{1000};
   std::function<std::string(const std::string&)> read_file;  // null: the filesystem
+  std::function<std::string()> read_stdin;                   // null: std::cin, to its end
 };
 
 // Runs a parsed invocation. Returns the process exit code: 0 success, 1 the

@@ -75,6 +75,9 @@ class Runner {
     if (c == "certs") return Certs();
     if (c == "certs add") return AddCert();
     if (c == "certs remove") return RemoveCert();
+    if (c == "secrets") return Secrets();
+    if (c == "secrets set") return SetSecret();
+    if (c == "secrets unset") return UnsetSecret();
     err_ << "unknown command \"" << c << "\"; see skiff --help\n";
     return 2;
   }
@@ -546,6 +549,53 @@ class Runner {
     if (!reply) return Fail(reply.error());
     if (PrintedJson(*reply)) return 0;
     out_ << fmt::format("{}: certificate removed\n", inv_.domain);
+    return 0;
+  }
+
+  int Secrets() {
+    auto reply = client_->Call("GET", AppPath() + "/secrets");
+    if (!reply) return Fail(reply.error());
+    if (PrintedJson(*reply)) return 0;
+    Table t({"KEY", "VERSION", "UPDATED"});
+    for (const json::value& s : Array(reply->body, "secrets")) {
+      t.AddRow({Str(s, "key"), std::to_string(Int(s, "version")), Str(s, "updated_at")});
+    }
+    out_ << (t.rows() == 0 ? fmt::format("{} has no secrets\n", inv_.app) : t.Render());
+    return 0;
+  }
+
+  // The value is never printed, nor put in an error message: only its size.
+  int SetSecret() {
+    std::string value;
+    if (!inv_.from_file.empty()) {
+      if (!ReadFile(inv_.from_file, value)) return 1;
+    } else if (env_.read_stdin) {
+      value = env_.read_stdin();
+    } else {
+      std::stringstream ss;
+      ss << std::cin.rdbuf();
+      value = ss.str();
+    }
+    if (value.empty()) {
+      err_ << "error: the value is empty: give it on stdin (`printf %s VALUE | skiff secrets set "
+              "APP KEY`) or with --from-file\n";
+      return 1;
+    }
+    auto reply = client_->Call("PUT", AppPath() + "/secrets/" + inv_.secret_key, value,
+                               "application/octet-stream");
+    if (!reply) return Fail(reply.error());
+    if (PrintedJson(*reply)) return 0;
+    out_ << fmt::format("{}: secret {} set (version {}), revision {}\n", inv_.app, inv_.secret_key,
+                        Int(reply->body, "version"), Int(reply->body, "revision"));
+    return 0;
+  }
+
+  int UnsetSecret() {
+    auto reply = client_->Call("DELETE", AppPath() + "/secrets/" + inv_.secret_key);
+    if (!reply) return Fail(reply.error());
+    if (PrintedJson(*reply)) return 0;
+    out_ << fmt::format("{}: secret {} unset, revision {}\n", inv_.app, inv_.secret_key,
+                        Int(reply->body, "revision"));
     return 0;
   }
 

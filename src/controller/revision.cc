@@ -13,11 +13,14 @@ RollbackWrites MakeRollback(const model::App& app, const model::Deployment& targ
   out.app = app;
   out.app.revision = app.revision + 1;
   out.app.spec = target.spec;
+  // Secrets keep only their current values (auth/secrets.h): the revision
+  // runs them, so it names their current versions, not the target's.
+  out.app.spec.secret_versions = app.spec.secret_versions;
   out.app.updated_at = now;
   model::Deployment& d = out.deployment;
   d.app = app.name;
   d.revision = out.app.revision;
-  d.spec = target.spec;
+  d.spec = out.app.spec;
   d.created_at = now;
   d.updated_at = now;
   d.message = std::move(message);

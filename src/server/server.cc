@@ -23,6 +23,7 @@
 #include "api/api_server.h"
 #include "api/auth.h"
 #include "api/join_tokens.h"
+#include "auth/secrets.h"
 #include "common/dir_lock.h"
 #include "common/ids.h"
 #include "common/logging.h"
@@ -124,6 +125,8 @@ class Server::Impl {
   // certificates the edges serve.
   std::optional<crypto::Keyring> keyring_;
   std::unique_ptr<controller::CertificateStore> certificates_;
+  // Apps' secrets, sealed under the same keyring.
+  std::unique_ptr<auth::SecretStore> secrets_;
   // The ACME challenges the routes carry; the directory and account certificates
   // are ordered with, when --acme-directory is given.
   std::unique_ptr<controller::AcmeChallengeStore> challenges_;
@@ -346,7 +349,8 @@ Status Server::Impl::StartAgent() {
   agent_options.port_first = options_.port_first;
   agent_options.port_last = options_.port_last;
   if (!shared_) {
-    control_plane_ = std::make_unique<LocalControlPlane>(store_.get(), nodes_.get());
+    control_plane_ =
+        std::make_unique<LocalControlPlane>(store_.get(), nodes_.get(), secrets_.get());
   } else {
     // The leader judges the node by the heartbeats it hears, so the agent
     // speaks to it as a standalone agent does, with a credential this server
@@ -502,6 +506,7 @@ Status Server::Impl::Start() {
   apps_ = std::make_unique<controller::AppService>(store_.get(), clock_);
   nodes_ = std::make_unique<controller::NodeService>(store_.get(), clock_);
   certificates_ = std::make_unique<controller::CertificateStore>(store_.get(), &*keyring_, clock_);
+  secrets_ = std::make_unique<auth::SecretStore>(store_.get(), &*keyring_, clock_);
   // A server of a shared database without the others' keyring could not
   // send their certificates to its edges: it says so rather than serve
   // without them.
@@ -550,6 +555,7 @@ Status Server::Impl::Start() {
   deps.auth_failures = &auth_failures_;
   deps.join_tokens = join_tokens_.get();
   deps.certificates = certificates_.get();
+  deps.secrets = secrets_.get();
   deps.challenges = challenges_.get();
   deps.log_dir = (std::filesystem::path(data) / "logs").string();
   deps.metrics = metrics_.get();
