@@ -195,8 +195,12 @@ void Agent::SaveAssignments(const protocol::Assignments& assignments) {
            std::string(model::ToString(i.desired)) + ';';
   }
   if (key == saved_key_) return;
-  Status saved =
-      WriteFileAtomically(AssignmentsPath(), boost::json::serialize(ToJson(assignments)));
+  // Never a secret's value on disk: an agent that restarts while the server
+  // is down starts no instance that needs secrets until the server answers
+  // (Apply: it waits for them).
+  protocol::Assignments kept = assignments;
+  kept.secrets.clear();
+  Status saved = WriteFileAtomically(AssignmentsPath(), boost::json::serialize(ToJson(kept)));
   if (!saved) {
     SKIFF_LOG_WARN("agent: cannot keep the assignments on disk: {}", saved.error().message);
     return;
@@ -293,15 +297,32 @@ void Agent::Apply(const protocol::Assignments& assignments) {
     assigned.insert(instance.id);
     const model::AppSpec& target_spec =
         spec != assignments.specs.end() ? spec->second : model::AppSpec{};
+    // The values of the secrets its spec names: none, or they did not come
+    // (assignments kept on disk, or the server cannot open them): it waits,
+    // rather than start without them; whatever runs is kept.
+    static const std::map<std::string, std::string> kNoSecrets;
+    const std::map<std::string, std::string>* secrets = &kNoSecrets;
+    if (!target_spec.secret_versions.empty()) {
+      auto given = assignments.secrets.find(instance.app);
+      if (given == assignments.secrets.end()) {
+        if (instance.desired == model::DesiredState::kRun) {
+          SKIFF_LOG_WARN("agent: no secrets for {} yet; instance {} waits", instance.app,
+                         instance.id);
+          continue;
+        }
+      } else {
+        secrets = &given->second;
+      }
+    }
     auto& runner = runners_[instance.id];
-    if (runner && !runner->SetTarget(instance, target_spec)) {
+    if (runner && !runner->SetTarget(instance, target_spec, *secrets)) {
       // It finished (unassigned) just now and the instance came back.
       pool_.Remove(runner.get());
       runner.reset();
     }
     if (!runner) {
       runner = std::make_unique<InstanceRunner>(&context_, instance.id);
-      runner->SetTarget(instance, target_spec);
+      runner->SetTarget(instance, target_spec, *secrets);
       pool_.Add(runner.get());
     }
   }

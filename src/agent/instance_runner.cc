@@ -39,16 +39,17 @@ void InstanceRunner::MarkEnded(int64_t generation) {
   state_.ended_generation = std::max(state_.ended_generation, generation);
 }
 
-bool InstanceRunner::SetTarget(const model::Instance& instance, const model::AppSpec& spec) {
+bool InstanceRunner::SetTarget(const model::Instance& instance, const model::AppSpec& spec,
+                               const std::map<std::string, std::string>& secrets) {
   bool changed;
   {
     std::lock_guard lock(mu_);
     if (finished_) return false;
     // Every resync hands every runner its target again: only a change is
     // worth a run (a thousand idle instances must cost nothing).
-    changed =
-        !target_ || unassigned_ || !(target_->spec == spec) || !(target_->instance == instance);
-    target_ = RunnerTarget{instance, spec};
+    changed = !target_ || unassigned_ || !(target_->spec == spec) ||
+              !(target_->instance == instance) || target_->secrets != secrets;
+    target_ = RunnerTarget{instance, spec, secrets};
     unassigned_ = false;
   }
   if (changed) context_->pool->Wake(this);
@@ -165,8 +166,8 @@ void InstanceRunner::Carry(const RunnerAction& action, const RunnerInput& decide
         std::error_code ignored;  // a failure shows as the driver's "cannot enter work dir"
         std::filesystem::create_directories(app_dir, ignored);
       }
-      runtime::TaskConfig config =
-          BuildTaskConfig(instance, spec, context_->host, *port, LogPath(), app_dir);
+      runtime::TaskConfig config = BuildTaskConfig(instance, spec, context_->host, *port, LogPath(),
+                                                   app_dir, decided.target->secrets);
       config.node_id = context_->node_id;
       auto handle = driver->Start(config);
       if (!handle) {

@@ -68,7 +68,10 @@ class InstanceRunner final : public PoolJob {
   // The latest wish of the control plane for this instance; the runner runs
   // only when it differs from the last one (resyncs hand it again). False when the
   // runner has already finished (the caller needs a new runner).
-  bool SetTarget(const model::Instance& instance, const model::AppSpec& spec);
+  // `secrets` are the values of the secrets `spec` names, given to the task
+  // as environment variables (kept in memory only).
+  bool SetTarget(const model::Instance& instance, const model::AppSpec& spec,
+                 const std::map<std::string, std::string>& secrets = {});
   // The instance is no longer this node's: stop its task, then finish.
   void Unassign();
   // Makes runs return at the next step; the task is left running.

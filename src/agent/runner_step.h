@@ -57,6 +57,8 @@ inline const Duration kDefaultGrace = model::AppSpec{}.stop_grace;
 struct RunnerTarget {
   model::Instance instance;
   model::AppSpec spec;
+  // The values of the secrets `spec` names (protocol::Assignments::secrets).
+  std::map<std::string, std::string> secrets;
 };
 
 // The task the runner owns.

@@ -10,7 +10,8 @@ std::string DriverNameFor(const model::RunSpec& run) {
 
 runtime::TaskConfig BuildTaskConfig(const model::Instance& instance, const model::AppSpec& spec,
                                     const std::string& host, int port, const std::string& log_path,
-                                    const std::string& app_dir) {
+                                    const std::string& app_dir,
+                                    const std::map<std::string, std::string>& secrets) {
   runtime::TaskConfig config;
   config.instance_id = instance.id;
   config.app = instance.app;
@@ -32,6 +33,13 @@ runtime::TaskConfig BuildTaskConfig(const model::Instance& instance, const model
   config.run = spec.run;
   for (std::string& word : config.run.command) word = runtime::SubstituteVars(word, config.env);
   for (std::string& word : config.run.args) word = runtime::SubstituteVars(word, config.env);
+  // After the substitution: a secret never shows in a command line. Over the
+  // spec's env; never over Skiff's own variables (secrets cannot take their
+  // names, auth/secrets.h; checked again here all the same).
+  for (const auto& [key, value] : secrets) {
+    if (key == "PORT" || key == "HOST" || key.starts_with("SKIFF_")) continue;
+    config.env[key] = value;
+  }
   return config;
 }
 

@@ -4,6 +4,7 @@
 // Pure functions.
 #pragma once
 
+#include <map>
 #include <string>
 
 #include "model/resources.h"
@@ -16,9 +17,14 @@ namespace skiff::agent {
 std::string DriverNameFor(const model::RunSpec& run);
 
 // The task for `instance` of `spec` listening on host:port, logging to
-// `log_path`, working in spec.run.workdir or else `app_dir`.
+// `log_path`, working in spec.run.workdir or else `app_dir`. `secrets` (the
+// values of the app's secrets) are in its environment over the spec's env and
+// under Skiff's own variables (auth/secrets.h refuses those names); they are
+// not substituted into command or args (a command line is visible to every
+// user of the machine in ps).
 runtime::TaskConfig BuildTaskConfig(const model::Instance& instance, const model::AppSpec& spec,
                                     const std::string& host, int port, const std::string& log_path,
-                                    const std::string& app_dir);
+                                    const std::string& app_dir,
+                                    const std::map<std::string, std::string>& secrets = {});
 
 }  // namespace skiff::agent

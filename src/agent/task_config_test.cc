@@ -34,5 +34,24 @@ TEST(TaskConfigTest, ImageArgs) {
   EXPECT_EQ(DriverNameFor(process), "process");
 }
 
+// Verify that secrets join the environment over the spec's env, never over
+// Skiff's own variables, and are not substituted into the command.
+TEST(TaskConfigTest, SecretsInEnvironmentOnly) {
+  model::AppSpec spec;
+  spec.run.command = {"app", "--key=${API_KEY}", "--port=${PORT}"};
+  spec.env = {{"API_KEY", "from-spec"}, {"GREETING", "hi"}};
+  model::Instance instance;
+  instance.id = "web-1";
+  instance.app = "web";
+  auto config = BuildTaskConfig(instance, spec, "127.0.0.1", 20001, "/l", "/apps/web",
+                                {{"API_KEY", "s3cret"}, {"PORT", "1"}, {"SKIFF_APP", "x"}});
+  EXPECT_EQ(config.env.at("API_KEY"), "s3cret");
+  EXPECT_EQ(config.env.at("GREETING"), "hi");
+  EXPECT_EQ(config.env.at("PORT"), "20001");
+  EXPECT_EQ(config.env.at("SKIFF_APP"), "web");
+  EXPECT_EQ(config.run.command,
+            (std::vector<std::string>{"app", "--key=from-spec", "--port=20001"}));
+}
+
 }  // namespace
 }  // namespace skiff::agent

@@ -9,6 +9,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <chrono>
 
+#include "api/agent_secrets.h"
 #include "api/commit_waiter.h"
 #include "api/errors.h"
 #include "api/handlers.h"
@@ -169,6 +170,8 @@ net::HttpResponse AgentAssignments(const ApiDeps& deps, const net::HttpRequest& 
   if (auto caller = AgentCaller(deps, request, id); !caller) return ErrorReply(caller.error());
   auto assignments = deps.nodes->Assignments(id);
   if (!assignments) return ErrorReply(assignments.error());
+  // The values of its apps' secrets: to this node's credential only.
+  AttachSecrets(deps.secrets, &*assignments);
   return net::JsonResponse(200, protocol::ToJson(*assignments));
 }
 

@@ -13,6 +13,7 @@
 #include "api/log_source.h"
 #include "auth/api_tokens.h"
 #include "auth/projects.h"
+#include "auth/secrets.h"
 #include "auth/users.h"
 #include "common/clock.h"
 #include "controller/acme_challenges.h"
@@ -48,6 +49,10 @@ struct ApiDeps {
   // is taken as existing.
   auth::ApiTokenStore* tokens = nullptr;
   auth::ProjectStore* projects = nullptr;
+  // Whether requests are audited (store/audit.h): every write but the
+  // machines' reports, and every refusal. The server gives its parts an
+  // auth::AuditingStore, so that a change carries its entry in its commit.
+  bool audit = true;
   // Join tokens and node credentials; null: /v1/join-tokens and /v1/agent/... answer 404.
   // The agent calls also need `nodes`.
   JoinTokenStore* join_tokens = nullptr;
@@ -58,6 +63,9 @@ struct ApiDeps {
   controller::CertificateStore* certificates = nullptr;
   // The ACME challenges the routes document carries; null: none.
   controller::AcmeChallengeStore* challenges = nullptr;
+  // Apps' secrets (/v1/apps/{name}/secrets), also given to agents with their
+  // assignments; null: those routes answer 404 and agents get no secrets.
+  auth::SecretStore* secrets = nullptr;
   // Where the logs come from; null: a FileLogSource over `log_dir`.
   LogSource* logs = nullptr;
   std::string log_dir;  // <data>/logs

@@ -13,7 +13,10 @@
 
 #include "api/errors.h"
 #include "api/handlers.h"
+#include "auth/audit_scope.h"
 #include "common/check.h"
+#include "common/ids.h"
+#include "common/logging.h"
 
 namespace skiff::api {
 namespace asio = boost::asio;
@@ -201,6 +204,10 @@ void ApiServer::AddRoutes() {
   r.AddUnary("GET", "/v1/apps/{name}/deployments", Permission::kAppsRead,
              Bind(d, &ListDeployments));
   r.AddUnary("GET", "/v1/apps/{name}/instances", Permission::kAppsRead, Bind(d, &ListInstances));
+  r.AddUnary("GET", "/v1/apps/{name}/secrets", Permission::kAppsRead, Bind(d, &ListSecrets));
+  r.AddUnary("PUT", "/v1/apps/{name}/secrets/{key}", Permission::kAppsWrite, Bind(d, &SetSecret));
+  r.AddUnary("DELETE", "/v1/apps/{name}/secrets/{key}", Permission::kAppsWrite,
+             Bind(d, &UnsetSecret));
   r.Add("GET", "/v1/apps/{name}/logs", Permission::kAppLogs, BindStream(d, &Logs));
   r.Add("GET", "/v1/events", Permission::kAppsRead, BindStream(d, &Events));
   // Every change of every app and node: the admin's (the others' lists are filtered).
@@ -224,6 +231,7 @@ void ApiServer::AddRoutes() {
   r.AddUnary("GET", "/v1/projects", Permission::kAppsRead, Bind(d, &ListProjects));
   r.AddUnary("POST", "/v1/projects", Permission::kCluster, Bind(d, &CreateProject));
   r.AddUnary("DELETE", "/v1/projects/{name}", Permission::kCluster, Bind(d, &DeleteProject));
+  r.Add("GET", "/v1/audit", Permission::kCluster, BindStream(d, &Audit));
   r.AddUnary("POST", "/v1/join-tokens", Permission::kCluster, Bind(d, &CreateJoinToken));
   r.AddUnary("GET", "/v1/join-tokens", Permission::kCluster, Bind(d, &ListJoinTokens));
   r.AddUnary("DELETE", "/v1/join-tokens/{id}", Permission::kCluster, Bind(d, &RevokeJoinToken));
@@ -349,6 +357,20 @@ bool ApiServer::IsPublic(const Route& route) const {
 
 namespace {
 
+bool IsWrite(const std::string& method) {
+  return method != "GET" && method != "HEAD" && method != "OPTIONS";
+}
+
+// The machines' reports: heartbeats, instance reports, samples, traffic.
+// Many a minute from every agent and edge, they are audited only when
+// refused.
+bool IsTelemetry(const Route& route) {
+  return route.pattern == "/v1/agent/nodes/{id}/heartbeat" ||
+         route.pattern == "/v1/agent/nodes/{id}/reports" ||
+         route.pattern == "/v1/agent/nodes/{id}/samples" ||
+         route.pattern == "/v1/edges/{name}/traffic";
+}
+
 // Who calls a public route, or one whose handler identifies its caller.
 Caller AnonymousCaller() {
   return Caller{.role = auth::Role::kAnonymous, .name = "anonymous", .credential = "none"};
@@ -396,6 +418,7 @@ std::optional<net::HttpResponse> ApiServer::Refusal(const net::HttpRequest& requ
   Result<Caller> identity = deps_.auth->Identify(request);
   if (!identity) return ErrorReply(identity.error());
   *identified = true;
+  *caller = *identity;  // the audit trail names who was refused too
   if (!Allows(*identity, match.route->permission)) {
     return ErrorReply(
         Error{ErrorCode::kPermissionDenied,
@@ -403,7 +426,6 @@ std::optional<net::HttpResponse> ApiServer::Refusal(const net::HttpRequest& requ
                           auth::ToString(identity->role), request.method, match.route->pattern),
               ""});
   }
-  *caller = std::move(*identity);
   return AppScopeRefusal(match, *caller, request.method);
 }
 
@@ -441,6 +463,56 @@ std::optional<net::HttpResponse> ApiServer::AppScopeRefusal(const Router::Match&
   return std::nullopt;
 }
 
+std::optional<store::AuditEntry> ApiServer::AuditEntryFor(const net::HttpRequest& request,
+                                                          const Router::Match& match,
+                                                          const Caller& caller,
+                                                          const std::optional<int>& refused) {
+  if (!deps_.audit || match.route == nullptr) return std::nullopt;
+  if (refused) {
+    if (*refused != 401 && *refused != 403 && *refused != 429) {
+      if (!IsWrite(request.method)) return std::nullopt;  // a read answered 404, 405
+    } else if (*refused == 429 && !FirstThrottleInAWhile(AddressKey(request.remote_address))) {
+      return std::nullopt;  // one entry a minute for an address kept out
+    }
+  } else if (!IsWrite(request.method) || IsTelemetry(*match.route)) {
+    return std::nullopt;
+  }
+  store::AuditEntry entry;
+  entry.time = deps_.clock->Now();
+  entry.who = caller.name;
+  entry.role = std::string(auth::ToString(caller.role));
+  entry.credential = caller.credential;
+  entry.source = request.remote_address;
+  entry.method = request.method;
+  entry.path = request.path;  // never the body: secrets' values travel there
+  entry.request_id = NewId("req");
+  if (match.route->pattern.starts_with("/v1/apps/{name}")) {
+    entry.app = match.params.at("name");
+    if (auto app = deps_.store->GetApp(entry.app)) entry.project = app->spec.project;
+  }
+  return entry;
+}
+
+bool ApiServer::FirstThrottleInAWhile(const std::string& address) {
+  constexpr auto kQuiet = std::chrono::minutes(1);
+  constexpr size_t kMaxAddresses = 10'000;
+  const MonoTime now = deps_.clock->MonotonicNow();
+  std::lock_guard lock(throttle_mu_);
+  if (throttles_logged_.size() >= kMaxAddresses) throttles_logged_.clear();
+  auto [it, fresh] = throttles_logged_.try_emplace(address, now);
+  if (!fresh && now - it->second < kQuiet) return false;
+  it->second = now;
+  return true;
+}
+
+// What a request whose audit entry cannot be written gets instead of its
+// answer (it changed nothing: its change would have carried the entry).
+static net::HttpResponse AuditUnavailable(const Error& why) {
+  return ErrorReply(
+      Error{ErrorCode::kUnavailable,
+            "the audit trail cannot be written, so the request is refused: " + why.message, ""});
+}
+
 // Kept free of braced temporaries inside co_await expressions: g++ 12
 // miscompiles those (it frees them twice).
 asio::awaitable<void> ApiServer::Handle(const net::HttpRequest& request,
@@ -476,8 +548,43 @@ asio::awaitable<void> ApiServer::Handle(const net::HttpRequest& request,
     // and its room is given back now, not when a long poll answers.
     if (identified && admitted) admitted->End(AuthFailureLimiter::Outcome::kAuthenticated);
   }
+  std::optional<int> refused;
+  if (refusal) refused = refusal->status;
+  std::optional<store::AuditEntry> audit = AuditEntryFor(request, match, caller, refused);
   if (refusal) {
+    if (audit) {
+      audit->code = refusal->status;
+      if (auto kept = deps_.store->AppendAudit(*audit); !kept) {
+        refusal = AuditUnavailable(kept.error());
+      }
+    }
     co_await recorder.Send(std::move(*refusal));
+  } else if (audit && match.route->unary) {
+    // The handler runs inside the scope: the first write it makes carries
+    // the entry (auth/audit_scope.h). It never suspends, so no other
+    // request's writes run on this thread meanwhile.
+    net::HttpResponse response;
+    bool committed = false;
+    {
+      auth::AuditScope scope(*audit);
+      response = match.route->unary(request, match.params, caller);
+      committed = scope.committed();
+    }
+    if (committed) {
+      // The change and its entry are in; only the answer's code is missing
+      // if this fails (0: "committed, answer unknown", as after a crash).
+      if (Status coded = deps_.store->SetAuditCode(audit->request_id, response.status); !coded) {
+        SKIFF_LOG_WARN("audit entry {}: cannot record its answer {}: {}", audit->request_id,
+                       response.status, coded.error().ToString());
+      }
+    } else {
+      audit->code = response.status;
+      if (auto kept = deps_.store->AppendAudit(*audit); !kept) {
+        response = AuditUnavailable(kept.error());
+      }
+    }
+    response.headers.emplace_back("X-Request-Id", audit->request_id);
+    co_await recorder.Send(std::move(response));
   } else {
     co_await match.route->handler(request, match.params, caller, recorder);
   }

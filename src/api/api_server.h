@@ -9,8 +9,11 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <string>
 
 #include "api/api_deps.h"
 #include "api/router.h"
@@ -56,6 +59,15 @@ class ApiServer {
   // Whether `route` takes no credential (GET /health; /metrics unless
   // deps.metrics_need_auth).
   bool IsPublic(const Route& route) const;
+  // The audit entry of a request (store/audit.h; its code still 0), when it
+  // is audited: every write but the machines' reports, and every refusal
+  // (401, 403, 429: one a minute per address kept out). `refused`: the
+  // status of the router's refusal, if any.
+  std::optional<store::AuditEntry> AuditEntryFor(const net::HttpRequest& request,
+                                                 const Router::Match& match, const Caller& caller,
+                                                 const std::optional<int>& refused);
+  // Whether `address` has had no 429 audited for a minute (noting this one).
+  bool FirstThrottleInAWhile(const std::string& address);
   void AddRoutes();
   void AddMetrics();
   void AddTrafficMetrics();
@@ -66,6 +78,8 @@ class ApiServer {
   Router router_;
   metrics::CounterFamily* requests_ = nullptr;
   metrics::HistogramFamily* durations_ = nullptr;
+  std::mutex throttle_mu_;
+  std::map<std::string, MonoTime> throttles_logged_;  // GUARDED_BY(throttle_mu_)
 };
 
 }  // namespace skiff::api

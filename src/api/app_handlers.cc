@@ -203,6 +203,9 @@ net::HttpResponse DeleteApp(const ApiDeps& deps, const net::HttpRequest&,
                             const PathParams& params) {
   const std::string& name = params.at("name");
   if (Status s = deps.apps->Delete(name); !s) return ErrorReply(s.error());
+  // Its instances are stopping: they need no secret, and a later app of
+  // that name must not inherit one.
+  RemoveAppSecrets(deps, name);
   // 202: the instances are stopped and the app removed in the background.
   return net::JsonResponse(202, json::object{{"app", name}, {"deleting", true}});
 }

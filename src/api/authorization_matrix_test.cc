@@ -13,6 +13,7 @@
 #include "api/api_server.h"
 #include "api/fake_writer_test_util.h"
 #include "api/permission.h"
+#include "auth/secrets.h"
 #include "auth/users.h"
 #include "fakes/testing.h"
 #include "model/spec_parse.h"
@@ -111,6 +112,9 @@ const std::map<std::pair<std::string, std::string>, Rule>& Rules() {
       {{"GET", "/v1/apps/{name}/deployments"}, {"/v1/apps/web/deployments", "", 200}},
       {{"GET", "/v1/apps/{name}/instances"}, {"/v1/apps/web/instances", "", 200}},
       {{"GET", "/v1/apps/{name}/logs"}, {"/v1/apps/web/logs?tail=5", "", 200}},
+      {{"GET", "/v1/apps/{name}/secrets"}, {"/v1/apps/web/secrets", "", 200}},
+      {{"PUT", "/v1/apps/{name}/secrets/{key}"}, {"/v1/apps/web/secrets/TOKEN", "t0ps3cret", 200}},
+      {{"DELETE", "/v1/apps/{name}/secrets/{key}"}, {"/v1/apps/web/secrets/API_KEY", "", 200}},
       {{"GET", "/v1/events"}, {"/v1/events", "", 200}},
       {{"GET", "/v1/watch"}, {"/v1/watch?since=0", "", 200}},
       {{"GET", "/v1/routes"}, {"/v1/routes", "", 200}},
@@ -131,6 +135,7 @@ const std::map<std::pair<std::string, std::string>, Rule>& Rules() {
       {{"GET", "/v1/projects"}, {"/v1/projects", "", 200}},
       {{"POST", "/v1/projects"}, {"/v1/projects", R"({"name":"gamma"})", 201}},
       {{"DELETE", "/v1/projects/{name}"}, {"/v1/projects/empty", "", 200}},
+      {{"GET", "/v1/audit"}, {"/v1/audit?since=1h", "", 200}},
       {{"POST", "/v1/join-tokens"}, {"/v1/join-tokens", "", 201}},
       {{"GET", "/v1/join-tokens"}, {"/v1/join-tokens", "", 200}},
       {{"DELETE", "/v1/join-tokens/{id}"}, {"/v1/join-tokens/none", "", 404}},
@@ -147,7 +152,8 @@ const std::map<std::pair<std::string, std::string>, Rule>& Rules() {
       {{"GET", "/v1/agent/wait"}, {"/v1/agent/wait?revision=0&timeout_ms=0", "", 200}},
       // Login takes a password, whatever bearer token comes with it; logout
       // a session, which none of the identities is.
-      {{"POST", "/v1/login"}, {"/v1/login", R"({"name":"ann","password":"correct horse battery"})", 200}},
+      {{"POST", "/v1/login"},
+       {"/v1/login", R"({"name":"ann","password":"correct horse battery"})", 200}},
       {{"POST", "/v1/logout"}, {"/v1/logout", "", 401}},
       {{"POST", "/v1/users"},
        {"/v1/users",
@@ -182,6 +188,7 @@ class World {
     EXPECT_TRUE(projects_.Create("other"));
     EXPECT_TRUE(projects_.Create("empty"));
     EXPECT_TRUE(store_.PutRecord(store::RecordKind::kUser, "ann", AnnRecord()));
+    EXPECT_TRUE(secrets_.Set("web", "API_KEY", "k3y"));
     Apply(R"({"name":"web","project":"alpha","run":{"command":["sleep","1"]}})");
     Apply(R"({"name":"web","project":"alpha","replicas":2,"run":{"command":["sleep","1"]}})");
     Apply(R"({"name":"side","project":"other","run":{"command":["sleep","1"]}})");
@@ -241,6 +248,7 @@ class World {
     deps.tokens = &api_tokens_;
     deps.projects = &projects_;
     deps.users = &users_;
+    deps.secrets = &secrets_;
     deps.certificates = &certificates_;
     deps.join_tokens = &join_tokens_;
     deps.log_dir = dir_.path();
@@ -304,6 +312,7 @@ class World {
   TokenAuthenticator auth_{{kAdminToken}, &join_tokens_, &api_tokens_, &users_};
   crypto::Keyring keyring_ = crypto::Keyring::Generate();
   controller::CertificateStore certificates_{&store_, &keyring_, &clock_};
+  auth::SecretStore secrets_{&store_, &keyring_, &clock_};
   metrics::Registry registry_;
   metrics::TrafficBook traffic_;
   store::SingleServerLease lease_{&clock_};
@@ -328,7 +337,7 @@ int Expected(const Route& route, const Rule& rule, Who who) {
     const bool other = who == Who::kOtherViewer || who == Who::kOtherDeployer;
     // "web" is in a project they have no role in: as if it did not exist,
     // but an apply, which can only say the name is taken.
-    if (other) return route.method == "PUT" ? 409 : 404;
+    if (other) return route.method == "PUT" && route.pattern == "/v1/apps/{name}" ? 409 : 404;
   }
   return rule.status;
 }

@@ -42,6 +42,18 @@ net::HttpResponse ListDeployments(const ApiDeps& deps, const net::HttpRequest& r
 net::HttpResponse ListInstances(const ApiDeps& deps, const net::HttpRequest& request,
                                 const PathParams& params);
 
+// Secrets (secret_handlers.cc): PUT /v1/apps/{name}/secrets/{key} (the body
+// is the value), GET /v1/apps/{name}/secrets (never values), DELETE
+// /v1/apps/{name}/secrets/{key}; 404 when ApiDeps::secrets is null.
+net::HttpResponse SetSecret(const ApiDeps& deps, const net::HttpRequest& request,
+                            const PathParams& params);
+net::HttpResponse ListSecrets(const ApiDeps& deps, const net::HttpRequest& request,
+                              const PathParams& params);
+net::HttpResponse UnsetSecret(const ApiDeps& deps, const net::HttpRequest& request,
+                              const PathParams& params);
+// Forgets the secrets of `app`, being deleted (logged when it cannot).
+void RemoveAppSecrets(const ApiDeps& deps, const std::string& app);
+
 // Cluster (cluster_handlers.cc).
 net::HttpResponse ListNodes(const ApiDeps& deps, const net::HttpRequest& request,
                             const PathParams& params);
@@ -161,6 +173,13 @@ net::HttpResponse CreateProject(const ApiDeps& deps, const net::HttpRequest& req
                                 const PathParams& params);
 net::HttpResponse DeleteProject(const ApiDeps& deps, const net::HttpRequest& request,
                                 const PathParams& params);
+
+// The audit trail (audit_handlers.cc), the admin's: GET /v1/audit?since=1h
+// (an age or an RFC 3339 time)&who=&app=&after=ID&limit=N (default 100, at
+// most 1000: the newest) answers {"entries":[...]}; with follow=true it
+// streams them as NDJSON, then new ones as they come.
+boost::asio::awaitable<void> Audit(const ApiDeps& deps, const net::HttpRequest& request,
+                                   const PathParams& params, net::ResponseWriter& writer);
 
 // 503 (kUnavailable) when this server does not lead, for what agents and
 // edges report to the leader only (api_server.cc); nullopt when it leads or

@@ -47,7 +47,8 @@ std::vector<std::string> SplitPath(const std::string& path) {
 void Router::Add(std::string method, std::string pattern, Permission permission, Handler handler) {
   SKIFF_CHECK(!pattern.empty() && pattern.front() == '/');
   for (const Route& r : routes_) SKIFF_CHECK(!(r.method == method && r.pattern == pattern));
-  routes_.push_back(Route{std::move(method), std::move(pattern), permission, std::move(handler)});
+  routes_.push_back(
+      Route{std::move(method), std::move(pattern), permission, std::move(handler), nullptr});
 }
 
 void Router::AddUnary(std::string method, std::string pattern, Permission permission,
@@ -60,6 +61,10 @@ void Router::AddUnary(std::string method, std::string pattern, Permission permis
                const auth::Identity& caller, net::ResponseWriter& sink) {
         return SendUnary(*shared, request, params, caller, sink);
       });
+  routes_.back().unary = [shared](const net::HttpRequest& request, const PathParams& params,
+                                  const auth::Identity& caller) {
+    return (*shared)(request, params, caller);
+  };
 }
 
 Router::Match Router::Find(const std::string& method, const std::string& path) const {

@@ -35,6 +35,9 @@ struct Route {
   std::string pattern;
   Permission permission;  // what the caller needs (api/permission.h)
   Handler handler;
+  // The same, for a route added with AddUnary: called synchronously, it never
+  // suspends (ApiServer audits the writes made within it). Empty otherwise.
+  UnaryHandler unary;
 };
 
 class Router {

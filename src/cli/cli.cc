@@ -62,6 +62,36 @@ void AddFollowOptions(CLI::App* sub, Invocation* inv) {
       ->capture_default_str();
 }
 
+// `skiff secrets APP`, `secrets set APP KEY`, `secrets unset APP KEY`.
+void AddSecretsCommands(CLI::App& app, Invocation* inv) {
+  CLI::App* secrets =
+      Command(app, inv, "secrets",
+              "List an app's secrets: names, versions, when each was set (never values)");
+  secrets->add_option("app", inv->app, "app name");
+  secrets->callback([inv] {
+    if (!inv->command.empty()) return;  // set or unset
+    if (inv->app.empty()) throw CLI::RequiredError("app");
+    inv->command = "secrets";
+  });
+  CLI::App* set = secrets->add_subcommand(
+      "set",
+      "Set a secret of an app from stdin (or --from-file): its instances get it as the "
+      "environment variable KEY, through a new revision rolled out like any change");
+  AddCommonOptions(set, inv);
+  set->add_option("app", inv->app, "app name")->required();
+  set->add_option("key", inv->secret_key, "its name: an environment variable's")->required();
+  set->add_option("--from-file", inv->from_file,
+                  "read the value from this file (as it is, a final newline included) rather "
+                  "than from stdin");
+  set->callback([inv] { inv->command = "secrets set"; });
+  CLI::App* unset = secrets->add_subcommand(
+      "unset", "Remove a secret of an app (a new revision: its instances no longer get it)");
+  AddCommonOptions(unset, inv);
+  unset->add_option("app", inv->app, "app name")->required();
+  unset->add_option("key", inv->secret_key, "its name")->required();
+  unset->callback([inv] { inv->command = "secrets unset"; });
+}
+
 }  // namespace
 
 void AddClientCommands(CLI::App& app, Invocation* inv) {
@@ -124,6 +154,15 @@ void AddClientCommands(CLI::App& app, Invocation* inv) {
   events->add_option("--app", inv->event_app, "only this app's events");
   events->add_option("--since", inv->since, "only events after this id")
       ->check(CLI::NonNegativeNumber);
+
+  CLI::App* audit = Command(app, inv, "audit",
+                            "Show the audit trail (admin): who changed what through the API, "
+                            "and every refused request");
+  audit->add_option("--since", inv->audit_since,
+                    "only entries this recent (1h, 7d) or since a time");
+  audit->add_option("--who", inv->who, "only this token's or user's entries");
+  audit->add_option("--app", inv->event_app, "only this app's entries");
+  audit->add_flag("-f,--follow", inv->follow, "keep printing new entries");
 
   CLI::App* nodes = Command(app, inv, "nodes", "List nodes");
   // A subcommand's callback runs before its parent's: the parent keeps the
@@ -218,6 +257,8 @@ void AddClientCommands(CLI::App& app, Invocation* inv) {
   edges_token->add_option("--expires", inv->expires,
                           "its lifetime, e.g. 365d (default: it does not expire)");
   edges_token->callback([inv] { inv->command = "edges token"; });
+
+  AddSecretsCommands(app, inv);
 
   CLI::App* drain = Command(app, inv, "drain", "Drain a node: its instances move elsewhere");
   drain->add_option("node", inv->node, "node id")->required();

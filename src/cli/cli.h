@@ -1,6 +1,6 @@
 // The client commands of DESIGN.md (apply, apps, status, deployments, scale,
 // restart, rollback, promote, delete, logs, events, nodes, drain, traffic,
-// certs) with CLI11.
+// certs, secrets) with CLI11.
 //
 // main builds one CLI::App for the whole binary and calls AddClientCommands on
 // it, so `skiff --help` lists the server roles and the client commands
@@ -69,7 +69,15 @@ struct Invocation {
   std::string expires;                // tokens create, edges token --expires ("90d"; "": never)
 
   // The people's commands (user_commands.h).
-  std::string user;                   // users add, users remove, login
+  std::string user;  // users add, users remove, login
+
+  // audit: --since (an age or a time), --who; --app and -f as events'.
+  std::string audit_since;
+  std::string who;
+
+  // The secrets' commands.
+  std::string secret_key;  // secrets set, secrets unset
+  std::string from_file;   // secrets set --from-file (else the value is read from stdin)
 };
 
 // A CLI11 check of a server list flag (--addr, --server: one URL or several
@@ -95,6 +103,7 @@ struct RunEnv {
   // Asks for a password (credentials.h: ReadPassword's contract); null: ReadPassword.
   std::function<Result<std::string>(std::string_view prompt, bool confirm)> read_password;
   std::string session_file;  // where `skiff login` keeps the session; "": SessionFilePath()
+  std::function<std::string()> read_stdin;  // null: std::cin, to its end
 };
 
 // Runs a parsed invocation. Returns the process exit code: 0 success, 1 the

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <deque>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "cli/credentials.h"
@@ -95,6 +96,26 @@ TEST(CliParseTest, NodesJoinToken) {
             "nodes join-token");
   EXPECT_EQ(Parse({"nodes"}).command, "nodes");
   EXPECT_EQ(Parse({"servers"}).command, "servers");
+}
+
+// Verify that `secrets APP` lists, `secrets set APP KEY` takes --from-file,
+// `secrets unset APP KEY` its two names, and that each needs its names.
+TEST(CliParseTest, Secrets) {
+  const Invocation list = Parse({"secrets", "web", "-o", "json"});
+  EXPECT_EQ(list.command, "secrets");
+  EXPECT_EQ(list.app, "web");
+  EXPECT_EQ(list.options.output, "json");
+  const Invocation set = Parse({"secrets", "set", "web", "API_KEY", "--from-file", "v.txt"});
+  EXPECT_EQ(set.command, "secrets set");
+  EXPECT_EQ(set.app, "web");
+  EXPECT_EQ(set.secret_key, "API_KEY");
+  EXPECT_EQ(set.from_file, "v.txt");
+  const Invocation unset = Parse({"secrets", "unset", "web", "API_KEY"});
+  EXPECT_EQ(unset.command, "secrets unset");
+  EXPECT_EQ(unset.secret_key, "API_KEY");
+  EXPECT_THROW(Parse({"secrets"}), CLI::ParseError);
+  EXPECT_THROW(Parse({"secrets", "set", "web"}), CLI::ParseError);
+  EXPECT_THROW(Parse({"secrets", "unset", "web"}), CLI::ParseError);
 }
 
 // Verify that `certs` lists, `certs add` takes its three options (all
@@ -209,7 +230,14 @@ class CliRunTest : public ::testing::Test {
       if (password_.empty()) return InvalidArgument("no password", "password");
       return password_;
     };
+    if (stdin_) env.read_stdin = [this] { return *stdin_; };
     return RunClientCommand(inv, out_, err_, env);
+  }
+  int RunWithStdin(const Invocation& inv, std::string text) {
+    stdin_ = std::move(text);
+    int code = Run(inv);
+    stdin_.reset();
+    return code;
   }
   Invocation Inv(std::string command) {
     Invocation inv;
@@ -222,6 +250,7 @@ class CliRunTest : public ::testing::Test {
   std::chrono::steady_clock::time_point now_;
   std::string file_;                          // every file's text...
   std::map<std::string, std::string> files_;  // ...but these
+  std::optional<std::string> stdin_;          // what stdin holds, when set
   std::ostringstream out_;
   std::ostringstream err_;
   skiff::testing::TempDir dir_;
@@ -851,6 +880,67 @@ TEST_F(CliRunTest, LogoutOfAnEndedSession) {
   EXPECT_EQ(Run(logout), 0) << err_.str();
   EXPECT_EQ(out_.str(), "logged out (the session had already ended)\n");
   EXPECT_EQ(ReadSessionFile(session_file_).value(), "");
+}
+
+// Verify that secrets set sends stdin's bytes as they are (or the file's with
+// --from-file) as an octet-stream PUT, prints version and revision but never
+// the value, and refuses an empty value without calling the server.
+TEST_F(CliRunTest, SecretsSet) {
+  transport_.Answer(200, R"({"app":"web","key":"API_KEY","version":2,"revision":7})");
+  Invocation inv = Inv("secrets set");
+  inv.app = "web";
+  inv.secret_key = "API_KEY";
+  std::string stdin_text = "s3cr3t-value\n";
+  EXPECT_EQ(RunWithStdin(inv, stdin_text), 0) << err_.str();
+  ASSERT_EQ(transport_.calls.size(), 1u);
+  EXPECT_EQ(transport_.calls[0].method, "PUT");
+  EXPECT_EQ(transport_.calls[0].path, "/v1/apps/web/secrets/API_KEY");
+  EXPECT_EQ(transport_.calls[0].body, stdin_text);
+  EXPECT_EQ(out_.str(), "web: secret API_KEY set (version 2), revision 7\n");
+
+  files_ = {{"v.txt", "from-file-value"}};
+  transport_.Answer(200, R"({"app":"web","key":"API_KEY","version":3,"revision":8})");
+  inv.from_file = "v.txt";
+  EXPECT_EQ(RunWithStdin(inv, "ignored"), 0) << err_.str();
+  EXPECT_EQ(transport_.calls[1].body, "from-file-value");
+  EXPECT_THAT(out_.str() + err_.str(), Not(HasSubstr("from-file-value")));
+  EXPECT_THAT(out_.str() + err_.str(), Not(HasSubstr("s3cr3t")));
+
+  inv.from_file.clear();
+  EXPECT_EQ(RunWithStdin(inv, ""), 1);
+  EXPECT_THAT(err_.str(), HasSubstr("empty"));
+  EXPECT_EQ(transport_.calls.size(), 2u);
+}
+
+// Verify that secrets lists KEY VERSION UPDATED (-o json: the server's JSON)
+// and secrets unset DELETEs the key.
+TEST_F(CliRunTest, SecretsListAndUnset) {
+  const std::string body =
+      R"({"app":"web","secrets":[{"key":"API_KEY","version":2,"updated_at":"T1"},)"
+      R"({"key":"DB","version":1,"updated_at":"T2"}]})";
+  transport_.Answer(200, body);
+  Invocation list = Inv("secrets");
+  list.app = "web";
+  EXPECT_EQ(Run(list), 0);
+  EXPECT_EQ(transport_.calls[0].path, "/v1/apps/web/secrets");
+  EXPECT_EQ(out_.str(),
+            "KEY      VERSION  UPDATED\n"
+            "API_KEY  2        T1\n"
+            "DB       1        T2\n");
+  out_.str("");
+  transport_.Answer(200, body);
+  list.options.output = "json";
+  EXPECT_EQ(Run(list), 0);
+  EXPECT_EQ(out_.str(), body + "\n");
+  out_.str("");
+  transport_.Answer(200, R"({"app":"web","key":"DB","revision":9})");
+  Invocation unset = Inv("secrets unset");
+  unset.app = "web";
+  unset.secret_key = "DB";
+  EXPECT_EQ(Run(unset), 0);
+  EXPECT_EQ(transport_.calls[2].method, "DELETE");
+  EXPECT_EQ(transport_.calls[2].path, "/v1/apps/web/secrets/DB");
+  EXPECT_EQ(out_.str(), "web: secret DB unset, revision 9\n");
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -77,6 +79,7 @@ class Runner {
     if (c == "certs") return Certs();
     if (c == "certs add") return AddCert();
     if (c == "certs remove") return RemoveCert();
+    if (c == "audit") return AuditTrail();
     if (c == "tokens") return Tokens();
     if (c == "tokens create") return CreateToken(inv_.role, inv_.projects);
     if (c == "tokens revoke") return RevokeToken();
@@ -84,6 +87,9 @@ class Runner {
     if (c == "projects") return Projects();
     if (c == "projects create") return CreateProject();
     if (c == "projects delete") return DeleteProject();
+    if (c == "secrets") return Secrets();
+    if (c == "secrets set") return SetSecret();
+    if (c == "secrets unset") return UnsetSecret();
     err_ << "unknown command \"" << c << "\"; see skiff --help\n";
     return 2;
   }
@@ -421,6 +427,47 @@ class Runner {
     return 0;
   }
 
+  // `text` as a query parameter's value (percent-encoded: a time's '+').
+  static std::string QueryValue(const std::string& text) {
+    return boost::urls::encode(text, boost::urls::unreserved_chars);
+  }
+
+  static std::string AuditLine(const json::value& e) {
+    return fmt::format("{}  {} {} ({}) from {}  {} {}  {}{}", Str(e, "time"), Str(e, "who"),
+                       Str(e, "credential"), Str(e, "role"), Str(e, "source"), Str(e, "method"),
+                       Str(e, "path"), Int(e, "code"),
+                       Str(e, "app").empty() ? "" : "  app " + Str(e, "app"));
+  }
+
+  int AuditTrail() {
+    std::string query = "limit=1000";
+    if (!inv_.audit_since.empty()) query += "&since=" + QueryValue(inv_.audit_since);
+    if (!inv_.who.empty()) query += "&who=" + QueryValue(inv_.who);
+    if (!inv_.event_app.empty()) query += "&app=" + QueryValue(inv_.event_app);
+    if (inv_.follow) {
+      skiff::Status s =
+          client_->StreamLines("/v1/audit?" + query + "&follow=true", [&](std::string_view line) {
+            if (line.empty()) return true;
+            boost::system::error_code ec;
+            json::value e = json::parse(line, ec);
+            out_ << (Json() || ec ? std::string(line) : AuditLine(e)) << "\n";
+            out_.flush();
+            return true;
+          });
+      return s ? 0 : Fail(s.error());
+    }
+    auto reply = client_->Call("GET", "/v1/audit?" + query);
+    if (!reply) return Fail(reply.error());
+    if (PrintedJson(*reply)) return 0;
+    Table t({"TIME", "WHO", "ROLE", "SOURCE", "METHOD", "PATH", "CODE", "REQUEST"});
+    for (const json::value& e : Array(reply->body, "entries")) {
+      t.AddRow({Str(e, "time"), Str(e, "who"), Str(e, "role"), Str(e, "source"), Str(e, "method"),
+                Str(e, "path"), std::to_string(Int(e, "code")), Str(e, "request_id")});
+    }
+    out_ << (t.rows() == 0 ? "no audit entries\n" : t.Render());
+    return 0;
+  }
+
   int Nodes() {
     auto reply = client_->Call("GET", "/v1/nodes");
     if (!reply) return Fail(reply.error());
@@ -635,6 +682,53 @@ class Runner {
 
   static std::string Or(const std::string& value, const char* fallback) {
     return value.empty() ? fallback : value;
+  }
+
+  int Secrets() {
+    auto reply = client_->Call("GET", AppPath() + "/secrets");
+    if (!reply) return Fail(reply.error());
+    if (PrintedJson(*reply)) return 0;
+    Table t({"KEY", "VERSION", "UPDATED"});
+    for (const json::value& s : Array(reply->body, "secrets")) {
+      t.AddRow({Str(s, "key"), std::to_string(Int(s, "version")), Str(s, "updated_at")});
+    }
+    out_ << (t.rows() == 0 ? fmt::format("{} has no secrets\n", inv_.app) : t.Render());
+    return 0;
+  }
+
+  // The value is never printed, nor put in an error message: only its size.
+  int SetSecret() {
+    std::string value;
+    if (!inv_.from_file.empty()) {
+      if (!ReadFile(inv_.from_file, value)) return 1;
+    } else if (env_.read_stdin) {
+      value = env_.read_stdin();
+    } else {
+      std::stringstream ss;
+      ss << std::cin.rdbuf();
+      value = ss.str();
+    }
+    if (value.empty()) {
+      err_ << "error: the value is empty: give it on stdin (`printf %s VALUE | skiff secrets set "
+              "APP KEY`) or with --from-file\n";
+      return 1;
+    }
+    auto reply = client_->Call("PUT", AppPath() + "/secrets/" + inv_.secret_key, value,
+                               "application/octet-stream");
+    if (!reply) return Fail(reply.error());
+    if (PrintedJson(*reply)) return 0;
+    out_ << fmt::format("{}: secret {} set (version {}), revision {}\n", inv_.app, inv_.secret_key,
+                        Int(reply->body, "version"), Int(reply->body, "revision"));
+    return 0;
+  }
+
+  int UnsetSecret() {
+    auto reply = client_->Call("DELETE", AppPath() + "/secrets/" + inv_.secret_key);
+    if (!reply) return Fail(reply.error());
+    if (PrintedJson(*reply)) return 0;
+    out_ << fmt::format("{}: secret {} unset, revision {}\n", inv_.app, inv_.secret_key,
+                        Int(reply->body, "revision"));
+    return 0;
   }
 
   const Invocation& inv_;

@@ -331,6 +331,9 @@ int main(int argc, char** argv) {
                     std::chrono::minutes(10),
                     "a node without a heartbeat for this long is down: its instances are "
                     "replaced elsewhere");
+  AddDurationOption(server, "--audit-retention", &server_options.audit_retention, "90d",
+                    std::chrono::hours(1), std::chrono::hours(24 * 3650),
+                    "how long the audit trail keeps an entry (skiff audit)");
   server->add_flag("--new-admin-token", server_options.new_admin_token,
                    "make a new admin token in DATA/admin.token; it replaces the database's "
                    "(the old one stops working on every server)");

@@ -44,8 +44,15 @@ model::Event MakeEvent(Time now, const std::string& app, std::string kind, std::
 AppService::AppService(store::Store* store, const Clock* clock) : store_(store), clock_(clock) {}
 
 Result<ApplyResult> AppService::Apply(const model::AppSpec& spec, const ApplyCheck& may_replace) {
+  return Write(spec, nullptr, "", may_replace);
+}
+
+Result<ApplyResult> AppService::Write(const model::AppSpec& given,
+                                      const SecretVersionsReader* secrets,
+                                      const std::string& change, const ApplyCheck& may_replace) {
   return RetryOnConflict([&]() -> Result<ApplyResult> {
     Time now = clock_->Now();
+    model::AppSpec spec = given;
     auto existing = store_->GetApp(spec.name);
     if (!existing && existing.error().code != ErrorCode::kNotFound) {
       return tl::unexpected(existing.error());
@@ -60,8 +67,17 @@ Result<ApplyResult> AppService::Apply(const model::AppSpec& spec, const ApplyChe
         return FailedPrecondition(fmt::format(
             "app {} is being deleted; wait until it is gone, then apply again", spec.name));
       }
+      if (secrets != nullptr) {
+        spec = app.spec;
+        SKIFF_ASSIGN_OR_RETURN(spec.secret_versions, (*secrets)());
+      } else {
+        // Users do not set the secrets' versions: an apply keeps the current ones.
+        spec.secret_versions = app.spec.secret_versions;
+      }
       if (app.spec == spec) return ApplyResult{spec.name, app.revision, false};
     } else {
+      if (secrets != nullptr) return tl::unexpected(existing.error());  // kNotFound
+      spec.secret_versions.clear();
       app.name = spec.name;
       app.created_at = now;
     }
@@ -78,6 +94,7 @@ Result<ApplyResult> AppService::Apply(const model::AppSpec& spec, const ApplyChe
     d.created_at = now;
     d.updated_at = now;
     d.message = previous == 0 ? "first revision" : fmt::format("replaces revision {}", previous);
+    if (!change.empty()) d.message += "; " + change;
 
     store::Txn txn;
     txn.Put(app, expected).Put(d, store::kMustNotExist).ClaimDomains(spec.name, spec.domains);
@@ -163,6 +180,14 @@ Result<ApplyResult> AppService::Scale(const std::string& name, int replicas) {
   model::AppSpec spec = app.spec;
   spec.replicas = replicas;
   return Apply(spec);
+}
+
+Result<ApplyResult> AppService::SetSecretVersions(const std::string& name,
+                                                  const SecretVersionsReader& read,
+                                                  const std::string& change) {
+  model::AppSpec named;
+  named.name = name;
+  return Write(named, &read, change);
 }
 
 Status AppService::Restart(const std::string& name) {

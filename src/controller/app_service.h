@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -51,7 +52,8 @@ class AppService {
   AppService(store::Store* store, const Clock* clock);
 
   // Stores a new deployment revision when the spec differs from the current one.
-  // The spec must already be validated (model::ParseAppSpec).
+  // The spec must already be validated (model::ParseAppSpec); its
+  // secret_versions are ignored: the app's current ones are kept.
   // kFailedPrecondition while the app is being deleted; kNotFound (field
   // "project") when the project the spec names does not exist (checked in
   // the commit; the default project always does); kAlreadyExists (field
@@ -70,6 +72,19 @@ class AppService {
   Status Delete(const std::string& name);
   // A new revision with replicas changed (kInvalidArgument for replicas < 0).
   Result<ApplyResult> Scale(const std::string& name, int replicas);
+  // What SetSecretVersions reads: the versions of the app's secrets now.
+  using SecretVersionsReader = std::function<Result<std::map<std::string, int64_t>>()>;
+  // A new revision whose spec names the versions `read` gives as its
+  // secrets' versions (auth/secrets.h), rolled out under the app's update
+  // strategy; its message and event say `change` ("secret KEY changed
+  // (version N)": never a value). `read` is called after the app is read, in
+  // each attempt: of concurrent changes of several secrets, the revision
+  // committed last names them all (a commit that raced another is retried).
+  // Nothing written (created false) when they are the current ones already.
+  // kNotFound for an unknown app; kFailedPrecondition while it is being
+  // deleted; `read`'s error as it is.
+  Result<ApplyResult> SetSecretVersions(const std::string& name, const SecretVersionsReader& read,
+                                        const std::string& change);
   // Replaces every instance, one at a time (rolling), keeping the revision.
   Status Restart(const std::string& name);
   // A new revision whose spec is `to_revision`'s; 0 = the one before the current.
@@ -85,6 +100,14 @@ class AppService {
   Result<std::vector<model::Instance>> Instances(const std::string& name) const;
 
  private:
+  // The write of Apply and SetSecretVersions: `spec` as the new revision,
+  // unless equal to the current one, with the app's current secret versions
+  // (`secrets` null); or the current spec with the versions `secrets` reads
+  // (`spec` then names the app only). `change` ("" for none) is added to the
+  // revision's message. `may_replace` as Apply's.
+  Result<ApplyResult> Write(const model::AppSpec& spec, const SecretVersionsReader* secrets,
+                            const std::string& change, const ApplyCheck& may_replace = nullptr);
+
   store::Store* store_;
   const Clock* clock_;
 };

@@ -17,6 +17,9 @@ RollbackWrites MakeRollback(const model::App& app, const model::Deployment& targ
   // the old revision's settings, never its owner (a deployer of the current
   // project could otherwise move the app into one it has no role in).
   out.app.spec.project = app.spec.project;
+  // Secrets keep only their current values (auth/secrets.h): the revision
+  // runs them, so it names their current versions, not the target's.
+  out.app.spec.secret_versions = app.spec.secret_versions;
   out.app.updated_at = now;
   model::Deployment& d = out.deployment;
   d.app = app.name;

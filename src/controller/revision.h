@@ -16,9 +16,10 @@ namespace skiff::controller {
 // still progressing never was healthy.
 bool WasHealthy(const model::Deployment& d);
 
-// A rollback: the app at a new revision (current + 1) running `target`'s spec,
-// and that revision's pending deployment with `message`. Pure; the caller
-// commits both (the app with its version, the deployment as new).
+// A rollback: the app at a new revision (current + 1) running `target`'s spec
+// (with the app's current secret versions: only current values are kept), and that revision's
+// pending deployment with `message`. Pure; the caller commits both (the app with its version, the
+// deployment as new).
 struct RollbackWrites {
   model::App app;
   model::Deployment deployment;

@@ -300,6 +300,12 @@ json::value SpecToJson(const AppSpec& spec) {
   out["regions"] = std::move(regions);
   out["edge"] = EdgePolicyToJson(spec.edge);
   out["stop_grace"] = FormatDuration(spec.stop_grace);
+  // Only when there are any: the specs of apps without secrets read as before.
+  if (!spec.secret_versions.empty()) {
+    json::object versions;
+    for (const auto& [key, version] : spec.secret_versions) versions[key] = version;
+    out["secret_versions"] = std::move(versions);
+  }
   return out;
 }
 
@@ -321,7 +327,18 @@ json::value EdgePolicyToJson(const EdgePolicy& edge) {
 }
 
 Result<AppSpec> SpecFromJson(const json::value& json) {
-  return ParseAppSpecJson(json, UnknownFields::kIgnore);
+  SKIFF_ASSIGN_OR_RETURN(AppSpec spec, ParseAppSpecJson(json, UnknownFields::kIgnore));
+  // Skiff's own field, which a user's spec may not name (ParseAppSpecJson
+  // refuses it there): read here, for what the store and the API give back.
+  const json::value* versions =
+      json.is_object() ? json.as_object().if_contains("secret_versions") : nullptr;
+  if (versions != nullptr && versions->is_object()) {
+    for (const auto& [key, version] : versions->as_object()) {
+      if (!version.is_int64()) return InvalidArgument("not an integer", "secret_versions");
+      spec.secret_versions[std::string(key)] = version.as_int64();
+    }
+  }
+  return spec;
 }
 
 json::value ToJson(const App& app) {

@@ -190,6 +190,12 @@ struct AppSpec {
   std::map<std::string, RegionOverride> regions;
   EdgePolicy edge;
   Duration stop_grace = std::chrono::seconds(10);  // SIGTERM -> SIGKILL
+  // The version of each of the app's secrets (auth/secrets.h) this revision
+  // runs with, by name; never a value. Set by Skiff (`skiff secrets`), not by
+  // users: a spec that names it is refused, and an apply keeps the app's
+  // current versions. A changed secret changes it, which makes a new
+  // revision and so rolls the instances out like any change.
+  std::map<std::string, int64_t> secret_versions;
   friend bool operator==(const AppSpec&, const AppSpec&) = default;
 };
 

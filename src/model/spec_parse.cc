@@ -62,6 +62,8 @@ std::string Quoted(const json::value& v) {
 class Validator {
  public:
   explicit Validator(UnknownFields unknown) : unknown_(unknown) {}
+  // Whether this reads a user's spec (which may name only what users set).
+  bool strict() const { return unknown_ == UnknownFields::kReject; }
 
   void Add(std::string path, std::string reason) {
     problems_.emplace_back(std::move(path), std::move(reason));
@@ -802,11 +804,17 @@ void ReadRegions(Validator& v, const json::value& value,
 }
 
 void ReadSpec(Validator& v, const json::value& value, AppSpec& spec) {
-  const json::object* obj =
-      v.Object(value, "",
-               {"name", "project", "run", "env", "port", "domains", "replicas", "resources",
-                "health", "edge", "placement", "update", "autoscale", "regions", "stop_grace"});
+  const json::object* obj = v.Object(
+      value, "",
+      {"name", "project", "run", "env", "port", "domains", "replicas", "resources", "health",
+       "edge", "placement", "update", "autoscale", "regions", "stop_grace", "secret_versions"});
   if (obj == nullptr) return;
+  // Skiff's own (model/codec.cc reads it back from the store): a user's spec
+  // that names it, such as an app's spec read back from the API, is refused.
+  if (v.strict() && Field(*obj, "secret_versions") != nullptr) {
+    v.Add("secret_versions",
+          "set by Skiff when a secret changes (skiff secrets set), not in a spec: remove it");
+  }
   if (const json::value* f = Field(*obj, "name")) {
     Set(v.String(*f, "name"), [&](const std::string& name) {
       if (auto problem = NameProblem(name)) v.Add("name", *problem);

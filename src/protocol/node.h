@@ -37,6 +37,13 @@ struct Assignments {
   std::vector<model::Instance> instances;  // every instance placed on the node
   // The spec of each revision those instances run, keyed "app/revision".
   std::map<std::string, model::AppSpec> specs;
+  // The values of the secrets those specs name (AppSpec::secret_versions),
+  // by app then key: given to the instances as environment variables. An
+  // app whose specs name secrets and that has no entry here waits for one
+  // (its secrets could not be opened, or these assignments were kept on disk
+  // by the agent, which never writes secret values there). Only the node's
+  // own agent is sent them (its credential), and it keeps them in memory.
+  std::map<std::string, std::map<std::string, std::string>> secrets;
 };
 
 struct InstanceSample {

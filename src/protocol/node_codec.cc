@@ -104,8 +104,18 @@ json::value ToJson(const Assignments& a) {
   for (const model::Instance& i : a.instances) instances.push_back(model::ToJson(i));
   json::object specs;
   for (const auto& [key, spec] : a.specs) specs[key] = model::SpecToJson(spec);
-  return json::object{
+  json::object out{
       {"revision", a.revision}, {"instances", std::move(instances)}, {"specs", std::move(specs)}};
+  if (!a.secrets.empty()) {
+    json::object secrets;
+    for (const auto& [app, values] : a.secrets) {
+      json::object of_app;
+      for (const auto& [key, value] : values) of_app[key] = value;
+      secrets[app] = std::move(of_app);
+    }
+    out["secrets"] = std::move(secrets);
+  }
+  return out;
 }
 
 Result<Assignments> AssignmentsFromJson(const json::value& json) {
@@ -132,6 +142,23 @@ Result<Assignments> AssignmentsFromJson(const json::value& json) {
       auto spec = model::SpecFromJson(value);
       if (!spec) return tl::unexpected(Within(fmt::format("specs.{}", key), spec.error()));
       a.specs.emplace(std::string(key), std::move(*spec));
+    }
+  }
+  if (const json::value* secrets = Member(*o, "secrets")) {
+    // The errors name where, never a value.
+    if (!secrets->is_object()) return tl::unexpected(BadField("secrets", "must be an object"));
+    for (const auto& [app, values] : secrets->get_object()) {
+      if (!values.is_object()) {
+        return tl::unexpected(BadField(fmt::format("secrets.{}", app), "must be an object"));
+      }
+      auto& of_app = a.secrets[std::string(app)];
+      for (const auto& [key, value] : values.get_object()) {
+        if (!value.is_string()) {
+          return tl::unexpected(
+              BadField(fmt::format("secrets.{}.{}", app, key), "must be a string"));
+        }
+        of_app[std::string(key)] = std::string(value.get_string());
+      }
     }
   }
   return a;

@@ -121,6 +121,27 @@ TEST(ControlPlaneCodecTest, AssignmentsRoundTrip) {
   EXPECT_FALSE(AssignmentsFromJson(json::parse(R"({"instances":{}})")));
 }
 
+// Verify that the secrets' values and the specs' secret versions cross the
+// wire, and that a malformed secrets member names where, not the value.
+TEST(ControlPlaneCodecTest, AssignmentsCarrySecrets) {
+  Assignments a;
+  model::AppSpec spec;
+  spec.name = "hello";
+  spec.run.command = {"sleep", "100"};
+  spec.secret_versions = {{"API_KEY", 3}};
+  a.specs["hello/2"] = spec;
+  a.secrets = {{"hello", {{"API_KEY", "v\"al\nue"}}}};
+  auto back = AssignmentsFromJson(Wire(ToJson(a)));
+  ASSERT_TRUE(back) << back.error().ToString();
+  EXPECT_EQ(back->secrets, a.secrets);
+  EXPECT_EQ(back->specs.at("hello/2").secret_versions, spec.secret_versions);
+  auto bad = AssignmentsFromJson(json::parse(R"({"secrets":{"hello":{"K":5}}})"));
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("secrets.hello.K"), std::string::npos);
+  // None: no member at all, as before secrets.
+  EXPECT_FALSE(ToJson(Assignments{}).as_object().contains("secrets"));
+}
+
 // Verify that an agent reads assignments from a server one version newer:
 // unknown fields at the top, in an instance and in a spec (an edge policy
 // field it does not know, as edge.drain_timeout once was) are ignored, and a

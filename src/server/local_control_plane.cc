@@ -1,9 +1,12 @@
 #include "server/local_control_plane.h"
 
+#include "api/agent_secrets.h"
+
 namespace skiff::server {
 
-LocalControlPlane::LocalControlPlane(store::Store* store, controller::NodeService* nodes)
-    : nodes_(nodes), watcher_(store) {}
+LocalControlPlane::LocalControlPlane(store::Store* store, controller::NodeService* nodes,
+                                     const auth::SecretStore* secrets)
+    : nodes_(nodes), secrets_(secrets), watcher_(store) {}
 
 Result<model::Node> LocalControlPlane::RegisterNode(const model::Node& node) {
   return nodes_->Register(node);
@@ -14,7 +17,9 @@ Status LocalControlPlane::Heartbeat(const std::string& node_id) {
 }
 
 Result<protocol::Assignments> LocalControlPlane::ListAssignments(const std::string& node_id) {
-  return nodes_->Assignments(node_id);
+  SKIFF_ASSIGN_OR_RETURN(protocol::Assignments assignments, nodes_->Assignments(node_id));
+  api::AttachSecrets(secrets_, &assignments);
+  return assignments;
 }
 
 Result<int64_t> LocalControlPlane::WaitForChange(int64_t revision, Duration timeout) {

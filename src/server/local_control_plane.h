@@ -5,6 +5,7 @@
 // take the same paths.
 #pragma once
 
+#include "auth/secrets.h"
 #include "controller/node_service.h"
 #include "protocol/control_plane.h"
 #include "store/commit_watcher.h"
@@ -14,8 +15,10 @@ namespace skiff::server {
 
 class LocalControlPlane final : public protocol::ControlPlane {
  public:
-  // Does not take ownership; store and nodes must outlive this object.
-  LocalControlPlane(store::Store* store, controller::NodeService* nodes);
+  // Does not take ownership; store, nodes and secrets (null: no secrets are
+  // given to the agent) must outlive this object.
+  LocalControlPlane(store::Store* store, controller::NodeService* nodes,
+                    const auth::SecretStore* secrets = nullptr);
 
   // protocol::ControlPlane
   Result<model::Node> RegisterNode(const model::Node& node) override;
@@ -28,6 +31,7 @@ class LocalControlPlane final : public protocol::ControlPlane {
 
  private:
   controller::NodeService* nodes_;
+  const auth::SecretStore* secrets_;
   store::CommitWatcher watcher_;  // WaitForChange's
 };
 

@@ -7,6 +7,8 @@
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
@@ -23,10 +25,13 @@
 #include "api/api_server.h"
 #include "api/auth.h"
 #include "api/join_tokens.h"
+#include "auth/audit_scope.h"
+#include "auth/secrets.h"
 #include "auth/users.h"
 #include "common/dir_lock.h"
 #include "common/ids.h"
 #include "common/logging.h"
+#include "common/quantity.h"
 #include "controller/acme_account.h"
 #include "controller/acme_challenges.h"
 #include "controller/app_service.h"
@@ -86,6 +91,9 @@ class Server::Impl {
   // Starts reporting the own edge's traffic: into the traffic book with one
   // server; to the leader, as a standalone edge, when servers share the store.
   Status StartTrafficReports();
+  // Drops the audit entries past --audit-retention and the expired
+  // sessions, then again an hour later. Runs on an io thread.
+  void Housekeep();
   // This server's id among those sharing the store (default: the host name).
   std::string ServerId() const;
   // Its API's URL as the servers' list gives it.
@@ -97,6 +105,9 @@ class Server::Impl {
 
   ServerOptions options_;
   const Clock* clock_ = SystemClock::Get();
+  std::unique_ptr<store::Store> opened_store_;
+  // What every part is given: the store, with the API request's audit entry
+  // put into the commit of its change (auth/audit_scope.h).
   std::unique_ptr<store::Store> store_;
   // The store's state for the API, the edge's routes and the drains (one
   // copy; the reconciler keeps its own, see shared_snapshot_cache.h).
@@ -127,6 +138,8 @@ class Server::Impl {
   // certificates the edges serve.
   std::optional<crypto::Keyring> keyring_;
   std::unique_ptr<controller::CertificateStore> certificates_;
+  // Apps' secrets, sealed under the same keyring.
+  std::unique_ptr<auth::SecretStore> secrets_;
   // The ACME challenges the routes carry; the directory and account certificates
   // are ordered with, when --acme-directory is given.
   std::unique_ptr<controller::AcmeChallengeStore> challenges_;
@@ -140,6 +153,10 @@ class Server::Impl {
   std::unique_ptr<api::ApiServer> api_;
   asio::io_context io_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  // Wakes Housekeep every hour, until Shutdown stops it.
+  std::mutex housekeeping_mu_;
+  std::optional<asio::steady_timer> housekeeping_;  // GUARDED_BY(housekeeping_mu_)
+  bool housekeeping_stopped_ = false;               // GUARDED_BY(housekeeping_mu_)
   std::unique_ptr<net::HttpServer> http_;
   std::unique_ptr<net::HttpServer> metrics_http_;  // --metrics-listen
   std::unique_ptr<edge::AccessLog> access_log_;
@@ -351,7 +368,8 @@ Status Server::Impl::StartAgent() {
   agent_options.port_first = options_.port_first;
   agent_options.port_last = options_.port_last;
   if (!shared_) {
-    control_plane_ = std::make_unique<LocalControlPlane>(store_.get(), nodes_.get());
+    control_plane_ =
+        std::make_unique<LocalControlPlane>(store_.get(), nodes_.get(), secrets_.get());
   } else {
     // The leader judges the node by the heartbeats it hears, so the agent
     // speaks to it as a standalone agent does, with a credential this server
@@ -451,7 +469,8 @@ Status Server::Impl::Start() {
   // It names the edge in the leader's reports with a shared store, the node
   // whenever given.
   if (shared_ || !options_.server_id.empty()) SKIFF_RETURN_IF_ERROR(CheckServerId(ServerId()));
-  SKIFF_ASSIGN_OR_RETURN(store_, OpenStore(options_.store, data, options_.leader_ttl));
+  SKIFF_ASSIGN_OR_RETURN(opened_store_, OpenStore(options_.store, data, options_.leader_ttl));
+  store_ = std::make_unique<auth::AuditingStore>(opened_store_.get());
   snapshots_ = std::make_unique<store::SharedSnapshotCache>(store_.get());
   lease_ = OpenLease(options_.store, clock_, options_.leader_ttl);
   // The CA, whether the API serves TLS or not: join tokens carry its
@@ -507,6 +526,7 @@ Status Server::Impl::Start() {
   apps_ = std::make_unique<controller::AppService>(store_.get(), clock_);
   nodes_ = std::make_unique<controller::NodeService>(store_.get(), clock_);
   certificates_ = std::make_unique<controller::CertificateStore>(store_.get(), &*keyring_, clock_);
+  secrets_ = std::make_unique<auth::SecretStore>(store_.get(), &*keyring_, clock_);
   // A server of a shared database without the others' keyring could not
   // send their certificates to its edges: it says so rather than serve
   // without them.
@@ -542,15 +562,15 @@ Status Server::Impl::Start() {
   SKIFF_RETURN_IF_ERROR(join_tokens_->ImportFile(data));
   api_tokens_ = std::make_unique<auth::ApiTokenStore>(store_.get(), clock_);
   projects_ = std::make_unique<auth::ProjectStore>(store_.get(), clock_);
-  
+
   users_ = std::make_unique<auth::UserStore>(store_.get(), clock_);
   // Logins drop expired sessions too; these are those of a server that was down.
   if (auto dropped = users_->DropExpiredSessions(); !dropped) {
     SKIFF_LOG_WARN("cannot drop expired sessions: {}", dropped.error().ToString());
   }
-  
+
   auth_ = api::TokenAuthenticator::FromHashes({admin_hash}, join_tokens_.get(), api_tokens_.get(),
-                                                users_.get());
+                                              users_.get());
   // The standalone edges heard, shared with the servers of the database so
   // that each waits for them in drains (edge_roster.h).
   SKIFF_ASSIGN_OR_RETURN(edge_roster_, EdgeRoster::Open(store_.get(), clock_, data));
@@ -568,6 +588,7 @@ Status Server::Impl::Start() {
   deps.projects = projects_.get();
   deps.users = users_.get();
   deps.certificates = certificates_.get();
+  deps.secrets = secrets_.get();
   deps.challenges = challenges_.get();
   deps.log_dir = (std::filesystem::path(data) / "logs").string();
   deps.metrics = metrics_.get();
@@ -649,6 +670,11 @@ Status Server::Impl::Start() {
   for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
     io_threads_.emplace_back([this] { io_.run(); });
   }
+  {
+    std::lock_guard lock(housekeeping_mu_);
+    housekeeping_.emplace(io_);
+  }
+  asio::post(io_, [this] { Housekeep(); });
   if (options_.run_agent && shared_) SKIFF_RETURN_IF_ERROR(StartAgent());
   SKIFF_LOG_INFO("skiff server: API on port {} ({}), edge {}, data in {}, store revision {}",
                  http_->port(), options_.listen,
@@ -665,6 +691,25 @@ Status Server::Impl::Start() {
 void Server::Impl::Wait() {
   std::unique_lock lock(mu_);
   cv_.wait(lock, [&] { return stopped_ || !started_; });
+}
+
+void Server::Impl::Housekeep() {
+  const Time horizon = clock_->Now() - options_.audit_retention;
+  if (auto pruned = store_->PruneAudit(horizon); !pruned) {
+    SKIFF_LOG_WARN("audit trail: cannot drop entries older than {}: {}", FormatTime(horizon),
+                   pruned.error().ToString());
+  } else if (*pruned > 0) {
+    SKIFF_LOG_INFO("audit trail: dropped {} entries older than {}", *pruned, FormatTime(horizon));
+  }
+  if (auto dropped = users_->DropExpiredSessions(); !dropped) {
+    SKIFF_LOG_WARN("cannot drop expired sessions: {}", dropped.error().ToString());
+  }
+  std::lock_guard lock(housekeeping_mu_);
+  if (housekeeping_stopped_ || !housekeeping_) return;
+  housekeeping_->expires_after(std::chrono::hours(1));
+  housekeeping_->async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) Housekeep();
+  });
 }
 
 void Server::Impl::Shutdown() {
@@ -701,6 +746,12 @@ void Server::Impl::Shutdown() {
     // Once it has no request in flight: the leader's drains need not wait
     // for it any longer.
     if (own_edge_) own_edge_->Leave(/*tell_leader=*/!led);
+  }
+  // The housekeeping timer keeps the io threads busy until it is cancelled.
+  {
+    std::lock_guard lock(housekeeping_mu_);
+    housekeeping_stopped_ = true;
+    if (housekeeping_) housekeeping_->cancel();
   }
   for (std::thread& t : io_threads_) t.join();
   io_threads_.clear();

@@ -68,6 +68,8 @@ struct ServerOptions {
   // A node without a heartbeat for this long is down: its instances are
   // replaced elsewhere and no longer routed to.
   Duration node_ttl = std::chrono::seconds(5);
+  // How long the audit trail keeps an entry (pruned every hour).
+  Duration audit_retention = std::chrono::hours(24 * 90);
   // How often the edge's counters go into the traffic book (GET /v1/traffic).
   Duration traffic_interval = std::chrono::seconds(5);
   // This server among those sharing the store (GET /v1/servers): its id (unique
