@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <boost/json.hpp>
 #include <chrono>
 #include <functional>
 #include <limits>
@@ -471,8 +472,12 @@ std::optional<store::AuditEntry> ApiServer::AuditEntryFor(const net::HttpRequest
   if (refused) {
     if (*refused != 401 && *refused != 403 && *refused != 429) {
       if (!IsWrite(request.method)) return std::nullopt;  // a read answered 404, 405
-    } else if (*refused == 429 && !FirstThrottleInAWhile(AddressKey(request.remote_address))) {
-      return std::nullopt;  // one entry a minute for an address kept out
+    } else if ((*refused == 429 || (*refused == 401 && BearerToken(request).empty())) &&
+               !FirstRefusalInAWhile(std::to_string(*refused) + " " +
+                                     AddressKey(request.remote_address))) {
+      // Nothing limits these (no credential was tried): one entry a minute
+      // per address, so that nobody fills the trail for free.
+      return std::nullopt;
     }
   } else if (!IsWrite(request.method) || IsTelemetry(*match.route)) {
     return std::nullopt;
@@ -482,6 +487,24 @@ std::optional<store::AuditEntry> ApiServer::AuditEntryFor(const net::HttpRequest
   entry.who = caller.name;
   entry.role = std::string(auth::ToString(caller.role));
   entry.credential = caller.credential;
+  if (CheckedByHandler(match.route->permission)) {
+    // The router did not identify the caller: its handler will. Said here
+    // as well as can be, so that the entry names who it was.
+    if (match.route->permission == Permission::kLogin && request.path == "/v1/login") {
+      boost::system::error_code ec;
+      boost::json::value body = boost::json::parse(request.body, ec);
+      const boost::json::value* name =
+          !ec && body.is_object() ? body.get_object().if_contains("name") : nullptr;
+      if (name != nullptr && name->is_string()) entry.who = std::string(name->get_string());
+      entry.credential = "password";
+    } else if (auto who = deps_.auth->Identify(request)) {
+      entry.who = who->name;
+      entry.role = std::string(auth::ToString(who->role));
+      entry.credential = who->credential;
+    } else if (match.route->permission == Permission::kNodeSelf) {
+      entry.credential = "join-token";
+    }
+  }
   entry.source = request.remote_address;
   entry.method = request.method;
   entry.path = request.path;  // never the body: secrets' values travel there
@@ -493,7 +516,7 @@ std::optional<store::AuditEntry> ApiServer::AuditEntryFor(const net::HttpRequest
   return entry;
 }
 
-bool ApiServer::FirstThrottleInAWhile(const std::string& address) {
+bool ApiServer::FirstRefusalInAWhile(const std::string& address) {
   constexpr auto kQuiet = std::chrono::minutes(1);
   constexpr size_t kMaxAddresses = 10'000;
   const MonoTime now = deps_.clock->MonotonicNow();
@@ -506,7 +529,7 @@ bool ApiServer::FirstThrottleInAWhile(const std::string& address) {
 }
 
 // What a request whose audit entry cannot be written gets instead of its
-// answer (it changed nothing: its change would have carried the entry).
+// answer (its change, had it made one, would have carried the entry).
 static net::HttpResponse AuditUnavailable(const Error& why) {
   return ErrorReply(
       Error{ErrorCode::kUnavailable,
@@ -554,11 +577,26 @@ asio::awaitable<void> ApiServer::Handle(const net::HttpRequest& request,
   if (refusal) {
     if (audit) {
       audit->code = refusal->status;
+      refusal->headers.emplace_back("X-Request-Id", audit->request_id);
       if (auto kept = deps_.store->AppendAudit(*audit); !kept) {
         refusal = AuditUnavailable(kept.error());
       }
     }
     co_await recorder.Send(std::move(*refusal));
+  } else if (!audit && match.route->unary) {
+    // Not audited (a read, a machine's report), unless its handler refuses it.
+    net::HttpResponse response = match.route->unary(request, match.params, caller);
+    if (response.status == 401 || response.status == 403) {
+      std::optional<int> status = response.status;
+      if (auto entry = AuditEntryFor(request, match, caller, status)) {
+        entry->code = response.status;
+        response.headers.emplace_back("X-Request-Id", entry->request_id);
+        if (auto kept = deps_.store->AppendAudit(*entry); !kept) {
+          response = AuditUnavailable(kept.error());
+        }
+      }
+    }
+    co_await recorder.Send(std::move(response));
   } else if (audit && match.route->unary) {
     // The handler runs inside the scope: the first write it makes carries
     // the entry (auth/audit_scope.h). It never suspends, so no other
@@ -569,6 +607,7 @@ asio::awaitable<void> ApiServer::Handle(const net::HttpRequest& request,
       auth::AuditScope scope(*audit);
       response = match.route->unary(request, match.params, caller);
       committed = scope.committed();
+      *audit = scope.entry();  // with what the handler added (a new app's project)
     }
     if (committed) {
       // The change and its entry are in; only the answer's code is missing

@@ -61,13 +61,14 @@ class ApiServer {
   bool IsPublic(const Route& route) const;
   // The audit entry of a request (store/audit.h; its code still 0), when it
   // is audited: every write but the machines' reports, and every refusal
-  // (401, 403, 429: one a minute per address kept out). `refused`: the
-  // status of the router's refusal, if any.
+  // (401, 403, 429: those that tried no credential, one a minute per
+  // address). `refused`: the status of the refusal, if any.
   std::optional<store::AuditEntry> AuditEntryFor(const net::HttpRequest& request,
                                                  const Router::Match& match, const Caller& caller,
                                                  const std::optional<int>& refused);
-  // Whether `address` has had no 429 audited for a minute (noting this one).
-  bool FirstThrottleInAWhile(const std::string& address);
+  // Whether `key` (a status and an address) has had no entry for a minute
+  // (noting this one).
+  bool FirstRefusalInAWhile(const std::string& key);
   void AddRoutes();
   void AddMetrics();
   void AddTrafficMetrics();

@@ -4,6 +4,7 @@
 #include "api/errors.h"
 #include "api/handlers.h"
 #include "api/request_util.h"
+#include "auth/audit_scope.h"
 #include "model/codec.h"
 #include "model/spec_parse.h"
 #include "model/yaml_json.h"
@@ -177,6 +178,7 @@ net::HttpResponse ApplyApp(const ApiDeps& deps, const net::HttpRequest& request,
     }
     return OkStatus();
   };
+  if (auth::AuditScope* audit = auth::AuditScope::Pending()) audit->set_project(spec->project);
   Result<controller::ApplyResult> applied = deps.apps->Apply(*spec, may_replace);
   if (!applied && !caller.admin()) return ErrorReply(WithoutOtherApps(applied.error()));
   return ApplyReply(applied);

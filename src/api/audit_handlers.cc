@@ -9,6 +9,7 @@
 #include "api/errors.h"
 #include "api/handlers.h"
 #include "api/request_util.h"
+#include "api/visibility.h"
 #include "common/quantity.h"
 
 namespace skiff::api {
@@ -33,6 +34,13 @@ json::object EntryJson(const store::AuditEntry& e) {
                       {"request_id", e.request_id},
                       {"code", e.code},
                       {"revision", e.revision}};
+}
+
+// The last line of a stream that ends: {"error":{"code","message"}}.
+std::string ErrorLineOf(const Error& e) {
+  return json::serialize(json::object{
+             {"error", json::object{{"code", ErrorCodeName(e.code)}, {"message", e.message}}}}) +
+         "\n";
 }
 
 // ?since= as a time (RFC 3339) or an age ("1h": that long ago).
@@ -89,6 +97,7 @@ asio::awaitable<void> Audit(const ApiDeps& deps, const net::HttpRequest& request
   filter.oldest_first = true;
   filter.limit = kBatch;
   asio::steady_timer timer(co_await asio::this_coro::executor);
+  int polls = 0;
   while (true) {
     std::string chunk;
     if (entries) {
@@ -103,6 +112,16 @@ asio::awaitable<void> Audit(const ApiDeps& deps, const net::HttpRequest& request
       timer.expires_after(kFollowPoll);
       boost::system::error_code ec;
       co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    // Every few seconds: is its caller still an admin (a token revoked, a
+    // session ended)?
+    if (++polls % 10 == 0) {
+      if (Status allowed = StillAllowed(deps, request, ""); !allowed) {
+        // Built outside the co_await: g++ 12 frees braced temporaries there twice.
+        const std::string last = ErrorLineOf(allowed.error());
+        co_await writer.Write(last);
+        co_return;
+      }
     }
     entries = deps.store->ListAudit(filter);  // a store down for now: tried again
   }

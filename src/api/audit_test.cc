@@ -128,8 +128,15 @@ TEST_F(AuditTest, RefusalsAreRecorded) {
   ASSERT_TRUE(viewer);
   EXPECT_EQ(Call("GET", "/v1/apps", "wrong").status, 401);
   EXPECT_EQ(Call("PUT", "/v1/apps/web", viewer->token, kSpec).status, 403);
+  // No credential tried: one entry a minute per address, whatever the count.
+  EXPECT_EQ(Call("GET", "/v1/apps", "").status, 401);
+  EXPECT_EQ(Call("GET", "/v1/apps", "").status, 401);
   std::vector<store::AuditEntry> trail = Trail();
-  ASSERT_EQ(trail.size(), 2u);
+  ASSERT_EQ(trail.size(), 3u);
+  EXPECT_EQ(trail[2].code, 401);
+  clock_.Advance(std::chrono::minutes(1));
+  EXPECT_EQ(Call("GET", "/v1/apps", "").status, 401);
+  EXPECT_EQ(Trail().size(), 4u);
   EXPECT_EQ(trail[0].code, 401);
   EXPECT_EQ(trail[0].who, "anonymous");
   EXPECT_EQ(trail[1].code, 403);

@@ -188,10 +188,10 @@ class World {
     EXPECT_TRUE(projects_.Create("other"));
     EXPECT_TRUE(projects_.Create("empty"));
     EXPECT_TRUE(store_.PutRecord(store::RecordKind::kUser, "ann", AnnRecord()));
-    EXPECT_TRUE(secrets_.Set("web", "API_KEY", "k3y"));
     Apply(R"({"name":"web","project":"alpha","run":{"command":["sleep","1"]}})");
     Apply(R"({"name":"web","project":"alpha","replicas":2,"run":{"command":["sleep","1"]}})");
     Apply(R"({"name":"side","project":"other","run":{"command":["sleep","1"]}})");
+    EXPECT_TRUE(secrets_.Set("web", "API_KEY", "k3y"));
     model::Node node;
     node.id = "n1";
     node.name = "n1";
@@ -287,6 +287,8 @@ class World {
                         r, w);
     return w;
   }
+
+  store::MemoryStore& store() { return store_; }
 
  private:
   void Apply(const std::string& json) {
@@ -446,6 +448,34 @@ TEST(AuthorizationMatrixTest, ProjectsHoldTheirApps) {
   ASSERT_EQ(app.status, 200) << app.body;
   EXPECT_EQ(app.Json().at("spec").at("project"), "other");
   EXPECT_EQ(world.Call("GET", Rule{"/v1/apps/web", "", 0}, Who::kViewer).status, 404);
+}
+
+// Verify that a new app starts with no secrets, whatever an earlier app of
+// its name left, and that a login's entry names the user it tried.
+TEST(AuthorizationMatrixTest, NewAppsInheritNothing) {
+  World world;
+  ASSERT_TRUE(world.store().PutRecord(store::RecordKind::kSecret, "fresh/LEFT", "{}"));
+  FakeWriter made = world.Call(
+      "PUT", Rule{"/v1/apps/fresh", R"({"project":"alpha","run":{"command":["sleep","1"]}})", 0},
+      Who::kDeployer);
+  ASSERT_EQ(made.status, 201) << made.body;
+  FakeWriter secrets = world.Call("GET", Rule{"/v1/apps/fresh/secrets", "", 0}, Who::kViewer);
+  ASSERT_EQ(secrets.status, 200) << secrets.body;
+  EXPECT_TRUE(secrets.Json().at("secrets").as_array().empty()) << secrets.body;
+  EXPECT_EQ(world.store().GetRecord(store::RecordKind::kSecret, "fresh/LEFT").error().code,
+            ErrorCode::kNotFound);
+
+  FakeWriter login = world.Call(
+      "POST", Rule{"/v1/login", R"({"name":"ann","password":"not her password"})", 0}, Who::kNone);
+  EXPECT_EQ(login.status, 401);
+  auto trail = world.store().ListAudit({});
+  ASSERT_TRUE(trail);
+  ASSERT_FALSE(trail->empty());
+  EXPECT_EQ(trail->back().who, "ann");
+  EXPECT_EQ(trail->back().credential, "password");
+  EXPECT_EQ(trail->back().code, 401);
+  EXPECT_EQ(trail->front().project, "alpha");  // the new app's, from its spec
+  EXPECT_EQ(trail->front().app, "fresh");
 }
 
 }  // namespace

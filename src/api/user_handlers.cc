@@ -113,6 +113,19 @@ net::HttpResponse AddUser(const ApiDeps& deps, const net::HttpRequest& request, 
       projects.emplace_back(p.get_string());
     }
   }
+  if (deps.projects != nullptr) {
+    for (size_t i = 0; i < projects.size(); ++i) {
+      auto exists = deps.projects->Exists(projects[i]);
+      if (!exists) return ErrorReply(exists.error());
+      if (!*exists) {
+        return ErrorReply(
+            Error{ErrorCode::kNotFound,
+                  fmt::format("projects[{}]: no project {} (skiff projects create {})", i,
+                              projects[i], projects[i]),
+                  fmt::format("projects[{}]", i)});
+      }
+    }
+  }
   auto user = deps.users->Add(*name, *role, std::move(projects), *password);
   if (!user) return ErrorReply(user.error());
   return net::JsonResponse(201, UserJson(*user));

@@ -43,6 +43,9 @@ class AuditScope {
   static AuditScope* Pending();
   const store::AuditEntry& entry() const { return entry_; }
   void MarkCommitted() { committed_ = true; }
+  // What only the handler knows, said before its write: the project a new
+  // app goes into.
+  void set_project(std::string project) { entry_.project = std::move(project); }
 
  private:
   store::AuditEntry entry_;

@@ -130,6 +130,10 @@ const std::string& UserStore::DummyHash() {
 Result<User> UserStore::Add(const std::string& name, Role role, std::vector<std::string> projects,
                             std::string_view password) {
   SKIFF_RETURN_IF_ERROR(model::ValidateName(name, "name"));
+  if (name == "admin") {  // the cluster's admin token, in the audit trail
+    return InvalidArgument("name: \"admin\" names the cluster's admin token; choose another",
+                           "name");
+  }
   if (!IsPerson(role)) {
     return InvalidArgument(
         fmt::format("role: a user is an admin, a deployer or a viewer (got \"{}\": that role is "

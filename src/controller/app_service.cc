@@ -98,6 +98,17 @@ Result<ApplyResult> AppService::Write(const model::AppSpec& given,
 
     store::Txn txn;
     txn.Put(app, expected).Put(d, store::kMustNotExist).ClaimDomains(spec.name, spec.domains);
+    if (expected == store::kMustNotExist) {
+      // A new app starts with no secrets: any left by an earlier app of this
+      // name (a secret set while it was being deleted, a delete cut short)
+      // goes with this commit, never to the new owner (auth/secrets.h keys
+      // them "APP/KEY").
+      SKIFF_ASSIGN_OR_RETURN(std::vector<store::Record> secrets,
+                             store_->ListRecords(store::RecordKind::kSecret));
+      for (const store::Record& r : secrets) {
+        if (r.key.starts_with(spec.name + "/")) txn.DeleteRecord(store::RecordKind::kSecret, r.key);
+      }
+    }
     // The project must exist when the revision commits (auth/projects.h: a
     // project is deleted only while no app is in it, checked in its commit).
     if (spec.project != model::kDefaultProject) {

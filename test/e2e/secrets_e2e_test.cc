@@ -169,6 +169,9 @@ TEST_F(SecretsE2eTest, CanaryReachesInstancesAndNothingElse) {
       << server_.Output();
   Get("/v1/apps/vault/deployments");
   Get("/v1/events");
+  // The audit trail holds the secrets' changes (their paths), never a value.
+  const std::string trail = Get("/v1/audit?limit=1000");
+  EXPECT_NE(trail.find("/v1/apps/vault/secrets/API_KEY"), std::string::npos) << trail;
 
   int searched = 0;
   int hits = 0;
