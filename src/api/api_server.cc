@@ -423,8 +423,9 @@ std::optional<net::HttpResponse> ApiServer::Refusal(const net::HttpRequest& requ
   if (!Allows(*identity, match.route->permission)) {
     return ErrorReply(
         Error{ErrorCode::kPermissionDenied,
-              fmt::format("{} {} ({}) may not call {} {}", identity->credential, identity->name,
-                          auth::ToString(identity->role), request.method, match.route->pattern),
+              fmt::format("{} {} ({}) may not call {} {}: it takes {}", identity->credential,
+                          identity->name, auth::ToString(identity->role), request.method,
+                          match.route->pattern, WhoMay(match.route->permission)),
               ""});
   }
   return AppScopeRefusal(match, *caller, request.method);
@@ -501,14 +502,14 @@ std::optional<store::AuditEntry> ApiServer::AuditEntryFor(const net::HttpRequest
       entry.who = who->name;
       entry.role = std::string(auth::ToString(who->role));
       entry.credential = who->credential;
-    } else if (match.route->permission == Permission::kNodeSelf) {
-      entry.credential = "join-token";
+    } else {
+      entry.credential = "unknown";  // a join token, or a credential no longer valid
     }
   }
   entry.source = request.remote_address;
   entry.method = request.method;
-  entry.path = request.path;  // never the body: secrets' values travel there
-  entry.request_id = NewId("req");
+  entry.path = request.path;                  // never the body: secrets' values travel there
+  entry.request_id = "req-" + RandomHex(16);  // unique over any retention
   if (match.route->pattern.starts_with("/v1/apps/{name}")) {
     entry.app = match.params.at("name");
     if (auto app = deps_.store->GetApp(entry.app)) entry.project = app->spec.project;

@@ -291,6 +291,10 @@ asio::awaitable<void> Watch(const ApiDeps& deps, const net::HttpRequest& request
     // revision without a change (none expected) cannot spin this loop.
     if (changes->empty()) last = std::max(last, seen);
     co_await waiter.WaitPast(last, kIdleCheck);
+    if (Status allowed = StillAllowed(deps, request, ""); !allowed) {
+      co_await writer.Write(ErrorLine(allowed.error()));
+      break;
+    }
   }
   co_await writer.End();
 }

@@ -1,7 +1,8 @@
 // Handlers of edge traffic: what standalone edges and servers' own edges
 // report, and the per-app rates the control plane (and `skiff traffic`) reads.
-// An edge reports with the admin token, or, a server's own edge, with its
-// edge credential, as itself only. A report may carry the
+// A standalone edge reports with an edge token (`skiff edges token`; the
+// admin token works too), a server's own edge with its edge credential, as
+// itself only. A report may carry the
 // edge's routes (revision and requests in flight to instances it no longer
 // routes), which the drain tracker waits on (controller/drain_tracker.h).
 #include <algorithm>
@@ -95,7 +96,7 @@ net::HttpResponse ReportTraffic(const ApiDeps& deps, const net::HttpRequest& req
   }
   if (auto refused = RefuseBadEdgeName(name)) return *refused;
   if (IsServersEdgeName(name) && admin) {
-    // A standalone edge (admin token) under a server's edge name would be
+    // A standalone edge (the admin token) under a server's edge name would be
     // forgotten when that server shuts down.
     return ErrorReply(Error{ErrorCode::kInvalidArgument,
                             "edge name \"" + name +

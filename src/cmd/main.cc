@@ -242,8 +242,8 @@ std::string ParseCapacity(const std::vector<std::string>& pieces,
 int RunEdge(const skiff::edge::StandaloneOptions& options, const std::string& log_level) {
   skiff::InitLogging(log_level);
   if (options.token.empty()) {
-    std::cerr << "skiff edge: no token: set SKIFF_TOKEN or --token (the server's admin token is "
-                 "in its DATA/admin.token)\n";
+    std::cerr << "skiff edge: no token: set SKIFF_TOKEN or --token to an edge token (make one "
+                 "with `skiff edges token NAME`)\n";
     return 2;
   }
   sigset_t stop_signals = BlockStopSignals();
@@ -373,7 +373,10 @@ int main(int argc, char** argv) {
       "Run a standalone edge router: serve apps at their domains with routes from a Skiff "
       "server, and keep serving the last ones when it cannot be reached.");
   AddServerOption(edge, &edge_options.server);
-  edge->add_option("--token", edge_options.token, "the API's bearer token")->envname("SKIFF_TOKEN");
+  edge->add_option("--token", edge_options.token,
+                   "an edge token (skiff edges token NAME): it reads the routes and reports "
+                   "traffic, nothing else")
+      ->envname("SKIFF_TOKEN");
   edge->add_option("--ca", edge_options.ca_file,
                    "PEM file of the CA an https:// server must chain to (the server's DATA/ca.crt)")
       ->envname("SKIFF_CA");

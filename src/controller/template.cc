@@ -10,6 +10,8 @@ bool SameTemplate(const model::AppSpec& a, const model::AppSpec& b) {
   // Where the edge serves an app and how are no part of what its instances run.
   x.domains = y.domains = {};
   x.edge = y.edge = {};
+  // Nor who owns it: moving an app to another project replaces nothing.
+  x.project = y.project = {};
   return x == y;
 }
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <boost/json.hpp>
 #include <chrono>
 #include <fstream>
 #include <map>
@@ -83,15 +84,20 @@ class EdgeE2eTest : public ::testing::Test {
 
   // A standalone `skiff edge` named edge-a serving at `listen`, its /metrics at
   // `metrics`, reporting its traffic to the server every 200 ms.
+  // It routes with an edge token (`skiff edges token`), not the admin's.
   std::unique_ptr<Subprocess> ReportingEdge(const TempDir& dir, const std::string& listen,
                                             const std::string& metrics,
                                             edge::IoEngine engine = edge::IoEngine::kEpoll) {
+    auto made = server_.Api("POST", "/v1/tokens", R"({"name":"edge-a","role":"edge"})");
+    EXPECT_TRUE(made && made->status == 201) << (made ? made->body : made.error().ToString());
+    const std::string token =
+        made ? std::string(boost::json::parse(made->body).at("token").as_string()) : "";
     return std::make_unique<Subprocess>(
         std::vector<std::string>{SKIFF_BIN, "edge", "--server", "http://" + server_.addr(),
                                  "--listen", listen, "--data", dir.File("edge"), "--metrics-listen",
                                  metrics, "--name", "edge-a", "--report-interval", "200ms",
                                  "--io-engine", std::string(edge::IoEngineName(engine))},
-        std::map<std::string, std::string>{{"SKIFF_TOKEN", server_.token()}}, dir.File("edge.log"));
+        std::map<std::string, std::string>{{"SKIFF_TOKEN", token}}, dir.File("edge.log"));
   }
 
   SkiffServer server_;
