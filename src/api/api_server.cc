@@ -18,6 +18,7 @@
 #include "common/check.h"
 #include "common/ids.h"
 #include "common/logging.h"
+#include "model/spec_parse.h"
 
 namespace skiff::api {
 namespace asio = boost::asio;
@@ -488,15 +489,21 @@ std::optional<store::AuditEntry> ApiServer::AuditEntryFor(const net::HttpRequest
   entry.who = caller.name;
   entry.role = std::string(auth::ToString(caller.role));
   entry.credential = caller.credential;
-  if (CheckedByHandler(match.route->permission)) {
+  if (CheckedByHandler(match.route->permission) && !(refused && *refused == 429)) {
     // The router did not identify the caller: its handler will. Said here
-    // as well as can be, so that the entry names who it was.
-    if (match.route->permission == Permission::kLogin && request.path == "/v1/login") {
+    // as well as can be, so that the entry names who it was (not for a 429:
+    // the limiter promises not to look at the credential of an address it
+    // keeps out).
+    if (match.route->pattern == "/v1/login") {
       boost::system::error_code ec;
       boost::json::value body = boost::json::parse(request.body, ec);
       const boost::json::value* name =
           !ec && body.is_object() ? body.get_object().if_contains("name") : nullptr;
-      if (name != nullptr && name->is_string()) entry.who = std::string(name->get_string());
+      // Only a name a user could have: the body is the caller's to write.
+      if (name != nullptr && name->is_string() && model::ValidateName(name->get_string()) &&
+          name->get_string() != "admin") {
+        entry.who = std::string(name->get_string());
+      }
       entry.credential = "password";
     } else if (auto who = deps_.auth->Identify(request)) {
       entry.who = who->name;
@@ -517,16 +524,32 @@ std::optional<store::AuditEntry> ApiServer::AuditEntryFor(const net::HttpRequest
   return entry;
 }
 
-bool ApiServer::FirstRefusalInAWhile(const std::string& address) {
+bool ApiServer::FirstRefusalInAWhile(const std::string& key) {
   constexpr auto kQuiet = std::chrono::minutes(1);
-  constexpr size_t kMaxAddresses = 10'000;
+  constexpr size_t kMaxKeys = 10'000;
   const MonoTime now = deps_.clock->MonotonicNow();
   std::lock_guard lock(throttle_mu_);
-  if (throttles_logged_.size() >= kMaxAddresses) throttles_logged_.clear();
-  auto [it, fresh] = throttles_logged_.try_emplace(address, now);
+  if (throttles_logged_.size() >= kMaxKeys && throttles_logged_.count(key) == 0) {
+    // Full: what is quiet goes; while it stays full, new keys get no entry
+    // (clearing it would let many addresses reset every key's minute).
+    std::erase_if(throttles_logged_, [&](const auto& kept) { return now - kept.second >= kQuiet; });
+    if (throttles_logged_.size() >= kMaxKeys) return false;
+  }
+  auto [it, fresh] = throttles_logged_.try_emplace(key, now);
   if (!fresh && now - it->second < kQuiet) return false;
   it->second = now;
   return true;
+}
+
+// Whether `entry` is of a refusal by a handler that checks its caller of a
+// caller it could not identify (a login's bad body, a logout or an agent's
+// call without a credential): nothing bounds those, so they are kept at
+// one entry a minute per address. A wrong password is not one of them: the
+// failed-authentication limiter bounds those, and each is kept.
+static bool UnknownCallerRefused(const store::AuditEntry& entry, int status) {
+  if (status < 400 || status >= 500) return false;
+  if (entry.credential == "password") return status != 401;
+  return entry.credential == "none" || entry.credential == "unknown";
 }
 
 // What a request whose audit entry cannot be written gets instead of its
@@ -585,9 +608,14 @@ asio::awaitable<void> ApiServer::Handle(const net::HttpRequest& request,
     }
     co_await recorder.Send(std::move(*refusal));
   } else if (!audit && match.route->unary) {
-    // Not audited (a read, a machine's report), unless its handler refuses it.
+    // Not audited (a read, a machine's report), unless its handler refuses
+    // it: once a minute per address and credential (a removed node's agent
+    // keeps calling with its old credential).
     net::HttpResponse response = match.route->unary(request, match.params, caller);
-    if (response.status == 401 || response.status == 403) {
+    if ((response.status == 401 || response.status == 403) &&
+        FirstRefusalInAWhile(fmt::format("{} {} {}", response.status,
+                                         AddressKey(request.remote_address),
+                                         Sha256Hex(BearerToken(request)).substr(0, 16)))) {
       std::optional<int> status = response.status;
       if (auto entry = AuditEntryFor(request, match, caller, status)) {
         entry->code = response.status;
@@ -617,7 +645,9 @@ asio::awaitable<void> ApiServer::Handle(const net::HttpRequest& request,
         SKIFF_LOG_WARN("audit entry {}: cannot record its answer {}: {}", audit->request_id,
                        response.status, coded.error().ToString());
       }
-    } else {
+    } else if (!UnknownCallerRefused(*audit, response.status) ||
+               FirstRefusalInAWhile(
+                   fmt::format("{} {}", response.status, AddressKey(request.remote_address)))) {
       audit->code = response.status;
       if (auto kept = deps_.store->AppendAudit(*audit); !kept) {
         response = AuditUnavailable(kept.error());

@@ -9,6 +9,7 @@
 #include "api/api_server.h"
 #include "api/fake_writer_test_util.h"
 #include "auth/audit_scope.h"
+#include "auth/users.h"
 #include "fakes/testing.h"
 #include "store/memory/memory_store.h"
 
@@ -44,6 +45,7 @@ class AuditTest : public ::testing::Test {
     deps.clock = &clock_;
     deps.auth = &auth_;
     deps.tokens = &tokens_;
+    deps.users = &users_;
     deps.log_dir = dir_.path();
     api_ = std::make_unique<ApiServer>(std::move(deps));
   }
@@ -83,7 +85,8 @@ class AuditTest : public ::testing::Test {
   auth::AuditingStore audited_{&store_};
   controller::AppService apps_{&audited_, &clock_};
   auth::ApiTokenStore tokens_{&audited_, &clock_};
-  TokenAuthenticator auth_{{kAdmin}, nullptr, &tokens_};
+  auth::UserStore users_{&audited_, &clock_};
+  TokenAuthenticator auth_{{kAdmin}, nullptr, &tokens_, &users_};
   std::unique_ptr<ApiServer> api_;
 };
 
@@ -142,6 +145,27 @@ TEST_F(AuditTest, RefusalsAreRecorded) {
   EXPECT_EQ(trail[1].code, 403);
   EXPECT_EQ(trail[1].who, "look");
   EXPECT_EQ(trail[1].role, "viewer");
+}
+
+// Verify that a caller no handler could identify fills no trail: a login's
+// bad body and a logout without a session leave one entry a minute per
+// address; a login's entry names only a name a user could have.
+TEST_F(AuditTest, UnknownCallersAreBounded) {
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Call("POST", "/v1/login", "", "not json").status, 400);
+    EXPECT_EQ(Call("POST", "/v1/logout", "").status, 401);
+  }
+  std::vector<store::AuditEntry> trail = Trail();
+  ASSERT_EQ(trail.size(), 2u);
+  EXPECT_EQ(trail[0].path, "/v1/login");
+  EXPECT_EQ(trail[1].path, "/v1/logout");
+  clock_.Advance(std::chrono::minutes(1));
+  EXPECT_EQ(Call("POST", "/v1/login", "", R"({"name":"eve\nforged row","password":"x"})").status,
+            401);
+  trail = Trail();
+  ASSERT_EQ(trail.size(), 3u);
+  EXPECT_EQ(trail[2].who, "anonymous");
+  EXPECT_EQ(trail[2].credential, "password");
 }
 
 // Verify that a request whose entry cannot be written fails (503) and
