@@ -85,6 +85,9 @@ TEST(SharedSnapshotCacheTest, ReadersSeeWholeSnapshotsAcrossCompactionReloads) {
 TEST(SharedSnapshotCacheTest, ReadersReadTogether) {
   MemoryStore store;
   SharedSnapshotCache cache(&store);
+  // Loaded first: the first read loads the state under the exclusive lock,
+  // and a reader racing it would wait for it (slow machines, sanitizers).
+  ASSERT_TRUE(cache.Read([](const Snapshot&) { return 0; }));
   std::atomic<int> inside{0};
   auto read_with_company = [&] {
     auto met = cache.Read([&](const Snapshot&) {
