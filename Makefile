@@ -24,7 +24,7 @@ setup:
 	@bash scripts/setup.sh
 
 $(BUILD)/build.ninja: CMakeLists.txt
-	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSKIFF_UNITY=ON
 
 configure: setup $(BUILD)/build.ninja
 

@@ -29,7 +29,7 @@ namespace json = boost::json;
 using testing::FakeWriter;
 using ::testing::HasSubstr;
 
-constexpr const char* kAdmin = "admin-token";
+constexpr const char* kAgentsAdmin = "admin-token";
 
 // Verify that a store given the CA's fingerprint makes SKIFF1 tokens that
 // carry it, and that the token is recognised whole, by its secret alone (an
@@ -220,7 +220,8 @@ class AgentApiTest : public ::testing::Test {
 
   void SetUp() override {
     tokens_ = std::make_unique<JoinTokenStore>(&store_, &clock_);
-    auth_ = std::make_unique<TokenAuthenticator>(std::vector<std::string>{kAdmin}, tokens_.get());
+    auth_ =
+        std::make_unique<TokenAuthenticator>(std::vector<std::string>{kAgentsAdmin}, tokens_.get());
     ApiDeps deps;
     deps.store = &store_;
     deps.apps = &apps_;
@@ -271,7 +272,7 @@ class AgentApiTest : public ::testing::Test {
 
   // Joins node `id` with a fresh join token; returns its credential.
   std::string Join(const std::string& id) {
-    FakeWriter made = Call("POST", "/v1/join-tokens", kAdmin);
+    FakeWriter made = Call("POST", "/v1/join-tokens", kAgentsAdmin);
     EXPECT_EQ(made.status, 201) << made.body;
     std::string token(made.Json().at("token").as_string());
     FakeWriter joined = Call("POST", "/v1/agent/register", token, NodeBody(id));
@@ -296,7 +297,7 @@ TEST_F(AgentApiTest, JoinTokensNeedAdmin) {
   std::string credential = Join("node-a");
   EXPECT_EQ(Call("POST", "/v1/join-tokens", "").status, 401);
   EXPECT_EQ(Call("POST", "/v1/join-tokens", credential).status, 403);
-  FakeWriter list = Call("GET", "/v1/join-tokens", kAdmin);
+  FakeWriter list = Call("GET", "/v1/join-tokens", kAgentsAdmin);
   ASSERT_EQ(list.status, 200);
   const json::value body = list.Json();
   const json::array& tokens = body.at("join_tokens").as_array();
@@ -325,14 +326,14 @@ TEST_F(AgentApiTest, BadJoinTokenRefusedClearly) {
   EXPECT_THAT(w.body, HasSubstr("join token not recognised"));
   EXPECT_THAT(w.body, HasSubstr("skiff nodes join-token"));
 
-  FakeWriter made = Call("POST", "/v1/join-tokens", kAdmin);
+  FakeWriter made = Call("POST", "/v1/join-tokens", kAgentsAdmin);
   std::string token(made.Json().at("token").as_string());
   std::string id(made.Json().at("id").as_string());
-  EXPECT_EQ(Call("DELETE", "/v1/join-tokens/" + token, kAdmin).status, 404)
+  EXPECT_EQ(Call("DELETE", "/v1/join-tokens/" + token, kAgentsAdmin).status, 404)
       << "named by its id only: the token is not to travel in a URL";
-  EXPECT_EQ(Call("DELETE", "/v1/join-tokens/" + id, kAdmin).status, 200);
+  EXPECT_EQ(Call("DELETE", "/v1/join-tokens/" + id, kAgentsAdmin).status, 200);
   EXPECT_EQ(Call("POST", "/v1/agent/register", token, NodeBody("node-a")).status, 401);
-  EXPECT_EQ(Call("DELETE", "/v1/join-tokens/" + id, kAdmin).status, 404);
+  EXPECT_EQ(Call("DELETE", "/v1/join-tokens/" + id, kAgentsAdmin).status, 404);
 }
 
 // Verify that a node credential acts on its own node only, the admin on any,
@@ -342,7 +343,7 @@ TEST_F(AgentApiTest, CredentialActsOnItsOwnNode) {
   std::string b = Join("node-b");
   EXPECT_EQ(Call("POST", "/v1/agent/nodes/node-a/heartbeat", a, "{}").status, 200);
   EXPECT_EQ(Call("POST", "/v1/agent/nodes/node-a/heartbeat", b, "{}").status, 403);
-  EXPECT_EQ(Call("POST", "/v1/agent/nodes/node-a/heartbeat", kAdmin, "{}").status, 200);
+  EXPECT_EQ(Call("POST", "/v1/agent/nodes/node-a/heartbeat", kAgentsAdmin, "{}").status, 200);
   EXPECT_EQ(Call("POST", "/v1/agent/nodes/node-a/heartbeat", "forged", "{}").status, 401);
   EXPECT_EQ(Call("GET", "/v1/agent/nodes/node-b/assignments", a).status, 403);
   FakeWriter assignments = Call("GET", "/v1/agent/nodes/node-a/assignments", a);
@@ -375,7 +376,7 @@ TEST_F(AgentApiTest, EdgeCredentialReportsAsItsOwnEdgeOnly) {
   FakeWriter own = Call("POST", "/v1/edges/s1:8080/traffic", *credential, report);
   EXPECT_EQ(own.status, 200) << own.body;
   EXPECT_EQ(Call("POST", "/v1/edges/s2:8080/traffic", *credential, report).status, 403);
-  EXPECT_EQ(Call("POST", "/v1/edges/s1:8080/traffic", kAdmin, report).status, 200);
+  EXPECT_EQ(Call("POST", "/v1/edges/s1:8080/traffic", kAgentsAdmin, report).status, 200);
   EXPECT_EQ(Call("POST", "/v1/edges/s1:8080/traffic", "forged", report).status, 401);
   EXPECT_EQ(Call("POST", "/v1/edges/s1:8080/traffic", "", report).status, 401);
   // Not a node's: no agent call (not even the one naming no node), no admin call.
@@ -385,7 +386,7 @@ TEST_F(AgentApiTest, EdgeCredentialReportsAsItsOwnEdgeOnly) {
   // Nor does it poll the routes (a server's edge reads them in process): no
   // poll of /v1/routes ever rests on an edge credential or the roster.
   EXPECT_EQ(Call("GET", "/v1/routes?wait=0", *credential).status, 403);
-  EXPECT_EQ(Call("GET", "/v1/routes?wait=0", kAdmin).status, 200);
+  EXPECT_EQ(Call("GET", "/v1/routes?wait=0", kAgentsAdmin).status, 200);
   // A node's credential reports no edge's traffic.
   std::string node = Join("node-a");
   EXPECT_EQ(Call("POST", "/v1/edges/node-a/traffic", node, report).status, 403);
@@ -415,7 +416,7 @@ TEST_F(AgentApiTest, EdgeThatLeavesIsForgotten) {
   ASSERT_TRUE(credential);
   const std::string report = R"({"apps":{},"routes":{"revision":3,"interval_ms":5000}})";
   ASSERT_EQ(Call("POST", "/v1/edges/s1:edge/traffic", *credential, report).status, 200);
-  ASSERT_EQ(Call("POST", "/v1/edges/edge-2/traffic", kAdmin, report).status, 200);
+  ASSERT_EQ(Call("POST", "/v1/edges/edge-2/traffic", kAgentsAdmin, report).status, 200);
   ASSERT_EQ(traffic_.Routes(std::chrono::steady_clock::now()).size(), 2u);
 
   EXPECT_EQ(Call("DELETE", "/v1/edges/edge-2", *credential).status, 403);
@@ -427,9 +428,9 @@ TEST_F(AgentApiTest, EdgeThatLeavesIsForgotten) {
   auto routes = traffic_.Routes(std::chrono::steady_clock::now());
   EXPECT_FALSE(routes.contains("s1:edge"));
   EXPECT_TRUE(routes.contains("edge-2"));
-  EXPECT_EQ(Call("DELETE", "/v1/edges/edge-2", kAdmin).status, 200);
+  EXPECT_EQ(Call("DELETE", "/v1/edges/edge-2", kAgentsAdmin).status, 200);
   EXPECT_TRUE(traffic_.Routes(std::chrono::steady_clock::now()).empty());
-  EXPECT_EQ(Call("DELETE", "/v1/edges/bad%20name", kAdmin).status, 400);
+  EXPECT_EQ(Call("DELETE", "/v1/edges/bad%20name", kAgentsAdmin).status, 400);
 }
 
 // Verify that a name ending in ":edge" (a server's own edge's) is refused to
@@ -437,14 +438,14 @@ TEST_F(AgentApiTest, EdgeThatLeavesIsForgotten) {
 // nothing is recorded.
 TEST_F(AgentApiTest, ServersEdgeNamesAreTheirsAlone) {
   const std::string report = R"({"apps":{},"routes":{"revision":3,"interval_ms":5000}})";
-  FakeWriter taken = Call("POST", "/v1/edges/s1:edge/traffic", kAdmin, report);
+  FakeWriter taken = Call("POST", "/v1/edges/s1:edge/traffic", kAgentsAdmin, report);
   EXPECT_EQ(taken.status, 400);
   EXPECT_THAT(taken.body, ::testing::HasSubstr("another --name"));
   EXPECT_TRUE(traffic_.Routes(std::chrono::steady_clock::now()).empty());
   auto credential = tokens_->IssueEdgeCredential("s1:edge", "s1:");
   ASSERT_TRUE(credential);
   EXPECT_EQ(Call("POST", "/v1/edges/s1:edge/traffic", *credential, report).status, 200);
-  EXPECT_EQ(Call("POST", "/v1/edges/s1:8080/traffic", kAdmin, report).status, 200);
+  EXPECT_EQ(Call("POST", "/v1/edges/s1:8080/traffic", kAgentsAdmin, report).status, 200);
 }
 
 // Verify that a join token cannot take over the name of a node that is alive
@@ -452,7 +453,7 @@ TEST_F(AgentApiTest, ServersEdgeNamesAreTheirsAlone) {
 // down may be joined again under its name, which retires its old credential.
 TEST_F(AgentApiTest, JoinTokenCannotTakeOverALiveNode) {
   std::string first = Join("node-a");
-  FakeWriter made = Call("POST", "/v1/join-tokens", kAdmin);
+  FakeWriter made = Call("POST", "/v1/join-tokens", kAgentsAdmin);
   std::string token(made.Json().at("token").as_string());
   int64_t revision = store_.GetSnapshot()->revision;
   FakeWriter refused = Call("POST", "/v1/agent/register", token, NodeBody("node-a"));

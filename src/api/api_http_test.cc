@@ -24,8 +24,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr const char* kToken = "tok-123";
-constexpr const char* kHelloJson = R"({"name":"hello","run":{"command":["sleep","100"]}})";
+constexpr const char* kHttpToken = "tok-123";
+constexpr const char* kHttpHelloJson = R"({"name":"hello","run":{"command":["sleep","100"]}})";
 
 // A memory store whose change log and events can be made unreachable, as a
 // database's are while it restarts.
@@ -45,7 +45,7 @@ class FlakyStore : public store::MemoryStore {
 
 class ApiHttpTest : public ::testing::Test {
  protected:
-  ApiHttpTest() : apps_(&store_, &clock_), auth_({kToken}) {
+  ApiHttpTest() : apps_(&store_, &clock_), auth_({kHttpToken}) {
     ApiDeps deps;
     deps.store = &store_;
     deps.apps = &apps_;
@@ -62,7 +62,7 @@ class ApiHttpTest : public ::testing::Test {
   }
   ~ApiHttpTest() override { server_->Stop(); }
 
-  net::HttpHeaders Auth() const { return {{"Authorization", std::string("Bearer ") + kToken}}; }
+  net::HttpHeaders Auth() const { return {{"Authorization", std::string("Bearer ") + kHttpToken}}; }
 
   skiff::testing::TempDir dir_;
   ManualClock clock_;
@@ -78,11 +78,11 @@ class ApiHttpTest : public ::testing::Test {
 
 // Verify that apply over HTTP is 201 with a token and 401 without one.
 TEST_F(ApiHttpTest, ApplyOverHttp) {
-  auto refused = client_->Do("PUT", "/v1/apps/hello", kHelloJson);
+  auto refused = client_->Do("PUT", "/v1/apps/hello", kHttpHelloJson);
   ASSERT_TRUE(refused) << refused.error().ToString();
   EXPECT_EQ(refused->status, 401);
   EXPECT_THAT(std::string(refused->Header("WWW-Authenticate")), HasSubstr("Bearer"));
-  auto applied = client_->Do("PUT", "/v1/apps/hello", kHelloJson, Auth());
+  auto applied = client_->Do("PUT", "/v1/apps/hello", kHttpHelloJson, Auth());
   ASSERT_TRUE(applied);
   EXPECT_EQ(applied->status, 201) << applied->body;
   auto health = client_->Do("GET", "/health");
@@ -105,7 +105,7 @@ TEST_F(ApiHttpTest, WatchStreamsLiveChange) {
         std::chrono::seconds(20));
     seen.set_value(status ? received : status.error().ToString());
   });
-  auto applied = client_->Do("PUT", "/v1/apps/hello", kHelloJson, Auth());
+  auto applied = client_->Do("PUT", "/v1/apps/hello", kHttpHelloJson, Auth());
   ASSERT_TRUE(applied);
   auto result = seen.get_future();
   ASSERT_EQ(result.wait_for(std::chrono::seconds(30)), std::future_status::ready);
@@ -117,7 +117,7 @@ TEST_F(ApiHttpTest, WatchStreamsLiveChange) {
 
 // Verify that following events streams NDJSON lines over HTTP.
 TEST_F(ApiHttpTest, EventsFollowOverHttp) {
-  ASSERT_TRUE(client_->Do("PUT", "/v1/apps/hello", kHelloJson, Auth()));
+  ASSERT_TRUE(client_->Do("PUT", "/v1/apps/hello", kHttpHelloJson, Auth()));
   std::string received;
   auto status = client_->Stream(
       "GET", "/v1/events?follow=true", Auth(),
@@ -142,8 +142,9 @@ TEST_F(ApiHttpTest, StreamEndsSoonAfterClientCloses) {
       store_.unreachable = false;
       const int fd = skiff::testing::ConnectLoopback(server_->port());
       ASSERT_GE(fd, 0);
-      const std::string request =
-          "GET " + target + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + kToken + "\r\n\r\n";
+      const std::string request = "GET " + target +
+                                  " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + kHttpToken +
+                                  "\r\n\r\n";
       ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL),
                 static_cast<ssize_t>(request.size()));
       std::string head;

@@ -22,13 +22,13 @@ using testing::FakeWriter;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-constexpr const char* kToken = "s3cret-token";
+constexpr const char* kSecretsToken = "s3cret-token";
 constexpr const char* kCanary = "canary-0a1b2c3d4e5f";
-constexpr const char* kHelloJson = R"({"name":"hello","run":{"command":["sleep","100"]}})";
+constexpr const char* kSecretsHelloJson = R"({"name":"hello","run":{"command":["sleep","100"]}})";
 
 class SecretHandlersTest : public ::testing::Test {
  protected:
-  SecretHandlersTest() : apps_(&store_, &clock_), auth_({kToken}) {}
+  SecretHandlersTest() : apps_(&store_, &clock_), auth_({kSecretsToken}) {}
 
   void SetUp() override { MakeServer(&secrets_); }
 
@@ -50,7 +50,7 @@ class SecretHandlersTest : public ::testing::Test {
     r.target = path;
     r.path = std::move(path);
     r.body = std::move(body);
-    r.headers.emplace_back("Authorization", std::string("Bearer ") + kToken);
+    r.headers.emplace_back("Authorization", std::string("Bearer ") + kSecretsToken);
     if (!content_type.empty()) r.headers.emplace_back("Content-Type", std::move(content_type));
     FakeWriter w;
     testing::RunHandler([this](const net::HttpRequest& req,
@@ -60,7 +60,7 @@ class SecretHandlersTest : public ::testing::Test {
     return w;
   }
 
-  void Deploy() { ASSERT_EQ(Call("PUT", "/v1/apps/hello", kHelloJson).status, 201); }
+  void Deploy() { ASSERT_EQ(Call("PUT", "/v1/apps/hello", kSecretsHelloJson).status, 201); }
 
   // Every event's message and details, as one text.
   std::string Events() const {
@@ -137,7 +137,7 @@ TEST_F(SecretHandlersTest, SetListUnsetRollOutRevisions) {
 TEST_F(SecretHandlersTest, ApplyKeepsVersionsAndRefusesThem) {
   Deploy();
   ASSERT_EQ(Call("PUT", "/v1/apps/hello/secrets/API_KEY", kCanary).status, 200);
-  FakeWriter same = Call("PUT", "/v1/apps/hello", kHelloJson);
+  FakeWriter same = Call("PUT", "/v1/apps/hello", kSecretsHelloJson);
   ASSERT_EQ(same.status, 200) << same.body;
   EXPECT_EQ(same.Json().at("created"), false);
   EXPECT_EQ(store_.GetApp("hello").value().spec.secret_versions.at("API_KEY"), 1);

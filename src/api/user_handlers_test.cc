@@ -24,7 +24,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
 
-constexpr const char* kAdmin = "admin-token";
+constexpr const char* kUsersAdmin = "admin-token";
 constexpr const char* kPassword = "correct horse battery";
 
 auth::UserStore::Options Cheap() {
@@ -77,7 +77,7 @@ class UserHandlersTest : public ::testing::Test {
                                              {"role", role},
                                              {"projects", std::move(list)},
                                              {"password", kPassword}}),
-                kAdmin);
+                kUsersAdmin);
   }
 
   // A session of `name` (added before), logged in from `from`.
@@ -92,7 +92,7 @@ class UserHandlersTest : public ::testing::Test {
   store::MemoryStore store_;
   controller::AppService apps_{&store_, &clock_};
   auth::UserStore users_{&store_, &clock_, Cheap()};
-  TokenAuthenticator auth_{{kAdmin}, nullptr, nullptr, &users_};
+  TokenAuthenticator auth_{{kUsersAdmin}, nullptr, nullptr, &users_};
   AuthFailureLimiter auth_failures_;  // the defaults: 10 failures, one drained each 6 s
   std::unique_ptr<ApiServer> api_;
 };
@@ -108,7 +108,7 @@ TEST_F(UserHandlersTest, AddLoginUseLogout) {
   EXPECT_EQ(added.Json().at("role"), "admin");
   EXPECT_THAT(added.body, Not(HasSubstr("argon2")));
 
-  FakeWriter listed = Call("GET", "/v1/users", "", kAdmin);
+  FakeWriter listed = Call("GET", "/v1/users", "", kUsersAdmin);
   ASSERT_EQ(listed.status, 200);
   const json::value list = listed.Json();
   const json::value& user = list.at("users").at(0);
@@ -201,13 +201,13 @@ TEST_F(UserHandlersTest, UsersRoutesAreTheAdmins) {
   EXPECT_EQ(bad_role.status, 400);
   EXPECT_EQ(bad_role.Json().at("error").at("field"), "role");
   FakeWriter short_password =
-      Call("POST", "/v1/users", R"({"name":"eve","role":"admin","password":"short"})", kAdmin);
+      Call("POST", "/v1/users", R"({"name":"eve","role":"admin","password":"short"})", kUsersAdmin);
   EXPECT_EQ(short_password.status, 400);
   EXPECT_EQ(short_password.Json().at("error").at("field"), "password");
   FakeWriter projects_not_a_list =
       Call("POST", "/v1/users",
            R"({"name":"eve","role":"viewer","projects":"web","password":"correct horse battery"})",
-           kAdmin);
+           kUsersAdmin);
   EXPECT_EQ(projects_not_a_list.status, 400);
   EXPECT_EQ(projects_not_a_list.Json().at("error").at("field"), "projects");
 }
@@ -218,9 +218,9 @@ TEST_F(UserHandlersTest, RemoveEndsTheSession) {
   ASSERT_EQ(AddUser("alice", "admin", {}).status, 201);
   const std::string session = Login("alice");
   EXPECT_EQ(Call("GET", "/v1/apps", "", session).status, 200);
-  EXPECT_EQ(Call("DELETE", "/v1/users/alice", "", kAdmin).status, 204);
+  EXPECT_EQ(Call("DELETE", "/v1/users/alice", "", kUsersAdmin).status, 204);
   EXPECT_EQ(Call("GET", "/v1/apps", "", session).status, 401);
-  EXPECT_EQ(Call("DELETE", "/v1/users/alice", "", kAdmin).status, 404);
+  EXPECT_EQ(Call("DELETE", "/v1/users/alice", "", kUsersAdmin).status, 404);
 }
 
 // Verify that an expired session is 401 saying when it expired and to log in again.
@@ -239,8 +239,8 @@ TEST_F(UserHandlersTest, NoUsersIsNotFound) {
   api_ = MakeApi(nullptr);
   EXPECT_EQ(Call("POST", "/v1/login", LoginBody("alice", kPassword), "").status, 404);
   EXPECT_EQ(Call("POST", "/v1/logout", "", "skiff-session-x").status, 404);
-  EXPECT_EQ(Call("GET", "/v1/users", "", kAdmin).status, 404);
-  EXPECT_EQ(Call("DELETE", "/v1/users/alice", "", kAdmin).status, 404);
+  EXPECT_EQ(Call("GET", "/v1/users", "", kUsersAdmin).status, 404);
+  EXPECT_EQ(Call("DELETE", "/v1/users/alice", "", kUsersAdmin).status, 404);
 }
 
 }  // namespace

@@ -30,9 +30,9 @@ bool ReadUntil(int fd, std::string_view want, std::string* got) {
 // An instance that takes one request: once its head arrived it sends `first`,
 // then, once Release() is called, `rest`, and closes (with both empty it
 // closes without a word).
-class ScriptedUpstream {
+class HeldUpstream {
  public:
-  ScriptedUpstream(std::string first, std::string rest)
+  HeldUpstream(std::string first, std::string rest)
       : first_(std::move(first)), rest_(std::move(rest)) {
     listen_fd_ = testing::ListenLoopback(&port_);
     thread_ = std::thread([this] {
@@ -49,7 +49,7 @@ class ScriptedUpstream {
       close(conn);
     });
   }
-  ~ScriptedUpstream() {
+  ~HeldUpstream() {
     Release();
     shutdown(listen_fd_, SHUT_RDWR);
     thread_.join();
@@ -113,8 +113,8 @@ class EdgeProxyDrainTest : public ::testing::TestWithParam<IoEngine> {
 // relayed (the head is out, the body is not) is reported as leaving with that
 // request until the body has ended.
 TEST_P(EdgeProxyDrainTest, AnswerBeingRelayedCountsAsInFlight) {
-  ScriptedUpstream upstream("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nfirst\n\r\n",
-                            "5\r\nlast\n\r\n0\r\n\r\n");
+  HeldUpstream upstream("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nfirst\n\r\n",
+                        "5\r\nlast\n\r\n0\r\n\r\n");
   EdgeProxy proxy(Options());
   proxy.SetTable(RoutingTable::Build(Routes(5, upstream.address())));
   ASSERT_TRUE(proxy.Listen("127.0.0.1:0"));
@@ -140,8 +140,8 @@ TEST_P(EdgeProxyDrainTest, AnswerBeingRelayedCountsAsInFlight) {
 // request started with: the only instance of the old table lost the request
 // after the table changed to another instance, which then answers it.
 TEST_P(EdgeProxyDrainTest, RetryGoesByTheNewestTable) {
-  ScriptedUpstream leaving("", "");
-  ScriptedUpstream arrived("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nnew", "");
+  HeldUpstream leaving("", "");
+  HeldUpstream arrived("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nnew", "");
   arrived.Release();
   EdgeProxy proxy(Options());
   EdgeStates states;  // as the edge's route watchers build tables: states shared

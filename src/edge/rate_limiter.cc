@@ -12,11 +12,15 @@ bool RateLimiter::Allow(const std::string& key, const model::RateLimit& limit, S
   const double rate = limit.average;  // tokens per second
   const double burst = limit.burst;
   std::lock_guard lock(shard.mu);
-  if (shard.buckets.size() > kPruneAbove) {
+  if (shard.buckets.size() > kPruneAbove &&
+      (shard.buckets.size() > shard.prune_above || now - shard.pruned_at >= kPruneEvery)) {
     std::erase_if(shard.buckets, [&](const auto& kv) {
       const double elapsed = std::chrono::duration<double>(now - kv.second.last).count();
       return kv.second.tokens + elapsed * rate >= burst;
     });
+    shard.prune_above = std::max(kPruneAbove, 2 * shard.buckets.size());
+    shard.pruned_at = now;
+    ++shard.passes;
   }
   auto [it, fresh] = shard.buckets.try_emplace(key, Bucket{burst, now});
   Bucket& b = it->second;
@@ -39,6 +43,15 @@ size_t RateLimiter::size() const {
   for (const Shard& shard : shards_) {
     std::lock_guard lock(shard.mu);
     n += shard.buckets.size();
+  }
+  return n;
+}
+
+size_t RateLimiter::prune_passes() const {
+  size_t n = 0;
+  for (const Shard& shard : shards_) {
+    std::lock_guard lock(shard.mu);
+    n += shard.passes;
   }
   return n;
 }

@@ -28,8 +28,12 @@ class RateLimiter {
 
   // Buckets held now (for tests).
   size_t size() const;
+  // Passes over a shard to drop refilled buckets so far (for tests).
+  size_t prune_passes() const;
 
  private:
+  static constexpr size_t kPruneAbove = 4096;
+  static constexpr std::chrono::seconds kPruneEvery{10};
   struct Bucket {
     double tokens = 0;
     SteadyTime last;
@@ -37,10 +41,15 @@ class RateLimiter {
   struct Shard {
     mutable std::mutex mu;
     std::unordered_map<std::string, Bucket> buckets;  // GUARDED_BY(mu)
+    // Past kPruneAbove buckets the shard drops the ones that refilled (a full
+    // bucket is the same as none), so idle clients cost no memory: when it
+    // holds twice what its last pass kept, or kPruneEvery after that pass.
+    // Not on every arrival: with many busy clients each pass keeps most of
+    // them, and a pass per request would cost O(buckets) each.
+    size_t prune_above = kPruneAbove;  // GUARDED_BY(mu)
+    SteadyTime pruned_at;              // GUARDED_BY(mu)
+    size_t passes = 0;                 // GUARDED_BY(mu)
   };
-  // A shard holding more buckets than this drops the ones that refilled (a
-  // full bucket is the same as none), so idle clients cost no memory.
-  static constexpr size_t kPruneAbove = 4096;
   static constexpr size_t kShards = 16;
   std::array<Shard, kShards> shards_;
 };

@@ -9,6 +9,16 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 const RateLimiter::SteadyTime kStart{std::chrono::hours(1)};
+const model::RateLimit kTenPerSecond{.average = 10, .burst = 10};
+
+// `count` clients each take a token at kStart (their buckets not full again
+// until a tenth of a second later).
+void AddClients(RateLimiter& limiter, int count) {
+  seconds wait{0};
+  for (int i = 0; i < count; ++i) {
+    limiter.Allow("client-" + std::to_string(i), kTenPerSecond, kStart, &wait);
+  }
+}
 
 // Verify that a client gets its burst at once, then is refused with the wait
 // until the next token, and gets tokens back at the average rate.
@@ -52,17 +62,26 @@ TEST(RateLimiterTest, RetryAfterRoundsUp) {
 // Verify that buckets of idle clients are dropped once there are many.
 TEST(RateLimiterTest, PrunesRefilledBuckets) {
   RateLimiter limiter;
-  const model::RateLimit limit{.average = 10, .burst = 10};
-  seconds wait{0};
-  for (int i = 0; i < 80000; ++i) {
-    limiter.Allow("client-" + std::to_string(i), limit, kStart, &wait);
-  }
+  AddClients(limiter, 80000);
   EXPECT_EQ(limiter.size(), 80000u);
   // An hour later every bucket is full again: arrivals in each shard prune them.
+  seconds wait{0};
   for (int i = 0; i < 500; ++i) {
-    limiter.Allow("late-" + std::to_string(i), limit, kStart + std::chrono::hours(1), &wait);
+    limiter.Allow("late-" + std::to_string(i), kTenPerSecond, kStart + std::chrono::hours(1),
+                  &wait);
   }
   EXPECT_LE(limiter.size(), 500u);
+}
+
+// Verify that clients whose buckets have not refilled cost a pass over their
+// shard now and then, not one per request: 80,000 of them arriving at once
+// (none to drop) make a few passes, where a pass per arrival past the
+// threshold made some 14,000, each over thousands of buckets under the lock.
+TEST(RateLimiterTest, ManyLiveClientsDoNotMakeAPassPerRequest) {
+  RateLimiter limiter;
+  AddClients(limiter, 80000);
+  EXPECT_EQ(limiter.size(), 80000u);
+  EXPECT_LE(limiter.prune_passes(), 16u * 2);
 }
 
 }  // namespace

@@ -13,7 +13,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-TaskConfig Config(const std::string& id) {
+TaskConfig SleeperConfig(const std::string& id) {
   TaskConfig config;
   config.instance_id = id;
   config.app = "hello";
@@ -28,7 +28,7 @@ TEST(ExitPollerTest, AlreadyExitedIsSaidAtOnce) {
   ManualClock clock;
   FakeDriver driver("process", &clock);
   ExitPoller poller(&clock, 500ms);  // not started: only WatchExit may call back
-  auto handle = driver.Start(Config("a"));
+  auto handle = driver.Start(SleeperConfig("a"));
   ASSERT_TRUE(handle.has_value());
   ASSERT_TRUE(driver.Exit("a", 0));
   int called = 0;
@@ -44,7 +44,7 @@ TEST(ExitPollerTest, ExitFoundByPolling) {
   FakeDriver driver("process", &clock);
   ExitPoller poller(&clock, 500ms);
   poller.Start();
-  auto handle = driver.Start(Config("a"));
+  auto handle = driver.Start(SleeperConfig("a"));
   ASSERT_TRUE(handle.has_value());
   std::atomic<int> called{0};
   driver.WatchExit(

@@ -13,7 +13,7 @@
 namespace skiff::runtime {
 namespace {
 
-std::string ReadAll(const std::string& path) {
+std::string ReadLogFile(const std::string& path) {
   std::ifstream in(path);
   std::stringstream s;
   s << in.rdbuf();
@@ -34,7 +34,7 @@ TEST(RotateLogTest, SmallOrMissingIsNoop) {
   auto small = RotateLogIfLarger(dir.File("a.log"), 10, 2);
   ASSERT_TRUE(small.has_value());
   EXPECT_FALSE(*small);
-  EXPECT_EQ(ReadAll(dir.File("a.log")), "12345");
+  EXPECT_EQ(ReadLogFile(dir.File("a.log")), "12345");
   EXPECT_FALSE(std::filesystem::exists(dir.File("a.log.1")));
 }
 
@@ -55,9 +55,9 @@ TEST(RotateLogTest, CopyTruncateKeepsAppendingWriter) {
   Append(fd, "live\n");
   close(fd);
 
-  EXPECT_EQ(ReadAll(path), "live\n");
-  EXPECT_EQ(ReadAll(path + ".1"), "third chunk\n");
-  EXPECT_EQ(ReadAll(path + ".2"), "second chunk\n");
+  EXPECT_EQ(ReadLogFile(path), "live\n");
+  EXPECT_EQ(ReadLogFile(path + ".1"), "third chunk\n");
+  EXPECT_EQ(ReadLogFile(path + ".2"), "second chunk\n");
   EXPECT_FALSE(std::filesystem::exists(path + ".3"));
 }
 
@@ -67,7 +67,7 @@ TEST(RotateLogTest, KeepZeroOnlyTruncates) {
   std::string path = dir.File("app.log");
   std::ofstream(path) << "0123456789abcdef";
   ASSERT_EQ(RotateLogIfLarger(path, 4, 0).value(), true);
-  EXPECT_EQ(ReadAll(path), "");
+  EXPECT_EQ(ReadLogFile(path), "");
   EXPECT_FALSE(std::filesystem::exists(path + ".1"));
 }
 

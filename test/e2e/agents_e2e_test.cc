@@ -31,7 +31,7 @@ using ::testing::HasSubstr;
 using ::testing::StartsWith;
 namespace json = boost::json;
 
-std::string Spec(const std::string& name, int replicas, const std::string& domain) {
+std::string DomainSpec(const std::string& name, int replicas, const std::string& domain) {
   return TestAppSpec(name, replicas, "[" + domain + "]");
 }
 
@@ -104,7 +104,7 @@ TEST_F(AgentsE2eTest, AgentsJoinRunSpreadAndComeBack) {
   EXPECT_THAT(refused.output, HasSubstr("skiff nodes join-token"));
 
   CommandResult apply = server_.Skiff(
-      {"apply", "-f", server_.WriteFile("joined.yaml", Spec("joined", 2, "joined.test"))});
+      {"apply", "-f", server_.WriteFile("joined.yaml", DomainSpec("joined", 2, "joined.test"))});
   ASSERT_EQ(apply.exit_code, 0) << apply.output << "\nserver:\n"
                                 << server_.Output() << "\nagent a:\n"
                                 << a.Output();
@@ -196,8 +196,8 @@ TEST_F(AgentsE2eTest, LostNodeIsReplacedAndItsStaleInstanceStopped) {
   SkiffAgent b(server_, "node-b", "127.0.0.3");
   ASSERT_TRUE(a.Start(token));
   ASSERT_TRUE(b.Start(token));
-  CommandResult apply =
-      server_.Skiff({"apply", "-f", server_.WriteFile("lost.yaml", Spec("lost", 2, "lost.test"))});
+  CommandResult apply = server_.Skiff(
+      {"apply", "-f", server_.WriteFile("lost.yaml", DomainSpec("lost", 2, "lost.test"))});
   ASSERT_EQ(apply.exit_code, 0) << apply.output;
   ASSERT_TRUE(PollUntil([&] { return Healthy("lost").size() == 2; }, seconds(30)));
 
@@ -251,7 +251,7 @@ TEST_F(AgentsE2eTest, MachineLostWithItsInstances) {
   ASSERT_TRUE(b.Start(token));
   ASSERT_TRUE(c.Start(token));
   CommandResult apply = server_.Skiff(
-      {"apply", "-f", server_.WriteFile("gone.yaml", Spec("machine-gone", 3, "gone.test"))});
+      {"apply", "-f", server_.WriteFile("gone.yaml", DomainSpec("machine-gone", 3, "gone.test"))});
   ASSERT_EQ(apply.exit_code, 0) << apply.output;
   ASSERT_TRUE(PollUntil([&] { return Healthy("machine-gone").size() == 3; }, seconds(30)));
   std::set<std::string> nodes;
@@ -321,7 +321,7 @@ TEST_F(AgentsE2eTest, ThreeNodesSpreadConstrainAndDrain) {
 
   ASSERT_EQ(server_
                 .Skiff({"apply", "-f",
-                        server_.WriteFile("spread.yaml", Spec("spread", 3, "spread.test"))})
+                        server_.WriteFile("spread.yaml", DomainSpec("spread", 3, "spread.test"))})
                 .exit_code,
             0);
   const std::string fast =

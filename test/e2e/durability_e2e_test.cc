@@ -16,11 +16,6 @@
 namespace skiff::testing {
 namespace {
 
-std::string Spec(const std::string& name, int replicas) {
-  return R"({"name":")" + name + R"(","run":{"command":["sleep","1000"]},"replicas":)" +
-         std::to_string(replicas) + "}";
-}
-
 // Verify that over three rounds of kill -9 while a client creates apps and
 // scales one, every app whose creation was acknowledged (201) is there after
 // the restart, and the scaled app keeps its last acknowledged replica count
@@ -29,7 +24,7 @@ TEST(DurabilityE2eTest, AcknowledgedWritesSurviveKill9) {
   SkiffServer server;
   server.AddArgs({"--no-agent", "--no-edge"});
   ASSERT_TRUE(server.Start());
-  auto created = server.Api("PUT", "/v1/apps/scaled", Spec("scaled", 0));
+  auto created = server.Api("PUT", "/v1/apps/scaled", SleeperSpec("scaled", 0));
   ASSERT_TRUE(created.has_value() && created->status == 201);
 
   for (int round = 0; round < 3; ++round) {
@@ -40,7 +35,7 @@ TEST(DurabilityE2eTest, AcknowledgedWritesSurviveKill9) {
     std::thread client([&] {
       for (int i = 1; !gone; ++i) {
         const std::string name = "r" + std::to_string(round) + "w" + std::to_string(i);
-        auto put = server.Api("PUT", "/v1/apps/" + name, Spec(name, 0));
+        auto put = server.Api("PUT", "/v1/apps/" + name, SleeperSpec(name, 0));
         if (!put.has_value()) break;  // killed
         auto scale = server.Api("POST", "/v1/apps/scaled/scale",
                                 R"({"replicas":)" + std::to_string(i) + "}");

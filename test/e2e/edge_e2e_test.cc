@@ -28,7 +28,7 @@ using std::chrono::seconds;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-std::string Spec(const std::string& name, int replicas, const std::string& domains) {
+std::string EdgeAppSpec(const std::string& name, int replicas, const std::string& domains) {
   return TestAppSpec(name, replicas, domains);
 }
 
@@ -118,7 +118,7 @@ class StandaloneEdgeE2eTest : public EdgeE2eTest,
 // port), spread over its instances, with the forwarding headers set; and that
 // an unknown host gets 404.
 TEST_F(EdgeE2eTest, ServesAppsAtTheirDomains) {
-  Apply("web", Spec("web", 2, "[web.example.test]"));
+  Apply("web", EdgeAppSpec("web", 2, "[web.example.test]"));
   std::set<std::string> answered_by;
   for (int i = 0; i < 40; ++i) {
     auto r = Edge(i % 2 ? "WEB.example.test:8080" : "web.example.test");
@@ -148,12 +148,12 @@ TEST_F(EdgeE2eTest, ServesAppsAtTheirDomains) {
 // Verify that a new domain goes live without a restart, and that an app scaled
 // to zero answers 503 with Retry-After.
 TEST_F(EdgeE2eTest, RoutesFollowChanges) {
-  Apply("api", Spec("api", 1, "[api.example.test]"));
+  Apply("api", EdgeAppSpec("api", 1, "[api.example.test]"));
   auto before = Edge("new.example.test");
   ASSERT_TRUE(before);
   EXPECT_EQ(before->status, 404);
 
-  Apply("api", Spec("api", 1, "[api.example.test, new.example.test]"));
+  Apply("api", EdgeAppSpec("api", 1, "[api.example.test, new.example.test]"));
   ASSERT_TRUE(PollUntil([&] {
     auto r = Edge("new.example.test");
     return r && r->status == 200;
@@ -175,8 +175,8 @@ TEST_F(EdgeE2eTest, RoutesFollowChanges) {
 // Verify that path-prefix domains route to the app with the longest matching
 // prefix, on whole path segments.
 TEST_F(EdgeE2eTest, LongestPathPrefixWins) {
-  Apply("site", Spec("site", 1, "[shop.example.test]"));
-  Apply("cart", Spec("cart", 1, "[shop.example.test/cart]"));
+  Apply("site", EdgeAppSpec("site", 1, "[shop.example.test]"));
+  Apply("cart", EdgeAppSpec("cart", 1, "[shop.example.test/cart]"));
   // The test app answers an unknown path with 404 "not found (<app>)".
   auto Who = [&](const std::string& path) {
     auto r = Edge("shop.example.test", path);
@@ -195,7 +195,7 @@ TEST_F(EdgeE2eTest, LongestPathPrefixWins) {
 // follows a change, keeps serving when the server is killed, and starts while
 // the server is down from the routes it kept on disk.
 TEST_P(StandaloneEdgeE2eTest, ServesThroughOutages) {
-  Apply("far", Spec("far", 1, "[far.example.test]"));
+  Apply("far", EdgeAppSpec("far", 1, "[far.example.test]"));
   TempDir dir;
   const std::string listen = "127.0.0.1:" + std::to_string(FreePort());
   auto start_edge = [&] {
@@ -214,7 +214,7 @@ TEST_P(StandaloneEdgeE2eTest, ServesThroughOutages) {
   ASSERT_TRUE(PollUntil([&] { return get("far.example.test") == 200; }, seconds(20)))
       << edge->Output();
 
-  Apply("far", Spec("far", 1, "[far.example.test, near.example.test]"));
+  Apply("far", EdgeAppSpec("far", 1, "[far.example.test, near.example.test]"));
   ASSERT_TRUE(PollUntil([&] { return get("near.example.test") == 200; })) << edge->Output();
 
   server_.Kill();  // the control plane is gone; the app's instance still runs
@@ -231,7 +231,7 @@ TEST_P(StandaloneEdgeE2eTest, ServesThroughOutages) {
 // Verify that a standalone edge serves its own /metrics and reports its
 // per-app traffic to the server, where GET /v1/traffic shows the rate.
 TEST_P(StandaloneEdgeE2eTest, ReportsTraffic) {
-  Apply("far", Spec("far", 1, "[far.example.test]"));
+  Apply("far", EdgeAppSpec("far", 1, "[far.example.test]"));
   TempDir dir;
   const std::string listen = "127.0.0.1:" + std::to_string(FreePort());
   const std::string metrics = "127.0.0.1:" + std::to_string(FreePort());
@@ -280,7 +280,7 @@ TEST_F(EdgeE2eTest, MetricsPassPromtool) {
     if (InCi()) FAIL() << "no promtool: scripts/setup.sh installs Debian's prometheus package";
     GTEST_SKIP() << "no promtool (Debian package prometheus)";
   }
-  Apply("web", Spec("web", 1, "[web.example.test]"));
+  Apply("web", EdgeAppSpec("web", 1, "[web.example.test]"));
   TempDir dir;
   const std::string listen = "127.0.0.1:" + std::to_string(FreePort());
   const std::string metrics = "127.0.0.1:" + std::to_string(FreePort());

@@ -34,11 +34,6 @@ constexpr auto kTtl = std::chrono::seconds(1);
 // loops' start and first pass, the test's polling.
 constexpr auto kTakeoverBound = std::chrono::seconds(5);
 
-std::string Spec(const std::string& name, int replicas) {
-  return R"({"name":")" + name + R"(","run":{"command":["sleep","1000"]},"replicas":)" +
-         std::to_string(replicas) + "}";
-}
-
 // The servers sharing the database, as `server` lists them.
 json::array ServersOf(const SkiffServer& server) {
   auto r = server.Api("GET", "/v1/servers");
@@ -107,7 +102,7 @@ TEST_F(LeaderE2eTest, KillTheLeaderAndAnotherTakesOver) {
   EXPECT_THAT(table.output, HasSubstr("LEADER"));
 
   SkiffServer& survivor = *servers_[(leader + 1) % 3];
-  auto applied = survivor.Api("PUT", "/v1/apps/web", Spec("web", 1));
+  auto applied = survivor.Api("PUT", "/v1/apps/web", SleeperSpec("web", 1));
   ASSERT_TRUE(applied.has_value() && applied->status == 201) << applied->body;
   ASSERT_TRUE(PollUntil([&] { return Instances(survivor, "web").size() == 1; }));
 
@@ -138,7 +133,7 @@ TEST_F(LeaderE2eTest, FrozenLeaderIsFencedWhenItWakes) {
   ASSERT_GE(old, 0) << "no single leader";
   SkiffServer& frozen = *servers_[old];
   SkiffServer& other = *servers_[1 - old];
-  auto applied = other.Api("PUT", "/v1/apps/web", Spec("web", 1));
+  auto applied = other.Api("PUT", "/v1/apps/web", SleeperSpec("web", 1));
   ASSERT_TRUE(applied.has_value() && applied->status == 201) << applied->body;
   ASSERT_TRUE(PollUntil([&] { return Instances(other, "web").size() == 1; }));
   const int64_t old_epoch = HealthOf(frozen).epoch;

@@ -23,7 +23,7 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using ::testing::IsEmpty;
 
-constexpr auto kTtl = seconds(1);
+constexpr auto kKillTtl = seconds(1);
 // How long past the ttl the new leader may take to have an app applied after
 // the kill served by the edge: its loops' start and first pass, the agent's
 // start of the instance and its first health check (every 200 ms), the
@@ -41,7 +41,7 @@ constexpr auto kActBound = seconds(10);
 // an app deployed before all got its answer throughout.
 TEST(LeaderKill9E2eTest, KillTheLeaderUnderWritesLosesAndDuplicatesNothing) {
   SKIFF_REQUIRE_POSTGRES(pg);
-  FailoverCluster cluster(std::to_string(kTtl.count()) + "s");
+  FailoverCluster cluster(std::to_string(kKillTtl.count()) + "s");
   ASSERT_TRUE(cluster.Start(pg));
   // Names unique on the machine: processes are counted by their app's name.
   const std::string prefix = "k9-" + std::to_string(getpid());
@@ -76,7 +76,7 @@ TEST(LeaderKill9E2eTest, KillTheLeaderUnderWritesLosesAndDuplicatesNothing) {
   ASSERT_TRUE(after_applied.has_value() && after_applied->status == 201)
       << (after_applied ? after_applied->body : after_applied.error().ToString());
   const bool acted = PollUntil([&] { return IsAppAnswer(cluster.Edge(after + ".test")); },
-                               kTtl + kActBound, milliseconds(20));
+                               kKillTtl + kActBound, milliseconds(20));
   const auto took = std::chrono::steady_clock::now() - killed;
   // Writes go on after the kill, through the survivors.
   const bool wrote_on = PollUntil([&] { return load.AckedCount() >= acked_at_kill + 5; });
@@ -88,7 +88,7 @@ TEST(LeaderKill9E2eTest, KillTheLeaderUnderWritesLosesAndDuplicatesNothing) {
             << " before the kill), " << load.Unacknowledged() << " not; " << probe.requests()
             << " requests through the edge\n";
 
-  EXPECT_TRUE(acted) << "(a) no new leader acted within " << (kTtl + kActBound).count()
+  EXPECT_TRUE(acted) << "(a) no new leader acted within " << (kKillTtl + kActBound).count()
                      << " s: the app applied after the kill is not served by the edge";
   EXPECT_TRUE(wrote_on) << "writes were not acknowledged after the kill";
   EXPECT_THAT(LostWrites(cluster.server(survivor), load.Acked()), IsEmpty()) << "(b) lost writes";

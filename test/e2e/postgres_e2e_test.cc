@@ -21,7 +21,7 @@ using ::testing::HasSubstr;
 
 constexpr const char* kSpec = R"({"name":"NAME","run":{"command":["sleep","1000"]},"replicas":0})";
 
-std::string Spec(const std::string& name) {
+std::string NamedSpec(const std::string& name) {
   std::string spec = kSpec;
   spec.replace(spec.find("NAME"), 4, name);
   return spec;
@@ -85,12 +85,12 @@ TEST(PostgresE2eTest, LosingTheDatabaseAnswers503ThenRecovers) {
   server.AddArgs({"--store", pg->Uri(PostgresServer::DatabaseOf(*db)), "--no-agent", "--no-edge"});
   ASSERT_TRUE(server.Start());
 
-  auto created = server.Api("PUT", "/v1/apps/one", Spec("one"));
+  auto created = server.Api("PUT", "/v1/apps/one", NamedSpec("one"));
   ASSERT_TRUE(created.has_value()) << created.error().ToString();
   EXPECT_EQ(created->status, 201) << created->body;
 
   ASSERT_TRUE(pg->Stop());
-  auto refused = server.Api("PUT", "/v1/apps/two", Spec("two"));
+  auto refused = server.Api("PUT", "/v1/apps/two", NamedSpec("two"));
   ASSERT_TRUE(refused.has_value()) << refused.error().ToString();
   EXPECT_EQ(refused->status, 503) << refused->body;
   EXPECT_EQ(refused->Header("Retry-After"), "1");
@@ -107,7 +107,7 @@ TEST(PostgresE2eTest, LosingTheDatabaseAnswers503ThenRecovers) {
   std::string reply;
   EXPECT_TRUE(PollUntil(
       [&] {
-        auto again = server.Api("PUT", "/v1/apps/three", Spec("three"));
+        auto again = server.Api("PUT", "/v1/apps/three", NamedSpec("three"));
         if (!again.has_value()) return false;
         status = again->status;
         reply = again->body;

@@ -29,11 +29,6 @@ namespace {
 
 namespace json = boost::json;
 
-std::string Spec(const std::string& name, int replicas) {
-  return R"({"name":")" + name + R"(","run":{"command":["sleep","1000"]},"replicas":)" +
-         std::to_string(replicas) + "}";
-}
-
 // The writes a client had acknowledged (2xx), and how many it sent.
 class Acknowledged {
  public:
@@ -123,7 +118,7 @@ TEST(PostgresRestartE2eTest, RestartUnderWritesLosesNothing) {
   std::thread client([&] {
     for (int i = 0; !done; ++i) {
       const std::string name = "w" + std::to_string(i);
-      auto r = servers[i % 2]->Api("PUT", "/v1/apps/" + name, Spec(name, 0));
+      auto r = servers[i % 2]->Api("PUT", "/v1/apps/" + name, SleeperSpec(name, 0));
       if (r.has_value() && r->status == 201) {
         acked.Add(name);
       } else if (r.has_value() && r->status == 503) {
@@ -202,7 +197,7 @@ TEST(PostgresRestartE2eTest, RestartUnderWritesLosesNothing) {
     ASSERT_LT(revisions[i - 1], revisions[i]) << "revisions out of order at line " << i;
   }
 
-  auto scaled = servers[1]->Api("PUT", "/v1/apps/after", Spec("after", 2));
+  auto scaled = servers[1]->Api("PUT", "/v1/apps/after", SleeperSpec("after", 2));
   ASSERT_TRUE(scaled.has_value()) << scaled.error().ToString();
   ASSERT_EQ(scaled->status, 201) << scaled->body;
   EXPECT_TRUE(PollUntil([&] { return Instances(*servers[0], "after").size() == 2; },

@@ -30,7 +30,7 @@ namespace json = boost::json;
 
 // The test app with `replicas`, serving `name`.test, plus `extra` YAML lines
 // (env, update, edge).
-std::string Spec(const std::string& name, int replicas, const std::string& extra) {
+std::string RolloutSpec(const std::string& name, int replicas, const std::string& extra) {
   return TestAppSpec(name, replicas, "[" + name + ".test]") + extra;
 }
 
@@ -153,13 +153,13 @@ class RolloutE2eTest : public ::testing::Test {
 TEST_F(RolloutE2eTest, RollingUpdateUnderLoadFailsNoRequest) {
   const std::string update =
       "update: {strategy: rolling, max_surge: 1, max_unavailable: 0, min_healthy_time: 300ms}\n";
-  CommandResult first = Apply("roll", Spec("roll", 4, update));
+  CommandResult first = Apply("roll", RolloutSpec("roll", 4, update));
   ASSERT_EQ(first.exit_code, 0) << first.output;
   Load load(server_, "roll.test", 2);
   Load slow(server_, "roll.test", 4, "POST", "/sleep?ms=300");
   ASSERT_TRUE(PollUntil([&] { return load.answered() > 100; }, seconds(20)));
 
-  CommandResult second = Apply("roll", Spec("roll", 4, update + "env: {GREETING: two}\n"));
+  CommandResult second = Apply("roll", RolloutSpec("roll", 4, update + "env: {GREETING: two}\n"));
   ASSERT_EQ(second.exit_code, 0) << second.output;
   EXPECT_THAT(second.output, HasSubstr("revision 2 is healthy"));
   ASSERT_TRUE(PollUntil([&] { return AppProcesses("roll").size() == 4; }, seconds(30)))
@@ -186,13 +186,13 @@ TEST_F(RolloutE2eTest, RollingUpdateUnderLoadFailsNoRequest) {
 TEST_F(RolloutE2eTest, FailingRevisionIsRolledBackWhileTheAppServes) {
   const std::string update =
       "update: {strategy: rolling, min_healthy_time: 300ms, healthy_deadline: 3s}\n";
-  ASSERT_EQ(Apply("sour", Spec("sour", 2, update)).exit_code, 0);
+  ASSERT_EQ(Apply("sour", RolloutSpec("sour", 2, update)).exit_code, 0);
   std::vector<int> pids = AppProcesses("sour");
   ASSERT_EQ(pids.size(), 2u);
   Load load(server_, "sour.test", 2);
   ASSERT_TRUE(PollUntil([&] { return load.answered() > 50; }, seconds(20)));
 
-  CommandResult bad = Apply("sour", Spec("sour", 2, update + "env: {UNHEALTHY: \"1\"}\n"));
+  CommandResult bad = Apply("sour", RolloutSpec("sour", 2, update + "env: {UNHEALTHY: \"1\"}\n"));
   EXPECT_NE(bad.exit_code, 0) << bad.output;
   EXPECT_THAT(bad.output, HasSubstr("rolled_back"));
   ASSERT_TRUE(PollUntil(
@@ -226,9 +226,9 @@ TEST_F(RolloutE2eTest, FailingRevisionIsRolledBackWhileTheAppServes) {
 TEST_F(RolloutE2eTest, CanaryTakesItsWeightThenPromoteRollsOut) {
   const std::string update =
       "update: {strategy: canary, canary: 1, canary_weight: 5, min_healthy_time: 300ms}\n";
-  ASSERT_EQ(Apply("bird", Spec("bird", 3, update)).exit_code, 0);
+  ASSERT_EQ(Apply("bird", RolloutSpec("bird", 3, update)).exit_code, 0);
   CommandResult canary =
-      Apply("bird", Spec("bird", 3, update + "env: {GREETING: two}\n"), {"--detach"});
+      Apply("bird", RolloutSpec("bird", 3, update + "env: {GREETING: two}\n"), {"--detach"});
   ASSERT_EQ(canary.exit_code, 0) << canary.output;
   ASSERT_TRUE(PollUntil(
       [&] {
@@ -265,9 +265,9 @@ TEST_F(RolloutE2eTest, FailingCanaryIsRolledBackUnserved) {
   const std::string update =
       "update: {strategy: canary, canary_weight: 50, min_healthy_time: 300ms, "
       "healthy_deadline: 2s}\n";
-  ASSERT_EQ(Apply("lark", Spec("lark", 2, update)).exit_code, 0);
+  ASSERT_EQ(Apply("lark", RolloutSpec("lark", 2, update)).exit_code, 0);
   Load load(server_, "lark.test", 2);
-  CommandResult bad = Apply("lark", Spec("lark", 2, update + "env: {UNHEALTHY: \"1\"}\n"));
+  CommandResult bad = Apply("lark", RolloutSpec("lark", 2, update + "env: {UNHEALTHY: \"1\"}\n"));
   EXPECT_NE(bad.exit_code, 0) << bad.output;
   ASSERT_TRUE(PollUntil([&] { return Deployments("lark")[2] == "rolled_back"; }, seconds(20)));
   ASSERT_TRUE(PollUntil([&] { return AppProcesses("lark").size() == 2; }, seconds(20)));
@@ -282,10 +282,10 @@ TEST_F(RolloutE2eTest, FailingCanaryIsRolledBackUnserved) {
 // and once an answer came from the new revision none comes from the old.
 TEST_F(RolloutE2eTest, BlueGreenSwitchIsAtomic) {
   const std::string update = "update: {strategy: blue-green, min_healthy_time: 300ms}\n";
-  ASSERT_EQ(Apply("teal", Spec("teal", 3, update)).exit_code, 0);
+  ASSERT_EQ(Apply("teal", RolloutSpec("teal", 3, update)).exit_code, 0);
   Load load(server_, "teal.test", 2);
   ASSERT_TRUE(PollUntil([&] { return load.answered() > 50; }, seconds(20)));
-  CommandResult second = Apply("teal", Spec("teal", 3, update + "env: {GREETING: two}\n"));
+  CommandResult second = Apply("teal", RolloutSpec("teal", 3, update + "env: {GREETING: two}\n"));
   ASSERT_EQ(second.exit_code, 0) << second.output;
   const int answered = load.answered();
   ASSERT_TRUE(PollUntil([&] { return load.answered() > answered + 100; }, seconds(20)));

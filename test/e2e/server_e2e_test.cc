@@ -23,7 +23,8 @@ using std::chrono::seconds;
 using ::testing::HasSubstr;
 
 // A spec running the test app with `replicas`, health-checked on /health.
-std::string TestAppSpec(const std::string& name, int replicas, const std::string& extra = "") {
+std::string HealthCheckedSpec(const std::string& name, int replicas,
+                              const std::string& extra = "") {
   return "name: " + name +
          "\nrun:\n  command: [\"" SKIFF_TESTAPP_BIN
          "\", \"--host\", \"${HOST}\", \"--port\", \"${PORT}\"]\n"
@@ -68,7 +69,7 @@ class ServerE2eTest : public ::testing::Test {
 // Verify that apply follows the rollout until healthy, and that every instance
 // answers at its address with its own identity and the spec's env.
 TEST_F(ServerE2eTest, ApplyRunsHealthyInstancesThatAnswer) {
-  Apply("web", TestAppSpec("web", 2, "env: {GREETING: ahoy}\n"));
+  Apply("web", HealthCheckedSpec("web", 2, "env: {GREETING: ahoy}\n"));
   json::array instances = Instances(server_, "web");
   ASSERT_EQ(instances.size(), 2u);
   std::set<std::string> addresses;
@@ -97,7 +98,7 @@ TEST_F(ServerE2eTest, ApplyRunsHealthyInstancesThatAnswer) {
   // Applying the same spec again is a no-op: no new revision.
   CommandResult again = server_.Skiff(
       {"apply", "--detach", "-f",
-       server_.WriteFile("web.yaml", TestAppSpec("web", 2, "env: {GREETING: ahoy}\n"))});
+       server_.WriteFile("web.yaml", HealthCheckedSpec("web", 2, "env: {GREETING: ahoy}\n"))});
   EXPECT_EQ(again.exit_code, 0) << again.output;
   EXPECT_EQ(Int(server_.SkiffJson({"status", "web"}).at("app"), "revision"), 1);
 }
@@ -105,7 +106,7 @@ TEST_F(ServerE2eTest, ApplyRunsHealthyInstancesThatAnswer) {
 // Verify that an instance killed with SIGKILL is restarted, healthy again, with
 // its restart counted and events saying what happened.
 TEST_F(ServerE2eTest, KilledInstanceIsRestarted) {
-  Apply("heal", TestAppSpec("heal", 1));
+  Apply("heal", HealthCheckedSpec("heal", 1));
   json::array before = Instances(server_, "heal");
   ASSERT_EQ(before.size(), 1u);
   const int pid = HandlePid(before[0]);
@@ -134,7 +135,7 @@ TEST_F(ServerE2eTest, KilledInstanceIsRestarted) {
 // instances that kept running: the same processes, none duplicated, and an
 // acknowledged apply survives.
 TEST_F(ServerE2eTest, ServerRestartAdoptsInstances) {
-  Apply("keep", TestAppSpec("keep", 2));
+  Apply("keep", HealthCheckedSpec("keep", 2));
   std::vector<int> before = AppProcesses("keep");
   std::sort(before.begin(), before.end());
   ASSERT_EQ(before.size(), 2u);
@@ -279,7 +280,7 @@ TEST(ServerMetricsE2eTest, MetricsListenServesWithoutAToken) {
 // Verify scale, restart (every instance replaced), rollback and delete through
 // the CLI, ending with no process of the app left.
 TEST_F(ServerE2eTest, ScaleRestartRollbackDelete) {
-  Apply("ops", TestAppSpec("ops", 1));
+  Apply("ops", HealthCheckedSpec("ops", 1));
 
   CommandResult scale = server_.Skiff({"scale", "ops", "3"});
   ASSERT_EQ(scale.exit_code, 0) << scale.output;
@@ -329,7 +330,7 @@ TEST_F(ServerE2eTest, ScaleRestartRollbackDelete) {
 // Verify that logs show what instances print and that a crash-looping revision
 // ends failed, with an event naming the crash loop.
 TEST_F(ServerE2eTest, LogsAndCrashLoop) {
-  Apply("talk", TestAppSpec("talk", 1));
+  Apply("talk", HealthCheckedSpec("talk", 1));
   json::array talk = Instances(server_, "talk");
   ASSERT_EQ(talk.size(), 1u);
   const std::string address = Str(talk[0], "address");

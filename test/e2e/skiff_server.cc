@@ -183,6 +183,11 @@ std::string TestAppSpec(const std::string& name, int replicas, const std::string
          ", timeout: " + health_every + "}\n";
 }
 
+std::string SleeperSpec(const std::string& name, int replicas) {
+  return R"({"name":")" + name + R"(","run":{"command":["sleep","1000"]},"replicas":)" +
+         std::to_string(replicas) + "}";
+}
+
 json::array Instances(const SkiffServer& server, const std::string& app) {
   auto r = server.Api("GET", "/v1/apps/" + app + "/instances");
   if (!r || r->status != 200) return {};

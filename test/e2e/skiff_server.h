@@ -141,6 +141,10 @@ class SkiffAgent {
 std::string TestAppSpec(const std::string& name, int replicas, const std::string& domains,
                         const std::string& health_every = "200ms");
 
+// A JSON spec of an app of `replicas` processes that sleep (no port, no
+// health check): for tests of the control plane, not of serving.
+std::string SleeperSpec(const std::string& name, int replicas);
+
 // The instances of `app` as the API lists them.
 boost::json::array Instances(const SkiffServer& server, const std::string& app);
 // The pid in a process driver handle "pid:<pid>:<start>"; 0 when none.

@@ -25,16 +25,16 @@ using skiff::testing::PostgresSession;
 using skiff::testing::WaitingOnLocks;
 using testing::MakeApp;
 
-constexpr Duration kTtl = std::chrono::seconds(30);
+constexpr Duration kLeaseTtl = std::chrono::seconds(30);
 
-std::unique_ptr<PostgresStore> MustOpen(const std::string& conninfo) {
+std::unique_ptr<PostgresStore> MustOpenStore(const std::string& conninfo) {
   auto store = PostgresStore::Open(conninfo);
   EXPECT_TRUE(store.has_value()) << store.error().ToString();
   return store ? std::move(*store) : nullptr;
 }
 
 int64_t MustAcquire(LeaderLease& lease, const std::string& holder) {
-  auto acquired = lease.TryAcquire(holder, kTtl);
+  auto acquired = lease.TryAcquire(holder, kLeaseTtl);
   EXPECT_TRUE(acquired.has_value()) << acquired.error().ToString();
   if (!acquired) return 0;
   EXPECT_TRUE(acquired->acquired) << "held by " << acquired->holder;
@@ -48,8 +48,8 @@ TEST(PostgresFencingTest, TakeoverRefusesTheOldEpoch) {
   SKIFF_REQUIRE_POSTGRES(server);
   auto db = server->CreateDatabase();
   ASSERT_TRUE(db.has_value()) << db.error().ToString();
-  auto store_a = MustOpen(*db);
-  auto store_b = MustOpen(*db);
+  auto store_a = MustOpenStore(*db);
+  auto store_b = MustOpenStore(*db);
   ASSERT_TRUE(store_a && store_b);
   PostgresLeaderLease lease_a(*db);
   PostgresLeaderLease lease_b(*db);
@@ -86,7 +86,7 @@ TEST(PostgresFencingTest, TakeoverWaitsForAFencedWriteInFlight) {
   SKIFF_REQUIRE_POSTGRES(server);
   auto db = server->CreateDatabase();
   ASSERT_TRUE(db.has_value()) << db.error().ToString();
-  ASSERT_NE(MustOpen(*db), nullptr);  // migrates
+  ASSERT_NE(MustOpenStore(*db), nullptr);  // migrates
   PostgresLeaderLease lease_a(*db);
   PostgresLeaderLease lease_b(*db);
   const int64_t first = MustAcquire(lease_a, "a");
@@ -101,7 +101,7 @@ TEST(PostgresFencingTest, TakeoverWaitsForAFencedWriteInFlight) {
   std::atomic<bool> done = false;
   Result<LeaderLease::Acquired> taken = Unavailable("not yet");
   std::thread takeover([&] {
-    taken = lease_b.TryAcquire("b", kTtl);
+    taken = lease_b.TryAcquire("b", kLeaseTtl);
     done = true;
   });
   const std::string name = PostgresServer::DatabaseOf(*db);
@@ -124,7 +124,7 @@ TEST(PostgresFencingTest, LostTakeoverEpochIsNotReused) {
   SKIFF_REQUIRE_POSTGRES(server);
   auto db = server->CreateDatabase();
   ASSERT_TRUE(db.has_value()) << db.error().ToString();
-  auto store_b = MustOpen(*db);
+  auto store_b = MustOpenStore(*db);
   ASSERT_NE(store_b, nullptr);
   PostgresLeaderLease lease(*db);
   const std::string name = PostgresServer::DatabaseOf(*db);
@@ -188,7 +188,7 @@ TEST(PostgresFencingTest, RenewalDoesNotWaitForAFencedCommitInFlight) {
   ASSERT_TRUE(PollUntil([&] { return WaitingOnLocks(*server, name) == 1; }));
 
   std::atomic<bool> renewed = false;
-  std::thread renew([&] { renewed = lease.Renew("a", epoch, kTtl).has_value(); });
+  std::thread renew([&] { renewed = lease.Renew("a", epoch, kLeaseTtl).has_value(); });
   // The renewal returns (and succeeds) while the commit still waits.
   const bool returned = PollUntil([&] { return renewed.load(); });
   EXPECT_TRUE(returned) << "the renewal waited for the fenced commit";
@@ -207,7 +207,7 @@ TEST(PostgresFencingTest, RenewalWaitsForAFencedCommitNoLongerThanItsTimeout) {
   SKIFF_REQUIRE_POSTGRES(server);
   auto db = server->CreateDatabase();
   ASSERT_TRUE(db.has_value()) << db.error().ToString();
-  ASSERT_NE(MustOpen(*db), nullptr);  // migrates
+  ASSERT_NE(MustOpenStore(*db), nullptr);  // migrates
   const PostgresLeaderLease::Options options = PostgresLeaderLease::OptionsFor(Duration(900));
   EXPECT_EQ(options.statement_timeout, Duration(300));
   EXPECT_EQ(PostgresLeaderLease::OptionsFor(std::chrono::seconds(30)).statement_timeout,
@@ -219,11 +219,11 @@ TEST(PostgresFencingTest, RenewalWaitsForAFencedCommitNoLongerThanItsTimeout) {
   ASSERT_TRUE(commit.ok()) << commit.error();
   ASSERT_EQ(commit.Exec("BEGIN"), PGRES_COMMAND_OK);
   ASSERT_EQ(commit.Exec("SELECT epoch FROM leader WHERE id = 1 FOR SHARE"), PGRES_TUPLES_OK);
-  auto blocked = lease.Renew("a", epoch, kTtl);
+  auto blocked = lease.Renew("a", epoch, kLeaseTtl);
   ASSERT_FALSE(blocked.has_value());
   EXPECT_EQ(blocked.error().code, ErrorCode::kUnavailable) << blocked.error().ToString();
   ASSERT_EQ(commit.Exec("COMMIT"), PGRES_COMMAND_OK);
-  EXPECT_TRUE(lease.Renew("a", epoch, kTtl));
+  EXPECT_TRUE(lease.Renew("a", epoch, kLeaseTtl));
 }
 
 }  // namespace
