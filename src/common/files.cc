@@ -123,7 +123,8 @@ Result<std::string> ReadPrivateFile(const std::string& path, bool private_only) 
                     st.st_uid, ::geteuid()));
   } else if (private_only && (st.st_mode & 077) != 0) {
     checked = FailedPrecondition(
-        fmt::format("{} is readable by others (mode {:o}); chmod 600 it", path, st.st_mode & 0777));
+        fmt::format("{} is open to its group or others (mode {:o}): chmod 600 {}", path,
+                    st.st_mode & 0777, path));
   }
   while (checked) {
     char buf[8192];

@@ -35,9 +35,10 @@ Status WriteNewFileAtomically(const std::string& path, std::string_view content,
 Status RemoveFileDurably(const std::string& path);
 
 // The whole file. kNotFound when it does not exist; kUnavailable when it cannot
-// be read; kFailedPrecondition when `private_only` and it is a symbolic link,
-// not a regular file, not this process's user's, or others may read it (each
-// checked on the open descriptor that is then read).
+// be read; kFailedPrecondition naming it when `private_only` and it is a
+// symbolic link, not a regular file, not this process's user's, or its group
+// or others have any permission on it (its mode and `chmod 600 PATH` said;
+// each checked on the open descriptor that is then read).
 Result<std::string> ReadPrivateFile(const std::string& path, bool private_only = true);
 
 }  // namespace skiff

@@ -57,6 +57,7 @@
 #include "server/edge_roster.h"
 #include "server/leader_loops.h"
 #include "server/local_control_plane.h"
+#include "server/open_store.h"
 #include "server/own_edge.h"
 #include "server/peer_pool.h"
 #include "server/route_watcher.h"
@@ -64,11 +65,8 @@
 #include "server/server_tls.h"
 #include "server/shared_trust.h"
 #include "server/takeover.h"
-#include "store/postgres/postgres_leader_lease.h"
 #include "store/postgres/postgres_store.h"
 #include "store/shared_snapshot_cache.h"
-#include "store/single_server_lease.h"
-#include "store/sqlite/sqlite_store.h"
 
 namespace skiff::server {
 
@@ -134,8 +132,8 @@ class Server::Impl {
   std::unique_ptr<api::JoinTokenStore> join_tokens_;
   std::unique_ptr<auth::ApiTokenStore> api_tokens_;
   std::unique_ptr<auth::ProjectStore> projects_;
-  // The keys that seal certificate keys at rest (DATA/keyring.json), and the
-  // certificates the edges serve.
+  // The keys that seal secrets at rest (--keys-file, or DATA/keyring.json),
+  // and the certificates the edges serve.
   std::optional<crypto::Keyring> keyring_;
   std::unique_ptr<controller::CertificateStore> certificates_;
   // Apps' secrets, sealed under the same keyring.
@@ -180,56 +178,6 @@ class Server::Impl {
 };
 
 namespace {
-
-// The store --store names: SQLite in the data directory, or PostgreSQL. A
-// transaction of this server's left idle for longer than the leader's TTL is
-// ended by PostgreSQL: its process is frozen (stopped, paused), and the locks
-// it holds would otherwise keep every other server's writes, and a takeover of
-// the lease, waiting.
-Result<std::unique_ptr<store::Store>> OpenStore(const std::string& spec, const std::string& data,
-                                                Duration leader_ttl) {
-  if (spec == "sqlite") {
-    SKIFF_ASSIGN_OR_RETURN(
-        auto sqlite, store::SqliteStore::Open((std::filesystem::path(data) / "skiff.db").string()));
-    return std::unique_ptr<store::Store>(std::move(sqlite));
-  }
-  if (!store::IsPostgresUri(spec)) {
-    return InvalidArgument(
-        "--store: \"sqlite\" or a PostgreSQL connection string "
-        "(postgres://USER@HOST/DB, or host=... dbname=...), got \"" +
-            spec + "\"",
-        "store");
-  }
-  store::PostgresStore::Options pg;
-  pg.idle_in_transaction_timeout =
-      std::min(pg.idle_in_transaction_timeout, std::max(leader_ttl, Duration(1000)));
-  auto postgres = store::PostgresStore::Open(spec, pg);
-  if (!postgres) {
-    Error error = postgres.error();
-    if (error.code == ErrorCode::kInvalidArgument) {
-      error.message +=
-          "\n  check: the connection string (--store): postgres://USER@HOST:PORT/DB or "
-          "host=... dbname=... (libpq's syntax)";
-    } else if (error.code == ErrorCode::kUnavailable) {
-      error.message +=
-          "\n  check: the connection string (--store), that PostgreSQL runs and accepts "
-          "connections from this host (listen_addresses, pg_hba.conf), and the user's "
-          "credentials (a password in the URI, PGPASSWORD or ~/.pgpass)";
-    }
-    return tl::unexpected(std::move(error));
-  }
-  SKIFF_LOG_INFO("store: PostgreSQL");
-  return std::unique_ptr<store::Store>(std::move(*postgres));
-}
-
-// The lease of the database --store names (store/leader_lease.h): one that
-// several servers share on PostgreSQL; with SQLite this server alone leads.
-std::unique_ptr<store::LeaderLease> OpenLease(const std::string& spec, const Clock* clock,
-                                              Duration leader_ttl) {
-  if (spec == "sqlite") return std::make_unique<store::SingleServerLease>(clock);
-  return std::make_unique<store::PostgresLeaderLease>(
-      spec, store::PostgresLeaderLease::OptionsFor(leader_ttl));
-}
 
 // The --acme-* flags, refused before anything starts.
 Status CheckAcmeOptions(const ServerOptions& o) {
@@ -461,9 +409,19 @@ Status Server::Impl::Start() {
   // labels): one server in it at a time.
   SKIFF_ASSIGN_OR_RETURN(DirLock lock, DirLock::Acquire(data));
   data_lock_.emplace(std::move(lock));
-  // Refused when others may read it: it opens every certificate key.
-  SKIFF_ASSIGN_OR_RETURN(crypto::Keyring keyring, crypto::Keyring::LoadOrCreate(data));
+  // Refused when others may read it: it opens every secret and certificate key.
+  const std::string keys_path = crypto::KeyringPath(data, options_.keys_file);
+  SKIFF_ASSIGN_OR_RETURN(crypto::Keyring keyring, crypto::Keyring::LoadOrCreate(keys_path));
   keyring_.emplace(std::move(keyring));
+  if (!options_.keys_file.empty()) {
+    const std::string left = crypto::KeyringPath(data, "");
+    if (std::error_code exists_ec; std::filesystem::exists(left, exists_ec)) {
+      SKIFF_LOG_WARN(
+          "{} is still in the data directory while the keys are read from {}: remove it, or a "
+          "copy of the data directory keeps opening what it sealed",
+          left, keys_path);
+    }
+  }
 
   shared_ = options_.store != "sqlite";
   // It names the edge in the leader's reports with a shared store, the node
@@ -533,14 +491,15 @@ Status Server::Impl::Start() {
   SKIFF_RETURN_IF_ERROR(certificates_->CheckKeys());
   if (options_.new_shared_trust) {
     SKIFF_ASSIGN_OR_RETURN(std::vector<store::ServerRecord> servers, lease_->ListServers());
-    SKIFF_RETURN_IF_ERROR(RefuseReplaceWhileOthersRun(servers, ServerId(), options_.leader_ttl));
+    SKIFF_RETURN_IF_ERROR(
+        RefuseReplaceWhileOthersRun(servers, ServerId(), options_.leader_ttl, keyring_->path()));
     SKIFF_RETURN_IF_ERROR(CheckSharedTrust(store_.get(), *keyring_, tls_.ca_fingerprint, data,
                                            /*replace=*/true));
     SKIFF_LOG_WARN(
         "recorded this server's CA (fingerprint {}) and keyring as the ones every server of this "
-        "database must hold: copy its ca.crt, ca.key and keyring.json to the others before they "
-        "start",
-        tls_.ca_fingerprint);
+        "database must hold: copy its ca.crt, ca.key and keyring file ({}) to the others before "
+        "they start",
+        tls_.ca_fingerprint, keyring_->path());
   }
   challenges_ = std::make_unique<controller::AcmeChallengeStore>(store_.get(), clock_);
   if (!options_.acme_directory.empty()) {

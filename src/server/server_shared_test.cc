@@ -161,7 +161,9 @@ TEST_F(ServerSharedTest, RefusesAnotherCaOrKeyring) {
   refused = Server(options).Start();
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, ErrorCode::kFailedPrecondition);
-  EXPECT_THAT(refused.error().message, HasSubstr("copy keyring.json"));
+  EXPECT_THAT(refused.error().message,
+              HasSubstr("copy the keyring file of another server of this database to " +
+                        dir_.File("b") + "/keyring.json"));
 
   ShareTrust(dir_.File("a"), dir_.File("b"));
   Server second(options);
