@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <thread>
@@ -144,9 +145,18 @@ void AddPortsOption(CLI::App* cmd, const std::string& description, int* first, i
 
 // The flags several commands share, each defined here once.
 
-// --keys-file PATH into *path: where a server's keyring is.
+// --keys-file PATH into *path: where a server's keyring is. Made absolute,
+// so that its PATH.lock and the messages naming it do not depend on the
+// working directory.
 void AddKeysFileOption(CLI::App* cmd, std::string* path, const std::string& description) {
-  cmd->add_option("--keys-file", *path, description);
+  cmd->add_option_function<std::string>(
+      "--keys-file",
+      [path](const std::string& given) {
+        std::error_code ec;
+        const std::filesystem::path absolute = std::filesystem::absolute(given, ec);
+        *path = given.empty() || ec ? given : absolute.lexically_normal().string();
+      },
+      description);
 }
 
 // --log-level into *level.
@@ -498,11 +508,12 @@ int main(int argc, char** argv) {
   keys->require_subcommand(1);
   CLI::App* rotate = keys->add_subcommand(
       "rotate",
-      "Seal everything the store keeps sealed under a new key, then keep that key alone in the "
-      "keyring file (the old ones dropped). Run it with the servers of the store stopped "
-      "(instances "
-      "keep running); a run cut short is completed by running it again. On a shared database, "
-      "copy the new file to every other server before starting them.");
+      "Seal everything the store keeps sealed under a new key, made the active key of the "
+      "keyring file; the old keys stay in the file (so nothing sealed under them, in this store "
+      "or another using the file, is lost) unless --drop-old-keys. Run it with the servers of "
+      "the store stopped (instances keep running); a run cut short is completed by running it "
+      "again. On a shared database, copy the new file to every other server before starting "
+      "them.");
   rotate
       ->add_option("--data", rotate_options.data_dir,
                    "the data directory of the server whose keys to rotate")
@@ -517,6 +528,11 @@ int main(int argc, char** argv) {
                     std::chrono::milliseconds(300), std::chrono::minutes(1),
                     "the servers' --leader-ttl: with a shared database, a server heard within "
                     "it may still run, and the rotation is refused");
+  rotate->add_flag(
+      "--drop-old-keys", rotate_options.drop_old_keys,
+      "then drop the old keys from the keyring file once no record of this store names them: "
+      "what retires a leaked key. Only when the file serves this store alone: no other data "
+      "directory or database uses it (what it sealed under an old key would be lost)");
   rotate->add_option("-o,--output", rotate_output, "table or json")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();

@@ -16,7 +16,9 @@ Status WriteNewFile(const std::string& path, std::string_view content, int mode 
 // Replaces `path` with `content` atomically: written to a private temporary
 // file beside it (created with `mode`), fsynced, renamed over `path`, then the
 // directory fsynced, so a crash leaves the old file or the new one, never a
-// torn one. Errors: kUnavailable naming the file and the system's reason.
+// torn one. Errors: kUnavailable naming the file and the system's reason,
+// also when the directory cannot be synced (the new file is then in place,
+// but its renaming may not survive a crash).
 // Thread-safety: concurrent writers of one path must be serialised by the caller.
 Status WriteFileAtomically(const std::string& path, std::string_view content, int mode = 0600);
 

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <ostream>
 
 #include "auth/secrets.h"
@@ -24,23 +25,6 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
-
-// Every key id the store's records name, each with the first record naming
-// it ("secret web/API_KEY"). Any record kind is searched, so that a kind
-// sealed later is not overlooked.
-Result<std::map<std::string, std::string>> KeyIdsInStore(store::Store* store) {
-  std::map<std::string, std::string> ids;
-  for (size_t k = 0; k < store::kRecordKinds; ++k) {
-    const auto kind = static_cast<store::RecordKind>(k);
-    SKIFF_ASSIGN_OR_RETURN(std::vector<store::Record> records, store->ListRecords(kind));
-    for (const store::Record& record : records) {
-      for (const std::string& id : crypto::KeyIdsNamedIn(record.value)) {
-        ids.emplace(id, fmt::format("{} {}", store::ToString(kind), record.key));
-      }
-    }
-  }
-  return ids;
-}
 
 // The store's record naming a key `keyring` lacks: kFailedPrecondition
 // naming both, before anything changed.
@@ -80,6 +64,25 @@ std::string NextStep(const KeyRotation& r) {
   return "start the server again: it seals under the new key";
 }
 
+// kFailedPrecondition naming the servers of a shared database heard within
+// the leader TTL: they may still run, with the keys they loaded. `then`
+// says what was (not) changed.
+Status RefuseLiveServers(store::LeaderLease* lease, Duration leader_ttl, std::string_view then) {
+  auto servers = lease->ListServers();
+  if (!servers) {
+    Error error = servers.error();
+    error.message += "\n  is --store the database of the server whose keys to rotate?";
+    return tl::unexpected(std::move(error));
+  }
+  if (std::string running = LiveServers(*servers, "", leader_ttl); !running.empty()) {
+    return FailedPrecondition(fmt::format(
+        "servers of this database were heard within the last {} ({}): stop them first: a "
+        "running server keeps the keys it loaded ({})",
+        FormatDuration(leader_ttl), running, then));
+  }
+  return OkStatus();
+}
+
 }  // namespace
 
 Result<KeyRotation> RotateKeys(const KeyRotationOptions& options,
@@ -90,6 +93,7 @@ Result<KeyRotation> RotateKeys(const KeyRotationOptions& options,
     return NotFound(fmt::format(
         "no data directory {}: give the --data of the server whose keys to rotate", data));
   }
+  SKIFF_RETURN_IF_ERROR(CheckStoreSpec(options.store));
   auto lock = DirLock::Acquire(data);
   if (!lock) {
     if (lock.error().code != ErrorCode::kFailedPrecondition) return tl::unexpected(lock.error());
@@ -99,12 +103,23 @@ Result<KeyRotation> RotateKeys(const KeyRotationOptions& options,
         data));
   }
   const std::string path = crypto::KeyringPath(data, options.keys_file);
-  auto keyring = crypto::Keyring::Load(path);
-  if (!keyring) {
-    if (keyring.error().code != ErrorCode::kNotFound) return tl::unexpected(keyring.error());
+  if (!fs::exists(path, ec)) {
     return NotFound(fmt::format(
         "no keyring file {}: give the --data and --keys-file the server was started with", path));
   }
+  // Every server using this file holds PATH.lock (shared) while it runs,
+  // whatever its data directory or database.
+  auto keys_lock = DirLock::AcquireFile(path + ".lock", DirLock::Mode::kExclusive);
+  if (!keys_lock) {
+    if (keys_lock.error().code != ErrorCode::kFailedPrecondition) {
+      return tl::unexpected(keys_lock.error());
+    }
+    return FailedPrecondition(fmt::format(
+        "a server runs with this keys file ({}): stop it first: a running server keeps the keys "
+        "it loaded (nothing was changed)",
+        path));
+  }
+  SKIFF_ASSIGN_OR_RETURN(crypto::Keyring keyring, crypto::Keyring::Load(path));
   // Never a new, empty database where the server keeps none.
   if (options.store == "sqlite" && !fs::exists(fs::path(data) / "skiff.db", ec)) {
     return NotFound(fmt::format(
@@ -112,25 +127,23 @@ Result<KeyRotation> RotateKeys(const KeyRotationOptions& options,
         "its --store when it uses PostgreSQL",
         data));
   }
-  SKIFF_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> store,
-                         OpenStore(options.store, data, options.leader_ttl));
   KeyRotation done;
   done.keys_file = path;
   done.shared = options.store != "sqlite";
+  // Before OpenStore: it migrates a PostgreSQL schema, and a refused
+  // rotation changes nothing.
+  std::unique_ptr<store::LeaderLease> lease;
   if (done.shared) {
-    auto lease = OpenLease(options.store, SystemClock::Get(), options.leader_ttl);
-    SKIFF_ASSIGN_OR_RETURN(std::vector<store::ServerRecord> servers, lease->ListServers());
-    if (std::string running = LiveServers(servers, "", options.leader_ttl); !running.empty()) {
-      return FailedPrecondition(fmt::format(
-          "servers of this database were heard within the last {} ({}): stop them first: a "
-          "running server keeps the keys it loaded (nothing was changed)",
-          FormatDuration(options.leader_ttl), running));
-    }
+    lease = OpenLease(options.store, SystemClock::Get(), options.leader_ttl);
+    SKIFF_RETURN_IF_ERROR(
+        RefuseLiveServers(lease.get(), options.leader_ttl, "nothing was changed"));
   }
+  SKIFF_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> store,
+                         OpenStore(options.store, data, options.leader_ttl));
   SKIFF_ASSIGN_OR_RETURN(auto named, KeyIdsInStore(store.get()));
-  SKIFF_RETURN_IF_ERROR(RefuseKeysTheFileLacks(named, *keyring));
+  SKIFF_RETURN_IF_ERROR(RefuseKeysTheFileLacks(named, keyring));
 
-  const crypto::Keyring rotated = keyring->WithNewKey();
+  const crypto::Keyring rotated = keyring.WithNewKey();
   SKIFF_RETURN_IF_ERROR(rotated.Save());
   done.key = rotated.active_id();
   const auto told = [&](std::string_view what) -> crypto::ResealProgress {
@@ -155,46 +168,78 @@ Result<KeyRotation> RotateKeys(const KeyRotationOptions& options,
       resealed(controller::ResealAcmeAccounts(store.get(), rotated, told("ACME account keys")),
                &done.acme_account_keys));
 
+  // The old keys stay unless asked: nothing binds this file to this store
+  // alone, and another store's records may need them.
+  if (!options.drop_old_keys) {
+    for (const crypto::Keyring::Key& key : keyring.keys()) done.kept.push_back(key.id);
+    return done;
+  }
   SKIFF_ASSIGN_OR_RETURN(named, KeyIdsInStore(store.get()));
   named.erase(rotated.active_id());
   if (!named.empty()) {
     return Aborted(fmt::format(
         "the store's record {} still names key {} after re-sealing: was a server running? The "
         "keyring file {} keeps the old keys; stop every server of this store and run `skiff keys "
-        "rotate` again",
+        "rotate --drop-old-keys` again",
         named.begin()->second, named.begin()->first, path));
   }
+  if (lease) {
+    SKIFF_RETURN_IF_ERROR(RefuseLiveServers(
+        lease.get(), options.leader_ttl,
+        fmt::format("everything is sealed under the new key {}, and the keyring file {} keeps "
+                    "the old keys; stop them and run `skiff keys rotate --drop-old-keys` again",
+                    done.key, path)));
+  }
   SKIFF_RETURN_IF_ERROR(rotated.ActiveOnly().Save());
-  for (const crypto::Keyring::Key& key : keyring->keys()) done.dropped.push_back(key.id);
+  for (const crypto::Keyring::Key& key : keyring.keys()) done.dropped.push_back(key.id);
   return done;
 }
 
-RotationProgress ProgressLines(std::ostream& out) {
-  using Clock = std::chrono::steady_clock;
-  auto last = std::make_shared<Clock::time_point>();
-  return [&out, last](std::string_view what, int done, int total) {
-    const Clock::time_point now = Clock::now();
-    if (total == 0 || (done < total && now - *last < std::chrono::seconds(1))) return;
-    *last = done < total ? now : Clock::time_point{};
+RotationProgress ProgressLines(std::ostream& out, const Clock* clock) {
+  auto last = std::make_shared<std::optional<MonoTime>>();
+  return [&out, clock, last](std::string_view what, int done, int total) {
+    const MonoTime now = clock->MonotonicNow();
+    if (total == 0) return;
+    if (done < total && last->has_value() && now - **last < std::chrono::seconds(1)) return;
+    if (done < total) {
+      *last = now;
+    } else {
+      last->reset();  // the next kind starts afresh
+    }
     out << "re-sealing " << what << ": " << done << "/" << total << std::endl;
   };
 }
 
 std::string RotationText(const KeyRotation& r) {
-  std::vector<std::string> dropped;
-  for (const std::string& id : r.dropped) dropped.push_back("key " + id);
+  const auto keys = [](const std::vector<std::string>& ids) {
+    std::vector<std::string> out;
+    for (const std::string& id : ids) out.push_back("key " + id);
+    return out;
+  };
+  std::string old_keys;
+  if (!r.dropped.empty()) {
+    old_keys = fmt::format("dropped: {}\n", fmt::join(keys(r.dropped), ", "));
+  } else {
+    old_keys = fmt::format(
+        "kept: {} (they still open what another store may have sealed; `skiff keys rotate "
+        "--drop-old-keys` retires them once this file serves this store alone)\n",
+        fmt::join(keys(r.kept), ", "));
+  }
   return fmt::format(
-      "key {} is now the only key of {}\nre-sealed: {}, {}, {}, {}\ndropped: {}\nnext: {}\n", r.key,
-      r.keys_file, Plural(r.secrets, "secret", "secrets"),
+      "key {} is now the active key of {}{}\nre-sealed: {}, {}, {}, {}\n{}next: {}\n", r.key,
+      r.keys_file, r.dropped.empty() ? "" : ", and its only one",
+      Plural(r.secrets, "secret", "secrets"),
       Plural(r.certificate_keys, "certificate key", "certificate keys"),
       Plural(r.acme_account_keys, "ACME account key", "ACME account keys"),
-      Plural(r.shared_trust_checks, "shared-trust check", "shared-trust checks"),
-      fmt::join(dropped, ", "), NextStep(r));
+      Plural(r.shared_trust_checks, "shared-trust check", "shared-trust checks"), old_keys,
+      NextStep(r));
 }
 
 std::string RotationJson(const KeyRotation& r) {
   json::array dropped;
   for (const std::string& id : r.dropped) dropped.emplace_back(id);
+  json::array kept;
+  for (const std::string& id : r.kept) kept.emplace_back(id);
   return json::serialize(json::object{
              {"keys_file", r.keys_file},
              {"key", r.key},
@@ -203,6 +248,7 @@ std::string RotationJson(const KeyRotation& r) {
                {"certificate_keys", r.certificate_keys},
                {"acme_account_keys", r.acme_account_keys},
                {"shared_trust_checks", r.shared_trust_checks}}},
+             {"kept", std::move(kept)},
              {"dropped", std::move(dropped)},
              {"shared", r.shared},
              {"next", NextStep(r)},

@@ -62,9 +62,10 @@ class KeyRotationTest : public ::testing::Test {
                     .LoadOrCreate());
   }
 
-  KeyRotationOptions Options() const {
+  KeyRotationOptions Options(bool drop_old_keys = false) const {
     KeyRotationOptions options;
     options.data_dir = data_;
+    options.drop_old_keys = drop_old_keys;
     return options;
   }
   std::string KeyringFile() const { return crypto::KeyringPath(data_, ""); }
@@ -106,10 +107,9 @@ class KeyRotationTest : public ::testing::Test {
 };
 
 // Verify that a rotation seals every secret, certificate key and ACME
-// account key under a new key, keeps that key alone in the file (0600),
-// says what it did and showed its progress; and that a second rotation does
-// the same again from that key.
-TEST_F(KeyRotationTest, SealsEverythingUnderANewKeyAndDropsTheOld) {
+// account key under a new key made active, keeps the old key in the file
+// (0600) by default, says what it did and showed its progress.
+TEST_F(KeyRotationTest, SealsEverythingUnderANewKeyAndKeepsTheOld) {
   const std::string old_id = keyring_->active_id();
   std::vector<std::string> told;
   auto rotated = RotateKeys(Options(), [&](std::string_view what, int done, int total) {
@@ -123,14 +123,16 @@ TEST_F(KeyRotationTest, SealsEverythingUnderANewKeyAndDropsTheOld) {
   EXPECT_EQ(rotated->acme_account_keys, 1);
   EXPECT_EQ(rotated->shared_trust_checks, 0);
   EXPECT_FALSE(rotated->shared);
-  EXPECT_THAT(rotated->dropped, ElementsAre(old_id));
+  EXPECT_THAT(rotated->kept, ElementsAre(old_id));
+  EXPECT_TRUE(rotated->dropped.empty());
   EXPECT_THAT(told, ::testing::Contains("secrets 2/2"));
   EXPECT_THAT(told, ::testing::Contains("certificate keys 1/1"));
   EXPECT_THAT(told, ::testing::Contains("ACME account keys 1/1"));
 
   auto file = crypto::Keyring::Load(KeyringFile());
   ASSERT_TRUE(file) << file.error().ToString();
-  ASSERT_EQ(file->keys().size(), 1u);
+  ASSERT_EQ(file->keys().size(), 2u);
+  EXPECT_TRUE(file->Has(old_id));
   EXPECT_EQ(file->active_id(), rotated->key);
   EXPECT_EQ(fs::status(KeyringFile()).permissions(),
             fs::perms::owner_read | fs::perms::owner_write);
@@ -138,22 +140,62 @@ TEST_F(KeyRotationTest, SealsEverythingUnderANewKeyAndDropsTheOld) {
   ExpectOpensWith(*file);
 
   const std::string text = RotationText(*rotated);
-  EXPECT_THAT(text, HasSubstr("key " + rotated->key + " is now the only key of " + KeyringFile()));
+  EXPECT_THAT(
+      text, HasSubstr("key " + rotated->key + " is now the active key of " + KeyringFile() + "\n"));
   EXPECT_THAT(text, HasSubstr("re-sealed: 2 secrets, 1 certificate key, 1 ACME account key, 0 "
                               "shared-trust checks"));
-  EXPECT_THAT(text, HasSubstr("dropped: key " + old_id));
+  EXPECT_THAT(text, HasSubstr("kept: key " + old_id));
+  EXPECT_THAT(text, HasSubstr("--drop-old-keys"));
   const boost::json::value json = boost::json::parse(RotationJson(*rotated));
   EXPECT_EQ(json.at("key").as_string(), rotated->key);
   EXPECT_EQ(json.at("resealed").at("secrets"), 2);
-  EXPECT_EQ(json.at("dropped"), boost::json::array{old_id});
+  EXPECT_EQ(json.at("kept"), boost::json::array{old_id});
+  EXPECT_EQ(json.at("dropped"), boost::json::array{});
   EXPECT_EQ(json.at("shared"), false);
+}
 
-  auto again = RotateKeys(Options());
+// Verify that --drop-old-keys keeps the new key alone once no record names
+// another, and that a second such rotation does the same from that key.
+TEST_F(KeyRotationTest, DropOldKeysKeepsTheNewKeyAlone) {
+  const std::string old_id = keyring_->active_id();
+  auto rotated = RotateKeys(Options(/*drop_old_keys=*/true));
+  ASSERT_TRUE(rotated) << rotated.error().ToString();
+  EXPECT_THAT(rotated->dropped, ElementsAre(old_id));
+  EXPECT_TRUE(rotated->kept.empty());
+  auto file = crypto::Keyring::Load(KeyringFile());
+  ASSERT_TRUE(file) << file.error().ToString();
+  ASSERT_EQ(file->keys().size(), 1u);
+  EXPECT_EQ(file->active_id(), rotated->key);
+  EXPECT_EQ(KeyIdsInStore(), std::set<std::string>{rotated->key});
+  ExpectOpensWith(*file);
+  EXPECT_THAT(RotationText(*rotated),
+              HasSubstr("is now the active key of " + KeyringFile() + ", and its only one"));
+  EXPECT_THAT(RotationText(*rotated), HasSubstr("dropped: key " + old_id));
+  const boost::json::value json = boost::json::parse(RotationJson(*rotated));
+  EXPECT_EQ(json.at("dropped"), boost::json::array{old_id});
+
+  auto again = RotateKeys(Options(/*drop_old_keys=*/true));
   ASSERT_TRUE(again) << again.error().ToString();
   EXPECT_THAT(again->dropped, ElementsAre(rotated->key));
   EXPECT_EQ(again->secrets, 2);
   EXPECT_EQ(KeyIdsInStore(), std::set<std::string>{again->key});
   ExpectOpensWith(*crypto::Keyring::Load(KeyringFile()));
+}
+
+// Verify that a rotation is refused while another process's server uses
+// the keys file (its PATH.lock held, whatever its data directory), and
+// changes neither the file nor the store.
+TEST_F(KeyRotationTest, RefusedWhileAServerUsesTheKeysFile) {
+  auto lock = DirLock::AcquireFile(KeyringFile() + ".lock", DirLock::Mode::kShared);
+  ASSERT_TRUE(lock) << lock.error().ToString();
+  const std::string file = Slurp(KeyringFile());
+  auto refused = RotateKeys(Options(/*drop_old_keys=*/true));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(refused.error().message, HasSubstr("a server runs with this keys file (" +
+                                                 KeyringFile() + "): stop it first"));
+  EXPECT_EQ(Slurp(KeyringFile()), file);
+  EXPECT_EQ(KeyIdsInStore(), std::set<std::string>{keyring_->active_id()});
 }
 
 // Verify that a rotation is refused while a server holds the data
@@ -207,7 +249,7 @@ TEST_F(KeyRotationTest, ARunCutShortIsCompletedByTheNext) {
   ExpectOpensWith(*file);
 
   ASSERT_TRUE(store_->DeleteRecord(store::RecordKind::kSecret, "zz/MOVED"));
-  auto done = RotateKeys(Options());
+  auto done = RotateKeys(Options(/*drop_old_keys=*/true));
   ASSERT_TRUE(done) << done.error().ToString();
   EXPECT_EQ(done->dropped.size(), 2u);
   file = crypto::Keyring::Load(KeyringFile());
@@ -261,19 +303,24 @@ TEST_F(KeyRotationTest, RefusesWhatIsNoServersDirectory) {
   EXPECT_FALSE(fs::exists(bare + "/skiff.db"));
 }
 
-// Verify that the progress lines say each kind that has records when it is
-// done, and nothing for a kind with none.
+// Verify that the progress lines say each kind that has records when it
+// starts, at most once a second of the clock's time meanwhile, and when it
+// is done; and nothing for a kind with none.
 TEST(KeyRotationProgressTest, LinesForEachKind) {
   std::ostringstream out;
-  RotationProgress progress = ProgressLines(out);
+  ManualClock clock;
+  RotationProgress progress = ProgressLines(out, &clock);
   progress("secrets", 0, 3);
-  progress("secrets", 1, 3);
+  clock.Advance(std::chrono::milliseconds(999));
+  progress("secrets", 1, 3);  // within the second: not said
+  clock.Advance(std::chrono::milliseconds(1));
+  progress("secrets", 2, 3);
   progress("secrets", 3, 3);
   progress("certificate keys", 0, 0);
   progress("ACME account keys", 0, 1);
   progress("ACME account keys", 1, 1);
   EXPECT_EQ(out.str(),
-            "re-sealing secrets: 0/3\nre-sealing secrets: 3/3\n"
+            "re-sealing secrets: 0/3\nre-sealing secrets: 2/3\nre-sealing secrets: 3/3\n"
             "re-sealing ACME account keys: 0/1\nre-sealing ACME account keys: 1/1\n");
 }
 

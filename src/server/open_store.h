@@ -6,6 +6,7 @@
 // class says.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -15,6 +16,10 @@
 #include "store/store.h"
 
 namespace skiff::server {
+
+// Whether `spec` names a store: "sqlite" or a PostgreSQL connection string.
+// Errors: kInvalidArgument (on field "store") saying what is expected.
+Status CheckStoreSpec(const std::string& spec);
 
 // The store of `spec`: "sqlite" (DATA/skiff.db, made when missing) or a
 // PostgreSQL connection string or URI. A transaction of this process's left
@@ -30,8 +35,19 @@ Result<std::unique_ptr<store::Store>> OpenStore(const std::string& spec, const s
 
 // The lease of the database `spec` names (store/leader_lease.h): one that
 // several servers share on PostgreSQL; with SQLite this server alone leads.
-// REQUIRES: `spec` is one OpenStore accepted.
+// REQUIRES: CheckStoreSpec(spec) is OK.
 std::unique_ptr<store::LeaderLease> OpenLease(const std::string& spec, const Clock* clock,
                                               Duration leader_ttl);
+
+// Every key id (crypto/keyring.h) the records of `store` name, each with the
+// first record naming it ("secret web/API_KEY"). Every record kind is
+// searched, so that a kind sealed later is not overlooked. Used by the
+// rotation and by a server about to make a new keyring file.
+// Errors: those of Store::ListRecords.
+Result<std::map<std::string, std::string>> KeyIdsInStore(store::Store* store);
+
+// `spec` (a --store) fit to print: the user-info of a URI
+// (postgres://USER:PASSWORD@HOST) and a password=... field replaced by "***".
+std::string MaskStoreSpec(const std::string& spec);
 
 }  // namespace skiff::server

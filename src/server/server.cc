@@ -100,6 +100,11 @@ class Server::Impl {
   // kAlreadyExists when another live server has its id or its data
   // directory's node (takeover.h). Sets own_node_id_ when the agent runs.
   Status RefuseTakeover();
+  // Loads the keyring (keyring_) and holds its file's PATH.lock; makes the
+  // file only when the store names no key (else kFailedPrecondition naming
+  // the file and a record sealed under a key it must hold).
+  // REQUIRES: store_ is open.
+  Status LoadKeyring();
 
   ServerOptions options_;
   const Clock* clock_ = SystemClock::Get();
@@ -120,6 +125,9 @@ class Server::Impl {
   bool shared_ = false;
   // This server's hold on its data directory, for its whole life.
   std::optional<DirLock> data_lock_;
+  // PATH.lock beside the keyring file, shared with the other servers using
+  // it: `skiff keys rotate` takes it exclusively, so never rotates under us.
+  std::optional<DirLock> keys_lock_;
   // With a shared store: every server's URL, own first, for the own agent and edge.
   std::unique_ptr<PeerPool> peers_;
   // With a shared store: the own agent's node (its data directory's).
@@ -298,6 +306,47 @@ Status Server::Impl::RefuseTakeover() {
   return CheckNoTakeover(StartingServer{ServerId(), OwnUrl()}, node, servers, options_.leader_ttl);
 }
 
+Status Server::Impl::LoadKeyring() {
+  const std::string& data = options_.data_dir;
+  const std::string path = crypto::KeyringPath(data, options_.keys_file);
+  // A missing file with sealed records is a mistyped --keys-file or an
+  // unmounted volume, not a first start: a new key would seal new secrets
+  // apart from the old ones, which would be lost with the file.
+  if (std::error_code ec; !std::filesystem::exists(path, ec) && !ec) {
+    SKIFF_ASSIGN_OR_RETURN(auto named, KeyIdsInStore(store_.get()));
+    if (!named.empty()) {
+      const std::string what_to_do =
+          shared_
+              ? fmt::format("copy the keyring file of another server of this database to {}", path)
+              : std::string("restore the keys file");
+      return FailedPrecondition(fmt::format(
+          "no keyring file {}, but the store's record {} is sealed under key {}: {}, or point "
+          "--keys-file at it (nothing was created)",
+          path, named.begin()->second, named.begin()->first, what_to_do));
+    }
+  }
+  auto lock = DirLock::AcquireFile(path + ".lock", DirLock::Mode::kShared);
+  if (!lock) {
+    if (lock.error().code != ErrorCode::kFailedPrecondition) return tl::unexpected(lock.error());
+    return FailedPrecondition(fmt::format(
+        "`skiff keys rotate` runs on the keyring file {}: start the server once it is done", path));
+  }
+  keys_lock_.emplace(std::move(*lock));
+  // Refused when others may read it: it opens every secret and certificate key.
+  SKIFF_ASSIGN_OR_RETURN(crypto::Keyring keyring, crypto::Keyring::LoadOrCreate(path));
+  keyring_.emplace(std::move(keyring));
+  if (!options_.keys_file.empty()) {
+    const std::string left = crypto::KeyringPath(data, "");
+    if (std::error_code exists_ec; std::filesystem::exists(left, exists_ec)) {
+      SKIFF_LOG_WARN(
+          "{} is still in the data directory while the keys are read from {}: remove it, or a "
+          "copy of the data directory keeps opening what it sealed",
+          left, path);
+    }
+  }
+  return OkStatus();
+}
+
 Status Server::Impl::StartAgent() {
   const std::string& data = options_.data_dir;
   runtime::DriverSetOptions driver_options;
@@ -409,20 +458,6 @@ Status Server::Impl::Start() {
   // labels): one server in it at a time.
   SKIFF_ASSIGN_OR_RETURN(DirLock lock, DirLock::Acquire(data));
   data_lock_.emplace(std::move(lock));
-  // Refused when others may read it: it opens every secret and certificate key.
-  const std::string keys_path = crypto::KeyringPath(data, options_.keys_file);
-  SKIFF_ASSIGN_OR_RETURN(crypto::Keyring keyring, crypto::Keyring::LoadOrCreate(keys_path));
-  keyring_.emplace(std::move(keyring));
-  if (!options_.keys_file.empty()) {
-    const std::string left = crypto::KeyringPath(data, "");
-    if (std::error_code exists_ec; std::filesystem::exists(left, exists_ec)) {
-      SKIFF_LOG_WARN(
-          "{} is still in the data directory while the keys are read from {}: remove it, or a "
-          "copy of the data directory keeps opening what it sealed",
-          left, keys_path);
-    }
-  }
-
   shared_ = options_.store != "sqlite";
   // It names the edge in the leader's reports with a shared store, the node
   // whenever given.
@@ -431,6 +466,7 @@ Status Server::Impl::Start() {
   store_ = std::make_unique<auth::AuditingStore>(opened_store_.get());
   snapshots_ = std::make_unique<store::SharedSnapshotCache>(store_.get());
   lease_ = OpenLease(options_.store, clock_, options_.leader_ttl);
+  SKIFF_RETURN_IF_ERROR(LoadKeyring());
   // The CA, whether the API serves TLS or not: join tokens carry its
   // fingerprint, and a later start with TLS keeps it.
   SKIFF_ASSIGN_OR_RETURN(

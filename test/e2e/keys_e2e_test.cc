@@ -96,7 +96,8 @@ bool NewInstanceSees(const SkiffServer& server, const std::string& app,
 // after it (the server restarted on the new keyring), that the file then
 // holds one key with a new id and no record names the old one, that a new
 // secret can be set; and that a rotation while the server runs is refused,
-// changing neither the file nor the store.
+// changing neither the file nor the store. (--drop-old-keys: the file
+// serves this store alone.)
 TEST(KeysE2eTest, RotationKeepsSecretsAndDropsTheOldKey) {
   SkiffServer server;
   ASSERT_TRUE(server.Start());
@@ -130,7 +131,7 @@ TEST(KeysE2eTest, RotationKeepsSecretsAndDropsTheOldKey) {
   EXPECT_EQ(listed_after->body, listed_before->body);
 
   server.Kill();  // the instance keeps serving
-  CommandResult rotated = Rotate({"--data", server.data_dir(), "-o", "json"});
+  CommandResult rotated = Rotate({"--data", server.data_dir(), "--drop-old-keys", "-o", "json"});
   ASSERT_EQ(rotated.exit_code, 0) << rotated.output;
   EXPECT_THAT(rotated.output, HasSubstr("re-sealing secrets: 2/2"));
   const json::value report = RotationJson(rotated.output);
@@ -181,7 +182,10 @@ TEST(KeysE2eTest, RotationKeepsSecretsAndDropsTheOldKey) {
 // Verify that with --keys-file outside the data directory the server makes
 // and uses that file (0600) and none in the data directory; that a keys file
 // others may read, or a symbolic link, stops the server and the rotation
-// naming it; and that the rotation rotates that file.
+// naming it; that the rotation rotates that file, keeping the old key, and
+// is refused while a server uses the file; and that a server whose keys
+// file went missing while the store holds sealed records is refused, making
+// none.
 TEST(KeysE2eTest, KeysFileOutsideTheDataDirectory) {
   TempDir keys_dir;
   const std::string keys = keys_dir.File("keys.json");
@@ -232,14 +236,32 @@ TEST(KeysE2eTest, KeysFileOutsideTheDataDirectory) {
 
   CommandResult rotated = Rotate({"--data", server.data_dir(), "--keys-file", keys});
   ASSERT_EQ(rotated.exit_code, 0) << rotated.output;
-  EXPECT_THAT(rotated.output, HasSubstr("is now the only key of " + keys));
-  EXPECT_THAT(rotated.output, HasSubstr("dropped: key " + old_id));
+  EXPECT_THAT(rotated.output, HasSubstr("is now the active key of " + keys + "\n"));
+  EXPECT_THAT(rotated.output, HasSubstr("kept: key " + old_id));
+  EXPECT_TRUE(crypto::Keyring::Load(keys).value().Has(old_id));
   EXPECT_FALSE(fs::exists(server.data_dir() + "/keyring.json"));
   ASSERT_TRUE(server.Start());
   auto listed = server.Api("GET", "/v1/apps/web/secrets");
   ASSERT_TRUE(listed);
   EXPECT_THAT(listed->body, HasSubstr("\"key\":\"TOKEN\""));
   EXPECT_FALSE(fs::exists(server.data_dir() + "/keyring.json"));
+
+  // Another data directory's rotation of the same file, while it runs.
+  TempDir other;
+  const std::string in_use = Slurp(keys);
+  CommandResult busy = Rotate({"--data", other.path(), "--keys-file", keys});
+  EXPECT_EQ(busy.exit_code, 1) << busy.output;
+  EXPECT_THAT(busy.output,
+              HasSubstr("a server runs with this keys file (" + keys + "): stop it first"));
+  EXPECT_EQ(Slurp(keys), in_use);
+
+  server.Kill();
+  fs::rename(keys, keys_dir.File("elsewhere.json"));  // a mistyped path, an unmounted volume
+  CommandResult missing = RunCommand(start, {}, 60);
+  EXPECT_EQ(missing.exit_code, 1) << missing.output;
+  EXPECT_THAT(missing.output, HasSubstr("no keyring file " + keys + ", but the store's record "));
+  EXPECT_THAT(missing.output, HasSubstr("restore the keys file, or point --keys-file at it"));
+  EXPECT_FALSE(fs::exists(keys));
 }
 
 // Verify that on a shared database a rotation is refused while another
