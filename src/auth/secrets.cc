@@ -187,12 +187,15 @@ Result<std::map<std::string, int64_t>> SecretStore::Versions(const std::string& 
   return out;
 }
 
-Result<int> SecretStore::Reseal() {
+Result<int> SecretStore::Reseal(const crypto::ResealProgress& progress) {
   std::lock_guard lock(write_mu_);
   SKIFF_ASSIGN_OR_RETURN(std::vector<store::Record> records,
                          store_->ListRecords(RecordKind::kSecret));
+  const int total = static_cast<int>(records.size());
   int resealed = 0;
-  for (const store::Record& record : records) {
+  for (int done = 0; done < total; ++done) {
+    if (progress) progress(done, total);
+    const store::Record& record = records[done];
     const size_t slash = record.key.find('/');
     if (slash == std::string::npos) continue;
     const std::string app = record.key.substr(0, slash);
@@ -211,6 +214,7 @@ Result<int> SecretStore::Reseal() {
                                             RecordOf(*envelope, kept.version, kept.updated_at)));
     ++resealed;
   }
+  if (progress) progress(total, total);
   return resealed;
 }
 

@@ -94,11 +94,17 @@ class SecretStore {
   Result<std::map<std::string, int64_t>> Versions(const std::string& app) const;
 
   // Seals every secret not sealed under the keyring's active key again under
-  // it (after `skiff keys rotate`, so that an old key can be dropped);
-  // versions and times are kept. Returns how many were sealed again.
-  // Errors as Values (the first secret that does not open stops it; those
-  // done stay done).
-  Result<int> Reseal();
+  // it, one store write each (for `skiff keys rotate`, so that the old keys
+  // can be dropped); versions and times are kept, and a secret already under
+  // the active key is not written. Tells `progress` (when given) after each
+  // record. Returns how many were sealed again. Meant for a store no server
+  // writes meanwhile: a secret set by another writer between its read and its
+  // write here would be overwritten.
+  // Errors: kFailedPrecondition naming the first record whose envelope does
+  // not open (a key id this keyring lacks, or a tampered record): it stops
+  // there, and those done stay done (they open under the active key);
+  // kUnavailable; kInternal as List.
+  Result<int> Reseal(const crypto::ResealProgress& progress = {});
 
  private:
   struct Kept {

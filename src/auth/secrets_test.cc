@@ -158,5 +158,48 @@ TEST_F(SecretStoreTest, ResealUnderTheActiveKey) {
   EXPECT_THAT(AllRecords(), Not(HasSubstr(kCanary)));
 }
 
+// Verify that Reseal leaves a secret already under the active key as it
+// was kept (no write), and tells its progress record by record.
+TEST_F(SecretStoreTest, ResealKeepsWhatTheActiveKeySealed) {
+  ASSERT_TRUE(secrets_.Set("web", "A", "a"));
+  const crypto::Keyring rotated = keyring_.WithNewKey();
+  SecretStore after(&store_, &rotated, &clock_);
+  ASSERT_TRUE(after.Set("web", "B", "b"));  // under the new key already
+  const std::string b_before = store_.GetRecord(store::RecordKind::kSecret, "web/B").value();
+
+  std::vector<std::pair<int, int>> told;
+  EXPECT_EQ(after.Reseal([&](int done, int total) { told.emplace_back(done, total); }), 1);
+  EXPECT_EQ(told, (std::vector<std::pair<int, int>>{{0, 2}, {1, 2}, {2, 2}}));
+  EXPECT_EQ(store_.GetRecord(store::RecordKind::kSecret, "web/B").value(), b_before);
+  EXPECT_EQ(crypto::KeyIdsNamedIn(AllRecords()), std::set<std::string>{rotated.active_id()});
+}
+
+// Verify that a secret whose envelope does not open stops Reseal with
+// kFailedPrecondition naming its record (never a value), that those done
+// before it open under the new key alone, and that the others still open
+// under the keyring that holds both keys.
+TEST_F(SecretStoreTest, ResealStopsAtARecordThatDoesNotOpen) {
+  ASSERT_TRUE(secrets_.Set("a", "K", kCanary));
+  ASSERT_TRUE(secrets_.Set("b", "K", "b"));
+  ASSERT_TRUE(secrets_.Set("c", "K", "c"));
+  // b's envelope moved into c's record: it opens nowhere else.
+  ASSERT_TRUE(store_.PutRecord(store::RecordKind::kSecret, "c/K",
+                               store_.GetRecord(store::RecordKind::kSecret, "b/K").value()));
+  ASSERT_TRUE(secrets_.Set("d", "K", "d"));
+  const crypto::Keyring rotated = keyring_.WithNewKey();
+  SecretStore after(&store_, &rotated, &clock_);
+  auto resealed = after.Reseal();
+  ASSERT_FALSE(resealed);
+  EXPECT_EQ(resealed.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(resealed.error().message, HasSubstr("the secret record c/K"));
+  EXPECT_THAT(resealed.error().message, Not(HasSubstr(kCanary)));
+
+  const crypto::Keyring only_new = rotated.ActiveOnly();
+  SecretStore new_alone(&store_, &only_new, &clock_);
+  EXPECT_EQ(new_alone.Values("a").value(), (std::map<std::string, std::string>{{"K", kCanary}}));
+  EXPECT_EQ(new_alone.Values("b").value(), (std::map<std::string, std::string>{{"K", "b"}}));
+  EXPECT_EQ(after.Values("d").value(), (std::map<std::string, std::string>{{"K", "d"}}));
+}
+
 }  // namespace
 }  // namespace skiff::auth

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <thread>
@@ -17,6 +18,7 @@
 #include "common/quantity.h"
 #include "edge/standalone.h"
 #include "net/host_port.h"
+#include "server/key_rotation.h"
 #include "server/server.h"
 
 namespace {
@@ -84,6 +86,19 @@ int RunServer(const skiff::server::ServerOptions& options, const std::string& lo
   return 0;
 }
 
+int RunKeysRotate(const skiff::server::KeyRotationOptions& options, const std::string& output) {
+  // Warnings only, on stderr: stdout holds the report (JSON with -o json).
+  skiff::InitLogging("warn");
+  auto rotated = skiff::server::RotateKeys(options, skiff::server::ProgressLines(std::cerr));
+  if (!rotated) {
+    std::cerr << "skiff keys rotate: " << rotated.error().message << "\n";
+    return 1;
+  }
+  std::cout << (output == "json" ? skiff::server::RotationJson(*rotated)
+                                 : skiff::server::RotationText(*rotated));
+  return 0;
+}
+
 int RunAgent(const skiff::agent::StandaloneAgentOptions& options, const std::string& log_level) {
   skiff::InitLogging(log_level);
   sigset_t stop_signals = BlockStopSignals();
@@ -129,6 +144,20 @@ void AddPortsOption(CLI::App* cmd, const std::string& description, int* first, i
 }
 
 // The flags several commands share, each defined here once.
+
+// --keys-file PATH into *path: where a server's keyring is. Made absolute,
+// so that its PATH.lock and the messages naming it do not depend on the
+// working directory.
+void AddKeysFileOption(CLI::App* cmd, std::string* path, const std::string& description) {
+  cmd->add_option_function<std::string>(
+      "--keys-file",
+      [path](const std::string& given) {
+        std::error_code ec;
+        const std::filesystem::path absolute = std::filesystem::absolute(given, ec);
+        *path = given.empty() || ec ? given : absolute.lexically_normal().string();
+      },
+      description);
+}
 
 // --log-level into *level.
 void AddLogLevelOption(CLI::App* cmd, std::string* level) {
@@ -277,6 +306,11 @@ int main(int argc, char** argv) {
       ->add_option("--data", server_options.data_dir,
                    "data directory: the SQLite store, the admin token, instance logs")
       ->capture_default_str();
+  AddKeysFileOption(server, &server_options.keys_file,
+                    "the keyring file: the keys that seal apps' secrets and certificate keys in "
+                    "the store (default: DATA/keyring.json; made 0600 at the first start, refused "
+                    "when it is a symbolic link or others may read it). Kept outside the data "
+                    "directory, a copy of that directory does not open the secrets");
   server
       ->add_option("--store", server_options.store,
                    "where the state lives: sqlite (in --data), or PostgreSQL as a libpq "
@@ -343,7 +377,7 @@ int main(int argc, char** argv) {
   server->add_flag("--new-shared-trust", server_options.new_shared_trust,
                    "with a shared database: record this server's CA and keyring as the ones "
                    "every server must hold (after replacing the CA on purpose); copy its ca.crt, "
-                   "ca.key and keyring.json to the others");
+                   "ca.key and keyring file to the others");
   server->add_option("--server-id", server_options.server_id,
                      "this server's id among those sharing the store, unique among them "
                      "(default: the host name)");
@@ -467,6 +501,42 @@ int main(int argc, char** argv) {
                  &agent_options.port_last);
   AddLogLevelOption(agent, &log_level);
 
+  skiff::server::KeyRotationOptions rotate_options;
+  std::string rotate_output = "table";
+  CLI::App* keys = app.add_subcommand(
+      "keys", "Manage the keyring that seals apps' secrets and certificate keys in the store");
+  keys->require_subcommand(1);
+  CLI::App* rotate = keys->add_subcommand(
+      "rotate",
+      "Seal everything the store keeps sealed under a new key, made the active key of the "
+      "keyring file; the old keys stay in the file (so nothing sealed under them, in this store "
+      "or another using the file, is lost) unless --drop-old-keys. Run it with the servers of "
+      "the store stopped (instances keep running); a run cut short is completed by running it "
+      "again. On a shared database, copy the new file to every other server before starting "
+      "them.");
+  rotate
+      ->add_option("--data", rotate_options.data_dir,
+                   "the data directory of the server whose keys to rotate")
+      ->capture_default_str();
+  rotate
+      ->add_option("--store", rotate_options.store,
+                   "the server's --store: sqlite (in --data), or its PostgreSQL connection string")
+      ->capture_default_str();
+  AddKeysFileOption(rotate, &rotate_options.keys_file,
+                    "the server's --keys-file: its keyring file (default: DATA/keyring.json)");
+  AddDurationOption(rotate, "--leader-ttl", &rotate_options.leader_ttl, "5s",
+                    std::chrono::milliseconds(300), std::chrono::minutes(1),
+                    "the servers' --leader-ttl: with a shared database, a server heard within "
+                    "it may still run, and the rotation is refused");
+  rotate->add_flag(
+      "--drop-old-keys", rotate_options.drop_old_keys,
+      "then drop the old keys from the keyring file once no record of this store names them: "
+      "what retires a leaked key. Only when the file serves this store alone: no other data "
+      "directory or database uses it (what it sealed under an old key would be lost)");
+  rotate->add_option("-o,--output", rotate_output, "table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+
   skiff::cli::Invocation invocation;
   skiff::cli::AddClientCommands(app, &invocation);
 
@@ -478,6 +548,7 @@ int main(int argc, char** argv) {
   }
   if (server->parsed()) return RunServer(server_options, log_level);
   if (edge->parsed()) return RunEdge(edge_options, log_level);
+  if (rotate->parsed()) return RunKeysRotate(rotate_options, rotate_output);
   if (agent->parsed()) {
     ParsePairs(label_pieces, &agent_options.labels);  // checked while parsing
     ParseCapacity(capacity_pieces, &agent_options.capacity);

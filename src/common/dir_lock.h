@@ -22,6 +22,14 @@ class DirLock {
   // cannot be opened or locked.
   static Result<DirLock> Acquire(const std::string& dir);
 
+  // Takes an flock(2) on the file `path` (made 0600 when missing), without
+  // waiting: shared (many holders) or exclusive (one). Used for what is not
+  // a data directory, e.g. a keys file's sibling PATH.lock. Errors:
+  // kFailedPrecondition naming `path` when another holder's lock conflicts;
+  // kUnavailable when it cannot be opened or locked.
+  enum class Mode { kShared, kExclusive };
+  static Result<DirLock> AcquireFile(const std::string& path, Mode mode);
+
   DirLock(DirLock&& other) noexcept;
   DirLock& operator=(DirLock&& other) noexcept;
   DirLock(const DirLock&) = delete;

@@ -46,15 +46,24 @@ Status WriteNewFile(const std::string& path, std::string_view content, int mode)
 
 namespace {
 
-// A rename or link into `path`'s directory is durable once the directory is.
-void SyncDirectoryOf(const std::string& path) {
+// A rename or link into `path`'s directory is durable once the directory is:
+// a failure here means the change may not survive a crash, so it is told.
+Status SyncDirectoryOf(const std::string& path) {
   std::string dir = std::filesystem::path(path).parent_path().string();
   if (dir.empty()) dir = ".";
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) {
+    return Unavailable(
+        fmt::format("cannot open directory {} to sync {}: {}", dir, path, std::strerror(errno)));
   }
+  int err = 0;
+  if (::fsync(dfd) != 0) err = errno;
+  ::close(dfd);
+  if (err != 0) {
+    return Unavailable(fmt::format("cannot sync directory {} after writing {}: {}", dir, path,
+                                   std::strerror(err)));
+  }
+  return OkStatus();
 }
 
 }  // namespace
@@ -64,8 +73,7 @@ Status RemoveFileDurably(const std::string& path) {
     if (errno == ENOENT) return OkStatus();
     return Unavailable("cannot remove " + path + ": " + std::strerror(errno));
   }
-  SyncDirectoryOf(path);
-  return OkStatus();
+  return SyncDirectoryOf(path);
 }
 
 Status WriteFileAtomically(const std::string& path, std::string_view content, int mode) {
@@ -76,8 +84,7 @@ Status WriteFileAtomically(const std::string& path, std::string_view content, in
     ::unlink(tmp.c_str());
     return Unavailable(fmt::format("cannot write {}: {}", path, std::strerror(err)));
   }
-  SyncDirectoryOf(path);
-  return OkStatus();
+  return SyncDirectoryOf(path);
 }
 
 Status WriteNewFileAtomically(const std::string& path, std::string_view content, int mode) {
@@ -91,8 +98,7 @@ Status WriteNewFileAtomically(const std::string& path, std::string_view content,
     if (err == EEXIST) return MakeError(ErrorCode::kAlreadyExists, fmt::format("{} exists", path));
     return Unavailable(fmt::format("cannot create {}: {}", path, std::strerror(err)));
   }
-  SyncDirectoryOf(path);
-  return OkStatus();
+  return SyncDirectoryOf(path);
 }
 
 Result<std::string> ReadPrivateFile(const std::string& path, bool private_only) {
@@ -123,7 +129,8 @@ Result<std::string> ReadPrivateFile(const std::string& path, bool private_only) 
                     st.st_uid, ::geteuid()));
   } else if (private_only && (st.st_mode & 077) != 0) {
     checked = FailedPrecondition(
-        fmt::format("{} is readable by others (mode {:o}); chmod 600 it", path, st.st_mode & 0777));
+        fmt::format("{} is open to its group or others (mode {:o}): chmod 600 {}", path,
+                    st.st_mode & 0777, path));
   }
   while (checked) {
     char buf[8192];

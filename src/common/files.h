@@ -16,7 +16,9 @@ Status WriteNewFile(const std::string& path, std::string_view content, int mode 
 // Replaces `path` with `content` atomically: written to a private temporary
 // file beside it (created with `mode`), fsynced, renamed over `path`, then the
 // directory fsynced, so a crash leaves the old file or the new one, never a
-// torn one. Errors: kUnavailable naming the file and the system's reason.
+// torn one. Errors: kUnavailable naming the file and the system's reason,
+// also when the directory cannot be synced (the new file is then in place,
+// but its renaming may not survive a crash).
 // Thread-safety: concurrent writers of one path must be serialised by the caller.
 Status WriteFileAtomically(const std::string& path, std::string_view content, int mode = 0600);
 
@@ -35,9 +37,10 @@ Status WriteNewFileAtomically(const std::string& path, std::string_view content,
 Status RemoveFileDurably(const std::string& path);
 
 // The whole file. kNotFound when it does not exist; kUnavailable when it cannot
-// be read; kFailedPrecondition when `private_only` and it is a symbolic link,
-// not a regular file, not this process's user's, or others may read it (each
-// checked on the open descriptor that is then read).
+// be read; kFailedPrecondition naming it when `private_only` and it is a
+// symbolic link, not a regular file, not this process's user's, or its group
+// or others have any permission on it (its mode and `chmod 600 PATH` said;
+// each checked on the open descriptor that is then read).
 Result<std::string> ReadPrivateFile(const std::string& path, bool private_only = true);
 
 }  // namespace skiff

@@ -64,8 +64,8 @@ TEST(FilesTest, WriteNewFileAtomicallyReportsFailure) {
 }
 
 // Verify that a private file is refused (kFailedPrecondition naming it) when
-// others may read it, when it is a symbolic link (even to a private file) or
-// a directory, and read whole when it is private.
+// its group or others have any permission on it (saying how to mend it), when it is a symbolic link
+// (even to a private file) or a directory, and read whole when it is private.
 TEST(FilesTest, ReadPrivateFileChecksTheFileItself) {
   testing::TempDir dir;
   const std::string path = dir.File("secret");
@@ -83,6 +83,13 @@ TEST(FilesTest, ReadPrivateFileChecksTheFileItself) {
     EXPECT_EQ(read.error().code, ErrorCode::kFailedPrecondition) << bad;
     EXPECT_NE(read.error().message.find(bad), std::string::npos) << read.error().message;
   }
+  // What to do is said, with the mode: a group's write bit is refused too.
+  auto open_read = ReadPrivateFile(open);
+  ASSERT_FALSE(open_read);
+  EXPECT_NE(open_read.error().message.find("(mode 644): chmod 600 " + open), std::string::npos)
+      << open_read.error().message;
+  ASSERT_EQ(::chmod(open.c_str(), 0620), 0);
+  EXPECT_EQ(ReadPrivateFile(open).error().code, ErrorCode::kFailedPrecondition);
   // Not private: a link is followed.
   EXPECT_EQ(ReadPrivateFile(link, false).value_or(""), "key");
   EXPECT_EQ(ReadPrivateFile(dir.File("none")).error().code, ErrorCode::kNotFound);

@@ -44,6 +44,18 @@ Result<AccountRecord> Parse(const std::string& directory_url, const std::string&
   return r;
 }
 
+// The account key's PEM. kFailedPrecondition naming the directory when it
+// does not open.
+Result<std::string> OpenAccountKey(const crypto::Keyring& keyring, const std::string& directory_url,
+                                   const std::string& sealed_key) {
+  auto pem = keyring.Open(sealed_key, AssociatedData(directory_url));
+  if (!pem) {
+    return FailedPrecondition(fmt::format("the ACME account key of {} does not open: {}",
+                                          directory_url, pem.error().message));
+  }
+  return pem;
+}
+
 }  // namespace
 
 AcmeAccountStore::AcmeAccountStore(store::Store* store, const crypto::Keyring* keyring,
@@ -69,12 +81,9 @@ Result<AcmeAccountKey> AcmeAccountStore::LoadOrCreate() {
   }
   if (!value) return tl::unexpected(value.error());
   SKIFF_ASSIGN_OR_RETURN(AccountRecord kept, Parse(directory_url_, *value));
-  auto pem = keyring_->Open(kept.sealed_key, AssociatedData(directory_url_));
-  if (!pem) {
-    return FailedPrecondition(fmt::format("the ACME account key of {} does not open: {}",
-                                          directory_url_, pem.error().message));
-  }
-  SKIFF_ASSIGN_OR_RETURN(crypto::PKeyPtr key, crypto::ParsePrivateKeyPem(*pem));
+  SKIFF_ASSIGN_OR_RETURN(std::string pem,
+                         OpenAccountKey(*keyring_, directory_url_, kept.sealed_key));
+  SKIFF_ASSIGN_OR_RETURN(crypto::PKeyPtr key, crypto::ParsePrivateKeyPem(pem));
   return AcmeAccountKey{std::move(key), kept.url};
 }
 
@@ -84,6 +93,33 @@ Status AcmeAccountStore::SetUrl(const std::string& url) {
   if (kept.url == url) return OkStatus();
   kept.url = url;
   return store_->PutRecord(RecordKind::kCertificate, Key(), Serialize(kept));
+}
+
+Result<int> ResealAcmeAccounts(store::Store* store, const crypto::Keyring& keyring,
+                               const crypto::ResealProgress& progress) {
+  SKIFF_ASSIGN_OR_RETURN(std::vector<store::Record> all,
+                         store->ListRecords(RecordKind::kCertificate));
+  std::vector<store::Record> records;
+  for (store::Record& record : all) {
+    if (record.key.starts_with(kAcmeAccountPrefix)) records.push_back(std::move(record));
+  }
+  const int total = static_cast<int>(records.size());
+  int resealed = 0;
+  for (int done = 0; done < total; ++done) {
+    if (progress) progress(done, total);
+    const store::Record& record = records[done];
+    const std::string directory_url = record.key.substr(kAcmeAccountPrefix.size());
+    SKIFF_ASSIGN_OR_RETURN(AccountRecord kept, Parse(directory_url, record.value));
+    auto id = crypto::Keyring::KeyIdOf(kept.sealed_key);
+    if (id && *id == keyring.active_id()) continue;
+    SKIFF_ASSIGN_OR_RETURN(std::string pem,
+                           OpenAccountKey(keyring, directory_url, kept.sealed_key));
+    SKIFF_ASSIGN_OR_RETURN(kept.sealed_key, keyring.Seal(pem, AssociatedData(directory_url)));
+    SKIFF_RETURN_IF_ERROR(store->PutRecord(RecordKind::kCertificate, record.key, Serialize(kept)));
+    ++resealed;
+  }
+  if (progress) progress(total, total);
+  return resealed;
 }
 
 }  // namespace skiff::controller

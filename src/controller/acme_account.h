@@ -46,4 +46,17 @@ class AcmeAccountStore {
   const std::string directory_url_;
 };
 
+// Seals the key of every ACME account the store keeps (one per directory
+// URL, whichever server made it) not sealed under `keyring`'s active key
+// again under it, one store write each, the account's URL kept (for `skiff
+// keys rotate`, so that the old keys can be dropped). Tells `progress` (when
+// given) after each record. Returns how many were sealed again. Meant for a
+// store no server writes meanwhile.
+// Errors: kFailedPrecondition naming the directory of the first account key
+// that does not open (it stops there; those done stay done); kInternal for a
+// record that does not parse; kUnavailable when the store cannot be read or
+// written.
+Result<int> ResealAcmeAccounts(store::Store* store, const crypto::Keyring& keyring,
+                               const crypto::ResealProgress& progress = {});
+
 }  // namespace skiff::controller

@@ -41,5 +41,52 @@ TEST(AcmeAccountStoreTest, MadeOnceAndReused) {
   EXPECT_EQ(lacking.LoadOrCreate().error().code, ErrorCode::kFailedPrecondition);
 }
 
+// Verify that the keys of every directory's account are sealed again under
+// the active key, their URLs kept, and then open with the new key alone;
+// that a key already under it is not written; and that a key that does not
+// open is refused naming its directory.
+TEST(AcmeAccountStoreTest, ResealUnderTheActiveKey) {
+  store::MemoryStore store;
+  const crypto::Keyring keyring = crypto::Keyring::Generate();
+  AcmeAccountStore one(&store, &keyring, "https://one.test/dir");
+  auto one_key = one.LoadOrCreate();
+  ASSERT_TRUE(one_key);
+  ASSERT_TRUE(one.SetUrl("https://one.test/acct/7"));
+  const crypto::Keyring rotated = keyring.WithNewKey();
+  AcmeAccountStore two(&store, &rotated, "https://two.test/dir");
+  ASSERT_TRUE(two.LoadOrCreate());
+  const std::string two_record =
+      store
+          .GetRecord(store::RecordKind::kCertificate,
+                     std::string(kAcmeAccountPrefix) + "https://two.test/dir")
+          .value();
+
+  int last_done = -1;
+  EXPECT_EQ(ResealAcmeAccounts(&store, rotated,
+                               [&](int done, int total) {
+                                 EXPECT_EQ(total, 2);
+                                 last_done = done;
+                               }),
+            1);
+  EXPECT_EQ(last_done, 2);
+  EXPECT_EQ(store
+                .GetRecord(store::RecordKind::kCertificate,
+                           std::string(kAcmeAccountPrefix) + "https://two.test/dir")
+                .value(),
+            two_record);
+  const crypto::Keyring only_new = rotated.ActiveOnly();
+  auto reopened = AcmeAccountStore(&store, &only_new, "https://one.test/dir").LoadOrCreate();
+  ASSERT_TRUE(reopened) << reopened.error().ToString();
+  EXPECT_EQ(crypto::PrivateKeyPem(reopened->key.get()), crypto::PrivateKeyPem(one_key->key.get()));
+  EXPECT_EQ(reopened->url, "https://one.test/acct/7");
+  EXPECT_EQ(ResealAcmeAccounts(&store, rotated), 0);
+
+  auto refused = ResealAcmeAccounts(&store, crypto::Keyring::Generate());
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_NE(refused.error().message.find("https://one.test/dir"), std::string::npos)
+      << refused.error().message;
+}
+
 }  // namespace
 }  // namespace skiff::controller

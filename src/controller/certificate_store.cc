@@ -347,12 +347,53 @@ Status CertificateStore::CheckKeys() const {
     if (!keyring_->Has(*id)) {
       return FailedPrecondition(fmt::format(
           "the store holds a certificate for {} whose key is sealed under key {}, which this "
-          "server's keyring ({} in its data directory) lacks: copy that file from a server of this "
-          "database",
-          c.domain, *id, crypto::kKeyringFile));
+          "server's keyring ({}) lacks: copy the keyring file of a server of this database there "
+          "(mode 0600)",
+          c.domain, *id, keyring_->path().empty() ? "in memory" : keyring_->path()));
     }
   }
   return OkStatus();
+}
+
+Result<int> CertificateStore::Reseal(const crypto::ResealProgress& progress) {
+  SKIFF_ASSIGN_OR_RETURN(std::vector<store::Record> all,
+                         store_->ListRecords(RecordKind::kCertificate));
+  std::vector<store::Record> records;
+  for (store::Record& record : all) {
+    // Not the ACME account, challenges, or shared-trust check.
+    if (record.key.find(':') == std::string::npos) records.push_back(std::move(record));
+  }
+  const int total = static_cast<int>(records.size());
+  int resealed = 0;
+  for (int done = 0; done < total; ++done) {
+    if (progress) progress(done, total);
+    const store::Record& record = records[done];
+    SKIFF_ASSIGN_OR_RETURN(StoredCertificate c, ParseRecord(record));
+    if (!c.has_certificate()) continue;
+    auto id = crypto::Keyring::KeyIdOf(c.sealed_key);
+    if (id && *id == keyring_->active_id()) continue;
+    // Bound to the leaf kept beside it, as ForEdges opens it.
+    auto leaf = crypto::ParseCertificatePem(c.cert_pem);
+    if (!leaf) {
+      return Internal(fmt::format("the certificate record of {} does not parse: {}", c.domain,
+                                  leaf.error().message));
+    }
+    const std::string binding = KeyBinding(c.domain, crypto::CertificateFingerprint(leaf->get()));
+    auto key = keyring_->Open(c.sealed_key, binding);
+    if (!key) {
+      return FailedPrecondition(
+          fmt::format("the key of the certificate for {}: {}", c.domain, key.error().message));
+    }
+    auto sealed = keyring_->Seal(*key, binding);
+    if (!sealed) {
+      return Internal(fmt::format("cannot seal the key of the certificate for {}", c.domain));
+    }
+    c.sealed_key = std::move(*sealed);
+    SKIFF_RETURN_IF_ERROR(store_->PutRecord(RecordKind::kCertificate, c.domain, RecordOf(c)));
+    ++resealed;
+  }
+  if (progress) progress(total, total);
+  return resealed;
 }
 
 std::vector<protocol::RouteCertificate> CertificatesForRoutes(

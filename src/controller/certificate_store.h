@@ -138,10 +138,24 @@ class CertificateStore {
   Result<std::vector<protocol::RouteCertificate>> ForEdges() const;
 
   // Whether this server's keyring opens every kept key: kFailedPrecondition
-  // naming the first domain and key id it lacks (a server of a shared
-  // database started without the others' keyring file); kUnavailable as for
-  // List. Checked at the server's start.
+  // naming the first domain and key id it lacks, and the keyring's file (a
+  // server of a shared database started without the others' keyring file);
+  // kUnavailable as for List. Checked at the server's start.
   Status CheckKeys() const;
+
+  // Seals every certificate's key not sealed under the keyring's active key
+  // again under it, one store write each, the rest of its record as it was
+  // (for `skiff keys rotate`, so that the old keys can be dropped); a key
+  // already under the active key is not written. Tells `progress` (when
+  // given) after each record. Returns how many were sealed again. Meant for a
+  // store no server writes meanwhile: a certificate put by another writer
+  // between its read and its write here would be overwritten. No event is
+  // committed: the certificate and its key do not change.
+  // Errors: kFailedPrecondition naming the first domain whose key does not
+  // open (a key id this keyring lacks, or a tampered record): it stops
+  // there, and those done stay done; kInternal naming a record that does not
+  // parse; kUnavailable as for List.
+  Result<int> Reseal(const crypto::ResealProgress& progress = {});
 
  private:
   Status Announce(std::string kind, std::string message, std::string_view domain,

@@ -267,5 +267,89 @@ TEST_F(CertificateStoreTest, KeyringWithoutTheKey) {
   EXPECT_TRUE(edges->empty());
 }
 
+// Verify that Reseal seals the keys under another key again under the
+// active one (the rest of each record as it was), after which a keyring of
+// the new key alone sends every certificate to the edges; that a key
+// already under the active key and a record with no certificate are not
+// written; and that it tells its progress.
+TEST_F(CertificateStoreTest, ResealUnderTheActiveKey) {
+  const Pem web = SelfSigned({"web.com"}, Now() - hours(1), Now() + hours(24));
+  const Pem shop = SelfSigned({"shop.com"}, Now() - hours(1), Now() + hours(24));
+  const Pem blog = SelfSigned({"blog.com"}, Now() - hours(1), Now() + hours(24));
+  ASSERT_TRUE(certs_.Put("web.com", web.cert, web.key, CertificateSource::kManual));
+  ASSERT_TRUE(certs_.Put("shop.com", shop.cert, shop.key, CertificateSource::kManual));
+  ASSERT_TRUE(certs_.RecordFailure("failed.com", "no answer", 0));
+  const std::vector<StoredCertificate> before = Listed();
+  const crypto::Keyring rotated = keyring_.WithNewKey();
+  CertificateStore after(&store_, &rotated, &clock_);
+  ASSERT_TRUE(after.Put("blog.com", blog.cert, blog.key, CertificateSource::kManual));
+  const std::string blog_record =
+      store_.GetRecord(store::RecordKind::kCertificate, "blog.com").value();
+  const size_t events = Events().size();
+
+  std::vector<std::pair<int, int>> told;
+  EXPECT_EQ(after.Reseal([&](int done, int total) { told.emplace_back(done, total); }), 2);
+  EXPECT_EQ(told.back(), std::make_pair(4, 4));
+  EXPECT_EQ(told.size(), 5u);
+  EXPECT_EQ(store_.GetRecord(store::RecordKind::kCertificate, "blog.com").value(), blog_record);
+  EXPECT_EQ(Events().size(), events);
+  std::vector<StoredCertificate> listed = after.List().value();
+  ASSERT_EQ(listed.size(), 4u);
+  for (size_t i = 0, j = 0; i < listed.size(); ++i) {
+    if (listed[i].domain == "blog.com") continue;
+    const StoredCertificate& was = before[j++];
+    EXPECT_EQ(listed[i].domain, was.domain);
+    EXPECT_EQ(listed[i].cert_pem, was.cert_pem);
+    EXPECT_EQ(listed[i].failures, was.failures);
+    EXPECT_EQ(listed[i].updated, was.updated);
+    if (was.has_certificate()) {
+      EXPECT_EQ(crypto::Keyring::KeyIdOf(listed[i].sealed_key).value_or(""), rotated.active_id());
+    }
+  }
+  EXPECT_EQ(after.Reseal(), 0);
+
+  const crypto::Keyring only_new = rotated.ActiveOnly();
+  const CertificateStore new_alone(&store_, &only_new, &clock_);
+  EXPECT_TRUE(new_alone.CheckKeys());
+  auto edges = new_alone.ForEdges();
+  ASSERT_TRUE(edges);
+  ASSERT_EQ(edges->size(), 3u);
+  for (const protocol::RouteCertificate& c : *edges) {
+    const std::string& expected = c.domains[0] == "web.com"    ? web.key
+                                  : c.domains[0] == "shop.com" ? shop.key
+                                                               : blog.key;
+    EXPECT_EQ(c.key_pem, expected) << c.domains[0];
+  }
+}
+
+// Verify that a key that does not open (sealed for another certificate)
+// stops Reseal with kFailedPrecondition naming its domain, those done before
+// it opening under the new key.
+TEST_F(CertificateStoreTest, ResealStopsAtAKeyThatDoesNotOpen) {
+  const Pem a = SelfSigned({"a.com"}, Now() - hours(1), Now() + hours(24));
+  const Pem b = SelfSigned({"b.com"}, Now() - hours(1), Now() + hours(24));
+  ASSERT_TRUE(certs_.Put("a.com", a.cert, a.key, CertificateSource::kManual));
+  ASSERT_TRUE(certs_.Put("b.com", b.cert, b.key, CertificateSource::kManual));
+  // b.com's record given a.com's sealed key: bound to a.com, it opens nowhere else.
+  boost::json::value record =
+      boost::json::parse(store_.GetRecord(store::RecordKind::kCertificate, "b.com").value());
+  record.as_object()["sealed_key"] = Listed()[0].sealed_key;
+  ASSERT_TRUE(
+      store_.PutRecord(store::RecordKind::kCertificate, "b.com", boost::json::serialize(record)));
+
+  const crypto::Keyring rotated = keyring_.WithNewKey();
+  CertificateStore after(&store_, &rotated, &clock_);
+  auto resealed = after.Reseal();
+  ASSERT_FALSE(resealed);
+  EXPECT_EQ(resealed.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_NE(resealed.error().message.find("certificate for b.com"), std::string::npos)
+      << resealed.error().message;
+  const crypto::Keyring only_new = rotated.ActiveOnly();
+  auto edges = CertificateStore(&store_, &only_new, &clock_).ForEdges();
+  ASSERT_TRUE(edges);
+  ASSERT_EQ(edges->size(), 1u);
+  EXPECT_EQ((*edges)[0].key_pem, a.key);
+}
+
 }  // namespace
 }  // namespace skiff::controller

@@ -10,7 +10,6 @@
 #include <memory>
 
 #include "common/check.h"
-#include "common/dir_lock.h"
 #include "common/files.h"
 #include "common/ids.h"
 #include "crypto/x509.h"
@@ -152,6 +151,25 @@ Result<Parsed> ParseEnvelope(std::string_view envelope) {
 
 }  // namespace
 
+std::string KeyringPath(const std::string& data_dir, const std::string& keys_file) {
+  if (!keys_file.empty()) return keys_file;
+  return (std::filesystem::path(data_dir) / kKeyringFile).string();
+}
+
+std::set<std::string> KeyIdsNamedIn(std::string_view text) {
+  std::set<std::string> ids;
+  const std::string prefix = std::string(kScheme) + ":";
+  for (size_t at = text.find(prefix); at != std::string_view::npos;
+       at = text.find(prefix, at + 1)) {
+    const size_t start = at + prefix.size();
+    const size_t end = text.find(':', start);
+    if (end == std::string_view::npos) break;
+    // Only what Generate could have named: other text is no envelope.
+    if (IsKeyId(text.substr(start, end - start))) ids.emplace(text.substr(start, end - start));
+  }
+  return ids;
+}
+
 std::string AssociatedData(std::string_view kind, std::initializer_list<std::string_view> owner) {
   SKIFF_CHECK(!kind.empty());
   std::string out = fmt::format("{}:{}", kind.size(), kind);
@@ -159,19 +177,44 @@ std::string AssociatedData(std::string_view kind, std::initializer_list<std::str
   return out;
 }
 
-Keyring::Keyring(std::vector<Key> keys, std::string active)
-    : keys_(std::move(keys)), active_(std::move(active)) {
+Keyring::Keyring(std::vector<Key> keys, std::string active, std::string path)
+    : keys_(std::move(keys)), active_(std::move(active)), path_(std::move(path)) {
   SKIFF_CHECK(Find(active_) != nullptr);
   for (const Key& key : keys_) SKIFF_CHECK(key.bytes.size() == kKeyBytes);
 }
 
-Keyring Keyring::Generate() {
+namespace {
+
+// A new random key. Aborts when OpenSSL's generator fails: no keyring can be
+// made without randomness, and nothing sensible can go on.
+Keyring::Key NewKey() {
   auto bytes = RandomBytes(kKeyBytes);
-  // No keyring can be made without randomness; nothing sensible can go on.
   SKIFF_CHECK(bytes.has_value());
-  Key key{RandomHex(8), std::move(*bytes)};
+  return Keyring::Key{RandomHex(8), std::move(*bytes)};
+}
+
+}  // namespace
+
+Keyring Keyring::Generate() {
+  Key key = NewKey();
   std::string id = key.id;
   return Keyring({std::move(key)}, std::move(id));
+}
+
+Keyring Keyring::WithNewKey() const {
+  Key added = NewKey();
+  while (Has(added.id)) added = NewKey();
+  std::vector<Key> keys = keys_;
+  std::string active = added.id;
+  keys.push_back(std::move(added));
+  return Keyring(std::move(keys), std::move(active), path_);
+}
+
+Keyring Keyring::ActiveOnly() const { return Keyring({*Find(active_)}, active_, path_); }
+
+Status Keyring::Save() const {
+  SKIFF_CHECK(!path_.empty());
+  return WriteFileAtomically(path_, ToFile(), 0600);
 }
 
 const Keyring::Key* Keyring::Find(std::string_view id) const {
@@ -200,9 +243,10 @@ Result<std::string> Keyring::Open(std::string_view envelope,
   const Key* key = Find(parsed.key_id);
   if (key == nullptr) {
     return FailedPrecondition(fmt::format(
-        "the secret is sealed under key {}, which this server's keyring does not hold (copy the "
-        "keyring file of the server that sealed it)",
-        parsed.key_id));
+        "the secret is sealed under key {}, which this server's keyring{} does not hold (copy the "
+        "keyring file of a server that holds it{})",
+        parsed.key_id, path_.empty() ? "" : " (" + path_ + ")",
+        path_.empty() ? "" : " to " + path_ + ", mode 0600"));
   }
   const std::string_view sealed = parsed.sealed;
   return Gcm(false, key->bytes, sealed.substr(0, kNonceBytes), sealed.substr(kNonceBytes),
@@ -261,53 +305,43 @@ Result<Keyring> Keyring::FromFile(std::string_view text) {
   return Keyring(std::move(out), std::move(active_id));
 }
 
-Result<Keyring> Keyring::LoadOrCreate(const std::string& data_dir) {
-  const std::string path = (std::filesystem::path(data_dir) / kKeyringFile).string();
+namespace {
+
+// The keyring in the file `path`; kNotFound when there is none.
+Result<Keyring> ReadKeyringFile(const std::string& path) {
   auto text = ReadPrivateFile(path);
-  if (!text && text.error().code == ErrorCode::kNotFound) {
-    Keyring made = Generate();
-    // Whole or absent after a crash (an empty keyring.json would stop the
-    // server), and never over one another process made meanwhile.
-    Status written = WriteNewFileAtomically(path, made.ToFile(), 0600);
-    if (written) return made;
-    // Another process made it first: read theirs.
-    if (written.error().code != ErrorCode::kAlreadyExists) return tl::unexpected(written.error());
-    text = ReadPrivateFile(path);
-  }
   if (!text) {
     Error error = text.error();
     if (error.code == ErrorCode::kFailedPrecondition) {
       error.message = fmt::format(
-          "{}; it holds the keys that seal certificate keys, so it must be readable by its owner "
-          "alone",
+          "{}; it holds the keys that seal apps' secrets and certificate keys, so it must be its "
+          "owner's alone",
           error.message);
     }
     return tl::unexpected(std::move(error));
   }
-  auto keyring = FromFile(*text);
+  auto keyring = Keyring::FromFile(*text);
   if (!keyring) {
     return FailedPrecondition(fmt::format("{}: {}", path, keyring.error().message));
   }
-  return keyring;
+  return Keyring(keyring->keys(), keyring->active_id(), path);
 }
 
-Result<Keyring> RotateKeyringFile(const std::string& data_dir) {
-  // The data directory's lock: no server runs on it (it would keep sealing
-  // under the old key) and no other rotation rewrites the file meanwhile.
-  const std::string path = (std::filesystem::path(data_dir) / kKeyringFile).string();
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return NotFound(fmt::format("{} does not exist", path));
-  SKIFF_ASSIGN_OR_RETURN(DirLock lock, DirLock::Acquire(data_dir));
-  SKIFF_ASSIGN_OR_RETURN(std::string text, ReadPrivateFile(path));
-  auto old = Keyring::FromFile(text);
-  if (!old) return FailedPrecondition(fmt::format("{}: {}", path, old.error().message));
-  std::vector<Keyring::Key> keys = old->keys();
-  Keyring::Key added = Keyring::Generate().keys().front();
-  std::string active = added.id;
-  keys.push_back(std::move(added));
-  Keyring rotated(std::move(keys), std::move(active));
-  SKIFF_RETURN_IF_ERROR(WriteFileAtomically(path, rotated.ToFile(), 0600));
-  return rotated;
+}  // namespace
+
+Result<Keyring> Keyring::Load(const std::string& path) { return ReadKeyringFile(path); }
+
+Result<Keyring> Keyring::LoadOrCreate(const std::string& path) {
+  auto loaded = ReadKeyringFile(path);
+  if (loaded || loaded.error().code != ErrorCode::kNotFound) return loaded;
+  Keyring made = Generate();
+  // Whole or absent after a crash (an empty file would stop the server), and
+  // never over one another process made meanwhile.
+  Status written = WriteNewFileAtomically(path, made.ToFile(), 0600);
+  if (written) return Keyring(made.keys(), made.active_id(), path);
+  // Another process made it first: read theirs.
+  if (written.error().code != ErrorCode::kAlreadyExists) return tl::unexpected(written.error());
+  return ReadKeyringFile(path);
 }
 
 }  // namespace skiff::crypto

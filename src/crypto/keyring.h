@@ -1,17 +1,19 @@
-// Keyring: the keys that seal secrets Skiff keeps at rest (certificate
-// private keys today), with AES-256-GCM through OpenSSL EVP.
+// Keyring: the keys that seal secrets Skiff keeps at rest (apps' secrets,
+// certificate and ACME account keys, the shared-trust check), with
+// AES-256-GCM through OpenSSL EVP.
 //
-// The keys live in one file in the server's data directory (kKeyringFile,
-// mode 0600), made on the first start. Each key has an id; one is active and
-// seals, the others are kept so that what they sealed still opens. Rotation
-// (RotateKeyringFile) adds a new key and makes it active: what is sealed from
-// then on names the new id, what was sealed before keeps opening under its
-// old one. Nothing re-seals old envelopes yet, so an old key may only be
-// dropped from the file once nothing in the store names it.
+// The keys live in one file (mode 0600): DATA/keyring.json (kKeyringFile) by
+// default, or wherever `--keys-file` says, so that a copy of the data
+// directory (which on SQLite holds the database) does not open the secrets.
+// The server makes it on its first start. Each key has an id; one is active
+// and seals, the others are kept so that what they sealed still opens.
+// `skiff keys rotate` (server/key_rotation.h) adds a new active key
+// (WithNewKey), seals everything in the store again under it, and then keeps
+// the new key alone (ActiveOnly).
 //
 // Every server of one database must hold the same keys (docs/postgres.md:
-// copy the file); Open names the key id it lacks, so a server without it can
-// say what to copy.
+// copy the file); Open names the key id it lacks and the file it was loaded
+// from, so a server without it can say what to copy.
 //
 // An envelope is text, so that it fits in a JSON value:
 //   "skiff-aes256gcm:<key id>:<base64(12-byte nonce | ciphertext | 16-byte tag)>"
@@ -20,10 +22,13 @@
 // envelope moved to another owner does not open.
 //
 // Thread-safety: a Keyring is immutable once loaded; its methods may be
-// called from any thread.
+// called from any thread. Save's callers serialise writers of one file (the
+// data directory's lock, common/dir_lock.h).
 #pragma once
 
+#include <functional>
 #include <initializer_list>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,8 +37,21 @@
 
 namespace skiff::crypto {
 
-// The keyring's file name in the data directory.
+// The keyring's file name in the data directory, when no --keys-file is given.
 inline constexpr const char* kKeyringFile = "keyring.json";
+
+// The keyring file of a server: `keys_file` (--keys-file) when it is not
+// empty, else DATA/keyring.json.
+std::string KeyringPath(const std::string& data_dir, const std::string& keys_file);
+
+// Told how far a re-seal of one kind of record went: `done` of `total`
+// records looked at (for `skiff keys rotate`'s progress).
+using ResealProgress = std::function<void(int done, int total)>;
+
+// The key ids the envelopes in `text` name (text holding envelopes: a
+// record's JSON, say), so that what still needs a key can be found without
+// knowing the record's shape. Only ids of 16 lowercase hex digits count.
+std::set<std::string> KeyIdsNamedIn(std::string_view text);
 
 // The associated data binding a secret to its owner: `kind` (what sort of
 // secret: "certificate-key") then `owner`'s parts (a domain, a fingerprint),
@@ -48,17 +66,24 @@ class Keyring {
     std::string bytes;  // 32 raw bytes
   };
 
-  // The keyring of DATA/keyring.json; made (0600, a first key, written
-  // atomically and durably, never over a file another process made first:
-  // then that one is read) when the file does not exist. Errors: kFailedPrecondition when the file
-  // is readable by its group or others (naming it and its mode: the keys must be private) or does
-  // not parse (naming what is wrong); kUnavailable when it cannot be read or written.
-  static Result<Keyring> LoadOrCreate(const std::string& data_dir);
+  // The keyring of the file `path` (KeyringPath); made (0600, a first key,
+  // written atomically and durably, never over a file another process made
+  // first: then that one is read) when the file does not exist.
+  // Errors: kFailedPrecondition naming the file when it is a symbolic link,
+  // not a regular file, another user's, open to its group or others (with
+  // its mode and `chmod 600 PATH`: the keys must be private) or does not
+  // parse (naming what is wrong); kUnavailable when it cannot be read or
+  // written (its directory missing, say).
+  static Result<Keyring> LoadOrCreate(const std::string& path);
 
-  // A keyring of `keys` with `active` the sealing one, for tests and for
-  // LoadOrCreate. REQUIRES: `active` is the id of one of `keys`; every key
-  // is 32 bytes.
-  Keyring(std::vector<Key> keys, std::string active);
+  // The keyring of the file `path`, which must exist. Errors: kNotFound
+  // naming it when it does not; else as LoadOrCreate.
+  static Result<Keyring> Load(const std::string& path);
+
+  // A keyring of `keys` with `active` the sealing one, kept in the file
+  // `path` ("": made in memory, tests). REQUIRES: `active` is the id of one
+  // of `keys`; every key is 32 bytes.
+  Keyring(std::vector<Key> keys, std::string active, std::string path = "");
 
   // A keyring with one new random key. Aborts when OpenSSL's random
   // generator fails (nothing can be sealed safely then).
@@ -71,7 +96,8 @@ class Keyring {
 
   // The plaintext `envelope` sealed with `associated_data`. REQUIRES: it is
   // not empty. Errors: kInvalidArgument when the envelope is not one;
-  // kFailedPrecondition naming the key id when this keyring lacks it, and
+  // kFailedPrecondition naming the key id (and path()) when this keyring
+  // lacks it, and
   // when the envelope does not authenticate (tampered, or sealed with other
   // associated data or another key of that id): what was kept is wrong, and
   // the caller names the record it came from.
@@ -80,9 +106,22 @@ class Keyring {
   // The key id an envelope names. kInvalidArgument when it is not an envelope.
   static Result<std::string> KeyIdOf(std::string_view envelope);
 
+  // This keyring's keys and a new random one, made active (its id none of
+  // theirs), for the same file. Aborts as Generate.
+  Keyring WithNewKey() const;
+  // The active key alone, for the same file: the others are dropped.
+  Keyring ActiveOnly() const;
+
+  // Replaces the file path() with this keyring, atomically and durably
+  // (0600): a crash leaves the old file or the new one. REQUIRES: path() is
+  // not empty. Errors: kUnavailable naming the file and the system's reason.
+  Status Save() const;
+
   bool Has(std::string_view key_id) const;
   const std::string& active_id() const { return active_; }
   const std::vector<Key>& keys() const { return keys_; }
+  // The file this keyring is kept in; "" for one made in memory.
+  const std::string& path() const { return path_; }
 
   // The file's text (JSON; the keys in base64).
   std::string ToFile() const;
@@ -95,16 +134,7 @@ class Keyring {
 
   std::vector<Key> keys_;
   std::string active_;
+  std::string path_;
 };
-
-// Adds a new key to DATA/keyring.json and makes it active (the file replaced
-// atomically, 0600); the old keys stay for what they sealed. It holds the
-// data directory's lock (common/dir_lock.h) meanwhile, so the server of that
-// directory must be stopped: a running server keeps the keyring it loaded.
-// Start it again (and every server of a shared database, with the new file
-// copied to each) to seal under the new key.
-// Errors: as LoadOrCreate; kFailedPrecondition when the directory is locked
-// (a server runs on it); kNotFound when there is no keyring yet.
-Result<Keyring> RotateKeyringFile(const std::string& data_dir);
 
 }  // namespace skiff::crypto

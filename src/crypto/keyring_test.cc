@@ -1,15 +1,19 @@
 #include "crypto/keyring.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 
-#include "common/dir_lock.h"
 #include "fakes/testing.h"
 
 namespace skiff::crypto {
 namespace {
+
+using ::testing::HasSubstr;
 
 // Verify that a sealed secret opens with the same associated data, names the
 // active key, and is not the plaintext.
@@ -65,27 +69,67 @@ TEST(KeyringTest, OpenRefuses) {
       << missing.error().message;
 }
 
-// Verify that the first start makes a 0600 key file, the next start reads the
-// same keys, and a file others may read is refused naming it.
+// Verify that the first start makes a 0600 key file at the path given (its
+// directory's keyring.json by default), the next start reads the same keys,
+// and a file others may read is refused naming it, its mode and the chmod.
 TEST(KeyringTest, FileIsMadePrivateAndKept) {
   testing::TempDir dir;
-  auto made = Keyring::LoadOrCreate(dir.path());
+  EXPECT_EQ(KeyringPath(dir.path(), ""), dir.File(kKeyringFile));
+  EXPECT_EQ(KeyringPath(dir.path(), "/etc/skiff/keys.json"), "/etc/skiff/keys.json");
+  const std::string path = dir.File("keys.json");
+  auto made = Keyring::LoadOrCreate(path);
   ASSERT_TRUE(made) << made.error().ToString();
+  EXPECT_EQ(made->path(), path);
   struct stat st;
-  ASSERT_EQ(::stat(dir.File(kKeyringFile).c_str(), &st), 0);
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   const std::string sealed = *made->Seal("secret", "a");
 
-  auto again = Keyring::LoadOrCreate(dir.path());
+  auto again = Keyring::LoadOrCreate(path);
   ASSERT_TRUE(again) << again.error().ToString();
   EXPECT_EQ(again->active_id(), made->active_id());
   EXPECT_EQ(again->Open(sealed, "a").value_or(""), "secret");
+  EXPECT_EQ(Keyring::Load(path)->active_id(), made->active_id());
 
-  ASSERT_EQ(::chmod(dir.File(kKeyringFile).c_str(), 0640), 0);
-  auto open = Keyring::LoadOrCreate(dir.path());
+  ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
+  auto open = Keyring::LoadOrCreate(path);
   ASSERT_FALSE(open);
   EXPECT_EQ(open.error().code, ErrorCode::kFailedPrecondition);
-  EXPECT_NE(open.error().message.find(kKeyringFile), std::string::npos) << open.error().message;
+  EXPECT_THAT(open.error().message, HasSubstr(path + " is open to its group or others (mode 644)"));
+  EXPECT_THAT(open.error().message, HasSubstr("chmod 600 " + path));
+  ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
+
+  // A symbolic link is refused, even to a private keyring: no second key
+  // file is made through it either.
+  const std::string link = dir.File("link.json");
+  ASSERT_EQ(::symlink(path.c_str(), link.c_str()), 0);
+  auto linked = Keyring::LoadOrCreate(link);
+  ASSERT_FALSE(linked);
+  EXPECT_EQ(linked.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(linked.error().message, HasSubstr(link + " is a symbolic link"));
+  const std::string dangling = dir.File("dangling.json");
+  ASSERT_EQ(::symlink(dir.File("nowhere.json").c_str(), dangling.c_str()), 0);
+  EXPECT_EQ(Keyring::LoadOrCreate(dangling).error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_FALSE(std::filesystem::exists(dir.File("nowhere.json")));
+
+  EXPECT_EQ(Keyring::Load(dir.File("none.json")).error().code, ErrorCode::kNotFound);
+  EXPECT_FALSE(std::filesystem::exists(dir.File("none.json")));
+  EXPECT_EQ(Keyring::LoadOrCreate(dir.File("missing/keys.json")).error().code,
+            ErrorCode::kUnavailable);
+}
+
+// Verify that a key this keyring lacks is named with the file to copy it to.
+TEST(KeyringTest, LackingKeyNamesTheFile) {
+  testing::TempDir dir;
+  const Keyring other = Keyring::Generate();
+  const std::string sealed = *other.Seal("secret", "a");
+  auto here = Keyring::LoadOrCreate(dir.File("keys.json"));
+  ASSERT_TRUE(here);
+  auto opened = here->Open(sealed, "a");
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(opened.error().message, HasSubstr("key " + other.active_id()));
+  EXPECT_THAT(opened.error().message, HasSubstr("to " + dir.File("keys.json") + ", mode 0600"));
 }
 
 // Verify that a key file that does not parse is kFailedPrecondition naming the
@@ -106,7 +150,7 @@ TEST(KeyringTest, BrokenFileIsRefused) {
       out << text;
     }
     ASSERT_EQ(::chmod(dir.File(kKeyringFile).c_str(), 0600), 0);
-    auto loaded = Keyring::LoadOrCreate(dir.path());
+    auto loaded = Keyring::LoadOrCreate(dir.File(kKeyringFile));
     ASSERT_FALSE(loaded) << text;
     EXPECT_EQ(loaded.error().code, ErrorCode::kFailedPrecondition) << text;
     EXPECT_NE(loaded.error().message.find(kKeyringFile), std::string::npos)
@@ -114,45 +158,50 @@ TEST(KeyringTest, BrokenFileIsRefused) {
   }
 }
 
-// Verify that rotation seals under a new key while what the old key sealed
-// still opens, and a keyring with only the new key cannot open the old.
-TEST(KeyringTest, RotationKeepsOldKeys) {
+// Verify that a keyring with a new key seals under it while what the old
+// keys sealed still opens, that Save replaces the file (0600) with it, and
+// that the active key alone opens only what it sealed.
+TEST(KeyringTest, NewKeyThenActiveOnly) {
   testing::TempDir dir;
-  auto first = Keyring::LoadOrCreate(dir.path());
+  auto first = Keyring::LoadOrCreate(dir.File(kKeyringFile));
   ASSERT_TRUE(first);
   const std::string old_sealed = *first->Seal("old", "d");
-  auto rotated = RotateKeyringFile(dir.path());
-  ASSERT_TRUE(rotated) << rotated.error().ToString();
-  EXPECT_NE(rotated->active_id(), first->active_id());
-  EXPECT_EQ(rotated->keys().size(), 2u);
-  auto loaded = Keyring::LoadOrCreate(dir.path());
+  const Keyring rotated = first->WithNewKey();
+  EXPECT_NE(rotated.active_id(), first->active_id());
+  ASSERT_EQ(rotated.keys().size(), 2u);
+  EXPECT_EQ(rotated.path(), first->path());
+  ASSERT_TRUE(rotated.Save());
+  auto loaded = Keyring::Load(dir.File(kKeyringFile));
   ASSERT_TRUE(loaded);
-  EXPECT_EQ(loaded->active_id(), rotated->active_id());
+  EXPECT_EQ(loaded->active_id(), rotated.active_id());
   EXPECT_EQ(loaded->Open(old_sealed, "d").value_or(""), "old");
   const std::string new_sealed = *loaded->Seal("new", "d");
-  EXPECT_EQ(Keyring::KeyIdOf(new_sealed).value_or(""), rotated->active_id());
+  EXPECT_EQ(Keyring::KeyIdOf(new_sealed).value_or(""), rotated.active_id());
   EXPECT_EQ(first->Open(new_sealed, "d").error().code, ErrorCode::kFailedPrecondition);
-  EXPECT_EQ(RotateKeyringFile(dir.File("none")).error().code, ErrorCode::kNotFound);
+
+  const Keyring alone = rotated.ActiveOnly();
+  ASSERT_TRUE(alone.Save());
+  loaded = Keyring::Load(dir.File(kKeyringFile));
+  ASSERT_TRUE(loaded);
+  ASSERT_EQ(loaded->keys().size(), 1u);
+  EXPECT_EQ(loaded->active_id(), rotated.active_id());
+  EXPECT_EQ(loaded->Open(new_sealed, "d").value_or(""), "new");
+  EXPECT_EQ(loaded->Open(old_sealed, "d").error().code, ErrorCode::kFailedPrecondition);
   struct stat st;
   ASSERT_EQ(::stat(dir.File(kKeyringFile).c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
-// Verify that a rotation is refused while the data directory is locked (its
-// server runs), leaving the keyring as it was.
-TEST(KeyringTest, RotationNeedsTheDirectoryLock) {
-  testing::TempDir dir;
-  auto first = Keyring::LoadOrCreate(dir.path());
-  ASSERT_TRUE(first);
-  auto lock = DirLock::Acquire(dir.path());
-  ASSERT_TRUE(lock) << lock.error().ToString();
-  auto rotated = RotateKeyringFile(dir.path());
-  ASSERT_FALSE(rotated);
-  EXPECT_EQ(rotated.error().code, ErrorCode::kFailedPrecondition);
-  auto loaded = Keyring::LoadOrCreate(dir.path());
-  ASSERT_TRUE(loaded);
-  EXPECT_EQ(loaded->keys().size(), 1u);
-  EXPECT_EQ(loaded->active_id(), first->active_id());
+// Verify that the key ids envelopes name are found in any text holding
+// them (a record's JSON), and nothing else is taken for one.
+TEST(KeyringTest, KeyIdsNamedInText) {
+  const Keyring a = Keyring::Generate();
+  const Keyring b = Keyring::Generate();
+  const std::string text = R"({"envelope":")" + *a.Seal("x", "d") + R"(","other":")" +
+                           *b.Seal("y", "d") + R"(","again":")" + *a.Seal("z", "d") + R"("})";
+  EXPECT_EQ(KeyIdsNamedIn(text), (std::set<std::string>{a.active_id(), b.active_id()}));
+  EXPECT_TRUE(
+      KeyIdsNamedIn(R"({"name":"skiff-aes256gcm","v":"skiff-aes256gcm:not-an-id:x"})").empty());
 }
 
 }  // namespace

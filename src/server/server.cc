@@ -57,6 +57,7 @@
 #include "server/edge_roster.h"
 #include "server/leader_loops.h"
 #include "server/local_control_plane.h"
+#include "server/open_store.h"
 #include "server/own_edge.h"
 #include "server/peer_pool.h"
 #include "server/route_watcher.h"
@@ -64,11 +65,8 @@
 #include "server/server_tls.h"
 #include "server/shared_trust.h"
 #include "server/takeover.h"
-#include "store/postgres/postgres_leader_lease.h"
 #include "store/postgres/postgres_store.h"
 #include "store/shared_snapshot_cache.h"
-#include "store/single_server_lease.h"
-#include "store/sqlite/sqlite_store.h"
 
 namespace skiff::server {
 
@@ -102,6 +100,11 @@ class Server::Impl {
   // kAlreadyExists when another live server has its id or its data
   // directory's node (takeover.h). Sets own_node_id_ when the agent runs.
   Status RefuseTakeover();
+  // Loads the keyring (keyring_) and holds its file's PATH.lock; makes the
+  // file only when the store names no key (else kFailedPrecondition naming
+  // the file and a record sealed under a key it must hold).
+  // REQUIRES: store_ is open.
+  Status LoadKeyring();
 
   ServerOptions options_;
   const Clock* clock_ = SystemClock::Get();
@@ -122,6 +125,9 @@ class Server::Impl {
   bool shared_ = false;
   // This server's hold on its data directory, for its whole life.
   std::optional<DirLock> data_lock_;
+  // PATH.lock beside the keyring file, shared with the other servers using
+  // it: `skiff keys rotate` takes it exclusively, so never rotates under us.
+  std::optional<DirLock> keys_lock_;
   // With a shared store: every server's URL, own first, for the own agent and edge.
   std::unique_ptr<PeerPool> peers_;
   // With a shared store: the own agent's node (its data directory's).
@@ -134,8 +140,8 @@ class Server::Impl {
   std::unique_ptr<api::JoinTokenStore> join_tokens_;
   std::unique_ptr<auth::ApiTokenStore> api_tokens_;
   std::unique_ptr<auth::ProjectStore> projects_;
-  // The keys that seal certificate keys at rest (DATA/keyring.json), and the
-  // certificates the edges serve.
+  // The keys that seal secrets at rest (--keys-file, or DATA/keyring.json),
+  // and the certificates the edges serve.
   std::optional<crypto::Keyring> keyring_;
   std::unique_ptr<controller::CertificateStore> certificates_;
   // Apps' secrets, sealed under the same keyring.
@@ -180,56 +186,6 @@ class Server::Impl {
 };
 
 namespace {
-
-// The store --store names: SQLite in the data directory, or PostgreSQL. A
-// transaction of this server's left idle for longer than the leader's TTL is
-// ended by PostgreSQL: its process is frozen (stopped, paused), and the locks
-// it holds would otherwise keep every other server's writes, and a takeover of
-// the lease, waiting.
-Result<std::unique_ptr<store::Store>> OpenStore(const std::string& spec, const std::string& data,
-                                                Duration leader_ttl) {
-  if (spec == "sqlite") {
-    SKIFF_ASSIGN_OR_RETURN(
-        auto sqlite, store::SqliteStore::Open((std::filesystem::path(data) / "skiff.db").string()));
-    return std::unique_ptr<store::Store>(std::move(sqlite));
-  }
-  if (!store::IsPostgresUri(spec)) {
-    return InvalidArgument(
-        "--store: \"sqlite\" or a PostgreSQL connection string "
-        "(postgres://USER@HOST/DB, or host=... dbname=...), got \"" +
-            spec + "\"",
-        "store");
-  }
-  store::PostgresStore::Options pg;
-  pg.idle_in_transaction_timeout =
-      std::min(pg.idle_in_transaction_timeout, std::max(leader_ttl, Duration(1000)));
-  auto postgres = store::PostgresStore::Open(spec, pg);
-  if (!postgres) {
-    Error error = postgres.error();
-    if (error.code == ErrorCode::kInvalidArgument) {
-      error.message +=
-          "\n  check: the connection string (--store): postgres://USER@HOST:PORT/DB or "
-          "host=... dbname=... (libpq's syntax)";
-    } else if (error.code == ErrorCode::kUnavailable) {
-      error.message +=
-          "\n  check: the connection string (--store), that PostgreSQL runs and accepts "
-          "connections from this host (listen_addresses, pg_hba.conf), and the user's "
-          "credentials (a password in the URI, PGPASSWORD or ~/.pgpass)";
-    }
-    return tl::unexpected(std::move(error));
-  }
-  SKIFF_LOG_INFO("store: PostgreSQL");
-  return std::unique_ptr<store::Store>(std::move(*postgres));
-}
-
-// The lease of the database --store names (store/leader_lease.h): one that
-// several servers share on PostgreSQL; with SQLite this server alone leads.
-std::unique_ptr<store::LeaderLease> OpenLease(const std::string& spec, const Clock* clock,
-                                              Duration leader_ttl) {
-  if (spec == "sqlite") return std::make_unique<store::SingleServerLease>(clock);
-  return std::make_unique<store::PostgresLeaderLease>(
-      spec, store::PostgresLeaderLease::OptionsFor(leader_ttl));
-}
 
 // The --acme-* flags, refused before anything starts.
 Status CheckAcmeOptions(const ServerOptions& o) {
@@ -350,6 +306,47 @@ Status Server::Impl::RefuseTakeover() {
   return CheckNoTakeover(StartingServer{ServerId(), OwnUrl()}, node, servers, options_.leader_ttl);
 }
 
+Status Server::Impl::LoadKeyring() {
+  const std::string& data = options_.data_dir;
+  const std::string path = crypto::KeyringPath(data, options_.keys_file);
+  // A missing file with sealed records is a mistyped --keys-file or an
+  // unmounted volume, not a first start: a new key would seal new secrets
+  // apart from the old ones, which would be lost with the file.
+  if (std::error_code ec; !std::filesystem::exists(path, ec) && !ec) {
+    SKIFF_ASSIGN_OR_RETURN(auto named, KeyIdsInStore(store_.get()));
+    if (!named.empty()) {
+      const std::string what_to_do =
+          shared_
+              ? fmt::format("copy the keyring file of another server of this database to {}", path)
+              : std::string("restore the keys file");
+      return FailedPrecondition(fmt::format(
+          "no keyring file {}, but the store's record {} is sealed under key {}: {}, or point "
+          "--keys-file at it (nothing was created)",
+          path, named.begin()->second, named.begin()->first, what_to_do));
+    }
+  }
+  auto lock = DirLock::AcquireFile(path + ".lock", DirLock::Mode::kShared);
+  if (!lock) {
+    if (lock.error().code != ErrorCode::kFailedPrecondition) return tl::unexpected(lock.error());
+    return FailedPrecondition(fmt::format(
+        "`skiff keys rotate` runs on the keyring file {}: start the server once it is done", path));
+  }
+  keys_lock_.emplace(std::move(*lock));
+  // Refused when others may read it: it opens every secret and certificate key.
+  SKIFF_ASSIGN_OR_RETURN(crypto::Keyring keyring, crypto::Keyring::LoadOrCreate(path));
+  keyring_.emplace(std::move(keyring));
+  if (!options_.keys_file.empty()) {
+    const std::string left = crypto::KeyringPath(data, "");
+    if (std::error_code exists_ec; std::filesystem::exists(left, exists_ec)) {
+      SKIFF_LOG_WARN(
+          "{} is still in the data directory while the keys are read from {}: remove it, or a "
+          "copy of the data directory keeps opening what it sealed",
+          left, path);
+    }
+  }
+  return OkStatus();
+}
+
 Status Server::Impl::StartAgent() {
   const std::string& data = options_.data_dir;
   runtime::DriverSetOptions driver_options;
@@ -461,10 +458,6 @@ Status Server::Impl::Start() {
   // labels): one server in it at a time.
   SKIFF_ASSIGN_OR_RETURN(DirLock lock, DirLock::Acquire(data));
   data_lock_.emplace(std::move(lock));
-  // Refused when others may read it: it opens every certificate key.
-  SKIFF_ASSIGN_OR_RETURN(crypto::Keyring keyring, crypto::Keyring::LoadOrCreate(data));
-  keyring_.emplace(std::move(keyring));
-
   shared_ = options_.store != "sqlite";
   // It names the edge in the leader's reports with a shared store, the node
   // whenever given.
@@ -473,6 +466,7 @@ Status Server::Impl::Start() {
   store_ = std::make_unique<auth::AuditingStore>(opened_store_.get());
   snapshots_ = std::make_unique<store::SharedSnapshotCache>(store_.get());
   lease_ = OpenLease(options_.store, clock_, options_.leader_ttl);
+  SKIFF_RETURN_IF_ERROR(LoadKeyring());
   // The CA, whether the API serves TLS or not: join tokens carry its
   // fingerprint, and a later start with TLS keeps it.
   SKIFF_ASSIGN_OR_RETURN(
@@ -533,14 +527,15 @@ Status Server::Impl::Start() {
   SKIFF_RETURN_IF_ERROR(certificates_->CheckKeys());
   if (options_.new_shared_trust) {
     SKIFF_ASSIGN_OR_RETURN(std::vector<store::ServerRecord> servers, lease_->ListServers());
-    SKIFF_RETURN_IF_ERROR(RefuseReplaceWhileOthersRun(servers, ServerId(), options_.leader_ttl));
+    SKIFF_RETURN_IF_ERROR(
+        RefuseReplaceWhileOthersRun(servers, ServerId(), options_.leader_ttl, keyring_->path()));
     SKIFF_RETURN_IF_ERROR(CheckSharedTrust(store_.get(), *keyring_, tls_.ca_fingerprint, data,
                                            /*replace=*/true));
     SKIFF_LOG_WARN(
         "recorded this server's CA (fingerprint {}) and keyring as the ones every server of this "
-        "database must hold: copy its ca.crt, ca.key and keyring.json to the others before they "
-        "start",
-        tls_.ca_fingerprint);
+        "database must hold: copy its ca.crt, ca.key and keyring file ({}) to the others before "
+        "they start",
+        tls_.ca_fingerprint, keyring_->path());
   }
   challenges_ = std::make_unique<controller::AcmeChallengeStore>(store_.get(), clock_);
   if (!options_.acme_directory.empty()) {

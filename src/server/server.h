@@ -31,6 +31,11 @@ namespace skiff::server {
 
 struct ServerOptions {
   std::string data_dir = ".skiff";  // skiff.db, admin.token, agent state, logs/
+  // The keyring's file (crypto/keyring.h): "" for DATA/keyring.json; kept
+  // elsewhere, a copy of the data directory does not open the secrets.
+  // Made only when the store names no key; PATH.lock beside it is held
+  // (shared) while the server runs, so `skiff keys rotate` waits for it.
+  std::string keys_file;
   // Where the state lives: "sqlite" (DATA/skiff.db) or a PostgreSQL connection
   // string or URI (postgres://USER@HOST/DB, several hosts allowed).
   std::string store = "sqlite";
@@ -110,7 +115,12 @@ class Server {
   // kInvalidArgument (bad listen address, a --store that is neither "sqlite"
   // nor a connection string), kFailedPrecondition (database of a newer
   // version, token file not private, the data directory's CA half there
-  // or not parsing: server/server_tls.h). On error nothing keeps running.
+  // or not parsing: server/server_tls.h; the keyring file a symbolic link,
+  // not private, not parsing, or lacking a key the store's records name;
+  // no keyring file while the store's records name a key: named with the
+  // file and one such record, nothing made; a `skiff keys rotate` holding
+  // the file's PATH.lock).
+  // On error nothing keeps running.
   Status Start();
 
   // Blocks until Shutdown() has finished stopping everything.

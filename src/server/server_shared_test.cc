@@ -101,7 +101,10 @@ TEST_F(ServerSharedTest, RefusesToTakeOverALiveServer) {
   ASSERT_TRUE(admin_tokens.has_value());
   ASSERT_FALSE(admin_tokens->empty());
 
-  fs::create_directories(dir_.File("b"));
+  // With the database's keyring, as a server joining it has (else it is
+  // refused for lacking it first).
+  ShareTrust(dir_.File("a"), dir_.File("b"));
+  ShareTrust(dir_.File("a"), dir_.File("c"));
   fs::copy_file(dir_.File("a") + "/agent-state.json", dir_.File("b") + "/agent-state.json");
   ServerOptions copy_options = OptionsFor("b", dir_.File("b"));
   copy_options.new_admin_token = true;
@@ -149,6 +152,10 @@ TEST_F(ServerSharedTest, RefusesAnotherCaOrKeyring) {
 
   ServerOptions options = OptionsFor("b", dir_.File("b"));
   options.run_agent = false;
+  // The keyring alone shared: the CA differs.
+  ShareTrust(dir_.File("a"), dir_.File("b"));
+  fs::remove(dir_.File("b") + "/ca.crt");
+  fs::remove(dir_.File("b") + "/ca.key");
   Status refused = Server(options).Start();
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, ErrorCode::kFailedPrecondition);
@@ -161,7 +168,10 @@ TEST_F(ServerSharedTest, RefusesAnotherCaOrKeyring) {
   refused = Server(options).Start();
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, ErrorCode::kFailedPrecondition);
-  EXPECT_THAT(refused.error().message, HasSubstr("copy keyring.json"));
+  EXPECT_THAT(refused.error().message,
+              HasSubstr("copy the keyring file of another server of this database to " +
+                        dir_.File("b") + "/keyring.json"));
+  EXPECT_FALSE(fs::exists(dir_.File("b") + "/keyring.json"));  // no stray key made
 
   ShareTrust(dir_.File("a"), dir_.File("b"));
   Server second(options);

@@ -53,6 +53,23 @@ Result<SharedTrust> GetOrCreate(store::Store* store, const SharedTrust& own) {
   return Unavailable("the record " + key + " keeps changing: try the start again");
 }
 
+// The refusal of a keyring that does not open the database's check
+// `check`: which key it lacks, and which file to copy where.
+tl::unexpected<Error> KeyringCheckRefused(const crypto::Keyring& keyring,
+                                          const std::string& check) {
+  const auto key_id = crypto::Keyring::KeyIdOf(check);
+  const std::string problem =
+      key_id && !keyring.Has(*key_id)
+          ? "lacks the key " + *key_id + " the database's keyring check was sealed with"
+          : "does not open the database's keyring check (its key " +
+                (key_id ? *key_id : std::string("(unreadable)")) + " differs)";
+  const std::string& path = keyring.path();
+  return FailedPrecondition("this server's keyring (" + path + ") " + problem +
+                            ": it could not open the keys the other servers sealed. Stop it, "
+                            "copy the keyring file of another server of this database to " +
+                            path + " (mode 0600), and start it again (docs/postgres.md)");
+}
+
 }  // namespace
 
 Status CheckSharedTrust(store::Store* store, const crypto::Keyring& keyring,
@@ -81,34 +98,49 @@ Status CheckSharedTrust(store::Store* store, const crypto::Keyring& keyring,
         "ca.key from another server's data directory into " +
         data_dir + ", remove its server.crt and server.key, and start it again (docs/postgres.md)");
   }
-  if (!opens(shared.keyring_check)) {
-    const auto key_id = crypto::Keyring::KeyIdOf(shared.keyring_check);
-    const std::string problem =
-        key_id && !keyring.Has(*key_id)
-            ? "lacks the key " + *key_id + " the database's keyring check was sealed with"
-            : "does not open the database's keyring check (its key " +
-                  (key_id ? *key_id : std::string("(unreadable)")) + " differs)";
-    return FailedPrecondition("this server's keyring (" + in_data("keyring.json") + ") " + problem +
-                              ": it could not open the keys the other servers sealed. Stop it, "
-                              "copy keyring.json from another server's data directory into " +
-                              data_dir + " (mode 0600), and start it again (docs/postgres.md)");
-  }
+  if (!opens(shared.keyring_check)) return KeyringCheckRefused(keyring, shared.keyring_check);
   return OkStatus();
 }
 
-Status RefuseReplaceWhileOthersRun(const std::vector<store::ServerRecord>& servers,
-                                   const std::string& own_id, Duration ttl) {
+Result<int> ResealSharedTrust(store::Store* store, const crypto::Keyring& keyring) {
+  auto kept = store->GetRecord(RecordKind::kCertificate, std::string(kSharedTrustRecord));
+  if (!kept) {
+    if (kept.error().code == ErrorCode::kNotFound) return 0;
+    return tl::unexpected(kept.error());
+  }
+  SKIFF_ASSIGN_OR_RETURN(SharedTrust shared, Decode(*kept));
+  auto id = crypto::Keyring::KeyIdOf(shared.keyring_check);
+  if (id && *id == keyring.active_id()) return 0;
+  auto opened = keyring.Open(shared.keyring_check, CheckData());
+  if (!opened || *opened != kCheckText) {
+    return KeyringCheckRefused(keyring, shared.keyring_check);
+  }
+  SKIFF_ASSIGN_OR_RETURN(shared.keyring_check, keyring.Seal(kCheckText, CheckData()));
+  SKIFF_RETURN_IF_ERROR(
+      store->PutRecord(RecordKind::kCertificate, std::string(kSharedTrustRecord), Encode(shared)));
+  return 1;
+}
+
+std::string LiveServers(const std::vector<store::ServerRecord>& servers, const std::string& own_id,
+                        Duration ttl) {
   std::string running;
   for (const store::ServerRecord& s : servers) {
     if (s.id == own_id || s.silent >= ttl) continue;
     running += (running.empty() ? "" : ", ") + s.id + " at " + s.address;
   }
+  return running;
+}
+
+Status RefuseReplaceWhileOthersRun(const std::vector<store::ServerRecord>& servers,
+                                   const std::string& own_id, Duration ttl,
+                                   const std::string& keyring_path) {
+  const std::string running = LiveServers(servers, own_id, ttl);
   if (running.empty()) return OkStatus();
   return FailedPrecondition("--new-shared-trust: other servers of this database are running (" +
                             running +
                             ") with the CA and keyring recorded now; stop them first, then copy "
-                            "this server's ca.crt, ca.key and keyring.json to them before they "
-                            "start again");
+                            "this server's ca.crt, ca.key and keyring file (" +
+                            keyring_path + ") to them before they start again");
 }
 
 }  // namespace skiff::server

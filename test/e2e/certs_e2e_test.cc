@@ -149,7 +149,8 @@ TEST(CertsE2eTest, ServerRefusesAKeyringItCannotUse) {
   ASSERT_EQ(::chmod(keyring.c_str(), 0640), 0);
   CommandResult readable = RunCommand(start, {}, 60);
   EXPECT_NE(readable.exit_code, 0) << readable.output;
-  EXPECT_THAT(readable.output, HasSubstr("keyring.json is readable by others"));
+  EXPECT_THAT(readable.output, HasSubstr(keyring + " is open to its group or others (mode 640)"));
+  EXPECT_THAT(readable.output, HasSubstr("chmod 600 " + keyring));
 
   const std::string kept_id = crypto::Keyring::FromFile([&] {
                                 std::ifstream in(keyring);
@@ -164,6 +165,7 @@ TEST(CertsE2eTest, ServerRefusesAKeyringItCannotUse) {
   EXPECT_NE(lacking.exit_code, 0) << lacking.output;
   EXPECT_THAT(lacking.output, HasSubstr("certificate for web.com"));
   EXPECT_THAT(lacking.output, HasSubstr("sealed under key " + kept_id));
+  EXPECT_THAT(lacking.output, HasSubstr("keyring (" + keyring + ")"));
 }
 
 }  // namespace
