@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -326,12 +327,23 @@ Status Server::Impl::LoadKeyring() {
     }
   }
   auto lock = DirLock::AcquireFile(path + ".lock", DirLock::Mode::kShared);
-  if (!lock) {
-    if (lock.error().code != ErrorCode::kFailedPrecondition) return tl::unexpected(lock.error());
+  if (lock) {
+    keys_lock_.emplace(std::move(*lock));
+  } else if (lock.error().code == ErrorCode::kFailedPrecondition) {
     return FailedPrecondition(fmt::format(
         "`skiff keys rotate` runs on the keyring file {}: start the server once it is done", path));
+  } else if (const std::string dir = std::filesystem::path(path).parent_path().string();
+             ::access(dir.c_str(), W_OK) != 0 && std::filesystem::exists(path)) {
+    // A keys file on a read-only mount (a secrets volume) has no room for its
+    // lock; nor can `skiff keys rotate`, as this user, replace the file there,
+    // so the lock would guard nothing.
+    SKIFF_LOG_WARN(
+        "no lock beside the keys file {} ({}): its directory is read-only here, so "
+        "`skiff keys rotate` cannot change it either",
+        path, lock.error().message);
+  } else {
+    return tl::unexpected(lock.error());
   }
-  keys_lock_.emplace(std::move(*lock));
   // Refused when others may read it: it opens every secret and certificate key.
   SKIFF_ASSIGN_OR_RETURN(crypto::Keyring keyring, crypto::Keyring::LoadOrCreate(path));
   keyring_.emplace(std::move(keyring));
