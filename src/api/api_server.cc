@@ -222,6 +222,7 @@ void ApiServer::AddRoutes() {
   // Asks whether this server leads once it knows the caller.
   r.AddUnary("POST", "/v1/edges/{name}/traffic", Permission::kEdgeSelf, Bind(d, &ReportTraffic));
   r.AddUnary("DELETE", "/v1/edges/{name}", Permission::kEdgeSelf, Bind(d, &ForgetEdge));
+  r.AddUnary("POST", "/v1/edges/{name}/wake", Permission::kEdgeSelf, Bind(d, &WakeApp));
   r.AddUnary("GET", "/v1/traffic", Permission::kAppsRead, Bind(d, &GetTraffic));
   r.AddUnary("POST", "/v1/certificates", Permission::kCluster, Bind(d, &AddCertificate));
   r.AddUnary("GET", "/v1/certificates", Permission::kCluster, Bind(d, &ListCertificates));

@@ -227,6 +227,7 @@ const std::map<std::pair<std::string, std::string>, Permission>& ExpectedPermiss
       {{"POST", "/v1/nodes/{id}/drain"}, P::kCluster},
       {{"POST", "/v1/edges/{name}/traffic"}, P::kEdgeSelf},
       {{"DELETE", "/v1/edges/{name}"}, P::kEdgeSelf},
+      {{"POST", "/v1/edges/{name}/wake"}, P::kEdgeSelf},
       {{"GET", "/v1/traffic"}, P::kAppsRead},
       {{"POST", "/v1/certificates"}, P::kCluster},
       {{"GET", "/v1/certificates"}, P::kCluster},

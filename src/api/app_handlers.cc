@@ -41,10 +41,17 @@ net::HttpResponse ApplyReply(const Result<controller::ApplyResult>& r) {
 
 json::value AppViewJson(const controller::AppView& view) {
   json::value v = model::ToJson(view.app);
-  v.as_object()["status"] = json::object{{"state", view.status.state},
-                                         {"desired", view.status.desired},
-                                         {"running", view.status.running},
-                                         {"healthy", view.status.healthy}};
+  json::object status{{"state", view.status.state},
+                      {"desired", view.status.desired},
+                      {"running", view.status.running},
+                      {"healthy", view.status.healthy}};
+  if (const auto& policy = view.app.spec.autoscale) {
+    // `desired` is the autoscaler's count here, not the spec's replicas.
+    status["autoscale"] = json::object{{"min", policy->scale_to_zero ? 0 : policy->min},
+                                       {"max", policy->max},
+                                       {"scale_to_zero", policy->scale_to_zero}};
+  }
+  v.as_object()["status"] = std::move(status);
   return v;
 }
 

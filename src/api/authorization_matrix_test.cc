@@ -123,6 +123,8 @@ const std::map<std::pair<std::string, std::string>, Rule>& Rules() {
       {{"POST", "/v1/nodes/{id}/drain"}, {"/v1/nodes/n1/drain", "", 200}},
       {{"POST", "/v1/edges/{name}/traffic"}, {"/v1/edges/e1:8080/traffic", R"({"apps":{}})", 200}},
       {{"DELETE", "/v1/edges/{name}"}, {"/v1/edges/e1:8080", "", 200}},
+      // The app is awake: nothing to wake, past every check of the caller.
+      {{"POST", "/v1/edges/{name}/wake"}, {"/v1/edges/e1:8080/wake", R"({"app":"web"})", 200}},
       {{"GET", "/v1/traffic"}, {"/v1/traffic", "", 200}},
       // A certificate that is none: the handler's 400, past every check of the caller.
       {{"POST", "/v1/certificates"}, {"/v1/certificates", R"({"domain":"web.test"})", 400}},

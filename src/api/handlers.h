@@ -76,6 +76,11 @@ net::HttpResponse ReportTraffic(const ApiDeps& deps, const net::HttpRequest& req
                                 const PathParams& params);
 net::HttpResponse ForgetEdge(const ApiDeps& deps, const net::HttpRequest& request,
                              const PathParams& params);
+// POST /v1/edges/{name}/wake {"app":"web"}: an edge holding a request for an
+// app asleep (model::IsSleeping) asks for it to be woken (AppService::Wake);
+// {"app":"web","woken":true} when this call woke it.
+net::HttpResponse WakeApp(const ApiDeps& deps, const net::HttpRequest& request,
+                          const PathParams& params);
 net::HttpResponse GetTraffic(const ApiDeps& deps, const net::HttpRequest& request,
                              const PathParams& params, const Caller& caller);
 

@@ -61,10 +61,12 @@ bool IsServersEdgeName(std::string_view name) { return name.ends_with(":edge"); 
 // goodbye) from anyone but that edge or the admin, or to a server that does
 // not lead; nullopt when it may go on, with *admin saying whether the caller
 // was the admin (rather than the edge itself).
-std::optional<net::HttpResponse> RefuseUnlessEdgeAtLeader(const ApiDeps& deps,
-                                                          const net::HttpRequest& request,
-                                                          const std::string& name,
-                                                          std::string_view what, bool* admin) {
+// Refuses a caller that is neither the admin nor edge `name` (what it was
+// refused: `what`); sets *admin when it is the admin.
+std::optional<net::HttpResponse> RefuseUnlessEdge(const ApiDeps& deps,
+                                                  const net::HttpRequest& request,
+                                                  const std::string& name, std::string_view what,
+                                                  bool* admin) {
   auto caller = deps.auth->Identify(request);
   if (!caller) return ErrorReply(caller.error());
   // An edge's own credential (a server's edge) speaks for that edge; an edge
@@ -78,6 +80,14 @@ std::optional<net::HttpResponse> RefuseUnlessEdgeAtLeader(const ApiDeps& deps,
                             "only the admin or edge " + name + " may " + std::string(what),
                             "name"});
   }
+  return std::nullopt;
+}
+
+std::optional<net::HttpResponse> RefuseUnlessEdgeAtLeader(const ApiDeps& deps,
+                                                          const net::HttpRequest& request,
+                                                          const std::string& name,
+                                                          std::string_view what, bool* admin) {
+  if (auto refused = RefuseUnlessEdge(deps, request, name, what, admin)) return refused;
   // After the caller: a stranger learns nothing, not even who leads.
   return RefuseUnlessLeading(deps);
 }
@@ -167,6 +177,28 @@ net::HttpResponse GetTraffic(const ApiDeps& deps, const net::HttpRequest&, const
   }
   return net::JsonResponse(200,
                            json::object{{"apps", std::move(apps)}, {"edges", std::move(edges)}});
+}
+
+net::HttpResponse WakeApp(const ApiDeps& deps, const net::HttpRequest& request,
+                          const PathParams& params) {
+  const std::string& name = params.at("name");
+  bool admin = false;
+  // Any server may write the wake: it needs no figure the leader holds.
+  if (auto refused = RefuseUnlessEdge(deps, request, name, "wake an app", &admin)) {
+    return *refused;
+  }
+  auto body = JsonObjectBody(request);
+  if (!body) return ErrorReply(body.error());
+  const json::value* app = body->as_object().if_contains("app");
+  if (app == nullptr || !app->is_string() || app->as_string().empty()) {
+    return ErrorReply(Error{ErrorCode::kInvalidArgument,
+                            "app: the name of the app to wake is required, e.g. {\"app\":\"web\"}",
+                            "app"});
+  }
+  const std::string app_name(app->as_string());
+  auto woke = deps.apps->Wake(app_name, "edge " + name);
+  if (!woke) return ErrorReply(woke.error());
+  return net::JsonResponse(200, json::object{{"app", app_name}, {"woken", *woke}});
 }
 
 }  // namespace skiff::api

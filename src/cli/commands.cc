@@ -254,8 +254,13 @@ class Runner {
     out_ << fmt::format("app:       {}\n", Str(app->body, "name"));
     out_ << fmt::format("revision:  {}\n", Int(app->body, "revision"));
     out_ << fmt::format("state:     {}\n", Str(s, "state"));
-    out_ << fmt::format("replicas:  {} desired, {} running, {} healthy\n", Int(s, "desired"),
-                        Int(s, "running"), Int(s, "healthy"));
+    std::string desired = fmt::format("{} desired", Int(s, "desired"));
+    if (const json::value* bounds = s.as_object().if_contains("autoscale")) {
+      desired = fmt::format("{} (autoscaled, {}\u2013{})", Int(s, "desired"), Int(*bounds, "min"),
+                            Int(*bounds, "max"));
+    }
+    out_ << fmt::format("replicas:  {}, {} running, {} healthy\n", desired, Int(s, "running"),
+                        Int(s, "healthy"));
     out_ << "\ninstances:\n";
     const json::array& is = Array(instances->body, "instances");
     // TRAFFIC only while a rollout gives some instance another share than normal.

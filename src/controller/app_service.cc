@@ -85,6 +85,9 @@ Result<ApplyResult> AppService::Write(const model::AppSpec& given,
     app.revision = previous + 1;
     app.spec = spec;
     app.updated_at = now;
+    // Without a policy the spec's replicas count again; a policy given back
+    // later starts from them, not from a count decided long ago.
+    if (!spec.autoscale) app.autoscaled_replicas.reset();
 
     model::Deployment d;
     d.app = spec.name;
@@ -188,9 +191,38 @@ Result<ApplyResult> AppService::Scale(const std::string& name, int replicas) {
     return InvalidArgument(fmt::format("must be >= 0 (got {})", replicas), "replicas");
   }
   SKIFF_ASSIGN_OR_RETURN(model::App app, store_->GetApp(name));
+  if (const auto& policy = app.spec.autoscale) {
+    return FailedPrecondition(
+        fmt::format("app {} is autoscaled ({}\u2013{} replicas): change autoscale.min and "
+                    "autoscale.max in its spec, or remove autoscale to set replicas by hand",
+                    name, policy->scale_to_zero ? 0 : policy->min, policy->max),
+        "replicas");
+  }
   model::AppSpec spec = app.spec;
   spec.replicas = replicas;
   return Apply(spec);
+}
+
+Result<bool> AppService::Wake(const std::string& name, const std::string& who) {
+  return RetryOnConflict([&]() -> Result<bool> {
+    SKIFF_ASSIGN_OR_RETURN(model::App app, store_->GetApp(name));
+    if (!model::IsSleeping(app)) return false;
+    const int64_t expected = app.version;
+    const Time now = clock_->Now();
+    app.autoscaled_replicas = std::max(1, app.spec.autoscale->min);
+    // The wake counts as a scale up: the autoscaler's idle time and
+    // cooldowns start from it, so it does not put the app back to sleep
+    // before the request that woke it is served.
+    app.scaled_up_at = now;
+    app.updated_at = now;
+    store::Txn txn;
+    txn.Put(app, expected);
+    txn.AddEvent(MakeEvent(now, name, "app.waking",
+                           fmt::format("autoscale: 0 \u2192 {}: a request arrived ({})",
+                                       *app.autoscaled_replicas, who)));
+    SKIFF_RETURN_IF_ERROR(store_->Commit(txn));
+    return true;
+  });
 }
 
 Result<ApplyResult> AppService::SetSecretVersions(const std::string& name,

@@ -70,8 +70,16 @@ class AppService {
   Result<AppView> Get(const std::string& name) const;
   // Marks the app deleting; the reconciler stops its instances, then removes it.
   Status Delete(const std::string& name);
-  // A new revision with replicas changed (kInvalidArgument for replicas < 0).
+  // A new revision with replicas changed (kInvalidArgument for replicas < 0;
+  // kFailedPrecondition, field "replicas", when the app is autoscaled: its
+  // autoscale bounds say how many run).
   Result<ApplyResult> Scale(const std::string& name, int replicas);
+  // Wakes an app that sleeps (model::IsSleeping) to max(1, autoscale.min)
+  // instances, without a new revision, with the event "app.waking" naming
+  // `who` (the edge that holds a request for it). True when this call woke
+  // it; false when it was not asleep (every edge holding a request asks; the
+  // first one wakes it). kNotFound when there is no such app.
+  Result<bool> Wake(const std::string& name, const std::string& who);
   // What SetSecretVersions reads: the versions of the app's secrets now.
   using SecretVersionsReader = std::function<Result<std::map<std::string, int64_t>>()>;
   // A new revision whose spec names the versions `read` gives as its

@@ -291,7 +291,7 @@ Pass::Groups Pass::Group(const model::App& app, const std::vector<const Instance
 
 // Scale down: the unplaced, failed and unhealthy go first, then the newest.
 void Pass::StopSurplus(const model::App& app, std::vector<const Instance*>& current) {
-  int target = std::max(0, app.spec.replicas);
+  int target = model::DesiredReplicas(app);
   if (static_cast<int>(current.size()) <= target) return;
   std::stable_sort(current.begin(), current.end(), [&](const Instance* a, const Instance* b) {
     int wa = StopCost(*a), wb = StopCost(*b);

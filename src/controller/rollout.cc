@@ -174,7 +174,7 @@ RolloutPlan Planner::Run() {
 }
 
 void Planner::Count() {
-  target_ = std::max(0, spec_.replicas);
+  target_ = model::DesiredReplicas(app_);
   for (const Instance* instance : in_.current) {
     if (IsAvailable(*instance, spec_, now_)) {
       ++available_;

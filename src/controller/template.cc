@@ -34,7 +34,7 @@ template <typename Deployments, typename Instances>
 AppStatus SummarizeOf(const model::App& app, const Deployments& deployments,
                       const Instances& instances) {
   AppStatus status;
-  status.desired = app.deleting ? 0 : app.spec.replicas;
+  status.desired = model::DesiredReplicas(app);
   for (const auto& entry : deployments) {
     const model::Deployment& d = Deref(entry);
     if (d.app == app.name && d.revision == app.revision) {
@@ -42,6 +42,9 @@ AppStatus SummarizeOf(const model::App& app, const Deployments& deployments,
     }
   }
   if (app.deleting) status.state = "deleting";
+  // Asleep is what a user needs to know first: the deployment that ran last
+  // may well have been healthy.
+  if (model::IsSleeping(app)) status.state = "sleeping";
   auto spec_of = [&](const model::Instance& i) -> const model::AppSpec* {
     for (const auto& entry : deployments) {
       const model::Deployment& d = Deref(entry);

@@ -342,7 +342,7 @@ Result<AppSpec> SpecFromJson(const json::value& json) {
 }
 
 json::value ToJson(const App& app) {
-  return json::object{
+  json::object out{
       {"name", app.name},
       {"revision", app.revision},
       {"spec", SpecToJson(app.spec)},
@@ -352,6 +352,10 @@ json::value ToJson(const App& app) {
       {"restart_epoch", app.restart_epoch},
       {"version", app.version},
   };
+  if (app.autoscaled_replicas) out["autoscaled_replicas"] = *app.autoscaled_replicas;
+  if (app.scaled_up_at != Time{}) out["scaled_up_at"] = FormatTime(app.scaled_up_at);
+  if (app.scaled_down_at != Time{}) out["scaled_down_at"] = FormatTime(app.scaled_down_at);
+  return out;
 }
 
 json::value ToJson(const Deployment& d) {
@@ -443,6 +447,13 @@ Result<App> AppFromJson(const json::value& json) {
   f.TimeField("updated_at", app.updated_at);
   f.Bool("deleting", app.deleting);
   f.Int("restart_epoch", app.restart_epoch);
+  if (f.Get("autoscaled_replicas") != nullptr) {
+    int replicas = 0;
+    f.Int("autoscaled_replicas", replicas);
+    app.autoscaled_replicas = replicas;
+  }
+  f.TimeField("scaled_up_at", app.scaled_up_at);
+  f.TimeField("scaled_down_at", app.scaled_down_at);
   f.Int("version", app.version);
   SKIFF_RETURN_IF_ERROR(f.status());
   return app;

@@ -36,6 +36,9 @@ App SampleApp() {
   a.updated_at = kT2;
   a.deleting = true;
   a.restart_epoch = 4;
+  a.autoscaled_replicas = 0;
+  a.scaled_up_at = kT1;
+  a.scaled_down_at = kT2;
   a.version = 1234;
   return a;
 }
@@ -118,6 +121,9 @@ void ExpectEqual(const App& a, const App& b) {
   EXPECT_EQ(a.updated_at, b.updated_at);
   EXPECT_EQ(a.deleting, b.deleting);
   EXPECT_EQ(a.restart_epoch, b.restart_epoch);
+  EXPECT_EQ(a.autoscaled_replicas, b.autoscaled_replicas);
+  EXPECT_EQ(a.scaled_up_at, b.scaled_up_at);
+  EXPECT_EQ(a.scaled_down_at, b.scaled_down_at);
   EXPECT_EQ(a.version, b.version);
 }
 

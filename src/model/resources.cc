@@ -1,5 +1,6 @@
 #include "model/resources.h"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -147,6 +148,24 @@ bool IsLive(InstanceState s) {
       return false;
   }
   return false;
+}
+
+
+int DesiredReplicas(const App& app) {
+  if (app.deleting) return 0;
+  const AppSpec& spec = app.spec;
+  if (!spec.autoscale) return std::max(0, spec.replicas);
+  const Autoscale& policy = *spec.autoscale;
+  const int floor = policy.scale_to_zero ? 0 : std::max(0, policy.min);
+  // A count of 0 is only ever the autoscaler's (asleep): a spec's replicas
+  // below min start at min.
+  int wanted = app.autoscaled_replicas.value_or(std::max(spec.replicas, policy.min));
+  return std::clamp(wanted, floor, std::max(floor, policy.max));
+}
+
+bool IsSleeping(const App& app) {
+  return !app.deleting && app.spec.autoscale && app.spec.autoscale->scale_to_zero &&
+         DesiredReplicas(app) == 0;
 }
 
 }  // namespace skiff::model

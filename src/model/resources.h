@@ -24,9 +24,26 @@ struct App {
   // Bumped by `skiff restart`: instances of an older epoch are replaced one at a
   // time, like those of an older revision.
   int64_t restart_epoch = 0;
+  // The autoscaler's count (controller/autoscaler.h) while the spec has
+  // `autoscale`: how many instances run, in place of spec.replicas, changed
+  // without a new revision. nullopt: none decided yet (DesiredReplicas).
+  std::optional<int> autoscaled_replicas;
+  // When the autoscaler last added, and last removed, instances (a wake
+  // counts as adding): its cooldowns count from them. Time{}: never.
+  Time scaled_up_at;
+  Time scaled_down_at;
   int64_t version = 0;
   friend bool operator==(const App&, const App&) = default;
 };
+
+// How many instances of `app` should run: 0 while it is being deleted; with
+// `autoscale`, the autoscaler's count (spec.replicas until it decided one),
+// kept within [min, max]; else spec.replicas.
+int DesiredReplicas(const App& app);
+// Whether `app` scaled to zero (autoscale.scale_to_zero) and waits for a
+// request to wake it: `skiff status` says "sleeping", and edges hold its
+// requests while it wakes.
+bool IsSleeping(const App& app);
 
 enum class DeploymentState { kPending, kProgressing, kHealthy, kFailed, kRolledBack, kSuperseded };
 

@@ -68,5 +68,60 @@ TEST(ResourcesTest, IsLive) {
   EXPECT_FALSE(IsLive(InstanceState::kFailed));
 }
 
+
+
+App AppWithAutoscale(int replicas, std::optional<Autoscale> policy, std::optional<int> autoscaled) {
+  App app;
+  app.name = "web";
+  app.spec.replicas = replicas;
+  app.spec.autoscale = policy;
+  app.autoscaled_replicas = autoscaled;
+  return app;
+}
+
+
+// Verify that the desired count is the spec's without autoscale, the
+// autoscaler's with it (the spec's until it decided, within the bounds), and
+// 0 while the app is being deleted.
+TEST(ResourcesTest, DesiredReplicas) {
+  const Autoscale bounds{.min = 2, .max = 5};
+  const Autoscale to_zero{.min = 0, .max = 3, .scale_to_zero = true};
+  struct Case {
+    App app;
+    int want;
+  } cases[] = {
+      {AppWithAutoscale(3, std::nullopt, std::nullopt), 3},
+      {AppWithAutoscale(3, std::nullopt, 7), 3},  // left from an earlier autoscaled spec
+      {AppWithAutoscale(3, bounds, std::nullopt), 3},
+      {AppWithAutoscale(1, bounds, std::nullopt), 2},  // under min: min
+      {AppWithAutoscale(9, bounds, std::nullopt), 5},  // over max: max
+      {AppWithAutoscale(3, bounds, 4), 4},
+      {AppWithAutoscale(3, bounds, 0), 2},  // no scale to zero: never under min
+      {AppWithAutoscale(3, bounds, 8), 5},  // max lowered since the autoscaler decided
+      {AppWithAutoscale(1, to_zero, 0), 0},
+      {AppWithAutoscale(1, to_zero, std::nullopt), 1},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(DesiredReplicas(c.app), c.want)
+        << "replicas " << c.app.spec.replicas << " autoscaled "
+        << c.app.autoscaled_replicas.value_or(-1);
+  }
+  App deleting = AppWithAutoscale(3, std::nullopt, std::nullopt);
+  deleting.deleting = true;
+  EXPECT_EQ(DesiredReplicas(deleting), 0);
+}
+
+// Verify that only an app scaled to zero under scale_to_zero sleeps.
+TEST(ResourcesTest, IsSleeping) {
+  const Autoscale to_zero{.min = 0, .max = 3, .scale_to_zero = true};
+  EXPECT_TRUE(IsSleeping(AppWithAutoscale(1, to_zero, 0)));
+  EXPECT_FALSE(IsSleeping(AppWithAutoscale(1, to_zero, 1)));
+  EXPECT_FALSE(IsSleeping(AppWithAutoscale(1, to_zero, std::nullopt)));
+  EXPECT_FALSE(IsSleeping(AppWithAutoscale(0, std::nullopt, std::nullopt)));  // scaled by hand
+  App deleting = AppWithAutoscale(1, to_zero, 0);
+  deleting.deleting = true;
+  EXPECT_FALSE(IsSleeping(deleting));
+}
+
 }  // namespace
 }  // namespace skiff::model
