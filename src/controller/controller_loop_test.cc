@@ -369,5 +369,98 @@ TEST_F(ControllerLoopTest, LoopReactsToChanges) {
   EXPECT_GT(loop_->passes(), 0);
 }
 
+
+// Sets the autoscaler's count as its loop would (controller/autoscale_loop.h).
+void SetAutoscaledForTest(store::Store& store, const std::string& name, int replicas) {
+  model::App app = store.GetApp(name).value();
+  const int64_t expected = app.version;
+  app.autoscaled_replicas = replicas;
+  store::Txn txn;
+  txn.Put(app, expected);
+  ASSERT_TRUE(store.Commit(txn));
+}
+
+// Verify that an autoscaled app runs the autoscaler's count within its
+// bounds (min until it decided one), that the count changes what runs
+// without a new revision, and that scaling it by hand is refused, naming
+// the field.
+TEST_F(ControllerLoopTest, AutoscaledCountRunsWithoutRevision) {
+  model::AppSpec spec = Spec("web", 1);
+  spec.autoscale = model::Autoscale{.min = 2, .max = 5};
+  spec.autoscale->target_rps_per_replica = 100;
+  ASSERT_TRUE(apps_.Apply(spec));
+  Converge();
+  EXPECT_EQ(Instances("web").size(), 2u) << "replicas under min start at min";
+
+  SetAutoscaledForTest(store_, "web", 4);
+  Converge();
+  EXPECT_EQ(Instances("web").size(), 4u);
+  EXPECT_EQ(store_.GetApp("web")->revision, 1);
+  EXPECT_EQ(store_.ListDeployments("web")->size(), 1u);
+
+  auto refused = apps_.Scale("web", 3);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(refused.error().field, "replicas");
+  EXPECT_THAT(refused.error().message, ::testing::HasSubstr("autoscaled (2\u20135 replicas)"));
+
+  // Without a policy the spec's replicas count again, and the old count is
+  // forgotten.
+  spec.autoscale.reset();
+  spec.replicas = 1;
+  ASSERT_TRUE(apps_.Apply(spec));
+  EXPECT_FALSE(store_.GetApp("web")->autoscaled_replicas.has_value());
+  Converge();
+  int running = 0;
+  for (const auto& i : Instances("web")) running += i.desired == model::DesiredState::kRun;
+  EXPECT_EQ(running, 1);
+}
+
+// Verify that an app scaled to zero stops every instance and says
+// "sleeping", and that a wake brings one back with an event naming who
+// asked, once however many ask.
+TEST_F(ControllerLoopTest, SleepingAppStopsAndWakes) {
+  model::AppSpec spec = Spec("web", 1);
+  spec.autoscale = model::Autoscale{.min = 0, .max = 3, .scale_to_zero = true};
+  ASSERT_TRUE(apps_.Apply(spec));
+  Converge();
+  ASSERT_EQ(Instances("web").size(), 1u);
+  auto not_asleep = apps_.Wake("web", "edge e1");
+  ASSERT_TRUE(not_asleep);
+  EXPECT_FALSE(*not_asleep);
+
+  SetAutoscaledForTest(store_, "web", 0);
+  Converge();
+  for (const auto& i : Instances("web")) EXPECT_EQ(i.desired, model::DesiredState::kStop);
+  auto view = apps_.Get("web");
+  ASSERT_TRUE(view);
+  EXPECT_EQ(view->status.state, "sleeping");
+  EXPECT_EQ(view->status.desired, 0);
+
+  auto woken = apps_.Wake("web", "edge e1");
+  ASSERT_TRUE(woken) << woken.error().ToString();
+  EXPECT_TRUE(*woken);
+  auto again = apps_.Wake("web", "edge e2");
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(*again) << "the first wake did it";
+  const model::App app = store_.GetApp("web").value();
+  EXPECT_EQ(app.autoscaled_replicas, 1);
+  EXPECT_EQ(app.scaled_up_at, clock_.Now());
+  EXPECT_EQ(app.revision, 1);
+  std::vector<model::Event> events = store_.ListEvents({}).value();
+  auto waking = std::find_if(events.begin(), events.end(),
+                             [](const model::Event& e) { return e.kind == "app.waking"; });
+  ASSERT_NE(waking, events.end());
+  EXPECT_EQ(waking->message, "autoscale: 0 \u2192 1: a request arrived (edge e1)");
+  Converge();
+  int running = 0;
+  for (const auto& i : Instances("web")) running += i.desired == model::DesiredState::kRun;
+  EXPECT_EQ(running, 1);
+
+  auto missing = apps_.Wake("nope", "edge e1");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace skiff::controller
