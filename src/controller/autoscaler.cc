@@ -15,24 +15,24 @@ namespace skiff::controller {
 namespace {
 
 // Where one signal stands against its target.
-enum class Level { kNoData, kAbove, kWithin, kBelow };
+enum class SignalLevel { kNoData, kAbove, kWithin, kBelow };
 
-struct Reading {
+struct SignalReading {
   std::string_view name;  // as in reasons: "rps", "p95", "cpu", "memory"
-  Level level = Level::kNoData;
+  SignalLevel level = SignalLevel::kNoData;
   int wants = 0;     // the replicas it asks for (with data)
   std::string text;  // its value against its target: "cpu 85% > 70%"
 };
 
 // A measured value fit to decide on: NaN or a negative one is no data.
-std::optional<double> Usable(std::optional<double> v) {
+std::optional<double> UsableValue(std::optional<double> v) {
   if (!v || !std::isfinite(*v) || *v < 0) return std::nullopt;
   return v;
 }
 
 // The replicas for `x`, rounded up, forgiving floating-point noise
 // (2 × 70 / 70 is 2, not 3).
-int CeilCount(double x) {
+int CeilReplicas(double x) {
   if (!(x > 0)) return 0;
   if (x >= std::numeric_limits<int>::max()) return std::numeric_limits<int>::max();
   return static_cast<int>(std::ceil(x - 1e-9));
@@ -40,7 +40,7 @@ int CeilCount(double x) {
 
 // A number as people read it: whole from 10 up, else one decimal without a
 // trailing ".0" ("1900", "12", "0.5", "3").
-std::string Number(double x, int decimals) {
+std::string HumanNumber(double x, int decimals) {
   std::string s = fmt::format("{:.{}f}", x, decimals);
   if (s.find('.') != std::string::npos) {
     while (s.back() == '0') s.pop_back();
@@ -49,19 +49,19 @@ std::string Number(double x, int decimals) {
   return s;
 }
 
-// `value` and `target` as Number, with more decimals when they would read
+// `value` and `target` as HumanNumber, with more decimals when they would read
 // the same ("70.4% > 70%", never "70% > 70%").
-std::pair<std::string, std::string> Numbers(double value, double target) {
+std::pair<std::string, std::string> HumanNumbers(double value, double target) {
   int decimals = std::abs(value) >= 10 ? 0 : 1;
   for (;; ++decimals) {
-    std::string v = Number(value, decimals);
-    std::string t = Number(target, decimals);
+    std::string v = HumanNumber(value, decimals);
+    std::string t = HumanNumber(target, decimals);
     if (v != t || decimals >= 3) return {std::move(v), std::move(t)};
   }
 }
 
 // A duration as people read it: "12s", "90s", "2m30s", "10m", "1h30m".
-std::string Human(Duration d) {
+std::string HumanDuration(Duration d) {
   const int64_t ms = d.count();
   if (ms % 1000 != 0) return FormatDuration(d);
   const int64_t s = ms / 1000;
@@ -83,58 +83,60 @@ std::optional<Duration> CooldownLeft(std::optional<Time> since, Duration cooldow
 }
 
 // Where `value` stands against `target` under the policy's hysteresis.
-Level Compare(double value, double target, const model::Autoscale& policy) {
+SignalLevel CompareToTarget(double value, double target, const model::Autoscale& policy) {
   const double out = std::clamp(policy.scale_out_threshold, 0, 100) / 100.0;
   const double in = std::clamp(policy.scale_in_threshold, 0, 100) / 100.0;
-  if (value > target * (1 + out)) return Level::kAbove;
-  if (value < target * (1 - in)) return Level::kBelow;
-  return Level::kWithin;
+  if (value > target * (1 + out)) return SignalLevel::kAbove;
+  if (value < target * (1 - in)) return SignalLevel::kBelow;
+  return SignalLevel::kWithin;
 }
 
 // "85% > 70%", "950 of 1000", "120 < 1000": the value against its target
 // with the relation that decided.
-std::string Against(Level level, double value, double target, std::string_view unit) {
-  auto [v, t] = Numbers(value, target);
-  std::string_view relation = level == Level::kAbove ? ">" : level == Level::kBelow ? "<" : "of";
+std::string AgainstTarget(SignalLevel level, double value, double target, std::string_view unit) {
+  auto [v, t] = HumanNumbers(value, target);
+  std::string_view relation = level == SignalLevel::kAbove   ? ">"
+                              : level == SignalLevel::kBelow ? "<"
+                                                             : "of";
   return fmt::format("{}{} {} {}{}", v, unit, relation, t, unit);
 }
 
 // Every configured signal against its target, for an app of `current` >= 1 replicas.
-std::vector<Reading> Read(const model::Autoscale& policy, const AutoscaleSignals& signals,
-                          int current) {
-  std::vector<Reading> out;
-  const std::optional<double> rps = Usable(signals.rps);
+std::vector<SignalReading> ReadSignals(const model::Autoscale& policy,
+                                       const AutoscaleSignals& signals, int current) {
+  std::vector<SignalReading> out;
+  const std::optional<double> rps = UsableValue(signals.rps);
   if (policy.target_rps_per_replica > 0) {
-    Reading r{.name = "rps"};
+    SignalReading r{.name = "rps"};
     if (rps) {
       const double target = double{1} * current * policy.target_rps_per_replica;
-      r.level = Compare(*rps, target, policy);
-      r.wants = CeilCount(*rps / policy.target_rps_per_replica);
-      r.text = fmt::format("rps {} ({} × {})", Against(r.level, *rps, target, ""), current,
+      r.level = CompareToTarget(*rps, target, policy);
+      r.wants = CeilReplicas(*rps / policy.target_rps_per_replica);
+      r.text = fmt::format("rps {} ({} × {})", AgainstTarget(r.level, *rps, target, ""), current,
                            policy.target_rps_per_replica);
     }
     out.push_back(std::move(r));
   }
   if (policy.max_p95_ms > 0) {
-    Reading r{.name = "p95"};
-    if (auto p95 = Usable(signals.p95_ms)) {
-      r.level = Compare(*p95, policy.max_p95_ms, policy);
-      r.wants = CeilCount(current * *p95 / policy.max_p95_ms);
-      r.text = fmt::format("p95 {}", Against(r.level, *p95, policy.max_p95_ms, " ms"));
+    SignalReading r{.name = "p95"};
+    if (auto p95 = UsableValue(signals.p95_ms)) {
+      r.level = CompareToTarget(*p95, policy.max_p95_ms, policy);
+      r.wants = CeilReplicas(current * *p95 / policy.max_p95_ms);
+      r.text = fmt::format("p95 {}", AgainstTarget(r.level, *p95, policy.max_p95_ms, " ms"));
     } else if (rps && *rps == 0) {
       // The edges reported, and no request came: nothing was slow.
-      r.level = Level::kBelow;
+      r.level = SignalLevel::kBelow;
       r.text = "p95 none (no requests)";
     }
     out.push_back(std::move(r));
   }
   auto percent = [&](std::string_view name, int target, std::optional<double> value) {
     if (target <= 0) return;
-    Reading r{.name = name};
-    if (auto v = Usable(value)) {
-      r.level = Compare(*v, target, policy);
-      r.wants = CeilCount(current * *v / target);
-      r.text = fmt::format("{} {}", name, Against(r.level, *v, target, "%"));
+    SignalReading r{.name = name};
+    if (auto v = UsableValue(value)) {
+      r.level = CompareToTarget(*v, target, policy);
+      r.wants = CeilReplicas(current * *v / target);
+      r.text = fmt::format("{} {}", name, AgainstTarget(r.level, *v, target, "%"));
     }
     out.push_back(std::move(r));
   };
@@ -144,20 +146,21 @@ std::vector<Reading> Read(const model::Autoscale& policy, const AutoscaleSignals
 }
 
 // The texts of the readings at `level` (all with data when nullopt), joined.
-std::string Texts(const std::vector<Reading>& readings, std::optional<Level> level) {
+std::string ReadingTexts(const std::vector<SignalReading>& readings,
+                         std::optional<SignalLevel> level) {
   std::string out;
-  for (const Reading& r : readings) {
-    if (r.level == Level::kNoData || (level && r.level != *level)) continue;
+  for (const SignalReading& r : readings) {
+    if (r.level == SignalLevel::kNoData || (level && r.level != *level)) continue;
     if (!out.empty()) out += ", ";
     out += r.text;
   }
   return out;
 }
 
-int MostWanted(const std::vector<Reading>& readings) {
+int MostWanted(const std::vector<SignalReading>& readings) {
   int most = 0;
-  for (const Reading& r : readings) {
-    if (r.level != Level::kNoData) most = std::max(most, r.wants);
+  for (const SignalReading& r : readings) {
+    if (r.level != SignalLevel::kNoData) most = std::max(most, r.wants);
   }
   return most;
 }
@@ -190,28 +193,29 @@ AutoscaleDecision DecideReplicas(const model::Autoscale& policy, const Autoscale
     const bool idle = signals.last_request ? now - *signals.last_request >= policy.idle
                                            : signals.observed_for >= policy.idle;
     if (idle) {
-      std::string why = fmt::format("idle for {}", Human(policy.idle));
-      if (down_left) return hold(fmt::format("cooldown_down: {} left; {}", Human(*down_left), why));
+      std::string why = fmt::format("idle for {}", HumanDuration(policy.idle));
+      if (down_left)
+        return hold(fmt::format("cooldown_down: {} left; {}", HumanDuration(*down_left), why));
       return to(0, std::move(why));
     }
   }
 
-  const std::vector<Reading> readings = Read(policy, signals, current);
+  const std::vector<SignalReading> readings = ReadSignals(policy, signals, current);
   if (readings.empty()) {
     if (policy.scale_to_zero) {
-      return hold(
-          fmt::format("no signal configured: goes to 0 only when idle for {}", Human(policy.idle)));
+      return hold(fmt::format("no signal configured: goes to 0 only when idle for {}",
+                              HumanDuration(policy.idle)));
     }
     return hold("no signal configured");
   }
-  const std::string over = fmt::format(" over {}", Human(policy.window));
+  const std::string over = fmt::format(" over {}", HumanDuration(policy.window));
 
   if (std::any_of(readings.begin(), readings.end(),
-                  [](const Reading& r) { return r.level == Level::kAbove; })) {
-    std::string why = Texts(readings, Level::kAbove) + over;
+                  [](const SignalReading& r) { return r.level == SignalLevel::kAbove; })) {
+    std::string why = ReadingTexts(readings, SignalLevel::kAbove) + over;
     if (current >= policy.max) return hold(fmt::format("at max {}; {}", policy.max, why));
     if (auto left = CooldownLeft(state.last_scale_up, policy.cooldown_up, now)) {
-      return hold(fmt::format("cooldown_up: {} left; {}", Human(*left), why));
+      return hold(fmt::format("cooldown_up: {} left; {}", HumanDuration(*left), why));
     }
     const int wanted = std::max(current + 1, MostWanted(readings));
     const int next = std::min({policy.max, current + step, wanted});
@@ -223,24 +227,26 @@ AutoscaleDecision DecideReplicas(const model::Autoscale& policy, const Autoscale
   }
 
   std::string no_data;
-  for (const Reading& r : readings) {
-    if (r.level != Level::kNoData) continue;
+  for (const SignalReading& r : readings) {
+    if (r.level != SignalLevel::kNoData) continue;
     no_data += no_data.empty() ? "" : ", ";
     no_data += r.name;
   }
   if (!no_data.empty()) return hold(fmt::format("no data for {}{}", no_data, over));
 
   if (std::all_of(readings.begin(), readings.end(),
-                  [](const Reading& r) { return r.level == Level::kBelow; })) {
-    std::string why = "every signal below target: " + Texts(readings, Level::kBelow) + over;
+                  [](const SignalReading& r) { return r.level == SignalLevel::kBelow; })) {
+    std::string why =
+        "every signal below target: " + ReadingTexts(readings, SignalLevel::kBelow) + over;
     // Only idleness goes to 0; signals go down to 1 at least.
     const int floor = std::max(policy.min, 1);
     if (current <= floor) {
-      return hold(policy.min >= 1
-                      ? fmt::format("at min {}; {}", floor, why)
-                      : fmt::format("at 1 until idle for {}; {}", Human(policy.idle), why));
+      return hold(policy.min == 0 && policy.scale_to_zero
+                      ? fmt::format("at 1 until idle for {}; {}", HumanDuration(policy.idle), why)
+                      : fmt::format("at min {}; {}", floor, why));
     }
-    if (down_left) return hold(fmt::format("cooldown_down: {} left; {}", Human(*down_left), why));
+    if (down_left)
+      return hold(fmt::format("cooldown_down: {} left; {}", HumanDuration(*down_left), why));
     const int wanted = std::max(floor, MostWanted(readings));
     const int next = std::max({floor, current - step, wanted});
     if (next >= current) return hold(fmt::format("still needs {}: {}", current, why));
@@ -248,7 +254,7 @@ AutoscaleDecision DecideReplicas(const model::Autoscale& policy, const Autoscale
     return to(next, std::move(why));
   }
 
-  return hold("within target: " + Texts(readings, std::nullopt) + over);
+  return hold("within target: " + ReadingTexts(readings, std::nullopt) + over);
 }
 
 std::string AutoscaleMessage(const AutoscaleDecision& decision) {

@@ -392,6 +392,19 @@ struct InvalidCase {
 
 std::string M(std::string_view extra) { return Minimal(extra); }
 
+// Each case fails with kInvalidArgument, its field and its reason.
+template <size_t N>
+void ExpectInvalid(const InvalidCase (&cases)[N]) {
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.yaml);
+    auto spec = Yaml(c.yaml);
+    ASSERT_FALSE(spec);
+    EXPECT_EQ(spec.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ(spec.error().field, c.field);
+    EXPECT_THAT(spec.error().message, HasSubstr(c.reason));
+  }
+}
+
 // Verify that each invalid spec fails with kInvalidArgument naming the exact field.
 TEST(SpecParseTest, InvalidCases) {
   const InvalidCase cases[] = {
@@ -510,14 +523,7 @@ TEST(SpecParseTest, InvalidCases) {
       {M("completely_different: 1"), "completely_different", "unknown field"},
       {"- a\n- b\n", "", "must be an object, not a list"},
   };
-  for (const auto& c : cases) {
-    SCOPED_TRACE(c.yaml);
-    auto spec = Yaml(c.yaml);
-    ASSERT_FALSE(spec);
-    EXPECT_EQ(spec.error().code, ErrorCode::kInvalidArgument);
-    EXPECT_EQ(spec.error().field, c.field);
-    EXPECT_THAT(spec.error().message, HasSubstr(c.reason));
-  }
+  ExpectInvalid(cases);
 }
 
 // A minimal spec with `autoscale: {<fields>}` and the lines of `extra` before it.
@@ -583,14 +589,7 @@ TEST(SpecParseTest, AutoscaleInvalidCases) {
       {A("target_rps_per_replica: 10, p95: 300"), "autoscale.p95", "autoscale.p95: unknown field"},
       {M("autoscale: 3"), "autoscale", "must be an object, not a number"},
   };
-  for (const auto& c : cases) {
-    SCOPED_TRACE(c.yaml);
-    auto spec = Yaml(c.yaml);
-    ASSERT_FALSE(spec);
-    EXPECT_EQ(spec.error().code, ErrorCode::kInvalidArgument);
-    EXPECT_EQ(spec.error().field, c.field);
-    EXPECT_THAT(spec.error().message, HasSubstr(c.reason));
-  }
+  ExpectInvalid(cases);
 }
 
 // Verify that a signal with a bad value, or a reservation with a bad value, is
