@@ -289,12 +289,18 @@ json::value SpecToJson(const AppSpec& spec) {
     out["autoscale"] = json::object{
         {"min", a.min},
         {"max", a.max},
-        {"target_cpu", a.target_cpu},
         {"target_rps_per_replica", a.target_rps_per_replica},
         {"max_p95_ms", a.max_p95_ms},
+        {"target_cpu", a.target_cpu},
+        {"target_memory", a.target_memory},
+        {"scale_out_threshold", a.scale_out_threshold},
+        {"scale_in_threshold", a.scale_in_threshold},
+        {"window", FormatDuration(a.window)},
         {"cooldown_up", FormatDuration(a.cooldown_up)},
         {"cooldown_down", FormatDuration(a.cooldown_down)},
+        {"max_step", a.max_step},
         {"scale_to_zero", a.scale_to_zero},
+        {"idle", FormatDuration(a.idle)},
     };
   }
   out["regions"] = std::move(regions);

@@ -22,7 +22,19 @@ AppSpec SampleSpec() {
   s.replicas = 2;
   s.resources = {250, 128 << 20};
   s.health.type = HealthType::kHttp;
-  s.autoscale = Autoscale{};
+  s.autoscale = Autoscale{.min = 2,
+                          .max = 6,
+                          .target_rps_per_replica = 300,
+                          .max_p95_ms = 250,
+                          .target_cpu = 70,
+                          .target_memory = 90,
+                          .scale_out_threshold = 5,
+                          .scale_in_threshold = 40,
+                          .window = std::chrono::minutes(2),
+                          .cooldown_up = 10s,
+                          .cooldown_down = 3min,
+                          .max_step = 2,
+                          .idle = 20min};
   s.regions["fra"].replicas = 3;
   return s;
 }
@@ -200,6 +212,33 @@ TEST(CodecTest, AppRoundTrip) {
     auto back = AppFromJson(Reparse(ToJson(app)));
     ASSERT_TRUE(back) << back.error().ToString();
     ExpectEqual(*back, app);
+  }
+}
+
+// Verify that autoscale policies survive SpecToJson -> text -> SpecFromJson
+// with every field, defaults and odd durations included.
+TEST(CodecTest, AutoscaleRoundTrip) {
+  const Autoscale policies[] = {
+      Autoscale{},
+      SampleSpec().autoscale.value(),
+      Autoscale{.min = 0,
+                .max = 1,
+                .scale_out_threshold = 0,
+                .scale_in_threshold = 100,
+                .window = 1500ms,
+                .cooldown_up = 0s,
+                .cooldown_down = 0s,
+                .max_step = 1,
+                .scale_to_zero = true,
+                .idle = 90s},
+  };
+  for (const Autoscale& policy : policies) {
+    AppSpec spec = SampleSpec();
+    spec.autoscale = policy;
+    json::value j = Reparse(SpecToJson(spec));
+    auto back = SpecFromJson(j);
+    ASSERT_TRUE(back) << back.error().ToString() << "\n" << j;
+    EXPECT_EQ(back->autoscale, policy) << j;
   }
 }
 

@@ -150,15 +150,30 @@ struct UpdatePolicy {
   friend bool operator==(const UpdatePolicy&, const UpdatePolicy&) = default;
 };
 
+// How the autoscaler (controller/autoscaler.h, docs/autoscaling.md) sets the
+// app's replica count from what the edges and agents measure. Each target is a
+// signal; 0 leaves it unused. Validation (spec_parse.h) asks for at least one
+// signal, or scale_to_zero.
 struct Autoscale {
-  int min = 1;
+  int min = 1;  // 0 only with scale_to_zero
   int max = 10;
-  int target_cpu = 0;              // percent of the cpu reservation; 0 = unused
-  int target_rps_per_replica = 0;  // 0 = unused
-  int max_p95_ms = 0;              // 0 = unused
-  Duration cooldown_up = std::chrono::seconds(30);
-  Duration cooldown_down = std::chrono::seconds(120);
+  int target_rps_per_replica = 0;  // requests a second one replica should take
+  int max_p95_ms = 0;              // the app's p95 latency at the edges, in ms
+  int target_cpu = 0;              // mean cpu use, percent of resources.cpu
+  int target_memory = 0;           // mean memory use, percent of resources.memory
+  // Hysteresis, in percent of the target: out when a signal is more than
+  // scale_out_threshold above it, in when every one is more than
+  // scale_in_threshold below it. Between the two nothing changes, so a load
+  // near the target does not flap the count.
+  int scale_out_threshold = 10;
+  int scale_in_threshold = 20;
+  Duration window = std::chrono::seconds(60);          // signals are averaged over it
+  Duration cooldown_up = std::chrono::seconds(30);     // after a scale out, before the next
+  Duration cooldown_down = std::chrono::seconds(120);  // after any scale, before a scale in
+  int max_step = 4;  // replicas added or removed by one decision, at most
+  // With min 0: no request for `idle` stops every instance; a request wakes the app.
   bool scale_to_zero = false;
+  Duration idle = std::chrono::minutes(10);
   friend bool operator==(const Autoscale&, const Autoscale&) = default;
 };
 

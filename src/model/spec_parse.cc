@@ -69,6 +69,11 @@ class Validator {
     problems_.emplace_back(std::move(path), std::move(reason));
   }
   bool ok() const { return problems_.empty(); }
+  // Whether a problem was reported at `path`.
+  bool Reported(std::string_view path) const {
+    return std::any_of(problems_.begin(), problems_.end(),
+                       [&](const auto& problem) { return problem.first == path; });
+  }
   Error ToError() const {
     std::string message;
     for (const auto& [path, reason] : problems_) {
@@ -738,12 +743,25 @@ void ReadUpdate(Validator& v, const json::value& value, UpdatePolicy& out) {
   }
 }
 
+// The shortest window the autoscaler can average over: the agents' and edges'
+// samples come every few seconds, never faster than this.
+constexpr Duration kMinAutoscaleWindow = std::chrono::seconds(1);
+// The longest: the server keeps raw samples in memory for the live view, not
+// for hours (older data is in the per-minute roll-ups).
+constexpr Duration kMaxAutoscaleWindow = std::chrono::hours(1);
+
 void ReadAutoscale(Validator& v, const json::value& value, Autoscale& out) {
   const json::object* obj =
       v.Object(value, "autoscale",
-               {"min", "max", "target_cpu", "target_rps_per_replica", "max_p95_ms", "cooldown_up",
-                "cooldown_down", "scale_to_zero"});
+               {"min", "max", "target_rps_per_replica", "max_p95_ms", "target_cpu", "target_memory",
+                "scale_out_threshold", "scale_in_threshold", "window", "cooldown_up",
+                "cooldown_down", "max_step", "scale_to_zero", "idle"});
   if (obj == nullptr) return;
+  if (const json::value* f = Field(*obj, "scale_to_zero")) {
+    Set(v.Bool(*f, "autoscale.scale_to_zero"), [&](bool b) { out.scale_to_zero = b; });
+  }
+  // Scaling to zero is going below 1: without a min of its own, min is 0.
+  if (out.scale_to_zero) out.min = 0;
   bool bounds_ok = true;
   if (const json::value* f = Field(*obj, "min")) {
     auto n = v.Int(*f, "autoscale.min", 0);
@@ -755,15 +773,43 @@ void ReadAutoscale(Validator& v, const json::value& value, Autoscale& out) {
     bounds_ok = bounds_ok && n.has_value();
     if (n) out.max = *n;
   }
-  if (const json::value* f = Field(*obj, "target_cpu")) {
-    Set(v.Int(*f, "autoscale.target_cpu", 0), [&](int n) { out.target_cpu = n; });
-  }
-  if (const json::value* f = Field(*obj, "target_rps_per_replica")) {
-    Set(v.Int(*f, "autoscale.target_rps_per_replica", 0),
-        [&](int n) { out.target_rps_per_replica = n; });
-  }
-  if (const json::value* f = Field(*obj, "max_p95_ms")) {
-    Set(v.Int(*f, "autoscale.max_p95_ms", 0), [&](int n) { out.max_p95_ms = n; });
+  // A signal given with a bad value is reported as such, not again as missing.
+  bool signals_ok = true;
+  auto target = [&](std::string_view key, int& to) {
+    const json::value* f = Field(*obj, key);
+    if (f == nullptr) return;
+    auto n = v.Int(*f, fmt::format("autoscale.{}", key), 0);
+    signals_ok = signals_ok && n.has_value();
+    if (n) to = *n;
+  };
+  target("target_rps_per_replica", out.target_rps_per_replica);
+  target("max_p95_ms", out.max_p95_ms);
+  target("target_cpu", out.target_cpu);
+  target("target_memory", out.target_memory);
+  auto percent = [&](std::string_view key, int& to) {
+    const json::value* f = Field(*obj, key);
+    if (f == nullptr) return;
+    const std::string path = fmt::format("autoscale.{}", key);
+    Set(v.Int(*f, path, std::numeric_limits<int>::min()), [&](int n) {
+      if (n < 0 || n > 100) {
+        v.Add(path, fmt::format("must be a percentage of the target, 0 to 100 (got {})", n));
+      } else {
+        to = n;
+      }
+    });
+  };
+  percent("scale_out_threshold", out.scale_out_threshold);
+  percent("scale_in_threshold", out.scale_in_threshold);
+  if (const json::value* f = Field(*obj, "window")) {
+    Set(v.Dur(*f, "autoscale.window"), [&](Duration d) {
+      if (d < kMinAutoscaleWindow || d > kMaxAutoscaleWindow) {
+        v.Add("autoscale.window",
+              fmt::format("must be between {} and {} (got {})", FormatDuration(kMinAutoscaleWindow),
+                          FormatDuration(kMaxAutoscaleWindow), FormatDuration(d)));
+      } else {
+        out.window = d;
+      }
+    });
   }
   if (const json::value* f = Field(*obj, "cooldown_up")) {
     Set(v.Dur(*f, "autoscale.cooldown_up"), [&](Duration d) { out.cooldown_up = d; });
@@ -771,14 +817,53 @@ void ReadAutoscale(Validator& v, const json::value& value, Autoscale& out) {
   if (const json::value* f = Field(*obj, "cooldown_down")) {
     Set(v.Dur(*f, "autoscale.cooldown_down"), [&](Duration d) { out.cooldown_down = d; });
   }
-  if (const json::value* f = Field(*obj, "scale_to_zero")) {
-    Set(v.Bool(*f, "autoscale.scale_to_zero"), [&](bool b) { out.scale_to_zero = b; });
+  if (const json::value* f = Field(*obj, "max_step")) {
+    Set(v.Int(*f, "autoscale.max_step", 1), [&](int n) { out.max_step = n; });
+  }
+  if (const json::value* f = Field(*obj, "idle")) {
+    Set(v.Dur(*f, "autoscale.idle"), [&](Duration d) {
+      if (d < std::chrono::seconds(1)) {
+        v.Add("autoscale.idle", fmt::format("must be at least 1s (got {})", FormatDuration(d)));
+      } else {
+        out.idle = d;
+      }
+    });
   }
   if (bounds_ok && out.min > out.max) {
     v.Add("autoscale.min", fmt::format("must be <= max ({} > {})", out.min, out.max));
   }
   if (bounds_ok && out.min == 0 && !out.scale_to_zero) {
     v.Add("autoscale.min", "may be 0 only with scale_to_zero: true");
+  }
+  // What follows was accepted before the autoscaler ran, and specs stored
+  // then must still read back: only a user's spec is held to it.
+  if (!v.strict()) return;
+  if (bounds_ok && out.scale_to_zero && out.min > 0) {
+    v.Add("autoscale.scale_to_zero",
+          fmt::format("needs min: 0 (got min: {}): remove min, or scale_to_zero", out.min));
+  }
+  const bool any_signal = out.target_rps_per_replica > 0 || out.max_p95_ms > 0 ||
+                          out.target_cpu > 0 || out.target_memory > 0;
+  if (signals_ok && !any_signal && !out.scale_to_zero) {
+    v.Add("autoscale",
+          "nothing to scale on: set at least one of target_rps_per_replica, max_p95_ms, "
+          "target_cpu, target_memory (or scale_to_zero: true)");
+  }
+}
+
+// target_cpu and target_memory are percents of the reservation: there must be one.
+void CheckAutoscaleReservations(Validator& v, const Autoscale& autoscale,
+                                const Resources& resources) {
+  if (autoscale.target_cpu > 0 && resources.cpu_millis == 0 && !v.Reported("resources.cpu")) {
+    v.Add("autoscale.target_cpu",
+          "is a percent of the cpu reservation, and there is none: set resources.cpu (e.g. "
+          "250m), or use another signal");
+  }
+  if (autoscale.target_memory > 0 && resources.memory_bytes == 0 &&
+      !v.Reported("resources.memory")) {
+    v.Add("autoscale.target_memory",
+          "is a percent of the memory reservation, and there is none: set resources.memory (e.g. "
+          "128Mi), or use another signal");
   }
 }
 
@@ -851,6 +936,8 @@ void ReadSpec(Validator& v, const json::value& value, AppSpec& spec) {
   if (const json::value* f = Field(*obj, "autoscale")) {
     Autoscale autoscale;
     ReadAutoscale(v, *f, autoscale);
+    // Stored specs from before the autoscaler ran may lack the reservation.
+    if (v.strict()) CheckAutoscaleReservations(v, autoscale, spec.resources);
     spec.autoscale = autoscale;
   }
   if (const json::value* f = Field(*obj, "regions")) ReadRegions(v, *f, spec.regions);
@@ -926,6 +1013,15 @@ Result<AppSpec> ParseAppSpecJson(const json::value& json, UnknownFields unknown)
 
 Result<EdgePolicy> ParseEdgePolicyJson(const json::value& json, UnknownFields unknown) {
   return Read<EdgePolicy>(json, unknown, &ReadEdge);
+}
+
+Status CheckAutoscaleWindow(const Autoscale& autoscale, Duration sample_interval) {
+  if (autoscale.window >= sample_interval) return OkStatus();
+  return InvalidArgument(
+      fmt::format("autoscale.window: must be at least the server's sample interval, {} (got {}): "
+                  "a shorter window would hold no sample",
+                  FormatDuration(sample_interval), FormatDuration(autoscale.window)),
+      "autoscale.window");
 }
 
 Status ValidateName(std::string_view name, std::string_view field) {

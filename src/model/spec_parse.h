@@ -33,6 +33,12 @@ Result<AppSpec> ParseAppSpecJson(const boost::json::value& json,
 // Parses the `edge` section of a spec on its own (fields named "edge.…").
 Result<EdgePolicy> ParseEdgePolicyJson(const boost::json::value& json, UnknownFields unknown);
 
+// Checks what ParseAppSpec cannot know: that `autoscale.window` is at least
+// the server's sample interval (the agents' and edges' reporting period), so
+// every window holds a sample. kInvalidArgument with field "autoscale.window"
+// otherwise. The API calls it on apply with its configured interval.
+Status CheckAutoscaleWindow(const Autoscale& autoscale, Duration sample_interval);
+
 // Checks a DNS label: 1-63 of [a-z0-9-], starting with a letter, not ending in '-'.
 Status ValidateName(std::string_view name, std::string_view field = "name");
 

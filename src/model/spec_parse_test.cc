@@ -1,5 +1,6 @@
 #include "model/spec_parse.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -59,7 +60,13 @@ AppSpec DesignSpec() {
   s.placement.constraints = {{"zone", ConstraintOp::kEquals, "a"},
                              {"compute", ConstraintOp::kExists, ""}};
   s.update = UpdatePolicy{UpdateStrategy::kRolling, 1, 0, 2s, 60s, true};
-  s.autoscale = Autoscale{1, 10, 70, 200, 300, 30s, 120s, false};
+  s.autoscale = Autoscale{.min = 1,
+                          .max = 10,
+                          .target_rps_per_replica = 200,
+                          .max_p95_ms = 300,
+                          .target_cpu = 70,
+                          .cooldown_up = 30s,
+                          .cooldown_down = 120s};
   s.regions["fra"].replicas = 2;
   s.regions["was"].replicas = 4;
   s.regions["was"].env = {{"FEATURE", "on"}};
@@ -117,7 +124,18 @@ TEST(SpecParseTest, CanonicalRoundTrip) {
   image.placement.strategy = PlacementStrategy::kLeastLoaded;
   image.placement.constraints = {{"disk", ConstraintOp::kNotEquals, "hdd"}};
   image.stop_grace = 1500ms;
-  image.autoscale = Autoscale{0, 3, 0, 50, 0, 1s, 1h, true};
+  image.autoscale = Autoscale{.min = 0,
+                              .max = 3,
+                              .target_rps_per_replica = 50,
+                              .target_memory = 80,
+                              .scale_out_threshold = 0,
+                              .scale_in_threshold = 50,
+                              .window = 90s,
+                              .cooldown_up = 1s,
+                              .cooldown_down = 1h,
+                              .max_step = 2,
+                              .scale_to_zero = true,
+                              .idle = 30min};
   image.regions["ams"] = RegionOverride{};
   AppSpec minimal;
   minimal.name = "m";
@@ -285,6 +303,48 @@ TEST(SpecParseTest, ValidVariants) {
          EXPECT_EQ(s.autoscale->min, 0);
          EXPECT_EQ(s.autoscale->cooldown_down, 120s);
        }},
+      {"autoscale: {target_rps_per_replica: 100}",
+       [](const AppSpec& s) {
+         ASSERT_TRUE(s.autoscale);
+         EXPECT_EQ(*s.autoscale, (Autoscale{.target_rps_per_replica = 100}));
+         EXPECT_EQ(s.autoscale->min, 1);
+         EXPECT_EQ(s.autoscale->max, 10);
+         EXPECT_EQ(s.autoscale->scale_out_threshold, 10);
+         EXPECT_EQ(s.autoscale->scale_in_threshold, 20);
+         EXPECT_EQ(s.autoscale->window, 60s);
+         EXPECT_EQ(s.autoscale->cooldown_up, 30s);
+         EXPECT_EQ(s.autoscale->cooldown_down, 120s);
+         EXPECT_EQ(s.autoscale->max_step, 4);
+         EXPECT_FALSE(s.autoscale->scale_to_zero);
+         EXPECT_EQ(s.autoscale->idle, 10min);
+       }},
+      // Without a min of its own, a scale_to_zero policy's min is 0.
+      {"autoscale: {scale_to_zero: true, max_p95_ms: 250, idle: 30s}",
+       [](const AppSpec& s) {
+         ASSERT_TRUE(s.autoscale);
+         EXPECT_EQ(s.autoscale->min, 0);
+         EXPECT_TRUE(s.autoscale->scale_to_zero);
+         EXPECT_EQ(s.autoscale->idle, 30s);
+       }},
+      {"resources: {cpu: 500m, memory: 256Mi}\n"
+       "autoscale: {min: 2, max: 2, target_cpu: 70, target_memory: 150, scale_out_threshold: 0,\n"
+       "            scale_in_threshold: 100, window: 1h, max_step: 1, cooldown_up: 0,\n"
+       "            cooldown_down: 0}",
+       [](const AppSpec& s) {
+         ASSERT_TRUE(s.autoscale);
+         EXPECT_EQ(*s.autoscale, (Autoscale{.min = 2,
+                                            .max = 2,
+                                            .target_cpu = 70,
+                                            .target_memory = 150,
+                                            .scale_out_threshold = 0,
+                                            .scale_in_threshold = 100,
+                                            .window = 1h,
+                                            .cooldown_up = 0s,
+                                            .cooldown_down = 0s,
+                                            .max_step = 1}));
+       }},
+      {"autoscale: {target_rps_per_replica: 5, window: 1s}",
+       [](const AppSpec& s) { EXPECT_EQ(s.autoscale->window, 1s); }},
       {"stop_grace: 1m30s\nhealth: {grace: 0, interval: 500ms, timeout: 500ms}",
        [](const AppSpec& s) {
          EXPECT_EQ(s.stop_grace, 90s);
@@ -331,6 +391,19 @@ struct InvalidCase {
 };
 
 std::string M(std::string_view extra) { return Minimal(extra); }
+
+// Each case fails with kInvalidArgument, its field and its reason.
+template <size_t N>
+void ExpectInvalid(const InvalidCase (&cases)[N]) {
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.yaml);
+    auto spec = Yaml(c.yaml);
+    ASSERT_FALSE(spec);
+    EXPECT_EQ(spec.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ(spec.error().field, c.field);
+    EXPECT_THAT(spec.error().message, HasSubstr(c.reason));
+  }
+}
 
 // Verify that each invalid spec fails with kInvalidArgument naming the exact field.
 TEST(SpecParseTest, InvalidCases) {
@@ -450,14 +523,139 @@ TEST(SpecParseTest, InvalidCases) {
       {M("completely_different: 1"), "completely_different", "unknown field"},
       {"- a\n- b\n", "", "must be an object, not a list"},
   };
-  for (const auto& c : cases) {
-    SCOPED_TRACE(c.yaml);
-    auto spec = Yaml(c.yaml);
-    ASSERT_FALSE(spec);
-    EXPECT_EQ(spec.error().code, ErrorCode::kInvalidArgument);
-    EXPECT_EQ(spec.error().field, c.field);
-    EXPECT_THAT(spec.error().message, HasSubstr(c.reason));
+  ExpectInvalid(cases);
+}
+
+// A minimal spec with `autoscale: {<fields>}` and the lines of `extra` before it.
+std::string SpecParseAutoscale(std::string_view fields, std::string_view extra = "") {
+  return M(fmt::format("{}autoscale: {{{}}}\n", extra, fields));
+}
+
+// Verify that each invalid autoscale policy fails with kInvalidArgument naming
+// the exact field, and that its reason says what to do.
+TEST(SpecParseTest, AutoscaleInvalidCases) {
+  const auto A = [](std::string_view fields, std::string_view extra = "") {
+    return SpecParseAutoscale(fields, extra);
+  };
+  const InvalidCase cases[] = {
+      {A("min: 5, max: 2, target_cpu: 70", "resources: {cpu: 1}\n"), "autoscale.min",
+       "autoscale.min: must be <= max (5 > 2)"},
+      {A("min: -1, target_rps_per_replica: 10"), "autoscale.min", "must be >= 0 (got -1)"},
+      {A("max: 0, target_rps_per_replica: 10"), "autoscale.max", "must be >= 1 (got 0)"},
+      {A("min: 0, target_rps_per_replica: 10"), "autoscale.min",
+       "may be 0 only with scale_to_zero: true"},
+      {A("min: 2, scale_to_zero: true, target_rps_per_replica: 10"), "autoscale.scale_to_zero",
+       "autoscale.scale_to_zero: needs min: 0 (got min: 2): remove min, or scale_to_zero"},
+      {A("min: 1, max: 3"), "autoscale",
+       "autoscale: nothing to scale on: set at least one of target_rps_per_replica, max_p95_ms, "
+       "target_cpu, target_memory (or scale_to_zero: true)"},
+      {A("target_cpu: 0, max_p95_ms: 0"), "autoscale", "nothing to scale on"},
+      {A("target_cpu: 70"), "autoscale.target_cpu",
+       "autoscale.target_cpu: is a percent of the cpu reservation, and there is none: set "
+       "resources.cpu (e.g. 250m), or use another signal"},
+      {A("target_cpu: 70", "resources: {cpu: 0, memory: 1Gi}\n"), "autoscale.target_cpu",
+       "set resources.cpu"},
+      {A("target_memory: 70", "resources: {cpu: 250m}\n"), "autoscale.target_memory",
+       "set resources.memory (e.g. 128Mi)"},
+      {A("target_rps_per_replica: -1"), "autoscale.target_rps_per_replica",
+       "must be >= 0 (got -1)"},
+      {A("max_p95_ms: 2.5"), "autoscale.max_p95_ms", "must be an integer (got 2.5)"},
+      {A("target_memory: high", "resources: {memory: 1Gi}\n"), "autoscale.target_memory",
+       "must be an integer, not a string"},
+      {A("target_rps_per_replica: 10, scale_out_threshold: 101"), "autoscale.scale_out_threshold",
+       "must be a percentage of the target, 0 to 100 (got 101)"},
+      {A("target_rps_per_replica: 10, scale_in_threshold: -1"), "autoscale.scale_in_threshold",
+       "must be a percentage of the target, 0 to 100 (got -1)"},
+      {A("target_rps_per_replica: 10, window: 500ms"), "autoscale.window",
+       "autoscale.window: must be between 1s and 1h (got 500ms)"},
+      {A("target_rps_per_replica: 10, window: 0"), "autoscale.window", "(got 0s)"},
+      {A("target_rps_per_replica: 10, window: 2h"), "autoscale.window", "(got 2h)"},
+      {A("target_rps_per_replica: 10, window: 60"), "autoscale.window", "not a duration (60)"},
+      {A("target_rps_per_replica: 10, cooldown_up: -5s"), "autoscale.cooldown_up",
+       "not a duration (\"-5s\")"},
+      {A("target_rps_per_replica: 10, cooldown_down: -1m"), "autoscale.cooldown_down",
+       "not a duration"},
+      {A("scale_to_zero: true, idle: -10m"), "autoscale.idle", "not a duration"},
+      {A("scale_to_zero: true, idle: 0"), "autoscale.idle", "must be at least 1s (got 0s)"},
+      {A("target_rps_per_replica: 10, max_step: 0"), "autoscale.max_step", "must be >= 1 (got 0)"},
+      {A("target_rps_per_replica: 10, scale_to_zero: yes"), "autoscale.scale_to_zero",
+       "must be true or false"},
+      {A("target_rps_per_replca: 10"), "autoscale.target_rps_per_replca",
+       "autoscale.target_rps_per_replca: unknown field; did you mean "
+       "\"target_rps_per_replica\"?"},
+      {A("target_rps_per_replica: 10, cooldown: 1m"), "autoscale.cooldown",
+       "did you mean \"cooldown_up\"?"},
+      {A("target_rps_per_replica: 10, windw: 1m"), "autoscale.windw", "did you mean \"window\"?"},
+      {A("target_rps_per_replica: 10, p95: 300"), "autoscale.p95", "autoscale.p95: unknown field"},
+      {M("autoscale: 3"), "autoscale", "must be an object, not a number"},
+  };
+  ExpectInvalid(cases);
+}
+
+// Verify that a signal with a bad value, or a reservation with a bad value, is
+// reported once: not again as a missing signal or a missing reservation.
+TEST(SpecParseTest, AutoscaleReportsEachProblemOnce) {
+  auto bad_target = Yaml(SpecParseAutoscale("target_cpu: -5"));
+  ASSERT_FALSE(bad_target);
+  EXPECT_EQ(bad_target.error().message, "autoscale.target_cpu: must be >= 0 (got -5)");
+  auto bad_cpu = Yaml(SpecParseAutoscale("target_cpu: 70", "resources: {cpu: lots}\n"));
+  ASSERT_FALSE(bad_cpu);
+  EXPECT_EQ(bad_cpu.error().field, "resources.cpu");
+  EXPECT_EQ(bad_cpu.error().message,
+            "resources.cpu: not a cpu quantity (\"lots\"); use e.g. 250m or 0.5");
+}
+
+// Verify that the rules older specs did not follow (a signal, a reservation for
+// target_cpu / target_memory, min 0 with scale_to_zero) hold for a user's
+// spec but not for one read back from the store, which must still decode.
+TEST(SpecParseTest, AutoscaleStoredSpecsOfOlderVersionsReadBack) {
+  for (std::string_view autoscale :
+       {R"({"min":1,"max":3})", R"({"target_cpu":70,"target_memory":50})",
+        R"({"min":2,"max":3,"scale_to_zero":true})"}) {
+    SCOPED_TRACE(autoscale);
+    json::value stored = json::parse(R"({"name":"web","run":{"command":["x"]}})");
+    stored.as_object()["autoscale"] = json::parse(autoscale);
+    auto read = SpecFromJson(stored);
+    ASSERT_TRUE(read) << read.error().ToString();
+    ASSERT_TRUE(read->autoscale);
+    auto strict = ParseAppSpecJson(stored);
+    ASSERT_FALSE(strict);
+    EXPECT_EQ(strict.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_THAT(strict.error().field, ::testing::StartsWith("autoscale"));
   }
+}
+
+// Verify that a policy round-trips through the canonical JSON with every
+// field, and that the canonical form of a user's policy is a valid spec again.
+TEST(SpecParseTest, AutoscaleCanonicalForm) {
+  auto spec = Yaml(SpecParseAutoscale(
+      "min: 2, max: 8, target_rps_per_replica: 500, max_p95_ms: 250, target_cpu: 70, "
+      "target_memory: 80, scale_out_threshold: 5, scale_in_threshold: 30, window: 2m, "
+      "cooldown_up: 15s, cooldown_down: 5m, max_step: 3",
+      "resources: {cpu: 500m, memory: 256Mi}\n"));
+  ASSERT_TRUE(spec) << spec.error().ToString();
+  json::value canonical = SpecToJson(*spec);
+  EXPECT_EQ(canonical.at("autoscale"), json::parse(R"({"min":2,"max":8,
+      "target_rps_per_replica":500,"max_p95_ms":250,"target_cpu":70,"target_memory":80,
+      "scale_out_threshold":5,"scale_in_threshold":30,"window":"2m","cooldown_up":"15s",
+      "cooldown_down":"5m","max_step":3,"scale_to_zero":false,"idle":"10m"})"));
+  auto again = ParseAppSpecJson(canonical);
+  ASSERT_TRUE(again) << again.error().ToString();
+  EXPECT_EQ(*again, *spec);
+}
+
+// Verify that CheckAutoscaleWindow refuses a window shorter than the server's
+// sample interval, naming autoscale.window, and accepts one as long.
+TEST(SpecParseTest, AutoscaleWindowAgainstSampleInterval) {
+  EXPECT_TRUE(CheckAutoscaleWindow(Autoscale{.window = 5s}, 5s));
+  EXPECT_TRUE(CheckAutoscaleWindow(Autoscale{}, 5s));
+  auto status = CheckAutoscaleWindow(Autoscale{.window = 2s}, 5s);
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(status.error().field, "autoscale.window");
+  EXPECT_EQ(status.error().message,
+            "autoscale.window: must be at least the server's sample interval, 5s (got 2s): a "
+            "shorter window would hold no sample");
 }
 
 // Verify that an unknown field far from every known name gets no suggestion.
