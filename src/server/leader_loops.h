@@ -5,8 +5,7 @@
 // term's epoch (every write of theirs: store::Txn::Fenced), and Deposed when it
 // ends, which stops and drops them; a later term builds them afresh (a loop's
 // CommitWatcher starts once). The certificate orderer (ACME, when the server
-// has a directory) runs here too. Later loops that must run once (the
-// autoscaler) belong here.
+// has a directory) and the autoscaler run here too.
 //
 // Thread-safety: Elected and Deposed from the Leadership's actor thread (one
 // at a time); health() from any thread.
@@ -19,6 +18,7 @@
 #include <string>
 
 #include "common/clock.h"
+#include "controller/autoscale_loop.h"
 #include "controller/certificate_orderer.h"
 #include "controller/controller_loop.h"
 #include "controller/drain_tracker.h"
@@ -42,6 +42,10 @@ class LeaderLoops {
     // yet started; empty when the server orders no certificate (no ACME
     // directory).
     std::function<std::unique_ptr<controller::CertificateOrderer>(int64_t epoch)> certificates;
+    // The apps' signals (the leader's live metrics) for the autoscaler; empty:
+    // no autoscaler runs.
+    controller::AutoscaleLoop::SignalsFn autoscale_signals;
+    Duration autoscale_interval = std::chrono::seconds(5);
   };
 
   // Everything in deps must outlive this.
@@ -68,6 +72,7 @@ class LeaderLoops {
   std::unique_ptr<controller::ControllerLoop> loop_;              // GUARDED_BY(mu_)
   std::unique_ptr<controller::DrainTracker> drains_;              // GUARDED_BY(mu_)
   std::unique_ptr<controller::CertificateOrderer> certificates_;  // GUARDED_BY(mu_)
+  std::unique_ptr<controller::AutoscaleLoop> autoscaler_;         // GUARDED_BY(mu_)
   int64_t epoch_ = 0;                                             // GUARDED_BY(mu_)
 };
 

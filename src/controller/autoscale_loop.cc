@@ -1,0 +1,102 @@
+#include "controller/autoscale_loop.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "common/logging.h"
+
+namespace skiff::controller {
+
+AutoscaleLoop::AutoscaleLoop(store::Store* store, const Clock* clock, SignalsFn signals,
+                             Options options)
+    : store_(store), clock_(clock), signals_(std::move(signals)), options_(options) {}
+
+AutoscaleLoop::~AutoscaleLoop() { Stop(); }
+
+void AutoscaleLoop::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void AutoscaleLoop::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void AutoscaleLoop::Run() {
+  while (true) {
+    if (auto pass = RunOnce(); !pass) {
+      SKIFF_LOG_WARN("autoscaler: cannot read the apps: {}", pass.error().message);
+    }
+    std::unique_lock lock(mu_);
+    if (clock_->WaitFor(cv_, lock, options_.interval, [&] { return stopping_; })) return;
+  }
+}
+
+Result<int> AutoscaleLoop::RunOnce() {
+  SKIFF_ASSIGN_OR_RETURN(std::vector<model::App> apps, store_->ListApps());
+  int scaled = 0;
+  const Time now = clock_->Now();
+  for (const model::App& app : apps) {
+    if (app.deleting || !app.spec.autoscale) continue;
+    auto changed = Decide(app, now);
+    if (!changed) {
+      // kAborted: the app changed meanwhile; kFailedPrecondition: this
+      // server no longer leads. Either way the next pass decides afresh.
+      SKIFF_LOG_INFO("autoscaler: {}: decision not written: {}", app.name, changed.error().message);
+      continue;
+    }
+    if (*changed) ++scaled;
+  }
+  return scaled;
+}
+
+Result<bool> AutoscaleLoop::Decide(const model::App& app, Time now) {
+  const model::Autoscale& policy = *app.spec.autoscale;
+  const int current = model::DesiredReplicas(app);
+  AutoscaleSignals signals = signals_(app, policy.window, now);
+  // A wake is a request the edges may not have reported yet: the app is not
+  // idle before `idle` has passed since it.
+  if (app.scaled_up_at != Time{} &&
+      (!signals.last_request || *signals.last_request < app.scaled_up_at)) {
+    signals.last_request = app.scaled_up_at;
+  }
+  AutoscaleState state;
+  state.replicas = current;
+  if (app.scaled_up_at != Time{}) state.last_scale_up = app.scaled_up_at;
+  if (app.scaled_down_at != Time{}) state.last_scale_down = app.scaled_down_at;
+  const AutoscaleDecision decision = DecideReplicas(policy, signals, state, now);
+  if (!decision.changed()) {
+    // Record the count the first time, so that later specs' replicas no
+    // longer move it; no event, nothing was scaled.
+    if (app.autoscaled_replicas) return false;
+  }
+  model::App next = app;
+  next.autoscaled_replicas = decision.replicas;
+  next.updated_at = now;
+  store::Txn txn;
+  if (decision.replicas > current) next.scaled_up_at = now;
+  if (decision.replicas < current) next.scaled_down_at = now;
+  txn.Put(next, app.version);
+  if (decision.changed()) {
+    model::Event event;
+    event.time = now;
+    event.app = app.name;
+    event.kind = "app.autoscaled";
+    event.message = AutoscaleMessage(decision);
+    event.details["from"] = std::to_string(current);
+    event.details["to"] = std::to_string(decision.replicas);
+    txn.AddEvent(std::move(event));
+  }
+  if (options_.fence_epoch != 0) txn.Fenced(options_.fence_epoch);
+  SKIFF_RETURN_IF_ERROR(store_->Commit(txn));
+  if (decision.changed()) SKIFF_LOG_INFO("{}: {}", app.name, AutoscaleMessage(decision));
+  return decision.changed();
+}
+
+}  // namespace skiff::controller

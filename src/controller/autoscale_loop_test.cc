@@ -1,0 +1,180 @@
+#include "controller/autoscale_loop.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "controller/app_service.h"
+#include "store/leader_lease.h"
+#include "store/memory/memory_store.h"
+
+namespace skiff::controller {
+namespace {
+
+using std::chrono::seconds;
+
+// The loop driven by hand (RunOnce, ManualClock) over a MemoryStore, with
+// the signals a test sets.
+class AutoscaleLoopTest : public ::testing::Test {
+ protected:
+  AutoscaleLoopTest() { loop_ = MakeLoop(0); }
+
+  std::unique_ptr<AutoscaleLoop> MakeLoop(int64_t epoch) {
+    return std::make_unique<AutoscaleLoop>(
+        &store_, &clock_,
+        [this](const model::App& app, Duration window, Time) {
+          asked_window_ = window;
+          asked_app_ = app.name;
+          return signals_;
+        },
+        AutoscaleLoop::Options{.interval = seconds(5), .fence_epoch = epoch});
+  }
+
+  model::AppSpec RpsSpec(const std::string& name) {
+    model::AppSpec spec;
+    spec.name = name;
+    spec.run.command = {"serve"};
+    spec.health.type = model::HealthType::kNone;
+    spec.autoscale = model::Autoscale{.min = 2, .max = 10, .target_rps_per_replica = 500};
+    return spec;
+  }
+
+  std::vector<model::Event> EventsOf(const std::string& kind) {
+    std::vector<model::Event> out;
+    const std::vector<model::Event> all = store_.ListEvents({}).value();
+    for (const model::Event& e : all) {
+      if (e.kind == kind) out.push_back(e);
+    }
+    return out;
+  }
+
+  store::MemoryStore store_;
+  ManualClock clock_;
+  AppService apps_{&store_, &clock_};
+  AutoscaleSignals signals_;
+  Duration asked_window_{0};
+  std::string asked_app_;
+  std::unique_ptr<AutoscaleLoop> loop_;
+};
+
+// Verify that a decision changes the app's count without a revision, records
+// when it scaled up, and leaves an event with the reason.
+TEST_F(AutoscaleLoopTest, ScalesOutWithEventAndNoRevision) {
+  ASSERT_TRUE(apps_.Apply(RpsSpec("web")));
+  signals_.rps = 1900;  // 4 replicas' worth
+  auto scaled = loop_->RunOnce();
+  ASSERT_TRUE(scaled) << scaled.error().ToString();
+  EXPECT_EQ(*scaled, 1);
+  const model::App app = store_.GetApp("web").value();
+  EXPECT_EQ(app.autoscaled_replicas, 4);
+  EXPECT_EQ(model::DesiredReplicas(app), 4);
+  EXPECT_EQ(app.revision, 1);
+  EXPECT_EQ(app.scaled_up_at, clock_.Now());
+  EXPECT_EQ(asked_app_, "web");
+  EXPECT_EQ(asked_window_, seconds(60));
+  auto events = EventsOf("app.autoscaled");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_THAT(events[0].message, ::testing::StartsWith("autoscale: 2 \u2192 4: rps 1900 > 1000"));
+  EXPECT_EQ(events[0].details.at("from"), "2");
+  EXPECT_EQ(events[0].details.at("to"), "4");
+
+  // Within cooldown_up nothing more happens, and nothing is written.
+  signals_.rps = 4000;
+  const int64_t revision = store_.Revision();
+  clock_.Advance(seconds(10));
+  EXPECT_EQ(loop_->RunOnce().value(), 0);
+  EXPECT_EQ(store_.Revision(), revision);
+  clock_.Advance(seconds(30));
+  EXPECT_EQ(loop_->RunOnce().value(), 1);
+  EXPECT_EQ(store_.GetApp("web")->autoscaled_replicas, 8);
+}
+
+// Verify that a holding decision records the count once (so that a later
+// spec's replicas no longer move it) and writes no event.
+TEST_F(AutoscaleLoopTest, HoldRecordsCountOnceWithoutEvent) {
+  ASSERT_TRUE(apps_.Apply(RpsSpec("web")));
+  signals_.rps = 800;  // within the band around 2 × 500
+  EXPECT_EQ(loop_->RunOnce().value(), 0);
+  EXPECT_EQ(store_.GetApp("web")->autoscaled_replicas, 2);
+  const int64_t revision = store_.Revision();
+  EXPECT_EQ(loop_->RunOnce().value(), 0);
+  EXPECT_EQ(store_.Revision(), revision) << "a hold after the first writes nothing";
+  EXPECT_TRUE(EventsOf("app.autoscaled").empty());
+}
+
+// Verify that apps without autoscale, or being deleted, are left alone.
+TEST_F(AutoscaleLoopTest, LeavesOtherAppsAlone) {
+  model::AppSpec plain = RpsSpec("plain");
+  plain.autoscale.reset();
+  plain.replicas = 3;
+  ASSERT_TRUE(apps_.Apply(plain));
+  ASSERT_TRUE(apps_.Apply(RpsSpec("gone")));
+  ASSERT_TRUE(apps_.Delete("gone"));
+  signals_.rps = 100000;
+  const int64_t revision = store_.Revision();
+  EXPECT_EQ(loop_->RunOnce().value(), 0);
+  EXPECT_EQ(store_.Revision(), revision);
+}
+
+// Verify that an idle app with scale_to_zero goes to sleep after `idle`,
+// and that a wake's time counts as a request: it does not sleep again
+// before `idle` has passed since.
+TEST_F(AutoscaleLoopTest, IdleAppSleepsAndWakeCountsAsRequest) {
+  model::AppSpec spec = RpsSpec("web");
+  spec.autoscale = model::Autoscale{.min = 0,
+                                    .max = 3,
+                                    .target_rps_per_replica = 100,
+                                    .cooldown_down = seconds(0),
+                                    .scale_to_zero = true,
+                                    .idle = seconds(600)};
+  ASSERT_TRUE(apps_.Apply(spec));
+  signals_.rps = 0;
+  signals_.last_request = clock_.Now();
+  clock_.Advance(seconds(599));
+  loop_->RunOnce().value();
+  EXPECT_FALSE(model::IsSleeping(store_.GetApp("web").value()));
+  clock_.Advance(seconds(2));
+  EXPECT_EQ(loop_->RunOnce().value(), 1);
+  model::App app = store_.GetApp("web").value();
+  EXPECT_TRUE(model::IsSleeping(app));
+  EXPECT_EQ(app.scaled_down_at, clock_.Now());
+  ASSERT_EQ(EventsOf("app.autoscaled").size(), 1u);
+  EXPECT_THAT(EventsOf("app.autoscaled")[0].message,
+              ::testing::HasSubstr("1 \u2192 0: idle for 10m"));
+
+  ASSERT_TRUE(apps_.Wake("web", "edge e1").value());
+  clock_.Advance(seconds(60));  // the edges have not reported the request yet
+  EXPECT_EQ(loop_->RunOnce().value(), 0);
+  EXPECT_FALSE(model::IsSleeping(store_.GetApp("web").value()));
+}
+
+// Verify that a loop of a term that is over writes nothing.
+TEST_F(AutoscaleLoopTest, FencedAtAnOldEpochWritesNothing) {
+  ASSERT_TRUE(apps_.Apply(RpsSpec("web")));
+  signals_.rps = 1900;
+  auto deposed = MakeLoop(store::kSingleServerEpoch + 1);
+  const int64_t revision = store_.Revision();
+  EXPECT_EQ(deposed->RunOnce().value(), 0);
+  EXPECT_EQ(store_.Revision(), revision);
+  auto leader = MakeLoop(store::kSingleServerEpoch);
+  EXPECT_EQ(leader->RunOnce().value(), 1);
+}
+
+// Verify that the started loop decides by itself.
+TEST_F(AutoscaleLoopTest, RunsByItself) {
+  ASSERT_TRUE(apps_.Apply(RpsSpec("web")));
+  signals_.rps = 1900;
+  loop_->Start();
+  auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  while (store_.GetApp("web")->autoscaled_replicas != 4 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  loop_->Stop();
+  EXPECT_EQ(store_.GetApp("web")->autoscaled_replicas, 4);
+}
+
+}  // namespace
+}  // namespace skiff::controller
