@@ -436,6 +436,22 @@ TEST_F(ApiServerTest, ApplyInvalidSpecChangesNothing) {
   EXPECT_EQ(store_.Revision(), before);
 }
 
+// Verify that an autoscale window shorter than the server's sample interval
+// (5 s by default) is 400 naming autoscale.window, writing nothing, and that
+// one as long is taken.
+TEST_F(ApiServerTest, ApplyRefusesWindowShorterThanSampleInterval) {
+  int64_t before = store_.Revision();
+  FakeWriter w = Apply("hello", R"({"name":"hello","run":{"command":["sleep","1"]},)"
+                                R"("autoscale":{"target_rps_per_replica":100,"window":"2s"}})");
+  EXPECT_EQ(w.status, 400);
+  EXPECT_EQ(w.Json().at("error").at("field"), "autoscale.window");
+  EXPECT_EQ(store_.Revision(), before);
+  EXPECT_EQ(Apply("hello", R"({"name":"hello","run":{"command":["sleep","1"]},)"
+                           R"("autoscale":{"target_rps_per_replica":100,"window":"5s"}})")
+                .status,
+            201);
+}
+
 // Verify that a domain another app serves is refused (409, naming the field and
 // the app), writing nothing, and that the app holding it may keep re-applying it.
 TEST_F(ApiServerTest, ApplyDomainTakenByAnotherApp) {

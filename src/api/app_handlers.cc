@@ -166,6 +166,10 @@ net::HttpResponse ApplyApp(const ApiDeps& deps, const net::HttpRequest& request,
               fmt::format("name: the spec names \"{}\" but the URL names \"{}\"", spec->name, name),
               "name"});
   }
+  if (spec->autoscale) {
+    Status window = model::CheckAutoscaleWindow(*spec->autoscale, deps.sample_interval);
+    if (!window) return ErrorReply(window.error());
+  }
   if (Status allowed = CheckProject(deps, caller, *spec); !allowed) {
     return ErrorReply(allowed.error());
   }
