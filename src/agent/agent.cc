@@ -440,7 +440,10 @@ void Agent::SampleLoop() {
     std::vector<protocol::InstanceSample> samples;
     for (const auto& [id, task] : running) {
       if (auto it = measured.find(task.handle.id); it != measured.end()) {
-        samples.push_back(protocol::InstanceSample{id, it->second});
+        model::ResourceSample sample = it->second;
+        sample.cpu_reserved_millis = task.resources.cpu_millis;
+        sample.memory_reserved_bytes = task.resources.memory_bytes;
+        samples.push_back(protocol::InstanceSample{id, sample});
       }
     }
     // Sent even when empty: a batch replaces the node's last one, so the

@@ -51,6 +51,10 @@
 
 namespace skiff::agent {
 
+// The shortest sample interval the flags accept: below a second the cost of
+// sampling grows and cpu averages get noisy (docs/metrics.md).
+inline constexpr Duration kMinSampleInterval = std::chrono::seconds(1);
+
 struct AgentOptions {
   // Empty: the id kept in the data dir, or a new one saved there.
   std::string node_id;
@@ -64,6 +68,8 @@ struct AgentOptions {
   std::map<std::string, std::string> labels;
   model::Resources capacity;
   Duration heartbeat_interval = std::chrono::seconds(1);
+  // How often instances are sampled (one Driver::SampleAll per driver).
+  // Flags keep it at or above kMinSampleInterval.
   Duration sample_interval = std::chrono::seconds(5);
   // A full ListAssignments at least this often, whatever the watch says.
   Duration resync_interval = std::chrono::seconds(5);

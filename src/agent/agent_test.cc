@@ -949,17 +949,23 @@ TEST_F(AgentTest, KeptAssignmentsServeWhileControlPlaneDown) {
   EXPECT_TRUE(driver_.IsRunning("i1")) << "adopted, still running";
 }
 
-// Verify that resource samples of running instances reach the control plane.
+// Verify that resource samples of running instances reach the control plane,
+// with the driver's limit and the reservation of the instance's spec.
 TEST_F(AgentTest, SamplesAreReported) {
   auto agent = NewAgent();
   ASSERT_TRUE(agent->Start().has_value());
-  Place(Instance("i1"));
+  model::AppSpec spec = Spec();
+  spec.resources = {.cpu_millis = 500, .memory_bytes = 64 << 20};
+  Place(Instance("i1"), spec);
   ASSERT_TRUE(PollUntil([&] { return StateIs("i1", InstanceState::kRunning); }));
-  driver_.SetSample("i1", model::ResourceSample{.cpu_millis = 250, .memory_bytes = 4096});
+  driver_.SetSample("i1", model::ResourceSample{
+                              .cpu_millis = 250, .memory_bytes = 4096, .memory_limit_bytes = 8192});
   ASSERT_TRUE(PollUntil([&] {
     auto samples = cp_.samples();
     return std::any_of(samples.begin(), samples.end(), [](const protocol::InstanceSample& s) {
-      return s.instance_id == "i1" && s.sample.cpu_millis == 250 && s.sample.memory_bytes == 4096;
+      return s.instance_id == "i1" && s.sample.cpu_millis == 250 && s.sample.memory_bytes == 4096 &&
+             s.sample.memory_limit_bytes == 8192 && s.sample.cpu_reserved_millis == 500 &&
+             s.sample.memory_reserved_bytes == 64 << 20;
     });
   }));
 }

@@ -77,7 +77,10 @@ bool InstanceRunner::finished() const {
 
 std::optional<InstanceRunner::Running> InstanceRunner::Snapshot() const {
   std::lock_guard lock(mu_);
-  return running_;
+  std::optional<Running> running = running_;
+  // A new revision is a new instance: the target's spec is the task's.
+  if (running && target_) running->resources = target_->spec.resources;
+  return running;
 }
 
 MonoTime InstanceRunner::RunOnce() {

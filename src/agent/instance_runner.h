@@ -84,6 +84,9 @@ class InstanceRunner final : public PoolJob {
     runtime::Driver* driver = nullptr;
     runtime::TaskHandle handle;
     std::string log_path;
+    // What its spec reserves (zeros while no assignment has named it: a task
+    // adopted at start-up).
+    model::Resources resources;
   };
   // The task now running, if any (for sampling and log rotation).
   std::optional<Running> Snapshot() const;

@@ -129,6 +129,7 @@ Status StandaloneAgent::Impl::Start() {
   }
   agent_options.port_first = options_.port_first;
   agent_options.port_last = options_.port_last;
+  agent_options.sample_interval = options_.sample_interval;
   agent_ = std::make_unique<Agent>(agent_options, control_plane_.get(), drivers_.ByName(),
                                    SystemClock::Get());
   SKIFF_RETURN_IF_ERROR(agent_->Start());

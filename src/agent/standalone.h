@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/result.h"
 #include "model/spec.h"
 
@@ -39,6 +40,8 @@ struct StandaloneAgentOptions {
   std::string data_dir = ".skiff-agent";
   int port_first = 20000;
   int port_last = 29999;
+  // How often instances' cpu and memory are sampled (--sample-interval).
+  Duration sample_interval = std::chrono::seconds(5);
 };
 
 class StandaloneAgent {

@@ -75,9 +75,9 @@ struct ApiDeps {
   // Prometheus, which scrapes without one, is given its own listener instead
   // (skiff server --metrics-listen). Clear to serve it with no token.
   bool metrics_need_auth = true;
-  // How often agents sample instances and edges report traffic: an
-  // autoscale window shorter than it is refused on apply (it would hold
-  // no sample).
+  // How often agents sample their instances (the server's --sample-interval):
+  // the shortest window resource figures can be averaged over: an autoscale
+  // window shorter than it is refused on apply (it would hold no sample).
   Duration sample_interval = std::chrono::seconds(5);
   // Where edges' traffic is gathered (POST /v1/edges/{name}/traffic, GET
   // /v1/traffic); null: those answer 404.

@@ -14,6 +14,7 @@
 
 #include "api/errors.h"
 #include "api/handlers.h"
+#include "api/instance_metrics.h"
 #include "auth/audit_scope.h"
 #include "common/check.h"
 #include "common/ids.h"
@@ -316,6 +317,7 @@ void ApiServer::AddMetrics() {
     for (const auto& [state, n] : counted->instances) instances->With({state}).Set(n);
   });
   if (deps_.traffic != nullptr) AddTrafficMetrics();
+  if (deps_.nodes != nullptr) AddInstanceMetrics(m, snapshots, deps_.nodes);
 }
 
 void ApiServer::AddTrafficMetrics() {

@@ -297,7 +297,8 @@ net::HttpResponse ListInstances(const ApiDeps& deps, const net::HttpRequest&,
     json::value v = model::ToJson(i);
     if (auto it = samples.find(i.id); it != samples.end() && model::IsLive(i.state)) {
       v.as_object()["cpu_millis"] = it->second.cpu_millis;
-      v.as_object()["memory_bytes"] = it->second.memory_bytes;
+      v.as_object()["memory_bytes"] = it->second.memory_bytes;  // the working set
+      v.as_object()["memory_limit_bytes"] = it->second.memory_limit_bytes;
     }
     out.push_back(std::move(v));
   }

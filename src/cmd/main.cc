@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/agent.h"
 #include "agent/standalone.h"
 #include "cli/cli.h"
 #include "common/fd_limit.h"
@@ -235,6 +236,13 @@ void AddDurationOption(CLI::App* cmd, const std::string& name, D* out, const std
           "DURATION");
 }
 
+// --sample-interval: how often `who` samples its instances' cpu and memory.
+void AddSampleIntervalOption(CLI::App* cmd, skiff::Duration* out, const std::string& who) {
+  AddDurationOption(cmd, "--sample-interval", out, "5s", skiff::agent::kMinSampleInterval,
+                    std::chrono::minutes(5),
+                    "how often " + who + " samples its instances' cpu and memory");
+}
+
 // "k=v,k2=v2" pieces (CLI11 split them at commas) into a map; "" when fine,
 // else what is wrong.
 std::string ParsePairs(const std::vector<std::string>& pieces,
@@ -365,6 +373,7 @@ int main(int argc, char** argv) {
                     std::chrono::minutes(10),
                     "a node without a heartbeat for this long is down: its instances are "
                     "replaced elsewhere");
+  AddSampleIntervalOption(server, &server_options.sample_interval, "the local agent");
   AddDurationOption(server, "--audit-retention", &server_options.audit_retention, "90d",
                     std::chrono::hours(1), std::chrono::hours(24 * 3650),
                     "how long the audit trail keeps an entry (skiff audit)");
@@ -499,6 +508,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   AddPortsOption(agent, "range instance ports (PORT) are allocated from", &agent_options.port_first,
                  &agent_options.port_last);
+  AddSampleIntervalOption(agent, &agent_options.sample_interval, "this agent");
   AddLogLevelOption(agent, &log_level);
 
   skiff::server::KeyRotationOptions rotate_options;

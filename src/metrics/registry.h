@@ -2,9 +2,11 @@
 // in the Prometheus text exposition format 0.0.4 for GET /metrics.
 //
 // A metric family is registered once (name, help, label names) and hands out one
-// series per tuple of label values. Families and series live as long as the
-// registry, so the pointers and references it returns stay valid; hot paths keep
-// them instead of looking them up per request.
+// series per tuple of label values. Families live as long as the registry, and
+// series too unless removed (Family::Remove, RetainOnly: for families that
+// mirror state kept elsewhere, whose series of things gone must disappear), so
+// the pointers and references it returns stay valid; hot paths keep them
+// instead of looking them up per request.
 //
 // Thread-safety: everything may be called from any thread. Updating a series is
 // lock-free (counters, gauges) or takes a short per-series lock (histograms).
@@ -16,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -108,6 +111,15 @@ class Family {
   const std::string& help() const { return help_; }
   const std::vector<std::string>& label_names() const { return label_names_; }
 
+  // Removes the series of these label values (none: nothing happens). A
+  // reference With() returned for it dangles from then on: only for families
+  // whose series nobody holds (those a collect hook refreshes).
+  void Remove(const LabelValues& values);
+  // Removes every series whose label values are not in `keep`, in one step
+  // (a concurrent render sees the series before or after, never a gap).
+  // The same caveat as Remove.
+  void RetainOnly(const std::set<LabelValues>& keep);
+
   // Calls fn(values, series) for every series, ordered by label values.
   void ForEach(const std::function<void(const LabelValues&, const T&)>& fn) const;
 
@@ -184,6 +196,18 @@ T& Family<T>::With(const LabelValues& values) {
   auto& slot = series_[values];
   if (!slot) slot = make_();
   return *slot;
+}
+
+template <typename T>
+void Family<T>::Remove(const LabelValues& values) {
+  std::lock_guard lock(mu_);
+  series_.erase(values);
+}
+
+template <typename T>
+void Family<T>::RetainOnly(const std::set<LabelValues>& keep) {
+  std::lock_guard lock(mu_);
+  std::erase_if(series_, [&](const auto& entry) { return keep.count(entry.first) == 0; });
 }
 
 template <typename T>

@@ -133,6 +133,31 @@ TEST(RegistryTest, CollectHookRefreshesGauges) {
   EXPECT_NE(r.Render().find("apps 7\n"), std::string::npos);
 }
 
+// Verify that removed series stop rendering, RetainOnly keeps exactly the
+// listed ones, and a series asked for again starts afresh.
+TEST(RegistryTest, SeriesCanBeRemoved) {
+  Registry r;
+  GaugeFamily* g = r.AddGauge("up_things", "Things.", {"thing"});
+  g->With({"a"}).Set(1);
+  g->With({"b"}).Set(2);
+  g->With({"c"}).Set(3);
+  g->Remove({"b"});
+  g->Remove({"nothing"});
+  EXPECT_EQ(r.Render(),
+            "# HELP up_things Things.\n"
+            "# TYPE up_things gauge\n"
+            "up_things{thing=\"a\"} 1\n"
+            "up_things{thing=\"c\"} 3\n");
+  g->RetainOnly({{"c"}, {"d"}});
+  EXPECT_EQ(r.Render(),
+            "# HELP up_things Things.\n"
+            "# TYPE up_things gauge\n"
+            "up_things{thing=\"c\"} 3\n");
+  EXPECT_EQ(g->With({"a"}).Value(), 0);
+  g->RetainOnly({});
+  EXPECT_EQ(r.Render(), "# HELP up_things Things.\n# TYPE up_things gauge\n");
+}
+
 // Verify that a counter ignores negative steps and counts concurrent increments exactly.
 TEST(RegistryTest, CounterConcurrentAndMonotonic) {
   Registry r;

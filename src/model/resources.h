@@ -131,11 +131,29 @@ struct Node {
   friend bool operator==(const Node&, const Node&) = default;
 };
 
-// One measurement of a task's resources, taken by its node's driver.
+// One measurement of a task's resources, taken by its node's driver, with
+// what the task runs with (docs/metrics.md, "Collection").
 struct ResourceSample {
   Time at;
-  int64_t cpu_millis = 0;    // average use since the previous sample, in millicores
-  int64_t memory_bytes = 0;  // resident memory of the whole task (all its processes)
+  // Average use since the previous sample, in millicores (1000 = one core
+  // busy); percent of one core is cpu_millis / 10.
+  int64_t cpu_millis = 0;
+  // The WORKING SET of the whole task (all its processes): what it uses that
+  // cannot be reclaimed, as the kernel's OOM killer and `docker stats` see it.
+  // A cgroup's usage minus its inactive file pages (v2 memory.current -
+  // inactive_file, v1 memory.usage_in_bytes - total_inactive_file, the
+  // Engine's usage - inactive_file); resident memory (RSS) without a cgroup.
+  int64_t memory_bytes = 0;
+  // The memory limit the kernel enforces on the task (memory.max,
+  // memory.limit_in_bytes, the container's limit); 0: none.
+  int64_t memory_limit_bytes = 0;
+  // What the task's spec reserves (resources.cpu / resources.memory, which
+  // are also its limits where the driver enforces them); 0: none. Filled by
+  // the agent, which knows the spec: the percent of the reservation is
+  // cpu_millis * 100 / cpu_reserved_millis.
+  int64_t cpu_reserved_millis = 0;
+  int64_t memory_reserved_bytes = 0;
+  friend bool operator==(const ResourceSample&, const ResourceSample&) = default;
 };
 
 struct Event {

@@ -56,8 +56,13 @@ Result<InstanceReport> InstanceReportFromJson(const json::value& json) {
 }
 
 json::value ToJson(const model::ResourceSample& s) {
-  return json::object{
+  json::object o{
       {"at", FormatTime(s.at)}, {"cpu_millis", s.cpu_millis}, {"memory_bytes", s.memory_bytes}};
+  // Zeros (none) are left out: what an agent of before these fields sent.
+  if (s.memory_limit_bytes != 0) o["memory_limit_bytes"] = s.memory_limit_bytes;
+  if (s.cpu_reserved_millis != 0) o["cpu_reserved_millis"] = s.cpu_reserved_millis;
+  if (s.memory_reserved_bytes != 0) o["memory_reserved_bytes"] = s.memory_reserved_bytes;
+  return o;
 }
 
 Result<model::ResourceSample> ResourceSampleFromJson(const json::value& json) {
@@ -69,6 +74,13 @@ Result<model::ResourceSample> ResourceSampleFromJson(const json::value& json) {
   s.at = at.value_or(Time{});
   s.cpu_millis = cpu.value_or(0);
   s.memory_bytes = memory.value_or(0);
+  // Absent from an older agent's samples: none known.
+  SKIFF_ASSIGN_OR_RETURN(auto limit, OptInt(*o, "memory_limit_bytes"));
+  SKIFF_ASSIGN_OR_RETURN(auto cpu_reserved, OptInt(*o, "cpu_reserved_millis"));
+  SKIFF_ASSIGN_OR_RETURN(auto memory_reserved, OptInt(*o, "memory_reserved_bytes"));
+  s.memory_limit_bytes = limit.value_or(0);
+  s.cpu_reserved_millis = cpu_reserved.value_or(0);
+  s.memory_reserved_bytes = memory_reserved.value_or(0);
   return s;
 }
 

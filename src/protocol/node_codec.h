@@ -21,7 +21,9 @@ Result<InstanceReport> InstanceReportFromJson(const boost::json::value& json);
 boost::json::value ToJson(const model::ResourceSample& sample);
 Result<model::ResourceSample> ResourceSampleFromJson(const boost::json::value& json);
 
-// {"samples":[{"instance":"…","at":"…","cpu_millis":N,"memory_bytes":N}]}
+// {"samples":[{"instance":"…","at":"…","cpu_millis":N,"memory_bytes":N,
+// "memory_limit_bytes":N,"cpu_reserved_millis":N,"memory_reserved_bytes":N}]}:
+// the last three left out when 0, and read as 0 when absent (older agents).
 boost::json::value SamplesToJson(const std::vector<InstanceSample>& samples);
 Result<std::vector<InstanceSample>> SamplesFromJson(const boost::json::value& json);
 

@@ -92,6 +92,35 @@ TEST(ControlPlaneCodecTest, SamplesRoundTrip) {
   EXPECT_FALSE(SamplesFromJson(json::parse(R"({"samples":3})")));
 }
 
+// Verify that a sample's limit and reservations round-trip, and that an older
+// agent's sample without them reads them as 0 (none).
+TEST(ControlPlaneCodecTest, SampleLimitsRoundTripAndMayBeAbsent) {
+  model::ResourceSample full{.at = kT1,
+                             .cpu_millis = 120,
+                             .memory_bytes = 10 << 20,
+                             .memory_limit_bytes = 128 << 20,
+                             .cpu_reserved_millis = 250,
+                             .memory_reserved_bytes = 128 << 20};
+  auto back = ResourceSampleFromJson(Wire(ToJson(full)));
+  ASSERT_TRUE(back) << back.error().ToString();
+  EXPECT_EQ(*back, full);
+
+  auto old = SamplesFromJson(json::parse(
+      R"({"samples":[{"instance":"a-1","at":"2026-01-02T03:04:05Z","cpu_millis":7,"memory_bytes":9}]})"));
+  ASSERT_TRUE(old) << old.error().ToString();
+  ASSERT_EQ(old->size(), 1u);
+  EXPECT_EQ((*old)[0].sample.cpu_millis, 7);
+  EXPECT_EQ((*old)[0].sample.memory_bytes, 9);
+  EXPECT_EQ((*old)[0].sample.memory_limit_bytes, 0);
+  EXPECT_EQ((*old)[0].sample.cpu_reserved_millis, 0);
+  EXPECT_EQ((*old)[0].sample.memory_reserved_bytes, 0);
+
+  auto bad = ResourceSampleFromJson(json::parse(R"({"memory_limit_bytes":"lots"})"));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_THAT(bad.error().message, HasSubstr("memory_limit_bytes"));
+}
+
 // Verify that assignments round-trip with their instances and specs.
 TEST(ControlPlaneCodecTest, AssignmentsRoundTrip) {
   Assignments a;

@@ -376,6 +376,7 @@ Status Server::Impl::StartAgent() {
   agent_options.capacity = agent::MachineCapacity();
   agent_options.port_first = options_.port_first;
   agent_options.port_last = options_.port_last;
+  agent_options.sample_interval = options_.sample_interval;
   if (!shared_) {
     control_plane_ =
         std::make_unique<LocalControlPlane>(store_.get(), nodes_.get(), secrets_.get());
@@ -599,6 +600,7 @@ Status Server::Impl::Start() {
   deps.challenges = challenges_.get();
   deps.log_dir = (std::filesystem::path(data) / "logs").string();
   deps.metrics = metrics_.get();
+  deps.sample_interval = options_.sample_interval;
   deps.traffic = &traffic_;
   deps.edge_heard = [roster](const std::string& edge, int64_t interval_ms) {
     roster->Heard(edge, interval_ms);

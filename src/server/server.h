@@ -70,6 +70,10 @@ struct ServerOptions {
   // Where the process driver may create cgroups; empty: never use cgroups.
   std::string cgroup_parent = "/sys/fs/cgroup/skiff";
   Duration resync_interval = std::chrono::seconds(5);
+  // How often the local agent samples its instances' cpu and memory
+  // (--sample-interval, at least kMinSampleInterval). The API knows it
+  // (api::ApiDeps::sample_interval): the autoscaler's window is checked against it.
+  Duration sample_interval = std::chrono::seconds(5);
   // A node without a heartbeat for this long is down: its instances are
   // replaced elsewhere and no longer routed to.
   Duration node_ttl = std::chrono::seconds(5);

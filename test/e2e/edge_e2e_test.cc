@@ -274,7 +274,7 @@ INSTANTIATE_TEST_SUITE_P(Engines, StandaloneEdgeE2eTest,
 // Verify that the server's /metrics and a standalone edge's pass `promtool check
 // metrics` (well-formed, HELP and TYPE on every family, counters ending in
 // _total, quantiles only in summaries) once traffic has flowed through both
-// edges, with a sample in every family.
+// edges and the instance was sampled, with a sample in every family.
 TEST_F(EdgeE2eTest, MetricsPassPromtool) {
   if (RunCommand({"/bin/sh", "-c", "command -v promtool"}, {}).exit_code != 0) {
     if (InCi()) FAIL() << "no promtool: scripts/setup.sh installs Debian's prometheus package";
@@ -307,7 +307,10 @@ TEST_F(EdgeE2eTest, MetricsPassPromtool) {
         for (int i = 0; i < 5; ++i) EXPECT_TRUE(through_both());
         auto r = server_.Api("GET", "/metrics");
         exposition = r ? r->body : "";
-        return exposition.find(
+        // And the agent has sampled the app's instance (every 5 s).
+        return exposition.find("skiff_instance_memory_working_set_bytes{app=\"web\"") !=
+                   std::string::npos &&
+               exposition.find(
                    "skiff_app_request_latency_seconds{app=\"web\",quantile=\"0.5\"} NaN") ==
                    std::string::npos &&
                exposition.find("skiff_app_request_latency_seconds{app=\"web\",quantile=\"0.5\"}") !=

@@ -82,14 +82,15 @@ class DockerDriverTest : public ::testing::Test {
   std::unique_ptr<DockerDriver> driver_;
 };
 
-// Verify the whole life of a task: start, serving, logs, a sample, a stop with
-// the exit code, and removal on Release.
+// Verify the whole life of a task: start, serving, logs, a sample (working set
+// and limit), a stop with the exit code, and removal on Release.
 TEST_F(DockerDriverTest, StartServeLogSampleStopRelease) {
   SKIFF_REQUIRE_DOCKER(host);
   auto image = testing::TestAppImage(host);
   ASSERT_TRUE(image) << image.error().ToString();
   driver_ = std::make_unique<DockerDriver>(DockerDriverOptions{.host = host});
   TaskConfig config = Config(*image);
+  config.resources.memory_bytes = 64 << 20;
   auto handle = driver_->Start(config);
   ASSERT_TRUE(handle) << handle.error().ToString();
 
@@ -106,7 +107,10 @@ TEST_F(DockerDriverTest, StartServeLogSampleStopRelease) {
   EXPECT_THAT(ReadAll(config.log_path), ::testing::Not(HasSubstr("\x01\x00")));
   auto sample = driver_->Sample(*handle);
   ASSERT_TRUE(sample) << sample.error().ToString();
+  // The working set (usage without inactive file pages), under the limit.
   EXPECT_GT(sample->memory_bytes, 0);
+  EXPECT_EQ(sample->memory_limit_bytes, 64 << 20);
+  EXPECT_LT(sample->memory_bytes, sample->memory_limit_bytes);
 
   ASSERT_TRUE(driver_->Stop(*handle, 5s));
   status = driver_->Inspect(*handle);

@@ -381,16 +381,33 @@ Result<ResourceSample> DockerDriver::Sample(const TaskHandle& handle) {
   sample.memory_bytes = std::max<int64_t>(0, usage - reclaimable);
   const int64_t cpu_ns = IntAt(stats, {"cpu_stats", "cpu_usage", "total_usage"});
   CpuMark previous;
+  bool marked = false;
   {
     std::lock_guard lock(mu_);
     auto it = cpu_marks_.find(handle.id);
-    if (it != cpu_marks_.end()) previous = it->second;
-    cpu_marks_[handle.id] = CpuMark{cpu_ns, now};
+    if (it != cpu_marks_.end()) {
+      previous = it->second;
+      marked = true;
+    }
   }
-  if (previous.at == Time{}) {
-    // The first sample: the average since the container started.
+  if (!marked) {
+    // The first sample: the average since the container started, and
+    // whether it runs with a memory limit at all.
     auto info = engine_.InspectContainer(handle.id);
     if (info && info->state.started_at != Time{}) previous.at = info->state.started_at;
+    if (info) {
+      const json::value* memory = info->host_config.if_contains("Memory");
+      previous.memory_limited = memory != nullptr && memory->is_int64() && memory->get_int64() > 0;
+    }
+  }
+  {
+    std::lock_guard lock(mu_);
+    cpu_marks_[handle.id] = CpuMark{cpu_ns, now, previous.memory_limited};
+  }
+  // Without a limit the engine reports the machine's memory as the limit:
+  // none (0), as for a process.
+  if (previous.memory_limited) {
+    sample.memory_limit_bytes = IntAt(stats, {"memory_stats", "limit"});
   }
   const int64_t elapsed_ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(now - previous.at).count();

@@ -141,7 +141,8 @@ class DockerDriver final : public Driver {
 
   // From the one-shot stats call: cpu averaged since the previous sample (the
   // first since the container started, at most its online cpus' worth),
-  // memory in use without the page cache.
+  // memory: the working set (usage minus inactive file pages) and the
+  // limit (memory_stats.limit; 0 when the container has none).
   // kNotFound when the container is gone or not running.
   Result<ResourceSample> Sample(const TaskHandle& handle) override;
 
@@ -174,6 +175,7 @@ class DockerDriver final : public Driver {
   struct CpuMark {
     int64_t usage_ns = 0;
     Time at;
+    bool memory_limited = false;  // HostConfig.Memory > 0 (learnt at the first sample)
   };
 
   // The image to run: run.image (pulled when missing) or the built one.

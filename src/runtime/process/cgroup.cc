@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -129,18 +131,69 @@ std::optional<std::string> CgroupParent::GroupOf(pid_t pid) const {
   return std::nullopt;
 }
 
+std::optional<std::string> ReadControlFile(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  // memory.stat, the largest read per sample, is about 1.5 KiB.
+  char buffer[8192];
+  std::string text;
+  while (true) {
+    const ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      close(fd);
+      return std::nullopt;
+    }
+    if (n == 0) break;
+    text.append(buffer, static_cast<size_t>(n));
+  }
+  close(fd);
+  return text;
+}
+
+int64_t KeyedValue(std::string_view text, std::string_view key) {
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t end = text.find('\n', at);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(at, end - at);
+    if (line.size() > key.size() && line.starts_with(key) && line[key.size()] == ' ') {
+      int64_t value = 0;
+      std::string_view digits = line.substr(key.size() + 1);
+      std::from_chars(digits.data(), digits.data() + digits.size(), value);
+      return value;
+    }
+    at = end + 1;
+  }
+  return 0;
+}
+
+int64_t ParseLimit(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+  if (text == "max") return 0;
+  int64_t value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  // v1's "no limit" is PAGE_COUNTER_MAX pages: 2^63 - 4096 and the like.
+  if (error != std::errc() || value <= 0 || value >= (int64_t{1} << 62)) return 0;
+  return value;
+}
+
 Result<CgroupUsage> ReadCgroupUsage(const std::string& group_dir) {
-  auto stat = ReadFile(group_dir + "/cpu.stat");
-  auto current = ReadFile(group_dir + "/memory.current");
+  auto stat = ReadControlFile(group_dir + "/cpu.stat");
+  auto current = ReadControlFile(group_dir + "/memory.current");
   if (!stat || !current) return NotFound("cgroup " + group_dir + " is gone");
   CgroupUsage usage;
-  std::istringstream in(*stat);
-  std::string key;
-  int64_t value = 0;
-  while (in >> key >> value) {
-    if (key == "usage_usec") usage.cpu_usec = value;
+  usage.cpu_usec = KeyedValue(*stat, "usage_usec");
+  int64_t used = 0;
+  std::from_chars(current->data(), current->data() + current->size(), used);
+  int64_t inactive = 0;
+  if (auto memory_stat = ReadControlFile(group_dir + "/memory.stat")) {
+    inactive = KeyedValue(*memory_stat, "inactive_file");
   }
-  usage.memory_bytes = std::strtoll(current->c_str(), nullptr, 10);
+  usage.memory_bytes = std::max<int64_t>(0, used - inactive);
+  if (auto max = ReadControlFile(group_dir + "/memory.max")) {
+    usage.memory_limit_bytes = ParseLimit(*max);
+  }
   return usage;
 }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/result.h"
 #include "model/spec.h"
@@ -21,10 +22,27 @@ std::string CpuMaxValue(int64_t cpu_millis);
 // The value for memory.max: the byte count, or "max" for 0 (no limit).
 std::string MemoryMaxValue(int64_t memory_bytes);
 
+// What a task's cgroup (v2 here, v1 in cgroup_v1.h) says of its use.
 struct CgroupUsage {
-  int64_t cpu_usec = 0;      // cpu.stat usage_usec: cumulative
-  int64_t memory_bytes = 0;  // memory.current
+  int64_t cpu_usec = 0;  // cumulative cpu time (v2 cpu.stat usage_usec)
+  // The working set: usage minus inactive file pages, the page cache the
+  // kernel reclaims first (v2 memory.current - memory.stat inactive_file).
+  int64_t memory_bytes = 0;
+  int64_t memory_limit_bytes = 0;  // memory.max; 0 for "max" (none)
 };
+
+// The contents of a small control file (a cgroup's, /proc's), read with one
+// open and read: sampling reads several per task per second, and a stream's
+// set-up would cost more than the read. nullopt when it cannot be read.
+std::optional<std::string> ReadControlFile(const std::string& path);
+
+// The value of `key` in a flat-keyed file ("key value" lines: cpu.stat,
+// memory.stat); 0 when absent.
+int64_t KeyedValue(std::string_view text, std::string_view key);
+
+// A limit as cgroups write it: "max" (v2) or a figure at or past the kernel's
+// "no limit" (v1 writes PAGE_COUNTER_MAX pages, about 2^63) read as 0.
+int64_t ParseLimit(std::string_view text);
 
 // A cgroup v2 directory (e.g. /sys/fs/cgroup/skiff) under which tasks get their
 // own groups. Thread-safe: it holds only immutable paths.
@@ -51,7 +69,8 @@ class CgroupParent {
   std::string dir_;
 };
 
-// Reads cpu.stat and memory.current of a group. kNotFound when it is gone.
+// Reads cpu.stat, memory.current, memory.stat and memory.max of a v2 group.
+// kNotFound when it is gone.
 Result<CgroupUsage> ReadCgroupUsage(const std::string& group_dir);
 
 // Removes an empty group; best effort (a group with processes stays).

@@ -230,6 +230,8 @@ ProcessDriver::ProcessDriver(ProcessDriverOptions options) : options_(std::move(
   } else {
     cgroup_note_ = "cgroup v2 not available: cpu/memory limits are not enforced (" +
                    parent.error().message + ")";
+    // Measuring only: tasks in v1 groups of their own are measured from them.
+    cgroups_v1_ = CgroupV1Finder::Detect(options_.proc_root);
   }
 }
 
@@ -691,38 +693,45 @@ std::map<std::string, ResourceSample> ProcessDriver::SampleAll(
   }
 
   // Measuring happens without the lock: a scan of /proc takes milliseconds.
-  struct Usage {
-    int64_t cpu_usec = 0;
-    int64_t memory = 0;
-  };
-  std::map<std::string, Usage> usage;
+  std::map<std::string, CgroupUsage> usage;
+  // v1 groups looked up now (once per task: a process stays in its groups).
+  std::map<std::string, std::optional<CgroupV1Groups>> found_v1;
   bool need_proc = false;
   for (const auto& [id, task] : tasks) {
-    if (task.cgroup.empty()) {
-      need_proc = true;
-      continue;
+    if (!task.cgroup.empty()) {
+      if (auto read = ReadCgroupUsage(task.cgroup)) {
+        usage[id] = *read;
+        continue;
+      }
+    } else if (cgroups_v1_) {
+      std::optional<CgroupV1Groups> groups = task.v1_groups;
+      if (!task.v1_looked) groups = found_v1[id] = cgroups_v1_->GroupsOf(task.id.pid);
+      if (groups) {
+        if (auto read = ReadCgroupV1Usage(*groups)) {
+          usage[id] = *read;
+          continue;
+        }
+      }
     }
-    if (auto read = ReadCgroupUsage(task.cgroup)) {
-      usage[id] = Usage{read->cpu_usec, read->memory_bytes};
-    } else {
-      need_proc = true;
-    }
+    need_proc = true;
   }
   if (need_proc) {
-    // One pass over /proc for every task measured by its process group.
-    std::map<pid_t, Usage> by_group;
-    std::map<pid_t, std::pair<uint64_t, Usage>> by_pid;  // with its start ticks
+    // One pass over /proc for every task measured by its process group:
+    // cpu time and resident memory (no working set nor limit without a group).
+    std::map<pid_t, CgroupUsage> by_group;
+    std::map<pid_t, std::pair<uint64_t, CgroupUsage>> by_pid;  // with its start ticks
     const int64_t ticks = ClockTicksPerSecond();
+    const int64_t page = PageSizeBytes();
     for (pid_t pid : ListPids()) {
       auto st = ReadProcStat(pid);
       if (!st || st->Finished()) continue;
       const int64_t cpu =
           static_cast<int64_t>(st->utime_ticks + st->stime_ticks) * 1'000'000 / ticks;
-      const int64_t memory = st->rss_pages * PageSizeBytes();
-      Usage& group = by_group[st->pgrp];
+      const int64_t memory = st->rss_pages * page;
+      CgroupUsage& group = by_group[st->pgrp];
       group.cpu_usec += cpu;
-      group.memory += memory;
-      by_pid[pid] = {st->start_ticks, Usage{cpu, memory}};
+      group.memory_bytes += memory;
+      by_pid[pid] = {st->start_ticks, CgroupUsage{.cpu_usec = cpu, .memory_bytes = memory}};
     }
     for (const auto& [id, task] : tasks) {
       if (usage.count(id) > 0) continue;
@@ -739,13 +748,23 @@ std::map<std::string, ResourceSample> ProcessDriver::SampleAll(
   for (const auto& [id, task] : tasks) {
     auto it = usage.find(id);
     if (it == usage.end()) continue;  // gone meanwhile
-    samples[id] = MakeSample(id, task, it->second.cpu_usec, it->second.memory);
+    samples[id] = MakeSample(id, task, it->second);
+  }
+  if (!found_v1.empty()) {
+    std::lock_guard lock(mu_);
+    for (auto& [id, groups] : found_v1) {
+      if (auto it = tasks_.find(id); it != tasks_.end()) {
+        it->second.v1_looked = true;
+        it->second.v1_groups = std::move(groups);
+      }
+    }
   }
   return samples;
 }
 
 ResourceSample ProcessDriver::MakeSample(const std::string& handle_id, const Task& task,
-                                         int64_t cpu_usec, int64_t memory) {
+                                         const CgroupUsage& usage) {
+  const int64_t cpu_usec = usage.cpu_usec;
   const MonoTime now = options_.clock->MonotonicNow();
   double elapsed_usec;
   int64_t used_usec;
@@ -762,7 +781,8 @@ ResourceSample ProcessDriver::MakeSample(const std::string& handle_id, const Tas
   }
   ResourceSample sample;
   sample.at = options_.clock->Now();
-  sample.memory_bytes = memory;
+  sample.memory_bytes = usage.memory_bytes;
+  sample.memory_limit_bytes = usage.memory_limit_bytes;
   sample.cpu_millis =
       elapsed_usec > 0
           ? static_cast<int64_t>(static_cast<double>(used_usec) * 1000.0 / elapsed_usec)

@@ -37,6 +37,7 @@
 #include "common/result.h"
 #include "runtime/driver.h"
 #include "runtime/process/cgroup.h"
+#include "runtime/process/cgroup_v1.h"
 
 namespace skiff::runtime::process {
 
@@ -67,6 +68,9 @@ struct ProcessDriverOptions {
   // caller's ExitPoller), so a thousand tasks cannot use up the process's
   // file descriptors. 0: a quarter of the soft RLIMIT_NOFILE.
   int max_pidfds = 0;
+  // Where /proc is: a task's cgroup v1 groups are found from it (tests give a
+  // fake one).
+  std::string proc_root = "/proc";
 };
 
 class ProcessDriver final : public Driver {
@@ -107,7 +111,9 @@ class ProcessDriver final : public Driver {
   Status Stop(const TaskHandle& handle, Duration grace) override;
 
   // cpu: average since the previous Sample of this handle (the first one since
-  // the task started); memory: resident bytes of the whole group (or cgroup).
+  // the task started); memory: the working set and limit of the task's cgroup
+  // (v2: its own; v1: groups of its own, found through /proc/PID/cgroup), else
+  // resident bytes of its whole process group, with no limit.
   Result<ResourceSample> Sample(const TaskHandle& handle) override;
 
   // Releasing a task calls its pending WatchExit callbacks.
@@ -132,6 +138,10 @@ class ProcessDriver final : public Driver {
     bool exited = false;
     std::optional<int> exit_code;
     std::string message;
+    // Its cgroup v1 groups (measuring only), once looked up: a task outside
+    // a v2 group of ours is looked up at its first sample.
+    bool v1_looked = false;
+    std::optional<CgroupV1Groups> v1_groups;
     bool sampled = false;
     MonoTime last_sample_at;
     int64_t last_cpu_usec = 0;
@@ -158,14 +168,17 @@ class ProcessDriver final : public Driver {
   int MaxPidfds() const;
   // cpu and memory of `task` from `cpu_usec` and `memory` measured now;
   // updates the task's last sample (by handle id).
-  ResourceSample MakeSample(const std::string& handle_id, const Task& task, int64_t cpu_usec,
-                            int64_t memory);
+  ResourceSample MakeSample(const std::string& handle_id, const Task& task,
+                            const CgroupUsage& usage);
   // A task entry for a live process named by `handle`; kNotFound when gone.
   Result<Task> Adopt(const TaskHandle& handle) const;
 
   const ProcessDriverOptions options_;
   std::optional<CgroupParent> cgroups_;  // set when cgroup v2 is usable
   std::string cgroup_note_;              // why cgroups are or are not used
+  // Without cgroup v2: finds the tasks' v1 groups to measure them (unset
+  // without v1 cpuacct and memory hierarchies).
+  std::optional<CgroupV1Finder> cgroups_v1_;
 
   // Both -1 unless the reaper thread runs: no pidfd is opened without one.
   int epoll_fd_ = -1;
