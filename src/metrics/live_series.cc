@@ -91,8 +91,8 @@ void LiveSeries::RecordTraffic(const std::string& edge, const TrafficSnapshot& s
     }
     point.bytes = Grew(t.bytes, from.bytes);
     point.in_flight = t.in_flight;
-    point.latency = Histogram::Between(t.bounds, t.cumulative, t.count, from.bounds,
-                                       from.cumulative, from.count);
+    point.latency = LatencyHistogram::Between(t.bounds, t.cumulative, t.count, from.bounds,
+                                              from.cumulative, from.count);
     if (requests > 0) state.last_request = now;
     state.traffic.push_back(std::move(point));
   }
@@ -121,7 +121,7 @@ AppWindow LiveSeries::WindowLocked(const AppState& state, Time now, Duration win
   w.last_request = state.last_request;
   w.collected = std::chrono::duration_cast<Duration>(now - state.first_seen);
   const Time from = now - window;
-  Histogram latency;
+  LatencyHistogram latency;
   std::map<std::string, int64_t> in_flight;  // each edge's latest
   for (const TrafficPoint& p : state.traffic) {
     if (p.at < from || p.at > now) continue;

@@ -29,7 +29,7 @@
 #include <string>
 
 #include "common/clock.h"
-#include "metrics/histogram.h"
+#include "metrics/latency_histogram.h"
 #include "metrics/rollup.h"
 #include "metrics/traffic.h"
 #include "model/resources.h"
@@ -118,7 +118,7 @@ class LiveSeries {
     std::array<uint64_t, 6> by_class{};
     uint64_t bytes = 0;
     int64_t in_flight = 0;
-    Histogram latency;
+    LatencyHistogram latency;
   };
   struct SamplePoint {
     Time at;

@@ -183,12 +183,12 @@ TEST(SeriesTest, StepsSumAndMergeAndKeepGaps) {
   a.minute = t0;
   a.has_traffic = true;
   a.by_class[2] = 90;
-  a.latency = Histogram{.bounds = kLiveBounds, .counts = {90, 0, 0, 0}};
+  a.latency = LatencyHistogram{.bounds = kLiveBounds, .counts = {90, 0, 0, 0}};
   AppMinute b = a;
   b.minute = t0 + minutes(1);
   b.by_class = {};
   b.by_class[5] = 30;
-  b.latency = Histogram{.bounds = kLiveBounds, .counts = {0, 0, 30, 0}};
+  b.latency = LatencyHistogram{.bounds = kLiveBounds, .counts = {0, 0, 30, 0}};
   b.instances = 2;
   b.resources_mean.cpu_millis = 40;
   h.minutes = {a, b};

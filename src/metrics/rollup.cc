@@ -91,7 +91,7 @@ Result<AppMinute> DecodeApp(const store::MetricsRow& row) {
       for (const json::value& x : b->get_array()) m.latency.bounds.push_back(RollupNumber(&x));
       for (const json::value& x : c->get_array()) m.latency.counts.push_back(RollupCount(&x));
     }
-    if (m.latency.counts.size() != m.latency.bounds.size() + 1) m.latency = Histogram{};
+    if (m.latency.counts.size() != m.latency.bounds.size() + 1) m.latency = LatencyHistogram{};
   }
   m.in_flight_max = static_cast<int64_t>(RollupNumber(o.if_contains("in_flight_max")));
   m.instances = static_cast<int>(RollupNumber(o.if_contains("instances")));

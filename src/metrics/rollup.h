@@ -16,7 +16,7 @@
 
 #include "common/clock.h"
 #include "common/result.h"
-#include "metrics/histogram.h"
+#include "metrics/latency_histogram.h"
 #include "model/resources.h"
 #include "store/metrics_history.h"
 
@@ -46,7 +46,7 @@ struct AppMinute {
   bool has_traffic = false;            // an edge reported the app in the minute
   std::array<uint64_t, 6> by_class{};  // requests by status class: [5] is 5xx
   uint64_t bytes = 0;                  // response body bytes
-  Histogram latency;                   // merged over the edges and the minute
+  LatencyHistogram latency;            // merged over the edges and the minute
   int64_t in_flight_max = 0;           // per edge its highest report, summed over edges
   int instances = 0;                   // instances sampled in the minute (0: no figures)
   ResourceFigures resources_mean;      // the mean of the instances' means

@@ -23,7 +23,7 @@ struct SeriesPoint {
   uint64_t requests = 0;
   uint64_t errors = 0;  // 5xx
   uint64_t bytes = 0;
-  Histogram latency;
+  LatencyHistogram latency;
   int64_t in_flight_max = 0;
   int resource_minutes = 0;        // minutes of the step with instance samples
   int instances = 0;               // the most instances sampled in one of its minutes

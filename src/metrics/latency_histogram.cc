@@ -1,4 +1,4 @@
-#include "metrics/histogram.h"
+#include "metrics/latency_histogram.h"
 
 #include <numeric>
 
@@ -6,9 +6,11 @@
 
 namespace skiff::metrics {
 
-uint64_t Histogram::total() const { return std::accumulate(counts.begin(), counts.end(), 0ull); }
+uint64_t LatencyHistogram::total() const {
+  return std::accumulate(counts.begin(), counts.end(), 0ull);
+}
 
-bool Histogram::Merge(const Histogram& other) {
+bool LatencyHistogram::Merge(const LatencyHistogram& other) {
   if (other.total() == 0) return true;
   if (total() == 0) {
     *this = other;
@@ -19,7 +21,7 @@ bool Histogram::Merge(const Histogram& other) {
   return true;
 }
 
-double Histogram::Quantile(double q) const {
+double LatencyHistogram::Quantile(double q) const {
   if (bounds.empty()) return 0;
   std::vector<uint64_t> cumulative;
   uint64_t running = 0;
@@ -30,14 +32,14 @@ double Histogram::Quantile(double q) const {
   return HistogramQuantile(q, bounds, cumulative, total());
 }
 
-Histogram Histogram::Between(const std::vector<double>& bounds,
-                             const std::vector<uint64_t>& cumulative, uint64_t count,
-                             const std::vector<double>& before_bounds,
-                             const std::vector<uint64_t>& before_cumulative,
-                             uint64_t before_count) {
+LatencyHistogram LatencyHistogram::Between(const std::vector<double>& bounds,
+                                           const std::vector<uint64_t>& cumulative, uint64_t count,
+                                           const std::vector<double>& before_bounds,
+                                           const std::vector<uint64_t>& before_cumulative,
+                                           uint64_t before_count) {
   const bool restarted = before_bounds != bounds || before_cumulative.size() != cumulative.size() ||
                          before_count > count;
-  Histogram out;
+  LatencyHistogram out;
   if (bounds.empty()) return out;  // the edge keeps no histogram for the app
   out.bounds = bounds;
   out.counts.assign(bounds.size() + 1, 0);

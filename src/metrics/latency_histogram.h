@@ -1,4 +1,4 @@
-// Histogram: a latency histogram of one span of time (an edge's report
+// LatencyHistogram: a latency histogram of one span of time (an edge's report
 // interval, a minute, a chart's step) as per-bucket counts, so that spans and
 // edges add up bucket by bucket. Quantiles over several edges, instances or
 // minutes come from the merged histogram, never from averaged quantiles (an
@@ -12,7 +12,7 @@
 
 namespace skiff::metrics {
 
-struct Histogram {
+struct LatencyHistogram {
   // Bucket upper bounds in seconds, increasing; a request at or under
   // bounds[i] and above bounds[i-1] counts in counts[i]. counts has one more
   // entry than bounds: the +Inf bucket.
@@ -25,7 +25,7 @@ struct Histogram {
   // Returns false, leaving this unchanged, when both have counts and their
   // bounds differ (every Skiff edge uses the same bounds: an edge of another
   // version is left out rather than mixed in wrongly).
-  bool Merge(const Histogram& other);
+  bool Merge(const LatencyHistogram& other);
   // The q-quantile (0 < q < 1) in seconds, interpolated within its bucket as
   // HistogramQuantile does; 0 when empty.
   double Quantile(double q) const;
@@ -34,12 +34,13 @@ struct Histogram {
   // bounds and cumulative counts of AppTraffic): `before` may be empty (no
   // earlier report) or from before the edge restarted (its count is above
   // `count`, or its bounds differ); then all of `now` counts.
-  static Histogram Between(const std::vector<double>& bounds,
-                           const std::vector<uint64_t>& cumulative, uint64_t count,
-                           const std::vector<double>& before_bounds,
-                           const std::vector<uint64_t>& before_cumulative, uint64_t before_count);
+  static LatencyHistogram Between(const std::vector<double>& bounds,
+                                  const std::vector<uint64_t>& cumulative, uint64_t count,
+                                  const std::vector<double>& before_bounds,
+                                  const std::vector<uint64_t>& before_cumulative,
+                                  uint64_t before_count);
 
-  friend bool operator==(const Histogram&, const Histogram&) = default;
+  friend bool operator==(const LatencyHistogram&, const LatencyHistogram&) = default;
 };
 
 }  // namespace skiff::metrics
