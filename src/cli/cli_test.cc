@@ -1,5 +1,4 @@
 #include "cli/cli.h"
-#include "cli/metrics_command.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -15,6 +14,7 @@
 #include <sstream>
 
 #include "cli/credentials.h"
+#include "cli/metrics_command.h"
 #include "cli/rollout.h"
 #include "fakes/testing.h"
 
