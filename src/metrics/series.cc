@@ -55,6 +55,8 @@ Series Aggregate(const AppHistory& history, Time since, Time until, Duration ste
     SeriesPoint& p = s.points[static_cast<size_t>(i)];
     if (m.has_traffic) {
       ++p.traffic_minutes;
+      p.traffic_seconds +=
+          std::clamp(std::chrono::duration<double>(until - m.minute).count(), 1.0, 60.0);
       p.requests += m.requests();
       p.errors += m.by_class[5];
       p.bytes += m.bytes;
@@ -90,8 +92,9 @@ json::value ToJson(const std::string& app, const Series& series) {
   for (const SeriesPoint& p : series.points) {
     const bool traffic = p.traffic_minutes > 0;
     // Rates over the minutes the app was reported in: a step cut short by
-    // `until` or by a server that started in it is not diluted.
-    const double seconds = 60.0 * p.traffic_minutes;
+    // `until` (the minute going on) or by a server that started in it is not
+    // diluted.
+    const double seconds = p.traffic_seconds;
     const bool latency = traffic && p.latency.total() > 0;
     json::object o{
         {"time", FormatTime(p.time)},

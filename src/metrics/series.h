@@ -18,8 +18,9 @@
 namespace skiff::metrics {
 
 struct SeriesPoint {
-  Time time;                // the step's start
-  int traffic_minutes = 0;  // minutes of the step some edge reported the app in
+  Time time;                   // the step's start
+  int traffic_minutes = 0;     // minutes of the step some edge reported the app in
+  double traffic_seconds = 0;  // their length, the minute going on cut at `until`
   uint64_t requests = 0;
   uint64_t errors = 0;  // 5xx
   uint64_t bytes = 0;
