@@ -30,6 +30,17 @@ struct MetricsRow {
   friend bool operator==(const MetricsRow&, const MetricsRow&) = default;
 };
 
+// A time as the backends keep a minute: whole seconds since the epoch,
+// rounded down; and rounded up, for a range's end or a prune's bound (one that
+// is not a whole second still takes every row before it).
+inline int64_t HistorySeconds(Time t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+inline int64_t HistoryCeilSeconds(Time t) {
+  const int64_t s = HistorySeconds(t);
+  return Time(std::chrono::seconds(s)) < t ? s + 1 : s;
+}
+
 class MetricsHistory {
  public:
   virtual ~MetricsHistory() = default;

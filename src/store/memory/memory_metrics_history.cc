@@ -1,13 +1,6 @@
 #include "store/memory/memory_metrics_history.h"
 
 namespace skiff::store {
-namespace {
-
-int64_t MemoryHistorySeconds(Time t) {
-  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-}
-
-}  // namespace
 
 Status MemoryMetricsHistory::Append(const std::vector<MetricsRow>& rows) {
   for (const MetricsRow& row : rows) {
@@ -16,8 +9,8 @@ Status MemoryMetricsHistory::Append(const std::vector<MetricsRow>& rows) {
   std::lock_guard lock(mu_);
   for (const MetricsRow& row : rows) {
     MetricsRow kept = row;
-    kept.minute = Time(std::chrono::seconds(MemoryHistorySeconds(row.minute)));
-    rows_[Key{row.app, MemoryHistorySeconds(row.minute), row.instance}] = std::move(kept);
+    kept.minute = Time(std::chrono::seconds(HistorySeconds(row.minute)));
+    rows_[Key{row.app, HistorySeconds(row.minute), row.instance}] = std::move(kept);
   }
   return OkStatus();
 }
@@ -26,7 +19,7 @@ Result<std::vector<MetricsRow>> MemoryMetricsHistory::Query(const std::string& a
                                                             Time until) const {
   std::lock_guard lock(mu_);
   std::vector<MetricsRow> out;
-  for (auto it = rows_.lower_bound(Key{app, MemoryHistorySeconds(since), ""});
+  for (auto it = rows_.lower_bound(Key{app, HistorySeconds(since), ""});
        it != rows_.end() && std::get<0>(it->first) == app; ++it) {
     if (it->second.minute >= until) break;
     if (it->second.minute >= since) out.push_back(it->second);

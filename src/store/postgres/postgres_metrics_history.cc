@@ -3,16 +3,6 @@
 namespace skiff::store {
 namespace {
 
-int64_t PostgresHistorySeconds(Time t) {
-  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-}
-
-// The first whole second at or after `t` (minutes are kept in seconds).
-int64_t PostgresHistoryCeilSeconds(Time t) {
-  const int64_t s = PostgresHistorySeconds(t);
-  return Time(std::chrono::seconds(s)) < t ? s + 1 : s;
-}
-
 // An advisory lock key of its own ("skfm"), apart from the store's migrations'.
 constexpr const char* kMakeTable =
     "BEGIN; SELECT pg_advisory_xact_lock(1936418413);"
@@ -71,9 +61,8 @@ Status PostgresMetricsHistory::Append(const std::vector<MetricsRow>& rows) {
   std::lock_guard lock(mu_);
   SKIFF_RETURN_IF_ERROR(OnLiveConnection([&] { return conn_.Exec("BEGIN"); }));
   for (const MetricsRow& row : rows) {
-    auto put = conn_.Run(
-        "history_put",
-        {row.app, std::to_string(PostgresHistorySeconds(row.minute)), row.instance, row.data});
+    auto put = conn_.Run("history_put", {row.app, std::to_string(HistorySeconds(row.minute)),
+                                         row.instance, row.data});
     if (!put) {
       conn_.Drop();  // the server rolls the transaction back
       return tl::unexpected(put.error());
@@ -91,8 +80,8 @@ Result<std::vector<MetricsRow>> PostgresMetricsHistory::Query(const std::string&
   std::lock_guard lock(mu_);
   SKIFF_ASSIGN_OR_RETURN(postgres::Rows rows, OnLiveConnection([&] {
                            return conn_.Run("history_query",
-                                            {app, std::to_string(PostgresHistorySeconds(since)),
-                                             std::to_string(PostgresHistoryCeilSeconds(until))});
+                                            {app, std::to_string(HistorySeconds(since)),
+                                             std::to_string(HistoryCeilSeconds(until))});
                          }));
   std::vector<MetricsRow> out;
   for (int i = 0; i < rows.size(); ++i) {
@@ -108,10 +97,10 @@ Result<std::vector<MetricsRow>> PostgresMetricsHistory::Query(const std::string&
 
 Result<int64_t> PostgresMetricsHistory::Prune(Time older_than) {
   std::lock_guard lock(mu_);
-  SKIFF_ASSIGN_OR_RETURN(
-      postgres::Rows rows, OnLiveConnection([&] {
-        return conn_.Run("history_prune", {std::to_string(PostgresHistoryCeilSeconds(older_than))});
-      }));
+  SKIFF_ASSIGN_OR_RETURN(postgres::Rows rows, OnLiveConnection([&] {
+                           return conn_.Run("history_prune",
+                                            {std::to_string(HistoryCeilSeconds(older_than))});
+                         }));
   // The command tag: "DELETE n".
   const std::string_view tag = rows.Command();
   const size_t space = tag.rfind(' ');

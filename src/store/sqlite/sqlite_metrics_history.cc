@@ -5,17 +5,6 @@ namespace {
 
 using sqlite::Statement;
 
-int64_t SqliteHistorySeconds(Time t) {
-  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-}
-
-// The first whole second at or after `t`: bounds that are not whole seconds
-// still take every row before them.
-int64_t SqliteHistoryCeilSeconds(Time t) {
-  const int64_t s = SqliteHistorySeconds(t);
-  return Time(std::chrono::seconds(s)) < t ? s + 1 : s;
-}
-
 // Outside the store's schema versions (sqlite/migrations.cc): the table is
 // made here when missing, so a database of an older server simply gains it.
 constexpr const char* kSchema =
@@ -76,7 +65,7 @@ Status SqliteMetricsHistory::Append(const std::vector<MetricsRow>& rows) {
   SKIFF_RETURN_IF_ERROR(begin_.Run());
   for (const MetricsRow& row : rows) {
     put_.Bind(1, row.app)
-        .Bind(2, SqliteHistorySeconds(row.minute))
+        .Bind(2, HistorySeconds(row.minute))
         .Bind(3, row.instance)
         .Bind(4, row.data);
     if (Status put = put_.Run(); !put) {
@@ -95,7 +84,7 @@ Result<std::vector<MetricsRow>> SqliteMetricsHistory::Query(const std::string& a
                                                             Time until) const {
   std::lock_guard lock(mu_);
   sqlite::ScopedReset reset(query_);
-  query_.Bind(1, app).Bind(2, SqliteHistorySeconds(since)).Bind(3, SqliteHistoryCeilSeconds(until));
+  query_.Bind(1, app).Bind(2, HistorySeconds(since)).Bind(3, HistoryCeilSeconds(until));
   // Minutes are whole seconds: the bounds are widened to whole seconds, and
   // rows outside the exact range are left out below.
   std::vector<MetricsRow> out;
@@ -114,7 +103,7 @@ Result<std::vector<MetricsRow>> SqliteMetricsHistory::Query(const std::string& a
 
 Result<int64_t> SqliteMetricsHistory::Prune(Time older_than) {
   std::lock_guard lock(mu_);
-  prune_.Bind(1, SqliteHistoryCeilSeconds(older_than));
+  prune_.Bind(1, HistoryCeilSeconds(older_than));
   SKIFF_RETURN_IF_ERROR(prune_.Run());
   return static_cast<int64_t>(sqlite3_changes(db_));
 }
