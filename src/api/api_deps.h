@@ -21,9 +21,11 @@
 #include "controller/certificate_store.h"
 #include "controller/leadership.h"
 #include "controller/node_service.h"
+#include "metrics/live_series.h"
 #include "metrics/registry.h"
 #include "metrics/traffic.h"
 #include "store/leader_lease.h"
+#include "store/metrics_history.h"
 #include "store/shared_snapshot_cache.h"
 #include "store/store.h"
 
@@ -82,6 +84,13 @@ struct ApiDeps {
   // Where edges' traffic is gathered (POST /v1/edges/{name}/traffic, GET
   // /v1/traffic); null: those answer 404.
   metrics::TrafficBook* traffic = nullptr;
+  // The apps' recent figures (GET /v1/apps/{app}/metrics/live, and the
+  // minutes not yet in the history); null: the live view answers 404.
+  metrics::LiveSeries* live = nullptr;
+  // The apps' minute roll-ups (GET /v1/apps/{app}/metrics); null: 404.
+  store::MetricsHistory* history = nullptr;
+  // How far back the history goes (--metrics-retention): older ranges are refused.
+  Duration metrics_retention = std::chrono::hours(24 * 7);
   // Told of each traffic report with a report interval: the edge's name and
   // its interval in ms (server/edge_roster.h keeps them); optional. Called on
   // the I/O thread.
@@ -99,6 +108,8 @@ struct ApiDeps {
   // Extra components for GET /health ("edge": "ok", "agent": "ok", ...); optional.
   // Called on the I/O thread: must be quick and thread-safe.
   std::function<std::map<std::string, std::string>()> components;
+  // How often the live metrics stream sends an event.
+  std::chrono::milliseconds live_metrics_interval{5000};
   // How often a followed log is checked for growth.
   std::chrono::milliseconds log_poll_interval{200};
 };

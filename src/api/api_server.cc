@@ -212,6 +212,9 @@ void ApiServer::AddRoutes() {
   r.AddUnary("DELETE", "/v1/apps/{name}/secrets/{key}", Permission::kAppsWrite,
              Bind(d, &UnsetSecret));
   r.Add("GET", "/v1/apps/{name}/logs", Permission::kAppLogs, BindStream(d, &Logs));
+  r.AddUnary("GET", "/v1/apps/{name}/metrics", Permission::kAppsRead, Bind(d, &GetAppMetrics));
+  r.Add("GET", "/v1/apps/{name}/metrics/live", Permission::kAppsRead,
+        BindStream(d, &LiveAppMetrics));
   r.Add("GET", "/v1/events", Permission::kAppsRead, BindStream(d, &Events));
   // Every change of every app and node: the admin's (the others' lists are filtered).
   r.Add("GET", "/v1/watch", Permission::kCluster, BindStream(d, &Watch));

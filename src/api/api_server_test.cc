@@ -219,6 +219,8 @@ const std::map<std::pair<std::string, std::string>, Permission>& ExpectedPermiss
       {{"PUT", "/v1/apps/{name}/secrets/{key}"}, P::kAppsWrite},
       {{"DELETE", "/v1/apps/{name}/secrets/{key}"}, P::kAppsWrite},
       {{"GET", "/v1/apps/{name}/logs"}, P::kAppLogs},
+      {{"GET", "/v1/apps/{name}/metrics"}, P::kAppsRead},
+      {{"GET", "/v1/apps/{name}/metrics/live"}, P::kAppsRead},
       {{"GET", "/v1/events"}, P::kAppsRead},
       {{"GET", "/v1/watch"}, P::kCluster},
       {{"GET", "/v1/routes"}, P::kRoutes},

@@ -17,6 +17,7 @@
 #include "auth/users.h"
 #include "fakes/testing.h"
 #include "model/spec_parse.h"
+#include "store/memory/memory_metrics_history.h"
 #include "store/memory/memory_store.h"
 #include "store/single_server_lease.h"
 
@@ -112,6 +113,8 @@ const std::map<std::pair<std::string, std::string>, Rule>& Rules() {
       {{"GET", "/v1/apps/{name}/deployments"}, {"/v1/apps/web/deployments", "", 200}},
       {{"GET", "/v1/apps/{name}/instances"}, {"/v1/apps/web/instances", "", 200}},
       {{"GET", "/v1/apps/{name}/logs"}, {"/v1/apps/web/logs?tail=5", "", 200}},
+      {{"GET", "/v1/apps/{name}/metrics"}, {"/v1/apps/web/metrics?since=10m", "", 200}},
+      {{"GET", "/v1/apps/{name}/metrics/live"}, {"/v1/apps/web/metrics/live", "", 200}},
       {{"GET", "/v1/apps/{name}/secrets"}, {"/v1/apps/web/secrets", "", 200}},
       {{"PUT", "/v1/apps/{name}/secrets/{key}"}, {"/v1/apps/web/secrets/TOKEN", "t0ps3cret", 200}},
       {{"DELETE", "/v1/apps/{name}/secrets/{key}"}, {"/v1/apps/web/secrets/API_KEY", "", 200}},
@@ -256,6 +259,8 @@ class World {
     deps.log_dir = dir_.path();
     deps.metrics = &registry_;
     deps.traffic = &traffic_;
+    deps.live = &live_;
+    deps.history = &history_;
     deps.edge_gone = [](const std::string&) { return OkStatus(); };
     deps.lease = &lease_;
     api_ = std::make_unique<ApiServer>(std::move(deps));
@@ -319,6 +324,8 @@ class World {
   auth::SecretStore secrets_{&store_, &keyring_, &clock_};
   metrics::Registry registry_;
   metrics::TrafficBook traffic_;
+  metrics::LiveSeries live_{&clock_};
+  store::MemoryMetricsHistory history_;
   store::SingleServerLease lease_{&clock_};
   std::map<Who, std::string> tokens_;
   std::unique_ptr<ApiServer> api_;

@@ -42,6 +42,16 @@ net::HttpResponse ListDeployments(const ApiDeps& deps, const net::HttpRequest& r
 net::HttpResponse ListInstances(const ApiDeps& deps, const net::HttpRequest& request,
                                 const PathParams& params);
 
+// Metrics (metrics_handlers.cc): GET /v1/apps/{name}/metrics?since=&until=&step=
+// (the minute history re-aggregated into steps; 400 naming the parameter for
+// a bad range or step; 404 without ApiDeps::history) and GET
+// /v1/apps/{name}/metrics/live (Server-Sent Events, one every
+// ApiDeps::live_metrics_interval; 503 on a server that does not lead).
+net::HttpResponse GetAppMetrics(const ApiDeps& deps, const net::HttpRequest& request,
+                                const PathParams& params);
+boost::asio::awaitable<void> LiveAppMetrics(const ApiDeps& deps, const net::HttpRequest& request,
+                                            const PathParams& params, net::ResponseWriter& writer);
+
 // Secrets (secret_handlers.cc): PUT /v1/apps/{name}/secrets/{key} (the body
 // is the value), GET /v1/apps/{name}/secrets (never values), DELETE
 // /v1/apps/{name}/secrets/{key}; 404 when ApiDeps::secrets is null.

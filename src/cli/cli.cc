@@ -149,6 +149,19 @@ void AddClientCommands(CLI::App& app, Invocation* inv) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
 
+  CLI::App* metrics = Command(app, inv, "metrics",
+                              "Show an app's metrics: a row per step (requests and 5xx a "
+                              "second, p50/p95/p99 latency, cpu, memory) under sparklines; -f "
+                              "follows the live figures");
+  metrics->add_option("app", inv->app, "app name")->required();
+  metrics->add_option("--since", inv->metrics_since, "from this long ago (1h, 7d) or this time")
+      ->capture_default_str();
+  metrics->add_option("--until", inv->metrics_until,
+                      "up to this long ago or this time (default: now)");
+  metrics->add_option("--step", inv->metrics_step,
+                      "a point every STEP, whole minutes (default: at most 300 points)");
+  metrics->add_flag("-f,--follow", inv->follow, "print the live figures every 5 s");
+
   CLI::App* events = Command(app, inv, "events", "Show the event trail");
   events->add_flag("-f,--follow", inv->follow, "keep printing new events");
   events->add_option("--app", inv->event_app, "only this app's events");

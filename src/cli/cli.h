@@ -1,6 +1,6 @@
 // The client commands of DESIGN.md (apply, apps, status, deployments, scale,
 // restart, rollback, promote, delete, logs, events, nodes, drain, traffic,
-// certs, secrets) with CLI11.
+// metrics, certs, secrets) with CLI11.
 //
 // main builds one CLI::App for the whole binary and calls AddClientCommands on
 // it, so `skiff --help` lists the server roles and the client commands
@@ -74,6 +74,11 @@ struct Invocation {
   // audit: --since (an age or a time), --who; --app and -f as events'.
   std::string audit_since;
   std::string who;
+
+  // metrics: --since, --until (an age back from now or an RFC 3339 time), --step.
+  std::string metrics_since = "1h";
+  std::string metrics_until;
+  std::string metrics_step;
 
   // The secrets' commands.
   std::string secret_key;  // secrets set, secrets unset

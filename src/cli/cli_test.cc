@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "cli/credentials.h"
+#include "cli/metrics_command.h"
 #include "cli/rollout.h"
 #include "fakes/testing.h"
 
@@ -598,6 +599,74 @@ TEST_F(CliRunTest, TrafficTable) {
   EXPECT_EQ(out_.str(),
             "APP  REQ/S  5XX/S  P50    P95    P99    IN-FLIGHT  EDGES\n"
             "web  12.5   0.0    1.2ms  4.0ms  9.8ms  3          2\n");
+}
+
+// Verify that metrics parses its range and follow options, and prints a row
+// per step under sparklines, with "-" where a step has no data.
+TEST_F(CliRunTest, MetricsTable) {
+  Invocation parsed = Parse({"metrics", "web", "--since", "3m", "--step", "1m"});
+  EXPECT_EQ(parsed.command, "metrics");
+  EXPECT_EQ(parsed.metrics_since, "3m");
+  EXPECT_EQ(parsed.metrics_step, "1m");
+  EXPECT_EQ(Parse({"metrics", "web"}).metrics_since, "1h");
+  transport_.Answer(
+      200,
+      R"({"app":"web","since":"2026-12-07T10:00:00.000Z","until":"2026-12-07T10:03:00.000Z",)"
+      R"("step":60,"points":[{"time":"2026-12-07T10:00:00.000Z","requests_per_second":2,)"
+      R"("errors_per_second":0,"p50_ms":1,"p95_ms":4,"p99_ms":9,"cpu_millis":100,)"
+      R"("memory_bytes":2097152},{"time":"2026-12-07T10:01:00.000Z","requests_per_second":null,)"
+      R"("errors_per_second":null,"p50_ms":null,"p95_ms":null,"p99_ms":null,"cpu_millis":null,)"
+      R"("memory_bytes":null},{"time":"2026-12-07T10:02:00.000Z","requests_per_second":4,)"
+      R"("errors_per_second":0.5,"p50_ms":2,"p95_ms":8,"p99_ms":10,"cpu_millis":200,)"
+      R"("memory_bytes":4194304}],"instances":{}})");
+  Invocation inv = Inv("metrics");
+  inv.app = "web";
+  inv.metrics_since = "3m";
+  inv.metrics_step = "1m";
+  EXPECT_EQ(Run(inv), 0);
+  EXPECT_EQ(transport_.calls[0].path, "/v1/apps/web/metrics?since=3m&step=1m");
+  EXPECT_EQ(out_.str(),
+            "web  2026-12-07T10:00:00.000Z to 2026-12-07T10:03:00.000Z, every 60s\n"
+            "  req/s   \u2585 \u2588  max 4.0\n"
+            "  p95     \u2585 \u2588  max 8.0ms\n"
+            "  cpu     \u2585 \u2588  max 200m\n"
+            "  memory  \u2585 \u2588  max 4Mi\n"
+            "\n"
+            "TIME         REQ/S  5XX/S  P50    P95    P99     CPU   MEMORY\n"
+            "12-07 10:00  2.0    0.00   1.0ms  4.0ms  9.0ms   100m  2Mi\n"
+            "12-07 10:01  -      -      -      -      -       -     -\n"
+            "12-07 10:02  4.0    0.50   2.0ms  8.0ms  10.0ms  200m  4Mi\n");
+}
+
+// Verify that metrics -f prints a row per live event (the header once), and
+// one JSON object per line with -o json.
+TEST_F(CliRunTest, MetricsFollow) {
+  transport_.stream_body =
+      "data: {\"time\":\"2026-12-07T10:00:05.000Z\",\"requests_per_second\":1.5}\n\n"
+      "data: {\"time\":\"2026-12-07T10:00:10.000Z\",\"requests_per_second\":3}\n\n";
+  Invocation inv = Inv("metrics");
+  inv.app = "web";
+  inv.follow = true;
+  EXPECT_EQ(Run(inv), 0);
+  EXPECT_EQ(transport_.calls[0].path, "/v1/apps/web/metrics/live");
+  EXPECT_EQ(out_.str(),
+            "TIME         REQ/S  5XX/S  P50  P95  P99  CPU  MEMORY\n"
+            "12-07 10:00  1.5    -      -    -    -    -    -\n"
+            "12-07 10:00  3.0    -      -    -    -    -    -\n");
+  out_.str("");
+  inv.options.output = "json";
+  EXPECT_EQ(Run(inv), 0);
+  EXPECT_EQ(out_.str(),
+            "{\"time\":\"2026-12-07T10:00:05.000Z\",\"requests_per_second\":1.5}\n"
+            "{\"time\":\"2026-12-07T10:00:10.000Z\",\"requests_per_second\":3}\n");
+}
+
+// Verify that the sparkline scales from zero to the highest value, with a
+// space for a gap.
+TEST(CliSparklineTest, ScalesAndGaps) {
+  EXPECT_EQ(Sparkline({0.0, 3.5, std::nullopt, 7.0}), "\u2581\u2585 \u2588");
+  EXPECT_EQ(Sparkline({}), "");
+  EXPECT_EQ(Sparkline({0.0, 0.0}), "\u2581\u2581");
 }
 
 // Verify that servers lists every server with which one leads and its epoch,

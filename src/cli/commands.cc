@@ -15,6 +15,7 @@
 #include "cli/cli.h"
 #include "cli/credentials.h"
 #include "cli/json_fields.h"
+#include "cli/metrics_command.h"
 #include "cli/rollout.h"
 #include "cli/table.h"
 #include "cli/user_commands.h"
@@ -74,6 +75,7 @@ class Runner {
     if (c == "nodes") return Nodes();
     if (c == "servers") return Servers();
     if (c == "traffic") return Traffic();
+    if (c == "metrics") return RunMetrics(inv_, client_, out_, err_);
     if (c == "drain") return Drain();
     if (c == "nodes join-token") return JoinToken();
     if (c == "certs") return Certs();

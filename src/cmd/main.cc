@@ -377,6 +377,10 @@ int main(int argc, char** argv) {
   AddDurationOption(server, "--audit-retention", &server_options.audit_retention, "90d",
                     std::chrono::hours(1), std::chrono::hours(24 * 3650),
                     "how long the audit trail keeps an entry (skiff audit)");
+  AddDurationOption(server, "--metrics-retention", &server_options.metrics_retention, "7d",
+                    std::chrono::hours(1), std::chrono::hours(24 * 3650),
+                    "how long the apps' minute metrics are kept (skiff metrics, "
+                    "GET /v1/apps/{app}/metrics)");
   server->add_flag("--new-admin-token", server_options.new_admin_token,
                    "make a new admin token in DATA/admin.token; it replaces the database's "
                    "(the old one stops working on every server)");

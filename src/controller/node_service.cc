@@ -132,6 +132,7 @@ void NodeService::RecordSamples(const std::string& node_id,
                                 const std::vector<protocol::InstanceSample>& samples) {
   std::map<std::string, model::ResourceSample> latest;
   for (const auto& s : samples) latest[s.instance_id] = s.sample;
+  if (sample_listener_) sample_listener_(node_id, samples);
   std::lock_guard lock(mu_);
   samples_[node_id] = std::move(latest);
 }

@@ -6,6 +6,7 @@
 // Thread-safety: safe from any thread.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -43,12 +44,19 @@ class NodeService {
   void RecordSamples(const std::string& node_id,
                      const std::vector<protocol::InstanceSample>& samples);
   std::map<std::string, model::ResourceSample> LatestSamples() const;
+  // Told of every batch RecordSamples takes, on its caller's thread, outside
+  // this service's lock (the metrics history's live series listens).
+  // REQUIRES: set before the first RecordSamples, once.
+  using SampleListener = std::function<void(const std::string& node_id,
+                                            const std::vector<protocol::InstanceSample>& samples)>;
+  void SetSampleListener(SampleListener listener) { sample_listener_ = std::move(listener); }
   // Marks the node draining: it takes nothing new and its instances move away.
   Status Drain(const std::string& node_id);
 
  private:
   store::Store* store_;
   const Clock* clock_;
+  SampleListener sample_listener_;  // set before use, then only read
   mutable std::mutex mu_;
   std::map<std::string, Time> heartbeats_;  // GUARDED_BY(mu_)
   // node id -> instance id -> its latest sample. GUARDED_BY(mu_)

@@ -161,6 +161,7 @@ Result<TrafficSnapshot> TrafficFromJson(const json::value& doc) {
 }
 
 void TrafficBook::Record(const std::string& edge, TrafficSnapshot snapshot, Time at) {
+  if (listener_) listener_(edge, &snapshot);
   std::lock_guard lock(mu_);
   Reports& r = edges_[edge];
   for (const auto& [app, t] : snapshot.apps) {
@@ -235,6 +236,7 @@ std::map<std::string, LatencyTotal> TrafficBook::LatencyTotals() const {
 }
 
 void TrafficBook::Forget(const std::string& edge) {
+  if (listener_) listener_(edge, nullptr);
   std::lock_guard lock(mu_);
   edges_.erase(edge);
 }

@@ -14,6 +14,7 @@
 #include <boost/json/value.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -90,6 +91,13 @@ class TrafficBook {
   using Time = std::chrono::steady_clock::time_point;
   static constexpr std::chrono::seconds kStaleAfter{30};
 
+  // Told of every snapshot Record takes (before the book keeps it) and of
+  // every edge Forget drops (snapshot null), on the caller's thread, outside
+  // the book's lock: the metrics history's live series (live_series.h)
+  // listens. REQUIRES: set before the first Record or Forget, once.
+  using Listener = std::function<void(const std::string& edge, const TrafficSnapshot* snapshot)>;
+  void SetListener(Listener listener) { listener_ = std::move(listener); }
+
   // Takes `edge`'s snapshot taken at `at`.
   void Record(const std::string& edge, TrafficSnapshot snapshot, Time at);
   // Forgets `edge`'s snapshots (it left): neither its rates nor its routes
@@ -115,6 +123,7 @@ class TrafficBook {
     TrafficSnapshot latest;
     Time latest_at{};
   };
+  Listener listener_;  // set before use, then only read
   mutable std::mutex mu_;
   std::map<std::string, Reports> edges_;         // GUARDED_BY(mu_)
   std::map<std::string, LatencyTotal> latency_;  // GUARDED_BY(mu_)

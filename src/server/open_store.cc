@@ -8,8 +8,10 @@
 #include "common/logging.h"
 #include "crypto/keyring.h"
 #include "store/postgres/postgres_leader_lease.h"
+#include "store/postgres/postgres_metrics_history.h"
 #include "store/postgres/postgres_store.h"
 #include "store/single_server_lease.h"
+#include "store/sqlite/sqlite_metrics_history.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace skiff::server {
@@ -51,6 +53,17 @@ Result<std::unique_ptr<store::Store>> OpenStore(const std::string& spec, const s
   }
   SKIFF_LOG_INFO("store: PostgreSQL");
   return std::unique_ptr<store::Store>(std::move(*postgres));
+}
+
+Result<std::unique_ptr<store::MetricsHistory>> OpenMetricsHistory(const std::string& spec,
+                                                                  const std::string& data) {
+  if (spec == "sqlite") {
+    SKIFF_ASSIGN_OR_RETURN(auto sqlite, store::SqliteMetricsHistory::Open(
+                                            (std::filesystem::path(data) / "skiff.db").string()));
+    return std::unique_ptr<store::MetricsHistory>(std::move(sqlite));
+  }
+  SKIFF_ASSIGN_OR_RETURN(auto postgres, store::PostgresMetricsHistory::Open(spec));
+  return std::unique_ptr<store::MetricsHistory>(std::move(postgres));
 }
 
 std::unique_ptr<store::LeaderLease> OpenLease(const std::string& spec, const Clock* clock,

@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "common/result.h"
 #include "store/leader_lease.h"
+#include "store/metrics_history.h"
 #include "store/store.h"
 
 namespace skiff::server {
@@ -32,6 +33,12 @@ Status CheckStoreSpec(const std::string& spec);
 // kFailedPrecondition for a database of a newer version.
 Result<std::unique_ptr<store::Store>> OpenStore(const std::string& spec, const std::string& data,
                                                 Duration leader_ttl);
+
+// The metrics history (store/metrics_history.h) of the database `spec`
+// names: its own table in DATA/skiff.db, or in the PostgreSQL database.
+// Errors: as OpenStore's. REQUIRES: CheckStoreSpec(spec) is OK.
+Result<std::unique_ptr<store::MetricsHistory>> OpenMetricsHistory(const std::string& spec,
+                                                                  const std::string& data);
 
 // The lease of the database `spec` names (store/leader_lease.h): one that
 // several servers share on PostgreSQL; with SQLite this server alone leads.

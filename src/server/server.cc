@@ -44,6 +44,7 @@
 #include "crypto/keyring.h"
 #include "edge/edge_proxy.h"
 #include "edge/traffic_reporter.h"
+#include "metrics/live_series.h"
 #include "metrics/registry.h"
 #include "metrics/scrape_endpoint.h"
 #include "net/host_port.h"
@@ -58,6 +59,7 @@
 #include "server/edge_roster.h"
 #include "server/leader_loops.h"
 #include "server/local_control_plane.h"
+#include "server/metrics_rollup.h"
 #include "server/open_store.h"
 #include "server/own_edge.h"
 #include "server/peer_pool.h"
@@ -90,6 +92,8 @@ class Server::Impl {
   // Starts reporting the own edge's traffic: into the traffic book with one
   // server; to the leader, as a standalone edge, when servers share the store.
   Status StartTrafficReports();
+  // Feeds live_ from the traffic book's reports and the agents' samples.
+  void FeedLiveSeries();
   // Drops the audit entries past --audit-retention and the expired
   // sessions, then again an hour later. Runs on an io thread.
   void Housekeep();
@@ -138,6 +142,11 @@ class Server::Impl {
   std::unique_ptr<agent::Agent> agent_;
   std::unique_ptr<metrics::Registry> metrics_;
   metrics::TrafficBook traffic_;
+  // The recent figures of apps and instances (fed by traffic_ and nodes_),
+  // their minute roll-ups in the database, and the loop writing them.
+  std::unique_ptr<metrics::LiveSeries> live_;
+  std::unique_ptr<store::MetricsHistory> history_;
+  std::unique_ptr<MetricsRollup> rollup_;
   std::unique_ptr<api::JoinTokenStore> join_tokens_;
   std::unique_ptr<auth::ApiTokenStore> api_tokens_;
   std::unique_ptr<auth::ProjectStore> projects_;
@@ -359,6 +368,34 @@ Status Server::Impl::LoadKeyring() {
   return OkStatus();
 }
 
+void Server::Impl::FeedLiveSeries() {
+  live_ = std::make_unique<metrics::LiveSeries>(clock_);
+  metrics::LiveSeries* live = live_.get();
+  traffic_.SetListener([live](const std::string& edge, const metrics::TrafficSnapshot* snapshot) {
+    if (snapshot != nullptr) {
+      live->RecordTraffic(edge, *snapshot);
+    } else {
+      live->ForgetEdge(edge);
+    }
+  });
+  // Samples name instances only: their apps are the store's.
+  store::SharedSnapshotCache* snapshots = snapshots_.get();
+  nodes_->SetSampleListener(
+      [live, snapshots](const std::string&, const std::vector<protocol::InstanceSample>& samples) {
+        if (samples.empty()) return;
+        auto apps = snapshots->Read([&](const store::Snapshot& snapshot) {
+          std::map<std::string, std::string> app_of;
+          for (const model::Instance& i : snapshot.instances) app_of.emplace(i.id, i.app);
+          return app_of;
+        });
+        if (!apps) return;  // the store is away: these samples are missed
+        for (const protocol::InstanceSample& s : samples) {
+          auto it = apps->find(s.instance_id);
+          if (it != apps->end()) live->RecordSample(it->second, s.instance_id, s.sample);
+        }
+      });
+}
+
 Status Server::Impl::StartAgent() {
   const std::string& data = options_.data_dir;
   runtime::DriverSetOptions driver_options;
@@ -532,6 +569,8 @@ Status Server::Impl::Start() {
 
   apps_ = std::make_unique<controller::AppService>(store_.get(), clock_);
   nodes_ = std::make_unique<controller::NodeService>(store_.get(), clock_);
+  FeedLiveSeries();
+  SKIFF_ASSIGN_OR_RETURN(history_, OpenMetricsHistory(options_.store, data));
   certificates_ = std::make_unique<controller::CertificateStore>(store_.get(), &*keyring_, clock_);
   secrets_ = std::make_unique<auth::SecretStore>(store_.get(), &*keyring_, clock_);
   // A server of a shared database without the others' keyring could not
@@ -602,6 +641,9 @@ Status Server::Impl::Start() {
   deps.metrics = metrics_.get();
   deps.sample_interval = options_.sample_interval;
   deps.traffic = &traffic_;
+  deps.live = live_.get();
+  deps.history = history_.get();
+  deps.metrics_retention = options_.metrics_retention;
   deps.edge_heard = [roster](const std::string& edge, int64_t interval_ms) {
     roster->Heard(edge, interval_ms);
   };
@@ -675,6 +717,15 @@ Status Server::Impl::Start() {
     return edges;
   };
   StartLeadership(std::move(edges));
+  MetricsRollup::Deps rollup;
+  rollup.live = live_.get();
+  rollup.history = history_.get();
+  rollup.clock = clock_;
+  rollup.leading = [this] { return leadership_->state().leading; };
+  rollup.interval = options_.metrics_rollup_interval;
+  rollup.retention = options_.metrics_retention;
+  rollup_ = std::make_unique<MetricsRollup>(std::move(rollup));
+  rollup_->Start();
   work_.emplace(io_.get_executor());
   for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
     io_threads_.emplace_back([this] { io_.run(); });
@@ -737,6 +788,7 @@ void Server::Impl::Shutdown() {
   // Its last report goes to itself while it still leads: then no other
   // server can hold one (see the Leave below).
   if (led && traffic_reporter_) traffic_reporter_->Stop();
+  if (rollup_) rollup_->Stop();
   if (leadership_) leadership_->Stop();
   if (http_) {
     // Requests in flight finish; then the io threads run out of work. The edge

@@ -79,6 +79,11 @@ struct ServerOptions {
   Duration node_ttl = std::chrono::seconds(5);
   // How long the audit trail keeps an entry (pruned every hour).
   Duration audit_retention = std::chrono::hours(24 * 90);
+  // How long the apps' and instances' minute roll-ups are kept (docs/metrics.md).
+  Duration metrics_retention = std::chrono::hours(24 * 7);
+  // How often the roll-up loop writes the minutes it has complete and prunes
+  // (a test makes it short; it writes whole minutes whatever it is).
+  Duration metrics_rollup_interval = std::chrono::seconds(60);
   // How often the edge's counters go into the traffic book (GET /v1/traffic).
   Duration traffic_interval = std::chrono::seconds(5);
   // This server among those sharing the store (GET /v1/servers): its id (unique
