@@ -189,7 +189,7 @@ net::HttpResponse WakeApp(const ApiDeps& deps, const net::HttpRequest& request,
   }
   auto body = JsonObjectBody(request);
   if (!body) return ErrorReply(body.error());
-  const json::value* app = body->as_object().if_contains("app");
+  const json::value* app = body->if_contains("app");
   if (app == nullptr || !app->is_string() || app->as_string().empty()) {
     return ErrorReply(Error{ErrorCode::kInvalidArgument,
                             "app: the name of the app to wake is required, e.g. {\"app\":\"web\"}",
