@@ -289,7 +289,7 @@ void Session::Hold() {
   phase_ = Phase::kHeld;
   deadline_ = EdgeProxy::Worker::now() + route_->policy.wake_timeout;
   worker_->Hold(this);
-  if (shared_.waker != nullptr) shared_.waker->Ask(route_->app, route_->state);
+  if (shared_.waker != nullptr) shared_.waker->Ask(route_->app, route_->state, before == 0);
 }
 
 void Session::Unhold() {

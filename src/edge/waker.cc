@@ -17,12 +17,13 @@ Waker::~Waker() {
   thread_.join();
 }
 
-void Waker::Ask(const std::string& app, std::shared_ptr<AppState> state) {
+void Waker::Ask(const std::string& app, std::shared_ptr<AppState> state, bool first) {
   {
     std::lock_guard lock(mu_);
     auto [it, fresh] = apps_.try_emplace(app);
     it->second.state = std::move(state);
-    if (!fresh) return;  // the thread asks again while requests are held
+    if (!fresh && !first) return;  // the thread asks again while requests are held
+    if (!fresh) it->second.next = std::min(it->second.next, it->second.last + kMinGap);
   }
   cv_.notify_one();
 }
@@ -46,6 +47,7 @@ void Waker::Run() {
       if (holding && asked.next <= now) {
         due.push_back(it->first);
         asked.next = now + repeat_;
+        asked.last = now;
       }
       next = std::min(next, asked.next);
       ++it;

@@ -37,13 +37,19 @@ class Waker {
   Waker& operator=(const Waker&) = delete;
 
   // A request for `app` is held (`state` counts them): calls `wake` soon,
-  // unless it was called for `app` within `repeat`.
-  void Ask(const std::string& app, std::shared_ptr<AppState> state);
+  // unless it was called for `app` within `repeat` while requests stayed
+  // held. `first`: no other request was held for it (the app went to sleep
+  // again since the last call, say): called at once, at most every
+  // kMinGap.
+  void Ask(const std::string& app, std::shared_ptr<AppState> state, bool first);
+
+  static constexpr std::chrono::milliseconds kMinGap{100};
 
  private:
   struct Asked {
     std::shared_ptr<AppState> state;
     std::chrono::steady_clock::time_point next{};  // when it may be called again
+    std::chrono::steady_clock::time_point last{};  // when it was last called
   };
   void Run();
 
