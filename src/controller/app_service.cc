@@ -192,12 +192,12 @@ Result<ApplyResult> AppService::Scale(const std::string& name, int replicas) {
   }
   SKIFF_ASSIGN_OR_RETURN(model::App app, store_->GetApp(name));
   if (const auto& policy = app.spec.autoscale) {
-    return tl::unexpected(Error{
+    return MakeError(
         ErrorCode::kFailedPrecondition,
         fmt::format("app {} is autoscaled ({}\u2013{} replicas): change autoscale.min and "
                     "autoscale.max in its spec, or remove autoscale to set replicas by hand",
                     name, policy->scale_to_zero ? 0 : policy->min, policy->max),
-        "replicas"});
+        "replicas");
   }
   model::AppSpec spec = app.spec;
   spec.replicas = replicas;

@@ -44,6 +44,16 @@ protocol::RouteSet BuildRoutes(const store::Snapshot& snapshot,
     if (app == apps.end() || !TakesTraffic(i)) continue;
     app->second.instances.push_back({i.id, i.address, i.traffic});
   }
+  for (const model::App& app : snapshot.apps) {
+    auto out = apps.find(app.name);
+    if (out == apps.end()) continue;
+    // Asleep, or woken with no instance taking traffic yet: either way the
+    // edges hold its requests rather than refuse them. Another instance-less
+    // autoscaled app (all crashed, say) answers 503 as ever.
+    const bool scales_to_zero = app.spec.autoscale && app.spec.autoscale->scale_to_zero;
+    out->second.sleeping =
+        model::IsSleeping(app) || (scales_to_zero && out->second.instances.empty());
+  }
   for (auto& [name, app] : apps) {
     std::sort(app.instances.begin(), app.instances.end(),
               [](const protocol::RouteInstance& a, const protocol::RouteInstance& b) {

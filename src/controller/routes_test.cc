@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -95,6 +96,38 @@ TEST(RoutesTest, AppsWithTheirDomainsAndPolicies) {
   EXPECT_EQ(web.instances[0].id, "web-a");
   EXPECT_EQ(web.instances[1].id, "web-b");
   EXPECT_TRUE(BuildRoutes(store::Snapshot{}).apps.empty());
+}
+
+// Verify when an app's routes say it sleeps: an app that scales to zero,
+// asleep or woken without an instance that takes traffic yet; not once one
+// does, and never an app that does not scale to zero.
+TEST(RoutesTest, SleepingAppsThatScaleToZero) {
+  struct Case {
+    std::string name;
+    bool scale_to_zero;
+    std::optional<int> autoscaled;
+    bool serving;
+    bool sleeping;
+  } cases[] = {
+      {"asleep", true, 0, false, true},
+      {"woken, starting", true, 1, false, true},
+      {"woken, serving", true, 1, true, false},
+      {"no decision yet, serving", true, std::nullopt, true, false},
+      {"autoscaled without scale to zero, no instance", false, 1, false, false},
+  };
+  for (const Case& c : cases) {
+    store::Snapshot s;
+    s.apps = {App("web", {"web.com"})};
+    model::Autoscale policy;
+    policy.min = c.scale_to_zero ? 0 : 1;
+    policy.scale_to_zero = c.scale_to_zero;
+    s.apps[0].spec.autoscale = policy;
+    s.apps[0].autoscaled_replicas = c.autoscaled;
+    if (c.serving) s.instances = {Serving("web-1", "web", 1)};
+    const protocol::RouteSet routes = BuildRoutes(s);
+    ASSERT_EQ(routes.apps.size(), 1u) << c.name;
+    EXPECT_EQ(routes.apps[0].sleeping, c.sleeping) << c.name;
+  }
 }
 
 // Verify that the routes carry the certificates of the domains some app

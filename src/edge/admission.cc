@@ -28,10 +28,25 @@ Admission Admit(const http1::RequestHead& head, bool whole, const RoutingTable& 
                           true};
     return out;
   }
-  if (route.endpoints.empty()) {
+  if (route.endpoints.empty() && route.sleeping) {
+    out.hold = true;
+  } else if (route.endpoints.empty()) {
     out.refusal = Refusal{503, "app " + route.app + " has no healthy instance now", !whole};
   }
   return out;
+}
+
+Refusal WakeQueueFull(const Route& route, bool whole) {
+  return Refusal{503,
+                 "app " + route.app + " is waking up and " +
+                     std::to_string(route.policy.wake_queue) +
+                     " requests wait for it already (edge.wake_queue); try again",
+                 !whole, kWakeRetryAfterSeconds};
+}
+
+Refusal WakeTimedOut(const Route& route, bool whole) {
+  return Refusal{503, "app " + route.app + " is waking up; try again", !whole,
+                 kWakeRetryAfterSeconds};
 }
 
 }  // namespace skiff::edge

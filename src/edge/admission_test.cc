@@ -21,7 +21,17 @@ TEST(AdmissionTest, RouteOrRefusal) {
   empty.name = "empty";
   empty.domains = {{"empty.com", ""}};
   empty.instances.clear();
-  const auto table = RoutingTable::Build(protocol::RouteSet{.apps = {web, limited, empty}});
+  protocol::AppRoutes sleepy = empty;
+  sleepy.name = "sleepy";
+  sleepy.domains = {{"sleepy.com", ""}};
+  sleepy.sleeping = true;
+  sleepy.edge.rate_limit = model::RateLimit{1, 1};
+  protocol::AppRoutes woken = web;  // an instance came between two tables
+  woken.name = "woken";
+  woken.domains = {{"woken.com", ""}};
+  woken.sleeping = true;
+  const auto table =
+      RoutingTable::Build(protocol::RouteSet{.apps = {web, limited, empty, sleepy, woken}});
 
   struct Case {
     std::string name;
@@ -33,6 +43,7 @@ TEST(AdmissionTest, RouteOrRefusal) {
     std::string app;  // "" for no route
     int status;       // 0: admitted
     bool close;
+    bool hold = false;
   } cases[] = {
       {"routed", "web.com", "/x", std::nullopt, true, true, "web", 0, false},
       {"routed, any case and port", "WEB.com:8080", "/", 10, true, true, "web", 0, false},
@@ -46,6 +57,14 @@ TEST(AdmissionTest, RouteOrRefusal) {
       {"rate not asked without a limit", "web.com", "/", std::nullopt, true, false, "web", 0,
        false},
       {"no instance", "empty.com", "/", std::nullopt, true, true, "empty", 503, false},
+      {"sleeping: held", "sleepy.com", "/", std::nullopt, true, true, "sleepy", 0, false, true},
+      {"sleeping, body streaming: held", "sleepy.com", "/", 50, false, true, "sleepy", 0, false,
+       true},
+      {"sleeping, over the rate: refused, not held", "sleepy.com", "/", std::nullopt, true, false,
+       "sleepy", 429, false},
+      {"sleeping, body over the limit", "sleepy.com", "/", 101, true, true, "sleepy", 413, true},
+      {"marked sleeping with an instance: sent", "woken.com", "/", std::nullopt, true, true,
+       "woken", 0, false},
   };
   for (const Case& c : cases) {
     http1::RequestHead head;
@@ -62,14 +81,35 @@ TEST(AdmissionTest, RouteOrRefusal) {
         });
     EXPECT_EQ(got.route == nullptr ? "" : got.route->app, c.app) << c.name;
     EXPECT_EQ(got.refusal ? got.refusal->status : 0, c.status) << c.name;
+    EXPECT_EQ(got.hold, c.hold) << c.name;
     if (got.refusal) {
       EXPECT_EQ(got.refusal->close, c.close) << c.name;
       if (c.status == 429) {
         EXPECT_EQ(got.refusal->retry_after, 7) << c.name;
       }
     }
-    EXPECT_EQ(asked, c.app == "limited" ? 1 : 0) << c.name;
+    EXPECT_EQ(asked, c.app == "limited" || c.app == "sleepy" ? 1 : 0) << c.name;
   }
+}
+
+// Verify the answers to requests a sleeping app cannot hold: 503 with a
+// Retry-After of a few seconds, one line naming the app, the connection kept
+// only when the request's body is at hand.
+TEST(AdmissionTest, WakeRefusals) {
+  Route route;
+  route.app = "web";
+  route.policy.wake_queue = 7;
+  const Refusal full = WakeQueueFull(route, true);
+  EXPECT_EQ(full.status, 503);
+  EXPECT_EQ(full.retry_after, kWakeRetryAfterSeconds);
+  EXPECT_FALSE(full.close);
+  EXPECT_EQ(full.message,
+            "app web is waking up and 7 requests wait for it already (edge.wake_queue); try again");
+  const Refusal late = WakeTimedOut(route, false);
+  EXPECT_EQ(late.status, 503);
+  EXPECT_EQ(late.retry_after, kWakeRetryAfterSeconds);
+  EXPECT_TRUE(late.close);
+  EXPECT_EQ(late.message, "app web is waking up; try again");
 }
 
 }  // namespace

@@ -67,6 +67,7 @@ uint16_t BoundPort(int fd) {
 
 EdgeProxy::Shared::Shared(EdgeOptions o)
     : options(std::move(o)), table_(RoutingTable::Build(protocol::RouteSet{})) {
+  if (options.wake) waker = std::make_unique<Waker>(options.wake, options.wake_repeat);
   metrics::Registry* registry = options.metrics;
   if (registry == nullptr) return;
   requests =
@@ -185,9 +186,19 @@ EdgeProxy::~EdgeProxy() {
 
 void EdgeProxy::SetTable(std::shared_ptr<const RoutingTable> table) {
   shared_->SetTable(std::move(table));
+  // Held requests go on as soon as their app has an instance, not at the
+  // next sweep.
+  if (shared_->held.load(std::memory_order_acquire) > 0) {
+    for (const auto& worker : workers_) {
+      Worker* w = worker.get();
+      w->loop().Post([w] { w->ResumeHeld(); });
+    }
+  }
 }
 
 std::shared_ptr<const RoutingTable> EdgeProxy::table() const { return shared_->table(); }
+
+int EdgeProxy::held_count() const { return shared_->held.load(std::memory_order_acquire); }
 
 metrics::EdgeRoutes EdgeProxy::Routes() const { return shared_->Routes(); }
 

@@ -23,6 +23,16 @@
 //   504  the instance did not answer within the app's edge.timeouts.response
 //        (or could not be connected to within edge.timeouts.connect)
 //
+// A request for an app that sleeps (scale to zero: RouteSet's `sleeping`) is
+// held rather than refused, in order, until a routing table gives the app an
+// instance; options.wake asks the control plane to wake it (from a thread of
+// its own, waker.h). At most the app's edge.wake_queue requests are held per
+// edge and each at most edge.wake_timeout; past either, 503 with
+// Retry-After: 5. A held request's body is not read until it goes on; a
+// client that closes its connection while held is dropped (499 in the log).
+// Held requests count as in flight (edge.max_in_flight, the in-flight gauge).
+// docs/scale-to-zero.md.
+//
 // An idempotent request (GET, HEAD, OPTIONS, PUT, DELETE, TRACE) whose
 // instance could not be connected to, or closed the connection without an
 // answer, is sent to another instance, within a retry budget of about 10 % of
@@ -103,6 +113,13 @@ struct EdgeOptions {
   // The retry budget's per-second floor counts seconds of this clock's
   // monotonic time. Must outlive the proxy.
   const Clock* clock = SystemClock::Get();
+  // Asks the control plane to wake an app that sleeps while requests for it
+  // are held (waker.h): called on a thread of the edge's own, never a
+  // worker's, so it may block. Null: held requests wait for a wake someone
+  // else asks for (or time out). What it uses must outlive the proxy.
+  std::function<void(const std::string& app)> wake;
+  // How often `wake` is called again for an app while its requests are held.
+  std::chrono::milliseconds wake_repeat{1000};
   // With a TLS listener: its session tickets' key rotation (tls_context.h;
   // its clock is tests').
   tls::TlsOptions tls;
@@ -163,6 +180,8 @@ class EdgeProxy {
 
   // Open client connections now (for tests and metrics).
   size_t connection_count() const;
+  // Requests held now for apps that sleep, on every thread (tests, metrics).
+  int held_count() const;
 
   // Each app's counters so far (cumulative), for the control plane's traffic
   // book (metrics/traffic.h). Empty without options.metrics.

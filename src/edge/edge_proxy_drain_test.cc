@@ -16,16 +16,7 @@
 namespace skiff::edge {
 namespace {
 
-// Reads from `fd` until `want` was seen; false when the connection ends first.
-bool ReadUntil(int fd, std::string_view want, std::string* got) {
-  char buf[4096];
-  while (got->find(want) == std::string::npos) {
-    const ssize_t n = recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) return false;
-    got->append(buf, static_cast<size_t>(n));
-  }
-  return true;
-}
+using testing::RecvUntil;
 
 // An instance that takes one request: once its head arrived it sends `first`,
 // then, once Release() is called, `rest`, and closes (with both empty it
@@ -39,7 +30,7 @@ class HeldUpstream {
       const int conn = accept(listen_fd_, nullptr, nullptr);
       if (conn < 0) return;
       std::string got;
-      const bool read = ReadUntil(conn, "\r\n\r\n", &got);
+      const bool read = RecvUntil(conn, "\r\n\r\n", &got);
       if (read) send(conn, first_.data(), first_.size(), MSG_NOSIGNAL);
       std::unique_lock lock(mu_);
       got_request_ = read;
@@ -121,7 +112,7 @@ TEST_P(EdgeProxyDrainTest, AnswerBeingRelayedCountsAsInFlight) {
 
   const int client = SendTo(proxy, "GET /stream HTTP/1.1\r\nHost: web.test\r\n\r\n");
   std::string got;
-  ASSERT_TRUE(ReadUntil(client, "first\n", &got)) << got;
+  ASSERT_TRUE(RecvUntil(client, "first\n", &got)) << got;
 
   // The instance is stopped: it leaves the routes with its answer half sent.
   proxy.SetTable(RoutingTable::Build(Routes(6, "")));
@@ -130,7 +121,7 @@ TEST_P(EdgeProxyDrainTest, AnswerBeingRelayedCountsAsInFlight) {
   EXPECT_EQ(routes.leaving, (std::map<std::string, int64_t>{{"web-1", 1}}));
 
   upstream.Release();
-  EXPECT_TRUE(ReadUntil(client, "last\n\r\n0\r\n\r\n", &got)) << got;
+  EXPECT_TRUE(RecvUntil(client, "last\n\r\n0\r\n\r\n", &got)) << got;
   EXPECT_TRUE(testing::PollUntil([&] { return proxy.Routes().leaving.empty(); }));
   close(client);
   proxy.Stop();
@@ -154,7 +145,7 @@ TEST_P(EdgeProxyDrainTest, RetryGoesByTheNewestTable) {
   proxy.SetTable(RoutingTable::Build(Routes(6, arrived.address(), "web-2"), &states));
   leaving.Release();  // closes without answering: the edge retries
   std::string got;
-  EXPECT_TRUE(ReadUntil(client, "\r\n\r\nnew", &got)) << got;
+  EXPECT_TRUE(RecvUntil(client, "\r\n\r\nnew", &got)) << got;
   EXPECT_EQ(got.rfind("HTTP/1.1 200", 0), 0u) << got;
   close(client);
   proxy.Stop();

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -203,6 +204,26 @@ void EdgeProxy::Worker::SessionEnded(Session* session) {
   if (stopping_ && session_count_ == 0) loop_->Stop(stop_deadline_);
 }
 
+void EdgeProxy::Worker::Hold(Session* session) {
+  held_.push_back(session);
+  shared_->held.fetch_add(1, std::memory_order_acq_rel);
+}
+
+void EdgeProxy::Worker::Unhold(Session* session) {
+  auto it = std::find(held_.begin(), held_.end(), session);
+  if (it == held_.end()) return;
+  held_.erase(it);
+  shared_->held.fetch_sub(1, std::memory_order_acq_rel);
+}
+
+void EdgeProxy::Worker::ResumeHeld() {
+  if (held_.empty()) return;
+  // A copy: a resumed session leaves held_, and may end or hold again. The
+  // sessions are freed only at the end of the round (SessionEnded).
+  const std::vector<Session*> held(held_.begin(), held_.end());
+  for (Session* s : held) s->Resume();
+}
+
 Result<Upstream*> EdgeProxy::Worker::TakeUpstream(const std::string& address, bool fresh) {
   if (auto it = idle_.find(address); !fresh && it != idle_.end() && !it->second.empty()) {
     Upstream* upstream = it->second.back();
@@ -272,6 +293,7 @@ void EdgeProxy::Worker::OnIdleUpstreamEvent(Upstream* upstream, uint32_t events)
 
 void EdgeProxy::Worker::Sweep() {
   FlushLog();
+  ResumeHeld();  // (a table that came between the post and the hold)
   const SteadyTime t = now();
   for (Session* s = sessions_; s != nullptr;) {
     Session* next = s->next;  // Sweep may end s

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 
 #include <chrono>
+#include <deque>
 #include <future>
 #include <memory>
 #include <string>
@@ -91,6 +92,14 @@ class EdgeProxy::Worker {
   // A session ended: unlink it and free it at the end of the round.
   void SessionEnded(Session* session);
 
+  // `session` holds a request for a sleeping app (it was admitted with
+  // Admission::hold) / no longer does.
+  void Hold(Session* session);
+  void Unhold(Session* session);
+  // Lets each held request whose app now has an instance go on, in the
+  // order they were held (a new routing table came).
+  void ResumeHeld();
+
  private:
   class Listener;
   void Accept(int fd, const sockaddr_storage& peer, bool tls);
@@ -107,6 +116,7 @@ class EdgeProxy::Worker {
   std::shared_ptr<const RoutingTable> table_;
   Session* sessions_ = nullptr;  // intrusive list of live sessions
   size_t session_count_ = 0;
+  std::deque<Session*> held_;  // in the order their requests were held
   std::unordered_map<std::string, std::vector<Upstream*>> idle_;
   bool stopping_ = false;
   SteadyTime stop_deadline_{};

@@ -76,6 +76,9 @@ struct AppMetrics {
 struct AppState {
   std::atomic<uint64_t> cursor{0};  // round-robin position
   std::atomic<int> in_flight{0};    // for the circuit breaker (edge.max_in_flight)
+  // Requests held while the app sleeps or wakes (edge.wake_queue), on every
+  // thread of the edge; the Waker asks for a wake while it is above zero.
+  std::atomic<int> held{0};
   std::once_flag metrics_once;
   AppMetrics metrics;  // set once under metrics_once
 };

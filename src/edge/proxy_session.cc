@@ -77,6 +77,12 @@ void Session::OnEvents(uint32_t events) {
     case Phase::kHead:
       ReadHead();
       break;
+    case Phase::kHeld:
+      // Nothing is read while held (the body waits in the socket); a FIN is
+      // a client that went away (as nginx takes it while it waits on an
+      // upstream): a client that half-closes after its request is dropped too.
+      if (peer_closed_) End();
+      break;
     case Phase::kUpstream:
       if (!RequestBodyDone()) PumpRequestBody();
       break;
@@ -251,14 +257,54 @@ void Session::Dispatch(size_t head_length) {
   up_head_.clear();
   AppendUpstreamHead(head_, client_ip_, request_id_, tls_listener_, &up_head_);
   begin_ = body_begin;  // the head is consumed; its views are not used from here on
-  if (head_.expect_continue && request_body_ != Source::kNone && begin_ == end_) {
-    if (!SendClient(kContinue)) return;
-  }
   upgrade_ = head_.upgrade;
   tried_.clear();
   failed_attempts_ = 0;
   stale_retried_ = false;
+  if (admission.hold) {
+    Hold();
+    return;
+  }
+  Proceed();
+}
+
+void Session::Proceed() {
+  // (After a hold, not before: the body is not asked for until it can go on.)
+  if (head_.expect_continue && request_body_ != Source::kNone && begin_ == end_) {
+    if (!SendClient(kContinue)) return;
+  }
   Attempt();
+}
+
+void Session::Hold() {
+  AppState& app = *route_->state;
+  const int before = app.held.fetch_add(1, std::memory_order_acq_rel);
+  if (before >= route_->policy.wake_queue) {
+    app.held.fetch_sub(1, std::memory_order_acq_rel);
+    const Refusal refusal = WakeQueueFull(*route_, replayable_);
+    Refuse(refusal.status, refusal.message, refusal.close, refusal.retry_after);
+    return;
+  }
+  held_ = true;
+  phase_ = Phase::kHeld;
+  deadline_ = EdgeProxy::Worker::now() + route_->policy.wake_timeout;
+  worker_->Hold(this);
+  if (shared_.waker != nullptr) shared_.waker->Ask(route_->app, route_->state, before == 0);
+}
+
+void Session::Unhold() {
+  if (!held_) return;
+  held_ = false;
+  route_->state->held.fetch_sub(1, std::memory_order_acq_rel);
+  worker_->Unhold(this);
+}
+
+void Session::Resume() {
+  if (phase_ != Phase::kHeld) return;
+  RefreshRoute();  // the same app in the newest table (it keeps its counts)
+  if (route_->routable() == 0) return;
+  Unhold();
+  Proceed();
 }
 
 void Session::Attempt() {
@@ -591,6 +637,12 @@ void Session::Linger() {
 void Session::Sweep(SteadyTime now) {
   if (phase_ == Phase::kEnded || now < deadline_) return;
   switch (phase_) {
+    case Phase::kHeld: {
+      Unhold();
+      const Refusal refusal = WakeTimedOut(*route_, replayable_);
+      Refuse(refusal.status, refusal.message, refusal.close, refusal.retry_after);
+      break;
+    }
     case Phase::kHead:
       if (begin_ < end_) {
         Refuse(408,
@@ -647,6 +699,7 @@ void Session::Abort() { End(/*abort=*/true); }
 void Session::End(bool abort) {
   if (phase_ == Phase::kEnded) return;
   // The attempt first: RecordEnd lets go of the route it points into.
+  Unhold();
   EndAttemptUnjudged();
   ReleaseUpstream(false);
   if (route_ != nullptr) RecordEnd(answered_ ? status_ : 499);

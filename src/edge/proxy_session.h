@@ -37,6 +37,9 @@ class Session final : public EventLoop::Handler {
   void Sweep(SteadyTime now);
   // The worker is stopping: close now when idle, else after this response.
   void BeginStop();
+  // A new routing table came while the session holds its request for a
+  // sleeping app: the request goes on when the app now has an instance.
+  void Resume();
   // The stop grace is over: cut whatever is in flight (the client gets a
   // reset, and none of the bytes still waiting for it).
   void Abort();
@@ -47,6 +50,7 @@ class Session final : public EventLoop::Handler {
  private:
   enum class Phase {
     kHead,      // reading a request head (or idle between requests)
+    kHeld,      // the app sleeps: waiting for an instance, the client's socket unread
     kUpstream,  // connecting / sending the request / awaiting the response head
     kRelay,     // relaying the response body
     kTunnel,    // after 101: bytes both ways
@@ -60,6 +64,14 @@ class Session final : public EventLoop::Handler {
   void ReadHeads();
   void Dispatch(size_t head_length);
   void Attempt();
+  // The request is admitted and counted: on to an instance (after a 100
+  // Continue when the client waits for one).
+  void Proceed();
+  // Holds the request until the app it is for has an instance (Resume), or
+  // refuses it past edge.wake_queue.
+  void Hold();
+  // The request is no longer held (once; before RecordEnd lets go of the route).
+  void Unhold();
   // Before a retry: moves the request to the route of the newest routing
   // table (same app), so it never goes to an instance that left the routes
   // since it arrived (it may be drained and stopping). `tried_` follows by
@@ -193,6 +205,7 @@ class Session final : public EventLoop::Handler {
   bool idempotent_ = false;
   bool upgrade_ = false;
   bool in_read_head_ = false;
+  bool held_ = false;  // counted in the route's AppState::held and the worker's list
   std::string accept_encoding_;
   // For the access log: method, host, target and user agent, one after another.
   std::string log_;

@@ -15,6 +15,7 @@
 #include "edge/rate_limiter.h"
 #include "edge/routing_table.h"
 #include "edge/tls/tls_context.h"
+#include "edge/waker.h"
 
 namespace skiff::edge {
 
@@ -54,6 +55,12 @@ struct EdgeProxy::Shared {
   // Closed connections the loops still hold open (their last bytes go out):
   // they count against max_connections too.
   std::atomic<size_t> closing{0};
+
+  // With options.wake: asks for the apps whose requests are held.
+  std::unique_ptr<Waker> waker;
+  // Requests held on every thread (for sleeping apps): while some are, a new
+  // table makes each thread look at its held requests at once.
+  std::atomic<int> held{0};
 
   metrics::CounterFamily* requests = nullptr;
   metrics::HistogramFamily* durations = nullptr;

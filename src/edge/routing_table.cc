@@ -69,6 +69,7 @@ std::shared_ptr<const RoutingTable> RoutingTable::Build(const protocol::RouteSet
       route.canary = canary;
       route.canary_weight = app->canary_weight;
       route.policy = app->edge;
+      route.sleeping = app->sleeping;
       if (app->edge.hsts) {
         route.hsts_field =
             "Strict-Transport-Security: max-age=" +

@@ -42,6 +42,9 @@ struct Route {
   // endpoints (the app's update.canary_weight).
   int canary_weight = 0;
   model::EdgePolicy policy;  // the app's spec.edge
+  // The app scaled to zero and no instance of it takes traffic yet
+  // (protocol::AppRoutes::sleeping): its requests are held, not refused.
+  bool sleeping = false;
   // "Strict-Transport-Security: max-age=N\r\n" with policy.hsts, else "".
   std::string hsts_field;
   std::shared_ptr<AppState> state;  // never null

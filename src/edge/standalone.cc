@@ -14,6 +14,7 @@
 
 #include "common/logging.h"
 #include "edge/edge_proxy.h"
+#include "edge/post_wake.h"
 #include "edge/remote_routes.h"
 #include "edge/traffic_reporter.h"
 #include "metrics/registry.h"
@@ -42,6 +43,20 @@ class StandaloneEdge::Impl {
   bool from_cache_ = false;
 
   net::TlsTrust trust_;  // whom the servers must be (Start)
+
+  // The edge's name in the server's book (and in its wake calls); set once
+  // it listens, read by the proxy's waker thread.
+  void SetEdgeName(std::string name) {
+    std::lock_guard lock(name_mu_);
+    name_ = std::move(name);
+  }
+  std::string EdgeName() {
+    std::lock_guard lock(name_mu_);
+    return name_;
+  }
+
+  std::mutex name_mu_;
+  std::string name_;  // GUARDED_BY(name_mu_)
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;  // GUARDED_BY(mu_)
@@ -81,6 +96,10 @@ Status StandaloneEdge::Start() {
     m.access_log_ = std::move(*log);
     edge.access_log = m.access_log_.get();
   }
+  // Its name is known once it listens (StartReporting): till then it holds
+  // no request to ask for.
+  edge.wake = PostWake(net::ServerPool(m.options_.server, m.trust_), m.options_.token,
+                       [&m] { return m.EdgeName(); });
   m.proxy_ = std::make_unique<EdgeProxy>(edge);
   RemoteRoutesOptions remote;
   remote.server = m.options_.server;
@@ -165,6 +184,7 @@ void StartReporting(StandaloneEdge::Impl& m) {
     gethostname(host, sizeof host - 1);
     name = std::string(host) + ":" + std::to_string(m.proxy_->port());
   }
+  m.SetEdgeName(name);
   const RemoteRoutes* routes = m.routes_.get();
   const EdgeProxy* proxy = m.proxy_.get();
   // One pool for every report, so they keep to the server that answered.

@@ -325,6 +325,8 @@ json::value EdgePolicyToJson(const EdgePolicy& edge) {
   out["tls"] = ToString(edge.tls);
   out["https_redirect"] = edge.https_redirect;
   if (edge.hsts) out["hsts"] = FormatDuration(*edge.hsts);
+  out["wake_queue"] = edge.wake_queue;
+  out["wake_timeout"] = FormatDuration(edge.wake_timeout);
   if (edge.rate_limit) {
     out["rate_limit"] =
         json::object{{"average", edge.rate_limit->average}, {"burst", edge.rate_limit->burst}};

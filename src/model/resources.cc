@@ -150,7 +150,6 @@ bool IsLive(InstanceState s) {
   return false;
 }
 
-
 int DesiredReplicas(const App& app) {
   if (app.deleting) return 0;
   const AppSpec& spec = app.spec;

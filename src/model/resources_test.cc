@@ -68,8 +68,6 @@ TEST(ResourcesTest, IsLive) {
   EXPECT_FALSE(IsLive(InstanceState::kFailed));
 }
 
-
-
 App AppWithAutoscale(int replicas, std::optional<Autoscale> policy, std::optional<int> autoscaled) {
   App app;
   app.name = "web";
@@ -78,7 +76,6 @@ App AppWithAutoscale(int replicas, std::optional<Autoscale> policy, std::optiona
   app.autoscaled_replicas = autoscaled;
   return app;
 }
-
 
 // Verify that the desired count is the spec's without autoscale, the
 // autoscaler's with it (the spec's until it decided, within the bounds), and

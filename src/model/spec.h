@@ -121,6 +121,11 @@ struct EdgePolicy {
   bool https_redirect = false;
   // Responses over TLS carry Strict-Transport-Security: max-age of this.
   std::optional<Duration> hsts;
+  // Scale to zero (docs/scale-to-zero.md): while the app sleeps or wakes, an
+  // edge holds up to wake_queue of its requests, each up to wake_timeout, for
+  // its first healthy instance; past either, 503 with Retry-After.
+  int wake_queue = 100;
+  Duration wake_timeout = std::chrono::seconds(30);
   friend bool operator==(const EdgePolicy&, const EdgePolicy&) = default;
 };
 

@@ -553,9 +553,10 @@ std::optional<Constraint> ParseConstraint(std::string_view text) {
 }
 
 void ReadEdge(Validator& v, const json::value& value, EdgePolicy& out) {
-  const json::object* obj = v.Object(value, "edge",
-                                     {"lb", "rate_limit", "max_in_flight", "max_body", "timeouts",
-                                      "drain_timeout", "tls", "https_redirect", "hsts"});
+  const json::object* obj =
+      v.Object(value, "edge",
+               {"lb", "rate_limit", "max_in_flight", "max_body", "timeouts", "drain_timeout", "tls",
+                "https_redirect", "hsts", "wake_queue", "wake_timeout"});
   if (obj == nullptr) return;
   if (const json::value* f = Field(*obj, "tls")) {
     Set(v.String(*f, "edge.tls"), [&](const std::string& s) {
@@ -637,6 +638,21 @@ void ReadEdge(Validator& v, const json::value& value, EdgePolicy& out) {
         v.Add("edge.drain_timeout", fmt::format("must be at most 1h (got {})", FormatDuration(d)));
       } else {
         out.drain_timeout = d;
+      }
+    });
+  }
+  if (const json::value* f = Field(*obj, "wake_queue")) {
+    Set(v.Int(*f, "edge.wake_queue", 1), [&](int n) { out.wake_queue = n; });
+  }
+  if (const json::value* f = Field(*obj, "wake_timeout")) {
+    Set(v.Dur(*f, "edge.wake_timeout"), [&](Duration d) {
+      // Under a second no instance starts; past ten minutes a client has
+      // long given up.
+      if (d < std::chrono::seconds(1) || d > std::chrono::minutes(10)) {
+        v.Add("edge.wake_timeout",
+              fmt::format("must be between 1s and 10m (got {})", FormatDuration(d)));
+      } else {
+        out.wake_timeout = d;
       }
     });
   }

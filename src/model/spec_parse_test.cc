@@ -212,6 +212,13 @@ TEST(SpecParseTest, ValidVariants) {
          EXPECT_EQ(s.edge.tls, EdgeTls::kAuto);
          EXPECT_FALSE(s.edge.https_redirect);
          EXPECT_FALSE(s.edge.hsts.has_value());
+         EXPECT_EQ(s.edge.wake_queue, 100);
+         EXPECT_EQ(s.edge.wake_timeout, std::chrono::seconds(30));
+       }},
+      {"edge: {wake_queue: 5, wake_timeout: 2m}",
+       [](const AppSpec& s) {
+         EXPECT_EQ(s.edge.wake_queue, 5);
+         EXPECT_EQ(s.edge.wake_timeout, std::chrono::minutes(2));
        }},
       {"edge: {tls: off, https_redirect: true, hsts: 24h}",
        [](const AppSpec& s) {
@@ -499,6 +506,11 @@ TEST(SpecParseTest, InvalidCases) {
       {M("edge: {https_redirect: yes}"), "edge.https_redirect", "must be true or false"},
       {M("edge: {hsts: forever}"), "edge.hsts", "not a duration"},
       {M("edge: {hsts: 500ms}"), "edge.hsts", "must be between 1s and 17520h"},
+      {M("edge: {wake_queue: 0}"), "edge.wake_queue", "must be >= 1 (got 0)"},
+      {M("edge: {wake_timeout: 500ms}"), "edge.wake_timeout",
+       "must be between 1s and 10m (got 500ms)"},
+      {M("edge: {wake_timeout: 1h}"), "edge.wake_timeout", "must be between 1s and 10m (got 1h)"},
+      {M("edge: {wake_timeout: soon}"), "edge.wake_timeout", "not a duration"},
       {M("autoscale: {min: 5, max: 2}"), "autoscale.min", "must be <= max (5 > 2)"},
       {M("autoscale: {min: 0}"), "autoscale.min", "may be 0 only with scale_to_zero"},
       {M("autoscale: {min: -1}"), "autoscale.min", "must be >= 0 (got -1)"},
@@ -792,6 +804,8 @@ TEST(SpecParseTest, UnknownFieldsIgnoredOnlyWhenAsked) {
   spec.edge.tls = EdgeTls::kManual;
   spec.edge.https_redirect = true;
   spec.edge.hsts = std::chrono::hours(1);
+  spec.edge.wake_queue = 3;
+  spec.edge.wake_timeout = std::chrono::seconds(90);
   json::value newer = SpecToJson(spec);
   newer.as_object()["future"] = "x";
   newer.as_object()["edge"].as_object()["future_policy"] = json::object{{"on", true}};

@@ -65,6 +65,16 @@ Result<std::optional<int>> OptSmallInt(const json::object& obj, std::string_view
   return std::optional<int>(static_cast<int>(*n));
 }
 
+Result<std::optional<bool>> OptBool(const json::object& obj, std::string_view key) {
+  const json::value* v = Member(obj, key);
+  if (v == nullptr) return std::optional<bool>();
+  if (!v->is_bool()) {
+    return tl::unexpected(
+        BadField(key, fmt::format("must be true or false, not {}", model::JsonKindName(*v))));
+  }
+  return std::optional<bool>(v->get_bool());
+}
+
 Result<std::optional<Time>> OptTime(const json::object& obj, std::string_view key) {
   SKIFF_ASSIGN_OR_RETURN(std::optional<std::string> text, OptString(obj, key));
   if (!text) return std::optional<Time>();

@@ -34,6 +34,7 @@ const boost::json::value* Member(const boost::json::object& obj, std::string_vie
 Result<std::optional<std::string>> OptString(const boost::json::object& obj, std::string_view key);
 Result<std::optional<int64_t>> OptInt(const boost::json::object& obj, std::string_view key);
 Result<std::optional<int>> OptSmallInt(const boost::json::object& obj, std::string_view key);
+Result<std::optional<bool>> OptBool(const boost::json::object& obj, std::string_view key);
 Result<std::optional<Time>> OptTime(const boost::json::object& obj, std::string_view key);
 
 }  // namespace skiff::protocol

@@ -40,6 +40,12 @@ struct AppRoutes {
   int canary_weight = 0;
   model::EdgePolicy edge;                // the app's spec.edge
   std::vector<RouteInstance> instances;  // empty: the app answers 503
+  // The app scaled to zero (autoscale.scale_to_zero) and no instance of it
+  // takes traffic yet: asleep, or woken and starting. An edge holds its
+  // requests (edge.wake_queue, edge.wake_timeout) and asks the control plane
+  // to wake it, rather than answering 503. Absent from the JSON when false
+  // (older documents read as awake).
+  bool sleeping = false;
   friend bool operator==(const AppRoutes&, const AppRoutes&) = default;
 };
 

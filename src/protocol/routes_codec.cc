@@ -84,6 +84,8 @@ Result<AppRoutes> AppFromJson(const json::value& v) {
   }
   SKIFF_ASSIGN_OR_RETURN(const json::array* instances, List(*o, "instances"));
   SKIFF_RETURN_IF_ERROR(ReadEach(*instances, "instances", InstanceFromJson, app.instances));
+  SKIFF_ASSIGN_OR_RETURN(std::optional<bool> sleeping, OptBool(*o, "sleeping"));
+  app.sleeping = sleeping.value_or(false);
   return app;
 }
 
@@ -141,11 +143,13 @@ json::value ToJson(const RouteSet& routes) {
       if (i->traffic != model::Traffic::kServe) instance["traffic"] = model::ToString(i->traffic);
       instances.push_back(std::move(instance));
     }
-    app_list.push_back(json::object{{"name", app->name},
-                                    {"domains", std::move(domains)},
-                                    {"canary_weight", app->canary_weight},
-                                    {"edge", model::EdgePolicyToJson(app->edge)},
-                                    {"instances", std::move(instances)}});
+    json::object out{{"name", app->name},
+                     {"domains", std::move(domains)},
+                     {"canary_weight", app->canary_weight},
+                     {"edge", model::EdgePolicyToJson(app->edge)},
+                     {"instances", std::move(instances)}};
+    if (app->sleeping) out["sleeping"] = true;
+    app_list.push_back(std::move(out));
   }
   json::object doc{{"apps", std::move(app_list)}};
   if (!routes.certificates.empty()) {

@@ -25,6 +25,7 @@ RouteSet Sample() {
   AppRoutes api;
   api.name = "api";
   api.domains = {{"api.com", ""}};
+  api.sleeping = true;
   RouteSet set{7, {web, api}};
   set.certificates = {{{"web.com", "*.web.com"}, "WEB-CERT", "WEB-KEY"},
                       {{"api.com"}, "API-CERT", "API-KEY"}};
@@ -58,6 +59,7 @@ TEST(RoutesCodecTest, RoundTrips) {
   EXPECT_EQ(doc.find(R"("traffic":"serve")"), std::string::npos) << "the default is left out";
   EXPECT_NE(doc.find(R"({"host":"web.com"})"), std::string::npos) << "no path: none written";
   EXPECT_EQ(doc.find("revision"), std::string::npos);
+  EXPECT_EQ(doc.find(R"("sleeping")"), doc.rfind(R"("sleeping")")) << "awake: none written";
   EXPECT_EQ(RoutesDocument(RouteSet{}), R"({"apps":[]})")
       << "no certificates or challenges: left out";
 }
@@ -75,6 +77,17 @@ TEST(RoutesCodecTest, TagFollowsContent) {
   changed = Sample();
   changed.apps[0].instances[0].traffic = model::Traffic::kServe;
   EXPECT_NE(RoutesTag(RoutesDocument(changed)), tag);
+}
+
+// Verify that an app of a document from before scale to zero (no
+// "sleeping") reads as awake, and one marked sleeping as asleep.
+TEST(RoutesCodecTest, SleepingDefaultsToAwake) {
+  auto old = ParseRoutesDocument(R"({"apps":[{"name":"a","domains":[{"host":"a.com"}]}]})");
+  ASSERT_TRUE(old) << old.error().ToString();
+  EXPECT_FALSE(old->apps.at(0).sleeping);
+  auto asleep = ParseRoutesDocument(R"({"apps":[{"name":"a","sleeping":true}]})");
+  ASSERT_TRUE(asleep) << asleep.error().ToString();
+  EXPECT_TRUE(asleep->apps.at(0).sleeping);
 }
 
 // Verify that fields a newer server adds, at every level of the document
@@ -131,6 +144,7 @@ TEST(RoutesCodecTest, RejectsMalformedNamingTheField) {
       {R"({"apps":[{"name":"a","domains":[{"host":"a.com","path":"x"}]}]})",
        "apps[0].domains[0].path"},
       {R"({"apps":[{"name":"a","canary_weight":"ten"}]})", "apps[0].canary_weight"},
+      {R"({"apps":[{"name":"a","sleeping":"yes"}]})", "apps[0].sleeping"},
       {R"({"apps":[{"name":"a","edge":{"max_in_flight":"many"}}]})", "apps[0].edge.max_in_flight"},
       {R"({"apps":[{"name":"a","edge":{"lb":"fastest"}}]})", "apps[0].edge.lb"},
       {R"({"apps":[{"name":"a","edge":[]}]})", "apps[0].edge"},

@@ -689,6 +689,15 @@ Status Server::Impl::Start() {
     edge_options.threads = options_.edge_threads;
     edge_options.io_engine = options_.edge_io_engine;
     edge_options.metrics = metrics_.get();
+    // A request held for a sleeping app wakes it in-process: any server may
+    // write the wake (AppService::Wake), so this edge needs no credential
+    // for it, shared database or not. (apps_ outlives edge_.)
+    controller::AppService* apps = apps_.get();
+    edge_options.wake = [apps](const std::string& app) {
+      if (Result<bool> woke = apps->Wake(app, "the server's own edge"); !woke) {
+        SKIFF_LOG_WARN("edge: cannot wake app {} (will retry): {}", app, woke.error().message);
+      }
+    };
     if (!options_.access_log.empty()) {
       auto log = edge::AccessLog::Open(options_.access_log);
       if (!log) return tl::unexpected(log.error());

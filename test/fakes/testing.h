@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <string_view>
 
 namespace skiff::testing {
 
@@ -27,6 +28,10 @@ class TempDir {
 // A blocking TCP socket connected to 127.0.0.1:port, its reads timing out
 // after 5 s (a test never hangs on a silent peer); -1 when it cannot connect.
 int ConnectLoopback(int port);
+
+// Reads from the blocking socket `fd` into *got until it holds `want`;
+// false when the connection ends (or a read times out) first.
+bool RecvUntil(int fd, std::string_view want, std::string* got);
 
 // A TCP socket listening on 127.0.0.1 at a port the kernel picks (written to
 // `port`); -1 on failure.
