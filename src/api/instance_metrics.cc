@@ -11,7 +11,7 @@ namespace skiff::api {
 
 void AddInstanceMetrics(metrics::Registry* registry, store::SharedSnapshotCache* snapshots,
                         controller::NodeService* nodes) {
-  const std::vector<std::string> labels = {"app", "instance", "node"};
+  const std::vector<std::string> labels = {"app", "instance_id", "node"};
   metrics::GaugeFamily* cpu = registry->AddGauge(
       "skiff_instance_cpu_millicores",
       "The instance's cpu use averaged over its node's last sample interval, in millicores "

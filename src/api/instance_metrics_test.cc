@@ -82,8 +82,8 @@ TEST_F(InstanceMetricsTest, SeriesFollowInstancesAndPassPromtool) {
                                 .memory_reserved_bytes = 64 << 20}},
                               {"web-2", {.cpu_millis = 5, .memory_bytes = 1 << 20}}});
   std::string text = registry_.Render();
-  const std::string web1 = "{app=\"web\",instance=\"web-1\",node=\"n1\"}";
-  const std::string web2 = "{app=\"web\",instance=\"web-2\",node=\"n1\"}";
+  const std::string web1 = "{app=\"web\",instance_id=\"web-1\",node=\"n1\"}";
+  const std::string web2 = "{app=\"web\",instance_id=\"web-2\",node=\"n1\"}";
   EXPECT_THAT(text, HasSubstr("# TYPE skiff_instance_cpu_millicores gauge\n"));
   EXPECT_THAT(text, HasSubstr("skiff_instance_cpu_millicores" + web1 + " 125\n"));
   EXPECT_THAT(text, HasSubstr("skiff_instance_memory_working_set_bytes" + web1 + " 10485760\n"));

@@ -82,9 +82,17 @@ Result<ApplyResult> AppService::Write(const model::AppSpec& given,
       app.created_at = now;
     }
     const int64_t previous = app.revision;
+    const bool was_asleep = existing && model::IsSleeping(app);
+    const bool new_template = !existing || !SameTemplate(app.spec, spec);
     app.revision = previous + 1;
     app.spec = spec;
     app.updated_at = now;
+    // A new template reaching an app asleep wakes it: its rollout is judged on
+    // instances that run, never marked healthy at 0 of 0 to crash later.
+    if (was_asleep && new_template && model::IsSleeping(app)) {
+      app.autoscaled_replicas = std::max(1, spec.autoscale->min);
+      app.scaled_up_at = now;
+    }
     // Without a policy the spec's replicas count again; a policy given back
     // later starts from them, not from a count decided long ago.
     if (!spec.autoscale) app.autoscaled_replicas.reset();

@@ -62,20 +62,24 @@ Result<bool> AutoscaleLoop::Decide(const model::App& app, Time now) {
   AutoscaleSignals signals = signals_(app, policy.window, now);
   // A wake is a request the edges may not have reported yet: the app is not
   // idle before `idle` has passed since it.
-  if (app.scaled_up_at != Time{} &&
-      (!signals.last_request || *signals.last_request < app.scaled_up_at)) {
-    signals.last_request = app.scaled_up_at;
+  if (app.scaled_up_at != Time{}) {
+    if (signals.last_request) {
+      signals.last_request = std::max(*signals.last_request, app.scaled_up_at);
+    } else {
+      // None heard (a server just elected): idle only once it has watched
+      // for `idle`, and `idle` has passed since the wake.
+      signals.observed_for = std::min<Duration>(signals.observed_for, now - app.scaled_up_at);
+    }
   }
   AutoscaleState state;
   state.replicas = current;
   if (app.scaled_up_at != Time{}) state.last_scale_up = app.scaled_up_at;
   if (app.scaled_down_at != Time{}) state.last_scale_down = app.scaled_down_at;
   const AutoscaleDecision decision = DecideReplicas(policy, signals, state, now);
-  if (!decision.changed()) {
-    // Record the count the first time, so that later specs' replicas no
-    // longer move it; no event, nothing was scaled.
-    if (app.autoscaled_replicas) return false;
-  }
+  // A hold still records the count when the stored one differs (the first
+  // decision, or bounds changed since): later specs' replicas or bounds then
+  // do not move it by surprise. No event: nothing was scaled.
+  if (!decision.changed() && app.autoscaled_replicas == decision.replicas) return false;
   model::App next = app;
   next.autoscaled_replicas = decision.replicas;
   next.updated_at = now;

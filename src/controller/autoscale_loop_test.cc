@@ -150,6 +150,32 @@ TEST_F(AutoscaleLoopTest, IdleAppSleepsAndWakeCountsAsRequest) {
   EXPECT_FALSE(model::IsSleeping(store_.GetApp("web").value()));
 }
 
+// Verify that a server that has heard no request yet (just elected) does not
+// put an app to sleep for a wake long ago: it must watch for `idle` first.
+TEST_F(AutoscaleLoopTest, NewLeaderDoesNotSleepAppAtOnce) {
+  model::AppSpec spec = RpsSpec("web");
+  spec.autoscale = model::Autoscale{.min = 0,
+                                    .max = 3,
+                                    .target_rps_per_replica = 100,
+                                    .cooldown_down = seconds(0),
+                                    .scale_to_zero = true,
+                                    .idle = seconds(600)};
+  ASSERT_TRUE(apps_.Apply(spec));
+  model::App app = store_.GetApp("web").value();
+  app.scaled_up_at = clock_.Now();
+  store::Txn txn;
+  txn.Put(app, app.version);
+  ASSERT_TRUE(store_.Commit(txn));
+  clock_.Advance(std::chrono::hours(24));
+  signals_.rps = 0;
+  signals_.observed_for = seconds(5);
+  loop_->RunOnce().value();
+  EXPECT_FALSE(model::IsSleeping(store_.GetApp("web").value()));
+  signals_.observed_for = seconds(601);
+  EXPECT_EQ(loop_->RunOnce().value(), 1);
+  EXPECT_TRUE(model::IsSleeping(store_.GetApp("web").value()));
+}
+
 // Verify that a loop of a term that is over writes nothing.
 TEST_F(AutoscaleLoopTest, FencedAtAnOldEpochWritesNothing) {
   ASSERT_TRUE(apps_.Apply(RpsSpec("web")));

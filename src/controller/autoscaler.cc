@@ -190,8 +190,12 @@ AutoscaleDecision DecideReplicas(const model::Autoscale& policy, const Autoscale
   const auto down_left = CooldownLeft(last_scale, policy.cooldown_down, now);
 
   if (policy.scale_to_zero && policy.min == 0) {
-    const bool idle = signals.last_request ? now - *signals.last_request >= policy.idle
-                                           : signals.observed_for >= policy.idle;
+    // Idle is judged on what the edges said: without a report in the
+    // window (an edge cut off from the control plane may still be serving)
+    // or with requests in flight, the app stays up.
+    const bool heard = UsableValue(signals.rps).has_value() && signals.in_flight <= 0;
+    const bool idle = heard && (signals.last_request ? now - *signals.last_request >= policy.idle
+                                                     : signals.observed_for >= policy.idle);
     if (idle) {
       std::string why = fmt::format("idle for {}", HumanDuration(policy.idle));
       if (down_left)

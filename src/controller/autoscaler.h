@@ -54,6 +54,9 @@ struct AutoscaleSignals {
   // How long the server has been collecting for the app: without a request
   // seen, it is idle only once this is at least the policy's `idle`.
   Duration observed_for{0};
+  // Requests in flight at the edges at the window's end: an app serving a
+  // long request (a stream, a long poll) is not idle.
+  int64_t in_flight = 0;
 };
 
 // Where the app stands.

@@ -258,10 +258,20 @@ TEST(AutoscalerTest, ScaleToZero) {
   AutoscaleSignals never_short = never_long;
   never_short.observed_for = 5min;
   AutoscaleSignals busy = AutoscalerSignals(5000, 100);
+  AutoscaleSignals no_edge = idle;
+  no_edge.rps.reset();
+  no_edge.p95_ms.reset();
+  AutoscaleSignals streaming = idle;
+  streaming.in_flight = 1;
   RunAutoscalerCases({
       {"idle: to 0", kAutoscalerToZero, idle, AutoscalerAt(2), 0, "autoscale: 2 → 0: idle for 10m"},
       {"idle, longer policy", Autoscale{.min = 0, .scale_to_zero = true, .idle = 90min},
-       AutoscaleSignals{.observed_for = 2h}, AutoscalerAt(1), 0, "autoscale: 1 → 0: idle for 90m"},
+       AutoscaleSignals{.rps = 0, .observed_for = 2h}, AutoscalerAt(1), 0,
+       "autoscale: 1 → 0: idle for 90m"},
+      {"idle but no edge reported: no data, stays up", kAutoscalerToZero, no_edge, AutoscalerAt(1),
+       1, "NO_EDGE"},
+      {"idle but a request in flight: stays up", kAutoscalerToZero, streaming, AutoscalerAt(1), 1,
+       "STREAMING"},
       {"idle in a cooldown", kAutoscalerToZero, idle, AutoscalerAt(1, 60s), 1,
        "autoscale: holds 1: cooldown_down: 60s left; idle for 10m"},
       {"not idle yet: the signals go down to 1", kAutoscalerToZero, not_yet, AutoscalerAt(3), 1,

@@ -369,7 +369,6 @@ TEST_F(ControllerLoopTest, LoopReactsToChanges) {
   EXPECT_GT(loop_->passes(), 0);
 }
 
-
 // Sets the autoscaler's count as its loop would (controller/autoscale_loop.h).
 void SetAutoscaledForTest(store::Store& store, const std::string& name, int replicas) {
   model::App app = store.GetApp(name).value();
@@ -456,6 +455,16 @@ TEST_F(ControllerLoopTest, SleepingAppStopsAndWakes) {
   int running = 0;
   for (const auto& i : Instances("web")) running += i.desired == model::DesiredState::kRun;
   EXPECT_EQ(running, 1);
+
+  // Asleep again, a new template wakes it: its rollout runs on instances.
+  SetAutoscaledForTest(store_, "web", 0);
+  spec.run.command = {"serve", "--v2"};
+  ASSERT_TRUE(apps_.Apply(spec));
+  EXPECT_EQ(store_.GetApp("web")->autoscaled_replicas, 1);
+  spec.domains = {"web.test"};  // the same template: stays asleep
+  SetAutoscaledForTest(store_, "web", 0);
+  ASSERT_TRUE(apps_.Apply(spec));
+  EXPECT_EQ(store_.GetApp("web")->autoscaled_replicas, 0);
 
   auto missing = apps_.Wake("nope", "edge e1");
   ASSERT_FALSE(missing);

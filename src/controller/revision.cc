@@ -21,6 +21,8 @@ RollbackWrites MakeRollback(const model::App& app, const model::Deployment& targ
   // runs them, so it names their current versions, not the target's.
   out.app.spec.secret_versions = app.spec.secret_versions;
   out.app.updated_at = now;
+  // As an apply: without a policy the spec's replicas count again.
+  if (!out.app.spec.autoscale) out.app.autoscaled_replicas.reset();
   model::Deployment& d = out.deployment;
   d.app = app.name;
   d.revision = out.app.revision;

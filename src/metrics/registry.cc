@@ -234,8 +234,13 @@ std::string Registry::Render() const {
     hooks = hooks_;
   }
   // Hooks update series through the families' own locks; running them without
-  // the registry lock lets them register families lazily if they must.
-  for (const auto& hook : hooks) hook();
+  // the registry lock lets them register families lazily if they must. One
+  // render's hooks at a time: a hook may drop series (Family::RetainOnly)
+  // that another render's run of it still holds, or read and raise a counter.
+  {
+    std::lock_guard running(hooks_run_mu_);
+    for (const auto& hook : hooks) hook();
+  }
 
   std::string out;
   std::lock_guard lock(mu_);

@@ -175,6 +175,7 @@ class Registry {
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<Entry>> families_;  // GUARDED_BY(mu_)
   std::vector<std::function<void()>> hooks_;                // GUARDED_BY(mu_)
+  mutable std::mutex hooks_run_mu_;                         // held while hooks run
 };
 
 // Exposition helpers, exposed for tests.

@@ -834,7 +834,7 @@ void ReadAutoscale(Validator& v, const json::value& value, Autoscale& out) {
     Set(v.Dur(*f, "autoscale.cooldown_down"), [&](Duration d) { out.cooldown_down = d; });
   }
   if (const json::value* f = Field(*obj, "max_step")) {
-    Set(v.Int(*f, "autoscale.max_step", 1), [&](int n) { out.max_step = n; });
+    Set(v.Int(*f, "autoscale.max_step", 1, 10000), [&](int n) { out.max_step = n; });
   }
   if (const json::value* f = Field(*obj, "idle")) {
     Set(v.Dur(*f, "autoscale.idle"), [&](Duration d) {

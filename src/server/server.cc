@@ -36,6 +36,7 @@
 #include "controller/acme_account.h"
 #include "controller/acme_challenges.h"
 #include "controller/app_service.h"
+#include "controller/autoscale_signals.h"
 #include "controller/certificate_store.h"
 #include "controller/drain_tracker.h"
 #include "controller/leadership.h"
@@ -237,6 +238,12 @@ void Server::Impl::StartLeadership(controller::DrainTracker::EdgesFn edges) {
                                    controller::ChallengesForRoutes(challenges));
   };
   loops.snapshots = snapshots_.get();
+  // The autoscaler decides on what the edges and agents report to the
+  // leader, which is where these loops run.
+  loops.autoscale_signals = [live = live_.get()](const model::App& app, Duration window, Time) {
+    return controller::SignalsFromWindow(live->Window(app.name, window), app.spec);
+  };
+  loops.autoscale_interval = options_.sample_interval;
   if (acme_directory_) {
     controller::CertificateOrdererOptions orders;
     orders.contact = {"mailto:" + options_.acme_email};

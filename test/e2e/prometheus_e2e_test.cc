@@ -126,11 +126,12 @@ TEST(PrometheusE2eTest, PrometheusScrapesSkiffAndAnswersItsSeries) {
         apps = prometheus.FirstValue("skiff_apps");
         requests =
             prometheus.FirstValue("sum(skiff_edge_requests_total{app=\"web\",code=\"2xx\"})");
-        working_set = prometheus.FirstValue("skiff_instance_memory_working_set_bytes{app=\"web\"}");
+        working_set = prometheus.FirstValue(
+            "skiff_instance_memory_working_set_bytes{app=\"web\",instance_id!=\"\"}");
         return apps == "1" && !requests.empty() && std::stod(requests) >= 10 &&
                !working_set.empty() && std::stod(working_set) > 0;
       },
-      seconds(15), std::chrono::milliseconds(200));
+      seconds(60), std::chrono::milliseconds(200));
   ASSERT_TRUE(prometheus.Running()) << "prometheus did not start:\n" << prometheus.Output();
   EXPECT_TRUE(scraped) << "skiff_apps=" << apps << " requests=" << requests
                        << " working_set=" << working_set << "\nprometheus:\n"
