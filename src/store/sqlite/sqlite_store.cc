@@ -17,8 +17,8 @@ namespace {
 using sqlite::ScopedReset;
 using sqlite::Statement;
 
-std::string KindName(Kind kind) { return std::string(ToString(kind)); }
-std::string RecordKindName(RecordKind kind) { return std::string(ToString(kind)); }
+std::string SqliteKindName(Kind kind) { return std::string(ToString(kind)); }
+std::string SqliteRecordKindName(RecordKind kind) { return std::string(ToString(kind)); }
 
 // One connection; tables as migrations.cc lays them out. The log state is the
 // meta row, read inside every write transaction: another connection to the
@@ -55,16 +55,16 @@ class SqliteBackend final : public Backend {
         SKIFF_RETURN_IF_ERROR(
             stmts_.add_event.Bind(1, event.id).Bind(2, event.app).Bind(3, data).Run());
       } else if (change.deleted) {
-        SKIFF_RETURN_IF_ERROR(stmts_.delete_object.Bind(1, KindName(kind)).Bind(2, key).Run());
+        SKIFF_RETURN_IF_ERROR(stmts_.delete_object.Bind(1, SqliteKindName(kind)).Bind(2, key).Run());
       } else {
-        SKIFF_RETURN_IF_ERROR(stmts_.put_object.Bind(1, KindName(kind))
+        SKIFF_RETURN_IF_ERROR(stmts_.put_object.Bind(1, SqliteKindName(kind))
                                   .Bind(2, key)
                                   .Bind(3, change.revision)
                                   .Bind(4, data)
                                   .Run());
       }
       SKIFF_RETURN_IF_ERROR(stmts_.add_change.Bind(1, change.revision)
-                                .Bind(2, KindName(kind))
+                                .Bind(2, SqliteKindName(kind))
                                 .Bind(3, key)
                                 .Bind(4, int64_t{change.deleted ? 1 : 0})
                                 .Bind(5, VersionOf(change.object))
@@ -117,7 +117,7 @@ class SqliteBackend final : public Backend {
   Result<std::optional<Object>> ReadObject(Kind kind, const std::string& key) override {
     Statement& s = stmts_.get_object;
     ScopedReset reset(s);
-    s.Bind(1, KindName(kind)).Bind(2, key);
+    s.Bind(1, SqliteKindName(kind)).Bind(2, key);
     SKIFF_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) return std::optional<Object>();
     SKIFF_ASSIGN_OR_RETURN(Object object, DecodeObject(kind, s.ColumnText(1), s.ColumnInt64(0)));
@@ -128,7 +128,7 @@ class SqliteBackend final : public Backend {
     const std::string end = PrefixEnd(key_prefix);
     Statement& s = end.empty() ? stmts_.list_from : stmts_.list_range;
     ScopedReset reset(s);
-    s.Bind(1, KindName(kind)).Bind(2, key_prefix);
+    s.Bind(1, SqliteKindName(kind)).Bind(2, key_prefix);
     if (!end.empty()) s.Bind(3, end);
     std::vector<Object> out;
     while (true) {
@@ -178,19 +178,19 @@ class SqliteBackend final : public Backend {
   Result<bool> WriteRecord(RecordKind kind, const std::string& key, const std::string& value,
                            bool replace) override {
     Statement& s = replace ? stmts_.put_record : stmts_.create_record;
-    SKIFF_RETURN_IF_ERROR(s.Bind(1, RecordKindName(kind)).Bind(2, key).Bind(3, value).Run());
+    SKIFF_RETURN_IF_ERROR(s.Bind(1, SqliteRecordKindName(kind)).Bind(2, key).Bind(3, value).Run());
     return sqlite3_changes(db_) > 0;
   }
 
   Result<bool> EraseRecord(RecordKind kind, const std::string& key) override {
-    SKIFF_RETURN_IF_ERROR(stmts_.delete_record.Bind(1, RecordKindName(kind)).Bind(2, key).Run());
+    SKIFF_RETURN_IF_ERROR(stmts_.delete_record.Bind(1, SqliteRecordKindName(kind)).Bind(2, key).Run());
     return sqlite3_changes(db_) > 0;
   }
 
   Result<std::optional<std::string>> ReadRecord(RecordKind kind, const std::string& key) override {
     Statement& s = stmts_.get_record;
     ScopedReset reset(s);
-    s.Bind(1, RecordKindName(kind)).Bind(2, key);
+    s.Bind(1, SqliteRecordKindName(kind)).Bind(2, key);
     SKIFF_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) return std::optional<std::string>();
     return std::optional<std::string>(std::string(s.ColumnText(0)));
@@ -258,7 +258,7 @@ class SqliteBackend final : public Backend {
   Result<std::vector<Record>> ReadRecords(RecordKind kind) override {
     Statement& s = stmts_.list_records;
     ScopedReset reset(s);
-    s.Bind(1, RecordKindName(kind));
+    s.Bind(1, SqliteRecordKindName(kind));
     std::vector<Record> out;
     while (true) {
       SKIFF_ASSIGN_OR_RETURN(bool row, s.Step());
