@@ -10,7 +10,9 @@ namespace skiff::api {
 namespace json = boost::json;
 namespace {
 
-Error Unconfigured() { return Error{ErrorCode::kNotFound, "this server keeps no projects", ""}; }
+Error ProjectsUnconfigured() {
+  return Error{ErrorCode::kNotFound, "this server keeps no projects", ""};
+}
 
 json::object ProjectJson(const auth::Project& p) {
   return json::object{{"name", p.name}, {"created_at", FormatTime(p.created_at)}};
@@ -20,7 +22,7 @@ json::object ProjectJson(const auth::Project& p) {
 
 net::HttpResponse ListProjects(const ApiDeps& deps, const net::HttpRequest&, const PathParams&,
                                const Caller& caller) {
-  if (deps.projects == nullptr) return ErrorReply(Unconfigured());
+  if (deps.projects == nullptr) return ErrorReply(ProjectsUnconfigured());
   auto projects = deps.projects->List();
   if (!projects) return ErrorReply(projects.error());
   json::array list;
@@ -32,7 +34,7 @@ net::HttpResponse ListProjects(const ApiDeps& deps, const net::HttpRequest&, con
 
 net::HttpResponse CreateProject(const ApiDeps& deps, const net::HttpRequest& request,
                                 const PathParams&) {
-  if (deps.projects == nullptr) return ErrorReply(Unconfigured());
+  if (deps.projects == nullptr) return ErrorReply(ProjectsUnconfigured());
   auto body = JsonObjectBody(request);
   if (!body) return ErrorReply(body.error());
   const json::value* name = body->if_contains("name");
@@ -47,7 +49,7 @@ net::HttpResponse CreateProject(const ApiDeps& deps, const net::HttpRequest& req
 
 net::HttpResponse DeleteProject(const ApiDeps& deps, const net::HttpRequest&,
                                 const PathParams& params) {
-  if (deps.projects == nullptr) return ErrorReply(Unconfigured());
+  if (deps.projects == nullptr) return ErrorReply(ProjectsUnconfigured());
   if (Status deleted = deps.projects->Delete(params.at("name")); !deleted) {
     return ErrorReply(deleted.error());
   }

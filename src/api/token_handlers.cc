@@ -10,7 +10,9 @@ namespace skiff::api {
 namespace json = boost::json;
 namespace {
 
-Error Unconfigured() { return Error{ErrorCode::kNotFound, "this server keeps no API tokens", ""}; }
+Error TokensUnconfigured() {
+  return Error{ErrorCode::kNotFound, "this server keeps no API tokens", ""};
+}
 
 json::object TokenJson(const auth::ApiToken& t) {
   json::array projects;
@@ -72,7 +74,7 @@ Result<auth::NewApiToken> ReadRequest(const json::object& body) {
 
 net::HttpResponse CreateApiToken(const ApiDeps& deps, const net::HttpRequest& request,
                                  const PathParams&) {
-  if (deps.tokens == nullptr) return ErrorReply(Unconfigured());
+  if (deps.tokens == nullptr) return ErrorReply(TokensUnconfigured());
   auto body = JsonObjectBody(request);
   if (!body) return ErrorReply(body.error());
   auto wanted = ReadRequest(*body);
@@ -96,7 +98,7 @@ net::HttpResponse CreateApiToken(const ApiDeps& deps, const net::HttpRequest& re
 }
 
 net::HttpResponse ListApiTokens(const ApiDeps& deps, const net::HttpRequest&, const PathParams&) {
-  if (deps.tokens == nullptr) return ErrorReply(Unconfigured());
+  if (deps.tokens == nullptr) return ErrorReply(TokensUnconfigured());
   auto tokens = deps.tokens->List();
   if (!tokens) return ErrorReply(tokens.error());
   json::array list;
@@ -106,7 +108,7 @@ net::HttpResponse ListApiTokens(const ApiDeps& deps, const net::HttpRequest&, co
 
 net::HttpResponse RevokeApiToken(const ApiDeps& deps, const net::HttpRequest&,
                                  const PathParams& params) {
-  if (deps.tokens == nullptr) return ErrorReply(Unconfigured());
+  if (deps.tokens == nullptr) return ErrorReply(TokensUnconfigured());
   if (Status revoked = deps.tokens->Revoke(params.at("name")); !revoked) {
     return ErrorReply(revoked.error());
   }

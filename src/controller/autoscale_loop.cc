@@ -68,7 +68,8 @@ Result<bool> AutoscaleLoop::Decide(const model::App& app, Time now) {
     } else {
       // None heard (a server just elected): idle only once it has watched
       // for `idle`, and `idle` has passed since the wake.
-      signals.observed_for = std::min<Duration>(signals.observed_for, now - app.scaled_up_at);
+      signals.observed_for = std::min(signals.observed_for,
+                                      std::chrono::duration_cast<Duration>(now - app.scaled_up_at));
     }
   }
   AutoscaleState state;

@@ -9,7 +9,7 @@ using std::chrono::hours;
 using std::chrono::minutes;
 constexpr auto kDay = hours(24);
 
-const Time kNow = Time{} + kDay * 20000;
+const Time kCertificatePlanNow = Time{} + kDay * 20000;
 
 KeptCertificate Acme(std::string domain, Time not_before, Time not_after) {
   return {std::move(domain), false, not_before, not_after, 0, {}};
@@ -18,7 +18,7 @@ KeptCertificate Failed(std::string domain, int failures, Time last_failure) {
   return {std::move(domain), false, {}, {}, failures, last_failure};
 }
 KeptCertificate Manual(std::string domain, Time not_after) {
-  return {std::move(domain), true, kNow - kDay, not_after, 0, {}};
+  return {std::move(domain), true, kCertificatePlanNow - kDay, not_after, 0, {}};
 }
 
 // Verify the back-off doubles from two minutes and stops at an hour, and
@@ -29,7 +29,8 @@ TEST(CertificatePlanTest, BackoffAndRenewalTime) {
   EXPECT_EQ(OrderRetryBackoff(5), minutes(32));
   EXPECT_EQ(OrderRetryBackoff(6), hours(1));
   EXPECT_EQ(OrderRetryBackoff(1000), hours(1));
-  EXPECT_EQ(RenewalTime(kNow, kNow + kDay * 90), kNow + kDay * 60);
+  EXPECT_EQ(RenewalTime(kCertificatePlanNow, kCertificatePlanNow + kDay * 90),
+            kCertificatePlanNow + kDay * 60);
 }
 
 // Verify each case of the plan: what is ordered, what is pending, and when
@@ -57,72 +58,73 @@ TEST(CertificatePlanTest, Cases) {
        Time::max()},
       {"valid, before two thirds: nothing until then",
        {"a.com"},
-       {Acme("a.com", kNow - kDay * 10, kNow + kDay * 80)},
+       {Acme("a.com", kCertificatePlanNow - kDay * 10, kCertificatePlanNow + kDay * 80)},
        {},
        {},
-       kNow + kDay * 50},
+       kCertificatePlanNow + kDay * 50},
       {"past two thirds: renew, still served",
        {"a.com"},
-       {Acme("a.com", kNow - kDay * 70, kNow + kDay * 20)},
+       {Acme("a.com", kCertificatePlanNow - kDay * 70, kCertificatePlanNow + kDay * 20)},
        {{"a.com", OrderReason::kRenew}},
        {},
-       kNow + kDay * 20},
+       kCertificatePlanNow + kDay * 20},
       {"expired: renew, and pending",
        {"a.com"},
-       {Acme("a.com", kNow - kDay * 91, kNow - hours(1))},
+       {Acme("a.com", kCertificatePlanNow - kDay * 91, kCertificatePlanNow - hours(1))},
        {{"a.com", OrderReason::kRenew}},
        {"a.com"},
        Time::max()},
       {"first order failed a minute ago: wait",
        {"a.com"},
-       {Failed("a.com", 1, kNow - minutes(1))},
+       {Failed("a.com", 1, kCertificatePlanNow - minutes(1))},
        {},
        {"a.com"},
-       kNow + minutes(1)},
+       kCertificatePlanNow + minutes(1)},
       {"first order failed, back-off over: retry",
        {"a.com"},
-       {Failed("a.com", 1, kNow - minutes(3))},
+       {Failed("a.com", 1, kCertificatePlanNow - minutes(3))},
        {{"a.com", OrderReason::kRetry}},
        {"a.com"},
        Time::max()},
       {"renewal failing: wait out the back-off, still served",
        {"a.com"},
        [] {
-         KeptCertificate c = Acme("a.com", kNow - kDay * 70, kNow + kDay * 20);
+         KeptCertificate c =
+             Acme("a.com", kCertificatePlanNow - kDay * 70, kCertificatePlanNow + kDay * 20);
          c.failures = 2;
-         c.last_failure = kNow - minutes(1);
+         c.last_failure = kCertificatePlanNow - minutes(1);
          return std::vector{c};
        }(),
        {},
        {},
-       kNow + minutes(3)},
+       kCertificatePlanNow + minutes(3)},
       {"a valid manual wildcard covers it",
        {"x.a.com"},
-       {Manual("*.a.com", kNow + kDay)},
+       {Manual("*.a.com", kCertificatePlanNow + kDay)},
        {},
        {},
-       kNow + kDay},
+       kCertificatePlanNow + kDay},
       {"a manual certificate that expired is passed over",
        {"a.com"},
-       {Manual("a.com", kNow - hours(1))},
+       {Manual("a.com", kCertificatePlanNow - hours(1))},
        {{"a.com", OrderReason::kNew}},
        {"a.com"},
        Time::max()},
       {"a wildcard covers one label only",
        {"a.com", "x.y.a.com"},
-       {Manual("*.a.com", kNow + kDay)},
+       {Manual("*.a.com", kCertificatePlanNow + kDay)},
        {{"a.com", OrderReason::kNew}, {"x.y.a.com", OrderReason::kNew}},
        {"a.com", "x.y.a.com"},
        Time::max()},
       {"another domain's certificate is not this one's",
        {"b.com"},
-       {Acme("a.com", kNow - kDay, kNow + kDay * 89)},
+       {Acme("a.com", kCertificatePlanNow - kDay, kCertificatePlanNow + kDay * 89)},
        {{"b.com", OrderReason::kNew}},
        {"b.com"},
        Time::max()},
   };
   for (const Case& c : cases) {
-    CertificatePlan plan = PlanCertificates(c.wanted, c.kept, kNow);
+    CertificatePlan plan = PlanCertificates(c.wanted, c.kept, kCertificatePlanNow);
     EXPECT_EQ(plan.orders, c.orders) << c.name;
     EXPECT_EQ(plan.pending, c.pending) << c.name;
     EXPECT_EQ(plan.next_change, c.next_change) << c.name;

@@ -20,8 +20,8 @@ using std::chrono::minutes;
 using std::chrono::seconds;
 using ::testing::ElementsAreArray;
 
-const Time kNow = Time(seconds(1'700'000'000));
-const Time kEarlier = kNow - seconds(30);
+const Time kReportMergeNow = Time(seconds(1'700'000'000));
+const Time kEarlier = kReportMergeNow - seconds(30);
 
 // A running, healthy instance of generation 2 on n1 (running generation 2).
 model::Instance Stored() {
@@ -48,7 +48,7 @@ protocol::InstanceReport Report(int64_t generation) {
 
 std::string TimeName(Time t) {
   if (t == Time{}) return "unset";
-  if (t == kNow) return "now";
+  if (t == kReportMergeNow) return "now";
   if (t == kEarlier) return "earlier";
   return FormatTime(t);
 }
@@ -79,14 +79,14 @@ TEST_P(MergeReportTest, Merges) {
   const MergeCase& c = GetParam();
   model::Instance stored = Stored();
   if (c.stored) c.stored(stored);
-  auto merged = MergeReport(stored, c.report, kNow);
+  auto merged = MergeReport(stored, c.report, kReportMergeNow);
   ASSERT_TRUE(merged) << merged.error().ToString();
   EXPECT_EQ(merged->applied, c.applied);
   EXPECT_EQ(Summary(merged->instance), c.want);
   std::vector<std::string> events;
   for (const model::Event& e : merged->events) {
     events.push_back(e.kind + ": " + e.message);
-    EXPECT_EQ(e.time, kNow);
+    EXPECT_EQ(e.time, kReportMergeNow);
     EXPECT_EQ(e.app, "web");
     EXPECT_EQ(e.details.at("instance"), "web-1");
     EXPECT_EQ(e.details.at("node"), "n1");
@@ -151,35 +151,37 @@ INSTANTIATE_TEST_SUITE_P(
                          r.state = InstanceState::kFailed;
                          r.last_exit = 3;
                          r.message = "exited with 3";
-                         r.finished_at = kNow;
+                         r.finished_at = kReportMergeNow;
                        }),
                   true,
                   "failed unknown gen=2/2 crashes=3 healthy_since=unset updated=now "
                   "addr=127.0.0.1:20001 msg='exited with 3'",
                   {"instance.failed: web-1 exited with 3"}},
-        MergeCase{"FailedAfterALongRunStartsANewCount",
-                  [](model::Instance& i) { i.started_at = kNow - kCrashCountResetAfter; },
-                  With(Report(2),
-                       [](auto& r) {
-                         r.state = InstanceState::kFailed;
-                         r.finished_at = kNow;
-                       }),
-                  true,
-                  "failed unknown gen=2/2 crashes=1 healthy_since=unset updated=now "
-                  "addr=127.0.0.1:20001 msg=''",
-                  {"instance.failed: web-1 failed"}},
         MergeCase{
-            "FailedJustShortOfALongRunCounts",
-            [](model::Instance& i) { i.started_at = kNow - kCrashCountResetAfter + seconds(1); },
+            "FailedAfterALongRunStartsANewCount",
+            [](model::Instance& i) { i.started_at = kReportMergeNow - kCrashCountResetAfter; },
             With(Report(2),
                  [](auto& r) {
                    r.state = InstanceState::kFailed;
-                   r.finished_at = kNow;
+                   r.finished_at = kReportMergeNow;
                  }),
             true,
-            "failed unknown gen=2/2 crashes=3 healthy_since=unset updated=now "
+            "failed unknown gen=2/2 crashes=1 healthy_since=unset updated=now "
             "addr=127.0.0.1:20001 msg=''",
             {"instance.failed: web-1 failed"}},
+        MergeCase{"FailedJustShortOfALongRunCounts",
+                  [](model::Instance& i) {
+                    i.started_at = kReportMergeNow - kCrashCountResetAfter + seconds(1);
+                  },
+                  With(Report(2),
+                       [](auto& r) {
+                         r.state = InstanceState::kFailed;
+                         r.finished_at = kReportMergeNow;
+                       }),
+                  true,
+                  "failed unknown gen=2/2 crashes=3 healthy_since=unset updated=now "
+                  "addr=127.0.0.1:20001 msg=''",
+                  {"instance.failed: web-1 failed"}},
         MergeCase{"StoppedClearsHealth",
                   nullptr,
                   With(Report(2), [](auto& r) { r.state = InstanceState::kStopped; }),
@@ -230,7 +232,7 @@ TEST(MergeReportTest, OtherNodeRefused) {
   protocol::InstanceReport r = Report(2);
   r.node_id = "n2";
   r.state = InstanceState::kFailed;
-  auto merged = MergeReport(Stored(), r, kNow);
+  auto merged = MergeReport(Stored(), r, kReportMergeNow);
   ASSERT_FALSE(merged);
   EXPECT_EQ(merged.error().code, ErrorCode::kFailedPrecondition);
   EXPECT_EQ(merged.error().message, "instance web-1 is not placed on node n2");
@@ -241,7 +243,7 @@ TEST(MergeReportTest, OtherNodeRefused) {
 TEST(MergeReportTest, OtherNodeRefusedEvenWhenStale) {
   protocol::InstanceReport r = Report(1);
   r.node_id = "n2";
-  auto merged = MergeReport(Stored(), r, kNow);
+  auto merged = MergeReport(Stored(), r, kReportMergeNow);
   ASSERT_FALSE(merged);
   EXPECT_EQ(merged.error().code, ErrorCode::kFailedPrecondition);
 }

@@ -13,7 +13,7 @@ using skiff::testing::FakeLeaderLease;
 using skiff::testing::PollUntil;
 using ::testing::ElementsAre;
 
-constexpr Duration kAlive = std::chrono::seconds(15);
+constexpr Duration kPeerPoolAlive = std::chrono::seconds(15);
 
 store::ServerRecord Record(std::string id, std::string address, int seen_seconds_ago,
                            bool leader = false) {
@@ -53,7 +53,7 @@ TEST(PeerUrlsTest, OwnFirstThenTheLeaderThenTheLiving) {
        {"http://me", "http://c"}},
   };
   for (const Case& c : cases) {
-    EXPECT_EQ(PeerUrls("http://me", c.servers, kAlive), c.want) << c.name;
+    EXPECT_EQ(PeerUrls("http://me", c.servers, kPeerPoolAlive), c.want) << c.name;
   }
 }
 
@@ -66,10 +66,10 @@ TEST(PeerUrlsTest, HttpsServerLeavesOutPeersInClear) {
                                                     Record("b", "https://10.0.0.3:7070", 0),
                                                     Record("c", "http://127.0.0.1:7071", 0)};
   std::vector<std::string> in_clear;
-  EXPECT_THAT(PeerUrls("https://me:7070", servers, kAlive, &in_clear),
+  EXPECT_THAT(PeerUrls("https://me:7070", servers, kPeerPoolAlive, &in_clear),
               ElementsAre("https://me:7070", "https://10.0.0.3:7070", "http://127.0.0.1:7071"));
   EXPECT_THAT(in_clear, ElementsAre("a (http://10.0.0.2:7070)"));
-  EXPECT_THAT(PeerUrls("http://me:7070", servers, kAlive),
+  EXPECT_THAT(PeerUrls("http://me:7070", servers, kPeerPoolAlive),
               ElementsAre("http://me:7070", "http://10.0.0.2:7070", "https://10.0.0.3:7070",
                           "http://127.0.0.1:7071"));
 }
@@ -81,7 +81,7 @@ TEST(PeerPoolTest, ReadsTheServersListAtStartAndEveryInterval) {
   FakeLeaderLease lease(&clock);
   ASSERT_TRUE(lease.Heartbeat({"a", "http://a:1", "test"}));
   ASSERT_TRUE(lease.TryAcquire("a#1", std::chrono::seconds(5)));
-  PeerPool peers(&lease, &clock, "http://me:2", std::chrono::seconds(1), kAlive);
+  PeerPool peers(&lease, &clock, "http://me:2", std::chrono::seconds(1), kPeerPoolAlive);
   const net::ServerPool copy = peers.pool();  // what the agent and the edge hold
   peers.Start();
   EXPECT_THAT(copy.urls(), ElementsAre("http://me:2", "http://a:1"));
@@ -100,7 +100,7 @@ TEST(PeerPoolTest, AnUnreadableListKeepsThePool) {
   ManualClock clock;
   FakeLeaderLease lease(&clock);
   ASSERT_TRUE(lease.Heartbeat({"a", "http://a:1", "test"}));
-  PeerPool peers(&lease, &clock, "http://me:2", std::chrono::seconds(1), kAlive);
+  PeerPool peers(&lease, &clock, "http://me:2", std::chrono::seconds(1), kPeerPoolAlive);
   lease.SetUnavailable(true);
   Status read = peers.Refresh();
   ASSERT_FALSE(read);

@@ -11,7 +11,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr Duration kAlive = std::chrono::seconds(5);
+constexpr Duration kTakeoverAlive = std::chrono::seconds(5);
 
 store::ServerRecord Listed(std::string id, std::string address, Duration silent) {
   store::ServerRecord r;
@@ -39,23 +39,28 @@ TEST(CheckNoTakeoverTest, StartsAsItself) {
   using model::NodeStatus;
   const std::vector<store::ServerRecord> a_live{
       Listed("a", "http://127.0.0.1:7070", Duration(100))};
-  EXPECT_TRUE(CheckNoTakeover(kSelf, std::nullopt, {}, kAlive));
-  EXPECT_TRUE(CheckNoTakeover(kSelf, std::nullopt,
-                              {Listed("b", "http://127.0.0.2:7070", Duration(100))}, kAlive));
+  EXPECT_TRUE(CheckNoTakeover(kSelf, std::nullopt, {}, kTakeoverAlive));
+  EXPECT_TRUE(CheckNoTakeover(
+      kSelf, std::nullopt, {Listed("b", "http://127.0.0.2:7070", Duration(100))}, kTakeoverAlive));
+  EXPECT_TRUE(CheckNoTakeover(
+      kSelf, std::nullopt, {Listed("b", "http://127.0.0.2:7071", kTakeoverAlive)}, kTakeoverAlive));
   EXPECT_TRUE(
-      CheckNoTakeover(kSelf, std::nullopt, {Listed("b", "http://127.0.0.2:7071", kAlive)}, kAlive));
-  EXPECT_TRUE(CheckNoTakeover(kSelf, NodeOf("node-b", "b", NodeStatus::kReady), a_live, kAlive));
-  EXPECT_TRUE(CheckNoTakeover(kSelf, NodeOf("node-a", "a", NodeStatus::kDown), a_live, kAlive));
+      CheckNoTakeover(kSelf, NodeOf("node-b", "b", NodeStatus::kReady), a_live, kTakeoverAlive));
+  EXPECT_TRUE(
+      CheckNoTakeover(kSelf, NodeOf("node-a", "a", NodeStatus::kDown), a_live, kTakeoverAlive));
   EXPECT_TRUE(CheckNoTakeover(kSelf, NodeOf("node-a", "a", NodeStatus::kReady),
-                              {Listed("a", "http://127.0.0.1:7070", kAlive)}, kAlive));
-  EXPECT_TRUE(CheckNoTakeover(kSelf, NodeOf("node-c", "c", NodeStatus::kReady), a_live, kAlive));
+                              {Listed("a", "http://127.0.0.1:7070", kTakeoverAlive)},
+                              kTakeoverAlive));
+  EXPECT_TRUE(
+      CheckNoTakeover(kSelf, NodeOf("node-c", "c", NodeStatus::kReady), a_live, kTakeoverAlive));
 }
 
 // Verify that a second server under a live one's id is kAlreadyExists naming
 // the id, the live one's URL, its node and --server-id / --data.
 TEST(CheckNoTakeoverTest, RefusesALiveServersId) {
-  Status checked = CheckNoTakeover(kSelf, NodeOf("node-b", "b", model::NodeStatus::kReady),
-                                   {Listed("b", "http://10.0.0.9:7070", Duration(1500))}, kAlive);
+  Status checked =
+      CheckNoTakeover(kSelf, NodeOf("node-b", "b", model::NodeStatus::kReady),
+                      {Listed("b", "http://10.0.0.9:7070", Duration(1500))}, kTakeoverAlive);
   ASSERT_FALSE(checked);
   EXPECT_EQ(checked.error().code, ErrorCode::kAlreadyExists);
   EXPECT_THAT(checked.error().message, HasSubstr("server id b is in use"));
@@ -69,8 +74,9 @@ TEST(CheckNoTakeoverTest, RefusesALiveServersId) {
 // draining, is kAlreadyExists naming the node, that server and --data.
 TEST(CheckNoTakeoverTest, RefusesALiveServersNode) {
   for (model::NodeStatus status : {model::NodeStatus::kReady, model::NodeStatus::kDraining}) {
-    Status checked = CheckNoTakeover(kSelf, NodeOf("node-a", "a", status),
-                                     {Listed("a", "http://127.0.0.1:7070", Duration(200))}, kAlive);
+    Status checked =
+        CheckNoTakeover(kSelf, NodeOf("node-a", "a", status),
+                        {Listed("a", "http://127.0.0.1:7070", Duration(200))}, kTakeoverAlive);
     ASSERT_FALSE(checked);
     EXPECT_EQ(checked.error().code, ErrorCode::kAlreadyExists);
     EXPECT_THAT(checked.error().message,
