@@ -271,7 +271,8 @@ TEST(AutoscalerTest, ScaleToZero) {
       {"idle but no edge reported: no data, stays up", kAutoscalerToZero, no_edge, AutoscalerAt(1),
        1, "NO_EDGE"},
       {"idle but a request in flight: stays up", kAutoscalerToZero, streaming, AutoscalerAt(1), 1,
-       "STREAMING"},
+       "autoscale: holds 1: at 1 until idle for 10m; every signal below target: rps 0 < 500 "
+       "(1 × 500) over 60s"},
       {"idle in a cooldown", kAutoscalerToZero, idle, AutoscalerAt(1, 60s), 1,
        "autoscale: holds 1: cooldown_down: 60s left; idle for 10m"},
       {"not idle yet: the signals go down to 1", kAutoscalerToZero, not_yet, AutoscalerAt(3), 1,
