@@ -269,7 +269,7 @@ TEST(AutoscalerTest, ScaleToZero) {
        AutoscaleSignals{.rps = 0, .observed_for = 2h}, AutoscalerAt(1), 0,
        "autoscale: 1 → 0: idle for 90m"},
       {"idle but no edge reported: no data, stays up", kAutoscalerToZero, no_edge, AutoscalerAt(1),
-       1, "NO_EDGE"},
+       1, "autoscale: holds 1: no data for rps over 60s"},
       {"idle but a request in flight: stays up", kAutoscalerToZero, streaming, AutoscalerAt(1), 1,
        "autoscale: holds 1: at 1 until idle for 10m; every signal below target: rps 0 < 500 "
        "(1 × 500) over 60s"},
