@@ -76,7 +76,8 @@ TEST(AutoscaleE2eTest, ScalesOutOnTrafficAndBackIn) {
   // holds only quiet reports.
   EXPECT_TRUE(PollUntil([&] { return HealthyOf(server, "busy") == 1; }, std::chrono::seconds(90)))
       << server.Skiff({"events", "--app", "busy"}).output;
-  EXPECT_THAT(server.Skiff({"events", "--app", "busy"}).output, HasSubstr("\u2192 1: every signal below target"));
+  EXPECT_THAT(server.Skiff({"events", "--app", "busy"}).output,
+              HasSubstr("\u2192 1: every signal below target"));
 }
 
 }  // namespace
