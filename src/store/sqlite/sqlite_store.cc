@@ -55,7 +55,8 @@ class SqliteBackend final : public Backend {
         SKIFF_RETURN_IF_ERROR(
             stmts_.add_event.Bind(1, event.id).Bind(2, event.app).Bind(3, data).Run());
       } else if (change.deleted) {
-        SKIFF_RETURN_IF_ERROR(stmts_.delete_object.Bind(1, SqliteKindName(kind)).Bind(2, key).Run());
+        SKIFF_RETURN_IF_ERROR(
+            stmts_.delete_object.Bind(1, SqliteKindName(kind)).Bind(2, key).Run());
       } else {
         SKIFF_RETURN_IF_ERROR(stmts_.put_object.Bind(1, SqliteKindName(kind))
                                   .Bind(2, key)
@@ -183,7 +184,8 @@ class SqliteBackend final : public Backend {
   }
 
   Result<bool> EraseRecord(RecordKind kind, const std::string& key) override {
-    SKIFF_RETURN_IF_ERROR(stmts_.delete_record.Bind(1, SqliteRecordKindName(kind)).Bind(2, key).Run());
+    SKIFF_RETURN_IF_ERROR(
+        stmts_.delete_record.Bind(1, SqliteRecordKindName(kind)).Bind(2, key).Run());
     return sqlite3_changes(db_) > 0;
   }
 
