@@ -92,7 +92,7 @@ asio::awaitable<void> Audit(const ApiDeps& deps, const net::HttpRequest& request
     co_await writer.Send(std::move(reply));
     co_return;
   }
-  net::HttpHeaders headers{{"Content-Type", "application/x-ndjson"}, {"Cache-Control", "no-cache"}};
+  net::HttpHeaders headers = StreamHeaders("application/x-ndjson");
   if (!co_await writer.Begin(200, std::move(headers))) co_return;
   filter.oldest_first = true;
   filter.limit = kBatch;

@@ -18,6 +18,7 @@
 
 #include "api/errors.h"
 #include "api/handlers.h"
+#include "api/request_util.h"
 #include "api/visibility.h"
 #include "common/quantity.h"
 #include "metrics/series.h"
@@ -218,9 +219,7 @@ asio::awaitable<void> LiveAppMetrics(const ApiDeps& deps, const net::HttpRequest
     co_await writer.Send(std::move(reply));
     co_return;
   }
-  net::HttpHeaders headers{{"Content-Type", "text/event-stream"},
-                           {"Cache-Control", "no-cache"},
-                           {"X-Accel-Buffering", "no"}};
+  net::HttpHeaders headers = StreamHeaders("text/event-stream");
   if (!co_await writer.Begin(200, std::move(headers))) co_return;
   asio::steady_timer timer(co_await asio::this_coro::executor);
   while (true) {

@@ -61,4 +61,9 @@ Result<std::optional<int64_t>> OptionalInt(const boost::json::object& obj, const
       fmt::format("{}: must be an integer (got {})", key, boost::json::serialize(*v)), key);
 }
 
+net::HttpHeaders StreamHeaders(const char* content_type) {
+  return {
+      {"Content-Type", content_type}, {"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
+}
+
 }  // namespace skiff::api

@@ -1,4 +1,5 @@
-// Small helpers for reading requests: query integers, booleans, JSON bodies.
+// Small helpers for reading requests (query integers, booleans, JSON bodies)
+// and for the head of a streamed answer.
 #pragma once
 
 #include <boost/json.hpp>
@@ -24,5 +25,9 @@ Result<boost::json::object> JsonObjectBody(const net::HttpRequest& request);
 // The optional integer member `key` of `obj`; kInvalidArgument (field = key)
 // when present but not an integer.
 Result<std::optional<int64_t>> OptionalInt(const boost::json::object& obj, const std::string& key);
+// The headers of a streamed answer of `content_type` (NDJSON, Server-Sent
+// Events): no caching and no buffering, so a proxy in front passes each line
+// on at once.
+net::HttpHeaders StreamHeaders(const char* content_type);
 
 }  // namespace skiff::api

@@ -36,12 +36,6 @@ constexpr Duration kStoreRetry = std::chrono::milliseconds(250);
 // (a token revoked or expired, the app moved to another project).
 constexpr auto kRecheckCaller = std::chrono::seconds(5);
 
-net::HttpHeaders StreamHeaders(const char* content_type) {
-  // no-cache and no buffering: a proxy in front must pass lines on at once.
-  return {
-      {"Content-Type", content_type}, {"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
-}
-
 std::string Line(const json::value& v) { return json::serialize(v) + "\n"; }
 
 // Note for the coroutines below: g++ 12 destroys temporaries of a conditional
