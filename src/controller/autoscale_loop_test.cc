@@ -4,9 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <thread>
 
 #include "controller/app_service.h"
+#include "fakes/testing.h"
 #include "store/leader_lease.h"
 #include "store/memory/memory_store.h"
 
@@ -38,6 +38,18 @@ class AutoscaleLoopTest : public ::testing::Test {
     spec.run.command = {"serve"};
     spec.health.type = model::HealthType::kNone;
     spec.autoscale = model::Autoscale{.min = 2, .max = 10, .target_rps_per_replica = 500};
+    return spec;
+  }
+
+  // Scaled to zero after 10 minutes without a request, with no cooldown.
+  model::AppSpec SleepySpec(const std::string& name) {
+    model::AppSpec spec = RpsSpec(name);
+    spec.autoscale = model::Autoscale{.min = 0,
+                                      .max = 3,
+                                      .target_rps_per_replica = 100,
+                                      .cooldown_down = seconds(0),
+                                      .scale_to_zero = true,
+                                      .idle = seconds(600)};
     return spec;
   }
 
@@ -122,13 +134,7 @@ TEST_F(AutoscaleLoopTest, LeavesOtherAppsAlone) {
 // and that a wake's time counts as a request: it does not sleep again
 // before `idle` has passed since.
 TEST_F(AutoscaleLoopTest, IdleAppSleepsAndWakeCountsAsRequest) {
-  model::AppSpec spec = RpsSpec("web");
-  spec.autoscale = model::Autoscale{.min = 0,
-                                    .max = 3,
-                                    .target_rps_per_replica = 100,
-                                    .cooldown_down = seconds(0),
-                                    .scale_to_zero = true,
-                                    .idle = seconds(600)};
+  model::AppSpec spec = SleepySpec("web");
   ASSERT_TRUE(apps_.Apply(spec));
   signals_.rps = 0;
   signals_.last_request = clock_.Now();
@@ -153,13 +159,7 @@ TEST_F(AutoscaleLoopTest, IdleAppSleepsAndWakeCountsAsRequest) {
 // Verify that a server that has heard no request yet (just elected) does not
 // put an app to sleep for a wake long ago: it must watch for `idle` first.
 TEST_F(AutoscaleLoopTest, NewLeaderDoesNotSleepAppAtOnce) {
-  model::AppSpec spec = RpsSpec("web");
-  spec.autoscale = model::Autoscale{.min = 0,
-                                    .max = 3,
-                                    .target_rps_per_replica = 100,
-                                    .cooldown_down = seconds(0),
-                                    .scale_to_zero = true,
-                                    .idle = seconds(600)};
+  model::AppSpec spec = SleepySpec("web");
   ASSERT_TRUE(apps_.Apply(spec));
   model::App app = store_.GetApp("web").value();
   app.scaled_up_at = clock_.Now();
@@ -193,11 +193,7 @@ TEST_F(AutoscaleLoopTest, RunsByItself) {
   ASSERT_TRUE(apps_.Apply(RpsSpec("web")));
   signals_.rps = 1900;
   loop_->Start();
-  auto deadline = std::chrono::steady_clock::now() + seconds(10);
-  while (store_.GetApp("web")->autoscaled_replicas != 4 &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  skiff::testing::PollUntil([&] { return store_.GetApp("web")->autoscaled_replicas == 4; });
   loop_->Stop();
   EXPECT_EQ(store_.GetApp("web")->autoscaled_replicas, 4);
 }

@@ -315,7 +315,7 @@ TEST(AutoscalerTest, InvariantsOverAGrid) {
         for (int current = 0; current <= 35; ++current) {
           for (double rps : {0.0, 10.0, 150.0, 1000.0, 9000.0}) {
             for (double cpu : {0.0, 45.0, 60.0, 200.0}) {
-              SCOPED_TRACE(testing::Message()
+              SCOPED_TRACE(::testing::Message()
                            << "min " << min << " max " << max << " step " << step << " at "
                            << current << " rps " << rps << " cpu " << cpu);
               AutoscaleDecision d = DecideReplicas(policy, AutoscalerSignals(rps, 5, cpu),
