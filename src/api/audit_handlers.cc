@@ -16,7 +16,7 @@ namespace skiff::api {
 namespace json = boost::json;
 namespace {
 
-constexpr size_t kBatch = 1000;
+constexpr size_t kAuditPage = 1000;
 // Entries take no revision (nothing wakes a follower): it looks this often.
 constexpr auto kFollowPoll = std::chrono::milliseconds(500);
 
@@ -78,7 +78,7 @@ asio::awaitable<void> Audit(const ApiDeps& deps, const net::HttpRequest& request
   filter.who = request.QueryOr("who");
   filter.app = request.QueryOr("app");
   filter.after_id = *after;
-  filter.limit = std::min<size_t>(static_cast<size_t>(*limit), kBatch);
+  filter.limit = std::min<size_t>(static_cast<size_t>(*limit), kAuditPage);
   auto entries = deps.store->ListAudit(filter);
   if (!entries) {
     net::HttpResponse reply = ErrorReply(entries.error());
@@ -95,7 +95,7 @@ asio::awaitable<void> Audit(const ApiDeps& deps, const net::HttpRequest& request
   net::HttpHeaders headers = StreamHeaders("application/x-ndjson");
   if (!co_await writer.Begin(200, std::move(headers))) co_return;
   filter.oldest_first = true;
-  filter.limit = kBatch;
+  filter.limit = kAuditPage;
   asio::steady_timer timer(co_await asio::this_coro::executor);
   int polls = 0;
   while (true) {
@@ -108,7 +108,7 @@ asio::awaitable<void> Audit(const ApiDeps& deps, const net::HttpRequest& request
     }
     // An empty chunk still tells whether the client is gone.
     if (!co_await writer.Write(chunk)) co_return;
-    if (!entries || entries->size() < kBatch) {
+    if (!entries || entries->size() < kAuditPage) {
       timer.expires_after(kFollowPoll);
       boost::system::error_code ec;
       co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));

@@ -31,7 +31,7 @@ class LeaseHarness {
   virtual std::string missing() const { return ""; }
 };
 
-class FakeHarness final : public LeaseHarness {
+class FakeLeaseHarness final : public LeaseHarness {
  public:
   LeaderLease& lease() override { return lease_; }
   Duration ttl() const override { return std::chrono::seconds(30); }
@@ -43,9 +43,9 @@ class FakeHarness final : public LeaseHarness {
   skiff::testing::FakeLeaderLease lease_{&clock_};
 };
 
-class PostgresHarness final : public LeaseHarness {
+class PostgresLeaseHarness final : public LeaseHarness {
  public:
-  PostgresHarness() {
+  PostgresLeaseHarness() {
     skiff::testing::PostgresServer* server = skiff::testing::PostgresServer::Shared(&missing_);
     if (server == nullptr) return;
     auto database = server->CreateDatabase();
@@ -98,7 +98,7 @@ class LeaderLeaseContractTest : public ::testing::TestWithParam<LeaseFactory> {
       if (skiff::testing::InCi()) FAIL() << "no PostgreSQL: " << missing;
       GTEST_SKIP() << "no PostgreSQL: " << missing;
     }
-    if (auto* pg = dynamic_cast<PostgresHarness*>(harness_.get())) {
+    if (auto* pg = dynamic_cast<PostgresLeaseHarness*>(harness_.get())) {
       ASSERT_TRUE(pg->opened()) << "the lease did not open";
     }
   }
@@ -248,8 +248,9 @@ TEST_P(LeaderLeaseContractTest, HoldersOfOneIdAreTwo) {
 
 INSTANTIATE_TEST_SUITE_P(
     Leases, LeaderLeaseContractTest,
-    ::testing::Values(LeaseFactory{"Fake", [] { return std::make_unique<FakeHarness>(); }},
-                      LeaseFactory{"Postgres", [] { return std::make_unique<PostgresHarness>(); }}),
+    ::testing::Values(LeaseFactory{"Fake", [] { return std::make_unique<FakeLeaseHarness>(); }},
+                      LeaseFactory{"Postgres",
+                                   [] { return std::make_unique<PostgresLeaseHarness>(); }}),
     [](const ::testing::TestParamInfo<LeaseFactory>& info) { return info.param.name; });
 
 }  // namespace

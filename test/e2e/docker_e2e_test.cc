@@ -25,24 +25,11 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using namespace std::chrono_literals;
 
-std::string Str(const json::value& v, std::string_view key) {
-  const json::value* f = v.as_object().if_contains(key);
-  return f != nullptr && f->is_string() ? std::string(f->as_string()) : std::string();
-}
-
 // Containers of `app` on the engine, running or not.
 std::vector<runtime::docker::ContainerSummary> Containers(const std::string& host,
                                                           const std::string& app) {
   auto list = runtime::docker::DockerEngine(host).ListContainers({"skiff.app=" + app});
   return list ? *list : std::vector<runtime::docker::ContainerSummary>{};
-}
-
-int HealthyCount(const SkiffServer& server, const std::string& app) {
-  int n = 0;
-  for (const json::value& i : Instances(server, app)) {
-    n += Str(i, "state") == "running" && Str(i, "health") == "healthy";
-  }
-  return n;
 }
 
 // Verify the life of an image app: apply → healthy and served at its domain

@@ -33,13 +33,6 @@ std::string RandomCanary() {
   return "canary-" + std::to_string(gen()) + "-" + std::to_string(gen());
 }
 
-std::string Slurp(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // The files under `dir` whose bytes hold `needle`, and how many were searched.
 std::vector<std::string> FilesHolding(const std::string& dir, const std::string& needle,
                                       int* searched) {
@@ -51,7 +44,8 @@ std::vector<std::string> FilesHolding(const std::string& dir, const std::string&
     if (ec) break;
     if (!it->is_regular_file(ec)) continue;
     ++*searched;
-    if (Slurp(it->path()).find(needle) != std::string::npos) hits.push_back(it->path().string());
+    if (ReadWholeFile(it->path()).find(needle) != std::string::npos)
+      hits.push_back(it->path().string());
   }
   return hits;
 }

@@ -33,23 +33,9 @@ std::string HealthCheckedSpec(const std::string& name, int replicas,
          "\nhealth: {type: http, path: /health, interval: 200ms, timeout: 200ms}\n" + extra;
 }
 
-std::string Str(const json::value& v, std::string_view key) {
-  const json::value* f = v.as_object().if_contains(key);
-  return f != nullptr && f->is_string() ? std::string(f->as_string()) : std::string();
-}
-
 int64_t Int(const json::value& v, std::string_view key) {
   const json::value* f = v.as_object().if_contains(key);
   return f != nullptr && f->is_int64() ? f->as_int64() : -1;
-}
-
-// Running, healthy instances of `app` (the API's view).
-int HealthyCount(const SkiffServer& server, const std::string& app) {
-  int n = 0;
-  for (const json::value& i : Instances(server, app)) {
-    n += Str(i, "state") == "running" && Str(i, "health") == "healthy";
-  }
-  return n;
 }
 
 class ServerE2eTest : public ::testing::Test {
@@ -74,12 +60,12 @@ TEST_F(ServerE2eTest, ApplyRunsHealthyInstancesThatAnswer) {
   ASSERT_EQ(instances.size(), 2u);
   std::set<std::string> addresses;
   for (const json::value& i : instances) {
-    EXPECT_EQ(Str(i, "state"), "running");
-    EXPECT_EQ(Str(i, "health"), "healthy");
+    EXPECT_EQ(StringField(i, "state"), "running");
+    EXPECT_EQ(StringField(i, "health"), "healthy");
     EXPECT_EQ(Int(i, "revision"), 1);
-    const std::string address = Str(i, "address");
+    const std::string address = StringField(i, "address");
     addresses.insert(address);
-    EXPECT_THAT(HttpGet(address, "/"), HasSubstr("hello from " + Str(i, "id") + " rev 1"));
+    EXPECT_THAT(HttpGet(address, "/"), HasSubstr("hello from " + StringField(i, "id") + " rev 1"));
     EXPECT_EQ(HttpGet(address, "/env/GREETING"), "ahoy");
     EXPECT_EQ(HttpGet(address, "/env/SKIFF_APP"), "web");
     // Each app works in a directory of its own, away from the server's secrets.
@@ -92,7 +78,7 @@ TEST_F(ServerE2eTest, ApplyRunsHealthyInstancesThatAnswer) {
   ASSERT_TRUE(status.is_object());
   const json::value& app = status.at("app");
   EXPECT_EQ(Int(app, "revision"), 1);
-  EXPECT_EQ(Str(app.at("status"), "state"), "healthy");
+  EXPECT_EQ(StringField(app.at("status"), "state"), "healthy");
   EXPECT_EQ(Int(app.at("status"), "healthy"), 2);
 
   // Applying the same spec again is a no-op: no new revision.
@@ -117,13 +103,13 @@ TEST_F(ServerE2eTest, KilledInstanceIsRestarted) {
       [&] {
         json::array now = Instances(server_, "heal");
         return now.size() == 1 && Int(now[0], "restarts") == 1 &&
-               Str(now[0], "health") == "healthy" && HandlePid(now[0]) != pid;
+               StringField(now[0], "health") == "healthy" && HandlePid(now[0]) != pid;
       },
       seconds(30)))
       << server_.Output();
   json::array after = Instances(server_, "heal");
-  EXPECT_EQ(Str(after[0], "id"), Str(before[0], "id"));
-  EXPECT_FALSE(HttpGet(Str(after[0], "address"), "/").empty());
+  EXPECT_EQ(StringField(after[0], "id"), StringField(before[0], "id"));
+  EXPECT_FALSE(HttpGet(StringField(after[0], "address"), "/").empty());
   EXPECT_EQ(AppProcesses("heal").size(), 1u);
 
   CommandResult events = server_.Skiff({"events", "--app", "heal"});
@@ -152,7 +138,8 @@ TEST_F(ServerE2eTest, ServerRestartAdoptsInstances) {
       [&] {
         json::array now = Instances(server_, "keep");
         return now.size() == 2 && std::all_of(now.begin(), now.end(), [&](const json::value& i) {
-                 return Str(i, "updated_at") >= restarted_at && Str(i, "health") == "healthy";
+                 return StringField(i, "updated_at") >= restarted_at &&
+                        StringField(i, "health") == "healthy";
                });
       },
       seconds(30)))
@@ -180,8 +167,8 @@ TEST_F(ServerE2eTest, BadSpecIsRejectedAndChangesNothing) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400);
   json::value error = json::parse(r->body).at("error");
-  EXPECT_EQ(Str(error, "code"), "invalid_argument");
-  EXPECT_EQ(Str(error, "field"), "health.interval");
+  EXPECT_EQ(StringField(error, "code"), "invalid_argument");
+  EXPECT_EQ(StringField(error, "field"), "health.interval");
 
   CommandResult cli = server_.Skiff(
       {"apply", "-f",
@@ -210,11 +197,12 @@ TEST_F(ServerE2eTest, UnplaceableAppStaysPendingWithReason) {
   ASSERT_TRUE(PollUntil([&] {
     json::array instances = Instances(server_, "boxed");
     return instances.size() == 1 &&
-           Str(instances[0], "message").find("without the docker driver") != std::string::npos;
+           StringField(instances[0], "message").find("without the docker driver") !=
+               std::string::npos;
   })) << server_.Output();
   json::array instances = Instances(server_, "boxed");
-  EXPECT_EQ(Str(instances[0], "state"), "pending");
-  EXPECT_EQ(Str(instances[0], "node"), "");
+  EXPECT_EQ(StringField(instances[0], "state"), "pending");
+  EXPECT_EQ(StringField(instances[0], "node"), "");
   EXPECT_THAT(server_.Skiff({"events", "--app", "boxed"}).output,
               HasSubstr("instance.unplaceable"));
 }
@@ -286,7 +274,7 @@ TEST_F(ServerE2eTest, ScaleRestartRollbackDelete) {
   ASSERT_EQ(scale.exit_code, 0) << scale.output;
   ASSERT_TRUE(PollUntil([&] { return HealthyCount(server_, "ops") == 3; }, seconds(30)));
   std::set<std::string> ids;
-  for (const json::value& i : Instances(server_, "ops")) ids.insert(Str(i, "id"));
+  for (const json::value& i : Instances(server_, "ops")) ids.insert(StringField(i, "id"));
 
   CommandResult restart = server_.Skiff({"restart", "ops"});
   ASSERT_EQ(restart.exit_code, 0) << restart.output;
@@ -295,7 +283,7 @@ TEST_F(ServerE2eTest, ScaleRestartRollbackDelete) {
         json::array now = Instances(server_, "ops");
         int fresh = 0;
         for (const json::value& i : now) {
-          fresh += !ids.count(Str(i, "id")) && Str(i, "health") == "healthy";
+          fresh += !ids.count(StringField(i, "id")) && StringField(i, "health") == "healthy";
         }
         return now.size() == 3 && fresh == 3;
       },
@@ -333,7 +321,7 @@ TEST_F(ServerE2eTest, LogsAndCrashLoop) {
   Apply("talk", HealthCheckedSpec("talk", 1));
   json::array talk = Instances(server_, "talk");
   ASSERT_EQ(talk.size(), 1u);
-  const std::string address = Str(talk[0], "address");
+  const std::string address = StringField(talk[0], "address");
   ASSERT_FALSE(HttpGet(address, "/").empty());
   ASSERT_TRUE(PollUntil([&] {
     return server_.Skiff({"logs", "talk", "--tail", "50"}).output.find("listening") !=
@@ -347,7 +335,7 @@ TEST_F(ServerE2eTest, LogsAndCrashLoop) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.output, HasSubstr("failed"));
   json::value app = server_.SkiffJson({"status", "crash"}).at("app");
-  EXPECT_EQ(Str(app.at("status"), "state"), "failed");
+  EXPECT_EQ(StringField(app.at("status"), "state"), "failed");
   CommandResult events = server_.Skiff({"events", "--app", "crash"});
   EXPECT_THAT(events.output, HasSubstr("crash loop"));
   EXPECT_THAT(server_.Skiff({"logs", "crash"}).output, HasSubstr("boom"));

@@ -17,13 +17,6 @@ namespace json = boost::json;
 
 namespace {
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // Processes whose stdout is a file under `dir`: the instances a server with
 // that data dir started (the process driver sends their output to its logs).
 std::vector<int> ProcessesLoggingUnder(const std::string& dir) {
@@ -88,7 +81,7 @@ bool SkiffServer::Start() {
     ADD_FAILURE() << "skiff server did not come up; its output:\n" << Output();
     return false;
   }
-  token_ = ReadFile(data_ + "/admin.token");
+  token_ = ReadWholeFile(data_ + "/admin.token");
   while (!token_.empty() && (token_.back() == '\n' || token_.back() == '\r')) token_.pop_back();
   return !token_.empty();
 }
@@ -170,7 +163,7 @@ std::string SkiffServer::WriteFile(const std::string& name, const std::string& t
   return path;
 }
 
-std::string SkiffServer::Output() const { return ReadFile(dir_.File("server.log")); }
+std::string SkiffServer::Output() const { return ReadWholeFile(dir_.File("server.log")); }
 
 std::string TestAppSpec(const std::string& name, int replicas, const std::string& domains,
                         const std::string& health_every) {
@@ -195,6 +188,19 @@ json::array Instances(const SkiffServer& server, const std::string& app) {
   json::value v = json::parse(r->body, ec);
   if (ec || !v.is_object() || !v.as_object().contains("instances")) return {};
   return v.at("instances").as_array();
+}
+
+std::string StringField(const json::value& v, std::string_view key) {
+  const json::value* f = v.is_object() ? v.as_object().if_contains(key) : nullptr;
+  return f != nullptr && f->is_string() ? std::string(f->as_string()) : std::string();
+}
+
+int HealthyCount(const SkiffServer& server, const std::string& app) {
+  int n = 0;
+  for (const json::value& i : Instances(server, app)) {
+    n += StringField(i, "state") == "running" && StringField(i, "health") == "healthy";
+  }
+  return n;
 }
 
 int HandlePid(const json::value& instance) {
@@ -223,12 +229,12 @@ std::vector<AppProcess> AppProcessesWithInstances(const std::string& app, bool p
   for (const auto& entry : fs::directory_iterator("/proc", ec)) {
     const std::string name = entry.path().filename();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::string status = ReadFile(entry.path() / "stat");
+    std::string status = ReadWholeFile(entry.path() / "stat");
     auto close = status.rfind(')');
     if (close != std::string::npos && status.size() > close + 2 && status[close + 2] == 'Z') {
       continue;  // a zombie is no longer running
     }
-    std::string env = ReadFile(entry.path() / "environ");
+    std::string env = ReadWholeFile(entry.path() / "environ");
     std::stringstream vars(env);
     std::string var;
     bool of_app = false;
@@ -351,7 +357,7 @@ void SkiffAgent::Stop() {
 
 std::string SkiffAgent::NodeId() const {
   boost::system::error_code ec;
-  json::value v = json::parse(ReadFile(data_ + "/agent-state.json"), ec);
+  json::value v = json::parse(ReadWholeFile(data_ + "/agent-state.json"), ec);
   if (ec || !v.is_object()) return "";
   const json::value* id = v.as_object().if_contains("node_id");
   return id != nullptr && id->is_string() ? std::string(id->as_string()) : "";
@@ -361,7 +367,7 @@ std::string SkiffAgent::LogPath() const {
   return dir_.File("agent-" + std::to_string(starts_) + ".log");
 }
 
-std::string SkiffAgent::Output() const { return ReadFile(LogPath()); }
+std::string SkiffAgent::Output() const { return ReadWholeFile(LogPath()); }
 
 int CountOccurrences(const std::string& text, const std::string& what) {
   int n = 0;

@@ -147,6 +147,11 @@ std::string SleeperSpec(const std::string& name, int replicas);
 
 // The instances of `app` as the API lists them.
 boost::json::array Instances(const SkiffServer& server, const std::string& app);
+// The string field `key` of the JSON object `v`; "" when it is missing or not
+// a string.
+std::string StringField(const boost::json::value& v, std::string_view key);
+// Running, healthy instances of `app` (the API's view).
+int HealthyCount(const SkiffServer& server, const std::string& app);
 // The pid in a process driver handle "pid:<pid>:<start>"; 0 when none.
 int HandlePid(const boost::json::value& instance);
 // Live processes whose environment has SKIFF_APP=app.

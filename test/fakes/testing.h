@@ -54,6 +54,10 @@ class ScopedSoftFileLimit {
   bool ok_ = false;
 };
 
+// The whole content of the file at `path` (bytes as they are); "" when it
+// cannot be read.
+std::string ReadWholeFile(const std::string& path);
+
 // Whether the tests run in CI (CI=true), where a missing real part (a Docker
 // engine, PostgreSQL) fails a test rather than skipping it.
 bool InCi();

@@ -48,9 +48,9 @@ constexpr const char* kNode = "node-a";
 
 // One implementation under test, with what the tests need to set the scene
 // (as the scheduler and the store would) and to see what the calls changed.
-class Harness {
+class ControlPlaneHarness {
  public:
-  virtual ~Harness() = default;
+  virtual ~ControlPlaneHarness() = default;
   virtual protocol::ControlPlane& control_plane() = 0;
   // Places `instance` (on instance.node) with the spec of its revision.
   virtual void Place(const model::Instance& instance, const model::AppSpec& spec) = 0;
@@ -77,7 +77,7 @@ std::vector<std::string> InstanceEventsOf(const std::vector<model::Event>& event
 }
 
 // What Local and Remote share: a MemoryStore and the NodeService over it.
-class StoreHarness : public Harness {
+class StoreHarness : public ControlPlaneHarness {
  public:
   StoreHarness() : nodes_(&store_, &clock) {}
 
@@ -187,9 +187,9 @@ class RemoteHarness final : public StoreHarness {
   std::unique_ptr<agent::RemoteControlPlane> remote_;
 };
 
-class FakeHarness final : public Harness {
+class FakeControlPlaneHarness final : public ControlPlaneHarness {
  public:
-  FakeHarness() : fake_(&clock) {}
+  FakeControlPlaneHarness() : fake_(&clock) {}
   protocol::ControlPlane& control_plane() override { return fake_; }
   void Place(const model::Instance& instance, const model::AppSpec& spec) override {
     fake_.PutSpec(instance.app, instance.revision, spec);
@@ -215,7 +215,7 @@ class FakeHarness final : public Harness {
 
 struct Implementation {
   std::string name;
-  std::function<std::unique_ptr<Harness>()> make;
+  std::function<std::unique_ptr<ControlPlaneHarness>()> make;
 };
 
 void PrintTo(const Implementation& i, std::ostream* os) { *os << i.name; }
@@ -260,7 +260,7 @@ class ControlPlaneContractTest : public ::testing::TestWithParam<Implementation>
   }
 
   protocol::ControlPlane& cp() { return harness_->control_plane(); }
-  Harness& harness() { return *harness_; }
+  ControlPlaneHarness& harness() { return *harness_; }
 
   // The revision now (a wait on 0 answers it at once).
   int64_t Revision() {
@@ -273,7 +273,7 @@ class ControlPlaneContractTest : public ::testing::TestWithParam<Implementation>
     return protocol::InstanceReport{.instance_id = id, .node_id = kNode, .generation = generation};
   }
 
-  std::unique_ptr<Harness> harness_;
+  std::unique_ptr<ControlPlaneHarness> harness_;
 };
 
 // Verify that registering answers the stored node, ready and as sent, and that
@@ -472,7 +472,8 @@ INSTANTIATE_TEST_SUITE_P(
     All, ControlPlaneContractTest,
     ::testing::Values(Implementation{"Local", [] { return std::make_unique<LocalHarness>(); }},
                       Implementation{"Remote", [] { return std::make_unique<RemoteHarness>(); }},
-                      Implementation{"Fake", [] { return std::make_unique<FakeHarness>(); }}),
+                      Implementation{"Fake",
+                                     [] { return std::make_unique<FakeControlPlaneHarness>(); }}),
     [](const auto& info) { return info.param.name; });
 
 // --- RemoteControlPlane only: credentials and reachability ---

@@ -33,13 +33,6 @@ namespace json = boost::json;
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 int Status(int port, const std::string& path) {
   auto r = net::HttpClient("http://127.0.0.1:" + std::to_string(port))
                .Do("GET", path, {}, {}, std::chrono::seconds(2));
@@ -101,10 +94,14 @@ TEST_F(DockerDriverTest, StartServeLogSampleStopRelease) {
   EXPECT_NE(status->started_at, Time{});
   // stdout, demultiplexed, in the instance log.
   EXPECT_TRUE(testing::PollUntil(
-      [&] { return ReadAll(config.log_path).find("listening on 127.0.0.1:") != std::string::npos; },
+      [&] {
+        return skiff::testing::ReadWholeFile(config.log_path).find("listening on 127.0.0.1:") !=
+               std::string::npos;
+      },
       5s))
-      << ReadAll(config.log_path);
-  EXPECT_THAT(ReadAll(config.log_path), ::testing::Not(HasSubstr("\x01\x00")));
+      << skiff::testing::ReadWholeFile(config.log_path);
+  EXPECT_THAT(skiff::testing::ReadWholeFile(config.log_path),
+              ::testing::Not(HasSubstr("\x01\x00")));
   auto sample = driver_->Sample(*handle);
   ASSERT_TRUE(sample) << sample.error().ToString();
   // The working set (usage without inactive file pages), under the limit.
@@ -117,7 +114,7 @@ TEST_F(DockerDriverTest, StartServeLogSampleStopRelease) {
   ASSERT_TRUE(status);
   EXPECT_FALSE(status->running);
   EXPECT_EQ(status->exit_code, 0);  // the test app exits 0 on SIGTERM
-  EXPECT_THAT(ReadAll(config.log_path), HasSubstr("terminating"));
+  EXPECT_THAT(skiff::testing::ReadWholeFile(config.log_path), HasSubstr("terminating"));
 
   driver_->Release(*handle);
   auto gone = driver_->engine().InspectContainer(handle->id);
@@ -162,7 +159,8 @@ TEST_F(DockerDriverTest, HardenedHostConfig) {
   // privileges, no capability in effect (a non-root user), and only the one
   // given back (NET_BIND_SERVICE, bit 10) left in its bounding set.
   ASSERT_GT(info->state.pid, 0);
-  const std::string proc = ReadAll("/proc/" + std::to_string(info->state.pid) + "/status");
+  const std::string proc =
+      skiff::testing::ReadWholeFile("/proc/" + std::to_string(info->state.pid) + "/status");
   EXPECT_THAT(proc, HasSubstr("\nUid:\t65534\t65534\t65534\t65534\n"));
   EXPECT_THAT(proc, HasSubstr("\nNoNewPrivs:\t1\n"));
   EXPECT_THAT(proc, HasSubstr("\nCapEff:\t0000000000000000\n"));
@@ -190,7 +188,7 @@ TEST_F(DockerDriverTest, MemoryLimitIsEnforced) {
         "/sys/fs/cgroup/docker/" + id + "/memory.max",
         "/sys/fs/cgroup/system.slice/docker-" + id + ".scope/memory.max"}) {
     if (!std::filesystem::exists(path)) continue;
-    std::string limit = ReadAll(path);
+    std::string limit = skiff::testing::ReadWholeFile(path);
     EXPECT_EQ(std::stoll(limit), 32 << 20) << path;
   }
   // 64 MiB of response body in a 32 MiB container.
@@ -333,8 +331,12 @@ TEST_F(DockerDriverTest, RecoverAndRemoveOrphans) {
   // The adopted container's log keeps growing after the adoption.
   ASSERT_EQ(Status(kept.port, "/adopted-marker"), 404);
   EXPECT_TRUE(testing::PollUntil(
-      [&] { return ReadAll(kept.log_path).find("/adopted-marker") != std::string::npos; }, 5s))
-      << ReadAll(kept.log_path);
+      [&] {
+        return skiff::testing::ReadWholeFile(kept.log_path).find("/adopted-marker") !=
+               std::string::npos;
+      },
+      5s))
+      << skiff::testing::ReadWholeFile(kept.log_path);
 
   ASSERT_TRUE(engine.RemoveContainer(*foreign_id));
   driver_->Release(*other_node);
@@ -413,7 +415,8 @@ TEST_F(DockerDriverTest, BuildFromLocalContext) {
   auto handle = driver_->Start(config);
   ASSERT_TRUE(handle) << handle.error().ToString();
   ASSERT_TRUE(testing::PollUntil([&] { return Status(config.port, "/health") == 200; }, 10s));
-  EXPECT_THAT(ReadAll(config.log_path), HasSubstr("Step 2/3 : COPY app /app"));
+  EXPECT_THAT(skiff::testing::ReadWholeFile(config.log_path),
+              HasSubstr("Step 2/3 : COPY app /app"));
   auto tagged = driver_->engine().ImageExists("skiff/" + config.app + ":1");
   ASSERT_TRUE(tagged);
   EXPECT_TRUE(*tagged);

@@ -40,13 +40,6 @@ namespace {
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 // The HTTP status of GET path on the test app at 127.0.0.1:port; 0 when it
 // does not answer.
 int Get(int port, const std::string& path) {
@@ -77,9 +70,9 @@ struct Traits {
 };
 
 // One driver under test, and the machine it runs on.
-class Harness {
+class DriverHarness {
  public:
-  virtual ~Harness() = default;
+  virtual ~DriverHarness() = default;
   virtual Traits traits() const = 0;
   virtual Driver& driver() = 0;
   // A new driver on the same machine, as after an agent restart; the old one
@@ -109,7 +102,7 @@ class Harness {
 };
 
 // What the real drivers share: the test app speaking HTTP.
-class TestAppHarness : public Harness {
+class TestAppHarness : public DriverHarness {
  public:
   bool Serving(const TaskConfig& config) override {
     return Answers(config.port, config.instance_id);
@@ -220,9 +213,9 @@ class DockerHarness final : public TestAppHarness {
 
 // The fake models the machine itself, so a restarted agent meets the same one.
 // Scripted to behave as the test app does: it exits 0 on SIGTERM.
-class FakeHarness final : public Harness {
+class FakeDriverHarness final : public DriverHarness {
  public:
-  FakeHarness() { driver_.SetTermExitCode(0); }
+  FakeDriverHarness() { driver_.SetTermExitCode(0); }
   Traits traits() const override {
     return {.lists_tasks = true, .recovers_exited = false, .measures = false};
   }
@@ -273,7 +266,7 @@ class FakeHarness final : public Harness {
 struct DriverFactory {
   std::string name;
   // nullptr, with `why` set, when the driver cannot be had here.
-  std::function<std::unique_ptr<Harness>(std::string* why)> make;
+  std::function<std::unique_ptr<DriverHarness>(std::string* why)> make;
 };
 void PrintTo(const DriverFactory& factory, std::ostream* os) { *os << factory.name; }
 
@@ -329,12 +322,15 @@ class DriverContractTest : public ::testing::TestWithParam<DriverFactory> {
 
   bool LogHas(const TaskConfig& config, const std::string& text) {
     return testing::PollUntil(
-        [&] { return ReadAll(config.log_path).find(text) != std::string::npos; }, 5s);
+        [&] {
+          return skiff::testing::ReadWholeFile(config.log_path).find(text) != std::string::npos;
+        },
+        5s);
   }
 
   testing::TempDir dir_;
   const std::string node_id_ = NewId("contract-node");
-  std::unique_ptr<Harness> harness_;
+  std::unique_ptr<DriverHarness> harness_;
   std::vector<TaskHandle> started_;
 };
 
@@ -438,7 +434,7 @@ TEST_P(DriverContractTest, LogsAppendToLogFile) {
   ASSERT_TRUE(first) << first.error().ToString();
   ASSERT_TRUE(Serving(config));
   harness_->Say(config, "first-marker");
-  EXPECT_TRUE(LogHas(config, "first-marker")) << ReadAll(config.log_path);
+  EXPECT_TRUE(LogHas(config, "first-marker")) << skiff::testing::ReadWholeFile(config.log_path);
   ASSERT_TRUE(driver().Stop(*first, 10s));
   driver().Release(*first);
 
@@ -446,8 +442,8 @@ TEST_P(DriverContractTest, LogsAppendToLogFile) {
   ASSERT_TRUE(second) << second.error().ToString();
   ASSERT_TRUE(Serving(config));
   harness_->Say(config, "second-marker");
-  EXPECT_TRUE(LogHas(config, "second-marker")) << ReadAll(config.log_path);
-  EXPECT_THAT(ReadAll(config.log_path), HasSubstr("first-marker"));
+  EXPECT_TRUE(LogHas(config, "second-marker")) << skiff::testing::ReadWholeFile(config.log_path);
+  EXPECT_THAT(skiff::testing::ReadWholeFile(config.log_path), HasSubstr("first-marker"));
 }
 
 // Verify the exact codes of what cannot be done: a config of the other
@@ -498,7 +494,7 @@ TEST_P(DriverContractTest, AdoptsRunningTaskAfterRestart) {
   EXPECT_TRUE(status->running);
   EXPECT_TRUE(restarted.Sample(*handle));
   harness_->Say(config, "after-restart");
-  EXPECT_TRUE(LogHas(config, "after-restart")) << ReadAll(config.log_path);
+  EXPECT_TRUE(LogHas(config, "after-restart")) << skiff::testing::ReadWholeFile(config.log_path);
 
   ASSERT_TRUE(restarted.Stop(*handle, 10s));
   status = restarted.Inspect(*handle);
@@ -717,7 +713,7 @@ TEST_P(DriverContractTest, WatchExitCallsBackOnce) {
   EXPECT_EQ(released_running.load(), 1);
 }
 
-std::unique_ptr<Harness> MakeDocker(std::string* why) {
+std::unique_ptr<DriverHarness> MakeDocker(std::string* why) {
   const testing::TestEngine& engine = testing::TestDockerEngine();
   if (engine.host.empty()) {
     *why = "no Docker engine: " + engine.error;
@@ -736,7 +732,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         DriverFactory{"process", [](std::string*) { return std::make_unique<ProcessHarness>(); }},
         DriverFactory{"docker", MakeDocker},
-        DriverFactory{"fake", [](std::string*) { return std::make_unique<FakeHarness>(); }}),
+        DriverFactory{"fake", [](std::string*) { return std::make_unique<FakeDriverHarness>(); }}),
     [](const ::testing::TestParamInfo<DriverFactory>& info) { return info.param.name; });
 
 }  // namespace

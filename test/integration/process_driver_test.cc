@@ -60,13 +60,6 @@ std::optional<HttpReply> Http(int port, const std::string& path,
   return reply;
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // A process that is gone, or a zombie nobody has reaped yet.
 bool IsDead(pid_t pid) {
   auto st = ReadProcStat(pid);
@@ -192,7 +185,7 @@ TEST_F(ProcessDriverTest, StartsServesAndStopsGracefully) {
   EXPECT_EQ(status->exit_code, 0);
   EXPECT_EQ(status->message, "exited with 0");
 
-  std::string log = ReadFile(dir_.File("logs/hello-1.log"));
+  std::string log = skiff::testing::ReadWholeFile(dir_.File("logs/hello-1.log"));
   EXPECT_THAT(log, HasSubstr("listening on 127.0.0.1:" + std::to_string(port_)));
   EXPECT_THAT(log, HasSubstr("GET /env/PATH"));
   EXPECT_THAT(log, HasSubstr("terminating"));
@@ -216,7 +209,7 @@ TEST_F(ProcessDriverTest, StopKillsIgnoringTaskAndItsGroup) {
   ASSERT_TRUE(Serving());
   pid_t sleep_pid = 0;
   ASSERT_TRUE(testing::PollUntil([&] {
-    sleep_pid = std::atoi(ReadFile(dir_.File("sleep.pid")).c_str());
+    sleep_pid = std::atoi(skiff::testing::ReadWholeFile(dir_.File("sleep.pid")).c_str());
     return sleep_pid > 0;
   }));
   ASSERT_FALSE(IsDead(sleep_pid));
@@ -231,7 +224,8 @@ TEST_F(ProcessDriverTest, StopKillsIgnoringTaskAndItsGroup) {
   EXPECT_EQ(status->exit_code, 128 + SIGKILL);
   EXPECT_EQ(status->message, "killed by signal 9");
   EXPECT_TRUE(IsDead(sleep_pid));
-  EXPECT_THAT(ReadFile(config.log_path), ::testing::Not(HasSubstr("terminating")));
+  EXPECT_THAT(skiff::testing::ReadWholeFile(config.log_path),
+              ::testing::Not(HasSubstr("terminating")));
 }
 
 // Verify that a crash is reported with its exit code.

@@ -39,7 +39,7 @@ namespace {
 // (a rolled-back write's included); an entry written by a Commit is part of
 // its transaction. Ids increase in the order servers take them, which under
 // concurrency may differ from the order their transactions commit by a few.
-constexpr std::array<const char*, 4> kSteps = {
+constexpr std::array<const char*, 4> kPostgresSteps = {
     R"sql(
 CREATE TABLE objects (
   kind text NOT NULL,
@@ -136,7 +136,7 @@ Status MigrateInTxn(Connection& c, int target) {
                               "version (or a later one)");
   }
   for (int64_t step = version + 1; step <= target; ++step) {
-    SKIFF_RETURN_IF_ERROR(c.Exec(kSteps[static_cast<size_t>(step - 1)]));
+    SKIFF_RETURN_IF_ERROR(c.Exec(kPostgresSteps[static_cast<size_t>(step - 1)]));
   }
   if (version < target) {
     SKIFF_RETURN_IF_ERROR(
@@ -147,7 +147,7 @@ Status MigrateInTxn(Connection& c, int target) {
 
 }  // namespace
 
-int LatestSchemaVersion() { return static_cast<int>(kSteps.size()); }
+int LatestSchemaVersion() { return static_cast<int>(kPostgresSteps.size()); }
 
 Status Migrate(Connection& c) { return MigrateTo(c, LatestSchemaVersion()); }
 

@@ -22,7 +22,7 @@ namespace {
 // - changes: the watch log, one row per revision; compaction deletes a prefix.
 // - meta: one row with the current revision and the compaction floor (the
 //   newest revision deleted from changes), kept in step with every commit.
-constexpr std::array<const char*, 4> kSteps = {
+constexpr std::array<const char*, 4> kSqliteSteps = {
     R"sql(
 CREATE TABLE objects (
   kind TEXT NOT NULL,
@@ -106,7 +106,7 @@ Result<int> UserVersion(sqlite3* db) {
 
 }  // namespace
 
-int LatestSchemaVersion() { return static_cast<int>(kSteps.size()); }
+int LatestSchemaVersion() { return static_cast<int>(kSqliteSteps.size()); }
 
 Status Migrate(sqlite3* db) {
   SKIFF_ASSIGN_OR_RETURN(int version, UserVersion(db));
@@ -123,8 +123,8 @@ Status Migrate(sqlite3* db) {
       SKIFF_RETURN_IF_ERROR(Exec(db, "COMMIT"));
       continue;
     }
-    Status applied =
-        now ? Exec(db, kSteps[static_cast<size_t>(step - 1)]) : Status(tl::unexpected(now.error()));
+    Status applied = now ? Exec(db, kSqliteSteps[static_cast<size_t>(step - 1)])
+                         : Status(tl::unexpected(now.error()));
     if (applied) applied = Exec(db, "PRAGMA user_version = " + std::to_string(step));
     if (applied) applied = Exec(db, "COMMIT");
     if (!applied) {
