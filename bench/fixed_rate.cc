@@ -5,14 +5,23 @@
 // i % connections (waiting there behind earlier ones if that connection is
 // behind), and its latency runs from when it was due to the last byte of its
 // response. One thread, epoll, sleeping until the next request is due.
+// SIGTERM or SIGINT ends the run early: nothing more is sent, the answers still
+// out get their time, and the line is printed as at the end of --seconds.
 //
-// Prints one line: rate_achieved p50_ms p99_ms p999_ms errors
-// (errors: failed connections, non-2xx/3xx answers, bad framing, no answer in time).
-// Not a benchmark of its own: bench/edge_proxy.sh drives it.
+// Prints one line:
+//   rate_achieved p50_ms p99_ms p999_ms errors answers_5xx answers_other failed late_p99_ms
+// errors: every request that did not get a 2xx/3xx answer, the sum of
+// answers_5xx, answers_other (any other status) and failed (failed connections,
+// bad framing, no answer in time). late_p99_ms: how late this program itself
+// got to sending a request (from when it was due to when its turn came, before
+// any wait behind a busy connection): over a millisecond or so, the generator
+// could not keep the rate and the latencies hold its delay too.
+// Not a benchmark of its own: bench/edge_proxy.sh and bench_autoscale_step drive it.
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -39,12 +48,19 @@ using Ns = int64_t;  // nanoseconds on CLOCK_MONOTONIC
 constexpr Ns kSecond = 1'000'000'000;
 constexpr Ns kDrain = 2 * kSecond;  // how long requests still out at the end may take
 
+// Set by SIGTERM / SIGINT: stop sending, drain, report.
+volatile sig_atomic_t g_fixed_rate_stop = 0;
+
+void FixedRateOnStop(int) { g_fixed_rate_stop = 1; }
+
 constexpr char kUsage[] =
     "usage: bench_fixed_rate --url http://HOST:PORT/PATH [--host HOST_HEADER]\n"
     "                        --rate REQ_PER_S [--connections N=64] [--seconds S=10]\n"
     "Sends GET requests at a fixed rate over N keep-alive connections (open loop)\n"
-    "and prints: rate_achieved p50_ms p99_ms p999_ms errors\n"
-    "Latency runs from each request's scheduled time, so queueing counts.\n";
+    "and prints: rate_achieved p50_ms p99_ms p999_ms errors answers_5xx answers_other\n"
+    "failed late_p99_ms (errors = answers_5xx + answers_other + failed)\n"
+    "Latency runs from each request's scheduled time, so queueing counts.\n"
+    "SIGTERM or SIGINT stops sending early; the answers still out are awaited.\n";
 
 Ns Now() {
   timespec ts;
@@ -218,9 +234,9 @@ class Load {
   int Run() {
     if (!Open()) return 1;
     prctl(PR_SET_TIMERSLACK, 1);  // wake when the next request is due, not up to 50 us late
-    const int64_t total = std::llround(o_.rate * o_.seconds);
+    int64_t total = std::llround(o_.rate * o_.seconds);
     start_ = Now() + kSecond / 100;
-    const Ns end = start_ + static_cast<Ns>(o_.seconds * kSecond);
+    Ns end = start_ + static_cast<Ns>(o_.seconds * kSecond);
     int64_t next = 0;
     epoll_event events[256];
     // Each turn: read what came, send what is due by now, sleep until the next is.
@@ -230,14 +246,19 @@ class Load {
       int n = epoll_pwait2(epoll_, events, 256, &timeout, nullptr);
       for (int i = 0; i < n; ++i) OnReadable(events[i].data.u32);
       Ns now = Now();
+      if (g_fixed_rate_stop && next < total) {  // asked to stop: what is out may finish
+        total = next;
+        end = std::max(now, start_);
+      }
       for (; next < total && Due(next) <= now; ++next) {
         size_t k = next % conns_.size();
         conns_[k].due.push_back(Due(next));
+        late_.push_back(now - Due(next));
         Send(k);
       }
       if (next == total && (now > end + kDrain || Idle())) break;
     }
-    for (auto& c : conns_) errors_ += c.due.size();  // never answered
+    for (auto& c : conns_) failed_ += c.due.size();  // never answered
     Report(std::max(end, last_done_));
     return 0;
   }
@@ -277,7 +298,7 @@ class Load {
   void Fail(size_t i) {
     Connection& c = conns_[i];
     if (c.busy) {
-      ++errors_;
+      ++failed_;
       c.due.pop_front();
     }
     Close(c);
@@ -290,7 +311,7 @@ class Load {
     Connection& c = conns_[i];
     if (c.busy || c.due.empty()) return;
     if (c.fd < 0 && !Connect(i)) {
-      errors_ += c.due.size();
+      failed_ += c.due.size();
       c.due.clear();
       return;
     }
@@ -318,8 +339,10 @@ class Load {
     last_done_ = Now();
     if (f.status >= 200 && f.status < 400) {
       latencies_.push_back(last_done_ - c.due.front());
+    } else if (f.status >= 500 && f.status < 600) {
+      ++answers_5xx_;
     } else {
-      ++errors_;
+      ++answers_other_;
     }
     c.due.pop_front();
     c.busy = false;
@@ -328,15 +351,21 @@ class Load {
     Send(i);
   }
 
+  // The p-quantile of `ns` (sorted here), nearest rank, in ms; 0 when empty.
+  static double QuantileMs(std::vector<Ns>& ns, double p) {
+    if (ns.empty()) return 0.0;
+    std::sort(ns.begin(), ns.end());
+    size_t k = static_cast<size_t>(std::ceil(p * ns.size()));
+    return ns[std::clamp<size_t>(k, 1, ns.size()) - 1] / 1e6;
+  }
+
   void Report(Ns until) {
-    std::sort(latencies_.begin(), latencies_.end());
-    auto ms = [&](double p) {
-      if (latencies_.empty()) return 0.0;
-      size_t k = static_cast<size_t>(std::ceil(p * latencies_.size()));
-      return latencies_[std::clamp<size_t>(k, 1, latencies_.size()) - 1] / 1e6;
-    };
-    double rate = latencies_.size() / (static_cast<double>(until - start_) / kSecond);
-    std::printf("%.0f %.3f %.3f %.3f %zu\n", rate, ms(0.50), ms(0.99), ms(0.999), errors_);
+    const double seconds = static_cast<double>(until - start_) / kSecond;
+    const double rate = seconds > 0 ? latencies_.size() / seconds : 0.0;
+    const size_t errors = answers_5xx_ + answers_other_ + failed_;
+    std::printf("%.0f %.3f %.3f %.3f %zu %zu %zu %zu %.3f\n", rate, QuantileMs(latencies_, 0.50),
+                QuantileMs(latencies_, 0.99), QuantileMs(latencies_, 0.999), errors, answers_5xx_,
+                answers_other_, failed_, QuantileMs(late_, 0.99));
   }
 
   const Options o_;
@@ -344,8 +373,9 @@ class Load {
   std::string request_, addr_;
   int family_ = AF_INET, epoll_ = -1;
   Ns start_ = 0, last_done_ = 0;
-  std::vector<Ns> latencies_;
-  size_t errors_ = 0;
+  std::vector<Ns> latencies_;  // of the 2xx/3xx answers
+  std::vector<Ns> late_;       // of every request sent: from due to its turn here
+  size_t answers_5xx_ = 0, answers_other_ = 0, failed_ = 0;
 };
 
 }  // namespace
@@ -353,5 +383,9 @@ class Load {
 int main(int argc, char** argv) {
   Options o;
   if (std::optional<int> code = ParseArgs(argc, argv, o)) return *code;
+  struct sigaction stop {};
+  stop.sa_handler = FixedRateOnStop;  // no SA_RESTART: the wait returns at once
+  sigaction(SIGTERM, &stop, nullptr);
+  sigaction(SIGINT, &stop, nullptr);
   return Load(o).Run();
 }
