@@ -236,11 +236,13 @@ void AddDurationOption(CLI::App* cmd, const std::string& name, D* out, const std
           "DURATION");
 }
 
-// --sample-interval: how often `who` samples its instances' cpu and memory.
-void AddSampleIntervalOption(CLI::App* cmd, skiff::Duration* out, const std::string& who) {
+// --sample-interval: how often `who` samples its instances' cpu and memory
+// (`also`: what else follows that pace).
+void AddSampleIntervalOption(CLI::App* cmd, skiff::Duration* out, const std::string& who,
+                             const std::string& also = "") {
   AddDurationOption(cmd, "--sample-interval", out, "5s", skiff::agent::kMinSampleInterval,
                     std::chrono::minutes(5),
-                    "how often " + who + " samples its instances' cpu and memory");
+                    "how often " + who + " samples its instances' cpu and memory" + also);
 }
 
 // "k=v,k2=v2" pieces (CLI11 split them at commas) into a map; "" when fine,
@@ -373,7 +375,8 @@ int main(int argc, char** argv) {
                     std::chrono::minutes(10),
                     "a node without a heartbeat for this long is down: its instances are "
                     "replaced elsewhere");
-  AddSampleIntervalOption(server, &server_options.sample_interval, "the local agent");
+  AddSampleIntervalOption(server, &server_options.sample_interval, "the local agent",
+                          ", and the server's own edge posts its traffic");
   AddDurationOption(server, "--audit-retention", &server_options.audit_retention, "90d",
                     std::chrono::hours(1), std::chrono::hours(24 * 3650),
                     "how long the audit trail keeps an entry (skiff audit)");
@@ -560,7 +563,12 @@ int main(int argc, char** argv) {
     // --help and --version exit 0; a usage error exits 2, as documented.
     return app.exit(e) == 0 ? 0 : 2;
   }
-  if (server->parsed()) return RunServer(server_options, log_level);
+  if (server->parsed()) {
+    // The own edge posts its traffic as often as the agent samples: the
+    // autoscaler's window fills from both at one pace.
+    server_options.traffic_interval = server_options.sample_interval;
+    return RunServer(server_options, log_level);
+  }
   if (edge->parsed()) return RunEdge(edge_options, log_level);
   if (rotate->parsed()) return RunKeysRotate(rotate_options, rotate_output);
   if (agent->parsed()) {
