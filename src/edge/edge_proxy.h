@@ -130,6 +130,7 @@ class EdgeProxy {
   // When options.metrics is set, registers the edge's families on it:
   // skiff_edge_requests_total{app,code}, skiff_edge_request_duration_seconds{app},
   // skiff_edge_in_flight{app}, skiff_edge_response_bytes_total{app},
+  // skiff_edge_held_requests{app}, skiff_edge_wake_refusals_total{app,reason},
   // skiff_edge_routes, skiff_edge_connections.
   explicit EdgeProxy(EdgeOptions options = {});
   // Stop(), then waits for the threads.

@@ -281,11 +281,13 @@ void Session::Hold() {
   const int before = app.held.fetch_add(1, std::memory_order_acq_rel);
   if (before >= route_->policy.wake_queue) {
     app.held.fetch_sub(1, std::memory_order_acq_rel);
+    if (metrics_ != nullptr) metrics_->wake_queue_full->Inc();
     const Refusal refusal = WakeQueueFull(*route_, replayable_);
     Refuse(refusal.status, refusal.message, refusal.close, refusal.retry_after);
     return;
   }
   held_ = true;
+  if (metrics_ != nullptr) metrics_->held->Add(1);
   phase_ = Phase::kHeld;
   deadline_ = EdgeProxy::Worker::now() + route_->policy.wake_timeout;
   worker_->Hold(this);
@@ -296,6 +298,7 @@ void Session::Unhold() {
   if (!held_) return;
   held_ = false;
   route_->state->held.fetch_sub(1, std::memory_order_acq_rel);
+  if (metrics_ != nullptr) metrics_->held->Add(-1);
   worker_->Unhold(this);
 }
 
@@ -639,6 +642,7 @@ void Session::Sweep(SteadyTime now) {
   switch (phase_) {
     case Phase::kHeld: {
       Unhold();
+      if (metrics_ != nullptr) metrics_->wake_timeouts->Inc();
       const Refusal refusal = WakeTimedOut(*route_, replayable_);
       Refuse(refusal.status, refusal.message, refusal.close, refusal.retry_after);
       break;
