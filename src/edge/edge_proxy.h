@@ -111,7 +111,8 @@ struct EdgeOptions {
   // Optional: one JSON line per request. Must outlive the proxy.
   AccessLog* access_log = nullptr;
   // The retry budget's per-second floor counts seconds of this clock's
-  // monotonic time. Must outlive the proxy.
+  // monotonic time, and the Waker's periods (`wake_repeat`) are timed on it.
+  // Must outlive the proxy.
   const Clock* clock = SystemClock::Get();
   // Asks the control plane to wake an app that sleeps while requests for it
   // are held (waker.h): called on a thread of the edge's own, never a

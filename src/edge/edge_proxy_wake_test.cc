@@ -86,9 +86,11 @@ class EdgeProxyWakeTest : public ::testing::TestWithParam<IoEngine> {
   static ScriptedUpstream::Action Echo(const ScriptedUpstream::Request& r) {
     return ScriptedUpstream::Ok("served " + r.line.substr(0, r.line.find(" HTTP")) + "\n");
   }
-  // Whether the edge's exposition has `line` (a sample, "name{labels} value").
+  // Whether the edge's exposition has `line` (a sample, "name{labels} value")
+  // within PollUntil's deadline: the metrics move after held_count() and the
+  // answer do, on the worker's thread.
   bool Exposed(const std::string& line) {
-    return registry_.Render().find(line + "\n") != std::string::npos;
+    return PollUntil([&] { return registry_.Render().find(line + "\n") != std::string::npos; });
   }
   int Wakes(const std::string& app) {
     std::lock_guard lock(mu_);
@@ -228,6 +230,42 @@ TEST_P(EdgeProxyWakeTest, ClientGoneWhileHeldIsDropped) {
   const std::vector<ScriptedUpstream::Request> seen = upstream.requests();
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0].line, "GET /next HTTP/1.1");
+}
+
+// Verify that a request held for an app that a new table no longer has is
+// answered at once, not after edge.wake_timeout: 404 as for any host no app
+// serves when the app was deleted, 503 when another app took its host; both
+// counted as refusals (app_gone), none as a timeout.
+TEST_P(EdgeProxyWakeTest, AppGoneWhileHeldIsAnsweredAtOnce) {
+  model::EdgePolicy policy;
+  policy.wake_timeout = std::chrono::minutes(5);
+  std::unique_ptr<EdgeProxy> edge = Asleep(policy);
+  ASSERT_NE(edge, nullptr);
+  EdgeProxy& proxy = *edge;
+
+  const int deleted = WakeSend(proxy, WakeGet("/deleted"));
+  ASSERT_TRUE(PollUntil([&] { return proxy.held_count() == 1; }));
+  proxy.SetTable(RoutingTable::Build(protocol::RouteSet{2, {}}, &states_));
+  std::string got;
+  EXPECT_TRUE(RecvUntil(deleted, "no app is served at web.test/deleted\n", &got)) << got;
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 404")) << got;
+  close(deleted);
+
+  proxy.SetTable(RoutingTable::Build(WakeRoutes(3, "", policy), &states_));
+  const int replaced = WakeSend(proxy, WakeGet("/replaced"));
+  ASSERT_TRUE(PollUntil([&] { return proxy.held_count() == 1; }));
+  protocol::RouteSet shop = WakeRoutes(4, "", policy);
+  shop.apps[0].name = "shop";
+  proxy.SetTable(RoutingTable::Build(shop, &states_));
+  got.clear();
+  EXPECT_TRUE(RecvUntil(replaced, "app web was replaced while it woke; try again\n", &got)) << got;
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 503")) << got;
+  close(replaced);
+
+  EXPECT_EQ(proxy.held_count(), 0);
+  EXPECT_TRUE(Exposed("skiff_edge_held_requests{app=\"web\"} 0"));
+  EXPECT_TRUE(Exposed("skiff_edge_wake_refusals_total{app=\"web\",reason=\"app_gone\"} 2"));
+  EXPECT_TRUE(Exposed("skiff_edge_wake_refusals_total{app=\"web\",reason=\"timeout\"} 0"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, EdgeProxyWakeTest,

@@ -73,6 +73,7 @@ struct AppMetrics {
   metrics::Gauge* held = nullptr;               // requests held now (the app sleeps)
   metrics::Counter* wake_timeouts = nullptr;    // held edge.wake_timeout, answered 503
   metrics::Counter* wake_queue_full = nullptr;  // past edge.wake_queue, answered 503
+  metrics::Counter* wake_app_gone = nullptr;    // deleted or replaced while held
 };
 
 // What the edge keeps per app across routing tables.

@@ -2,7 +2,9 @@
 // held, asked again every `repeat` while they are (a control plane that does
 // not answer is asked again, through PostWake to a scripted endpoint), and
 // forgotten once none is. Each call records the clock's time, so a call made
-// too early shows as a wrong time, not as a race.
+// too early shows as a wrong time; after each step the test waits until the
+// Waker has parked again (WakerClock), so a call made when none is due shows
+// as a count that changed, whatever the scheduling.
 #include "edge/waker.h"
 
 #include <gtest/gtest.h>
@@ -26,6 +28,56 @@ using skiff::testing::PollUntil;
 using skiff::testing::ScriptedUpstream;
 
 constexpr std::chrono::milliseconds kWakerRepeat = 1000ms;
+
+// A ManualClock that notes when a wait on it parks: each time the waiter
+// finds itself not done before its deadline and goes to sleep, with the time
+// it saw. The Waker parks only after the calls that were due, so once it has
+// parked at a time, its calls for that time are all made.
+class WakerClock final : public Clock {
+ public:
+  Time Now() const override { return inner_.Now(); }
+  MonoTime MonotonicNow() const override { return inner_.MonotonicNow(); }
+  bool WaitUntil(std::condition_variable& cv, std::unique_lock<std::mutex>& lock, MonoTime deadline,
+                 const std::function<bool()>& done) const override {
+    // ManualClock evaluates `done`, then the time, before each wait: the
+    // same decision, made here under the caller's lock.
+    return inner_.WaitUntil(cv, lock, deadline, [&] {
+      const bool is_done = done();
+      const MonoTime now = inner_.MonotonicNow();
+      if (!is_done && now < deadline) {
+        std::lock_guard guard(mu_);
+        ++parks_;
+        parked_at_ = now;
+      }
+      return is_done;
+    });
+  }
+
+  // Moves the time by `d`, then waits until the waiter has parked at the
+  // new time (all it had due then is done).
+  void Advance(Duration d) {
+    inner_.Advance(d);
+    const MonoTime now = inner_.MonotonicNow();
+    EXPECT_TRUE(PollUntil([&] {
+      std::lock_guard guard(mu_);
+      return parked_at_ >= now;
+    }));
+  }
+  int parks() const {
+    std::lock_guard guard(mu_);
+    return parks_;
+  }
+  // Waits until the waiter has parked again since parks() was `before`.
+  void Parked(int before) const {
+    EXPECT_TRUE(PollUntil([&] { return parks() > before; }));
+  }
+
+ private:
+  ManualClock inner_;
+  mutable std::mutex mu_;
+  mutable int parks_ = 0;         // GUARDED_BY(mu_)
+  mutable MonoTime parked_at_{};  // GUARDED_BY(mu_)
+};
 
 // The calls a Waker made: when (on the clock), by app.
 class WakerCalls {
@@ -61,11 +113,20 @@ void WakerHold(Waker& waker, const std::string& app, const std::shared_ptr<AppSt
   waker.Ask(app, state, before == 0);
 }
 
+// WakerHold, then waits until the Waker has taken it in and parked again.
+// REQUIRES: the Waker was parked.
+void WakerHoldParked(WakerClock& clock, Waker& waker, const std::string& app,
+                     const std::shared_ptr<AppState>& state) {
+  const int parks = clock.parks();
+  WakerHold(waker, app, state);
+  clock.Parked(parks);
+}
+
 // Verify that however many requests are held for an app (from several
 // threads), the Waker calls once at once per app, and once more per period
 // while they stay held: never in between.
 TEST(WakerTest, OneCallPerAppAndPeriod) {
-  ManualClock clock;
+  WakerClock clock;
   const MonoTime start = clock.MonotonicNow();
   WakerCalls calls(&clock);
   Waker waker(calls.Fn(), kWakerRepeat, &clock);
@@ -84,9 +145,14 @@ TEST(WakerTest, OneCallPerAppAndPeriod) {
   ASSERT_TRUE(PollUntil([&] { return calls.Count("web") == 1 && calls.Count("api") == 1; }));
 
   clock.Advance(kWakerRepeat - 1ms);
-  WakerHold(waker, "web", web);  // more held mid-period: no call of their own
+  // More held mid-period: no call of their own (Ask does not even wake the
+  // thread, which stays parked).
+  WakerHold(waker, "web", web);
+  EXPECT_EQ(calls.Count("web"), 1u);
+  EXPECT_EQ(calls.Count("api"), 1u);
   clock.Advance(1ms);
-  ASSERT_TRUE(PollUntil([&] { return calls.Count("web") == 2 && calls.Count("api") == 2; }));
+  EXPECT_EQ(calls.Count("web"), 2u);
+  EXPECT_EQ(calls.Count("api"), 2u);
   EXPECT_EQ(calls.Of("web", start), (std::vector<Duration>{0ms, kWakerRepeat}));
   EXPECT_EQ(calls.Of("api", start), (std::vector<Duration>{0ms, kWakerRepeat}));
 }
@@ -94,7 +160,7 @@ TEST(WakerTest, OneCallPerAppAndPeriod) {
 // Verify that once no request is held the Waker stops calling and forgets
 // the app, and that the app's next held request is called for at once.
 TEST(WakerTest, StopsWhenNoneHeldAndAsksAtOnceAgain) {
-  ManualClock clock;
+  WakerClock clock;
   const MonoTime start = clock.MonotonicNow();
   WakerCalls calls(&clock);
   Waker waker(calls.Fn(), kWakerRepeat, &clock);
@@ -104,9 +170,11 @@ TEST(WakerTest, StopsWhenNoneHeldAndAsksAtOnceAgain) {
   ASSERT_TRUE(PollUntil([&] { return calls.Count("web") == 1; }));
   web->held = 0;  // the instance came: the request went on
   clock.Advance(kWakerRepeat);
+  EXPECT_EQ(calls.Count("web"), 1u);
   clock.Advance(10 * kWakerRepeat);  // nothing held: no call
-  WakerHold(waker, "web", web);
-  ASSERT_TRUE(PollUntil([&] { return calls.Count("web") == 2; }));
+  EXPECT_EQ(calls.Count("web"), 1u);
+  WakerHoldParked(clock, waker, "web", web);
+  EXPECT_EQ(calls.Count("web"), 2u);
   EXPECT_EQ(calls.Of("web", start), (std::vector<Duration>{0ms, 11 * kWakerRepeat}));
 }
 
@@ -114,7 +182,7 @@ TEST(WakerTest, StopsWhenNoneHeldAndAsksAtOnceAgain) {
 // held request again, within the period) is called for kMinGap after the
 // last call, not at once and not a whole period later.
 TEST(WakerTest, SleepingAgainWithinAPeriodWaitsOnlyTheMinGap) {
-  ManualClock clock;
+  WakerClock clock;
   const MonoTime start = clock.MonotonicNow();
   WakerCalls calls(&clock);
   Waker waker(calls.Fn(), kWakerRepeat, &clock);
@@ -124,10 +192,12 @@ TEST(WakerTest, SleepingAgainWithinAPeriodWaitsOnlyTheMinGap) {
   ASSERT_TRUE(PollUntil([&] { return calls.Count("web") == 1; }));
   web->held = 0;
   clock.Advance(10ms);
-  WakerHold(waker, "web", web);  // first again
+  WakerHoldParked(clock, waker, "web", web);  // first again
+  EXPECT_EQ(calls.Count("web"), 1u);
   clock.Advance(Waker::kMinGap - 10ms - 1ms);
+  EXPECT_EQ(calls.Count("web"), 1u);
   clock.Advance(1ms);
-  ASSERT_TRUE(PollUntil([&] { return calls.Count("web") == 2; }));
+  EXPECT_EQ(calls.Count("web"), 2u);
   EXPECT_EQ(calls.Of("web", start), (std::vector<Duration>{0ms, Waker::kMinGap}));
 }
 
@@ -147,7 +217,7 @@ TEST(WakerTest, RetriesThroughPostWakeWhileTheControlPlaneIsUnavailable) {
     }
     return ScriptedUpstream::Ok(R"({"app":"web"})");
   });
-  ManualClock clock;
+  WakerClock clock;
   Waker waker(PostWake(net::ServerPool("http://" + control_plane.address()), "edge-token",
                        [] { return std::string("edge-a"); }),
               kWakerRepeat, &clock);
@@ -157,8 +227,10 @@ TEST(WakerTest, RetriesThroughPostWakeWhileTheControlPlaneIsUnavailable) {
   const auto posts = [&] { return control_plane.requests().size(); };
   ASSERT_TRUE(PollUntil([&] { return posts() == 1; }));
   for (size_t n = 2; n <= 4; ++n) {  // two refused, one taken, one more while still held
-    clock.Advance(kWakerRepeat);
-    ASSERT_TRUE(PollUntil([&] { return posts() == n; })) << n;
+    clock.Advance(kWakerRepeat - 1ms);
+    EXPECT_EQ(posts(), n - 1) << n;
+    clock.Advance(1ms);  // the POST is made before the Waker parks again
+    EXPECT_EQ(posts(), n) << n;
   }
   for (const ScriptedUpstream::Request& r : control_plane.requests()) {
     EXPECT_EQ(r.line, "POST /v1/edges/edge-a/wake HTTP/1.1");
@@ -167,9 +239,10 @@ TEST(WakerTest, RetriesThroughPostWakeWhileTheControlPlaneIsUnavailable) {
 
   web->held = 0;
   clock.Advance(kWakerRepeat);
-  clock.Advance(10 * kWakerRepeat);                       // nothing held: no POST
-  WakerHold(waker, "api", std::make_shared<AppState>());  // a later call shows the order
-  ASSERT_TRUE(PollUntil([&] { return posts() == 5; }));
+  clock.Advance(10 * kWakerRepeat);  // nothing held: no POST
+  EXPECT_EQ(posts(), 4u);
+  WakerHoldParked(clock, waker, "api", std::make_shared<AppState>());
+  EXPECT_EQ(posts(), 5u);
   EXPECT_EQ(control_plane.requests().back().body, R"({"app":"api"})");
 }
 
