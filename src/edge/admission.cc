@@ -2,13 +2,21 @@
 
 namespace skiff::edge {
 
+namespace {
+
+Refusal AdmissionUnrouted(const http1::RequestHead& head, bool whole) {
+  return Refusal{404, "no app is served at " + NormaliseHost(head.host) + std::string(head.path),
+                 !whole};
+}
+
+}  // namespace
+
 Admission Admit(const http1::RequestHead& head, bool whole, const RoutingTable& table,
                 const RateCheck& within_rate) {
   Admission out;
   out.route = table.Find(head.host, head.path);
   if (out.route == nullptr) {
-    out.refusal = Refusal{
-        404, "no app is served at " + NormaliseHost(head.host) + std::string(head.path), !whole};
+    out.refusal = AdmissionUnrouted(head, whole);
     return out;
   }
   const Route& route = *out.route;
@@ -47,6 +55,12 @@ Refusal WakeQueueFull(const Route& route, bool whole) {
 Refusal WakeTimedOut(const Route& route, bool whole) {
   return Refusal{503, "app " + route.app + " is waking up; try again", !whole,
                  kWakeRetryAfterSeconds};
+}
+
+Refusal WakeAppGone(const Route& route, const http1::RequestHead& head, const RoutingTable& latest,
+                    bool whole) {
+  if (latest.Find(head.host, head.path) == nullptr) return AdmissionUnrouted(head, whole);
+  return Refusal{503, "app " + route.app + " was replaced while it woke; try again", !whole};
 }
 
 }  // namespace skiff::edge

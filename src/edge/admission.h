@@ -57,5 +57,11 @@ Refusal WakeQueueFull(const Route& route, bool whole);
 // The refusal of a held request that waited edge.wake_timeout for `route`'s
 // app to wake.
 Refusal WakeTimedOut(const Route& route, bool whole);
+// The refusal of a request held for `route`'s app when `latest` (the newest
+// routing table) no longer has that app for it: deleted, or replaced by
+// another app at the host. Answered as the request would be now: 404 as for
+// any host no app serves, or 503 (try again: the new app takes it).
+Refusal WakeAppGone(const Route& route, const http1::RequestHead& head, const RoutingTable& latest,
+                    bool whole);
 
 }  // namespace skiff::edge

@@ -67,7 +67,8 @@ uint16_t BoundPort(int fd) {
 
 EdgeProxy::Shared::Shared(EdgeOptions o)
     : options(std::move(o)), table_(RoutingTable::Build(protocol::RouteSet{})) {
-  if (options.wake) waker = std::make_unique<Waker>(options.wake, options.wake_repeat);
+  if (options.wake)
+    waker = std::make_unique<Waker>(options.wake, options.wake_repeat, options.clock);
   metrics::Registry* registry = options.metrics;
   if (registry == nullptr) return;
   requests =
@@ -79,6 +80,15 @@ EdgeProxy::Shared::Shared(EdgeOptions o)
   in_flight = registry->AddGauge("skiff_edge_in_flight", "Requests in flight, by app.", {"app"});
   bytes = registry->AddCounter("skiff_edge_response_bytes_total",
                                "Response body bytes sent to clients, by app.", {"app"});
+  held_requests = registry->AddGauge(
+      "skiff_edge_held_requests",
+      "Requests held now for an app that sleeps or wakes (scale to zero), by app.", {"app"});
+  wake_refusals = registry->AddCounter(
+      "skiff_edge_wake_refusals_total",
+      "Requests for a sleeping app answered 503 instead of being held to the end, by app and "
+      "reason (timeout: held edge.wake_timeout; queue_full: past edge.wake_queue; app_gone: "
+      "the app was deleted or replaced while held).",
+      {"app", "reason"});
   unrouted = &registry
                   ->AddCounter("skiff_edge_unrouted_requests_total",
                                "Requests for a host (and path) no app serves (answered 404).")
@@ -143,6 +153,10 @@ const AppMetrics* EdgeProxy::Shared::MetricsOf(const Route& route) {
     state.metrics.in_flight = &in_flight->With({app});
     state.metrics.duration = &durations->With({app});
     state.metrics.bytes = &bytes->With({app});
+    state.metrics.held = &held_requests->With({app});
+    state.metrics.wake_timeouts = &wake_refusals->With({app, "timeout"});
+    state.metrics.wake_queue_full = &wake_refusals->With({app, "queue_full"});
+    state.metrics.wake_app_gone = &wake_refusals->With({app, "app_gone"});
     for (int c = 1; c <= 5; ++c) {
       state.metrics.by_class[c] = &requests->With({app, std::to_string(c) + "xx"});
     }

@@ -111,7 +111,8 @@ struct EdgeOptions {
   // Optional: one JSON line per request. Must outlive the proxy.
   AccessLog* access_log = nullptr;
   // The retry budget's per-second floor counts seconds of this clock's
-  // monotonic time. Must outlive the proxy.
+  // monotonic time, and the Waker's periods (`wake_repeat`) are timed on it.
+  // Must outlive the proxy.
   const Clock* clock = SystemClock::Get();
   // Asks the control plane to wake an app that sleeps while requests for it
   // are held (waker.h): called on a thread of the edge's own, never a
@@ -130,6 +131,7 @@ class EdgeProxy {
   // When options.metrics is set, registers the edge's families on it:
   // skiff_edge_requests_total{app,code}, skiff_edge_request_duration_seconds{app},
   // skiff_edge_in_flight{app}, skiff_edge_response_bytes_total{app},
+  // skiff_edge_held_requests{app}, skiff_edge_wake_refusals_total{app,reason},
   // skiff_edge_routes, skiff_edge_connections.
   explicit EdgeProxy(EdgeOptions options = {});
   // Stop(), then waits for the threads.

@@ -2,6 +2,7 @@
 // sleeps are held, the edge asks for a wake, and the held requests go to the
 // first instance a new routing table brings, each once; the queue's and the
 // wait's limits answer 503 with Retry-After; a client that leaves is dropped.
+// The held requests and the refusals show in the edge's metrics.
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include "fakes/io_engines.h"
 #include "fakes/scripted_upstream.h"
 #include "fakes/testing.h"
+#include "metrics/registry.h"
 
 namespace skiff::edge {
 namespace {
@@ -62,6 +64,7 @@ class EdgeProxyWakeTest : public ::testing::TestWithParam<IoEngine> {
     EdgeOptions options;
     options.io_engine = GetParam();
     options.threads = 2;  // held requests on several threads, one queue
+    options.metrics = &registry_;
     options.wake = [this](const std::string& app) {
       std::lock_guard lock(mu_);
       ++wakes_[app];
@@ -83,11 +86,18 @@ class EdgeProxyWakeTest : public ::testing::TestWithParam<IoEngine> {
   static ScriptedUpstream::Action Echo(const ScriptedUpstream::Request& r) {
     return ScriptedUpstream::Ok("served " + r.line.substr(0, r.line.find(" HTTP")) + "\n");
   }
+  // Whether the edge's exposition has `line` (a sample, "name{labels} value")
+  // within PollUntil's deadline: the metrics move after held_count() and the
+  // answer do, on the worker's thread.
+  bool Exposed(const std::string& line) {
+    return PollUntil([&] { return registry_.Render().find(line + "\n") != std::string::npos; });
+  }
   int Wakes(const std::string& app) {
     std::lock_guard lock(mu_);
     return wakes_[app];
   }
 
+  metrics::Registry registry_;
   EdgeStates states_;  // as the edge's route watchers build tables: states shared
   std::mutex mu_;
   std::map<std::string, int> wakes_;  // GUARDED_BY(mu_)
@@ -112,6 +122,7 @@ TEST_P(EdgeProxyWakeTest, HeldThenServedOnceWhenAnInstanceArrives) {
   ASSERT_TRUE(PollUntil([&] { return proxy.held_count() == 4; }));
   ASSERT_TRUE(PollUntil([&] { return Wakes("web") >= 1; }));
   EXPECT_EQ(upstream.accepted(), 0);
+  EXPECT_TRUE(Exposed("skiff_edge_held_requests{app=\"web\"} 4"));
 
   proxy.SetTable(RoutingTable::Build(WakeRoutes(2, upstream.address(), policy), &states_));
   for (int i = 0; i < 3; ++i) {
@@ -134,11 +145,14 @@ TEST_P(EdgeProxyWakeTest, HeldThenServedOnceWhenAnInstanceArrives) {
     }
   }
   EXPECT_EQ(proxy.held_count(), 0);
+  EXPECT_TRUE(Exposed("skiff_edge_held_requests{app=\"web\"} 0"));
+  EXPECT_TRUE(Exposed("skiff_edge_wake_refusals_total{app=\"web\",reason=\"timeout\"} 0"));
+  EXPECT_TRUE(Exposed("skiff_edge_wake_refusals_total{app=\"web\",reason=\"queue_full\"} 0"));
 }
 
 // Verify that past edge.wake_queue held requests the next one is answered
-// 503 at once with Retry-After, naming the limit, and that the held ones are
-// still served.
+// 503 at once with Retry-After, naming the limit, and counted as a refusal
+// (queue_full), and that the held ones are still served.
 TEST_P(EdgeProxyWakeTest, QueueFullAnswers503) {
   ScriptedUpstream upstream(Echo);
   model::EdgePolicy policy;
@@ -156,6 +170,8 @@ TEST_P(EdgeProxyWakeTest, QueueFullAnswers503) {
   EXPECT_TRUE(refused.starts_with("HTTP/1.1 503")) << refused;
   EXPECT_NE(refused.find("Retry-After: 5\r\n"), std::string::npos) << refused;
   EXPECT_NE(refused.find("(edge.wake_queue)"), std::string::npos) << refused;
+  EXPECT_TRUE(Exposed("skiff_edge_wake_refusals_total{app=\"web\",reason=\"queue_full\"} 1"));
+  EXPECT_TRUE(Exposed("skiff_edge_held_requests{app=\"web\"} 2"));
 
   proxy.SetTable(RoutingTable::Build(WakeRoutes(2, upstream.address(), policy), &states_));
   for (int fd : {first, second}) {
@@ -168,7 +184,8 @@ TEST_P(EdgeProxyWakeTest, QueueFullAnswers503) {
 }
 
 // Verify that a request held edge.wake_timeout is answered 503 with
-// Retry-After and the one line saying the app is waking, and leaves the queue.
+// Retry-After and the one line saying the app is waking, leaves the queue,
+// and is counted as a refusal (timeout).
 TEST_P(EdgeProxyWakeTest, WaitOverAnswers503WithRetryAfter) {
   model::EdgePolicy policy;
   policy.wake_timeout = std::chrono::milliseconds(300);
@@ -183,6 +200,9 @@ TEST_P(EdgeProxyWakeTest, WaitOverAnswers503WithRetryAfter) {
   EXPECT_NE(got.find("Retry-After: 5\r\n"), std::string::npos) << got;
   EXPECT_TRUE(PollUntil([&] { return proxy.held_count() == 0; }));
   EXPECT_GE(Wakes("web"), 1);
+  EXPECT_TRUE(Exposed("skiff_edge_held_requests{app=\"web\"} 0"));
+  EXPECT_TRUE(Exposed("skiff_edge_wake_refusals_total{app=\"web\",reason=\"timeout\"} 1"));
+  EXPECT_TRUE(Exposed("skiff_edge_wake_refusals_total{app=\"web\",reason=\"queue_full\"} 0"));
   close(client);
 }
 
@@ -200,6 +220,7 @@ TEST_P(EdgeProxyWakeTest, ClientGoneWhileHeldIsDropped) {
   ASSERT_TRUE(PollUntil([&] { return proxy.held_count() == 1; }));
   close(gone);
   ASSERT_TRUE(PollUntil([&] { return proxy.held_count() == 0; }));
+  EXPECT_TRUE(Exposed("skiff_edge_held_requests{app=\"web\"} 0"));
 
   proxy.SetTable(RoutingTable::Build(WakeRoutes(2, upstream.address(), policy), &states_));
   const int next = WakeSend(proxy, WakeGet("/next"));
@@ -209,6 +230,42 @@ TEST_P(EdgeProxyWakeTest, ClientGoneWhileHeldIsDropped) {
   const std::vector<ScriptedUpstream::Request> seen = upstream.requests();
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0].line, "GET /next HTTP/1.1");
+}
+
+// Verify that a request held for an app that a new table no longer has is
+// answered at once, not after edge.wake_timeout: 404 as for any host no app
+// serves when the app was deleted, 503 when another app took its host; both
+// counted as refusals (app_gone), none as a timeout.
+TEST_P(EdgeProxyWakeTest, AppGoneWhileHeldIsAnsweredAtOnce) {
+  model::EdgePolicy policy;
+  policy.wake_timeout = std::chrono::minutes(5);
+  std::unique_ptr<EdgeProxy> edge = Asleep(policy);
+  ASSERT_NE(edge, nullptr);
+  EdgeProxy& proxy = *edge;
+
+  const int deleted = WakeSend(proxy, WakeGet("/deleted"));
+  ASSERT_TRUE(PollUntil([&] { return proxy.held_count() == 1; }));
+  proxy.SetTable(RoutingTable::Build(protocol::RouteSet{2, {}}, &states_));
+  std::string got;
+  EXPECT_TRUE(RecvUntil(deleted, "no app is served at web.test/deleted\n", &got)) << got;
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 404")) << got;
+  close(deleted);
+
+  proxy.SetTable(RoutingTable::Build(WakeRoutes(3, "", policy), &states_));
+  const int replaced = WakeSend(proxy, WakeGet("/replaced"));
+  ASSERT_TRUE(PollUntil([&] { return proxy.held_count() == 1; }));
+  protocol::RouteSet shop = WakeRoutes(4, "", policy);
+  shop.apps[0].name = "shop";
+  proxy.SetTable(RoutingTable::Build(shop, &states_));
+  got.clear();
+  EXPECT_TRUE(RecvUntil(replaced, "app web was replaced while it woke; try again\n", &got)) << got;
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 503")) << got;
+  close(replaced);
+
+  EXPECT_EQ(proxy.held_count(), 0);
+  EXPECT_TRUE(Exposed("skiff_edge_held_requests{app=\"web\"} 0"));
+  EXPECT_TRUE(Exposed("skiff_edge_wake_refusals_total{app=\"web\",reason=\"app_gone\"} 2"));
+  EXPECT_TRUE(Exposed("skiff_edge_wake_refusals_total{app=\"web\",reason=\"timeout\"} 0"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, EdgeProxyWakeTest,

@@ -70,6 +70,10 @@ struct AppMetrics {
   metrics::Histogram* duration = nullptr;
   metrics::Counter* bytes = nullptr;
   std::array<metrics::Counter*, 6> by_class{};  // requests by status class: [2] is 2xx
+  metrics::Gauge* held = nullptr;               // requests held now (the app sleeps)
+  metrics::Counter* wake_timeouts = nullptr;    // held edge.wake_timeout, answered 503
+  metrics::Counter* wake_queue_full = nullptr;  // past edge.wake_queue, answered 503
+  metrics::Counter* wake_app_gone = nullptr;    // deleted or replaced while held
 };
 
 // What the edge keeps per app across routing tables.

@@ -281,11 +281,13 @@ void Session::Hold() {
   const int before = app.held.fetch_add(1, std::memory_order_acq_rel);
   if (before >= route_->policy.wake_queue) {
     app.held.fetch_sub(1, std::memory_order_acq_rel);
+    if (metrics_ != nullptr) metrics_->wake_queue_full->Inc();
     const Refusal refusal = WakeQueueFull(*route_, replayable_);
     Refuse(refusal.status, refusal.message, refusal.close, refusal.retry_after);
     return;
   }
   held_ = true;
+  if (metrics_ != nullptr) metrics_->held->Add(1);
   phase_ = Phase::kHeld;
   deadline_ = EdgeProxy::Worker::now() + route_->policy.wake_timeout;
   worker_->Hold(this);
@@ -296,12 +298,22 @@ void Session::Unhold() {
   if (!held_) return;
   held_ = false;
   route_->state->held.fetch_sub(1, std::memory_order_acq_rel);
+  if (metrics_ != nullptr) metrics_->held->Add(-1);
   worker_->Unhold(this);
 }
 
 void Session::Resume() {
   if (phase_ != Phase::kHeld) return;
-  RefreshRoute();  // the same app in the newest table (it keeps its counts)
+  // The same app in the newest table (it keeps its counts). When the app
+  // is gone no wake comes for it: answered now, not after wake_timeout (and
+  // the Waker stops asking once none is held).
+  if (!RefreshRoute()) {
+    Unhold();
+    if (metrics_ != nullptr) metrics_->wake_app_gone->Inc();
+    const Refusal refusal = WakeAppGone(*route_, head_, *worker_->table(), replayable_);
+    Refuse(refusal.status, refusal.message, refusal.close, refusal.retry_after);
+    return;
+  }
   if (route_->routable() == 0) return;
   Unhold();
   Proceed();
@@ -338,16 +350,16 @@ void Session::Attempt() {
   SendRequest();
 }
 
-void Session::RefreshRoute() {
+bool Session::RefreshRoute() {
   std::shared_ptr<const RoutingTable> latest = worker_->table();
-  if (latest == table_) return;
+  if (latest == table_) return true;
   const std::string_view path =
       route_->path_prefix.empty() ? std::string_view("/") : std::string_view(route_->path_prefix);
   const Route* fresh = latest->Find(route_->host, path);
   // Only the same app with the same state (the breaker's count and the
   // metrics this request is counted in): tables built with the edge's
   // EdgeStates share it.
-  if (fresh == nullptr || fresh->app != route_->app || fresh->state != route_->state) return;
+  if (fresh == nullptr || fresh->app != route_->app || fresh->state != route_->state) return false;
   std::vector<int> tried;
   for (int i : tried_) {
     const std::string& id = route_->endpoints[i].instance_id;
@@ -358,6 +370,7 @@ void Session::RefreshRoute() {
   table_ = std::move(latest);
   route_ = fresh;
   tried_ = std::move(tried);
+  return true;
 }
 
 void Session::EndAttempt(bool failed) {
@@ -639,6 +652,7 @@ void Session::Sweep(SteadyTime now) {
   switch (phase_) {
     case Phase::kHeld: {
       Unhold();
+      if (metrics_ != nullptr) metrics_->wake_timeouts->Inc();
       const Refusal refusal = WakeTimedOut(*route_, replayable_);
       Refuse(refusal.status, refusal.message, refusal.close, refusal.retry_after);
       break;

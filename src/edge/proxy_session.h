@@ -75,8 +75,9 @@ class Session final : public EventLoop::Handler {
   // Before a retry: moves the request to the route of the newest routing
   // table (same app), so it never goes to an instance that left the routes
   // since it arrived (it may be drained and stopping). `tried_` follows by
-  // instance.
-  void RefreshRoute();
+  // instance. False (route_ kept) when the newest table has no route of the
+  // same app for the request: the app was deleted or replaced.
+  bool RefreshRoute();
   // Ends the current attempt's bookkeeping on its endpoint (once): a success
   // or failure of the instance, or neither (EndAttemptUnjudged) when the
   // attempt ended for reasons of the client's.
@@ -205,7 +206,9 @@ class Session final : public EventLoop::Handler {
   bool idempotent_ = false;
   bool upgrade_ = false;
   bool in_read_head_ = false;
-  bool held_ = false;  // counted in the route's AppState::held and the worker's list
+  // Counted in the route's AppState::held, the worker's list and
+  // skiff_edge_held_requests{app}.
+  bool held_ = false;
   std::string accept_encoding_;
   // For the access log: method, host, target and user agent, one after another.
   std::string log_;

@@ -66,6 +66,8 @@ struct EdgeProxy::Shared {
   metrics::HistogramFamily* durations = nullptr;
   metrics::GaugeFamily* in_flight = nullptr;
   metrics::CounterFamily* bytes = nullptr;
+  metrics::GaugeFamily* held_requests = nullptr;
+  metrics::CounterFamily* wake_refusals = nullptr;
   metrics::Counter* unrouted = nullptr;  // requests no app serves
 
  private:

@@ -5,8 +5,8 @@
 
 namespace skiff::edge {
 
-Waker::Waker(Wake wake, std::chrono::milliseconds repeat)
-    : wake_(std::move(wake)), repeat_(repeat), thread_([this] { Run(); }) {}
+Waker::Waker(Wake wake, std::chrono::milliseconds repeat, const Clock* clock)
+    : wake_(std::move(wake)), repeat_(repeat), clock_(clock), thread_([this] { Run(); }) {}
 
 Waker::~Waker() {
   {
@@ -24,17 +24,18 @@ void Waker::Ask(const std::string& app, std::shared_ptr<AppState> state, bool fi
     it->second.state = std::move(state);
     if (!fresh && !first) return;  // the thread asks again while requests are held
     if (!fresh) it->second.next = std::min(it->second.next, it->second.last + kMinGap);
+    asked_ = true;
   }
   cv_.notify_one();
 }
 
 void Waker::Run() {
-  using SteadyClock = std::chrono::steady_clock;
   std::unique_lock lock(mu_);
   while (!stop_) {
-    const auto now = SteadyClock::now();
+    asked_ = false;
+    const MonoTime now = clock_->MonotonicNow();
     std::vector<std::string> due;
-    auto next = SteadyClock::time_point::max();
+    MonoTime next = MonoTime::max();
     for (auto it = apps_.begin(); it != apps_.end();) {
       Asked& asked = it->second;
       const bool holding = asked.state->held.load(std::memory_order_relaxed) > 0;
@@ -58,11 +59,8 @@ void Waker::Run() {
       lock.lock();
       continue;
     }
-    if (next == SteadyClock::time_point::max()) {
-      cv_.wait(lock);
-    } else {
-      cv_.wait_until(lock, next);
-    }
+    // (MonoTime::max(): until an Ask; the clock waits for it in slices.)
+    clock_->WaitUntil(cv_, lock, next, [this] { return stop_ || asked_; });
   }
 }
 

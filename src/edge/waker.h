@@ -8,6 +8,8 @@
 // zero): a wake lost on the way (a server restarting, a leader changing)
 // is asked again, and a crowd of held requests costs one call a period.
 //
+// Time is `clock`'s (tests drive a ManualClock, waker_test.cc).
+//
 // Thread-safety: Ask from any thread; it takes a short lock, never one held
 // while `wake` runs.
 #pragma once
@@ -21,6 +23,7 @@
 #include <string>
 #include <thread>
 
+#include "common/clock.h"
 #include "edge/endpoint_state.h"
 
 namespace skiff::edge {
@@ -31,7 +34,8 @@ class Waker {
   // (the next period asks again).
   using Wake = std::function<void(const std::string& app)>;
 
-  Waker(Wake wake, std::chrono::milliseconds repeat);
+  // REQUIRES: `clock` outlives the Waker.
+  Waker(Wake wake, std::chrono::milliseconds repeat, const Clock* clock = SystemClock::Get());
   ~Waker();  // stops the thread (a call in progress finishes first)
   Waker(const Waker&) = delete;
   Waker& operator=(const Waker&) = delete;
@@ -48,16 +52,18 @@ class Waker {
  private:
   struct Asked {
     std::shared_ptr<AppState> state;
-    std::chrono::steady_clock::time_point next{};  // when it may be called again
-    std::chrono::steady_clock::time_point last{};  // when it was last called
+    MonoTime next{};  // when it may be called again
+    MonoTime last{};  // when it was last called
   };
   void Run();
 
   const Wake wake_;
   const std::chrono::milliseconds repeat_;
+  const Clock* const clock_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;                  // GUARDED_BY(mu_)
+  bool asked_ = false;                 // GUARDED_BY(mu_): Ask has news for Run
   std::map<std::string, Asked> apps_;  // GUARDED_BY(mu_)
   std::thread thread_;
 };
