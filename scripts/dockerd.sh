@@ -8,12 +8,32 @@
 #
 #   bash scripts/dockerd.sh          # start if needed, print unix:///…/docker.sock
 #   bash scripts/dockerd.sh stop     # stop the daemon this script started
+#   bash scripts/dockerd.sh swarm    # the Swarm tests' engine: a dockerd of its
+#                                    # own (SKIFF_DOCKERD_DIR, default
+#                                    # /tmp/skiff-swarmd) made a single-node Swarm
+#                                    # manager when it is not one yet
+#   bash scripts/dockerd.sh swarm stop
+#
+# The Swarm engine is not the shared one: a Swarm manager listens on
+# SKIFF_SWARM_ADDR (default 127.0.0.1) ports 2377 and 7946, keeps a raft log,
+# and runs services' tasks that tests of plain containers would see; keeping
+# it apart leaves those tests and the shared engine as they were. Its Swarm
+# listens and advertises on SKIFF_SWARM_ADDR:SKIFF_SWARM_PORT (default 2377).
 #
 # Exits non-zero, saying why, when it cannot bring the engine up (not root, the
-# package cannot be installed, dockerd dies). Tests then fail under CI=true and
-# skip otherwise.
+# package cannot be installed, dockerd dies, the Swarm cannot be initialised).
+# Tests then fail under CI=true and skip otherwise.
 set -euo pipefail
-dir=${SKIFF_DOCKERD_DIR:-/tmp/skiff-dockerd}
+mode=plain
+if [ "${1:-}" = swarm ]; then
+  mode=swarm
+  shift
+fi
+if [ "$mode" = swarm ]; then
+  dir=${SKIFF_DOCKERD_DIR:-/tmp/skiff-swarmd}
+else
+  dir=${SKIFF_DOCKERD_DIR:-/tmp/skiff-dockerd}
+fi
 sock=$dir/docker.sock
 log=$dir/dockerd.log
 
@@ -25,20 +45,69 @@ answers() {
   curl -fsS --max-time 2 --unix-socket "$sock" http://docker/_ping >/dev/null 2>&1
 }
 
+# The Swarm fields of the engine's /info (compact JSON, one value each).
+swarm_field() {
+  grep -o "\"$1\":[^,}]*" <<<"$2" | head -n 1 | cut -d: -f2- | tr -d '"'
+}
+
+# Makes the engine a single-node Swarm manager unless it is one; waits out a
+# Swarm that is still coming back after a restart of the engine.
+ensure_swarm() {
+  local addr=${SKIFF_SWARM_ADDR:-127.0.0.1} port=${SKIFF_SWARM_PORT:-2377}
+  local info state control out
+  mkdir -p "$dir"
+  exec 8>"$dir/swarm.lock"
+  flock 8
+  for _ in $(seq 1 300); do
+    info=$(curl -fsS --max-time 5 --unix-socket "$sock" http://docker/v1.41/info) ||
+      fail "the engine at $sock does not answer /info"
+    state=$(swarm_field LocalNodeState "$info")
+    control=$(swarm_field ControlAvailable "$info")
+    case "$state" in
+      active)
+        [ "$control" = true ] && return 0
+        fail "the engine at $sock is a Swarm worker, not a manager (leave that Swarm first)"
+        ;;
+      inactive)
+        out=$(curl -sS --max-time 60 --unix-socket "$sock" -X POST \
+          -H 'Content-Type: application/json' \
+          -d "{\"ListenAddr\":\"$addr:$port\",\"AdvertiseAddr\":\"$addr:$port\"}" \
+          -w '\n%{http_code}' http://docker/v1.41/swarm/init) || fail "swarm init: no answer"
+        case "$(tail -n 1 <<<"$out")" in
+          200) ;;
+          503) ;; # another caller initialised it meanwhile: look again
+          *) fail "swarm init on $addr:$port failed: $(head -n 1 <<<"$out")" ;;
+        esac
+        ;;
+      pending) sleep 0.1 ;;
+      *) fail "the engine at $sock is in Swarm state '$state': $(swarm_field Error "$info")" ;;
+    esac
+  done
+  fail "the Swarm of the engine at $sock did not become active"
+}
+
+up() {
+  [ "$mode" = swarm ] && ensure_swarm
+  echo "unix://$sock"
+  exit 0
+}
+
 if [ "${1:-}" = stop ]; then
   if [ -f "$dir/dockerd.pid" ]; then
     pid=$(cat "$dir/dockerd.pid")
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   fi
-  # The daemon leaves its network namespace handle mounted.
-  umount "$dir/exec/netns/default" 2>/dev/null || true
+  # The daemon leaves its network namespace handles mounted (a Swarm member's
+  # ingress and overlay sandboxes too).
+  for ns in "$dir"/exec/netns/*; do
+    umount "$ns" 2>/dev/null || true
+  done
   exit 0
 fi
 
 if answers; then
-  echo "unix://$sock"
-  exit 0
+  up
 fi
 
 [ "$(id -u)" -eq 0 ] || fail "needs root to start dockerd (or start one and set its socket at $sock)"
@@ -47,8 +116,7 @@ mkdir -p "$dir"
 exec 9>"$dir/lock"
 flock 9
 if answers; then
-  echo "unix://$sock"
-  exit 0
+  up
 fi
 command -v curl >/dev/null || fail "needs curl"
 if ! command -v dockerd >/dev/null; then
@@ -80,4 +148,5 @@ if ! start && ! start --storage-driver=vfs; then
   tail -n 20 "$log" >&2 || true
   fail "dockerd did not come up (log: $log)"
 fi
-echo "unix://$sock"
+exec 9>&-
+up

@@ -13,8 +13,10 @@
 #include <iterator>
 #include <mutex>
 #include <set>
+#include <vector>
 
 #include "fakes/testing.h"
+#include "orchestrator/swarm/swarm_engine.h"
 #include "runtime/docker/build_context.h"
 #include "runtime/docker/engine.h"
 
@@ -34,24 +36,43 @@ std::string Trimmed(std::string text) {
   return text;
 }
 
+// The engine named by `env`, else the one `dockerd.sh <args>` prints;
+// checked to answer.
+TestEngine FindEngine(const char* env, const std::vector<std::string>& script_args) {
+  TestEngine e;
+  if (const char* host = std::getenv(env); host && *host) {
+    e.host = host;
+  } else {
+    std::vector<std::string> argv = {"bash", DockerdScript()};
+    argv.insert(argv.end(), script_args.begin(), script_args.end());
+    auto out = runtime::docker::RunCapture(argv);
+    if (!out) {
+      e.error = out.error().message;
+      return e;
+    }
+    e.host = Trimmed(*out);
+  }
+  auto version = runtime::docker::DockerEngine(e.host).Version();
+  if (!version) {
+    e.error = version.error().message;
+    e.host.clear();
+  }
+  return e;
+}
+
 }  // namespace
 
 const TestEngine& TestDockerEngine() {
+  static const TestEngine engine = FindEngine("SKIFF_TEST_DOCKER_HOST", {});
+  return engine;
+}
+
+const TestEngine& TestSwarmEngine() {
   static const TestEngine engine = [] {
-    TestEngine e;
-    if (const char* host = std::getenv("SKIFF_TEST_DOCKER_HOST"); host && *host) {
-      e.host = host;
-    } else {
-      auto out = runtime::docker::RunCapture({"bash", DockerdScript()});
-      if (!out) {
-        e.error = out.error().message;
-        return e;
-      }
-      e.host = Trimmed(*out);
-    }
-    auto version = runtime::docker::DockerEngine(e.host).Version();
-    if (!version) {
-      e.error = version.error().message;
+    TestEngine e = FindEngine("SKIFF_TEST_SWARM_HOST", {"swarm"});
+    if (e.host.empty()) return e;
+    if (auto manager = orchestrator::swarm::SwarmEngine(e.host).RequireManager(); !manager) {
+      e.error = manager.error().message;
       e.host.clear();
     }
     return e;

@@ -21,6 +21,13 @@ struct TestEngine {
 // Found (or brought up) once per process.
 const TestEngine& TestDockerEngine();
 
+// The Swarm engine of tests: the one named by SKIFF_TEST_SWARM_HOST, else
+// the private dockerd that `scripts/dockerd.sh swarm` brings up and makes a
+// single-node Swarm manager (its own, not TestDockerEngine's: see the
+// script). Found (or brought up) once per process; `host` is empty and
+// `error` says why when there is none or it is no Swarm manager.
+const TestEngine& TestSwarmEngine();
+
 // A dockerd of one test's own (scripts/dockerd.sh with its state in `dir`),
 // for tests that crash and restart the engine: the shared one is never
 // touched. Stopped (SIGTERM, as the script does) on destruction.
@@ -50,10 +57,15 @@ Result<std::string> TestAppImage(const std::string& host);
 
 // In a test body: `host` names the engine, or the test skips (fails under
 // CI=true) saying why there is none.
-#define SKIFF_REQUIRE_DOCKER(host)                                                          \
-  const ::skiff::testing::TestEngine& skiff_engine_ = ::skiff::testing::TestDockerEngine(); \
-  if (skiff_engine_.host.empty()) {                                                         \
-    if (::skiff::testing::InCi()) FAIL() << "no Docker engine: " << skiff_engine_.error;    \
-    GTEST_SKIP() << "no Docker engine: " << skiff_engine_.error;                            \
-  }                                                                                         \
+#define SKIFF_REQUIRE_ENGINE_(engine, what, host)                                   \
+  const ::skiff::testing::TestEngine& skiff_engine_ = (engine);                     \
+  if (skiff_engine_.host.empty()) {                                                 \
+    if (::skiff::testing::InCi()) FAIL() << "no " what ": " << skiff_engine_.error; \
+    GTEST_SKIP() << "no " what ": " << skiff_engine_.error;                         \
+  }                                                                                 \
   const std::string host = skiff_engine_.host
+#define SKIFF_REQUIRE_DOCKER(host) \
+  SKIFF_REQUIRE_ENGINE_(::skiff::testing::TestDockerEngine(), "Docker engine", host)
+// The same for the Swarm engine (TestSwarmEngine).
+#define SKIFF_REQUIRE_SWARM(host) \
+  SKIFF_REQUIRE_ENGINE_(::skiff::testing::TestSwarmEngine(), "Docker Swarm", host)
