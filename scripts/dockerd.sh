@@ -87,7 +87,9 @@ ensure_swarm() {
 }
 
 up() {
-  [ "$mode" = swarm ] && ensure_swarm
+  if [ "$mode" = swarm ]; then
+    ensure_swarm
+  fi
   echo "unix://$sock"
   exit 0
 }

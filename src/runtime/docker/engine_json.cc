@@ -5,8 +5,9 @@
 #include "runtime/docker/engine.h"  // ParseUnixNanos
 
 namespace skiff::runtime::docker {
-
+namespace {
 namespace json = boost::json;
+}  // namespace
 
 std::string QueryEscape(std::string_view text) {
   static constexpr char kHex[] = "0123456789ABCDEF";
