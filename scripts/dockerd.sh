@@ -9,7 +9,7 @@
 #   bash scripts/dockerd.sh          # start if needed, print unix:///…/docker.sock
 #   bash scripts/dockerd.sh stop     # stop the daemon this script started
 #   bash scripts/dockerd.sh swarm    # the Swarm tests' engine: a dockerd of its
-#                                    # own (SKIFF_DOCKERD_DIR, default
+#                                    # own (SKIFF_SWARMD_DIR, default
 #                                    # /tmp/skiff-swarmd) made a single-node Swarm
 #                                    # manager when it is not one yet
 #   bash scripts/dockerd.sh swarm stop
@@ -19,6 +19,15 @@
 # and runs services' tasks that tests of plain containers would see; keeping
 # it apart leaves those tests and the shared engine as they were. Its Swarm
 # listens and advertises on SKIFF_SWARM_ADDR:SKIFF_SWARM_PORT (default 2377).
+#
+# `swarm init` makes an `ingress` overlay network and, for its sandbox, the
+# `docker_gwbridge` bridge (172.18.0.1/16, a route, a veth) in the host's
+# network namespace. Skiff's tasks run on the host network and need neither:
+# both are deleted through the API (a later restart does not make them again),
+# and the link with its route too. The engine runs with
+# DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1, as moby's own test daemons do:
+# otherwise a Swarm worker asks the image's registry (registry-1.docker.io for
+# a bare name) before every task even when the image is local.
 #
 # Exits non-zero, saying why, when it cannot bring the engine up (not root, the
 # package cannot be installed, dockerd dies, the Swarm cannot be initialised).
@@ -30,7 +39,7 @@ if [ "${1:-}" = swarm ]; then
   shift
 fi
 if [ "$mode" = swarm ]; then
-  dir=${SKIFF_DOCKERD_DIR:-/tmp/skiff-swarmd}
+  dir=${SKIFF_SWARMD_DIR:-/tmp/skiff-swarmd}
 else
   dir=${SKIFF_DOCKERD_DIR:-/tmp/skiff-dockerd}
 fi
@@ -55,7 +64,10 @@ swarm_field() {
 ensure_swarm() {
   local addr=${SKIFF_SWARM_ADDR:-127.0.0.1} port=${SKIFF_SWARM_PORT:-2377}
   local info state control out
-  mkdir -p "$dir"
+  mkdir -p "$dir" 2>/dev/null || true
+  if ! { [ -w "$dir/swarm.lock" ] || { [ ! -e "$dir/swarm.lock" ] && [ -w "$dir" ]; }; }; then
+    fail "cannot write $dir/swarm.lock (run as its owner, usually root, or set SKIFF_SWARMD_DIR)"
+  fi
   exec 8>"$dir/swarm.lock"
   flock 8
   for _ in $(seq 1 300); do
@@ -65,7 +77,7 @@ ensure_swarm() {
     control=$(swarm_field ControlAvailable "$info")
     case "$state" in
       active)
-        [ "$control" = true ] && return 0
+        [ "$control" = true ] && { drop_swarm_networks; return 0; }
         fail "the engine at $sock is a Swarm worker, not a manager (leave that Swarm first)"
         ;;
       inactive)
@@ -84,6 +96,22 @@ ensure_swarm() {
     esac
   done
   fail "the Swarm of the engine at $sock did not become active"
+}
+
+# Deletes the Swarm's ingress network and docker_gwbridge (see the header);
+# already gone, nothing happens.
+drop_swarm_networks() {
+  local net code
+  for net in ingress docker_gwbridge; do
+    code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 30 --unix-socket "$sock" \
+      -X DELETE "http://docker/v1.41/networks/$net") || fail "delete network $net: no answer"
+    case "$code" in
+      204 | 404) ;;
+      *) fail "the engine at $sock refused to delete network $net (HTTP $code)" ;;
+    esac
+  done
+  # The engine forgets the bridge but leaves its link (and route) behind.
+  ip link del docker_gwbridge 2>/dev/null || true
 }
 
 up() {
@@ -105,6 +133,9 @@ if [ "${1:-}" = stop ]; then
   for ns in "$dir"/exec/netns/*; do
     umount "$ns" 2>/dev/null || true
   done
+  if [ "$mode" = swarm ]; then
+    ip link del docker_gwbridge 2>/dev/null || true
+  fi
   exit 0
 fi
 
@@ -132,9 +163,11 @@ fi
 
 start() {
   rm -f "$sock"
-  setsid dockerd --data-root "$dir/root" --exec-root "$dir/exec" --pidfile "$dir/dockerd.pid" \
-    --host "unix://$sock" --iptables=false --ip6tables=false --bridge=none \
-    "$@" </dev/null >>"$log" 2>&1 9>&- &
+  local env=()
+  [ "$mode" = swarm ] && env=(DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1)
+  setsid env "${env[@]}" dockerd --data-root "$dir/root" --exec-root "$dir/exec" \
+    --pidfile "$dir/dockerd.pid" --host "unix://$sock" \
+    --iptables=false --ip6tables=false --bridge=none "$@" </dev/null >>"$log" 2>&1 9>&- &
   local pid=$!
   for _ in $(seq 1 300); do
     answers && return 0

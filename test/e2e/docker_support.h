@@ -16,6 +16,10 @@ namespace skiff::testing {
 struct TestEngine {
   std::string host;   // "unix:///…/docker.sock"; empty when there is none
   std::string error;  // why there is none
+  // Brought up by scripts/dockerd.sh for the tests alone (no SKIFF_TEST_*
+  // variable named it): tests may do to it what would harm a shared engine
+  // (drain its node).
+  bool scripts_own = false;
 };
 
 // Found (or brought up) once per process.
@@ -26,7 +30,15 @@ const TestEngine& TestDockerEngine();
 // single-node Swarm manager (its own, not TestDockerEngine's: see the
 // script). Found (or brought up) once per process; `host` is empty and
 // `error` says why when there is none or it is no Swarm manager.
+//
+// What a killed test run left behind is undone first: services whose
+// skiff.owner is a SwarmTestOwner() of a process that no longer runs are
+// removed, and on the script's own engine (scripts_own) a node left drained
+// is made active again (unless such a process still runs).
 const TestEngine& TestSwarmEngine();
+
+// The skiff.owner of this process's Swarm test services: "swarm-e2e-<pid>".
+std::string SwarmTestOwner();
 
 // A dockerd of one test's own (scripts/dockerd.sh with its state in `dir`),
 // for tests that crash and restart the engine: the shared one is never

@@ -6,6 +6,7 @@
 #include <boost/json/array.hpp>
 #include <cctype>
 #include <charconv>
+#include <cstdint>
 
 #include "runtime/env.h"
 
@@ -20,7 +21,8 @@ int64_t Nanos(Duration d) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
 }
 
-// "127.a.b" with a, b in 0..255.
+// "127.a.b" with a, b in 0..255, written plainly (digits only, no leading
+// zeros); "127.0.0" is refused, its slot 1 being 127.0.0.1, the machine's own.
 bool IsLoopbackPrefix(std::string_view prefix) {
   int octets = 0;
   size_t at = 0;
@@ -28,16 +30,18 @@ bool IsLoopbackPrefix(std::string_view prefix) {
     size_t dot = prefix.find('.', at);
     if (dot == std::string_view::npos) dot = prefix.size();
     std::string_view part = prefix.substr(at, dot - at);
-    int value = -1;
-    auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), value);
-    if (part.empty() || part.size() > 3 || ec != std::errc() || end != part.data() + part.size() ||
-        value > 255 || (octets == 0 && value != 127)) {
+    if (part.empty() || part.size() > 3 || (part.size() > 1 && part[0] == '0') ||
+        !std::all_of(part.begin(), part.end(),
+                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
       return false;
     }
+    int value = 0;
+    std::from_chars(part.data(), part.data() + part.size(), value);
+    if (value > 255 || (octets == 0 && value != 127)) return false;
     ++octets;
     at = dot + 1;
   }
-  return octets == 3;
+  return octets == 3 && prefix != "127.0.0";
 }
 
 Status CheckRun(const model::RunSpec& run, const ServiceSpecOptions& options) {
@@ -95,6 +99,12 @@ Result<json::object> Placement(const model::Placement& placement) {
           fmt::format("Swarm cannot ask only that label \"{}\" exists {}; write \"{} == VALUE\"",
                       c.key, kSwarmHint, c.key),
           fmt::format("placement.constraints[{}]", i));
+    }
+    if (c.key.find('/') != std::string::npos) {
+      return InvalidArgument(fmt::format("Swarm constraints cannot name a label with '/' (\"{}\") "
+                                         "{}; name the node label without it",
+                                         c.key, kSwarmHint),
+                             fmt::format("placement.constraints[{}]", i));
     }
     constraints.emplace_back(
         fmt::format("node.labels.{} {} {}", c.key,
@@ -174,6 +184,9 @@ Result<json::object> ServiceSpecFor(const model::AppSpec& app, int64_t revision,
 
   json::array cap_add;
   for (const std::string& cap : app.run.cap_add) cap_add.emplace_back(cap);
+  // Swarm re-resolves a tag against its registry before every task (and
+  // would run what someone published under that name): the caller gives the
+  // image by ID or digest (ServiceSpecOptions::image).
   json::object container{
       {"Image", options.image.empty() ? app.run.image : options.image},
       {"Env", std::move(env_list)},
@@ -182,6 +195,9 @@ Result<json::object> ServiceSpecFor(const model::AppSpec& app, int64_t revision,
       {"CapabilityDrop", json::array{"ALL"}},
       {"CapabilityAdd", std::move(cap_add)},
       {"StopGracePeriod", Nanos(app.stop_grace)},
+      // An image's own HEALTHCHECK would make Swarm hold a task "starting"
+      // and replace one it finds unhealthy: Skiff's probes decide instead.
+      {"HealthCheck", json::object{{"Test", json::array{"NONE"}}}},
   };
   if (!app.run.args.empty()) {
     json::array args;
@@ -194,6 +210,13 @@ Result<json::object> ServiceSpecFor(const model::AppSpec& app, int64_t revision,
 
   json::object limits{{"Pids", options.pids_limit}};
   json::object reservations;
+  // Validated specs keep cpu_millis * 10^6 within int64; a spec that was not
+  // is refused rather than overflowed.
+  if (app.resources.cpu_millis > INT64_MAX / 1'000'000) {
+    return InvalidArgument(
+        fmt::format("{} millicores is more than an engine takes", app.resources.cpu_millis),
+        "resources.cpu");
+  }
   if (app.resources.cpu_millis > 0) {
     limits["NanoCPUs"] = app.resources.cpu_millis * 1'000'000;
     reservations["NanoCPUs"] = app.resources.cpu_millis * 1'000'000;

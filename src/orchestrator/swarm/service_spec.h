@@ -27,8 +27,11 @@ inline constexpr char kLabelOwner[] = "skiff.owner";
 inline constexpr int kMaxSlots = 254;
 
 struct ServiceSpecOptions {
-  // The image to run: run.image when empty. An app built from source
-  // (run.build) must be given the built image here.
+  // The image to run, by ID ("sha256:…") or digest ("name@sha256:…"):
+  // Swarm re-pulls an image given by tag before every task, even one that is
+  // local, so Skiff pins the image it resolved. run.image as written when
+  // empty (tests, an image already given by digest). An app built from
+  // source (run.build) must be given the built image here.
   std::string image;
   // Three octets of 127.0.0.0/8 ("127.40.3"): the task in slot N binds
   // <prefix>.N, so that the tasks of one machine (even of several Swarm
@@ -40,8 +43,9 @@ struct ServiceSpecOptions {
   std::optional<int> replicas;
   // Labelled skiff.owner when not empty.
   std::string owner;
-  // More environment (the app's secrets' values), over the spec's env and
-  // under Skiff's own variables.
+  // More environment, over the spec's env and under Skiff's own variables.
+  // Plain text in the service spec and Swarm's raft log: the app's secrets
+  // must become Swarm secrets when this is wired, not values here.
   std::map<std::string, std::string> env;
   // The most processes a task may have (Resources.Limits.Pids).
   int64_t pids_limit = 1024;
@@ -54,8 +58,10 @@ struct ServiceSpecOptions {
 // run.args (they differ per task and Swarm fills templates into env only), a
 // placement strategy Swarm has no form of (binpack, round-robin), a
 // constraint that only asks for a label to exist, more replicas than slots
-// have addresses (replicas, autoscale.max); and for options that are not
-// valid (address_prefix).
+// have addresses (replicas, autoscale.max), a constraint key with '/'
+// (Swarm's constraint syntax has none), cpu past what an engine takes
+// (resources.cpu); and for options that are not valid (address_prefix).
+// The image's own HEALTHCHECK is switched off: Skiff's probes decide.
 //
 // Hardening as the docker driver's where Swarm has a field: every capability
 // dropped but run.cap_add, run.user, run.read_only, a pids limit, no mounts,

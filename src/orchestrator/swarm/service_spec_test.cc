@@ -4,6 +4,7 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -73,7 +74,8 @@ stop_grace: 7s
         "StopGracePeriod": 7000000000,
         "Args": ["--port", "9000", "--app=web"],
         "User": "1000:1000",
-        "Dir": "/srv"
+        "Dir": "/srv",
+        "HealthCheck": {"Test": ["NONE"]}
       },
       "Resources": {
         "Limits": {"Pids": 1024, "NanoCPUs": 250000000, "MemoryBytes": 134217728},
@@ -151,6 +153,8 @@ TEST(ServiceSpecForTest, RefusesWhatSwarmCannotRun) {
       {image + "placement: {strategy: round-robin}\n", "placement.strategy", "round-robin"},
       {image + "placement: {constraints: [\"zone == a\", gpu]}\n", "placement.constraints[1]",
        "gpu == VALUE"},
+      {image + "placement: {constraints: [\"example.com/zone == a\"]}\n",
+       "placement.constraints[0]", "'/'"},
       {image + "replicas: 255\n", "replicas", "0..254"},
       {image + "autoscale: {min: 1, max: 300, target_rps_per_replica: 50}\n", "autoscale.max",
        "254"},
@@ -165,7 +169,8 @@ TEST(ServiceSpecForTest, RefusesWhatSwarmCannotRun) {
     EXPECT_NE(spec.error().message.find(c.says), std::string::npos) << spec.error().message;
   }
   for (const std::string prefix :
-       {"", "127.1", "127.1.2.3", "10.0.0", "127.256.0", "127.a.1", "127.1.", "127..1"}) {
+       {"", "127.1", "127.1.2.3", "10.0.0", "127.256.0", "127.a.1", "127.1.", "127..1", "127.-1.2",
+        "127.+1.2", "127.01.2", "127.1.002", "0127.1.2", "127.0.0", "127. 1.2"}) {
     ServiceSpecOptions options = ServiceSpecTestOptions();
     options.address_prefix = prefix;
     auto spec = ServiceSpecFor(ServiceSpecTestApp("name: t\n" + image), 1, options);
@@ -173,6 +178,35 @@ TEST(ServiceSpecForTest, RefusesWhatSwarmCannotRun) {
     EXPECT_EQ(spec.error().code, ErrorCode::kInvalidArgument) << prefix;
     EXPECT_EQ(spec.error().field, "address_prefix") << prefix;
   }
+}
+
+// Verify that plainly written loopback prefixes pass, 127.0.x and 127.x.0
+// among them (only 127.0.0 holds the machine's own 127.0.0.1).
+TEST(ServiceSpecForTest, AcceptsLoopbackPrefixes) {
+  for (const std::string prefix : {"127.0.1", "127.1.0", "127.255.255", "127.10.200"}) {
+    ServiceSpecOptions options = ServiceSpecTestOptions();
+    options.address_prefix = prefix;
+    auto spec = ServiceSpecFor(
+        ServiceSpecTestApp("name: t\nrun: {image: x, network: host}\nport: 80\n"), 1, options);
+    EXPECT_TRUE(spec) << prefix << ": " << spec.error().ToString();
+  }
+}
+
+// Verify that cpu past what an engine takes as int64 nanoCPUs is refused
+// naming resources.cpu, not overflowed (validation refuses it too; this is
+// for a spec that skipped it).
+TEST(ServiceSpecForTest, RefusesCpuPastNanoCpus) {
+  model::AppSpec app = ServiceSpecTestApp("name: t\nrun: {image: x, network: host}\nport: 80\n");
+  app.resources.cpu_millis = INT64_MAX / 1'000'000 + 1;
+  auto spec = ServiceSpecFor(app, 1, ServiceSpecTestOptions());
+  ASSERT_FALSE(spec);
+  EXPECT_EQ(spec.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(spec.error().field, "resources.cpu");
+  app.resources.cpu_millis = INT64_MAX / 1'000'000;
+  spec = ServiceSpecFor(app, 1, ServiceSpecTestOptions());
+  ASSERT_TRUE(spec) << spec.error().ToString();
+  EXPECT_EQ(spec->at("TaskTemplate").at("Resources").at("Limits").at("NanoCPUs"),
+            INT64_MAX / 1'000'000 * 1'000'000);
 }
 
 // Verify that a task's address is the prefix and its slot.

@@ -46,6 +46,12 @@ Error SwarmError(Error error) {
   if (m.find("update out of sequence") != std::string::npos) {
     error.code = ErrorCode::kAborted;
     error.message = "swarm: the object changed since it was read (" + m + "); read it again";
+  } else if (m.find("Worker nodes can't be used") != std::string::npos) {
+    // A worker of a Swarm: `docker swarm init` would fail there.
+    error.code = ErrorCode::kFailedPrecondition;
+    error.message = "the docker engine is a Swarm worker, not a manager (" + m +
+                    "); point Skiff at a manager's engine, or promote this node (`docker node "
+                    "promote` on a manager)";
   } else if (m.find("not a swarm manager") != std::string::npos ||
              m.find("not part of a swarm") != std::string::npos) {
     error.code = ErrorCode::kFailedPrecondition;
@@ -173,10 +179,17 @@ Result<SwarmInfo> SwarmEngine::Info() const {
 }
 
 Status SwarmEngine::RequireManager() const {
+  // An engine too old for the API paths used here says so, not a 404 later.
+  SKIFF_RETURN_IF_ERROR(engine_.Version());
   SKIFF_ASSIGN_OR_RETURN(SwarmInfo info, Info());
   if (info.IsManager()) return OkStatus();
-  std::string what = info.state == "active" ? "a Swarm worker, not a manager"
-                                            : "not an active Swarm member (" + info.state + ")";
+  if (info.state == "active") {
+    return FailedPrecondition(fmt::format(
+        "the docker engine at {} is a Swarm worker, not a manager{}; point Skiff at a manager's "
+        "engine, or promote this node (`docker node promote` on a manager)",
+        host(), info.error.empty() ? "" : ": " + info.error));
+  }
+  std::string what = "not an active Swarm member (" + info.state + ")";
   if (!info.error.empty()) what += ": " + info.error;
   return FailedPrecondition(
       fmt::format("the docker engine at {} is {}; make it a manager with `docker swarm init` "

@@ -107,9 +107,10 @@ class SwarmEngine {
 
   // The engine's Swarm state. Answers outside a Swarm too (state "inactive").
   Result<SwarmInfo> Info() const;
-  // OK when the engine is an active Swarm manager; kFailedPrecondition
-  // otherwise, saying what it is and how to make it one (`docker swarm
-  // init`); errors of Info().
+  // OK when the engine speaks API 1.41 or later and is an active Swarm
+  // manager; kFailedPrecondition otherwise, saying what it is and how to fix
+  // it (`docker swarm init`; for a worker, a manager or `docker node
+  // promote`); errors of Version() and Info().
   Status RequireManager() const;
 
   Result<std::vector<SwarmNode>> ListNodes() const;
@@ -147,9 +148,10 @@ class SwarmEngine {
 };
 
 // What an error of the engine means to the orchestrator: "update out of
-// sequence" (a 500) becomes kAborted, "not a swarm manager" (a 503) and "not
-// part of a swarm" become kFailedPrecondition with how to fix it; the rest
-// is as DockerEngine maps it.
+// sequence" (a 500) becomes kAborted, "not a swarm manager" (a 503; a
+// worker's "Worker nodes can't be used" says to use a manager or promote the
+// node) and "not part of a swarm" become kFailedPrecondition with how to fix
+// it; the rest is as DockerEngine maps it.
 Error SwarmError(Error error);
 
 // Readers of the API's objects (pure; nullopt when `v` is not one).

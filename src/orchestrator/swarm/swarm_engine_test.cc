@@ -28,6 +28,13 @@ TEST(SwarmErrorTest, MapsWhatTheEngineSays) {
         {}},
        ErrorCode::kFailedPrecondition,
        "docker swarm init"},
+      {{ErrorCode::kUnavailable,
+        "This node is not a swarm manager. Worker nodes can't be used to view or modify cluster "
+        "state. Please run this command on a manager node or promote the current node to a "
+        "manager.",
+        {}},
+       ErrorCode::kFailedPrecondition,
+       "docker node promote"},
       {{ErrorCode::kUnavailable, "This node is not part of a swarm", {}},
        ErrorCode::kFailedPrecondition,
        "not a Swarm manager"},
