@@ -86,7 +86,7 @@ ensure_swarm() {
           -d "{\"ListenAddr\":\"$addr:$port\",\"AdvertiseAddr\":\"$addr:$port\"}" \
           -w '\n%{http_code}' http://docker/v1.41/swarm/init) || fail "swarm init: no answer"
         case "$(tail -n 1 <<<"$out")" in
-          200) ;;
+          200) drop_swarm_networks settle ;;
           503) ;; # another caller initialised it meanwhile: look again
           *) fail "swarm init on $addr:$port failed: $(head -n 1 <<<"$out")" ;;
         esac
@@ -98,20 +98,31 @@ ensure_swarm() {
   fail "the Swarm of the engine at $sock did not become active"
 }
 
-# Deletes the Swarm's ingress network and docker_gwbridge (see the header);
-# already gone, nothing happens.
+# Deletes the Swarm's ingress network and docker_gwbridge (see the header),
+# and the link the engine leaves behind; already gone, nothing happens.
+# Just after init the engine is still making them, asynchronously: ingress
+# first, then (attaching its sandbox) docker_gwbridge, which refuses the
+# delete while attached. So with `settle` it deletes until neither has been
+# seen for 3 s (at most 30 s).
 drop_swarm_networks() {
-  local net code
-  for net in ingress docker_gwbridge; do
-    code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 30 --unix-socket "$sock" \
-      -X DELETE "http://docker/v1.41/networks/$net") || fail "delete network $net: no answer"
-    case "$code" in
-      204 | 404) ;;
-      *) fail "the engine at $sock refused to delete network $net (HTTP $code)" ;;
-    esac
+  local settle=${1:-} net code clean=0
+  for _ in $(seq 1 300); do
+    local seen=0
+    for net in ingress docker_gwbridge; do
+      code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 30 --unix-socket "$sock" \
+        -X DELETE "http://docker/v1.41/networks/$net") || fail "delete network $net: no answer"
+      [ "$code" = 404 ] || seen=1
+    done
+    ip link del docker_gwbridge 2>/dev/null || true
+    if [ "$seen" = 0 ]; then
+      clean=$((clean + 1))
+      [ -z "$settle" ] || [ "$clean" -ge 30 ] && return 0
+    else
+      clean=0
+    fi
+    sleep 0.1
   done
-  # The engine forgets the bridge but leaves its link (and route) behind.
-  ip link del docker_gwbridge 2>/dev/null || true
+  fail "the engine at $sock keeps its ingress or docker_gwbridge network (HTTP $code)"
 }
 
 up() {
