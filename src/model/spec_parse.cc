@@ -432,7 +432,8 @@ void ReadResources(Validator& v, const json::value& value, Resources& out) {
   if (const json::value* cpu = Field(*obj, "cpu")) {
     if (cpu->is_string()) {
       auto millis = ParseCpuMillis(cpu->get_string());
-      if (millis && *millis < 0) {  // an overflowed huge number
+      // Overflowed, or past what engines take in nanoCPUs (int64).
+      if (millis && (*millis < 0 || *millis > INT64_MAX / 1'000'000)) {
         v.Add("resources.cpu", fmt::format("not a cpu quantity ({}); too large", Quoted(*cpu)));
       } else if (millis) {
         out.cpu_millis = *millis;

@@ -421,6 +421,8 @@ TEST(SpecParseTest, InvalidCases) {
       {M("replicas: 99999999999"), "replicas", "must be <= 2147483647 (got 99999999999)"},
       {M("resources: {cpu: \"99999999999999999999\"}"), "resources.cpu", "not a cpu quantity"},
       {M("resources: {cpu: 1e300}"), "resources.cpu", "not a cpu quantity"},
+      // Engines take cpu as int64 nanoCPUs: a million times the millis.
+      {M("resources: {cpu: 9223372036855m}"), "resources.cpu", "too large"},
       {M("replicas: two"), "replicas", "must be an integer, not a string"},
       {M("health: {interval: 2 seconds}"), "health.interval",
        "health.interval: not a duration (\"2 seconds\"); use e.g. 500ms, 2s, 5m, 1h"},

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <cctype>
 #include <cerrno>
@@ -13,8 +14,11 @@
 #include <iterator>
 #include <mutex>
 #include <set>
+#include <vector>
 
 #include "fakes/testing.h"
+#include "orchestrator/swarm/service_spec.h"
+#include "orchestrator/swarm/swarm_engine.h"
 #include "runtime/docker/build_context.h"
 #include "runtime/docker/engine.h"
 
@@ -34,26 +38,83 @@ std::string Trimmed(std::string text) {
   return text;
 }
 
+// The engine named by `env`, else the one `dockerd.sh <args>` prints;
+// checked to answer.
+TestEngine FindEngine(const char* env, const std::vector<std::string>& script_args) {
+  TestEngine e;
+  if (const char* host = std::getenv(env); host && *host) {
+    e.host = host;
+  } else {
+    e.scripts_own = true;
+    std::vector<std::string> argv = {"bash", DockerdScript()};
+    argv.insert(argv.end(), script_args.begin(), script_args.end());
+    auto out = runtime::docker::RunCapture(argv);
+    if (!out) {
+      e.error = out.error().message;
+      return e;
+    }
+    e.host = Trimmed(*out);
+  }
+  auto version = runtime::docker::DockerEngine(e.host).Version();
+  if (!version) {
+    e.error = version.error().message;
+    e.host.clear();
+  }
+  return e;
+}
+
+constexpr char kSwarmTestOwnerPrefix[] = "swarm-e2e-";
+
+// Undoes what killed Swarm test processes left on `engine` (see
+// TestSwarmEngine): their services, and a drained node of the script's own
+// engine. Best effort: what fails here shows in the tests.
+void SwarmTestRecover(const orchestrator::swarm::SwarmEngine& engine, bool scripts_own) {
+  auto services = engine.ListServices({orchestrator::swarm::kLabelOwner});
+  if (!services) return;
+  bool live = false;
+  for (const auto& service : *services) {
+    auto owner = service.labels.find(orchestrator::swarm::kLabelOwner);
+    if (owner == service.labels.end() || owner->second.rfind(kSwarmTestOwnerPrefix, 0) != 0) {
+      continue;
+    }
+    const pid_t pid =
+        static_cast<pid_t>(std::atol(owner->second.c_str() + sizeof(kSwarmTestOwnerPrefix) - 1));
+    if (pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM)) {
+      live = true;  // another test process's, in use
+      continue;
+    }
+    (void)engine.RemoveService(service.id);
+  }
+  if (!scripts_own || live) return;
+  auto nodes = engine.ListNodes();
+  if (!nodes) return;
+  for (const auto& node : *nodes) {
+    if (node.availability != "active") {
+      (void)engine.SetNodeAvailability(node, orchestrator::swarm::NodeAvailability::kActive);
+    }
+  }
+}
+
 }  // namespace
 
+std::string SwarmTestOwner() { return kSwarmTestOwnerPrefix + std::to_string(::getpid()); }
+
 const TestEngine& TestDockerEngine() {
+  static const TestEngine engine = FindEngine("SKIFF_TEST_DOCKER_HOST", {});
+  return engine;
+}
+
+const TestEngine& TestSwarmEngine() {
   static const TestEngine engine = [] {
-    TestEngine e;
-    if (const char* host = std::getenv("SKIFF_TEST_DOCKER_HOST"); host && *host) {
-      e.host = host;
-    } else {
-      auto out = runtime::docker::RunCapture({"bash", DockerdScript()});
-      if (!out) {
-        e.error = out.error().message;
-        return e;
-      }
-      e.host = Trimmed(*out);
-    }
-    auto version = runtime::docker::DockerEngine(e.host).Version();
-    if (!version) {
-      e.error = version.error().message;
+    TestEngine e = FindEngine("SKIFF_TEST_SWARM_HOST", {"swarm"});
+    if (e.host.empty()) return e;
+    const orchestrator::swarm::SwarmEngine engine(e.host);
+    if (auto manager = engine.RequireManager(); !manager) {
+      e.error = manager.error().message;
       e.host.clear();
+      return e;
     }
+    SwarmTestRecover(engine, e.scripts_own);
     return e;
   }();
   return engine;

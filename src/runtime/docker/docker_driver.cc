@@ -16,6 +16,7 @@
 
 #include "common/logging.h"
 #include "runtime/docker/build_context.h"
+#include "runtime/docker/engine_json.h"
 #include "runtime/exit_status.h"
 #include "runtime/log_append.h"
 
@@ -37,20 +38,6 @@ int64_t FileMtimeNanos(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return 0;
   return int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
-}
-
-int64_t IntAt(const json::object& o, std::initializer_list<std::string_view> path) {
-  const json::value* v = nullptr;
-  const json::object* at = &o;
-  for (std::string_view key : path) {
-    if (at == nullptr) return 0;
-    v = at->if_contains(key);
-    if (v == nullptr) return 0;
-    at = v->if_object();
-  }
-  if (v->is_int64()) return v->get_int64();
-  if (v->is_uint64()) return static_cast<int64_t>(v->get_uint64());
-  return 0;
 }
 
 }  // namespace
@@ -373,13 +360,13 @@ Result<ResourceSample> DockerDriver::Sample(const TaskHandle& handle) {
   const Time now = options_.clock->Now();
   ResourceSample sample;
   sample.at = now;
-  const int64_t usage = IntAt(stats, {"memory_stats", "usage"});
+  const int64_t usage = JsonInt(stats, {"memory_stats", "usage"});
   // Page cache is reclaimable: cgroup v1 reports it as total_inactive_file
   // (or cache), v2 as inactive_file.
-  int64_t reclaimable = IntAt(stats, {"memory_stats", "stats", "total_inactive_file"});
-  if (reclaimable == 0) reclaimable = IntAt(stats, {"memory_stats", "stats", "inactive_file"});
+  int64_t reclaimable = JsonInt(stats, {"memory_stats", "stats", "total_inactive_file"});
+  if (reclaimable == 0) reclaimable = JsonInt(stats, {"memory_stats", "stats", "inactive_file"});
   sample.memory_bytes = std::max<int64_t>(0, usage - reclaimable);
-  const int64_t cpu_ns = IntAt(stats, {"cpu_stats", "cpu_usage", "total_usage"});
+  const int64_t cpu_ns = JsonInt(stats, {"cpu_stats", "cpu_usage", "total_usage"});
   CpuMark previous;
   bool marked = false;
   {
@@ -407,7 +394,7 @@ Result<ResourceSample> DockerDriver::Sample(const TaskHandle& handle) {
   // Without a limit the engine reports the machine's memory as the limit:
   // none (0), as for a process.
   if (previous.memory_limited) {
-    sample.memory_limit_bytes = IntAt(stats, {"memory_stats", "limit"});
+    sample.memory_limit_bytes = JsonInt(stats, {"memory_stats", "limit"});
   }
   const int64_t elapsed_ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(now - previous.at).count();
@@ -417,7 +404,7 @@ Result<ResourceSample> DockerDriver::Sample(const TaskHandle& handle) {
   // The engine counts the container's set-up (runc's init, in its cgroup)
   // before the start time it reports, so a young container's first average
   // can come out above what its cpus could do: no more than those.
-  if (const int64_t cpus = IntAt(stats, {"cpu_stats", "online_cpus"}); cpus > 0) {
+  if (const int64_t cpus = JsonInt(stats, {"cpu_stats", "online_cpus"}); cpus > 0) {
     sample.cpu_millis = std::min(sample.cpu_millis, cpus * 1000);
   }
   return sample;

@@ -11,6 +11,7 @@
 
 #include "common/logging.h"
 #include "common/quantity.h"
+#include "runtime/docker/engine_json.h"
 
 namespace skiff::runtime::docker {
 namespace {
@@ -21,21 +22,6 @@ namespace json = boost::json;
 constexpr std::string_view kApi = "/v1.41";
 
 std::string Path(std::string_view rest) { return std::string(kApi) + std::string(rest); }
-
-std::string QueryEscape(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
 
 // "repo:tag" -> {"repo", "tag"}; a ':' inside a registry's host:port is not a tag.
 std::pair<std::string, std::string> SplitTag(std::string_view name) {
@@ -50,26 +36,6 @@ std::pair<std::string, std::string> SplitTag(std::string_view name) {
 // "seconds.nanoseconds", as `since` takes it.
 std::string UnixSeconds(int64_t unix_nanos) {
   return fmt::format("{}.{:09}", unix_nanos / 1'000'000'000, unix_nanos % 1'000'000'000);
-}
-
-std::string StringOf(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
-}
-
-std::map<std::string, std::string> LabelsOf(const json::value* labels) {
-  std::map<std::string, std::string> out;
-  if (labels == nullptr || !labels->is_object()) return out;
-  for (const auto& [key, value] : labels->get_object()) {
-    if (value.is_string()) out[std::string(key)] = std::string(value.get_string());
-  }
-  return out;
-}
-
-Time TimeOf(const json::object& o, std::string_view key) {
-  auto nanos = ParseUnixNanos(StringOf(o, key));
-  if (!nanos || *nanos <= 0) return Time{};
-  return Time(std::chrono::duration_cast<Time::duration>(std::chrono::nanoseconds(*nanos)));
 }
 
 }  // namespace
@@ -97,6 +63,11 @@ Result<json::value> DockerEngine::Json(std::string_view method, const std::strin
   return value;
 }
 
+Result<json::value> DockerEngine::ApiCall(std::string_view method, std::string_view path,
+                                          std::string_view body, Duration timeout) const {
+  return Json(method, Path(path), body, timeout);
+}
+
 Status DockerEngine::Call(std::string_view method, const std::string& path,
                           Duration timeout) const {
   SKIFF_ASSIGN_OR_RETURN(net::HttpResponse response, client_.Do(method, path, {}, {}, timeout));
@@ -110,8 +81,8 @@ Status DockerEngine::Call(std::string_view method, const std::string& path,
 Result<std::string> DockerEngine::Version() const {
   SKIFF_ASSIGN_OR_RETURN(json::value v, Json("GET", "/version"));
   if (!v.is_object()) return Internal("docker: /version reply is not an object");
-  const std::string version = StringOf(v.get_object(), "Version");
-  const std::string api = StringOf(v.get_object(), "ApiVersion");
+  const std::string version = JsonString(v.get_object(), "Version");
+  const std::string api = JsonString(v.get_object(), "ApiVersion");
   int major = 0;
   int minor = 0;
   if (std::sscanf(api.c_str(), "%d.%d", &major, &minor) != 2 || (major == 1 && minor < 41) ||
@@ -189,10 +160,10 @@ Result<std::string> DockerEngine::CreateContainer(std::string_view name,
   SKIFF_ASSIGN_OR_RETURN(
       json::value v,
       Json("POST", Path("/containers/create?name=" + QueryEscape(name)), json::serialize(body)));
-  if (!v.is_object() || StringOf(v.get_object(), "Id").empty()) {
+  if (!v.is_object() || JsonString(v.get_object(), "Id").empty()) {
     return Internal("docker: create reply has no Id");
   }
-  return StringOf(v.get_object(), "Id");
+  return JsonString(v.get_object(), "Id");
 }
 
 Status DockerEngine::StartContainer(std::string_view id) const {
@@ -231,14 +202,14 @@ Result<ContainerInfo> DockerEngine::InspectContainer(std::string_view id) const 
   if (!v.is_object()) return Internal("docker: inspect reply is not an object");
   const json::object& o = v.get_object();
   ContainerInfo info;
-  info.id = StringOf(o, "Id");
-  info.name = StringOf(o, "Name");
+  info.id = JsonString(o, "Id");
+  info.name = JsonString(o, "Name");
   if (info.name.starts_with('/')) info.name.erase(0, 1);
-  info.image = StringOf(o, "Image");
+  info.image = JsonString(o, "Image");
   if (const json::value* state = o.if_contains("State"); state && state->is_object()) {
     const json::object& s = state->get_object();
-    info.state.status = StringOf(s, "Status");
-    info.state.error = StringOf(s, "Error");
+    info.state.status = JsonString(s, "Status");
+    info.state.error = JsonString(s, "Error");
     if (const json::value* r = s.if_contains("Running"); r && r->is_bool()) {
       info.state.running = r->get_bool();
     }
@@ -251,11 +222,11 @@ Result<ContainerInfo> DockerEngine::InspectContainer(std::string_view id) const 
     if (const json::value* p = s.if_contains("Pid"); p && p->is_int64()) {
       info.state.pid = static_cast<int>(p->get_int64());
     }
-    info.state.started_at = TimeOf(s, "StartedAt");
-    info.state.finished_at = TimeOf(s, "FinishedAt");
+    info.state.started_at = JsonTime(s, "StartedAt");
+    info.state.finished_at = JsonTime(s, "FinishedAt");
   }
   if (const json::value* config = o.if_contains("Config"); config && config->is_object()) {
-    info.labels = LabelsOf(config->get_object().if_contains("Labels"));
+    info.labels = JsonLabels(config->get_object().if_contains("Labels"));
   }
   if (const json::value* hc = o.if_contains("HostConfig"); hc && hc->is_object()) {
     info.host_config = hc->get_object();
@@ -286,8 +257,8 @@ Result<std::vector<ContainerSummary>> DockerEngine::ListContainers(
   for (const json::value& item : v.get_array()) {
     if (!item.is_object()) continue;
     const json::object& o = item.get_object();
-    out.push_back(ContainerSummary{StringOf(o, "Id"), StringOf(o, "State"),
-                                   LabelsOf(o.if_contains("Labels"))});
+    out.push_back(ContainerSummary{JsonString(o, "Id"), JsonString(o, "State"),
+                                   JsonLabels(o.if_contains("Labels"))});
   }
   return out;
 }
@@ -387,14 +358,14 @@ std::optional<ContainerEvent> ParseContainerEvent(std::string_view line) {
   json::value v = json::parse(line, ec);
   if (ec || !v.is_object()) return std::nullopt;
   const json::object& o = v.get_object();
-  if (StringOf(o, "Type") != "container") return std::nullopt;
+  if (JsonString(o, "Type") != "container") return std::nullopt;
   const json::value* actor = o.if_contains("Actor");
   if (actor == nullptr || !actor->is_object()) return std::nullopt;
   ContainerEvent event;
-  event.id = StringOf(actor->get_object(), "ID");
-  event.action = StringOf(o, "Action");
+  event.id = JsonString(actor->get_object(), "ID");
+  event.action = JsonString(o, "Action");
   if (event.id.empty() || event.action.empty()) return std::nullopt;
-  event.attributes = LabelsOf(actor->get_object().if_contains("Attributes"));
+  event.attributes = JsonLabels(actor->get_object().if_contains("Attributes"));
   if (const json::value* at = o.if_contains("timeNano"); at != nullptr && at->is_int64()) {
     event.at_unix_nanos = at->get_int64();
   } else if (const json::value* seconds = o.if_contains("time");
@@ -437,17 +408,17 @@ std::string ScanProgress(std::string_view body,
     json::value v = json::parse(line, ec);
     if (ec || !v.is_object()) continue;
     const json::object& o = v.get_object();
-    if (std::string text = StringOf(o, "stream"); !text.empty()) on_output(text);
+    if (std::string text = JsonString(o, "stream"); !text.empty()) on_output(text);
     // Pull progress: the steps, not every tick of a download.
-    if (std::string status = StringOf(o, "status"); !status.empty() && !o.contains("progress")) {
-      const std::string id = StringOf(o, "id");
+    if (std::string status = JsonString(o, "status"); !status.empty() && !o.contains("progress")) {
+      const std::string id = JsonString(o, "id");
       on_output(id.empty() ? status + "\n" : id + ": " + status + "\n");
     }
     if (!error.empty()) continue;
-    error = StringOf(o, "error");
+    error = JsonString(o, "error");
     if (error.empty()) {
       if (const json::value* d = o.if_contains("errorDetail"); d && d->is_object()) {
-        error = StringOf(d->get_object(), "message");
+        error = JsonString(d->get_object(), "message");
       }
     }
   }

@@ -158,6 +158,15 @@ class DockerEngine {
   // answers at once where the plain call takes over a second).
   Result<boost::json::object> Stats(std::string_view id) const;
 
+  // One call of the API at `path` under the version prefix ("/services/x?…",
+  // already escaped), with `body` as JSON: its JSON answer, null for an empty
+  // one. For the calls this class does not wrap: the Swarm orchestrator's
+  // (orchestrator/swarm/swarm_engine.h). Errors as above, with the engine's
+  // message whatever the status.
+  Result<boost::json::value> ApiCall(std::string_view method, std::string_view path,
+                                     std::string_view body = {},
+                                     Duration timeout = net::HttpClient::kDefaultTimeout) const;
+
  private:
   Result<boost::json::value> Json(std::string_view method, const std::string& path,
                                   std::string_view body = {},
