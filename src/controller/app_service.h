@@ -78,7 +78,10 @@ class AppService {
   // instances, without a new revision, with the event "app.waking" naming
   // `who` (the edge that holds a request for it). True when this call woke
   // it; false when it was not asleep (every edge holding a request asks; the
-  // first one wakes it). kNotFound when there is no such app.
+  // first one wakes it). Every ask for an app with scale_to_zero records its
+  // time (App::woken_at, no event when it was awake), in the transaction
+  // that read the app: the autoscaler does not put the app to sleep on what
+  // it measured before the ask. kNotFound when there is no such app.
   Result<bool> Wake(const std::string& name, const std::string& who);
   // What SetSecretVersions reads: the versions of the app's secrets now.
   using SecretVersionsReader = std::function<Result<std::map<std::string, int64_t>>()>;

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "common/logging.h"
+#include "common/quantity.h"
 
 namespace skiff::controller {
 
@@ -44,6 +45,7 @@ Result<int> AutoscaleLoop::RunOnce() {
   const Time now = clock_->Now();
   for (const model::App& app : apps) {
     if (app.deleting || !app.spec.autoscale) continue;
+    WarnOfShortWindow(app, now);
     auto changed = Decide(app, now);
     if (!changed) {
       // kAborted: the app changed meanwhile; kFailedPrecondition: this
@@ -56,27 +58,81 @@ Result<int> AutoscaleLoop::RunOnce() {
   return scaled;
 }
 
+void AutoscaleLoop::WarnOfShortWindow(const model::App& app, Time now) {
+  const Duration window = app.spec.autoscale->window;
+  if (options_.sample_interval <= Duration(0) || window >= options_.sample_interval) return;
+  // Once per revision in this term: the API checked the window against the
+  // sample interval of the server that took the apply, which may not be
+  // this one's (docs/autoscaling.md).
+  if (!short_window_warned_.insert({app.name, app.revision}).second) return;
+  const std::string message = fmt::format(
+      "autoscale.window: {} is shorter than the leader's sample interval {}: a window may "
+      "hold no sample, and the count then holds (\"no data\"); set autoscale.window to at "
+      "least {}",
+      FormatDuration(window), FormatDuration(options_.sample_interval),
+      FormatDuration(options_.sample_interval));
+  model::Event event;
+  event.time = now;
+  event.app = app.name;
+  event.kind = "app.autoscale_warning";
+  event.message = message;
+  event.details["field"] = "autoscale.window";
+  event.details["revision"] = std::to_string(app.revision);
+  store::Txn txn;
+  txn.AddEvent(std::move(event));
+  if (options_.fence_epoch != 0) txn.Fenced(options_.fence_epoch);
+  if (auto written = store_->Commit(txn); !written) {
+    short_window_warned_.erase({app.name, app.revision});  // the next pass tries again
+    SKIFF_LOG_INFO("autoscaler: {}: warning not written: {}", app.name, written.error().message);
+    return;
+  }
+  SKIFF_LOG_WARN("{}: {}", app.name, message);
+}
+
+Result<bool> AutoscaleLoop::InRollout(const model::App& app) const {
+  auto deployment = store_->GetDeployment(app.name, app.revision);
+  if (!deployment) {
+    // Not written yet, or gone: no rollout of it to protect.
+    if (deployment.error().code == ErrorCode::kNotFound) return false;
+    return tl::unexpected(deployment.error());
+  }
+  return deployment->state == model::DeploymentState::kPending ||
+         deployment->state == model::DeploymentState::kProgressing;
+}
+
 Result<bool> AutoscaleLoop::Decide(const model::App& app, Time now) {
   const model::Autoscale& policy = *app.spec.autoscale;
   const int current = model::DesiredReplicas(app);
   AutoscaleSignals signals = signals_(app, policy.window, now);
   // A wake is a request the edges may not have reported yet: the app is not
-  // idle before `idle` has passed since it.
-  if (app.scaled_up_at != Time{}) {
+  // idle before `idle` has passed since it. (An app woken by an older
+  // version has only scaled_up_at, which counts the same way.)
+  const Time woken = std::max(app.woken_at, app.scaled_up_at);
+  if (woken != Time{}) {
     if (signals.last_request) {
-      signals.last_request = std::max(*signals.last_request, app.scaled_up_at);
+      signals.last_request = std::max(*signals.last_request, woken);
     } else {
       // None heard (a server just elected): idle only once it has watched
       // for `idle`, and `idle` has passed since the wake.
-      signals.observed_for = std::min(signals.observed_for,
-                                      std::chrono::duration_cast<Duration>(now - app.scaled_up_at));
+      signals.observed_for =
+          std::min(signals.observed_for, std::chrono::duration_cast<Duration>(now - woken));
     }
   }
   AutoscaleState state;
   state.replicas = current;
   if (app.scaled_up_at != Time{}) state.last_scale_up = app.scaled_up_at;
   if (app.scaled_down_at != Time{}) state.last_scale_down = app.scaled_down_at;
-  const AutoscaleDecision decision = DecideReplicas(policy, signals, state, now);
+  AutoscaleDecision decision = DecideReplicas(policy, signals, state, now);
+  if (decision.replicas < current) {
+    // A rollout in progress is not scaled in nor put to sleep: the planner
+    // would stop instances it counts on (a canary's old set, a blue-green
+    // set before its switch). Scaling out goes on: the planner takes the new
+    // count on its next pass. The app's version, checked by the commit
+    // below, fences this read: a new revision moves it.
+    // It holds without an event, as any hold.
+    SKIFF_ASSIGN_OR_RETURN(bool rolling, InRollout(app));
+    if (rolling) decision.replicas = current;
+  }
   // A hold still records the count when the stored one differs (the first
   // decision, or bounds changed since): later specs' replicas or bounds then
   // do not move it by surprise. No event: nothing was scaled.
@@ -87,6 +143,9 @@ Result<bool> AutoscaleLoop::Decide(const model::App& app, Time now) {
   store::Txn txn;
   if (decision.replicas > current) next.scaled_up_at = now;
   if (decision.replicas < current) next.scaled_down_at = now;
+  // Against the version read: a wake recorded since (AppService::Wake writes
+  // one on every ask) or a new revision makes this commit kAborted, and the
+  // next pass decides on the app as it is now.
   txn.Put(next, app.version);
   if (decision.changed()) {
     model::Event event;

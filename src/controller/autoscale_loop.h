@@ -18,7 +18,10 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <set>
+#include <string>
 #include <thread>
+#include <utility>
 
 #include "common/clock.h"
 #include "common/result.h"
@@ -42,6 +45,11 @@ class AutoscaleLoop {
     // Writes are fenced at this epoch (store::Txn::Fenced: the leader's term
     // the loop runs in); 0: not fenced.
     int64_t fence_epoch = 0;
+    // This server's sample interval (--sample-interval): an app whose
+    // autoscale.window is shorter gets one "app.autoscale_warning" event per
+    // revision and term (the API checked the window against the interval of
+    // the server that took the apply). 0: not checked.
+    Duration sample_interval{0};
   };
 
   // `store` and `clock` are not owned and must outlive the loop.
@@ -63,7 +71,14 @@ class AutoscaleLoop {
 
  private:
   // Decides for `app` and commits a change; false when nothing changed.
+  // While its current revision rolls out (deployment pending or
+  // progressing) it only scales out: a scale in or a sleep holds, without
+  // an event.
   Result<bool> Decide(const model::App& app, Time now);
+  // Whether `app`'s current revision is rolling out.
+  Result<bool> InRollout(const model::App& app) const;
+  // The warning of Options::sample_interval, when it applies to `app`.
+  void WarnOfShortWindow(const model::App& app, Time now);
   void Run();
 
   store::Store* const store_;
@@ -74,6 +89,9 @@ class AutoscaleLoop {
   std::condition_variable cv_;
   bool stopping_ = false;  // GUARDED_BY(mu_)
   std::thread thread_;
+  // (app, revision) warned of a short window in this term; the loop's
+  // thread only.
+  std::set<std::pair<std::string, int64_t>> short_window_warned_;
 };
 
 }  // namespace skiff::controller

@@ -53,6 +53,18 @@ class AutoscaleLoopTest : public ::testing::Test {
     return spec;
   }
 
+  // Marks the app's current deployment `state`, as the rollout planner would.
+  void SetRolloutState(const std::string& name, model::DeploymentState state) {
+    const model::App app = store_.GetApp(name).value();
+    model::Deployment d = store_.GetDeployment(name, app.revision).value();
+    d.state = state;
+    store::Txn txn;
+    txn.Put(d, d.version);
+    ASSERT_TRUE(store_.Commit(txn));
+  }
+  // Its rollout over: the autoscaler may scale it in and put it to sleep.
+  void Settle(const std::string& name) { SetRolloutState(name, model::DeploymentState::kHealthy); }
+
   std::vector<model::Event> EventsOf(const std::string& kind) {
     std::vector<model::Event> out;
     const std::vector<model::Event> all = store_.ListEvents({}).value();
@@ -136,6 +148,7 @@ TEST_F(AutoscaleLoopTest, LeavesOtherAppsAlone) {
 TEST_F(AutoscaleLoopTest, IdleAppSleepsAndWakeCountsAsRequest) {
   model::AppSpec spec = SleepySpec("web");
   ASSERT_TRUE(apps_.Apply(spec));
+  Settle("web");
   signals_.rps = 0;
   signals_.last_request = clock_.Now();
   clock_.Advance(seconds(599));
@@ -161,8 +174,9 @@ TEST_F(AutoscaleLoopTest, IdleAppSleepsAndWakeCountsAsRequest) {
 TEST_F(AutoscaleLoopTest, NewLeaderDoesNotSleepAppAtOnce) {
   model::AppSpec spec = SleepySpec("web");
   ASSERT_TRUE(apps_.Apply(spec));
+  Settle("web");
   model::App app = store_.GetApp("web").value();
-  app.scaled_up_at = clock_.Now();
+  app.woken_at = clock_.Now();
   store::Txn txn;
   txn.Put(app, app.version);
   ASSERT_TRUE(store_.Commit(txn));
@@ -174,6 +188,128 @@ TEST_F(AutoscaleLoopTest, NewLeaderDoesNotSleepAppAtOnce) {
   signals_.observed_for = seconds(601);
   EXPECT_EQ(loop_->RunOnce().value(), 1);
   EXPECT_TRUE(model::IsSleeping(store_.GetApp("web").value()));
+}
+
+// Verify that a wake asked while the loop decides (the app awake, the loop's
+// window from before the ask) keeps the app up: the wake is recorded and the
+// loop's decision to sleep, taken on the app as it was, is not written; the
+// passes after it count the wake as a request.
+TEST_F(AutoscaleLoopTest, WakeDuringDecisionKeepsAppUp) {
+  ASSERT_TRUE(apps_.Apply(SleepySpec("web")));
+  Settle("web");
+  AutoscaleLoop racing(
+      &store_, &clock_,
+      [this](const model::App&, Duration, Time) {
+        // An edge holds a request and asks, between the loop's read of the
+        // app and its commit.
+        EXPECT_FALSE(apps_.Wake("web", "edge e1").value()) << "awake: nothing to wake";
+        return signals_;
+      },
+      AutoscaleLoop::Options{.interval = seconds(5)});
+  signals_.rps = 0;
+  signals_.last_request = clock_.Now();
+  clock_.Advance(seconds(601));
+  EXPECT_EQ(racing.RunOnce().value(), 0);
+  model::App app = store_.GetApp("web").value();
+  EXPECT_FALSE(model::IsSleeping(app));
+  EXPECT_EQ(app.woken_at, clock_.Now());
+  EXPECT_TRUE(EventsOf("app.autoscaled").empty());
+  EXPECT_TRUE(EventsOf("app.waking").empty()) << "no event for a wake of an awake app";
+
+  clock_.Advance(seconds(599));
+  loop_->RunOnce().value();
+  EXPECT_FALSE(model::IsSleeping(store_.GetApp("web").value())) << "idle counts from the wake";
+  clock_.Advance(seconds(2));
+  EXPECT_EQ(loop_->RunOnce().value(), 1);
+  EXPECT_TRUE(model::IsSleeping(store_.GetApp("web").value()));
+}
+
+// Verify that a wake starts no cooldown: a woken app under a burst scales out
+// on the next pass, and the wake is recorded apart from the scale outs.
+TEST_F(AutoscaleLoopTest, WokenAppScalesOutAtOnce) {
+  ASSERT_TRUE(apps_.Apply(SleepySpec("web")));
+  Settle("web");
+  signals_.rps = 0;
+  signals_.last_request = clock_.Now();
+  clock_.Advance(seconds(601));
+  ASSERT_EQ(loop_->RunOnce().value(), 1);
+  ASSERT_TRUE(model::IsSleeping(store_.GetApp("web").value()));
+
+  clock_.Advance(seconds(3600));
+  ASSERT_TRUE(apps_.Wake("web", "edge e1").value());
+  model::App app = store_.GetApp("web").value();
+  EXPECT_EQ(app.woken_at, clock_.Now());
+  EXPECT_EQ(app.scaled_up_at, Time{});
+  clock_.Advance(seconds(5));
+  signals_.rps = 250;  // 3 replicas' worth
+  signals_.last_request = clock_.Now();
+  EXPECT_EQ(loop_->RunOnce().value(), 1);
+  EXPECT_EQ(store_.GetApp("web")->autoscaled_replicas, 3);
+}
+
+// Verify that while the app's revision rolls out the loop scales it out but
+// neither scales it in nor puts it to sleep, and writes no event for holding;
+// once the rollout is over it does.
+TEST_F(AutoscaleLoopTest, RolloutHoldsScaleInButNotOut) {
+  model::AppSpec spec = SleepySpec("web");
+  spec.autoscale->cooldown_up = seconds(0);
+  spec.replicas = 2;
+  ASSERT_TRUE(apps_.Apply(spec));
+  SetRolloutState("web", model::DeploymentState::kProgressing);
+  signals_.rps = 250;
+  signals_.last_request = clock_.Now();
+  EXPECT_EQ(loop_->RunOnce().value(), 1);
+  EXPECT_EQ(store_.GetApp("web")->autoscaled_replicas, 3) << "scales out during a rollout";
+
+  // Below target, then idle: held, with nothing written after the first pass.
+  signals_.rps = 10;
+  signals_.last_request = clock_.Now();
+  clock_.Advance(seconds(10));
+  EXPECT_EQ(loop_->RunOnce().value(), 0);
+  signals_.rps = 0;
+  clock_.Advance(seconds(601));
+  const int64_t revision = store_.Revision();
+  for (int pass = 0; pass < 3; ++pass) EXPECT_EQ(loop_->RunOnce().value(), 0);
+  EXPECT_EQ(store_.Revision(), revision);
+  EXPECT_EQ(store_.GetApp("web")->autoscaled_replicas, 3);
+  EXPECT_EQ(EventsOf("app.autoscaled").size(), 1u);
+
+  SetRolloutState("web", model::DeploymentState::kPending);
+  EXPECT_EQ(loop_->RunOnce().value(), 0);
+  EXPECT_EQ(store_.GetApp("web")->autoscaled_replicas, 3);
+
+  Settle("web");
+  EXPECT_EQ(loop_->RunOnce().value(), 1);
+  EXPECT_TRUE(model::IsSleeping(store_.GetApp("web").value()));
+}
+
+// Verify that an app whose window is shorter than the leader's sample
+// interval gets one warning event naming autoscale.window per revision, and
+// is still decided for.
+TEST_F(AutoscaleLoopTest, ShortWindowWarnsOncePerRevision) {
+  model::AppSpec spec = RpsSpec("web");
+  spec.autoscale->window = seconds(2);
+  ASSERT_TRUE(apps_.Apply(spec));
+  AutoscaleLoop loop(
+      &store_, &clock_, [this](const model::App&, Duration, Time) { return signals_; },
+      AutoscaleLoop::Options{.interval = seconds(5), .sample_interval = seconds(5)});
+  signals_.rps = 1900;
+  EXPECT_EQ(loop.RunOnce().value(), 1);
+  EXPECT_EQ(loop.RunOnce().value(), 0);
+  auto warnings = EventsOf("app.autoscale_warning");
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_THAT(warnings[0].message, ::testing::StartsWith("autoscale.window: 2s is shorter than "
+                                                         "the leader's sample interval 5s"));
+  EXPECT_EQ(warnings[0].details.at("field"), "autoscale.window");
+
+  spec.autoscale->window = seconds(3);
+  ASSERT_TRUE(apps_.Apply(spec));
+  loop.RunOnce().value();
+  EXPECT_EQ(EventsOf("app.autoscale_warning").size(), 2u);
+  spec.autoscale->window = seconds(5);
+  ASSERT_TRUE(apps_.Apply(spec));
+  loop.RunOnce().value();
+  EXPECT_EQ(EventsOf("app.autoscale_warning").size(), 2u);
 }
 
 // Verify that a loop of a term that is over writes nothing.

@@ -45,6 +45,8 @@ class LeaderLoops {
     // The apps' signals (the leader's live metrics) for the autoscaler; empty:
     // no autoscaler runs.
     controller::AutoscaleLoop::SignalsFn autoscale_signals;
+    // How often the autoscaler looks: the server's --sample-interval, which
+    // is also the shortest autoscale.window it takes without a warning.
     Duration autoscale_interval = std::chrono::seconds(5);
   };
 
