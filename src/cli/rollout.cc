@@ -44,8 +44,11 @@ Counts CountInstances(int64_t revision, const json::value& instances) {
 }
 
 // How many instances revision `revision` wants: the app's desired count
-// while the app is at it (the autoscaler's, for an autoscaled app), else the
-// revision's replicas; before its deployment is listed, what runs.
+// while the app is at it (the autoscaler's, for an autoscaled app); else,
+// autoscaled, what runs kept within the policy's bounds (as
+// model::DesiredReplicas keeps the autoscaler's count: its spec's replicas
+// are no longer what it runs); else the revision's replicas; before its
+// deployment is listed, what runs.
 int64_t DesiredOf(int64_t revision, const json::value& deployment, const json::value& app_view,
                   const Counts& c) {
   const json::value& status = Field(app_view, "status");
@@ -53,6 +56,11 @@ int64_t DesiredOf(int64_t revision, const json::value& deployment, const json::v
     return Int(status, "desired");
   }
   const json::value& spec = Field(deployment, "spec");
+  if (const json::value& policy = Field(spec, "autoscale"); policy.is_object()) {
+    const bool to_zero = Bool(policy, "scale_to_zero");
+    const int64_t floor = to_zero ? 0 : std::max<int64_t>(0, Int(policy, "min"));
+    return std::clamp<int64_t>(c.new_total, floor, std::max(floor, Int(policy, "max")));
+  }
   return Field(spec, "replicas").is_number() ? Int(spec, "replicas") : c.new_total;
 }
 

@@ -58,7 +58,8 @@ TEST(RolloutViewTest, AutoscaledCountsAgainstDesired) {
   EXPECT_EQ(ViewRollout("web", 2, deployments, instances, app_at(2)).progress,
             "web: revision 2 progressing: new 3/5 healthy");
   EXPECT_EQ(ViewRollout("web", 2, deployments, instances, app_at(3)).progress,
-            "web: revision 2 progressing: new 3/1 healthy");
+            "web: revision 2 progressing: new 3/3 healthy")
+      << "no longer the app's revision: what runs, within the policy's bounds";
 }
 
 // Verify that blue-green's unrouted new set and kept old set are told apart

@@ -213,18 +213,27 @@ Result<ApplyResult> AppService::Scale(const std::string& name, int replicas) {
 }
 
 Result<bool> AppService::Wake(const std::string& name, const std::string& who) {
-  return RetryOnConflict([&]() -> Result<bool> {
+  bool awake = false;  // what the last attempt read
+  auto woke = RetryOnConflict([&]() -> Result<bool> {
     SKIFF_ASSIGN_OR_RETURN(model::App app, store_->GetApp(name));
     // Only an app that may sleep is woken: any other has nothing to record.
     if (app.deleting || !app.spec.autoscale || !app.spec.autoscale->scale_to_zero) return false;
     const bool asleep = model::IsSleeping(app);
+    awake = !asleep;
     const int64_t expected = app.version;
     const Time now = clock_->Now();
-    // Recorded on every ask, asleep or not: the autoscaler counts it as a
-    // request, and this write moves the app's version, so a decision to
-    // sleep taken on the app as it was before (on a window that predates
-    // this request) no longer commits (AutoscaleLoop::Decide). It starts no
-    // cooldown: a woken app under a burst scales out at once.
+    // An awake app woken less than idle/2 ago is not written again: edges
+    // ask about once a second while they hold requests, and each write
+    // would move the version (aborting the autoscaler's and planner's
+    // writes) and wake every watcher. Safe: a decision to sleep that read
+    // the app before the last write is aborted by its version check; one
+    // that read it after sees a wake too recent to be idle.
+    if (awake && app.woken_at > now - app.spec.autoscale->idle / 2) return false;
+    // Recorded on the first ask, and then every idle/2: the autoscaler
+    // counts it as a request, and this write moves the app's version, so a
+    // decision to sleep taken on the app as it was before (on a window that
+    // predates this request) no longer commits (AutoscaleLoop::Decide). It
+    // starts no cooldown: a woken app under a burst scales out at once.
     app.woken_at = now;
     store::Txn txn;
     if (asleep) {
@@ -238,6 +247,10 @@ Result<bool> AppService::Wake(const std::string& name, const std::string& who) {
     SKIFF_RETURN_IF_ERROR(store_->Commit(txn));
     return asleep;
   });
+  // A lost race on an awake app is no failure: another writer moved it,
+  // and the edge asks again while it still holds requests.
+  if (!woke && awake && IsConflict(woke.error())) return false;
+  return woke;
 }
 
 Result<ApplyResult> AppService::SetSecretVersions(const std::string& name,

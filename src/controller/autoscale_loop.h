@@ -17,8 +17,8 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
-#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -45,10 +45,11 @@ class AutoscaleLoop {
     // Writes are fenced at this epoch (store::Txn::Fenced: the leader's term
     // the loop runs in); 0: not fenced.
     int64_t fence_epoch = 0;
-    // This server's sample interval (--sample-interval): an app whose
-    // autoscale.window is shorter gets one "app.autoscale_warning" event per
-    // revision and term (the API checked the window against the interval of
-    // the server that took the apply). 0: not checked.
+    // How often this server samples the apps' signals (--sample-interval,
+    // not the loop's `interval`): an app whose autoscale.window is shorter
+    // gets one "app.autoscale_warning" event per (window, sample interval),
+    // across terms (the API checked the window against the interval of the
+    // server that took the apply). 0: not checked.
     Duration sample_interval{0};
   };
 
@@ -71,12 +72,18 @@ class AutoscaleLoop {
 
  private:
   // Decides for `app` and commits a change; false when nothing changed.
-  // While its current revision rolls out (deployment pending or
-  // progressing) it only scales out: a scale in or a sleep holds, without
-  // an event.
+  // A scale in or sleep holds while its current revision rolls out
+  // (deployment pending or progressing) and until max(window,
+  // cooldown_down) has passed since it settled; a scale out holds while a
+  // canary is not promoted or a blue-green set not switched to. Holds write
+  // no event.
   Result<bool> Decide(const model::App& app, Time now);
-  // Whether `app`'s current revision is rolling out.
-  Result<bool> InRollout(const model::App& app) const;
+  // What the app's current deployment holds at `now`.
+  struct Hold {
+    bool in = false;   // scale in and sleep
+    bool out = false;  // scale out (never a wake from 0)
+  };
+  Result<Hold> RolloutHold(const model::App& app, Time now) const;
   // The warning of Options::sample_interval, when it applies to `app`.
   void WarnOfShortWindow(const model::App& app, Time now);
   void Run();
@@ -89,9 +96,10 @@ class AutoscaleLoop {
   std::condition_variable cv_;
   bool stopping_ = false;  // GUARDED_BY(mu_)
   std::thread thread_;
-  // (app, revision) warned of a short window in this term; the loop's
-  // thread only.
-  std::set<std::pair<std::string, int64_t>> short_window_warned_;
+  // App -> the (window, sample interval) it was warned of (found in its
+  // events, or written); entries of apps no longer listed are dropped. The
+  // loop's thread only.
+  std::map<std::string, std::pair<Duration, Duration>> short_window_warned_;
 };
 
 }  // namespace skiff::controller

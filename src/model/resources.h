@@ -53,6 +53,10 @@ bool IsSleeping(const App& app);
 
 enum class DeploymentState { kPending, kProgressing, kHealthy, kFailed, kRolledBack, kSuperseded };
 
+// Whether a deployment in state `s` is rolling out (pending or progressing);
+// the others are settled.
+bool InRollout(DeploymentState s);
+
 struct Deployment {
   std::string app;
   int64_t revision = 0;  // 1, 2, ... per app

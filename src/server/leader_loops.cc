@@ -27,7 +27,7 @@ void LeaderLoops::Elected(int64_t epoch) {
         deps_.store, deps_.clock, deps_.autoscale_signals,
         controller::AutoscaleLoop::Options{.interval = deps_.autoscale_interval,
                                            .fence_epoch = epoch,
-                                           .sample_interval = deps_.autoscale_interval});
+                                           .sample_interval = deps_.sample_interval});
   }
   loop->Start();
   drains->Start();
