@@ -316,6 +316,37 @@ TEST_F(CliRunTest, ApplyFollowsToHealthy) {
   EXPECT_EQ(err_.str(), "");
 }
 
+// Verify that following an autoscaled app's rollout counts against the
+// app's desired count (its status), not the spec's replicas.
+TEST_F(CliRunTest, ApplyAutoscaledFollowsDesired) {
+  file_ = "name: hello\nrun: {command: [sleep, '1']}\nautoscale: {min: 1, max: 8}\n";
+  transport_.Answer(201, R"({"app":"hello","revision":3,"created":true})");
+  const std::string autoscaled = R"({"revision":3,"state":"progressing","message":"2/4 healthy",)"
+                                 R"("spec":{"replicas":1,"autoscale":{"min":1,"max":8}}})";
+  transport_.Answer(200, Deployments({autoscaled}));
+  transport_.Answer(200, Instances({Instance(3, "healthy"), Instance(3, "healthy"),
+                                    Instance(3, "unknown"), Instance(3, "unknown")}));
+  transport_.Answer(
+      200, R"({"name":"hello","revision":3,"status":{"state":"progressing","desired":4}})");
+  transport_.Answer(200, Deployments({R"({"revision":3,"state":"healthy","message":"4/4 healthy",)"
+                                      R"("spec":{"replicas":1,"autoscale":{"min":1,"max":8}}})"}));
+  transport_.Answer(200, Instances({Instance(3, "healthy"), Instance(3, "healthy"),
+                                    Instance(3, "healthy"), Instance(3, "healthy")}));
+  transport_.Answer(200,
+                    R"({"name":"hello","revision":3,"status":{"state":"healthy","desired":4}})");
+  Invocation inv = Inv("apply");
+  inv.file = "hello.yaml";
+  EXPECT_EQ(Run(inv), 0) << err_.str();
+  ASSERT_EQ(transport_.calls.size(), 7u);
+  EXPECT_EQ(transport_.calls[3].method, "GET");
+  EXPECT_EQ(transport_.calls[3].path, "/v1/apps/hello");
+  EXPECT_EQ(out_.str(),
+            "hello: revision 3 created\n"
+            "hello: revision 3 progressing: new 2/4 healthy\n"
+            "hello: revision 3 healthy: new 4/4 healthy\n"
+            "hello: revision 3 is healthy\n");
+}
+
 // Verify that apply exits 1 when the revision fails, with the deployment's message.
 TEST_F(CliRunTest, ApplyFailed) {
   file_ = R"({"name":"hello","run":{"command":["false"]}})";

@@ -179,7 +179,14 @@ class Runner {
       if (!deployments) return Fail(deployments.error());
       auto instances = client_->Call("GET", app_path + "/instances");
       if (!instances) return Fail(instances.error());
-      RolloutView view = ViewRollout(name, revision, deployments->body, instances->body);
+      // An autoscaled app runs the autoscaler's count: the app's status says it.
+      json::value app_view;
+      if (NeedsAppView(revision, deployments->body)) {
+        auto got = client_->Call("GET", app_path);
+        if (!got) return Fail(got.error());
+        app_view = std::move(got->body);
+      }
+      RolloutView view = ViewRollout(name, revision, deployments->body, instances->body, app_view);
       if (!Json() && view.progress != last_line) {
         out_ << view.progress << "\n";
         out_.flush();

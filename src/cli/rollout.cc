@@ -43,11 +43,30 @@ Counts CountInstances(int64_t revision, const json::value& instances) {
   return c;
 }
 
-std::string Progress(std::string_view app, int64_t revision, const std::string& state,
-                     const json::value& deployment, const Counts& c) {
+// How many instances revision `revision` wants: the app's desired count
+// while the app is at it (the autoscaler's, for an autoscaled app); else,
+// autoscaled, what runs kept within the policy's bounds (as
+// model::DesiredReplicas keeps the autoscaler's count: its spec's replicas
+// are no longer what it runs); else the revision's replicas; before its
+// deployment is listed, what runs.
+int64_t DesiredOf(int64_t revision, const json::value& deployment, const json::value& app_view,
+                  const Counts& c) {
+  const json::value& status = Field(app_view, "status");
+  if (Int(app_view, "revision") == revision && Field(status, "desired").is_number()) {
+    return Int(status, "desired");
+  }
   const json::value& spec = Field(deployment, "spec");
-  // The revision's replicas; before its deployment is listed, what runs.
-  int64_t desired = Field(spec, "replicas").is_number() ? Int(spec, "replicas") : c.new_total;
+  if (const json::value& policy = Field(spec, "autoscale"); policy.is_object()) {
+    const bool to_zero = Bool(policy, "scale_to_zero");
+    const int64_t floor = to_zero ? 0 : std::max<int64_t>(0, Int(policy, "min"));
+    return std::clamp<int64_t>(c.new_total, floor, std::max(floor, Int(policy, "max")));
+  }
+  return Field(spec, "replicas").is_number() ? Int(spec, "replicas") : c.new_total;
+}
+
+std::string Progress(std::string_view app, int64_t revision, const std::string& state,
+                     const json::value& deployment, const Counts& c, int64_t desired) {
+  const json::value& spec = Field(deployment, "spec");
   std::vector<std::string> parts;
   std::string fresh = fmt::format("new {}/{} healthy", c.new_healthy, desired);
   if (c.canary_total > 0) {
@@ -71,7 +90,7 @@ std::string Progress(std::string_view app, int64_t revision, const std::string& 
 }
 
 bool AwaitsPromotion(std::string_view app, const std::string& state, const json::value& deployment,
-                     const Counts& c) {
+                     const Counts& c, int64_t desired) {
   if (state != "progressing") return false;
   // The server's message names the command when it waits for it.
   if (Str(deployment, "message").find(fmt::format("skiff promote {}", app)) != std::string::npos) {
@@ -83,14 +102,25 @@ bool AwaitsPromotion(std::string_view app, const std::string& state, const json:
     return false;
   }
   return c.canary_total > 0 && c.canary_healthy == c.canary_total &&
-         c.canary_healthy >=
-             std::min<int64_t>(Int(update, "canary"), Int(Field(deployment, "spec"), "replicas"));
+         c.canary_healthy >= std::min<int64_t>(Int(update, "canary"), desired);
+}
+
+const json::value* DeploymentOf(int64_t revision, const json::value& deployments) {
+  for (const json::value& d : Array(deployments, "deployments")) {
+    if (Int(d, "revision") == revision) return &d;
+  }
+  return nullptr;
 }
 
 }  // namespace
 
+bool NeedsAppView(int64_t revision, const json::value& deployments) {
+  const json::value* d = DeploymentOf(revision, deployments);
+  return d != nullptr && Field(Field(*d, "spec"), "autoscale").is_object();
+}
+
 RolloutView ViewRollout(std::string_view app, int64_t revision, const json::value& deployments,
-                        const json::value& instances) {
+                        const json::value& instances, const json::value& app_view) {
   static const json::value kNone;
   const json::value* mine = &kNone;
   int64_t newest = 0;
@@ -102,8 +132,9 @@ RolloutView ViewRollout(std::string_view app, int64_t revision, const json::valu
   RolloutView view;
   view.state = mine->is_object() ? Str(*mine, "state") : "pending";
   const Counts counts = CountInstances(revision, instances);
-  view.progress = Progress(app, revision, view.state, *mine, counts);
-  view.awaiting_promotion = AwaitsPromotion(app, view.state, *mine, counts);
+  const int64_t desired = DesiredOf(revision, *mine, app_view, counts);
+  view.progress = Progress(app, revision, view.state, *mine, counts, desired);
+  view.awaiting_promotion = AwaitsPromotion(app, view.state, *mine, counts, desired);
 
   const std::string message = Str(*mine, "message");
   const std::string reason = message.empty() ? "" : ": " + message;

@@ -33,15 +33,27 @@ struct RolloutView {
 };
 
 // Reads revision `revision` of app `app` from the bodies of
-// GET /v1/apps/{app}/deployments and GET /v1/apps/{app}/instances. Unknown or
-// missing fields read as empty; bodies of another shape give a pending view.
+// GET /v1/apps/{app}/deployments and GET /v1/apps/{app}/instances, and of
+// GET /v1/apps/{app} (`app_view`, null when not asked: see NeedsAppView).
+// Unknown or missing fields read as empty; bodies of another shape give a
+// pending view.
+//
+// How many instances the revision wants is the app's status.desired while
+// `app_view` is at `revision` (an autoscaled app runs the autoscaler's count,
+// not its spec's replicas), else the revision's spec.replicas.
 //
 // New instances are those of revision >= N, old ones those of earlier
 // revisions; only instances with desired "run" count. A revision that was
 // healthy before being superseded counts as healthy (a healthy rollout is
 // never reported as failed).
 RolloutView ViewRollout(std::string_view app, int64_t revision,
-                        const boost::json::value& deployments, const boost::json::value& instances);
+                        const boost::json::value& deployments, const boost::json::value& instances,
+                        const boost::json::value& app_view = nullptr);
+
+// Whether ViewRollout needs the app's own view to read revision `revision`
+// from `deployments` (GET /v1/apps/{app}/deployments): its spec has
+// autoscale, so the count it wants is not in the spec.
+bool NeedsAppView(int64_t revision, const boost::json::value& deployments);
 
 // The process exit code for an outcome: 0 for kHealthy, else 1.
 int ExitCode(RolloutOutcome outcome);

@@ -36,6 +36,32 @@ TEST(RolloutViewTest, MessageOnlyWhenItSaysMore) {
             "web: revision 2 progressing: new 1/2 healthy; no node fits: 1 node full");
 }
 
+// Verify that an autoscaled revision counts against the app's desired count
+// (the autoscaler's), not its spec's replicas, and only while the app is at
+// that revision; NeedsAppView says when the app's view is wanted.
+TEST(RolloutViewTest, AutoscaledCountsAgainstDesired) {
+  auto deployments = Doc(R"({"deployments":[{"revision":2,"state":"progressing",)"
+                         R"("message":"3/5 healthy","spec":{"replicas":1,)"
+                         R"("autoscale":{"min":1,"max":10}}}]})");
+  auto instances = Doc(R"({"instances":[
+      {"revision":2,"desired":"run","health":"healthy"},
+      {"revision":2,"desired":"run","health":"healthy"},
+      {"revision":2,"desired":"run","health":"healthy"}]})");
+  EXPECT_TRUE(NeedsAppView(2, deployments));
+  EXPECT_FALSE(NeedsAppView(1, deployments));
+  EXPECT_FALSE(NeedsAppView(
+      2, Doc(R"({"deployments":[{"revision":2,"state":"healthy","spec":{"replicas":1}}]})")));
+  auto app_at = [](int revision) {
+    return Doc(R"({"name":"web","revision":)" + std::to_string(revision) +
+               R"(,"status":{"state":"progressing","desired":5,"running":3,"healthy":3}})");
+  };
+  EXPECT_EQ(ViewRollout("web", 2, deployments, instances, app_at(2)).progress,
+            "web: revision 2 progressing: new 3/5 healthy");
+  EXPECT_EQ(ViewRollout("web", 2, deployments, instances, app_at(3)).progress,
+            "web: revision 2 progressing: new 3/3 healthy")
+      << "no longer the app's revision: what runs, within the policy's bounds";
+}
+
 // Verify that blue-green's unrouted new set and kept old set are told apart
 // from serving instances.
 TEST(RolloutViewTest, BlueGreenHeldSets) {

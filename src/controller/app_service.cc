@@ -91,7 +91,7 @@ Result<ApplyResult> AppService::Write(const model::AppSpec& given,
     // instances that run, never marked healthy at 0 of 0 to crash later.
     if (was_asleep && new_template && model::IsSleeping(app)) {
       app.autoscaled_replicas = std::max(1, spec.autoscale->min);
-      app.scaled_up_at = now;
+      app.woken_at = now;
     }
     // Without a policy the spec's replicas count again; a policy given back
     // later starts from them, not from a count decided long ago.
@@ -213,25 +213,44 @@ Result<ApplyResult> AppService::Scale(const std::string& name, int replicas) {
 }
 
 Result<bool> AppService::Wake(const std::string& name, const std::string& who) {
-  return RetryOnConflict([&]() -> Result<bool> {
+  bool awake = false;  // what the last attempt read
+  auto woke = RetryOnConflict([&]() -> Result<bool> {
     SKIFF_ASSIGN_OR_RETURN(model::App app, store_->GetApp(name));
-    if (!model::IsSleeping(app)) return false;
+    // Only an app that may sleep is woken: any other has nothing to record.
+    if (app.deleting || !app.spec.autoscale || !app.spec.autoscale->scale_to_zero) return false;
+    const bool asleep = model::IsSleeping(app);
+    awake = !asleep;
     const int64_t expected = app.version;
     const Time now = clock_->Now();
-    app.autoscaled_replicas = std::max(1, app.spec.autoscale->min);
-    // The wake counts as a scale up: the autoscaler's idle time and
-    // cooldowns start from it, so it does not put the app back to sleep
-    // before the request that woke it is served.
-    app.scaled_up_at = now;
-    app.updated_at = now;
+    // An awake app woken less than idle/2 ago is not written again: edges
+    // ask about once a second while they hold requests, and each write
+    // would move the version (aborting the autoscaler's and planner's
+    // writes) and wake every watcher. Safe: a decision to sleep that read
+    // the app before the last write is aborted by its version check; one
+    // that read it after sees a wake too recent to be idle.
+    if (awake && app.woken_at > now - app.spec.autoscale->idle / 2) return false;
+    // Recorded on the first ask, and then every idle/2: the autoscaler
+    // counts it as a request, and this write moves the app's version, so a
+    // decision to sleep taken on the app as it was before (on a window that
+    // predates this request) no longer commits (AutoscaleLoop::Decide). It
+    // starts no cooldown: a woken app under a burst scales out at once.
+    app.woken_at = now;
     store::Txn txn;
+    if (asleep) {
+      app.autoscaled_replicas = std::max(1, app.spec.autoscale->min);
+      app.updated_at = now;
+      txn.AddEvent(MakeEvent(now, name, "app.waking",
+                             fmt::format("autoscale: 0 \u2192 {}: a request arrived ({})",
+                                         *app.autoscaled_replicas, who)));
+    }
     txn.Put(app, expected);
-    txn.AddEvent(MakeEvent(now, name, "app.waking",
-                           fmt::format("autoscale: 0 \u2192 {}: a request arrived ({})",
-                                       *app.autoscaled_replicas, who)));
     SKIFF_RETURN_IF_ERROR(store_->Commit(txn));
-    return true;
+    return asleep;
   });
+  // A lost race on an awake app is no failure: another writer moved it,
+  // and the edge asks again while it still holds requests.
+  if (!woke && awake && IsConflict(woke.error())) return false;
+  return woke;
 }
 
 Result<ApplyResult> AppService::SetSecretVersions(const std::string& name,

@@ -78,7 +78,16 @@ class AppService {
   // instances, without a new revision, with the event "app.waking" naming
   // `who` (the edge that holds a request for it). True when this call woke
   // it; false when it was not asleep (every edge holding a request asks; the
-  // first one wakes it). kNotFound when there is no such app.
+  // first one wakes it), or has no scale_to_zero (nothing is written). An
+  // ask records its time (App::woken_at, no event when it was awake) in the
+  // transaction that read the app: always for an app asleep, for one awake
+  // only when the last was idle/2 ago or more (edges ask about once a
+  // second). The autoscaler does not put the app to sleep on what it
+  // measured before the ask. Errors: kNotFound when there is no such app;
+  // kAborted when the app, asleep, kept changing under the call (it retries
+  // a few times; the edge asks again) -- a lost race on an app awake is
+  // false, not an error; else the store's errors as they are (kUnavailable
+  // on I/O failure), nothing written.
   Result<bool> Wake(const std::string& name, const std::string& who);
   // What SetSecretVersions reads: the versions of the app's secrets now.
   using SecretVersionsReader = std::function<Result<std::map<std::string, int64_t>>()>;

@@ -17,8 +17,11 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <utility>
 
 #include "common/clock.h"
 #include "common/result.h"
@@ -42,6 +45,12 @@ class AutoscaleLoop {
     // Writes are fenced at this epoch (store::Txn::Fenced: the leader's term
     // the loop runs in); 0: not fenced.
     int64_t fence_epoch = 0;
+    // How often this server samples the apps' signals (--sample-interval,
+    // not the loop's `interval`): an app whose autoscale.window is shorter
+    // gets one "app.autoscale_warning" event per (window, sample interval),
+    // across terms (the API checked the window against the interval of the
+    // server that took the apply). 0: not checked.
+    Duration sample_interval{0};
   };
 
   // `store` and `clock` are not owned and must outlive the loop.
@@ -63,7 +72,20 @@ class AutoscaleLoop {
 
  private:
   // Decides for `app` and commits a change; false when nothing changed.
+  // A scale in or sleep holds while its current revision rolls out
+  // (deployment pending or progressing) and until max(window,
+  // cooldown_down) has passed since it settled; a scale out holds while a
+  // canary is not promoted or a blue-green set not switched to. Holds write
+  // no event.
   Result<bool> Decide(const model::App& app, Time now);
+  // What the app's current deployment holds at `now`.
+  struct Hold {
+    bool in = false;   // scale in and sleep
+    bool out = false;  // scale out (never a wake from 0)
+  };
+  Result<Hold> RolloutHold(const model::App& app, Time now) const;
+  // The warning of Options::sample_interval, when it applies to `app`.
+  void WarnOfShortWindow(const model::App& app, Time now);
   void Run();
 
   store::Store* const store_;
@@ -74,6 +96,10 @@ class AutoscaleLoop {
   std::condition_variable cv_;
   bool stopping_ = false;  // GUARDED_BY(mu_)
   std::thread thread_;
+  // App -> the (window, sample interval) it was warned of (found in its
+  // events, or written); entries of apps no longer listed are dropped. The
+  // loop's thread only.
+  std::map<std::string, std::pair<Duration, Duration>> short_window_warned_;
 };
 
 }  // namespace skiff::controller

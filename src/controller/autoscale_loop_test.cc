@@ -21,7 +21,7 @@ class AutoscaleLoopTest : public ::testing::Test {
  protected:
   AutoscaleLoopTest() { loop_ = MakeLoop(0); }
 
-  std::unique_ptr<AutoscaleLoop> MakeLoop(int64_t epoch) {
+  std::unique_ptr<AutoscaleLoop> MakeLoop(int64_t epoch, Duration sample_interval = Duration(0)) {
     return std::make_unique<AutoscaleLoop>(
         &store_, &clock_,
         [this](const model::App& app, Duration window, Time) {
@@ -29,7 +29,15 @@ class AutoscaleLoopTest : public ::testing::Test {
           asked_app_ = app.name;
           return signals_;
         },
-        AutoscaleLoop::Options{.interval = seconds(5), .fence_epoch = epoch});
+        AutoscaleLoop::Options{
+            .interval = seconds(5), .fence_epoch = epoch, .sample_interval = sample_interval});
+  }
+
+  // Writes `app` as it is (stored data a test sets up).
+  void PutApp(model::App app) {
+    store::Txn txn;
+    txn.Put(app, app.version);
+    ASSERT_TRUE(store_.Commit(txn));
   }
 
   model::AppSpec RpsSpec(const std::string& name) {
@@ -52,6 +60,20 @@ class AutoscaleLoopTest : public ::testing::Test {
                                       .idle = seconds(600)};
     return spec;
   }
+
+  // Marks the app's current deployment `state`, as the rollout planner would.
+  void SetRolloutState(const std::string& name, model::DeploymentState state) {
+    const model::App app = store_.GetApp(name).value();
+    model::Deployment d = store_.GetDeployment(name, app.revision).value();
+    d.state = state;
+    d.updated_at = clock_.Now();
+    if (state == model::DeploymentState::kHealthy) d.healthy_at = clock_.Now();
+    store::Txn txn;
+    txn.Put(d, d.version);
+    ASSERT_TRUE(store_.Commit(txn));
+  }
+  // Its rollout over: the autoscaler may scale it in and put it to sleep.
+  void Settle(const std::string& name) { SetRolloutState(name, model::DeploymentState::kHealthy); }
 
   std::vector<model::Event> EventsOf(const std::string& kind) {
     std::vector<model::Event> out;
@@ -136,6 +158,7 @@ TEST_F(AutoscaleLoopTest, LeavesOtherAppsAlone) {
 TEST_F(AutoscaleLoopTest, IdleAppSleepsAndWakeCountsAsRequest) {
   model::AppSpec spec = SleepySpec("web");
   ASSERT_TRUE(apps_.Apply(spec));
+  Settle("web");
   signals_.rps = 0;
   signals_.last_request = clock_.Now();
   clock_.Advance(seconds(599));
@@ -161,8 +184,9 @@ TEST_F(AutoscaleLoopTest, IdleAppSleepsAndWakeCountsAsRequest) {
 TEST_F(AutoscaleLoopTest, NewLeaderDoesNotSleepAppAtOnce) {
   model::AppSpec spec = SleepySpec("web");
   ASSERT_TRUE(apps_.Apply(spec));
+  Settle("web");
   model::App app = store_.GetApp("web").value();
-  app.scaled_up_at = clock_.Now();
+  app.woken_at = clock_.Now();
   store::Txn txn;
   txn.Put(app, app.version);
   ASSERT_TRUE(store_.Commit(txn));
@@ -176,6 +200,166 @@ TEST_F(AutoscaleLoopTest, NewLeaderDoesNotSleepAppAtOnce) {
   EXPECT_TRUE(model::IsSleeping(store_.GetApp("web").value()));
 }
 
+// Verify that a wake asked while the loop decides (the app awake, the loop's
+// window from before the ask) keeps the app up: the wake is recorded and the
+// loop's decision to sleep, taken on the app as it was, is not written; the
+// passes after it count the wake as a request.
+TEST_F(AutoscaleLoopTest, WakeDuringDecisionKeepsAppUp) {
+  ASSERT_TRUE(apps_.Apply(SleepySpec("web")));
+  Settle("web");
+  AutoscaleLoop racing(
+      &store_, &clock_,
+      [this](const model::App&, Duration, Time) {
+        // An edge holds a request and asks, between the loop's read of the
+        // app and its commit.
+        EXPECT_FALSE(apps_.Wake("web", "edge e1").value()) << "awake: nothing to wake";
+        return signals_;
+      },
+      AutoscaleLoop::Options{.interval = seconds(5)});
+  signals_.rps = 0;
+  signals_.last_request = clock_.Now();
+  clock_.Advance(seconds(601));
+  EXPECT_EQ(racing.RunOnce().value(), 0);
+  model::App app = store_.GetApp("web").value();
+  EXPECT_FALSE(model::IsSleeping(app));
+  EXPECT_EQ(app.woken_at, clock_.Now());
+  EXPECT_TRUE(EventsOf("app.autoscaled").empty());
+  EXPECT_TRUE(EventsOf("app.waking").empty()) << "no event for a wake of an awake app";
+
+  clock_.Advance(seconds(599));
+  loop_->RunOnce().value();
+  EXPECT_FALSE(model::IsSleeping(store_.GetApp("web").value())) << "idle counts from the wake";
+  clock_.Advance(seconds(2));
+  EXPECT_EQ(loop_->RunOnce().value(), 1);
+  EXPECT_TRUE(model::IsSleeping(store_.GetApp("web").value()));
+}
+
+// Verify that a wake starts no cooldown: a woken app under a burst scales out
+// on the next pass, and the wake is recorded apart from the scale outs.
+TEST_F(AutoscaleLoopTest, WokenAppScalesOutAtOnce) {
+  ASSERT_TRUE(apps_.Apply(SleepySpec("web")));
+  Settle("web");
+  signals_.rps = 0;
+  signals_.last_request = clock_.Now();
+  clock_.Advance(seconds(601));
+  ASSERT_EQ(loop_->RunOnce().value(), 1);
+  ASSERT_TRUE(model::IsSleeping(store_.GetApp("web").value()));
+
+  clock_.Advance(seconds(3600));
+  ASSERT_TRUE(apps_.Wake("web", "edge e1").value());
+  model::App app = store_.GetApp("web").value();
+  EXPECT_EQ(app.woken_at, clock_.Now());
+  EXPECT_EQ(app.scaled_up_at, Time{});
+  clock_.Advance(seconds(5));
+  signals_.rps = 250;  // 3 replicas' worth
+  signals_.last_request = clock_.Now();
+  EXPECT_EQ(loop_->RunOnce().value(), 1);
+  EXPECT_EQ(store_.GetApp("web")->autoscaled_replicas, 3);
+}
+
+// Verify that while the app's revision rolls out the loop scales it out but
+// neither scales it in nor puts it to sleep, and writes no event for holding;
+// once the rollout is over it does.
+TEST_F(AutoscaleLoopTest, RolloutHoldsScaleInButNotOut) {
+  model::AppSpec spec = SleepySpec("web");
+  spec.autoscale->cooldown_up = seconds(0);
+  spec.replicas = 2;
+  ASSERT_TRUE(apps_.Apply(spec));
+  SetRolloutState("web", model::DeploymentState::kProgressing);
+  signals_.rps = 250;
+  signals_.last_request = clock_.Now();
+  EXPECT_EQ(loop_->RunOnce().value(), 1);
+  EXPECT_EQ(store_.GetApp("web")->autoscaled_replicas, 3) << "scales out during a rollout";
+
+  // Below target, then idle: held, with nothing written after the first pass.
+  signals_.rps = 10;
+  signals_.last_request = clock_.Now();
+  clock_.Advance(seconds(10));
+  EXPECT_EQ(loop_->RunOnce().value(), 0);
+  signals_.rps = 0;
+  clock_.Advance(seconds(601));
+  const int64_t revision = store_.Revision();
+  for (int pass = 0; pass < 3; ++pass) EXPECT_EQ(loop_->RunOnce().value(), 0);
+  EXPECT_EQ(store_.Revision(), revision);
+  EXPECT_EQ(store_.GetApp("web")->autoscaled_replicas, 3);
+  EXPECT_EQ(EventsOf("app.autoscaled").size(), 1u);
+
+  SetRolloutState("web", model::DeploymentState::kPending);
+  EXPECT_EQ(loop_->RunOnce().value(), 0);
+  EXPECT_EQ(store_.GetApp("web")->autoscaled_replicas, 3);
+
+  // Settled: the window still covers the rollout, so the next pass within
+  // it still holds; one after it scales in.
+  Settle("web");
+  clock_.Advance(seconds(59));
+  EXPECT_EQ(loop_->RunOnce().value(), 0);
+  EXPECT_EQ(store_.GetApp("web")->autoscaled_replicas, 3);
+  clock_.Advance(seconds(2));
+  EXPECT_EQ(loop_->RunOnce().value(), 1);
+  EXPECT_TRUE(model::IsSleeping(store_.GetApp("web").value()));
+}
+
+// Verify that an app whose window is shorter than the leader's sample
+// interval gets one warning event naming autoscale.window per (window,
+// sample interval): not again for a new revision nor in a new term, again
+// for another short window, and is still decided for.
+TEST_F(AutoscaleLoopTest, ShortWindowWarnsOncePerWindow) {
+  model::AppSpec spec = RpsSpec("web");
+  spec.autoscale->window = seconds(2);
+  ASSERT_TRUE(apps_.Apply(spec));
+  auto loop = MakeLoop(0, seconds(5));
+  signals_.rps = 1900;
+  EXPECT_EQ(loop->RunOnce().value(), 1);
+  EXPECT_EQ(loop->RunOnce().value(), 0);
+  auto warnings = EventsOf("app.autoscale_warning");
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_THAT(warnings[0].message, ::testing::StartsWith("autoscale.window: 2s is shorter than "
+                                                         "the leader's sample interval 5s"));
+  EXPECT_EQ(warnings[0].details.at("field"), "autoscale.window");
+  EXPECT_EQ(warnings[0].details.at("window"), "2s");
+  EXPECT_EQ(warnings[0].details.at("sample_interval"), "5s");
+
+  spec.run.command = {"serve", "--v2"};
+  ASSERT_TRUE(apps_.Apply(spec));
+  loop->RunOnce().value();
+  EXPECT_EQ(EventsOf("app.autoscale_warning").size(), 1u) << "a new revision: same window";
+  auto next_term = MakeLoop(0, seconds(5));
+  next_term->RunOnce().value();
+  EXPECT_EQ(EventsOf("app.autoscale_warning").size(), 1u) << "a new term finds the event";
+
+  spec.autoscale->window = seconds(3);
+  ASSERT_TRUE(apps_.Apply(spec));
+  loop->RunOnce().value();
+  EXPECT_EQ(EventsOf("app.autoscale_warning").size(), 2u);
+  spec.autoscale->window = seconds(5);
+  ASSERT_TRUE(apps_.Apply(spec));
+  loop->RunOnce().value();
+  EXPECT_EQ(EventsOf("app.autoscale_warning").size(), 2u);
+}
+
+// Verify that a loop of a term that is over writes neither a warning nor the
+// count a hold records.
+TEST_F(AutoscaleLoopTest, FencedLoopWritesNoWarningNorHeldCount) {
+  model::AppSpec spec = SleepySpec("web");
+  spec.autoscale->window = seconds(2);
+  spec.replicas = 2;
+  ASSERT_TRUE(apps_.Apply(spec));
+  SetRolloutState("web", model::DeploymentState::kProgressing);
+  signals_.rps = 0;
+  signals_.last_request = clock_.Now();
+  clock_.Advance(seconds(601));
+  auto deposed = MakeLoop(store::kSingleServerEpoch + 1, seconds(5));
+  const int64_t revision = store_.Revision();
+  EXPECT_EQ(deposed->RunOnce().value(), 0);
+  EXPECT_EQ(store_.Revision(), revision);
+  EXPECT_TRUE(EventsOf("app.autoscale_warning").empty());
+  EXPECT_EQ(store_.GetApp("web")->autoscaled_replicas, std::nullopt);
+  auto leader = MakeLoop(store::kSingleServerEpoch, seconds(5));
+  EXPECT_EQ(leader->RunOnce().value(), 0) << "held";
+  EXPECT_EQ(store_.GetApp("web")->autoscaled_replicas, 2);
+  EXPECT_EQ(EventsOf("app.autoscale_warning").size(), 1u);
+}
+
 // Verify that a loop of a term that is over writes nothing.
 TEST_F(AutoscaleLoopTest, FencedAtAnOldEpochWritesNothing) {
   ASSERT_TRUE(apps_.Apply(RpsSpec("web")));
@@ -186,6 +370,138 @@ TEST_F(AutoscaleLoopTest, FencedAtAnOldEpochWritesNothing) {
   EXPECT_EQ(store_.Revision(), revision);
   auto leader = MakeLoop(store::kSingleServerEpoch);
   EXPECT_EQ(leader->RunOnce().value(), 1);
+}
+
+// Verify that a wake of an awake app is written at most once per idle/2:
+// the edges' asks while they hold requests leave the store alone.
+TEST_F(AutoscaleLoopTest, WakeOfAwakeAppWritesOncePerHalfIdle) {
+  ASSERT_TRUE(apps_.Apply(SleepySpec("web")));
+  Settle("web");
+  const Time first = clock_.Now();
+  EXPECT_FALSE(apps_.Wake("web", "edge e1").value());
+  EXPECT_EQ(store_.GetApp("web")->woken_at, first);
+  const int64_t revision = store_.Revision();
+  for (int ask = 0; ask < 299; ++ask) {
+    clock_.Advance(seconds(1));
+    EXPECT_FALSE(apps_.Wake("web", "edge e" + std::to_string(ask % 3)).value());
+  }
+  EXPECT_EQ(store_.Revision(), revision);
+  EXPECT_EQ(store_.GetApp("web")->woken_at, first);
+  clock_.Advance(seconds(2));  // idle/2 = 300s since the first
+  EXPECT_FALSE(apps_.Wake("web", "edge e1").value());
+  EXPECT_EQ(store_.GetApp("web")->woken_at, clock_.Now());
+  EXPECT_TRUE(EventsOf("app.waking").empty());
+}
+
+// Verify that a wake of an app without scale_to_zero writes nothing.
+TEST_F(AutoscaleLoopTest, WakeWithoutScaleToZeroWritesNothing) {
+  ASSERT_TRUE(apps_.Apply(RpsSpec("web")));
+  const int64_t revision = store_.Revision();
+  EXPECT_FALSE(apps_.Wake("web", "edge e1").value());
+  EXPECT_EQ(store_.Revision(), revision);
+  EXPECT_EQ(store_.GetApp("web")->woken_at, Time{});
+  EXPECT_EQ(apps_.Wake("nope", "edge e1").error().code, ErrorCode::kNotFound);
+}
+
+// Verify that a rollout that ends failed, rolled back or superseded releases
+// the hold on scale in once the window has passed since.
+TEST_F(AutoscaleLoopTest, EveryEndOfRolloutReleasesHold) {
+  const model::DeploymentState ends[] = {model::DeploymentState::kFailed,
+                                         model::DeploymentState::kRolledBack,
+                                         model::DeploymentState::kSuperseded};
+  for (model::DeploymentState end : ends) {
+    const std::string name = "web" + std::to_string(static_cast<int>(end));
+    ASSERT_TRUE(apps_.Apply(SleepySpec(name)));
+    SetRolloutState(name, model::DeploymentState::kProgressing);
+    signals_.rps = 0;
+    signals_.last_request = clock_.Now();
+    clock_.Advance(seconds(601));
+    EXPECT_EQ(loop_->RunOnce().value(), 0) << name;
+    SetRolloutState(name, end);
+    clock_.Advance(seconds(30));
+    EXPECT_EQ(loop_->RunOnce().value(), 0) << name << ": the window covers the rollout";
+    clock_.Advance(seconds(31));
+    EXPECT_EQ(loop_->RunOnce().value(), 1) << name;
+    EXPECT_TRUE(model::IsSleeping(store_.GetApp(name).value())) << name;
+  }
+}
+
+// Verify that a canary not promoted, and a blue-green set not switched to,
+// are not scaled out (a higher count serves nothing more); promoted or
+// settled, they are.
+TEST_F(AutoscaleLoopTest, CanaryAndBlueGreenHoldScaleOut) {
+  for (model::UpdateStrategy strategy :
+       {model::UpdateStrategy::kCanary, model::UpdateStrategy::kBlueGreen}) {
+    const std::string name = strategy == model::UpdateStrategy::kCanary ? "canary" : "bluegreen";
+    model::AppSpec spec = SleepySpec(name);
+    spec.autoscale->cooldown_up = seconds(0);
+    spec.replicas = 1;
+    spec.update.strategy = strategy;
+    ASSERT_TRUE(apps_.Apply(spec));
+    SetRolloutState(name, model::DeploymentState::kProgressing);
+    signals_.rps = 250;  // 3 replicas' worth
+    signals_.last_request = clock_.Now();
+    EXPECT_EQ(loop_->RunOnce().value(), 0) << name;
+    EXPECT_EQ(store_.GetApp(name)->autoscaled_replicas, 1) << name;
+    model::App app = store_.GetApp(name).value();
+    model::Deployment d = store_.GetDeployment(name, app.revision).value();
+    if (strategy == model::UpdateStrategy::kCanary) {
+      d.promoted = true;
+    } else {
+      d.state = model::DeploymentState::kHealthy;
+      d.healthy_at = clock_.Now();
+    }
+    store::Txn txn;
+    txn.Put(d, d.version);
+    ASSERT_TRUE(store_.Commit(txn));
+    EXPECT_EQ(loop_->RunOnce().value(), 1) << name;
+    EXPECT_EQ(store_.GetApp(name)->autoscaled_replicas, 3) << name;
+  }
+}
+
+// Verify that an app woken by an older version (scaled_up_at, no woken_at)
+// is not idle before `idle` has passed since then, and that with woken_at
+// set a later scale out is not taken for a wake.
+TEST_F(AutoscaleLoopTest, ScaledUpAtCountsAsWakeOnlyWithoutWokenAt) {
+  ASSERT_TRUE(apps_.Apply(SleepySpec("web")));
+  Settle("web");
+  model::App app = store_.GetApp("web").value();
+  app.scaled_up_at = clock_.Now();
+  PutApp(app);
+  clock_.Advance(std::chrono::hours(24));
+  signals_.rps = 0;
+  signals_.observed_for = seconds(5);
+  loop_->RunOnce().value();
+  EXPECT_FALSE(model::IsSleeping(store_.GetApp("web").value())) << "old data: a wake";
+
+  app = store_.GetApp("web").value();
+  app.woken_at = clock_.Now();
+  signals_.last_request = clock_.Now();
+  signals_.observed_for = std::chrono::hours(1);
+  clock_.Advance(seconds(601));
+  app.scaled_up_at = clock_.Now() - seconds(10);
+  PutApp(app);
+  EXPECT_EQ(loop_->RunOnce().value(), 1);
+  EXPECT_TRUE(model::IsSleeping(store_.GetApp("web").value())) << "a scale out is no wake";
+}
+
+// Verify that a rollback of a sleeping app to another template wakes it, as
+// an apply does, and records the wake.
+TEST_F(AutoscaleLoopTest, RollbackOfSleepingAppWakesIt) {
+  model::AppSpec spec = SleepySpec("web");
+  ASSERT_TRUE(apps_.Apply(spec));
+  spec.run.command = {"serve", "--v2"};
+  ASSERT_TRUE(apps_.Apply(spec));
+  model::App app = store_.GetApp("web").value();
+  app.autoscaled_replicas = 0;
+  PutApp(app);
+  ASSERT_TRUE(model::IsSleeping(store_.GetApp("web").value()));
+  clock_.Advance(seconds(7));
+  ASSERT_TRUE(apps_.Rollback("web", 1));
+  app = store_.GetApp("web").value();
+  EXPECT_FALSE(model::IsSleeping(app));
+  EXPECT_EQ(app.autoscaled_replicas, 1);
+  EXPECT_EQ(app.woken_at, clock_.Now());
 }
 
 // Verify that the started loop decides by itself.

@@ -444,7 +444,8 @@ TEST_F(ControllerLoopTest, SleepingAppStopsAndWakes) {
   EXPECT_FALSE(*again) << "the first wake did it";
   const model::App app = store_.GetApp("web").value();
   EXPECT_EQ(app.autoscaled_replicas, 1);
-  EXPECT_EQ(app.scaled_up_at, clock_.Now());
+  EXPECT_EQ(app.woken_at, clock_.Now());
+  EXPECT_EQ(app.scaled_up_at, Time{}) << "a wake starts no cooldown_up";
   EXPECT_EQ(app.revision, 1);
   std::vector<model::Event> events = store_.ListEvents({}).value();
   auto waking = std::find_if(events.begin(), events.end(),

@@ -1,5 +1,9 @@
 #include "controller/revision.h"
 
+#include <algorithm>
+
+#include "controller/template.h"
+
 namespace skiff::controller {
 
 bool WasHealthy(const model::Deployment& d) {
@@ -21,7 +25,14 @@ RollbackWrites MakeRollback(const model::App& app, const model::Deployment& targ
   // runs them, so it names their current versions, not the target's.
   out.app.spec.secret_versions = app.spec.secret_versions;
   out.app.updated_at = now;
-  // As an apply: without a policy the spec's replicas count again.
+  // As an apply: a new template reaching an app asleep wakes it (its
+  // rollout is judged on instances that run), and without a policy the
+  // spec's replicas count again.
+  if (model::IsSleeping(app) && !SameTemplate(app.spec, out.app.spec) &&
+      model::IsSleeping(out.app)) {
+    out.app.autoscaled_replicas = std::max(1, out.app.spec.autoscale->min);
+    out.app.woken_at = now;
+  }
   if (!out.app.spec.autoscale) out.app.autoscaled_replicas.reset();
   model::Deployment& d = out.deployment;
   d.app = app.name;

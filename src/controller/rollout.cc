@@ -14,6 +14,7 @@
 namespace skiff::controller {
 
 using model::DeploymentState;
+using model::InRollout;
 using model::Instance;
 using model::InstanceState;
 using model::Traffic;
@@ -55,10 +56,6 @@ std::string Waiting(const Instance& i, const model::AppSpec& spec, Time now) {
   return fmt::format("{} healthy for only {} of {}", i.id,
                      FormatDuration(std::chrono::duration_cast<Duration>(now - i.healthy_since)),
                      FormatDuration(spec.update.min_healthy_time));
-}
-
-bool InRollout(DeploymentState s) {
-  return s == DeploymentState::kPending || s == DeploymentState::kProgressing;
 }
 
 // One PlanRollout() call.

@@ -363,6 +363,7 @@ json::value ToJson(const App& app) {
   if (app.autoscaled_replicas) out["autoscaled_replicas"] = *app.autoscaled_replicas;
   if (app.scaled_up_at != Time{}) out["scaled_up_at"] = FormatTime(app.scaled_up_at);
   if (app.scaled_down_at != Time{}) out["scaled_down_at"] = FormatTime(app.scaled_down_at);
+  if (app.woken_at != Time{}) out["woken_at"] = FormatTime(app.woken_at);
   return out;
 }
 
@@ -462,6 +463,7 @@ Result<App> AppFromJson(const json::value& json) {
   }
   f.TimeField("scaled_up_at", app.scaled_up_at);
   f.TimeField("scaled_down_at", app.scaled_down_at);
+  f.TimeField("woken_at", app.woken_at);
   f.Int("version", app.version);
   SKIFF_RETURN_IF_ERROR(f.status());
   return app;

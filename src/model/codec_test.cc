@@ -51,6 +51,7 @@ App SampleApp() {
   a.autoscaled_replicas = 0;
   a.scaled_up_at = kT1;
   a.scaled_down_at = kT2;
+  a.woken_at = kT1 + std::chrono::seconds(7);
   a.version = 1234;
   return a;
 }
@@ -136,6 +137,7 @@ void ExpectEqual(const App& a, const App& b) {
   EXPECT_EQ(a.autoscaled_replicas, b.autoscaled_replicas);
   EXPECT_EQ(a.scaled_up_at, b.scaled_up_at);
   EXPECT_EQ(a.scaled_down_at, b.scaled_down_at);
+  EXPECT_EQ(a.woken_at, b.woken_at);
   EXPECT_EQ(a.version, b.version);
 }
 

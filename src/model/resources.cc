@@ -162,6 +162,10 @@ int DesiredReplicas(const App& app) {
   return std::clamp(wanted, floor, std::max(floor, policy.max));
 }
 
+bool InRollout(DeploymentState s) {
+  return s == DeploymentState::kPending || s == DeploymentState::kProgressing;
+}
+
 bool IsSleeping(const App& app) {
   return !app.deleting && app.spec.autoscale && app.spec.autoscale->scale_to_zero &&
          DesiredReplicas(app) == 0;

@@ -28,10 +28,16 @@ struct App {
   // `autoscale`: how many instances run, in place of spec.replicas, changed
   // without a new revision. nullopt: none decided yet (DesiredReplicas).
   std::optional<int> autoscaled_replicas;
-  // When the autoscaler last added, and last removed, instances (a wake
-  // counts as adding): its cooldowns count from them. Time{}: never.
+  // When the autoscaler last added, and last removed, instances: its
+  // cooldowns count from them. Time{}: never.
   Time scaled_up_at;
   Time scaled_down_at;
+  // When a request last asked to wake the app (AppService::Wake, written on
+  // every ask, asleep or not, and by an apply that wakes it). The autoscaler
+  // counts it as a request: the app does not sleep again before `idle` has
+  // passed since. It starts no cooldown: a woken app under a burst scales
+  // out at once. Time{}: never.
+  Time woken_at;
   int64_t version = 0;
   friend bool operator==(const App&, const App&) = default;
 };
@@ -46,6 +52,10 @@ int DesiredReplicas(const App& app);
 bool IsSleeping(const App& app);
 
 enum class DeploymentState { kPending, kProgressing, kHealthy, kFailed, kRolledBack, kSuperseded };
+
+// Whether a deployment in state `s` is rolling out (pending or progressing);
+// the others are settled.
+bool InRollout(DeploymentState s);
 
 struct Deployment {
   std::string app;

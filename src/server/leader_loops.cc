@@ -26,7 +26,8 @@ void LeaderLoops::Elected(int64_t epoch) {
     autoscaler = std::make_unique<controller::AutoscaleLoop>(
         deps_.store, deps_.clock, deps_.autoscale_signals,
         controller::AutoscaleLoop::Options{.interval = deps_.autoscale_interval,
-                                           .fence_epoch = epoch});
+                                           .fence_epoch = epoch,
+                                           .sample_interval = deps_.sample_interval});
   }
   loop->Start();
   drains->Start();

@@ -45,7 +45,11 @@ class LeaderLoops {
     // The apps' signals (the leader's live metrics) for the autoscaler; empty:
     // no autoscaler runs.
     controller::AutoscaleLoop::SignalsFn autoscale_signals;
+    // How often the autoscaler looks (a pass over the apps).
     Duration autoscale_interval = std::chrono::seconds(5);
+    // How often the signals are sampled (--sample-interval): the shortest
+    // autoscale.window the autoscaler takes without a warning.
+    Duration sample_interval = std::chrono::seconds(5);
   };
 
   // Everything in deps must outlive this.

@@ -243,7 +243,9 @@ void Server::Impl::StartLeadership(controller::DrainTracker::EdgesFn edges) {
   loops.autoscale_signals = [live = live_.get()](const model::App& app, Duration window, Time) {
     return controller::SignalsFromWindow(live->Window(app.name, window), app.spec);
   };
+  // A pass per sample: a decision sees each new sample.
   loops.autoscale_interval = options_.sample_interval;
+  loops.sample_interval = options_.sample_interval;
   if (acme_directory_) {
     controller::CertificateOrdererOptions orders;
     orders.contact = {"mailto:" + options_.acme_email};

@@ -286,6 +286,28 @@ TEST_P(StoreContractTest, CreateGetListEveryKind) {
   EXPECT_EQ(Names(*store().ListNodes()), std::vector<std::string>{"n1"});
 }
 
+// Verify that the autoscaler's fields of an app (its count, when it scaled
+// and when a request last woke it) are kept, read back by this store and by
+// another opened on the same database, as after a restart.
+TEST_P(StoreContractTest, AutoscaleFieldsSurviveReopen) {
+  model::App app = MakeApp("web");
+  app.autoscaled_replicas = 0;
+  app.scaled_up_at = Time(std::chrono::milliseconds(1'795'335'377'123));
+  app.scaled_down_at = app.scaled_up_at + std::chrono::seconds(30);
+  app.woken_at = app.scaled_up_at + std::chrono::seconds(45);
+  MustCommit(Txn().Put(app, kMustNotExist));
+  std::unique_ptr<Store> another = harness_->OpenAnother();
+  for (Store* s : {&store(), another.get()}) {
+    if (s == nullptr) continue;
+    auto back = s->GetApp("web");
+    ASSERT_TRUE(back.has_value()) << back.error().ToString();
+    EXPECT_EQ(back->autoscaled_replicas, 0);
+    EXPECT_EQ(back->scaled_up_at, app.scaled_up_at);
+    EXPECT_EQ(back->scaled_down_at, app.scaled_down_at);
+    EXPECT_EQ(back->woken_at, app.woken_at);
+  }
+}
+
 // Verify that reading an absent object of any kind is kNotFound.
 TEST_P(StoreContractTest, GetAbsentIsNotFound) {
   EXPECT_EQ(store().GetApp("x").error().code, ErrorCode::kNotFound);
