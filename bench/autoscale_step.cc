@@ -8,8 +8,8 @@
 //   often). bench_fixed_rate drives the server's edge at the app's domain, open
 //   loop: 100 requests a second until the window holds nothing else (1
 //   replica), then 2,000 (the step), then 100 again. The step comes at a
-//   random point of the edge's report period (the baseline is the window plus
-//   0-5 s at random), so runs sample different points. Each rate is its own
+//   random point of the edge's report period (the baseline is 20 s plus
+//   0-1 s at random), so runs sample different points. Each rate is its own
 //   generator process, started before the one it replaces is stopped, so the
 //   load never pauses. Figures:
 //   - from the step until ceil(2000 / 500) = 4 instances run healthy by the
@@ -54,9 +54,9 @@ constexpr int kRpsPerReplica = 500;
 constexpr int kEnough = (kHighRps + kRpsPerReplica - 1) / kRpsPerReplica;  // 4
 constexpr int kWindowSeconds = 10;
 constexpr int kReportSeconds = 1;  // the server's edge reports traffic every --sample-interval
-// Before the step: long enough for the window to hold only the low rate
-// (plus up to one report period at random).
-constexpr int kBaselineSeconds = kWindowSeconds + 2 * kReportSeconds + 8;
+// Before the step: twice the window, so the window holds only the low rate
+// and the app has settled at min (plus up to one report period at random).
+constexpr int kBaselineSeconds = 2 * kWindowSeconds;
 constexpr int kHoldSeconds = 30;       // at the high rate once enough are healthy
 constexpr int kOutLimitSeconds = 120;  // giving up on enough healthy
 constexpr int kInLimitSeconds = 180;   // giving up on min
