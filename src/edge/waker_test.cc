@@ -122,15 +122,21 @@ void WakerHoldParked(WakerClock& clock, Waker& waker, const std::string& app,
   clock.Parked(parks);
 }
 
+// A Waker whose calls are noted (`calls`), on a clock that started at `start`,
+// and the state of an app "web" (declared last: the Waker stops first).
+class WakerCallsTest : public ::testing::Test {
+ protected:
+  WakerClock clock;
+  const MonoTime start = clock.MonotonicNow();
+  WakerCalls calls{&clock};
+  std::shared_ptr<AppState> web = std::make_shared<AppState>();
+  Waker waker{calls.Fn(), kWakerRepeat, &clock};
+};
+
 // Verify that however many requests are held for an app (from several
 // threads), the Waker calls once at once per app, and once more per period
 // while they stay held: never in between.
-TEST(WakerTest, OneCallPerAppAndPeriod) {
-  WakerClock clock;
-  const MonoTime start = clock.MonotonicNow();
-  WakerCalls calls(&clock);
-  Waker waker(calls.Fn(), kWakerRepeat, &clock);
-  auto web = std::make_shared<AppState>();
+TEST_F(WakerCallsTest, OneCallPerAppAndPeriod) {
   auto api = std::make_shared<AppState>();
 
   // The first hold alone: two first holds racing each other would each count
@@ -163,13 +169,7 @@ TEST(WakerTest, OneCallPerAppAndPeriod) {
 
 // Verify that once no request is held the Waker stops calling and forgets
 // the app, and that the app's next held request is called for at once.
-TEST(WakerTest, StopsWhenNoneHeldAndAsksAtOnceAgain) {
-  WakerClock clock;
-  const MonoTime start = clock.MonotonicNow();
-  WakerCalls calls(&clock);
-  Waker waker(calls.Fn(), kWakerRepeat, &clock);
-  auto web = std::make_shared<AppState>();
-
+TEST_F(WakerCallsTest, StopsWhenNoneHeldAndAsksAtOnceAgain) {
   WakerHold(waker, "web", web);
   ASSERT_TRUE(PollUntil([&] { return calls.Count("web") == 1; }));
   web->held = 0;  // the instance came: the request went on
@@ -185,13 +185,7 @@ TEST(WakerTest, StopsWhenNoneHeldAndAsksAtOnceAgain) {
 // Verify that an app that went to sleep again soon after a call (its first
 // held request again, within the period) is called for kMinGap after the
 // last call, not at once and not a whole period later.
-TEST(WakerTest, SleepingAgainWithinAPeriodWaitsOnlyTheMinGap) {
-  WakerClock clock;
-  const MonoTime start = clock.MonotonicNow();
-  WakerCalls calls(&clock);
-  Waker waker(calls.Fn(), kWakerRepeat, &clock);
-  auto web = std::make_shared<AppState>();
-
+TEST_F(WakerCallsTest, SleepingAgainWithinAPeriodWaitsOnlyTheMinGap) {
   WakerHold(waker, "web", web);
   ASSERT_TRUE(PollUntil([&] { return calls.Count("web") == 1; }));
   web->held = 0;
